@@ -1,0 +1,3 @@
+from mlvc.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: parse, call one op, render. The only layer that prints."""

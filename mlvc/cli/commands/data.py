@@ -1,0 +1,215 @@
+"""Data commands: add, status, commit, checkout, remove, move, unprotect.
+
+Each one parses its options, calls one op and renders the result.
+"""
+
+from __future__ import annotations
+
+import click
+
+from mlvc.cli.render import (
+    echo,
+    echo_json,
+    echo_list,
+    jobs_option,
+    json_option,
+    open_repo,
+    progress,
+    settings,
+)
+
+
+def _git_hint(result) -> None:
+    if result.git_files and not result.staged:
+        echo("\nTo track the changes with git, run:\n\n\tgit add "
+             + " ".join(result.git_files) + "\n")
+
+
+@click.command("add")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--no-commit", is_flag=True,
+              help="Write the pointer files but do not copy the data into the cache.")
+@jobs_option
+@json_option
+def add_cmd(targets, no_commit, jobs, as_json):
+    """Track files or folders: hash them into the cache and write TARGET.mlvc.
+
+    Each TARGET is also added to the .gitignore next to it, so git keeps only the pointer.
+    """
+    from mlvc.ops.add import add
+
+    with open_repo() as repo:
+        result = add(repo, list(targets), cwd=settings().cwd, no_commit=no_commit, jobs=jobs,
+                     progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for s in result.saved:
+        what = f"{s.out.nfiles} files, " if s.out.type == "dir" else ""
+        echo(f"Added {s.out.path} ({what}{_size(s.out.size)}) -> {s.pointer}")
+    _git_hint(result)
+
+
+@click.command("commit")
+@click.argument("targets", nargs=-1)
+@jobs_option
+@json_option
+def commit_cmd(targets, jobs, as_json):
+    """Record the current workspace state of tracked outputs into the cache and pointers."""
+    from mlvc.ops.commit import commit
+
+    with open_repo() as repo:
+        result = commit(repo, list(targets), cwd=settings().cwd, jobs=jobs, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    changed = [s for s in result.saved if s.changed]
+    for s in changed:
+        echo(f"Committed {s.out.path} -> {s.pointer}")
+    if not changed:
+        echo("Nothing to commit: the pointers already match the workspace.")
+    _git_hint(result)
+
+
+@click.command("status")
+@click.argument("targets", nargs=-1)
+@click.option("-q", "--quiet", "quiet", is_flag=True,
+              help="Print nothing; exit with 1 when anything differs.")
+@jobs_option
+@json_option
+def status_cmd(targets, quiet, jobs, as_json):
+    """Show how the workspace and the cache differ from what the pointers record."""
+    from mlvc.ops.status import status
+
+    s = settings()
+    with open_repo() as repo:
+        result = status(repo, list(targets), cwd=s.cwd, jobs=jobs,
+                        progress=progress() if not quiet else _null())
+    if as_json:
+        echo_json(result.to_json())
+    elif not quiet:
+        if not result.outs:
+            echo("Nothing is tracked yet. Track data with `mlvc add PATH`.")
+        elif result.clean:
+            echo("Data is up to date.")
+        for out in result.changed:
+            echo(f"{out.path} ({out.pointer}):")
+            if out.problem:
+                echo(f"  {out.problem}")
+            if out.missing:
+                echo_list("deleted", [out.path])
+            else:
+                echo_list("modified", out.modified)
+                echo_list("added", out.added)
+                echo_list("deleted", out.deleted)
+            echo_list("not in cache", out.not_in_cache)
+            echo_list("corrupt in cache", out.corrupt_in_cache)
+        if not result.clean:
+            echo("\n`mlvc checkout` restores recorded data; `mlvc commit` records changes.")
+    if quiet and not result.clean:
+        raise SystemExit(1)
+
+
+def _null():
+    from mlvc.progress import NULL_PROGRESS
+
+    return NULL_PROGRESS
+
+
+@click.command("checkout")
+@click.argument("targets", nargs=-1)
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite and delete changed workspace files even if unsaved.")
+@click.option("--relink", is_flag=True,
+              help="Re-create every file with the current cache.type, even if unchanged.")
+@jobs_option
+@json_option
+def checkout_cmd(targets, force, relink, jobs, as_json):
+    """Make the workspace match the pointer files, from the cache."""
+    from mlvc.ops.checkout import checkout
+
+    with open_repo() as repo:
+        result = checkout(repo, list(targets), cwd=settings().cwd, force=force, relink=relink,
+                          jobs=jobs, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        counts = [(len(result.added), "added"), (len(result.modified), "modified"),
+                  (len(result.deleted), "deleted"), (len(result.relinked), "relinked")]
+        done = ", ".join(f"{n} {what}" for n, what in counts if n)
+        echo(done[:1].upper() + done[1:] if done else "Nothing to do: the workspace matches.")
+        if result.conflicts:
+            click.echo(f"Kept {len(result.conflicts)} file(s) with unsaved changes:", err=True)
+            for p in result.conflicts[:20]:
+                click.echo(f"  {p}", err=True)
+        for path, reason in result.failed[:20]:
+            click.echo(f"error: {path}: {reason}", err=True)
+    if result.conflicts and not result.failed:
+        click.echo("hint: `mlvc commit` keeps the changes; `mlvc checkout --force` discards them",
+                   err=True)
+    if result.failed:
+        click.echo("hint: `mlvc fetch` the missing objects, or re-add the data", err=True)
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@click.command("remove")
+@click.argument("target")
+@click.option("--outs", is_flag=True, help="Also delete the tracked data from the workspace.")
+@click.option("-f", "--force", is_flag=True, help="With --outs: delete even unsaved changes.")
+@json_option
+def remove_cmd(target, outs, force, as_json):
+    """Stop tracking TARGET (a pointer file or output): delete its pointer file.
+
+    The data stays in the workspace (unless --outs) and in the cache.
+    """
+    from mlvc.ops.remove import remove
+
+    with open_repo() as repo:
+        result = remove(repo, target, cwd=settings().cwd, outs=outs, force=force)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    echo(f"Removed {result.pointer}" + (" and its data" if result.deleted_outs else ""))
+    echo("\nTo record this in git, run:\n\n\tgit add " + " ".join(result.git_files) + "\n")
+
+
+@click.command("move")
+@click.argument("src")
+@click.argument("dst")
+@json_option
+def move_cmd(src, dst, as_json):
+    """Rename a tracked output SRC to DST, with its pointer file and .gitignore entry."""
+    from mlvc.ops.move import move
+
+    with open_repo() as repo:
+        result = move(repo, src, dst, cwd=settings().cwd)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    echo(f"Moved {result.src} -> {result.dst} ({result.new_pointer})")
+    echo("\nTo record this in git, run:\n\n\tgit add " + " ".join(result.git_files) + "\n")
+
+
+@click.command("unprotect")
+@click.argument("paths", nargs=-1, required=True)
+@json_option
+def unprotect_cmd(paths, as_json):
+    """Make linked (read-only) tracked files writable copies, to edit them in place."""
+    from mlvc.ops.unprotect import unprotect
+
+    with open_repo() as repo:
+        result = unprotect(repo, list(paths), cwd=settings().cwd)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    echo(f"Unprotected {len(result.unprotected)} file(s).")
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,95 @@
+"""Project commands: init, config, doctor."""
+
+from __future__ import annotations
+
+import click
+
+from mlvc.cli.render import echo, echo_json, json_option, settings
+
+
+@click.command("init")
+@click.option("--no-scm", is_flag=True, help="Use mlvc without git.")
+@click.option("-f", "--force", is_flag=True, help="Re-create the project files if they exist.")
+def init_cmd(no_scm, force):
+    """Make the current folder an mlvc project (creates .mlvc/ and .mlvcignore)."""
+    from mlvc.ops.init import init
+
+    result = init(settings().cwd, no_scm=no_scm, force=force)
+    echo(f"Initialized mlvc project in {result.root}")
+    if result.staged:
+        echo("Staged in git: " + ", ".join(result.staged)
+             + "\nCommit them with: git commit -m 'Initialize mlvc'")
+
+
+@click.command("config")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--unset", is_flag=True, help="Remove KEY.")
+@click.option("-l", "--list", "list_", is_flag=True, help="List the settings in effect.")
+@click.option("--project", "level", flag_value="project",
+              help="Use .mlvc/config.yaml (the default for writing).")
+@click.option("--local", "level", flag_value="local",
+              help="Use .mlvc/config.local.yaml (git-ignored, for this machine).")
+@click.option("--global", "level", flag_value="global",
+              help="Use the user's config ($XDG_CONFIG_HOME/mlvc/config.yaml).")
+@click.option("--show-origin", is_flag=True, help="Show which file each value comes from.")
+@json_option
+def config_cmd(key, value, unset, list_, level, show_origin, as_json):
+    """Read or write a setting: `mlvc config KEY` prints it, `mlvc config KEY VALUE` sets it.
+
+    \b
+    Keys: core.remote, core.jobs, core.autostage, cache.dir,
+          cache.type (e.g. hardlink,copy), remotes.NAME.OPTION.
+    Secrets (keys, passwords, tokens) are never printed.
+    """
+    from mlvc.ops import config as ops
+
+    cwd = settings().cwd
+    if list_ or key is None:
+        if key is not None or unset:
+            raise click.UsageError("--list takes no KEY and no --unset")
+        entries = ops.list_config(cwd, level)
+        if as_json:
+            echo_json({e.key: e.value for e in entries})
+        for e in entries if not as_json else ():
+            click.echo(f"{e.level}\t{e.key}={e.value}" if show_origin else f"{e.key}={e.value}")
+        return
+    if unset:
+        if value is not None:
+            raise click.UsageError("--unset takes no VALUE")
+        ops.unset_config(cwd, key, level or "project")
+        return
+    if value is None:
+        entry = ops.get_config(cwd, key, level)
+        shown = entry.value if not isinstance(entry.value, list) else ",".join(entry.value)
+        if as_json:
+            echo_json({entry.key: entry.value})
+        else:
+            click.echo(f"{entry.level}\t{shown}" if show_origin else shown)
+        return
+    ops.set_config(cwd, key, value, level or "project")
+
+
+@click.command("doctor")
+@json_option
+def doctor_cmd(as_json):
+    """Show versions, cache settings and the link types that work here."""
+    from mlvc.ops.doctor import doctor
+
+    report = doctor(settings().cwd)
+    if as_json:
+        echo_json(report.to_json())
+        return
+    click.echo(f"mlvc {report.mlvc} (Python {report.python}, {report.platform})")
+    click.echo("packages: " + ", ".join(f"{n} {v}" for n, v in report.packages))
+    if report.root is None:
+        click.echo("project: none here (run `mlvc init`)")
+        return
+    click.echo(f"project: {report.root}")
+    click.echo(f"cache: {report.cache_dir}")
+    click.echo(f"cache.type: {', '.join(report.cache_type)}")
+    click.echo("link types that work here: "
+               + ", ".join(k for k, ok in report.link_types if ok))
+    click.echo("filesystems: " + ", ".join(f"{w} {t}" for w, t in report.filesystems))
+    for name, url in report.remotes:
+        click.echo(f"remote {name}: {url}")

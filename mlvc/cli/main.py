@@ -1,0 +1,99 @@
+"""The ``mlvc`` command group: global options, lazy subcommands and error mapping."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from mlvc import __version__
+
+# name -> (module, attribute); modules are imported only when the command runs or is listed.
+COMMANDS = {
+    "init": ("mlvc.cli.commands.project", "init_cmd"),
+    "config": ("mlvc.cli.commands.project", "config_cmd"),
+    "doctor": ("mlvc.cli.commands.project", "doctor_cmd"),
+    "add": ("mlvc.cli.commands.data", "add_cmd"),
+    "status": ("mlvc.cli.commands.data", "status_cmd"),
+    "commit": ("mlvc.cli.commands.data", "commit_cmd"),
+    "checkout": ("mlvc.cli.commands.data", "checkout_cmd"),
+    "remove": ("mlvc.cli.commands.data", "remove_cmd"),
+    "move": ("mlvc.cli.commands.data", "move_cmd"),
+    "unprotect": ("mlvc.cli.commands.data", "unprotect_cmd"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    cwd: Path
+    quiet: bool
+    verbose: bool
+
+
+class MlvcGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context):
+        from mlvc.errors import MlvcError
+
+        try:
+            return super().invoke(ctx)
+        except MlvcError as exc:
+            _report(ctx, exc.message, exc.hint, exc)
+            ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(130)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            _report(ctx, f"{exc.strerror or exc}{where}", None, exc)
+            ctx.exit(1)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            _report(ctx, f"unexpected {type(exc).__name__}: {exc}",
+                    "this is a bug in mlvc; run again with -v and report the traceback", exc)
+            ctx.exit(1)
+
+
+def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseException) -> None:
+    settings = ctx.find_object(Settings)
+    if settings is not None and settings.verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+
+
+@click.group(cls=MlvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Run as if mlvc was started in DIRECTORY.", metavar="DIR")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors; no progress bars.")
+@click.option("-v", "--verbose", is_flag=True, help="Print more, and tracebacks on errors.")
+@click.version_option(__version__, "--version", prog_name="mlvc",
+                      message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None, quiet: bool, verbose: bool) -> None:
+    """mlvc: version data and models next to git, rebuild pipelines, explain changes.
+
+    Run `mlvc COMMAND --help` for the options of a command.
+    """
+    cwd = (directory or Path.cwd()).absolute()
+    if directory is not None and not cwd.is_dir():
+        raise click.BadParameter(f"{directory} is not a folder", param_hint="-C")
+    ctx.obj = Settings(cwd, quiet, verbose)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="mlvc")

@@ -1,0 +1,55 @@
+"""Small helpers shared by the commands to open the repo and print results."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mlvc.cli.main import Settings
+
+LIST_LIMIT = 20
+
+
+def settings() -> Settings:
+    return click.get_current_context().find_object(Settings)
+
+
+def open_repo():
+    from mlvc.repo import Repo
+
+    s = settings()
+    return Repo.find(s.cwd, on_lock_wait=lambda: click.echo(
+        "Waiting for another mlvc process to release the repository lock…", err=True))
+
+
+def progress():
+    from mlvc.cli.progress import progress_for
+
+    return progress_for(settings().quiet)
+
+
+def echo(text: str = "") -> None:
+    if not settings().quiet:
+        click.echo(text)
+
+
+def echo_json(doc: object) -> None:
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def echo_list(label: str, paths, indent: str = "  ") -> None:
+    paths = list(paths)
+    for p in paths[:LIST_LIMIT]:
+        echo(f"{indent}{label + ':':<18}{p}")
+    if len(paths) > LIST_LIMIT:
+        echo(f"{indent}{'':<18}… and {len(paths) - LIST_LIMIT} more ({label})")
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
+
+
+def jobs_option(f):
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+                        help="Number of threads for I/O (default: core.jobs).")(f)

@@ -1,0 +1,198 @@
+"""Configuration: global, project and local YAML files, merged in that order (SPEC 2.2).
+
+Keys are dotted (``core.remote``, ``cache.type``, ``remotes.store.url``). Known keys are
+validated and typed; a remote takes any fsspec option. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import ConfigError, FormatError
+from mlvc.fsutil import atomic_write
+from mlvc.yamlio import dump_yaml, load_yaml
+
+LEVELS = ("global", "project", "local")
+SECRET_WORDS = ("secret", "password", "token", "key_id", "access_key", "credential")
+
+
+def _positive_int(value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"expected a number of at least 1, got {number}")
+    return number
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ConfigError(f"expected true or false, got {value!r}")
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ConfigError(f"expected a string, got {value!r}")
+    return str(value)
+
+
+def _link_types(value: object) -> list[str]:
+    from mlvc.workspace.links import validate_link_types
+
+    return list(validate_link_types(value))
+
+
+KNOWN: dict[str, tuple[Callable[[object], object], str]] = {
+    "core.remote": (_string, "name of the default remote"),
+    "core.jobs": (_positive_int, "default number of threads for I/O"),
+    "core.autostage": (_boolean, "git-add the files mlvc changes"),
+    "core.no_scm": (_boolean, "the project is not in a git repository"),
+    "cache.dir": (_string, "folder of the local cache (relative to .mlvc/)"),
+    "cache.type": (_link_types, "ordered link types: reflink, hardlink, symlink, copy"),
+}
+
+
+def is_secret(key: str) -> bool:
+    last = key.rsplit(".", 1)[-1].lower()
+    return any(word in last for word in SECRET_WORDS)
+
+
+def validate_key(key: str) -> Callable[[object], object]:
+    if key in KNOWN:
+        return KNOWN[key][0]
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "remotes" and parts[1] and parts[2]:
+        return _string if parts[2] == "url" else (lambda v: v)
+    raise ConfigError(f"unknown config key '{key}'",
+                      hint="known keys: " + ", ".join(sorted(KNOWN)) + ", remotes.<name>.<option>")
+
+
+def flatten(doc: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in doc.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v and not key.count(".") >= 2:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def read_file(path: Path, origin: str) -> dict[str, object]:
+    """Read one config file into flat, validated key → value (missing file: empty)."""
+    if not path.exists():
+        return {}
+    doc = load_yaml(path, origin)
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise FormatError(f"{origin}: expected a mapping of settings", hint=f"fix {origin}")
+    values = {}
+    for key, value in flatten(doc).items():
+        try:
+            values[key] = validate_key(key)(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {key}: {exc.message}", hint=exc.hint) from None
+    return values
+
+
+def nest(flat: dict[str, object]) -> dict:
+    doc: dict = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        if parts[0] == "remotes" and len(parts) > 3:
+            parts = parts[:2] + [".".join(parts[2:])]
+        node = doc
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return doc
+
+
+def global_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "mlvc" / "config.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFiles:
+    project: Path
+    local: Path
+    global_: Path
+
+    def path(self, level: str) -> Path:
+        return {"project": self.project, "local": self.local, "global": self.global_}[level]
+
+    @classmethod
+    def for_root(cls, root: Path) -> ConfigFiles:
+        return cls(root / ".mlvc" / "config.yaml", root / ".mlvc" / "config.local.yaml",
+                   global_config_path())
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The merged settings; ``origins`` says which level each key came from."""
+
+    values: dict[str, object]
+    origins: dict[str, str]
+
+    @classmethod
+    def load(cls, files: ConfigFiles) -> Config:
+        values: dict[str, object] = {}
+        origins: dict[str, str] = {}
+        for level in LEVELS:
+            path = files.path(level)
+            for key, value in read_file(path, _display(path, level)).items():
+                values[key] = value
+                origins[key] = level
+        return cls(values, origins)
+
+    def get(self, key: str, default: object = None) -> object:
+        return self.values.get(key, default)
+
+    def remotes(self) -> dict[str, dict[str, object]]:
+        out: dict[str, dict[str, object]] = {}
+        for key, value in self.values.items():
+            if key.startswith("remotes."):
+                _, name, option = key.split(".", 2)
+                out.setdefault(name, {})[option] = value
+        return out
+
+
+def _display(path: Path, level: str) -> str:
+    return {"project": ".mlvc/config.yaml", "local": ".mlvc/config.local.yaml"}.get(level, str(path))
+
+
+def set_value(path: Path, level: str, key: str, value: object) -> object:
+    """Set ``key`` in one config file; returns the typed value stored."""
+    typed = validate_key(key)(value)
+    flat = read_file(path, _display(path, level))
+    flat[key] = typed
+    atomic_write(path, dump_yaml(nest(flat)))
+    return typed
+
+
+def unset_value(path: Path, level: str, key: str) -> bool:
+    flat = read_file(path, _display(path, level))
+    removed = [k for k in flat if k == key or k.startswith(key + ".")]
+    if not removed:
+        return False
+    for k in removed:
+        del flat[k]
+    atomic_write(path, dump_yaml(nest(flat)) if flat else "")
+    return True
+
+
+def shown(key: str, value: object) -> object:
+    """A value as it may be printed: secrets are masked."""
+    return "***" if is_secret(key) else value

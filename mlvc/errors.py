@@ -1,0 +1,74 @@
+"""The one exception tree of mlvc.
+
+::
+
+    MlvcError                     message + optional hint; the CLI prints both, exit code 1
+    ├── NotAProjectError          no .mlvc/ above the working folder
+    ├── PathError                 a path escapes the project, is inside .mlvc/, or is not allowed
+    ├── TargetError               a missing target, git-tracked, or inside a tracked directory
+    ├── FormatError               a malformed pointer, manifest, config or other file (names it)
+    │   └── CorruptObjectError    an object whose bytes do not match its oid, or a bad manifest
+    ├── ObjectMissingError        an object the operation needs is not in the cache
+    ├── ConfigError               an unknown key or a bad value
+    ├── ConfirmationRequired      the CLI must ask the user, then call again with force
+    ├── LockError                 the repository lock could not be taken
+    └── ScmError                  git said no
+
+Core code raises these; only ``mlvc.cli`` turns them into ``error:``/``hint:`` lines.
+"""
+
+from __future__ import annotations
+
+
+class MlvcError(Exception):
+    """Base of every error mlvc reports to a user."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotAProjectError(MlvcError):
+    pass
+
+
+class PathError(MlvcError):
+    pass
+
+
+class TargetError(MlvcError):
+    pass
+
+
+class FormatError(MlvcError):
+    pass
+
+
+class CorruptObjectError(FormatError):
+    def __init__(self, oid: str, message: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message or f"object {oid} is corrupt: its bytes do not match its oid", hint)
+        self.oid = oid
+
+
+class ObjectMissingError(MlvcError):
+    pass
+
+
+class ConfigError(MlvcError):
+    pass
+
+
+class ConfirmationRequired(MlvcError):
+    pass
+
+
+class LockError(MlvcError):
+    pass
+
+
+class ScmError(MlvcError):
+    pass

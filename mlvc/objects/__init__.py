@@ -1,0 +1,1 @@
+"""Objects: oids, tree manifests and the content-addressed object store."""

@@ -1,0 +1,168 @@
+"""The content-addressed object store on a local filesystem (the cache).
+
+Layout: ``<root>/objects/<oid[:2]>/<oid[2:]>``; temporary files live in ``<root>/tmp/`` and
+are renamed into place, so a reader never sees a partial object under its final name.
+Objects are read-only (0444). File objects hold raw bytes, so they can be linked straight
+into the workspace.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import xxhash
+
+from mlvc.errors import CorruptObjectError, ObjectMissingError
+from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
+from mlvc.objects.tree import Tree
+
+OBJECT_MODE = 0o444
+_counter = itertools.count()
+
+
+class ObjectStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects_dir = root / "objects"
+        self.tmp_dir = root / "tmp"
+        self._made_dirs: set[str] = set()
+        self._lock = threading.Lock()
+        self._trees: dict[str, Tree] = {}
+
+    # -- locations -------------------------------------------------------------------------
+    def path(self, oid: str) -> Path:
+        return self.objects_dir / oid[:2] / oid[2:]
+
+    def exists(self, oid: str) -> bool:
+        return os.path.exists(self.path(oid))
+
+    def iter_oids(self) -> Iterator[str]:
+        if not self.objects_dir.is_dir():
+            return
+        for prefix in sorted(os.listdir(self.objects_dir)):
+            folder = self.objects_dir / prefix
+            if len(prefix) != 2 or not folder.is_dir():
+                continue
+            for rest in sorted(os.listdir(folder)):
+                yield prefix + rest
+
+    def _ensure_dirs(self, oid: str) -> None:
+        prefix = oid[:2]
+        if prefix in self._made_dirs:
+            return
+        os.makedirs(self.objects_dir / prefix, exist_ok=True)
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        with self._lock:
+            self._made_dirs.add(prefix)
+
+    def tmp_path(self, oid: str) -> Path:
+        return self.tmp_dir / f"{oid}.{os.getpid()}.{next(_counter)}"
+
+    # -- writing ---------------------------------------------------------------------------
+    def commit_tmp(self, tmp: Path, oid: str) -> None:
+        """Make a finished temporary file the object ``oid`` (read-only, atomic rename)."""
+        os.chmod(tmp, OBJECT_MODE)
+        os.replace(tmp, self.path(oid))
+
+    def add_bytes(self, data: bytes, oid: str | None = None) -> str:
+        """Store ``data`` (whose oid may be given when already known)."""
+        oid = oid or hash_bytes(data)
+        if self.exists(oid):
+            return oid
+        self._ensure_dirs(oid)
+        tmp = self.tmp_path(oid)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
+        try:
+            with os.fdopen(fd, "wb", closefd=True) as f:
+                f.write(data)
+            os.replace(tmp, self.path(oid))
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return oid
+
+    def add_file_copy(self, src: str | os.PathLike[str], expected: str | None = None) -> str:
+        """Copy a file into the store in one pass, hashing as it goes.
+
+        If ``expected`` is given and the bytes read do not match it (the file changed under
+        us), nothing is stored and :class:`CorruptObjectError` is raised.
+        """
+        hasher = xxhash.xxh3_128()
+        tmp = self.tmp_path(expected or "import")
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
+        try:
+            with open(src, "rb", buffering=0) as fin, os.fdopen(fd, "wb", closefd=True) as fout:
+                while chunk := fin.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    fout.write(chunk)
+            oid = hasher.hexdigest()
+            if expected is not None and oid != expected:
+                raise CorruptObjectError(expected, f"{src} changed while it was being stored")
+            self._ensure_dirs(oid)
+            os.replace(tmp, self.path(oid))
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return oid
+
+    def add_file_link(self, src: str | os.PathLike[str], oid: str) -> None:
+        """Hardlink an already hashed file into the store; raises OSError if links fail.
+
+        The file becomes read-only: it *is* the cache object now.
+        """
+        self._ensure_dirs(oid)
+        tmp = self.tmp_path(oid)
+        os.link(src, tmp)
+        try:
+            self.commit_tmp(tmp, oid)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+
+    def add_tree(self, tree: Tree) -> str:
+        data = tree.to_bytes()
+        oid = hash_bytes(data)
+        self._trees[oid] = tree
+        return self.add_bytes(data, oid)
+
+    # -- reading ---------------------------------------------------------------------------
+    def read_bytes(self, oid: str) -> bytes:
+        try:
+            with open(self.path(oid), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise ObjectMissingError(
+                f"object {oid} is not in the cache at {self.root}",
+                hint="fetch it from a remote, or re-add the data it belongs to",
+            ) from None
+
+    def read_tree(self, oid: str) -> Tree:
+        """Load a tree manifest, verifying its hash and its shape (cached in memory)."""
+        tree = self._trees.get(oid)
+        if tree is not None:
+            return tree
+        data = self.read_bytes(oid)
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid, hint="run `mlvc verify` or re-add the data")
+        tree = Tree.from_bytes(data, oid)
+        self._trees[oid] = tree
+        return tree
+
+    def verify(self, oid: str) -> bool:
+        """Whether the stored bytes of ``oid`` hash to ``oid`` (False when missing)."""
+        try:
+            return hash_file(self.path(oid)) == oid
+        except FileNotFoundError:
+            return False
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,123 @@
+"""``mlvc commit``: record the workspace state of tracked outputs (also the core of ``add``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import TargetError
+from mlvc.paths import RelPath, from_user
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.workspace import gitignore
+from mlvc.workspace.importer import Importer
+from mlvc.workspace.index import Index
+from mlvc.workspace.pointer import Out, Pointer, write_pointer
+from mlvc.workspace.scan import WsDir, WsFile, apply_state, build, iter_files, run_batched
+from mlvc.workspace.verify import ObjectChecker
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    pointer: RelPath
+    out: Out
+    changed: bool  # the recorded oid is new
+    hashed: int  # files read (the rest came from the state DB)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    saved: tuple[Saved, ...]
+    git_files: tuple[RelPath, ...]  # what to `git add` to record this in git
+    staged: bool
+
+    def to_json(self) -> dict:
+        return {
+            "saved": [{"pointer": s.pointer, "path": s.out.path, "oid": s.out.oid,
+                       "type": s.out.type, "size": s.out.size, "nfiles": s.out.nfiles,
+                       "changed": s.changed, "hashed": s.hashed} for s in self.saved],
+            "git_files": list(self.git_files),
+            "staged": self.staged,
+        }
+
+
+def user_paths(repo: Repo, targets: list[str], cwd: Path | None) -> list[RelPath]:
+    return [from_user(repo.root, t, cwd) for t in targets]
+
+
+def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dict[RelPath, Pointer],
+                 *, save: bool = True, jobs: int | None = None,
+                 progress: Progress = NULL_PROGRESS) -> CommitResult:
+    """Hash (and cache, when ``save``) each (pointer, output path); rewrite the pointers.
+
+    Everything is scanned and validated before anything is written.
+    """
+    jobs = jobs or repo.jobs
+    nodes: list[WsFile | WsDir] = []
+    for _, out_path in items:
+        node = repo.scanner.scan(out_path)
+        if node is None:
+            raise TargetError(f"'{out_path}' does not exist",
+                              hint="`mlvc checkout` restores tracked data from the cache")
+        nodes.append(node)
+
+    files = [f for node in nodes for f in iter_files(node)]
+    known = {}
+    for _, out_path in items:
+        known.update(repo.state.files_under(out_path))
+    todo = apply_state(files, known)
+    if save:
+        hashing = {id(f) for f in todo}
+        todo += [f for f in files if id(f) not in hashing and f.oid is not None
+                 and not repo.cache.exists(f.oid)]
+    hashed_paths = {f.path for f in todo}
+    importer = Importer(repo.root, repo.cache, repo.linker, save=save)
+    results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing")
+    rows, verified = [], []
+    for f, imp in zip(todo, results):
+        f.oid = imp.oid
+        rows.append((f.path, imp.state))
+        if imp.verified is not None:
+            verified.append((imp.oid, imp.verified))
+
+    saved: list[Saved] = []
+    git_files: list[RelPath] = []
+    updated = dict(pointers)
+    for (pointer_path, out_path), node in zip(items, nodes):
+        built = build(node)
+        if save:
+            for oid, data in built.trees:
+                repo.cache.add_bytes(data, oid)
+        out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
+        old = updated.get(pointer_path)
+        previous = next((o for o in old.outs if o.path == out_path), None) if old else None
+        outs = tuple(out if o.path == out_path else o for o in old.outs) if previous else (
+            (*old.outs, out) if old else (out,))
+        updated[pointer_path] = Pointer(pointer_path, outs)
+        hashed = sum(1 for f in iter_files(node) if f.path in hashed_paths)
+        saved.append(Saved(pointer_path, out, previous is None or previous != out, hashed))
+
+    for pointer_path in dict.fromkeys(p for p, _ in items):
+        write_pointer(repo.root, updated[pointer_path])
+        git_files.append(pointer_path)
+    for _, out_path in items:
+        changed = gitignore.add(repo.root, out_path)
+        if changed:
+            git_files.append(changed)
+    repo.state.put_files(rows)
+    if verified:
+        ObjectChecker(repo.cache, repo.state).record(verified)
+    staged = False
+    if repo.config.get("core.autostage") and repo.scm is not None:
+        repo.scm.add(git_files)
+        staged = True
+    return CommitResult(tuple(saved), tuple(dict.fromkeys(git_files)), staged)
+
+
+def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
+           jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> CommitResult:
+    index = Index.load(repo.root, repo.ignore)
+    selected = index.select(user_paths(repo, targets or [], cwd))
+    items = list(dict.fromkeys((s.tracked.pointer, s.tracked.out.path) for s in selected))
+    with repo.lock():
+        return save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)

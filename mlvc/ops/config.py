@@ -1,0 +1,55 @@
+"""``mlvc config``: read and write settings at one level (project, local or global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc import config as cfg
+from mlvc.errors import ConfigError
+from mlvc.repo import find_root
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEntry:
+    key: str
+    value: object  # secrets already masked
+    level: str
+
+
+def _files(cwd: Path, level: str | None) -> cfg.ConfigFiles:
+    if level == "global":
+        return cfg.ConfigFiles(Path(), Path(), cfg.global_config_path())
+    return cfg.ConfigFiles.for_root(find_root(cwd))
+
+
+def list_config(cwd: Path, level: str | None = None) -> tuple[ConfigEntry, ...]:
+    files = _files(cwd, level)
+    if level is not None:
+        path = files.path(level)
+        values = cfg.read_file(path, str(path))
+        return tuple(ConfigEntry(k, cfg.shown(k, v), level) for k, v in sorted(values.items()))
+    merged = cfg.Config.load(files)
+    return tuple(ConfigEntry(k, cfg.shown(k, v), merged.origins[k])
+                 for k, v in sorted(merged.values.items()))
+
+
+def get_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:
+    cfg.validate_key(key)
+    for entry in list_config(cwd, level):
+        if entry.key == key:
+            return entry
+    raise ConfigError(f"'{key}' is not set", hint=f"set it with `mlvc config {key} VALUE`")
+
+
+def set_config(cwd: Path, key: str, value: str, level: str = "project") -> ConfigEntry:
+    files = _files(cwd, level)
+    typed = cfg.set_value(files.path(level), level, key, value)
+    return ConfigEntry(key, cfg.shown(key, typed), level)
+
+
+def unset_config(cwd: Path, key: str, level: str = "project") -> ConfigEntry:
+    files = _files(cwd, level)
+    if not cfg.unset_value(files.path(level), level, key):
+        raise ConfigError(f"'{key}' is not set in the {level} config")
+    return ConfigEntry(key, None, level)

@@ -1,0 +1,96 @@
+"""``mlvc doctor``: versions, settings, and which link types work on this machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from mlvc import __version__
+from mlvc.repo import Repo
+from mlvc.workspace.links import probe_link_types
+
+DEPENDENCIES = ("click", "gitpython", "fsspec", "s3fs", "xxhash", "pyyaml", "tqdm", "pathspec")
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    mlvc: str
+    python: str
+    platform: str
+    packages: tuple[tuple[str, str], ...]
+    root: str | None
+    cache_dir: str | None
+    cache_type: tuple[str, ...]
+    link_types: tuple[tuple[str, bool], ...]
+    filesystems: tuple[tuple[str, str], ...]  # (what, filesystem type)
+    remotes: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> dict:
+        return {
+            "mlvc": self.mlvc, "python": self.python, "platform": self.platform,
+            "packages": dict(self.packages), "root": self.root, "cache_dir": self.cache_dir,
+            "cache_type": list(self.cache_type), "link_types": dict(self.link_types),
+            "filesystems": dict(self.filesystems), "remotes": dict(self.remotes),
+        }
+
+
+def _fs_type(path: Path) -> str:
+    """The filesystem type of the mount that holds ``path`` (Linux; else 'unknown')."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    real = os.path.realpath(path)
+    best, kind = "", "unknown"
+    for line in mounts:
+        parts = line.split()
+        if len(parts) >= 3:
+            mount = parts[1].replace("\\040", " ")
+            if (real == mount or real.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best):
+                best, kind = mount, parts[2]
+    return kind
+
+
+def _clean_url(url: str) -> str:
+    """A URL without credentials in it."""
+    parts = urlsplit(url)
+    if parts.password or parts.username:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def doctor(cwd: Path) -> DoctorReport:
+    packages = []
+    for name in DEPENDENCIES:
+        try:
+            packages.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            packages.append((name, "not installed"))
+    root = cache_dir = None
+    cache_type: tuple[str, ...] = ()
+    links: tuple[tuple[str, bool], ...] = ()
+    filesystems: list[tuple[str, str]] = []
+    remotes: list[tuple[str, str]] = []
+    try:
+        repo = Repo.find(cwd)
+    except Exception:  # noqa: BLE001 - doctor reports what it can outside a project
+        repo = None
+    if repo is not None:
+        with repo:
+            root, cache_dir = str(repo.root), str(repo.cache_dir)
+            cache_type = repo.link_types
+            links = tuple(probe_link_types(repo.cache.tmp_dir, repo.root).items())
+            filesystems = [("workspace", _fs_type(repo.root)), ("cache", _fs_type(repo.cache_dir))]
+            for remote, options in sorted(repo.config.remotes().items()):
+                url = str(options.get("url", ""))
+                remotes.append((remote, _clean_url(url)))
+    return DoctorReport(__version__, sys.version.split()[0], platform.platform(), tuple(packages),
+                        root, cache_dir, cache_type, links, tuple(filesystems), tuple(remotes))

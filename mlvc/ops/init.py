@@ -1,0 +1,58 @@
+"""``mlvc init``: create ``.mlvc/`` and stage its files in git."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import MlvcError
+from mlvc.fsutil import atomic_write
+from mlvc.repo import MLVC_DIR, Repo
+from mlvc.scm import Git, find_git_root
+
+DOT_GITIGNORE = "/config.local.yaml\n/tmp/\n/cache/\n"
+MLVCIGNORE = (
+    "# Paths mlvc never hashes, in .gitignore syntax.\n"
+    "# Examples:\n"
+    "#   *.tmp\n"
+    "#   __pycache__/\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    root: Path
+    created: tuple[str, ...]
+    staged: tuple[str, ...]
+
+
+def init(path: Path, *, no_scm: bool = False, force: bool = False) -> InitResult:
+    root = path.resolve()
+    dot = root / MLVC_DIR
+    if dot.exists() and not force:
+        raise MlvcError(f"{root} is already an mlvc project",
+                        hint="use `mlvc init --force` to re-create the project files")
+    git_root = None if no_scm else find_git_root(root)
+    if not no_scm and git_root is None:
+        raise MlvcError(f"{root} is not inside a git repository",
+                        hint="run `git init` first, or `mlvc init --no-scm` to use mlvc alone")
+    (dot / "tmp").mkdir(parents=True, exist_ok=True)
+    created = []
+    files = {
+        dot / ".gitignore": DOT_GITIGNORE,
+        dot / "config.yaml": "core:\n  no_scm: true\n" if no_scm else "",
+    }
+    if not (root / ".mlvcignore").exists():
+        files[root / ".mlvcignore"] = MLVCIGNORE
+    for fs, text in files.items():
+        if fs.name == "config.yaml" and fs.exists() and not no_scm:
+            continue
+        atomic_write(fs, text)
+        created.append(fs.relative_to(root).as_posix())
+    staged: tuple[str, ...] = ()
+    if not no_scm:
+        staged = (".mlvc/.gitignore", ".mlvc/config.yaml", ".mlvcignore")
+        Git(root).add(list(staged))
+    with Repo(root):
+        pass
+    return InitResult(root, tuple(created), staged)

@@ -1,0 +1,78 @@
+"""``mlvc move``: rename a tracked output together with its pointer file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import TargetError
+from mlvc.ops.commit import user_paths
+from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
+from mlvc.repo import Repo
+from mlvc.workspace import gitignore
+from mlvc.workspace.index import Index
+from mlvc.workspace.pointer import Pointer, pointer_path_for, write_pointer
+from mlvc.workspace.state import FileState
+
+
+@dataclass(frozen=True, slots=True)
+class MoveResult:
+    src: RelPath
+    dst: RelPath
+    old_pointer: RelPath
+    new_pointer: RelPath
+    git_files: tuple[RelPath, ...]
+
+    def to_json(self) -> dict:
+        return {"src": self.src, "dst": self.dst, "old_pointer": self.old_pointer,
+                "new_pointer": self.new_pointer, "git_files": list(self.git_files)}
+
+
+def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResult:
+    src_path, dst_path = user_paths(repo, [src, dst], cwd)
+    index = Index.load(repo.root, repo.ignore)
+    tracked = next((t for t in index.tracked()
+                    if src_path in (t.out.path, t.pointer)), None)
+    if tracked is None:
+        raise TargetError(f"'{src}' is not a tracked output", hint="`mlvc status` lists them")
+    pointer = index.pointers[tracked.pointer]
+    if len(pointer.outs) != 1:
+        raise TargetError(f"{tracked.pointer} tracks several outputs; move them one by one")
+    src_path = tracked.out.path
+    dst_fs = to_fs(repo.root, dst_path)
+    if dst_fs.is_dir():
+        dst_path = f"{dst_path}/{name(src_path)}" if dst_path else name(src_path)
+        dst_fs = to_fs(repo.root, dst_path)
+    check_inside(repo.root, dst_path)
+    if not dst_path or os.path.lexists(dst_fs) or os.path.lexists(
+            to_fs(repo.root, pointer_path_for(dst_path))):
+        raise TargetError(f"'{dst_path or '.'}' exists already")
+    if is_within(dst_path, src_path):
+        raise TargetError(f"cannot move '{src_path}' into itself")
+    for other in index.overlapping(dst_path):
+        if other.out.path != src_path:
+            raise TargetError(f"'{dst_path}' overlaps '{other.out.path}' ({other.pointer})")
+    if repo.scm is not None and repo.scm.tracked([dst_path]):
+        raise TargetError(f"'{dst_path}' is tracked by git")
+
+    new_pointer = pointer_path_for(dst_path)
+    with repo.lock():
+        src_fs = to_fs(repo.root, src_path)
+        rows = repo.state.files_under(src_path)
+        if os.path.lexists(src_fs):
+            dst_fs.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(src_fs, dst_fs)
+        out = tracked.out
+        moved = type(out)(dst_path, out.oid, out.type, out.size, out.nfiles, out.exec)
+        write_pointer(repo.root, Pointer(new_pointer, (moved,)))
+        to_fs(repo.root, tracked.pointer).unlink()
+        git_files = [tracked.pointer, new_pointer]
+        for gi in (gitignore.remove(repo.root, src_path), gitignore.add(repo.root, dst_path)):
+            if gi:
+                git_files.append(gi)
+        repo.state.delete_files(rows)
+        repo.state.put_files((dst_path + p[len(src_path):], FileState(r.key, r.oid, r.link))
+                             for p, r in rows.items())
+    return MoveResult(src_path, dst_path, tracked.pointer, new_pointer,
+                      tuple(dict.fromkeys(git_files)))

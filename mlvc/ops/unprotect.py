@@ -1,0 +1,42 @@
+"""``mlvc unprotect``: make linked workspace files private, writable copies."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.ops.commit import user_paths
+from mlvc.paths import RelPath, to_fs
+from mlvc.repo import Repo
+from mlvc.workspace.index import Index
+from mlvc.workspace.links import unprotect_file
+from mlvc.workspace.scan import iter_files, stat_key
+from mlvc.workspace.state import FileState
+
+
+@dataclass(frozen=True, slots=True)
+class UnprotectResult:
+    unprotected: tuple[RelPath, ...]
+
+    def to_json(self) -> dict:
+        return {"unprotected": list(self.unprotected)}
+
+
+def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None) -> UnprotectResult:
+    paths = user_paths(repo, targets, cwd)
+    Index.load(repo.root, repo.ignore).select(paths)  # every target must be tracked
+    done: list[RelPath] = []
+    rows = []
+    with repo.lock():
+        for path in paths:
+            known = repo.state.files_under(path)
+            for f in iter_files(repo.scanner.scan(path)):
+                fs = to_fs(repo.root, f.path)
+                if unprotect_file(fs):
+                    done.append(f.path)
+                    rec = known.get(f.path)
+                    if rec is not None:
+                        rows.append((f.path, FileState(stat_key(os.stat(fs)), rec.oid, None)))
+        repo.state.put_files(rows)
+    return UnprotectResult(tuple(sorted(done)))

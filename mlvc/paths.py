@@ -1,0 +1,136 @@
+"""The one path representation of the core.
+
+Inside mlvc a path is a ``str``: posix separators, relative to the project root, normalised
+(no ``.``, ``..`` or empty parts), and never pointing outside the project. ``""`` is the root.
+Functions here turn user and file input into that form and refuse anything that escapes.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path, PurePosixPath
+
+from mlvc.errors import PathError
+
+RelPath = str
+
+FORBIDDEN_CHARS = ("\x00",)
+RESERVED_DIRS = (".mlvc", ".git")
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` is a single safe path component (as in a tree manifest)."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+    )
+
+
+def normalize_rel(path: str, *, origin: str = "path") -> RelPath:
+    """Validate a posix path recorded in a file (relative to the project root).
+
+    Refuses absolute paths, backslashes, NUL and any ``..`` that climbs above the root.
+    ``origin`` names where the path came from for the error message.
+    """
+    if not isinstance(path, str) or path == "":
+        raise PathError(f"{origin}: empty path")
+    if any(c in path for c in FORBIDDEN_CHARS):
+        raise PathError(f"{origin}: path contains a NUL byte")
+    if "\\" in path:
+        raise PathError(f"{origin}: {path!r} uses a backslash; paths use '/'")
+    if path.startswith("/") or PurePosixPath(path).is_absolute() or _has_drive(path):
+        raise PathError(f"{origin}: {path!r} is absolute; paths must be relative to the project")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise PathError(f"{origin}: {path!r} points outside the project")
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts)
+
+
+def _has_drive(path: str) -> bool:
+    return len(path) >= 2 and path[1] == ":" and path[0].isalpha()
+
+
+def join(base: RelPath, *parts: str) -> RelPath:
+    """Join relative parts onto ``base`` and normalise; refuses escapes."""
+    joined = posixpath.join(base, *parts) if base else posixpath.join(*parts)
+    return normalize_rel(joined)
+
+
+def parent(path: RelPath) -> RelPath:
+    return posixpath.dirname(path)
+
+
+def name(path: RelPath) -> str:
+    return posixpath.basename(path)
+
+
+def is_within(path: RelPath, folder: RelPath) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (``""`` contains everything)."""
+    return folder == "" or path == folder or path.startswith(folder + "/")
+
+
+def overlaps(a: RelPath, b: RelPath) -> bool:
+    return is_within(a, b) or is_within(b, a)
+
+
+def to_fs(root: Path, path: RelPath) -> Path:
+    """The filesystem path of a project-relative path."""
+    return root / path if path else root
+
+
+def from_user(root: Path, arg: str | os.PathLike[str], cwd: Path | None = None) -> RelPath:
+    """Turn a command-line path (relative to ``cwd``, or absolute) into a project path.
+
+    The path is made absolute lexically, so ``..`` is resolved before symlinks are looked
+    at; then the real location (following symlinks) must also stay inside the project.
+    Paths inside ``.mlvc/`` or ``.git/`` are refused.
+    """
+    root = Path(os.path.realpath(root))
+    cwd = Path.cwd() if cwd is None else cwd
+    raw = os.fspath(arg)
+    if "\x00" in raw:
+        raise PathError("path contains a NUL byte")
+    absolute = Path(os.path.normpath(os.path.join(os.path.realpath(cwd), raw)))
+    try:
+        rel = absolute.relative_to(root)
+    except ValueError:
+        raise PathError(
+            f"'{raw}' is outside the project at {root}",
+            hint="mlvc only tracks paths inside the project folder",
+        ) from None
+    relpath = rel.as_posix()
+    relpath = "" if relpath == "." else relpath
+    check_inside(root, relpath, shown=raw)
+    return relpath
+
+
+def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None) -> None:
+    """Refuse a project path that is reserved or whose real location leaves the project.
+
+    Every existing symlink along the path is followed: a link that leads outside the project
+    is refused.
+    """
+    shown = relpath if shown is None else shown
+    first = relpath.split("/", 1)[0]
+    if first in RESERVED_DIRS:
+        raise PathError(f"'{shown}' is inside {first}/, which mlvc manages itself")
+    if not relpath:
+        return
+    real = Path(os.path.realpath(root / relpath))
+    root_real = Path(os.path.realpath(root))
+    if real != root_real and root_real not in real.parents:
+        raise PathError(
+            f"'{shown}' leads outside the project (it resolves to {real})",
+            hint="a symlink inside the project points out of it; mlvc refuses to follow it",
+        )

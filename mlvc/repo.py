@@ -1,0 +1,105 @@
+"""``Repo``: the context every operation works in. It has no verb methods."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import cached_property
+from pathlib import Path
+
+from mlvc.config import Config, ConfigFiles
+from mlvc.errors import NotAProjectError
+from mlvc.lock import repo_lock
+from mlvc.objects.store import ObjectStore
+from mlvc.scm import Git, find_git_root
+from mlvc.workspace.ignore import IgnoreRules
+from mlvc.workspace.links import DEFAULT_LINK_TYPES, Linker
+from mlvc.workspace.scan import Scanner
+from mlvc.workspace.state import StateDB
+
+MLVC_DIR = ".mlvc"
+
+
+def find_root(start: Path) -> Path:
+    start = Path(os.path.realpath(start))
+    for folder in (start, *start.parents):
+        if (folder / MLVC_DIR).is_dir():
+            return folder
+    raise NotAProjectError(f"not an mlvc project (no {MLVC_DIR}/ in {start} or above)",
+                           hint="run `mlvc init` in the project's top folder")
+
+
+class Repo:
+    def __init__(self, root: Path, on_lock_wait: Callable[[], None] | None = None) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.dot = self.root / MLVC_DIR
+        self.tmp_dir = self.dot / "tmp"
+        self.config_files = ConfigFiles.for_root(self.root)
+        self.on_lock_wait = on_lock_wait
+
+    @classmethod
+    def find(cls, start: Path | None = None, **kwargs) -> Repo:
+        return cls(find_root(start or Path.cwd()), **kwargs)
+
+    @cached_property
+    def config(self) -> Config:
+        return Config.load(self.config_files)
+
+    @property
+    def jobs(self) -> int:
+        return int(self.config.get("core.jobs") or min(16, (os.cpu_count() or 2) * 4))
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        configured = self.config.get("cache.dir")
+        if configured:
+            return (self.dot / os.path.expanduser(str(configured))).resolve()
+        return self.dot / "cache"
+
+    @cached_property
+    def cache(self) -> ObjectStore:
+        return ObjectStore(self.cache_dir)
+
+    @cached_property
+    def state(self) -> StateDB:
+        return StateDB(self.tmp_dir / "state.db")
+
+    @cached_property
+    def ignore(self) -> IgnoreRules:
+        return IgnoreRules(self.root)
+
+    @cached_property
+    def scanner(self) -> Scanner:
+        return Scanner(self.root, self.ignore, (self.root, self.cache_dir))
+
+    @property
+    def link_types(self) -> tuple[str, ...]:
+        return tuple(self.config.get("cache.type") or DEFAULT_LINK_TYPES)
+
+    @cached_property
+    def linker(self) -> Linker:
+        return Linker(self.cache, self.link_types)
+
+    @cached_property
+    def git_root(self) -> Path | None:
+        if self.config.get("core.no_scm"):
+            return None
+        return find_git_root(self.root)
+
+    @cached_property
+    def scm(self) -> Git | None:
+        return Git(self.root) if self.git_root is not None else None
+
+    def lock(self) -> AbstractContextManager[None]:
+        return repo_lock(self.tmp_dir / "lock", on_wait=self.on_lock_wait)
+
+    def close(self) -> None:
+        if "state" in self.__dict__:
+            self.state.close()
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

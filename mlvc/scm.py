@@ -1,0 +1,59 @@
+"""The little of git that the core needs, through GitPython (imported lazily)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from mlvc.errors import ScmError
+
+
+def find_git_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+class Git:
+    """A git work tree that contains the project (the project may be a sub-folder)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @cached_property
+    def repo(self):
+        import git
+
+        try:
+            return git.Repo(self.root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise ScmError(f"{self.root} is not inside a git repository",
+                           hint="run `git init` first, or use `mlvc init --no-scm`") from exc
+
+    @cached_property
+    def _cmd(self):
+        """A git command runner whose working folder is the project root."""
+        import git
+
+        self.repo  # noqa: B018 - fail early, with a clear error, outside a git repository
+        return git.cmd.Git(str(self.root))
+
+    def _run(self, *args: str) -> str:
+        import git
+
+        try:
+            return self._cmd.execute(["git", *args])
+        except git.GitCommandError as exc:
+            raise ScmError(f"git {args[0]} failed: {exc.stderr.strip() or exc}") from None
+
+    def tracked(self, paths: list[str]) -> list[str]:
+        """Which of ``paths`` (or files below them) git tracks, relative to the project."""
+        if not paths:
+            return []
+        out = self._run("ls-files", "-z", "--", *paths)
+        return [p for p in out.split("\0") if p]
+
+    def add(self, paths: list[str]) -> None:
+        if paths:
+            self._run("add", "--", *paths)

@@ -1,0 +1,1 @@
+"""Workspace: state DB, ignore rules, scanning and building trees, links, checkout."""

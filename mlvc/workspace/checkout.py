@@ -1,0 +1,143 @@
+"""Checkout in two steps: :func:`plan` compares and decides, :func:`apply` carries it out.
+
+A workspace file is replaced or deleted only when its content is saved in the cache (mlvc
+placed it, or it matches a recorded object), or with ``force``. Anything else is a user's
+unsaved work: it is kept and reported as a conflict.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.paths import RelPath, is_within, to_fs
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.workspace.compare import Recorded, Want, WsView
+from mlvc.workspace.links import UMASK, Linker
+from mlvc.workspace.scan import run_batched, stat_key
+from mlvc.workspace.state import FileState
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str  # create | replace | relink | chmod | delete
+    path: RelPath
+    want: Want | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    actions: tuple[Action, ...]
+    mkdirs: tuple[RelPath, ...]
+    rmdirs: tuple[RelPath, ...]
+    conflicts: tuple[RelPath, ...]  # unsaved user files that were kept
+
+    @property
+    def empty(self) -> bool:
+        return not (self.actions or self.mkdirs or self.rmdirs)
+
+
+def plan(rec: Recorded, ws: WsView, is_saved: Callable[[str], bool], *, force: bool = False,
+         relink: bool = False, relink_needed: Callable[[RelPath], bool] | None = None) -> Plan:
+    """Decide what to do. Workspace files that matter must have their oids resolved."""
+    actions: list[Action] = []
+    conflicts: list[RelPath] = []
+
+    def safe(path: RelPath) -> bool:
+        f = ws.files[path]
+        return force or (f.oid is not None and is_saved(f.oid))
+
+    kept: list[RelPath] = []
+    for path in ws.files:
+        if path not in rec.files and not safe(path):
+            conflicts.append(path)
+            kept.append(path)
+        elif path not in rec.files:
+            actions.append(Action("delete", path))
+
+    def blocked(path: RelPath) -> bool:
+        """A kept file sits where ``path`` or one of its folders should go, or inside it."""
+        return any(is_within(path, k) or is_within(k, path) for k in kept)
+
+    for path, want in rec.files.items():
+        f = ws.files.get(path)
+        if f is None:
+            if kept and blocked(path):
+                continue
+            actions.append(Action("create", path, want))
+        elif f.oid == want.oid:
+            if relink and (relink_needed is None or relink_needed(path)):
+                actions.append(Action("relink", path, want))
+            elif f.exec != want.exec:
+                actions.append(Action("chmod", path, want))
+        elif safe(path):
+            actions.append(Action("replace", path, want))
+        else:
+            conflicts.append(path)
+
+    mkdirs = sorted(d for d in rec.dirs if d not in ws.dirs and not (kept and blocked(d)))
+    # Deepest first; a folder that still holds kept or ignored files stays (rmdir fails).
+    rmdirs = sorted(ws.dirs - rec.dirs, key=lambda d: d.count("/"), reverse=True)
+    return Plan(tuple(actions), tuple(mkdirs), tuple(rmdirs), tuple(sorted(conflicts)))
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    placed: tuple[tuple[RelPath, FileState], ...]
+    deleted: tuple[RelPath, ...]
+    failed: tuple[tuple[RelPath, str], ...]
+
+
+def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
+          progress: Progress = NULL_PROGRESS) -> Applied:
+    deleted = []
+    for act in the_plan.actions:
+        if act.kind == "delete":
+            _remove(to_fs(root, act.path))
+            deleted.append(act.path)
+    for d in the_plan.rmdirs:
+        try:
+            os.rmdir(to_fs(root, d))
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass  # not empty: it holds something ignored or kept
+    for d in the_plan.mkdirs:
+        fs = to_fs(root, d)
+        if os.path.lexists(fs) and not os.path.isdir(fs):
+            _remove(fs)
+        os.makedirs(fs, exist_ok=True)
+
+    todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
+
+    def place(act: Action):
+        assert act.want is not None
+        dest = to_fs(root, act.path)
+        try:
+            if os.path.isdir(dest) and not os.path.islink(dest):
+                return act.path, None, "a folder that is not empty is in the way"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            kind = linker.place(act.want.oid, dest, act.want.exec)
+            return act.path, FileState(stat_key(os.stat(dest)), act.want.oid, kind), None
+        except OSError as exc:
+            return act.path, None, exc.strerror or str(exc)
+
+    results = run_batched(todo, place, jobs, progress, "Checking out")
+    placed = [(p, st) for p, st, err in results if st is not None]
+    failed = [(p, err) for p, st, err in results if st is None]
+    for act in the_plan.actions:
+        if act.kind == "chmod":
+            assert act.want is not None
+            fs = to_fs(root, act.path)
+            mode = os.stat(fs).st_mode & 0o777
+            os.chmod(fs, (mode | 0o111 & ~UMASK) if act.want.exec else mode & ~0o111)
+    return Applied(tuple(placed), tuple(deleted), tuple(failed))
+
+
+def _remove(fs: Path) -> None:
+    try:
+        os.unlink(fs)
+    except FileNotFoundError:
+        pass

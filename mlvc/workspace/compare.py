@@ -1,0 +1,111 @@
+"""What a tracked output should look like (from its recorded tree) against the workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlvc.objects.store import ObjectStore
+from mlvc.paths import RelPath, is_within
+from mlvc.workspace.pointer import Out
+from mlvc.workspace.scan import WsDir, WsFile, iter_dirs, iter_files
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    oid: str
+    exec: bool
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The flattened recorded state of one output."""
+
+    files: dict[RelPath, Want]
+    dirs: frozenset[RelPath]
+    trees: frozenset[str]  # oids of the manifests read
+
+    def objects(self) -> set[str]:
+        return {w.oid for w in self.files.values()}
+
+
+def flatten(store: ObjectStore, out: Out) -> Recorded:
+    """Read the recorded tree of ``out`` (raises when a manifest is missing or corrupt)."""
+    if out.type == "file":
+        return Recorded({out.path: Want(out.oid, out.exec, out.size)}, frozenset(), frozenset())
+    files: dict[RelPath, Want] = {}
+    dirs = {out.path}
+    trees = set()
+    stack = [(out.path, out.oid)]
+    while stack:
+        path, oid = stack.pop()
+        trees.add(oid)
+        for entry in store.read_tree(oid).entries:
+            child = f"{path}/{entry.name}"
+            if entry.is_dir:
+                dirs.add(child)
+                stack.append((child, entry.oid))
+            else:
+                files[child] = Want(entry.oid, entry.exec, entry.size)
+    return Recorded(files, frozenset(dirs), frozenset(trees))
+
+
+@dataclass(frozen=True, slots=True)
+class WsView:
+    files: dict[RelPath, WsFile]
+    dirs: frozenset[RelPath]
+
+
+def view(node: WsFile | WsDir | None, within: RelPath = "") -> WsView:
+    files = {f.path: f for f in iter_files(node) if is_within(f.path, within)}
+    dirs = frozenset(d.path for d in iter_dirs(node) if is_within(d.path, within))
+    return WsView(files, dirs)
+
+
+def restrict(rec: Recorded, within: RelPath) -> Recorded:
+    if not within:
+        return rec
+    return Recorded({p: w for p, w in rec.files.items() if is_within(p, within)},
+                    frozenset(d for d in rec.dirs if is_within(d, within)), rec.trees)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    added: tuple[RelPath, ...]
+    deleted: tuple[RelPath, ...]
+    modified: tuple[RelPath, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.added or self.deleted or self.modified)
+
+
+def diff(rec: Recorded, ws: WsView) -> Changes:
+    """Compare; every workspace file that is also recorded must have its oid resolved.
+
+    Empty directories count too and are shown with a trailing ``/``.
+    """
+    added = [p for p in ws.files if p not in rec.files]
+    deleted = [p for p in rec.files if p not in ws.files]
+    modified = []
+    for p, want in rec.files.items():
+        f = ws.files.get(p)
+        if f is not None and (f.oid != want.oid or f.exec != want.exec):
+            modified.append(p)
+    # An empty folder is a change of its own; a folder with content shows through it.
+    ws_inner = _parents(ws.files) | _parents(ws.dirs)
+    rec_inner = _parents(rec.files) | _parents(rec.dirs)
+    added += [d + "/" for d in ws.dirs - rec.dirs if d not in ws_inner]
+    deleted += [d + "/" for d in rec.dirs - ws.dirs if d not in rec_inner]
+    return Changes(tuple(sorted(added)), tuple(sorted(deleted)), tuple(sorted(modified)))
+
+
+def _parents(paths) -> set[RelPath]:
+    out: set[RelPath] = set()
+    for p in paths:
+        while "/" in p:
+            p = p.rsplit("/", 1)[0]
+            if p in out:
+                break
+            out.add(p)
+    return out

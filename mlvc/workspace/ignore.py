@@ -1,0 +1,65 @@
+"""``.mlvcignore`` rules (gitignore syntax, via pathspec), in any folder of the project.
+
+``.git`` and ``.mlvc`` are always ignored. A rule file applies to paths below its folder,
+relative to that folder, as in git.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pathspec
+
+from mlvc.paths import RelPath, to_fs
+
+IGNORE_FILE = ".mlvcignore"
+ALWAYS_IGNORED = frozenset({".git", ".mlvc"})
+
+
+class IgnoreRules:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._specs: dict[RelPath, pathspec.PathSpec | None] = {}
+
+    def spec_in(self, folder: RelPath) -> pathspec.PathSpec | None:
+        """The rules defined by ``folder/.mlvcignore`` (None when there are none)."""
+        if folder not in self._specs:
+            try:
+                text = (to_fs(self.root, folder) / IGNORE_FILE).read_text(encoding="utf-8")
+            except (FileNotFoundError, NotADirectoryError):
+                spec = None
+            else:
+                spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+                if not spec.patterns:
+                    spec = None
+            self._specs[folder] = spec
+        return self._specs[folder]
+
+    def active_for(self, folder: RelPath) -> list[tuple[RelPath, pathspec.PathSpec]]:
+        """Rule files that apply to entries of ``folder``: its own and its ancestors'."""
+        chain = [""]
+        if folder:
+            parts = folder.split("/")
+            chain += ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        return [(base, spec) for base in chain if (spec := self.spec_in(base)) is not None]
+
+    @staticmethod
+    def matches(active: list[tuple[RelPath, pathspec.PathSpec]], path: RelPath,
+                is_dir: bool) -> bool:
+        for base, spec in active:
+            rel = path[len(base) + 1:] if base else path
+            if spec.match_file(rel + "/" if is_dir else rel):
+                return True
+        return False
+
+    def is_ignored(self, path: RelPath, is_dir: bool = False) -> bool:
+        """Whether ``path`` or any folder above it is ignored."""
+        parts = path.split("/")
+        if parts[0] in ALWAYS_IGNORED:
+            return True
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            folder = "/".join(parts[: i - 1])
+            if self.matches(self.active_for(folder), sub, is_dir or i < len(parts)):
+                return True
+        return False

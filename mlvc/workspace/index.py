@@ -1,0 +1,95 @@
+"""All tracked outputs of the project: every ``*.mlvc`` pointer file, found by one walk.
+
+The walk skips ``.git``, ``.mlvc``, ignored folders and the tracked output folders
+themselves, so a large dataset is never listed just to find pointer files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import TargetError
+from mlvc.paths import RelPath, is_within, overlaps, to_fs
+from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
+from mlvc.workspace.pointer import POINTER_SUFFIX, Out, Pointer, load_pointer
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    pointer: RelPath
+    out: Out
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A tracked output chosen by a target; ``within`` narrows it to a part of a folder."""
+
+    tracked: Tracked
+    within: RelPath
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    pointers: dict[RelPath, Pointer]
+
+    @classmethod
+    def load(cls, root: Path, ignore: IgnoreRules) -> Index:
+        pointers: dict[RelPath, Pointer] = {}
+        out_paths: set[RelPath] = set()
+        stack: list[RelPath] = [""]
+        while stack:
+            folder = stack.pop()
+            active = ignore.active_for(folder)
+            subdirs = []
+            with os.scandir(to_fs(root, folder)) as it:
+                for entry in it:
+                    if entry.name in ALWAYS_IGNORED:
+                        continue
+                    path = f"{folder}/{entry.name}" if folder else entry.name
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    if active and IgnoreRules.matches(active, path, is_dir):
+                        continue
+                    if is_dir:
+                        subdirs.append(path)
+                    elif entry.name.endswith(POINTER_SUFFIX) and entry.is_file():
+                        pointer = load_pointer(root, path)
+                        pointers[path] = pointer
+                        out_paths.update(o.path for o in pointer.outs)
+            stack.extend(d for d in subdirs if d not in out_paths)
+        return cls(dict(sorted(pointers.items())))
+
+    def tracked(self) -> list[Tracked]:
+        return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs]
+
+    def owner(self, path: RelPath) -> Tracked | None:
+        """The tracked output that is ``path`` or contains it."""
+        for t in self.tracked():
+            if is_within(path, t.out.path):
+                return t
+        return None
+
+    def select(self, targets: list[RelPath]) -> list[Selected]:
+        """Outputs chosen by targets: pointer files, output paths, folders holding outputs,
+        or paths inside a tracked folder. No targets: everything."""
+        every = self.tracked()
+        if not targets:
+            return [Selected(t, "") for t in every]
+        chosen: dict[tuple[RelPath, RelPath], Selected] = {}
+        for target in targets:
+            hits = []
+            for t in every:
+                if target == t.pointer or is_within(t.out.path, target):
+                    hits.append(Selected(t, ""))
+                elif is_within(target, t.out.path):
+                    hits.append(Selected(t, target))
+            if not hits:
+                raise TargetError(f"'{target or '.'}' is not tracked by mlvc",
+                                  hint="`mlvc status` lists what is tracked; `mlvc add` tracks it")
+            for s in hits:
+                chosen.setdefault((s.tracked.pointer, s.tracked.out.path), s)
+        return list(chosen.values())
+
+    def overlapping(self, path: RelPath) -> list[Tracked]:
+        return [t for t in self.tracked() if overlaps(path, t.out.path)]

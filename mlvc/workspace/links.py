@@ -1,0 +1,216 @@
+"""Placing cache objects into the workspace: reflink, hardlink, symlink or copy.
+
+Link types are tried in the configured order and fall back per file. A type that the
+filesystem does not support at all is remembered and not tried again. Hardlinks and symlinks
+share the read-only cache object, so they cannot carry an exec bit: executable files fall
+back to the next type. Every placement goes through a temporary name in the destination
+folder and an atomic rename, so a killed checkout never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+
+from mlvc.errors import ConfigError
+from mlvc.objects.store import ObjectStore
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+DEFAULT_LINK_TYPES = ("reflink", "copy")
+SHARED_TYPES = frozenset({"hardlink", "symlink"})  # the workspace file *is* the cache object
+FICLONE = 0x40049409
+SMALL_FILE = 1 << 20
+_UNSUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOTTY,
+                errno.EPERM, errno.ENOSYS}
+_counter = itertools.count()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()
+
+
+def file_mode(executable: bool) -> int:
+    return (0o777 if executable else 0o666) & ~UMASK
+
+
+def validate_link_types(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ConfigError(f"cache.type must be a list of link types, got {value!r}",
+                          hint=f"choose from {', '.join(LINK_TYPES)}, e.g. 'hardlink,copy'")
+    out = []
+    for item in items:
+        item = str(item).strip()
+        if item not in LINK_TYPES:
+            raise ConfigError(f"unknown link type {item!r} in cache.type",
+                              hint=f"choose from {', '.join(LINK_TYPES)}")
+        out.append(item)
+    return tuple(out)
+
+
+def tmp_sibling(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.mlvc-tmp.{os.getpid()}.{next(_counter)}")
+
+
+def reflink(src: Path, dst: Path, mode: int) -> None:
+    if not sys.platform.startswith("linux"):
+        raise OSError(errno.ENOTSUP, "reflink is only implemented on Linux")
+    import fcntl
+
+    with open(src, "rb") as fin:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            fcntl.ioctl(fd, FICLONE, fin.fileno())
+        except BaseException:
+            os.close(fd)
+            os.unlink(dst)
+            raise
+        os.close(fd)
+
+
+def copy_file(src: Path, dst: Path, mode: int) -> None:
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with open(src, "rb", buffering=0) as fin:
+            size = os.fstat(fin.fileno()).st_size
+            if size <= SMALL_FILE:
+                os.write(fd, fin.read())
+            else:
+                _copy_large(fin.fileno(), fd, size)
+    except BaseException:
+        os.close(fd)
+        os.unlink(dst)
+        raise
+    os.close(fd)
+
+
+def _copy_large(src_fd: int, dst_fd: int, size: int) -> None:
+    copied = 0
+    try:
+        while copied < size:
+            n = os.copy_file_range(src_fd, dst_fd, min(size - copied, 1 << 30))
+            if n == 0:
+                break
+            copied += n
+        return
+    except (AttributeError, OSError):
+        os.lseek(src_fd, copied, os.SEEK_SET)
+        os.lseek(dst_fd, copied, os.SEEK_SET)
+    while chunk := os.read(src_fd, 1 << 20):
+        os.write(dst_fd, chunk)
+
+
+class Linker:
+    """Places objects of one store with the configured link types (thread-safe)."""
+
+    def __init__(self, store: ObjectStore, order: tuple[str, ...]) -> None:
+        self.store = store
+        self.order = order
+        self._unsupported: set[str] = set()
+        self._lock = threading.Lock()
+
+    def place(self, oid: str, dest: Path, executable: bool) -> str:
+        """Put object ``oid`` at ``dest`` (replacing what is there atomically).
+
+        Returns the link type used.
+        """
+        src = self.store.path(oid)
+        if not src.exists():
+            raise FileNotFoundError(errno.ENOENT, f"object {oid} is not in the cache", str(src))
+        last_error: OSError | None = None
+        for kind in self.order:
+            if kind in self._unsupported or (executable and kind in SHARED_TYPES):
+                continue
+            tmp = tmp_sibling(dest)
+            try:
+                self._make(kind, src, tmp, executable)
+            except OSError as exc:
+                last_error = exc
+                if exc.errno in _UNSUPPORTED:
+                    with self._lock:
+                        self._unsupported.add(kind)
+                continue
+            try:
+                os.replace(tmp, dest)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+            return kind
+        if last_error is not None:
+            raise last_error
+        # Only shared link types are configured and the file is executable: copy it.
+        tmp = tmp_sibling(dest)
+        copy_file(src, tmp, file_mode(executable))
+        os.replace(tmp, dest)
+        return "copy"
+
+    @staticmethod
+    def _make(kind: str, src: Path, tmp: Path, executable: bool) -> None:
+        if kind == "copy":
+            copy_file(src, tmp, file_mode(executable))
+        elif kind == "reflink":
+            reflink(src, tmp, file_mode(executable))
+        elif kind == "hardlink":
+            os.link(src, tmp)
+        elif kind == "symlink":
+            os.symlink(os.path.abspath(src), tmp)
+        else:  # pragma: no cover - validated in config
+            raise ValueError(kind)
+
+
+def unprotect_file(path: Path) -> bool:
+    """Turn a hardlink or symlink to the cache into a private, writable copy.
+
+    Returns True when something changed.
+    """
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
+        real = Path(os.path.realpath(path))
+        executable = bool(os.stat(real).st_mode & 0o111)
+        tmp = tmp_sibling(path)
+        copy_file(real, tmp, file_mode(executable))
+        os.replace(tmp, path)
+        return True
+    if not st.st_mode & stat.S_IWUSR:
+        os.chmod(path, st.st_mode | (0o666 & ~UMASK))
+        return True
+    return False
+
+
+def probe_link_types(src_dir: Path, dst_dir: Path) -> dict[str, bool]:
+    """Which link types work between two folders (used by ``doctor``)."""
+    import tempfile
+
+    results: dict[str, bool] = {}
+    src_dir.mkdir(parents=True, exist_ok=True)
+    fd, src_name = tempfile.mkstemp(dir=src_dir, prefix=".mlvc-probe-")
+    os.write(fd, b"probe")
+    os.close(fd)
+    src = Path(src_name)
+    try:
+        for kind in LINK_TYPES:
+            dst = dst_dir / f".mlvc-probe-{kind}-{os.getpid()}"
+            try:
+                Linker._make(kind, src, dst, False)
+                results[kind] = True
+            except OSError:
+                results[kind] = False
+            finally:
+                if os.path.lexists(dst):
+                    os.unlink(dst)
+    finally:
+        os.unlink(src)
+    return results

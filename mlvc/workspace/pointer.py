@@ -1,0 +1,129 @@
+"""Pointer files (``<path>.mlvc``, SPEC 2.3): parse, validate, serialise.
+
+Inside mlvc an :class:`Out` holds a project-relative path. In the file, paths are relative to
+the pointer file's folder and must resolve inside the project.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import FormatError, PathError
+from mlvc.fsutil import atomic_write
+from mlvc.objects.oid import HASH_NAME, is_oid
+from mlvc.paths import RelPath, normalize_rel, parent, to_fs
+from mlvc.yamlio import dump_yaml, parse_yaml
+
+POINTER_SUFFIX = ".mlvc"
+SCHEMA = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    path: RelPath
+    oid: str
+    type: str  # "file" | "dir"
+    size: int
+    nfiles: int = 1
+    exec: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    path: RelPath  # the .mlvc file itself
+    outs: tuple[Out, ...]
+
+
+def pointer_path_for(target: RelPath) -> RelPath:
+    return target + POINTER_SUFFIX
+
+
+def parse_pointer(text: str, path: RelPath) -> Pointer:
+    origin = path
+
+    def bad(why: str) -> FormatError:
+        return FormatError(f"{origin}: {why}", hint=f"fix {origin} or restore it from git")
+
+    doc = parse_yaml(text, origin)
+    if not isinstance(doc, dict):
+        raise bad("not a pointer file (expected a mapping with 'schema' and 'outs')")
+    if doc.get("schema") != SCHEMA:
+        raise bad(f"unsupported schema {doc.get('schema')!r} (expected {SCHEMA})")
+    extra = set(doc) - {"schema", "outs"}
+    if extra:
+        raise bad(f"unknown keys {sorted(extra)}")
+    raw_outs = doc.get("outs")
+    if not isinstance(raw_outs, list) or not raw_outs:
+        raise bad("'outs' must be a non-empty list")
+    base = parent(path)
+    outs = []
+    for i, raw in enumerate(raw_outs):
+        where = f"outs[{i}]"
+        if not isinstance(raw, dict):
+            raise bad(f"{where} is not a mapping")
+        allowed = {"path", "hash", "oid", "type", "size", "nfiles", "exec"}
+        if set(raw) - allowed:
+            raise bad(f"{where} has unknown keys {sorted(set(raw) - allowed)}")
+        rel = raw.get("path")
+        if not isinstance(rel, str) or not rel:
+            raise bad(f"{where}.path is missing")
+        try:
+            full = normalize_rel(posixpath.join(base, rel) if base else rel, origin=origin)
+        except PathError as exc:
+            raise PathError(f"{exc.message} ({where}.path)") from None
+        if not full:
+            raise bad(f"{where}.path points at the project root")
+        if raw.get("hash") != HASH_NAME:
+            raise bad(f"{where}.hash must be {HASH_NAME!r}, got {raw.get('hash')!r}")
+        if not is_oid(raw.get("oid")):
+            raise bad(f"{where}.oid is not a 32-digit lowercase hex oid")
+        kind = raw.get("type")
+        if kind not in ("file", "dir"):
+            raise bad(f"{where}.type must be 'file' or 'dir'")
+        size = raw.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise bad(f"{where}.size must be a non-negative integer")
+        nfiles = raw.get("nfiles", 1)
+        if kind == "dir" and (not isinstance(nfiles, int) or isinstance(nfiles, bool)
+                              or nfiles < 0 or "nfiles" not in raw):
+            raise bad(f"{where}.nfiles must be a non-negative integer")
+        executable = raw.get("exec", False)
+        if not isinstance(executable, bool):
+            raise bad(f"{where}.exec must be true or false")
+        outs.append(Out(full, raw["oid"], kind, size, nfiles if kind == "dir" else 1,
+                        executable and kind == "file"))
+    return Pointer(path, tuple(outs))
+
+
+def dump_pointer(pointer: Pointer) -> str:
+    base = parent(pointer.path)
+    outs = []
+    for out in pointer.outs:
+        entry: dict[str, object] = {
+            "path": posixpath.relpath(out.path, base or "."),
+            "hash": HASH_NAME,
+            "oid": out.oid,
+            "type": out.type,
+            "size": out.size,
+        }
+        if out.type == "dir":
+            entry["nfiles"] = out.nfiles
+        if out.exec:
+            entry["exec"] = True
+        outs.append(entry)
+    return dump_yaml({"schema": SCHEMA, "outs": outs})
+
+
+def load_pointer(root: Path, path: RelPath) -> Pointer:
+    fs = to_fs(root, path)
+    try:
+        text = fs.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: not UTF-8 text") from None
+    return parse_pointer(text, path)
+
+
+def write_pointer(root: Path, pointer: Pointer) -> None:
+    atomic_write(to_fs(root, pointer.path), dump_pointer(pointer))

@@ -1,0 +1,214 @@
+"""Walking the workspace, resolving file oids through the state DB, and building trees.
+
+``Scanner.scan`` lists a tracked path (one ``lstat`` per entry, honouring ``.mlvcignore``).
+``apply_state`` fills in oids from the state DB where (inode, mtime, size) still match;
+the rest are hashed with ``run_batched`` in a thread pool. ``build`` then computes the tree
+manifests bottom-up.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlvc.errors import PathError, TargetError
+from mlvc.objects.oid import hash_bytes
+from mlvc.objects.tree import Tree, TreeEntry
+from mlvc.paths import RelPath, to_fs
+from mlvc.progress import Progress
+from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
+from mlvc.workspace.state import FileState, StatKey
+
+BATCH = 64
+
+
+@dataclass(slots=True)
+class WsFile:
+    path: RelPath
+    key: StatKey
+    exec: bool
+    oid: str | None = None
+    link: str | None = None  # how mlvc placed it, from the state DB
+
+
+@dataclass(slots=True)
+class WsDir:
+    path: RelPath
+    files: dict[str, WsFile] = field(default_factory=dict)
+    dirs: dict[str, WsDir] = field(default_factory=dict)
+
+
+def stat_key(st: os.stat_result) -> StatKey:
+    return StatKey(st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _inside(real: str, roots: tuple[str, ...]) -> bool:
+    return any(real == r or real.startswith(r + os.sep) for r in roots)
+
+
+class Scanner:
+    """Lists workspace paths. ``allowed`` are the real folders a symlink may lead into."""
+
+    def __init__(self, root: Path, ignore: IgnoreRules, allowed: tuple[Path, ...]) -> None:
+        self.root = root
+        self.ignore = ignore
+        self.allowed = tuple(os.path.realpath(p) for p in allowed)
+
+    def scan(self, path: RelPath) -> WsFile | WsDir | None:
+        """The file or directory at ``path``, or None when nothing is there."""
+        fs_path = to_fs(self.root, path)
+        try:
+            st = os.lstat(fs_path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return self._symlink(path, str(fs_path))
+        if stat.S_ISDIR(st.st_mode):
+            return self._scan_dir(path)
+        if stat.S_ISREG(st.st_mode):
+            return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR))
+        raise TargetError(f"'{path}' is not a regular file or directory")
+
+    def _symlink(self, path: RelPath, fs_path: str) -> WsFile:
+        real = os.path.realpath(fs_path)
+        if not _inside(real, self.allowed):
+            raise PathError(f"'{path}' is a symlink that leads outside the project ({real})",
+                            hint="replace the link with the file itself, or move the target in")
+        try:
+            st = os.stat(fs_path)
+        except FileNotFoundError:
+            raise TargetError(f"'{path}' is a broken symlink") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise TargetError(f"'{path}' is a symlink to a directory, which mlvc does not follow",
+                              hint="track the directory it points to instead")
+        return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR))
+
+    def _scan_dir(self, path: RelPath) -> WsDir:
+        top = WsDir(path)
+        stack = [top]
+        while stack:
+            node = stack.pop()
+            active = self.ignore.active_for(node.path)
+            folder = to_fs(self.root, node.path)
+            with os.scandir(folder) as it:
+                entries = list(it)
+            for entry in entries:
+                name = entry.name
+                if name in ALWAYS_IGNORED:
+                    continue
+                child = f"{node.path}/{name}" if node.path else name
+                if entry.is_symlink():
+                    if active and IgnoreRules.matches(active, child, False):
+                        continue
+                    node.files[name] = self._symlink(child, entry.path)
+                    continue
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if active and IgnoreRules.matches(active, child, is_dir):
+                    continue
+                if is_dir:
+                    sub = WsDir(child)
+                    node.dirs[name] = sub
+                    stack.append(sub)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode):
+                    raise TargetError(f"'{child}' is not a regular file or directory")
+                node.files[name] = WsFile(child, stat_key(st), bool(st.st_mode & stat.S_IXUSR))
+        return top
+
+
+def iter_files(node: WsFile | WsDir | None) -> Iterator[WsFile]:
+    if node is None:
+        return
+    if isinstance(node, WsFile):
+        yield node
+        return
+    stack = [node]
+    while stack:
+        d = stack.pop()
+        yield from d.files.values()
+        stack.extend(d.dirs.values())
+
+
+def iter_dirs(node: WsFile | WsDir | None) -> Iterator[WsDir]:
+    if not isinstance(node, WsDir):
+        return
+    stack = [node]
+    while stack:
+        d = stack.pop()
+        yield d
+        stack.extend(d.dirs.values())
+
+
+def apply_state(files: list[WsFile], known: dict[RelPath, FileState]) -> list[WsFile]:
+    """Fill oids from the state DB; return the files that still need hashing."""
+    todo = []
+    for f in files:
+        rec = known.get(f.path)
+        if rec is not None and rec.key == f.key:
+            f.oid = rec.oid
+            f.link = rec.link
+        else:
+            todo.append(f)
+    return todo
+
+
+def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: str,
+                unit: str = "file") -> list:
+    """``[fn(x) for x in items]`` in a thread pool, in batches, with one progress phase."""
+    if not items:
+        return []
+    batches = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+    results: list = []
+    with progress.phase(desc, total=len(items), unit=unit) as advance:
+        def run(batch):
+            return [fn(x) for x in batch]
+
+        if jobs <= 1 or len(batches) == 1:
+            for batch in batches:
+                results.extend(run(batch))
+                advance(len(batch))
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for batch, out in zip(batches, pool.map(run, batches)):
+                    results.extend(out)
+                    advance(len(batch))
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """The result of building a tracked path: its root entry and every tree made."""
+
+    oid: str
+    type: str
+    size: int
+    nfiles: int
+    exec: bool
+    trees: tuple[tuple[str, bytes], ...]  # (oid, manifest bytes), children first
+
+
+def build(node: WsFile | WsDir) -> Built:
+    """Compute tree manifests bottom-up (every file must have an oid)."""
+    if isinstance(node, WsFile):
+        assert node.oid is not None
+        return Built(node.oid, "file", node.key.size, 1, node.exec, ())
+    trees: list[tuple[str, bytes]] = []
+    entry = _build_dir(node, trees)
+    return Built(entry.oid, "dir", entry.size, entry.nfiles, False, tuple(trees))
+
+
+def _build_dir(node: WsDir, trees: list[tuple[str, bytes]]) -> TreeEntry:
+    entries = [TreeEntry(name, "file", f.oid or "", f.key.size, exec=f.exec)
+               for name, f in node.files.items()]
+    entries.extend(_build_dir(sub, trees) for sub in node.dirs.values())
+    tree = Tree.build(entries)
+    data = tree.to_bytes()
+    oid = hash_bytes(data)
+    trees.append((oid, data))
+    name = node.path.rsplit("/", 1)[-1]
+    return TreeEntry(name, "dir", oid, tree.size, nfiles=tree.nfiles)

@@ -1,0 +1,100 @@
+"""The state database: ``.mlvc/tmp/state.db`` (SPEC 2.5).
+
+``files`` maps a workspace path and its (inode, mtime_ns, size) to the oid it had when mlvc
+last hashed or placed it, and how mlvc placed it (``link``: the link type, or NULL when mlvc
+only hashed a file the user made). ``objects`` records the stat of cache objects whose bytes
+were verified, so a corrupted object is noticed without rehashing the cache every time.
+Reads are bulk range scans; writes are batched into one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.paths import RelPath
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL, oid TEXT NOT NULL, link TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+    oid TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StatKey:
+    inode: int
+    mtime_ns: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    key: StatKey
+    oid: str
+    link: str | None = None
+
+
+class StateDB:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False,
+                                     isolation_level=None)
+        self._lock = threading.Lock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- files -----------------------------------------------------------------------------
+    def files_under(self, prefix: RelPath) -> dict[RelPath, FileState]:
+        """Every recorded path equal to ``prefix`` or below it, in one range scan."""
+        sql = "SELECT path, inode, mtime_ns, size, oid, link FROM files"
+        if prefix:
+            # '/' is 0x2f and '0' is 0x30: [prefix + '/', prefix + '0') is everything below.
+            rows = self._conn.execute(
+                sql + " WHERE path = ? OR (path >= ? AND path < ?)",
+                (prefix, prefix + "/", prefix + "0"),
+            )
+        else:
+            rows = self._conn.execute(sql)
+        return {p: FileState(StatKey(i, m, s), o, lk) for p, i, m, s, o, lk in rows}
+
+    def put_files(self, rows: Iterable[tuple[RelPath, FileState]]) -> None:
+        data = [(p, f.key.inode, f.key.mtime_ns, f.key.size, f.oid, f.link) for p, f in rows]
+        if data:
+            self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", data)
+
+    def delete_files(self, paths: Iterable[RelPath]) -> None:
+        data = [(p,) for p in paths]
+        if data:
+            self._write("DELETE FROM files WHERE path = ?", data)
+
+    # -- verified cache objects ------------------------------------------------------------
+    def verified_objects(self) -> dict[str, StatKey]:
+        rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
+        return {o: StatKey(i, m, s) for o, i, m, s in rows}
+
+    def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
+        data = [(o, k.inode, k.mtime_ns, k.size) for o, k in rows]
+        if data:
+            self._write("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", data)
+
+    def _write(self, sql: str, data: list[tuple]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, data)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")

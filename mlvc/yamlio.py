@@ -1,0 +1,38 @@
+"""Reading YAML with errors that name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from mlvc.errors import FormatError
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+
+
+def parse_yaml(text: str, origin: str) -> object:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FormatError(f"{origin}{where}: invalid YAML: {problem}",
+                          hint=f"fix or restore {origin}") from None
+
+
+def load_yaml(path: Path, origin: str) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise FormatError(f"{origin}: not UTF-8 text") from None
+    return parse_yaml(text, origin)
+
+
+def dump_yaml(doc: object) -> str:
+    return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+                     sort_keys=False, allow_unicode=True, default_flow_style=False)
