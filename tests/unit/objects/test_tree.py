@@ -1,0 +1,78 @@
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlvc.errors import CorruptObjectError
+from mlvc.objects.oid import hash_bytes
+from mlvc.objects.tree import Tree, TreeEntry
+from mlvc.paths import is_valid_name
+
+names = st.text(min_size=1, max_size=20).filter(is_valid_name)
+oids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+sizes = st.integers(min_value=0, max_value=2**48)
+file_entries = st.builds(lambda n, o, s, x: TreeEntry(n, "file", o, s, exec=x),
+                         names, oids, sizes, st.booleans())
+dir_entries = st.builds(lambda n, o, s, c: TreeEntry(n, "dir", o, s, nfiles=c),
+                        names, oids, sizes, st.integers(0, 10**6))
+trees = st.lists(st.one_of(file_entries, dir_entries), max_size=30,
+                 unique_by=lambda e: e.name).map(Tree.build)
+
+
+@given(trees)
+def test_manifest_round_trips(tree):
+    data = tree.to_bytes()
+    assert Tree.from_bytes(data) == tree
+    assert Tree.from_bytes(data).to_bytes() == data
+
+
+@given(trees, st.randoms())
+def test_manifest_bytes_do_not_depend_on_entry_order(tree, rnd):
+    shuffled = list(tree.entries)
+    rnd.shuffle(shuffled)
+    assert Tree.build(shuffled).to_bytes() == tree.to_bytes()
+
+
+def test_manifest_is_canonical_json():
+    tree = Tree.build([TreeEntry("b", "dir", "1" * 32, 5, nfiles=2),
+                       TreeEntry("a.csv", "file", "0" * 32, 12)])
+    assert tree.to_bytes() == (
+        b'{"entries":[{"exec":false,"name":"a.csv","oid":"' + b"0" * 32
+        + b'","size":12,"type":"file"},{"name":"b","nfiles":2,"oid":"' + b"1" * 32
+        + b'","size":5,"type":"dir"}]}')
+    assert tree.oid == hash_bytes(tree.to_bytes())
+    assert (tree.size, tree.nfiles) == (17, 3)
+
+
+def _doc(name, **extra):
+    entry = {"name": name, "type": "file", "oid": "0" * 32, "size": 1, "exec": False}
+    entry.update(extra)
+    return json.dumps({"entries": [entry]}).encode()
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "", "a/b", "a\\b", "a\x00b", "/etc"])
+def test_manifest_with_unsafe_name_is_corrupt(bad):
+    with pytest.raises(CorruptObjectError, match="safe path component"):
+        Tree.from_bytes(_doc(bad))
+
+
+@pytest.mark.parametrize("data", [
+    b"not json", b"[]", b'{"entries": {}}', b'{"entries": [], "x": 1}', b"\xff\xfe",
+    _doc("a", size=-1), _doc("a", oid="xyz"), _doc("a", exec="no"), _doc("a", type="link"),
+    _doc("a", extra=1), _doc("a", size=True),
+    b'{"entries":[{"name":"a","type":"file","oid":"' + b"0" * 32 + b'","size":1,"exec":false},'
+    b'{"name":"a","type":"file","oid":"' + b"0" * 32 + b'","size":1,"exec":false}]}',
+])
+def test_malformed_manifest_is_corrupt(data):
+    with pytest.raises(CorruptObjectError):
+        Tree.from_bytes(data)
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_never_crash_the_parser(data):
+    try:
+        tree = Tree.from_bytes(data)
+    except CorruptObjectError:
+        return
+    assert all(is_valid_name(e.name) for e in tree.entries)

@@ -1,0 +1,88 @@
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlvc.errors import PathError
+from mlvc.paths import check_inside, from_user, is_within, normalize_rel
+
+segments = st.sampled_from(["a", "b", "..", ".", "", "c d", "é"])
+rel_paths = st.lists(segments, min_size=1, max_size=8).map("/".join)
+
+
+def _climbs_out(path: str) -> bool:
+    depth = 0
+    for part in path.split("/"):
+        depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
+        if depth < 0:
+            return True
+    return False
+
+
+@given(rel_paths)
+def test_normalized_paths_never_escape(path):
+    if path == "" or path.startswith("/") or _climbs_out(path):
+        with pytest.raises(PathError):
+            normalize_rel(path)
+        return
+    out = normalize_rel(path)
+    assert not out.startswith("/")
+    assert ".." not in out.split("/") and "." not in out.split("/")
+    assert os.path.normpath(os.path.join("/root", out or ".")) == os.path.normpath(
+        os.path.join("/root", path))
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/../../x", "/etc/passwd", "C:/x", "a\\b", "a\x00",
+                                 ""])
+def test_escaping_recorded_paths_are_refused(bad):
+    with pytest.raises(PathError):
+        normalize_rel(bad)
+
+
+@given(rel_paths)
+def test_user_paths_stay_inside(tmp_path_factory, path):
+    root = tmp_path_factory.mktemp("root")
+    (root / "a").mkdir()
+    try:
+        rel = from_user(root, path, cwd=root / "a")
+    except PathError:
+        return
+    real = os.path.realpath(root / rel)
+    assert real == str(root.resolve()) or real.startswith(str(root.resolve()) + os.sep)
+
+
+def test_user_path_relative_to_cwd(tmp_path):
+    (tmp_path / "sub").mkdir()
+    assert from_user(tmp_path, "x.csv", cwd=tmp_path / "sub") == "sub/x.csv"
+    assert from_user(tmp_path, "../y", cwd=tmp_path / "sub") == "y"
+    assert from_user(tmp_path, str(tmp_path / "sub" / "z"), cwd=tmp_path) == "sub/z"
+
+
+def test_user_path_outside_is_refused(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(PathError, match="outside the project"):
+        from_user(root, "../x", cwd=root)
+    with pytest.raises(PathError, match="outside the project"):
+        from_user(root, "/etc", cwd=root)
+
+
+def test_symlink_leading_out_is_refused(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link").symlink_to(tmp_path)
+    with pytest.raises(PathError, match="leads outside"):
+        from_user(root, "link/x", cwd=root)
+
+
+@pytest.mark.parametrize("reserved", [".mlvc/cache", ".git/config", ".mlvc"])
+def test_reserved_folders_are_refused(tmp_path, reserved):
+    with pytest.raises(PathError, match="manages itself"):
+        check_inside(Path(tmp_path), reserved)
+
+
+def test_is_within():
+    assert is_within("a/b", "a") and is_within("a", "a") and is_within("x", "")
+    assert not is_within("ab", "a") and not is_within("a", "a/b")

@@ -1,0 +1,67 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlvc.errors import FormatError, PathError
+from mlvc.paths import is_valid_name
+from mlvc.workspace.pointer import Out, Pointer, dump_pointer, parse_pointer
+
+names = st.text(min_size=1, max_size=12).filter(
+    lambda n: is_valid_name(n) and n.strip() == n and n.isprintable())
+oids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+
+
+@st.composite
+def pointers(draw):
+    folder = draw(st.lists(names, max_size=2).map("/".join))
+    outs = []
+    for name in draw(st.lists(names, min_size=1, max_size=3, unique=True)):
+        path = f"{folder}/{name}" if folder else name
+        kind = draw(st.sampled_from(["file", "dir"]))
+        outs.append(Out(path, draw(oids), kind, draw(st.integers(0, 2**50)),
+                        draw(st.integers(0, 10**6)) if kind == "dir" else 1,
+                        draw(st.booleans()) if kind == "file" else False))
+    first = outs[0].path
+    return Pointer(first + ".mlvc", tuple(outs))
+
+
+@given(pointers())
+def test_pointer_round_trips(pointer):
+    assert parse_pointer(dump_pointer(pointer), pointer.path) == pointer
+
+
+def test_pointer_format_matches_spec():
+    text = dump_pointer(Pointer("data.mlvc", (Out("data", "a" * 32, "dir", 10, 2),)))
+    assert text == (f"schema: 1\nouts:\n- path: data\n  hash: xxh128\n  oid: {'a' * 32}\n"
+                    "  type: dir\n  size: 10\n  nfiles: 2\n")
+
+
+GOOD = "schema: 1\nouts:\n- path: {path}\n  hash: xxh128\n  oid: {oid}\n  type: file\n  size: 1\n"
+
+
+@pytest.mark.parametrize("path", ["../x", "../../etc/passwd", "/etc/passwd", "a/../../b"])
+def test_pointer_path_outside_project_is_refused(path):
+    with pytest.raises(PathError):
+        parse_pointer(GOOD.format(path=path, oid="a" * 32), "x.mlvc")
+
+
+def test_pointer_path_relative_to_its_folder():
+    p = parse_pointer(GOOD.format(path="../shared.bin", oid="a" * 32), "sub/x.mlvc")
+    assert p.outs[0].path == "shared.bin"
+
+
+@pytest.mark.parametrize("text,match", [
+    ("schema: 1\nouts: [", r"x.mlvc:\d+: invalid YAML"),
+    ("- a\n- b\n", "not a pointer file"),
+    ("schema: 2\nouts: []\n", "unsupported schema"),
+    ("schema: 1\nouts: []\n", "non-empty list"),
+    (GOOD.format(path="a", oid="XYZ"), "oid"),
+    (GOOD.format(path="a", oid="a" * 32).replace("xxh128", "md5"), "hash"),
+    (GOOD.format(path="a", oid="a" * 32).replace("size: 1", "size: -1"), "size"),
+    (GOOD.format(path="a", oid="a" * 32).replace("type: file", "type: dir"), "nfiles"),
+    (GOOD.format(path="a", oid="a" * 32) + "extra: 1\n", "unknown keys"),
+])
+def test_malformed_pointer_names_the_file(text, match):
+    with pytest.raises(FormatError, match=match) as info:
+        parse_pointer(text, "x.mlvc")
+    assert "x.mlvc" in info.value.message

@@ -1,0 +1,22 @@
+from mlvc.workspace.state import FileState, StateDB, StatKey
+
+
+def test_put_and_range_scan(tmp_path):
+    db = StateDB(tmp_path / "state.db")
+    rows = [(p, FileState(StatKey(i, i * 10, i), f"{i:032x}")) for i, p in enumerate(
+        ["data", "data/a", "data/sub/b", "data0", "data-x", "datb", "other"])]
+    db.put_files(rows)
+    under = db.files_under("data")
+    assert sorted(under) == ["data", "data/a", "data/sub/b"]
+    assert under["data/a"] == FileState(StatKey(1, 10, 1), f"{1:032x}")
+    assert len(db.files_under("")) == 7
+    db.delete_files(["data/a"])
+    assert sorted(db.files_under("data")) == ["data", "data/sub/b"]
+    db.close()
+    assert sorted(StateDB(tmp_path / "state.db").files_under("data")) == ["data", "data/sub/b"]
+
+
+def test_verified_objects(tmp_path):
+    db = StateDB(tmp_path / "state.db")
+    db.put_objects([("a" * 32, StatKey(1, 2, 3))])
+    assert db.verified_objects() == {"a" * 32: StatKey(1, 2, 3)}
