@@ -40,7 +40,10 @@ class Repo:
 
     @classmethod
     def find(cls, start: Path | None = None, **kwargs) -> Repo:
-        return cls(find_root(start or Path.cwd()), **kwargs)
+        """The project that holds ``start``; its config is read (and validated) at once."""
+        repo = cls(find_root(start or Path.cwd()), **kwargs)
+        repo.config  # noqa: B018 - a malformed config fails here, before any work
+        return repo
 
     @cached_property
     def config(self) -> Config:

@@ -74,7 +74,7 @@ def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None =
                     "is not in the cache"
                 failed.append((a.path, f"object {a.want.oid} {why}"))
             the_plan = co.Plan(tuple(good), the_plan.mkdirs, the_plan.rmdirs,
-                               the_plan.conflicts)
+                               the_plan.conflicts, the_plan.leftovers)
             applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress)
             repo.state.put_files(applied.placed)
             repo.state.delete_files(applied.deleted)

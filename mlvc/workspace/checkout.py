@@ -33,10 +33,11 @@ class Plan:
     mkdirs: tuple[RelPath, ...]
     rmdirs: tuple[RelPath, ...]
     conflicts: tuple[RelPath, ...]  # unsaved user files that were kept
+    leftovers: tuple[RelPath, ...] = ()  # temporary files of a killed run, to delete
 
     @property
     def empty(self) -> bool:
-        return not (self.actions or self.mkdirs or self.rmdirs)
+        return not (self.actions or self.mkdirs or self.rmdirs or self.leftovers)
 
 
 def plan(rec: Recorded, ws: WsView, is_saved: Callable[[str], bool], *, force: bool = False,
@@ -80,7 +81,8 @@ def plan(rec: Recorded, ws: WsView, is_saved: Callable[[str], bool], *, force: b
     mkdirs = sorted(d for d in rec.dirs if d not in ws.dirs and not (kept and blocked(d)))
     # Deepest first; a folder that still holds kept or ignored files stays (rmdir fails).
     rmdirs = sorted(ws.dirs - rec.dirs, key=lambda d: d.count("/"), reverse=True)
-    return Plan(tuple(actions), tuple(mkdirs), tuple(rmdirs), tuple(sorted(conflicts)))
+    return Plan(tuple(actions), tuple(mkdirs), tuple(rmdirs), tuple(sorted(conflicts)),
+                ws.leftovers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,8 @@ class Applied:
 def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
           progress: Progress = NULL_PROGRESS) -> Applied:
     deleted = []
+    for leftover in the_plan.leftovers:
+        _remove(to_fs(root, leftover))
     for act in the_plan.actions:
         if act.kind == "delete":
             _remove(to_fs(root, act.path))

@@ -54,12 +54,14 @@ def flatten(store: ObjectStore, out: Out) -> Recorded:
 class WsView:
     files: dict[RelPath, WsFile]
     dirs: frozenset[RelPath]
+    leftovers: tuple[RelPath, ...] = ()  # temporary files of a killed mlvc run
 
 
 def view(node: WsFile | WsDir | None, within: RelPath = "") -> WsView:
     files = {f.path: f for f in iter_files(node) if is_within(f.path, within)}
-    dirs = frozenset(d.path for d in iter_dirs(node) if is_within(d.path, within))
-    return WsView(files, dirs)
+    dirs = [d for d in iter_dirs(node) if is_within(d.path, within)]
+    leftovers = tuple(p for d in dirs for p in d.leftovers)
+    return WsView(files, frozenset(d.path for d in dirs), leftovers)
 
 
 def restrict(rec: Recorded, within: RelPath) -> Recorded:

@@ -59,6 +59,7 @@ def validate_link_types(value: object) -> tuple[str, ...]:
 
 
 def tmp_sibling(dest: Path) -> Path:
+    """A temporary name next to ``dest`` (the scanner recognises and skips such names)."""
     return dest.with_name(f".{dest.name}.mlvc-tmp.{os.getpid()}.{next(_counter)}")
 
 

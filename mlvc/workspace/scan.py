@@ -9,6 +9,7 @@ manifests bottom-up.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,8 @@ from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.state import FileState, StatKey
 
 BATCH = 64
+TMP_MARK = ".mlvc-tmp."
+_TMP_RE = re.compile(r"\.mlvc-tmp\.\d+(\.\d+)?$")
 
 
 @dataclass(slots=True)
@@ -40,6 +43,12 @@ class WsDir:
     path: RelPath
     files: dict[str, WsFile] = field(default_factory=dict)
     dirs: dict[str, WsDir] = field(default_factory=dict)
+    leftovers: list[RelPath] = field(default_factory=list)  # temporary files of a killed run
+
+
+def is_leftover(name: str) -> bool:
+    """Whether ``name`` is a temporary file that mlvc writes before renaming into place."""
+    return TMP_MARK in name and _TMP_RE.search(name) is not None
 
 
 def stat_key(st: os.stat_result) -> StatKey:
@@ -101,6 +110,9 @@ class Scanner:
                 if name in ALWAYS_IGNORED:
                     continue
                 child = f"{node.path}/{name}" if node.path else name
+                if is_leftover(name):
+                    node.leftovers.append(child)
+                    continue
                 if entry.is_symlink():
                     if active and IgnoreRules.matches(active, child, False):
                         continue

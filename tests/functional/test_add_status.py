@@ -1,0 +1,133 @@
+"""SPEC 4.1 and 4.2: add, status, and the state DB answering for unchanged files."""
+
+import json
+import os
+
+import pytest
+
+from mlvc.workspace import importer
+
+DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
+                 "empty": {}, "ünïcødé ✓.txt": "unicode"}}
+
+
+@pytest.fixture
+def count_hashes(monkeypatch):
+    calls = []
+    original = importer._hash
+
+    def counting(fs):
+        calls.append(str(fs))
+        return original(fs)
+
+    monkeypatch.setattr(importer, "_hash", counting)
+    return calls
+
+
+def test_add_writes_pointer_gitignore_and_cache(project):
+    project.gen(DATA)
+    r = project.run("add", "data")
+    assert "Added data (4 files" in r.stdout
+    assert "git add data.mlvc .gitignore" in r.stdout
+    pointer = project.read("data.mlvc")
+    assert "type: dir" in pointer and "nfiles: 4" in pointer and "hash: xxh128" in pointer
+    assert project.read(".gitignore").splitlines() == ["/data"]
+    objects = list((project.root / ".mlvc/cache/objects").rglob("*"))
+    files = [o for o in objects if o.is_file()]
+    # 4 file objects + 4 tree manifests (data, sub, deeper, empty)
+    assert len(files) == 8
+    assert all(oct(o.stat().st_mode & 0o777) == "0o444" for o in files)
+
+
+def test_add_then_status_is_clean_and_hashes_nothing(project, count_hashes):
+    project.gen(DATA)
+    project.run("add", "data")
+    count_hashes.clear()
+    r = project.run("status")
+    assert "up to date" in r.stdout
+    assert count_hashes == []
+    project.run("status", "-q")
+
+
+def test_status_shows_edits_deletions_and_additions(project):
+    project.gen(DATA)
+    project.run("add", "data")
+    (project.root / "data/a.csv").write_text("changed")
+    (project.root / "data/sub/b.txt").unlink()
+    (project.root / "data/new.txt").write_text("new")
+    (project.root / "data/empty").rmdir()
+    r = project.run("status", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["clean"] is False
+    (out,) = doc["changed"]
+    assert out["modified"] == ["data/a.csv"]
+    assert out["deleted"] == ["data/empty/", "data/sub/b.txt"]
+    assert out["added"] == ["data/new.txt"]
+    assert project.run("status", "-q", code=1).stdout == ""
+    text = project.run("status").stdout
+    assert "modified:" in text and "data/a.csv" in text
+
+
+def test_only_changed_files_are_rehashed(project, count_hashes):
+    project.gen({"data": {f"f{i}.txt": str(i) for i in range(20)}})
+    project.run("add", "data")
+    count_hashes.clear()
+    (project.root / "data/f3.txt").write_text("changed!")
+    r = project.run("add", "data", "--json")
+    assert json.loads(r.stdout)["saved"][0]["hashed"] == 1
+    count_hashes.clear()
+    (project.root / "data/f4.txt").write_text("changed too")
+    project.run("status")
+    assert [os.path.basename(p) for p in count_hashes] == ["f4.txt"]
+
+
+def test_status_of_a_deleted_output(project):
+    project.gen({"model.bin": "weights"})
+    project.run("add", "model.bin")
+    (project.root / "model.bin").unlink()
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert doc["changed"][0]["missing"] is True
+
+
+def test_paths_relative_to_current_folder(project):
+    project.gen({"sub": {"data": {"x": "1"}}})
+    project.run("add", "data", cwd=project.root / "sub")
+    assert (project.root / "sub/data.mlvc").exists()
+    assert project.read("sub/.gitignore") == "/data\n"
+    project.run("status", "data", cwd=project.root / "sub")
+
+
+def test_mlvcignore_is_honoured(project):
+    project.gen({".mlvcignore": "*.tmp\n", "data": {"keep.csv": "1", "skip.tmp": "2"}})
+    project.run("add", "data")
+    assert "nfiles: 1" in project.read("data.mlvc")
+    (project.root / "data/other.tmp").write_text("3")
+    assert "up to date" in project.run("status").stdout
+
+
+def test_readd_records_new_version(project):
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    first = project.read("data.mlvc")
+    (project.root / "data/a").write_text("2")
+    project.run("commit")
+    assert project.read("data.mlvc") != first
+    assert "up to date" in project.run("status").stdout
+
+
+def test_autostage(project):
+    project.run("config", "core.autostage", "true")
+    project.gen({"m.bin": "w"})
+    project.run("add", "m.bin")
+    staged = project.git("diff", "--cached", "--name-only").split()
+    assert {"m.bin.mlvc", ".gitignore"} <= set(staged)
+
+
+def test_no_commit_writes_pointer_without_caching(project):
+    project.gen({"m.bin": "w"})
+    project.run("add", "--no-commit", "m.bin")
+    assert (project.root / "m.bin.mlvc").exists()
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert doc["changed"][0]["not_in_cache"] == ["m.bin"]
+    project.run("commit")
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True

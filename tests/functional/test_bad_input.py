@@ -1,0 +1,135 @@
+"""Bad input: one `error:` line (and a hint), exit code 1, no traceback, nothing written."""
+
+import json
+import os
+
+import pytest
+
+from mlvc.objects.oid import hash_bytes
+from tests.conftest import snapshot
+
+
+def _everything(project):
+    return snapshot(project.root, skip=(".git", "tmp"))
+
+
+def assert_refused(project, *args, match, hint=None, cwd=None):
+    before = _everything(project)
+    r = project.run(*args, code=1, cwd=cwd)
+    assert r.stderr.startswith("error: "), r.stderr
+    assert match in r.stderr.splitlines()[0], r.stderr
+    if hint:
+        assert any(line.startswith("hint: ") and hint in line for line in r.stderr.splitlines())
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    assert _everything(project) == before
+    return r
+
+
+def test_target_outside_project(project, tmp_path):
+    (tmp_path / "x").write_text("outside")
+    assert_refused(project, "add", "../x", match="outside the project")
+    assert_refused(project, "add", str(tmp_path / "x"), match="outside the project")
+
+
+def test_symlink_pointing_out(project, tmp_path):
+    (tmp_path / "secret").write_text("s")
+    os.symlink(tmp_path / "secret", project.root / "link")
+    assert_refused(project, "add", "link", match="leads outside the project")
+    project.gen({"data": {"ok.csv": "1"}})
+    os.symlink(tmp_path / "secret", project.root / "data" / "escape")
+    assert_refused(project, "add", "data", match="leads outside the project")
+
+
+def test_missing_target(project):
+    assert_refused(project, "add", "nope.csv", match="'nope.csv' does not exist")
+
+
+def test_git_tracked_target(project):
+    project.gen({"src": {"train.py": "print(1)"}}, commit="code")
+    assert_refused(project, "add", "src", match="tracked by git", hint="git rm -r --cached")
+
+
+def test_target_inside_dot_mlvc(project):
+    assert_refused(project, "add", ".mlvc/config.yaml", match="inside .mlvc/")
+
+
+def test_path_inside_tracked_folder(project):
+    project.gen({"data": {"sub": {"a": "1"}}})
+    project.run("add", "data")
+    assert_refused(project, "add", "data/sub", match="inside 'data'", hint="mlvc add data")
+    assert_refused(project, "add", "data/sub/a", match="inside 'data'")
+
+
+def test_folder_containing_tracked_output(project):
+    project.gen({"data": {"sub": {"a": "1"}}})
+    project.run("add", "data/sub")
+    assert_refused(project, "add", "data", match="contains 'data/sub'")
+
+
+@pytest.mark.parametrize("text,line", [
+    ("schema: 1\nouts:\n- path: data\n  hash: [xxh128\n", ":5: invalid YAML"),
+    ("schema: 1\nouts:\n- path: data\n  hash: xxh128\n  oi", ":6: invalid YAML"),
+    ("schema: 1\nouts:\n- path: data\n  hash: xxh128\n", "outs[0].oid"),
+    ("\x00\x01garbage", "data.mlvc"),
+])
+def test_malformed_or_truncated_pointer(project, text, line):
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    (project.root / "data.mlvc").write_text(text)
+    for cmd in (["status"], ["checkout"], ["add", "data"], ["commit"]):
+        r = assert_refused(project, *cmd, match="data.mlvc")
+        assert line in r.stderr.splitlines()[0]
+
+
+def test_pointer_escaping_the_project(project):
+    project.gen({"data.mlvc": "schema: 1\nouts:\n- path: ../../etc\n  hash: xxh128\n"
+                              f"  oid: {'a' * 32}\n  type: dir\n  size: 1\n  nfiles: 1\n"})
+    assert_refused(project, "checkout", match="points outside the project")
+
+
+def test_malformed_config(project):
+    (project.root / ".mlvc/config.yaml").write_text("core:\n  jobs: [4\n")
+    r = assert_refused(project, "status", match=".mlvc/config.yaml:")
+    assert "invalid YAML" in r.stderr
+    (project.root / ".mlvc/config.yaml").write_text("core:\n  jobs: lots\n")
+    assert_refused(project, "status", match="core.jobs")
+    (project.root / ".mlvc/config.yaml").write_text("cache:\n  type: [teleport]\n")
+    assert_refused(project, "add", "x", match="unknown link type")
+
+
+def _plant_tree(project, entries: bytes) -> str:
+    data = b'{"entries":[' + entries + b"]}"
+    oid = hash_bytes(data)
+    path = project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    project.gen({"data.mlvc": f"schema: 1\nouts:\n- path: data\n  hash: xxh128\n  oid: {oid}\n"
+                              "  type: dir\n  size: 1\n  nfiles: 1\n"})
+    return oid
+
+
+@pytest.mark.parametrize("name", ["..", "a/b", "", "/abs"])
+def test_manifest_with_unsafe_name(project, name):
+    blob = hash_bytes(b"x")
+    _plant_tree(project, json.dumps({"exec": False, "name": name, "oid": blob, "size": 1,
+                                     "type": "file"}).encode())
+    r = assert_refused(project, "checkout", match="corrupt")
+    assert "not a single safe path component" in r.stderr
+    assert not (project.root.parent / "x").exists()
+    doc = json.loads(project.run("status", "--json", code=None).stdout)
+    assert "corrupt" in doc["changed"][0]["problem"]
+
+
+def test_corrupt_cache_object_is_reported_and_never_placed(project):
+    project.gen({"data": {"a": "good bytes", "b": "other"}})
+    project.run("add", "data")
+    oid = hash_bytes(b"good bytes")
+    obj = project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"rotten bytes")
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert doc["changed"][0]["corrupt_in_cache"] == ["data/a"]
+    (project.root / "data/a").unlink()
+    r = project.run("checkout", code=1)
+    assert "error: data/a: object" in r.stderr and "corrupt" in r.stderr
+    assert not (project.root / "data/a").exists()

@@ -1,0 +1,140 @@
+"""SPEC 4.2 and 4.3: checkout restores, keeps unsaved work, and travels with git."""
+
+import json
+import os
+import stat
+
+from tests.conftest import snapshot
+
+V1 = {"data": {"a.csv": "v1-a", "gone.csv": "only in v1", "sub": {"b": "v1-b"},
+               "empty1": {}, "run.sh": "#!/bin/sh\n"}}
+
+
+def test_checkout_restores_deleted_and_edited_files(project):
+    project.gen(V1)
+    os.chmod(project.root / "data/run.sh", 0o755)
+    project.run("add", "data")
+    before = snapshot(project.root / "data")
+    (project.root / "data/a.csv").unlink()
+    (project.root / "data/sub/b").write_text("edited")
+    project.run("checkout", code=1)  # the edit is unsaved: kept, reported
+    assert project.read("data/a.csv") == "v1-a"
+    assert project.read("data/sub/b") == "edited"
+    project.run("checkout", "--force")
+    assert snapshot(project.root / "data") == before
+    assert "Nothing to do" in project.run("checkout").stdout
+
+
+def test_unsaved_edit_is_reported_not_overwritten(project):
+    project.gen(V1)
+    project.run("add", "data")
+    (project.root / "data/a.csv").write_text("my unsaved work")
+    (project.root / "data/notes.txt").write_text("mine")
+    r = project.run("checkout", "--json", code=1)
+    doc = json.loads(r.stdout)
+    assert doc["conflicts"] == ["data/a.csv", "data/notes.txt"]
+    assert project.read("data/a.csv") == "my unsaved work"
+    assert project.read("data/notes.txt") == "mine"
+
+
+def test_git_checkout_then_mlvc_checkout_travels_in_time(project):
+    project.gen(V1)
+    os.chmod(project.root / "data/run.sh", 0o755)
+    project.run("add", "data")
+    project.commit_all("v1")
+    v1 = snapshot(project.root / "data")
+
+    (project.root / "data/gone.csv").unlink()
+    (project.root / "data/empty1").rmdir()
+    project.gen({"data": {"a.csv": "v2-a", "new": {"c": "v2-c"}, "empty2": {}}})
+    os.chmod(project.root / "data/run.sh", 0o644)
+    project.run("add", "data")
+    project.commit_all("v2")
+    v2 = snapshot(project.root / "data")
+    assert v1 != v2
+
+    project.git("checkout", "-q", "HEAD~1")
+    r = project.run("checkout", "--json")
+    doc = json.loads(r.stdout)
+    assert "data/gone.csv" in doc["added"] and "data/new/c" in doc["deleted"]
+    assert snapshot(project.root / "data") == v1
+    assert os.stat(project.root / "data/run.sh").st_mode & stat.S_IXUSR
+
+    project.git("checkout", "-q", "main")
+    project.run("checkout")
+    assert snapshot(project.root / "data") == v2
+    assert "up to date" in project.run("status").stdout
+
+
+def test_granular_checkout_of_one_file_in_a_folder(project):
+    project.gen(V1)
+    project.run("add", "data")
+    (project.root / "data/a.csv").unlink()
+    (project.root / "data/sub/b").unlink()
+    project.run("checkout", "data/a.csv")
+    assert (project.root / "data/a.csv").exists()
+    assert not (project.root / "data/sub/b").exists()
+
+
+def test_file_replaced_by_folder_and_back(project):
+    project.gen({"m": "a file"})
+    project.run("add", "m")
+    project.commit_all("file")
+    (project.root / "m").unlink()
+    project.gen({"m": {"inner": "now a folder"}})
+    project.run("add", "m")
+    project.commit_all("folder")
+    project.git("checkout", "-q", "HEAD~1")
+    project.run("checkout")
+    assert project.read("m") == "a file"
+    project.git("checkout", "-q", "main")
+    project.run("checkout")
+    assert project.read("m/inner") == "now a folder"
+
+
+def test_hardlink_checkout_is_read_only_until_unprotect(project):
+    project.run("config", "cache.type", "hardlink,copy")
+    project.gen({"data": {"a": "1", "b": "2"}})
+    project.run("add", "data")
+    a = project.root / "data/a"
+    assert a.stat().st_nlink == 2
+    assert stat.S_IMODE(a.stat().st_mode) == 0o444
+    a.unlink()
+    project.run("checkout")
+    assert a.stat().st_nlink == 2 and stat.S_IMODE(a.stat().st_mode) == 0o444
+    project.run("unprotect", "data/a")
+    assert a.stat().st_nlink == 1 and a.stat().st_mode & stat.S_IWUSR
+    assert "up to date" in project.run("status").stdout
+    a.write_text("edited")
+    assert project.read(".mlvc/cache/objects/" + _oid_path(project, "1")) == "1"
+
+
+def _oid_path(project, content):
+    from mlvc.objects.oid import hash_bytes
+
+    oid = hash_bytes(content.encode())
+    return f"{oid[:2]}/{oid[2:]}"
+
+
+def test_symlink_checkout_and_relink(project):
+    project.gen({"data": {"a": "1", "x": "2"}})
+    project.run("add", "data")
+    assert not (project.root / "data/a").is_symlink()
+    project.run("config", "cache.type", "symlink")
+    project.run("checkout", "--relink")
+    assert (project.root / "data/a").is_symlink()
+    assert project.read("data/a") == "1"
+    assert "up to date" in project.run("status").stdout
+    project.run("config", "cache.type", "copy")
+    project.run("checkout", "--relink")
+    assert not (project.root / "data/a").is_symlink() and project.read("data/a") == "1"
+
+
+def test_executable_files_keep_their_bit_with_hardlinks(project):
+    project.run("config", "cache.type", "hardlink")
+    project.gen({"tool.sh": "#!/bin/sh\n"})
+    os.chmod(project.root / "tool.sh", 0o755)
+    project.run("add", "tool.sh")
+    (project.root / "tool.sh").unlink()
+    project.run("checkout")
+    assert os.stat(project.root / "tool.sh").st_mode & stat.S_IXUSR

@@ -1,0 +1,147 @@
+"""init, remove, move, config, doctor, and the global options."""
+
+import json
+import subprocess
+
+import click
+import pytest
+
+from mlvc import __version__
+from mlvc.cli.main import COMMANDS, cli
+
+
+def test_every_command_has_help(project):
+    for name in COMMANDS:
+        r = project.run(name, "--help")
+        assert "Usage:" in r.stdout
+        command = cli.get_command(click.Context(cli), name)
+        assert command.help and len(command.help) > 20
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts} has no help"
+    assert __version__ in project.run("--version").stdout
+
+
+def test_init_needs_git_or_no_scm(tmp_path):
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    r = runner.invoke(cli, ["-C", str(tmp_path), "init"])
+    assert r.exit_code == 1 and "not inside a git repository" in r.stderr
+    assert "--no-scm" in r.stderr
+    r = runner.invoke(cli, ["-C", str(tmp_path), "init", "--no-scm"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / ".mlvc/config.yaml").read_text() == "core:\n  no_scm: true\n"
+    (tmp_path / "d").write_text("x")
+    assert runner.invoke(cli, ["-C", str(tmp_path), "add", "d"]).exit_code == 0
+    r = runner.invoke(cli, ["-C", str(tmp_path), "init"])
+    assert r.exit_code == 1 and "already" in r.stderr
+
+
+def test_init_stages_its_files(project):
+    tracked = project.git("ls-files").split()
+    assert {".mlvc/.gitignore", ".mlvc/config.yaml", ".mlvcignore"} <= set(tracked)
+    ignored = (project.root / ".mlvc/.gitignore").read_text()
+    assert "/cache/" in ignored and "/tmp/" in ignored and "/config.local.yaml" in ignored
+
+
+def test_outside_a_project(tmp_path):
+    from click.testing import CliRunner
+
+    r = CliRunner().invoke(cli, ["-C", str(tmp_path), "status"])
+    assert r.exit_code == 1 and r.stderr.startswith("error: not an mlvc project")
+    assert "hint: run `mlvc init`" in r.stderr
+
+
+def test_usage_error_is_exit_code_2(project):
+    assert project.run("add", code=2).exit_code == 2
+    assert project.run("status", "--bogus", code=2).exit_code == 2
+
+
+def test_remove_keeps_data_and_cache(project):
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    r = project.run("remove", "data.mlvc")
+    assert "Removed data.mlvc" in r.stdout
+    assert not (project.root / "data.mlvc").exists()
+    assert not (project.root / ".gitignore").exists()
+    assert project.read("data/a") == "1"
+    project.run("add", "data")
+    project.run("remove", "data", "--outs")
+    assert not (project.root / "data").exists()
+
+
+def test_remove_outs_refuses_unsaved_changes(project):
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    (project.root / "data/a").write_text("unsaved")
+    r = project.run("remove", "data", "--outs", code=1)
+    assert "not in the cache" in r.stderr and "--force" in r.stderr
+    assert project.read("data/a") == "unsaved"
+    project.run("remove", "data", "--outs", "--force")
+    assert not (project.root / "data").exists()
+
+
+def test_move_renames_data_pointer_and_gitignore(project):
+    project.gen({"data": {"a": "1"}, "archive": {}})
+    project.run("add", "data")
+    project.run("move", "data", "archive/raw")
+    assert project.read("archive/raw/a") == "1"
+    assert (project.root / "archive/raw.mlvc").exists()
+    assert not (project.root / "data.mlvc").exists()
+    assert project.read("archive/.gitignore") == "/raw\n"
+    assert not (project.root / ".gitignore").exists()
+    assert "path: raw" in project.read("archive/raw.mlvc")
+    assert "up to date" in project.run("status").stdout
+    r = project.run("move", "archive/raw", "archive", code=1)
+    assert "exists already" in r.stderr
+
+
+def test_config_cli_round_trip_and_secrets(project):
+    project.run("config", "core.jobs", "3")
+    assert project.run("config", "core.jobs").stdout.strip() == "3"
+    project.run("config", "--local", "remotes.s3.secret_access_key", "hunter2")
+    listing = project.run("config", "--list").stdout
+    assert "core.jobs=3" in listing and "hunter2" not in listing and "***" in listing
+    assert "hunter2" not in project.run("config", "remotes.s3.secret_access_key").stdout
+    assert "hunter2" in (project.root / ".mlvc/config.local.yaml").read_text()
+    assert "local\tremotes.s3.secret_access_key" in project.run(
+        "config", "--list", "--show-origin").stdout
+    project.run("config", "core.jobs", "--unset")
+    r = project.run("config", "core.jobs", code=1)
+    assert "not set" in r.stderr
+    r = project.run("config", "core.jobs", "zero", code=1)
+    assert "whole number" in r.stderr
+    project.run("config", "--global", "core.remote", "shared")
+    assert json.loads(project.run("config", "--list", "--json").stdout)["core.remote"] == \
+        "shared"
+
+
+def test_doctor_reports_links_and_no_secrets(project):
+    project.run("config", "remotes.store.url", "s3://user:pw@bucket/prefix")
+    doc = json.loads(project.run("doctor", "--json").stdout)
+    assert doc["link_types"]["copy"] is True and doc["link_types"]["hardlink"] is True
+    assert doc["cache_type"] == ["reflink", "copy"]
+    assert doc["remotes"]["store"] == "s3://bucket/prefix"
+    text = project.run("doctor").stdout
+    assert "pw" not in text and "link types that work here" in text
+
+
+@pytest.mark.parametrize("args", [["add", "x"], ["status"], ["checkout"]])
+def test_verbose_shows_traceback_only_with_v(project, args):
+    (project.root / "x").write_text("1")
+    (project.root / ".mlvc/config.yaml").write_text("core: [")
+    r = project.run(*args, code=1)
+    assert "Traceback" not in r.stderr
+    r = project.runner.invoke(cli, ["-v", "-C", str(project.root), *args])
+    assert "Traceback" in r.stderr
+
+
+def test_git_commit_of_pointer_files_works(project):
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    project.git("add", "data.mlvc", ".gitignore")
+    project.git("commit", "-q", "-m", "data")
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project.root,
+                            capture_output=True, text=True).stdout
+    assert status == ""

@@ -1,0 +1,112 @@
+"""The real `mlvc` executable in subprocesses."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlvc.objects.oid import hash_file
+
+pytestmark = pytest.mark.integration
+
+MLVC = shutil.which("mlvc") or ""
+
+
+def mlvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, check=check)
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    mlvc(root, "init")
+    return root
+
+
+def test_workflow_through_the_executable(repo):
+    data = repo / "data"
+    (data / "sub").mkdir(parents=True)
+    for i in range(50):
+        (data / "sub" / f"{i}.txt").write_text(str(i) * i)
+    r = mlvc(repo, "add", "data")
+    assert "Added data (50 files" in r.stdout
+    assert json.loads(mlvc(repo, "status", "--json").stdout)["clean"] is True
+    shutil.rmtree(data)
+    assert mlvc(repo, "status", "-q", check=False).returncode == 1
+    mlvc(repo, "checkout")
+    assert (data / "sub" / "7.txt").read_text() == "7" * 7
+    assert mlvc(repo, "status", "-q").returncode == 0
+    r = mlvc(repo, "add", "../elsewhere", check=False)
+    assert r.returncode == 1 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = ("import sys; from mlvc.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('git', 's3fs', 'fsspec', 'sqlite3', 'mlvc.pipeline', 'tqdm')"
+            " if m in sys.modules]\nprint('HEAVY:' + ','.join(heavy))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Commands:" in r.stdout
+    assert r.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def _all_objects_intact(cache: Path) -> int:
+    n = 0
+    for obj in (cache / "objects").rglob("*"):
+        if obj.is_file():
+            assert hash_file(obj) == obj.parent.name + obj.name, f"corrupt object {obj}"
+            n += 1
+    return n
+
+
+def test_killed_add_leaves_no_corrupt_object_and_rerun_finishes(repo):
+    data = repo / "data"
+    for d in range(20):
+        (data / str(d)).mkdir(parents=True)
+        for i in range(200):
+            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(2048))
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    proc = subprocess.Popen([*cmd, "add", "data"], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.6)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _all_objects_intact(repo / ".mlvc/cache")
+    pointer = repo / "data.mlvc"
+    if pointer.exists():  # written atomically: whole or absent
+        assert "nfiles: 4000" in pointer.read_text()
+    mlvc(repo, "add", "data")
+    assert _all_objects_intact(repo / ".mlvc/cache") == 4000 + 21
+    assert mlvc(repo, "status", "-q").returncode == 0
+
+
+def test_killed_checkout_reruns_cleanly(repo):
+    data = repo / "data"
+    data.mkdir()
+    for i in range(3000):
+        (data / f"{i}.bin").write_bytes(os.urandom(1024))
+    mlvc(repo, "add", "data")
+    shutil.rmtree(data)
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    proc = subprocess.Popen([*cmd, "checkout"], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = mlvc(repo, "checkout", check=False)
+    assert r.returncode == 0, r.stderr
+    assert mlvc(repo, "status", "-q").returncode == 0
+    assert not [p for p in data.iterdir() if ".mlvc-tmp." in p.name]
