@@ -29,16 +29,22 @@ class ObjectStore:
         self.root = root
         self.objects_dir = root / "objects"
         self.tmp_dir = root / "tmp"
+        # String forms: the per-object hot paths avoid pathlib.
+        self._objects = str(self.objects_dir)
+        self._tmp = str(self.tmp_dir)
         self._made_dirs: set[str] = set()
         self._lock = threading.Lock()
         self._trees: dict[str, Tree] = {}
 
     # -- locations -------------------------------------------------------------------------
     def path(self, oid: str) -> Path:
-        return self.objects_dir / oid[:2] / oid[2:]
+        return Path(self.path_str(oid))
+
+    def path_str(self, oid: str) -> str:
+        return f"{self._objects}/{oid[:2]}/{oid[2:]}"
 
     def exists(self, oid: str) -> bool:
-        return os.path.exists(self.path(oid))
+        return os.path.exists(self.path_str(oid))
 
     def iter_oids(self) -> Iterator[str]:
         if not self.objects_dir.is_dir():
@@ -54,36 +60,45 @@ class ObjectStore:
         prefix = oid[:2]
         if prefix in self._made_dirs:
             return
-        os.makedirs(self.objects_dir / prefix, exist_ok=True)
-        os.makedirs(self.tmp_dir, exist_ok=True)
+        os.makedirs(f"{self._objects}/{prefix}", exist_ok=True)
+        os.makedirs(self._tmp, exist_ok=True)
         with self._lock:
             self._made_dirs.add(prefix)
 
-    def tmp_path(self, oid: str) -> Path:
-        return self.tmp_dir / f"{oid}.{os.getpid()}.{next(_counter)}"
+    def tmp_path(self, oid: str) -> str:
+        return f"{self._tmp}/{oid}.{os.getpid()}.{next(_counter)}"
 
     # -- writing ---------------------------------------------------------------------------
-    def commit_tmp(self, tmp: Path, oid: str) -> None:
+    def commit_tmp(self, tmp: str | Path, oid: str) -> None:
         """Make a finished temporary file the object ``oid`` (read-only, atomic rename)."""
         os.chmod(tmp, OBJECT_MODE)
-        os.replace(tmp, self.path(oid))
+        os.replace(tmp, self.path_str(oid))
 
     def add_bytes(self, data: bytes, oid: str | None = None) -> str:
         """Store ``data`` (whose oid may be given when already known)."""
         oid = oid or hash_bytes(data)
-        if self.exists(oid):
-            return oid
+        if not self.exists(oid):
+            self.write(data, oid)
+        return oid
+
+    def write(self, data: bytes | memoryview, oid: str) -> tuple[int, int, int]:
+        """Write object ``oid`` unconditionally and atomically; return its (inode, mtime, size)."""
         self._ensure_dirs(oid)
         tmp = self.tmp_path(oid)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
         try:
-            with os.fdopen(fd, "wb", closefd=True) as f:
-                f.write(data)
-            os.replace(tmp, self.path(oid))
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path_str(oid))
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        return oid
+        return st.st_ino, st.st_mtime_ns, st.st_size
 
     def add_file_copy(self, src: str | os.PathLike[str], expected: str | None = None) -> str:
         """Copy a file into the store in one pass, hashing as it goes.
@@ -93,7 +108,7 @@ class ObjectStore:
         """
         hasher = xxhash.xxh3_128()
         tmp = self.tmp_path(expected or "import")
-        os.makedirs(self.tmp_dir, exist_ok=True)
+        os.makedirs(self._tmp, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
         try:
             with open(src, "rb", buffering=0) as fin, os.fdopen(fd, "wb", closefd=True) as fout:
@@ -104,7 +119,7 @@ class ObjectStore:
             if expected is not None and oid != expected:
                 raise CorruptObjectError(expected, f"{src} changed while it was being stored")
             self._ensure_dirs(oid)
-            os.replace(tmp, self.path(oid))
+            os.replace(tmp, self.path_str(oid))
         except BaseException:
             _unlink_quietly(tmp)
             raise
@@ -141,15 +156,19 @@ class ObjectStore:
                 hint="fetch it from a remote, or re-add the data it belongs to",
             ) from None
 
-    def read_tree(self, oid: str) -> Tree:
-        """Load a tree manifest, verifying its hash and its shape (cached in memory)."""
+    def read_tree(self, oid: str, validated: bool = False) -> Tree:
+        """Load a tree manifest, verifying its hash and its shape (cached in memory).
+
+        ``validated``: this oid's manifest passed validation before, so once its bytes hash
+        to the oid, its shape need not be checked again.
+        """
         tree = self._trees.get(oid)
         if tree is not None:
             return tree
         data = self.read_bytes(oid)
         if hash_bytes(data) != oid:
             raise CorruptObjectError(oid, hint="run `mlvc verify` or re-add the data")
-        tree = Tree.from_bytes(data, oid)
+        tree = Tree.from_trusted_bytes(data) if validated else Tree.from_bytes(data, oid)
         self._trees[oid] = tree
         return tree
 
@@ -161,7 +180,7 @@ class ObjectStore:
             return False
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: str | Path) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:

@@ -23,14 +23,18 @@ class Loaded:
 
 def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
     out = []
+    validated = repo.state.valid_trees()
+    read: set[str] = set()
     for s in selected:
         try:
-            rec = restrict(flatten(repo.cache, s.tracked.out), s.within)
-            out.append(Loaded(s, rec, None))
+            full = flatten(repo.cache, s.tracked.out, validated)
+            read |= full.trees
+            out.append(Loaded(s, restrict(full, s.within), None))
         except ObjectMissingError as exc:
             out.append(Loaded(s, None, f"not in cache ({exc.message.split(' is ')[0]})"))
         except CorruptObjectError as exc:
             out.append(Loaded(s, None, f"corrupt in cache ({exc.message})"))
+    repo.state.put_valid_trees(read - validated)
     return out
 
 

@@ -88,6 +88,7 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
         if save:
             for oid, data in built.trees:
                 repo.cache.add_bytes(data, oid)
+            repo.state.put_valid_trees(oid for oid, _ in built.trees)
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
         old = updated.get(pointer_path)
         previous = next((o for o in old.outs if o.path == out_path), None) if old else None

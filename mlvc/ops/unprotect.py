@@ -37,6 +37,7 @@ def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None) -> Unp
                     done.append(f.path)
                     rec = known.get(f.path)
                     if rec is not None:
-                        rows.append((f.path, FileState(stat_key(os.stat(fs)), rec.oid, None)))
+                        _, oid, _ = rec
+                        rows.append((f.path, FileState(stat_key(os.stat(fs)), oid, None)))
         repo.state.put_files(rows)
     return UnprotectResult(tuple(sorted(done)))

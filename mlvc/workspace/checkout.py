@@ -16,7 +16,7 @@ from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
 from mlvc.workspace.links import UMASK, Linker
-from mlvc.workspace.scan import run_batched, stat_key
+from mlvc.workspace.scan import run_batched
 from mlvc.workspace.state import FileState
 
 
@@ -116,15 +116,18 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
 
     todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
 
+    base = str(root)
+
     def place(act: Action):
         assert act.want is not None
-        dest = to_fs(root, act.path)
+        dest = f"{base}/{act.path}"
         try:
-            if os.path.isdir(dest) and not os.path.islink(dest):
+            if act.kind != "create" and os.path.isdir(dest) and not os.path.islink(dest):
                 return act.path, None, "a folder that is not empty is in the way"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            kind = linker.place(act.want.oid, dest, act.want.exec)
-            return act.path, FileState(stat_key(os.stat(dest)), act.want.oid, kind), None
+            kind, key = linker.place(act.want.oid, dest, act.want.exec)
+            return act.path, FileState(key, act.want.oid, kind), None
+        except IsADirectoryError:
+            return act.path, None, "a folder that is not empty is in the way"
         except OSError as exc:
             return act.path, None, exc.strerror or str(exc)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlvc.objects.store import ObjectStore
 from mlvc.paths import RelPath, is_within
@@ -10,8 +11,9 @@ from mlvc.workspace.pointer import Out
 from mlvc.workspace.scan import WsDir, WsFile, iter_dirs, iter_files
 
 
-@dataclass(frozen=True, slots=True)
-class Want:
+class Want(NamedTuple):
+    """What one recorded file should be (a NamedTuple: one per file)."""
+
     oid: str
     exec: bool
     size: int
@@ -29,8 +31,12 @@ class Recorded:
         return {w.oid for w in self.files.values()}
 
 
-def flatten(store: ObjectStore, out: Out) -> Recorded:
-    """Read the recorded tree of ``out`` (raises when a manifest is missing or corrupt)."""
+def flatten(store: ObjectStore, out: Out, validated: set[str] | frozenset[str] = frozenset()
+            ) -> Recorded:
+    """Read the recorded tree of ``out`` (raises when a manifest is missing or corrupt).
+
+    ``validated`` are tree oids whose manifests passed validation before.
+    """
     if out.type == "file":
         return Recorded({out.path: Want(out.oid, out.exec, out.size)}, frozenset(), frozenset())
     files: dict[RelPath, Want] = {}
@@ -40,7 +46,7 @@ def flatten(store: ObjectStore, out: Out) -> Recorded:
     while stack:
         path, oid = stack.pop()
         trees.add(oid)
-        for entry in store.read_tree(oid).entries:
+        for entry in store.read_tree(oid, oid in validated).entries:
             child = f"{path}/{entry.name}"
             if entry.is_dir:
                 dirs.add(child)

@@ -30,7 +30,8 @@ class IgnoreRules:
                 spec = None
             else:
                 spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
-                if not spec.patterns:
+                # Comments and blank lines become patterns that match nothing.
+                if not any(p.include is not None for p in spec.patterns):
                     spec = None
             self._specs[folder] = spec
         return self._specs[folder]

@@ -58,12 +58,16 @@ def validate_link_types(value: object) -> tuple[str, ...]:
     return tuple(out)
 
 
-def tmp_sibling(dest: Path) -> Path:
+def tmp_sibling(dest: str | Path) -> str:
     """A temporary name next to ``dest`` (the scanner recognises and skips such names)."""
-    return dest.with_name(f".{dest.name}.mlvc-tmp.{os.getpid()}.{next(_counter)}")
+    folder, name = os.path.split(dest)
+    return f"{folder}/.{name}.mlvc-tmp.{os.getpid()}.{next(_counter)}"
 
 
-def reflink(src: Path, dst: Path, mode: int) -> None:
+StatKey = tuple[int, int, int]
+
+
+def reflink(src: str | Path, dst: str | Path, mode: int) -> None:
     if not sys.platform.startswith("linux"):
         raise OSError(errno.ENOTSUP, "reflink is only implemented on Linux")
     import fcntl
@@ -79,20 +83,28 @@ def reflink(src: Path, dst: Path, mode: int) -> None:
         os.close(fd)
 
 
-def copy_file(src: Path, dst: Path, mode: int) -> None:
-    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+def copy_file(src: str | Path, dst: str | Path, mode: int) -> StatKey:
+    """Copy ``src`` to a new file ``dst``; return the new file's (inode, mtime, size)."""
+    sfd = os.open(src, os.O_RDONLY)
     try:
-        with open(src, "rb", buffering=0) as fin:
-            size = os.fstat(fin.fileno()).st_size
+        size = os.fstat(sfd).st_size
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
             if size <= SMALL_FILE:
-                os.write(fd, fin.read())
+                view = memoryview(os.read(sfd, size + 1))
+                while view:
+                    view = view[os.write(fd, view):]
             else:
-                _copy_large(fin.fileno(), fd, size)
-    except BaseException:
+                _copy_large(sfd, fd, size)
+            st = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(dst)
+            raise
         os.close(fd)
-        os.unlink(dst)
-        raise
-    os.close(fd)
+    finally:
+        os.close(sfd)
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _copy_large(src_fd: int, dst_fd: int, size: int) -> None:
@@ -120,21 +132,25 @@ class Linker:
         self._unsupported: set[str] = set()
         self._lock = threading.Lock()
 
-    def place(self, oid: str, dest: Path, executable: bool) -> str:
+    def place(self, oid: str, dest: str | Path, executable: bool) -> tuple[str, StatKey]:
         """Put object ``oid`` at ``dest`` (replacing what is there atomically).
 
-        Returns the link type used.
+        Returns the link type used and the (inode, mtime, size) that ``os.stat(dest)`` gives.
         """
-        src = self.store.path(oid)
-        if not src.exists():
-            raise FileNotFoundError(errno.ENOENT, f"object {oid} is not in the cache", str(src))
+        src = self.store.path_str(oid)
         last_error: OSError | None = None
-        for kind in self.order:
-            if kind in self._unsupported or (executable and kind in SHARED_TYPES):
-                continue
+        kinds = [k for k in self.order
+                 if k not in self._unsupported and not (executable and k in SHARED_TYPES)]
+        # Only shared link types are configured and the file is executable: copy it.
+        for kind in kinds or ["copy"]:
             tmp = tmp_sibling(dest)
             try:
-                self._make(kind, src, tmp, executable)
+                key = self._make(kind, src, tmp, executable)
+            except FileNotFoundError as exc:
+                if not os.path.exists(src):
+                    raise FileNotFoundError(errno.ENOENT, f"object {oid} is not in the cache",
+                                            src) from None
+                raise exc
             except OSError as exc:
                 last_error = exc
                 if exc.errno in _UNSUPPORTED:
@@ -149,20 +165,15 @@ class Linker:
                 except FileNotFoundError:
                     pass
                 raise
-            return kind
-        if last_error is not None:
-            raise last_error
-        # Only shared link types are configured and the file is executable: copy it.
-        tmp = tmp_sibling(dest)
-        copy_file(src, tmp, file_mode(executable))
-        os.replace(tmp, dest)
-        return "copy"
+            return kind, key
+        assert last_error is not None
+        raise last_error
 
     @staticmethod
-    def _make(kind: str, src: Path, tmp: Path, executable: bool) -> None:
+    def _make(kind: str, src: str, tmp: str, executable: bool) -> StatKey:
         if kind == "copy":
-            copy_file(src, tmp, file_mode(executable))
-        elif kind == "reflink":
+            return copy_file(src, tmp, file_mode(executable))
+        if kind == "reflink":
             reflink(src, tmp, file_mode(executable))
         elif kind == "hardlink":
             os.link(src, tmp)
@@ -170,6 +181,8 @@ class Linker:
             os.symlink(os.path.abspath(src), tmp)
         else:  # pragma: no cover - validated in config
             raise ValueError(kind)
+        st = os.stat(tmp)
+        return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def unprotect_file(path: Path) -> bool:
@@ -179,7 +192,7 @@ def unprotect_file(path: Path) -> bool:
     """
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
-        real = Path(os.path.realpath(path))
+        real = os.path.realpath(path)
         executable = bool(os.stat(real).st_mode & 0o111)
         tmp = tmp_sibling(path)
         copy_file(real, tmp, file_mode(executable))
@@ -203,9 +216,9 @@ def probe_link_types(src_dir: Path, dst_dir: Path) -> dict[str, bool]:
     src = Path(src_name)
     try:
         for kind in LINK_TYPES:
-            dst = dst_dir / f".mlvc-probe-{kind}-{os.getpid()}"
+            dst = str(dst_dir / f".mlvc-probe-{kind}-{os.getpid()}")
             try:
-                Linker._make(kind, src, dst, False)
+                Linker._make(kind, str(src), dst, False)
                 results[kind] = True
             except OSError:
                 results[kind] = False

@@ -25,6 +25,7 @@ from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.state import FileState, StatKey
 
 BATCH = 64
+_S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
 TMP_MARK = ".mlvc-tmp."
 _TMP_RE = re.compile(r"\.mlvc-tmp\.\d+(\.\d+)?$")
 
@@ -53,6 +54,11 @@ def is_leftover(name: str) -> bool:
 
 def stat_key(st: os.stat_result) -> StatKey:
     return StatKey(st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _key(st: os.stat_result) -> StatKey:
+    """A StatKey-shaped plain tuple, for the per-file hot loop."""
+    return (st.st_ino, st.st_mtime_ns, st.st_size)  # type: ignore[return-value]
 
 
 def _inside(real: str, roots: tuple[str, ...]) -> bool:
@@ -127,9 +133,9 @@ class Scanner:
                     stack.append(sub)
                     continue
                 st = entry.stat(follow_symlinks=False)
-                if not stat.S_ISREG(st.st_mode):
+                if st.st_mode & _S_IFMT != _S_IFREG:
                     raise TargetError(f"'{child}' is not a regular file or directory")
-                node.files[name] = WsFile(child, stat_key(st), bool(st.st_mode & stat.S_IXUSR))
+                node.files[name] = WsFile(child, _key(st), bool(st.st_mode & 0o100))
         return top
 
 
@@ -159,11 +165,12 @@ def iter_dirs(node: WsFile | WsDir | None) -> Iterator[WsDir]:
 def apply_state(files: list[WsFile], known: dict[RelPath, FileState]) -> list[WsFile]:
     """Fill oids from the state DB; return the files that still need hashing."""
     todo = []
+    get = known.get
     for f in files:
-        rec = known.get(f.path)
-        if rec is not None and rec.key == f.key:
-            f.oid = rec.oid
-            f.link = rec.link
+        rec = get(f.path)
+        if rec is not None and rec[0] == f.key:
+            f.oid = rec[1]
+            f.link = rec[2]
         else:
             todo.append(f)
     return todo
@@ -208,14 +215,14 @@ def build(node: WsFile | WsDir) -> Built:
     """Compute tree manifests bottom-up (every file must have an oid)."""
     if isinstance(node, WsFile):
         assert node.oid is not None
-        return Built(node.oid, "file", node.key.size, 1, node.exec, ())
+        return Built(node.oid, "file", node.key[2], 1, node.exec, ())
     trees: list[tuple[str, bytes]] = []
     entry = _build_dir(node, trees)
     return Built(entry.oid, "dir", entry.size, entry.nfiles, False, tuple(trees))
 
 
 def _build_dir(node: WsDir, trees: list[tuple[str, bytes]]) -> TreeEntry:
-    entries = [TreeEntry(name, "file", f.oid or "", f.key.size, exec=f.exec)
+    entries = [TreeEntry(name, "file", f.oid or "", f.key[2], exec=f.exec)
                for name, f in node.files.items()]
     entries.extend(_build_dir(sub, trees) for sub in node.dirs.values())
     tree = Tree.build(entries)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from mlvc.paths import RelPath
 
@@ -25,18 +25,19 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS objects (
     oid TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS valid_trees (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
-@dataclass(frozen=True, slots=True)
-class StatKey:
+# Per-file records are NamedTuples, not dataclasses: they are built and compared once per
+# file on every status, and tuples are several times cheaper at both.
+class StatKey(NamedTuple):
     inode: int
     mtime_ns: int
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
+class FileState(NamedTuple):
     key: StatKey
     oid: str
     link: str | None = None
@@ -57,7 +58,10 @@ class StateDB:
 
     # -- files -----------------------------------------------------------------------------
     def files_under(self, prefix: RelPath) -> dict[RelPath, FileState]:
-        """Every recorded path equal to ``prefix`` or below it, in one range scan."""
+        """Every recorded path equal to ``prefix`` or below it, in one range scan.
+
+        The values are plain ``(key, oid, link)`` tuples of FileState's shape: unpack them.
+        """
         sql = "SELECT path, inode, mtime_ns, size, oid, link FROM files"
         if prefix:
             # '/' is 0x2f and '0' is 0x30: [prefix + '/', prefix + '0') is everything below.
@@ -67,10 +71,12 @@ class StateDB:
             )
         else:
             rows = self._conn.execute(sql)
-        return {p: FileState(StatKey(i, m, s), o, lk) for p, i, m, s, o, lk in rows}
+        # Plain tuples of FileState's shape: building 50,000 NamedTuples costs more than the query.
+        return {p: ((i, m, s), o, lk) for p, i, m, s, o, lk in rows}  # type: ignore[misc]
 
     def put_files(self, rows: Iterable[tuple[RelPath, FileState]]) -> None:
-        data = [(p, f.key.inode, f.key.mtime_ns, f.key.size, f.oid, f.link) for p, f in rows]
+        # Keys may be StatKeys or plain (inode, mtime, size) tuples: index, don't name.
+        data = [(p, f[0][0], f[0][1], f[0][2], f[1], f[2]) for p, f in rows]
         if data:
             self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", data)
 
@@ -82,12 +88,21 @@ class StateDB:
     # -- verified cache objects ------------------------------------------------------------
     def verified_objects(self) -> dict[str, StatKey]:
         rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
-        return {o: StatKey(i, m, s) for o, i, m, s in rows}
+        return {o: (i, m, s) for o, i, m, s in rows}  # type: ignore[misc]
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
-        data = [(o, k.inode, k.mtime_ns, k.size) for o, k in rows]
+        data = [(o, k[0], k[1], k[2]) for o, k in rows]
         if data:
             self._write("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", data)
+
+    # -- tree manifests whose shape was validated once (their oid fixes their bytes) ---------
+    def valid_trees(self) -> set[str]:
+        return {o for (o,) in self._conn.execute("SELECT oid FROM valid_trees")}
+
+    def put_valid_trees(self, oids: Iterable[str]) -> None:
+        data = [(o,) for o in oids]
+        if data:
+            self._write("INSERT OR IGNORE INTO valid_trees VALUES (?)", data)
 
     def _write(self, sql: str, data: list[tuple]) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from mlvc.objects.oid import hash_file
 from mlvc.objects.store import ObjectStore
 from mlvc.progress import NULL_PROGRESS, Progress
-from mlvc.workspace.scan import run_batched, stat_key
+from mlvc.workspace.scan import run_batched
 from mlvc.workspace.state import StateDB, StatKey
 
 
@@ -48,20 +48,23 @@ class ObjectChecker:
     def check(self, oids: Iterable[str], jobs: int = 8,
               progress: Progress = NULL_PROGRESS) -> ObjectCheck:
         verified = self.verified
-        unique = sorted(set(oids))
-
-        def one(oid: str) -> tuple[str, str, StatKey | None]:
+        base = str(self.store.objects_dir)
+        missing, suspect = set(), []
+        # One stat per object in a plain loop: cheaper than a thread pool for stat calls.
+        for oid in set(oids):
             try:
-                key = stat_key(os.stat(self.store.path(oid)))
+                st = os.stat(f"{base}/{oid[:2]}/{oid[2:]}")
             except FileNotFoundError:
-                return oid, "missing", None
-            if verified.get(oid) == key:
-                return oid, "ok", None
-            return oid, ("ok" if hash_file(self.store.path(oid)) == oid else "corrupt"), key
+                missing.add(oid)
+                continue
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if verified.get(oid) != key:
+                suspect.append((oid, key))
 
-        results = run_batched(unique, one, jobs, progress, "Checking cache", unit="obj")
-        self.record((oid, key) for oid, status, key in results if status == "ok" and key)
-        return ObjectCheck(
-            frozenset(o for o, s, _ in results if s == "missing"),
-            frozenset(o for o, s, _ in results if s == "corrupt"),
-        )
+        def rehash(item: tuple[str, StatKey]) -> bool:
+            return hash_file(self.store.path(item[0])) == item[0]
+
+        results = run_batched(suspect, rehash, jobs, progress, "Verifying cache", unit="obj")
+        self.record(item for item, ok in zip(suspect, results) if ok)
+        corrupt = frozenset(item[0] for item, ok in zip(suspect, results) if not ok)
+        return ObjectCheck(frozenset(missing), corrupt)

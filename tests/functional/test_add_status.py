@@ -14,13 +14,13 @@ DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": 
 @pytest.fixture
 def count_hashes(monkeypatch):
     calls = []
-    original = importer._hash
+    original = importer.hash_path
 
     def counting(fs):
         calls.append(str(fs))
         return original(fs)
 
-    monkeypatch.setattr(importer, "_hash", counting)
+    monkeypatch.setattr(importer, "hash_path", counting)
     return calls
 
 
