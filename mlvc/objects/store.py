@@ -33,6 +33,7 @@ class ObjectStore:
         self._objects = str(self.objects_dir)
         self._tmp = str(self.tmp_dir)
         self._made_dirs: set[str] = set()
+        self._listed: dict[str, set[str]] = {}  # prefix -> names, for has()
         self._lock = threading.Lock()
         self._trees: dict[str, Tree] = {}
 
@@ -45,6 +46,24 @@ class ObjectStore:
 
     def exists(self, oid: str) -> bool:
         return os.path.exists(self.path_str(oid))
+
+    def has(self, oid: str) -> bool:
+        """Like :meth:`exists`, for many oids in a row: each prefix folder is listed once.
+
+        One directory listing costs far less than a stat per object. Objects written by this
+        store are added as they are written; an object another process adds meanwhile may be
+        missed, which only means writing the same bytes again, atomically.
+        """
+        prefix = oid[:2]
+        names = self._listed.get(prefix)
+        if names is None:
+            try:
+                names = set(os.listdir(f"{self._objects}/{prefix}"))
+            except FileNotFoundError:
+                names = set()
+            with self._lock:
+                names = self._listed.setdefault(prefix, names)
+        return oid[2:] in names
 
     def iter_oids(self) -> Iterator[str]:
         if not self.objects_dir.is_dir():
@@ -73,6 +92,7 @@ class ObjectStore:
         """Make a finished temporary file the object ``oid`` (read-only, atomic rename)."""
         os.chmod(tmp, OBJECT_MODE)
         os.replace(tmp, self.path_str(oid))
+        self._remember(oid)
 
     def add_bytes(self, data: bytes, oid: str | None = None) -> str:
         """Store ``data`` (whose oid may be given when already known)."""
@@ -98,7 +118,13 @@ class ObjectStore:
         except BaseException:
             _unlink_quietly(tmp)
             raise
+        self._remember(oid)
         return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _remember(self, oid: str) -> None:
+        names = self._listed.get(oid[:2])
+        if names is not None:
+            names.add(oid[2:])
 
     def add_file_copy(self, src: str | os.PathLike[str], expected: str | None = None) -> str:
         """Copy a file into the store in one pass, hashing as it goes.
@@ -123,6 +149,7 @@ class ObjectStore:
         except BaseException:
             _unlink_quietly(tmp)
             raise
+        self._remember(oid)
         return oid
 
     def add_file_link(self, src: str | os.PathLike[str], oid: str) -> None:

@@ -69,10 +69,11 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
     if save:
         hashing = {id(f) for f in todo}
         todo += [f for f in files if id(f) not in hashing and f.oid is not None
-                 and not repo.cache.exists(f.oid)]
+                 and not repo.cache.has(f.oid)]
     hashed_paths = {f.path for f in todo}
     importer = Importer(repo.root, repo.cache, repo.linker, save=save)
-    results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing")
+    results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
+                          processes=True)
     rows, verified = [], []
     for f, imp in zip(todo, results):
         f.oid = imp.oid

@@ -131,7 +131,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         except OSError as exc:
             return act.path, None, exc.strerror or str(exc)
 
-    results = run_batched(todo, place, jobs, progress, "Checking out")
+    results = run_batched(todo, place, jobs, progress, "Checking out", processes=True)
     placed = [(p, st) for p, st, err in results if st is not None]
     failed = [(p, err) for p, st, err in results if st is None]
     for act in the_plan.actions:

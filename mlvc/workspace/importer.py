@@ -45,10 +45,15 @@ def read_small(fs: str) -> tuple[bytes | None, StatKey]:
         st = os.fstat(fd)
         if st.st_size > SMALL_FILE:
             return None, _stat_key(st)
-        chunks = []
-        while chunk := os.read(fd, max(st.st_size, 1 << 16)):
-            chunks.append(chunk)
-        return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), _stat_key(st)
+        # One read of size+1 returns the whole file and shows that it did not grow; a short
+        # read (a file that shrank, or a pipe-like filesystem) falls back to a loop.
+        data = os.read(fd, st.st_size + 1)
+        if len(data) != st.st_size:
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data, _stat_key(st)
     finally:
         os.close(fd)
 
@@ -92,7 +97,7 @@ class Importer:
                 return self._relink(f, fs, oid, verified)
             return Imported(oid, FileState(key, oid), verified)
         oid, key = hash_path(fs)
-        if self.store.exists(oid):
+        if self.store.has(oid):
             if method == "hardlink":
                 return self._relink(f, fs, oid, None)
             return Imported(oid, FileState(key, oid), None)
@@ -121,7 +126,7 @@ class Importer:
             oid = self.store.add_file_copy(fs)
             return oid, key, _stat_key(os.stat(self.store.path_str(oid)))
         oid = hash_bytes(data)
-        if self.store.exists(oid):
+        if self.store.has(oid):
             return oid, key, None
         return oid, key, self.store.write(data, oid)
 

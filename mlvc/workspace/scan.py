@@ -176,18 +176,50 @@ def apply_state(files: list[WsFile], known: dict[RelPath, FileState]) -> list[Ws
     return todo
 
 
+_FORK_FN: Callable | None = None
+PROCESS_MIN_ITEMS = 2048
+
+
+def _run_in_child(batch: list) -> list:
+    assert _FORK_FN is not None
+    return [_FORK_FN(x) for x in batch]
+
+
 def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: str,
-                unit: str = "file") -> list:
-    """``[fn(x) for x in items]`` in a thread pool, in batches, with one progress phase."""
+                unit: str = "file", processes: bool = False) -> list:
+    """``[fn(x) for x in items]`` in batches, with one progress phase.
+
+    Work that is mostly system calls on small files is CPU-bound in this process (Python plus
+    kernel time), so threads only fight over the GIL. With ``processes`` and enough items,
+    the batches run in forked worker processes, one per core, which share nothing but the
+    filesystem; ``fn`` and the items must not need this process's SQLite connection.
+    Otherwise a thread pool of ``jobs`` threads is used (for work that waits on I/O).
+    """
     if not items:
         return []
     batches = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
     results: list = []
+    cores = min(jobs, os.cpu_count() or 1)
     with progress.phase(desc, total=len(items), unit=unit) as advance:
         def run(batch):
             return [fn(x) for x in batch]
 
-        if jobs <= 1 or len(batches) == 1:
+        if processes and cores > 1 and len(items) >= PROCESS_MIN_ITEMS and hasattr(os, "fork"):
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            global _FORK_FN
+            _FORK_FN = fn
+            try:
+                with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork")
+                                         ) as pool:
+                    for batch, out in zip(batches, pool.map(_run_in_child, batches,
+                                                            chunksize=8)):
+                        results.extend(out)
+                        advance(len(batch))
+            finally:
+                _FORK_FN = None
+        elif jobs <= 1 or len(batches) == 1:
             for batch in batches:
                 results.extend(run(batch))
                 advance(len(batch))
