@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from mlvc.errors import FormatError
-
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
 
 
 def parse_yaml(text: str, origin: str) -> object:
+    if not text.strip():
+        return None
+    import yaml  # imported on first use: an empty config file needs no parser
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -34,5 +32,7 @@ def load_yaml(path: Path, origin: str) -> object:
 
 
 def dump_yaml(doc: object) -> str:
+    import yaml
+
     return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
                      sort_keys=False, allow_unicode=True, default_flow_style=False)

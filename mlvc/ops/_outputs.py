@@ -8,7 +8,15 @@ from mlvc.errors import CorruptObjectError, ObjectMissingError
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.compare import Recorded, WsView, flatten, restrict, view
+from mlvc.workspace.compare import (
+    Recorded,
+    WsView,
+    decode_listing,
+    encode_listing,
+    flatten,
+    restrict,
+    view,
+)
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Selected
 from mlvc.workspace.scan import WsFile, apply_state, run_batched
@@ -27,7 +35,7 @@ def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
     read: set[str] = set()
     for s in selected:
         try:
-            full = flatten(repo.cache, s.tracked.out, validated)
+            full = _flatten_cached(repo, s, validated)
             read |= full.trees
             out.append(Loaded(s, restrict(full, s.within), None))
         except ObjectMissingError as exc:
@@ -36,6 +44,25 @@ def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
             out.append(Loaded(s, None, f"corrupt in cache ({exc.message})"))
     repo.state.put_valid_trees(read - validated)
     return out
+
+
+def _flatten_cached(repo: Repo, s: Selected, validated: set[str]) -> Recorded:
+    """Flatten an output's recorded tree, through the state DB's cache of listings.
+
+    A listing is keyed by the tree's oid, so it can never be stale. The manifests' bytes are
+    still required to be in the cache: a listing never stands in for a missing object.
+    """
+    out = s.tracked.out
+    if out.type != "dir":
+        return flatten(repo.cache, out, validated)
+    cached = repo.state.listing(out.oid)
+    if cached is not None:
+        rec = decode_listing(cached, out.path)
+        if all(repo.cache.exists(t) for t in rec.trees):
+            return rec
+    rec = flatten(repo.cache, out, validated)
+    repo.state.put_listing(out.oid, encode_listing(rec, out.path))
+    return rec
 
 
 def workspace_view(repo: Repo, s: Selected) -> WsView:

@@ -100,8 +100,9 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
         saved.append(Saved(pointer_path, out, previous is None or previous != out, hashed))
 
     for pointer_path in dict.fromkeys(p for p, _ in items):
-        write_pointer(repo.root, updated[pointer_path])
-        git_files.append(pointer_path)
+        if updated[pointer_path] != pointers.get(pointer_path):
+            write_pointer(repo.root, updated[pointer_path])
+            git_files.append(pointer_path)
     for _, out_path in items:
         changed = gitignore.add(repo.root, out_path)
         if changed:

@@ -78,7 +78,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     oids = set()
     for item in loaded:
         if item.recorded is not None:
-            oids |= item.recorded.objects()
+            oids |= item.recorded.objects() | item.recorded.trees
     check = checker.check(oids, jobs, progress)
 
     results = []
@@ -90,10 +90,11 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
             continue
         changes = diff(item.recorded, ws)
         files = item.recorded.files
+        bad_trees = [t.out.path + "/"] if item.recorded.trees & check.corrupt else []
         results.append(OutStatus(
             t.pointer, t.out.path, changes.added, changes.deleted, changes.modified,
             tuple(sorted(p for p, w in files.items() if w.oid in check.missing)),
-            tuple(sorted(p for p, w in files.items() if w.oid in check.corrupt)),
+            tuple(sorted(p for p, w in files.items() if w.oid in check.corrupt)) + tuple(bad_trees),
             missing=not ws.files and not ws.dirs and bool(files or item.recorded.dirs),
         ))
     return StatusResult(tuple(results))

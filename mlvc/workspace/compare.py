@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,6 +30,24 @@ class Recorded:
 
     def objects(self) -> set[str]:
         return {w.oid for w in self.files.values()}
+
+
+def encode_listing(rec: Recorded, root: RelPath) -> bytes:
+    """A compact form of a flattened tree, with paths relative to the tree's folder."""
+    cut = len(root) + 1
+    return marshal.dumps((
+        [(p[cut:], w.oid, w.exec, w.size) for p, w in rec.files.items()],
+        [d[cut:] for d in rec.dirs if d != root],
+        sorted(rec.trees),
+    ))
+
+
+def decode_listing(data: bytes, root: RelPath) -> Recorded:
+    files, dirs, trees = marshal.loads(data)
+    prefix = root + "/"
+    new = tuple.__new__
+    return Recorded({prefix + p: new(Want, (o, x, s)) for p, o, x, s in files},
+                    frozenset([root, *(prefix + d for d in dirs)]), frozenset(trees))
 
 
 def flatten(store: ObjectStore, out: Out, validated: set[str] | frozenset[str] = frozenset()

@@ -7,10 +7,12 @@ relative to that folder, as in git.
 from __future__ import annotations
 
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from mlvc.paths import RelPath, to_fs
+
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILE = ".mlvcignore"
 ALWAYS_IGNORED = frozenset({".git", ".mlvc"})
@@ -29,10 +31,7 @@ class IgnoreRules:
             except (FileNotFoundError, NotADirectoryError):
                 spec = None
             else:
-                spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
-                # Comments and blank lines become patterns that match nothing.
-                if not any(p.include is not None for p in spec.patterns):
-                    spec = None
+                spec = _compile(text)
             self._specs[folder] = spec
         return self._specs[folder]
 
@@ -64,3 +63,12 @@ class IgnoreRules:
             if self.matches(self.active_for(folder), sub, is_dir or i < len(parts)):
                 return True
         return False
+
+
+def _compile(text: str) -> pathspec.PathSpec | None:
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        return None  # pathspec is imported only for files that hold rules
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)

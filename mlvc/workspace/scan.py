@@ -12,7 +12,6 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,6 +223,8 @@ def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: 
                 results.extend(run(batch))
                 advance(len(batch))
         else:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 for batch, out in zip(batches, pool.map(run, batches)):
                     results.extend(out)

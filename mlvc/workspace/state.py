@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS objects (
     oid TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS valid_trees (oid TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS listings (oid TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -60,7 +61,8 @@ class StateDB:
     def files_under(self, prefix: RelPath) -> dict[RelPath, FileState]:
         """Every recorded path equal to ``prefix`` or below it, in one range scan.
 
-        The values are plain ``(key, oid, link)`` tuples of FileState's shape: unpack them.
+        Rows become NamedTuples through ``tuple.__new__``, which skips the generated
+        ``__new__`` and is what keeps 50,000 rows cheap.
         """
         sql = "SELECT path, inode, mtime_ns, size, oid, link FROM files"
         if prefix:
@@ -71,8 +73,9 @@ class StateDB:
             )
         else:
             rows = self._conn.execute(sql)
-        # Plain tuples of FileState's shape: building 50,000 NamedTuples costs more than the query.
-        return {p: ((i, m, s), o, lk) for p, i, m, s, o, lk in rows}  # type: ignore[misc]
+        new = tuple.__new__
+        return {p: new(FileState, (new(StatKey, (i, m, s)), o, lk))
+                for p, i, m, s, o, lk in rows}
 
     def put_files(self, rows: Iterable[tuple[RelPath, FileState]]) -> None:
         # Keys may be StatKeys or plain (inode, mtime, size) tuples: index, don't name.
@@ -88,7 +91,8 @@ class StateDB:
     # -- verified cache objects ------------------------------------------------------------
     def verified_objects(self) -> dict[str, StatKey]:
         rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
-        return {o: (i, m, s) for o, i, m, s in rows}  # type: ignore[misc]
+        new = tuple.__new__
+        return {o: new(StatKey, (i, m, s)) for o, i, m, s in rows}
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         data = [(o, k[0], k[1], k[2]) for o, k in rows]
@@ -103,6 +107,14 @@ class StateDB:
         data = [(o,) for o in oids]
         if data:
             self._write("INSERT OR IGNORE INTO valid_trees VALUES (?)", data)
+
+    # -- flattened listings of whole trees, keyed by the tree's oid (so never stale) ---------
+    def listing(self, oid: str) -> bytes | None:
+        row = self._conn.execute("SELECT data FROM listings WHERE oid = ?", (oid,)).fetchone()
+        return row[0] if row else None
+
+    def put_listing(self, oid: str, data: bytes) -> None:
+        self._write("INSERT OR REPLACE INTO listings VALUES (?, ?)", [(oid, data)])
 
     def _write(self, sql: str, data: list[tuple]) -> None:
         with self._lock:

@@ -137,7 +137,10 @@ def checkout_cmd(targets, force, relink, jobs, as_json):
         counts = [(len(result.added), "added"), (len(result.modified), "modified"),
                   (len(result.deleted), "deleted"), (len(result.relinked), "relinked")]
         done = ", ".join(f"{n} {what}" for n, what in counts if n)
-        echo(done[:1].upper() + done[1:] if done else "Nothing to do: the workspace matches.")
+        if done:
+            echo(done[:1].upper() + done[1:])
+        elif result.ok:
+            echo("Nothing to do: the workspace matches.")
         if result.conflicts:
             click.echo(f"Kept {len(result.conflicts)} file(s) with unsaved changes:", err=True)
             for p in result.conflicts[:20]:
