@@ -11,6 +11,10 @@ from pathlib import Path
 
 from mlvc.errors import LockError
 
+# Descriptors of locks this process holds: a forked worker closes its copies, so that the
+# lock is released when this process ends, whatever becomes of the worker.
+HELD_FDS: set[int] = set()
+
 
 @contextmanager
 def repo_lock(path: Path, on_wait: Callable[[], None] | None = None,
@@ -37,6 +41,8 @@ def repo_lock(path: Path, on_wait: Callable[[], None] | None = None,
                     time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        HELD_FDS.add(fd)
         yield
     finally:
+        HELD_FDS.discard(fd)
         os.close(fd)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +185,29 @@ def _run_in_child(batch: list) -> list:
     return [_FORK_FN(x) for x in batch]
 
 
+def _child_init() -> None:
+    """Set up a forked worker: drop the parent's locks, and die with the parent."""
+    from mlvc.lock import HELD_FDS
+
+    for fd in list(HELD_FDS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    HELD_FDS.clear()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
 def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: str,
                 unit: str = "file", processes: bool = False) -> list:
     """``[fn(x) for x in items]`` in batches, with one progress phase.
@@ -210,8 +234,8 @@ def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: 
             global _FORK_FN
             _FORK_FN = fn
             try:
-                with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork")
-                                         ) as pool:
+                with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_child_init) as pool:
                     for batch, out in zip(batches, pool.map(_run_in_child, batches,
                                                             chunksize=8)):
                         results.extend(out)

@@ -20,7 +20,21 @@ MLVC = shutil.which("mlvc") or ""
 
 def mlvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
-    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, check=check)
+    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, check=check,
+                          timeout=120)
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Processes whose working folder is ``folder`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == folder:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -106,6 +120,10 @@ def test_killed_checkout_reruns_cleanly(repo):
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.monotonic() + 5
+    while processes_in(repo) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_in(repo) == [], "worker processes outlived the killed mlvc"
     r = mlvc(repo, "checkout", check=False)
     assert r.returncode == 0, r.stderr
     assert mlvc(repo, "status", "-q").returncode == 0
