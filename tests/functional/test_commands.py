@@ -145,3 +145,12 @@ def test_git_commit_of_pointer_files_works(project):
     status = subprocess.run(["git", "status", "--porcelain"], cwd=project.root,
                             capture_output=True, text=True).stdout
     assert status == ""
+
+
+def test_cli_reference_is_up_to_date():
+    from pathlib import Path
+
+    from mlvc.cli.reference import render
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+    assert doc.read_text() == render(), "regenerate: python -m mlvc.cli.reference > docs/cli.md"
