@@ -19,17 +19,17 @@ error. Errors print `error: …` and, where it helps, `hint: …` on stderr.
 """
 
 
-def _help(command: click.Command, name: str) -> str:
-    ctx = click.Context(command, info_name=name, terminal_width=100, max_content_width=100)
-    return command.get_help(ctx)
-
-
 def render() -> str:
-    parts = [HEADER, "## mlvc\n", "```text", _help(cli, "mlvc"), "```\n"]
+    # Subcommands are rendered under the group's context, as when run, so that they inherit
+    # its settings (-h as well as --help) whatever was rendered before.
+    top = click.Context(cli, info_name="mlvc", terminal_width=100, max_content_width=100,
+                        **cli.context_settings)
+    parts = [HEADER, "## mlvc\n", "```text", cli.get_help(top), "```\n"]
     for name in sorted(COMMANDS):
-        command = cli.get_command(click.Context(cli), name)
+        command = cli.get_command(top, name)
         assert command is not None
-        parts += [f"## mlvc {name}\n", "```text", _help(command, f"mlvc {name}"), "```\n"]
+        ctx = click.Context(command, info_name=name, parent=top)
+        parts += [f"## mlvc {name}\n", "```text", command.get_help(ctx), "```\n"]
     return "\n".join(parts)
 
 
