@@ -29,6 +29,13 @@ def progress():
     return progress_for(settings().quiet)
 
 
+def interactive() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    import sys
+
+    return sys.stdin.isatty()
+
+
 def echo(text: str = "") -> None:
     if not settings().quiet:
         click.echo(text)

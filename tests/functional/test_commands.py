@@ -82,6 +82,23 @@ def test_remove_outs_refuses_unsaved_changes(project):
     assert not (project.root / "data").exists()
 
 
+def test_remove_outs_asks_on_a_terminal(project, monkeypatch):
+    from mlvc.cli import render
+
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    (project.root / "data/a").write_text("unsaved")
+    monkeypatch.setattr(render, "interactive", lambda: True)
+    r = project.runner.invoke(cli, ["-C", str(project.root), "remove", "data", "--outs"],
+                              input="n\n")
+    assert r.exit_code == 1 and "Delete anyway?" in r.stderr
+    assert project.read("data/a") == "unsaved"
+    r = project.runner.invoke(cli, ["-C", str(project.root), "remove", "data", "--outs"],
+                              input="y\n")
+    assert r.exit_code == 0, r.stderr
+    assert not (project.root / "data").exists()
+
+
 def test_move_renames_data_pointer_and_gitignore(project):
     project.gen({"data": {"a": "1"}, "archive": {}})
     project.run("add", "data")

@@ -166,10 +166,18 @@ def remove_cmd(target, outs, force, as_json):
 
     The data stays in the workspace (unless --outs) and in the cache.
     """
+    from mlvc.cli import render
+    from mlvc.errors import ConfirmationRequired
     from mlvc.ops.remove import remove
 
     with open_repo() as repo:
-        result = remove(repo, target, cwd=settings().cwd, outs=outs, force=force)
+        try:
+            result = remove(repo, target, cwd=settings().cwd, outs=outs, force=force)
+        except ConfirmationRequired as exc:
+            if not render.interactive():
+                raise
+            click.confirm(f"{exc.message}. Delete anyway?", abort=True, err=True)
+            result = remove(repo, target, cwd=settings().cwd, outs=outs, force=True)
     if as_json:
         echo_json(result.to_json())
         return
