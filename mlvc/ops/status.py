@@ -79,7 +79,9 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     for item in loaded:
         if item.recorded is not None:
             oids |= item.recorded.objects() | item.recorded.trees
-    check = checker.check(oids, jobs, progress)
+    # A hard-linked workspace file is its cache object: its stat from the scan will do.
+    linked = {f.oid: f.key for f in need if f.link == "hardlink" and f.oid is not None}
+    check = checker.check(oids, jobs, progress, seen=linked)
 
     results = []
     for item, ws in zip(loaded, views):

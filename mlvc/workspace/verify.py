@@ -45,13 +45,22 @@ class ObjectChecker:
         self.state.put_objects(rows)
         self.verified.update(rows)
 
-    def check(self, oids: Iterable[str], jobs: int = 8,
-              progress: Progress = NULL_PROGRESS) -> ObjectCheck:
+    def check(self, oids: Iterable[str], jobs: int = 8, progress: Progress = NULL_PROGRESS,
+              seen: dict[str, StatKey] | None = None) -> ObjectCheck:
+        """Find missing and corrupt objects among ``oids``.
+
+        ``seen`` maps oids to a stat already taken of the very same inode (a workspace file
+        hard-linked to its object): when it matches the verified record, no stat is needed.
+        """
         verified = self.verified
         base = str(self.store.objects_dir)
         missing, suspect = set(), []
+        seen = seen or {}
         # One stat per object in a plain loop: cheaper than a thread pool for stat calls.
         for oid in set(oids):
+            known = seen.get(oid)
+            if known is not None and verified.get(oid) == known:
+                continue
             try:
                 st = os.stat(f"{base}/{oid[:2]}/{oid[2:]}")
             except FileNotFoundError:

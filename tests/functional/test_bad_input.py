@@ -133,3 +133,18 @@ def test_corrupt_cache_object_is_reported_and_never_placed(project):
     r = project.run("checkout", code=1)
     assert "error: data/a: object" in r.stderr and "corrupt" in r.stderr
     assert not (project.root / "data/a").exists()
+
+
+def test_corruption_is_found_with_hardlinks_too(project):
+    """With hardlinks the workspace file is the object; status reuses its stat, safely."""
+    project.run("config", "cache.type", "hardlink")
+    project.gen({"data": {"a": "good bytes", "b": "other"}})
+    project.run("add", "data")
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+    a = project.root / "data/a"
+    os.chmod(a, 0o644)
+    with open(a, "r+b") as f:  # an in-place edit: the same inode, so the object changes too
+        f.write(b"BAD")
+    (out,) = json.loads(project.run("status", "--json").stdout)["changed"]
+    assert out["modified"] == ["data/a"]
+    assert out["corrupt_in_cache"] == ["data/a"]
