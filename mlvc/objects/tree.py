@@ -78,12 +78,6 @@ class Tree:
     def oid(self) -> str:
         return hash_bytes(self.to_bytes())
 
-    def get(self, name: str) -> TreeEntry | None:
-        for entry in self.entries:
-            if entry.name == name:
-                return entry
-        return None
-
     @classmethod
     def from_bytes(cls, data: bytes, oid: str = "?") -> Tree:
         """Parse and validate a manifest; raise :class:`CorruptObjectError` on any defect."""

@@ -22,7 +22,7 @@ from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.workspace.links import SHARED_TYPES, SMALL_FILE, Linker, reflink
 from mlvc.workspace.scan import WsFile
-from mlvc.workspace.state import FileState, StatKey
+from mlvc.workspace.state import FileState, StatKey, stat_key
 
 _UNSUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOTTY,
                 errno.EPERM, errno.ENOSYS, errno.EMLINK}
@@ -34,17 +34,13 @@ class Imported(NamedTuple):
     verified: StatKey | None  # stat of a cache object just written
 
 
-def _stat_key(st: os.stat_result) -> StatKey:
-    return (st.st_ino, st.st_mtime_ns, st.st_size)  # type: ignore[return-value]
-
-
 def read_small(fs: str) -> tuple[bytes | None, StatKey]:
     """The whole content of a small file (None for a large one) and its stat key."""
     fd = os.open(fs, os.O_RDONLY)
     try:
         st = os.fstat(fd)
         if st.st_size > SMALL_FILE:
-            return None, _stat_key(st)
+            return None, stat_key(st)
         # One read of size+1 returns the whole file and shows that it did not grow; a short
         # read (a file that shrank, or a pipe-like filesystem) falls back to a loop.
         data = os.read(fd, st.st_size + 1)
@@ -53,7 +49,7 @@ def read_small(fs: str) -> tuple[bytes | None, StatKey]:
             while chunk := os.read(fd, 1 << 16):
                 chunks.append(chunk)
             data = b"".join(chunks)
-        return data, _stat_key(st)
+        return data, stat_key(st)
     finally:
         os.close(fd)
 
@@ -64,7 +60,7 @@ def hash_path(fs: str) -> tuple[str, StatKey]:
         return hash_bytes(data), key
     hasher = xxhash.xxh3_128()
     with open(fs, "rb", buffering=0) as fin:
-        key = _stat_key(os.fstat(fin.fileno()))
+        key = stat_key(os.fstat(fin.fileno()))
         while chunk := fin.read(CHUNK_SIZE):
             hasher.update(chunk)
     return hasher.hexdigest(), key
@@ -104,14 +100,14 @@ class Importer:
         try:
             if method == "hardlink":
                 self.store.add_file_link(fs, oid)
-                st = _stat_key(os.stat(fs))
+                st = stat_key(os.stat(fs))
                 return Imported(oid, FileState(st, oid, "hardlink"), st)
             tmp = self.store.tmp_path(oid)
             os.makedirs(self.store.tmp_dir, exist_ok=True)
             reflink(fs, tmp, OBJECT_MODE)
             self.store._ensure_dirs(oid)
             self.store.commit_tmp(tmp, oid)
-            return Imported(oid, FileState(key, oid), _stat_key(os.stat(self.store.path_str(oid))))
+            return Imported(oid, FileState(key, oid), stat_key(os.stat(self.store.path_str(oid))))
         except OSError as exc:
             if exc.errno not in _UNSUPPORTED:
                 raise
@@ -124,7 +120,7 @@ class Importer:
         data, key = read_small(fs)
         if data is None:
             oid = self.store.add_file_copy(fs)
-            return oid, key, _stat_key(os.stat(self.store.path_str(oid)))
+            return oid, key, stat_key(os.stat(self.store.path_str(oid)))
         oid = hash_bytes(data)
         if self.store.has(oid):
             return oid, key, None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mlvc.errors import ConfigError
 from mlvc.objects.store import ObjectStore
+from mlvc.workspace.state import StatKey, stat_key
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK_TYPES = ("reflink", "copy")
@@ -64,9 +65,6 @@ def tmp_sibling(dest: str | Path) -> str:
     return f"{folder}/.{name}.mlvc-tmp.{os.getpid()}.{next(_counter)}"
 
 
-StatKey = tuple[int, int, int]
-
-
 def reflink(src: str | Path, dst: str | Path, mode: int) -> None:
     if not sys.platform.startswith("linux"):
         raise OSError(errno.ENOTSUP, "reflink is only implemented on Linux")
@@ -104,7 +102,7 @@ def copy_file(src: str | Path, dst: str | Path, mode: int) -> StatKey:
         os.close(fd)
     finally:
         os.close(sfd)
-    return st.st_ino, st.st_mtime_ns, st.st_size
+    return stat_key(st)
 
 
 def _copy_large(src_fd: int, dst_fd: int, size: int) -> None:
@@ -182,7 +180,7 @@ class Linker:
         else:  # pragma: no cover - validated in config
             raise ValueError(kind)
         st = os.stat(tmp)
-        return st.st_ino, st.st_mtime_ns, st.st_size
+        return stat_key(st)
 
 
 def unprotect_file(path: Path) -> bool:

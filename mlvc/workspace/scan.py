@@ -22,7 +22,7 @@ from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.paths import RelPath, to_fs
 from mlvc.progress import Progress
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
-from mlvc.workspace.state import FileState, StatKey
+from mlvc.workspace.state import FileState, StatKey, stat_key
 
 BATCH = 64
 _S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
@@ -50,15 +50,6 @@ class WsDir:
 def is_leftover(name: str) -> bool:
     """Whether ``name`` is a temporary file that mlvc writes before renaming into place."""
     return TMP_MARK in name and _TMP_RE.search(name) is not None
-
-
-def stat_key(st: os.stat_result) -> StatKey:
-    return StatKey(st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _key(st: os.stat_result) -> StatKey:
-    """A StatKey-shaped plain tuple, for the per-file hot loop."""
-    return (st.st_ino, st.st_mtime_ns, st.st_size)  # type: ignore[return-value]
 
 
 def _inside(real: str, roots: tuple[str, ...]) -> bool:
@@ -135,7 +126,7 @@ class Scanner:
                 st = entry.stat(follow_symlinks=False)
                 if st.st_mode & _S_IFMT != _S_IFREG:
                     raise TargetError(f"'{child}' is not a regular file or directory")
-                node.files[name] = WsFile(child, _key(st), bool(st.st_mode & 0o100))
+                node.files[name] = WsFile(child, stat_key(st), bool(st.st_mode & 0o100))
         return top
 
 

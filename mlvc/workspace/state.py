@@ -9,6 +9,7 @@ Reads are bulk range scans; writes are batched into one transaction.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -36,6 +37,11 @@ class StatKey(NamedTuple):
     inode: int
     mtime_ns: int
     size: int
+
+
+def stat_key(st: os.stat_result) -> StatKey:
+    """The (inode, mtime_ns, size) of a stat result, cheaply (no NamedTuple ``__new__``)."""
+    return tuple.__new__(StatKey, (st.st_ino, st.st_mtime_ns, st.st_size))
 
 
 class FileState(NamedTuple):

@@ -15,7 +15,7 @@ from mlvc.objects.oid import hash_file
 from mlvc.objects.store import ObjectStore
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.scan import run_batched
-from mlvc.workspace.state import StateDB, StatKey
+from mlvc.workspace.state import StateDB, StatKey, stat_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class ObjectChecker:
             except FileNotFoundError:
                 missing.add(oid)
                 continue
-            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            key = stat_key(st)
             if verified.get(oid) != key:
                 suspect.append((oid, key))
 
