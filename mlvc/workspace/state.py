@@ -2,7 +2,12 @@
 
 ``files`` maps a workspace path and its (inode, mtime_ns, size) to the oid it had when mlvc
 last hashed or placed it, and how mlvc placed it (``link``: the link type, or NULL when mlvc
-only hashed a file the user made). ``objects`` records the stat of cache objects whose bytes
+only hashed a file the user made).
+
+A row is trusted only if the file's mtime is older than the row by more than the clock's
+granularity (``RACY_NS``), as git does with its index: a file changed again within the same
+timestamp tick as it was hashed would otherwise look unchanged. An untrusted ("racy") row
+is simply not returned, so the file is hashed once more and its row rewritten. ``objects`` records the stat of cache objects whose bytes
 were verified, so a corrupted object is noticed without rehashing the cache every time.
 Reads are bulk range scans; writes are batched into one transaction.
 """
@@ -12,16 +17,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 from mlvc.paths import RelPath
 
+RACY_NS = 20_000_000  # file timestamps come from a coarse clock: up to 10 ms per tick
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    size INTEGER NOT NULL, oid TEXT NOT NULL, link TEXT
+    size INTEGER NOT NULL, oid TEXT NOT NULL, link TEXT, written_ns INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (
     oid TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL
@@ -70,24 +77,25 @@ class StateDB:
         Rows become NamedTuples through ``tuple.__new__``, which skips the generated
         ``__new__`` and is what keeps 50,000 rows cheap.
         """
-        sql = "SELECT path, inode, mtime_ns, size, oid, link FROM files"
+        sql = "SELECT path, inode, mtime_ns, size, oid, link FROM files WHERE mtime_ns < written_ns - ?"
         if prefix:
             # '/' is 0x2f and '0' is 0x30: [prefix + '/', prefix + '0') is everything below.
             rows = self._conn.execute(
-                sql + " WHERE path = ? OR (path >= ? AND path < ?)",
-                (prefix, prefix + "/", prefix + "0"),
+                sql + " AND (path = ? OR (path >= ? AND path < ?))",
+                (RACY_NS, prefix, prefix + "/", prefix + "0"),
             )
         else:
-            rows = self._conn.execute(sql)
+            rows = self._conn.execute(sql, (RACY_NS,))
         new = tuple.__new__
         return {p: new(FileState, (new(StatKey, (i, m, s)), o, lk))
                 for p, i, m, s, o, lk in rows}
 
     def put_files(self, rows: Iterable[tuple[RelPath, FileState]]) -> None:
         # Keys may be StatKeys or plain (inode, mtime, size) tuples: index, don't name.
-        data = [(p, f[0][0], f[0][1], f[0][2], f[1], f[2]) for p, f in rows]
+        now = time.time_ns()
+        data = [(p, f[0][0], f[0][1], f[0][2], f[1], f[2], now) for p, f in rows]
         if data:
-            self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", data)
+            self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", data)
 
     def delete_files(self, paths: Iterable[RelPath]) -> None:
         data = [(p,) for p in paths]

@@ -2,10 +2,12 @@
 
 import json
 import os
+import time
 
 import pytest
 
 from mlvc.workspace import importer
+from mlvc.workspace.state import RACY_NS
 
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
                  "empty": {}, "ünïcødé ✓.txt": "unicode"}}
@@ -39,8 +41,14 @@ def test_add_writes_pointer_gitignore_and_cache(project):
     assert all(oct(o.stat().st_mode & 0o777) == "0o444" for o in files)
 
 
+def settle_timestamps():
+    """Wait out the racy window: a file changed within it of being hashed is hashed again."""
+    time.sleep(RACY_NS / 1e9 * 2)
+
+
 def test_add_then_status_is_clean_and_hashes_nothing(project, count_hashes):
     project.gen(DATA)
+    settle_timestamps()
     project.run("add", "data")
     count_hashes.clear()
     r = project.run("status")
@@ -70,13 +78,16 @@ def test_status_shows_edits_deletions_and_additions(project):
 
 def test_only_changed_files_are_rehashed(project, count_hashes):
     project.gen({"data": {f"f{i}.txt": str(i) for i in range(20)}})
+    settle_timestamps()
     project.run("add", "data")
     count_hashes.clear()
     (project.root / "data/f3.txt").write_text("changed!")
+    settle_timestamps()
     r = project.run("add", "data", "--json")
     assert json.loads(r.stdout)["saved"][0]["hashed"] == 1
     count_hashes.clear()
     (project.root / "data/f4.txt").write_text("changed too")
+    settle_timestamps()
     project.run("status")
     assert [os.path.basename(p) for p in count_hashes] == ["f4.txt"]
 
@@ -131,3 +142,16 @@ def test_no_commit_writes_pointer_without_caching(project):
     assert doc["changed"][0]["not_in_cache"] == ["m.bin"]
     project.run("commit")
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_change_within_the_same_timestamp_tick_is_seen(project):
+    """The racy-git case: same size, same mtime, new content, right after hashing."""
+    project.gen({"data": {"a.csv": "1,2,3"}})
+    path = project.root / "data/a.csv"
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))  # as if written this very moment
+    project.run("add", "data")
+    path.write_text("9,9,9")  # same size…
+    os.utime(path, ns=(now, now))  # …and the same timestamp tick
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert doc["changed"][0]["modified"] == ["data/a.csv"]

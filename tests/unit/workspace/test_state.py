@@ -20,3 +20,14 @@ def test_verified_objects(tmp_path):
     db = StateDB(tmp_path / "state.db")
     db.put_objects([("a" * 32, StatKey(1, 2, 3))])
     assert db.verified_objects() == {"a" * 32: StatKey(1, 2, 3)}
+
+
+def test_racy_rows_are_not_trusted(tmp_path):
+    """A file whose mtime is as new as its row could change again unseen: hash it again."""
+    import time
+
+    db = StateDB(tmp_path / "state.db")
+    now = time.time_ns()
+    db.put_files([("fresh", FileState(StatKey(1, now, 1), "a" * 32)),
+                  ("old", FileState(StatKey(2, now - 10**9, 1), "b" * 32))])
+    assert sorted(db.files_under("")) == ["old"]
