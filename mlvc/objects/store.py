@@ -155,16 +155,17 @@ class ObjectStore:
     def add_file_link(self, src: str | os.PathLike[str], oid: str) -> None:
         """Hardlink an already hashed file into the store; raises OSError if links fail.
 
-        The file becomes read-only: it *is* the cache object now.
+        A hard link appears whole, under its final name, in one step: no temporary name is
+        needed. The file becomes read-only: it *is* the cache object now.
         """
         self._ensure_dirs(oid)
-        tmp = self.tmp_path(oid)
-        os.link(src, tmp)
+        final = self.path_str(oid)
         try:
-            self.commit_tmp(tmp, oid)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+            os.link(src, final)
+        except FileExistsError:
+            pass  # another writer stored the same bytes meanwhile
+        os.chmod(final, OBJECT_MODE)
+        self._remember(oid)
 
     def add_tree(self, tree: Tree) -> str:
         data = tree.to_bytes()

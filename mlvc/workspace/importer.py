@@ -100,8 +100,8 @@ class Importer:
         try:
             if method == "hardlink":
                 self.store.add_file_link(fs, oid)
-                st = stat_key(os.stat(fs))
-                return Imported(oid, FileState(st, oid, "hardlink"), st)
+                # Linking and chmod leave (inode, mtime, size) as hashed: no stat needed.
+                return Imported(oid, FileState(key, oid, "hardlink"), key)
             tmp = self.store.tmp_path(oid)
             os.makedirs(self.store.tmp_dir, exist_ok=True)
             reflink(fs, tmp, OBJECT_MODE)

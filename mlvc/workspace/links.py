@@ -141,6 +141,24 @@ class Linker:
                  if k not in self._unsupported and not (executable and k in SHARED_TYPES)]
         # Only shared link types are configured and the file is executable: copy it.
         for kind in kinds or ["copy"]:
+            if kind in SHARED_TYPES:
+                # A link appears whole in one step, so where nothing is in the way it is made
+                # under its final name; else it replaces the old file through a rename.
+                try:
+                    self._make(kind, src, str(dest), executable)
+                    return kind, stat_key(os.stat(dest))
+                except FileExistsError:
+                    pass
+                except OSError as exc:
+                    if exc.errno in _UNSUPPORTED:
+                        last_error = exc
+                        with self._lock:
+                            self._unsupported.add(kind)
+                        continue
+                    if not os.path.exists(src):
+                        raise FileNotFoundError(errno.ENOENT,
+                                                f"object {oid} is not in the cache", src) from None
+                    raise
             tmp = tmp_sibling(dest)
             try:
                 key = self._make(kind, src, tmp, executable)
