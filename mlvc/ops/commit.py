@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,8 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
             for oid, data in built.trees:
                 repo.cache.add_bytes(data, oid)
             repo.state.put_valid_trees(oid for oid, _ in built.trees)
+            if built.type == "dir":
+                _prime(repo, node, out_path, built, verified)
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
         old = updated.get(pointer_path)
         previous = next((o for o in old.outs if o.path == out_path), None) if old else None
@@ -115,6 +118,20 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
         repo.scm.add(git_files)
         staged = True
     return CommitResult(tuple(saved), tuple(dict.fromkeys(git_files)), staged)
+
+
+def _prime(repo: Repo, node: WsDir, out_path: RelPath, built, verified: list) -> None:
+    """Record what the next status would otherwise work out again: the flattened listing of
+    the tree just built, and the stat of its freshly verified manifests."""
+    from mlvc.workspace.compare import Recorded, Want, encode_listing
+    from mlvc.workspace.scan import iter_dirs
+    from mlvc.workspace.state import stat_key
+
+    files = {f.path: Want(f.oid or "", f.exec, f.key[2]) for f in iter_files(node)}
+    dirs = frozenset(d.path for d in iter_dirs(node))
+    trees = frozenset(oid for oid, _ in built.trees)
+    repo.state.put_listing(built.oid, encode_listing(Recorded(files, dirs, trees), out_path))
+    verified.extend((oid, stat_key(os.stat(repo.cache.path_str(oid)))) for oid in trees)
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
