@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlvc.errors import CorruptObjectError, ObjectMissingError
+from mlvc.parallel import run_batched
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -19,7 +20,7 @@ from mlvc.workspace.compare import (
 )
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Selected
-from mlvc.workspace.scan import WsFile, apply_state, run_batched
+from mlvc.workspace.scan import WsFile, apply_state
 
 
 @dataclass(frozen=True, slots=True)

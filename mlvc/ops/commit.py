@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
+from mlvc.parallel import run_batched
 from mlvc.paths import RelPath, from_user
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -14,7 +15,7 @@ from mlvc.workspace import gitignore
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Index
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
-from mlvc.workspace.scan import WsDir, WsFile, apply_state, build, iter_files, run_batched
+from mlvc.workspace.scan import WsDir, WsFile, apply_state, build, iter_files
 from mlvc.workspace.verify import ObjectChecker
 
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.parallel import run_batched
 from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
 from mlvc.workspace.links import UMASK, Linker
-from mlvc.workspace.scan import run_batched
 from mlvc.workspace.state import FileState
 
 

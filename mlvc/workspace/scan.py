@@ -2,7 +2,7 @@
 
 ``Scanner.scan`` lists a tracked path (one ``lstat`` per entry, honouring ``.mlvcignore``).
 ``apply_state`` fills in oids from the state DB where (inode, mtime, size) still match;
-the rest are hashed with ``run_batched`` in a thread pool. ``build`` then computes the tree
+the rest are hashed with ``mlvc.parallel.run_batched``. ``build`` then computes the tree
 manifests bottom-up.
 """
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +19,9 @@ from mlvc.errors import PathError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.paths import RelPath, to_fs
-from mlvc.progress import Progress
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.state import FileState, StatKey, stat_key
 
-BATCH = 64
 _S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
 TMP_MARK = ".mlvc-tmp."
 _TMP_RE = re.compile(r"\.mlvc-tmp\.\d+(\.\d+)?$")
@@ -165,86 +162,6 @@ def apply_state(files: list[WsFile], known: dict[RelPath, FileState]) -> list[Ws
         else:
             todo.append(f)
     return todo
-
-
-_FORK_FN: Callable | None = None
-PROCESS_MIN_ITEMS = 2048
-
-
-def _run_in_child(batch: list) -> list:
-    assert _FORK_FN is not None
-    return [_FORK_FN(x) for x in batch]
-
-
-def _child_init() -> None:
-    """Set up a forked worker: drop the parent's locks, and die with the parent."""
-    from mlvc.lock import HELD_FDS
-
-    for fd in list(HELD_FDS):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    HELD_FDS.clear()
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            os._exit(1)
-
-
-def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: str,
-                unit: str = "file", processes: bool = False) -> list:
-    """``[fn(x) for x in items]`` in batches, with one progress phase.
-
-    Work that is mostly system calls on small files is CPU-bound in this process (Python plus
-    kernel time), so threads only fight over the GIL. With ``processes`` and enough items,
-    the batches run in forked worker processes, one per core, which share nothing but the
-    filesystem; ``fn`` and the items must not need this process's SQLite connection.
-    Otherwise a thread pool of ``jobs`` threads is used (for work that waits on I/O).
-    """
-    if not items:
-        return []
-    batches = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
-    results: list = []
-    cores = min(jobs, os.cpu_count() or 1)
-    with progress.phase(desc, total=len(items), unit=unit) as advance:
-        def run(batch):
-            return [fn(x) for x in batch]
-
-        if processes and cores > 1 and len(items) >= PROCESS_MIN_ITEMS and hasattr(os, "fork"):
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            global _FORK_FN
-            _FORK_FN = fn
-            try:
-                with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"),
-                                         initializer=_child_init) as pool:
-                    for batch, out in zip(batches, pool.map(_run_in_child, batches,
-                                                            chunksize=8)):
-                        results.extend(out)
-                        advance(len(batch))
-            finally:
-                _FORK_FN = None
-        elif jobs <= 1 or len(batches) == 1:
-            for batch in batches:
-                results.extend(run(batch))
-                advance(len(batch))
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                for batch, out in zip(batches, pool.map(run, batches)):
-                    results.extend(out)
-                    advance(len(batch))
-    return results
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from mlvc.objects.oid import hash_file
 from mlvc.objects.store import ObjectStore
+from mlvc.parallel import run_batched
 from mlvc.progress import NULL_PROGRESS, Progress
-from mlvc.workspace.scan import run_batched
 from mlvc.workspace.state import StateDB, StatKey, stat_key
 
 
