@@ -18,9 +18,10 @@ from typing import NamedTuple
 
 import xxhash
 
+from mlvc.errors import CorruptObjectError
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
-from mlvc.workspace.links import SHARED_TYPES, SMALL_FILE, Linker, reflink
+from mlvc.workspace.links import SHARED_TYPES, SMALL_FILE, Linker, copy_file, reflink
 from mlvc.workspace.scan import WsFile
 from mlvc.workspace.state import FileState, StatKey, stat_key
 
@@ -116,10 +117,32 @@ class Importer:
             return self.run(f)
 
     def _copy_in(self, fs: str) -> tuple[str, StatKey, StatKey | None]:
-        """Copy into the cache while hashing; returns (oid, workspace key, object key)."""
+        """Copy into the cache; returns (oid, workspace key, object key or None if present).
+
+        A small file is read once and written from memory. A large one is hashed in one
+        read pass and then, only if the cache lacks it, copied inside the kernel
+        (``copy_file_range``), which beats pushing the bytes through Python again. Its stat
+        is compared before and after, so a file changed meanwhile is never stored under the
+        old oid.
+        """
         data, key = read_small(fs)
         if data is None:
-            oid = self.store.add_file_copy(fs)
+            oid, key = hash_path(fs)
+            if self.store.has(oid):
+                return oid, key, None
+            tmp = self.store.tmp_path(oid)
+            os.makedirs(self.store.tmp_dir, exist_ok=True)
+            try:
+                copy_file(fs, tmp, OBJECT_MODE)
+                if stat_key(os.stat(fs)) != key:
+                    raise CorruptObjectError(oid, f"{fs} changed while it was being stored",
+                                             hint="run the command again")
+                self.store._ensure_dirs(oid)
+                self.store.commit_tmp(tmp, oid)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
             return oid, key, stat_key(os.stat(self.store.path_str(oid)))
         oid = hash_bytes(data)
         if self.store.has(oid):

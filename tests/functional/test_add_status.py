@@ -148,10 +148,29 @@ def test_change_within_the_same_timestamp_tick_is_seen(project):
     """The racy-git case: same size, same mtime, new content, right after hashing."""
     project.gen({"data": {"a.csv": "1,2,3"}})
     path = project.root / "data/a.csv"
-    now = time.time_ns()
-    os.utime(path, ns=(now, now))  # as if written this very moment
+    # A tick no older than the moment add records the file, however long add takes.
+    tick = time.time_ns() + 5 * 10**9
+    os.utime(path, ns=(tick, tick))
     project.run("add", "data")
     path.write_text("9,9,9")  # same size…
-    os.utime(path, ns=(now, now))  # …and the same timestamp tick
+    os.utime(path, ns=(tick, tick))  # …and the same timestamp tick
     doc = json.loads(project.run("status", "--json").stdout)
     assert doc["changed"][0]["modified"] == ["data/a.csv"]
+
+
+def test_large_files_are_cached_whole_and_deduplicated(project):
+    big = os.urandom(3 * 1024 * 1024 + 5)  # above the small-file limit: the kernel-copy path
+    project.gen({"data": {"a.bin": big, "b.bin": big}, "model.bin": big})
+    project.run("add", "data", "model.bin")
+    from mlvc.objects.oid import hash_bytes
+
+    oid = hash_bytes(big)
+    obj = project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+    assert obj.read_bytes() == big and oct(obj.stat().st_mode & 0o777) == "0o444"
+    assert not list((project.root / ".mlvc/cache/tmp").iterdir())
+    (project.root / "data/a.bin").unlink()
+    (project.root / "model.bin").unlink()
+    project.run("checkout")
+    assert (project.root / "data/a.bin").read_bytes() == big
+    assert (project.root / "model.bin").read_bytes() == big
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
