@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 from mlvc.errors import CorruptObjectError, ObjectMissingError
@@ -30,9 +31,19 @@ class Loaded:
     problem: str | None  # why the recorded tree could not be read
 
 
+class _ValidTrees:
+    """``oid in valid`` asks the state DB about that one manifest (lazily, as trees are read)."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.state = repo.state
+
+    def __contains__(self, oid: object) -> bool:
+        return isinstance(oid, str) and bool(self.state.valid_trees([oid]))
+
+
 def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
     out = []
-    validated = repo.state.valid_trees()
+    validated = _ValidTrees(repo)
     read: set[str] = set()
     for s in selected:
         try:
@@ -43,11 +54,11 @@ def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
             out.append(Loaded(s, None, f"not in cache ({exc.message.split(' is ')[0]})"))
         except CorruptObjectError as exc:
             out.append(Loaded(s, None, f"corrupt in cache ({exc.message})"))
-    repo.state.put_valid_trees(read - validated)
+    repo.state.put_valid_trees(read)  # every manifest read has passed validation by now
     return out
 
 
-def _flatten_cached(repo: Repo, s: Selected, validated: set[str]) -> Recorded:
+def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recorded:
     """Flatten an output's recorded tree, through the state DB's cache of listings.
 
     A listing is keyed by the tree's oid, so it can never be stale. The manifests' bytes are

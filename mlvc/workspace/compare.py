@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -50,8 +51,7 @@ def decode_listing(data: bytes, root: RelPath) -> Recorded:
                     frozenset([root, *(prefix + d for d in dirs)]), frozenset(trees))
 
 
-def flatten(store: ObjectStore, out: Out, validated: set[str] | frozenset[str] = frozenset()
-            ) -> Recorded:
+def flatten(store: ObjectStore, out: Out, validated: Container[str] = frozenset()) -> Recorded:
     """Read the recorded tree of ``out`` (raises when a manifest is missing or corrupt).
 
     ``validated`` are tree oids whose manifests passed validation before.

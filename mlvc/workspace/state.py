@@ -18,12 +18,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from mlvc.paths import RelPath
 
+LOOKUP_LIMIT = 20_000  # above this many keys, scan a table instead of looking each one up
 RACY_NS = 20_000_000  # file timestamps come from a coarse clock: up to 10 ms per tick
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -103,10 +104,26 @@ class StateDB:
             self._write("DELETE FROM files WHERE path = ?", data)
 
     # -- verified cache objects ------------------------------------------------------------
-    def verified_objects(self) -> dict[str, StatKey]:
-        rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
+    def verified_objects(self, oids: Iterable[str]) -> dict[str, StatKey]:
+        """Verification records of ``oids`` (those that have one).
+
+        A few oids are looked up by key; for many, one scan of the table is cheaper than
+        thousands of lookups. Either way the cost follows the question, not the cache size,
+        except when the question covers a large part of the cache anyway.
+        """
+        wanted = set(oids)
         new = tuple.__new__
-        return {o: new(StatKey, (i, m, s)) for o, i, m, s in rows}
+        if len(wanted) > LOOKUP_LIMIT:
+            rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
+            return {o: new(StatKey, (i, m, s)) for o, i, m, s in rows if o in wanted}
+        return {o: new(StatKey, (i, m, s)) for o, i, m, s in self._select(
+            "SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({})", wanted)}
+
+    def _select(self, sql: str, keys: set[str]) -> Iterator[tuple]:
+        keys_list = list(keys)
+        for start in range(0, len(keys_list), 500):
+            chunk = keys_list[start:start + 500]
+            yield from self._conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         data = [(o, k[0], k[1], k[2]) for o, k in rows]
@@ -114,8 +131,10 @@ class StateDB:
             self._write("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", data)
 
     # -- tree manifests whose shape was validated once (their oid fixes their bytes) ---------
-    def valid_trees(self) -> set[str]:
-        return {o for (o,) in self._conn.execute("SELECT oid FROM valid_trees")}
+    def valid_trees(self, oids: Iterable[str]) -> set[str]:
+        """Which of ``oids`` are manifests that passed validation before."""
+        return {o for (o,) in self._select("SELECT oid FROM valid_trees WHERE oid IN ({})",
+                                           set(oids))}
 
     def put_valid_trees(self, oids: Iterable[str]) -> None:
         data = [(o,) for o in oids]

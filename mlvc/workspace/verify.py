@@ -32,18 +32,9 @@ class ObjectChecker:
     def __init__(self, store: ObjectStore, state: StateDB) -> None:
         self.store = store
         self.state = state
-        self._verified: dict[str, StatKey] | None = None
-
-    @property
-    def verified(self) -> dict[str, StatKey]:
-        if self._verified is None:
-            self._verified = self.state.verified_objects()
-        return self._verified
 
     def record(self, rows: Iterable[tuple[str, StatKey]]) -> None:
-        rows = list(rows)
-        self.state.put_objects(rows)
-        self.verified.update(rows)
+        self.state.put_objects(list(rows))
 
     def check(self, oids: Iterable[str], jobs: int = 8, progress: Progress = NULL_PROGRESS,
               seen: dict[str, StatKey] | None = None) -> ObjectCheck:
@@ -52,12 +43,13 @@ class ObjectChecker:
         ``seen`` maps oids to a stat already taken of the very same inode (a workspace file
         hard-linked to its object): when it matches the verified record, no stat is needed.
         """
-        verified = self.verified
+        oids = set(oids)
+        verified = self.state.verified_objects(oids)
         base = str(self.store.objects_dir)
         missing, suspect = set(), []
         seen = seen or {}
         # One stat per object in a plain loop: cheaper than a thread pool for stat calls.
-        for oid in set(oids):
+        for oid in oids:
             known = seen.get(oid)
             if known is not None and verified.get(oid) == known:
                 continue

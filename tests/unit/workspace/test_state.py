@@ -18,8 +18,30 @@ def test_put_and_range_scan(tmp_path):
 
 def test_verified_objects(tmp_path):
     db = StateDB(tmp_path / "state.db")
-    db.put_objects([("a" * 32, StatKey(1, 2, 3))])
-    assert db.verified_objects() == {"a" * 32: StatKey(1, 2, 3)}
+    db.put_objects([("a" * 32, StatKey(1, 2, 3)), ("b" * 32, StatKey(4, 5, 6))])
+    assert db.verified_objects(["a" * 32, "c" * 32]) == {"a" * 32: StatKey(1, 2, 3)}
+
+
+def test_verified_objects_by_scan_and_in_chunks(tmp_path, monkeypatch):
+    """Over the lookup limit a table scan answers; under it, keyed lookups in chunks. Same answer."""
+    from mlvc.workspace import state
+
+    db = StateDB(tmp_path / "state.db")
+    rows = [(f"{i:032x}", StatKey(i, i, i)) for i in range(1200)]
+    db.put_objects(rows)
+    asked = [f"{i:032x}" for i in range(0, 2400, 2)]  # half of them are not recorded
+    expected = {o: k for o, k in rows if o in set(asked)}
+    assert db.verified_objects(asked) == expected  # 1200 keys: three chunks of lookups
+    monkeypatch.setattr(state, "LOOKUP_LIMIT", 10)
+    assert db.verified_objects(asked) == expected  # table scan
+
+
+def test_valid_trees(tmp_path):
+    db = StateDB(tmp_path / "state.db")
+    db.put_valid_trees(["a" * 32, "b" * 32])
+    db.put_valid_trees(["a" * 32])  # again: no error
+    assert db.valid_trees(["a" * 32, "c" * 32]) == {"a" * 32}
+    assert db.valid_trees([]) == set()
 
 
 def test_racy_rows_are_not_trusted(tmp_path):
