@@ -10,6 +10,7 @@
     │   └── CorruptObjectError    an object whose bytes do not match its oid, or a bad manifest
     ├── ObjectMissingError        an object the operation needs is not in the cache
     ├── ConfigError               an unknown key or a bad value
+    ├── RemoteError               no such remote, or it cannot be reached or used
     ├── ConfirmationRequired      the CLI must ask the user, then call again with force
     ├── LockError                 the repository lock could not be taken
     └── ScmError                  git said no
@@ -59,6 +60,10 @@ class ObjectMissingError(MlvcError):
 
 
 class ConfigError(MlvcError):
+    pass
+
+
+class RemoteError(MlvcError):
     pass
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from mlvc.progress import Progress
 
+T = TypeVar("T")
+R = TypeVar("R")
 BATCH = 64
 _FORK_FN: Callable | None = None
 PROCESS_MIN_ITEMS = 2048
@@ -87,3 +90,36 @@ def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: 
                     results.extend(out)
                     advance(len(batch))
     return results
+
+
+def threaded(items: Iterable[T], fn: Callable[[T], R], jobs: int
+             ) -> Iterator[tuple[T, R | BaseException]]:
+    """Yield ``(item, fn(item))`` as each call finishes, in a pool of ``jobs`` threads.
+
+    For work that waits on the network or a disk. A call that raises yields its exception
+    instead of a result; the rest go on. At most ``jobs * 4`` calls are queued at a time, so
+    memory stays bounded however many items there are. On an interrupt, queued calls are
+    cancelled and the interrupt is raised once the running ones return.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    it = iter(items)
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    pending: dict = {}
+    try:
+        for item in it:
+            pending[pool.submit(fn, item)] = item
+            if len(pending) >= jobs * 4:
+                break
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = pending.pop(future)
+                exc = future.exception()
+                yield item, (exc if exc is not None else future.result())
+            for item in it:
+                pending[pool.submit(fn, item)] = item
+                if len(pending) >= jobs * 4:
+                    break
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

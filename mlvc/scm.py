@@ -57,3 +57,39 @@ class Git:
     def add(self, paths: list[str]) -> None:
         if paths:
             self._run("add", "--", *paths)
+
+    # -- reading other revisions without checking them out ---------------------------------
+    def revisions(self, branches: bool = False, tags: bool = False,
+                  commits: bool = False) -> list[str]:
+        """Commit shas: the tips of all branches (local and remote-tracking, as in
+        ``git branch -a``), of all tags, or every commit."""
+        shas: list[str] = []
+        if commits:
+            shas += self._run("rev-list", "--all").split()
+        refs = (["refs/heads", "refs/remotes"] if branches else []) + (["refs/tags"] if tags else [])
+        if refs:
+            fmt = "%(objecttype) %(objectname) %(*objecttype) %(*objectname)"
+            for line in self._run("for-each-ref", f"--format={fmt}", *refs).splitlines():
+                parts = line.split()
+                # A branch or light tag names a commit; an annotated tag peels to one.
+                for kind, sha in zip(parts[::2], parts[1::2]):
+                    if kind == "commit":
+                        shas.append(sha)
+        return list(dict.fromkeys(shas))
+
+    def files_at(self, rev: str, suffix: str) -> list[tuple[str, str]]:
+        """``(path, blob sha)`` of the files ending in ``suffix`` at ``rev``, below the project
+        folder, with paths relative to it."""
+        out = self._run("ls-tree", "-r", "-z", rev)
+        found = []
+        for record in out.split("\0"):
+            if not record:
+                continue
+            meta, path = record.split("\t", 1)
+            mode, kind, sha = meta.split()
+            if kind == "blob" and path.endswith(suffix):
+                found.append((path, sha))
+        return found
+
+    def read_blob(self, sha: str) -> bytes:
+        return self.repo.odb.stream(bytes.fromhex(sha)).read()

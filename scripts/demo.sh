@@ -80,4 +80,24 @@ grep -q "my unsaved work" data/train/part-001.csv
 step mlvc checkout --force
 step mlvc status --json
 
-say "Demo finished: data versioned with git, restored bit for bit."
+say "Share it: push to a remote in a local folder (any path, an NFS mount, or s3://…)"
+step mlvc remote add -d store "$WORK/remote-store"
+step git commit -q -am "Add the shared remote"
+step mlvc status --cloud
+step mlvc push --all-branches --all-tags
+step mlvc push
+step mlvc status --cloud
+
+say "A teammate clones the git repo and pulls the data"
+cd "$WORK"
+step git clone -q project teammate
+cd teammate
+step mlvc pull
+step diff -r "$WORK/project/data" data
+step cmp "$WORK/project/model.pkl" model.pkl
+echo "identical: the teammate has exactly the bytes that were pushed"
+step git checkout -q v1
+step mlvc pull
+test -f data/test/part-009.csv && test ! -f data/train/part-new.csv
+
+say "Demo finished: data versioned with git, shared through a remote, restored bit for bit."

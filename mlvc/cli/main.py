@@ -24,6 +24,10 @@ COMMANDS = {
     "remove": ("mlvc.cli.commands.data", "remove_cmd"),
     "move": ("mlvc.cli.commands.data", "move_cmd"),
     "unprotect": ("mlvc.cli.commands.data", "unprotect_cmd"),
+    "remote": ("mlvc.cli.commands.remote", "remote_cmd"),
+    "push": ("mlvc.cli.commands.remote", "push_cmd"),
+    "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),
+    "pull": ("mlvc.cli.commands.remote", "pull_cmd"),
 }
 
 

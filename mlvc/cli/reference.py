@@ -28,9 +28,17 @@ def render() -> str:
     for name in sorted(COMMANDS):
         command = cli.get_command(top, name)
         assert command is not None
-        ctx = click.Context(command, info_name=name, parent=top)
-        parts += [f"## mlvc {name}\n", "```text", command.get_help(ctx), "```\n"]
+        parts += _render(command, name, top)
     return "\n".join(parts)
+
+
+def _render(command: click.Command, name: str, parent: click.Context) -> list[str]:
+    ctx = click.Context(command, info_name=name, parent=parent)
+    parts = [f"## {ctx.command_path}\n", "```text", command.get_help(ctx), "```\n"]
+    if isinstance(command, click.Group):
+        for sub in sorted(command.list_commands(ctx)):
+            parts += _render(command.get_command(ctx, sub), sub, ctx)
+    return parts
 
 
 if __name__ == "__main__":

@@ -60,3 +60,12 @@ def json_option(f):
 def jobs_option(f):
     return click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
                         help="Number of threads for I/O (default: core.jobs).")(f)
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

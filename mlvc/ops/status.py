@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlvc.errors import FormatError, MlvcError
 from mlvc.ops._outputs import load_recorded, resolve, workspace_view
 from mlvc.ops.commit import user_paths
 from mlvc.paths import RelPath
@@ -100,3 +101,87 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
             missing=not ws.files and not ws.dirs and bool(files or item.recorded.dirs),
         ))
     return StatusResult(tuple(results))
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEntry:
+    path: RelPath  # a folder's manifest is shown as "folder/"
+    oid: str
+    state: str  # "not on remote" | "not in cache" | "missing" (in neither)
+
+
+@dataclass(frozen=True, slots=True)
+class CloudStatusResult:
+    remote: str
+    objects: int
+    entries: tuple[CloudEntry, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.entries
+
+    def of(self, state: str) -> tuple[RelPath, ...]:
+        return tuple(e.path for e in self.entries if e.state == state)
+
+    def to_json(self) -> dict:
+        return {"remote": self.remote, "clean": self.clean, "objects": self.objects,
+                "not_on_remote": list(self.of("not on remote")),
+                "not_in_cache": list(self.of("not in cache")),
+                "missing": list(self.of("missing"))}
+
+
+def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
+                 remote: str | None = None, jobs: int | None = None,
+                 progress: Progress = NULL_PROGRESS) -> CloudStatusResult:
+    """Which objects of the tracked outputs the remote lacks, and which the cache lacks.
+
+    The remote is asked, not its local index, so the answer is current; what it has is then
+    remembered in the index. Folder listings the cache lacks are read from the remote (and
+    checked), without storing them.
+    """
+    from mlvc.objects.tree import Tree
+    from mlvc.ops._objects import collect_sources, expand
+    from mlvc.ops._remote import connect, unreachable
+    from mlvc.parallel import threaded
+
+    jobs = jobs or repo.jobs
+    sources, _ = collect_sources(repo, targets, cwd)
+    rem, index = connect(repo, remote)
+    try:
+        def read_trees(oids: list[str]) -> dict:
+            out: dict = {}
+            for oid, data in threaded(oids, rem.read_object, jobs):
+                if isinstance(data, Exception):
+                    out[oid] = data
+                elif isinstance(data, BaseException):
+                    raise data
+                else:
+                    try:
+                        out[oid] = Tree.from_bytes(data, oid)
+                    except FormatError as exc:
+                        out[oid] = exc
+            return out
+
+        try:
+            index.sync_epoch(rem.epoch())
+            objs = expand(repo, sources, read_trees)
+            on_remote = rem.contains(objs.all_oids(), jobs, progress)
+        except MlvcError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one clear error
+            raise unreachable(rem, exc) from exc
+        index.add(on_remote)
+        entries = []
+        for oid, (obj, _why) in objs.unreadable.items():
+            entries.append(CloudEntry(obj.path + "/", oid, "missing"))
+        for kind, table in (("file", objs.files), ("tree", objs.trees)):
+            for oid, obj in table.items():
+                local, remote_has = repo.cache.has(oid), oid in on_remote
+                if local and remote_has:
+                    continue
+                state = "not on remote" if local else "not in cache" if remote_has else "missing"
+                entries.append(CloudEntry(obj.path + ("/" if kind == "tree" else ""), oid, state))
+        return CloudStatusResult(rem.name, len(objs.files) + len(objs.trees),
+                                 tuple(sorted(entries, key=lambda e: (e.path, e.oid))))
+    finally:
+        index.close()

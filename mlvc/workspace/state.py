@@ -58,6 +58,14 @@ class FileState(NamedTuple):
     link: str | None = None
 
 
+def select_keys(conn: sqlite3.Connection, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
+    """Run ``sql`` (with ``IN ({})``) for ``keys``, 500 bound parameters at a time."""
+    keys_list = list(keys)
+    for start in range(0, len(keys_list), 500):
+        chunk = keys_list[start:start + 500]
+        yield from conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
+
 class StateDB:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,14 +124,8 @@ class StateDB:
         if len(wanted) > LOOKUP_LIMIT:
             rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
             return {o: new(StatKey, (i, m, s)) for o, i, m, s in rows if o in wanted}
-        return {o: new(StatKey, (i, m, s)) for o, i, m, s in self._select(
-            "SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({})", wanted)}
-
-    def _select(self, sql: str, keys: set[str]) -> Iterator[tuple]:
-        keys_list = list(keys)
-        for start in range(0, len(keys_list), 500):
-            chunk = keys_list[start:start + 500]
-            yield from self._conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
+        sql = "SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({})"
+        return {o: new(StatKey, (i, m, s)) for o, i, m, s in select_keys(self._conn, sql, wanted)}
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         data = [(o, k[0], k[1], k[2]) for o, k in rows]
@@ -133,8 +135,8 @@ class StateDB:
     # -- tree manifests whose shape was validated once (their oid fixes their bytes) ---------
     def valid_trees(self, oids: Iterable[str]) -> set[str]:
         """Which of ``oids`` are manifests that passed validation before."""
-        return {o for (o,) in self._select("SELECT oid FROM valid_trees WHERE oid IN ({})",
-                                           set(oids))}
+        sql = "SELECT oid FROM valid_trees WHERE oid IN ({})"
+        return {o for (o,) in select_keys(self._conn, sql, set(oids))}
 
     def put_valid_trees(self, oids: Iterable[str]) -> None:
         data = [(o,) for o in oids]

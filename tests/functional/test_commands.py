@@ -10,15 +10,30 @@ from mlvc import __version__
 from mlvc.cli.main import COMMANDS, cli
 
 
+def _all_commands():
+    """(argv, command) for every command and every subcommand of a group."""
+    ctx = click.Context(cli)
+    todo = [([name], cli.get_command(ctx, name)) for name in COMMANDS]
+    while todo:
+        argv, command = todo.pop()
+        yield argv, command
+        if isinstance(command, click.Group):
+            sub_ctx = click.Context(command)
+            todo += [([*argv, s], command.get_command(sub_ctx, s))
+                     for s in command.list_commands(sub_ctx)]
+
+
 def test_every_command_has_help(project):
-    for name in COMMANDS:
-        r = project.run(name, "--help")
+    seen = []
+    for argv, command in _all_commands():
+        seen.append(" ".join(argv))
+        r = project.run(*argv, "--help")
         assert "Usage:" in r.stdout
-        command = cli.get_command(click.Context(cli), name)
-        assert command.help and len(command.help) > 20
+        assert command.help and len(command.help) > 20, argv
         for param in command.params:
             if isinstance(param, click.Option):
-                assert param.help, f"{name} {param.opts} has no help"
+                assert param.help, f"{argv} {param.opts} has no help"
+    assert "remote modify" in seen and "push" in seen
     assert __version__ in project.run("--version").stdout
 
 

@@ -11,6 +11,7 @@ from mlvc.cli.render import (
     echo,
     echo_json,
     echo_list,
+    human_size,
     jobs_option,
     json_option,
     open_repo,
@@ -46,7 +47,7 @@ def add_cmd(targets, no_commit, jobs, as_json):
         return
     for s in result.saved:
         what = f"{s.out.nfiles} files, " if s.out.type == "dir" else ""
-        echo(f"Added {s.out.path} ({what}{_size(s.out.size)}) -> {s.pointer}")
+        echo(f"Added {s.out.path} ({what}{human_size(s.out.size)}) -> {s.pointer}")
     _git_hint(result)
 
 
@@ -75,13 +76,31 @@ def commit_cmd(targets, jobs, as_json):
 @click.argument("targets", nargs=-1)
 @click.option("-q", "--quiet", "quiet", is_flag=True,
               help="Print nothing; exit with 1 when anything differs.")
+@click.option("-c", "--cloud", is_flag=True,
+              help="Compare the cache with a remote instead: what it lacks, what the cache lacks.")
+@click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
 @jobs_option
 @json_option
-def status_cmd(targets, quiet, jobs, as_json):
+def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     """Show how the workspace and the cache differ from what the pointers record."""
+    s = settings()
+    if remote and not cloud:
+        raise click.UsageError("-r/--remote goes with -c/--cloud")
+    if cloud:
+        from mlvc.ops.status import cloud_status
+
+        with open_repo() as repo:
+            cresult = cloud_status(repo, list(targets), cwd=s.cwd, remote=remote, jobs=jobs,
+                                   progress=progress() if not quiet else _null())
+        if as_json:
+            echo_json(cresult.to_json())
+        elif not quiet:
+            _report_cloud(cresult)
+        if quiet and not cresult.clean:
+            raise SystemExit(1)
+        return
     from mlvc.ops.status import status
 
-    s = settings()
     with open_repo() as repo:
         result = status(repo, list(targets), cwd=s.cwd, jobs=jobs,
                         progress=progress() if not quiet else _null())
@@ -110,6 +129,24 @@ def status_cmd(targets, quiet, jobs, as_json):
         raise SystemExit(1)
 
 
+def _report_cloud(result) -> None:
+    if result.clean:
+        echo(f"Cache and remote '{result.remote}' are in sync ({result.objects} object(s)).")
+        return
+    echo(f"Compared with remote '{result.remote}' ({result.objects} object(s)):")
+    echo_list("not on remote", result.of("not on remote"))
+    echo_list("not in cache", result.of("not in cache"))
+    echo_list("missing", result.of("missing"))
+    hints = []
+    if result.of("not on remote"):
+        hints.append("`mlvc push` uploads what the remote lacks")
+    if result.of("not in cache"):
+        hints.append("`mlvc fetch` downloads what the cache lacks")
+    if result.of("missing"):
+        hints.append("missing objects are in neither: re-add the data where it exists")
+    echo("\n" + "; ".join(hints) + ".")
+
+
 def _null():
     from mlvc.progress import NULL_PROGRESS
 
@@ -134,26 +171,30 @@ def checkout_cmd(targets, force, relink, jobs, as_json):
     if as_json:
         echo_json(result.to_json())
     else:
-        counts = [(len(result.added), "added"), (len(result.modified), "modified"),
-                  (len(result.deleted), "deleted"), (len(result.relinked), "relinked")]
-        done = ", ".join(f"{n} {what}" for n, what in counts if n)
-        if done:
-            echo(done[:1].upper() + done[1:])
-        elif result.ok:
-            echo("Nothing to do: the workspace matches.")
-        if result.conflicts:
-            click.echo(f"Kept {len(result.conflicts)} file(s) with unsaved changes:", err=True)
-            for p in result.conflicts[:20]:
-                click.echo(f"  {p}", err=True)
-        for path, reason in result.failed[:20]:
-            click.echo(f"error: {path}: {reason}", err=True)
+        report_checkout(result)
+    if not result.ok:
+        raise SystemExit(1)
+
+
+def report_checkout(result) -> None:
+    counts = [(len(result.added), "added"), (len(result.modified), "modified"),
+              (len(result.deleted), "deleted"), (len(result.relinked), "relinked")]
+    done = ", ".join(f"{n} {what}" for n, what in counts if n)
+    if done:
+        echo(done[:1].upper() + done[1:])
+    elif result.ok:
+        echo("Nothing to do: the workspace matches.")
+    if result.conflicts:
+        click.echo(f"Kept {len(result.conflicts)} file(s) with unsaved changes:", err=True)
+        for p in result.conflicts[:20]:
+            click.echo(f"  {p}", err=True)
+    for path, reason in result.failed[:20]:
+        click.echo(f"error: {path}: {reason}", err=True)
     if result.conflicts and not result.failed:
         click.echo("hint: `mlvc commit` keeps the changes; `mlvc checkout --force` discards them",
                    err=True)
     if result.failed:
         click.echo("hint: `mlvc fetch` the missing objects, or re-add the data", err=True)
-    if not result.ok:
-        raise SystemExit(1)
 
 
 @click.command("remove")
@@ -215,12 +256,3 @@ def unprotect_cmd(paths, as_json):
         echo_json(result.to_json())
         return
     echo(f"Unprotected {len(result.unprotected)} file(s).")
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

@@ -1,0 +1,229 @@
+"""Remote commands: remote add/list/remove/default/modify, push, fetch, pull."""
+
+from __future__ import annotations
+
+import click
+
+from mlvc.cli.render import (
+    LIST_LIMIT,
+    echo,
+    echo_json,
+    human_size,
+    jobs_option,
+    json_option,
+    open_repo,
+    progress,
+    settings,
+)
+
+
+@click.group("remote")
+def remote_cmd():
+    """Manage remotes: where `push` sends objects and `pull` gets them.
+
+    \b
+    A remote is a local or NFS folder, an s3:// URL, or any fsspec URL (gs://, az://,
+    ssh://, … once that filesystem's package is installed).
+    """
+
+
+@remote_cmd.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("-d", "--default", is_flag=True, help="Make it the default remote.")
+@click.option("--local", "level", flag_value="local",
+              help="Write to .mlvc/config.local.yaml (this machine only, git-ignored).")
+@click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
+def remote_add_cmd(name, url, default, level, force):
+    """Add remote NAME at URL (a folder path, s3://bucket/prefix, …).
+
+    A relative folder path is taken from the current folder and stored relative to the
+    project root.
+    """
+    from mlvc.ops.remote import add_remote
+
+    info = add_remote(settings().cwd, name, url, default=default, level=level or "project",
+                      force=force)
+    echo(f"Added remote '{info.name}': {info.url}" + (" (default)" if info.default else ""))
+
+
+@remote_cmd.command("list")
+@json_option
+def remote_list_cmd(as_json):
+    """List the remotes, their URLs and options (secrets masked)."""
+    from mlvc.ops.remote import list_remotes
+
+    remotes = list_remotes(settings().cwd)
+    if as_json:
+        echo_json([r.to_json() for r in remotes])
+        return
+    if not remotes:
+        click.echo("No remotes. Add one with `mlvc remote add -d NAME URL`.")
+    for r in remotes:
+        click.echo(f"{r.name}\t{r.url}" + ("\t(default)" if r.default else ""))
+        for key, value in r.options:
+            click.echo(f"  {key}={value}")
+
+
+@remote_cmd.command("remove")
+@click.argument("name")
+def remote_remove_cmd(name):
+    """Remove remote NAME from the project and local config (the remote's data stays)."""
+    from mlvc.ops.remote import remove_remote
+
+    remove_remote(settings().cwd, name)
+    echo(f"Removed remote '{name}'.")
+
+
+@remote_cmd.command("default")
+@click.argument("name", required=False)
+@click.option("--unset", is_flag=True, help="Have no default remote.")
+@click.option("--local", "level", flag_value="local", help="Use .mlvc/config.local.yaml.")
+def remote_default_cmd(name, unset, level):
+    """Show the default remote, or make NAME the default."""
+    from mlvc.ops.remote import default_remote
+
+    if unset and name:
+        raise click.UsageError("--unset takes no NAME")
+    current = default_remote(settings().cwd, name, unset=unset, level=level or "project")
+    if name is None and not unset:
+        if current is None:
+            from mlvc.errors import RemoteError
+
+            raise RemoteError("no default remote is set",
+                              hint="set one with `mlvc remote default NAME`")
+        click.echo(current)
+
+
+@remote_cmd.command("modify")
+@click.argument("name")
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--unset", is_flag=True, help="Remove the option.")
+@click.option("--local", "level", flag_value="local",
+              help="Write to .mlvc/config.local.yaml (the default for credentials).")
+@click.option("--project", "level", flag_value="project",
+              help="Write to .mlvc/config.yaml, even a credential.")
+def remote_modify_cmd(name, key, value, unset, level):
+    """Set an option of remote NAME: url, endpoint_url, region, profile, access_key_id,
+    secret_access_key, session_token, or any option of its fsspec filesystem.
+
+    Credentials go to .mlvc/config.local.yaml (git-ignored) unless --project is given.
+    """
+    from mlvc.ops.remote import modify_remote
+
+    if unset and value is not None:
+        raise click.UsageError("--unset takes no VALUE")
+    where, shown = modify_remote(settings().cwd, name, key, value, unset=unset, level=level)
+    file = ".mlvc/config.local.yaml" if where == "local" else ".mlvc/config.yaml"
+    echo(f"Unset {key} of remote '{name}' in {file}." if unset
+         else f"Set {key}={shown} for remote '{name}' in {file}.")
+
+
+def _revision_options(f):
+    f = click.option("-A", "--all-commits", is_flag=True,
+                     help="Objects of every commit in the git history.")(f)
+    f = click.option("-T", "--all-tags", is_flag=True, help="Objects of every git tag.")(f)
+    f = click.option("-a", "--all-branches", is_flag=True,
+                     help="Objects of every git branch (local and remote-tracking).")(f)
+    f = click.option("-r", "--remote", metavar="NAME",
+                     help="Remote to use (default: core.remote).")(f)
+    return f
+
+
+def _report(result, verb: str) -> None:
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    size = human_size(result.nbytes)
+    if result.transferred:
+        echo(f"{verb} {result.transferred} object(s), {size}, "
+             f"{'to' if verb == 'Pushed' else 'from'} '{result.remote}'"
+             + (f"; {result.present} were there already." if result.present else "."))
+    elif result.ok:
+        where = f"Remote '{result.remote}'" if verb == "Pushed" else "The cache"
+        echo(f"{where} has all {result.present} object(s) already: nothing to transfer.")
+    report_failures(result)
+
+
+def report_failures(result, brief: bool = False) -> None:
+    """On stderr, in text and JSON modes alike (JSON goes to stdout)."""
+    if result.failed:
+        click.echo(f"error: {len(result.failed)} object(s) did not transfer"
+                   + ("" if brief else ":"), err=True)
+        if brief:
+            return
+        for f in result.failed[:LIST_LIMIT]:
+            click.echo(f"  {f.path}  {f.oid}  {f.reason}", err=True)
+        if len(result.failed) > LIST_LIMIT:
+            click.echo(f"  … and {len(result.failed) - LIST_LIMIT} more", err=True)
+        click.echo("hint: what did arrive is kept; run the command again to finish", err=True)
+
+
+@click.command("push")
+@click.argument("targets", nargs=-1)
+@_revision_options
+@jobs_option
+@json_option
+def push_cmd(targets, remote, all_branches, all_tags, all_commits, jobs, as_json):
+    """Upload the objects of tracked data that the remote lacks."""
+    from mlvc.ops.push import push
+
+    with open_repo() as repo:
+        result = push(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
+                      all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
+                      progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        report_failures(result, brief=True)
+    else:
+        _report(result, "Pushed")
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@click.command("fetch")
+@click.argument("targets", nargs=-1)
+@_revision_options
+@jobs_option
+@json_option
+def fetch_cmd(targets, remote, all_branches, all_tags, all_commits, jobs, as_json):
+    """Download into the cache the objects of tracked data that it lacks (no checkout)."""
+    from mlvc.ops.fetch import fetch
+
+    with open_repo() as repo:
+        result = fetch(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
+                       all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
+                       progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        report_failures(result, brief=True)
+    else:
+        _report(result, "Fetched")
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@click.command("pull")
+@click.argument("targets", nargs=-1)
+@_revision_options
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite changed workspace files even if unsaved.")
+@jobs_option
+@json_option
+def pull_cmd(targets, remote, all_branches, all_tags, all_commits, force, jobs, as_json):
+    """Fetch from the remote, then check out: the workspace gets the recorded data."""
+    from mlvc.cli.commands.data import report_checkout
+    from mlvc.ops.pull import pull
+
+    with open_repo() as repo:
+        result = pull(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
+                      force=force, all_branches=all_branches, all_tags=all_tags,
+                      all_commits=all_commits, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        report_failures(result.fetched, brief=True)
+    else:
+        _report(result.fetched, "Fetched")
+        report_checkout(result.checkout)
+    if not result.ok:
+        raise SystemExit(1)

@@ -1,0 +1,173 @@
+"""Which objects the tracked outputs need: of the workspace, and of other git revisions.
+
+Shared by push, fetch, pull and ``status --cloud``. Pointer files of other revisions are read
+from git objects, without checking anything out. Trees are walked level by level: from the
+local cache, or (for fetch) from the remote, so that a fresh clone can learn what a folder
+holds one level at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from mlvc.errors import CorruptObjectError, FormatError, ObjectMissingError
+from mlvc.objects.tree import Tree
+from mlvc.ops.commit import user_paths
+from mlvc.paths import RelPath, is_within
+from mlvc.repo import Repo
+from mlvc.workspace.index import Index
+from mlvc.workspace.pointer import POINTER_SUFFIX, Out, parse_pointer
+
+WORKSPACE = "workspace"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One tracked output as some revision (or the workspace) records it."""
+
+    rev: str
+    pointer: RelPath
+    out: Out
+    within: RelPath = ""  # only this part of a folder output
+
+
+class Obj(NamedTuple):
+    path: RelPath  # where the object is checked out (a folder for a tree)
+    size: int
+    pointer: RelPath
+
+
+@dataclass(slots=True)
+class Objects:
+    files: dict[str, Obj] = field(default_factory=dict)
+    trees: dict[str, Obj] = field(default_factory=dict)
+    children: dict[str, tuple[str, ...]] = field(default_factory=dict)  # tree -> entry oids
+    depth: dict[str, int] = field(default_factory=dict)  # tree -> how deep below its output
+    unreadable: dict[str, tuple[Obj, str]] = field(default_factory=dict)  # trees: why
+
+    def all_oids(self) -> set[str]:
+        return set(self.files) | set(self.trees)
+
+    def where(self, oid: str) -> Obj | None:
+        return self.files.get(oid) or self.trees.get(oid) or (
+            self.unreadable[oid][0] if oid in self.unreadable else None)
+
+
+def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | None = None, *,
+                    all_branches: bool = False, all_tags: bool = False,
+                    all_commits: bool = False) -> tuple[list[Source], list[str]]:
+    """Tracked outputs of the workspace and of the chosen revisions; plus warnings."""
+    paths = user_paths(repo, targets or [], cwd)
+    index = Index.load(repo.root, repo.ignore)
+    sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
+               for s in index.select(paths)]
+    warnings: list[str] = []
+    if not (all_branches or all_tags or all_commits):
+        return sources, warnings
+    if repo.scm is None:
+        raise FormatError("-a, -T and -A read other git revisions, and this project has no git",
+                          hint="run without them")
+    parsed: dict[str, list[Out] | None] = {}  # blob sha -> outs (each blob read once)
+    seen = {(s.pointer, s.out) for s in sources}
+    for rev in repo.scm.revisions(all_branches, all_tags, all_commits):
+        for path, blob in repo.scm.files_at(rev, POINTER_SUFFIX):
+            if path.startswith(".mlvc/") or "/.mlvc/" in path:
+                continue
+            if blob not in parsed:
+                try:
+                    text = repo.scm.read_blob(blob).decode("utf-8")
+                    parsed[blob] = list(parse_pointer(text, path).outs)
+                except (FormatError, UnicodeDecodeError) as exc:
+                    warnings.append(f"{rev[:8]}:{path}: {getattr(exc, 'message', exc)} (skipped)")
+                    parsed[blob] = None
+            for out in parsed[blob] or ():
+                if paths and not any(is_within(out.path, t) or is_within(t, out.path)
+                                     for t in paths):
+                    continue
+                if (path, out) not in seen:
+                    seen.add((path, out))
+                    sources.append(Source(rev[:8], path, out))
+    return sources, warnings
+
+
+TreeGetter = Callable[[list[str]], dict[str, Tree | Exception]]
+
+
+def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = None) -> Objects:
+    """Every object the sources need: files, and the tree manifests of folders.
+
+    A manifest missing from the cache is asked of ``get_trees`` (many at once); without one,
+    or when that fails, the tree is *unreadable* and what lies below it is unknown.
+    """
+    objs = Objects()
+    frontier: list[tuple[str, Obj, int]] = []
+    valid = repo.state.valid_trees({s.out.oid for s in sources if s.out.type == "dir"})
+    for s in sources:
+        if s.out.type == "file":
+            objs.files.setdefault(s.out.oid, Obj(s.out.path, s.out.size, s.pointer))
+        else:
+            frontier.append((s.out.oid, Obj(s.out.path, s.out.size, s.pointer), 0))
+    newly_valid: set[str] = set()
+    while frontier:
+        level = [(oid, obj, d) for oid, obj, d in frontier if oid not in objs.trees
+                 and oid not in objs.unreadable]
+        frontier = []
+        unique = {oid: (obj, d) for oid, obj, d in level}
+        trees: dict[str, Tree | Exception] = {}
+        remote_wanted = []
+        for oid in unique:
+            if repo.cache.has(oid):
+                try:
+                    trees[oid] = repo.cache.read_tree(oid, validated=oid in valid)
+                    newly_valid.add(oid)
+                except (CorruptObjectError, ObjectMissingError) as exc:
+                    trees[oid] = exc
+            else:
+                remote_wanted.append(oid)
+        if remote_wanted:
+            if get_trees is None:
+                trees.update({o: ObjectMissingError("not in the cache") for o in remote_wanted})
+            else:
+                trees.update(get_trees(remote_wanted))
+        for oid, (obj, depth) in unique.items():
+            tree = trees[oid]
+            if isinstance(tree, Exception):
+                objs.unreadable[oid] = (obj, _why(tree))
+                continue
+            objs.trees[oid] = obj
+            objs.depth[oid] = depth
+            objs.children[oid] = tuple(e.oid for e in tree.entries)
+            for e in tree.entries:
+                path = f"{obj.path}/{e.name}"
+                if e.is_dir:
+                    frontier.append((e.oid, Obj(path, e.size, obj.pointer), depth + 1))
+                else:
+                    objs.files.setdefault(e.oid, Obj(path, e.size, obj.pointer))
+    repo.state.put_valid_trees(newly_valid - valid)
+    _restrict(objs, sources)
+    return objs
+
+
+def _restrict(objs: Objects, sources: list[Source]) -> None:
+    """Narrow file objects to the ``within`` parts asked for (trees are kept: they are small)."""
+    narrowed = {s.out.path: s.within for s in sources if s.within}
+    if not narrowed:
+        return
+
+    def wanted(obj: Obj) -> bool:
+        for out_path, within in narrowed.items():
+            if is_within(obj.path, out_path):
+                return is_within(obj.path, within)
+        return True
+    objs.files = {o: obj for o, obj in objs.files.items() if wanted(obj)}
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError | ObjectMissingError):
+        return "missing"
+    if isinstance(exc, CorruptObjectError):
+        return "corrupt"
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__

@@ -1,0 +1,83 @@
+"""What push, fetch and pull share: opening a remote with its index, and their result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlvc.errors import MlvcError, RemoteError
+from mlvc.ops._objects import Objects
+from mlvc.paths import RelPath
+from mlvc.remote import open_remote
+from mlvc.remote.fs import Failure, Remote
+from mlvc.remote.index import RemoteIndex, index_path
+from mlvc.remote.retry import is_transient
+from mlvc.repo import Repo
+
+
+@dataclass(frozen=True, slots=True)
+class FailedObject:
+    path: RelPath
+    oid: str
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "oid": self.oid, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    remote: str
+    transferred: int  # objects sent or received
+    nbytes: int
+    present: int  # objects that were already where they had to be
+    failed: tuple[FailedObject, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict:
+        return {"remote": self.remote, "transferred": self.transferred, "bytes": self.nbytes,
+                "present": self.present, "failed": [f.to_json() for f in self.failed],
+                "warnings": list(self.warnings)}
+
+
+def connect(repo: Repo, name: str | None) -> tuple[Remote, RemoteIndex]:
+    remote = open_remote(repo.config, repo.root, name)
+    return remote, RemoteIndex(index_path(repo.tmp_dir, remote.url), remote.url)
+
+
+def unreachable(remote: Remote, exc: Exception) -> RemoteError:
+    """A clear error for a remote that cannot be used at all."""
+    if isinstance(exc, MlvcError):
+        return RemoteError(exc.message, exc.hint)
+    if isinstance(exc, PermissionError):
+        return RemoteError(f"remote '{remote.name}' ({remote.url}) refused access: {exc}",
+                           hint="check the credentials: `mlvc remote modify "
+                                f"{remote.name} access_key_id …` (stored in config.local.yaml)")
+    if isinstance(exc, FileNotFoundError):
+        return RemoteError(f"remote '{remote.name}' ({remote.url}) does not exist: {exc}",
+                           hint="create the bucket or folder, or fix the url")
+    what = "cannot be reached" if is_transient(exc) else "failed"
+    return RemoteError(f"remote '{remote.name}' ({remote.url}) {what}: "
+                       f"{type(exc).__name__}: {exc}",
+                       hint="check the url and endpoint_url (`mlvc remote list`), and that the "
+                            "server is up; mlvc retried with backoff")
+
+
+def failed_objects(objs: Objects, failures: tuple[Failure, ...] | list[Failure],
+                   verb: str) -> list[FailedObject]:
+    out = []
+    for f in failures:
+        where = objs.where(f.oid)
+        path = where.path if where is not None else "?"
+        if f.kind == "missing":
+            reason = "missing on the remote" if verb == "fetch" else "missing"
+        elif f.kind == "corrupt":
+            reason = ("corrupt on the remote (not stored)" if verb == "fetch"
+                      else "corrupt in the cache")
+        else:
+            reason = f.reason
+        out.append(FailedObject(path, f.oid, reason))
+    return out

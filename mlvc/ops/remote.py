@@ -1,0 +1,147 @@
+"""``mlvc remote add/list/remove/default/modify``: the ``remotes.*`` and ``core.remote`` settings.
+
+Credentials (any option whose name says key, secret, password or token) go to the git-ignored
+``.mlvc/config.local.yaml`` unless a level is given, and are never shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc import config as cfg
+from mlvc.errors import RemoteError
+from mlvc.remote import scheme
+from mlvc.repo import find_root
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+WRITABLE = ("project", "local")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteInfo:
+    name: str
+    url: str
+    default: bool
+    options: tuple[tuple[str, object], ...]  # secrets masked
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "url": self.url, "default": self.default,
+                "options": dict(self.options)}
+
+
+def _files(cwd: Path) -> tuple[Path, cfg.ConfigFiles]:
+    root = find_root(cwd)
+    return root, cfg.ConfigFiles.for_root(root)
+
+
+def _read(files: cfg.ConfigFiles, level: str) -> dict[str, object]:
+    path = files.path(level)
+    return cfg.read_file(path, str(path))
+
+
+def _levels_with(files: cfg.ConfigFiles, name: str) -> list[str]:
+    prefix = f"remotes.{name}."
+    return [lv for lv in cfg.LEVELS if any(k.startswith(prefix) for k in _read(files, lv))]
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise RemoteError(f"'{name}' is not a valid remote name",
+                          hint="use letters, digits, '_' and '-' (no dots or spaces)")
+
+
+def _store_url(root: Path, cwd: Path, url: str) -> str:
+    """A local path given relative to the current folder is stored relative to the project."""
+    if scheme(url) is not None or os.path.isabs(os.path.expanduser(url)):
+        return url
+    return os.path.relpath(os.path.normpath(os.path.join(cwd, url)), root)
+
+
+def add_remote(cwd: Path, name: str, url: str, *, default: bool = False,
+               level: str = "project", force: bool = False) -> RemoteInfo:
+    _check_name(name)
+    root, files = _files(cwd)
+    existing = _levels_with(files, name)
+    if existing and not force:
+        raise RemoteError(f"remote '{name}' exists already ({', '.join(existing)} config)",
+                          hint=f"change it with `mlvc remote modify {name} url URL`, "
+                               "or replace it with -f")
+    if force:
+        for lv in existing:
+            if lv in WRITABLE:
+                cfg.unset_value(files.path(lv), lv, f"remotes.{name}")
+    stored = _store_url(root, cwd, url)
+    cfg.set_value(files.path(level), level, f"remotes.{name}.url", stored)
+    if default:
+        cfg.set_value(files.path(level), level, "core.remote", name)
+    return _info(files, name)
+
+
+def list_remotes(cwd: Path) -> tuple[RemoteInfo, ...]:
+    _, files = _files(cwd)
+    merged = cfg.Config.load(files)
+    return tuple(_info(files, n, merged) for n in sorted(merged.remotes()))
+
+
+def _info(files: cfg.ConfigFiles, name: str, merged: cfg.Config | None = None) -> RemoteInfo:
+    merged = merged or cfg.Config.load(files)
+    options = merged.remotes().get(name, {})
+    shown = tuple((k, cfg.shown(k, v)) for k, v in sorted(options.items()) if k != "url")
+    return RemoteInfo(name, str(options.get("url", "")), merged.get("core.remote") == name, shown)
+
+
+def remove_remote(cwd: Path, name: str) -> RemoteInfo:
+    _, files = _files(cwd)
+    levels = [lv for lv in _levels_with(files, name) if lv in WRITABLE]
+    if not levels:
+        raise RemoteError(f"no remote named '{name}' in this project",
+                          hint="`mlvc remote list` shows the remotes")
+    info = _info(files, name)
+    for lv in levels:
+        cfg.unset_value(files.path(lv), lv, f"remotes.{name}")
+    for lv in WRITABLE:
+        if _read(files, lv).get("core.remote") == name:
+            cfg.unset_value(files.path(lv), lv, "core.remote")
+    return info
+
+
+def default_remote(cwd: Path, name: str | None = None, *, unset: bool = False,
+                   level: str = "project") -> str | None:
+    """Show (no name), set, or unset the default remote; returns the default in effect."""
+    _, files = _files(cwd)
+    if unset:
+        cfg.unset_value(files.path(level), level, "core.remote")
+    elif name is not None:
+        if name not in cfg.Config.load(files).remotes():
+            raise RemoteError(f"no remote named '{name}'",
+                              hint="add it first with `mlvc remote add NAME URL`")
+        cfg.set_value(files.path(level), level, "core.remote", name)
+    value = cfg.Config.load(files).get("core.remote")
+    return str(value) if value is not None else None
+
+
+def modify_remote(cwd: Path, name: str, key: str, value: str | None = None, *,
+                  unset: bool = False, level: str | None = None) -> tuple[str, object]:
+    """Set or unset one option of a remote; returns (level written, value as shown)."""
+    _check_name(name)
+    if not key or "." in key or key != key.strip():
+        raise RemoteError(f"'{key}' is not a remote option name")
+    root, files = _files(cwd)
+    if name not in cfg.Config.load(files).remotes():
+        raise RemoteError(f"no remote named '{name}'",
+                          hint="`mlvc remote list` shows the remotes; `mlvc remote add` adds one")
+    level = level or ("local" if cfg.is_secret(key) else "project")
+    full = f"remotes.{name}.{key}"
+    if unset:
+        if not cfg.unset_value(files.path(level), level, full):
+            raise RemoteError(f"'{key}' is not set for remote '{name}' in the {level} config")
+        return level, None
+    if value is None:
+        raise RemoteError("a value is needed", hint=f"mlvc remote modify {name} {key} VALUE")
+    if key == "url":
+        value = _store_url(root, cwd, value)
+    typed = cfg.set_value(files.path(level), level, full, value)
+    return level, cfg.shown(full, typed)

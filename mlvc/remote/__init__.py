@@ -1,0 +1,96 @@
+"""Remotes: where a team's objects are shared (a local or NFS folder, S3, any fsspec filesystem).
+
+:func:`open_remote` turns the ``remotes.<name>.*`` settings into a :class:`~mlvc.remote.fs.Remote`.
+The ``url`` picks the filesystem; every other option goes to fsspec, with the friendly
+S3 names (``access_key_id``, ``secret_access_key``, ``session_token``, ``region``) mapped to
+what s3fs calls them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlvc.config import Config, is_secret
+from mlvc.errors import RemoteError
+from mlvc.remote.fs import LocalRemote, Remote
+
+_S3_NAMES = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token"}
+_FS_PACKAGES = {"s3": "s3fs (pip install 'mlvc[s3]')", "gs": "gcsfs", "gcs": "gcsfs",
+                "az": "adlfs", "abfs": "adlfs", "ssh": "sshfs", "sftp": "sshfs"}
+
+
+def remote_name(config: Config, name: str | None) -> str:
+    name = name or config.get("core.remote")  # type: ignore[assignment]
+    if not name:
+        raise RemoteError("no remote given and no default remote is set",
+                          hint="add one with `mlvc remote add -d NAME URL`, or pass -r NAME")
+    if str(name) not in config.remotes():
+        known = ", ".join(sorted(config.remotes())) or "none"
+        raise RemoteError(f"no remote named '{name}' (configured: {known})",
+                          hint="`mlvc remote list` shows the remotes; `mlvc remote add` adds one")
+    return str(name)
+
+
+def scheme(url: str) -> str | None:
+    if "://" in url:
+        return url.split("://", 1)[0].lower()
+    return None
+
+
+def resolve_url(url: str, root: Path) -> str:
+    """A local path is relative to the project root; any other URL is taken as it is."""
+    if scheme(url) is None:
+        return os.path.normpath(os.path.join(root, os.path.expanduser(url)))
+    return url
+
+
+def fs_options(url: str, options: dict[str, object]) -> dict[str, object]:
+    proto = scheme(url) or "file"
+    out: dict[str, object] = {}
+    for key, value in options.items():
+        if key == "url":
+            continue
+        if isinstance(value, str) and not is_secret(key) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if proto in ("s3", "s3a"):
+            if key == "region":
+                out.setdefault("client_kwargs", {})["region_name"] = value  # type: ignore[index]
+                continue
+            key = _S3_NAMES.get(key, key)
+        out[key] = value
+    if proto in ("s3", "s3a"):
+        # mlvc retries with backoff itself: botocore's own retries stay short, or a dead
+        # endpoint would take minutes to report.
+        out.setdefault("config_kwargs", {"retries": {"max_attempts": 2, "mode": "standard"},
+                                         "connect_timeout": 10, "read_timeout": 120})
+    return out
+
+
+def open_remote(config: Config, root: Path, name: str | None = None) -> Remote:
+    name = remote_name(config, name)
+    options = dict(config.remotes()[name])
+    url = options.get("url")
+    if not isinstance(url, str) or not url:
+        raise RemoteError(f"remote '{name}' has no url",
+                          hint=f"set it with `mlvc remote modify {name} url URL`")
+    url = resolve_url(url, root)
+    proto = scheme(url)
+    if proto in (None, "file", "local"):
+        from fsspec.implementations.local import LocalFileSystem
+
+        path = url.split("://", 1)[1] if proto else url
+        return LocalRemote(name, url, LocalFileSystem(), os.path.abspath(path))
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True,
+                                         **fs_options(url, options))
+    except ImportError as exc:
+        package = _FS_PACKAGES.get(proto or "", "its fsspec filesystem package")
+        raise RemoteError(f"remote '{name}' ({url}) needs a package that is not installed: "
+                          f"{exc}", hint=f"install {package}") from None
+    except (ValueError, TypeError) as exc:
+        raise RemoteError(f"remote '{name}' ({url}) cannot be opened: {exc}",
+                          hint="check its url and options with `mlvc remote list`") from None
+    return Remote(name, url, fs, path)

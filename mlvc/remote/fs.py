@@ -1,0 +1,349 @@
+"""A remote object store on any fsspec filesystem (local folder, S3, memory, GCS, SSH…).
+
+Layout as in SPEC 2.1: ``<root>/objects/<oid[:2]>/<oid[2:]>``, plus ``<root>/mlvc-epoch``, a
+token that ``gc`` renews so that local indexes of the remote know to start again.
+
+Callers see objects, never paths: :meth:`Remote.contains`, :meth:`Remote.upload`,
+:meth:`Remote.download` and :meth:`Remote.read_object`. Packs (SPEC 2.1) will slot in behind
+those four without changing a caller.
+
+Every request goes through :func:`with_retries`. Uploads appear atomically: object stores
+publish an upload whole; on filesystems (a local or NFS folder, SFTP) the bytes go to a
+temporary name that is renamed into place. Every download is re-hashed before it enters the
+cache; bytes that do not match their oid are dropped and reported.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import xxhash
+
+from mlvc.errors import CorruptObjectError
+from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
+from mlvc.objects.store import OBJECT_MODE, ObjectStore
+from mlvc.parallel import threaded
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.remote.retry import with_retries
+from mlvc.workspace.state import StatKey, stat_key
+
+# Object stores publish an upload whole; anything else gets a temporary name and a rename.
+WHOLE_UPLOAD_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory", "oss"}
+EPOCH_NAME = "mlvc-epoch"
+SMALL = 16 << 20  # objects up to this size are read in one request
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    oid: str
+    kind: str  # "missing" (not there), "corrupt" (bytes do not match the oid), "error"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    done: tuple[str, ...]
+    failed: tuple[Failure, ...]
+    nbytes: int
+    stored: tuple[tuple[str, StatKey], ...] = ()  # downloads: each new cache object's stat
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Remote:
+    """Objects on one fsspec filesystem under ``root``."""
+
+    def __init__(self, name: str, url: str, fs, root: str) -> None:
+        self.name = name
+        self.url = url
+        self.fs = fs
+        self.root = root.rstrip("/") or "/"
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        self.protocol = protocol
+        self.whole_uploads = protocol in WHOLE_UPLOAD_PROTOCOLS
+        self._tmp_counter = 0
+        self._lock = threading.Lock()
+
+    # -- locations -------------------------------------------------------------------------
+    def object_path(self, oid: str) -> str:
+        return f"{self.root}/objects/{oid[:2]}/{oid[2:]}"
+
+    def _prefix_path(self, prefix: str) -> str:
+        return f"{self.root}/objects/{prefix}"
+
+    def _tmp_path(self, oid: str) -> str:
+        with self._lock:
+            self._tmp_counter += 1
+            n = self._tmp_counter
+        return f"{self.root}/tmp/{oid}.{os.getpid()}.{secrets.token_hex(4)}.{n}"
+
+    # -- the epoch token -------------------------------------------------------------------
+    def epoch(self) -> str | None:
+        """The remote's current epoch token, or None when it has none (new or wiped)."""
+        def read() -> str | None:
+            try:
+                return self.fs.cat_file(f"{self.root}/{EPOCH_NAME}").decode().strip() or None
+            except FileNotFoundError:
+                return None
+        return with_retries(read)
+
+    def ensure_epoch(self) -> str:
+        current = self.epoch()
+        return current if current is not None else self.renew_epoch()
+
+    def renew_epoch(self) -> str:
+        """Write a new epoch token: every local index of this remote starts again."""
+        token = secrets.token_hex(16)
+        self._write_bytes(f"{self.root}/{EPOCH_NAME}", token.encode(), token)
+        return token
+
+    def _write_bytes(self, final: str, data: bytes, tag: str) -> None:
+        def write() -> None:
+            if self.whole_uploads:
+                self.fs.pipe_file(final, data)
+                return
+            tmp = self._tmp_path(tag)
+            self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, final)
+        with_retries(write)
+
+    # -- which objects are there -----------------------------------------------------------
+    def contains(self, oids: Iterable[str], jobs: int = 8,
+                 progress: Progress = NULL_PROGRESS) -> set[str]:
+        """Which of ``oids`` the remote has.
+
+        Many oids: list the ``objects/<prefix>`` folders they fall in, in parallel (one
+        listing answers for every object in it). A few: ask about each object.
+        """
+        oids = set(oids)
+        if not oids:
+            return set()
+        self.fs.invalidate_cache()
+        prefixes = sorted({o[:2] for o in oids})
+        if len(oids) > 2 * len(prefixes):
+            found: set[str] = set()
+            with progress.phase("Listing remote", total=len(prefixes), unit="folder") as adv:
+                for prefix, names in threaded(prefixes, self._list_prefix, jobs):
+                    if isinstance(names, BaseException):
+                        raise names
+                    found |= {prefix + n for n in names if prefix + n in oids}
+                    adv(1)
+            return found
+        found = set()
+        with progress.phase("Checking remote", total=len(oids), unit="object") as adv:
+            for oid, there in threaded(sorted(oids), self._exists, jobs):
+                if isinstance(there, BaseException):
+                    raise there
+                if there:
+                    found.add(oid)
+                adv(1)
+        return found
+
+    def _list_prefix(self, prefix: str) -> list[str]:
+        def ls() -> list[str]:
+            try:
+                entries = self.fs.ls(self._prefix_path(prefix), detail=False)
+            except FileNotFoundError:
+                return []
+            return [posixpath.basename(str(e).rstrip("/")) for e in entries]
+        return with_retries(ls)
+
+    def _exists(self, oid: str) -> bool:
+        def info() -> bool:
+            try:
+                self.fs.info(self.object_path(oid))
+                return True
+            except FileNotFoundError:
+                return False
+        return with_retries(info)
+
+    # -- upload ----------------------------------------------------------------------------
+    def upload(self, items: list[tuple[str, str, int]], jobs: int = 8,
+               progress: Progress = NULL_PROGRESS) -> Transferred:
+        """Upload ``(oid, local path, size)`` items; every one is tried, failures listed."""
+        return self._transfer(items, lambda item: self._put(item[1], item[0]), jobs, progress,
+                              "Uploading")
+
+    def _put(self, local: str, oid: str) -> None:
+        final = self.object_path(oid)
+        if self.whole_uploads:
+            with_retries(lambda: self.fs.put_file(local, final))
+            return
+
+        def put() -> None:
+            tmp = self._tmp_path(oid)
+            self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
+            self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
+            try:
+                self.fs.put_file(local, tmp)
+                self.fs.mv(tmp, final)
+            except BaseException:
+                try:
+                    self.fs.rm_file(tmp)
+                except Exception:  # noqa: BLE001 - best effort; the original error matters
+                    pass
+                raise
+        with_retries(put)
+
+    # -- download --------------------------------------------------------------------------
+    def download(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int = 8,
+                 progress: Progress = NULL_PROGRESS) -> Transferred:
+        """Fetch ``(oid, size)`` items into ``store``, each re-hashed before it is stored."""
+        stored: list[tuple[str, StatKey]] = []
+
+        def get(item: tuple[str, int]) -> None:
+            stored.append((item[0], self._get(item[0], item[1], store)))
+        result = self._transfer([(o, "", s) for o, s in items], lambda it: get((it[0], it[2])),
+                                jobs, progress, "Downloading")
+        return Transferred(result.done, result.failed, result.nbytes, tuple(stored))
+
+    def read_object(self, oid: str) -> bytes:
+        """The bytes of one (small) object, verified against its oid."""
+        data = with_retries(lambda: self.fs.cat_file(self.object_path(oid)))
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is corrupt: "
+                                     "its bytes do not match its oid")
+        return data
+
+    def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
+        if size <= SMALL:
+            data = self.read_object(oid)
+            return StatKey(*store.write(data, oid))
+        return with_retries(lambda: self._get_stream(oid, store))
+
+    def _get_stream(self, oid: str, store: ObjectStore) -> StatKey:
+        """A large object, in bounded memory: hashed as it is written to a temporary file."""
+        tmp = store.tmp_path(oid)
+        os.makedirs(store.tmp_dir, exist_ok=True)
+        hasher = xxhash.xxh3_128()
+        try:
+            with self.fs.open(self.object_path(oid), "rb", block_size=CHUNK_SIZE * 8) as src, \
+                    open(tmp, "wb") as dst:
+                while chunk := src.read(CHUNK_SIZE * 4):
+                    hasher.update(chunk)
+                    dst.write(chunk)
+            if hasher.hexdigest() != oid:
+                raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is "
+                                         "corrupt: its bytes do not match its oid")
+            os.makedirs(os.path.dirname(store.path_str(oid)), exist_ok=True)
+            store.commit_tmp(tmp, oid)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return stat_key(os.stat(store.path_str(oid)))
+
+    # -- the shared transfer loop ----------------------------------------------------------
+    def _transfer(self, items: list[tuple[str, str, int]], fn: Callable, jobs: int,
+                  progress: Progress, desc: str) -> Transferred:
+        done: list[str] = []
+        failed: list[Failure] = []
+        nbytes = 0
+        total = sum(size for _, _, size in items)
+        with progress.phase(desc, total=len(items), unit="object") as adv, \
+                progress.phase(f"{desc} bytes", total=total, unit="B") as adv_bytes:
+            for item, outcome in threaded(items, fn, jobs):
+                oid = item[0]
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, Exception):
+                        raise outcome
+                    failed.append(_failure(oid, outcome))
+                else:
+                    done.append(oid)
+                    nbytes += item[2]
+                    adv_bytes(item[2])
+                adv(1)
+        return Transferred(tuple(done), tuple(failed), nbytes)
+
+
+def _failure(oid: str, exc: Exception) -> Failure:
+    if isinstance(exc, FileNotFoundError):
+        return Failure(oid, "missing", "not on the remote")
+    if isinstance(exc, CorruptObjectError):
+        return Failure(oid, "corrupt", "its bytes on the remote do not match its oid")
+    return Failure(oid, "error", _describe(exc))
+
+
+class LocalRemote(Remote):
+    """A remote in a local (or NFS-mounted) folder: the same contract, plain system calls."""
+
+    def __init__(self, name: str, url: str, fs, root: str) -> None:
+        super().__init__(name, url, fs, root)
+        self._made: set[str] = set()
+
+    def _mkdir(self, folder: str) -> None:
+        if folder not in self._made:
+            os.makedirs(folder, exist_ok=True)
+            with self._lock:
+                self._made.add(folder)
+
+    def _list_prefix(self, prefix: str) -> list[str]:
+        try:
+            return os.listdir(self._prefix_path(prefix))
+        except FileNotFoundError:
+            return []
+
+    def _exists(self, oid: str) -> bool:
+        return os.path.exists(self.object_path(oid))
+
+    def _put(self, local: str, oid: str) -> None:
+        final = self.object_path(oid)
+        tmp = self._tmp_path(oid)
+        self._mkdir(os.path.dirname(tmp))
+        self._mkdir(os.path.dirname(final))
+        try:
+            with open(local, "rb") as src, open(tmp, "wb") as dst:
+                _copy_fd(src.fileno(), dst.fileno())
+            os.chmod(tmp, OBJECT_MODE)
+            os.replace(tmp, final)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
+        store.add_file_copy(self.object_path(oid), expected=oid)
+        return stat_key(os.stat(store.path_str(oid)))
+
+    def read_object(self, oid: str) -> bytes:
+        with open(self.object_path(oid), "rb") as f:
+            data = f.read()
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is corrupt: "
+                                     "its bytes do not match its oid")
+        return data
+
+
+def _copy_fd(src: int, dst: int) -> None:
+    """Copy a whole file between descriptors in the kernel where possible."""
+    size = os.fstat(src).st_size
+    copied = 0
+    try:
+        while copied < size:
+            n = os.copy_file_range(src, dst, size - copied)
+            if n == 0:
+                break
+            copied += n
+        if copied == size:
+            return
+    except (AttributeError, OSError):
+        pass
+    os.lseek(src, copied, os.SEEK_SET)
+    os.lseek(dst, copied, os.SEEK_SET)
+    while chunk := os.read(src, CHUNK_SIZE):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]

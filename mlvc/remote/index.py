@@ -1,0 +1,100 @@
+"""What a remote is known to have, kept locally so that a push of nothing new is nearly free.
+
+The index only ever says "the remote has this object" (learned from an upload or a listing),
+never "it lacks it". Objects can leave a remote only through ``gc``, and ``gc`` first writes a
+new *epoch* token to the remote. The index remembers the epoch it was built under and is
+dropped whole as soon as the remote's token differs, or is gone (a wiped remote). So a stale
+index costs one small read per command, not a wrong answer.
+
+One SQLite file per remote URL, under ``.mlvc/tmp/remotes/``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import xxhash
+
+from mlvc.workspace.state import LOOKUP_LIMIT, select_keys
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (oid TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+
+def index_path(tmp_dir: Path, url: str) -> Path:
+    return tmp_dir / "remotes" / f"{xxhash.xxh3_64_hexdigest(url.encode())}.db"
+
+
+class RemoteIndex:
+    def __init__(self, path: Path, url: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False,
+                                     isolation_level=None)
+        self._lock = threading.Lock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+        self.url = url
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def sync_epoch(self, epoch: str | None) -> bool:
+        """Keep the index only if it was built under the remote's current ``epoch``.
+
+        Returns whether the old contents were kept. ``None`` (the remote has no epoch) empties
+        the index and keeps it empty until an epoch exists.
+        """
+        current = self._meta("epoch")
+        if epoch is not None and current == epoch and self._meta("url") == self.url:
+            return True
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM objects")
+                self._conn.execute("DELETE FROM meta")
+                if epoch is not None:
+                    self._conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                                           [("epoch", epoch), ("url", self.url)])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return False
+
+    @property
+    def usable(self) -> bool:
+        return self._meta("epoch") is not None
+
+    def known(self, oids: Iterable[str]) -> set[str]:
+        """Which of ``oids`` the remote is known to have."""
+        if not self.usable:
+            return set()
+        wanted = set(oids)
+        if len(wanted) > LOOKUP_LIMIT:
+            return {o for (o,) in self._conn.execute("SELECT oid FROM objects") if o in wanted}
+        return {o for (o,) in select_keys(self._conn, "SELECT oid FROM objects WHERE oid IN ({})",
+                                          wanted)}
+
+    def add(self, oids: Iterable[str]) -> None:
+        if not self.usable:
+            return
+        data = [(o,) for o in oids]
+        if not data:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("INSERT OR IGNORE INTO objects VALUES (?)", data)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")

@@ -1,0 +1,78 @@
+"""remote add/list/remove/default/modify, and credentials that are never printed."""
+
+import json
+
+import yaml
+
+
+def config(project, name="config.yaml"):
+    path = project.root / ".mlvc" / name
+    return yaml.safe_load(path.read_text()) if path.exists() else None
+
+
+def test_add_list_default_remove(project):
+    sub = project.root / "src"
+    sub.mkdir()
+    project.run("remote", "add", "-d", "store", "../../store", cwd=sub)
+    # Given from src/, stored relative to the project root.
+    assert config(project)["remotes"]["store"]["url"] == "../store"
+    assert config(project)["core"]["remote"] == "store"
+    project.run("remote", "add", "s3r", "s3://bucket/prefix")
+    doc = json.loads(project.run("remote", "list", "--json").stdout)
+    assert [(r["name"], r["url"], r["default"]) for r in doc] == [
+        ("s3r", "s3://bucket/prefix", False), ("store", "../store", True)]
+    assert project.run("remote", "default").stdout.strip() == "store"
+    project.run("remote", "default", "s3r")
+    assert project.run("remote", "default").stdout.strip() == "s3r"
+
+    r = project.run("remote", "add", "s3r", "s3://other", code=1)
+    assert "exists already" in r.stderr and "hint:" in r.stderr
+    project.run("remote", "add", "-f", "s3r", "s3://other")
+    assert config(project)["remotes"]["s3r"] == {"url": "s3://other"}
+
+    project.run("remote", "remove", "s3r")
+    assert "s3r" not in config(project)["remotes"]
+    assert "remote" not in config(project).get("core", {})  # it was the default
+    assert project.run("remote", "default", code=1).stderr.startswith("error: no default")
+    r = project.run("remote", "remove", "nope", code=1)
+    assert "no remote named 'nope'" in r.stderr
+
+
+def test_credentials_go_to_the_local_file_and_are_never_printed(project):
+    project.run("remote", "add", "-d", "s3r", "s3://bucket/prefix")
+    out = project.run("remote", "modify", "s3r", "secret_access_key", "TOPSECRET").stdout
+    assert "config.local.yaml" in out and "TOPSECRET" not in out
+    project.run("remote", "modify", "s3r", "access_key_id", "AKIAEXAMPLE")
+    project.run("remote", "modify", "s3r", "endpoint_url", "http://127.0.0.1:9000")
+    assert config(project, "config.local.yaml")["remotes"]["s3r"] == {
+        "secret_access_key": "TOPSECRET", "access_key_id": "AKIAEXAMPLE"}
+    assert config(project)["remotes"]["s3r"]["endpoint_url"] == "http://127.0.0.1:9000"
+    assert ".mlvc/config.local.yaml" not in project.git("status", "--porcelain", "--ignored=no")
+
+    for args in (["remote", "list"], ["remote", "list", "--json"], ["config", "--list"],
+                 ["config", "--list", "--show-origin"], ["config", "--list", "--json"],
+                 ["config", "remotes.s3r.secret_access_key"], ["doctor"], ["doctor", "--json"]):
+        r = project.run(*args)
+        assert "TOPSECRET" not in r.output and "AKIAEXAMPLE" not in r.output, args
+    assert "secret_access_key=***" in project.run("remote", "list").stdout
+
+    project.run("remote", "modify", "s3r", "secret_access_key", "--unset")
+    assert "secret_access_key" not in config(project, "config.local.yaml")["remotes"]["s3r"]
+
+
+def test_modify_unknown_remote_and_bad_names(project):
+    r = project.run("remote", "modify", "ghost", "region", "x", code=1)
+    assert "no remote named 'ghost'" in r.stderr
+    r = project.run("remote", "add", "bad.name", "/tmp/x", code=1)
+    assert "not a valid remote name" in r.stderr
+    assert not (config(project) or {}).get("remotes")
+
+
+def test_push_without_a_remote_explains(project):
+    project.gen({"f.txt": "x"})
+    project.run("add", "f.txt")
+    r = project.run("push", code=1)
+    assert r.stderr.startswith("error: no remote given and no default remote is set")
+    assert "mlvc remote add -d" in r.stderr
+    r = project.run("push", "-r", "nope", code=1)
+    assert "no remote named 'nope'" in r.stderr

@@ -1,0 +1,316 @@
+"""The remote contract, run against every remote kind: memory://, a local folder, and a real
+S3 server on loopback (moto_server, with s3fs talking HTTP to it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mlvc.objects.store import ObjectStore
+from tests.conftest import Project
+from tests.helpers.servers import DroppingProxy, moto_server
+
+pytestmark = pytest.mark.integration
+
+DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "c.bin": bytes(range(256)) * 40},
+                 "empty": {}},
+        "model.pkl": b"\x00weights" * 1000}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    with moto_server() as url:
+        yield url
+
+
+def _s3fs(endpoint: str):
+    import s3fs
+
+    return s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing",
+                             client_kwargs={"region_name": "us-east-1"}, skip_instance_cache=True)
+
+
+@dataclass
+class RemoteSpec:
+    kind: str
+    url: str
+    fs: object
+    root: str
+    options: dict[str, str] = field(default_factory=dict)
+
+    def configure(self, project: Project, name: str = "store") -> None:
+        """Add the remote as the default; credentials go to the (git-ignored) local config."""
+        if not project.run("remote", "list", "--json").stdout.count(f'"{name}"'):
+            project.run("remote", "add", "-d", name, self.url)
+        for key, value in self.options.items():
+            project.run("remote", "modify", name, key, value)
+
+    def object_path(self, oid: str) -> str:
+        return f"{self.root}/objects/{oid[:2]}/{oid[2:]}"
+
+    def corrupt(self, oid: str) -> None:
+        path = self.object_path(oid)
+        self.fs.rm_file(path)
+        self.fs.pipe_file(path, b"these are not the bytes you are looking for")
+
+    def delete(self, oid: str) -> None:
+        self.fs.rm_file(self.object_path(oid))
+
+    def has(self, oid: str) -> bool:
+        self.fs.invalidate_cache()
+        return self.fs.exists(self.object_path(oid))
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def remote(request, tmp_path) -> RemoteSpec:
+    kind = request.param
+    if kind == "memory":
+        import fsspec
+
+        name = f"mlvc-test-{uuid.uuid4().hex}"
+        return RemoteSpec(kind, f"memory://{name}", fsspec.filesystem("memory"), f"/{name}")
+    if kind == "local":
+        from fsspec.implementations.local import LocalFileSystem
+
+        path = tmp_path / "remote-store"
+        return RemoteSpec(kind, str(path), LocalFileSystem(), str(path))
+    endpoint = request.getfixturevalue("s3_endpoint")
+    fs = _s3fs(endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:20]}"
+    fs.mkdir(bucket)
+    return RemoteSpec(kind, f"s3://{bucket}/store", fs, f"{bucket}/store",
+                      {"endpoint_url": endpoint, "access_key_id": "testing",
+                       "secret_access_key": "testing", "region": "us-east-1"})
+
+
+def clone(project: Project, where: Path, remote: RemoteSpec) -> Project:
+    subprocess.run(["git", "clone", "-q", str(project.root), str(where)], check=True)
+    other = Project(where)
+    remote.configure(other)  # the clone has the url from git; credentials are per machine
+    return other
+
+
+def oids_of(project: Project) -> set[str]:
+    return set(ObjectStore(project.root / ".mlvc" / "cache").iter_oids())
+
+
+def tracked(project: Project) -> dict:
+    snap = project.snapshot()
+    return {k: v for k, v in snap.items() if k.startswith(("data", "model.pkl"))}
+
+
+@pytest.fixture
+def pushed(project, remote) -> tuple[Project, RemoteSpec]:
+    project.gen(DATA)
+    project.run("add", "data", "model.pkl")
+    project.commit_all("v1")
+    remote.configure(project)
+    project.commit_all("remote")
+    return project, remote
+
+
+class TestRemoteContract:
+    def test_push_then_pull_into_an_empty_cache(self, pushed, tmp_path):
+        project, remote = pushed
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["failed"] == [] and doc["transferred"] == len(oids_of(project))
+        assert all(remote.has(o) for o in oids_of(project))
+
+        other = clone(project, tmp_path / "clone", remote)
+        assert not (other.root / "data").exists()
+        r = other.run("pull", "--json")
+        assert json.loads(r.stdout)["fetch"]["failed"] == []
+        assert tracked(other) == tracked(project)
+        assert oids_of(other) == oids_of(project)
+        assert "Data is up to date" in other.run("status").stdout
+
+    def test_second_push_sends_nothing_and_asks_the_remote_nothing(self, pushed, monkeypatch):
+        project, remote = pushed
+        project.run("push")
+        from mlvc.remote import fs as remote_fs
+
+        asked: list[int] = []
+        real = remote_fs.Remote.contains
+
+        def spy(self, oids, *args, **kwargs):
+            oids = set(oids)
+            asked.append(len(oids))
+            return real(self, oids, *args, **kwargs)
+
+        monkeypatch.setattr(remote_fs.Remote, "contains", spy)
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["transferred"] == 0 and doc["present"] == len(oids_of(project))
+        assert asked == [0]  # the local index answered for every object
+
+    def test_index_starts_again_after_a_gc_renewed_the_epoch(self, pushed):
+        project, remote = pushed
+        project.run("push")
+        victim = sorted(oids_of(project))[0]
+        remote.delete(victim)  # what a gc on the remote does: delete, and renew the epoch
+        from mlvc.remote import open_remote
+        from mlvc.repo import Repo
+
+        with Repo.find(project.root) as repo:
+            open_remote(repo.config, repo.root).renew_epoch()
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["transferred"] == 1 and remote.has(victim)
+
+    def test_partial_failure_then_rerun_finishes(self, pushed, monkeypatch):
+        project, remote = pushed
+        from mlvc.remote import fs as remote_fs
+
+        all_oids = oids_of(project)
+        store = ObjectStore(project.root / ".mlvc" / "cache")
+        refused = {o for o in all_oids if store.read_bytes(o) in (b"bee", DATA["model.pkl"])}
+        trees_above = {o for o in all_oids if store.read_bytes(o).startswith(b'{"entries"')
+                       and b'"sub"' in store.read_bytes(o) or b'"b.txt"' in store.read_bytes(o)}
+        assert len(refused) == 2 and len(trees_above) == 2
+        for cls in (remote_fs.Remote, remote_fs.LocalRemote):
+            real = cls._put
+
+            def flaky(self, local, oid, _real=real):
+                if oid in refused:
+                    raise PermissionError(13, "Access Denied", oid)
+                return _real(self, local, oid)
+
+            monkeypatch.setattr(cls, "_put", flaky)
+        r = project.run("push", "--json", code=1)
+        doc = json.loads(r.stdout)
+        assert {f["oid"] for f in doc["failed"]} == refused
+        assert all(f["path"].startswith(("data", "model.pkl")) for f in doc["failed"])
+        assert "did not transfer" in r.stderr
+        arrived = {o for o in all_oids if remote.has(o)}
+        # The rest arrived and is kept; a folder's manifest waits until its content is there.
+        assert arrived == all_oids - refused - trees_above
+
+        monkeypatch.undo()
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["failed"] == []
+        assert doc["transferred"] >= len(refused)
+        assert all(remote.has(o) for o in all_oids)
+
+    def test_corrupt_object_on_remote_is_detected_not_stored(self, pushed, tmp_path):
+        project, remote = pushed
+        project.run("push")
+        oid = next(line.split(": ")[1] for line in
+                   (project.root / "model.pkl.mlvc").read_text().splitlines()
+                   if line.strip().startswith("oid:"))
+        remote.corrupt(oid)
+        other = clone(project, tmp_path / "clone", remote)
+        r = other.run("pull", "--json", code=1)
+        failed = json.loads(r.stdout)["fetch"]["failed"]
+        assert failed == [{"path": "model.pkl", "oid": oid,
+                           "reason": "corrupt on the remote (not stored)"}]
+        assert oid not in oids_of(other)
+        assert not (other.root / "model.pkl").exists()
+        assert (other.root / "data/sub/b.txt").read_text() == "bee"  # the rest arrived
+
+    def test_missing_object_is_reported_by_path_and_oid(self, pushed, tmp_path):
+        project, remote = pushed
+        project.run("push")
+        store = ObjectStore(project.root / ".mlvc" / "cache")
+        oid = next(o for o in store.iter_oids() if store.read_bytes(o) == b"bee")
+        remote.delete(oid)
+        other = clone(project, tmp_path / "clone", remote)
+        r = other.run("fetch", code=1)
+        assert f"data/sub/b.txt  {oid}  missing on the remote" in r.stderr
+        assert json.loads(other.run("status", "-c", "--json").stdout)["missing"] == [
+            "data/sub/b.txt"]
+
+    def test_all_branches(self, pushed, tmp_path):
+        project, remote = pushed
+        v1 = oids_of(project)
+        project.git("checkout", "-q", "-b", "other")
+        project.gen({"data": {"a.csv": "x,y\n3,4\n", "new.txt": "only on other"}})
+        project.run("add", "data")
+        project.commit_all("v2 on other")
+        project.git("checkout", "-q", "main")
+        project.run("checkout", "--force")
+        assert not (project.root / "data/new.txt").exists()
+        both = oids_of(project)
+        assert both > v1
+
+        doc = json.loads(project.run("push", "--json").stdout)  # workspace (main) only
+        assert doc["transferred"] == len(v1)
+        doc = json.loads(project.run("push", "-a", "--json").stdout)
+        assert doc["transferred"] == len(both - v1)
+
+        other = clone(project, tmp_path / "clone", remote)
+        other.run("fetch", "-a")
+        assert oids_of(other) == both
+        other.git("checkout", "-q", "other")
+        other.run("checkout")
+        assert other.read("data/new.txt") == "only on other"
+
+    def test_status_cloud(self, pushed, tmp_path):
+        project, remote = pushed
+        doc = json.loads(project.run("status", "-c", "--json").stdout)
+        assert not doc["clean"] and "data/sub/b.txt" in doc["not_on_remote"]
+        assert "data/" in doc["not_on_remote"]  # the folder's manifest
+        assert project.run("status", "-c", "-q", code=1).stdout == ""
+        project.run("push")
+        doc = json.loads(project.run("status", "-c", "--json").stdout)
+        assert doc["clean"] and doc["objects"] == len(oids_of(project))
+        project.run("status", "-c", "-q")
+
+        other = clone(project, tmp_path / "clone", remote)
+        doc = json.loads(other.run("status", "-c", "--json").stdout)
+        assert set(doc["not_in_cache"]) >= {"data/a.csv", "data/sub/b.txt", "model.pkl"}
+        assert doc["not_on_remote"] == [] and doc["missing"] == []
+
+
+def test_push_through_a_connection_dropping_proxy_finishes(project, s3_endpoint, tmp_path,
+                                                          monkeypatch):
+    """Connections cut part way through: retries finish the push, or a re-run does."""
+    from mlvc.remote import retry
+
+    monkeypatch.setattr(retry, "BASE_DELAY", 0.01)
+    fs = _s3fs(s3_endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:20]}"
+    fs.mkdir(bucket)
+    proxy = DroppingProxy(int(s3_endpoint.rsplit(":", 1)[1]), drop_every=3, after_bytes=40)
+    try:
+        project.gen({"data": {f"f{i:03}.txt": f"file {i}\n" * (i + 1) for i in range(60)}})
+        project.run("add", "data")
+        via_proxy = RemoteSpec("s3", f"s3://{bucket}/p", fs, f"{bucket}/p",
+                               {"endpoint_url": f"http://127.0.0.1:{proxy.port}",
+                                "access_key_id": "testing", "secret_access_key": "testing",
+                                "region": "us-east-1"})
+        via_proxy.configure(project)
+        first = project.run("push", "-j", "4", "--json", code=None)
+        assert first.exit_code in (0, 1), first.output
+        if first.exit_code == 1:
+            assert json.loads(first.stdout)["failed"]
+            assert "did not transfer" in first.stderr
+            proxy.enabled = False
+            project.run("push", "-j", "4")
+        assert proxy.dropped > 0  # the faults did happen
+    finally:
+        proxy.close()
+    direct = RemoteSpec("s3", f"s3://{bucket}/p", fs, f"{bucket}/p",
+                        {"endpoint_url": s3_endpoint})
+    direct.configure(project)
+    assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
+    assert all(direct.has(o) for o in oids_of(project))
+
+
+def test_unreachable_remote_is_a_clear_error(project, monkeypatch):
+    from mlvc.remote import retry
+
+    monkeypatch.setattr(retry, "BASE_DELAY", 0.001)
+    from tests.helpers.servers import free_port
+
+    project.gen({"f.txt": "x"})
+    project.run("add", "f.txt")
+    project.run("remote", "add", "-d", "dead", "s3://bucket/x")
+    project.run("remote", "modify", "dead", "endpoint_url", f"http://127.0.0.1:{free_port()}")
+    project.run("remote", "modify", "dead", "access_key_id", "k")
+    project.run("remote", "modify", "dead", "secret_access_key", "s")
+    r = project.run("push", code=1)
+    assert r.stderr.startswith("error: remote 'dead' (s3://bucket/x) cannot be reached")
+    assert "hint:" in r.stderr and "Traceback" not in r.stderr

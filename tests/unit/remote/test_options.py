@@ -1,0 +1,37 @@
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlvc.remote import fs_options, resolve_url
+
+
+def test_s3_names_are_mapped_for_s3fs():
+    opts = fs_options("s3://bucket/prefix", {
+        "url": "s3://bucket/prefix", "endpoint_url": "http://127.0.0.1:9000",
+        "access_key_id": "AKIA", "secret_access_key": "s3cr3t", "session_token": "tok",
+        "region": "eu-west-1", "profile": "dev", "use_ssl": "false"})
+    assert opts["key"] == "AKIA" and opts["secret"] == "s3cr3t" and opts["token"] == "tok"
+    assert opts["client_kwargs"] == {"region_name": "eu-west-1"}
+    assert opts["endpoint_url"] == "http://127.0.0.1:9000" and opts["profile"] == "dev"
+    assert opts["use_ssl"] is False
+    assert "url" not in opts and "access_key_id" not in opts
+    assert opts["config_kwargs"]["retries"]["max_attempts"] >= 1
+
+
+def test_other_filesystems_get_options_as_they_are():
+    assert fs_options("gs://b/p", {"url": "gs://b/p", "project": "x", "secret_thing": "true"}) \
+        == {"project": "x", "secret_thing": "true"}  # secrets are never coerced
+
+
+def test_local_paths_are_relative_to_the_project_root(tmp_path):
+    assert resolve_url("../store", tmp_path / "proj") == str(tmp_path / "store")
+    assert resolve_url("/abs/store", tmp_path) == "/abs/store"
+    assert resolve_url("s3://b/p", tmp_path) == "s3://b/p"
+
+
+@given(st.lists(st.sampled_from(["a", "b", "..", "."]), max_size=6))
+def test_local_resolution_is_normalised(parts):
+    root = Path("/work/proj")
+    url = "/".join(parts) or "."
+    assert ".." not in Path(resolve_url(url, root)).parts
