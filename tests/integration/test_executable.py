@@ -128,3 +128,48 @@ def test_killed_checkout_reruns_cleanly(repo):
     assert r.returncode == 0, r.stderr
     assert mlvc(repo, "status", "-q").returncode == 0
     assert not [p for p in data.iterdir() if ".mlvc-tmp." in p.name]
+
+
+def _remote_intact(remote: Path) -> int:
+    return _all_objects_intact(remote)
+
+
+def test_killed_push_and_pull_leave_nothing_corrupt_and_rerun_finishes(repo, tmp_path):
+    data = repo / "data"
+    for d in range(10):
+        (data / str(d)).mkdir(parents=True)
+        for i in range(200):
+            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(4096))
+    mlvc(repo, "add", "data")
+    remote = tmp_path / "remote"
+    mlvc(repo, "remote", "add", "-d", "store", str(remote))
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+
+    def kill_midway(*args: str, cwd: Path) -> None:
+        proc = subprocess.Popen([*cmd, *args], cwd=cwd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(0.7)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    kill_midway("push", "-j", "2", cwd=repo)
+    _remote_intact(remote)  # whatever arrived is whole, under its final name
+    mlvc(repo, "push")
+    assert _remote_intact(remote) == 2000 + 11
+    assert json.loads(mlvc(repo, "status", "-c", "--json").stdout)["clean"]
+
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "data")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    kill_midway("pull", "-j", "2", cwd=clone)
+    if (clone / ".mlvc/cache").exists():
+        _all_objects_intact(clone / ".mlvc/cache")
+    r = mlvc(clone, "pull", check=False)
+    assert r.returncode == 0, r.stderr
+    assert _all_objects_intact(clone / ".mlvc/cache") == 2000 + 11
+    assert mlvc(clone, "status", "-q").returncode == 0
+    for d in ("0", "9"):
+        for i in (0, 199):
+            rel = f"data/{d}/{i}.bin"
+            assert (clone / rel).read_bytes() == (repo / rel).read_bytes()

@@ -26,3 +26,43 @@ def test_results_keep_input_order(jobs, processes, monkeypatch):
 
 def test_empty_input():
     assert parallel.run_batched([], square_and_pid, 4, NULL_PROGRESS, "x") == []
+
+
+def test_threaded_yields_every_result_or_exception_with_bounded_queue():
+    import threading
+    import time
+
+    from mlvc.parallel import threaded
+
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+    started = []
+
+    def work(x):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            started.append(x)
+        time.sleep(0.001)
+        with lock:
+            in_flight -= 1
+        if x % 7 == 0:
+            raise ValueError(x)
+        return x * 2
+
+    def items():
+        for i in range(200):
+            # The producer is never more than jobs * 4 ahead of what has finished.
+            assert len(started) >= i - 3 * 4 - 3
+            yield i
+
+    out = dict(threaded(items(), work, 3))
+    assert sorted(out) == list(range(200))
+    for i, r in out.items():
+        if i % 7 == 0:
+            assert isinstance(r, ValueError) and r.args == (i,)
+        else:
+            assert r == i * 2
+    assert 1 < peak <= 3
