@@ -14,8 +14,9 @@ class TqdmProgress(Progress):
     def phase(self, desc: str, total: int | None = None, unit: str = "file") -> Iterator[Advance]:
         from tqdm import tqdm
 
+        scaled = {"unit_scale": True, "unit_divisor": 1024} if unit == "B" else {}
         with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                  dynamic_ncols=True, mininterval=0.2) as bar:
+                  dynamic_ncols=True, mininterval=0.2, **scaled) as bar:
             yield bar.update
 
 

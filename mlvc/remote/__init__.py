@@ -63,7 +63,8 @@ def fs_options(url: str, options: dict[str, object]) -> dict[str, object]:
         # mlvc retries with backoff itself: botocore's own retries stay short, or a dead
         # endpoint would take minutes to report.
         out.setdefault("config_kwargs", {"retries": {"max_attempts": 2, "mode": "standard"},
-                                         "connect_timeout": 10, "read_timeout": 120})
+                                         "connect_timeout": 10, "read_timeout": 120,
+                                         "max_pool_connections": 64})
     return out
 
 

@@ -30,3 +30,11 @@ def test_tqdm_phase_draws_and_counts(monkeypatch):
     drawn = err.getvalue()
     assert "Hashing" in drawn and "/10" in drawn  # drawn with its total…
     assert drawn.rstrip("\r").endswith(" ")  # …and cleared when the phase ends (leave=False)
+
+
+def test_byte_bars_are_scaled(monkeypatch):
+    err = FakeStderr(True)
+    monkeypatch.setattr(cli_progress.sys, "stderr", err)
+    with cli_progress.TqdmProgress().phase("Uploading bytes", total=5 << 20, unit="B") as adv:
+        adv(5 << 20)
+    assert "5.00M" in err.getvalue()
