@@ -66,7 +66,7 @@ def one_run(tool: Tool, dataset: str, data: Path, kind: str, url: str, endpoint:
         tool(proj, "config", "core.analytics", "false")
     else:
         tool(proj, "-q", "init")
-    configure(tool, proj, kind, url, endpoint)
+    configure(tool, proj, kind, url, endpoint if kind == "s3" else None)
     copy_tree(data, proj / "data")
     tool(proj, "add", "data")
     settle()

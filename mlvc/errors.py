@@ -32,6 +32,17 @@ class MlvcError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self):
+        # Errors cross process boundaries (forked workers): rebuild them with their fields.
+        return _rebuild, (type(self), self.__dict__)
+
+
+def _rebuild(cls: type, state: dict) -> MlvcError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, state.get("message", ""))
+    exc.__dict__.update(state)
+    return exc
+
 
 class NotAProjectError(MlvcError):
     pass

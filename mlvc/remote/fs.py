@@ -27,7 +27,7 @@ import xxhash
 from mlvc.errors import CorruptObjectError
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
-from mlvc.parallel import threaded
+from mlvc.parallel import PROCESS_MIN_ITEMS, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote.retry import with_retries
 from mlvc.workspace.state import StatKey, stat_key
@@ -198,13 +198,9 @@ class Remote:
     def download(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int = 8,
                  progress: Progress = NULL_PROGRESS) -> Transferred:
         """Fetch ``(oid, size)`` items into ``store``, each re-hashed before it is stored."""
-        stored: list[tuple[str, StatKey]] = []
-
-        def get(item: tuple[str, int]) -> None:
-            stored.append((item[0], self._get(item[0], item[1], store)))
-        result = self._transfer([(o, "", s) for o, s in items], lambda it: get((it[0], it[2])),
-                                jobs, progress, "Downloading")
-        return Transferred(result.done, result.failed, result.nbytes, tuple(stored))
+        return self._transfer([(o, "", s) for o, s in items],
+                              lambda it: self._get(it[0], it[2], store), jobs, progress,
+                              "Downloading")
 
     def read_object(self, oid: str) -> bytes:
         """The bytes of one (small) object, verified against its oid."""
@@ -245,26 +241,58 @@ class Remote:
         return stat_key(os.stat(store.path_str(oid)))
 
     # -- the shared transfer loop ----------------------------------------------------------
+    # Work on a local filesystem is system calls, CPU-bound in Python: past this many items
+    # it runs in forked workers, one per core (see mlvc.parallel), rather than threads.
+    forkable = False
+
     def _transfer(self, items: list[tuple[str, str, int]], fn: Callable, jobs: int,
                   progress: Progress, desc: str) -> Transferred:
+        """Run ``fn`` on every item; its non-None results are returned as ``stored``."""
         done: list[str] = []
         failed: list[Failure] = []
+        stored: list[tuple[str, StatKey]] = []
         nbytes = 0
         total = sum(size for _, _, size in items)
+
+        def settle(item: tuple[str, str, int], outcome: object) -> None:
+            nonlocal nbytes
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                failed.append(_failure(item[0], outcome))
+                return
+            done.append(item[0])
+            nbytes += item[2]
+            if outcome is not None:
+                stored.append((item[0], outcome))  # type: ignore[arg-type]
+
+        if self.forkable and len(items) >= PROCESS_MIN_ITEMS:
+            outcomes = run_batched(items, _Captured(fn), jobs, progress, desc, unit="object",
+                                   processes=True)
+            for item, outcome in zip(items, outcomes):
+                settle(item, outcome)
+            return Transferred(tuple(done), tuple(failed), nbytes, tuple(stored))
         with progress.phase(desc, total=len(items), unit="object") as adv, \
                 progress.phase(f"{desc} bytes", total=total, unit="B") as adv_bytes:
             for item, outcome in threaded(items, fn, jobs):
-                oid = item[0]
-                if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    failed.append(_failure(oid, outcome))
-                else:
-                    done.append(oid)
-                    nbytes += item[2]
+                settle(item, outcome)
+                if not isinstance(outcome, BaseException):
                     adv_bytes(item[2])
                 adv(1)
-        return Transferred(tuple(done), tuple(failed), nbytes)
+        return Transferred(tuple(done), tuple(failed), nbytes, tuple(stored))
+
+
+class _Captured:
+    """``fn``, returning an exception instead of raising it (so one failure stops nothing)."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, item: object) -> object:
+        try:
+            return self.fn(item)
+        except Exception as exc:  # noqa: BLE001 - reported per object by the caller
+            return exc
 
 
 def _failure(oid: str, exc: Exception) -> Failure:
@@ -277,6 +305,8 @@ def _failure(oid: str, exc: Exception) -> Failure:
 
 class LocalRemote(Remote):
     """A remote in a local (or NFS-mounted) folder: the same contract, plain system calls."""
+
+    forkable = True
 
     def __init__(self, name: str, url: str, fs, root: str) -> None:
         super().__init__(name, url, fs, root)

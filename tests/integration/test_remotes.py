@@ -314,3 +314,31 @@ def test_unreachable_remote_is_a_clear_error(project, monkeypatch):
     r = project.run("push", code=1)
     assert r.stderr.startswith("error: remote 'dead' (s3://bucket/x) cannot be reached")
     assert "hint:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_folder_remote_transfers_in_forked_workers(project, tmp_path, monkeypatch):
+    """Many objects to or from a folder go through forked workers; failures still come back
+    per object, with their kind (an error crosses the process boundary intact)."""
+    from mlvc.remote import fs as remote_fs
+
+    monkeypatch.setattr(remote_fs, "PROCESS_MIN_ITEMS", 4)
+    project.gen({"data": {f"{i}.txt": f"content {i}" for i in range(40)}})
+    project.run("add", "data")
+    spec = RemoteSpec("local", str(tmp_path / "remote"), None, str(tmp_path / "remote"))
+    spec.configure(project)
+    project.commit_all("data")
+    doc = json.loads(project.run("push", "-j", "2", "--json").stdout)
+    assert doc["transferred"] == 41 and doc["failed"] == []
+
+    store = ObjectStore(project.root / ".mlvc" / "cache")
+    victim = next(o for o in store.iter_oids() if store.read_bytes(o) == b"content 7")
+    path = tmp_path / "remote" / "objects" / victim[:2] / victim[2:]
+    path.chmod(0o644)
+    path.write_bytes(b"tampered")
+    other = Project(tmp_path / "clone")
+    subprocess.run(["git", "clone", "-q", str(project.root), str(other.root)], check=True)
+    r = other.run("pull", "-j", "2", "--json", code=1)
+    assert json.loads(r.stdout)["fetch"]["failed"] == [
+        {"path": "data/7.txt", "oid": victim, "reason": "corrupt on the remote (not stored)"}]
+    assert other.read("data/8.txt") == "content 8"
+    assert victim not in set(ObjectStore(other.root / ".mlvc" / "cache").iter_oids())

@@ -86,3 +86,16 @@ def test_reserved_folders_are_refused(tmp_path, reserved):
 def test_is_within():
     assert is_within("a/b", "a") and is_within("a", "a") and is_within("x", "")
     assert not is_within("ab", "a") and not is_within("a", "a/b")
+
+
+def test_errors_survive_pickling_with_their_fields():
+    import pickle
+
+    from mlvc.errors import CorruptObjectError, TargetError
+
+    exc = pickle.loads(pickle.dumps(CorruptObjectError("a" * 32, "custom message", "a hint")))
+    assert isinstance(exc, CorruptObjectError)
+    assert (exc.oid, exc.message, exc.hint, str(exc)) == ("a" * 32, "custom message", "a hint",
+                                                         "custom message")
+    exc = pickle.loads(pickle.dumps(TargetError("missing", hint="add it")))
+    assert (exc.message, exc.hint) == ("missing", "add it")
