@@ -32,7 +32,7 @@ def _s3fs(endpoint: str):
     import s3fs
 
     return s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing",
-                             client_kwargs={"region_name": "us-east-1"}, skip_instance_cache=True)
+                             skip_instance_cache=True)
 
 
 @dataclass
