@@ -103,7 +103,11 @@ class DroppingProxy:
                 pass
             finally:
                 done.set()
+                # Closing a socket does not wake a thread blocked reading it (and the
+                # connection stays open while it reads): shut the reading side first.
                 for s in (client, upstream):
+                    with contextlib.suppress(OSError):
+                        s.shutdown(socket.SHUT_RD)
                     with contextlib.suppress(OSError):
                         s.close()
 
