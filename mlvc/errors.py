@@ -11,6 +11,7 @@
     ├── ObjectMissingError        an object the operation needs is not in the cache
     ├── ConfigError               an unknown key or a bad value
     ├── RemoteError               no such remote, or it cannot be reached or used
+    ├── PipelineError             a cycle, clashing outputs, an unknown stage, a missing param
     ├── ConfirmationRequired      the CLI must ask the user, then call again with force
     ├── LockError                 the repository lock could not be taken
     └── ScmError                  git said no
@@ -75,6 +76,10 @@ class ConfigError(MlvcError):
 
 
 class RemoteError(MlvcError):
+    pass
+
+
+class PipelineError(MlvcError):
     pass
 
 

@@ -77,7 +77,7 @@ class Git:
                         shas.append(sha)
         return list(dict.fromkeys(shas))
 
-    def files_at(self, rev: str, suffix: str) -> list[tuple[str, str]]:
+    def files_at(self, rev: str, suffix: str | tuple[str, ...]) -> list[tuple[str, str]]:
         """``(path, blob sha)`` of the files ending in ``suffix`` at ``rev``, below the project
         folder, with paths relative to it."""
         out = self._run("ls-tree", "-r", "-z", rev)

@@ -28,6 +28,9 @@ COMMANDS = {
     "push": ("mlvc.cli.commands.remote", "push_cmd"),
     "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),
     "pull": ("mlvc.cli.commands.remote", "pull_cmd"),
+    "repro": ("mlvc.cli.commands.pipeline", "repro_cmd"),
+    "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
+    "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),
 }
 
 

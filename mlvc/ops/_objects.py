@@ -17,6 +17,7 @@ from mlvc.errors import CorruptObjectError, FormatError, ObjectMissingError
 from mlvc.objects.tree import Tree
 from mlvc.ops.commit import user_paths
 from mlvc.paths import RelPath, is_within
+from mlvc.pipeline.model import LOCK_FILE
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
 from mlvc.workspace.pointer import POINTER_SUFFIX, Out, parse_pointer
@@ -73,13 +74,15 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
     parsed: dict[str, list[Out] | None] = {}  # blob sha -> outs (each blob read once)
     seen = {(s.pointer, s.out) for s in sources}
     for rev in repo.scm.revisions(all_branches, all_tags, all_commits):
-        for path, blob in repo.scm.files_at(rev, POINTER_SUFFIX):
-            if path.startswith(".mlvc/") or "/.mlvc/" in path:
+        for path, blob in repo.scm.files_at(rev, (POINTER_SUFFIX, LOCK_FILE)):
+            if path.startswith(".mlvc/") or "/.mlvc/" in path or (
+                    path.endswith(LOCK_FILE) and path != LOCK_FILE):
                 continue
             if blob not in parsed:
                 try:
                     text = repo.scm.read_blob(blob).decode("utf-8")
-                    parsed[blob] = list(parse_pointer(text, path).outs)
+                    parsed[blob] = _lock_outs(text) if path == LOCK_FILE else list(
+                        parse_pointer(text, path).outs)
                 except (FormatError, UnicodeDecodeError) as exc:
                     warnings.append(f"{rev[:8]}:{path}: {getattr(exc, 'message', exc)} (skipped)")
                     parsed[blob] = None
@@ -91,6 +94,13 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     seen.add((path, out))
                     sources.append(Source(rev[:8], path, out))
     return sources, warnings
+
+
+def _lock_outs(text: str) -> list[Out]:
+    """The cached outputs a revision's ``mlvc.lock`` records (outputs kept in git aside)."""
+    from mlvc.pipeline.lockfile import parse_lock
+
+    return [o for e in parse_lock(text).values() for o in e.cached_outs()]
 
 
 TreeGetter = Callable[[list[str]], dict[str, Tree | Exception]]

@@ -40,6 +40,10 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
             raise TargetError(f"'{path}' is ignored by .mlvcignore",
                               hint="remove the matching rule from .mlvcignore to track it")
         for t in index.overlapping(path):
+            if t.stage is not None:
+                raise TargetError(
+                    f"'{path}' overlaps '{t.out.path}', an output of stage '{t.stage}'",
+                    hint="stage outputs are cached by `mlvc repro` (or `mlvc commit`)")
             if t.out.path == path:
                 continue  # re-adding a tracked output records its new state
             if is_within(path, t.out.path):

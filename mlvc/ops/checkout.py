@@ -11,7 +11,7 @@ from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
-from mlvc.workspace.index import Index
+from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.verify import ObjectChecker
 
 
@@ -38,56 +38,64 @@ class CheckoutResult:
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
              force: bool = False, relink: bool = False, jobs: int | None = None,
              progress: Progress = NULL_PROGRESS) -> CheckoutResult:
-    jobs = jobs or repo.jobs
     index = Index.load(repo.root, repo.ignore)
     selected = index.select(user_paths(repo, targets or [], cwd))
     with repo.lock():
-        loaded = load_recorded(repo, selected)
-        failed: list[tuple[RelPath, str]] = []
-        plans = []
-        views = []
-        for item in loaded:
-            if item.recorded is None:
-                failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
-                continue
-            views.append((item, workspace_view(repo, item.selected)))
-        resolve(repo, [f for _, ws in views for f in ws.files.values()],
-                [i.selected.within or i.selected.tracked.out.path for i, _ in views], jobs,
-                progress)
-        for item, ws in views:
-            assert item.recorded is not None
-            plans.append(co.plan(item.recorded, ws, repo.cache.exists, force=force,
-                                 relink=relink))
+        return checkout_selected(repo, selected, force=force, relink=relink, jobs=jobs,
+                                 progress=progress)
 
-        # Refuse to place any object that is missing or whose bytes do not match its oid.
-        placing = {a.want.oid for p in plans for a in p.actions if a.want is not None
-                   and a.kind in ("create", "replace", "relink")}
-        check = ObjectChecker(repo.cache, repo.state).check(placing, jobs, progress)
-        added, modified, deleted, relinked, conflicts = [], [], [], [], []
-        for the_plan in plans:
-            good, bad = [], []
-            for a in the_plan.actions:
-                (bad if a.want is not None and a.want.oid in check.bad else good).append(a)
-            for a in bad:
-                assert a.want is not None
-                why = "is corrupt in the cache" if a.want.oid in check.corrupt else \
-                    "is not in the cache"
-                failed.append((a.path, f"object {a.want.oid} {why}"))
-            the_plan = co.Plan(tuple(good), the_plan.mkdirs, the_plan.rmdirs,
-                               the_plan.conflicts, the_plan.leftovers)
-            applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress)
-            repo.state.put_files(applied.placed)
-            repo.state.delete_files(applied.deleted)
-            failed.extend(applied.failed)
-            ok = {p for p, _ in applied.placed}
-            for a in good:
-                if a.kind == "create" and a.path in ok:
-                    added.append(a.path)
-                elif a.kind in ("replace", "chmod") and (a.path in ok or a.kind == "chmod"):
-                    modified.append(a.path)
-                elif a.kind == "relink" and a.path in ok:
-                    relinked.append(a.path)
-            deleted.extend(applied.deleted)
-            conflicts.extend(the_plan.conflicts)
+
+def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = False,
+                      relink: bool = False, jobs: int | None = None,
+                      progress: Progress = NULL_PROGRESS) -> CheckoutResult:
+    """Checkout of chosen outputs; the caller holds the repository lock."""
+    jobs = jobs or repo.jobs
+    loaded = load_recorded(repo, selected)
+    failed: list[tuple[RelPath, str]] = []
+    plans = []
+    views = []
+    for item in loaded:
+        if item.recorded is None:
+            failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
+            continue
+        views.append((item, workspace_view(repo, item.selected)))
+    resolve(repo, [f for _, ws in views for f in ws.files.values()],
+            [i.selected.within or i.selected.tracked.out.path for i, _ in views], jobs,
+            progress)
+    for item, ws in views:
+        assert item.recorded is not None
+        plans.append(co.plan(item.recorded, ws, repo.cache.exists, force=force,
+                             relink=relink))
+
+    # Refuse to place any object that is missing or whose bytes do not match its oid.
+    placing = {a.want.oid for p in plans for a in p.actions if a.want is not None
+               and a.kind in ("create", "replace", "relink")}
+    check = ObjectChecker(repo.cache, repo.state).check(placing, jobs, progress)
+    added, modified, deleted, relinked, conflicts = [], [], [], [], []
+    for the_plan in plans:
+        good, bad = [], []
+        for a in the_plan.actions:
+            (bad if a.want is not None and a.want.oid in check.bad else good).append(a)
+        for a in bad:
+            assert a.want is not None
+            why = "is corrupt in the cache" if a.want.oid in check.corrupt else \
+                "is not in the cache"
+            failed.append((a.path, f"object {a.want.oid} {why}"))
+        the_plan = co.Plan(tuple(good), the_plan.mkdirs, the_plan.rmdirs,
+                           the_plan.conflicts, the_plan.leftovers)
+        applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress)
+        repo.state.put_files(applied.placed)
+        repo.state.delete_files(applied.deleted)
+        failed.extend(applied.failed)
+        ok = {p for p, _ in applied.placed}
+        for a in good:
+            if a.kind == "create" and a.path in ok:
+                added.append(a.path)
+            elif a.kind in ("replace", "chmod") and (a.path in ok or a.kind == "chmod"):
+                modified.append(a.path)
+            elif a.kind == "relink" and a.path in ok:
+                relinked.append(a.path)
+        deleted.extend(applied.deleted)
+        conflicts.extend(the_plan.conflicts)
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
                           tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(failed))

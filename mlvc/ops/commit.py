@@ -47,25 +47,31 @@ def user_paths(repo: Repo, targets: list[str], cwd: Path | None) -> list[RelPath
     return [from_user(repo.root, t, cwd) for t in targets]
 
 
-def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dict[RelPath, Pointer],
-                 *, save: bool = True, jobs: int | None = None,
-                 progress: Progress = NULL_PROGRESS) -> CommitResult:
-    """Hash (and cache, when ``save``) each (pointer, output path); rewrite the pointers.
+@dataclass(frozen=True, slots=True)
+class Stored:
+    path: RelPath
+    out: Out | None  # None: the path does not exist (only with ``missing_ok``)
+    hashed: int  # files read (the rest came from the state DB)
 
-    Everything is scanned and validated before anything is written.
+
+def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: int | None = None,
+                progress: Progress = NULL_PROGRESS, missing_ok: bool = False) -> list[Stored]:
+    """Hash each path (state DB first) and, when ``save``, copy it into the cache.
+
+    Everything is scanned before anything is written. Returns one record per path, in order.
     """
     jobs = jobs or repo.jobs
-    nodes: list[WsFile | WsDir] = []
-    for _, out_path in items:
+    nodes: list[WsFile | WsDir | None] = []
+    for out_path in paths:
         node = repo.scanner.scan(out_path)
-        if node is None:
+        if node is None and not missing_ok:
             raise TargetError(f"'{out_path}' does not exist",
                               hint="`mlvc checkout` restores tracked data from the cache")
         nodes.append(node)
 
     files = [f for node in nodes for f in iter_files(node)]
     known = {}
-    for _, out_path in items:
+    for out_path in paths:
         known.update(repo.state.files_under(out_path))
     todo = apply_state(files, known)
     if save:
@@ -83,10 +89,11 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
         if imp.verified is not None:
             verified.append((imp.oid, imp.verified))
 
-    saved: list[Saved] = []
-    git_files: list[RelPath] = []
-    updated = dict(pointers)
-    for (pointer_path, out_path), node in zip(items, nodes):
+    stored: list[Stored] = []
+    for out_path, node in zip(paths, nodes):
+        if node is None:
+            stored.append(Stored(out_path, None, 0))
+            continue
         built = build(node)
         if save:
             for oid, data in built.trees:
@@ -95,13 +102,34 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
             if built.type == "dir":
                 _prime(repo, node, out_path, built, verified)
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
+        stored.append(Stored(out_path, out,
+                             sum(1 for f in iter_files(node) if f.path in hashed_paths)))
+    repo.state.put_files(rows)
+    if verified:
+        ObjectChecker(repo.cache, repo.state).record(verified)
+    return stored
+
+
+def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dict[RelPath, Pointer],
+                 *, save: bool = True, jobs: int | None = None,
+                 progress: Progress = NULL_PROGRESS) -> CommitResult:
+    """Hash (and cache, when ``save``) each (pointer, output path); rewrite the pointers.
+
+    Everything is scanned and validated before anything is written.
+    """
+    stored = store_paths(repo, [p for _, p in items], save=save, jobs=jobs, progress=progress)
+    saved: list[Saved] = []
+    git_files: list[RelPath] = []
+    updated = dict(pointers)
+    for (pointer_path, out_path), rec in zip(items, stored):
+        out = rec.out
+        assert out is not None
         old = updated.get(pointer_path)
         previous = next((o for o in old.outs if o.path == out_path), None) if old else None
         outs = tuple(out if o.path == out_path else o for o in old.outs) if previous else (
             (*old.outs, out) if old else (out,))
         updated[pointer_path] = Pointer(pointer_path, outs)
-        hashed = sum(1 for f in iter_files(node) if f.path in hashed_paths)
-        saved.append(Saved(pointer_path, out, previous is None or previous != out, hashed))
+        saved.append(Saved(pointer_path, out, previous is None or previous != out, rec.hashed))
 
     for pointer_path in dict.fromkeys(p for p, _ in items):
         if updated[pointer_path] != pointers.get(pointer_path):
@@ -111,9 +139,6 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
         changed = gitignore.add(repo.root, out_path)
         if changed:
             git_files.append(changed)
-    repo.state.put_files(rows)
-    if verified:
-        ObjectChecker(repo.cache, repo.state).record(verified)
     staged = False
     if repo.config.get("core.autostage") and repo.scm is not None:
         repo.scm.add(git_files)
@@ -139,6 +164,16 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
            jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> CommitResult:
     index = Index.load(repo.root, repo.ignore)
     selected = index.select(user_paths(repo, targets or [], cwd))
-    items = list(dict.fromkeys((s.tracked.pointer, s.tracked.out.path) for s in selected))
+    items = list(dict.fromkeys((s.tracked.pointer, s.tracked.out.path) for s in selected
+                               if s.tracked.stage is None))
+    stages = list(dict.fromkeys(s.tracked.stage for s in selected if s.tracked.stage))
     with repo.lock():
-        return save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
+        result = save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
+        if not stages:
+            return result
+        from mlvc.ops.repro import commit_stages
+
+        saved = commit_stages(repo, stages, jobs=jobs, progress=progress)
+        git_files = result.git_files + tuple(
+            ["mlvc.lock"] if any(s.changed for s in saved) else [])
+        return CommitResult(result.saved + tuple(saved), git_files, result.staged)

@@ -36,6 +36,9 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
                     if src_path in (t.out.path, t.pointer)), None)
     if tracked is None:
         raise TargetError(f"'{src}' is not a tracked output", hint="`mlvc status` lists them")
+    if tracked.stage is not None:
+        raise TargetError(f"'{tracked.out.path}' is an output of stage '{tracked.stage}'",
+                          hint="change the output's path in mlvc.yaml and run `mlvc repro`")
     pointer = index.pointers[tracked.pointer]
     if len(pointer.outs) != 1:
         raise TargetError(f"{tracked.pointer} tracks several outputs; move them one by one")

@@ -33,6 +33,7 @@ def remove(repo: Repo, target: str, *, cwd: Path | None = None, outs: bool = Fal
     path = user_paths(repo, [target], cwd)[0]
     index = Index.load(repo.root, repo.ignore)
     pointer = index.pointers.get(path)
+    _refuse_stage_output(index, path, "remove it from the stage in mlvc.yaml instead")
     if pointer is None:
         pointer = next((index.pointers[t.pointer] for t in index.tracked() if t.out.path == path),
                        None)
@@ -60,3 +61,9 @@ def remove(repo: Repo, target: str, *, cwd: Path | None = None, outs: bool = Fal
         to_fs(repo.root, pointer.path).unlink()
         changed = [gi for out in out_paths if (gi := gitignore.remove(repo.root, out))]
     return RemoveResult(pointer.path, out_paths, outs, (pointer.path, *dict.fromkeys(changed)))
+
+
+def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:
+    for t in index.stage_outs:
+        if t.out.path == path:
+            raise TargetError(f"'{path}' is an output of stage '{t.stage}'", hint=what)

@@ -46,12 +46,19 @@ class OutStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class StageStatus:
+    stage: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StatusResult:
     outs: tuple[OutStatus, ...] = field(default_factory=tuple)
+    stages: tuple[StageStatus, ...] = ()  # stages that are out of date, and why
 
     @property
     def clean(self) -> bool:
-        return all(o.clean for o in self.outs)
+        return all(o.clean for o in self.outs) and not self.stages
 
     @property
     def changed(self) -> tuple[OutStatus, ...]:
@@ -59,7 +66,8 @@ class StatusResult:
 
     def to_json(self) -> dict:
         return {"clean": self.clean, "tracked": len(self.outs),
-                "changed": [o.to_json() for o in self.changed]}
+                "changed": [o.to_json() for o in self.changed],
+                "stages": [{"stage": s.stage, "reasons": list(s.reasons)} for s in self.stages]}
 
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -100,7 +108,12 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
             tuple(sorted(p for p, w in files.items() if w.oid in check.corrupt)) + tuple(bad_trees),
             missing=not ws.files and not ws.dirs and bool(files or item.recorded.dirs),
         ))
-    return StatusResult(tuple(results))
+    stages: tuple[StageStatus, ...] = ()
+    if not targets and (repo.root / "mlvc.yaml").is_file():
+        from mlvc.ops.repro import pipeline_status
+
+        stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs))
+    return StatusResult(tuple(results), stages)
 
 
 @dataclass(frozen=True, slots=True)

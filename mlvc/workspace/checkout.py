@@ -8,6 +8,7 @@ unsaved work: it is kept and reported as a conflict.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,10 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         os.makedirs(fs, exist_ok=True)
 
     todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
+    # A stage's file output may live in a folder that nothing else creates.
+    for folder in {posixpath.dirname(a.path) for a in todo if a.kind == "create"}:
+        if folder and not os.path.isdir(to_fs(root, folder)):
+            os.makedirs(to_fs(root, folder), exist_ok=True)
 
     base = str(root)
 

@@ -1,4 +1,5 @@
-"""All tracked outputs of the project: every ``*.mlvc`` pointer file, found by one walk.
+"""All tracked outputs of the project: every ``*.mlvc`` pointer file, found by one walk, and
+the cached outputs of pipeline stages as ``mlvc.lock`` records them.
 
 The walk skips ``.git``, ``.mlvc``, ignored folders and the tracked output folders
 themselves, so a large dataset is never listed just to find pointer files.
@@ -18,8 +19,9 @@ from mlvc.workspace.pointer import POINTER_SUFFIX, Out, Pointer, load_pointer
 
 @dataclass(frozen=True, slots=True)
 class Tracked:
-    pointer: RelPath
+    pointer: RelPath  # the pointer file, or mlvc.lock for a stage output
     out: Out
+    stage: str | None = None  # the stage that produces it
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +35,13 @@ class Selected:
 @dataclass(frozen=True, slots=True)
 class Index:
     pointers: dict[RelPath, Pointer]
+    stage_outs: tuple[Tracked, ...] = ()
 
     @classmethod
-    def load(cls, root: Path, ignore: IgnoreRules) -> Index:
+    def load(cls, root: Path, ignore: IgnoreRules, *, stages: bool = True) -> Index:
         pointers: dict[RelPath, Pointer] = {}
-        out_paths: set[RelPath] = set()
+        locked = _stage_outs(root) if stages else ()
+        out_paths: set[RelPath] = {t.out.path for t in locked}
         stack: list[RelPath] = [""]
         while stack:
             folder = stack.pop()
@@ -58,10 +62,11 @@ class Index:
                         pointers[path] = pointer
                         out_paths.update(o.path for o in pointer.outs)
             stack.extend(d for d in subdirs if d not in out_paths)
-        return cls(dict(sorted(pointers.items())))
+        return cls(dict(sorted(pointers.items())), locked)
 
     def tracked(self) -> list[Tracked]:
-        return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs]
+        return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs] + list(
+            self.stage_outs)
 
     def owner(self, path: RelPath) -> Tracked | None:
         """The tracked output that is ``path`` or contains it."""
@@ -93,3 +98,25 @@ class Index:
 
     def overlapping(self, path: RelPath) -> list[Tracked]:
         return [t for t in self.tracked() if overlaps(path, t.out.path)]
+
+
+def _stage_outs(root: Path) -> tuple[Tracked, ...]:
+    """The cached outputs of the stages in ``mlvc.yaml``, as ``mlvc.lock`` records them."""
+    from mlvc.pipeline.lockfile import load_lock
+    from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE
+
+    if not (root / LOCK_FILE).is_file() or not (root / PIPELINE_FILE).is_file():
+        return ()
+    from mlvc.pipeline.loader import load_pipeline
+
+    pipeline = load_pipeline(root)
+    out = []
+    for name, entry in load_lock(root).items():
+        if name not in pipeline:
+            continue
+        stage = pipeline[name]
+        for o in entry.outs:
+            declared = stage.out(o.path)
+            if declared is not None and declared.cache and o.path not in entry.uncached:
+                out.append(Tracked(LOCK_FILE, o, name))
+    return tuple(out)

@@ -127,7 +127,7 @@ class TestRemoteContract:
         assert json.loads(r.stdout)["fetch"]["failed"] == []
         assert tracked(other) == tracked(project)
         assert oids_of(other) == oids_of(project)
-        assert "Data is up to date" in other.run("status").stdout
+        assert "up to date" in other.run("status").stdout
 
     def test_second_push_sends_nothing_and_asks_the_remote_nothing(self, pushed, monkeypatch):
         project, remote = pushed

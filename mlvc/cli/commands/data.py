@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from mlvc.cli.render import (
+    LIST_LIMIT,
     echo,
     echo_json,
     echo_list,
@@ -107,10 +108,14 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     if as_json:
         echo_json(result.to_json())
     elif not quiet:
-        if not result.outs:
+        if not result.outs and not result.stages:
             echo("Nothing is tracked yet. Track data with `mlvc add PATH`.")
         elif result.clean:
-            echo("Data is up to date.")
+            echo("Data and pipelines are up to date.")
+        for st in result.stages:
+            echo(f"{st.stage} (stage):")
+            for why in st.reasons[:LIST_LIMIT]:
+                echo(f"  {why}")
         for out in result.changed:
             echo(f"{out.path} ({out.pointer}):")
             if out.problem:
@@ -123,8 +128,10 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
                 echo_list("deleted", out.deleted)
             echo_list("not in cache", out.not_in_cache)
             echo_list("corrupt in cache", out.corrupt_in_cache)
-        if not result.clean:
+        if any(not o.clean for o in result.outs):
             echo("\n`mlvc checkout` restores recorded data; `mlvc commit` records changes.")
+        if result.stages:
+            echo("\n`mlvc repro` runs the stages that are out of date.")
     if quiet and not result.clean:
         raise SystemExit(1)
 

@@ -1,0 +1,216 @@
+"""Pipeline commands: repro, stage add/list, dag."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlvc.cli.render import echo, echo_json, json_option, open_repo, progress, settings
+
+
+def _event_printer(as_json: bool, parallel: bool):
+    """Print repro's events as they happen: to stdout, or to stderr when stdout is JSON."""
+    quiet = settings().quiet
+    lock = __import__("threading").Lock()
+
+    def say(text: str, err: bool = False) -> None:
+        with lock:
+            click.echo(text, err=err or as_json)
+
+    def on_event(e) -> None:
+        if e.kind == "output":
+            with lock:
+                # A stage's own output is shown even under -q, as it would be without mlvc.
+                click.echo(f"[{e.stage}] {e.text}" if parallel else e.text,
+                           err=as_json)
+            return
+        if e.kind == "failed":
+            say(f"error: stage '{e.stage}' failed: {e.text}", err=True)
+            return
+        if e.kind == "skipped":
+            say(f"Stage '{e.stage}' skipped: {e.text}", err=True)
+            return
+        if quiet:
+            return
+        why = "; ".join(e.reasons)
+        if e.kind == "start":
+            say(f"Running stage '{e.stage}' ({why}):" if why else f"Running stage '{e.stage}':")
+            if not parallel:
+                for cmd in e.text.splitlines():
+                    say(f"> {cmd}")
+        elif e.kind == "restored":
+            say(f"Stage '{e.stage}' ({why}): these inputs ran before; "
+                "restored its outputs from the run cache")
+        elif e.kind == "unchanged":
+            say(f"Stage '{e.stage}' didn't change, skipping")
+        elif e.kind == "frozen":
+            say(f"Stage '{e.stage}' is frozen, skipping")
+        elif e.kind == "would run":
+            say(f"Would run stage '{e.stage}':")
+            for r in e.reasons:
+                say(f"    {r}")
+        elif e.kind == "done" and parallel:
+            say(f"Stage '{e.stage}' done ({e.text})")
+
+    return on_event
+
+
+@click.command("repro")
+@click.argument("targets", nargs=-1)
+@click.option("-f", "--force", is_flag=True,
+              help="Run the chosen stages even if nothing changed (and skip the run cache).")
+@click.option("-s", "--single-item", is_flag=True,
+              help="Only the named stages, not the stages they depend on.")
+@click.option("--downstream", is_flag=True,
+              help="The named stages and every stage that depends on them.")
+@click.option("--dry", is_flag=True, help="Print what would run, and why; change nothing.")
+@click.option("-k", "--keep-going", is_flag=True,
+              help="After a failure, go on with stages that do not depend on it.")
+@click.option("--no-commit", is_flag=True,
+              help="Do not copy the outputs into the cache (the lock is still written).")
+@click.option("--no-run-cache", is_flag=True,
+              help="Always run commands, even when the same inputs ran before.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="N", help="Run up to N independent stages at the same time.")
+@click.option("--pull", is_flag=True,
+              help="Fetch missing data from the default remote before running.")
+@json_option
+def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commit,
+              no_run_cache, jobs, pull, as_json):
+    """Run the stages of mlvc.yaml whose inputs changed, in dependency order.
+
+    TARGETS are stage names (or a foreach/matrix group, or an output path); without them,
+    every stage. A stage runs when its command, a dep, a declared param or an output
+    changed, or when it never ran. Outputs go to the cache and mlvc.lock records what ran.
+    """
+    from mlvc.ops.repro import repro
+
+    parallel = jobs > 1
+    with open_repo() as repo:
+        result = repro(repo, list(targets), cwd=settings().cwd, force=force,
+                       single_item=single_item, downstream=downstream, dry=dry,
+                       keep_going=keep_going, no_commit=no_commit, jobs=jobs, pull=pull,
+                       run_cache=not no_run_cache, capture=as_json,
+                       on_event=_event_printer(as_json, parallel), progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+    elif not dry:
+        ran = result.of("ran", "restored")
+        if result.ok and not ran:
+            echo("Data and pipelines are up to date.")
+        elif result.git_files:
+            echo("\nTo track the changes with git, run:\n\n\tgit add "
+                 + " ".join(result.git_files) + "\n")
+    elif not result.of("would run"):
+        echo("Nothing would run: data and pipelines are up to date.")
+    if not result.ok:
+        failed = result.of("failed")
+        if failed:
+            click.echo(f"error: failed: {', '.join(failed)}", err=True)
+        sys.exit(1)
+
+
+@click.group("stage")
+def stage_cmd():
+    """Add stages to mlvc.yaml, and list them."""
+
+
+@stage_cmd.command("add")
+@click.option("-n", "--name", required=True, help="Name of the stage.")
+@click.option("-d", "--deps", "deps", multiple=True, metavar="PATH", help="A dependency.")
+@click.option("-p", "--params", "params", multiple=True, metavar="[FILE:]KEYS",
+              help="Params the stage reads: 'a.b,c' from params.yaml, or 'other.yaml:a,b'.")
+@click.option("-o", "--outs", "outs", multiple=True, metavar="PATH",
+              help="An output, kept in the cache.")
+@click.option("-O", "--outs-no-cache", "outs_no_cache", multiple=True, metavar="PATH",
+              help="An output kept in git, not the cache.")
+@click.option("-m", "--metrics", "metrics", multiple=True, metavar="PATH",
+              help="A metrics file, kept in the cache.")
+@click.option("-M", "--metrics-no-cache", "metrics_no_cache", multiple=True, metavar="PATH",
+              help="A metrics file kept in git (the usual choice).")
+@click.option("--plots", "plots", multiple=True, metavar="PATH", help="A plots file.")
+@click.option("-w", "--wdir", metavar="DIR",
+              help="Folder the command runs in; paths are relative to it.")
+@click.option("--desc", metavar="TEXT", help="A description of the stage.")
+@click.option("-f", "--force", is_flag=True, help="Replace a stage of the same name.")
+@click.argument("command", nargs=-1, required=True)
+@json_option
+def stage_add_cmd(name, deps, params, outs, outs_no_cache, metrics, metrics_no_cache, plots,
+                  wdir, desc, force, command, as_json):
+    """Add a stage to mlvc.yaml, keeping the file's comments and order.
+
+    Everything after the options is the command, e.g.
+    `mlvc stage add -n train -d train.py -o model.pkl python train.py`.
+    Nothing runs: use `mlvc repro` for that.
+    """
+    from mlvc.ops.stage import stage_add
+
+    cmd = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
+    with open_repo() as repo:
+        result = stage_add(repo, name, cmd, deps=list(deps), params=list(params),
+                           outs=list(outs), outs_no_cache=list(outs_no_cache),
+                           metrics=list(metrics), metrics_no_cache=list(metrics_no_cache),
+                           plots=list(plots), wdir=wdir, desc=desc, force=force,
+                           cwd=settings().cwd)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    echo(f"{'Replaced' if result.replaced else 'Added'} stage '{name}' in mlvc.yaml")
+    echo("\nTo track the changes with git, run:\n\n\tgit add mlvc.yaml\n"
+         "\nRun it with `mlvc repro " + name + "`.")
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+@stage_cmd.command("list")
+@json_option
+def stage_list_cmd(as_json):
+    """List the stages of mlvc.yaml, with their outputs."""
+    from mlvc.ops.stage import stage_json, stage_list
+
+    with open_repo() as repo:
+        stages = stage_list(repo)
+    if as_json:
+        echo_json([stage_json(s) for s in stages])
+        return
+    if not stages:
+        echo("No stages: add one with `mlvc stage add`.")
+    width = max((len(s.name) for s in stages), default=0)
+    for s in stages:
+        outs = ", ".join(o.path for o in s.outs)
+        what = s.desc or (f"outputs {outs}" if outs else s.cmd[0])
+        flags = " (frozen)" if s.frozen else ""
+        click.echo(f"{s.name:<{width}}  {what}{flags}")
+
+
+@click.command("dag")
+@click.argument("targets", nargs=-1)
+@click.option("--dot", "fmt", flag_value="dot", help="Print Graphviz DOT.")
+@click.option("--mermaid", "fmt", flag_value="mermaid", help="Print a Mermaid flowchart.")
+@click.option("--downstream", is_flag=True,
+              help="Show the stages downstream of TARGETS instead of upstream.")
+@json_option
+def dag_cmd(targets, fmt, downstream, as_json):
+    """Draw the stage graph (of TARGETS and the stages they depend on)."""
+    from mlvc.ops.dag import dag
+    from mlvc.pipeline import draw
+
+    with open_repo() as repo:
+        result = dag(repo, list(targets), cwd=settings().cwd, downstream=downstream)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    nodes, edges = list(result.nodes), list(result.edges)
+    if fmt == "dot":
+        click.echo(draw.to_dot(nodes, edges))
+    elif fmt == "mermaid":
+        click.echo(draw.to_mermaid(nodes, edges))
+    elif nodes:
+        click.echo(draw.to_text(nodes, edges))
+    else:
+        echo("No stages.")

@@ -1,0 +1,444 @@
+"""``mlvc repro``: run the stages whose inputs changed, in dependency order.
+
+Each stage is judged just before it would run, after the stages it depends on have
+finished, so a stage whose upstream re-ran but produced the same bytes is not run again.
+Before running a command, the run cache is asked whether these exact inputs ran before;
+if so, the outputs are restored from the cache instead. A stage's lock entry is written
+(atomically, the whole lock) only after it succeeded, so the lock is valid after each stage.
+With ``jobs > 1`` independent stages run at the same time, their output captured and handed
+to ``on_event`` line by line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, PipelineError
+from mlvc.ops.commit import Saved, store_paths
+from mlvc.paths import RelPath, from_user, is_within, to_fs
+from mlvc.pipeline.graph import Graph, build_graph
+from mlvc.pipeline.loader import load_pipeline
+from mlvc.pipeline.lockfile import LockEntry, load_lock, write_lock
+from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE, Pipeline, Stage
+from mlvc.pipeline.params import read_params, select
+from mlvc.pipeline.runcache import RunCache, run_key
+from mlvc.pipeline.runner import run_stage
+from mlvc.pipeline.status import Current, reasons
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.workspace import gitignore
+from mlvc.workspace.compare import flatten
+from mlvc.workspace.index import Index, Selected, Tracked
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    stage: str
+    kind: str  # start | output | restored | done | failed | unchanged | frozen | skipped | would run
+    text: str = ""
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    name: str
+    state: str  # ran | restored | unchanged | frozen | would run | failed | skipped
+    reasons: tuple[str, ...] = ()
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        doc: dict = {"stage": self.name, "state": self.state, "reasons": list(self.reasons)}
+        if self.error:
+            doc["error"] = self.error
+        if self.state in ("ran", "failed"):
+            doc["seconds"] = round(self.seconds, 3)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class ReproResult:
+    stages: tuple[StageResult, ...]
+    dry: bool = False
+    git_files: tuple[RelPath, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not any(s.state in ("failed", "skipped") for s in self.stages)
+
+    def of(self, *states: str) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages if s.state in states)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "dry": self.dry, "stages": [s.to_json() for s in self.stages],
+                "git_files": list(self.git_files)}
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """The pipeline of a project, with its graph and lock."""
+
+    pipeline: Pipeline
+    graph: Graph
+    lock: dict[str, LockEntry] = field(default_factory=dict)
+
+
+def load_project(repo: Repo) -> Project:
+    pipeline = load_pipeline(repo.root)
+    index = Index.load(repo.root, repo.ignore, stages=False)
+    graph = build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()])
+    return Project(pipeline, graph, load_lock(repo.root))
+
+
+def resolve_targets(repo: Repo, pipeline: Pipeline, targets: list[str],
+                    cwd: Path | None = None) -> list[str]:
+    """Stage names chosen by targets: a name, a foreach/matrix group (``name`` or ``name@``),
+    ``mlvc.yaml`` for all, or a path that a stage outputs."""
+    names: list[str] = []
+    for t in targets:
+        if t in pipeline:
+            names.append(t)
+            continue
+        group = [n for n in pipeline.stages if n.startswith(t.rstrip("@") + "@")]
+        if group:
+            names.extend(group)
+            continue
+        if os.path.basename(t) == PIPELINE_FILE:
+            names.extend(pipeline.stages)
+            continue
+        hits: list[str] = []
+        try:
+            path = from_user(repo.root, t, cwd)
+            hits = [s.name for s in pipeline for o in s.outs
+                    if is_within(path, o.path) or (path and is_within(o.path, path))]
+        except MlvcError:
+            pass
+        if not hits:
+            raise PipelineError(f"'{t}' is neither a stage nor an output of one",
+                                hint="`mlvc stage list` shows the stages")
+        names.extend(hits)
+    return list(dict.fromkeys(names))
+
+
+def choose(project: Project, names: list[str], *, single_item: bool = False,
+           downstream: bool = False) -> list[str]:
+    """The stages a repro of ``names`` covers, in a topological order."""
+    graph = project.graph
+    if not names:
+        return list(graph.order)
+    if single_item:
+        chosen = set(names)
+    elif downstream:
+        chosen = graph.descendants(names)
+    else:
+        chosen = graph.ancestors(names)
+    return graph.sort(chosen)
+
+
+def current_state(repo: Repo, stage: Stage, jobs: int | None = None) -> Current:
+    """Hash the stage's deps and outputs (the state DB answers for unchanged files) and read
+    its params."""
+    paths = list(dict.fromkeys([d.path for d in stage.deps] + [o.path for o in stage.outs]))
+    stored = {s.path: s.out for s in store_paths(repo, paths, save=False, missing_ok=True,
+                                                 jobs=jobs)}
+    params: dict[RelPath, dict[str, object]] = {}
+    for ref in stage.params:
+        params[ref.file] = select(read_params(repo.root, ref.file), ref.file, ref.keys,
+                                  stage.name)
+    return Current({d.path: stored[d.path] for d in stage.deps}, params,
+                   {o.path: stored[o.path] for o in stage.outs})
+
+
+class _Engine:
+    def __init__(self, repo: Repo, project: Project, *, force: bool, dry: bool,
+                 keep_going: bool, no_commit: bool, jobs: int, run_cache: bool,
+                 capture: bool, on_event: Callable[[StageEvent], None]) -> None:
+        self.repo = repo
+        self.project = project
+        self.force = force
+        self.dry = dry
+        self.keep_going = keep_going
+        self.no_commit = no_commit
+        self.jobs = jobs
+        self.use_run_cache = run_cache and not force
+        self.capture = capture or jobs > 1
+        self.emit = on_event
+        self.mutex = threading.RLock()
+        self.entries = dict(project.lock)
+        self.results: dict[str, StageResult] = {}
+        self.git_files: list[RelPath] = []
+        self.run_cache = RunCache(repo.cache_dir)
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def run(self, order: list[str]) -> list[StageResult]:
+        chosen = set(order)
+        pending = list(order)
+        running: dict = {}
+        stop_reason: str | None = None
+        graph = self.project.graph
+        with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+            try:
+                while pending or running:
+                    for name in list(pending):
+                        ups = [u for u in graph.upstream[name] if u in chosen]
+                        if any(u not in self.results for u in ups):
+                            continue
+                        bad = [u for u in ups if self.results[u].state in ("failed", "skipped")]
+                        if bad or stop_reason:
+                            why = (f"upstream stage '{bad[0]}' did not succeed" if bad
+                                   else stop_reason)
+                            self._finish(StageResult(name, "skipped", error=why))
+                            pending.remove(name)
+                            continue
+                        if len(running) >= max(1, self.jobs):
+                            break
+                        pending.remove(name)
+                        running[pool.submit(self._process, name)] = name
+                    if not running:
+                        continue
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        name = running.pop(fut)
+                        try:
+                            result = fut.result()
+                        except MlvcError as exc:
+                            result = StageResult(name, "failed", error=exc.message)
+                        self._finish(result)
+                        if result.state == "failed" and not self.keep_going:
+                            stop_reason = f"not started: stage '{name}' failed"
+            except BaseException:
+                for fut in running:
+                    fut.cancel()
+                raise
+        return [self.results[n] for n in order]
+
+    def _finish(self, result: StageResult) -> None:
+        self.results[result.name] = result
+        if result.state in ("failed", "skipped"):
+            self.emit(StageEvent(result.name, result.state, result.error or "", result.reasons))
+
+    # -- one stage -------------------------------------------------------------------------
+
+    def _process(self, name: str) -> StageResult:
+        stage = self.project.pipeline[name]
+        with self.mutex:
+            if stage.frozen:
+                self.emit(StageEvent(name, "frozen"))
+                return StageResult(name, "frozen")
+            cur = current_state(self.repo, stage)
+            why = reasons(stage, self.entries.get(name), cur)
+            if self.dry:
+                why += [f"upstream stage '{u}' would run"
+                        for u in sorted(self.project.graph.upstream[name])
+                        if u in self.results and self.results[u].state == "would run"]
+            if self.force and not why:
+                why = ["forced"]
+            if not why:
+                self.emit(StageEvent(name, "unchanged"))
+                return StageResult(name, "unchanged")
+            if self.dry:
+                self.emit(StageEvent(name, "would run", reasons=tuple(why)))
+                return StageResult(name, "would run", tuple(why))
+            missing = [p for p, o in cur.deps.items() if o is None]
+            if missing:
+                raise PipelineError(f"stage '{name}': dep {missing[0]} does not exist")
+            deps = [o for o in cur.deps.values() if o is not None]
+            key = run_key(stage, deps, cur.params)
+            if self.use_run_cache:
+                restored = self._restore(stage, key, cur)
+                if restored is not None:
+                    self._record(stage, cur, restored)
+                    self.emit(StageEvent(name, "restored", reasons=tuple(why)))
+                    return StageResult(name, "restored", tuple(why))
+            self._clear_outs(stage)
+            wdir = to_fs(self.repo.root, stage.wdir)
+            if not wdir.is_dir():
+                raise PipelineError(f"stage '{name}': wdir {stage.wdir or '.'} is not a folder")
+        self.emit(StageEvent(name, "start", "\n".join(stage.cmd), tuple(why)))
+        started = time.monotonic()
+        output = (lambda line: self.emit(StageEvent(name, "output", line))) if self.capture \
+            else None
+        outcome = run_stage(self.repo.root, stage, output)
+        seconds = time.monotonic() - started
+        if outcome.returncode != 0:
+            return StageResult(name, "failed", tuple(why),
+                               f"command failed with exit code {outcome.returncode}: "
+                               f"{outcome.failed_cmd}", seconds)
+        with self.mutex:
+            absent = [o.path for o in stage.outs
+                      if not os.path.lexists(to_fs(self.repo.root, o.path))]
+            if absent:
+                return StageResult(name, "failed", tuple(why),
+                                   f"the command did not create output {absent[0]}", seconds)
+            outs = self._commit_outs(stage)
+            self._record(stage, cur, outs)
+            if not self.no_commit and all(
+                    o.type == "file" or stage.out(o.path).cache for o in outs):
+                self.run_cache.put(key, list(outs))
+        self.emit(StageEvent(name, "done", f"{seconds:.1f}s"))
+        return StageResult(name, "ran", tuple(why), seconds=seconds)
+
+    def _clear_outs(self, stage: Stage) -> None:
+        """Outputs are made afresh by the command (persistent ones are kept); what is removed
+        here is a stage output, which the lock or the cache can give back."""
+        for out in stage.outs:
+            if out.persist:
+                continue
+            fs = to_fs(self.repo.root, out.path)
+            if fs.is_dir() and not fs.is_symlink():
+                _rmtree(fs)
+            elif os.path.lexists(fs):
+                fs.unlink()
+            self.repo.state.delete_files(self.repo.state.files_under(out.path))
+
+    def _commit_outs(self, stage: Stage):
+        cached = [o.path for o in stage.outs if o.cache]
+        plain = [o.path for o in stage.outs if not o.cache]
+        stored = {s.path: s.out for s in store_paths(self.repo, cached, save=not self.no_commit)}
+        stored.update({s.path: s.out for s in store_paths(self.repo, plain, save=False)})
+        for path in plain:  # kept in git, and in the cache too, for the run cache
+            out = stored[path]
+            if out is not None and out.type == "file" and not self.no_commit:
+                data = to_fs(self.repo.root, path).read_bytes()
+                self.repo.cache.add_bytes(data, out.oid)
+        for path in cached:
+            changed = gitignore.add(self.repo.root, path)
+            if changed:
+                self.git_files.append(changed)
+        return tuple(stored[o.path] for o in stage.outs)
+
+    def _record(self, stage: Stage, cur: Current, outs) -> None:
+        entry = LockEntry(stage.name, stage.cmd, tuple(o for o in cur.deps.values() if o),
+                          cur.params, tuple(outs),
+                          frozenset(o.path for o in stage.outs if not o.cache))
+        self.entries[stage.name] = entry
+        write_lock(self.repo.root, [self.entries[n] for n in self.project.pipeline.stages
+                                    if n in self.entries])
+        if LOCK_FILE not in self.git_files:
+            self.git_files.append(LOCK_FILE)
+
+    def _restore(self, stage: Stage, key: str, cur: Current):
+        from mlvc.ops.checkout import checkout_selected
+
+        outs = self.run_cache.get(key)
+        if outs is None or sorted(o.path for o in outs) != sorted(o.path for o in stage.outs):
+            return None
+        cache = self.repo.cache
+        try:
+            for out in outs:
+                rec = flatten(cache, out)
+                if not all(cache.exists(oid) for oid in rec.objects()):
+                    return None
+        except (ObjectMissingError, CorruptObjectError):
+            return None
+        by_path = {o.path: o for o in outs}
+        selected = []
+        for declared in stage.outs:
+            out = by_path[declared.path]
+            now = cur.outs.get(out.path)
+            if now is not None and now.oid == out.oid:
+                continue
+            if not declared.cache and out.type == "file":
+                from mlvc.fsutil import atomic_write
+
+                fs = to_fs(self.repo.root, out.path)
+                if fs.is_dir() and not fs.is_symlink():
+                    _rmtree(fs)
+                atomic_write(fs, cache.read_bytes(out.oid), 0o777 if out.exec else 0o666)
+                continue
+            selected.append(Selected(Tracked(LOCK_FILE, out, stage.name), ""))
+        if selected:
+            result = checkout_selected(self.repo, selected, force=True, jobs=self.jobs)
+            if result.failed:
+                return None
+        for declared in stage.outs:
+            if declared.cache:
+                changed = gitignore.add(self.repo.root, declared.path)
+                if changed:
+                    self.git_files.append(changed)
+        return tuple(by_path[o.path] for o in stage.outs)
+
+
+def _rmtree(path: Path) -> None:
+    def writable(func, p, _exc):  # read-only files (hard-linked cache objects) and folders
+        os.chmod(os.path.dirname(p), 0o755)
+        os.chmod(p, 0o644)
+        func(p)
+
+    shutil.rmtree(path, onerror=writable)
+
+
+def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
+          force: bool = False, single_item: bool = False, downstream: bool = False,
+          dry: bool = False, keep_going: bool = False, no_commit: bool = False,
+          jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
+          on_event: Callable[[StageEvent], None] = lambda e: None,
+          progress: Progress = NULL_PROGRESS) -> ReproResult:
+    project = load_project(repo)
+    if not len(project.pipeline):
+        raise PipelineError(f"there are no stages: {PIPELINE_FILE} is missing or empty",
+                            hint="add one with `mlvc stage add -n NAME -d DEP -o OUT CMD`")
+    names = resolve_targets(repo, project.pipeline, targets or [], cwd)
+    order = choose(project, names, single_item=single_item, downstream=downstream)
+    if pull and not dry:
+        from mlvc.ops.fetch import fetch
+
+        fetch(repo, progress=progress)
+    engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
+                     no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
+                     capture=capture, on_event=on_event)
+    if dry:
+        return ReproResult(tuple(engine.run(order)), True)
+    with repo.lock():
+        results = engine.run(order)
+    return ReproResult(tuple(results), False, tuple(engine.git_files))
+
+
+def pipeline_status(repo: Repo, jobs: int | None = None) -> list[tuple[str, tuple[str, ...]]]:
+    """Each out-of-date stage (frozen ones aside) with the reasons it would run."""
+    project = load_project(repo)
+    out = []
+    for name in project.graph.order:
+        stage = project.pipeline[name]
+        if stage.frozen:
+            continue
+        try:
+            why = reasons(stage, project.lock.get(name), current_state(repo, stage, jobs))
+        except PipelineError as exc:
+            why = [exc.message]
+        if why:
+            out.append((name, tuple(why)))
+    return out
+
+
+def commit_stages(repo: Repo, names: list[str], *, jobs: int | None = None,
+                  progress: Progress = NULL_PROGRESS) -> list[Saved]:
+    """``mlvc commit`` of stage outputs: record the stages as if they had just run (deps,
+    params and outputs as they are now). The caller holds the repository lock."""
+    project = load_project(repo)
+    engine = _Engine(repo, project, force=False, dry=False, keep_going=False, no_commit=False,
+                     jobs=jobs or repo.jobs, run_cache=False, capture=True,
+                     on_event=lambda e: None)
+    saved = []
+    for name in project.graph.sort(names):
+        stage = project.pipeline[name]
+        cur = current_state(repo, stage, jobs)
+        missing = [p for p, o in list(cur.deps.items()) + list(cur.outs.items()) if o is None]
+        if missing:
+            raise PipelineError(f"stage '{name}': {missing[0]} does not exist",
+                                hint="run `mlvc repro` to produce it")
+        before = project.lock.get(name)
+        outs = engine._commit_outs(stage)
+        engine._record(stage, cur, outs)
+        for out in outs:
+            old = next((o for o in before.outs if o.path == out.path), None) if before else None
+            saved.append(Saved(LOCK_FILE, out, old != out, 0))
+    return saved

@@ -1,0 +1,136 @@
+"""``mlvc stage add`` and ``mlvc stage list``.
+
+``stage add`` edits ``mlvc.yaml`` with ruamel.yaml's round-trip mode, so people's comments,
+order and quoting survive. The edited file is loaded and its graph checked before it is
+written (atomically): a stage that would break the pipeline is refused and nothing changes.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import FormatError, PipelineError
+from mlvc.fsutil import atomic_write
+from mlvc.paths import RelPath, from_user, to_fs
+from mlvc.pipeline.graph import build_graph
+from mlvc.pipeline.loader import NAME_RE, load_pipeline, parse_pipeline
+from mlvc.pipeline.model import DEFAULT_PARAMS, PIPELINE_FILE, Stage
+from mlvc.repo import Repo
+from mlvc.workspace.index import Index
+
+
+@dataclass(frozen=True, slots=True)
+class StageAddResult:
+    stage: Stage
+    replaced: bool
+    git_files: tuple[RelPath, ...]
+
+    def to_json(self) -> dict:
+        return {"stage": stage_json(self.stage), "replaced": self.replaced,
+                "git_files": list(self.git_files)}
+
+
+def stage_json(s: Stage) -> dict:
+    return {"name": s.name, "cmd": list(s.cmd), "wdir": s.wdir or ".",
+            "deps": [d.path for d in s.deps],
+            "params": {p.file: list(p.keys) for p in s.params},
+            "outs": [{"path": o.path, "kind": o.kind, "cache": o.cache, "persist": o.persist}
+                     for o in s.outs],
+            "frozen": s.frozen, "always_changed": s.always_changed, "desc": s.desc}
+
+
+def parse_param_option(value: str) -> tuple[str | None, list[str]]:
+    """``-p a.b,c`` (keys of params.yaml) or ``-p other.yaml:a,b`` (``other.yaml:``: all)."""
+    file, sep, keys = value.rpartition(":")
+    if not sep:
+        file, keys = "", value
+    names = [k.strip() for k in keys.split(",") if k.strip()]
+    return (file or None), names
+
+
+def _yaml():
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: list[str] = (),
+              outs: list[str] = (), outs_no_cache: list[str] = (), metrics: list[str] = (),
+              metrics_no_cache: list[str] = (), plots: list[str] = (), wdir: str | None = None,
+              desc: str | None = None, force: bool = False, cwd: Path | None = None
+              ) -> StageAddResult:
+    from ruamel.yaml.comments import CommentedMap
+
+    if not NAME_RE.match(name):
+        raise PipelineError(f"stage name {name!r} is not valid",
+                            hint="use letters, digits, '_' and '-', starting with a letter")
+    if not cmd.strip():
+        raise PipelineError("the stage needs a command")
+    wdir_path = from_user(repo.root, wdir if wdir is not None else ".", cwd)
+    fs = to_fs(repo.root, PIPELINE_FILE)
+    try:
+        text = fs.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    load_pipeline(repo.root)  # the file as it is must be valid before it is edited
+    yaml = _yaml()
+    try:
+        doc = yaml.load(text) if text.strip() else None
+    except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk
+        raise FormatError(f"{PIPELINE_FILE}: cannot edit: {exc}") from None
+    if doc is None:
+        doc = CommentedMap()
+    stages = doc.get("stages")
+    if stages is None:
+        stages = doc["stages"] = CommentedMap()
+    replaced = name in stages
+    if replaced and not force:
+        raise PipelineError(f"stage '{name}' exists already in {PIPELINE_FILE}",
+                            hint="use -f to replace it")
+
+    body = CommentedMap()
+    body["cmd"] = cmd
+    if wdir_path:
+        body["wdir"] = wdir_path
+    if desc:
+        body["desc"] = desc
+    if deps:
+        body["deps"] = list(dict.fromkeys(deps))
+    if params:
+        items: list = []
+        by_file: dict[str, list[str]] = {}
+        for value in params:
+            file, keys = parse_param_option(value)
+            if file is None or posixpath.normpath(file) == DEFAULT_PARAMS:
+                items.extend(k for k in keys if k not in items)
+            else:
+                by_file.setdefault(file, []).extend(keys)
+        items.extend({f: (ks or None)} for f, ks in by_file.items())
+        body["params"] = items
+    for key, cached, uncached in (("outs", outs, outs_no_cache),
+                                  ("metrics", metrics, metrics_no_cache),
+                                  ("plots", plots, ())):
+        entries: list = list(cached) + [{p: {"cache": False}} for p in uncached]
+        if entries:
+            body[key] = entries
+    stages[name] = body
+
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    new_text = out.getvalue()
+    pipeline = parse_pipeline(new_text, repo.root)
+    index = Index.load(repo.root, repo.ignore, stages=False)
+    build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()])
+    atomic_write(fs, new_text)
+    return StageAddResult(pipeline[name], replaced, (PIPELINE_FILE,))
+
+
+def stage_list(repo: Repo) -> list[Stage]:
+    return list(load_pipeline(repo.root))

@@ -1,0 +1,327 @@
+"""Load and validate ``mlvc.yaml``: stages, ``vars``, ``${...}`` interpolation, ``foreach`` and
+``matrix`` expansion. Every error names the file, the stage and the field.
+"""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+import re
+from pathlib import Path
+
+from mlvc.errors import FormatError, PathError
+from mlvc.paths import RelPath, check_inside, normalize_rel, to_fs
+from mlvc.pipeline.model import (
+    DEFAULT_PARAMS,
+    OUT_KINDS,
+    PIPELINE_FILE,
+    Dep,
+    ParamRef,
+    Pipeline,
+    Stage,
+    StageOut,
+)
+from mlvc.pipeline.params import read_params
+from mlvc.yamlio import parse_yaml
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+KEY_RE = re.compile(r"^[^\s/:@]+$")  # the part after '@' of an expanded stage
+VAR_RE = re.compile(r"(\\)?\$\{\s*([^}]*?)\s*\}")
+STAGE_KEYS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
+              "always_changed", "desc", "vars", "meta"}
+OUT_OPTIONS = {"cache", "persist", "desc"}
+PLOT_OPTIONS = OUT_OPTIONS | {"template", "x", "y", "x_label", "y_label", "title", "header"}
+
+
+class _Bad:
+    """Builds errors that say where: ``mlvc.yaml: stage 'train': deps[1]: ...``."""
+
+    def __init__(self, origin: str, stage: str | None = None) -> None:
+        self.origin = origin
+        self.stage = stage
+
+    def __call__(self, why: str, field: str | None = None) -> FormatError:
+        where = self.origin
+        if self.stage:
+            where += f": stage '{self.stage}'"
+        if field:
+            where += f": {field}"
+        return FormatError(f"{where}: {why}", hint=f"fix {self.origin}")
+
+
+def load_pipeline(root: Path) -> Pipeline:
+    """The project's pipeline; an empty one when there is no ``mlvc.yaml``."""
+    fs = to_fs(root, PIPELINE_FILE)
+    try:
+        text = fs.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Pipeline({})
+    except UnicodeDecodeError:
+        raise FormatError(f"{PIPELINE_FILE}: not UTF-8 text") from None
+    return parse_pipeline(text, root)
+
+
+def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE) -> Pipeline:
+    bad = _Bad(origin)
+    doc = parse_yaml(text, origin)
+    if doc is None:
+        return Pipeline({})
+    if not isinstance(doc, dict):
+        raise bad("expected a mapping with 'stages'")
+    unknown = set(doc) - {"stages", "vars"}
+    if unknown:
+        raise bad(f"unknown top-level keys {sorted(unknown)} (expected 'stages' and 'vars')")
+    context = _global_vars(doc.get("vars"), root, bad)
+    raw_stages = doc.get("stages") or {}
+    if not isinstance(raw_stages, dict):
+        raise bad("'stages' must be a mapping of stage name to stage")
+    stages: dict[str, Stage] = {}
+    for name, raw in raw_stages.items():
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise bad(f"stage name {name!r} is not valid: use letters, digits, '_' and '-', "
+                      "starting with a letter or '_'")
+        for full, body, local in _expand(name, raw, context, _Bad(origin, name)):
+            if full in stages:
+                raise _Bad(origin, full)("defined twice")
+            stages[full] = _stage(full, body, local, root, _Bad(origin, full))
+    return Pipeline(stages)
+
+
+# -- vars and interpolation ----------------------------------------------------------------
+
+
+def _global_vars(raw: object, root: Path, bad: _Bad) -> dict:
+    context: dict = {}
+    default = read_params(root, DEFAULT_PARAMS) if to_fs(root, DEFAULT_PARAMS).is_file() else None
+    if default:
+        context.update(default)
+    if raw is None:
+        return context
+    if not isinstance(raw, list):
+        raise bad("must be a list of mappings or params file names", "vars")
+    for i, item in enumerate(raw):
+        if isinstance(item, dict):
+            context.update(item)
+        elif isinstance(item, str):
+            file, _, keys = item.partition(":")
+            try:
+                path = normalize_rel(file, origin=f"vars[{i}]")
+            except PathError as exc:
+                raise bad(exc.message, f"vars[{i}]") from None
+            doc = read_params(root, path)
+            if doc is None:
+                raise bad(f"{path} does not exist", f"vars[{i}]")
+            if keys:
+                doc = {k: doc[k] for k in keys.split(",") if k in doc}
+            context.update(doc)
+        else:
+            raise bad("must be a mapping or a file name", f"vars[{i}]")
+    return context
+
+
+def lookup(context: dict, name: str, bad: _Bad, field: str) -> object:
+    value: object = context
+    for part in name.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise bad(f"unknown variable '{name}' in ${{{name}}}", field)
+    return value
+
+
+def _to_text(value: object, name: str, bad: _Bad, field: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if value is None:
+        return "null"
+    raise bad(f"${{{name}}} is a {type(value).__name__}; only a whole value can be one", field)
+
+
+def interpolate(value: object, context: dict, bad: _Bad, field: str) -> object:
+    """Replace ``${a.b}`` in every string of ``value``. A string that is only ``${x}`` takes
+    x's value with its type; ``\\${x}`` stays literal."""
+    if isinstance(value, str):
+        whole = VAR_RE.fullmatch(value)
+        if whole and not whole.group(1):
+            return lookup(context, whole.group(2), bad, field)
+
+        def sub(m: re.Match) -> str:
+            if m.group(1):
+                return m.group(0)[1:]
+            return _to_text(lookup(context, m.group(2), bad, field), m.group(2), bad, field)
+
+        return VAR_RE.sub(sub, value)
+    if isinstance(value, list):
+        return [interpolate(v, context, bad, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {interpolate(k, context, bad, field): interpolate(v, context, bad, f"{field}.{k}")
+                for k, v in value.items()}
+    return value
+
+
+def _expand(name: str, raw: object, context: dict, bad: _Bad):
+    """Yield (stage name, body, context) for a plain stage or each copy of foreach/matrix."""
+    if not isinstance(raw, dict):
+        raise bad("must be a mapping with at least 'cmd'")
+    if "foreach" in raw:
+        if "do" not in raw or set(raw) - {"foreach", "do"}:
+            raise bad("a foreach stage has exactly 'foreach' and 'do'")
+        items = interpolate(raw["foreach"], context, bad, "foreach")
+        if isinstance(items, list):
+            pairs = [(_key(v, i), v) for i, v in enumerate(items)]
+        elif isinstance(items, dict):
+            pairs = [(str(k), v) for k, v in items.items()]
+        else:
+            raise bad("must be a list or a mapping", "foreach")
+        for key, item in pairs:
+            if not KEY_RE.match(key):
+                raise bad(f"key {key!r} cannot be part of a stage name", "foreach")
+            yield f"{name}@{key}", raw["do"], {**context, "item": item, "key": key}
+        return
+    if "matrix" in raw:
+        matrix = interpolate(raw["matrix"], context, bad, "matrix")
+        if not isinstance(matrix, dict) or not matrix or not all(
+                isinstance(v, list) and v for v in matrix.values()):
+            raise bad("must map names to non-empty lists", "matrix")
+        body = {k: v for k, v in raw.items() if k != "matrix"}
+        names = list(matrix)
+        for combo in itertools.product(*(list(enumerate(matrix[n])) for n in names)):
+            key = "-".join(_key(v, i) for i, v in combo)
+            if not KEY_RE.match(key):
+                raise bad(f"key {key!r} cannot be part of a stage name", "matrix")
+            item = {n: v for n, (_, v) in zip(names, combo)}
+            yield f"{name}@{key}", body, {**context, "item": item}
+        return
+    yield name, raw, context
+
+
+def _key(value: object, index: int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return str(index)
+
+
+# -- one stage -----------------------------------------------------------------------------
+
+
+def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stage:
+    if not isinstance(raw, dict):
+        raise bad("must be a mapping with at least 'cmd'")
+    unknown = set(raw) - STAGE_KEYS
+    if unknown:
+        raise bad(f"unknown keys {sorted(unknown)}")
+    local = raw.get("vars")
+    if local is not None:
+        if not isinstance(local, dict):
+            raise bad("must be a mapping", "vars")
+        context = {**context, **interpolate(local, context, bad, "vars")}
+    body = {k: interpolate(v, context, bad, k) for k, v in raw.items() if k != "vars"}
+
+    cmd = body.get("cmd")
+    if isinstance(cmd, str) and cmd.strip():
+        cmds: tuple[str, ...] = (cmd,)
+    elif isinstance(cmd, list) and cmd and all(isinstance(c, str) and c.strip() for c in cmd):
+        cmds = tuple(cmd)
+    else:
+        raise bad("must be a command, or a non-empty list of commands", "cmd")
+
+    wdir = _path(body.get("wdir", "."), "", root, bad, "wdir", allow_root=True)
+
+    deps = tuple(Dep(p) for p in dict.fromkeys(
+        _path(d, wdir, root, bad, f"deps[{i}]") for i, d in enumerate(_list(body, "deps", bad))))
+    params = _params(body.get("params"), wdir, root, bad)
+
+    outs: list[StageOut] = []
+    for kind in OUT_KINDS:
+        for i, item in enumerate(_list(body, kind, bad)):
+            field = f"{kind}[{i}]"
+            options: dict = {}
+            if isinstance(item, dict):
+                if len(item) != 1:
+                    raise bad("write one output per item: {path: {cache: false}}", field)
+                item, options = next(iter(item.items()))
+                options = options or {}
+                if not isinstance(options, dict):
+                    raise bad("options must be a mapping like {cache: false}", field)
+                allowed = PLOT_OPTIONS if kind == "plots" else OUT_OPTIONS
+                extra = set(options) - allowed
+                if extra:
+                    raise bad(f"unknown options {sorted(extra)}", field)
+                for flag in ("cache", "persist"):
+                    if flag in options and not isinstance(options[flag], bool):
+                        raise bad(f"'{flag}' must be true or false", field)
+            path = _path(item, wdir, root, bad, field)
+            if any(o.path == path for o in outs):
+                raise bad(f"'{path}' is listed twice", field)
+            outs.append(StageOut(path, kind, options.get("cache", True),
+                                 options.get("persist", False)))
+
+    flags = {}
+    for flag in ("frozen", "always_changed"):
+        value = body.get(flag, False)
+        if not isinstance(value, bool):
+            raise bad("must be true or false", flag)
+        flags[flag] = value
+    desc = body.get("desc")
+    if desc is not None and not isinstance(desc, str):
+        raise bad("must be text", "desc")
+    return Stage(name, cmds, wdir, deps, params, tuple(outs), desc=desc, **flags)
+
+
+def _list(body: dict, key: str, bad: _Bad) -> list:
+    value = body.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad("must be a list", key)
+    return value
+
+
+def _path(value: object, wdir: RelPath, root: Path, bad: _Bad, field: str,
+          allow_root: bool = False) -> RelPath:
+    if not isinstance(value, str) or not value:
+        raise bad("must be a path", field)
+    try:
+        path = normalize_rel(posixpath.join(wdir, value) if wdir else value,
+                             origin=f"{PIPELINE_FILE}: {field}")
+        check_inside(root, path, shown=value)
+    except PathError as exc:
+        raise bad(exc.message.removeprefix(f"{PIPELINE_FILE}: {field}: "), field) from None
+    if not path and not allow_root:
+        raise bad("points at the project folder itself", field)
+    return path
+
+
+def _params(raw: object, wdir: RelPath, root: Path, bad: _Bad) -> tuple[ParamRef, ...]:
+    if raw is None:
+        return ()
+    items = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        raise bad("must be a list of keys, or {file: [keys]}", "params")
+    default = posixpath.join(wdir, DEFAULT_PARAMS) if wdir else DEFAULT_PARAMS
+    refs: dict[RelPath, list[str]] = {}
+    whole: set[RelPath] = set()
+    for i, item in enumerate(items):
+        field = f"params[{i}]"
+        if isinstance(item, str) and item:
+            refs.setdefault(default, []).append(item)
+        elif isinstance(item, dict):
+            for file, keys in item.items():
+                path = _path(file, wdir, root, bad, field)
+                if keys is None or keys == []:
+                    whole.add(path)
+                    refs.setdefault(path, [])
+                elif isinstance(keys, list) and all(isinstance(k, str) and k for k in keys):
+                    refs.setdefault(path, []).extend(keys)
+                else:
+                    raise bad(f"keys of {file} must be a list of names", field)
+        else:
+            raise bad("must be a key of params.yaml, or {file: [keys]}", field)
+    return tuple(ParamRef(f, () if f in whole else tuple(sorted(set(keys))))
+                 for f, keys in sorted(refs.items()))

@@ -1,0 +1,70 @@
+"""The pipeline as values: stages with their deps, params and outputs (SPEC 2.4).
+
+Every path here is a project path (see :mod:`mlvc.paths`): the loader resolves what
+``mlvc.yaml`` says relative to the stage's ``wdir``. Deps and outputs are different types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlvc.paths import RelPath
+
+PIPELINE_FILE = "mlvc.yaml"
+LOCK_FILE = "mlvc.lock"
+DEFAULT_PARAMS = "params.yaml"
+OUT_KINDS = ("outs", "metrics", "plots")
+
+
+@dataclass(frozen=True, slots=True)
+class Dep:
+    path: RelPath
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    """Keys a stage reads from one params file; no keys means every key of the file."""
+
+    file: RelPath
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StageOut:
+    path: RelPath
+    kind: str = "outs"  # "outs" | "metrics" | "plots"
+    cache: bool = True
+    persist: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    cmd: tuple[str, ...]
+    wdir: RelPath = ""
+    deps: tuple[Dep, ...] = ()
+    params: tuple[ParamRef, ...] = ()
+    outs: tuple[StageOut, ...] = ()
+    frozen: bool = False
+    always_changed: bool = False
+    desc: str | None = None
+
+    def out(self, path: RelPath) -> StageOut | None:
+        return next((o for o in self.outs if o.path == path), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    stages: dict[str, Stage]  # in mlvc.yaml order
+
+    def __getitem__(self, name: str) -> Stage:
+        return self.stages[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.stages
+
+    def __iter__(self):
+        return iter(self.stages.values())
+
+    def __len__(self) -> int:
+        return len(self.stages)

@@ -1,0 +1,48 @@
+"""Running a stage's commands: in order, by the shell, in the stage's folder.
+
+Without an ``output`` callback the commands share this process's terminal. With one, their
+output (stdout and stderr together) is read line by line and handed to it, so that stages
+running at the same time can be told apart.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.paths import to_fs
+from mlvc.pipeline.model import Stage
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    returncode: int
+    failed_cmd: str | None = None
+
+
+def run_stage(root: Path, stage: Stage, output: Callable[[str], None] | None = None
+              ) -> RunOutcome:
+    cwd = to_fs(root, stage.wdir)
+    env = dict(os.environ, MLVC_ROOT=str(root), MLVC_STAGE=stage.name)
+    for cmd in stage.cmd:
+        if output is None:
+            proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env)  # noqa: S602
+        else:
+            proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env,  # noqa: S602
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                output(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        try:
+            code = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if code != 0:
+            return RunOutcome(code, cmd)
+    return RunOutcome(0)

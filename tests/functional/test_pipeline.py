@@ -1,0 +1,462 @@
+"""mlvc repro over mlvc.yaml and mlvc.lock (SPEC 2.4 and 4, behaviours 5-8)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+
+from mlvc.ops.repro import repro
+from mlvc.repo import Repo
+from tests.conftest import snapshot
+
+
+def sh(name: str, out: str, *deps: str) -> str:
+    """A stage command: its output is its name plus its deps' bytes; each run is logged."""
+    inputs = " ".join(deps)
+    body = f"(echo {name}; cat {inputs})" if deps else f"echo {name}"
+    return f"{body} > {out} && echo {name} >> runs.log"
+
+
+def write_pipeline(project, stages: dict, commit: str | None = None) -> None:
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages}, sort_keys=False)}, commit)
+
+
+def runs(project) -> list[str]:
+    log = project.root / "runs.log"
+    if not log.exists():
+        return []
+    lines = log.read_text().split()
+    log.unlink()
+    return lines
+
+
+def lock(project) -> dict:
+    return yaml.safe_load(project.read("mlvc.lock"))
+
+
+# a -> b -> c, a -> d, and x on its own
+CHAIN = {
+    "a": {"cmd": sh("a", "a.out", "a.in"), "deps": ["a.in"], "outs": ["a.out"]},
+    "b": {"cmd": sh("b", "b.out", "a.out", "b.in"), "deps": ["a.out", "b.in"],
+          "outs": ["b.out"]},
+    "c": {"cmd": sh("c", "c.out", "b.out"), "deps": ["b.out"], "outs": ["c.out"]},
+    "d": {"cmd": sh("d", "d.out", "a.out"), "deps": ["a.out"], "outs": ["d.out"]},
+    "x": {"cmd": sh("x", "x.out", "x.in"), "deps": ["x.in"], "outs": ["x.out"]},
+}
+
+
+@pytest.fixture
+def chain(project):
+    project.gen({"a.in": "1\n", "b.in": "2\n", "x.in": "3\n"})
+    write_pipeline(project, CHAIN)
+    project.run("repro")
+    assert sorted(runs(project)) == ["a", "b", "c", "d", "x"]
+    return project
+
+
+def test_first_repro_runs_in_order_and_writes_outputs_lock_and_gitignore(project):
+    project.gen({"a.in": "1\n", "b.in": "2\n", "x.in": "3\n"})
+    write_pipeline(project, CHAIN)
+    project.run("repro")
+    order = runs(project)
+    assert order.index("a") < order.index("b") < order.index("c")
+    assert order.index("a") < order.index("d")
+    assert project.read("c.out") == "c\nb\na\n1\n2\n"
+    doc = lock(project)
+    assert list(doc["stages"]) == ["a", "b", "c", "d", "x"]
+    assert [d["path"] for d in doc["stages"]["b"]["deps"]] == ["a.out", "b.in"]
+    assert "/c.out" in project.read(".gitignore").splitlines()
+    # outputs are in the cache: deleting one and checking out brings it back
+    (project.root / "c.out").unlink()
+    project.run("checkout")
+    assert project.read("c.out") == "c\nb\na\n1\n2\n"
+
+
+def test_up_to_date_pipeline_runs_nothing(chain):
+    before = chain.read("mlvc.lock")
+    result = chain.run("repro")
+    assert runs(chain) == []
+    assert "up to date" in result.stdout
+    assert chain.read("mlvc.lock") == before
+    assert json.loads(chain.run("status", "--json").stdout)["clean"]
+
+
+def test_changed_dep_reruns_exactly_its_descendants(chain):
+    chain.gen({"b.in": "changed\n"})
+    assert [s["stage"] for s in json.loads(chain.run("status", "--json").stdout)["stages"]] \
+        == ["b"]
+    chain.run("repro")
+    assert runs(chain) == ["b", "c"]
+    chain.gen({"a.in": "changed\n"})
+    chain.run("repro")
+    ran = runs(chain)
+    assert sorted(ran) == ["a", "b", "c", "d"]
+    assert ran.index("a") < ran.index("b") < ran.index("c")
+
+
+def test_upstream_rerun_with_identical_output_does_not_rerun_downstream(project):
+    project.gen({"in.txt": "v1\n", "tool.sh": "echo same\n"})
+    write_pipeline(project, {
+        "first": {"cmd": "sh tool.sh > mid.txt && echo first >> runs.log",
+                  "deps": ["in.txt", "tool.sh"], "outs": ["mid.txt"]},
+        "second": {"cmd": sh("second", "end.txt", "mid.txt"), "deps": ["mid.txt"],
+                   "outs": ["end.txt"]},
+    })
+    project.run("repro")
+    runs(project)
+    project.gen({"in.txt": "v2\n"})
+    project.run("repro")
+    assert runs(project) == ["first"]
+
+
+def test_reordering_deps_and_outs_changes_neither_what_runs_nor_the_lock(project):
+    project.gen({"p.in": "1", "q.in": "2"})
+    stage = {"cmd": "cat p.in q.in > o1 && cat q.in > o2 && echo s >> runs.log",
+             "deps": ["p.in", "q.in"], "outs": ["o1", "o2"]}
+    write_pipeline(project, {"s": stage})
+    project.run("repro")
+    runs(project)
+    before = project.read("mlvc.lock")
+    write_pipeline(project, {"s": {**stage, "deps": ["q.in", "p.in"], "outs": ["o2", "o1"]}})
+    project.run("repro")
+    assert runs(project) == []
+    assert project.read("mlvc.lock") == before
+
+
+def test_params_declared_values_matter_and_undeclared_ones_do_not(project):
+    project.gen({"params.yaml": "train:\n  lr: 0.1\n  epochs: 3\nother: 1\n", "d.in": "x"})
+    write_pipeline(project, {
+        "lr_only": {"cmd": sh("lr_only", "o1", "d.in"), "deps": ["d.in"],
+                    "params": ["train.lr"], "outs": ["o1"]},
+        "section": {"cmd": sh("section", "o2", "d.in"), "deps": ["d.in"],
+                    "params": ["train"], "outs": ["o2"]},
+    })
+    project.run("repro")
+    runs(project)
+    assert lock(project)["stages"]["section"]["params"] == {
+        "params.yaml": {"train.epochs": 3, "train.lr": 0.1}}
+    before = project.read("mlvc.lock")
+    project.gen({"params.yaml": "train:\n  lr: 0.1\n  epochs: 3\nother: 2\n"})
+    project.run("repro")
+    assert runs(project) == []
+    assert project.read("mlvc.lock") == before
+    project.gen({"params.yaml": "train:\n  lr: 0.1\n  epochs: 4\nother: 2\n"})
+    dry = project.run("repro", "--dry")
+    assert "param train.epochs 3 -> 4" in dry.stdout
+    assert runs(project) == []
+    project.run("repro")
+    assert runs(project) == ["section"]
+
+
+def test_params_from_json_and_toml_files(project):
+    project.gen({"cfg.json": '{"a": {"b": 1}}', "cfg.toml": "[m]\nk = 'v'\n"})
+    write_pipeline(project, {"s": {"cmd": "echo s >> runs.log && echo ok > o",
+                                   "params": [{"cfg.json": ["a.b"]}, {"cfg.toml": None}],
+                                   "outs": ["o"]}})
+    project.run("repro")
+    assert lock(project)["stages"]["s"]["params"] == {"cfg.json": {"a.b": 1},
+                                                      "cfg.toml": {"m.k": "v"}}
+    project.gen({"cfg.toml": "[m]\nk = 'w'\n"})
+    assert "param m.k \"v\" -> \"w\"" in project.run("repro", "--dry").stdout
+
+
+def test_cmd_change_and_missing_output_rerun(chain):
+    (chain.root / "x.out").unlink()
+    assert "out x.out missing" in chain.run("repro", "--dry").stdout
+    chain.run("repro")  # the same inputs ran before: restored, not run
+    assert runs(chain) == [] and chain.read("x.out") == "x\n3\n"
+    (chain.root / "x.out").unlink()
+    chain.run("repro", "--no-run-cache")
+    assert runs(chain) == ["x"]
+    stages = dict(CHAIN)
+    stages["x"] = {**CHAIN["x"], "cmd": CHAIN["x"]["cmd"] + " && true"}
+    write_pipeline(chain, stages)
+    out = chain.run("repro", "--dry").stdout
+    assert "cmd changed" in out
+    chain.run("repro")
+    assert runs(chain) == ["x"]
+
+
+def test_dry_prints_plan_and_changes_nothing(chain):
+    chain.gen({"a.in": "new\n"})
+    before = snapshot(chain.root, skip=(".git", "tmp"))  # tmp/: the state DB may learn
+    result = chain.run("repro", "--dry")
+    assert "Would run stage 'a'" in result.stdout and "dep a.in modified" in result.stdout
+    assert "upstream stage 'a' would run" in result.stdout
+    assert snapshot(chain.root, skip=(".git", "tmp")) == before
+    doc = json.loads(chain.run("repro", "--dry", "--json").stdout)
+    assert {s["stage"]: s["state"] for s in doc["stages"]} == {
+        "a": "would run", "b": "would run", "c": "would run", "d": "would run",
+        "x": "unchanged"}
+
+
+def test_targets_single_item_downstream_and_force(chain):
+    chain.run("repro", "-f", "c")
+    assert runs(chain) == ["a", "b", "c"]  # c and what it depends on
+    chain.run("repro", "-f", "-s", "c")
+    assert runs(chain) == ["c"]
+    chain.run("repro", "-f", "--downstream", "b")
+    assert runs(chain) == ["b", "c"]
+    chain.gen({"a.in": "new\n"})
+    chain.run("repro", "-s", "d")  # d alone: a is not run, so d's dep is unchanged
+    assert runs(chain) == []
+    chain.run("repro", "d")
+    assert runs(chain) == ["a", "d"]
+    chain.run("repro", "c.out")  # a path names the stage that outputs it
+    assert runs(chain) == ["b", "c"]
+
+
+def test_unknown_target_is_an_error(chain):
+    result = chain.run("repro", "nope", code=1)
+    assert "error: 'nope' is neither a stage nor an output of one" in result.stderr
+
+
+def test_failing_command_keeps_its_lock_entry_and_stops_descendants(chain):
+    before = lock(chain)["stages"]["b"]
+    stages = dict(CHAIN)
+    stages["b"] = {**CHAIN["b"], "cmd": "echo b >> runs.log && exit 3"}
+    write_pipeline(chain, stages)
+    result = chain.run("repro", code=1)
+    assert "stage 'b' failed" in result.stderr and "exit code 3" in result.stderr
+    assert "Stage 'c' skipped" in result.stderr
+    doc = lock(chain)
+    assert doc["stages"]["b"] == before
+    ran = runs(chain)
+    assert "c" not in ran and "b" in ran
+
+
+def test_keep_going_runs_independent_stages_and_exits_nonzero(project):
+    project.gen({"in": "1"})
+    write_pipeline(project, {
+        "bad": {"cmd": "echo bad >> runs.log && false", "deps": ["in"], "outs": ["bad.out"]},
+        "after_bad": {"cmd": sh("after_bad", "ab.out", "bad.out"), "deps": ["bad.out"],
+                      "outs": ["ab.out"]},
+        "good": {"cmd": sh("good", "good.out", "in"), "deps": ["in"], "outs": ["good.out"]},
+    })
+    project.run("repro", code=1)
+    assert runs(project) == ["bad"]  # stops at the first failure
+    result = project.run("repro", "-k", code=1)
+    assert runs(project) == ["bad", "good"]
+    assert "after_bad" in result.stderr
+    stages = lock(project)["stages"]
+    assert "good" in stages and "bad" not in stages and "after_bad" not in stages
+
+
+def test_missing_output_after_command_fails(project):
+    write_pipeline(project, {"s": {"cmd": "true", "outs": ["never.txt"]}})
+    result = project.run("repro", code=1)
+    assert "did not create output never.txt" in result.stderr
+    assert not (project.root / "mlvc.lock").exists()
+
+
+def test_run_cache_restores_outputs_without_running(project):
+    project.gen({"params.yaml": "lr: 1\n", "d.in": "data"})
+    write_pipeline(project, {
+        "train": {"cmd": "(echo lr; cat params.yaml d.in) > model && echo train >> runs.log",
+                  "deps": ["d.in"], "params": ["lr"], "outs": ["model"],
+                  "metrics": [{"m.json": {"cache": False}}]},
+    })
+    stages = yaml.safe_load(project.read("mlvc.yaml"))
+    stages["stages"]["train"]["cmd"] += " && cat params.yaml > m.json"
+    project.gen({"mlvc.yaml": yaml.safe_dump(stages, sort_keys=False)})
+    project.run("repro")
+    first_model, first_metrics = project.read("model"), project.read("m.json")
+    assert runs(project) == ["train"]
+    project.gen({"params.yaml": "lr: 2\n"})
+    project.run("repro")
+    assert runs(project) == ["train"]
+    project.gen({"params.yaml": "lr: 1\n"})
+    result = project.run("repro")
+    assert runs(project) == []  # not run: restored
+    assert "run cache" in result.stdout
+    assert project.read("model") == first_model and project.read("m.json") == first_metrics
+    assert lock(project)["stages"]["train"]["params"] == {"params.yaml": {"lr": 1}}
+    # -f always runs the command
+    project.run("repro", "-f")
+    assert runs(project) == ["train"]
+
+
+def test_no_commit_keeps_outputs_out_of_the_cache(project):
+    project.gen({"d.in": "data"})
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                   "outs": ["o"]}})
+    project.run("repro", "--no-commit")
+    oid = lock(project)["stages"]["s"]["outs"][0]["oid"]
+    assert not (project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]).exists()
+    project.run("commit")
+    assert (project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]).exists()
+
+
+def test_two_independent_stages_run_at_once_with_jobs(project):
+    write_pipeline(project, {
+        "one": {"cmd": "sleep 1 && echo one-done > one.out", "outs": ["one.out"]},
+        "two": {"cmd": "sleep 1 && echo two-done > two.out", "outs": ["two.out"]},
+    })
+    started = time.monotonic()
+    result = project.run("repro", "-j", "2")
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.8, f"two 1-second stages took {elapsed:.2f}s with -j 2"
+    assert "Stage 'one' done" in result.stdout and "Stage 'two' done" in result.stdout
+    assert set(lock(project)["stages"]) == {"one", "two"}
+
+
+def test_parallel_run_respects_the_graph_and_prefixes_output(project):
+    write_pipeline(project, {
+        "first": {"cmd": "sleep 0.3 && echo hello && echo first > f.out", "outs": ["f.out"]},
+        "second": {"cmd": "cat f.out > s.out && echo second >> s.out", "deps": ["f.out"],
+                   "outs": ["s.out"]},
+    })
+    result = project.run("repro", "-j", "4")
+    assert project.read("s.out") == "first\nsecond\n"
+    assert "[first] hello" in result.stdout
+
+
+def test_parallel_failure_stops_descendants_like_a_serial_run(project):
+    project.gen({"in": "1"})
+    write_pipeline(project, {
+        "bad": {"cmd": "sleep 0.2 && false", "deps": ["in"], "outs": ["bad.out"]},
+        "after_bad": {"cmd": "cat bad.out > ab.out", "deps": ["bad.out"], "outs": ["ab.out"]},
+        "slow": {"cmd": "sleep 0.5 && echo ok > slow.out", "outs": ["slow.out"]},
+    })
+    result = project.run("repro", "-j", "2", code=1)
+    assert "stage 'bad' failed" in result.stderr
+    assert not (project.root / "ab.out").exists()
+    assert "bad" not in lock(project)["stages"]
+
+
+@pytest.mark.parametrize("stages, message", [
+    ({"a": {"cmd": "x", "deps": ["b.out"], "outs": ["a.out"]},
+      "b": {"cmd": "x", "deps": ["a.out"], "outs": ["b.out"]}}, "cycle in the pipeline"),
+    ({"a": {"cmd": "x", "deps": ["a.out"], "outs": ["a.out"]}}, "depends on its own output"),
+    ({"a": {"cmd": "x", "outs": ["data"]}, "b": {"cmd": "x", "outs": ["data/part"]}},
+     "outputs overlap: 'data/part' (stage 'b') is inside 'data' (stage 'a')"),
+    ({"a": {"cmd": "x", "outs": ["o"]}, "b": {"cmd": "x", "outs": ["o"]}},
+     "output 'o' is declared by two stages: 'a' and 'b'"),
+])
+def test_graph_errors_are_clear_and_write_nothing(project, stages, message):
+    write_pipeline(project, stages)
+    before = project.snapshot()
+    result = project.run("repro", code=1)
+    assert message in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert project.snapshot() == before
+
+
+def test_stage_output_tracked_by_a_pointer_is_an_error(project):
+    project.gen({"data.txt": "x"})
+    project.run("add", "data.txt")
+    write_pipeline(project, {"a": {"cmd": "x", "outs": ["data.txt"]}})
+    result = project.run("repro", code=1)
+    assert "output 'data.txt' of stage 'a' is tracked by data.txt.mlvc" in result.stderr
+
+
+def test_pointer_outputs_are_sources_of_the_graph(project):
+    project.gen({"data": {"raw.txt": "r1\n"}})
+    project.run("add", "data")
+    write_pipeline(project, {"p": {"cmd": "cat data/raw.txt > p.out && echo p >> runs.log",
+                                   "deps": ["data"], "outs": ["p.out"]}})
+    project.run("repro")
+    assert runs(project) == ["p"]
+    project.gen({"data": {"raw.txt": "r2\n"}})
+    project.run("add", "data")
+    project.run("repro")
+    assert runs(project) == ["p"]
+    assert project.read("p.out") == "r2\n"
+
+
+def test_malformed_pipeline_names_file_stage_and_field(project):
+    write_pipeline(project, {"a": {"cmd": "x", "deps": "not-a-list"}})
+    result = project.run("repro", code=1)
+    assert "mlvc.yaml: stage 'a': deps: must be a list" in result.stderr
+    project.gen({"mlvc.yaml": "stages:\n  a: [unclosed\n"})
+    result = project.run("status", code=1)
+    assert result.stderr.startswith("error: mlvc.yaml:")
+    assert "Traceback" not in result.stderr
+
+
+def test_pipeline_paths_outside_the_project_are_refused(project):
+    write_pipeline(project, {"a": {"cmd": "x", "outs": ["../evil"]}})
+    result = project.run("repro", code=1)
+    assert "outs[0]" in result.stderr and "outside the project" in result.stderr
+
+
+def test_status_and_checkout_cover_stage_outputs(chain):
+    (chain.root / "c.out").write_text("edited by hand\n")
+    result = chain.run("status")
+    assert "c.out (mlvc.lock)" in result.stdout and "modified" in result.stdout
+    assert "c (stage):" in result.stdout and "out c.out modified" in result.stdout
+    chain.run("checkout", "--force")
+    assert chain.read("c.out") == "c\nb\na\n1\n2\n"
+    assert json.loads(chain.run("status", "--json").stdout)["clean"]
+
+
+def test_git_checkout_then_mlvc_checkout_restores_stage_outputs(chain):
+    chain.commit_all("v1")
+    chain.gen({"a.in": "v2\n"})
+    chain.run("repro")
+    chain.commit_all("v2")
+    assert chain.read("c.out").endswith("v2\n2\n")
+    chain.git("checkout", "-q", "HEAD~1")
+    chain.run("checkout")
+    assert chain.read("c.out") == "c\nb\na\n1\n2\n"
+
+
+def test_commit_of_a_stage_output_records_the_stage(chain):
+    (chain.root / "x.out").write_text("hand made\n")
+    chain.run("commit", "x.out")
+    entry = lock(chain)["stages"]["x"]
+    assert entry["outs"][0]["size"] == len("hand made\n")
+    assert json.loads(chain.run("status", "--json").stdout)["clean"]
+    result = chain.run("remove", "x.out", code=1)
+    assert "output of stage 'x'" in result.stderr
+    result = chain.run("add", "x.out", code=1)
+    assert "an output of stage 'x'" in result.stderr
+
+
+def test_frozen_stage_is_not_run(chain):
+    stages = dict(CHAIN)
+    stages["x"] = {**CHAIN["x"], "frozen": True}
+    write_pipeline(chain, stages)
+    chain.gen({"x.in": "changed"})
+    result = chain.run("repro")
+    assert runs(chain) == []
+    assert "frozen" in result.stdout
+
+
+def test_always_changed_stage_runs_every_time(project):
+    write_pipeline(project, {"s": {"cmd": "echo s >> runs.log && date +%N > o",
+                                   "outs": ["o"], "always_changed": True}})
+    project.run("repro")
+    project.run("repro", "--no-run-cache")
+    assert runs(project) == ["s", "s"]
+
+
+def test_foreach_stages_run_by_group_name(project):
+    project.gen({"params.yaml": "sizes: [small, large]\n"})
+    project.gen({"mlvc.yaml": (
+        "stages:\n"
+        "  build:\n"
+        "    foreach: ${sizes}\n"
+        "    do:\n"
+        "      cmd: echo ${item} > out-${item}.txt\n"
+        "      outs:\n"
+        "        - out-${item}.txt\n")})
+    listed = project.run("stage", "list").stdout
+    assert "build@small" in listed and "build@large" in listed
+    project.run("repro", "build")
+    assert project.read("out-large.txt") == "large\n"
+
+
+def test_api_reports_each_stage(chain):
+    chain.gen({"x.in": "new"})
+    with Repo.find(chain.root) as repo:
+        events = []
+        result = repro(repo, on_event=events.append)
+    states = {s.name: s.state for s in result.stages}
+    assert states == {"a": "unchanged", "b": "unchanged", "c": "unchanged",
+                      "d": "unchanged", "x": "ran"}
+    assert [s.reasons for s in result.stages if s.name == "x"] == [("dep x.in modified",)]
+    assert any(e.kind == "start" and e.stage == "x" for e in events)
