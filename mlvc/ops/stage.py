@@ -51,12 +51,26 @@ def parse_param_option(value: str) -> tuple[str | None, list[str]]:
     return (file or None), names
 
 
-def _yaml():
+def _sequence_offset(text: str) -> int:
+    """How far list dashes sit in from their key in ``text`` (0 as PyYAML writes, 2 as many
+    people do), so that an edit keeps the file's own style."""
+    lines = text.splitlines()
+    for above, line in zip(lines, lines[1:]):
+        key = above.split("#", 1)[0].rstrip()
+        if key.endswith(":") and line.lstrip().startswith("- "):
+            offset = (len(line) - len(line.lstrip())) - (len(above) - len(above.lstrip()))
+            if offset >= 0:
+                return offset
+    return 0
+
+
+def _yaml(text: str):
     from ruamel.yaml import YAML
 
     yaml = YAML()
     yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    offset = _sequence_offset(text)
+    yaml.indent(mapping=2, sequence=offset + 2, offset=offset)
     yaml.width = 4096
     return yaml
 
@@ -80,7 +94,7 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
     except FileNotFoundError:
         text = ""
     load_pipeline(repo.root)  # the file as it is must be valid before it is edited
-    yaml = _yaml()
+    yaml = _yaml(text)
     try:
         doc = yaml.load(text) if text.strip() else None
     except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlvc.ops.repro import repro
 from mlvc.repo import Repo
-from tests.conftest import snapshot
+from tests.conftest import Project, snapshot
 
 
 def sh(name: str, out: str, *deps: str) -> str:
@@ -460,3 +463,57 @@ def test_api_reports_each_stage(chain):
                       "d": "unchanged", "x": "ran"}
     assert [s.reasons for s in result.stages if s.name == "x"] == [("dep x.in modified",)]
     assert any(e.kind == "start" and e.stage == "x" for e in events)
+
+
+# -- random graphs -------------------------------------------------------------------------
+
+
+@st.composite
+def dags(draw):
+    n = draw(st.integers(2, 6))
+    ups = {j: sorted(draw(st.sets(st.integers(0, j - 1), max_size=j))) if j else []
+           for j in range(n)}
+    names = draw(st.permutations([f"s{i}" for i in range(n)]))  # mlvc.yaml order is random
+    return n, ups, list(names)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(dags(), st.data())
+def test_touching_a_random_node_reruns_exactly_its_descendants(tmp_path_factory, dag, data):
+    n, ups, order = dag
+    root = tmp_path_factory.mktemp("dag")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    project = Project(root)
+    project.run("init")
+    stages = {}
+    for j in range(n):
+        deps = [f"o{i}" for i in ups[j]] + [f"i{j}"]
+        stages[f"s{j}"] = {"cmd": sh(f"s{j}", f"o{j}", *deps), "deps": deps, "outs": [f"o{j}"]}
+    project.gen({f"i{j}": f"{j}\n" for j in range(n)})
+    write_pipeline(project, {name: stages[name] for name in order})
+    project.run("repro")
+    first = runs(project)
+    assert sorted(first) == sorted(stages)
+    _assert_topological(first, ups)
+
+    touched = data.draw(st.integers(0, n - 1))
+    project.gen({f"i{touched}": "touched\n"})
+    project.run("repro")
+    ran = runs(project)
+    down = {touched}
+    for j in range(n):  # node ids are a topological order of the generated graph
+        if any(i in down for i in ups[j]):
+            down.add(j)
+    assert sorted(ran) == sorted(f"s{j}" for j in down)
+    _assert_topological(ran, ups)
+    project.run("repro")
+    assert runs(project) == []
+
+
+def _assert_topological(ran: list[str], ups: dict[int, list[int]]) -> None:
+    pos = {name: k for k, name in enumerate(ran)}
+    for j, parents in ups.items():
+        for i in parents:
+            if f"s{i}" in pos and f"s{j}" in pos:
+                assert pos[f"s{i}"] < pos[f"s{j}"], (ran, ups)

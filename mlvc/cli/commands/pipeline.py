@@ -116,7 +116,7 @@ def stage_cmd():
     """Add stages to mlvc.yaml, and list them."""
 
 
-@stage_cmd.command("add")
+@stage_cmd.command("add", context_settings={"allow_interspersed_args": False})
 @click.option("-n", "--name", required=True, help="Name of the stage.")
 @click.option("-d", "--deps", "deps", multiple=True, metavar="PATH", help="A dependency.")
 @click.option("-p", "--params", "params", multiple=True, metavar="[FILE:]KEYS",

@@ -1,0 +1,113 @@
+"""mlvc stage add / stage list / dag, and stage outputs travelling through remotes."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+KEPT = """\
+# Our pipeline. Keep this comment.
+stages:
+  prepare:   # makes the data
+    cmd: python prepare.py
+    outs:
+    - data/prepared   # the prepared set
+"""
+
+
+def test_stage_add_keeps_comments_and_order(project):
+    project.gen({"mlvc.yaml": KEPT, "params.yaml": "train: {lr: 0.1}\nother: {k: 1}\n"})
+    project.run("stage", "add", "-n", "train", "-d", "data/prepared", "-d", "train.py",
+                "-p", "train.lr", "-p", "other.yaml:", "-p", "params.yaml:other.k",
+                "-o", "model.pkl", "-M", "metrics.json", "--plots", "roc.csv",
+                "python", "train.py", "--epochs", "3")
+    text = project.read("mlvc.yaml")
+    assert text.startswith(KEPT)  # the existing text, comments and all, is untouched
+    doc = yaml.safe_load(text)
+    assert list(doc["stages"]) == ["prepare", "train"]
+    train = doc["stages"]["train"]
+    assert train["cmd"] == "python train.py --epochs 3"
+    assert train["deps"] == ["data/prepared", "train.py"]
+    assert train["params"] == ["train.lr", "other.k", {"other.yaml": None}]
+    assert train["outs"] == ["model.pkl"]
+    assert train["metrics"] == [{"metrics.json": {"cache": False}}]
+    assert train["plots"] == ["roc.csv"]
+    listed = project.run("stage", "list").stdout
+    assert "prepare" in listed and "train" in listed and "model.pkl" in listed
+
+
+def test_stage_add_refuses_duplicates_and_bad_graphs(project):
+    project.gen({"mlvc.yaml": KEPT})
+    result = project.run("stage", "add", "-n", "prepare", "-o", "x", "true", code=1)
+    assert "exists already" in result.stderr and "-f" in result.stderr
+    result = project.run("stage", "add", "-n", "other", "-o", "data/prepared", "true", code=1)
+    assert "declared by two stages" in result.stderr
+    assert project.read("mlvc.yaml") == KEPT
+    project.run("stage", "add", "-f", "-n", "prepare", "-o", "data/p2", "python p2.py")
+    assert yaml.safe_load(project.read("mlvc.yaml"))["stages"]["prepare"]["outs"] == ["data/p2"]
+
+
+def test_stage_add_from_a_subfolder_sets_wdir(project):
+    project.gen({"sub": {"in.txt": "x"}})
+    project.run("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt", "cp in.txt out.txt",
+                cwd=project.root / "sub")
+    stage = yaml.safe_load(project.read("mlvc.yaml"))["stages"]["s"]
+    assert stage["wdir"] == "sub"
+    project.run("repro")
+    assert project.read("sub/out.txt") == "x"
+    lock = yaml.safe_load(project.read("mlvc.lock"))
+    assert [o["path"] for o in lock["stages"]["s"]["outs"]] == ["sub/out.txt"]
+
+
+PIPE = {"stages": {
+    "prepare": {"cmd": "echo p > p.out", "outs": ["p.out"]},
+    "train": {"cmd": "cat p.out > t.out", "deps": ["p.out"], "outs": ["t.out"]},
+    "evaluate": {"cmd": "cat t.out p.out > e.out", "deps": ["t.out", "p.out"],
+                 "outs": ["e.out"]},
+    "lonely": {"cmd": "echo l > l.out", "outs": ["l.out"]},
+}}
+
+
+def test_dag_text_dot_mermaid_json(project):
+    project.gen({"mlvc.yaml": yaml.safe_dump(PIPE, sort_keys=False)})
+    assert project.run("dag").stdout.splitlines() == [
+        "prepare",
+        "├─▶ train",
+        "│   └─▶ evaluate",
+        "└─▶ evaluate",
+        "lonely",
+    ]
+    dot = project.run("dag", "--dot").stdout
+    assert '"prepare" -> "train";' in dot and '"train" -> "evaluate";' in dot
+    assert dot.startswith("strict digraph {")
+    mermaid = project.run("dag", "--mermaid").stdout
+    assert mermaid.startswith("flowchart TD") and "-->" in mermaid
+    doc = json.loads(project.run("dag", "--json", "evaluate").stdout)
+    assert doc["nodes"] == ["prepare", "train", "evaluate"]
+    assert sorted(map(tuple, doc["edges"])) == [("prepare", "evaluate"), ("prepare", "train"),
+                                                ("train", "evaluate")]
+
+
+def test_stage_outputs_push_and_pull_with_history(project, tmp_path):
+    store = tmp_path / "store"
+    project.gen({"mlvc.yaml": yaml.safe_dump(PIPE, sort_keys=False)})
+    project.run("repro")
+    project.commit_all("v1")
+    project.gen({"mlvc.yaml": yaml.safe_dump(
+        {"stages": {**PIPE["stages"], "prepare": {"cmd": "echo p2 > p.out",
+                                                  "outs": ["p.out"]}}}, sort_keys=False)})
+    project.run("repro")
+    project.commit_all("v2")
+    project.run("remote", "add", "-d", "store", str(store))
+    pushed = json.loads(project.run("push", "-A", "--json").stdout)
+    # distinct contents: v2 "p2" (p.out and t.out), "p2 p2", "l"; v1 "p" (twice), "p p"
+    assert pushed["transferred"] == 5, pushed
+    project.git("checkout", "-q", "HEAD~1")
+    for name in ("p.out", "t.out", "e.out", "l.out"):
+        (project.root / name).unlink()
+    import shutil
+
+    shutil.rmtree(project.root / ".mlvc" / "cache")
+    project.run("pull")
+    assert project.read("e.out") == "p\np\n"
