@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end, on a fresh machine: creates its own virtualenv, installs mlvc,
-# and versions a small dataset and model next to git in a temporary folder.
+# versions a small dataset and model next to git in a temporary folder, runs a 3-stage
+# pipeline, and shares everything through a local-folder remote with a teammate's clone.
 #
 #   ./scripts/demo.sh            # keeps nothing; set MLVC_DEMO_KEEP=1 to keep the folder
 set -euo pipefail
@@ -88,6 +89,81 @@ step mlvc push --all-branches --all-tags
 step mlvc push
 step mlvc status --cloud
 
+say "A 3-stage pipeline: prepare -> train -> evaluate, with params in params.yaml"
+cat > params.yaml <<'YAML'
+prepare:
+  min_x: 0.05     # rows with a smaller x are dropped
+train:
+  lr: 0.5
+  epochs: 20
+YAML
+cat > src/prepare.py <<'PY'
+import csv, glob, os, yaml
+p = yaml.safe_load(open("params.yaml"))["prepare"]
+os.makedirs("features", exist_ok=True)
+for split in ("train", "test"):
+    rows = []
+    for name in sorted(glob.glob(f"data/{split}/*.csv")):
+        rows += [r for r in csv.DictReader(open(name)) if float(r["x"]) >= p["min_x"]]
+    with open(f"features/{split}.csv", "w") as f:
+        f.write("x,label\n" + "".join(f"{r['x']},{r['label']}\n" for r in rows))
+    print(f"{split}: {len(rows)} rows")
+PY
+cat > src/train.py <<'PY'
+import csv, json, math, os, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+rows = [(float(r["x"]), int(r["label"])) for r in csv.DictReader(open("features/train.csv"))]
+w = b = 0.0
+for _ in range(p["epochs"]):  # logistic regression, one feature, plain gradient descent
+    gw = gb = 0.0
+    for x, y in rows:
+        e = 1 / (1 + math.exp(-(w * x + b))) - y
+        gw, gb = gw + e * x, gb + e
+    w, b = w - p["lr"] * gw / len(rows), b - p["lr"] * gb / len(rows)
+os.makedirs("models", exist_ok=True)
+json.dump({"w": w, "b": b}, open("models/model.json", "w"))
+print(f"trained on {len(rows)} rows: w={w:.4f} b={b:.4f}")
+PY
+cat > src/evaluate.py <<'PY'
+import csv, json, math, os
+m = json.load(open("models/model.json"))
+rows = [(float(r["x"]), int(r["label"])) for r in csv.DictReader(open("features/test.csv"))]
+prob = [1 / (1 + math.exp(-(m["w"] * x + m["b"]))) for x, _ in rows]
+acc = sum((q > 0.5) == bool(y) for q, (_, y) in zip(prob, rows)) / len(rows)
+loss = -sum(math.log(q if y else 1 - q) for q, (_, y) in zip(prob, rows)) / len(rows)
+os.makedirs("eval", exist_ok=True)
+json.dump({"accuracy": round(acc, 4), "loss": round(loss, 4)}, open("eval/metrics.json", "w"))
+PY
+step mlvc stage add -n prepare -d src/prepare.py -d data -p prepare -o features python src/prepare.py
+step mlvc stage add -n train -d src/train.py -d features/train.csv -p train -o models/model.json python src/train.py
+step mlvc stage add -n evaluate -d src/evaluate.py -d models/model.json -d features/test.csv -M eval/metrics.json python src/evaluate.py
+step cat mlvc.yaml
+step mlvc dag
+step mlvc repro
+step cat eval/metrics.json
+step git add mlvc.yaml mlvc.lock params.yaml src eval .gitignore features/.gitignore models/.gitignore 2>/dev/null || git add -A
+step git commit -q -m "Pipeline: prepare, train, evaluate"
+step mlvc repro
+
+say "Change a training param: only train and evaluate run again"
+sed -i.bak 's/lr: 0.5/lr: 2.0/' params.yaml && rm params.yaml.bak
+step mlvc status
+step mlvc repro --dry
+mlvc repro | tee "$WORK/repro.log"
+if grep -q "Running stage 'prepare'" "$WORK/repro.log"; then
+  echo "unexpected: prepare ran although nothing it uses changed" >&2; exit 1
+fi
+grep -q "Running stage 'train'" "$WORK/repro.log" && grep -q "Running stage 'evaluate'" "$WORK/repro.log"
+step cat eval/metrics.json
+step git commit -q -am "Train with lr 2.0"
+
+say "Back to the old param: the run cache restores the outputs instead of training again"
+sed -i.bak 's/lr: 2.0/lr: 0.5/' params.yaml && rm params.yaml.bak
+step mlvc repro
+git checkout -q params.yaml mlvc.lock eval/metrics.json
+step mlvc checkout
+step mlvc push
+
 say "A teammate clones the git repo and pulls the data"
 cd "$WORK"
 step git clone -q project teammate
@@ -96,8 +172,12 @@ step mlvc pull
 step diff -r "$WORK/project/data" data
 step cmp "$WORK/project/model.pkl" model.pkl
 echo "identical: the teammate has exactly the bytes that were pushed"
+step cmp "$WORK/project/models/model.json" models/model.json
+step mlvc status
+say "v1 predates the remote's config: fetch the objects of every tag first, then travel"
+step mlvc fetch --all-tags
 step git checkout -q v1
-step mlvc pull
+step mlvc checkout
 test -f data/test/part-009.csv && test ! -f data/train/part-new.csv
 
-say "Demo finished: data versioned with git, shared through a remote, restored bit for bit."
+say "Demo finished: data versioned with git, a pipeline that re-runs only what changed, shared through a remote, restored bit for bit."
