@@ -173,3 +173,37 @@ def test_killed_push_and_pull_leave_nothing_corrupt_and_rerun_finishes(repo, tmp
         for i in (0, 199):
             rel = f"data/{d}/{i}.bin"
             assert (clone / rel).read_bytes() == (repo / rel).read_bytes()
+
+
+def test_killed_repro_keeps_finished_stages_and_rerun_finishes(repo):
+    (repo / "in.txt").write_text("x\n")
+    (repo / "mlvc.yaml").write_text(
+        "stages:\n"
+        "  first:\n"
+        "    cmd: cat in.txt > a.out && echo first >> runs.log\n"
+        "    deps: [in.txt]\n    outs: [a.out]\n"
+        "  second:\n"
+        "    cmd: sleep 30 && cat a.out > b.out && echo second >> runs.log\n"
+        "    deps: [a.out]\n    outs: [b.out]\n"
+        "  third:\n"
+        "    cmd: cat b.out > c.out && echo third >> runs.log\n"
+        "    deps: [b.out]\n    outs: [c.out]\n")
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    proc = subprocess.Popen([*cmd, "repro"], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while "first" not in ((repo / "runs.log").read_text() if (repo / "runs.log").exists()
+                          else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the first stage's lock entry is written; the second is sleeping
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole job, as a closed terminal would
+    proc.wait()
+    lock = (repo / "mlvc.lock").read_text()
+    assert "first:" in lock and "second:" not in lock
+    _all_objects_intact(repo / ".mlvc/cache")
+    (repo / "mlvc.yaml").write_text((repo / "mlvc.yaml").read_text().replace("sleep 30 && ", ""))
+    r = mlvc(repo, "repro")
+    assert r.returncode == 0, r.stderr
+    assert (repo / "runs.log").read_text().split() == ["first", "second", "third"]
+    assert (repo / "c.out").read_text() == "x\n"
+    assert mlvc(repo, "status", "-q").returncode == 0
