@@ -32,6 +32,7 @@ class TransferResult:
     present: int  # objects that were already where they had to be
     failed: tuple[FailedObject, ...] = ()
     warnings: tuple[str, ...] = ()
+    runs: int = 0  # run-cache records sent or received
 
     @property
     def ok(self) -> bool:
@@ -40,7 +41,7 @@ class TransferResult:
     def to_json(self) -> dict:
         return {"remote": self.remote, "transferred": self.transferred, "bytes": self.nbytes,
                 "present": self.present, "failed": [f.to_json() for f in self.failed],
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "runs": self.runs}
 
 
 def connect(repo: Repo, name: str | None) -> tuple[Remote, RemoteIndex]:
@@ -81,3 +82,22 @@ def failed_objects(objs: Objects, failures: tuple[Failure, ...] | list[Failure],
             reason = f.reason
         out.append(FailedObject(path, f.oid, reason))
     return out
+
+
+def run_cache_oids(repo: Repo, outs) -> set[str] | None:
+    """Every object (files and manifests) a run-cache record needs, or None when the local
+    cache lacks any of them."""
+    from mlvc.errors import CorruptObjectError, ObjectMissingError
+    from mlvc.workspace.compare import flatten
+
+    need: set[str] = set()
+    for out in outs:
+        if out.type == "file":
+            need.add(out.oid)
+            continue
+        try:
+            rec = flatten(repo.cache, out)
+        except (ObjectMissingError, CorruptObjectError):
+            return None
+        need |= rec.objects() | rec.trees
+    return need if all(repo.cache.has(o) for o in need) else None

@@ -10,8 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlvc.objects.tree import Tree
-from mlvc.ops._objects import collect_sources, expand
-from mlvc.ops._remote import FailedObject, TransferResult, connect, failed_objects, unreachable
+from mlvc.ops._objects import Source, collect_sources, expand
+from mlvc.ops._remote import (
+    FailedObject,
+    TransferResult,
+    connect,
+    failed_objects,
+    run_cache_oids,
+    unreachable,
+)
 from mlvc.parallel import threaded
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote.fs import Remote
@@ -21,18 +28,25 @@ from mlvc.workspace.state import StatKey
 
 def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
           remote: str | None = None, jobs: int | None = None, all_branches: bool = False,
-          all_tags: bool = False, all_commits: bool = False,
+          all_tags: bool = False, all_commits: bool = False, run_cache: bool = False,
           progress: Progress = NULL_PROGRESS) -> TransferResult:
+    """Bring what the cache lacks. With ``run_cache``, also the remote's run-cache records
+    this cache lacks, and their outputs; a record is kept once all its outputs arrived."""
     jobs = jobs or repo.jobs
     sources, warnings = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                         all_tags=all_tags, all_commits=all_commits)
     rem, index = connect(repo, remote)
     try:
         with repo.lock():
+            records: dict = {}
             try:
                 index.sync_epoch(rem.epoch())
+                if run_cache:
+                    records = _remote_records(repo, rem, jobs)
             except Exception as exc:  # noqa: BLE001 - turned into one clear error
                 raise unreachable(rem, exc) from exc
+            for key, (outs, _) in records.items():
+                sources += [Source("run-cache", f"runs/{key}", o) for o in outs]
             getter = _TreeFetcher(repo, rem, jobs, progress)
             objs = expand(repo, sources, getter)
             failed = [FailedObject(obj.path + "/", oid, f"{why} on the remote"
@@ -45,12 +59,39 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
             index.add([*result.done, *getter.fetched])
             failed += failed_objects(objs, result.failed, "fetch")
             present = len(objs.files) - len(wanted) + len(objs.trees) - len(getter.fetched)
+            runs = 0
+            if records:
+                from mlvc.pipeline.runcache import RunCache
+
+                local = RunCache(repo.cache_dir)
+                for key, (outs, _data) in records.items():
+                    if run_cache_oids(repo, outs) is not None:
+                        local.put(key, outs)
+                        runs += 1
             return TransferResult(rem.name, len(result.done) + len(getter.fetched),
                                   result.nbytes + getter.nbytes, present,
                                   tuple(sorted(failed, key=lambda f: (f.path, f.oid))),
-                                  tuple(warnings))
+                                  tuple(warnings), runs)
     finally:
         index.close()
+
+
+def _remote_records(repo: Repo, rem: Remote, jobs: int) -> dict:
+    """The remote's run-cache records that this cache lacks: key -> (outs, raw bytes).
+    A record that does not parse is left out (it could not be trusted)."""
+    from mlvc.pipeline.runcache import RunCache, parse_record
+
+    wanted = sorted(rem.run_keys() - RunCache(repo.cache_dir).keys())
+    out = {}
+    for key, data in threaded(wanted, rem.read_run, jobs):
+        if isinstance(data, BaseException):
+            if isinstance(data, Exception) and isinstance(data, FileNotFoundError):
+                continue
+            raise data
+        outs = parse_record(data)
+        if outs is not None:
+            out[key] = (outs, data)
+    return out
 
 
 class _TreeFetcher:

@@ -28,7 +28,7 @@ class PullResult:
 def pull(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
          remote: str | None = None, jobs: int | None = None, force: bool = False,
          all_branches: bool = False, all_tags: bool = False, all_commits: bool = False,
-         progress: Progress = NULL_PROGRESS) -> PullResult:
+         run_cache: bool = False, progress: Progress = NULL_PROGRESS) -> PullResult:
     """Objects of the chosen revisions are fetched; the workspace's are checked out.
 
     Whatever did arrive is checked out even when some objects failed, so a re-run only has
@@ -36,6 +36,6 @@ def pull(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     """
     fetched = fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs,
                     all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
-                    progress=progress)
+                    run_cache=run_cache, progress=progress)
     done = checkout(repo, targets, cwd=cwd, force=force, jobs=jobs, progress=progress)
     return PullResult(fetched, done)

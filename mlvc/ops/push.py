@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlvc.ops._objects import collect_sources, expand
-from mlvc.ops._remote import FailedObject, TransferResult, connect, failed_objects, unreachable
+from mlvc.ops._objects import Source, collect_sources, expand
+from mlvc.ops._remote import (
+    FailedObject,
+    TransferResult,
+    connect,
+    failed_objects,
+    run_cache_oids,
+    unreachable,
+)
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.verify import ObjectChecker
@@ -18,11 +25,23 @@ from mlvc.workspace.verify import ObjectChecker
 
 def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
          remote: str | None = None, jobs: int | None = None, all_branches: bool = False,
-         all_tags: bool = False, all_commits: bool = False,
+         all_tags: bool = False, all_commits: bool = False, run_cache: bool = False,
          progress: Progress = NULL_PROGRESS) -> TransferResult:
+    """Send what the remote lacks. With ``run_cache``, also every run-cache record whose
+    outputs are all in the cache, each after its objects (a record on a remote means its
+    outputs are there)."""
     jobs = jobs or repo.jobs
     sources, warnings = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                         all_tags=all_tags, all_commits=all_commits)
+    records: dict[str, tuple[set[str], bytes]] = {}
+    if run_cache:
+        from mlvc.pipeline.runcache import RunCache, dump_record
+
+        for key, outs in RunCache(repo.cache_dir).records().items():
+            need = run_cache_oids(repo, outs)
+            if need is not None:
+                records[key] = (need, dump_record(outs))
+                sources += [Source("run-cache", f"runs/{key}", o) for o in outs]
     objs = expand(repo, sources)
     rem, index = connect(repo, remote)
     try:
@@ -69,8 +88,18 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
             sent += len(result.done)
             nbytes += result.nbytes
             failed += failed_objects(objs, result.failed, "push")
+        runs = 0
+        if records:
+            try:
+                on_remote = rem.run_keys()
+                for key, (need, data) in records.items():
+                    if key not in on_remote and need <= there:
+                        rem.write_run(key, data)
+                        runs += 1
+            except Exception as exc:  # noqa: BLE001
+                raise unreachable(rem, exc) from exc
         return TransferResult(rem.name, sent, nbytes, len(wanted) - len(todo),
                               tuple(sorted(failed, key=lambda f: (f.path, f.oid))),
-                              tuple(warnings))
+                              tuple(warnings), runs)
     finally:
         index.close()

@@ -391,7 +391,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     if pull and not dry:
         from mlvc.ops.fetch import fetch
 
-        fetch(repo, progress=progress)
+        fetch(repo, run_cache=True, progress=progress)
     engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
                      no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
                      capture=capture, on_event=on_event)

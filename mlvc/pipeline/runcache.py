@@ -30,6 +30,33 @@ def run_key(stage: Stage, deps: list[Out], params: dict[str, dict[str, object]])
                                  default=repr).encode())
 
 
+def parse_record(data: bytes) -> tuple[Out, ...] | None:
+    """The outputs a record names, or None for a record that cannot be trusted."""
+    try:
+        doc = json.loads(data)
+        outs = []
+        for r in doc["outs"]:
+            path = normalize_rel(r["path"])
+            kind = r["type"]
+            if not is_oid(r["oid"]) or kind not in ("file", "dir") or not path:
+                return None
+            outs.append(Out(path, r["oid"], kind, int(r["size"]), int(r["nfiles"]),
+                            bool(r["exec"])))
+        return tuple(outs)
+    except (ValueError, KeyError, TypeError, AttributeError, MlvcError):
+        return None
+
+
+def dump_record(outs: list[Out] | tuple[Out, ...]) -> bytes:
+    doc = {"outs": [{"path": o.path, "oid": o.oid, "type": o.type, "size": o.size,
+                     "nfiles": o.nfiles, "exec": o.exec} for o in outs]}
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def is_key(name: str) -> bool:
+    return is_oid(name)
+
+
 class RunCache:
     def __init__(self, cache_dir: Path) -> None:
         self.root = cache_dir / "runs"
@@ -39,20 +66,29 @@ class RunCache:
 
     def get(self, key: str) -> tuple[Out, ...] | None:
         try:
-            doc = json.loads(self._path(key).read_bytes())
-            outs = []
-            for r in doc["outs"]:
-                path = normalize_rel(r["path"])
-                kind = r["type"]
-                if not is_oid(r["oid"]) or kind not in ("file", "dir") or not path:
-                    return None
-                outs.append(Out(path, r["oid"], kind, int(r["size"]), int(r["nfiles"]),
-                                bool(r["exec"])))
-            return tuple(outs)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, MlvcError):
-            return None  # no record, or one that cannot be trusted: run the stage
+            return parse_record(self._path(key).read_bytes())
+        except OSError:
+            return None  # no record: run the stage
 
-    def put(self, key: str, outs: list[Out]) -> None:
-        doc = {"outs": [{"path": o.path, "oid": o.oid, "type": o.type, "size": o.size,
-                         "nfiles": o.nfiles, "exec": o.exec} for o in outs]}
-        atomic_write(self._path(key), json.dumps(doc, sort_keys=True))
+    def put(self, key: str, outs: list[Out] | tuple[Out, ...]) -> None:
+        atomic_write(self._path(key), dump_record(outs))
+
+    def keys(self) -> set[str]:
+        found = set()
+        if not self.root.is_dir():
+            return found
+        for prefix in self.root.iterdir():
+            if len(prefix.name) == 2 and prefix.is_dir():
+                for entry in prefix.iterdir():
+                    if is_key(prefix.name + entry.name):
+                        found.add(prefix.name + entry.name)
+        return found
+
+    def records(self) -> dict[str, tuple[Out, ...]]:
+        """Every readable record; unreadable ones are left out."""
+        out = {}
+        for key in sorted(self.keys()):
+            outs = self.get(key)
+            if outs is not None:
+                out[key] = outs
+        return out

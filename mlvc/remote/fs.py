@@ -116,6 +116,33 @@ class Remote:
             self.fs.mv(tmp, final)
         with_retries(write)
 
+    # -- run-cache records (runs/<key[:2]>/<key[2:]>), small JSON files --------------------
+    def run_keys(self) -> set[str]:
+        base = f"{self.root}/runs"
+
+        def find() -> list[str]:
+            try:
+                return self.fs.find(base)
+            except FileNotFoundError:
+                return []
+        keys = set()
+        for path in with_retries(find):
+            parts = path.rstrip("/").split("/")
+            if len(parts) >= 2 and len(parts[-2]) == 2:
+                key = parts[-2] + parts[-1]
+                if len(key) == 32 and all(c in "0123456789abcdef" for c in key):
+                    keys.add(key)
+        return keys
+
+    def read_run(self, key: str) -> bytes:
+        return with_retries(lambda: self.fs.cat_file(f"{self.root}/runs/{key[:2]}/{key[2:]}"))
+
+    def write_run(self, key: str, data: bytes) -> None:
+        final = f"{self.root}/runs/{key[:2]}/{key[2:]}"
+        if not self.whole_uploads:
+            self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
+        self._write_bytes(final, data, key)
+
     # -- which objects are there -----------------------------------------------------------
     def contains(self, oids: Iterable[str], jobs: int = 8,
                  progress: Progress = NULL_PROGRESS) -> set[str]:

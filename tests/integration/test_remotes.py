@@ -129,6 +129,33 @@ class TestRemoteContract:
         assert oids_of(other) == oids_of(project)
         assert "up to date" in other.run("status").stdout
 
+    def test_run_cache_travels_so_a_teammate_restores_instead_of_running(self, pushed,
+                                                                          tmp_path):
+        project, remote = pushed
+        project.gen({"params.yaml": "lr: 1\n", "mlvc.yaml": (
+            "stages:\n  train:\n"
+            "    cmd: (cat params.yaml; ls data) > model.out && echo run >> runs.log\n"
+            "    deps: [data]\n    params: [lr]\n    outs: [model.out]\n")})
+        project.run("repro")
+        first = project.read("model.out")
+        project.gen({"params.yaml": "lr: 2\n"})
+        project.run("repro")
+        (project.root / "runs.log").unlink()
+        project.commit_all("lr 2")
+        doc = json.loads(project.run("push", "--run-cache", "--json").stdout)
+        assert doc["runs"] == 2 and doc["failed"] == []
+        again = json.loads(project.run("push", "--run-cache", "--json").stdout)
+        assert again["runs"] == 0 and again["transferred"] == 0
+
+        other = clone(project, tmp_path / "clone", remote)
+        fetched = json.loads(other.run("pull", "--run-cache", "--json").stdout)
+        assert fetched["fetch"]["runs"] == 2
+        other.gen({"params.yaml": "lr: 1\n"})
+        result = other.run("repro")
+        assert "run cache" in result.stdout
+        assert not (other.root / "runs.log").exists()  # restored, never run
+        assert other.read("model.out") == first
+
     def test_second_push_sends_nothing_and_asks_the_remote_nothing(self, pushed, monkeypatch):
         project, remote = pushed
         project.run("push")

@@ -128,6 +128,9 @@ def _revision_options(f):
                      help="Objects of every git branch (local and remote-tracking).")(f)
     f = click.option("-r", "--remote", metavar="NAME",
                      help="Remote to use (default: core.remote).")(f)
+    f = click.option("--run-cache", is_flag=True,
+                     help="Also transfer run-cache records of `mlvc repro`, with their "
+                          "outputs, so stages that ran elsewhere are restored, not re-run.")(f)
     return f
 
 
@@ -142,6 +145,8 @@ def _report(result, verb: str) -> None:
     elif result.ok:
         where = f"Remote '{result.remote}'" if verb == "Pushed" else "The cache"
         echo(f"{where} has all {result.present} object(s) already: nothing to transfer.")
+    if result.runs:
+        echo(f"{verb} {result.runs} run-cache record(s).")
     report_failures(result)
 
 
@@ -164,14 +169,14 @@ def report_failures(result, brief: bool = False) -> None:
 @_revision_options
 @jobs_option
 @json_option
-def push_cmd(targets, remote, all_branches, all_tags, all_commits, jobs, as_json):
+def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jobs, as_json):
     """Upload the objects of tracked data that the remote lacks."""
     from mlvc.ops.push import push
 
     with open_repo() as repo:
         result = push(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                       all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
-                      progress=progress())
+                      run_cache=run_cache, progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result, brief=True)
@@ -186,14 +191,14 @@ def push_cmd(targets, remote, all_branches, all_tags, all_commits, jobs, as_json
 @_revision_options
 @jobs_option
 @json_option
-def fetch_cmd(targets, remote, all_branches, all_tags, all_commits, jobs, as_json):
+def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jobs, as_json):
     """Download into the cache the objects of tracked data that it lacks (no checkout)."""
     from mlvc.ops.fetch import fetch
 
     with open_repo() as repo:
         result = fetch(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                        all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
-                       progress=progress())
+                       run_cache=run_cache, progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result, brief=True)
@@ -210,7 +215,8 @@ def fetch_cmd(targets, remote, all_branches, all_tags, all_commits, jobs, as_jso
               help="Overwrite changed workspace files even if unsaved.")
 @jobs_option
 @json_option
-def pull_cmd(targets, remote, all_branches, all_tags, all_commits, force, jobs, as_json):
+def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, force, jobs,
+             as_json):
     """Fetch from the remote, then check out: the workspace gets the recorded data."""
     from mlvc.cli.commands.data import report_checkout
     from mlvc.ops.pull import pull
@@ -218,7 +224,7 @@ def pull_cmd(targets, remote, all_branches, all_tags, all_commits, force, jobs, 
     with open_repo() as repo:
         result = pull(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                       force=force, all_branches=all_branches, all_tags=all_tags,
-                      all_commits=all_commits, progress=progress())
+                      all_commits=all_commits, run_cache=run_cache, progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result.fetched, brief=True)
