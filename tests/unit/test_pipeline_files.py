@@ -265,3 +265,54 @@ def test_graph_edges_follow_folders(tmp_path):
     g = build_graph(p)
     assert g.upstream["use_parent"] == {"make"} and g.upstream["use_file"] == {"make"}
     assert g.order[0] == "make"
+
+
+# -- mlvc.yaml round trips (Hypothesis) ----------------------------------------------------
+
+stage_names = st.from_regex(r"[a-z_][a-z0-9_-]{0,8}", fullmatch=True)
+safe_text = st.text(string.ascii_letters + string.digits + " ._-/=", min_size=1, max_size=30) \
+    .filter(lambda t: t.strip() and t.strip() == t)
+
+
+@st.composite
+def stage_defs(draw):
+    deps = draw(st.lists(paths, max_size=3, unique=True))
+    outs = draw(st.lists(paths, max_size=3, unique=True))
+    cached = {o: draw(st.booleans()) for o in outs}
+    body = {"cmd": draw(st.one_of(safe_text, st.lists(safe_text, min_size=1, max_size=3)))}
+    if deps:
+        body["deps"] = deps
+    if outs:
+        body["outs"] = [o if cached[o] else {o: {"cache": False}} for o in outs]
+    return body, deps, outs, cached
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(stage_names, stage_defs(), min_size=1, max_size=4))
+def test_pipeline_fields_survive_loading(tmp_path_factory, defs):
+    root = tmp_path_factory.mktemp("p")
+    doc = {"stages": {name: body for name, (body, *_rest) in defs.items()}}
+    pipeline = parse_pipeline(yaml.safe_dump(doc, sort_keys=False), root)
+    assert list(pipeline.stages) == list(defs)
+    for name, (body, deps, outs, cached) in defs.items():
+        s = pipeline[name]
+        cmd = body["cmd"]
+        assert s.cmd == ((cmd,) if isinstance(cmd, str) else tuple(cmd))
+        assert [d.path for d in s.deps] == deps
+        assert [(o.path, o.cache) for o in s.outs] == [(o, cached[o]) for o in outs]
+
+
+@settings(max_examples=200, deadline=None)
+# ("\\" is left out: a backslash before ${ is the escape, tested on its own)
+@given(st.text(string.printable.replace("$", "").replace("\\", ""), min_size=1, max_size=40),
+       st.dictionaries(names, st.one_of(st.integers(), safe_text, st.booleans()), min_size=1))
+def test_interpolation_replaces_only_what_it_names(text, context):
+    from mlvc.pipeline.loader import _Bad, interpolate
+
+    bad = _Bad("mlvc.yaml", "s")
+    assert interpolate(text, context, bad, "cmd") == text  # no ${…}: unchanged
+    key = sorted(context)[0]
+    value = context[key]
+    shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    assert interpolate(f"{text}${{{key}}}{text}", context, bad, "cmd") == f"{text}{shown}{text}"
+    assert interpolate(f"${{{key}}}", context, bad, "cmd") == value  # whole: keeps its type
