@@ -210,11 +210,16 @@ def main() -> None:
                                 work / f"proj-remote-{tool.name}", args.jobs, results)
                         if kind == "local":
                             shutil.rmtree(url, ignore_errors=True)
+                        save(work, results)  # a cut run keeps what it measured
     finally:
         if server is not None:
             server.__exit__(None, None, None)
     out = table(results, datasets, kinds)
     print(out)
+    save(work, results)
+
+
+def save(work: Path, results: dict) -> None:
     (work / "results-remote.json").write_text(json.dumps(
         {" / ".join(k): v for k, v in results.items()}, indent=1))
 

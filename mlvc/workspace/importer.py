@@ -119,35 +119,53 @@ class Importer:
     def _copy_in(self, fs: str) -> tuple[str, StatKey, StatKey | None]:
         """Copy into the cache; returns (oid, workspace key, object key or None if present).
 
-        A small file is read once and written from memory. A large one is hashed in one
-        read pass and then, only if the cache lacks it, copied inside the kernel
-        (``copy_file_range``), which beats pushing the bytes through Python again. Its stat
-        is compared before and after, so a file changed meanwhile is never stored under the
-        old oid.
+        A small file is read once and written from memory. A large one is copied inside the
+        kernel (``copy_file_range``) to a temporary file while this thread hashes it, so the
+        two passes overlap instead of adding up; the copy is dropped if the cache turns out
+        to have the object already. Its stat is compared before and after, so a file changed
+        meanwhile is never stored under the old oid.
         """
         data, key = read_small(fs)
         if data is None:
-            oid, key = hash_path(fs)
-            if self.store.has(oid):
-                return oid, key, None
-            tmp = self.store.tmp_path(oid)
-            os.makedirs(self.store.tmp_dir, exist_ok=True)
-            try:
-                copy_file(fs, tmp, OBJECT_MODE)
-                if stat_key(os.stat(fs)) != key:
-                    raise CorruptObjectError(oid, f"{fs} changed while it was being stored",
-                                             hint="run the command again")
-                self.store._ensure_dirs(oid)
-                self.store.commit_tmp(tmp, oid)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-            return oid, key, stat_key(os.stat(self.store.path_str(oid)))
+            return self._copy_in_large(fs, key)
         oid = hash_bytes(data)
         if self.store.has(oid):
             return oid, key, None
         return oid, key, self.store.write(data, oid)
+
+    def _copy_in_large(self, fs: str, before: StatKey) -> tuple[str, StatKey, StatKey | None]:
+        os.makedirs(self.store.tmp_dir, exist_ok=True)
+        tmp = self.store.tmp_path("import")
+        copy_error: list[BaseException] = []
+
+        def copy() -> None:
+            try:
+                copy_file(fs, tmp, OBJECT_MODE)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                copy_error.append(exc)
+
+        copier = threading.Thread(target=copy, name="mlvc-copy-in", daemon=True)
+        copier.start()
+        try:
+            try:
+                oid, key = hash_path(fs)
+            finally:
+                copier.join()
+            if copy_error:
+                raise copy_error[0]
+            if self.store.has(oid):
+                os.unlink(tmp)
+                return oid, key, None
+            if not before == key == stat_key(os.stat(fs)):
+                raise CorruptObjectError(oid, f"{fs} changed while it was being stored",
+                                         hint="run the command again")
+            self.store._ensure_dirs(oid)
+            self.store.commit_tmp(tmp, oid)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return oid, key, stat_key(os.stat(self.store.path_str(oid)))
 
     def _relink(self, f: WsFile, fs: str, oid: str, verified: StatKey | None) -> Imported:
         """Replace the workspace file by a link to its cache object."""

@@ -1,0 +1,86 @@
+"""Importing a large file copies and hashes it at once; a change meanwhile is never stored."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from mlvc.errors import CorruptObjectError
+from mlvc.objects.oid import hash_file
+from mlvc.objects.store import ObjectStore
+from mlvc.workspace import importer
+from mlvc.workspace.links import SMALL_FILE, Linker
+from mlvc.workspace.scan import WsFile
+from mlvc.workspace.state import stat_key
+
+BIG = SMALL_FILE * 3 + 17
+
+
+def make(tmp_path, content: bytes):
+    (tmp_path / "ws").mkdir()
+    path = tmp_path / "ws" / "big.bin"
+    path.write_bytes(content)
+    store = ObjectStore(tmp_path / "cache")
+    imp = importer.Importer(tmp_path / "ws", store, Linker(store, ("copy",)), save=True)
+    return imp, store, WsFile("big.bin", stat_key(path.stat()), False), str(path)
+
+
+def leftovers(store: ObjectStore) -> list[str]:
+    return os.listdir(store.tmp_dir) if store.tmp_dir.exists() else []
+
+
+def test_large_file_is_stored_under_its_hash(tmp_path):
+    content = os.urandom(BIG)
+    imp, store, f, path = make(tmp_path, content)
+    got = imp.run(f)
+    assert got.oid == hash_file(path)
+    assert store.read_bytes(got.oid) == content
+    assert got.verified is not None and leftovers(store) == []
+
+
+def test_large_file_already_in_cache_drops_the_copy(tmp_path):
+    content = os.urandom(BIG)
+    imp, store, f, path = make(tmp_path, content)
+    oid = imp.run(f).oid
+    before = os.stat(store.path_str(oid))
+    got = imp.run(f)
+    assert got.oid == oid and got.verified is None  # nothing new was written
+    assert os.stat(store.path_str(oid)).st_ino == before.st_ino
+    assert leftovers(store) == []
+
+
+def test_large_file_changed_while_copied_is_refused(tmp_path, monkeypatch):
+    content = os.urandom(BIG)
+    imp, store, f, path = make(tmp_path, content)
+    real_copy = importer.copy_file
+
+    def copy_then_edit(src, dst, mode):
+        key = real_copy(src, dst, mode)
+        with open(src, "r+b") as fh:  # the user saves the file part way through `add`
+            fh.write(b"edited")
+        return key
+
+    monkeypatch.setattr(importer, "copy_file", copy_then_edit)
+    with pytest.raises(CorruptObjectError, match="changed while it was being stored"):
+        imp.run(f)
+    assert list(store.iter_oids()) == [] and leftovers(store) == []
+
+
+def test_large_file_is_hashed_while_it_is_copied(tmp_path, monkeypatch):
+    imp, store, f, path = make(tmp_path, os.urandom(BIG))
+    copying = threading.Event()
+    real_copy, real_hash = importer.copy_file, importer.hash_path
+
+    def copy(src, dst, mode):
+        copying.set()
+        return real_copy(src, dst, mode)
+
+    def hash_during_copy(fs):
+        assert copying.wait(5), "the hash pass did not overlap the copy"
+        return real_hash(fs)
+
+    monkeypatch.setattr(importer, "copy_file", copy)
+    monkeypatch.setattr(importer, "hash_path", hash_during_copy)
+    assert imp.run(f).oid == hash_file(path)
