@@ -15,11 +15,14 @@ cache; bytes that do not match their oid are dropped and reported.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import posixpath
+import queue
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import xxhash
@@ -29,7 +32,7 @@ from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import PROCESS_MIN_ITEMS, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
-from mlvc.remote.retry import with_retries
+from mlvc.remote.retry import with_retries, with_retries_async
 from mlvc.workspace.state import StatKey, stat_key
 
 # Object stores publish an upload whole; anything else gets a temporary name and a rename.
@@ -197,8 +200,15 @@ class Remote:
     def upload(self, items: list[tuple[str, str, int]], jobs: int = 8,
                progress: Progress = NULL_PROGRESS) -> Transferred:
         """Upload ``(oid, local path, size)`` items; every one is tried, failures listed."""
+        if self._batched and self.whole_uploads:
+            return self._transfer(items, None, jobs, progress, "Uploading",
+                                  coro=lambda item: self._put_async(item[1], item[0]))
         return self._transfer(items, lambda item: self._put(item[1], item[0]), jobs, progress,
                               "Uploading")
+
+    async def _put_async(self, local: str, oid: str) -> None:
+        final = self.object_path(oid)
+        await with_retries_async(lambda: self.fs._put_file(local, final))
 
     def _put(self, local: str, oid: str) -> None:
         final = self.object_path(oid)
@@ -225,9 +235,32 @@ class Remote:
     def download(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int = 8,
                  progress: Progress = NULL_PROGRESS) -> Transferred:
         """Fetch ``(oid, size)`` items into ``store``, each re-hashed before it is stored."""
-        return self._transfer([(o, "", s) for o, s in items],
-                              lambda it: self._get(it[0], it[2], store), jobs, progress,
-                              "Downloading")
+        triples = [(o, "", s) for o, s in items]
+        if not self._batched:
+            return self._transfer(triples, lambda it: self._get(it[0], it[2], store), jobs,
+                                  progress, "Downloading")
+        # Small objects: requests on the filesystem's event loop; the hashing and writing of
+        # each answer goes to a few threads, so disk and network overlap. Large objects are
+        # streamed in bounded memory, one thread each.
+        small = [t for t in triples if t[2] <= SMALL]
+        large = [t for t in triples if t[2] > SMALL]
+        with ThreadPoolExecutor(min(4, max(1, jobs)), "mlvc-store") as pool:
+            async def get(item: tuple[str, str, int]) -> StatKey:
+                oid = item[0]
+                data = await with_retries_async(lambda: self.fs._cat_file(self.object_path(oid)))
+                return await asyncio.get_running_loop().run_in_executor(
+                    pool, self._store_small, oid, data, store)
+            first = self._transfer(small, None, jobs, progress, "Downloading", coro=get)
+        second = self._transfer(large, lambda it: self._get(it[0], it[2], store), jobs,
+                                progress, "Downloading")
+        return Transferred(first.done + second.done, first.failed + second.failed,
+                           first.nbytes + second.nbytes, first.stored + second.stored)
+
+    def _store_small(self, oid: str, data: bytes, store: ObjectStore) -> StatKey:
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is corrupt: "
+                                     "its bytes do not match its oid")
+        return StatKey(*store.write(data, oid))
 
     def read_object(self, oid: str) -> bytes:
         """The bytes of one (small) object, verified against its oid."""
@@ -239,8 +272,8 @@ class Remote:
 
     def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
         if size <= SMALL:
-            data = self.read_object(oid)
-            return StatKey(*store.write(data, oid))
+            return self._store_small(oid, with_retries(
+                lambda: self.fs.cat_file(self.object_path(oid))), store)
         return with_retries(lambda: self._get_stream(oid, store))
 
     def _get_stream(self, oid: str, store: ObjectStore) -> StatKey:
@@ -272,9 +305,19 @@ class Remote:
     # it runs in forked workers, one per core (see mlvc.parallel), rather than threads.
     forkable = False
 
-    def _transfer(self, items: list[tuple[str, str, int]], fn: Callable, jobs: int,
-                  progress: Progress, desc: str) -> Transferred:
-        """Run ``fn`` on every item; its non-None results are returned as ``stored``."""
+    @property
+    def _batched(self) -> bool:
+        """Whether requests go out as coroutines on the filesystem's event loop (s3fs, gcsfs,
+        adlfs…) rather than one blocking call per thread."""
+        return bool(getattr(self.fs, "async_impl", False)) and getattr(self.fs, "loop", None) \
+            is not None
+
+    def _transfer(self, items: list[tuple[str, str, int]], fn: Callable | None, jobs: int,
+                  progress: Progress, desc: str,
+                  coro: Callable[[tuple[str, str, int]], Awaitable] | None = None
+                  ) -> Transferred:
+        """Run ``fn`` (or the coroutine ``coro``) on every item; non-None results are
+        returned as ``stored``."""
         done: list[str] = []
         failed: list[Failure] = []
         stored: list[tuple[str, StatKey]] = []
@@ -293,6 +336,16 @@ class Remote:
             if outcome is not None:
                 stored.append((item[0], outcome))  # type: ignore[arg-type]
 
+        if coro is not None:
+            with progress.phase(desc, total=len(items), unit="object") as adv, \
+                    progress.phase(f"{desc} bytes", total=total, unit="B") as adv_bytes:
+                for item, outcome in self._gathered(items, coro, jobs):
+                    settle(item, outcome)
+                    if not isinstance(outcome, BaseException):
+                        adv_bytes(item[2])
+                    adv(1)
+            return Transferred(tuple(done), tuple(failed), nbytes, tuple(stored))
+        assert fn is not None
         if self.forkable and len(items) >= PROCESS_MIN_ITEMS:
             outcomes = run_batched(items, _Captured(fn), jobs, progress, desc, unit="object",
                                    processes=True)
@@ -307,6 +360,47 @@ class Remote:
                     adv_bytes(item[2])
                 adv(1)
         return Transferred(tuple(done), tuple(failed), nbytes, tuple(stored))
+
+
+    def _gathered(self, items: list, coro: Callable[[object], Awaitable],
+                  jobs: int) -> Iterator[tuple[object, object]]:
+        """``(item, outcome)`` pairs as ``coro(item)`` finishes, ``jobs`` at a time, on the
+        filesystem's event loop; an outcome is the result or the exception raised.
+
+        ``jobs`` worker coroutines share one iterator, so memory stays bounded however many
+        items there are; the results come back to this thread through a queue.
+        """
+        if not items:
+            return
+        results: queue.Queue = queue.Queue()
+        pending = iter(items)
+
+        async def worker() -> None:
+            for item in pending:
+                try:
+                    outcome = await coro(item)
+                except Exception as exc:  # noqa: BLE001 - reported per object by the caller
+                    outcome = exc
+                results.put((item, outcome))
+
+        async def run_all() -> None:
+            await asyncio.gather(*(worker() for _ in range(max(1, min(jobs, len(items))))))
+
+        future = asyncio.run_coroutine_threadsafe(run_all(), self.fs.loop)
+        try:
+            for _ in range(len(items)):
+                while True:
+                    try:
+                        got = results.get(timeout=0.2)
+                        break
+                    except queue.Empty:
+                        if future.done():
+                            future.result()  # raises what stopped the workers
+                            raise RuntimeError("transfer workers stopped early") from None
+                yield got
+        finally:
+            if not future.done():
+                future.cancel()
 
 
 class _Captured:
@@ -353,6 +447,10 @@ class LocalRemote(Remote):
 
     def _exists(self, oid: str) -> bool:
         return os.path.exists(self.object_path(oid))
+
+    async def _put_async(self, local: str, oid: str) -> None:
+        final = self.object_path(oid)
+        await with_retries_async(lambda: self.fs._put_file(local, final))
 
     def _put(self, local: str, oid: str) -> None:
         final = self.object_path(oid)

@@ -8,10 +8,11 @@ not, and is never retried. Libraries wrap their errors (s3fs turns a botocore er
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -79,6 +80,23 @@ def with_retries(fn: Callable[[], T], attempts: int | None = None,
         except Exception as exc:  # noqa: BLE001 - classified, re-raised when not transient
             if attempt == attempts - 1 or not is_transient(exc):
                 raise
-            delay = min(MAX_DELAY, BASE_DELAY * (2 ** attempt))
-            sleep(delay * (0.5 + random.random() / 2))
+            sleep(_delay(attempt))
     raise AssertionError("unreachable")
+
+
+async def with_retries_async(make: Callable[[], Awaitable[T]], attempts: int | None = None) -> T:
+    """:func:`with_retries` for a coroutine: ``make()`` gives a fresh awaitable per attempt."""
+    attempts = attempts or ATTEMPTS
+    for attempt in range(attempts):
+        try:
+            return await make()
+        except Exception as exc:  # noqa: BLE001 - classified, re-raised when not transient
+            if attempt == attempts - 1 or not is_transient(exc):
+                raise
+            await asyncio.sleep(_delay(attempt))
+    raise AssertionError("unreachable")
+
+
+def _delay(attempt: int) -> float:
+    """Exponential backoff with jitter, so that many clients do not retry in step."""
+    return min(MAX_DELAY, BASE_DELAY * (2 ** attempt)) * (0.5 + random.random() / 2)

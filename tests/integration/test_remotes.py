@@ -206,6 +206,14 @@ class TestRemoteContract:
                 return _real(self, local, oid)
 
             monkeypatch.setattr(cls, "_put", flaky)
+        real_async = remote_fs.Remote._put_async
+
+        async def flaky_async(self, local, oid):  # S3: requests on the event loop
+            if oid in refused:
+                raise PermissionError(13, "Access Denied", oid)
+            return await real_async(self, local, oid)
+
+        monkeypatch.setattr(remote_fs.Remote, "_put_async", flaky_async)
         r = project.run("push", "--json", code=1)
         doc = json.loads(r.stdout)
         assert {f["oid"] for f in doc["failed"]} == refused
