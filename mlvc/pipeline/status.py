@@ -39,17 +39,7 @@ def reasons(stage: Stage, entry: LockEntry | None, cur: Current) -> list[str]:
     if tuple(stage.cmd) != tuple(entry.cmd):
         why.append("cmd changed")
 
-    locked = {d.path: d for d in entry.deps}
-    for dep in stage.deps:
-        now, was = cur.deps.get(dep.path), locked.get(dep.path)
-        if now is None:
-            why.append(f"dep {dep.path} is missing")
-        elif was is None:
-            why.append(f"dep {dep.path} is new")
-        elif (now.oid, now.exec) != (was.oid, was.exec):
-            why.append(f"dep {dep.path} modified")
-    for path in sorted(set(locked) - {d.path for d in stage.deps}):
-        why.append(f"dep {path} removed")
+    why += _compared("dep", [d.path for d in stage.deps], cur.deps, entry.deps, "is missing")
 
     declared = {ref.file for ref in stage.params}
     for file in sorted(declared | set(entry.params)):
@@ -67,15 +57,22 @@ def reasons(stage: Stage, entry: LockEntry | None, cur: Current) -> list[str]:
                     was_values[key]):
                 why.append(f"param {key} {_show(was_values[key])} -> {_show(now_values[key])}")
 
-    locked_outs = {o.path: o for o in entry.outs}
-    for out in stage.outs:
-        now, was = cur.outs.get(out.path), locked_outs.get(out.path)
-        if now is None:
-            why.append(f"out {out.path} missing")
+    why += _compared("out", [o.path for o in stage.outs], cur.outs, entry.outs, "missing")
+    return why
+
+
+def _compared(kind: str, declared: list, now: dict, locked_list, missing: str) -> list[str]:
+    """Reasons from declared paths against their current and locked state: missing, new,
+    modified, and locked paths no longer declared (removed)."""
+    locked = {o.path: o for o in locked_list}
+    why = []
+    for path in declared:
+        cur, was = now.get(path), locked.get(path)
+        if cur is None:
+            why.append(f"{kind} {path} {missing}")
         elif was is None:
-            why.append(f"out {out.path} is new")
-        elif (now.oid, now.exec) != (was.oid, was.exec):
-            why.append(f"out {out.path} modified")
-    for path in sorted(set(locked_outs) - {o.path for o in stage.outs}):
-        why.append(f"out {path} removed")
+            why.append(f"{kind} {path} is new")
+        elif (cur.oid, cur.exec) != (was.oid, was.exec):
+            why.append(f"{kind} {path} modified")
+    why += [f"{kind} {path} removed" for path in sorted(set(locked) - set(declared))]
     return why

@@ -257,18 +257,21 @@ class Remote:
                            first.nbytes + second.nbytes, first.stored + second.stored)
 
     def _store_small(self, oid: str, data: bytes, store: ObjectStore) -> StatKey:
+        return StatKey(*store.write(self._verified(oid, data), oid))
+
+    def _verified(self, oid: str, data: bytes) -> bytes:
+        """``data``, once its hash is ``oid``; else :class:`CorruptObjectError`."""
         if hash_bytes(data) != oid:
-            raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is corrupt: "
-                                     "its bytes do not match its oid")
-        return StatKey(*store.write(data, oid))
+            raise self._corrupt(oid)
+        return data
+
+    def _corrupt(self, oid: str) -> CorruptObjectError:
+        return CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is corrupt: "
+                                  "its bytes do not match its oid")
 
     def read_object(self, oid: str) -> bytes:
         """The bytes of one (small) object, verified against its oid."""
-        data = with_retries(lambda: self.fs.cat_file(self.object_path(oid)))
-        if hash_bytes(data) != oid:
-            raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is corrupt: "
-                                     "its bytes do not match its oid")
-        return data
+        return self._verified(oid, with_retries(lambda: self.fs.cat_file(self.object_path(oid))))
 
     def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
         if size <= SMALL:
@@ -288,8 +291,7 @@ class Remote:
                     hasher.update(chunk)
                     dst.write(chunk)
             if hasher.hexdigest() != oid:
-                raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is "
-                                         "corrupt: its bytes do not match its oid")
+                raise self._corrupt(oid)
             os.makedirs(os.path.dirname(store.path_str(oid)), exist_ok=True)
             store.commit_tmp(tmp, oid)
         except BaseException:
@@ -475,11 +477,7 @@ class LocalRemote(Remote):
 
     def read_object(self, oid: str) -> bytes:
         with open(self.object_path(oid), "rb") as f:
-            data = f.read()
-        if hash_bytes(data) != oid:
-            raise CorruptObjectError(oid, f"object {oid} on remote '{self.name}' is corrupt: "
-                                     "its bytes do not match its oid")
-        return data
+            return self._verified(oid, f.read())
 
 
 def _copy_fd(src: int, dst: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import click
 
@@ -12,7 +13,7 @@ from mlvc.cli.render import echo, echo_json, json_option, open_repo, progress, s
 def _event_printer(as_json: bool, parallel: bool):
     """Print repro's events as they happen: to stdout, or to stderr when stdout is JSON."""
     quiet = settings().quiet
-    lock = __import__("threading").Lock()
+    lock = threading.Lock()
 
     def say(text: str, err: bool = False) -> None:
         with lock:
