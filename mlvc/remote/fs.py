@@ -25,10 +25,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import xxhash
-
 from mlvc.errors import CorruptObjectError
-from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
+from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import PROCESS_MIN_ITEMS, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -280,17 +278,17 @@ class Remote:
         return with_retries(lambda: self._get_stream(oid, store))
 
     def _get_stream(self, oid: str, store: ObjectStore) -> StatKey:
-        """A large object, in bounded memory: hashed as it is written to a temporary file."""
+        """A large object, in bounded memory: one streaming request into a temporary file,
+        which is then hashed (from the page cache) before it enters the cache.
+
+        One whole-object GET, not a series of range requests: some servers answer each range
+        request by reading the whole object, which turns a 2 GiB download into hours.
+        """
         tmp = store.tmp_path(oid)
         os.makedirs(store.tmp_dir, exist_ok=True)
-        hasher = xxhash.xxh3_128()
         try:
-            with self.fs.open(self.object_path(oid), "rb", block_size=CHUNK_SIZE * 8) as src, \
-                    open(tmp, "wb") as dst:
-                while chunk := src.read(CHUNK_SIZE * 4):
-                    hasher.update(chunk)
-                    dst.write(chunk)
-            if hasher.hexdigest() != oid:
+            self.fs.get_file(self.object_path(oid), tmp)
+            if hash_file(tmp) != oid:
                 raise self._corrupt(oid)
             os.makedirs(os.path.dirname(store.path_str(oid)), exist_ok=True)
             store.commit_tmp(tmp, oid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
 import sys
@@ -45,9 +46,15 @@ def moto_server() -> Iterator[str]:
             proc.wait()
 
 
+_REQUEST_LINE = re.compile(rb"(?:^|\r\n)(GET|PUT|HEAD|POST|DELETE) (\S+) HTTP/1\.[01]\r\n")
+
+
 class DroppingProxy:
     """Forwards TCP connections to ``upstream_port``; every ``drop_every``-th connection is cut
-    after ``after_bytes`` bytes of the server's answer have passed (a reset part way through)."""
+    after ``after_bytes`` bytes of the server's answer have passed (a reset part way through).
+
+    ``requests`` lists the ``(method, target)`` of every HTTP request seen from a client (read
+    from the start of each chunk received: good enough for the small requests of tests)."""
 
     def __init__(self, upstream_port: int, drop_every: int = 3, after_bytes: int = 60) -> None:
         self.upstream_port = upstream_port
@@ -56,6 +63,7 @@ class DroppingProxy:
         self.connections = 0
         self.dropped = 0
         self.enabled = True
+        self.requests: list[tuple[str, str]] = []
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self._stop = False
@@ -90,6 +98,9 @@ class DroppingProxy:
                     data = src.recv(65536)
                     if not data:
                         break
+                    if src is client:
+                        self.requests += [(m.decode(), t.decode())
+                                          for m, t in _REQUEST_LINE.findall(data)]
                     if limit is not None and sent + len(data) > limit:
                         dst.sendall(data[: max(0, limit - sent)])
                         self.dropped += 1

@@ -4,6 +4,7 @@ S3 server on loopback (moto_server, with s3fs talking HTTP to it)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from mlvc.objects.oid import hash_bytes
 from mlvc.objects.store import ObjectStore
+from mlvc.remote.fs import SMALL
 from tests.conftest import Project
 from tests.helpers.servers import DroppingProxy, moto_server
 
@@ -245,6 +248,31 @@ class TestRemoteContract:
         assert not (other.root / "model.pkl").exists()
         assert (other.root / "data/sub/b.txt").read_text() == "bee"  # the rest arrived
 
+    def test_object_larger_than_one_request_streams_and_is_verified(self, pushed, tmp_path):
+        """Objects over ``SMALL`` take the streaming path: whole bytes arrive, and a corrupt
+        one is refused there too."""
+        project, remote = pushed
+        big = os.urandom(SMALL + (1 << 20) + 7)
+        (project.root / "big.bin").write_bytes(big)
+        project.run("add", "big.bin")
+        project.commit_all("big")
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["failed"] == []
+
+        other = clone(project, tmp_path / "clone", remote)
+        other.run("pull")
+        assert (other.root / "big.bin").read_bytes() == big
+
+        oid = hash_bytes(big)
+        remote.corrupt(oid)
+        third = clone(project, tmp_path / "third", remote)
+        r = third.run("pull", "big.bin", "--json", code=1)
+        assert json.loads(r.stdout)["fetch"]["failed"] == [
+            {"path": "big.bin", "oid": oid, "reason": "corrupt on the remote (not stored)"}]
+        assert oid not in oids_of(third)
+        tmp = third.root / ".mlvc" / "cache" / "tmp"
+        assert not tmp.exists() or not any(tmp.iterdir())
+
     def test_missing_object_is_reported_by_path_and_oid(self, pushed, tmp_path):
         project, remote = pushed
         project.run("push")
@@ -332,6 +360,35 @@ def test_push_through_a_connection_dropping_proxy_finishes(project, s3_endpoint,
     direct.configure(project)
     assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
     assert all(direct.has(o) for o in oids_of(project))
+
+
+def test_large_s3_object_is_downloaded_by_one_request(project, s3_endpoint, tmp_path):
+    """One whole-object GET, not a series of range requests (moto, like some gateways,
+    reads the whole object to answer each range: a 2 GiB pull took hours that way)."""
+    fs = _s3fs(s3_endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:20]}"
+    fs.mkdir(bucket)
+    big = os.urandom(SMALL + (1 << 20))
+    (project.root / "big.bin").write_bytes(big)
+    project.run("add", "big.bin")
+    project.commit_all("big")
+    direct = RemoteSpec("s3", f"s3://{bucket}/p", fs, f"{bucket}/p",
+                        {"endpoint_url": s3_endpoint, "access_key_id": "testing",
+                         "secret_access_key": "testing", "region": "us-east-1"})
+    direct.configure(project)
+    project.run("push")
+    proxy = DroppingProxy(int(s3_endpoint.rsplit(":", 1)[1]))
+    proxy.enabled = False
+    try:
+        other = clone(project, tmp_path / "clone", direct)
+        other.run("remote", "modify", "store", "endpoint_url", f"http://127.0.0.1:{proxy.port}")
+        other.run("pull")
+    finally:
+        proxy.close()
+    assert (other.root / "big.bin").read_bytes() == big
+    oid = hash_bytes(big)
+    gets = [t for m, t in proxy.requests if m == "GET" and oid[2:] in t]
+    assert len(gets) == 1, proxy.requests
 
 
 def test_unreachable_remote_is_a_clear_error(project, monkeypatch):
