@@ -93,7 +93,8 @@ def one_run(tool: Tool, dataset: str, data: Path, kind: str, url: str, endpoint:
 
 def floor(dataset: str, data: Path, kind: str, endpoint: str | None, work: Path,
           results: dict) -> None:
-    """The plain copy of the data: `cp -r` to a folder, or s3fs `put` of the files."""
+    """The plain copy of the data: `cp -r` to a folder, or s3fs `put` of the files (and, as
+    the floor of a pull, s3fs `get` of them back)."""
     start = time.perf_counter()
     if kind == "local":
         dst = work / "floor-copy"
@@ -101,15 +102,47 @@ def floor(dataset: str, data: Path, kind: str, endpoint: str | None, work: Path,
         copy_tree(data, dst)
         shutil.rmtree(dst, ignore_errors=True)
     else:
-        import s3fs
+        # In a fresh interpreter: s3fs holds big buffers, and a child's peak RSS as the kernel
+        # reports it includes its parent's at the moment it was started, so a fat benchmark
+        # process would inflate every later measurement of mlvc and DVC.
+        import multiprocessing
 
-        fs = s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing")
-        bucket = f"floor-{uuid.uuid4().hex[:12]}"
-        fs.mkdir(bucket)
-        start = time.perf_counter()
-        fs.put(str(data), f"{bucket}/data", recursive=True)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            put, get = pool.apply(_s3_floor, (endpoint, str(data), str(work)))
+        results.setdefault((dataset, kind, "floor", "copy"), []).append(put)
+        results.setdefault((dataset, kind, "floor", "get"), []).append(get)
+        settle()
+        return
     results.setdefault((dataset, kind, "floor", "copy"), []).append(time.perf_counter() - start)
     settle()
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    """Create a bucket from a child process: s3fs stays out of this one (see floor())."""
+    code = ("import s3fs, sys; s3fs.S3FileSystem(endpoint_url=sys.argv[1], key='testing', "
+            "secret='testing').mkdir(sys.argv[2])")
+    subprocess.run([sys.executable, "-c", code, endpoint, bucket], check=True)
+
+
+def _s3_floor(endpoint: str, data: str, work: str) -> tuple[float, float]:
+    """Seconds for s3fs to put the data into a new bucket, then to get them back."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing")
+    bucket = f"floor-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(bucket)
+    start = time.perf_counter()
+    fs.put(data, f"{bucket}/data", recursive=True)
+    put = time.perf_counter() - start
+    settle()
+    dst = Path(work) / "floor-get"
+    shutil.rmtree(dst, ignore_errors=True)
+    start = time.perf_counter()
+    fs.get(f"{bucket}/data", str(dst), recursive=True)
+    get = time.perf_counter() - start
+    shutil.rmtree(dst, ignore_errors=True)
+    fs.rm(bucket, recursive=True)  # moto keeps objects in memory
+    return put, get
 
 
 def table(results: dict, datasets: list[str], kinds: list[str]) -> str:
@@ -129,6 +162,9 @@ def table(results: dict, datasets: list[str], kinds: list[str]) -> str:
             if fl:
                 what = "cp -r" if kind == "local" else "s3fs put"
                 lines.append(f"| {ds} | {kind} | floor ({what}) | {_f(statistics.median(fl))} | | |")
+            fl = results.get((ds, kind, "floor", "get"))
+            if fl:
+                lines.append(f"| {ds} | {kind} | floor (s3fs get) | {_f(statistics.median(fl))} | | |")
             for tool in ("mlvc", "dvc"):
                 rss = results.get((ds, kind, tool, "rss_mb"))
                 if rss:
@@ -200,11 +236,8 @@ def main() -> None:
                             url = str(work / f"remote-{tool.name}")
                             shutil.rmtree(url, ignore_errors=True)
                         else:
-                            import s3fs
-
                             bucket = f"bench-{tool.name}-{uuid.uuid4().hex[:8]}"
-                            s3fs.S3FileSystem(endpoint_url=endpoint, key="testing",
-                                              secret="testing").mkdir(bucket)
+                            make_bucket(endpoint, bucket)
                             url = f"s3://{bucket}/store"
                         one_run(tool, ds, data[ds], kind, url, endpoint,
                                 work / f"proj-remote-{tool.name}", args.jobs, results)

@@ -37,6 +37,13 @@ from mlvc.workspace.state import StatKey, stat_key
 WHOLE_UPLOAD_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory", "oss"}
 EPOCH_NAME = "mlvc-epoch"
 SMALL = 16 << 20  # objects up to this size are read in one request
+# Larger objects are few, and each may buffer parts in memory: only this many move at once.
+LARGE_IN_FLIGHT = 2
+# S3 multipart uploads: part size and parts in flight per object (~200 MB resident at most,
+# against ~1 GB with s3fs's defaults of 50 MiB x 10).
+S3_PART = 16 << 20
+S3_PARTS_IN_FLIGHT = 4
+S3_MAX_PARTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,7 @@ class Remote:
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self.protocol = protocol
         self.whole_uploads = protocol in WHOLE_UPLOAD_PROTOCOLS
+        self._s3 = protocol in ("s3", "s3a")
         self._tmp_counter = 0
         self._lock = threading.Lock()
 
@@ -199,19 +207,37 @@ class Remote:
                progress: Progress = NULL_PROGRESS) -> Transferred:
         """Upload ``(oid, local path, size)`` items; every one is tried, failures listed."""
         if self._batched and self.whole_uploads:
-            return self._transfer(items, None, jobs, progress, "Uploading",
-                                  coro=lambda item: self._put_async(item[1], item[0]))
+            # Small objects as coroutines, ``jobs`` in flight; large ones a few at a time.
+            def put(item: tuple[str, str, int]) -> Awaitable:
+                return self._put_async(item[1], item[0])
+            small = [t for t in items if t[2] <= SMALL]
+            large = [t for t in items if t[2] > SMALL]
+            return _joined(self._transfer(small, None, jobs, progress, "Uploading", coro=put),
+                           self._transfer(large, None, min(jobs, LARGE_IN_FLIGHT), progress,
+                                          "Uploading", coro=put))
         return self._transfer(items, lambda item: self._put(item[1], item[0]), jobs, progress,
                               "Uploading")
 
+    def _put_options(self, local: str) -> dict:
+        """Multipart settings for one upload to S3 that bound its memory (see S3_PART)."""
+        if not self._s3:
+            return {}
+        size = os.path.getsize(local)
+        if size <= SMALL:
+            return {}
+        return {"chunksize": max(S3_PART, -(-size // S3_MAX_PARTS)),
+                "max_concurrency": S3_PARTS_IN_FLIGHT}
+
     async def _put_async(self, local: str, oid: str) -> None:
         final = self.object_path(oid)
-        await with_retries_async(lambda: self.fs._put_file(local, final))
+        options = self._put_options(local)
+        await with_retries_async(lambda: self.fs._put_file(local, final, **options))
 
     def _put(self, local: str, oid: str) -> None:
         final = self.object_path(oid)
         if self.whole_uploads:
-            with_retries(lambda: self.fs.put_file(local, final))
+            options = self._put_options(local)
+            with_retries(lambda: self.fs.put_file(local, final, **options))
             return
 
         def put() -> None:
@@ -249,10 +275,9 @@ class Remote:
                 return await asyncio.get_running_loop().run_in_executor(
                     pool, self._store_small, oid, data, store)
             first = self._transfer(small, None, jobs, progress, "Downloading", coro=get)
-        second = self._transfer(large, lambda it: self._get(it[0], it[2], store), jobs,
-                                progress, "Downloading")
-        return Transferred(first.done + second.done, first.failed + second.failed,
-                           first.nbytes + second.nbytes, first.stored + second.stored)
+        return _joined(first, self._transfer(large, lambda it: self._get(it[0], it[2], store),
+                                             min(jobs, LARGE_IN_FLIGHT), progress,
+                                             "Downloading"))
 
     def _store_small(self, oid: str, data: bytes, store: ObjectStore) -> StatKey:
         return StatKey(*store.write(self._verified(oid, data), oid))
@@ -287,7 +312,9 @@ class Remote:
         tmp = store.tmp_path(oid)
         os.makedirs(store.tmp_dir, exist_ok=True)
         try:
-            self.fs.get_file(self.object_path(oid), tmp)
+            # On S3 one streaming GET (s3fs would otherwise hold 10 ranges of 50 MiB).
+            options = {"max_concurrency": 1} if self._s3 else {}
+            self.fs.get_file(self.object_path(oid), tmp, **options)
             if hash_file(tmp) != oid:
                 raise self._corrupt(oid)
             os.makedirs(os.path.dirname(store.path_str(oid)), exist_ok=True)
@@ -318,6 +345,8 @@ class Remote:
                   ) -> Transferred:
         """Run ``fn`` (or the coroutine ``coro``) on every item; non-None results are
         returned as ``stored``."""
+        if not items:
+            return Transferred((), (), 0)
         done: list[str] = []
         failed: list[Failure] = []
         stored: list[tuple[str, StatKey]] = []
@@ -414,6 +443,11 @@ class _Captured:
             return self.fn(item)
         except Exception as exc:  # noqa: BLE001 - reported per object by the caller
             return exc
+
+
+def _joined(a: Transferred, b: Transferred) -> Transferred:
+    return Transferred(a.done + b.done, a.failed + b.failed, a.nbytes + b.nbytes,
+                       a.stored + b.stored)
 
 
 def _failure(oid: str, exc: Exception) -> Failure:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from mlvc.objects.oid import hash_bytes
+from mlvc.objects.oid import hash_bytes, hash_file
 from mlvc.objects.store import ObjectStore
 from mlvc.remote.fs import SMALL
 from tests.conftest import Project
@@ -389,6 +391,43 @@ def test_large_s3_object_is_downloaded_by_one_request(project, s3_endpoint, tmp_
     oid = hash_bytes(big)
     gets = [t for m, t in proxy.requests if m == "GET" and oid[2:] in t]
     assert len(gets) == 1, proxy.requests
+
+
+# Runs a command and prints its peak RSS in MB. A child's peak as the kernel reports it
+# includes its parent's size when it was started, so the command is started from this small
+# fresh interpreter rather than from pytest.
+_PEAK_RSS = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); "
+             "_, status, use = os.wait4(p.pid, 0); assert status == 0, status; "
+             "print(use.ru_maxrss // 1024)")
+
+
+def test_large_s3_transfers_stay_in_bounded_memory(project, s3_endpoint, tmp_path):
+    """A 160 MiB object: s3fs's defaults buffer 10 parts of 50 MiB (about 450 MB resident to
+    push, 300 MB to pull); mlvc caps parts in flight and pulls as one stream."""
+    fs = _s3fs(s3_endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:20]}"
+    fs.mkdir(bucket)
+    with open(project.root / "big.bin", "wb") as f:
+        for _ in range(160):
+            f.write(os.urandom(1 << 20))
+    project.run("add", "big.bin")
+    RemoteSpec("s3", f"s3://{bucket}/p", fs, f"{bucket}/p",
+               {"endpoint_url": s3_endpoint, "access_key_id": "testing",
+                "secret_access_key": "testing", "region": "us-east-1"}).configure(project)
+    exe = [sys.executable, "-m", "mlvc", "-q"]
+
+    def peak_mb(*args: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _PEAK_RSS, *exe, *args],
+                             cwd=project.root, capture_output=True, text=True, check=True)
+        return int(out.stdout.strip().splitlines()[-1])
+
+    assert peak_mb("push") < 280
+    oid = hash_file(project.root / "big.bin")
+    assert fs.info(f"{bucket}/p/objects/{oid[:2]}/{oid[2:]}")["size"] == 160 << 20
+    shutil.rmtree(project.root / ".mlvc" / "cache")
+    (project.root / "big.bin").unlink()
+    assert peak_mb("pull") < 160
+    assert hash_file(project.root / "big.bin") == oid
 
 
 def test_unreachable_remote_is_a_clear_error(project, monkeypatch):
