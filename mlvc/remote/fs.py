@@ -16,6 +16,7 @@ cache; bytes that do not match their oid are dropped and reported.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import posixpath
 import queue
@@ -77,7 +78,15 @@ class Remote:
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self.protocol = protocol
         self.whole_uploads = protocol in WHOLE_UPLOAD_PROTOCOLS
-        self._s3 = protocol in ("s3", "s3a")
+        # s3fs (since 2024.12) asks for an object's size (a HEAD request) before every
+        # whole-object read, to decide whether to split it into ranges, and buffers up to 10
+        # parts of 50 MiB per transfer: these options ask for one request per read, and set
+        # the part sizes (older s3fs has neither option, nor the behaviour).
+        one = {"max_concurrency": 1}
+        s3 = protocol in ("s3", "s3a")
+        self._one_read = one if s3 and _accepts(fs._cat_file, "max_concurrency") else {}
+        self._one_get = one if s3 and _accepts(fs._get_file, "max_concurrency") else {}
+        self._s3_parts = s3 and _accepts(fs._put_file, "max_concurrency")
         self._tmp_counter = 0
         self._lock = threading.Lock()
 
@@ -99,7 +108,8 @@ class Remote:
         """The remote's current epoch token, or None when it has none (new or wiped)."""
         def read() -> str | None:
             try:
-                return self.fs.cat_file(f"{self.root}/{EPOCH_NAME}").decode().strip() or None
+                data = self.fs.cat_file(f"{self.root}/{EPOCH_NAME}", **self._one_read)
+                return data.decode().strip() or None
             except FileNotFoundError:
                 return None
         return with_retries(read)
@@ -144,7 +154,8 @@ class Remote:
         return keys
 
     def read_run(self, key: str) -> bytes:
-        return with_retries(lambda: self.fs.cat_file(f"{self.root}/runs/{key[:2]}/{key[2:]}"))
+        return with_retries(lambda: self.fs.cat_file(f"{self.root}/runs/{key[:2]}/{key[2:]}",
+                                                       **self._one_read))
 
     def write_run(self, key: str, data: bytes) -> None:
         final = f"{self.root}/runs/{key[:2]}/{key[2:]}"
@@ -220,7 +231,7 @@ class Remote:
 
     def _put_options(self, local: str) -> dict:
         """Multipart settings for one upload to S3 that bound its memory (see S3_PART)."""
-        if not self._s3:
+        if not self._s3_parts:
             return {}
         size = os.path.getsize(local)
         if size <= SMALL:
@@ -271,7 +282,8 @@ class Remote:
         with ThreadPoolExecutor(min(4, max(1, jobs)), "mlvc-store") as pool:
             async def get(item: tuple[str, str, int]) -> StatKey:
                 oid = item[0]
-                data = await with_retries_async(lambda: self.fs._cat_file(self.object_path(oid)))
+                data = await with_retries_async(lambda: self.fs._cat_file(self.object_path(oid),
+                                                                      **self._one_read))
                 return await asyncio.get_running_loop().run_in_executor(
                     pool, self._store_small, oid, data, store)
             first = self._transfer(small, None, jobs, progress, "Downloading", coro=get)
@@ -294,12 +306,13 @@ class Remote:
 
     def read_object(self, oid: str) -> bytes:
         """The bytes of one (small) object, verified against its oid."""
-        return self._verified(oid, with_retries(lambda: self.fs.cat_file(self.object_path(oid))))
+        return self._verified(oid, with_retries(lambda: self.fs.cat_file(self.object_path(oid),
+                                                                       **self._one_read)))
 
     def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
         if size <= SMALL:
             return self._store_small(oid, with_retries(
-                lambda: self.fs.cat_file(self.object_path(oid))), store)
+                lambda: self.fs.cat_file(self.object_path(oid), **self._one_read)), store)
         return with_retries(lambda: self._get_stream(oid, store))
 
     def _get_stream(self, oid: str, store: ObjectStore) -> StatKey:
@@ -313,8 +326,7 @@ class Remote:
         os.makedirs(store.tmp_dir, exist_ok=True)
         try:
             # On S3 one streaming GET (s3fs would otherwise hold 10 ranges of 50 MiB).
-            options = {"max_concurrency": 1} if self._s3 else {}
-            self.fs.get_file(self.object_path(oid), tmp, **options)
+            self.fs.get_file(self.object_path(oid), tmp, **self._one_get)
             if hash_file(tmp) != oid:
                 raise self._corrupt(oid)
             os.makedirs(os.path.dirname(store.path_str(oid)), exist_ok=True)
@@ -443,6 +455,13 @@ class _Captured:
             return self.fn(item)
         except Exception as exc:  # noqa: BLE001 - reported per object by the caller
             return exc
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _joined(a: Transferred, b: Transferred) -> Transferred:

@@ -364,16 +364,18 @@ def test_push_through_a_connection_dropping_proxy_finishes(project, s3_endpoint,
     assert all(direct.has(o) for o in oids_of(project))
 
 
-def test_large_s3_object_is_downloaded_by_one_request(project, s3_endpoint, tmp_path):
-    """One whole-object GET, not a series of range requests (moto, like some gateways,
-    reads the whole object to answer each range: a 2 GiB pull took hours that way)."""
+def test_s3_pull_asks_one_request_per_object(project, s3_endpoint, tmp_path):
+    """One GET per object and no HEAD: not a series of range requests for a large one (moto,
+    like some gateways, reads the whole object to answer each range: a 2 GiB pull took
+    hours), nor a size request before each small one (s3fs does that by default)."""
     fs = _s3fs(s3_endpoint)
     bucket = f"b-{uuid.uuid4().hex[:20]}"
     fs.mkdir(bucket)
     big = os.urandom(SMALL + (1 << 20))
     (project.root / "big.bin").write_bytes(big)
-    project.run("add", "big.bin")
-    project.commit_all("big")
+    project.gen({"small": {f"f{i}.txt": f"small {i}\n" for i in range(5)}})
+    project.run("add", "big.bin", "small")
+    project.commit_all("data")
     direct = RemoteSpec("s3", f"s3://{bucket}/p", fs, f"{bucket}/p",
                         {"endpoint_url": s3_endpoint, "access_key_id": "testing",
                          "secret_access_key": "testing", "region": "us-east-1"})
@@ -388,9 +390,17 @@ def test_large_s3_object_is_downloaded_by_one_request(project, s3_endpoint, tmp_
     finally:
         proxy.close()
     assert (other.root / "big.bin").read_bytes() == big
-    oid = hash_bytes(big)
-    gets = [t for m, t in proxy.requests if m == "GET" and oid[2:] in t]
-    assert len(gets) == 1, proxy.requests
+    assert tracked_files(other, "small") == tracked_files(project, "small")
+    oids = oids_of(project)
+    assert len(oids) == 7  # big.bin, five small files, the folder's manifest
+    on_objects = [(m, t) for m, t in proxy.requests if "/objects/" in t]
+    assert sorted(t.rsplit("/", 1)[-1] for m, t in on_objects if m == "GET") == sorted(
+        o[2:] for o in oids)
+    assert [r for r in on_objects if r[0] != "GET"] == []
+
+
+def tracked_files(project: Project, folder: str) -> dict:
+    return {k: v for k, v in project.snapshot().items() if k.startswith(folder)}
 
 
 # Runs a command and prints its peak RSS in MB. A child's peak as the kernel reports it
