@@ -144,6 +144,14 @@ def one_round(tool: Tool, dataset: str, data: Path, link: str, proj: Path,
     copy_tree(data, proj / "data")
     results.setdefault((dataset, link, "cp", "cp -r"), []).append(time.perf_counter() - start)
     settle()
+    if link == "hardlink":
+        # The floor of a hard-linked add or checkout: one link per file (`cp -al`).
+        start = time.perf_counter()
+        subprocess.run(["cp", "-al", str(proj / "data"), str(proj / "linked")], check=True)
+        results.setdefault((dataset, link, "cp", "cp -al"), []).append(
+            time.perf_counter() - start)
+        shutil.rmtree(proj / "linked")
+        settle()
 
     def record(step: str, seconds: float, rss: int) -> None:
         results.setdefault((dataset, link, tool.name, step), []).append(seconds)
@@ -187,6 +195,10 @@ def table(results: dict, datasets: list[str], links: list[str]) -> str:
                 lines.append(f"| {ds} | {link} | {step} | {_f(mm)} | {_f(dm)} | {ratio} | {vs_cp} |")
             if cp_med:
                 lines.append(f"| {ds} | {link} | cp -r (floor) | {cp_med:.2f} | | | |")
+            cpal = results.get((ds, link, "cp", "cp -al"))
+            if cpal:
+                lines.append(f"| {ds} | {link} | cp -al (link floor) | "
+                             f"{statistics.median(cpal):.2f} | | | |")
             for tool in ("mlvc", "dvc"):
                 rss = results.get((ds, link, tool, "rss_mb"))
                 if rss:
