@@ -84,9 +84,9 @@ class Remote:
         # the part sizes (older s3fs has neither option, nor the behaviour).
         one = {"max_concurrency": 1}
         s3 = protocol in ("s3", "s3a")
-        self._one_read = one if s3 and _accepts(fs._cat_file, "max_concurrency") else {}
-        self._one_get = one if s3 and _accepts(fs._get_file, "max_concurrency") else {}
-        self._s3_parts = s3 and _accepts(fs._put_file, "max_concurrency")
+        self._one_read = one if s3 and _accepts(fs, "_cat_file", "max_concurrency") else {}
+        self._one_get = one if s3 and _accepts(fs, "_get_file", "max_concurrency") else {}
+        self._s3_parts = s3 and _accepts(fs, "_put_file", "max_concurrency")
         self._tmp_counter = 0
         self._lock = threading.Lock()
 
@@ -457,10 +457,11 @@ class _Captured:
             return exc
 
 
-def _accepts(fn: Callable, name: str) -> bool:
+def _accepts(fs: object, method: str, name: str) -> bool:
+    """Whether ``fs.method`` takes a keyword ``name`` (filesystem versions differ)."""
     try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
+        return name in inspect.signature(getattr(fs, method)).parameters
+    except (AttributeError, TypeError, ValueError):
         return False
 
 
