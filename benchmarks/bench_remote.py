@@ -102,13 +102,7 @@ def floor(dataset: str, data: Path, kind: str, endpoint: str | None, work: Path,
         copy_tree(data, dst)
         shutil.rmtree(dst, ignore_errors=True)
     else:
-        # In a fresh interpreter: s3fs holds big buffers, and a child's peak RSS as the kernel
-        # reports it includes its parent's at the moment it was started, so a fat benchmark
-        # process would inflate every later measurement of mlvc and DVC.
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            put, get = pool.apply(_s3_floor, (endpoint, str(data), str(work)))
+        put, get = in_child(_s3_floor, endpoint, str(data), str(work))
         results.setdefault((dataset, kind, "floor", "copy"), []).append(put)
         results.setdefault((dataset, kind, "floor", "get"), []).append(get)
         settle()
@@ -117,11 +111,20 @@ def floor(dataset: str, data: Path, kind: str, endpoint: str | None, work: Path,
     settle()
 
 
-def make_bucket(endpoint: str, bucket: str) -> None:
-    """Create a bucket from a child process: s3fs stays out of this one (see floor())."""
-    code = ("import s3fs, sys; s3fs.S3FileSystem(endpoint_url=sys.argv[1], key='testing', "
-            "secret='testing').mkdir(sys.argv[2])")
-    subprocess.run([sys.executable, "-c", code, endpoint, bucket], check=True)
+def in_child(fn, *args):
+    """``fn(*args)`` in a fresh interpreter. s3fs holds big buffers, and a child's peak RSS as
+    the kernel reports it includes its parent's at the moment it was started: s3fs work done
+    in this process would inflate every later measurement of mlvc and DVC."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def _make_bucket(endpoint: str, bucket: str) -> None:
+    import s3fs
+
+    s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing").mkdir(bucket)
 
 
 def _s3_floor(endpoint: str, data: str, work: str) -> tuple[float, float]:
@@ -237,7 +240,7 @@ def main() -> None:
                             shutil.rmtree(url, ignore_errors=True)
                         else:
                             bucket = f"bench-{tool.name}-{uuid.uuid4().hex[:8]}"
-                            make_bucket(endpoint, bucket)
+                            in_child(_make_bucket, endpoint, bucket)
                             url = f"s3://{bucket}/store"
                         one_run(tool, ds, data[ds], kind, url, endpoint,
                                 work / f"proj-remote-{tool.name}", args.jobs, results)

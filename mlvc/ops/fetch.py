@@ -45,7 +45,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                     records = _remote_records(repo, rem, jobs)
             except Exception as exc:  # noqa: BLE001 - turned into one clear error
                 raise unreachable(rem, exc) from exc
-            for key, (outs, _) in records.items():
+            for key, outs in records.items():
                 sources += [Source("run-cache", f"runs/{key}", o) for o in outs]
             getter = _TreeFetcher(repo, rem, jobs, progress)
             objs = expand(repo, sources, getter)
@@ -64,7 +64,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                 from mlvc.pipeline.runcache import RunCache
 
                 local = RunCache(repo.cache_dir)
-                for key, (outs, _data) in records.items():
+                for key, outs in records.items():
                     if run_cache_oids(repo, outs) is not None:
                         local.put(key, outs)
                         runs += 1
@@ -77,20 +77,20 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
 
 
 def _remote_records(repo: Repo, rem: Remote, jobs: int) -> dict:
-    """The remote's run-cache records that this cache lacks: key -> (outs, raw bytes).
-    A record that does not parse is left out (it could not be trusted)."""
+    """The remote's run-cache records that this cache lacks: key -> outs. A record that
+    does not parse is left out (it could not be trusted)."""
     from mlvc.pipeline.runcache import RunCache, parse_record
 
     wanted = sorted(rem.run_keys() - RunCache(repo.cache_dir).keys())
     out = {}
     for key, data in threaded(wanted, rem.read_run, jobs):
+        if isinstance(data, FileNotFoundError):
+            continue
         if isinstance(data, BaseException):
-            if isinstance(data, Exception) and isinstance(data, FileNotFoundError):
-                continue
             raise data
         outs = parse_record(data)
         if outs is not None:
-            out[key] = (outs, data)
+            out[key] = outs
     return out
 
 

@@ -220,34 +220,31 @@ class Remote:
         if self._batched and self.whole_uploads:
             # Small objects as coroutines, ``jobs`` in flight; large ones a few at a time.
             def put(item: tuple[str, str, int]) -> Awaitable:
-                return self._put_async(item[1], item[0])
+                return self._put_async(item[1], item[0], item[2])
             small = [t for t in items if t[2] <= SMALL]
             large = [t for t in items if t[2] > SMALL]
             return _joined(self._transfer(small, None, jobs, progress, "Uploading", coro=put),
                            self._transfer(large, None, min(jobs, LARGE_IN_FLIGHT), progress,
                                           "Uploading", coro=put))
-        return self._transfer(items, lambda item: self._put(item[1], item[0]), jobs, progress,
-                              "Uploading")
+        return self._transfer(items, lambda item: self._put(item[1], item[0], item[2]), jobs,
+                              progress, "Uploading")
 
-    def _put_options(self, local: str) -> dict:
+    def _put_options(self, size: int) -> dict:
         """Multipart settings for one upload to S3 that bound its memory (see S3_PART)."""
-        if not self._s3_parts:
-            return {}
-        size = os.path.getsize(local)
-        if size <= SMALL:
+        if not self._s3_parts or size <= SMALL:
             return {}
         return {"chunksize": max(S3_PART, -(-size // S3_MAX_PARTS)),
                 "max_concurrency": S3_PARTS_IN_FLIGHT}
 
-    async def _put_async(self, local: str, oid: str) -> None:
+    async def _put_async(self, local: str, oid: str, size: int) -> None:
         final = self.object_path(oid)
-        options = self._put_options(local)
+        options = self._put_options(size)
         await with_retries_async(lambda: self.fs._put_file(local, final, **options))
 
-    def _put(self, local: str, oid: str) -> None:
+    def _put(self, local: str, oid: str, size: int) -> None:
         final = self.object_path(oid)
         if self.whole_uploads:
-            options = self._put_options(local)
+            options = self._put_options(size)
             with_retries(lambda: self.fs.put_file(local, final, **options))
             return
 
@@ -502,11 +499,7 @@ class LocalRemote(Remote):
     def _exists(self, oid: str) -> bool:
         return os.path.exists(self.object_path(oid))
 
-    async def _put_async(self, local: str, oid: str) -> None:
-        final = self.object_path(oid)
-        await with_retries_async(lambda: self.fs._put_file(local, final))
-
-    def _put(self, local: str, oid: str) -> None:
+    def _put(self, local: str, oid: str, size: int) -> None:
         final = self.object_path(oid)
         tmp = self._tmp_path(oid)
         self._mkdir(os.path.dirname(tmp))

@@ -104,9 +104,10 @@ def oids_of(project: Project) -> set[str]:
     return set(ObjectStore(project.root / ".mlvc" / "cache").iter_oids())
 
 
-def tracked(project: Project) -> dict:
+def tracked(project: Project, *prefixes: str) -> dict:
+    """Files and folders of the tracked data (below ``prefixes``)."""
     snap = project.snapshot()
-    return {k: v for k, v in snap.items() if k.startswith(("data", "model.pkl"))}
+    return {k: v for k, v in snap.items() if k.startswith(prefixes or ("data", "model.pkl"))}
 
 
 @pytest.fixture
@@ -205,18 +206,18 @@ class TestRemoteContract:
         for cls in (remote_fs.Remote, remote_fs.LocalRemote):
             real = cls._put
 
-            def flaky(self, local, oid, _real=real):
+            def flaky(self, local, oid, size, _real=real):
                 if oid in refused:
                     raise PermissionError(13, "Access Denied", oid)
-                return _real(self, local, oid)
+                return _real(self, local, oid, size)
 
             monkeypatch.setattr(cls, "_put", flaky)
         real_async = remote_fs.Remote._put_async
 
-        async def flaky_async(self, local, oid):  # S3: requests on the event loop
+        async def flaky_async(self, local, oid, size):  # S3: requests on the event loop
             if oid in refused:
                 raise PermissionError(13, "Access Denied", oid)
-            return await real_async(self, local, oid)
+            return await real_async(self, local, oid, size)
 
         monkeypatch.setattr(remote_fs.Remote, "_put_async", flaky_async)
         r = project.run("push", "--json", code=1)
@@ -390,17 +391,13 @@ def test_s3_pull_asks_one_request_per_object(project, s3_endpoint, tmp_path):
     finally:
         proxy.close()
     assert (other.root / "big.bin").read_bytes() == big
-    assert tracked_files(other, "small") == tracked_files(project, "small")
+    assert tracked(other, "small") == tracked(project, "small")
     oids = oids_of(project)
     assert len(oids) == 7  # big.bin, five small files, the folder's manifest
     on_objects = [(m, t) for m, t in proxy.requests if "/objects/" in t]
     assert sorted(t.rsplit("/", 1)[-1] for m, t in on_objects if m == "GET") == sorted(
         o[2:] for o in oids)
     assert [r for r in on_objects if r[0] != "GET"] == []
-
-
-def tracked_files(project: Project, folder: str) -> dict:
-    return {k: v for k, v in project.snapshot().items() if k.startswith(folder)}
 
 
 # Runs a command and prints its peak RSS in MB. A child's peak as the kernel reports it
