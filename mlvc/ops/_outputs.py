@@ -93,5 +93,6 @@ def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,
     rows = []
     for f, imp in zip(todo, run_batched(todo, hasher.run, jobs, progress, "Hashing")):
         f.oid = imp.oid
+        f.key = imp.state.key  # as it was when read (the scan may be older)
         rows.append((f.path, imp.state))
     repo.state.put_files(rows)

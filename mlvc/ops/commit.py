@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Index
+from mlvc.workspace.marks import make_mark
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
 from mlvc.workspace.scan import WsDir, WsFile, apply_state, build, iter_files
 from mlvc.workspace.verify import ObjectChecker
@@ -61,6 +63,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     Everything is scanned before anything is written. Returns one record per path, in order.
     """
     jobs = jobs or repo.jobs
+    started = time.time_ns()
     nodes: list[WsFile | WsDir | None] = []
     for out_path in paths:
         node = repo.scanner.scan(out_path)
@@ -85,11 +88,15 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     rows, verified = [], []
     for f, imp in zip(todo, results):
         f.oid = imp.oid
+        f.key, f.link = imp.state.key, imp.state.link  # as the file is now
+        if f.link == "hardlink":  # now one more name of its object's inode
+            f.nlink = os.lstat(f"{repo.root}/{f.path}").st_nlink
         rows.append((f.path, imp.state))
         if imp.verified is not None:
             verified.append((imp.oid, imp.verified))
 
     stored: list[Stored] = []
+    built_nodes = []
     for out_path, node in zip(paths, nodes):
         if node is None:
             stored.append(Stored(out_path, None, 0))
@@ -101,12 +108,21 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
             repo.state.put_valid_trees(oid for oid, _ in built.trees)
             if built.type == "dir":
                 _prime(repo, node, out_path, built, verified)
+            built_nodes.append((out_path, node, built))
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
         stored.append(Stored(out_path, out,
                              sum(1 for f in iter_files(node) if f.path in hashed_paths)))
     repo.state.put_files(rows)
     if verified:
         ObjectChecker(repo.cache, repo.state).record(verified)
+    # What was just stored is clean: mark it, when every object's stat is known from here.
+    keys = dict(verified)
+    objects_dir = str(repo.cache.objects_dir)
+    repo.state.put_marks(m for m in (
+        make_mark(path, built.oid, node, objects_dir, keys,
+                  [f.oid or "" for f in iter_files(node)] + [oid for oid, _ in built.trees],
+                  started)
+        for path, node, built in built_nodes) if m is not None)
     return stored
 
 

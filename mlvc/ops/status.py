@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc.errors import FormatError, MlvcError
-from mlvc.ops._outputs import load_recorded, resolve, workspace_view
+from mlvc.ops._outputs import load_recorded, resolve
 from mlvc.ops.commit import user_paths
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.compare import diff
-from mlvc.workspace.index import Index
+from mlvc.workspace.compare import diff, view
+from mlvc.workspace.index import Index, Selected
+from mlvc.workspace.marks import make_mark, still_clean
 from mlvc.workspace.verify import ObjectChecker
 
 
@@ -73,9 +75,36 @@ class StatusResult:
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
            jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> StatusResult:
     jobs = jobs or repo.jobs
+    started = time.time_ns()
     index = Index.load(repo.root, repo.ignore)
-    loaded = load_recorded(repo, index.select(user_paths(repo, targets or [], cwd)))
-    views = [workspace_view(repo, item.selected) for item in loaded]
+    selected = index.select(user_paths(repo, targets or [], cwd))
+    nodes = [repo.scanner.scan(s.within or s.tracked.out.path) for s in selected]
+    objects_dir = str(repo.cache.objects_dir)
+
+    # A whole output that still matches its clean mark needs nothing more (see marks.py).
+    marks = repo.state.marks(s.tracked.out.path for s in selected if not s.within)
+    results: dict[int, OutStatus] = {}
+    for i, (s, node) in enumerate(zip(selected, nodes)):
+        t = s.tracked
+        if not s.within and still_clean(marks.get(t.out.path), t.out.oid, node, objects_dir):
+            results[i] = OutStatus(t.pointer, t.out.path)
+    rest = [i for i in range(len(selected)) if i not in results]
+    if rest:
+        _compare(repo, selected, nodes, rest, results, started, jobs, progress)
+    stages: tuple[StageStatus, ...] = ()
+    if not targets and (repo.root / "mlvc.yaml").is_file():
+        from mlvc.ops.repro import pipeline_status
+
+        stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs))
+    return StatusResult(tuple(results[i] for i in range(len(selected))), stages)
+
+
+def _compare(repo: Repo, selected: list[Selected], nodes: list, rest: list[int],
+             results: dict[int, OutStatus], started: int, jobs: int, progress: Progress) -> None:
+    """The full comparison, for the outputs in ``rest``: recorded trees, state rows, hashing
+    where needed, and object checks. Outputs found clean are marked."""
+    loaded = load_recorded(repo, [selected[i] for i in rest])
+    views = [view(nodes[i], selected[i].within) for i in rest]
 
     # Only files that are recorded too need an oid: the rest are simply "added".
     need = [f for item, ws in zip(loaded, views) if item.recorded is not None
@@ -89,31 +118,33 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
         if item.recorded is not None:
             oids |= item.recorded.objects() | item.recorded.trees
     # A hard-linked workspace file is its cache object: its stat from the scan will do.
-    linked = {f.oid: f.key for f in need if f.link == "hardlink" and f.oid is not None}
+    # (With a second link to the inode: if the object's name was deleted, it is missing.)
+    linked = {f.oid: f.key for f in need
+              if f.link == "hardlink" and f.nlink > 1 and f.oid is not None}
     check = checker.check(oids, jobs, progress, seen=linked)
 
-    results = []
-    for item, ws in zip(loaded, views):
+    new_marks = []
+    for i, item, ws in zip(rest, loaded, views):
         t = item.selected.tracked
         if item.recorded is None:
-            results.append(OutStatus(t.pointer, t.out.path, problem=item.problem,
-                                     missing=not ws.files and not ws.dirs))
+            results[i] = OutStatus(t.pointer, t.out.path, problem=item.problem,
+                                   missing=not ws.files and not ws.dirs)
             continue
         changes = diff(item.recorded, ws)
         files = item.recorded.files
         bad_trees = [t.out.path + "/"] if item.recorded.trees & check.corrupt else []
-        results.append(OutStatus(
+        results[i] = result = OutStatus(
             t.pointer, t.out.path, changes.added, changes.deleted, changes.modified,
             tuple(sorted(p for p, w in files.items() if w.oid in check.missing)),
             tuple(sorted(p for p, w in files.items() if w.oid in check.corrupt)) + tuple(bad_trees),
             missing=not ws.files and not ws.dirs and bool(files or item.recorded.dirs),
-        ))
-    stages: tuple[StageStatus, ...] = ()
-    if not targets and (repo.root / "mlvc.yaml").is_file():
-        from mlvc.ops.repro import pipeline_status
-
-        stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs))
-    return StatusResult(tuple(results), stages)
+        )
+        if result.clean and not item.selected.within:
+            mark = make_mark(t.out.path, t.out.oid, nodes[i], str(repo.cache.objects_dir),
+                             check.keys, item.recorded.objects() | item.recorded.trees, started)
+            if mark is not None:
+                new_marks.append(mark)
+    repo.state.put_marks(new_marks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ class WsFile:
     exec: bool
     oid: str | None = None
     link: str | None = None  # how mlvc placed it, from the state DB
+    nlink: int = 1  # hard links to its inode (a hard-linked file's object is one of them)
 
 
 @dataclass(slots=True)
@@ -73,7 +74,7 @@ class Scanner:
         if stat.S_ISDIR(st.st_mode):
             return self._scan_dir(path)
         if stat.S_ISREG(st.st_mode):
-            return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR))
+            return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink)
         raise TargetError(f"'{path}' is not a regular file or directory")
 
     def _symlink(self, path: RelPath, fs_path: str) -> WsFile:
@@ -88,42 +89,51 @@ class Scanner:
         if not stat.S_ISREG(st.st_mode):
             raise TargetError(f"'{path}' is a symlink to a directory, which mlvc does not follow",
                               hint="track the directory it points to instead")
-        return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR))
+        return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink)
 
     def _scan_dir(self, path: RelPath) -> WsDir:
         top = WsDir(path)
         stack = [top]
+        new = tuple.__new__
         while stack:
             node = stack.pop()
             active = self.ignore.active_for(node.path)
-            folder = to_fs(self.root, node.path)
-            with os.scandir(folder) as it:
-                entries = list(it)
-            for entry in entries:
-                name = entry.name
-                if name in ALWAYS_IGNORED:
-                    continue
-                child = f"{node.path}/{name}" if node.path else name
-                if is_leftover(name):
-                    node.leftovers.append(child)
-                    continue
-                if entry.is_symlink():
-                    if active and IgnoreRules.matches(active, child, False):
+            folder = str(to_fs(self.root, node.path))
+            # Listing through a descriptor makes each entry's stat relative to it (fstatat):
+            # a shorter path walk per file than the full path.
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                with os.scandir(fd) as it:
+                    entries = list(it)
+                for entry in entries:
+                    name = entry.name
+                    if name in ALWAYS_IGNORED:
                         continue
-                    node.files[name] = self._symlink(child, entry.path)
-                    continue
-                is_dir = entry.is_dir(follow_symlinks=False)
-                if active and IgnoreRules.matches(active, child, is_dir):
-                    continue
-                if is_dir:
-                    sub = WsDir(child)
-                    node.dirs[name] = sub
-                    stack.append(sub)
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                if st.st_mode & _S_IFMT != _S_IFREG:
-                    raise TargetError(f"'{child}' is not a regular file or directory")
-                node.files[name] = WsFile(child, stat_key(st), bool(st.st_mode & 0o100))
+                    child = f"{node.path}/{name}" if node.path else name
+                    if TMP_MARK in name and is_leftover(name):
+                        node.leftovers.append(child)
+                        continue
+                    if entry.is_symlink():
+                        if active and IgnoreRules.matches(active, child, False):
+                            continue
+                        node.files[name] = self._symlink(child, f"{folder}/{name}")
+                        continue
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    if active and IgnoreRules.matches(active, child, is_dir):
+                        continue
+                    if is_dir:
+                        sub = WsDir(child)
+                        node.dirs[name] = sub
+                        stack.append(sub)
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_mode & _S_IFMT != _S_IFREG:
+                        raise TargetError(f"'{child}' is not a regular file or directory")
+                    node.files[name] = WsFile(
+                        child, new(StatKey, (st.st_ino, st.st_mtime_ns, st.st_size)),
+                        bool(st.st_mode & 0o100), None, None, st.st_nlink)
+            finally:
+                os.close(fd)
         return top
 
 

@@ -9,6 +9,7 @@ granularity (``RACY_NS``), as git does with its index: a file changed again with
 timestamp tick as it was hashed would otherwise look unchanged. An untrusted ("racy") row
 is simply not returned, so the file is hashed once more and its row rewritten. ``objects`` records the stat of cache objects whose bytes
 were verified, so a corrupted object is noticed without rehashing the cache every time.
+``marks`` are digests of whole outputs found clean (``mlvc.workspace.marks``).
 Reads are bulk range scans; writes are batched into one transaction.
 """
 
@@ -19,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,6 +38,10 @@ CREATE TABLE IF NOT EXISTS objects (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS valid_trees (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS listings (oid TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS marks (
+    path TEXT PRIMARY KEY, oid TEXT NOT NULL, ws BLOB NOT NULL, objects BLOB NOT NULL,
+    cache BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -50,6 +56,17 @@ class StatKey(NamedTuple):
 def stat_key(st: os.stat_result) -> StatKey:
     """The (inode, mtime_ns, size) of a stat result, cheaply (no NamedTuple ``__new__``)."""
     return tuple.__new__(StatKey, (st.st_ino, st.st_mtime_ns, st.st_size))
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """How a whole output looked when last found clean (see ``mlvc.workspace.marks``)."""
+
+    path: RelPath  # the output
+    oid: str  # its recorded oid then
+    ws: bytes  # digest of its scan
+    objects: tuple[str, ...]  # the cache objects to stat, sorted
+    cache: bytes  # digest of their stat
 
 
 class FileState(NamedTuple):
@@ -150,6 +167,23 @@ class StateDB:
 
     def put_listing(self, oid: str, data: bytes) -> None:
         self._write("INSERT OR REPLACE INTO listings VALUES (?, ?)", [(oid, data)])
+
+    # -- clean marks of whole outputs (mlvc.workspace.marks) ----------------------------------
+    def marks(self, paths: Iterable[RelPath]) -> dict[RelPath, Mark]:
+        """The marks of those ``paths`` that have one."""
+        sql = "SELECT path, oid, ws, objects, cache FROM marks WHERE path IN ({})"
+        return {p: Mark(p, o, ws, tuple(objs.decode().split()), cache)
+                for p, o, ws, objs, cache in select_keys(self._conn, sql, set(paths))}
+
+    def put_marks(self, marks: Iterable[Mark]) -> None:
+        data = [(m.path, m.oid, m.ws, " ".join(m.objects).encode(), m.cache) for m in marks]
+        if data:
+            self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)", data)
+
+    def drop_marks(self, paths: Iterable[RelPath]) -> None:
+        data = [(p,) for p in paths]
+        if data:
+            self._write("DELETE FROM marks WHERE path = ?", data)
 
     def _write(self, sql: str, data: list[tuple]) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ object is found without rehashing the whole cache on every ``status``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mlvc.objects.oid import hash_file
@@ -22,6 +22,7 @@ from mlvc.workspace.state import StateDB, StatKey, stat_key
 class ObjectCheck:
     missing: frozenset[str]
     corrupt: frozenset[str]
+    keys: Mapping[str, StatKey]  # the stat of each object found sound
 
     @property
     def bad(self) -> frozenset[str]:
@@ -48,10 +49,12 @@ class ObjectChecker:
         base = str(self.store.objects_dir)
         missing, suspect = set(), []
         seen = seen or {}
+        keys: dict[str, StatKey] = {}
         # One stat per object in a plain loop: cheaper than a thread pool for stat calls.
         for oid in oids:
             known = seen.get(oid)
             if known is not None and verified.get(oid) == known:
+                keys[oid] = known
                 continue
             try:
                 st = os.stat(f"{base}/{oid[:2]}/{oid[2:]}")
@@ -61,11 +64,15 @@ class ObjectChecker:
             key = stat_key(st)
             if verified.get(oid) != key:
                 suspect.append((oid, key))
+            else:
+                keys[oid] = key
 
         def rehash(item: tuple[str, StatKey]) -> bool:
             return hash_file(self.store.path(item[0])) == item[0]
 
         results = run_batched(suspect, rehash, jobs, progress, "Verifying cache", unit="obj")
-        self.record(item for item, ok in zip(suspect, results) if ok)
+        sound = [item for item, ok in zip(suspect, results) if ok]
+        self.record(sound)
+        keys.update(sound)
         corrupt = frozenset(item[0] for item, ok in zip(suspect, results) if not ok)
-        return ObjectCheck(frozenset(missing), corrupt)
+        return ObjectCheck(frozenset(missing), corrupt, keys)

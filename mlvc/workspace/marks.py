@@ -1,0 +1,105 @@
+"""Clean marks: how a whole tracked output looked the last time it was found clean.
+
+A mark holds two digests. ``ws`` covers the scan of the output (every folder; every file's
+path, inode, mtime, size and executable bit) and ``cache`` covers the stat of every cache
+object the output needs, except those that are hard links of its workspace files (their
+stat is part of ``ws`` already). If a new scan and new stats give the same digests, nothing
+that the state DB and the object checks rely on has changed since the output was found
+clean, so ``status`` may say "clean" without reading state rows, listings or verification
+records: the same trust as the state DB's, taken in one step instead of 50,000.
+
+A mark is written only when the newest file is older than the state DB's racy window (a file
+changed again in the same timestamp tick must not be taken as unchanged), and it names the
+output's recorded oid, so a changed pointer never matches an old mark.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from itertools import chain
+
+import xxhash
+
+from mlvc.paths import RelPath
+from mlvc.workspace.scan import WsDir, WsFile, iter_dirs, iter_files
+from mlvc.workspace.state import RACY_NS, Mark, StatKey
+
+
+def scan_digest(node: WsFile | WsDir | None) -> tuple[bytes, int]:
+    """The digest of a scan and its newest file mtime.
+
+    Paths never contain NUL and the counts come first, so the encoding is unambiguous; the
+    stat numbers go through ``repr`` of one flat list, which runs in C.
+    """
+    dirs = [d.path for d in iter_dirs(node)]
+    files = list(iter_files(node))
+    keys = list(chain.from_iterable(f.key for f in files))
+    data = "\0".join([f"{len(dirs)}\0{len(files)}", *dirs, *(f.path for f in files),
+                       repr(keys), repr([(f.exec, f.nlink) for f in files])])
+    newest = max(keys[1::3], default=0)
+    return xxhash.xxh3_128_digest(data.encode("utf-8", "surrogateescape")), newest
+
+
+def objects_digest(objects_dir: str, keys: Iterable[tuple[str, StatKey]]) -> bytes:
+    data = "\0".join([objects_dir, *(f"{o}\0{k[0]}\0{k[1]}\0{k[2]}" for o, k in keys)])
+    return xxhash.xxh3_128_digest(data.encode())
+
+
+def current_objects_digest(objects_dir: str, oids: Iterable[str]) -> bytes | None:
+    """``objects_digest`` of the objects as they are now; None if one is missing.
+
+    ``oids`` come sorted, so each fan-out folder is opened once and its objects are
+    stat'ed relative to it: a shorter path walk per object than a full path.
+    """
+    parts = [objects_dir]
+    fd, prefix = -1, ""
+    stat = os.stat
+    try:
+        for oid in oids:
+            if oid[:2] != prefix:
+                if fd >= 0:
+                    os.close(fd)
+                    fd = -1
+                prefix = oid[:2]
+                fd = os.open(f"{objects_dir}/{prefix}", os.O_RDONLY | os.O_DIRECTORY)
+            st = stat(oid[2:], dir_fd=fd)
+            parts.append(f"{oid}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_size}")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return xxhash.xxh3_128_digest("\0".join(parts).encode())
+
+
+def make_mark(path: RelPath, oid: str, node: WsFile | WsDir | None, objects_dir: str,
+              object_keys: Mapping[str, StatKey], needed: Iterable[str],
+              started: int) -> Mark | None:
+    """A mark for an output just found clean, or None when one would not be safe.
+
+    ``object_keys`` must hold the verified stat of every ``needed`` object (files and
+    manifests); files placed as hard links whose key equals their object's key are that
+    object. ``started`` is when the operation began, before anything was read: a file
+    whose mtime is not clearly older could have changed again within the same tick.
+    """
+    ws, newest = scan_digest(node)
+    if newest >= started - RACY_NS:
+        return None
+    linked = {f.oid for f in iter_files(node) if f.link == "hardlink" and f.nlink > 1
+              and f.oid is not None and object_keys.get(f.oid) == f.key}
+    objects = sorted(set(needed) - linked)
+    if any(o not in object_keys for o in objects):
+        return None
+    keys = [(o, object_keys[o]) for o in objects]
+    return Mark(path, oid, ws, tuple(objects), objects_digest(objects_dir, keys))
+
+
+def still_clean(mark: Mark | None, oid: str, node: WsFile | WsDir | None,
+                objects_dir: str) -> bool:
+    """Whether ``node`` (a fresh scan of the output) and the cache still match ``mark``."""
+    if mark is None or mark.oid != oid or node is None:
+        return False
+    if scan_digest(node)[0] != mark.ws:
+        return False
+    return current_objects_digest(objects_dir, mark.objects) == mark.cache

@@ -1,0 +1,156 @@
+"""Clean marks: a no-op ``status`` of a whole output trusts one digest of its scan and of its
+cache objects, and anything that could change the answer still shows."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import mlvc.ops.status as status_op
+from mlvc.objects.oid import hash_bytes
+from mlvc.workspace.state import StateDB
+
+DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
+                 "empty": {}}}
+
+
+def age(root: Path, seconds: int = 60) -> None:
+    """Make every file below ``root`` older than the racy window."""
+    past = time.time_ns() - seconds * 1_000_000_000
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            os.utime(os.path.join(dirpath, name), ns=(past, past), follow_symlinks=False)
+
+
+def marks(project) -> dict:
+    db = StateDB(project.root / ".mlvc/tmp/state.db")
+    try:
+        return db.marks(["data"])
+    finally:
+        db.close()
+
+
+def changes(project) -> dict:
+    doc = json.loads(project.run("status", "--json", code=None).stdout)
+    return {k: v for k, v in doc["changed"][0].items() if k not in ("pointer", "path")} \
+        if doc["changed"] else {}
+
+
+@pytest.fixture
+def no_slow_path(monkeypatch):
+    """Fail the test if status reads recorded trees (the way it works without a mark)."""
+    def refuse(*_a, **_k):
+        raise AssertionError("status took the slow path")
+    monkeypatch.setattr(status_op, "load_recorded", refuse)
+
+
+@pytest.fixture(params=["copy", "hardlink"])
+def marked(project, request):
+    """A project whose ``data`` was added and is marked clean."""
+    project.run("config", "cache.type", request.param)
+    project.gen(DATA)
+    age(project.root / "data")
+    project.run("add", "data")
+    assert marks(project)["data"].oid in project.read("data.mlvc")
+    project.link_type = request.param
+    return project
+
+
+def test_add_marks_and_status_needs_nothing_else(marked, no_slow_path):
+    r = marked.run("status")
+    assert "up to date" in r.stdout
+
+
+def _cache_object(project, content: bytes) -> Path:
+    oid = hash_bytes(content)
+    return project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+
+
+def _edit(p, text):
+    os.chmod(p, 0o644)
+    p.write_text(text)
+
+
+CHANGES = {
+    "edit": (lambda p: _edit(p.root / "data/a.csv", "x,y\n9,9\n"), {"modified": ["data/a.csv"]}),
+    "grow": (lambda p: _edit(p.root / "data/sub/b.txt", "bees"), {"modified": ["data/sub/b.txt"]}),
+    "delete": (lambda p: (p.root / "data/sub/deeper/c").unlink(),
+               {"deleted": ["data/sub/deeper/c"]}),
+    "new file": (lambda p: (p.root / "data/new").write_text("n"), {"added": ["data/new"]}),
+    "new folder": (lambda p: (p.root / "data/sub/void").mkdir(), {"added": ["data/sub/void/"]}),
+    "exec bit": (lambda p: os.chmod(p.root / "data/a.csv", 0o755), {"modified": ["data/a.csv"]}),
+    "ignored": (lambda p: (p.root / ".mlvcignore").write_text("b.txt\n"),
+                {"deleted": ["data/sub/b.txt"]}),
+    "object gone": (lambda p: _cache_object(p, b"sea").unlink(),
+                    {"not_in_cache": ["data/sub/deeper/c"]}),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_every_change_still_shows_after_a_mark(marked, change):
+    assert "up to date" in marked.run("status").stdout
+    assert marks(marked)
+    make, expected = CHANGES[change]
+    make(marked)
+    if change in ("edit", "grow") and marked.link_type == "hardlink":
+        # An in-place edit of a hard-linked file edits its cache object too.
+        expected = {**expected, "corrupt_in_cache": expected["modified"]}
+    assert changes(marked) == expected
+
+
+def test_rewritten_cache_object_shows_after_a_mark(project):
+    project.gen(DATA)
+    age(project.root / "data")
+    project.run("add", "data")
+    obj = _cache_object(project, b"bee")
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"bad")  # same size, new mtime
+    assert changes(project) == {"corrupt_in_cache": ["data/sub/b.txt"]}
+
+
+def test_a_mark_names_the_recorded_oid(project):
+    """Going back to an older pointer never matches the mark of the newer data."""
+    project.gen(DATA)
+    age(project.root / "data")
+    project.run("add", "data")
+    project.commit_all("v1")
+    project.gen({"data": {"a.csv": "x,y\n3,4\n"}})
+    age(project.root / "data")
+    project.run("add", "data")
+    assert "up to date" in project.run("status").stdout
+    project.git("checkout", "HEAD", "--", "data.mlvc")
+    assert changes(project) == {"modified": ["data/a.csv"]}
+
+
+def test_files_inside_the_racy_window_are_never_marked(project):
+    """A file whose mtime is not clearly in the past could change again unseen."""
+    project.gen(DATA)
+    future = time.time_ns() + 3600 * 1_000_000_000
+    os.utime(project.root / "data/a.csv", ns=(future, future))
+    project.run("add", "data")
+    assert marks(project) == {}
+    assert "up to date" in project.run("status").stdout
+    assert marks(project) == {}
+
+
+def test_status_marks_what_it_found_clean(project):
+    project.gen(DATA)
+    project.run("add", "data")
+    age(project.root / "data")  # new mtimes: status hashes again, finds it clean, marks it
+    db = StateDB(project.root / ".mlvc/tmp/state.db")
+    db.drop_marks(["data"])
+    db.close()
+    assert "up to date" in project.run("status").stdout
+    assert marks(project)["data"].oid in project.read("data.mlvc")
+
+
+def test_status_of_part_of_a_folder_does_not_use_the_mark(project, monkeypatch):
+    project.gen(DATA)
+    age(project.root / "data")
+    project.run("add", "data")
+    _edit(project.root / "data/sub/b.txt", "wasp")
+    assert json.loads(project.run("status", "--json", "data/sub", code=None).stdout)[
+        "changed"][0]["modified"] == ["data/sub/b.txt"]
+    assert json.loads(project.run("status", "--json", "data/a.csv").stdout)["clean"] is True
