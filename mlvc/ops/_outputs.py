@@ -85,6 +85,8 @@ def workspace_view(repo: Repo, s: Selected) -> WsView:
 def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,
             progress: Progress = NULL_PROGRESS) -> None:
     """Give ``files`` oids (state DB first, then hashing) and remember what was hashed."""
+    if not files:
+        return
     known = {}
     for path in under:
         known.update(repo.state.files_under(path))

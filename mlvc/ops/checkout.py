@@ -83,7 +83,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
             failed.append((a.path, f"object {a.want.oid} {why}"))
         the_plan = co.Plan(tuple(good), the_plan.mkdirs, the_plan.rmdirs,
                            the_plan.conflicts, the_plan.leftovers)
-        applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress)
+        applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, check.keys)
         repo.state.put_files(applied.placed)
         repo.state.delete_files(applied.deleted)
         failed.extend(applied.failed)

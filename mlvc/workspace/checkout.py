@@ -8,8 +8,7 @@ unsaved work: it is kept and reported as a conflict.
 from __future__ import annotations
 
 import os
-import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
 from mlvc.workspace.links import UMASK, Linker
-from mlvc.workspace.state import FileState
+from mlvc.workspace.state import FileState, StatKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +93,10 @@ class Applied:
 
 
 def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
-          progress: Progress = NULL_PROGRESS) -> Applied:
+          progress: Progress = NULL_PROGRESS,
+          object_keys: Mapping[str, StatKey] | None = None) -> Applied:
+    """Carry out a plan. ``object_keys`` are stats of cache objects just verified."""
+    keys = object_keys or {}
     deleted = []
     for leftover in the_plan.leftovers:
         _remove(to_fs(root, leftover))
@@ -117,7 +119,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
 
     todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
     # A stage's file output may live in a folder that nothing else creates.
-    for folder in {posixpath.dirname(a.path) for a in todo if a.kind == "create"}:
+    for folder in {a.path.rpartition("/")[0] for a in todo if a.kind == "create"}:
         if folder and not os.path.isdir(to_fs(root, folder)):
             os.makedirs(to_fs(root, folder), exist_ok=True)
 
@@ -129,7 +131,8 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         try:
             if act.kind != "create" and os.path.isdir(dest) and not os.path.islink(dest):
                 return act.path, None, "a folder that is not empty is in the way"
-            kind, key = linker.place(act.want.oid, dest, act.want.exec)
+            kind, key = linker.place(act.want.oid, dest, act.want.exec,
+                                     keys.get(act.want.oid))
             return act.path, FileState(key, act.want.oid, kind), None
         except IsADirectoryError:
             return act.path, None, "a folder that is not empty is in the way"

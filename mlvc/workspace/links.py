@@ -130,10 +130,13 @@ class Linker:
         self._unsupported: set[str] = set()
         self._lock = threading.Lock()
 
-    def place(self, oid: str, dest: str | Path, executable: bool) -> tuple[str, StatKey]:
+    def place(self, oid: str, dest: str | Path, executable: bool,
+              known: StatKey | None = None) -> tuple[str, StatKey]:
         """Put object ``oid`` at ``dest`` (replacing what is there atomically).
 
         Returns the link type used and the (inode, mtime, size) that ``os.stat(dest)`` gives.
+        ``known`` is the object's own stat, when the caller has just taken it: a hard link
+        is the same inode, so its stat is not taken again.
         """
         src = self.store.path_str(oid)
         last_error: OSError | None = None
@@ -145,6 +148,9 @@ class Linker:
                 # A link appears whole in one step, so where nothing is in the way it is made
                 # under its final name; else it replaces the old file through a rename.
                 try:
+                    if kind == "hardlink" and known is not None:
+                        os.link(src, dest)
+                        return kind, known
                     self._make(kind, src, str(dest), executable)
                     return kind, stat_key(os.stat(dest))
                 except FileExistsError:
@@ -161,7 +167,11 @@ class Linker:
                     raise
             tmp = tmp_sibling(dest)
             try:
-                key = self._make(kind, src, tmp, executable)
+                if kind == "hardlink" and known is not None:
+                    os.link(src, tmp)
+                    key = known
+                else:
+                    key = self._make(kind, src, tmp, executable)
             except FileNotFoundError as exc:
                 if not os.path.exists(src):
                     raise FileNotFoundError(errno.ENOENT, f"object {oid} is not in the cache",
