@@ -90,7 +90,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
             results[i] = OutStatus(t.pointer, t.out.path)
     rest = [i for i in range(len(selected)) if i not in results]
     if rest:
-        _compare(repo, selected, nodes, rest, results, started, jobs, progress)
+        results.update(_compare(repo, selected, nodes, rest, started, jobs, progress))
     stages: tuple[StageStatus, ...] = ()
     if not targets and (repo.root / "mlvc.yaml").is_file():
         from mlvc.ops.repro import pipeline_status
@@ -100,9 +100,10 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
 
 
 def _compare(repo: Repo, selected: list[Selected], nodes: list, rest: list[int],
-             results: dict[int, OutStatus], started: int, jobs: int, progress: Progress) -> None:
+             started: int, jobs: int, progress: Progress) -> dict[int, OutStatus]:
     """The full comparison, for the outputs in ``rest``: recorded trees, state rows, hashing
     where needed, and object checks. Outputs found clean are marked."""
+    results: dict[int, OutStatus] = {}
     loaded = load_recorded(repo, [selected[i] for i in rest])
     views = [view(nodes[i], selected[i].within) for i in rest]
 
@@ -145,6 +146,7 @@ def _compare(repo: Repo, selected: list[Selected], nodes: list, rest: list[int],
             if mark is not None:
                 new_marks.append(mark)
     repo.state.put_marks(new_marks)
+    return results
 
 
 @dataclass(frozen=True, slots=True)
