@@ -114,7 +114,7 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
     """
     objs = Objects()
     frontier: list[tuple[str, Obj, int]] = []
-    valid = repo.state.valid_trees({s.out.oid for s in sources if s.out.type == "dir"})
+    valid: set[str] = set()
     for s in sources:
         if s.out.type == "file":
             objs.files.setdefault(s.out.oid, Obj(s.out.path, s.out.size, s.pointer))
@@ -126,6 +126,8 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
                  and oid not in objs.unreadable]
         frontier = []
         unique = {oid: (obj, d) for oid, obj, d in level}
+        # Manifests validated before need only their hash checked: ask for a level at once.
+        valid |= repo.state.valid_trees(oid for oid in unique if oid not in valid)
         trees: dict[str, Tree | Exception] = {}
         remote_wanted = []
         for oid in unique:

@@ -46,3 +46,21 @@ def test_broken_pointer_in_history_is_a_warning_not_a_stop(project, tmp_path):
     r = project.run("push", "-A")
     assert "warning:" in r.stderr and "broken.mlvc" in r.stderr
     assert "Pushed 1 object(s)" in r.stdout
+
+
+def test_push_trusts_manifests_validated_before(project, tmp_path, monkeypatch):
+    """Every level of a folder's manifests is looked up in the state DB: a manifest that
+    passed validation once only has its hash checked on the next push."""
+    from mlvc.objects.tree import Tree
+
+    project.run("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    project.gen({"data": {"a": "1", "sub": {"b": "2", "deeper": {"c": "3"}}}})
+    project.run("add", "data")
+    parsed = []
+    real = Tree.from_bytes.__func__
+    monkeypatch.setattr(Tree, "from_bytes",
+                        classmethod(lambda cls, data, oid="?": parsed.append(oid)
+                                    or real(cls, data, oid)))
+    project.run("push")
+    assert parsed == []
+    assert len(remote_oids(tmp_path / "remote")) == 6  # 3 files, 3 manifests
