@@ -148,11 +148,7 @@ class Linker:
                 # A link appears whole in one step, so where nothing is in the way it is made
                 # under its final name; else it replaces the old file through a rename.
                 try:
-                    if kind == "hardlink" and known is not None:
-                        os.link(src, dest)
-                        return kind, known
-                    self._make(kind, src, str(dest), executable)
-                    return kind, stat_key(os.stat(dest))
+                    return kind, self._make(kind, src, str(dest), executable, known)
                 except FileExistsError:
                     pass
                 except OSError as exc:
@@ -167,11 +163,7 @@ class Linker:
                     raise
             tmp = tmp_sibling(dest)
             try:
-                if kind == "hardlink" and known is not None:
-                    os.link(src, tmp)
-                    key = known
-                else:
-                    key = self._make(kind, src, tmp, executable)
+                key = self._make(kind, src, tmp, executable, known)
             except FileNotFoundError as exc:
                 if not os.path.exists(src):
                     raise FileNotFoundError(errno.ENOENT, f"object {oid} is not in the cache",
@@ -196,13 +188,17 @@ class Linker:
         raise last_error
 
     @staticmethod
-    def _make(kind: str, src: str, tmp: str, executable: bool) -> StatKey:
+    def _make(kind: str, src: str, tmp: str, executable: bool,
+              known: StatKey | None = None) -> StatKey:
+        """Make ``tmp`` from ``src``; return its stat key (``known``: ``src``'s, if taken)."""
         if kind == "copy":
             return copy_file(src, tmp, file_mode(executable))
         if kind == "reflink":
             reflink(src, tmp, file_mode(executable))
         elif kind == "hardlink":
             os.link(src, tmp)
+            if known is not None:  # the same inode: its stat was just taken
+                return known
         elif kind == "symlink":
             os.symlink(os.path.abspath(src), tmp)
         else:  # pragma: no cover - validated in config

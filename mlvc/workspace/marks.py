@@ -41,7 +41,7 @@ def scan_digest(node: WsFile | WsDir | None) -> tuple[bytes, int]:
     return xxhash.xxh3_128_digest(data.encode("utf-8", "surrogateescape")), newest
 
 
-def objects_digest(objects_dir: str, keys: Iterable[tuple[str, StatKey]]) -> bytes:
+def objects_digest(objects_dir: str, keys: Iterable[tuple[str, tuple[int, int, int]]]) -> bytes:
     data = "\0".join([objects_dir, *(f"{o}\0{k[0]}\0{k[1]}\0{k[2]}" for o, k in keys)])
     return xxhash.xxh3_128_digest(data.encode())
 
@@ -52,7 +52,7 @@ def current_objects_digest(objects_dir: str, oids: Iterable[str]) -> bytes | Non
     ``oids`` come sorted, so each fan-out folder is opened once and its objects are
     stat'ed relative to it: a shorter path walk per object than a full path.
     """
-    parts = [objects_dir]
+    keys = []
     fd, prefix = -1, ""
     stat = os.stat
     try:
@@ -64,13 +64,13 @@ def current_objects_digest(objects_dir: str, oids: Iterable[str]) -> bytes | Non
                 prefix = oid[:2]
                 fd = os.open(f"{objects_dir}/{prefix}", os.O_RDONLY | os.O_DIRECTORY)
             st = stat(oid[2:], dir_fd=fd)
-            parts.append(f"{oid}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_size}")
+            keys.append((oid, (st.st_ino, st.st_mtime_ns, st.st_size)))
     except (FileNotFoundError, NotADirectoryError):
         return None
     finally:
         if fd >= 0:
             os.close(fd)
-    return xxhash.xxh3_128_digest("\0".join(parts).encode())
+    return objects_digest(objects_dir, keys)
 
 
 def make_mark(path: RelPath, oid: str, node: WsFile | WsDir | None, objects_dir: str,

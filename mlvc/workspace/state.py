@@ -180,11 +180,6 @@ class StateDB:
         if data:
             self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)", data)
 
-    def drop_marks(self, paths: Iterable[RelPath]) -> None:
-        data = [(p,) for p in paths]
-        if data:
-            self._write("DELETE FROM marks WHERE path = ?", data)
-
     def _write(self, sql: str, data: list[tuple]) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
