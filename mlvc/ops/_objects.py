@@ -8,7 +8,7 @@ holds one level at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -46,8 +46,9 @@ class Objects:
     files: dict[str, Obj] = field(default_factory=dict)
     trees: dict[str, Obj] = field(default_factory=dict)
     children: dict[str, tuple[str, ...]] = field(default_factory=dict)  # tree -> entry oids
-    depth: dict[str, int] = field(default_factory=dict)  # tree -> how deep below its output
     unreadable: dict[str, tuple[Obj, str]] = field(default_factory=dict)  # trees: why
+    # Trees not looked into (see ``expand``'s ``prune``): how many objects each folder holds.
+    pruned: dict[str, int] = field(default_factory=dict)
 
     def all_oids(self) -> set[str]:
         return set(self.files) | set(self.trees)
@@ -55,6 +56,36 @@ class Objects:
     def where(self, oid: str) -> Obj | None:
         return self.files.get(oid) or self.trees.get(oid) or (
             self.unreadable[oid][0] if oid in self.unreadable else None)
+
+    def object_count(self) -> int:
+        """How many objects the sources need, counting each pruned folder's whole contents."""
+        return len(self.files) + len(self.trees) + sum(n - 1 for n in self.pruned.values())
+
+    def folder_counts(self, trees: Iterable[str]) -> dict[str, int]:
+        """For each of ``trees``, how many distinct objects its folder holds (its manifest
+        included); trees with an unreadable manifest below them are left out."""
+        out: dict[str, int] = {}
+        for root in trees:
+            if root in self.pruned:
+                continue
+            seen = {root}
+            extra = 0
+            stack = [root]
+            while stack and extra >= 0:
+                for child in self.children[stack.pop()]:
+                    if child in seen:
+                        continue
+                    seen.add(child)
+                    if child in self.unreadable:
+                        extra = -1
+                        break
+                    if child in self.pruned:
+                        extra += self.pruned[child] - 1
+                    elif child in self.children:
+                        stack.append(child)
+            if extra >= 0:
+                out[root] = len(seen) + extra
+        return out
 
 
 def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | None = None, *,
@@ -106,26 +137,34 @@ def _lock_outs(text: str) -> list[Out]:
 TreeGetter = Callable[[list[str]], dict[str, Tree | Exception]]
 
 
-def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = None) -> Objects:
+def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = None,
+           prune: Callable[[Iterable[str]], dict[str, int]] | None = None) -> Objects:
     """Every object the sources need: files, and the tree manifests of folders.
 
     A manifest missing from the cache is asked of ``get_trees`` (many at once); without one,
     or when that fails, the tree is *unreadable* and what lies below it is unknown.
+    ``prune`` names, of a level's trees, those not to look into, each with how many objects
+    its folder holds (push: folders the remote is known to have whole). A pruned tree is in
+    ``trees`` with no children, and in ``pruned``.
     """
     objs = Objects()
-    frontier: list[tuple[str, Obj, int]] = []
+    frontier: list[tuple[str, Obj]] = []
     valid: set[str] = set()
     for s in sources:
         if s.out.type == "file":
             objs.files.setdefault(s.out.oid, Obj(s.out.path, s.out.size, s.pointer))
         else:
-            frontier.append((s.out.oid, Obj(s.out.path, s.out.size, s.pointer), 0))
+            frontier.append((s.out.oid, Obj(s.out.path, s.out.size, s.pointer)))
     newly_valid: set[str] = set()
     while frontier:
-        level = [(oid, obj, d) for oid, obj, d in frontier if oid not in objs.trees
-                 and oid not in objs.unreadable]
+        unique = {oid: obj for oid, obj in frontier if oid not in objs.trees
+                  and oid not in objs.unreadable}
         frontier = []
-        unique = {oid: (obj, d) for oid, obj, d in level}
+        if prune is not None:
+            for oid, count in prune(list(unique)).items():
+                objs.trees[oid] = unique.pop(oid)
+                objs.children[oid] = ()
+                objs.pruned[oid] = count
         # Manifests validated before need only their hash checked: ask for a level at once.
         valid |= repo.state.valid_trees(oid for oid in unique if oid not in valid)
         trees: dict[str, Tree | Exception] = {}
@@ -144,18 +183,17 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
                 trees.update({o: ObjectMissingError("not in the cache") for o in remote_wanted})
             else:
                 trees.update(get_trees(remote_wanted))
-        for oid, (obj, depth) in unique.items():
+        for oid, obj in unique.items():
             tree = trees[oid]
             if isinstance(tree, Exception):
                 objs.unreadable[oid] = (obj, _why(tree))
                 continue
             objs.trees[oid] = obj
-            objs.depth[oid] = depth
             objs.children[oid] = tuple(e.oid for e in tree.entries)
             for e in tree.entries:
                 path = f"{obj.path}/{e.name}"
                 if e.is_dir:
-                    frontier.append((e.oid, Obj(path, e.size, obj.pointer), depth + 1))
+                    frontier.append((e.oid, Obj(path, e.size, obj.pointer)))
                 else:
                     objs.files.setdefault(e.oid, Obj(path, e.size, obj.pointer))
     repo.state.put_valid_trees(newly_valid - valid)

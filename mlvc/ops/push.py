@@ -42,13 +42,14 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
             if need is not None:
                 records[key] = (need, dump_record(outs))
                 sources += [Source("run-cache", f"runs/{key}", o) for o in outs]
-    objs = expand(repo, sources)
     rem, index = connect(repo, remote)
     try:
         try:
             index.sync_epoch(rem.ensure_epoch())
         except Exception as exc:  # noqa: BLE001 - turned into one clear error
             raise unreachable(rem, exc) from exc
+        # A folder whose manifest the remote has is there whole: no need to look inside.
+        objs = expand(repo, sources, prune=index.complete)
         failed = [FailedObject(obj.path + "/", oid, f"{why} in the cache: cannot push below it")
                   for oid, (obj, why) in objs.unreadable.items()]
         wanted = objs.all_oids()
@@ -77,28 +78,35 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
         there |= set(result.done)
         sent, nbytes = len(result.done), result.nbytes
         failed += failed_objects(objs, result.failed, "push")
-        for depth in sorted({objs.depth[o] for o in todo if o in objs.trees}, reverse=True):
-            level = [o for o in sorted(todo) if o in objs.trees and objs.depth[o] == depth
-                     and o not in check.bad]
-            ready = [(o, repo.cache.path_str(o), repo.cache.path(o).stat().st_size)
-                     for o in level if all(c in there for c in objs.children[o])]
-            result = rem.upload(ready, jobs, progress)
+        pending = [o for o in sorted(todo) if o in objs.trees and o not in check.bad]
+        while pending:  # rounds: the trees whose entries are all there, deepest first
+            ready = [o for o in pending if all(c in there for c in objs.children[o])]
+            if not ready:
+                break
+            result = rem.upload([(o, repo.cache.path_str(o), repo.cache.path(o).stat().st_size)
+                                 for o in ready], jobs, progress)
             index.add(result.done)
             there |= set(result.done)
             sent += len(result.done)
             nbytes += result.nbytes
             failed += failed_objects(objs, result.failed, "push")
+            tried = set(ready)
+            pending = [o for o in pending if o not in tried]
+        index.add_complete(objs.folder_counts(t for t in objs.trees if t in there))
         runs = 0
         if records:
             try:
                 on_remote = rem.run_keys()
                 for key, (need, data) in records.items():
-                    if key not in on_remote and need <= there:
+                    lacking = need - there  # objects below pruned folders are in the index
+                    if lacking:
+                        lacking -= index.known(lacking)
+                    if key not in on_remote and not lacking:
                         rem.write_run(key, data)
                         runs += 1
             except Exception as exc:  # noqa: BLE001
                 raise unreachable(rem, exc) from exc
-        return TransferResult(rem.name, sent, nbytes, len(wanted) - len(todo),
+        return TransferResult(rem.name, sent, nbytes, objs.object_count() - len(todo),
                               tuple(sorted(failed, key=lambda f: (f.path, f.oid))),
                               tuple(warnings), runs)
     finally:

@@ -1,7 +1,9 @@
 """What a remote is known to have, kept locally so that a push of nothing new is nearly free.
 
 The index only ever says "the remote has this object" (learned from an upload or a listing),
-never "it lacks it". Objects can leave a remote only through ``gc``, and ``gc`` first writes a
+never "it lacks it". It also keeps, for folder manifests, how many objects the whole folder
+holds: a manifest reaches a remote only after everything below it, so a manifest the remote
+has stands for its complete folder, and a push need not look below it at all. Objects can leave a remote only through ``gc``, and ``gc`` first writes a
 new *epoch* token to the remote. The index remembers the epoch it was built under and is
 dropped whole as soon as the remote's token differs, or is gone (a wiped remote). So a stale
 index costs one small read per command, not a wrong answer.
@@ -23,6 +25,7 @@ from mlvc.workspace.state import LOOKUP_LIMIT, select_keys
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (oid TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trees (oid TEXT PRIMARY KEY, objects INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -60,6 +63,7 @@ class RemoteIndex:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute("DELETE FROM objects")
+                self._conn.execute("DELETE FROM trees")
                 self._conn.execute("DELETE FROM meta")
                 if epoch is not None:
                     self._conn.executemany("INSERT INTO meta VALUES (?, ?)",
@@ -85,15 +89,28 @@ class RemoteIndex:
                                           wanted)}
 
     def add(self, oids: Iterable[str]) -> None:
+        self._insert("INSERT OR IGNORE INTO objects VALUES (?)", [(o,) for o in oids])
+
+    def complete(self, trees: Iterable[str]) -> dict[str, int]:
+        """Of these folder manifests, those the remote has, each with how many objects its
+        folder holds (the manifest, and every file and manifest below it)."""
         if not self.usable:
-            return
-        data = [(o,) for o in oids]
-        if not data:
+            return {}
+        return dict(select_keys(self._conn, "SELECT oid, objects FROM trees WHERE oid IN ({})",
+                                set(trees)))
+
+    def add_complete(self, counts: dict[str, int]) -> None:
+        """Record manifests the remote has, with the object count of each one's folder."""
+        self._insert("INSERT OR REPLACE INTO trees VALUES (?, ?)", list(counts.items()))
+        self.add(counts)
+
+    def _insert(self, sql: str, data: list[tuple]) -> None:
+        if not data or not self.usable:
             return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany("INSERT OR IGNORE INTO objects VALUES (?)", data)
+                self._conn.executemany(sql, data)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

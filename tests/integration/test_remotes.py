@@ -180,6 +180,62 @@ class TestRemoteContract:
         assert doc["transferred"] == 0 and doc["present"] == len(oids_of(project))
         assert asked == [0]  # the local index answered for every object
 
+    def test_second_push_does_not_look_inside_folders_the_remote_has(self, pushed,
+                                                                      monkeypatch):
+        project, remote = pushed
+        project.run("push")
+
+        def refuse(self, oid, *args, **kwargs):
+            raise AssertionError(f"read manifest {oid}")
+
+        monkeypatch.setattr(ObjectStore, "read_tree", refuse)
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["transferred"] == 0 and doc["failed"] == []
+        assert doc["present"] == len(oids_of(project))  # counted, not looked at
+
+    def test_a_changed_file_sends_it_and_the_manifests_above_it_only(self, pushed, tmp_path,
+                                                                    monkeypatch):
+        project, remote = pushed
+        project.run("push")
+        before = oids_of(project)
+        project.gen({"data": {"sub": {"b.txt": "a different bee"}}})
+        project.run("add", "data")
+        project.commit_all("v2")
+        new = oids_of(project) - before  # b.txt, and the manifests of data/sub and data
+        assert len(new) == 3
+
+        read: list[str] = []
+        real = ObjectStore.read_tree
+
+        def spy(self, oid, *args, **kwargs):
+            read.append(oid)
+            return real(self, oid, *args, **kwargs)
+
+        monkeypatch.setattr(ObjectStore, "read_tree", spy)
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["transferred"] == 3 and doc["failed"] == []
+        assert sorted(read) == sorted(new - {hash_bytes(b"a different bee")})  # not data/empty
+        assert all(remote.has(o) for o in new)
+
+        other = clone(project, tmp_path / "clone", remote)
+        assert json.loads(other.run("pull", "--json").stdout)["fetch"]["failed"] == []
+        assert tracked(other) == tracked(project)
+
+    def test_a_folder_that_is_also_a_subfolder_elsewhere_is_pushed_whole(self, project,
+                                                                       remote, tmp_path):
+        # b/ holds exactly what a/s/ holds: one manifest, a top-level folder and a subfolder.
+        project.gen({"a": {"s": {"f.txt": "same"}, "g.txt": "gee"}, "b": {"f.txt": "same"}})
+        project.run("add", "a", "b")
+        remote.configure(project)
+        project.commit_all("v1")
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["failed"] == [] and doc["transferred"] == len(oids_of(project)) == 4
+        assert all(remote.has(o) for o in oids_of(project))
+
+        other = clone(project, tmp_path / "clone", remote)
+        assert json.loads(other.run("pull", "--json").stdout)["fetch"]["failed"] == []
+        assert tracked(other, "a", "b") == tracked(project, "a", "b")
+
     def test_index_starts_again_after_a_gc_renewed_the_epoch(self, pushed):
         project, remote = pushed
         project.run("push")

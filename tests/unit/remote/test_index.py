@@ -35,3 +35,18 @@ def test_large_questions_scan(tmp_path, monkeypatch):
     idx.add(oids[::2])
     monkeypatch.setattr(index_mod, "LOOKUP_LIMIT", 10)
     assert idx.known(oids) == set(oids[::2])
+
+
+def test_complete_folders_are_kept_with_their_counts_and_dropped_with_the_epoch(tmp_path):
+    t, u = "1" * 32, "2" * 32
+    idx = RemoteIndex(index_path(tmp_path, "u"), "u")
+    idx.add_complete({t: 7})
+    assert idx.complete([t]) == {}  # no epoch: nothing is recorded
+    idx.sync_epoch("e1")
+    idx.add_complete({t: 7, u: 1})
+    assert idx.complete([t, "3" * 32]) == {t: 7}
+    assert idx.complete([t, u]) == {t: 7, u: 1}
+    assert idx.known([t, u]) == {t, u}  # a complete folder's manifest is an object it has
+    assert idx.sync_epoch("e1") is True and idx.complete([t]) == {t: 7}
+    assert idx.sync_epoch("e2") is False  # a gc renewed the epoch
+    assert idx.complete([t, u]) == {} and idx.known([t, u]) == set()
