@@ -57,7 +57,7 @@ def configure(tool: Tool, proj: Path, kind: str, url: str, endpoint: str | None)
 
 
 def one_run(tool: Tool, dataset: str, data: Path, kind: str, url: str, endpoint: str | None,
-            proj: Path, jobs: int | None, results: dict) -> None:
+            proj: Path, jobs: int | None, results: dict, pull: bool = True) -> None:
     shutil.rmtree(proj, ignore_errors=True)
     proj.mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=proj, check=True)
@@ -78,6 +78,9 @@ def one_run(tool: Tool, dataset: str, data: Path, kind: str, url: str, endpoint:
 
     record("push", *tool(proj, "push", *extra)[:2])
     record("no-op push", *tool(proj, "push", *extra)[:2])
+    if not pull:
+        shutil.rmtree(proj, ignore_errors=True)
+        return
     cache = proj / (".dvc" if tool.name == "dvc" else ".mlvc") / "cache"
     shutil.rmtree(cache)
     shutil.rmtree(proj / "data")
@@ -189,6 +192,8 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=50_000, help="files in dataset (a)")
     ap.add_argument("--big-mib", type=int, default=2048, help="size of dataset (b)")
     ap.add_argument("--jobs", type=int, default=None, help="-j for both tools (default: theirs)")
+    ap.add_argument("--steps", default="floor,push,pull",
+                    help="what to time: floor, push (with the no-op push), pull (after push)")
     args = ap.parse_args()
 
     work = args.work.resolve()
@@ -228,8 +233,9 @@ def main() -> None:
     try:
         for ds in datasets:
             for kind in kinds:
-                print(f"[{ds}/{kind}] floor", flush=True)
-                floor(ds, data[ds], kind, endpoint, work, results)
+                if "floor" in args.steps:
+                    print(f"[{ds}/{kind}] floor", flush=True)
+                    floor(ds, data[ds], kind, endpoint, work, results)
                 for r in range(args.rounds):
                     order = tools if r % 2 == 0 else list(reversed(tools))
                     for tool in order:
@@ -243,7 +249,8 @@ def main() -> None:
                             in_child(_make_bucket, endpoint, bucket)
                             url = f"s3://{bucket}/store"
                         one_run(tool, ds, data[ds], kind, url, endpoint,
-                                work / f"proj-remote-{tool.name}", args.jobs, results)
+                                work / f"proj-remote-{tool.name}", args.jobs, results,
+                                "pull" in args.steps)
                         if kind == "local":
                             shutil.rmtree(url, ignore_errors=True)
                         save(work, results)  # a cut run keeps what it measured

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -49,7 +49,7 @@ class MlvcGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module, attr = COMMANDS[cmd_name]
-        return getattr(importlib.import_module(module), attr)
+        return _with_global_flags(getattr(importlib.import_module(module), attr))
 
     def invoke(self, ctx: click.Context):
         from mlvc.errors import MlvcError
@@ -72,6 +72,40 @@ class MlvcGroup(click.Group):
             _report(ctx, f"unexpected {type(exc).__name__}: {exc}",
                     "this is a bug in mlvc; run again with -v and report the traceback", exc)
             ctx.exit(1)
+
+
+def _with_global_flags(cmd: click.Command) -> click.Command:
+    """Let ``-q`` and ``-v`` also follow the command (``mlvc add -q data``), as in DVC; a
+    command's own ``-q`` (``status -q``) keeps its meaning and also quiets the output."""
+    if getattr(cmd, "_mlvc_flags", False):
+        return cmd
+    taken = {o for p in cmd.params for o in getattr(p, "opts", ())}
+    for short, long, what in (("-q", "--quiet", "Print only errors; no progress bars."),
+                              ("-v", "--verbose", "Print more, and tracebacks on errors.")):
+        if short not in taken and long not in taken:
+            cmd.params.append(click.Option([short, long], is_flag=True, expose_value=False,
+                                           callback=_set_flag, help=f"{what} (Also global.)"))
+        elif short == "-q":
+            own = next(p for p in cmd.params if short in getattr(p, "opts", ()))
+            own.callback = _set_flag
+    for sub in getattr(cmd, "commands", {}).values():
+        _with_global_flags(sub)
+    cmd._mlvc_flags = True
+    return cmd
+
+
+def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """Turn on the global setting ``--quiet`` or ``--verbose`` for the whole invocation."""
+    settings = ctx.find_object(Settings)
+    flag = "quiet" if "-q" in param.opts else "verbose"
+    if value and settings is not None:
+        new = replace(settings, **{flag: True})
+        node: click.Context | None = ctx
+        while node is not None:
+            if node.obj is settings:
+                node.obj = new
+            node = node.parent
+    return value
 
 
 def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseException) -> None:

@@ -169,6 +169,29 @@ def test_verbose_shows_traceback_only_with_v(project, args):
     assert "Traceback" in r.stderr
 
 
+@pytest.mark.parametrize("args", [["add", "x", "-v"], ["remote", "add", "-v", "r", "/x"]])
+def test_verbose_also_after_the_command(project, args):
+    (project.root / "x").write_text("1")
+    (project.root / ".mlvc/config.yaml").write_text("core: [")
+    r = project.run(*args, code=1)
+    assert "Traceback" in r.stderr and "error:" in r.stderr
+
+
+def test_quiet_also_after_the_command(project):
+    project.gen({"data": {"a": "1"}})
+    assert "Added" in project.run("add", "data").stdout
+    project.gen({"data": {"a": "2"}})
+    assert project.run("add", "-q", "data").stdout == ""
+    assert project.run("status", "--quiet").stdout == ""  # its own -q: also quiet
+    project.gen({"data": {"a": "3"}})
+    assert project.run("status", "-q", code=1).stdout == ""  # ... and still an exit code
+    assert "data" in project.run("status", code=None).stdout
+    assert project.run("remote", "add", "r", "/x", "-q").stdout == ""
+    # After a stage's command, -q and -v belong to that command.
+    project.run("stage", "add", "-n", "s", "echo", "-q", "-v")
+    assert "echo -q -v" in project.read("mlvc.yaml")
+
+
 def test_git_commit_of_pointer_files_works(project):
     project.gen({"data": {"a": "1"}})
     project.run("add", "data")
