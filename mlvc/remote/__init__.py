@@ -23,8 +23,13 @@ _FS_PACKAGES = {"s3": "s3fs (pip install 'mlvc[s3]')", "gs": "gcsfs", "gcs": "gc
 def remote_name(config: Config, name: str | None) -> str:
     name = name or config.get("core.remote")  # type: ignore[assignment]
     if not name:
-        raise RemoteError("no remote given and no default remote is set",
-                          hint="add one with `mlvc remote add -d NAME URL`, or pass -r NAME")
+        known = sorted(config.remotes())
+        if not known:
+            hint = "add one with `mlvc remote add -d NAME URL`"
+        else:
+            hint = (f"make one the default with `mlvc remote default {known[0]}`, or pass "
+                    f"-r {known[0]} (configured: {', '.join(known)})")
+        raise RemoteError("no remote given and no default remote is set", hint=hint)
     if str(name) not in config.remotes():
         known = ", ".join(sorted(config.remotes())) or "none"
         raise RemoteError(f"no remote named '{name}' (configured: {known})",

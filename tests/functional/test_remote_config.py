@@ -76,3 +76,6 @@ def test_push_without_a_remote_explains(project):
     assert "mlvc remote add -d" in r.stderr
     r = project.run("push", "-r", "nope", code=1)
     assert "no remote named 'nope'" in r.stderr
+    project.run("remote", "add", "store", str(project.root.parent / "store"))  # not default
+    r = project.run("push", code=1)
+    assert "hint: make one the default with `mlvc remote default store`" in r.stderr
