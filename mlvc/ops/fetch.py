@@ -58,6 +58,8 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
             repo.state.put_objects(result.stored)
             index.add([*result.done, *getter.fetched])
             failed += failed_objects(objs, result.failed, "fetch")
+            if not failed:  # the remote had every folder whole: a later push need not look
+                index.add_complete(objs.folder_counts(index.known(objs.trees)))
             present = len(objs.files) - len(wanted) + len(objs.trees) - len(getter.fetched)
             runs = 0
             if records:

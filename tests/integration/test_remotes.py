@@ -193,6 +193,20 @@ class TestRemoteContract:
         assert doc["transferred"] == 0 and doc["failed"] == []
         assert doc["present"] == len(oids_of(project))  # counted, not looked at
 
+    def test_a_push_after_a_pull_does_not_look_inside_what_was_fetched(self, pushed,
+                                                                       tmp_path, monkeypatch):
+        project, remote = pushed
+        project.run("push")
+        other = clone(project, tmp_path / "clone", remote)
+        other.run("pull")
+
+        def refuse(self, oid, *args, **kwargs):
+            raise AssertionError(f"read manifest {oid}")
+
+        monkeypatch.setattr(ObjectStore, "read_tree", refuse)
+        doc = json.loads(other.run("push", "--json").stdout)
+        assert doc["transferred"] == 0 and doc["present"] == len(oids_of(project))
+
     def test_a_changed_file_sends_it_and_the_manifests_above_it_only(self, pushed, tmp_path,
                                                                     monkeypatch):
         project, remote = pushed
