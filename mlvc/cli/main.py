@@ -86,7 +86,7 @@ def _with_global_flags(cmd: click.Command) -> click.Command:
             cmd.params.append(click.Option([short, long], is_flag=True, expose_value=False,
                                            callback=_set_flag, help=f"{what} (Also global.)"))
         elif short == "-q":
-            own = next(p for p in cmd.params if short in getattr(p, "opts", ()))
+            own = next(p for p in cmd.params if {short, long} & set(getattr(p, "opts", ())))
             own.callback = _set_flag
     for sub in getattr(cmd, "commands", {}).values():
         _with_global_flags(sub)
@@ -97,7 +97,7 @@ def _with_global_flags(cmd: click.Command) -> click.Command:
 def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     """Turn on the global setting ``--quiet`` or ``--verbose`` for the whole invocation."""
     settings = ctx.find_object(Settings)
-    flag = "quiet" if "-q" in param.opts else "verbose"
+    flag = "quiet" if {"-q", "--quiet"} & set(param.opts) else "verbose"
     if value and settings is not None:
         new = replace(settings, **{flag: True})
         node: click.Context | None = ctx

@@ -308,8 +308,7 @@ class Remote:
 
     def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
         if size <= SMALL:
-            return self._store_small(oid, with_retries(
-                lambda: self.fs.cat_file(self.object_path(oid), **self._one_read)), store)
+            return StatKey(*store.write(self.read_object(oid), oid))
         return with_retries(lambda: self._get_stream(oid, store))
 
     def _get_stream(self, oid: str, store: ObjectStore) -> StatKey:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import xxhash
 
-from mlvc.workspace.state import LOOKUP_LIMIT, select_keys
+from mlvc.workspace.state import LOOKUP_LIMIT, select_keys, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -59,19 +59,13 @@ class RemoteIndex:
         current = self._meta("epoch")
         if epoch is not None and current == epoch and self._meta("url") == self.url:
             return True
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("DELETE FROM objects")
-                self._conn.execute("DELETE FROM trees")
-                self._conn.execute("DELETE FROM meta")
-                if epoch is not None:
-                    self._conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                                           [("epoch", epoch), ("url", self.url)])
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with transaction(self._conn, self._lock) as conn:
+            conn.execute("DELETE FROM objects")
+            conn.execute("DELETE FROM trees")
+            conn.execute("DELETE FROM meta")
+            if epoch is not None:
+                conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                                 [("epoch", epoch), ("url", self.url)])
         return False
 
     @property
@@ -107,11 +101,5 @@ class RemoteIndex:
     def _insert(self, sql: str, data: list[tuple]) -> None:
         if not data or not self.usable:
             return
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(sql, data)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with transaction(self._conn, self._lock) as conn:
+            conn.executemany(sql, data)

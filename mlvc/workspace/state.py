@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -73,6 +74,19 @@ class FileState(NamedTuple):
     key: StatKey
     oid: str
     link: str | None = None
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), rolled back on any error."""
+    with lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def select_keys(conn: sqlite3.Connection, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
@@ -181,11 +195,5 @@ class StateDB:
             self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)", data)
 
     def _write(self, sql: str, data: list[tuple]) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(sql, data)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with transaction(self._conn, self._lock) as conn:
+            conn.executemany(sql, data)
