@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from mlvc.progress import Progress
@@ -33,7 +36,6 @@ def _child_init() -> None:
     HELD_FDS.clear()
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -123,3 +125,66 @@ def threaded(items: Iterable[T], fn: Callable[[T], R], jobs: int
                     break
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def in_background(fn: Callable[..., R], *args, fork: bool = True) -> Iterator[Callable[[], R]]:
+    """Start ``fn(*args)`` in a forked child while this process goes on; yield a getter.
+
+    For a burst of system calls (such as 50,000 ``stat``) that can overlap other work in
+    this process: threads would only take turns holding the GIL. The result comes back
+    pickled through a pipe, so ``fn`` must return something small. If the child fails in
+    any way, or ``fork`` is false, or the machine has one core, the getter computes
+    ``fn(*args)`` here instead, so its exceptions are raised as if called directly. A child
+    whose result was never asked for is killed when the block exits.
+    """
+    done: list = []
+
+    def here() -> R:
+        if not done:
+            done.append(fn(*args))
+        return done[0]
+
+    if not fork or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        yield here
+        return
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which leaves through os._exit
+        code = 1
+        try:
+            os.close(r)
+            _child_init()
+            data = pickle.dumps(fn(*args))
+            with os.fdopen(w, "wb") as out:
+                out.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    reaped = False
+
+    def get() -> R:
+        nonlocal reaped
+        if not done and not reaped:
+            with os.fdopen(r, "rb") as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(pid, 0)
+            reaped = True
+            if os.waitstatus_to_exitcode(status) == 0:
+                done.append(pickle.loads(data))
+        return here()
+
+    try:
+        yield get
+    finally:
+        if not reaped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.close(r)
+            except OSError:
+                pass  # get() closed it before it was interrupted
+            os.waitpid(pid, 0)

@@ -9,12 +9,13 @@ from pathlib import Path
 from mlvc.errors import FormatError, MlvcError
 from mlvc.ops._outputs import load_recorded, resolve
 from mlvc.ops.commit import user_paths
+from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import diff, view
 from mlvc.workspace.index import Index, Selected
-from mlvc.workspace.marks import make_mark, still_clean
+from mlvc.workspace.marks import make_mark, objects_now, still_clean
 from mlvc.workspace.verify import ObjectChecker
 
 
@@ -78,16 +79,22 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     started = time.time_ns()
     index = Index.load(repo.root, repo.ignore)
     selected = index.select(user_paths(repo, targets or [], cwd))
-    nodes = [repo.scanner.scan(s.within or s.tracked.out.path) for s in selected]
-    objects_dir = str(repo.cache.objects_dir)
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
+    # The marked cache objects are stat'ed in a forked child while this process scans the
+    # workspace: the two bursts of system calls overlap on two cores.
     marks = repo.state.marks(s.tracked.out.path for s in selected if not s.within)
+    current = [m for s in selected if not s.within
+               and (m := marks.get(s.tracked.out.path)) is not None and m.oid == s.tracked.out.oid]
     results: dict[int, OutStatus] = {}
-    for i, (s, node) in enumerate(zip(selected, nodes)):
-        t = s.tracked
-        if not s.within and still_clean(marks.get(t.out.path), t.out.oid, node, objects_dir):
-            results[i] = OutStatus(t.pointer, t.out.path)
+    with in_background(objects_now, str(repo.cache.objects_dir), current,
+                       fork=sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
+                       ) as objects:
+        nodes = [repo.scanner.scan(s.within or s.tracked.out.path) for s in selected]
+        for i, (s, node) in enumerate(zip(selected, nodes)):
+            t = s.tracked
+            if not s.within and still_clean(marks.get(t.out.path), t.out.oid, node, objects):
+                results[i] = OutStatus(t.pointer, t.out.path)
     rest = [i for i in range(len(selected)) if i not in results]
     if rest:
         results.update(_compare(repo, selected, nodes, rest, started, jobs, progress))

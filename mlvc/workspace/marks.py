@@ -16,7 +16,7 @@ output's recorded oid, so a changed pointer never matches an old mark.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 
 import xxhash
@@ -95,11 +95,20 @@ def make_mark(path: RelPath, oid: str, node: WsFile | WsDir | None, objects_dir:
     return Mark(path, oid, ws, tuple(objects), objects_digest(objects_dir, keys))
 
 
+def objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, bytes | None]:
+    """``current_objects_digest`` of each mark's objects, by output path."""
+    return {m.path: current_objects_digest(objects_dir, m.objects) for m in marks}
+
+
 def still_clean(mark: Mark | None, oid: str, node: WsFile | WsDir | None,
-                objects_dir: str) -> bool:
-    """Whether ``node`` (a fresh scan of the output) and the cache still match ``mark``."""
+                objects_now: Callable[[], Mapping[RelPath, bytes | None]]) -> bool:
+    """Whether ``node`` (a fresh scan of the output) and the cache still match ``mark``.
+
+    ``objects_now()`` gives the digest of the cache objects as they are now (see
+    :func:`objects_now`); it is only asked for when the scan matches.
+    """
     if mark is None or mark.oid != oid or node is None:
         return False
     if scan_digest(node)[0] != mark.ws:
         return False
-    return current_objects_digest(objects_dir, mark.objects) == mark.cache
+    return objects_now().get(mark.path) == mark.cache

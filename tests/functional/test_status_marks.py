@@ -39,6 +39,15 @@ def changes(project) -> dict:
         if doc["changed"] else {}
 
 
+@pytest.fixture(autouse=True, params=["inline", "forked"])
+def objects_check(request, monkeypatch):
+    """Every test runs twice: the marked cache objects stat'ed in this process, and in the
+    forked child that large outputs use (the threshold is lowered to reach it here)."""
+    if request.param == "forked":
+        monkeypatch.setattr(status_op, "PROCESS_MIN_ITEMS", 0)
+    return request.param
+
+
 @pytest.fixture
 def no_slow_path(monkeypatch):
     """Fail the test if status reads recorded trees (the way it works without a mark)."""

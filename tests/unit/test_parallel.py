@@ -66,3 +66,56 @@ def test_threaded_yields_every_result_or_exception_with_bounded_queue():
         else:
             assert r == i * 2
     assert 1 < peak <= 3
+
+
+def test_in_background_runs_in_a_child_and_returns_its_result():
+    with parallel.in_background(square_and_pid, 7) as result:
+        value, pid = result()
+        assert result() == (value, pid)  # asked twice, computed once
+    assert value == 49
+    if (os.cpu_count() or 1) > 1:
+        assert pid != os.getpid()
+
+
+def test_in_background_without_fork_computes_here_when_asked(tmp_path):
+    calls = []
+    with parallel.in_background(lambda: calls.append(1) or os.getpid(), fork=False) as result:
+        assert calls == []
+        assert result() == os.getpid()
+        result()
+    assert calls == [1]
+
+
+def fail(path: str) -> None:
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    raise ValueError("no")
+
+
+def test_in_background_failure_is_raised_here(tmp_path):
+    """A child that fails hands over nothing: the getter runs fn here, and its error shows."""
+    log = tmp_path / "calls"
+    with parallel.in_background(fail, str(log)) as result, pytest.raises(ValueError, match="no"):
+        result()
+    pids = [int(x) for x in log.read_text().split()]
+    assert pids[-1] == os.getpid()
+    if (os.cpu_count() or 1) > 1:
+        assert len(pids) == 2  # the child tried first
+
+
+def sleep_then_write(path: str) -> int:
+    import time
+
+    time.sleep(5)
+    with open(path, "w") as f:
+        f.write("late")
+    return 1
+
+
+def test_in_background_child_is_killed_when_not_asked(tmp_path):
+    import time
+
+    started = time.monotonic()
+    with parallel.in_background(sleep_then_write, str(tmp_path / "late")):
+        pass
+    assert time.monotonic() - started < 4  # killed, not waited for
