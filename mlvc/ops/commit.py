@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +87,15 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
                           processes=True)
     rows, verified = [], []
+    # A file linked to its object has one more name now: the worker counted it, unless other
+    # files with the same content were linked to the same inode in this run too.
+    shared = Counter(imp.oid for imp in results if imp.nlink is not None)
     for f, imp in zip(todo, results):
         f.oid = imp.oid
         f.key, f.link = imp.state.key, imp.state.link  # as the file is now
-        if f.link == "hardlink":  # now one more name of its object's inode
-            f.nlink = os.lstat(f"{repo.root}/{f.path}").st_nlink
+        if imp.nlink is not None:
+            f.nlink = imp.nlink if shared[imp.oid] == 1 else \
+                os.lstat(f"{repo.root}/{f.path}").st_nlink
         rows.append((f.path, imp.state))
         if imp.verified is not None:
             verified.append((imp.oid, imp.verified))

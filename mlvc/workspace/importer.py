@@ -33,6 +33,7 @@ class Imported(NamedTuple):
     oid: str
     state: FileState  # the workspace file's new state row
     verified: StatKey | None  # stat of a cache object just written
+    nlink: int | None = None  # the workspace file's link count, when placing changed it
 
 
 def read_small(fs: str) -> tuple[bytes | None, StatKey]:
@@ -101,8 +102,10 @@ class Importer:
         try:
             if method == "hardlink":
                 self.store.add_file_link(fs, oid)
-                # Linking and chmod leave (inode, mtime, size) as hashed: no stat needed.
-                return Imported(oid, FileState(key, oid, "hardlink"), key)
+                # Linking and chmod leave (inode, mtime, size) as hashed, and add one name to
+                # the inode: no stat needed. (A link made meanwhile by someone else only
+                # makes the next status take its full path.)
+                return Imported(oid, FileState(key, oid, "hardlink"), key, f.nlink + 1)
             tmp = self.store.tmp_path(oid)
             os.makedirs(self.store.tmp_dir, exist_ok=True)
             reflink(fs, tmp, OBJECT_MODE)
@@ -170,4 +173,5 @@ class Importer:
     def _relink(self, f: WsFile, fs: str, oid: str, verified: StatKey | None) -> Imported:
         """Replace the workspace file by a link to its cache object."""
         kind, key = self.linker.place(oid, fs, f.exec)
-        return Imported(oid, FileState(key, oid, kind), verified)
+        nlink = os.lstat(fs).st_nlink if kind == "hardlink" else None
+        return Imported(oid, FileState(key, oid, kind), verified, nlink)

@@ -14,7 +14,7 @@ from mlvc.objects.oid import hash_bytes
 from mlvc.workspace.state import StateDB
 
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
-                 "empty": {}}}
+                 "empty": {}, "same": {"one": "twin", "two": "twin"}}}
 
 
 def age(root: Path, seconds: int = 60) -> None:
