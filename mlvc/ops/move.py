@@ -75,6 +75,7 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
             if gi:
                 git_files.append(gi)
         repo.state.delete_files(rows)
+        repo.state.delete_marks([src_path])
         repo.state.put_files((dst_path + p[len(src_path):], FileState(*r))
                              for p, r in rows.items())
     return MoveResult(src_path, dst_path, tracked.pointer, new_pointer,

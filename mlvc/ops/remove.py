@@ -58,6 +58,7 @@ def remove(repo: Repo, target: str, *, cwd: Path | None = None, outs: bool = Fal
                     fs.unlink()
             for out in out_paths:
                 repo.state.delete_files(repo.state.files_under(out))
+        repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
         to_fs(repo.root, pointer.path).unlink()
         changed = [gi for out in out_paths if (gi := gitignore.remove(repo.root, out))]
     return RemoveResult(pointer.path, out_paths, outs, (pointer.path, *dict.fromkeys(changed)))

@@ -194,6 +194,11 @@ class StateDB:
         if data:
             self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)", data)
 
+    def delete_marks(self, paths: Iterable[RelPath]) -> None:
+        data = [(p,) for p in paths]
+        if data:
+            self._write("DELETE FROM marks WHERE path = ?", data)
+
     def _write(self, sql: str, data: list[tuple]) -> None:
         with transaction(self._conn, self._lock) as conn:
             conn.executemany(sql, data)

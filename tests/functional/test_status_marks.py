@@ -163,3 +163,18 @@ def test_status_of_part_of_a_folder_does_not_use_the_mark(project, monkeypatch):
     assert json.loads(project.run("status", "--json", "data/sub", code=None).stdout)[
         "changed"][0]["modified"] == ["data/sub/b.txt"]
     assert json.loads(project.run("status", "--json", "data/a.csv").stdout)["clean"] is True
+
+
+def test_remove_and_move_drop_the_mark(marked):
+    db_marks = marks(marked)
+    assert "data" in db_marks
+    marked.run("move", "data", "moved")
+    assert marks(marked) == {}
+    marked.run("status")
+    db = StateDB(marked.root / ".mlvc/tmp/state.db")
+    try:
+        assert "moved" in db.marks(["moved"])
+        marked.run("remove", "moved.mlvc")
+        assert db.marks(["moved"]) == {}
+    finally:
+        db.close()
