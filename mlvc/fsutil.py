@@ -1,8 +1,10 @@
-"""Small filesystem helpers: atomic text writes."""
+"""Small filesystem helpers: atomic writes of small files, and new files that appear whole."""
 
 from __future__ import annotations
 
 import os
+import secrets
+import sys
 from pathlib import Path
 
 
@@ -24,3 +26,84 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o666) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+_PROC_FD: list[int] = []  # a descriptor of /proc, opened once per process tree
+_UNNAMED: dict[str, bool] = {}  # folder -> whether unnamed files can be made and linked there
+
+
+def _link_fd(fd: int, dst: str) -> None:
+    """Give the open file ``fd`` the name ``dst`` (linkat through /proc/self/fd)."""
+    if not _PROC_FD:
+        _PROC_FD.append(os.open("/proc", os.O_RDONLY | os.O_DIRECTORY))
+    os.link(f"self/fd/{fd}", dst, src_dir_fd=_PROC_FD[0], follow_symlinks=True)
+
+
+def unnamed_files_work(folder: str) -> bool:
+    """Whether :class:`NewFile` can start unnamed files in ``folder`` (tried once)."""
+    ok = _UNNAMED.get(folder)
+    if ok is None:
+        ok = False
+        flag = getattr(os, "O_TMPFILE", 0)
+        if flag and sys.platform.startswith("linux"):
+            try:
+                fd = os.open(folder, os.O_WRONLY | flag, 0o600)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                probe = f"{folder}/.mlvc-probe.{os.getpid()}.{secrets.token_hex(4)}"
+                try:
+                    _link_fd(fd, probe)
+                    os.unlink(probe)
+                    ok = True
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+        _UNNAMED[folder] = ok
+    return ok
+
+
+class NewFile:
+    """A file that appears under its final name only once it is whole.
+
+    Where the filesystem allows (Linux, O_TMPFILE), the file starts without a name in
+    ``folder`` and is linked into place: no temporary name, nothing left behind if the
+    process dies, and no rename (the kernel serialises renames between folders across the
+    whole filesystem, so many writers renaming out of one temporary folder queue up).
+    Elsewhere it is written under ``tmp`` and renamed into place. ``fd`` is open for writing
+    inside the ``with`` block; call :meth:`publish` before leaving it, or nothing is kept.
+    """
+
+    def __init__(self, folder: str, tmp: str, mode: int) -> None:
+        self.tmp = tmp
+        self._named = not unnamed_files_work(folder)
+        if self._named:
+            self.fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        else:
+            self.fd = os.open(folder, os.O_WRONLY | os.O_TMPFILE, mode)
+        self._done = False
+
+    def __enter__(self) -> NewFile:
+        return self
+
+    def publish(self, final: str) -> None:
+        """Put the file at ``final``, replacing what is there."""
+        if self._named:
+            os.replace(self.tmp, final)
+        else:
+            try:
+                _link_fd(self.fd, final)
+            except FileExistsError:  # replace it: a name first, then an atomic rename
+                _link_fd(self.fd, self.tmp)
+                self._named = True
+                os.replace(self.tmp, final)
+        self._done = True
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+        if self._named and not self._done:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass

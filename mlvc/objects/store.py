@@ -1,7 +1,8 @@
 """The content-addressed object store on a local filesystem (the cache).
 
-Layout: ``<root>/objects/<oid[:2]>/<oid[2:]>``; temporary files live in ``<root>/tmp/`` and
-are renamed into place, so a reader never sees a partial object under its final name.
+Layout: ``<root>/objects/<oid[:2]>/<oid[2:]>``. A new object appears under its final name only
+once it is whole: it is written unnamed and linked into place where the filesystem allows
+(``mlvc.fsutil.NewFile``), else written in ``<root>/tmp/`` and renamed.
 Objects are read-only (0444). File objects hold raw bytes, so they can be linked straight
 into the workspace.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import xxhash
 
 from mlvc.errors import CorruptObjectError, ObjectMissingError
+from mlvc.fsutil import NewFile
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
 from mlvc.objects.tree import Tree
 
@@ -80,9 +82,17 @@ class ObjectStore:
         if prefix in self._made_dirs:
             return
         os.makedirs(f"{self._objects}/{prefix}", exist_ok=True)
-        os.makedirs(self._tmp, exist_ok=True)
+        self._ensure_tmp()
         with self._lock:
             self._made_dirs.add(prefix)
+
+    def _ensure_tmp(self) -> None:
+        """Make the temporary folder (once per store; ``objects/`` is made with it)."""
+        if "" not in self._made_dirs:
+            os.makedirs(self._tmp, exist_ok=True)
+            os.makedirs(self._objects, exist_ok=True)
+            with self._lock:
+                self._made_dirs.add("")
 
     def tmp_path(self, oid: str) -> str:
         return f"{self._tmp}/{oid}.{os.getpid()}.{next(_counter)}"
@@ -104,20 +114,12 @@ class ObjectStore:
     def write(self, data: bytes | memoryview, oid: str) -> tuple[int, int, int]:
         """Write object ``oid`` unconditionally and atomically; return its (inode, mtime, size)."""
         self._ensure_dirs(oid)
-        tmp = self.tmp_path(oid)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                st = os.fstat(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path_str(oid))
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+        with NewFile(self._objects, self.tmp_path(oid), OBJECT_MODE) as new:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(new.fd, view):]
+            st = os.fstat(new.fd)
+            new.publish(self.path_str(oid))
         self._remember(oid)
         return st.st_ino, st.st_mtime_ns, st.st_size
 
@@ -133,22 +135,19 @@ class ObjectStore:
         us), nothing is stored and :class:`CorruptObjectError` is raised.
         """
         hasher = xxhash.xxh3_128()
-        tmp = self.tmp_path(expected or "import")
-        os.makedirs(self._tmp, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
-        try:
-            with open(src, "rb", buffering=0) as fin, os.fdopen(fd, "wb", closefd=True) as fout:
-                while chunk := fin.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    fout.write(chunk)
+        self._ensure_tmp()
+        with NewFile(self._objects, self.tmp_path(expected or "import"), OBJECT_MODE) as new, \
+                open(src, "rb", buffering=0) as fin:
+            while chunk := fin.read(CHUNK_SIZE):
+                hasher.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(new.fd, view):]
             oid = hasher.hexdigest()
             if expected is not None and oid != expected:
                 raise CorruptObjectError(expected, f"{src} changed while it was being stored")
             self._ensure_dirs(oid)
-            os.replace(tmp, self.path_str(oid))
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+            new.publish(self.path_str(oid))
         self._remember(oid)
         return oid
 
@@ -206,10 +205,3 @@ class ObjectStore:
             return hash_file(self.path(oid)) == oid
         except FileNotFoundError:
             return False
-
-
-def _unlink_quietly(path: str | Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

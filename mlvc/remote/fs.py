@@ -27,11 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from mlvc.errors import CorruptObjectError
+from mlvc.fsutil import NewFile
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import PROCESS_MIN_ITEMS, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote.retry import with_retries, with_retries_async
+from mlvc.workspace.links import SMALL_FILE
 from mlvc.workspace.state import StatKey, stat_key
 
 # Object stores publish an upload whole; anything else gets a temporary name and a rename.
@@ -503,24 +505,21 @@ class LocalRemote(Remote):
         tmp = self._tmp_path(oid)
         self._mkdir(os.path.dirname(tmp))
         self._mkdir(os.path.dirname(final))
-        try:
-            with open(local, "rb") as src, open(tmp, "wb") as dst:
-                _copy_fd(src.fileno(), dst.fileno())
-            os.chmod(tmp, OBJECT_MODE)
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        with NewFile(f"{self.root}/objects", tmp, OBJECT_MODE) as new, \
+                open(local, "rb", buffering=0) as src:
+            _copy_fd(src.fileno(), new.fd)
+            new.publish(final)
 
     def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
+        if size <= SMALL_FILE:  # read whole (at most one byte more), verified, then written
+            with open(self.object_path(oid), "rb", buffering=0) as f:
+                data = self._verified(oid, f.read(size + 1))
+            return StatKey(*store.write(data, oid))
         store.add_file_copy(self.object_path(oid), expected=oid)
         return stat_key(os.stat(store.path_str(oid)))
 
     def read_object(self, oid: str) -> bytes:
-        with open(self.object_path(oid), "rb") as f:
+        with open(self.object_path(oid), "rb", buffering=0) as f:
             return self._verified(oid, f.read())
 
 

@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from mlvc.errors import FormatError, PathError
@@ -17,6 +17,7 @@ def pointers(draw):
     outs = []
     for name in draw(st.lists(names, min_size=1, max_size=3, unique=True)):
         path = f"{folder}/{name}" if folder else name
+        assume(not (path[1:2] == ":" and path[0].isalpha()))  # 'C:...' is refused as absolute
         kind = draw(st.sampled_from(["file", "dir"]))
         outs.append(Out(path, draw(oids), kind, draw(st.integers(0, 2**50)),
                         draw(st.integers(0, 10**6)) if kind == "dir" else 1,

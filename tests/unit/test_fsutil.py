@@ -1,0 +1,69 @@
+"""NewFile: a new file appears under its final name whole, or not at all."""
+
+import os
+import stat
+
+import pytest
+
+from mlvc import fsutil
+from mlvc.fsutil import NewFile, unnamed_files_work
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def folder(request, tmp_path, monkeypatch):
+    """A folder where NewFile starts unnamed files (if this filesystem can), or named ones."""
+    if request.param == "unnamed":
+        if not unnamed_files_work(str(tmp_path)):
+            pytest.skip("this filesystem has no unnamed (O_TMPFILE) files")
+    else:
+        monkeypatch.setitem(fsutil._UNNAMED, str(tmp_path), False)
+    (tmp_path / "tmp").mkdir()
+    return tmp_path
+
+
+def entries(folder) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def test_publish_puts_the_whole_file_in_place(folder):
+    with NewFile(str(folder), str(folder / "tmp/x.1"), 0o444) as new:
+        os.write(new.fd, b"hello")
+        assert entries(folder) <= {"tmp", "tmp/x.1"}  # not under its final name yet
+        new.publish(str(folder / "final"))
+    assert (folder / "final").read_bytes() == b"hello"
+    assert stat.S_IMODE(os.stat(folder / "final").st_mode) == 0o444
+    assert entries(folder) == {"tmp", "final"}
+
+
+def test_publish_replaces_what_is_there(folder):
+    (folder / "final").write_bytes(b"old")
+    with NewFile(str(folder), str(folder / "tmp/x.2"), 0o444) as new:
+        os.write(new.fd, b"new")
+        new.publish(str(folder / "final"))
+    assert (folder / "final").read_bytes() == b"new"
+    assert entries(folder) == {"tmp", "final"}
+
+
+def test_leaving_without_publish_keeps_nothing(folder):
+    with pytest.raises(RuntimeError), NewFile(str(folder), str(folder / "tmp/x.3"), 0o444) as new:
+        os.write(new.fd, b"half")
+        raise RuntimeError("interrupted")
+    assert entries(folder) == {"tmp"}
+
+
+def test_a_killed_writer_leaves_no_name_behind(tmp_path):
+    """An unnamed file needs no clean-up at all: the kernel frees it with the process."""
+    if not unnamed_files_work(str(tmp_path)):
+        pytest.skip("this filesystem has no unnamed (O_TMPFILE) files")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child dies mid-write
+        new = NewFile(str(tmp_path), str(tmp_path / "tmp.x"), 0o444)
+        os.write(new.fd, b"half")
+        os._exit(9)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 9
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unnamed_files_work_is_false_where_they_cannot_be_made(tmp_path):
+    assert unnamed_files_work(str(tmp_path / "missing")) is False
