@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import threading
 from pathlib import Path
 
 
@@ -28,14 +29,17 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o666) -> None:
         raise
 
 
-_PROC_FD: list[int] = []  # a descriptor of /proc, opened once per process tree
+_PROC_FD: list[int] = []  # a descriptor of /proc, opened once (forked children share it)
+_PROC_LOCK = threading.Lock()
 _UNNAMED: dict[str, bool] = {}  # folder -> whether unnamed files can be made and linked there
 
 
 def _link_fd(fd: int, dst: str) -> None:
     """Give the open file ``fd`` the name ``dst`` (linkat through /proc/self/fd)."""
     if not _PROC_FD:
-        _PROC_FD.append(os.open("/proc", os.O_RDONLY | os.O_DIRECTORY))
+        with _PROC_LOCK:
+            if not _PROC_FD:
+                _PROC_FD.append(os.open("/proc", os.O_RDONLY | os.O_DIRECTORY))
     os.link(f"self/fd/{fd}", dst, src_dir_fd=_PROC_FD[0], follow_symlinks=True)
 
 
