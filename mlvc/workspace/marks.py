@@ -34,9 +34,9 @@ def scan_digest(node: WsFile | WsDir | None) -> tuple[bytes, int]:
     """
     dirs = [d.path for d in iter_dirs(node)]
     files = list(iter_files(node))
-    keys = list(chain.from_iterable(f.key for f in files))
-    data = "\0".join([f"{len(dirs)}\0{len(files)}", *dirs, *(f.path for f in files),
-                       repr(keys), repr([(f.exec, f.nlink) for f in files])])
+    keys = list(chain.from_iterable([f.key for f in files]))
+    data = "\0".join([f"{len(dirs)}\0{len(files)}", *dirs, *[f.path for f in files],
+                       repr(keys), repr([f.exec for f in files]), repr([f.nlink for f in files])])
     newest = max(keys[1::3], default=0)
     return xxhash.xxh3_128_digest(data.encode("utf-8", "surrogateescape")), newest
 
