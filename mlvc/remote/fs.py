@@ -512,15 +512,14 @@ class LocalRemote(Remote):
 
     def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
         if size <= SMALL_FILE:  # read whole (at most one byte more), verified, then written
-            with open(self.object_path(oid), "rb", buffering=0) as f:
-                data = self._verified(oid, f.read(size + 1))
-            return StatKey(*store.write(data, oid))
+            return StatKey(*store.write(self.read_object(oid, size + 1), oid))
         store.add_file_copy(self.object_path(oid), expected=oid)
         return stat_key(os.stat(store.path_str(oid)))
 
-    def read_object(self, oid: str) -> bytes:
+    def read_object(self, oid: str, limit: int = -1) -> bytes:
+        """The bytes of one object (at most ``limit`` of them), verified against its oid."""
         with open(self.object_path(oid), "rb", buffering=0) as f:
-            return self._verified(oid, f.read())
+            return self._verified(oid, f.read(limit))
 
 
 def _copy_fd(src: int, dst: int) -> None:

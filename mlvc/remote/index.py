@@ -3,10 +3,11 @@
 The index only ever says "the remote has this object" (learned from an upload or a listing),
 never "it lacks it". It also keeps, for folder manifests, how many objects the whole folder
 holds: a manifest reaches a remote only after everything below it, so a manifest the remote
-has stands for its complete folder, and a push need not look below it at all. Objects can leave a remote only through ``gc``, and ``gc`` first writes a
-new *epoch* token to the remote. The index remembers the epoch it was built under and is
-dropped whole as soon as the remote's token differs, or is gone (a wiped remote). So a stale
-index costs one small read per command, not a wrong answer.
+has stands for its complete folder, and a push need not look below it at all. Objects can
+leave a remote only through ``gc``, and ``gc`` first writes a new *epoch* token to the remote.
+The index remembers the epoch it was built under and is dropped whole as soon as the remote's
+token differs, or is gone (a wiped remote). So a stale index costs one small read per command,
+not a wrong answer.
 
 One SQLite file per remote URL, under ``.mlvc/tmp/remotes/``.
 """

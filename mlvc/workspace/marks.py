@@ -1,9 +1,9 @@
 """Clean marks: how a whole tracked output looked the last time it was found clean.
 
 A mark holds two digests. ``ws`` covers the scan of the output (every folder; every file's
-path, inode, mtime, size and executable bit) and ``cache`` covers the stat of every cache
-object the output needs, except those that are hard links of its workspace files (their
-stat is part of ``ws`` already). If a new scan and new stats give the same digests, nothing
+path, inode, mtime, size, executable bit and link count) and ``cache`` covers the stat of
+every cache object the output needs, except those that are hard links of its workspace files
+(their stat is part of ``ws`` already). If a new scan and new stats give the same digests, nothing
 that the state DB and the object checks rely on has changed since the output was found
 clean, so ``status`` may say "clean" without reading state rows, listings or verification
 records: the same trust as the state DB's, taken in one step instead of 50,000.

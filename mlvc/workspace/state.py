@@ -133,14 +133,11 @@ class StateDB:
     def put_files(self, rows: Iterable[tuple[RelPath, FileState]]) -> None:
         # Keys may be StatKeys or plain (inode, mtime, size) tuples: index, don't name.
         now = time.time_ns()
-        data = [(p, f[0][0], f[0][1], f[0][2], f[1], f[2], now) for p, f in rows]
-        if data:
-            self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", data)
+        self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(p, f[0][0], f[0][1], f[0][2], f[1], f[2], now) for p, f in rows])
 
     def delete_files(self, paths: Iterable[RelPath]) -> None:
-        data = [(p,) for p in paths]
-        if data:
-            self._write("DELETE FROM files WHERE path = ?", data)
+        self._write("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
 
     # -- verified cache objects ------------------------------------------------------------
     def verified_objects(self, oids: Iterable[str]) -> dict[str, StatKey]:
@@ -159,9 +156,8 @@ class StateDB:
         return {o: new(StatKey, (i, m, s)) for o, i, m, s in select_keys(self._conn, sql, wanted)}
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
-        data = [(o, k[0], k[1], k[2]) for o, k in rows]
-        if data:
-            self._write("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", data)
+        self._write("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                    [(o, k[0], k[1], k[2]) for o, k in rows])
 
     # -- tree manifests whose shape was validated once (their oid fixes their bytes) ---------
     def valid_trees(self, oids: Iterable[str]) -> set[str]:
@@ -170,9 +166,7 @@ class StateDB:
         return {o for (o,) in select_keys(self._conn, sql, set(oids))}
 
     def put_valid_trees(self, oids: Iterable[str]) -> None:
-        data = [(o,) for o in oids]
-        if data:
-            self._write("INSERT OR IGNORE INTO valid_trees VALUES (?)", data)
+        self._write("INSERT OR IGNORE INTO valid_trees VALUES (?)", [(o,) for o in oids])
 
     # -- flattened listings of whole trees, keyed by the tree's oid (so never stale) ---------
     def listing(self, oid: str) -> bytes | None:
@@ -190,15 +184,15 @@ class StateDB:
                 for p, o, ws, objs, cache in select_keys(self._conn, sql, set(paths))}
 
     def put_marks(self, marks: Iterable[Mark]) -> None:
-        data = [(m.path, m.oid, m.ws, " ".join(m.objects).encode(), m.cache) for m in marks]
-        if data:
-            self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)", data)
+        self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)",
+                    [(m.path, m.oid, m.ws, " ".join(m.objects).encode(), m.cache) for m in marks])
 
     def delete_marks(self, paths: Iterable[RelPath]) -> None:
-        data = [(p,) for p in paths]
-        if data:
-            self._write("DELETE FROM marks WHERE path = ?", data)
+        self._write("DELETE FROM marks WHERE path = ?", [(p,) for p in paths])
 
     def _write(self, sql: str, data: list[tuple]) -> None:
+        """Run ``sql`` for every row of ``data`` in one transaction (none when empty)."""
+        if not data:
+            return
         with transaction(self._conn, self._lock) as conn:
             conn.executemany(sql, data)
