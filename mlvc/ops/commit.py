@@ -18,7 +18,7 @@ from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Index
 from mlvc.workspace.marks import make_mark
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
-from mlvc.workspace.scan import WsDir, WsFile, apply_state, build, iter_files
+from mlvc.workspace.scan import Listing, WsDir, WsFile, apply_state, build, iter_files
 from mlvc.workspace.verify import ObjectChecker
 
 
@@ -124,7 +124,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     keys = dict(verified)
     objects_dir = str(repo.cache.objects_dir)
     repo.state.put_marks(m for m in (
-        make_mark(path, built.oid, node, objects_dir, keys,
+        make_mark(path, built.oid, Listing.of(node), node, objects_dir, keys,
                   [f.oid or "" for f in iter_files(node)] + [oid for oid, _ in built.trees],
                   started)
         for path, node, built in built_nodes) if m is not None)

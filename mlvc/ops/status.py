@@ -16,6 +16,7 @@ from mlvc.repo import Repo
 from mlvc.workspace.compare import diff, view
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.marks import make_mark, objects_now, still_clean
+from mlvc.workspace.scan import Listing
 from mlvc.workspace.verify import ObjectChecker
 
 
@@ -90,14 +91,14 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     with in_background(objects_now, str(repo.cache.objects_dir), current,
                        fork=sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
                        ) as objects:
-        nodes = [repo.scanner.scan(s.within or s.tracked.out.path) for s in selected]
-        for i, (s, node) in enumerate(zip(selected, nodes)):
+        listings = [repo.scanner.list(s.within or s.tracked.out.path) for s in selected]
+        for i, (s, listing) in enumerate(zip(selected, listings)):
             t = s.tracked
-            if not s.within and still_clean(marks.get(t.out.path), t.out.oid, node, objects):
+            if not s.within and still_clean(marks.get(t.out.path), t.out.oid, listing, objects):
                 results[i] = OutStatus(t.pointer, t.out.path)
     rest = [i for i in range(len(selected)) if i not in results]
     if rest:
-        results.update(_compare(repo, selected, nodes, rest, started, jobs, progress))
+        results.update(_compare(repo, selected, listings, rest, started, jobs, progress))
     stages: tuple[StageStatus, ...] = ()
     if not targets and (repo.root / "mlvc.yaml").is_file():
         from mlvc.ops.repro import pipeline_status
@@ -106,11 +107,12 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     return StatusResult(tuple(results[i] for i in range(len(selected))), stages)
 
 
-def _compare(repo: Repo, selected: list[Selected], nodes: list, rest: list[int],
+def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest: list[int],
              started: int, jobs: int, progress: Progress) -> dict[int, OutStatus]:
     """The full comparison, for the outputs in ``rest``: recorded trees, state rows, hashing
     where needed, and object checks. Outputs found clean are marked."""
     results: dict[int, OutStatus] = {}
+    nodes = {i: listings[i].tree() for i in rest}
     loaded = load_recorded(repo, [selected[i] for i in rest])
     views = [view(nodes[i], selected[i].within) for i in rest]
 
@@ -148,7 +150,8 @@ def _compare(repo: Repo, selected: list[Selected], nodes: list, rest: list[int],
             missing=not ws.files and not ws.dirs and bool(files or item.recorded.dirs),
         )
         if result.clean and not item.selected.within:
-            mark = make_mark(t.out.path, t.out.oid, nodes[i], str(repo.cache.objects_dir),
+            mark = make_mark(t.out.path, t.out.oid, listings[i], nodes[i],
+                             str(repo.cache.objects_dir),
                              check.keys, item.recorded.objects() | item.recorded.trees, started)
             if mark is not None:
                 new_marks.append(mark)

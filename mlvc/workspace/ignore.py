@@ -6,6 +6,7 @@ relative to that folder, as in git.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,12 @@ class IgnoreRules:
                 spec = _compile(text)
             self._specs[folder] = spec
         return self._specs[folder]
+
+    def listed(self, folder: RelPath, names: Iterable[str]) -> None:
+        """Tell the rules what ``folder`` holds, as just listed: a folder without a rule file
+        then costs no failed open."""
+        if folder not in self._specs and IGNORE_FILE not in names:
+            self._specs[folder] = None
 
     def active_for(self, folder: RelPath) -> list[tuple[RelPath, pathspec.PathSpec]]:
         """Rule files that apply to entries of ``folder``: its own and its ancestors'."""

@@ -16,43 +16,45 @@ output's recorded oid, so a changed pointer never matches an old mark.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 
 import xxhash
 
 from mlvc.paths import RelPath
-from mlvc.workspace.scan import WsDir, WsFile, iter_dirs, iter_files
+from mlvc.workspace.scan import Listing, WsDir, WsFile, iter_files
 from mlvc.workspace.state import RACY_NS, Mark, StatKey
 
 
-def scan_digest(node: WsFile | WsDir | None) -> tuple[bytes, int]:
+def scan_digest(listing: Listing) -> tuple[bytes, int]:
     """The digest of a scan and its newest file mtime.
 
     Paths never contain NUL and the counts come first, so the encoding is unambiguous; the
-    stat numbers go through ``repr`` of one flat list, which runs in C.
+    stat numbers go through ``repr`` of flat lists, which runs in C.
     """
-    dirs = [d.path for d in iter_dirs(node)]
-    files = list(iter_files(node))
-    keys = list(chain.from_iterable([f.key for f in files]))
-    data = "\0".join([f"{len(dirs)}\0{len(files)}", *dirs, *[f.path for f in files],
-                       repr(keys), repr([f.exec for f in files]), repr([f.nlink for f in files])])
+    keys = listing.keys
+    data = "\0".join([f"{listing.kind}\0{len(listing.dirs)}\0{len(listing.paths)}",
+                       *listing.dirs, *listing.paths,
+                       repr(keys), repr(listing.execs), repr(listing.nlinks)])
     newest = max(keys[1::3], default=0)
     return xxhash.xxh3_128_digest(data.encode("utf-8", "surrogateescape")), newest
 
 
-def objects_digest(objects_dir: str, keys: Iterable[tuple[str, tuple[int, int, int]]]) -> bytes:
-    data = "\0".join([objects_dir, *(f"{o}\0{k[0]}\0{k[1]}\0{k[2]}" for o, k in keys)])
+def objects_digest(objects_dir: str, oids: Sequence[str], keys: list[int]) -> bytes:
+    """The digest of the objects ``oids`` and their stat ``keys``: (inode, mtime_ns, size)
+    of each, three numbers per object."""
+    data = "\0".join([objects_dir, str(len(oids)), *oids, repr(keys)])
     return xxhash.xxh3_128_digest(data.encode())
 
 
-def current_objects_digest(objects_dir: str, oids: Iterable[str]) -> bytes | None:
+def current_objects_digest(objects_dir: str, oids: Sequence[str]) -> bytes | None:
     """``objects_digest`` of the objects as they are now; None if one is missing.
 
     ``oids`` come sorted, so each fan-out folder is opened once and its objects are
     stat'ed relative to it: a shorter path walk per object than a full path.
     """
-    keys = []
+    keys: list[int] = []
+    add = keys.extend
     fd, prefix = -1, ""
     stat = os.stat
     try:
@@ -64,26 +66,27 @@ def current_objects_digest(objects_dir: str, oids: Iterable[str]) -> bytes | Non
                 prefix = oid[:2]
                 fd = os.open(f"{objects_dir}/{prefix}", os.O_RDONLY | os.O_DIRECTORY)
             st = stat(oid[2:], dir_fd=fd)
-            keys.append((oid, (st.st_ino, st.st_mtime_ns, st.st_size)))
+            add((st.st_ino, st.st_mtime_ns, st.st_size))
     except (FileNotFoundError, NotADirectoryError):
         return None
     finally:
         if fd >= 0:
             os.close(fd)
-    return objects_digest(objects_dir, keys)
+    return objects_digest(objects_dir, oids, keys)
 
 
-def make_mark(path: RelPath, oid: str, node: WsFile | WsDir | None, objects_dir: str,
-              object_keys: Mapping[str, StatKey], needed: Iterable[str],
+def make_mark(path: RelPath, oid: str, listing: Listing, node: WsFile | WsDir | None,
+              objects_dir: str, object_keys: Mapping[str, StatKey], needed: Iterable[str],
               started: int) -> Mark | None:
     """A mark for an output just found clean, or None when one would not be safe.
 
+    ``node`` is ``listing.tree()`` with the state DB's link types filled in.
     ``object_keys`` must hold the verified stat of every ``needed`` object (files and
     manifests); files placed as hard links whose key equals their object's key are that
     object. ``started`` is when the operation began, before anything was read: a file
     whose mtime is not clearly older could have changed again within the same tick.
     """
-    ws, newest = scan_digest(node)
+    ws, newest = scan_digest(listing)
     if newest >= started - RACY_NS:
         return None
     linked = {f.oid for f in iter_files(node) if f.link == "hardlink" and f.nlink > 1
@@ -91,8 +94,8 @@ def make_mark(path: RelPath, oid: str, node: WsFile | WsDir | None, objects_dir:
     objects = sorted(set(needed) - linked)
     if any(o not in object_keys for o in objects):
         return None
-    keys = [(o, object_keys[o]) for o in objects]
-    return Mark(path, oid, ws, tuple(objects), objects_digest(objects_dir, keys))
+    keys = list(chain.from_iterable([object_keys[o] for o in objects]))
+    return Mark(path, oid, ws, tuple(objects), objects_digest(objects_dir, objects, keys))
 
 
 def objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, bytes | None]:
@@ -100,15 +103,15 @@ def objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, bytes 
     return {m.path: current_objects_digest(objects_dir, m.objects) for m in marks}
 
 
-def still_clean(mark: Mark | None, oid: str, node: WsFile | WsDir | None,
+def still_clean(mark: Mark | None, oid: str, listing: Listing,
                 objects_now: Callable[[], Mapping[RelPath, bytes | None]]) -> bool:
-    """Whether ``node`` (a fresh scan of the output) and the cache still match ``mark``.
+    """Whether ``listing`` (a fresh scan of the output) and the cache still match ``mark``.
 
     ``objects_now()`` gives the digest of the cache objects as they are now (see
     :func:`objects_now`); it is only asked for when the scan matches.
     """
-    if mark is None or mark.oid != oid or node is None:
+    if mark is None or mark.oid != oid or listing.kind is None:
         return False
-    if scan_digest(node)[0] != mark.ws:
+    if scan_digest(listing)[0] != mark.ws:
         return False
     return objects_now().get(mark.path) == mark.cache

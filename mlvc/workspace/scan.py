@@ -64,17 +64,22 @@ class Scanner:
 
     def scan(self, path: RelPath) -> WsFile | WsDir | None:
         """The file or directory at ``path``, or None when nothing is there."""
+        return self.list(path).tree()
+
+    def list(self, path: RelPath) -> Listing:
+        """The scan of ``path`` as flat columns (see :class:`Listing`)."""
         fs_path = to_fs(self.root, path)
         try:
             st = os.lstat(fs_path)
         except (FileNotFoundError, NotADirectoryError):
-            return None
+            return Listing(None)
         if stat.S_ISLNK(st.st_mode):
-            return self._symlink(path, str(fs_path))
+            return Listing("file").add_file(self._symlink(path, str(fs_path)))
         if stat.S_ISDIR(st.st_mode):
-            return self._scan_dir(path)
+            return self._list_dir(path)
         if stat.S_ISREG(st.st_mode):
-            return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink)
+            return Listing("file").add_file(
+                WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink))
         raise TargetError(f"'{path}' is not a regular file or directory")
 
     def _symlink(self, path: RelPath, fs_path: str) -> WsFile:
@@ -91,50 +96,138 @@ class Scanner:
                               hint="track the directory it points to instead")
         return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink)
 
-    def _scan_dir(self, path: RelPath) -> WsDir:
-        top = WsDir(path)
-        stack = [top]
-        new = tuple.__new__
+    def _list_dir(self, path: RelPath) -> Listing:
+        out = Listing("dir", [path], [-1], [0], [0])
+        paths, keys, execs, nlinks = out.paths, out.keys, out.execs, out.nlinks
+        add_path, add_key, add_exec, add_nlink = paths.append, keys.extend, execs.append, nlinks.append
+        stack = [0]
         while stack:
-            node = stack.pop()
-            active = self.ignore.active_for(node.path)
-            folder = str(to_fs(self.root, node.path))
+            index = stack.pop()
+            dir_path = out.dirs[index]
+            out.starts[index] = len(paths)
+            folder = str(to_fs(self.root, dir_path))
+            prefix = f"{dir_path}/" if dir_path else ""
             # Listing through a descriptor makes each entry's stat relative to it (fstatat):
             # a shorter path walk per file than the full path.
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 with os.scandir(fd) as it:
                     entries = list(it)
+                self.ignore.listed(dir_path, [entry.name for entry in entries])
+                active = self.ignore.active_for(dir_path)
                 for entry in entries:
                     name = entry.name
                     if name in ALWAYS_IGNORED:
                         continue
-                    child = f"{node.path}/{name}" if node.path else name
+                    child = prefix + name
                     if TMP_MARK in name and is_leftover(name):
-                        node.leftovers.append(child)
+                        out.leftovers.append((index, child))
                         continue
                     if entry.is_symlink():
                         if active and IgnoreRules.matches(active, child, False):
                             continue
-                        node.files[name] = self._symlink(child, f"{folder}/{name}")
+                        out.add_file(self._symlink(child, f"{folder}/{name}"))
                         continue
                     is_dir = entry.is_dir(follow_symlinks=False)
                     if active and IgnoreRules.matches(active, child, is_dir):
                         continue
                     if is_dir:
-                        sub = WsDir(child)
-                        node.dirs[name] = sub
-                        stack.append(sub)
+                        stack.append(out.add_dir(index, child))
                         continue
                     st = entry.stat(follow_symlinks=False)
                     if st.st_mode & _S_IFMT != _S_IFREG:
                         raise TargetError(f"'{child}' is not a regular file or directory")
-                    node.files[name] = WsFile(
-                        child, new(StatKey, (st.st_ino, st.st_mtime_ns, st.st_size)),
-                        bool(st.st_mode & 0o100), None, None, st.st_nlink)
+                    add_path(child)
+                    add_key((st.st_ino, st.st_mtime_ns, st.st_size))
+                    add_exec(bool(st.st_mode & 0o100))
+                    add_nlink(st.st_nlink)
             finally:
                 os.close(fd)
-        return top
+            out.ends[index] = len(paths)
+        return out
+
+
+@dataclass(slots=True)
+class Listing:
+    """A scan as flat columns in walk order, cheap to digest (see ``marks.scan_digest``).
+
+    ``kind`` is "file", "dir" or None (nothing there). For a folder, ``dirs[0]`` is the
+    folder itself; ``parents[i]`` is the index of ``dirs[i]``'s parent (-1 for the top) and
+    the files directly in ``dirs[i]`` are ``paths[starts[i]:ends[i]]``. ``keys`` holds each
+    file's (inode, mtime_ns, size), three numbers per file. :meth:`tree` gives the nodes.
+    """
+
+    kind: str | None
+    dirs: list[RelPath] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    paths: list[RelPath] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+    execs: list[bool] = field(default_factory=list)
+    nlinks: list[int] = field(default_factory=list)
+    leftovers: list[tuple[int, RelPath]] = field(default_factory=list)  # (folder index, path)
+
+    @classmethod
+    def of(cls, node: WsFile | WsDir | None) -> Listing:
+        """The listing whose :meth:`tree` is ``node``, in the order a scan lists it (files
+        changed in place since the scan are listed as they are now)."""
+        if node is None:
+            return cls(None)
+        if isinstance(node, WsFile):
+            return cls("file").add_file(node)
+        out = cls("dir", [node.path], [-1], [0], [0])
+        nodes, stack = [node], [0]
+        while stack:
+            index = stack.pop()
+            folder = nodes[index]
+            out.starts[index] = len(out.paths)
+            for f in folder.files.values():
+                out.add_file(f)
+            out.ends[index] = len(out.paths)
+            for sub in folder.dirs.values():
+                stack.append(out.add_dir(index, sub.path))
+                nodes.append(sub)
+            out.leftovers.extend((index, path) for path in folder.leftovers)
+        return out
+
+    def add_dir(self, parent: int, path: RelPath) -> int:
+        """Add a folder below ``dirs[parent]``; its files follow once it is listed."""
+        self.dirs.append(path)
+        self.parents.append(parent)
+        self.starts.append(0)
+        self.ends.append(0)
+        return len(self.dirs) - 1
+
+    def add_file(self, f: WsFile) -> Listing:
+        self.paths.append(f.path)
+        self.keys.extend(f.key)
+        self.execs.append(f.exec)
+        self.nlinks.append(f.nlink)
+        return self
+
+    def tree(self) -> WsFile | WsDir | None:
+        if self.kind is None:
+            return None
+        keys, new = self.keys, tuple.__new__
+        if self.kind == "file":
+            return WsFile(self.paths[0], new(StatKey, keys[:3]), self.execs[0], None, None,
+                          self.nlinks[0])
+        nodes = [WsDir(p) for p in self.dirs]
+        for i in range(1, len(nodes)):
+            parent = nodes[self.parents[i]]
+            parent.dirs[self.dirs[i][len(parent.path) + 1 if parent.path else 0:]] = nodes[i]
+        paths, execs, nlinks = self.paths, self.execs, self.nlinks
+        for node, start, end in zip(nodes, self.starts, self.ends):
+            cut = len(node.path) + 1 if node.path else 0
+            files = node.files
+            for j in range(start, end):
+                path = paths[j]
+                files[path[cut:]] = WsFile(path, new(StatKey, keys[3 * j:3 * j + 3]), execs[j],
+                                           None, None, nlinks[j])
+        for index, path in self.leftovers:
+            nodes[index].leftovers.append(path)
+        return nodes[0]
 
 
 def iter_files(node: WsFile | WsDir | None) -> Iterator[WsFile]:

@@ -1,11 +1,14 @@
-"""The scan digest of clean marks: equal digests only for equal scans."""
+"""The scan digest of clean marks (equal digests only for equal scans), and the listing's
+tree."""
+
+import os
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlvc.workspace.marks import objects_digest, scan_digest
-from mlvc.workspace.scan import WsDir, WsFile
-from mlvc.workspace.state import StatKey
+from mlvc.workspace.marks import current_objects_digest, objects_digest, scan_digest
+from mlvc.workspace.scan import Listing, WsDir, WsFile
+from mlvc.workspace.state import StatKey, stat_key
 
 names = st.text(st.characters(blacklist_characters="\0/", blacklist_categories=("Cs",)),
                 min_size=1, max_size=6)
@@ -27,6 +30,10 @@ def build(spec: dict, path: str = "out") -> WsDir:
     return node
 
 
+def listing(spec: dict, path: str = "out") -> Listing:
+    return Listing.of(build(spec, path))
+
+
 def flat(spec: dict, path: str = "out") -> tuple:
     out = [("D", path)]
     for name, value in spec["files"].items():
@@ -38,49 +45,74 @@ def flat(spec: dict, path: str = "out") -> tuple:
 
 @given(trees, trees)
 def test_equal_digests_only_for_equal_scans(a, b):
-    assert scan_digest(build(a))[0] == scan_digest(build(a))[0]
-    if scan_digest(build(a))[0] == scan_digest(build(b))[0]:
+    assert scan_digest(listing(a))[0] == scan_digest(listing(a))[0]
+    if scan_digest(listing(a))[0] == scan_digest(listing(b))[0]:
         assert flat(a) == flat(b)
 
 
 @given(trees, st.sampled_from(["inode", "mtime", "size", "exec", "nlink", "name"]))
 def test_any_change_to_a_file_changes_the_digest(spec, field):
-    node = build(spec)
-    files = list(node.files.values())
-    if not files:
-        files = [WsFile("out/f", StatKey(1, 2, 3), False)]
-        node.files["f"] = files[0]
-    before = scan_digest(node)[0]
-    f = files[0]
+    scan = listing(spec)
+    if not scan.paths:
+        scan.add_file(WsFile("out/f", StatKey(1, 2, 3), False))
+        scan.ends[0] = 1
+    before = scan_digest(scan)[0]
     if field == "exec":
-        f.exec = not f.exec
+        scan.execs[0] = not scan.execs[0]
     elif field == "nlink":
-        f.nlink += 1
+        scan.nlinks[0] += 1
     elif field == "name":
-        f.path += "~"
+        scan.paths[0] += "~"
     else:
-        k = list(f.key)
-        k[["inode", "mtime", "size"].index(field)] += 1
-        f.key = StatKey(*k)
-    assert scan_digest(node)[0] != before
+        scan.keys[["inode", "mtime", "size"].index(field)] += 1
+    assert scan_digest(scan)[0] != before
 
 
 @given(trees)
 def test_newest_is_the_largest_mtime(spec):
     mtimes = [f[2] for f in flat(spec) if f[0] == "F"]
-    assert scan_digest(build(spec))[1] == max([k[1] for k in mtimes], default=0)
+    assert scan_digest(listing(spec))[1] == max([k[1] for k in mtimes], default=0)
 
 
 def test_a_file_moving_between_folders_changes_the_digest():
     key = StatKey(1, 2, 3)
-    one = build({"files": {"x": (key, False, 1)}, "dirs": {"d": {"files": {}, "dirs": {}}}})
-    two = build({"files": {}, "dirs": {"d": {"files": {"x": (key, False, 1)}, "dirs": {}}}})
+    one = listing({"files": {"x": (key, False, 1)}, "dirs": {"d": {"files": {}, "dirs": {}}}})
+    two = listing({"files": {}, "dirs": {"d": {"files": {"x": (key, False, 1)}, "dirs": {}}}})
+    assert scan_digest(one)[0] != scan_digest(two)[0]
+
+
+@given(trees)
+def test_the_listing_tree_is_the_scanned_tree(spec):
+    assert listing(spec).tree() == build(spec)
+
+
+def test_a_file_listing_is_not_a_folder_listing():
+    key = StatKey(1, 2, 3)
+    one = Listing("file").add_file(WsFile("out", key, False))
+    two = Listing("dir", ["out"], [-1], [0], [0])
+    assert one.tree() == WsFile("out", key, False)
+    assert two.tree() == WsDir("out")
+    assert Listing(None).tree() is None
     assert scan_digest(one)[0] != scan_digest(two)[0]
 
 
 def test_objects_digest_depends_on_every_field_and_the_folder():
-    base = objects_digest("/c", [("ab" * 16, StatKey(1, 2, 3))])
-    assert base != objects_digest("/d", [("ab" * 16, StatKey(1, 2, 3))])
-    for other in (StatKey(9, 2, 3), StatKey(1, 9, 3), StatKey(1, 2, 9)):
-        assert base != objects_digest("/c", [("ab" * 16, other)])
-    assert base != objects_digest("/c", [("cd" * 16, StatKey(1, 2, 3))])
+    one, two = "ab" * 16, "cd" * 16
+    base = objects_digest("/c", [one], [1, 2, 3])
+    assert base != objects_digest("/d", [one], [1, 2, 3])
+    for other in ([9, 2, 3], [1, 9, 3], [1, 2, 9]):
+        assert base != objects_digest("/c", [one], other)
+    assert base != objects_digest("/c", [two], [1, 2, 3])
+    assert objects_digest("/c", [one, two], [1, 2, 3, 4, 5, 6]) != \
+        objects_digest("/c", [two, one], [1, 2, 3, 4, 5, 6])
+
+
+def test_current_objects_digest_is_the_marked_digest(tmp_path):
+    oids = sorted(["ab" + "0" * 30, "ab" + "1" * 30, "cd" + "2" * 30])
+    for i, oid in enumerate(oids):
+        (tmp_path / oid[:2]).mkdir(exist_ok=True)
+        (tmp_path / oid[:2] / oid[2:]).write_bytes(b"x" * i)
+    keys = [n for o in oids for n in stat_key(os.stat(tmp_path / o[:2] / o[2:]))]
+    assert current_objects_digest(str(tmp_path), oids) == objects_digest(str(tmp_path), oids, keys)
+    (tmp_path / "cd" / oids[2][2:]).unlink()
+    assert current_objects_digest(str(tmp_path), oids) is None

@@ -1,0 +1,102 @@
+"""The scanner's flat listing: its tree is the folder on disk, and ``Listing.of`` gives back
+the same listing from that tree (the order marks are digested in)."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlvc.workspace.ignore import IgnoreRules
+from mlvc.workspace.scan import Listing, Scanner, WsDir, iter_dirs, iter_files
+
+names = st.text(st.sampled_from("abcxyzé_-. "), min_size=1, max_size=5).filter(
+    lambda n: n not in (".", "..") and not n.startswith(".mlvc"))
+files = st.dictionaries(names, st.tuples(st.binary(max_size=8), st.booleans()), max_size=4)
+trees = st.recursive(st.fixed_dictionaries({"files": files, "dirs": st.just({})}),
+                     lambda kids: st.fixed_dictionaries(
+                         {"files": files, "dirs": st.dictionaries(names, kids, max_size=3)}),
+                     max_leaves=10)
+
+
+def write(spec: dict, folder: Path) -> None:
+    folder.mkdir()
+    for name, (data, exe) in spec["files"].items():
+        if name in spec["dirs"]:
+            continue
+        (folder / name).write_bytes(data)
+        os.chmod(folder / name, 0o755 if exe else 0o644)
+    for name, sub in spec["dirs"].items():
+        write(sub, folder / name)
+
+
+def expected(spec: dict, path: str = "out") -> tuple[set, set]:
+    dirs, found = {path}, set()
+    for name, (data, exe) in spec["files"].items():
+        if name not in spec["dirs"]:
+            found.add((f"{path}/{name}", len(data), exe))
+    for name, sub in spec["dirs"].items():
+        d, f = expected(sub, f"{path}/{name}")
+        dirs |= d
+        found |= f
+    return dirs, found
+
+
+@settings(max_examples=40, deadline=None)
+@given(trees)
+def test_the_listing_is_the_folder_and_round_trips_through_its_tree(spec):
+    root = Path(tempfile.mkdtemp())
+    try:
+        write(spec, root / "out")
+        scanner = Scanner(root, IgnoreRules(root), (root,))
+        listing = scanner.list("out")
+        node = listing.tree()
+        assert isinstance(node, WsDir)
+        dirs, found = expected(spec)
+        assert {d.path for d in iter_dirs(node)} == dirs
+        assert {(f.path, f.key.size, f.exec) for f in iter_files(node)} == found
+        assert Listing.of(node) == listing
+        assert scanner.scan("out") == node
+    finally:
+        shutil.rmtree(root)
+
+
+def test_single_files_missing_paths_and_leftovers(tmp_path):
+    (tmp_path / "one").write_bytes(b"1")
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "e" / ".x.mlvc-tmp.12").write_bytes(b"partial")
+    (tmp_path / "d" / "keep").write_bytes(b"k")
+    scanner = Scanner(tmp_path, IgnoreRules(tmp_path), (tmp_path,))
+
+    one = scanner.list("one")
+    assert one.kind == "file" and one.paths == ["one"]
+    assert Listing.of(one.tree()) == one
+    assert scanner.list("nothing") == Listing(None)
+    assert scanner.scan("nothing") is None
+
+    d = scanner.list("d")
+    node = d.tree()
+    assert node.dirs["e"].leftovers == ["d/e/.x.mlvc-tmp.12"]
+    assert list(node.files) == ["keep"] and not node.dirs["e"].files
+    assert Listing.of(node) == d
+
+
+def test_the_scan_reads_only_rule_files_that_exist_below_it(tmp_path, monkeypatch):
+    for folder in ("out/a/b", "out/a/c", "out/d"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "x.tmp").write_bytes(b"t")
+        (tmp_path / folder / "y.csv").write_bytes(b"y")
+    (tmp_path / "out" / "a" / ".mlvcignore").write_text("*.tmp\n")
+    read = []
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text",
+                        lambda self, *a, **k: read.append(self) or real(self, *a, **k))
+    scanner = Scanner(tmp_path, IgnoreRules(tmp_path), (tmp_path,))
+    found = {f.path for f in iter_files(scanner.scan("out"))}
+    assert found == {"out/a/b/y.csv", "out/a/c/y.csv", "out/d/x.tmp", "out/d/y.csv",
+                     "out/a/.mlvcignore"}
+    # The folders above the scanned one are looked up; from it down, only the one file.
+    assert sorted(str(p.relative_to(tmp_path)) for p in read) == [".mlvcignore",
+                                                                   "out/a/.mlvcignore"]
