@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import threading
 from pathlib import Path
@@ -55,7 +54,7 @@ def unnamed_files_work(folder: str) -> bool:
             except OSError:
                 fd = -1
             if fd >= 0:
-                probe = f"{folder}/.mlvc-probe.{os.getpid()}.{secrets.token_hex(4)}"
+                probe = f"{folder}/.mlvc-probe.{os.getpid()}.{os.urandom(4).hex()}"
                 try:
                     _link_fd(fd, probe)
                     os.unlink(probe)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -111,6 +110,8 @@ def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
 def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseException) -> None:
     settings = ctx.find_object(Settings)
     if settings is not None and settings.verbose:
+        import traceback  # only on an error: it costs ~15 ms of every start-up
+
         traceback.print_exception(exc, file=sys.stderr)
     click.echo(f"error: {message}", err=True)
     if hint:

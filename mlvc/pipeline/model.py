@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlvc.paths import RelPath
+from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE  # noqa: F401 - known here too
 
-PIPELINE_FILE = "mlvc.yaml"
-LOCK_FILE = "mlvc.lock"
 DEFAULT_PARAMS = "params.yaml"
 OUT_KINDS = ("outs", "metrics", "plots")
 

@@ -20,7 +20,6 @@ import inspect
 import os
 import posixpath
 import queue
-import secrets
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -103,7 +102,7 @@ class Remote:
         with self._lock:
             self._tmp_counter += 1
             n = self._tmp_counter
-        return f"{self.root}/tmp/{oid}.{os.getpid()}.{secrets.token_hex(4)}.{n}"
+        return f"{self.root}/tmp/{oid}.{os.getpid()}.{os.urandom(4).hex()}.{n}"
 
     # -- the epoch token -------------------------------------------------------------------
     def epoch(self) -> str | None:
@@ -122,7 +121,7 @@ class Remote:
 
     def renew_epoch(self) -> str:
         """Write a new epoch token: every local index of this remote starts again."""
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()
         self._write_bytes(f"{self.root}/{EPOCH_NAME}", token.encode(), token)
         return token
 

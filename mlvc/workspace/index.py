@@ -102,12 +102,12 @@ class Index:
 
 def _stage_outs(root: Path) -> tuple[Tracked, ...]:
     """The cached outputs of the stages in ``mlvc.yaml``, as ``mlvc.lock`` records them."""
-    from mlvc.pipeline.lockfile import load_lock
-    from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE
+    from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE
 
     if not (root / LOCK_FILE).is_file() or not (root / PIPELINE_FILE).is_file():
         return ()
     from mlvc.pipeline.loader import load_pipeline
+    from mlvc.pipeline.lockfile import load_lock
 
     pipeline = load_pipeline(root)
     out = []
