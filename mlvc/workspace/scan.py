@@ -13,6 +13,8 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
 from pathlib import Path
 
 from mlvc.errors import PathError, TargetError
@@ -217,14 +219,17 @@ class Listing:
         for i in range(1, len(nodes)):
             parent = nodes[self.parents[i]]
             parent.dirs[self.dirs[i][len(parent.path) + 1 if parent.path else 0:]] = nodes[i]
-        paths, execs, nlinks = self.paths, self.execs, self.nlinks
+        it = iter(keys)
+        stat_keys = list(map(partial(new, StatKey), zip(it, it, it)))
+        paths, execs, nlinks, nothing = self.paths, self.execs, self.nlinks, repeat(None)
         for node, start, end in zip(nodes, self.starts, self.ends):
+            if start == end:
+                continue
             cut = len(node.path) + 1 if node.path else 0
-            files = node.files
-            for j in range(start, end):
-                path = paths[j]
-                files[path[cut:]] = WsFile(path, new(StatKey, keys[3 * j:3 * j + 3]), execs[j],
-                                           None, None, nlinks[j])
+            here = paths[start:end]
+            node.files = dict(zip([p[cut:] for p in here], map(
+                WsFile, here, stat_keys[start:end], execs[start:end], nothing, nothing,
+                nlinks[start:end])))
         for index, path in self.leftovers:
             nodes[index].leftovers.append(path)
         return nodes[0]
