@@ -14,7 +14,7 @@ from mlvc.paths import RelPath, from_user
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
-from mlvc.workspace.importer import Importer
+from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Index
 from mlvc.workspace.marks import make_mark
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
@@ -85,7 +85,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     hashed_paths = {f.path for f in todo}
     importer = Importer(repo.root, repo.cache, repo.linker, save=save)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
-                          processes=True)
+                          processes=True, codec=IMPORTED)
     rows, verified = [], []
     # A file linked to its object has one more name now: the worker counted it, unless other
     # files with the same content were linked to the same inode in this run too.

@@ -29,7 +29,7 @@ from mlvc.errors import CorruptObjectError
 from mlvc.fsutil import NewFile
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
-from mlvc.parallel import PROCESS_MIN_ITEMS, run_batched, threaded
+from mlvc.parallel import PROCESS_MIN_ITEMS, Codec, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote.retry import with_retries, with_retries_async
 from mlvc.workspace.links import SMALL_FILE
@@ -386,7 +386,7 @@ class Remote:
         assert fn is not None
         if self.forkable and len(items) >= PROCESS_MIN_ITEMS:
             outcomes = run_batched(items, _Captured(fn), jobs, progress, desc, unit="object",
-                                   processes=True)
+                                   processes=True, codec=_OUTCOME)
             for item, outcome in zip(items, outcomes):
                 settle(item, outcome)
             return Transferred(tuple(done), tuple(failed), nbytes, tuple(stored))
@@ -452,6 +452,18 @@ class _Captured:
             return self.fn(item)
         except Exception as exc:  # noqa: BLE001 - reported per object by the caller
             return exc
+
+
+def _pack_outcome(outcome: object) -> tuple:
+    return ("key", *outcome) if isinstance(outcome, StatKey) else ("other", outcome)
+
+
+def _unpack_outcome(t: tuple) -> object:
+    return tuple.__new__(StatKey, t[1:]) if t[0] == "key" else t[1]
+
+
+# A transfer's outcome from a forked worker: the stored object's StatKey, None, or an error.
+_OUTCOME = Codec(_pack_outcome, _unpack_outcome)
 
 
 def _accepts(fs: object, method: str, name: str) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.parallel import run_batched
+from mlvc.parallel import Codec, run_batched
 from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
@@ -139,7 +139,8 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         except OSError as exc:
             return act.path, None, exc.strerror or str(exc)
 
-    results = run_batched(todo, place, jobs, progress, "Checking out", processes=True)
+    results = run_batched(todo, place, jobs, progress, "Checking out", processes=True,
+                          codec=_PLACED)
     placed = [(p, st) for p, st, err in results if st is not None]
     failed = [(p, err) for p, st, err in results if st is None]
     for act in the_plan.actions:
@@ -149,6 +150,22 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
             mode = os.stat(fs).st_mode & 0o777
             os.chmod(fs, (mode | 0o111 & ~UMASK) if act.want.exec else mode & ~0o111)
     return Applied(tuple(placed), tuple(deleted), tuple(failed))
+
+
+def _pack_placed(r: tuple) -> tuple:
+    path, state, err = r
+    return (path, err) if state is None else (path, *state.key, state.oid, state.link, err)
+
+
+def _unpack_placed(t: tuple) -> tuple:
+    if len(t) == 2:
+        return t[0], None, t[1]
+    new = tuple.__new__
+    path, ino, mtime, size, oid, link, err = t
+    return path, new(FileState, (new(StatKey, (ino, mtime, size)), oid, link)), err
+
+
+_PLACED = Codec(_pack_placed, _unpack_placed)  # (path, FileState | None, error) from workers
 
 
 def _remove(fs: Path) -> None:

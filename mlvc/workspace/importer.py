@@ -21,6 +21,7 @@ import xxhash
 from mlvc.errors import CorruptObjectError
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
+from mlvc.parallel import Codec
 from mlvc.workspace.links import SHARED_TYPES, SMALL_FILE, Linker, copy_file, reflink
 from mlvc.workspace.scan import WsFile
 from mlvc.workspace.state import FileState, StatKey, stat_key
@@ -34,6 +35,21 @@ class Imported(NamedTuple):
     state: FileState  # the workspace file's new state row
     verified: StatKey | None  # stat of a cache object just written
     nlink: int | None = None  # the workspace file's link count, when placing changed it
+
+
+def _pack(r: Imported) -> tuple:
+    return (r.oid, *r.state.key, r.state.oid, r.state.link,
+            None if r.verified is None else tuple(r.verified), r.nlink)
+
+
+def _unpack(t: tuple) -> Imported:
+    new = tuple.__new__
+    oid, ino, mtime, size, state_oid, link, verified, nlink = t
+    state = new(FileState, (new(StatKey, (ino, mtime, size)), state_oid, link))
+    return new(Imported, (oid, state, None if verified is None else new(StatKey, verified), nlink))
+
+
+IMPORTED = Codec(_pack, _unpack)  # for Importer.run in forked workers
 
 
 def read_small(fs: str) -> tuple[bytes | None, StatKey]:

@@ -24,6 +24,22 @@ def test_results_keep_input_order(jobs, processes, monkeypatch):
         assert pids == {os.getpid()}
 
 
+def test_forked_workers_inherit_the_items_and_results_cross_through_the_codec(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(parallel, "PROCESS_MIN_ITEMS", 10)
+    # A lock cannot be pickled: the items reach the workers only by being inherited.
+    items = [(i, threading.Lock()) for i in range(300)]
+    codec = parallel.Codec(lambda r: ("packed", r[0], os.getpid()),
+                           lambda t: {"value": t[1], "packed_in": t[2]})
+    out = parallel.run_batched(items, lambda item: (item[0] * 3, item[1]), 2, NULL_PROGRESS,
+                               "x", processes=True, codec=codec)
+    assert [r["value"] for r in out] == [i * 3 for i in range(300)]
+    if (os.cpu_count() or 1) > 1:
+        assert os.getpid() not in {r["packed_in"] for r in out}
+    assert parallel._FORK_BATCHES == [] and parallel._FORK_FN is None
+
+
 def test_empty_input():
     assert parallel.run_batched([], square_and_pid, 4, NULL_PROGRESS, "x") == []
 
