@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from dataclasses import dataclass, replace
@@ -138,4 +139,18 @@ def cli(ctx: click.Context, directory: Path | None, quiet: bool, verbose: bool) 
 
 
 def main(argv: list[str] | None = None) -> None:
+    _tune_gc()
     cli.main(args=argv, prog_name="mlvc")
+
+
+def _tune_gc() -> None:
+    """Make the cyclic garbage collector rare, as mypy does.
+
+    A command holds tens of thousands of small objects at once (a scan, a plan, state
+    rows), none of them in reference cycles: reference counting frees them. With CPython's
+    default thresholds the collector still walks the whole heap each time it grows by a
+    quarter: 0.59 s of a 2.6 s hard-linked checkout of 50,000 files. Young cycles are
+    still collected, less often; what was imported is frozen out of every collection.
+    """
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
