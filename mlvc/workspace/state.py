@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -133,8 +134,8 @@ class StateDB:
     def put_files(self, rows: Iterable[tuple[RelPath, FileState]]) -> None:
         # Keys may be StatKeys or plain (inode, mtime, size) tuples: index, don't name.
         now = time.time_ns()
-        self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(p, f[0][0], f[0][1], f[0][2], f[1], f[2], now) for p, f in rows])
+        self._insert("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [(p, f[0][0], f[0][1], f[0][2], f[1], f[2], now) for p, f in rows])
 
     def delete_files(self, paths: Iterable[RelPath]) -> None:
         self._write("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
@@ -156,8 +157,8 @@ class StateDB:
         return {o: new(StatKey, (i, m, s)) for o, i, m, s in select_keys(self._conn, sql, wanted)}
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
-        self._write("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
-                    [(o, k[0], k[1], k[2]) for o, k in rows])
+        self._insert("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                     [(o, k[0], k[1], k[2]) for o, k in rows])
 
     # -- tree manifests whose shape was validated once (their oid fixes their bytes) ---------
     def valid_trees(self, oids: Iterable[str]) -> set[str]:
@@ -189,6 +190,14 @@ class StateDB:
 
     def delete_marks(self, paths: Iterable[RelPath]) -> None:
         self._write("DELETE FROM marks WHERE path = ?", [(p,) for p in paths])
+
+    def _insert(self, sql: str, data: list[tuple]) -> None:
+        """``_write`` of rows keyed by their first column, in key order: the B-tree then
+        grows at one edge instead of splitting pages all over (50,000 paths in scan order:
+        0.30-0.38 s; sorted: 0.17-0.18 s). The sort is stable, so the last row for a key
+        still wins."""
+        data.sort(key=itemgetter(0))
+        self._write(sql, data)
 
     def _write(self, sql: str, data: list[tuple]) -> None:
         """Run ``sql`` for every row of ``data`` in one transaction (none when empty)."""

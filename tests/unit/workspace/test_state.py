@@ -53,3 +53,16 @@ def test_racy_rows_are_not_trusted(tmp_path):
     db.put_files([("fresh", FileState(StatKey(1, now, 1), "a" * 32)),
                   ("old", FileState(StatKey(2, now - 10**9, 1), "b" * 32))])
     assert sorted(db.files_under("")) == ["old"]
+
+
+def test_the_last_row_for_a_key_in_one_batch_wins(tmp_path):
+    # Rows are written in key order; the order among rows of one key is kept.
+    db = StateDB(tmp_path / "state.db")
+    db.put_files([("z", FileState(StatKey(1, 1, 1), "1" * 32)),
+                  ("a", FileState(StatKey(9, 9, 9), "9" * 32)),
+                  ("z", FileState(StatKey(2, 2, 2), "2" * 32)),
+                  ("z", FileState(StatKey(0, 0, 0), "0" * 32))])
+    assert db.files_under("z")["z"].oid == "0" * 32
+    db.put_objects([("b" * 32, StatKey(5, 5, 5)), ("a" * 32, StatKey(1, 1, 1)),
+                    ("b" * 32, StatKey(3, 3, 3))])
+    assert db.verified_objects(["b" * 32]) == {"b" * 32: StatKey(3, 3, 3)}
