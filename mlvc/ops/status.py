@@ -7,17 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc.errors import FormatError, MlvcError
-from mlvc.ops._outputs import load_recorded, resolve
-from mlvc.ops.commit import user_paths
 from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, from_user
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.compare import diff, view
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.marks import make_mark, objects_now, still_clean
 from mlvc.workspace.scan import Listing
-from mlvc.workspace.verify import ObjectChecker
+
+# The full comparison's modules (recorded trees, hashing, object checks) are imported by
+# ``_compare`` when an output needs it: a no-op status, every output clean by its mark,
+# starts ~15 ms sooner without them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     jobs = jobs or repo.jobs
     started = time.time_ns()
     index = Index.load(repo.root, repo.ignore)
-    selected = index.select(user_paths(repo, targets or [], cwd))
+    selected = index.select([from_user(repo.root, t, cwd) for t in targets or []])
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
     # The marked cache objects are stat'ed in a forked child while this process scans the
@@ -111,6 +111,10 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
              started: int, jobs: int, progress: Progress) -> dict[int, OutStatus]:
     """The full comparison, for the outputs in ``rest``: recorded trees, state rows, hashing
     where needed, and object checks. Outputs found clean are marked."""
+    from mlvc.ops._outputs import load_recorded, resolve
+    from mlvc.workspace.compare import diff, view
+    from mlvc.workspace.verify import ObjectChecker
+
     results: dict[int, OutStatus] = {}
     nodes = {i: listings[i].tree() for i in rest}
     loaded = load_recorded(repo, [selected[i] for i in rest])

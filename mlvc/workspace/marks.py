@@ -16,6 +16,7 @@ output's recorded oid, so a changed pointer never matches an old mark.
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 
@@ -29,22 +30,39 @@ from mlvc.workspace.state import RACY_NS, Mark, StatKey
 def scan_digest(listing: Listing) -> tuple[bytes, int]:
     """The digest of a scan and its newest file mtime.
 
-    Paths never contain NUL and the counts come first, so the encoding is unambiguous; the
-    stat numbers go through ``repr`` of flat lists, which runs in C.
+    Paths never contain NUL and the counts come first, so the text is unambiguous; the stat
+    numbers, exec bits and link counts follow as packed numbers.
     """
     keys = listing.keys
-    data = "\0".join([f"{listing.kind}\0{len(listing.dirs)}\0{len(listing.paths)}",
-                       *listing.dirs, *listing.paths,
-                       repr(keys), repr(listing.execs), repr(listing.nlinks)])
+    text = "\0".join([f"{listing.kind}\0{len(listing.dirs)}\0{len(listing.paths)}",
+                       *listing.dirs, *listing.paths])
     newest = max(keys[1::3], default=0)
-    return xxhash.xxh3_128_digest(data.encode("utf-8", "surrogateescape")), newest
+    return _digest(text.encode("utf-8", "surrogateescape"), _numbers(keys),
+                   bytes(listing.execs), _numbers(listing.nlinks)), newest
 
 
 def objects_digest(objects_dir: str, oids: Sequence[str], keys: list[int]) -> bytes:
     """The digest of the objects ``oids`` and their stat ``keys``: (inode, mtime_ns, size)
     of each, three numbers per object."""
-    data = "\0".join([objects_dir, str(len(oids)), *oids, repr(keys)])
-    return xxhash.xxh3_128_digest(data.encode())
+    text = "\0".join([objects_dir, str(len(oids)), *oids])
+    return _digest(text.encode("utf-8", "surrogateescape"), _numbers(keys))
+
+
+def _numbers(values: list[int]) -> bytes:
+    """``values`` packed 8 bytes each (in C: ~3x faster than their decimal text), or as
+    decimal text when one does not fit in a signed 64-bit number (an inode above 2**63)."""
+    try:
+        return b"q" + array("q", values).tobytes()
+    except OverflowError:
+        return b"r" + repr(values).encode()
+
+
+def _digest(*parts: bytes) -> bytes:
+    hasher = xxhash.xxh3_128()
+    for part in parts:
+        hasher.update(len(part).to_bytes(8, "little"))
+        hasher.update(part)
+    return hasher.digest()
 
 
 def current_objects_digest(objects_dir: str, oids: Sequence[str]) -> bytes | None:

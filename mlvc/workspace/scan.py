@@ -101,7 +101,8 @@ class Scanner:
     def _list_dir(self, path: RelPath) -> Listing:
         out = Listing("dir", [path], [-1], [0], [0])
         paths, keys, execs, nlinks = out.paths, out.keys, out.execs, out.nlinks
-        add_path, add_key, add_exec, add_nlink = paths.append, keys.extend, execs.append, nlinks.append
+        add_path, add_key = paths.append, keys.extend
+        add_exec, add_nlink = execs.append, nlinks.append
         stack = [0]
         while stack:
             index = stack.pop()

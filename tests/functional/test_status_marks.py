@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import mlvc.ops._outputs as outputs_op
 import mlvc.ops.status as status_op
 from mlvc.objects.oid import hash_bytes
 from mlvc.workspace.state import StateDB
@@ -53,7 +54,7 @@ def no_slow_path(monkeypatch):
     """Fail the test if status reads recorded trees (the way it works without a mark)."""
     def refuse(*_a, **_k):
         raise AssertionError("status took the slow path")
-    monkeypatch.setattr(status_op, "load_recorded", refuse)
+    monkeypatch.setattr(outputs_op, "load_recorded", refuse)
 
 
 @pytest.fixture(params=["copy", "hardlink"])

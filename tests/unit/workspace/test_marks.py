@@ -116,3 +116,14 @@ def test_current_objects_digest_is_the_marked_digest(tmp_path):
     assert current_objects_digest(str(tmp_path), oids) == objects_digest(str(tmp_path), oids, keys)
     (tmp_path / "cd" / oids[2][2:]).unlink()
     assert current_objects_digest(str(tmp_path), oids) is None
+
+
+def test_numbers_too_big_for_64_bits_still_count():
+    scan = listing({"files": {"x": (StatKey(2**63, -5, 3), False, 1)}, "dirs": {}})
+    before = scan_digest(scan)[0]
+    scan.keys[0] += 1
+    assert scan_digest(scan)[0] != before
+    small = listing({"files": {"x": (StatKey(1, -5, 3), False, 1)}, "dirs": {}})
+    assert scan_digest(small)[0] != before
+    assert objects_digest("/c", ["ab" * 16], [2**64 - 1, 2, 3]) != \
+        objects_digest("/c", ["ab" * 16], [2**64 - 2, 2, 3])
