@@ -91,7 +91,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     with in_background(objects_now, str(repo.cache.objects_dir), current,
                        fork=sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
                        ) as objects:
-        listings = [repo.scanner.list(s.within or s.tracked.out.path) for s in selected]
+        listings = [repo.scanner.listing(s.within or s.tracked.out.path) for s in selected]
         for i, (s, listing) in enumerate(zip(selected, listings)):
             t = s.tracked
             if not s.within and still_clean(marks.get(t.out.path), t.out.oid, listing, objects):

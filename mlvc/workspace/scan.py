@@ -1,7 +1,8 @@
 """Walking the workspace, resolving file oids through the state DB, and building trees.
 
-``Scanner.scan`` lists a tracked path (one ``lstat`` per entry, honouring ``.mlvcignore``).
-``apply_state`` fills in oids from the state DB where (inode, mtime, size) still match;
+``Scanner.listing`` lists a tracked path (one ``lstat`` per entry, honouring
+``.mlvcignore``) as flat columns, which is all a clean mark needs; ``Scanner.scan`` gives
+the same as a tree of ``WsDir``/``WsFile``. ``apply_state`` fills in oids from the state DB where (inode, mtime, size) still match;
 the rest are hashed with ``mlvc.parallel.run_batched``. ``build`` then computes the tree
 manifests bottom-up.
 """
@@ -66,9 +67,9 @@ class Scanner:
 
     def scan(self, path: RelPath) -> WsFile | WsDir | None:
         """The file or directory at ``path``, or None when nothing is there."""
-        return self.list(path).tree()
+        return self.listing(path).tree()
 
-    def list(self, path: RelPath) -> Listing:
+    def listing(self, path: RelPath) -> Listing:
         """The scan of ``path`` as flat columns (see :class:`Listing`)."""
         fs_path = to_fs(self.root, path)
         try:

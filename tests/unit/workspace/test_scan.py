@@ -51,7 +51,7 @@ def test_the_listing_is_the_folder_and_round_trips_through_its_tree(spec):
     try:
         write(spec, root / "out")
         scanner = Scanner(root, IgnoreRules(root), (root,))
-        listing = scanner.list("out")
+        listing = scanner.listing("out")
         node = listing.tree()
         assert isinstance(node, WsDir)
         dirs, found = expected(spec)
@@ -70,13 +70,13 @@ def test_single_files_missing_paths_and_leftovers(tmp_path):
     (tmp_path / "d" / "keep").write_bytes(b"k")
     scanner = Scanner(tmp_path, IgnoreRules(tmp_path), (tmp_path,))
 
-    one = scanner.list("one")
+    one = scanner.listing("one")
     assert one.kind == "file" and one.paths == ["one"]
     assert Listing.of(one.tree()) == one
-    assert scanner.list("nothing") == Listing(None)
+    assert scanner.listing("nothing") == Listing(None)
     assert scanner.scan("nothing") is None
 
-    d = scanner.list("d")
+    d = scanner.listing("d")
     node = d.tree()
     assert node.dirs["e"].leftovers == ["d/e/.x.mlvc-tmp.12"]
     assert list(node.files) == ["keep"] and not node.dirs["e"].files
