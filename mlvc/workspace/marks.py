@@ -15,13 +15,13 @@ output's recorded oid, so a changed pointer never matches an old mark.
 
 from __future__ import annotations
 
-import os
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 
 import xxhash
 
+from mlvc.objects.store import stat_objects
 from mlvc.paths import RelPath
 from mlvc.workspace.scan import Listing, WsDir, WsFile, iter_files
 from mlvc.workspace.state import RACY_NS, Mark, StatKey
@@ -66,31 +66,11 @@ def _digest(*parts: bytes) -> bytes:
 
 
 def current_objects_digest(objects_dir: str, oids: Sequence[str]) -> bytes | None:
-    """``objects_digest`` of the objects as they are now; None if one is missing.
-
-    ``oids`` come sorted, so each fan-out folder is opened once and its objects are
-    stat'ed relative to it: a shorter path walk per object than a full path.
-    """
-    keys: list[int] = []
-    add = keys.extend
-    fd, prefix = -1, ""
-    stat = os.stat
-    try:
-        for oid in oids:
-            if oid[:2] != prefix:
-                if fd >= 0:
-                    os.close(fd)
-                    fd = -1
-                prefix = oid[:2]
-                fd = os.open(f"{objects_dir}/{prefix}", os.O_RDONLY | os.O_DIRECTORY)
-            st = stat(oid[2:], dir_fd=fd)
-            add((st.st_ino, st.st_mtime_ns, st.st_size))
-    except (FileNotFoundError, NotADirectoryError):
+    """``objects_digest`` of the objects as they are now; None if one is missing."""
+    keys = stat_objects(objects_dir, oids)
+    if None in keys:
         return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return objects_digest(objects_dir, oids, keys)
+    return objects_digest(objects_dir, oids, keys)  # type: ignore[arg-type]
 
 
 def make_mark(path: RelPath, oid: str, listing: Listing, node: WsFile | WsDir | None,
