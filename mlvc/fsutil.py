@@ -28,6 +28,33 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o666) -> None:
         raise
 
 
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write all of ``data`` to ``fd`` (``os.write`` may write less than it was given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def copy_fd(src: int, dst: int, size: int) -> None:
+    """Copy ``size`` bytes from ``src`` to ``dst``, both at offset 0: in the kernel
+    (``copy_file_range``) where it can, else through memory."""
+    copied = 0
+    try:
+        while copied < size:
+            n = os.copy_file_range(src, dst, min(size - copied, 1 << 30))
+            if n == 0:
+                break
+            copied += n
+        if copied == size:
+            return
+    except (AttributeError, OSError):
+        pass
+    os.lseek(src, copied, os.SEEK_SET)
+    os.lseek(dst, copied, os.SEEK_SET)
+    while chunk := os.read(src, 1 << 20):
+        write_all(dst, chunk)
+
+
 _PROC_FD: list[int] = []  # a descriptor of /proc, opened once (forked children share it)
 _PROC_LOCK = threading.Lock()
 _UNNAMED: dict[str, bool] = {}  # folder -> whether unnamed files can be made and linked there

@@ -18,7 +18,7 @@ from pathlib import Path
 import xxhash
 
 from mlvc.errors import CorruptObjectError, ObjectMissingError
-from mlvc.fsutil import NewFile
+from mlvc.fsutil import NewFile, write_all
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
 from mlvc.objects.tree import Tree
 
@@ -115,9 +115,7 @@ class ObjectStore:
         """Write object ``oid`` unconditionally and atomically; return its (inode, mtime, size)."""
         self._ensure_dirs(oid)
         with NewFile(self._objects, self.tmp_path(oid), OBJECT_MODE) as new:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(new.fd, view):]
+            write_all(new.fd, data)
             st = os.fstat(new.fd)
             new.publish(self.path_str(oid))
         self._remember(oid)
@@ -140,9 +138,7 @@ class ObjectStore:
                 open(src, "rb", buffering=0) as fin:
             while chunk := fin.read(CHUNK_SIZE):
                 hasher.update(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(new.fd, view):]
+                write_all(new.fd, chunk)
             oid = hasher.hexdigest()
             if expected is not None and oid != expected:
                 raise CorruptObjectError(expected, f"{src} changed while it was being stored")
@@ -228,15 +224,12 @@ def stat_objects(objects_dir: str, oids: Sequence[str]) -> list[int | None]:
                 try:
                     fd = os.open(f"{objects_dir}/{prefix}", os.O_RDONLY | os.O_DIRECTORY)
                 except (FileNotFoundError, NotADirectoryError):
-                    pass
+                    pass  # the whole fan-out folder is missing
             try:
-                if fd < 0:
-                    raise FileNotFoundError(oid)
-                st = stat(oid[2:], dir_fd=fd)
+                st = stat(oid[2:], dir_fd=fd) if fd >= 0 else None
             except (FileNotFoundError, NotADirectoryError):
-                add((None, None, None))
-                continue
-            add((st.st_ino, st.st_mtime_ns, st.st_size))
+                st = None
+            add((None, None, None) if st is None else (st.st_ino, st.st_mtime_ns, st.st_size))
     finally:
         if fd >= 0:
             os.close(fd)

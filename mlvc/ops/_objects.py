@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from mlvc.errors import CorruptObjectError, FormatError, ObjectMissingError
 from mlvc.objects.tree import Tree
-from mlvc.ops.commit import user_paths
+from mlvc.ops import user_paths
 from mlvc.paths import RelPath, is_within
 from mlvc.pipeline.model import LOCK_FILE
 from mlvc.repo import Repo

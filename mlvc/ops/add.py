@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops.commit import CommitResult, save_outputs, user_paths
+from mlvc.ops import user_paths
+from mlvc.ops.commit import CommitResult, save_outputs
 from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.ops import user_paths
 from mlvc.ops._outputs import load_recorded, resolve, workspace_view
-from mlvc.ops.commit import user_paths
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo

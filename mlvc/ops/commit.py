@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
+from mlvc.ops import user_paths
 from mlvc.parallel import run_batched
-from mlvc.paths import RelPath, from_user
+from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -44,10 +45,6 @@ class CommitResult:
             "git_files": list(self.git_files),
             "staged": self.staged,
         }
-
-
-def user_paths(repo: Repo, targets: list[str], cwd: Path | None) -> list[RelPath]:
-    return [from_user(repo.root, t, cwd) for t in targets]
 
 
 @dataclass(frozen=True, slots=True)

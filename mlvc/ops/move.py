@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops.commit import user_paths
+from mlvc.ops import user_paths
 from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore

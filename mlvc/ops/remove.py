@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import ConfirmationRequired, TargetError
-from mlvc.ops.commit import user_paths
+from mlvc.ops import user_paths
 from mlvc.ops.status import status
 from mlvc.paths import RelPath, to_fs
 from mlvc.repo import Repo

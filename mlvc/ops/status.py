@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc.errors import FormatError, MlvcError
+from mlvc.ops import user_paths
 from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
-from mlvc.paths import RelPath, from_user
+from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index, Selected
@@ -79,7 +80,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     jobs = jobs or repo.jobs
     started = time.time_ns()
     index = Index.load(repo.root, repo.ignore)
-    selected = index.select([from_user(repo.root, t, cwd) for t in targets or []])
+    selected = index.select(user_paths(repo, targets or [], cwd))
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
     # The marked cache objects are stat'ed in a forked child while this process scans the

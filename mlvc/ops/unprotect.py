@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.ops.commit import user_paths
+from mlvc.ops import user_paths
 from mlvc.paths import RelPath, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index

@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from mlvc.errors import CorruptObjectError
-from mlvc.fsutil import NewFile
-from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
+from mlvc.fsutil import NewFile, copy_fd
+from mlvc.objects.oid import hash_bytes, hash_file
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import PROCESS_MIN_ITEMS, Codec, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -518,7 +518,7 @@ class LocalRemote(Remote):
         self._mkdir(os.path.dirname(final))
         with NewFile(f"{self.root}/objects", tmp, OBJECT_MODE) as new, \
                 open(local, "rb", buffering=0) as src:
-            _copy_fd(src.fileno(), new.fd)
+            copy_fd(src.fileno(), new.fd, os.fstat(src.fileno()).st_size)
             new.publish(final)
 
     def _get(self, oid: str, size: int, store: ObjectStore) -> StatKey:
@@ -531,25 +531,3 @@ class LocalRemote(Remote):
         """The bytes of one object (at most ``limit`` of them), verified against its oid."""
         with open(self.object_path(oid), "rb", buffering=0) as f:
             return self._verified(oid, f.read(limit))
-
-
-def _copy_fd(src: int, dst: int) -> None:
-    """Copy a whole file between descriptors in the kernel where possible."""
-    size = os.fstat(src).st_size
-    copied = 0
-    try:
-        while copied < size:
-            n = os.copy_file_range(src, dst, size - copied)
-            if n == 0:
-                break
-            copied += n
-        if copied == size:
-            return
-    except (AttributeError, OSError):
-        pass
-    os.lseek(src, copied, os.SEEK_SET)
-    os.lseek(dst, copied, os.SEEK_SET)
-    while chunk := os.read(src, CHUNK_SIZE):
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view):]

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from mlvc.errors import ConfigError
+from mlvc.fsutil import copy_fd, write_all
 from mlvc.objects.store import ObjectStore
 from mlvc.workspace.state import StatKey, stat_key
 
@@ -89,11 +90,9 @@ def copy_file(src: str | Path, dst: str | Path, mode: int) -> StatKey:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             if size <= SMALL_FILE:
-                view = memoryview(os.read(sfd, size + 1))
-                while view:
-                    view = view[os.write(fd, view):]
+                write_all(fd, os.read(sfd, size + 1))
             else:
-                _copy_large(sfd, fd, size)
+                copy_fd(sfd, fd, size)
             st = os.fstat(fd)
         except BaseException:
             os.close(fd)
@@ -103,22 +102,6 @@ def copy_file(src: str | Path, dst: str | Path, mode: int) -> StatKey:
     finally:
         os.close(sfd)
     return stat_key(st)
-
-
-def _copy_large(src_fd: int, dst_fd: int, size: int) -> None:
-    copied = 0
-    try:
-        while copied < size:
-            n = os.copy_file_range(src_fd, dst_fd, min(size - copied, 1 << 30))
-            if n == 0:
-                break
-            copied += n
-        return
-    except (AttributeError, OSError):
-        os.lseek(src_fd, copied, os.SEEK_SET)
-        os.lseek(dst_fd, copied, os.SEEK_SET)
-    while chunk := os.read(src_fd, 1 << 20):
-        os.write(dst_fd, chunk)
 
 
 class Linker:

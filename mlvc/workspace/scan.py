@@ -2,8 +2,8 @@
 
 ``Scanner.listing`` lists a tracked path (one ``lstat`` per entry, honouring
 ``.mlvcignore``) as flat columns, which is all a clean mark needs; ``Scanner.scan`` gives
-the same as a tree of ``WsDir``/``WsFile``. ``apply_state`` fills in oids from the state DB where (inode, mtime, size) still match;
-the rest are hashed with ``mlvc.parallel.run_batched``. ``build`` then computes the tree
+the same as a tree of ``WsDir``/``WsFile``. ``apply_state`` fills in oids from the state DB
+where (inode, mtime, size) still match; the rest are hashed with ``mlvc.parallel.run_batched``. ``build`` then computes the tree
 manifests bottom-up.
 """
 
@@ -100,7 +100,7 @@ class Scanner:
         return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink)
 
     def _list_dir(self, path: RelPath) -> Listing:
-        out = Listing("dir", [path], [-1], [0], [0])
+        out = Listing.folder(path)
         paths, keys, execs, nlinks = out.paths, out.keys, out.execs, out.nlinks
         add_path, add_key = paths.append, keys.extend
         add_exec, add_nlink = execs.append, nlinks.append
@@ -173,6 +173,11 @@ class Listing:
     leftovers: list[tuple[int, RelPath]] = field(default_factory=list)  # (folder index, path)
 
     @classmethod
+    def folder(cls, path: RelPath) -> Listing:
+        """The listing of folder ``path`` before anything in it is listed."""
+        return cls("dir", [path], [-1], [0], [0])
+
+    @classmethod
     def of(cls, node: WsFile | WsDir | None) -> Listing:
         """The listing whose :meth:`tree` is ``node``, in the order a scan lists it (files
         changed in place since the scan are listed as they are now)."""
@@ -180,7 +185,7 @@ class Listing:
             return cls(None)
         if isinstance(node, WsFile):
             return cls("file").add_file(node)
-        out = cls("dir", [node.path], [-1], [0], [0])
+        out = cls.folder(node.path)
         nodes, stack = [node], [0]
         while stack:
             index = stack.pop()

@@ -1,5 +1,6 @@
-"""NewFile: a new file appears under its final name whole, or not at all."""
+"""NewFile: a new file appears under its final name whole, or not at all; copy_fd."""
 
+import errno
 import os
 import stat
 
@@ -67,3 +68,27 @@ def test_a_killed_writer_leaves_no_name_behind(tmp_path):
 
 def test_unnamed_files_work_is_false_where_they_cannot_be_made(tmp_path):
     assert unnamed_files_work(str(tmp_path / "missing")) is False
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_copy_fd_copies_everything_with_or_without_copy_file_range(tmp_path, monkeypatch,
+                                                                   kernel_copy):
+    data = os.urandom(3 * (1 << 20) + 17)
+    (tmp_path / "src").write_bytes(data)
+    if not kernel_copy:
+        def refuse(*_a):
+            raise OSError(errno.EXDEV, "cross-device")
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    written = []
+    real_write = os.write
+    # Short writes: at most 1000 bytes at a time, which write_all must make up for.
+    monkeypatch.setattr(os, "write", lambda fd, b: written.append(1) or real_write(fd, b[:1000]))
+    src = os.open(tmp_path / "src", os.O_RDONLY)
+    dst = os.open(tmp_path / "dst", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fsutil.copy_fd(src, dst, len(data))
+    finally:
+        os.close(src)
+        os.close(dst)
+    assert (tmp_path / "dst").read_bytes() == data
+    assert bool(written) is not kernel_copy
