@@ -78,7 +78,7 @@ def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recor
 
 
 def workspace_view(repo: Repo, s: Selected) -> WsView:
-    node = repo.scanner.scan(s.within or s.tracked.out.path)
+    node = repo.scanner.scan(s.within or s.tracked.out.path, split=True)
     return view(node, s.within)
 
 

@@ -64,7 +64,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     started = time.time_ns()
     nodes: list[WsFile | WsDir | None] = []
     for out_path in paths:
-        node = repo.scanner.scan(out_path)
+        node = repo.scanner.scan(out_path, split=True)
         if node is None and not missing_ok:
             raise TargetError(f"'{out_path}' does not exist",
                               hint="`mlvc checkout` restores tracked data from the cache")

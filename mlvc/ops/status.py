@@ -88,11 +88,13 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     marks = repo.state.marks(s.tracked.out.path for s in selected if not s.within)
     current = [m for s in selected if not s.within
                and (m := marks.get(s.tracked.out.path)) is not None and m.oid == s.tracked.out.oid]
+    # When the child has little to stat (hard-linked files are their own objects), a big
+    # folder's scan may split over the two cores instead.
     results: dict[int, OutStatus] = {}
-    with in_background(objects_now, str(repo.cache.objects_dir), current,
-                       fork=sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
-                       ) as objects:
-        listings = [repo.scanner.listing(s.within or s.tracked.out.path) for s in selected]
+    busy = sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
+    with in_background(objects_now, str(repo.cache.objects_dir), current, fork=busy) as objects:
+        listings = [repo.scanner.listing(s.within or s.tracked.out.path, split=not busy)
+                    for s in selected]
         for i, (s, listing) in enumerate(zip(selected, listings)):
             t = s.tracked
             if not s.within and still_clean(marks.get(t.out.path), t.out.oid, listing, objects):

@@ -21,12 +21,14 @@ from pathlib import Path
 from mlvc.errors import PathError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
+from mlvc.parallel import in_background
 from mlvc.paths import RelPath, to_fs
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.state import FileState, StatKey, stat_key
 
 _S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
 TMP_MARK = ".mlvc-tmp."
+SPLIT_AFTER = 1000  # files listed before a walk may split in two (see Scanner.listing)
 _TMP_RE = re.compile(r"\.mlvc-tmp\.\d+(\.\d+)?$")
 
 
@@ -65,12 +67,18 @@ class Scanner:
         self.ignore = ignore
         self.allowed = tuple(os.path.realpath(p) for p in allowed)
 
-    def scan(self, path: RelPath) -> WsFile | WsDir | None:
+    def scan(self, path: RelPath, split: bool = False) -> WsFile | WsDir | None:
         """The file or directory at ``path``, or None when nothing is there."""
-        return self.listing(path).tree()
+        return self.listing(path, split).tree()
 
-    def listing(self, path: RelPath) -> Listing:
-        """The scan of ``path`` as flat columns (see :class:`Listing`)."""
+    def listing(self, path: RelPath, split: bool = False) -> Listing:
+        """The scan of ``path`` as flat columns (see :class:`Listing`).
+
+        With ``split``, once ``SPLIT_AFTER`` files are listed and at least two folders are
+        still to list, a forked child lists half of those while this process lists the
+        others: a walk is one ``stat`` per file, and two cores make twice as many. The result
+        is the same listing, in the same order, as without it.
+        """
         fs_path = to_fs(self.root, path)
         try:
             st = os.lstat(fs_path)
@@ -79,7 +87,7 @@ class Scanner:
         if stat.S_ISLNK(st.st_mode):
             return Listing("file").add_file(self._symlink(path, str(fs_path)))
         if stat.S_ISDIR(st.st_mode):
-            return self._list_dir(path)
+            return self._list_dir(path, split)
         if stat.S_ISREG(st.st_mode):
             return Listing("file").add_file(
                 WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink))
@@ -99,13 +107,40 @@ class Scanner:
                               hint="track the directory it points to instead")
         return WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink)
 
-    def _list_dir(self, path: RelPath) -> Listing:
+    def _list_dir(self, path: RelPath, split: bool) -> Listing:
         out = Listing.folder(path)
+        stack = self._walk(out, [0], SPLIT_AFTER if split else None)
+        if stack:
+            # The walk pops its stack from the end, listing each folder and everything below
+            # it before the next: this process lists the last half, and the child lists the
+            # first half as the tail that the walk would have appended after them.
+            half = len(stack) // 2
+            with in_background(self._tail, out, stack[:half]) as tail:
+                self._walk(out, stack[half:])
+                out.append_tail(tail())
+        return out
+
+    def _tail(self, head: Listing, stack: list[int]) -> tuple:
+        """What walking ``stack`` appends to ``head`` (untouched): see ``append_tail``."""
+        part = Listing("dir", head.dirs[:], head.parents[:], head.starts[:], head.ends[:])
+        self._walk(part, stack[:])
+        n = len(head.dirs)
+        return (n, stack, part.dirs[n:], part.parents[n:], part.starts, part.ends, part.paths,
+                part.keys, part.execs, part.nlinks, part.leftovers)
+
+    def _walk(self, out: Listing, stack: list[int], stop_after: int | None = None
+              ) -> list[int]:
+        """List the folders ``out.dirs[i]`` for ``i`` in ``stack`` and everything below them.
+
+        With ``stop_after``, stop once ``out`` holds that many files and at least two
+        folders are left, and return those (the walk's stack); else return an empty list.
+        """
         paths, keys, execs, nlinks = out.paths, out.keys, out.execs, out.nlinks
         add_path, add_key = paths.append, keys.extend
         add_exec, add_nlink = execs.append, nlinks.append
-        stack = [0]
         while stack:
+            if stop_after is not None and len(paths) >= stop_after and len(stack) > 1:
+                return stack
             index = stack.pop()
             dir_path = out.dirs[index]
             out.starts[index] = len(paths)
@@ -148,7 +183,7 @@ class Scanner:
             finally:
                 os.close(fd)
             out.ends[index] = len(paths)
-        return out
+        return stack
 
 
 @dataclass(slots=True)
@@ -214,6 +249,26 @@ class Listing:
         self.execs.append(f.exec)
         self.nlinks.append(f.nlink)
         return self
+
+    def append_tail(self, tail: tuple) -> None:
+        """Append what a walk of another copy of this listing added (``Scanner._tail``),
+        as if this listing's walk had gone on: folder indices and file positions shift by
+        what this one holds now."""
+        (n, listed, dirs, parents, starts, ends, paths, keys, execs, nlinks,
+         leftovers) = tail
+        shift_dir, shift_file = len(self.dirs) - n, len(self.paths)
+        for i in listed:
+            self.starts[i] = starts[i] + shift_file
+            self.ends[i] = ends[i] + shift_file
+        self.dirs.extend(dirs)
+        self.parents.extend(p if p < n else p + shift_dir for p in parents)
+        self.starts.extend(s + shift_file for s in starts[n:])
+        self.ends.extend(e + shift_file for e in ends[n:])
+        self.paths.extend(paths)
+        self.keys.extend(keys)
+        self.execs.extend(execs)
+        self.nlinks.extend(nlinks)
+        self.leftovers.extend((i if i < n else i + shift_dir, p) for i, p in leftovers)
 
     def tree(self) -> WsFile | WsDir | None:
         if self.kind is None:

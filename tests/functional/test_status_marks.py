@@ -11,6 +11,7 @@ import pytest
 
 import mlvc.ops._outputs as outputs_op
 import mlvc.ops.status as status_op
+import mlvc.workspace.scan as scan
 from mlvc.objects.oid import hash_bytes
 from mlvc.workspace.state import StateDB
 
@@ -40,12 +41,16 @@ def changes(project) -> dict:
         if doc["changed"] else {}
 
 
-@pytest.fixture(autouse=True, params=["inline", "forked"])
+@pytest.fixture(autouse=True, params=["inline", "forked", "split"])
 def objects_check(request, monkeypatch):
-    """Every test runs twice: the marked cache objects stat'ed in this process, and in the
-    forked child that large outputs use (the threshold is lowered to reach it here)."""
+    """Every test runs three times: the marked cache objects stat'ed in this process; in the
+    forked child that large outputs use; and in this process while a forked child scans
+    half of the output (as for a large hard-linked output). Thresholds are lowered to reach
+    the last two here."""
     if request.param == "forked":
         monkeypatch.setattr(status_op, "PROCESS_MIN_ITEMS", 0)
+    if request.param == "split":
+        monkeypatch.setattr(scan, "SPLIT_AFTER", 0)
     return request.param
 
 

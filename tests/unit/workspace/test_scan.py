@@ -5,10 +5,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mlvc.workspace.scan as scan
+from mlvc.errors import TargetError
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.scan import Listing, Scanner, WsDir, iter_dirs, iter_files
 
@@ -100,3 +104,43 @@ def test_the_scan_reads_only_rule_files_that_exist_below_it(tmp_path, monkeypatc
     # The folders above the scanned one are looked up; from it down, only the one file.
     assert sorted(str(p.relative_to(tmp_path)) for p in read) == [".mlvcignore",
                                                                    "out/a/.mlvcignore"]
+
+
+wide = st.fixed_dictionaries({"files": files, "dirs": st.dictionaries(
+    names, trees.filter(lambda t: t["dirs"]), min_size=2, max_size=4)})
+
+
+@settings(max_examples=40, deadline=None)
+@given(wide, st.integers(0, 4), st.booleans())
+def test_a_split_walk_gives_the_very_same_listing(spec, after, fork):
+    """Once ``after`` files are listed, half of the folders left are listed by a forked child
+    (or, with one core, by this process afterwards) and appended as a tail: the same
+    columns in the same order."""
+    root = Path(tempfile.mkdtemp())
+    try:
+        write(spec, root / "out")
+        for i, sub in enumerate(sorted(spec["dirs"])):  # a leftover below the top, too
+            (root / "out" / sub / f".f.mlvc-tmp.{i}").write_bytes(b"x")
+        scanner = Scanner(root, IgnoreRules(root), (root,))
+        serial = scanner.listing("out")
+        with patch.object(scan, "SPLIT_AFTER", after):
+            if fork:
+                split = scanner.listing("out", split=True)
+            else:
+                with patch("mlvc.parallel.os.cpu_count", return_value=1):
+                    split = scanner.listing("out", split=True)
+        assert split == serial
+    finally:
+        shutil.rmtree(root)
+
+
+def test_a_split_walk_raises_what_the_child_found(tmp_path):
+    for i in range(4):
+        (tmp_path / "out" / f"d{i}").mkdir(parents=True)
+        (tmp_path / "out" / f"d{i}" / "f").write_bytes(b"f")
+    os.mkfifo(tmp_path / "out" / "d0" / "pipe")  # in the child's half (listed last)
+    scanner = Scanner(tmp_path, IgnoreRules(tmp_path), (tmp_path,))
+    for split in (False, True):
+        with patch.object(scan, "SPLIT_AFTER", 0), \
+                pytest.raises(TargetError, match="out/d0/pipe"):
+            scanner.listing("out", split=split)
