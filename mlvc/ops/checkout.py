@@ -67,28 +67,21 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         plans.append(co.plan(item.recorded, ws, repo.cache.exists, force=force,
                              relink=relink))
 
-    # Refuse to place any object that is missing or whose bytes do not match its oid.
+    # Each object is checked where it is placed, in the workers: one that is missing or whose
+    # bytes no longer match its oid is refused (see verify.Inspector).
     placing = {a.want.oid for p in plans for a in p.actions if a.want is not None
                and a.kind in ("create", "replace", "relink")}
-    check = ObjectChecker(repo.cache, repo.state).check(placing, jobs, progress)
+    checker = ObjectChecker(repo.cache, repo.state)
+    inspect = checker.inspector(placing)
     added, modified, deleted, relinked, conflicts = [], [], [], [], []
     for the_plan in plans:
-        good, bad = [], []
-        for a in the_plan.actions:
-            (bad if a.want is not None and a.want.oid in check.bad else good).append(a)
-        for a in bad:
-            assert a.want is not None
-            why = "is corrupt in the cache" if a.want.oid in check.corrupt else \
-                "is not in the cache"
-            failed.append((a.path, f"object {a.want.oid} {why}"))
-        the_plan = co.Plan(tuple(good), the_plan.mkdirs, the_plan.rmdirs,
-                           the_plan.conflicts, the_plan.leftovers)
-        applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, check.keys)
+        applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, inspect)
+        checker.record(applied.verified)
         repo.state.put_files(applied.placed)
         repo.state.delete_files(applied.deleted)
         failed.extend(applied.failed)
         ok = {p for p, _ in applied.placed}
-        for a in good:
+        for a in the_plan.actions:
             if a.kind == "create" and a.path in ok:
                 added.append(a.path)
             elif a.kind in ("replace", "chmod") and (a.path in ok or a.kind == "chmod"):

@@ -8,7 +8,7 @@ unsaved work: it is kept and reported as a conflict.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,13 +90,16 @@ class Applied:
     placed: tuple[tuple[RelPath, FileState], ...]
     deleted: tuple[RelPath, ...]
     failed: tuple[tuple[RelPath, str], ...]
+    verified: tuple[tuple[str, StatKey], ...] = ()  # objects re-hashed and found sound
 
 
 def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
           progress: Progress = NULL_PROGRESS,
-          object_keys: Mapping[str, StatKey] | None = None) -> Applied:
-    """Carry out a plan. ``object_keys`` are stats of cache objects just verified."""
-    keys = object_keys or {}
+          inspect: Callable[[str], tuple[StatKey | None, str | None, bool]] | None = None
+          ) -> Applied:
+    """Carry out a plan. ``inspect`` (a ``verify.Inspector``) checks each object just before
+    it is placed, in the workers: a missing or corrupt one is not placed, and what was at
+    its path stays."""
     deleted = []
     for leftover in the_plan.leftovers:
         _remove(to_fs(root, leftover))
@@ -111,61 +114,85 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
             pass
         except OSError:
             pass  # not empty: it holds something ignored or kept
+    todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
+    # A folder that a new file goes in is made by the worker that places the first such file
+    # (so the folders are made on two cores too); the others are made here, first.
+    holding: set[RelPath] = set()
+    for folder in {a.path.rpartition("/")[0] for a in todo if a.kind == "create"}:
+        while folder and folder not in holding:
+            holding.add(folder)
+            folder = folder.rpartition("/")[0]
     for d in the_plan.mkdirs:
         fs = to_fs(root, d)
         if os.path.lexists(fs) and not os.path.isdir(fs):
             _remove(fs)
-        os.makedirs(fs, exist_ok=True)
-
-    todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
-    # A stage's file output may live in a folder that nothing else creates.
-    for folder in {a.path.rpartition("/")[0] for a in todo if a.kind == "create"}:
-        if folder and not os.path.isdir(to_fs(root, folder)):
-            os.makedirs(to_fs(root, folder), exist_ok=True)
+            os.makedirs(fs, exist_ok=True)
+        elif d not in holding:
+            os.makedirs(fs, exist_ok=True)
 
     base = str(root)
 
+    def link(oid: str, dest: str, executable: bool, key: StatKey | None) -> tuple:
+        try:
+            return linker.place(oid, dest, executable, key)
+        except FileNotFoundError:
+            folder = dest.rpartition("/")[0]
+            if os.path.isdir(folder):
+                raise
+            os.makedirs(folder, exist_ok=True)
+            return linker.place(oid, dest, executable, key)
+
     def place(act: Action):
         assert act.want is not None
+        oid = act.want.oid
         dest = f"{base}/{act.path}"
+        key, rehashed = None, False
         try:
+            if inspect is not None:
+                key, problem, rehashed = inspect(oid)
+                if problem is not None:
+                    return act.path, None, f"object {oid} {problem}", None
             if act.kind != "create" and os.path.isdir(dest) and not os.path.islink(dest):
-                return act.path, None, "a folder that is not empty is in the way"
-            kind, key = linker.place(act.want.oid, dest, act.want.exec,
-                                     keys.get(act.want.oid))
-            return act.path, FileState(key, act.want.oid, kind), None
+                return act.path, None, "a folder that is not empty is in the way", None
+            kind, placed = link(oid, dest, act.want.exec, key)
+            return act.path, FileState(placed, oid, kind), None, key if rehashed else None
         except IsADirectoryError:
-            return act.path, None, "a folder that is not empty is in the way"
+            return act.path, None, "a folder that is not empty is in the way", None
         except OSError as exc:
-            return act.path, None, exc.strerror or str(exc)
+            return act.path, None, exc.strerror or str(exc), None
 
     results = run_batched(todo, place, jobs, progress, "Checking out", processes=True,
                           codec=_PLACED)
-    placed = [(p, st) for p, st, err in results if st is not None]
-    failed = [(p, err) for p, st, err in results if st is None]
+    placed = [(p, st) for p, st, err, _ in results if st is not None]
+    failed = [(p, err) for p, st, err, _ in results if st is None]
+    verified = [(st.oid, key) for _, st, _, key in results if key is not None]
     for act in the_plan.actions:
         if act.kind == "chmod":
             assert act.want is not None
             fs = to_fs(root, act.path)
             mode = os.stat(fs).st_mode & 0o777
             os.chmod(fs, (mode | 0o111 & ~UMASK) if act.want.exec else mode & ~0o111)
-    return Applied(tuple(placed), tuple(deleted), tuple(failed))
+    return Applied(tuple(placed), tuple(deleted), tuple(failed), tuple(verified))
 
 
 def _pack_placed(r: tuple) -> tuple:
-    path, state, err = r
-    return (path, err) if state is None else (path, *state.key, state.oid, state.link, err)
+    path, state, err, rehashed = r
+    if state is None:
+        return path, err
+    return (path, *state.key, state.oid, state.link, err, *(rehashed or (None, None, None)))
 
 
 def _unpack_placed(t: tuple) -> tuple:
     if len(t) == 2:
-        return t[0], None, t[1]
+        return t[0], None, t[1], None
     new = tuple.__new__
-    path, ino, mtime, size, oid, link, err = t
-    return path, new(FileState, (new(StatKey, (ino, mtime, size)), oid, link)), err
+    path, ino, mtime, size, oid, link, err, *rehashed = t
+    return (path, new(FileState, (new(StatKey, (ino, mtime, size)), oid, link)), err,
+            None if rehashed[0] is None else new(StatKey, rehashed))
 
 
-_PLACED = Codec(_pack_placed, _unpack_placed)  # (path, FileState | None, error) from workers
+# (path, FileState | None, error, the object's stat if it was just re-hashed) from workers
+_PLACED = Codec(_pack_placed, _unpack_placed)
 
 
 def _remove(fs: Path) -> None:

@@ -7,6 +7,7 @@ object is found without rehashing the whole cache on every ``status``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from mlvc.objects.oid import hash_file
 from mlvc.objects.store import ObjectStore, stat_objects
 from mlvc.parallel import PROCESS_MIN_ITEMS, in_background, run_batched
 from mlvc.progress import NULL_PROGRESS, Progress
-from mlvc.workspace.state import StateDB, StatKey
+from mlvc.workspace.state import StateDB, StatKey, stat_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +29,36 @@ class ObjectCheck:
         return self.missing | self.corrupt
 
 
+@dataclass(frozen=True, slots=True)
+class Inspector:
+    """Checks one object where it is about to be used (in a checkout's workers): the same
+    rule as :meth:`ObjectChecker.check`, one object at a time, with no database access."""
+
+    store: ObjectStore
+    verified: Mapping[str, StatKey]  # verification records of the objects it may be asked
+
+    def __call__(self, oid: str) -> tuple[StatKey | None, str | None, bool]:
+        """``(stat key, None, rehashed)`` for a sound object; ``(None, problem, False)``."""
+        path = self.store.path_str(oid)
+        try:
+            key = stat_key(os.stat(path))
+        except FileNotFoundError:
+            return None, "is not in the cache", False
+        if self.verified.get(oid) == key:
+            return key, None, False
+        if hash_file(path) != oid:
+            return None, "is corrupt in the cache", False
+        return key, None, True
+
+
 class ObjectChecker:
     def __init__(self, store: ObjectStore, state: StateDB) -> None:
         self.store = store
         self.state = state
+
+    def inspector(self, oids: Iterable[str]) -> Inspector:
+        """An :class:`Inspector` for ``oids``, with their verification records loaded."""
+        return Inspector(self.store, self.state.verified_objects(oids))
 
     def record(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         self.state.put_objects(list(rows))

@@ -29,9 +29,9 @@ def test_imported_round_trips(value):
     assert same(IMPORTED.unpack(IMPORTED.pack(value)), value)
 
 
-@given(st.text(min_size=1), st.none() | states, st.none() | st.text())
-def test_placed_round_trips(path, state, error):
-    value = (path, state, error if state is None else None)
+@given(st.text(min_size=1), st.none() | states, st.none() | st.text(), st.none() | keys)
+def test_placed_round_trips(path, state, error, rehashed):
+    value = (path, state, error if state is None else None, None if state is None else rehashed)
     packed = _PLACED.pack(value)
     assert all(type(x) in (str, int, type(None)) for x in packed)
     assert same(_PLACED.unpack(packed), value)

@@ -1,0 +1,121 @@
+"""Checkout checks each cache object where it places it (in its workers): a missing or
+corrupt object is never placed and what was at its path stays; an object whose stat changed
+but whose bytes are sound is placed and verified again."""
+
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+
+import mlvc.parallel as parallel
+from mlvc.objects.oid import hash_bytes
+from tests.conftest import snapshot
+
+
+@pytest.fixture(params=["copy", "hardlink"])
+def link(request, project):
+    project.run("config", "cache.type", request.param)
+    return request.param
+
+
+@pytest.fixture(params=["threads", "forked"], autouse=True)
+def workers(request, monkeypatch):
+    """Placements run in this process's threads for a few files, in forked workers for
+    many: the threshold is lowered to reach the second here."""
+    if request.param == "forked":
+        monkeypatch.setattr(parallel, "PROCESS_MIN_ITEMS", 1)
+    return request.param
+
+
+def obj(project, content: bytes):
+    oid = hash_bytes(content)
+    return project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+
+
+def verified_row(project, content: bytes):
+    conn = sqlite3.connect(project.root / ".mlvc/tmp/state.db")
+    try:
+        return conn.execute("SELECT inode, mtime_ns, size FROM objects WHERE oid = ?",
+                            (hash_bytes(content),)).fetchone()
+    finally:
+        conn.close()
+
+
+def two_versions(project):
+    """data/a is b"v2" in the workspace and the cache; git holds the pointer of b"v1"."""
+    project.gen({"data": {"a": "v1", "b": "same"}})
+    project.run("add", "data")
+    project.commit_all("v1")
+    a = project.root / "data/a"
+    os.chmod(a, 0o644)
+    if a.stat().st_nlink > 1:  # a hard link to its object: edit a copy
+        a.unlink()
+    a.write_text("v2")
+    project.run("add", "data")
+    project.git("checkout", "-q", "--", "data.mlvc")  # back to v1's pointer
+
+
+def test_a_corrupt_object_is_not_placed_and_the_old_file_stays(project, link):
+    two_versions(project)
+    bad = obj(project, b"v1")
+    os.chmod(bad, 0o644)
+    bad.write_bytes(b"XX")  # same size, other bytes
+    r = project.run("checkout", "--json", code=1)
+    doc = json.loads(r.stdout)
+    assert doc["failed"] == [{"path": "data/a",
+                              "reason": f"object {hash_bytes(b'v1')} is corrupt in the cache"}]
+    assert project.read("data/a") == "v2"
+    assert project.read("data/b") == "same"
+
+
+def test_a_missing_object_is_reported_and_the_old_file_stays(project, link):
+    two_versions(project)
+    obj(project, b"v1").unlink()
+    doc = json.loads(project.run("checkout", "--json", code=1).stdout)
+    assert doc["failed"] == [{"path": "data/a",
+                              "reason": f"object {hash_bytes(b'v1')} is not in the cache"}]
+    assert project.read("data/a") == "v2"
+
+
+def test_a_touched_but_sound_object_is_placed_and_verified_again(project, link):
+    two_versions(project)
+    good = obj(project, b"v1")
+    before = verified_row(project, b"v1")
+    assert before is not None
+    os.utime(good, ns=(before[1] + 10**9, before[1] + 10**9))  # new mtime, same bytes
+    doc = json.loads(project.run("checkout", "--json").stdout)
+    assert doc["modified"] == ["data/a"] and doc["failed"] == []
+    assert project.read("data/a") == "v1"
+    st = good.stat()
+    assert verified_row(project, b"v1") == (st.st_ino, st.st_mtime_ns, st.st_size)
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_folders_are_made_for_new_files_and_for_empty_ones(project, link):
+    """Folders that receive files are made by the workers as they place them."""
+    project.gen({"data": {"top": "t", "x": {"y": {"f": "1"}, "e": {}},
+                          "deep": {"a": {"b": {"c": {"g": "2"}}}}, "void": {}}})
+    project.run("add", "data")
+    before = snapshot(project.root / "data")
+    shutil.rmtree(project.root / "data")
+    doc = json.loads(project.run("checkout", "--json").stdout)
+    assert sorted(doc["added"]) == ["data/deep/a/b/c/g", "data/top", "data/x/y/f"]
+    assert snapshot(project.root / "data") == before
+
+
+def test_a_file_where_a_folder_goes_is_replaced(project, link):
+    project.gen({"m": "a file"})
+    project.run("add", "m")
+    project.commit_all("file")
+    (project.root / "m").unlink()
+    project.gen({"m": {"inner": {"deeper": "now a folder"}}})
+    project.run("add", "m")
+    project.commit_all("folder")
+    project.git("checkout", "-q", "HEAD~1")
+    project.run("checkout")
+    assert project.read("m") == "a file"
+    project.git("checkout", "-q", "main")
+    project.run("checkout")
+    assert project.read("m/inner/deeper") == "now a folder"
