@@ -136,10 +136,8 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         try:
             return linker.place(oid, dest, executable, key)
         except FileNotFoundError:
-            folder = dest.rpartition("/")[0]
-            if os.path.isdir(folder):
-                raise
-            os.makedirs(folder, exist_ok=True)
+            # No folder yet (another worker may be making it right now): make it, try again.
+            os.makedirs(dest.rpartition("/")[0], exist_ok=True)
             return linker.place(oid, dest, executable, key)
 
     def place(act: Action):
