@@ -114,31 +114,22 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
             pass
         except OSError:
             pass  # not empty: it holds something ignored or kept
-    todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
-    # A folder that a new file goes in is made by the worker that places the first such file
-    # (so the folders are made on two cores too); the others are made here, first.
-    holding: set[RelPath] = set()
-    for folder in {a.path.rpartition("/")[0] for a in todo if a.kind == "create"}:
-        while folder and folder not in holding:
-            holding.add(folder)
-            folder = folder.rpartition("/")[0]
     for d in the_plan.mkdirs:
         fs = to_fs(root, d)
         if os.path.lexists(fs) and not os.path.isdir(fs):
             _remove(fs)
-            os.makedirs(fs, exist_ok=True)
-        elif d not in holding:
-            os.makedirs(fs, exist_ok=True)
+        os.makedirs(fs, exist_ok=True)
 
+    todo = [a for a in the_plan.actions if a.kind in ("create", "replace", "relink")]
+    # A stage's file output may live in a folder that nothing else creates.
+    for folder in {a.path.rpartition("/")[0] for a in todo if a.kind == "create"}:
+        if folder and not os.path.isdir(to_fs(root, folder)):
+            os.makedirs(to_fs(root, folder), exist_ok=True)
+
+    # Folders are made here, before the workers start: made by the workers as their files
+    # needed them, a copy checkout of 50,000 files in 500 new folders took 27 s instead of
+    # 8 s on ext4 (open with O_CREAT 390 us instead of 60 us).
     base = str(root)
-
-    def link(oid: str, dest: str, executable: bool, key: StatKey | None) -> tuple:
-        try:
-            return linker.place(oid, dest, executable, key)
-        except FileNotFoundError:
-            # No folder yet (another worker may be making it right now): make it, try again.
-            os.makedirs(dest.rpartition("/")[0], exist_ok=True)
-            return linker.place(oid, dest, executable, key)
 
     def place(act: Action):
         assert act.want is not None
@@ -152,7 +143,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
                     return act.path, None, f"object {oid} {problem}", None
             if act.kind != "create" and os.path.isdir(dest) and not os.path.islink(dest):
                 return act.path, None, "a folder that is not empty is in the way", None
-            kind, placed = link(oid, dest, act.want.exec, key)
+            kind, placed = linker.place(oid, dest, act.want.exec, key)
             return act.path, FileState(placed, oid, kind), None, key if rehashed else None
         except IsADirectoryError:
             return act.path, None, "a folder that is not empty is in the way", None

@@ -94,7 +94,7 @@ def test_a_touched_but_sound_object_is_placed_and_verified_again(project, link):
 
 
 def test_folders_are_made_for_new_files_and_for_empty_ones(project, link):
-    """Folders that receive files are made by the workers as they place them."""
+    """Folders for new files, nested ones and empty ones are all made."""
     project.gen({"data": {"top": "t", "x": {"y": {"f": "1"}, "e": {}},
                           "deep": {"a": {"b": {"c": {"g": "2"}}}}, "void": {}}})
     project.run("add", "data")
