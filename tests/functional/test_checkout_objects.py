@@ -104,18 +104,3 @@ def test_folders_are_made_for_new_files_and_for_empty_ones(project, link):
     assert sorted(doc["added"]) == ["data/deep/a/b/c/g", "data/top", "data/x/y/f"]
     assert snapshot(project.root / "data") == before
 
-
-def test_a_file_where_a_folder_goes_is_replaced(project, link):
-    project.gen({"m": "a file"})
-    project.run("add", "m")
-    project.commit_all("file")
-    (project.root / "m").unlink()
-    project.gen({"m": {"inner": {"deeper": "now a folder"}}})
-    project.run("add", "m")
-    project.commit_all("folder")
-    project.git("checkout", "-q", "HEAD~1")
-    project.run("checkout")
-    assert project.read("m") == "a file"
-    project.git("checkout", "-q", "main")
-    project.run("checkout")
-    assert project.read("m/inner/deeper") == "now a folder"
