@@ -111,6 +111,25 @@ class ObjectStore:
             self.write(data, oid)
         return oid
 
+    def ensure(self, data: bytes, oid: str) -> tuple[int, int, int]:
+        """Make object ``oid`` hold ``data`` and return its (inode, mtime, size).
+
+        An object already there is read and compared, so the stat returned is always that
+        of verified bytes; one that differs (corrupted) is replaced atomically.
+        """
+        try:
+            fd = os.open(self.path_str(oid), os.O_RDONLY)
+        except FileNotFoundError:
+            return self.write(data, oid)
+        try:
+            st = os.fstat(fd)
+            same = st.st_size == len(data) and os.read(fd, len(data) + 1) == data
+        finally:
+            os.close(fd)
+        if not same:
+            return self.write(data, oid)
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def write(self, data: bytes | memoryview, oid: str) -> tuple[int, int, int]:
         """Write object ``oid`` unconditionally and atomically; return its (inode, mtime, size)."""
         self._ensure_dirs(oid)

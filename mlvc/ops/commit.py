@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from mlvc.workspace.index import Index
 from mlvc.workspace.marks import make_mark
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
 from mlvc.workspace.scan import Listing, WsDir, WsFile, apply_state, build, iter_files
+from mlvc.workspace.state import StatKey
 from mlvc.workspace.verify import ObjectChecker
+
+TREE_WRITERS = 4  # threads writing tree manifests (they mostly wait on the filesystem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,24 +103,31 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
 
     stored: list[Stored] = []
     built_nodes = []
+    trees: dict[str, bytes] = {}
     for out_path, node in zip(paths, nodes):
         if node is None:
             stored.append(Stored(out_path, None, 0))
             continue
         built = build(node)
         if save:
-            for oid, data in built.trees:
-                repo.cache.add_bytes(data, oid)
-            repo.state.put_valid_trees(oid for oid, _ in built.trees)
-            if built.type == "dir":
-                _prime(repo, node, out_path, built, verified)
+            trees.update(built.trees)
             built_nodes.append((out_path, node, built))
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
         stored.append(Stored(out_path, out,
                              sum(1 for f in iter_files(node) if f.path in hashed_paths)))
-    repo.state.put_files(rows)
-    if verified:
-        ObjectChecker(repo.cache, repo.state).record(verified)
+    # Manifests are written by threads while this one writes the state DB: creating a file
+    # right after thousands of links waits on the filesystem's journal (~1 ms each here),
+    # and the GIL is free during those waits and during SQLite's own work.
+    with ThreadPoolExecutor(max_workers=TREE_WRITERS) as pool:
+        written = pool.map(lambda item: (item[0], StatKey(*repo.cache.ensure(item[1], item[0]))),
+                           trees.items())
+        repo.state.put_valid_trees(trees)
+        for out_path, node, built in built_nodes:
+            if built.type == "dir":
+                _prime(repo, node, out_path, built)
+        repo.state.put_files(rows)
+        verified.extend(written)
+    ObjectChecker(repo.cache, repo.state).record(verified)
     # What was just stored is clean: mark it, when every object's stat is known from here.
     keys = dict(verified)
     objects_dir = str(repo.cache.objects_dir)
@@ -164,18 +175,16 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
     return CommitResult(tuple(saved), tuple(dict.fromkeys(git_files)), staged)
 
 
-def _prime(repo: Repo, node: WsDir, out_path: RelPath, built, verified: list) -> None:
+def _prime(repo: Repo, node: WsDir, out_path: RelPath, built) -> None:
     """Record what the next status would otherwise work out again: the flattened listing of
-    the tree just built, and the stat of its freshly verified manifests."""
+    the tree just built."""
     from mlvc.workspace.compare import Recorded, Want, encode_listing
     from mlvc.workspace.scan import iter_dirs
-    from mlvc.workspace.state import stat_key
 
     files = {f.path: Want(f.oid or "", f.exec, f.key[2]) for f in iter_files(node)}
     dirs = frozenset(d.path for d in iter_dirs(node))
     trees = frozenset(oid for oid, _ in built.trees)
     repo.state.put_listing(built.oid, encode_listing(Recorded(files, dirs, trees), out_path))
-    verified.extend((oid, stat_key(os.stat(repo.cache.path_str(oid)))) for oid in trees)
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

@@ -30,6 +30,26 @@ def test_add_bytes_is_content_addressed_and_read_only(tmp_path_factory, data):
     assert not list(store.tmp_dir.iterdir())
 
 
+@pytest.mark.parametrize("before", ["missing", "sound", "corrupt", "truncated"])
+def test_ensure_leaves_the_right_bytes_and_returns_their_stat(store, before):
+    data = b"manifest bytes " * 50
+    oid = hash_bytes(data)
+    path = store.path(oid)
+    if before != "missing":
+        store.write(data, oid)
+    if before in ("corrupt", "truncated"):
+        os.chmod(path, 0o644)
+        path.write_bytes(data[:-1] + b"X" if before == "corrupt" else data[:10])
+    kept = os.stat(path).st_ino if before == "sound" else None
+    key = store.ensure(data, oid)
+    st_now = os.stat(path)
+    assert path.read_bytes() == data
+    assert key == (st_now.st_ino, st_now.st_mtime_ns, st_now.st_size)
+    assert stat.S_IMODE(st_now.st_mode) == 0o444
+    if kept is not None:
+        assert st_now.st_ino == kept  # a sound object is not rewritten
+
+
 def test_large_file_copy_hashes_in_one_pass(store, tmp_path):
     src = tmp_path / "big"
     src.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
