@@ -77,6 +77,29 @@ def test_help_is_fast_and_imports_nothing_heavy():
     assert r.stdout.strip().splitlines()[-1] == "HEAVY:"
 
 
+def test_add_in_git_runs_git_without_importing_gitpython(repo):
+    """`add` asks git what it tracks and stages with it (core.autostage): through the git
+    command, since importing GitPython alone takes longer than those commands."""
+    (repo / "model.bin").write_bytes(b"weights")
+    (repo / "tracked.txt").write_text("in git")
+    git(repo, "add", "tracked.txt")
+    mlvc(repo, "config", "core.autostage", "true")
+    code = ("import sys; from mlvc.cli.main import main\n"
+            "for args in (['add', 'tracked.txt'], ['add', 'model.bin']):\n"
+            "    try:\n        main(args)\n        print('EXIT 0')\n"
+            "    except SystemExit as e:\n        print('EXIT', e.code)\n"
+            "print('GIT:' + str('git' in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+                       check=True)
+    assert "'tracked.txt' is tracked by git already" in r.stderr
+    lines = r.stdout.splitlines()
+    assert [line for line in lines if line.startswith("EXIT")] == ["EXIT 1", "EXIT 0"]
+    assert lines[-1] == "GIT:False"
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=repo,
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert {"model.bin.mlvc", ".gitignore"} <= set(staged)
+
+
 def _all_objects_intact(cache: Path) -> int:
     n = 0
     for obj in (cache / "objects").rglob("*"):
