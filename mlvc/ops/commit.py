@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
 from mlvc.ops import user_paths
-from mlvc.parallel import run_batched
+from mlvc.parallel import in_background, run_batched
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -24,7 +23,7 @@ from mlvc.workspace.scan import Listing, WsDir, WsFile, apply_state, build, iter
 from mlvc.workspace.state import StatKey
 from mlvc.workspace.verify import ObjectChecker
 
-TREE_WRITERS = 4  # threads writing tree manifests (they mostly wait on the filesystem)
+TREE_FORK_MIN = 64  # from this many new manifests, a forked child writes them
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,18 +114,18 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
         stored.append(Stored(out_path, out,
                              sum(1 for f in iter_files(node) if f.path in hashed_paths)))
-    # Manifests are written by threads while this one writes the state DB: creating a file
-    # right after thousands of links waits on the filesystem's journal (~1 ms each here),
-    # and the GIL is free during those waits and during SQLite's own work.
-    with ThreadPoolExecutor(max_workers=TREE_WRITERS) as pool:
-        written = pool.map(lambda item: (item[0], StatKey(*repo.cache.ensure(item[1], item[0]))),
-                           trees.items())
+    # Manifests are written by a forked child while this process writes the state DB.
+    # Threads would not do: SQLite lets go of the GIL for every row, so next to busy threads
+    # 50,000 state rows took 1.2 s instead of 0.2 s.
+    items = list(trees.items())
+    with in_background(repo.cache.ensure_many, items,
+                       fork=len(items) >= TREE_FORK_MIN) as written:
         repo.state.put_valid_trees(trees)
         for out_path, node, built in built_nodes:
             if built.type == "dir":
                 _prime(repo, node, out_path, built)
         repo.state.put_files(rows)
-        verified.extend(written)
+        verified.extend((oid, StatKey(*key)) for oid, key in written())
     ObjectChecker(repo.cache, repo.state).record(verified)
     # What was just stored is clean: mark it, when every object's stat is known from here.
     keys = dict(verified)
@@ -178,13 +177,13 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
 def _prime(repo: Repo, node: WsDir, out_path: RelPath, built) -> None:
     """Record what the next status would otherwise work out again: the flattened listing of
     the tree just built."""
-    from mlvc.workspace.compare import Recorded, Want, encode_listing
+    from mlvc.workspace.compare import encode_parts
     from mlvc.workspace.scan import iter_dirs
 
-    files = {f.path: Want(f.oid or "", f.exec, f.key[2]) for f in iter_files(node)}
-    dirs = frozenset(d.path for d in iter_dirs(node))
-    trees = frozenset(oid for oid, _ in built.trees)
-    repo.state.put_listing(built.oid, encode_listing(Recorded(files, dirs, trees), out_path))
+    files = ((f.path, f.oid or "", f.exec, f.key[2]) for f in iter_files(node))
+    dirs = [d.path for d in iter_dirs(node)]
+    repo.state.put_listing(built.oid, encode_parts(out_path, files, dirs,
+                                                   {oid for oid, _ in built.trees}))
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshal
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -35,11 +35,19 @@ class Recorded:
 
 def encode_listing(rec: Recorded, root: RelPath) -> bytes:
     """A compact form of a flattened tree, with paths relative to the tree's folder."""
+    return encode_parts(root, ((p, w.oid, w.exec, w.size) for p, w in rec.files.items()),
+                        rec.dirs, rec.trees)
+
+
+def encode_parts(root: RelPath, files: Iterable[tuple[RelPath, str, bool, int]],
+                 dirs: Iterable[RelPath], trees: Iterable[str]) -> bytes:
+    """:func:`encode_listing` of a tree given as ``(path, oid, exec, size)`` of each file,
+    its folders (``root`` among them) and its manifests' oids."""
     cut = len(root) + 1
     return marshal.dumps((
-        [(p[cut:], w.oid, w.exec, w.size) for p, w in rec.files.items()],
-        [d[cut:] for d in rec.dirs if d != root],
-        sorted(rec.trees),
+        [(p[cut:], oid, x, size) for p, oid, x, size in files],
+        [d[cut:] for d in dirs if d != root],
+        sorted(trees),
     ))
 
 

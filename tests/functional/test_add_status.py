@@ -174,3 +174,48 @@ def test_large_files_are_cached_whole_and_deduplicated(project):
     assert (project.root / "data/a.bin").read_bytes() == big
     assert (project.root / "model.bin").read_bytes() == big
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_add_records_the_listing_that_reading_the_manifests_gives(project):
+    """add primes the state DB with the flattened tree, so the next status or checkout need
+    not read the manifests: it must be exactly what reading them would give."""
+    from mlvc.repo import Repo
+    from mlvc.workspace.compare import decode_listing, flatten
+    from mlvc.workspace.index import Index
+
+    project.gen(DATA)
+    (project.root / "data" / "sub" / "run.sh").write_text("#!/bin/sh\n")
+    os.chmod(project.root / "data" / "sub" / "run.sh", 0o755)
+    project.run("add", "data")
+    repo = Repo(project.root)
+    out = Index.load(repo.root, repo.ignore).pointers["data.mlvc"].outs[0]
+    primed = repo.state.listing(out.oid)
+    assert primed is not None
+    assert decode_listing(primed, "data") == flatten(repo.cache, out)
+    assert flatten(repo.cache, out).files["data/sub/run.sh"].exec
+
+
+def test_add_of_many_folders_records_each_manifest_as_verified(project, monkeypatch):
+    """From TREE_FORK_MIN manifests on, a forked child writes them while the state DB is
+    written: each must be in the cache, with its stat recorded as verified."""
+    from mlvc.objects.oid import hash_file
+    from mlvc.ops import commit
+    from mlvc.repo import Repo
+    from mlvc.workspace.compare import decode_listing
+    from mlvc.workspace.index import Index
+
+    monkeypatch.setattr(commit, "TREE_FORK_MIN", 8)
+    project.gen({"data": {f"d{i}": {"f": str(i)} for i in range(12)}})
+    project.run("add", "data")
+    repo = Repo(project.root)
+    out = Index.load(repo.root, repo.ignore).pointers["data.mlvc"].outs[0]
+    listing = decode_listing(repo.state.listing(out.oid), "data")
+    assert len(listing.trees) == 13
+    records = repo.state.verified_objects(listing.trees)
+    assert set(records) == listing.trees
+    for oid, key in records.items():
+        path = repo.cache.path(oid)
+        assert hash_file(path) == oid
+        st = os.stat(path)
+        assert key == (st.st_ino, st.st_mtime_ns, st.st_size)
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True

@@ -50,6 +50,18 @@ def test_ensure_leaves_the_right_bytes_and_returns_their_stat(store, before):
         assert st_now.st_ino == kept  # a sound object is not rewritten
 
 
+@pytest.mark.parametrize("threads", [1, 4])
+def test_ensure_many_stores_each_and_returns_its_stat(store, threads):
+    items = [(hash_bytes(d), d) for d in (f"manifest {i}".encode() for i in range(20))]
+    store.write(b"wrong bytes", items[3][0])  # a corrupt copy is replaced
+    got = store.ensure_many(items, threads)
+    assert [oid for oid, _ in got] == [oid for oid, _ in items]
+    for (oid, data), (_, key) in zip(items, got):
+        st_now = os.stat(store.path(oid))
+        assert store.path(oid).read_bytes() == data
+        assert key == (st_now.st_ino, st_now.st_mtime_ns, st_now.st_size)
+
+
 def test_large_file_copy_hashes_in_one_pass(store, tmp_path):
     src = tmp_path / "big"
     src.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
