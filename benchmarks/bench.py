@@ -5,10 +5,11 @@
 
 Dataset (a) is 50,000 files of 1-7 KB in nested folders; (b) is one 2 GiB file. For each
 dataset and link type, every round runs, for each tool in turn, on a fresh git project:
-`add`, a no-op `status`, deleting the data then `checkout`, and (a only) changing 1% of the
-files then `add` again. The `cp -r` that puts the data into each project is timed as the
-floor for `add` and `checkout` (the disk here is noisy, worst right after mass deletes, so
-the floor is taken in the same settled state as the steps it is compared with).
+`add`, a no-op `status` (three times in a row), deleting the data then `checkout`, and
+(a only) changing 1% of the files then `add` again. Each timed step starts once the disk has
+written out the previous one. The `cp -r` that puts the data into each project is timed as
+the floor for `add` and `checkout` (the disk here is noisy, worst right after mass deletes,
+so the floor is taken in the same settled state as the steps it is compared with).
 DVC is installed into its own virtualenv under the work folder; mlvc never imports it.
 The table shows medians and the mlvc/DVC ratio; raw numbers go to WORK/results.json.
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DVC_SPEC = "dvc>=3,<4"
+STATUS_RUNS = 3  # no-op status runs per round and tool; the table takes the median of all
 
 
 def run(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, int, str]:
@@ -158,7 +160,9 @@ def one_round(tool: Tool, dataset: str, data: Path, link: str, proj: Path,
         results.setdefault((dataset, link, tool.name, "rss_mb"), []).append(rss)
 
     record("add", *tool(proj, "add", "data")[:2])
-    record("status", *tool(proj, "status")[:2])
+    settle()
+    for _ in range(STATUS_RUNS):  # the fastest step: one sample is mostly the machine's noise
+        record("status", *tool(proj, "status")[:2])
     shutil.rmtree(proj / "data")
     settle()
     record("checkout", *tool(proj, "checkout")[:2])
