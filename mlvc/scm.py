@@ -28,8 +28,11 @@ class Git:
         try:
             return git.Repo(self.root, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise ScmError(f"{self.root} is not inside a git repository",
-                           hint="run `git init` first, or use `mlvc init --no-scm`") from exc
+            raise self._not_a_repository() from exc
+
+    def _not_a_repository(self) -> ScmError:
+        return ScmError(f"{self.root} is not inside a git repository",
+                        hint="run `git init` first, or use `mlvc init --no-scm`")
 
     def _run(self, *args: str) -> str:
         """Run a git command in the project folder and return its output.
@@ -47,8 +50,7 @@ class Git:
                            hint="install git, or use `mlvc init --no-scm`") from None
         if proc.returncode != 0:
             if find_git_root(self.root) is None:
-                raise ScmError(f"{self.root} is not inside a git repository",
-                               hint="run `git init` first, or use `mlvc init --no-scm`")
+                raise self._not_a_repository()
             err = proc.stderr.decode(errors="replace").strip()
             raise ScmError(f"git {args[0]} failed: {err or f'exit code {proc.returncode}'}")
         return proc.stdout.decode(errors="surrogateescape")

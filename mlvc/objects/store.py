@@ -130,19 +130,18 @@ class ObjectStore:
             return self.write(data, oid)
         return st.st_ino, st.st_mtime_ns, st.st_size
 
-    def ensure_many(self, items: Sequence[tuple[str, bytes]], threads: int = 4
+    def ensure_many(self, items: list[tuple[str, bytes]], threads: int = 4
                     ) -> list[tuple[str, tuple[int, int, int]]]:
         """:meth:`ensure` each ``(oid, data)``, in ``threads`` threads; ``(oid, stat)`` each.
 
         Creating a file right after thousands of links waits on the filesystem's journal
         (~1 ms each on ext4 here): the waits overlap.
         """
-        from concurrent.futures import ThreadPoolExecutor
+        from mlvc.parallel import run_batched
+        from mlvc.progress import NULL_PROGRESS
 
-        if len(items) < 2 or threads < 2:
-            return [(oid, self.ensure(data, oid)) for oid, data in items]
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            return list(pool.map(lambda item: (item[0], self.ensure(item[1], item[0])), items))
+        return run_batched(items, lambda item: (item[0], self.ensure(item[1], item[0])),
+                           threads, NULL_PROGRESS, "Writing manifests")
 
     def write(self, data: bytes | memoryview, oid: str) -> tuple[int, int, int]:
         """Write object ``oid`` unconditionally and atomically; return its (inode, mtime, size)."""

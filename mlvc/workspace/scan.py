@@ -3,8 +3,8 @@
 ``Scanner.listing`` lists a tracked path (one ``lstat`` per entry, honouring
 ``.mlvcignore``) as flat columns, which is all a clean mark needs; ``Scanner.scan`` gives
 the same as a tree of ``WsDir``/``WsFile``. ``apply_state`` fills in oids from the state DB
-where (inode, mtime, size) still match; the rest are hashed with ``mlvc.parallel.run_batched``. ``build`` then computes the tree
-manifests bottom-up.
+where (inode, mtime, size) still match; the rest are hashed with
+``mlvc.parallel.run_batched``. ``build`` then computes the tree manifests bottom-up.
 """
 
 from __future__ import annotations
