@@ -21,7 +21,7 @@ from mlvc.workspace.compare import (
 )
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Selected
-from mlvc.workspace.scan import WsFile, apply_state
+from mlvc.workspace.scan import WsFile, known_oids
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +87,7 @@ def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,
     """Give ``files`` oids (state DB first, then hashing) and remember what was hashed."""
     if not files:
         return
-    known = {}
-    for path in under:
-        known.update(repo.state.files_under(path))
-    todo = apply_state(files, known)
+    todo = known_oids(repo.state, files, under)
     hasher = Importer(repo.root, repo.cache, repo.linker, save=False)
     rows = []
     for f, imp in zip(todo, run_batched(todo, hasher.run, jobs, progress, "Hashing")):

@@ -77,7 +77,8 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     for the_plan in plans:
         applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, inspect)
         checker.record(applied.verified)
-        repo.state.put_files(applied.placed)
+        # A hard link is its object, whose verification record answers for it (known_oids).
+        repo.state.put_files(r for r in applied.placed if r[1].link != "hardlink")
         repo.state.delete_files(applied.deleted)
         failed.extend(applied.failed)
         ok = {p for p, _ in applied.placed}

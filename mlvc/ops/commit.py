@@ -19,8 +19,8 @@ from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Index
 from mlvc.workspace.marks import make_mark
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
-from mlvc.workspace.scan import Listing, WsDir, WsFile, apply_state, build, iter_files
-from mlvc.workspace.state import StatKey
+from mlvc.workspace.scan import Listing, WsDir, WsFile, build, iter_files, known_oids
+from mlvc.workspace.state import RACY_NS, StatKey
 from mlvc.workspace.verify import ObjectChecker
 
 TREE_FORK_MIN = 64  # from this many new manifests, a forked child writes them
@@ -74,10 +74,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
         nodes.append(node)
 
     files = [f for node in nodes for f in iter_files(node)]
-    known = {}
-    for out_path in paths:
-        known.update(repo.state.files_under(out_path))
-    todo = apply_state(files, known)
+    todo = known_oids(repo.state, files, paths)
     if save:
         hashing = {id(f) for f in todo}
         todo += [f for f in files if id(f) not in hashing and f.oid is not None
@@ -90,14 +87,23 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     # A file linked to its object has one more name now: the worker counted it, unless other
     # files with the same content were linked to the same inode in this run too.
     shared = Counter(imp.oid for imp in results if imp.nlink is not None)
+    racy = started - RACY_NS
     for f, imp in zip(todo, results):
         f.oid = imp.oid
         f.key, f.link = imp.state.key, imp.state.link  # as the file is now
         if imp.nlink is not None:
             f.nlink = imp.nlink if shared[imp.oid] == 1 else \
                 os.lstat(f"{repo.root}/{f.path}").st_nlink
+        # A file linked into the cache became its object, whose verification record answers
+        # for it (known_oids): it needs no row. Unless it was modified within a clock tick of
+        # being read: a write since may have kept its mtime, so it gets a row that will not
+        # be trusted and its object no record (both are hashed again when next looked at).
+        linked = imp.verified is not None and imp.state.link == "hardlink"
+        if linked and imp.state.key[1] < racy:
+            verified.append((imp.oid, imp.verified))
+            continue
         rows.append((f.path, imp.state))
-        if imp.verified is not None:
+        if imp.verified is not None and not linked:
             verified.append((imp.oid, imp.verified))
 
     stored: list[Stored] = []

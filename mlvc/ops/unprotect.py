@@ -11,7 +11,7 @@ from mlvc.paths import RelPath, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
 from mlvc.workspace.links import unprotect_file
-from mlvc.workspace.scan import iter_files, stat_key
+from mlvc.workspace.scan import iter_files, known_oids, stat_key
 from mlvc.workspace.state import FileState
 
 
@@ -30,14 +30,13 @@ def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None) -> Unp
     rows = []
     with repo.lock():
         for path in paths:
-            known = repo.state.files_under(path)
-            for f in iter_files(repo.scanner.scan(path)):
+            files = list(iter_files(repo.scanner.scan(path)))
+            known_oids(repo.state, files, [path])
+            for f in files:
                 fs = to_fs(repo.root, f.path)
                 if unprotect_file(fs):
                     done.append(f.path)
-                    rec = known.get(f.path)
-                    if rec is not None:
-                        _, oid, _ = rec
-                        rows.append((f.path, FileState(stat_key(os.stat(fs)), oid, None)))
+                    if f.oid is not None:
+                        rows.append((f.path, FileState(stat_key(os.stat(fs)), f.oid, None)))
         repo.state.put_files(rows)
     return UnprotectResult(tuple(sorted(done)))

@@ -191,16 +191,18 @@ class Linker:
 
 
 def unprotect_file(path: Path) -> bool:
-    """Turn a hardlink or symlink to the cache into a private, writable copy.
+    """Turn a hardlink or symlink to the cache into a private, writable copy (same mtime).
 
     Returns True when something changed.
     """
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
         real = os.path.realpath(path)
-        executable = bool(os.stat(real).st_mode & 0o111)
+        src = os.stat(real)
         tmp = tmp_sibling(path)
-        copy_file(real, tmp, file_mode(executable))
+        copy_file(real, tmp, file_mode(bool(src.st_mode & 0o111)))
+        # Same bytes, same mtime: the copy's state row is trusted at once (no racy window).
+        os.utime(tmp, ns=(src.st_atime_ns, src.st_mtime_ns))
         os.replace(tmp, path)
         return True
     if not st.st_mode & stat.S_IWUSR:

@@ -2,7 +2,7 @@
 
 ``Scanner.listing`` lists a tracked path (one ``lstat`` per entry, honouring
 ``.mlvcignore``) as flat columns, which is all a clean mark needs; ``Scanner.scan`` gives
-the same as a tree of ``WsDir``/``WsFile``. ``apply_state`` fills in oids from the state DB
+the same as a tree of ``WsDir``/``WsFile``. ``known_oids`` fills in oids from the state DB
 where (inode, mtime, size) still match; the rest are hashed with
 ``mlvc.parallel.run_batched``. ``build`` then computes the tree manifests bottom-up.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
@@ -24,7 +24,7 @@ from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.parallel import in_background
 from mlvc.paths import RelPath, to_fs
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
-from mlvc.workspace.state import FileState, StatKey, stat_key
+from mlvc.workspace.state import FileState, StateDB, StatKey, stat_key
 
 _S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
 TMP_MARK = ".mlvc-tmp."
@@ -321,7 +321,7 @@ def iter_dirs(node: WsFile | WsDir | None) -> Iterator[WsDir]:
 
 
 def apply_state(files: list[WsFile], known: dict[RelPath, FileState]) -> list[WsFile]:
-    """Fill oids from the state DB; return the files that still need hashing."""
+    """Fill oids from the state DB's rows; return the files that still need hashing."""
     todo = []
     get = known.get
     for f in files:
@@ -332,6 +332,32 @@ def apply_state(files: list[WsFile], known: dict[RelPath, FileState]) -> list[Ws
         else:
             todo.append(f)
     return todo
+
+
+def known_oids(state: StateDB, files: list[WsFile], under: Iterable[RelPath]
+               ) -> list[WsFile]:
+    """Fill oids from the state DB for ``files`` (all at or below the ``under`` paths);
+    return the files that still need hashing.
+
+    A file takes the oid of its path's row when (inode, mtime, size) match. One without such
+    a row that has other names (a hard link) takes the oid of the verified cache object with
+    its inode and stat: it is that object, so mlvc writes no row for the hard links it makes.
+    """
+    known: dict[RelPath, FileState] = {}
+    for path in under:
+        known.update(state.files_under(path))
+    todo = apply_state(files, known)
+    shared = [f for f in todo if f.nlink > 1]
+    if not shared:
+        return todo
+    objects = state.objects_by_inode(f.key[0] for f in shared)
+    resolved = set()
+    for f in shared:
+        obj = objects.get(f.key[0])
+        if obj is not None and obj[1] == f.key:
+            f.oid, f.link = obj[0], "hardlink"
+            resolved.add(id(f))
+    return [f for f in todo if id(f) not in resolved] if resolved else todo
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 ``files`` maps a workspace path and its (inode, mtime_ns, size) to the oid it had when mlvc
 last hashed or placed it, and how mlvc placed it (``link``: the link type, or NULL when mlvc
-only hashed a file the user made).
+only hashed a file the user made). A hard link to a verified cache object needs no row: it
+has the object's inode and stat, so ``objects`` answers for it (``objects_by_inode``).
 
 A row is trusted only if the file's mtime is older than the row by more than the clock's
 granularity (``RACY_NS``), as git does with its index: a file changed again within the same
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS objects (
     oid TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_inode ON objects (inode);
 CREATE TABLE IF NOT EXISTS valid_trees (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS listings (oid TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS marks (
@@ -90,7 +92,7 @@ def transaction(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqli
         conn.execute("COMMIT")
 
 
-def select_keys(conn: sqlite3.Connection, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
+def select_keys(conn: sqlite3.Connection, sql: str, keys: Iterable[str | int]) -> Iterator[tuple]:
     """Run ``sql`` (with ``IN ({})``) for ``keys``, 500 bound parameters at a time."""
     keys_list = list(keys)
     for start in range(0, len(keys_list), 500):
@@ -155,6 +157,21 @@ class StateDB:
             return {o: new(StatKey, (i, m, s)) for o, i, m, s in rows if o in wanted}
         sql = "SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({})"
         return {o: new(StatKey, (i, m, s)) for o, i, m, s in select_keys(self._conn, sql, wanted)}
+
+    def objects_by_inode(self, inodes: Iterable[int]) -> dict[int, tuple[str, StatKey]]:
+        """The verified objects whose recorded inode is one of ``inodes``: inode -> (oid, key).
+
+        A workspace file with the same (inode, mtime, size) as a verified object is a hard
+        link to it, unchanged since it was verified: its oid is the object's.
+        """
+        wanted = set(inodes)
+        new = tuple.__new__
+        if len(wanted) > LOOKUP_LIMIT:
+            rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
+        else:
+            rows = select_keys(self._conn, "SELECT oid, inode, mtime_ns, size FROM objects"
+                                           " WHERE inode IN ({})", wanted)
+        return {i: (o, new(StatKey, (i, m, s))) for o, i, m, s in rows if i in wanted}
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         self._insert("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",

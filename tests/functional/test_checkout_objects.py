@@ -46,6 +46,9 @@ def verified_row(project, content: bytes):
 def two_versions(project):
     """data/a is b"v2" in the workspace and the cache; git holds the pointer of b"v1"."""
     project.gen({"data": {"a": "v1", "b": "same"}})
+    for name in ("a", "b"):  # older than a clock tick: a hard-linked add records its object
+        old = (project.root / "data" / name).stat().st_mtime_ns - 3600 * 10**9
+        os.utime(project.root / "data" / name, ns=(old, old))
     project.run("add", "data")
     project.commit_all("v1")
     a = project.root / "data/a"

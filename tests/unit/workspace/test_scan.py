@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import mlvc.workspace.scan as scan
 from mlvc.errors import TargetError
 from mlvc.workspace.ignore import IgnoreRules
-from mlvc.workspace.scan import Listing, Scanner, WsDir, iter_dirs, iter_files
+from mlvc.workspace.scan import Listing, Scanner, WsDir, WsFile, iter_dirs, iter_files
 
 names = st.text(st.sampled_from("abcxyzé_-. "), min_size=1, max_size=5).filter(
     lambda n: n not in (".", "..") and not n.startswith(".mlvc"))
@@ -144,3 +144,32 @@ def test_a_split_walk_raises_what_the_child_found(tmp_path):
         with patch.object(scan, "SPLIT_AFTER", 0), \
                 pytest.raises(TargetError, match="out/d0/pipe"):
             scanner.listing("out", split=split)
+
+
+def test_known_oids_rows_first_then_hard_links_to_verified_objects(tmp_path):
+    """A row for the path with the file's stat gives its oid. Without one, a file with other
+    names takes the oid of the verified object with the same inode, mtime and size; a file
+    with one name, or whose stat differs from the object's record, is left to be hashed."""
+    from mlvc.workspace.state import FileState, StateDB, StatKey
+
+    db = StateDB(tmp_path / "state.db")
+    o1, o2, o3 = "1" * 32, "2" * 32, "3" * 32
+    db.put_objects([(o1, StatKey(10, 100, 5)), (o2, StatKey(20, 200, 5)),
+                    (o3, StatKey(30, 300, 5))])
+    db.put_files([("d/row", FileState(StatKey(40, 1, 5), "4" * 32, None)),
+                  ("d/stale", FileState(StatKey(99, 1, 5), "9" * 32, None)),
+                  ("e/linked", FileState(StatKey(10, 100, 5), "5" * 32, "copy"))])
+    files = {
+        "row": WsFile("d/row", StatKey(40, 1, 5), False),
+        "linked": WsFile("d/linked", StatKey(10, 100, 5), False, nlink=2),
+        "stale": WsFile("d/stale", StatKey(20, 200, 5), False, nlink=3),
+        "touched": WsFile("d/touched", StatKey(30, 301, 5), False, nlink=2),
+        "single": WsFile("d/single", StatKey(10, 100, 5), False, nlink=1),
+        "unknown": WsFile("d/unknown", StatKey(77, 1, 5), False, nlink=2),
+    }
+    todo = scan.known_oids(db, list(files.values()), ["d"])
+    assert [f.path for f in todo] == ["d/touched", "d/single", "d/unknown"]
+    assert (files["row"].oid, files["row"].link) == ("4" * 32, None)
+    assert (files["linked"].oid, files["linked"].link) == (o1, "hardlink")
+    assert (files["stale"].oid, files["stale"].link) == (o2, "hardlink")
+    assert all(files[n].oid is None for n in ("touched", "single", "unknown"))

@@ -36,6 +36,30 @@ def test_verified_objects_by_scan_and_in_chunks(tmp_path, monkeypatch):
     assert db.verified_objects(asked) == expected  # table scan
 
 
+def test_objects_by_inode_by_lookup_and_by_scan(tmp_path, monkeypatch):
+    """Verified objects are found by their recorded inode, keyed or by a table scan alike;
+    inodes with no record are left out."""
+    from mlvc.workspace import state
+
+    db = StateDB(tmp_path / "state.db")
+    rows = [(f"{i:032x}", StatKey(1000 + i, i * 7, i)) for i in range(1200)]
+    db.put_objects(rows)
+    asked = list(range(1000, 3400, 2))  # half of them are no object's
+    expected = {k.inode: (o, k) for o, k in rows if k.inode in set(asked)}
+    assert len(expected) == 600
+    assert db.objects_by_inode(asked) == expected
+    monkeypatch.setattr(state, "LOOKUP_LIMIT", 10)
+    assert db.objects_by_inode(iter(asked)) == expected
+    assert db.objects_by_inode([]) == {}
+
+
+def test_objects_by_inode_follows_a_rewritten_record(tmp_path):
+    db = StateDB(tmp_path / "state.db")
+    db.put_objects([("a" * 32, StatKey(5, 1, 1))])
+    db.put_objects([("a" * 32, StatKey(6, 2, 1))])  # the object was verified again, new inode
+    assert db.objects_by_inode([5, 6]) == {6: ("a" * 32, StatKey(6, 2, 1))}
+
+
 def test_valid_trees(tmp_path):
     db = StateDB(tmp_path / "state.db")
     db.put_valid_trees(["a" * 32, "b" * 32])

@@ -1,0 +1,141 @@
+"""Hard links need no state rows: a workspace file that is a hard link to a verified cache
+object has the object's inode and stat, so the object's verification record gives its oid.
+`add` and `checkout` with hard links write no row per file, and nothing is hashed again."""
+
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+
+from mlvc.workspace import importer
+
+DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
+                 "empty": {}}}
+FILES = ["data/a.csv", "data/sub/b.txt", "data/sub/deeper/c"]
+
+
+@pytest.fixture
+def hashed(monkeypatch):
+    calls = []
+    original = importer.hash_path
+
+    def counting(fs):
+        calls.append(str(fs))
+        return original(fs)
+
+    monkeypatch.setattr(importer, "hash_path", counting)
+    return calls
+
+
+def query(project, sql, *args):
+    conn = sqlite3.connect(project.root / ".mlvc/tmp/state.db")
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def age(project, paths, seconds=3600):
+    """Make files older than a clock tick, as data usually is when it is added."""
+    for p in paths:
+        fs = project.root / p
+        then = fs.stat().st_mtime_ns - seconds * 10**9
+        os.utime(fs, ns=(then, then))
+
+
+def full_status(project):
+    """`status --json` without the clean marks, so every file is looked up."""
+    query(project, "DELETE FROM marks")
+    return json.loads(project.run("status", "--json").stdout)
+
+
+@pytest.fixture
+def linked(project):
+    project.run("config", "cache.type", "hardlink")
+    project.gen(DATA)
+    age(project, FILES)
+    project.run("add", "data")
+    return project
+
+
+def test_a_hard_linked_add_writes_no_rows_and_nothing_is_hashed_again(linked, hashed):
+    assert query(linked, "SELECT path FROM files") == []
+    for p in FILES:
+        assert (linked.root / p).stat().st_nlink == 2
+    inodes = {(linked.root / p).stat().st_ino for p in FILES}
+    assert {i for (i,) in query(linked, "SELECT inode FROM objects")} >= inodes
+    hashed.clear()
+    assert full_status(linked)["clean"] is True
+    assert hashed == []
+    doc = json.loads(linked.run("add", "--json", "data").stdout)
+    assert doc["saved"][0]["hashed"] == 0 and doc["saved"][0]["changed"] is False
+    assert hashed == []
+
+
+def test_re_add_hashes_only_the_changed_file(linked, hashed):
+    fs = linked.root / "data/sub/b.txt"
+    fs.unlink()  # a hard link to its object: replace it, never edit it in place
+    fs.write_text("changed")
+    doc = json.loads(linked.run("add", "--json", "data").stdout)
+    assert doc["saved"][0]["hashed"] == 1 and doc["saved"][0]["changed"] is True
+    assert hashed == [str(fs)]
+
+
+def test_a_hard_linked_checkout_writes_no_rows_and_nothing_is_hashed_after(linked, hashed):
+    shutil.rmtree(linked.root / "data")
+    doc = json.loads(linked.run("checkout", "--json").stdout)
+    assert sorted(doc["added"]) == FILES
+    assert query(linked, "SELECT path FROM files") == []
+    hashed.clear()
+    assert full_status(linked)["clean"] is True
+    doc = json.loads(linked.run("add", "--json", "data").stdout)
+    assert doc["saved"][0]["hashed"] == 0
+    assert hashed == []
+
+
+def test_a_file_rewritten_within_a_clock_tick_of_its_add_is_not_trusted(project):
+    """Added right after it was written, a file gets a row that is not trusted and its
+    object no verification record: an edit that keeps size and mtime is still seen."""
+    project.run("config", "cache.type", "hardlink")
+    project.gen({"data": {"a": "one"}})
+    project.run("add", "data")  # at once: within the racy window of the file's mtime
+    fs = project.root / "data/a"
+    assert query(project, "SELECT path, link FROM files") == [("data/a", "hardlink")]
+    st = fs.stat()
+    assert query(project, "SELECT oid FROM objects WHERE inode = ?", st.st_ino) == []
+    os.chmod(fs, 0o644)
+    fs.write_text("two")  # same size; the same mtime, as if in the same tick
+    os.utime(fs, ns=(st.st_atime_ns, st.st_mtime_ns))
+    doc = full_status(project)
+    assert doc["clean"] is False
+    out = doc["changed"][0]
+    assert out["modified"] == ["data/a"] and out["corrupt_in_cache"] == ["data/a"]
+
+
+def test_unprotect_records_the_copies(linked, hashed):
+    linked.run("unprotect", "data")
+    rows = dict(query(linked, "SELECT path, link FROM files"))
+    assert sorted(rows) == FILES and set(rows.values()) == {None}
+    for p in FILES:
+        assert (linked.root / p).stat().st_nlink == 1
+    hashed.clear()
+    assert full_status(linked)["clean"] is True
+    assert hashed == []
+
+
+def test_a_moved_output_still_needs_no_hashing(linked, hashed):
+    linked.run("move", "data", "moved")
+    hashed.clear()
+    assert full_status(linked)["clean"] is True
+    assert hashed == []
+
+
+def test_a_hard_link_touched_after_its_object_was_verified_is_hashed(linked, hashed):
+    fs = linked.root / "data/a.csv"
+    st = fs.stat()
+    os.utime(fs, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the object's stat changes too
+    hashed.clear()
+    assert full_status(linked)["clean"] is True  # same bytes
+    assert str(fs) in hashed
