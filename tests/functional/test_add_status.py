@@ -219,3 +219,32 @@ def test_add_of_many_folders_records_each_manifest_as_verified(project, monkeypa
         st = os.stat(path)
         assert key == (st.st_ino, st.st_mtime_ns, st.st_size)
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_add_of_many_folders_marks_them_clean_from_the_child(project, monkeypatch,
+                                                             count_hashes):
+    """The forked child that writes the manifests also makes the clean mark and the listing:
+    both must reach the state DB, and the next status must answer from the mark."""
+    import sqlite3
+
+    from mlvc.ops import commit
+    from mlvc.repo import Repo
+    from mlvc.workspace.compare import decode_listing, flatten
+    from mlvc.workspace.index import Index
+
+    monkeypatch.setattr(commit, "TREE_FORK_MIN", 8)
+    project.gen({"data": {f"d{i}": {"f": str(i)} for i in range(12)}})
+    for i in range(12):
+        fs = project.root / f"data/d{i}/f"
+        then = fs.stat().st_mtime_ns - 3600 * 10**9
+        os.utime(fs, ns=(then, then))
+    project.run("add", "data")
+    conn = sqlite3.connect(project.root / ".mlvc/tmp/state.db")
+    assert [p for (p,) in conn.execute("SELECT path FROM marks")] == ["data"]
+    conn.close()
+    repo = Repo(project.root)
+    out = Index.load(repo.root, repo.ignore).pointers["data.mlvc"].outs[0]
+    assert decode_listing(repo.state.listing(out.oid), "data") == flatten(repo.cache, out)
+    count_hashes.clear()
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+    assert count_hashes == []
