@@ -353,9 +353,9 @@ def known_oids(state: StateDB, files: list[WsFile], under: Iterable[RelPath]
     objects = state.objects_by_inode(f.key[0] for f in shared)
     resolved = set()
     for f in shared:
-        obj = objects.get(f.key[0])
-        if obj is not None and obj[1] == f.key:
-            f.oid, f.link = obj[0], "hardlink"
+        oid = objects.get(f.key)
+        if oid is not None:
+            f.oid, f.link = oid, "hardlink"
             resolved.add(id(f))
     return [f for f in todo if id(f) not in resolved] if resolved else todo
 

@@ -158,11 +158,12 @@ class StateDB:
         sql = "SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({})"
         return {o: new(StatKey, (i, m, s)) for o, i, m, s in select_keys(self._conn, sql, wanted)}
 
-    def objects_by_inode(self, inodes: Iterable[int]) -> dict[int, tuple[str, StatKey]]:
-        """The verified objects whose recorded inode is one of ``inodes``: inode -> (oid, key).
+    def objects_by_inode(self, inodes: Iterable[int]) -> dict[StatKey, str]:
+        """The verified objects whose recorded inode is one of ``inodes``, by their stat key.
 
-        A workspace file with the same (inode, mtime, size) as a verified object is a hard
-        link to it, unchanged since it was verified: its oid is the object's.
+        A workspace file whose (inode, mtime, size) is a verified object's is a hard link to
+        it, unchanged since it was verified: its oid is the object's. (Keyed by the whole
+        stat, a stale record whose inode was reused cannot hide the current one.)
         """
         wanted = set(inodes)
         new = tuple.__new__
@@ -171,7 +172,7 @@ class StateDB:
         else:
             rows = select_keys(self._conn, "SELECT oid, inode, mtime_ns, size FROM objects"
                                            " WHERE inode IN ({})", wanted)
-        return {i: (o, new(StatKey, (i, m, s))) for o, i, m, s in rows if i in wanted}
+        return {new(StatKey, (i, m, s)): o for o, i, m, s in rows if i in wanted}
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         self._insert("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",

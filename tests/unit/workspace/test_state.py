@@ -45,7 +45,7 @@ def test_objects_by_inode_by_lookup_and_by_scan(tmp_path, monkeypatch):
     rows = [(f"{i:032x}", StatKey(1000 + i, i * 7, i)) for i in range(1200)]
     db.put_objects(rows)
     asked = list(range(1000, 3400, 2))  # half of them are no object's
-    expected = {k.inode: (o, k) for o, k in rows if k.inode in set(asked)}
+    expected = {k: o for o, k in rows if k.inode in set(asked)}
     assert len(expected) == 600
     assert db.objects_by_inode(asked) == expected
     monkeypatch.setattr(state, "LOOKUP_LIMIT", 10)
@@ -53,11 +53,14 @@ def test_objects_by_inode_by_lookup_and_by_scan(tmp_path, monkeypatch):
     assert db.objects_by_inode([]) == {}
 
 
-def test_objects_by_inode_follows_a_rewritten_record(tmp_path):
+def test_objects_by_inode_follows_rewritten_and_reused_records(tmp_path):
     db = StateDB(tmp_path / "state.db")
     db.put_objects([("a" * 32, StatKey(5, 1, 1))])
     db.put_objects([("a" * 32, StatKey(6, 2, 1))])  # the object was verified again, new inode
-    assert db.objects_by_inode([5, 6]) == {6: ("a" * 32, StatKey(6, 2, 1))}
+    assert db.objects_by_inode([5, 6]) == {StatKey(6, 2, 1): "a" * 32}
+    # a stale record and a new object on the same (reused) inode: each answers for its stat
+    db.put_objects([("b" * 32, StatKey(6, 9, 4))])
+    assert db.objects_by_inode([6]) == {StatKey(6, 2, 1): "a" * 32, StatKey(6, 9, 4): "b" * 32}
 
 
 def test_valid_trees(tmp_path):
