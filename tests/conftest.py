@@ -102,3 +102,19 @@ def project(tmp_path) -> Project:
     p.run("init")
     p.commit_all("init mlvc")
     return p
+
+
+@pytest.fixture
+def count_hashes(monkeypatch) -> list[str]:
+    """The files mlvc reads to hash them (workspace and cache alike), in order."""
+    from mlvc.workspace import importer
+
+    calls: list[str] = []
+    original = importer.hash_path
+
+    def counting(fs):
+        calls.append(str(fs))
+        return original(fs)
+
+    monkeypatch.setattr(importer, "hash_path", counting)
+    return calls

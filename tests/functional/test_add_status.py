@@ -4,26 +4,10 @@ import json
 import os
 import time
 
-import pytest
-
-from mlvc.workspace import importer
 from mlvc.workspace.state import RACY_NS
 
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
                  "empty": {}, "ünïcødé ✓.txt": "unicode"}}
-
-
-@pytest.fixture
-def count_hashes(monkeypatch):
-    calls = []
-    original = importer.hash_path
-
-    def counting(fs):
-        calls.append(str(fs))
-        return original(fs)
-
-    monkeypatch.setattr(importer, "hash_path", counting)
-    return calls
 
 
 def test_add_writes_pointer_gitignore_and_cache(project):
