@@ -347,17 +347,18 @@ def known_oids(state: StateDB, files: list[WsFile], under: Iterable[RelPath]
     for path in under:
         known.update(state.files_under(path))
     todo = apply_state(files, known)
-    shared = [f for f in todo if f.nlink > 1]
+    shared = [f.key[0] for f in todo if f.nlink > 1]
     if not shared:
         return todo
-    objects = state.objects_by_inode(f.key[0] for f in shared)
-    resolved = set()
-    for f in shared:
-        oid = objects.get(f.key)
-        if oid is not None:
+    objects = state.objects_by_inode(shared)
+    rest = []
+    for f in todo:
+        oid = objects.get(f.key) if f.nlink > 1 else None
+        if oid is None:
+            rest.append(f)
+        else:
             f.oid, f.link = oid, "hardlink"
-            resolved.add(id(f))
-    return [f for f in todo if id(f) not in resolved] if resolved else todo
+    return rest
 
 
 @dataclass(frozen=True, slots=True)

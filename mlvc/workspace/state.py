@@ -144,19 +144,9 @@ class StateDB:
 
     # -- verified cache objects ------------------------------------------------------------
     def verified_objects(self, oids: Iterable[str]) -> dict[str, StatKey]:
-        """Verification records of ``oids`` (those that have one).
-
-        A few oids are looked up by key; for many, one scan of the table is cheaper than
-        thousands of lookups. Either way the cost follows the question, not the cache size,
-        except when the question covers a large part of the cache anyway.
-        """
-        wanted = set(oids)
+        """Verification records of ``oids`` (those that have one)."""
         new = tuple.__new__
-        if len(wanted) > LOOKUP_LIMIT:
-            rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
-            return {o: new(StatKey, (i, m, s)) for o, i, m, s in rows if o in wanted}
-        sql = "SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({})"
-        return {o: new(StatKey, (i, m, s)) for o, i, m, s in select_keys(self._conn, sql, wanted)}
+        return {o: new(StatKey, (i, m, s)) for o, i, m, s in self._object_rows("oid", oids)}
 
     def objects_by_inode(self, inodes: Iterable[int]) -> dict[StatKey, str]:
         """The verified objects whose recorded inode is one of ``inodes``, by their stat key.
@@ -165,14 +155,23 @@ class StateDB:
         it, unchanged since it was verified: its oid is the object's. (Keyed by the whole
         stat, a stale record whose inode was reused cannot hide the current one.)
         """
-        wanted = set(inodes)
         new = tuple.__new__
-        if len(wanted) > LOOKUP_LIMIT:
-            rows = self._conn.execute("SELECT oid, inode, mtime_ns, size FROM objects")
-        else:
-            rows = select_keys(self._conn, "SELECT oid, inode, mtime_ns, size FROM objects"
-                                           " WHERE inode IN ({})", wanted)
-        return {new(StatKey, (i, m, s)): o for o, i, m, s in rows if i in wanted}
+        return {new(StatKey, (i, m, s)): o for o, i, m, s in self._object_rows("inode", inodes)}
+
+    def _object_rows(self, column: str, keys: Iterable[str | int]) -> Iterator[tuple]:
+        """``(oid, inode, mtime_ns, size)`` of the objects whose ``column`` is in ``keys``.
+
+        A few keys are looked up by index; for many, one scan of the table is cheaper than
+        thousands of lookups. Either way the cost follows the question, not the cache size,
+        except when the question covers a large part of the cache anyway.
+        """
+        wanted = set(keys)
+        sql = "SELECT oid, inode, mtime_ns, size FROM objects"
+        if len(wanted) <= LOOKUP_LIMIT:
+            yield from select_keys(self._conn, f"{sql} WHERE {column} IN ({{}})", wanted)
+            return
+        at = 0 if column == "oid" else 1
+        yield from (row for row in self._conn.execute(sql) if row[at] in wanted)
 
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         self._insert("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
