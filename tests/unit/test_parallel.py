@@ -135,3 +135,80 @@ def test_in_background_child_is_killed_when_not_asked(tmp_path):
     with parallel.in_background(sleep_then_write, str(tmp_path / "late")):
         pass
     assert time.monotonic() - started < 4  # killed, not waited for
+
+
+def _until(check) -> None:
+    """Python runs a signal handler at the main thread's next check; give it a few."""
+    import time
+
+    for _ in range(100):
+        if check():
+            return
+        time.sleep(0.001)
+
+
+def test_ctrl_c_in_a_deferred_block_calls_back_and_is_raised_when_the_block_ends():
+    import signal
+
+    called = []
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt), \
+            parallel.interrupts_deferred(lambda: called.append(1)) as interrupted:
+        assert not interrupted()
+        os.kill(os.getpid(), signal.SIGINT)
+        _until(interrupted)
+        assert interrupted() and called == [1]
+        reached_end = True  # the interrupt did not land in the middle of the block
+    assert reached_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_deferral_leaves_an_ignored_or_handled_ctrl_c_alone():
+    import signal
+
+    seen = []
+    for handler in (signal.SIG_IGN, lambda signum, frame: seen.append(signum)):
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            with parallel.interrupts_deferred(lambda: seen.append("callback")) as interrupted:
+                os.kill(os.getpid(), signal.SIGINT)
+                _until(lambda: bool(seen))
+                assert not interrupted()
+            assert signal.getsignal(signal.SIGINT) is handler
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.SIGINT]  # the caller's handler ran; the callback did not
+
+
+def test_deferral_outside_the_main_thread_changes_nothing():
+    import signal
+    import threading
+
+    out = []
+
+    def other():
+        with parallel.interrupts_deferred(lambda: None) as interrupted:
+            out.append(interrupted())
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert out == [False]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_workers_stop_taking_items_once_asked():
+    stop = bytearray(1)
+    seen = []
+
+    def work(x):
+        seen.append(x)
+        if x == 3:
+            stop[0] = 1
+        return x * 2
+
+    assert parallel._run_batch(work, None, list(range(10)), stop) == [0, 2, 4, 6]
+    assert seen == [0, 1, 2, 3]
+    stop[0] = 0
+    assert parallel._run_batch(lambda x: x, lambda r: ("p", r), [1, 2], stop) == [("p", 1),
+                                                                                 ("p", 2)]
