@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import importlib
 import sys
@@ -66,9 +67,18 @@ class MlvcGroup(click.Group):
             ctx.exit(130)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
-            _report(ctx, f"{exc.strerror or exc}{where}", None, exc)
+            hint = None
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                hint = ("free some disk space, then run the command again (what was written is "
+                        "whole; the rest is done then). `mlvc config cache.dir PATH` moves the "
+                        "cache to another disk")
+            _report(ctx, f"{exc.strerror or exc}{where}", hint, exc)
             ctx.exit(1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            hint = _database_hint(exc)
+            if hint is not None:
+                _report(ctx, f"mlvc's database in .mlvc/tmp failed: {exc}", hint, exc)
+                ctx.exit(1)
             _report(ctx, f"unexpected {type(exc).__name__}: {exc}",
                     "this is a bug in mlvc; run again with -v and report the traceback", exc)
             ctx.exit(1)
@@ -106,6 +116,30 @@ def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
                 node.obj = new
             node = node.parent
     return value
+
+
+def _database_hint(exc: BaseException) -> str | None:
+    """The hint for a failure of one of mlvc's SQLite files (the state DB in .mlvc/tmp, or
+    a remote's index in .mlvc/tmp/remotes), by SQLite's error name; None for any other error.
+
+    Both only remember what can be found again (hashes, verification records, what a remote
+    holds), so deleting a damaged one loses nothing but time.
+    """
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+        return None
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    if name == "SQLITE_FULL" or name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN",
+                                                 "SQLITE_READONLY")):
+        return ("free some disk space, and check that .mlvc/tmp is writable; then run the "
+                "command again")
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return ("the file is damaged. It only remembers what mlvc can find again, so deleting "
+                ".mlvc/tmp/state.db (and .mlvc/tmp/remotes/) is safe: mlvc then hashes the "
+                "files and asks the remotes again")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "another mlvc process kept it busy: run the command again once that one is done"
+    return None
 
 
 def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseException) -> None:

@@ -28,6 +28,19 @@ class CheckoutResult:
     def ok(self) -> bool:
         return not self.failed and not self.conflicts
 
+    @property
+    def hint(self) -> str | None:
+        """What the user can do about the failures, or the kept changes."""
+        reasons = [r for _, r in self.failed]
+        if co.NO_SPACE in reasons:
+            return ("free some disk space, then run the command again: the files placed are "
+                    "whole, and the rest stay as they were until then")
+        if any("in cache" in r or "in the cache" in r for r in reasons):
+            return "`mlvc fetch` the missing objects, or re-add the data"
+        if self.conflicts and not self.failed:
+            return "`mlvc commit` keeps the changes; `mlvc checkout --force` discards them"
+        return None
+
     def to_json(self) -> dict:
         return {"added": list(self.added), "modified": list(self.modified),
                 "deleted": list(self.deleted), "relinked": list(self.relinked),

@@ -7,6 +7,7 @@ unsaved work: it is kept and reported as a conflict.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
 from mlvc.workspace.links import UMASK, Linker
 from mlvc.workspace.state import FileState, StatKey
+
+# The reason given for a file that could not be placed because the disk is full (the same
+# words in every locale, so that callers can tell it apart).
+NO_SPACE = "no space left on the device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,8 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         except IsADirectoryError:
             return act.path, None, "a folder that is not empty is in the way", None
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                return act.path, None, NO_SPACE, None
             return act.path, None, exc.strerror or str(exc), None
 
     results = run_batched(todo, place, jobs, progress, "Checking out", processes=True,

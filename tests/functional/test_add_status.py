@@ -232,3 +232,26 @@ def test_add_of_many_folders_marks_them_clean_from_the_child(project, monkeypatc
     count_hashes.clear()
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
     assert count_hashes == []
+
+
+def test_a_full_disk_during_add_says_so_with_a_hint_and_writes_no_pointer(project, monkeypatch):
+    import errno
+
+    from mlvc.objects.store import ObjectStore
+
+    project.run("config", "cache.type", "copy")
+    project.gen({"data": {"a": "one", "b": "two"}})
+    before = project.snapshot()
+
+    def full(self, data, oid):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ObjectStore, "write", full)
+    r = project.run("add", "data", code=1)
+    assert f"error: {os.strerror(errno.ENOSPC)}" in r.stderr
+    assert "hint: free some disk space, then run the command again" in r.stderr
+    assert "Traceback" not in r.stderr
+    after = project.snapshot()
+    assert {k: v for k, v in after.items() if not k.startswith(".mlvc/")} == \
+        {k: v for k, v in before.items() if not k.startswith(".mlvc/")}
+    assert not (project.root / "data.mlvc").exists()

@@ -148,3 +148,50 @@ def test_corruption_is_found_with_hardlinks_too(project):
     (out,) = json.loads(project.run("status", "--json").stdout)["changed"]
     assert out["modified"] == ["data/a"]
     assert out["corrupt_in_cache"] == ["data/a"]
+
+
+def test_a_damaged_state_database_is_named_with_a_safe_way_out(project):
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    tmp = project.root / ".mlvc" / "tmp"
+    for leftover in tmp.glob("state.db-*"):
+        leftover.unlink()
+    (tmp / "state.db").write_bytes(b"not a database at all" * 100)
+    assert_refused(project, "status", match="mlvc's database in .mlvc/tmp failed: file is not "
+                   "a database", hint="deleting .mlvc/tmp/state.db")
+    (tmp / "state.db").unlink()  # as the hint says: it only remembered hashes
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_a_full_disk_under_the_state_database_gets_the_disk_hint(project, monkeypatch):
+    import sqlite3
+
+    from mlvc.workspace.state import StateDB
+
+    project.gen({"data": {"a": "1"}})
+
+    def full(self, rows):
+        exc = sqlite3.OperationalError("database or disk is full")
+        exc.sqlite_errorname = "SQLITE_FULL"
+        raise exc
+
+    monkeypatch.setattr(StateDB, "put_files", full)
+    r = project.run("add", "data", code=1)
+    assert r.stderr.startswith("error: mlvc's database in .mlvc/tmp failed: database or disk "
+                               "is full")
+    assert "hint: free some disk space" in r.stderr and "Traceback" not in r.stderr
+    assert not (project.root / "data.mlvc").exists()
+
+
+def test_other_unexpected_errors_still_ask_for_a_bug_report(project, monkeypatch):
+    from mlvc.workspace.state import StateDB
+
+    project.gen({"data": {"a": "1"}})
+
+    def broken(self, rows):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(StateDB, "put_files", broken)
+    r = project.run("add", "data", code=1)
+    assert "error: unexpected ValueError: boom" in r.stderr
+    assert "hint: this is a bug in mlvc" in r.stderr

@@ -107,3 +107,36 @@ def test_folders_are_made_for_new_files_and_for_empty_ones(project, link):
     assert sorted(doc["added"]) == ["data/deep/a/b/c/g", "data/top", "data/x/y/f"]
     assert snapshot(project.root / "data") == before
 
+
+
+def test_a_full_disk_is_named_with_its_own_hint_and_the_old_file_stays(project, link,
+                                                                       monkeypatch):
+    import errno
+
+    from mlvc.workspace.links import Linker
+
+    two_versions(project)
+    place = Linker.place
+
+    def full(self, oid, dest, executable, known=None):
+        if str(dest).endswith("data/a"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return place(self, oid, dest, executable, known)
+
+    monkeypatch.setattr(Linker, "place", full)
+    r = project.run("checkout", code=1)
+    assert "error: data/a: no space left on the device" in r.stderr
+    assert "hint: free some disk space, then run the command again" in r.stderr
+    assert "mlvc fetch" not in r.stderr
+    assert project.read("data/a") == "v2"
+    monkeypatch.setattr(Linker, "place", place)
+    project.run("checkout")
+    assert project.read("data/a") == "v1"
+
+
+def test_a_missing_object_gets_the_fetch_hint(project, link):
+    two_versions(project)
+    obj(project, b"v1").unlink()
+    r = project.run("checkout", code=1)
+    assert "hint: `mlvc fetch` the missing objects, or re-add the data" in r.stderr
+    assert "disk space" not in r.stderr

@@ -197,11 +197,8 @@ def report_checkout(result) -> None:
             click.echo(f"  {p}", err=True)
     for path, reason in result.failed[:20]:
         click.echo(f"error: {path}: {reason}", err=True)
-    if result.conflicts and not result.failed:
-        click.echo("hint: `mlvc commit` keeps the changes; `mlvc checkout --force` discards them",
-                   err=True)
-    if result.failed:
-        click.echo("hint: `mlvc fetch` the missing objects, or re-add the data", err=True)
+    if result.hint:
+        click.echo(f"hint: {result.hint}", err=True)
 
 
 @click.command("remove")
