@@ -21,6 +21,18 @@ Core code raises these; only ``mlvc.cli`` turns them into ``error:``/``hint:`` l
 
 from __future__ import annotations
 
+import errno
+
+# A full disk (or quota) is named in the same words wherever it happens, in every locale, so
+# that the CLI can give its own hint.
+NO_SPACE = "no space left on the device"
+NO_SPACE_HINT = ("free some disk space, then run the command again: what was written is "
+                 "whole, and the rest is done then")
+
+
+def is_no_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
 
 class MlvcError(Exception):
     """Base of every error mlvc reports to a user."""

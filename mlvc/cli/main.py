@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import gc
 import importlib
 import sys
@@ -53,7 +52,7 @@ class MlvcGroup(click.Group):
         return _with_global_flags(getattr(importlib.import_module(module), attr))
 
     def invoke(self, ctx: click.Context):
-        from mlvc.errors import MlvcError
+        from mlvc.errors import NO_SPACE_HINT, MlvcError, is_no_space
 
         try:
             return super().invoke(ctx)
@@ -68,10 +67,8 @@ class MlvcGroup(click.Group):
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             hint = None
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                hint = ("free some disk space, then run the command again (what was written is "
-                        "whole; the rest is done then). `mlvc config cache.dir PATH` moves the "
-                        "cache to another disk")
+            if is_no_space(exc):
+                hint = f"{NO_SPACE_HINT}. `mlvc config cache.dir PATH` moves the cache to another disk"
             _report(ctx, f"{exc.strerror or exc}{where}", hint, exc)
             ctx.exit(1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.errors import NO_SPACE, NO_SPACE_HINT
 from mlvc.ops import user_paths
 from mlvc.ops._outputs import load_recorded, resolve, workspace_view
 from mlvc.paths import RelPath
@@ -32,9 +33,8 @@ class CheckoutResult:
     def hint(self) -> str | None:
         """What the user can do about the failures, or the kept changes."""
         reasons = [r for _, r in self.failed]
-        if co.NO_SPACE in reasons:
-            return ("free some disk space, then run the command again: the files placed are "
-                    "whole, and the rest stay as they were until then")
+        if NO_SPACE in reasons:
+            return NO_SPACE_HINT
         if any("in cache" in r or "in the cache" in r for r in reasons):
             return "`mlvc fetch` the missing objects, or re-add the data"
         if self.conflicts and not self.failed:

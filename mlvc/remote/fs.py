@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from mlvc.errors import CorruptObjectError
+from mlvc.errors import NO_SPACE, CorruptObjectError, is_no_space
 from mlvc.fsutil import NewFile, copy_fd
 from mlvc.objects.oid import hash_bytes, hash_file
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
@@ -484,6 +484,8 @@ def _failure(oid: str, exc: Exception) -> Failure:
         return Failure(oid, "missing", "not on the remote")
     if isinstance(exc, CorruptObjectError):
         return Failure(oid, "corrupt", "its bytes on the remote do not match its oid")
+    if is_no_space(exc):
+        return Failure(oid, "error", NO_SPACE)
     return Failure(oid, "error", _describe(exc))
 
 

@@ -7,22 +7,18 @@ unsaved work: it is kept and reported as a conflict.
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.errors import NO_SPACE, is_no_space
 from mlvc.parallel import Codec, run_batched
 from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
 from mlvc.workspace.links import UMASK, Linker
 from mlvc.workspace.state import FileState, StatKey
-
-# The reason given for a file that could not be placed because the disk is full (the same
-# words in every locale, so that callers can tell it apart).
-NO_SPACE = "no space left on the device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +149,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         except IsADirectoryError:
             return act.path, None, "a folder that is not empty is in the way", None
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            if is_no_space(exc):
                 return act.path, None, NO_SPACE, None
             return act.path, None, exc.strerror or str(exc), None
 

@@ -550,3 +550,33 @@ def test_folder_remote_transfers_in_forked_workers(project, tmp_path, monkeypatc
         {"path": "data/7.txt", "oid": victim, "reason": "corrupt on the remote (not stored)"}]
     assert other.read("data/8.txt") == "content 8"
     assert victim not in set(ObjectStore(other.root / ".mlvc" / "cache").iter_oids())
+
+
+def test_a_full_disk_during_a_transfer_is_named_with_its_own_hint(project, tmp_path,
+                                                                   monkeypatch):
+    import errno
+
+    from mlvc.errors import NO_SPACE
+    from mlvc.remote import fs as remote_fs
+
+    project.gen({"data": {"a.txt": "aaa", "b.txt": "bbb"}})
+    project.run("add", "data")
+    spec = RemoteSpec("local", str(tmp_path / "remote"), None, str(tmp_path / "remote"))
+    spec.configure(project)
+    real = remote_fs.LocalRemote._put
+
+    def full(self, local, oid, size):
+        if size == 3:  # the two files; their folder's manifest still goes
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, local, oid, size)
+
+    monkeypatch.setattr(remote_fs.LocalRemote, "_put", full)
+    r = project.run("push", code=1)
+    assert f"data/a.txt  {hash_bytes(b'aaa')}  {NO_SPACE}" in r.stderr
+    assert "hint: free some disk space, then run the command again" in r.stderr
+    r = project.run("push", "--json", code=1)
+    assert {f["path"]: f["reason"] for f in json.loads(r.stdout)["failed"]} == {
+        "data/a.txt": NO_SPACE, "data/b.txt": NO_SPACE}
+    monkeypatch.setattr(remote_fs.LocalRemote, "_put", real)
+    doc = json.loads(project.run("push", "--json").stdout)
+    assert doc["failed"] == [] and doc["transferred"] >= 2
