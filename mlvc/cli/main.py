@@ -68,7 +68,8 @@ class MlvcGroup(click.Group):
             where = f": {exc.filename}" if exc.filename else ""
             hint = None
             if is_no_space(exc):
-                hint = f"{NO_SPACE_HINT}. `mlvc config cache.dir PATH` moves the cache to another disk"
+                hint = (f"{NO_SPACE_HINT}. `mlvc config cache.dir PATH` moves the cache to "
+                        "another disk")
             _report(ctx, f"{exc.strerror or exc}{where}", hint, exc)
             ctx.exit(1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
