@@ -150,10 +150,8 @@ def _drain(pool: Any, call: Callable, args: Iterable, chunksize: int, batches: l
                     break
                 results.extend(out if unpack is None else map(unpack, out))
                 advance(len(batch))
-        except BaseException:
-            stop[0] = 1
-            raise
         finally:
+            stop[0] = 1  # finished, failed or interrupted: no worker takes another item
             pool.shutdown(wait=True, cancel_futures=True)
 
 
