@@ -69,3 +69,16 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def git_hint(result, what: str = "To track the changes with git") -> None:
+    """Tell the user how to record ``result.git_files`` in git, or that mlvc staged them."""
+    if not result.git_files:
+        return
+    import shlex
+
+    files = " ".join(shlex.quote(p) for p in result.git_files)
+    if result.staged:
+        echo(f"\nStaged in git: {files}")
+    else:
+        echo(f"\n{what}, run:\n\n\tgit add {files}\n")

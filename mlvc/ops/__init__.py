@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlvc.paths import RelPath, from_user
+from mlvc.paths import RelPath, from_user, to_fs
 
 if TYPE_CHECKING:
     from mlvc.repo import Repo
@@ -14,3 +16,29 @@ if TYPE_CHECKING:
 def user_paths(repo: Repo, targets: list[str], cwd: Path | None) -> list[RelPath]:
     """Targets as the user typed them (relative to ``cwd``), as project paths."""
     return [from_user(repo.root, t, cwd) for t in targets]
+
+
+@dataclass(frozen=True, slots=True)
+class GitChange:
+    """The files to ``git add`` to record a change in git, and whether mlvc staged them."""
+
+    files: tuple[RelPath, ...] = ()
+    staged: bool = False
+
+
+def record_in_git(repo: Repo, paths: list[RelPath]) -> GitChange:
+    """What to ``git add`` for the changed ``paths``; stages it when ``core.autostage`` is on.
+
+    A deleted path is kept only if git tracks it (``git add`` then stages the deletion): git
+    refuses the whole command for a path it has never seen. Without git there is nothing.
+    """
+    if repo.scm is None:
+        return GitChange()
+    paths = list(dict.fromkeys(paths))
+    gone = [p for p in paths if not os.path.lexists(to_fs(repo.root, p))]
+    known = set(repo.scm.tracked(gone)) if gone else set()
+    files = tuple(p for p in paths if p not in gone or p in known)
+    if files and repo.config.get("core.autostage"):
+        repo.scm.add(list(files))
+        return GitChange(files, True)
+    return GitChange(files)

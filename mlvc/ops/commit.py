@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops import user_paths
+from mlvc.ops import record_in_git, user_paths
 from mlvc.parallel import in_background, run_batched
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -167,11 +167,8 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
         changed = gitignore.add(repo.root, out_path)
         if changed:
             git_files.append(changed)
-    staged = False
-    if repo.config.get("core.autostage") and repo.scm is not None:
-        repo.scm.add(git_files)
-        staged = True
-    return CommitResult(tuple(saved), tuple(dict.fromkeys(git_files)), staged)
+    git = record_in_git(repo, git_files)
+    return CommitResult(tuple(saved), git.files, git.staged)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops import user_paths
+from mlvc.ops import record_in_git, user_paths
 from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -23,10 +23,12 @@ class MoveResult:
     old_pointer: RelPath
     new_pointer: RelPath
     git_files: tuple[RelPath, ...]
+    staged: bool = False
 
     def to_json(self) -> dict:
         return {"src": self.src, "dst": self.dst, "old_pointer": self.old_pointer,
-                "new_pointer": self.new_pointer, "git_files": list(self.git_files)}
+                "new_pointer": self.new_pointer, "git_files": list(self.git_files),
+                "staged": self.staged}
 
 
 def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResult:
@@ -78,5 +80,5 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
         repo.state.delete_marks([src_path])
         repo.state.put_files((dst_path + p[len(src_path):], FileState(*r))
                              for p, r in rows.items())
-    return MoveResult(src_path, dst_path, tracked.pointer, new_pointer,
-                      tuple(dict.fromkeys(git_files)))
+    git = record_in_git(repo, git_files)
+    return MoveResult(src_path, dst_path, tracked.pointer, new_pointer, git.files, git.staged)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import ConfirmationRequired, TargetError
-from mlvc.ops import user_paths
+from mlvc.ops import record_in_git, user_paths
 from mlvc.ops.status import status
 from mlvc.paths import RelPath, to_fs
 from mlvc.repo import Repo
@@ -22,10 +22,12 @@ class RemoveResult:
     outs: tuple[RelPath, ...]
     deleted_outs: bool
     git_files: tuple[RelPath, ...]
+    staged: bool = False
 
     def to_json(self) -> dict:
         return {"pointer": self.pointer, "outs": list(self.outs),
-                "deleted_outs": self.deleted_outs, "git_files": list(self.git_files)}
+                "deleted_outs": self.deleted_outs, "git_files": list(self.git_files),
+                "staged": self.staged}
 
 
 def remove(repo: Repo, target: str, *, cwd: Path | None = None, outs: bool = False,
@@ -61,7 +63,8 @@ def remove(repo: Repo, target: str, *, cwd: Path | None = None, outs: bool = Fal
         repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
         to_fs(repo.root, pointer.path).unlink()
         changed = [gi for out in out_paths if (gi := gitignore.remove(repo.root, out))]
-    return RemoveResult(pointer.path, out_paths, outs, (pointer.path, *dict.fromkeys(changed)))
+    git = record_in_git(repo, [pointer.path, *changed])
+    return RemoveResult(pointer.path, out_paths, outs, git.files, git.staged)
 
 
 def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:

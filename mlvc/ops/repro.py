@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, PipelineError
+from mlvc.ops import record_in_git
 from mlvc.ops.commit import Saved, store_paths
 from mlvc.paths import RelPath, from_user, is_within, to_fs
 from mlvc.pipeline.graph import Graph, build_graph
@@ -68,6 +69,7 @@ class ReproResult:
     stages: tuple[StageResult, ...]
     dry: bool = False
     git_files: tuple[RelPath, ...] = ()
+    staged: bool = False
 
     @property
     def ok(self) -> bool:
@@ -78,7 +80,7 @@ class ReproResult:
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "dry": self.dry, "stages": [s.to_json() for s in self.stages],
-                "git_files": list(self.git_files)}
+                "git_files": list(self.git_files), "staged": self.staged}
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +401,8 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
         return ReproResult(tuple(engine.run(order)), True)
     with repo.lock():
         results = engine.run(order)
-    return ReproResult(tuple(results), False, tuple(engine.git_files))
+        git = record_in_git(repo, engine.git_files)
+    return ReproResult(tuple(results), False, git.files, git.staged)
 
 
 def pipeline_status(repo: Repo, jobs: int | None = None) -> list[tuple[str, tuple[str, ...]]]:

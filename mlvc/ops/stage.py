@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mlvc.errors import FormatError, PipelineError
 from mlvc.fsutil import atomic_write
+from mlvc.ops import record_in_git
 from mlvc.paths import RelPath, from_user, to_fs
 from mlvc.pipeline.graph import build_graph
 from mlvc.pipeline.loader import NAME_RE, load_pipeline, parse_pipeline
@@ -27,10 +28,11 @@ class StageAddResult:
     stage: Stage
     replaced: bool
     git_files: tuple[RelPath, ...]
+    staged: bool = False
 
     def to_json(self) -> dict:
         return {"stage": stage_json(self.stage), "replaced": self.replaced,
-                "git_files": list(self.git_files)}
+                "git_files": list(self.git_files), "staged": self.staged}
 
 
 def stage_json(s: Stage) -> dict:
@@ -143,7 +145,8 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
     index = Index.load(repo.root, repo.ignore, stages=False)
     build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()])
     atomic_write(fs, new_text)
-    return StageAddResult(pipeline[name], replaced, (PIPELINE_FILE,))
+    git = record_in_git(repo, [PIPELINE_FILE])
+    return StageAddResult(pipeline[name], replaced, git.files, git.staged)
 
 
 def stage_list(repo: Repo) -> list[Stage]:

@@ -129,6 +129,65 @@ def test_move_renames_data_pointer_and_gitignore(project):
     assert "exists already" in r.stderr
 
 
+def _hinted_git_add(stdout: str) -> list[str]:
+    """The arguments of the `git add` line that mlvc printed."""
+    import shlex
+
+    line = next(ln for ln in stdout.splitlines() if ln.strip().startswith("git add "))
+    return shlex.split(line)[2:]
+
+
+def test_git_hint_runs_when_the_pointer_was_never_in_git(project):
+    # `git add` of a path git has never seen fails as a whole: the hint must leave it out.
+    project.gen({"my data": {"a": "1"}})
+    project.run("add", "my data")
+    moved = _hinted_git_add(project.run("move", "my data", "other data").stdout)
+    assert moved == ["other data.mlvc", ".gitignore"]
+    project.git("add", *moved)  # check=True: git accepts every path listed
+    removed = _hinted_git_add(project.run("remove", "other data.mlvc").stdout)
+    assert removed == ["other data.mlvc", ".gitignore"]  # both staged just now
+    project.git("add", *removed)
+    assert project.git("status", "--porcelain") == '?? "other data/"\n'  # remove keeps data
+
+
+def test_git_hint_stages_deletions_of_committed_pointers(project):
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    project.commit_all("track data")
+    moved = _hinted_git_add(project.run("move", "data", "raw").stdout)
+    assert moved == ["data.mlvc", "raw.mlvc", ".gitignore"]
+    project.git("add", *moved)
+    assert project.git("status", "--porcelain").splitlines() == [
+        "M  .gitignore", "R  data.mlvc -> raw.mlvc"]
+
+
+def test_autostage_covers_move_and_remove(project):
+    project.run("config", "core.autostage", "true")
+    project.commit_all("autostage")
+    project.gen({"data": {"a": "1"}})
+    assert "Staged in git: data.mlvc .gitignore" in project.run("add", "data").stdout
+    project.commit_all("track data")
+    r = project.run("move", "data", "raw", "--json")
+    assert json.loads(r.stdout)["staged"] is True
+    assert project.git("status", "--porcelain").splitlines() == [
+        "M  .gitignore", "R  data.mlvc -> raw.mlvc"]
+    project.commit_all("move")
+    assert "Staged in git: raw.mlvc .gitignore" in project.run("remove", "raw.mlvc").stdout
+    assert project.git("status", "--porcelain").splitlines() == [
+        "D  .gitignore", "D  raw.mlvc", "?? raw/"]  # remove keeps data
+
+
+def test_no_git_hint_without_git(tmp_path):
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    (tmp_path / "f").write_text("x")
+    for args in (["init", "--no-scm"], ["add", "f"], ["move", "f", "g"], ["remove", "g.mlvc"]):
+        r = runner.invoke(cli, ["-C", str(tmp_path), *args], catch_exceptions=False)
+        assert r.exit_code == 0, r.stderr
+        assert r.stdout.strip() and "git add" not in r.stdout and "in git" not in r.stdout
+
+
 def test_config_cli_round_trip_and_secrets(project):
     project.run("config", "core.jobs", "3")
     assert project.run("config", "core.jobs").stdout.strip() == "3"

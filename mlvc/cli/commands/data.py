@@ -12,6 +12,7 @@ from mlvc.cli.render import (
     echo,
     echo_json,
     echo_list,
+    git_hint,
     human_size,
     jobs_option,
     json_option,
@@ -19,12 +20,6 @@ from mlvc.cli.render import (
     progress,
     settings,
 )
-
-
-def _git_hint(result) -> None:
-    if result.git_files and not result.staged:
-        echo("\nTo track the changes with git, run:\n\n\tgit add "
-             + " ".join(result.git_files) + "\n")
 
 
 @click.command("add")
@@ -49,7 +44,7 @@ def add_cmd(targets, no_commit, jobs, as_json):
     for s in result.saved:
         what = f"{s.out.nfiles} files, " if s.out.type == "dir" else ""
         echo(f"Added {s.out.path} ({what}{human_size(s.out.size)}) -> {s.pointer}")
-    _git_hint(result)
+    git_hint(result)
 
 
 @click.command("commit")
@@ -70,7 +65,7 @@ def commit_cmd(targets, jobs, as_json):
         echo(f"Committed {s.out.path} -> {s.pointer}")
     if not changed:
         echo("Nothing to commit: the pointers already match the workspace.")
-    _git_hint(result)
+    git_hint(result)
 
 
 @click.command("status")
@@ -227,7 +222,7 @@ def remove_cmd(target, outs, force, as_json):
         echo_json(result.to_json())
         return
     echo(f"Removed {result.pointer}" + (" and its data" if result.deleted_outs else ""))
-    echo("\nTo record this in git, run:\n\n\tgit add " + " ".join(result.git_files) + "\n")
+    git_hint(result, "To record this in git")
 
 
 @click.command("move")
@@ -244,7 +239,7 @@ def move_cmd(src, dst, as_json):
         echo_json(result.to_json())
         return
     echo(f"Moved {result.src} -> {result.dst} ({result.new_pointer})")
-    echo("\nTo record this in git, run:\n\n\tgit add " + " ".join(result.git_files) + "\n")
+    git_hint(result, "To record this in git")
 
 
 @click.command("unprotect")

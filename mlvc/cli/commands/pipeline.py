@@ -7,7 +7,15 @@ import threading
 
 import click
 
-from mlvc.cli.render import echo, echo_json, json_option, open_repo, progress, settings
+from mlvc.cli.render import (
+    echo,
+    echo_json,
+    git_hint,
+    json_option,
+    open_repo,
+    progress,
+    settings,
+)
 
 
 def _event_printer(as_json: bool, parallel: bool):
@@ -100,9 +108,8 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
         ran = result.of("ran", "restored")
         if result.ok and not ran:
             echo("Data and pipelines are up to date.")
-        elif result.git_files:
-            echo("\nTo track the changes with git, run:\n\n\tgit add "
-                 + " ".join(result.git_files) + "\n")
+        else:
+            git_hint(result)
     elif not result.of("would run"):
         echo("Nothing would run: data and pipelines are up to date.")
     if not result.ok:
@@ -158,8 +165,8 @@ def stage_add_cmd(name, deps, params, outs, outs_no_cache, metrics, metrics_no_c
         echo_json(result.to_json())
         return
     echo(f"{'Replaced' if result.replaced else 'Added'} stage '{name}' in mlvc.yaml")
-    echo("\nTo track the changes with git, run:\n\n\tgit add mlvc.yaml\n"
-         "\nRun it with `mlvc repro " + name + "`.")
+    git_hint(result)
+    echo(f"Run it with `mlvc repro {name}`.")
 
 
 def _quote(arg: str) -> str:
