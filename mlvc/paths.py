@@ -30,6 +30,21 @@ def is_valid_name(name: str) -> bool:
     )
 
 
+def unrecordable(name: str) -> str | None:
+    """Why a file name (or path) cannot be recorded the same on every machine, or None.
+
+    Manifests are UTF-8 JSON and ``\\`` separates folders on Windows (SPEC 2.1): a name that
+    Linux allows but breaks either is refused where it is found, not on a colleague's pull.
+    """
+    if "\\" in name:
+        return "it has a backslash, which Windows reads as a folder separator"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8"
+    return None
+
+
 def normalize_rel(path: str, *, origin: str = "path") -> RelPath:
     """Validate a posix path recorded in a file (relative to the project root).
 
@@ -111,6 +126,9 @@ def from_user(root: Path, arg: str | os.PathLike[str], cwd: Path | None = None) 
         ) from None
     relpath = rel.as_posix()
     relpath = "" if relpath == "." else relpath
+    why = unrecordable(relpath) if "\\" in relpath or not relpath.isascii() else None
+    if why:
+        raise PathError(f"'{raw}' has a name that mlvc cannot record: {why}", hint="rename it")
     check_inside(root, relpath, shown=raw)
     return relpath
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from mlvc.cli.main import Settings
+from mlvc.cli.main import Settings, printable, shown
 
 LIST_LIMIT = 20
 
@@ -38,17 +38,22 @@ def interactive() -> bool:
 
 def echo(text: str = "") -> None:
     if not settings().quiet:
-        click.echo(text)
+        click.echo(printable(text))
 
 
 def echo_json(doc: object) -> None:
-    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a name that is not UTF-8: JSON's \udcXX escapes carry it
+        text = json.dumps(doc, indent=2)
+    click.echo(text)
 
 
 def echo_list(label: str, paths, indent: str = "  ") -> None:
     paths = list(paths)
     for p in paths[:LIST_LIMIT]:
-        echo(f"{indent}{label + ':':<18}{p}")
+        echo(f"{indent}{label + ':':<18}{shown(p)}")
     if len(paths) > LIST_LIMIT:
         echo(f"{indent}{'':<18}… and {len(paths) - LIST_LIMIT} more ({label})")
 

@@ -28,7 +28,9 @@ class IgnoreRules:
         """The rules defined by ``folder/.mlvcignore`` (None when there are none)."""
         if folder not in self._specs:
             try:
-                text = (to_fs(self.root, folder) / IGNORE_FILE).read_text(encoding="utf-8")
+                # Bytes that are not UTF-8 decode as file names do, so a rule can name them.
+                text = (to_fs(self.root, folder) / IGNORE_FILE).read_text(
+                    encoding="utf-8", errors="surrogateescape")
             except (FileNotFoundError, NotADirectoryError):
                 spec = None
             else:

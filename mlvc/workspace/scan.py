@@ -22,7 +22,7 @@ from mlvc.errors import PathError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.parallel import in_background
-from mlvc.paths import RelPath, to_fs
+from mlvc.paths import RelPath, to_fs, unrecordable
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.state import FileState, StateDB, StatKey, stat_key
 
@@ -53,6 +53,15 @@ class WsDir:
 def is_leftover(name: str) -> bool:
     """Whether ``name`` is a temporary file that mlvc writes before renaming into place."""
     return TMP_MARK in name and _TMP_RE.search(name) is not None
+
+
+def check_name(path: RelPath, name: str) -> None:
+    """Refuse a name found by the walk that cannot be recorded (see ``unrecordable``),
+    before anything is stored."""
+    why = unrecordable(name)
+    if why:
+        raise TargetError(f"'{path}' has a name that mlvc cannot record: {why}",
+                          hint="rename it, or leave it out with a line in .mlvcignore")
 
 
 def _inside(real: str, roots: tuple[str, ...]) -> bool:
@@ -165,11 +174,14 @@ class Scanner:
                     if entry.is_symlink():
                         if active and IgnoreRules.matches(active, child, False):
                             continue
+                        check_name(child, name)
                         out.add_file(self._symlink(child, f"{folder}/{name}"))
                         continue
                     is_dir = entry.is_dir(follow_symlinks=False)
                     if active and IgnoreRules.matches(active, child, is_dir):
                         continue
+                    if "\\" in name or not name.isascii():
+                        check_name(child, name)
                     if is_dir:
                         stack.append(out.add_dir(index, child))
                         continue

@@ -255,3 +255,19 @@ def test_a_full_disk_during_add_says_so_with_a_hint_and_writes_no_pointer(projec
     assert {k: v for k, v in after.items() if not k.startswith(".mlvc/")} == \
         {k: v for k, v in before.items() if not k.startswith(".mlvc/")}
     assert not (project.root / "data.mlvc").exists()
+
+
+def test_names_with_control_characters_are_shown_quoted(project):
+    # A dataset's file names must not drive the terminal (escape sequences) or break lines.
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    project.gen({"data": {"new\nline": "2", "\x1b[31mred": "3", "plain é": "4"}})
+    out = project.run("status").stdout
+    assert "\x1b" not in out
+    assert '  added:            "data/new\\nline"\n' in out
+    assert '  added:            "data/\\x1b[31mred"\n' in out
+    assert "  added:            data/plain é\n" in out
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert "data/new\nline" in doc["changed"][0]["added"]  # JSON keeps the real name
+    err = project.run("add", "gone\x1b[2J", code=1).stderr
+    assert "\x1b" not in err and "gone\\x1b[2J" in err

@@ -195,3 +195,20 @@ def test_other_unexpected_errors_still_ask_for_a_bug_report(project, monkeypatch
     r = project.run("add", "data", code=1)
     assert "error: unexpected ValueError: boom" in r.stderr
     assert "hint: this is a bug in mlvc" in r.stderr
+
+
+@pytest.mark.parametrize("bad", [b"back\\slash", b"caf\xe9"])
+def test_names_a_manifest_cannot_hold(project, bad):
+    # Linux allows these; a manifest recording them would be refused on every pull.
+    name = os.fsdecode(bad)
+    project.gen({"data": {"ok.csv": "1", "sub": {}}})
+    (project.root / "data" / "sub" / name).write_bytes(b"x")
+    r = assert_refused(project, "add", "data", match="has a name that mlvc cannot record",
+                       hint=".mlvcignore")
+    assert "data/sub/" in r.stderr and "\udce9" not in r.stderr
+    (project.root / "data" / "sub" / name).rename(project.root / name)
+    assert_refused(project, "add", name, match="cannot record", hint="rename it")
+    (project.root / name).rename(project.root / "data" / "sub" / name)
+    (project.root / ".mlvcignore").write_bytes(b"/data/sub/" + bad.replace(b"\\", b"\\\\") + b"\n")
+    project.run("add", "data")
+    assert "1 file" in project.run("add", "data").stdout

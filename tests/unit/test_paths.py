@@ -99,3 +99,10 @@ def test_errors_survive_pickling_with_their_fields():
                                                          "custom message")
     exc = pickle.loads(pickle.dumps(TargetError("missing", hint="add it")))
     assert (exc.message, exc.hint) == ("missing", "add it")
+
+
+@pytest.mark.parametrize("raw", ["a\\b", os.fsdecode(b"caf\xe9"), os.fsdecode(b"d/\xff/x")])
+def test_user_paths_that_cannot_be_recorded_are_refused(tmp_path, raw):
+    with pytest.raises(PathError, match="cannot record"):
+        from_user(tmp_path, raw, tmp_path)
+    assert from_user(tmp_path, "café/ü", tmp_path) == "café/ü"  # UTF-8 is fine

@@ -17,8 +17,10 @@ from mlvc.cli.render import (
     jobs_option,
     json_option,
     open_repo,
+    printable,
     progress,
     settings,
+    shown,
 )
 
 
@@ -189,9 +191,9 @@ def report_checkout(result) -> None:
     if result.conflicts:
         click.echo(f"Kept {len(result.conflicts)} file(s) with unsaved changes:", err=True)
         for p in result.conflicts[:20]:
-            click.echo(f"  {p}", err=True)
+            click.echo(f"  {shown(p)}", err=True)
     for path, reason in result.failed[:20]:
-        click.echo(f"error: {path}: {reason}", err=True)
+        click.echo(f"error: {shown(path)}: {printable(reason)}", err=True)
     if result.hint:
         click.echo(f"hint: {result.hint}", err=True)
 

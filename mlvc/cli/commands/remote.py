@@ -12,8 +12,10 @@ from mlvc.cli.render import (
     jobs_option,
     json_option,
     open_repo,
+    printable,
     progress,
     settings,
+    shown,
 )
 
 
@@ -158,7 +160,7 @@ def report_failures(result, brief: bool = False) -> None:
         if brief:
             return
         for f in result.failed[:LIST_LIMIT]:
-            click.echo(f"  {f.path}  {f.oid}  {f.reason}", err=True)
+            click.echo(f"  {shown(f.path)}  {f.oid}  {printable(f.reason)}", err=True)
         if len(result.failed) > LIST_LIMIT:
             click.echo(f"  … and {len(result.failed) - LIST_LIMIT} more", err=True)
         from mlvc.errors import NO_SPACE, NO_SPACE_HINT

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 from hypothesis import given
@@ -7,7 +8,7 @@ from hypothesis import strategies as st
 from mlvc.errors import CorruptObjectError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
-from mlvc.paths import is_valid_name
+from mlvc.paths import is_valid_name, unrecordable
 
 names = st.text(min_size=1, max_size=20).filter(is_valid_name)
 oids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
@@ -76,3 +77,18 @@ def test_arbitrary_bytes_never_crash_the_parser(data):
     except CorruptObjectError:
         return
     assert all(is_valid_name(e.name) for e in tree.entries)
+
+
+# Any name Linux allows: bytes without '/' or NUL, as Python decodes them (surrogateescape).
+linux_names = st.binary(min_size=1, max_size=20).filter(
+    lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")).map(os.fsdecode)
+
+
+@given(linux_names)
+def test_every_name_the_walk_accepts_round_trips_through_a_manifest(name):
+    why = unrecordable(name)
+    if why is None:
+        tree = Tree.build([TreeEntry(name, "file", "0" * 32, 1)])
+        assert Tree.from_bytes(tree.to_bytes()) == tree
+    else:
+        assert "\\" in name or "UTF-8" in why
