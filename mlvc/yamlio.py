@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mlvc.errors import FormatError
+
+_CONFLICT = re.compile(r"^<{7}(?: |$).*?^>{7}(?: |$)", re.M | re.S)
 
 
 def parse_yaml(text: str, origin: str) -> object:
     if not text.strip():
         return None
+    if "<<<<<<<" in text and (m := _CONFLICT.search(text)):
+        line = text.count("\n", 0, m.start()) + 1
+        raise FormatError(
+            f"{origin}:{line}: unresolved git merge conflict (<<<<<<< ... >>>>>>> markers)",
+            hint=f"keep one side with `git checkout --ours {origin}` (or --theirs), or edit "
+                 f"the file to resolve it; then `git add {origin}`")
     import yaml  # imported on first use: an empty config file needs no parser
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

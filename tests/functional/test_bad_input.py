@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -212,3 +213,38 @@ def test_names_a_manifest_cannot_hold(project, bad):
     (project.root / ".mlvcignore").write_bytes(b"/data/sub/" + bad.replace(b"\\", b"\\\\") + b"\n")
     project.run("add", "data")
     assert "1 file" in project.run("add", "data").stdout
+
+
+def test_a_git_merge_conflict_in_a_pointer_is_named_with_the_way_out(project):
+    project.gen({"f": "1"})
+    project.run("add", "f")
+    project.commit_all("v1")
+    project.git("checkout", "-q", "-b", "other")
+    project.gen({"f": "2"})
+    project.run("add", "f")
+    project.commit_all("v2")
+    project.git("checkout", "-q", "main")
+    project.run("checkout")
+    project.gen({"f": "3"})
+    project.run("add", "f")
+    project.commit_all("v3")
+    merge = subprocess.run(["git", "merge", "-q", "other"], cwd=project.root,
+                           capture_output=True, text=True)
+    assert merge.returncode != 0 and "<<<<<<< HEAD" in project.read("f.mlvc")
+    for command in (["status"], ["checkout"], ["add", "f"]):
+        assert_refused(project, *command, match="f.mlvc:5: unresolved git merge conflict",
+                       hint="git checkout --ours f.mlvc")
+    project.git("checkout", "--theirs", "f.mlvc")
+    project.run("checkout", "--force")
+    assert project.read("f") == "2"
+
+
+def test_conflict_markers_are_found_in_every_yaml_file():
+    from mlvc.errors import FormatError
+    from mlvc.yamlio import parse_yaml
+
+    text = "stages:\n<<<<<<< HEAD\n  a: 1\n=======\n  a: 2\n>>>>>>> branch\n"
+    with pytest.raises(FormatError, match=r"mlvc.yaml:2: unresolved git merge conflict"):
+        parse_yaml(text, "mlvc.yaml")
+    assert parse_yaml("note: '<<<<<<< not a marker'\n", "x.yaml") == {
+        "note": "<<<<<<< not a marker"}
