@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -76,13 +77,20 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
-def git_hint(result, what: str = "To track the changes with git") -> None:
-    """Tell the user how to record ``result.git_files`` in git, or that mlvc staged them."""
+def git_hint(root: Path, result, what: str = "To track the changes with git") -> None:
+    """Tell the user how to record ``result.git_files`` in git, or that mlvc staged them.
+
+    The paths are relative to the folder the user is in, like git's own, so the command
+    works pasted as it is from a sub-folder too.
+    """
     if not result.git_files:
         return
+    import os
     import shlex
 
-    files = " ".join(shlex.quote(p) for p in result.git_files)
+    here, top = os.path.realpath(settings().cwd), os.path.realpath(root)
+    files = " ".join(shlex.quote(os.path.relpath(os.path.join(top, p), here))
+                     for p in result.git_files)
     if result.staged:
         echo(f"\nStaged in git: {files}")
     else:

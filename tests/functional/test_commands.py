@@ -161,6 +161,16 @@ def test_git_hint_stages_deletions_of_committed_pointers(project):
         "M  .gitignore", "R  data.mlvc -> raw.mlvc"]
 
 
+def test_git_hint_paths_are_relative_to_where_the_user_is(project):
+    project.gen({"sub": {"deep": {"x.csv": "1"}}})
+    here = project.root / "sub"
+    files = _hinted_git_add(project.run("add", "deep/x.csv", cwd=here).stdout)
+    assert files == ["deep/x.csv.mlvc", "deep/.gitignore"]
+    subprocess.run(["git", "add", *files], cwd=here, check=True)  # works pasted as it is
+    assert project.git("diff", "--cached", "--name-only").split() == [
+        "sub/deep/.gitignore", "sub/deep/x.csv.mlvc"]
+
+
 def test_autostage_covers_move_and_remove(project):
     project.run("config", "core.autostage", "true")
     project.commit_all("autostage")

@@ -46,7 +46,7 @@ def add_cmd(targets, no_commit, jobs, as_json):
     for s in result.saved:
         what = f"{s.out.nfiles} files, " if s.out.type == "dir" else ""
         echo(f"Added {s.out.path} ({what}{human_size(s.out.size)}) -> {s.pointer}")
-    git_hint(result)
+    git_hint(repo.root, result)
 
 
 @click.command("commit")
@@ -67,7 +67,7 @@ def commit_cmd(targets, jobs, as_json):
         echo(f"Committed {s.out.path} -> {s.pointer}")
     if not changed:
         echo("Nothing to commit: the pointers already match the workspace.")
-    git_hint(result)
+    git_hint(repo.root, result)
 
 
 @click.command("status")
@@ -224,7 +224,7 @@ def remove_cmd(target, outs, force, as_json):
         echo_json(result.to_json())
         return
     echo(f"Removed {result.pointer}" + (" and its data" if result.deleted_outs else ""))
-    git_hint(result, "To record this in git")
+    git_hint(repo.root, result, "To record this in git")
 
 
 @click.command("move")
@@ -241,7 +241,7 @@ def move_cmd(src, dst, as_json):
         echo_json(result.to_json())
         return
     echo(f"Moved {result.src} -> {result.dst} ({result.new_pointer})")
-    git_hint(result, "To record this in git")
+    git_hint(repo.root, result, "To record this in git")
 
 
 @click.command("unprotect")

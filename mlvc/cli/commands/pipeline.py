@@ -109,7 +109,7 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
         if result.ok and not ran:
             echo("Data and pipelines are up to date.")
         else:
-            git_hint(result)
+            git_hint(repo.root, result)
     elif not result.of("would run"):
         echo("Nothing would run: data and pipelines are up to date.")
     if not result.ok:
@@ -165,7 +165,7 @@ def stage_add_cmd(name, deps, params, outs, outs_no_cache, metrics, metrics_no_c
         echo_json(result.to_json())
         return
     echo(f"{'Replaced' if result.replaced else 'Added'} stage '{name}' in mlvc.yaml")
-    git_hint(result)
+    git_hint(repo.root, result)
     echo(f"Run it with `mlvc repro {name}`.")
 
 
