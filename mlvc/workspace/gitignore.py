@@ -27,29 +27,37 @@ def entry_for(path: RelPath) -> tuple[RelPath, str]:
 
 
 def add(root: Path, path: RelPath) -> RelPath | None:
-    """Ignore ``path`` in git; return the .gitignore changed, or None if it already was."""
+    """Ignore ``path`` in git; return the .gitignore changed, or None if it already was.
+
+    The file is edited as bytes: its other lines, its encoding and its line endings (CRLF
+    from a Windows editor stays CRLF) are kept as they are.
+    """
     gi, line = entry_for(path)
     fs = to_fs(root, gi)
-    text = fs.read_text(encoding="utf-8") if fs.exists() else ""
-    if line in text.splitlines():
+    data = fs.read_bytes() if fs.exists() else b""
+    entry = line.encode("utf-8")
+    if entry in data.splitlines():
         return None
-    if text and not text.endswith("\n"):
-        text += "\n"
-    atomic_write(fs, text + line + "\n")
+    nl = b"\r\n" if b"\r\n" in data else b"\n"
+    if data and not data.endswith((b"\n", b"\r")):
+        data += nl
+    atomic_write(fs, data + entry + nl)
     return gi
 
 
 def remove(root: Path, path: RelPath) -> RelPath | None:
+    """Stop ignoring ``path``; delete the .gitignore if nothing else is left in it."""
     gi, line = entry_for(path)
     fs = to_fs(root, gi)
     if not fs.exists():
         return None
-    lines = fs.read_text(encoding="utf-8").splitlines()
-    kept = [x for x in lines if x != line]
+    entry = line.encode("utf-8")
+    lines = fs.read_bytes().splitlines(keepends=True)
+    kept = [x for x in lines if x.rstrip(b"\r\n") != entry]
     if len(kept) == len(lines):
         return None
     if kept:
-        atomic_write(fs, "\n".join(kept) + "\n")
+        atomic_write(fs, b"".join(kept))
     else:
         fs.unlink()
     return gi

@@ -26,3 +26,21 @@ def test_add_and_remove_keep_other_lines(tmp_path):
     assert (tmp_path / "sub" / ".gitignore").read_text() == "*.pyc\n/data\n"
     assert gitignore.remove(tmp_path, "sub/data") == "sub/.gitignore"
     assert (tmp_path / "sub" / ".gitignore").read_text() == "*.pyc\n"
+
+
+user_lines = st.lists(st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b),
+                      min_size=1, max_size=6)
+
+
+@given(user_lines, st.sampled_from([b"\n", b"\r\n"]), names)
+def test_add_then_remove_gives_back_the_same_bytes(tmp_path_factory, lines, nl, name):
+    # A user's .gitignore keeps its bytes: other lines, encoding and line endings alike.
+    root = tmp_path_factory.mktemp("gi")
+    original = b"".join(x + nl for x in lines)
+    (root / ".gitignore").write_bytes(original)
+    if gitignore.add(root, name) is None:  # the user had that very line already
+        return
+    data = (root / ".gitignore").read_bytes()
+    assert data == original + gitignore.entry_for(name)[1].encode() + nl
+    assert gitignore.remove(root, name) == ".gitignore"
+    assert (root / ".gitignore").read_bytes() == original
