@@ -126,7 +126,7 @@ def from_user(root: Path, arg: str | os.PathLike[str], cwd: Path | None = None) 
         ) from None
     relpath = rel.as_posix()
     relpath = "" if relpath == "." else relpath
-    why = unrecordable(relpath) if "\\" in relpath or not relpath.isascii() else None
+    why = unrecordable(relpath)
     if why:
         raise PathError(f"'{raw}' has a name that mlvc cannot record: {why}", hint="rename it")
     check_inside(root, relpath, shown=raw)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -141,42 +140,14 @@ def _database_hint(exc: BaseException) -> str | None:
     return None
 
 
-# Characters a terminal may act on (C0 and C1 controls: escape sequences, carriage returns)
-# and lone surrogates (a file name that is not UTF-8, as Python decodes it).
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t and \n
-_QUOTE_IF = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_QUOTED = re.compile(r'[\x00-\x1f\x7f-\x9f\ud800-\udfff"\\]')
-_ESCAPES = {"\n": r"\n", "\t": r"\t", "\r": r"\r", '"': r'\"', "\\": "\\\\"}
-
-
-def _escape(match: re.Match) -> str:
-    ch = match.group()
-    if ch in _ESCAPES:
-        return _ESCAPES[ch]
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (surrogateescape)
-        code -= 0xDC00
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (but newlines and tabs) and undecodable bytes shown
-    as escapes: a file name cannot move the cursor, recolour the terminal or crash output."""
-    return _UNSAFE.sub(_escape, text)
-
-
-def shown(path: str) -> str:
-    """A path for people: as it is, or C-quoted like git when it has a control character
-    (a newline too) or a byte that is not UTF-8."""
-    return f'"{_QUOTED.sub(_escape, path)}"' if _QUOTE_IF.search(path) else path
-
-
 def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseException) -> None:
     settings = ctx.find_object(Settings)
     if settings is not None and settings.verbose:
         import traceback  # only on an error: it costs ~15 ms of every start-up
 
         traceback.print_exception(exc, file=sys.stderr)
+    from mlvc.cli.render import printable
+
     click.echo(f"error: {printable(message)}", err=True)
     if hint:
         click.echo(f"hint: {printable(hint)}", err=True)

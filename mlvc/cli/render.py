@@ -3,13 +3,51 @@
 from __future__ import annotations
 
 import json
+import re
+from functools import cache
 from pathlib import Path
 
 import click
 
-from mlvc.cli.main import Settings, printable, shown
+from mlvc.cli.main import Settings
 
 LIST_LIMIT = 20
+
+
+# Characters a terminal may act on (C0 and C1 controls: escape sequences, carriage returns)
+# and lone surrogates (a file name that is not UTF-8, as Python decodes it). Compiled on
+# first use: ~2 ms that a command printing nothing (or `mlvc --help`) does not pay.
+_ESCAPES = {"\n": r"\n", "\t": r"\t", "\r": r"\r", '"': r'\"', "\\": "\\\\"}
+
+
+@cache
+def _patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    return (re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]"),  # keeps \t and \n
+            re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]"),
+            re.compile(r'[\x00-\x1f\x7f-\x9f\ud800-\udfff"\\]'))
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group()
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (surrogateescape)
+        code -= 0xDC00
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (but newlines and tabs) and undecodable bytes shown
+    as escapes: a file name cannot move the cursor, recolour the terminal or crash output."""
+    return _patterns()[0].sub(_escape, text)
+
+
+def shown(path: str) -> str:
+    """A path for people: as it is, or C-quoted like git when it has a control character
+    (a newline too) or a byte that is not UTF-8."""
+    _, quote_if, quoted = _patterns()
+    return f'"{quoted.sub(_escape, path)}"' if quote_if.search(path) else path
 
 
 def settings() -> Settings:
