@@ -208,13 +208,20 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
-           jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> CommitResult:
+           force: bool = False, jobs: int | None = None,
+           progress: Progress = NULL_PROGRESS) -> CommitResult:
+    """Record tracked outputs as they are now. A stage whose cmd, deps or params changed
+    since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written)."""
     index = Index.load(repo.root, repo.ignore)
     selected = index.select(user_paths(repo, targets or [], cwd))
     items = list(dict.fromkeys((s.tracked.pointer, s.tracked.out.path) for s in selected
                                if s.tracked.stage is None))
     stages = list(dict.fromkeys(s.tracked.stage for s in selected if s.tracked.stage))
     with repo.lock():
+        if stages:
+            from mlvc.ops.repro import check_committable
+
+            check_committable(repo, stages, force=force, jobs=jobs)
         result = save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
         if not stages:
             return result

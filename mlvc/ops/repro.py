@@ -20,7 +20,13 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, PipelineError
+from mlvc.errors import (
+    ConfirmationRequired,
+    CorruptObjectError,
+    MlvcError,
+    ObjectMissingError,
+    PipelineError,
+)
 from mlvc.ops import record_in_git
 from mlvc.ops.commit import Saved, store_paths
 from mlvc.paths import RelPath, from_user, is_within, to_fs
@@ -31,7 +37,7 @@ from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE, Pipeline, Stage
 from mlvc.pipeline.params import read_params, select
 from mlvc.pipeline.runcache import RunCache, run_key
 from mlvc.pipeline.runner import run_stage
-from mlvc.pipeline.status import Current, reasons
+from mlvc.pipeline.status import Current, input_changes, reasons
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -422,10 +428,46 @@ def pipeline_status(repo: Repo, jobs: int | None = None) -> list[tuple[str, tupl
     return out
 
 
+def _complete_state(repo: Repo, name: str, stage: Stage, jobs: int | None) -> Current:
+    """The stage's current state, for ``mlvc commit``: every dep and output must exist."""
+    cur = current_state(repo, stage, jobs)
+    missing = [p for p, o in list(cur.deps.items()) + list(cur.outs.items()) if o is None]
+    if missing:
+        raise PipelineError(f"stage '{name}': {missing[0]} does not exist",
+                            hint="run `mlvc repro` to produce it")
+    return cur
+
+
+def check_committable(repo: Repo, names: list[str], *, force: bool = False,
+                      jobs: int | None = None) -> None:
+    """Refuse, before anything is written, an ``mlvc commit`` of stages that cannot or
+    should not be recorded as they are: a dep or output is missing (PipelineError), or,
+    unless ``force``, a stage's cmd, deps or params differ from what it last ran with
+    (ConfirmationRequired: its outputs were not made from them, as far as mlvc knows)."""
+    project = load_project(repo)
+    changed = []
+    for name in project.graph.sort(names):
+        stage = project.pipeline[name]
+        cur = _complete_state(repo, name, stage, jobs)
+        entry = project.lock.get(name)
+        if entry is not None and (why := input_changes(stage, entry, cur)):
+            changed.append((name, why))
+    if changed and not force:
+        detail = "; ".join(f"'{n}': {', '.join(why)}" for n, why in changed)
+        one = len(changed) == 1
+        raise ConfirmationRequired(
+            f"{'stage' if one else 'stages'} {detail} since {'it' if one else 'they'} last "
+            f"ran, so {'its' if one else 'their'} outputs were not made from these inputs",
+            hint=f"`mlvc repro {' '.join(n for n, _ in changed)}` rebuilds the outputs; "
+                 "`mlvc commit --force` records them as they are; naming other outputs "
+                 "(`mlvc commit PATH`) commits only those")
+
+
 def commit_stages(repo: Repo, names: list[str], *, jobs: int | None = None,
                   progress: Progress = NULL_PROGRESS) -> list[Saved]:
     """``mlvc commit`` of stage outputs: record the stages as if they had just run (deps,
-    params and outputs as they are now). The caller holds the repository lock."""
+    params and outputs as they are now). The caller holds the repository lock and has
+    called :func:`check_committable`."""
     project = load_project(repo)
     engine = _Engine(repo, project, force=False, dry=False, keep_going=False, no_commit=False,
                      jobs=jobs or repo.jobs, run_cache=False, capture=True,
@@ -433,11 +475,7 @@ def commit_stages(repo: Repo, names: list[str], *, jobs: int | None = None,
     saved = []
     for name in project.graph.sort(names):
         stage = project.pipeline[name]
-        cur = current_state(repo, stage, jobs)
-        missing = [p for p, o in list(cur.deps.items()) + list(cur.outs.items()) if o is None]
-        if missing:
-            raise PipelineError(f"stage '{name}': {missing[0]} does not exist",
-                                hint="run `mlvc repro` to produce it")
+        cur = _complete_state(repo, name, stage, jobs)
         before = project.lock.get(name)
         outs = engine._commit_outs(stage)
         engine._record(stage, cur, outs)

@@ -33,9 +33,15 @@ def reasons(stage: Stage, entry: LockEntry | None, cur: Current) -> list[str]:
     """Why ``stage`` must run; empty when it is up to date."""
     if entry is None:
         return ["never ran"]
+    why: list[str] = ["always changed"] if stage.always_changed else []
+    why += input_changes(stage, entry, cur)
+    why += _compared("out", [o.path for o in stage.outs], cur.outs, entry.outs, "missing")
+    return why
+
+
+def input_changes(stage: Stage, entry: LockEntry, cur: Current) -> list[str]:
+    """How the stage's cmd, deps and params differ from what it last ran with."""
     why: list[str] = []
-    if stage.always_changed:
-        why.append("always changed")
     if tuple(stage.cmd) != tuple(entry.cmd):
         why.append("cmd changed")
 
@@ -56,8 +62,6 @@ def reasons(stage: Stage, entry: LockEntry | None, cur: Current) -> list[str]:
             elif now_values[key] != was_values[key] or type(now_values[key]) is not type(
                     was_values[key]):
                 why.append(f"param {key} {_show(was_values[key])} -> {_show(now_values[key])}")
-
-    why += _compared("out", [o.path for o in stage.outs], cur.outs, entry.outs, "missing")
     return why
 
 

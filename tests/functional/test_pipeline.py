@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mlvc.cli.main import cli
 from mlvc.ops.repro import repro
 from mlvc.repo import Repo
 from tests.conftest import Project, snapshot
@@ -417,6 +418,64 @@ def test_commit_of_a_stage_output_records_the_stage(chain):
     assert "output of stage 'x'" in result.stderr
     result = chain.run("add", "x.out", code=1)
     assert "an output of stage 'x'" in result.stderr
+
+
+def test_commit_of_a_stage_whose_inputs_changed_needs_force(chain):
+    chain.gen({"x.in": "changed\n"})
+    before = snapshot(chain.root, skip=(".git", "tmp"))  # tmp: the state DB may learn
+    result = chain.run("commit", "x.out", code=1)
+    assert "stage 'x': dep x.in modified since it last ran" in result.stderr
+    assert "mlvc repro x" in result.stderr and "--force" in result.stderr
+    assert snapshot(chain.root, skip=(".git", "tmp")) == before  # nothing, not even the cache
+    # With no targets too: the stage is selected with every other output.
+    chain.gen({"data": {"f": "1"}})
+    chain.run("add", "data")
+    chain.gen({"data": {"f": "2"}})
+    before = snapshot(chain.root, skip=(".git", "tmp"))
+    chain.run("commit", code=1)
+    assert snapshot(chain.root, skip=(".git", "tmp")) == before  # data.mlvc not rewritten
+    assert "Committed data -> data.mlvc" in chain.run("commit", "data").stdout  # only the data
+    # --force records the stage with its new input and its outputs as they are.
+    chain.run("commit", "--force", "x.out")
+    entry = lock(chain)["stages"]["x"]
+    assert entry["deps"][0]["size"] == len("changed\n")
+    assert entry["outs"][0]["size"] == len("x\n3\n")
+    assert json.loads(chain.run("status", "--json").stdout)["clean"]
+    assert runs(chain) == []
+
+
+def test_commit_with_a_stage_dep_missing_writes_nothing(chain):
+    chain.gen({"data": {"f": "1"}})
+    chain.run("add", "data")
+    chain.gen({"data": {"f": "2"}})
+    (chain.root / "x.in").unlink()
+    before = snapshot(chain.root, skip=(".git", "tmp"))
+    result = chain.run("commit", code=1)
+    assert "stage 'x': x.in does not exist" in result.stderr
+    assert snapshot(chain.root, skip=(".git", "tmp")) == before  # data.mlvc as it was
+
+
+def test_commit_asks_on_a_terminal_when_stage_inputs_changed(chain, monkeypatch):
+    from mlvc.cli import render
+
+    chain.gen({"x.in": "changed\n"})
+    monkeypatch.setattr(render, "interactive", lambda: True)
+    args = ["-C", str(chain.root), "commit", "x.out"]
+    r = chain.runner.invoke(cli, args, input="n\n")
+    assert r.exit_code == 1 and "Commit anyway?" in r.stderr
+    assert lock(chain)["stages"]["x"]["deps"][0]["size"] == len("3\n")
+    r = chain.runner.invoke(cli, args, input="y\n")
+    assert r.exit_code == 0, r.stderr
+    assert lock(chain)["stages"]["x"]["deps"][0]["size"] == len("changed\n")
+
+
+def test_commit_of_changed_params_or_cmd_needs_force(chain):
+    stages = dict(CHAIN)
+    stages["x"] = {**CHAIN["x"], "cmd": CHAIN["x"]["cmd"] + " && true"}
+    write_pipeline(chain, stages)
+    assert "cmd changed" in chain.run("commit", "x.out", code=1).stderr
+    chain.run("commit", "-f", "x.out")
+    assert lock(chain)["stages"]["x"]["cmd"].endswith("&& true")
 
 
 def test_frozen_stage_is_not_run(chain):

@@ -51,14 +51,31 @@ def add_cmd(targets, no_commit, jobs, as_json):
 
 @click.command("commit")
 @click.argument("targets", nargs=-1)
+@click.option("-f", "--force", is_flag=True,
+              help="Record a stage even if its cmd, deps or params changed since it ran.")
 @jobs_option
 @json_option
-def commit_cmd(targets, jobs, as_json):
-    """Record the current workspace state of tracked outputs into the cache and pointers."""
+def commit_cmd(targets, force, jobs, as_json):
+    """Record the current workspace state of tracked outputs into the cache and pointers.
+
+    For a stage output, the stage is recorded in mlvc.lock as if it had just run. If its
+    cmd, deps or params changed since it last ran, its outputs were not made from them:
+    mlvc asks first (on a terminal) or refuses, unless --force.
+    """
+    from mlvc.cli import render
+    from mlvc.errors import ConfirmationRequired
     from mlvc.ops.commit import commit
 
     with open_repo() as repo:
-        result = commit(repo, list(targets), cwd=settings().cwd, jobs=jobs, progress=progress())
+        try:
+            result = commit(repo, list(targets), cwd=settings().cwd, force=force, jobs=jobs,
+                            progress=progress())
+        except ConfirmationRequired as exc:
+            if not render.interactive():
+                raise
+            click.confirm(f"{exc.message}. Commit anyway?", abort=True, err=True)
+            result = commit(repo, list(targets), cwd=settings().cwd, force=True, jobs=jobs,
+                            progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
