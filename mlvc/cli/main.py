@@ -51,6 +51,12 @@ class MlvcGroup(click.Group):
         module, attr = COMMANDS[cmd_name]
         return _with_global_flags(getattr(importlib.import_module(module), attr))
 
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            raise _restyled(exc) from None
+
     def invoke(self, ctx: click.Context):
         from mlvc.errors import NO_SPACE_HINT, MlvcError, is_no_space
 
@@ -59,7 +65,9 @@ class MlvcGroup(click.Group):
         except MlvcError as exc:
             _report(ctx, exc.message, exc.hint, exc)
             ctx.exit(1)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.ClickException as exc:
+            raise _restyled(exc) from None
+        except (click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
@@ -80,6 +88,25 @@ class MlvcGroup(click.Group):
             _report(ctx, f"unexpected {type(exc).__name__}: {exc}",
                     "this is a bug in mlvc; run again with -v and report the traceback", exc)
             ctx.exit(1)
+
+
+def _restyled(exc: click.ClickException) -> click.ClickException:
+    """Make click's own errors (a usage error, a bad option value) print as mlvc's do
+    (SPEC 5): an ``error:`` line, then the usage and a ``hint:`` for usage errors. The exit
+    code stays click's: 2 for usage errors."""
+    def show(file=None) -> None:
+        from mlvc.cli.render import printable
+
+        click.echo(f"error: {printable(exc.format_message())}", err=True)
+        ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+        if ctx is not None:
+            click.echo(ctx.get_usage(), err=True)
+            what = ("lists the commands and options" if isinstance(ctx.command, click.Group)
+                    else "describes the arguments and options")
+            click.echo(f"hint: `{ctx.command_path} --help` {what}", err=True)
+
+    exc.show = show  # type: ignore[method-assign]
+    return exc
 
 
 def _with_global_flags(cmd: click.Command) -> click.Command:
@@ -153,7 +180,7 @@ def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseExcepti
         click.echo(f"hint: {printable(hint)}", err=True)
 
 
-@click.group(cls=MlvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("mlvc", cls=MlvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Run as if mlvc was started in DIRECTORY.", metavar="DIR")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors; no progress bars.")

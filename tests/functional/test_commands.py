@@ -68,9 +68,21 @@ def test_outside_a_project(tmp_path):
     assert "hint: run `mlvc init`" in r.stderr
 
 
-def test_usage_error_is_exit_code_2(project):
-    assert project.run("add", code=2).exit_code == 2
-    assert project.run("status", "--bogus", code=2).exit_code == 2
+def test_usage_error_is_exit_code_2_with_error_and_hint_lines(project):
+    r = project.run("add", code=2)
+    assert r.stderr.splitlines() == [
+        "error: Missing argument 'TARGETS...'.",
+        "Usage: mlvc add [OPTIONS] TARGETS...",
+        "hint: `mlvc add --help` describes the arguments and options"]
+    r = project.run("status", "--bogus", code=2)
+    assert r.stderr.startswith("error: No such option '--bogus'")
+    r = project.run("remote", "frob", code=2)
+    assert r.stderr.startswith("error: No such command 'frob'.")
+    assert "hint: `mlvc remote --help` lists the commands" in r.stderr
+    # Errors in the group's own options, parsed before any command.
+    r = project.runner.invoke(cli, ["--bogus", "status"])
+    assert r.exit_code == 2 and r.stderr.startswith("error: No such option '--bogus'")
+    assert "Error:" not in r.stderr
 
 
 def test_remove_keeps_data_and_cache(project):
