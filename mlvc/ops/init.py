@@ -25,6 +25,10 @@ class InitResult:
     created: tuple[str, ...]
     staged: tuple[str, ...]
 
+    def to_json(self) -> dict:
+        return {"root": str(self.root), "created": list(self.created),
+                "staged": list(self.staged)}
+
 
 def init(path: Path, *, no_scm: bool = False, force: bool = False) -> InitResult:
     root = path.resolve()

@@ -51,9 +51,14 @@ def test_init_needs_git_or_no_scm(tmp_path):
     assert runner.invoke(cli, ["-C", str(tmp_path), "add", "d"]).exit_code == 0
     r = runner.invoke(cli, ["-C", str(tmp_path), "init"])
     assert r.exit_code == 1 and "already" in r.stderr
+    r = runner.invoke(cli, ["-C", str(tmp_path), "init", "--no-scm", "--force", "--json"])
+    assert json.loads(r.stdout) == {"root": str(tmp_path.resolve()), "staged": [],
+                                    "created": [".mlvc/.gitignore", ".mlvc/config.yaml"]}
 
 
 def test_init_stages_its_files(project):
+    r = project.run("init", "--force")
+    assert "Staged in git: .mlvc/.gitignore .mlvc/config.yaml .mlvcignore" in r.stdout
     tracked = project.git("ls-files").split()
     assert {".mlvc/.gitignore", ".mlvc/config.yaml", ".mlvcignore"} <= set(tracked)
     ignored = (project.root / ".mlvc/.gitignore").read_text()

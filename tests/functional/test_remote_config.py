@@ -38,6 +38,24 @@ def test_add_list_default_remove(project):
     assert "no remote named 'nope'" in r.stderr
 
 
+def test_remote_commands_report_json(project):
+    doc = json.loads(project.run("remote", "add", "-d", "--json", "s3r", "s3://b/p").stdout)
+    assert doc == {"name": "s3r", "url": "s3://b/p", "default": True, "options": {}}
+    assert json.loads(project.run("remote", "default", "--json").stdout) == {"default": "s3r"}
+    doc = json.loads(project.run("remote", "modify", "--json", "s3r", "secret_access_key",
+                                 "TOPSECRET").stdout)
+    assert doc == {"remote": "s3r", "key": "secret_access_key", "value": "***",
+                   "file": ".mlvc/config.local.yaml"}
+    project.run("remote", "modify", "s3r", "region", "eu-west-1")
+    doc = json.loads(project.run("remote", "modify", "--json", "s3r", "region",
+                                 "--unset").stdout)
+    assert doc["value"] is None and doc["file"] == ".mlvc/config.yaml"
+    assert json.loads(project.run("remote", "remove", "--json", "s3r").stdout) == {
+        "removed": "s3r"}
+    # No default is not an error for a script: it is null.
+    assert json.loads(project.run("remote", "default", "--json").stdout) == {"default": None}
+
+
 def test_credentials_go_to_the_local_file_and_are_never_printed(project):
     project.run("remote", "add", "-d", "s3r", "s3://bucket/prefix")
     out = project.run("remote", "modify", "s3r", "secret_access_key", "TOPSECRET").stdout

@@ -10,14 +10,18 @@ from mlvc.cli.render import echo, echo_json, json_option, settings
 @click.command("init")
 @click.option("--no-scm", is_flag=True, help="Use mlvc without git.")
 @click.option("-f", "--force", is_flag=True, help="Re-create the project files if they exist.")
-def init_cmd(no_scm, force):
+@json_option
+def init_cmd(no_scm, force, as_json):
     """Make the current folder an mlvc project (creates .mlvc/ and .mlvcignore)."""
     from mlvc.ops.init import init
 
     result = init(settings().cwd, no_scm=no_scm, force=force)
+    if as_json:
+        echo_json(result.to_json())
+        return
     echo(f"Initialized mlvc project in {result.root}")
     if result.staged:
-        echo("Staged in git: " + ", ".join(result.staged)
+        echo("Staged in git: " + " ".join(result.staged)
              + "\nCommit them with: git commit -m 'Initialize mlvc'")
 
 

@@ -36,7 +36,8 @@ def remote_cmd():
 @click.option("--local", "level", flag_value="local",
               help="Write to .mlvc/config.local.yaml (this machine only, git-ignored).")
 @click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
-def remote_add_cmd(name, url, default, level, force):
+@json_option
+def remote_add_cmd(name, url, default, level, force, as_json):
     """Add remote NAME at URL (a folder path, s3://bucket/prefix, …).
 
     A relative folder path is taken from the current folder and stored relative to the
@@ -46,6 +47,9 @@ def remote_add_cmd(name, url, default, level, force):
 
     info = add_remote(settings().cwd, name, url, default=default, level=level or "project",
                       force=force)
+    if as_json:
+        echo_json(info.to_json())
+        return
     echo(f"Added remote '{info.name}': {info.url}" + (" (default)" if info.default else ""))
 
 
@@ -69,11 +73,15 @@ def remote_list_cmd(as_json):
 
 @remote_cmd.command("remove")
 @click.argument("name")
-def remote_remove_cmd(name):
+@json_option
+def remote_remove_cmd(name, as_json):
     """Remove remote NAME from the project and local config (the remote's data stays)."""
     from mlvc.ops.remote import remove_remote
 
     remove_remote(settings().cwd, name)
+    if as_json:
+        echo_json({"removed": name})
+        return
     echo(f"Removed remote '{name}'.")
 
 
@@ -81,13 +89,17 @@ def remote_remove_cmd(name):
 @click.argument("name", required=False)
 @click.option("--unset", is_flag=True, help="Have no default remote.")
 @click.option("--local", "level", flag_value="local", help="Use .mlvc/config.local.yaml.")
-def remote_default_cmd(name, unset, level):
+@json_option
+def remote_default_cmd(name, unset, level, as_json):
     """Show the default remote, or make NAME the default."""
     from mlvc.ops.remote import default_remote
 
     if unset and name:
         raise click.UsageError("--unset takes no NAME")
     current = default_remote(settings().cwd, name, unset=unset, level=level or "project")
+    if as_json:
+        echo_json({"default": current})
+        return
     if name is None and not unset:
         if current is None:
             from mlvc.errors import RemoteError
@@ -106,7 +118,8 @@ def remote_default_cmd(name, unset, level):
               help="Write to .mlvc/config.local.yaml (the default for credentials).")
 @click.option("--project", "level", flag_value="project",
               help="Write to .mlvc/config.yaml, even a credential.")
-def remote_modify_cmd(name, key, value, unset, level):
+@json_option
+def remote_modify_cmd(name, key, value, unset, level, as_json):
     """Set an option of remote NAME: url, endpoint_url, region, profile, access_key_id,
     secret_access_key, session_token, or any option of its fsspec filesystem.
 
@@ -118,6 +131,10 @@ def remote_modify_cmd(name, key, value, unset, level):
         raise click.UsageError("--unset takes no VALUE")
     where, shown = modify_remote(settings().cwd, name, key, value, unset=unset, level=level)
     file = ".mlvc/config.local.yaml" if where == "local" else ".mlvc/config.yaml"
+    if as_json:
+        echo_json({"remote": name, "key": key, "value": None if unset else shown,
+                   "file": file})
+        return
     echo(f"Unset {key} of remote '{name}' in {file}." if unset
          else f"Set {key}={shown} for remote '{name}' in {file}.")
 
