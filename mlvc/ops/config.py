@@ -42,14 +42,30 @@ def get_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:
     raise ConfigError(f"'{key}' is not set", hint=f"set it with `mlvc config {key} VALUE`")
 
 
-def set_config(cwd: Path, key: str, value: str, level: str = "project") -> ConfigEntry:
+def _default_level(key: str) -> str:
+    """Where a write goes unless told: credentials to the git-ignored local file (SPEC 2.2),
+    anything else to the committed project config."""
+    return "local" if cfg.is_secret(key) else "project"
+
+
+def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> ConfigEntry:
+    level = level or _default_level(key)
     files = _files(cwd, level)
     typed = cfg.set_value(files.path(level), level, key, value)
     return ConfigEntry(key, cfg.shown(key, typed), level)
 
 
-def unset_config(cwd: Path, key: str, level: str = "project") -> ConfigEntry:
-    files = _files(cwd, level)
-    if not cfg.unset_value(files.path(level), level, key):
-        raise ConfigError(f"'{key}' is not set in the {level} config")
-    return ConfigEntry(key, None, level)
+def unset_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:
+    """Remove ``key`` from ``level``; with no level, from the project or local file that has
+    it (the default level of the key first)."""
+    if level is not None:
+        tried = [level]
+    else:
+        first = _default_level(key)
+        tried = [first, "project" if first == "local" else "local"]
+    files = _files(cwd, tried[0])
+    for where in tried:
+        if cfg.unset_value(files.path(where), where, key):
+            return ConfigEntry(key, None, where)
+    raise ConfigError(f"'{key}' is not set in the {' or '.join(tried)} config",
+                      hint="`mlvc config --list --show-origin` shows where each value is set")

@@ -38,6 +38,27 @@ def test_add_list_default_remove(project):
     assert "no remote named 'nope'" in r.stderr
 
 
+def test_config_writes_credentials_to_the_local_file(project):
+    project.run("remote", "add", "s3r", "s3://bucket/prefix")
+    r = project.run("config", "remotes.s3r.secret_access_key", "TOPSECRET")
+    assert "config.local.yaml" in r.stdout and "TOPSECRET" not in r.output
+    assert config(project, "config.local.yaml")["remotes"]["s3r"] == {
+        "secret_access_key": "TOPSECRET"}
+    assert "TOPSECRET" not in project.read(".mlvc/config.yaml")
+    doc = json.loads(project.run("config", "--json", "remotes.s3r.region", "eu").stdout)
+    assert doc == {"key": "remotes.s3r.region", "value": "eu", "level": "project"}
+    # --unset finds the file that has the key.
+    doc = json.loads(project.run("config", "--json", "--unset",
+                                 "remotes.s3r.secret_access_key").stdout)
+    assert doc["level"] == "local"
+    project.run("config", "--project", "remotes.s3r.password", "pw")
+    assert config(project)["remotes"]["s3r"]["password"] == "pw"
+    project.run("config", "--unset", "remotes.s3r.password")
+    assert "password" not in config(project)["remotes"]["s3r"]
+    r = project.run("config", "--unset", "remotes.s3r.password", code=1)
+    assert "not set in the local or project config" in r.stderr
+
+
 def test_remote_commands_report_json(project):
     doc = json.loads(project.run("remote", "add", "-d", "--json", "s3r", "s3://b/p").stdout)
     assert doc == {"name": "s3r", "url": "s3://b/p", "default": True, "options": {}}

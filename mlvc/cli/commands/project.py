@@ -44,7 +44,8 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
     \b
     Keys: core.remote, core.jobs, core.autostage, cache.dir,
           cache.type (e.g. hardlink,copy), remotes.NAME.OPTION.
-    Secrets (keys, passwords, tokens) are never printed.
+    Secrets (keys, passwords, tokens) are never printed, and are written to
+    .mlvc/config.local.yaml unless --project (or --global) is given.
     """
     from mlvc.ops import config as ops
 
@@ -61,7 +62,9 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
     if unset:
         if value is not None:
             raise click.UsageError("--unset takes no VALUE")
-        ops.unset_config(cwd, key, level or "project")
+        entry = ops.unset_config(cwd, key, level)
+        if as_json:
+            echo_json({"key": entry.key, "value": None, "level": entry.level})
         return
     if value is None:
         entry = ops.get_config(cwd, key, level)
@@ -71,7 +74,12 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
         else:
             click.echo(f"{entry.level}\t{shown}" if show_origin else shown)
         return
-    ops.set_config(cwd, key, value, level or "project")
+    entry = ops.set_config(cwd, key, value, level)
+    if as_json:
+        echo_json({"key": entry.key, "value": entry.value, "level": entry.level})
+    elif level is None and entry.level == "local":
+        echo(f"{key} is a credential: written to .mlvc/config.local.yaml (git-ignored); "
+             "--project writes it to .mlvc/config.yaml")
 
 
 @click.command("doctor")
