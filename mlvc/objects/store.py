@@ -179,18 +179,30 @@ class ObjectStore:
         self._remember(oid)
         return oid
 
-    def add_file_link(self, src: str | os.PathLike[str], oid: str) -> None:
+    def add_file_link(self, src: str | os.PathLike[str], oid: str, *,
+                      replace: bool = False) -> None:
         """Hardlink an already hashed file into the store; raises OSError if links fail.
 
         A hard link appears whole, under its final name, in one step: no temporary name is
-        needed. The file becomes read-only: it *is* the cache object now.
+        needed. The file becomes read-only: it *is* the cache object now. With ``replace``
+        (the object there is corrupt), it is linked under a temporary name and renamed
+        over the old object.
         """
         self._ensure_dirs(oid)
         final = self.path_str(oid)
-        try:
-            os.link(src, final)
-        except FileExistsError:
-            pass  # another writer stored the same bytes meanwhile
+        if replace:
+            tmp = self.tmp_path(oid)
+            os.link(src, tmp)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        else:
+            try:
+                os.link(src, final)
+            except FileExistsError:
+                pass  # another writer stored the same bytes meanwhile
         os.chmod(final, OBJECT_MODE)
         self._remember(oid)
 

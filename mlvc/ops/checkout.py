@@ -36,7 +36,8 @@ class CheckoutResult:
         if NO_SPACE in reasons:
             return NO_SPACE_HINT
         if any("in cache" in r or "in the cache" in r for r in reasons):
-            return "`mlvc fetch` the missing objects, or re-add the data"
+            return ("`mlvc fetch` gets missing or corrupt objects again from a remote; "
+                    "or re-add the data")
         if self.conflicts and not self.failed:
             return "`mlvc commit` keeps the changes; `mlvc checkout --force` discards them"
         return None
@@ -90,6 +91,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     for the_plan in plans:
         applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, inspect)
         checker.record(applied.verified)
+        repo.state.put_corrupt(applied.corrupt)
         # A hard link is its object, whose verification record answers for it (known_oids).
         repo.state.put_files(r for r in applied.placed if r[1].link != "hardlink")
         repo.state.delete_files(applied.deleted)

@@ -75,12 +75,13 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
 
     files = [f for node in nodes for f in iter_files(node)]
     todo = known_oids(repo.state, files, paths)
+    corrupt = frozenset(repo.state.corrupt_objects()) if save else frozenset()
     if save:
         hashing = {id(f) for f in todo}
         todo += [f for f in files if id(f) not in hashing and f.oid is not None
-                 and not repo.cache.has(f.oid)]
+                 and (not repo.cache.has(f.oid) or f.oid in corrupt)]
     hashed_paths = {f.path for f in todo}
-    importer = Importer(repo.root, repo.cache, repo.linker, save=save)
+    importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
                           processes=True, codec=IMPORTED)
     rows, verified = [], []
@@ -132,6 +133,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
         checker.record(verified)
         done = finished()
     checker.record(done.written)
+    repo.state.clear_corrupt(oid for oid, _ in verified if oid in corrupt)
     for oid, data in done.listings:
         repo.state.put_listing(oid, data)
     repo.state.put_marks(done.marks)

@@ -1,4 +1,5 @@
-"""``mlvc fetch``: bring the objects the cache lacks from a remote, each one verified.
+"""``mlvc fetch``: bring the objects the cache lacks, or holds corrupt, from a remote, each
+one verified.
 
 Folders are learned one level at a time: the manifests of a level are downloaded together,
 re-hashed and validated before they are stored, then the next level. File objects are then
@@ -24,6 +25,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote.fs import Remote
 from mlvc.repo import Repo
 from mlvc.workspace.state import StatKey
+from mlvc.workspace.verify import ObjectChecker
 
 
 def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -52,10 +54,17 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
             failed = [FailedObject(obj.path + "/", oid, f"{why} on the remote"
                                    if why in ("missing", "corrupt") else why)
                       for oid, (obj, why) in objs.unreadable.items()]
+            # An object that status, checkout or add found corrupt (such as a hard-linked
+            # file written in place) is checked again, and downloaded and replaced if it
+            # still does not match its oid.
+            suspects = repo.state.corrupt_objects() & objs.files.keys()
+            bad = ObjectChecker(repo.cache, repo.state).check(suspects, jobs).bad
             wanted = [(o, obj.size) for o, obj in sorted(objs.files.items())
-                      if not repo.cache.has(o)]
+                      if o in bad or not repo.cache.has(o)]
             result = rem.download(wanted, repo.cache, jobs, progress)
             repo.state.put_objects(result.stored)
+            repo.state.clear_corrupt([o for o in suspects if o not in bad]
+                                     + [o for o, _ in result.stored])
             index.add([*result.done, *getter.fetched])
             failed += failed_objects(objs, result.failed, "fetch")
             if not failed:  # the remote had every folder whole: a later push need not look

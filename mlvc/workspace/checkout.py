@@ -19,6 +19,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
 from mlvc.workspace.links import UMASK, Linker
 from mlvc.workspace.state import FileState, StatKey
+from mlvc.workspace.verify import CORRUPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class Applied:
     deleted: tuple[RelPath, ...]
     failed: tuple[tuple[RelPath, str], ...]
     verified: tuple[tuple[str, StatKey], ...] = ()  # objects re-hashed and found sound
+    corrupt: tuple[str, ...] = ()  # objects re-hashed and found corrupt (not placed)
 
 
 def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
@@ -158,13 +160,15 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
     placed = [(p, st) for p, st, err, _ in results if st is not None]
     failed = [(p, err) for p, st, err, _ in results if st is None]
     verified = [(st.oid, key) for _, st, _, key in results if key is not None]
+    wanted = {a.path: a.want.oid for a in todo if a.want is not None}
+    corrupt = tuple(wanted[p] for p, err in failed if err.endswith(CORRUPT))
     for act in the_plan.actions:
         if act.kind == "chmod":
             assert act.want is not None
             fs = to_fs(root, act.path)
             mode = os.stat(fs).st_mode & 0o777
             os.chmod(fs, (mode | 0o111 & ~UMASK) if act.want.exec else mode & ~0o111)
-    return Applied(tuple(placed), tuple(deleted), tuple(failed), tuple(verified))
+    return Applied(tuple(placed), tuple(deleted), tuple(failed), tuple(verified), corrupt)
 
 
 def _pack_placed(r: tuple) -> tuple:

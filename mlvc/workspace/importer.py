@@ -85,13 +85,19 @@ def hash_path(fs: str) -> tuple[str, StatKey]:
 
 
 class Importer:
-    def __init__(self, root: Path, store: ObjectStore, linker: Linker, *, save: bool) -> None:
+    def __init__(self, root: Path, store: ObjectStore, linker: Linker, *, save: bool,
+                 corrupt: frozenset[str] = frozenset()) -> None:
         self.root = str(root)
         self.store = store
         self.linker = linker
         self.save = save
+        # Objects found corrupt in the cache: stored again, replacing the bad bytes.
+        self.corrupt = corrupt
         self._refused: set[str] = set()
         self._lock = threading.Lock()
+
+    def _has(self, oid: str) -> bool:
+        return self.store.has(oid) and oid not in self.corrupt
 
     def _method(self, executable: bool) -> str:
         for kind in self.linker.order:
@@ -111,13 +117,13 @@ class Importer:
                 return self._relink(f, fs, oid, verified)
             return Imported(oid, FileState(key, oid), verified)
         oid, key = hash_path(fs)
-        if self.store.has(oid):
+        if self._has(oid):
             if method == "hardlink":
                 return self._relink(f, fs, oid, None)
             return Imported(oid, FileState(key, oid), None)
         try:
             if method == "hardlink":
-                self.store.add_file_link(fs, oid)
+                self.store.add_file_link(fs, oid, replace=oid in self.corrupt)
                 # Linking and chmod leave (inode, mtime, size) as hashed, and add one name to
                 # the inode: no stat needed. (A link made meanwhile by someone else only
                 # makes the next status take its full path.)
@@ -148,7 +154,7 @@ class Importer:
         if data is None:
             return self._copy_in_large(fs, key)
         oid = hash_bytes(data)
-        if self.store.has(oid):
+        if self._has(oid):
             return oid, key, None
         return oid, key, self.store.write(data, oid)
 
@@ -172,7 +178,7 @@ class Importer:
                 copier.join()
             if copy_error:
                 raise copy_error[0]
-            if self.store.has(oid):
+            if self._has(oid):
                 os.unlink(tmp)
                 return oid, key, None
             if not before == key == stat_key(os.stat(fs)):

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE INDEX IF NOT EXISTS objects_inode ON objects (inode);
 CREATE TABLE IF NOT EXISTS valid_trees (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS listings (oid TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS corrupt (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS marks (
     path TEXT PRIMARY KEY, oid TEXT NOT NULL, ws BLOB NOT NULL, objects BLOB NOT NULL,
     cache BLOB NOT NULL
@@ -176,6 +177,19 @@ class StateDB:
     def put_objects(self, rows: Iterable[tuple[str, StatKey]]) -> None:
         self._insert("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
                      [(o, k[0], k[1], k[2]) for o, k in rows])
+
+    # -- cache objects found corrupt (re-hashed, bytes not matching the oid) -----------------
+    def put_corrupt(self, oids: Iterable[str]) -> None:
+        self._insert("INSERT OR IGNORE INTO corrupt VALUES (?)", [(o,) for o in oids])
+
+    def corrupt_objects(self) -> set[str]:
+        """Objects found corrupt when last checked: ``fetch`` downloads them again and
+        ``add`` stores them again. A row may be stale (the object was replaced since);
+        readers check the object before they act on it."""
+        return {o for (o,) in self._conn.execute("SELECT oid FROM corrupt")}
+
+    def clear_corrupt(self, oids: Iterable[str]) -> None:
+        self._write("DELETE FROM corrupt WHERE oid = ?", [(o,) for o in oids])
 
     # -- tree manifests whose shape was validated once (their oid fixes their bytes) ---------
     def valid_trees(self, oids: Iterable[str]) -> set[str]:

@@ -17,6 +17,8 @@ from mlvc.parallel import PROCESS_MIN_ITEMS, in_background, run_batched
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.state import StateDB, StatKey, stat_key
 
+CORRUPT = "is corrupt in the cache"  # the problem the Inspector gives a corrupt object
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectCheck:
@@ -47,7 +49,7 @@ class Inspector:
         if self.verified.get(oid) == key:
             return key, None, False
         if hash_file(path) != oid:
-            return None, "is corrupt in the cache", False
+            return None, CORRUPT, False
         return key, None, True
 
 
@@ -108,4 +110,5 @@ class ObjectChecker:
         self.record(sound)
         keys.update(sound)
         corrupt = frozenset(item[0] for item, ok in zip(suspect, results) if not ok)
+        self.state.put_corrupt(corrupt)
         return ObjectCheck(frozenset(missing), corrupt, keys)

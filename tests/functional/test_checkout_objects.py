@@ -138,5 +138,69 @@ def test_a_missing_object_gets_the_fetch_hint(project, link):
     two_versions(project)
     obj(project, b"v1").unlink()
     r = project.run("checkout", code=1)
-    assert "hint: `mlvc fetch` the missing objects, or re-add the data" in r.stderr
+    assert "hint: `mlvc fetch` gets missing or corrupt objects again from a remote" in r.stderr
     assert "disk space" not in r.stderr
+
+
+def test_fetch_replaces_an_object_written_in_place(project, link, tmp_path):
+    """A linked file written in place (root ignores the read-only mode) corrupts its cache
+    object: status reports it, and fetch downloads it again from the remote."""
+    project.gen({"data": {"a": "good", "b": "same"}})
+    project.run("add", "data")
+    project.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    project.run("push")
+    target = obj(project, b"good")
+    os.chmod(target, 0o644)
+    with open(target, "r+b") as f:  # in place: same inode, as a hard-linked file would be
+        f.write(b"evil")
+    os.chmod(target, 0o444)
+    r = project.run("status")
+    assert "corrupt in cache: data/a" in r.stdout and "`mlvc fetch` gets" in r.stdout
+    r = project.run("fetch", "--json")
+    assert json.loads(r.stdout)["transferred"] == 1
+    assert target.read_bytes() == b"good"
+    assert oct(target.stat().st_mode & 0o777) == "0o444"
+    if link == "copy":
+        assert json.loads(project.run("status", "--json").stdout)["clean"]
+    else:  # the workspace file was that inode: it is an unsaved change now
+        assert project.read("data/a") == "evil"
+        project.run("checkout", "--force")
+        assert project.read("data/a") == "good"
+        assert json.loads(project.run("status", "--json").stdout)["clean"]
+    # A second fetch finds everything sound and sends nothing.
+    assert json.loads(project.run("fetch", "--json").stdout)["transferred"] == 0
+
+
+def corrupt_in_place(path) -> None:
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:  # same inode, as a write to a hard-linked file would be
+        f.write(b"evil")
+    os.chmod(path, 0o444)
+
+
+def test_an_object_checkout_found_corrupt_is_fetched_again(project, link, tmp_path):
+    two_versions(project)  # data/a is v2; the pointer wants v1
+    project.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    project.run("push")
+    corrupt_in_place(obj(project, b"v1"))
+    assert "is corrupt in the cache" in project.run("checkout", code=1).stderr
+    # Nothing else asked about it: the checkout's finding is what fetch goes by.
+    assert json.loads(project.run("fetch", "--json").stdout)["transferred"] == 1
+    assert obj(project, b"v1").read_bytes() == b"v1"
+    project.run("checkout")
+    assert project.read("data/a") == "v1"
+
+
+def test_adding_the_good_bytes_again_replaces_a_corrupt_object(project, link):
+    project.gen({"data": {"a": "good", "b": "same"}})
+    project.run("add", "data")
+    target = obj(project, b"good")
+    corrupt_in_place(target)
+    assert "corrupt in cache: data/a" in project.run("status").stdout
+    a = project.root / "data/a"
+    if a.stat().st_nlink > 1:  # the workspace file was the object: it is "evil" too
+        a.unlink()
+    a.write_text("good")  # the good bytes from elsewhere
+    project.run("add", "data")
+    assert target.read_bytes() == b"good"
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
