@@ -220,16 +220,13 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
                                if s.tracked.stage is None))
     stages = list(dict.fromkeys(s.tracked.stage for s in selected if s.tracked.stage))
     with repo.lock():
-        if stages:
-            from mlvc.ops.repro import check_committable
-
-            check_committable(repo, stages, force=force, jobs=jobs)
-        result = save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
         if not stages:
-            return result
-        from mlvc.ops.repro import commit_stages
+            return save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
+        from mlvc.ops.repro import check_committable, commit_stages
 
-        saved = commit_stages(repo, stages, jobs=jobs, progress=progress)
+        current = check_committable(repo, stages, force=force, jobs=jobs)
+        result = save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
+        saved = commit_stages(repo, current, jobs=jobs, progress=progress)
         git_files = result.git_files + tuple(
             ["mlvc.lock"] if any(s.changed for s in saved) else [])
         return CommitResult(result.saved + tuple(saved), git_files, result.staged)

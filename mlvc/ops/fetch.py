@@ -54,7 +54,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
             failed = [FailedObject(obj.path + "/", oid, f"{why} on the remote"
                                    if why in ("missing", "corrupt") else why)
                       for oid, (obj, why) in objs.unreadable.items()]
-            # An object that status, checkout or add found corrupt (such as a hard-linked
+            # An object that status, checkout or push found corrupt (such as a hard-linked
             # file written in place) is checked again, and downloaded and replaced if it
             # still does not match its oid.
             suspects = repo.state.corrupt_objects() & objs.files.keys()

@@ -428,27 +428,25 @@ def pipeline_status(repo: Repo, jobs: int | None = None) -> list[tuple[str, tupl
     return out
 
 
-def _complete_state(repo: Repo, name: str, stage: Stage, jobs: int | None) -> Current:
-    """The stage's current state, for ``mlvc commit``: every dep and output must exist."""
-    cur = current_state(repo, stage, jobs)
-    missing = [p for p, o in list(cur.deps.items()) + list(cur.outs.items()) if o is None]
-    if missing:
-        raise PipelineError(f"stage '{name}': {missing[0]} does not exist",
-                            hint="run `mlvc repro` to produce it")
-    return cur
-
-
 def check_committable(repo: Repo, names: list[str], *, force: bool = False,
-                      jobs: int | None = None) -> None:
+                      jobs: int | None = None) -> dict[str, Current]:
     """Refuse, before anything is written, an ``mlvc commit`` of stages that cannot or
     should not be recorded as they are: a dep or output is missing (PipelineError), or,
     unless ``force``, a stage's cmd, deps or params differ from what it last ran with
-    (ConfirmationRequired: its outputs were not made from them, as far as mlvc knows)."""
+    (ConfirmationRequired: its outputs were not made from them, as far as mlvc knows).
+
+    Returns the current state of each stage, in graph order, for :func:`commit_stages`.
+    """
     project = load_project(repo)
+    current: dict[str, Current] = {}
     changed = []
     for name in project.graph.sort(names):
         stage = project.pipeline[name]
-        cur = _complete_state(repo, name, stage, jobs)
+        cur = current[name] = current_state(repo, stage, jobs)
+        missing = [p for p, o in list(cur.deps.items()) + list(cur.outs.items()) if o is None]
+        if missing:
+            raise PipelineError(f"stage '{name}': {missing[0]} does not exist",
+                                hint="run `mlvc repro` to produce it")
         entry = project.lock.get(name)
         if entry is not None and (why := input_changes(stage, entry, cur)):
             changed.append((name, why))
@@ -461,21 +459,21 @@ def check_committable(repo: Repo, names: list[str], *, force: bool = False,
             hint=f"`mlvc repro {' '.join(n for n, _ in changed)}` rebuilds the outputs; "
                  "`mlvc commit --force` records them as they are; naming other outputs "
                  "(`mlvc commit PATH`) commits only those")
+    return current
 
 
-def commit_stages(repo: Repo, names: list[str], *, jobs: int | None = None,
+def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None = None,
                   progress: Progress = NULL_PROGRESS) -> list[Saved]:
     """``mlvc commit`` of stage outputs: record the stages as if they had just run (deps,
-    params and outputs as they are now). The caller holds the repository lock and has
-    called :func:`check_committable`."""
+    params and outputs as they are now: ``current``, from :func:`check_committable`). The
+    caller holds the repository lock."""
     project = load_project(repo)
     engine = _Engine(repo, project, force=False, dry=False, keep_going=False, no_commit=False,
                      jobs=jobs or repo.jobs, run_cache=False, capture=True,
                      on_event=lambda e: None)
     saved = []
-    for name in project.graph.sort(names):
+    for name, cur in current.items():
         stage = project.pipeline[name]
-        cur = _complete_state(repo, name, stage, jobs)
         before = project.lock.get(name)
         outs = engine._commit_outs(stage)
         engine._record(stage, cur, outs)

@@ -160,8 +160,8 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
     placed = [(p, st) for p, st, err, _ in results if st is not None]
     failed = [(p, err) for p, st, err, _ in results if st is None]
     verified = [(st.oid, key) for _, st, _, key in results if key is not None]
-    wanted = {a.path: a.want.oid for a in todo if a.want is not None}
-    corrupt = tuple(wanted[p] for p, err in failed if err.endswith(CORRUPT))
+    bad = {p for p, err in failed if err.endswith(CORRUPT)}
+    corrupt = tuple(a.want.oid for a in todo if a.path in bad and a.want) if bad else ()
     for act in the_plan.actions:
         if act.kind == "chmod":
             assert act.want is not None

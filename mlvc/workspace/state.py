@@ -183,9 +183,9 @@ class StateDB:
         self._insert("INSERT OR IGNORE INTO corrupt VALUES (?)", [(o,) for o in oids])
 
     def corrupt_objects(self) -> set[str]:
-        """Objects found corrupt when last checked: ``fetch`` downloads them again and
-        ``add`` stores them again. A row may be stale (the object was replaced since);
-        readers check the object before they act on it."""
+        """Objects found corrupt when last checked: ``fetch`` checks them again and
+        downloads the ones still bad; ``add`` stores their bytes again. A row may be stale
+        (the object was replaced since), which costs only that check or that write."""
         return {o for (o,) in self._conn.execute("SELECT oid FROM corrupt")}
 
     def clear_corrupt(self, oids: Iterable[str]) -> None:
