@@ -92,11 +92,10 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, inspect)
         checker.record(applied.verified)
         repo.state.put_corrupt(applied.corrupt)
-        # A hard link is its object, whose verification record answers for it (known_oids).
-        repo.state.put_files(r for r in applied.placed if r[1].link != "hardlink")
+        repo.state.put_files(applied.rows)
         repo.state.delete_files(applied.deleted)
         failed.extend(applied.failed)
-        ok = {p for p, _ in applied.placed}
+        ok = set(applied.placed)
         for a in the_plan.actions:
             if a.kind == "create" and a.path in ok:
                 added.append(a.path)

@@ -19,7 +19,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
 from mlvc.workspace.links import UMASK, Linker
 from mlvc.workspace.state import FileState, StatKey
-from mlvc.workspace.verify import CORRUPT
+from mlvc.workspace.verify import CORRUPT, Inspector
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,8 @@ def plan(rec: Recorded, ws: WsView, is_saved: Callable[[str], bool], *, force: b
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    placed: tuple[tuple[RelPath, FileState], ...]
+    placed: tuple[RelPath, ...]
+    rows: tuple[tuple[RelPath, FileState], ...]  # state rows of the placed files that need one
     deleted: tuple[RelPath, ...]
     failed: tuple[tuple[RelPath, str], ...]
     verified: tuple[tuple[str, StatKey], ...] = ()  # objects re-hashed and found sound
@@ -98,11 +99,13 @@ class Applied:
 
 def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
           progress: Progress = NULL_PROGRESS,
-          inspect: Callable[[str], tuple[StatKey | None, str | None, bool]] | None = None
-          ) -> Applied:
-    """Carry out a plan. ``inspect`` (a ``verify.Inspector``) checks each object just before
-    it is placed, in the workers: a missing or corrupt one is not placed, and what was at
-    its path stays."""
+          inspect: Inspector | None = None) -> Applied:
+    """Carry out a plan. ``inspect`` checks each object just before it is placed, in the
+    workers: a missing or corrupt one is not placed, and what was at its path stays.
+
+    A hard link is its object, whose verification record answers for it (``known_oids``),
+    so it gets no state row: :attr:`Applied.rows` holds the others.
+    """
     deleted = []
     for leftover in the_plan.leftovers:
         _remove(to_fs(root, leftover))
@@ -155,11 +158,36 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
                 return act.path, None, NO_SPACE, None
             return act.path, None, exc.strerror or str(exc), None
 
-    results = run_batched(todo, place, jobs, progress, "Checking out", processes=True,
+    fn = place
+    if inspect is not None and linker.first_choice() == "hardlink":
+        # The common case of a hard-linked checkout takes two system calls and no objects;
+        # anything else (a stat that differs from the record, something in the way, an
+        # error, an executable file) takes the general path, which decides and reports.
+        link_verified, ruled_out = inspect.link_verified, linker.ruled_out
+
+        def fn(act: Action):
+            want = act.want
+            if (act.kind == "create" and not want.exec and not ruled_out("hardlink")
+                    and link_verified(want.oid, f"{base}/{act.path}")):
+                return _LINKED
+            return place(act)
+
+    results = run_batched(todo, fn, jobs, progress, "Checking out", processes=True,
                           codec=_PLACED)
-    placed = [(p, st) for p, st, err, _ in results if st is not None]
-    failed = [(p, err) for p, st, err, _ in results if st is None]
-    verified = [(st.oid, key) for _, st, _, key in results if key is not None]
+    placed, rows, failed, verified = [], [], [], []
+    for act, r in zip(todo, results):
+        if r is _LINKED:
+            placed.append(act.path)
+            continue
+        path, st, err, key = r
+        if st is None:
+            failed.append((path, err))
+            continue
+        placed.append(path)
+        if st.link != "hardlink":
+            rows.append((path, st))
+        if key is not None:
+            verified.append((st.oid, key))
     bad = {p for p, err in failed if err.endswith(CORRUPT)}
     corrupt = tuple(a.want.oid for a in todo if a.path in bad and a.want) if bad else ()
     for act in the_plan.actions:
@@ -168,10 +196,16 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
             fs = to_fs(root, act.path)
             mode = os.stat(fs).st_mode & 0o777
             os.chmod(fs, (mode | 0o111 & ~UMASK) if act.want.exec else mode & ~0o111)
-    return Applied(tuple(placed), tuple(deleted), tuple(failed), tuple(verified), corrupt)
+    return Applied(tuple(placed), tuple(rows), tuple(deleted), tuple(failed), tuple(verified),
+                   corrupt)
+
+
+_LINKED = ()  # a worker's result for a verified object hard-linked where nothing was
 
 
 def _pack_placed(r: tuple) -> tuple:
+    if r is _LINKED:
+        return r
     path, state, err, rehashed = r
     if state is None:
         return path, err
@@ -179,6 +213,8 @@ def _pack_placed(r: tuple) -> tuple:
 
 
 def _unpack_placed(t: tuple) -> tuple:
+    if not t:
+        return _LINKED
     if len(t) == 2:
         return t[0], None, t[1], None
     new = tuple.__new__

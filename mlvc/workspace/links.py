@@ -113,6 +113,14 @@ class Linker:
         self._unsupported: set[str] = set()
         self._lock = threading.Lock()
 
+    def first_choice(self) -> str | None:
+        """The link type tried first for a file that is not executable."""
+        return next((k for k in self.order if k not in self._unsupported), None)
+
+    def ruled_out(self, kind: str) -> bool:
+        """Whether ``kind`` was found unsupported here (it is not tried again)."""
+        return kind in self._unsupported
+
     def place(self, oid: str, dest: str | Path, executable: bool,
               known: StatKey | None = None) -> tuple[str, StatKey]:
         """Put object ``oid`` at ``dest`` (replacing what is there atomically).

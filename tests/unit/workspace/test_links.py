@@ -38,3 +38,18 @@ def test_without_a_known_stat_the_link_is_stat_ed(store, tmp_path):
     dest = tmp_path / "f"
     kind, key = Linker(store, ("hardlink",)).place(oid, dest, False)
     assert (kind, key) == ("hardlink", stat_key(os.stat(dest)))
+
+
+def test_first_choice_skips_a_type_found_unsupported(store, tmp_path, monkeypatch):
+    import errno
+
+    linker = Linker(store, ("hardlink", "copy"))
+    assert linker.first_choice() == "hardlink" and not linker.ruled_out("hardlink")
+    oid = store.add_bytes(b"payload")
+
+    def cross_device(*args, **kwargs):
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    monkeypatch.setattr(os, "link", cross_device)
+    assert linker.place(oid, tmp_path / "f", False)[0] == "copy"
+    assert linker.first_choice() == "copy" and linker.ruled_out("hardlink")
