@@ -8,12 +8,15 @@ from pathlib import Path
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT
 from mlvc.ops import user_paths
 from mlvc.ops._outputs import load_recorded, resolve, workspace_view
+from mlvc.parallel import in_background
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.verify import ObjectChecker
+
+PREPARE_FORK_MIN = 64  # from this many deletes and new folders, a forked child makes them
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,12 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     placing = {a.want.oid for p in plans for a in p.actions if a.want is not None
                and a.kind in ("create", "replace", "relink")}
     checker = ObjectChecker(repo.cache, repo.state)
-    inspect = checker.inspector(placing)
+    # Deletes and new folders are made in a forked child while this process loads the
+    # objects' verification records (50,000: 0.1-0.2 s; 551 mkdir: 0.02-0.3 s on ext4).
+    with in_background(co.prepare, repo.root, plans,
+                       fork=co.prepare_size(plans) >= PREPARE_FORK_MIN) as prepared:
+        inspect = checker.inspector(placing)
+        prepared()
     added, modified, deleted, relinked, conflicts = [], [], [], [], []
     for the_plan in plans:
         applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, inspect)

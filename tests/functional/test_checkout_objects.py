@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 
+import mlvc.ops.checkout as ops_checkout
 import mlvc.parallel as parallel
 from mlvc.objects.oid import hash_bytes
 from tests.conftest import snapshot
@@ -26,6 +27,7 @@ def workers(request, monkeypatch):
     many: the threshold is lowered to reach the second here."""
     if request.param == "forked":
         monkeypatch.setattr(parallel, "PROCESS_MIN_ITEMS", 1)
+        monkeypatch.setattr(ops_checkout, "PREPARE_FORK_MIN", 1)  # folders made by a child
     return request.param
 
 
@@ -261,3 +263,29 @@ def test_adding_the_good_bytes_again_replaces_a_corrupt_object(project, link):
     project.run("add", "data")
     assert target.read_bytes() == b"good"
     assert json.loads(project.run("status", "--json").stdout)["clean"]
+
+
+def test_a_folder_that_cannot_be_made_is_an_error_and_the_rest_stays(project, link,
+                                                                     monkeypatch):
+    """Deletes and folders are made first (in a forked child for many): a failure there
+    is reported like any other, and no file is placed."""
+    import errno
+
+    project.gen({"data": {"x": {"f": "1"}, "y": {"g": "2"}}})
+    project.run("add", "data")
+    shutil.rmtree(project.root / "data/x")
+    (project.root / "data/y/g").unlink()
+    mkdir = os.mkdir
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith("data/x"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", refuse)
+    r = project.run("checkout", code=1)
+    assert "error:" in r.stderr and "data/x" in r.stderr and "Traceback" not in r.stderr
+    assert not (project.root / "data/y/g").exists()
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    project.run("checkout")
+    assert project.read("data/x/f") == "1" and project.read("data/y/g") == "2"
