@@ -34,6 +34,7 @@ from benchmarks.bench import (  # noqa: E402
     gen_big,
     gen_small,
     settle,
+    start_launcher,
 )
 
 STEPS = ("push", "no-op push", "pull")
@@ -195,6 +196,7 @@ def main() -> None:
     ap.add_argument("--steps", default="floor,push,pull",
                     help="what to time: floor, push (with the no-op push), pull (after push)")
     args = ap.parse_args()
+    start_launcher()
 
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
