@@ -12,6 +12,7 @@ from mlvc.errors import TargetError
 from mlvc.ops import record_in_git, user_paths
 from mlvc.parallel import in_background, run_batched
 from mlvc.paths import RelPath
+from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -143,10 +144,21 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
 def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dict[RelPath, Pointer],
                  *, save: bool = True, jobs: int | None = None,
                  progress: Progress = NULL_PROGRESS) -> CommitResult:
-    """Hash (and cache, when ``save``) each (pointer, output path); rewrite the pointers.
+    """Hash (and cache, when ``save``) each (pointer, output path); rewrite the pointers;
+    record the change in git (see ``record_in_git``).
 
     Everything is scanned and validated before anything is written.
     """
+    saved, git_files = _save_pointers(repo, items, pointers, save=save, jobs=jobs,
+                                      progress=progress)
+    git = record_in_git(repo, git_files)
+    return CommitResult(tuple(saved), git.files, git.staged)
+
+
+def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
+                   pointers: dict[RelPath, Pointer], *, save: bool, jobs: int | None,
+                   progress: Progress) -> tuple[list[Saved], list[RelPath]]:
+    """:func:`save_outputs` up to git: what was saved, and the files it changed."""
     stored = store_paths(repo, [p for _, p in items], save=save, jobs=jobs, progress=progress)
     saved: list[Saved] = []
     git_files: list[RelPath] = []
@@ -169,8 +181,7 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
         changed = gitignore.add(repo.root, out_path)
         if changed:
             git_files.append(changed)
-    git = record_in_git(repo, git_files)
-    return CommitResult(tuple(saved), git.files, git.staged)
+    return saved, git_files
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +236,11 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
         from mlvc.ops.repro import check_committable, commit_stages
 
         current = check_committable(repo, stages, force=force, jobs=jobs)
-        result = save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
-        saved = commit_stages(repo, current, jobs=jobs, progress=progress)
-        git_files = result.git_files + tuple(
-            ["mlvc.lock"] if any(s.changed for s in saved) else [])
-        return CommitResult(result.saved + tuple(saved), git_files, result.staged)
+        saved, git_files = _save_pointers(repo, items, index.pointers, save=True, jobs=jobs,
+                                          progress=progress)
+        stage_saved = commit_stages(repo, current, jobs=jobs, progress=progress)
+        if any(s.changed for s in stage_saved):
+            git_files.append(LOCK_FILE)
+        # One record in git for the pointers and mlvc.lock (core.autostage stages both).
+        git = record_in_git(repo, git_files)
+        return CommitResult(tuple(saved + stage_saved), git.files, git.staged)

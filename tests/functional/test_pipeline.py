@@ -420,6 +420,15 @@ def test_commit_of_a_stage_output_records_the_stage(chain):
     assert "an output of stage 'x'" in result.stderr
 
 
+def test_autostage_stages_the_lock_of_a_committed_stage_output(chain):
+    chain.run("config", "core.autostage", "true")
+    chain.commit_all("pipeline")
+    (chain.root / "x.out").write_text("hand made\n")
+    doc = json.loads(chain.run("commit", "x.out", "--json").stdout)
+    assert doc["git_files"] == ["mlvc.lock"] and doc["staged"] is True
+    assert chain.git("diff", "--cached", "--name-only").split() == ["mlvc.lock"]
+
+
 def test_commit_of_a_stage_whose_inputs_changed_needs_force(chain):
     chain.gen({"x.in": "changed\n"})
     before = snapshot(chain.root, skip=(".git", "tmp"))  # tmp: the state DB may learn
