@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from mlvc.cli.main import cli
+
+# A shell without job control starts a background job (`./scripts/test.sh &` in a script)
+# with SIGINT ignored, and every process it starts inherits that: the Ctrl-C tests, and the
+# mlvc processes they interrupt, need the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
