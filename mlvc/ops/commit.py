@@ -238,9 +238,11 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
         current = check_committable(repo, stages, force=force, jobs=jobs)
         saved, git_files = _save_pointers(repo, items, index.pointers, save=True, jobs=jobs,
                                           progress=progress)
-        stage_saved = commit_stages(repo, current, jobs=jobs, progress=progress)
+        stage_saved, ignored = commit_stages(repo, current, jobs=jobs, progress=progress)
+        git_files += [f for f in ignored if f not in git_files]
         if any(s.changed for s in stage_saved):
             git_files.append(LOCK_FILE)
-        # One record in git for the pointers and mlvc.lock (core.autostage stages both).
+        # One record in git for the pointers, .gitignore files and mlvc.lock
+        # (core.autostage stages them all).
         git = record_in_git(repo, git_files)
         return CommitResult(tuple(saved + stage_saved), git.files, git.staged)

@@ -28,7 +28,7 @@ from mlvc.errors import (
     PipelineError,
 )
 from mlvc.ops import record_in_git
-from mlvc.ops.commit import Saved, store_paths
+from mlvc.ops.commit import Saved, Stored, store_paths
 from mlvc.paths import RelPath, from_user, is_within, to_fs
 from mlvc.pipeline.graph import Graph, build_graph
 from mlvc.pipeline.loader import load_pipeline
@@ -286,7 +286,7 @@ class _Engine:
             if absent:
                 return StageResult(name, "failed", tuple(why),
                                    f"the command did not create output {absent[0]}", seconds)
-            outs = self._commit_outs(stage)
+            outs = tuple(s.out for s in self._commit_outs(stage))
             self._record(stage, cur, outs)
             if not self.no_commit and all(
                     o.type == "file" or stage.out(o.path).cache for o in outs):
@@ -307,13 +307,15 @@ class _Engine:
                 fs.unlink()
             self.repo.state.delete_files(self.repo.state.files_under(out.path))
 
-    def _commit_outs(self, stage: Stage):
+    def _commit_outs(self, stage: Stage) -> tuple[Stored, ...]:
+        """Hash (and cache) the stage's outputs, in the stage's order; their folders'
+        .gitignore lines go to ``git_files``."""
         cached = [o.path for o in stage.outs if o.cache]
         plain = [o.path for o in stage.outs if not o.cache]
-        stored = {s.path: s.out for s in store_paths(self.repo, cached, save=not self.no_commit)}
-        stored.update({s.path: s.out for s in store_paths(self.repo, plain, save=False)})
+        stored = {s.path: s for s in store_paths(self.repo, cached, save=not self.no_commit)}
+        stored.update({s.path: s for s in store_paths(self.repo, plain, save=False)})
         for path in plain:  # kept in git, and in the cache too, for the run cache
-            out = stored[path]
+            out = stored[path].out
             if out is not None and out.type == "file" and not self.no_commit:
                 data = to_fs(self.repo.root, path).read_bytes()
                 self.repo.cache.add_bytes(data, out.oid)
@@ -463,10 +465,11 @@ def check_committable(repo: Repo, names: list[str], *, force: bool = False,
 
 
 def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None = None,
-                  progress: Progress = NULL_PROGRESS) -> list[Saved]:
+                  progress: Progress = NULL_PROGRESS) -> tuple[list[Saved], list[RelPath]]:
     """``mlvc commit`` of stage outputs: record the stages as if they had just run (deps,
     params and outputs as they are now: ``current``, from :func:`check_committable`). The
-    caller holds the repository lock."""
+    caller holds the repository lock. Returns what was saved and the .gitignore files
+    changed (mlvc.lock is the caller's to record)."""
     project = load_project(repo)
     engine = _Engine(repo, project, force=False, dry=False, keep_going=False, no_commit=False,
                      jobs=jobs or repo.jobs, run_cache=False, capture=True,
@@ -475,9 +478,9 @@ def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None =
     for name, cur in current.items():
         stage = project.pipeline[name]
         before = project.lock.get(name)
-        outs = engine._commit_outs(stage)
-        engine._record(stage, cur, outs)
-        for out in outs:
-            old = next((o for o in before.outs if o.path == out.path), None) if before else None
-            saved.append(Saved(LOCK_FILE, out, old != out, 0))
-    return saved
+        stored = engine._commit_outs(stage)
+        engine._record(stage, cur, tuple(s.out for s in stored))
+        for s in stored:
+            old = next((o for o in before.outs if o.path == s.path), None) if before else None
+            saved.append(Saved(LOCK_FILE, s.out, old != s.out, s.hashed))
+    return saved, [f for f in engine.git_files if f != LOCK_FILE]

@@ -585,3 +585,24 @@ def _assert_topological(ran: list[str], ups: dict[int, list[int]]) -> None:
         for i in parents:
             if f"s{i}" in pos and f"s{j}" in pos:
                 assert pos[f"s{i}"] < pos[f"s{j}"], (ran, ups)
+
+
+def test_commit_of_a_stage_output_records_its_gitignore_line_in_git(chain):
+    chain.run("config", "core.autostage", "true")
+    chain.commit_all("pipeline")
+    ignore = chain.root / ".gitignore"
+    ignore.write_text("".join(line + "\n" for line in ignore.read_text().splitlines()
+                              if line != "/x.out"))
+    chain.git("commit", "-q", "-m", "x.out no longer ignored", ".gitignore")
+    (chain.root / "x.out").write_text("hand made\n")
+    doc = json.loads(chain.run("commit", "x.out", "--json").stdout)
+    assert [(s["path"], s["hashed"], s["changed"]) for s in doc["saved"]] == [
+        ("x.out", 1, True)]
+    assert sorted(doc["git_files"]) == [".gitignore", "mlvc.lock"]
+    assert "/x.out" in chain.read(".gitignore").splitlines()
+    assert sorted(chain.git("diff", "--cached", "--name-only").split()) == [
+        ".gitignore", "mlvc.lock"]
+    # Committed again unchanged: nothing read, nothing new for git.
+    doc = json.loads(chain.run("commit", "x.out", "--json").stdout)
+    assert [(s["hashed"], s["changed"]) for s in doc["saved"]] == [(0, False)]
+    assert doc["git_files"] == []
