@@ -8,7 +8,7 @@ from pathlib import Path
 from mlvc.errors import TargetError
 from mlvc.ops import user_paths
 from mlvc.ops.commit import CommitResult, save_outputs
-from mlvc.paths import RelPath, is_within, to_fs
+from mlvc.paths import RelPath, is_within, overlaps, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
@@ -40,11 +40,12 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
         if repo.ignore.is_ignored(path, os.path.isdir(to_fs(repo.root, path))):
             raise TargetError(f"'{path}' is ignored by .mlvcignore",
                               hint="remove the matching rule from .mlvcignore to track it")
-        for t in index.overlapping(path):
-            if t.stage is not None:
-                raise TargetError(
-                    f"'{path}' overlaps '{t.out.path}', an output of stage '{t.stage}'",
-                    hint="stage outputs are cached by `mlvc repro` (or `mlvc commit`)")
+        for d in index.declared:
+            if overlaps(path, d.path):
+                what = "is" if path == d.path else f"overlaps '{d.path}',"
+                raise TargetError(f"'{path}' {what} an output of stage '{d.stage}'",
+                                  hint=d.hint())
+        for t in index.overlapping(path):  # stage outputs among them are refused above
             if t.out.path == path:
                 continue  # re-adding a tracked output records its new state
             if is_within(path, t.out.path):

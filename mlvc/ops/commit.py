@@ -226,10 +226,15 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     """Record tracked outputs as they are now. A stage whose cmd, deps or params changed
     since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written)."""
     index = Index.load(repo.root, repo.ignore)
-    selected = index.select(user_paths(repo, targets or [], cwd))
+    paths = user_paths(repo, targets or [], cwd)
+    # A stage that has not run yet is recorded when one of its outputs is named: its
+    # command was run by hand.
+    unrun, paths = index.unrecorded_stages(paths)
+    selected = index.select(paths) if paths or not unrun else []
     items = list(dict.fromkeys((s.tracked.pointer, s.tracked.out.path) for s in selected
                                if s.tracked.stage is None))
-    stages = list(dict.fromkeys(s.tracked.stage for s in selected if s.tracked.stage))
+    stages = list(dict.fromkeys([*(s.tracked.stage for s in selected if s.tracked.stage),
+                                 *unrun]))
     with repo.lock():
         if not stages:
             return save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)

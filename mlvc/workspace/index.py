@@ -33,14 +33,28 @@ class Selected:
 
 
 @dataclass(frozen=True, slots=True)
+class Declared:
+    """An output that a stage of ``mlvc.yaml`` declares, recorded in ``mlvc.lock`` or not."""
+
+    path: RelPath
+    stage: str
+    recorded: bool  # mlvc.lock has an entry for the stage, with this output
+
+    def hint(self) -> str:
+        return (f"`mlvc repro {self.stage}` runs the stage and caches its outputs; if you ran "
+                f"its command yourself, `mlvc commit {self.path}` records them")
+
+
+@dataclass(frozen=True, slots=True)
 class Index:
     pointers: dict[RelPath, Pointer]
     stage_outs: tuple[Tracked, ...] = ()
+    declared: tuple[Declared, ...] = ()  # every stage output of mlvc.yaml (with ``stages``)
 
     @classmethod
     def load(cls, root: Path, ignore: IgnoreRules, *, stages: bool = True) -> Index:
         pointers: dict[RelPath, Pointer] = {}
-        locked = _stage_outs(root) if stages else ()
+        locked, declared = _stage_outs(root) if stages else ((), ())
         out_paths: set[RelPath] = {t.out.path for t in locked}
         stack: list[RelPath] = [""]
 
@@ -78,7 +92,7 @@ class Index:
                     elif entry.name.endswith(POINTER_SUFFIX) and entry.is_file():
                         found(path)
             stack.extend(d for d in subdirs if d not in out_paths)
-        return cls(dict(sorted(pointers.items())), locked)
+        return cls(dict(sorted(pointers.items())), locked, declared)
 
     def tracked(self) -> list[Tracked]:
         return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs] + list(
@@ -106,6 +120,11 @@ class Index:
                 elif is_within(target, t.out.path):
                     hits.append(Selected(t, target))
             if not hits:
+                for d in self.declared:
+                    if overlaps(target, d.path):
+                        raise TargetError(
+                            f"'{target}' is an output of stage '{d.stage}', which has not "
+                            "run yet", hint=d.hint())
                 raise TargetError(f"'{target or '.'}' is not tracked by mlvc",
                                   hint="`mlvc status` lists what is tracked; `mlvc add` tracks it")
             for s in hits:
@@ -115,19 +134,35 @@ class Index:
     def overlapping(self, path: RelPath) -> list[Tracked]:
         return [t for t in self.tracked() if overlaps(path, t.out.path)]
 
+    def unrecorded_stages(self, targets: list[RelPath]) -> tuple[list[str], list[RelPath]]:
+        """Stages that have not run (no ``mlvc.lock`` record of their outputs) with an
+        output that a target names, is inside or holds; and the targets that name no such
+        output, for :meth:`select`."""
+        stages: dict[str, None] = {}
+        rest = []
+        for target in targets:
+            hits = [d.stage for d in self.declared
+                    if not d.recorded and overlaps(target, d.path)]
+            stages.update(dict.fromkeys(hits))
+            if not hits or any(overlaps(target, t.out.path) for t in self.tracked()):
+                rest.append(target)
+        return list(stages), rest
 
-def _stage_outs(root: Path) -> tuple[Tracked, ...]:
-    """The cached outputs of the stages in ``mlvc.yaml``, as ``mlvc.lock`` records them."""
+
+def _stage_outs(root: Path) -> tuple[tuple[Tracked, ...], tuple[Declared, ...]]:
+    """The cached outputs of the stages in ``mlvc.yaml``, as ``mlvc.lock`` records them;
+    and every output the stages declare."""
     from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE
 
-    if not (root / LOCK_FILE).is_file() or not (root / PIPELINE_FILE).is_file():
-        return ()
+    if not (root / PIPELINE_FILE).is_file():
+        return (), ()
     from mlvc.pipeline.loader import load_pipeline
     from mlvc.pipeline.lockfile import load_lock
 
     pipeline = load_pipeline(root)
+    lock = load_lock(root) if (root / LOCK_FILE).is_file() else {}
     out = []
-    for name, entry in load_lock(root).items():
+    for name, entry in lock.items():
         if name not in pipeline:
             continue
         stage = pipeline[name]
@@ -135,4 +170,9 @@ def _stage_outs(root: Path) -> tuple[Tracked, ...]:
             declared = stage.out(o.path)
             if declared is not None and declared.cache and o.path not in entry.uncached:
                 out.append(Tracked(LOCK_FILE, o, name))
-    return tuple(out)
+    declared = []
+    for name in pipeline.stages:
+        entry = lock.get(name)
+        recorded = {o.path for o in entry.outs} if entry is not None else set()
+        declared += [Declared(o.path, name, o.path in recorded) for o in pipeline[name].outs]
+    return tuple(out), tuple(declared)

@@ -606,3 +606,47 @@ def test_commit_of_a_stage_output_records_its_gitignore_line_in_git(chain):
     doc = json.loads(chain.run("commit", "x.out", "--json").stdout)
     assert [(s["hashed"], s["changed"]) for s in doc["saved"]] == [(0, False)]
     assert doc["git_files"] == []
+
+
+@pytest.fixture
+def unrun(chain):
+    """The chain plus stage y, declared but never run, and a metrics file kept in git."""
+    stages = dict(CHAIN, y={"cmd": sh("y", "y.out", "x.in"), "deps": ["x.in"],
+                            "outs": ["y.out", {"m.json": {"cache": False}}]})
+    write_pipeline(chain, stages)
+    chain.commit_all("pipeline with y")
+    return chain
+
+
+def test_add_refuses_an_output_of_a_stage_that_has_not_run(unrun):
+    unrun.gen({"y.out": "by hand\n", "m.json": "{}\n"})
+    before = snapshot(unrun.root, skip=(".git", "tmp"))
+    for target in ("y.out", "m.json"):
+        result = unrun.run("add", target, code=1)
+        assert f"'{target}' is an output of stage 'y'" in result.stderr
+        assert "`mlvc repro y`" in result.stderr
+        assert f"`mlvc commit {target}`" in result.stderr
+    assert snapshot(unrun.root, skip=(".git", "tmp")) == before
+
+
+def test_status_and_checkout_of_an_unrun_output_point_to_repro(unrun):
+    for command in ("status", "checkout"):
+        result = unrun.run(command, "y.out", code=1)
+        assert "'y.out' is an output of stage 'y', which has not run yet" in result.stderr
+        assert "not tracked" not in result.stderr
+
+
+def test_commit_records_a_stage_whose_command_was_run_by_hand(unrun):
+    unrun.gen({"y.out": "y\n3\n", "m.json": "{\"acc\": 1}\n"})
+    doc = json.loads(unrun.run("commit", "y.out", "--json").stdout)
+    assert [(s["path"], s["hashed"], s["changed"]) for s in doc["saved"]] == [
+        ("y.out", 1, True), ("m.json", 1, True)]
+    assert sorted(doc["git_files"]) == [".gitignore", "mlvc.lock"]
+    assert "/y.out" in unrun.read(".gitignore").splitlines()
+    entry = lock(unrun)["stages"]["y"]
+    assert sorted(o["path"] for o in entry["outs"]) == ["m.json", "y.out"]
+    assert json.loads(unrun.run("status", "--json").stdout)["clean"]
+    assert runs(unrun) == []  # recorded, not run
+    (unrun.root / "y.out").unlink()
+    unrun.run("checkout", "y.out")  # now tracked: the cache gives it back
+    assert unrun.read("y.out") == "y\n3\n"
