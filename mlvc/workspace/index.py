@@ -121,7 +121,12 @@ class Index:
                     hits.append(Selected(t, target))
             if not hits:
                 for d in self.declared:
-                    if overlaps(target, d.path):
+                    if target and overlaps(target, d.path):
+                        if d.recorded:  # and so not cached: git keeps it
+                            raise TargetError(
+                                f"'{target}' is an output of stage '{d.stage}' kept in git "
+                                "(cache: false), not in the mlvc cache",
+                                hint="git tracks its versions: `git status`, `git checkout`")
                         raise TargetError(
                             f"'{target}' is an output of stage '{d.stage}', which has not "
                             "run yet", hint=d.hint())
@@ -136,13 +141,13 @@ class Index:
 
     def unrecorded_stages(self, targets: list[RelPath]) -> tuple[list[str], list[RelPath]]:
         """Stages that have not run (no ``mlvc.lock`` record of their outputs) with an
-        output that a target names, is inside or holds; and the targets that name no such
-        output, for :meth:`select`."""
+        output that a target names, is inside or holds (the project folder itself counts as
+        no target); and the targets that name no such output, for :meth:`select`."""
         stages: dict[str, None] = {}
         rest = []
         for target in targets:
             hits = [d.stage for d in self.declared
-                    if not d.recorded and overlaps(target, d.path)]
+                    if target and not d.recorded and overlaps(target, d.path)]
             stages.update(dict.fromkeys(hits))
             if not hits or any(overlaps(target, t.out.path) for t in self.tracked()):
                 rest.append(target)

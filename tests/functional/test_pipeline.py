@@ -650,3 +650,11 @@ def test_commit_records_a_stage_whose_command_was_run_by_hand(unrun):
     (unrun.root / "y.out").unlink()
     unrun.run("checkout", "y.out")  # now tracked: the cache gives it back
     assert unrun.read("y.out") == "y\n3\n"
+
+
+def test_an_uncached_stage_output_is_said_to_be_kept_in_git(unrun):
+    unrun.gen({"y.out": "y\n3\n", "m.json": "{}\n"})
+    unrun.run("commit", "m.json")  # records stage y
+    result = unrun.run("checkout", "m.json", code=1)
+    assert "'m.json' is an output of stage 'y' kept in git (cache: false)" in result.stderr
+    assert "has not run" not in result.stderr
