@@ -60,7 +60,8 @@ def commit_cmd(targets, force, jobs, as_json):
 
     For a stage output, the stage is recorded in mlvc.lock as if it had just run. If its
     cmd, deps or params changed since it last ran, its outputs were not made from them:
-    mlvc asks first (on a terminal) or refuses, unless --force.
+    mlvc asks first (on a terminal) or refuses, unless --force. Naming an output of a
+    stage that has never run (you ran its command yourself) records that stage too.
     """
     from mlvc.cli import render
     from mlvc.errors import ConfirmationRequired
