@@ -127,7 +127,9 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     # GIL for every row, so next to busy threads 50,000 state rows took 1.2 s, not 0.2 s.
     items = list(trees.items())
     checker = ObjectChecker(repo.cache, repo.state)
-    with in_background(_finish_trees, repo, items, built_nodes, verified, started,
+    # A tree stored before (a re-add of an unchanged folder) has its listing already.
+    listed = repo.state.have_listings(b.oid for _, _, b in built_nodes if b.type == "dir")
+    with in_background(_finish_trees, repo, items, built_nodes, verified, started, listed,
                        fork=len(items) >= TREE_FORK_MIN) as finished:
         repo.state.put_valid_trees(trees)
         repo.state.put_files(rows)
@@ -193,10 +195,12 @@ class _Finished:
 
 def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
                   built_nodes: list[tuple[RelPath, WsDir | WsFile, Built]],
-                  verified: list[tuple[str, StatKey]], started: int) -> _Finished:
+                  verified: list[tuple[str, StatKey]], started: int,
+                  listed: set[str]) -> _Finished:
     """Write the manifests; record what the next status would otherwise work out again (the
-    flattened listing of each tree); mark what was just stored as clean, when every
-    object's stat is known from here. Runs in a forked child: it must not use the state DB.
+    flattened listing of each tree not in ``listed``); mark what was just stored as clean,
+    when every object's stat is known from here. Runs in a forked child: it must not use
+    the state DB.
     """
     from mlvc.workspace.compare import encode_parts
     from mlvc.workspace.scan import iter_dirs
@@ -204,7 +208,7 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
     written = [(oid, StatKey(*key)) for oid, key in repo.cache.ensure_many(items)]
     listings = []
     for out_path, node, built in built_nodes:
-        if built.type == "dir":
+        if built.type == "dir" and built.oid not in listed:
             files = ((f.path, f.oid or "", f.exec, f.key[2]) for f in iter_files(node))
             dirs = [d.path for d in iter_dirs(node)]
             listings.append((built.oid, encode_parts(out_path, files, dirs,
@@ -212,11 +216,16 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
     keys = dict(verified)
     keys.update(written)
     objects_dir = str(repo.cache.objects_dir)
-    marks = [m for m in (
-        make_mark(path, built.oid, Listing.of(node), node, objects_dir, keys,
-                  [f.oid or "" for f in iter_files(node)] + [oid for oid, _ in built.trees],
-                  started)
-        for path, node, built in built_nodes) if m is not None]
+    marks = []
+    for path, node, built in built_nodes:
+        needed = [f.oid or "" for f in iter_files(node)] + [oid for oid, _ in built.trees]
+        # A mark needs the stat of every object, a hard-linked file's too (it is its object's
+        # key). Without them (a re-add of what was stored before) the scan is not digested.
+        if all(o in keys for o in needed):
+            mark = make_mark(path, built.oid, Listing.of(node), node, objects_dir, keys,
+                             needed, started)
+            if mark is not None:
+                marks.append(mark)
     return _Finished(written, listings, marks)
 
 

@@ -205,6 +205,11 @@ class StateDB:
         row = self._conn.execute("SELECT data FROM listings WHERE oid = ?", (oid,)).fetchone()
         return row[0] if row else None
 
+    def have_listings(self, oids: Iterable[str]) -> set[str]:
+        """Which of the trees ``oids`` have a listing."""
+        sql = "SELECT oid FROM listings WHERE oid IN ({})"
+        return {o for (o,) in select_keys(self._conn, sql, set(oids))}
+
     def put_listing(self, oid: str, data: bytes) -> None:
         self._write("INSERT OR REPLACE INTO listings VALUES (?, ?)", [(oid, data)])
 

@@ -234,6 +234,36 @@ def test_add_of_many_folders_marks_them_clean_from_the_child(project, monkeypatc
     assert count_hashes == []
 
 
+def test_re_add_of_an_unchanged_folder_keeps_its_listing_and_digests_nothing(
+        project, monkeypatch, count_hashes):
+    """A re-add that reads nothing knows no object's stat, so it can make no mark: it must
+    not digest the scan for one, nor encode again the listing the state DB has."""
+    from mlvc.ops import commit
+    from mlvc.workspace import compare, marks
+
+    monkeypatch.setattr(commit, "TREE_FORK_MIN", 10**9)  # in this process, to count calls
+    project.gen({"data": {f"d{i}": {"f": str(i)} for i in range(12)}})
+    settle_timestamps()
+    project.run("add", "data")
+    calls = []
+    for module, name in ((marks, "scan_digest"), (compare, "encode_parts")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    count_hashes.clear()
+    assert "Added data" in project.run("add", "data").stdout
+    assert calls == [] and count_hashes == []
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+    # A changed folder is a new tree: its listing is made. (No mark: the objects of the
+    # files not read have no stat here; the next status makes one.)
+    (project.root / "data/d3/f").write_text("changed")
+    settle_timestamps()
+    calls.clear()
+    project.run("add", "data")
+    assert calls == ["encode_parts"]
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
 def test_a_full_disk_during_add_says_so_with_a_hint_and_writes_no_pointer(project, monkeypatch):
     import errno
 
