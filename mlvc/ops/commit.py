@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Index
-from mlvc.workspace.marks import make_mark
+from mlvc.workspace.marks import make_mark, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
 from mlvc.workspace.state import RACY_NS, Mark, StatKey
@@ -59,16 +60,33 @@ class Stored:
 
 
 def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: int | None = None,
-                progress: Progress = NULL_PROGRESS, missing_ok: bool = False) -> list[Stored]:
+                progress: Progress = NULL_PROGRESS, missing_ok: bool = False,
+                recorded: Mapping[RelPath, Out] | None = None) -> list[Stored]:
     """Hash each path (state DB first) and, when ``save``, copy it into the cache.
 
-    Everything is scanned before anything is written. Returns one record per path, in order.
+    A path whose ``recorded`` output still matches its clean mark (see marks.py) is that
+    output, stored and unchanged: nothing more is read or written for it. Everything is
+    scanned before anything is written. Returns one record per path, in order.
     """
-    jobs = jobs or repo.jobs
     started = time.time_ns()
+    recorded = recorded or {}
+    listings, clean = scan_by_marks(
+        repo.scanner, repo.state, str(repo.cache.objects_dir),
+        [(p, recorded[p].oid if p in recorded else None) for p in paths], overlap=False)
+    unchanged = {p: Stored(p, recorded[p], 0) for p, ok in zip(paths, clean) if ok}
+    rest = [(p, li) for p, li in zip(paths, listings) if p not in unchanged]
+    stored = iter(_store(repo, rest, save=save, jobs=jobs or repo.jobs, progress=progress,
+                         missing_ok=missing_ok, started=started) if rest else [])
+    return [unchanged[p] if p in unchanged else next(stored) for p in paths]
+
+
+def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jobs: int,
+           progress: Progress, missing_ok: bool, started: int) -> list[Stored]:
+    """:func:`store_paths` of each scanned ``(path, listing)``."""
+    paths = [p for p, _ in scanned]
     nodes: list[WsFile | WsDir | None] = []
-    for out_path in paths:
-        node = repo.scanner.scan(out_path, split=True)
+    for out_path, listing in scanned:
+        node = listing.tree()
         if node is None and not missing_ok:
             raise TargetError(f"'{out_path}' does not exist",
                               hint="`mlvc checkout` restores tracked data from the cache")
@@ -161,7 +179,10 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
                    pointers: dict[RelPath, Pointer], *, save: bool, jobs: int | None,
                    progress: Progress) -> tuple[list[Saved], list[RelPath]]:
     """:func:`save_outputs` up to git: what was saved, and the files it changed."""
-    stored = store_paths(repo, [p for _, p in items], save=save, jobs=jobs, progress=progress)
+    recorded = {o.path: o for ptr_path, out_path in items if (ptr := pointers.get(ptr_path))
+                for o in ptr.outs if o.path == out_path}
+    stored = store_paths(repo, [p for _, p in items], save=save, jobs=jobs, progress=progress,
+                         recorded=recorded)
     saved: list[Saved] = []
     git_files: list[RelPath] = []
     updated = dict(pointers)

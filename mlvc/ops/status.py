@@ -8,12 +8,11 @@ from pathlib import Path
 
 from mlvc.errors import FormatError, MlvcError
 from mlvc.ops import user_paths
-from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index, Selected
-from mlvc.workspace.marks import make_mark, objects_now, still_clean
+from mlvc.workspace.marks import make_mark, scan_by_marks
 from mlvc.workspace.scan import Listing
 
 # The full comparison's modules (recorded trees, hashing, object checks) are imported by
@@ -83,22 +82,12 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     selected = index.select(user_paths(repo, targets or [], cwd))
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
-    # The marked cache objects are stat'ed in a forked child while this process scans the
-    # workspace: the two bursts of system calls overlap on two cores.
-    marks = repo.state.marks(s.tracked.out.path for s in selected if not s.within)
-    current = [m for s in selected if not s.within
-               and (m := marks.get(s.tracked.out.path)) is not None and m.oid == s.tracked.out.oid]
-    # When the child has little to stat (hard-linked files are their own objects), a big
-    # folder's scan may split over the two cores instead.
-    results: dict[int, OutStatus] = {}
-    busy = sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
-    with in_background(objects_now, str(repo.cache.objects_dir), current, fork=busy) as objects:
-        listings = [repo.scanner.listing(s.within or s.tracked.out.path, split=not busy)
-                    for s in selected]
-        for i, (s, listing) in enumerate(zip(selected, listings)):
-            t = s.tracked
-            if not s.within and still_clean(marks.get(t.out.path), t.out.oid, listing, objects):
-                results[i] = OutStatus(t.pointer, t.out.path)
+    listings, clean = scan_by_marks(
+        repo.scanner, repo.state, str(repo.cache.objects_dir),
+        [(s.within, None) if s.within else (s.tracked.out.path, s.tracked.out.oid)
+         for s in selected])
+    results = {i: OutStatus(s.tracked.pointer, s.tracked.out.path)
+               for i, s in enumerate(selected) if clean[i]}
     rest = [i for i in range(len(selected)) if i not in results]
     if rest:
         results.update(_compare(repo, selected, listings, rest, started, jobs, progress))

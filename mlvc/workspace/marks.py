@@ -22,9 +22,10 @@ from itertools import chain
 import xxhash
 
 from mlvc.objects.store import stat_objects
+from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
 from mlvc.paths import RelPath
-from mlvc.workspace.scan import Listing, WsDir, WsFile, iter_files
-from mlvc.workspace.state import RACY_NS, Mark, StatKey
+from mlvc.workspace.scan import Listing, Scanner, WsDir, WsFile, iter_files
+from mlvc.workspace.state import RACY_NS, Mark, StateDB, StatKey
 
 
 def scan_digest(listing: Listing) -> tuple[bytes, int]:
@@ -113,3 +114,45 @@ def still_clean(mark: Mark | None, oid: str, listing: Listing,
     if scan_digest(listing)[0] != mark.ws:
         return False
     return objects_now().get(mark.path) == mark.cache
+
+
+def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
+                  items: Sequence[tuple[RelPath, str | None]], *, overlap: bool = True
+                  ) -> tuple[list[Listing], list[bool]]:
+    """Scan each ``(path, oid)`` and say whether it is clean by its mark: as it was when last
+    found clean with the recorded ``oid`` (None: no mark to try, e.g. part of a folder).
+
+    With ``overlap`` (when clean is the likely answer), the marked cache objects are stat'ed
+    in a forked child while this process scans the workspace: the two bursts of system calls
+    overlap on two cores. When the child has little to stat (hard-linked files are their own
+    objects), or without ``overlap``, a big folder's scan may split over the two cores
+    instead; without ``overlap`` the objects are stat'ed only for a scan that matches.
+    """
+    wanted = {path: oid for path, oid in items if oid is not None}
+    marks = state.marks(wanted)
+    current = [m for m in marks.values() if m.oid == wanted[m.path]]
+    busy = overlap and sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
+    # Not forked, the getter computes the digests here when first asked for.
+    with in_background(objects_now if overlap else split_objects_now, objects_dir, current,
+                       fork=busy) as objects:
+        listings = [scanner.listing(path, split=not busy) for path, _ in items]
+        clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects)
+                 for (path, oid), listing in zip(items, listings)]
+    return listings, clean
+
+
+def split_objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, bytes | None]:
+    """:func:`objects_now`, each mark's stats split over two cores."""
+    return {m.path: split_objects_digest(objects_dir, m.objects) for m in marks}
+
+
+def split_objects_digest(objects_dir: str, oids: Sequence[str]) -> bytes | None:
+    """:func:`current_objects_digest`, with the stats of many objects split in two halves
+    over two cores (a forked child takes one)."""
+    half = len(oids) // 2 if len(oids) >= PROCESS_MIN_ITEMS else 0
+    with in_background(stat_objects, objects_dir, oids[half:], fork=half > 0) as rest:
+        keys = stat_objects(objects_dir, oids[:half])
+        keys += rest()
+    if None in keys:
+        return None
+    return objects_digest(objects_dir, oids, keys)  # type: ignore[arg-type]

@@ -245,6 +245,7 @@ def test_re_add_of_an_unchanged_folder_keeps_its_listing_and_digests_nothing(
     project.gen({"data": {f"d{i}": {"f": str(i)} for i in range(12)}})
     settle_timestamps()
     project.run("add", "data")
+    drop_marks(project)  # else the mark answers first (see the next test)
     calls = []
     for module, name in ((marks, "scan_digest"), (compare, "encode_parts")):
         real = getattr(module, name)
@@ -254,6 +255,7 @@ def test_re_add_of_an_unchanged_folder_keeps_its_listing_and_digests_nothing(
     assert "Added data" in project.run("add", "data").stdout
     assert calls == [] and count_hashes == []
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+    drop_marks(project)
     # A changed folder is a new tree: its listing is made. (No mark: the objects of the
     # files not read have no stat here; the next status makes one.)
     (project.root / "data/d3/f").write_text("changed")
@@ -261,6 +263,54 @@ def test_re_add_of_an_unchanged_folder_keeps_its_listing_and_digests_nothing(
     calls.clear()
     project.run("add", "data")
     assert calls == ["encode_parts"]
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def drop_marks(project) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(project.root / ".mlvc/tmp/state.db")
+    with conn:
+        conn.execute("DELETE FROM marks")
+    conn.close()
+
+
+def test_re_add_of_an_output_clean_by_its_mark_reads_nothing_more(project, monkeypatch,
+                                                                   count_hashes):
+    from mlvc.ops import commit
+
+    project.gen({"data": {f"d{i}": {"f": str(i)} for i in range(12)}, "one.bin": b"1"})
+    settle_timestamps()
+    project.run("add", "data", "one.bin")
+    stores = []
+    real = commit._store
+    monkeypatch.setattr(commit, "_store", lambda repo, scanned, **kw: stores.append(
+        [p for p, _ in scanned]) or real(repo, scanned, **kw))
+    pointer = project.read("data.mlvc")
+    count_hashes.clear()
+    assert "Added data" in project.run("add", "data", "one.bin").stdout
+    assert stores == [] and count_hashes == []
+    assert project.read("data.mlvc") == pointer
+    # One output changed: only that one goes the whole way.
+    (project.root / "one.bin").unlink()
+    (project.root / "one.bin").write_bytes(b"2")
+    project.run("add", "data", "one.bin")
+    assert stores == [["one.bin"]]
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+    # A cache object gone: the mark no longer holds, and the add stores the object again.
+    from mlvc.repo import Repo
+    from mlvc.workspace.compare import flatten
+    from mlvc.workspace.index import Index
+
+    repo = Repo(project.root)
+    out = Index.load(repo.root, repo.ignore).pointers["data.mlvc"].outs[0]
+    victim = sorted(flatten(repo.cache, out).objects())[0]
+    repo.close()
+    os.unlink(repo.cache.path(victim))
+    stores.clear()
+    project.run("add", "data")
+    assert stores == [["data"]]
+    assert repo.cache.path(victim).is_file()
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
 
 

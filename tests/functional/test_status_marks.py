@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import mlvc.ops._outputs as outputs_op
-import mlvc.ops.status as status_op
+import mlvc.workspace.marks as marks_mod
 import mlvc.workspace.scan as scan
 from mlvc.objects.oid import hash_bytes
 from mlvc.workspace.state import StateDB
@@ -44,11 +44,11 @@ def changes(project) -> dict:
 @pytest.fixture(autouse=True, params=["inline", "forked", "split"])
 def objects_check(request, monkeypatch):
     """Every test runs three times: the marked cache objects stat'ed in this process; in the
-    forked child that large outputs use; and in this process while a forked child scans
-    half of the output (as for a large hard-linked output). Thresholds are lowered to reach
-    the last two here."""
+    forked child that large outputs use (status), or in two halves, one in a forked child
+    (add); and in this process while a forked child scans half of the output (as for a large
+    hard-linked output). Thresholds are lowered to reach the last two here."""
     if request.param == "forked":
-        monkeypatch.setattr(status_op, "PROCESS_MIN_ITEMS", 0)
+        monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
     if request.param == "split":
         monkeypatch.setattr(scan, "SPLIT_AFTER", 0)
     return request.param
