@@ -21,7 +21,7 @@ from mlvc.workspace.compare import (
 )
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Selected
-from mlvc.workspace.scan import WsFile, known_oids
+from mlvc.workspace.scan import Listing, WsFile, known_oids
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +77,11 @@ def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recor
     return rec
 
 
-def workspace_view(repo: Repo, s: Selected) -> WsView:
-    node = repo.scanner.scan(s.within or s.tracked.out.path, split=True)
-    return view(node, s.within)
+def workspace_view(repo: Repo, s: Selected, listing: Listing | None = None) -> WsView:
+    """The workspace under the selected path, from its ``listing`` when it was scanned."""
+    if listing is None:
+        listing = repo.scanner.listing(s.within or s.tracked.out.path, split=True)
+    return view(listing.tree(), s.within)
 
 
 def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,

@@ -14,6 +14,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
 from mlvc.workspace.index import Index, Selected
+from mlvc.workspace.marks import scan_by_marks
 from mlvc.workspace.verify import ObjectChecker
 
 PREPARE_FORK_MIN = 64  # from this many deletes and new folders, a forked child makes them
@@ -67,6 +68,18 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
                       progress: Progress = NULL_PROGRESS) -> CheckoutResult:
     """Checkout of chosen outputs; the caller holds the repository lock."""
     jobs = jobs or repo.jobs
+    # An output that still matches its clean mark is as recorded, and so are its objects in
+    # the cache: there is nothing to place, delete or keep (unless files are to be relinked,
+    # or a killed run left temporary files in it).
+    listings, clean = scan_by_marks(
+        repo.scanner, repo.state, str(repo.cache.objects_dir),
+        [(s.within or s.tracked.out.path, None if s.within or relink else s.tracked.out.oid)
+         for s in selected])
+    scanned = {(s.tracked.pointer, s.tracked.out.path, s.within): listing
+               for s, listing, ok in zip(selected, listings, clean)
+               if not ok or listing.leftovers}
+    selected = [s for s in selected if (s.tracked.pointer, s.tracked.out.path, s.within)
+                in scanned]
     loaded = load_recorded(repo, selected)
     failed: list[tuple[RelPath, str]] = []
     plans = []
@@ -75,7 +88,9 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         if item.recorded is None:
             failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
             continue
-        views.append((item, workspace_view(repo, item.selected)))
+        s = item.selected
+        listing = scanned[(s.tracked.pointer, s.tracked.out.path, s.within)]
+        views.append((item, workspace_view(repo, s, listing)))
     resolve(repo, [f for _, ws in views for f in ws.files.values()],
             [i.selected.within or i.selected.tracked.out.path for i, _ in views], jobs,
             progress)

@@ -14,6 +14,7 @@ import mlvc.workspace.marks as marks_mod
 import mlvc.workspace.scan as scan
 from mlvc.objects.oid import hash_bytes
 from mlvc.workspace.state import StateDB
+from tests.conftest import snapshot
 
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
                  "empty": {}, "same": {"one": "twin", "two": "twin"}}}
@@ -184,3 +185,38 @@ def test_remove_and_move_drop_the_mark(marked):
         assert db.marks(["moved"]) == {}
     finally:
         db.close()
+
+
+def test_checkout_of_a_marked_output_reads_nothing_more(marked, monkeypatch):
+    import mlvc.ops.checkout as checkout_op
+
+    compared = []
+    real = checkout_op.load_recorded
+    monkeypatch.setattr(checkout_op, "load_recorded",
+                        lambda repo, selected: compared.append(selected) or real(repo, selected))
+    before = marked.snapshot()
+    r = marked.run("checkout", "--json")
+    assert json.loads(r.stdout) == {"added": [], "modified": [], "deleted": [], "relinked": [],
+                                    "conflicts": [], "failed": []}
+    assert compared == [[]] and marked.snapshot() == before
+
+
+@pytest.mark.parametrize("change", ["delete", "new file", "new folder", "object gone"])
+def test_checkout_after_a_mark_still_puts_back_every_change(marked, change):
+    before = snapshot(marked.root, skip=(".git", ".mlvc"))
+    CHANGES[change][0](marked)
+    result = marked.run("checkout", "--force", code=None)  # new files are unsaved work
+    if change == "object gone":  # the workspace is as recorded: nothing to place
+        assert result.exit_code == 0 and snapshot(marked.root, skip=(".git", ".mlvc")) == before
+        assert changes(marked) == CHANGES[change][1]
+        return
+    assert snapshot(marked.root, skip=(".git", ".mlvc")) == before
+    assert "up to date" in marked.run("status").stdout
+
+
+def test_checkout_removes_what_a_killed_run_left_in_a_marked_output(marked):
+    leftover = marked.root / "data/sub/b.txt.mlvc-tmp.4242"
+    leftover.write_text("half written")
+    marked.run("checkout")
+    assert not leftover.exists()
+    assert "up to date" in marked.run("status").stdout
