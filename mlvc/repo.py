@@ -17,6 +17,7 @@ from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.links import DEFAULT_LINK_TYPES, Linker
 from mlvc.workspace.scan import Scanner
 from mlvc.workspace.state import StateDB
+from mlvc.yamlio import ParsedMemo, use_memo
 
 MLVC_DIR = ".mlvc"
 
@@ -37,6 +38,9 @@ class Repo:
         self.tmp_dir = self.dot / "tmp"
         self.config_files = ConfigFiles.for_root(self.root)
         self.on_lock_wait = on_lock_wait
+        # YAML this project's files hold, as parsed before (see yamlio.ParsedMemo).
+        self.parsed = ParsedMemo(self.tmp_dir / "parsed-yaml")
+        use_memo(self.parsed)
 
     @classmethod
     def find(cls, start: Path | None = None, **kwargs) -> Repo:
@@ -97,12 +101,14 @@ class Repo:
     def lock(self) -> AbstractContextManager[None]:
         return repo_lock(self.tmp_dir / "lock", on_wait=self.on_lock_wait)
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        if not failed:  # a command that fails writes nothing, not even what it parsed
+            self.parsed.save()
         if "state" in self.__dict__:
             self.state.close()
 
     def __enter__(self) -> Repo:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(failed=exc_type is not None)
