@@ -131,19 +131,39 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
     wanted = {path: oid for path, oid in items if oid is not None}
     marks = state.marks(wanted)
     current = [m for m in marks.values() if m.oid == wanted[m.path]]
-    busy = overlap and sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
-    # Not forked, the getter computes the digests here when first asked for.
-    with in_background(objects_now if overlap else split_objects_now, objects_dir, current,
-                       fork=busy) as objects:
+    if not overlap:
+        later = _ObjectsLater(objects_dir, current)
+        listings = [scanner.listing(path, split=True) for path, _ in items]
+        clean = [oid is not None and still_clean(marks.get(path), oid, listing, lambda: later)
+                 for (path, oid), listing in zip(items, listings)]
+        return listings, clean
+    busy = sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
+    with in_background(objects_now, objects_dir, current, fork=busy) as objects:
         listings = [scanner.listing(path, split=not busy) for path, _ in items]
         clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects)
                  for (path, oid), listing in zip(items, listings)]
     return listings, clean
 
 
-def split_objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, bytes | None]:
-    """:func:`objects_now`, each mark's stats split over two cores."""
-    return {m.path: split_objects_digest(objects_dir, m.objects) for m in marks}
+class _ObjectsLater(Mapping[RelPath, "bytes | None"]):
+    """:func:`objects_now` of each mark, worked out when first asked for, with the stats
+    split over two cores (see :func:`split_objects_digest`)."""
+
+    def __init__(self, objects_dir: str, marks: Iterable[Mark]) -> None:
+        self._dir = objects_dir
+        self._marks = {m.path: m for m in marks}
+        self._done: dict[RelPath, bytes | None] = {}
+
+    def __getitem__(self, path: RelPath) -> bytes | None:
+        if path not in self._done:
+            self._done[path] = split_objects_digest(self._dir, self._marks[path].objects)
+        return self._done[path]
+
+    def __iter__(self):
+        return iter(self._marks)
+
+    def __len__(self) -> int:
+        return len(self._marks)
 
 
 def split_objects_digest(objects_dir: str, oids: Sequence[str]) -> bytes | None:

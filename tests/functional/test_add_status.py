@@ -291,11 +291,19 @@ def test_re_add_of_an_output_clean_by_its_mark_reads_nothing_more(project, monke
     assert "Added data" in project.run("add", "data", "one.bin").stdout
     assert stores == [] and count_hashes == []
     assert project.read("data.mlvc") == pointer
-    # One output changed: only that one goes the whole way.
+    # One output changed: only that one goes the whole way, and only the other one's cache
+    # objects are looked at for its mark.
+    from mlvc.workspace import marks
+
+    looked = []
+    real_digest = marks.split_objects_digest
+    monkeypatch.setattr(marks, "split_objects_digest", lambda d, oids: looked.append(
+        len(oids)) or real_digest(d, oids))
     (project.root / "one.bin").unlink()
     (project.root / "one.bin").write_bytes(b"2")
     project.run("add", "data", "one.bin")
     assert stores == [["one.bin"]]
+    assert looked == [12 + 13]  # data's 12 files and 13 folders; not one.bin's object
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
     # A cache object gone: the mark no longer holds, and the add stores the object again.
     from mlvc.repo import Repo
