@@ -10,6 +10,7 @@ from __future__ import annotations
 import marshal
 import os
 import re
+import sys
 from pathlib import Path
 
 import xxhash
@@ -29,7 +30,8 @@ class ParsedMemo:
     user has, so losing it (or another process's additions) costs only parsing again.
     """
 
-    VERSION = 1
+    # marshal's format may change between Python versions: another one starts afresh.
+    VERSION = (1, sys.version_info[:2], marshal.version)
     MAX_ENTRIES = 4096
 
     def __init__(self, path: Path) -> None:

@@ -140,3 +140,13 @@ def test_a_no_op_status_does_not_import_the_yaml_parser(project):
     runs = [subprocess.run([sys.executable, "-c", script], cwd=project.root, text=True,
                            capture_output=True, check=True).stdout.split() for _ in range(2)]
     assert runs[1] == ["0", "False"], runs
+
+
+def test_a_memo_written_by_another_python_is_not_read(memo, monkeypatch):
+    parse_yaml("a: 1\n", "f")
+    memo.save()
+    monkeypatch.setattr(ParsedMemo, "VERSION", (1, (3, 99), 4))
+    calls = count_parses(monkeypatch)
+    yamlio.use_memo(ParsedMemo(memo.path))
+    assert parse_yaml("a: 1\n", "f") == {"a": 1}
+    assert calls == ["a: 1\n"]
