@@ -150,12 +150,15 @@ def choose(project: Project, names: list[str], *, single_item: bool = False,
     return graph.sort(chosen)
 
 
-def current_state(repo: Repo, stage: Stage, jobs: int | None = None) -> Current:
+def current_state(repo: Repo, stage: Stage, jobs: int | None = None,
+                  entry: LockEntry | None = None) -> Current:
     """Hash the stage's deps and outputs (the state DB answers for unchanged files) and read
-    its params."""
+    its params. A dep or output that still matches its clean mark for the oid ``entry`` (the
+    stage's lock entry) records is as recorded, and is not looked at further."""
     paths = list(dict.fromkeys([d.path for d in stage.deps] + [o.path for o in stage.outs]))
+    recorded = {o.path: o for o in (*entry.deps, *entry.outs)} if entry is not None else None
     stored = {s.path: s.out for s in store_paths(repo, paths, save=False, missing_ok=True,
-                                                 jobs=jobs)}
+                                                 jobs=jobs, recorded=recorded)}
     params: dict[RelPath, dict[str, object]] = {}
     for ref in stage.params:
         params[ref.file] = select(read_params(repo.root, ref.file), ref.file, ref.keys,
@@ -241,7 +244,7 @@ class _Engine:
             if stage.frozen:
                 self.emit(StageEvent(name, "frozen"))
                 return StageResult(name, "frozen")
-            cur = current_state(self.repo, stage)
+            cur = current_state(self.repo, stage, entry=self.entries.get(name))
             why = reasons(stage, self.entries.get(name), cur)
             if self.dry:
                 why += [f"upstream stage '{u}' would run"
@@ -422,7 +425,8 @@ def pipeline_status(repo: Repo, jobs: int | None = None) -> list[tuple[str, tupl
         if stage.frozen:
             continue
         try:
-            why = reasons(stage, project.lock.get(name), current_state(repo, stage, jobs))
+            entry = project.lock.get(name)
+            why = reasons(stage, entry, current_state(repo, stage, jobs, entry))
         except PipelineError as exc:
             why = [exc.message]
         if why:
@@ -444,7 +448,7 @@ def check_committable(repo: Repo, names: list[str], *, force: bool = False,
     changed = []
     for name in project.graph.sort(names):
         stage = project.pipeline[name]
-        cur = current[name] = current_state(repo, stage, jobs)
+        cur = current[name] = current_state(repo, stage, jobs, project.lock.get(name))
         missing = [p for p, o in list(cur.deps.items()) + list(cur.outs.items()) if o is None]
         if missing:
             raise PipelineError(f"stage '{name}': {missing[0]} does not exist",

@@ -658,3 +658,27 @@ def test_an_uncached_stage_output_is_said_to_be_kept_in_git(unrun):
     result = unrun.run("checkout", "m.json", code=1)
     assert "'m.json' is an output of stage 'y' kept in git (cache: false)" in result.stderr
     assert "has not run" not in result.stderr
+
+
+def test_a_dep_that_matches_its_clean_mark_is_not_hashed_again(project, monkeypatch):
+    from mlvc.ops import commit
+
+    project.gen({"data": {"a": "1", "sub": {"b": "2"}}})
+    write_pipeline(project, {"n": {"cmd": "ls -R data > n.txt", "deps": ["data"],
+                                   "outs": ["n.txt"]}})
+    time.sleep(0.05)  # past the racy window: marks can be made
+    project.run("add", "data")
+    project.run("repro")
+    time.sleep(0.05)
+    assert "up to date" in project.run("status").stdout  # marks n.txt too
+    stored = []
+    real = commit._store
+    monkeypatch.setattr(commit, "_store", lambda repo, scanned, **kw: stored.extend(
+        p for p, _ in scanned) or real(repo, scanned, **kw))
+    assert "up to date" in project.run("status").stdout
+    assert "Data and pipelines are up to date" in project.run("repro").stdout
+    assert stored == []
+    (project.root / "data/sub/b").write_text("changed")
+    result = project.run("status", "--json", code=None)
+    assert json.loads(result.stdout)["stages"] == [{"stage": "n", "reasons": ["dep data modified"]}]
+    assert "data" in stored
