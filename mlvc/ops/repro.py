@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.compare import flatten
 from mlvc.workspace.index import Index, Selected, Tracked
+from mlvc.workspace.pointer import Out
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +152,19 @@ def choose(project: Project, names: list[str], *, single_item: bool = False,
 
 
 def current_state(repo: Repo, stage: Stage, jobs: int | None = None,
-                  entry: LockEntry | None = None) -> Current:
+                  entry: LockEntry | None = None,
+                  known: Mapping[RelPath, Out] | None = None) -> Current:
     """Hash the stage's deps and outputs (the state DB answers for unchanged files) and read
     its params. A dep or output that still matches its clean mark for the oid ``entry`` (the
-    stage's lock entry) records is as recorded, and is not looked at further."""
+    stage's lock entry) records is as recorded, and is not looked at further; one in
+    ``known`` (tracked outputs just found clean) is as ``known`` says."""
+    known = known or {}
     paths = list(dict.fromkeys([d.path for d in stage.deps] + [o.path for o in stage.outs]))
     recorded = {o.path: o for o in (*entry.deps, *entry.outs)} if entry is not None else None
-    stored = {s.path: s.out for s in store_paths(repo, paths, save=False, missing_ok=True,
-                                                 jobs=jobs, recorded=recorded)}
+    stored: dict[RelPath, Out | None] = {p: known[p] for p in paths if p in known}
+    stored.update((s.path, s.out) for s in store_paths(
+        repo, [p for p in paths if p not in known], save=False, missing_ok=True, jobs=jobs,
+        recorded=recorded))
     params: dict[RelPath, dict[str, object]] = {}
     for ref in stage.params:
         params[ref.file] = select(read_params(repo.root, ref.file), ref.file, ref.keys,
@@ -416,8 +422,11 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     return ReproResult(tuple(results), False, git.files, git.staged)
 
 
-def pipeline_status(repo: Repo, jobs: int | None = None) -> list[tuple[str, tuple[str, ...]]]:
-    """Each out-of-date stage (frozen ones aside) with the reasons it would run."""
+def pipeline_status(repo: Repo, jobs: int | None = None,
+                    known: Mapping[RelPath, Out] | None = None
+                    ) -> list[tuple[str, tuple[str, ...]]]:
+    """Each out-of-date stage (frozen ones aside) with the reasons it would run. ``known``:
+    tracked outputs just found clean, as recorded (see :func:`current_state`)."""
     project = load_project(repo)
     out = []
     for name in project.graph.order:
@@ -426,7 +435,7 @@ def pipeline_status(repo: Repo, jobs: int | None = None) -> list[tuple[str, tupl
             continue
         try:
             entry = project.lock.get(name)
-            why = reasons(stage, entry, current_state(repo, stage, jobs, entry))
+            why = reasons(stage, entry, current_state(repo, stage, jobs, entry, known))
         except PipelineError as exc:
             why = [exc.message]
         if why:

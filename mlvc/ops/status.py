@@ -95,7 +95,10 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     if not targets and (repo.root / "mlvc.yaml").is_file():
         from mlvc.ops.repro import pipeline_status
 
-        stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs))
+        # A stage's dep or output that is a tracked output just found clean is as recorded.
+        known = {s.tracked.out.path: s.tracked.out for i, s in enumerate(selected)
+                 if not s.within and results[i].clean}
+        stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs, known))
     return StatusResult(tuple(results[i] for i in range(len(selected))), stages)
 
 

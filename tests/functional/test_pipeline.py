@@ -675,7 +675,14 @@ def test_a_dep_that_matches_its_clean_mark_is_not_hashed_again(project, monkeypa
     real = commit._store
     monkeypatch.setattr(commit, "_store", lambda repo, scanned, **kw: stored.extend(
         p for p, _ in scanned) or real(repo, scanned, **kw))
+    from mlvc.workspace.scan import Scanner
+
+    listed = []
+    real_listing = Scanner.listing
+    monkeypatch.setattr(Scanner, "listing", lambda self, path, split=False: listed.append(
+        path) or real_listing(self, path, split))
     assert "up to date" in project.run("status").stdout
+    assert sorted(listed) == ["data", "n.txt"]  # once each: a clean output is a known dep
     assert "Data and pipelines are up to date" in project.run("repro").stdout
     assert stored == []
     (project.root / "data/sub/b").write_text("changed")
