@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from itertools import chain
 
 import xxhash
@@ -26,6 +27,7 @@ from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
 from mlvc.paths import RelPath
 from mlvc.workspace.scan import Listing, Scanner, WsDir, WsFile, iter_files
 from mlvc.workspace.state import RACY_NS, Mark, StateDB, StatKey
+from mlvc.workspace.verify import stat_objects_split
 
 
 def scan_digest(listing: Listing) -> tuple[bytes, int]:
@@ -66,9 +68,11 @@ def _digest(*parts: bytes) -> bytes:
     return hasher.digest()
 
 
-def current_objects_digest(objects_dir: str, oids: Sequence[str]) -> bytes | None:
-    """``objects_digest`` of the objects as they are now; None if one is missing."""
-    keys = stat_objects(objects_dir, oids)
+def current_objects_digest(objects_dir: str, oids: Sequence[str], *,
+                           split: bool = False) -> bytes | None:
+    """``objects_digest`` of the objects as they are now; None if one is missing. With
+    ``split``, many stats are split over two cores (see ``verify.stat_objects_split``)."""
+    keys = (stat_objects_split if split else stat_objects)(objects_dir, oids)
     if None in keys:
         return None
     return objects_digest(objects_dir, oids, keys)  # type: ignore[arg-type]
@@ -131,14 +135,13 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
     wanted = {path: oid for path, oid in items if oid is not None}
     marks = state.marks(wanted)
     current = [m for m in marks.values() if m.oid == wanted[m.path]]
-    if not overlap:
+    busy = overlap and sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
+    if overlap:
+        work = in_background(objects_now, objects_dir, current, fork=busy)
+    else:
         later = _ObjectsLater(objects_dir, current)
-        listings = [scanner.listing(path, split=True) for path, _ in items]
-        clean = [oid is not None and still_clean(marks.get(path), oid, listing, lambda: later)
-                 for (path, oid), listing in zip(items, listings)]
-        return listings, clean
-    busy = sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
-    with in_background(objects_now, objects_dir, current, fork=busy) as objects:
+        work = nullcontext(lambda: later)
+    with work as objects:
         listings = [scanner.listing(path, split=not busy) for path, _ in items]
         clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects)
                  for (path, oid), listing in zip(items, listings)]
@@ -147,7 +150,7 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
 
 class _ObjectsLater(Mapping[RelPath, "bytes | None"]):
     """:func:`objects_now` of each mark, worked out when first asked for, with the stats
-    split over two cores (see :func:`split_objects_digest`)."""
+    split over two cores."""
 
     def __init__(self, objects_dir: str, marks: Iterable[Mark]) -> None:
         self._dir = objects_dir
@@ -156,7 +159,8 @@ class _ObjectsLater(Mapping[RelPath, "bytes | None"]):
 
     def __getitem__(self, path: RelPath) -> bytes | None:
         if path not in self._done:
-            self._done[path] = split_objects_digest(self._dir, self._marks[path].objects)
+            self._done[path] = current_objects_digest(self._dir, self._marks[path].objects,
+                                                      split=True)
         return self._done[path]
 
     def __iter__(self):
@@ -165,14 +169,3 @@ class _ObjectsLater(Mapping[RelPath, "bytes | None"]):
     def __len__(self) -> int:
         return len(self._marks)
 
-
-def split_objects_digest(objects_dir: str, oids: Sequence[str]) -> bytes | None:
-    """:func:`current_objects_digest`, with the stats of many objects split in two halves
-    over two cores (a forked child takes one)."""
-    half = len(oids) // 2 if len(oids) >= PROCESS_MIN_ITEMS else 0
-    with in_background(stat_objects, objects_dir, oids[half:], fork=half > 0) as rest:
-        keys = stat_objects(objects_dir, oids[:half])
-        keys += rest()
-    if None in keys:
-        return None
-    return objects_digest(objects_dir, oids, keys)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ object is found without rehashing the whole cache on every ``status``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mlvc.objects.oid import hash_file
@@ -99,12 +99,7 @@ class ObjectChecker:
             else:
                 to_stat.append(oid)
         to_stat.sort()
-        # Many stats are split with a forked child: the two halves run on two cores.
-        half = len(to_stat) // 2 if len(to_stat) >= PROCESS_MIN_ITEMS else 0
-        base = str(self.store.objects_dir)
-        with in_background(stat_objects, base, to_stat[half:], fork=half > 0) as rest:
-            stats = stat_objects(base, to_stat[:half])
-            stats += rest()
+        stats = stat_objects_split(str(self.store.objects_dir), to_stat)
         missing, suspect = set(), []
         new = tuple.__new__
         for i, oid in enumerate(to_stat):
@@ -127,3 +122,13 @@ class ObjectChecker:
         corrupt = frozenset(item[0] for item, ok in zip(suspect, results) if not ok)
         self.state.put_corrupt(corrupt)
         return ObjectCheck(frozenset(missing), corrupt, keys)
+
+
+def stat_objects_split(objects_dir: str, oids: Sequence[str]) -> list[int | None]:
+    """:func:`~mlvc.objects.store.stat_objects` of sorted ``oids``; many are split with a
+    forked child, so the two halves run on two cores."""
+    half = len(oids) // 2 if len(oids) >= PROCESS_MIN_ITEMS else 0
+    with in_background(stat_objects, objects_dir, oids[half:], fork=half > 0) as rest:
+        keys = stat_objects(objects_dir, oids[:half])
+        keys += rest()
+    return keys

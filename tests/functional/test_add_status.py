@@ -296,9 +296,9 @@ def test_re_add_of_an_output_clean_by_its_mark_reads_nothing_more(project, monke
     from mlvc.workspace import marks
 
     looked = []
-    real_digest = marks.split_objects_digest
-    monkeypatch.setattr(marks, "split_objects_digest", lambda d, oids: looked.append(
-        len(oids)) or real_digest(d, oids))
+    real_stat = marks.stat_objects_split
+    monkeypatch.setattr(marks, "stat_objects_split", lambda d, oids: looked.append(
+        len(oids)) or real_stat(d, oids))
     (project.root / "one.bin").unlink()
     (project.root / "one.bin").write_bytes(b"2")
     project.run("add", "data", "one.bin")

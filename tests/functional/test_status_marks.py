@@ -12,6 +12,7 @@ import pytest
 import mlvc.ops._outputs as outputs_op
 import mlvc.workspace.marks as marks_mod
 import mlvc.workspace.scan as scan
+import mlvc.workspace.verify as verify_mod
 from mlvc.objects.oid import hash_bytes
 from mlvc.workspace.state import StateDB
 from tests.conftest import snapshot
@@ -50,6 +51,7 @@ def objects_check(request, monkeypatch):
     hard-linked output). Thresholds are lowered to reach the last two here."""
     if request.param == "forked":
         monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
+        monkeypatch.setattr(verify_mod, "PROCESS_MIN_ITEMS", 0)
     if request.param == "split":
         monkeypatch.setattr(scan, "SPLIT_AFTER", 0)
     return request.param
