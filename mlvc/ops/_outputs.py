@@ -12,16 +12,14 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import (
     Recorded,
-    WsView,
     decode_listing,
     encode_listing,
     flatten,
     restrict,
-    view,
 )
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Selected
-from mlvc.workspace.scan import Listing, WsFile, known_oids
+from mlvc.workspace.scan import WsFile, known_oids
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +73,6 @@ def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recor
     rec = flatten(repo.cache, out, validated)
     repo.state.put_listing(out.oid, encode_listing(rec, out.path))
     return rec
-
-
-def workspace_view(repo: Repo, s: Selected, listing: Listing | None = None) -> WsView:
-    """The workspace under the selected path, from its ``listing`` when it was scanned."""
-    if listing is None:
-        listing = repo.scanner.listing(s.within or s.tracked.out.path, split=True)
-    return view(listing.tree(), s.within)
 
 
 def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT
 from mlvc.ops import user_paths
-from mlvc.ops._outputs import load_recorded, resolve, workspace_view
+from mlvc.ops._outputs import load_recorded, resolve
 from mlvc.parallel import in_background
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
+from mlvc.workspace.compare import view
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.marks import scan_by_marks
 from mlvc.workspace.verify import ObjectChecker
@@ -75,12 +76,9 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         repo.scanner, repo.state, str(repo.cache.objects_dir),
         [(s.within or s.tracked.out.path, None if s.within or relink else s.tracked.out.oid)
          for s in selected])
-    scanned = {(s.tracked.pointer, s.tracked.out.path, s.within): listing
-               for s, listing, ok in zip(selected, listings, clean)
+    scanned = {s: listing for s, listing, ok in zip(selected, listings, clean)
                if not ok or listing.leftovers}
-    selected = [s for s in selected if (s.tracked.pointer, s.tracked.out.path, s.within)
-                in scanned]
-    loaded = load_recorded(repo, selected)
+    loaded = load_recorded(repo, list(scanned))
     failed: list[tuple[RelPath, str]] = []
     plans = []
     views = []
@@ -89,8 +87,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
             failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
             continue
         s = item.selected
-        listing = scanned[(s.tracked.pointer, s.tracked.out.path, s.within)]
-        views.append((item, workspace_view(repo, s, listing)))
+        views.append((item, view(scanned[s].tree(), s.within)))
     resolve(repo, [f for _, ws in views for f in ws.files.values()],
             [i.selected.within or i.selected.tracked.out.path for i, _ in views], jobs,
             progress)

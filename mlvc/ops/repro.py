@@ -250,8 +250,9 @@ class _Engine:
             if stage.frozen:
                 self.emit(StageEvent(name, "frozen"))
                 return StageResult(name, "frozen")
-            cur = current_state(self.repo, stage, entry=self.entries.get(name))
-            why = reasons(stage, self.entries.get(name), cur)
+            entry = self.entries.get(name)
+            cur = current_state(self.repo, stage, entry=entry)
+            why = reasons(stage, entry, cur)
             if self.dry:
                 why += [f"upstream stage '{u}' would run"
                         for u in sorted(self.project.graph.upstream[name])

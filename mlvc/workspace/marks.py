@@ -168,4 +168,3 @@ class _ObjectsLater(Mapping[RelPath, "bytes | None"]):
 
     def __len__(self) -> int:
         return len(self._marks)
-
