@@ -6,19 +6,19 @@ import os
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlvc.errors import TargetError
 from mlvc.ops import record_in_git, user_paths
 from mlvc.parallel import in_background, run_batched
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, to_fs
 from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.importer import IMPORTED, Importer
-from mlvc.workspace.index import Index
+from mlvc.workspace.index import Declared, Index
 from mlvc.workspace.marks import make_mark, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
@@ -41,6 +41,8 @@ class CommitResult:
     saved: tuple[Saved, ...]
     git_files: tuple[RelPath, ...]  # what to `git add` to record this in git
     staged: bool
+    # Outputs on disk of stages that never ran, left alone because no target named them.
+    not_run: tuple[Declared, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -49,6 +51,7 @@ class CommitResult:
                        "changed": s.changed, "hashed": s.hashed} for s in self.saved],
             "git_files": list(self.git_files),
             "staged": self.staged,
+            "not_run": [{"path": d.path, "stage": d.stage} for d in self.not_run],
         }
 
 
@@ -261,13 +264,19 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     # command was run by hand.
     unrun, paths = index.unrecorded_stages(paths)
     selected = index.select(paths) if paths or not unrun else []
+    # With no target (or the whole project), such a stage is left alone: say so when its
+    # outputs are on disk, since `status` calls them "never ran" and nothing here would.
+    not_run = () if unrun or any(paths) else tuple(
+        d for d in index.declared
+        if not d.recorded and os.path.lexists(to_fs(repo.root, d.path)))
     items = list(dict.fromkeys((s.tracked.pointer, s.tracked.out.path) for s in selected
                                if s.tracked.stage is None))
     stages = list(dict.fromkeys([*(s.tracked.stage for s in selected if s.tracked.stage),
                                  *unrun]))
     with repo.lock():
         if not stages:
-            return save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
+            result = save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
+            return replace(result, not_run=not_run)
         from mlvc.ops.repro import check_committable, commit_stages
 
         current = check_committable(repo, stages, force=force, jobs=jobs)
@@ -280,4 +289,4 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
         # One record in git for the pointers, .gitignore files and mlvc.lock
         # (core.autostage stages them all).
         git = record_in_git(repo, git_files)
-        return CommitResult(tuple(saved + stage_saved), git.files, git.staged)
+        return CommitResult(tuple(saved + stage_saved), git.files, git.staged, not_run)

@@ -653,6 +653,27 @@ def test_commit_records_a_stage_whose_command_was_run_by_hand(unrun):
     assert unrun.read("y.out") == "y\n3\n"
 
 
+def test_commit_without_targets_says_which_unrun_outputs_it_left_alone(unrun):
+    for args in ((), (".",)):
+        doc = json.loads(unrun.run("commit", *args, "--json").stdout)
+        assert doc["not_run"] == []  # nothing on disk: nothing to say
+    unrun.gen({"y.out": "by hand\n"})
+    before = snapshot(unrun.root, skip=(".git", "tmp"))
+    for args in ((), (".",)):
+        doc = json.loads(unrun.run("commit", *args, "--json").stdout)
+        assert doc["not_run"] == [{"path": "y.out", "stage": "y"}]
+        assert all(not s["changed"] for s in doc["saved"])
+        out = unrun.run("commit", *args).stdout
+        assert "Nothing to commit" in out
+        assert "Left alone: y.out, an output of stage 'y', which has not run yet" in out
+        assert "`mlvc commit y.out` records them" in out
+    assert snapshot(unrun.root, skip=(".git", "tmp")) == before
+    # Named, it is recorded, and nothing is left alone any more.
+    unrun.gen({"m.json": "{}\n"})
+    assert json.loads(unrun.run("commit", "y.out", "--json").stdout)["not_run"] == []
+    assert json.loads(unrun.run("commit", "--json").stdout)["not_run"] == []
+
+
 def test_an_uncached_stage_output_is_said_to_be_kept_in_git(unrun):
     unrun.gen({"y.out": "y\n3\n", "m.json": "{}\n"})
     unrun.run("commit", "m.json")  # records stage y

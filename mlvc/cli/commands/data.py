@@ -85,6 +85,9 @@ def commit_cmd(targets, force, jobs, as_json):
         echo(f"Committed {s.out.path} -> {s.pointer}")
     if not changed:
         echo("Nothing to commit: the pointers already match the workspace.")
+    for d in result.not_run:
+        echo(f"Left alone: {printable(d.path)}, an output of stage '{printable(d.stage)}', "
+             f"which has not run yet.\n  {printable(d.hint())}")
     git_hint(repo.root, result)
 
 
