@@ -106,6 +106,11 @@ def jobs_option(f):
                         help="Number of threads for I/O (default: core.jobs).")(f)
 
 
+def count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 file", "3 files"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):

@@ -17,7 +17,8 @@ def test_checkout_restores_deleted_and_edited_files(project):
     before = snapshot(project.root / "data")
     (project.root / "data/a.csv").unlink()
     (project.root / "data/sub/b").write_text("edited")
-    project.run("checkout", code=1)  # the edit is unsaved: kept, reported
+    r = project.run("checkout", code=1)  # the edit is unsaved: kept, reported
+    assert "Kept 1 file with unsaved changes:\n  data/sub/b\n" in r.stderr
     assert project.read("data/a.csv") == "v1-a"
     assert project.read("data/sub/b") == "edited"
     project.run("checkout", "--force")
@@ -33,6 +34,7 @@ def test_unsaved_edit_is_reported_not_overwritten(project):
     r = project.run("checkout", "--json", code=1)
     doc = json.loads(r.stdout)
     assert doc["conflicts"] == ["data/a.csv", "data/notes.txt"]
+    assert "Kept 2 files with unsaved changes:" in project.run("checkout", code=1).stderr
     assert project.read("data/a.csv") == "my unsaved work"
     assert project.read("data/notes.txt") == "mine"
 

@@ -9,6 +9,7 @@ import click
 
 from mlvc.cli.render import (
     LIST_LIMIT,
+    count,
     echo,
     echo_json,
     echo_list,
@@ -158,9 +159,9 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
 
 def _report_cloud(result) -> None:
     if result.clean:
-        echo(f"Cache and remote '{result.remote}' are in sync ({result.objects} object(s)).")
+        echo(f"Cache and remote '{result.remote}' are in sync ({count(result.objects, 'object')}).")
         return
-    echo(f"Compared with remote '{result.remote}' ({result.objects} object(s)):")
+    echo(f"Compared with remote '{result.remote}' ({count(result.objects, 'object')}):")
     echo_list("not on remote", result.of("not on remote"))
     echo_list("not in cache", result.of("not in cache"))
     echo_list("missing", result.of("missing"))
@@ -212,7 +213,7 @@ def report_checkout(result) -> None:
     elif result.ok:
         echo("Nothing to do: the workspace matches.")
     if result.conflicts:
-        click.echo(f"Kept {len(result.conflicts)} file(s) with unsaved changes:", err=True)
+        click.echo(f"Kept {count(len(result.conflicts), 'file')} with unsaved changes:", err=True)
         for p in result.conflicts[:20]:
             click.echo(f"  {shown(p)}", err=True)
     for path, reason in result.failed[:20]:
@@ -279,4 +280,4 @@ def unprotect_cmd(paths, as_json):
     if as_json:
         echo_json(result.to_json())
         return
-    echo(f"Unprotected {len(result.unprotected)} file(s).")
+    echo(f"Unprotected {count(len(result.unprotected), 'file')}.")

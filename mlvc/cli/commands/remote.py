@@ -6,6 +6,7 @@ import click
 
 from mlvc.cli.render import (
     LIST_LIMIT,
+    count,
     echo,
     echo_json,
     human_size,
@@ -158,21 +159,23 @@ def _report(result, verb: str) -> None:
         click.echo(f"warning: {w}", err=True)
     size = human_size(result.nbytes)
     if result.transferred:
-        echo(f"{verb} {result.transferred} object(s), {size}, "
+        echo(f"{verb} {count(result.transferred, 'object')}, {size}, "
              f"{'to' if verb == 'Pushed' else 'from'} '{result.remote}'"
-             + (f"; {result.present} were there already." if result.present else "."))
+             + (f"; {result.present} {'was' if result.present == 1 else 'were'} there already."
+                if result.present else "."))
     elif result.ok:
         where = f"Remote '{result.remote}'" if verb == "Pushed" else "The cache"
-        echo(f"{where} has all {result.present} object(s) already: nothing to transfer.")
+        echo(f"{where} has {'the' if result.present == 1 else 'all'} "
+             f"{count(result.present, 'object')} already: nothing to transfer.")
     if result.runs:
-        echo(f"{verb} {result.runs} run-cache record(s).")
+        echo(f"{verb} {count(result.runs, 'run-cache record')}.")
     report_failures(result)
 
 
 def report_failures(result, brief: bool = False) -> None:
     """On stderr, in text and JSON modes alike (JSON goes to stdout)."""
     if result.failed:
-        click.echo(f"error: {len(result.failed)} object(s) did not transfer"
+        click.echo(f"error: {count(len(result.failed), 'object')} did not transfer"
                    + ("" if brief else ":"), err=True)
         if brief:
             return
