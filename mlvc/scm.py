@@ -7,6 +7,10 @@ from pathlib import Path
 
 from mlvc.errors import ScmError
 
+# Characters of paths per git command line: well under Linux's 2 MiB for the arguments and
+# the environment together.
+PATHS_PER_RUN = 100_000
+
 
 def find_git_root(start: Path) -> Path | None:
     for folder in (start, *start.parents):
@@ -52,19 +56,34 @@ class Git:
             if find_git_root(self.root) is None:
                 raise self._not_a_repository()
             err = proc.stderr.decode(errors="replace").strip()
-            raise ScmError(f"git {args[0]} failed: {err or f'exit code {proc.returncode}'}")
+            verb = next((a for a in args if not a.startswith("-")), "")
+            raise ScmError(f"git {verb} failed: {err or f'exit code {proc.returncode}'}")
         return proc.stdout.decode(errors="surrogateescape")
 
     def tracked(self, paths: list[str]) -> list[str]:
         """Which of ``paths`` (or files below them) git tracks, relative to the project."""
-        if not paths:
-            return []
-        out = self._run("ls-files", "-z", "--", *paths)
+        out = "".join(self._run_paths(("ls-files", "-z"), paths))
         return [p for p in out.split("\0") if p]
 
     def add(self, paths: list[str]) -> None:
-        if paths:
-            self._run("add", "--", *paths)
+        self._run_paths(("add",), paths)
+
+    def _run_paths(self, args: tuple[str, ...], paths: list[str]) -> list[str]:
+        """``git ARGS -- PATHS``, the paths taken literally (a file named ``a*`` is not a
+        pattern that matches ``ab``), in as many runs as the command-line limit needs: the
+        outputs of the runs."""
+        outs: list[str] = []
+        chunk: list[str] = []
+        size = 0
+        for path in paths:
+            if chunk and size + len(path) > PATHS_PER_RUN:
+                outs.append(self._run("--literal-pathspecs", *args, "--", *chunk))
+                chunk, size = [], 0
+            chunk.append(path)
+            size += len(path) + 1
+        if chunk:
+            outs.append(self._run("--literal-pathspecs", *args, "--", *chunk))
+        return outs
 
     # -- reading other revisions without checking them out ---------------------------------
     def revisions(self, branches: bool = False, tags: bool = False,

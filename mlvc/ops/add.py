@@ -8,7 +8,7 @@ from pathlib import Path
 from mlvc.errors import TargetError
 from mlvc.ops import user_paths
 from mlvc.ops.commit import CommitResult, save_outputs
-from mlvc.paths import RelPath, is_within, overlaps, to_fs
+from mlvc.paths import Nested, RelPath, is_within, overlaps, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
@@ -29,6 +29,8 @@ def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: b
 
 
 def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
+    overlapping = index.overlap_finder()
+    chosen = Nested(paths)
     for path in paths:
         if not path:
             raise TargetError("cannot track the whole project folder",
@@ -45,7 +47,7 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
                 what = "is" if path == d.path else f"overlaps '{d.path}',"
                 raise TargetError(f"'{path}' {what} an output of stage '{d.stage}'",
                                   hint=d.hint())
-        for t in index.overlapping(path):  # stage outputs among them are refused above
+        for t in overlapping(path):  # stage outputs among them are refused above
             if t.out.path == path:
                 continue  # re-adding a tracked output records its new state
             if is_within(path, t.out.path):
@@ -54,9 +56,9 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
                     hint=f"run `mlvc add {t.out.path}` (or `mlvc commit`) to record its changes")
             raise TargetError(f"'{path}' contains '{t.out.path}', which {t.pointer} tracks",
                               hint=f"`mlvc remove {t.pointer}` first, then track the folder")
-        for other in paths:
-            if other != path and is_within(other, path):
-                raise TargetError(f"'{other}' and '{path}' overlap; track one of them")
+        inner = chosen.inside(path)
+        if inner:
+            raise TargetError(f"'{inner[0]}' and '{path}' overlap; track one of them")
     if repo.scm is not None:
         tracked = repo.scm.tracked(paths)
         if tracked:

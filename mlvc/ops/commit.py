@@ -203,10 +203,7 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
         if updated[pointer_path] != pointers.get(pointer_path):
             write_pointer(repo.root, updated[pointer_path])
             git_files.append(pointer_path)
-    for _, out_path in items:
-        changed = gitignore.add(repo.root, out_path)
-        if changed:
-            git_files.append(changed)
+    git_files += gitignore.add_many(repo.root, [out_path for _, out_path in items])
     return saved, git_files
 
 

@@ -32,17 +32,32 @@ def add(root: Path, path: RelPath) -> RelPath | None:
     The file is edited as bytes: its other lines, its encoding and its line endings (CRLF
     from a Windows editor stays CRLF) are kept as they are.
     """
-    gi, line = entry_for(path)
-    fs = to_fs(root, gi)
-    data = fs.read_bytes() if fs.exists() else b""
-    entry = line.encode("utf-8")
-    if entry in data.splitlines():
-        return None
-    nl = b"\r\n" if b"\r\n" in data else b"\n"
-    if data and not data.endswith((b"\n", b"\r")):
-        data += nl
-    atomic_write(fs, data + entry + nl)
-    return gi
+    changed = add_many(root, [path])
+    return changed[0] if changed else None
+
+
+def add_many(root: Path, paths: list[RelPath]) -> list[RelPath]:
+    """:func:`add` of each path, each ``.gitignore`` read and written once (``mlvc add
+    data/*.jpg`` of 10,000 files must not rewrite a growing file 10,000 times); returns the
+    files changed, in the order first needed."""
+    wanted: dict[RelPath, list[bytes]] = {}
+    for path in paths:
+        gi, line = entry_for(path)
+        wanted.setdefault(gi, []).append(line.encode("utf-8"))
+    changed = []
+    for gi, entries in wanted.items():
+        fs = to_fs(root, gi)
+        data = fs.read_bytes() if fs.exists() else b""
+        present = set(data.splitlines())
+        new = [e for e in dict.fromkeys(entries) if e not in present]
+        if not new:
+            continue
+        nl = b"\r\n" if b"\r\n" in data else b"\n"
+        if data and not data.endswith((b"\n", b"\r")):
+            data += nl
+        atomic_write(fs, data + b"".join(e + nl for e in new))
+        changed.append(gi)
+    return changed
 
 
 def remove(root: Path, path: RelPath) -> RelPath | None:

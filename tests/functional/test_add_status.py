@@ -359,3 +359,28 @@ def test_names_with_control_characters_are_shown_quoted(project):
     assert "data/new\nline" in doc["changed"][0]["added"]  # JSON keeps the real name
     err = project.run("add", "gone\x1b[2J", code=1).stderr
     assert "\x1b" not in err and "gone\\x1b[2J" in err
+
+
+def test_a_file_named_like_a_pattern_is_not_taken_for_the_files_it_matches(project):
+    project.gen({"ab": "tracked by git"}, commit="ab in git")
+    project.gen({"a*": "data", "[ab]": "mine"})
+    r = project.run("add", "a*", "[ab]")
+    assert "Added a* (4 B) -> a*.mlvc" in r.stdout
+    assert project.read(".gitignore").splitlines() == ["/a\\*", "/\\[ab\\]"]
+
+
+def test_add_of_many_targets_writes_each_gitignore_once(project, monkeypatch):
+    from mlvc.workspace import gitignore
+
+    files = {f"f{i}.pt": f"model {i}" for i in range(300)}
+    project.gen({"m": files, "n": {"x.pt": "x"}})
+    written = []
+    real = gitignore.atomic_write
+    monkeypatch.setattr(gitignore, "atomic_write",
+                        lambda fs, data: written.append(fs.name) or real(fs, data))
+    doc = json.loads(project.run("add", "--json", "n/x.pt", *[f"m/{f}" for f in files]).stdout)
+    assert len(doc["saved"]) == 301
+    assert written == [".gitignore", ".gitignore"]  # n/ and m/, once each
+    assert sorted(project.read("m/.gitignore").splitlines()) == sorted(f"/{f}" for f in files)
+    assert doc["git_files"][-2:] == ["n/.gitignore", "m/.gitignore"]
+    assert json.loads(project.run("status", "--json").stdout)["clean"]

@@ -67,6 +67,15 @@ def test_folder_containing_tracked_output(project):
     assert_refused(project, "add", "data", match="contains 'data/sub'")
 
 
+def test_targets_that_overlap_each_other(project):
+    project.gen({"data": {"sub": {"a": "1"}}, "data-b": {"x": "2"}, "data.c": "3"})
+    for args in (("data", "data/sub/a"), ("data/sub/a", "data-b", "data")):
+        assert_refused(project, "add", *args, match="'data/sub/a' and 'data' overlap")
+    project.run("add", "data-b", "data", "data.c")  # neighbours that sort between them
+    assert sorted(p.name for p in project.root.glob("?*.mlvc")) == [
+        "data-b.mlvc", "data.c.mlvc", "data.mlvc"]
+
+
 @pytest.mark.parametrize("text,line", [
     ("schema: 1\nouts:\n- path: data\n  hash: [xxh128\n", ":5: invalid YAML"),
     ("schema: 1\nouts:\n- path: data\n  hash: xxh128\n  oi", ":6: invalid YAML"),

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlvc.errors import PathError
-from mlvc.paths import check_inside, from_user, is_within, normalize_rel
+from mlvc.paths import Nested, check_inside, from_user, is_within, normalize_rel
 
 segments = st.sampled_from(["a", "b", "..", ".", "", "c d", "é"])
 rel_paths = st.lists(segments, min_size=1, max_size=8).map("/".join)
@@ -106,3 +106,17 @@ def test_user_paths_that_cannot_be_recorded_are_refused(tmp_path, raw):
     with pytest.raises(PathError, match="cannot record"):
         from_user(tmp_path, raw, tmp_path)
     assert from_user(tmp_path, "café/ü", tmp_path) == "café/ü"  # UTF-8 is fine
+
+
+tree_paths = st.lists(st.sampled_from(["a", "b", "a-b", "a.b", "é"]), min_size=1,
+                      max_size=4).map("/".join)
+
+
+@given(st.lists(tree_paths | st.just(""), max_size=12), tree_paths | st.just(""))
+def test_nested_answers_as_comparing_with_each_path(paths, path):
+    nested = Nested(paths)
+    holding = sorted({p for p in paths if is_within(path, p)}, key=len)
+    inside = sorted({p for p in paths if p != path and is_within(p, path)})
+    assert nested.holding(path) == holding
+    assert nested.inside(path) == inside
+    assert sorted(nested.overlapping(path)) == sorted(holding + inside)

@@ -1,3 +1,5 @@
+from unittest import mock
+
 import pathspec
 from hypothesis import given
 from hypothesis import strategies as st
@@ -44,3 +46,25 @@ def test_add_then_remove_gives_back_the_same_bytes(tmp_path_factory, lines, nl, 
     assert data == original + gitignore.entry_for(name)[1].encode() + nl
     assert gitignore.remove(root, name) == ".gitignore"
     assert (root / ".gitignore").read_bytes() == original
+
+
+@given(items=st.lists(st.tuples(st.sampled_from(["", "a", "a/b"]), names), max_size=12),
+       start=st.sampled_from([b"", b"*.pyc\n", b"keep\r\n", b"no newline"]))
+def test_add_many_is_add_of_each_with_each_file_written_once(tmp_path_factory, items, start):
+    one, many = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("many")
+    paths = [f"{folder}/{name}" if folder else name for folder, name in items]
+    for root in (one, many):
+        for folder in ("a", "a/b"):
+            (root / folder).mkdir(parents=True)
+        (root / "a" / ".gitignore").write_bytes(start)
+    changed = list(dict.fromkeys(c for p in paths if (c := gitignore.add(one, p))))
+    writes = []
+    real = gitignore.atomic_write
+    with mock.patch.object(gitignore, "atomic_write",
+                           lambda fs, data: writes.append(fs) or real(fs, data)):
+        assert gitignore.add_many(many, paths) == changed
+    assert len(writes) == len(set(writes)) == len(changed)
+    for gi in (".gitignore", "a/.gitignore", "a/b/.gitignore"):
+        assert (one / gi).exists() == (many / gi).exists()
+        if (one / gi).exists():
+            assert (one / gi).read_bytes() == (many / gi).read_bytes()

@@ -1,9 +1,13 @@
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from mlvc.errors import TargetError
+from mlvc.paths import is_within
 from mlvc.workspace.ignore import IgnoreRules
-from mlvc.workspace.index import Index
+from mlvc.workspace.index import Index, Selected, Tracked
 from mlvc.workspace.pointer import Out, Pointer, write_pointer
 
 OID = "0123456789abcdef" * 2
@@ -59,3 +63,44 @@ def test_folders_without_subfolders_are_listed_by_name_only(project, monkeypatch
     index = Index.load(project, IgnoreRules(project))
     assert list(index.pointers) == EXPECTED
     assert sorted(scanned) == [".", "mixed", "nested", "nested/deep"]
+
+
+def _select_by_comparing(index: Index, targets):
+    """The selection rule, target by target against every output (the reference)."""
+    chosen = {}
+    for target in targets:
+        hits = []
+        for t in index.tracked():
+            if target == t.pointer or is_within(t.out.path, target):
+                hits.append(Selected(t, ""))
+            elif is_within(target, t.out.path):
+                hits.append(Selected(t, target))
+        if not hits:
+            return None
+        for s in hits:
+            chosen.setdefault((s.tracked.pointer, s.tracked.out.path), s)
+    return list(chosen.values())
+
+
+_parts = st.sampled_from(["a", "b", "a-b", "a.b", "é"])
+_paths = st.lists(_parts, min_size=1, max_size=3).map("/".join)
+
+
+@given(outs=st.lists(st.tuples(_paths, _paths), max_size=8),
+       targets=st.lists(_paths | st.just("") | _paths.map(lambda p: p + ".mlvc"), min_size=1,
+                        max_size=6))
+def test_select_answers_as_comparing_each_target_with_every_output(outs, targets):
+    # Pointers named freely (several outputs in one, outputs inside others) as hand edits
+    # could make them; stage outputs have mlvc.lock as their pointer.
+    pointers: dict = {}
+    for ptr, out in outs:
+        old = pointers.get(ptr + ".mlvc")
+        new = Out(out, OID, "dir", 1, 1)
+        pointers[ptr + ".mlvc"] = Pointer(ptr + ".mlvc", (old.outs if old else ()) + (new,))
+    index = Index(pointers, (Tracked("mlvc.lock", Out("a/b", OID, "dir", 1, 1), "s"),))
+    expected = _select_by_comparing(index, targets)
+    if expected is None:
+        with pytest.raises(TargetError):
+            index.select(targets)
+    else:
+        assert index.select(targets) == expected
