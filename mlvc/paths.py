@@ -142,33 +142,45 @@ def from_user(root: Path, arg: str | os.PathLike[str], cwd: Path | None = None) 
     at; then the real location (following symlinks) must also stay inside the project.
     Paths inside ``.mlvc/`` or ``.git/`` are refused.
     """
-    root = Path(os.path.realpath(root))
-    cwd = Path.cwd() if cwd is None else cwd
-    raw = os.fspath(arg)
-    if "\x00" in raw:
-        raise PathError("path contains a NUL byte")
-    absolute = Path(os.path.normpath(os.path.join(os.path.realpath(cwd), raw)))
-    try:
-        rel = absolute.relative_to(root)
-    except ValueError:
-        raise PathError(
-            f"'{raw}' is outside the project at {root}",
-            hint="mlvc only tracks paths inside the project folder",
-        ) from None
-    relpath = rel.as_posix()
-    relpath = "" if relpath == "." else relpath
-    why = unrecordable(relpath)
-    if why:
-        raise PathError(f"'{raw}' has a name that mlvc cannot record: {why}", hint="rename it")
-    check_inside(root, relpath, shown=raw)
-    return relpath
+    return UserPaths(root, cwd)(arg)
 
 
-def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None) -> None:
+class UserPaths:
+    """:func:`from_user` for many paths (``mlvc add data/*.jpg``): the project folder and
+    the current folder are resolved once for all of them."""
+
+    def __init__(self, root: Path, cwd: Path | None = None) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.cwd = os.path.realpath(Path.cwd() if cwd is None else cwd)
+
+    def __call__(self, arg: str | os.PathLike[str]) -> RelPath:
+        raw = os.fspath(arg)
+        if "\x00" in raw:
+            raise PathError("path contains a NUL byte")
+        absolute = Path(os.path.normpath(os.path.join(self.cwd, raw)))
+        try:
+            rel = absolute.relative_to(self.root)
+        except ValueError:
+            raise PathError(
+                f"'{raw}' is outside the project at {self.root}",
+                hint="mlvc only tracks paths inside the project folder",
+            ) from None
+        relpath = rel.as_posix()
+        relpath = "" if relpath == "." else relpath
+        why = unrecordable(relpath)
+        if why:
+            raise PathError(f"'{raw}' has a name that mlvc cannot record: {why}",
+                            hint="rename it")
+        check_inside(self.root, relpath, shown=raw, resolved=True)
+        return relpath
+
+
+def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,
+                 resolved: bool = False) -> None:
     """Refuse a project path that is reserved or whose real location leaves the project.
 
     Every existing symlink along the path is followed: a link that leads outside the project
-    is refused.
+    is refused. ``resolved``: ``root`` is a real path already.
     """
     shown = relpath if shown is None else shown
     first = relpath.split("/", 1)[0]
@@ -177,7 +189,7 @@ def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None) -> N
     if not relpath:
         return
     real = Path(os.path.realpath(root / relpath))
-    root_real = Path(os.path.realpath(root))
+    root_real = root if resolved else Path(os.path.realpath(root))
     if real != root_real and root_real not in real.parents:
         raise PathError(
             f"'{shown}' leads outside the project (it resolves to {real})",

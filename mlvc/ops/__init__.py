@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlvc.paths import RelPath, from_user, to_fs
+from mlvc.paths import RelPath, UserPaths, to_fs
 
 if TYPE_CHECKING:
     from mlvc.repo import Repo
@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 def user_paths(repo: Repo, targets: list[str], cwd: Path | None) -> list[RelPath]:
     """Targets as the user typed them (relative to ``cwd``), as project paths."""
-    return [from_user(repo.root, t, cwd) for t in targets]
+    resolve = UserPaths(repo.root, cwd)
+    return [resolve(t) for t in targets]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from mlvc.workspace import gitignore
 from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Declared, Index
 from mlvc.workspace.marks import make_mark, scan_by_marks
-from mlvc.workspace.pointer import Out, Pointer, write_pointer
+from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
 from mlvc.workspace.state import RACY_NS, Mark, StatKey
 from mlvc.workspace.verify import ObjectChecker
@@ -199,10 +199,9 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
         updated[pointer_path] = Pointer(pointer_path, outs)
         saved.append(Saved(pointer_path, out, previous is None or previous != out, rec.hashed))
 
-    for pointer_path in dict.fromkeys(p for p, _ in items):
-        if updated[pointer_path] != pointers.get(pointer_path):
-            write_pointer(repo.root, updated[pointer_path])
-            git_files.append(pointer_path)
+    changed = [p for p in dict.fromkeys(p for p, _ in items) if updated[p] != pointers.get(p)]
+    write_pointers(repo.root, [updated[p] for p in changed])
+    git_files += changed
     git_files += gitignore.add_many(repo.root, [out_path for _, out_path in items])
     return saved, git_files
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import FormatError, PathError
-from mlvc.fsutil import atomic_write
+from mlvc.fsutil import atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
 from mlvc.paths import RelPath, normalize_rel, parent, to_fs
 from mlvc.yamlio import dump_yaml, parse_yaml
@@ -127,3 +127,8 @@ def load_pointer(root: Path, path: RelPath) -> Pointer:
 
 def write_pointer(root: Path, pointer: Pointer) -> None:
     atomic_write(to_fs(root, pointer.path), dump_pointer(pointer))
+
+
+def write_pointers(root: Path, pointers: list[Pointer]) -> None:
+    """:func:`write_pointer` of each, for many at once."""
+    atomic_write_many([(to_fs(root, p.path), dump_pointer(p)) for p in pointers])

@@ -92,3 +92,30 @@ def test_copy_fd_copies_everything_with_or_without_copy_file_range(tmp_path, mon
         os.close(dst)
     assert (tmp_path / "dst").read_bytes() == data
     assert bool(written) is not kernel_copy
+
+
+@pytest.mark.parametrize("count", [3, fsutil.WRITE_MANY_MIN + 40])
+def test_atomic_write_many_writes_each_file_whole(folder, count, monkeypatch):
+    fsyncs = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    (folder / "f0").write_text("old content, replaced")
+    items = [(folder / ("deep/new" if i == 1 else "") / f"f{i}", f"content {i}" * i)
+             for i in range(count)]
+    fsutil.atomic_write_many(items)
+    for path, data in items:
+        assert path.read_text() == data
+    assert len(fsyncs) == count  # each file's bytes are on disk before it has its name
+    leftovers = [p for p in folder.rglob("*") if ".mlvc-tmp." in p.name]
+    assert leftovers == []
+    os.umask(umask := os.umask(0))
+    assert stat.S_IMODE(os.stat(items[0][0]).st_mode) == 0o666 & ~umask
+
+
+def test_atomic_write_many_raises_the_first_failure(folder):
+    items = [(folder / f"ok{i}", "x") for i in range(fsutil.WRITE_MANY_MIN)]
+    with pytest.raises(OSError) as err:
+        fsutil.atomic_write_many([*items, (folder / ("n" * 300), "name too long")])
+    assert err.value.errno == errno.ENAMETOOLONG
+    assert all(path.read_text() == "x" for path, _ in items)  # the others are whole
+    assert [p for p in folder.rglob("*") if ".mlvc-tmp." in p.name] == []
