@@ -14,38 +14,48 @@ from mlvc.paths import RelPath, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
+from mlvc.workspace.pointer import Pointer
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    pointer: RelPath
+    outs: tuple[RelPath, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveResult:
-    pointer: RelPath
-    outs: tuple[RelPath, ...]
+    removed: tuple[Removed, ...]
     deleted_outs: bool
     git_files: tuple[RelPath, ...]
     staged: bool = False
 
     def to_json(self) -> dict:
-        return {"pointer": self.pointer, "outs": list(self.outs),
+        return {"removed": [{"pointer": r.pointer, "outs": list(r.outs)} for r in self.removed],
                 "deleted_outs": self.deleted_outs, "git_files": list(self.git_files),
                 "staged": self.staged}
 
 
-def remove(repo: Repo, target: str, *, cwd: Path | None = None, outs: bool = False,
+def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: bool = False,
            force: bool = False) -> RemoveResult:
-    path = user_paths(repo, [target], cwd)[0]
+    """Stop tracking each target (a pointer file or an output). Every target is checked
+    before anything is removed."""
+    if not targets:
+        raise TargetError("nothing to remove", hint="name the pointer files or outputs")
     index = Index.load(repo.root, repo.ignore)
-    pointer = index.pointers.get(path)
-    _refuse_stage_output(index, path, "remove it from the stage in mlvc.yaml instead")
-    if pointer is None:
-        pointer = next((index.pointers[t.pointer] for t in index.tracked() if t.out.path == path),
-                       None)
-    if pointer is None:
-        raise TargetError(f"'{target}' is neither a pointer file nor a tracked output",
-                          hint="`mlvc status` lists what is tracked")
-    out_paths = tuple(o.path for o in pointer.outs)
+    by_out = {t.out.path: t.pointer for t in index.tracked() if t.stage is None}
+    pointers: dict[RelPath, Pointer] = {}
+    for target, path in zip(targets, user_paths(repo, targets, cwd)):
+        _refuse_stage_output(index, path, "remove it from the stage in mlvc.yaml instead")
+        found = path if path in index.pointers else by_out.get(path)
+        if found is None:
+            raise TargetError(f"'{target}' is neither a pointer file nor a tracked output",
+                              hint="`mlvc status` lists what is tracked")
+        pointers[found] = index.pointers[found]
+    out_paths = [o.path for p in pointers.values() for o in p.outs]
     with repo.lock():
         if outs and not force:
-            dirty = status(repo, [pointer.path], cwd=repo.root).changed
+            dirty = status(repo, list(pointers), cwd=repo.root).changed
             unsaved = [o.path for o in dirty if o.added or o.modified]
             if unsaved:
                 raise ConfirmationRequired(
@@ -61,10 +71,12 @@ def remove(repo: Repo, target: str, *, cwd: Path | None = None, outs: bool = Fal
             for out in out_paths:
                 repo.state.delete_files(repo.state.files_under(out))
         repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
-        to_fs(repo.root, pointer.path).unlink()
-        changed = [gi for out in out_paths if (gi := gitignore.remove(repo.root, out))]
-    git = record_in_git(repo, [pointer.path, *changed])
-    return RemoveResult(pointer.path, out_paths, outs, git.files, git.staged)
+        for pointer in pointers:
+            to_fs(repo.root, pointer).unlink()
+        changed = gitignore.remove_many(repo.root, out_paths)
+    git = record_in_git(repo, [*pointers, *changed])
+    return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
+                              for p in pointers.values()), outs, git.files, git.staged)
 
 
 def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:

@@ -62,17 +62,29 @@ def add_many(root: Path, paths: list[RelPath]) -> list[RelPath]:
 
 def remove(root: Path, path: RelPath) -> RelPath | None:
     """Stop ignoring ``path``; delete the .gitignore if nothing else is left in it."""
-    gi, line = entry_for(path)
-    fs = to_fs(root, gi)
-    if not fs.exists():
-        return None
-    entry = line.encode("utf-8")
-    lines = fs.read_bytes().splitlines(keepends=True)
-    kept = [x for x in lines if x.rstrip(b"\r\n") != entry]
-    if len(kept) == len(lines):
-        return None
-    if kept:
-        atomic_write(fs, b"".join(kept))
-    else:
-        fs.unlink()
-    return gi
+    changed = remove_many(root, [path])
+    return changed[0] if changed else None
+
+
+def remove_many(root: Path, paths: list[RelPath]) -> list[RelPath]:
+    """:func:`remove` of each path, each ``.gitignore`` read and written once; returns the
+    files changed (or deleted), in the order first needed."""
+    unwanted: dict[RelPath, set[bytes]] = {}
+    for path in paths:
+        gi, line = entry_for(path)
+        unwanted.setdefault(gi, set()).add(line.encode("utf-8"))
+    changed = []
+    for gi, entries in unwanted.items():
+        fs = to_fs(root, gi)
+        if not fs.exists():
+            continue
+        lines = fs.read_bytes().splitlines(keepends=True)
+        kept = [x for x in lines if x.rstrip(b"\r\n") not in entries]
+        if len(kept) == len(lines):
+            continue
+        if kept:
+            atomic_write(fs, b"".join(kept))
+        else:
+            fs.unlink()
+        changed.append(gi)
+    return changed

@@ -103,6 +103,35 @@ def test_remove_keeps_data_and_cache(project):
     assert not (project.root / "data").exists()
 
 
+def test_remove_takes_several_targets_and_checks_them_all_first(project):
+    from tests.conftest import snapshot
+
+    project.gen({"m": {f"f{i}.pt": str(i) for i in range(25)}, "data": {"a": "1"}})
+    project.run("add", "data", *[f"m/f{i}.pt" for i in range(25)])
+    project.commit_all("tracked")  # git lists a deleted file to `git add` only if it knew it
+    before = snapshot(project.root, skip=(".git", "tmp"))
+    r = project.run("remove", "m/f1.pt.mlvc", "nope", code=1)
+    assert "'nope' is neither a pointer file nor a tracked output" in r.stderr
+    assert snapshot(project.root, skip=(".git", "tmp")) == before  # not even m/f1.pt.mlvc
+    # Pointers and outputs, one of them twice (as its pointer and as its output).
+    targets = ["data", "data.mlvc", *[f"m/f{i}.pt" for i in range(24)]]
+    doc = json.loads(project.run("remove", "--json", *targets).stdout)
+    assert [r["pointer"] for r in doc["removed"]] == [
+        "data.mlvc", *[f"m/f{i}.pt.mlvc" for i in range(24)]]
+    assert doc["removed"][0]["outs"] == ["data"] and doc["deleted_outs"] is False
+    assert doc["git_files"] == [r["pointer"] for r in doc["removed"]] + [
+        ".gitignore", "m/.gitignore"]
+    assert not (project.root / ".gitignore").exists()
+    assert project.read("m/.gitignore") == "/f24.pt\n"
+    assert sorted(p.name for p in (project.root / "m").glob("*.mlvc")) == ["f24.pt.mlvc"]
+    assert project.read("data/a") == "1" and project.read("m/f3.pt") == "3"
+    project.run("add", "m/f0.pt", "m/f1.pt")
+    r = project.run("remove", "--outs", "m/f0.pt.mlvc", "m/f1.pt")
+    assert r.stdout.splitlines()[:2] == ["Removed m/f0.pt.mlvc and its data",
+                                         "Removed m/f1.pt.mlvc and its data"]
+    assert not (project.root / "m/f0.pt").exists() and not (project.root / "m/f1.pt").exists()
+
+
 def test_remove_outs_refuses_unsaved_changes(project):
     project.gen({"data": {"a": "1"}})
     project.run("add", "data")

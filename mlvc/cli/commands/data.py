@@ -223,14 +223,15 @@ def report_checkout(result) -> None:
 
 
 @click.command("remove")
-@click.argument("target")
+@click.argument("targets", nargs=-1, required=True)
 @click.option("--outs", is_flag=True, help="Also delete the tracked data from the workspace.")
 @click.option("-f", "--force", is_flag=True, help="With --outs: delete even unsaved changes.")
 @json_option
-def remove_cmd(target, outs, force, as_json):
-    """Stop tracking TARGET (a pointer file or output): delete its pointer file.
+def remove_cmd(targets, outs, force, as_json):
+    """Stop tracking each TARGET (a pointer file or output): delete its pointer file.
 
-    The data stays in the workspace (unless --outs) and in the cache.
+    The data stays in the workspace (unless --outs) and in the cache. Every target is
+    checked before anything is removed.
     """
     from mlvc.cli import render
     from mlvc.errors import ConfirmationRequired
@@ -238,16 +239,19 @@ def remove_cmd(target, outs, force, as_json):
 
     with open_repo() as repo:
         try:
-            result = remove(repo, target, cwd=settings().cwd, outs=outs, force=force)
+            result = remove(repo, list(targets), cwd=settings().cwd, outs=outs, force=force)
         except ConfirmationRequired as exc:
             if not render.interactive():
                 raise
             click.confirm(f"{exc.message}. Delete anyway?", abort=True, err=True)
-            result = remove(repo, target, cwd=settings().cwd, outs=outs, force=True)
+            result = remove(repo, list(targets), cwd=settings().cwd, outs=outs, force=True)
     if as_json:
         echo_json(result.to_json())
         return
-    echo(f"Removed {result.pointer}" + (" and its data" if result.deleted_outs else ""))
+    for r in result.removed[:LIST_LIMIT]:
+        echo(f"Removed {shown(r.pointer)}" + (" and its data" if result.deleted_outs else ""))
+    if len(result.removed) > LIST_LIMIT:
+        echo(f"… and {count(len(result.removed) - LIST_LIMIT, 'more pointer file')}")
     git_hint(repo.root, result, "To record this in git")
 
 

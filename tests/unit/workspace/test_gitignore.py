@@ -68,3 +68,23 @@ def test_add_many_is_add_of_each_with_each_file_written_once(tmp_path_factory, i
         assert (one / gi).exists() == (many / gi).exists()
         if (one / gi).exists():
             assert (one / gi).read_bytes() == (many / gi).read_bytes()
+
+
+@given(kept=st.lists(names, max_size=5), gone=st.lists(names, max_size=8),
+       nl=st.sampled_from([b"\n", b"\r\n"]))
+def test_remove_many_is_remove_of_each_with_each_file_written_once(tmp_path_factory, kept,
+                                                                   gone, nl):
+    one, many = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("many")
+    lines = [gitignore.entry_for(n)[1].encode() for n in kept + gone] + [b"*.pyc"]
+    for root in (one, many):
+        (root / "sub").mkdir()
+        (root / "sub" / ".gitignore").write_bytes(b"".join(x + nl for x in lines))
+    paths = [f"sub/{n}" for n in gone] + ["not/there"]
+    changed = list(dict.fromkeys(c for p in paths if (c := gitignore.remove(one, p))))
+    writes = []
+    real = gitignore.atomic_write
+    with mock.patch.object(gitignore, "atomic_write",
+                           lambda fs, data: writes.append(fs) or real(fs, data)):
+        assert gitignore.remove_many(many, paths) == changed
+    assert len(writes) == len(set(writes)) <= 1
+    assert (one / "sub/.gitignore").read_bytes() == (many / "sub/.gitignore").read_bytes()
