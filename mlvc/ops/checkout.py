@@ -107,15 +107,19 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
                        fork=co.prepare_size(plans) >= PREPARE_FORK_MIN) as prepared:
         inspect = checker.inspector(placing)
         prepared()
-    added, modified, deleted, relinked, conflicts = [], [], [], [], []
+    # The outputs' plans are carried out as one: one pool of workers and one progress bar
+    # for all, and one write of each kind to the state DB (20,000 single-file outputs took
+    # 16 s one by one).
+    merged = co.Plan(tuple(a for p in plans for a in p.actions), (), (), ())
+    applied = co.apply(repo.root, merged, repo.linker, jobs, progress, inspect)
+    checker.record(applied.verified)
+    repo.state.put_corrupt(applied.corrupt)
+    repo.state.put_files(applied.rows)
+    repo.state.delete_files(applied.deleted)
+    failed.extend(applied.failed)
+    ok = set(applied.placed)
+    added, modified, relinked, conflicts = [], [], [], []
     for the_plan in plans:
-        applied = co.apply(repo.root, the_plan, repo.linker, jobs, progress, inspect)
-        checker.record(applied.verified)
-        repo.state.put_corrupt(applied.corrupt)
-        repo.state.put_files(applied.rows)
-        repo.state.delete_files(applied.deleted)
-        failed.extend(applied.failed)
-        ok = set(applied.placed)
         for a in the_plan.actions:
             if a.kind == "create" and a.path in ok:
                 added.append(a.path)
@@ -123,7 +127,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
                 modified.append(a.path)
             elif a.kind == "relink" and a.path in ok:
                 relinked.append(a.path)
-        deleted.extend(applied.deleted)
         conflicts.extend(the_plan.conflicts)
+    deleted = applied.deleted
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
                           tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(failed))

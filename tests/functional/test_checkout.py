@@ -140,3 +140,23 @@ def test_executable_files_keep_their_bit_with_hardlinks(project):
     (project.root / "tool.sh").unlink()
     project.run("checkout")
     assert os.stat(project.root / "tool.sh").st_mode & stat.S_IXUSR
+
+
+def test_many_outputs_are_checked_out_in_one_batch(project, monkeypatch):
+    from mlvc.workspace import checkout as co
+
+    files = {f"f{i}.pt": f"model {i}" for i in range(30)}
+    project.gen({"m": files, "data": {"a": "1", "sub": {"b": "2"}}})
+    project.run("add", "data", *[f"m/{f}" for f in files])
+    for f in files:
+        (project.root / "m" / f).unlink()
+    (project.root / "data/sub/b").unlink()
+    batches = []
+    real = co.run_batched
+    monkeypatch.setattr(co, "run_batched",
+                        lambda items, *a, **k: batches.append(len(items)) or real(items, *a, **k))
+    doc = json.loads(project.run("checkout", "--json").stdout)
+    assert batches == [31]  # one pool of workers (and one progress bar) for all outputs
+    assert doc["added"] == ["data/sub/b", *sorted(f"m/{f}" for f in files)]
+    assert all(project.read(f"m/{f}") == text for f, text in files.items())
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
