@@ -48,6 +48,18 @@ def test_add_then_remove_gives_back_the_same_bytes(tmp_path_factory, lines, nl, 
     assert (root / ".gitignore").read_bytes() == original
 
 
+def _each_then_all(each, all_at_once, one, many, paths):
+    """``each`` of the paths in project ``one``, ``all_at_once`` of them in ``many``: both
+    must name the same changed files. Returns those and the files ``all_at_once`` wrote."""
+    changed = list(dict.fromkeys(c for p in paths if (c := each(one, p))))
+    writes = []
+    real = gitignore.atomic_write
+    with mock.patch.object(gitignore, "atomic_write",
+                           lambda fs, data: writes.append(fs) or real(fs, data)):
+        assert all_at_once(many, paths) == changed
+    return changed, writes
+
+
 @given(items=st.lists(st.tuples(st.sampled_from(["", "a", "a/b"]), names), max_size=12),
        start=st.sampled_from([b"", b"*.pyc\n", b"keep\r\n", b"no newline"]))
 def test_add_many_is_add_of_each_with_each_file_written_once(tmp_path_factory, items, start):
@@ -57,12 +69,7 @@ def test_add_many_is_add_of_each_with_each_file_written_once(tmp_path_factory, i
         for folder in ("a", "a/b"):
             (root / folder).mkdir(parents=True)
         (root / "a" / ".gitignore").write_bytes(start)
-    changed = list(dict.fromkeys(c for p in paths if (c := gitignore.add(one, p))))
-    writes = []
-    real = gitignore.atomic_write
-    with mock.patch.object(gitignore, "atomic_write",
-                           lambda fs, data: writes.append(fs) or real(fs, data)):
-        assert gitignore.add_many(many, paths) == changed
+    changed, writes = _each_then_all(gitignore.add, gitignore.add_many, one, many, paths)
     assert len(writes) == len(set(writes)) == len(changed)
     for gi in (".gitignore", "a/.gitignore", "a/b/.gitignore"):
         assert (one / gi).exists() == (many / gi).exists()
@@ -80,11 +87,6 @@ def test_remove_many_is_remove_of_each_with_each_file_written_once(tmp_path_fact
         (root / "sub").mkdir()
         (root / "sub" / ".gitignore").write_bytes(b"".join(x + nl for x in lines))
     paths = [f"sub/{n}" for n in gone] + ["not/there"]
-    changed = list(dict.fromkeys(c for p in paths if (c := gitignore.remove(one, p))))
-    writes = []
-    real = gitignore.atomic_write
-    with mock.patch.object(gitignore, "atomic_write",
-                           lambda fs, data: writes.append(fs) or real(fs, data)):
-        assert gitignore.remove_many(many, paths) == changed
-    assert len(writes) == len(set(writes)) <= 1
+    _, writes = _each_then_all(gitignore.remove, gitignore.remove_many, one, many, paths)
+    assert len(writes) <= 1
     assert (one / "sub/.gitignore").read_bytes() == (many / "sub/.gitignore").read_bytes()
