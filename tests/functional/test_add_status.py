@@ -384,3 +384,17 @@ def test_add_of_many_targets_writes_each_gitignore_once(project, monkeypatch):
     assert sorted(project.read("m/.gitignore").splitlines()) == sorted(f"/{f}" for f in files)
     assert doc["git_files"][-2:] == ["n/.gitignore", "m/.gitignore"]
     assert json.loads(project.run("status", "--json").stdout)["clean"]
+
+
+def test_long_lists_of_added_and_committed_outputs_are_cut_short(project):
+    files = {f"f{i:02}.pt": "1234" for i in range(25)}
+    project.gen({"m": files})
+    lines = project.run("add", *[f"m/{f}" for f in files]).stdout.splitlines()
+    assert [x for x in lines if x.startswith("Added m/")] == [
+        f"Added m/f{i:02}.pt (4 B) -> m/f{i:02}.pt.mlvc" for i in range(20)]
+    assert "Added 5 more outputs (20 B); `--json` lists them all" in lines
+    for f in files:
+        (project.root / "m" / f).write_text("12345")
+    lines = project.run("commit").stdout.splitlines()
+    assert len([x for x in lines if x.startswith("Committed m/")]) == 20
+    assert "Committed 5 more outputs (25 B); `--json` lists them all" in lines

@@ -44,10 +44,19 @@ def add_cmd(targets, no_commit, jobs, as_json):
     if as_json:
         echo_json(result.to_json())
         return
-    for s in result.saved:
+    for s in result.saved[:LIST_LIMIT]:
         what = f"{s.out.nfiles} files, " if s.out.type == "dir" else ""
-        echo(f"Added {s.out.path} ({what}{human_size(s.out.size)}) -> {s.pointer}")
+        echo(f"Added {shown(s.out.path)} ({what}{human_size(s.out.size)}) -> {shown(s.pointer)}")
+    _more(result.saved, "Added")
     git_hint(repo.root, result)
+
+
+def _more(items, verb: str) -> None:
+    """After the first LIST_LIMIT lines of a long list: how many more, and their size."""
+    rest = items[LIST_LIMIT:]
+    if rest:
+        size = human_size(sum(s.out.size for s in rest))
+        echo(f"{verb} {count(len(rest), 'more output')} ({size}); `--json` lists them all")
 
 
 @click.command("commit")
@@ -82,8 +91,9 @@ def commit_cmd(targets, force, jobs, as_json):
         echo_json(result.to_json())
         return
     changed = [s for s in result.saved if s.changed]
-    for s in changed:
-        echo(f"Committed {s.out.path} -> {s.pointer}")
+    for s in changed[:LIST_LIMIT]:
+        echo(f"Committed {shown(s.out.path)} -> {shown(s.pointer)}")
+    _more(changed, "Committed")
     if not changed:
         echo("Nothing to commit: the pointers already match the workspace.")
     for d in result.not_run:
