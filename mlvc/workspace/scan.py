@@ -395,13 +395,24 @@ def build(node: WsFile | WsDir) -> Built:
     return Built(entry.oid, "dir", entry.size, entry.nfiles, False, tuple(trees))
 
 
-def _build_dir(node: WsDir, trees: list[tuple[str, bytes]]) -> TreeEntry:
-    entries = [TreeEntry(name, "file", f.oid or "", f.key[2], exec=f.exec)
-               for name, f in node.files.items()]
-    entries.extend(_build_dir(sub, trees) for sub in node.dirs.values())
-    tree = Tree.build(entries)
-    data = tree.to_bytes()
-    oid = hash_bytes(data)
-    trees.append((oid, data))
-    name = node.path.rsplit("/", 1)[-1]
-    return TreeEntry(name, "dir", oid, tree.size, nfiles=tree.nfiles)
+def _build_dir(top: WsDir, trees: list[tuple[str, bytes]]) -> TreeEntry:
+    """The entry of ``top``, its manifests (and every sub-folder's) appended to ``trees``,
+    children first. A loop, not recursion: folders may nest deeper than Python's stack."""
+    built: dict[int, TreeEntry] = {}  # id of a folder -> its entry in its parent
+    stack: list[tuple[WsDir, bool]] = [(top, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((sub, False) for sub in reversed(node.dirs.values()))
+            continue
+        entries = [TreeEntry(name, "file", f.oid or "", f.key[2], exec=f.exec)
+                   for name, f in node.files.items()]
+        entries.extend(built.pop(id(sub)) for sub in node.dirs.values())
+        tree = Tree.build(entries)
+        data = tree.to_bytes()
+        oid = hash_bytes(data)
+        trees.append((oid, data))
+        name = node.path.rsplit("/", 1)[-1]
+        built[id(node)] = TreeEntry(name, "dir", oid, tree.size, nfiles=tree.nfiles)
+    return built[id(top)]

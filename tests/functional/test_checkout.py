@@ -160,3 +160,27 @@ def test_many_outputs_are_checked_out_in_one_batch(project, monkeypatch):
     assert doc["added"] == ["data/sub/b", *sorted(f"m/{f}" for f in files)]
     assert all(project.read(f"m/{f}") == text for f, text in files.items())
     assert json.loads(project.run("status", "--json").stdout)["clean"]
+
+
+def test_folders_nested_deeper_than_the_python_stack(project):
+    import sys
+
+    depth = sys.getrecursionlimit() + 100
+    deep = str(project.root / "data")
+    os.mkdir(deep)
+    for _ in range(depth):  # pathlib's and os.makedirs' own recursion would not get there
+        deep += "/d"
+        os.mkdir(deep)
+    leaf = os.path.relpath(f"{deep}/leaf.txt", project.root)
+    project.gen({leaf: "deep", "data/top.txt": "top"})
+    doc = json.loads(project.run("add", "--json", "data").stdout)
+    assert doc["saved"][0]["nfiles"] == 2
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+    project.gen({leaf: "changed"})
+    [changed] = json.loads(project.run("status", "--json").stdout)["changed"]
+    assert changed["modified"] == [leaf]
+    project.run("checkout", "--force")
+    assert project.read(leaf) == "deep" and project.read("data/top.txt") == "top"
+    os.unlink(project.root / leaf)
+    assert json.loads(project.run("checkout", "--json").stdout)["added"] == [leaf]
+    assert project.read(leaf) == "deep"
