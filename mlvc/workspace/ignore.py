@@ -23,6 +23,7 @@ class IgnoreRules:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._specs: dict[RelPath, pathspec.PathSpec | None] = {}
+        self._active: dict[RelPath, list[tuple[RelPath, pathspec.PathSpec]]] = {}
 
     def spec_in(self, folder: RelPath) -> pathspec.PathSpec | None:
         """The rules defined by ``folder/.mlvcignore`` (None when there are none)."""
@@ -45,12 +46,26 @@ class IgnoreRules:
             self._specs[folder] = None
 
     def active_for(self, folder: RelPath) -> list[tuple[RelPath, pathspec.PathSpec]]:
-        """Rule files that apply to entries of ``folder``: its own and its ancestors'."""
-        chain = [""]
-        if folder:
-            parts = folder.split("/")
-            chain += ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        return [(base, spec) for base in chain if (spec := self.spec_in(base)) is not None]
+        """Rule files that apply to entries of ``folder``: its own and its ancestors'.
+
+        Each folder's answer is its parent's plus its own rule file, kept: a walk asks for
+        every folder, and working out each chain again cost the square of the depth.
+        The lists are shared; callers must not change them.
+        """
+        known = self._active.get(folder)
+        if known is not None:
+            return known
+        pending = [folder]  # the folder and its ancestors up to one with an answer
+        while pending[-1] and (up := pending[-1].rpartition("/")[0]) not in self._active:
+            pending.append(up)
+        top = pending[-1]
+        active = self._active.get(top.rpartition("/")[0], []) if top else []
+        for f in reversed(pending):
+            spec = self.spec_in(f)
+            if spec is not None:
+                active = [*active, (f, spec)]
+            self._active[f] = active
+        return active
 
     @staticmethod
     def matches(active: list[tuple[RelPath, pathspec.PathSpec]], path: RelPath,

@@ -168,19 +168,37 @@ def test_folders_nested_deeper_than_the_python_stack(project):
     depth = sys.getrecursionlimit() + 100
     deep = str(project.root / "data")
     os.mkdir(deep)
-    for _ in range(depth):  # pathlib's and os.makedirs' own recursion would not get there
-        deep += "/d"
-        os.mkdir(deep)
-    leaf = os.path.relpath(f"{deep}/leaf.txt", project.root)
-    project.gen({leaf: "deep", "data/top.txt": "top"})
-    doc = json.loads(project.run("add", "--json", "data").stdout)
-    assert doc["saved"][0]["nfiles"] == 2
-    assert json.loads(project.run("status", "--json").stdout)["clean"]
-    project.gen({leaf: "changed"})
-    [changed] = json.loads(project.run("status", "--json").stdout)["changed"]
-    assert changed["modified"] == [leaf]
-    project.run("checkout", "--force")
-    assert project.read(leaf) == "deep" and project.read("data/top.txt") == "top"
-    os.unlink(project.root / leaf)
-    assert json.loads(project.run("checkout", "--json").stdout)["added"] == [leaf]
-    assert project.read(leaf) == "deep"
+    try:
+        for _ in range(depth):  # pathlib's and os.makedirs' own recursion would not get there
+            deep += "/d"
+            os.mkdir(deep)
+        leaf = os.path.relpath(f"{deep}/leaf.txt", project.root)
+        project.gen({leaf: "deep", "data/top.txt": "top"})
+        doc = json.loads(project.run("add", "--json", "data").stdout)
+        assert doc["saved"][0]["nfiles"] == 2
+        assert json.loads(project.run("status", "--json").stdout)["clean"]
+        project.gen({leaf: "changed"})
+        [changed] = json.loads(project.run("status", "--json").stdout)["changed"]
+        assert changed["modified"] == [leaf]
+        project.run("checkout", "--force")
+        assert project.read(leaf) == "deep" and project.read("data/top.txt") == "top"
+        os.unlink(project.root / leaf)
+        assert json.loads(project.run("checkout", "--json").stdout)["added"] == [leaf]
+        assert project.read(leaf) == "deep"
+    finally:
+        _remove_tree(str(project.root / "data"))  # pytest's own clean-up recurses
+
+
+def _remove_tree(top: str) -> None:
+    """shutil.rmtree without recursion."""
+    folders, stack = [], [top]
+    while stack:
+        folder = stack.pop()
+        folders.append(folder)
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            else:
+                os.unlink(entry.path)
+    for folder in reversed(folders):
+        os.rmdir(folder)
