@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -31,6 +32,7 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o666) -> None:
 
 WRITE_MANY_MIN = 16  # from this many files, atomic_write_many uses threads
 WRITE_MANY_THREADS = 8
+_TMP_NUMBERS = itertools.count()  # temporary names are never reused, even by a reused pid
 
 
 def atomic_write_many(items: Sequence[tuple[Path, str | bytes]], mode: int = 0o666) -> None:
@@ -53,7 +55,8 @@ def atomic_write_many(items: Sequence[tuple[Path, str | bytes]], mode: int = 0o6
         path, data = item
         raw = data.encode("utf-8") if isinstance(data, str) else data
         folder = str(path.parent)
-        with NewFile(folder, f"{folder}/.{path.name}.mlvc-tmp.{os.getpid()}", mode) as new:
+        tmp = f"{folder}/.{path.name}.mlvc-tmp.{os.getpid()}.{next(_TMP_NUMBERS)}"
+        with NewFile(folder, tmp, mode) as new:
             write_all(new.fd, raw)
             os.fsync(new.fd)
             new.publish(str(path))

@@ -113,8 +113,7 @@ class Nested:
         """The paths that are ``path`` or contain it, outermost first."""
         parts = path.split("/") if path else []
         found = [""] if "" in self._set else []
-        found += [p for i in range(1, len(parts) + 1)
-                  if (p := "/".join(parts[:i])) in self._set and p]
+        found += [p for i in range(1, len(parts) + 1) if (p := "/".join(parts[:i])) in self._set]
         return found
 
     def inside(self, path: RelPath) -> list[RelPath]:
