@@ -201,6 +201,17 @@ def test_a_missing_object_gets_the_fetch_hint(project, link):
     assert "disk space" not in r.stderr
 
 
+def test_status_without_the_recorded_objects_points_to_pull(project):
+    import shutil
+
+    project.gen({"data": {"a": "1"}, "m.bin": "model"})
+    project.run("add", "data", "m.bin")
+    shutil.rmtree(project.root / ".mlvc/cache")  # as in a fresh clone, before `mlvc pull`
+    out = project.run("status").stdout
+    assert "data (data.mlvc):\n  not in cache (object " in out
+    assert "`mlvc pull` gets objects missing or corrupt in the cache from a remote" in out
+
+
 def test_fetch_replaces_an_object_written_in_place(project, link, tmp_path):
     """A linked file written in place (root ignores the read-only mode) corrupts its cache
     object: status reports it, and fetch downloads it again from the remote."""

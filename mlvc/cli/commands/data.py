@@ -159,8 +159,11 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo_list("corrupt in cache", out.corrupt_in_cache)
         if any(not o.clean for o in result.outs):
             echo("\n`mlvc checkout` restores recorded data; `mlvc commit` records changes.")
-        if any(o.corrupt_in_cache or o.not_in_cache for o in result.outs):
-            echo("`mlvc fetch` gets objects missing or corrupt in the cache again from a remote.")
+        # (An output's ``problem`` is always its recorded tree missing or corrupt in the
+        # cache: a fresh clone before its first pull, say.)
+        if any(o.corrupt_in_cache or o.not_in_cache or o.problem for o in result.outs):
+            echo("`mlvc pull` gets objects missing or corrupt in the cache from a remote and "
+                 "checks them out (`mlvc fetch` only downloads them).")
         if result.stages:
             echo("\n`mlvc repro` runs the stages that are out of date.")
     if quiet and not result.clean:
