@@ -46,7 +46,13 @@ def file_mode(executable: bool) -> int:
 
 
 def validate_link_types(value: object) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):  # YAML's flow form: [hardlink, copy]
+            text = text[1:-1]
+        items = text.split(",") if text.strip() else []
+    else:
+        items = value
     if not isinstance(items, (list, tuple)) or not items:
         raise ConfigError(f"cache.type must be a list of link types, got {value!r}",
                           hint=f"choose from {', '.join(LINK_TYPES)}, e.g. 'hardlink,copy'")

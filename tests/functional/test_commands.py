@@ -259,6 +259,9 @@ def test_config_cli_round_trip_and_secrets(project):
     assert "not set" in r.stderr
     r = project.run("config", "core.jobs", "zero", code=1)
     assert "whole number" in r.stderr
+    project.run("config", "cache.type", "[hardlink, copy]")
+    for args in (("cache.type",), ("--list",)):  # a list as one would type it
+        assert "hardlink,copy" in project.run("config", *args).stdout
     project.run("config", "--global", "core.remote", "shared")
     assert json.loads(project.run("config", "--list", "--json").stdout)["core.remote"] == \
         "shared"

@@ -28,6 +28,12 @@ def test_link_types_are_validated(tmp_path):
         "hardlink", "copy"]
     with pytest.raises(ConfigError, match="unknown link type"):
         cfg.set_value(f.project, "project", "cache.type", "hardlink,teleport")
+    # As config.yaml shows a list (YAML's flow form), and in a list, it means the same.
+    assert cfg.set_value(f.project, "project", "cache.type", " [symlink, copy] ") == [
+        "symlink", "copy"]
+    for empty in ("", "[]", " [ ] "):
+        with pytest.raises(ConfigError, match="must be a list of link types"):
+            cfg.set_value(f.project, "project", "cache.type", empty)
 
 
 def test_unknown_key_and_bad_values(tmp_path):

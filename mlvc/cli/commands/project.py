@@ -57,7 +57,8 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
         if as_json:
             echo_json({e.key: e.value for e in entries})
         for e in entries if not as_json else ():
-            click.echo(f"{e.level}\t{e.key}={e.value}" if show_origin else f"{e.key}={e.value}")
+            shown = _as_typed(e.value)
+            click.echo(f"{e.level}\t{e.key}={shown}" if show_origin else f"{e.key}={shown}")
         return
     if unset:
         if value is not None:
@@ -68,7 +69,7 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
         return
     if value is None:
         entry = ops.get_config(cwd, key, level)
-        shown = entry.value if not isinstance(entry.value, list) else ",".join(entry.value)
+        shown = _as_typed(entry.value)
         if as_json:
             echo_json({entry.key: entry.value})
         else:
@@ -105,3 +106,8 @@ def doctor_cmd(as_json):
     click.echo("filesystems: " + ", ".join(f"{w} {t}" for w, t in report.filesystems))
     for name, url in report.remotes:
         click.echo(f"remote {name}: {url}")
+
+
+def _as_typed(value: object) -> object:
+    """A setting's value as one would type it: a list as ``hardlink,copy``."""
+    return ",".join(map(str, value)) if isinstance(value, list) else value
