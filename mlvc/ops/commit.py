@@ -200,7 +200,7 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
         saved.append(Saved(pointer_path, out, previous is None or previous != out, rec.hashed))
 
     changed = [p for p in dict.fromkeys(p for p, _ in items) if updated[p] != pointers.get(p)]
-    write_pointers(repo.root, [updated[p] for p in changed])
+    write_pointers(repo.root, [updated[p] for p in changed], progress)
     git_files += changed
     git_files += gitignore.add_many(repo.root, [out_path for _, out_path in items])
     return saved, git_files

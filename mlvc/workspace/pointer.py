@@ -14,6 +14,7 @@ from mlvc.errors import FormatError, PathError
 from mlvc.fsutil import atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
 from mlvc.paths import RelPath, normalize_rel, parent, to_fs
+from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.yamlio import dump_yaml, parse_yaml
 
 POINTER_SUFFIX = ".mlvc"
@@ -125,10 +126,19 @@ def load_pointer(root: Path, path: RelPath) -> Pointer:
     return parse_pointer(text, path)
 
 
+POINTERS_PHASE_MIN = 100  # from this many pointer files, writing them is a progress phase
+
+
 def write_pointer(root: Path, pointer: Pointer) -> None:
     atomic_write(to_fs(root, pointer.path), dump_pointer(pointer))
 
 
-def write_pointers(root: Path, pointers: list[Pointer]) -> None:
-    """:func:`write_pointer` of each, for many at once."""
-    atomic_write_many([(to_fs(root, p.path), dump_pointer(p)) for p in pointers])
+def write_pointers(root: Path, pointers: list[Pointer],
+                   progress: Progress = NULL_PROGRESS) -> None:
+    """:func:`write_pointer` of each, for many at once (a progress phase when they are)."""
+    if len(pointers) < POINTERS_PHASE_MIN:
+        atomic_write_many([(to_fs(root, p.path), dump_pointer(p)) for p in pointers])
+        return
+    with progress.phase("Writing pointer files", total=len(pointers)) as advance:
+        atomic_write_many([(to_fs(root, p.path), dump_pointer(p)) for p in pointers],
+                          advance=advance)
