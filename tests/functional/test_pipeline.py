@@ -711,3 +711,30 @@ def test_a_dep_that_matches_its_clean_mark_is_not_hashed_again(project, monkeypa
     result = project.run("status", "--json", code=None)
     assert json.loads(result.stdout)["stages"] == [{"stage": "n", "reasons": ["dep data modified"]}]
     assert "data" in stored
+
+
+def test_many_quick_stages_rewrite_the_lock_now_and_then_not_after_each(project,
+                                                                         monkeypatch):
+    from mlvc.ops import repro as repro_mod
+
+    written = []
+    real = repro_mod.write_lock
+    monkeypatch.setattr(repro_mod, "write_lock",
+                        lambda root, entries: written.append(len(entries)) or real(root, entries))
+    monkeypatch.setattr(repro_mod, "LOCK_WRITE_EVERY", 3600)
+    stages = {f"s{i}": {"cmd": sh(f"s{i}", f"s{i}.out", "in"), "deps": ["in"],
+                        "outs": [f"s{i}.out"]} for i in range(30)}
+    stages["broken"] = {"cmd": "exit 3", "deps": ["s29.out"], "outs": ["never"]}
+    project.gen({"in": "1\n"})
+    write_pipeline(project, stages)
+    project.run("repro", code=1)  # the last stage fails: the 30 before it are recorded
+    assert written == [1, 30]  # the first at once, the rest when the run ended
+    assert sorted(lock(project)["stages"]) == sorted(f"s{i}" for i in range(30))
+    written.clear()
+    project.gen({"in": "2\n"})
+    for i in range(30):
+        (project.root / f"s{i}.out").write_text(f"by hand {i}\n")
+    project.run("commit", "--force", *[f"s{i}.out" for i in range(30)])
+    assert written == [30, 30]
+    assert all(e["outs"][0]["size"] == len(f"by hand {i}\n") for i, e in enumerate(
+        lock(project)["stages"][f"s{i}"] for i in range(30)))
