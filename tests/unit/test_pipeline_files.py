@@ -267,6 +267,64 @@ def test_graph_edges_follow_folders(tmp_path):
     assert g.order[0] == "make"
 
 
+def _graph_by_comparing(pipeline, tracked):
+    """The graph rules, each path compared with every output (the reference for build_graph).
+    Returns the error message, or (upstream, order)."""
+    from mlvc.paths import is_within, overlaps
+
+    owners = []
+    for stage in pipeline:
+        for out in stage.outs:
+            for path, other in owners:
+                if path == out.path:
+                    return (f"output '{path}' is declared by two stages: '{other}' and "
+                            f"'{stage.name}'")
+                if overlaps(path, out.path):
+                    inner, outer = (path, out.path) if is_within(path, out.path) else (
+                        out.path, path)
+                    a, b = (other, stage.name) if inner == path else (stage.name, other)
+                    return (f"outputs overlap: '{inner}' (stage '{a}') is inside '{outer}' "
+                            f"(stage '{b}')")
+            owners.append((out.path, stage.name))
+    for pointer, path in tracked:
+        for out_path, name in owners:
+            if overlaps(out_path, path):
+                return f"output '{out_path}' of stage '{name}' is tracked by {pointer} too"
+    upstream = {s.name: set() for s in pipeline}
+    for stage in pipeline:
+        for dep in stage.deps:
+            for out_path, owner in owners:
+                if overlaps(dep.path, out_path):
+                    if owner == stage.name:
+                        return f"cycle: stage '{owner}' depends on its own output '{out_path}'"
+                    upstream[stage.name].add(owner)
+    return upstream
+
+
+_graph_paths = st.lists(st.sampled_from(["a", "b", "a-b"]), min_size=1, max_size=3).map("/".join)
+
+
+@given(st.lists(st.tuples(st.lists(_graph_paths, max_size=2), st.lists(_graph_paths, max_size=2)),
+                min_size=1, max_size=6),
+       st.lists(_graph_paths, max_size=2))
+def test_build_graph_answers_as_comparing_each_path_with_every_output(shapes, tracked):
+    pipeline = Pipeline({f"s{i}": Stage(f"s{i}", ("x",), deps=tuple(Dep(d) for d in deps),
+                                        outs=tuple(StageOut(o) for o in outs))
+                         for i, (deps, outs) in enumerate(shapes)})
+    pointers = [(f"{p}.mlvc", p) for p in tracked]
+    expected = _graph_by_comparing(pipeline, pointers)
+    try:
+        graph = build_graph(pipeline, pointers)
+    except PipelineError as exc:
+        if isinstance(expected, str):
+            assert exc.message == expected
+        else:  # only a cycle through several stages is left for the sorter to find
+            assert exc.message.startswith("cycle in the pipeline: ")
+        return
+    assert not isinstance(expected, str)
+    assert {k: set(v) for k, v in graph.upstream.items()} == expected
+
+
 # -- mlvc.yaml round trips (Hypothesis) ----------------------------------------------------
 
 stage_names = st.from_regex(r"[a-z_][a-z0-9_-]{0,8}", fullmatch=True)
