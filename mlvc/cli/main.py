@@ -72,6 +72,11 @@ class MlvcGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`mlvc status | head`): stop quietly, with the code of a
+            # process that SIGPIPE ended, as git does.
+            _stdout_to_devnull()
+            ctx.exit(141)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             hint = None
@@ -88,6 +93,19 @@ class MlvcGroup(click.Group):
             _report(ctx, f"unexpected {type(exc).__name__}: {exc}",
                     "this is a bug in mlvc; run again with -v and report the traceback", exc)
             ctx.exit(1)
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit cannot fail again."""
+    import os
+    import sys
+
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner)
+        pass
 
 
 def _restyled(exc: click.ClickException) -> click.ClickException:

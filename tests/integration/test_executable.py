@@ -67,6 +67,20 @@ def test_workflow_through_the_executable(repo):
     assert r.returncode == 1 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(repo):
+    (repo / "f.txt").write_text("x")
+    mlvc(repo, "add", "f.txt")
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    for args in (["status", "--json"], ["--help"]):
+        proc = subprocess.Popen([*cmd, *args], cwd=repo, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()  # as `| head -0` would: the first write finds no reader
+        _, err = proc.communicate(timeout=60)
+        assert b"Traceback" not in err and b"Broken pipe" not in err, err
+        if args[0] == "status":  # (click prints --help itself, outside the command)
+            assert err == b"" and proc.returncode == 141
+
+
 def test_help_is_fast_and_imports_nothing_heavy():
     code = ("import sys; from mlvc.cli.main import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
