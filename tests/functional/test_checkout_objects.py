@@ -225,7 +225,7 @@ def test_fetch_replaces_an_object_written_in_place(project, link, tmp_path):
         f.write(b"evil")
     os.chmod(target, 0o444)
     r = project.run("status")
-    assert "corrupt in cache: data/a" in r.stdout and "`mlvc fetch` gets" in r.stdout
+    assert "corrupt in cache: data/a" in r.stdout and "`mlvc pull` gets objects" in r.stdout
     r = project.run("fetch", "--json")
     assert json.loads(r.stdout)["transferred"] == 1
     assert target.read_bytes() == b"good"
