@@ -303,6 +303,8 @@ def test_quiet_also_after_the_command(project):
     assert project.run("status", "--quiet").stdout == ""  # its own -q: also quiet
     project.gen({"data": {"a": "3"}})
     assert project.run("status", "-q", code=1).stdout == ""  # ... and still an exit code
+    assert project.run("-q", "status", code=1).stdout == ""  # the global one too
+    assert project.run("-q", "status", "-c", code=1).stderr.startswith("error: no remote")
     assert "data" in project.run("status", code=None).stdout
     assert project.run("remote", "add", "r", "/x", "-q").stdout == ""
     # After a stage's command, -q and -v belong to that command.

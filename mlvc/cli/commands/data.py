@@ -105,7 +105,8 @@ def commit_cmd(targets, force, jobs, as_json):
 @click.command("status")
 @click.argument("targets", nargs=-1)
 @click.option("-q", "--quiet", "quiet", is_flag=True,
-              help="Print nothing; exit with 1 when anything differs.")
+              help="Print nothing; exit with 1 when anything differs (so does `mlvc -q "
+                   "status`).")
 @click.option("-c", "--cloud", is_flag=True,
               help="Compare the cache with a remote instead: what it lacks, what the cache lacks.")
 @click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
@@ -114,6 +115,7 @@ def commit_cmd(targets, force, jobs, as_json):
 def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     """Show how the workspace and the cache differ from what the pointers record."""
     s = settings()
+    quiet = quiet or s.quiet  # printing nothing, the exit code is all that is left to say
     if remote and not cloud:
         raise click.UsageError("-r/--remote goes with -c/--cloud")
     if cloud:
