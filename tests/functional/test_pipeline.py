@@ -738,3 +738,26 @@ def test_many_quick_stages_rewrite_the_lock_now_and_then_not_after_each(project,
     assert written == [30, 30]
     assert all(e["outs"][0]["size"] == len(f"by hand {i}\n") for i, e in enumerate(
         lock(project)["stages"][f"s{i}"] for i in range(30)))
+
+
+def test_a_slow_lock_write_is_made_less_often(project, monkeypatch):
+    from mlvc.ops import repro as repro_mod
+
+    written = []
+    real = repro_mod.write_lock
+
+    def slow(root, entries):
+        time.sleep(0.1)  # as a lock of thousands of stages takes to write
+        written.append(len(entries))
+        real(root, entries)
+
+    monkeypatch.setattr(repro_mod, "write_lock", slow)
+    monkeypatch.setattr(repro_mod, "LOCK_WRITE_EVERY", 0)  # only the write's own cost counts
+    stages = {f"s{i}": {"cmd": sh(f"s{i}", f"s{i}.out", "in"), "deps": ["in"],
+                        "outs": [f"s{i}.out"]} for i in range(30)}
+    project.gen({"in": "1\n"})
+    write_pipeline(project, stages)
+    project.run("repro")
+    assert written[0] == 1 and written[-1] == 30
+    assert len(written) < 15  # each write waits ten times its own cost: about 1 s
+    assert sorted(lock(project)["stages"]) == sorted(stages)
