@@ -425,3 +425,9 @@ def test_writing_many_pointer_files_is_a_progress_phase(project):
         seen.phases.clear()
         add(repo, ["few/a"], cwd=project.root, progress=seen)  # one: no phase of its own
         assert "Writing pointer files" not in seen.phases
+
+
+def test_a_folder_of_one_file_is_said_to_hold_one_file(project):
+    project.gen({"one": {"a": "1"}, "none": {}})
+    assert "Added one (1 file, 1 B) -> one.mlvc" in project.run("add", "one").stdout
+    assert "Added none (0 files, 0 B) -> none.mlvc" in project.run("add", "none").stdout

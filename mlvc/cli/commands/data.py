@@ -45,7 +45,7 @@ def add_cmd(targets, no_commit, jobs, as_json):
         echo_json(result.to_json())
         return
     for s in result.saved[:LIST_LIMIT]:
-        what = f"{s.out.nfiles} files, " if s.out.type == "dir" else ""
+        what = f"{count(s.out.nfiles, 'file')}, " if s.out.type == "dir" else ""
         echo(f"Added {shown(s.out.path)} ({what}{human_size(s.out.size)}) -> {shown(s.pointer)}")
     _more(result.saved, "Added")
     git_hint(repo.root, result)
