@@ -10,7 +10,7 @@ from pathlib import Path
 from mlvc.errors import ConfirmationRequired, TargetError
 from mlvc.ops import record_in_git, user_paths
 from mlvc.ops.status import status
-from mlvc.paths import RelPath, to_fs
+from mlvc.paths import Nested, RelPath, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -42,19 +42,31 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     before anything is removed."""
     if not targets:
         raise TargetError("nothing to remove", hint="name the pointer files or outputs")
-    index = Index.load(repo.root, repo.ignore)
-    by_out = {t.out.path: t.pointer for t in index.tracked() if t.stage is None}
+    index = Index.load(repo.root, repo.ignore, strict=False)  # remove is how overlaps go
+    by_out: dict[RelPath, list[RelPath]] = {}
+    for t in index.tracked():
+        if t.stage is None:
+            by_out.setdefault(t.out.path, []).append(t.pointer)
     pointers: dict[RelPath, Pointer] = {}
     for target, path in zip(targets, user_paths(repo, targets, cwd)):
         _refuse_stage_output(index, path, "remove it from the stage in mlvc.yaml instead")
-        found = path if path in index.pointers else by_out.get(path)
-        if found is None:
+        owners = [path] if path in index.pointers else by_out.get(path, [])
+        if not owners:
             raise TargetError(f"'{target}' is neither a pointer file nor a tracked output",
                               hint="`mlvc status` lists what is tracked")
+        if len(set(owners)) > 1:
+            raise TargetError(f"'{target}' is tracked by {' and '.join(owners)}",
+                              hint="name the pointer file to remove")
+        found = owners[0]
         pointers[found] = index.pointers[found]
-    out_paths = [o.path for p in pointers.values() for o in p.outs]
+    # An output that another pointer file also tracks (or holds) stays tracked: its data,
+    # .gitignore line and state stay too (two pointer files for one path: see Index.load).
+    kept = Nested(o.path for p in index.pointers.values() if p.path not in pointers
+                  for o in p.outs)
+    out_paths = [o.path for p in pointers.values() for o in p.outs
+                 if not kept.holding(o.path)]
     with repo.lock():
-        if outs and not force:
+        if outs and not force and out_paths:
             dirty = status(repo, list(pointers), cwd=repo.root).changed
             unsaved = [o.path for o in dirty if o.added or o.modified]
             if unsaved:
@@ -76,7 +88,8 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
         changed = gitignore.remove_many(repo.root, out_paths)
     git = record_in_git(repo, [*pointers, *changed])
     return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
-                              for p in pointers.values()), outs, git.files, git.staged)
+                              for p in pointers.values()), outs and bool(out_paths), git.files,
+                        git.staged)
 
 
 def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:

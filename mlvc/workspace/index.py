@@ -53,7 +53,14 @@ class Index:
     declared: tuple[Declared, ...] = ()  # every stage output of mlvc.yaml (with ``stages``)
 
     @classmethod
-    def load(cls, root: Path, ignore: IgnoreRules, *, stages: bool = True) -> Index:
+    def load(cls, root: Path, ignore: IgnoreRules, *, stages: bool = True,
+             strict: bool = True) -> Index:
+        """Every pointer file (and, with ``stages``, the stage outputs of mlvc.lock).
+
+        ``strict``: refuse two pointer files whose outputs are the same path or one inside
+        the other (a merge or a copied pointer can do that): which one would checkout
+        follow? ``mlvc remove`` loads leniently, so that one of them can be removed.
+        """
         pointers: dict[RelPath, Pointer] = {}
         locked, declared = _stage_outs(root) if stages else ((), ())
         out_paths: set[RelPath] = {t.out.path for t in locked}
@@ -93,7 +100,31 @@ class Index:
                     elif entry.name.endswith(POINTER_SUFFIX) and entry.is_file():
                         found(path)
             stack.extend(d for d in subdirs if d not in out_paths)
-        return cls(dict(sorted(pointers.items())), locked, declared)
+        index = cls(dict(sorted(pointers.items())), locked, declared)
+        if strict:
+            index._refuse_overlaps()
+        return index
+
+    def _refuse_overlaps(self) -> None:
+        owners: dict[RelPath, list[RelPath]] = {}  # output path -> its pointer files
+        for pointer in self.pointers.values():
+            for out in pointer.outs:
+                owners.setdefault(out.path, []).append(pointer.path)
+        nested = Nested(owners)
+        for path in sorted(owners):
+            first, *more = owners[path]
+            if more:
+                other = more[0]
+                what = (f"is listed twice in {first}" if other == first
+                        else f"is tracked by both {first} and {other}")
+            elif inner := nested.inside(path):
+                other = owners[inner[0]][0]
+                what = f"holds '{inner[0]}', which {other} tracks; {first} tracks it whole"
+            else:
+                continue
+            raise TargetError(f"'{path}' {what}",
+                              hint=f"a path is tracked by one pointer file only: `mlvc remove "
+                                   f"{other}` (or delete that file) keeps {first}")
 
     def tracked(self) -> list[Tracked]:
         return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs] + list(

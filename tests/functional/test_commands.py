@@ -329,3 +329,24 @@ def test_cli_reference_is_up_to_date():
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
     assert doc.read_text() == render(), "regenerate: python -m mlvc.cli.reference > docs/cli.md"
+
+
+def test_two_pointer_files_for_one_path_are_refused_until_one_is_removed(project):
+    project.gen({"data": {"a": "1", "sub": {"b": "2"}}})
+    project.run("add", "data")
+    (project.root / "copy.mlvc").write_text(project.read("data.mlvc"))  # a copied pointer
+    for args in (["status"], ["checkout"], ["add", "data"], ["commit"], ["push"]):
+        r = project.run(*args, code=1)
+        assert r.stderr.startswith("error: 'data' is tracked by both copy.mlvc and data.mlvc")
+        assert "`mlvc remove data.mlvc` (or delete that file) keeps copy.mlvc" in r.stderr
+    assert "name the pointer file" in project.run("remove", "data", code=1).stderr
+    r = project.run("remove", "--outs", "copy.mlvc")  # data.mlvc still tracks data
+    assert "Removed copy.mlvc\n" in r.stdout
+    assert project.read(".gitignore") == "/data\n" and project.read("data/sub/b") == "2"
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+    # A hand-written pointer for a path inside a tracked folder.
+    (project.root / "inner.mlvc").write_text(
+        project.read("data.mlvc").replace("path: data", "path: data/sub"))
+    r = project.run("status", code=1)
+    assert r.stderr.startswith(
+        "error: 'data' holds 'data/sub', which inner.mlvc tracks; data.mlvc tracks it whole")
