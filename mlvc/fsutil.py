@@ -106,6 +106,7 @@ def copy_fd(src: int, dst: int, size: int) -> None:
 _PROC_FD: list[int] = []  # a descriptor of /proc, opened once (forked children share it)
 _PROC_LOCK = threading.Lock()
 _UNNAMED: dict[str, bool] = {}  # folder -> whether unnamed files can be made and linked there
+_UNNAMED_ON: dict[int, bool] = {}  # filesystem (st_dev) -> the answer its first folder gave
 
 
 def _link_fd(fd: int, dst: str) -> None:
@@ -118,28 +119,41 @@ def _link_fd(fd: int, dst: str) -> None:
 
 
 def unnamed_files_work(folder: str) -> bool:
-    """Whether :class:`NewFile` can start unnamed files in ``folder`` (tried once)."""
+    """Whether :class:`NewFile` can start unnamed files in ``folder``: tried once per
+    filesystem (pointer files of 5,000 targets may lie in 5,000 folders)."""
     ok = _UNNAMED.get(folder)
     if ok is None:
-        ok = False
-        flag = getattr(os, "O_TMPFILE", 0)
-        if flag and sys.platform.startswith("linux"):
-            try:
-                fd = os.open(folder, os.O_WRONLY | flag, 0o600)
-            except OSError:
-                fd = -1
-            if fd >= 0:
-                probe = f"{folder}/.mlvc-probe.{os.getpid()}.{os.urandom(4).hex()}"
-                try:
-                    _link_fd(fd, probe)
-                    os.unlink(probe)
-                    ok = True
-                except OSError:
-                    pass
-                finally:
-                    os.close(fd)
+        try:
+            device: int | None = os.stat(folder).st_dev
+        except OSError:
+            device = None
+        ok = _UNNAMED_ON.get(device) if device is not None else None
+        if ok is None:
+            ok = _probe_unnamed(folder)
+            if device is not None:
+                _UNNAMED_ON[device] = ok
         _UNNAMED[folder] = ok
     return ok
+
+
+def _probe_unnamed(folder: str) -> bool:
+    """Make an unnamed file in ``folder``, link it into place, and delete it again."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not sys.platform.startswith("linux"):
+        return False
+    try:
+        fd = os.open(folder, os.O_WRONLY | flag, 0o600)
+    except OSError:
+        return False
+    probe = f"{folder}/.mlvc-probe.{os.getpid()}.{os.urandom(4).hex()}"
+    try:
+        _link_fd(fd, probe)
+        os.unlink(probe)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 class NewFile:

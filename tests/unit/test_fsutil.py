@@ -70,6 +70,18 @@ def test_unnamed_files_work_is_false_where_they_cannot_be_made(tmp_path):
     assert unnamed_files_work(str(tmp_path / "missing")) is False
 
 
+def test_unnamed_files_are_tried_once_per_filesystem(tmp_path, monkeypatch):
+    probes = []
+    real = fsutil._probe_unnamed
+    monkeypatch.setattr(fsutil, "_probe_unnamed", lambda f: probes.append(f) or real(f))
+    monkeypatch.setattr(fsutil, "_UNNAMED_ON", {})
+    folders = [tmp_path / f"d{i}" for i in range(5)]
+    for folder in folders:
+        folder.mkdir()
+    answers = {unnamed_files_work(str(f)) for f in folders}
+    assert probes == [str(folders[0])] and len(answers) == 1
+
+
 @pytest.mark.parametrize("kernel_copy", [True, False])
 def test_copy_fd_copies_everything_with_or_without_copy_file_range(tmp_path, monkeypatch,
                                                                    kernel_copy):
