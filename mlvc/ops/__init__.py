@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlvc.errors import PipelineError
 from mlvc.paths import RelPath, UserPaths, to_fs
 
 if TYPE_CHECKING:
+    from mlvc.pipeline.model import Stage
     from mlvc.repo import Repo
 
 
@@ -43,3 +46,20 @@ def record_in_git(repo: Repo, paths: list[RelPath]) -> GitChange:
         repo.scm.add(list(files))
         return GitChange(files, True)
     return GitChange(files)
+
+
+def refuse_git_tracked_outputs(repo: Repo, stages: Iterable[Stage]) -> None:
+    """Refuse cached outputs of ``stages`` that git tracks (one git command for all): mlvc
+    would cache them and ignore them while git went on versioning them, as ``mlvc add``
+    refuses such a path. Outputs with ``cache: false`` are meant to stay in git."""
+    if repo.scm is None:
+        return
+    owner = {o.path: s.name for s in stages for o in s.outs if o.cache}
+    tracked = repo.scm.tracked(list(owner)) if owner else []
+    if tracked:
+        shown = tracked[0]
+        path = next((p for p in owner if shown == p or shown.startswith(p + "/")), shown)
+        raise PipelineError(
+            f"output '{path}' of stage '{owner.get(path, '?')}' is tracked by git",
+            hint=f"stop tracking it in git (git rm -r --cached '{shown}'), or keep it in git "
+                 "with `cache: false` on that output in mlvc.yaml")

@@ -28,7 +28,7 @@ from mlvc.errors import (
     ObjectMissingError,
     PipelineError,
 )
-from mlvc.ops import record_in_git
+from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.ops.commit import Saved, Stored, store_paths
 from mlvc.paths import RelPath, from_user, is_within, to_fs
 from mlvc.pipeline.graph import Graph, build_graph
@@ -441,6 +441,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                             hint="add one with `mlvc stage add -n NAME -d DEP -o OUT CMD`")
     names = resolve_targets(repo, project.pipeline, targets or [], cwd)
     order = choose(project, names, single_item=single_item, downstream=downstream)
+    refuse_git_tracked_outputs(repo, [project.pipeline[n] for n in order])
     if pull and not dry:
         from mlvc.ops.fetch import fetch
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlvc.errors import FormatError, PipelineError
 from mlvc.fsutil import atomic_write
-from mlvc.ops import record_in_git
+from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.paths import RelPath, from_user, to_fs
 from mlvc.pipeline.graph import build_graph
 from mlvc.pipeline.loader import NAME_RE, load_pipeline, parse_pipeline
@@ -144,6 +144,7 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
     pipeline = parse_pipeline(new_text, repo.root)
     index = Index.load(repo.root, repo.ignore, stages=False)
     build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()])
+    refuse_git_tracked_outputs(repo, [pipeline[name]])
     atomic_write(fs, new_text)
     git = record_in_git(repo, [PIPELINE_FILE])
     return StageAddResult(pipeline[name], replaced, git.files, git.staged)

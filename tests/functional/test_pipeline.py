@@ -761,3 +761,24 @@ def test_a_slow_lock_write_is_made_less_often(project, monkeypatch):
     assert written[0] == 1 and written[-1] == 30
     assert len(written) < 15  # each write waits ten times its own cost: about 1 s
     assert sorted(lock(project)["stages"]) == sorted(stages)
+
+
+def test_a_cached_output_that_git_tracks_is_refused_before_anything_runs(project):
+    project.gen({"in.txt": "in\n", "out.txt": "old\n"}, commit="both in git")
+    r = project.run("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
+                    "cp in.txt out.txt", code=1)
+    assert "error: output 'out.txt' of stage 's' is tracked by git" in r.stderr
+    assert "git rm -r --cached 'out.txt'" in r.stderr and "cache: false" in r.stderr
+    assert not (project.root / "mlvc.yaml").exists()
+    project.run("stage", "add", "-n", "s", "-d", "in.txt", "-O", "out.txt",
+                "cp in.txt out.txt")  # kept in git: as meant
+    write_pipeline(project, {"s": {"cmd": sh("s", "out.txt", "in.txt"), "deps": ["in.txt"],
+                                   "outs": ["out.txt"]}})
+    before = snapshot(project.root, skip=(".git",))
+    for args in (["repro"], ["repro", "--dry"]):
+        r = project.run(*args, code=1)
+        assert "output 'out.txt' of stage 's' is tracked by git" in r.stderr
+    assert runs(project) == [] and snapshot(project.root, skip=(".git",)) == before
+    project.git("rm", "-q", "--cached", "out.txt")
+    project.run("repro")
+    assert runs(project) == ["s"] and "/out.txt" in project.read(".gitignore")
