@@ -59,10 +59,10 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
                               hint="name the pointer file to remove")
         found = owners[0]
         pointers[found] = index.pointers[found]
-    # An output that another pointer file also tracks (or holds) stays tracked: its data,
-    # .gitignore line and state stay too (two pointer files for one path: see Index.load).
-    kept = Nested(o.path for p in index.pointers.values() if p.path not in pointers
-                  for o in p.outs)
+    # An output that another pointer file or a stage also tracks (or holds) stays tracked:
+    # its data, .gitignore line and state stay too (see Index.load on such overlaps).
+    kept = Nested([*(o.path for p in index.pointers.values() if p.path not in pointers
+                     for o in p.outs), *(t.out.path for t in index.stage_outs)])
     out_paths = [o.path for p in pointers.values() for o in p.outs
                  if not kept.holding(o.path)]
     with repo.lock():

@@ -125,6 +125,15 @@ class Index:
             raise TargetError(f"'{path}' {what}",
                               hint=f"a path is tracked by one pointer file only: `mlvc remove "
                                    f"{other}` (or delete that file) keeps {first}")
+        for t in self.stage_outs:  # a stage output that a pointer file tracks too
+            for path in nested.overlapping(t.out.path):
+                pointer = owners[path][0]
+                what = (f"'{path}' is tracked by {pointer} and is an output of stage "
+                        f"'{t.stage}' too" if path == t.out.path else
+                        f"'{path}' ({pointer}) overlaps '{t.out.path}', an output of stage "
+                        f"'{t.stage}'")
+                raise TargetError(what,
+                                  hint=f"`mlvc remove {pointer}` and let the stage produce it")
 
     def tracked(self) -> list[Tracked]:
         return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs] + list(

@@ -782,3 +782,18 @@ def test_a_cached_output_that_git_tracks_is_refused_before_anything_runs(project
     project.git("rm", "-q", "--cached", "out.txt")
     project.run("repro")
     assert runs(project) == ["s"] and "/out.txt" in project.read(".gitignore")
+
+
+def test_a_pointer_file_for_a_stage_output_is_refused_until_removed(chain):
+    pointer = "schema: 1\nouts:\n- path: x.out\n  hash: xxh128\n  oid: {}\n  type: file\n" \
+              "  size: 1\n".format(lock(chain)["stages"]["x"]["outs"][0]["oid"])
+    chain.gen({"x.out.mlvc": pointer})  # hand-written, or from a merge
+    for args in (["status"], ["checkout"], ["commit"]):
+        r = chain.run(*args, code=1)
+        assert r.stderr.startswith(
+            "error: 'x.out' is tracked by x.out.mlvc and is an output of stage 'x' too")
+        assert "`mlvc remove x.out.mlvc` and let the stage produce it" in r.stderr
+    assert "/x.out" in chain.read(".gitignore").splitlines()
+    chain.run("remove", "x.out.mlvc")
+    assert "/x.out" in chain.read(".gitignore").splitlines()  # the stage still owns it
+    assert json.loads(chain.run("status", "--json").stdout)["clean"]
