@@ -9,30 +9,16 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
-def atomic_write(path: Path, data: str | bytes, mode: int = 0o666) -> None:
-    """Write a file so that readers see the old or the new content, never a mix."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.mlvc-tmp.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 WRITE_MANY_MIN = 16  # from this many files, atomic_write_many uses threads
 WRITE_MANY_THREADS = 8
 _TMP_NUMBERS = itertools.count()  # temporary names are never reused, even by a reused pid
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = 0o666) -> None:
+    """Write a file so that readers see the old or the new content, never a mix: its bytes
+    are on disk before it has its name (see :class:`NewFile`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_whole(path, data, mode)
 
 
 def atomic_write_many(items: Sequence[tuple[Path, str | bytes]], mode: int = 0o666,
@@ -40,40 +26,43 @@ def atomic_write_many(items: Sequence[tuple[Path, str | bytes]], mode: int = 0o6
     """:func:`atomic_write` of each ``(path, data)``, for many small files at once (``mlvc
     add`` of 10,000 targets writes 10,000 pointer files).
 
-    Each file starts unnamed where the filesystem allows (see :class:`NewFile`), so one
-    name is made instead of a temporary one renamed, and threads overlap the ``fsync``
-    waits: 10,000 pointers in a folder of 10,000 files took 2.2 s instead of 4.1-4.5 s.
-    The first failure is raised once the files already started are done; on Ctrl-C the
-    ones not started are left alone. ``advance(1)`` is called as each file is written.
+    From ``WRITE_MANY_MIN`` files, threads overlap the ``fsync`` waits: 10,000 pointers in
+    a folder of 10,000 files took 2.2 s instead of 4.1-4.5 s. The first failure is raised
+    once the files already started are done; on Ctrl-C the ones not started are left
+    alone. ``advance(1)`` is called as each file is written.
     """
     advance = advance or (lambda n: None)
+    for folder in {p.parent for p, _ in items}:
+        folder.mkdir(parents=True, exist_ok=True)
     if len(items) < WRITE_MANY_MIN:
         for path, data in items:
-            atomic_write(path, data, mode)
+            _write_whole(path, data, mode)
             advance(1)
         return
     from mlvc.parallel import threaded
 
-    def write(item: tuple[Path, str | bytes]) -> None:
-        path, data = item
-        raw = data.encode("utf-8") if isinstance(data, str) else data
-        folder = str(path.parent)
-        tmp = f"{folder}/.{path.name}.mlvc-tmp.{os.getpid()}.{next(_TMP_NUMBERS)}"
-        with NewFile(folder, tmp, mode) as new:
-            write_all(new.fd, raw)
-            os.fsync(new.fd)
-            new.publish(str(path))
-
-    for path in {p.parent for p, _ in items}:
-        path.mkdir(parents=True, exist_ok=True)
     failed = []
-    for _, result in threaded(items, write, WRITE_MANY_THREADS):
+    for _, result in threaded(items, lambda item: _write_whole(*item, mode),
+                              WRITE_MANY_THREADS):
         if isinstance(result, BaseException):
             failed.append(result)
         else:
             advance(1)
     if failed:
         raise failed[0]
+
+
+def _write_whole(path: Path, data: str | bytes, mode: int) -> None:
+    """Write ``path`` through a :class:`NewFile` in its (existing) folder, synced to disk
+    before it is published: unnamed where the filesystem allows, so one name is made
+    instead of a temporary one renamed."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    folder = str(path.parent)
+    tmp = f"{folder}/.{path.name}.mlvc-tmp.{os.getpid()}.{next(_TMP_NUMBERS)}"
+    with NewFile(folder, tmp, mode) as new:
+        write_all(new.fd, raw)
+        os.fsync(new.fd)
+        new.publish(str(path))
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

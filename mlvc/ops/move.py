@@ -55,7 +55,7 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
         raise TargetError(f"'{dst_path or '.'}' exists already")
     if is_within(dst_path, src_path):
         raise TargetError(f"cannot move '{src_path}' into itself")
-    for other in index.overlapping(dst_path):
+    for other in index.overlap_finder()(dst_path):
         if other.out.path != src_path:
             raise TargetError(f"'{dst_path}' overlaps '{other.out.path}' ({other.pointer})")
     if repo.scm is not None and repo.scm.tracked([dst_path]):

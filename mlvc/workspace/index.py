@@ -149,17 +149,14 @@ class Index:
     def select(self, targets: list[RelPath]) -> list[Selected]:
         """Outputs chosen by targets: pointer files, output paths, folders holding outputs,
         or paths inside a tracked folder. No targets: everything."""
-        every = self.tracked()
         if not targets:
-            return [Selected(t, "") for t in every]
-        # Positions in ``every``, by pointer and by output path: each target is answered
-        # without a pass over every output (`mlvc status data/*.jpg` of 10,000 pointers).
+            return [Selected(t, "") for t in self.tracked()]
+        # Each target is answered without a pass over every output (`mlvc status
+        # data/*.jpg` of 10,000 pointers).
+        every, by_out, nested = self._outputs()
         by_pointer: dict[RelPath, list[int]] = {}
-        by_out: dict[RelPath, list[int]] = {}
         for i, t in enumerate(every):
             by_pointer.setdefault(t.pointer, []).append(i)
-            by_out.setdefault(t.out.path, []).append(i)
-        nested = Nested(by_out)
         chosen: dict[tuple[RelPath, RelPath], Selected] = {}
         for target in targets:
             # Whole: the target is the pointer, or the output is the target or inside it.
@@ -188,17 +185,19 @@ class Index:
                 chosen.setdefault((s.tracked.pointer, s.tracked.out.path), s)
         return list(chosen.values())
 
-    def overlapping(self, path: RelPath) -> list[Tracked]:
-        return [t for t in self.tracked() if overlaps(path, t.out.path)]
-
     def overlap_finder(self) -> Callable[[RelPath], list[Tracked]]:
-        """:meth:`overlapping` for many paths: each answered without a pass over every
-        tracked output."""
-        by_path: dict[RelPath, list[Tracked]] = {}
-        for t in self.tracked():
-            by_path.setdefault(t.out.path, []).append(t)
-        nested = Nested(by_path)
-        return lambda path: [t for p in nested.overlapping(path) for t in by_path[p]]
+        """A function giving the tracked outputs that are a path, hold it or lie inside it;
+        each call answered without a pass over every tracked output."""
+        every, by_out, nested = self._outputs()
+        return lambda path: [every[i] for p in nested.overlapping(path) for i in by_out[p]]
+
+    def _outputs(self) -> tuple[list[Tracked], dict[RelPath, list[int]], Nested]:
+        """:meth:`tracked`, the positions in it of each output path, and those paths."""
+        every = self.tracked()
+        by_out: dict[RelPath, list[int]] = {}
+        for i, t in enumerate(every):
+            by_out.setdefault(t.out.path, []).append(i)
+        return every, by_out, Nested(by_out)
 
     def unrecorded_stages(self, targets: list[RelPath]) -> tuple[list[str], list[RelPath]]:
         """Stages that have not run (no ``mlvc.lock`` record of their outputs) with an
@@ -206,11 +205,14 @@ class Index:
         no target); and the targets that name no such output, for :meth:`select`."""
         stages: dict[str, None] = {}
         rest = []
+        tracked_around = None
         for target in targets:
             hits = [d.stage for d in self.declared
                     if target and not d.recorded and overlaps(target, d.path)]
             stages.update(dict.fromkeys(hits))
-            if not hits or any(overlaps(target, t.out.path) for t in self.tracked()):
+            if hits and tracked_around is None:
+                tracked_around = self.overlap_finder()
+            if not hits or tracked_around(target):
                 rest.append(target)
         return list(stages), rest
 

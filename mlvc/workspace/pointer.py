@@ -136,9 +136,9 @@ def write_pointer(root: Path, pointer: Pointer) -> None:
 def write_pointers(root: Path, pointers: list[Pointer],
                    progress: Progress = NULL_PROGRESS) -> None:
     """:func:`write_pointer` of each, for many at once (a progress phase when they are)."""
-    if len(pointers) < POINTERS_PHASE_MIN:
-        atomic_write_many([(to_fs(root, p.path), dump_pointer(p)) for p in pointers])
+    items = [(to_fs(root, p.path), dump_pointer(p)) for p in pointers]
+    if len(items) < POINTERS_PHASE_MIN:
+        atomic_write_many(items)
         return
-    with progress.phase("Writing pointer files", total=len(pointers)) as advance:
-        atomic_write_many([(to_fs(root, p.path), dump_pointer(p)) for p in pointers],
-                          advance=advance)
+    with progress.phase("Writing pointer files", total=len(items)) as advance:
+        atomic_write_many(items, advance=advance)

@@ -229,9 +229,9 @@ def report_checkout(result) -> None:
         echo("Nothing to do: the workspace matches.")
     if result.conflicts:
         click.echo(f"Kept {count(len(result.conflicts), 'file')} with unsaved changes:", err=True)
-        for p in result.conflicts[:20]:
+        for p in result.conflicts[:LIST_LIMIT]:
             click.echo(f"  {shown(p)}", err=True)
-    for path, reason in result.failed[:20]:
+    for path, reason in result.failed[:LIST_LIMIT]:
         click.echo(f"error: {shown(path)}: {printable(reason)}", err=True)
     if result.hint:
         click.echo(f"hint: {result.hint}", err=True)
