@@ -68,6 +68,14 @@ class Git:
     def add(self, paths: list[str]) -> None:
         self._run_paths(("add",), paths)
 
+    def changed_below(self, pathspecs: list[str]) -> set[str]:
+        """The paths that ``git add PATHSPECS`` would stage, relative to the project: files
+        below them that are untracked (and not ignored), modified or deleted. The pathspecs
+        are read as git reads them on a command line (not literally)."""
+        out = self._run("ls-files", "-z", "--others", "--exclude-standard", "--modified",
+                        "--deleted", "--", *pathspecs)
+        return {p for p in out.split("\0") if p}
+
     def _run_paths(self, args: tuple[str, ...], paths: list[str]) -> list[str]:
         """``git ARGS -- PATHS``, the paths taken literally (a file named ``a*`` is not a
         pattern that matches ``ab``), in as many runs as the command-line limit needs: the

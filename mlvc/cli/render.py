@@ -124,17 +124,37 @@ def git_hint(root: Path, result, what: str = "To track the changes with git") ->
     """Tell the user how to record ``result.git_files`` in git, or that mlvc staged them.
 
     The paths are relative to the folder the user is in, like git's own, so the command
-    works pasted as it is from a sub-folder too.
+    works pasted as it is from a sub-folder too. More than ``LIST_LIMIT`` files are named
+    by their folders when ``git add`` of those stages exactly them (``short_git_add``);
+    ``--json`` lists them all.
     """
-    if not result.git_files:
+    files = result.git_files
+    if not files:
         return
     import os
     import shlex
 
     here, top = os.path.realpath(settings().cwd), os.path.realpath(root)
-    files = " ".join(shlex.quote(os.path.relpath(os.path.join(top, p), here))
-                     for p in result.git_files)
+
+    def line(paths) -> str:
+        shown = [os.path.relpath(os.path.join(top, p), here) for p in paths]
+        dashes = "-- " if any(p.startswith("-") for p in shown) else ""
+        return dashes + " ".join(shlex.quote(p) for p in shown)
+
     if result.staged:
-        echo(f"\nStaged in git: {files}")
+        if len(files) > LIST_LIMIT:
+            echo(f"\nStaged {count(len(files), 'file')} in git (`--json` lists them).")
+        else:
+            echo(f"\nStaged in git: {line(files)}")
+        return
+    folders = None
+    if len(files) > LIST_LIMIT:
+        from mlvc.ops import short_git_add
+
+        folders = short_git_add(root, files)
+    if folders is None:
+        echo(f"\n{what}, run:\n\n\tgit add {line(files)}\n")
     else:
-        echo(f"\n{what}, run:\n\n\tgit add {files}\n")
+        where = "That folder holds" if len(folders) == 1 else "Those folders hold"
+        echo(f"\n{what}, run:\n\n\tgit add {line(folders)}\n\n{where} the "
+             f"{len(files)} changed files and no other change (`--json` lists them).\n")

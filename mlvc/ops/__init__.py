@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlvc.errors import PipelineError
+from mlvc.errors import MlvcError, PipelineError
 from mlvc.paths import RelPath, UserPaths, to_fs
 
 if TYPE_CHECKING:
@@ -46,6 +47,40 @@ def record_in_git(repo: Repo, paths: list[RelPath]) -> GitChange:
         repo.scm.add(list(files))
         return GitChange(files, True)
     return GitChange(files)
+
+
+FEW_FOLDERS = 20  # at most this many folders in a shortened `git add` (see short_git_add)
+_PATHSPEC_MAGIC = frozenset("*?[]\\:!^")
+
+
+def short_git_add(root: Path, files: Iterable[RelPath]) -> tuple[RelPath, ...] | None:
+    """At most ``FEW_FOLDERS`` folders (``.`` for the project folder) such that ``git add``
+    of them stages exactly ``files``, or None when no such short command is exact.
+
+    For a hint: ``git add`` of 20,000 pointer files is a line nobody can read. The folders
+    are the files' own, or their ancestors when there are too many; one ``git ls-files``
+    then checks that nothing else below them (an untracked file, an edit) would be staged
+    too. A folder whose name git would read as a pattern is never used.
+    """
+    wanted = set(files)
+    folders = {posixpath.dirname(p) for p in wanted}
+    while len(folders) > FEW_FOLDERS:
+        deepest = max(f.count("/") + bool(f) for f in folders)
+        folders = {posixpath.dirname(f) if f.count("/") + bool(f) == deepest else f
+                   for f in folders}
+    # A folder inside another one in the set adds nothing.
+    folders = {f for f in folders
+               if not any(f != g and (not g or f.startswith(g + "/")) for g in folders)}
+    specs = sorted(f or "." for f in folders)
+    if any(_PATHSPEC_MAGIC & set(f) for f in specs):
+        return None
+    from mlvc.scm import Git
+
+    try:
+        staged_by_them = Git(root).changed_below(specs)
+    except MlvcError:
+        return None
+    return tuple(specs) if staged_by_them == wanted else None
 
 
 def refuse_git_tracked_outputs(repo: Repo, stages: Iterable[Stage]) -> None:

@@ -217,6 +217,66 @@ def test_git_hint_paths_are_relative_to_where_the_user_is(project):
         "sub/deep/.gitignore", "sub/deep/x.csv.mlvc"]
 
 
+def _staged(project) -> set[str]:
+    return set(project.git("diff", "--cached", "--name-only", "-z").split("\0")) - {""}
+
+
+def test_git_hint_for_many_files_names_their_folders_when_that_is_exact(project):
+    project.gen({"models": {f"m{i}.pt": str(i) for i in range(25)},
+                 "runs": {"a": {f"r{i}.pt": str(i) for i in range(25)}}})
+    targets = [f"models/m{i}.pt" for i in range(25)] + [f"runs/a/r{i}.pt" for i in range(25)]
+    r = project.run("add", *targets)
+    assert _hinted_git_add(r.stdout) == ["models", "runs/a"]
+    assert "Those folders hold the 52 changed files and no other change" in r.stdout
+    project.git("add", "models", "runs/a")
+    assert _staged(project) == {f"{t}.mlvc" for t in targets} | {
+        "models/.gitignore", "runs/a/.gitignore"}  # exactly the files, nothing else
+    project.commit_all("track")
+
+    # From inside the folder, as git's own paths are: "." is that folder.
+    for i in range(25):
+        (project.root / "models" / f"m{i}.pt").write_text(f"new {i}")
+    here = project.root / "models"
+    r = project.run("commit", "--force", cwd=here)
+    assert _hinted_git_add(r.stdout) == ["."]
+    subprocess.run(["git", "add", "."], cwd=here, check=True)
+    assert _staged(project) == {f"models/m{i}.pt.mlvc" for i in range(25)}
+
+
+def test_git_hint_lists_every_file_when_the_folder_holds_other_changes(project):
+    project.gen({"models": {**{f"m{i}.pt": str(i) for i in range(25)}, "notes.txt": "mine"}})
+    r = project.run("add", *[f"models/m{i}.pt" for i in range(25)])
+    files = _hinted_git_add(r.stdout)
+    assert len(files) == 26 and "models/notes.txt" not in files  # notes.txt is the user's
+    project.git("add", *files)
+    assert _staged(project) == set(files)
+
+
+def test_git_hint_names_many_folders_by_their_parent(project):
+    # 30 folders are more than a hint should list: their parent stands for them.
+    project.gen({"exp": {f"run{i}": {"model.pt": str(i)} for i in range(30)}})
+    r = project.run("add", *[f"exp/run{i}/model.pt" for i in range(30)])
+    assert _hinted_git_add(r.stdout) == ["exp"]
+    project.git("add", "exp")
+    assert len(_staged(project)) == 60  # 30 pointers and 30 .gitignore files
+
+
+def test_git_hint_never_uses_a_folder_git_reads_as_a_pattern(project):
+    project.gen({"m*": {f"m{i}.pt": str(i) for i in range(25)}, "mx": {"mine.txt": "1"}})
+    files = _hinted_git_add(project.run("add", *[f"m*/m{i}.pt" for i in range(25)]).stdout)
+    assert len(files) == 26  # `git add m*` would take mx/mine.txt too
+    project.git("--literal-pathspecs", "add", *files)
+    assert _staged(project) == set(files)
+
+
+def test_autostage_of_many_files_gives_their_number(project):
+    project.run("config", "core.autostage", "true")
+    project.gen({"models": {f"m{i}.pt": str(i) for i in range(25)}})
+    r = project.run("add", *[f"models/m{i}.pt" for i in range(25)])
+    assert "Staged 26 files in git (`--json` lists them)." in r.stdout
+    assert len(_staged(project)) == 26
+
+
 def test_autostage_covers_move_and_remove(project):
     project.run("config", "core.autostage", "true")
     project.commit_all("autostage")
