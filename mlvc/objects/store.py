@@ -234,7 +234,8 @@ class ObjectStore:
             return tree
         data = self.read_bytes(oid)
         if hash_bytes(data) != oid:
-            raise CorruptObjectError(oid, hint="run `mlvc verify` or re-add the data")
+            raise CorruptObjectError(
+                oid, hint="`mlvc fetch` gets it again from a remote; or re-add the data")
         tree = Tree.from_trusted_bytes(data) if validated else Tree.from_bytes(data, oid)
         self._trees[oid] = tree
         return tree

@@ -410,3 +410,20 @@ def test_two_pointer_files_for_one_path_are_refused_until_one_is_removed(project
     r = project.run("status", code=1)
     assert r.stderr.startswith(
         "error: 'data' holds 'data/sub', which inner.mlvc tracks; data.mlvc tracks it whole")
+
+
+def test_every_command_that_a_message_names_exists():
+    """Hints and docstrings name commands in backticks (`mlvc fetch`): each must be one that
+    this version has, so that a hint never sends the user to a command that is not there."""
+    import re
+    from pathlib import Path
+
+    import mlvc
+
+    src = Path(mlvc.__file__).parent
+    named = set()
+    for path in src.rglob("*.py"):
+        named |= set(re.findall(r"`mlvc ([a-z][a-z-]*)", path.read_text(encoding="utf-8")))
+    assert {"fetch", "commit", "checkout"} <= named  # the pattern finds them
+    missing = sorted(n for n in named if n not in COMMANDS)
+    assert not missing, f"messages name commands that do not exist: {missing}"
