@@ -39,6 +39,11 @@ class _ValidTrees:
         return isinstance(oid, str) and bool(self.state.valid_trees([oid]))
 
 
+def valid_trees(repo: Repo) -> Container[str]:
+    """The manifests that passed validation before, asked of the state DB one by one."""
+    return _ValidTrees(repo)
+
+
 def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
     out = []
     validated = _ValidTrees(repo)

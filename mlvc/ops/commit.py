@@ -17,9 +17,10 @@ from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
+from mlvc.workspace.compare import tree_oids_at
 from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Declared, Index
-from mlvc.workspace.marks import make_mark, scan_by_marks
+from mlvc.workspace.marks import chunk_marks, chunks, make_mark, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
 from mlvc.workspace.state import RACY_NS, Mark, StatKey
@@ -242,11 +243,24 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
         # A mark needs the stat of every object, a hard-linked file's too (it is its object's
         # key). Without them (a re-add of what was stored before) the scan is not digested.
         if all(o in keys for o in needed):
-            mark = make_mark(path, built.oid, Listing.of(node), node, objects_dir, keys,
-                             needed, started)
+            listing = Listing.of(node)
+            mark = make_mark(path, built.oid, listing, node, objects_dir, keys, needed,
+                             started)
             if mark is not None:
                 marks.append(mark)
+                marks += _chunk_marks(repo, path, built.oid, listing, node, keys, started)
     return _Finished(written, listings, marks)
+
+
+def _chunk_marks(repo: Repo, path: RelPath, oid: str, listing: Listing, node: WsDir,
+                 keys: dict[str, StatKey], started: int) -> list[Mark]:
+    """Marks of the sub-folders (``marks.chunks``) of an output just stored and marked."""
+    found = chunks(listing)
+    if not found:
+        return []
+    tree_oids = tree_oids_at(repo.cache, path, oid, [c.path for c in found])
+    return chunk_marks(listing, node, found, tree_oids, str(repo.cache.objects_dir), keys,
+                       started)
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

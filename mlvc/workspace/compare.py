@@ -83,6 +83,33 @@ def flatten(store: ObjectStore, out: Out, validated: Container[str] = frozenset(
     return Recorded(files, frozenset(dirs), frozenset(trees))
 
 
+def tree_oids_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Iterable[RelPath],
+                 validated: Container[str] = frozenset()) -> dict[RelPath, str]:
+    """The tree oid of each of ``paths`` (folders below ``top``, whose tree is ``top_oid``)
+    that the tree has as a folder. Only the manifests on the way to them are read."""
+    wanted = set(paths)
+    on_the_way = {top}
+    for p in wanted:
+        while "/" in p and p != top:
+            p = p.rpartition("/")[0]
+            if p in on_the_way:
+                break
+            on_the_way.add(p)
+    found: dict[RelPath, str] = {}
+    stack = [(top, top_oid)]
+    while stack:
+        path, oid = stack.pop()
+        for entry in store.read_tree(oid, oid in validated).entries:
+            if not entry.is_dir:
+                continue
+            child = f"{path}/{entry.name}"
+            if child in wanted:
+                found[child] = entry.oid
+            if child in on_the_way:
+                stack.append((child, entry.oid))
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class WsView:
     files: dict[RelPath, WsFile]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from itertools import chain
 
 import xxhash
@@ -68,16 +69,6 @@ def _digest(*parts: bytes) -> bytes:
     return hasher.digest()
 
 
-def current_objects_digest(objects_dir: str, oids: Sequence[str], *,
-                           split: bool = False) -> bytes | None:
-    """``objects_digest`` of the objects as they are now; None if one is missing. With
-    ``split``, many stats are split over two cores (see ``verify.stat_objects_split``)."""
-    keys = (stat_objects_split if split else stat_objects)(objects_dir, oids)
-    if None in keys:
-        return None
-    return objects_digest(objects_dir, oids, keys)  # type: ignore[arg-type]
-
-
 def make_mark(path: RelPath, oid: str, listing: Listing, node: WsFile | WsDir | None,
               objects_dir: str, object_keys: Mapping[str, StatKey], needed: Iterable[str],
               started: int) -> Mark | None:
@@ -101,27 +92,131 @@ def make_mark(path: RelPath, oid: str, listing: Listing, node: WsFile | WsDir | 
     return Mark(path, oid, ws, tuple(objects), objects_digest(objects_dir, objects, keys))
 
 
-def objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, bytes | None]:
-    """``current_objects_digest`` of each mark's objects, by output path."""
-    return {m.path: current_objects_digest(objects_dir, m.objects) for m in marks}
+# Sub-folder marks. A mark is a statement about a path and the tree oid recorded for it,
+# not about an output: "this folder, scanned like this, matched tree T, and its objects were
+# sound". So a big output's sub-folders are marked too, each against its own recorded tree.
+# When the output's own mark fails (one file edited among 50,000), the sub-folders whose
+# marks still hold are clean and only the rest takes the full comparison; and a sub-folder's
+# mark outlives a commit of a change elsewhere in the output, whose tree oid it keeps.
+CHUNK_MAX = 4000  # a sub-folder is marked when it holds at most this many files…
+CHUNK_MIN = 100  # …and at least this many (so a big output has at most ~1/100 as many marks)
 
 
-def still_clean(mark: Mark | None, oid: str, listing: Listing,
-                objects_now: Callable[[], Mapping[RelPath, bytes | None]]) -> bool:
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A sub-folder of a listed output that gets a mark of its own (see ``chunks``)."""
+
+    path: RelPath
+    index: int  # its position in ``listing.dirs``
+    start: int  # its files (and all below it) are ``listing.paths[start:end]``
+    end: int
+
+
+def chunks(listing: Listing) -> list[Chunk]:
+    """The largest sub-folders of a listed folder that hold at most ``CHUNK_MAX`` files
+    (counting everything below them), of those that hold at least ``CHUNK_MIN``.
+
+    The walk lists a folder's files and then everything below it before anything else, so a
+    sub-folder's files are one run of ``listing.paths``.
+    """
+    if listing.kind != "dir" or len(listing.paths) <= CHUNK_MAX:
+        return []
+    dirs, parents, starts = listing.dirs, listing.parents, listing.starts
+    end = list(listing.ends)  # becomes the end of each folder's whole run
+    for i in range(len(dirs) - 1, 0, -1):  # a sub-folder comes after its parent
+        p = parents[i]
+        if end[i] > end[p]:
+            end[p] = end[i]
+    out: list[Chunk] = []
+    taken = [False] * len(dirs)  # inside a chosen chunk
+    for i in range(1, len(dirs)):
+        p = parents[i]
+        if taken[p]:
+            taken[i] = True
+            continue
+        n = end[i] - starts[i]
+        if n <= CHUNK_MAX:
+            taken[i] = True
+            if n >= CHUNK_MIN:
+                out.append(Chunk(dirs[i], i, starts[i], end[i]))
+    return out
+
+
+def sub_listing(listing: Listing, chunk: Chunk) -> Listing:
+    """The part of ``listing`` at and below ``chunk``: what a scan of that folder gives."""
+    inside = {chunk.index}
+    keep = [chunk.index]
+    for i in range(chunk.index + 1, len(listing.dirs)):
+        if listing.parents[i] in inside:
+            inside.add(i)
+            keep.append(i)
+    where = {old: new for new, old in enumerate(keep)}
+    a, b = chunk.start, chunk.end
+    return Listing("dir", [listing.dirs[i] for i in keep],
+                   [where.get(listing.parents[i], -1) for i in keep],
+                   [listing.starts[i] - a for i in keep], [listing.ends[i] - a for i in keep],
+                   listing.paths[a:b], listing.keys[3 * a:3 * b], listing.execs[a:b],
+                   listing.nlinks[a:b])
+
+
+def node_at(node: WsDir, path: RelPath) -> WsDir:
+    """The folder node at ``path``, below ``node``."""
+    for name in path[len(node.path) + 1:].split("/"):
+        node = node.dirs[name]
+    return node
+
+
+def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
+                tree_oids: Mapping[RelPath, str], objects_dir: str,
+                object_keys: Mapping[str, StatKey], started: int) -> list[Mark]:
+    """Marks for the chunks ``todo`` of an output just found clean (or of the part of it
+    that holds them), each against its tree oid in ``tree_oids``: see :func:`make_mark`,
+    whose conditions apply to each. ``node`` is ``listing.tree()`` with oids and link
+    types filled in; a chunk with a file of unknown oid is left unmarked."""
+    out = []
+    for c in todo:
+        oid = tree_oids.get(c.path)
+        if oid is None:
+            continue
+        sub = node_at(node, c.path)
+        needed = {f.oid for f in iter_files(sub)}
+        if None in needed:
+            continue
+        mark = make_mark(c.path, oid, sub_listing(listing, c), sub, objects_dir, object_keys,
+                         needed, started)  # type: ignore[arg-type]
+        if mark is not None:
+            out.append(mark)
+    return out
+
+
+def objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, list[int] | None]:
+    """The stat of each mark's objects as they are now, three numbers per object (see
+    ``stat_objects``), by output path; None for a mark one of whose objects is missing."""
+    out: dict[RelPath, list[int] | None] = {}
+    for m in marks:
+        keys = stat_objects(objects_dir, m.objects)
+        out[m.path] = None if None in keys else keys  # type: ignore[assignment]
+    return out
+
+
+def still_clean(mark: Mark | None, oid: str, listing: Listing, objects_dir: str,
+                objects_now: Callable[[], Mapping[RelPath, list[int] | None]]) -> bool:
     """Whether ``listing`` (a fresh scan of the output) and the cache still match ``mark``.
 
-    ``objects_now()`` gives the digest of the cache objects as they are now (see
+    ``objects_now()`` gives the stat of the cache objects as they are now (see
     :func:`objects_now`); it is only asked for when the scan matches.
     """
     if mark is None or mark.oid != oid or listing.kind is None:
         return False
     if scan_digest(listing)[0] != mark.ws:
         return False
-    return objects_now().get(mark.path) == mark.cache
+    keys = objects_now().get(mark.path)
+    return keys is not None and objects_digest(objects_dir, mark.objects, keys) == mark.cache
 
 
 def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
-                  items: Sequence[tuple[RelPath, str | None]], *, overlap: bool = True
+                  items: Sequence[tuple[RelPath, str | None]], *, overlap: bool = True,
+                  stats: dict[str, tuple[int, int, int]] | None = None
                   ) -> tuple[list[Listing], list[bool]]:
     """Scan each ``(path, oid)`` and say whether it is clean by its mark: as it was when last
     found clean with the recorded ``oid`` (None: no mark to try, e.g. part of a folder).
@@ -131,6 +226,9 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
     overlap on two cores. When the child has little to stat (hard-linked files are their own
     objects), or without ``overlap``, a big folder's scan may split over the two cores
     instead; without ``overlap`` the objects are stat'ed only for a scan that matches.
+
+    ``stats``, when given and a path is not clean, receives the stat of the marked objects
+    that the child took (oid -> (inode, mtime_ns, size)), for the full comparison to reuse.
     """
     wanted = {path: oid for path, oid in items if oid is not None}
     marks = state.marks(wanted)
@@ -143,24 +241,31 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
         work = nullcontext(lambda: later)
     with work as objects:
         listings = [scanner.listing(path, split=not busy) for path, _ in items]
-        clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects)
+        clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects_dir,
+                                                 objects)
                  for (path, oid), listing in zip(items, listings)]
+        if stats is not None and busy and not all(clean):
+            taken = objects()
+            for m in current:
+                keys = taken.get(m.path)
+                if keys is not None:
+                    stats.update(zip(m.objects, zip(*[iter(keys)] * 3)))
     return listings, clean
 
 
-class _ObjectsLater(Mapping[RelPath, "bytes | None"]):
+class _ObjectsLater(Mapping[RelPath, "list[int] | None"]):
     """:func:`objects_now` of each mark, worked out when first asked for, with the stats
     split over two cores."""
 
     def __init__(self, objects_dir: str, marks: Iterable[Mark]) -> None:
         self._dir = objects_dir
         self._marks = {m.path: m for m in marks}
-        self._done: dict[RelPath, bytes | None] = {}
+        self._done: dict[RelPath, list[int] | None] = {}
 
-    def __getitem__(self, path: RelPath) -> bytes | None:
+    def __getitem__(self, path: RelPath) -> list[int] | None:
         if path not in self._done:
-            self._done[path] = current_objects_digest(self._dir, self._marks[path].objects,
-                                                      split=True)
+            keys = stat_objects_split(self._dir, self._marks[path].objects)
+            self._done[path] = None if None in keys else keys  # type: ignore[assignment]
         return self._done[path]
 
     def __iter__(self):

@@ -29,6 +29,7 @@ from mlvc.workspace.state import FileState, StateDB, StatKey, stat_key
 _S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
 TMP_MARK = ".mlvc-tmp."
 SPLIT_AFTER = 1000  # files listed before a walk may split in two (see Scanner.listing)
+FEW_FILES = 5000  # up to this many, known_oids looks rows up by path, not by range
 _TMP_RE = re.compile(r"\.mlvc-tmp\.\d+(\.\d+)?$")
 
 
@@ -356,8 +357,11 @@ def known_oids(state: StateDB, files: list[WsFile], under: Iterable[RelPath]
     its inode and stat: it is that object, so mlvc writes no row for the hard links it makes.
     """
     known: dict[RelPath, FileState] = {}
-    for path in under:
-        known.update(state.files_under(path))
+    if len(files) <= FEW_FILES:
+        known = state.files_at(f.path for f in files)
+    else:
+        for path in under:
+            known.update(state.files_under(path))
     todo = apply_state(files, known)
     shared = [f.key[0] for f in todo if f.nlink > 1]
     if not shared:

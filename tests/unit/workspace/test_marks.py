@@ -6,9 +6,9 @@ import os
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlvc.workspace.marks import current_objects_digest, objects_digest, scan_digest
+from mlvc.workspace.marks import objects_digest, objects_now, scan_digest
 from mlvc.workspace.scan import Listing, WsDir, WsFile
-from mlvc.workspace.state import StatKey, stat_key
+from mlvc.workspace.state import Mark, StatKey, stat_key
 
 names = st.text(st.characters(blacklist_characters="\0/", blacklist_categories=("Cs",)),
                 min_size=1, max_size=6)
@@ -107,15 +107,16 @@ def test_objects_digest_depends_on_every_field_and_the_folder():
         objects_digest("/c", [two, one], [1, 2, 3, 4, 5, 6])
 
 
-def test_current_objects_digest_is_the_marked_digest(tmp_path):
+def test_objects_now_is_the_stat_that_marks_digest(tmp_path):
     oids = sorted(["ab" + "0" * 30, "ab" + "1" * 30, "cd" + "2" * 30])
     for i, oid in enumerate(oids):
         (tmp_path / oid[:2]).mkdir(exist_ok=True)
         (tmp_path / oid[:2] / oid[2:]).write_bytes(b"x" * i)
     keys = [n for o in oids for n in stat_key(os.stat(tmp_path / o[:2] / o[2:]))]
-    assert current_objects_digest(str(tmp_path), oids) == objects_digest(str(tmp_path), oids, keys)
+    mark = Mark("out", "0" * 32, b"", tuple(oids), b"")
+    assert objects_now(str(tmp_path), [mark]) == {"out": keys}
     (tmp_path / "cd" / oids[2][2:]).unlink()
-    assert current_objects_digest(str(tmp_path), oids) is None
+    assert objects_now(str(tmp_path), [mark]) == {"out": None}
 
 
 def test_numbers_too_big_for_64_bits_still_count():
@@ -127,3 +128,46 @@ def test_numbers_too_big_for_64_bits_still_count():
     assert scan_digest(small)[0] != before
     assert objects_digest("/c", ["ab" * 16], [2**64 - 1, 2, 3]) != \
         objects_digest("/c", ["ab" * 16], [2**64 - 2, 2, 3])
+
+
+def _counts(spec: dict, path: str = "out", out: dict | None = None) -> dict:
+    """Files at and below each folder of ``spec``."""
+    out = {} if out is None else out
+    n = len(spec["files"])
+    for name, sub in spec["dirs"].items():
+        _counts(sub, f"{path}/{name}", out)
+        n += out[f"{path}/{name}"]
+    out[path] = n
+    return out
+
+
+@given(trees, st.integers(0, 3), st.integers(1, 6))
+def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high):
+    from mlvc.workspace import marks
+
+    old = marks.CHUNK_MIN, marks.CHUNK_MAX
+    marks.CHUNK_MIN, marks.CHUNK_MAX = low, high
+    try:
+        scan = listing(spec)
+        found = marks.chunks(scan)
+    finally:
+        marks.CHUNK_MIN, marks.CHUNK_MAX = old
+    counts = _counts(spec)
+    if counts["out"] <= high:
+        assert found == []
+        return
+
+    def ancestors(p):
+        while "/" in p:
+            p = p.rpartition("/")[0]
+            yield p
+
+    # Exactly the folders within the bounds whose every ancestor but the output is above.
+    expected = {p for p, n in counts.items() if p != "out" and low <= n <= high
+                and all(counts[a] > high for a in ancestors(p) if a != "out")}
+    assert {c.path for c in found} == expected
+    tree = build(spec)
+    for c in found:
+        assert scan.dirs[c.index] == c.path and c.end - c.start == counts[c.path]
+        # A chunk's part of the listing is the listing of that folder on its own.
+        assert marks.sub_listing(scan, c) == Listing.of(marks.node_at(tree, c.path))

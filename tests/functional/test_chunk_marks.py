@@ -1,0 +1,221 @@
+"""Marks of sub-folders ("chunks"): when one file of a big output changes, status compares
+only what lies outside the sub-folders still clean by their own marks, and still reports
+every change."""
+
+import json
+import os
+import sqlite3
+
+import pytest
+
+import mlvc.ops._outputs as outputs_op
+import mlvc.workspace.marks as marks_mod
+import mlvc.workspace.scan as scan
+import mlvc.workspace.verify as verify_mod
+from mlvc.objects.store import ObjectStore
+from mlvc.workspace.compare import tree_oids_at
+from mlvc.workspace.ignore import IgnoreRules
+from mlvc.workspace.state import StateDB
+from tests.functional.test_status_marks import _cache_object, _edit, age
+
+CHUNKS = ["data/big/x", "data/big/y", "data/s0", "data/s1", "data/s2", "data/s3"]
+DATA = {"data": {"top.txt": "top",
+                 **{f"s{i}": {n: f"{n}{i}" for n in "abc"} for i in range(4)},
+                 "big": {"x": {"1": "x1", "2": "x2", "3": "x3"},
+                         "y": {"1": "y1", "2": "y2", "3": "same"}, "z": "same"}}}
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    """Chunks of 2 to 4 files: s0-s3 (3 each), and big/x and big/y, as big holds 7."""
+    monkeypatch.setattr(marks_mod, "CHUNK_MIN", 2)
+    monkeypatch.setattr(marks_mod, "CHUNK_MAX", 4)
+
+
+@pytest.fixture(params=["inline", "forked", "split"])
+def objects_check(request, monkeypatch):
+    if request.param == "forked":
+        monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
+        monkeypatch.setattr(verify_mod, "PROCESS_MIN_ITEMS", 0)
+    if request.param == "split":
+        monkeypatch.setattr(scan, "SPLIT_AFTER", 0)
+    return request.param
+
+
+@pytest.fixture(params=["copy", "hardlink"])
+def added(project, request, objects_check):
+    project.run("config", "cache.type", request.param)
+    project.gen(DATA)
+    age(project.root / "data")
+    project.run("add", "data")
+    project.link_type = request.param
+    return project
+
+
+def marks(project, paths=("data", *CHUNKS)) -> dict:
+    db = StateDB(project.root / ".mlvc/tmp/state.db")
+    try:
+        return db.marks(paths)
+    finally:
+        db.close()
+
+
+def recorded_tree_oids(project) -> dict:
+    oid = next(ln.split()[1] for ln in project.read("data.mlvc").splitlines()
+               if ln.strip().startswith("oid:"))
+    return tree_oids_at(ObjectStore(project.root / ".mlvc/cache"), "data", oid, CHUNKS)
+
+
+@pytest.fixture
+def compared(monkeypatch):
+    """The workspace files that status looked up or hashed (the full comparison's files)."""
+    seen: list[str] = []
+    real = outputs_op.resolve
+
+    def spy(repo, files, *args, **kwargs):
+        seen.extend(f.path for f in files)
+        return real(repo, files, *args, **kwargs)
+
+    import mlvc.ops.status  # noqa: F401 - resolve is imported from there when needed
+    monkeypatch.setattr(outputs_op, "resolve", spy)
+    return seen
+
+
+def changes(project) -> dict:
+    doc = json.loads(project.run("status", "--json", code=None).stdout)
+    return {k: v for k, v in doc["changed"][0].items() if k not in ("pointer", "path")} \
+        if doc["changed"] else {}
+
+
+def test_add_marks_each_chunk_against_its_recorded_tree(added):
+    found = marks(added)
+    assert set(found) == {"data", *CHUNKS}
+    assert {p: m.oid for p, m in found.items() if p != "data"} == recorded_tree_oids(added)
+
+
+def test_one_change_compares_only_outside_the_clean_chunks(added, compared):
+    _edit(added.root / "data/s1/a", "changed")
+    expected = {"modified": ["data/s1/a"]}
+    if added.link_type == "hardlink":  # an in-place edit of its cache object too
+        expected["corrupt_in_cache"] = ["data/s1/a"]
+    assert changes(added) == expected
+    # s1 (its mark fails) and the files outside every chunk; the other five stay clean.
+    assert sorted(compared) == ["data/big/z", "data/s1/a", "data/s1/b", "data/s1/c",
+                                "data/top.txt"]
+
+
+def _set_mode(path, mode):
+    os.chmod(path, mode)
+
+
+CHANGES = {
+    "edit in a chunk": (lambda p: _edit(p.root / "data/s2/b", "bb"),
+                        {"modified": ["data/s2/b"]}),
+    "edit outside": (lambda p: _edit(p.root / "data/top.txt", "pot"),
+                     {"modified": ["data/top.txt"]}),
+    "edit below a chunk's parent": (lambda p: _edit(p.root / "data/big/z", "diff"),
+                                    {"modified": ["data/big/z"]}),
+    "delete": (lambda p: (p.root / "data/big/x/1").unlink(), {"deleted": ["data/big/x/1"]}),
+    "new file": (lambda p: (p.root / "data/s3/new").write_text("n"),
+                 {"added": ["data/s3/new"]}),
+    "new folder": (lambda p: (p.root / "data/s0/void").mkdir(), {"added": ["data/s0/void/"]}),
+    "new chunk-sized folder": (
+        lambda p: [(p.root / "data/s4").mkdir(), *((p.root / "data/s4" / n).write_text(n)
+                                                   for n in "ab")],
+        {"added": ["data/s4/a", "data/s4/b"]}),
+    "exec bit": (lambda p: _set_mode(p.root / "data/s1/c", 0o755),
+                 {"modified": ["data/s1/c"]}),
+    "ignored": (lambda p: (p.root / ".mlvcignore").write_text("2\n"),
+                {"deleted": ["data/big/x/2", "data/big/y/2"]}),
+    "object gone": (lambda p: _cache_object(p, b"x3").unlink(),
+                    {"not_in_cache": ["data/big/x/3"]}),
+    "folder gone": (lambda p: [os.unlink(p.root / "data/s0" / n) for n in "abc"]
+                    and os.rmdir(p.root / "data/s0"),
+                    {"deleted": ["data/s0/a", "data/s0/b", "data/s0/c"]}),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_every_change_still_shows_with_chunk_marks(added, change):
+    assert "up to date" in added.run("status").stdout
+    make, expected = CHANGES[change]
+    make(added)
+    if "edit" in change and added.link_type == "hardlink":
+        # An in-place edit of a hard-linked file edits its cache object too, and so every
+        # file linked to it: big/z and big/y/3 (in a chunk) have the same bytes.
+        edited = expected["modified"]
+        if edited == ["data/big/z"]:
+            edited = ["data/big/y/3", "data/big/z"]
+        expected = {"modified": edited, "corrupt_in_cache": edited}
+    assert changes(added) == expected
+    assert changes(added) == expected  # and again: no mark made by the first hides it
+
+
+def test_a_rewritten_object_of_a_clean_chunk_shows(added):
+    _edit(added.root / "data/top.txt", "pot")  # the output's own mark fails
+    obj = _cache_object(added, b"a2")
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"zz")  # same size, new mtime
+    expected = {"modified": ["data/top.txt"], "corrupt_in_cache": ["data/s2/a"]}
+    if added.link_type == "hardlink":  # the object is the workspace file
+        expected = {"modified": ["data/s2/a", "data/top.txt"],
+                    "corrupt_in_cache": ["data/s2/a", "data/top.txt"]}
+    assert changes(added) == expected
+
+
+def test_a_chunk_mark_holds_for_its_recorded_tree_only(project, compared):
+    project.gen(DATA)
+    age(project.root / "data")
+    project.run("add", "data")
+    project.commit_all("v1")
+    project.gen({"data": {"s0": {"a": "new a"}}})
+    age(project.root / "data")
+    project.run("add", "data")
+    assert "up to date" in project.run("status").stdout  # marks s0 for its new tree
+    compared.clear()
+    project.git("checkout", "HEAD", "--", "data.mlvc")  # back to v1's pointer
+    assert changes(project) == {"modified": ["data/s0/a"]}
+    assert sorted(compared) == ["data/big/z", "data/s0/a", "data/s0/b", "data/s0/c",
+                                "data/top.txt"]
+
+
+def test_status_marks_the_chunks_it_found_clean(project):
+    project.gen(DATA)
+    project.run("add", "data")
+    age(project.root / "data")  # new mtimes: every mark fails
+    with sqlite3.connect(project.root / ".mlvc/tmp/state.db") as db:
+        db.execute("DELETE FROM marks")
+    _edit(project.root / "data/s1/b", "changed")
+    age(project.root / "data")
+    assert changes(project) == {"modified": ["data/s1/b"]}
+    assert set(marks(project)) == set(CHUNKS) - {"data/s1"}  # and not the output's
+    _edit(project.root / "data/s1/b", "b1")  # back as recorded
+    age(project.root / "data")
+    assert "up to date" in project.run("status").stdout
+    assert set(marks(project)) == {"data", *CHUNKS}
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_chunk_of_a_scan_is_the_scan_of_that_folder(project, monkeypatch, split):
+    if split:
+        monkeypatch.setattr(scan, "SPLIT_AFTER", 0)
+    project.gen(DATA)
+    scanner = scan.Scanner(project.root, IgnoreRules(project.root), (project.root,))
+    whole = scanner.listing("data", split=split)
+    found = marks_mod.chunks(whole)
+    assert sorted(c.path for c in found) == CHUNKS
+    for c in found:
+        assert marks_mod.sub_listing(whole, c) == scanner.listing(c.path)
+
+
+def test_remove_and_move_drop_the_chunk_marks_too(added):
+    assert set(marks(added)) == {"data", *CHUNKS}
+    added.run("move", "data", "moved")
+    assert marks(added) == {}
+    added.run("remove", "moved.mlvc")
+    added.run("add", "moved")
+    added.run("status")  # a re-add knows too little to mark; status marks
+    moved = [p.replace("data", "moved", 1) for p in ("data", *CHUNKS)]
+    assert set(marks(added, moved)) == set(moved)
+    added.run("remove", "moved.mlvc")
+    assert marks(added, moved) == {}
