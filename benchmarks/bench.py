@@ -5,8 +5,9 @@
 
 Dataset (a) is 50,000 files of 1-7 KB in nested folders; (b) is one 2 GiB file. For each
 dataset and link type, every round runs, for each tool in turn, on a fresh git project:
-`add`, a no-op `status` (three times in a row), deleting the data then `checkout`, and
-(a only) changing 1% of the files then `add` again. Each timed step starts once the disk has
+`add`, a no-op `status` (three times in a row), (a only) `status` after editing one file
+(three times), deleting the data then `checkout`, and (a only) changing 1% of the files
+then `add` again. Each timed step starts once the disk has
 written out the previous one. The `cp -r` that puts the data into each project is timed as
 the floor for `add` and `checkout` (the disk here is noisy, worst right after mass deletes,
 so the floor is taken in the same settled state as the steps it is compared with).
@@ -156,6 +157,15 @@ def change_one_percent(data: Path) -> int:
     return len(changed)
 
 
+def edit_one(data: Path) -> None:
+    """Give one file, deep in the folder, new bytes (a new file, as a hard link's object
+    must stay as it was)."""
+    files = sorted(p for p in data.rglob("*") if p.is_file())
+    p = files[len(files) // 2]
+    p.unlink()
+    p.write_bytes(b"edited")
+
+
 def settle() -> None:
     """Let the disk finish the previous step's writes and deletes before timing the next."""
     os.sync()
@@ -206,6 +216,11 @@ def one_round(tool: Tool, dataset: str, data: Path, link: str, proj: Path,
     settle()
     for _ in range(STATUS_RUNS):  # the fastest step: one sample is mostly the machine's noise
         record("status", *tool(proj, "status")[:2])
+    if dataset == "a":
+        edit_one(proj / "data")
+        settle()
+        for _ in range(STATUS_RUNS):
+            record("status, 1 edited", *tool(proj, "status")[:2])
     shutil.rmtree(proj / "data")
     settle()
     record("checkout", *tool(proj, "checkout")[:2])
@@ -229,7 +244,7 @@ def table(results: dict, datasets: list[str], links: list[str]) -> str:
         for link in links:
             cp = results.get((ds, link, "cp", "cp -r"))
             cp_med = statistics.median(cp) if cp else None
-            for step in ("add", "status", "checkout", "re-add 1%"):
+            for step in ("add", "status", "status, 1 edited", "checkout", "re-add 1%"):
                 m = results.get((ds, link, "mlvc", step))
                 d = results.get((ds, link, "dvc", step))
                 if not m and not d:
