@@ -142,9 +142,10 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     linked = {f.oid: f.key for f in need
               if f.link == "hardlink" and f.nlink > 1 and f.oid is not None}
     check = checker.check(oids, jobs, progress, seen=linked)
-    keys = dict(check.keys)
+    keys = {}  # the stat of every object found sound: by a mark of its folder, or checked
     for part in parts:
         keys.update(part.keys)
+    keys.update(check.keys)
 
     new_marks = []
     for i, item, ws, rec, part in zip(rest, loaded, views, recs, parts):
@@ -186,7 +187,7 @@ class _Parts:
         self.chunks = chunks
         self.tree_oids = tree_oids  # each chunk's recorded tree oid
         self.clean = clean  # the chunks still clean by their marks, with the marks' objects
-        self.keys = keys  # the stat of those objects, just taken
+        self.keys = keys  # the stat of the clean chunks' objects, as their marks have it
         self.objects = {o for objs in clean.values() for o in objs}
         # The files and folders below the clean chunks: the same in the workspace and in
         # the recorded tree, since they are clean.
@@ -238,7 +239,8 @@ class _Parts:
                 clean[c.path] = m.objects
                 left_out.update(sub.paths)
                 left_out.update(sub.dirs[1:])
-        return cls(found, tree_oids, clean, keys, left_out)
+        sound = {o: keys[o] for objs in clean.values() for o in objs}
+        return cls(found, tree_oids, clean, sound, left_out)
 
     def leave_out(self, ws):
         if not self.left_out:

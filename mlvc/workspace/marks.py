@@ -107,7 +107,7 @@ class Chunk:
     """A sub-folder of a listed output that gets a mark of its own (see ``chunks``)."""
 
     path: RelPath
-    index: int  # its position in ``listing.dirs``
+    dirs: tuple[int, ...]  # the positions in ``listing.dirs`` of it and every folder below
     start: int  # its files (and all below it) are ``listing.paths[start:end]``
     end: int
 
@@ -117,39 +117,39 @@ def chunks(listing: Listing) -> list[Chunk]:
     (counting everything below them), of those that hold at least ``CHUNK_MIN``.
 
     The walk lists a folder's files and then everything below it before anything else, so a
-    sub-folder's files are one run of ``listing.paths``.
+    sub-folder's files are one run of ``listing.paths``; and a folder comes after its parent
+    in ``listing.dirs``. Two passes over the folders, whatever their number.
     """
     if listing.kind != "dir" or len(listing.paths) <= CHUNK_MAX:
         return []
     dirs, parents, starts = listing.dirs, listing.parents, listing.starts
     end = list(listing.ends)  # becomes the end of each folder's whole run
-    for i in range(len(dirs) - 1, 0, -1):  # a sub-folder comes after its parent
+    for i in range(len(dirs) - 1, 0, -1):
         p = parents[i]
         if end[i] > end[p]:
             end[p] = end[i]
-    out: list[Chunk] = []
-    taken = [False] * len(dirs)  # inside a chosen chunk
+    # Each folder's chunk (its position in ``found``), -2 inside a folder too small to mark,
+    # -1 in none (a folder holding more than CHUNK_MAX).
+    owner = [-1] * len(dirs)
+    found: list[list[int]] = []
     for i in range(1, len(dirs)):
-        p = parents[i]
-        if taken[p]:
-            taken[i] = True
-            continue
-        n = end[i] - starts[i]
-        if n <= CHUNK_MAX:
-            taken[i] = True
-            if n >= CHUNK_MIN:
-                out.append(Chunk(dirs[i], i, starts[i], end[i]))
-    return out
+        above = owner[parents[i]]
+        if above != -1:
+            owner[i] = above
+            if above >= 0:
+                found[above].append(i)
+        elif end[i] - starts[i] <= CHUNK_MAX:
+            if end[i] - starts[i] >= CHUNK_MIN:
+                owner[i] = len(found)
+                found.append([i])
+            else:
+                owner[i] = -2
+    return [Chunk(dirs[k[0]], tuple(k), starts[k[0]], end[k[0]]) for k in found]
 
 
 def sub_listing(listing: Listing, chunk: Chunk) -> Listing:
     """The part of ``listing`` at and below ``chunk``: what a scan of that folder gives."""
-    inside = {chunk.index}
-    keep = [chunk.index]
-    for i in range(chunk.index + 1, len(listing.dirs)):
-        if listing.parents[i] in inside:
-            inside.add(i)
-            keep.append(i)
+    keep = chunk.dirs
     where = {old: new for new, old in enumerate(keep)}
     a, b = chunk.start, chunk.end
     return Listing("dir", [listing.dirs[i] for i in keep],

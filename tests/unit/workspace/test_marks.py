@@ -168,6 +168,6 @@ def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high):
     assert {c.path for c in found} == expected
     tree = build(spec)
     for c in found:
-        assert scan.dirs[c.index] == c.path and c.end - c.start == counts[c.path]
+        assert scan.dirs[c.dirs[0]] == c.path and c.end - c.start == counts[c.path]
         # A chunk's part of the listing is the listing of that folder on its own.
         assert marks.sub_listing(scan, c) == Listing.of(marks.node_at(tree, c.path))
