@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
-from mlvc.errors import CorruptObjectError, ObjectMissingError
+from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError
 from mlvc.parallel import run_batched
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import (
     Recorded,
+    WsView,
     decode_listing,
     encode_listing,
     flatten,
     restrict,
+    tree_oids_at,
 )
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Selected
-from mlvc.workspace.scan import WsFile, known_oids
+from mlvc.workspace.marks import (
+    Chunk,
+    chunk_marks,
+    chunks,
+    objects_digest,
+    scan_digest,
+    sub_listing,
+)
+from mlvc.workspace.scan import Listing, WsDir, WsFile, known_oids
+from mlvc.workspace.state import Mark, StatKey
+from mlvc.workspace.verify import stat_objects_split
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +105,97 @@ def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,
         f.key = imp.state.key  # as it was when read (the scan may be older)
         rows.append((f.path, imp.state))
     repo.state.put_files(rows)
+
+
+class Parts:
+    """The sub-folders of one output that have marks of their own (``marks.chunks``): which
+    are still clean by them, to be left out of a comparison (status) or a plan (checkout),
+    and which to mark anew."""
+
+    def __init__(self, chunks: list[Chunk] = (), tree_oids: dict[RelPath, str] | None = None,
+                 clean: dict[RelPath, tuple[str, ...]] | None = None,
+                 keys: dict[str, tuple[int, int, int]] | None = None,
+                 left_out: set[RelPath] | None = None) -> None:
+        self.chunks = list(chunks)
+        self.tree_oids = tree_oids or {}  # each chunk's recorded tree oid
+        # The chunks still clean by their marks, with the marks' objects.
+        self.clean = clean or {}
+        self.keys = keys or {}  # the stat of the clean chunks' objects, as their marks have it
+        self.objects = {o for objs in self.clean.values() for o in objs}
+        # The files and folders below the clean chunks: the same in the workspace and in
+        # the recorded tree, since they are clean.
+        self.left_out = left_out or set()
+
+    @classmethod
+    def of(cls, repo: Repo, item: Loaded, listing: Listing,
+           stats: dict[str, tuple[int, int, int]]) -> Parts:
+        """The chunks of a whole output's ``listing``, and which are clean by their marks.
+        ``stats`` may hold the objects' stat taken during the scan (``scan_by_marks``)."""
+        out = item.selected.tracked.out
+        if item.recorded is None or item.selected.within or out.type != "dir":
+            return cls()
+        found = chunks(listing)
+        if not found:
+            return cls()
+        try:
+            tree_oids = tree_oids_at(repo.cache, out.path, out.oid, [c.path for c in found],
+                                     valid_trees(repo))
+        except MlvcError:  # a manifest is missing or corrupt: the full comparison says so
+            return cls()
+        marks = repo.state.marks(c.path for c in found if c.path in tree_oids)
+        maybe = []
+        for c in found:
+            m = marks.get(c.path)
+            if m is not None and m.oid == tree_oids[c.path]:
+                sub = sub_listing(listing, c)
+                if scan_digest(sub)[0] == m.ws:
+                    maybe.append((c, m, sub))
+        objects = {o for _, m, _ in maybe for o in m.objects}
+        keys = {o: stats[o] for o in objects if o in stats}
+        to_stat = sorted(o for o in objects if o not in keys)
+        taken = stat_objects_split(str(repo.cache.objects_dir), to_stat)
+        keys.update((o, tuple(taken[3 * n:3 * n + 3])) for n, o in enumerate(to_stat)
+                    if taken[3 * n] is not None)
+        clean, left_out = {}, set()
+        for c, m, sub in maybe:
+            if all(o in keys for o in m.objects) and objects_digest(
+                    str(repo.cache.objects_dir), m.objects,
+                    [k for o in m.objects for k in keys[o]]) == m.cache:
+                clean[c.path] = m.objects
+                left_out.update(sub.paths)
+                left_out.update(sub.dirs[1:])
+        sound = {o: keys[o] for objs in clean.values() for o in objs}
+        return cls(found, tree_oids, clean, sound, left_out)
+
+    def leave_out(self, ws: WsView) -> WsView:
+        """``ws`` without what lies in the clean chunks (their folders themselves stay, and
+        so do temporary files of a killed run, for checkout to delete)."""
+        if not self.left_out:
+            return ws
+        out = self.left_out
+        return WsView({p: f for p, f in ws.files.items() if p not in out},
+                      frozenset(d for d in ws.dirs if d not in out), ws.leftovers)
+
+    def leave_out_recorded(self, rec: Recorded | None) -> Recorded | None:
+        """``rec`` without what lies in the clean chunks, as :meth:`leave_out`."""
+        if rec is None or not self.left_out:
+            return rec
+        out = self.left_out
+        return Recorded({p: w for p, w in rec.files.items() if p not in out},
+                        frozenset(d for d in rec.dirs if d not in out), rec.trees)
+
+    def new_marks(self, listing: Listing, node: WsDir, dirty: list[RelPath],
+                  objects_dir: str, keys: Mapping[str, StatKey], started: int) -> list[Mark]:
+        """Marks for the chunks that were compared and found clean (none holds a path of
+        ``dirty``: a change, or a file whose object is missing or corrupt)."""
+        spoilt = set()
+        for p in dirty:
+            p = p.rstrip("/")
+            spoilt.add(p)
+            while "/" in p:
+                p = p.rpartition("/")[0]
+                spoilt.add(p)
+        todo = [c for c in self.chunks if c.path not in self.clean and c.path not in spoilt]
+        if not todo:
+            return []
+        return chunk_marks(listing, node, todo, self.tree_oids, objects_dir, keys, started)

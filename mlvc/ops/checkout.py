@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT
 from mlvc.ops import user_paths
-from mlvc.ops._outputs import load_recorded, resolve
+from mlvc.ops._outputs import Parts, load_recorded, resolve
 from mlvc.parallel import in_background
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -72,10 +72,11 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     # An output that still matches its clean mark is as recorded, and so are its objects in
     # the cache: there is nothing to place, delete or keep (unless files are to be relinked,
     # or a killed run left temporary files in it).
+    stats: dict = {}  # the stat of marked objects, taken during the scan
     listings, clean = scan_by_marks(
         repo.scanner, repo.state, str(repo.cache.objects_dir),
         [(s.within or s.tracked.out.path, None if s.within or relink else s.tracked.out.oid)
-         for s in selected])
+         for s in selected], stats=stats)
     scanned = {s: listing for s, listing, ok in zip(selected, listings, clean)
                if not ok or listing.leftovers}
     loaded = load_recorded(repo, list(scanned))
@@ -87,14 +88,17 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
             failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
             continue
         s = item.selected
-        views.append((item, view(scanned[s].tree(), s.within)))
+        # Sub-folders still clean by their own marks need nothing either (not with
+        # --relink, which re-creates every file).
+        part = Parts() if relink else Parts.of(repo, item, scanned[s], stats)
+        views.append((part.leave_out_recorded(item.recorded),
+                      part.leave_out(view(scanned[s].tree(), s.within))))
     resolve(repo, [f for _, ws in views for f in ws.files.values()],
-            [i.selected.within or i.selected.tracked.out.path for i, _ in views], jobs,
-            progress)
-    for item, ws in views:
-        assert item.recorded is not None
-        plans.append(co.plan(item.recorded, ws, repo.cache.exists, force=force,
-                             relink=relink))
+            [i.selected.within or i.selected.tracked.out.path for i in loaded
+             if i.recorded is not None], jobs, progress)
+    for rec, ws in views:
+        assert rec is not None
+        plans.append(co.plan(rec, ws, repo.cache.exists, force=force, relink=relink))
 
     # Each object is checked where it is placed, in the workers: one that is missing or whose
     # bytes no longer match its oid is refused (see verify.Inspector).

@@ -113,7 +113,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
 
     ``stats`` holds objects' stat taken during the scan, which sub-folder marks may use.
     """
-    from mlvc.ops._outputs import load_recorded, resolve
+    from mlvc.ops._outputs import Parts, load_recorded, resolve
     from mlvc.workspace.compare import diff, view
     from mlvc.workspace.verify import ObjectChecker
 
@@ -121,7 +121,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     objects_dir = str(repo.cache.objects_dir)
     nodes = {i: listings[i].tree() for i in rest}
     loaded = load_recorded(repo, [selected[i] for i in rest])
-    parts = [_Parts.of(repo, item, listings[i], stats) for i, item in zip(rest, loaded)]
+    parts = [Parts.of(repo, item, listings[i], stats) for i, item in zip(rest, loaded)]
     views = [part.leave_out(view(nodes[i], selected[i].within))
              for i, part in zip(rest, parts)]
     recs = [part.leave_out_recorded(item.recorded) for item, part in zip(loaded, parts)]
@@ -175,109 +175,6 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
         new_marks += part.new_marks(listings[i], nodes[i], dirty, objects_dir, keys, started)
     repo.state.put_marks(new_marks)
     return results
-
-
-class _Parts:
-    """The sub-folders of one output that have marks of their own (``marks.chunks``): which
-    are still clean by them, to be left out of the comparison, and which to mark anew."""
-
-    def __init__(self, chunks: list, tree_oids: dict[RelPath, str],
-                 clean: dict[RelPath, tuple[str, ...]], keys: dict,
-                 left_out: set[RelPath]) -> None:
-        self.chunks = chunks
-        self.tree_oids = tree_oids  # each chunk's recorded tree oid
-        self.clean = clean  # the chunks still clean by their marks, with the marks' objects
-        self.keys = keys  # the stat of the clean chunks' objects, as their marks have it
-        self.objects = {o for objs in clean.values() for o in objs}
-        # The files and folders below the clean chunks: the same in the workspace and in
-        # the recorded tree, since they are clean.
-        self.left_out = left_out
-
-    @classmethod
-    def of(cls, repo: Repo, item, listing: Listing, stats: dict) -> _Parts:
-        from mlvc.errors import MlvcError
-        from mlvc.ops._outputs import valid_trees
-        from mlvc.workspace.compare import tree_oids_at
-        from mlvc.workspace.marks import (
-            chunks,
-            objects_digest,
-            scan_digest,
-            sub_listing,
-        )
-        from mlvc.workspace.verify import stat_objects_split
-
-        out = item.selected.tracked.out
-        if item.recorded is None or item.selected.within or out.type != "dir":
-            return cls([], {}, {}, {}, set())
-        found = chunks(listing)
-        if not found:
-            return cls([], {}, {}, {}, set())
-        try:
-            tree_oids = tree_oids_at(repo.cache, out.path, out.oid, [c.path for c in found],
-                                     valid_trees(repo))
-        except MlvcError:  # a manifest is missing or corrupt: the full comparison says so
-            return cls([], {}, {}, {}, set())
-        marks = repo.state.marks(c.path for c in found if c.path in tree_oids)
-        maybe = []
-        for c in found:
-            m = marks.get(c.path)
-            if m is not None and m.oid == tree_oids[c.path]:
-                sub = sub_listing(listing, c)
-                if scan_digest(sub)[0] == m.ws:
-                    maybe.append((c, m, sub))
-        objects = {o for _, m, _ in maybe for o in m.objects}
-        keys = {o: stats[o] for o in objects if o in stats}
-        to_stat = sorted(o for o in objects if o not in keys)
-        taken = stat_objects_split(str(repo.cache.objects_dir), to_stat)
-        keys.update((o, tuple(taken[3 * n:3 * n + 3])) for n, o in enumerate(to_stat)
-                    if taken[3 * n] is not None)
-        clean, left_out = {}, set()
-        for c, m, sub in maybe:
-            if all(o in keys for o in m.objects) and objects_digest(
-                    str(repo.cache.objects_dir), m.objects,
-                    [k for o in m.objects for k in keys[o]]) == m.cache:
-                clean[c.path] = m.objects
-                left_out.update(sub.paths)
-                left_out.update(sub.dirs[1:])
-        sound = {o: keys[o] for objs in clean.values() for o in objs}
-        return cls(found, tree_oids, clean, sound, left_out)
-
-    def leave_out(self, ws):
-        if not self.left_out:
-            return ws
-        from mlvc.workspace.compare import WsView
-
-        out = self.left_out
-        return WsView({p: f for p, f in ws.files.items() if p not in out},
-                      frozenset(d for d in ws.dirs if d not in out),
-                      tuple(p for p in ws.leftovers if p not in out))
-
-    def leave_out_recorded(self, rec):
-        if rec is None or not self.left_out:
-            return rec
-        from mlvc.workspace.compare import Recorded
-
-        out = self.left_out
-        return Recorded({p: w for p, w in rec.files.items() if p not in out},
-                        frozenset(d for d in rec.dirs if d not in out), rec.trees)
-
-    def new_marks(self, listing: Listing, node, dirty: list[RelPath], objects_dir: str,
-                  keys: dict, started: int) -> list:
-        """Marks for the chunks that were compared and found clean (none holds a path of
-        ``dirty``: a change, or a file whose object is missing or corrupt)."""
-        from mlvc.workspace.marks import chunk_marks
-
-        spoilt = set()
-        for p in dirty:
-            p = p.rstrip("/")
-            spoilt.add(p)
-            while "/" in p:
-                p = p.rpartition("/")[0]
-                spoilt.add(p)
-        todo = [c for c in self.chunks if c.path not in self.clean and c.path not in spoilt]
-        if not todo:
-            return []
-        return chunk_marks(listing, node, todo, self.tree_oids, objects_dir, keys, started)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from mlvc.objects.store import ObjectStore
 from mlvc.workspace.compare import tree_oids_at
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.state import StateDB
+from tests.conftest import snapshot
 from tests.functional.test_status_marks import _cache_object, _edit, age
 
 CHUNKS = ["data/big/x", "data/big/y", "data/s0", "data/s1", "data/s2", "data/s3"]
@@ -76,8 +77,10 @@ def compared(monkeypatch):
         seen.extend(f.path for f in files)
         return real(repo, files, *args, **kwargs)
 
-    import mlvc.ops.status  # noqa: F401 - resolve is imported from there when needed
-    monkeypatch.setattr(outputs_op, "resolve", spy)
+    import mlvc.ops.checkout as checkout_op
+
+    monkeypatch.setattr(outputs_op, "resolve", spy)  # status imports it when it needs it
+    monkeypatch.setattr(checkout_op, "resolve", spy)
     return seen
 
 
@@ -219,3 +222,52 @@ def test_remove_and_move_drop_the_chunk_marks_too(added):
     assert set(marks(added, moved)) == set(moved)
     added.run("remove", "moved.mlvc")
     assert marks(added, moved) == {}
+
+
+def test_checkout_restores_a_file_looking_only_outside_the_clean_chunks(added, compared):
+    before = snapshot(added.root, skip=(".git", ".mlvc"))
+    (added.root / "data/s1/a").unlink()
+    r = added.run("checkout", "--json")
+    assert json.loads(r.stdout)["added"] == ["data/s1/a"]
+    assert sorted(compared) == ["data/big/z", "data/s1/b", "data/s1/c", "data/top.txt"]
+    assert snapshot(added.root, skip=(".git", ".mlvc")) == before
+    assert "up to date" in added.run("status").stdout
+
+
+def test_checkout_of_an_older_pointer_replaces_only_what_differs(project, compared):
+    project.gen(DATA)
+    age(project.root / "data")
+    project.run("add", "data")
+    project.commit_all("v1")
+    v1 = snapshot(project.root, skip=(".git", ".mlvc"))
+    (project.root / "data/s0/a").unlink()
+    project.gen({"data": {"s0": {"a": "new a"}, "s2": {"d": "new d"}}})
+    age(project.root / "data")
+    project.run("add", "data")
+    assert "up to date" in project.run("status").stdout  # marks every chunk anew
+    compared.clear()
+    project.git("checkout", "HEAD", "--", "data.mlvc")
+    r = project.run("checkout", "--json")
+    assert (json.loads(r.stdout)["modified"], json.loads(r.stdout)["deleted"]) == (
+        ["data/s0/a"], ["data/s2/d"])
+    assert sorted(compared) == ["data/big/z", "data/s0/a", "data/s0/b", "data/s0/c",
+                                "data/s2/a", "data/s2/b", "data/s2/c", "data/s2/d",
+                                "data/top.txt"]
+    assert snapshot(project.root, skip=(".git", ".mlvc")) == v1
+    assert "up to date" in project.run("status").stdout
+
+
+def test_checkout_deletes_what_a_killed_run_left_in_a_clean_chunk(added):
+    leftover = added.root / "data/s2/b.mlvc-tmp.4242"
+    leftover.write_text("half written")
+    (added.root / "data/top.txt").unlink()  # the output's own mark fails
+    added.run("checkout")
+    assert not leftover.exists() and (added.root / "data/top.txt").exists()
+    assert "up to date" in added.run("status").stdout
+
+
+def test_relink_re_creates_files_in_clean_chunks_too(added):
+    (added.root / "data/top.txt").unlink()
+    doc = json.loads(added.run("checkout", "--relink", "--json").stdout)
+    assert doc["added"] == ["data/top.txt"]
+    assert len(doc["relinked"]) == 19  # every other file, in clean chunks too
