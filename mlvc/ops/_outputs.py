@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
+from itertools import chain
 
 from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError
 from mlvc.parallel import run_batched
@@ -120,11 +121,20 @@ class Parts:
         self.tree_oids = tree_oids or {}  # each chunk's recorded tree oid
         # The chunks still clean by their marks, with the marks' objects.
         self.clean = clean or {}
-        self.keys = keys or {}  # the stat of the clean chunks' objects, as their marks have it
-        self.objects = {o for objs in self.clean.values() for o in objs}
+        self._stats = keys or {}  # the objects' stat that the clean chunks were found with
         # The files and folders below the clean chunks: the same in the workspace and in
         # the recorded tree, since they are clean.
         self.left_out = left_out or set()
+
+    @property
+    def objects(self) -> set[str]:
+        """The cache objects of the clean chunks' marks."""
+        return {o for objs in self.clean.values() for o in objs}
+
+    @property
+    def keys(self) -> dict[str, tuple[int, int, int]]:
+        """The stat of :attr:`objects`, as the clean chunks' marks have it (sound)."""
+        return {o: self._stats[o] for o in self.objects}
 
     @classmethod
     def of(cls, repo: Repo, item: Loaded, listing: Listing,
@@ -150,22 +160,22 @@ class Parts:
                 sub = sub_listing(listing, c)
                 if scan_digest(sub)[0] == m.ws:
                     maybe.append((c, m, sub))
-        objects = {o for _, m, _ in maybe for o in m.objects}
-        keys = {o: stats[o] for o in objects if o in stats}
-        to_stat = sorted(o for o in objects if o not in keys)
-        taken = stat_objects_split(str(repo.cache.objects_dir), to_stat)
-        keys.update((o, tuple(taken[3 * n:3 * n + 3])) for n, o in enumerate(to_stat)
-                    if taken[3 * n] is not None)
+        # The objects' stat: as the scan's child took it, or taken now.
+        unknown = sorted({o for _, m, _ in maybe for o in m.objects if o not in stats})
+        if unknown:
+            taken = stat_objects_split(str(repo.cache.objects_dir), unknown)
+            stats = {**stats, **{o: tuple(taken[3 * n:3 * n + 3])
+                                 for n, o in enumerate(unknown) if taken[3 * n] is not None}}
         clean, left_out = {}, set()
+        objects_dir = str(repo.cache.objects_dir)
         for c, m, sub in maybe:
-            if all(o in keys for o in m.objects) and objects_digest(
-                    str(repo.cache.objects_dir), m.objects,
-                    [k for o in m.objects for k in keys[o]]) == m.cache:
+            keys = list(map(stats.get, m.objects))
+            if None not in keys and objects_digest(
+                    objects_dir, m.objects, list(chain.from_iterable(keys))) == m.cache:
                 clean[c.path] = m.objects
                 left_out.update(sub.paths)
                 left_out.update(sub.dirs[1:])
-        sound = {o: keys[o] for objs in clean.values() for o in objs}
-        return cls(found, tree_oids, clean, sound, left_out)
+        return cls(found, tree_oids, clean, stats, left_out)
 
     def leave_out(self, ws: WsView) -> WsView:
         """``ws`` without what lies in the clean chunks (their folders themselves stay, and
