@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError
+from mlvc.objects.tree import TreeEntry
 from mlvc.parallel import run_batched
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -18,7 +19,7 @@ from mlvc.workspace.compare import (
     encode_listing,
     flatten,
     restrict,
-    tree_oids_at,
+    tree_entries_at,
 )
 from mlvc.workspace.importer import Importer
 from mlvc.workspace.index import Selected
@@ -30,6 +31,7 @@ from mlvc.workspace.marks import (
     scan_digest,
     sub_listing,
 )
+from mlvc.workspace.pointer import Out
 from mlvc.workspace.scan import Listing, WsDir, WsFile, known_oids
 from mlvc.workspace.state import Mark, StatKey
 from mlvc.workspace.verify import stat_objects_split
@@ -40,6 +42,13 @@ class Loaded:
     selected: Selected
     recorded: Recorded | None
     problem: str | None  # why the recorded tree could not be read
+
+    @property
+    def whole(self) -> Out | None:
+        """The recorded output, when it was read and is selected whole (not a part)."""
+        if self.recorded is None or self.selected.within:
+            return None
+        return self.selected.tracked.out
 
 
 class _ValidTrees:
@@ -113,12 +122,14 @@ class Parts:
     are still clean by them, to be left out of a comparison (status) or a plan (checkout),
     and which to mark anew."""
 
-    def __init__(self, chunks: list[Chunk] = (), tree_oids: dict[RelPath, str] | None = None,
+    def __init__(self, chunks: list[Chunk] = (),
+                 entries: dict[RelPath, TreeEntry] | None = None,
                  clean: dict[RelPath, tuple[str, ...]] | None = None,
                  keys: dict[str, tuple[int, int, int]] | None = None,
                  left_out: set[RelPath] | None = None) -> None:
         self.chunks = list(chunks)
-        self.tree_oids = tree_oids or {}  # each chunk's recorded tree oid
+        self.entries = entries or {}  # each chunk's entry in the recorded tree
+        self.tree_oids = {p: e.oid for p, e in self.entries.items()}
         # The chunks still clean by their marks, with the marks' objects.
         self.clean = clean or {}
         self._stats = keys or {}  # the objects' stat that the clean chunks were found with
@@ -137,21 +148,22 @@ class Parts:
         return {o: self._stats[o] for o in self.objects}
 
     @classmethod
-    def of(cls, repo: Repo, item: Loaded, listing: Listing,
+    def of(cls, repo: Repo, out: Out | None, listing: Listing,
            stats: dict[str, tuple[int, int, int]]) -> Parts:
-        """The chunks of a whole output's ``listing``, and which are clean by their marks.
-        ``stats`` may hold the objects' stat taken during the scan (``scan_by_marks``)."""
-        out = item.selected.tracked.out
-        if item.recorded is None or item.selected.within or out.type != "dir":
+        """The chunks of the ``listing`` of a whole output recorded as ``out`` (None: no
+        chunks), and which are clean by their marks. ``stats`` may hold the objects' stat
+        taken during the scan (``scan_by_marks``)."""
+        if out is None or out.type != "dir":
             return cls()
         found = chunks(listing)
         if not found:
             return cls()
         try:
-            tree_oids = tree_oids_at(repo.cache, out.path, out.oid, [c.path for c in found],
-                                     valid_trees(repo))
+            entries = tree_entries_at(repo.cache, out.path, out.oid, [c.path for c in found],
+                                      valid_trees(repo))
         except MlvcError:  # a manifest is missing or corrupt: the full comparison says so
             return cls()
+        tree_oids = {p: e.oid for p, e in entries.items()}
         marks = repo.state.marks(c.path for c in found if c.path in tree_oids)
         maybe = []
         for c in found:
@@ -175,7 +187,7 @@ class Parts:
                 clean[c.path] = m.objects
                 left_out.update(sub.paths)
                 left_out.update(sub.dirs[1:])
-        return cls(found, tree_oids, clean, stats, left_out)
+        return cls(found, entries, clean, stats, left_out)
 
     def leave_out(self, ws: WsView) -> WsView:
         """``ws`` without what lies in the clean chunks (their folders themselves stay, and

@@ -90,7 +90,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         s = item.selected
         # Sub-folders still clean by their own marks need nothing either (not with
         # --relink, which re-creates every file).
-        part = Parts() if relink else Parts.of(repo, item, scanned[s], stats)
+        part = Parts() if relink else Parts.of(repo, item.whole, scanned[s], stats)
         views.append((part.leave_out_recorded(item.recorded),
                       part.leave_out(view(scanned[s].tree(), s.within))))
     resolve(repo, [f for _, ws in views for f in ws.files.values()],

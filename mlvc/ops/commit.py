@@ -17,7 +17,7 @@ from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
-from mlvc.workspace.compare import tree_oids_at
+from mlvc.workspace.compare import tree_entries_at
 from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Declared, Index
 from mlvc.workspace.marks import chunk_marks, chunks, make_mark, scan_by_marks
@@ -258,7 +258,8 @@ def _chunk_marks(repo: Repo, path: RelPath, oid: str, listing: Listing, node: Ws
     found = chunks(listing)
     if not found:
         return []
-    tree_oids = tree_oids_at(repo.cache, path, oid, [c.path for c in found])
+    tree_oids = {p: e.oid for p, e in
+                 tree_entries_at(repo.cache, path, oid, [c.path for c in found]).items()}
     return chunk_marks(listing, node, found, tree_oids, str(repo.cache.objects_dir), keys,
                        started)
 

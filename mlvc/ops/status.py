@@ -121,7 +121,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     objects_dir = str(repo.cache.objects_dir)
     nodes = {i: listings[i].tree() for i in rest}
     loaded = load_recorded(repo, [selected[i] for i in rest])
-    parts = [Parts.of(repo, item, listings[i], stats) for i, item in zip(rest, loaded)]
+    parts = [Parts.of(repo, item.whole, listings[i], stats) for i, item in zip(rest, loaded)]
     views = [part.leave_out(view(nodes[i], selected[i].within))
              for i, part in zip(rest, parts)]
     recs = [part.leave_out_recorded(item.recorded) for item, part in zip(loaded, parts)]

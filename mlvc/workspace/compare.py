@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mlvc.objects.store import ObjectStore
+from mlvc.objects.tree import TreeEntry
 from mlvc.paths import RelPath, is_within
 from mlvc.workspace.pointer import Out
 from mlvc.workspace.scan import WsDir, WsFile, iter_dirs, iter_files
@@ -83,10 +84,11 @@ def flatten(store: ObjectStore, out: Out, validated: Container[str] = frozenset(
     return Recorded(files, frozenset(dirs), frozenset(trees))
 
 
-def tree_oids_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Iterable[RelPath],
-                 validated: Container[str] = frozenset()) -> dict[RelPath, str]:
-    """The tree oid of each of ``paths`` (folders below ``top``, whose tree is ``top_oid``)
-    that the tree has as a folder. Only the manifests on the way to them are read."""
+def tree_entries_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Iterable[RelPath],
+                    validated: Container[str] = frozenset()) -> dict[RelPath, TreeEntry]:
+    """The entry (name, tree oid, size, file count) of each of ``paths``, folders below
+    ``top`` whose tree is ``top_oid``, that the tree has as a folder. Only the manifests on
+    the way to them are read."""
     wanted = set(paths)
     on_the_way = {top}
     for p in wanted:
@@ -95,7 +97,7 @@ def tree_oids_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Iterable
             if p in on_the_way:
                 break
             on_the_way.add(p)
-    found: dict[RelPath, str] = {}
+    found: dict[RelPath, TreeEntry] = {}
     stack = [(top, top_oid)]
     while stack:
         path, oid = stack.pop()
@@ -104,7 +106,7 @@ def tree_oids_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Iterable
                 continue
             child = f"{path}/{entry.name}"
             if child in wanted:
-                found[child] = entry.oid
+                found[child] = entry
             if child in on_the_way:
                 stack.append((child, entry.oid))
     return found

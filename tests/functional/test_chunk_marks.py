@@ -13,7 +13,7 @@ import mlvc.workspace.marks as marks_mod
 import mlvc.workspace.scan as scan
 import mlvc.workspace.verify as verify_mod
 from mlvc.objects.store import ObjectStore
-from mlvc.workspace.compare import tree_oids_at
+from mlvc.workspace.compare import tree_entries_at
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.state import StateDB
 from tests.conftest import snapshot
@@ -64,7 +64,8 @@ def marks(project, paths=("data", *CHUNKS)) -> dict:
 def recorded_tree_oids(project) -> dict:
     oid = next(ln.split()[1] for ln in project.read("data.mlvc").splitlines()
                if ln.strip().startswith("oid:"))
-    return tree_oids_at(ObjectStore(project.root / ".mlvc/cache"), "data", oid, CHUNKS)
+    found = tree_entries_at(ObjectStore(project.root / ".mlvc/cache"), "data", oid, CHUNKS)
+    return {p: e.oid for p, e in found.items()}
 
 
 @pytest.fixture
