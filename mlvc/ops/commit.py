@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlvc.errors import TargetError
+from mlvc.objects.tree import TreeEntry
 from mlvc.ops import record_in_git, user_paths
 from mlvc.parallel import in_background, run_batched
 from mlvc.paths import RelPath, to_fs
@@ -20,7 +21,7 @@ from mlvc.workspace import gitignore
 from mlvc.workspace.compare import tree_entries_at
 from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Declared, Index
-from mlvc.workspace.marks import chunk_marks, chunks, make_mark, scan_by_marks
+from mlvc.workspace.marks import chunk_marks, chunks, make_mark, node_at, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
 from mlvc.workspace.state import RACY_NS, Mark, StatKey
@@ -80,20 +81,35 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     unchanged = {p: Stored(p, recorded[p], 0) for p, ok in zip(paths, clean) if ok}
     rest = [(p, li) for p, li in zip(paths, listings) if p not in unchanged]
     stored = iter(_store(repo, rest, save=save, jobs=jobs or repo.jobs, progress=progress,
-                         missing_ok=missing_ok, started=started) if rest else [])
+                         missing_ok=missing_ok, started=started, recorded=recorded)
+                  if rest else [])
     return [unchanged[p] if p in unchanged else next(stored) for p in paths]
 
 
 def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jobs: int,
-           progress: Progress, missing_ok: bool, started: int) -> list[Stored]:
+           progress: Progress, missing_ok: bool, started: int,
+           recorded: Mapping[RelPath, Out]) -> list[Stored]:
     """:func:`store_paths` of each scanned ``(path, listing)``."""
+    from mlvc.ops._outputs import Parts
+
     paths = [p for p, _ in scanned]
     nodes: list[WsFile | WsDir | None] = []
+    # Sub-folders still clean by their own marks are as recorded: their files need no oid,
+    # and their recorded entries (and manifests, already stored) stand in for them.
+    reused: dict[RelPath, dict[RelPath, TreeEntry]] = {}
     for out_path, listing in scanned:
         node = listing.tree()
         if node is None and not missing_ok:
             raise TargetError(f"'{out_path}' does not exist",
                               hint="`mlvc checkout` restores tracked data from the cache")
+        if isinstance(node, WsDir):
+            part = Parts.of(repo, recorded.get(out_path), listing, {})
+            if part.clean:
+                reused[out_path] = {p: part.entries[p] for p in part.clean}
+                for p in part.clean:  # out of the tree: not hashed, not built again
+                    parent, _, name = p.rpartition("/")
+                    holder = node if parent == node.path else node_at(node, parent)
+                    del holder.dirs[name]
         nodes.append(node)
 
     files = [f for node in nodes for f in iter_files(node)]
@@ -137,10 +153,13 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         if node is None:
             stored.append(Stored(out_path, None, 0))
             continue
-        built = build(node)
+        built = build(node, reused.get(out_path, {}))
         if save:
             trees.update(built.trees)
-            built_nodes.append((out_path, node, built))
+            # A tree built around reused sub-folders is not all there: no listing or mark
+            # is made from it (the next status lists the recorded tree, and marks it).
+            if out_path not in reused:
+                built_nodes.append((out_path, node, built))
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
         stored.append(Stored(out_path, out,
                              sum(1 for f in iter_files(node) if f.path in hashed_paths)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
@@ -389,19 +389,27 @@ class Built:
     trees: tuple[tuple[str, bytes], ...]  # (oid, manifest bytes), children first
 
 
-def build(node: WsFile | WsDir) -> Built:
-    """Compute tree manifests bottom-up (every file must have an oid)."""
+def build(node: WsFile | WsDir, known: Mapping[RelPath, TreeEntry] | None = None) -> Built:
+    """Compute tree manifests bottom-up (every file must have an oid).
+
+    ``known`` are entries of sub-folders (by path) that are not in ``node`` but belong in
+    it, as recorded before: their manifests are stored already, so none is made for them.
+    """
     if isinstance(node, WsFile):
         assert node.oid is not None
         return Built(node.oid, "file", node.key[2], 1, node.exec, ())
     trees: list[tuple[str, bytes]] = []
-    entry = _build_dir(node, trees)
+    entry = _build_dir(node, trees, known or {})
     return Built(entry.oid, "dir", entry.size, entry.nfiles, False, tuple(trees))
 
 
-def _build_dir(top: WsDir, trees: list[tuple[str, bytes]]) -> TreeEntry:
+def _build_dir(top: WsDir, trees: list[tuple[str, bytes]],
+               known: Mapping[RelPath, TreeEntry]) -> TreeEntry:
     """The entry of ``top``, its manifests (and every sub-folder's) appended to ``trees``,
     children first. A loop, not recursion: folders may nest deeper than Python's stack."""
+    extra: dict[RelPath, list[TreeEntry]] = {}
+    for path, entry in known.items():
+        extra.setdefault(path.rpartition("/")[0], []).append(entry)
     built: dict[int, TreeEntry] = {}  # id of a folder -> its entry in its parent
     stack: list[tuple[WsDir, bool]] = [(top, False)]
     while stack:
@@ -413,6 +421,7 @@ def _build_dir(top: WsDir, trees: list[tuple[str, bytes]]) -> TreeEntry:
         entries = [TreeEntry(name, "file", f.oid or "", f.key[2], exec=f.exec)
                    for name, f in node.files.items()]
         entries.extend(built.pop(id(sub)) for sub in node.dirs.values())
+        entries.extend(extra.get(node.path, ()))
         tree = Tree.build(entries)
         data = tree.to_bytes()
         oid = hash_bytes(data)

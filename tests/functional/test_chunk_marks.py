@@ -5,6 +5,7 @@ every change."""
 import json
 import os
 import sqlite3
+import subprocess
 
 import pytest
 
@@ -272,3 +273,64 @@ def test_relink_re_creates_files_in_clean_chunks_too(added):
     doc = json.loads(added.run("checkout", "--relink", "--json").stdout)
     assert doc["added"] == ["data/top.txt"]
     assert len(doc["relinked"]) == 19  # every other file, in clean chunks too
+
+
+def _age(*paths) -> None:
+    """Only these files, past the racy window (the others keep the mtimes marked)."""
+    import time
+
+    past = time.time_ns() - 30 * 1_000_000_000
+    for p in paths:
+        os.utime(p, ns=(past, past))
+
+
+def _out(project) -> dict:
+    import yaml
+
+    return yaml.safe_load(project.read("data.mlvc"))["outs"][0]
+
+
+def test_commit_reuses_the_clean_chunks_and_records_what_a_full_add_would(
+        added, tmp_path, monkeypatch):
+    import mlvc.ops.commit as commit_op
+
+    looked_up: list[str] = []
+    real = commit_op.known_oids
+    monkeypatch.setattr(commit_op, "known_oids", lambda state, files, under: (
+        looked_up.extend(f.path for f in files) or real(state, files, under)))
+    _edit(added.root / "data/s1/a", "changed")
+    (added.root / "data/big/x/4").write_text("new x4")
+    _age(added.root / "data/s1/a", added.root / "data/big/x/4")
+    added.run("commit")
+    # s1 and big/x changed; s0, s2, s3 and big/y are reused as recorded.
+    assert sorted(looked_up) == ["data/big/x/1", "data/big/x/2", "data/big/x/3",
+                                 "data/big/x/4", "data/big/z", "data/s1/a", "data/s1/b",
+                                 "data/s1/c", "data/top.txt"]
+    reused = _out(added)
+
+    # The same data added afresh, in another project, gets the same record.
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=other, check=True)
+    from tests.conftest import Project, write_tree
+
+    fresh = Project(other)
+    fresh.run("init")
+    write_tree(other, DATA)
+    write_tree(other, {"data": {"s1": {"a": "changed"}, "big": {"x": {"4": "new x4"}}}})
+    fresh.run("add", "data")
+    assert _out(fresh) == reused
+    assert "up to date" in added.run("status").stdout
+    assert snapshot(added.root, skip=(".git", ".mlvc", "data.mlvc", ".gitignore")) == \
+        snapshot(other, skip=(".git", ".mlvc", "data.mlvc", ".gitignore"))
+
+
+def test_commit_of_only_a_file_outside_the_chunks_is_right_too(added):
+    _edit(added.root / "data/top.txt", "pot")
+    _age(added.root / "data/top.txt")
+    added.run("commit")
+    assert "up to date" in added.run("status").stdout
+    added.commit_all("v2")
+    (added.root / "data/top.txt").unlink()
+    added.run("checkout")
+    assert added.read("data/top.txt") == "pot"
