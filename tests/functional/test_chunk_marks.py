@@ -12,13 +12,18 @@ import pytest
 import mlvc.ops._outputs as outputs_op
 import mlvc.workspace.marks as marks_mod
 import mlvc.workspace.scan as scan
-import mlvc.workspace.verify as verify_mod
 from mlvc.objects.store import ObjectStore
 from mlvc.workspace.compare import tree_entries_at
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.state import StateDB
 from tests.conftest import snapshot
-from tests.functional.test_status_marks import _cache_object, _edit, age
+from tests.functional.test_status_marks import (  # objects_check: every test, three ways
+    _cache_object,
+    _edit,
+    add_aged,
+    age,
+    objects_check,  # noqa: F401
+)
 
 CHUNKS = ["data/big/x", "data/big/y", "data/s0", "data/s1", "data/s2", "data/s3"]
 DATA = {"data": {"top.txt": "top",
@@ -34,24 +39,9 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(marks_mod, "CHUNK_MAX", 4)
 
 
-@pytest.fixture(params=["inline", "forked", "split"])
-def objects_check(request, monkeypatch):
-    if request.param == "forked":
-        monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
-        monkeypatch.setattr(verify_mod, "PROCESS_MIN_ITEMS", 0)
-    if request.param == "split":
-        monkeypatch.setattr(scan, "SPLIT_AFTER", 0)
-    return request.param
-
-
 @pytest.fixture(params=["copy", "hardlink"])
-def added(project, request, objects_check):
-    project.run("config", "cache.type", request.param)
-    project.gen(DATA)
-    age(project.root / "data")
-    project.run("add", "data")
-    project.link_type = request.param
-    return project
+def added(project, request):
+    return add_aged(project, request.param, DATA)
 
 
 def marks(project, paths=("data", *CHUNKS)) -> dict:

@@ -65,15 +65,22 @@ def no_slow_path(monkeypatch):
     monkeypatch.setattr(outputs_op, "load_recorded", refuse)
 
 
+def add_aged(project, link: str, data: dict):
+    """``project`` with ``data`` added through links of type ``link``, its files older than
+    the racy window (so ``add`` marks it clean)."""
+    project.run("config", "cache.type", link)
+    project.gen(data)
+    age(project.root / "data")
+    project.run("add", "data")
+    project.link_type = link
+    return project
+
+
 @pytest.fixture(params=["copy", "hardlink"])
 def marked(project, request):
     """A project whose ``data`` was added and is marked clean."""
-    project.run("config", "cache.type", request.param)
-    project.gen(DATA)
-    age(project.root / "data")
-    project.run("add", "data")
+    add_aged(project, request.param, DATA)
     assert marks(project)["data"].oid in project.read("data.mlvc")
-    project.link_type = request.param
     return project
 
 
