@@ -146,6 +146,8 @@ def test_status_with_marks_says_what_status_without_them_says(link, steps):
                 _apply(p, op, step)
                 with NoMarks():
                     truth = _status(p)
+                if op[0] == "commit":  # it recorded everything, reusing clean sub-folders
+                    assert truth["clean"], f"after {steps[:step]}: {truth}"
                 assert _status(p) == truth, f"after {steps[:step]}"
                 assert _status(p) == truth, f"again, after {steps[:step]}"
     finally:
