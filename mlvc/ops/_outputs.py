@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -122,17 +122,17 @@ class Parts:
     are still clean by them, to be left out of a comparison (status) or a plan (checkout),
     and which to mark anew."""
 
-    def __init__(self, chunks: list[Chunk] = (),
+    def __init__(self, chunks: Sequence[Chunk] = (),
                  entries: dict[RelPath, TreeEntry] | None = None,
                  clean: dict[RelPath, tuple[str, ...]] | None = None,
-                 keys: dict[str, tuple[int, int, int]] | None = None,
+                 stats: dict[str, tuple[int, int, int]] | None = None,
                  left_out: set[RelPath] | None = None) -> None:
         self.chunks = list(chunks)
         self.entries = entries or {}  # each chunk's entry in the recorded tree
         self.tree_oids = {p: e.oid for p, e in self.entries.items()}
         # The chunks still clean by their marks, with the marks' objects.
         self.clean = clean or {}
-        self._stats = keys or {}  # the objects' stat that the clean chunks were found with
+        self._stats = stats or {}  # the objects' stat that the clean chunks were found with
         # The files and folders below the clean chunks: the same in the workspace and in
         # the recorded tree, since they are clean.
         self.left_out = left_out or set()
