@@ -34,6 +34,8 @@ ops = st.one_of(
     st.tuples(st.just("commit")),
     st.tuples(st.just("checkout")),
     st.tuples(st.just("object"), st.sampled_from(FILES)),
+    st.tuples(st.just("move"), st.sampled_from(FOLDERS[1:])),
+    st.tuples(st.just("ignore"), st.sampled_from(["", "x\n", "p\n", "d/\n"])),
     st.tuples(st.just("git commit")),
     st.tuples(st.just("git revert")),  # the pointer as last committed to git
 )
@@ -62,8 +64,8 @@ def _apply(p: Project, op: tuple, step: int) -> None:
     so marks may be made (past the racy window) and no two writes share one."""
     when = PAST + step * 1_000_000_000
     kind, *args = op
-    path = p.root / args[0] if args and kind in ("edit", "delete", "new", "exec", "mkdir") \
-        else None
+    path = p.root / args[0] if args and kind in ("edit", "delete", "new", "exec", "mkdir",
+                                                  "move") else None
     if kind == "edit" and path.is_file():
         path.unlink()  # a new file: a hard link's object stays as it was
         path.write_text(args[1])
@@ -87,6 +89,10 @@ def _apply(p: Project, op: tuple, step: int) -> None:
         p.run("commit", "--force", code=None)
     elif kind == "checkout":
         p.run("checkout", "--force", code=None)
+    elif kind == "move" and path.is_dir() and not path.with_name(path.name + "m").exists():
+        path.rename(path.with_name(path.name + "m"))  # a folder renamed: marks are by path
+    elif kind == "ignore":
+        (p.root / ".mlvcignore").write_text(args[0])
     elif kind == "git commit":
         p.git("add", "-A")
         p.git("commit", "-q", "--allow-empty", "-m", f"step {step}")
