@@ -14,7 +14,6 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import (
     Recorded,
-    WsView,
     decode_listing,
     encode_listing,
     flatten,
@@ -30,6 +29,7 @@ from mlvc.workspace.marks import (
     objects_digest,
     scan_digest,
     sub_listing,
+    without,
 )
 from mlvc.workspace.pointer import Out
 from mlvc.workspace.scan import Listing, WsDir, WsFile, known_oids
@@ -189,17 +189,12 @@ class Parts:
                 left_out.update(sub.dirs[1:])
         return cls(found, entries, clean, stats, left_out)
 
-    def leave_out(self, ws: WsView) -> WsView:
-        """``ws`` without what lies in the clean chunks (their folders themselves stay, and
-        so do temporary files of a killed run, for checkout to delete)."""
-        if not self.left_out:
-            return ws
-        out = self.left_out
-        return WsView({p: f for p, f in ws.files.items() if p not in out},
-                      frozenset(d for d in ws.dirs if d not in out), ws.leftovers)
+    def rest_of(self, listing: Listing) -> Listing:
+        """``listing`` without what lies in the clean chunks (their folders stay, empty)."""
+        return without(listing, [c for c in self.chunks if c.path in self.clean])
 
     def leave_out_recorded(self, rec: Recorded | None) -> Recorded | None:
-        """``rec`` without what lies in the clean chunks, as :meth:`leave_out`."""
+        """``rec`` without what lies in the clean chunks (their folders stay)."""
         if rec is None or not self.left_out:
             return rec
         out = self.left_out

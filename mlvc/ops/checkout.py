@@ -92,7 +92,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         # --relink, which re-creates every file).
         part = Parts() if relink else Parts.of(repo, item.whole, scanned[s], stats)
         views.append((part.leave_out_recorded(item.recorded),
-                      part.leave_out(view(scanned[s].tree(), s.within))))
+                      view(part.rest_of(scanned[s]).tree(), s.within)))
     resolve(repo, [f for _, ws in views for f in ws.files.values()],
             [i.selected.within or i.selected.tracked.out.path for i in loaded
              if i.recorded is not None], jobs, progress)

@@ -119,11 +119,10 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
 
     results: dict[int, OutStatus] = {}
     objects_dir = str(repo.cache.objects_dir)
-    nodes = {i: listings[i].tree() for i in rest}
     loaded = load_recorded(repo, [selected[i] for i in rest])
     parts = [Parts.of(repo, item.whole, listings[i], stats) for i, item in zip(rest, loaded)]
-    views = [part.leave_out(view(nodes[i], selected[i].within))
-             for i, part in zip(rest, parts)]
+    nodes = {i: part.rest_of(listings[i]).tree() for i, part in zip(rest, parts)}
+    views = [view(nodes[i], selected[i].within) for i in rest]
     recs = [part.leave_out_recorded(item.recorded) for item, part in zip(loaded, parts)]
 
     # Only files that are recorded too need an oid: the rest are simply "added".

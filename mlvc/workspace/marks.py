@@ -16,6 +16,7 @@ output's recorded oid, so a changed pointer never matches an old mark.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -157,6 +158,48 @@ def sub_listing(listing: Listing, chunk: Chunk) -> Listing:
                    [listing.starts[i] - a for i in keep], [listing.ends[i] - a for i in keep],
                    listing.paths[a:b], listing.keys[3 * a:3 * b], listing.execs[a:b],
                    listing.nlinks[a:b])
+
+
+def without(listing: Listing, gone: Sequence[Chunk]) -> Listing:
+    """``listing`` less the files and folders below the chunks ``gone``, whose folders
+    stay, empty: what a full comparison still needs when those chunks are clean. Temporary
+    files of a killed run below them move up to the chunk's folder, so that checkout still
+    deletes them."""
+    if not gone:
+        return listing
+    runs = sorted((c.start, c.end) for c in gone)
+    ends, cut = [], [0]  # cut[k]: files in the first k runs
+    for a, b in runs:
+        ends.append(b)
+        cut.append(cut[-1] + b - a)
+
+    def shift(p: int) -> int:  # a file position outside the runs (or a run's start)
+        return p - cut[bisect_right(ends, p)]
+
+    owner = {}  # a dropped folder -> its chunk's folder
+    for c in gone:
+        owner.update(dict.fromkeys(c.dirs[1:], c.dirs[0]))
+    roots = {c.dirs[0] for c in gone}
+    out = Listing("dir")
+    new_index: dict[int, int] = {}
+    for i, path in enumerate(listing.dirs):
+        if i in owner:
+            continue
+        new_index[i] = len(out.dirs)
+        out.dirs.append(path)
+        out.parents.append(new_index[listing.parents[i]] if i else -1)
+        start = shift(listing.starts[i])
+        out.starts.append(start)
+        out.ends.append(start if i in roots else shift(listing.ends[i]))
+    pos = 0
+    for a, b in [*runs, (len(listing.paths), len(listing.paths))]:
+        out.paths += listing.paths[pos:a]
+        out.keys += listing.keys[3 * pos:3 * a]
+        out.execs += listing.execs[pos:a]
+        out.nlinks += listing.nlinks[pos:a]
+        pos = b
+    out.leftovers = [(new_index[owner.get(i, i)], p) for i, p in listing.leftovers]
+    return out
 
 
 def node_at(node: WsDir, path: RelPath) -> WsDir:

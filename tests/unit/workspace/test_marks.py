@@ -171,3 +171,38 @@ def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high):
         assert scan.dirs[c.dirs[0]] == c.path and c.end - c.start == counts[c.path]
         # A chunk's part of the listing is the listing of that folder on its own.
         assert marks.sub_listing(scan, c) == Listing.of(marks.node_at(tree, c.path))
+
+
+@given(trees, st.integers(0, 2), st.integers(1, 5), st.data())
+def test_a_listing_without_chunks_is_the_listing_of_the_tree_without_them(spec, low, high,
+                                                                         data):
+    from mlvc.workspace import marks
+
+    old = marks.CHUNK_MIN, marks.CHUNK_MAX
+    marks.CHUNK_MIN, marks.CHUNK_MAX = low, high
+    try:
+        scan = listing(spec)
+        found = marks.chunks(scan)
+    finally:
+        marks.CHUNK_MIN, marks.CHUNK_MAX = old
+    gone = data.draw(st.lists(st.sampled_from(found), unique_by=lambda c: c.path)
+                     if found else st.just([]))
+    tree = build(spec)
+    for c in gone:  # the folders stay, empty
+        emptied = marks.node_at(tree, c.path)
+        emptied.files, emptied.dirs = {}, {}
+    assert marks.without(scan, gone) == (Listing.of(tree) if gone else scan)
+
+
+def test_leftovers_below_a_chunk_move_up_to_its_folder():
+    from mlvc.workspace import marks
+
+    spec = {"files": {}, "dirs": {"c": {"files": {"f": (StatKey(1, 2, 3), False, 1)},
+                                        "dirs": {"d": {"files": {}, "dirs": {}}}}}}
+    scan = listing(spec)
+    scan.leftovers.append((scan.dirs.index("out/c/d"), "out/c/d/x.mlvc-tmp.1"))
+    chunk = marks.Chunk("out/c", (scan.dirs.index("out/c"), scan.dirs.index("out/c/d")),
+                        0, 1)
+    rest = marks.without(scan, [chunk])
+    assert rest.dirs == ["out", "out/c"] and rest.paths == []
+    assert rest.leftovers == [(1, "out/c/d/x.mlvc-tmp.1")]
