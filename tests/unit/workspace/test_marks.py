@@ -141,17 +141,24 @@ def _counts(spec: dict, path: str = "out", out: dict | None = None) -> dict:
     return out
 
 
-@given(trees, st.integers(0, 3), st.integers(1, 6))
-def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high):
+def _chunked(spec: dict, low: int, high: int) -> tuple:
+    """The listing of ``spec`` and its chunks, with the chunks' bounds set to these."""
     from mlvc.workspace import marks
 
     old = marks.CHUNK_MIN, marks.CHUNK_MAX
     marks.CHUNK_MIN, marks.CHUNK_MAX = low, high
     try:
         scan = listing(spec)
-        found = marks.chunks(scan)
+        return scan, marks.chunks(scan)
     finally:
         marks.CHUNK_MIN, marks.CHUNK_MAX = old
+
+
+@given(trees, st.integers(0, 3), st.integers(1, 6))
+def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high):
+    from mlvc.workspace import marks
+
+    scan, found = _chunked(spec, low, high)
     counts = _counts(spec)
     if counts["out"] <= high:
         assert found == []
@@ -178,13 +185,7 @@ def test_a_listing_without_chunks_is_the_listing_of_the_tree_without_them(spec, 
                                                                          data):
     from mlvc.workspace import marks
 
-    old = marks.CHUNK_MIN, marks.CHUNK_MAX
-    marks.CHUNK_MIN, marks.CHUNK_MAX = low, high
-    try:
-        scan = listing(spec)
-        found = marks.chunks(scan)
-    finally:
-        marks.CHUNK_MIN, marks.CHUNK_MAX = old
+    scan, found = _chunked(spec, low, high)
     gone = data.draw(st.lists(st.sampled_from(found), unique_by=lambda c: c.path)
                      if found else st.just([]))
     tree = build(spec)
