@@ -324,3 +324,24 @@ def test_commit_of_only_a_file_outside_the_chunks_is_right_too(added):
     (added.root / "data/top.txt").unlink()
     added.run("checkout")
     assert added.read("data/top.txt") == "pot"
+
+
+def test_a_stage_dep_that_changed_in_one_folder_is_recorded_right(added, objects_check):
+    import yaml
+
+    if objects_check != "inline":
+        pytest.skip("how objects are stat'ed is covered above; a stage run is slow")
+
+    added.run("stage", "add", "-n", "count", "-d", "data", "-o", "n.txt",
+              "find data -type f | wc -l > n.txt")
+    added.run("repro")
+    assert "up to date" in added.run("status").stdout
+    (added.root / "data/s1/d").write_text("new")
+    _age(added.root / "data/s1/d")
+    r = added.run("repro", "--json")
+    assert [s["state"] for s in json.loads(r.stdout)["stages"]] == ["ran"]
+    assert added.read("n.txt").strip() == "21"
+    lock = yaml.safe_load(added.read("mlvc.lock"))["stages"]["count"]
+    dep = next(d for d in lock["deps"] if d["path"] == "data")
+    added.run("commit", "data.mlvc")
+    assert dep["oid"] == _out(added)["oid"] and dep["nfiles"] == 21
