@@ -326,10 +326,10 @@ def test_commit_of_only_a_file_outside_the_chunks_is_right_too(added):
     assert added.read("data/top.txt") == "pot"
 
 
-def test_a_stage_dep_that_changed_in_one_folder_is_recorded_right(added, objects_check):
+def test_a_stage_dep_that_changed_in_one_folder_is_recorded_right(added, request):
     import yaml
 
-    if objects_check != "inline":
+    if request.node.callspec.params["objects_check"] != "inline":
         pytest.skip("how objects are stat'ed is covered above; a stage run is slow")
 
     added.run("stage", "add", "-n", "count", "-d", "data", "-o", "n.txt",
