@@ -11,6 +11,11 @@ records: the same trust as the state DB's, taken in one step instead of 50,000.
 A mark is written only when the newest file is older than the state DB's racy window (a file
 changed again in the same timestamp tick must not be taken as unchanged), and it names the
 output's recorded oid, so a changed pointer never matches an old mark.
+
+Big outputs' sub-folders have marks of their own (see ``chunks``), each naming the folder's
+recorded tree oid. They stand in for the folder's files and file objects when the output's
+own mark fails; the tree manifests are not in them, since the full comparison checks every
+manifest of the output anyway.
 """
 
 from __future__ import annotations
