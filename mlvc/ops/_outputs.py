@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError
+from mlvc.objects.store import ObjectStore
 from mlvc.objects.tree import TreeEntry
 from mlvc.parallel import run_batched
 from mlvc.paths import RelPath
@@ -202,7 +203,7 @@ class Parts:
                         frozenset(d for d in rec.dirs if d not in out), rec.trees)
 
     def new_marks(self, listing: Listing, node: WsDir, dirty: list[RelPath],
-                  objects_dir: str, keys: Mapping[str, StatKey], started: int) -> list[Mark]:
+                  store: ObjectStore, keys: Mapping[str, StatKey], started: int) -> list[Mark]:
         """Marks for the chunks that were compared and found clean (none holds a path of
         ``dirty``: a change, or a file whose object is missing or corrupt)."""
         spoilt = set()
@@ -215,4 +216,4 @@ class Parts:
         todo = [c for c in self.chunks if c.path not in self.clean and c.path not in spoilt]
         if not todo:
             return []
-        return chunk_marks(listing, node, todo, self.tree_oids, objects_dir, keys, started)
+        return chunk_marks(listing, node, todo, self.tree_oids, store, keys, started)

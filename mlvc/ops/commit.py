@@ -279,8 +279,7 @@ def _chunk_marks(repo: Repo, path: RelPath, oid: str, listing: Listing, node: Ws
         return []
     tree_oids = {p: e.oid for p, e in
                  tree_entries_at(repo.cache, path, oid, [c.path for c in found]).items()}
-    return chunk_marks(listing, node, found, tree_oids, str(repo.cache.objects_dir), keys,
-                       started)
+    return chunk_marks(listing, node, found, tree_oids, repo.cache, keys, started)
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

@@ -112,6 +112,19 @@ def tree_entries_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Itera
     return found
 
 
+def manifests_below(store: ObjectStore, oid: str,
+                    validated: Container[str] = frozenset()) -> set[str]:
+    """The oids of tree ``oid``'s manifest and of every sub-folder's below it."""
+    found = {oid}
+    stack = [oid]
+    while stack:
+        for entry in store.read_tree(t := stack.pop(), t in validated).entries:
+            if entry.is_dir and entry.oid not in found:
+                found.add(entry.oid)
+                stack.append(entry.oid)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class WsView:
     files: dict[RelPath, WsFile]

@@ -13,9 +13,8 @@ changed again in the same timestamp tick must not be taken as unchanged), and it
 output's recorded oid, so a changed pointer never matches an old mark.
 
 Big outputs' sub-folders have marks of their own (see ``chunks``), each naming the folder's
-recorded tree oid. They stand in for the folder's files and file objects when the output's
-own mark fails; the tree manifests are not in them, since the full comparison checks every
-manifest of the output anyway.
+recorded tree oid. They stand in for the folder's files, their objects and the folder's
+manifests when the output's own mark fails.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from itertools import chain
 
 import xxhash
 
-from mlvc.objects.store import stat_objects
+from mlvc.objects.store import ObjectStore, stat_objects
 from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
 from mlvc.paths import RelPath
 from mlvc.workspace.scan import Listing, Scanner, WsDir, WsFile, iter_files
@@ -215,12 +214,17 @@ def node_at(node: WsDir, path: RelPath) -> WsDir:
 
 
 def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
-                tree_oids: Mapping[RelPath, str], objects_dir: str,
+                tree_oids: Mapping[RelPath, str], store: ObjectStore,
                 object_keys: Mapping[str, StatKey], started: int) -> list[Mark]:
     """Marks for the chunks ``todo`` of an output just found clean (or of the part of it
     that holds them), each against its tree oid in ``tree_oids``: see :func:`make_mark`,
     whose conditions apply to each. ``node`` is ``listing.tree()`` with oids and link
-    types filled in; a chunk with a file of unknown oid is left unmarked."""
+    types filled in; a chunk with a file of unknown oid is left unmarked.
+
+    A chunk's mark covers its manifests too (``object_keys`` must hold them), so that a
+    commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored."""
+    from mlvc.workspace.compare import manifests_below
+
     out = []
     for c in todo:
         oid = tree_oids.get(c.path)
@@ -230,8 +234,9 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
         needed = {f.oid for f in iter_files(sub)}
         if None in needed:
             continue
-        mark = make_mark(c.path, oid, sub_listing(listing, c), sub, objects_dir, object_keys,
-                         needed, started)  # type: ignore[arg-type]
+        needed |= manifests_below(store, oid)
+        mark = make_mark(c.path, oid, sub_listing(listing, c), sub, str(store.objects_dir),
+                         object_keys, needed, started)  # type: ignore[arg-type]
         if mark is not None:
             out.append(mark)
     return out

@@ -345,3 +345,14 @@ def test_a_stage_dep_that_changed_in_one_folder_is_recorded_right(added, request
     dep = next(d for d in lock["deps"] if d["path"] == "data")
     added.run("commit", "data.mlvc")
     assert dep["oid"] == _out(added)["oid"] and dep["nfiles"] == 21
+
+
+def test_commit_stores_again_a_chunk_manifest_that_went_missing(added):
+    s2 = recorded_tree_oids(added)["data/s2"]
+    manifest = added.root / ".mlvc/cache/objects" / s2[:2] / s2[2:]
+    manifest.unlink()
+    _edit(added.root / "data/top.txt", "pot")  # the output's own mark fails
+    _age(added.root / "data/top.txt")
+    added.run("commit")
+    assert manifest.exists()  # s2's mark covers its manifest: s2 was built again
+    assert "up to date" in added.run("status").stdout
