@@ -34,6 +34,7 @@ ops = st.one_of(
     st.tuples(st.just("commit")),
     st.tuples(st.just("checkout")),
     st.tuples(st.just("object"), st.sampled_from(FILES)),
+    st.tuples(st.just("manifest gone"), st.sampled_from(FOLDERS)),
     st.tuples(st.just("move"), st.sampled_from(FOLDERS[1:])),
     st.tuples(st.just("ignore"), st.sampled_from(["", "x\n", "p\n", "d/\n"])),
     st.tuples(st.just("git commit")),
@@ -98,6 +99,11 @@ def _apply(p: Project, op: tuple, step: int) -> None:
         p.git("commit", "-q", "--allow-empty", "-m", f"step {step}")
     elif kind == "git revert":
         p.git("checkout", "HEAD", "--", "data.mlvc")
+    elif kind == "manifest gone":
+        oid = _recorded_oid(p, args[0])
+        obj = p.root / ".mlvc/cache/objects" / oid[:2] / oid[2:] if oid else None
+        if obj is not None and obj.exists():
+            obj.unlink()
     elif kind == "object":
         oid = _recorded_oid(p, args[0])
         obj = p.root / ".mlvc/cache/objects" / oid[:2] / oid[2:] if oid else None
