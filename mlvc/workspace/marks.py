@@ -242,29 +242,51 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
     return out
 
 
-def objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, list[int] | None]:
-    """The stat of each mark's objects as they are now, three numbers per object (see
-    ``stat_objects``), by output path; None for a mark one of whose objects is missing."""
-    out: dict[RelPath, list[int] | None] = {}
+Taken = tuple[bytes, "bytes | list[int]"]  # (digest of objects' stat, that stat packed)
+
+
+def objects_now(objects_dir: str, marks: Iterable[Mark]) -> dict[RelPath, Taken | None]:
+    """For each mark (by output path), the digest of its objects' stat as they are now, to
+    compare with ``Mark.cache``, and that stat, packed (see :func:`unpack_stat`); None for a
+    mark one of whose objects is missing. The digest is worked out here, in the forked child
+    that ``scan_by_marks`` runs this in, beside the scan."""
+    out: dict[RelPath, Taken | None] = {}
     for m in marks:
         keys = stat_objects(objects_dir, m.objects)
-        out[m.path] = None if None in keys else keys  # type: ignore[assignment]
+        out[m.path] = None if None in keys else _taken(objects_dir, m, keys)  # type: ignore
     return out
 
 
-def still_clean(mark: Mark | None, oid: str, listing: Listing, objects_dir: str,
-                objects_now: Callable[[], Mapping[RelPath, list[int] | None]]) -> bool:
+def _taken(objects_dir: str, mark: Mark, keys: list[int]) -> Taken:
+    try:
+        packed: bytes | list[int] = array("q", keys).tobytes()
+    except OverflowError:  # an inode above 2**63: kept as numbers
+        packed = keys
+    return objects_digest(objects_dir, mark.objects, keys), packed
+
+
+def unpack_stat(packed: bytes | list[int]) -> list[int]:
+    """The stat numbers that :func:`objects_now` packed."""
+    if isinstance(packed, list):
+        return packed
+    numbers = array("q")
+    numbers.frombytes(packed)
+    return numbers.tolist()
+
+
+def still_clean(mark: Mark | None, oid: str, listing: Listing,
+                objects_now: Callable[[], Mapping[RelPath, Taken | None]]) -> bool:
     """Whether ``listing`` (a fresh scan of the output) and the cache still match ``mark``.
 
-    ``objects_now()`` gives the stat of the cache objects as they are now (see
+    ``objects_now()`` gives the digest of the cache objects' stat as it is now (see
     :func:`objects_now`); it is only asked for when the scan matches.
     """
     if mark is None or mark.oid != oid or listing.kind is None:
         return False
     if scan_digest(listing)[0] != mark.ws:
         return False
-    keys = objects_now().get(mark.path)
-    return keys is not None and objects_digest(objects_dir, mark.objects, keys) == mark.cache
+    now = objects_now().get(mark.path)
+    return now is not None and now[0] == mark.cache
 
 
 def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
@@ -294,31 +316,32 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
         work = nullcontext(lambda: later)
     with work as objects:
         listings = [scanner.listing(path, split=not busy) for path, _ in items]
-        clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects_dir,
-                                                 objects)
+        clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects)
                  for (path, oid), listing in zip(items, listings)]
         if stats is not None and busy and not all(clean):
             taken = objects()
             for m in current:
-                keys = taken.get(m.path)
-                if keys is not None:
+                now = taken.get(m.path)
+                if now is not None:
+                    keys = unpack_stat(now[1])
                     stats.update(zip(m.objects, zip(*[iter(keys)] * 3)))
     return listings, clean
 
 
-class _ObjectsLater(Mapping[RelPath, "list[int] | None"]):
+class _ObjectsLater(Mapping[RelPath, "Taken | None"]):
     """:func:`objects_now` of each mark, worked out when first asked for, with the stats
     split over two cores."""
 
     def __init__(self, objects_dir: str, marks: Iterable[Mark]) -> None:
         self._dir = objects_dir
         self._marks = {m.path: m for m in marks}
-        self._done: dict[RelPath, list[int] | None] = {}
+        self._done: dict[RelPath, Taken | None] = {}
 
-    def __getitem__(self, path: RelPath) -> list[int] | None:
+    def __getitem__(self, path: RelPath) -> Taken | None:
         if path not in self._done:
-            keys = stat_objects_split(self._dir, self._marks[path].objects)
-            self._done[path] = None if None in keys else keys  # type: ignore[assignment]
+            mark = self._marks[path]
+            keys = stat_objects_split(self._dir, mark.objects)
+            self._done[path] = None if None in keys else _taken(self._dir, mark, keys)  # type: ignore
         return self._done[path]
 
     def __iter__(self):

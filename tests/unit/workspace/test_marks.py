@@ -6,7 +6,7 @@ import os
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlvc.workspace.marks import objects_digest, objects_now, scan_digest
+from mlvc.workspace.marks import objects_digest, objects_now, scan_digest, unpack_stat
 from mlvc.workspace.scan import Listing, WsDir, WsFile
 from mlvc.workspace.state import Mark, StatKey, stat_key
 
@@ -114,7 +114,9 @@ def test_objects_now_is_the_stat_that_marks_digest(tmp_path):
         (tmp_path / oid[:2] / oid[2:]).write_bytes(b"x" * i)
     keys = [n for o in oids for n in stat_key(os.stat(tmp_path / o[:2] / o[2:]))]
     mark = Mark("out", "0" * 32, b"", tuple(oids), b"")
-    assert objects_now(str(tmp_path), [mark]) == {"out": keys}
+    digest, packed = objects_now(str(tmp_path), [mark])["out"]
+    assert digest == objects_digest(str(tmp_path), oids, keys)
+    assert unpack_stat(packed) == keys
     (tmp_path / "cd" / oids[2][2:]).unlink()
     assert objects_now(str(tmp_path), [mark]) == {"out": None}
 
@@ -207,3 +209,12 @@ def test_leftovers_below_a_chunk_move_up_to_its_folder():
     rest = marks.without(scan, [chunk])
     assert rest.dirs == ["out", "out/c"] and rest.paths == []
     assert rest.leftovers == [(1, "out/c/d/x.mlvc-tmp.1")]
+
+
+def test_packed_stat_keeps_numbers_too_big_for_64_bits():
+    from mlvc.workspace.marks import _taken
+
+    mark = Mark("out", "0" * 32, b"", ("ab" * 16,), b"")
+    keys = [2**63, 5, 3]
+    digest, packed = _taken("/c", mark, keys)
+    assert unpack_stat(packed) == keys and digest == objects_digest("/c", mark.objects, keys)
