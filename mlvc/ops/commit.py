@@ -18,7 +18,6 @@ from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
-from mlvc.workspace.compare import tree_entries_at
 from mlvc.workspace.importer import IMPORTED, Importer
 from mlvc.workspace.index import Declared, Index
 from mlvc.workspace.marks import chunk_marks, chunks, make_mark, node_at, scan_by_marks
@@ -267,19 +266,19 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
                              started)
             if mark is not None:
                 marks.append(mark)
-                marks += _chunk_marks(repo, path, built.oid, listing, node, keys, started)
+                marks += _chunk_marks(repo, listing, node, built, keys, started)
     return _Finished(written, listings, marks)
 
 
-def _chunk_marks(repo: Repo, path: RelPath, oid: str, listing: Listing, node: WsDir,
+def _chunk_marks(repo: Repo, listing: Listing, node: WsDir, built: Built,
                  keys: dict[str, StatKey], started: int) -> list[Mark]:
     """Marks of the sub-folders (``marks.chunks``) of an output just stored and marked."""
     found = chunks(listing)
     if not found:
         return []
-    tree_oids = {p: e.oid for p, e in
-                 tree_entries_at(repo.cache, path, oid, [c.path for c in found]).items()}
-    return chunk_marks(listing, node, found, tree_oids, repo.cache, keys, started)
+    folder_oids = dict(built.folders)
+    return chunk_marks(listing, node, found, folder_oids, repo.cache, keys, started,
+                       folder_oids)
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

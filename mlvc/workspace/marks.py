@@ -215,14 +215,17 @@ def node_at(node: WsDir, path: RelPath) -> WsDir:
 
 def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
                 tree_oids: Mapping[RelPath, str], store: ObjectStore,
-                object_keys: Mapping[str, StatKey], started: int) -> list[Mark]:
+                object_keys: Mapping[str, StatKey], started: int,
+                folder_oids: Mapping[RelPath, str] | None = None) -> list[Mark]:
     """Marks for the chunks ``todo`` of an output just found clean (or of the part of it
     that holds them), each against its tree oid in ``tree_oids``: see :func:`make_mark`,
     whose conditions apply to each. ``node`` is ``listing.tree()`` with oids and link
     types filled in; a chunk with a file of unknown oid is left unmarked.
 
     A chunk's mark covers its manifests too (``object_keys`` must hold them), so that a
-    commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored."""
+    commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored.
+    They are the tree oids of its folders in ``folder_oids`` (a tree just built), or else
+    read from the store."""
     from mlvc.workspace.compare import manifests_below
 
     out = []
@@ -234,7 +237,10 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
         needed = {f.oid for f in iter_files(sub)}
         if None in needed:
             continue
-        needed |= manifests_below(store, oid)
+        if folder_oids is not None:
+            needed.update(folder_oids[listing.dirs[i]] for i in c.dirs)
+        else:
+            needed |= manifests_below(store, oid)
         mark = make_mark(c.path, oid, sub_listing(listing, c), sub, str(store.objects_dir),
                          object_keys, needed, started)  # type: ignore[arg-type]
         if mark is not None:

@@ -387,6 +387,7 @@ class Built:
     nfiles: int
     exec: bool
     trees: tuple[tuple[str, bytes], ...]  # (oid, manifest bytes), children first
+    folders: tuple[tuple[RelPath, str], ...] = ()  # (path, tree oid) of each, in that order
 
 
 def build(node: WsFile | WsDir, known: Mapping[RelPath, TreeEntry] | None = None) -> Built:
@@ -399,14 +400,17 @@ def build(node: WsFile | WsDir, known: Mapping[RelPath, TreeEntry] | None = None
         assert node.oid is not None
         return Built(node.oid, "file", node.key[2], 1, node.exec, ())
     trees: list[tuple[str, bytes]] = []
-    entry = _build_dir(node, trees, known or {})
-    return Built(entry.oid, "dir", entry.size, entry.nfiles, False, tuple(trees))
+    folders: list[tuple[RelPath, str]] = []
+    entry = _build_dir(node, trees, folders, known or {})
+    return Built(entry.oid, "dir", entry.size, entry.nfiles, False, tuple(trees),
+                 tuple(folders))
 
 
-def _build_dir(top: WsDir, trees: list[tuple[str, bytes]],
+def _build_dir(top: WsDir, trees: list[tuple[str, bytes]], folders: list[tuple[RelPath, str]],
                known: Mapping[RelPath, TreeEntry]) -> TreeEntry:
-    """The entry of ``top``, its manifests (and every sub-folder's) appended to ``trees``,
-    children first. A loop, not recursion: folders may nest deeper than Python's stack."""
+    """The entry of ``top``, its manifests (and every sub-folder's) appended to ``trees``
+    and their paths to ``folders``, children first. A loop, not recursion: folders may nest
+    deeper than Python's stack."""
     extra: dict[RelPath, list[TreeEntry]] = {}
     for path, entry in known.items():
         extra.setdefault(path.rpartition("/")[0], []).append(entry)
@@ -426,6 +430,7 @@ def _build_dir(top: WsDir, trees: list[tuple[str, bytes]],
         data = tree.to_bytes()
         oid = hash_bytes(data)
         trees.append((oid, data))
+        folders.append((node.path, oid))
         name = node.path.rsplit("/", 1)[-1]
         built[id(node)] = TreeEntry(name, "dir", oid, tree.size, nfiles=tree.nfiles)
     return built[id(top)]
