@@ -96,7 +96,8 @@ def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recor
     cached = repo.state.listing(out.oid)
     if cached is not None:
         rec = decode_listing(cached, out.path)
-        if all(repo.cache.exists(t) for t in rec.trees):
+        # (One cached by an older mlvc, without its folders' oids, is made again once.)
+        if rec.dir_oids is not None and all(repo.cache.exists(t) for t in rec.trees):
             return rec
     rec = flatten(repo.cache, out, validated)
     repo.state.put_listing(out.oid, encode_listing(rec, out.path))
@@ -200,12 +201,15 @@ class Parts:
             return rec
         out = self.left_out
         return Recorded({p: w for p, w in rec.files.items() if p not in out},
-                        frozenset(d for d in rec.dirs if d not in out), rec.trees)
+                        frozenset(d for d in rec.dirs if d not in out), rec.trees,
+                        rec.dir_oids)
 
     def new_marks(self, listing: Listing, node: WsDir, dirty: list[RelPath],
-                  store: ObjectStore, keys: Mapping[str, StatKey], started: int) -> list[Mark]:
+                  store: ObjectStore, keys: Mapping[str, StatKey], started: int,
+                  rec: Recorded) -> list[Mark]:
         """Marks for the chunks that were compared and found clean (none holds a path of
-        ``dirty``: a change, or a file whose object is missing or corrupt)."""
+        ``dirty``: a change, or a file whose object is missing or corrupt), against the
+        recorded tree ``rec`` (its manifests' shape was checked when it was read)."""
         spoilt = set()
         for p in dirty:
             p = p.rstrip("/")
@@ -216,4 +220,5 @@ class Parts:
         todo = [c for c in self.chunks if c.path not in self.clean and c.path not in spoilt]
         if not todo:
             return []
-        return chunk_marks(listing, node, todo, self.tree_oids, store, keys, started)
+        return chunk_marks(listing, node, todo, self.tree_oids, store, keys, started,
+                           rec.dir_oids, rec.trees)

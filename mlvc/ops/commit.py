@@ -251,7 +251,8 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
             files = ((f.path, f.oid or "", f.exec, f.key[2]) for f in iter_files(node))
             dirs = [d.path for d in iter_dirs(node)]
             listings.append((built.oid, encode_parts(out_path, files, dirs,
-                                                     {oid for oid, _ in built.trees})))
+                                                     {oid for oid, _ in built.trees},
+                                                     built.folders)))
     keys = dict(verified)
     keys.update(written)
     objects_dir = str(repo.cache.objects_dir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshal
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,6 +29,9 @@ class Recorded:
     files: dict[RelPath, Want]
     dirs: frozenset[RelPath]
     trees: frozenset[str]  # oids of the manifests read
+    # The tree oid of each folder, when known (a listing cached before they were kept has
+    # none; read the manifests then).
+    dir_oids: Mapping[RelPath, str] | None = None
 
     def objects(self) -> set[str]:
         return {w.oid for w in self.files.values()}
@@ -37,27 +40,35 @@ class Recorded:
 def encode_listing(rec: Recorded, root: RelPath) -> bytes:
     """A compact form of a flattened tree, with paths relative to the tree's folder."""
     return encode_parts(root, ((p, w.oid, w.exec, w.size) for p, w in rec.files.items()),
-                        rec.dirs, rec.trees)
+                        rec.dirs, rec.trees,
+                        None if rec.dir_oids is None else rec.dir_oids.items())
 
 
 def encode_parts(root: RelPath, files: Iterable[tuple[RelPath, str, bool, int]],
-                 dirs: Iterable[RelPath], trees: Iterable[str]) -> bytes:
+                 dirs: Iterable[RelPath], trees: Iterable[str],
+                 dir_oids: Iterable[tuple[RelPath, str]] | None = None) -> bytes:
     """:func:`encode_listing` of a tree given as ``(path, oid, exec, size)`` of each file,
-    its folders (``root`` among them) and its manifests' oids."""
+    its folders (``root`` among them), its manifests' oids and, when given, each folder's
+    ``(path, tree oid)``."""
     cut = len(root) + 1
-    return marshal.dumps((
+    parts: tuple = (
         [(p[cut:], oid, x, size) for p, oid, x, size in files],
         [d[cut:] for d in dirs if d != root],
         sorted(trees),
-    ))
+    )
+    if dir_oids is not None:
+        parts += ([(d[cut:], oid) for d, oid in dir_oids],)
+    return marshal.dumps(parts)
 
 
 def decode_listing(data: bytes, root: RelPath) -> Recorded:
-    files, dirs, trees = marshal.loads(data)
+    files, dirs, trees, *more = marshal.loads(data)
     prefix = root + "/"
     new = tuple.__new__
+    dir_oids = {prefix + d if d else root: oid for d, oid in more[0]} if more else None
     return Recorded({prefix + p: new(Want, (o, x, s)) for p, o, x, s in files},
-                    frozenset([root, *(prefix + d for d in dirs)]), frozenset(trees))
+                    frozenset([root, *(prefix + d for d in dirs)]), frozenset(trees),
+                    dir_oids)
 
 
 def flatten(store: ObjectStore, out: Out, validated: Container[str] = frozenset()) -> Recorded:
@@ -68,20 +79,18 @@ def flatten(store: ObjectStore, out: Out, validated: Container[str] = frozenset(
     if out.type == "file":
         return Recorded({out.path: Want(out.oid, out.exec, out.size)}, frozenset(), frozenset())
     files: dict[RelPath, Want] = {}
-    dirs = {out.path}
-    trees = set()
+    dir_oids = {out.path: out.oid}
     stack = [(out.path, out.oid)]
     while stack:
         path, oid = stack.pop()
-        trees.add(oid)
         for entry in store.read_tree(oid, oid in validated).entries:
             child = f"{path}/{entry.name}"
             if entry.is_dir:
-                dirs.add(child)
+                dir_oids[child] = entry.oid
                 stack.append((child, entry.oid))
             else:
                 files[child] = Want(entry.oid, entry.exec, entry.size)
-    return Recorded(files, frozenset(dirs), frozenset(trees))
+    return Recorded(files, frozenset(dir_oids), frozenset(dir_oids.values()), dir_oids)
 
 
 def tree_entries_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Iterable[RelPath],
@@ -143,7 +152,8 @@ def restrict(rec: Recorded, within: RelPath) -> Recorded:
     if not within:
         return rec
     return Recorded({p: w for p, w in rec.files.items() if is_within(p, within)},
-                    frozenset(d for d in rec.dirs if is_within(d, within)), rec.trees)
+                    frozenset(d for d in rec.dirs if is_within(d, within)), rec.trees,
+                    rec.dir_oids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import chain
@@ -216,7 +216,8 @@ def node_at(node: WsDir, path: RelPath) -> WsDir:
 def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
                 tree_oids: Mapping[RelPath, str], store: ObjectStore,
                 object_keys: Mapping[str, StatKey], started: int,
-                folder_oids: Mapping[RelPath, str] | None = None) -> list[Mark]:
+                folder_oids: Mapping[RelPath, str] | None = None,
+                validated: Container[str] = frozenset()) -> list[Mark]:
     """Marks for the chunks ``todo`` of an output just found clean (or of the part of it
     that holds them), each against its tree oid in ``tree_oids``: see :func:`make_mark`,
     whose conditions apply to each. ``node`` is ``listing.tree()`` with oids and link
@@ -225,7 +226,7 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
     A chunk's mark covers its manifests too (``object_keys`` must hold them), so that a
     commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored.
     They are the tree oids of its folders in ``folder_oids`` (a tree just built), or else
-    read from the store."""
+    read from the store (``validated``: manifests whose shape was checked before)."""
     from mlvc.workspace.compare import manifests_below
 
     out = []
@@ -237,10 +238,12 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
         needed = {f.oid for f in iter_files(sub)}
         if None in needed:
             continue
-        if folder_oids is not None:
-            needed.update(folder_oids[listing.dirs[i]] for i in c.dirs)
+        trees = None if folder_oids is None else \
+            [folder_oids.get(listing.dirs[i]) for i in c.dirs]
+        if trees is None or None in trees:
+            needed |= manifests_below(store, oid, validated)
         else:
-            needed |= manifests_below(store, oid)
+            needed.update(trees)  # type: ignore[arg-type]
         mark = make_mark(c.path, oid, sub_listing(listing, c), sub, str(store.objects_dir),
                          object_keys, needed, started)  # type: ignore[arg-type]
         if mark is not None:

@@ -210,17 +210,27 @@ class StateDB:
         self._write("INSERT OR IGNORE INTO valid_trees VALUES (?)", [(o,) for o in oids])
 
     # -- flattened listings of whole trees, keyed by the tree's oid (so never stale) ---------
+    # Listings that hold the folders' tree oids are kept under the tree's oid plus this: an
+    # older mlvc, which reads only the plain oid and would not decode them, never sees them.
+    LISTING_V2 = "+dirs"
+
     def listing(self, oid: str) -> bytes | None:
-        row = self._conn.execute("SELECT data FROM listings WHERE oid = ?", (oid,)).fetchone()
-        return row[0] if row else None
+        """The listing of tree ``oid``: the newer form if there is one, else an older."""
+        rows = dict(self._conn.execute("SELECT oid, data FROM listings WHERE oid IN (?, ?)",
+                                       (oid + self.LISTING_V2, oid)))
+        return rows.get(oid + self.LISTING_V2, rows.get(oid))
 
     def have_listings(self, oids: Iterable[str]) -> set[str]:
-        """Which of the trees ``oids`` have a listing."""
+        """Which of the trees ``oids`` have a listing of the newer form."""
         sql = "SELECT oid FROM listings WHERE oid IN ({})"
-        return {o for (o,) in select_keys(self._conn, sql, set(oids))}
+        cut = len(self.LISTING_V2)
+        return {o[:-cut] for (o,) in select_keys(self._conn, sql,
+                                                 {o + self.LISTING_V2 for o in oids})}
 
     def put_listing(self, oid: str, data: bytes) -> None:
-        self._write("INSERT OR REPLACE INTO listings VALUES (?, ?)", [(oid, data)])
+        """Keep the listing of tree ``oid`` (in the newer form, with its folders' oids)."""
+        self._write("INSERT OR REPLACE INTO listings VALUES (?, ?)",
+                    [(oid + self.LISTING_V2, data)])
 
     # -- clean marks of whole outputs (mlvc.workspace.marks) ----------------------------------
     def marks(self, paths: Iterable[RelPath]) -> dict[RelPath, Mark]:

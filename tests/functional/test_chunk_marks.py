@@ -356,3 +356,31 @@ def test_commit_stores_again_a_chunk_manifest_that_went_missing(added):
     added.run("commit")
     assert manifest.exists()  # s2's mark covers its manifest: s2 was built again
     assert "up to date" in added.run("status").stdout
+
+
+def test_listings_of_older_and_newer_mlvc_live_side_by_side(added):
+    """An older mlvc reads only a listing under the tree's plain oid, in its own form; a
+    newer one keeps its form (with the folders' oids) under another key, and makes it again
+    once from the manifests when it finds only the older form."""
+    import marshal
+
+    oid = _out(added)["oid"]
+    db = sqlite3.connect(added.root / ".mlvc/tmp/state.db")
+    try:
+        rows = dict(db.execute("SELECT oid, data FROM listings"))
+        assert set(rows) == {oid + "+dirs"} and len(marshal.loads(rows[oid + "+dirs"])) == 4
+        old = marshal.loads(rows[oid + "+dirs"])[:3]
+        with db:
+            db.execute("DELETE FROM listings")
+            db.execute("INSERT INTO listings VALUES (?, ?)", (oid, marshal.dumps(old)))
+    finally:
+        db.close()
+    (added.root / "data/top.txt").unlink()  # the full comparison reads the listing
+    assert changes(added) == {"deleted": ["data/top.txt"]}
+    db = sqlite3.connect(added.root / ".mlvc/tmp/state.db")
+    try:
+        rows = dict(db.execute("SELECT oid, data FROM listings"))
+    finally:
+        db.close()
+    assert marshal.loads(rows[oid]) == old  # left as the older mlvc wrote it
+    assert len(marshal.loads(rows[oid + "+dirs"])) == 4
