@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from itertools import chain
 
 from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError
-from mlvc.objects.store import ObjectStore
 from mlvc.objects.tree import TreeEntry
 from mlvc.parallel import run_batched
 from mlvc.paths import RelPath
@@ -15,6 +14,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import (
     Recorded,
+    ancestors,
     decode_listing,
     encode_listing,
     flatten,
@@ -131,7 +131,6 @@ class Parts:
                  left_out: set[RelPath] | None = None) -> None:
         self.chunks = list(chunks)
         self.entries = entries or {}  # each chunk's entry in the recorded tree
-        self.tree_oids = {p: e.oid for p, e in self.entries.items()}
         # The chunks still clean by their marks, with the marks' objects.
         self.clean = clean or {}
         self._stats = stats or {}  # the objects' stat that the clean chunks were found with
@@ -205,20 +204,14 @@ class Parts:
                         rec.dir_oids)
 
     def new_marks(self, listing: Listing, node: WsDir, dirty: list[RelPath],
-                  store: ObjectStore, keys: Mapping[str, StatKey], started: int,
+                  objects_dir: str, keys: Mapping[str, StatKey], started: int,
                   rec: Recorded) -> list[Mark]:
-        """Marks for the chunks that were compared and found clean (none holds a path of
-        ``dirty``: a change, or a file whose object is missing or corrupt), against the
-        recorded tree ``rec`` (its manifests' shape was checked when it was read)."""
-        spoilt = set()
-        for p in dirty:
-            p = p.rstrip("/")
-            spoilt.add(p)
-            while "/" in p:
-                p = p.rpartition("/")[0]
-                spoilt.add(p)
+        """Marks for the chunks that were compared and found clean against the recorded
+        tree ``rec`` (none holds a path of ``dirty``: a change, or a file whose object is
+        missing or corrupt)."""
+        held = {p.rstrip("/") for p in dirty}
+        spoilt = held | ancestors(held)
         todo = [c for c in self.chunks if c.path not in self.clean and c.path not in spoilt]
-        if not todo:
+        if not todo or rec.dir_oids is None:
             return []
-        return chunk_marks(listing, node, todo, self.tree_oids, store, keys, started,
-                           rec.dir_oids, rec.trees)
+        return chunk_marks(listing, node, todo, rec.dir_oids, objects_dir, keys, started)

@@ -107,8 +107,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
                 reused[out_path] = {p: part.entries[p] for p in part.clean}
                 for p in part.clean:  # out of the tree: not hashed, not built again
                     parent, _, name = p.rpartition("/")
-                    holder = node if parent == node.path else node_at(node, parent)
-                    del holder.dirs[name]
+                    del node_at(node, parent).dirs[name]
         nodes.append(node)
 
     files = [f for node in nodes for f in iter_files(node)]
@@ -277,9 +276,8 @@ def _chunk_marks(repo: Repo, listing: Listing, node: WsDir, built: Built,
     found = chunks(listing)
     if not found:
         return []
-    folder_oids = dict(built.folders)
-    return chunk_marks(listing, node, found, folder_oids, repo.cache, keys, started,
-                       folder_oids)
+    return chunk_marks(listing, node, found, dict(built.folders),
+                       str(repo.cache.objects_dir), keys, started)
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

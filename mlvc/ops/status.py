@@ -171,7 +171,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
             if mark is not None:
                 new_marks.append(mark)
         dirty = [*changes.added, *changes.deleted, *changes.modified, *not_in_cache, *corrupt]
-        new_marks += part.new_marks(listings[i], nodes[i], dirty, repo.cache, keys, started,
+        new_marks += part.new_marks(listings[i], nodes[i], dirty, objects_dir, keys, started,
                                     rec)
     repo.state.put_marks(new_marks)
     return results

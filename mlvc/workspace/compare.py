@@ -99,13 +99,7 @@ def tree_entries_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Itera
     ``top`` whose tree is ``top_oid``, that the tree has as a folder. Only the manifests on
     the way to them are read."""
     wanted = set(paths)
-    on_the_way = {top}
-    for p in wanted:
-        while "/" in p and p != top:
-            p = p.rpartition("/")[0]
-            if p in on_the_way:
-                break
-            on_the_way.add(p)
+    on_the_way = ancestors(wanted)
     found: dict[RelPath, TreeEntry] = {}
     stack = [(top, top_oid)]
     while stack:
@@ -118,19 +112,6 @@ def tree_entries_at(store: ObjectStore, top: RelPath, top_oid: str, paths: Itera
                 found[child] = entry
             if child in on_the_way:
                 stack.append((child, entry.oid))
-    return found
-
-
-def manifests_below(store: ObjectStore, oid: str,
-                    validated: Container[str] = frozenset()) -> set[str]:
-    """The oids of tree ``oid``'s manifest and of every sub-folder's below it."""
-    found = {oid}
-    stack = [oid]
-    while stack:
-        for entry in store.read_tree(t := stack.pop(), t in validated).entries:
-            if entry.is_dir and entry.oid not in found:
-                found.add(entry.oid)
-                stack.append(entry.oid)
     return found
 
 
@@ -180,14 +161,15 @@ def diff(rec: Recorded, ws: WsView) -> Changes:
         if f is not None and (f.oid != want.oid or f.exec != want.exec):
             modified.append(p)
     # An empty folder is a change of its own; a folder with content shows through it.
-    ws_inner = _parents(ws.files) | _parents(ws.dirs)
-    rec_inner = _parents(rec.files) | _parents(rec.dirs)
+    ws_inner = ancestors(ws.files) | ancestors(ws.dirs)
+    rec_inner = ancestors(rec.files) | ancestors(rec.dirs)
     added += [d + "/" for d in ws.dirs - rec.dirs if d not in ws_inner]
     deleted += [d + "/" for d in rec.dirs - ws.dirs if d not in rec_inner]
     return Changes(tuple(sorted(added)), tuple(sorted(deleted)), tuple(sorted(modified)))
 
 
-def _parents(paths) -> set[RelPath]:
+def ancestors(paths: Iterable[RelPath]) -> set[RelPath]:
+    """Every folder that holds one of ``paths`` (the top-level ones included, not "")."""
     out: set[RelPath] = set()
     for p in paths:
         while "/" in p:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import chain
 
 import xxhash
 
-from mlvc.objects.store import ObjectStore, stat_objects
+from mlvc.objects.store import stat_objects
 from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
 from mlvc.paths import RelPath
 from mlvc.workspace.scan import Listing, Scanner, WsDir, WsFile, iter_files
@@ -207,45 +207,34 @@ def without(listing: Listing, gone: Sequence[Chunk]) -> Listing:
 
 
 def node_at(node: WsDir, path: RelPath) -> WsDir:
-    """The folder node at ``path``, below ``node``."""
+    """The folder node at ``path``: ``node`` itself or a folder below it."""
+    if path == node.path:
+        return node
     for name in path[len(node.path) + 1:].split("/"):
         node = node.dirs[name]
     return node
 
 
 def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
-                tree_oids: Mapping[RelPath, str], store: ObjectStore,
-                object_keys: Mapping[str, StatKey], started: int,
-                folder_oids: Mapping[RelPath, str] | None = None,
-                validated: Container[str] = frozenset()) -> list[Mark]:
+                folder_oids: Mapping[RelPath, str], objects_dir: str,
+                object_keys: Mapping[str, StatKey], started: int) -> list[Mark]:
     """Marks for the chunks ``todo`` of an output just found clean (or of the part of it
-    that holds them), each against its tree oid in ``tree_oids``: see :func:`make_mark`,
-    whose conditions apply to each. ``node`` is ``listing.tree()`` with oids and link
-    types filled in; a chunk with a file of unknown oid is left unmarked.
+    that holds them), each against its tree oid in ``folder_oids`` (the tree oid of every
+    folder of the output, as recorded): see :func:`make_mark`, whose conditions apply to
+    each. ``node`` is ``listing.tree()`` with oids and link types filled in; a chunk with a
+    file of unknown oid, or a folder of unknown tree, is left unmarked.
 
     A chunk's mark covers its manifests too (``object_keys`` must hold them), so that a
-    commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored.
-    They are the tree oids of its folders in ``folder_oids`` (a tree just built), or else
-    read from the store (``validated``: manifests whose shape was checked before)."""
-    from mlvc.workspace.compare import manifests_below
-
+    commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored."""
     out = []
     for c in todo:
-        oid = tree_oids.get(c.path)
-        if oid is None:
-            continue
         sub = node_at(node, c.path)
         needed = {f.oid for f in iter_files(sub)}
+        needed.update(folder_oids.get(listing.dirs[i]) for i in c.dirs)
         if None in needed:
             continue
-        trees = None if folder_oids is None else \
-            [folder_oids.get(listing.dirs[i]) for i in c.dirs]
-        if trees is None or None in trees:
-            needed |= manifests_below(store, oid, validated)
-        else:
-            needed.update(trees)  # type: ignore[arg-type]
-        mark = make_mark(c.path, oid, sub_listing(listing, c), sub, str(store.objects_dir),
-                         object_keys, needed, started)  # type: ignore[arg-type]
+        mark = make_mark(c.path, folder_oids[c.path], sub_listing(listing, c), sub,
+                         objects_dir, object_keys, needed, started)  # type: ignore[arg-type]
         if mark is not None:
             out.append(mark)
     return out
