@@ -101,6 +101,13 @@ def select_keys(conn: sqlite3.Connection, sql: str, keys: Iterable[str | int]) -
         yield from conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
 
+def _file_states(rows: Iterable[tuple]) -> dict[RelPath, FileState]:
+    """``files`` rows by path. Rows become NamedTuples through ``tuple.__new__``, which
+    skips the generated ``__new__`` and is what keeps 50,000 rows cheap."""
+    new = tuple.__new__
+    return {p: new(FileState, (new(StatKey, (i, m, s)), o, lk)) for p, i, m, s, o, lk in rows}
+
+
 class StateDB:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,33 +122,24 @@ class StateDB:
         self._conn.close()
 
     # -- files -----------------------------------------------------------------------------
-    def files_under(self, prefix: RelPath) -> dict[RelPath, FileState]:
-        """Every recorded path equal to ``prefix`` or below it, in one range scan.
+    # Rows whose file was not changed again within a clock tick of being recorded.
+    _TRUSTED_FILES = ("SELECT path, inode, mtime_ns, size, oid, link FROM files "
+                      f"WHERE mtime_ns < written_ns - {RACY_NS}")
 
-        Rows become NamedTuples through ``tuple.__new__``, which skips the generated
-        ``__new__`` and is what keeps 50,000 rows cheap.
-        """
-        sql = "SELECT path, inode, mtime_ns, size, oid, link FROM files WHERE mtime_ns < written_ns - ?"
-        if prefix:
-            # '/' is 0x2f and '0' is 0x30: [prefix + '/', prefix + '0') is everything below.
-            rows = self._conn.execute(
-                sql + " AND (path = ? OR (path >= ? AND path < ?))",
-                (RACY_NS, prefix, prefix + "/", prefix + "0"),
-            )
-        else:
-            rows = self._conn.execute(sql, (RACY_NS,))
-        new = tuple.__new__
-        return {p: new(FileState, (new(StatKey, (i, m, s)), o, lk))
-                for p, i, m, s, o, lk in rows}
+    def files_under(self, prefix: RelPath) -> dict[RelPath, FileState]:
+        """Every recorded path equal to ``prefix`` or below it, in one range scan."""
+        if not prefix:
+            return _file_states(self._conn.execute(self._TRUSTED_FILES))
+        # '/' is 0x2f and '0' is 0x30: [prefix + '/', prefix + '0') is everything below.
+        return _file_states(self._conn.execute(
+            self._TRUSTED_FILES + " AND (path = ? OR (path >= ? AND path < ?))",
+            (prefix, prefix + "/", prefix + "0")))
 
     def files_at(self, paths: Iterable[RelPath]) -> dict[RelPath, FileState]:
         """The trusted rows of ``paths`` (see ``files_under``), looked up one by one: for a
         few files of a big output, cheaper than a range scan of all its rows."""
-        sql = ("SELECT path, inode, mtime_ns, size, oid, link FROM files "
-               f"WHERE mtime_ns < written_ns - {RACY_NS} AND path IN ({{}})")
-        new = tuple.__new__
-        return {p: new(FileState, (new(StatKey, (i, m, s)), o, lk))
-                for p, i, m, s, o, lk in select_keys(self._conn, sql, set(paths))}
+        return _file_states(select_keys(self._conn, self._TRUSTED_FILES + " AND path IN ({})",
+                                        set(paths)))
 
     def put_files(self, rows: Iterable[tuple[RelPath, FileState]]) -> None:
         # Keys may be StatKeys or plain (inode, mtime, size) tuples: index, don't name.
