@@ -150,26 +150,29 @@ class Parts:
 
     @classmethod
     def of(cls, repo: Repo, out: Out | None, listing: Listing,
-           stats: dict[str, tuple[int, int, int]]) -> Parts:
+           stats: dict[str, tuple[int, int, int]], flat: bool = True) -> Parts:
         """The chunks of the ``listing`` of a whole output recorded as ``out`` (None: no
-        chunks), and which are clean by their marks. ``stats`` may hold the objects' stat
-        taken during the scan (``scan_by_marks``)."""
+        chunks), and which are clean by their marks; without ``flat``, only sub-folders.
+        ``stats`` may hold the objects' stat taken during the scan (``scan_by_marks``)."""
         if out is None or out.type != "dir":
             return cls()
-        found = chunks(listing)
+        found = [c for c in chunks(listing) if flat or not c.flat]
         if not found:
             return cls()
-        try:
-            entries = tree_entries_at(repo.cache, out.path, out.oid, [c.path for c in found],
-                                      valid_trees(repo))
+        folders = {c.folder(listing) for c in found} - {out.path}
+        try:  # (the output's own runs need no manifest read: its tree oid is recorded)
+            entries = tree_entries_at(repo.cache, out.path, out.oid, folders,
+                                      valid_trees(repo)) if folders else {}
         except MlvcError:  # a manifest is missing or corrupt: the full comparison says so
             return cls()
         tree_oids = {p: e.oid for p, e in entries.items()}
-        marks = repo.state.marks(c.path for c in found if c.path in tree_oids)
+        tree_oids[out.path] = out.oid
+        trees = {c.path: tree_oids[f] for c in found if (f := c.folder(listing)) in tree_oids}
+        marks = repo.state.marks(trees)
         maybe = []
         for c in found:
             m = marks.get(c.path)
-            if m is not None and m.oid == tree_oids[c.path]:
+            if m is not None and m.oid == trees[c.path]:
                 sub = sub_listing(listing, c)
                 if scan_digest(sub)[0] == m.ws:
                     maybe.append((c, m, sub))
@@ -211,7 +214,10 @@ class Parts:
         missing or corrupt)."""
         held = {p.rstrip("/") for p in dirty}
         spoilt = held | ancestors(held)
-        todo = [c for c in self.chunks if c.path not in self.clean and c.path not in spoilt]
+        # A flat chunk holds only its files: one that was deleted is not in it (and stays
+        # outside every chunk, so the next comparison finds it missing again).
+        todo = [c for c in self.chunks if c.path not in self.clean and (
+            held.isdisjoint(listing.paths[c.start:c.end]) if c.flat else c.path not in spoilt)]
         if not todo or rec.dir_oids is None:
             return []
         return chunk_marks(listing, node, todo, rec.dir_oids, objects_dir, keys, started)

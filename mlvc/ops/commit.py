@@ -102,7 +102,9 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
             raise TargetError(f"'{out_path}' does not exist",
                               hint="`mlvc checkout` restores tracked data from the cache")
         if isinstance(node, WsDir):
-            part = Parts.of(repo, recorded.get(out_path), listing, {})
+            # (Runs of a big folder's own files are not reused: its manifest is made again
+            # anyway, and their recorded oids cost more to read than their state rows.)
+            part = Parts.of(repo, recorded.get(out_path), listing, {}, flat=False)
             if part.clean:
                 reused[out_path] = {p: part.entries[p] for p in part.clean}
                 for p in part.clean:  # out of the tree: not hashed, not built again

@@ -85,13 +85,13 @@ def make_mark(path: RelPath, oid: str, listing: Listing, node: WsFile | WsDir | 
     object. ``started`` is when the operation began, before anything was read: a file
     whose mtime is not clearly older could have changed again within the same tick.
     """
-    ws, newest = scan_digest(listing)
-    if newest >= started - RACY_NS:
-        return None
     linked = {f.oid for f in iter_files(node) if f.link == "hardlink" and f.nlink > 1
               and f.oid is not None and object_keys.get(f.oid) == f.key}
     objects = sorted(set(needed) - linked)
     if any(o not in object_keys for o in objects):
+        return None
+    ws, newest = scan_digest(listing)
+    if newest >= started - RACY_NS:
         return None
     keys = list(chain.from_iterable([object_keys[o] for o in objects]))
     return Mark(path, oid, ws, tuple(objects), objects_digest(objects_dir, objects, keys))
@@ -105,16 +105,26 @@ def make_mark(path: RelPath, oid: str, listing: Listing, node: WsFile | WsDir | 
 # mark outlives a commit of a change elsewhere in the output, whose tree oid it keeps.
 CHUNK_MAX = 4000  # a sub-folder is marked when it holds at most this many files…
 CHUNK_MIN = 100  # …and at least this many (so a big output has at most ~1/100 as many marks)
+# A folder too big to be a chunk has its own files cut into runs ("flat" chunks) of about
+# this many, at names whose hash is a multiple of it: a file added or deleted moves no
+# boundary but its own, so the other runs keep their marks.
+RUN_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A sub-folder of a listed output that gets a mark of its own (see ``chunks``)."""
+    """A part of a listed output that gets a mark of its own (see ``chunks``): a sub-folder
+    and everything below it, or (``flat``) a run of the files directly in one folder."""
 
-    path: RelPath
+    path: RelPath  # the mark's key: the sub-folder, or "<folder>//<first file's name>"
     dirs: tuple[int, ...]  # the positions in ``listing.dirs`` of it and every folder below
     start: int  # its files (and all below it) are ``listing.paths[start:end]``
     end: int
+    flat: bool = False  # a run of files of the folder ``dirs[0]``, without its sub-folders
+
+    def folder(self, listing: Listing) -> RelPath:
+        """The folder whose recorded tree the chunk's mark names."""
+        return listing.dirs[self.dirs[0]]
 
 
 def chunks(listing: Listing) -> list[Chunk]:
@@ -149,11 +159,39 @@ def chunks(listing: Listing) -> list[Chunk]:
                 found.append([i])
             else:
                 owner[i] = -2
-    return [Chunk(dirs[k[0]], tuple(k), starts[k[0]], end[k[0]]) for k in found]
+    out = [Chunk(dirs[k[0]], tuple(k), starts[k[0]], end[k[0]]) for k in found]
+    for i in range(len(dirs)):
+        if owner[i] == -1 and listing.ends[i] - starts[i] >= max(CHUNK_MIN, 1):
+            out += _runs(listing, i)
+    return out
+
+
+def _runs(listing: Listing, i: int) -> list[Chunk]:
+    """The files directly in the folder ``listing.dirs[i]`` as flat chunks: runs of at least
+    ``CHUNK_MIN`` files (but the last) and at most ``CHUNK_MAX``, each starting at a name
+    whose hash is a multiple of ``RUN_EVERY`` where it can."""
+    folder, paths = listing.dirs[i], listing.paths
+    cut = len(folder) + 1
+    a, b = listing.starts[i], listing.ends[i]
+    hash_of, every = xxhash.xxh3_64_intdigest, RUN_EVERY
+    bounds = [a]
+    for j in range(a + max(CHUNK_MIN, 1), b):
+        if j - bounds[-1] >= CHUNK_MAX or (
+                j - bounds[-1] >= CHUNK_MIN
+                and not hash_of(paths[j][cut:].encode("utf-8", "surrogateescape")) % every):
+            bounds.append(j)
+    bounds.append(b)
+    return [Chunk(f"{folder}//{paths[s][cut:]}", (i,), s, e, flat=True)
+            for s, e in zip(bounds, bounds[1:])]
 
 
 def sub_listing(listing: Listing, chunk: Chunk) -> Listing:
-    """The part of ``listing`` at and below ``chunk``: what a scan of that folder gives."""
+    """The part of ``listing`` at and below ``chunk``: what a scan of that folder gives (of
+    a flat chunk: that scan with only the chunk's files)."""
+    if chunk.flat:
+        a, b = chunk.start, chunk.end
+        return Listing("dir", [chunk.folder(listing)], [-1], [0], [b - a], listing.paths[a:b],
+                       listing.keys[3 * a:3 * b], listing.execs[a:b], listing.nlinks[a:b])
     keep = chunk.dirs
     where = {old: new for new, old in enumerate(keep)}
     a, b = chunk.start, chunk.end
@@ -183,7 +221,7 @@ def without(listing: Listing, gone: Sequence[Chunk]) -> Listing:
     owner = {}  # a dropped folder -> its chunk's folder
     for c in gone:
         owner.update(dict.fromkeys(c.dirs[1:], c.dirs[0]))
-    roots = {c.dirs[0] for c in gone}
+    roots = {c.dirs[0] for c in gone if not c.flat}  # folders left empty
     out = Listing("dir")
     new_index: dict[int, int] = {}
     for i, path in enumerate(listing.dirs):
@@ -228,12 +266,21 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
     commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored."""
     out = []
     for c in todo:
-        sub = node_at(node, c.path)
-        needed = {f.oid for f in iter_files(sub)}
-        needed.update(folder_oids.get(listing.dirs[i]) for i in c.dirs)
-        if None in needed:
+        if c.flat:  # its files, without the folder's manifest (a commit makes that again)
+            here = node_at(node, c.folder(listing))
+            cut = len(here.path) + 1
+            sub = WsDir(here.path, {p[cut:]: here.files[p[cut:]]
+                                    for p in listing.paths[c.start:c.end]})
+            needed = {f.oid for f in sub.files.values()}
+            tree = folder_oids.get(here.path)
+        else:
+            sub = node_at(node, c.path)
+            needed = {f.oid for f in iter_files(sub)}
+            needed.update(folder_oids.get(listing.dirs[i]) for i in c.dirs)
+            tree = folder_oids.get(c.path)
+        if None in needed or tree is None:
             continue
-        mark = make_mark(c.path, folder_oids[c.path], sub_listing(listing, c), sub,
+        mark = make_mark(c.path, tree, sub_listing(listing, c), sub,
                          objects_dir, object_keys, needed, started)  # type: ignore[arg-type]
         if mark is not None:
             out.append(mark)

@@ -1,6 +1,6 @@
 """Marks never change an answer: after any sequence of edits, commits and checkouts,
-``status`` with the marks it and the other commands left (whole outputs and sub-folders)
-says exactly what it says when it may not use any mark."""
+``status`` with the marks it and the other commands left (whole outputs, sub-folders and
+runs of a folder's files) says exactly what it says when it may not use any mark."""
 
 import json
 import os
@@ -18,10 +18,12 @@ from tests.conftest import Project
 
 TREE = {"data": {"f0": "zero", "f1": "one", "a": {"x": "ax", "y": "ay"},
                  "b": {"x": "bx", "y": "by", "z": "bz"},
-                 "c": {"d": {"p": "cdp", "q": "cdq"}, "e": {"r": "cer", "s": "ces"}}}}
+                 "c": {"d": {"p": "cdp", "q": "cdq"}, "e": {"r": "cer", "s": "ces"}},
+                 "g": {f"g{i}": f"flat {i}" for i in range(8)}}}
 FILES = ["data/f0", "data/f1", "data/a/x", "data/a/y", "data/b/x", "data/b/y", "data/b/z",
-         "data/c/d/p", "data/c/d/q", "data/c/e/r", "data/c/e/s"]
-FOLDERS = ["data", "data/a", "data/b", "data/c", "data/c/d", "data/c/e"]
+         "data/c/d/p", "data/c/d/q", "data/c/e/r", "data/c/e/s", "data/g/g0", "data/g/g3",
+         "data/g/g5", "data/g/g7"]
+FOLDERS = ["data", "data/a", "data/b", "data/c", "data/c/d", "data/c/e", "data/g"]
 PAST = time.time_ns() - 3600 * 1_000_000_000
 
 ops = st.one_of(
@@ -139,8 +141,9 @@ def _recorded_oid(p: Project, path: str) -> str | None:
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(["copy", "hardlink"]), st.lists(ops, min_size=1, max_size=8))
 def test_status_with_marks_says_what_status_without_them_says(link, steps):
-    old = marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX
-    marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX = 1, 3  # a, b, c/d and c/e are chunks
+    old = marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY
+    # a, b, c/d and c/e are chunks; the files of g, and data's own, are cut into runs
+    marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY = 1, 3, 2
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "proj"
@@ -167,4 +170,4 @@ def test_status_with_marks_says_what_status_without_them_says(link, steps):
                 assert _status(p) == truth, f"after {steps[:step]}"
                 assert _status(p) == truth, f"again, after {steps[:step]}"
     finally:
-        marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX = old
+        marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY = old

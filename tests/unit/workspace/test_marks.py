@@ -143,28 +143,65 @@ def _counts(spec: dict, path: str = "out", out: dict | None = None) -> dict:
     return out
 
 
-def _chunked(spec: dict, low: int, high: int) -> tuple:
+def _own_files(spec: dict, path: str = "out", out: dict | None = None) -> dict:
+    """The files directly in each folder of ``spec``."""
+    out = {} if out is None else out
+    out[path] = len(spec["files"])
+    for name, sub in spec["dirs"].items():
+        _own_files(sub, f"{path}/{name}", out)
+    return out
+
+
+def _chunked(spec: dict, low: int, high: int, every: int = 1000) -> tuple:
     """The listing of ``spec`` and its chunks, with the chunks' bounds set to these."""
     from mlvc.workspace import marks
 
-    old = marks.CHUNK_MIN, marks.CHUNK_MAX
-    marks.CHUNK_MIN, marks.CHUNK_MAX = low, high
+    old = marks.CHUNK_MIN, marks.CHUNK_MAX, marks.RUN_EVERY
+    marks.CHUNK_MIN, marks.CHUNK_MAX, marks.RUN_EVERY = low, high, every
     try:
         scan = listing(spec)
         return scan, marks.chunks(scan)
     finally:
-        marks.CHUNK_MIN, marks.CHUNK_MAX = old
+        marks.CHUNK_MIN, marks.CHUNK_MAX, marks.RUN_EVERY = old
 
 
-@given(trees, st.integers(0, 3), st.integers(1, 6))
-def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high):
+@given(trees, st.integers(0, 3), st.integers(1, 6), st.sampled_from([1, 2, 3, 1000]))
+def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high, every):
     from mlvc.workspace import marks
 
-    scan, found = _chunked(spec, low, high)
+    scan, found = _chunked(spec, low, high, every)
     counts = _counts(spec)
     if counts["out"] <= high:
         assert found == []
         return
+    flat = [c for c in found if c.flat]
+    found = [c for c in found if not c.flat]
+    # A folder too big to be a chunk, not below one, has its own files cut into runs: they
+    # are all of its files, in order, each run of at most ``high`` and (but the last) at
+    # least ``low``, named by the folder and the run's first file.
+    own = _own_files(spec)
+    big = {p for p, n in counts.items() if n > high and own[p] >= max(low, 1)}
+    assert {scan.dirs[c.dirs[0]] for c in flat} == big
+    tree = build(spec)
+    for folder in big:
+        i = scan.dirs.index(folder)
+        runs = [c for c in flat if c.dirs == (i,)]
+        assert [(c.start, c.end) for c in runs] == list(zip(
+            [scan.starts[i], *(c.end for c in runs[:-1])],
+            [*(c.start for c in runs[1:]), scan.ends[i]]))
+        if low <= high:
+            assert all(c.end - c.start <= high for c in runs)
+            assert all(c.end - c.start >= low for c in runs[:-1])
+        for c in runs:
+            assert c.path == f"{folder}//{scan.paths[c.start].rpartition('/')[2]}"
+            assert c.folder(scan) == folder
+            # Its part of the listing is the listing of the folder with only its files.
+            alone = build(spec)
+            node = marks.node_at(alone, folder)
+            node.dirs = {}
+            node.files = {n: f for n, f in node.files.items()
+                          if f.path in scan.paths[c.start:c.end]}
+            assert marks.sub_listing(scan, c) == Listing.of(node)
 
     def ancestors(p):
         while "/" in p:
@@ -182,17 +219,22 @@ def test_chunks_are_the_largest_folders_within_the_bounds(spec, low, high):
         assert marks.sub_listing(scan, c) == Listing.of(marks.node_at(tree, c.path))
 
 
-@given(trees, st.integers(0, 2), st.integers(1, 5), st.data())
+@given(trees, st.integers(0, 2), st.integers(1, 5), st.sampled_from([1, 2, 1000]), st.data())
 def test_a_listing_without_chunks_is_the_listing_of_the_tree_without_them(spec, low, high,
-                                                                         data):
+                                                                         every, data):
     from mlvc.workspace import marks
 
-    scan, found = _chunked(spec, low, high)
+    scan, found = _chunked(spec, low, high, every)
     gone = data.draw(st.lists(st.sampled_from(found), unique_by=lambda c: c.path)
                      if found else st.just([]))
     tree = build(spec)
-    for c in gone:  # the folders stay, empty
-        emptied = marks.node_at(tree, c.path)
+    for c in gone:
+        if c.flat:  # its files go; the folder keeps the rest
+            node = marks.node_at(tree, c.folder(scan))
+            run = set(scan.paths[c.start:c.end])
+            node.files = {n: f for n, f in node.files.items() if f.path not in run}
+            continue
+        emptied = marks.node_at(tree, c.path)  # the folders stay, empty
         emptied.files, emptied.dirs = {}, {}
     assert marks.without(scan, gone) == (Listing.of(tree) if gone else scan)
 
