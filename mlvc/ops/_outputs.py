@@ -164,7 +164,7 @@ class Parts:
             entries = tree_entries_at(repo.cache, out.path, out.oid, folders,
                                       valid_trees(repo)) if folders else {}
         except MlvcError:  # a manifest is missing or corrupt: the full comparison says so
-            return cls()
+            return cls(found)
         tree_oids = {p: e.oid for p, e in entries.items()}
         tree_oids[out.path] = out.oid
         trees = {c.path: tree_oids[f] for c in found if (f := c.folder(listing)) in tree_oids}

@@ -147,8 +147,11 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     keys.update(check.keys)
 
     new_marks = []
+    kept = {}  # the chunks of each output compared whole: other marks below it are stale
     for i, item, ws, rec, part in zip(rest, loaded, views, recs, parts):
         t = item.selected.tracked
+        if item.whole is not None:
+            kept[t.out.path] = {c.path for c in part.chunks}
         if rec is None:
             results[i] = OutStatus(t.pointer, t.out.path, problem=item.problem,
                                    missing=not ws.files and not ws.dirs)
@@ -174,6 +177,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
         new_marks += part.new_marks(listings[i], nodes[i], dirty, objects_dir, keys, started,
                                     rec)
     repo.state.put_marks(new_marks)
+    repo.state.prune_marks(kept)
     return results
 
 

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
@@ -240,6 +240,16 @@ class StateDB:
     def put_marks(self, marks: Iterable[Mark]) -> None:
         self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)",
                     [(m.path, m.oid, m.ws, " ".join(m.objects).encode(), m.cache) for m in marks])
+
+    def prune_marks(self, kept: Mapping[RelPath, Collection[RelPath]]) -> None:
+        """For each output path, drop the marks below it that are not among its ``kept``
+        (chunks that are no more: a folder renamed, a run whose first file changed)."""
+        gone = []
+        for path, keep in kept.items():
+            below = self._conn.execute("SELECT path FROM marks WHERE path >= ? AND path < ?",
+                                       (path + "/", path + "0")).fetchall()
+            gone += [(p,) for (p,) in below if p not in keep]
+        self._write("DELETE FROM marks WHERE path = ?", gone)
 
     def delete_marks(self, paths: Iterable[RelPath]) -> None:
         """Drop the marks of ``paths`` and of the folders below them (``marks.chunks``)."""

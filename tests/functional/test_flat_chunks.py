@@ -276,3 +276,25 @@ def test_commit_makes_again_the_manifest_of_a_flat_folder_that_went_missing(proj
     (project.root / "data/E/a").unlink()
     project.run("checkout")
     assert project.read("data/E/a") == "e a"
+
+
+def all_marks(project) -> set:
+    import sqlite3
+
+    with sqlite3.connect(project.root / ".mlvc/tmp/state.db") as db:
+        return {p for (p,) in db.execute("SELECT path FROM marks")}
+
+
+def test_status_drops_the_marks_of_chunks_that_are_no_more(added):
+    before = runs(added)
+    assert all_marks(added) == {"data", "data/sub", *before}
+    key, files = next(iter(before.items()))
+    _rename(added, files[0].rsplit("/", 1)[1], "zz")  # that run's first file goes
+    os.rename(added.root / "data/sub", added.root / "data/bus")
+    assert set(changes(added)) == {"added", "deleted"}
+    now = all_marks(added)
+    assert key not in runs(added) and key not in now and "data/sub" not in now
+    assert now <= {"data", "data/bus", *runs(added)}  # only marks of chunks there are
+    after = runs(added)
+    untouched = {k for k, f in before.items() if after.get(k) == f}
+    assert untouched and untouched <= now  # the runs that did not change keep theirs
