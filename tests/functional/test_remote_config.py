@@ -22,8 +22,12 @@ def test_add_list_default_remove(project):
     assert [(r["name"], r["url"], r["default"]) for r in doc] == [
         ("s3r", "s3://bucket/prefix", False), ("store", "../store", True)]
     assert project.run("remote", "default").stdout.strip() == "store"
-    project.run("remote", "default", "s3r")
+    assert project.run("remote", "default", "s3r").stdout == "The default remote is now 's3r'.\n"
     assert project.run("remote", "default").stdout.strip() == "s3r"
+    assert project.run("-q", "remote", "default", "s3r").stdout == ""
+    assert project.run("remote", "default", "--unset").stdout == "No default remote now.\n"
+    assert "remote" not in config(project).get("core", {})
+    project.run("remote", "default", "s3r")
 
     r = project.run("remote", "add", "s3r", "s3://other", code=1)
     assert "exists already" in r.stderr and "hint:" in r.stderr

@@ -101,12 +101,16 @@ def remote_default_cmd(name, unset, level, as_json):
     if as_json:
         echo_json({"default": current})
         return
-    if name is None and not unset:
-        if current is None:
-            from mlvc.errors import RemoteError
+    if unset:
+        echo("No default remote now.")
+    elif name is not None:
+        echo(f"The default remote is now '{current}'.")
+    elif current is None:
+        from mlvc.errors import RemoteError
 
-            raise RemoteError("no default remote is set",
-                              hint="set one with `mlvc remote default NAME`")
+        raise RemoteError("no default remote is set",
+                          hint="set one with `mlvc remote default NAME`")
+    else:
         click.echo(current)
 
 
