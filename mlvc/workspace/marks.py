@@ -14,7 +14,9 @@ output's recorded oid, so a changed pointer never matches an old mark.
 
 Big outputs' sub-folders have marks of their own (see ``chunks``), each naming the folder's
 recorded tree oid. They stand in for the folder's files, their objects and the folder's
-manifests when the output's own mark fails.
+manifests when the output's own mark fails. So do runs of the files of a folder too big to
+be one such sub-folder, each mark naming that folder's recorded tree oid; a run stands in
+for its files and their objects only.
 """
 
 from __future__ import annotations
@@ -262,8 +264,9 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
     each. ``node`` is ``listing.tree()`` with oids and link types filled in; a chunk with a
     file of unknown oid, or a folder of unknown tree, is left unmarked.
 
-    A chunk's mark covers its manifests too (``object_keys`` must hold them), so that a
-    commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored."""
+    A sub-folder's mark covers its manifests too (``object_keys`` must hold them), so that
+    a commit that reuses the chunk's recorded tree (``build(known=…)``) finds them stored.
+    A run's mark covers its files and their objects, and names its folder's tree oid."""
     out = []
     for c in todo:
         if c.flat:  # its files, without the folder's manifest (a commit makes that again)
