@@ -180,13 +180,15 @@ class ObjectStore:
         return oid
 
     def add_file_link(self, src: str | os.PathLike[str], oid: str, *,
-                      replace: bool = False) -> None:
+                      replace: bool = False) -> bool:
         """Hardlink an already hashed file into the store; raises OSError if links fail.
 
         A hard link appears whole, under its final name, in one step: no temporary name is
         needed. The file becomes read-only: it *is* the cache object now. With ``replace``
         (the object there is corrupt), it is linked under a temporary name and renamed
-        over the old object.
+        over the old object. Returns False, and leaves ``src`` alone, when the object was
+        there already (another writer stored the same bytes since :meth:`has` was asked):
+        ``src`` is not that object.
         """
         self._ensure_dirs(oid)
         final = self.path_str(oid)
@@ -202,9 +204,11 @@ class ObjectStore:
             try:
                 os.link(src, final)
             except FileExistsError:
-                pass  # another writer stored the same bytes meanwhile
+                self._remember(oid)
+                return False
         os.chmod(final, OBJECT_MODE)
         self._remember(oid)
+        return True
 
     def add_tree(self, tree: Tree) -> str:
         data = tree.to_bytes()

@@ -123,7 +123,11 @@ class Importer:
             return Imported(oid, FileState(key, oid), None)
         try:
             if method == "hardlink":
-                self.store.add_file_link(fs, oid, replace=oid in self.corrupt)
+                if not self.store.add_file_link(fs, oid, replace=oid in self.corrupt):
+                    # Stored meanwhile: by another worker of this run (a file of the same
+                    # bytes, whose worker had not listed it yet) or another writer. This
+                    # file becomes a link to that object, like one found stored before.
+                    return self._relink(f, fs, oid, None)
                 # Linking and chmod leave (inode, mtime, size) as hashed, and add one name to
                 # the inode: no stat needed. (A link made meanwhile by someone else only
                 # makes the next status take its full path.)

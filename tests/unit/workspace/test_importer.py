@@ -84,3 +84,32 @@ def test_large_file_is_hashed_while_it_is_copied(tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "copy_file", copy)
     monkeypatch.setattr(importer, "hash_path", hash_during_copy)
     assert imp.run(f).oid == hash_file(path)
+
+
+def test_a_hard_link_stored_meanwhile_by_another_worker_is_linked_to(tmp_path):
+    """Two files of the same bytes in two forked workers: each listed the object's folder
+    before the other linked its file in. The second finds the object there when it links:
+    its file must become a link to that object (not be reported as one while it is a file
+    of its own, whose stat would then be recorded as the object's)."""
+    (tmp_path / "ws").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "ws" / name).write_bytes(b"same bytes")
+    store = ObjectStore(tmp_path / "cache")
+    oid = hash_file(tmp_path / "ws" / "a")
+
+    def worker():
+        s = ObjectStore(tmp_path / "cache")
+        return s, importer.Importer(tmp_path / "ws", s, Linker(s, ("hardlink", "copy")),
+                                    save=True)
+
+    (first_store, first), (second_store, second) = worker(), worker()
+    assert not first_store.has(oid) and not second_store.has(oid)  # both listed: absent
+    files = {n: WsFile(n, stat_key((tmp_path / "ws" / n).stat()), False) for n in "ab"}
+    got_a = first.run(files["a"])
+    got_b = second.run(files["b"])
+    obj = os.stat(store.path_str(oid))
+    assert os.stat(tmp_path / "ws" / "a").st_ino == obj.st_ino
+    assert os.stat(tmp_path / "ws" / "b").st_ino == obj.st_ino  # linked, not left apart
+    assert got_a.verified == stat_key(obj) and got_b.verified is None  # one record, right
+    assert got_b.state.link == "hardlink" and got_b.state.key == stat_key(obj)
+    assert got_b.nlink == obj.st_nlink == 3
