@@ -23,7 +23,7 @@ from mlvc.workspace.index import Declared, Index
 from mlvc.workspace.marks import chunk_marks, chunks, make_mark, node_at, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
-from mlvc.workspace.state import RACY_NS, Mark, StatKey
+from mlvc.workspace.state import RACY_NS, Mark, StatKey, stat_key
 from mlvc.workspace.verify import ObjectChecker
 
 TREE_FORK_MIN = 64  # from this many new manifests, a forked child writes them
@@ -146,6 +146,8 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         if imp.verified is not None and not linked:
             verified.append((imp.oid, imp.verified))
 
+    verified = _settle_twins(repo, verified)
+
     stored: list[Stored] = []
     built_nodes = []
     trees: dict[str, bytes] = {}
@@ -182,6 +184,21 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         repo.state.put_listing(oid, data)
     repo.state.put_marks(done.marks)
     return stored
+
+
+def _settle_twins(repo: Repo, verified: list[tuple[str, StatKey]]) -> list[tuple[str, StatKey]]:
+    """``verified`` with one stat per object. Two forked workers may each store an object
+    of the same bytes (each listed its folder before the other wrote it): the later write
+    replaced the earlier, so the object's stat is taken again here."""
+    seen: dict[str, StatKey] = {}
+    twice = set()
+    for oid, key in verified:
+        if seen.setdefault(oid, key) != key:
+            twice.add(oid)
+    if not twice:
+        return verified
+    return [(oid, key) for oid, key in verified if oid not in twice] + [
+        (oid, stat_key(os.stat(repo.cache.path_str(oid)))) for oid in sorted(twice)]
 
 
 def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dict[RelPath, Pointer],
