@@ -88,12 +88,18 @@ def test_add_marks_each_chunk_against_its_recorded_tree(added):
     assert {p: m.oid for p, m in found.items() if p != "data"} == recorded_tree_oids(added)
 
 
+def edit_shows(project, path: str) -> None:
+    """Edit ``path`` in place: status shows it modified (and, hard-linked, its object
+    corrupt, as an in-place edit changes the object too)."""
+    _edit(project.root / path, "changed")
+    expected = {"modified": [path]}
+    if project.link_type == "hardlink":
+        expected["corrupt_in_cache"] = [path]
+    assert changes(project) == expected
+
+
 def test_one_change_compares_only_outside_the_clean_chunks(added, compared):
-    _edit(added.root / "data/s1/a", "changed")
-    expected = {"modified": ["data/s1/a"]}
-    if added.link_type == "hardlink":  # an in-place edit of its cache object too
-        expected["corrupt_in_cache"] = ["data/s1/a"]
-    assert changes(added) == expected
+    edit_shows(added, "data/s1/a")
     # s1 (its mark fails) and the files outside every chunk; the other five stay clean.
     assert sorted(compared) == ["data/big/z", "data/s1/a", "data/s1/b", "data/s1/c",
                                 "data/top.txt"]
@@ -142,20 +148,31 @@ def test_every_change_still_shows_with_chunk_marks(added, change):
         if edited == ["data/big/z"]:
             edited = ["data/big/y/3", "data/big/z"]
         expected = {"modified": edited, "corrupt_in_cache": edited}
-    assert changes(added) == expected
-    assert changes(added) == expected  # and again: no mark made by the first hides it
+    shows_twice(added, expected)
+
+
+def rot(project, content: bytes, new: bytes) -> None:
+    """Rewrite the cache object of ``content`` in place with ``new`` (same size, new
+    mtime): bytes gone bad in the cache."""
+    obj = _cache_object(project, content)
+    os.chmod(obj, 0o644)
+    obj.write_bytes(new)
+
+
+def bad_object_shows(project, edited: str, content: bytes, its_file: str) -> None:
+    """With the output's own mark failing (``edited`` is edited), the object of
+    ``content`` gone bad in a part still clean by its own mark shows as corrupt."""
+    _edit(project.root / edited, "changed")
+    rot(project, content, b"z" * len(content))
+    expected = {"modified": [edited], "corrupt_in_cache": [its_file]}
+    if project.link_type == "hardlink":  # the objects are the workspace files
+        both = sorted({edited, its_file})
+        expected = {"modified": both, "corrupt_in_cache": both}
+    assert changes(project) == expected
 
 
 def test_a_rewritten_object_of_a_clean_chunk_shows(added):
-    _edit(added.root / "data/top.txt", "pot")  # the output's own mark fails
-    obj = _cache_object(added, b"a2")
-    os.chmod(obj, 0o644)
-    obj.write_bytes(b"zz")  # same size, new mtime
-    expected = {"modified": ["data/top.txt"], "corrupt_in_cache": ["data/s2/a"]}
-    if added.link_type == "hardlink":  # the object is the workspace file
-        expected = {"modified": ["data/s2/a", "data/top.txt"],
-                    "corrupt_in_cache": ["data/s2/a", "data/top.txt"]}
-    assert changes(added) == expected
+    bad_object_shows(added, "data/top.txt", b"a2", "data/s2/a")
 
 
 def test_a_chunk_mark_holds_for_its_recorded_tree_only(project, compared):
@@ -280,6 +297,27 @@ def _out(project) -> dict:
     return yaml.safe_load(project.read("data.mlvc"))["outs"][0]
 
 
+def fresh_add(folder, *trees) -> dict:
+    """What ``mlvc add data`` records in a new project at ``folder`` holding ``trees``,
+    written one over the other."""
+    from tests.conftest import Project, write_tree
+
+    folder.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+    fresh = Project(folder)
+    fresh.run("init")
+    for tree in trees:
+        write_tree(folder, tree)
+    fresh.run("add", "data")
+    return _out(fresh)
+
+
+def shows_twice(project, expected: dict) -> None:
+    """``status`` reports ``expected``, and again: no mark made by the first hides it."""
+    assert changes(project) == expected
+    assert changes(project) == expected
+
+
 def test_commit_reuses_the_clean_chunks_and_records_what_a_full_add_would(
         added, tmp_path, monkeypatch):
     import mlvc.ops.commit as commit_op
@@ -300,16 +338,8 @@ def test_commit_reuses_the_clean_chunks_and_records_what_a_full_add_would(
 
     # The same data added afresh, in another project, gets the same record.
     other = tmp_path / "other"
-    other.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=other, check=True)
-    from tests.conftest import Project, write_tree
-
-    fresh = Project(other)
-    fresh.run("init")
-    write_tree(other, DATA)
-    write_tree(other, {"data": {"s1": {"a": "changed"}, "big": {"x": {"4": "new x4"}}}})
-    fresh.run("add", "data")
-    assert _out(fresh) == reused
+    assert fresh_add(other, DATA, {"data": {"s1": {"a": "changed"},
+                                            "big": {"x": {"4": "new x4"}}}}) == reused
     assert "up to date" in added.run("status").stdout
     assert snapshot(added.root, skip=(".git", ".mlvc", "data.mlvc", ".gitignore")) == \
         snapshot(other, skip=(".git", ".mlvc", "data.mlvc", ".gitignore"))

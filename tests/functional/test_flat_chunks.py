@@ -5,7 +5,6 @@ still shows. Commit does not reuse runs (the folder's manifest is made again any
 
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -14,7 +13,7 @@ from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.scan import Scanner
 from tests.conftest import snapshot
 from tests.functional import test_chunk_marks as chunk_tests
-from tests.functional.test_chunk_marks import _age, _out, changes, marks
+from tests.functional.test_chunk_marks import _age, _out, changes, fresh_add, marks, shows_twice
 from tests.functional.test_status_marks import (  # objects_check: every test, three ways
     _cache_object,
     _edit,
@@ -66,11 +65,7 @@ def test_add_marks_every_run_of_a_flat_folder(added):
 
 
 def test_one_edit_compares_only_its_run(added, compared):
-    _edit(added.root / "data/f05", "changed")
-    expected = {"modified": ["data/f05"]}
-    if added.link_type == "hardlink":  # an in-place edit of its cache object too
-        expected["corrupt_in_cache"] = ["data/f05"]
-    assert changes(added) == expected
+    chunk_tests.edit_shows(added, "data/f05")
     assert sorted(compared) == run_of(added, "data/f05")
 
 
@@ -108,20 +103,11 @@ def test_every_change_in_a_flat_folder_still_shows(added, change):
         expected = {"deleted": sorted(firsts)}
     if change in ("edit", "grow") and added.link_type == "hardlink":
         expected = {**expected, "corrupt_in_cache": expected["modified"]}
-    assert changes(added) == expected
-    assert changes(added) == expected  # and again: no mark made by the first hides it
+    shows_twice(added, expected)
 
 
 def test_a_rewritten_object_of_a_clean_run_shows(added):
-    _edit(added.root / "data/sub/a", "changed")  # the output's own mark fails
-    obj = _cache_object(added, b"content f04")
-    os.chmod(obj, 0o644)
-    obj.write_bytes(b"content fXX")  # same size, new mtime
-    expected = {"modified": ["data/sub/a"], "corrupt_in_cache": ["data/f04"]}
-    if added.link_type == "hardlink":  # the objects are the workspace files
-        expected = {"modified": ["data/f04", "data/sub/a"],
-                    "corrupt_in_cache": ["data/f04", "data/sub/a"]}
-    assert changes(added) == expected
+    chunk_tests.bad_object_shows(added, "data/sub/a", b"content f04", "data/f04")
 
 
 def test_status_marks_the_runs_it_found_clean(added, compared):
@@ -182,17 +168,7 @@ def test_commit_in_a_flat_folder_records_what_a_full_add_would(
     added.run("commit")
     assert sorted(looked_up) == [f"data/{n}" for n in FLAT]  # sub is reused, the runs not
 
-    other = tmp_path / "other"
-    other.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=other, check=True)
-    from tests.conftest import Project, write_tree
-
-    fresh = Project(other)
-    fresh.run("init")
-    write_tree(other, DATA)
-    write_tree(other, {"data": {"f08": "changed"}})
-    fresh.run("add", "data")
-    assert _out(fresh) == _out(added)
+    assert fresh_add(tmp_path / "other", DATA, {"data": {"f08": "changed"}}) == _out(added)
     # The runs were marked for the tree before: the next status compares them all, and
     # marks them for the new one.
     compared.clear()
@@ -245,17 +221,9 @@ def test_a_commit_around_reused_folders_marks_no_folder_from_what_it_lacks(proje
     project.run("commit")
     assert "up to date" in project.run("status").stdout
 
-    other = tmp_path / "other"
-    other.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=other, check=True)
-    from tests.conftest import Project, write_tree
-
-    fresh = Project(other)
-    fresh.run("init")
-    write_tree(other, {"data": {"top": "t", "P": {"q1": "new q1", "q2": "new q2"},
-                                "E": NESTED["data"]["E"]}})
-    fresh.run("add", "data")
-    assert _out(fresh) == _out(project)
+    assert fresh_add(tmp_path / "other", {"data": {
+        "top": "t", "P": {"q1": "new q1", "q2": "new q2"}, "E": NESTED["data"]["E"]}}) == \
+        _out(project)
 
 
 def test_commit_makes_again_the_manifest_of_a_flat_folder_that_went_missing(project):
