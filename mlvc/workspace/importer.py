@@ -91,8 +91,9 @@ class Importer:
         self.store = store
         self.linker = linker
         self.save = save
-        # Objects found corrupt in the cache: stored again, replacing the bad bytes.
-        self.corrupt = corrupt
+        # Objects found corrupt in the cache: stored again, replacing the bad bytes (once:
+        # another file of the same bytes then finds the object sound).
+        self.corrupt = set(corrupt)
         self._refused: set[str] = set()
         self._lock = threading.Lock()
 
@@ -106,6 +107,12 @@ class Importer:
         return "copy"
 
     def run(self, f: WsFile) -> Imported:
+        imp = self._import(f)
+        if imp.verified is not None and self.corrupt:
+            self.corrupt.discard(imp.oid)  # stored again: sound from now on
+        return imp
+
+    def _import(self, f: WsFile) -> Imported:
         fs = f"{self.root}/{f.path}"
         if not self.save:
             oid, key = hash_path(fs)

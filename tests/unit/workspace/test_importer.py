@@ -113,3 +113,24 @@ def test_a_hard_link_stored_meanwhile_by_another_worker_is_linked_to(tmp_path):
     assert got_a.verified == stat_key(obj) and got_b.verified is None  # one record, right
     assert got_b.state.link == "hardlink" and got_b.state.key == stat_key(obj)
     assert got_b.nlink == obj.st_nlink == 3
+
+
+@pytest.mark.parametrize("kind", ["hardlink", "copy"])
+def test_a_corrupt_object_is_stored_again_once_for_files_of_the_same_bytes(tmp_path, kind):
+    """The first file replaces the bad object; the second finds it sound. Replacing it again
+    would leave the first file (hard-linked) a separate inode, said to be the object."""
+    (tmp_path / "ws").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "ws" / name).write_bytes(b"good bytes")
+    store = ObjectStore(tmp_path / "cache")
+    oid = hash_file(tmp_path / "ws" / "a")
+    store.write(b"bad  bytes", oid)
+    imp = importer.Importer(tmp_path / "ws", store, Linker(store, (kind, "copy")), save=True,
+                            corrupt=frozenset({oid}))
+    files = {n: WsFile(n, stat_key((tmp_path / "ws" / n).stat()), False) for n in "ab"}
+    got_a, got_b = imp.run(files["a"]), imp.run(files["b"])
+    assert store.read_bytes(oid) == b"good bytes"
+    obj = os.stat(store.path_str(oid))
+    assert got_a.verified == stat_key(obj) and got_b.verified is None
+    if kind == "hardlink":
+        assert {os.stat(tmp_path / "ws" / n).st_ino for n in "ab"} == {obj.st_ino}
