@@ -152,9 +152,11 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
         t = item.selected.tracked
         if item.whole is not None:
             kept[t.out.path] = {c.path for c in part.chunks}
+        # (``missing`` is about the whole output: a part of it gone lists its files.)
+        whole = not item.selected.within
         if rec is None:
             results[i] = OutStatus(t.pointer, t.out.path, problem=item.problem,
-                                   missing=not ws.files and not ws.dirs)
+                                   missing=whole and not ws.files and not ws.dirs)
             continue
         changes = diff(rec, ws)
         files = rec.files
@@ -164,9 +166,9 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
         results[i] = result = OutStatus(
             t.pointer, t.out.path, changes.added, changes.deleted, changes.modified,
             not_in_cache, corrupt + tuple(bad_trees),
-            missing=not ws.files and not ws.dirs and bool(files or rec.dirs),
+            missing=whole and not ws.files and not ws.dirs and bool(files or rec.dirs),
         )
-        if item.selected.within:
+        if not whole:
             continue
         if result.clean:
             mark = make_mark(t.out.path, t.out.oid, listings[i], nodes[i], objects_dir, keys,

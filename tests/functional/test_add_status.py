@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import time
 
 from mlvc.workspace.state import RACY_NS
@@ -431,3 +432,22 @@ def test_a_folder_of_one_file_is_said_to_hold_one_file(project):
     project.gen({"one": {"a": "1"}, "none": {}})
     assert "Added one (1 file, 1 B) -> one.mlvc" in project.run("add", "one").stdout
     assert "Added none (0 files, 0 B) -> none.mlvc" in project.run("add", "none").stdout
+
+
+def test_status_of_a_part_that_is_gone_names_that_part(project):
+    project.gen(DATA)
+    project.run("add", "data")
+    (project.root / "data/sub/b.txt").unlink()
+    r = project.run("status", "data/sub/b.txt")
+    assert "deleted:          data/sub/b.txt" in r.stdout
+    assert "deleted:          data\n" not in r.stdout  # not the whole output
+    doc = json.loads(project.run("status", "data/sub", "--json").stdout)
+    assert doc["changed"][0]["deleted"] == ["data/sub/b.txt"]
+    assert "missing" not in doc["changed"][0]
+    (project.root / "data/sub/deeper/c").unlink()
+    (project.root / "data/sub/deeper").rmdir()
+    r = project.run("status", "data/sub")
+    assert "data/sub/b.txt" in r.stdout and "data/sub/deeper/c" in r.stdout
+    shutil.rmtree(project.root / "data")  # the whole output gone: said in one line
+    r = project.run("status")
+    assert "deleted:          data\n" in r.stdout
