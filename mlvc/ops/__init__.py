@@ -15,6 +15,7 @@ from mlvc.paths import RelPath, UserPaths, to_fs
 if TYPE_CHECKING:
     from mlvc.pipeline.model import Stage
     from mlvc.repo import Repo
+    from mlvc.workspace.index import Index
 
 
 def user_paths(repo: Repo, targets: list[str], cwd: Path | None) -> list[RelPath]:
@@ -29,6 +30,16 @@ class GitChange:
 
     files: tuple[RelPath, ...] = ()
     staged: bool = False
+
+
+def inside_hint(index: Index, path: RelPath, usage: str) -> str | None:
+    """For a ``path`` inside a tracked output, a hint that only the whole output can be
+    named: ``usage`` is the command (after ``mlvc``), ``{}`` standing for the output."""
+    owner = index.owner(path)
+    if owner is None or owner.out.path == path:
+        return None
+    return (f"it is inside '{owner.out.path}', which {owner.pointer} tracks as a whole: "
+            f"`mlvc {usage.format(owner.out.path)}` names all of it")
 
 
 def record_in_git(repo: Repo, paths: list[RelPath]) -> GitChange:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops import record_in_git, user_paths
+from mlvc.ops import inside_hint, record_in_git, user_paths
 from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -37,7 +37,9 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
     tracked = next((t for t in index.tracked()
                     if src_path in (t.out.path, t.pointer)), None)
     if tracked is None:
-        raise TargetError(f"'{src}' is not a tracked output", hint="`mlvc status` lists them")
+        raise TargetError(f"'{src}' is not a tracked output",
+                          hint=inside_hint(index, src_path, "move {} DST")
+                          or "`mlvc status` lists them")
     if tracked.stage is not None:
         raise TargetError(f"'{tracked.out.path}' is an output of stage '{tracked.stage}'",
                           hint="change the output's path in mlvc.yaml and run `mlvc repro`")

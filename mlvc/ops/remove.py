@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import ConfirmationRequired, TargetError
-from mlvc.ops import record_in_git, user_paths
+from mlvc.ops import inside_hint, record_in_git, user_paths
 from mlvc.ops.status import status
 from mlvc.paths import Nested, RelPath, to_fs
 from mlvc.repo import Repo
@@ -53,7 +53,8 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
         owners = [path] if path in index.pointers else by_out.get(path, [])
         if not owners:
             raise TargetError(f"'{target}' is neither a pointer file nor a tracked output",
-                              hint="`mlvc status` lists what is tracked")
+                              hint=inside_hint(index, path, "remove {}")
+                              or "`mlvc status` lists what is tracked")
         if len(set(owners)) > 1:
             raise TargetError(f"'{target}' is tracked by {' and '.join(owners)}",
                               hint="name the pointer file to remove")
@@ -96,3 +97,4 @@ def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:
     for t in index.stage_outs:
         if t.out.path == path:
             raise TargetError(f"'{path}' is an output of stage '{t.stage}'", hint=what)
+

@@ -175,6 +175,19 @@ def test_move_renames_data_pointer_and_gitignore(project):
     assert "exists already" in r.stderr
 
 
+def test_remove_or_move_of_a_part_of_an_output_names_the_output(project):
+    project.gen({"data": {"sub": {"b": "bee"}}})
+    project.run("add", "data")
+    for args, usage in ((["remove", "data/sub"], "`mlvc remove data`"),
+                        (["move", "data/sub", "x"], "`mlvc move data DST`")):
+        r = project.run(*args, code=1)
+        assert "hint: it is inside 'data', which data.mlvc tracks as a whole" in r.stderr
+        assert usage in r.stderr
+    r = project.run("remove", "nothing", code=1)
+    assert "hint: `mlvc status` lists what is tracked" in r.stderr
+    assert project.read("data/sub/b") == "bee" and (project.root / "data.mlvc").exists()
+
+
 def _hinted_git_add(stdout: str) -> list[str]:
     """The arguments of the `git add` line that mlvc printed."""
     import shlex
