@@ -74,21 +74,27 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     """
     started = time.time_ns()
     recorded = recorded or {}
+    # The marked objects are stat'ed beside the scan: if a mark fails, the objects of the
+    # files found unchanged are checked with that stat (see _store).
+    stats: dict[str, tuple[int, int, int]] = {}
     listings, clean = scan_by_marks(
         repo.scanner, repo.state, str(repo.cache.objects_dir),
-        [(p, recorded[p].oid if p in recorded else None) for p in paths], overlap=False)
+        [(p, recorded[p].oid if p in recorded else None) for p in paths], stats=stats)
     unchanged = {p: Stored(p, recorded[p], 0) for p, ok in zip(paths, clean) if ok}
     rest = [(p, li) for p, li in zip(paths, listings) if p not in unchanged]
     stored = iter(_store(repo, rest, save=save, jobs=jobs or repo.jobs, progress=progress,
-                         missing_ok=missing_ok, started=started, recorded=recorded)
+                         missing_ok=missing_ok, started=started, recorded=recorded,
+                         stats=stats)
                   if rest else [])
     return [unchanged[p] if p in unchanged else next(stored) for p in paths]
 
 
 def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jobs: int,
            progress: Progress, missing_ok: bool, started: int,
-           recorded: Mapping[RelPath, Out]) -> list[Stored]:
-    """:func:`store_paths` of each scanned ``(path, listing)``."""
+           recorded: Mapping[RelPath, Out],
+           stats: dict[str, tuple[int, int, int]]) -> list[Stored]:
+    """:func:`store_paths` of each scanned ``(path, listing)``; ``stats`` holds objects'
+    stat taken during the scan."""
     from mlvc.ops._outputs import Parts
 
     paths = [p for p, _ in scanned]
@@ -104,7 +110,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         if isinstance(node, WsDir):
             # (Runs of a big folder's own files are not reused: its manifest is made again
             # anyway, and their recorded oids cost more to read than their state rows.)
-            part = Parts.of(repo, recorded.get(out_path), listing, {}, flat=False)
+            part = Parts.of(repo, recorded.get(out_path), listing, stats, flat=False)
             if part.clean:
                 reused[out_path] = {p: part.entries[p] for p in part.clean}
                 for p in part.clean:  # out of the tree: not hashed, not built again
@@ -115,10 +121,21 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     files = [f for node in nodes for f in iter_files(node)]
     todo = known_oids(repo.state, files, paths)
     corrupt = frozenset(repo.state.corrupt_objects()) if save else frozenset()
+    checker = ObjectChecker(repo.cache, repo.state)
+    sound: Mapping[str, StatKey] = {}  # the stat of objects found sound here
     if save:
+        # The objects of the files known unchanged are checked as status checks them (a
+        # stat against the verification record; a mismatch is hashed). One that is missing
+        # or went bad is stored again from the file, while its good bytes are at hand; and
+        # with every object's stat known, what is stored can be marked clean.
         hashing = {id(f) for f in todo}
-        todo += [f for f in files if id(f) not in hashing and f.oid is not None
-                 and (not repo.cache.has(f.oid) or f.oid in corrupt)]
+        known = [f for f in files if id(f) not in hashing and f.oid is not None]
+        seen = {**stats, **{f.oid: f.key for f in known
+                            if f.link == "hardlink" and f.nlink > 1}}
+        check = checker.check({f.oid for f in known}, jobs, progress, seen=seen)
+        corrupt |= check.corrupt
+        todo += [f for f in known if f.oid in check.bad or f.oid in corrupt]
+        sound = check.keys
     hashed_paths = {f.path for f in todo}
     importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
@@ -169,11 +186,10 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     # while this process writes the state DB. Threads would not do: SQLite lets go of the
     # GIL for every row, so next to busy threads 50,000 state rows took 1.2 s, not 0.2 s.
     items = list(trees.items())
-    checker = ObjectChecker(repo.cache, repo.state)
     # A tree stored before (a re-add of an unchanged folder) has its listing already.
     listed = repo.state.have_listings(b.oid for _, _, b in built_nodes if b.type == "dir")
     with in_background(_finish_trees, repo, items, built_nodes, verified, started, listed,
-                       fork=len(items) >= TREE_FORK_MIN) as finished:
+                       sound, fork=len(items) >= TREE_FORK_MIN) as finished:
         repo.state.put_valid_trees(trees)
         repo.state.put_files(rows)
         checker.record(verified)
@@ -253,11 +269,12 @@ class _Finished:
 def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
                   built_nodes: list[tuple[RelPath, WsDir | WsFile, Built]],
                   verified: list[tuple[str, StatKey]], started: int,
-                  listed: set[str]) -> _Finished:
+                  listed: set[str], sound: Mapping[str, StatKey]) -> _Finished:
     """Write the manifests; record what the next status would otherwise work out again (the
     flattened listing of each tree not in ``listed``); mark what was just stored as clean,
-    when every object's stat is known from here. Runs in a forked child: it must not use
-    the state DB.
+    when every object's stat is known from here (``verified``, the manifests written, and
+    ``sound``: those found sound before). Runs in a forked child: it must not use the
+    state DB.
     """
     from mlvc.workspace.compare import encode_parts
     from mlvc.workspace.scan import iter_dirs
@@ -271,7 +288,8 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
             listings.append((built.oid, encode_parts(out_path, files, dirs,
                                                      {oid for oid, _ in built.trees},
                                                      built.folders)))
-    keys = dict(verified)
+    keys = dict(sound)
+    keys.update(verified)
     keys.update(written)
     objects_dir = str(repo.cache.objects_dir)
     marks = []

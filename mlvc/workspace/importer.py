@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -94,11 +95,29 @@ class Importer:
         # Objects found corrupt in the cache: stored again, replacing the bad bytes (once:
         # another file of the same bytes then finds the object sound).
         self.corrupt = set(corrupt)
+        self._sound: set[str] = set()  # objects this worker stored, or read back whole
         self._refused: set[str] = set()
         self._lock = threading.Lock()
 
     def _has(self, oid: str) -> bool:
         return self.store.has(oid) and oid not in self.corrupt
+
+    def _has_sound(self, oid: str) -> bool:
+        """:meth:`_has`, and the object's bytes read back are ``oid``'s. Asked before a
+        workspace file is replaced by a link to an object stored before: linking to bytes
+        gone bad would lose the good ones. One found bad is stored again from the file."""
+        if not self._has(oid):
+            return False
+        if oid not in self._sound:
+            try:
+                sound = hash_path(self.store.path_str(oid))[0] == oid
+            except FileNotFoundError:
+                sound = False
+            if not sound:
+                self.corrupt.add(oid)
+                return False
+            self._sound.add(oid)
+        return True
 
     def _method(self, executable: bool) -> str:
         for kind in self.linker.order:
@@ -108,8 +127,9 @@ class Importer:
 
     def run(self, f: WsFile) -> Imported:
         imp = self._import(f)
-        if imp.verified is not None and self.corrupt:
-            self.corrupt.discard(imp.oid)  # stored again: sound from now on
+        if imp.verified is not None:  # stored (again) here: sound from now on
+            self._sound.add(imp.oid)
+            self.corrupt.discard(imp.oid)
         return imp
 
     def _import(self, f: WsFile) -> Imported:
@@ -119,12 +139,12 @@ class Importer:
             return Imported(oid, FileState(key, oid, f.link), None)
         method = self._method(f.exec)
         if method in ("copy", "symlink"):
-            oid, key, verified = self._copy_in(fs)
+            oid, key, verified = self._copy_in(fs, linking=method == "symlink")
             if method == "symlink":
                 return self._relink(f, fs, oid, verified)
             return Imported(oid, FileState(key, oid), verified)
         oid, key = hash_path(fs)
-        if self._has(oid):
+        if self._has_sound(oid) if method == "hardlink" else self._has(oid):
             if method == "hardlink":
                 return self._relink(f, fs, oid, None)
             return Imported(oid, FileState(key, oid), None)
@@ -152,7 +172,7 @@ class Importer:
                 self._refused.add(method)
             return self.run(f)
 
-    def _copy_in(self, fs: str) -> tuple[str, StatKey, StatKey | None]:
+    def _copy_in(self, fs: str, linking: bool = False) -> tuple[str, StatKey, StatKey | None]:
         """Copy into the cache; returns (oid, workspace key, object key or None if present).
 
         A small file is read once and written from memory. A large one is copied inside the
@@ -162,14 +182,16 @@ class Importer:
         meanwhile is never stored under the old oid.
         """
         data, key = read_small(fs)
+        has = self._has_sound if linking else self._has  # (the file is to become a link)
         if data is None:
-            return self._copy_in_large(fs, key)
+            return self._copy_in_large(fs, key, has)
         oid = hash_bytes(data)
-        if self._has(oid):
+        if has(oid):
             return oid, key, None
         return oid, key, self.store.write(data, oid)
 
-    def _copy_in_large(self, fs: str, before: StatKey) -> tuple[str, StatKey, StatKey | None]:
+    def _copy_in_large(self, fs: str, before: StatKey, has: Callable[[str], bool]
+                       ) -> tuple[str, StatKey, StatKey | None]:
         os.makedirs(self.store.tmp_dir, exist_ok=True)
         tmp = self.store.tmp_path("import")
         copy_error: list[BaseException] = []
@@ -189,7 +211,7 @@ class Importer:
                 copier.join()
             if copy_error:
                 raise copy_error[0]
-            if self._has(oid):
+            if has(oid):
                 os.unlink(tmp)
                 return oid, key, None
             if not before == key == stat_key(os.stat(fs)):

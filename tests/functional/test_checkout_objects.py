@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 
 import pytest
 
@@ -273,6 +274,51 @@ def test_adding_the_good_bytes_again_replaces_a_corrupt_object(project, link):
     a.write_text("good")  # the good bytes from elsewhere
     project.run("add", "data")
     assert target.read_bytes() == b"good"
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+
+
+def test_commit_stores_again_an_object_that_went_bad_before_any_status_saw_it(project):
+    """Commit checks the objects of the files it finds unchanged, as status would: one
+    whose bytes went bad is stored again from the good file, before it can be lost."""
+    project.gen({"data": {"a": "good", "b": "same", "c": "other"}})
+    aged(project.root / "data")  # so their state rows are trusted: found unchanged
+    project.run("add", "data")
+    target = obj(project, b"good")
+    corrupt_in_place(target)  # copies: the workspace file still has the good bytes
+    later = target.stat().st_mtime_ns + 10**9  # (not within the clock tick of its write)
+    os.utime(target, ns=(later, later))
+    (project.root / "data/c").write_text("edited")
+    project.run("commit")
+    assert target.read_bytes() == b"good"
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+    project.commit_all("v2")
+    shutil.rmtree(project.root / "data")
+    project.run("checkout")
+    assert project.read("data/a") == "good" and project.read("data/c") == "edited"
+
+
+def aged(folder) -> None:
+    past = time.time_ns() - 3600 * 10**9
+    for f in folder.rglob("*"):
+        os.utime(f, ns=(past, past))
+
+
+@pytest.mark.parametrize("kind", ["hardlink", "symlink"])
+def test_a_file_is_never_made_a_link_of_an_object_gone_bad(project, kind):
+    """A file to be hashed whose bytes are in the cache already is replaced by a link to
+    that object: if the object went bad, the file's good bytes would be lost. The object is
+    read back first, and one gone bad is stored again from the file."""
+    project.gen({"data": {"a": "good bytes", "b": "other"}})
+    project.run("add", "data")  # copies
+    target = obj(project, b"good bytes")
+    corrupt_in_place(target)
+    later = target.stat().st_mtime_ns + 10**9
+    os.utime(target, ns=(later, later))
+    project.run("config", "cache.type", kind)
+    (project.root / "data/a").touch()  # its state row no longer holds: it is hashed again
+    project.run("commit")
+    assert project.read("data/a") == "good bytes"
+    assert target.read_bytes() == b"good bytes"
     assert json.loads(project.run("status", "--json").stdout)["clean"]
 
 
