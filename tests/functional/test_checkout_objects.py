@@ -247,6 +247,10 @@ def corrupt_in_place(path) -> None:
     with open(path, "r+b") as f:  # same inode, as a write to a hard-linked file would be
         f.write(b"evil")
     os.chmod(path, 0o444)
+    # Written later than the clock tick of the object's write (else its stat is the same,
+    # and nothing can tell; a test right after `add` could land in that tick).
+    later = path.stat().st_mtime_ns + 10**9
+    os.utime(path, ns=(later, later))
 
 
 def test_an_object_checkout_found_corrupt_is_fetched_again(project, link, tmp_path):
@@ -285,8 +289,6 @@ def test_commit_stores_again_an_object_that_went_bad_before_any_status_saw_it(pr
     project.run("add", "data")
     target = obj(project, b"good")
     corrupt_in_place(target)  # copies: the workspace file still has the good bytes
-    later = target.stat().st_mtime_ns + 10**9  # (not within the clock tick of its write)
-    os.utime(target, ns=(later, later))
     (project.root / "data/c").write_text("edited")
     project.run("commit")
     assert target.read_bytes() == b"good"
@@ -312,8 +314,6 @@ def test_a_file_is_never_made_a_link_of_an_object_gone_bad(project, kind):
     project.run("add", "data")  # copies
     target = obj(project, b"good bytes")
     corrupt_in_place(target)
-    later = target.stat().st_mtime_ns + 10**9
-    os.utime(target, ns=(later, later))
     project.run("config", "cache.type", kind)
     (project.root / "data/a").touch()  # its state row no longer holds: it is hashed again
     project.run("commit")

@@ -23,6 +23,7 @@ from tests.functional.test_status_marks import (  # objects_check: every test, t
     add_aged,
     age,
     objects_check,  # noqa: F401
+    rot,
 )
 
 CHUNKS = ["data/big/x", "data/big/y", "data/s0", "data/s1", "data/s2", "data/s3"]
@@ -149,14 +150,6 @@ def test_every_change_still_shows_with_chunk_marks(added, change):
             edited = ["data/big/y/3", "data/big/z"]
         expected = {"modified": edited, "corrupt_in_cache": edited}
     shows_twice(added, expected)
-
-
-def rot(project, content: bytes, new: bytes) -> None:
-    """Rewrite the cache object of ``content`` in place with ``new`` (same size, new
-    mtime): bytes gone bad in the cache."""
-    obj = _cache_object(project, content)
-    os.chmod(obj, 0o644)
-    obj.write_bytes(new)
 
 
 def bad_object_shows(project, edited: str, content: bytes, its_file: str) -> None:

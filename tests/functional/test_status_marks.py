@@ -126,13 +126,22 @@ def test_every_change_still_shows_after_a_mark(marked, change):
     assert changes(marked) == expected
 
 
+def rot(project, content: bytes, new: bytes) -> None:
+    """Rewrite the cache object of ``content`` in place with ``new`` of the same size:
+    bytes gone bad in the cache, later than the clock tick of the object's write (within
+    it, the stat would be the same, and nothing could tell)."""
+    obj = _cache_object(project, content)
+    os.chmod(obj, 0o644)
+    obj.write_bytes(new)
+    later = obj.stat().st_mtime_ns + 10**9
+    os.utime(obj, ns=(later, later))
+
+
 def test_rewritten_cache_object_shows_after_a_mark(project):
     project.gen(DATA)
     age(project.root / "data")
     project.run("add", "data")
-    obj = _cache_object(project, b"bee")
-    os.chmod(obj, 0o644)
-    obj.write_bytes(b"bad")  # same size, new mtime
+    rot(project, b"bee", b"bad")
     assert changes(project) == {"corrupt_in_cache": ["data/sub/b.txt"]}
 
 
