@@ -96,8 +96,7 @@ def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recor
     cached = repo.state.listing(out.oid)
     if cached is not None:
         rec = decode_listing(cached, out.path)
-        # (One cached by an older mlvc, without its folders' oids, is made again once.)
-        if rec.dir_oids is not None and all(repo.cache.exists(t) for t in rec.trees):
+        if all(repo.cache.exists(t) for t in rec.trees):
             return rec
     rec = flatten(repo.cache, out, validated)
     repo.state.put_listing(out.oid, encode_listing(rec, out.path))

@@ -97,4 +97,3 @@ def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:
     for t in index.stage_outs:
         if t.out.path == path:
             raise TargetError(f"'{path}' is an output of stage '{t.stage}'", hint=what)
-

@@ -150,7 +150,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     kept = {}  # the chunks of each output compared whole: other marks below it are stale
     for i, item, ws, rec, part in zip(rest, loaded, views, recs, parts):
         t = item.selected.tracked
-        if item.whole is not None:
+        if item.whole is not None and item.whole.type == "dir":  # (a file has none below)
             kept[t.out.path] = {c.path for c in part.chunks}
         # (``missing`` is about the whole output: a part of it gone lists its files.)
         whole = not item.selected.within

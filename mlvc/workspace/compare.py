@@ -29,8 +29,7 @@ class Recorded:
     files: dict[RelPath, Want]
     dirs: frozenset[RelPath]
     trees: frozenset[str]  # oids of the manifests read
-    # The tree oid of each folder, when known (a listing cached before they were kept has
-    # none; read the manifests then).
+    # The tree oid of each folder (None for a single file).
     dir_oids: Mapping[RelPath, str] | None = None
 
     def objects(self) -> set[str]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import chain
 
@@ -35,7 +34,6 @@ from mlvc.parallel import PROCESS_MIN_ITEMS, in_background
 from mlvc.paths import RelPath
 from mlvc.workspace.scan import Listing, Scanner, WsDir, WsFile, iter_files
 from mlvc.workspace.state import RACY_NS, Mark, StateDB, StatKey
-from mlvc.workspace.verify import stat_objects_split
 
 
 def scan_digest(listing: Listing) -> tuple[bytes, int]:
@@ -338,17 +336,16 @@ def still_clean(mark: Mark | None, oid: str, listing: Listing,
 
 
 def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
-                  items: Sequence[tuple[RelPath, str | None]], *, overlap: bool = True,
+                  items: Sequence[tuple[RelPath, str | None]], *,
                   stats: dict[str, tuple[int, int, int]] | None = None
                   ) -> tuple[list[Listing], list[bool]]:
     """Scan each ``(path, oid)`` and say whether it is clean by its mark: as it was when last
     found clean with the recorded ``oid`` (None: no mark to try, e.g. part of a folder).
 
-    With ``overlap`` (when clean is the likely answer), the marked cache objects are stat'ed
-    in a forked child while this process scans the workspace: the two bursts of system calls
-    overlap on two cores. When the child has little to stat (hard-linked files are their own
-    objects), or without ``overlap``, a big folder's scan may split over the two cores
-    instead; without ``overlap`` the objects are stat'ed only for a scan that matches.
+    The marked cache objects are stat'ed in a forked child while this process scans the
+    workspace: the two bursts of system calls overlap on two cores. When the child has
+    little to stat (hard-linked files are their own objects), a big folder's scan may split
+    over the two cores instead.
 
     ``stats``, when given and a path is not clean, receives the stat of the marked objects
     that the child took (oid -> (inode, mtime_ns, size)), for the full comparison to reuse.
@@ -356,13 +353,8 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
     wanted = {path: oid for path, oid in items if oid is not None}
     marks = state.marks(wanted)
     current = [m for m in marks.values() if m.oid == wanted[m.path]]
-    busy = overlap and sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
-    if overlap:
-        work = in_background(objects_now, objects_dir, current, fork=busy)
-    else:
-        later = _ObjectsLater(objects_dir, current)
-        work = nullcontext(lambda: later)
-    with work as objects:
+    busy = sum(len(m.objects) for m in current) >= PROCESS_MIN_ITEMS
+    with in_background(objects_now, objects_dir, current, fork=busy) as objects:
         listings = [scanner.listing(path, split=not busy) for path, _ in items]
         clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects)
                  for (path, oid), listing in zip(items, listings)]
@@ -374,26 +366,3 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
                     keys = unpack_stat(now[1])
                     stats.update(zip(m.objects, zip(*[iter(keys)] * 3)))
     return listings, clean
-
-
-class _ObjectsLater(Mapping[RelPath, "Taken | None"]):
-    """:func:`objects_now` of each mark, worked out when first asked for, with the stats
-    split over two cores."""
-
-    def __init__(self, objects_dir: str, marks: Iterable[Mark]) -> None:
-        self._dir = objects_dir
-        self._marks = {m.path: m for m in marks}
-        self._done: dict[RelPath, Taken | None] = {}
-
-    def __getitem__(self, path: RelPath) -> Taken | None:
-        if path not in self._done:
-            mark = self._marks[path]
-            keys = stat_objects_split(self._dir, mark.objects)
-            self._done[path] = None if None in keys else _taken(self._dir, mark, keys)  # type: ignore
-        return self._done[path]
-
-    def __iter__(self):
-        return iter(self._marks)
-
-    def __len__(self) -> int:
-        return len(self._marks)

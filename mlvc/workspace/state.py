@@ -213,10 +213,11 @@ class StateDB:
     LISTING_V2 = "+dirs"
 
     def listing(self, oid: str) -> bytes | None:
-        """The listing of tree ``oid``: the newer form if there is one, else an older."""
-        rows = dict(self._conn.execute("SELECT oid, data FROM listings WHERE oid IN (?, ?)",
-                                       (oid + self.LISTING_V2, oid)))
-        return rows.get(oid + self.LISTING_V2, rows.get(oid))
+        """The listing of tree ``oid`` (of the newer form: one of an older mlvc, without the
+        folders' oids, is made again)."""
+        row = self._conn.execute("SELECT data FROM listings WHERE oid = ?",
+                                 (oid + self.LISTING_V2,)).fetchone()
+        return row[0] if row else None
 
     def have_listings(self, oids: Iterable[str]) -> set[str]:
         """Which of the trees ``oids`` have a listing of the newer form."""

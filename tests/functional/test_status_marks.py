@@ -46,9 +46,9 @@ def changes(project) -> dict:
 @pytest.fixture(autouse=True, params=["inline", "forked", "split"])
 def objects_check(request, monkeypatch):
     """Every test runs three times: the marked cache objects stat'ed in this process; in the
-    forked child that large outputs use (status), or in two halves, one in a forked child
-    (add); and in this process while a forked child scans half of the output (as for a large
-    hard-linked output). Thresholds are lowered to reach the last two here."""
+    forked child that large outputs use (and the objects checked in two halves, one in a
+    forked child); and in this process while a forked child scans half of the output (as for
+    a large hard-linked output). Thresholds are lowered to reach the last two here."""
     if request.param == "forked":
         monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
         monkeypatch.setattr(verify_mod, "PROCESS_MIN_ITEMS", 0)
