@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT
 from mlvc.ops import user_paths
 from mlvc.ops._outputs import Parts, load_recorded, resolve
+from mlvc.ops._placed import Checked, mark_placed
 from mlvc.parallel import in_background
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -69,6 +71,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
                       progress: Progress = NULL_PROGRESS) -> CheckoutResult:
     """Checkout of chosen outputs; the caller holds the repository lock."""
     jobs = jobs or repo.jobs
+    started = time.time_ns()
     # An output that still matches its clean mark is as recorded, and so are its objects in
     # the cache: there is nothing to place, delete or keep (unless files are to be relinked,
     # or a killed run left temporary files in it).
@@ -83,6 +86,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     failed: list[tuple[RelPath, str]] = []
     plans = []
     views = []
+    compared = []  # what the plans were made from, to mark outputs after (see _placed.py)
     for item in loaded:
         if item.recorded is None:
             failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
@@ -93,6 +97,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         part = Parts() if relink else Parts.of(repo, item.whole, scanned[s], stats)
         views.append((part.leave_out_recorded(item.recorded),
                       view(part.rest_of(scanned[s]).tree(), s.within)))
+        compared.append((item, scanned[s], part))
     resolve(repo, [f for _, ws in views for f in ws.files.values()],
             [i.selected.within or i.selected.tracked.out.path for i in loaded
              if i.recorded is not None], jobs, progress)
@@ -121,6 +126,10 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     repo.state.put_files(applied.rows)
     repo.state.delete_files(applied.deleted)
     failed.extend(applied.failed)
+    mark_placed(repo, [Checked(item, listing, part, ws, the_plan)
+                       for (item, listing, part), (_, ws), the_plan
+                       in zip(compared, views, plans)],
+                applied, inspect, started, stats, jobs)
     ok = set(applied.placed)
     added, modified, relinked, conflicts = [], [], [], []
     for the_plan in plans:

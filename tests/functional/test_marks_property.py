@@ -1,9 +1,11 @@
 """Marks never change an answer: after any sequence of edits, commits and checkouts,
 ``status`` with the marks it and the other commands left (whole outputs, sub-folders and
-runs of a folder's files) says exactly what it says when it may not use any mark."""
+runs of a folder's files, made by status, add, commit and checkout) says exactly what it
+says when it may not use any mark."""
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mlvc.ops._placed as placed_mod
 import mlvc.workspace.marks as marks_mod
 from mlvc.workspace.state import StateDB
 from tests.conftest import Project
@@ -35,6 +38,7 @@ ops = st.one_of(
     st.tuples(st.just("status")),
     st.tuples(st.just("commit")),
     st.tuples(st.just("checkout")),
+    st.tuples(st.just("wipe")),  # the whole folder deleted and checked out: all placed
     st.tuples(st.just("object"), st.sampled_from(FILES)),
     st.tuples(st.just("manifest gone"), st.sampled_from(FOLDERS)),
     st.tuples(st.just("move"), st.sampled_from(FOLDERS[1:])),
@@ -92,6 +96,10 @@ def _apply(p: Project, op: tuple, step: int) -> None:
         p.run("commit", "--force", code=None)
     elif kind == "checkout":
         p.run("checkout", "--force", code=None)
+    elif kind == "wipe":
+        if (p.root / "data").is_dir():
+            shutil.rmtree(p.root / "data")
+        p.run("checkout", "--force", code=None)
     elif kind == "move" and path.is_dir() and not path.with_name(path.name + "m").exists():
         path.rename(path.with_name(path.name + "m"))  # a folder renamed: marks are by path
     elif kind == "ignore":
@@ -113,6 +121,8 @@ def _apply(p: Project, op: tuple, step: int) -> None:
             os.chmod(obj, 0o644)
             obj.write_bytes(b"rotten")
             os.utime(obj, ns=(when, when))
+    if kind in ("checkout", "wipe"):
+        return  # its files keep the time they were placed at: the marks it made may hold
     for dirpath, _dirs, files in os.walk(p.root / "data"):
         for name in files:  # checkout and commit wrote files with the time of now
             f = Path(dirpath) / name
@@ -141,9 +151,12 @@ def _recorded_oid(p: Project, path: str) -> str | None:
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(["copy", "hardlink"]), st.lists(ops, min_size=1, max_size=8))
 def test_status_with_marks_says_what_status_without_them_says(link, steps):
-    old = marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY
-    # a, b, c/d and c/e are chunks; the files of g, and data's own, are cut into runs
-    marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY = 1, 3, 2
+    old = (marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY,
+           placed_mod.MARK_AFTER_PLACED)
+    # a, b, c/d and c/e are chunks; the files of g, and data's own, are cut into runs; a
+    # checkout that places a file marks the output (mlvc.ops._placed)
+    (marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY,
+     placed_mod.MARK_AFTER_PLACED) = 1, 3, 2, 1
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "proj"
@@ -167,4 +180,5 @@ def test_status_with_marks_says_what_status_without_them_says(link, steps):
                 assert _status(p) == truth, f"after {steps[:step]}"
                 assert _status(p) == truth, f"again, after {steps[:step]}"
     finally:
-        marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY = old
+        (marks_mod.CHUNK_MIN, marks_mod.CHUNK_MAX, marks_mod.RUN_EVERY,
+         placed_mod.MARK_AFTER_PLACED) = old
