@@ -9,9 +9,11 @@ written), what it found already right (the stat its oid was resolved with) and t
 stat (checked where each was placed, the others checked here).
 
 The scan is needed for the order of the listing, which a mark's digest covers and which the
-file system decides for new files. It costs about what the comparison it saves costs for a
-quarter of the files, so only checkouts that placed ``MARK_AFTER_PLACED`` files of an output
-or more mark it.
+file system decides for new files. Scan and marks cost about half what the comparison they
+save costs for as many files (on 50,000 copies: 0.6-0.9 s against 1.2-1.9 s), so an output
+is marked only when the checkout placed ``MARK_AFTER_PLACED`` of its files or more, and the
+next status would compare at least half of them (the rest lie in chunks still clean by their
+marks, which status leaves out anyway).
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
             continue
         placed = [a.path for a in c.plan.actions if a.kind in PLACING]
         if len(placed) < MARK_AFTER_PLACED or any(p in failed for p in placed):
+            continue
+        assert c.item.recorded is not None  # (a whole output was read)
+        files, left_out = c.item.recorded.files, c.part.left_out
+        if 2 * sum(1 for p in files if p not in left_out) < len(files):
             continue
         # Hard links are their objects, with their objects' stat: a mark made before still
         # holds when the scan lists them in the same order.

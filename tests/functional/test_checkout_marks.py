@@ -190,6 +190,19 @@ def test_few_files_placed_leave_the_marking_to_status(project, monkeypatch):
     assert marks(project)["data"].oid == _out_oid(project)
 
 
+def test_an_output_mostly_clean_by_chunk_marks_is_left_to_status(project, monkeypatch):
+    """Five files placed in two chunks (s0, s1) of six: the status after compares 8 files
+    of 20 (those chunks and the 2 files outside every chunk), less than the scan for a
+    mark would cost."""
+    add_aged(project, "copy", DATA)
+    asked = _while_placing(monkeypatch, lambda: None)
+    for path in ["data/s0/a", "data/s0/b", "data/s0/c", "data/s1/a", "data/s1/b"]:
+        (project.root / path).unlink()
+    project.run("checkout")
+    assert asked == []
+    assert "up to date" in project.run("status").stdout
+
+
 def test_a_hard_linked_checkout_keeps_the_mark_that_holds(project, monkeypatch):
     """Hard links are their objects, with the stat the mark recorded: no scan is needed
     while a mark of the recorded oid is there; without one, the checkout makes it."""
