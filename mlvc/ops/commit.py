@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlvc.errors import TargetError
 from mlvc.objects.tree import TreeEntry
@@ -25,6 +26,9 @@ from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
 from mlvc.workspace.state import RACY_NS, Mark, StatKey, stat_key
 from mlvc.workspace.verify import ObjectChecker
+
+if TYPE_CHECKING:
+    from mlvc.ops._outputs import Parts
 
 TREE_FORK_MIN = 64  # from this many new manifests, a forked child writes them
 
@@ -102,6 +106,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     # Sub-folders still clean by their own marks are as recorded: their files need no oid,
     # and their recorded entries (and manifests, already stored) stand in for them.
     reused: dict[RelPath, dict[RelPath, TreeEntry]] = {}
+    taken: dict[RelPath, tuple[Parts, list[tuple[WsDir, dict[str, WsDir]]]]] = {}
     for out_path, listing in scanned:
         node = listing.tree()
         if node is None and not missing_ok:
@@ -113,9 +118,13 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
             part = Parts.of(repo, recorded.get(out_path), listing, stats, flat=False)
             if part.clean:
                 reused[out_path] = {p: part.entries[p] for p in part.clean}
+                holders: dict[int, tuple[WsDir, dict[str, WsDir]]] = {}
                 for p in part.clean:  # out of the tree: not hashed, not built again
                     parent, _, name = p.rpartition("/")
-                    del node_at(node, parent).dirs[name]
+                    holder = node_at(node, parent)
+                    holders.setdefault(id(holder), (holder, dict(holder.dirs)))
+                    del holder.dirs[name]
+                taken[out_path] = (part, list(holders.values()))
         nodes.append(node)
 
     files = [f for node in nodes for f in iter_files(node)]
@@ -175,10 +184,12 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         built = build(node, reused.get(out_path, {}))
         if save:
             trees.update(built.trees)
-            # A tree built around reused sub-folders is not all there: no listing or mark
-            # is made from it (the next status lists the recorded tree, and marks it).
+            # A tree built around reused sub-folders gets them back, with what the
+            # recorded listing and their marks say of them, for its listing and marks.
             if out_path not in reused:
-                built_nodes.append((out_path, node, built))
+                built_nodes.append((out_path, node, built, None))
+            elif (back := _put_back(repo, recorded[out_path], *taken[out_path])) is not None:
+                built_nodes.append((out_path, node, built, back))
         out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
         stored.append(Stored(out_path, out,
                              sum(1 for f in iter_files(node) if f.path in hashed_paths)))
@@ -187,7 +198,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     # GIL for every row, so next to busy threads 50,000 state rows took 1.2 s, not 0.2 s.
     items = list(trees.items())
     # A tree stored before (a re-add of an unchanged folder) has its listing already.
-    listed = repo.state.have_listings(b.oid for _, _, b in built_nodes if b.type == "dir")
+    listed = repo.state.have_listings(b.oid for _, _, b, _ in built_nodes if b.type == "dir")
     with in_background(_finish_trees, repo, items, built_nodes, verified, started, listed,
                        sound, fork=len(items) >= TREE_FORK_MIN) as finished:
         repo.state.put_valid_trees(trees)
@@ -267,54 +278,106 @@ class _Finished:
 
 
 def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
-                  built_nodes: list[tuple[RelPath, WsDir | WsFile, Built]],
+                  built_nodes: list[tuple[RelPath, WsDir | WsFile, Built, _Back | None]],
                   verified: list[tuple[str, StatKey]], started: int,
                   listed: set[str], sound: Mapping[str, StatKey]) -> _Finished:
     """Write the manifests; record what the next status would otherwise work out again (the
     flattened listing of each tree not in ``listed``); mark what was just stored as clean,
     when every object's stat is known from here (``verified``, the manifests written, and
-    ``sound``: those found sound before). Runs in a forked child: it must not use the
-    state DB.
+    ``sound``: those found sound before; for sub-folders put back, what their marks had).
+    Runs in a forked child: it must not use the state DB.
     """
     from mlvc.workspace.compare import encode_parts
     from mlvc.workspace.scan import iter_dirs
 
     written = [(oid, StatKey(*key)) for oid, key in repo.cache.ensure_many(items)]
-    listings = []
-    for out_path, node, built in built_nodes:
-        if built.type == "dir" and built.oid not in listed:
-            files = ((f.path, f.oid or "", f.exec, f.key[2]) for f in iter_files(node))
-            dirs = [d.path for d in iter_dirs(node)]
-            listings.append((built.oid, encode_parts(out_path, files, dirs,
-                                                     {oid for oid, _ in built.trees},
-                                                     built.folders)))
     keys = dict(sound)
     keys.update(verified)
     keys.update(written)
     objects_dir = str(repo.cache.objects_dir)
+    listings = []
     marks = []
-    for path, node, built in built_nodes:
-        needed = [f.oid or "" for f in iter_files(node)] + [oid for oid, _ in built.trees]
+    for out_path, node, built, back in built_nodes:
+        trees = [oid for oid, _ in built.trees]
+        folders = list(built.folders)
+        known = keys
+        if back is not None:
+            trees += back.trees
+            folders += back.folders
+            known = {**keys, **back.keys}
+        if built.type == "dir" and built.oid not in listed:
+            files = ((f.path, f.oid or "", f.exec, f.key[2]) for f in iter_files(node))
+            dirs = [d.path for d in iter_dirs(node)]
+            listings.append((built.oid, encode_parts(out_path, files, dirs, set(trees),
+                                                     folders)))
+        needed = [f.oid or "" for f in iter_files(node)] + trees
         # A mark needs the stat of every object, a hard-linked file's too (it is its object's
         # key). Without them (a re-add of what was stored before) the scan is not digested.
-        if all(o in keys for o in needed):
+        if all(o in known for o in needed):
             listing = Listing.of(node)
-            mark = make_mark(path, built.oid, listing, node, objects_dir, keys, needed,
+            mark = make_mark(out_path, built.oid, listing, node, objects_dir, known, needed,
                              started)
             if mark is not None:
                 marks.append(mark)
-                marks += _chunk_marks(repo, listing, node, built, keys, started)
+                # (the reused sub-folders' marks hold for the new tree: theirs is the same)
+                found = [c for c in chunks(listing) if back is None or c.path not in back.subs]
+                if found:
+                    marks += chunk_marks(listing, node, found, dict(folders), objects_dir,
+                                         known, started)
     return _Finished(written, listings, marks)
 
 
-def _chunk_marks(repo: Repo, listing: Listing, node: WsDir, built: Built,
-                 keys: dict[str, StatKey], started: int) -> list[Mark]:
-    """Marks of the sub-folders (``marks.chunks``) of an output just stored and marked."""
-    found = chunks(listing)
-    if not found:
-        return []
-    return chunk_marks(listing, node, found, dict(built.folders),
-                       str(repo.cache.objects_dir), keys, started)
+@dataclass(frozen=True, slots=True)
+class _Back:
+    """What sub-folders reused by a commit add to the new tree (see ``_put_back``)."""
+
+    subs: frozenset[RelPath]  # the reused sub-folders
+    trees: list[str]  # their manifests
+    folders: list[tuple[RelPath, str]]  # (path, tree oid) of each folder in them
+    keys: dict[str, StatKey]  # the stat of their objects, as their marks have it
+
+
+def _put_back(repo: Repo, old: Out, part: Parts,
+              holders: list[tuple[WsDir, dict[str, WsDir]]]) -> _Back | None:
+    """Put the reused sub-folders back in the tree built around them, where the scan listed
+    them, with their files' oids from the output's recorded listing; None (and nothing put
+    back) without that listing.
+
+    They are clean by their marks: as recorded, and their objects (manifests too) with the
+    stat the marks hold. A file with other names whose object the mark does not list was
+    marked as a hard link of that object: the object's stat is the file's."""
+    from mlvc.workspace.compare import decode_listing
+    from mlvc.workspace.scan import iter_dirs
+
+    data = repo.state.listing(old.oid)
+    if data is None:
+        return None
+    rec = decode_listing(data, old.path)
+    if rec.dir_oids is None:
+        return None
+    keys = part.keys
+    linked: dict[str, StatKey] = {}
+    folders: list[tuple[RelPath, str]] = []
+    subs = [sub for holder, before in holders for name, sub in before.items()
+            if name not in holder.dirs]
+    for sub in subs:
+        for f in iter_files(sub):
+            want = rec.files.get(f.path)
+            if want is None:
+                return None
+            f.oid = want.oid
+            if f.nlink > 1 and f.oid not in keys:
+                f.link = "hardlink"
+                linked[f.oid] = f.key
+        for d in iter_dirs(sub):
+            if d.path not in rec.dir_oids:
+                return None
+            folders.append((d.path, rec.dir_oids[d.path]))
+    for holder, before in holders:  # in the order the scan listed them
+        holder.dirs.clear()
+        holder.dirs.update(before)
+    return _Back(frozenset(part.clean), [oid for _, oid in folders], folders,
+                 {**keys, **linked})
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

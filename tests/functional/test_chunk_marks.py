@@ -338,6 +338,60 @@ def test_commit_reuses_the_clean_chunks_and_records_what_a_full_add_would(
         snapshot(other, skip=(".git", ".mlvc", "data.mlvc", ".gitignore"))
 
 
+def _commit_around_reused(project) -> None:
+    """Change s1 and big/x (s0, s2, s3 and big/y stay clean by their marks) and commit."""
+    _edit(project.root / "data/s1/a", "changed")
+    (project.root / "data/big/x/4").write_text("new x4")
+    _age(project.root / "data/s1/a", project.root / "data/big/x/4")
+    project.run("commit")
+
+
+def test_a_commit_around_reused_chunks_lists_and_marks_the_new_tree(added, monkeypatch):
+    """The reused chunks are put back, as recorded and as their marks hold them, so the
+    commit makes the new tree's listing and marks it whole: status then reads nothing."""
+    _commit_around_reused(added)
+    new = _out(added)["oid"]
+    db = StateDB(added.root / ".mlvc/tmp/state.db")
+    try:
+        assert db.have_listings([new]) == {new}
+    finally:
+        db.close()
+    found = marks(added)
+    assert set(found) == {"data", *CHUNKS} and found["data"].oid == new
+    assert {p: m.oid for p, m in found.items() if p != "data"} == recorded_tree_oids(added)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("status took the slow path")
+
+    monkeypatch.setattr(outputs_op, "load_recorded", refuse)
+    assert "up to date" in added.run("status").stdout
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_every_change_after_a_commit_around_reused_chunks_still_shows(added, change):
+    _commit_around_reused(added)
+    make, expected = CHANGES[change]
+    make(added)
+    if "edit" in change and added.link_type == "hardlink":  # as in the test above
+        edited = expected["modified"]
+        if edited == ["data/big/z"]:
+            edited = ["data/big/y/3", "data/big/z"]
+        expected = {"modified": edited, "corrupt_in_cache": edited}
+    shows_twice(added, expected)
+
+
+def test_a_commit_around_reused_chunks_without_the_recorded_listing_marks_nothing(added):
+    """Without the flattened listing of the tree before, the reused chunks' files have no
+    oids at hand: the new tree is neither listed nor marked, and status works it out."""
+    before = marks(added)["data"]
+    with sqlite3.connect(added.root / ".mlvc/tmp/state.db") as db:
+        db.execute("DELETE FROM listings")
+    _commit_around_reused(added)
+    assert marks(added)["data"] == before
+    assert "up to date" in added.run("status").stdout
+    assert marks(added)["data"].oid == _out(added)["oid"]
+
+
 def test_commit_of_only_a_file_outside_the_chunks_is_right_too(added):
     _edit(added.root / "data/top.txt", "pot")
     _age(added.root / "data/top.txt")
