@@ -19,13 +19,13 @@ from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
-from mlvc.workspace.importer import IMPORTED, Importer
+from mlvc.workspace.importer import IMPORTED, Imported, Importer
 from mlvc.workspace.index import Declared, Index
 from mlvc.workspace.marks import chunk_marks, chunks, make_mark, node_at, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
 from mlvc.workspace.state import RACY_NS, Mark, StatKey, stat_key
-from mlvc.workspace.verify import ObjectChecker
+from mlvc.workspace.verify import ObjectCheck, ObjectChecker
 
 if TYPE_CHECKING:
     from mlvc.ops._outputs import Parts
@@ -149,6 +149,12 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
                           processes=True, codec=IMPORTED)
+    if save:
+        # An object found stored before was not written here: it is checked like those
+        # of the unchanged files, and one missing or gone bad is stored again from the file.
+        found = _check_found(repo, checker, todo, results, sound, jobs, progress)
+        corrupt |= found.bad
+        sound = {**sound, **found.keys}
     rows, verified = [], []
     # A file linked to its object has one more name now: the worker counted it, unless other
     # files with the same content were linked to the same inode in this run too.
@@ -211,6 +217,30 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         repo.state.put_listing(oid, data)
     repo.state.put_marks(done.marks)
     return stored
+
+
+def _check_found(repo: Repo, checker: ObjectChecker, todo: list[WsFile],
+                 results: list[Imported], sound: Mapping[str, StatKey], jobs: int,
+                 progress: Progress) -> ObjectCheck:
+    """Check the objects that files just hashed found stored (any but those written in this
+    run or checked before it); the files of one missing or corrupt are stored again, their
+    ``results`` replaced."""
+    written = {imp.oid for imp in results if imp.verified is not None}
+    oids = {imp.oid for imp in results if imp.verified is None} - written - sound.keys()
+    if not oids:
+        return ObjectCheck(frozenset(), frozenset(), {})
+    # A file just made a hard link of its object has that object's stat.
+    seen = {imp.oid: imp.state.key for imp in results
+            if imp.verified is None and imp.state.link == "hardlink"}
+    check = checker.check(oids, jobs, progress, seen=seen)
+    if check.bad:
+        again = [n for n, imp in enumerate(results) if imp.oid in check.bad]
+        importer = Importer(repo.root, repo.cache, repo.linker, save=True, corrupt=check.bad)
+        redone = run_batched([todo[n] for n in again], importer.run, jobs, progress, "Adding",
+                             processes=True, codec=IMPORTED)
+        for n, imp in zip(again, redone):
+            results[n] = imp
+    return check
 
 
 def _settle_twins(repo: Repo, verified: list[tuple[str, StatKey]]) -> list[tuple[str, StatKey]]:

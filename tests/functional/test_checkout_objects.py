@@ -299,6 +299,43 @@ def test_commit_stores_again_an_object_that_went_bad_before_any_status_saw_it(pr
     assert project.read("data/a") == "good" and project.read("data/c") == "edited"
 
 
+def test_a_file_whose_bytes_are_stored_already_gets_its_object_checked(project):
+    """A new file whose bytes the cache holds already (a renamed or copied file, a reverted
+    edit) finds its object there: commit checks that object as it checks those of the files
+    it finds unchanged, and stores a bad one again from the file. (With hard links the file
+    was that object: see the test above for links to an object stored before.)"""
+    project.run("config", "cache.type", "copy")
+    project.gen({"data": {"a": "good bytes", "b": "other"}})
+    project.run("add", "data")
+    target = obj(project, b"good bytes")
+    corrupt_in_place(target)
+    os.rename(project.root / "data/a", project.root / "data/renamed")  # no row for it
+    project.run("commit")
+    assert target.read_bytes() == b"good bytes"
+    assert project.read("data/renamed") == "good bytes"
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert doc["clean"], doc
+
+
+def test_an_output_whose_objects_were_stored_before_is_marked(project, monkeypatch):
+    """Adding a second copy of a tracked folder finds every object stored: they are checked,
+    so the new output is marked and the status after it reads nothing more."""
+    import mlvc.ops._outputs as outputs_op
+
+    project.run("config", "cache.type", "copy")
+    project.gen({"data": {"a": "one", "sub": {"b": "two"}}})
+    project.run("add", "data")
+    shutil.copytree(project.root / "data", project.root / "data2")
+    aged(project.root / "data2")
+    project.run("add", "data2")
+
+    def refuse(*_a, **_k):
+        raise AssertionError("status took the slow path")
+
+    monkeypatch.setattr(outputs_op, "load_recorded", refuse)
+    assert "up to date" in project.run("status", "data2").stdout
+
+
 def aged(folder) -> None:
     past = time.time_ns() - 3600 * 10**9
     for f in folder.rglob("*"):
