@@ -58,14 +58,7 @@ def test_status_after_a_full_checkout_compares_nothing(checked_out, no_slow_path
 
 @pytest.mark.parametrize("change", chunk_tests.CHANGES)
 def test_every_change_after_a_checkout_still_shows(checked_out, change):
-    make, expected = chunk_tests.CHANGES[change]
-    make(checked_out)
-    if "edit" in change and checked_out.link_type == "hardlink":  # as in test_chunk_marks
-        edited = expected["modified"]
-        if edited == ["data/big/z"]:
-            edited = ["data/big/y/3", "data/big/z"]
-        expected = {"modified": edited, "corrupt_in_cache": edited}
-    shows_twice(checked_out, expected)
+    chunk_tests.change_shows(checked_out, change)
 
 
 def test_an_object_gone_bad_after_a_checkout_shows(project):

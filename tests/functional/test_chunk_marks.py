@@ -137,19 +137,24 @@ CHANGES = {
 }
 
 
-@pytest.mark.parametrize("change", CHANGES)
-def test_every_change_still_shows_with_chunk_marks(added, change):
-    assert "up to date" in added.run("status").stdout
+def change_shows(project, change: str) -> None:
+    """Make the change ``CHANGES[change]``; status reports it, twice."""
     make, expected = CHANGES[change]
-    make(added)
-    if "edit" in change and added.link_type == "hardlink":
+    make(project)
+    if "edit" in change and project.link_type == "hardlink":
         # An in-place edit of a hard-linked file edits its cache object too, and so every
         # file linked to it: big/z and big/y/3 (in a chunk) have the same bytes.
         edited = expected["modified"]
         if edited == ["data/big/z"]:
             edited = ["data/big/y/3", "data/big/z"]
         expected = {"modified": edited, "corrupt_in_cache": edited}
-    shows_twice(added, expected)
+    shows_twice(project, expected)
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_every_change_still_shows_with_chunk_marks(added, change):
+    assert "up to date" in added.run("status").stdout
+    change_shows(added, change)
 
 
 def bad_object_shows(project, edited: str, content: bytes, its_file: str) -> None:
@@ -370,14 +375,7 @@ def test_a_commit_around_reused_chunks_lists_and_marks_the_new_tree(added, monke
 @pytest.mark.parametrize("change", CHANGES)
 def test_every_change_after_a_commit_around_reused_chunks_still_shows(added, change):
     _commit_around_reused(added)
-    make, expected = CHANGES[change]
-    make(added)
-    if "edit" in change and added.link_type == "hardlink":  # as in the test above
-        edited = expected["modified"]
-        if edited == ["data/big/z"]:
-            edited = ["data/big/y/3", "data/big/z"]
-        expected = {"modified": edited, "corrupt_in_cache": edited}
-    shows_twice(added, expected)
+    change_shows(added, change)
 
 
 def test_a_commit_around_reused_chunks_without_the_recorded_listing_marks_nothing(added):
