@@ -31,6 +31,10 @@ from mlvc.paths import RelPath
 
 LOOKUP_LIMIT = 20_000  # above this many keys, scan a table instead of looking each one up
 RACY_NS = 20_000_000  # file timestamps come from a coarse clock: up to 10 ms per tick
+# Flattened listings kept: the most recently used, up to this many bytes in all (about 3 MB
+# for 50,000 files; every commit of a changed folder makes one)…
+LISTINGS_BYTES = 64 << 20
+LISTINGS_MIN = 4  # …but always this many, whatever their size
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -42,6 +46,9 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE INDEX IF NOT EXISTS objects_inode ON objects (inode);
 CREATE TABLE IF NOT EXISTS valid_trees (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS listings (oid TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS listings_used (
+    oid TEXT PRIMARY KEY, used_ns INTEGER NOT NULL, size INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS corrupt (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS marks (
     path TEXT PRIMARY KEY, oid TEXT NOT NULL, ws BLOB NOT NULL, objects BLOB NOT NULL,
@@ -114,6 +121,9 @@ class StateDB:
         self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False,
                                      isolation_level=None)
         self._lock = threading.Lock()
+        # (Only a new database takes it: pages freed by dropping listings go back to the file
+        # system. An older one keeps them for the rows to come.)
+        self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
@@ -214,10 +224,14 @@ class StateDB:
 
     def listing(self, oid: str) -> bytes | None:
         """The listing of tree ``oid`` (of the newer form: one of an older mlvc, without the
-        folders' oids, is made again)."""
-        row = self._conn.execute("SELECT data FROM listings WHERE oid = ?",
-                                 (oid + self.LISTING_V2,)).fetchone()
-        return row[0] if row else None
+        folders' oids, is made again), remembered as just used."""
+        key = oid + self.LISTING_V2
+        row = self._conn.execute("SELECT data FROM listings WHERE oid = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        self._write("INSERT OR REPLACE INTO listings_used VALUES (?, ?, ?)",
+                    [(key, time.time_ns(), len(row[0]))])
+        return row[0]
 
     def have_listings(self, oids: Iterable[str]) -> set[str]:
         """Which of the trees ``oids`` have a listing of the newer form."""
@@ -227,9 +241,38 @@ class StateDB:
                                                  {o + self.LISTING_V2 for o in oids})}
 
     def put_listing(self, oid: str, data: bytes) -> None:
-        """Keep the listing of tree ``oid`` (in the newer form, with its folders' oids)."""
-        self._write("INSERT OR REPLACE INTO listings VALUES (?, ?)",
-                    [(oid + self.LISTING_V2, data)])
+        """Keep the listing of tree ``oid`` (in the newer form, with its folders' oids), and
+        drop the least recently used beyond ``LISTINGS_BYTES`` (see :meth:`_prune_listings`).
+        """
+        key = oid + self.LISTING_V2
+        with transaction(self._conn, self._lock) as conn:
+            conn.execute("INSERT OR REPLACE INTO listings VALUES (?, ?)", (key, data))
+            conn.execute("INSERT OR REPLACE INTO listings_used VALUES (?, ?, ?)",
+                         (key, time.time_ns(), len(data)))
+            dropped = self._prune_listings(conn)
+        if dropped:
+            # (sqlite3_exec runs it to the end; a cursor would free one page per call)
+            with self._lock:
+                self._conn.executescript("PRAGMA incremental_vacuum;")
+
+    @staticmethod
+    def _prune_listings(conn: sqlite3.Connection) -> bool:
+        """Drop listings, least recently used first, until those left hold at most
+        ``LISTINGS_BYTES`` (but keep ``LISTINGS_MIN``); whether any was. One without a record
+        of its use (of an older mlvc, or of one before records were kept) counts as used long
+        ago."""
+        rows = conn.execute(
+            "SELECT l.oid, COALESCE(u.used_ns, 0), COALESCE(u.size, length(l.data)) "
+            "FROM listings AS l LEFT JOIN listings_used AS u ON u.oid = l.oid").fetchall()
+        rows.sort(key=itemgetter(1), reverse=True)
+        total, gone = 0, []
+        for n, (key, _used, size) in enumerate(rows):
+            total += size
+            if n >= LISTINGS_MIN and total > LISTINGS_BYTES:
+                gone.append((key,))
+        conn.executemany("DELETE FROM listings WHERE oid = ?", gone)
+        conn.executemany("DELETE FROM listings_used WHERE oid = ?", gone)
+        return bool(gone)
 
     # -- clean marks of whole outputs (mlvc.workspace.marks) ----------------------------------
     def marks(self, paths: Iterable[RelPath]) -> dict[RelPath, Mark]:

@@ -93,3 +93,65 @@ def test_the_last_row_for_a_key_in_one_batch_wins(tmp_path):
     db.put_objects([("b" * 32, StatKey(5, 5, 5)), ("a" * 32, StatKey(1, 1, 1)),
                     ("b" * 32, StatKey(3, 3, 3))])
     assert db.verified_objects(["b" * 32]) == {"b" * 32: StatKey(3, 3, 3)}
+
+
+def _listings(db: StateDB) -> set[str]:
+    return {o for (o,) in db._conn.execute("SELECT oid FROM listings")}
+
+
+def test_listings_beyond_the_budget_are_dropped_least_recently_used_first(tmp_path,
+                                                                          monkeypatch):
+    import mlvc.workspace.state as state_mod
+
+    monkeypatch.setattr(state_mod, "LISTINGS_BYTES", 250)
+    monkeypatch.setattr(state_mod, "LISTINGS_MIN", 1)
+    db = StateDB(tmp_path / "s.db")
+    for oid in "abc":
+        db.put_listing(oid, oid.encode() * 100)
+    assert db.have_listings("abc") == {"b", "c"}  # 300 bytes would be over
+    assert db.listing("b") == b"b" * 100  # used now: c is the oldest
+    db.put_listing("d", b"d" * 100)
+    assert db.have_listings("abcd") == {"b", "d"}
+    assert db.listing("a") is None and db.listing("c") is None
+    rows = db._conn.execute("SELECT oid, size FROM listings_used").fetchall()
+    assert sorted(rows) == [("b+dirs", 100), ("d+dirs", 100)]  # records go with them
+
+
+def test_the_last_listings_are_kept_whatever_their_size(tmp_path, monkeypatch):
+    import mlvc.workspace.state as state_mod
+
+    monkeypatch.setattr(state_mod, "LISTINGS_BYTES", 10)
+    monkeypatch.setattr(state_mod, "LISTINGS_MIN", 2)
+    db = StateDB(tmp_path / "s.db")
+    for oid in "abc":
+        db.put_listing(oid, b"x" * 1000)
+    assert db.have_listings("abc") == {"b", "c"}
+
+
+def test_listings_without_a_record_of_use_go_first(tmp_path, monkeypatch):
+    """Those of an older mlvc (under the plain oid) or of one that kept no records."""
+    import mlvc.workspace.state as state_mod
+
+    monkeypatch.setattr(state_mod, "LISTINGS_BYTES", 250)
+    monkeypatch.setattr(state_mod, "LISTINGS_MIN", 1)
+    db = StateDB(tmp_path / "s.db")
+    db.put_listing("a", b"a" * 100)
+    with db._conn:
+        db._conn.execute("INSERT INTO listings VALUES ('old', ?)", (b"o" * 100,))
+    db.put_listing("b", b"b" * 100)
+    assert _listings(db) == {"a+dirs", "b+dirs"}
+    db.put_listing("c", b"c" * 100)
+    assert _listings(db) == {"b+dirs", "c+dirs"}
+
+
+def test_a_new_database_gives_back_the_room_of_dropped_listings(tmp_path, monkeypatch):
+    import mlvc.workspace.state as state_mod
+
+    monkeypatch.setattr(state_mod, "LISTINGS_BYTES", 1 << 20)
+    monkeypatch.setattr(state_mod, "LISTINGS_MIN", 1)
+    db = StateDB(tmp_path / "s.db")
+    db.put_listing("a", b"a" * (1 << 20))
+    pages = db._conn.execute("PRAGMA page_count").fetchone()[0]
+    db.put_listing("b", b"b" * 1000)  # a goes
+    assert _listings(db) == {"b+dirs"}
+    assert db._conn.execute("PRAGMA page_count").fetchone()[0] < pages // 10
