@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from mlvc.ops._outputs import Loaded, Parts
 from mlvc.paths import RelPath
+from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
 from mlvc.workspace.compare import WsView
@@ -50,7 +51,7 @@ class Checked:
 
 def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
                 inspect: Inspector, started: int, stats: Mapping[str, tuple[int, int, int]],
-                jobs: int) -> None:
+                jobs: int, progress: Progress = NULL_PROGRESS) -> None:
     """Mark each whole folder output of ``checked`` that the checkout placed in bulk and
     that now matches its recorded tree; ``started`` is when the checkout began, before its
     scan. An output that does not match, for any reason, is simply left unmarked."""
@@ -83,11 +84,13 @@ def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
     keys.update(applied.verified)
     marks: list[Mark] = []
     pruned = {}
-    for c in todo:
-        found = _marks(repo, c, rows, keys, started, stats, jobs)
-        if found:
-            marks += found
-            pruned[c.item.selected.tracked.out.path] = {m.path for m in found}
+    with progress.phase("Scanning what was placed", total=len(todo), unit="output") as advance:
+        for c in todo:
+            found = _marks(repo, c, rows, keys, started, stats, jobs)
+            if found:
+                marks += found
+                pruned[c.item.selected.tracked.out.path] = {m.path for m in found}
+            advance(1)
     repo.state.put_marks(marks)
     repo.state.prune_marks(pruned)
 

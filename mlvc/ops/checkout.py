@@ -129,7 +129,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     mark_placed(repo, [Checked(item, listing, part, ws, the_plan)
                        for (item, listing, part), (_, ws), the_plan
                        in zip(compared, views, plans)],
-                applied, inspect, started, stats, jobs)
+                applied, inspect, started, stats, jobs, progress)
     ok = set(applied.placed)
     added, modified, relinked, conflicts = [], [], [], []
     for the_plan in plans:

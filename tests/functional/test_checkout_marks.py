@@ -249,3 +249,32 @@ def test_only_a_whole_output_is_marked(project, monkeypatch):
     project.run("checkout", "data/big")
     assert asked == []
     assert "up to date" in project.run("status").stdout
+
+
+def test_the_marking_shows_as_a_phase_of_its_own(project):
+    """After the bar of the placed files, the scan for the mark has a phase of its own (on
+    a million files it takes seconds)."""
+    from contextlib import contextmanager
+
+    from mlvc.ops.checkout import checkout
+    from mlvc.progress import Progress
+    from mlvc.repo import Repo
+
+    class Phases(Progress):
+        def __init__(self):
+            self.seen = []
+
+        @contextmanager
+        def phase(self, desc, total=None, unit="file"):
+            counted = []
+            yield counted.append
+            self.seen.append((desc, total, sum(counted)))
+
+    add_aged(project, "copy", DATA)
+    before = marks(project)["data"]
+    shutil.rmtree(project.root / "data")
+    phases = Phases()
+    with Repo.find(project.root) as repo:
+        checkout(repo, progress=phases)
+    assert phases.seen[-1] == ("Scanning what was placed", 1, 1)
+    assert marks(project)["data"].ws != before.ws  # (new files: new inodes)
