@@ -102,7 +102,8 @@ def _marks(repo: Repo, c: Checked, rows: Mapping[RelPath, FileState],
     exactly what was recorded, placed and found."""
     out = c.item.selected.tracked.out
     rec = c.item.recorded
-    assert rec is not None and rec.dir_oids is not None
+    if rec is None or rec.dir_oids is None:  # (no folders' tree oids: no chunk marks)
+        return []
     placed = {a.path for a in c.plan.actions if a.kind in PLACING}
     # What was there and stays must have been found after its last clock tick, as status
     # requires (RACY_NS); what was placed is as written, as its state row is.
