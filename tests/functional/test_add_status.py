@@ -452,3 +452,15 @@ def test_status_of_a_part_that_is_gone_names_that_part(project):
     shutil.rmtree(project.root / "data")  # the whole output gone: said in one line
     r = project.run("status")
     assert "deleted:          data\n" in r.stdout
+
+
+def test_status_of_targets_says_they_are_up_to_date_not_the_pipelines(project):
+    """With targets, status does not look at the pipeline: it names what it looked at."""
+    project.gen(DATA)
+    project.run("add", "data")
+    assert project.run("status", "data/sub").stdout == "data/sub is up to date.\n"
+    project.gen({"models": {"m.pt": "weights"}})
+    project.run("add", "models")
+    assert project.run("status", "data", "models").stdout == \
+        "data, models are up to date.\n"
+    assert project.run("status").stdout == "Data and pipelines are up to date.\n"

@@ -141,6 +141,9 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     elif not quiet:
         if not result.outs and not result.stages:
             echo("Nothing is tracked yet. Track data with `mlvc add PATH`.")
+        elif result.clean and targets:  # (the pipeline is checked only without targets)
+            named = ", ".join(printable(t) for t in targets)
+            echo(f"{named} {'is' if len(targets) == 1 else 'are'} up to date.")
         elif result.clean:
             echo("Data and pipelines are up to date.")
         for st in result.stages:
