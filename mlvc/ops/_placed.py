@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mlvc.errors import MlvcError
 from mlvc.ops._outputs import Loaded, Parts
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -86,7 +87,10 @@ def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
     pruned = {}
     with progress.phase("Scanning what was placed", total=len(todo), unit="output") as advance:
         for c in todo:
-            found = _marks(repo, c, rows, keys, started, stats, jobs)
+            try:
+                found = _marks(repo, c, rows, keys, started, stats, jobs)
+            except (MlvcError, OSError):  # (the scan met something new: a mark is only a
+                found = []  # shortcut, and the checkout is done; status will say what)
             if found:
                 marks += found
                 pruned[c.item.selected.tracked.out.path] = {m.path for m in found}

@@ -278,3 +278,35 @@ def test_the_marking_shows_as_a_phase_of_its_own(project):
         checkout(repo, progress=phases)
     assert phases.seen[-1] == ("Scanning what was placed", 1, 1)
     assert marks(project)["data"].ws != before.ws  # (new files: new inodes)
+
+
+def test_what_the_scan_for_the_mark_meets_never_fails_the_checkout(project, tmp_path,
+                                                                   monkeypatch):
+    """The files are placed when the scan for the mark runs: a symlink that leads out of the
+    project, made meanwhile, means no mark, not a failed checkout (status then refuses it)."""
+    add_aged(project, "copy", DATA)
+    before = marks(project)["data"]
+    shutil.rmtree(project.root / "data")
+    (tmp_path / "outside").write_text("x")
+    _while_placing(monkeypatch, lambda: os.symlink(tmp_path / "outside",
+                                                   project.root / "data/s1/link"))
+    project.run("checkout")
+    assert marks(project)["data"] == before
+    assert (project.root / "data/s3/a").read_text() == "a3"
+    assert "leads outside the project" in project.run("status", code=1).stderr
+
+
+def test_a_folder_gone_during_the_scan_for_the_mark_never_fails_the_checkout(project,
+                                                                           monkeypatch):
+    from mlvc.workspace.scan import Scanner
+
+    add_aged(project, "copy", DATA)
+    shutil.rmtree(project.root / "data")
+
+    def gone(*_a, **_k):
+        raise FileNotFoundError(2, "No such file or directory", "data/s2")
+
+    _while_placing(monkeypatch, lambda: monkeypatch.setattr(Scanner, "listing", gone))
+    project.run("checkout")
+    monkeypatch.undo()
+    assert "up to date" in project.run("status").stdout
