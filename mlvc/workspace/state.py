@@ -121,6 +121,7 @@ class StateDB:
         self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False,
                                      isolation_level=None)
         self._lock = threading.Lock()
+        self._used: dict[str, tuple[int, int]] = {}  # listings read: (when, size), unwritten
         # (Only a new database takes it: pages freed by dropping listings go back to the file
         # system. An older one keeps them for the rows to come.)
         self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
@@ -129,6 +130,12 @@ class StateDB:
         self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:
+        if self._used:
+            try:
+                with transaction(self._conn, self._lock) as conn:
+                    self._write_used(conn)
+            except sqlite3.Error:
+                pass  # (a record of use only orders which listings are dropped first)
         self._conn.close()
 
     # -- files -----------------------------------------------------------------------------
@@ -224,13 +231,13 @@ class StateDB:
 
     def listing(self, oid: str) -> bytes | None:
         """The listing of tree ``oid`` (of the newer form: one of an older mlvc, without the
-        folders' oids, is made again), remembered as just used."""
+        folders' oids, is made again), remembered as just used (written with the next
+        listing kept, or on :meth:`close`: one write for all the listings read)."""
         key = oid + self.LISTING_V2
         row = self._conn.execute("SELECT data FROM listings WHERE oid = ?", (key,)).fetchone()
         if row is None:
             return None
-        self._write("INSERT OR REPLACE INTO listings_used VALUES (?, ?, ?)",
-                    [(key, time.time_ns(), len(row[0]))])
+        self._used[key] = (time.time_ns(), len(row[0]))
         return row[0]
 
     def have_listings(self, oids: Iterable[str]) -> set[str]:
@@ -245,15 +252,20 @@ class StateDB:
         drop the least recently used beyond ``LISTINGS_BYTES`` (see :meth:`_prune_listings`).
         """
         key = oid + self.LISTING_V2
+        self._used[key] = (time.time_ns(), len(data))
         with transaction(self._conn, self._lock) as conn:
             conn.execute("INSERT OR REPLACE INTO listings VALUES (?, ?)", (key, data))
-            conn.execute("INSERT OR REPLACE INTO listings_used VALUES (?, ?, ?)",
-                         (key, time.time_ns(), len(data)))
+            self._write_used(conn)
             dropped = self._prune_listings(conn)
         if dropped:
             # (sqlite3_exec runs it to the end; a cursor would free one page per call)
             with self._lock:
                 self._conn.executescript("PRAGMA incremental_vacuum;")
+
+    def _write_used(self, conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT OR REPLACE INTO listings_used VALUES (?, ?, ?)",
+                         [(key, when, size) for key, (when, size) in self._used.items()])
+        self._used.clear()
 
     @staticmethod
     def _prune_listings(conn: sqlite3.Connection) -> bool:
