@@ -29,7 +29,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
 from mlvc.workspace.compare import WsView
-from mlvc.workspace.marks import chunk_marks, chunks, make_mark
+from mlvc.workspace.marks import output_marks
 from mlvc.workspace.scan import Listing, WsDir, iter_files
 from mlvc.workspace.state import RACY_NS, FileState, Mark, StatKey
 from mlvc.workspace.verify import Inspector, ObjectChecker
@@ -160,9 +160,5 @@ def _marks(repo: Repo, c: Checked, rows: Mapping[RelPath, FileState],
     wait = newest + RACY_NS - time.time_ns()
     if wait >= 0:
         time.sleep(wait / 1e9 + 0.001)
-    now, objects_dir = time.time_ns(), str(repo.cache.objects_dir)
-    mark = make_mark(out.path, out.oid, listing, node, objects_dir, have, needed, now)
-    if mark is None:
-        return []
-    return [mark, *chunk_marks(listing, node, chunks(listing), rec.dir_oids, objects_dir,
-                               have, now)]
+    return output_marks(out.path, out.oid, listing, node, rec.dir_oids,
+                        str(repo.cache.objects_dir), have, needed, time.time_ns())

@@ -21,7 +21,7 @@ from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.importer import IMPORTED, Imported, Importer
 from mlvc.workspace.index import Declared, Index
-from mlvc.workspace.marks import chunk_marks, chunks, make_mark, node_at, scan_by_marks
+from mlvc.workspace.marks import node_at, output_marks, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import Built, Listing, WsDir, WsFile, build, iter_files, known_oids
 from mlvc.workspace.state import RACY_NS, Mark, StatKey, stat_key
@@ -332,7 +332,7 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
         folders = list(built.folders)
         known = keys
         if back is not None:
-            trees += back.trees
+            trees += [oid for _, oid in back.folders]
             folders += back.folders
             known = {**keys, **back.keys}
         if built.type == "dir" and built.oid not in listed:
@@ -344,16 +344,10 @@ def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
         # A mark needs the stat of every object, a hard-linked file's too (it is its object's
         # key). Without them (a re-add of what was stored before) the scan is not digested.
         if all(o in known for o in needed):
-            listing = Listing.of(node)
-            mark = make_mark(out_path, built.oid, listing, node, objects_dir, known, needed,
-                             started)
-            if mark is not None:
-                marks.append(mark)
-                # (the reused sub-folders' marks hold for the new tree: theirs is the same)
-                found = [c for c in chunks(listing) if back is None or c.path not in back.subs]
-                if found:
-                    marks += chunk_marks(listing, node, found, dict(folders), objects_dir,
-                                         known, started)
+            # (the reused sub-folders' marks hold for the new tree: theirs is the same)
+            marks += output_marks(out_path, built.oid, Listing.of(node), node, dict(folders),
+                                  objects_dir, known, needed, started,
+                                  back.subs if back is not None else ())
     return _Finished(written, listings, marks)
 
 
@@ -362,7 +356,6 @@ class _Back:
     """What sub-folders reused by a commit add to the new tree (see ``_put_back``)."""
 
     subs: frozenset[RelPath]  # the reused sub-folders
-    trees: list[str]  # their manifests
     folders: list[tuple[RelPath, str]]  # (path, tree oid) of each folder in them
     keys: dict[str, StatKey]  # the stat of their objects, as their marks have it
 
@@ -406,8 +399,7 @@ def _put_back(repo: Repo, old: Out, part: Parts,
     for holder, before in holders:  # in the order the scan listed them
         holder.dirs.clear()
         holder.dirs.update(before)
-    return _Back(frozenset(part.clean), [oid for _, oid in folders], folders,
-                 {**keys, **linked})
+    return _Back(frozenset(part.clean), folders, {**keys, **linked})
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

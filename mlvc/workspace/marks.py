@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -286,6 +286,21 @@ def chunk_marks(listing: Listing, node: WsDir, todo: Iterable[Chunk],
         if mark is not None:
             out.append(mark)
     return out
+
+
+def output_marks(path: RelPath, oid: str, listing: Listing, node: WsDir,
+                 folder_oids: Mapping[RelPath, str], objects_dir: str,
+                 object_keys: Mapping[str, StatKey], needed: Iterable[str], started: int,
+                 held: Collection[RelPath] = ()) -> list[Mark]:
+    """The mark of a whole output just found clean (see :func:`make_mark`) and, when it is
+    made, those of its chunks (see :func:`chunk_marks`) but the ``held`` ones, whose marks
+    hold already."""
+    mark = make_mark(path, oid, listing, node, objects_dir, object_keys, needed, started)
+    if mark is None:
+        return []
+    todo = [c for c in chunks(listing) if c.path not in held]
+    return [mark, *chunk_marks(listing, node, todo, folder_oids, objects_dir, object_keys,
+                               started)]
 
 
 Taken = tuple[bytes, "bytes | list[int]"]  # (digest of objects' stat, that stat packed)
