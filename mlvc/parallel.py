@@ -197,29 +197,42 @@ def threaded(items: Iterable[T], fn: Callable[[T], R], jobs: int
     instead of a result; the rest go on. At most ``jobs * 4`` calls are queued at a time, so
     memory stays bounded however many items there are. On an interrupt, queued calls are
     cancelled and the interrupt is raised once the running ones return.
+
+    Submitting and waiting run with Ctrl-C deferred (see :func:`interrupts_deferred`): a
+    KeyboardInterrupt raised inside an ``Event``'s wait can leave its lock released, and the
+    pool's shutdown then fails with "release unlocked lock" instead of stopping. The caller's
+    own code between two results is interrupted as usual.
     """
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     it = iter(items)
+    limit = max(1, jobs) * 4
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     pending: dict = {}
     try:
-        for item in it:
-            pending[pool.submit(fn, item)] = item
-            if len(pending) >= jobs * 4:
-                break
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        while True:
+            with interrupts_deferred(_nothing) as interrupted:
+                for item in it:
+                    pending[pool.submit(fn, item)] = item
+                    if len(pending) >= limit:
+                        break
+                finished: Iterable = ()
+                while pending and not finished and not interrupted():
+                    # (a timeout, so that a Ctrl-C is taken while a long call runs)
+                    finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if not pending:
+                return
             for future in finished:
                 item = pending.pop(future)
                 exc = future.exception()
                 yield item, (exc if exc is not None else future.result())
-            for item in it:
-                pending[pool.submit(fn, item)] = item
-                if len(pending) >= jobs * 4:
-                    break
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        with interrupts_deferred(_nothing):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _nothing() -> None:
+    pass
 
 
 @contextmanager

@@ -212,3 +212,43 @@ def test_workers_stop_taking_items_once_asked():
     stop[0] = 0
     assert parallel._run_batch(lambda x: x, lambda r: ("p", r), [1, 2], stop) == [("p", 1),
                                                                                  ("p", 2)]
+
+
+def test_threaded_takes_a_ctrl_c_while_waiting_on_the_pool_at_a_safe_point(monkeypatch):
+    """A KeyboardInterrupt raised inside ``wait`` (inside an Event's lock) broke the pool's
+    shutdown ("release unlocked lock"): Ctrl-C there is taken once ``wait`` has returned,
+    the queued calls are cancelled, and KeyboardInterrupt comes out of the loop."""
+    import concurrent.futures
+    import signal
+    import threading
+    import time
+
+    real_wait = concurrent.futures.wait
+    waits = []
+
+    def wait_hit_by_ctrl_c(*args, **kwargs):
+        if not waits:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here: without deferral, it raises here
+        result = real_wait(*args, **kwargs)
+        waits.append(1)
+        return result
+
+    monkeypatch.setattr(concurrent.futures, "wait", wait_hit_by_ctrl_c)
+    ran = []
+    lock = threading.Lock()
+
+    def work(x):
+        time.sleep(0.01)
+        with lock:
+            ran.append(x)
+        return x
+
+    got = []
+    with pytest.raises(KeyboardInterrupt):
+        for item, _ in parallel.threaded(range(1000), work, 2):
+            got.append(item)
+    assert waits  # the wait that the Ctrl-C hit returned
+    assert got == []  # raised before any result was handed out
+    assert len(ran) <= 2 * 4  # the queued calls went no further
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
