@@ -72,8 +72,8 @@ def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
             continue
         # Hard links are their objects, with their objects' stat: a mark made before still
         # holds when the scan lists them in the same order.
-        mark = repo.state.marks([out.path]).get(out.path)
-        if not any(p in rows for p in placed) and mark is not None and mark.oid == out.oid:
+        marked = repo.state.mark_oids([out.path]).get(out.path)
+        if not any(p in rows for p in placed) and marked == out.oid:
             continue
         todo.append(c)
     if not todo:

@@ -293,6 +293,12 @@ class StateDB:
         return {p: Mark(p, o, ws, tuple(objs.decode().split()), cache)
                 for p, o, ws, objs, cache in select_keys(self._conn, sql, set(paths))}
 
+    def mark_oids(self, paths: Iterable[RelPath]) -> dict[RelPath, str]:
+        """The recorded oid of each mark of ``paths`` (its objects are not read: for a big
+        output they are most of the mark)."""
+        sql = "SELECT path, oid FROM marks WHERE path IN ({})"
+        return dict(select_keys(self._conn, sql, set(paths)))
+
     def put_marks(self, marks: Iterable[Mark]) -> None:
         self._write("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?, ?)",
                     [(m.path, m.oid, m.ws, " ".join(m.objects).encode(), m.cache) for m in marks])

@@ -155,3 +155,15 @@ def test_a_new_database_gives_back_the_room_of_dropped_listings(tmp_path, monkey
     db.put_listing("b", b"b" * 1000)  # a goes
     assert _listings(db) == {"b+dirs"}
     assert db._conn.execute("PRAGMA page_count").fetchone()[0] < pages // 10
+
+
+def test_mark_oids_gives_each_marks_oid_without_its_objects(tmp_path):
+    from mlvc.workspace.state import Mark
+
+    db = StateDB(tmp_path / "state.db")
+    db.put_marks([Mark("data", "a" * 32, b"w", ("1" * 32, "2" * 32), b"c"),
+                  Mark("data/sub", "b" * 32, b"w", (), b"c")])
+    assert db.mark_oids(["data", "data/sub", "other"]) == {"data": "a" * 32,
+                                                            "data/sub": "b" * 32}
+    assert db.mark_oids([f"x{i}" for i in range(1200)] + ["data"]) == {"data": "a" * 32}
+    assert db.marks(["data"])["data"].objects == ("1" * 32, "2" * 32)
