@@ -363,7 +363,8 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
     over the two cores instead.
 
     ``stats``, when given and a path is not clean, receives the stat of the marked objects
-    that the child took (oid -> (inode, mtime_ns, size)), for the full comparison to reuse.
+    that the child took (oid -> (inode, mtime_ns, size)), for the full comparison to reuse:
+    only when the outputs not clean hold ``PROCESS_MIN_ITEMS`` files or more.
     """
     wanted = {path: oid for path, oid in items if oid is not None}
     marks = state.marks(wanted)
@@ -373,7 +374,13 @@ def scan_by_marks(scanner: Scanner, state: StateDB, objects_dir: str,
         listings = [scanner.listing(path, split=not busy) for path, _ in items]
         clean = [oid is not None and still_clean(marks.get(path), oid, listing, objects)
                  for (path, oid), listing in zip(items, listings)]
-        if stats is not None and busy and not all(clean):
+        # The objects' stat saves stat calls for the files of a marked output that is there
+        # but changed. One gone from the workspace (deleted before a checkout), or nearly,
+        # has no use for it: the child is not waited for (on 50,000 objects: 0.25 s).
+        held = {m.path for m in current}
+        present = sum(len(listing.paths) for (path, _), listing, ok
+                      in zip(items, listings, clean) if not ok and path in held)
+        if stats is not None and busy and present >= PROCESS_MIN_ITEMS:
             taken = objects()
             for m in current:
                 now = taken.get(m.path)

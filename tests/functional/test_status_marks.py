@@ -3,6 +3,7 @@ cache objects, and anything that could change the answer still shows."""
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -238,3 +239,33 @@ def test_checkout_removes_what_a_killed_run_left_in_a_marked_output(marked):
     marked.run("checkout")
     assert not leftover.exists()
     assert "up to date" in marked.run("status").stdout
+
+
+def test_the_objects_stat_is_waited_for_only_when_the_output_holds_files(project, monkeypatch):
+    """A marked output deleted before a checkout has no use for its objects' stat: the
+    forked child that takes it is not waited for. One still there but changed gets it."""
+    from mlvc.repo import Repo
+
+    add_aged(project, "copy", {"data": {f"f{i}": f"content {i}" for i in range(6)}})
+    monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 4)
+
+    def scan() -> dict:
+        repo = Repo.find(project.root)
+        stats: dict = {}
+        oid = marks(project)["data"].oid
+        try:
+            _, clean = marks_mod.scan_by_marks(repo.scanner, repo.state,
+                                               str(repo.cache.objects_dir), [("data", oid)],
+                                               stats=stats)
+        finally:
+            repo.close()
+        assert clean == [False]
+        return stats
+
+    (project.root / "data/f0").unlink()  # five files are left: the stat is worth having
+    assert len(scan()) == 7  # the six files' objects and the manifest
+    for i in range(1, 3):  # three are left: not worth the wait
+        (project.root / f"data/f{i}").unlink()
+    assert scan() == {}
+    shutil.rmtree(project.root / "data")
+    assert scan() == {}
