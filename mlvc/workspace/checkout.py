@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import NO_SPACE, is_no_space
-from mlvc.parallel import Codec, run_batched
+from mlvc.parallel import run_batched
 from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.compare import Recorded, Want, WsView
@@ -154,7 +154,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
     # of 8 s on ext4 (open with O_CREAT 390 us instead of 60 us).
     base = str(root)
 
-    def place(act: Action):
+    def place(act: Action) -> tuple:
         assert act.want is not None
         oid = act.want.oid
         dest = f"{base}/{act.path}"
@@ -163,17 +163,17 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
             if inspect is not None:
                 key, problem, rehashed = inspect(oid)
                 if problem is not None:
-                    return act.path, None, f"object {oid} {problem}", None
+                    return (f"object {oid} {problem}",)
             if act.kind != "create" and os.path.isdir(dest) and not os.path.islink(dest):
-                return act.path, None, "a folder that is not empty is in the way", None
+                return (_IN_THE_WAY,)
             kind, placed = linker.place(oid, dest, act.want.exec, key)
-            return act.path, FileState(placed, oid, kind), None, key if rehashed else None
+            return (*placed, kind, *(key if rehashed and key is not None else _NO_KEY))
         except IsADirectoryError:
-            return act.path, None, "a folder that is not empty is in the way", None
+            return (_IN_THE_WAY,)
         except OSError as exc:
             if is_no_space(exc):
-                return act.path, None, NO_SPACE, None
-            return act.path, None, exc.strerror or str(exc), None
+                return (NO_SPACE,)
+            return (exc.strerror or str(exc),)
 
     fn = place
     if inspect is not None and linker.first_choice() == "hardlink":
@@ -189,22 +189,26 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
                 return _LINKED
             return place(act)
 
-    results = run_batched(todo, fn, jobs, progress, "Checking out", processes=True,
-                          codec=_PLACED)
+    # A worker's result is a plain tuple (see _LINKED), which crosses from a forked worker as
+    # it is; the path and the oid are the action's own (not copies that came back pickled).
+    results = run_batched(todo, fn, jobs, progress, "Checking out", processes=True)
     placed, rows, failed, verified = [], [], [], []
+    new = tuple.__new__
     for act, r in zip(todo, results):
-        if r is _LINKED:
+        if not r:  # _LINKED
             placed.append(act.path)
             continue
-        path, st, err, key = r
-        if st is None:
-            failed.append((path, err))
+        if len(r) == 1:
+            failed.append((act.path, r[0]))
             continue
-        placed.append(path)
-        if st.link != "hardlink":
-            rows.append((path, st))
-        if key is not None:
-            verified.append((st.oid, key))
+        assert act.want is not None
+        placed.append(act.path)
+        ino, mtime, size, link, *rehashed = r
+        if link != "hardlink":
+            rows.append((act.path, new(FileState, (new(StatKey, (ino, mtime, size)),
+                                                   act.want.oid, link))))
+        if rehashed[0] is not None:
+            verified.append((act.want.oid, new(StatKey, rehashed)))
     bad = {p for p, err in failed if err.endswith(CORRUPT)}
     corrupt = tuple(a.want.oid for a in todo if a.path in bad and a.want) if bad else ()
     for act in the_plan.actions:
@@ -217,31 +221,13 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
                    corrupt)
 
 
-_LINKED = ()  # a worker's result for a verified object hard-linked where nothing was
-
-
-def _pack_placed(r: tuple) -> tuple:
-    if r is _LINKED:
-        return r
-    path, state, err, rehashed = r
-    if state is None:
-        return path, err
-    return (path, *state.key, state.oid, state.link, err, *(rehashed or (None, None, None)))
-
-
-def _unpack_placed(t: tuple) -> tuple:
-    if not t:
-        return _LINKED
-    if len(t) == 2:
-        return t[0], None, t[1], None
-    new = tuple.__new__
-    path, ino, mtime, size, oid, link, err, *rehashed = t
-    return (path, new(FileState, (new(StatKey, (ino, mtime, size)), oid, link)), err,
-            None if rehashed[0] is None else new(StatKey, rehashed))
-
-
-# (path, FileState | None, error, the object's stat if it was just re-hashed) from workers
-_PLACED = Codec(_pack_placed, _unpack_placed)
+# What became of one action, from a worker (plain values, so that it pickles in C):
+# ``()`` a verified object hard-linked where nothing was (no state row, no stat taken);
+# ``(error,)`` not placed, and why; else ``(inode, mtime_ns, size, link type, *the object's
+# stat if it was just re-hashed, else three Nones)``.
+_LINKED = ()
+_NO_KEY = (None, None, None)
+_IN_THE_WAY = "a folder that is not empty is in the way"
 
 
 def _remove(fs: Path) -> None:

@@ -2,8 +2,12 @@
 
 import json
 import os
+import shutil
 import stat
 
+import pytest
+
+from mlvc.workspace.state import StatKey
 from tests.conftest import snapshot
 
 V1 = {"data": {"a.csv": "v1-a", "gone.csv": "only in v1", "sub": {"b": "v1-b"},
@@ -202,3 +206,42 @@ def _remove_tree(top: str) -> None:
                 os.unlink(entry.path)
     for folder in reversed(folders):
         os.rmdir(folder)
+
+
+def test_state_rows_hold_the_plans_own_paths_and_oids(project, monkeypatch):
+    """Forked workers send back only what they found (the stat and link type of each file
+    placed), as plain values: the state rows hold the plan's path and oid strings, not
+    copies unpickled from the workers (200,000 files: 30 MB)."""
+    import mlvc.parallel as parallel
+    from mlvc.workspace import checkout as co
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("forked workers need two cores")
+    monkeypatch.setattr(parallel, "PROCESS_MIN_ITEMS", 1)
+    project.run("config", "cache.type", "copy")
+    project.run("config", "core.jobs", "2")
+    project.gen({"data": {f"f{i}": f"text {i}" for i in range(40)}})
+    project.run("add", "data")
+    shutil.rmtree(project.root / "data")
+    seen = []
+    real = co.apply
+
+    def spy(root, the_plan, *args, **kwargs):
+        applied = real(root, the_plan, *args, **kwargs)
+        seen.append((the_plan, applied))
+        return applied
+
+    monkeypatch.setattr(co, "apply", spy)
+    project.run("checkout")
+    [(the_plan, applied)] = seen
+    actions = {a.path: a for a in the_plan.actions}
+    assert len(applied.rows) == len(applied.placed) == 40 and not applied.failed
+    for path, state in applied.rows:
+        assert path is actions[path].path and state.oid is actions[path].want.oid
+        assert state.link == "copy" and state.key == _key(project.root / path)
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+
+
+def _key(path) -> StatKey:
+    st = os.stat(path)
+    return StatKey(st.st_ino, st.st_mtime_ns, st.st_size)

@@ -5,7 +5,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlvc.remote.fs import _OUTCOME
-from mlvc.workspace.checkout import _PLACED
 from mlvc.workspace.importer import IMPORTED, Imported
 from mlvc.workspace.state import FileState, StatKey
 
@@ -27,14 +26,6 @@ def same(a, b) -> bool:
 @given(st.builds(Imported, oids, states, st.none() | keys, st.none() | st.integers(1, 9)))
 def test_imported_round_trips(value):
     assert same(IMPORTED.unpack(IMPORTED.pack(value)), value)
-
-
-@given(st.text(min_size=1), st.none() | states, st.none() | st.text(), st.none() | keys)
-def test_placed_round_trips(path, state, error, rehashed):
-    value = (path, state, error if state is None else None, None if state is None else rehashed)
-    packed = _PLACED.pack(value)
-    assert all(type(x) in (str, int, type(None)) for x in packed)
-    assert same(_PLACED.unpack(packed), value)
 
 
 @given(st.none() | keys)
