@@ -167,3 +167,71 @@ def test_mark_oids_gives_each_marks_oid_without_its_objects(tmp_path):
                                                             "data/sub": "b" * 32}
     assert db.mark_oids([f"x{i}" for i in range(1200)] + ["data"]) == {"data": "a" * 32}
     assert db.marks(["data"])["data"].objects == ("1" * 32, "2" * 32)
+
+
+def _table_sql(db_path) -> dict[str, str]:
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    try:
+        return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        conn.close()
+
+
+def test_big_rows_live_in_rowid_tables(tmp_path):
+    """A lookup in a WITHOUT ROWID table reads every row its search meets whole: listings
+    and marks, rows of megabytes, are rowid tables."""
+    StateDB(tmp_path / "state.db").close()
+    tables = _table_sql(tmp_path / "state.db")
+    assert "WITHOUT ROWID" not in tables["listings"].upper()
+    assert "WITHOUT ROWID" not in tables["marks"].upper()
+    assert "WITHOUT ROWID" in tables["files"].upper()  # (small rows stay as they were)
+
+
+def test_a_database_made_before_gets_rowid_tables_keeps_its_marks_and_drops_listings(tmp_path):
+    import sqlite3
+
+    from mlvc.workspace.state import Mark
+
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE listings (oid TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+        CREATE TABLE listings_used (
+            oid TEXT PRIMARY KEY, used_ns INTEGER NOT NULL, size INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE marks (
+            path TEXT PRIMARY KEY, oid TEXT NOT NULL, ws BLOB NOT NULL, objects BLOB NOT NULL,
+            cache BLOB NOT NULL
+        ) WITHOUT ROWID;
+    """)
+    key = "t" * 32 + StateDB.LISTING_V2
+    old.execute("INSERT INTO listings VALUES (?, ?)", (key, b"x" * 100_000))
+    old.execute("INSERT INTO listings_used VALUES (?, 1, 100000)", (key,))
+    old.execute("INSERT INTO marks VALUES ('data', ?, ?, ?, ?)",
+                ("a" * 32, b"ws", " ".join(["1" * 32, "2" * 32]).encode(), b"cache"))
+    old.commit()
+    old.close()
+
+    db = StateDB(path)
+    assert db.marks(["data"]) == {"data": Mark("data", "a" * 32, b"ws", ("1" * 32, "2" * 32),
+                                              b"cache")}
+    assert db.listing("t" * 32) is None  # a cache: made again when next needed
+    db.put_listing("t" * 32, b"new")
+    assert db.listing("t" * 32) == b"new"
+    db.close()
+    tables = _table_sql(path)
+    assert "WITHOUT ROWID" not in tables["listings"].upper() + tables["marks"].upper()
+    assert "marks_new" not in tables
+    # Opening it again changes nothing; an older mlvc's statements still work.
+    db = StateDB(path)
+    assert db.listing("t" * 32) == b"new" and set(db.marks(["data"])) == {"data"}
+    db.close()
+    older = sqlite3.connect(path)
+    older.execute("INSERT OR REPLACE INTO listings VALUES (?, ?)", ("plain", b"old form"))
+    older.execute("INSERT OR REPLACE INTO marks VALUES ('m', 'o', x'00', x'', x'00')")
+    older.commit()
+    assert older.execute("SELECT data FROM listings WHERE oid = 'plain'").fetchone() == (
+        b"old form",)
+    older.close()
