@@ -1,3 +1,5 @@
+import os
+
 from mlvc.workspace.state import FileState, StateDB, StatKey
 
 
@@ -235,3 +237,56 @@ def test_a_database_made_before_gets_rowid_tables_keeps_its_marks_and_drops_list
     assert older.execute("SELECT data FROM listings WHERE oid = 'plain'").fetchone() == (
         b"old form",)
     older.close()
+
+
+def _old_database_with_free_pages(path) -> int:
+    """A state DB as an older mlvc left it: no auto-vacuum, most of its pages free (listings
+    dropped); its size."""
+    import sqlite3
+
+    from mlvc.workspace import state
+
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA journal_mode=WAL")
+    old.executescript(state._SCHEMA)
+    for i in range(8):
+        old.execute("INSERT INTO listings VALUES (?, ?)", (f"{i}", os.urandom(200_000)))
+    old.commit()
+    old.execute("DELETE FROM listings")
+    old.commit()
+    old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert old.execute("PRAGMA auto_vacuum").fetchone() == (0,)
+    old.close()
+    return path.stat().st_size
+
+
+def test_a_database_made_before_auto_vacuum_gives_its_free_pages_back_once(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    before = _old_database_with_free_pages(path)
+    StateDB(path).close()
+    assert path.stat().st_size < before / 4
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental from now on
+    conn.close()
+
+
+def test_the_rewrite_does_not_wait_for_another_writer(tmp_path):
+    import sqlite3
+    import time
+
+    path = tmp_path / "state.db"
+    before = _old_database_with_free_pages(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        StateDB(path).close()  # (its own tables exist: it needs no write)
+        assert time.monotonic() - started < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert path.stat().st_size >= before  # left for another time…
+    StateDB(path).close()
+    assert path.stat().st_size < before / 4  # …which came
