@@ -19,7 +19,7 @@ marks, which status leaves out anyway).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from mlvc.errors import MlvcError
@@ -63,8 +63,8 @@ def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
         out = c.item.whole
         if out is None or out.type != "dir" or c.plan.conflicts or c.plan.leftovers:
             continue
-        placed = [a.path for a in c.plan.actions if a.kind in PLACING]
-        if len(placed) < MARK_AFTER_PLACED or any(p in failed for p in placed):
+        placed = {a.path for a in c.plan.actions if a.kind in PLACING}
+        if len(placed) < MARK_AFTER_PLACED or not placed.isdisjoint(failed):
             continue
         assert c.item.recorded is not None  # (a whole output was read)
         files, left_out = c.item.recorded.files, c.part.left_out
@@ -75,20 +75,20 @@ def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
         marked = repo.state.mark_oids([out.path]).get(out.path)
         if not any(p in rows for p in placed) and marked == out.oid:
             continue
-        todo.append(c)
+        todo.append((c, placed))
     if not todo:
         return
     # The objects' stat, as checked where they were placed (a record, or a hash just made).
-    placed_oids = {a.want.oid for c in todo for a in c.plan.actions
+    placed_oids = {a.want.oid for c, _ in todo for a in c.plan.actions
                    if a.want is not None and a.kind in PLACING}
     keys: dict[str, StatKey] = {o: k for o, k in inspect.verified.items() if o in placed_oids}
     keys.update(applied.verified)
     marks: list[Mark] = []
     pruned = {}
     with progress.phase("Scanning what was placed", total=len(todo), unit="output") as advance:
-        for c in todo:
+        for c, placed in todo:
             try:
-                found = _marks(repo, c, rows, keys, started, stats, jobs)
+                found = _marks(repo, c, placed, rows, keys, started, stats, jobs)
             except (MlvcError, OSError):  # (the scan met something new: a mark is only a
                 found = []  # shortcut, and the checkout is done; status will say what)
             if found:
@@ -99,16 +99,16 @@ def mark_placed(repo: Repo, checked: list[Checked], applied: co.Applied,
     repo.state.prune_marks(pruned)
 
 
-def _marks(repo: Repo, c: Checked, rows: Mapping[RelPath, FileState],
+def _marks(repo: Repo, c: Checked, placed: Collection[RelPath],
+           rows: Mapping[RelPath, FileState],
            keys: Mapping[str, StatKey], started: int, stats: Mapping[str, tuple[int, int, int]],
            jobs: int) -> list[Mark]:
     """The marks of one output placed by a checkout, or none when its scan now is not
-    exactly what was recorded, placed and found."""
+    exactly what was recorded, ``placed`` and found."""
     out = c.item.selected.tracked.out
     rec = c.item.recorded
     if rec is None or rec.dir_oids is None:  # (no folders' tree oids: no chunk marks)
         return []
-    placed = {a.path for a in c.plan.actions if a.kind in PLACING}
     # What was there and stays must have been found after its last clock tick, as status
     # requires (RACY_NS); what was placed is as written, as its state row is.
     found = c.ws.files
