@@ -81,14 +81,16 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     # The marked objects are stat'ed beside the scan: if a mark fails, the objects of the
     # files found unchanged are checked with that stat (see _store).
     stats: dict[str, tuple[int, int, int]] = {}
+    marked: dict[str, StatKey] = {}  # of those, the objects whose marks' digest holds
     listings, clean = scan_by_marks(
         repo.scanner, repo.state, str(repo.cache.objects_dir),
-        [(p, recorded[p].oid if p in recorded else None) for p in paths], stats=stats)
+        [(p, recorded[p].oid if p in recorded else None) for p in paths], stats=stats,
+        sound=marked)
     unchanged = {p: Stored(p, recorded[p], 0) for p, ok in zip(paths, clean) if ok}
     rest = [(p, li) for p, li in zip(paths, listings) if p not in unchanged]
     stored = iter(_store(repo, rest, save=save, jobs=jobs or repo.jobs, progress=progress,
                          missing_ok=missing_ok, started=started, recorded=recorded,
-                         stats=stats)
+                         stats=stats, marked=marked)
                   if rest else [])
     return [unchanged[p] if p in unchanged else next(stored) for p in paths]
 
@@ -96,9 +98,10 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
 def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jobs: int,
            progress: Progress, missing_ok: bool, started: int,
            recorded: Mapping[RelPath, Out],
-           stats: dict[str, tuple[int, int, int]]) -> list[Stored]:
+           stats: dict[str, tuple[int, int, int]],
+           marked: Mapping[str, StatKey]) -> list[Stored]:
     """:func:`store_paths` of each scanned ``(path, listing)``; ``stats`` holds objects'
-    stat taken during the scan."""
+    stat taken during the scan, ``marked`` those of them found sound by their marks."""
     from mlvc.ops._outputs import Parts
 
     paths = [p for p, _ in scanned]
@@ -141,10 +144,14 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         known = [f for f in files if id(f) not in hashing and f.oid is not None]
         seen = {**stats, **{f.oid: f.key for f in known
                             if f.link == "hardlink" and f.nlink > 1}}
-        check = checker.check({f.oid for f in known}, jobs, progress, seen=seen)
+        # (Those of a mark whose objects' digest holds are as sound as when it was made.)
+        oids = {f.oid for f in known}
+        held = (oids & marked.keys()) - corrupt
+        check = checker.check(oids - held, jobs, progress, seen=seen)
         corrupt |= check.corrupt
         todo += [f for f in known if f.oid in check.bad or f.oid in corrupt]
-        sound = check.keys
+        sound = {o: marked[o] for o in held}
+        sound.update(check.keys)
     hashed_paths = {f.path for f in todo}
     importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",

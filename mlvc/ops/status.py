@@ -14,6 +14,7 @@ from mlvc.repo import Repo
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.marks import make_mark, scan_by_marks
 from mlvc.workspace.scan import Listing
+from mlvc.workspace.state import StatKey
 
 # The full comparison's modules (recorded trees, hashing, object checks) are imported by
 # ``_compare`` when an output needs it: a no-op status, every output clean by its mark,
@@ -83,16 +84,17 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
     stats: dict = {}  # the stat of marked objects, taken during the scan
+    marked: dict = {}  # of those, the objects whose marks' digest holds (sound)
     listings, clean = scan_by_marks(
         repo.scanner, repo.state, str(repo.cache.objects_dir),
         [(s.within, None) if s.within else (s.tracked.out.path, s.tracked.out.oid)
-         for s in selected], stats=stats)
+         for s in selected], stats=stats, sound=marked)
     results = {i: OutStatus(s.tracked.pointer, s.tracked.out.path)
                for i, s in enumerate(selected) if clean[i]}
     rest = [i for i in range(len(selected)) if i not in results]
     if rest:
         results.update(_compare(repo, selected, listings, rest, started, jobs, progress,
-                                stats))
+                                stats, marked))
     stages: tuple[StageStatus, ...] = ()
     if not targets and (repo.root / "mlvc.yaml").is_file():
         from mlvc.ops.repro import pipeline_status
@@ -106,12 +108,14 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
 
 def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest: list[int],
              started: int, jobs: int, progress: Progress,
-             stats: dict[str, tuple[int, int, int]]) -> dict[int, OutStatus]:
+             stats: dict[str, tuple[int, int, int]],
+             marked: dict[str, StatKey]) -> dict[int, OutStatus]:
     """The full comparison, for the outputs in ``rest``: recorded trees, state rows, hashing
     where needed, and object checks. Sub-folders still clean by their own marks are left
     out (see ``marks.chunks``). Outputs and sub-folders found clean are marked.
 
-    ``stats`` holds objects' stat taken during the scan, which sub-folder marks may use.
+    ``stats`` holds objects' stat taken during the scan, which sub-folder marks may use;
+    ``marked``, those of them that are sound by their output's mark (see scan_by_marks).
     """
     from mlvc.ops._outputs import Parts, load_recorded, resolve
     from mlvc.workspace.compare import diff, view
@@ -140,10 +144,12 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     # (With a second link to the inode: if the object's name was deleted, it is missing.)
     linked = {f.oid: f.key for f in need
               if f.link == "hardlink" and f.nlink > 1 and f.oid is not None}
-    check = checker.check(oids, jobs, progress, seen=linked)
-    keys = {}  # the stat of every object found sound: by a mark of its folder, or checked
+    held = oids & marked.keys()
+    check = checker.check(oids - held, jobs, progress, seen=linked)
+    keys = {}  # the stat of every object found sound: by a mark, or checked
     for part in parts:
         keys.update(part.keys)
+    keys.update((o, marked[o]) for o in held)
     keys.update(check.keys)
 
     new_marks = []

@@ -269,3 +269,53 @@ def test_the_objects_stat_is_waited_for_only_when_the_output_holds_files(project
     assert scan() == {}
     shutil.rmtree(project.root / "data")
     assert scan() == {}
+
+
+def _asked_records(monkeypatch) -> set:
+    """The oids whose verification records are read from now on."""
+    asked: set = set()
+    real = StateDB.verified_objects
+
+    def spy(self, oids):
+        oids = set(oids)
+        asked.update(oids)
+        return real(self, oids)
+
+    monkeypatch.setattr(StateDB, "verified_objects", spy)
+    return asked
+
+
+@pytest.mark.parametrize("command", ["status", "add"])
+def test_objects_sound_by_their_marks_digest_need_no_record(project, monkeypatch, command):
+    """A changed output whose objects still have the stat that its mark holds: those objects
+    are as sound as when the mark was made, and their verification records are not read.
+    (Hard-linked files' objects are not in a mark: each is checked by its file's stat.)"""
+    marked = add_aged(project, "copy", DATA)
+    monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
+    (marked.root / "data/sub/deeper/c").unlink()
+    asked = _asked_records(monkeypatch)
+    if command == "status":
+        assert changes(marked) == {"deleted": ["data/sub/deeper/c"]}
+    else:
+        marked.run("add", "data")
+        assert "up to date" in marked.run("status").stdout
+    kept = {hash_bytes(b) for b in (b"x,y\n1,2\n", b"twin")}  # the sub-folders' run too
+    assert asked.isdisjoint(kept)
+
+
+@pytest.mark.parametrize("command", ["status", "add"])
+def test_an_object_gone_bad_shows_beside_a_change_in_a_marked_output(project, monkeypatch,
+                                                                      command):
+    """An object whose stat changed since the mark breaks the mark's digest: every object
+    of the output is checked as without a mark; ``add`` stores the bad one again."""
+    add_aged(project, "copy", DATA)
+    monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
+    _edit(project.root / "data/a.csv", "x,y\n9,9\n")
+    rot(project, b"bee", b"bad")
+    if command == "status":
+        assert changes(project) == {"modified": ["data/a.csv"],
+                                    "corrupt_in_cache": ["data/sub/b.txt"]}
+        return
+    project.run("add", "data")
+    assert _cache_object(project, b"bee").read_bytes() == b"bee"
+    assert "up to date" in project.run("status").stdout
