@@ -17,6 +17,7 @@ from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
 from mlvc.workspace.compare import view
 from mlvc.workspace.index import Index, Selected
+from mlvc.workspace.links import NO_LINK_TYPE
 from mlvc.workspace.marks import scan_by_marks
 from mlvc.workspace.verify import ObjectChecker
 
@@ -42,6 +43,10 @@ class CheckoutResult:
         reasons = [r for _, r in self.failed]
         if NO_SPACE in reasons:
             return NO_SPACE_HINT
+        if any(r.startswith(NO_LINK_TYPE) for r in reasons):
+            return ("`mlvc doctor` lists the link types that work here: add one to cache.type "
+                    "(e.g. `mlvc config cache.type hardlink,copy`), or keep the cache on this "
+                    "filesystem (`mlvc config cache.dir`)")
         if any("in cache" in r or "in the cache" in r for r in reasons):
             return ("`mlvc fetch` gets missing or corrupt objects again from a remote; "
                     "or re-add the data")

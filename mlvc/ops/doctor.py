@@ -30,11 +30,21 @@ class DoctorReport:
     filesystems: tuple[tuple[str, str], ...]  # (what, filesystem type)
     remotes: tuple[tuple[str, str], ...]
 
+    @property
+    def cache_type_works(self) -> bool | None:
+        """Whether one link type of cache.type works between the cache and the workspace
+        (None outside a project): else checkout cannot place files."""
+        if self.root is None:
+            return None
+        works = {k for k, ok in self.link_types if ok}
+        return any(k in works for k in self.cache_type)
+
     def to_json(self) -> dict:
         return {
             "mlvc": self.mlvc, "python": self.python, "platform": self.platform,
             "packages": dict(self.packages), "root": self.root, "cache_dir": self.cache_dir,
-            "cache_type": list(self.cache_type), "link_types": dict(self.link_types),
+            "cache_type": list(self.cache_type), "cache_type_works": self.cache_type_works,
+            "link_types": dict(self.link_types),
             "filesystems": dict(self.filesystems), "remotes": dict(self.remotes),
         }
 

@@ -138,39 +138,46 @@ class Importer:
             oid, key = hash_path(fs)
             return Imported(oid, FileState(key, oid, f.link), None)
         method = self._method(f.exec)
-        if method in ("copy", "symlink"):
-            oid, key, verified = self._copy_in(fs, linking=method == "symlink")
-            if method == "symlink":
-                return self._relink(f, fs, oid, verified)
+        if method == "copy":
+            oid, key, verified = self._copy_in(fs)
             return Imported(oid, FileState(key, oid), verified)
-        oid, key = hash_path(fs)
-        if self._has_sound(oid) if method == "hardlink" else self._has(oid):
-            if method == "hardlink":
-                return self._relink(f, fs, oid, None)
-            return Imported(oid, FileState(key, oid), None)
         try:
-            if method == "hardlink":
-                if not self.store.add_file_link(fs, oid, replace=oid in self.corrupt):
-                    # Stored meanwhile: by another worker of this run (a file of the same
-                    # bytes, whose worker had not listed it yet) or another writer. This
-                    # file becomes a link to that object, like one found stored before.
-                    return self._relink(f, fs, oid, None)
-                # Linking and chmod leave (inode, mtime, size) as hashed, and add one name to
-                # the inode: no stat needed. (A link made meanwhile by someone else only
-                # makes the next status take its full path.)
-                return Imported(oid, FileState(key, oid, "hardlink"), key, f.nlink + 1)
-            tmp = self.store.tmp_path(oid)
-            os.makedirs(self.store.tmp_dir, exist_ok=True)
-            reflink(fs, tmp, OBJECT_MODE)
-            self.store._ensure_dirs(oid)
-            self.store.commit_tmp(tmp, oid)
-            return Imported(oid, FileState(key, oid), stat_key(os.stat(self.store.path_str(oid))))
+            return self._import_by(method, f, fs)
         except OSError as exc:
+            # The filesystem refuses this method (a link across filesystems, say): the next
+            # one in cache.type is taken, or a copy into the cache (the file stays as it is).
             if exc.errno not in _UNSUPPORTED:
                 raise
             with self._lock:
                 self._refused.add(method)
             return self.run(f)
+
+    def _import_by(self, method: str, f: WsFile, fs: str) -> Imported:
+        """:meth:`_import` by ``method`` (reflink, hardlink or symlink)."""
+        if method == "symlink":
+            oid, key, verified = self._copy_in(fs, linking=True)
+            return self._relink(f, fs, oid, verified)
+        oid, key = hash_path(fs)
+        if self._has_sound(oid) if method == "hardlink" else self._has(oid):
+            if method == "hardlink":
+                return self._relink(f, fs, oid, None)
+            return Imported(oid, FileState(key, oid), None)
+        if method == "hardlink":
+            if not self.store.add_file_link(fs, oid, replace=oid in self.corrupt):
+                # Stored meanwhile: by another worker of this run (a file of the same
+                # bytes, whose worker had not listed it yet) or another writer. This
+                # file becomes a link to that object, like one found stored before.
+                return self._relink(f, fs, oid, None)
+            # Linking and chmod leave (inode, mtime, size) as hashed, and add one name to
+            # the inode: no stat needed. (A link made meanwhile by someone else only
+            # makes the next status take its full path.)
+            return Imported(oid, FileState(key, oid, "hardlink"), key, f.nlink + 1)
+        tmp = self.store.tmp_path(oid)
+        os.makedirs(self.store.tmp_dir, exist_ok=True)
+        reflink(fs, tmp, OBJECT_MODE)
+        self.store._ensure_dirs(oid)
+        self.store.commit_tmp(tmp, oid)
+        return Imported(oid, FileState(key, oid), stat_key(os.stat(self.store.path_str(oid))))
 
     def _copy_in(self, fs: str, linking: bool = False) -> tuple[str, StatKey, StatKey | None]:
         """Copy into the cache; returns (oid, workspace key, object key or None if present).

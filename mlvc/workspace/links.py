@@ -30,6 +30,7 @@ SMALL_FILE = 1 << 20
 _UNSUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOTTY,
                 errno.EPERM, errno.ENOSYS}
 _counter = itertools.count()
+NO_LINK_TYPE = "no link type in cache.type works between the cache and this folder"
 
 
 def _umask() -> int:
@@ -116,7 +117,7 @@ class Linker:
     def __init__(self, store: ObjectStore, order: tuple[str, ...]) -> None:
         self.store = store
         self.order = order
-        self._unsupported: set[str] = set()
+        self._unsupported: dict[str, str] = {}  # link type -> why the filesystem refused it
         self._lock = threading.Lock()
 
     def first_choice(self) -> str | None:
@@ -139,8 +140,12 @@ class Linker:
         last_error: OSError | None = None
         kinds = [k for k in self.order
                  if k not in self._unsupported and not (executable and k in SHARED_TYPES)]
-        # Only shared link types are configured and the file is executable: copy it.
-        for kind in kinds or ["copy"]:
+        fallback = not kinds and executable and SHARED_TYPES.issuperset(self.order)
+        if fallback:  # only shared link types are configured and the file is executable
+            kinds = ["copy"]
+        elif not kinds:  # every configured type was refused here: never another (copy)
+            raise self._none_works()
+        for kind in kinds:
             if kind in SHARED_TYPES:
                 # A link appears whole in one step, so where nothing is in the way it is made
                 # under its final name; else it replaces the old file through a rename.
@@ -151,8 +156,7 @@ class Linker:
                 except OSError as exc:
                     if exc.errno in _UNSUPPORTED:
                         last_error = exc
-                        with self._lock:
-                            self._unsupported.add(kind)
+                        self._rule_out(kind, exc)
                         continue
                     if not os.path.exists(src):
                         raise FileNotFoundError(errno.ENOENT,
@@ -169,8 +173,7 @@ class Linker:
             except OSError as exc:
                 last_error = exc
                 if exc.errno in _UNSUPPORTED:
-                    with self._lock:
-                        self._unsupported.add(kind)
+                    self._rule_out(kind, exc)
                 continue
             try:
                 os.replace(tmp, dest)
@@ -182,7 +185,21 @@ class Linker:
                 raise
             return kind, key
         assert last_error is not None
+        if not fallback and all(k in self._unsupported or (executable and k in SHARED_TYPES)
+                                for k in self.order):
+            raise self._none_works()
         raise last_error
+
+    def _rule_out(self, kind: str, exc: OSError) -> None:
+        with self._lock:
+            self._unsupported[kind] = exc.strerror or str(exc)
+
+    def _none_works(self) -> OSError:
+        """The error for a file when the filesystem refused every configured link type: it
+        is not placed (never by a type that is not configured, such as copy)."""
+        why = "; ".join(f"{k}: {self._unsupported.get(k, 'not for an executable file')}"
+                        for k in self.order)
+        return OSError(errno.EOPNOTSUPP, f"{NO_LINK_TYPE} ({why})")
 
     @staticmethod
     def _make(kind: str, src: str, tmp: str, executable: bool,

@@ -245,3 +245,49 @@ def test_state_rows_hold_the_plans_own_paths_and_oids(project, monkeypatch):
 def _key(path) -> StatKey:
     st = os.stat(path)
     return StatKey(st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def test_links_that_cannot_reach_the_cache_fail_every_file_the_same_way(project,
+                                                                      monkeypatch):
+    """cache.type holds only hardlink, and the cache is on another filesystem (here: every
+    link fails with EXDEV). add stores copies and leaves the files; checkout places none
+    (not the first failing and the rest copied), says why for each, and hints at the fix;
+    doctor warns."""
+    import errno
+
+    project.run("config", "cache.type", "hardlink")
+    project.gen({"data": {f"f{i}": f"content {i}" for i in range(4)}, "run.sh": "#!/bin/sh\n"})
+    os.chmod(project.root / "run.sh", 0o755)
+
+    real_link = os.link
+
+    def in_cache(path) -> bool:
+        return "/.mlvc/cache/" in str(path)
+
+    def cross_device(src, dst, *args, **kwargs):
+        # (An unnamed new file is named as /proc/self/fd/N, on its own filesystem.)
+        if not str(src).startswith("self/fd/") and in_cache(src) != in_cache(dst):
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", cross_device)
+    project.run("add", "data", "run.sh")
+    assert "up to date" in project.run("status").stdout
+    project.run("add", "data")  # again, the objects stored: the files stay (no error)
+    shutil.rmtree(project.root / "data")
+    (project.root / "run.sh").unlink()
+    r = project.run("checkout", code=1)
+    failures = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert len(failures) == 4 and all(
+        "no link type in cache.type works" in line and "Invalid cross-device link" in line
+        for line in failures)
+    assert "`mlvc config cache.type hardlink,copy`" in r.stderr
+    assert not (project.root / "data").exists() or not os.listdir(project.root / "data")
+    assert os.access(project.root / "run.sh", os.X_OK)  # an executable file is a copy anyway
+    doc = json.loads(project.run("doctor", "--json").stdout)
+    assert doc["link_types"]["hardlink"] is False and doc["cache_type_works"] is False
+    assert "warning: no link type in cache.type works here" in project.run("doctor").stderr
+    project.run("config", "cache.type", "hardlink,copy")
+    project.run("checkout")
+    assert (project.root / "data/f3").read_text() == "content 3"
+    assert json.loads(project.run("doctor", "--json").stdout)["cache_type_works"] is True

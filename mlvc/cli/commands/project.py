@@ -104,6 +104,11 @@ def doctor_cmd(as_json):
     click.echo("link types that work here: "
                + ", ".join(k for k, ok in report.link_types if ok))
     click.echo("filesystems: " + ", ".join(f"{w} {t}" for w, t in report.filesystems))
+    if not report.cache_type_works:
+        click.echo("warning: no link type in cache.type works here: checkout cannot place files",
+                   err=True)
+        click.echo("hint: add one of the link types that work to cache.type, e.g. "
+                   "`mlvc config cache.type hardlink,copy`", err=True)
     for name, url in report.remotes:
         click.echo(f"remote {name}: {url}")
 

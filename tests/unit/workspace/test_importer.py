@@ -134,3 +134,33 @@ def test_a_corrupt_object_is_stored_again_once_for_files_of_the_same_bytes(tmp_p
     assert got_a.verified == stat_key(obj) and got_b.verified is None
     if kind == "hardlink":
         assert {os.stat(tmp_path / "ws" / n).st_ino for n in "ab"} == {obj.st_ino}
+
+
+@pytest.mark.parametrize("order", [("hardlink",), ("hardlink", "copy")])
+def test_a_file_whose_object_is_stored_is_kept_when_links_cannot_reach_the_cache(
+        tmp_path, monkeypatch, order):
+    """The cache is on another filesystem (links fail with EXDEV) and holds the file's bytes
+    already: the add records the file. With copy configured, the file is placed as a copy
+    (the per-file fallback); without, it stays as it is (not an error, not replaced)."""
+    import errno
+
+    (tmp_path / "ws").mkdir()
+    path = tmp_path / "ws" / "a"
+    path.write_bytes(b"stored before")
+    store = ObjectStore(tmp_path / "cache")
+    oid = store.add_bytes(b"stored before")
+    before = os.stat(path)
+
+    def cross_device(*args, **kwargs):
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    monkeypatch.setattr(os, "link", cross_device)
+    imp = importer.Importer(tmp_path / "ws", store, Linker(store, order), save=True)
+    got = imp.run(WsFile("a", stat_key(before), False))
+    after = os.stat(path)
+    assert got.oid == oid and got.state.key == stat_key(after)
+    assert path.read_bytes() == b"stored before"
+    if "copy" in order:
+        assert got.state.link == "copy"
+    else:
+        assert got.state.link is None and after.st_ino == before.st_ino

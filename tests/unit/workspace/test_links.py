@@ -53,3 +53,54 @@ def test_first_choice_skips_a_type_found_unsupported(store, tmp_path, monkeypatc
     monkeypatch.setattr(os, "link", cross_device)
     assert linker.place(oid, tmp_path / "f", False)[0] == "copy"
     assert linker.first_choice() == "copy" and linker.ruled_out("hardlink")
+
+
+def _cross_device(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+
+def test_when_every_configured_type_is_refused_no_file_is_placed_another_way(
+        store, tmp_path, monkeypatch):
+    """cache.type holds only hardlink and the cache is on another filesystem: each file
+    fails with the same error, the first as the later ones, and none is copied instead."""
+    from mlvc.workspace.links import NO_LINK_TYPE
+
+    linker = Linker(store, ("hardlink",))
+    oid = store.add_bytes(b"payload")
+    monkeypatch.setattr(os, "link", _cross_device)
+    for name in ("first", "second", "third"):
+        with pytest.raises(OSError) as raised:
+            linker.place(oid, tmp_path / name, False)
+        assert raised.value.strerror.startswith(NO_LINK_TYPE)
+        assert "hardlink: Invalid cross-device link" in raised.value.strerror
+        assert not (tmp_path / name).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no temporary file left
+
+
+def test_an_executable_file_is_copied_when_only_shared_types_are_configured(store, tmp_path):
+    """A hard link would share the read-only object's mode: an executable file is a copy."""
+    oid = store.add_bytes(b"#!/bin/sh\n")
+    kind, _ = Linker(store, ("hardlink",)).place(oid, tmp_path / "run.sh", True)
+    assert kind == "copy" and os.access(tmp_path / "run.sh", os.X_OK)
+
+
+def test_an_executable_file_names_why_no_configured_type_could_place_it(store, tmp_path,
+                                                                        monkeypatch):
+    """hardlink cannot carry an exec bit and reflink is refused: the error says both."""
+    import fcntl
+
+    def no_clone(*args, **kwargs):
+        import errno
+
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    monkeypatch.setattr(fcntl, "ioctl", no_clone)
+    oid = store.add_bytes(b"#!/bin/sh\n")
+    linker = Linker(store, ("hardlink", "reflink"))
+    for name in ("first", "second"):
+        with pytest.raises(OSError) as raised:
+            linker.place(oid, tmp_path / name, True)
+        assert "hardlink: not for an executable file; reflink: " in raised.value.strerror
+    assert linker.place(oid, tmp_path / "plain", False)[0] == "hardlink"
