@@ -148,4 +148,4 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         conflicts.extend(the_plan.conflicts)
     deleted = applied.deleted
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
-                          tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(failed))
+                          tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(sorted(failed)))

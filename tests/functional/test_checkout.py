@@ -278,7 +278,7 @@ def test_links_that_cannot_reach_the_cache_fail_every_file_the_same_way(project,
     (project.root / "run.sh").unlink()
     r = project.run("checkout", code=1)
     failures = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
-    assert len(failures) == 4 and all(
+    assert len(failures) == 4 and failures == sorted(failures) and all(
         "no link type in cache.type works" in line and "Invalid cross-device link" in line
         for line in failures)
     assert "`mlvc config cache.type hardlink,copy`" in r.stderr
