@@ -76,7 +76,7 @@ test -f data/train/part-new.csv && test ! -f data/test/part-009.csv
 
 say "An unsaved edit is never overwritten without --force"
 echo "my unsaved work" > data/train/part-001.csv
-if mlvc checkout; then echo "unexpected: checkout overwrote unsaved work" >&2; exit 1; fi
+if step mlvc checkout; then echo "unexpected: checkout overwrote unsaved work" >&2; exit 1; fi
 grep -q "my unsaved work" data/train/part-001.csv
 step mlvc checkout --force
 step mlvc status --json
@@ -149,7 +149,7 @@ say "Change a training param: only train and evaluate run again"
 sed -i.bak 's/lr: 0.5/lr: 2.0/' params.yaml && rm params.yaml.bak
 step mlvc status
 step mlvc repro --dry
-mlvc repro | tee "$WORK/repro.log"
+step mlvc repro | tee "$WORK/repro.log"
 if grep -q "Running stage 'prepare'" "$WORK/repro.log"; then
   echo "unexpected: prepare ran although nothing it uses changed" >&2; exit 1
 fi
@@ -160,7 +160,9 @@ step git commit -q -am "Train with lr 2.0"
 say "Back to the old param: the run cache restores the outputs instead of training again"
 sed -i.bak 's/lr: 2.0/lr: 0.5/' params.yaml && rm params.yaml.bak
 step mlvc repro
-git checkout -q params.yaml mlvc.lock eval/metrics.json
+
+say "Back to the committed version (lr 2.0): git restores the params and the lock, mlvc the model"
+step git checkout -q params.yaml mlvc.lock eval/metrics.json
 step mlvc checkout
 step mlvc push
 
