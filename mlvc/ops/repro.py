@@ -55,6 +55,7 @@ class StageEvent:
     kind: str  # start | output | restored | done | failed | unchanged | frozen | skipped | would run
     text: str = ""
     reasons: tuple[str, ...] = ()
+    hint: str = ""  # of a failed stage: what the user can do about it
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +65,14 @@ class StageResult:
     reasons: tuple[str, ...] = ()
     error: str | None = None
     seconds: float = 0.0
+    hint: str | None = None
 
     def to_json(self) -> dict:
         doc: dict = {"stage": self.name, "state": self.state, "reasons": list(self.reasons)}
         if self.error:
             doc["error"] = self.error
+        if self.hint:
+            doc["hint"] = self.hint
         if self.state in ("ran", "failed"):
             doc["seconds"] = round(self.seconds, 3)
         return doc
@@ -239,7 +243,9 @@ class _Engine:
                         try:
                             result = fut.result()
                         except MlvcError as exc:
-                            result = StageResult(name, "failed", error=exc.message)
+                            # (said of this stage already: "stage 'x': …" would say it twice)
+                            error = exc.message.removeprefix(f"stage '{name}': ")
+                            result = StageResult(name, "failed", error=error, hint=exc.hint)
                         self._finish(result)
                         if result.state == "failed" and not self.keep_going:
                             stop_reason = f"not started: stage '{name}' failed"
@@ -252,7 +258,8 @@ class _Engine:
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
         if result.state in ("failed", "skipped"):
-            self.emit(StageEvent(result.name, result.state, result.error or "", result.reasons))
+            self.emit(StageEvent(result.name, result.state, result.error or "", result.reasons,
+                                 result.hint or ""))
 
     # -- one stage -------------------------------------------------------------------------
 
@@ -279,7 +286,9 @@ class _Engine:
                 return StageResult(name, "would run", tuple(why))
             missing = [p for p, o in cur.deps.items() if o is None]
             if missing:
-                raise PipelineError(f"stage '{name}': dep {missing[0]} does not exist")
+                raise PipelineError(f"stage '{name}': dep {missing[0]} does not exist",
+                                    hint=f"create {missing[0]}, or add the stage that makes it "
+                                    f"(`mlvc stage add ... -o {missing[0]} ...`)")
             deps = [o for o in cur.deps.values() if o is not None]
             key = run_key(stage, deps, cur.params)
             if self.use_run_cache:

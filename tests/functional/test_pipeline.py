@@ -249,6 +249,29 @@ def test_keep_going_runs_independent_stages_and_exits_nonzero(project):
     assert "good" in stages and "bad" not in stages and "after_bad" not in stages
 
 
+def test_a_stage_that_cannot_start_says_why_once_with_a_hint(project):
+    """A missing dep or param: one error line naming the stage once, and a hint; with -k
+    and two such stages, a last line counts them."""
+    project.gen({"params.yaml": "lr: 1\n"})
+    write_pipeline(project, {
+        "a": {"cmd": "cat missing.txt > a.out", "deps": ["missing.txt"], "outs": ["a.out"]},
+        "b": {"cmd": "echo b > b.out", "params": ["nokey"], "outs": ["b.out"]},
+    })
+    r = project.run("repro", "a", code=1)
+    assert r.stderr.splitlines() == [
+        "error: stage 'a' failed: dep missing.txt does not exist",
+        "hint: create missing.txt, or add the stage that makes it "
+        "(`mlvc stage add ... -o missing.txt ...`)"]
+    r = project.run("repro", "-k", code=1)
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: stage 'a' failed: dep missing.txt does not exist",
+                      "error: stage 'b' failed: param 'nokey' is not in params.yaml",
+                      "error: 2 stages failed: a, b"]
+    assert "hint: add it to params.yaml, or remove it from the stage's params" in r.stderr
+    doc = json.loads(project.run("repro", "a", "--json", code=1).stdout)
+    assert doc["stages"][0]["hint"].startswith("create missing.txt")
+
+
 def test_missing_output_after_command_fails(project):
     write_pipeline(project, {"s": {"cmd": "true", "outs": ["never.txt"]}})
     result = project.run("repro", code=1)

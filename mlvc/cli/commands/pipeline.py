@@ -8,6 +8,7 @@ import threading
 import click
 
 from mlvc.cli.render import (
+    count,
     echo,
     echo_json,
     git_hint,
@@ -36,6 +37,8 @@ def _event_printer(as_json: bool, parallel: bool):
             return
         if e.kind == "failed":
             say(f"error: stage '{e.stage}' failed: {e.text}", err=True)
+            if e.hint:
+                say(f"hint: {e.hint}", err=True)
             return
         if e.kind == "skipped":
             say(f"Stage '{e.stage}' skipped: {e.text}", err=True)
@@ -114,8 +117,9 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
         echo("Nothing would run: data and pipelines are up to date.")
     if not result.ok:
         failed = result.of("failed")
-        if failed:
-            click.echo(f"error: failed: {', '.join(failed)}", err=True)
+        if len(failed) > 1:  # (one is said where it failed)
+            click.echo(f"error: {count(len(failed), 'stage')} failed: {', '.join(failed)}",
+                       err=True)
         sys.exit(1)
 
 
