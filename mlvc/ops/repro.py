@@ -160,13 +160,15 @@ def choose(project: Project, names: list[str], *, single_item: bool = False,
 
 def current_state(repo: Repo, stage: Stage, jobs: int | None = None,
                   entry: LockEntry | None = None,
-                  known: Mapping[RelPath, Out] | None = None) -> Current:
+                  known: Mapping[RelPath, Out] | None = None, *, outs: bool = True) -> Current:
     """Hash the stage's deps and outputs (the state DB answers for unchanged files) and read
     its params. A dep or output that still matches its clean mark for the oid ``entry`` (the
     stage's lock entry) records is as recorded, and is not looked at further; one in
-    ``known`` (tracked outputs just found clean) is as ``known`` says."""
+    ``known`` (tracked outputs just found clean) is as ``known`` says. Without ``outs``, the
+    outputs are left out (``Current.outs`` is empty)."""
     known = known or {}
-    paths = list(dict.fromkeys([d.path for d in stage.deps] + [o.path for o in stage.outs]))
+    paths = list(dict.fromkeys([d.path for d in stage.deps]
+                               + ([o.path for o in stage.outs] if outs else [])))
     recorded = {o.path: o for o in (*entry.deps, *entry.outs)} if entry is not None else None
     stored: dict[RelPath, Out | None] = {p: known[p] for p in paths if p in known}
     stored.update((s.path, s.out) for s in store_paths(
@@ -177,7 +179,7 @@ def current_state(repo: Repo, stage: Stage, jobs: int | None = None,
         params[ref.file] = select(read_params(repo.root, ref.file), ref.file, ref.keys,
                                   stage.name)
     return Current({d.path: stored[d.path] for d in stage.deps}, params,
-                   {o.path: stored[o.path] for o in stage.outs})
+                   {o.path: stored[o.path] for o in stage.outs} if outs else {})
 
 
 class _Engine:
@@ -494,15 +496,22 @@ def check_committable(repo: Repo, names: list[str], *, force: bool = False,
     unless ``force``, a stage's cmd, deps or params differ from what it last ran with
     (ConfirmationRequired: its outputs were not made from them, as far as mlvc knows).
 
-    Returns the current state of each stage, in graph order, for :func:`commit_stages`.
+    Returns the current deps and params of each stage, in graph order, for
+    :func:`commit_stages` (which hashes the outputs as it stores them).
     """
     project = load_project(repo)
     current: dict[str, Current] = {}
     changed = []
     for name in project.graph.sort(names):
         stage = project.pipeline[name]
-        cur = current[name] = current_state(repo, stage, jobs, project.lock.get(name))
-        missing = [p for p, o in list(cur.deps.items()) + list(cur.outs.items()) if o is None]
+        # The outputs are hashed once, when committed: here they are only scanned, which
+        # refuses what cannot be recorded (a broken symlink, a name mlvc cannot record...)
+        # before anything is written.
+        cur = current[name] = current_state(repo, stage, jobs, project.lock.get(name),
+                                            outs=False)
+        missing = [p for p, o in cur.deps.items() if o is None]
+        missing += [o.path for o in stage.outs if o.path not in cur.deps
+                    and repo.scanner.listing(o.path).kind is None]
         if missing:
             raise PipelineError(f"stage '{name}': {missing[0]} does not exist",
                                 hint="run `mlvc repro` to produce it")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 
@@ -487,6 +488,20 @@ def test_commit_with_a_stage_dep_missing_writes_nothing(chain):
     assert snapshot(chain.root, skip=(".git", "tmp")) == before  # data.mlvc as it was
 
 
+@pytest.mark.parametrize("how", ["missing", "broken symlink"])
+def test_commit_of_a_stage_whose_output_cannot_be_recorded_writes_nothing(unrun, how):
+    unrun.gen({"data": {"f": "1"}})
+    unrun.run("add", "data")
+    unrun.gen({"data": {"f": "2"}, "m.json": "{}\n"})
+    if how == "broken symlink":
+        (unrun.root / "y.out").symlink_to("nowhere")
+    before = snapshot(unrun.root, skip=(".git", "tmp"))
+    result = unrun.run("commit", "y.out", "data", code=1)
+    assert ("y.out does not exist" if how == "missing" else "'y.out' is a broken symlink") \
+        in result.stderr
+    assert snapshot(unrun.root, skip=(".git", "tmp")) == before  # data.mlvc as it was
+
+
 def test_commit_asks_on_a_terminal_when_stage_inputs_changed(chain, monkeypatch):
     from mlvc.cli import render
 
@@ -662,6 +677,10 @@ def test_status_and_checkout_of_an_unrun_output_point_to_repro(unrun):
 
 def test_commit_records_a_stage_whose_command_was_run_by_hand(unrun):
     unrun.gen({"y.out": "y\n3\n", "m.json": "{\"acc\": 1}\n"})
+    # Written long enough ago that a state row made of them is trusted at once: each
+    # output is still read once in all (checking the stage reads its deps only).
+    for name in ("y.out", "m.json"):
+        os.utime(unrun.root / name, ns=(time.time_ns() - 10**10,) * 2)
     doc = json.loads(unrun.run("commit", "y.out", "--json").stdout)
     assert [(s["path"], s["hashed"], s["changed"]) for s in doc["saved"]] == [
         ("y.out", 1, True), ("m.json", 1, True)]
