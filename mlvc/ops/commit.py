@@ -216,6 +216,10 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
                        sound, fork=len(items) >= TREE_FORK_MIN) as finished:
         repo.state.put_valid_trees(trees)
         repo.state.put_files(rows)
+        # Rows of files gone since (deleted, renamed: a folder made again under new names)
+        # would pile up with each new version of the folder.
+        for out_path, listing in scanned:
+            repo.state.prune_files(out_path, listing.paths)
         checker.record(verified)
         done = finished()
     checker.record(done.written)

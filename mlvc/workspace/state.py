@@ -221,6 +221,27 @@ class StateDB:
     def delete_files(self, paths: Iterable[RelPath]) -> None:
         self._write("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
 
+    def prune_files(self, prefix: RelPath, present: Collection[RelPath]) -> int:
+        """Drop the rows at or below ``prefix`` whose path is not in ``present`` (the files a
+        scan of ``prefix`` just listed): files deleted or renamed since they were recorded,
+        which nothing would look up again. Returns how many.
+
+        The rows are counted first (50,000: ~7 ms) and read only when they outnumber the
+        files: then some must be stale. (A hard-linked file has no row, so a few stale rows
+        can wait beside hard links; they never grow in number, as hard links write none.)
+        """
+        where, args = ("1", ()) if not prefix else (
+            "path = ? OR (path >= ? AND path < ?)", (prefix, prefix + "/", prefix + "0"))
+        (count,) = self._conn.execute(f"SELECT count(*) FROM files WHERE {where}",
+                                      args).fetchone()
+        if count <= len(present):
+            return 0
+        keep = present if isinstance(present, (set, frozenset, dict)) else set(present)
+        gone = [(p,) for (p,) in self._conn.execute(f"SELECT path FROM files WHERE {where}",
+                                                   args) if p not in keep]
+        self._write("DELETE FROM files WHERE path = ?", gone)
+        return len(gone)
+
     # -- verified cache objects ------------------------------------------------------------
     def verified_objects(self, oids: Iterable[str]) -> dict[str, StatKey]:
         """Verification records of ``oids`` (those that have one)."""

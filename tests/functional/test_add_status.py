@@ -464,3 +464,22 @@ def test_status_of_targets_says_they_are_up_to_date_not_the_pipelines(project):
     assert project.run("status", "data", "models").stdout == \
         "data, models are up to date.\n"
     assert project.run("status").stdout == "Data and pipelines are up to date.\n"
+
+
+def test_a_folder_made_again_under_new_names_leaves_no_rows_of_the_old_files(project):
+    import sqlite3
+
+    def rows() -> set[str]:
+        with sqlite3.connect(project.root / ".mlvc/tmp/state.db") as conn:
+            return {p for (p,) in conn.execute("SELECT path FROM files")}
+
+    project.gen({"data": {"old": {f"f{i}": str(i) for i in range(6)}, "keep": "k"}})
+    settle_timestamps()
+    project.run("add", "data")
+    assert rows() == {"data/keep", *(f"data/old/f{i}" for i in range(6))}
+    shutil.rmtree(project.root / "data/old")
+    project.gen({"data": {"new": {f"g{i}": str(i) for i in range(3)}}})
+    settle_timestamps()
+    project.run("add", "data")
+    assert rows() == {"data/keep", *(f"data/new/g{i}" for i in range(3))}
+    assert project.run("status").stdout.startswith("Data and pipelines are up to date")

@@ -1,5 +1,8 @@
 import os
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from mlvc.workspace.state import FileState, StateDB, StatKey
 
 
@@ -290,3 +293,38 @@ def test_the_rewrite_does_not_wait_for_another_writer(tmp_path):
     assert path.stat().st_size >= before  # left for another time…
     StateDB(path).close()
     assert path.stat().st_size < before / 4  # …which came
+
+
+def _paths(db: StateDB) -> set[str]:
+    return {p for (p,) in db._conn.execute("SELECT path FROM files")}
+
+
+def test_prune_files_drops_the_rows_of_files_gone_below_the_prefix(tmp_path):
+    db = StateDB(tmp_path / "state.db")
+    key = FileState(StatKey(1, 2, 3), "o" * 32)
+    db.put_files([(p, key) for p in ("data", "data/a", "data/b", "data/s/c", "datax/d",
+                                     "data-x", "other/e")])
+    assert db.prune_files("data", ["data/b", "data/new"]) == 3  # data, data/a, data/s/c
+    assert _paths(db) == {"data/b", "datax/d", "data-x", "other/e"}
+    # As many rows as files (or fewer): nothing is read, nothing goes.
+    assert db.prune_files("other", ["other/f"]) == 0
+    assert "other/e" in _paths(db)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.sets(st.sampled_from(["d", "d/a", "d/b", "d/s/c", "d/s/e", "dx", "d-y", "e/f"])),
+       present=st.sets(st.sampled_from(["d/a", "d/b", "d/s/c", "d/n", "d/s/m"])))
+def test_prune_files_keeps_every_row_of_a_present_file_or_outside_the_prefix(tmp_path, rows,
+                                                                             present):
+    db = StateDB(tmp_path / "state.db")
+    db._conn.execute("DELETE FROM files")
+    db.put_files([(p, FileState(StatKey(1, 2, 3), "o" * 32)) for p in rows])
+    below = {p for p in rows if p == "d" or p.startswith("d/")}
+    gone = db.prune_files("d", present)
+    left = _paths(db)
+    assert left >= (rows - below) | (rows & present)  # nothing else is touched
+    if len(below) > len(present):  # some rows must be stale: all of those go
+        assert left == (rows - below) | (rows & present)
+    assert gone == len(rows - left)
+    db.close()
