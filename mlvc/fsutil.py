@@ -9,6 +9,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mlvc.progress import meter
+
+COPY_CHUNK = 1 << 26  # bytes per copy_file_range call: the progress meter moves this often
 WRITE_MANY_MIN = 16  # from this many files, atomic_write_many uses threads
 WRITE_MANY_THREADS = 8
 _TMP_NUMBERS = itertools.count()  # temporary names are never reused, even by a reused pid
@@ -74,14 +77,16 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 def copy_fd(src: int, dst: int, size: int) -> None:
     """Copy ``size`` bytes from ``src`` to ``dst``, both at offset 0: in the kernel
-    (``copy_file_range``) where it can, else through memory."""
+    (``copy_file_range``) where it can, else through memory. The bytes go to the progress
+    meter as they are copied (``mlvc.progress.meter``), 64 MiB at a time."""
     copied = 0
     try:
         while copied < size:
-            n = os.copy_file_range(src, dst, min(size - copied, 1 << 30))
+            n = os.copy_file_range(src, dst, min(size - copied, COPY_CHUNK))
             if n == 0:
                 break
             copied += n
+            meter(n)
         if copied == size:
             return
     except (AttributeError, OSError):
@@ -90,6 +95,7 @@ def copy_fd(src: int, dst: int, size: int) -> None:
     os.lseek(dst, copied, os.SEEK_SET)
     while chunk := os.read(src, 1 << 20):
         write_all(dst, chunk)
+        meter(len(chunk))
 
 
 _PROC_FD: list[int] = []  # a descriptor of /proc, opened once (forked children share it)

@@ -7,15 +7,16 @@ import pickle
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, NamedTuple, TypeVar
 
-from mlvc.progress import Progress
+from mlvc.progress import NULL_PROGRESS, Advance, ByteMeter, Progress, drop_meter, metering
 
 T = TypeVar("T")
 R = TypeVar("R")
 BATCH = 64
 PROCESS_MIN_ITEMS = 2048
+BYTES_BAR_MIN = 256 << 20  # from this much data, a bytes bar beside the files bar
 
 
 class Codec(NamedTuple):
@@ -64,6 +65,7 @@ def _child_init() -> None:
     instead (see ``run_batched``), and kills its ``in_background`` children.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    drop_meter()
     from mlvc.lock import HELD_FDS
 
     for fd in list(HELD_FDS):
@@ -85,7 +87,8 @@ def _child_init() -> None:
 
 
 def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: str,
-                unit: str = "file", processes: bool = False, codec: Codec | None = None) -> list:
+                unit: str = "file", processes: bool = False, codec: Codec | None = None,
+                size: Callable[[Any], int] | None = None) -> list:
     """``[fn(x) for x in items]`` in batches, with one progress phase.
 
     Work that is mostly system calls on small files is CPU-bound in this process (Python plus
@@ -96,6 +99,11 @@ def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: 
     Workers inherit the items when they are forked; the results come back pickled, through
     ``codec`` when one is given.
 
+    With ``size`` (the bytes of an item) and ``BYTES_BAR_MIN`` bytes or more in all, a
+    bytes bar goes beside the files bar. The passes over big files move it as they go (see
+    ``mlvc.progress.ByteMeter``), so a few big files do not sit at 0/1 for minutes; files
+    done in forked workers count whole as they come back.
+
     If this process is interrupted (Ctrl-C) or fails while workers run, they finish the
     item in hand and skip the rest, so it stops at once and every file operation that began
     is complete; then the exception goes on.
@@ -105,40 +113,72 @@ def run_batched(items: list, fn: Callable, jobs: int, progress: Progress, desc: 
     batches = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
     results: list = []
     cores = min(jobs, os.cpu_count() or 1)
-    with progress.phase(desc, total=len(items), unit=unit) as advance:
+    total = sum(map(size, items)) if size is not None and progress is not NULL_PROGRESS else 0
+    with progress.phase(desc, total=len(items), unit=unit) as advance, \
+            _bytes_phase(progress, desc, total) as advance_bytes:
         if processes and cores > 1 and len(items) >= PROCESS_MIN_ITEMS and hasattr(os, "fork"):
-            import mmap
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            global _FORK_FN, _FORK_PACK, _FORK_BATCHES, _FORK_STOP
-            stop: Any = mmap.mmap(-1, 1)  # anonymous and shared: forked workers see it set
-            _FORK_FN, _FORK_PACK, _FORK_BATCHES, _FORK_STOP = (fn, codec and codec.pack,
-                                                               batches, stop)
-            try:
-                pool = ProcessPoolExecutor(cores, initializer=_child_init,
-                                           mp_context=multiprocessing.get_context("fork"))
-                _drain(pool, _run_in_child, range(len(batches)), 8, batches, stop,
-                       codec and codec.unpack, results, advance)
-            finally:
-                _FORK_FN, _FORK_PACK, _FORK_BATCHES, _FORK_STOP = None, None, [], b"\0"
-                stop.close()
-        elif jobs <= 1 or len(batches) == 1:
-            for batch in batches:
-                results.extend(fn(x) for x in batch)
+            def on_batch(batch: list) -> None:
                 advance(len(batch))
-        else:
-            from concurrent.futures import ThreadPoolExecutor
+                if advance_bytes is not None:
+                    advance_bytes(sum(map(size, batch)))  # type: ignore[arg-type]
 
-            halt = bytearray(1)
-            _drain(ThreadPoolExecutor(max_workers=jobs), lambda b: _run_batch(fn, None, b, halt),
-                   batches, 1, batches, halt, None, results, advance)
+            _in_processes(fn, codec, batches, cores, results, on_batch)
+            return results
+        if advance_bytes is not None:
+            assert size is not None
+            plain, meter = fn, ByteMeter(advance_bytes)
+
+            def fn(x):  # noqa: F811 - the same work, through the meter
+                return meter.run(plain, x, size(x))
+        with metering(meter) if advance_bytes is not None else nullcontext():
+            if jobs <= 1 or len(batches) == 1:
+                for batch in batches:
+                    results.extend(fn(x) for x in batch)
+                    advance(len(batch))
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                halt = bytearray(1)
+                _drain(ThreadPoolExecutor(max_workers=jobs),
+                       lambda b: _run_batch(fn, None, b, halt), batches, 1, batches, halt, None,
+                       results, lambda batch: advance(len(batch)))
     return results
 
 
+@contextmanager
+def _bytes_phase(progress: Progress, desc: str, total: int) -> Iterator[Advance | None]:
+    if total < BYTES_BAR_MIN:
+        yield None
+        return
+    with progress.phase(desc, total=total, unit="B") as advance:
+        yield advance
+
+
+def _in_processes(fn: Callable, codec: Codec | None, batches: list[list], cores: int,
+                  results: list, on_batch: Callable[[list], None]) -> None:
+    """The batches in forked workers (see :func:`run_batched`)."""
+    import mmap
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _FORK_FN, _FORK_PACK, _FORK_BATCHES, _FORK_STOP
+    stop: Any = mmap.mmap(-1, 1)  # anonymous and shared: forked workers see it set
+    _FORK_FN, _FORK_PACK, _FORK_BATCHES, _FORK_STOP = fn, codec and codec.pack, batches, stop
+    try:
+        pool = ProcessPoolExecutor(cores, initializer=_child_init,
+                                   mp_context=multiprocessing.get_context("fork"))
+        _drain(pool, _run_in_child, range(len(batches)), 8, batches, stop,
+               codec and codec.unpack, results, on_batch)
+    finally:
+        _FORK_FN, _FORK_PACK, _FORK_BATCHES, _FORK_STOP = None, None, [], b"\0"
+        stop.close()
+
+
 def _drain(pool: Any, call: Callable, args: Iterable, chunksize: int, batches: list[list],
-           stop: Any, unpack: Callable | None, results: list, advance: Callable) -> None:
-    """Collect ``pool.map(call, args)`` (one list per batch) into ``results``, in order.
+           stop: Any, unpack: Callable | None, results: list,
+           on_batch: Callable[[list], None]) -> None:
+    """Collect ``pool.map(call, args)`` (one list per batch) into ``results``, in order,
+    telling ``on_batch`` of each batch done.
 
     On Ctrl-C or any failure, ``stop`` is set, so the workers finish the item in hand and
     skip the rest, and the queued batches are cancelled; the pool is shut down either way.
@@ -149,7 +189,7 @@ def _drain(pool: Any, call: Callable, args: Iterable, chunksize: int, batches: l
                 if interrupted():
                     break
                 results.extend(out if unpack is None else map(unpack, out))
-                advance(len(batch))
+                on_batch(batch)
         finally:
             stop[0] = 1  # finished, failed or interrupted: no worker takes another item
             pool.shutdown(wait=True, cancel_futures=True)

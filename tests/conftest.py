@@ -124,11 +124,11 @@ def count_hashes(monkeypatch) -> list[str]:
     from mlvc.workspace import importer
 
     calls: list[str] = []
-    original = importer.hash_path
+    original = importer.read_small  # (every read to hash a file begins with it)
 
     def counting(fs):
         calls.append(str(fs))
         return original(fs)
 
-    monkeypatch.setattr(importer, "hash_path", counting)
+    monkeypatch.setattr(importer, "read_small", counting)
     return calls

@@ -33,7 +33,7 @@ from mlvc.workspace.marks import (
     without,
 )
 from mlvc.workspace.pointer import Out
-from mlvc.workspace.scan import Listing, WsDir, WsFile, known_oids
+from mlvc.workspace.scan import Listing, WsDir, WsFile, file_size, known_oids
 from mlvc.workspace.state import Mark, StatKey
 from mlvc.workspace.verify import stat_objects_split
 
@@ -111,7 +111,8 @@ def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,
     todo = known_oids(repo.state, files, under)
     hasher = Importer(repo.root, repo.cache, repo.linker, save=False)
     rows = []
-    for f, imp in zip(todo, run_batched(todo, hasher.run, jobs, progress, "Hashing")):
+    for f, imp in zip(todo, run_batched(todo, hasher.run, jobs, progress, "Hashing",
+                                              size=file_size)):
         f.oid = imp.oid
         f.key = imp.state.key  # as it was when read (the scan may be older)
         rows.append((f.path, imp.state))

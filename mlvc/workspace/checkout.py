@@ -191,7 +191,8 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
 
     # A worker's result is a plain tuple (see _LINKED), which crosses from a forked worker as
     # it is; the path and the oid are the action's own (not copies that came back pickled).
-    results = run_batched(todo, fn, jobs, progress, "Checking out", processes=True)
+    results = run_batched(todo, fn, jobs, progress, "Checking out", processes=True,
+                          size=_want_size)
     placed, rows, failed, verified = [], [], [], []
     new = tuple.__new__
     for act, r in zip(todo, results):
@@ -226,6 +227,11 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
 # ``(error,)`` not placed, and why; else ``(inode, mtime_ns, size, link type, *the object's
 # stat if it was just re-hashed, else three Nones)``.
 _LINKED = ()
+
+
+def _want_size(act: Action) -> int:
+    return act.want.size if act.want is not None else 0
+
 _NO_KEY = (None, None, None)
 _IN_THE_WAY = "a folder that is not empty is in the way"
 

@@ -23,6 +23,7 @@ from mlvc.errors import CorruptObjectError
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import Codec
+from mlvc.progress import meter
 from mlvc.workspace.links import SHARED_TYPES, SMALL_FILE, Linker, copy_file, reflink
 from mlvc.workspace.scan import WsFile
 from mlvc.workspace.state import FileState, StatKey, stat_key
@@ -73,15 +74,20 @@ def read_small(fs: str) -> tuple[bytes | None, StatKey]:
         os.close(fd)
 
 
-def hash_path(fs: str) -> tuple[str, StatKey]:
+def hash_path(fs: str, metered: bool = True) -> tuple[str, StatKey]:
+    """The oid and stat key of the file ``fs``; a big one's bytes go to the progress meter
+    as they are read, unless not ``metered`` (a check beside the file's own pass)."""
     data, key = read_small(fs)
     if data is not None:
         return hash_bytes(data), key
     hasher = xxhash.xxh3_128()
+    count = meter if metered else None
     with open(fs, "rb", buffering=0) as fin:
         key = stat_key(os.fstat(fin.fileno()))
         while chunk := fin.read(CHUNK_SIZE):
             hasher.update(chunk)
+            if count is not None:
+                count(len(chunk))
     return hasher.hexdigest(), key
 
 
@@ -110,7 +116,7 @@ class Importer:
             return False
         if oid not in self._sound:
             try:
-                sound = hash_path(self.store.path_str(oid))[0] == oid
+                sound = hash_path(self.store.path_str(oid), metered=False)[0] == oid
             except FileNotFoundError:
                 sound = False
             if not sound:
@@ -157,26 +163,40 @@ class Importer:
         if method == "symlink":
             oid, key, verified = self._copy_in(fs, linking=True)
             return self._relink(f, fs, oid, verified)
-        oid, key = hash_path(fs)
-        if self._has_sound(oid) if method == "hardlink" else self._has(oid):
-            if method == "hardlink":
-                return self._relink(f, fs, oid, None)
-            return Imported(oid, FileState(key, oid), None)
-        if method == "hardlink":
-            if not self.store.add_file_link(fs, oid, replace=oid in self.corrupt):
-                # Stored meanwhile: by another worker of this run (a file of the same
-                # bytes, whose worker had not listed it yet) or another writer. This
-                # file becomes a link to that object, like one found stored before.
-                return self._relink(f, fs, oid, None)
-            # Linking and chmod leave (inode, mtime, size) as hashed, and add one name to
-            # the inode: no stat needed. (A link made meanwhile by someone else only
-            # makes the next status take its full path.)
-            return Imported(oid, FileState(key, oid, "hardlink"), key, f.nlink + 1)
-        tmp = self.store.tmp_path(oid)
+        if method == "reflink":
+            return self._reflink_in(fs)
+        oid, key = hash_path(fs)  # (hardlink)
+        if self._has_sound(oid):
+            return self._relink(f, fs, oid, None)
+        if not self.store.add_file_link(fs, oid, replace=oid in self.corrupt):
+            # Stored meanwhile: by another worker of this run (a file of the same bytes,
+            # whose worker had not listed it yet) or another writer. This file becomes a
+            # link to that object, like one found stored before.
+            return self._relink(f, fs, oid, None)
+        # Linking and chmod leave (inode, mtime, size) as hashed, and add one name to the
+        # inode: no stat needed. (A link made meanwhile by someone else only makes the next
+        # status take its full path.)
+        return Imported(oid, FileState(key, oid, "hardlink"), key, f.nlink + 1)
+
+    def _reflink_in(self, fs: str) -> Imported:
+        """Clone the file into the cache's temporary folder, then hash the clone. A
+        filesystem that refuses clones says so before anything is read (the next type in
+        cache.type takes the file: a big file is not read twice), and the object holds the
+        very bytes hashed, whatever happens to the file meanwhile."""
         os.makedirs(self.store.tmp_dir, exist_ok=True)
-        reflink(fs, tmp, OBJECT_MODE)
-        self.store._ensure_dirs(oid)
-        self.store.commit_tmp(tmp, oid)
+        tmp = self.store.tmp_path("import")
+        key = reflink(fs, tmp, OBJECT_MODE)
+        try:
+            oid = hash_path(tmp)[0]
+            if self._has(oid):
+                os.unlink(tmp)
+                return Imported(oid, FileState(key, oid), None)
+            self.store._ensure_dirs(oid)
+            self.store.commit_tmp(tmp, oid)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
         return Imported(oid, FileState(key, oid), stat_key(os.stat(self.store.path_str(oid))))
 
     def _copy_in(self, fs: str, linking: bool = False) -> tuple[str, StatKey, StatKey | None]:
@@ -201,23 +221,26 @@ class Importer:
                        ) -> tuple[str, StatKey, StatKey | None]:
         os.makedirs(self.store.tmp_dir, exist_ok=True)
         tmp = self.store.tmp_path("import")
-        copy_error: list[BaseException] = []
+        hashed: list = []
 
-        def copy() -> None:
+        def hash_it() -> None:
             try:
-                copy_file(fs, tmp, OBJECT_MODE)
+                hashed.append(hash_path(fs, metered=False))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-                copy_error.append(exc)
+                hashed.append(exc)
 
-        copier = threading.Thread(target=copy, name="mlvc-copy-in", daemon=True)
-        copier.start()
+        # The copy is the longer pass (on ext4: 3.9 s against 0.7 s for 1.4 GB), so it is
+        # the one that moves the progress meter, here; the hashing goes beside it.
+        hasher = threading.Thread(target=hash_it, name="mlvc-hash-in", daemon=True)
+        hasher.start()
         try:
             try:
-                oid, key = hash_path(fs)
+                copy_file(fs, tmp, OBJECT_MODE)
             finally:
-                copier.join()
-            if copy_error:
-                raise copy_error[0]
+                hasher.join()
+            if isinstance(hashed[0], BaseException):
+                raise hashed[0]
+            oid, key = hashed[0]
             if has(oid):
                 os.unlink(tmp)
                 return oid, key, None

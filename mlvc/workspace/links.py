@@ -73,12 +73,15 @@ def tmp_sibling(dest: str | Path) -> str:
     return f"{folder}/.{name}.mlvc-tmp.{os.getpid()}.{next(_counter)}"
 
 
-def reflink(src: str | Path, dst: str | Path, mode: int) -> None:
+def reflink(src: str | Path, dst: str | Path, mode: int) -> StatKey:
+    """Clone ``src`` as a new file ``dst`` (sharing its blocks); return ``src``'s stat key
+    as it was just before."""
     if not sys.platform.startswith("linux"):
         raise OSError(errno.ENOTSUP, "reflink is only implemented on Linux")
     import fcntl
 
     with open(src, "rb") as fin:
+        key = stat_key(os.fstat(fin.fileno()))
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             fcntl.ioctl(fd, FICLONE, fin.fileno())
@@ -87,6 +90,7 @@ def reflink(src: str | Path, dst: str | Path, mode: int) -> None:
             os.unlink(dst)
             raise
         os.close(fd)
+    return key
 
 
 def copy_file(src: str | Path, dst: str | Path, mode: int) -> StatKey:

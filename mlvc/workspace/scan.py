@@ -310,6 +310,11 @@ class Listing:
         return nodes[0]
 
 
+def file_size(f: WsFile) -> int:
+    """The size of ``f`` when it was listed (for progress in bytes)."""
+    return f.key[2]
+
+
 def iter_files(node: WsFile | WsDir | None) -> Iterator[WsFile]:
     if node is None:
         return

@@ -483,3 +483,47 @@ def test_a_folder_made_again_under_new_names_leaves_no_rows_of_the_old_files(pro
     project.run("add", "data")
     assert rows() == {"data/keep", *(f"data/new/g{i}" for i in range(3))}
     assert project.run("status").stdout.startswith("Data and pipelines are up to date")
+
+
+def test_a_big_file_moves_a_bytes_bar_while_it_is_added_hashed_and_checked_out(project,
+                                                                               monkeypatch):
+    from contextlib import contextmanager
+
+    from mlvc import fsutil, parallel
+    from mlvc.ops.add import add
+    from mlvc.ops.checkout import checkout
+    from mlvc.ops.status import status
+    from mlvc.progress import Progress
+    from mlvc.repo import Repo
+
+    class Phases(Progress):
+        def __init__(self):
+            self.bytes = {}
+
+        @contextmanager
+        def phase(self, desc, total=None, unit="file"):
+            if unit != "B":
+                yield lambda n=1: None
+                return
+            self.bytes[desc] = (total, [])
+            yield self.bytes[desc][1].append
+
+    monkeypatch.setattr(parallel, "BYTES_BAR_MIN", 1 << 20)
+    monkeypatch.setattr(fsutil, "COPY_CHUNK", 1 << 20)
+    size = 3 << 20
+    big = project.root / "model.bin"
+    big.write_bytes(os.urandom(size))
+    seen = Phases()
+    with Repo.find(project.root) as repo:
+        add(repo, ["model.bin"], cwd=project.root, progress=seen)
+        big.unlink()
+        big.write_bytes(os.urandom(size))  # a new version: status hashes it
+        settle_timestamps()
+        status(repo, progress=seen)
+        big.unlink()
+        checkout(repo, force=True, progress=seen)
+    # Each pass moved the bar a MiB at a time (the file's own pass: add's copy, status's
+    # hashing, checkout's copy), and each bar ends at the file's size.
+    for desc in ("Adding", "Hashing", "Checking out"):
+        total, advances = seen.bytes[desc]
+        assert total == size and advances == [1 << 20] * 3, desc

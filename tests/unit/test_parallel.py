@@ -252,3 +252,50 @@ def test_threaded_takes_a_ctrl_c_while_waiting_on_the_pool_at_a_safe_point(monke
     assert got == []  # raised before any result was handed out
     assert len(ran) <= 2 * 4  # the queued calls went no further
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class Phases:
+    """A Progress that keeps each phase's total, unit and advances."""
+
+    def __init__(self):
+        self.phases = {}
+
+    def phase(self, desc, total=None, unit="file"):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def opened():
+            got = self.phases.setdefault((desc, unit), {"total": total, "advances": []})
+            yield got["advances"].append
+
+        return opened()
+
+
+def _read_in_parts(item):
+    from mlvc.progress import meter
+
+    for _ in range(item % 3):  # a long pass over a part of the item, as a big file's
+        meter(2)
+    return item
+
+
+@pytest.mark.parametrize("jobs,processes", [(1, False), (4, False), (2, True)])
+def test_a_bytes_bar_goes_beside_the_files_bar_from_enough_bytes(jobs, processes,
+                                                                monkeypatch):
+    monkeypatch.setattr(parallel, "PROCESS_MIN_ITEMS", 10)
+    monkeypatch.setattr(parallel, "BYTES_BAR_MIN", 1000)
+    items = list(range(300))
+    seen = Phases()
+    out = parallel.run_batched(items, _read_in_parts, jobs, seen, "Adding",
+                               processes=processes, size=lambda x: 10)
+    assert out == items
+    files, data = seen.phases[("Adding", "file")], seen.phases[("Adding", "B")]
+    assert files["total"] == 300 and sum(files["advances"]) == 300
+    assert data["total"] == 3000 and sum(data["advances"]) == 3000
+    if not processes:  # in this process, files move the bar as they are read
+        assert 2 in data["advances"]
+    # Below BYTES_BAR_MIN, or with no progress to draw, there is no bytes bar.
+    few = Phases()
+    parallel.run_batched(items[:50], _read_in_parts, jobs, few, "Adding",
+                         processes=processes, size=lambda x: 10)
+    assert ("Adding", "B") not in few.phases

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 
@@ -77,9 +78,9 @@ def test_large_file_is_hashed_while_it_is_copied(tmp_path, monkeypatch):
         copying.set()
         return real_copy(src, dst, mode)
 
-    def hash_during_copy(fs):
+    def hash_during_copy(fs, metered=True):
         assert copying.wait(5), "the hash pass did not overlap the copy"
-        return real_hash(fs)
+        return real_hash(fs, metered)
 
     monkeypatch.setattr(importer, "copy_file", copy)
     monkeypatch.setattr(importer, "hash_path", hash_during_copy)
@@ -164,3 +165,44 @@ def test_a_file_whose_object_is_stored_is_kept_when_links_cannot_reach_the_cache
         assert got.state.link == "copy"
     else:
         assert got.state.link is None and after.st_ino == before.st_ino
+
+
+def test_a_filesystem_that_refuses_clones_costs_no_read(tmp_path, monkeypatch):
+    """cache.type reflink, copy on a filesystem without clones (ext4): the big file is read
+    once, by the copy, not hashed first for a clone that then fails."""
+    content = os.urandom(BIG)
+    imp, store, f, path = make(tmp_path, content)
+    imp = importer.Importer(tmp_path / "ws", store, Linker(store, ("reflink", "copy")),
+                            save=True)
+    passes = []  # whole passes over the file's bytes to hash them
+    real_hash = importer.hash_path
+    monkeypatch.setattr(importer, "reflink", lambda *a: (_ for _ in ()).throw(
+        OSError(errno.EOPNOTSUPP, "clones not supported here")))
+    monkeypatch.setattr(importer, "hash_path",
+                        lambda fs, metered=True: passes.append(fs) or real_hash(fs, metered))
+    got = imp.run(f)
+    assert got.oid == hash_file(path) and store.read_bytes(got.oid) == content
+    assert passes == [path]  # the copy's hashing, beside it
+    assert got.state.link is None and leftovers(store) == []
+
+
+def test_a_clone_is_hashed_itself_so_an_edit_meanwhile_cannot_spoil_the_object(tmp_path,
+                                                                             monkeypatch):
+    imp, store, f, path = make(tmp_path, os.urandom(BIG))
+    imp = importer.Importer(tmp_path / "ws", store, Linker(store, ("reflink",)), save=True)
+    real_copy = importer.copy_file
+
+    def edit_then_clone(src, dst, mode):  # the user saves as the clone (here a copy) starts
+        key = stat_key(os.stat(src))
+        with open(src, "r+b") as fh:
+            fh.write(b"edited")
+        real_copy(src, dst, mode)
+        return key
+
+    monkeypatch.setattr(importer, "reflink", edit_then_clone)
+    got = imp.run(f)
+    assert hash_file(store.path_str(got.oid)) == got.oid  # the object is what was hashed
+    assert got.oid == hash_file(path)  # the edited bytes
+    # The row keeps the stat from before the edit: the file's next stat differs from it,
+    # so it is hashed again rather than trusted.
+    assert got.state.key == f.key != stat_key(os.stat(path)) and leftovers(store) == []
