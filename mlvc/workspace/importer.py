@@ -13,7 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -52,6 +53,17 @@ def _unpack(t: tuple) -> Imported:
 
 
 IMPORTED = Codec(_pack, _unpack)  # for Importer.run in forked workers
+
+
+@contextmanager
+def _removed_on_error(path: str) -> Iterator[None]:
+    """Delete the temporary file ``path`` (if it is there) when the block fails."""
+    try:
+        yield
+    except BaseException:
+        if os.path.exists(path):
+            os.unlink(path)
+        raise
 
 
 def read_small(fs: str) -> tuple[bytes | None, StatKey]:
@@ -186,18 +198,24 @@ class Importer:
         os.makedirs(self.store.tmp_dir, exist_ok=True)
         tmp = self.store.tmp_path("import")
         key = reflink(fs, tmp, OBJECT_MODE)
-        try:
+        with _removed_on_error(tmp):
             oid = hash_path(tmp)[0]
-            if self._has(oid):
+        return Imported(oid, FileState(key, oid), self._keep(tmp, oid, self._has))
+
+    def _keep(self, tmp: str, oid: str, has: Callable[[str], bool],
+              check: Callable[[], None] | None = None) -> StatKey | None:
+        """Make the finished temporary file ``tmp`` the object ``oid`` and return its stat,
+        or drop it when the cache has that object already (None). ``check`` may refuse
+        first. Either way ``tmp`` does not stay."""
+        with _removed_on_error(tmp):
+            if has(oid):
                 os.unlink(tmp)
-                return Imported(oid, FileState(key, oid), None)
+                return None
+            if check is not None:
+                check()
             self.store._ensure_dirs(oid)
             self.store.commit_tmp(tmp, oid)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return Imported(oid, FileState(key, oid), stat_key(os.stat(self.store.path_str(oid))))
+        return stat_key(os.stat(self.store.path_str(oid)))
 
     def _copy_in(self, fs: str, linking: bool = False) -> tuple[str, StatKey, StatKey | None]:
         """Copy into the cache; returns (oid, workspace key, object key or None if present).
@@ -233,27 +251,21 @@ class Importer:
         # the one that moves the progress meter, here; the hashing goes beside it.
         hasher = threading.Thread(target=hash_it, name="mlvc-hash-in", daemon=True)
         hasher.start()
-        try:
+        with _removed_on_error(tmp):
             try:
                 copy_file(fs, tmp, OBJECT_MODE)
             finally:
                 hasher.join()
             if isinstance(hashed[0], BaseException):
                 raise hashed[0]
-            oid, key = hashed[0]
-            if has(oid):
-                os.unlink(tmp)
-                return oid, key, None
+        oid, key = hashed[0]
+
+        def unchanged() -> None:
             if not before == key == stat_key(os.stat(fs)):
                 raise CorruptObjectError(oid, f"{fs} changed while it was being stored",
                                          hint="run the command again")
-            self.store._ensure_dirs(oid)
-            self.store.commit_tmp(tmp, oid)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return oid, key, stat_key(os.stat(self.store.path_str(oid)))
+
+        return oid, key, self._keep(tmp, oid, has, unchanged)
 
     def _relink(self, f: WsFile, fs: str, oid: str, verified: StatKey | None) -> Imported:
         """Replace the workspace file by a link to its cache object."""
