@@ -55,13 +55,29 @@ def atomic_write_many(items: Sequence[tuple[Path, str | bytes]], mode: int = 0o6
         raise failed[0]
 
 
+NAME_MAX = 255  # bytes in one file name (Linux filesystems)
+
+
+def tmp_name(folder: str, name: str) -> str:
+    """A temporary name in ``folder`` for a file to be named ``name``: hidden, marked as
+    mlvc's (see ``scan.is_leftover``) and never reused. A long ``name`` is cut so that the
+    temporary name still fits in ``NAME_MAX`` bytes: a file whose own name is 250 bytes
+    long must still be placeable."""
+    suffix = f".mlvc-tmp.{os.getpid()}.{next(_TMP_NUMBERS)}"
+    room = NAME_MAX - 1 - len(suffix)
+    raw = os.fsencode(name)
+    if len(raw) > room:
+        name = os.fsdecode(raw[:room])  # (a cut UTF-8 sequence stays as its bytes)
+    return f"{folder}/.{name}{suffix}"
+
+
 def _write_whole(path: Path, data: str | bytes, mode: int) -> None:
     """Write ``path`` through a :class:`NewFile` in its (existing) folder, synced to disk
     before it is published: unnamed where the filesystem allows, so one name is made
     instead of a temporary one renamed."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     folder = str(path.parent)
-    tmp = f"{folder}/.{path.name}.mlvc-tmp.{os.getpid()}.{next(_TMP_NUMBERS)}"
+    tmp = tmp_name(folder, path.name)
     with NewFile(folder, tmp, mode) as new:
         write_all(new.fd, raw)
         os.fsync(new.fd)

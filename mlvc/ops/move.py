@@ -12,7 +12,7 @@ from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
-from mlvc.workspace.pointer import Pointer, pointer_path_for, write_pointer
+from mlvc.workspace.pointer import Pointer, check_pointer_name, pointer_path_for, write_pointer
 from mlvc.workspace.state import FileState
 
 
@@ -52,6 +52,8 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
         dst_path = f"{dst_path}/{name(src_path)}" if dst_path else name(src_path)
         dst_fs = to_fs(repo.root, dst_path)
     check_inside(repo.root, dst_path)
+    if dst_path:
+        check_pointer_name(dst_path)
     if not dst_path or os.path.lexists(dst_fs) or os.path.lexists(
             to_fs(repo.root, pointer_path_for(dst_path))):
         raise TargetError(f"'{dst_path or '.'}' exists already")

@@ -10,7 +10,6 @@ folder and an atomic rename, so a killed checkout never leaves a half-written fi
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 import stat
 import sys
@@ -18,7 +17,7 @@ import threading
 from pathlib import Path
 
 from mlvc.errors import ConfigError
-from mlvc.fsutil import copy_fd, write_all
+from mlvc.fsutil import copy_fd, tmp_name, write_all
 from mlvc.objects.store import ObjectStore
 from mlvc.workspace.state import StatKey, stat_key
 
@@ -29,7 +28,6 @@ FICLONE = 0x40049409
 SMALL_FILE = 1 << 20
 _UNSUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOTTY,
                 errno.EPERM, errno.ENOSYS}
-_counter = itertools.count()
 NO_LINK_TYPE = "no link type in cache.type works between the cache and this folder"
 
 
@@ -70,7 +68,7 @@ def validate_link_types(value: object) -> tuple[str, ...]:
 def tmp_sibling(dest: str | Path) -> str:
     """A temporary name next to ``dest`` (the scanner recognises and skips such names)."""
     folder, name = os.path.split(dest)
-    return f"{folder}/.{name}.mlvc-tmp.{os.getpid()}.{next(_counter)}"
+    return tmp_name(folder, name)
 
 
 def reflink(src: str | Path, dst: str | Path, mode: int) -> StatKey:

@@ -6,12 +6,13 @@ the pointer file's folder and must resolve inside the project.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import FormatError, PathError
-from mlvc.fsutil import atomic_write, atomic_write_many
+from mlvc.errors import FormatError, PathError, TargetError
+from mlvc.fsutil import NAME_MAX, atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
 from mlvc.paths import RelPath, normalize_rel, parent, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -39,6 +40,19 @@ class Pointer:
 
 def pointer_path_for(target: RelPath) -> RelPath:
     return target + POINTER_SUFFIX
+
+
+def check_pointer_name(target: RelPath) -> None:
+    """Refuse an output whose pointer file's name would not fit in one file name (its own
+    name is within ``len(POINTER_SUFFIX)`` bytes of the limit), before anything is written."""
+    name = posixpath.basename(pointer_path_for(target))
+    size = len(os.fsencode(name))
+    if size > NAME_MAX:
+        raise TargetError(
+            f"'{target}' has too long a name for a pointer file beside it ('{name}' would be "
+            f"{size} bytes; a file name holds {NAME_MAX})",
+            hint=f"rename it to at most {NAME_MAX - len(POINTER_SUFFIX)} bytes, or track "
+                 "the folder it is in")
 
 
 def parse_pointer(text: str, path: RelPath) -> Pointer:

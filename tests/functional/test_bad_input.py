@@ -257,3 +257,21 @@ def test_conflict_markers_are_found_in_every_yaml_file():
         parse_yaml(text, "mlvc.yaml")
     assert parse_yaml("note: '<<<<<<< not a marker'\n", "x.yaml") == {
         "note": "<<<<<<< not a marker"}
+
+
+def test_files_with_names_as_long_as_a_file_name_can_be(project):
+    """250 bytes (é is two): the temporary names that checkout writes them under are cut
+    to fit, and an output whose pointer file's name would be too long is refused."""
+    long_name = "é" * 124 + "ab"
+    project.gen({"data": {long_name: "long", "b": "b"}})
+    project.run("add", "data")
+    (project.root / "data" / long_name).unlink()
+    project.run("checkout")
+    assert project.read(f"data/{long_name}") == "long"
+    assert project.run("status").stdout.startswith("Data and pipelines are up to date")
+
+    too_long = "y" * 251  # its pointer would be 256 bytes
+    project.gen({too_long: "y"})
+    for args in (("add", too_long), ("move", "data", too_long)):
+        assert_refused(project, *args, match="too long a name for a pointer file",
+                       hint="rename it to at most 250 bytes")

@@ -5,6 +5,8 @@ import os
 import stat
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlvc import fsutil
 from mlvc.fsutil import NewFile, unnamed_files_work
@@ -131,3 +133,17 @@ def test_atomic_write_many_raises_the_first_failure(folder):
     assert err.value.errno == errno.ENAMETOOLONG
     assert all(path.read_text() == "x" for path, _ in items)  # the others are whole
     assert [p for p in folder.rglob("*") if ".mlvc-tmp." in p.name] == []
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0"),
+               min_size=1, max_size=255).filter(lambda n: len(os.fsencode(n)) <= 255))
+def test_a_temporary_name_fits_in_a_file_name_and_is_known_as_a_leftover(name):
+    from mlvc.fsutil import NAME_MAX, tmp_name
+    from mlvc.workspace.scan import is_leftover
+
+    folder, base = tmp_name("/some/folder", name).rsplit("/", 1)
+    assert folder == "/some/folder" and base.startswith(".")
+    assert len(os.fsencode(base)) <= NAME_MAX
+    assert is_leftover(base)
+    if len(os.fsencode(name)) <= 200:  # room to spare: the whole name is kept
+        assert base.startswith(f".{name}.mlvc-tmp.")
