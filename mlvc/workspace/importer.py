@@ -30,7 +30,7 @@ from mlvc.workspace.scan import WsFile
 from mlvc.workspace.state import FileState, StatKey, stat_key
 
 _UNSUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOTTY,
-                errno.EPERM, errno.ENOSYS, errno.EMLINK}
+                errno.EPERM, errno.ENOSYS}
 
 
 class Imported(NamedTuple):
@@ -162,6 +162,11 @@ class Importer:
         try:
             return self._import_by(method, f, fs)
         except OSError as exc:
+            if exc.errno == errno.EMLINK:
+                # The file has all the names it can have (65,000 on ext4): a copy of it is
+                # stored, and it stays as it is. Links go on for the other files.
+                oid, key, verified = self._copy_in(fs)
+                return Imported(oid, FileState(key, oid), verified)
             # The filesystem refuses this method (a link across filesystems, say): the next
             # one in cache.type is taken, or a copy into the cache (the file stays as it is).
             if exc.errno not in _UNSUPPORTED:

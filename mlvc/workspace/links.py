@@ -156,6 +156,14 @@ class Linker:
                 except FileExistsError:
                     pass
                 except OSError as exc:
+                    if exc.errno == errno.EMLINK:
+                        # This object has all the names a file can have (65,000 on ext4:
+                        # many files of the same bytes, empty ones say). Hard links still
+                        # work for other objects; this file is copied.
+                        last_error = exc
+                        if "copy" not in kinds:
+                            kinds.append("copy")
+                        continue
                     if exc.errno in _UNSUPPORTED:
                         last_error = exc
                         self._rule_out(kind, exc)
@@ -174,7 +182,9 @@ class Linker:
                 raise exc
             except OSError as exc:
                 last_error = exc
-                if exc.errno in _UNSUPPORTED:
+                if exc.errno == errno.EMLINK and "copy" not in kinds:
+                    kinds.append("copy")  # (see above)
+                elif exc.errno in _UNSUPPORTED:
                     self._rule_out(kind, exc)
                 continue
             try:

@@ -291,3 +291,45 @@ def test_links_that_cannot_reach_the_cache_fail_every_file_the_same_way(project,
     project.run("checkout")
     assert (project.root / "data/f3").read_text() == "content 3"
     assert json.loads(project.run("doctor", "--json").stdout)["cache_type_works"] is True
+
+
+def test_an_object_with_all_the_names_it_can_have_is_copied_and_links_go_on(project,
+                                                                             monkeypatch):
+    """ext4 gives an inode at most 65,000 names: many files of the same bytes (empty ones,
+    say) fill their object. cache.type holds only hardlink: add and checkout copy the files
+    whose object is full (EMLINK), and link every other file, before and after them."""
+    import errno
+
+    from mlvc.objects.oid import hash_bytes
+
+    project.run("config", "cache.type", "hardlink")
+    files = {f"e{i}": "" for i in range(4)} | {f"f{i}": f"content {i}" for i in range(4)}
+    project.gen({"data": files})
+    full = hash_bytes(b"")
+    real_link = os.link
+
+    def emlink(src, dst, *args, **kwargs):
+        name = os.path.basename(str(src if "/.mlvc/cache/" in str(src) else dst))
+        # The empty file's object, once it has a name in the workspace besides its own:
+        if name == full[2:] and os.stat(src).st_nlink >= 2:
+            raise OSError(errno.EMLINK, os.strerror(errno.EMLINK))
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", emlink)
+    project.run("add", "data")
+    data = project.root / "data"
+
+    def links() -> dict[str, int]:
+        return {p.name: p.stat().st_nlink for p in sorted(data.iterdir())}
+
+    def check() -> None:
+        got = links()
+        assert all(got[f"f{i}"] == 2 for i in range(4)), got  # linked to their objects
+        # The empty object took one more name; the other empty files are copies.
+        assert sorted(got[f"e{i}"] for i in range(4)) == [1, 1, 1, 2], got
+        assert "up to date" in project.run("status").stdout
+
+    check()
+    shutil.rmtree(data)
+    project.run("checkout")
+    check()

@@ -206,3 +206,27 @@ def test_a_clone_is_hashed_itself_so_an_edit_meanwhile_cannot_spoil_the_object(t
     # The row keeps the stat from before the edit: the file's next stat differs from it,
     # so it is hashed again rather than trusted.
     assert got.state.key == f.key != stat_key(os.stat(path)) and leftovers(store) == []
+
+
+def test_a_file_with_all_the_names_it_can_have_is_copied_in_and_links_go_on(tmp_path,
+                                                                            monkeypatch):
+    """Linking a file that has 65,000 names already (EMLINK) into the cache fails for that
+    file only: a copy is stored and the file stays; the next file is linked."""
+    (tmp_path / "ws").mkdir()
+    for name in ("full", "next"):
+        (tmp_path / "ws" / name).write_bytes(name.encode())
+    store = ObjectStore(tmp_path / "cache")
+    real_link = os.link
+
+    def emlink(src, dst, *args, **kwargs):
+        if str(src).endswith("/full"):
+            raise OSError(errno.EMLINK, os.strerror(errno.EMLINK))
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", emlink)
+    imp = importer.Importer(tmp_path / "ws", store, Linker(store, ("hardlink",)), save=True)
+    got = [imp.run(WsFile(n, stat_key((tmp_path / "ws" / n).stat()), False))
+           for n in ("full", "next")]
+    assert got[0].state.link is None and store.read_bytes(got[0].oid) == b"full"
+    assert (tmp_path / "ws" / "full").stat().st_nlink == 1
+    assert got[1].state.link == "hardlink" and (tmp_path / "ws" / "next").stat().st_nlink == 2
