@@ -11,6 +11,7 @@ from mlvc.ops.commit import CommitResult, save_outputs
 from mlvc.paths import Nested, RelPath, is_within, overlaps, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
+from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
 from mlvc.workspace.pointer import POINTER_SUFFIX, check_pointer_name, pointer_path_for
 
@@ -40,6 +41,7 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
         if path.endswith(POINTER_SUFFIX):
             raise TargetError(f"'{path}' is an mlvc pointer file; it cannot be tracked itself")
         check_pointer_name(path)
+        gitignore.check_ignorable(path)
         if repo.ignore.is_ignored(path, os.path.isdir(to_fs(repo.root, path))):
             raise TargetError(f"'{path}' is ignored by .mlvcignore",
                               hint="remove the matching rule from .mlvcignore to track it")

@@ -22,6 +22,7 @@ from mlvc.pipeline.model import (
     StageOut,
 )
 from mlvc.pipeline.params import read_params
+from mlvc.workspace.gitignore import unignorable
 from mlvc.yamlio import parse_yaml
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -257,6 +258,8 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
                     if flag in options and not isinstance(options[flag], bool):
                         raise bad(f"'{flag}' must be true or false", field)
             path = _path(item, wdir, root, bad, field)
+            if options.get("cache", True) and (why := unignorable(path)):
+                raise bad(f"{path!r} {why}", field)
             if any(o.path == path for o in outs):
                 raise bad(f"'{path}' is listed twice", field)
             outs.append(StageOut(path, kind, options.get("cache", True),

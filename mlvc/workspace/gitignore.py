@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlvc.errors import TargetError
 from mlvc.fsutil import atomic_write
 from mlvc.paths import RelPath, name, parent, to_fs
 
@@ -20,8 +21,24 @@ def escape(entry_name: str) -> str:
     return out
 
 
+def unignorable(path: RelPath) -> str | None:
+    """Why no ``.gitignore`` line can name ``path`` exactly, or None. A line break in its
+    name would split the line, and the part after it would ignore other files."""
+    if "\n" in name(path) or "\r" in name(path):
+        return "has a line break in its name, which no .gitignore line can hold"
+    return None
+
+
+def check_ignorable(path: RelPath) -> None:
+    """Refuse to track ``path`` when git cannot be told to ignore it (see ``unignorable``)."""
+    why = unignorable(path)
+    if why:
+        raise TargetError(f"{path!r} {why}", hint="rename it, or track the folder it is in")
+
+
 def entry_for(path: RelPath) -> tuple[RelPath, str]:
     """The ``.gitignore`` file and the line that ignore ``path``."""
+    check_ignorable(path)
     folder = parent(path)
     return (f"{folder}/.gitignore" if folder else ".gitignore"), "/" + escape(name(path))
 

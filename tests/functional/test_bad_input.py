@@ -275,3 +275,14 @@ def test_files_with_names_as_long_as_a_file_name_can_be(project):
     for args in (("add", too_long), ("move", "data", too_long)):
         assert_refused(project, *args, match="too long a name for a pointer file",
                        hint="rename it to at most 250 bytes")
+
+
+def test_an_output_with_a_line_break_in_its_name_is_refused(project):
+    """A .gitignore line cannot hold it: '/top' and 'x' would be written, and 'x' would
+    ignore every file named x in the project. Inside a tracked folder such a name is fine."""
+    project.gen({"top\nx": "t", "data": {"in\nside": "fine"}})
+    assert_refused(project, "add", "top\nx", match="has a line break in its name",
+                   hint="rename it, or track the folder it is in")
+    project.run("add", "data")
+    assert_refused(project, "move", "data", "da\nta", match="has a line break in its name")
+    assert project.read(".gitignore").splitlines() == ["/data"]

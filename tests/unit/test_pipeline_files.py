@@ -56,6 +56,7 @@ def test_full_stage_form(tmp_path):
     ({"cmd": "x", "outs": ["a", "a"]}, "outs[1]"),
     ({"cmd": "x", "wat": 1}, "unknown keys"),
     ({"cmd": "x ${nope}"}, "cmd"),
+    ({"cmd": "x", "outs": ["a", "d/line\nbreak"]}, "outs[1]"),  # no .gitignore line holds it
 ])
 def test_errors_name_file_stage_and_field(tmp_path, stage, field):
     with pytest.raises(FormatError) as err:
