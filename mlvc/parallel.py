@@ -150,7 +150,7 @@ def _bytes_phase(progress: Progress, desc: str, total: int) -> Iterator[Advance 
     if total < BYTES_BAR_MIN:
         yield None
         return
-    with progress.phase(desc, total=total, unit="B") as advance:
+    with progress.phase(f"{desc} bytes", total=total, unit="B") as advance:
         yield advance
 
 

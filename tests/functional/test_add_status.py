@@ -525,5 +525,5 @@ def test_a_big_file_moves_a_bytes_bar_while_it_is_added_hashed_and_checked_out(p
     # Each pass moved the bar a MiB at a time (the file's own pass: add's copy, status's
     # hashing, checkout's copy), and each bar ends at the file's size.
     for desc in ("Adding", "Hashing", "Checking out"):
-        total, advances = seen.bytes[desc]
+        total, advances = seen.bytes[f"{desc} bytes"]
         assert total == size and advances == [1 << 20] * 3, desc

@@ -289,7 +289,7 @@ def test_a_bytes_bar_goes_beside_the_files_bar_from_enough_bytes(jobs, processes
     out = parallel.run_batched(items, _read_in_parts, jobs, seen, "Adding",
                                processes=processes, size=lambda x: 10)
     assert out == items
-    files, data = seen.phases[("Adding", "file")], seen.phases[("Adding", "B")]
+    files, data = seen.phases[("Adding", "file")], seen.phases[("Adding bytes", "B")]
     assert files["total"] == 300 and sum(files["advances"]) == 300
     assert data["total"] == 3000 and sum(data["advances"]) == 3000
     if not processes:  # in this process, files move the bar as they are read
@@ -298,4 +298,4 @@ def test_a_bytes_bar_goes_beside_the_files_bar_from_enough_bytes(jobs, processes
     few = Phases()
     parallel.run_batched(items[:50], _read_in_parts, jobs, few, "Adding",
                          processes=processes, size=lambda x: 10)
-    assert ("Adding", "B") not in few.phases
+    assert ("Adding bytes", "B") not in few.phases
