@@ -227,13 +227,13 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
 # ``(error,)`` not placed, and why; else ``(inode, mtime_ns, size, link type, *the object's
 # stat if it was just re-hashed, else three Nones)``.
 _LINKED = ()
+_NO_KEY = (None, None, None)
+_IN_THE_WAY = "a folder that is not empty is in the way"
 
 
 def _want_size(act: Action) -> int:
+    """The bytes an action places (for progress in bytes)."""
     return act.want.size if act.want is not None else 0
-
-_NO_KEY = (None, None, None)
-_IN_THE_WAY = "a folder that is not empty is in the way"
 
 
 def _remove(fs: Path) -> None:

@@ -157,16 +157,14 @@ class Importer:
             return Imported(oid, FileState(key, oid, f.link), None)
         method = self._method(f.exec)
         if method == "copy":
-            oid, key, verified = self._copy_in(fs)
-            return Imported(oid, FileState(key, oid), verified)
+            return self._import_copy(fs)
         try:
             return self._import_by(method, f, fs)
         except OSError as exc:
             if exc.errno == errno.EMLINK:
                 # The file has all the names it can have (65,000 on ext4): a copy of it is
                 # stored, and it stays as it is. Links go on for the other files.
-                oid, key, verified = self._copy_in(fs)
-                return Imported(oid, FileState(key, oid), verified)
+                return self._import_copy(fs)
             # The filesystem refuses this method (a link across filesystems, say): the next
             # one in cache.type is taken, or a copy into the cache (the file stays as it is).
             if exc.errno not in _UNSUPPORTED:
@@ -174,6 +172,10 @@ class Importer:
             with self._lock:
                 self._refused.add(method)
             return self.run(f)
+
+    def _import_copy(self, fs: str) -> Imported:
+        oid, key, verified = self._copy_in(fs)
+        return Imported(oid, FileState(key, oid), verified)
 
     def _import_by(self, method: str, f: WsFile, fs: str) -> Imported:
         """:meth:`_import` by ``method`` (reflink, hardlink or symlink)."""
