@@ -144,6 +144,43 @@ def from_user(root: Path, arg: str | os.PathLike[str], cwd: Path | None = None) 
     return UserPaths(root, cwd)(arg)
 
 
+def folder_in(root: Path, cwd: Path | str | None = None) -> RelPath | None:
+    """The current folder as a project path (``""`` at the root), or None when it is not
+    inside the project (or cannot be told)."""
+    try:
+        here = os.path.realpath(Path.cwd() if cwd is None else cwd)
+        rel = Path(here).relative_to(os.path.realpath(root)).as_posix()
+    except (OSError, ValueError):
+        return None
+    return "" if rel == "." else rel
+
+
+def seen_from(path: RelPath, here: RelPath | None) -> str:
+    """The project path ``path`` as it is typed in the project folder ``here`` (see
+    :func:`folder_in`): what git shows in a sub-folder (``../data``, ``.``). Unchanged at
+    the root, and when ``here`` is None (outside the project)."""
+    if not here:
+        return path
+    if path == here:
+        return "."
+    if is_within(path, here):
+        return path[len(here) + 1:]
+    ups, at = here.split("/"), path.split("/") if path else []
+    common = 0
+    while common < min(len(ups), len(at)) and ups[common] == at[common]:
+        common += 1
+    return "/".join([".."] * (len(ups) - common) + at[common:])
+
+
+def typed_in(path: RelPath, here: RelPath | None) -> str:
+    """``path`` as it is typed in the project folder ``here``, quoted for a shell where
+    needed: for a command that a hint suggests, which then works pasted as it is."""
+    import shlex
+
+    shown = seen_from(path, here)
+    return shlex.quote(f"./{shown}" if shown.startswith("-") else shown)
+
+
 class UserPaths:
     """:func:`from_user` for many paths (``mlvc add data/*.jpg``): the project folder and
     the current folder are resolved once for all of them."""
@@ -151,6 +188,15 @@ class UserPaths:
     def __init__(self, root: Path, cwd: Path | None = None) -> None:
         self.root = Path(os.path.realpath(root))
         self.cwd = os.path.realpath(Path.cwd() if cwd is None else cwd)
+        self.here = folder_in(self.root, self.cwd)
+
+    def seen(self, path: RelPath) -> str:
+        """``path`` as seen from the current folder (see :func:`seen_from`), for messages."""
+        return seen_from(path, self.here)
+
+    def typed(self, path: RelPath) -> str:
+        """``path`` as typed in the current folder (see :func:`typed_in`)."""
+        return typed_in(path, self.here)
 
     def __call__(self, arg: str | os.PathLike[str]) -> RelPath:
         raw = os.fspath(arg)

@@ -44,10 +44,26 @@ def printable(text: str) -> str:
 
 
 def shown(path: str) -> str:
-    """A path for people: as it is, or C-quoted like git when it has a control character
-    (a newline too) or a byte that is not UTF-8."""
+    """A project path for people: relative to the folder they are in, as git shows paths
+    (``../data`` from a sub-folder; as recorded at the root, and with ``--json``), and
+    C-quoted like git when it has a control character (a newline too) or a byte that is not
+    UTF-8."""
+    from mlvc.paths import seen_from
+
+    path = seen_from(path, click.get_current_context().meta.get(_HERE))
     _, quote_if, quoted = _patterns()
     return f'"{quoted.sub(_escape, path)}"' if quote_if.search(path) else path
+
+
+def typed(path: str) -> str:
+    """A project path as typed in the folder the user is in, quoted for a shell where
+    needed: for a command that a message suggests."""
+    from mlvc.paths import typed_in
+
+    return typed_in(path, click.get_current_context().meta.get(_HERE))
+
+
+_HERE = "mlvc.here"  # the context's note of the current folder, as a project path
 
 
 def settings() -> Settings:
@@ -55,11 +71,14 @@ def settings() -> Settings:
 
 
 def open_repo():
+    from mlvc.paths import folder_in
     from mlvc.repo import Repo
 
     s = settings()
-    return Repo.find(s.cwd, on_lock_wait=lambda: click.echo(
+    repo = Repo.find(s.cwd, on_lock_wait=lambda: click.echo(
         "Waiting for another mlvc process to release the repository lock…", err=True))
+    click.get_current_context().meta[_HERE] = folder_in(repo.root, s.cwd)
+    return repo
 
 
 def progress():

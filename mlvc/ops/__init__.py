@@ -32,14 +32,16 @@ class GitChange:
     staged: bool = False
 
 
-def inside_hint(index: Index, path: RelPath, usage: str) -> str | None:
+def inside_hint(index: Index, path: RelPath, usage: str, where: UserPaths) -> str | None:
     """For a ``path`` inside a tracked output, a hint that only the whole output can be
-    named: ``usage`` is the command (after ``mlvc``), ``{}`` standing for the output."""
+    named: ``usage`` is the command (after ``mlvc``), ``{}`` standing for the output as
+    typed in the user's folder (``where``)."""
     owner = index.owner(path)
     if owner is None or owner.out.path == path:
         return None
-    return (f"it is inside '{owner.out.path}', which {owner.pointer} tracks as a whole: "
-            f"`mlvc {usage.format(owner.out.path)}` names all of it")
+    return (f"it is inside '{where.seen(owner.out.path)}', which {where.seen(owner.pointer)} "
+            f"tracks as a whole: `mlvc {usage.format(where.typed(owner.out.path))}` names "
+            "all of it")
 
 
 def record_in_git(repo: Repo, paths: list[RelPath]) -> GitChange:

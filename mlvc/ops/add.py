@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops import user_paths
 from mlvc.ops.commit import CommitResult, save_outputs
-from mlvc.paths import Nested, RelPath, is_within, overlaps, to_fs
+from mlvc.paths import Nested, RelPath, UserPaths, is_within, overlaps, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -20,16 +19,20 @@ def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: b
         jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> CommitResult:
     if not targets:
         raise TargetError("nothing to add", hint="name the files or folders to track")
-    paths = list(dict.fromkeys(user_paths(repo, targets, cwd)))
+    resolve = UserPaths(repo.root, cwd)
+    paths = list(dict.fromkeys(resolve(t) for t in targets))
     index = Index.load(repo.root, repo.ignore)
-    _validate(repo, index, paths)
+    _validate(repo, index, paths, resolve)
     items = [(pointer_path_for(p), p) for p in paths]
     with repo.lock():
         return save_outputs(repo, items, index.pointers, save=not no_commit, jobs=jobs,
                             progress=progress)
 
 
-def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
+def _validate(repo: Repo, index: Index, paths: list[RelPath], where: UserPaths) -> None:
+    """Refuse what cannot be added. Messages name paths as seen from the user's folder,
+    and hints' commands as typed there (``where``)."""
+    seen, typed = where.seen, where.typed
     overlapping = index.overlap_finder()
     chosen = Nested(paths)
     for path in paths:
@@ -37,34 +40,38 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath]) -> None:
             raise TargetError("cannot track the whole project folder",
                               hint="name the data folders or files inside it")
         if not os.path.lexists(to_fs(repo.root, path)):
-            raise TargetError(f"'{path}' does not exist")
+            raise TargetError(f"'{seen(path)}' does not exist")
         if path.endswith(POINTER_SUFFIX):
-            raise TargetError(f"'{path}' is an mlvc pointer file; it cannot be tracked itself")
+            raise TargetError(f"'{seen(path)}' is an mlvc pointer file; it cannot be tracked itself")
         check_pointer_name(path)
         gitignore.check_ignorable(path)
         if repo.ignore.is_ignored(path, os.path.isdir(to_fs(repo.root, path))):
-            raise TargetError(f"'{path}' is ignored by .mlvcignore",
+            raise TargetError(f"'{seen(path)}' is ignored by .mlvcignore",
                               hint="remove the matching rule from .mlvcignore to track it")
         for d in index.declared:
             if overlaps(path, d.path):
-                what = "is" if path == d.path else f"overlaps '{d.path}',"
-                raise TargetError(f"'{path}' {what} an output of stage '{d.stage}'",
-                                  hint=d.hint())
+                what = "is" if path == d.path else f"overlaps '{seen(d.path)}',"
+                raise TargetError(f"'{seen(path)}' {what} an output of stage '{d.stage}'",
+                                  hint=d.hint(typed))
         for t in overlapping(path):  # stage outputs among them are refused above
             if t.out.path == path:
                 continue  # re-adding a tracked output records its new state
             if is_within(path, t.out.path):
                 raise TargetError(
-                    f"'{path}' is inside '{t.out.path}', which {t.pointer} tracks already",
-                    hint=f"run `mlvc add {t.out.path}` (or `mlvc commit`) to record its changes")
-            raise TargetError(f"'{path}' contains '{t.out.path}', which {t.pointer} tracks",
-                              hint=f"`mlvc remove {t.pointer}` first, then track the folder")
+                    f"'{seen(path)}' is inside '{seen(t.out.path)}', which {seen(t.pointer)} "
+                    "tracks already",
+                    hint=f"run `mlvc add {typed(t.out.path)}` (or `mlvc commit`) to record "
+                         "its changes")
+            raise TargetError(f"'{seen(path)}' contains '{seen(t.out.path)}', which "
+                              f"{seen(t.pointer)} tracks",
+                              hint=f"`mlvc remove {typed(t.pointer)}` first, then track the folder")
         inner = chosen.inside(path)
         if inner:
-            raise TargetError(f"'{inner[0]}' and '{path}' overlap; track one of them")
+            raise TargetError(f"'{seen(inner[0])}' and '{seen(path)}' overlap; track one of them")
     if repo.scm is not None:
         tracked = repo.scm.tracked(paths)
         if tracked:
             shown = tracked[0]
-            raise TargetError(f"'{shown}' is tracked by git already",
-                              hint=f"stop tracking it in git first: git rm -r --cached '{shown}'")
+            raise TargetError(f"'{seen(shown)}' is tracked by git already",
+                              hint="stop tracking it in git first: "
+                                 f"git rm -r --cached {typed(shown)}")

@@ -41,9 +41,12 @@ class Declared:
     stage: str
     recorded: bool  # mlvc.lock has an entry for the stage, with this output
 
-    def hint(self) -> str:
+    def hint(self, typed: Callable[[RelPath], str] | None = None) -> str:
+        """How to record the output; ``typed`` gives its path as the user types it
+        where they are (see :meth:`~mlvc.paths.UserPaths.typed`), else from the root."""
+        path = typed(self.path) if typed else self.path
         return (f"`mlvc repro {self.stage}` runs the stage and caches its outputs; if you ran "
-                f"its command yourself, `mlvc commit {self.path}` records them")
+                f"its command yourself, `mlvc commit {path}` records them")
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,58 @@ def test_git_hint_paths_are_relative_to_where_the_user_is(project):
         "sub/deep/.gitignore", "sub/deep/x.csv.mlvc"]
 
 
+def test_paths_printed_in_a_sub_folder_are_relative_to_it_as_in_git(project):
+    project.gen({"sub": {"d": {"x": "1"}, "deep": {}}, "top": {"y": "2"}})
+    here = project.root / "sub" / "deep"
+    r = project.run("add", "../d", "../../top", cwd=here)
+    assert "Added ../d (1 file, 1 B) -> ../d.mlvc" in r.stdout
+    assert "Added ../../top (1 file, 1 B) -> ../../top.mlvc" in r.stdout
+    (project.root / "sub" / "d" / "x").write_text("changed")
+    r = project.run("status", cwd=project.root / "sub", code=None)
+    assert r.stdout.splitlines()[:2] == ["d (d.mlvc):", "  modified:         d/x"]
+    # --json is for scripts: paths from the project root, wherever it runs (git's porcelain)
+    doc = json.loads(project.run("status", "--json", cwd=here, code=None).stdout)
+    assert doc["changed"][0]["modified"] == ["sub/d/x"]
+    r = project.run("checkout", cwd=here, code=1)
+    assert r.stderr.splitlines()[1] == "  ../d/x"  # the kept file, as typed here
+    r = project.run("move", "../d", "e", cwd=here)
+    assert r.stdout.startswith("Moved ../d -> e (e.mlvc)")
+    assert project.run("status", cwd=project.root).stdout.splitlines()[0] == (
+        "sub/deep/e (sub/deep/e.mlvc):")  # at the root, as recorded
+
+
+def test_hints_name_commands_that_work_pasted_in_the_sub_folder(project):
+    import shlex
+
+    project.gen({"sub": {"my data": {"x": "1"}, "deep": {}}})
+    here = project.root / "sub" / "deep"
+    project.run("add", "../my data", cwd=here)
+    (project.root / "sub" / "my data" / "x").write_text("changed")
+
+    def hinted(r) -> list[str]:
+        return shlex.split(r.stderr.split("`mlvc ", 1)[1].split("`", 1)[0])
+
+    r = project.run("add", "../my data/x", cwd=here, code=1)
+    assert r.stderr.startswith(
+        "error: '../my data/x' is inside '../my data', which ../my data.mlvc tracks already")
+    assert hinted(r) == ["add", "../my data"]
+    for args in (["remove", "../my data/x"], ["move", "../my data/x", "y"]):
+        r = project.run(*args, cwd=here, code=1)
+        assert "hint: it is inside '../my data', which ../my data.mlvc tracks as a whole" \
+            in r.stderr
+        assert hinted(r)[1] == "../my data"
+    project.run(*hinted(project.run("add", "../my data/x", cwd=here, code=1)), cwd=here)
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+
+    project.gen({"sub": {"g.csv": "1"}})
+    project.git("add", "sub/g.csv")
+    r = project.run("add", "../g.csv", cwd=here, code=1)
+    assert "error: '../g.csv' is tracked by git already" in r.stderr
+    git_rm = shlex.split(r.stderr.split("git first: ", 1)[1])
+    subprocess.run(git_rm, cwd=here, check=True)  # the hinted git command, pasted here
+    project.run("add", "../g.csv", cwd=here)
+
+
 def _staged(project) -> set[str]:
     return set(project.git("diff", "--cached", "--name-only", "-z").split("\0")) - {""}
 

@@ -716,6 +716,19 @@ def test_commit_without_targets_says_which_unrun_outputs_it_left_alone(unrun):
     assert json.loads(unrun.run("commit", "--json").stdout)["not_run"] == []
 
 
+def test_an_unrun_output_is_named_as_typed_in_a_sub_folder(unrun):
+    unrun.gen({"y.out": "by hand\n", "m.json": "{}\n", "sub": {}})
+    here = unrun.root / "sub"
+    result = unrun.run("add", "../y.out", cwd=here, code=1)
+    assert "error: '../y.out' is an output of stage 'y'" in result.stderr
+    assert "`mlvc commit ../y.out` records them" in result.stderr
+    out = unrun.run("commit", cwd=here).stdout
+    assert "Left alone: ../y.out, an output of stage 'y'" in out
+    assert "`mlvc commit ../y.out` records them" in out
+    unrun.run("commit", "../y.out", cwd=here)  # the hinted command, pasted there
+    assert json.loads(unrun.run("status", "--json").stdout)["clean"]
+
+
 def test_an_uncached_stage_output_is_said_to_be_kept_in_git(unrun):
     unrun.gen({"y.out": "y\n3\n", "m.json": "{}\n"})
     unrun.run("commit", "m.json")  # records stage y

@@ -1,4 +1,5 @@
 import os
+import posixpath
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,50 @@ def test_nested_answers_as_comparing_with_each_path(paths, path):
     assert nested.holding(path) == holding
     assert nested.inside(path) == inside
     assert sorted(nested.overlapping(path)) == sorted(holding + inside)
+
+
+# -- project paths as seen from a sub-folder (what the CLI prints there) -------------------
+names = st.sampled_from(["a", "b", "ab", "..a", "-x", "c d", "é", "a.b"])
+project_paths = st.lists(names, max_size=4).map("/".join)
+
+
+@given(project_paths, project_paths)
+def test_a_path_seen_from_a_folder_leads_back_to_it(path, here):
+    from mlvc.paths import seen_from
+
+    shown = seen_from(path, here)
+    # typed in ``here``, it names the same project path (".." climbing only as far as needed)
+    assert posixpath.normpath(posixpath.join("/p", here, shown)) == posixpath.normpath(
+        posixpath.join("/p", path))
+    if not here:
+        assert shown == path  # at the root: as recorded
+        return
+    parts = shown.split("/")
+    assert "" not in parts and ("." not in parts or shown == ".")
+    ups = parts.count("..")
+    assert parts[:ups] == [".."] * ups  # climbs first, then only goes down
+    assert (ups == 0) == is_within(path, here)  # climbs only out of ``here``
+
+
+@given(project_paths)
+def test_a_path_seen_from_the_root_or_outside_is_as_recorded(path):
+    from mlvc.paths import seen_from
+
+    assert seen_from(path, "") == path and seen_from(path, None) == path
+
+
+def test_seen_from_examples(tmp_path):
+    from mlvc.paths import UserPaths, folder_in, seen_from
+
+    assert seen_from("sub/d/x", "sub") == "d/x"
+    assert seen_from("sub", "sub") == "."
+    assert seen_from("data", "sub/deep") == "../../data"
+    assert seen_from("", "sub/deep") == "../.."
+    assert seen_from("subx/y", "sub") == "../subx/y"  # a shared prefix is not a folder
+    (tmp_path / "sub").mkdir()
+    assert folder_in(tmp_path, tmp_path / "sub") == "sub"
+    assert folder_in(tmp_path, tmp_path) == ""
+    assert folder_in(tmp_path / "sub", tmp_path) is None
+    where = UserPaths(tmp_path, tmp_path / "sub")
+    assert where.typed("sub/-x") == "./-x"  # not taken for an option
+    assert where.typed("my data") == "'../my data'"

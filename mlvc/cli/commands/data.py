@@ -22,6 +22,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    typed,
 )
 
 
@@ -97,8 +98,8 @@ def commit_cmd(targets, force, jobs, as_json):
     if not changed:
         echo("Nothing to commit: the pointers already match the workspace.")
     for d in result.not_run:
-        echo(f"Left alone: {printable(d.path)}, an output of stage '{printable(d.stage)}', "
-             f"which has not run yet.\n  {printable(d.hint())}")
+        echo(f"Left alone: {shown(d.path)}, an output of stage '{printable(d.stage)}', "
+             f"which has not run yet.\n  {printable(d.hint(typed))}")
     git_hint(repo.root, result)
 
 
@@ -151,7 +152,7 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             for why in st.reasons[:LIST_LIMIT]:
                 echo(f"  {why}")
         for out in result.changed:
-            echo(f"{out.path} ({out.pointer}):")
+            echo(f"{shown(out.path)} ({shown(out.pointer)}):")
             if out.problem:
                 echo(f"  {out.problem}")
             if out.missing:
@@ -286,7 +287,7 @@ def move_cmd(src, dst, as_json):
     if as_json:
         echo_json(result.to_json())
         return
-    echo(f"Moved {result.src} -> {result.dst} ({result.new_pointer})")
+    echo(f"Moved {shown(result.src)} -> {shown(result.dst)} ({shown(result.new_pointer)})")
     git_hint(repo.root, result, "To record this in git")
 
 

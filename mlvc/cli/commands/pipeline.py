@@ -16,6 +16,7 @@ from mlvc.cli.render import (
     open_repo,
     progress,
     settings,
+    shown,
 )
 
 
@@ -194,7 +195,7 @@ def stage_list_cmd(as_json):
         echo("No stages: add one with `mlvc stage add`.")
     width = max((len(s.name) for s in stages), default=0)
     for s in stages:
-        outs = ", ".join(o.path for o in s.outs)
+        outs = ", ".join(shown(o.path) for o in s.outs)
         what = s.desc or (f"outputs {outs}" if outs else s.cmd[0])
         flags = " (frozen)" if s.frozen else ""
         click.echo(f"{s.name:<{width}}  {what}{flags}")
