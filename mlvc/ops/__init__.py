@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from mlvc.workspace.index import Index
 
 
-def user_paths(repo: Repo, targets: list[str], cwd: Path | None) -> list[RelPath]:
-    """Targets as the user typed them (relative to ``cwd``), as project paths."""
+def user_paths(repo: Repo, targets: list[str], cwd: Path | None
+               ) -> tuple[list[RelPath], UserPaths]:
+    """Targets as the user typed them (relative to ``cwd``), as project paths; and the
+    resolver, which also shows paths as seen from ``cwd`` (for messages)."""
     resolve = UserPaths(repo.root, cwd)
-    return [resolve(t) for t in targets]
+    return [resolve(t) for t in targets], resolve
 
 
 @dataclass(frozen=True, slots=True)

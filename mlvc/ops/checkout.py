@@ -65,7 +65,7 @@ def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None =
              force: bool = False, relink: bool = False, jobs: int | None = None,
              progress: Progress = NULL_PROGRESS) -> CheckoutResult:
     index = Index.load(repo.root, repo.ignore)
-    selected = index.select(user_paths(repo, targets or [], cwd))
+    selected = index.select(*user_paths(repo, targets or [], cwd))
     with repo.lock():
         return checkout_selected(repo, selected, force=force, relink=relink, jobs=jobs,
                                  progress=progress)

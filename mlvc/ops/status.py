@@ -80,7 +80,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     jobs = jobs or repo.jobs
     started = time.time_ns()
     index = Index.load(repo.root, repo.ignore)
-    selected = index.select(user_paths(repo, targets or [], cwd))
+    selected = index.select(*user_paths(repo, targets or [], cwd))
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
     stats: dict = {}  # the stat of marked objects, taken during the scan

@@ -24,8 +24,8 @@ class UnprotectResult:
 
 
 def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None) -> UnprotectResult:
-    paths = user_paths(repo, targets, cwd)
-    Index.load(repo.root, repo.ignore).select(paths)  # every target must be tracked
+    paths, where = user_paths(repo, targets, cwd)
+    Index.load(repo.root, repo.ignore).select(paths, where)  # every target must be tracked
     done: list[RelPath] = []
     rows = []
     with repo.lock():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.paths import Nested, RelPath, is_within, overlaps, to_fs
+from mlvc.paths import Nested, RelPath, UserPaths, is_within, overlaps, to_fs
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.pointer import POINTER_SUFFIX, Out, Pointer, load_pointer
 
@@ -149,9 +149,11 @@ class Index:
                 return t
         return None
 
-    def select(self, targets: list[RelPath]) -> list[Selected]:
+    def select(self, targets: list[RelPath], where: UserPaths | None = None) -> list[Selected]:
         """Outputs chosen by targets: pointer files, output paths, folders holding outputs,
-        or paths inside a tracked folder. No targets: everything."""
+        or paths inside a tracked folder. No targets: everything. Errors name a target as
+        seen from the user's folder (``where``), else from the root."""
+        seen = where.seen if where is not None else str
         if not targets:
             return [Selected(t, "") for t in self.tracked()]
         # Each target is answered without a pass over every output (`mlvc status
@@ -176,13 +178,13 @@ class Index:
                     if target and overlaps(target, d.path):
                         if d.recorded:  # and so not cached: git keeps it
                             raise TargetError(
-                                f"'{target}' is an output of stage '{d.stage}' kept in git "
+                                f"'{seen(target)}' is an output of stage '{d.stage}' kept in git "
                                 "(cache: false), not in the mlvc cache",
                                 hint="git tracks its versions: `git status`, `git checkout`")
                         raise TargetError(
-                            f"'{target}' is an output of stage '{d.stage}', which has not "
-                            "run yet", hint=d.hint())
-                raise TargetError(f"'{target or '.'}' is not tracked by mlvc",
+                            f"'{seen(target)}' is an output of stage '{d.stage}', which has "
+                            "not run yet", hint=d.hint(where.typed if where else None))
+                raise TargetError(f"'{seen(target) or '.'}' is not tracked by mlvc",
                                   hint="`mlvc status` lists what is tracked; `mlvc add` tracks it")
             for s in hits:
                 chosen.setdefault((s.tracked.pointer, s.tracked.out.path), s)

@@ -248,6 +248,9 @@ def test_paths_printed_in_a_sub_folder_are_relative_to_it_as_in_git(project):
     assert r.stdout.startswith("Moved ../d -> e (e.mlvc)")
     assert project.run("status", cwd=project.root).stdout.splitlines()[0] == (
         "sub/deep/e (sub/deep/e.mlvc):")  # at the root, as recorded
+    for command in ("status", "checkout", "commit", "unprotect", "push"):
+        r = project.run(command, "../d/nothing", cwd=here, code=1)
+        assert r.stderr.startswith("error: '../d/nothing' is not tracked by mlvc"), command
 
 
 def test_hints_name_commands_that_work_pasted_in_the_sub_folder(project):

@@ -722,6 +722,9 @@ def test_an_unrun_output_is_named_as_typed_in_a_sub_folder(unrun):
     result = unrun.run("add", "../y.out", cwd=here, code=1)
     assert "error: '../y.out' is an output of stage 'y'" in result.stderr
     assert "`mlvc commit ../y.out` records them" in result.stderr
+    result = unrun.run("status", "../y.out", cwd=here, code=1)
+    assert "error: '../y.out' is an output of stage 'y', which has not run yet" in result.stderr
+    assert "`mlvc commit ../y.out` records them" in result.stderr
     out = unrun.run("commit", cwd=here).stdout
     assert "Left alone: ../y.out, an output of stage 'y'" in out
     assert "`mlvc commit ../y.out` records them" in out
