@@ -50,7 +50,7 @@ def shown(path: str) -> str:
     UTF-8."""
     from mlvc.paths import seen_from
 
-    path = seen_from(path, click.get_current_context().meta.get(_HERE))
+    path = seen_from(path, _here())
     _, quote_if, quoted = _patterns()
     return f'"{quoted.sub(_escape, path)}"' if quote_if.search(path) else path
 
@@ -60,10 +60,16 @@ def typed(path: str) -> str:
     needed: for a command that a message suggests."""
     from mlvc.paths import typed_in
 
-    return typed_in(path, click.get_current_context().meta.get(_HERE))
+    return typed_in(path, _here())
 
 
 _HERE = "mlvc.here"  # the context's note of the current folder, as a project path
+
+
+def _here() -> str | None:
+    """The folder the user is in, as a project path, once ``open_repo`` has found it."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.meta.get(_HERE)
 
 
 def settings() -> Settings:
