@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from mlvc.errors import TargetError
+from mlvc.ops import user_paths
 from mlvc.ops.commit import CommitResult, save_outputs
 from mlvc.paths import Nested, RelPath, UserPaths, is_within, overlaps, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -19,10 +20,10 @@ def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: b
         jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> CommitResult:
     if not targets:
         raise TargetError("nothing to add", hint="name the files or folders to track")
-    resolve = UserPaths(repo.root, cwd)
-    paths = list(dict.fromkeys(resolve(t) for t in targets))
+    typed_paths, where = user_paths(repo, targets, cwd)
+    paths = list(dict.fromkeys(typed_paths))
     index = Index.load(repo.root, repo.ignore)
-    _validate(repo, index, paths, resolve)
+    _validate(repo, index, paths, where)
     items = [(pointer_path_for(p), p) for p in paths]
     with repo.lock():
         return save_outputs(repo, items, index.pointers, save=not no_commit, jobs=jobs,

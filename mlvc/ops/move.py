@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops import inside_hint, record_in_git
-from mlvc.paths import RelPath, UserPaths, check_inside, is_within, name, to_fs
+from mlvc.ops import inside_hint, record_in_git, user_paths
+from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -32,14 +32,13 @@ class MoveResult:
 
 
 def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResult:
-    resolve = UserPaths(repo.root, cwd)
-    src_path, dst_path = resolve(src), resolve(dst)
+    (src_path, dst_path), where = user_paths(repo, [src, dst], cwd)
     index = Index.load(repo.root, repo.ignore)
     tracked = next((t for t in index.tracked()
                     if src_path in (t.out.path, t.pointer)), None)
     if tracked is None:
         raise TargetError(f"'{src}' is not a tracked output",
-                          hint=inside_hint(index, src_path, "move {} DST", resolve)
+                          hint=inside_hint(index, src_path, "move {} DST", where)
                           or "`mlvc status` lists them")
     if tracked.stage is not None:
         raise TargetError(f"'{tracked.out.path}' is an output of stage '{tracked.stage}'",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import ConfirmationRequired, TargetError
-from mlvc.ops import inside_hint, record_in_git
+from mlvc.ops import inside_hint, record_in_git, user_paths
 from mlvc.ops.status import status
-from mlvc.paths import Nested, RelPath, UserPaths, to_fs
+from mlvc.paths import Nested, RelPath, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -48,13 +48,13 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
         if t.stage is None:
             by_out.setdefault(t.out.path, []).append(t.pointer)
     pointers: dict[RelPath, Pointer] = {}
-    resolve = UserPaths(repo.root, cwd)
-    for target, path in zip(targets, [resolve(t) for t in targets]):
+    paths, where = user_paths(repo, targets, cwd)
+    for target, path in zip(targets, paths):
         _refuse_stage_output(index, path, "remove it from the stage in mlvc.yaml instead")
         owners = [path] if path in index.pointers else by_out.get(path, [])
         if not owners:
             raise TargetError(f"'{target}' is neither a pointer file nor a tracked output",
-                              hint=inside_hint(index, path, "remove {}", resolve)
+                              hint=inside_hint(index, path, "remove {}", where)
                               or "`mlvc status` lists what is tracked")
         if len(set(owners)) > 1:
             raise TargetError(f"'{target}' is tracked by {' and '.join(owners)}",
