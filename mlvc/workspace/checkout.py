@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from mlvc.errors import NO_SPACE, is_no_space
 from mlvc.parallel import run_batched
@@ -22,8 +23,10 @@ from mlvc.workspace.state import FileState, StatKey
 from mlvc.workspace.verify import CORRUPT, Inspector
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+class Action(NamedTuple):
+    """One file's step of a plan (a NamedTuple: one per file, and a checkout of 50,000
+    files makes 50,000; a frozen dataclass took twice as long to build)."""
+
     kind: str  # create | replace | relink | chmod | delete
     path: RelPath
     want: Want | None = None
