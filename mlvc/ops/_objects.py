@@ -93,7 +93,7 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     all_commits: bool = False) -> tuple[list[Source], list[str]]:
     """Tracked outputs of the workspace and of the chosen revisions; plus warnings."""
     paths, where = user_paths(repo, targets or [], cwd)
-    index = Index.load(repo.root, repo.ignore)
+    index = Index.load(repo.root, repo.ignore, where=where)
     sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
                for s in index.select(paths, where)]
     warnings: list[str] = []

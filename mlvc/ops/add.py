@@ -22,7 +22,7 @@ def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: b
         raise TargetError("nothing to add", hint="name the files or folders to track")
     typed_paths, where = user_paths(repo, targets, cwd)
     paths = list(dict.fromkeys(typed_paths))
-    index = Index.load(repo.root, repo.ignore)
+    index = Index.load(repo.root, repo.ignore, where=where)
     _validate(repo, index, paths, where)
     items = [(pointer_path_for(p), p) for p in paths]
     with repo.lock():

@@ -429,8 +429,8 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
            progress: Progress = NULL_PROGRESS) -> CommitResult:
     """Record tracked outputs as they are now. A stage whose cmd, deps or params changed
     since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written)."""
-    index = Index.load(repo.root, repo.ignore)
     paths, where = user_paths(repo, targets or [], cwd)
+    index = Index.load(repo.root, repo.ignore, where=where)
     # A stage that has not run yet is recorded when one of its outputs is named: its
     # command was run by hand.
     unrun, paths = index.unrecorded_stages(paths)

@@ -33,7 +33,7 @@ class MoveResult:
 
 def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResult:
     (src_path, dst_path), where = user_paths(repo, [src, dst], cwd)
-    index = Index.load(repo.root, repo.ignore)
+    index = Index.load(repo.root, repo.ignore, where=where)
     tracked = next((t for t in index.tracked()
                     if src_path in (t.out.path, t.pointer)), None)
     if tracked is None:

@@ -25,7 +25,7 @@ class UnprotectResult:
 
 def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None) -> UnprotectResult:
     paths, where = user_paths(repo, targets, cwd)
-    Index.load(repo.root, repo.ignore).select(paths, where)  # every target must be tracked
+    Index.load(repo.root, repo.ignore, where=where).select(paths, where)  # every target must be tracked
     done: list[RelPath] = []
     rows = []
     with repo.lock():

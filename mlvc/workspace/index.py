@@ -57,12 +57,13 @@ class Index:
 
     @classmethod
     def load(cls, root: Path, ignore: IgnoreRules, *, stages: bool = True,
-             strict: bool = True) -> Index:
+             strict: bool = True, where: UserPaths | None = None) -> Index:
         """Every pointer file (and, with ``stages``, the stage outputs of mlvc.lock).
 
         ``strict``: refuse two pointer files whose outputs are the same path or one inside
         the other (a merge or a copied pointer can do that): which one would checkout
-        follow? ``mlvc remove`` loads leniently, so that one of them can be removed.
+        follow? ``mlvc remove`` loads leniently, so that one of them can be removed. The
+        error names paths as seen from the user's folder (``where``), else from the root.
         """
         pointers: dict[RelPath, Pointer] = {}
         locked, declared = _stage_outs(root) if stages else ((), ())
@@ -105,10 +106,12 @@ class Index:
             stack.extend(d for d in subdirs if d not in out_paths)
         index = cls(dict(sorted(pointers.items())), locked, declared)
         if strict:
-            index._refuse_overlaps()
+            index._refuse_overlaps(where.seen if where else str,
+                                   where.typed if where else str)
         return index
 
-    def _refuse_overlaps(self) -> None:
+    def _refuse_overlaps(self, seen: Callable[[RelPath], str],
+                         typed: Callable[[RelPath], str]) -> None:
         owners: dict[RelPath, list[RelPath]] = {}  # output path -> its pointer files
         for pointer in self.pointers.values():
             for out in pointer.outs:
@@ -118,25 +121,26 @@ class Index:
             first, *more = owners[path]
             if more:
                 other = more[0]
-                what = (f"is listed twice in {first}" if other == first
-                        else f"is tracked by both {first} and {other}")
+                what = (f"is listed twice in {seen(first)}" if other == first
+                        else f"is tracked by both {seen(first)} and {seen(other)}")
             elif inner := nested.inside(path):
                 other = owners[inner[0]][0]
-                what = f"holds '{inner[0]}', which {other} tracks; {first} tracks it whole"
+                what = (f"holds '{seen(inner[0])}', which {seen(other)} tracks; {seen(first)} "
+                        "tracks it whole")
             else:
                 continue
-            raise TargetError(f"'{path}' {what}",
+            raise TargetError(f"'{seen(path)}' {what}",
                               hint=f"a path is tracked by one pointer file only: `mlvc remove "
-                                   f"{other}` (or delete that file) keeps {first}")
+                                   f"{typed(other)}` (or delete that file) keeps {seen(first)}")
         for t in self.stage_outs:  # a stage output that a pointer file tracks too
             for path in nested.overlapping(t.out.path):
                 pointer = owners[path][0]
-                what = (f"'{path}' is tracked by {pointer} and is an output of stage "
-                        f"'{t.stage}' too" if path == t.out.path else
-                        f"'{path}' ({pointer}) overlaps '{t.out.path}', an output of stage "
-                        f"'{t.stage}'")
-                raise TargetError(what,
-                                  hint=f"`mlvc remove {pointer}` and let the stage produce it")
+                what = (f"'{seen(path)}' is tracked by {seen(pointer)} and is an output of "
+                        f"stage '{t.stage}' too" if path == t.out.path else
+                        f"'{seen(path)}' ({seen(pointer)}) overlaps '{seen(t.out.path)}', an "
+                        f"output of stage '{t.stage}'")
+                raise TargetError(what, hint=f"`mlvc remove {typed(pointer)}` and let the "
+                                             "stage produce it")
 
     def tracked(self) -> list[Tracked]:
         return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs] + list(

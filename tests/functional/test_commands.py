@@ -467,6 +467,15 @@ def test_two_pointer_files_for_one_path_are_refused_until_one_is_removed(project
         r = project.run(*args, code=1)
         assert r.stderr.startswith("error: 'data' is tracked by both copy.mlvc and data.mlvc")
         assert "`mlvc remove data.mlvc` (or delete that file) keeps copy.mlvc" in r.stderr
+    # In a sub-folder, the paths are as seen there, and the hinted command works there.
+    (project.root / "sub").mkdir()
+    for args in (["status"], ["checkout"], ["add", "../data"], ["commit"], ["push"],
+                 ["unprotect", "../data"], ["move", "../data", "x"]):
+        r = project.run(*args, cwd=project.root / "sub", code=1)
+        assert r.stderr.startswith(
+            "error: '../data' is tracked by both ../copy.mlvc and ../data.mlvc"), args
+        assert "`mlvc remove ../data.mlvc` (or delete that file) keeps ../copy.mlvc" \
+            in r.stderr
     assert "name the pointer file" in project.run("remove", "data", code=1).stderr
     r = project.run("remove", "--outs", "copy.mlvc")  # data.mlvc still tracks data
     assert "Removed copy.mlvc\n" in r.stdout
