@@ -188,15 +188,7 @@ class UserPaths:
     def __init__(self, root: Path, cwd: Path | None = None) -> None:
         self.root = Path(os.path.realpath(root))
         self.cwd = os.path.realpath(Path.cwd() if cwd is None else cwd)
-        self.here = folder_in(self.root, self.cwd)
-
-    def seen(self, path: RelPath) -> str:
-        """``path`` as seen from the current folder (see :func:`seen_from`), for messages."""
-        return seen_from(path, self.here)
-
-    def typed(self, path: RelPath) -> str:
-        """``path`` as typed in the current folder (see :func:`typed_in`)."""
-        return typed_in(path, self.here)
+        self.here = folder_in(self.root, self.cwd)  # for messages: see seen_from, typed_in
 
     def __call__(self, arg: str | os.PathLike[str]) -> RelPath:
         raw = os.fspath(arg)

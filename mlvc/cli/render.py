@@ -50,24 +50,17 @@ def shown(path: str) -> str:
     UTF-8."""
     from mlvc.paths import seen_from
 
-    path = seen_from(path, _here())
+    path = seen_from(path, here())
     _, quote_if, quoted = _patterns()
     return f'"{quoted.sub(_escape, path)}"' if quote_if.search(path) else path
-
-
-def typed(path: str) -> str:
-    """A project path as typed in the folder the user is in, quoted for a shell where
-    needed: for a command that a message suggests."""
-    from mlvc.paths import typed_in
-
-    return typed_in(path, _here())
 
 
 _HERE = "mlvc.here"  # the context's note of the current folder, as a project path
 
 
-def _here() -> str | None:
-    """The folder the user is in, as a project path, once ``open_repo`` has found it."""
+def here() -> str | None:
+    """The folder the user is in, as a project path, once ``open_repo`` has found it (None
+    before, or outside the project): see :func:`mlvc.paths.seen_from`."""
     ctx = click.get_current_context(silent=True)
     return None if ctx is None else ctx.meta.get(_HERE)
 

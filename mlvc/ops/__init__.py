@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlvc.errors import MlvcError, PipelineError
-from mlvc.paths import RelPath, UserPaths, to_fs
+from mlvc.paths import RelPath, UserPaths, seen_from, to_fs, typed_in
 
 if TYPE_CHECKING:
     from mlvc.pipeline.model import Stage
@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 
 
 def user_paths(repo: Repo, targets: list[str], cwd: Path | None
-               ) -> tuple[list[RelPath], UserPaths]:
-    """Targets as the user typed them (relative to ``cwd``), as project paths; and the
-    resolver, which also shows paths as seen from ``cwd`` (for messages)."""
+               ) -> tuple[list[RelPath], RelPath | None]:
+    """Targets as the user typed them (relative to ``cwd``), as project paths; and ``cwd``
+    as one (None outside the project), for messages to name paths as seen from there."""
     resolve = UserPaths(repo.root, cwd)
-    return [resolve(t) for t in targets], resolve
+    return [resolve(t) for t in targets], resolve.here
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +34,16 @@ class GitChange:
     staged: bool = False
 
 
-def inside_hint(index: Index, path: RelPath, usage: str, where: UserPaths) -> str | None:
+def inside_hint(index: Index, path: RelPath, usage: str, here: RelPath | None) -> str | None:
     """For a ``path`` inside a tracked output, a hint that only the whole output can be
     named: ``usage`` is the command (after ``mlvc``), ``{}`` standing for the output as
-    typed in the user's folder (``where``)."""
+    typed in the user's folder ``here``."""
     owner = index.owner(path)
     if owner is None or owner.out.path == path:
         return None
-    return (f"it is inside '{where.seen(owner.out.path)}', which {where.seen(owner.pointer)} "
-            f"tracks as a whole: `mlvc {usage.format(where.typed(owner.out.path))}` names "
-            "all of it")
+    return (f"it is inside '{seen_from(owner.out.path, here)}', which "
+            f"{seen_from(owner.pointer, here)} tracks as a whole: "
+            f"`mlvc {usage.format(typed_in(owner.out.path, here))}` names all of it")
 
 
 def record_in_git(repo: Repo, paths: list[RelPath]) -> GitChange:

@@ -92,10 +92,10 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     all_branches: bool = False, all_tags: bool = False,
                     all_commits: bool = False) -> tuple[list[Source], list[str]]:
     """Tracked outputs of the workspace and of the chosen revisions; plus warnings."""
-    paths, where = user_paths(repo, targets or [], cwd)
-    index = Index.load(repo.root, repo.ignore, where=where)
+    paths, here = user_paths(repo, targets or [], cwd)
+    index = Index.load(repo.root, repo.ignore, here=here)
     sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
-               for s in index.select(paths, where)]
+               for s in index.select(paths, here)]
     warnings: list[str] = []
     if not (all_branches or all_tags or all_commits):
         return sources, warnings

@@ -8,7 +8,7 @@ from pathlib import Path
 from mlvc.errors import TargetError
 from mlvc.ops import user_paths
 from mlvc.ops.commit import CommitResult, save_outputs
-from mlvc.paths import Nested, RelPath, UserPaths, is_within, overlaps, to_fs
+from mlvc.paths import Nested, RelPath, is_within, overlaps, seen_from, to_fs, typed_in
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -20,20 +20,25 @@ def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: b
         jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> CommitResult:
     if not targets:
         raise TargetError("nothing to add", hint="name the files or folders to track")
-    typed_paths, where = user_paths(repo, targets, cwd)
-    paths = list(dict.fromkeys(typed_paths))
-    index = Index.load(repo.root, repo.ignore, where=where)
-    _validate(repo, index, paths, where)
+    resolved, here = user_paths(repo, targets, cwd)
+    paths = list(dict.fromkeys(resolved))
+    index = Index.load(repo.root, repo.ignore, here=here)
+    _validate(repo, index, paths, here)
     items = [(pointer_path_for(p), p) for p in paths]
     with repo.lock():
         return save_outputs(repo, items, index.pointers, save=not no_commit, jobs=jobs,
                             progress=progress)
 
 
-def _validate(repo: Repo, index: Index, paths: list[RelPath], where: UserPaths) -> None:
-    """Refuse what cannot be added. Messages name paths as seen from the user's folder,
-    and hints' commands as typed there (``where``)."""
-    seen, typed = where.seen, where.typed
+def _validate(repo: Repo, index: Index, paths: list[RelPath], here: RelPath | None) -> None:
+    """Refuse what cannot be added. Messages name paths as seen from the user's folder
+    ``here``, and hints' commands as typed there."""
+
+    def seen(path: RelPath) -> str:
+        return seen_from(path, here)
+
+    def typed(path: RelPath) -> str:
+        return typed_in(path, here)
     overlapping = index.overlap_finder()
     chosen = Nested(paths)
     for path in paths:
@@ -43,7 +48,8 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath], where: UserPaths) 
         if not os.path.lexists(to_fs(repo.root, path)):
             raise TargetError(f"'{seen(path)}' does not exist")
         if path.endswith(POINTER_SUFFIX):
-            raise TargetError(f"'{seen(path)}' is an mlvc pointer file; it cannot be tracked itself")
+            raise TargetError(f"'{seen(path)}' is an mlvc pointer file; it cannot be tracked "
+                              "itself")
         check_pointer_name(path)
         gitignore.check_ignorable(path)
         if repo.ignore.is_ignored(path, os.path.isdir(to_fs(repo.root, path))):
@@ -53,7 +59,7 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath], where: UserPaths) 
             if overlaps(path, d.path):
                 what = "is" if path == d.path else f"overlaps '{seen(d.path)}',"
                 raise TargetError(f"'{seen(path)}' {what} an output of stage '{d.stage}'",
-                                  hint=d.hint(typed))
+                                  hint=d.hint(here))
         for t in overlapping(path):  # stage outputs among them are refused above
             if t.out.path == path:
                 continue  # re-adding a tracked output records its new state

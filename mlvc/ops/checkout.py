@@ -64,9 +64,9 @@ class CheckoutResult:
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
              force: bool = False, relink: bool = False, jobs: int | None = None,
              progress: Progress = NULL_PROGRESS) -> CheckoutResult:
-    paths, where = user_paths(repo, targets or [], cwd)
-    index = Index.load(repo.root, repo.ignore, where=where)
-    selected = index.select(paths, where)
+    paths, here = user_paths(repo, targets or [], cwd)
+    index = Index.load(repo.root, repo.ignore, here=here)
+    selected = index.select(paths, here)
     with repo.lock():
         return checkout_selected(repo, selected, force=force, relink=relink, jobs=jobs,
                                  progress=progress)

@@ -429,12 +429,12 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
            progress: Progress = NULL_PROGRESS) -> CommitResult:
     """Record tracked outputs as they are now. A stage whose cmd, deps or params changed
     since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written)."""
-    paths, where = user_paths(repo, targets or [], cwd)
-    index = Index.load(repo.root, repo.ignore, where=where)
+    paths, here = user_paths(repo, targets or [], cwd)
+    index = Index.load(repo.root, repo.ignore, here=here)
     # A stage that has not run yet is recorded when one of its outputs is named: its
     # command was run by hand.
     unrun, paths = index.unrecorded_stages(paths)
-    selected = index.select(paths, where) if paths or not unrun else []
+    selected = index.select(paths, here) if paths or not unrun else []
     # With no target (or the whole project), such a stage is left alone: say so when its
     # outputs are on disk, since `status` calls them "never ran" and nothing here would.
     not_run = () if unrun or any(paths) else tuple(

@@ -32,13 +32,13 @@ class MoveResult:
 
 
 def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResult:
-    (src_path, dst_path), where = user_paths(repo, [src, dst], cwd)
-    index = Index.load(repo.root, repo.ignore, where=where)
+    (src_path, dst_path), here = user_paths(repo, [src, dst], cwd)
+    index = Index.load(repo.root, repo.ignore, here=here)
     tracked = next((t for t in index.tracked()
                     if src_path in (t.out.path, t.pointer)), None)
     if tracked is None:
         raise TargetError(f"'{src}' is not a tracked output",
-                          hint=inside_hint(index, src_path, "move {} DST", where)
+                          hint=inside_hint(index, src_path, "move {} DST", here)
                           or "`mlvc status` lists them")
     if tracked.stage is not None:
         raise TargetError(f"'{tracked.out.path}' is an output of stage '{tracked.stage}'",

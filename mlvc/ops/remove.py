@@ -48,13 +48,13 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
         if t.stage is None:
             by_out.setdefault(t.out.path, []).append(t.pointer)
     pointers: dict[RelPath, Pointer] = {}
-    paths, where = user_paths(repo, targets, cwd)
+    paths, here = user_paths(repo, targets, cwd)
     for target, path in zip(targets, paths):
         _refuse_stage_output(index, path, "remove it from the stage in mlvc.yaml instead")
         owners = [path] if path in index.pointers else by_out.get(path, [])
         if not owners:
             raise TargetError(f"'{target}' is neither a pointer file nor a tracked output",
-                              hint=inside_hint(index, path, "remove {}", where)
+                              hint=inside_hint(index, path, "remove {}", here)
                               or "`mlvc status` lists what is tracked")
         if len(set(owners)) > 1:
             raise TargetError(f"'{target}' is tracked by {' and '.join(owners)}",

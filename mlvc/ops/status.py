@@ -79,9 +79,9 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
            jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> StatusResult:
     jobs = jobs or repo.jobs
     started = time.time_ns()
-    paths, where = user_paths(repo, targets or [], cwd)
-    index = Index.load(repo.root, repo.ignore, where=where)
-    selected = index.select(paths, where)
+    paths, here = user_paths(repo, targets or [], cwd)
+    index = Index.load(repo.root, repo.ignore, here=here)
+    selected = index.select(paths, here)
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
     stats: dict = {}  # the stat of marked objects, taken during the scan

@@ -24,8 +24,9 @@ class UnprotectResult:
 
 
 def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None) -> UnprotectResult:
-    paths, where = user_paths(repo, targets, cwd)
-    Index.load(repo.root, repo.ignore, where=where).select(paths, where)  # every target must be tracked
+    paths, here = user_paths(repo, targets, cwd)
+    # Every target must be tracked.
+    Index.load(repo.root, repo.ignore, here=here).select(paths, here)
     done: list[RelPath] = []
     rows = []
     with repo.lock():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.paths import Nested, RelPath, UserPaths, is_within, overlaps, to_fs
+from mlvc.paths import Nested, RelPath, is_within, overlaps, seen_from, to_fs, typed_in
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.pointer import POINTER_SUFFIX, Out, Pointer, load_pointer
 
@@ -41,12 +41,10 @@ class Declared:
     stage: str
     recorded: bool  # mlvc.lock has an entry for the stage, with this output
 
-    def hint(self, typed: Callable[[RelPath], str] | None = None) -> str:
-        """How to record the output; ``typed`` gives its path as the user types it
-        where they are (see :meth:`~mlvc.paths.UserPaths.typed`), else from the root."""
-        path = typed(self.path) if typed else self.path
+    def hint(self, here: RelPath | None = None) -> str:
+        """How to record the output, its path as typed in the user's folder ``here``."""
         return (f"`mlvc repro {self.stage}` runs the stage and caches its outputs; if you ran "
-                f"its command yourself, `mlvc commit {path}` records them")
+                f"its command yourself, `mlvc commit {typed_in(self.path, here)}` records them")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +55,13 @@ class Index:
 
     @classmethod
     def load(cls, root: Path, ignore: IgnoreRules, *, stages: bool = True,
-             strict: bool = True, where: UserPaths | None = None) -> Index:
+             strict: bool = True, here: RelPath | None = None) -> Index:
         """Every pointer file (and, with ``stages``, the stage outputs of mlvc.lock).
 
         ``strict``: refuse two pointer files whose outputs are the same path or one inside
         the other (a merge or a copied pointer can do that): which one would checkout
         follow? ``mlvc remove`` loads leniently, so that one of them can be removed. The
-        error names paths as seen from the user's folder (``where``), else from the root.
+        error names paths as seen from the user's folder ``here`` (None: from the root).
         """
         pointers: dict[RelPath, Pointer] = {}
         locked, declared = _stage_outs(root) if stages else ((), ())
@@ -106,12 +104,13 @@ class Index:
             stack.extend(d for d in subdirs if d not in out_paths)
         index = cls(dict(sorted(pointers.items())), locked, declared)
         if strict:
-            index._refuse_overlaps(where.seen if where else str,
-                                   where.typed if where else str)
+            index._refuse_overlaps(here)
         return index
 
-    def _refuse_overlaps(self, seen: Callable[[RelPath], str],
-                         typed: Callable[[RelPath], str]) -> None:
+    def _refuse_overlaps(self, here: RelPath | None) -> None:
+        def seen(path: RelPath) -> str:
+            return seen_from(path, here)
+
         owners: dict[RelPath, list[RelPath]] = {}  # output path -> its pointer files
         for pointer in self.pointers.values():
             for out in pointer.outs:
@@ -131,7 +130,8 @@ class Index:
                 continue
             raise TargetError(f"'{seen(path)}' {what}",
                               hint=f"a path is tracked by one pointer file only: `mlvc remove "
-                                   f"{typed(other)}` (or delete that file) keeps {seen(first)}")
+                                   f"{typed_in(other, here)}` (or delete that file) keeps "
+                                   f"{seen(first)}")
         for t in self.stage_outs:  # a stage output that a pointer file tracks too
             for path in nested.overlapping(t.out.path):
                 pointer = owners[path][0]
@@ -139,8 +139,8 @@ class Index:
                         f"stage '{t.stage}' too" if path == t.out.path else
                         f"'{seen(path)}' ({seen(pointer)}) overlaps '{seen(t.out.path)}', an "
                         f"output of stage '{t.stage}'")
-                raise TargetError(what, hint=f"`mlvc remove {typed(pointer)}` and let the "
-                                             "stage produce it")
+                raise TargetError(what, hint=f"`mlvc remove {typed_in(pointer, here)}` and let "
+                                             "the stage produce it")
 
     def tracked(self) -> list[Tracked]:
         return [Tracked(p, o) for p, ptr in self.pointers.items() for o in ptr.outs] + list(
@@ -153,11 +153,10 @@ class Index:
                 return t
         return None
 
-    def select(self, targets: list[RelPath], where: UserPaths | None = None) -> list[Selected]:
+    def select(self, targets: list[RelPath], here: RelPath | None = None) -> list[Selected]:
         """Outputs chosen by targets: pointer files, output paths, folders holding outputs,
         or paths inside a tracked folder. No targets: everything. Errors name a target as
-        seen from the user's folder (``where``), else from the root."""
-        seen = where.seen if where is not None else str
+        seen from the user's folder ``here`` (None: from the root)."""
         if not targets:
             return [Selected(t, "") for t in self.tracked()]
         # Each target is answered without a pass over every output (`mlvc status
@@ -182,13 +181,14 @@ class Index:
                     if target and overlaps(target, d.path):
                         if d.recorded:  # and so not cached: git keeps it
                             raise TargetError(
-                                f"'{seen(target)}' is an output of stage '{d.stage}' kept in git "
+                                f"'{seen_from(target, here)}' is an output of stage "
+                                f"'{d.stage}' kept in git "
                                 "(cache: false), not in the mlvc cache",
                                 hint="git tracks its versions: `git status`, `git checkout`")
                         raise TargetError(
-                            f"'{seen(target)}' is an output of stage '{d.stage}', which has "
-                            "not run yet", hint=d.hint(where.typed if where else None))
-                raise TargetError(f"'{seen(target) or '.'}' is not tracked by mlvc",
+                            f"'{seen_from(target, here)}' is an output of stage '{d.stage}', which "
+                            "has not run yet", hint=d.hint(here))
+                raise TargetError(f"'{seen_from(target, here) or '.'}' is not tracked by mlvc",
                                   hint="`mlvc status` lists what is tracked; `mlvc add` tracks it")
             for s in hits:
                 chosen.setdefault((s.tracked.pointer, s.tracked.out.path), s)

@@ -154,7 +154,7 @@ def test_a_path_seen_from_the_root_or_outside_is_as_recorded(path):
 
 
 def test_seen_from_examples(tmp_path):
-    from mlvc.paths import UserPaths, folder_in, seen_from
+    from mlvc.paths import UserPaths, folder_in, seen_from, typed_in
 
     assert seen_from("sub/d/x", "sub") == "d/x"
     assert seen_from("sub", "sub") == "."
@@ -165,6 +165,6 @@ def test_seen_from_examples(tmp_path):
     assert folder_in(tmp_path, tmp_path / "sub") == "sub"
     assert folder_in(tmp_path, tmp_path) == ""
     assert folder_in(tmp_path / "sub", tmp_path) is None
-    where = UserPaths(tmp_path, tmp_path / "sub")
-    assert where.typed("sub/-x") == "./-x"  # not taken for an option
-    assert where.typed("my data") == "'../my data'"
+    here = UserPaths(tmp_path, tmp_path / "sub").here
+    assert typed_in("sub/-x", here) == "./-x"  # not taken for an option
+    assert typed_in("my data", here) == "'../my data'"

@@ -14,6 +14,7 @@ from mlvc.cli.render import (
     echo_json,
     echo_list,
     git_hint,
+    here,
     human_size,
     jobs_option,
     json_option,
@@ -22,7 +23,6 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
-    typed,
 )
 
 
@@ -99,7 +99,7 @@ def commit_cmd(targets, force, jobs, as_json):
         echo("Nothing to commit: the pointers already match the workspace.")
     for d in result.not_run:
         echo(f"Left alone: {shown(d.path)}, an output of stage '{printable(d.stage)}', "
-             f"which has not run yet.\n  {printable(d.hint(typed))}")
+             f"which has not run yet.\n  {printable(d.hint(here()))}")
     git_hint(repo.root, result)
 
 
