@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.ops.repro import choose, load_project, resolve_targets
+from mlvc.paths import folder_in
 from mlvc.repo import Repo
 
 
@@ -20,7 +21,7 @@ class DagResult:
 
 def dag(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
         downstream: bool = False) -> DagResult:
-    project = load_project(repo)
+    project = load_project(repo, folder_in(repo.root, cwd))
     names = resolve_targets(repo, project.pipeline, targets or [], cwd)
     nodes = choose(project, names, downstream=downstream)
     chosen = set(nodes)

@@ -30,7 +30,7 @@ from mlvc.errors import (
 )
 from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.ops.commit import Saved, Stored, store_paths
-from mlvc.paths import RelPath, from_user, is_within, to_fs
+from mlvc.paths import RelPath, folder_in, from_user, is_within, to_fs
 from mlvc.pipeline.graph import Graph, build_graph
 from mlvc.pipeline.loader import load_pipeline
 from mlvc.pipeline.lockfile import LockEntry, load_lock, write_lock
@@ -38,7 +38,7 @@ from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE, Pipeline, Stage
 from mlvc.pipeline.params import read_params, select
 from mlvc.pipeline.runcache import RunCache, run_key
 from mlvc.pipeline.runner import run_stage
-from mlvc.pipeline.status import Current, input_changes, reasons
+from mlvc.pipeline.status import Current, Reason, input_changes, reasons
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -54,7 +54,7 @@ class StageEvent:
     stage: str
     kind: str  # start | output | restored | done | failed | unchanged | frozen | skipped | would run
     text: str = ""
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     hint: str = ""  # of a failed stage: what the user can do about it
 
 
@@ -62,13 +62,13 @@ class StageEvent:
 class StageResult:
     name: str
     state: str  # ran | restored | unchanged | frozen | would run | failed | skipped
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     error: str | None = None
     seconds: float = 0.0
     hint: str | None = None
 
     def to_json(self) -> dict:
-        doc: dict = {"stage": self.name, "state": self.state, "reasons": list(self.reasons)}
+        doc: dict = {"stage": self.name, "state": self.state, "reasons": [str(r) for r in self.reasons]}
         if self.error:
             doc["error"] = self.error
         if self.hint:
@@ -106,10 +106,11 @@ class Project:
     lock: dict[str, LockEntry] = field(default_factory=dict)
 
 
-def load_project(repo: Repo) -> Project:
+def load_project(repo: Repo, here: RelPath | None = None) -> Project:
+    """The pipeline, its graph and lock; errors name pointer files as seen from ``here``."""
     pipeline = load_pipeline(repo.root)
-    index = Index.load(repo.root, repo.ignore, stages=False)
-    graph = build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()])
+    index = Index.load(repo.root, repo.ignore, stages=False, here=here)
+    graph = build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()], here)
     return Project(pipeline, graph, load_lock(repo.root))
 
 
@@ -275,11 +276,11 @@ class _Engine:
             cur = current_state(self.repo, stage, entry=entry)
             why = reasons(stage, entry, cur)
             if self.dry:
-                why += [f"upstream stage '{u}' would run"
+                why += [Reason(f"upstream stage '{u}' would run")
                         for u in sorted(self.project.graph.upstream[name])
                         if u in self.results and self.results[u].state == "would run"]
             if self.force and not why:
-                why = ["forced"]
+                why = [Reason("forced")]
             if not why:
                 self.emit(StageEvent(name, "unchanged"))
                 return StageResult(name, "unchanged")
@@ -446,7 +447,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
           on_event: Callable[[StageEvent], None] = lambda e: None,
           progress: Progress = NULL_PROGRESS) -> ReproResult:
-    project = load_project(repo)
+    project = load_project(repo, folder_in(repo.root, cwd))
     if not len(project.pipeline):
         raise PipelineError(f"there are no stages: {PIPELINE_FILE} is missing or empty",
                             hint="add one with `mlvc stage add -n NAME -d DEP -o OUT CMD`")
@@ -470,7 +471,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
 
 def pipeline_status(repo: Repo, jobs: int | None = None,
                     known: Mapping[RelPath, Out] | None = None
-                    ) -> list[tuple[str, tuple[str, ...]]]:
+                    ) -> list[tuple[str, tuple[Reason, ...]]]:
     """Each out-of-date stage (frozen ones aside) with the reasons it would run. ``known``:
     tracked outputs just found clean, as recorded (see :func:`current_state`)."""
     project = load_project(repo)
@@ -483,7 +484,7 @@ def pipeline_status(repo: Repo, jobs: int | None = None,
             entry = project.lock.get(name)
             why = reasons(stage, entry, current_state(repo, stage, jobs, entry, known))
         except PipelineError as exc:
-            why = [exc.message]
+            why = [Reason(exc.message)]
         if why:
             out.append((name, tuple(why)))
     return out
@@ -519,7 +520,7 @@ def check_committable(repo: Repo, names: list[str], *, force: bool = False,
         if entry is not None and (why := input_changes(stage, entry, cur)):
             changed.append((name, why))
     if changed and not force:
-        detail = "; ".join(f"'{n}': {', '.join(why)}" for n, why in changed)
+        detail = "; ".join(f"'{n}': {', '.join(map(str, why))}" for n, why in changed)
         one = len(changed) == 1
         raise ConfirmationRequired(
             f"{'stage' if one else 'stages'} {detail} since {'it' if one else 'they'} last "

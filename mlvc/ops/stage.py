@@ -15,7 +15,7 @@ from pathlib import Path
 from mlvc.errors import FormatError, PipelineError
 from mlvc.fsutil import atomic_write
 from mlvc.ops import record_in_git, refuse_git_tracked_outputs
-from mlvc.paths import RelPath, from_user, to_fs
+from mlvc.paths import RelPath, folder_in, from_user, to_fs
 from mlvc.pipeline.graph import build_graph
 from mlvc.pipeline.loader import NAME_RE, load_pipeline, parse_pipeline
 from mlvc.pipeline.model import DEFAULT_PARAMS, PIPELINE_FILE, Stage
@@ -142,8 +142,9 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
     yaml.dump(doc, out)
     new_text = out.getvalue()
     pipeline = parse_pipeline(new_text, repo.root)
-    index = Index.load(repo.root, repo.ignore, stages=False)
-    build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()])
+    here = folder_in(repo.root, cwd)
+    index = Index.load(repo.root, repo.ignore, stages=False, here=here)
+    build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()], here)
     refuse_git_tracked_outputs(repo, [pipeline[name]])
     atomic_write(fs, new_text)
     git = record_in_git(repo, [PIPELINE_FILE])

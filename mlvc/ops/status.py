@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlvc.errors import FormatError, MlvcError
 from mlvc.ops import user_paths
@@ -15,6 +16,9 @@ from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.marks import make_mark, scan_by_marks
 from mlvc.workspace.scan import Listing
 from mlvc.workspace.state import StatKey
+
+if TYPE_CHECKING:
+    from mlvc.pipeline.status import Reason
 
 # The full comparison's modules (recorded trees, hashing, object checks) are imported by
 # ``_compare`` when an output needs it: a no-op status, every output clean by its mark,
@@ -53,7 +57,7 @@ class OutStatus:
 @dataclass(frozen=True, slots=True)
 class StageStatus:
     stage: str
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ class StatusResult:
     def to_json(self) -> dict:
         return {"clean": self.clean, "tracked": len(self.outs),
                 "changed": [o.to_json() for o in self.changed],
-                "stages": [{"stage": s.stage, "reasons": list(s.reasons)} for s in self.stages]}
+                "stages": [{"stage": s.stage, "reasons": [str(r) for r in s.reasons]} for s in self.stages]}
 
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mlvc.errors import PipelineError
-from mlvc.paths import Nested, RelPath, is_within
+from mlvc.paths import Nested, RelPath, is_within, seen_from, typed_in
 from mlvc.pipeline.model import Pipeline
 
 
@@ -41,11 +41,14 @@ class Graph:
         return [n for n in self.order if n in chosen]
 
 
-def build_graph(pipeline: Pipeline, tracked: Iterable[tuple[RelPath, RelPath]] = ()) -> Graph:
+def build_graph(pipeline: Pipeline, tracked: Iterable[tuple[RelPath, RelPath]] = (),
+                here: RelPath | None = None) -> Graph:
     """Check the outputs and build the graph. ``tracked``: (pointer file, path) of ``mlvc add``.
 
     Refuses an output declared by two stages, outputs that overlap, an output that a
-    pointer file tracks too, and cycles; each error names the stages and paths.
+    pointer file tracks too, and cycles; each error names the stages and paths. A pointer
+    file's clash is told as seen from the user's folder ``here``, and its hint's command as
+    typed there (the others are mlvc.yaml's own paths).
     """
     # Every output, in mlvc.yaml order, looked up through sorted paths: comparing each path
     # with every output cost the square of their number (5,000 stages: about a minute).
@@ -78,8 +81,9 @@ def build_graph(pipeline: Pipeline, tracked: Iterable[tuple[RelPath, RelPath]] =
         if hits:
             out_path, name = owners[hits[0]]
             raise PipelineError(
-                f"output '{out_path}' of stage '{name}' is tracked by {pointer} too",
-                hint=f"`mlvc remove {pointer}` and let the stage produce it, "
+                f"output '{seen_from(out_path, here)}' of stage '{name}' is tracked by "
+                f"{seen_from(pointer, here)} too",
+                hint=f"`mlvc remove {typed_in(pointer, here)}` and let the stage produce it, "
                      f"or make it a dep of the stage")
 
     upstream: dict[str, set[str]] = {s.name: set() for s in pipeline}

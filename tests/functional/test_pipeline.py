@@ -567,8 +567,24 @@ def test_api_reports_each_stage(chain):
     states = {s.name: s.state for s in result.stages}
     assert states == {"a": "unchanged", "b": "unchanged", "c": "unchanged",
                       "d": "unchanged", "x": "ran"}
-    assert [s.reasons for s in result.stages if s.name == "x"] == [("dep x.in modified",)]
+    assert [tuple(map(str, s.reasons)) for s in result.stages if s.name == "x"] == [
+        ("dep x.in modified",)]
     assert any(e.kind == "start" and e.stage == "x" for e in events)
+
+
+def test_a_stages_reasons_name_paths_as_seen_from_a_sub_folder(chain):
+    chain.gen({"x.in": "new", "sub": {}})
+    (chain.root / "c.out").unlink()
+    sub = chain.root / "sub"
+    out = chain.run("status", cwd=sub).stdout
+    assert "  dep ../x.in modified" in out and "  out ../c.out missing" in out
+    out = chain.run("repro", "--dry", cwd=sub).stdout
+    assert "    dep ../x.in modified" in out and "    out ../c.out missing" in out
+    # --json names them from the project root, wherever it runs
+    doc = json.loads(chain.run("status", "--json", cwd=sub).stdout)
+    assert {"stage": "x", "reasons": ["dep x.in modified"]} in doc["stages"]
+    out = chain.run("repro", "x", cwd=sub).stdout
+    assert "Running stage 'x' (dep ../x.in modified):" in out
 
 
 # -- random graphs -------------------------------------------------------------------------
@@ -851,7 +867,18 @@ def test_a_pointer_file_for_a_stage_output_is_refused_until_removed(chain):
         assert r.stderr.startswith(
             "error: 'x.out' is tracked by x.out.mlvc and is an output of stage 'x' too")
         assert "`mlvc remove x.out.mlvc` and let the stage produce it" in r.stderr
+    r = chain.run("repro", code=1)  # (the pipeline graph's own check)
+    assert r.stderr.startswith("error: output 'x.out' of stage 'x' is tracked by x.out.mlvc")
+    assert "`mlvc remove x.out.mlvc` and let the stage produce it" in r.stderr
+    # In a sub-folder the files are named as seen from there, and the hint pastes as it is.
+    chain.gen({"sub": {}})
+    sub = chain.root / "sub"
+    for args in (["status"], ["repro"], ["dag"], ["stage", "add", "-n", "z", "-d", "../x.out",
+                                                  "-o", "z.out", "cp ../x.out z.out"]):
+        r = chain.run(*args, cwd=sub, code=1)
+        assert "'../x.out'" in r.stderr and "../x.out.mlvc" in r.stderr, args
+        assert "`mlvc remove ../x.out.mlvc` and let the stage produce it" in r.stderr, args
     assert "/x.out" in chain.read(".gitignore").splitlines()
-    chain.run("remove", "x.out.mlvc")
+    chain.run("remove", "../x.out.mlvc", cwd=sub)
     assert "/x.out" in chain.read(".gitignore").splitlines()  # the stage still owns it
     assert json.loads(chain.run("status", "--json").stdout)["clean"]

@@ -235,16 +235,22 @@ def test_reasons():
     other = "f" * 32
     cur = Current({"a": Out("a", other, "file", 1), "b": Out("b", OID, "file", 1)},
                   {}, {"o": None})
-    assert reasons(stage, entry, cur) == [
+    why = reasons(stage, entry, cur)
+    assert [str(r) for r in why] == [
         "dep a modified", "dep b is new", "dep gone removed",
         "params of params.yaml no longer declared", "out o missing"]
-    assert reasons(stage, None, cur) == ["never ran"]
+    assert [r.path for r in why] == ["a", "b", "gone", "params.yaml", "o"]
+    assert [r.seen("sub") for r in why] == [
+        "dep ../a modified", "dep ../b is new", "dep ../gone removed",
+        "params of ../params.yaml no longer declared", "out ../o missing"]
+    assert [str(r) for r in reasons(stage, None, cur)] == ["never ran"]
     same = Current({"a": Out("a", OID, "file", 1)}, {}, {"o": Out("o", OID, "file", 1)})
     plain = Stage("s", ("run",), deps=(Dep("a"),), outs=(StageOut("o"),))
     locked = LockEntry("s", ("run",), (Out("a", OID, "file", 1),), {}, (Out("o", OID, "file", 1),))
     assert reasons(plain, locked, same) == []
-    assert reasons(Stage("s", ("other",), deps=(Dep("a"),), outs=(StageOut("o"),)), locked,
-                   same) == ["cmd changed"]
+    assert [r.seen("sub") for r in reasons(
+        Stage("s", ("other",), deps=(Dep("a"),), outs=(StageOut("o"),)), locked, same)] == [
+        "cmd changed"]
 
 
 # -- graph ---------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
         for st in result.stages:
             echo(f"{st.stage} (stage):")
             for why in st.reasons[:LIST_LIMIT]:
-                echo(f"  {why}")
+                echo(f"  {why.seen(here())}")
         for out in result.changed:
             echo(f"{shown(out.path)} ({shown(out.pointer)}):")
             if out.problem:

@@ -12,6 +12,7 @@ from mlvc.cli.render import (
     echo,
     echo_json,
     git_hint,
+    here,
     json_option,
     open_repo,
     progress,
@@ -21,8 +22,11 @@ from mlvc.cli.render import (
 
 
 def _event_printer(as_json: bool, parallel: bool):
-    """Print repro's events as they happen: to stdout, or to stderr when stdout is JSON."""
+    """Print repro's events as they happen: to stdout, or to stderr when stdout is JSON.
+    (Made once the repository is open: its paths are named as seen from the user's folder,
+    which stage threads could not look up.)"""
     quiet = settings().quiet
+    where = here()
     lock = threading.Lock()
 
     def say(text: str, err: bool = False) -> None:
@@ -46,7 +50,7 @@ def _event_printer(as_json: bool, parallel: bool):
             return
         if quiet:
             return
-        why = "; ".join(e.reasons)
+        why = "; ".join(r.seen(where) for r in e.reasons)
         if e.kind == "start":
             say(f"Running stage '{e.stage}' ({why}):" if why else f"Running stage '{e.stage}':")
             if not parallel:
@@ -62,7 +66,7 @@ def _event_printer(as_json: bool, parallel: bool):
         elif e.kind == "would run":
             say(f"Would run stage '{e.stage}':")
             for r in e.reasons:
-                say(f"    {r}")
+                say(f"    {r.seen(where)}")
         elif e.kind == "done" and parallel:
             say(f"Stage '{e.stage}' done ({e.text})")
 
