@@ -62,6 +62,25 @@ KNOWN: dict[str, tuple[Callable[[object], object], str]] = {
 }
 
 
+def default_jobs() -> int:
+    """``core.jobs`` when it is not set: four threads per core, at most 16."""
+    return min(16, (os.cpu_count() or 2) * 4)
+
+
+def default_of(key: str) -> str | None:
+    """What mlvc does when the known ``key`` is not set, told for people; None when nothing
+    takes its place (no default remote, say)."""
+    from mlvc.workspace.links import DEFAULT_LINK_TYPES
+
+    return {
+        "core.jobs": f"{default_jobs()} (four per core, at most 16)",
+        "core.autostage": "false",
+        "core.no_scm": "false",
+        "cache.dir": "cache (that is .mlvc/cache)",
+        "cache.type": ", ".join(DEFAULT_LINK_TYPES),
+    }.get(key)
+
+
 def is_secret(key: str) -> bool:
     last = key.rsplit(".", 1)[-1].lower()
     return any(word in last for word in SECRET_WORDS)

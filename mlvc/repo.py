@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 
-from mlvc.config import Config, ConfigFiles
+from mlvc.config import Config, ConfigFiles, default_jobs
 from mlvc.errors import NotAProjectError
 from mlvc.lock import repo_lock
 from mlvc.objects.store import ObjectStore
@@ -55,7 +55,7 @@ class Repo:
 
     @property
     def jobs(self) -> int:
-        return int(self.config.get("core.jobs") or min(16, (os.cpu_count() or 2) * 4))
+        return int(self.config.get("core.jobs") or default_jobs())
 
     @cached_property
     def cache_dir(self) -> Path:

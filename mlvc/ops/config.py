@@ -39,7 +39,10 @@ def get_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:
     for entry in list_config(cwd, level):
         if entry.key == key:
             return entry
-    raise ConfigError(f"'{key}' is not set", hint=f"set it with `mlvc config {key} VALUE`")
+    default = cfg.default_of(key) if level is None else None
+    raise ConfigError(f"'{key}' is not set" + (f" (the default is in effect: {default})"
+                                               if default is not None else ""),
+                      hint=f"set it with `mlvc config {key} VALUE`")
 
 
 def _default_level(key: str) -> str:

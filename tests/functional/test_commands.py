@@ -1,6 +1,7 @@
 """init, remove, move, config, doctor, and the global options."""
 
 import json
+import os
 import subprocess
 
 import click
@@ -384,7 +385,16 @@ def test_config_cli_round_trip_and_secrets(project):
         "config", "--list", "--show-origin").stdout
     project.run("config", "core.jobs", "--unset")
     r = project.run("config", "core.jobs", code=1)
-    assert "not set" in r.stderr
+    assert "not set" in r.stderr and r.stdout == ""
+    # An unset key with a built-in default names it (on stderr: scripts see no value).
+    jobs = min(16, 4 * (os.cpu_count() or 2))
+    assert f"the default is in effect: {jobs} (four per core" in r.stderr
+    r = project.run("config", "cache.type", code=1)
+    assert "'cache.type' is not set (the default is in effect: reflink, copy)" in r.stderr
+    r = project.run("config", "core.remote", code=1)
+    assert "default" not in r.stderr  # nothing takes its place
+    r = project.run("config", "--local", "cache.type", code=1)  # one file: set there or not
+    assert "default" not in r.stderr
     r = project.run("config", "core.jobs", "zero", code=1)
     assert "whole number" in r.stderr
     project.run("config", "cache.type", "[hardlink, copy]")
