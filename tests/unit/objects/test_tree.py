@@ -35,6 +35,16 @@ def test_manifest_bytes_do_not_depend_on_entry_order(tree, rnd):
     assert Tree.build(shuffled).to_bytes() == tree.to_bytes()
 
 
+@given(trees)
+def test_manifest_bytes_are_the_canonical_json_of_the_spec(tree):
+    # SPEC 2.1, computed independently: sorted keys, no spaces, UTF-8 (not \u escapes)
+    entries = [{"name": e.name, "type": e.type, "oid": e.oid, "size": e.size,
+                **({"nfiles": e.nfiles} if e.is_dir else {"exec": e.exec})}
+               for e in sorted(tree.entries, key=lambda e: e.name)]
+    assert tree.to_bytes() == json.dumps({"entries": entries}, sort_keys=True,
+                                         separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def test_manifest_is_canonical_json():
     tree = Tree.build([TreeEntry("b", "dir", "1" * 32, 5, nfiles=2),
                        TreeEntry("a.csv", "file", "0" * 32, 12)])
