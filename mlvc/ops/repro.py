@@ -68,7 +68,8 @@ class StageResult:
     hint: str | None = None
 
     def to_json(self) -> dict:
-        doc: dict = {"stage": self.name, "state": self.state, "reasons": [str(r) for r in self.reasons]}
+        doc: dict = {"stage": self.name, "state": self.state,
+                     "reasons": [str(r) for r in self.reasons]}
         if self.error:
             doc["error"] = self.error
         if self.hint:

@@ -76,7 +76,8 @@ class StatusResult:
     def to_json(self) -> dict:
         return {"clean": self.clean, "tracked": len(self.outs),
                 "changed": [o.to_json() for o in self.changed],
-                "stages": [{"stage": s.stage, "reasons": [str(r) for r in s.reasons]} for s in self.stages]}
+                "stages": [{"stage": s.stage, "reasons": [str(r) for r in s.reasons]}
+                           for s in self.stages]}
 
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

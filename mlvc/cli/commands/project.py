@@ -29,8 +29,9 @@ def init_cmd(no_scm, force, as_json):
 @click.argument("key", required=False)
 @click.argument("value", required=False)
 @click.option("--unset", is_flag=True, help="Remove KEY.")
-@click.option("-l", "--list", "list_", is_flag=True, help="List the settings that are set (merged, or of one file); built-in defaults "
-                   "are not listed: `mlvc config KEY` names them.")
+@click.option("-l", "--list", "list_", is_flag=True,
+              help="List the settings that are set (merged, or of one file); built-in "
+                   "defaults are not listed: `mlvc config KEY` names them.")
 @click.option("--project", "level", flag_value="project",
               help="Use .mlvc/config.yaml (the default for writing).")
 @click.option("--local", "level", flag_value="local",
