@@ -450,7 +450,7 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
             return replace(result, not_run=not_run)
         from mlvc.ops.repro import check_committable, commit_stages
 
-        current = check_committable(repo, stages, force=force, jobs=jobs)
+        current = check_committable(repo, stages, force=force, jobs=jobs, here=here)
         saved, git_files = _save_pointers(repo, items, index.pointers, save=True, jobs=jobs,
                                           progress=progress)
         stage_saved, ignored = commit_stages(repo, current, jobs=jobs, progress=progress)

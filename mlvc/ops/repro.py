@@ -30,7 +30,7 @@ from mlvc.errors import (
 )
 from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.ops.commit import Saved, Stored, store_paths
-from mlvc.paths import RelPath, folder_in, from_user, is_within, to_fs
+from mlvc.paths import RelPath, folder_in, from_user, is_within, seen_from, to_fs
 from mlvc.pipeline.graph import Graph, build_graph
 from mlvc.pipeline.loader import load_pipeline
 from mlvc.pipeline.lockfile import LockEntry, load_lock, write_lock
@@ -492,16 +492,18 @@ def pipeline_status(repo: Repo, jobs: int | None = None,
 
 
 def check_committable(repo: Repo, names: list[str], *, force: bool = False,
-                      jobs: int | None = None) -> dict[str, Current]:
+                      jobs: int | None = None, here: RelPath | None = None
+                      ) -> dict[str, Current]:
     """Refuse, before anything is written, an ``mlvc commit`` of stages that cannot or
     should not be recorded as they are: a dep or output is missing (PipelineError), or,
     unless ``force``, a stage's cmd, deps or params differ from what it last ran with
     (ConfirmationRequired: its outputs were not made from them, as far as mlvc knows).
 
     Returns the current deps and params of each stage, in graph order, for
-    :func:`commit_stages` (which hashes the outputs as it stores them).
+    :func:`commit_stages` (which hashes the outputs as it stores them). Errors name paths
+    as seen from the user's folder ``here``.
     """
-    project = load_project(repo)
+    project = load_project(repo, here)
     current: dict[str, Current] = {}
     changed = []
     for name in project.graph.sort(names):
@@ -515,13 +517,14 @@ def check_committable(repo: Repo, names: list[str], *, force: bool = False,
         missing += [o.path for o in stage.outs if o.path not in cur.deps
                     and repo.scanner.listing(o.path).kind is None]
         if missing:
-            raise PipelineError(f"stage '{name}': {missing[0]} does not exist",
+            raise PipelineError(f"stage '{name}': {seen_from(missing[0], here)} does not exist",
                                 hint="run `mlvc repro` to produce it")
         entry = project.lock.get(name)
         if entry is not None and (why := input_changes(stage, entry, cur)):
             changed.append((name, why))
     if changed and not force:
-        detail = "; ".join(f"'{n}': {', '.join(map(str, why))}" for n, why in changed)
+        detail = "; ".join(f"'{n}': {', '.join(r.seen(here) for r in why)}"
+                           for n, why in changed)
         one = len(changed) == 1
         raise ConfirmationRequired(
             f"{'stage' if one else 'stages'} {detail} since {'it' if one else 'they'} last "

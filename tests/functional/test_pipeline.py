@@ -460,6 +460,9 @@ def test_commit_of_a_stage_whose_inputs_changed_needs_force(chain):
     assert "stage 'x': dep x.in modified since it last ran" in result.stderr
     assert "mlvc repro x" in result.stderr and "--force" in result.stderr
     assert snapshot(chain.root, skip=(".git", "tmp")) == before  # nothing, not even the cache
+    chain.gen({"sub": {}})  # in a sub-folder, the paths as seen from there
+    result = chain.run("commit", "../x.out", cwd=chain.root / "sub", code=1)
+    assert "stage 'x': dep ../x.in modified since it last ran" in result.stderr
     # With no targets too: the stage is selected with every other output.
     chain.gen({"data": {"f": "1"}})
     chain.run("add", "data")
@@ -486,6 +489,9 @@ def test_commit_with_a_stage_dep_missing_writes_nothing(chain):
     result = chain.run("commit", code=1)
     assert "stage 'x': x.in does not exist" in result.stderr
     assert snapshot(chain.root, skip=(".git", "tmp")) == before  # data.mlvc as it was
+    chain.gen({"sub": {}})
+    result = chain.run("commit", cwd=chain.root / "sub", code=1)
+    assert "stage 'x': ../x.in does not exist" in result.stderr
 
 
 @pytest.mark.parametrize("how", ["missing", "broken symlink"])
