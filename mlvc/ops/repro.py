@@ -30,7 +30,7 @@ from mlvc.errors import (
 )
 from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.ops.commit import Saved, Stored, store_paths
-from mlvc.paths import RelPath, folder_in, from_user, is_within, seen_from, to_fs
+from mlvc.paths import RelPath, folder_in, from_user, is_within, seen_from, to_fs, typed_in
 from mlvc.pipeline.graph import Graph, build_graph
 from mlvc.pipeline.loader import load_pipeline
 from mlvc.pipeline.lockfile import LockEntry, load_lock, write_lock
@@ -187,8 +187,10 @@ def current_state(repo: Repo, stage: Stage, jobs: int | None = None,
 class _Engine:
     def __init__(self, repo: Repo, project: Project, *, force: bool, dry: bool,
                  keep_going: bool, no_commit: bool, jobs: int, run_cache: bool,
-                 capture: bool, on_event: Callable[[StageEvent], None]) -> None:
+                 capture: bool, on_event: Callable[[StageEvent], None],
+                 here: RelPath | None = None) -> None:
         self.repo = repo
+        self.here = here  # the user's folder: errors name paths as seen from there
         self.project = project
         self.force = force
         self.dry = dry
@@ -290,9 +292,11 @@ class _Engine:
                 return StageResult(name, "would run", tuple(why))
             missing = [p for p, o in cur.deps.items() if o is None]
             if missing:
-                raise PipelineError(f"stage '{name}': dep {missing[0]} does not exist",
-                                    hint=f"create {missing[0]}, or add the stage that makes it "
-                                    f"(`mlvc stage add ... -o {missing[0]} ...`)")
+                gone = seen_from(missing[0], self.here)
+                raise PipelineError(f"stage '{name}': dep {gone} does not exist",
+                                    hint=f"create {gone}, or add the stage that makes it "
+                                    f"(`mlvc stage add ... -o {typed_in(missing[0], self.here)}"
+                                    " ...`)")
             deps = [o for o in cur.deps.values() if o is not None]
             key = run_key(stage, deps, cur.params)
             if self.use_run_cache:
@@ -304,7 +308,8 @@ class _Engine:
             self._clear_outs(stage)
             wdir = to_fs(self.repo.root, stage.wdir)
             if not wdir.is_dir():
-                raise PipelineError(f"stage '{name}': wdir {stage.wdir or '.'} is not a folder")
+                folder = seen_from(stage.wdir, self.here) or "."
+                raise PipelineError(f"stage '{name}': wdir {folder} is not a folder")
         self.emit(StageEvent(name, "start", "\n".join(stage.cmd), tuple(why)))
         started = time.monotonic()
         output = (lambda line: self.emit(StageEvent(name, "output", line))) if self.capture \
@@ -448,7 +453,8 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
           on_event: Callable[[StageEvent], None] = lambda e: None,
           progress: Progress = NULL_PROGRESS) -> ReproResult:
-    project = load_project(repo, folder_in(repo.root, cwd))
+    here = folder_in(repo.root, cwd)
+    project = load_project(repo, here)
     if not len(project.pipeline):
         raise PipelineError(f"there are no stages: {PIPELINE_FILE} is missing or empty",
                             hint="add one with `mlvc stage add -n NAME -d DEP -o OUT CMD`")
@@ -461,7 +467,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
         fetch(repo, run_cache=True, progress=progress)
     engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
                      no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
-                     capture=capture, on_event=on_event)
+                     capture=capture, on_event=on_event, here=here)
     if dry:
         return ReproResult(tuple(engine.run(order)), True)
     with repo.lock():

@@ -250,6 +250,15 @@ def test_keep_going_runs_independent_stages_and_exits_nonzero(project):
     assert "good" in stages and "bad" not in stages and "after_bad" not in stages
 
 
+def test_a_stage_whose_wdir_is_not_a_folder_says_so(project):
+    write_pipeline(project, {"s": {"cmd": "echo s > s.out", "wdir": "gone", "outs": ["s.out"]}})
+    project.gen({"sub": {}})
+    r = project.run("repro", code=1)
+    assert "error: stage 's' failed: wdir gone is not a folder" in r.stderr
+    r = project.run("repro", cwd=project.root / "sub", code=1)
+    assert "error: stage 's' failed: wdir ../gone is not a folder" in r.stderr
+
+
 def test_a_stage_that_cannot_start_says_why_once_with_a_hint(project):
     """A missing dep or param: one error line naming the stage once, and a hint; with -k
     and two such stages, a last line counts them."""
@@ -271,6 +280,12 @@ def test_a_stage_that_cannot_start_says_why_once_with_a_hint(project):
     assert "hint: add it to params.yaml, or remove it from the stage's params" in r.stderr
     doc = json.loads(project.run("repro", "a", "--json", code=1).stdout)
     assert doc["stages"][0]["hint"].startswith("create missing.txt")
+    project.gen({"sub": {}})  # in a sub-folder: as seen from there, and the command pastes
+    r = project.run("repro", "a", cwd=project.root / "sub", code=1)
+    assert r.stderr.splitlines() == [
+        "error: stage 'a' failed: dep ../missing.txt does not exist",
+        "hint: create ../missing.txt, or add the stage that makes it "
+        "(`mlvc stage add ... -o ../missing.txt ...`)"]
 
 
 def test_missing_output_after_command_fails(project):
