@@ -98,10 +98,12 @@ def short_git_add(root: Path, files: Iterable[RelPath]) -> tuple[RelPath, ...] |
     return tuple(specs) if staged_by_them == wanted else None
 
 
-def refuse_git_tracked_outputs(repo: Repo, stages: Iterable[Stage]) -> None:
+def refuse_git_tracked_outputs(repo: Repo, stages: Iterable[Stage],
+                               here: RelPath | None = None) -> None:
     """Refuse cached outputs of ``stages`` that git tracks (one git command for all): mlvc
     would cache them and ignore them while git went on versioning them, as ``mlvc add``
-    refuses such a path. Outputs with ``cache: false`` are meant to stay in git."""
+    refuses such a path. Outputs with ``cache: false`` are meant to stay in git. Paths are
+    named as seen from the user's folder ``here``, and the hinted command as typed there."""
     if repo.scm is None:
         return
     owner = {o.path: s.name for s in stages for o in s.outs if o.cache}
@@ -110,6 +112,6 @@ def refuse_git_tracked_outputs(repo: Repo, stages: Iterable[Stage]) -> None:
         shown = tracked[0]
         path = next((p for p in owner if shown == p or shown.startswith(p + "/")), shown)
         raise PipelineError(
-            f"output '{path}' of stage '{owner.get(path, '?')}' is tracked by git",
-            hint=f"stop tracking it in git (git rm -r --cached '{shown}'), or keep it in git "
-                 "with `cache: false` on that output in mlvc.yaml")
+            f"output '{seen_from(path, here)}' of stage '{owner.get(path, '?')}' is tracked by "
+            "git", hint=f"stop tracking it in git (git rm -r --cached {typed_in(shown, here)}), "
+                        "or keep it in git with `cache: false` on that output in mlvc.yaml")

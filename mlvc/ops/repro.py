@@ -460,7 +460,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                             hint="add one with `mlvc stage add -n NAME -d DEP -o OUT CMD`")
     names = resolve_targets(repo, project.pipeline, targets or [], cwd)
     order = choose(project, names, single_item=single_item, downstream=downstream)
-    refuse_git_tracked_outputs(repo, [project.pipeline[n] for n in order])
+    refuse_git_tracked_outputs(repo, [project.pipeline[n] for n in order], here)
     if pull and not dry:
         from mlvc.ops.fetch import fetch
 

@@ -145,7 +145,7 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
     here = folder_in(repo.root, cwd)
     index = Index.load(repo.root, repo.ignore, stages=False, here=here)
     build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()], here)
-    refuse_git_tracked_outputs(repo, [pipeline[name]])
+    refuse_git_tracked_outputs(repo, [pipeline[name]], here)
     atomic_write(fs, new_text)
     git = record_in_git(repo, [PIPELINE_FILE])
     return StageAddResult(pipeline[name], replaced, git.files, git.staged)

@@ -863,8 +863,13 @@ def test_a_cached_output_that_git_tracks_is_refused_before_anything_runs(project
     r = project.run("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
                     "cp in.txt out.txt", code=1)
     assert "error: output 'out.txt' of stage 's' is tracked by git" in r.stderr
-    assert "git rm -r --cached 'out.txt'" in r.stderr and "cache: false" in r.stderr
+    assert "(git rm -r --cached out.txt)" in r.stderr and "cache: false" in r.stderr
     assert not (project.root / "mlvc.yaml").exists()
+    project.gen({"sub": {}})  # in a sub-folder: as seen from there, and the command pastes
+    r = project.run("stage", "add", "-n", "s", "-d", "../in.txt", "-o", "../out.txt",
+                    "cp in.txt out.txt", cwd=project.root / "sub", code=1)
+    assert "error: output '../out.txt' of stage 's' is tracked by git" in r.stderr
+    assert "(git rm -r --cached ../out.txt)" in r.stderr
     project.run("stage", "add", "-n", "s", "-d", "in.txt", "-O", "out.txt",
                 "cp in.txt out.txt")  # kept in git: as meant
     write_pipeline(project, {"s": {"cmd": sh("s", "out.txt", "in.txt"), "deps": ["in.txt"],
@@ -874,7 +879,10 @@ def test_a_cached_output_that_git_tracks_is_refused_before_anything_runs(project
         r = project.run(*args, code=1)
         assert "output 'out.txt' of stage 's' is tracked by git" in r.stderr
     assert runs(project) == [] and snapshot(project.root, skip=(".git",)) == before
-    project.git("rm", "-q", "--cached", "out.txt")
+    r = project.run("repro", cwd=project.root / "sub", code=1)
+    assert "error: output '../out.txt' of stage 's' is tracked by git" in r.stderr
+    subprocess.run(["git", "rm", "-q", "--cached", "../out.txt"], cwd=project.root / "sub",
+                   check=True)  # the hinted command, pasted in the sub-folder
     project.run("repro")
     assert runs(project) == ["s"] and "/out.txt" in project.read(".gitignore")
 
