@@ -604,8 +604,10 @@ def test_a_stages_reasons_name_paths_as_seen_from_a_sub_folder(chain):
     # --json names them from the project root, wherever it runs
     doc = json.loads(chain.run("status", "--json", cwd=sub).stdout)
     assert {"stage": "x", "reasons": ["dep x.in modified"]} in doc["stages"]
-    out = chain.run("repro", "x", cwd=sub).stdout
+    # (with -j, from the stage threads, which cannot look up where the user is)
+    out = chain.run("repro", "-j", "2", "x", "c", cwd=sub).stdout
     assert "Running stage 'x' (dep ../x.in modified):" in out
+    assert "Stage 'c' (out ../c.out missing): these inputs ran before" in out  # run cache
 
 
 # -- random graphs -------------------------------------------------------------------------
