@@ -104,11 +104,13 @@ def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recor
 
 
 def resolve(repo: Repo, files: list[WsFile], under: list[RelPath], jobs: int,
-            progress: Progress = NULL_PROGRESS) -> None:
-    """Give ``files`` oids (state DB first, then hashing) and remember what was hashed."""
+            progress: Progress = NULL_PROGRESS,
+            linked: dict[str, StatKey] | None = None) -> None:
+    """Give ``files`` oids (state DB first, then hashing) and remember what was hashed.
+    ``linked`` receives the objects that hard-linked files proved sound (see known_oids)."""
     if not files:
         return
-    todo = known_oids(repo.state, files, under)
+    todo = known_oids(repo.state, files, under, linked)
     hasher = Importer(repo.root, repo.cache, repo.linker, save=False)
     rows = []
     for f, imp in zip(todo, run_batched(todo, hasher.run, jobs, progress, "Hashing",

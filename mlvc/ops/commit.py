@@ -140,7 +140,8 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         nodes.append(node)
 
     files = [f for node in nodes for f in iter_files(node)]
-    todo = known_oids(repo.state, files, paths)
+    proven: dict[str, StatKey] = {}  # objects known sound: hard links whose stat is theirs
+    todo = known_oids(repo.state, files, paths, linked=proven)
     corrupt = frozenset(repo.state.corrupt_objects()) if save else frozenset()
     checker = ObjectChecker(repo.cache, repo.state)
     sound: Mapping[str, StatKey] = {}  # the stat of objects found sound here
@@ -153,13 +154,14 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         known = [f for f in files if id(f) not in hashing and f.oid is not None]
         seen = {**stats, **{f.oid: f.key for f in known
                             if f.link == "hardlink" and f.nlink > 1}}
-        # (Those of a mark whose objects' digest holds are as sound as when it was made.)
+        # (Those of a mark whose objects' digest holds are as sound as when it was made, and
+        # those of a hard link found by its stat in the records, as when they were made.)
         oids = {f.oid for f in known}
-        held = (oids & marked.keys()) - corrupt
+        held = ((oids & marked.keys()) | proven.keys()) - corrupt
         check = checker.check(oids - held, jobs, progress, seen=seen)
         corrupt |= check.corrupt
         todo += [f for f in known if f.oid in check.bad or f.oid in corrupt]
-        sound = {o: marked[o] for o in held}
+        sound = {o: marked[o] if o in marked else proven[o] for o in held}
         sound.update(check.keys)
     hashed_paths = {f.path for f in todo}
     importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)

@@ -138,8 +138,9 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     # Only files that are recorded too need an oid: the rest are simply "added".
     need = [f for rec, ws in zip(recs, views) if rec is not None
             for p, f in ws.files.items() if p in rec.files]
+    proven: dict[str, StatKey] = {}  # objects that hard links proved sound (known_oids)
     resolve(repo, need, [i.selected.within or i.selected.tracked.out.path for i in loaded],
-            jobs, progress)
+            jobs, progress, proven)
 
     checker = ObjectChecker(repo.cache, repo.state)
     oids = set()
@@ -150,12 +151,12 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     # (With a second link to the inode: if the object's name was deleted, it is missing.)
     linked = {f.oid: f.key for f in need
               if f.link == "hardlink" and f.nlink > 1 and f.oid is not None}
-    held = oids & marked.keys()
+    held = oids & (marked.keys() | proven.keys())
     check = checker.check(oids - held, jobs, progress, seen=linked)
-    keys = {}  # the stat of every object found sound: by a mark, or checked
+    keys = {}  # the stat of every object found sound: by a mark, a hard link, or checked
     for part in parts:
         keys.update(part.keys)
-    keys.update((o, marked[o]) for o in held)
+    keys.update((o, marked[o] if o in marked else proven[o]) for o in held)
     keys.update(check.keys)
 
     new_marks = []

@@ -352,14 +352,17 @@ def apply_state(files: list[WsFile], known: dict[RelPath, FileState]) -> list[Ws
     return todo
 
 
-def known_oids(state: StateDB, files: list[WsFile], under: Iterable[RelPath]
-               ) -> list[WsFile]:
+def known_oids(state: StateDB, files: list[WsFile], under: Iterable[RelPath],
+               linked: dict[str, StatKey] | None = None) -> list[WsFile]:
     """Fill oids from the state DB for ``files`` (all at or below the ``under`` paths);
     return the files that still need hashing.
 
     A file takes the oid of its path's row when (inode, mtime, size) match. One without such
     a row that has other names (a hard link) takes the oid of the verified cache object with
     its inode and stat: it is that object, so mlvc writes no row for the hard links it makes.
+    ``linked``, when given, receives the oid and stat of each such file: its object's stat
+    is its verification record, so the object is sound without another look (the object
+    check would compare the same two keys, after loading every record again).
     """
     known: dict[RelPath, FileState] = {}
     if len(files) <= FEW_FILES:
@@ -379,6 +382,8 @@ def known_oids(state: StateDB, files: list[WsFile], under: Iterable[RelPath]
             rest.append(f)
         else:
             f.oid, f.link = oid, "hardlink"
+            if linked is not None:
+                linked[oid] = f.key
     return rest
 
 

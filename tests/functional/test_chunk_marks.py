@@ -322,8 +322,8 @@ def test_commit_reuses_the_clean_chunks_and_records_what_a_full_add_would(
 
     looked_up: list[str] = []
     real = commit_op.known_oids
-    monkeypatch.setattr(commit_op, "known_oids", lambda state, files, under: (
-        looked_up.extend(f.path for f in files) or real(state, files, under)))
+    monkeypatch.setattr(commit_op, "known_oids", lambda state, files, under, linked=None: (
+        looked_up.extend(f.path for f in files) or real(state, files, under, linked)))
     _edit(added.root / "data/s1/a", "changed")
     (added.root / "data/big/x/4").write_text("new x4")
     _age(added.root / "data/s1/a", added.root / "data/big/x/4")

@@ -161,8 +161,8 @@ def test_commit_in_a_flat_folder_records_what_a_full_add_would(
 
     looked_up: list[str] = []
     real = commit_op.known_oids
-    monkeypatch.setattr(commit_op, "known_oids", lambda state, files, under: (
-        looked_up.extend(f.path for f in files) or real(state, files, under)))
+    monkeypatch.setattr(commit_op, "known_oids", lambda state, files, under, linked=None: (
+        looked_up.extend(f.path for f in files) or real(state, files, under, linked)))
     _edit(added.root / "data/f08", "changed")
     _age(added.root / "data/f08")
     added.run("commit")

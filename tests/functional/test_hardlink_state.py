@@ -69,6 +69,36 @@ def test_re_add_hashes_only_the_changed_file(linked, count_hashes):
     assert count_hashes == [str(fs)]
 
 
+def test_objects_proved_by_their_hard_links_are_not_looked_up_again(linked, monkeypatch):
+    """A hard link found by its stat among the verification records is its object, as sound
+    as when verified: the object check (commit's, status's) does not load its record again.
+    (One whose stat moved since is hashed: see the test below.)"""
+    from mlvc.workspace.state import StateDB
+
+    inodes = ",".join(str((linked.root / p).stat().st_ino)
+                      for p in ("data/a.csv", "data/sub/deeper/c"))
+    same = {o for (o,) in query(linked, f"SELECT oid FROM objects WHERE inode IN ({inodes})")}
+    assert len(same) == 2
+    asked = []
+    real = StateDB.verified_objects
+
+    def verified_objects(self, oids):
+        oids = list(oids)
+        asked.extend(oids)
+        return real(self, oids)
+
+    monkeypatch.setattr(StateDB, "verified_objects", verified_objects)
+    fs = linked.root / "data/sub/b.txt"
+    fs.unlink()
+    fs.write_text("changed")
+    doc = json.loads(linked.run("add", "--json", "data").stdout)
+    assert doc["saved"][0]["hashed"] == 1
+    fs.unlink()
+    fs.write_text("changed again")
+    assert full_status(linked)["clean"] is False
+    assert asked and not same & set(asked)
+
+
 def test_a_hard_linked_checkout_writes_no_rows_and_nothing_is_hashed_after(linked, count_hashes):
     shutil.rmtree(linked.root / "data")
     doc = json.loads(linked.run("checkout", "--json").stdout)

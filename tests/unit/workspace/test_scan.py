@@ -167,9 +167,12 @@ def test_known_oids_rows_first_then_hard_links_to_verified_objects(tmp_path):
         "single": WsFile("d/single", StatKey(10, 100, 5), False, nlink=1),
         "unknown": WsFile("d/unknown", StatKey(77, 1, 5), False, nlink=2),
     }
-    todo = scan.known_oids(db, list(files.values()), ["d"])
+    linked = {}
+    todo = scan.known_oids(db, list(files.values()), ["d"], linked)
     assert [f.path for f in todo] == ["d/touched", "d/single", "d/unknown"]
     assert (files["row"].oid, files["row"].link) == ("4" * 32, None)
     assert (files["linked"].oid, files["linked"].link) == (o1, "hardlink")
     assert (files["stale"].oid, files["stale"].link) == (o2, "hardlink")
     assert all(files[n].oid is None for n in ("touched", "single", "unknown"))
+    # The objects the hard links proved: their records are the files' stat (not the row's)
+    assert linked == {o1: StatKey(10, 100, 5), o2: StatKey(20, 200, 5)}
