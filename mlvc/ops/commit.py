@@ -223,8 +223,13 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     items = list(trees.items())
     # A tree stored before (a re-add of an unchanged folder) has its listing already.
     listed = repo.state.have_listings(b.oid for _, _, b, _ in built_nodes if b.type == "dir")
-    with in_background(_finish_trees, repo, items, built_nodes, verified, started, listed,
-                       sound, fork=len(items) >= TREE_FORK_MIN) as finished:
+    # The listings are encoded by whichever process has less to do: the child, unless this
+    # one has few rows to write (a re-add of a few changed files: its child took 0.5 s, and
+    # this process waited for it with nothing to do).
+    here = len(rows) + len(verified) < len(files) // 4
+    with in_background(_finish_trees, repo, items, built_nodes, verified, started,
+                       None if here else listed, sound,
+                       fork=len(items) >= TREE_FORK_MIN) as finished:
         repo.state.put_valid_trees(trees)
         repo.state.put_files(rows)
         # Rows of files gone since (deleted, renamed: a folder made again under new names)
@@ -234,10 +239,11 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
             if listing.kind == "dir":
                 repo.state.prune_files(out_path, listing.paths)
         checker.record(verified)
+        listings = _listings(built_nodes, listed) if here else []
         done = finished()
     checker.record(done.written)
     repo.state.clear_corrupt(oid for oid, _ in verified if oid in corrupt)
-    for oid, data in done.listings:
+    for oid, data in listings + done.listings:
         repo.state.put_listing(oid, data)
     repo.state.put_marks(done.marks)
     return stored
@@ -331,39 +337,56 @@ class _Finished:
     marks: list[Mark]
 
 
-def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
-                  built_nodes: list[tuple[RelPath, WsDir | WsFile, Built, _Back | None]],
-                  verified: list[tuple[str, StatKey]], started: int,
-                  listed: set[str], sound: Mapping[str, StatKey]) -> _Finished:
-    """Write the manifests; record what the next status would otherwise work out again (the
-    flattened listing of each tree not in ``listed``); mark what was just stored as clean,
-    when every object's stat is known from here (``verified``, the manifests written, and
-    ``sound``: those found sound before; for sub-folders put back, what their marks had).
-    Runs in a forked child: it must not use the state DB.
-    """
+def _trees_of(built: Built, back: _Back | None
+              ) -> tuple[list[str], list[tuple[RelPath, str]]]:
+    """The manifests of a built output, and the (path, tree oid) of its folders, with those
+    of the sub-folders put back in it."""
+    trees = [oid for oid, _ in built.trees]
+    folders = list(built.folders)
+    if back is not None:
+        trees += [oid for _, oid in back.folders]
+        folders += back.folders
+    return trees, folders
+
+
+def _listings(built_nodes: list[tuple[RelPath, WsDir | WsFile, Built, _Back | None]],
+              listed: set[str]) -> list[tuple[str, bytes]]:
+    """The flattened listing of each built folder whose tree is not in ``listed``: what the
+    next status would otherwise work out again from the manifests."""
     from mlvc.workspace.compare import encode_parts
     from mlvc.workspace.scan import iter_dirs
 
+    listings = []
+    for out_path, node, built, back in built_nodes:
+        if built.type == "dir" and built.oid not in listed:
+            trees, folders = _trees_of(built, back)
+            files = ((f.path, f.oid or "", f.exec, f.key[2]) for f in iter_files(node))
+            dirs = [d.path for d in iter_dirs(node)]
+            listings.append((built.oid, encode_parts(out_path, files, dirs, set(trees),
+                                                     folders)))
+    return listings
+
+
+def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
+                  built_nodes: list[tuple[RelPath, WsDir | WsFile, Built, _Back | None]],
+                  verified: list[tuple[str, StatKey]], started: int,
+                  listed: set[str] | None, sound: Mapping[str, StatKey]) -> _Finished:
+    """Write the manifests; encode the listings of the trees not in ``listed`` (none when it
+    is None: the caller does); mark what was just stored as clean, when every object's stat
+    is known from here (``verified``, the manifests written, and ``sound``: those found
+    sound before; for sub-folders put back, what their marks had).
+    Runs in a forked child: it must not use the state DB.
+    """
     written = [(oid, StatKey(*key)) for oid, key in repo.cache.ensure_many(items)]
     keys = dict(sound)
     keys.update(verified)
     keys.update(written)
     objects_dir = str(repo.cache.objects_dir)
-    listings = []
+    listings = [] if listed is None else _listings(built_nodes, listed)
     marks = []
     for out_path, node, built, back in built_nodes:
-        trees = [oid for oid, _ in built.trees]
-        folders = list(built.folders)
-        known = keys
-        if back is not None:
-            trees += [oid for _, oid in back.folders]
-            folders += back.folders
-            known = {**keys, **back.keys}
-        if built.type == "dir" and built.oid not in listed:
-            files = ((f.path, f.oid or "", f.exec, f.key[2]) for f in iter_files(node))
-            dirs = [d.path for d in iter_dirs(node)]
-            listings.append((built.oid, encode_parts(out_path, files, dirs, set(trees),
-                                                     folders)))
+        trees, folders = _trees_of(built, back)
+        known = keys if back is None else {**keys, **back.keys}
         needed = [f.oid or "" for f in iter_files(node)] + trees
         # A mark needs the stat of every object, a hard-linked file's too (it is its object's
         # key). Without them (a re-add of what was stored before) the scan is not digested.

@@ -235,6 +235,40 @@ def test_add_of_many_folders_marks_them_clean_from_the_child(project, monkeypatc
     assert count_hashes == []
 
 
+def test_the_listing_is_encoded_by_the_process_with_less_to_do(project, monkeypatch,
+                                                                tmp_path):
+    """A first add has a state row and a record per file to write, so the forked child that
+    writes the manifests encodes the listing; a re-add of one changed file has next to
+    nothing to write, so this process encodes it while the child writes and marks."""
+    from mlvc.ops import commit
+    from mlvc.repo import Repo
+    from mlvc.workspace.compare import decode_listing, flatten
+    from mlvc.workspace.index import Index
+
+    monkeypatch.setattr(commit, "TREE_FORK_MIN", 8)
+    log = tmp_path / "encoded-by"
+    real = commit._listings
+
+    def listings(*args):
+        with open(log, "a") as out:  # (a forked child's own memory would not come back)
+            out.write(f"{os.getpid()}\n")
+        return real(*args)
+
+    monkeypatch.setattr(commit, "_listings", listings)
+    project.gen({"data": {f"d{i}": {"f": str(i)} for i in range(12)}})
+    settle_timestamps()
+    project.run("add", "data")
+    (project.root / "data/d3/f").write_text("changed")
+    settle_timestamps()
+    project.run("add", "data")
+    first, second = log.read_text().split()
+    assert int(first) != os.getpid() and int(second) == os.getpid()
+    repo = Repo(project.root)
+    out = Index.load(repo.root, repo.ignore).pointers["data.mlvc"].outs[0]
+    assert decode_listing(repo.state.listing(out.oid), "data") == flatten(repo.cache, out)
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
 def test_re_add_of_an_unchanged_folder_keeps_its_listing_and_marks_it(
         project, monkeypatch, count_hashes):
     """A re-add that reads no file checks its objects (by their stat), so it can mark the
