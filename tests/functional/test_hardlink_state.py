@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.helpers.spies import asked_records
+
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
                  "empty": {}}}
 FILES = ["data/a.csv", "data/sub/b.txt", "data/sub/deeper/c"]
@@ -73,21 +75,11 @@ def test_objects_proved_by_their_hard_links_are_not_looked_up_again(linked, monk
     """A hard link found by its stat among the verification records is its object, as sound
     as when verified: the object check (commit's, status's) does not load its record again.
     (One whose stat moved since is hashed: see the test below.)"""
-    from mlvc.workspace.state import StateDB
-
     inodes = ",".join(str((linked.root / p).stat().st_ino)
                       for p in ("data/a.csv", "data/sub/deeper/c"))
     same = {o for (o,) in query(linked, f"SELECT oid FROM objects WHERE inode IN ({inodes})")}
     assert len(same) == 2
-    asked = []
-    real = StateDB.verified_objects
-
-    def verified_objects(self, oids):
-        oids = list(oids)
-        asked.extend(oids)
-        return real(self, oids)
-
-    monkeypatch.setattr(StateDB, "verified_objects", verified_objects)
+    asked = asked_records(monkeypatch)
     fs = linked.root / "data/sub/b.txt"
     fs.unlink()
     fs.write_text("changed")
@@ -96,7 +88,7 @@ def test_objects_proved_by_their_hard_links_are_not_looked_up_again(linked, monk
     fs.unlink()
     fs.write_text("changed again")
     assert full_status(linked)["clean"] is False
-    assert asked and not same & set(asked)
+    assert asked and not same & asked
 
 
 def test_a_hard_linked_checkout_writes_no_rows_and_nothing_is_hashed_after(linked, count_hashes):

@@ -17,6 +17,7 @@ import mlvc.workspace.verify as verify_mod
 from mlvc.objects.oid import hash_bytes
 from mlvc.workspace.state import StateDB
 from tests.conftest import snapshot
+from tests.helpers.spies import asked_records
 
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
                  "empty": {}, "same": {"one": "twin", "two": "twin"}}}
@@ -271,20 +272,6 @@ def test_the_objects_stat_is_waited_for_only_when_the_output_holds_files(project
     assert scan() == {}
 
 
-def _asked_records(monkeypatch) -> set:
-    """The oids whose verification records are read from now on."""
-    asked: set = set()
-    real = StateDB.verified_objects
-
-    def spy(self, oids):
-        oids = set(oids)
-        asked.update(oids)
-        return real(self, oids)
-
-    monkeypatch.setattr(StateDB, "verified_objects", spy)
-    return asked
-
-
 @pytest.mark.parametrize("command", ["status", "add"])
 def test_objects_sound_by_their_marks_digest_need_no_record(project, monkeypatch, command):
     """A changed output whose objects still have the stat that its mark holds: those objects
@@ -293,7 +280,7 @@ def test_objects_sound_by_their_marks_digest_need_no_record(project, monkeypatch
     marked = add_aged(project, "copy", DATA)
     monkeypatch.setattr(marks_mod, "PROCESS_MIN_ITEMS", 0)
     (marked.root / "data/sub/deeper/c").unlink()
-    asked = _asked_records(monkeypatch)
+    asked = asked_records(monkeypatch)
     if command == "status":
         assert changes(marked) == {"deleted": ["data/sub/deeper/c"]}
     else:
