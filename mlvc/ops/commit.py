@@ -226,9 +226,9 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     # The listings are encoded by whichever process has less to do: the child, unless this
     # one has few rows to write (a re-add of a few changed files: its child took 0.5 s, and
     # this process waited for it with nothing to do).
-    here = len(rows) + len(verified) < len(files) // 4
+    listings_here = len(rows) + len(verified) < len(files) // 4
     with in_background(_finish_trees, repo, items, built_nodes, verified, started,
-                       None if here else listed, sound,
+                       None if listings_here else listed, sound,
                        fork=len(items) >= TREE_FORK_MIN) as finished:
         repo.state.put_valid_trees(trees)
         repo.state.put_files(rows)
@@ -239,7 +239,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
             if listing.kind == "dir":
                 repo.state.prune_files(out_path, listing.paths)
         checker.record(verified)
-        listings = _listings(built_nodes, listed) if here else []
+        listings = _listings(built_nodes, listed) if listings_here else []
         done = finished()
     checker.record(done.written)
     repo.state.clear_corrupt(oid for oid, _ in verified if oid in corrupt)
