@@ -189,6 +189,7 @@ class UserPaths:
         self.root = Path(os.path.realpath(root))
         self.cwd = os.path.realpath(Path.cwd() if cwd is None else cwd)
         self.here = folder_in(self.root, self.cwd)  # for messages: see seen_from, typed_in
+        self._plain: set[RelPath] = set()  # folders with no symlink along them
 
     def __call__(self, arg: str | os.PathLike[str]) -> RelPath:
         raw = os.fspath(arg)
@@ -209,7 +210,32 @@ class UserPaths:
             raise PathError(f"'{raw}' has a name that mlvc cannot record: {why}",
                             hint="rename it")
         check_inside(self.root, relpath, shown=raw, resolved=True)
+        self._refuse_beyond_symlink(raw, relpath)
         return relpath
+
+    def _refuse_beyond_symlink(self, raw: str, relpath: RelPath) -> None:
+        """Refuse a path whose folders go through a symlink inside the project, as git does
+        ("beyond a symbolic link"). Its pointer file and ``.gitignore`` would land in the
+        real folder under a name that git refuses, and a file inside a tracked folder could
+        be tracked on its own, named through a link to that folder. The path itself may be
+        a symlink (to a file): only the folders above it are looked at."""
+        folder = posixpath.dirname(relpath)
+        if not folder or folder in self._plain:
+            return
+        if os.path.realpath(self.root / folder) == str(self.root / folder):
+            self._plain.add(folder)  # (`mlvc add data/*.jpg`: one look per folder)
+            return
+        parts = folder.split("/")
+        link = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
+                     if os.path.islink(self.root.joinpath(*parts[:i]))), folder)
+        real = Path(os.path.realpath(self.root / folder)) / posixpath.basename(relpath)
+        hint = "name it by its real path"
+        try:
+            hint += f": {typed_in(real.relative_to(self.root).as_posix(), self.here)}"
+        except ValueError:
+            pass
+        raise PathError(f"'{raw}' is beyond a symbolic link ('{seen_from(link, self.here)}')",
+                        hint=hint)
 
 
 def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,

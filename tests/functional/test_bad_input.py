@@ -61,6 +61,26 @@ def test_path_inside_tracked_folder(project):
     assert_refused(project, "add", "data/sub/a", match="inside 'data'")
 
 
+def test_a_path_through_a_symlinked_folder_is_refused(project):
+    # A link to a tracked folder would let a file inside it be tracked on its own, its
+    # pointer file written inside the tracked folder; git refuses such paths too.
+    project.gen({"data": {"sub": {"a": "1"}}, "other": {"b": "2"}})
+    project.run("add", "data")
+    os.symlink("data", project.root / "alias")
+    os.symlink("other", project.root / "other-link")
+    for cmd in (("add",), ("status",), ("commit",), ("checkout",), ("unprotect",),
+                ("remove",)):
+        assert_refused(project, *cmd, "alias/sub/a", match="beyond a symbolic link ('alias')",
+                       hint="name it by its real path: data/sub/a")
+    assert_refused(project, "add", "other-link/b", match="beyond a symbolic link",
+                   hint="other/b")
+    assert_refused(project, "move", "data", "other-link/data", match="beyond a symbolic link")
+    # Named from a sub-folder, the link and the real path are as seen from there.
+    assert_refused(project, "add", "../other-link/b", cwd=project.root / "data",
+                   match="beyond a symbolic link ('../other-link')", hint="../other/b")
+    project.run("add", "other/b")  # by its real path
+
+
 def test_folder_containing_tracked_output(project):
     project.gen({"data": {"sub": {"a": "1"}}})
     project.run("add", "data/sub")

@@ -78,6 +78,28 @@ def test_symlink_leading_out_is_refused(tmp_path):
         from_user(root, "link/x", cwd=root)
 
 
+def test_a_path_beyond_a_symlink_inside_the_project_is_refused(tmp_path):
+    root = tmp_path / "root"
+    (root / "real" / "deep").mkdir(parents=True)
+    (root / "real" / "f").write_text("x")
+    (root / "link").symlink_to("real")
+    (root / "real" / "up").symlink_to("..")
+    with pytest.raises(PathError, match=r"'link/f' is beyond a symbolic link \('link'\)") as e:
+        from_user(root, "link/f", cwd=root)
+    assert e.value.hint == "name it by its real path: real/f"
+    with pytest.raises(PathError, match=r"beyond a symbolic link \('real/up'\)") as e:
+        from_user(root, "real/up/real/deep/x", cwd=root)
+    assert e.value.hint == "name it by its real path: real/deep/x"
+    with pytest.raises(PathError, match=r"beyond a symbolic link \('../link'\)") as e:
+        from_user(root, "../link/deep", cwd=root / "real")  # named from a sub-folder
+    assert e.value.hint == "name it by its real path: deep"
+    # The link itself, and what lies beside it, are plain paths.
+    assert from_user(root, "link", cwd=root) == "link"
+    assert from_user(root, "real/f", cwd=root) == "real/f"
+    # A current folder reached through the link is its real folder, as in git.
+    assert from_user(root, "f", cwd=root / "link") == "real/f"
+
+
 @pytest.mark.parametrize("reserved", [".mlvc/cache", ".git/config", ".mlvc"])
 def test_reserved_folders_are_refused(tmp_path, reserved):
     with pytest.raises(PathError, match="manages itself"):
