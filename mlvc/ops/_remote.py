@@ -19,9 +19,33 @@ class FailedObject:
     path: RelPath
     oid: str
     reason: str
+    # Where no sound copy is to be had: "remote" (missing or corrupt there, on fetch),
+    # "cache" (missing or corrupt in the cache, on push); "" for a transfer that failed.
+    lacks: str = ""
 
     def to_json(self) -> dict:
         return {"path": self.path, "oid": self.oid, "reason": self.reason}
+
+
+def transfer_hint(failed: list[FailedObject] | tuple[FailedObject, ...]) -> str:
+    """What to do about objects that did not transfer. Running the command again helps only
+    with transfers that failed: it cannot find a sound copy where there is none."""
+    from mlvc.errors import NO_SPACE, NO_SPACE_HINT
+
+    if any(f.reason == NO_SPACE for f in failed):
+        return NO_SPACE_HINT
+    lacks = {f.lacks for f in failed}
+    hints = []
+    if "remote" in lacks:
+        hints.append("the remote has no sound copy of some: `mlvc push` them from a clone "
+                     "whose cache has them (push skips an object the remote has, so a "
+                     "corrupt one must be deleted there first)")
+    if "cache" in lacks:
+        hints.append("the cache has no sound copy of some: `mlvc fetch` them from a remote "
+                     "that has them, or store them again from the workspace (`mlvc commit`)")
+    if "" in lacks:
+        hints.append("what did arrive is kept; run the command again to finish")
+    return "; ".join(hints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +104,9 @@ def failed_objects(objs: Objects, failures: tuple[Failure, ...] | list[Failure],
                       else "corrupt in the cache")
         else:
             reason = f.reason
-        out.append(FailedObject(path, f.oid, reason))
+        lacks = "" if f.kind not in ("missing", "corrupt") else (
+            "remote" if verb == "fetch" else "cache")
+        out.append(FailedObject(path, f.oid, reason, lacks))
     return out
 
 

@@ -50,8 +50,8 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
             raise unreachable(rem, exc) from exc
         # A folder whose manifest the remote has is there whole: no need to look inside.
         objs = expand(repo, sources, prune=index.complete)
-        failed = [FailedObject(obj.path + "/", oid, f"{why} in the cache: cannot push below it")
-                  for oid, (obj, why) in objs.unreadable.items()]
+        failed = [FailedObject(obj.path + "/", oid, f"{why} in the cache: cannot push below it",
+                               "cache") for oid, (obj, why) in objs.unreadable.items()]
         wanted = objs.all_oids()
         there = index.known(wanted)
         try:
@@ -66,7 +66,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
         for oid in sorted(check.bad):
             obj = objs.where(oid)
             why = "corrupt in the cache" if oid in check.corrupt else "not in the cache"
-            failed.append(FailedObject(obj.path if obj else "?", oid, why))
+            failed.append(FailedObject(obj.path if obj else "?", oid, why, "cache"))
         sent = 0
         nbytes = 0
 

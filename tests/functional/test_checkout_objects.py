@@ -266,6 +266,32 @@ def test_an_object_checkout_found_corrupt_is_fetched_again(project, link, tmp_pa
     assert project.read("data/a") == "v1"
 
 
+def test_transfers_without_a_sound_copy_say_where_one_is_needed(project, tmp_path):
+    """A corrupt cache object is never pushed, and one corrupt on the remote never fetched:
+    the hint says where a sound copy must come from, not to run the command again."""
+    project.gen({"data": {"a": "good", "b": "same"}})
+    project.run("add", "data")
+    project.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    corrupt_in_place(obj(project, b"good"))
+    r = project.run("push", code=1)
+    assert "data/a" in r.stderr and "corrupt in the cache" in r.stderr
+    assert "hint: the cache has no sound copy of some: `mlvc fetch` them" in r.stderr
+    assert "run the command again" not in r.stderr
+    assert not (tmp_path / "store" / "objects" / hash_bytes(b"good")[:2]).exists()
+    # As the hint says: stored again from the workspace file, which still has the bytes.
+    project.run("commit")
+    assert obj(project, b"good").read_bytes() == b"good"
+    project.run("push")
+
+    corrupt_in_place(tmp_path / "store" / "objects" / hash_bytes(b"good")[:2]
+                     / hash_bytes(b"good")[2:])
+    shutil.rmtree(project.root / ".mlvc" / "cache")
+    r = project.run("fetch", code=1)
+    assert "corrupt on the remote (not stored)" in r.stderr
+    assert "hint: the remote has no sound copy of some: `mlvc push` them" in r.stderr
+    assert "run the command again" not in r.stderr
+
+
 def test_adding_the_good_bytes_again_replaces_a_corrupt_object(project, link):
     project.gen({"data": {"a": "good", "b": "same"}})
     project.run("add", "data")

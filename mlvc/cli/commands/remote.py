@@ -187,13 +187,9 @@ def report_failures(result, brief: bool = False) -> None:
             click.echo(f"  {shown(f.path)}  {f.oid}  {printable(f.reason)}", err=True)
         if len(result.failed) > LIST_LIMIT:
             click.echo(f"  … and {len(result.failed) - LIST_LIMIT} more", err=True)
-        from mlvc.errors import NO_SPACE, NO_SPACE_HINT
+        from mlvc.ops._remote import transfer_hint
 
-        if any(f.reason == NO_SPACE for f in result.failed):
-            click.echo(f"hint: {NO_SPACE_HINT}", err=True)
-        else:
-            click.echo("hint: what did arrive is kept; run the command again to finish",
-                       err=True)
+        click.echo(f"hint: {transfer_hint(result.failed)}", err=True)
 
 
 @click.command("push")
