@@ -38,8 +38,9 @@ def transfer_hint(failed: list[FailedObject] | tuple[FailedObject, ...]) -> str:
     hints = []
     if "remote" in lacks:
         hints.append("the remote has no sound copy of some: `mlvc push` them from a clone "
-                     "whose cache has them (push skips an object the remote has, so a "
-                     "corrupt one must be deleted there first)")
+                     "whose cache has them (a corrupt copy must first be deleted on the "
+                     "remote, and that clone's index of it, .mlvc/tmp/remotes/, with it: "
+                     "see docs/remotes.md)")
     if "cache" in lacks:
         hints.append("the cache has no sound copy of some: `mlvc fetch` them from a remote "
                      "that has them, or store them again from the workspace (`mlvc commit`)")

@@ -283,13 +283,24 @@ def test_transfers_without_a_sound_copy_say_where_one_is_needed(project, tmp_pat
     assert obj(project, b"good").read_bytes() == b"good"
     project.run("push")
 
-    corrupt_in_place(tmp_path / "store" / "objects" / hash_bytes(b"good")[:2]
-                     / hash_bytes(b"good")[2:])
-    shutil.rmtree(project.root / ".mlvc" / "cache")
+    on_remote = tmp_path / "store" / "objects" / hash_bytes(b"good")[:2] / hash_bytes(b"good")[2:]
+    corrupt_in_place(on_remote)
+    cache, aside = project.root / ".mlvc" / "cache", tmp_path / "cache-aside"
+    cache.rename(aside)  # a clone without the objects
     r = project.run("fetch", code=1)
     assert "corrupt on the remote (not stored)" in r.stderr
     assert "hint: the remote has no sound copy of some: `mlvc push` them" in r.stderr
     assert "run the command again" not in r.stderr
+    # As the hint says, from a clone that has it: the copy on the remote and the index go.
+    shutil.rmtree(cache)
+    aside.rename(cache)
+    on_remote.unlink()
+    assert json.loads(project.run("push", "--json").stdout)["transferred"] == 0  # (the index)
+    shutil.rmtree(project.root / ".mlvc" / "tmp" / "remotes")
+    assert json.loads(project.run("push", "--json").stdout)["transferred"] == 1
+    shutil.rmtree(cache)
+    project.run("fetch")
+    assert obj(project, b"good").read_bytes() == b"good"
 
 
 def test_adding_the_good_bytes_again_replaces_a_corrupt_object(project, link):
