@@ -220,14 +220,12 @@ class UserPaths:
         be tracked on its own, named through a link to that folder. The path itself may be
         a symlink (to a file): only the folders above it are looked at."""
         folder = posixpath.dirname(relpath)
-        if not folder or folder in self._plain:
+        if folder in self._plain:
             return
-        if os.path.realpath(self.root / folder) == str(self.root / folder):
+        link = link_along(self.root, folder)
+        if link is None:
             self._plain.add(folder)  # (`mlvc add data/*.jpg`: one look per folder)
             return
-        parts = folder.split("/")
-        link = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
-                     if os.path.islink(self.root.joinpath(*parts[:i]))), folder)
         real = Path(os.path.realpath(self.root / folder)) / posixpath.basename(relpath)
         hint = "name it by its real path"
         try:
@@ -236,6 +234,20 @@ class UserPaths:
             pass
         raise PathError(f"'{raw}' is beyond a symbolic link ('{seen_from(link, self.here)}')",
                         hint=hint)
+
+
+def link_along(root: Path, folder: RelPath) -> RelPath | None:
+    """The first folder along the project path ``folder`` that is a symlink, or None when
+    there is none (``root`` is a real path). A folder that does not exist yet is none: what
+    would be made there is made inside the project."""
+    if not folder:
+        return None
+    fs = os.path.join(root, folder)
+    if os.path.realpath(fs) == fs:
+        return None
+    parts = folder.split("/")
+    return next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
+                 if os.path.islink(os.path.join(root, *parts[:i]))), folder)
 
 
 def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,

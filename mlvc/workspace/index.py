@@ -12,8 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import TargetError
-from mlvc.paths import Nested, RelPath, is_within, overlaps, seen_from, to_fs, typed_in
+from mlvc.errors import PathError, TargetError
+from mlvc.paths import (
+    Nested,
+    RelPath,
+    is_within,
+    link_along,
+    overlaps,
+    seen_from,
+    to_fs,
+    typed_in,
+)
 from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
 from mlvc.workspace.pointer import POINTER_SUFFIX, Out, Pointer, load_pointer
 
@@ -103,9 +112,35 @@ class Index:
                         found(path)
             stack.extend(d for d in subdirs if d not in out_paths)
         index = cls(dict(sorted(pointers.items())), locked, declared)
+        index._refuse_links_along(root, here)
         if strict:
             index._refuse_overlaps(here)
         return index
+
+    def _refuse_links_along(self, root: Path, here: RelPath | None) -> None:
+        """Refuse a tracked path (from a pointer file or mlvc.lock) that goes through a
+        symlinked folder: a checkout would write through it, outside the project where the
+        link leads out (a link and a pointer file that git brought in, say), or inside a
+        folder that another output tracks. One look per folder of outputs."""
+        real_root = os.path.realpath(root)
+        looked: set[RelPath] = set()
+        for source, out in [*((p.path, o.path) for p in self.pointers.values() for o in p.outs),
+                            *((t.pointer, t.out.path) for t in self.stage_outs)]:
+            folder = out.rpartition("/")[0]
+            if folder in looked:
+                continue
+            looked.add(folder)
+            link = link_along(Path(real_root), folder)
+            if link is None:
+                continue
+            real = os.path.realpath(os.path.join(real_root, link))
+            leads = (f"leads outside the project through '{seen_from(link, here)}' (a link "
+                     f"to {real})" if not is_within_fs(real, real_root) else
+                     f"is beyond a symbolic link ('{seen_from(link, here)}')")
+            raise PathError(f"{seen_from(source, here)}: '{seen_from(out, here)}' {leads}",
+                            hint="a tracked path may not go through a symlinked folder: make "
+                                 f"'{seen_from(link, here)}' a real folder, or delete "
+                                 f"{typed_in(source, here)} if you did not write it")
 
     def _refuse_overlaps(self, here: RelPath | None) -> None:
         def seen(path: RelPath) -> str:
@@ -224,6 +259,11 @@ class Index:
             if not hits or tracked_around(target):
                 rest.append(target)
         return list(stages), rest
+
+
+def is_within_fs(path: str, folder: str) -> bool:
+    """Whether the real path ``path`` is the real path ``folder`` or inside it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _stage_outs(root: Path) -> tuple[tuple[Tracked, ...], tuple[Declared, ...]]:

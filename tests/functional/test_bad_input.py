@@ -117,6 +117,35 @@ def test_pointer_escaping_the_project(project):
     assert_refused(project, "checkout", match="points outside the project")
 
 
+def test_a_pointer_through_a_symlinked_folder_is_refused(project, tmp_path):
+    """A symlink and a pointer file that git brings in must not make checkout write outside
+    the project, nor into a folder that another output tracks."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    project.gen({"real": {"x": "secret"}, "data": {"a": "1"}})
+    project.run("add", "real/x", "data")
+    pointer = (project.root / "real/x.mlvc").read_text()
+    (project.root / "real/x.mlvc").unlink()
+    (project.root / "x.mlvc").write_text(pointer.replace("path: x", "path: out/x"))
+    (project.root / "real/x").unlink()
+    os.symlink(outside, project.root / "out")
+    for cmd in (("status",), ("checkout",), ("checkout", "--force"), ("commit",),
+                ("remove", "--outs", "x.mlvc")):
+        assert_refused(project, *cmd, match="x.mlvc: 'out/x' leads outside the project "
+                       f"through 'out' (a link to {outside})", hint="delete x.mlvc")
+    assert list(outside.iterdir()) == []
+    # A link inside the project, to a tracked folder: the same, as seen from a sub-folder.
+    (project.root / "out").unlink()
+    os.symlink("data", project.root / "out")
+    assert_refused(project, "checkout", cwd=project.root / "data",
+                   match="../x.mlvc: '../out/x' is beyond a symbolic link ('../out')",
+                   hint="make '../out' a real folder")
+    assert sorted(p.name for p in (project.root / "data").iterdir()) == ["a"]
+    (project.root / "out").unlink()  # a real folder again: the checkout makes it
+    project.run("checkout")
+    assert project.read("out/x") == "secret"
+
+
 def test_malformed_config(project):
     (project.root / ".mlvc/config.yaml").write_text("core:\n  jobs: [4\n")
     r = assert_refused(project, "status", match=".mlvc/config.yaml:")

@@ -78,6 +78,18 @@ def test_symlink_leading_out_is_refused(tmp_path):
         load(tmp_path, {"stages": {"s": {"cmd": "x", "outs": ["link/o"]}}})
 
 
+def test_an_output_through_a_symlinked_folder_inside_is_refused(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "alias").symlink_to("data")
+    with pytest.raises(FormatError, match=r"outs\[1\]: 'alias/o' is beyond a symbolic link "
+                                          r"\('alias'\)"):
+        load(tmp_path, {"stages": {"s": {"cmd": "x", "outs": ["data/p", "alias/o"]}}})
+    # A dep may be read through it.
+    stage = load(tmp_path, {"stages": {"s": {"cmd": "x", "deps": ["alias/i"],
+                                             "outs": ["data/o"]}}})["s"]
+    assert [d.path for d in stage.deps] == ["alias/i"]
+
+
 def test_bad_stage_name(tmp_path):
     with pytest.raises(FormatError, match="stage name 'a b'"):
         load(tmp_path, {"stages": {"a b": {"cmd": "x"}}})
