@@ -189,7 +189,7 @@ class UserPaths:
         self.root = Path(os.path.realpath(root))
         self.cwd = os.path.realpath(Path.cwd() if cwd is None else cwd)
         self.here = folder_in(self.root, self.cwd)  # for messages: see seen_from, typed_in
-        self._plain: set[RelPath] = set()  # folders with no symlink along them
+        self._links = Links(self.root)
 
     def __call__(self, arg: str | os.PathLike[str]) -> RelPath:
         raw = os.fspath(arg)
@@ -220,11 +220,8 @@ class UserPaths:
         be tracked on its own, named through a link to that folder. The path itself may be
         a symlink (to a file): only the folders above it are looked at."""
         folder = posixpath.dirname(relpath)
-        if folder in self._plain:
-            return
-        link = link_along(self.root, folder)
+        link = self._links.along(folder)  # (`mlvc add data/*.jpg`: one look per folder)
         if link is None:
-            self._plain.add(folder)  # (`mlvc add data/*.jpg`: one look per folder)
             return
         real = Path(os.path.realpath(self.root / folder)) / posixpath.basename(relpath)
         hint = "name it by its real path"
@@ -236,18 +233,26 @@ class UserPaths:
                         hint=hint)
 
 
-def link_along(root: Path, folder: RelPath) -> RelPath | None:
-    """The first folder along the project path ``folder`` that is a symlink, or None when
-    there is none (``root`` is a real path). A folder that does not exist yet is none: what
-    would be made there is made inside the project."""
-    if not folder:
-        return None
-    fs = os.path.join(root, folder)
-    if os.path.realpath(fs) == fs:
-        return None
-    parts = folder.split("/")
-    return next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
-                 if os.path.islink(os.path.join(root, *parts[:i]))), folder)
+class Links:
+    """Which folders of the project are symlinks, looked at once each: one ``lstat`` per
+    folder along the paths asked about, however many paths share it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+        self._seen: dict[RelPath, RelPath | None] = {"": None}
+
+    def along(self, folder: RelPath) -> RelPath | None:
+        """The first folder along the project path ``folder`` (itself included) that is a
+        symlink, or None. A folder that does not exist yet is none: what would be made there
+        is made inside the project."""
+        link = self._seen.get(folder, "")
+        if link != "":
+            return link
+        link = self.along(folder.rpartition("/")[0])
+        if link is None and os.path.islink(f"{self.root}/{folder}"):
+            link = folder
+        self._seen[folder] = link
+        return link
 
 
 def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,

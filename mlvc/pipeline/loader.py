@@ -5,13 +5,12 @@
 from __future__ import annotations
 
 import itertools
-import os
 import posixpath
 import re
 from pathlib import Path
 
 from mlvc.errors import FormatError, PathError
-from mlvc.paths import RelPath, check_inside, link_along, normalize_rel, to_fs
+from mlvc.paths import Links, RelPath, check_inside, normalize_rel, to_fs
 from mlvc.pipeline.model import (
     DEFAULT_PARAMS,
     OUT_KINDS,
@@ -261,7 +260,7 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
             path = _path(item, wdir, root, bad, field)
             # (Leading out is refused for every path; an output, which is written, may not
             # go through a symlinked folder inside the project either: see Index.load.)
-            if (link := link_along(Path(os.path.realpath(root)), posixpath.dirname(path))):
+            if (link := Links(root).along(posixpath.dirname(path))):
                 raise bad(f"'{path}' is beyond a symbolic link ('{link}'): an output may not "
                           "go through a symlinked folder", field)
             if options.get("cache", True) and (why := unignorable(path)):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from mlvc.errors import PathError, TargetError
 from mlvc.paths import (
+    Links,
     Nested,
     RelPath,
     is_within,
-    link_along,
     overlaps,
     seen_from,
     to_fs,
@@ -118,29 +118,16 @@ class Index:
         return index
 
     def _refuse_links_along(self, root: Path, here: RelPath | None) -> None:
-        """Refuse a tracked path (from a pointer file or mlvc.lock) that goes through a
-        symlinked folder: a checkout would write through it, outside the project where the
-        link leads out (a link and a pointer file that git brought in, say), or inside a
-        folder that another output tracks. One look per folder of outputs."""
-        real_root = os.path.realpath(root)
-        looked: set[RelPath] = set()
-        for source, out in [*((p.path, o.path) for p in self.pointers.values() for o in p.outs),
-                            *((t.pointer, t.out.path) for t in self.stage_outs)]:
-            folder = out.rpartition("/")[0]
-            if folder in looked:
-                continue
-            looked.add(folder)
-            link = link_along(Path(real_root), folder)
-            if link is None:
-                continue
-            real = os.path.realpath(os.path.join(real_root, link))
-            leads = (f"leads outside the project through '{seen_from(link, here)}' (a link "
-                     f"to {real})" if not is_within_fs(real, real_root) else
-                     f"is beyond a symbolic link ('{seen_from(link, here)}')")
-            raise PathError(f"{seen_from(source, here)}: '{seen_from(out, here)}' {leads}",
-                            hint="a tracked path may not go through a symlinked folder: make "
-                                 f"'{seen_from(link, here)}' a real folder, or delete "
-                                 f"{typed_in(source, here)} if you did not write it")
+        """Refuse a pointer file's output whose folders go through a symlink: a checkout
+        would write through it, outside the project where the link leads out (a link and a
+        pointer file that git brought in, say), or inside a folder that another output
+        tracks. (Stage outputs: the mlvc.yaml loader refuses them.)"""
+        links = Links(root)
+        for pointer in self.pointers.values():
+            for out in pointer.outs:
+                link = links.along(out.path.rpartition("/")[0])
+                if link is not None:
+                    raise _beyond_link(root, pointer.path, out.path, link, here)
 
     def _refuse_overlaps(self, here: RelPath | None) -> None:
         def seen(path: RelPath) -> str:
@@ -261,9 +248,17 @@ class Index:
         return list(stages), rest
 
 
-def is_within_fs(path: str, folder: str) -> bool:
-    """Whether the real path ``path`` is the real path ``folder`` or inside it."""
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
+def _beyond_link(root: Path, pointer: RelPath, out: RelPath, link: RelPath,
+                 here: RelPath | None) -> PathError:
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(to_fs(root, link))
+    inside = os.path.commonpath([real, real_root]) == real_root
+    leads = (f"is beyond a symbolic link ('{seen_from(link, here)}')" if inside else
+             f"leads outside the project through '{seen_from(link, here)}' (a link to {real})")
+    return PathError(f"{seen_from(pointer, here)}: '{seen_from(out, here)}' {leads}",
+                     hint="a tracked path may not go through a symlinked folder: make "
+                          f"'{seen_from(link, here)}' a real folder, or delete "
+                          f"{typed_in(pointer, here)} if you did not write it")
 
 
 def _stage_outs(root: Path) -> tuple[tuple[Tracked, ...], tuple[Declared, ...]]:

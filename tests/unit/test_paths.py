@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlvc.errors import PathError
-from mlvc.paths import Nested, check_inside, from_user, is_within, normalize_rel
+from mlvc.paths import Links, Nested, check_inside, from_user, is_within, normalize_rel
 
 segments = st.sampled_from(["a", "b", "..", ".", "", "c d", "é"])
 rel_paths = st.lists(segments, min_size=1, max_size=8).map("/".join)
@@ -98,6 +98,32 @@ def test_a_path_beyond_a_symlink_inside_the_project_is_refused(tmp_path):
     assert from_user(root, "real/f", cwd=root) == "real/f"
     # A current folder reached through the link is its real folder, as in git.
     assert from_user(root, "f", cwd=root / "link") == "real/f"
+
+
+@given(st.lists(st.tuples(st.lists(st.sampled_from("abc"), min_size=1, max_size=4),
+                          st.booleans()), max_size=6),
+       st.lists(st.lists(st.sampled_from("abcx"), max_size=5), max_size=8))
+def test_links_along_finds_the_first_symlinked_folder(made, asked):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for parts, is_link in made:  # folders, and links (to the root) where nothing is yet
+            path = root.joinpath(*parts)
+            if is_link and not os.path.lexists(path) and path.parent.is_dir() \
+                    and not path.parent.is_symlink():
+                path.symlink_to(root)
+            elif not is_link:
+                try:
+                    path.mkdir(parents=True, exist_ok=True)
+                except (FileExistsError, NotADirectoryError):
+                    pass  # a link is in the way
+        links = Links(root)
+        for parts in asked * 2:  # twice: the second answers come from what was seen
+            folder = "/".join(parts)
+            expected = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
+                             if root.joinpath(*parts[:i]).is_symlink()), None)
+            assert links.along(folder) == expected
 
 
 @pytest.mark.parametrize("reserved", [".mlvc/cache", ".git/config", ".mlvc"])
