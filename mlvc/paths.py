@@ -21,6 +21,17 @@ FORBIDDEN_CHARS = ("\x00",)
 RESERVED_DIRS = (".mlvc", ".git")
 
 
+def is_reserved(name: str) -> bool:
+    """Whether the name ``name`` is ``.git`` or ``.mlvc``, in any case (as git refuses
+    ``.GIT``: on a case-insensitive filesystem it is the repository's own folder). mlvc never
+    records such a name, at any depth, and refuses one read from a file: a pointer or
+    manifest that names ``.git/hooks/pre-commit`` would have checkout write a git hook."""
+    return name[:1] == "." and name.lower() in _RESERVED
+
+
+_RESERVED = frozenset(RESERVED_DIRS)
+
+
 def is_valid_name(name: str) -> bool:
     """Whether ``name`` is a single safe path component (as in a tree manifest)."""
     return (
@@ -264,7 +275,7 @@ def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,
     """
     shown = relpath if shown is None else shown
     first = relpath.split("/", 1)[0]
-    if first in RESERVED_DIRS:
+    if is_reserved(first):
         raise PathError(f"'{shown}' is inside {first}/, which mlvc manages itself")
     if not relpath:
         return

@@ -20,7 +20,7 @@ from typing import Literal, NamedTuple
 
 from mlvc.errors import CorruptObjectError
 from mlvc.objects.oid import hash_bytes, is_oid
-from mlvc.paths import is_valid_name
+from mlvc.paths import is_reserved, is_valid_name
 
 EntryType = Literal["file", "dir"]
 _FILE_KEYS = frozenset({"name", "type", "oid", "size", "exec"})
@@ -143,6 +143,8 @@ def _parse_entry(raw: object, bad) -> TreeEntry:
     name = raw["name"]
     if not isinstance(name, str) or not is_valid_name(name):
         raise bad(f"entry name {name!r} is not a single safe path component")
+    if is_reserved(name):
+        raise bad(f"entry name {name!r} is reserved: .git and .mlvc are never recorded")
     if not is_oid(raw["oid"]):
         raise bad(f"entry {name!r} has an invalid oid")
     if not _is_count(raw["size"]):

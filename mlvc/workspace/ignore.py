@@ -1,6 +1,7 @@
 """``.mlvcignore`` rules (gitignore syntax, via pathspec), in any folder of the project.
 
-``.git`` and ``.mlvc`` are always ignored. A rule file applies to paths below its folder,
+``.git`` and ``.mlvc`` are always ignored, in any case and at any depth
+(``mlvc.paths.is_reserved``). A rule file applies to paths below its folder,
 relative to that folder, as in git.
 """
 
@@ -10,13 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlvc.paths import RelPath, to_fs
+from mlvc.paths import RelPath, is_reserved, to_fs
 
 if TYPE_CHECKING:
     import pathspec
 
 IGNORE_FILE = ".mlvcignore"
-ALWAYS_IGNORED = frozenset({".git", ".mlvc"})
 
 
 class IgnoreRules:
@@ -79,7 +79,7 @@ class IgnoreRules:
     def is_ignored(self, path: RelPath, is_dir: bool = False) -> bool:
         """Whether ``path`` or any folder above it is ignored."""
         parts = path.split("/")
-        if parts[0] in ALWAYS_IGNORED:
+        if is_reserved(parts[0]):
             return True
         for i in range(1, len(parts) + 1):
             sub = "/".join(parts[:i])

@@ -17,13 +17,14 @@ from mlvc.paths import (
     Links,
     Nested,
     RelPath,
+    is_reserved,
     is_within,
     overlaps,
     seen_from,
     to_fs,
     typed_in,
 )
-from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
+from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.pointer import POINTER_SUFFIX, Out, Pointer, load_pointer
 
 
@@ -91,7 +92,7 @@ class Index:
                 # and most others; btrfs says 1): only names matter, not each entry's type.
                 # A large untracked folder is then listed at C speed.
                 for name in os.listdir(fs):
-                    if name.endswith(POINTER_SUFFIX) and name not in ALWAYS_IGNORED:
+                    if name.endswith(POINTER_SUFFIX) and not is_reserved(name):
                         path = f"{folder}/{name}"
                         if (not active or not IgnoreRules.matches(active, path, False)) \
                                 and os.path.isfile(fs / name):
@@ -100,7 +101,7 @@ class Index:
             subdirs = []
             with os.scandir(fs) as it:
                 for entry in it:
-                    if entry.name in ALWAYS_IGNORED:
+                    if is_reserved(entry.name):
                         continue
                     path = f"{folder}/{entry.name}" if folder else entry.name
                     is_dir = entry.is_dir(follow_symlinks=False)

@@ -22,8 +22,8 @@ from mlvc.errors import PathError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.parallel import in_background
-from mlvc.paths import RelPath, to_fs, unrecordable
-from mlvc.workspace.ignore import ALWAYS_IGNORED, IgnoreRules
+from mlvc.paths import RelPath, is_reserved, to_fs, unrecordable
+from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.state import FileState, StateDB, StatKey, stat_key
 
 _S_IFMT, _S_IFREG = 0o170000, stat.S_IFREG
@@ -166,7 +166,7 @@ class Scanner:
                 active = self.ignore.active_for(dir_path)
                 for entry in entries:
                     name = entry.name
-                    if name in ALWAYS_IGNORED:
+                    if name[0] == "." and is_reserved(name):
                         continue
                     child = prefix + name
                     if TMP_MARK in name and is_leftover(name):

@@ -179,6 +179,51 @@ def test_manifest_with_unsafe_name(project, name):
     assert "corrupt" in doc["changed"][0]["problem"]
 
 
+@pytest.mark.parametrize("name", [".git", ".GIT", ".mlvc", ".Mlvc"])
+def test_a_manifest_naming_git_or_mlvc_is_corrupt(project, name):
+    """mlvc never records these names (the scan skips them): a manifest that holds one was
+    made to write into a repository's own folder, as git refuses `.git` paths."""
+    hooks = _plant_tree(project, json.dumps({"name": "hooks", "nfiles": 1, "size": 1, "oid":
+                                             _plant_tree(project, json.dumps({
+                                                 "exec": True, "name": "pre-commit",
+                                                 "oid": hash_bytes(b"x"), "size": 1,
+                                                 "type": "file"}).encode()),
+                                             "type": "dir"}).encode())
+    _plant_tree(project, json.dumps({"name": name, "nfiles": 1, "oid": hooks, "size": 1,
+                                     "type": "dir"}).encode())
+    r = assert_refused(project, "checkout", match="corrupt")
+    assert f"entry name '{name}' is reserved" in r.stderr
+    assert not (project.root / "data").exists()
+
+
+@pytest.mark.parametrize("path", [".git/hooks/pre-commit", ".GIT/hooks/pre-commit",
+                                  ".mlvc/config.yaml", "sub/.git/hooks/post-checkout"])
+def test_a_pointer_into_git_or_mlvc_is_refused(project, path):
+    """A pointer file that git brings in must not make checkout write a git hook."""
+    hook = b"#!/bin/sh\necho pwned\n"
+    project.gen({"hook": hook.decode()})
+    project.run("add", "hook")
+    pointer = (project.root / "hook.mlvc").read_text()
+    (project.root / "hook.mlvc").unlink()
+    (project.root / "hook").unlink()
+    (project.root / "evil.mlvc").write_text(pointer.replace("path: hook", f"path: {path}"))
+    hooks = project.root / ".git" / "hooks"
+    before = sorted(p.name for p in hooks.iterdir())
+    for cmd in (("checkout",), ("checkout", "--force"), ("status",), ("commit",)):
+        r = assert_refused(project, *cmd, match=f"evil.mlvc: outs[0].path '{path}' is inside a "
+                                               ".git or .mlvc folder")
+    assert sorted(p.name for p in hooks.iterdir()) == before
+    assert not (project.root / "sub").exists()
+    assert "Traceback" not in r.stderr
+
+
+def test_the_scan_skips_git_and_mlvc_in_any_case_at_any_depth(project):
+    project.gen({"data": {"a": "1", ".GIT": {"HEAD": "x"}, "sub": {".git": {"HEAD": "y"},
+                                                                   ".Mlvc": {"c": "z"}}}})
+    doc = json.loads(project.run("add", "data", "--json").stdout)
+    assert doc["saved"][0]["nfiles"] == 1
+
+
 def test_corrupt_cache_object_is_reported_and_never_placed(project):
     project.gen({"data": {"a": "good bytes", "b": "other"}})
     project.run("add", "data")

@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlvc.errors import PathError
-from mlvc.paths import Links, Nested, check_inside, from_user, is_within, normalize_rel
+from mlvc.paths import (
+    Links,
+    Nested,
+    check_inside,
+    from_user,
+    is_reserved,
+    is_within,
+    normalize_rel,
+)
 
 segments = st.sampled_from(["a", "b", "..", ".", "", "c d", "é"])
 rel_paths = st.lists(segments, min_size=1, max_size=8).map("/".join)
@@ -216,3 +224,12 @@ def test_seen_from_examples(tmp_path):
     here = UserPaths(tmp_path, tmp_path / "sub").here
     assert typed_in("sub/-x", here) == "./-x"  # not taken for an option
     assert typed_in("my data", here) == "'../my data'"
+
+
+@given(st.sampled_from([".git", ".mlvc"]), st.lists(st.booleans(), min_size=5, max_size=5),
+       st.text(max_size=6))
+def test_reserved_names_in_any_case(base, upper, other):
+    name = "".join(c.upper() if u else c for c, u in zip(base, upper))
+    assert is_reserved(name)
+    assert is_reserved(other) == (other.lower() in (".git", ".mlvc"))
+    assert not is_reserved(name + "x") and not is_reserved("x" + name)
