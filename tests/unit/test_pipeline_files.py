@@ -90,6 +90,12 @@ def test_an_output_through_a_symlinked_folder_inside_is_refused(tmp_path):
     assert [d.path for d in stage.deps] == ["alias/i"]
 
 
+@pytest.mark.parametrize("out", ["sub/.git/hooks/pre-commit", ".GIT/hooks/x", "a/.Mlvc"])
+def test_an_output_inside_git_or_mlvc_is_refused(tmp_path, out):
+    with pytest.raises(FormatError, match=r"outs\[0\]: .* is inside (a |\.GIT/)"):
+        load(tmp_path, {"stages": {"s": {"cmd": "x", "outs": [out]}}})
+
+
 def test_bad_stage_name(tmp_path):
     with pytest.raises(FormatError, match="stage name 'a b'"):
         load(tmp_path, {"stages": {"a b": {"cmd": "x"}}})
