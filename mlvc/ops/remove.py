@@ -67,6 +67,8 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
                      for o in p.outs), *(t.out.path for t in index.stage_outs)])
     out_paths = [o.path for p in pointers.values() for o in p.outs
                  if not kept.holding(o.path)]
+    for out in out_paths:
+        gitignore.check_writable(repo.root, out)
     with repo.lock():
         if outs and not force and out_paths:
             dirty = status(repo, list(pointers), cwd=repo.root).changed

@@ -36,6 +36,25 @@ def check_ignorable(path: RelPath) -> None:
         raise TargetError(f"{path!r} {why}", hint="rename it, or track the folder it is in")
 
 
+def check_writable(root: Path, path: RelPath) -> None:
+    """:func:`check_ignorable`, and refuse a ``.gitignore`` next to ``path`` that is a
+    symlink (see ``_regular``): asked before anything is written."""
+    check_ignorable(path)
+    _regular(root, entry_for(path)[0])
+
+
+def _regular(root: Path, gi: RelPath) -> Path:
+    """The ``.gitignore`` file ``gi``, refused when it is a symlink. Git does not read such a
+    file; and read through it, a link planted by a clone (to ``~/.ssh/id_rsa``, say) would
+    have its target's bytes copied into a .gitignore that the user then commits."""
+    fs = to_fs(root, gi)
+    if fs.is_symlink():
+        raise TargetError(f"'{gi}' is a symlink: mlvc does not read or write through it",
+                          hint="make it a regular file (git does not read a .gitignore that "
+                               "is a symlink either)")
+    return fs
+
+
 def entry_for(path: RelPath) -> tuple[RelPath, str]:
     """The ``.gitignore`` file and the line that ignore ``path``."""
     check_ignorable(path)
@@ -61,9 +80,10 @@ def add_many(root: Path, paths: list[RelPath]) -> list[RelPath]:
     for path in paths:
         gi, line = entry_for(path)
         wanted.setdefault(gi, []).append(line.encode("utf-8"))
+    files = {gi: _regular(root, gi) for gi in wanted}  # (all refused before any is written)
     changed = []
     for gi, entries in wanted.items():
-        fs = to_fs(root, gi)
+        fs = files[gi]
         data = fs.read_bytes() if fs.exists() else b""
         present = set(data.splitlines())
         new = [e for e in dict.fromkeys(entries) if e not in present]
@@ -90,9 +110,10 @@ def remove_many(root: Path, paths: list[RelPath]) -> list[RelPath]:
     for path in paths:
         gi, line = entry_for(path)
         unwanted.setdefault(gi, set()).add(line.encode("utf-8"))
+    files = {gi: _regular(root, gi) for gi in unwanted}
     changed = []
     for gi, entries in unwanted.items():
-        fs = to_fs(root, gi)
+        fs = files[gi]
         if not fs.exists():
             continue
         lines = fs.read_bytes().splitlines(keepends=True)

@@ -146,6 +146,24 @@ def test_a_pointer_through_a_symlinked_folder_is_refused(project, tmp_path):
     assert project.read("out/x") == "secret"
 
 
+def test_a_gitignore_that_is_a_symlink_is_never_read_or_written_through(project, tmp_path):
+    """A clone may hold `.gitignore -> ~/.ssh/id_rsa`: read through, its target's bytes
+    would land in a .gitignore that the user commits. Git does not read such a file."""
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY\n")
+    project.gen({"data": {"a": "1"}, "sub": {"b": "2"}, "model.pt": "m"})
+    project.run("add", "data", "model.pt")  # the .gitignore at the root is a regular file
+    os.symlink(secret, project.root / "sub" / ".gitignore")
+    for cmd in (("add", "sub/b"), ("move", "model.pt", "sub/model.pt")):
+        assert_refused(project, *cmd, match="'sub/.gitignore' is a symlink",
+                       hint="make it a regular file")
+    (project.root / ".gitignore").rename(project.root / "kept")
+    os.symlink(secret, project.root / ".gitignore")
+    assert_refused(project, "remove", "data.mlvc", match="'.gitignore' is a symlink")
+    assert secret.read_text() == "PRIVATE KEY\n"
+    assert (project.root / ".gitignore").is_symlink()
+
+
 def test_malformed_config(project):
     (project.root / ".mlvc/config.yaml").write_text("core:\n  jobs: [4\n")
     r = assert_refused(project, "status", match=".mlvc/config.yaml:")

@@ -90,3 +90,23 @@ def test_remove_many_is_remove_of_each_with_each_file_written_once(tmp_path_fact
     _, writes = _each_then_all(gitignore.remove, gitignore.remove_many, one, many, paths)
     assert len(writes) <= 1
     assert (one / "sub/.gitignore").read_bytes() == (many / "sub/.gitignore").read_bytes()
+
+
+def test_a_symlinked_gitignore_is_refused_before_any_is_written(tmp_path):
+    import pytest
+
+    from mlvc.errors import TargetError
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"secret\n")
+    (tmp_path / "b" / ".gitignore").symlink_to(target)
+    for change in (gitignore.add_many, gitignore.remove_many):
+        with pytest.raises(TargetError, match="'b/.gitignore' is a symlink"):
+            change(tmp_path, ["a/x", "b/y"])
+        assert not (tmp_path / "a" / ".gitignore").exists()
+        assert target.read_bytes() == b"secret\n"
+    with pytest.raises(TargetError, match="is a symlink"):
+        gitignore.check_writable(tmp_path, "b/y")
+    gitignore.check_writable(tmp_path, "a/x")  # a missing one is fine: it is created
