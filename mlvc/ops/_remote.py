@@ -38,9 +38,9 @@ def transfer_hint(failed: list[FailedObject] | tuple[FailedObject, ...]) -> str:
     hints = []
     if "remote" in lacks:
         hints.append("the remote has no sound copy of some: `mlvc push` them from a clone "
-                     "whose cache has them (a corrupt copy must first be deleted on the "
-                     "remote, and that clone's index of it, .mlvc/tmp/remotes/, with it: "
-                     "see docs/remotes.md)")
+                     "whose cache has them (delete a corrupt copy on the remote first, and "
+                     "run `mlvc status -c` in that clone before its push: see "
+                     "docs/remotes.md)")
     if "cache" in lacks:
         hints.append("the cache has no sound copy of some: `mlvc fetch` them from a remote "
                      "that has them, or store them again from the workspace (`mlvc commit`)")

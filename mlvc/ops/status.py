@@ -229,7 +229,7 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
     """Which objects of the tracked outputs the remote lacks, and which the cache lacks.
 
     The remote is asked, not its local index, so the answer is current; what it has is then
-    remembered in the index. Folder listings the cache lacks are read from the remote (and
+    remembered in the index, and what it lacks forgotten there. Folder listings the cache lacks are read from the remote (and
     checked), without storing them.
     """
     from mlvc.objects.tree import Tree
@@ -264,6 +264,9 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
         except Exception as exc:  # noqa: BLE001 - one clear error
             raise unreachable(rem, exc) from exc
         index.add(on_remote)
+        # What the index said the remote has but it lacks (deleted by hand): forgotten, so
+        # that the `mlvc push` this suggests uploads it.
+        index.forget(index.known(objs.all_oids() - on_remote), objs.trees)
         entries = []
         for oid, (obj, _why) in objs.unreadable.items():
             entries.append(CloudEntry(obj.path + "/", oid, "missing"))

@@ -7,7 +7,8 @@ has stands for its complete folder, and a push need not look below it at all. Ob
 leave a remote only through ``gc``, and ``gc`` first writes a new *epoch* token to the remote.
 The index remembers the epoch it was built under and is dropped whole as soon as the remote's
 token differs, or is gone (a wiped remote). So a stale index costs one small read per command,
-not a wrong answer.
+not a wrong answer. Objects deleted by hand, without a new epoch, stay in the index until
+``status -c``, which asks the remote about every object, finds them gone (``forget``).
 
 One SQLite file per remote URL, under ``.mlvc/tmp/remotes/``.
 """
@@ -98,6 +99,17 @@ class RemoteIndex:
         """Record manifests the remote has, with the object count of each one's folder."""
         self._insert("INSERT OR REPLACE INTO trees VALUES (?, ?)", list(counts.items()))
         self.add(counts)
+
+    def forget(self, oids: Iterable[str], trees: Iterable[str]) -> None:
+        """The remote was asked and lacks ``oids`` (deleted by hand, without a new epoch):
+        drop them, and the folder counts of ``trees`` (those that may hold them), so the
+        next push asks again and looks inside those folders."""
+        gone = [(o,) for o in oids]
+        if not gone or not self.usable:
+            return
+        with transaction(self._conn, self._lock) as conn:
+            conn.executemany("DELETE FROM objects WHERE oid = ?", gone)
+            conn.executemany("DELETE FROM trees WHERE oid = ?", [(t,) for t in trees])
 
     def _insert(self, sql: str, data: list[tuple]) -> None:
         if not data or not self.usable:

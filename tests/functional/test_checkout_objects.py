@@ -296,7 +296,7 @@ def test_transfers_without_a_sound_copy_say_where_one_is_needed(project, tmp_pat
     aside.rename(cache)
     on_remote.unlink()
     assert json.loads(project.run("push", "--json").stdout)["transferred"] == 0  # (the index)
-    shutil.rmtree(project.root / ".mlvc" / "tmp" / "remotes")
+    assert "data/a" in project.run("status", "-c").stdout  # asks the remote: tells the index
     assert json.loads(project.run("push", "--json").stdout)["transferred"] == 1
     shutil.rmtree(cache)
     project.run("fetch")

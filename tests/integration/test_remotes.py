@@ -400,6 +400,23 @@ class TestRemoteContract:
         assert doc["not_on_remote"] == [] and doc["missing"] == []
 
 
+    def test_status_cloud_tells_push_what_was_deleted_by_hand(self, pushed):
+        """An object deleted from the remote by hand (no new epoch) is still in push's
+        index: status -c, which asks the remote, finds it gone and says `mlvc push`; that
+        push must then upload it, looking inside the folder that held it."""
+        project, remote = pushed
+        project.run("push")
+        store = ObjectStore(project.root / ".mlvc" / "cache")
+        oid = next(o for o in store.iter_oids() if store.read_bytes(o) == b"bee")
+        remote.delete(oid)
+        assert json.loads(project.run("push", "--json").stdout)["transferred"] == 0
+        doc = json.loads(project.run("status", "-c", "--json").stdout)
+        assert doc["not_on_remote"] == ["data/sub/b.txt"]
+        assert json.loads(project.run("push", "--json").stdout)["transferred"] == 1
+        assert remote.has(oid)
+        assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
+
+
 def test_push_through_a_connection_dropping_proxy_finishes(project, s3_endpoint, tmp_path,
                                                           monkeypatch):
     """Connections cut part way through: retries finish the push, or a re-run does."""
