@@ -51,7 +51,7 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath], here: RelPath | No
             raise TargetError(f"'{seen(path)}' is an mlvc pointer file; it cannot be tracked "
                               "itself")
         check_pointer_name(path)
-        gitignore.check_writable(repo.root, path)
+        gitignore.check_writable(repo.root, path, here=here)
         if repo.ignore.is_ignored(path, os.path.isdir(to_fs(repo.root, path))):
             raise TargetError(f"'{seen(path)}' is ignored by .mlvcignore",
                               hint="remove the matching rule from .mlvcignore to track it")

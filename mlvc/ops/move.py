@@ -54,8 +54,8 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
     check_inside(repo.root, dst_path)
     if dst_path:
         check_pointer_name(dst_path)
-        gitignore.check_writable(repo.root, dst_path)
-        gitignore.check_writable(repo.root, src_path)
+        gitignore.check_writable(repo.root, dst_path, here=here)
+        gitignore.check_writable(repo.root, src_path, new=False, here=here)
     if not dst_path or os.path.lexists(dst_fs) or os.path.lexists(
             to_fs(repo.root, pointer_path_for(dst_path))):
         raise TargetError(f"'{dst_path or '.'}' exists already")

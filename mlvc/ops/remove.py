@@ -68,7 +68,7 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     out_paths = [o.path for p in pointers.values() for o in p.outs
                  if not kept.holding(o.path)]
     for out in out_paths:
-        gitignore.check_writable(repo.root, out)
+        gitignore.check_writable(repo.root, out, new=False, here=here)
     with repo.lock():
         if outs and not force and out_paths:
             dirty = status(repo, list(pointers), cwd=repo.root).changed

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mlvc.errors import TargetError
 from mlvc.fsutil import atomic_write
-from mlvc.paths import RelPath, name, parent, to_fs
+from mlvc.paths import RelPath, name, parent, seen_from, to_fs, typed_in
 
 _SPECIAL = set("*?[]\\")
 
@@ -36,20 +36,29 @@ def check_ignorable(path: RelPath) -> None:
         raise TargetError(f"{path!r} {why}", hint="rename it, or track the folder it is in")
 
 
-def check_writable(root: Path, path: RelPath) -> None:
+def check_writable(root: Path, path: RelPath, new: bool = True,
+                   here: RelPath | None = None) -> None:
     """:func:`check_ignorable`, and refuse a ``.gitignore`` next to ``path`` that is a
-    symlink (see ``_regular``): asked before anything is written."""
+    symlink (see ``_regular``): asked before anything is written. A ``new`` output may not
+    be a ``.gitignore`` itself: its own ignore line would be written into it, changing it
+    as soon as it is recorded. Paths in messages are as seen from the user's folder
+    ``here``."""
     check_ignorable(path)
-    _regular(root, entry_for(path)[0])
+    if new and name(path) == ".gitignore":
+        raise TargetError(f"'{seen_from(path, here)}' is a git ignore file, which mlvc writes "
+                          "its own lines into: it cannot be tracked as data",
+                          hint=f"git keeps it: `git add {typed_in(path, here)}`")
+    _regular(root, entry_for(path)[0], here)
 
 
-def _regular(root: Path, gi: RelPath) -> Path:
+def _regular(root: Path, gi: RelPath, here: RelPath | None = None) -> Path:
     """The ``.gitignore`` file ``gi``, refused when it is a symlink. Git does not read such a
     file; and read through it, a link planted by a clone (to ``~/.ssh/id_rsa``, say) would
     have its target's bytes copied into a .gitignore that the user then commits."""
     fs = to_fs(root, gi)
     if fs.is_symlink():
-        raise TargetError(f"'{gi}' is a symlink: mlvc does not read or write through it",
+        raise TargetError(f"'{seen_from(gi, here)}' is a symlink: mlvc does not read or "
+                          "write through it",
                           hint="make it a regular file (git does not read a .gitignore that "
                                "is a symlink either)")
     return fs

@@ -164,6 +164,19 @@ def test_a_gitignore_that_is_a_symlink_is_never_read_or_written_through(project,
     assert (project.root / ".gitignore").is_symlink()
 
 
+def test_a_gitignore_cannot_be_tracked_as_data(project):
+    """Its own ignore line would be written into it: changed as soon as it is recorded."""
+    project.gen({".gitignore": "*.tmp\n", "sub": {".gitignore": "x\n"}, "model.pt": "m"})
+    assert_refused(project, "add", ".gitignore", match="'.gitignore' is a git ignore file",
+                   hint="`git add .gitignore`")
+    assert_refused(project, "add", ".gitignore", cwd=project.root / "sub",
+                   match="'.gitignore' is a git ignore file", hint="`git add .gitignore`")
+    project.run("add", "model.pt")
+    (project.root / "other").mkdir()
+    assert_refused(project, "move", "model.pt", "other/.gitignore",
+                   match="'other/.gitignore' is a git ignore file")
+
+
 def test_malformed_config(project):
     (project.root / ".mlvc/config.yaml").write_text("core:\n  jobs: [4\n")
     r = assert_refused(project, "status", match=".mlvc/config.yaml:")
