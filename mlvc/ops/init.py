@@ -36,6 +36,14 @@ def init(path: Path, *, no_scm: bool = False, force: bool = False) -> InitResult
     if dot.exists() and not force:
         raise MlvcError(f"{root} is already an mlvc project",
                         hint="use `mlvc init --force` to re-create the project files")
+    outer = next((p for p in root.parents if (p / MLVC_DIR).is_dir()), None)
+    if outer is not None and not force:
+        # Its pointer files would be the outer project's too, looking for their objects in
+        # the other cache. (With --force it is a project of its own: the outer one's
+        # commands leave its folder alone, see Index.load.)
+        raise MlvcError(f"{root} is inside the mlvc project at {outer}",
+                        hint="mlvc commands work from any folder of that project; `mlvc init "
+                             "--force` makes a separate project here anyway")
     git_root = None if no_scm else find_git_root(root)
     if not no_scm and git_root is None:
         raise MlvcError(f"{root} is not inside a git repository",

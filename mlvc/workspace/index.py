@@ -98,10 +98,12 @@ class Index:
                                 and os.path.isfile(fs / name):
                             found(path)
                 continue
-            subdirs = []
+            subdirs, listed = [], []
             with os.scandir(fs) as it:
                 for entry in it:
                     if is_reserved(entry.name):
+                        if folder and entry.name == ".mlvc":
+                            break  # another project's folder (mlvc init --force): not ours
                         continue
                     path = f"{folder}/{entry.name}" if folder else entry.name
                     is_dir = entry.is_dir(follow_symlinks=False)
@@ -110,8 +112,11 @@ class Index:
                     if is_dir:
                         subdirs.append(path)
                     elif entry.name.endswith(POINTER_SUFFIX) and entry.is_file():
+                        listed.append(path)
+                else:
+                    for path in listed:
                         found(path)
-            stack.extend(d for d in subdirs if d not in out_paths)
+                    stack.extend(d for d in subdirs if d not in out_paths)
         index = cls(dict(sorted(pointers.items())), locked, declared)
         index._refuse_links_along(root, here)
         if strict:

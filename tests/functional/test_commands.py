@@ -66,6 +66,22 @@ def test_init_stages_its_files(project):
     assert "/cache/" in ignored and "/tmp/" in ignored and "/config.local.yaml" in ignored
 
 
+def test_init_inside_a_project_needs_force_and_then_is_a_project_of_its_own(project):
+    (project.root / "sub").mkdir()
+    r = project.run("init", code=1, cwd=project.root / "sub")
+    assert f"is inside the mlvc project at {project.root}" in r.stderr
+    assert "`mlvc init --force`" in r.stderr and not (project.root / "sub/.mlvc").exists()
+    project.run("init", "--force", cwd=project.root / "sub")
+    project.gen({"sub": {"inner.txt": "x"}, "outer.txt": "y"})
+    project.run("add", "inner.txt", cwd=project.root / "sub")
+    project.run("add", "outer.txt")
+    # The outer project's commands leave the inner one's pointer files alone.
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert doc["clean"] and doc["tracked"] == 1
+    inner = json.loads(project.run("status", "--json", cwd=project.root / "sub").stdout)
+    assert inner["clean"] and inner["tracked"] == 1
+
+
 def test_outside_a_project(tmp_path):
     from click.testing import CliRunner
 

@@ -9,7 +9,9 @@ from mlvc.cli.render import echo, echo_json, json_option, settings
 
 @click.command("init")
 @click.option("--no-scm", is_flag=True, help="Use mlvc without git.")
-@click.option("-f", "--force", is_flag=True, help="Re-create the project files if they exist.")
+@click.option("-f", "--force", is_flag=True,
+              help="Re-create the project files if they exist; or make a separate project "
+                   "inside another one, whose commands then leave this folder alone.")
 @json_option
 def init_cmd(no_scm, force, as_json):
     """Make the current folder an mlvc project (creates .mlvc/ and .mlvcignore)."""
