@@ -102,7 +102,7 @@ class Index:
             with os.scandir(fs) as it:
                 for entry in it:
                     if is_reserved(entry.name):
-                        if folder and entry.name == ".mlvc":
+                        if folder and entry.name == ".mlvc" and entry.is_dir():
                             break  # another project's folder (mlvc init --force): not ours
                         continue
                     path = f"{folder}/{entry.name}" if folder else entry.name
