@@ -256,9 +256,8 @@ class Links:
         """The first folder along the project path ``folder`` (itself included) that is a
         symlink, or None. A folder that does not exist yet is none: what would be made there
         is made inside the project."""
-        link = self._seen.get(folder, "")
-        if link != "":
-            return link
+        if folder in self._seen:
+            return self._seen[folder]
         link = self.along(folder.rpartition("/")[0])
         if link is None and os.path.islink(f"{self.root}/{folder}"):
             link = folder
