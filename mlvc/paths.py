@@ -210,10 +210,12 @@ class UserPaths:
         try:
             rel = absolute.relative_to(self.root)
         except ValueError:
-            raise PathError(
-                f"'{raw}' is outside the project at {self.root}",
-                hint="mlvc only tracks paths inside the project folder",
-            ) from None
+            rel = self._through_another_name(absolute)
+            if rel is None:
+                raise PathError(
+                    f"'{raw}' is outside the project at {self.root}",
+                    hint="mlvc only tracks paths inside the project folder",
+                ) from None
         relpath = rel.as_posix()
         relpath = "" if relpath == "." else relpath
         why = unrecordable(relpath)
@@ -223,6 +225,16 @@ class UserPaths:
         check_inside(self.root, relpath, shown=raw, resolved=True)
         self._refuse_beyond_symlink(raw, relpath)
         return relpath
+
+    def _through_another_name(self, absolute: Path) -> Path | None:
+        """``absolute`` relative to the project when it reaches the project folder by
+        another name (``/tmp/proj-link/data``, where ``/tmp/proj-link`` links to the
+        project, as a shell in that folder prints it); else None. The outermost folder that
+        is the project counts: a link inside the project is then looked at as any other."""
+        for folder in (*reversed(absolute.parents), absolute):
+            if os.path.realpath(folder) == str(self.root):
+                return absolute.relative_to(folder)
+        return None
 
     def _refuse_beyond_symlink(self, raw: str, relpath: RelPath) -> None:
         """Refuse a path whose folders go through a symlink inside the project, as git does

@@ -78,6 +78,23 @@ def test_user_path_outside_is_refused(tmp_path):
         from_user(root, "/etc", cwd=root)
 
 
+def test_an_absolute_path_may_reach_the_project_by_another_name(tmp_path):
+    """As a shell in a linked folder prints it: /x/proj-link/data, proj-link -> proj."""
+    root = tmp_path / "proj"
+    (root / "data").mkdir(parents=True)
+    (root / "alias").symlink_to("data")
+    link = tmp_path / "proj-link"
+    link.symlink_to(root)
+    assert from_user(root, str(link / "data" / "a"), cwd=root) == "data/a"
+    assert from_user(root, str(link), cwd=root / "data") == ""
+    assert from_user(root, "../../proj-link/data", cwd=root / "data") == "data"
+    with pytest.raises(PathError, match="beyond a symbolic link"):
+        from_user(root, str(link / "alias" / "a"), cwd=root)
+    (tmp_path / "other").mkdir()
+    with pytest.raises(PathError, match="outside the project"):
+        from_user(root, str(tmp_path / "other" / "data"), cwd=root)
+
+
 def test_symlink_leading_out_is_refused(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
