@@ -32,6 +32,11 @@ def is_reserved(name: str) -> bool:
 _RESERVED = frozenset(RESERVED_DIRS)
 
 
+def has_reserved_part(path: RelPath) -> bool:
+    """Whether a part of the project path ``path`` is reserved (see :func:`is_reserved`)."""
+    return any(is_reserved(part) for part in path.split("/"))
+
+
 def is_valid_name(name: str) -> bool:
     """Whether ``name`` is a single safe path component (as in a tree manifest)."""
     return (

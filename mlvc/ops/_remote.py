@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlvc.errors import MlvcError, RemoteError
+from mlvc.errors import NO_SPACE, NO_SPACE_HINT, MlvcError, RemoteError
 from mlvc.ops._objects import Objects
 from mlvc.paths import RelPath
 from mlvc.remote import open_remote
@@ -30,8 +30,6 @@ class FailedObject:
 def transfer_hint(failed: list[FailedObject] | tuple[FailedObject, ...]) -> str:
     """What to do about objects that did not transfer. Running the command again helps only
     with transfers that failed: it cannot find a sound copy where there is none."""
-    from mlvc.errors import NO_SPACE, NO_SPACE_HINT
-
     if any(f.reason == NO_SPACE for f in failed):
         return NO_SPACE_HINT
     lacks = {f.lacks for f in failed}

@@ -51,9 +51,11 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                 sources += [Source("run-cache", f"runs/{key}", o) for o in outs]
             getter = _TreeFetcher(repo, rem, jobs, progress)
             objs = expand(repo, sources, getter)
-            failed = [FailedObject(obj.path + "/", oid, f"{why} on the remote", "remote")
-                      if why in ("missing", "corrupt") else FailedObject(obj.path + "/", oid, why)
-                      for oid, (obj, why) in objs.unreadable.items()]
+            failed = []
+            for oid, (obj, why) in objs.unreadable.items():
+                lacks = "remote" if why in ("missing", "corrupt") else ""
+                failed.append(FailedObject(obj.path + "/", oid,
+                                           f"{why} on the remote" if lacks else why, lacks))
             # An object that status, checkout or push found corrupt (such as a hard-linked
             # file written in place) is checked again, and downloaded and replaced if it
             # still does not match its oid.

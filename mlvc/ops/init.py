@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import MlvcError
+from mlvc.errors import MlvcError, NotAProjectError
 from mlvc.fsutil import atomic_write
-from mlvc.repo import MLVC_DIR, Repo
+from mlvc.repo import MLVC_DIR, Repo, find_root
 from mlvc.scm import Git, find_git_root
 
 DOT_GITIGNORE = "/config.local.yaml\n/tmp/\n/cache/\n"
@@ -36,7 +36,10 @@ def init(path: Path, *, no_scm: bool = False, force: bool = False) -> InitResult
     if dot.exists() and not force:
         raise MlvcError(f"{root} is already an mlvc project",
                         hint="use `mlvc init --force` to re-create the project files")
-    outer = next((p for p in root.parents if (p / MLVC_DIR).is_dir()), None)
+    try:
+        outer = find_root(root.parent) if root.parent != root else None
+    except NotAProjectError:
+        outer = None
     if outer is not None and not force:
         # Its pointer files would be the outer project's too, looking for their objects in
         # the other cache. (With --force it is a project of its own: the outer one's

@@ -229,8 +229,8 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
     """Which objects of the tracked outputs the remote lacks, and which the cache lacks.
 
     The remote is asked, not its local index, so the answer is current; what it has is then
-    remembered in the index, and what it lacks forgotten there. Folder listings the cache lacks are read from the remote (and
-    checked), without storing them.
+    remembered in the index, and what it lacks forgotten there. Folder listings the cache
+    lacks are read from the remote (and checked), without storing them.
     """
     from mlvc.objects.tree import Tree
     from mlvc.ops._objects import collect_sources, expand

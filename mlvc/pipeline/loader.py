@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from mlvc.errors import FormatError, PathError
-from mlvc.paths import Links, RelPath, check_inside, is_reserved, normalize_rel, to_fs
+from mlvc.paths import Links, RelPath, check_inside, has_reserved_part, normalize_rel, to_fs
 from mlvc.pipeline.model import (
     DEFAULT_PARAMS,
     OUT_KINDS,
@@ -263,7 +263,7 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
             if (link := Links(root).along(posixpath.dirname(path))):
                 raise bad(f"'{path}' is beyond a symbolic link ('{link}'): an output may not "
                           "go through a symlinked folder", field)
-            if any(is_reserved(part) for part in path.split("/")):
+            if has_reserved_part(path):
                 raise bad(f"'{path}' is inside a .git or .mlvc folder, which mlvc never "
                           "tracks", field)
             if options.get("cache", True) and (why := unignorable(path)):

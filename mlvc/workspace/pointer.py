@@ -14,7 +14,7 @@ from pathlib import Path
 from mlvc.errors import FormatError, PathError, TargetError
 from mlvc.fsutil import NAME_MAX, atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
-from mlvc.paths import RelPath, is_reserved, normalize_rel, parent, to_fs
+from mlvc.paths import RelPath, has_reserved_part, normalize_rel, parent, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.yamlio import dump_yaml, parse_yaml
 
@@ -90,7 +90,7 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
             raise PathError(f"{exc.message} ({where}.path)") from None
         if not full:
             raise bad(f"{where}.path points at the project root")
-        if any(is_reserved(part) for part in full.split("/")):
+        if has_reserved_part(full):
             raise bad(f"{where}.path {full!r} is inside a .git or .mlvc folder, which mlvc "
                       "never tracks")
         if raw.get("hash") != HASH_NAME:

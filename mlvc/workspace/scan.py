@@ -166,7 +166,7 @@ class Scanner:
                 active = self.ignore.active_for(dir_path)
                 for entry in entries:
                     name = entry.name
-                    if name[0] == "." and is_reserved(name):
+                    if name[0] == "." and is_reserved(name):  # (most names: no call)
                         continue
                     child = prefix + name
                     if TMP_MARK in name and is_leftover(name):
