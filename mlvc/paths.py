@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shlex
 from bisect import bisect_left
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -206,6 +207,7 @@ class UserPaths:
         self.cwd = os.path.realpath(Path.cwd() if cwd is None else cwd)
         self.here = folder_in(self.root, self.cwd)  # for messages: see seen_from, typed_in
         self._links = Links(self.root)
+        self._projects = Projects(self.root)
 
     def __call__(self, arg: str | os.PathLike[str]) -> RelPath:
         raw = os.fspath(arg)
@@ -229,6 +231,7 @@ class UserPaths:
                             hint="rename it")
         check_inside(self.root, relpath, shown=raw, resolved=True)
         self._refuse_beyond_symlink(raw, relpath)
+        self._refuse_another_project(raw, relpath)
         return relpath
 
     def _through_another_name(self, absolute: Path) -> Path | None:
@@ -240,6 +243,18 @@ class UserPaths:
             if os.path.realpath(folder) == str(self.root):
                 return absolute.relative_to(folder)
         return None
+
+    def _refuse_another_project(self, raw: str, relpath: RelPath) -> None:
+        """Refuse a folder that holds another mlvc project, or a path inside one (see
+        :class:`Projects`)."""
+        folder = self._projects.along(relpath)
+        if folder is None:
+            return
+        inner = seen_from(folder, self.here)
+        what = "is another mlvc project" if folder == relpath else \
+            f"is inside another mlvc project ('{inner}')"
+        where = str(self.root / folder) if self.here is None else inner
+        raise PathError(f"'{raw}' {what}", hint=f"run mlvc in that project: cd {shlex.quote(where)}")
 
     def _refuse_beyond_symlink(self, raw: str, relpath: RelPath) -> None:
         """Refuse a path whose folders go through a symlink inside the project, as git does
@@ -261,25 +276,45 @@ class UserPaths:
                         hint=hint)
 
 
-class Links:
-    """Which folders of the project are symlinks, looked at once each: one ``lstat`` per
-    folder along the paths asked about, however many paths share it."""
+class _Along:
+    """Which folders of the project pass ``test``, looked at once each: one look per folder
+    along the paths asked about, however many paths share it."""
 
     def __init__(self, root: Path) -> None:
         self.root = str(root)
         self._seen: dict[RelPath, RelPath | None] = {"": None}
 
+    @staticmethod
+    def test(fs_path: str) -> bool:
+        raise NotImplementedError
+
     def along(self, folder: RelPath) -> RelPath | None:
-        """The first folder along the project path ``folder`` (itself included) that is a
-        symlink, or None. A folder that does not exist yet is none: what would be made there
-        is made inside the project."""
+        """The first folder along the project path ``folder`` (itself included) that passes
+        the test, or None. A folder that does not exist yet passes none."""
         if folder in self._seen:
             return self._seen[folder]
-        link = self.along(folder.rpartition("/")[0])
-        if link is None and os.path.islink(f"{self.root}/{folder}"):
-            link = folder
-        self._seen[folder] = link
-        return link
+        found = self.along(folder.rpartition("/")[0])
+        if found is None and self.test(f"{self.root}/{folder}"):
+            found = folder
+        self._seen[folder] = found
+        return found
+
+
+class Links(_Along):
+    """Which folders of the project are symlinks (one ``lstat`` each). What would be made in
+    a folder that does not exist yet is made inside the project."""
+
+    test = staticmethod(os.path.islink)
+
+
+class Projects(_Along):
+    """Which folders of the project hold another mlvc project (made there with ``mlvc init
+    --force``): that project tracks what is in them, with its own cache, and this one's
+    commands leave them alone."""
+
+    @staticmethod
+    def test(fs_path: str) -> bool:
+        return os.path.isdir(f"{fs_path}/.mlvc")
 
 
 def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,

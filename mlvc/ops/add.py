@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 
 from mlvc.errors import TargetError
 from mlvc.ops import user_paths
 from mlvc.ops.commit import CommitResult, save_outputs
-from mlvc.paths import Nested, RelPath, is_within, overlaps, seen_from, to_fs, typed_in
+from mlvc.paths import (
+    Nested,
+    Projects,
+    RelPath,
+    has_reserved_part,
+    is_within,
+    overlaps,
+    seen_from,
+    to_fs,
+    typed_in,
+)
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -76,7 +87,11 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath], here: RelPath | No
         if inner:
             raise TargetError(f"'{seen(inner[0])}' and '{seen(path)}' overlap; track one of them")
     if repo.scm is not None:
-        tracked = repo.scm.tracked(paths)
+        # (Files that mlvc leaves out may be git's: in .git or .mlvc folders, or in another
+        # project's folder.)
+        projects = Projects(repo.root)
+        tracked = [p for p in repo.scm.tracked(paths) if not has_reserved_part(p)
+                   and projects.along(posixpath.dirname(p)) is None]
         if tracked:
             shown = tracked[0]
             raise TargetError(f"'{seen(shown)}' is tracked by git already",

@@ -22,7 +22,7 @@ from mlvc.errors import PathError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.parallel import in_background
-from mlvc.paths import RelPath, is_reserved, to_fs, unrecordable
+from mlvc.paths import Projects, RelPath, is_reserved, to_fs, unrecordable
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.state import FileState, StateDB, StatKey, stat_key
 
@@ -148,6 +148,7 @@ class Scanner:
         paths, keys, execs, nlinks = out.paths, out.keys, out.execs, out.nlinks
         add_path, add_key = paths.append, keys.extend
         add_exec, add_nlink = execs.append, nlinks.append
+        holds_project = Projects.test
         while stack:
             if stop_after is not None and len(paths) >= stop_after and len(stack) > 1:
                 return stack
@@ -184,7 +185,10 @@ class Scanner:
                     if "\\" in name or not name.isascii():
                         check_name(child, name)
                     if is_dir:
-                        stack.append(out.add_dir(index, child))
+                        # A folder that holds another project (mlvc init --force) is that
+                        # project's, not this one's. (One stat per folder, not per file.)
+                        if not holds_project(f"{folder}/{name}"):
+                            stack.append(out.add_dir(index, child))
                         continue
                     st = entry.stat(follow_symlinks=False)
                     if st.st_mode & _S_IFMT != _S_IFREG:

@@ -82,6 +82,30 @@ def test_init_inside_a_project_needs_force_and_then_is_a_project_of_its_own(proj
     assert inner["clean"] and inner["tracked"] == 1
 
 
+def test_the_outer_project_leaves_another_projects_folder_alone(project):
+    project.gen({"data": {"a.txt": "a", "inner": {"b.txt": "b", "deeper": {"c.txt": "c"}}}})
+    project.run("init", "--force", cwd=project.root / "data/inner")
+    # Adding the folder that holds it tracks the rest, not the other project's files.
+    saved = json.loads(project.run("add", "data", "--json").stdout)["saved"]
+    assert [(s["path"], s["nfiles"]) for s in saved] == [("data", 1)]
+    assert project.run("status", "--json").stdout and \
+        json.loads(project.run("status", "--json").stdout)["clean"]
+    # A path in it, or the folder itself, is refused: that project tracks them.
+    r = project.run("add", "data/inner/deeper/c.txt", code=1)
+    assert "error: 'data/inner/deeper/c.txt' is inside another mlvc project ('data/inner')" \
+        in r.stderr and "hint: run mlvc in that project: cd data/inner" in r.stderr
+    r = project.run("status", "inner", code=1, cwd=project.root / "data")
+    assert "error: 'inner' is another mlvc project" in r.stderr
+    assert "hint: run mlvc in that project: cd inner" in r.stderr
+    assert not (project.root / "data/inner/deeper/c.txt.mlvc").exists()
+    # A checkout restores the outer project's files and leaves the other project's be.
+    (project.root / "data/a.txt").unlink()
+    project.run("checkout")
+    assert (project.root / "data/a.txt").read_text() == "a"
+    assert (project.root / "data/inner/b.txt").read_text() == "b"
+    assert (project.root / "data/inner/.mlvc").is_dir()
+
+
 def test_outside_a_project(tmp_path):
     from click.testing import CliRunner
 

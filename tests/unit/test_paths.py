@@ -10,6 +10,7 @@ from mlvc.errors import PathError
 from mlvc.paths import (
     Links,
     Nested,
+    Projects,
     check_inside,
     from_user,
     is_reserved,
@@ -149,6 +150,17 @@ def test_links_along_finds_the_first_symlinked_folder(made, asked):
             expected = next(("/".join(parts[:i]) for i in range(1, len(parts) + 1)
                              if root.joinpath(*parts[:i]).is_symlink()), None)
             assert links.along(folder) == expected
+
+
+def test_projects_along_finds_the_outermost_folder_holding_a_project(tmp_path):
+    (tmp_path / "a/b/c/.mlvc").mkdir(parents=True)
+    (tmp_path / "a/b/.mlvc").mkdir()
+    (tmp_path / "x/y").mkdir(parents=True)
+    (tmp_path / "x/.mlvc").write_text("a file, not a project")
+    projects = Projects(tmp_path)
+    assert projects.along("a/b/c/d") == "a/b" and projects.along("a/b") == "a/b"
+    assert projects.along("a") is None and projects.along("x/y") is None
+    assert projects.along("") is None  # the project itself
 
 
 @pytest.mark.parametrize("reserved", [".mlvc/cache", ".git/config", ".mlvc"])
