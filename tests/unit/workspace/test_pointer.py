@@ -3,11 +3,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from mlvc.errors import FormatError, PathError
-from mlvc.paths import is_valid_name
+from mlvc.paths import is_reserved, is_valid_name
 from mlvc.workspace.pointer import Out, Pointer, dump_pointer, parse_pointer
 
 names = st.text(min_size=1, max_size=12).filter(
-    lambda n: is_valid_name(n) and n.strip() == n and n.isprintable())
+    lambda n: is_valid_name(n) and n.strip() == n and n.isprintable()
+    and not is_reserved(n))  # (.git, .mlvc in any case: refused, see test_a_pointer_into_git_or_mlvc_is_refused)
 oids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
 
 
