@@ -19,7 +19,8 @@ from mlvc.errors import PathError
 RelPath = str
 
 FORBIDDEN_CHARS = ("\x00",)
-RESERVED_DIRS = (".mlvc", ".git")
+MLVC_DIR = ".mlvc"  # a project's own folder
+RESERVED_DIRS = (MLVC_DIR, ".git")
 
 
 def is_reserved(name: str) -> bool:
@@ -314,7 +315,7 @@ class Projects(_Along):
 
     @staticmethod
     def test(fs_path: str) -> bool:
-        return os.path.isdir(f"{fs_path}/.mlvc")
+        return os.path.isdir(f"{fs_path}/{MLVC_DIR}")
 
 
 def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,

@@ -12,14 +12,13 @@ from mlvc.config import Config, ConfigFiles, default_jobs
 from mlvc.errors import NotAProjectError
 from mlvc.lock import repo_lock
 from mlvc.objects.store import ObjectStore
+from mlvc.paths import MLVC_DIR
 from mlvc.scm import Git, find_git_root
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.links import DEFAULT_LINK_TYPES, Linker
 from mlvc.workspace.scan import Scanner
 from mlvc.workspace.state import StateDB
 from mlvc.yamlio import ParsedMemo, use_memo
-
-MLVC_DIR = ".mlvc"
 
 
 def find_root(start: Path) -> Path:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from mlvc.errors import MlvcError, NotAProjectError
 from mlvc.fsutil import atomic_write
-from mlvc.repo import MLVC_DIR, Repo, find_root
+from mlvc.paths import MLVC_DIR
+from mlvc.repo import Repo, find_root
 from mlvc.scm import Git, find_git_root
 
 DOT_GITIGNORE = "/config.local.yaml\n/tmp/\n/cache/\n"

@@ -43,12 +43,12 @@ def check_writable(root: Path, path: RelPath, new: bool = True,
     be a ``.gitignore`` itself: its own ignore line would be written into it, changing it
     as soon as it is recorded. Paths in messages are as seen from the user's folder
     ``here``."""
-    check_ignorable(path)
+    gi = entry_for(path)[0]  # (check_ignorable)
     if new and name(path) == ".gitignore":
         raise TargetError(f"'{seen_from(path, here)}' is a git ignore file, which mlvc writes "
                           "its own lines into: it cannot be tracked as data",
                           hint=f"git keeps it: `git add {typed_in(path, here)}`")
-    _regular(root, entry_for(path)[0], here)
+    _regular(root, gi, here)
 
 
 def _regular(root: Path, gi: RelPath, here: RelPath | None = None) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mlvc.errors import PathError, TargetError
 from mlvc.paths import (
+    MLVC_DIR,
     Links,
     Nested,
     RelPath,
@@ -102,7 +103,7 @@ class Index:
             with os.scandir(fs) as it:
                 for entry in it:
                     if is_reserved(entry.name):
-                        if folder and entry.name == ".mlvc" and entry.is_dir():
+                        if folder and entry.name == MLVC_DIR and entry.is_dir():
                             break  # another project's folder (mlvc init --force): not ours
                         continue
                     path = f"{folder}/{entry.name}" if folder else entry.name
