@@ -38,8 +38,9 @@ class Git:
         return ScmError(f"{self.root} is not inside a git repository",
                         hint="run `git init` first, or use `mlvc init --no-scm`")
 
-    def _run(self, *args: str) -> str:
-        """Run a git command in the project folder and return its output.
+    def _run(self, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+        """Run a git command in the project folder and return its output (an exit code
+        not in ``ok`` is an error).
 
         Plain ``subprocess``: importing GitPython takes longer (60-170 ms here) than the
         commands that ``add`` needs, so it is imported only to read objects.
@@ -52,7 +53,7 @@ class Git:
         except FileNotFoundError:
             raise ScmError("git is not installed (or not on PATH)",
                            hint="install git, or use `mlvc init --no-scm`") from None
-        if proc.returncode != 0:
+        if proc.returncode not in ok:
             if find_git_root(self.root) is None:
                 raise self._not_a_repository()
             err = proc.stderr.decode(errors="replace").strip()
@@ -67,6 +68,12 @@ class Git:
 
     def add(self, paths: list[str]) -> None:
         self._run_paths(("add",), paths)
+
+    def ignored(self, paths: list[str]) -> list[str]:
+        """Which of ``paths`` (plain names: a line each, unquoted) git ignores and does not
+        track: ``git add`` refuses them. (``check-ignore`` exits with 1 when it finds none.)"""
+        out = self._run("check-ignore", "--", *paths, ok=(0, 1))  # (-z needs --stdin)
+        return [p for p in out.splitlines() if p]
 
     def changed_below(self, pathspecs: list[str]) -> set[str]:
         """The paths that ``git add PATHSPECS`` would stage, relative to the project: files

@@ -15,13 +15,14 @@ from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
-from mlvc.workspace.compare import view
+from mlvc.workspace.compare import leave_out, other_projects, view
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.links import NO_LINK_TYPE
 from mlvc.workspace.marks import scan_by_marks
 from mlvc.workspace.verify import ObjectChecker
 
 PREPARE_FORK_MIN = 64  # from this many deletes and new folders, a forked child makes them
+OTHER_PROJECT = "holds another mlvc project now: its recorded files were left alone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,9 @@ class CheckoutResult:
         if any("in cache" in r or "in the cache" in r for r in reasons):
             return ("`mlvc fetch` gets missing or corrupt objects again from a remote; "
                     "or re-add the data")
+        if OTHER_PROJECT in reasons:
+            return ("`mlvc commit` records the output without that folder; or delete the "
+                    "folder's .mlvc/ to make it part of this project again")
         if self.conflicts and not self.failed:
             return "`mlvc commit` keeps the changes; `mlvc checkout --force` discards them"
         return None
@@ -101,8 +105,13 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         # Sub-folders still clean by their own marks need nothing either (not with
         # --relink, which re-creates every file).
         part = Parts() if relink else Parts.of(repo, item.whole, scanned[s], stats)
-        views.append((part.leave_out_recorded(item.recorded),
-                      view(part.rest_of(scanned[s]).tree(), s.within)))
+        rec = part.leave_out_recorded(item.recorded)
+        ws = view(part.rest_of(scanned[s]).tree(), s.within)
+        # A recorded folder that holds another project now is that project's: nothing is
+        # written there (the scan left it out, so its files would all look missing).
+        elsewhere = other_projects(repo.root, rec, ws)
+        failed.extend((d, OTHER_PROJECT) for d in elsewhere)
+        views.append((leave_out(rec, elsewhere), ws))
         compared.append((item, scanned[s], part))
     resolve(repo, [f for _, ws in views for f in ws.files.values()],
             [i.selected.within or i.selected.tracked.out.path for i in loaded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,11 @@ class InitResult:
     root: Path
     created: tuple[str, ...]
     staged: tuple[str, ...]
+    not_staged: tuple[str, ...] = ()  # ignored by git here (in a folder git ignores, say)
 
     def to_json(self) -> dict:
         return {"root": str(self.root), "created": list(self.created),
-                "staged": list(self.staged)}
+                "staged": list(self.staged), "not_staged": list(self.not_staged)}
 
 
 def init(path: Path, *, no_scm: bool = False, force: bool = False) -> InitResult:
@@ -52,23 +54,41 @@ def init(path: Path, *, no_scm: bool = False, force: bool = False) -> InitResult
     if not no_scm and git_root is None:
         raise MlvcError(f"{root} is not inside a git repository",
                         hint="run `git init` first, or `mlvc init --no-scm` to use mlvc alone")
-    (dot / "tmp").mkdir(parents=True, exist_ok=True)
-    created = []
-    files = {
-        dot / ".gitignore": DOT_GITIGNORE,
-        dot / "config.yaml": "core:\n  no_scm: true\n" if no_scm else "",
-    }
-    if not (root / ".mlvcignore").exists():
-        files[root / ".mlvcignore"] = MLVCIGNORE
-    for fs, text in files.items():
-        if fs.name == "config.yaml" and fs.exists() and not no_scm:
-            continue
-        atomic_write(fs, text)
-        created.append(fs.relative_to(root).as_posix())
-    staged: tuple[str, ...] = ()
-    if not no_scm:
-        staged = (".mlvc/.gitignore", ".mlvc/config.yaml", ".mlvcignore")
-        Git(root).add(list(staged))
-    with Repo(root):
-        pass
-    return InitResult(root, tuple(created), staged)
+    made_dot = not dot.exists()
+    created: list[str] = []
+    try:
+        (dot / "tmp").mkdir(parents=True, exist_ok=True)
+        files = {
+            dot / ".gitignore": DOT_GITIGNORE,
+            dot / "config.yaml": "core:\n  no_scm: true\n" if no_scm else "",
+        }
+        if not (root / ".mlvcignore").exists():
+            files[root / ".mlvcignore"] = MLVCIGNORE
+        for fs, text in files.items():
+            if fs.name == "config.yaml" and fs.exists() and not no_scm:
+                continue
+            atomic_write(fs, text)
+            created.append(fs.relative_to(root).as_posix())
+        staged: tuple[str, ...] = ()
+        not_staged: tuple[str, ...] = ()
+        if not no_scm:
+            git = Git(root)
+            wanted = [".mlvc/.gitignore", ".mlvc/config.yaml", ".mlvcignore"]
+            # A project made inside a folder that git ignores (another project's tracked
+            # folder, with init --force) has nothing git would stage: it is said, not failed.
+            skipped = set(git.ignored(wanted))
+            staged = tuple(p for p in wanted if p not in skipped)
+            not_staged = tuple(p for p in wanted if p in skipped)
+            if staged:
+                git.add(list(staged))
+        with Repo(root):
+            pass
+    except BaseException:
+        # Nothing half-made stays: what this run created goes (a project there before,
+        # re-initialised with --force, keeps its folder).
+        if made_dot:
+            shutil.rmtree(dot, ignore_errors=True)
+        if ".mlvcignore" in created:
+            (root / ".mlvcignore").unlink(missing_ok=True)
+        raise
+    return InitResult(root, tuple(created), staged, not_staged)

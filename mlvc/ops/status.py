@@ -34,17 +34,21 @@ class OutStatus:
     modified: tuple[RelPath, ...] = ()
     not_in_cache: tuple[RelPath, ...] = ()
     corrupt_in_cache: tuple[RelPath, ...] = ()
+    # Recorded folders that hold another mlvc project now (``mlvc init --force``): left alone.
+    other_projects: tuple[RelPath, ...] = ()
     problem: str | None = None  # the recorded tree itself could not be read
     missing: bool = False  # nothing at all in the workspace
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.deleted or self.modified or self.not_in_cache
-                    or self.corrupt_in_cache or self.problem or self.missing)
+                    or self.corrupt_in_cache or self.other_projects or self.problem
+                    or self.missing)
 
     def to_json(self) -> dict:
         doc: dict = {"pointer": self.pointer, "path": self.path}
-        for key in ("added", "deleted", "modified", "not_in_cache", "corrupt_in_cache"):
+        for key in ("added", "deleted", "modified", "not_in_cache", "corrupt_in_cache",
+                    "other_projects"):
             if getattr(self, key):
                 doc[key] = list(getattr(self, key))
         if self.problem:
@@ -124,7 +128,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     ``marked``, those of them that are sound by their output's mark (see scan_by_marks).
     """
     from mlvc.ops._outputs import Parts, load_recorded, resolve
-    from mlvc.workspace.compare import diff, view
+    from mlvc.workspace.compare import diff, leave_out, other_projects, view
     from mlvc.workspace.verify import ObjectChecker
 
     results: dict[int, OutStatus] = {}
@@ -134,6 +138,9 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     nodes = {i: part.rest_of(listings[i]).tree() for i, part in zip(rest, parts)}
     views = [view(nodes[i], selected[i].within) for i in rest]
     recs = [part.leave_out_recorded(item.recorded) for item, part in zip(loaded, parts)]
+    others = [() if rec is None else other_projects(repo.root, rec, ws)
+              for rec, ws in zip(recs, views)]
+    recs = [None if rec is None else leave_out(rec, o) for rec, o in zip(recs, others)]
 
     # Only files that are recorded too need an oid: the rest are simply "added".
     need = [f for rec, ws in zip(recs, views) if rec is not None
@@ -161,7 +168,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
 
     new_marks = []
     kept = {}  # the chunks of each output compared whole: other marks below it are stale
-    for i, item, ws, rec, part in zip(rest, loaded, views, recs, parts):
+    for i, item, ws, rec, part, elsewhere in zip(rest, loaded, views, recs, parts, others):
         t = item.selected.tracked
         if item.whole is not None and item.whole.type == "dir":  # (a file has none below)
             kept[t.out.path] = {c.path for c in part.chunks}
@@ -178,7 +185,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
         corrupt = tuple(sorted(p for p, w in files.items() if w.oid in check.corrupt))
         results[i] = result = OutStatus(
             t.pointer, t.out.path, changes.added, changes.deleted, changes.modified,
-            not_in_cache, corrupt + tuple(bad_trees),
+            not_in_cache, corrupt + tuple(bad_trees), elsewhere,
             missing=whole and not ws.files and not ws.dirs and bool(files or rec.dirs),
         )
         if not whole:
@@ -188,7 +195,8 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
                              rec.objects() | rec.trees | part.objects, started)
             if mark is not None:
                 new_marks.append(mark)
-        dirty = [*changes.added, *changes.deleted, *changes.modified, *not_in_cache, *corrupt]
+        dirty = [*changes.added, *changes.deleted, *changes.modified, *not_in_cache, *corrupt,
+                 *elsewhere]
         new_marks += part.new_marks(listings[i], nodes[i], dirty, objects_dir, keys, started,
                                     rec)
     repo.state.put_marks(new_marks)

@@ -169,10 +169,14 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
                     return (f"object {oid} {problem}",)
             if act.kind != "create" and os.path.isdir(dest) and not os.path.islink(dest):
                 return (_IN_THE_WAY,)
-            kind, placed = linker.place(oid, dest, act.want.exec, key)
+            # (A path found free by the scan that is taken by now holds something new.)
+            kind, placed = linker.place(oid, dest, act.want.exec, key,
+                                        replace=act.kind != "create")
             return (*placed, kind, *(key if rehashed and key is not None else _NO_KEY))
         except IsADirectoryError:
             return (_IN_THE_WAY,)
+        except FileExistsError:
+            return (_APPEARED,)
         except OSError as exc:
             if is_no_space(exc):
                 return (NO_SPACE,)
@@ -232,6 +236,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
 _LINKED = ()
 _NO_KEY = (None, None, None)
 _IN_THE_WAY = "a folder that is not empty is in the way"
+_APPEARED = "something was made there during the checkout: it was kept"
 
 
 def _want_size(act: Action) -> int:

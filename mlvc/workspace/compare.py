@@ -5,11 +5,12 @@ from __future__ import annotations
 import marshal
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 from mlvc.objects.store import ObjectStore
 from mlvc.objects.tree import TreeEntry
-from mlvc.paths import RelPath, is_within
+from mlvc.paths import Projects, RelPath, is_within, to_fs
 from mlvc.workspace.pointer import Out
 from mlvc.workspace.scan import WsDir, WsFile, iter_dirs, iter_files
 
@@ -134,6 +135,30 @@ def restrict(rec: Recorded, within: RelPath) -> Recorded:
     return Recorded({p: w for p, w in rec.files.items() if is_within(p, within)},
                     frozenset(d for d in rec.dirs if is_within(d, within)), rec.trees,
                     rec.dir_oids)
+
+
+def other_projects(root: Path, rec: Recorded, ws: WsView) -> tuple[RelPath, ...]:
+    """The recorded folders that the scan left out because each holds another mlvc project
+    now (made there with ``mlvc init --force``): that project's, not this one's. Only a
+    recorded folder missing from the scan whose parent was scanned is looked at (one stat).
+    """
+    if not ws.dirs:
+        return ()
+    return tuple(sorted(d for d in rec.dirs - ws.dirs
+                        if d.rpartition("/")[0] in ws.dirs and Projects.test(str(to_fs(root, d)))))
+
+
+def leave_out(rec: Recorded, folders: Iterable[RelPath]) -> Recorded:
+    """``rec`` without what it records inside ``folders``."""
+    folders = tuple(folders)
+    if not folders:
+        return rec
+
+    def outside(path: RelPath) -> bool:
+        return not any(is_within(path, f) for f in folders)
+
+    return Recorded({p: w for p, w in rec.files.items() if outside(p)},
+                    frozenset(d for d in rec.dirs if outside(d)), rec.trees, rec.dir_oids)
 
 
 @dataclass(frozen=True, slots=True)

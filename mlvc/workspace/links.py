@@ -131,12 +131,14 @@ class Linker:
         return kind in self._unsupported
 
     def place(self, oid: str, dest: str | Path, executable: bool,
-              known: StatKey | None = None) -> tuple[str, StatKey]:
+              known: StatKey | None = None, *, replace: bool = True) -> tuple[str, StatKey]:
         """Put object ``oid`` at ``dest`` (replacing what is there atomically).
 
         Returns the link type used and the (inode, mtime, size) that ``os.stat(dest)`` gives.
         ``known`` is the object's own stat, when the caller has just taken it: a hard link
-        is the same inode, so its stat is not taken again.
+        is the same inode, so its stat is not taken again. Without ``replace``, something
+        found at ``dest`` stays and ``FileExistsError`` is raised (a path that was free when
+        the caller looked may not be by now).
         """
         src = self.store.path_str(oid)
         last_error: OSError | None = None
@@ -154,7 +156,8 @@ class Linker:
                 try:
                     return kind, self._make(kind, src, str(dest), executable, known)
                 except FileExistsError:
-                    pass
+                    if not replace:
+                        raise
                 except OSError as exc:
                     if exc.errno == errno.EMLINK:
                         # This object has all the names a file can have (65,000 on ext4:
@@ -188,6 +191,8 @@ class Linker:
                     self._rule_out(kind, exc)
                 continue
             try:
+                if not replace and os.path.lexists(dest):
+                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dest))
                 os.replace(tmp, dest)
             except BaseException:
                 try:

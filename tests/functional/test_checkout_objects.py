@@ -178,10 +178,10 @@ def test_a_full_disk_is_named_with_its_own_hint_and_the_old_file_stays(project, 
     two_versions(project)
     place = Linker.place
 
-    def full(self, oid, dest, executable, known=None):
+    def full(self, oid, dest, executable, known=None, **kwargs):
         if str(dest).endswith("data/a"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return place(self, oid, dest, executable, known)
+        return place(self, oid, dest, executable, known, **kwargs)
 
     monkeypatch.setattr(Linker, "place", full)
     r = project.run("checkout", code=1)
@@ -420,3 +420,24 @@ def test_a_folder_that_cannot_be_made_is_an_error_and_the_rest_stays(project, li
     monkeypatch.setattr(os, "mkdir", mkdir)
     project.run("checkout")
     assert project.read("data/x/f") == "1" and project.read("data/y/g") == "2"
+
+
+def test_a_file_made_where_the_plan_found_none_is_kept(project, link, monkeypatch):
+    """Between the scan and the placing, a user's program may write a file where the
+    checkout found none: it is kept and reported, never replaced."""
+    import mlvc.workspace.checkout as co
+
+    project.gen({"data": {"a": "1", "b": "2"}})
+    project.run("add", "data")
+    shutil.rmtree(project.root / "data")
+    prepare = co.prepare
+
+    def prepare_then_write(root, plans):
+        prepare(root, plans)
+        (root / "data/b").write_text("mine")  # (data/ was just made)
+
+    monkeypatch.setattr(co, "prepare", prepare_then_write)
+    r = project.run("checkout", code=1)
+    assert "error: data/b: something was made there during the checkout: it was kept" \
+        in r.stderr
+    assert project.read("data/b") == "mine" and project.read("data/a") == "1"

@@ -54,7 +54,8 @@ def test_init_needs_git_or_no_scm(tmp_path):
     assert r.exit_code == 1 and "already" in r.stderr
     r = runner.invoke(cli, ["-C", str(tmp_path), "init", "--no-scm", "--force", "--json"])
     assert json.loads(r.stdout) == {"root": str(tmp_path.resolve()), "staged": [],
-                                    "created": [".mlvc/.gitignore", ".mlvc/config.yaml"]}
+                                    "created": [".mlvc/.gitignore", ".mlvc/config.yaml"],
+                                    "not_staged": []}
 
 
 def test_init_stages_its_files(project):
@@ -104,6 +105,57 @@ def test_the_outer_project_leaves_another_projects_folder_alone(project):
     assert (project.root / "data/a.txt").read_text() == "a"
     assert (project.root / "data/inner/b.txt").read_text() == "b"
     assert (project.root / "data/inner/.mlvc").is_dir()
+
+
+def test_a_project_made_in_a_tracked_folder_is_left_alone_by_the_outer_one(project):
+    """``init --force`` in a folder the outer project tracks (git ignores it): the project
+    is made, its files not staged; the outer status names the folder; the outer checkout
+    writes nothing there (a user's change in it stays, even with --force) but restores the
+    rest; a commit records the output without it."""
+    project.gen({"data": {"a.txt": "a", "inner": {"b.txt": "b", "c.txt": "c"}}})
+    project.run("add", "data")
+    project.commit_all("data")
+    inner = project.root / "data/inner"
+    doc = json.loads(project.run("init", "--force", "--json", cwd=inner).stdout)
+    assert doc["staged"] == [] and doc["not_staged"] == [
+        ".mlvc/.gitignore", ".mlvc/config.yaml", ".mlvcignore"]
+    assert (inner / ".mlvc/config.yaml").is_file()
+    status = json.loads(project.run("status", "--json").stdout)
+    assert status["clean"] is False
+    assert status["changed"] == [{"pointer": "data.mlvc", "path": "data",
+                                  "other_projects": ["data/inner"]}]
+    assert "another project:  data/inner/" in project.run("status").stdout
+    (inner / "b.txt").write_text("mine")
+    (project.root / "data/a.txt").unlink()
+    for force in ([], ["--force"]):
+        r = project.run("checkout", *force, code=1)
+        assert "error: data/inner: holds another mlvc project now: its recorded files " \
+            "were left alone" in r.stderr
+        assert "hint: `mlvc commit` records the output without that folder" in r.stderr
+        assert project.read("data/inner/b.txt") == "mine"
+        assert project.read("data/a.txt") == "a"
+    project.run("commit", "data")
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+    project.run("checkout")
+    assert project.read("data/inner/b.txt") == "mine"
+
+
+def test_init_that_fails_leaves_nothing_behind(project, monkeypatch):
+    from mlvc.errors import ScmError
+    from mlvc.scm import Git
+
+    def refuse(self, paths):
+        raise ScmError("git add failed: index.lock exists")
+
+    monkeypatch.setattr(Git, "add", refuse)
+    (project.root / "sub").mkdir()
+    r = project.run("init", "--force", code=1, cwd=project.root / "sub")
+    assert "error: git add failed: index.lock exists" in r.stderr
+    assert os.listdir(project.root / "sub") == []
+    # A project there before keeps its folder when re-initialising it fails.
+    r = project.run("init", "--force", code=1)
+    assert (project.root / ".mlvc/config.yaml").is_file()
+    assert (project.root / ".mlvcignore").is_file()
 
 
 def test_outside_a_project(tmp_path):

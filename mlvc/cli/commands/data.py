@@ -163,8 +163,12 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
                 echo_list("deleted", out.deleted)
             echo_list("not in cache", out.not_in_cache)
             echo_list("corrupt in cache", out.corrupt_in_cache)
+            echo_list("another project", [d + "/" for d in out.other_projects])
         if any(not o.clean for o in result.outs):
             echo("\n`mlvc checkout` restores recorded data; `mlvc commit` records changes.")
+        if any(o.other_projects for o in result.outs):
+            echo("A recorded folder that holds another mlvc project (`mlvc init --force`) is "
+                 "left alone: `mlvc commit` records the output without it.")
         # (An output's ``problem`` is always its recorded tree missing or corrupt in the
         # cache: a fresh clone before its first pull, say.)
         if any(o.corrupt_in_cache or o.not_in_cache or o.problem for o in result.outs):

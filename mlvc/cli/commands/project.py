@@ -25,6 +25,8 @@ def init_cmd(no_scm, force, as_json):
     if result.staged:
         echo("Staged in git: " + " ".join(result.staged)
              + "\nCommit them with: git commit -m 'Initialize mlvc'")
+    if result.not_staged:
+        echo("Not staged, as git ignores them here: " + " ".join(result.not_staged))
 
 
 @click.command("config")

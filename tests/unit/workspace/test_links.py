@@ -104,3 +104,22 @@ def test_an_executable_file_names_why_no_configured_type_could_place_it(store, t
             linker.place(oid, tmp_path / name, True)
         assert "hardlink: not for an executable file; reflink: " in raised.value.strerror
     assert linker.place(oid, tmp_path / "plain", False)[0] == "hardlink"
+
+
+@pytest.mark.parametrize("order", [("hardlink",), ("copy",), ("symlink",)])
+def test_without_replace_something_found_at_the_path_stays(store, tmp_path, order):
+    """A path found free may be taken by the time a file is placed there: without
+    ``replace`` what is there stays (and no temporary file is left beside it)."""
+    oid = store.add_bytes(b"recorded")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    dest = ws / "f"
+    dest.write_bytes(b"mine")
+    with pytest.raises(FileExistsError):
+        Linker(store, order).place(oid, dest, False, replace=False)
+    assert dest.read_bytes() == b"mine" and os.listdir(ws) == ["f"]
+    Linker(store, order).place(oid, dest, False)  # (replace, the default, replaces it)
+    assert dest.read_bytes() == b"recorded"
+    dest.unlink()
+    assert Linker(store, order).place(oid, dest, False, replace=False)[0] == order[0]
+    assert dest.read_bytes() == b"recorded"
