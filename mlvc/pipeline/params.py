@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from mlvc.errors import FormatError, PipelineError
-from mlvc.paths import RelPath, to_fs
+from mlvc.paths import RelPath, check_inside, to_fs
 from mlvc.yamlio import parse_yaml
 
 if sys.version_info >= (3, 11):
@@ -43,8 +43,10 @@ def parse_params(text: str, origin: str) -> dict:
 
 
 def read_params(root: Path, path: RelPath) -> dict | None:
-    """The parsed file, or None when it does not exist."""
+    """The parsed file, or None when it does not exist. One whose real location is outside
+    the project (through a symlink) is refused: its values would go into mlvc.lock."""
     fs = to_fs(root, path)
+    check_inside(root, path)
     try:
         text = fs.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -136,6 +136,13 @@ def dump_pointer(pointer: Pointer) -> str:
 
 def load_pointer(root: Path, path: RelPath) -> Pointer:
     fs = to_fs(root, path)
+    if fs.is_symlink():
+        # (git stores symlinks: one brought in could have mlvc read, and check out, what a
+        # pointer file elsewhere on the machine records.)
+        real, top = os.path.realpath(fs), os.path.realpath(root)
+        if not real.startswith(top + os.sep):
+            raise PathError(f"{path} is a symlink that leads outside the project ({real})",
+                            hint="replace the link with the pointer file itself")
     try:
         text = fs.read_text(encoding="utf-8")
     except UnicodeDecodeError:

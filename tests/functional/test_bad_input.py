@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -144,6 +145,30 @@ def test_a_pointer_through_a_symlinked_folder_is_refused(project, tmp_path):
     (project.root / "out").unlink()  # a real folder again: the checkout makes it
     project.run("checkout")
     assert project.read("out/x") == "secret"
+
+
+def test_a_pointer_file_that_is_a_symlink_leading_out_is_refused(project, tmp_path):
+    """git stores symlinks: a clone's ``data.mlvc -> ~/other/data.mlvc`` would have mlvc
+    read, and check out here, what a pointer file elsewhere on the machine records."""
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    elsewhere = tmp_path / "elsewhere.mlvc"
+    elsewhere.write_text((project.root / "data.mlvc").read_text())
+    (project.root / "data.mlvc").unlink()
+    os.symlink(elsewhere, project.root / "data.mlvc")
+    shutil.rmtree(project.root / "data")
+    for cmd in (("status",), ("checkout",), ("commit",)):
+        assert_refused(project, *cmd, match=f"data.mlvc is a symlink that leads outside the "
+                       f"project ({elsewhere})", hint="replace the link with the pointer file")
+    assert_refused(project, "checkout", "data.mlvc", match="'data.mlvc' leads outside the "
+                   f"project (it resolves to {elsewhere})")  # (a typed path: checked first)
+    assert not (project.root / "data").exists()
+    # A link to a pointer file inside the project is read as that file.
+    (project.root / "data.mlvc").unlink()
+    os.rename(elsewhere, project.root / "real.mlvc")
+    os.symlink("real.mlvc", project.root / "data.mlvc")
+    r = project.run("status", code=1)
+    assert "is tracked by both data.mlvc and real.mlvc" in r.stderr
 
 
 def test_a_gitignore_that_is_a_symlink_is_never_read_or_written_through(project, tmp_path):

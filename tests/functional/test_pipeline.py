@@ -156,6 +156,20 @@ def test_params_declared_values_matter_and_undeclared_ones_do_not(project):
     assert runs(project) == ["section"]
 
 
+def test_a_params_file_that_leads_outside_the_project_is_refused(project, tmp_path):
+    """Declared params go into mlvc.lock, which git shares: a params file linked to one
+    outside the project (a secret, say) is refused, never read."""
+    outside = tmp_path / "secrets.yaml"
+    outside.write_text("token: hunter2\n")
+    os.symlink(outside, project.root / "params.yaml")
+    write_pipeline(project, {"s": {"cmd": "echo hi > o", "params": ["token"], "outs": ["o"]}})
+    for cmd in (("repro",), ("status",)):
+        r = project.run(*cmd, code=1)
+        assert f"error: 'params.yaml' leads outside the project (it resolves to {outside})" \
+            in r.stderr
+    assert not (project.root / "mlvc.lock").exists() and not (project.root / "o").exists()
+
+
 def test_params_from_json_and_toml_files(project):
     project.gen({"cfg.json": '{"a": {"b": 1}}', "cfg.toml": "[m]\nk = 'v'\n"})
     write_pipeline(project, {"s": {"cmd": "echo s >> runs.log && echo ok > o",
