@@ -244,3 +244,41 @@ def test_killed_repro_keeps_finished_stages_and_rerun_finishes(repo):
     assert (repo / "runs.log").read_text().split() == ["first", "second", "third"]
     assert (repo / "c.out").read_text() == "x\n"
     assert mlvc(repo, "status", "-q").returncode == 0
+
+
+@pytest.mark.parametrize("size", [(0, 0), (24, 100)])
+def test_a_terminal_gets_a_bar_even_when_it_reports_no_size(repo, size):
+    """On a terminal, a checkout draws its bar on stderr. A pseudo-terminal nobody sized
+    (`script`, some container shells) reports 0x0, where tqdm alone drew nothing."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    data = repo / "data"
+    data.mkdir()
+    for i in range(20):
+        (data / f"{i}.txt").write_text(str(i))
+    mlvc(repo, "add", "data")
+    shutil.rmtree(data)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    try:
+        proc = subprocess.run([*cmd, "checkout"], cwd=repo, stderr=slave,
+                              stdout=subprocess.PIPE, timeout=120)
+        os.set_blocking(master, False)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 0 and b"20 added" in proc.stdout
+    assert b"Checking out:" in drawn and b"/20 [" in drawn
