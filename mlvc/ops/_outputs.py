@@ -6,14 +6,15 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError
+from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, TargetError
 from mlvc.objects.tree import TreeEntry
 from mlvc.parallel import run_batched
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, seen_from, typed_in
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import (
     Recorded,
+    WsView,
     ancestors,
     decode_listing,
     encode_listing,
@@ -82,6 +83,21 @@ def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
             out.append(Loaded(s, None, f"corrupt in cache ({exc.message})"))
     repo.state.put_valid_trees(read)  # every manifest read has passed validation by now
     return out
+
+
+def refuse_unknown_parts(compared: Sequence[tuple[Loaded, WsView]],
+                         here: RelPath | None) -> None:
+    """Refuse a target inside a tracked folder that is neither in the workspace nor
+    recorded there: a typo would otherwise be "up to date", or a checkout with nothing to
+    do. (``here``: the user's folder, for the paths shown.)"""
+    for item, ws in compared:
+        s, rec = item.selected, item.recorded
+        if s.within and rec is not None and not (rec.files or rec.dirs or ws.files or ws.dirs):
+            pointer = seen_from(s.tracked.pointer, here)
+            raise TargetError(f"'{seen_from(s.within, here)}' is neither in the workspace nor "
+                              f"recorded in {pointer}",
+                              hint=f"`mlvc status {typed_in(s.tracked.out.path, here)}` shows "
+                                   "what is there and what is recorded")
 
 
 def _flatten_cached(repo: Repo, s: Selected, validated: Container[str]) -> Recorded:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT
 from mlvc.ops import user_paths
-from mlvc.ops._outputs import Parts, load_recorded, resolve
+from mlvc.ops._outputs import Parts, load_recorded, refuse_unknown_parts, resolve
 from mlvc.ops._placed import Checked, mark_placed
 from mlvc.parallel import in_background
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import checkout as co
-from mlvc.workspace.compare import leave_out, other_projects, view
+from mlvc.workspace.compare import ancestors, leave_out, other_projects, view
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.links import NO_LINK_TYPE
 from mlvc.workspace.marks import scan_by_marks
@@ -33,6 +34,8 @@ class CheckoutResult:
     relinked: tuple[RelPath, ...]
     conflicts: tuple[RelPath, ...]  # unsaved changes that were kept
     failed: tuple[tuple[RelPath, str], ...]
+    dirs_made: tuple[RelPath, ...] = ()  # empty folders (see _empty_folders)
+    dirs_removed: tuple[RelPath, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -62,7 +65,8 @@ class CheckoutResult:
         return {"added": list(self.added), "modified": list(self.modified),
                 "deleted": list(self.deleted), "relinked": list(self.relinked),
                 "conflicts": list(self.conflicts),
-                "failed": [{"path": p, "reason": r} for p, r in self.failed]}
+                "failed": [{"path": p, "reason": r} for p, r in self.failed],
+                "dirs_made": list(self.dirs_made), "dirs_removed": list(self.dirs_removed)}
 
 
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -73,13 +77,15 @@ def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None =
     selected = index.select(paths, here)
     with repo.lock():
         return checkout_selected(repo, selected, force=force, relink=relink, jobs=jobs,
-                                 progress=progress)
+                                 progress=progress, here=here)
 
 
 def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = False,
                       relink: bool = False, jobs: int | None = None,
-                      progress: Progress = NULL_PROGRESS) -> CheckoutResult:
-    """Checkout of chosen outputs; the caller holds the repository lock."""
+                      progress: Progress = NULL_PROGRESS,
+                      here: RelPath | None = None) -> CheckoutResult:
+    """Checkout of chosen outputs; the caller holds the repository lock. ``here`` is the
+    user's folder, for the paths an error shows."""
     jobs = jobs or repo.jobs
     started = time.time_ns()
     # An output that still matches its clean mark is as recorded, and so are its objects in
@@ -107,6 +113,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         part = Parts() if relink else Parts.of(repo, item.whole, scanned[s], stats)
         rec = part.leave_out_recorded(item.recorded)
         ws = view(part.rest_of(scanned[s]).tree(), s.within)
+        refuse_unknown_parts([(item, ws)], here)  # (before anything is written)
         # A recorded folder that holds another project now is that project's: nothing is
         # written there (the scan left it out, so its files would all look missing).
         elsewhere = other_projects(repo.root, rec, ws)
@@ -157,5 +164,21 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
                 relinked.append(a.path)
         conflicts.extend(the_plan.conflicts)
     deleted = applied.deleted
+    made, removed = _empty_folders(repo, plans, [*ok, *deleted])
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
-                          tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(sorted(failed)))
+                          tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(sorted(failed)),
+                          made, removed)
+
+
+def _empty_folders(repo: Repo, plans: list[co.Plan], files: list[RelPath]
+                   ) -> tuple[tuple[RelPath, ...], tuple[RelPath, ...]]:
+    """The folders the plans made, and those they removed, that no placed or deleted file
+    was in: empty ones, which ``status`` shows as ``data/empty/`` and nothing else tells
+    (as there, the innermost: ``a/b/`` stands for ``a/`` too)."""
+    busy = ancestors(files)
+    made = [d for p in plans for d in p.mkdirs
+            if d not in busy and os.path.isdir(to_fs(repo.root, d))]
+    removed = [d for p in plans for d in p.rmdirs
+               if d not in busy and not os.path.lexists(to_fs(repo.root, d))]
+    return tuple(sorted(set(made) - ancestors(made))), \
+        tuple(sorted(set(removed) - ancestors(removed)))

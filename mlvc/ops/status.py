@@ -104,7 +104,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     rest = [i for i in range(len(selected)) if i not in results]
     if rest:
         results.update(_compare(repo, selected, listings, rest, started, jobs, progress,
-                                stats, marked))
+                                stats, marked, here))
     stages: tuple[StageStatus, ...] = ()
     if not targets and (repo.root / "mlvc.yaml").is_file():
         from mlvc.ops.repro import pipeline_status
@@ -119,15 +119,16 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
 def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest: list[int],
              started: int, jobs: int, progress: Progress,
              stats: dict[str, tuple[int, int, int]],
-             marked: dict[str, StatKey]) -> dict[int, OutStatus]:
+             marked: dict[str, StatKey], here: RelPath | None = None) -> dict[int, OutStatus]:
     """The full comparison, for the outputs in ``rest``: recorded trees, state rows, hashing
     where needed, and object checks. Sub-folders still clean by their own marks are left
     out (see ``marks.chunks``). Outputs and sub-folders found clean are marked.
 
     ``stats`` holds objects' stat taken during the scan, which sub-folder marks may use;
     ``marked``, those of them that are sound by their output's mark (see scan_by_marks).
+    ``here`` is the user's folder, for the paths an error shows.
     """
-    from mlvc.ops._outputs import Parts, load_recorded, resolve
+    from mlvc.ops._outputs import Parts, load_recorded, refuse_unknown_parts, resolve
     from mlvc.workspace.compare import diff, leave_out, other_projects, view
     from mlvc.workspace.verify import ObjectChecker
 
@@ -137,6 +138,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     parts = [Parts.of(repo, item.whole, listings[i], stats) for i, item in zip(rest, loaded)]
     nodes = {i: part.rest_of(listings[i]).tree() for i, part in zip(rest, parts)}
     views = [view(nodes[i], selected[i].within) for i in rest]
+    refuse_unknown_parts(list(zip(loaded, views)), here)
     recs = [part.leave_out_recorded(item.recorded) for item, part in zip(loaded, parts)]
     others = [() if rec is None else other_projects(repo.root, rec, ws)
               for rec, ws in zip(recs, views)]

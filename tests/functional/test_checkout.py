@@ -333,3 +333,49 @@ def test_an_object_with_all_the_names_it_can_have_is_copied_and_links_go_on(proj
     shutil.rmtree(data)
     project.run("checkout")
     check()
+
+
+def test_empty_folders_made_or_removed_are_reported(project):
+    """An empty folder is a change that status shows (``data/empty1/``): a checkout that
+    only makes or removes one says so, instead of "Nothing to do"."""
+    project.gen(V1)
+    project.run("add", "data")
+    os.rmdir(project.root / "data/empty1")
+    (project.root / "data/new/deeper").mkdir(parents=True)
+    (project.root / "data/sub/e2").mkdir()
+    r = project.run("checkout")
+    assert r.stdout.splitlines()[0] == "1 empty folder made, 2 empty folders removed"
+    assert (project.root / "data/empty1").is_dir()
+    assert not (project.root / "data/new").exists()
+    os.rmdir(project.root / "data/empty1")
+    (project.root / "data/new").mkdir()
+    doc = json.loads(project.run("checkout", "--json").stdout)
+    assert (doc["dirs_made"], doc["dirs_removed"]) == (["data/empty1"], ["data/new"])
+    # Folders that files were placed in or deleted from are not listed: their files are.
+    shutil.rmtree(project.root / "data")
+    doc = json.loads(project.run("checkout", "--json").stdout)
+    assert len(doc["added"]) == 4 and doc["dirs_made"] == ["data/empty1"]
+    assert "Nothing to do" in project.run("checkout").stdout
+
+
+def test_a_part_neither_there_nor_recorded_is_refused(project):
+    """A typo inside a tracked folder is an error, not "up to date"; a part that is only
+    in the workspace, or only recorded, is a change status and checkout deal with."""
+    project.gen(V1)
+    project.run("add", "data")
+    for cmd in ("status", "checkout"):
+        r = project.run(cmd, "data/sub/typo", code=1)
+        assert r.stderr.splitlines() == [
+            "error: 'data/sub/typo' is neither in the workspace nor recorded in data.mlvc",
+            "hint: `mlvc status data` shows what is there and what is recorded"]
+    r = project.run("status", "typo", code=1, cwd=project.root / "data/sub")
+    assert "error: 'typo' is neither in the workspace nor recorded in ../../data.mlvc" \
+        in r.stderr and "hint: `mlvc status ..` shows" in r.stderr
+    (project.root / "data/sub/b").unlink()
+    (project.root / "data/sub/new").write_text("n")
+    doc = json.loads(project.run("status", "data/sub/b", "--json").stdout)
+    assert doc["changed"][0]["deleted"] == ["data/sub/b"]
+    doc = json.loads(project.run("status", "data/sub/new", "--json").stdout)
+    assert doc["changed"][0]["added"] == ["data/sub/new"]
+    project.run("checkout", "data/sub/b")
+    assert project.read("data/sub/b") == "v1-b"

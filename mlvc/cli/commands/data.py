@@ -230,7 +230,10 @@ def checkout_cmd(targets, force, relink, jobs, as_json):
 def report_checkout(result) -> None:
     counts = [(len(result.added), "added"), (len(result.modified), "modified"),
               (len(result.deleted), "deleted"), (len(result.relinked), "relinked")]
-    done = ", ".join(f"{n} {what}" for n, what in counts if n)
+    done = ", ".join([*(f"{n} {what}" for n, what in counts if n),
+                      *(f"{count(len(dirs), 'empty folder')} {what}"
+                        for dirs, what in ((result.dirs_made, "made"),
+                                           (result.dirs_removed, "removed")) if dirs)])
     if done:
         echo(done[:1].upper() + done[1:])
     elif result.ok:
