@@ -19,7 +19,7 @@ from mlvc.workspace.compare import (
     decode_listing,
     encode_listing,
     flatten,
-    restrict,
+    restrict_many,
     tree_entries_at,
 )
 from mlvc.workspace.importer import Importer
@@ -69,20 +69,31 @@ def valid_trees(repo: Repo) -> Container[str]:
 
 
 def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
-    out = []
+    """The recorded tree of each selection, restricted to its part. Parts of one output
+    (several targets inside one folder) share one reading of its tree."""
     validated = _ValidTrees(repo)
     read: set[str] = set()
-    for s in selected:
+    groups: dict[tuple[RelPath, RelPath, str], list[int]] = {}
+    for i, s in enumerate(selected):
+        out = s.tracked.out
+        groups.setdefault((s.tracked.pointer, out.path, out.oid), []).append(i)
+    loaded: dict[int, Loaded] = {}
+    for members in groups.values():
+        first = selected[members[0]]
         try:
-            full = _flatten_cached(repo, s, validated)
-            read |= full.trees
-            out.append(Loaded(s, restrict(full, s.within), None))
+            full = _flatten_cached(repo, first, validated)
         except ObjectMissingError as exc:
-            out.append(Loaded(s, None, f"not in cache ({exc.message.split(' is ')[0]})"))
+            problem = f"not in cache ({exc.message.split(' is ')[0]})"
         except CorruptObjectError as exc:
-            out.append(Loaded(s, None, f"corrupt in cache ({exc.message})"))
+            problem = f"corrupt in cache ({exc.message})"
+        else:
+            read |= full.trees
+            parts = restrict_many(full, [selected[i].within for i in members])
+            loaded.update((i, Loaded(selected[i], part, None)) for i, part in zip(members, parts))
+            continue
+        loaded.update((i, Loaded(selected[i], None, problem)) for i in members)
     repo.state.put_valid_trees(read)  # every manifest read has passed validation by now
-    return out
+    return [loaded[i] for i in range(len(selected))]
 
 
 def refuse_unknown_parts(compared: Sequence[tuple[Loaded, WsView]],

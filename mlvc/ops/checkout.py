@@ -175,7 +175,10 @@ def _empty_folders(repo: Repo, plans: list[co.Plan], files: list[RelPath]
     """The folders the plans made, and those they removed, that no placed or deleted file
     was in: empty ones, which ``status`` shows as ``data/empty/`` and nothing else tells
     (as there, the innermost: ``a/b/`` stands for ``a/`` too)."""
-    busy = ancestors(files)
+    if not any(p.mkdirs or p.rmdirs for p in plans):
+        return (), ()
+    folders = {f.rpartition("/")[0] for f in files}  # (50,000 files: 9 ms; ancestors: 15)
+    busy = ancestors(folders) | folders
     made = [d for p in plans for d in p.mkdirs
             if d not in busy and os.path.isdir(to_fs(repo.root, d))]
     removed = [d for p in plans for d in p.rmdirs

@@ -113,7 +113,23 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
         known = {s.tracked.out.path: s.tracked.out for i, s in enumerate(selected)
                  if not s.within and results[i].clean}
         stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs, known))
-    return StatusResult(tuple(results[i] for i in range(len(selected))), stages)
+    return StatusResult(_merged([results[i] for i in range(len(selected))]), stages)
+
+
+def _merged(outs: list[OutStatus]) -> tuple[OutStatus, ...]:
+    """One status per output: parts of one output that several targets chose (listed next
+    to each other, see ``Index.select``) are told as one."""
+    merged: list[OutStatus] = []
+    for out in outs:
+        last = merged[-1] if merged else None
+        if last is None or (last.pointer, last.path) != (out.pointer, out.path):
+            merged.append(out)
+            continue
+        merged[-1] = OutStatus(out.pointer, out.path, *(
+            tuple(sorted({*getattr(last, name), *getattr(out, name)}))
+            for name in ("added", "deleted", "modified", "not_in_cache", "corrupt_in_cache",
+                         "other_projects")), problem=last.problem or out.problem)
+    return tuple(merged)
 
 
 def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest: list[int],

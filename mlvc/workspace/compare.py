@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+from bisect import bisect_left
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,29 @@ def restrict(rec: Recorded, within: RelPath) -> Recorded:
     return Recorded({p: w for p, w in rec.files.items() if is_within(p, within)},
                     frozenset(d for d in rec.dirs if is_within(d, within)), rec.trees,
                     rec.dir_oids)
+
+
+RESTRICT_SORTED = 8  # from this many parts of one tree, restrict_many sorts its paths once
+
+
+def restrict_many(rec: Recorded, parts: list[RelPath]) -> list[Recorded]:
+    """:func:`restrict` of ``rec`` to each of ``parts``. Many parts (``mlvc checkout
+    data/*.jpg``) take one sort of the recorded paths and a bisection each, not a pass over
+    every path each."""
+    if len(parts) < RESTRICT_SORTED:
+        return [restrict(rec, part) for part in parts]
+    files, dirs = sorted(rec.files), sorted(rec.dirs)
+
+    def below(paths: list[RelPath], part: RelPath) -> list[RelPath]:
+        at = bisect_left(paths, part)
+        found = [part] if at < len(paths) and paths[at] == part else []
+        # (what is inside ``part/`` sorts from ``part/`` up to ``part0``: '0' follows '/')
+        return found + paths[bisect_left(paths, part + "/"):bisect_left(paths, part + "0")]
+
+    return [rec if not part else Recorded({p: rec.files[p] for p in below(files, part)},
+                                          frozenset(below(dirs, part)), rec.trees,
+                                          rec.dir_oids)
+            for part in parts]
 
 
 def other_projects(root: Path, rec: Recorded, ws: WsView) -> tuple[RelPath, ...]:

@@ -58,6 +58,24 @@ class Declared:
                 f"its command yourself, `mlvc commit {typed_in(self.path, here)}` records them")
 
 
+def _fewest(found: list[Selected]) -> list[Selected]:
+    """The selections of one output that several targets chose: the whole of it when one
+    target is the whole, else each part that is not inside another (in path order)."""
+    tracked = found[0].tracked
+    parts = sorted({s.within for s in found}, key=lambda p: (p.count("/"), p))
+    if parts[0] == "":
+        return [Selected(tracked, "")]
+    kept: set[RelPath] = set()
+    for part in parts:  # (shallowest first: a part's folders are looked at before it)
+        folder, inside = part, False
+        while "/" in folder and not inside:
+            folder = folder.rpartition("/")[0]
+            inside = folder in kept
+        if not inside:
+            kept.add(part)
+    return [Selected(tracked, part) for part in sorted(kept)]
+
+
 @dataclass(frozen=True, slots=True)
 class Index:
     pointers: dict[RelPath, Pointer]
@@ -194,7 +212,7 @@ class Index:
         by_pointer: dict[RelPath, list[int]] = {}
         for i, t in enumerate(every):
             by_pointer.setdefault(t.pointer, []).append(i)
-        chosen: dict[tuple[RelPath, RelPath], Selected] = {}
+        chosen: dict[tuple[RelPath, RelPath], list[Selected]] = {}
         for target in targets:
             # Whole: the target is the pointer, or the output is the target or inside it.
             whole = set(by_pointer.get(target, ()))
@@ -220,8 +238,8 @@ class Index:
                 raise TargetError(f"'{seen_from(target, here) or '.'}' is not tracked by mlvc",
                                   hint="`mlvc status` lists what is tracked; `mlvc add` tracks it")
             for s in hits:
-                chosen.setdefault((s.tracked.pointer, s.tracked.out.path), s)
-        return list(chosen.values())
+                chosen.setdefault((s.tracked.pointer, s.tracked.out.path), []).append(s)
+        return [s for found in chosen.values() for s in _fewest(found)]
 
     def overlap_finder(self) -> Callable[[RelPath], list[Tracked]]:
         """A function giving the tracked outputs that are a path, hold it or lie inside it;

@@ -498,6 +498,10 @@ def test_status_of_targets_says_they_are_up_to_date_not_the_pipelines(project):
     assert project.run("status", "data", "models").stdout == \
         "data, models are up to date.\n"
     assert project.run("status").stdout == "Data and pipelines are up to date.\n"
+    # Many targets (a shell's data/*): counted, not each named.
+    many = [f"data/{p.name}" for p in (project.root / "data").iterdir()] * 3
+    assert len(many) > 5
+    assert project.run("status", *many).stdout == f"All {len(many)} targets are up to date.\n"
 
 
 def test_a_folder_made_again_under_new_names_leaves_no_rows_of_the_old_files(project):

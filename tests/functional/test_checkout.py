@@ -379,3 +379,22 @@ def test_a_part_neither_there_nor_recorded_is_refused(project):
     assert doc["changed"][0]["added"] == ["data/sub/new"]
     project.run("checkout", "data/sub/b")
     assert project.read("data/sub/b") == "v1-b"
+
+
+def test_several_parts_of_one_folder_are_each_taken(project):
+    """`mlvc checkout data/a.csv data/sub/b` restores both (the first part alone was taken:
+    the second was silently left as it was); status tells the parts as one output; a part
+    inside another, or the whole, takes the lot."""
+    project.gen(V1)
+    project.run("add", "data")
+    for name in ("a.csv", "sub/b", "gone.csv"):
+        (project.root / "data" / name).unlink()
+    doc = json.loads(project.run("status", "data/a.csv", "data/sub/b", "--json").stdout)
+    assert doc["tracked"] == 1
+    assert doc["changed"][0]["deleted"] == ["data/a.csv", "data/sub/b"]
+    r = project.run("checkout", "data/sub/b", "data/a.csv", "data/sub")
+    assert r.stdout.splitlines()[0] == "2 added"
+    assert project.read("data/a.csv") == "v1-a" and project.read("data/sub/b") == "v1-b"
+    assert not (project.root / "data/gone.csv").exists()
+    r = project.run("checkout", "data/a.csv", "data")  # (the whole output)
+    assert r.stdout.splitlines()[0] == "1 added" and project.read("data/gone.csv")

@@ -103,6 +103,9 @@ def commit_cmd(targets, force, jobs, as_json):
     git_hint(repo.root, result)
 
 
+NAMED_TARGETS = 5  # up to this many, a clean status names its targets
+
+
 @click.command("status")
 @click.argument("targets", nargs=-1)
 @click.option("-q", "--quiet", "quiet", is_flag=True,
@@ -142,6 +145,8 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     elif not quiet:
         if not result.outs and not result.stages:
             echo("Nothing is tracked yet. Track data with `mlvc add PATH`.")
+        elif result.clean and len(targets) > NAMED_TARGETS:  # (`mlvc status data/*.jpg`)
+            echo(f"All {len(targets)} targets are up to date.")
         elif result.clean and targets:  # (the pipeline is checked only without targets)
             named = ", ".join(printable(t) for t in targets)
             echo(f"{named} {'is' if len(targets) == 1 else 'are'} up to date.")

@@ -78,8 +78,17 @@ def _select_by_comparing(index: Index, targets):
         if not hits:
             return None
         for s in hits:
-            chosen.setdefault((s.tracked.pointer, s.tracked.out.path), s)
-    return list(chosen.values())
+            chosen.setdefault((s.tracked.pointer, s.tracked.out.path), []).append(s)
+    # An output chosen whole by one target is whole; else each part not inside another.
+    out = []
+    for found in chosen.values():
+        parts = {s.within for s in found}
+        if "" in parts:
+            out.append(Selected(found[0].tracked, ""))
+            continue
+        out += [Selected(found[0].tracked, p) for p in sorted(parts)
+                if not any(q != p and is_within(p, q) for q in parts)]
+    return out
 
 
 _parts = st.sampled_from(["a", "b", "a-b", "a.b", "é"])

@@ -36,3 +36,18 @@ def test_a_listing_cached_without_folder_oids_still_decodes():
     assert rec == Recorded({"data/a/f": Want("1" * 32, False, 3)},
                            frozenset(["data", "data/a"]), frozenset(["2" * 32, "3" * 32]))
     assert rec.dir_oids is None
+
+
+_names = st.sampled_from(["a", "b", "a-b", "a.b", "a0", "é"])
+_rel = st.lists(_names, min_size=1, max_size=3).map(lambda parts: "d/" + "/".join(parts))
+
+
+@given(files=st.sets(_rel, max_size=30), parts=st.lists(_rel, min_size=1, max_size=20))
+def test_restrict_many_is_restrict_of_each_part(files, parts):
+    """Sorted and bisected (many parts) or not, each part gets what ``restrict`` gives."""
+    from mlvc.workspace.compare import restrict, restrict_many
+
+    dirs = {"d"} | {f.rsplit("/", 1)[0] for f in files}
+    rec = Recorded({f: Want("0" * 32, False, 1) for f in files}, frozenset(dirs),
+                   frozenset(), None)
+    assert restrict_many(rec, parts) == [restrict(rec, p) for p in parts]
