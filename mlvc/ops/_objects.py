@@ -203,14 +203,20 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
 
 def _restrict(objs: Objects, sources: list[Source]) -> None:
     """Narrow file objects to the ``within`` parts asked for (trees are kept: they are small)."""
-    narrowed = {s.out.path: s.within for s in sources if s.within}
+    narrowed: dict[RelPath, set[RelPath]] = {}  # output -> its parts (several targets)
+    for s in sources:
+        if s.within:
+            narrowed.setdefault(s.out.path, set()).add(s.within)
     if not narrowed:
         return
 
     def wanted(obj: Obj) -> bool:
-        for out_path, within in narrowed.items():
+        for out_path, parts in narrowed.items():
             if is_within(obj.path, out_path):
-                return is_within(obj.path, within)
+                path = obj.path  # (it, or a folder it is in, is a part: one look per level)
+                while path not in parts and "/" in path and path != out_path:
+                    path = path.rpartition("/")[0]
+                return path in parts
         return True
     objs.files = {o: obj for o, obj in objs.files.items() if wanted(obj)}
 

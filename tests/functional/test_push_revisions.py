@@ -66,3 +66,18 @@ def test_push_trusts_manifests_validated_before(project, tmp_path, monkeypatch):
     project.run("push")
     assert parsed == []
     assert len(remote_oids(tmp_path / "remote")) == 6  # 3 files, 3 manifests
+
+
+def test_pushing_several_parts_of_one_folder_sends_each(project, tmp_path):
+    """`mlvc push data/a data/sub/s` sends both files (the last part alone was sent), and
+    not the rest of the folder."""
+    from mlvc.objects.oid import hash_bytes
+
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    project.gen({"data": {"a": "A", "sub": {"s": "S"}, "other": {"o": "O"}}})
+    project.run("add", "data")
+    project.run("push", "data/a", "data/sub/s")
+    sent = remote_oids(remote)
+    assert {hash_bytes(b"A"), hash_bytes(b"S")} <= sent
+    assert hash_bytes(b"O") not in sent
