@@ -217,7 +217,8 @@ def test_checkout_of_a_marked_output_reads_nothing_more(marked, monkeypatch):
     before = snapshot(marked.root, skip=(".git", "tmp"))  # tmp: parsed YAML is remembered
     r = marked.run("checkout", "--json")
     assert json.loads(r.stdout) == {"added": [], "modified": [], "deleted": [], "relinked": [],
-                                    "conflicts": [], "failed": []}
+                                    "conflicts": [], "failed": [], "dirs_made": [],
+                                    "dirs_removed": []}
     assert compared == [[]] and snapshot(marked.root, skip=(".git", "tmp")) == before
 
 
