@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.errors import TargetError
 from mlvc.ops import user_paths
-from mlvc.paths import RelPath, to_fs
+from mlvc.paths import RelPath, seen_from, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
 from mlvc.workspace.links import unprotect_file
@@ -25,8 +26,12 @@ class UnprotectResult:
 
 def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None) -> UnprotectResult:
     paths, here = user_paths(repo, targets, cwd)
-    # Every target must be tracked.
+    # Every target must be tracked, and there (a typo would unprotect nothing, silently).
     Index.load(repo.root, repo.ignore, here=here).select(paths, here)
+    for path in paths:
+        if not os.path.lexists(to_fs(repo.root, path)):
+            raise TargetError(f"'{seen_from(path, here)}' is not in the workspace",
+                              hint="`mlvc checkout` puts tracked data back first")
     done: list[RelPath] = []
     rows = []
     with repo.lock():

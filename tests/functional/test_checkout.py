@@ -108,6 +108,8 @@ def test_hardlink_checkout_is_read_only_until_unprotect(project):
     a.unlink()
     project.run("checkout")
     assert a.stat().st_nlink == 2 and stat.S_IMODE(a.stat().st_mode) == 0o444
+    r = project.run("unprotect", "data/typo", code=1)  # (nothing there: not a silent no-op)
+    assert r.stderr.splitlines()[0] == "error: 'data/typo' is not in the workspace"
     project.run("unprotect", "data/a")
     assert a.stat().st_nlink == 1 and a.stat().st_mode & stat.S_IWUSR
     assert "up to date" in project.run("status").stdout
