@@ -16,6 +16,7 @@ from mlvc.fsutil import NAME_MAX, atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
 from mlvc.paths import RelPath, has_reserved_part, normalize_rel, parent, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.workspace.ignore import IGNORE_FILE
 from mlvc.yamlio import dump_yaml, parse_yaml
 
 POINTER_SUFFIX = ".mlvc"
@@ -58,12 +59,15 @@ def check_pointer_name(target: RelPath) -> None:
 def parse_pointer(text: str, path: RelPath) -> Pointer:
     origin = path
 
-    def bad(why: str) -> FormatError:
-        return FormatError(f"{origin}: {why}", hint=f"fix {origin} or restore it from git")
+    def bad(why: str, data: bool = False) -> FormatError:
+        # (A file that is not a pointer file at all may be data named *.mlvc.)
+        also = f"; if it is data, rename it or leave it out with a line in {IGNORE_FILE}"
+        return FormatError(f"{origin}: {why}",
+                           hint=f"fix {origin} or restore it from git{also if data else ''}")
 
     doc = parse_yaml(text, origin)
-    if not isinstance(doc, dict):
-        raise bad("not a pointer file (expected a mapping with 'schema' and 'outs')")
+    if not isinstance(doc, dict) or "schema" not in doc:
+        raise bad("not a pointer file (expected a mapping with 'schema' and 'outs')", True)
     if doc.get("schema") != SCHEMA:
         raise bad(f"unsupported schema {doc.get('schema')!r} (expected {SCHEMA})")
     extra = set(doc) - {"schema", "outs"}
@@ -146,7 +150,9 @@ def load_pointer(root: Path, path: RelPath) -> Pointer:
     try:
         text = fs.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise FormatError(f"{path}: not UTF-8 text") from None
+        raise FormatError(f"{path}: not UTF-8 text, so not a pointer file",
+                          hint=f"if it is data, rename it or leave it out with a line in "
+                               f"{IGNORE_FILE}") from None
     return parse_pointer(text, path)
 
 

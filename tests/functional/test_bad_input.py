@@ -436,3 +436,17 @@ def test_an_output_with_a_line_break_in_its_name_is_refused(project):
     project.run("add", "data")
     assert_refused(project, "move", "data", "da\nta", match="has a line break in its name")
     assert project.read(".gitignore").splitlines() == ["/data"]
+
+
+@pytest.mark.parametrize("content", [b"just text\n", b"a: 1\n", b"\xff\xfe binary"])
+def test_data_named_like_a_pointer_file_gets_a_hint_to_leave_it_out(project, content):
+    """A data file whose name ends in .mlvc is read as a pointer file: the error says how
+    to keep it as data; .mlvcignore then leaves it out."""
+    project.gen({"d": {"y": "y"}})
+    (project.root / "d/x.mlvc").write_bytes(content)
+    r = assert_refused(project, "add", "d", match="d/x.mlvc: not")
+    assert "if it is data, rename it or leave it out with a line in .mlvcignore" in r.stderr
+    with open(project.root / ".mlvcignore", "a") as f:
+        f.write("x.mlvc\n")
+    project.run("add", "d")
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
