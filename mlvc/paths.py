@@ -318,6 +318,11 @@ class Projects(_Along):
         return os.path.isdir(f"{fs_path}/{MLVC_DIR}")
 
 
+def real_inside(real: str, roots: tuple[str, ...]) -> bool:
+    """Whether the real path ``real`` is one of the real folders ``roots`` or inside one."""
+    return any(real == r or real.startswith(r + os.sep) for r in roots)
+
+
 def check_inside(root: Path, relpath: RelPath, *, shown: str | None = None,
                  resolved: bool = False) -> None:
     """Refuse a project path that is reserved or whose real location leaves the project.

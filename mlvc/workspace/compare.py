@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshal
 from bisect import bisect_left
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -133,9 +133,13 @@ def view(node: WsFile | WsDir | None, within: RelPath = "") -> WsView:
 def restrict(rec: Recorded, within: RelPath) -> Recorded:
     if not within:
         return rec
-    return Recorded({p: w for p, w in rec.files.items() if is_within(p, within)},
-                    frozenset(d for d in rec.dirs if is_within(d, within)), rec.trees,
-                    rec.dir_oids)
+    return _kept(rec, lambda path: is_within(path, within))
+
+
+def _kept(rec: Recorded, keep: Callable[[RelPath], bool]) -> Recorded:
+    """``rec`` with only the files and folders whose path ``keep`` accepts."""
+    return Recorded({p: w for p, w in rec.files.items() if keep(p)},
+                    frozenset(d for d in rec.dirs if keep(d)), rec.trees, rec.dir_oids)
 
 
 RESTRICT_SORTED = 8  # from this many parts of one tree, restrict_many sorts its paths once
@@ -177,12 +181,7 @@ def leave_out(rec: Recorded, folders: Iterable[RelPath]) -> Recorded:
     folders = tuple(folders)
     if not folders:
         return rec
-
-    def outside(path: RelPath) -> bool:
-        return not any(is_within(path, f) for f in folders)
-
-    return Recorded({p: w for p, w in rec.files.items() if outside(p)},
-                    frozenset(d for d in rec.dirs if outside(d)), rec.trees, rec.dir_oids)
+    return _kept(rec, lambda path: not any(is_within(path, f) for f in folders))
 
 
 @dataclass(frozen=True, slots=True)

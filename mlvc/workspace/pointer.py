@@ -14,12 +14,14 @@ from pathlib import Path
 from mlvc.errors import FormatError, PathError, TargetError
 from mlvc.fsutil import NAME_MAX, atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
-from mlvc.paths import RelPath, has_reserved_part, normalize_rel, parent, to_fs
+from mlvc.paths import RelPath, has_reserved_part, normalize_rel, parent, real_inside, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.workspace.ignore import IGNORE_FILE
 from mlvc.yamlio import dump_yaml, parse_yaml
 
 POINTER_SUFFIX = ".mlvc"
+# For a file named *.mlvc that is not a pointer file at all: it may be data named so.
+DATA_HINT = f"if it is data, rename it or leave it out with a line in {IGNORE_FILE}"
 SCHEMA = 1
 
 
@@ -60,10 +62,8 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
     origin = path
 
     def bad(why: str, data: bool = False) -> FormatError:
-        # (A file that is not a pointer file at all may be data named *.mlvc.)
-        also = f"; if it is data, rename it or leave it out with a line in {IGNORE_FILE}"
-        return FormatError(f"{origin}: {why}",
-                           hint=f"fix {origin} or restore it from git{also if data else ''}")
+        also = f"; {DATA_HINT}" if data else ""
+        return FormatError(f"{origin}: {why}", hint=f"fix {origin} or restore it from git{also}")
 
     doc = parse_yaml(text, origin)
     if not isinstance(doc, dict) or "schema" not in doc:
@@ -143,16 +143,15 @@ def load_pointer(root: Path, path: RelPath) -> Pointer:
     if fs.is_symlink():
         # (git stores symlinks: one brought in could have mlvc read, and check out, what a
         # pointer file elsewhere on the machine records.)
-        real, top = os.path.realpath(fs), os.path.realpath(root)
-        if not real.startswith(top + os.sep):
+        real = os.path.realpath(fs)
+        if not real_inside(real, (os.path.realpath(root),)):
             raise PathError(f"{path} is a symlink that leads outside the project ({real})",
                             hint="replace the link with the pointer file itself")
     try:
         text = fs.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise FormatError(f"{path}: not UTF-8 text, so not a pointer file",
-                          hint=f"if it is data, rename it or leave it out with a line in "
-                               f"{IGNORE_FILE}") from None
+                          hint=DATA_HINT) from None
     return parse_pointer(text, path)
 
 

@@ -22,7 +22,7 @@ from mlvc.errors import PathError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.parallel import in_background
-from mlvc.paths import Projects, RelPath, is_reserved, to_fs, unrecordable
+from mlvc.paths import Projects, RelPath, is_reserved, real_inside, to_fs, unrecordable
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.state import FileState, StateDB, StatKey, stat_key
 
@@ -65,10 +65,6 @@ def check_name(path: RelPath, name: str) -> None:
                           hint="rename it, or leave it out with a line in .mlvcignore")
 
 
-def _inside(real: str, roots: tuple[str, ...]) -> bool:
-    return any(real == r or real.startswith(r + os.sep) for r in roots)
-
-
 class Scanner:
     """Lists workspace paths. ``allowed`` are the real folders a symlink may lead into."""
 
@@ -105,7 +101,7 @@ class Scanner:
 
     def _symlink(self, path: RelPath, fs_path: str) -> WsFile:
         real = os.path.realpath(fs_path)
-        if not _inside(real, self.allowed):
+        if not real_inside(real, self.allowed):
             raise PathError(f"'{path}' is a symlink that leads outside the project ({real})",
                             hint="replace the link with the file itself, or move the target in")
         try:
