@@ -19,7 +19,7 @@ from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
-from mlvc.workspace.importer import IMPORTED, Imported, Importer
+from mlvc.workspace.importer import Imported, Importer
 from mlvc.workspace.index import Declared, Index
 from mlvc.workspace.marks import node_at, output_marks, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
@@ -166,7 +166,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     hashed_paths = {f.path for f in todo}
     importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
-                          processes=True, codec=IMPORTED, size=file_size)
+                          processes=True, codec=importer.codec, size=file_size)
     if save:
         # An object found stored before was not written here: it is checked like those
         # of the unchanged files, and one missing or gone bad is stored again from the file.
@@ -267,7 +267,7 @@ def _check_found(repo: Repo, checker: ObjectChecker, todo: list[WsFile],
         again = [n for n, imp in enumerate(results) if imp.oid in check.bad]
         importer = Importer(repo.root, repo.cache, repo.linker, save=True, corrupt=check.bad)
         redone = run_batched([todo[n] for n in again], importer.run, jobs, progress, "Adding",
-                             processes=True, codec=IMPORTED, size=file_size)
+                             processes=True, codec=importer.codec, size=file_size)
         for n, imp in zip(again, redone):
             results[n] = imp
     return check

@@ -47,6 +47,10 @@ def _pack(r: Imported) -> tuple:
 
 def _unpack(t: tuple) -> Imported:
     new = tuple.__new__
+    if len(t) == 5:  # (oid, inode, mtime, size, nlink): a file that became its new object
+        oid, *key, nlink = t
+        linked = new(StatKey, key)
+        return new(Imported, (oid, new(FileState, (linked, oid, "hardlink")), linked, nlink))
     oid, ino, mtime, size, state_oid, link, verified, nlink = t
     state = new(FileState, (new(StatKey, (ino, mtime, size)), state_oid, link))
     return new(Imported, (oid, state, None if verified is None else new(StatKey, verified), nlink))
@@ -116,6 +120,8 @@ class Importer:
         self._sound: set[str] = set()  # objects this worker stored, or read back whole
         self._refused: set[str] = set()
         self._lock = threading.Lock()
+        # (Whether run_packed may link new small files inline: see there.)
+        self._linking = save and self._method(False) == "hardlink"
 
     def _has(self, oid: str) -> bool:
         return self.store.has(oid) and oid not in self.corrupt
@@ -142,6 +148,41 @@ class Importer:
             if kind not in self._refused and not (executable and kind in SHARED_TYPES):
                 return kind
         return "copy"
+
+    @property
+    def codec(self) -> Codec:
+        """``IMPORTED``, with :meth:`run_packed` for forked workers."""
+        return IMPORTED._replace(fused=self.run_packed)
+
+    def run_packed(self, f: WsFile) -> tuple:
+        """``_pack(self.run(f))``, with the common case of a hard-linked add done inline:
+        a small file whose bytes the cache does not have becomes their object. (Its result
+        is the short form that ``_unpack`` reads.) Any other case takes :meth:`run`.
+
+        The hot loop of a first hard-linked add: 50,000 files took ~36 us each through
+        :meth:`run`, of which the system calls are ~27 us (the link ~10).
+        """
+        if f.exec or not self._linking or self._refused:
+            return _pack(self.run(f))
+        fs = f"{self.root}/{f.path}"
+        fd = os.open(fs, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            size = st.st_size
+            data = os.read(fd, size + 1) if size <= SMALL_FILE else None
+        finally:
+            os.close(fd)
+        if data is None or len(data) != size:  # (big, or it changed size meanwhile)
+            return _pack(self.run(f))
+        oid = hash_bytes(data)
+        try:
+            if not self.store.link_new(fs, oid):  # (stored before, or meanwhile)
+                return _pack(self.run(f))
+        except OSError:  # (too many links, or refused: as run() does)
+            return _pack(self.run(f))
+        self._sound.add(oid)
+        # (Linking and chmod leave the stat as read; the inode has one more name.)
+        return (oid, st.st_ino, st.st_mtime_ns, size, st.st_nlink + 1)
 
     def run(self, f: WsFile) -> Imported:
         imp = self._import(f)

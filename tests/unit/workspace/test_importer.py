@@ -17,6 +17,9 @@ from mlvc.workspace.scan import WsFile
 from mlvc.workspace.state import stat_key
 
 BIG = SMALL_FILE * 3 + 17
+# Importer.run, and Importer.run_packed (what forked workers run) read back as the parent does.
+RUNS = {"run": lambda imp: imp.run,
+        "packed": lambda imp: lambda f: importer._unpack(imp.run_packed(f))}
 
 
 def make(tmp_path, content: bytes):
@@ -87,7 +90,8 @@ def test_large_file_is_hashed_while_it_is_copied(tmp_path, monkeypatch):
     assert imp.run(f).oid == hash_file(path)
 
 
-def test_a_hard_link_stored_meanwhile_by_another_worker_is_linked_to(tmp_path):
+@pytest.mark.parametrize("how", RUNS)
+def test_a_hard_link_stored_meanwhile_by_another_worker_is_linked_to(tmp_path, how):
     """Two files of the same bytes in two forked workers: each listed the object's folder
     before the other linked its file in. The second finds the object there when it links:
     its file must become a link to that object (not be reported as one while it is a file
@@ -106,8 +110,8 @@ def test_a_hard_link_stored_meanwhile_by_another_worker_is_linked_to(tmp_path):
     (first_store, first), (second_store, second) = worker(), worker()
     assert not first_store.has(oid) and not second_store.has(oid)  # both listed: absent
     files = {n: WsFile(n, stat_key((tmp_path / "ws" / n).stat()), False) for n in "ab"}
-    got_a = first.run(files["a"])
-    got_b = second.run(files["b"])
+    got_a = RUNS[how](first)(files["a"])
+    got_b = RUNS[how](second)(files["b"])
     obj = os.stat(store.path_str(oid))
     assert os.stat(tmp_path / "ws" / "a").st_ino == obj.st_ino
     assert os.stat(tmp_path / "ws" / "b").st_ino == obj.st_ino  # linked, not left apart
@@ -116,8 +120,10 @@ def test_a_hard_link_stored_meanwhile_by_another_worker_is_linked_to(tmp_path):
     assert got_b.nlink == obj.st_nlink == 3
 
 
+@pytest.mark.parametrize("how", RUNS)
 @pytest.mark.parametrize("kind", ["hardlink", "copy"])
-def test_a_corrupt_object_is_stored_again_once_for_files_of_the_same_bytes(tmp_path, kind):
+def test_a_corrupt_object_is_stored_again_once_for_files_of_the_same_bytes(tmp_path, kind,
+                                                                          how):
     """The first file replaces the bad object; the second finds it sound. Replacing it again
     would leave the first file (hard-linked) a separate inode, said to be the object."""
     (tmp_path / "ws").mkdir()
@@ -129,7 +135,8 @@ def test_a_corrupt_object_is_stored_again_once_for_files_of_the_same_bytes(tmp_p
     imp = importer.Importer(tmp_path / "ws", store, Linker(store, (kind, "copy")), save=True,
                             corrupt=frozenset({oid}))
     files = {n: WsFile(n, stat_key((tmp_path / "ws" / n).stat()), False) for n in "ab"}
-    got_a, got_b = imp.run(files["a"]), imp.run(files["b"])
+    run = RUNS[how](imp)
+    got_a, got_b = run(files["a"]), run(files["b"])
     assert store.read_bytes(oid) == b"good bytes"
     obj = os.stat(store.path_str(oid))
     assert got_a.verified == stat_key(obj) and got_b.verified is None
@@ -137,9 +144,10 @@ def test_a_corrupt_object_is_stored_again_once_for_files_of_the_same_bytes(tmp_p
         assert {os.stat(tmp_path / "ws" / n).st_ino for n in "ab"} == {obj.st_ino}
 
 
+@pytest.mark.parametrize("how", RUNS)
 @pytest.mark.parametrize("order", [("hardlink",), ("hardlink", "copy")])
 def test_a_file_whose_object_is_stored_is_kept_when_links_cannot_reach_the_cache(
-        tmp_path, monkeypatch, order):
+        tmp_path, monkeypatch, order, how):
     """The cache is on another filesystem (links fail with EXDEV) and holds the file's bytes
     already: the add records the file. With copy configured, the file is placed as a copy
     (the per-file fallback); without, it stays as it is (not an error, not replaced)."""
@@ -157,7 +165,7 @@ def test_a_file_whose_object_is_stored_is_kept_when_links_cannot_reach_the_cache
 
     monkeypatch.setattr(os, "link", cross_device)
     imp = importer.Importer(tmp_path / "ws", store, Linker(store, order), save=True)
-    got = imp.run(WsFile("a", stat_key(before), False))
+    got = RUNS[how](imp)(WsFile("a", stat_key(before), False))
     after = os.stat(path)
     assert got.oid == oid and got.state.key == stat_key(after)
     assert path.read_bytes() == b"stored before"
@@ -208,8 +216,9 @@ def test_a_clone_is_hashed_itself_so_an_edit_meanwhile_cannot_spoil_the_object(t
     assert got.state.key == f.key != stat_key(os.stat(path)) and leftovers(store) == []
 
 
+@pytest.mark.parametrize("how", RUNS)
 def test_a_file_with_all_the_names_it_can_have_is_copied_in_and_links_go_on(tmp_path,
-                                                                            monkeypatch):
+                                                                            monkeypatch, how):
     """Linking a file that has 65,000 names already (EMLINK) into the cache fails for that
     file only: a copy is stored and the file stays; the next file is linked."""
     (tmp_path / "ws").mkdir()
@@ -225,8 +234,49 @@ def test_a_file_with_all_the_names_it_can_have_is_copied_in_and_links_go_on(tmp_
 
     monkeypatch.setattr(os, "link", emlink)
     imp = importer.Importer(tmp_path / "ws", store, Linker(store, ("hardlink",)), save=True)
-    got = [imp.run(WsFile(n, stat_key((tmp_path / "ws" / n).stat()), False))
+    got = [RUNS[how](imp)(WsFile(n, stat_key((tmp_path / "ws" / n).stat()), False))
            for n in ("full", "next")]
     assert got[0].state.link is None and store.read_bytes(got[0].oid) == b"full"
     assert (tmp_path / "ws" / "full").stat().st_nlink == 1
     assert got[1].state.link == "hardlink" and (tmp_path / "ws" / "next").stat().st_nlink == 2
+
+
+@pytest.mark.parametrize("order", [("hardlink", "copy"), ("copy", "hardlink")])
+def test_what_forked_workers_run_gives_what_run_gives(tmp_path, order):
+    """run_packed (inline for a new small file, hard-linked) and run, on two copies of one
+    workspace: new, repeated, executable, big and empty files, and one whose bytes the cache
+    had before, come out the same (the inodes aside) and leave the same cache."""
+    contents = {"new": b"new bytes", "twin1": b"twin", "twin2": b"twin", "run.sh": b"#!",
+                "big": os.urandom(BIG), "empty": b"", "stored": b"stored before"}
+    got = {}
+    for how in RUNS:
+        ws = tmp_path / how / "ws"
+        ws.mkdir(parents=True)
+        for name, data in contents.items():
+            (ws / name).write_bytes(data)
+            os.utime(ws / name, ns=(10**18, 10**18))
+        (ws / "run.sh").chmod(0o755)
+        store = ObjectStore(tmp_path / how / "cache")
+        store.add_bytes(b"stored before")
+        imp = importer.Importer(ws, store, Linker(store, order), save=True)
+        run = RUNS[how](imp)
+        files = [WsFile(n, stat_key((ws / n).stat()), n == "run.sh",
+                        nlink=(ws / n).stat().st_nlink) for n in contents]
+        out = {}
+        for f in files:
+            imp_ = run(f)
+            st = os.stat(ws / f.path)
+            assert imp_.state.key == stat_key(st)  # the file's row is its stat now
+            assert imp_.verified is None or imp_.verified == stat_key(
+                os.stat(store.path_str(imp_.oid)))
+            out[f.path] = (imp_.oid, imp_.state.oid, imp_.state.link, imp_.nlink,
+                           imp_.verified is None, st.st_nlink, oct(st.st_mode))
+        got[how] = (out, sorted(store.iter_oids()))
+    assert got["packed"] == got["run"]
+    if order[0] == "hardlink":  # the common case took the inline path
+        ws = tmp_path / "packed" / "ws"
+        (ws / "another").write_bytes(b"another")
+        store = ObjectStore(tmp_path / "packed" / "cache")
+        imp = importer.Importer(ws, store, Linker(store, order), save=True)
+        packed = imp.run_packed(WsFile("another", stat_key((ws / "another").stat()), False))
+        assert len(packed) == 5 and packed[-1] == 2 == (ws / "another").stat().st_nlink
