@@ -6,7 +6,8 @@ import os
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -198,39 +199,29 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
 
     verified = _settle_twins(repo, verified)
 
-    stored: list[Stored] = []
-    built_nodes = []
-    trees: dict[str, bytes] = {}
-    for out_path, node in zip(paths, nodes):
-        if node is None:
-            stored.append(Stored(out_path, None, 0))
-            continue
-        built = build(node, reused.get(out_path, {}))
-        if save:
-            trees.update(built.trees)
-            # A tree built around reused sub-folders gets them back, with what the
-            # recorded listing and their marks say of them, for its listing and marks.
-            if out_path not in reused:
-                built_nodes.append((out_path, node, built, None))
-            elif (back := _put_back(repo, recorded[out_path], *taken[out_path])) is not None:
-                built_nodes.append((out_path, node, built, back))
-        out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
-        stored.append(Stored(out_path, out,
-                             sum(1 for f in iter_files(node) if f.path in hashed_paths)))
+    # The listings are encoded by whichever process has less to do: the child, unless this
+    # one has few rows to write (a re-add of a few changed files: its child took 0.5 s, and
+    # this process waited for it with nothing to do). With the listings, the child builds
+    # the trees too, while this process writes the rows (a first add of 50,000 files: the
+    # build took 0.13-0.18 s, and the rows 0.4 s beside the child's 0.25 s).
+    listings_here = not save or len(rows) + len(verified) < len(files) // 4
+    # (Sub-folders reused by their marks are put back from their recorded listing.)
+    backs = {p: repo.state.listing(recorded[p].oid) for p in taken} if save else {}
+    building = _Building(paths, nodes, reused, taken, backs, hashed_paths, save)
     # A forked child writes the manifests, encodes the listings and makes the clean marks,
     # while this process writes the state DB. Threads would not do: SQLite lets go of the
     # GIL for every row, so next to busy threads 50,000 state rows took 1.2 s, not 0.2 s.
-    items = list(trees.items())
-    # A tree stored before (a re-add of an unchanged folder) has its listing already.
-    listed = repo.state.have_listings(b.oid for _, _, b, _ in built_nodes if b.type == "dir")
-    # The listings are encoded by whichever process has less to do: the child, unless this
-    # one has few rows to write (a re-add of a few changed files: its child took 0.5 s, and
-    # this process waited for it with nothing to do).
-    listings_here = len(rows) + len(verified) < len(files) // 4
-    with in_background(_finish_trees, repo, items, built_nodes, verified, started,
-                       None if listings_here else listed, sound,
-                       fork=len(items) >= TREE_FORK_MIN) as finished:
-        repo.state.put_valid_trees(trees)
+    if listings_here:
+        built: _BuiltAll | None = building.run()
+        job = partial(_finish_trees, repo, built, verified, started, None, sound)
+        fork = len(built.trees) >= TREE_FORK_MIN
+    else:
+        built = None
+        job = partial(_build_and_finish, repo, building, verified, started, sound)
+        fork = sum(len(listing.dirs) for _, listing in scanned) >= TREE_FORK_MIN
+    with in_background(job, fork=fork) as finished:
+        if built is not None:
+            repo.state.put_valid_trees(built.trees)
         repo.state.put_files(rows)
         # Rows of files gone since (deleted, renamed: a folder made again under new names)
         # would pile up with each new version of the folder. (Folders only: `add` of
@@ -239,14 +230,24 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
             if listing.kind == "dir":
                 repo.state.prune_files(out_path, listing.paths)
         checker.record(verified)
-        listings = _listings(built_nodes, listed) if listings_here else []
+        listings = []
+        if built is not None and save:
+            # A tree stored before (a re-add of an unchanged folder) has its listing already.
+            listed = repo.state.have_listings(b.oid for _, _, b, _ in built.nodes
+                                              if b.type == "dir")
+            listings = _listings(built.nodes, listed)
         done = finished()
+    if built is None:
+        assert done.stored is not None
+        repo.state.put_valid_trees(done.trees)
+        listed = repo.state.have_listings(oid for oid, _ in done.listings)
+        listings = [(oid, data) for oid, data in done.listings if oid not in listed]
     checker.record(done.written)
     repo.state.clear_corrupt(oid for oid, _ in verified if oid in corrupt)
-    for oid, data in listings + done.listings:
+    for oid, data in listings:
         repo.state.put_listing(oid, data)
     repo.state.put_marks(done.marks)
-    return stored
+    return list(done.stored if built is None else built.stored)
 
 
 def _check_found(repo: Repo, checker: ObjectChecker, todo: list[WsFile],
@@ -335,6 +336,65 @@ class _Finished:
     written: list[tuple[str, StatKey]]  # the manifests and their stat
     listings: list[tuple[str, bytes]]  # (tree oid, encoded listing) of each folder stored
     marks: list[Mark]
+    # When the child built the trees too (_build_and_finish): what building gave.
+    stored: list[Stored] | None = None
+    trees: list[str] = field(default_factory=list)  # the oids of the manifests
+
+
+_Node = tuple[RelPath, WsDir | WsFile, Built, "_Back | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class _BuiltAll:
+    stored: list[Stored]
+    trees: dict[str, bytes]  # each manifest made, by oid
+    nodes: list[_Node]  # (path, node, built, what was put back) of each output to finish
+
+
+@dataclass(frozen=True, slots=True)
+class _Building:
+    """Building the trees of the outputs stored by ``_store`` (see :meth:`run`)."""
+
+    paths: list[RelPath]
+    nodes: list[WsFile | WsDir | None]
+    reused: dict[RelPath, dict[RelPath, TreeEntry]]
+    taken: dict[RelPath, tuple[Parts, list[tuple[WsDir, dict[str, WsDir]]]]]
+    backs: dict[RelPath, bytes | None]  # each reused output's recorded listing
+    hashed: set[RelPath]  # the files read
+    save: bool
+
+    def run(self) -> _BuiltAll:
+        """Each output's tree, around its sub-folders that were reused (then put back in
+        it, from its recorded listing, for its listing and marks)."""
+        stored: list[Stored] = []
+        nodes: list[_Node] = []
+        trees: dict[str, bytes] = {}
+        for out_path, node in zip(self.paths, self.nodes):
+            if node is None:
+                stored.append(Stored(out_path, None, 0))
+                continue
+            built = build(node, self.reused.get(out_path, {}))
+            if self.save:
+                trees.update(built.trees)
+                if out_path not in self.reused:
+                    nodes.append((out_path, node, built, None))
+                elif (back := _put_back(self.backs[out_path], out_path,
+                                            *self.taken[out_path])) \
+                        is not None:
+                    nodes.append((out_path, node, built, back))
+            out = Out(out_path, built.oid, built.type, built.size, built.nfiles, built.exec)
+            stored.append(Stored(out_path, out,
+                                 sum(1 for f in iter_files(node) if f.path in self.hashed)))
+        return _BuiltAll(stored, trees, nodes)
+
+
+def _build_and_finish(repo: Repo, building: _Building, verified: list[tuple[str, StatKey]],
+                      started: int, sound: Mapping[str, StatKey]) -> _Finished:
+    """:meth:`_Building.run`, then :func:`_finish_trees` with every listing (the caller
+    drops those it has). Runs in a forked child: it must not use the state DB."""
+    built = building.run()
+    done = _finish_trees(repo, built, verified, started, set(), sound)
+    return replace(done, stored=built.stored, trees=list(built.trees))
 
 
 def _trees_of(built: Built, back: _Back | None
@@ -367,17 +427,18 @@ def _listings(built_nodes: list[tuple[RelPath, WsDir | WsFile, Built, _Back | No
     return listings
 
 
-def _finish_trees(repo: Repo, items: list[tuple[str, bytes]],
-                  built_nodes: list[tuple[RelPath, WsDir | WsFile, Built, _Back | None]],
-                  verified: list[tuple[str, StatKey]], started: int,
-                  listed: set[str] | None, sound: Mapping[str, StatKey]) -> _Finished:
+def _finish_trees(repo: Repo, built_all: _BuiltAll, verified: list[tuple[str, StatKey]],
+                  started: int, listed: set[str] | None, sound: Mapping[str, StatKey]
+                  ) -> _Finished:
     """Write the manifests; encode the listings of the trees not in ``listed`` (none when it
     is None: the caller does); mark what was just stored as clean, when every object's stat
     is known from here (``verified``, the manifests written, and ``sound``: those found
     sound before; for sub-folders put back, what their marks had).
     Runs in a forked child: it must not use the state DB.
     """
-    written = [(oid, StatKey(*key)) for oid, key in repo.cache.ensure_many(items)]
+    built_nodes = built_all.nodes
+    written = [(oid, StatKey(*key))
+               for oid, key in repo.cache.ensure_many(list(built_all.trees.items()))]
     keys = dict(sound)
     keys.update(verified)
     keys.update(written)
@@ -407,11 +468,11 @@ class _Back:
     keys: dict[str, StatKey]  # the stat of their objects, as their marks have it
 
 
-def _put_back(repo: Repo, old: Out, part: Parts,
+def _put_back(data: bytes | None, out_path: RelPath, part: Parts,
               holders: list[tuple[WsDir, dict[str, WsDir]]]) -> _Back | None:
     """Put the reused sub-folders back in the tree built around them, where the scan listed
-    them, with their files' oids from the output's recorded listing; None (and nothing put
-    back) without that listing.
+    them, with their files' oids from the output's recorded listing (``data``); None (and
+    nothing put back) without that listing.
 
     They are clean by their marks: as recorded, and their objects (manifests too) with the
     stat the marks hold. A file with other names whose object the mark does not list was
@@ -419,10 +480,9 @@ def _put_back(repo: Repo, old: Out, part: Parts,
     from mlvc.workspace.compare import decode_listing
     from mlvc.workspace.scan import iter_dirs
 
-    data = repo.state.listing(old.oid)
     if data is None:
         return None
-    rec = decode_listing(data, old.path)
+    rec = decode_listing(data, out_path)
     if rec.dir_oids is None:
         return None
     keys = part.keys

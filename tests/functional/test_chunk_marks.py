@@ -316,8 +316,19 @@ def shows_twice(project, expected: dict) -> None:
     assert changes(project) == expected
 
 
+@pytest.fixture(params=["here", "forked"])
+def tree_child(request, monkeypatch):
+    """Trees built and finished in this process, or in a forked child (as for 64 folders
+    or more), which puts the reused chunks back in its own copy of the tree."""
+    import mlvc.ops.commit as commit_op
+
+    if request.param == "forked":
+        monkeypatch.setattr(commit_op, "TREE_FORK_MIN", 0)
+    return request.param
+
+
 def test_commit_reuses_the_clean_chunks_and_records_what_a_full_add_would(
-        added, tmp_path, monkeypatch):
+        added, tmp_path, monkeypatch, tree_child):
     import mlvc.ops.commit as commit_op
 
     looked_up: list[str] = []
@@ -351,7 +362,8 @@ def _commit_around_reused(project) -> None:
     project.run("commit")
 
 
-def test_a_commit_around_reused_chunks_lists_and_marks_the_new_tree(added, monkeypatch):
+def test_a_commit_around_reused_chunks_lists_and_marks_the_new_tree(added, monkeypatch,
+                                                                    tree_child):
     """The reused chunks are put back, as recorded and as their marks hold them, so the
     commit makes the new tree's listing and marks it whole: status then reads nothing."""
     _commit_around_reused(added)
