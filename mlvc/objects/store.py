@@ -212,26 +212,8 @@ class ObjectStore:
 
     def link_new(self, src: str, oid: str) -> bool:
         """:meth:`add_file_link` of a file whose object :meth:`has` does not list: False,
-        and ``src`` left alone, when it does. (The hot path of a hard-linked add, in one
-        call.)"""
-        prefix, name = oid[:2], oid[2:]
-        names = self._listed.get(prefix)
-        if names is None:
-            self.has(oid)
-            names = self._listed[prefix]
-        if name in names:
-            return False
-        if prefix not in self._made_dirs:
-            self._ensure_dirs(oid)
-        final = f"{self._objects}/{prefix}/{name}"
-        try:
-            os.link(src, final)
-        except FileExistsError:
-            names.add(name)
-            return False
-        os.chmod(final, OBJECT_MODE)
-        names.add(name)
-        return True
+        and ``src`` left alone, when it does (the hot path of a hard-linked add)."""
+        return not self.has(oid) and self.add_file_link(src, oid)
 
     def add_tree(self, tree: Tree) -> str:
         data = tree.to_bytes()
