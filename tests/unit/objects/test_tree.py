@@ -2,15 +2,16 @@ import json
 import os
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from mlvc.errors import CorruptObjectError
 from mlvc.objects.oid import hash_bytes
 from mlvc.objects.tree import Tree, TreeEntry
-from mlvc.paths import is_valid_name, unrecordable
+from mlvc.paths import is_reserved, is_valid_name, unrecordable
 
-names = st.text(min_size=1, max_size=20).filter(is_valid_name)
+# (.git and .mlvc, in any case, are refused in a manifest: test_reserved_names_in_any_case_are_refused)
+names = st.text(min_size=1, max_size=20).filter(lambda n: is_valid_name(n) and not is_reserved(n))
 oids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
 sizes = st.integers(min_value=0, max_value=2**48)
 file_entries = st.builds(lambda n, o, s, x: TreeEntry(n, "file", o, s, exec=x),
@@ -68,6 +69,13 @@ def test_manifest_with_unsafe_name_is_corrupt(bad):
         Tree.from_bytes(_doc(bad))
 
 
+@given(st.sampled_from([".git", ".mlvc"]).flatmap(
+    lambda n: st.tuples(*(st.sampled_from([c.lower(), c.upper()]) for c in n))).map("".join))
+def test_reserved_names_in_any_case_are_refused(name):
+    with pytest.raises(CorruptObjectError, match="is reserved"):
+        Tree.from_bytes(_doc(name))
+
+
 @pytest.mark.parametrize("data", [
     b"not json", b"[]", b'{"entries": {}}', b'{"entries": [], "x": 1}', b"\xff\xfe",
     _doc("a", size=-1), _doc("a", oid="xyz"), _doc("a", exec="no"), _doc("a", type="link"),
@@ -96,6 +104,7 @@ linux_names = st.binary(min_size=1, max_size=20).filter(
 
 @given(linux_names)
 def test_every_name_the_walk_accepts_round_trips_through_a_manifest(name):
+    assume(not is_reserved(name))  # the walk skips .git and .mlvc in any case
     why = unrecordable(name)
     if why is None:
         tree = Tree.build([TreeEntry(name, "file", "0" * 32, 1)])
