@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from mlvc.errors import CorruptObjectError, FormatError, ObjectMissingError
+from mlvc.errors import CorruptObjectError, FormatError, ObjectMissingError, TargetError
 from mlvc.objects.tree import Tree
 from mlvc.ops import user_paths
 from mlvc.paths import RelPath, is_within
@@ -156,6 +156,8 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
         else:
             frontier.append((s.out.oid, Obj(s.out.path, s.out.size, s.pointer)))
     newly_valid: set[str] = set()
+    narrowing = any(s.within for s in sources)
+    listed: dict[str, Tree] = {}  # the manifests read, when parts are asked for (_restrict)
     while frontier:
         unique = {oid: obj for oid, obj in frontier if oid not in objs.trees
                   and oid not in objs.unreadable}
@@ -190,6 +192,8 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
                 continue
             objs.trees[oid] = obj
             objs.children[oid] = tuple(e.oid for e in tree.entries)
+            if narrowing:
+                listed[oid] = tree
             for e in tree.entries:
                 path = f"{obj.path}/{e.name}"
                 if e.is_dir:
@@ -197,28 +201,78 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
                 else:
                     objs.files.setdefault(e.oid, Obj(path, e.size, obj.pointer))
     repo.state.put_valid_trees(newly_valid - valid)
-    _restrict(objs, sources)
+    _restrict(repo, objs, sources, listed)
     return objs
 
 
-def _restrict(objs: Objects, sources: list[Source]) -> None:
-    """Narrow file objects to the ``within`` parts asked for (trees are kept: they are small)."""
-    narrowed: dict[RelPath, set[RelPath]] = {}  # output -> its parts (several targets)
-    for s in sources:
-        if s.within:
-            narrowed.setdefault(s.out.path, set()).add(s.within)
-    if not narrowed:
-        return
+def _restrict(repo: Repo, objs: Objects, sources: list[Source],
+              listed: dict[str, Tree]) -> None:
+    """Narrow file objects to the ``within`` parts asked for (trees are kept: they are small).
 
-    def wanted(obj: Obj) -> bool:
-        for out_path, parts in narrowed.items():
-            if is_within(obj.path, out_path):
-                path = obj.path  # (it, or a folder it is in, is a part: one look per level)
-                while path not in parts and "/" in path and path != out_path:
-                    path = path.rpartition("/")[0]
-                return path in parts
-        return True
-    objs.files = {o: obj for o, obj in objs.files.items() if wanted(obj)}
+    Objects are met once per oid, under the first path that holds them, so a part is found
+    by its names (``listed``: the manifests read, by oid), not by the paths in ``objs``: a
+    part whose bytes are also elsewhere in the output needs them too. A part that its
+    output's recorded tree does not hold is refused (a typo would push or fetch nothing,
+    and say the remote has everything); one below a folder whose manifest is in neither
+    place is let be (what lies there is unknown: fetch reports that folder).
+    """
+    if not any(s.within for s in sources):
+        return
+    keep: set[str] = set()
+    for s in sources:
+        if s.out.type == "file":
+            keep.add(s.out.oid)
+            continue
+        oid: str | None = s.out.oid
+        if s.within:
+            oid = _part_oid(repo, s, listed)
+        if oid is not None:
+            keep |= _files_below(objs, oid)
+    objs.files = {o: obj for o, obj in objs.files.items() if o in keep}
+
+
+def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree]) -> str | None:
+    """The oid of the part ``s.within`` of the folder output ``s.out``: a file's, or its
+    folder's manifest; None when a manifest on the way can be read neither from what was
+    read nor from the cache. Raises :class:`TargetError` when the recorded tree lacks it."""
+    oid = s.out.oid
+    names = s.within[len(s.out.path) + 1:].split("/")
+    for depth, name in enumerate(names):
+        tree = listed.get(oid)
+        if tree is None:
+            if not repo.cache.has(oid):
+                return None
+            try:
+                tree = repo.cache.read_tree(oid, validated=True)
+            except (CorruptObjectError, ObjectMissingError):
+                return None
+        entry = next((e for e in tree.entries if e.name == name), None)
+        if entry is None or (not entry.is_dir and depth < len(names) - 1):
+            raise TargetError(f"'{s.within}' is not recorded in {s.pointer}",
+                              hint=f"`mlvc status {s.out.path}` shows what is there and what "
+                                   "is recorded")
+        oid = entry.oid
+    return oid
+
+
+def _files_below(objs: Objects, oid: str) -> set[str]:
+    """The file objects at or below ``oid`` (a file's oid, or a folder's manifest), as far
+    as ``objs`` went (a pruned or unreadable folder adds nothing)."""
+    found = {oid} if oid in objs.files else set()
+    if oid not in objs.children:
+        return found
+    seen = {oid}
+    stack = [oid]
+    while stack:
+        for child in objs.children[stack.pop()]:
+            if child in seen:
+                continue
+            seen.add(child)
+            if child in objs.files:
+                found.add(child)
+            if child in objs.children:
+                stack.append(child)
+    return found
 
 
 def _why(exc: Exception) -> str:

@@ -81,3 +81,38 @@ def test_pushing_several_parts_of_one_folder_sends_each(project, tmp_path):
     sent = remote_oids(remote)
     assert {hash_bytes(b"A"), hash_bytes(b"S")} <= sent
     assert hash_bytes(b"O") not in sent
+
+
+def test_a_part_whose_bytes_are_also_elsewhere_in_the_folder_is_pushed(project, tmp_path):
+    """Objects are found once per oid: a part whose file (or whose whole folder) has the
+    same bytes as one met first elsewhere in the output was dropped as "not in the part",
+    and `mlvc push data/b/y` sent nothing."""
+    from mlvc.objects.oid import hash_bytes
+
+    project.gen({"data": {"a": {"x": "same"}, "b": {"y": "same"}, "c": {"x": "same"},
+                          "d": {"z": "Z"}}})
+    project.run("add", "data")
+    for n, part in enumerate(("data/b/y", "data/c", "data/c/x")):
+        remote = tmp_path / f"remote{n}"
+        project.run("remote", "add", f"r{n}", str(remote))
+        r = project.run("push", "-r", f"r{n}", part, "--json")
+        assert json.loads(r.stdout)["transferred"] >= 1, part
+        sent = remote_oids(remote)
+        assert hash_bytes(b"same") in sent and hash_bytes(b"Z") not in sent, part
+
+
+def test_a_part_not_recorded_is_refused_by_push_fetch_and_cloud_status(project, tmp_path):
+    """A typo inside a tracked folder is an error, not "the remote has everything"."""
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    project.gen({"data": {"a": "A", "sub": {"s": "S"}}})
+    project.run("add", "data")
+    project.run("push")
+    for args in (["push", "data/sub/typo"], ["fetch", "data/sub/typo"],
+                 ["pull", "data/sub/typo"], ["status", "-c", "data/sub/typo"],
+                 ["push", "data/a/below"]):  # (data/a is a file: nothing is below it)
+        r = project.run(*args, code=1)
+        assert r.stderr.splitlines()[0] == \
+            f"error: '{args[-1]}' is not recorded in data.mlvc", args
+        assert "hint: `mlvc status data`" in r.stderr
+    assert "nothing to transfer" in project.run("push", "data/sub/s").stdout  # (recorded)

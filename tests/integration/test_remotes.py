@@ -250,6 +250,22 @@ class TestRemoteContract:
         assert json.loads(other.run("pull", "--json").stdout)["fetch"]["failed"] == []
         assert tracked(other, "a", "b") == tracked(project, "a", "b")
 
+    def test_a_fresh_clone_pulls_a_part_whose_bytes_are_elsewhere_too(self, project, remote,
+                                                                       tmp_path):
+        # data/b/y has data/a/x's bytes; the manifests come from the remote, level by level.
+        project.gen({"data": {"a": {"x": "same"}, "b": {"y": "same"}, "c": {"z": "zed"}}})
+        project.run("add", "data")
+        remote.configure(project)
+        project.commit_all("v1")
+        project.run("push")
+        other = clone(project, tmp_path / "clone", remote)
+        r = other.run("pull", "data/typo", code=1)
+        assert "error: 'data/typo' is not recorded in data.mlvc" in r.stderr
+        doc = json.loads(other.run("pull", "data/b/y", "--json").stdout)
+        assert doc["fetch"]["failed"] == [] and doc["fetch"]["transferred"] >= 1
+        assert (other.root / "data/b/y").read_text() == "same"
+        assert not (other.root / "data/c/z").exists()
+
     def test_index_starts_again_after_a_gc_renewed_the_epoch(self, pushed):
         project, remote = pushed
         project.run("push")
