@@ -103,7 +103,7 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
         raise FormatError("-a, -T and -A read other git revisions, and this project has no git",
                           hint="run without them")
     parsed: dict[str, list[Out] | None] = {}  # blob sha -> outs (each blob read once)
-    seen = {(s.pointer, s.out) for s in sources}
+    seen = {(s.pointer, s.out, s.within) for s in sources}
     for rev in repo.scm.revisions(all_branches, all_tags, all_commits):
         for path, blob in repo.scm.files_at(rev, (POINTER_SUFFIX, LOCK_FILE)):
             if path.startswith(".mlvc/") or "/.mlvc/" in path or (
@@ -118,12 +118,15 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     warnings.append(f"{rev[:8]}:{path}: {getattr(exc, 'message', exc)} (skipped)")
                     parsed[blob] = None
             for out in parsed[blob] or ():
-                if paths and not any(is_within(out.path, t) or is_within(t, out.path)
-                                     for t in paths):
-                    continue
-                if (path, out) not in seen:
-                    seen.add((path, out))
-                    sources.append(Source(rev[:8], path, out))
+                # A target inside a folder output asks for that part of it, in every revision.
+                if not paths or any(is_within(out.path, t) for t in paths):
+                    parts = [""]
+                else:
+                    parts = [t for t in paths if is_within(t, out.path)]
+                for part in parts:
+                    if (path, out, part) not in seen:
+                        seen.add((path, out, part))
+                        sources.append(Source(rev[:8], path, out, part))
     return sources, warnings
 
 
@@ -234,7 +237,8 @@ def _restrict(repo: Repo, objs: Objects, sources: list[Source],
 def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree]) -> str | None:
     """The oid of the part ``s.within`` of the folder output ``s.out``: a file's, or its
     folder's manifest; None when a manifest on the way can be read neither from what was
-    read nor from the cache. Raises :class:`TargetError` when the recorded tree lacks it."""
+    read nor from the cache, or the revision's tree lacks it. Raises :class:`TargetError` when
+    the workspace's recorded tree lacks it."""
     oid = s.out.oid
     names = s.within[len(s.out.path) + 1:].split("/")
     for depth, name in enumerate(names):
@@ -248,6 +252,8 @@ def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree]) -> str | None:
                 return None
         entry = next((e for e in tree.entries if e.name == name), None)
         if entry is None or (not entry.is_dir and depth < len(names) - 1):
+            if s.rev != WORKSPACE:
+                return None  # (a revision that lacks the part: nothing of it)
             raise TargetError(f"'{s.within}' is not recorded in {s.pointer}",
                               hint=f"`mlvc status {s.out.path}` shows what is there and what "
                                    "is recorded")

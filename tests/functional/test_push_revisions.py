@@ -116,3 +116,23 @@ def test_a_part_not_recorded_is_refused_by_push_fetch_and_cloud_status(project, 
             f"error: '{args[-1]}' is not recorded in data.mlvc", args
         assert "hint: `mlvc status data`" in r.stderr
     assert "nothing to transfer" in project.run("push", "data/sub/s").stdout  # (recorded)
+
+
+def test_a_part_with_all_commits_is_that_part_in_each_revision(project, tmp_path):
+    """`mlvc push -A data/sub` sends data/sub as each commit recorded it, nothing else of
+    data, and a commit whose data has no sub/ adds nothing (not an error)."""
+    from mlvc.objects.oid import hash_bytes
+
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    project.gen({"data": {"o": "O0"}})
+    project.run("add", "data")
+    project.commit_all("v0: no sub/")
+    for n in (1, 2):
+        project.gen({"data": {"o": f"O{n}", "sub": {"s": f"S{n}"}}})
+        project.run("add", "data")
+        project.commit_all(f"v{n}")
+    project.run("push", "-A", "data/sub")
+    sent = remote_oids(remote)
+    assert {hash_bytes(b"S1"), hash_bytes(b"S2")} <= sent
+    assert not {hash_bytes(f"O{n}".encode()) for n in range(3)} & sent
