@@ -16,7 +16,7 @@ from typing import NamedTuple
 from mlvc.errors import CorruptObjectError, FormatError, ObjectMissingError, TargetError
 from mlvc.objects.tree import Tree
 from mlvc.ops import user_paths
-from mlvc.paths import RelPath, is_within
+from mlvc.paths import RelPath, is_within, seen_from, typed_in
 from mlvc.pipeline.model import LOCK_FILE
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
@@ -90,15 +90,17 @@ class Objects:
 
 def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | None = None, *,
                     all_branches: bool = False, all_tags: bool = False,
-                    all_commits: bool = False) -> tuple[list[Source], list[str]]:
-    """Tracked outputs of the workspace and of the chosen revisions; plus warnings."""
+                    all_commits: bool = False
+                    ) -> tuple[list[Source], list[str], RelPath | None]:
+    """Tracked outputs of the workspace and of the chosen revisions; plus warnings, and the
+    user's folder as a project path (for :func:`expand`'s messages)."""
     paths, here = user_paths(repo, targets or [], cwd)
     index = Index.load(repo.root, repo.ignore, here=here)
     sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
                for s in index.select(paths, here)]
     warnings: list[str] = []
     if not (all_branches or all_tags or all_commits):
-        return sources, warnings
+        return sources, warnings, here
     if repo.scm is None:
         raise FormatError("-a, -T and -A read other git revisions, and this project has no git",
                           hint="run without them")
@@ -127,7 +129,7 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     if (path, out, part) not in seen:
                         seen.add((path, out, part))
                         sources.append(Source(rev[:8], path, out, part))
-    return sources, warnings
+    return sources, warnings, here
 
 
 def _lock_outs(text: str) -> list[Out]:
@@ -141,14 +143,16 @@ TreeGetter = Callable[[list[str]], dict[str, Tree | Exception]]
 
 
 def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = None,
-           prune: Callable[[Iterable[str]], dict[str, int]] | None = None) -> Objects:
+           prune: Callable[[Iterable[str]], dict[str, int]] | None = None,
+           here: RelPath | None = None) -> Objects:
     """Every object the sources need: files, and the tree manifests of folders.
 
     A manifest missing from the cache is asked of ``get_trees`` (many at once); without one,
     or when that fails, the tree is *unreadable* and what lies below it is unknown.
     ``prune`` names, of a level's trees, those not to look into, each with how many objects
     its folder holds (push: folders the remote is known to have whole). A pruned tree is in
-    ``trees`` with no children, and in ``pruned``.
+    ``trees`` with no children, and in ``pruned``. ``here``: the user's folder, for the
+    paths an error shows.
     """
     objs = Objects()
     frontier: list[tuple[str, Obj]] = []
@@ -204,12 +208,12 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
                 else:
                     objs.files.setdefault(e.oid, Obj(path, e.size, obj.pointer))
     repo.state.put_valid_trees(newly_valid - valid)
-    _restrict(repo, objs, sources, listed)
+    _restrict(repo, objs, sources, listed, here)
     return objs
 
 
 def _restrict(repo: Repo, objs: Objects, sources: list[Source],
-              listed: dict[str, Tree]) -> None:
+              listed: dict[str, Tree], here: RelPath | None) -> None:
     """Narrow file objects to the ``within`` parts asked for (trees are kept: they are small).
 
     Objects are met once per oid, under the first path that holds them, so a part is found
@@ -228,13 +232,14 @@ def _restrict(repo: Repo, objs: Objects, sources: list[Source],
             continue
         oid: str | None = s.out.oid
         if s.within:
-            oid = _part_oid(repo, s, listed)
+            oid = _part_oid(repo, s, listed, here)
         if oid is not None:
             keep |= _files_below(objs, oid)
     objs.files = {o: obj for o, obj in objs.files.items() if o in keep}
 
 
-def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree]) -> str | None:
+def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree], here: RelPath | None
+              ) -> str | None:
     """The oid of the part ``s.within`` of the folder output ``s.out``: a file's, or its
     folder's manifest; None when a manifest on the way can be read neither from what was
     read nor from the cache, or the revision's tree lacks it. Raises :class:`TargetError` when
@@ -254,9 +259,10 @@ def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree]) -> str | None:
         if entry is None or (not entry.is_dir and depth < len(names) - 1):
             if s.rev != WORKSPACE:
                 return None  # (a revision that lacks the part: nothing of it)
-            raise TargetError(f"'{s.within}' is not recorded in {s.pointer}",
-                              hint=f"`mlvc status {s.out.path}` shows what is there and what "
-                                   "is recorded")
+            raise TargetError(f"'{seen_from(s.within, here)}' is not recorded in "
+                              f"{seen_from(s.pointer, here)}",
+                              hint=f"`mlvc status {typed_in(s.out.path, here)}` shows what is "
+                                   "there and what is recorded")
         oid = entry.oid
     return oid
 

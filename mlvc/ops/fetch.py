@@ -35,7 +35,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     """Bring what the cache lacks. With ``run_cache``, also the remote's run-cache records
     this cache lacks, and their outputs; a record is kept once all its outputs arrived."""
     jobs = jobs or repo.jobs
-    sources, warnings = collect_sources(repo, targets, cwd, all_branches=all_branches,
+    sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                         all_tags=all_tags, all_commits=all_commits)
     rem, index = connect(repo, remote)
     try:
@@ -50,7 +50,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
             for key, outs in records.items():
                 sources += [Source("run-cache", f"runs/{key}", o) for o in outs]
             getter = _TreeFetcher(repo, rem, jobs, progress)
-            objs = expand(repo, sources, getter)
+            objs = expand(repo, sources, getter, here=here)
             failed = []
             for oid, (obj, why) in objs.unreadable.items():
                 lacks = "remote" if why in ("missing", "corrupt") else ""

@@ -31,7 +31,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     outputs are all in the cache, each after its objects (a record on a remote means its
     outputs are there)."""
     jobs = jobs or repo.jobs
-    sources, warnings = collect_sources(repo, targets, cwd, all_branches=all_branches,
+    sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                         all_tags=all_tags, all_commits=all_commits)
     records: dict[str, tuple[set[str], bytes]] = {}
     if run_cache:
@@ -49,7 +49,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
         except Exception as exc:  # noqa: BLE001 - turned into one clear error
             raise unreachable(rem, exc) from exc
         # A folder whose manifest the remote has is there whole: no need to look inside.
-        objs = expand(repo, sources, prune=index.complete)
+        objs = expand(repo, sources, prune=index.complete, here=here)
         failed = [FailedObject(obj.path + "/", oid, f"{why} in the cache: cannot push below it",
                                "cache") for oid, (obj, why) in objs.unreadable.items()]
         wanted = objs.all_oids()

@@ -264,7 +264,7 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
     from mlvc.parallel import threaded
 
     jobs = jobs or repo.jobs
-    sources, _ = collect_sources(repo, targets, cwd)
+    sources, _, here = collect_sources(repo, targets, cwd)
     rem, index = connect(repo, remote)
     try:
         def read_trees(oids: list[str]) -> dict:
@@ -283,7 +283,7 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
 
         try:
             index.sync_epoch(rem.epoch())
-            objs = expand(repo, sources, read_trees)
+            objs = expand(repo, sources, read_trees, here=here)
             on_remote = rem.contains(objs.all_oids(), jobs, progress)
         except MlvcError:
             raise

@@ -115,6 +115,10 @@ def test_a_part_not_recorded_is_refused_by_push_fetch_and_cloud_status(project, 
         assert r.stderr.splitlines()[0] == \
             f"error: '{args[-1]}' is not recorded in data.mlvc", args
         assert "hint: `mlvc status data`" in r.stderr
+    r = project.run("push", "typo", code=1, cwd=project.root / "data/sub")  # (as seen there)
+    assert r.stderr.splitlines() == [
+        "error: 'typo' is not recorded in ../../data.mlvc",
+        "hint: `mlvc status ..` shows what is there and what is recorded"]
     assert "nothing to transfer" in project.run("push", "data/sub/s").stdout  # (recorded)
 
 
