@@ -252,7 +252,7 @@ def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree], here: RelPath | No
             if not repo.cache.has(oid):
                 return None
             try:
-                tree = repo.cache.read_tree(oid, validated=True)
+                tree = repo.cache.read_tree(oid)
             except (CorruptObjectError, ObjectMissingError):
                 return None
         entry = next((e for e in tree.entries if e.name == name), None)

@@ -36,7 +36,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     this cache lacks, and their outputs; a record is kept once all its outputs arrived."""
     jobs = jobs or repo.jobs
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
-                                        all_tags=all_tags, all_commits=all_commits)
+                                              all_tags=all_tags, all_commits=all_commits)
     rem, index = connect(repo, remote)
     try:
         with repo.lock():

@@ -32,7 +32,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     outputs are there)."""
     jobs = jobs or repo.jobs
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
-                                        all_tags=all_tags, all_commits=all_commits)
+                                              all_tags=all_tags, all_commits=all_commits)
     records: dict[str, tuple[set[str], bytes]] = {}
     if run_cache:
         from mlvc.pipeline.runcache import RunCache, dump_record
