@@ -8,7 +8,7 @@ holds one level at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -68,24 +68,26 @@ class Objects:
         for root in trees:
             if root in self.pruned:
                 continue
-            seen = {root}
-            extra = 0
-            stack = [root]
-            while stack and extra >= 0:
-                for child in self.children[stack.pop()]:
-                    if child in seen:
-                        continue
-                    seen.add(child)
-                    if child in self.unreadable:
-                        extra = -1
-                        break
-                    if child in self.pruned:
-                        extra += self.pruned[child] - 1
-                    elif child in self.children:
-                        stack.append(child)
-            if extra >= 0:
-                out[root] = len(seen) + extra
+            count = 1
+            for child in self.below(root):
+                if child in self.unreadable:
+                    break
+                count += self.pruned.get(child, 1)
+            else:
+                out[root] = count
         return out
+
+    def below(self, root: str) -> Iterator[str]:
+        """Each distinct object below the tree ``root`` (at any depth, once), as far as
+        expanding went (a pruned or unreadable folder has nothing below it here)."""
+        seen = {root}
+        stack = [root]
+        while stack:
+            for child in self.children.get(stack.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    yield child
+                    stack.append(child)
 
 
 def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | None = None, *,
@@ -208,7 +210,8 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
                 else:
                     objs.files.setdefault(e.oid, Obj(path, e.size, obj.pointer))
     repo.state.put_valid_trees(newly_valid - valid)
-    _restrict(repo, objs, sources, listed, here)
+    if narrowing:
+        _restrict(repo, objs, sources, listed, here)
     return objs
 
 
@@ -223,8 +226,6 @@ def _restrict(repo: Repo, objs: Objects, sources: list[Source],
     and say the remote has everything); one below a folder whose manifest is in neither
     place is let be (what lies there is unknown: fetch reports that folder).
     """
-    if not any(s.within for s in sources):
-        return
     keep: set[str] = set()
     for s in sources:
         if s.out.type == "file":
@@ -234,7 +235,7 @@ def _restrict(repo: Repo, objs: Objects, sources: list[Source],
         if s.within:
             oid = _part_oid(repo, s, listed, here)
         if oid is not None:
-            keep |= _files_below(objs, oid)
+            keep.update(o for o in (oid, *objs.below(oid)) if o in objs.files)
     objs.files = {o: obj for o, obj in objs.files.items() if o in keep}
 
 
@@ -265,26 +266,6 @@ def _part_oid(repo: Repo, s: Source, listed: dict[str, Tree], here: RelPath | No
                                    "there and what is recorded")
         oid = entry.oid
     return oid
-
-
-def _files_below(objs: Objects, oid: str) -> set[str]:
-    """The file objects at or below ``oid`` (a file's oid, or a folder's manifest), as far
-    as ``objs`` went (a pruned or unreadable folder adds nothing)."""
-    found = {oid} if oid in objs.files else set()
-    if oid not in objs.children:
-        return found
-    seen = {oid}
-    stack = [oid]
-    while stack:
-        for child in objs.children[stack.pop()]:
-            if child in seen:
-                continue
-            seen.add(child)
-            if child in objs.files:
-                found.add(child)
-            if child in objs.children:
-                stack.append(child)
-    return found
 
 
 def _why(exc: Exception) -> str:
