@@ -7,11 +7,14 @@ relative to that folder, as in git.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlvc.paths import RelPath, is_reserved, to_fs
+from mlvc.errors import FormatError, PathError
+from mlvc.paths import RelPath, is_reserved, real_inside, to_fs
 
 if TYPE_CHECKING:
     import pathspec
@@ -28,16 +31,41 @@ class IgnoreRules:
     def spec_in(self, folder: RelPath) -> pathspec.PathSpec | None:
         """The rules defined by ``folder/.mlvcignore`` (None when there are none)."""
         if folder not in self._specs:
-            try:
-                # Bytes that are not UTF-8 decode as file names do, so a rule can name them.
-                text = (to_fs(self.root, folder) / IGNORE_FILE).read_text(
-                    encoding="utf-8", errors="surrogateescape")
-            except (FileNotFoundError, NotADirectoryError):
-                spec = None
-            else:
-                spec = _compile(text)
-            self._specs[folder] = spec
+            text = self._read(folder)
+            self._specs[folder] = None if text is None else _compile(text)
         return self._specs[folder]
+
+    def _read(self, folder: RelPath) -> str | None:
+        """The text of ``folder/.mlvcignore``; None when there is none.
+
+        A rule file that is a symlink is read only when it leads to a file inside the
+        project: one leading out is refused, as a tracked symlink leading out is (git, for
+        its part, does not follow a symlinked ``.gitignore`` at all).
+        """
+        fs = str(to_fs(self.root, folder) / IGNORE_FILE)
+        shown = f"{folder}/{IGNORE_FILE}" if folder else IGNORE_FILE
+        try:
+            try:
+                fd = os.open(fs, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                real = os.path.realpath(fs)
+                if not real_inside(real, (os.path.realpath(self.root),)):
+                    raise PathError(f"'{shown}' is a symlink that leads outside the project "
+                                    f"({real})", hint="replace the link with the file itself, "
+                                    "or move the target in") from None
+                fd = os.open(fs, os.O_RDONLY)
+            # Bytes that are not UTF-8 decode as file names do, so a rule can name them.
+            with open(fd, encoding="utf-8", errors="surrogateescape") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:  # a folder by that name, no permission, ...
+            raise FormatError(f"cannot read the rule file '{shown}': "
+                              f"{exc.strerror or exc}",
+                              hint=f"{IGNORE_FILE} holds gitignore rules: make it a readable "
+                              "text file, or remove it") from None
 
     def listed(self, folder: RelPath, names: Iterable[str]) -> None:
         """Tell the rules what ``folder`` holds, as just listed: a folder without a rule file

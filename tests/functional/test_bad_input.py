@@ -189,6 +189,23 @@ def test_a_gitignore_that_is_a_symlink_is_never_read_or_written_through(project,
     assert (project.root / ".gitignore").is_symlink()
 
 
+def test_a_mlvcignore_that_leads_outside_is_refused_and_one_that_cannot_be_read_named(
+        project, tmp_path):
+    """Rules read through a link that leads out would come from outside the project."""
+    (tmp_path / "rules").write_text("*.csv\n")
+    project.gen({"data": {"a.csv": "1", "b.txt": "2"}})
+    (project.root / ".mlvcignore").unlink()
+    os.symlink(tmp_path / "rules", project.root / ".mlvcignore")
+    for cmd in (("add", "data"), ("status",)):
+        assert_refused(project, *cmd, match="'.mlvcignore' is a symlink that leads outside",
+                       hint="replace the link with the file itself")
+    (project.root / ".mlvcignore").unlink()
+    (project.root / "data" / ".mlvcignore").mkdir()
+    assert_refused(project, "add", "data",
+                   match="cannot read the rule file 'data/.mlvcignore': Is a directory",
+                   hint="make it a readable text file")
+
+
 def test_a_gitignore_cannot_be_tracked_as_data(project):
     """Its own ignore line would be written into it: changed as soon as it is recorded."""
     project.gen({".gitignore": "*.tmp\n", "sub": {".gitignore": "x\n"}, "model.pt": "m"})

@@ -1,6 +1,8 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mlvc.errors import FormatError, PathError
 from mlvc.workspace.ignore import IgnoreRules
 
 
@@ -34,3 +36,26 @@ def test_active_rules_are_each_ancestors_rule_files_in_any_order_of_asking(
         chain = ["", *("/".join(parts[:i + 1]) for i in range(len(parts)))]
         assert [base for base, _ in ignore.active_for(folder)] == [
             base for base in chain if base in rules]
+
+
+def test_a_rule_file_symlinked_inside_the_project_is_read(tmp_path):
+    (tmp_path / "rules").write_text("*.tmp\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / ".mlvcignore").symlink_to("../rules")
+    assert IgnoreRules(tmp_path).is_ignored("data/x.tmp")
+
+
+def test_a_rule_file_symlinked_outside_the_project_is_refused_unread(tmp_path):
+    outside = tmp_path / "outside"
+    outside.write_text("*.tmp\n")
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / ".mlvcignore").symlink_to(outside)
+    with pytest.raises(PathError, match=r"'\.mlvcignore' is a symlink that leads outside"):
+        IgnoreRules(root).is_ignored("x.tmp")
+
+
+def test_a_rule_file_that_cannot_be_read_is_a_clear_error(tmp_path):
+    (tmp_path / "data" / ".mlvcignore").mkdir(parents=True)
+    with pytest.raises(FormatError, match=r"cannot read the rule file 'data/\.mlvcignore'"):
+        IgnoreRules(tmp_path).is_ignored("data/x")
