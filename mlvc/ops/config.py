@@ -15,6 +15,7 @@ class ConfigEntry:
     key: str
     value: object  # secrets already masked
     level: str
+    warnings: tuple[str, ...] = ()
 
 
 def _files(cwd: Path, level: str | None) -> cfg.ConfigFiles:
@@ -55,7 +56,24 @@ def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> Con
     level = level or _default_level(key)
     files = _files(cwd, level)
     typed = cfg.set_value(files.path(level), level, key, value)
-    return ConfigEntry(key, cfg.shown(key, typed), level)
+    return ConfigEntry(key, cfg.shown(key, typed), level, _remote_warnings(files, key, level))
+
+
+def _remote_warnings(files: cfg.ConfigFiles, key: str, level: str) -> tuple[str, ...]:
+    """A remote option set for a remote that has no url: written as asked (credentials may
+    come before the url, or be shared from the global config), but it may be a misspelt
+    remote name, which would otherwise show only when the remote is used."""
+    parts = key.split(".", 2)
+    if level == "global" or len(parts) < 3 or parts[0] != "remotes" or parts[2] == "url":
+        return ()
+    remotes = cfg.Config.load(files).remotes()
+    name = parts[1]
+    if remotes.get(name, {}).get("url"):
+        return ()
+    named = sorted(n for n, options in remotes.items() if options.get("url"))
+    known = f" (remotes with one: {', '.join(named)})" if named else ""
+    return (f"remote '{name}' has no url yet{known}: add it with "
+            f"`mlvc remote add {name} URL`, or check the name",)
 
 
 def unset_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:

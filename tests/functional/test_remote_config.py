@@ -63,6 +63,24 @@ def test_config_writes_credentials_to_the_local_file(project):
     assert "not set in the local or project config" in r.stderr
 
 
+def test_an_option_of_a_remote_with_no_url_is_written_with_a_warning(project):
+    """Credentials may come before the url, but a misspelt remote name should not wait
+    for the first push to show."""
+    project.run("remote", "add", "store", "s3://bucket/prefix")
+    r = project.run("config", "remotes.stroe.secret_access_key", "TOPSECRET")
+    assert ("warning: remote 'stroe' has no url yet (remotes with one: store): add it with "
+            "`mlvc remote add stroe URL`, or check the name") in r.stderr
+    assert "TOPSECRET" not in r.output
+    assert config(project, "config.local.yaml")["remotes"]["stroe"] == {
+        "secret_access_key": "TOPSECRET"}
+    r = project.run("config", "remotes.stroe.url", "s3://b2")  # the url itself: no warning
+    assert "warning" not in r.stderr
+    r = project.run("config", "remotes.stroe.region", "eu")  # it has one now
+    assert "warning" not in r.stderr
+    r = project.run("config", "remotes.store.region", "eu")
+    assert "warning" not in r.stderr
+
+
 def test_remote_commands_report_json(project):
     doc = json.loads(project.run("remote", "add", "-d", "--json", "s3r", "s3://b/p").stdout)
     assert doc == {"name": "s3r", "url": "s3://b/p", "default": True, "options": {}}

@@ -82,6 +82,8 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
             click.echo(f"{entry.level}\t{shown}" if show_origin else shown)
         return
     entry = ops.set_config(cwd, key, value, level)
+    for warning in entry.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json({"key": entry.key, "value": entry.value, "level": entry.level})
     elif level is None and entry.level == "local":
