@@ -49,6 +49,9 @@ class Objects:
     unreadable: dict[str, tuple[Obj, str]] = field(default_factory=dict)  # trees: why
     # Trees not looked into (see ``expand``'s ``prune``): how many objects each folder holds.
     pruned: dict[str, int] = field(default_factory=dict)
+    # When parts of folders were asked for: the trees at or below those parts, and all those
+    # of whole outputs (``trees`` keeps every tree: push's completeness rule needs them).
+    asked_trees: set[str] | None = None
 
     def all_oids(self) -> set[str]:
         return set(self.files) | set(self.trees)
@@ -217,7 +220,8 @@ def expand(repo: Repo, sources: list[Source], get_trees: TreeGetter | None = Non
 
 def _restrict(repo: Repo, objs: Objects, sources: list[Source],
               listed: dict[str, Tree], here: RelPath | None) -> None:
-    """Narrow file objects to the ``within`` parts asked for (trees are kept: they are small).
+    """Narrow file objects to the ``within`` parts asked for (trees are kept, and those of the
+    parts named in ``asked_trees``).
 
     Objects are met once per oid, under the first path that holds them, so a part is found
     by its names (``listed``: the manifests read, by oid), not by the paths in ``objs``: a
@@ -235,7 +239,8 @@ def _restrict(repo: Repo, objs: Objects, sources: list[Source],
         if s.within:
             oid = _part_oid(repo, s, listed, here)
         if oid is not None:
-            keep.update(o for o in (oid, *objs.below(oid)) if o in objs.files)
+            keep.update((oid, *objs.below(oid)))
+    objs.asked_trees = keep & objs.trees.keys()
     objs.files = {o: obj for o, obj in objs.files.items() if o in keep}
 
 

@@ -296,14 +296,18 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
         entries = []
         for oid, (obj, _why) in objs.unreadable.items():
             entries.append(CloudEntry(obj.path + "/", oid, "missing"))
-        for kind, table in (("file", objs.files), ("tree", objs.trees)):
+        # Of a part of a folder, its own manifests: the folder's others, on the way to it or
+        # beside it, are sent once the whole folder is (see docs/remotes.md).
+        asked = objs.trees if objs.asked_trees is None else {
+            oid: obj for oid, obj in objs.trees.items() if oid in objs.asked_trees}
+        for kind, table in (("file", objs.files), ("tree", asked)):
             for oid, obj in table.items():
                 local, remote_has = repo.cache.has(oid), oid in on_remote
                 if local and remote_has:
                     continue
                 state = "not on remote" if local else "not in cache" if remote_has else "missing"
                 entries.append(CloudEntry(obj.path + ("/" if kind == "tree" else ""), oid, state))
-        return CloudStatusResult(rem.name, len(objs.files) + len(objs.trees),
+        return CloudStatusResult(rem.name, len(objs.files) + len(asked),
                                  tuple(sorted(entries, key=lambda e: (e.path, e.oid))))
     finally:
         index.close()

@@ -140,3 +140,26 @@ def test_a_part_with_all_commits_is_that_part_in_each_revision(project, tmp_path
     sent = remote_oids(remote)
     assert {hash_bytes(b"S1"), hash_bytes(b"S2")} <= sent
     assert not {hash_bytes(f"O{n}".encode()) for n in range(3)} & sent
+
+
+def test_cloud_status_of_a_part_shows_that_part_only(project, tmp_path):
+    """`status -c data/b` told of every manifest of the folder the remote lacked, its
+    siblings' too; it tells of the part's own objects (the folder's other manifests go
+    up once the whole folder has)."""
+    project.run("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    project.gen({"data": {"a": {"x": "X"}, "b": {"y": "Y", "deep": {"z": "Z"}}, "c": {"w": "W"}}})
+    project.run("add", "data")
+    doc = json.loads(project.run("status", "-c", "data/b", "--json").stdout)
+    assert sorted(doc["not_on_remote"]) == ["data/b/", "data/b/deep/", "data/b/deep/z",
+                                            "data/b/y"]
+    assert doc["objects"] == 4
+    doc = json.loads(project.run("status", "-c", "data/b/y", "--json").stdout)
+    assert doc["not_on_remote"] == ["data/b/y"] and doc["objects"] == 1
+    project.run("push", "data/b")
+    r = project.run("status", "-c", "data/b")
+    assert "not on remote" not in r.stdout
+    assert json.loads(project.run("status", "-c", "data/b", "--json").stdout)["clean"]
+    # The whole output still shows what the remote lacks, its manifests included.
+    doc = json.loads(project.run("status", "-c", "--json").stdout)
+    assert sorted(doc["not_on_remote"]) == ["data/", "data/a/", "data/a/x", "data/c/",
+                                            "data/c/w"]
