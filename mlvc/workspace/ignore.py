@@ -61,7 +61,7 @@ class IgnoreRules:
                 return f.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except OSError as exc:  # a folder by that name, no permission, ...
+        except (IsADirectoryError, PermissionError) as exc:
             raise FormatError(f"cannot read the rule file '{shown}': "
                               f"{exc.strerror or exc}",
                               hint=f"{IGNORE_FILE} holds gitignore rules: make it a readable "
