@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlvc.ops._objects import Source, collect_sources, expand
+from mlvc.ops._objects import WORKSPACE, Source, collect_sources, expand
 from mlvc.ops._remote import (
     FailedObject,
     TransferResult,
@@ -18,6 +18,7 @@ from mlvc.ops._remote import (
     run_cache_oids,
     unreachable,
 )
+from mlvc.paths import RelPath, seen_from, typed_in
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.verify import ObjectChecker
@@ -93,6 +94,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
             tried = set(ready)
             pending = [o for o in pending if o not in tried]
         index.add_complete(objs.folder_counts(t for t in objs.trees if t in there))
+        warnings += _partial(sources, there, rem.name, here)
         runs = 0
         if records:
             try:
@@ -111,3 +113,19 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
                               tuple(warnings), runs)
     finally:
         index.close()
+
+
+def _partial(sources: list[Source], there: set[str], remote: str,
+             here: RelPath | None) -> list[str]:
+    """A warning for each folder output pushed only in part and not on the remote whole:
+    its manifest goes up with the last of its files (a manifest on a remote means its whole
+    folder is there), so until then a fresh clone cannot find the parts to pull them."""
+    parts: dict[tuple[RelPath, RelPath], list[RelPath]] = {}
+    for s in sources:
+        if s.within and s.rev == WORKSPACE and s.out.oid not in there:
+            parts.setdefault((s.pointer, s.out.path), []).append(s.within)
+    return [f"only part of '{seen_from(path, here)}' ({seen_from(pointer, here)}) is on "
+            f"remote '{remote}': a fresh clone can pull "
+            f"{', '.join(repr(seen_from(p, here)) for p in sorted(set(within)))} once the "
+            f"whole folder is pushed (`mlvc push {typed_in(path, here)}`)"
+            for (pointer, path), within in sorted(parts.items())]

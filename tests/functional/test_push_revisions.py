@@ -163,3 +163,22 @@ def test_cloud_status_of_a_part_shows_that_part_only(project, tmp_path):
     doc = json.loads(project.run("status", "-c", "--json").stdout)
     assert sorted(doc["not_on_remote"]) == ["data/", "data/a/", "data/a/x", "data/c/",
                                             "data/c/w"]
+
+
+def test_pushing_a_part_says_a_fresh_clone_cannot_pull_it_until_the_whole_folder_is_pushed(
+        project, tmp_path):
+    """A folder's manifest goes up with the last of its files, so a part pushed alone cannot
+    be found by a fresh clone: push says so, and says it no more once the folder is whole."""
+    project.run("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    project.gen({"data": {"a": {"x": "X"}, "b": {"y": "Y"}, "c": {"z": "Z"}}})
+    project.run("add", "data")
+    r = project.run("push", "c/z", "b", cwd=project.root / "data")
+    assert ("warning: only part of '.' (../data.mlvc) is on remote 'store': a fresh clone "
+            "can pull 'b', 'c/z' once the whole folder is pushed (`mlvc push .`)") in r.stderr
+    doc = json.loads(project.run("push", "data/b", "--json").stdout)
+    assert len(doc["warnings"]) == 1
+    project.run("push", "data/a")  # the last of the folder: its manifest goes up too
+    r = project.run("push", "data/b")
+    assert "warning" not in r.stderr
+    r = project.run("push")
+    assert "warning" not in r.stderr
