@@ -83,11 +83,19 @@ def unreachable(remote: Remote, exc: Exception) -> RemoteError:
     if isinstance(exc, FileNotFoundError):
         return RemoteError(f"remote '{remote.name}' ({remote.url}) does not exist: {exc}",
                            hint="create the bucket or folder, or fix the url")
-    what = "cannot be reached" if is_transient(exc) else "failed"
-    return RemoteError(f"remote '{remote.name}' ({remote.url}) {what}: "
+    if isinstance(exc, NotADirectoryError):
+        return RemoteError(f"remote '{remote.name}' ({remote.url}) is not a folder: a file is "
+                           f"in the way ({exc.filename or exc})",
+                           hint="point it at a folder: `mlvc remote modify "
+                                f"{remote.name} url PATH`")
+    if is_transient(exc):
+        return RemoteError(f"remote '{remote.name}' ({remote.url}) cannot be reached: "
+                           f"{type(exc).__name__}: {exc}",
+                           hint="check the url and endpoint_url (`mlvc remote list`), and that "
+                                "the server is up; mlvc retried with backoff")
+    return RemoteError(f"remote '{remote.name}' ({remote.url}) failed: "
                        f"{type(exc).__name__}: {exc}",
-                       hint="check the url and endpoint_url (`mlvc remote list`), and that the "
-                            "server is up; mlvc retried with backoff")
+                       hint="check the url and endpoint_url (`mlvc remote list`)")
 
 
 def failed_objects(objs: Objects, failures: tuple[Failure, ...] | list[Failure],

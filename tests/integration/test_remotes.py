@@ -557,6 +557,21 @@ def test_unreachable_remote_is_a_clear_error(project, monkeypatch):
     assert "hint:" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_folder_remote_whose_url_is_a_file_is_named_as_such(project, tmp_path):
+    """Not "failed: NotADirectoryError …" with a hint about servers and retries."""
+    (tmp_path / "afile").write_text("x")
+    project.gen({"f.txt": "x"})
+    project.run("add", "f.txt")
+    project.run("remote", "add", "-d", "f", str(tmp_path / "afile"))
+    for cmd in (["push"], ["fetch"], ["status", "-c"]):
+        r = project.run(*cmd, code=1)
+        assert r.stderr.startswith(f"error: remote 'f' ({tmp_path / 'afile'}) is not a folder: "
+                                   "a file is in the way"), r.stderr
+        assert "hint: point it at a folder: `mlvc remote modify f url PATH`" in r.stderr
+        assert "retried" not in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "afile").read_text() == "x"
+
+
 def test_folder_remote_transfers_in_forked_workers(project, tmp_path, monkeypatch):
     """Many objects to or from a folder go through forked workers; failures still come back
     per object, with their kind (an error crosses the process boundary intact)."""
