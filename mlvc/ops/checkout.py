@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import NO_SPACE, NO_SPACE_HINT
+from mlvc.errors import NO_SPACE, NO_SPACE_HINT, MlvcError
 from mlvc.ops import user_paths
 from mlvc.ops._outputs import Parts, load_recorded, refuse_unknown_parts, resolve
 from mlvc.ops._placed import Checked, mark_placed
@@ -20,6 +21,7 @@ from mlvc.workspace.compare import ancestors, leave_out, other_projects, view
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.links import NO_LINK_TYPE
 from mlvc.workspace.marks import scan_by_marks
+from mlvc.workspace.scan import WsFile
 from mlvc.workspace.verify import ObjectChecker
 
 PREPARE_FORK_MIN = 64  # from this many deletes and new folders, a forked child makes them
@@ -36,6 +38,9 @@ class CheckoutResult:
     failed: tuple[tuple[RelPath, str], ...]
     dirs_made: tuple[RelPath, ...] = ()  # empty folders (see _empty_folders)
     dirs_removed: tuple[RelPath, ...] = ()
+    # Files whose cache object was found corrupt before they were replaced or deleted: their
+    # bytes were stored again from them (see _soundly_saved).
+    repaired: tuple[RelPath, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -66,7 +71,8 @@ class CheckoutResult:
                 "deleted": list(self.deleted), "relinked": list(self.relinked),
                 "conflicts": list(self.conflicts),
                 "failed": [{"path": p, "reason": r} for p, r in self.failed],
-                "dirs_made": list(self.dirs_made), "dirs_removed": list(self.dirs_removed)}
+                "dirs_made": list(self.dirs_made), "dirs_removed": list(self.dirs_removed),
+                "repaired": list(self.repaired)}
 
 
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -123,9 +129,11 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     resolve(repo, [f for _, ws in views for f in ws.files.values()],
             [i.selected.within or i.selected.tracked.out.path for i in loaded
              if i.recorded is not None], jobs, progress)
+    is_saved, repaired = (repo.cache.exists, ()) if force else \
+        _soundly_saved(repo, views, jobs, progress)
     for rec, ws in views:
         assert rec is not None
-        plans.append(co.plan(rec, ws, repo.cache.exists, force=force, relink=relink))
+        plans.append(co.plan(rec, ws, is_saved, force=force, relink=relink))
 
     # Each object is checked where it is placed, in the workers: one that is missing or whose
     # bytes no longer match its oid is refused (see verify.Inspector).
@@ -167,7 +175,57 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     made, removed = _empty_folders(repo, plans, [*ok, *deleted])
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
                           tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(sorted(failed)),
-                          made, removed)
+                          made, removed, repaired)
+
+
+def _soundly_saved(repo: Repo, views: list, jobs: int, progress: Progress
+                   ) -> tuple[Callable[[str], bool], tuple[RelPath, ...]]:
+    """``is_saved`` for the plans (whether a workspace file's bytes are in the cache,
+    sound), and the files whose bytes were stored again.
+
+    A file that a plan replaces or deletes because its bytes are saved may be their last
+    sound copy: its object may have gone bad since it was stored. Those objects are checked
+    (a stat against the verification record; hashed on a mismatch), and one found corrupt
+    is stored again from the file before anything is replaced. One that cannot be (the
+    file changed meanwhile) counts as not saved: the file is kept, as a conflict.
+    """
+    at_risk: dict[str, WsFile] = {}
+    for rec, ws in views:
+        for path, f in ws.files.items():
+            want = rec.files.get(path)
+            if (f.oid is not None and f.link != "symlink" and (want is None or want.oid != f.oid)
+                    and repo.cache.exists(f.oid)):
+                at_risk.setdefault(f.oid, f)
+    if not at_risk:
+        return repo.cache.exists, ()
+    checker = ObjectChecker(repo.cache, repo.state)
+    # (A hard link whose stat is its object's verified one is that object, sound.)
+    linked = {o: f.key for o, f in at_risk.items() if f.link == "hardlink" and f.nlink > 1}
+    check = checker.check(at_risk, jobs, progress, seen=linked)
+    unsafe = set(check.missing)
+    if check.corrupt:
+        from mlvc.workspace.importer import Importer
+
+        importer = Importer(repo.root, repo.cache, repo.linker, save=True, corrupt=check.corrupt)
+        stored = []
+        for oid in sorted(check.corrupt):
+            try:
+                imp = importer.run(at_risk[oid])
+            except (OSError, MlvcError):  # (gone, changed, unreadable: kept as it is)
+                unsafe.add(oid)
+                continue
+            if imp.oid != oid or imp.verified is None:
+                unsafe.add(oid)  # the file changed since it was hashed: kept as it is
+            else:
+                stored.append((oid, imp.verified))
+        checker.record(stored)
+        repo.state.clear_corrupt(oid for oid, _ in stored)
+        repaired = tuple(sorted(at_risk[oid].path for oid, _ in stored))
+    else:
+        repaired = ()
+    if not unsafe:
+        return repo.cache.exists, repaired
+    return (lambda oid: oid not in unsafe and repo.cache.exists(oid)), repaired
 
 
 def _empty_folders(repo: Repo, plans: list[co.Plan], files: list[RelPath]

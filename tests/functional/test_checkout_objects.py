@@ -441,3 +441,48 @@ def test_a_file_made_where_the_plan_found_none_is_kept(project, link, monkeypatc
     assert "error: data/b: something was made there during the checkout: it was kept" \
         in r.stderr
     assert project.read("data/b") == "mine" and project.read("data/a") == "1"
+
+
+def replaced_by_bad_bytes(path) -> None:
+    """The object's name now holds other bytes in a new inode (a hard-linked workspace file
+    keeps the old inode, and the good bytes)."""
+    bad = path.with_name(path.name + ".bad")
+    bad.write_bytes(b"evil")
+    os.chmod(bad, 0o444)
+    os.replace(bad, path)
+
+
+def test_a_file_whose_object_went_bad_is_stored_again_before_it_is_replaced(project, link):
+    """The workspace held the last sound copy of v2: replacing it because "its bytes are in
+    the cache" lost them (the object was corrupt). It is stored again first, and said."""
+    two_versions(project)  # data/a is v2 (saved); the pointer wants v1
+    (corrupt_in_place if link == "copy" else replaced_by_bad_bytes)(obj(project, b"v2"))
+    r = project.run("checkout", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["modified"] == ["data/a"] and doc["repaired"] == ["data/a"]
+    assert doc["failed"] == [] and doc["conflicts"] == []
+    assert project.read("data/a") == "v1"
+    assert obj(project, b"v2").read_bytes() == b"v2"
+    r = project.run("checkout")  # (nothing to do, and nothing to say again)
+    assert "warning" not in r.stderr
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_a_deleted_file_whose_object_went_bad_is_stored_again_first(project):
+    project.run("config", "cache.type", "copy")
+    project.gen({"data": {"a": "kept"}})
+    project.run("add", "data")
+    project.commit_all("v1")
+    project.gen({"data": {"c": "only in v2"}})
+    project.run("add", "data")
+    project.commit_all("v2")
+    project.git("checkout", "-q", "HEAD~1", "--", "data.mlvc")
+    corrupt_in_place(obj(project, b"only in v2"))
+    r = project.run("checkout")
+    assert "warning: data/c: its cache object was corrupt: stored again from the file " \
+           "before the checkout changed it" in r.stderr
+    assert not (project.root / "data/c").exists()
+    assert obj(project, b"only in v2").read_bytes() == b"only in v2"
+    project.git("checkout", "-q", "HEAD", "--", "data.mlvc")
+    project.run("checkout")
+    assert project.read("data/c") == "only in v2"

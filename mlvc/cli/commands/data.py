@@ -239,6 +239,9 @@ def report_checkout(result) -> None:
                       *(f"{count(len(dirs), 'empty folder')} {what}"
                         for dirs, what in ((result.dirs_made, "made"),
                                            (result.dirs_removed, "removed")) if dirs)])
+    for p in result.repaired[:LIST_LIMIT]:
+        click.echo(f"warning: {shown(p)}: its cache object was corrupt: stored again from the "
+                   "file before the checkout changed it", err=True)
     if done:
         echo(done[:1].upper() + done[1:])
     elif result.ok:
