@@ -77,6 +77,15 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
                 raise ConfirmationRequired(
                     f"'{unsaved[0]}' has changes that are not in the cache",
                     hint="`mlvc commit` them first, or use --force to delete them anyway")
+            # A file whose cache object is missing or went bad may be its last sound copy.
+            lost = [p for o in dirty for p in (*o.corrupt_in_cache, *o.not_in_cache)
+                    if not p.endswith("/") and os.path.lexists(to_fs(repo.root, p))]
+            if lost:
+                raise ConfirmationRequired(
+                    f"'{lost[0]}' is the only sound copy of its bytes: its cache object is "
+                    "missing or corrupt",
+                    hint="`mlvc commit` stores it again, or use --force to delete it "
+                         "anyway")
         if outs:
             for out in out_paths:
                 fs = to_fs(repo.root, out)

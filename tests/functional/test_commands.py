@@ -236,6 +236,30 @@ def test_remove_outs_refuses_unsaved_changes(project):
     assert not (project.root / "data").exists()
 
 
+def test_remove_outs_refuses_a_file_whose_cache_object_went_bad(project):
+    """Its bytes are "saved", but the cache's copy is corrupt: the file is the last sound
+    copy. `mlvc commit` stores it again, and then the data may go."""
+    import os
+
+    from mlvc.objects.oid import hash_bytes
+
+    project.run("config", "cache.type", "copy")
+    project.gen({"data": {"a": "good bytes"}})
+    project.run("add", "data")
+    oid = hash_bytes(b"good bytes")
+    obj = project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"evil bytes")
+    r = project.run("remove", "data", "--outs", code=1)
+    assert ("error: 'data/a' is the only sound copy of its bytes: its cache object is missing "
+            "or corrupt") in r.stderr and "hint: `mlvc commit` stores it again" in r.stderr
+    assert project.read("data/a") == "good bytes"
+    project.run("commit")
+    assert obj.read_bytes() == b"good bytes"
+    project.run("remove", "data", "--outs")
+    assert not (project.root / "data").exists()
+
+
 def test_remove_outs_asks_on_a_terminal(project, monkeypatch):
     from mlvc.cli import render
 
