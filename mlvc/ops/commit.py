@@ -15,7 +15,7 @@ from mlvc.errors import TargetError
 from mlvc.objects.tree import TreeEntry
 from mlvc.ops import record_in_git, user_paths
 from mlvc.parallel import in_background, run_batched
-from mlvc.paths import RelPath, to_fs
+from mlvc.paths import RelPath, is_within, to_fs
 from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -49,6 +49,7 @@ class Saved:
     out: Out
     changed: bool  # the recorded oid is new
     hashed: int  # files read (the rest came from the state DB)
+    repaired: int = 0  # files stored again: their cache object was missing or corrupt
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,8 @@ class CommitResult:
         return {
             "saved": [{"pointer": s.pointer, "path": s.out.path, "oid": s.out.oid,
                        "type": s.out.type, "size": s.out.size, "nfiles": s.out.nfiles,
-                       "changed": s.changed, "hashed": s.hashed} for s in self.saved],
+                       "changed": s.changed, "hashed": s.hashed, "repaired": s.repaired}
+                      for s in self.saved],
             "git_files": list(self.git_files),
             "staged": self.staged,
             "not_run": [{"path": d.path, "stage": d.stage} for d in self.not_run],
@@ -75,6 +77,7 @@ class Stored:
     path: RelPath
     out: Out | None  # None: the path does not exist (only with ``missing_ok``)
     hashed: int  # files read (the rest came from the state DB)
+    repaired: int = 0  # of those, files whose object was missing or corrupt: stored again
 
 
 def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: int | None = None,
@@ -146,6 +149,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     corrupt = frozenset(repo.state.corrupt_objects()) if save else frozenset()
     checker = ObjectChecker(repo.cache, repo.state)
     sound: Mapping[str, StatKey] = {}  # the stat of objects found sound here
+    restored: set[RelPath] = set()  # files stored again: their object was missing or bad
     if save:
         # The objects of the files known unchanged are checked as status checks them (a
         # stat against the verification record; a mismatch is hashed). One that is missing
@@ -161,7 +165,9 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         held = ((oids & marked.keys()) | proven.keys()) - corrupt
         check = checker.check(oids - held, jobs, progress, seen=seen)
         corrupt |= check.corrupt
-        todo += [f for f in known if f.oid in check.bad or f.oid in corrupt]
+        again = [f for f in known if f.oid in check.bad or f.oid in corrupt]
+        todo += again
+        restored = {f.path for f in again}
         sound = {o: marked[o] if o in marked else proven[o] for o in held}
         sound.update(check.keys)
     hashed_paths = {f.path for f in todo}
@@ -173,6 +179,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         # of the unchanged files, and one missing or gone bad is stored again from the file.
         found = _check_found(repo, checker, todo, results, sound, jobs, progress)
         corrupt |= found.bad
+        restored |= {f.path for f, imp in zip(todo, results) if imp.oid in found.bad}
         sound = {**sound, **found.keys}
     rows, verified = [], []
     # A file linked to its object has one more name now: the worker counted it, unless other
@@ -247,7 +254,11 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     for oid, data in listings:
         repo.state.put_listing(oid, data)
     repo.state.put_marks(done.marks)
-    return list(done.stored if built is None else built.stored)
+    stored = list(done.stored if built is None else built.stored)
+    if restored:
+        stored = [replace(s, repaired=sum(1 for p in restored if is_within(p, s.path)))
+                  for s in stored]
+    return stored
 
 
 def _check_found(repo: Repo, checker: ObjectChecker, todo: list[WsFile],
@@ -322,7 +333,8 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
         outs = tuple(out if o.path == out_path else o for o in old.outs) if previous else (
             (*old.outs, out) if old else (out,))
         updated[pointer_path] = Pointer(pointer_path, outs)
-        saved.append(Saved(pointer_path, out, previous is None or previous != out, rec.hashed))
+        saved.append(Saved(pointer_path, out, previous is None or previous != out, rec.hashed,
+                           rec.repaired))
 
     changed = [p for p in dict.fromkeys(p for p, _ in items) if updated[p] != pointers.get(p)]
     write_pointers(repo.root, [updated[p] for p in changed], progress)

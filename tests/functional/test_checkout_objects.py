@@ -327,7 +327,8 @@ def test_commit_stores_again_an_object_that_went_bad_before_any_status_saw_it(pr
     target = obj(project, b"good")
     corrupt_in_place(target)  # copies: the workspace file still has the good bytes
     (project.root / "data/c").write_text("edited")
-    project.run("commit")
+    r = project.run("commit")
+    assert "Stored 1 file again: the cache's copy was missing or corrupt." in r.stdout
     assert target.read_bytes() == b"good"
     assert json.loads(project.run("status", "--json").stdout)["clean"]
     project.commit_all("v2")
@@ -347,7 +348,8 @@ def test_a_file_whose_bytes_are_stored_already_gets_its_object_checked(project):
     target = obj(project, b"good bytes")
     corrupt_in_place(target)
     os.rename(project.root / "data/a", project.root / "data/renamed")  # no row for it
-    project.run("commit")
+    doc = json.loads(project.run("commit", "--json").stdout)
+    assert [s["repaired"] for s in doc["saved"]] == [1]
     assert target.read_bytes() == b"good bytes"
     assert project.read("data/renamed") == "good bytes"
     doc = json.loads(project.run("status", "--json").stdout)

@@ -218,7 +218,7 @@ def test_checkout_of_a_marked_output_reads_nothing_more(marked, monkeypatch):
     r = marked.run("checkout", "--json")
     assert json.loads(r.stdout) == {"added": [], "modified": [], "deleted": [], "relinked": [],
                                     "conflicts": [], "failed": [], "dirs_made": [],
-                                    "dirs_removed": []}
+                                    "dirs_removed": [], "repaired": []}
     assert compared == [[]] and snapshot(marked.root, skip=(".git", "tmp")) == before
 
 

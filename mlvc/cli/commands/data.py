@@ -49,7 +49,15 @@ def add_cmd(targets, no_commit, jobs, as_json):
         what = f"{count(s.out.nfiles, 'file')}, " if s.out.type == "dir" else ""
         echo(f"Added {shown(s.out.path)} ({what}{human_size(s.out.size)}) -> {shown(s.pointer)}")
     _more(result.saved, "Added")
+    _repaired(result)
     git_hint(repo.root, result)
+
+
+def _repaired(result) -> None:
+    """Say when files were stored again because their cache objects were missing or bad."""
+    n = sum(s.repaired for s in result.saved)
+    if n:
+        echo(f"Stored {count(n, 'file')} again: the cache's copy was missing or corrupt.")
 
 
 def _more(items, verb: str) -> None:
@@ -97,6 +105,7 @@ def commit_cmd(targets, force, jobs, as_json):
     _more(changed, "Committed")
     if not changed:
         echo("Nothing to commit: the pointers already match the workspace.")
+    _repaired(result)
     for d in result.not_run:
         echo(f"Left alone: {shown(d.path)}, an output of stage '{printable(d.stage)}', "
              f"which has not run yet.\n  {printable(d.hint(here()))}")
