@@ -306,7 +306,10 @@ def test_corrupt_cache_object_is_reported_and_never_placed(project):
     obj.write_bytes(b"rotten bytes")
     doc = json.loads(project.run("status", "--json").stdout)
     assert doc["changed"][0]["corrupt_in_cache"] == ["data/a"]
+    repair = "`mlvc commit` stores them again from the workspace files that still hold"
+    assert repair in project.run("status").stdout  # data/a still holds the good bytes
     (project.root / "data/a").unlink()
+    assert repair not in project.run("status").stdout  # nothing holds them now
     r = project.run("checkout", code=1)
     assert "error: data/a: object" in r.stderr and "corrupt" in r.stderr
     assert not (project.root / "data/a").exists()

@@ -188,6 +188,11 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
         if any(o.corrupt_in_cache or o.not_in_cache or o.problem for o in result.outs):
             echo("`mlvc pull` gets objects missing or corrupt in the cache from a remote and "
                  "checks them out (`mlvc fetch` only downloads them).")
+        # A file as recorded in the workspace still holds the bytes its object lost.
+        if any(p for o in result.outs for p in (*o.corrupt_in_cache, *o.not_in_cache)
+               if not p.endswith("/") and p not in o.deleted and p not in o.modified):
+            echo("`mlvc commit` stores them again from the workspace files that still hold "
+                 "their bytes.")
         if result.stages:
             echo("\n`mlvc repro` runs the stages that are out of date.")
     if quiet and not result.clean:
