@@ -124,8 +124,10 @@ def _partial(sources: list[Source], there: set[str], remote: str,
     for s in sources:
         if s.within and s.rev == WORKSPACE and s.out.oid not in there:
             parts.setdefault((s.pointer, s.out.path), []).append(s.within)
-    return [f"only part of '{seen_from(path, here)}' ({seen_from(pointer, here)}) is on "
-            f"remote '{remote}': a fresh clone can pull "
-            f"{', '.join(repr(seen_from(p, here)) for p in sorted(set(within)))} once the "
-            f"whole folder is pushed (`mlvc push {typed_in(path, here)}`)"
-            for (pointer, path), within in sorted(parts.items())]
+    out = []
+    for (pointer, path), within in sorted(parts.items()):
+        named = ", ".join(f"'{seen_from(p, here)}'" for p in sorted(set(within)))
+        out.append(f"only part of '{seen_from(path, here)}' ({seen_from(pointer, here)}) is "
+                   f"on remote '{remote}': a fresh clone can pull {named} once the whole "
+                   f"folder is pushed (`mlvc push {typed_in(path, here)}`)")
+    return out

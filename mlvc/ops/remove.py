@@ -78,13 +78,16 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
                     f"'{unsaved[0]}' has changes that are not in the cache",
                     hint="`mlvc commit` them first, or use --force to delete them anyway")
             # A file whose cache object is missing or went bad may be its last sound copy.
-            lost = [p for o in dirty for p in (*o.corrupt_in_cache, *o.not_in_cache)
+            # (An output whose recorded tree is not in the cache, as after `add --no-commit`,
+            # says nothing of its files: the whole output counts.)
+            lost = [p for o in dirty for p in (*o.corrupt_in_cache, *o.not_in_cache,
+                                               *([o.path] if o.problem else ()))
                     if not p.endswith("/") and os.path.lexists(to_fs(repo.root, p))]
             if lost:
                 raise ConfirmationRequired(
                     f"'{lost[0]}' is the only sound copy of its bytes: its cache object is "
                     "missing or corrupt",
-                    hint="`mlvc commit` stores it again, or use --force to delete it "
+                    hint="`mlvc commit` stores it in the cache, or use --force to delete it "
                          "anyway")
         if outs:
             for out in out_paths:

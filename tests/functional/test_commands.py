@@ -252,10 +252,22 @@ def test_remove_outs_refuses_a_file_whose_cache_object_went_bad(project):
     obj.write_bytes(b"evil bytes")
     r = project.run("remove", "data", "--outs", code=1)
     assert ("error: 'data/a' is the only sound copy of its bytes: its cache object is missing "
-            "or corrupt") in r.stderr and "hint: `mlvc commit` stores it again" in r.stderr
+            "or corrupt") in r.stderr and "hint: `mlvc commit` stores it in the cache" in r.stderr
     assert project.read("data/a") == "good bytes"
     project.run("commit")
     assert obj.read_bytes() == b"good bytes"
+    project.run("remove", "data", "--outs")
+    assert not (project.root / "data").exists()
+
+
+def test_remove_outs_refuses_data_added_with_no_commit(project):
+    """`add --no-commit` stored nothing: the workspace holds the only copy."""
+    project.gen({"data": {"a": "only here"}})
+    project.run("add", "--no-commit", "data")
+    r = project.run("remove", "data", "--outs", code=1)
+    assert "'data' is the only sound copy of its bytes" in r.stderr
+    assert project.read("data/a") == "only here"
+    project.run("commit")
     project.run("remove", "data", "--outs")
     assert not (project.root / "data").exists()
 
