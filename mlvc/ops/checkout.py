@@ -202,30 +202,26 @@ def _soundly_saved(repo: Repo, views: list, jobs: int, progress: Progress
     # (A hard link whose stat is its object's verified one is that object, sound.)
     linked = {o: f.key for o, f in at_risk.items() if f.link == "hardlink" and f.nlink > 1}
     check = checker.check(at_risk, jobs, progress, seen=linked)
-    unsafe = set(check.missing)
+    sound = set(check.keys)  # (the missing and the corrupt are not)
+    stored = []
     if check.corrupt:
         from mlvc.workspace.importer import Importer
 
         importer = Importer(repo.root, repo.cache, repo.linker, save=True, corrupt=check.corrupt)
-        stored = []
         for oid in sorted(check.corrupt):
             try:
                 imp = importer.run(at_risk[oid])
             except (OSError, MlvcError):  # (gone, changed, unreadable: kept as it is)
-                unsafe.add(oid)
                 continue
-            if imp.oid != oid or imp.verified is None:
-                unsafe.add(oid)  # the file changed since it was hashed: kept as it is
-            else:
+            # (Other bytes: the file changed since it was hashed, and is kept as it is.)
+            if imp.oid == oid and imp.verified is not None:
                 stored.append((oid, imp.verified))
         checker.record(stored)
         repo.state.clear_corrupt(oid for oid, _ in stored)
-        repaired = tuple(sorted(at_risk[oid].path for oid, _ in stored))
-    else:
-        repaired = ()
-    if not unsafe:
-        return repo.cache.exists, repaired
-    return (lambda oid: oid not in unsafe and repo.cache.exists(oid)), repaired
+        sound.update(oid for oid, _ in stored)
+    repaired = tuple(sorted(at_risk[oid].path for oid, _ in stored))
+    # The objects just checked need no second look; any other is asked of the cache.
+    return (lambda oid: oid in sound if oid in at_risk else repo.cache.exists(oid)), repaired
 
 
 def _empty_folders(repo: Repo, plans: list[co.Plan], files: list[RelPath]
