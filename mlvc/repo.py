@@ -9,10 +9,10 @@ from functools import cached_property
 from pathlib import Path
 
 from mlvc.config import Config, ConfigFiles, default_jobs
-from mlvc.errors import NotAProjectError
+from mlvc.errors import ConfigError, NotAProjectError
 from mlvc.lock import repo_lock
 from mlvc.objects.store import ObjectStore
-from mlvc.paths import MLVC_DIR
+from mlvc.paths import MLVC_DIR, real_inside
 from mlvc.scm import Git, find_git_root
 from mlvc.workspace.ignore import IgnoreRules
 from mlvc.workspace.links import DEFAULT_LINK_TYPES, Linker
@@ -28,6 +28,28 @@ def find_root(start: Path) -> Path:
             return folder
     raise NotAProjectError(f"not an mlvc project (no {MLVC_DIR}/ in {start} or above)",
                            hint="run `mlvc init` in the project's top folder")
+
+
+def check_cache_dir(root: Path, path: Path, configured: str, level: str) -> None:
+    """Refuse a cache folder inside the project's workspace (anywhere but the default
+    ``.mlvc/cache``): mlvc would scan its objects as data, a checkout of an output around
+    it would delete them as files the recorded tree lacks, and git would see them all.
+
+    ``root`` and ``path`` are real paths; ``configured`` is the value as written, at
+    ``level`` (project, local or global)."""
+    real, top = str(path), str(root)
+    if not real_inside(real, (top,)) or real_inside(real, (str(root / MLVC_DIR / "cache"),)):
+        return
+    where = os.path.relpath(real, top)
+    shown = "the project's top folder" if where == "." else where
+    option = "" if level == "project" else f" --{level}"
+    raise ConfigError(
+        f"cache.dir '{configured}' is inside the project ({shown}; relative paths start "
+        f"at {MLVC_DIR}/): mlvc would take the cache's objects for data, and git would see "
+        "them",
+        hint=f"keep the cache outside the project (`mlvc config{option} cache.dir "
+             f"/path/outside`), or `mlvc config{option} --unset cache.dir` for the default "
+             f"{MLVC_DIR}/cache")
 
 
 class Repo:
@@ -46,6 +68,7 @@ class Repo:
         """The project that holds ``start``; its config is read (and validated) at once."""
         repo = cls(find_root(start or Path.cwd()), **kwargs)
         repo.config  # noqa: B018 - a malformed config fails here, before any work
+        repo.cache_dir  # noqa: B018 - and so does a cache folder that may not be used
         return repo
 
     @cached_property
@@ -60,7 +83,10 @@ class Repo:
     def cache_dir(self) -> Path:
         configured = self.config.get("cache.dir")
         if configured:
-            return (self.dot / os.path.expanduser(str(configured))).resolve()
+            path = (self.dot / os.path.expanduser(str(configured))).resolve()
+            check_cache_dir(self.root, path, str(configured),
+                            self.config.origins.get("cache.dir", "project"))
+            return path
         return self.dot / "cache"
 
     @cached_property

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc import config as cfg
 from mlvc.errors import ConfigError
-from mlvc.repo import find_root
+from mlvc.paths import MLVC_DIR
+from mlvc.repo import check_cache_dir, find_root
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,10 @@ def _default_level(key: str) -> str:
 def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> ConfigEntry:
     level = level or _default_level(key)
     files = _files(cwd, level)
+    if key == "cache.dir" and level != "global":  # (a global one is relative to each project)
+        root = find_root(cwd)
+        dot = root / MLVC_DIR
+        check_cache_dir(root, (dot / os.path.expanduser(value)).resolve(), value, level)
     typed = cfg.set_value(files.path(level), level, key, value)
     return ConfigEntry(key, cfg.shown(key, typed), level, _remote_warnings(files, key, level))
 

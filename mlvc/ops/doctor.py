@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from mlvc import __version__
-from mlvc.repo import Repo
+from mlvc.errors import MlvcError, NotAProjectError
+from mlvc.repo import Repo, find_root
 from mlvc.workspace.links import probe_link_types
 
 DEPENDENCIES = ("click", "gitpython", "fsspec", "s3fs", "xxhash", "pyyaml", "tqdm", "pathspec")
@@ -29,12 +30,16 @@ class DoctorReport:
     link_types: tuple[tuple[str, bool], ...]
     filesystems: tuple[tuple[str, str], ...]  # (what, filesystem type)
     remotes: tuple[tuple[str, str], ...]
+    # Why the project found here cannot be used (a malformed config, a refused cache.dir):
+    # the rest of its report is then empty.
+    problem: str | None = None
+    problem_hint: str | None = None
 
     @property
     def cache_type_works(self) -> bool | None:
         """Whether one link type of cache.type works between the cache and the workspace
         (None outside a project): else checkout cannot place files."""
-        if self.root is None:
+        if self.root is None or self.problem is not None:
             return None
         works = {k for k, ok in self.link_types if ok}
         return any(k in works for k in self.cache_type)
@@ -46,6 +51,7 @@ class DoctorReport:
             "cache_type": list(self.cache_type), "cache_type_works": self.cache_type_works,
             "link_types": dict(self.link_types),
             "filesystems": dict(self.filesystems), "remotes": dict(self.remotes),
+            "problem": self.problem,
         }
 
 
@@ -89,10 +95,14 @@ def doctor(cwd: Path) -> DoctorReport:
     links: tuple[tuple[str, bool], ...] = ()
     filesystems: list[tuple[str, str]] = []
     remotes: list[tuple[str, str]] = []
+    problem = problem_hint = None
     try:
         repo = Repo.find(cwd)
-    except Exception:  # noqa: BLE001 - doctor reports what it can outside a project
+    except NotAProjectError:  # doctor reports what it can outside a project
         repo = None
+    except MlvcError as exc:  # a project is here, but its settings are refused
+        repo = None
+        root, problem, problem_hint = str(find_root(cwd)), exc.message, exc.hint
     if repo is not None:
         with repo:
             root, cache_dir = str(repo.root), str(repo.cache_dir)
@@ -103,4 +113,5 @@ def doctor(cwd: Path) -> DoctorReport:
                 url = str(options.get("url", ""))
                 remotes.append((remote, _clean_url(url)))
     return DoctorReport(__version__, sys.version.split()[0], platform.platform(), tuple(packages),
-                        root, cache_dir, cache_type, links, tuple(filesystems), tuple(remotes))
+                        root, cache_dir, cache_type, links, tuple(filesystems), tuple(remotes),
+                        problem, problem_hint)

@@ -100,6 +100,8 @@ def doctor_cmd(as_json):
     report = doctor(settings().cwd)
     if as_json:
         echo_json(report.to_json())
+        if report.problem is not None:
+            raise SystemExit(1)
         return
     click.echo(f"mlvc {report.mlvc} (Python {report.python}, {report.platform})")
     click.echo("packages: " + ", ".join(f"{n} {v}" for n, v in report.packages))
@@ -107,6 +109,11 @@ def doctor_cmd(as_json):
         click.echo("project: none here (run `mlvc init`)")
         return
     click.echo(f"project: {report.root}")
+    if report.problem is not None:
+        click.echo(f"error: {report.problem}", err=True)
+        if report.problem_hint:
+            click.echo(f"hint: {report.problem_hint}", err=True)
+        raise SystemExit(1)
     click.echo(f"cache: {report.cache_dir}")
     click.echo(f"cache.type: {', '.join(report.cache_type)}")
     click.echo("link types that work here: "
