@@ -62,15 +62,29 @@ def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> Con
         dot = root / MLVC_DIR
         check_cache_dir(root, (dot / os.path.expanduser(value)).resolve(), value, level)
     typed = cfg.set_value(files.path(level), level, key, value)
-    return ConfigEntry(key, cfg.shown(key, typed), level, _remote_warnings(files, key, level))
+    return ConfigEntry(key, cfg.shown(key, typed), level,
+                       _remote_warnings(files, key, level, typed))
 
 
-def _remote_warnings(files: cfg.ConfigFiles, key: str, level: str) -> tuple[str, ...]:
-    """A remote option set for a remote that has no url: written as asked (credentials may
-    come before the url, or be shared from the global config), but it may be a misspelt
-    remote name, which would otherwise show only when the remote is used."""
+def _remote_warnings(files: cfg.ConfigFiles, key: str, level: str, value: object
+                     ) -> tuple[str, ...]:
+    """A remote option set for a remote that has no url, or a default remote that has none:
+    written as asked (credentials may come before the url, or be shared from the global
+    config), but it may be a misspelt remote name, which would otherwise show only when the
+    remote is used."""
     parts = key.split(".", 2)
-    if level == "global" or len(parts) < 3 or parts[0] != "remotes" or parts[2] == "url":
+    if level == "global":
+        return ()
+    if key == "core.remote":  # (`mlvc remote default` refuses one; this writes it as asked)
+        remotes = cfg.Config.load(files).remotes()
+        name = str(value)
+        if remotes.get(name, {}).get("url"):
+            return ()
+        named = sorted(n for n, options in remotes.items() if options.get("url"))
+        known = f" (remotes: {', '.join(named)})" if named else ""
+        return (f"no remote named '{name}' yet{known}: push and pull will fail until "
+                f"`mlvc remote add {name} URL` adds it; or check the name",)
+    if len(parts) < 3 or parts[0] != "remotes" or parts[2] == "url":
         return ()
     remotes = cfg.Config.load(files).remotes()
     name = parts[1]

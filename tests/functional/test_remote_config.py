@@ -81,6 +81,20 @@ def test_an_option_of_a_remote_with_no_url_is_written_with_a_warning(project):
     assert "warning" not in r.stderr
 
 
+def test_a_default_remote_with_no_url_is_written_with_a_warning(project):
+    """`mlvc remote default stroe` refuses a misspelt name; `mlvc config core.remote stroe`
+    wrote it silently, and the first push failed."""
+    project.run("remote", "add", "store", "s3://bucket/prefix")
+    r = project.run("config", "core.remote", "stroe")
+    assert ("warning: no remote named 'stroe' yet (remotes: store): push and pull will fail "
+            "until `mlvc remote add stroe URL` adds it; or check the name") in r.stderr
+    assert config(project, "config.yaml")["core"]["remote"] == "stroe"
+    r = project.run("config", "core.remote", "store")
+    assert "warning" not in r.stderr
+    r = project.run("config", "--global", "core.remote", "elsewhere")  # (per project)
+    assert "warning" not in r.stderr
+
+
 def test_remote_commands_report_json(project):
     doc = json.loads(project.run("remote", "add", "-d", "--json", "s3r", "s3://b/p").stdout)
     assert doc == {"name": "s3r", "url": "s3://b/p", "default": True, "options": {}}
