@@ -30,6 +30,17 @@ def test_checkout_restores_deleted_and_edited_files(project):
     assert "Nothing to do" in project.run("checkout").stdout
 
 
+def test_a_long_list_of_kept_files_says_how_many_it_leaves_out(project):
+    project.gen({"data": {f"f{n:02}": str(n) for n in range(25)}})
+    project.run("add", "data")
+    project.gen({"data": {f"f{n:02}": f"mine {n}" for n in range(25)}})
+    r = project.run("checkout", code=1)
+    assert "Kept 25 files with unsaved changes:" in r.stderr
+    assert "  data/f19\n  … and 5 more; `--json` lists them all\n" in r.stderr
+    assert "data/f20" not in r.stderr
+    assert len(json.loads(project.run("checkout", "--json", code=1).stdout)["conflicts"]) == 25
+
+
 def test_unsaved_edit_is_reported_not_overwritten(project):
     project.gen(V1)
     project.run("add", "data")

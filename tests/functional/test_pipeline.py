@@ -156,6 +156,20 @@ def test_params_declared_values_matter_and_undeclared_ones_do_not(project):
     assert runs(project) == ["section"]
 
 
+def test_status_of_a_stage_with_many_reasons_says_how_many_it_leaves_out(project):
+    values = "".join(f"  k{n:02}: {n}\n" for n in range(24))
+    project.gen({"params.yaml": "p:\n" + values, "d.in": "x"})
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                   "params": ["p"], "outs": ["o"]}})
+    project.run("repro")
+    project.gen({"params.yaml": "p:\n" + values.replace(": ", ": 1")})
+    out = project.run("status").stdout
+    assert "  param p.k19 19 -> 119\n  … and 4 more; `--json` lists them all\n" in out
+    assert "p.k20" not in out
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert len(doc["stages"][0]["reasons"]) == 24
+
+
 def test_a_params_file_that_leads_outside_the_project_is_refused(project, tmp_path):
     """Declared params go into mlvc.lock, which git shares: a params file linked to one
     outside the project (a secret, say) is refused, never read."""

@@ -165,6 +165,8 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo(f"{st.stage} (stage):")
             for why in st.reasons[:LIST_LIMIT]:
                 echo(f"  {why.seen(here())}")
+            if len(st.reasons) > LIST_LIMIT:
+                echo(f"  … and {len(st.reasons) - LIST_LIMIT} more; `--json` lists them all")
         for out in result.changed:
             echo(f"{shown(out.path)} ({shown(out.pointer)}):")
             if out.problem:
@@ -256,6 +258,7 @@ def report_checkout(result) -> None:
     for p in result.repaired[:LIST_LIMIT]:
         click.echo(f"warning: {shown(p)}: its cache object was corrupt: stored again from the "
                    "file before the checkout changed it", err=True)
+    _cut(result.repaired, "warning: ")
     if done:
         echo(done[:1].upper() + done[1:])
     elif result.ok:
@@ -264,10 +267,19 @@ def report_checkout(result) -> None:
         click.echo(f"Kept {count(len(result.conflicts), 'file')} with unsaved changes:", err=True)
         for p in result.conflicts[:LIST_LIMIT]:
             click.echo(f"  {shown(p)}", err=True)
+        _cut(result.conflicts, "  ")
     for path, reason in result.failed[:LIST_LIMIT]:
         click.echo(f"error: {shown(path)}: {printable(reason)}", err=True)
+    _cut(result.failed, "error: ")
     if result.hint:
         click.echo(f"hint: {result.hint}", err=True)
+
+
+def _cut(items, prefix: str) -> None:
+    """After the first LIST_LIMIT lines of a list on stderr: how many were left out."""
+    if len(items) > LIST_LIMIT:
+        click.echo(f"{prefix}… and {len(items) - LIST_LIMIT} more; `--json` lists them all",
+                   err=True)
 
 
 @click.command("remove")
