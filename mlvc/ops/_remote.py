@@ -68,7 +68,7 @@ class TransferResult:
 
 
 def connect(repo: Repo, name: str | None) -> tuple[Remote, RemoteIndex]:
-    remote = open_remote(repo.config, repo.root, name)
+    remote = open_remote(repo.config, repo.root, name, repo.cache_dir)
     return remote, RemoteIndex(index_path(repo.tmp_dir, remote.url), remote.url)
 
 

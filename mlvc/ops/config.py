@@ -9,6 +9,7 @@ from pathlib import Path
 from mlvc import config as cfg
 from mlvc.errors import ConfigError
 from mlvc.paths import MLVC_DIR
+from mlvc.remote import check_place
 from mlvc.repo import check_cache_dir, find_root
 
 
@@ -61,6 +62,9 @@ def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> Con
         root = find_root(cwd)
         dot = root / MLVC_DIR
         check_cache_dir(root, (dot / os.path.expanduser(value)).resolve(), value, level)
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "remotes" and parts[2] == "url" and level != "global":
+        check_place(parts[1], value, find_root(cwd))
     typed = cfg.set_value(files.path(level), level, key, value)
     return ConfigEntry(key, cfg.shown(key, typed), level,
                        _remote_warnings(files, key, level, typed))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mlvc import config as cfg
 from mlvc.errors import RemoteError
-from mlvc.remote import scheme
-from mlvc.repo import find_root
+from mlvc.remote import check_place, scheme
+from mlvc.repo import Repo, find_root
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 WRITABLE = ("project", "local")
@@ -74,6 +74,7 @@ def add_remote(cwd: Path, name: str, url: str, *, default: bool = False,
             if lv in WRITABLE:
                 cfg.unset_value(files.path(lv), lv, f"remotes.{name}")
     stored = _store_url(root, cwd, url)
+    check_place(name, stored, root, Repo(root).cache_dir)
     cfg.set_value(files.path(level), level, f"remotes.{name}.url", stored)
     if default:
         cfg.set_value(files.path(level), level, "core.remote", name)
@@ -143,5 +144,6 @@ def modify_remote(cwd: Path, name: str, key: str, value: str | None = None, *,
         raise RemoteError("a value is needed", hint=f"mlvc remote modify {name} {key} VALUE")
     if key == "url":
         value = _store_url(root, cwd, value)
+        check_place(name, value, root, Repo(root).cache_dir)
     typed = cfg.set_value(files.path(level), level, full, value)
     return level, cfg.shown(full, typed)

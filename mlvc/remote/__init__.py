@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mlvc.config import Config, is_secret
 from mlvc.errors import RemoteError
+from mlvc.paths import real_inside
 from mlvc.remote.fs import LocalRemote, Remote
 
 _S3_NAMES = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token"}
@@ -50,6 +51,35 @@ def resolve_url(url: str, root: Path) -> str:
     return url
 
 
+def local_path(url: str, root: Path) -> str | None:
+    """The folder of a local remote's url (absolute), or None for any other url."""
+    url = resolve_url(url, root)
+    proto = scheme(url)
+    if proto not in (None, "file", "local"):
+        return None
+    return os.path.abspath(url.split("://", 1)[1] if proto else url)
+
+
+def check_place(name: str, url: str, root: Path, cache_dir: Path | None = None) -> None:
+    """Refuse a local remote folder inside the project (``root``, a real path) or inside the
+    cache: pushed objects would show up as the project's data or the cache's own, and a
+    checkout of a tracked folder around them deletes them as files its recorded tree lacks."""
+    path = local_path(url, root)
+    if path is None:
+        return
+    real = os.path.realpath(path)
+    hint = "keep the remote in a folder outside the project (a folder beside it: ../store)"
+    if real_inside(real, (str(root),)):
+        where = os.path.relpath(real, root)
+        shown = "its top folder" if where == "." else where
+        raise RemoteError(f"remote '{name}' ({url}) is a folder inside the project ({shown}): "
+                          "its objects would mix with the project's files (a checkout could "
+                          "delete them, and git would see them)", hint=hint)
+    if cache_dir is not None and real_inside(real, (os.path.realpath(cache_dir),)):
+        raise RemoteError(f"remote '{name}' ({url}) is a folder inside the cache "
+                          f"({cache_dir})", hint=hint)
+
+
 def fs_options(url: str, options: dict[str, object]) -> dict[str, object]:
     proto = scheme(url) or "file"
     out: dict[str, object] = {}
@@ -73,13 +103,17 @@ def fs_options(url: str, options: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def open_remote(config: Config, root: Path, name: str | None = None) -> Remote:
+def open_remote(config: Config, root: Path, name: str | None = None,
+                cache_dir: Path | None = None) -> Remote:
+    """The remote ``name`` (default: ``core.remote``) of the project at ``root``, whose
+    cache is ``cache_dir``."""
     name = remote_name(config, name)
     options = dict(config.remotes()[name])
     url = options.get("url")
     if not isinstance(url, str) or not url:
         raise RemoteError(f"remote '{name}' has no url",
                           hint=f"set it with `mlvc remote modify {name} url URL`")
+    check_place(name, url, root, cache_dir)
     url = resolve_url(url, root)
     proto = scheme(url)
     if proto in (None, "file", "local"):

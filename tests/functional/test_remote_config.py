@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
 import yaml
+
+from tests.conftest import snapshot
 
 
 def config(project, name="config.yaml"):
@@ -154,3 +157,51 @@ def test_push_without_a_remote_explains(project):
     project.run("remote", "add", "store", str(project.root.parent / "store"))  # not default
     r = project.run("push", code=1)
     assert "hint: make one the default with `mlvc remote default store`" in r.stderr
+
+
+@pytest.mark.parametrize("url, shown", [("data/store", "data/store"), (".", "its top folder"),
+                                        (".mlvc/cache/r", ".mlvc/cache/r")])
+def test_a_folder_remote_inside_the_project_is_refused(project, tmp_path, url, shown):
+    """A remote inside a tracked folder showed as added files there, and a checkout --force
+    (or commit) of that folder would have taken or deleted the remote's objects."""
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    before = (project.root / ".mlvc/config.yaml").read_text()
+    message = f"is a folder inside the project ({shown})"
+    for args in (["remote", "add", "-d", "r", url],
+                 ["config", "remotes.r.url", url]):
+        r = project.run(*args, code=1)
+        assert message in r.stderr and "hint: keep the remote in a folder outside" in r.stderr
+    project.run("remote", "add", "-d", "r", "../store")
+    r = project.run("remote", "modify", "r", "url", url, code=1)
+    assert message in r.stderr
+    assert config(project)["remotes"]["r"]["url"] == "../store"
+
+    # Written by hand (or merged from git): every transfer refuses it, and writes nothing.
+    (project.root / ".mlvc/config.yaml").write_text(
+        before + f"remotes:\n  r:\n    url: {url}\ncore:\n  remote: r\n")
+    state = snapshot(project.root / "data")
+    for args in (["push"], ["fetch"], ["pull"], ["status", "-c"]):
+        r = project.run(*args, code=1)
+        assert f"error: remote 'r' ({url}) {message}" in r.stderr, args
+    assert snapshot(project.root / "data") == state
+    assert not (project.root / "data/store").exists()
+
+
+def test_a_folder_remote_inside_an_outside_cache_is_refused(project, tmp_path):
+    project.run("config", "cache.dir", str(tmp_path / "cache"))
+    project.gen({"data": {"a": "1"}})
+    project.run("add", "data")
+    message = f"is a folder inside the cache ({tmp_path / 'cache'})"
+    r = project.run("remote", "add", "-d", "r", str(tmp_path / "cache/remote"), code=1)
+    assert message in r.stderr
+    assert "remotes" not in (config(project) or {})
+    project.run("remote", "add", "-d", "r", str(tmp_path / "store"))
+    project.run("push")
+    # Written by hand: transfers refuse it.
+    path = project.root / ".mlvc/config.yaml"
+    path.write_text(path.read_text().replace(str(tmp_path / "store"),
+                                             str(tmp_path / "cache/remote")))
+    for args in (["push"], ["fetch"], ["status", "-c"]):
+        assert message in project.run(*args, code=1).stderr
+    assert not (tmp_path / "cache/remote").exists()
