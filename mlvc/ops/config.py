@@ -10,7 +10,7 @@ from mlvc import config as cfg
 from mlvc.errors import ConfigError
 from mlvc.paths import MLVC_DIR
 from mlvc.remote import check_place
-from mlvc.repo import check_cache_dir, find_root
+from mlvc.repo import Repo, check_cache_dir, find_root
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,8 @@ def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> Con
         check_cache_dir(root, (dot / os.path.expanduser(value)).resolve(), value, level)
     parts = key.split(".")
     if len(parts) == 3 and parts[0] == "remotes" and parts[2] == "url" and level != "global":
-        check_place(parts[1], value, find_root(cwd))
+        root = find_root(cwd)
+        check_place(parts[1], value, root, Repo(root).cache_dir)
     typed = cfg.set_value(files.path(level), level, key, value)
     return ConfigEntry(key, cfg.shown(key, typed), level,
                        _remote_warnings(files, key, level, typed))

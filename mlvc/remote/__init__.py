@@ -116,11 +116,11 @@ def open_remote(config: Config, root: Path, name: str | None = None,
     check_place(name, url, root, cache_dir)
     url = resolve_url(url, root)
     proto = scheme(url)
-    if proto in (None, "file", "local"):
+    path = local_path(url, root)
+    if path is not None:
         from fsspec.implementations.local import LocalFileSystem
 
-        path = url.split("://", 1)[1] if proto else url
-        return LocalRemote(name, url, LocalFileSystem(), os.path.abspath(path))
+        return LocalRemote(name, url, LocalFileSystem(), path)
     import fsspec
 
     try:
