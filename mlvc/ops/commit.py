@@ -49,7 +49,10 @@ class Saved:
     out: Out
     changed: bool  # the recorded oid is new
     hashed: int  # files read (the rest came from the state DB)
-    repaired: int = 0  # files stored again: their cache object was missing or corrupt
+    repaired: int = 0  # files stored again: their cache object was lost or corrupt
+    # Files whose bytes the cache never had (added with --no-commit, or hashed as a stage's
+    # dep), stored now.
+    newly_stored: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,8 @@ class CommitResult:
         return {
             "saved": [{"pointer": s.pointer, "path": s.out.path, "oid": s.out.oid,
                        "type": s.out.type, "size": s.out.size, "nfiles": s.out.nfiles,
-                       "changed": s.changed, "hashed": s.hashed, "repaired": s.repaired}
+                       "changed": s.changed, "hashed": s.hashed, "repaired": s.repaired,
+                       "newly_stored": s.newly_stored}
                       for s in self.saved],
             "git_files": list(self.git_files),
             "staged": self.staged,
@@ -77,7 +81,8 @@ class Stored:
     path: RelPath
     out: Out | None  # None: the path does not exist (only with ``missing_ok``)
     hashed: int  # files read (the rest came from the state DB)
-    repaired: int = 0  # of those, files whose object was missing or corrupt: stored again
+    repaired: int = 0  # of those, files whose object was lost or corrupt: stored again
+    newly_stored: int = 0  # files known unchanged whose bytes the cache never had (see Saved)
 
 
 def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: int | None = None,
@@ -149,7 +154,8 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     corrupt = frozenset(repo.state.corrupt_objects()) if save else frozenset()
     checker = ObjectChecker(repo.cache, repo.state)
     sound: Mapping[str, StatKey] = {}  # the stat of objects found sound here
-    restored: set[RelPath] = set()  # files stored again: their object was missing or bad
+    restored: set[RelPath] = set()  # files stored again: their object was lost or bad
+    filled: set[RelPath] = set()  # files whose bytes the cache never had
     if save:
         # The objects of the files known unchanged are checked as status checks them (a
         # stat against the verification record; a mismatch is hashed). One that is missing
@@ -167,7 +173,11 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         corrupt |= check.corrupt
         again = [f for f in known if f.oid in check.bad or f.oid in corrupt]
         todo += again
-        restored = {f.path for f in again}
+        # A missing object that was once verified was lost; one never verified was never
+        # stored (the files were added with --no-commit, or hashed as a stage's dep).
+        lost = repo.state.verified_objects(check.missing).keys() if check.missing else set()
+        for f in again:
+            (filled if f.oid in check.missing and f.oid not in lost else restored).add(f.path)
         sound = {o: marked[o] if o in marked else proven[o] for o in held}
         sound.update(check.keys)
     hashed_paths = {f.path for f in todo}
@@ -255,8 +265,9 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         repo.state.put_listing(oid, data)
     repo.state.put_marks(done.marks)
     stored = list(done.stored if built is None else built.stored)
-    if restored:
-        stored = [replace(s, repaired=sum(1 for p in restored if is_within(p, s.path)))
+    if restored or filled:
+        stored = [replace(s, repaired=sum(1 for p in restored if is_within(p, s.path)),
+                          newly_stored=sum(1 for p in filled if is_within(p, s.path)))
                   for s in stored]
     return stored
 
@@ -334,7 +345,7 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
             (*old.outs, out) if old else (out,))
         updated[pointer_path] = Pointer(pointer_path, outs)
         saved.append(Saved(pointer_path, out, previous is None or previous != out, rec.hashed,
-                           rec.repaired))
+                           rec.repaired, rec.newly_stored))
 
     changed = [p for p in dict.fromkeys(p for p, _ in items) if updated[p] != pointers.get(p)]
     write_pointers(repo.root, [updated[p] for p in changed], progress)

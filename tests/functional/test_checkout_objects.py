@@ -337,6 +337,39 @@ def test_commit_stores_again_an_object_that_went_bad_before_any_status_saw_it(pr
     assert project.read("data/a") == "good" and project.read("data/c") == "edited"
 
 
+def test_commit_after_add_no_commit_stores_the_files_and_does_not_call_it_a_repair(project):
+    """`add --no-commit` then `commit` (the files known from the state DB, their objects
+    never stored) said "Nothing to commit" and "Stored 2 files again: the cache's copy was
+    missing or corrupt"; so did `add` of a file hashed before as a stage's dep. Only an
+    object that was stored once (it has a verification record) and is gone or bad now is a
+    repair."""
+    project.gen({"data": {"a": "one", "b": "two"}})
+    aged(project.root / "data")
+    project.run("add", "--no-commit", "data")
+    assert not obj(project, b"one").exists()
+    r = project.run("commit")
+    assert r.stdout.startswith(
+        "Stored 2 files in the cache; the pointers already matched the workspace.\n")
+    assert "again" not in r.stdout and "Nothing to commit" not in r.stdout
+    assert obj(project, b"one").read_bytes() == b"one"
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+    # Stored once, then lost: that is a repair.
+    obj(project, b"one").unlink()
+    doc = json.loads(project.run("commit", "--json").stdout)
+    assert [(s["repaired"], s["newly_stored"]) for s in doc["saved"]] == [(1, 0)]
+    assert obj(project, b"one").read_bytes() == b"one"
+
+    # A stage's dep is hashed, not stored: adding it later stores it, quietly.
+    project.gen({"src.py": "print(1)\n", "mlvc.yaml": "stages:\n  s:\n    cmd: echo hi > o\n"
+                 "    deps: [src.py]\n    outs: [o]\n"})
+    aged(project.root / "src.py")
+    project.run("repro")
+    assert not obj(project, b"print(1)\n").exists()
+    r = project.run("add", "src.py")
+    assert "again" not in r.stdout
+    assert obj(project, b"print(1)\n").exists()
+
+
 def test_a_file_whose_bytes_are_stored_already_gets_its_object_checked(project):
     """A new file whose bytes the cache holds already (a renamed or copied file, a reverted
     edit) finds its object there: commit checks that object as it checks those of the files

@@ -54,7 +54,7 @@ def add_cmd(targets, no_commit, jobs, as_json):
 
 
 def _repaired(result) -> None:
-    """Say when files were stored again because their cache objects were missing or bad."""
+    """Say when files were stored again because their cache objects were lost or bad."""
     n = sum(s.repaired for s in result.saved)
     if n:
         echo(f"Stored {count(n, 'file')} again: the cache's copy was missing or corrupt.")
@@ -103,7 +103,11 @@ def commit_cmd(targets, force, jobs, as_json):
     for s in changed[:LIST_LIMIT]:
         echo(f"Committed {shown(s.out.path)} -> {shown(s.pointer)}")
     _more(changed, "Committed")
-    if not changed:
+    filled = sum(s.newly_stored for s in result.saved)
+    if not changed and filled:
+        echo(f"Stored {count(filled, 'file')} in the cache; the pointers already matched the "
+             "workspace.")
+    elif not changed:
         echo("Nothing to commit: the pointers already match the workspace.")
     _repaired(result)
     for d in result.not_run:
