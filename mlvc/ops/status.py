@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,9 @@ class OutStatus:
     other_projects: tuple[RelPath, ...] = ()
     problem: str | None = None  # the recorded tree itself could not be read
     missing: bool = False  # nothing at all in the workspace
+    # With a recorded tree not in the cache: whether the workspace holds that very data (as
+    # after `add --no-commit`; `mlvc commit` stores it), None when not known.
+    holds_recorded: bool | None = None
 
     @property
     def clean(self) -> bool:
@@ -55,6 +58,8 @@ class OutStatus:
             doc["problem"] = self.problem
         if self.missing:
             doc["missing"] = True
+        if self.holds_recorded is not None:
+            doc["holds_recorded"] = self.holds_recorded
         return doc
 
 
@@ -186,6 +191,7 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
 
     new_marks = []
     kept = {}  # the chunks of each output compared whole: other marks below it are stale
+    unread = []  # whole outputs there whose recorded tree the cache lacks
     for i, item, ws, rec, part, elsewhere in zip(rest, loaded, views, recs, parts, others):
         t = item.selected.tracked
         if item.whole is not None and item.whole.type == "dir":  # (a file has none below)
@@ -195,6 +201,9 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
         if rec is None:
             results[i] = OutStatus(t.pointer, t.out.path, problem=item.problem,
                                    missing=whole and not ws.files and not ws.dirs)
+            if whole and (ws.files or ws.dirs) and (item.problem or "").startswith(
+                    "not in cache"):
+                unread.append(i)
             continue
         changes = diff(rec, ws)
         files = rec.files
@@ -219,6 +228,16 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
                                     rec)
     repo.state.put_marks(new_marks)
     repo.state.prune_marks(kept)
+    if unread:
+        # The workspace's own oid tells whether it holds the recorded data (hashing what
+        # the state DB does not know; nothing is stored).
+        from mlvc.ops.commit import store_paths
+
+        paths = [selected[i].tracked.out.path for i in unread]
+        for i, now in zip(unread, store_paths(repo, paths, save=False, jobs=jobs,
+                                              progress=progress)):
+            held = now.out is not None and now.out.oid == selected[i].tracked.out.oid
+            results[i] = replace(results[i], holds_recorded=held)
     return results
 
 

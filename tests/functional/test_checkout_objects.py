@@ -347,6 +347,19 @@ def test_commit_after_add_no_commit_stores_the_files_and_does_not_call_it_a_repa
     aged(project.root / "data")
     project.run("add", "--no-commit", "data")
     assert not obj(project, b"one").exists()
+    # status can say the workspace holds the recorded data (it could not list the files).
+    out = project.run("status").stdout
+    assert "  the workspace holds this data: `mlvc commit` stores it in the cache\n" in out
+    assert json.loads(project.run("status", "--json").stdout)["changed"][0][
+        "holds_recorded"] is True
+    (project.root / "data/b").unlink()
+    out = project.run("status").stdout
+    assert "  the workspace holds other data: `mlvc commit` records and stores it\n" in out
+    shutil.rmtree(project.root / "data")  # nothing there: nothing to say about it
+    doc = json.loads(project.run("status", "--json").stdout)["changed"][0]
+    assert "holds_recorded" not in doc and doc["missing"] is True
+    project.gen({"data": {"a": "one", "b": "two"}})
+    aged(project.root / "data")
     r = project.run("commit")
     assert r.stdout.startswith(
         "Stored 2 files in the cache; the pointers already matched the workspace.\n")
@@ -368,6 +381,16 @@ def test_commit_after_add_no_commit_stores_the_files_and_does_not_call_it_a_repa
     r = project.run("add", "src.py")
     assert "again" not in r.stdout
     assert obj(project, b"print(1)\n").exists()
+
+
+def test_commit_counts_newly_stored_files_per_output(project):
+    project.gen({"x": {"a": "1", "b": "2", "c": "3"}, "y": {"d": "4"}, "z.bin": "5"})
+    project.run("add", "--no-commit", "x", "y", "z.bin")
+    doc = json.loads(project.run("commit", "--json").stdout)
+    assert {s["path"]: (s["newly_stored"], s["repaired"], s["changed"])
+            for s in doc["saved"]} == {"x": (3, 0, False), "y": (1, 0, False),
+                                       "z.bin": (1, 0, False)}
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
 
 
 def test_a_file_whose_bytes_are_stored_already_gets_its_object_checked(project):

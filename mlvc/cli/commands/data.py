@@ -175,6 +175,10 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo(f"{shown(out.path)} ({shown(out.pointer)}):")
             if out.problem:
                 echo(f"  {out.problem}")
+            if out.holds_recorded:
+                echo("  the workspace holds this data: `mlvc commit` stores it in the cache")
+            elif out.holds_recorded is False:
+                echo("  the workspace holds other data: `mlvc commit` records and stores it")
             if out.missing:
                 echo_list("deleted", [out.path])
             else:
