@@ -109,9 +109,12 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     plans = []
     views = []
     compared = []  # what the plans were made from, to mark outputs after (see _placed.py)
+    holding = _holds_recorded(repo, [item for item in loaded if item.recorded is None],
+                              scanned, jobs, progress)
     for item in loaded:
         if item.recorded is None:
-            failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
+            if item.selected not in holding:  # (else it is there already: nothing to do)
+                failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
             continue
         s = item.selected
         # Sub-folders still clean by their own marks need nothing either (not with
@@ -176,6 +179,24 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
                           tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(sorted(failed)),
                           made, removed, repaired)
+
+
+def _holds_recorded(repo: Repo, unread: list, scanned: dict, jobs: int,
+                    progress: Progress) -> set[Selected]:
+    """Of whole outputs whose recorded tree is not in the cache, those whose workspace holds
+    that very data (after ``add --no-commit``): there is nothing to place, so nothing fails.
+    Found by the workspace's own oid (hashing what the state DB does not know)."""
+    there = [i.selected for i in unread
+             if not i.selected.within and (i.problem or "").startswith("not in cache")
+             and scanned[i.selected].kind is not None]
+    if not there:
+        return set()
+    from mlvc.ops.commit import store_paths
+
+    now = store_paths(repo, [s.tracked.out.path for s in there], save=False, jobs=jobs,
+                      progress=progress)
+    return {s for s, st in zip(there, now)
+            if st.out is not None and st.out.oid == s.tracked.out.oid}
 
 
 def _soundly_saved(repo: Repo, views: list, jobs: int, progress: Progress

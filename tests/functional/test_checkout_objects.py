@@ -352,9 +352,13 @@ def test_commit_after_add_no_commit_stores_the_files_and_does_not_call_it_a_repa
     assert "  the workspace holds this data: `mlvc commit` stores it in the cache\n" in out
     assert json.loads(project.run("status", "--json").stdout)["changed"][0][
         "holds_recorded"] is True
+    # checkout has nothing to place (it failed: "not in cache"), as in a git hook.
+    assert project.run("checkout").stdout == "Nothing to do: the workspace matches.\n"
     (project.root / "data/b").unlink()
     out = project.run("status").stdout
     assert "  the workspace holds other data: `mlvc commit` records and stores it\n" in out
+    r = project.run("checkout", code=1)  # (the recorded data is nowhere to be had)
+    assert "error: data: not in cache (object" in r.stderr
     shutil.rmtree(project.root / "data")  # nothing there: nothing to say about it
     doc = json.loads(project.run("status", "--json").stdout)["changed"][0]
     assert "holds_recorded" not in doc and doc["missing"] is True
