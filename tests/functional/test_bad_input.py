@@ -306,7 +306,7 @@ def test_corrupt_cache_object_is_reported_and_never_placed(project):
     obj.write_bytes(b"rotten bytes")
     doc = json.loads(project.run("status", "--json").stdout)
     assert doc["changed"][0]["corrupt_in_cache"] == ["data/a"]
-    repair = "`mlvc commit` stores them again from the workspace files that still hold"
+    repair = "`mlvc commit` stores them in the cache from the workspace files that hold"
     assert repair in project.run("status").stdout  # data/a still holds the good bytes
     (project.root / "data/a").unlink()
     assert repair not in project.run("status").stdout  # nothing holds them now

@@ -201,7 +201,7 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
         # A file as recorded in the workspace still holds the bytes its object lost.
         if any(p for o in result.outs for p in (*o.corrupt_in_cache, *o.not_in_cache)
                if not p.endswith("/") and p not in o.deleted and p not in o.modified):
-            echo("`mlvc commit` stores them again from the workspace files that still hold "
+            echo("`mlvc commit` stores them in the cache from the workspace files that hold "
                  "their bytes.")
         if result.stages:
             echo("\n`mlvc repro` runs the stages that are out of date.")
