@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from mlvc.errors import TargetError
 from mlvc.objects.tree import TreeEntry
-from mlvc.ops import record_in_git, user_paths
+from mlvc.ops import inside_hint, record_in_git, user_paths
 from mlvc.parallel import in_background, run_batched
-from mlvc.paths import RelPath, to_fs
+from mlvc.paths import RelPath, seen_from, to_fs
 from mlvc.pipeline import LOCK_FILE
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -571,6 +571,13 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     # command was run by hand.
     unrun, paths = index.unrecorded_stages(paths)
     selected = index.select(paths, here) if paths or not unrun else []
+    # A part of a tracked folder cannot be recorded alone: the whole output's new tree
+    # would take in the changes beside it too, which were not asked for.
+    for s in selected:
+        if s.within:
+            raise TargetError(f"'{seen_from(s.within, here)}' is a part of a tracked folder: "
+                              "commit records whole outputs",
+                              hint=inside_hint(index, s.within, "commit {}", here))
     # With no target (or the whole project), such a stage is left alone: say so when its
     # outputs are on disk, since `status` calls them "never ran" and nothing here would.
     not_run = () if unrun or any(paths) else tuple(

@@ -129,6 +129,24 @@ def test_no_commit_writes_pointer_without_caching(project):
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
 
 
+def test_commit_of_a_part_of_a_tracked_folder_is_refused(project):
+    """`mlvc commit data/s` recorded the whole of data, changes beside data/s included."""
+    project.gen({"data": {"s": {"a": "1"}, "t": {"b": "2"}}})
+    project.run("add", "data")
+    project.gen({"data": {"s": {"a": "edited"}, "t": {"b": "edited too"}}})
+    pointer = project.read("data.mlvc")
+    r = project.run("commit", "data/s", code=1)
+    assert "error: 'data/s' is a part of a tracked folder: commit records whole outputs" \
+        in r.stderr
+    assert "`mlvc commit data` names all of it" in r.stderr
+    r = project.run("commit", "s/a", cwd=project.root / "data", code=1)
+    assert "error: 's/a' is a part" in r.stderr and "`mlvc commit .`" in r.stderr
+    assert project.read("data.mlvc") == pointer
+    project.run("commit", "data")
+    modified = json.loads(project.run("status", "--json").stdout)
+    assert modified["clean"] is True and project.read("data.mlvc") != pointer
+
+
 def test_change_within_the_same_timestamp_tick_is_seen(project):
     """The racy-git case: same size, same mtime, new content, right after hashing."""
     project.gen({"data": {"a.csv": "1,2,3"}})
