@@ -559,6 +559,7 @@ def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None =
         engine._record(stage, cur, tuple(s.out for s in stored))
         for s in stored:
             old = next((o for o in before.outs if o.path == s.path), None) if before else None
-            saved.append(Saved(LOCK_FILE, s.out, old != s.out, s.hashed))
+            saved.append(Saved(LOCK_FILE, s.out, old != s.out, s.hashed, s.repaired,
+                               s.newly_stored))
     engine.flush_lock()
     return saved, [f for f in engine.git_files if f != LOCK_FILE]

@@ -357,7 +357,10 @@ def test_no_commit_keeps_outputs_out_of_the_cache(project):
     project.run("repro", "--no-commit")
     oid = lock(project)["stages"]["s"]["outs"][0]["oid"]
     assert not (project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]).exists()
-    project.run("commit")
+    assert project.run("checkout").stdout == "Nothing to do: the workspace matches.\n"
+    r = project.run("commit")  # (it said "Nothing to commit")
+    assert r.stdout.startswith(
+        "Stored 1 file in the cache; the pointers already matched the workspace.\n")
     assert (project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]).exists()
 
 
