@@ -38,7 +38,7 @@ class Git:
         return ScmError(f"{self.root} is not inside a git repository",
                         hint="run `git init` first, or use `mlvc init --no-scm`")
 
-    def _run(self, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+    def _run(self, *args: str, ok: tuple[int, ...] = (0,), stdin: bytes | None = None) -> str:
         """Run a git command in the project folder and return its output (an exit code
         not in ``ok`` is an error).
 
@@ -49,7 +49,7 @@ class Git:
 
         try:
             proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True,
-                                  check=False)
+                                  check=False, input=stdin)
         except FileNotFoundError:
             raise ScmError("git is not installed (or not on PATH)",
                            hint="install git, or use `mlvc init --no-scm`") from None
@@ -74,6 +74,20 @@ class Git:
         track: ``git add`` refuses them. (``check-ignore`` exits with 1 when it finds none.)"""
         out = self._run("check-ignore", "--", *paths, ok=(0, 1))  # (-z needs --stdin)
         return [p for p in out.splitlines() if p]
+
+    def ignore_rules(self, paths: list[str]) -> dict[str, str]:
+        """The ``.gitignore`` rule (``source:line:pattern``) that makes git ignore each of
+        ``paths`` that it ignores and does not track (``git add`` refuses those)."""
+        rules: dict[str, str] = {}
+        if not paths:
+            return rules
+        given = "".join(f"{p}\0" for p in paths).encode(errors="surrogateescape")
+        fields = self._run("check-ignore", "-v", "-z", "--stdin", ok=(0, 1),
+                           stdin=given).split("\0")
+        for source, line, pattern, path in zip(*[iter(fields)] * 4):
+            if path and not pattern.startswith("!"):  # (a negation un-ignores it)
+                rules[path] = f"{source}:{line}: {pattern}"
+        return rules
 
     def changed_below(self, pathspecs: list[str]) -> set[str]:
         """The paths that ``git add PATHSPECS`` would stage, relative to the project: files

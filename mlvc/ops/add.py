@@ -15,6 +15,7 @@ from mlvc.paths import (
     RelPath,
     has_reserved_part,
     is_within,
+    name,
     overlaps,
     seen_from,
     to_fs,
@@ -97,3 +98,18 @@ def _validate(repo: Repo, index: Index, paths: list[RelPath], here: RelPath | No
             raise TargetError(f"'{seen(shown)}' is tracked by git already",
                               hint="stop tracking it in git first: "
                                  f"git rm -r --cached {typed(shown)}")
+        check_pointers_kept(repo, [pointer_path_for(p) for p in paths], here)
+
+
+def check_pointers_kept(repo: Repo, pointers: list[RelPath], here: RelPath | None) -> None:
+    """Refuse pointer files that git would ignore: never committed, they would never reach
+    the team (``git add`` refuses them), and the data would be tracked for nobody."""
+    if repo.scm is None:
+        return
+    rules = repo.scm.ignore_rules(pointers)
+    if rules:
+        pointer, rule = next(iter(rules.items()))
+        raise TargetError(f"'{seen_from(pointer, here)}' would be ignored by git ({rule}): "
+                          "the pointer file could not be committed",
+                          hint=f"change that rule, or add `!/{gitignore.escape(name(pointer))}`"
+                               " below it in the .gitignore of the pointer's folder")

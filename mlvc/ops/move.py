@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlvc.errors import TargetError
 from mlvc.ops import inside_hint, record_in_git, user_paths
+from mlvc.ops.add import check_pointers_kept
 from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -66,6 +67,7 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
             raise TargetError(f"'{dst_path}' overlaps '{other.out.path}' ({other.pointer})")
     if repo.scm is not None and repo.scm.tracked([dst_path]):
         raise TargetError(f"'{dst_path}' is tracked by git")
+    check_pointers_kept(repo, [pointer_path_for(dst_path)], here)
 
     new_pointer = pointer_path_for(dst_path)
     with repo.lock():

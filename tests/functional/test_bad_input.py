@@ -51,6 +51,25 @@ def test_git_tracked_target(project):
     assert_refused(project, "add", "src", match="tracked by git", hint="git rm -r --cached")
 
 
+def test_a_pointer_file_that_git_would_ignore_is_refused(project):
+    """As DVC does: a pointer git ignores is never committed, and the team never sees the
+    data (`git add` refuses it, and the hint to run it was all mlvc said)."""
+    project.gen({".gitignore": "data*\n"}, commit="rules")
+    project.gen({"data": {"a": "1"}, "keep": {"b": "2"}})
+    assert_refused(project, "add", "data", match="'data.mlvc' would be ignored by git "
+                   "(.gitignore:1: data*): the pointer file could not be committed",
+                   hint="add `!/data.mlvc` below it")
+    project.run("add", "keep")
+    assert_refused(project, "move", "keep", "data2", match="'data2.mlvc' would be ignored")
+    # Un-ignored by a negation below the rule: fine.
+    project.gen({".gitignore": "data*\n!/data.mlvc\n"})
+    project.run("add", "data")
+    project.commit_all("tracked")
+    # A pointer git tracks already is not ignored by any rule added later.
+    project.gen({".gitignore": "data*\n", "data": {"a": "changed"}})
+    project.run("add", "data")
+
+
 def test_target_inside_dot_mlvc(project):
     assert_refused(project, "add", ".mlvc/config.yaml", match="inside .mlvc/")
 
