@@ -70,10 +70,9 @@ class Git:
         self._run_paths(("add",), paths)
 
     def ignored(self, paths: list[str]) -> list[str]:
-        """Which of ``paths`` (plain names: a line each, unquoted) git ignores and does not
-        track: ``git add`` refuses them. (``check-ignore`` exits with 1 when it finds none.)"""
-        out = self._run("check-ignore", "--", *paths, ok=(0, 1))  # (-z needs --stdin)
-        return [p for p in out.splitlines() if p]
+        """Which of ``paths`` git ignores and does not track: ``git add`` refuses them."""
+        rules = self.ignore_rules(paths)
+        return [p for p in paths if p in rules]
 
     def ignore_rules(self, paths: list[str]) -> dict[str, str]:
         """The ``.gitignore`` rule (``source:line:pattern``) that makes git ignore each of
@@ -82,6 +81,7 @@ class Git:
         if not paths:
             return rules
         given = "".join(f"{p}\0" for p in paths).encode(errors="surrogateescape")
+        # (``check-ignore`` exits with 1 when it finds none; -z needs --stdin.)
         fields = self._run("check-ignore", "-v", "-z", "--stdin", ok=(0, 1),
                            stdin=given).split("\0")
         for source, line, pattern, path in zip(*[iter(fields)] * 4):

@@ -53,3 +53,20 @@ def test_paths_are_literal_and_any_number_fit(tmp_path, monkeypatch):
     assert len(runs) > 5  # the 40 paths took several command lines
     git.add(["a*"])
     assert sorted(git.tracked(["a*", "ab"])) == ["a*", "ab"]
+
+
+def test_ignore_rules_name_the_rule_and_skip_negated_and_tracked_paths(tmp_path):
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / ".gitignore").write_text("data*\n!/data-kept.mlvc\nsub/\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "tracked.txt").write_text("x")
+    git = Git(tmp_path)
+    git.add(["tracked.txt"])
+    (tmp_path / ".gitignore").write_text("data*\n!/data-kept.mlvc\nsub/\ntracked*\n")
+    paths = ["data.mlvc", "data-kept.mlvc", "datä.mlvc", "data ü.mlvc", "sub/x.mlvc",
+             "tracked.txt", "other.mlvc"]
+    assert git.ignore_rules(paths) == {
+        "data.mlvc": ".gitignore:1: data*", "data ü.mlvc": ".gitignore:1: data*",
+        "sub/x.mlvc": ".gitignore:3: sub/"}
+    assert git.ignored(paths) == ["data.mlvc", "data ü.mlvc", "sub/x.mlvc"]
+    assert git.ignore_rules([]) == {}
