@@ -65,6 +65,10 @@ def check_name(path: RelPath, name: str) -> None:
                           hint="rename it, or leave it out with a line in .mlvcignore")
 
 
+# A pipe, socket or device file has no bytes to version.
+SPECIAL_HINT = "leave it out with a line in .mlvcignore, or move it out of the data"
+
+
 class Scanner:
     """Lists workspace paths. ``allowed`` are the real folders a symlink may lead into."""
 
@@ -97,7 +101,7 @@ class Scanner:
         if stat.S_ISREG(st.st_mode):
             return Listing("file").add_file(
                 WsFile(path, stat_key(st), bool(st.st_mode & stat.S_IXUSR), nlink=st.st_nlink))
-        raise TargetError(f"'{path}' is not a regular file or directory")
+        raise TargetError(f"'{path}' is not a regular file or directory", hint=SPECIAL_HINT)
 
     def _symlink(self, path: RelPath, fs_path: str) -> WsFile:
         real = os.path.realpath(fs_path)
@@ -188,7 +192,8 @@ class Scanner:
                         continue
                     st = entry.stat(follow_symlinks=False)
                     if st.st_mode & _S_IFMT != _S_IFREG:
-                        raise TargetError(f"'{child}' is not a regular file or directory")
+                        raise TargetError(f"'{child}' is not a regular file or directory",
+                                          hint=SPECIAL_HINT)
                     add_path(child)
                     add_key((st.st_ino, st.st_mtime_ns, st.st_size))
                     add_exec(bool(st.st_mode & 0o100))

@@ -70,6 +70,21 @@ def test_a_pointer_file_that_git_would_ignore_is_refused(project):
     project.run("add", "data")
 
 
+def test_a_pipe_in_the_data_is_refused_with_the_way_around_it(project):
+    project.gen({"data": {"a": "1"}})
+    os.mkfifo(project.root / "data/pipe")
+    os.mkfifo(project.root / "lone")
+    for target, shown in (("data", "data/pipe"), ("lone", "lone")):
+        # (Not assert_refused: its snapshot would open the pipe and wait for a writer.)
+        r = project.run("add", target, code=1)
+        assert r.stderr.startswith(f"error: '{shown}' is not a regular file or directory\n")
+        assert "hint: leave it out with a line in .mlvcignore" in r.stderr
+        assert not (project.root / f"{target}.mlvc").exists()
+    project.gen({"data": {".mlvcignore": "pipe\n"}})
+    project.run("add", "data")
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
 def test_target_inside_dot_mlvc(project):
     assert_refused(project, "add", ".mlvc/config.yaml", match="inside .mlvc/")
 
