@@ -41,6 +41,8 @@ class CheckoutResult:
     # Files whose cache object was found corrupt before they were replaced or deleted: their
     # bytes were stored again from them (see _soundly_saved).
     repaired: tuple[RelPath, ...] = ()
+    # Recorded paths taken by something that .mlvcignore leaves out now: left alone.
+    ignored: tuple[RelPath, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -72,7 +74,7 @@ class CheckoutResult:
                 "conflicts": list(self.conflicts),
                 "failed": [{"path": p, "reason": r} for p, r in self.failed],
                 "dirs_made": list(self.dirs_made), "dirs_removed": list(self.dirs_removed),
-                "repaired": list(self.repaired)}
+                "repaired": list(self.repaired), "ignored": list(self.ignored)}
 
 
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -158,7 +160,11 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     repo.state.put_corrupt(applied.corrupt)
     repo.state.put_files(applied.rows)
     repo.state.delete_files(applied.deleted)
-    failed.extend(applied.failed)
+    # A recorded path found taken that .mlvcignore leaves out now (a rule added after it
+    # was recorded) is not a failure: what is there is left alone, as the rule asks.
+    ignored = tuple(p for p, why in applied.failed
+                    if why == co.APPEARED and repo.ignore.is_ignored(p))
+    failed.extend((p, why) for p, why in applied.failed if p not in ignored)
     mark_placed(repo, [Checked(item, listing, part, ws, the_plan)
                        for (item, listing, part), (_, ws), the_plan
                        in zip(compared, views, plans)],
@@ -176,9 +182,10 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         conflicts.extend(the_plan.conflicts)
     deleted = applied.deleted
     made, removed = _empty_folders(repo, plans, [*ok, *deleted])
+    made = tuple(d for d in made if not repo.ignore.is_ignored(d, True))
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
                           tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(sorted(failed)),
-                          made, removed, repaired)
+                          made, removed, repaired, tuple(sorted(ignored)))
 
 
 def _holds_recorded(repo: Repo, unread: list, scanned: dict, jobs: int,

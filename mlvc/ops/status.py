@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mlvc.errors import FormatError, MlvcError
 from mlvc.ops import user_paths
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index, Selected
@@ -41,17 +42,19 @@ class OutStatus:
     # With a recorded tree not in the cache: whether the workspace holds that very data (as
     # after `add --no-commit`; `mlvc commit` stores it), None when not known.
     holds_recorded: bool | None = None
+    # Recorded paths still there that .mlvcignore leaves out now: not "deleted".
+    ignored: tuple[RelPath, ...] = ()
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.deleted or self.modified or self.not_in_cache
                     or self.corrupt_in_cache or self.other_projects or self.problem
-                    or self.missing)
+                    or self.missing or self.ignored)
 
     def to_json(self) -> dict:
         doc: dict = {"pointer": self.pointer, "path": self.path}
         for key in ("added", "deleted", "modified", "not_in_cache", "corrupt_in_cache",
-                    "other_projects"):
+                    "other_projects", "ignored"):
             if getattr(self, key):
                 doc[key] = list(getattr(self, key))
         if self.problem:
@@ -206,14 +209,18 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
                 unread.append(i)
             continue
         changes = diff(rec, ws)
+        gone = not ws.files and not ws.dirs
+        ignored = () if gone else ignored_now(repo, changes.deleted)
         files = rec.files
         bad_trees = [t.out.path + "/"] if rec.trees & check.corrupt else []
         not_in_cache = tuple(sorted(p for p, w in files.items() if w.oid in check.missing))
         corrupt = tuple(sorted(p for p, w in files.items() if w.oid in check.corrupt))
+        deleted = tuple(p for p in changes.deleted if p not in ignored) if ignored else \
+            changes.deleted
         results[i] = result = OutStatus(
-            t.pointer, t.out.path, changes.added, changes.deleted, changes.modified,
+            t.pointer, t.out.path, changes.added, deleted, changes.modified,
             not_in_cache, corrupt + tuple(bad_trees), elsewhere,
-            missing=whole and not ws.files and not ws.dirs and bool(files or rec.dirs),
+            missing=whole and gone and bool(files or rec.dirs), ignored=ignored,
         )
         if not whole:
             continue
@@ -239,6 +246,18 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
             held = now.out is not None and now.out.oid == selected[i].tracked.out.oid
             results[i] = replace(results[i], holds_recorded=held)
     return results
+
+
+def ignored_now(repo: Repo, missing: tuple[RelPath, ...]) -> tuple[RelPath, ...]:
+    """Of recorded paths the scan did not find, those still there that .mlvcignore leaves
+    out (a rule added after they were recorded). One lstat per path not found."""
+    out = []
+    for p in missing:
+        path = p.rstrip("/")
+        if os.path.lexists(to_fs(repo.root, path)) and repo.ignore.is_ignored(
+                path, p.endswith("/")):
+            out.append(p)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         except IsADirectoryError:
             return (_IN_THE_WAY,)
         except FileExistsError:
-            return (_APPEARED,)
+            return (APPEARED,)
         except OSError as exc:
             if is_no_space(exc):
                 return (NO_SPACE,)
@@ -236,7 +236,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
 _LINKED = ()
 _NO_KEY = (None, None, None)
 _IN_THE_WAY = "a folder that is not empty is in the way"
-_APPEARED = "something was made there during the checkout: it was kept"
+APPEARED = "something was made there during the checkout: it was kept"
 
 
 def _want_size(act: Action) -> int:

@@ -41,6 +41,37 @@ def test_a_long_list_of_kept_files_says_how_many_it_leaves_out(project):
     assert len(json.loads(project.run("checkout", "--json", code=1).stdout)["conflicts"]) == 25
 
 
+def test_recorded_files_that_mlvcignore_leaves_out_now_are_named_and_left_alone(project):
+    """A rule added after the data was recorded: status said "deleted" for files that were
+    there, and checkout failed on each with "something was made there during the
+    checkout" (and reported their folder as made)."""
+    project.gen({"data": {"a": "1", "x.tmp": "t", "cache": {"c": "c"}}})
+    project.run("add", "data")
+    project.gen({".mlvcignore": "*.tmp\ncache/\n"})
+    (project.root / "data/x.tmp").chmod(0o644)
+    (project.root / "data/x.tmp").write_text("mine")  # (ignored: not looked at)
+    out = project.run("status").stdout
+    assert "  ignored now:      data/cache/c\n  ignored now:      data/x.tmp\n" in out
+    assert "deleted" not in out and "`mlvc commit` records the outputs without them" in out
+    doc = json.loads(project.run("status", "--json").stdout)
+    assert doc["changed"][0]["ignored"] == ["data/cache/c", "data/x.tmp"]
+    assert "deleted" not in doc["changed"][0]
+    for args in (["checkout"], ["checkout", "--force"]):
+        r = project.run(*args)
+        assert r.stdout == ""
+        assert "warning: data/x.tmp: left alone: .mlvcignore leaves it out now" in r.stderr
+    assert project.read("data/x.tmp") == "mine"
+    doc = json.loads(project.run("checkout", "--json").stdout)
+    assert doc["ignored"] == ["data/cache/c", "data/x.tmp"] and doc["failed"] == []
+    assert doc["dirs_made"] == []
+    # Gone from disk, a recorded file is put back (status then names it again).
+    (project.root / "data/x.tmp").unlink()
+    project.run("checkout")
+    assert project.read("data/x.tmp") == "t"
+    project.run("commit")  # recorded without them
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
 def test_unsaved_edit_is_reported_not_overwritten(project):
     project.gen(V1)
     project.run("add", "data")

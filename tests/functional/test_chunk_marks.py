@@ -128,7 +128,7 @@ CHANGES = {
     "exec bit": (lambda p: _set_mode(p.root / "data/s1/c", 0o755),
                  {"modified": ["data/s1/c"]}),
     "ignored": (lambda p: (p.root / ".mlvcignore").write_text("2\n"),
-                {"deleted": ["data/big/x/2", "data/big/y/2"]}),
+                {"ignored": ["data/big/x/2", "data/big/y/2"]}),
     "object gone": (lambda p: _cache_object(p, b"x3").unlink(),
                     {"not_in_cache": ["data/big/x/3"]}),
     "folder gone": (lambda p: [os.unlink(p.root / "data/s0" / n) for n in "abc"]

@@ -86,7 +86,7 @@ CHANGES = {
                {"added": ["data/g02"], "deleted": ["data/f02"]}),
     "exec bit": (lambda p: os.chmod(p.root / "data/f09", 0o755), {"modified": ["data/f09"]}),
     "ignored": (lambda p: (p.root / ".mlvcignore").write_text("f1*\n"),
-                {"deleted": [f"data/f1{i}" for i in range(6)]}),
+                {"ignored": [f"data/f1{i}" for i in range(6)]}),
     "object gone": (lambda p: _cache_object(p, b"content f13").unlink(),
                     {"not_in_cache": ["data/f13"]}),
     "new folder": (lambda p: (p.root / "data/void").mkdir(), {"added": ["data/void/"]}),

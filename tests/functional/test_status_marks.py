@@ -110,7 +110,7 @@ CHANGES = {
     "new folder": (lambda p: (p.root / "data/sub/void").mkdir(), {"added": ["data/sub/void/"]}),
     "exec bit": (lambda p: os.chmod(p.root / "data/a.csv", 0o755), {"modified": ["data/a.csv"]}),
     "ignored": (lambda p: (p.root / ".mlvcignore").write_text("b.txt\n"),
-                {"deleted": ["data/sub/b.txt"]}),
+                {"ignored": ["data/sub/b.txt"]}),
     "object gone": (lambda p: _cache_object(p, b"sea").unlink(),
                     {"not_in_cache": ["data/sub/deeper/c"]}),
 }
@@ -218,7 +218,8 @@ def test_checkout_of_a_marked_output_reads_nothing_more(marked, monkeypatch):
     r = marked.run("checkout", "--json")
     assert json.loads(r.stdout) == {"added": [], "modified": [], "deleted": [], "relinked": [],
                                     "conflicts": [], "failed": [], "dirs_made": [],
-                                    "dirs_removed": [], "repaired": []}
+                                    "dirs_removed": [], "repaired": [],
+                                    "ignored": []}
     assert compared == [[]] and snapshot(marked.root, skip=(".git", "tmp")) == before
 
 

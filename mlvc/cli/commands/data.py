@@ -188,8 +188,12 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo_list("not in cache", out.not_in_cache)
             echo_list("corrupt in cache", out.corrupt_in_cache)
             echo_list("another project", [d + "/" for d in out.other_projects])
+            echo_list("ignored now", out.ignored)
         if any(not o.clean for o in result.outs):
             echo("\n`mlvc checkout` restores recorded data; `mlvc commit` records changes.")
+        if any(o.ignored for o in result.outs):
+            echo("Files that .mlvcignore leaves out now are left alone: `mlvc commit` records "
+                 "the outputs without them (or change the rule to keep them).")
         if any(o.other_projects for o in result.outs):
             echo("A recorded folder that holds another mlvc project (`mlvc init --force`) is "
                  "left alone: `mlvc commit` records the output without it.")
@@ -267,9 +271,12 @@ def report_checkout(result) -> None:
         click.echo(f"warning: {shown(p)}: its cache object was corrupt: stored again from the "
                    "file before the checkout changed it", err=True)
     _cut(result.repaired, "warning: ")
+    for p in result.ignored[:LIST_LIMIT]:
+        click.echo(f"warning: {shown(p)}: left alone: .mlvcignore leaves it out now", err=True)
+    _cut(result.ignored, "warning: ")
     if done:
         echo(done[:1].upper() + done[1:])
-    elif result.ok:
+    elif result.ok and not result.ignored:
         echo("Nothing to do: the workspace matches.")
     if result.conflicts:
         click.echo(f"Kept {count(len(result.conflicts), 'file')} with unsaved changes:", err=True)
