@@ -65,6 +65,11 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
     for other in index.overlap_finder()(dst_path):
         if other.out.path != src_path:
             raise TargetError(f"'{dst_path}' overlaps '{other.out.path}' ({other.pointer})")
+    if repo.ignore.is_ignored(dst_path, tracked.out.type == "dir"):
+        # (As `add` refuses: every command would then pass the output and its pointer by.)
+        raise TargetError(f"'{dst_path}' is ignored by .mlvcignore",
+                          hint="move it elsewhere, or remove the matching rule from "
+                               ".mlvcignore")
     if repo.scm is not None and repo.scm.tracked([dst_path]):
         raise TargetError(f"'{dst_path}' is tracked by git")
     check_pointers_kept(repo, [pointer_path_for(dst_path)], here)

@@ -289,6 +289,18 @@ def test_remove_outs_asks_on_a_terminal(project, monkeypatch):
     assert not (project.root / "data").exists()
 
 
+def test_move_into_a_folder_mlvcignore_leaves_out_is_refused(project):
+    """Moved there, the output and its pointer were passed by: "Nothing is tracked yet",
+    and no command could name it to move it back."""
+    project.gen({"data": {"a": "1"}, ".mlvcignore": "scratch/\n", "scratch": {}})
+    project.run("add", "data")
+    for dst in ("scratch/data", "scratch"):
+        r = project.run("move", "data", dst, code=1)
+        assert "error: 'scratch/data' is ignored by .mlvcignore" in r.stderr
+    assert (project.root / "data.mlvc").exists() and (project.root / "data/a").exists()
+    assert json.loads(project.run("status", "--json").stdout)["tracked"] == 1
+
+
 def test_move_renames_data_pointer_and_gitignore(project):
     project.gen({"data": {"a": "1"}, "archive": {}})
     project.run("add", "data")
