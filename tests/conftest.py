@@ -107,15 +107,19 @@ class Project:
         return snapshot(self.root)
 
 
-@pytest.fixture
-def project(tmp_path) -> Project:
-    root = tmp_path / "proj"
+def new_project(root: Path) -> Project:
+    """A git repository at ``root`` (made here) with ``mlvc init`` committed."""
     root.mkdir()
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
     p = Project(root)
     p.run("init")
     p.commit_all("init mlvc")
     return p
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return new_project(tmp_path / "proj")
 
 
 @pytest.fixture

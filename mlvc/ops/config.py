@@ -81,21 +81,19 @@ def _remote_warnings(files: cfg.ConfigFiles, key: str, level: str, value: object
     if level == "global":
         return ()
     if key == "core.remote":  # (`mlvc remote default` refuses one; this writes it as asked)
-        remotes = cfg.Config.load(files).remotes()
         name = str(value)
-        if remotes.get(name, {}).get("url"):
-            return ()
-        named = sorted(n for n, options in remotes.items() if options.get("url"))
-        known = f" (remotes: {', '.join(named)})" if named else ""
-        return (f"no remote named '{name}' yet{known}: push and pull will fail until "
-                f"`mlvc remote add {name} URL` adds it; or check the name",)
-    if len(parts) < 3 or parts[0] != "remotes" or parts[2] == "url":
+    elif len(parts) == 3 and parts[0] == "remotes" and parts[2] != "url":
+        name = parts[1]
+    else:
         return ()
     remotes = cfg.Config.load(files).remotes()
-    name = parts[1]
     if remotes.get(name, {}).get("url"):
         return ()
     named = sorted(n for n, options in remotes.items() if options.get("url"))
+    if key == "core.remote":
+        known = f" (remotes: {', '.join(named)})" if named else ""
+        return (f"no remote named '{name}' yet{known}: push and pull will fail until "
+                f"`mlvc remote add {name} URL` adds it; or check the name",)
     known = f" (remotes with one: {', '.join(named)})" if named else ""
     return (f"remote '{name}' has no url yet{known}: add it with "
             f"`mlvc remote add {name} URL`, or check the name",)

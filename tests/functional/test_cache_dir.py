@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, snapshot
+from tests.conftest import new_project, snapshot
 
 DATA = {"data": {"a.csv": "1,2\n", "sub": {"b.bin": b"\x00\x01" * 300}}}
 
@@ -21,20 +21,11 @@ def _objects(cache: Path) -> set[str]:
     return found
 
 
-def _new_project(root: Path) -> Project:
-    root.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
-    p = Project(root)
-    p.run("init")
-    p.commit_all("init mlvc")
-    return p
-
-
 @pytest.mark.parametrize("link", ["copy", "symlink"])
 def test_a_cache_outside_the_project_holds_the_objects_and_projects_can_share_it(
         project, tmp_path, link):
     shared = tmp_path / "shared-cache"
-    other = _new_project(tmp_path / "other")
+    other = new_project(tmp_path / "other")
     for p in (project, other):
         p.run("config", "cache.dir", str(shared))
         p.run("config", "cache.type", link)
