@@ -89,6 +89,18 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
                     "missing or corrupt",
                     hint="`mlvc commit` stores it in the cache, or use --force to delete it "
                          "anyway")
+            # Files in a tracked folder that mlvc passes by (.mlvcignore, a .git folder,
+            # another project) are in no cache: deleting the folder would lose them.
+            for out in out_paths:
+                untracked = _untracked(repo, out)
+                if untracked:
+                    raise ConfirmationRequired(
+                        f"'{untracked[0]}' is in '{out}' but not tracked (.mlvcignore, a "
+                        ".git folder or another project leaves it out): deleting the folder "
+                        "would lose it"
+                        + (f" and {len(untracked) - 1} more" if len(untracked) > 1 else ""),
+                        hint="move it out of the folder first, or use --force to delete it "
+                             "anyway")
         if outs:
             for out in out_paths:
                 fs = to_fs(repo.root, out)
@@ -106,6 +118,22 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
                               for p in pointers.values()), outs and bool(out_paths), git.files,
                         git.staged)
+
+
+def _untracked(repo: Repo, out: RelPath) -> list[RelPath]:
+    """The files on disk in folder ``out`` that its scan does not list (mlvc's own leftover
+    temporary files aside), in walk order."""
+    fs = to_fs(repo.root, out)
+    if not fs.is_dir() or fs.is_symlink():
+        return []
+    listing = repo.scanner.listing(out)
+    seen = {*listing.paths, *(p for _, p in listing.leftovers)}
+    found = []
+    for folder, dirs, files in os.walk(fs):
+        dirs.sort()
+        rel = os.path.relpath(folder, repo.root).replace(os.sep, "/")
+        found += [f"{rel}/{f}" for f in sorted(files) if f"{rel}/{f}" not in seen]
+    return found
 
 
 def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:

@@ -272,6 +272,26 @@ def test_remove_outs_refuses_data_added_with_no_commit(project):
     assert not (project.root / "data").exists()
 
 
+def test_remove_outs_refuses_to_delete_files_the_folder_holds_untracked(project):
+    """rmtree took files that .mlvcignore leaves out (in no cache) and nested .git folders
+    with the tracked ones."""
+    project.gen({"data": {"a": "1"}, ".mlvcignore": "*.tmp\n"})
+    project.run("add", "data")
+    project.gen({"data": {"notes.tmp": "precious", "more.tmp": "too"}})
+    r = project.run("remove", "data", "--outs", code=1)
+    assert ("error: 'data/more.tmp' is in 'data' but not tracked (.mlvcignore, a .git folder "
+            "or another project leaves it out): deleting the folder would lose it and 1 more"
+            ) in r.stderr
+    assert project.read("data/notes.tmp") == "precious" and project.read("data.mlvc")
+    for name in ("notes.tmp", "more.tmp"):
+        (project.root / "data" / name).unlink()
+    project.gen({"data": {".git": {"HEAD": "ref: x"}}})
+    r = project.run("remove", "data", "--outs", code=1)
+    assert "'data/.git/HEAD' is in 'data' but not tracked" in r.stderr
+    project.run("remove", "data", "--outs", "--force")
+    assert not (project.root / "data").exists()
+
+
 def test_remove_outs_asks_on_a_terminal(project, monkeypatch):
     from mlvc.cli import render
 
