@@ -30,6 +30,12 @@ def find_root(start: Path) -> Path:
                            hint="run `mlvc init` in the project's top folder")
 
 
+def resolve_cache_dir(dot: Path, configured: str) -> Path:
+    """The real folder that a ``cache.dir`` value names (relative ones start at ``dot``,
+    the project's ``.mlvc``)."""
+    return (dot / os.path.expanduser(configured)).resolve()
+
+
 def check_cache_dir(root: Path, path: Path, configured: str, level: str) -> None:
     """Refuse a cache folder inside the project's workspace (anywhere but the default
     ``.mlvc/cache``): mlvc would scan its objects as data, a checkout of an output around
@@ -83,7 +89,7 @@ class Repo:
     def cache_dir(self) -> Path:
         configured = self.config.get("cache.dir")
         if configured:
-            path = (self.dot / os.path.expanduser(str(configured))).resolve()
+            path = resolve_cache_dir(self.dot, str(configured))
             check_cache_dir(self.root, path, str(configured),
                             self.config.origins.get("cache.dir", "project"))
             return path

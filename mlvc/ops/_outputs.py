@@ -44,6 +44,7 @@ class Loaded:
     selected: Selected
     recorded: Recorded | None
     problem: str | None  # why the recorded tree could not be read
+    tree_missing: bool = False  # that is, its manifest is not in the cache
 
     @property
     def whole(self) -> Out | None:
@@ -83,17 +84,32 @@ def load_recorded(repo: Repo, selected: list[Selected]) -> list[Loaded]:
         try:
             full = _flatten_cached(repo, first, validated)
         except ObjectMissingError as exc:
-            problem = f"not in cache ({exc.message.split(' is ')[0]})"
+            problem, missing = f"not in cache ({exc.message.split(' is ')[0]})", True
         except CorruptObjectError as exc:
-            problem = f"corrupt in cache ({exc.message})"
+            problem, missing = f"corrupt in cache ({exc.message})", False
         else:
             read |= full.trees
             parts = restrict_many(full, [selected[i].within for i in members])
             loaded.update((i, Loaded(selected[i], part, None)) for i, part in zip(members, parts))
             continue
-        loaded.update((i, Loaded(selected[i], None, problem)) for i in members)
+        loaded.update((i, Loaded(selected[i], None, problem, missing)) for i in members)
     repo.state.put_valid_trees(read)  # every manifest read has passed validation by now
     return [loaded[i] for i in range(len(selected))]
+
+
+def holds_recorded(repo: Repo, unread: list[Loaded], jobs: int,
+                   progress: Progress = NULL_PROGRESS) -> list[bool]:
+    """For whole outputs whose recorded tree the cache lacks and whose workspace is there:
+    whether the workspace holds that very data (as after ``add --no-commit``). Found by the
+    workspace's own oid, hashing what the state DB does not know; nothing is stored."""
+    if not unread:
+        return []
+    from mlvc.ops.commit import store_paths
+
+    now = store_paths(repo, [i.selected.tracked.out.path for i in unread], save=False,
+                      jobs=jobs, progress=progress)
+    return [st.out is not None and st.out.oid == i.selected.tracked.out.oid
+            for i, st in zip(unread, now)]
 
 
 def refuse_unknown_parts(compared: Sequence[tuple[Loaded, WsView]],

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT, MlvcError
 from mlvc.ops import user_paths
-from mlvc.ops._outputs import Parts, load_recorded, refuse_unknown_parts, resolve
+from mlvc.ops._outputs import (
+    Parts,
+    holds_recorded,
+    load_recorded,
+    refuse_unknown_parts,
+    resolve,
+)
 from mlvc.ops._placed import Checked, mark_placed
 from mlvc.parallel import in_background
 from mlvc.paths import RelPath, to_fs
@@ -111,11 +117,15 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     plans = []
     views = []
     compared = []  # what the plans were made from, to mark outputs after (see _placed.py)
-    holding = _holds_recorded(repo, [item for item in loaded if item.recorded is None],
-                              scanned, jobs, progress)
+    # An output whose recorded tree the cache lacks but whose workspace holds that very
+    # data (after `add --no-commit`) needs nothing, so it does not fail.
+    unread = [i for i in loaded if i.tree_missing and not i.selected.within
+              and scanned[i.selected].kind is not None]
+    holding = {i.selected for i, held in zip(unread, holds_recorded(repo, unread, jobs, progress))
+               if held}
     for item in loaded:
         if item.recorded is None:
-            if item.selected not in holding:  # (else it is there already: nothing to do)
+            if item.selected not in holding:
                 failed.append((item.selected.tracked.out.path, item.problem or "unreadable"))
             continue
         s = item.selected
@@ -182,28 +192,9 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         conflicts.extend(the_plan.conflicts)
     deleted = applied.deleted
     made, removed = _empty_folders(repo, plans, [*ok, *deleted])
-    made = tuple(d for d in made if not repo.ignore.is_ignored(d, True))
     return CheckoutResult(tuple(sorted(added)), tuple(sorted(modified)), tuple(sorted(deleted)),
                           tuple(sorted(relinked)), tuple(sorted(conflicts)), tuple(sorted(failed)),
                           made, removed, repaired, tuple(sorted(ignored)))
-
-
-def _holds_recorded(repo: Repo, unread: list, scanned: dict, jobs: int,
-                    progress: Progress) -> set[Selected]:
-    """Of whole outputs whose recorded tree is not in the cache, those whose workspace holds
-    that very data (after ``add --no-commit``): there is nothing to place, so nothing fails.
-    Found by the workspace's own oid (hashing what the state DB does not know)."""
-    there = [i.selected for i in unread
-             if not i.selected.within and (i.problem or "").startswith("not in cache")
-             and scanned[i.selected].kind is not None]
-    if not there:
-        return set()
-    from mlvc.ops.commit import store_paths
-
-    now = store_paths(repo, [s.tracked.out.path for s in there], save=False, jobs=jobs,
-                      progress=progress)
-    return {s for s, st in zip(there, now)
-            if st.out is not None and st.out.oid == s.tracked.out.oid}
 
 
 def _soundly_saved(repo: Repo, views: list, jobs: int, progress: Progress
@@ -261,8 +252,10 @@ def _empty_folders(repo: Repo, plans: list[co.Plan], files: list[RelPath]
         return (), ()
     folders = {f.rpartition("/")[0] for f in files}  # (50,000 files: 9 ms; ancestors: 15)
     busy = ancestors(folders) | folders
+    # (A folder .mlvcignore leaves out now was there already: not made.)
     made = [d for p in plans for d in p.mkdirs
-            if d not in busy and os.path.isdir(to_fs(repo.root, d))]
+            if d not in busy and os.path.isdir(to_fs(repo.root, d))
+            and not repo.ignore.is_ignored(d, True)]
     removed = [d for p in plans for d in p.rmdirs
                if d not in busy and not os.path.lexists(to_fs(repo.root, d))]
     return tuple(sorted(set(made) - ancestors(made))), \

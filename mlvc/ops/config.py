@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from mlvc import config as cfg
 from mlvc.errors import ConfigError
 from mlvc.paths import MLVC_DIR
 from mlvc.remote import check_place
-from mlvc.repo import Repo, check_cache_dir, find_root
+from mlvc.repo import Repo, check_cache_dir, find_root, resolve_cache_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +57,14 @@ def _default_level(key: str) -> str:
 def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> ConfigEntry:
     level = level or _default_level(key)
     files = _files(cwd, level)
-    if key == "cache.dir" and level != "global":  # (a global one is relative to each project)
-        root = find_root(cwd)
-        dot = root / MLVC_DIR
-        check_cache_dir(root, (dot / os.path.expanduser(value)).resolve(), value, level)
+    # A cache or folder remote inside the project is refused before it is written (not a
+    # global one: relative to each project, it is checked where it is used).
     parts = key.split(".")
-    if len(parts) == 3 and parts[0] == "remotes" and parts[2] == "url" and level != "global":
+    if key == "cache.dir" and level != "global":
+        root = find_root(cwd)
+        check_cache_dir(root, resolve_cache_dir(root / MLVC_DIR, value), value, level)
+    elif (len(parts) == 3 and parts[0] == "remotes" and parts[2] == "url"
+          and level != "global"):
         root = find_root(cwd)
         check_place(parts[1], value, root, Repo(root).cache_dir)
     typed = cfg.set_value(files.path(level), level, key, value)

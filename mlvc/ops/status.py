@@ -152,7 +152,13 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
     ``marked``, those of them that are sound by their output's mark (see scan_by_marks).
     ``here`` is the user's folder, for the paths an error shows.
     """
-    from mlvc.ops._outputs import Parts, load_recorded, refuse_unknown_parts, resolve
+    from mlvc.ops._outputs import (
+        Parts,
+        holds_recorded,
+        load_recorded,
+        refuse_unknown_parts,
+        resolve,
+    )
     from mlvc.workspace.compare import diff, leave_out, other_projects, view
     from mlvc.workspace.verify import ObjectChecker
 
@@ -204,9 +210,8 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
         if rec is None:
             results[i] = OutStatus(t.pointer, t.out.path, problem=item.problem,
                                    missing=whole and not ws.files and not ws.dirs)
-            if whole and (ws.files or ws.dirs) and (item.problem or "").startswith(
-                    "not in cache"):
-                unread.append(i)
+            if whole and (ws.files or ws.dirs) and item.tree_missing:
+                unread.append((i, item))
             continue
         changes = diff(rec, ws)
         gone = not ws.files and not ws.dirs
@@ -235,16 +240,9 @@ def _compare(repo: Repo, selected: list[Selected], listings: list[Listing], rest
                                     rec)
     repo.state.put_marks(new_marks)
     repo.state.prune_marks(kept)
-    if unread:
-        # The workspace's own oid tells whether it holds the recorded data (hashing what
-        # the state DB does not know; nothing is stored).
-        from mlvc.ops.commit import store_paths
-
-        paths = [selected[i].tracked.out.path for i in unread]
-        for i, now in zip(unread, store_paths(repo, paths, save=False, jobs=jobs,
-                                              progress=progress)):
-            held = now.out is not None and now.out.oid == selected[i].tracked.out.oid
-            results[i] = replace(results[i], holds_recorded=held)
+    answers = holds_recorded(repo, [item for _, item in unread], jobs, progress)
+    for (i, _), held in zip(unread, answers):
+        results[i] = replace(results[i], holds_recorded=held)
     return results
 
 
