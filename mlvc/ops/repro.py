@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlvc.errors import (
@@ -52,10 +52,25 @@ LOCK_WRITE_EVERY = 0.5  # least seconds between rewrites of mlvc.lock while stag
 @dataclass(frozen=True, slots=True)
 class StageEvent:
     stage: str
-    kind: str  # start | output | restored | done | failed | unchanged | frozen | skipped | would run
+    kind: str  # start | output | kept | restored | done | failed | unchanged | frozen | skipped
+    #            | would run
     text: str = ""
     reasons: tuple[Reason, ...] = ()
     hint: str = ""  # of a failed stage: what the user can do about it
+    kept: tuple[KeptFile, ...] = ()  # of a "kept" event
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFile:
+    """A file of a stage output, about to be replaced or removed, whose bytes mlvc.lock did
+    not record: kept in the cache as ``oid`` (at ``object_path``) before it went."""
+
+    path: RelPath
+    oid: str
+    object_path: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "oid": self.oid, "object": self.object_path}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +81,13 @@ class StageResult:
     error: str | None = None
     seconds: float = 0.0
     hint: str | None = None
+    kept: tuple[KeptFile, ...] = ()  # the user's bytes the stage replaced, kept in the cache
 
     def to_json(self) -> dict:
         doc: dict = {"stage": self.name, "state": self.state,
                      "reasons": [str(r) for r in self.reasons]}
+        if self.kept:
+            doc["kept"] = [k.to_json() for k in self.kept]
         if self.error:
             doc["error"] = self.error
         if self.hint:
@@ -208,6 +226,8 @@ class _Engine:
         self.results: dict[str, StageResult] = {}
         self.git_files: list[RelPath] = []
         self.run_cache = RunCache(repo.cache_dir)
+        self.kept: dict[str, list[KeptFile]] = {}  # by stage
+        self._safe: set[tuple[str, RelPath]] = set()  # (stage, output) stored by _keep_unsaved
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -262,6 +282,9 @@ class _Engine:
         return [self.results[n] for n in order]
 
     def _finish(self, result: StageResult) -> None:
+        kept = self.kept.get(result.name)
+        if kept:
+            result = replace(result, kept=tuple(kept))
         self.results[result.name] = result
         if result.state in ("failed", "skipped"):
             self.emit(StageEvent(result.name, result.state, result.error or "", result.reasons,
@@ -300,11 +323,12 @@ class _Engine:
             deps = [o for o in cur.deps.values() if o is not None]
             key = run_key(stage, deps, cur.params)
             if self.use_run_cache:
-                restored = self._restore(stage, key, cur)
+                restored = self._restore(stage, key, cur, entry)
                 if restored is not None:
                     self._record(stage, cur, restored)
                     self.emit(StageEvent(name, "restored", reasons=tuple(why)))
                     return StageResult(name, "restored", tuple(why))
+            self._keep_unsaved(stage, entry, cur, [o.path for o in stage.outs if not o.persist])
             self._clear_outs(stage)
             wdir = to_fs(self.repo.root, stage.wdir)
             if not wdir.is_dir():
@@ -334,9 +358,46 @@ class _Engine:
         self.emit(StageEvent(name, "done", f"{seconds:.1f}s"))
         return StageResult(name, "ran", tuple(why), seconds=seconds)
 
+    def _keep_unsaved(self, stage: Stage, entry: LockEntry | None, cur: Current,
+                      paths: list[RelPath]) -> None:
+        """Before the outputs at ``paths`` are removed or replaced: store in the cache those
+        whose bytes it lacks, so that nothing is lost. Bytes that mlvc.lock records are
+        stored quietly (after ``repro --no-commit``, say); the files whose bytes it does not
+        record (edited by hand, or made before the stage first ran) are reported with a
+        "kept" event, naming where their copies are."""
+        recorded = {o.path: o for o in entry.outs} if entry is not None else {}
+        cache = self.repo.cache
+        risky = []
+        for path in paths:
+            now = cur.outs.get(path)
+            if now is None or (stage.name, path) in self._safe:
+                continue
+            was = recorded.get(path)
+            if was is not None and was.oid == now.oid and cache.exists(now.oid):
+                continue  # recorded, and in the cache (a folder's files with its manifest)
+            risky.append(path)
+        if not risky:
+            return
+        kept: list[KeptFile] = []
+        for stored in store_paths(self.repo, risky, missing_ok=True):
+            self._safe.add((stage.name, stored.path))
+            now, was = stored.out, recorded.get(stored.path)
+            if now is None or (was is not None and was.oid == now.oid):
+                continue
+            try:
+                before = flatten(cache, was).files if was is not None else {}
+            except (ObjectMissingError, CorruptObjectError):
+                before = {}
+            kept += [KeptFile(p, w.oid, cache.path_str(w.oid))
+                     for p, w in sorted(flatten(cache, now).files.items())
+                     if p not in before or before[p].oid != w.oid]
+        if kept:
+            self.kept.setdefault(stage.name, []).extend(kept)
+            self.emit(StageEvent(stage.name, "kept", kept=tuple(kept)))
+
     def _clear_outs(self, stage: Stage) -> None:
         """Outputs are made afresh by the command (persistent ones are kept); what is removed
-        here is a stage output, which the lock or the cache can give back."""
+        here is a stage output, whose bytes the cache holds (see ``_keep_unsaved``)."""
         for out in stage.outs:
             if out.persist:
                 continue
@@ -396,7 +457,7 @@ class _Engine:
             self._lock_written = time.monotonic()
             self._lock_interval = max(LOCK_WRITE_EVERY, 10 * (self._lock_written - now))
 
-    def _restore(self, stage: Stage, key: str, cur: Current):
+    def _restore(self, stage: Stage, key: str, cur: Current, entry: LockEntry | None):
         from mlvc.ops.checkout import checkout_selected
 
         outs = self.run_cache.get(key)
@@ -411,6 +472,8 @@ class _Engine:
         except (ObjectMissingError, CorruptObjectError):
             return None
         by_path = {o.path: o for o in outs}
+        self._keep_unsaved(stage, entry, cur, [
+            p for p, o in by_path.items() if (now := cur.outs.get(p)) and now.oid != o.oid])
         selected = []
         for declared in stage.outs:
             out = by_path[declared.path]

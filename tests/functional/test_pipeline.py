@@ -944,3 +944,78 @@ def test_a_pointer_file_for_a_stage_output_is_refused_until_removed(chain):
     chain.run("remove", "../x.out.mlvc", cwd=sub)
     assert "/x.out" in chain.read(".gitignore").splitlines()  # the stage still owns it
     assert json.loads(chain.run("status", "--json").stdout)["clean"]
+
+
+def _object(project, oid: str) -> str:
+    return (project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]).read_text()
+
+
+@pytest.mark.parametrize("run_cache", [True, False])
+def test_repro_keeps_a_hand_edited_output_in_the_cache_before_replacing_it(project,
+                                                                          run_cache):
+    """The stage replaces an output edited by hand (it is out of date because of it, or its
+    deps changed too); the edit was in no cache and no lock, so it is stored first and the
+    warning says where. Both ways of replacing it: running the command, and the run cache."""
+    project.gen({"d.in": "1\n"})
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                   "outs": ["o"]}})
+    project.run("repro")
+    runs(project)
+    project.gen({"o": "my edit\n"})
+    if not run_cache:
+        project.gen({"d.in": "2\n"})
+    r = project.run("repro", "--json")
+    assert runs(project) == ([] if run_cache else ["s"])
+    assert project.read("o") == ("s\n1\n" if run_cache else "s\n2\n")
+    [stage] = json.loads(r.stdout)["stages"]
+    assert stage["state"] == ("restored" if run_cache else "ran")
+    [kept] = stage["kept"]
+    assert kept["path"] == "o" and _object(project, kept["oid"]) == "my edit\n"
+    assert kept["object"] == str(project.root / ".mlvc/cache/objects" / kept["oid"][:2]
+                                 / kept["oid"][2:])
+    assert "warning: stage 's' replaces data that mlvc.lock does not record" in r.stderr
+    assert f"  o: .mlvc/cache/objects/{kept['oid'][:2]}/{kept['oid'][2:]}\n" in r.stderr
+
+
+def test_repro_keeps_the_changed_files_of_an_output_folder_and_names_only_them(project):
+    project.gen({"n": "1"})
+    write_pipeline(project, {"s": {
+        "cmd": "mkdir -p out && for f in a b c; do (echo $f; cat n) > out/$f; done",
+        "deps": ["n"], "outs": ["out"]}})
+    project.run("repro")
+    os.chmod(project.root / "out/b", 0o644)  # (a copy: the cache keeps its own bytes)
+    project.gen({"out/b": "edited\n", "out/new": "added\n", "n": "2"})
+    (project.root / "out/c").unlink()
+    r = project.run("repro", "--json")
+    [stage] = json.loads(r.stdout)["stages"]
+    assert [(k["path"], _object(project, k["oid"])) for k in stage["kept"]] == [
+        ("out/b", "edited\n"), ("out/new", "added\n")]
+    assert project.read("out/b") == "b\n2" and not (project.root / "out/new").exists()
+    r = project.run("repro", "-f")
+    assert "warning" not in r.stderr  # the outputs were the stage's own: nothing to keep
+
+
+def test_repro_stores_quietly_a_recorded_output_the_cache_lacks(project):
+    """After ``repro --no-commit`` the lock records bytes the cache does not have; a later
+    run that replaces them stores them first (no warning: they are the stage's own)."""
+    project.gen({"d.in": "1\n"})
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                   "outs": ["o"]}})
+    project.run("repro", "--no-commit")
+    oid = lock(project)["stages"]["s"]["outs"][0]["oid"]
+    project.gen({"d.in": "2\n"})
+    r = project.run("repro")
+    assert "warning" not in r.stderr
+    assert _object(project, oid) == "s\n1\n"
+    assert project.read("o") == "s\n2\n"
+
+
+def test_first_repro_keeps_an_output_made_by_hand_before_the_stage_ran(project):
+    project.gen({"d.in": "1\n", "o": "made by hand\n"})
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                   "outs": ["o"]}})
+    r = project.run("repro")
+    assert "made before the stage ran" in r.stderr
+    [where] = [line[len("  o: "):] for line in r.stderr.splitlines() if line.startswith("  o: ")]
+    assert (project.root / where).read_text() == "made by hand\n"
+    assert project.read("o") == "s\n1\n"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from pathlib import Path
 
 import click
 
 from mlvc.cli.render import (
+    LIST_LIMIT,
     count,
     echo,
     echo_json,
@@ -15,18 +18,20 @@ from mlvc.cli.render import (
     here,
     json_option,
     open_repo,
+    printable,
     progress,
     settings,
     shown,
 )
 
 
-def _event_printer(as_json: bool, parallel: bool):
+def _event_printer(as_json: bool, parallel: bool, root):
     """Print repro's events as they happen: to stdout, or to stderr when stdout is JSON.
     (Made once the repository is open: its paths are named as seen from the user's folder,
     which stage threads could not look up.)"""
     quiet = settings().quiet
     where = here()
+    cwd = settings().cwd
     lock = threading.Lock()
 
     def say(text: str, err: bool = False) -> None:
@@ -47,6 +52,20 @@ def _event_printer(as_json: bool, parallel: bool):
             return
         if e.kind == "skipped":
             say(f"Stage '{e.stage}' skipped: {e.text}", err=True)
+            return
+        if e.kind == "kept":
+            say(f"warning: stage '{e.stage}' replaces data that mlvc.lock does not record "
+                "(edited by hand, or made before the stage ran); copies are kept in the cache:",
+                err=True)
+            for k in e.kept[:LIST_LIMIT]:
+                obj = (os.path.relpath(k.object_path, cwd)
+                       if Path(k.object_path).is_relative_to(root) else k.object_path)
+                say(f"  {shown(k.path)}: {printable(obj)}", err=True)
+            if len(e.kept) > LIST_LIMIT:
+                say(f"  … and {len(e.kept) - LIST_LIMIT} more; `--json` lists them all",
+                    err=True)
+            say("hint: to keep your version, copy a file back over the stage's output (`cat "
+                "OBJECT > PATH`: objects are read-only) and run `mlvc commit`", err=True)
             return
         if quiet:
             return
@@ -109,7 +128,8 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
                        single_item=single_item, downstream=downstream, dry=dry,
                        keep_going=keep_going, no_commit=no_commit, jobs=jobs, pull=pull,
                        run_cache=not no_run_cache, capture=as_json,
-                       on_event=_event_printer(as_json, parallel), progress=progress())
+                       on_event=_event_printer(as_json, parallel, repo.root),
+                       progress=progress())
     if as_json:
         echo_json(result.to_json())
     elif not dry:
