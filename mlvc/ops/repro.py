@@ -431,6 +431,8 @@ class _Engine:
                           cur.params, tuple(outs),
                           frozenset(o.path for o in stage.outs if not o.cache))
         with self.mutex:
+            if self.entries.get(stage.name) == entry:
+                return  # (restored as recorded: the lock says so already)
             self.entries[stage.name] = entry
             self._lock_dirty = True
             self.flush_lock(force=False)

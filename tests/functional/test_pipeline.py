@@ -1019,3 +1019,18 @@ def test_first_repro_keeps_an_output_made_by_hand_before_the_stage_ran(project):
     [where] = [line[len("  o: "):] for line in r.stderr.splitlines() if line.startswith("  o: ")]
     assert (project.root / where).read_text() == "made by hand\n"
     assert project.read("o") == "s\n1\n"
+
+
+def test_restoring_outputs_as_the_lock_records_them_names_no_lock_change(project):
+    project.gen({"d.in": "1\n"})
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                   "outs": ["o"]}})
+    project.run("repro")
+    project.commit_all("ran")
+    (project.root / "o").unlink()
+    r = project.run("repro")
+    assert "restored its outputs from the run cache" in r.stdout
+    assert "git add" not in r.stdout
+    (project.root / "o").unlink()
+    assert json.loads(project.run("repro", "--json").stdout)["git_files"] == []
+    assert project.git("status", "--porcelain") == ""
