@@ -36,6 +36,16 @@ def resolve_cache_dir(dot: Path, configured: str) -> Path:
     return (dot / os.path.expanduser(configured)).resolve()
 
 
+def _in_workspace(root: Path, path: Path) -> str | None:
+    """Where the real folder ``path`` is in the project's workspace (anywhere in the
+    project but ``.mlvc/cache``), as the user should read it; None when it is not there."""
+    real, top = str(path), str(root)
+    if not real_inside(real, (top,)) or real_inside(real, (str(root / MLVC_DIR / "cache"),)):
+        return None
+    where = os.path.relpath(real, top)
+    return "the project's top folder" if where == "." else where
+
+
 def check_cache_dir(root: Path, path: Path, configured: str, level: str) -> None:
     """Refuse a cache folder inside the project's workspace (anywhere but the default
     ``.mlvc/cache``): mlvc would scan its objects as data, a checkout of an output around
@@ -43,11 +53,9 @@ def check_cache_dir(root: Path, path: Path, configured: str, level: str) -> None
 
     ``root`` and ``path`` are real paths; ``configured`` is the value as written, at
     ``level`` (project, local or global)."""
-    real, top = str(path), str(root)
-    if not real_inside(real, (top,)) or real_inside(real, (str(root / MLVC_DIR / "cache"),)):
+    shown = _in_workspace(root, path)
+    if shown is None:
         return
-    where = os.path.relpath(real, top)
-    shown = "the project's top folder" if where == "." else where
     option = "" if level == "project" else f" --{level}"
     raise ConfigError(
         f"cache.dir '{configured}' is inside the project ({shown}; relative paths start "
@@ -93,7 +101,16 @@ class Repo:
             check_cache_dir(self.root, path, str(configured),
                             self.config.origins.get("cache.dir", "project"))
             return path
-        return self.dot / "cache"
+        default = self.dot / "cache"
+        if default.is_symlink():  # (moved to a bigger disk, say): it must lead out too
+            shown = _in_workspace(self.root, default.resolve())
+            if shown is not None:
+                raise ConfigError(
+                    f"{MLVC_DIR}/cache is a symlink to {shown}, inside the project: mlvc "
+                    "would take the cache's objects for data, and git would see them",
+                    hint=f"point {MLVC_DIR}/cache at a folder outside the project, or set "
+                         "`mlvc config cache.dir /path/outside`")
+        return default
 
     @cached_property
     def cache(self) -> ObjectStore:

@@ -3,6 +3,7 @@ workspace refused."""
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -111,3 +112,24 @@ def test_doctor_names_a_project_whose_config_is_malformed(project):
     assert "project: none here" not in r.stdout
     assert f"project: {project.root.resolve()}" in r.stdout
     assert "error:" in r.stderr and "config.yaml" in r.stderr
+
+
+def test_the_default_cache_as_a_symlink_must_lead_out_of_the_workspace(project, tmp_path):
+    """``.mlvc/cache`` moved elsewhere and symlinked back, as people do for a bigger disk:
+    outside the project it is used; into the workspace (a tracked folder here) it is refused
+    as ``cache.dir`` there is."""
+    project.gen(DATA)
+    cache = project.root / ".mlvc/cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    (tmp_path / "big").mkdir()
+    cache.symlink_to(tmp_path / "big")
+    project.run("add", "data")
+    assert len(_objects(tmp_path / "big")) == 4
+
+    cache.unlink()
+    cache.symlink_to(project.root / "data")
+    state = project.snapshot()
+    for args in (["status"], ["checkout"], ["add", "data"]):
+        r = project.run(*args, code=1)
+        assert "error: .mlvc/cache is a symlink to data, inside the project" in r.stderr, args
+    assert project.snapshot() == state
