@@ -197,9 +197,9 @@ class ObjectStore:
             os.link(src, tmp)
             try:
                 os.replace(tmp, final)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            finally:
+                if os.path.lexists(tmp):  # (failed, or ``final`` was ``src`` already)
+                    os.unlink(tmp)
         else:
             try:
                 os.link(src, final)

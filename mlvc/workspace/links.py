@@ -194,6 +194,10 @@ class Linker:
                 if not replace and os.path.lexists(dest):
                     raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dest))
                 os.replace(tmp, dest)
+                if kind == "hardlink" and os.path.lexists(tmp):
+                    # ``dest`` was this object already, and a rename between two names of
+                    # one file does nothing (POSIX): the temporary name stayed behind.
+                    os.unlink(tmp)
             except BaseException:
                 try:
                     os.unlink(tmp)

@@ -442,3 +442,16 @@ def test_several_parts_of_one_folder_are_each_taken(project):
     assert not (project.root / "data/gone.csv").exists()
     r = project.run("checkout", "data/a.csv", "data")  # (the whole output)
     assert r.stdout.splitlines()[0] == "1 added" and project.read("data/gone.csv")
+
+
+def test_relink_of_files_hard_linked_already_leaves_no_temporary_name(project):
+    """Replacing a file by a hard link to the object it is already a name of: a rename
+    between two names of one file does nothing, and left the temporary name in the data."""
+    project.run("config", "cache.type", "hardlink")
+    project.gen({"data": {"a": "1", "s": {"b": "2"}}})
+    project.run("add", "data")
+    before = sorted(p.name for p in (project.root / "data").rglob("*"))
+    doc = json.loads(project.run("checkout", "--relink", "--json").stdout)
+    assert sorted(doc["relinked"]) == ["data/a", "data/s/b"]
+    assert sorted(p.name for p in (project.root / "data").rglob("*")) == before
+    assert os.stat(project.root / "data/a").st_nlink == 2  # itself and its object

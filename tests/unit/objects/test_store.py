@@ -94,3 +94,15 @@ def test_read_tree_verifies_hash(store):
 def test_missing_object_is_a_clear_error(store):
     with pytest.raises(ObjectMissingError, match="not in the cache"):
         store.read_tree("0" * 32)
+
+
+def test_linking_an_object_over_itself_leaves_no_temporary_name(store, tmp_path):
+    """``add_file_link(replace=True)`` of a file that is the object already (one inode):
+    the rename does nothing, and its temporary name stayed in the store's tmp folder."""
+    f = tmp_path / "f"
+    f.write_bytes(b"bytes")
+    oid = hash_bytes(b"bytes")
+    assert store.add_file_link(f, oid)
+    assert store.add_file_link(store.path(oid), oid, replace=True)
+    assert store.path(oid).read_bytes() == b"bytes"
+    assert not list(store.tmp_dir.iterdir())
