@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,9 +97,12 @@ def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None =
 def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = False,
                       relink: bool = False, jobs: int | None = None,
                       progress: Progress = NULL_PROGRESS,
-                      here: RelPath | None = None) -> CheckoutResult:
+                      here: RelPath | None = None,
+                      relink_only: Collection[RelPath] | None = None) -> CheckoutResult:
     """Checkout of chosen outputs; the caller holds the repository lock. ``here`` is the
-    user's folder, for the paths an error shows."""
+    user's folder, for the paths an error shows. ``relink_only`` narrows ``relink`` to
+    those files."""
+    relink_needed = None if relink_only is None else relink_only.__contains__
     jobs = jobs or repo.jobs
     started = time.time_ns()
     # An output that still matches its clean mark is as recorded, and so are its objects in
@@ -148,7 +151,8 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
         _soundly_saved(repo, views, jobs, progress)
     for rec, ws in views:
         assert rec is not None
-        plans.append(co.plan(rec, ws, is_saved, force=force, relink=relink))
+        plans.append(co.plan(rec, ws, is_saved, force=force, relink=relink,
+                             relink_needed=relink_needed))
 
     # Each object is checked where it is placed, in the workers: one that is missing or whose
     # bytes no longer match its oid is refused (see verify.Inspector).
@@ -169,7 +173,7 @@ def checkout_selected(repo: Repo, selected: list[Selected], *, force: bool = Fal
     checker.record(applied.verified)
     repo.state.put_corrupt(applied.corrupt)
     repo.state.put_files(applied.rows)
-    repo.state.delete_files(applied.deleted)
+    repo.state.delete_files([*applied.deleted, *applied.unrowed])
     # A recorded path found taken that .mlvcignore leaves out now (a rule added after it
     # was recorded) is not a failure: what is there is left alone, as the rule asks.
     ignored = tuple(p for p, why in applied.failed

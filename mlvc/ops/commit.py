@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -22,6 +22,7 @@ from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.importer import Imported, Importer
 from mlvc.workspace.index import Declared, Index
+from mlvc.workspace.links import SHARED_TYPES
 from mlvc.workspace.marks import node_at, output_marks, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
 from mlvc.workspace.scan import (
@@ -53,6 +54,7 @@ class Saved:
     # Files whose bytes the cache did not have (new files, or added with --no-commit),
     # stored now; the repaired ones aside.
     newly_stored: int = 0
+    relinked: int = 0  # unchanged files that were private copies, linked to the cache again
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ class CommitResult:
             "saved": [{"pointer": s.pointer, "path": s.out.path, "oid": s.out.oid,
                        "type": s.out.type, "size": s.out.size, "nfiles": s.out.nfiles,
                        "changed": s.changed, "hashed": s.hashed, "repaired": s.repaired,
-                       "newly_stored": s.newly_stored}
+                       "newly_stored": s.newly_stored, "relinked": s.relinked}
                       for s in self.saved],
             "git_files": list(self.git_files),
             "staged": self.staged,
@@ -83,6 +85,9 @@ class Stored:
     hashed: int  # files read (the rest came from the state DB)
     repaired: int = 0  # of those, files whose object was lost or corrupt: stored again
     newly_stored: int = 0  # files whose objects were written here, the repaired ones aside
+    # Unchanged files that are private copies where cache.type links (after `unprotect`,
+    # say): the caller links them again (see ``relink_copies``).
+    unlinked: tuple[RelPath, ...] = ()
 
 
 def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: int | None = None,
@@ -123,6 +128,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     from mlvc.ops._outputs import Parts
 
     paths = [p for p, _ in scanned]
+    unlinked: list[RelPath] = []
     nodes: list[WsFile | WsDir | None] = []
     # Sub-folders still clean by their own marks are as recorded: their files need no oid,
     # and their recorded entries (and manifests, already stored) stand in for them.
@@ -178,6 +184,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         restored = {f.path for f in again if f.oid not in check.missing or f.oid in lost}
         sound = {o: marked[o] if o in marked else proven[o] for o in held}
         sound.update(check.keys)
+        unlinked = _copies_to_link(repo, known, again, sound)
     hashed_paths = {f.path for f in todo}
     importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
@@ -268,7 +275,38 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         repaired = _per_output(restored, paths)
         stored = [replace(s, repaired=repaired.get(s.path, 0),
                           newly_stored=filled.get(s.path, 0)) for s in stored]
+    if unlinked:
+        by_output = _by_output(unlinked, paths)
+        stored = [replace(s, unlinked=tuple(by_output.get(s.path, ()))) for s in stored]
     return stored
+
+
+def _copies_to_link(repo: Repo, known: list[WsFile], again: list[WsFile],
+                    sound: Mapping[str, StatKey]) -> list[RelPath]:
+    """Of the files found unchanged, those that are not links to their objects although
+    ``cache.type`` links: private copies that ``unprotect`` made, say. A hard link, and a
+    symlink (whose stat is its target's), has its object's inode; ``sound`` holds the
+    objects' stat. (Executable files are never shared links.)"""
+    if repo.linker.first_choice() not in SHARED_TYPES:
+        return []
+    redo = {id(f) for f in again}
+    return [f.path for f in known if not f.exec and id(f) not in redo
+            and (key := sound.get(f.oid)) is not None and key[0] != f.key[0]]
+
+
+def _by_output(files: Iterable[RelPath], outputs: list[RelPath]
+               ) -> dict[RelPath, list[RelPath]]:
+    """``files`` grouped by the output that holds each (by their paths: the output's own,
+    or one of its folders'), in one pass."""
+    outs = set(outputs)
+    groups: dict[RelPath, list[RelPath]] = {}
+    for path in files:
+        at = path
+        while at not in outs and "/" in at:
+            at = at.rpartition("/")[0]
+        if at in outs:
+            groups.setdefault(at, []).append(path)
+    return groups
 
 
 def _newly_stored(outputs: list[RelPath], todo: list[WsFile], results: list[Imported],
@@ -289,15 +327,7 @@ def _newly_stored(outputs: list[RelPath], todo: list[WsFile], results: list[Impo
 def _per_output(files: set[RelPath], outputs: list[RelPath]) -> dict[RelPath, int]:
     """How many of ``files`` each output holds (by their paths: the output's own, or one
     of its folders'), in one pass (20,000 outputs would make a pass each quadratic)."""
-    outs = set(outputs)
-    counts: dict[RelPath, int] = {}
-    for path in files:
-        at = path
-        while at not in outs and "/" in at:
-            at = at.rpartition("/")[0]
-        if at in outs:
-            counts[at] = counts.get(at, 0) + 1
-    return counts
+    return {out: len(held) for out, held in _by_output(files, outputs).items()}
 
 
 def _check_found(repo: Repo, checker: ObjectChecker, todo: list[WsFile],
@@ -379,7 +409,29 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
     write_pointers(repo.root, [updated[p] for p in changed], progress)
     git_files += changed
     git_files += gitignore.add_many(repo.root, [out_path for _, out_path in items])
+    unlinked = {s.out.path: rec.unlinked for s, rec in zip(saved, stored) if rec.unlinked}
+    if unlinked:
+        saved = _relink(repo, saved, unlinked, jobs, progress)
     return saved, git_files
+
+
+def _relink(repo: Repo, saved: list[Saved], unlinked: dict[RelPath, tuple[RelPath, ...]],
+            jobs: int | None, progress: Progress) -> list[Saved]:
+    """Link the ``unlinked`` files of the outputs just saved to their objects, as
+    ``cache.type`` asks (DVC does so too): after ``unprotect`` and an edit of a few files,
+    the rest would stay private copies, taking the space again. Their outputs' records are
+    new, so it is a checkout of those files."""
+    from mlvc.ops.checkout import checkout_selected
+    from mlvc.workspace.index import Selected, Tracked
+
+    chosen = [Selected(Tracked(s.pointer, s.out), "") for s in saved if s.out.path in unlinked]
+    result = checkout_selected(repo, chosen, relink=True, jobs=jobs, progress=progress,
+                               relink_only={p for files in unlinked.values() for p in files})
+    # The marks just made describe the copies; a copy made again later (unprotect) could
+    # take a freed inode with the same stat and match them, and would not be linked again.
+    repo.state.delete_marks(unlinked)
+    counts = _per_output(set(result.relinked), list(unlinked))
+    return [replace(s, relinked=counts.get(s.out.path, 0)) for s in saved]
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,9 @@ class Applied:
     failed: tuple[tuple[RelPath, str], ...]
     verified: tuple[tuple[str, StatKey], ...] = ()  # objects re-hashed and found sound
     corrupt: tuple[str, ...] = ()  # objects re-hashed and found corrupt (not placed)
+    # Files that replaced others as hard links: they need no row, and the old one (of a
+    # copy, or of a symlink, which has its object's stat) would say how it was placed.
+    unrowed: tuple[RelPath, ...] = ()
 
 
 def prepare(root: Path, plans: list[Plan]) -> None:
@@ -200,7 +203,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
     # it is; the path and the oid are the action's own (not copies that came back pickled).
     results = run_batched(todo, fn, jobs, progress, "Checking out", processes=True,
                           size=_want_size)
-    placed, rows, failed, verified = [], [], [], []
+    placed, rows, failed, verified, unrowed = [], [], [], [], []
     new = tuple.__new__
     for act, r in zip(todo, results):
         if not r:  # _LINKED
@@ -215,6 +218,8 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
         if link != "hardlink":
             rows.append((act.path, new(FileState, (new(StatKey, (ino, mtime, size)),
                                                    act.want.oid, link))))
+        elif act.kind != "create":
+            unrowed.append(act.path)
         if rehashed[0] is not None:
             verified.append((act.want.oid, new(StatKey, rehashed)))
     bad = {p for p, err in failed if err.endswith(CORRUPT)}
@@ -226,7 +231,7 @@ def apply(root: Path, the_plan: Plan, linker: Linker, jobs: int,
             mode = os.stat(fs).st_mode & 0o777
             os.chmod(fs, (mode | 0o111 & ~UMASK) if act.want.exec else mode & ~0o111)
     return Applied(tuple(placed), tuple(rows), tuple(deleted), tuple(failed), tuple(verified),
-                   corrupt)
+                   corrupt, tuple(unrowed))
 
 
 # What became of one action, from a worker (plain values, so that it pickles in C):

@@ -173,3 +173,63 @@ def test_files_of_the_same_bytes_in_two_workers_make_one_object(project, link):
     for oid, ino, mtime, size in query(project, "SELECT oid, inode, mtime_ns, size FROM objects"):
         st = (objects / oid[:2] / oid[2:]).stat()
         assert (st.st_ino, st.st_mtime_ns, st.st_size) == (ino, mtime, size)
+
+
+def test_add_after_unprotect_links_the_unchanged_files_again(linked, count_hashes):
+    """DVC does so too: after `unprotect` and an edit of one file, the others were left as
+    private, writable copies, taking the space a second time."""
+    linked.run("unprotect", "data")
+    (linked.root / "data/a.csv").write_text("x,y\n3,4\n")
+    age(linked, ["data/a.csv"])
+    count_hashes.clear()
+    doc = json.loads(linked.run("add", "--json", "data").stdout)
+    assert doc["saved"][0]["relinked"] == 2
+    assert len(count_hashes) == 1  # the edited file only: the others' rows answer
+    for p in FILES:
+        st = (linked.root / p).stat()
+        assert st.st_nlink == 2 and not st.st_mode & 0o222, p
+    assert sorted(str(p.relative_to(linked.root)) for p in (linked.root / "data").rglob("*")
+                  if p.is_file()) == FILES  # (no temporary names left)
+    assert full_status(linked)["clean"] is True
+    # nothing more to link: the next add says none
+    assert json.loads(linked.run("add", "--json", "data").stdout)["saved"][0]["relinked"] == 0
+
+
+def test_commit_after_unprotect_links_the_files_again_and_says_so(linked):
+    linked.run("unprotect", "data/sub")
+    r = linked.run("commit")
+    assert "Linked 2 unchanged files to the cache as cache.type asks" in r.stdout
+    assert "Nothing to commit" not in r.stdout
+    assert all((linked.root / p).stat().st_nlink == 2 for p in FILES)
+
+
+def test_relinked_from_symlinks_to_hard_links_add_finds_nothing_to_link(project):
+    """A symlink's state row has its object's stat, which a hard link to that object has
+    too: the row, left behind, said "symlink" of the hard link, and each add linked it
+    again."""
+    project.run("config", "cache.type", "symlink")
+    project.gen(DATA)
+    project.run("add", "data")
+    project.run("config", "cache.type", "hardlink")
+    assert len(json.loads(project.run("checkout", "--relink", "--json").stdout)["relinked"]) == 3
+    assert query(project, "SELECT path FROM files") == []
+    for _ in range(2):
+        doc = json.loads(project.run("add", "--json", "data").stdout)
+        assert doc["saved"][0]["relinked"] == 0
+
+
+def test_add_after_unprotect_with_symlinks_links_the_copy_again(project):
+    project.run("config", "cache.type", "symlink")
+    project.gen(DATA)
+    age(project, FILES)
+    project.run("add", "data")
+    # (The objects were just made: the links' rows, with their stat, are hashed again once
+    # they are older than the racy window.)
+    time.sleep(0.1)
+    full_status(project)
+    for _ in range(2):  # (the second time, the copy may take the first copy's inode)
+        project.run("unprotect", "data/a.csv")
+        assert not (project.root / "data/a.csv").is_symlink()
+        doc = json.loads(project.run("add", "--json", "data").stdout)
+        assert doc["saved"][0]["relinked"] == 1
+        assert all((project.root / p).is_symlink() for p in FILES)

@@ -54,10 +54,15 @@ def add_cmd(targets, no_commit, jobs, as_json):
 
 
 def _repaired(result) -> None:
-    """Say when files were stored again because their cache objects were lost or bad."""
+    """Say when files were stored again because their cache objects were lost or bad, and
+    when unchanged copies were linked to the cache again."""
     n = sum(s.repaired for s in result.saved)
     if n:
         echo(f"Stored {count(n, 'file')} again: the cache's copy was missing or corrupt.")
+    n = sum(s.relinked for s in result.saved)
+    if n:
+        echo(f"Linked {count(n, 'unchanged file')} to the cache as cache.type asks (they "
+             "were private copies, as `mlvc unprotect` makes them, or placed another way).")
 
 
 def _more(items, verb: str) -> None:
@@ -107,7 +112,7 @@ def commit_cmd(targets, force, jobs, as_json):
     if not changed and filled:
         echo(f"Stored {count(filled, 'file')} in the cache; the pointers already matched the "
              "workspace.")
-    elif not changed:
+    elif not changed and not any(s.relinked for s in result.saved):
         echo("Nothing to commit: the pointers already match the workspace.")
     _repaired(result)
     for d in result.not_run:
