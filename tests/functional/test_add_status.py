@@ -583,3 +583,29 @@ def test_a_big_file_moves_a_bytes_bar_while_it_is_added_hashed_and_checked_out(p
     for desc in ("Adding", "Hashing", "Checking out"):
         total, advances = seen.bytes[f"{desc} bytes"]
         assert total == size and advances == [1 << 20] * 3, desc
+
+
+RESTORE = "`mlvc checkout` restores recorded data"
+RECORD = "`mlvc commit` records changes"
+PULL = "`mlvc pull` gets objects missing"
+
+
+def test_status_hints_name_only_the_commands_that_would_help(project):
+    """A fresh clone before its pull: checkout cannot restore what the cache lacks, and
+    commit would record the deletion; only pull helps."""
+    project.gen({"a.txt": "a", "b.txt": "b"})
+    project.run("add", "a.txt", "b.txt")
+    (project.root / "a.txt").write_text("edited")
+    text = project.run("status").stdout
+    assert f"{RESTORE}; {RECORD}." in text and PULL not in text
+
+    shutil.rmtree(project.root / ".mlvc/cache")
+    (project.root / "a.txt").unlink()
+    (project.root / "b.txt").unlink()
+    text = project.run("status").stdout
+    assert "deleted:" in text and "not in cache:" in text
+    assert RESTORE not in text and RECORD not in text and PULL in text
+
+    (project.root / "b.txt").write_text("new b")  # commit records it; checkout has nothing
+    text = project.run("status").stdout
+    assert RECORD in text and RESTORE not in text

@@ -194,8 +194,15 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo_list("corrupt in cache", out.corrupt_in_cache)
             echo_list("another project", [d + "/" for d in out.other_projects])
             echo_list("ignored now", out.ignored)
-        if any(not o.clean for o in result.outs):
-            echo("\n`mlvc checkout` restores recorded data; `mlvc commit` records changes.")
+        hints = []
+        if any(_restorable(o) for o in result.outs):
+            hints.append("`mlvc checkout` restores recorded data")
+        if any((o.modified or o.added or o.deleted) and not o.missing for o in result.outs):
+            hints.append("`mlvc commit` records changes")
+        if hints:
+            echo("\n" + "; ".join(hints) + ".")
+        elif any(not o.clean for o in result.outs):
+            echo()
         if any(o.ignored for o in result.outs):
             echo("Files that .mlvcignore leaves out now are left alone: `mlvc commit` records "
                  "the outputs without them (or change the rule to keep them).")
@@ -216,6 +223,16 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo("\n`mlvc repro` runs the stages that are out of date.")
     if quiet and not result.clean:
         raise SystemExit(1)
+
+
+def _restorable(out) -> bool:
+    """Whether ``checkout`` could put back some of what changed in ``out``: not when the
+    cache lacks the recorded data (a fresh clone before its pull)."""
+    if out.problem:
+        return False
+    lacking = set(out.not_in_cache)
+    return bool(out.added or (out.missing and not lacking)
+                or any(p not in lacking for p in (*out.modified, *out.deleted)))
 
 
 def _report_cloud(result) -> None:
