@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlvc.errors import (
     ConfirmationRequired,
@@ -30,7 +31,16 @@ from mlvc.errors import (
 )
 from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.ops.commit import Saved, Stored, store_paths
-from mlvc.paths import RelPath, folder_in, from_user, is_within, seen_from, to_fs, typed_in
+from mlvc.paths import (
+    RelPath,
+    folder_in,
+    from_user,
+    is_within,
+    overlaps,
+    seen_from,
+    to_fs,
+    typed_in,
+)
 from mlvc.pipeline.graph import Graph, build_graph
 from mlvc.pipeline.loader import load_pipeline
 from mlvc.pipeline.lockfile import LockEntry, load_lock, write_lock
@@ -45,6 +55,9 @@ from mlvc.workspace import gitignore
 from mlvc.workspace.compare import flatten
 from mlvc.workspace.index import Index, Selected, Tracked
 from mlvc.workspace.pointer import Out
+
+if TYPE_CHECKING:
+    from mlvc.ops._remote import TransferResult
 
 LOCK_WRITE_EVERY = 0.5  # least seconds between rewrites of mlvc.lock while stages finish
 
@@ -103,6 +116,7 @@ class ReproResult:
     dry: bool = False
     git_files: tuple[RelPath, ...] = ()
     staged: bool = False
+    fetched: TransferResult | None = None  # with ``pull``
 
     @property
     def ok(self) -> bool:
@@ -112,8 +126,11 @@ class ReproResult:
         return tuple(s.name for s in self.stages if s.state in states)
 
     def to_json(self) -> dict:
-        return {"ok": self.ok, "dry": self.dry, "stages": [s.to_json() for s in self.stages],
-                "git_files": list(self.git_files), "staged": self.staged}
+        doc = {"ok": self.ok, "dry": self.dry, "stages": [s.to_json() for s in self.stages],
+               "git_files": list(self.git_files), "staged": self.staged}
+        if self.fetched is not None:
+            doc["fetched"] = self.fetched.to_json()
+        return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +520,25 @@ class _Engine:
         return tuple(by_path[o.path] for o in stage.outs)
 
 
+def _checkout_missing(repo: Repo, stages: list[Stage], progress: Progress) -> None:
+    """For ``repro --pull`` (a fresh clone in CI, say): put in place the tracked data that
+    the stages read or make and that the workspace lacks entirely, from the cache the fetch
+    filled. A stage whose inputs did not change then finds its outputs and does not run, and
+    one that runs finds its deps. Nothing that is there is replaced: a dep the user changed
+    (even to a version the cache has) stays as it is. What the cache still lacks is left to
+    the stages (they report a missing dep, or run)."""
+    from mlvc.ops.checkout import checkout_selected
+
+    wanted = [p for st in stages for p in (*(d.path for d in st.deps),
+                                           *(o.path for o in st.outs))]
+    chosen = [Selected(t, "") for t in Index.load(repo.root, repo.ignore).tracked()
+              if not os.path.lexists(to_fs(repo.root, t.out.path))
+              and any(overlaps(t.out.path, p) for p in wanted)]
+    if chosen:
+        with repo.lock():
+            checkout_selected(repo, chosen, jobs=repo.jobs, progress=progress)
+
+
 def _rmtree(path: Path) -> None:
     def writable(func, p, _exc):  # read-only files (hard-linked cache objects) and folders
         os.chmod(os.path.dirname(p), 0o755)
@@ -517,7 +553,9 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           dry: bool = False, keep_going: bool = False, no_commit: bool = False,
           jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
           on_event: Callable[[StageEvent], None] = lambda e: None,
+          on_fetched: Callable[[TransferResult], None] = lambda r: None,
           progress: Progress = NULL_PROGRESS) -> ReproResult:
+    """``on_fetched`` hears what ``pull`` fetched, before any stage runs."""
     here = folder_in(repo.root, cwd)
     project = load_project(repo, here)
     if not len(project.pipeline):
@@ -526,10 +564,13 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     names = resolve_targets(repo, project.pipeline, targets or [], cwd)
     order = choose(project, names, single_item=single_item, downstream=downstream)
     refuse_git_tracked_outputs(repo, [project.pipeline[n] for n in order], here)
+    fetched: TransferResult | None = None
     if pull and not dry:
         from mlvc.ops.fetch import fetch
 
-        fetch(repo, run_cache=True, progress=progress)
+        fetched = fetch(repo, run_cache=True, progress=progress)
+        on_fetched(fetched)
+        _checkout_missing(repo, [project.pipeline[n] for n in order], progress)
     engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
                      no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
                      capture=capture, on_event=on_event, here=here)
@@ -538,7 +579,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     with repo.lock():
         results = engine.run(order)
         git = record_in_git(repo, engine.git_files)
-    return ReproResult(tuple(results), False, git.files, git.staged)
+    return ReproResult(tuple(results), False, git.files, git.staged, fetched)
 
 
 def pipeline_status(repo: Repo, jobs: int | None = None,

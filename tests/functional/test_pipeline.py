@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -1034,3 +1035,50 @@ def test_restoring_outputs_as_the_lock_records_them_names_no_lock_change(project
     (project.root / "o").unlink()
     assert json.loads(project.run("repro", "--json").stdout)["git_files"] == []
     assert project.git("status", "--porcelain") == ""
+
+
+@pytest.fixture
+def pushed(project, tmp_path):
+    """A project whose pipeline ran (a dep tracked by a pointer, two stages), pushed to a
+    folder remote, and a fresh git clone of it, with an empty cache."""
+    project.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    project.gen({"raw": "r\n", "params.yaml": "n: 1\n"})
+    project.run("add", "raw")
+    write_pipeline(project, {
+        "prep": {"cmd": sh("prep", "prep.out", "raw"), "deps": ["raw"], "outs": ["prep.out"]},
+        "train": {"cmd": sh("train", "model", "prep.out", "params.yaml"),
+                  "deps": ["prep.out"], "params": ["n"], "outs": ["model"]},
+    })
+    project.run("repro")
+    runs(project)
+    project.commit_all("ran")
+    project.run("push", "--run-cache")
+    subprocess.run(["git", "clone", "-q", str(project.root), str(tmp_path / "clone")],
+                   check=True)
+    return Project(tmp_path / "clone")
+
+
+def test_repro_pull_in_a_fresh_clone_checks_out_what_the_stages_need(pushed):
+    """DVC's `repro --pull` for CI: unchanged stages find their outputs and do not run."""
+    r = pushed.run("repro", "--pull")
+    assert runs(pushed) == []
+    assert "didn't change" in r.stdout
+    assert pushed.read("raw") == "r\n" and pushed.read("model").startswith("train\n")
+    assert pushed.run("status").stdout == "Data and pipelines are up to date.\n"
+
+
+def test_repro_pull_keeps_a_changed_dep_and_runs_the_stages_it_changes(pushed):
+    pushed.gen({"raw": "mine\n"})
+    pushed.run("repro", "--pull")
+    assert pushed.read("raw") == "mine\n"
+    assert runs(pushed) == ["prep", "train"]
+    assert pushed.read("model").startswith("train\nprep\nmine\n")
+
+
+def test_repro_pull_says_what_it_could_not_fetch(pushed, tmp_path):
+    shutil.rmtree(tmp_path / "store" / "objects")
+    r = pushed.run("repro", "--pull", "--json", code=1)
+    assert "warning: --pull: 3 objects did not transfer from remote 'store':" in r.stderr
+    assert "  raw  " in r.stderr
+    doc = json.loads(r.stdout)
+    assert {f["path"] for f in doc["fetched"]["failed"]} == {"raw", "prep.out", "model"}

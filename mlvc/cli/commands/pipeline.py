@@ -92,6 +92,25 @@ def _event_printer(as_json: bool, parallel: bool, root):
     return on_event
 
 
+def _fetch_warnings(result) -> None:
+    """What ``repro --pull`` could not fetch: the stages that need it then fail or run, and
+    their errors (a dep that does not exist) would not say why."""
+    from mlvc.ops._remote import transfer_hint
+
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if not result.failed:
+        return
+    click.echo(f"warning: --pull: {count(len(result.failed), 'object')} did not transfer from "
+               f"remote '{printable(result.remote)}':", err=True)
+    for f in result.failed[:LIST_LIMIT]:
+        click.echo(f"  {shown(f.path)}  {f.oid}  {printable(f.reason)}", err=True)
+    if len(result.failed) > LIST_LIMIT:
+        click.echo(f"  … and {len(result.failed) - LIST_LIMIT} more; `--json` lists them all",
+                   err=True)
+    click.echo(f"hint: {transfer_hint(result.failed)}", err=True)
+
+
 @click.command("repro")
 @click.argument("targets", nargs=-1)
 @click.option("-f", "--force", is_flag=True,
@@ -110,7 +129,8 @@ def _event_printer(as_json: bool, parallel: bool, root):
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               metavar="N", help="Run up to N independent stages at the same time.")
 @click.option("--pull", is_flag=True,
-              help="Fetch missing data from the default remote before running.")
+              help="Fetch missing data from the default remote before running, and check "
+                   "out the deps and outputs the workspace lacks.")
 @json_option
 def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commit,
               no_run_cache, jobs, pull, as_json):
@@ -129,7 +149,7 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
                        keep_going=keep_going, no_commit=no_commit, jobs=jobs, pull=pull,
                        run_cache=not no_run_cache, capture=as_json,
                        on_event=_event_printer(as_json, parallel, repo.root),
-                       progress=progress())
+                       on_fetched=_fetch_warnings, progress=progress())
     if as_json:
         echo_json(result.to_json())
     elif not dry:
