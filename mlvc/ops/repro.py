@@ -596,8 +596,8 @@ def pipeline_status(repo: Repo, jobs: int | None = None,
         try:
             entry = project.lock.get(name)
             why = reasons(stage, entry, current_state(repo, stage, jobs, entry, known))
-        except PipelineError as exc:
-            why = [Reason(exc.message)]
+        except PipelineError as exc:  # (listed under the stage's name: not said twice)
+            why = [Reason(exc.message.removeprefix(f"stage '{name}': "))]
         if why:
             out.append((name, tuple(why)))
     return out

@@ -1082,3 +1082,11 @@ def test_repro_pull_says_what_it_could_not_fetch(pushed, tmp_path):
     assert "  raw  " in r.stderr
     doc = json.loads(r.stdout)
     assert {f["path"] for f in doc["fetched"]["failed"]} == {"raw", "prep.out", "model"}
+
+
+def test_status_of_a_stage_that_cannot_be_judged_names_it_once(project):
+    project.gen({"d.in": "1\n"})
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                   "params": ["n"], "outs": ["o"]}})
+    text = project.run("status").stdout
+    assert "s (stage):\n  params file params.yaml does not exist\n" in text
