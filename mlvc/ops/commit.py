@@ -21,7 +21,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.importer import Imported, Importer
-from mlvc.workspace.index import Declared, Index
+from mlvc.workspace.index import Declared, Index, Selected, Tracked
 from mlvc.workspace.links import SHARED_TYPES
 from mlvc.workspace.marks import node_at, output_marks, scan_by_marks
 from mlvc.workspace.pointer import Out, Pointer, write_pointers
@@ -86,7 +86,7 @@ class Stored:
     repaired: int = 0  # of those, files whose object was lost or corrupt: stored again
     newly_stored: int = 0  # files whose objects were written here, the repaired ones aside
     # Unchanged files that are private copies where cache.type links (after `unprotect`,
-    # say): the caller links them again (see ``relink_copies``).
+    # say): the caller links them again (see ``_relink``).
     unlinked: tuple[RelPath, ...] = ()
 
 
@@ -422,14 +422,14 @@ def _relink(repo: Repo, saved: list[Saved], unlinked: dict[RelPath, tuple[RelPat
     the rest would stay private copies, taking the space again. Their outputs' records are
     new, so it is a checkout of those files."""
     from mlvc.ops.checkout import checkout_selected
-    from mlvc.workspace.index import Selected, Tracked
 
+    # The marks just made describe the copies; a copy made again later (unprotect) could
+    # take a freed inode with the same stat and match them, and would not be linked again.
+    # (Dropped first: the checkout marks what it placed in bulk.)
+    repo.state.delete_marks(unlinked)
     chosen = [Selected(Tracked(s.pointer, s.out), "") for s in saved if s.out.path in unlinked]
     result = checkout_selected(repo, chosen, relink=True, jobs=jobs, progress=progress,
                                relink_only={p for files in unlinked.values() for p in files})
-    # The marks just made describe the copies; a copy made again later (unprotect) could
-    # take a freed inode with the same stat and match them, and would not be linked again.
-    repo.state.delete_marks(unlinked)
     counts = _per_output(set(result.relinked), list(unlinked))
     return [replace(s, relinked=counts.get(s.out.path, 0)) for s in saved]
 
