@@ -7,10 +7,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import ConfirmationRequired, TargetError
+from mlvc.errors import ConfirmationRequired, MlvcError, TargetError
+from mlvc.fsutil import atomic_write
 from mlvc.ops import inside_hint, record_in_git, user_paths
+from mlvc.ops.commit import store_paths
+from mlvc.ops.stage import stage_keys, without_stages
 from mlvc.ops.status import status
 from mlvc.paths import Nested, RelPath, to_fs
+from mlvc.pipeline.loader import load_pipeline
+from mlvc.pipeline.lockfile import load_lock, write_lock
+from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -19,8 +25,9 @@ from mlvc.workspace.pointer import Pointer
 
 @dataclass(frozen=True, slots=True)
 class Removed:
-    pointer: RelPath
+    pointer: RelPath  # the pointer file, or mlvc.yaml for a stage
     outs: tuple[RelPath, ...]
+    stage: str | None = None  # a stage (or foreach/matrix group) taken out of mlvc.yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +38,28 @@ class RemoveResult:
     staged: bool = False
 
     def to_json(self) -> dict:
-        return {"removed": [{"pointer": r.pointer, "outs": list(r.outs)} for r in self.removed],
+        return {"removed": [{"pointer": r.pointer, "outs": list(r.outs), "stage": r.stage}
+                            for r in self.removed],
                 "deleted_outs": self.deleted_outs, "git_files": list(self.git_files),
                 "staged": self.staged}
 
 
 def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: bool = False,
            force: bool = False) -> RemoveResult:
-    """Stop tracking each target (a pointer file or an output). Every target is checked
-    before anything is removed."""
+    """Stop tracking each target (a pointer file or an output), or take a stage (or a
+    foreach/matrix group) out of mlvc.yaml and mlvc.lock, as ``dvc remove`` does. Every
+    target is checked before anything is removed."""
     if not targets:
         raise TargetError("nothing to remove", hint="name the pointer files or outputs")
     index = Index.load(repo.root, repo.ignore, strict=False)  # remove is how overlaps go
+    groups = stage_keys(repo)
+    stages = [t for t in targets if t in groups and not _tracked_path(repo, index, t, cwd)]
+    if stages:
+        if len(stages) < len(targets):
+            raise TargetError("name either stages or tracked data, not both in one remove",
+                              hint="run `mlvc remove` once for each")
+        return _remove_stages(repo, index, list(dict.fromkeys(stages)), groups, outs=outs,
+                              force=force)
     by_out: dict[RelPath, list[RelPath]] = {}
     for t in index.tracked():
         if t.stage is None:
@@ -50,12 +67,20 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     pointers: dict[RelPath, Pointer] = {}
     paths, here = user_paths(repo, targets, cwd)
     for target, path in zip(targets, paths):
-        _refuse_stage_output(index, path, "remove it from the stage in mlvc.yaml instead")
+        _refuse_stage_output(index, path)
         owners = [path] if path in index.pointers else by_out.get(path, [])
         if not owners:
-            raise TargetError(f"'{target}' is neither a pointer file nor a tracked output",
+            group = target.split("@", 1)[0]
+            if "@" in target and group in groups:
+                raise TargetError(f"'{target}' is one of the stages that '{group}' makes "
+                                  "(foreach/matrix)",
+                                  hint=f"`mlvc remove {group}` removes them all; or take "
+                                       f"its key out of the list in {PIPELINE_FILE}")
+            raise TargetError(f"'{target}' is neither a pointer file, a tracked output nor "
+                              "a stage",
                               hint=inside_hint(index, path, "remove {}", here)
-                              or "`mlvc status` lists what is tracked")
+                              or "`mlvc status` lists what is tracked; `mlvc stage list` "
+                                 "the stages")
         if len(set(owners)) > 1:
             raise TargetError(f"'{target}' is tracked by {' and '.join(owners)}",
                               hint="name the pointer file to remove")
@@ -71,45 +96,9 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
         gitignore.check_writable(repo.root, out, new=False, here=here)
     with repo.lock():
         if outs and not force and out_paths:
-            dirty = status(repo, list(pointers), cwd=repo.root).changed
-            unsaved = [o.path for o in dirty if o.added or o.modified]
-            if unsaved:
-                raise ConfirmationRequired(
-                    f"'{unsaved[0]}' has changes that are not in the cache",
-                    hint="`mlvc commit` them first, or use --force to delete them anyway")
-            # A file whose cache object is missing or went bad may be its last sound copy.
-            # (An output whose recorded tree is not in the cache, as after `add --no-commit`,
-            # says nothing of its files: the whole output counts.)
-            lost = [p for o in dirty for p in (*o.corrupt_in_cache, *o.not_in_cache,
-                                               *([o.path] if o.problem else ()))
-                    if not p.endswith("/") and os.path.lexists(to_fs(repo.root, p))]
-            if lost:
-                raise ConfirmationRequired(
-                    f"'{lost[0]}' is the only sound copy of its bytes: its cache object is "
-                    "missing or corrupt",
-                    hint="`mlvc commit` stores it in the cache, or use --force to delete it "
-                         "anyway")
-            # Files in a tracked folder that mlvc passes by (.mlvcignore, a .git folder,
-            # another project) are in no cache: deleting the folder would lose them.
-            for out in out_paths:
-                untracked = _untracked(repo, out)
-                if untracked:
-                    raise ConfirmationRequired(
-                        f"'{untracked[0]}' is in '{out}' but not tracked (.mlvcignore, a "
-                        ".git folder or another project leaves it out): deleting the folder "
-                        "would lose it"
-                        + (f" and {len(untracked) - 1} more" if len(untracked) > 1 else ""),
-                        hint="move it out of the folder first, or use --force to delete it "
-                             "anyway")
+            _refuse_unsaved(repo, list(pointers), out_paths)
         if outs:
-            for out in out_paths:
-                fs = to_fs(repo.root, out)
-                if fs.is_dir() and not fs.is_symlink():
-                    shutil.rmtree(fs)
-                elif os.path.lexists(fs):
-                    fs.unlink()
-            for out in out_paths:
-                repo.state.delete_files(repo.state.files_under(out))
+            _delete(repo, out_paths)
         repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
         for pointer in pointers:
             to_fs(repo.root, pointer).unlink()
@@ -118,6 +107,112 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
                               for p in pointers.values()), outs and bool(out_paths), git.files,
                         git.staged)
+
+
+def _tracked_path(repo: Repo, index: Index, target: str, cwd: Path | None) -> bool:
+    """Whether ``target`` names a pointer file or an output (which wins over a stage of the
+    same name, as a path)."""
+    try:
+        [path], _ = user_paths(repo, [target], cwd)
+    except MlvcError:
+        return False
+    return path in index.pointers or any(t.out.path == path for t in index.tracked())
+
+
+def _remove_stages(repo: Repo, index: Index, keys: list[str], groups: dict[str, list[str]],
+                   *, outs: bool, force: bool) -> RemoveResult:
+    """Take the stages ``keys`` out of mlvc.yaml and their entries out of mlvc.lock, and
+    their cached outputs out of .gitignore; with ``outs``, delete the outputs too (not
+    unsaved data, unless ``force``). The outputs' bytes stay in the cache, and the run
+    cache keeps its records."""
+    before = load_pipeline(repo.root)
+    names = {n for k in keys for n in groups[k]}
+    outs_of = {k: [o for n in groups[k] for o in before[n].outs] for k in keys}
+    out_paths = [o.path for k in keys for o in outs_of[k]]
+    cached = [o.path for k in keys for o in outs_of[k] if o.cache]
+    for out in cached:
+        gitignore.check_writable(repo.root, out, new=False)
+    text, pipeline = without_stages(repo, keys)
+    tracked = {t.out.path for t in index.stage_outs if t.stage in names}  # cached, recorded
+    lock = load_lock(repo.root)
+    with repo.lock():
+        present = [p for p in out_paths if os.path.lexists(to_fs(repo.root, p))]
+        if outs and not force:
+            # Outputs kept in git (cache: false) are in the cache too once recorded (for
+            # the run cache); one that was never recorded, or changed since, is in neither.
+            plain = [p for p in present if p not in tracked]
+            record = {o.path: o for n in names if n in lock for o in lock[n].outs}
+            for stored in store_paths(repo, plain, save=False):
+                was = record.get(stored.path)
+                if was is None or stored.out is None or stored.out.oid != was.oid \
+                        or not repo.cache.exists(was.oid):
+                    raise ConfirmationRequired(
+                        f"'{stored.path}' has bytes that {LOCK_FILE} does not record (or its "
+                        "stage has not run through mlvc): they are in no cache",
+                        hint="`mlvc commit` records them first, or use --force to delete "
+                             "them anyway")
+            if tracked & set(present):
+                recorded = [p for p in present if p in tracked]
+                _refuse_unsaved(repo, recorded, recorded)
+        atomic_write(to_fs(repo.root, PIPELINE_FILE), text)
+        lock_changed = any(n in lock for n in names)
+        if lock_changed:
+            write_lock(repo.root, [e for n, e in lock.items() if n in pipeline])
+        # Deleted outputs that git tracks (cache: false) are a change for git to record.
+        in_git = []
+        if outs:
+            plain = [p for p in present if p not in cached]
+            in_git = repo.scm.tracked(plain) if plain and repo.scm is not None else []
+            _delete(repo, present)
+        repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
+        changed = gitignore.remove_many(repo.root, cached)
+    git = record_in_git(repo, [PIPELINE_FILE, *([LOCK_FILE] if lock_changed else []),
+                               *changed, *in_git])
+    return RemoveResult(tuple(Removed(PIPELINE_FILE, tuple(o.path for o in outs_of[k]), k)
+                              for k in keys), outs and bool(present), git.files, git.staged)
+
+
+def _refuse_unsaved(repo: Repo, targets: list[RelPath], out_paths: list[RelPath]) -> None:
+    """Before ``out_paths`` (the outputs that ``targets`` name) are deleted: refuse, asking
+    for confirmation, when that would lose bytes that no cache holds."""
+    dirty = status(repo, targets, cwd=repo.root).changed
+    unsaved = [o.path for o in dirty if o.added or o.modified]
+    if unsaved:
+        raise ConfirmationRequired(
+            f"'{unsaved[0]}' has changes that are not in the cache",
+            hint="`mlvc commit` them first, or use --force to delete them anyway")
+    # A file whose cache object is missing or went bad may be its last sound copy.
+    # (An output whose recorded tree is not in the cache, as after `add --no-commit`,
+    # says nothing of its files: the whole output counts.)
+    lost = [p for o in dirty for p in (*o.corrupt_in_cache, *o.not_in_cache,
+                                       *([o.path] if o.problem else ()))
+            if not p.endswith("/") and os.path.lexists(to_fs(repo.root, p))]
+    if lost:
+        raise ConfirmationRequired(
+            f"'{lost[0]}' is the only sound copy of its bytes: its cache object is "
+            "missing or corrupt",
+            hint="`mlvc commit` stores it in the cache, or use --force to delete it anyway")
+    # Files in a tracked folder that mlvc passes by (.mlvcignore, a .git folder, another
+    # project) are in no cache: deleting the folder would lose them.
+    for out in out_paths:
+        untracked = _untracked(repo, out)
+        if untracked:
+            raise ConfirmationRequired(
+                f"'{untracked[0]}' is in '{out}' but not tracked (.mlvcignore, a .git folder "
+                "or another project leaves it out): deleting the folder would lose it"
+                + (f" and {len(untracked) - 1} more" if len(untracked) > 1 else ""),
+                hint="move it out of the folder first, or use --force to delete it anyway")
+
+
+def _delete(repo: Repo, out_paths: list[RelPath]) -> None:
+    for out in out_paths:
+        fs = to_fs(repo.root, out)
+        if fs.is_dir() and not fs.is_symlink():
+            shutil.rmtree(fs)
+        elif os.path.lexists(fs):
+            fs.unlink()
+    for out in out_paths:
+        repo.state.delete_files(repo.state.files_under(out))
 
 
 def _untracked(repo: Repo, out: RelPath) -> list[RelPath]:
@@ -136,7 +231,9 @@ def _untracked(repo: Repo, out: RelPath) -> list[RelPath]:
     return found
 
 
-def _refuse_stage_output(index: Index, path: RelPath, what: str) -> None:
+def _refuse_stage_output(index: Index, path: RelPath) -> None:
     for t in index.stage_outs:
         if t.out.path == path:
-            raise TargetError(f"'{path}' is an output of stage '{t.stage}'", hint=what)
+            raise TargetError(f"'{path}' is an output of stage '{t.stage}'",
+                              hint=f"take it out of the stage in {PIPELINE_FILE}, or remove "
+                                   f"the whole stage (`mlvc remove {t.stage.split('@')[0]}`)")

@@ -18,7 +18,7 @@ from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.paths import RelPath, folder_in, from_user, to_fs
 from mlvc.pipeline.graph import build_graph
 from mlvc.pipeline.loader import NAME_RE, load_pipeline, parse_pipeline
-from mlvc.pipeline.model import DEFAULT_PARAMS, PIPELINE_FILE, Stage
+from mlvc.pipeline.model import DEFAULT_PARAMS, PIPELINE_FILE, Pipeline, Stage
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
 
@@ -153,3 +153,30 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
 
 def stage_list(repo: Repo) -> list[Stage]:
     return list(load_pipeline(repo.root))
+
+
+def without_stages(repo: Repo, keys: list[str]) -> tuple[str, Pipeline]:
+    """``mlvc.yaml``'s text without the entries ``keys`` of its ``stages`` (a stage, or a
+    foreach/matrix group), comments and order kept, and the pipeline it then holds."""
+    fs = to_fs(repo.root, PIPELINE_FILE)
+    text = fs.read_text(encoding="utf-8")
+    yaml = _yaml(text)
+    try:
+        doc = yaml.load(text)
+    except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk
+        raise FormatError(f"{PIPELINE_FILE}: cannot edit: {exc}") from None
+    for key in keys:
+        del doc["stages"][key]
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue(), parse_pipeline(out.getvalue(), repo.root)
+
+
+def stage_keys(repo: Repo) -> dict[str, list[str]]:
+    """Each entry of ``mlvc.yaml``'s ``stages``, with the stages it makes (itself, or the
+    copies of a foreach/matrix group: ``name@key``). Empty without a pipeline."""
+    pipeline = load_pipeline(repo.root)
+    keys: dict[str, list[str]] = {}
+    for name in pipeline.stages:
+        keys.setdefault(name.split("@", 1)[0], []).append(name)
+    return keys

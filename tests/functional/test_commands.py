@@ -204,7 +204,7 @@ def test_remove_takes_several_targets_and_checks_them_all_first(project):
     project.commit_all("tracked")  # git lists a deleted file to `git add` only if it knew it
     before = snapshot(project.root, skip=(".git", "tmp"))
     r = project.run("remove", "m/f1.pt.mlvc", "nope", code=1)
-    assert "'nope' is neither a pointer file nor a tracked output" in r.stderr
+    assert "'nope' is neither a pointer file, a tracked output nor a stage" in r.stderr
     assert snapshot(project.root, skip=(".git", "tmp")) == before  # not even m/f1.pt.mlvc
     # Pointers and outputs, one of them twice (as its pointer and as its output).
     targets = ["data", "data.mlvc", *[f"m/f{i}.pt" for i in range(24)]]

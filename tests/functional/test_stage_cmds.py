@@ -6,6 +6,8 @@ import json
 
 import yaml
 
+from tests.conftest import snapshot
+
 KEPT = """\
 # Our pipeline. Keep this comment.
 stages:
@@ -111,3 +113,85 @@ def test_stage_outputs_push_and_pull_with_history(project, tmp_path):
     shutil.rmtree(project.root / ".mlvc" / "cache")
     project.run("pull")
     assert project.read("e.out") == "p\np\n"
+
+
+GROUPS = """\
+# Our pipeline. Keep this comment.
+stages:
+  prep:   # makes the data
+    cmd: (echo prep; cat raw) > prep.out
+    deps: [raw]
+    outs: [prep.out]
+  train:
+    foreach: [a, b]
+    do:
+      cmd: (echo ${item}; cat prep.out) > m_${item} && echo 1 > s_${item}.json
+      deps: [prep.out]
+      outs:
+      - m_${item}
+      metrics:
+      - s_${item}.json: {cache: false}
+"""
+
+
+def _ran(project):
+    project.gen({"raw": "r\n", "mlvc.yaml": GROUPS})
+    project.run("repro")
+    project.commit_all("ran")
+    return project
+
+
+def test_remove_of_a_stage_takes_it_out_of_the_pipeline_lock_and_gitignore(project):
+    """`dvc remove STAGE`: the stage, its lock entry and its outputs' .gitignore lines go;
+    the outputs stay in the workspace (and their bytes in the cache)."""
+    _ran(project)
+    r = project.run("remove", "prep")
+    assert "Removed stage 'prep' from mlvc.yaml\n" in r.stdout
+    assert "git add mlvc.yaml mlvc.lock .gitignore" in r.stdout
+    text = project.read("mlvc.yaml")
+    assert text.startswith("# Our pipeline. Keep this comment.\nstages:\n  train:\n")
+    assert list(yaml.safe_load(project.read("mlvc.lock"))["stages"]) == ["train@a", "train@b"]
+    assert "/prep.out" not in project.read(".gitignore").splitlines()
+    assert project.read("prep.out") == "prep\nr\n"
+    # its output is a plain dep of train now: the pipeline is up to date
+    assert project.run("status").stdout == "Data and pipelines are up to date.\n"
+
+
+def test_remove_of_a_foreach_group_with_outs_deletes_every_copy_and_records_git(project):
+    _ran(project)
+    r = project.run("remove", "train@a", code=1)
+    assert "'train@a' is one of the stages that 'train' makes" in r.stderr
+    doc = json.loads(project.run("remove", "train", "--outs", "--json").stdout)
+    assert doc["removed"] == [{"pointer": "mlvc.yaml", "stage": "train",
+                               "outs": ["m_a", "s_a.json", "m_b", "s_b.json"]}]
+    assert doc["deleted_outs"] is True
+    # the metrics files were in git: their deletion is a change to record
+    assert set(doc["git_files"]) == {"mlvc.yaml", "mlvc.lock", ".gitignore", "s_a.json",
+                                     "s_b.json"}
+    for p in ("m_a", "m_b", "s_a.json", "s_b.json"):
+        assert not (project.root / p).exists()
+    assert list(yaml.safe_load(project.read("mlvc.lock"))["stages"]) == ["prep"]
+
+
+def test_remove_of_a_stage_with_outs_keeps_unsaved_outputs_unless_forced(project):
+    _ran(project)
+    (project.root / "prep.out").write_text("my edit\n")
+    state = snapshot(project.root, skip=(".git", "tmp"))  # (the state DB learns hashes)
+    r = project.run("remove", "prep", "--outs", code=1)
+    assert "'prep.out' has changes that are not in the cache" in r.stderr
+    (project.root / "s_a.json").write_text('{"n": 2}\n')
+    r = project.run("remove", "train", "--outs", code=1)
+    assert "'s_a.json' has bytes that mlvc.lock does not record" in r.stderr
+    assert snapshot(project.root, skip=(".git", "tmp")) == {
+        **state, "s_a.json": (b'{"n": 2}\n', False)}
+    project.run("remove", "prep", "--outs", "--force")
+    assert not (project.root / "prep.out").exists()
+
+
+def test_a_path_wins_over_a_stage_of_the_same_name(project):
+    project.gen({"prep": "data"})
+    project.run("add", "prep")
+    project.gen({"raw": "r\n", "mlvc.yaml": GROUPS.replace("deps: [raw]", "deps: [prep]")})
+    r = project.run("remove", "prep")
+    assert "Removed prep.mlvc" in r.stdout
+    assert "prep" in yaml.safe_load(project.read("mlvc.yaml"))["stages"]

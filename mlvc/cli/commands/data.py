@@ -327,8 +327,10 @@ def _cut(items, prefix: str) -> None:
 def remove_cmd(targets, outs, force, as_json):
     """Stop tracking each TARGET (a pointer file or output): delete its pointer file.
 
-    The data stays in the workspace (unless --outs) and in the cache. Every target is
-    checked before anything is removed.
+    A TARGET that names a stage of mlvc.yaml (or a foreach/matrix group) takes it out of
+    mlvc.yaml and mlvc.lock instead, with its outputs' .gitignore lines. The data stays in
+    the workspace (unless --outs) and in the cache. Every target is checked before anything
+    is removed.
     """
     from mlvc.cli import render
     from mlvc.errors import ConfirmationRequired
@@ -346,6 +348,10 @@ def remove_cmd(targets, outs, force, as_json):
         echo_json(result.to_json())
         return
     for r in result.removed[:LIST_LIMIT]:
+        if r.stage is not None:
+            echo(f"Removed stage '{printable(r.stage)}' from {shown(r.pointer)}"
+                 + (" and its outputs" if result.deleted_outs else ""))
+            continue
         echo(f"Removed {shown(r.pointer)}" + (" and its data" if result.deleted_outs else ""))
     if len(result.removed) > LIST_LIMIT:
         echo(f"… and {count(len(result.removed) - LIST_LIMIT, 'more pointer file')}")
