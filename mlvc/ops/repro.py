@@ -339,7 +339,7 @@ class _Engine:
                                     " ...`)")
             deps = [o for o in cur.deps.values() if o is not None]
             key = run_key(stage, deps, cur.params)
-            if self.use_run_cache:
+            if self.use_run_cache and _run_cacheable(stage):
                 restored = self._restore(stage, key, cur, entry)
                 if restored is not None:
                     self._record(stage, cur, restored)
@@ -369,7 +369,7 @@ class _Engine:
                                    f"the command did not create output {absent[0]}", seconds)
             outs = tuple(s.out for s in self._commit_outs(stage))
             self._record(stage, cur, outs)
-            if not self.no_commit and all(
+            if not self.no_commit and _run_cacheable(stage) and all(
                     o.type == "file" or stage.out(o.path).cache for o in outs):
                 self.run_cache.put(key, list(outs))
         self.emit(StageEvent(name, "done", f"{seconds:.1f}s"))
@@ -518,6 +518,13 @@ class _Engine:
                 if changed:
                     self.git_files.append(changed)
         return tuple(by_path[o.path] for o in stage.outs)
+
+
+def _run_cacheable(stage: Stage) -> bool:
+    """Whether the run cache may stand in for running ``stage`` (as in DVC): not for one
+    that must run every time, nor for one with a persistent output, which its last run
+    made (the same inputs would not give the same bytes)."""
+    return not stage.always_changed and not any(o.persist for o in stage.outs)
 
 
 def _checkout_missing(repo: Repo, stages: list[Stage], progress: Progress) -> None:

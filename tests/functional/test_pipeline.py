@@ -1090,3 +1090,27 @@ def test_status_of_a_stage_that_cannot_be_judged_names_it_once(project):
                                    "params": ["n"], "outs": ["o"]}})
     text = project.run("status").stdout
     assert "s (stage):\n  params file params.yaml does not exist\n" in text
+
+
+def test_the_run_cache_stands_in_neither_for_always_changed_nor_persistent_stages(project):
+    """DVC does not use its run cache for either: an always_changed stage must run every
+    time, and a persistent output is made from its own last state as well as the inputs."""
+    project.gen({"in.txt": "1\n"})
+    write_pipeline(project, {
+        "inc": {"cmd": "cat in.txt >> log.txt && echo inc >> runs.log", "deps": ["in.txt"],
+                "outs": [{"log.txt": {"persist": True}}]},
+        "always": {"cmd": "echo always >> runs.log && cat in.txt > t.txt",
+                   "always_changed": True, "outs": ["t.txt"]},
+    })
+    project.run("repro")
+    assert sorted(runs(project)) == ["always", "inc"]
+    project.gen({"in.txt": "2\n"})
+    project.run("repro")
+    assert sorted(runs(project)) == ["always", "inc"]
+    project.gen({"in.txt": "1\n"})
+    r = project.run("repro")
+    assert "run cache" not in r.stdout
+    assert sorted(runs(project)) == ["always", "inc"]
+    assert project.read("log.txt") == "1\n2\n1\n"  # (restored, it was "1\n")
+    runs_dir = project.root / ".mlvc/cache/runs"  # and no records were kept for them
+    assert not runs_dir.exists() or not [p for p in runs_dir.rglob("*") if p.is_file()]
