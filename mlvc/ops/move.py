@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import TargetError
+from mlvc.errors import MlvcError, TargetError
 from mlvc.ops import inside_hint, record_in_git, user_paths
 from mlvc.ops.add import check_pointers_kept
 from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
+from mlvc.pipeline.loader import load_pipeline
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -25,11 +26,14 @@ class MoveResult:
     new_pointer: RelPath
     git_files: tuple[RelPath, ...]
     staged: bool = False
+    # (stage, dep) of each stage dep at or inside SRC: mlvc.yaml still names the old path
+    stale_deps: tuple[tuple[str, RelPath], ...] = ()
 
     def to_json(self) -> dict:
         return {"src": self.src, "dst": self.dst, "old_pointer": self.old_pointer,
                 "new_pointer": self.new_pointer, "git_files": list(self.git_files),
-                "staged": self.staged}
+                "staged": self.staged,
+                "stale_deps": [{"stage": s, "dep": d} for s, d in self.stale_deps]}
 
 
 def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResult:
@@ -94,4 +98,16 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
         repo.state.put_files((dst_path + p[len(src_path):], FileState(*r))
                              for p, r in rows.items())
     git = record_in_git(repo, git_files)
-    return MoveResult(src_path, dst_path, tracked.pointer, new_pointer, git.files, git.staged)
+    return MoveResult(src_path, dst_path, tracked.pointer, new_pointer, git.files, git.staged,
+                      _stale_deps(repo, src_path))
+
+
+def _stale_deps(repo: Repo, src: RelPath) -> tuple[tuple[str, RelPath], ...]:
+    """The stage deps that named the moved path (or a path inside it): mlvc.yaml is the
+    user's to change (as `dvc move` leaves dvc.yaml), but they should hear of it."""
+    try:
+        pipeline = load_pipeline(repo.root)
+    except MlvcError:  # (a broken mlvc.yaml is reported by the commands that use it)
+        return ()
+    return tuple((st.name, d.path) for st in pipeline for d in st.deps
+                 if is_within(d.path, src))

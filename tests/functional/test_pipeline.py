@@ -1114,3 +1114,15 @@ def test_the_run_cache_stands_in_neither_for_always_changed_nor_persistent_stage
     assert project.read("log.txt") == "1\n2\n1\n"  # (restored, it was "1\n")
     runs_dir = project.root / ".mlvc/cache/runs"  # and no records were kept for them
     assert not runs_dir.exists() or not [p for p in runs_dir.rglob("*") if p.is_file()]
+
+
+def test_move_of_a_stage_dep_warns_that_mlvc_yaml_names_the_old_path(project):
+    project.gen({"raw": {"a.csv": "1\n"}, "other": "x"})
+    project.run("add", "raw", "other")
+    write_pipeline(project, {"s": {"cmd": sh("s", "o", "raw/a.csv"),
+                                   "deps": ["raw/a.csv", "other"], "outs": ["o"]}})
+    r = project.run("move", "raw", "data")
+    assert ("warning: stage 's' depends on raw/a.csv, which is no longer there: change its "
+            "deps in mlvc.yaml") in r.stderr
+    assert json.loads(project.run("move", "other", "o2", "--json").stdout)["stale_deps"] == [
+        {"stage": "s", "dep": "other"}]

@@ -372,6 +372,10 @@ def move_cmd(src, dst, as_json):
         echo_json(result.to_json())
         return
     echo(f"Moved {shown(result.src)} -> {shown(result.dst)} ({shown(result.new_pointer)})")
+    for stage, dep in result.stale_deps[:LIST_LIMIT]:
+        click.echo(f"warning: stage '{printable(stage)}' depends on {shown(dep)}, which is no "
+                   f"longer there: change its deps in mlvc.yaml", err=True)
+    _cut(result.stale_deps, "warning: ")
     git_hint(repo.root, result, "To record this in git")
 
 
