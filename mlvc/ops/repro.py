@@ -54,6 +54,7 @@ from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.compare import flatten
 from mlvc.workspace.index import Index, Selected, Tracked
+from mlvc.workspace.links import unprotect_file
 from mlvc.workspace.pointer import Out
 
 if TYPE_CHECKING:
@@ -416,9 +417,14 @@ class _Engine:
         """Outputs are made afresh by the command (persistent ones are kept); what is removed
         here is a stage output, whose bytes the cache holds (see ``_keep_unsaved``)."""
         for out in stage.outs:
-            if out.persist:
-                continue
             fs = to_fs(self.repo.root, out.path)
+            if out.persist:
+                # The command changes it where it is: a hard link (or symlink) to the cache
+                # would take the change into the cache object itself, corrupting it (root
+                # ignores the read-only bit; others could not write at all). DVC unprotects
+                # persistent outputs too.
+                _unprotect_tree(fs)
+                continue
             if fs.is_dir() and not fs.is_symlink():
                 _rmtree(fs)
             elif os.path.lexists(fs):
@@ -518,6 +524,17 @@ class _Engine:
                 if changed:
                     self.git_files.append(changed)
         return tuple(by_path[o.path] for o in stage.outs)
+
+
+def _unprotect_tree(fs: Path) -> None:
+    """Make the file ``fs``, or every file below the folder ``fs``, a private writable copy
+    if it is linked to the cache."""
+    if fs.is_symlink() or fs.is_file():
+        unprotect_file(fs)
+    elif fs.is_dir():
+        for folder, _dirs, files in os.walk(fs):
+            for f in files:
+                unprotect_file(Path(folder, f))
 
 
 def _run_cacheable(stage: Stage) -> bool:

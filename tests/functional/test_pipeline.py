@@ -1126,3 +1126,24 @@ def test_move_of_a_stage_dep_warns_that_mlvc_yaml_names_the_old_path(project):
             "deps in mlvc.yaml") in r.stderr
     assert json.loads(project.run("move", "other", "o2", "--json").stdout)["stale_deps"] == [
         {"stage": "s", "dep": "other"}]
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_a_persistent_output_linked_to_the_cache_is_unprotected_before_its_stage_runs(
+        project, link):
+    """The command appends to its persistent output: as a hard link (or symlink) to the
+    cache, that wrote into the cache object itself (as root; others got 'permission
+    denied'), leaving an object whose bytes do not match its oid."""
+    project.run("config", "cache.type", link)
+    project.gen({"in.txt": "1\n"})
+    write_pipeline(project, {"inc": {"cmd": "cat in.txt >> log.txt", "deps": ["in.txt"],
+                                     "outs": [{"log.txt": {"persist": True}}]},
+                             "dir": {"cmd": "mkdir -p d && cat in.txt >> d/log",
+                                     "deps": ["in.txt"], "outs": [{"d": {"persist": True}}]}})
+    project.run("repro")
+    first = lock(project)["stages"]["inc"]["outs"][0]["oid"]
+    project.gen({"in.txt": "2\n"})
+    project.run("repro")
+    assert project.read("log.txt") == "1\n2\n" and project.read("d/log") == "1\n2\n"
+    assert _object(project, first) == "1\n"  # the first version's object is intact
+    assert json.loads(project.run("status", "--json").stdout)["clean"] is True
