@@ -233,3 +233,16 @@ def test_add_after_unprotect_with_symlinks_links_the_copy_again(project):
         doc = json.loads(project.run("add", "--json", "data").stdout)
         assert doc["saved"][0]["relinked"] == 1
         assert all((project.root / p).is_symlink() for p in FILES)
+
+
+def test_status_says_why_a_file_edited_in_place_made_its_object_corrupt(linked):
+    fs = linked.root / "data/a.csv"
+    os.chmod(fs, 0o644)
+    with open(fs, "a") as f:  # in place: the object is this very inode
+        f.write("3,4\n")
+    text = linked.run("status").stdout
+    assert "modified:" in text and "corrupt in cache:" in text
+    assert "changed the cache's copy too: `mlvc unprotect` files before editing" in text
+    (linked.root / "data/sub/b.txt").unlink()  # (not every change is that one)
+    linked.run("checkout", "--force", code=1)
+    assert "changed the cache's copy" not in linked.run("status", "data/sub").stdout

@@ -214,6 +214,11 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
         if any(o.corrupt_in_cache or o.not_in_cache or o.problem for o in result.outs):
             echo("`mlvc pull` gets objects missing or corrupt in the cache from a remote and "
                  "checks them out (`mlvc fetch` only downloads them).")
+        # A hard link (or symlink) to its object, written in place: the object changed too.
+        if any(set(o.modified) & set(o.corrupt_in_cache) for o in result.outs):
+            echo("A file edited in place while linked to the cache (cache.type hardlink or "
+                 "symlink) changed the cache's copy too: `mlvc unprotect` files before "
+                 "editing them.")
         # A file as recorded in the workspace still holds the bytes its object lost.
         if any(p for o in result.outs for p in (*o.corrupt_in_cache, *o.not_in_cache)
                if not p.endswith("/") and p not in o.deleted and p not in o.modified):
