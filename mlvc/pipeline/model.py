@@ -51,6 +51,12 @@ class Stage:
     def out(self, path: RelPath) -> StageOut | None:
         return next((o for o in self.outs if o.path == path), None)
 
+    @property
+    def callback(self) -> bool:
+        """A stage with no deps, params nor outputs: nothing could show that it is up to
+        date, so it runs every time (DVC's "callback stage"), as ``always_changed`` does."""
+        return not (self.deps or self.params or self.outs)
+
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:

@@ -53,7 +53,8 @@ def reasons(stage: Stage, entry: LockEntry | None, cur: Current) -> list[Reason]
     """Why ``stage`` must run; empty when it is up to date."""
     if entry is None:
         return [Reason("never ran")]
-    why: list[Reason] = [Reason("always changed")] if stage.always_changed else []
+    why: list[Reason] = [Reason("always changed")] if stage.always_changed else (
+        [Reason("no deps, params or outputs: runs every time")] if stage.callback else [])
     why += input_changes(stage, entry, cur)
     why += _compared("out", [o.path for o in stage.outs], cur.outs, entry.outs, "missing")
     return why

@@ -1147,3 +1147,16 @@ def test_a_persistent_output_linked_to_the_cache_is_unprotected_before_its_stage
     assert project.read("log.txt") == "1\n2\n" and project.read("d/log") == "1\n2\n"
     assert _object(project, first) == "1\n"  # the first version's object is intact
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_a_stage_with_no_deps_params_or_outputs_runs_every_time(project):
+    """DVC's callback stage: nothing could show it up to date (a notification, a deploy)."""
+    write_pipeline(project, {"notify": {"cmd": "echo notify >> runs.log"},
+                             "made": {"cmd": "echo made >> runs.log && echo x > m",
+                                      "outs": ["m"]}})
+    project.run("repro")
+    assert sorted(runs(project)) == ["made", "notify"]
+    r = project.run("repro")
+    assert runs(project) == ["notify"]
+    assert "Running stage 'notify' (no deps, params or outputs: runs every time)" in r.stdout
+    assert "notify (stage):" in project.run("status").stdout
