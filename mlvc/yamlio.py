@@ -109,10 +109,14 @@ def parse_yaml(text: str, origin: str) -> object:
         return None
     if "<<<<<<<" in text and (m := _CONFLICT.search(text)):
         line = text.count("\n", 0, m.start()) + 1
+        then = f"then `git add {origin}`"
+        if origin.endswith("mlvc.lock"):  # written by mlvc only: repro makes it true again
+            then = (f"then `mlvc repro`, which runs again (or restores from the run cache) "
+                    f"the stages the kept side does not match, and `git add {origin}`")
         raise FormatError(
             f"{origin}:{line}: unresolved git merge conflict (<<<<<<< ... >>>>>>> markers)",
             hint=f"keep one side with `git checkout --ours {origin}` (or --theirs), or edit "
-                 f"the file to resolve it; then `git add {origin}`")
+                 f"the file to resolve it; {then}")
     memo = _memo
     key = xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass")) if memo else b""
     if memo is not None and (doc := memo.get(key)) is not None:

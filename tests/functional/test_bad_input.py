@@ -504,3 +504,14 @@ def test_data_named_like_a_pointer_file_gets_a_hint_to_leave_it_out(project, con
         f.write("x.mlvc\n")
     project.run("add", "d")
     assert json.loads(project.run("status", "--json").stdout)["clean"] is True
+
+
+def test_a_conflicted_lock_points_to_repro_to_make_it_true_again():
+    from mlvc.errors import FormatError
+    from mlvc.yamlio import parse_yaml
+
+    text = "schema: 1\nstages:\n<<<<<<< HEAD\n  a: {}\n=======\n  a: {}\n>>>>>>> other\n"
+    with pytest.raises(FormatError) as caught:
+        parse_yaml(text, "mlvc.lock")
+    assert "git checkout --ours mlvc.lock" in caught.value.hint
+    assert "then `mlvc repro`, which runs again" in caught.value.hint
