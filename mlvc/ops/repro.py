@@ -198,7 +198,8 @@ def choose(project: Project, names: list[str], *, single_item: bool = False,
 
 def current_state(repo: Repo, stage: Stage, jobs: int | None = None,
                   entry: LockEntry | None = None,
-                  known: Mapping[RelPath, Out] | None = None, *, outs: bool = True) -> Current:
+                  known: Mapping[RelPath, Out] | None = None, *, outs: bool = True,
+                  progress: Progress = NULL_PROGRESS) -> Current:
     """Hash the stage's deps and outputs (the state DB answers for unchanged files) and read
     its params. A dep or output that still matches its clean mark for the oid ``entry`` (the
     stage's lock entry) records is as recorded, and is not looked at further; one in
@@ -211,7 +212,7 @@ def current_state(repo: Repo, stage: Stage, jobs: int | None = None,
     stored: dict[RelPath, Out | None] = {p: known[p] for p in paths if p in known}
     stored.update((s.path, s.out) for s in store_paths(
         repo, [p for p in paths if p not in known], save=False, missing_ok=True, jobs=jobs,
-        recorded=recorded))
+        recorded=recorded, progress=progress))
     params: dict[RelPath, dict[str, object]] = {}
     for ref in stage.params:
         params[ref.file] = select(read_params(repo.root, ref.file), ref.file, ref.keys,
@@ -224,8 +225,11 @@ class _Engine:
     def __init__(self, repo: Repo, project: Project, *, force: bool, dry: bool,
                  keep_going: bool, no_commit: bool, jobs: int, run_cache: bool,
                  capture: bool, on_event: Callable[[StageEvent], None],
-                 here: RelPath | None = None) -> None:
+                 here: RelPath | None = None, progress: Progress = NULL_PROGRESS) -> None:
         self.repo = repo
+        # Bars for hashing deps and storing outputs, one stage at a time (stages running
+        # at once would draw over each other).
+        self.progress = progress if jobs <= 1 else NULL_PROGRESS
         self.here = here  # the user's folder: errors name paths as seen from there
         self.project = project
         self.force = force
@@ -317,7 +321,7 @@ class _Engine:
                 self.emit(StageEvent(name, "frozen"))
                 return StageResult(name, "frozen")
             entry = self.entries.get(name)
-            cur = current_state(self.repo, stage, entry=entry)
+            cur = current_state(self.repo, stage, entry=entry, progress=self.progress)
             why = reasons(stage, entry, cur)
             if self.dry:
                 why += [Reason(f"upstream stage '{u}' would run")
@@ -397,7 +401,7 @@ class _Engine:
         if not risky:
             return
         kept: list[KeptFile] = []
-        for stored in store_paths(self.repo, risky, missing_ok=True):
+        for stored in store_paths(self.repo, risky, missing_ok=True, progress=self.progress):
             self._safe.add((stage.name, stored.path))
             now, was = stored.out, recorded.get(stored.path)
             if now is None or (was is not None and was.oid == now.oid):
@@ -436,8 +440,10 @@ class _Engine:
         .gitignore lines go to ``git_files``."""
         cached = [o.path for o in stage.outs if o.cache]
         plain = [o.path for o in stage.outs if not o.cache]
-        stored = {s.path: s for s in store_paths(self.repo, cached, save=not self.no_commit)}
-        stored.update({s.path: s for s in store_paths(self.repo, plain, save=False)})
+        stored = {s.path: s for s in store_paths(self.repo, cached, save=not self.no_commit,
+                                                 progress=self.progress)}
+        stored.update({s.path: s for s in store_paths(self.repo, plain, save=False,
+                                                      progress=self.progress)})
         for path in plain:  # kept in git, and in the cache too, for the run cache
             out = stored[path].out
             if out is not None and out.type == "file" and not self.no_commit:
@@ -597,7 +603,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
         _checkout_missing(repo, [project.pipeline[n] for n in order], progress)
     engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
                      no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
-                     capture=capture, on_event=on_event, here=here)
+                     capture=capture, on_event=on_event, here=here, progress=progress)
     if dry:
         return ReproResult(tuple(engine.run(order)), True)
     with repo.lock():
