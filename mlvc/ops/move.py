@@ -6,11 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import MlvcError, TargetError
-from mlvc.ops import inside_hint, record_in_git, user_paths
+from mlvc.errors import TargetError
+from mlvc.ops import inside_hint, record_in_git, stale_deps, user_paths
 from mlvc.ops.add import check_pointers_kept
 from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
-from mlvc.pipeline.loader import load_pipeline
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -99,15 +98,4 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
                              for p, r in rows.items())
     git = record_in_git(repo, git_files)
     return MoveResult(src_path, dst_path, tracked.pointer, new_pointer, git.files, git.staged,
-                      _stale_deps(repo, src_path))
-
-
-def _stale_deps(repo: Repo, src: RelPath) -> tuple[tuple[str, RelPath], ...]:
-    """The stage deps that named the moved path (or a path inside it): mlvc.yaml is the
-    user's to change (as `dvc move` leaves dvc.yaml), but they should hear of it."""
-    try:
-        pipeline = load_pipeline(repo.root)
-    except MlvcError:  # (a broken mlvc.yaml is reported by the commands that use it)
-        return ()
-    return tuple((st.name, d.path) for st in pipeline for d in st.deps
-                 if is_within(d.path, src))
+                      stale_deps(repo, [src_path]))

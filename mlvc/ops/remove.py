@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlvc.errors import ConfirmationRequired, MlvcError, TargetError
 from mlvc.fsutil import atomic_write
-from mlvc.ops import inside_hint, record_in_git, user_paths
+from mlvc.ops import inside_hint, record_in_git, stale_deps, user_paths
 from mlvc.ops.commit import store_paths
 from mlvc.ops.stage import stage_keys, without_stages
 from mlvc.ops.status import status
@@ -36,12 +36,15 @@ class RemoveResult:
     deleted_outs: bool
     git_files: tuple[RelPath, ...]
     staged: bool = False
+    # (stage, dep) of each remaining stage dep on data that --outs deleted
+    stale_deps: tuple[tuple[str, RelPath], ...] = ()
 
     def to_json(self) -> dict:
         return {"removed": [{"pointer": r.pointer, "outs": list(r.outs), "stage": r.stage}
                             for r in self.removed],
                 "deleted_outs": self.deleted_outs, "git_files": list(self.git_files),
-                "staged": self.staged}
+                "staged": self.staged,
+                "stale_deps": [{"stage": s, "dep": d} for s, d in self.stale_deps]}
 
 
 def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: bool = False,
@@ -106,7 +109,7 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     git = record_in_git(repo, [*pointers, *changed])
     return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
                               for p in pointers.values()), outs and bool(out_paths), git.files,
-                        git.staged)
+                        git.staged, stale_deps(repo, out_paths) if outs else ())
 
 
 def _tracked_path(repo: Repo, index: Index, target: str, cwd: Path | None) -> bool:
@@ -169,7 +172,8 @@ def _remove_stages(repo: Repo, index: Index, keys: list[str], groups: dict[str, 
     git = record_in_git(repo, [PIPELINE_FILE, *([LOCK_FILE] if lock_changed else []),
                                *changed, *in_git])
     return RemoveResult(tuple(Removed(PIPELINE_FILE, tuple(o.path for o in outs_of[k]), k)
-                              for k in keys), outs and bool(present), git.files, git.staged)
+                              for k in keys), outs and bool(present), git.files, git.staged,
+                        stale_deps(repo, present) if outs else ())
 
 
 def _refuse_unsaved(repo: Repo, targets: list[RelPath], out_paths: list[RelPath]) -> None:

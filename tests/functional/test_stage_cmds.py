@@ -184,8 +184,11 @@ def test_remove_of_a_stage_with_outs_keeps_unsaved_outputs_unless_forced(project
     assert "'s_a.json' has bytes that mlvc.lock does not record" in r.stderr
     assert snapshot(project.root, skip=(".git", "tmp")) == {
         **state, "s_a.json": (b'{"n": 2}\n', False)}
-    project.run("remove", "prep", "--outs", "--force")
+    r = project.run("remove", "prep", "--outs", "--force")
     assert not (project.root / "prep.out").exists()
+    # the stages that read it are told (mlvc.yaml is left to the user)
+    assert ("warning: stage 'train@a' depends on prep.out, which is no longer there"
+            in r.stderr)
 
 
 def test_a_path_wins_over_a_stage_of_the_same_name(project):

@@ -360,6 +360,7 @@ def remove_cmd(targets, outs, force, as_json):
         echo(f"Removed {shown(r.pointer)}" + (" and its data" if result.deleted_outs else ""))
     if len(result.removed) > LIST_LIMIT:
         echo(f"… and {count(len(result.removed) - LIST_LIMIT, 'more pointer file')}")
+    _stale_warnings(result)
     git_hint(repo.root, result, "To record this in git")
 
 
@@ -377,11 +378,15 @@ def move_cmd(src, dst, as_json):
         echo_json(result.to_json())
         return
     echo(f"Moved {shown(result.src)} -> {shown(result.dst)} ({shown(result.new_pointer)})")
+    _stale_warnings(result)
+    git_hint(repo.root, result, "To record this in git")
+
+
+def _stale_warnings(result) -> None:
     for stage, dep in result.stale_deps[:LIST_LIMIT]:
         click.echo(f"warning: stage '{printable(stage)}' depends on {shown(dep)}, which is no "
                    f"longer there: change its deps in mlvc.yaml", err=True)
     _cut(result.stale_deps, "warning: ")
-    git_hint(repo.root, result, "To record this in git")
 
 
 @click.command("unprotect")
