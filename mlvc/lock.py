@@ -25,6 +25,7 @@ def repo_lock(path: Path, on_wait: Callable[[], None] | None = None,
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            _refuse_inside_a_stage(fd)
             if on_wait is not None:
                 on_wait()
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -46,3 +47,22 @@ def repo_lock(path: Path, on_wait: Callable[[], None] | None = None,
     finally:
         HELD_FDS.discard(fd)
         os.close(fd)
+
+
+def _refuse_inside_a_stage(fd: int) -> None:
+    """A command run by a stage of ``mlvc repro`` (its cmd calls mlvc) would wait for the
+    lock that repro holds until repro ends, which waits for the command: refused at once."""
+    repro = os.environ.get("MLVC_REPRO_PID")
+    if not repro:
+        return
+    try:
+        holder = os.pread(fd, 32, 0).decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return
+    if holder == repro:
+        stage = os.environ.get("MLVC_STAGE", "?")
+        raise LockError(
+            f"this command runs inside stage '{stage}' of `mlvc repro` (process {repro}), "
+            "which holds the repository lock: it would wait for repro, and repro for it",
+            hint="run mlvc commands that change the repository before or after `mlvc repro`, "
+                 "not in a stage's cmd (reading ones, such as `mlvc status`, work there)")

@@ -26,7 +26,10 @@ class RunOutcome:
 def run_stage(root: Path, stage: Stage, output: Callable[[str], None] | None = None
               ) -> RunOutcome:
     cwd = to_fs(root, stage.wdir)
-    env = dict(os.environ, MLVC_ROOT=str(root), MLVC_STAGE=stage.name)
+    # MLVC_REPRO_PID: an mlvc command in the stage's cmd that needs the repository lock,
+    # which this process holds, says so at once (see mlvc.lock) instead of waiting forever.
+    env = dict(os.environ, MLVC_ROOT=str(root), MLVC_STAGE=stage.name,
+               MLVC_REPRO_PID=str(os.getpid()))
     for cmd in stage.cmd:
         if output is None:
             proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env)  # noqa: S602

@@ -282,3 +282,22 @@ def test_a_terminal_gets_a_bar_even_when_it_reports_no_size(repo, size):
         os.close(slave)
     assert proc.returncode == 0 and b"20 added" in proc.stdout
     assert b"Checking out:" in drawn and b"/20 [" in drawn
+
+
+def test_an_mlvc_command_inside_a_stage_is_refused_at_once_not_left_waiting(repo):
+    """A stage's cmd that runs `mlvc add` waited for the lock repro holds, and repro for
+    the cmd: forever. A reading command works there."""
+    exe = " ".join([MLVC] if MLVC else [sys.executable, "-m", "mlvc"])
+    (repo / "f").write_text("1")
+    (repo / "mlvc.yaml").write_text(
+        "stages:\n"
+        f"  reads:\n    cmd: {exe} status --json > st.json\n    outs: [st.json]\n"
+        f"  writes:\n    cmd: {exe} add f\n    deps: [st.json]\n")
+    started = time.monotonic()
+    r = mlvc(repo, "repro", check=False)
+    assert time.monotonic() - started < 60
+    assert r.returncode == 1
+    assert "this command runs inside stage 'writes' of `mlvc repro`" in r.stderr
+    assert "error: stage 'writes' failed" in r.stderr
+    assert json.loads((repo / "st.json").read_text())["tracked"] == 0
+    assert not (repo / "f.mlvc").exists()
