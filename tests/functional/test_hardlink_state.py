@@ -246,3 +246,26 @@ def test_status_says_why_a_file_edited_in_place_made_its_object_corrupt(linked):
     (linked.root / "data/sub/b.txt").unlink()  # (not every change is that one)
     linked.run("checkout", "--force", code=1)
     assert "changed the cache's copy" not in linked.run("status", "data/sub").stdout
+
+
+def test_unprotect_shows_progress_over_every_file(linked):
+    from contextlib import contextmanager
+
+    from mlvc.ops.unprotect import unprotect
+    from mlvc.progress import Progress
+    from mlvc.repo import Repo
+
+    class Recorded(Progress):
+        def __init__(self):
+            self.phases = {}
+
+        @contextmanager
+        def phase(self, desc, total=None, unit="file"):
+            self.phases[desc] = [total, 0]
+            yield lambda n=1: self.phases[desc].__setitem__(1, self.phases[desc][1] + n)
+
+    seen = Recorded()
+    with Repo.find(linked.root) as repo:
+        result = unprotect(repo, ["data"], cwd=linked.root, progress=seen)
+    assert sorted(result.unprotected) == FILES
+    assert seen.phases["Unprotecting"] == [3, 3]

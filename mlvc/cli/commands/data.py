@@ -391,13 +391,15 @@ def _stale_warnings(result) -> None:
 
 @click.command("unprotect")
 @click.argument("paths", nargs=-1, required=True)
+@jobs_option
 @json_option
-def unprotect_cmd(paths, as_json):
+def unprotect_cmd(paths, jobs, as_json):
     """Make linked (read-only) tracked files writable copies, to edit them in place."""
     from mlvc.ops.unprotect import unprotect
 
     with open_repo() as repo:
-        result = unprotect(repo, list(paths), cwd=settings().cwd)
+        result = unprotect(repo, list(paths), cwd=settings().cwd, jobs=jobs,
+                           progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
