@@ -86,7 +86,7 @@ class Stored:
     repaired: int = 0  # of those, files whose object was lost or corrupt: stored again
     newly_stored: int = 0  # files whose objects were written here, the repaired ones aside
     # Unchanged files that are private copies where cache.type links (after `unprotect`,
-    # say): the caller links them again (see ``_relink``).
+    # say): the caller links them again (see ``relink``).
     unlinked: tuple[RelPath, ...] = ()
 
 
@@ -411,11 +411,11 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
     git_files += gitignore.add_many(repo.root, [out_path for _, out_path in items])
     unlinked = {s.out.path: rec.unlinked for s, rec in zip(saved, stored) if rec.unlinked}
     if unlinked:
-        saved = _relink(repo, saved, unlinked, jobs, progress)
+        saved = relink(repo, saved, unlinked, jobs, progress)
     return saved, git_files
 
 
-def _relink(repo: Repo, saved: list[Saved], unlinked: dict[RelPath, tuple[RelPath, ...]],
+def relink(repo: Repo, saved: list[Saved], unlinked: dict[RelPath, tuple[RelPath, ...]],
             jobs: int | None, progress: Progress) -> list[Saved]:
     """Link the ``unlinked`` files of the outputs just saved to their objects, as
     ``cache.type`` asks (DVC does so too): after ``unprotect`` and an edit of a few files,

@@ -30,7 +30,7 @@ from mlvc.errors import (
     PipelineError,
 )
 from mlvc.ops import record_in_git, refuse_git_tracked_outputs
-from mlvc.ops.commit import Saved, Stored, store_paths
+from mlvc.ops.commit import Saved, Stored, relink, store_paths
 from mlvc.paths import (
     RelPath,
     folder_in,
@@ -688,6 +688,7 @@ def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None =
                      jobs=jobs or repo.jobs, run_cache=False, capture=True,
                      on_event=lambda e: None)
     saved = []
+    unlinked: dict[RelPath, tuple[RelPath, ...]] = {}
     for name, cur in current.items():
         stage = project.pipeline[name]
         before = project.lock.get(name)
@@ -697,5 +698,9 @@ def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None =
             old = next((o for o in before.outs if o.path == s.path), None) if before else None
             saved.append(Saved(LOCK_FILE, s.out, old != s.out, s.hashed, s.repaired,
                                s.newly_stored))
+            if s.unlinked:
+                unlinked[s.path] = s.unlinked
     engine.flush_lock()
+    if unlinked:  # (after `unprotect`: linked again, as for pointer outputs)
+        saved = relink(repo, saved, unlinked, jobs, progress)
     return saved, [f for f in engine.git_files if f != LOCK_FILE]
