@@ -141,14 +141,15 @@ def _remove_stages(repo: Repo, index: Index, keys: list[str], groups: dict[str, 
     with repo.lock():
         present = [p for p in out_paths if os.path.lexists(to_fs(repo.root, p))]
         if outs and not force:
-            # Outputs kept in git (cache: false) are in the cache too once recorded (for
-            # the run cache); one that was never recorded, or changed since, is in neither.
-            plain = [p for p in present if p not in tracked]
+            # Outputs kept in git (cache: false) are in the cache too once recorded, files
+            # at least (for the run cache); one never recorded, or changed since, is in
+            # neither. (So is a cached output of a stage that never ran.)
+            unrecorded = [p for p in present if p not in tracked]
             record = {o.path: o for n in names if n in lock for o in lock[n].outs}
-            for stored in store_paths(repo, plain, save=False):
-                was = record.get(stored.path)
-                if was is None or stored.out is None or stored.out.oid != was.oid \
-                        or not repo.cache.exists(was.oid):
+            for stored in store_paths(repo, unrecorded, save=False):
+                was, now = record.get(stored.path), stored.out
+                if was is None or now is None or now.oid != was.oid or (
+                        now.type == "file" and not repo.cache.exists(was.oid)):
                     raise ConfirmationRequired(
                         f"'{stored.path}' has bytes that {LOCK_FILE} does not record (or its "
                         "stage has not run through mlvc): they are in no cache",
@@ -164,8 +165,8 @@ def _remove_stages(repo: Repo, index: Index, keys: list[str], groups: dict[str, 
         # Deleted outputs that git tracks (cache: false) are a change for git to record.
         in_git = []
         if outs:
-            plain = [p for p in present if p not in cached]
-            in_git = repo.scm.tracked(plain) if plain and repo.scm is not None else []
+            uncached = [p for p in present if p not in cached]
+            in_git = repo.scm.tracked(uncached) if uncached and repo.scm is not None else []
             _delete(repo, present)
         repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
         changed = gitignore.remove_many(repo.root, cached)
