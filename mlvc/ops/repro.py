@@ -545,8 +545,9 @@ def _unprotect_tree(fs: Path) -> None:
 
 def _run_cacheable(stage: Stage) -> bool:
     """Whether the run cache may stand in for running ``stage`` (as in DVC): not for one
-    that must run every time (``always_changed``, or a callback stage), nor for one with a persistent output, which its last run
-    made (the same inputs would not give the same bytes)."""
+    that must run every time (``always_changed``, or a callback stage), nor for one with a
+    persistent output, which its last run made (the same inputs would not give the same
+    bytes)."""
     return not (stage.always_changed or stage.callback or any(o.persist for o in stage.outs))
 
 
