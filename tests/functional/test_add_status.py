@@ -6,6 +6,7 @@ import shutil
 import time
 
 from mlvc.workspace.state import RACY_NS
+from tests.helpers.spies import RecordedPhases
 
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
                  "empty": {}, "ünïcødé ✓.txt": "unicode"}}
@@ -455,24 +456,12 @@ def test_long_lists_of_added_and_committed_outputs_are_cut_short(project):
 
 
 def test_writing_many_pointer_files_is_a_progress_phase(project):
-    from contextlib import contextmanager
-
     from mlvc.ops.add import add
-    from mlvc.progress import Progress
     from mlvc.repo import Repo
-
-    class Recorded(Progress):
-        def __init__(self):
-            self.phases = {}
-
-        @contextmanager
-        def phase(self, desc, total=None, unit="file"):
-            self.phases[desc] = [total, 0]
-            yield lambda n=1: self.phases[desc].__setitem__(1, self.phases[desc][1] + n)
 
     files = {f"f{i}.pt": str(i) for i in range(120)}
     project.gen({"m": files, "few": {"a": "1"}})
-    seen = Recorded()
+    seen = RecordedPhases()
     with Repo.find(project.root) as repo:
         add(repo, [f"m/{f}" for f in files], cwd=project.root, progress=seen)
         assert seen.phases["Writing pointer files"] == [120, 120]

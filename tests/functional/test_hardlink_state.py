@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.helpers.spies import asked_records
+from tests.helpers.spies import RecordedPhases, asked_records
 
 DATA = {"data": {"a.csv": "x,y\n1,2\n", "sub": {"b.txt": "bee", "deeper": {"c": "sea"}},
                  "empty": {}}}
@@ -249,22 +249,10 @@ def test_status_says_why_a_file_edited_in_place_made_its_object_corrupt(linked):
 
 
 def test_unprotect_shows_progress_over_every_file(linked):
-    from contextlib import contextmanager
-
     from mlvc.ops.unprotect import unprotect
-    from mlvc.progress import Progress
     from mlvc.repo import Repo
 
-    class Recorded(Progress):
-        def __init__(self):
-            self.phases = {}
-
-        @contextmanager
-        def phase(self, desc, total=None, unit="file"):
-            self.phases[desc] = [total, 0]
-            yield lambda n=1: self.phases[desc].__setitem__(1, self.phases[desc][1] + n)
-
-    seen = Recorded()
+    seen = RecordedPhases()
     with Repo.find(linked.root) as repo:
         result = unprotect(repo, ["data"], cwd=linked.root, progress=seen)
     assert sorted(result.unprotected) == FILES

@@ -17,6 +17,7 @@ from mlvc.cli.main import cli
 from mlvc.ops.repro import repro
 from mlvc.repo import Repo
 from tests.conftest import Project, snapshot
+from tests.helpers.spies import RecordedPhases
 
 
 def sh(name: str, out: str, *deps: str) -> str:
@@ -1163,30 +1164,17 @@ def test_a_stage_with_no_deps_params_or_outputs_runs_every_time(project):
 
 
 def test_repro_shows_progress_while_it_hashes_and_stores_one_stage_at_a_time(project):
-    from contextlib import contextmanager
-
-    from mlvc.progress import Progress
-
-    class Recorded(Progress):
-        def __init__(self):
-            self.phases = []
-
-        @contextmanager
-        def phase(self, desc, total=None, unit="file"):
-            self.phases.append(desc)
-            yield lambda n=1: None
-
     project.gen({"raw": {f"f{i}": str(i) for i in range(40)}})
     write_pipeline(project, {
         "a": {"cmd": "cp -r raw a", "deps": ["raw"], "outs": ["a"]},
         "b": {"cmd": "cp -r raw b", "deps": ["raw"], "outs": ["b"]},
     })
-    seen = Recorded()
+    seen = RecordedPhases()
     with Repo.find(project.root) as repo:
         repro(repo, progress=seen)
-        assert seen.phases.count("Adding") == 2  # each stage's outputs, stored
-        assert "Hashing" in seen.phases  # its dep, hashed the first time
+        assert seen.order.count("Adding") == 2  # each stage's outputs, stored
+        assert "Hashing" in seen.order  # its dep, hashed the first time
         # Stages that run at once would draw over each other's bars: none then.
-        seen.phases.clear()
+        seen.order.clear()
         repro(repo, force=True, jobs=2, progress=seen)
-        assert "Adding" not in seen.phases
+        assert "Adding" not in seen.order

@@ -1,7 +1,11 @@
-"""Spies on the state DB, for tests that check what a command looked up."""
+"""Spies on the state DB, for tests that check what a command looked up; and a progress
+sink that records the phases a command opened."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+from mlvc.progress import Progress
 from mlvc.workspace.state import StateDB
 
 
@@ -17,3 +21,22 @@ def asked_records(monkeypatch) -> set:
 
     monkeypatch.setattr(StateDB, "verified_objects", spy)
     return asked
+
+
+class RecordedPhases(Progress):
+    """A progress sink that remembers each phase: ``phases[desc] = [total, advanced]``,
+    and ``order``, the descriptions as phases opened."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, list] = {}
+        self.order: list[str] = []
+
+    @contextmanager
+    def phase(self, desc, total=None, unit="file"):
+        self.phases[desc] = counts = [total, 0]
+        self.order.append(desc)
+
+        def advance(n: int = 1) -> None:
+            counts[1] += n
+
+        yield advance
