@@ -34,6 +34,16 @@ class DoctorReport:
     # the rest of its report is then empty.
     problem: str | None = None
     problem_hint: str | None = None
+    as_root: bool = False  # the read-only bit of cache objects does not stop root
+
+    @property
+    def root_writes_links(self) -> bool:
+        """Whether files placed here would be links to the cache (the first link type of
+        cache.type that works is hardlink or symlink) that root can write in place,
+        changing the cache object too."""
+        works = {k for k, ok in self.link_types if ok}
+        first = next((k for k in self.cache_type if k in works), None)
+        return self.as_root and first in ("hardlink", "symlink")
 
     @property
     def cache_type_works(self) -> bool | None:
@@ -51,7 +61,7 @@ class DoctorReport:
             "cache_type": list(self.cache_type), "cache_type_works": self.cache_type_works,
             "link_types": dict(self.link_types),
             "filesystems": dict(self.filesystems), "remotes": dict(self.remotes),
-            "problem": self.problem,
+            "problem": self.problem, "root_writes_links": self.root_writes_links,
         }
 
 
@@ -114,4 +124,5 @@ def doctor(cwd: Path) -> DoctorReport:
                 remotes.append((remote, _clean_url(url)))
     return DoctorReport(__version__, sys.version.split()[0], platform.platform(), tuple(packages),
                         root, cache_dir, cache_type, links, tuple(filesystems), tuple(remotes),
-                        problem, problem_hint)
+                        problem, problem_hint,
+                        hasattr(os, "geteuid") and os.geteuid() == 0)

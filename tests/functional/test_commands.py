@@ -674,3 +674,14 @@ def test_every_command_that_a_message_names_exists():
     assert {"fetch", "commit", "checkout"} <= named  # the pattern finds them
     missing = sorted(n for n in named if n not in COMMANDS)
     assert not missing, f"messages name commands that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("euid, link, warned", [(0, "hardlink", True), (0, "symlink", True),
+                                                (0, "copy", False), (1000, "hardlink", False)])
+def test_doctor_warns_root_that_linked_files_are_not_protected(project, monkeypatch, euid,
+                                                               link, warned):
+    monkeypatch.setattr(os, "geteuid", lambda: euid)
+    project.run("config", "cache.type", link)
+    r = project.run("doctor")
+    assert ("warning: running as root with links to the cache" in r.stderr) is warned
+    assert json.loads(project.run("doctor", "--json").stdout)["root_writes_links"] is warned

@@ -124,6 +124,12 @@ def doctor_cmd(as_json):
                    err=True)
         click.echo("hint: add one of the link types that work to cache.type, e.g. "
                    "`mlvc config cache.type hardlink,copy`", err=True)
+    if report.root_writes_links:
+        click.echo("warning: running as root with links to the cache (cache.type): the "
+                   "read-only bit does not stop root, so editing a linked file in place "
+                   "changes its cache object too", err=True)
+        click.echo("hint: `mlvc unprotect` files before editing them, or use "
+                   "`mlvc config cache.type reflink,copy`", err=True)
     for name, url in report.remotes:
         click.echo(f"remote {name}: {url}")
 
