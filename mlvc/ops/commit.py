@@ -287,11 +287,23 @@ def _copies_to_link(repo: Repo, known: list[WsFile], again: list[WsFile],
     ``cache.type`` links: private copies that ``unprotect`` made, say. A hard link, and a
     symlink (whose stat is its target's), has its object's inode; ``sound`` holds the
     objects' stat. (Executable files are never shared links.)"""
-    if repo.linker.first_choice() not in SHARED_TYPES:
+    if _link_kind(repo) not in SHARED_TYPES:
         return []
     redo = {id(f) for f in again}
     return [f.path for f in known if not f.exec and id(f) not in redo
             and (key := sound.get(f.oid)) is not None and key[0] != f.key[0]]
+
+
+def _link_kind(repo: Repo) -> str | None:
+    """The link type a placement would use: cache.type's first that works, where a hard
+    link cannot cross filesystems (with the cache on another disk, relinking copies would
+    only copy them again, at every add)."""
+    try:
+        split = os.stat(repo.cache_dir).st_dev != os.stat(repo.root).st_dev
+    except OSError:
+        return None
+    return next((k for k in repo.linker.order if not repo.linker.ruled_out(k)
+                 and not (split and k == "hardlink")), None)
 
 
 def _by_output(files: Iterable[RelPath], outputs: list[RelPath]

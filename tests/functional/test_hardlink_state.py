@@ -6,7 +6,9 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +275,34 @@ def test_commit_of_an_unprotected_stage_output_links_it_again(project):
     r = project.run("commit", "out")
     assert "Linked 2 unchanged files to the cache" in r.stdout
     assert all((project.root / "out" / f).stat().st_nlink == 2 for f in ("a", "b"))
+
+
+def _other_filesystem(tmp_path):
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK) \
+            or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a folder on another filesystem (/dev/shm)")
+    folder = Path(tempfile.mkdtemp(dir=shm))
+    return folder
+
+
+def test_with_the_cache_on_another_filesystem_add_does_not_copy_every_file_again(
+        project, tmp_path):
+    """cache.type hardlink,copy with the cache on another disk: files are copies, since
+    hard links cannot cross filesystems. Each add took them for copies to link again, and
+    copied all of them again."""
+    cache = _other_filesystem(tmp_path)
+    try:
+        project.run("config", "cache.dir", str(cache))
+        project.run("config", "cache.type", "hardlink,copy")
+        project.gen({"data": {f"f{i}": str(i) for i in range(20)}})
+        age(project, [f"data/f{i}" for i in range(20)])
+        project.run("add", "data")
+        project.gen({"data": {"f0": "changed"}})
+        age(project, ["data/f0"])
+        inode = (project.root / "data/f1").stat().st_ino
+        doc = json.loads(project.run("add", "--json", "data").stdout)
+        assert doc["saved"][0]["relinked"] == 0 and doc["saved"][0]["hashed"] == 1
+        assert (project.root / "data/f1").stat().st_ino == inode  # not copied again
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
