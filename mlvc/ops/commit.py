@@ -290,7 +290,10 @@ def _copies_to_link(repo: Repo, known: list[WsFile], again: list[WsFile],
     if _link_kind(repo) not in SHARED_TYPES:
         return []
     redo = {id(f) for f in again}
-    return [f.path for f in known if not f.exec and id(f) not in redo
+    # (Empty files are left as they are: they take no space, and they are the files whose
+    # object reaches the most names a file can have, 65,000 on ext4, past which a link
+    # would be a copy again at every add.)
+    return [f.path for f in known if not f.exec and f.key[2] and id(f) not in redo
             and (key := sound.get(f.oid)) is not None and key[0] != f.key[0]]
 
 

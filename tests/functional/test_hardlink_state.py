@@ -306,3 +306,15 @@ def test_with_the_cache_on_another_filesystem_add_does_not_copy_every_file_again
         assert (project.root / "data/f1").stat().st_ino == inode  # not copied again
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_empty_copies_are_not_linked_again(project):
+    project.run("config", "cache.type", "hardlink")
+    project.gen({"data": {"empty": "", "full": "x"}})
+    age(project, ["data/empty", "data/full"])
+    project.run("add", "data")
+    time.sleep(0.05)
+    project.run("unprotect", "data")
+    doc = json.loads(project.run("add", "--json", "data").stdout)
+    assert doc["saved"][0]["relinked"] == 1  # the full one
+    assert (project.root / "data/empty").stat().st_nlink == 1
