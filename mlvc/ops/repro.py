@@ -386,7 +386,7 @@ class _Engine:
         whose bytes it lacks, so that nothing is lost. Bytes that mlvc.lock records are
         stored quietly (after ``repro --no-commit``, say); the files whose bytes it does not
         record (edited by hand, or made before the stage first ran) are reported with a
-        "kept" event, naming where their copies are."""
+        "kept" event, naming where their copies are, when the cache lacked some of them."""
         recorded = {o.path: o for o in entry.outs} if entry is not None else {}
         cache = self.repo.cache
         risky = []
@@ -406,6 +406,8 @@ class _Engine:
             now, was = stored.out, recorded.get(stored.path)
             if now is None or (was is not None and was.oid == now.oid):
                 continue
+            if not stored.newly_stored and not stored.repaired:
+                continue  # every byte was in the cache already (a stage renamed, say)
             try:
                 before = flatten(cache, was).files if was is not None else {}
             except (ObjectMissingError, CorruptObjectError):

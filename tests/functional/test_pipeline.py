@@ -1178,3 +1178,18 @@ def test_repro_shows_progress_while_it_hashes_and_stores_one_stage_at_a_time(pro
         seen.order.clear()
         repro(repo, force=True, jobs=2, progress=seen)
         assert "Adding" not in seen.order
+
+
+def test_a_renamed_stage_replaces_its_old_outputs_without_a_warning(project):
+    """Its outputs, made under the old name, are in no lock entry of the new one, but every
+    byte is in the cache already: there is nothing to warn of."""
+    project.gen({"d.in": "1\n"})
+    write_pipeline(project, {"old": {"cmd": sh("s", "o", "d.in"), "deps": ["d.in"],
+                                     "outs": ["o"]}})
+    project.run("repro")
+    write_pipeline(project, {"new": {"cmd": sh("t", "o", "d.in"), "deps": ["d.in"],
+                                     "outs": ["o"]}})
+    r = project.run("repro")
+    assert runs(project) == ["s", "t"]  # (it ran: its command is new)
+    assert "warning" not in r.stderr
+    assert project.read("o") == "t\n1\n"
