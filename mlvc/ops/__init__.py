@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlvc.errors import MlvcError, PipelineError
+from mlvc.errors import MlvcError, PipelineError, TargetError
 from mlvc.paths import RelPath, UserPaths, is_within, seen_from, to_fs, typed_in
 
 if TYPE_CHECKING:
@@ -24,6 +24,37 @@ def user_paths(repo: Repo, targets: list[str], cwd: Path | None
     as one (None outside the project), for messages to name paths as seen from there."""
     resolve = UserPaths(repo.root, cwd)
     return [resolve(t) for t in targets], resolve.here
+
+
+def user_targets(repo: Repo, targets: list[str], cwd: Path | None
+                 ) -> tuple[list[RelPath], RelPath | None]:
+    """:func:`user_paths`, where a target that names a stage of mlvc.yaml (or a
+    foreach/matrix group) and no path stands for that stage's cached outputs, as DVC takes
+    stage names (`mlvc push train`). A path wins: one in the workspace, a pointer file's
+    output, or a stage's output."""
+    from mlvc.pipeline import PIPELINE_FILE
+
+    paths, here = user_paths(repo, targets, cwd)
+    if not targets or not (repo.root / PIPELINE_FILE).is_file():
+        return paths, here
+    from mlvc.pipeline.loader import load_pipeline
+    from mlvc.workspace.pointer import POINTER_SUFFIX
+
+    pipeline = load_pipeline(repo.root)
+    declared = {o.path for st in pipeline for o in st.outs}
+    out: list[RelPath] = []
+    for target, path in zip(targets, paths):
+        names = [n for n in pipeline.stages if target in (n, n.split("@", 1)[0])]
+        if not names or path in declared or os.path.lexists(to_fs(repo.root, path)) \
+                or os.path.lexists(to_fs(repo.root, path + POINTER_SUFFIX)):
+            out.append(path)
+            continue
+        cached = [o.path for n in names for o in pipeline[n].outs if o.cache]
+        if not cached:
+            raise TargetError(f"stage '{target}' has no cached outputs",
+                              hint="its outputs with `cache: false` are kept in git")
+        out += cached
+    return out, here
 
 
 @dataclass(frozen=True, slots=True)

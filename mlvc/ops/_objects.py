@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from mlvc.errors import CorruptObjectError, FormatError, ObjectMissingError, TargetError
 from mlvc.objects.tree import Tree
-from mlvc.ops import user_paths
+from mlvc.ops import user_targets
 from mlvc.paths import RelPath, is_within, seen_from, typed_in
 from mlvc.pipeline.model import LOCK_FILE
 from mlvc.repo import Repo
@@ -99,7 +99,7 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     ) -> tuple[list[Source], list[str], RelPath | None]:
     """Tracked outputs of the workspace and of the chosen revisions; plus warnings, and the
     user's folder as a project path (for :func:`expand`'s messages)."""
-    paths, here = user_paths(repo, targets or [], cwd)
+    paths, here = user_targets(repo, targets or [], cwd)
     index = Index.load(repo.root, repo.ignore, here=here)
     sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
                for s in index.select(paths, here)]

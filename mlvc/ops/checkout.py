@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT, MlvcError
-from mlvc.ops import user_paths
+from mlvc.ops import user_targets
 from mlvc.ops._outputs import (
     Parts,
     holds_recorded,
@@ -86,7 +86,7 @@ class CheckoutResult:
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
              force: bool = False, relink: bool = False, jobs: int | None = None,
              progress: Progress = NULL_PROGRESS) -> CheckoutResult:
-    paths, here = user_paths(repo, targets or [], cwd)
+    paths, here = user_targets(repo, targets or [], cwd)
     index = Index.load(repo.root, repo.ignore, here=here)
     selected = index.select(paths, here)
     with repo.lock():

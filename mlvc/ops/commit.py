@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from mlvc.errors import TargetError
 from mlvc.objects.tree import TreeEntry
-from mlvc.ops import inside_hint, record_in_git, user_paths
+from mlvc.ops import inside_hint, record_in_git, user_targets
 from mlvc.parallel import in_background, run_batched
 from mlvc.paths import RelPath, seen_from, to_fs
 from mlvc.pipeline import LOCK_FILE
@@ -632,7 +632,7 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
            progress: Progress = NULL_PROGRESS) -> CommitResult:
     """Record tracked outputs as they are now. A stage whose cmd, deps or params changed
     since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written)."""
-    paths, here = user_paths(repo, targets or [], cwd)
+    paths, here = user_targets(repo, targets or [], cwd)
     index = Index.load(repo.root, repo.ignore, here=here)
     # A stage that has not run yet is recorded when one of its outputs is named: its
     # command was run by hand.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlvc.errors import FormatError, MlvcError
-from mlvc.ops import user_paths
+from mlvc.ops import user_targets
 from mlvc.paths import RelPath, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -96,7 +96,7 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
            jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> StatusResult:
     jobs = jobs or repo.jobs
     started = time.time_ns()
-    paths, here = user_paths(repo, targets or [], cwd)
+    paths, here = user_targets(repo, targets or [], cwd)
     index = Index.load(repo.root, repo.ignore, here=here)
     selected = index.select(paths, here)
 

@@ -1193,3 +1193,33 @@ def test_a_renamed_stage_replaces_its_old_outputs_without_a_warning(project):
     assert runs(project) == ["s", "t"]  # (it ran: its command is new)
     assert "warning" not in r.stderr
     assert project.read("o") == "t\n1\n"
+
+
+def test_stage_names_are_targets_for_status_checkout_commit_and_push(chain, tmp_path):
+    """As in DVC (`dvc push train`): a stage name, or a foreach/matrix group, stands for the
+    stage's cached outputs; a path of the same name wins."""
+    (chain.root / "b.out").unlink()
+    (chain.root / "c.out").unlink()
+    text = chain.run("status", "b").stdout
+    assert "b.out (mlvc.lock):" in text and "c.out" not in text
+    assert chain.run("checkout", "b").stdout == "1 added\n"
+    assert not (chain.root / "c.out").exists()
+    chain.run("remote", "add", "-d", "r", str(tmp_path / "r"))
+    doc = json.loads(chain.run("push", "b", "--json").stdout)
+    assert doc["transferred"] == 1
+    assert json.loads(chain.run("commit", "b", "--json").stdout)["saved"][0]["path"] == "b.out"
+    chain.gen({"b": "a file named b"})  # a path wins over the stage's name
+    assert "'b' is not tracked by mlvc" in chain.run("status", "b", code=1).stderr
+
+
+def test_a_foreach_group_name_is_a_target_for_its_copies_outputs(project):
+    project.gen({"mlvc.yaml": "stages:\n  g:\n    foreach: [x, y]\n    do:\n"
+                              "      cmd: echo ${item} > o_${item}\n      outs:\n"
+                              "      - o_${item}\n"})
+    project.run("repro")
+    for f in ("o_x", "o_y"):
+        (project.root / f).unlink()
+    assert project.run("checkout", "g@x").stdout == "1 added\n"
+    assert project.run("checkout", "g").stdout == "1 added\n"
+    r = project.run("status", "nope", code=1)
+    assert "'nope' is not tracked by mlvc" in r.stderr
