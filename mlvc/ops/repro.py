@@ -338,10 +338,16 @@ class _Engine:
             missing = [p for p, o in cur.deps.items() if o is None]
             if missing:
                 gone = seen_from(missing[0], self.here)
-                raise PipelineError(f"stage '{name}': dep {gone} does not exist",
-                                    hint=f"create {gone}, or add the stage that makes it "
-                                    f"(`mlvc stage add ... -o {typed_in(missing[0], self.here)}"
-                                    " ...`)")
+                maker = next((st.name for st in self.project.pipeline for o in st.outs
+                              if is_within(missing[0], o.path)), None)
+                if maker is not None:  # (not chosen: `repro -s`, or a target downstream)
+                    hint = (f"stage '{maker}' makes it: `mlvc repro {maker}`, or "
+                            f"`mlvc checkout {typed_in(missing[0], self.here)}` for the "
+                            "version mlvc.lock records")
+                else:
+                    hint = (f"create {gone}, or add the stage that makes it (`mlvc stage add "
+                            f"... -o {typed_in(missing[0], self.here)} ...`)")
+                raise PipelineError(f"stage '{name}': dep {gone} does not exist", hint=hint)
             deps = [o for o in cur.deps.values() if o is not None]
             key = run_key(stage, deps, cur.params)
             if self.use_run_cache and _run_cacheable(stage):

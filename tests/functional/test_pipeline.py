@@ -1223,3 +1223,10 @@ def test_a_foreach_group_name_is_a_target_for_its_copies_outputs(project):
     assert project.run("checkout", "g").stdout == "1 added\n"
     r = project.run("status", "nope", code=1)
     assert "'nope' is not tracked by mlvc" in r.stderr
+
+
+def test_a_missing_dep_that_a_stage_makes_points_to_that_stage(chain):
+    (chain.root / "a.out").unlink()
+    r = chain.run("repro", "-s", "b", "-f", code=1)
+    assert "error: stage 'b' failed: dep a.out does not exist" in r.stderr
+    assert "hint: stage 'a' makes it: `mlvc repro a`, or `mlvc checkout a.out`" in r.stderr
