@@ -66,6 +66,11 @@ class Git:
         out = "".join(self._run_paths(("ls-files", "-z"), paths))
         return [p for p in out.split("\0") if p]
 
+    def tracked_like(self, pattern: str) -> list[str]:
+        """The files git tracks whose paths match the pathspec ``pattern`` (``*`` crossing
+        folders), relative to the project."""
+        return [p for p in self._run("ls-files", "-z", "--", pattern).split("\0") if p]
+
     def add(self, paths: list[str]) -> None:
         self._run_paths(("add",), paths)
 

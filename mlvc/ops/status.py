@@ -15,6 +15,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index, Selected
 from mlvc.workspace.marks import make_mark, scan_by_marks
+from mlvc.workspace.pointer import POINTER_SUFFIX
 from mlvc.workspace.scan import Listing
 from mlvc.workspace.state import StatKey
 
@@ -76,6 +77,9 @@ class StageStatus:
 class StatusResult:
     outs: tuple[OutStatus, ...] = field(default_factory=tuple)
     stages: tuple[StageStatus, ...] = ()  # stages that are out of date, and why
+    # With nothing tracked: pointer files git tracks that .mlvcignore leaves out, so that
+    # mlvc passes them by (their outputs are then in no command's sight).
+    hidden_pointers: tuple[RelPath, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -86,10 +90,13 @@ class StatusResult:
         return tuple(o for o in self.outs if not o.clean)
 
     def to_json(self) -> dict:
-        return {"clean": self.clean, "tracked": len(self.outs),
-                "changed": [o.to_json() for o in self.changed],
-                "stages": [{"stage": s.stage, "reasons": [str(r) for r in s.reasons]}
-                           for s in self.stages]}
+        doc = {"clean": self.clean, "tracked": len(self.outs),
+               "changed": [o.to_json() for o in self.changed],
+               "stages": [{"stage": s.stage, "reasons": [str(r) for r in s.reasons]}
+                          for s in self.stages]}
+        if self.hidden_pointers:
+            doc["hidden_pointers"] = list(self.hidden_pointers)
+        return doc
 
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -121,7 +128,13 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
         known = {s.tracked.out.path: s.tracked.out for i, s in enumerate(selected)
                  if not s.within and results[i].clean}
         stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs, known))
-    return StatusResult(_merged([results[i] for i in range(len(selected))]), stages)
+    hidden: tuple[RelPath, ...] = ()
+    if not selected and not stages and repo.scm is not None:
+        # "Nothing is tracked" with pointer files in git: .mlvcignore hides them. (Asked
+        # of git only here: a status with outputs would pay a git command for it.)
+        hidden = tuple(p for p in repo.scm.tracked_like(f"*{POINTER_SUFFIX}")
+                       if repo.ignore.is_ignored(p))
+    return StatusResult(_merged([results[i] for i in range(len(selected))]), stages, hidden)
 
 
 def _merged(outs: list[OutStatus]) -> tuple[OutStatus, ...]:

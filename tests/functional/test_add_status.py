@@ -598,3 +598,20 @@ def test_status_hints_name_only_the_commands_that_would_help(project):
     (project.root / "b.txt").write_text("new b")  # commit records it; checkout has nothing
     text = project.run("status").stdout
     assert RECORD in text and RESTORE not in text
+
+
+def test_status_says_when_mlvcignore_hides_every_pointer_file(project):
+    """`data/` added to .mlvcignore after `mlvc add data` hid sub/x.mlvc: status said
+    "Nothing is tracked yet"."""
+    project.gen({"sub": {"x": "1"}})
+    project.run("add", "sub/x")
+    project.commit_all("track")
+    assert project.run("status").stdout == "Data and pipelines are up to date.\n"
+    with open(project.root / ".mlvcignore", "a") as f:
+        f.write("sub/\n")
+    r = project.run("status")
+    assert "Nothing is tracked yet" not in r.stdout
+    assert ("warning: 1 pointer file in git that .mlvcignore leaves out, so mlvc passes by: "
+            "sub/x.mlvc") in r.stderr
+    assert json.loads(project.run("status", "--json").stdout)["hidden_pointers"] == [
+        "sub/x.mlvc"]

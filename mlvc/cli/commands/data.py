@@ -161,7 +161,13 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     if as_json:
         echo_json(result.to_json())
     elif not quiet:
-        if not result.outs and not result.stages:
+        if not result.outs and not result.stages and result.hidden_pointers:
+            click.echo(f"warning: {count(len(result.hidden_pointers), 'pointer file')} in git "
+                       f"that .mlvcignore leaves out, so mlvc passes by: "
+                       + ", ".join(shown(p) for p in result.hidden_pointers[:LIST_LIMIT])
+                       + (" …" if len(result.hidden_pointers) > LIST_LIMIT else ""), err=True)
+            click.echo("hint: remove the .mlvcignore rule that covers them", err=True)
+        elif not result.outs and not result.stages:
             echo("Nothing is tracked yet. Track data with `mlvc add PATH`.")
         elif result.clean and len(targets) > NAMED_TARGETS:  # (`mlvc status data/*.jpg`)
             echo(f"All {len(targets)} targets are up to date.")
