@@ -135,7 +135,11 @@ NAMED_TARGETS = 5  # up to this many, a clean status names its targets
 @jobs_option
 @json_option
 def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
-    """Show how the workspace and the cache differ from what the pointers record."""
+    """Show how the workspace and the cache differ from what the pointers record.
+
+    TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
+    stage names, which stand for a stage's cached outputs; without them, everything.
+    """
     s = settings()
     quiet = quiet or s.quiet  # printing nothing, the exit code is all that is left to say
     if remote and not cloud:
@@ -279,7 +283,11 @@ def _null():
 @jobs_option
 @json_option
 def checkout_cmd(targets, force, relink, jobs, as_json):
-    """Make the workspace match the pointer files, from the cache."""
+    """Make the workspace match the pointer files, from the cache.
+
+    TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
+    stage names, which stand for a stage's cached outputs; without them, everything.
+    """
     from mlvc.ops.checkout import checkout
 
     with open_repo() as repo:

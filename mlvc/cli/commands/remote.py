@@ -198,7 +198,11 @@ def report_failures(result, brief: bool = False) -> None:
 @jobs_option
 @json_option
 def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jobs, as_json):
-    """Upload the objects of tracked data that the remote lacks."""
+    """Upload the objects of tracked data that the remote lacks.
+
+    TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
+    stage names, which stand for a stage's cached outputs; without them, everything.
+    """
     from mlvc.ops.push import push
 
     with open_repo() as repo:
@@ -220,7 +224,11 @@ def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jo
 @jobs_option
 @json_option
 def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jobs, as_json):
-    """Download into the cache the objects of tracked data that it lacks (no checkout)."""
+    """Download into the cache the objects of tracked data that it lacks (no checkout).
+
+    TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
+    stage names, which stand for a stage's cached outputs; without them, everything.
+    """
     from mlvc.ops.fetch import fetch
 
     with open_repo() as repo:
@@ -245,7 +253,11 @@ def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, j
 @json_option
 def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, force, jobs,
              as_json):
-    """Fetch from the remote, then check out: the workspace gets the recorded data."""
+    """Fetch from the remote, then check out: the workspace gets the recorded data.
+
+    TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
+    stage names, which stand for a stage's cached outputs; without them, everything.
+    """
     from mlvc.cli.commands.data import report_checkout
     from mlvc.ops.pull import pull
 
