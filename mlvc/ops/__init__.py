@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlvc.errors import MlvcError, PipelineError, TargetError
-from mlvc.paths import RelPath, UserPaths, is_within, seen_from, to_fs, typed_in
+from mlvc.paths import RelPath, UserPaths, seen_from, to_fs, typed_in
 
 if TYPE_CHECKING:
     from mlvc.pipeline.model import Stage
@@ -44,7 +44,7 @@ def user_targets(repo: Repo, targets: list[str], cwd: Path | None
     declared = {o.path for st in pipeline for o in st.outs}
     out: list[RelPath] = []
     for target, path in zip(targets, paths):
-        names = [n for n in pipeline.stages if target in (n, n.split("@", 1)[0])]
+        names = pipeline.named(target)
         if not names or path in declared or os.path.lexists(to_fs(repo.root, path)) \
                 or os.path.lexists(to_fs(repo.root, path + POINTER_SUFFIX)):
             out.append(path)
@@ -147,15 +147,3 @@ def refuse_git_tracked_outputs(repo: Repo, stages: Iterable[Stage],
             "git", hint=f"stop tracking it in git (git rm -r --cached {typed_in(shown, here)}), "
                         "or keep it in git with `cache: false` on that output in mlvc.yaml")
 
-
-def stale_deps(repo: Repo, gone: list[RelPath]) -> tuple[tuple[str, RelPath], ...]:
-    """(stage, dep) of each stage dep at or inside a path of ``gone`` (moved or deleted):
-    mlvc.yaml is the user's to change, as DVC leaves dvc.yaml, but they should hear of it."""
-    from mlvc.pipeline.loader import load_pipeline
-
-    try:
-        pipeline = load_pipeline(repo.root)
-    except MlvcError:  # (a broken mlvc.yaml is reported by the commands that use it)
-        return ()
-    return tuple((st.name, d.path) for st in pipeline for d in st.deps
-                 if any(is_within(d.path, g) for g in gone))

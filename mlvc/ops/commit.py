@@ -301,12 +301,14 @@ def _link_kind(repo: Repo) -> str | None:
     """The link type a placement would use: cache.type's first that works, where a hard
     link cannot cross filesystems (with the cache on another disk, relinking copies would
     only copy them again, at every add)."""
-    try:
-        split = os.stat(repo.cache_dir).st_dev != os.stat(repo.root).st_dev
-    except OSError:
-        return None
-    return next((k for k in repo.linker.order if not repo.linker.ruled_out(k)
-                 and not (split and k == "hardlink")), None)
+    usable = [k for k in repo.linker.order if not repo.linker.ruled_out(k)]
+    if "hardlink" in usable:  # (two stats, only where hard links are asked for)
+        try:
+            if os.stat(repo.cache_dir).st_dev != os.stat(repo.root).st_dev:
+                usable.remove("hardlink")
+        except OSError:
+            return None
+    return usable[0] if usable else None
 
 
 def _by_output(files: Iterable[RelPath], outputs: list[RelPath]

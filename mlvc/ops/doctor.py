@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from mlvc import __version__
 from mlvc.errors import MlvcError, NotAProjectError
 from mlvc.repo import Repo, find_root
-from mlvc.workspace.links import probe_link_types
+from mlvc.workspace.links import SHARED_TYPES, probe_link_types
 
 DEPENDENCIES = ("click", "gitpython", "fsspec", "s3fs", "xxhash", "pyyaml", "tqdm", "pathspec")
 
@@ -37,13 +37,16 @@ class DoctorReport:
     as_root: bool = False  # the read-only bit of cache objects does not stop root
 
     @property
-    def root_writes_links(self) -> bool:
-        """Whether files placed here would be links to the cache (the first link type of
-        cache.type that works is hardlink or symlink) that root can write in place,
-        changing the cache object too."""
+    def placed_as(self) -> str | None:
+        """The link type checkout places files with here: cache.type's first that works."""
         works = {k for k, ok in self.link_types if ok}
-        first = next((k for k in self.cache_type if k in works), None)
-        return self.as_root and first in ("hardlink", "symlink")
+        return next((k for k in self.cache_type if k in works), None)
+
+    @property
+    def root_writes_links(self) -> bool:
+        """Whether files placed here would be links to the cache that root can write in
+        place, changing the cache object too."""
+        return self.as_root and self.placed_as in SHARED_TYPES
 
     @property
     def cache_type_works(self) -> bool | None:
@@ -51,8 +54,7 @@ class DoctorReport:
         (None outside a project): else checkout cannot place files."""
         if self.root is None or self.problem is not None:
             return None
-        works = {k for k, ok in self.link_types if ok}
-        return any(k in works for k in self.cache_type)
+        return self.placed_as is not None
 
     def to_json(self) -> dict:
         return {

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
-from mlvc.ops import inside_hint, record_in_git, stale_deps, user_paths
+from mlvc.ops import inside_hint, record_in_git, user_paths
 from mlvc.ops.add import check_pointers_kept
 from mlvc.paths import RelPath, check_inside, is_within, name, to_fs
+from mlvc.pipeline.loader import load_pipeline
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -98,4 +99,4 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
                              for p, r in rows.items())
     git = record_in_git(repo, git_files)
     return MoveResult(src_path, dst_path, tracked.pointer, new_pointer, git.files, git.staged,
-                      stale_deps(repo, [src_path]))
+                      load_pipeline(repo.root).deps_within([src_path]))

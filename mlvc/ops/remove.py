@@ -9,14 +9,14 @@ from pathlib import Path
 
 from mlvc.errors import ConfirmationRequired, MlvcError, TargetError
 from mlvc.fsutil import atomic_write
-from mlvc.ops import inside_hint, record_in_git, stale_deps, user_paths
+from mlvc.ops import inside_hint, record_in_git, user_paths
 from mlvc.ops.commit import store_paths
-from mlvc.ops.stage import stage_keys, without_stages
+from mlvc.ops.stage import without_stages
 from mlvc.ops.status import status
 from mlvc.paths import Nested, RelPath, to_fs
 from mlvc.pipeline.loader import load_pipeline
 from mlvc.pipeline.lockfile import load_lock, write_lock
-from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE
+from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE, Pipeline
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
@@ -55,13 +55,15 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     if not targets:
         raise TargetError("nothing to remove", hint="name the pointer files or outputs")
     index = Index.load(repo.root, repo.ignore, strict=False)  # remove is how overlaps go
-    groups = stage_keys(repo)
-    stages = [t for t in targets if t in groups and not _tracked_path(repo, index, t, cwd)]
+    pipeline = load_pipeline(repo.root)
+    # A stage is named by its entry in mlvc.yaml: a foreach/matrix group, not one copy.
+    stages = [t for t in targets if "@" not in t and pipeline.named(t)
+              and not _tracked_path(repo, index, t, cwd)]
     if stages:
         if len(stages) < len(targets):
             raise TargetError("name either stages or tracked data, not both in one remove",
                               hint="run `mlvc remove` once for each")
-        return _remove_stages(repo, index, list(dict.fromkeys(stages)), groups, outs=outs,
+        return _remove_stages(repo, index, pipeline, list(dict.fromkeys(stages)), outs=outs,
                               force=force)
     by_out: dict[RelPath, list[RelPath]] = {}
     for t in index.tracked():
@@ -74,7 +76,7 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
         owners = [path] if path in index.pointers else by_out.get(path, [])
         if not owners:
             group = target.split("@", 1)[0]
-            if "@" in target and group in groups:
+            if "@" in target and pipeline.named(group):
                 raise TargetError(f"'{target}' is one of the stages that '{group}' makes "
                                   "(foreach/matrix)",
                                   hint=f"`mlvc remove {group}` removes them all; or take "
@@ -109,7 +111,7 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     git = record_in_git(repo, [*pointers, *changed])
     return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
                               for p in pointers.values()), outs and bool(out_paths), git.files,
-                        git.staged, stale_deps(repo, out_paths) if outs else ())
+                        git.staged, pipeline.deps_within(out_paths) if outs else ())
 
 
 def _tracked_path(repo: Repo, index: Index, target: str, cwd: Path | None) -> bool:
@@ -122,23 +124,22 @@ def _tracked_path(repo: Repo, index: Index, target: str, cwd: Path | None) -> bo
     return path in index.pointers or any(t.out.path == path for t in index.tracked())
 
 
-def _remove_stages(repo: Repo, index: Index, keys: list[str], groups: dict[str, list[str]],
-                   *, outs: bool, force: bool) -> RemoveResult:
+def _remove_stages(repo: Repo, index: Index, before: Pipeline, keys: list[str], *,
+                   outs: bool, force: bool) -> RemoveResult:
     """Take the stages ``keys`` out of mlvc.yaml and their entries out of mlvc.lock, and
     their cached outputs out of .gitignore; with ``outs``, delete the outputs too (not
     unsaved data, unless ``force``). The outputs' bytes stay in the cache, and the run
     cache keeps its records."""
-    before = load_pipeline(repo.root)
-    names = {n for k in keys for n in groups[k]}
-    outs_of = {k: [o for n in groups[k] for o in before[n].outs] for k in keys}
+    names = {n for k in keys for n in before.named(k)}
+    outs_of = {k: [o for n in before.named(k) for o in before[n].outs] for k in keys}
     out_paths = [o.path for k in keys for o in outs_of[k]]
     cached = [o.path for k in keys for o in outs_of[k] if o.cache]
     for out in cached:
         gitignore.check_writable(repo.root, out, new=False)
-    text, pipeline = without_stages(repo, keys)
     tracked = {t.out.path for t in index.stage_outs if t.stage in names}  # cached, recorded
-    lock = load_lock(repo.root)
     with repo.lock():
+        text, pipeline = without_stages(repo, keys)
+        lock = load_lock(repo.root)
         present = [p for p in out_paths if os.path.lexists(to_fs(repo.root, p))]
         if outs and not force:
             # Outputs kept in git (cache: false) are in the cache too once recorded, files
@@ -174,7 +175,7 @@ def _remove_stages(repo: Repo, index: Index, keys: list[str], groups: dict[str, 
                                *changed, *in_git])
     return RemoveResult(tuple(Removed(PIPELINE_FILE, tuple(o.path for o in outs_of[k]), k)
                               for k in keys), outs and bool(present), git.files, git.staged,
-                        stale_deps(repo, present) if outs else ())
+                        pipeline.deps_within(present) if outs else ())
 
 
 def _refuse_unsaved(repo: Repo, targets: list[RelPath], out_paths: list[RelPath]) -> None:

@@ -157,12 +157,9 @@ def resolve_targets(repo: Repo, pipeline: Pipeline, targets: list[str],
     ``mlvc.yaml`` for all, or a path that a stage outputs."""
     names: list[str] = []
     for t in targets:
-        if t in pipeline:
-            names.append(t)
-            continue
-        group = [n for n in pipeline.stages if n.startswith(t.rstrip("@") + "@")]
-        if group:
-            names.extend(group)
+        named = pipeline.named(t)
+        if named:
+            names.extend(named)
             continue
         if os.path.basename(t) == PIPELINE_FILE:
             names.extend(pipeline.stages)

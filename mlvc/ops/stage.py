@@ -171,12 +171,3 @@ def without_stages(repo: Repo, keys: list[str]) -> tuple[str, Pipeline]:
     yaml.dump(doc, out)
     return out.getvalue(), parse_pipeline(out.getvalue(), repo.root)
 
-
-def stage_keys(repo: Repo) -> dict[str, list[str]]:
-    """Each entry of ``mlvc.yaml``'s ``stages``, with the stages it makes (itself, or the
-    copies of a foreach/matrix group: ``name@key``). Empty without a pipeline."""
-    pipeline = load_pipeline(repo.root)
-    keys: dict[str, list[str]] = {}
-    for name in pipeline.stages:
-        keys.setdefault(name.split("@", 1)[0], []).append(name)
-    return keys

@@ -52,6 +52,21 @@ class OutStatus:
                     or self.corrupt_in_cache or self.other_projects or self.problem
                     or self.missing or self.ignored)
 
+    @property
+    def restorable(self) -> bool:
+        """Whether ``checkout`` could put back some of what changed: not when the cache
+        lacks the recorded data (a fresh clone before its pull)."""
+        if self.problem:
+            return False
+        lacking = set(self.not_in_cache)
+        return bool(self.added or (self.missing and not lacking)
+                    or any(p not in lacking for p in (*self.modified, *self.deleted)))
+
+    @property
+    def committable(self) -> bool:
+        """Whether ``commit`` has workspace changes to record."""
+        return bool(self.modified or self.added or self.deleted) and not self.missing
+
     def to_json(self) -> dict:
         doc: dict = {"pointer": self.pointer, "path": self.path}
         for key in ("added", "deleted", "modified", "not_in_cache", "corrupt_in_cache",

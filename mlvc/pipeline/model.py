@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, is_within
 from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE  # noqa: F401 - known here too
 
 DEFAULT_PARAMS = "params.yaml"
@@ -73,3 +73,17 @@ class Pipeline:
 
     def __len__(self) -> int:
         return len(self.stages)
+
+    def deps_within(self, paths: list[RelPath]) -> tuple[tuple[str, RelPath], ...]:
+        """(stage, dep) of each stage dep at or inside one of ``paths`` (moved or deleted:
+        mlvc.yaml is the user's to change, as DVC leaves dvc.yaml, but they should hear)."""
+        return tuple((st.name, d.path) for st in self.stages.values() for d in st.deps
+                     if any(is_within(d.path, p) for p in paths))
+
+    def named(self, name: str) -> list[str]:
+        """The stages ``name`` names: itself, or the copies (``name@key``) of the
+        foreach/matrix group ``name`` (or ``name@``); none when it names no stage."""
+        if name in self.stages:
+            return [name]
+        prefix = name.rstrip("@") + "@"
+        return [n for n in self.stages if n.startswith(prefix)]

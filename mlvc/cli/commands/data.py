@@ -205,9 +205,9 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo_list("another project", [d + "/" for d in out.other_projects])
             echo_list("ignored now", out.ignored)
         hints = []
-        if any(_restorable(o) for o in result.outs):
+        if any(o.restorable for o in result.outs):
             hints.append("`mlvc checkout` restores recorded data")
-        if any((o.modified or o.added or o.deleted) and not o.missing for o in result.outs):
+        if any(o.committable for o in result.outs):
             hints.append("`mlvc commit` records changes")
         if hints:
             echo("\n" + "; ".join(hints) + ".")
@@ -238,16 +238,6 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo("\n`mlvc repro` runs the stages that are out of date.")
     if quiet and not result.clean:
         raise SystemExit(1)
-
-
-def _restorable(out) -> bool:
-    """Whether ``checkout`` could put back some of what changed in ``out``: not when the
-    cache lacks the recorded data (a fresh clone before its pull)."""
-    if out.problem:
-        return False
-    lacking = set(out.not_in_cache)
-    return bool(out.added or (out.missing and not lacking)
-                or any(p not in lacking for p in (*out.modified, *out.deleted)))
 
 
 def _report_cloud(result) -> None:

@@ -95,20 +95,12 @@ def _event_printer(as_json: bool, parallel: bool, root):
 def _fetch_warnings(result) -> None:
     """What ``repro --pull`` could not fetch: the stages that need it then fail or run, and
     their errors (a dep that does not exist) would not say why."""
-    from mlvc.ops._remote import transfer_hint
+    from mlvc.cli.commands.remote import report_failures
 
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
-    if not result.failed:
-        return
-    click.echo(f"warning: --pull: {count(len(result.failed), 'object')} did not transfer from "
-               f"remote '{printable(result.remote)}':", err=True)
-    for f in result.failed[:LIST_LIMIT]:
-        click.echo(f"  {shown(f.path)}  {f.oid}  {printable(f.reason)}", err=True)
-    if len(result.failed) > LIST_LIMIT:
-        click.echo(f"  … and {len(result.failed) - LIST_LIMIT} more; `--json` lists them all",
-                   err=True)
-    click.echo(f"hint: {transfer_hint(result.failed)}", err=True)
+    report_failures(result, head=f"warning: --pull: {count(len(result.failed), 'object')} did "
+                                 f"not transfer from remote '{printable(result.remote)}'")
 
 
 @click.command("repro")

@@ -176,10 +176,11 @@ def _report(result, verb: str) -> None:
     report_failures(result)
 
 
-def report_failures(result, brief: bool = False) -> None:
-    """On stderr, in text and JSON modes alike (JSON goes to stdout)."""
+def report_failures(result, brief: bool = False, head: str | None = None) -> None:
+    """On stderr, in text and JSON modes alike (JSON goes to stdout). ``head`` replaces the
+    first line's "error: N objects did not transfer"."""
     if result.failed:
-        click.echo(f"error: {count(len(result.failed), 'object')} did not transfer"
+        click.echo((head or f"error: {count(len(result.failed), 'object')} did not transfer")
                    + ("" if brief else ":"), err=True)
         if brief:
             return
