@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc import MAX_JOBS
 from mlvc.errors import ConfigError, FormatError
 from mlvc.fsutil import atomic_write
 from mlvc.yamlio import dump_yaml, load_yaml
@@ -19,13 +20,13 @@ LEVELS = ("global", "project", "local")
 SECRET_WORDS = ("secret", "password", "token", "key_id", "access_key", "credential")
 
 
-def _positive_int(value: object) -> int:
+def _jobs(value: object) -> int:
     try:
         number = int(str(value))
     except ValueError:
         raise ConfigError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise ConfigError(f"expected a number of at least 1, got {number}")
+    if not 1 <= number <= MAX_JOBS:
+        raise ConfigError(f"expected a number from 1 to {MAX_JOBS}, got {number}")
     return number
 
 
@@ -54,7 +55,7 @@ def _link_types(value: object) -> list[str]:
 
 KNOWN: dict[str, tuple[Callable[[object], object], str]] = {
     "core.remote": (_string, "name of the default remote"),
-    "core.jobs": (_positive_int, "default number of threads for I/O"),
+    "core.jobs": (_jobs, "default number of threads for I/O"),
     "core.autostage": (_boolean, "git-add the files mlvc changes"),
     "core.no_scm": (_boolean, "the project is not in a git repository"),
     "cache.dir": (_string, "folder of the local cache (relative to .mlvc/)"),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mlvc import MAX_JOBS
 from mlvc.cli.main import Settings
 
 LIST_LIMIT = 20
@@ -120,7 +121,7 @@ def json_option(f):
 
 
 def jobs_option(f):
-    return click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+    return click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), metavar="N",
                         help="Number of threads for I/O (default: core.jobs).")(f)
 
 

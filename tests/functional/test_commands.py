@@ -7,7 +7,7 @@ import subprocess
 import click
 import pytest
 
-from mlvc import __version__
+from mlvc import MAX_JOBS, __version__
 from mlvc.cli.main import COMMANDS, cli
 
 
@@ -557,6 +557,11 @@ def test_config_cli_round_trip_and_secrets(project):
     assert "default" not in r.stderr
     r = project.run("config", "core.jobs", "zero", code=1)
     assert "whole number" in r.stderr
+    r = project.run("config", "core.jobs", "100000", code=1)  # a thread per object: refused
+    assert f"from 1 to {MAX_JOBS}" in r.stderr
+    project.run("config", "core.jobs", str(MAX_JOBS))  # the bound itself is fine
+    r = project.run("push", "-j", str(MAX_JOBS + 1), code=2)
+    assert f"1<=x<={MAX_JOBS}" in r.stderr
     project.run("config", "cache.type", "[hardlink, copy]")
     for args in (("cache.type",), ("--list",)):  # a list as one would type it
         assert "hardlink,copy" in project.run("config", *args).stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mlvc import MAX_JOBS
 from mlvc.cli.render import (
     LIST_LIMIT,
     count,
@@ -118,7 +119,7 @@ def _fetch_warnings(result) -> None:
               help="Do not copy the outputs into the cache (the lock is still written).")
 @click.option("--no-run-cache", is_flag=True,
               help="Always run commands, even when the same inputs ran before.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), default=1, show_default=True,
               metavar="N", help="Run up to N independent stages at the same time.")
 @click.option("--pull", is_flag=True,
               help="Fetch missing data from the default remote before running, and check "
