@@ -108,8 +108,10 @@ def flatten(doc: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def read_file(path: Path, origin: str) -> dict[str, object]:
-    """Read one config file into flat, validated key → value (missing file: empty)."""
+def read_file(path: Path, origin: str, validate: bool = True) -> dict[str, object]:
+    """Read one config file into flat key → value (missing file: empty), each value
+    validated and typed unless ``validate`` is false: ``mlvc config`` reads the files as
+    they are, so that it can mend a value that every other command refuses."""
     if not path.exists():
         return {}
     doc = load_yaml(path, origin)
@@ -117,13 +119,21 @@ def read_file(path: Path, origin: str) -> dict[str, object]:
         return {}
     if not isinstance(doc, dict):
         raise FormatError(f"{origin}: expected a mapping of settings", hint=f"fix {origin}")
-    values = {}
-    for key, value in flatten(doc).items():
-        try:
-            values[key] = validate_key(key)(value)
-        except ConfigError as exc:
-            raise ConfigError(f"{origin}: {key}: {exc.message}", hint=exc.hint) from None
-    return values
+    flat = flatten(doc)
+    return {key: checked(key, value, origin) for key, value in flat.items()} if validate \
+        else flat
+
+
+def checked(key: str, value: object, origin: str) -> object:
+    """``value`` of ``key`` as read from ``origin``, typed; a ConfigError naming both and
+    how to mend it when it is not valid."""
+    try:
+        return validate_key(key)(value)
+    except ConfigError as exc:
+        mend = f"`mlvc config --unset {key}` removes it"
+        hint = f"{exc.hint}; {mend}" if exc.hint else \
+            f"`mlvc config {key} VALUE` sets a valid one; {mend}"
+        raise ConfigError(f"{origin}: {key}: {exc.message}", hint=hint) from None
 
 
 def nest(flat: dict[str, object]) -> dict:
@@ -167,12 +177,12 @@ class Config:
     origins: dict[str, str]
 
     @classmethod
-    def load(cls, files: ConfigFiles) -> Config:
+    def load(cls, files: ConfigFiles, validate: bool = True) -> Config:
         values: dict[str, object] = {}
         origins: dict[str, str] = {}
         for level in LEVELS:
             path = files.path(level)
-            for key, value in read_file(path, _display(path, level)).items():
+            for key, value in read_file(path, display(path, level), validate).items():
                 values[key] = value
                 origins[key] = level
         return cls(values, origins)
@@ -189,21 +199,22 @@ class Config:
         return out
 
 
-def _display(path: Path, level: str) -> str:
+def display(path: Path, level: str) -> str:
+    """How messages name the config file of ``level``."""
     return {"project": ".mlvc/config.yaml", "local": ".mlvc/config.local.yaml"}.get(level, str(path))
 
 
 def set_value(path: Path, level: str, key: str, value: object) -> object:
     """Set ``key`` in one config file; returns the typed value stored."""
     typed = validate_key(key)(value)
-    flat = read_file(path, _display(path, level))
+    flat = read_file(path, display(path, level), validate=False)
     flat[key] = typed
     atomic_write(path, dump_yaml(nest(flat)))
     return typed
 
 
 def unset_value(path: Path, level: str, key: str) -> bool:
-    flat = read_file(path, _display(path, level))
+    flat = read_file(path, display(path, level), validate=False)
     removed = [k for k in flat if k == key or k.startswith(key + ".")]
     if not removed:
         return False

@@ -27,14 +27,23 @@ def _files(cwd: Path, level: str | None) -> cfg.ConfigFiles:
 
 
 def list_config(cwd: Path, level: str | None = None) -> tuple[ConfigEntry, ...]:
+    """The values set (at ``level``, or merged), as written: one that other commands would
+    refuse is listed with a warning saying why, so that `mlvc config` can mend it."""
     files = _files(cwd, level)
     if level is not None:
         path = files.path(level)
-        values = cfg.read_file(path, str(path))
-        return tuple(ConfigEntry(k, cfg.shown(k, v), level) for k, v in sorted(values.items()))
-    merged = cfg.Config.load(files)
-    return tuple(ConfigEntry(k, cfg.shown(k, v), merged.origins[k])
-                 for k, v in sorted(merged.values.items()))
+        values = cfg.read_file(path, str(path), validate=False)
+        return tuple(_entry(files, k, v, level) for k, v in sorted(values.items()))
+    merged = cfg.Config.load(files, validate=False)
+    return tuple(_entry(files, k, v, merged.origins[k]) for k, v in sorted(merged.values.items()))
+
+
+def _entry(files: cfg.ConfigFiles, key: str, value: object, level: str) -> ConfigEntry:
+    try:
+        value = cfg.checked(key, value, cfg.display(files.path(level), level))
+    except ConfigError as exc:
+        return ConfigEntry(key, cfg.shown(key, value), level, (exc.message,))
+    return ConfigEntry(key, cfg.shown(key, value), level)
 
 
 def get_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:
@@ -87,7 +96,7 @@ def _remote_warnings(files: cfg.ConfigFiles, key: str, level: str, value: object
         name = parts[1]
     else:
         return ()
-    remotes = cfg.Config.load(files).remotes()
+    remotes = cfg.Config.load(files, validate=False).remotes()
     if remotes.get(name, {}).get("url"):
         return ()
     named = sorted(n for n, options in remotes.items() if options.get("url"))

@@ -263,6 +263,27 @@ def test_malformed_config(project):
     assert_refused(project, "add", "x", match="unknown link type")
 
 
+def test_config_mends_a_value_other_commands_refuse(project):
+    """As `dvc config` does: a hand-written bad value or unknown key stops every command but
+    `mlvc config`, which lists it with a warning and sets or unsets it."""
+    conf = project.root / ".mlvc/config.yaml"
+    conf.write_text("core:\n  jobs: 100000\n  remote: store\n  colour: blue\n")
+    assert_refused(project, "status", match="core.jobs: expected a number from 1 to 256",
+                   hint="`mlvc config core.jobs VALUE` sets a valid one")
+    r = project.run("config", "--list")
+    assert "core.jobs=100000" in r.stdout and "core.remote=store" in r.stdout
+    assert "warning: .mlvc/config.yaml: core.jobs: expected a number" in r.stderr
+    assert "warning: .mlvc/config.yaml: core.colour: unknown config key" in r.stderr
+    assert project.run("config", "core.jobs").stdout == "100000\n"
+    project.run("config", "core.jobs", "4")
+    r = assert_refused(project, "status", match="core.colour: unknown config key")
+    assert "`mlvc config --unset core.colour` removes it" in r.stderr
+    project.run("config", "--unset", "core.colour")
+    assert "remote: store" in conf.read_text()  # the rest as it was
+    project.run("status")
+    assert project.run("config", "core.jobs").stdout == "4\n"
+
+
 def _plant_tree(project, entries: bytes) -> str:
     data = b'{"entries":[' + entries + b"]}"
     oid = hash_bytes(data)

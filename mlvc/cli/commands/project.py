@@ -60,6 +60,7 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
         if key is not None or unset:
             raise click.UsageError("--list takes no KEY and no --unset")
         entries = ops.list_config(cwd, level)
+        _warn(entries)
         if as_json:
             echo_json({e.key: e.value for e in entries})
         for e in entries if not as_json else ():
@@ -75,6 +76,7 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
         return
     if value is None:
         entry = ops.get_config(cwd, key, level)
+        _warn((entry,))
         shown = _as_typed(entry.value)
         if as_json:
             echo_json({entry.key: entry.value})
@@ -82,13 +84,18 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
             click.echo(f"{entry.level}\t{shown}" if show_origin else shown)
         return
     entry = ops.set_config(cwd, key, value, level)
-    for warning in entry.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    _warn((entry,))
     if as_json:
         echo_json({"key": entry.key, "value": entry.value, "level": entry.level})
     elif level is None and entry.level == "local":
         echo(f"{key} is a credential: written to .mlvc/config.local.yaml (git-ignored); "
              "--project writes it to .mlvc/config.yaml")
+
+
+def _warn(entries) -> None:
+    for entry in entries:
+        for warning in entry.warnings:
+            click.echo(f"warning: {warning}", err=True)
 
 
 @click.command("doctor")
