@@ -38,8 +38,10 @@ def _files(cwd: Path) -> tuple[Path, cfg.ConfigFiles]:
 
 
 def _read(files: cfg.ConfigFiles, level: str) -> dict[str, object]:
+    """One level's settings as written (unvalidated: a bad value elsewhere in the file must
+    not stop `remote remove` or `modify` from mending it)."""
     path = files.path(level)
-    return cfg.read_file(path, str(path))
+    return cfg.read_file(path, str(path), validate=False)
 
 
 def _levels_with(files: cfg.ConfigFiles, name: str) -> list[str]:
@@ -100,7 +102,7 @@ def remove_remote(cwd: Path, name: str) -> RemoteInfo:
     if not levels:
         raise RemoteError(f"no remote named '{name}' in this project",
                           hint="`mlvc remote list` shows the remotes")
-    info = _info(files, name)
+    info = _info(files, name, cfg.Config.load(files, validate=False))
     for lv in levels:
         cfg.unset_value(files.path(lv), lv, f"remotes.{name}")
     for lv in WRITABLE:
@@ -131,7 +133,7 @@ def modify_remote(cwd: Path, name: str, key: str, value: str | None = None, *,
     if not key or "." in key or key != key.strip():
         raise RemoteError(f"'{key}' is not a remote option name")
     root, files = _files(cwd)
-    if name not in cfg.Config.load(files).remotes():
+    if name not in cfg.Config.load(files, validate=False).remotes():
         raise RemoteError(f"no remote named '{name}'",
                           hint="`mlvc remote list` shows the remotes; `mlvc remote add` adds one")
     level = level or ("local" if cfg.is_secret(key) else "project")

@@ -282,6 +282,10 @@ def test_config_mends_a_value_other_commands_refuse(project):
     assert "remote: store" in conf.read_text()  # the rest as it was
     project.run("status")
     assert project.run("config", "core.jobs").stdout == "4\n"
+    conf.write_text("core:\n  jobs: 0\nremotes:\n  old:\n    url: [1]\n")
+    assert_refused(project, "status", match="core.jobs")
+    project.run("remote", "remove", "old")  # `remote remove` mends its part too
+    assert conf.read_text() == "core:\n  jobs: 0\n"
 
 
 def _plant_tree(project, entries: bytes) -> str:
