@@ -152,5 +152,22 @@ class Git:
                 found.append((path, sha))
         return found
 
+    def resolve(self, rev: str) -> str | None:
+        """The commit sha that ``rev`` names (a branch, tag, sha, ``HEAD~2``…), or None."""
+        if rev.startswith("-"):  # (never an option of rev-parse)
+            return None
+        sha = self._run("rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}",
+                        ok=(0, 1, 128)).strip()
+        return sha or None
+
+    def show(self, sha: str, path: str) -> bytes | None:
+        """The bytes of the file ``path`` (relative to the project) at commit ``sha``, or None
+        when that commit has no such file."""
+        import subprocess
+
+        proc = subprocess.run(["git", "cat-file", "blob", f"{sha}:./{path}"], cwd=self.root,
+                              capture_output=True, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
     def read_blob(self, sha: str) -> bytes:
         return self.repo.odb.stream(bytes.fromhex(sha)).read()

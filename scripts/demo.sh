@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end, on a fresh machine: creates its own virtualenv, installs mlvc,
 # versions a small dataset and model next to git in a temporary folder, runs a 3-stage
-# pipeline, and shares everything through a local-folder remote with a teammate's clone.
+# pipeline, shares everything through a local-folder remote with a teammate's clone, then
+# changes the data and shows `mlvc diff` tracing the metric change back to it.
 #
 #   ./scripts/demo.sh            # keeps nothing; set MLVC_DEMO_KEEP=1 to keep the folder
 set -euo pipefail
@@ -182,4 +183,31 @@ step git checkout -q v1
 step mlvc checkout
 test -f data/test/part-009.csv && test ! -f data/train/part-new.csv
 
-say "Demo finished: data versioned with git, a pipeline that re-runs only what changed, shared through a remote, restored bit for bit."
+say "Why did the metric move? Relabel some training data, reproduce, and ask mlvc diff"
+cd "$WORK/project"
+python - <<'PY'
+# flip the labels of the first training file: the model learns something else
+lines = open("data/train/part-000.csv").read().splitlines()
+flipped = [lines[0]] + [f"{x},{1 - int(y)}" for x, y in (l.split(",") for l in lines[1:])]
+open("data/train/part-000.csv", "w").write("\n".join(flipped) + "\n")
+PY
+step mlvc commit data
+step mlvc repro
+step mlvc diff
+mlvc diff --json > "$WORK/diff.json"
+python - "$WORK/diff.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert any(m["file"] == "eval/metrics.json" for m in doc["metrics"]), "no metric change"
+node, path = doc["traces"][0]["trace"], []
+while node.get("children"):  # evaluate -> train -> prepare -> the data that changed
+    path.append(node["name"])
+    node = node["children"][0]
+assert path == ["evaluate", "train", "prepare"] and node["name"] == "data", (path, node)
+print("the trace leads from eval/metrics.json back to", node["name"] + ":", node["detail"])
+PY
+step git add -A
+step git commit -q -m "v3: relabelled part of the training data"
+step mlvc diff HEAD~1 HEAD --md
+
+say "Demo finished: data versioned with git, a pipeline that re-runs only what changed, shared through a remote, restored bit for bit, and a metric change traced to the data behind it."

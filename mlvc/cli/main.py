@@ -31,6 +31,7 @@ COMMANDS = {
     "repro": ("mlvc.cli.commands.pipeline", "repro_cmd"),
     "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
     "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),
+    "diff": ("mlvc.cli.commands.diff", "diff_cmd"),
 }
 
 

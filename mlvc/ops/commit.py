@@ -92,8 +92,12 @@ class Stored:
 
 def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: int | None = None,
                 progress: Progress = NULL_PROGRESS, missing_ok: bool = False,
-                recorded: Mapping[RelPath, Out] | None = None) -> list[Stored]:
+                recorded: Mapping[RelPath, Out] | None = None,
+                trees: dict[str, bytes] | None = None) -> list[Stored]:
     """Hash each path (state DB first) and, when ``save``, copy it into the cache.
+
+    ``trees``, when given, gets the manifests built (oid -> bytes), which are written to the
+    cache only when ``save`` (``mlvc diff`` reads the workspace's folders from them).
 
     A path whose ``recorded`` output still matches its clean mark (see marks.py) is that
     output, stored and unchanged: nothing more is read or written for it. Everything is
@@ -113,7 +117,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     rest = [(p, li) for p, li in zip(paths, listings) if p not in unchanged]
     stored = iter(_store(repo, rest, save=save, jobs=jobs or repo.jobs, progress=progress,
                          missing_ok=missing_ok, started=started, recorded=recorded,
-                         stats=stats, marked=marked)
+                         stats=stats, marked=marked, trees=trees)
                   if rest else [])
     return [unchanged[p] if p in unchanged else next(stored) for p in paths]
 
@@ -122,7 +126,8 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
            progress: Progress, missing_ok: bool, started: int,
            recorded: Mapping[RelPath, Out],
            stats: dict[str, tuple[int, int, int]],
-           marked: Mapping[str, StatKey]) -> list[Stored]:
+           marked: Mapping[str, StatKey],
+           trees: dict[str, bytes] | None = None) -> list[Stored]:
     """:func:`store_paths` of each scanned ``(path, listing)``; ``stats`` holds objects'
     stat taken during the scan, ``marked`` those of them found sound by their marks."""
     from mlvc.ops._outputs import Parts
@@ -230,7 +235,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
     listings_here = not save or len(rows) + len(verified) < len(files) // 4
     # (Sub-folders reused by their marks are put back from their recorded listing.)
     backs = {p: repo.state.listing(recorded[p].oid) for p in taken} if save else {}
-    building = _Building(paths, nodes, reused, taken, backs, hashed_paths, save)
+    building = _Building(paths, nodes, reused, taken, backs, hashed_paths, save, trees)
     # A forked child writes the manifests, encodes the listings and makes the clean marks,
     # while this process writes the state DB. Threads would not do: SQLite lets go of the
     # GIL for every row, so next to busy threads 50,000 state rows took 1.2 s, not 0.2 s.
@@ -482,6 +487,7 @@ class _Building:
     backs: dict[RelPath, bytes | None]  # each reused output's recorded listing
     hashed: set[RelPath]  # the files read
     save: bool
+    collect: dict[str, bytes] | None = None  # gets every manifest built (see store_paths)
 
     def run(self) -> _BuiltAll:
         """Each output's tree, around its sub-folders that were reused (then put back in
@@ -494,6 +500,8 @@ class _Building:
                 stored.append(Stored(out_path, None, 0))
                 continue
             built = build(node, self.reused.get(out_path, {}))
+            if self.collect is not None:
+                self.collect.update(built.trees)
             if self.save:
                 trees.update(built.trees)
                 if out_path not in self.reused:

@@ -1,0 +1,182 @@
+"""``mlvc diff``: parse, call :func:`mlvc.ops.diff.diff`, render as text, Markdown or JSON."""
+
+from __future__ import annotations
+
+import click
+
+from mlvc.cli.render import (
+    LIST_LIMIT,
+    echo,
+    echo_json,
+    jobs_option,
+    json_option,
+    open_repo,
+    printable,
+    progress,
+    settings,
+    shown,
+)
+
+
+@click.command("diff")
+@click.argument("a_rev", metavar="[A", required=False)
+@click.argument("b_rev", metavar="[B]]", required=False)
+@click.option("--targets", "targets", multiple=True, metavar="PATH",
+              help="Compare only the data at or inside PATH (repeatable).")
+@click.option("--md", is_flag=True, help="Print Markdown tables (for a pull request).")
+@click.option("-q", "--quiet", "quiet", is_flag=True,
+              help="Print nothing; exit with 1 when anything differs.")
+@jobs_option
+@json_option
+def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
+    """Show what changed between two revisions, and why each metric moved.
+
+    A is a git revision (default: HEAD), B another one (default: the workspace, as it is on
+    disk). Four kinds of change are listed: data (files added, modified, deleted or renamed
+    in each tracked output), params and metrics (old and new values, and the change), and
+    stages whose mlvc.lock entries differ. For each metrics file that changed, a trace
+    follows the stage that wrote it back through the stages whose inputs changed, to the
+    data, code and params that did.
+    """
+    from mlvc.ops.diff import diff
+
+    s = settings()
+    quiet = quiet or s.quiet
+    if md and as_json:
+        raise click.UsageError("--md and --json are two formats: choose one")
+    with open_repo() as repo:
+        result = diff(repo, a_rev, b_rev, targets=list(targets), cwd=s.cwd, jobs=jobs,
+                      progress=progress() if not quiet else _null())
+    for warning in result.warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
+    if as_json:
+        echo_json(result.to_json())
+    elif quiet:
+        pass
+    elif md:
+        _markdown(result)
+    else:
+        _text(result)
+    if quiet and not result.clean:
+        raise SystemExit(1)
+
+
+def _null():
+    from mlvc.progress import NULL_PROGRESS
+
+    return NULL_PROGRESS
+
+
+def _value(v: object) -> str:
+    return "—" if v is None else str(v)
+
+
+def _delta(change) -> str:
+    d = change.delta
+    if d is None:
+        return ""
+    return f"{d:+g}" if isinstance(d, float) else f"{d:+d}"
+
+
+def _file_lines(d) -> list[tuple[str, str]]:
+    lines = [("modified", shown(p)) for p in d.modified]
+    lines += [("added", shown(p)) for p in d.added]
+    lines += [("deleted", shown(p)) for p in d.deleted]
+    lines += [("renamed", f"{shown(r.old)} -> {shown(r.new)}") for r in d.renamed]
+    return lines
+
+
+def _detail(d) -> list[tuple[str, str]]:
+    """The files of an output that changed; none for an output that is one file (its own
+    line says it all)."""
+    lines = _file_lines(d)
+    return [] if len(lines) == 1 and lines[0][1] == shown(d.path) else lines
+
+
+def _text(result) -> None:
+    echo(f"Comparing {result.a.label} with {result.b.label}:")
+    if result.clean:
+        echo("No changes in data, params, metrics or stages.")
+        return
+    if result.data:
+        echo("\nData:")
+        for d in result.data:
+            echo(f"  {shown(d.path)} ({shown(d.pointer)}): {d.summary}")
+            if d.unknown:
+                echo(f"    files not compared: {d.unknown}")
+            lines = _detail(d)
+            for kind, what in lines[:LIST_LIMIT]:
+                echo(f"    {kind + ':':<10}{what}")
+            if len(lines) > LIST_LIMIT:
+                echo(f"    … and {len(lines) - LIST_LIMIT} more (`--json` lists all)")
+    for title, changes in (("Params", result.params), ("Metrics", result.metrics)):
+        if changes:
+            echo(f"\n{title}:")
+            for c in changes:
+                delta = _delta(c)
+                echo(f"  {shown(c.file)}  {c.key}  {_value(c.old)} -> {_value(c.new)}"
+                     + (f"  ({delta})" if delta else ""))
+    if result.stages:
+        echo("\nStages:")
+        for st in result.stages:
+            echo(f"  {st.stage}: {st.change}" + (f": {'; '.join(st.reasons)}"
+                                                   if st.change != "added" and
+                                                   st.change != "removed" else ""))
+    for trace in result.traces:
+        keys = ", ".join(c.key for c in trace.changes)
+        echo(f"\nWhy {shown(trace.metric)} changed ({keys}):")
+        _tree(trace.root, "  ", "  ")
+
+
+def _tree(node, first: str, rest: str) -> None:
+    label = {"stage": f"stage {node.name}", "param": f"param {node.name}",
+             "cmd": "cmd", "data": shown(node.name), "file": shown(node.name),
+             "note": shown(node.name)}[node.kind]
+    echo(f"{first}{label}" + (f": {node.detail}" if node.detail else ""))
+    for i, child in enumerate(node.children):
+        last = i == len(node.children) - 1
+        _tree(child, rest + ("└─ " if last else "├─ "), rest + ("   " if last else "│  "))
+
+
+def _md_cell(text: str) -> str:
+    return printable(text).replace("|", "\\|")
+
+
+def _markdown(result) -> None:
+    click.echo(f"## mlvc diff: {_md_cell(result.a.label)} → {_md_cell(result.b.label)}")
+    if result.clean:
+        click.echo("\nNo changes in data, params, metrics or stages.")
+        return
+    if result.data:
+        click.echo("\n### Data\n\n| path | change |\n|---|---|")
+        for d in result.data:
+            click.echo(f"| {_md_cell(d.path)} | {_md_cell(d.summary)} |")
+            lines = _detail(d)
+            for kind, what in lines[:LIST_LIMIT]:
+                click.echo(f"| {_md_cell(what)} | {kind} |")
+            if len(lines) > LIST_LIMIT:
+                click.echo(f"| … | {len(lines) - LIST_LIMIT} more |")
+    for title, changes in (("Params", result.params), ("Metrics", result.metrics)):
+        if changes:
+            click.echo(f"\n### {title}\n\n| file | key | old | new | change |\n|---|---|---|---|---|")
+            for c in changes:
+                click.echo(f"| {_md_cell(c.file)} | {_md_cell(c.key)} | {_md_cell(_value(c.old))} "
+                           f"| {_md_cell(_value(c.new))} | {_delta(c)} |")
+    if result.stages:
+        click.echo("\n### Stages\n\n| stage | change | why |\n|---|---|---|")
+        for st in result.stages:
+            click.echo(f"| {_md_cell(st.stage)} | {st.change} | "
+                       f"{_md_cell('; '.join(st.reasons))} |")
+    for trace in result.traces:
+        keys = ", ".join(c.key for c in trace.changes)
+        click.echo(f"\n### Why {_md_cell(trace.metric)} changed ({_md_cell(keys)})\n")
+        _md_tree(trace.root, "")
+
+
+def _md_tree(node, indent: str) -> None:
+    label = {"stage": f"stage **{node.name}**", "param": f"param `{node.name}`", "cmd": "cmd",
+             "data": f"`{node.name}`", "file": f"`{node.name}`", "note": f"`{node.name}`"}
+    click.echo(f"{indent}- {printable(label[node.kind])}"
+               + (f": {printable(node.detail)}" if node.detail else ""))
+    for child in node.children:
+        _md_tree(child, indent + "  ")

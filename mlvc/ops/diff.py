@@ -1,0 +1,685 @@
+"""``mlvc diff``: what changed between two revisions, and why each metric moved (SPEC 3).
+
+Two *sides* are compared: git revisions, or the workspace. A revision's pointer files,
+``mlvc.yaml``, ``mlvc.lock``, params and metrics files are read from git without checking it
+out; its folders' manifests come from the cache. The workspace side is what is on disk now:
+tracked outputs are hashed (the state DB answers for unchanged files, as in ``status``), and
+params and metrics files are read as they are.
+
+Five answers come out: the data (files added, modified, deleted and renamed under each
+tracked output; equal sub-folders are skipped by their oids), the params and metrics whose
+values differ, the stages whose ``mlvc.lock`` entries differ, and for each changed metrics
+file a *trace*: the stage that wrote it, which of its recorded inputs changed, and through
+the stages that made those inputs, back to the data, code and params that changed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlvc.errors import FormatError, MlvcError, PathError, ScmError, TargetError
+from mlvc.objects.tree import Tree, TreeEntry
+from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
+from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE
+from mlvc.pipeline.lockfile import LockEntry, parse_lock
+from mlvc.pipeline.model import Pipeline
+from mlvc.pipeline.params import flatten, parse_params
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.workspace.pointer import POINTER_SUFFIX, Out, parse_pointer
+
+WORKSPACE = "workspace"
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of a diff: a git revision (``sha``), or the workspace (``sha`` None)."""
+
+    name: str  # as the user named it: ``HEAD``, ``v1.0``, ``workspace``
+    sha: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.sha is None:
+            return "the workspace"
+        return self.name if self.sha.startswith(self.name) else f"{self.name} ({self.sha[:8]})"
+
+    def to_json(self) -> dict:
+        return {"rev": self.name, "sha": self.sha}
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    old: RelPath
+    new: RelPath
+
+
+@dataclass(frozen=True, slots=True)
+class DataChange:
+    """How one tracked output differs. ``unknown``: why its files could not be compared (a
+    manifest not in the cache); its oids still tell that it changed."""
+
+    path: RelPath
+    pointer: RelPath  # the pointer file or mlvc.lock of the newer side (else the older)
+    old_oid: str | None
+    new_oid: str | None
+    added: tuple[RelPath, ...] = ()
+    modified: tuple[RelPath, ...] = ()
+    deleted: tuple[RelPath, ...] = ()
+    renamed: tuple[Renamed, ...] = ()
+    unknown: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """``2 modified, 1 added`` (or ``added``, ``deleted``, ``modified`` for the whole)."""
+        if self.old_oid is None:
+            return "added"
+        if self.new_oid is None:
+            return "deleted"
+        if self.modified == (self.path,):  # (an output that is one file)
+            return "modified"
+        parts = [f"{len(v)} {k}" for k, v in (("modified", self.modified),
+                                              ("added", self.added), ("deleted", self.deleted),
+                                              ("renamed", self.renamed)) if v]
+        return ", ".join(parts) or "modified"
+
+    def to_json(self) -> dict:
+        doc: dict = {"path": self.path, "pointer": self.pointer, "old_oid": self.old_oid,
+                     "new_oid": self.new_oid}
+        for key in ("added", "modified", "deleted"):
+            doc[key] = list(getattr(self, key))
+        doc["renamed"] = [{"old": r.old, "new": r.new} for r in self.renamed]
+        if self.unknown:
+            doc["unknown"] = self.unknown
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class ValueChange:
+    """A param or metric whose value differs (None: absent on that side)."""
+
+    file: RelPath
+    key: str
+    old: object
+    new: object
+
+    @property
+    def delta(self) -> float | int | None:
+        if _number(self.old) and _number(self.new):
+            d = self.new - self.old  # type: ignore[operator]
+            return round(d, 10) if isinstance(d, float) else d
+        return None
+
+    def to_json(self) -> dict:
+        doc = {"file": self.file, "key": self.key, "old": self.old, "new": self.new}
+        if self.delta is not None:
+            doc["delta"] = self.delta
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class StageChange:
+    """A stage whose ``mlvc.lock`` entry differs: ``added``, ``removed`` or ``modified``
+    (with the reasons), or, on the workspace side, ``out of date`` (changed since
+    mlvc.lock was written: ``mlvc repro`` would run it)."""
+
+    stage: str
+    change: str
+    reasons: tuple[str, ...] = ()
+    deps: tuple[RelPath, ...] = ()  # the recorded deps whose oid differs
+    params: tuple[ValueChange, ...] = ()  # the recorded param values that differ
+    cmd: bool = False  # the recorded command differs
+
+    def to_json(self) -> dict:
+        return {"stage": self.stage, "change": self.change, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True, slots=True)
+class TraceNode:
+    """One step of a metric's trace. ``kind``: ``stage`` (with why it changed, and its
+    children: the inputs that did), ``data`` (a tracked output, not made by a stage),
+    ``file`` (a dep mlvc does not track: code, say), ``param``, ``cmd``, or ``note``."""
+
+    kind: str
+    name: str
+    detail: str = ""
+    children: tuple[TraceNode, ...] = ()
+
+    def to_json(self) -> dict:
+        doc: dict = {"kind": self.kind, "name": self.name}
+        if self.detail:
+            doc["detail"] = self.detail
+        if self.children:
+            doc["children"] = [c.to_json() for c in self.children]
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    metric: RelPath  # the metrics file
+    changes: tuple[ValueChange, ...]
+    root: TraceNode
+
+    def to_json(self) -> dict:
+        return {"metric": self.metric, "keys": [c.key for c in self.changes],
+                "trace": self.root.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class DiffResult:
+    a: Side
+    b: Side
+    data: tuple[DataChange, ...] = ()
+    params: tuple[ValueChange, ...] = ()
+    metrics: tuple[ValueChange, ...] = ()
+    stages: tuple[StageChange, ...] = ()
+    traces: tuple[Trace, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.data or self.params or self.metrics or self.stages)
+
+    def to_json(self) -> dict:
+        return {"a": self.a.to_json(), "b": self.b.to_json(), "clean": self.clean,
+                "data": [d.to_json() for d in self.data],
+                "params": [p.to_json() for p in self.params],
+                "metrics": [m.to_json() for m in self.metrics],
+                "stages": [s.to_json() for s in self.stages],
+                "traces": [t.to_json() for t in self.traces],
+                "warnings": list(self.warnings)}
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (
+        isinstance(v, float) and math.isnan(v))
+
+
+# -- reading a side -------------------------------------------------------------------------
+
+class _View:
+    """The files of one side that a diff reads, each read once."""
+
+    def __init__(self, repo: Repo, side: Side) -> None:
+        self.repo = repo
+        self.side = side
+        self._texts: dict[RelPath, bytes | None] = {}
+        self.warnings: list[str] = []
+
+    def read(self, path: RelPath) -> bytes | None:
+        if path not in self._texts:
+            self._texts[path] = self._read(path)
+        return self._texts[path]
+
+    def _read(self, path: RelPath) -> bytes | None:
+        if self.side.sha is not None:
+            return self.repo.scm.show(self.side.sha, path)  # type: ignore[union-attr]
+        check_inside(self.repo.root, path)
+        try:
+            return to_fs(self.repo.root, path).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def text(self, path: RelPath) -> str | None:
+        data = self.read(path)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormatError(f"{self.where(path)}: not UTF-8 text") from None
+
+    def where(self, path: RelPath) -> str:
+        return path if self.side.sha is None else f"{self.side.name}:{path}"
+
+    def lock(self) -> dict[str, LockEntry]:
+        text = self.text(LOCK_FILE)
+        return {} if text is None else parse_lock(text, self.where(LOCK_FILE))
+
+    def pipeline(self) -> Pipeline | None:
+        from mlvc.pipeline.loader import parse_pipeline
+
+        text = self.text(PIPELINE_FILE)
+        if text is None:
+            return None
+        try:
+            return parse_pipeline(text, self.repo.root, self.where(PIPELINE_FILE))
+        except MlvcError as exc:  # (an old revision's pipeline may not load today)
+            self.warnings.append(f"{exc.message} (its params, metrics and stages are left out)")
+            return None
+
+    def pointer_outs(self) -> dict[RelPath, tuple[RelPath, Out]]:
+        """Output path -> (pointer file, recorded out), of this side's pointer files."""
+        found: dict[RelPath, tuple[RelPath, Out]] = {}
+        if self.side.sha is None:
+            from mlvc.workspace.index import Index
+
+            index = Index.load(self.repo.root, self.repo.ignore, stages=False)
+            for pointer in index.pointers.values():
+                for out in pointer.outs:
+                    found[out.path] = (pointer.path, out)
+            return found
+        scm = self.repo.scm
+        for path, blob in scm.files_at(self.side.sha, POINTER_SUFFIX):  # type: ignore[union-attr]
+            if path.startswith(".mlvc/") or "/.mlvc/" in path or self.repo.ignore.is_ignored(path):
+                continue
+            try:
+                text = scm.read_blob(blob).decode("utf-8")  # type: ignore[union-attr]
+                pointer = parse_pointer(text, path)
+            except (MlvcError, UnicodeDecodeError) as exc:
+                self.warnings.append(f"{self.where(path)}: {getattr(exc, 'message', exc)} "
+                                     "(left out)")
+                continue
+            for out in pointer.outs:
+                found[out.path] = (path, out)
+        return found
+
+
+def _side(repo: Repo, rev: str | None) -> Side:
+    if rev is None:
+        return Side(WORKSPACE)
+    if repo.scm is None:
+        raise ScmError("comparing revisions needs git, and this project has none",
+                       hint="run `mlvc diff` without revisions to compare nothing, or use git")
+    sha = repo.scm.resolve(rev)
+    if sha is None:
+        raise TargetError(f"unknown revision '{rev}'",
+                          hint="git has no commit yet: commit first" if rev == "HEAD" else
+                          "name a commit, branch or tag (`git log --oneline` lists them)")
+    return Side(rev, sha)
+
+
+# -- data ------------------------------------------------------------------------------------
+
+def _outputs(view: _View, lock: dict[str, LockEntry]
+             ) -> dict[RelPath, tuple[RelPath, Out]]:
+    """Every tracked output of a side: pointer outputs and the stages' cached outputs."""
+    outs = view.pointer_outs()
+    for entry in lock.values():
+        for out in entry.cached_outs():
+            outs.setdefault(out.path, (LOCK_FILE, out))
+    return outs
+
+
+def _workspace_now(repo: Repo, outs: dict[RelPath, tuple[RelPath, Out]], jobs: int | None,
+                   progress: Progress, trees: dict[str, bytes]
+                   ) -> dict[RelPath, tuple[RelPath, Out]]:
+    """The workspace's tracked outputs as they are on disk (hashed where the state DB does
+    not know a file), their folders' manifests into ``trees``: nothing enters the cache."""
+    from mlvc.ops.commit import store_paths
+
+    paths = sorted(outs)
+    stored = store_paths(repo, paths, save=False, jobs=jobs, progress=progress,
+                         missing_ok=True, recorded={p: outs[p][1] for p in paths}, trees=trees)
+    return {s.path: (outs[s.path][0], s.out) for s in stored if s.out is not None}
+
+
+class _Trees:
+    """Manifests by oid: those built from the workspace, else the cache's."""
+
+    def __init__(self, repo: Repo, built: dict[str, bytes]) -> None:
+        self.repo = repo
+        self.built = built
+
+    def __call__(self, oid: str) -> Tree:
+        data = self.built.get(oid)
+        return Tree.from_trusted_bytes(data) if data is not None else \
+            self.repo.cache.read_tree(oid)
+
+
+def _data_changes(trees: _Trees, old: dict[RelPath, tuple[RelPath, Out]],
+                  new: dict[RelPath, tuple[RelPath, Out]], targets: list[RelPath] | None
+                  ) -> list[DataChange]:
+    changes = []
+    for path in sorted(old.keys() | new.keys()):
+        if targets is not None and not any(is_within(path, t) or is_within(t, path)
+                                           for t in targets):
+            continue
+        a, b = old.get(path), new.get(path)
+        if a is not None and b is not None and a[1].oid == b[1].oid and a[1].exec == b[1].exec:
+            continue
+        pointer = (b or a)[0]  # type: ignore[index]
+        change = _compare_out(trees, path, pointer, a[1] if a else None, b[1] if b else None)
+        if targets is not None:
+            change = _restricted(change, targets)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _compare_out(trees: _Trees, path: RelPath, pointer: RelPath, a: Out | None, b: Out | None
+                 ) -> DataChange:
+    found = _Found()
+    try:
+        if a is not None and b is not None and a.type == b.type == "dir":
+            _compare_trees(trees, a.oid, b.oid, path, found)
+        elif a is not None and b is not None and a.type == b.type == "file":
+            found.modified.append((path, a.oid, b.oid))
+        else:
+            if a is not None:
+                found.deleted += _files_of(trees, a, path)
+            if b is not None:
+                found.added += _files_of(trees, b, path)
+    except MlvcError as exc:
+        return DataChange(path, pointer, a and a.oid, b and b.oid,
+                          unknown=f"{exc.message}; `mlvc fetch` (with -a, -T or -A for other "
+                                  "revisions) gets it from a remote")
+    return found.change(path, pointer, a, b)
+
+
+@dataclass
+class _Found:
+    added: list[tuple[RelPath, str]] = field(default_factory=list)
+    deleted: list[tuple[RelPath, str]] = field(default_factory=list)
+    modified: list[tuple[RelPath, str, str]] = field(default_factory=list)
+
+    def change(self, path: RelPath, pointer: RelPath, a: Out | None, b: Out | None
+               ) -> DataChange:
+        # A file deleted in one place and added with the same bytes elsewhere was renamed.
+        gone: dict[str, list[RelPath]] = {}
+        for p, oid in sorted(self.deleted):
+            gone.setdefault(oid, []).append(p)
+        renamed, added = [], []
+        for p, oid in sorted(self.added):
+            if gone.get(oid):
+                renamed.append(Renamed(gone[oid].pop(0), p))
+            else:
+                added.append(p)
+        moved = {r.old for r in renamed}
+        return DataChange(
+            path, pointer, a and a.oid, b and b.oid, tuple(added),
+            tuple(sorted(p for p, _, _ in self.modified)),
+            tuple(sorted(p for p, _ in self.deleted if p not in moved)), tuple(renamed))
+
+
+def _compare_trees(trees: _Trees, a_oid: str, b_oid: str, prefix: RelPath, found: _Found) -> None:
+    a = {e.name: e for e in trees(a_oid).entries}
+    b = {e.name: e for e in trees(b_oid).entries}
+    for name in sorted(a.keys() | b.keys()):
+        x, y = a.get(name), b.get(name)
+        path = f"{prefix}/{name}"
+        if x is not None and y is not None:
+            if x.oid == y.oid and x.type == y.type and x.exec == y.exec:
+                continue
+            if x.is_dir and y.is_dir:
+                _compare_trees(trees, x.oid, y.oid, path, found)
+                continue
+            if not x.is_dir and not y.is_dir:
+                found.modified.append((path, x.oid, y.oid))
+                continue
+        if x is not None:
+            found.deleted += _entry_files(trees, x, path)
+        if y is not None:
+            found.added += _entry_files(trees, y, path)
+
+
+def _files_of(trees: _Trees, out: Out, path: RelPath) -> list[tuple[RelPath, str]]:
+    if out.type == "file":
+        return [(path, out.oid)]
+    return _entry_files(trees, TreeEntry("", "dir", out.oid, out.size), path)
+
+
+def _entry_files(trees: _Trees, entry: TreeEntry, path: RelPath) -> list[tuple[RelPath, str]]:
+    if not entry.is_dir:
+        return [(path, entry.oid)]
+    files = []
+    for e in trees(entry.oid).entries:
+        files += _entry_files(trees, e, f"{path}/{e.name}")
+    return files
+
+
+def _restricted(change: DataChange, targets: list[RelPath]) -> DataChange | None:
+    """``change`` told only for the files inside ``targets`` (None when none changed)."""
+    def keep(p: RelPath) -> bool:
+        return any(is_within(p, t) for t in targets)
+
+    if any(is_within(change.path, t) for t in targets):
+        return change
+    if change.unknown:
+        return change
+    kept = DataChange(change.path, change.pointer, change.old_oid, change.new_oid,
+                      tuple(filter(keep, change.added)), tuple(filter(keep, change.modified)),
+                      tuple(filter(keep, change.deleted)),
+                      tuple(r for r in change.renamed if keep(r.old) or keep(r.new)))
+    return kept if (kept.added or kept.modified or kept.deleted or kept.renamed) else None
+
+
+# -- params and metrics ----------------------------------------------------------------------
+
+def _declared_params(pipelines: list[Pipeline | None]) -> dict[RelPath, set[str] | None]:
+    """Params file -> the keys stages declare (None: the whole file)."""
+    files: dict[RelPath, set[str] | None] = {}
+    for pipeline in pipelines:
+        for stage in pipeline or ():
+            for ref in stage.params:
+                if not ref.keys:
+                    files[ref.file] = None
+                elif files.get(ref.file, set()) is not None:
+                    files.setdefault(ref.file, set()).update(ref.keys)
+    return files
+
+
+def _values(view: _View, path: RelPath, lock: dict[str, LockEntry] | None = None
+            ) -> dict[str, object] | None:
+    """The flattened values of a params or metrics file on a side (None: not there). A
+    cached metrics file absent from git is read from the cache, by the oid the lock records.
+    """
+    data = view.read(path)
+    if data is None and lock is not None and view.side.sha is not None:
+        oid = next((o.oid for e in lock.values() for o in e.outs if o.path == path), None)
+        if oid is not None and view.repo.cache.exists(oid):
+            data = view.repo.cache.read_bytes(oid)
+    if data is None:
+        return None
+    try:
+        doc = parse_params(data.decode("utf-8"), view.where(path))
+    except (MlvcError, UnicodeDecodeError) as exc:
+        view.warnings.append(f"{getattr(exc, 'message', exc)} (left out)")
+        return None
+    return flatten(doc)
+
+
+def _value_changes(old: dict[str, object] | None, new: dict[str, object] | None,
+                   file: RelPath, keys: set[str] | None) -> list[ValueChange]:
+    old, new = old or {}, new or {}
+
+    def wanted(k: str) -> bool:
+        return keys is None or any(k == w or k.startswith(w + ".") for w in keys)
+
+    return [ValueChange(file, k, old.get(k), new.get(k))
+            for k in sorted(old.keys() | new.keys())
+            if wanted(k) and (k not in old or k not in new or not _same(old[k], new[k]))]
+
+
+def _same(a: object, b: object) -> bool:
+    return a == b and type(a) is type(b) or (_number(a) and _number(b) and a == b)
+
+
+def _metric_files(pipelines: list[Pipeline | None]) -> list[RelPath]:
+    files: dict[RelPath, None] = {}
+    for pipeline in pipelines:
+        for stage in pipeline or ():
+            for out in stage.outs:
+                if out.kind == "metrics":
+                    files[out.path] = None
+    return list(files)
+
+
+# -- stages ------------------------------------------------------------------------------------
+
+def _stage_changes(old: dict[str, LockEntry], new: dict[str, LockEntry]) -> list[StageChange]:
+    changes = []
+    for name in [*new, *(n for n in old if n not in new)]:
+        a, b = old.get(name), new.get(name)
+        if a is None:
+            changes.append(StageChange(name, "added", ("not in the older mlvc.lock",)))
+            continue
+        if b is None:
+            changes.append(StageChange(name, "removed", ("not in the newer mlvc.lock",)))
+            continue
+        a, b = a.normalized(), b.normalized()
+        reasons: list[str] = []
+        cmd = a.cmd != b.cmd
+        if cmd:
+            reasons.append("cmd changed")
+        deps = _out_changes(a.deps, b.deps)
+        reasons += [f"dep {p} {how}" for p, how in deps]
+        params = []
+        for file in sorted(a.params.keys() | b.params.keys()):
+            params += _value_changes(a.params.get(file), b.params.get(file), file, None)
+        reasons += [f"param {p.key} {_shown(p.old)} -> {_shown(p.new)}" for p in params]
+        reasons += [f"out {p} {how}" for p, how in _out_changes(a.outs, b.outs)]
+        if reasons:
+            changes.append(StageChange(name, "modified", tuple(reasons),
+                                       tuple(p for p, _ in deps), tuple(params), cmd))
+    return changes
+
+
+def _out_changes(a: tuple[Out, ...], b: tuple[Out, ...]) -> list[tuple[RelPath, str]]:
+    old = {o.path: o for o in a}
+    new = {o.path: o for o in b}
+    out = []
+    for path in sorted(old.keys() | new.keys()):
+        x, y = old.get(path), new.get(path)
+        if x is None:
+            out.append((path, "added"))
+        elif y is None:
+            out.append((path, "removed"))
+        elif x.oid != y.oid or x.exec != y.exec:
+            out.append((path, "modified"))
+    return out
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _shown(value: object) -> str:
+    return "(none)" if value is None else str(value)
+
+
+# -- traces ------------------------------------------------------------------------------------
+
+class _Tracer:
+    def __init__(self, locks: list[dict[str, LockEntry]], stages: dict[str, StageChange],
+                 data: list[DataChange], outputs: dict[RelPath, tuple[RelPath, Out]]) -> None:
+        self.locks = locks  # newer first
+        self.stages = stages
+        self.data = data
+        self.outputs = outputs
+        self.expanded: set[str] = set()
+
+    def producer(self, path: RelPath) -> str | None:
+        """The stage whose recorded output is ``path``, holds it, or lies inside it."""
+        for lock in self.locks:
+            for name, entry in lock.items():
+                if any(is_within(path, o.path) or is_within(o.path, path) for o in entry.outs):
+                    return name
+        return None
+
+    def stage(self, name: str, made: str = "") -> TraceNode:
+        """The node of stage ``name`` (which ``made`` the dep its caller needs), with its
+        changed inputs as children; a stage met before in this trace is not told again."""
+        change = self.stages.get(name)
+        detail = f"makes {made}" if made else ""
+        if change is None:
+            return TraceNode("stage", name, _joined(
+                detail, "its recorded cmd, deps and params did not change"))
+        if change.change != "modified":
+            return TraceNode("stage", name, _joined(detail, f"stage {change.change}"))
+        if name in self.expanded:
+            return TraceNode("stage", name, _joined(detail, "see above"))
+        self.expanded.add(name)
+        children: list[TraceNode] = []
+        if change.cmd:
+            children.append(TraceNode("cmd", name, "changed"))
+        for dep in change.deps:
+            maker = self.producer(dep)
+            children.append(self.stage(maker, dep) if maker is not None and maker != name
+                            else self.input(dep))
+        for p in change.params:
+            children.append(TraceNode("param", f"{p.file}:{p.key}",
+                                      f"{_shown(p.old)} -> {_shown(p.new)}"))
+        if not children:
+            detail = _joined(detail, "only its outputs changed")
+        return TraceNode("stage", name, detail, tuple(children))
+
+    def input(self, dep: RelPath) -> TraceNode:
+        for d in self.data:
+            if is_within(dep, d.path) or is_within(d.path, dep):
+                return TraceNode("data", dep, f"{d.summary} ({d.pointer})")
+        if any(is_within(dep, p) for p in self.outputs):
+            return TraceNode("data", dep, "modified")
+        return TraceNode("file", dep, "modified")
+
+    def metric(self, path: RelPath, changes: list[ValueChange]) -> Trace:
+        maker = self.producer(path)
+        if maker is None:
+            root = TraceNode("note", path, "no stage records it as an output")
+        else:
+            self.expanded = set()
+            root = self.stage(maker)
+        return Trace(path, tuple(changes), root)
+
+
+# -- the diff ----------------------------------------------------------------------------------
+
+def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
+         targets: list[str] | None = None, cwd: Path | None = None, jobs: int | None = None,
+         progress: Progress = NULL_PROGRESS) -> DiffResult:
+    """Compare revision ``a`` (default ``HEAD``) with ``b`` (default: the workspace)."""
+    if a is None and repo.scm is None:
+        raise ScmError("`mlvc diff` compares with a git revision, and this project has no git",
+                       hint="use git to have revisions to compare")
+    old_side = _side(repo, a or "HEAD")
+    new_side = _side(repo, b)
+    old, new = _View(repo, old_side), _View(repo, new_side)
+    wanted = None
+    if targets:
+        wanted = []
+        for t in targets:
+            try:
+                wanted.append(from_user(repo.root, t, cwd))
+            except PathError as exc:
+                raise TargetError(exc.message, hint=exc.hint) from None
+
+    old_lock, new_lock = old.lock(), new.lock()
+    old_outs = _outputs(old, old_lock)
+    new_outs = _outputs(new, new_lock)
+    built: dict[str, bytes] = {}
+    if new_side.sha is None:
+        new_outs = _workspace_now(repo, new_outs, jobs, progress, built)
+    data = _data_changes(_Trees(repo, built), old_outs, new_outs, wanted)
+
+    pipelines = [new.pipeline(), old.pipeline()]
+    params: list[ValueChange] = []
+    for file, keys in sorted(_declared_params(pipelines).items()):
+        params += _value_changes(_values(old, file), _values(new, file), file, keys)
+    metrics: list[ValueChange] = []
+    by_file: dict[RelPath, list[ValueChange]] = {}
+    for file in _metric_files(pipelines):
+        found = _value_changes(_values(old, file, old_lock), _values(new, file, new_lock),
+                               file, None)
+        metrics += found
+        if found:
+            by_file[file] = found
+
+    stages = _stage_changes(old_lock, new_lock)
+    if new_side.sha is None and (repo.root / PIPELINE_FILE).is_file():
+        from mlvc.ops.repro import pipeline_status
+
+        try:
+            stale = pipeline_status(repo, jobs)
+        except MlvcError as exc:
+            new.warnings.append(f"{exc.message} (out-of-date stages are not shown)")
+            stale = []
+        stages += [StageChange(name, "out of date", tuple(str(r) for r in why))
+                   for name, why in stale]
+    tracer = _Tracer([new_lock, old_lock],
+                     {s.stage: s for s in stages if s.change != "out of date"}, data,
+                     {**old_outs, **new_outs})
+    traces = [tracer.metric(file, found) for file, found in by_file.items()]
+    return DiffResult(old_side, new_side, tuple(data), tuple(params), tuple(metrics),
+                      tuple(stages), tuple(traces), tuple(old.warnings + new.warnings))

@@ -1,0 +1,232 @@
+"""``mlvc diff``: data, params, metrics and stages between revisions, and metric traces."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Project, new_project, write_tree
+
+# prepare: data/ -> features.txt; train: features.txt + params -> model.txt;
+# evaluate: model.txt -> metrics.json (kept in git). The "accuracy" is a number made from
+# the bytes of what came before, so any upstream change moves it.
+PREPARE = "cat data/*/* > features.txt"
+TRAIN = (f"{sys.executable} -c \"import yaml; p = yaml.safe_load(open('params.yaml'))['train']; "
+         "f = open('features.txt').read(); "
+         "open('model.txt', 'w').write(str(len(f) * p['lr']))\"")
+EVALUATE = (f"{sys.executable} -c \"import json; m = float(open('model.txt').read()); "
+            "json.dump({'accuracy': round(m / 1000, 4), 'n': 3}, open('metrics.json', 'w'))\"")
+PIPELINE = {"stages": {
+    "prepare": {"cmd": PREPARE, "deps": ["data"], "outs": ["features.txt"]},
+    "train": {"cmd": TRAIN, "deps": ["features.txt"], "params": ["train.lr"],
+              "outs": ["model.txt"]},
+    "evaluate": {"cmd": EVALUATE, "deps": ["model.txt"],
+                 "metrics": [{"metrics.json": {"cache": False}}]},
+}}
+
+
+@pytest.fixture
+def ml(project: Project) -> Project:
+    project.gen({"data": {"train": {"a.csv": "1,2\n", "b.csv": "3,4\n"}, "test": {"c.csv": "5\n"}},
+                 "params.yaml": "train:\n  lr: 0.5\n  epochs: 3\n",
+                 "mlvc.yaml": yaml.safe_dump(PIPELINE, sort_keys=False)})
+    project.run("add", "data")
+    project.run("repro")
+    project.commit_all("v1")
+    return project
+
+
+def diff_json(project: Project, *args: str) -> dict:
+    return json.loads(project.run("diff", *args, "--json").stdout)
+
+
+def test_no_change_is_clean_and_quiet(ml):
+    r = ml.run("diff")
+    assert "No changes in data, params, metrics or stages." in r.stdout
+    assert ml.run("diff", "-q").stdout == ""
+    doc = diff_json(ml)
+    assert doc["clean"] and doc["a"]["rev"] == "HEAD" and doc["b"]["sha"] is None
+
+
+def test_data_change_is_traced_from_the_metric_to_the_file(ml):
+    ml.gen({"data": {"train": {"a.csv": "1,2,99\n", "new.csv": "7\n"}}})
+    objects = sorted((ml.root / ".mlvc/cache/objects").rglob("*"))
+    doc = diff_json(ml)  # before repro: the data changed, prepare is out of date
+    assert sorted((ml.root / ".mlvc/cache/objects").rglob("*")) == objects  # (nothing stored)
+    data = {d["path"]: d for d in doc["data"]}
+    assert data["data"]["modified"] == ["data/train/a.csv"]
+    assert data["data"]["added"] == ["data/train/new.csv"]
+    assert [(s["stage"], s["change"]) for s in doc["stages"]] == [("prepare", "out of date")]
+    assert doc["metrics"] == [] and doc["traces"] == []
+    assert ml.run("diff", "-q", code=1).stdout == ""
+
+    ml.run("repro")
+    doc = diff_json(ml)
+    assert [m["key"] for m in doc["metrics"]] == ["accuracy"]  # "n" did not change
+    (m,) = doc["metrics"]
+    assert m["file"] == "metrics.json" and m["delta"] == pytest.approx(m["new"] - m["old"])
+    assert {s["stage"]: s["change"] for s in doc["stages"]} == {
+        "prepare": "modified", "train": "modified", "evaluate": "modified"}
+    assert {d["path"] for d in doc["data"]} == {"data", "features.txt", "model.txt"}
+    (trace,) = doc["traces"]
+    assert trace["metric"] == "metrics.json" and trace["keys"] == ["accuracy"]
+    root = trace["trace"]
+    assert (root["kind"], root["name"]) == ("stage", "evaluate")
+    (train,) = root["children"]
+    assert (train["name"], train["detail"]) == ("train", "makes model.txt")
+    (prepare,) = train["children"]
+    assert (prepare["name"], prepare["detail"]) == ("prepare", "makes features.txt")
+    (leaf,) = prepare["children"]
+    assert leaf == {"kind": "data", "name": "data",
+                    "detail": "1 modified, 1 added (data.mlvc)"}
+
+    text = ml.run("diff").stdout
+    assert "Why metrics.json changed (accuracy):" in text
+    assert "└─ stage train: makes model.txt" in text
+    assert "└─ data: 1 modified, 1 added (data.mlvc)" in text
+    assert "modified: data/train/a.csv" in text
+
+
+def test_param_change_between_two_commits(ml):
+    ml.gen({"params.yaml": "train:\n  lr: 2.0\n  epochs: 4\n"})
+    ml.run("repro")
+    ml.commit_all("v2")
+    doc = diff_json(ml, "HEAD~1", "HEAD")
+    assert doc["b"]["rev"] == "HEAD" and len(doc["b"]["sha"]) == 40
+    # train.epochs is in params.yaml but no stage declares it: not listed
+    assert doc["params"] == [{"file": "params.yaml", "key": "train.lr", "old": 0.5,
+                              "new": 2.0, "delta": 1.5}]
+    assert [s["stage"] for s in doc["stages"]] == ["train", "evaluate"]
+    (trace,) = doc["traces"]
+    (train,) = trace["trace"]["children"]
+    assert train["children"] == [{"kind": "param", "name": "params.yaml:train.lr",
+                                  "detail": "0.5 -> 2.0"}]
+    assert "param params.yaml:train.lr: 0.5 -> 2.0" in ml.run("diff", "HEAD~1", "HEAD").stdout
+    # and the other way round
+    back = diff_json(ml, "HEAD", "HEAD~1")
+    assert back["params"][0]["old"] == 2.0 and back["params"][0]["delta"] == -1.5
+
+
+def test_markdown(ml):
+    ml.gen({"params.yaml": "train:\n  lr: 1.0\n  epochs: 3\n"})
+    ml.run("repro")
+    md = ml.run("diff", "--md").stdout
+    assert md.startswith("## mlvc diff: HEAD (")
+    assert "| params.yaml | train.lr | 0.5 | 1.0 | +0.5 |" in md
+    assert "### Why metrics.json changed (accuracy)" in md
+    assert "  - stage **train**: makes model.txt" in md
+    ml.run("diff", "--md", "--json", code=2)
+
+
+def test_files_renamed_added_deleted_between_revisions(project):
+    project.gen({"d": {"keep": "k", "old": "moved bytes", "gone": "g", "sub": {"x": "1"}}})
+    project.run("add", "d")
+    project.commit_all("one")
+    shutil.rmtree(project.root / "d")
+    project.gen({"d": {"keep": "k", "new": "moved bytes", "sub": {"x": "2", "y": "3"}}})
+    project.run("commit")
+    project.commit_all("two")
+    doc = diff_json(project, "HEAD~1", "HEAD")
+    (d,) = doc["data"]
+    assert d["renamed"] == [{"old": "d/old", "new": "d/new"}]
+    assert d["deleted"] == ["d/gone"] and d["added"] == ["d/sub/y"]
+    assert d["modified"] == ["d/sub/x"]
+    # --targets: only what lies inside the path
+    (d,) = diff_json(project, "HEAD~1", "HEAD", "--targets", "d/sub")["data"]
+    assert d["added"] == ["d/sub/y"] and d["modified"] == ["d/sub/x"] and not d["renamed"]
+    assert diff_json(project, "HEAD~1", "HEAD", "--targets", "elsewhere")["data"] == []
+    # a whole output added since a revision that did not have it
+    project.gen({"model.bin": "m"})
+    project.run("add", "model.bin")
+    doc = diff_json(project)
+    assert [(d["path"], d["added"], d["old_oid"]) for d in doc["data"]] == [
+        ("model.bin", ["model.bin"], None)]
+    assert "model.bin (model.bin.mlvc): added" in project.run("diff").stdout
+
+
+def test_a_folder_not_in_the_cache_is_told_not_guessed(project):
+    project.gen({"d": {"a": "1"}})
+    project.run("add", "d")
+    project.commit_all("one")
+    oid = yaml.safe_load(project.read("d.mlvc"))["outs"][0]["oid"]
+    project.gen({"d": {"a": "2"}})
+    project.run("commit")
+    obj = project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.unlink()  # the old revision's manifest is gone (a clone that never fetched it)
+    r = project.run("diff", "--json")
+    (d,) = json.loads(r.stdout)["data"]
+    assert d["old_oid"] == oid and "not in the cache" in d["unknown"]
+    assert "mlvc fetch" in d["unknown"] and "Traceback" not in r.stderr
+
+
+def test_bad_revisions_and_no_git(project, tmp_path):
+    r = project.run("diff", "no-such-rev", code=1)
+    assert r.stderr.startswith("error: unknown revision 'no-such-rev'")
+    assert "hint: " in r.stderr
+    assert "unknown revision '--all'" in project.run("diff", "--", "--all", code=1).stderr
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    Project(loose).run("init", "--no-scm")
+    r = Project(loose).run("diff", code=1)
+    assert "no git" in r.stderr
+
+
+def test_from_a_sub_folder_paths_are_relative(ml):
+    ml.gen({"data": {"test": {"c.csv": "6\n"}}})
+    sub = ml.root / "data" / "train"
+    text = ml.run("diff", cwd=sub).stdout
+    assert "modified: ../test/c.csv" in text
+    (d,) = json.loads(ml.run("diff", "--json", "--targets", "../test", cwd=sub).stdout)["data"]
+    assert d["modified"] == ["data/test/c.csv"]  # --json: from the project root
+
+
+names = st.sampled_from(["a", "b", "c", "d"])
+contents = st.sampled_from(["1", "2", "3"])
+trees = st.recursive(st.dictionaries(names, contents, max_size=3),
+                     lambda children: st.dictionaries(names, st.one_of(contents, children),
+                                                      max_size=3), max_leaves=8)
+
+
+def _flat(spec: dict, prefix: str = "d") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in spec.items():
+        path = f"{prefix}/{name}"
+        out.update(_flat(value, path) if isinstance(value, dict) else {path: value})
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(first=trees, second=trees)
+def test_file_changes_match_a_flat_comparison(tmp_path_factory, first, second):
+    """Every file is told once: as added, deleted, modified or one end of a rename, as a
+    comparison of the two flattened trees says (a rename pairs a deleted and an added file
+    of the same bytes)."""
+    project = new_project(tmp_path_factory.mktemp("diff") / "p")
+    (project.root / "d").mkdir()
+    write_tree(project.root / "d", first)
+    project.run("add", "d")
+    project.commit_all("first")
+    shutil.rmtree(project.root / "d")
+    (project.root / "d").mkdir()
+    write_tree(project.root / "d", second)
+    doc = diff_json(project)  # HEAD against the workspace, hashed
+    a, b = _flat(first), _flat(second)
+    changes = {x["path"]: x for x in doc["data"]}
+    if a == b:
+        assert doc["data"] == [] or changes["d"]["added"] == changes["d"]["deleted"] == []
+        return
+    d = changes["d"]
+    renamed_old = {r["old"] for r in d["renamed"]}
+    renamed_new = {r["new"] for r in d["renamed"]}
+    assert set(d["deleted"]) | renamed_old == a.keys() - b.keys()
+    assert set(d["added"]) | renamed_new == b.keys() - a.keys()
+    assert not set(d["deleted"]) & renamed_old and not set(d["added"]) & renamed_new
+    assert set(d["modified"]) == {p for p in a.keys() & b.keys() if a[p] != b[p]}
+    assert all(a[r["old"]] == b[r["new"]] for r in d["renamed"])
