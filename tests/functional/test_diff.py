@@ -230,3 +230,35 @@ def test_file_changes_match_a_flat_comparison(tmp_path_factory, first, second):
     assert not set(d["deleted"]) & renamed_old and not set(d["added"]) & renamed_new
     assert set(d["modified"]) == {p for p in a.keys() & b.keys() if a[p] != b[p]}
     assert all(a[r["old"]] == b[r["new"]] for r in d["renamed"])
+
+
+def test_trace_leaves_code_and_cmd_and_tells_a_stage_once(project):
+    # a -> b -> c, and c also reads a's output directly (a diamond); b runs a script
+    project.gen({"in.txt": "1\n", "tool.sh": "cat a.out\n"})
+    stages = {
+        "a": {"cmd": "cat in.txt > a.out", "deps": ["in.txt"], "outs": ["a.out"]},
+        "b": {"cmd": "sh tool.sh > b.out", "deps": ["a.out", "tool.sh"], "outs": ["b.out"]},
+        "c": {"cmd": "printf '{\"m\": %s}' $(cat a.out b.out | wc -c) > m.json",
+              "deps": ["a.out", "b.out"], "metrics": [{"m.json": {"cache": False}}]},
+    }
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
+    project.run("repro")
+    project.commit_all("one")
+    project.gen({"in.txt": "22\n", "tool.sh": "cat a.out a.out\n"})
+    stages["a"]["cmd"] = "cat in.txt in.txt > a.out"
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
+    project.run("repro")
+    (trace,) = diff_json(project)["traces"]
+    c = trace["trace"]
+    assert c["name"] == "c"
+    first, second = c["children"]
+    assert (first["name"], first["detail"]) == ("a", "makes a.out")
+    assert first["children"] == [{"kind": "cmd", "name": "a", "detail": "changed"},
+                                 {"kind": "file", "name": "in.txt", "detail": "modified"}]
+    assert (second["name"], second["detail"]) == ("b", "makes b.out")
+    assert second["children"][0] == {"kind": "stage", "name": "a",
+                                     "detail": "makes a.out; see above"}
+    assert second["children"][1] == {"kind": "file", "name": "tool.sh", "detail": "modified"}
+    text = project.run("diff").stdout
+    assert "├─ stage a: makes a.out" in text and "│  ├─ cmd: changed" in text
+    assert "   └─ tool.sh: modified" in text
