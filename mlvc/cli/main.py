@@ -32,6 +32,8 @@ COMMANDS = {
     "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
     "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),
     "diff": ("mlvc.cli.commands.diff", "diff_cmd"),
+    "params": ("mlvc.cli.commands.diff", "params_cmd"),
+    "metrics": ("mlvc.cli.commands.diff", "metrics_cmd"),
 }
 
 

@@ -482,15 +482,19 @@ def _values(view: _View, path: RelPath, lock: dict[str, LockEntry] | None = None
 
 
 def _value_changes(old: dict[str, object] | None, new: dict[str, object] | None,
-                   file: RelPath, keys: set[str] | None) -> list[ValueChange]:
+                   file: RelPath, keys: set[str] | None, everything: bool = False
+                   ) -> list[ValueChange]:
+    """The keys of ``file`` (those of ``keys``, or all) whose values differ; with
+    ``everything``, the unchanged ones too."""
     old, new = old or {}, new or {}
-
-    def wanted(k: str) -> bool:
-        return keys is None or any(k == w or k.startswith(w + ".") for w in keys)
-
     return [ValueChange(file, k, old.get(k), new.get(k))
             for k in sorted(old.keys() | new.keys())
-            if wanted(k) and (k not in old or k not in new or not _same(old[k], new[k]))]
+            if _wanted(k, keys) and (everything or k not in old or k not in new
+                                     or not _same(old[k], new[k]))]
+
+
+def _wanted(key: str, keys: set[str] | None) -> bool:
+    return keys is None or any(key == w or key.startswith(w + ".") for w in keys)
 
 
 def _same(a: object, b: object) -> bool:
@@ -683,3 +687,116 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
     traces = [tracer.metric(file, found) for file, found in by_file.items()]
     return DiffResult(old_side, new_side, tuple(data), tuple(params), tuple(metrics),
                       tuple(stages), tuple(traces), tuple(old.warnings + new.warnings))
+
+
+# -- params and metrics alone (`mlvc params show/diff`, `mlvc metrics show/diff`) ---------------
+
+KINDS = ("params", "metrics")
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    file: RelPath
+    key: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class SideValues:
+    """The params or metrics of one side; ``missing``: declared files not there."""
+
+    side: Side
+    values: tuple[Value, ...]
+    missing: tuple[RelPath, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShowResult:
+    kind: str
+    sides: tuple[SideValues, ...]
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        """``{rev: {file: {key: value}}}``, as ``dvc metrics show --json`` nests them."""
+        doc: dict = {}
+        for sv in self.sides:
+            files: dict = {f: {} for f in sv.missing}
+            for v in sv.values:
+                files.setdefault(v.file, {})[v.key] = v.value
+            doc[sv.side.name] = files
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesDiff:
+    kind: str
+    a: Side
+    b: Side
+    changes: tuple[ValueChange, ...]  # with ``everything``, unchanged values too
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return all(_same(c.old, c.new) for c in self.changes)
+
+    def to_json(self) -> dict:
+        return {"a": self.a.to_json(), "b": self.b.to_json(),
+                "changes": [c.to_json() for c in self.changes]}
+
+
+def _declared(kind: str, pipelines: list[Pipeline | None]) -> dict[RelPath, set[str] | None]:
+    if kind == "params":
+        return _declared_params(pipelines)
+    return {f: None for f in _metric_files(pipelines)}
+
+
+def _side_values(repo: Repo, kind: str, side: Side) -> tuple[SideValues, list[str]]:
+    view = _View(repo, side)
+    lock = view.lock() if kind == "metrics" else None
+    values: list[Value] = []
+    missing: list[RelPath] = []
+    for file, keys in sorted(_declared(kind, [view.pipeline()]).items()):
+        found = _values(view, file, lock)
+        if found is None:
+            missing.append(file)
+            continue
+        values += [Value(file, k, v) for k, v in sorted(found.items()) if _wanted(k, keys)]
+    return SideValues(side, tuple(values), tuple(missing)), view.warnings
+
+
+def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
+                all_commits: bool = False) -> ShowResult:
+    """The params (the keys stages declare) or metrics (of the files stages declare under
+    ``metrics:``) of the workspace, or of each of ``revs`` (``workspace`` names the
+    workspace), or of every commit and the workspace with ``all_commits``."""
+    names: list[str | None] = [None if r == WORKSPACE else r for r in revs or []] or [None]
+    if all_commits:
+        if repo.scm is None:
+            raise ScmError("--all-commits reads git's commits, and this project has no git")
+        names = [None, *repo.scm.revisions(commits=True)]
+    sides, warnings = [], []
+    for name in dict.fromkeys(names):
+        shown, said = _side_values(repo, kind, _side(repo, name))
+        if all_commits and name is not None and not shown.values and not shown.missing:
+            continue  # (a commit from before the pipeline: nothing to say of it)
+        sides.append(shown)
+        warnings += said
+    return ShowResult(kind, tuple(sides), tuple(warnings))
+
+
+def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = None, *,
+                everything: bool = False) -> ValuesDiff:
+    """The params or metrics whose values differ between ``a`` (default HEAD) and ``b``
+    (default: the workspace); with ``everything``, the unchanged ones too."""
+    if a is None and repo.scm is None:
+        raise ScmError(f"`mlvc {kind} diff` compares with a git revision, and this project "
+                       "has no git", hint=f"`mlvc {kind} show` shows the workspace's")
+    old_side, new_side = _side(repo, a or "HEAD"), _side(repo, b)
+    old, new = _View(repo, old_side), _View(repo, new_side)
+    locks = (old.lock(), new.lock()) if kind == "metrics" else (None, None)
+    changes: list[ValueChange] = []
+    for file, keys in sorted(_declared(kind, [new.pipeline(), old.pipeline()]).items()):
+        changes += _value_changes(_values(old, file, locks[0]), _values(new, file, locks[1]),
+                                  file, keys, everything)
+    return ValuesDiff(kind, old_side, new_side, tuple(changes),
+                      tuple(old.warnings + new.warnings))

@@ -262,3 +262,50 @@ def test_trace_leaves_code_and_cmd_and_tells_a_stage_once(project):
     text = project.run("diff").stdout
     assert "├─ stage a: makes a.out" in text and "│  ├─ cmd: changed" in text
     assert "   └─ tool.sh: modified" in text
+
+
+def test_metrics_and_params_show_and_diff(ml):
+    first = json.loads(ml.read("metrics.json"))
+    r = ml.run("metrics", "show")
+    assert r.stdout == f"metrics.json:\n  accuracy: {first['accuracy']}\n  n: 3\n"
+    assert ml.run("params", "show").stdout == "params.yaml:\n  train.lr: 0.5\n"  # declared only
+    ml.gen({"params.yaml": "train:\n  lr: 1.5\n  epochs: 3\n"})
+    ml.run("repro")
+    ml.commit_all("v2")
+    now = json.loads(ml.read("metrics.json"))
+    assert json.loads(ml.run("metrics", "show", "HEAD~1", "workspace", "--json").stdout) == {
+        "HEAD~1": {"metrics.json": first}, "workspace": {"metrics.json": now}}
+    # every commit that has metrics (the first, `init mlvc`, has none), and the workspace
+    every = json.loads(ml.run("metrics", "show", "-A", "--json").stdout)
+    assert list(every)[0] == "workspace" and len(every) == 3
+    doc = json.loads(ml.run("metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)
+    assert [(c["key"], c["old"], c["new"]) for c in doc["changes"]] == [
+        ("accuracy", first["accuracy"], now["accuracy"])]
+    assert json.loads(ml.run("metrics", "diff", "--json").stdout)["changes"] == []
+    assert "No metrics changed." in ml.run("metrics", "diff").stdout
+    r = ml.run("params", "diff", "HEAD~1", "--all")
+    assert "params.yaml  train.lr  0.5 -> 1.5  (+1)" in r.stdout
+    md = ml.run("metrics", "diff", "HEAD~1", "--all", "--md").stdout
+    assert md.splitlines()[:2] == ["| file | key | old | new | change |", "|---|---|---|---|---|"]
+    assert "| metrics.json | n | 3 | 3 | +0 |" in md
+    (ml.root / "metrics.json").unlink()
+    assert "metrics.json: not there" in ml.run("metrics", "show").stdout
+    assert ml.run("metrics", "show", "--json").stdout.strip() == \
+        '{\n  "workspace": {\n    "metrics.json": {}\n  }\n}'
+
+
+def test_cached_metrics_are_read_from_the_cache_at_a_revision(project):
+    project.gen({"x.txt": "4"})
+    stages = {"s": {"cmd": "printf '{\"m\": %s}' $(cat x.txt) > m.json", "deps": ["x.txt"],
+                    "metrics": ["m.json"]}}  # cached: git does not have it
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
+    project.run("repro")
+    project.commit_all("one")
+    assert project.git("ls-files", "m.json") == ""
+    project.gen({"x.txt": "9"})
+    project.run("repro")
+    doc = json.loads(project.run("metrics", "diff", "--json").stdout)
+    assert [(c["old"], c["new"], c["delta"]) for c in doc["changes"]] == [(4, 9, 5)]
+    (trace,) = diff_json(project)["traces"]
+    assert trace["trace"]["children"] == [{"kind": "file", "name": "x.txt",
+                                           "detail": "modified"}]

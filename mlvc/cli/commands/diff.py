@@ -16,6 +16,7 @@ from mlvc.cli.render import (
     settings,
     shown,
 )
+from mlvc.pipeline import PIPELINE_FILE as PIPELINE
 
 
 @click.command("diff")
@@ -47,8 +48,7 @@ def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
     with open_repo() as repo:
         result = diff(repo, a_rev, b_rev, targets=list(targets), cwd=s.cwd, jobs=jobs,
                       progress=progress() if not quiet else _null())
-    for warning in result.warnings:
-        click.echo(f"warning: {printable(warning)}", err=True)
+    _warn(result.warnings)
     if as_json:
         echo_json(result.to_json())
     elif quiet:
@@ -180,3 +180,100 @@ def _md_tree(node, indent: str) -> None:
                + (f": {printable(node.detail)}" if node.detail else ""))
     for child in node.children:
         _md_tree(child, indent + "  ")
+
+
+# -- mlvc params / mlvc metrics ----------------------------------------------------------------
+
+def _values_group(kind: str, what: str) -> click.Group:
+    @click.group(kind, help=f"Show the {what} of the workspace or of git revisions, and compare "
+                            "them.")
+    def group():
+        pass
+
+    @group.command("show")
+    @click.argument("revs", nargs=-1, metavar="[REV]...")
+    @click.option("-A", "--all-commits", is_flag=True,
+                  help="Every commit of the git history, and the workspace.")
+    @click.option("--md", is_flag=True, help="Print a Markdown table.")
+    @json_option
+    def show(revs, all_commits, md, as_json):
+        from mlvc.ops.diff import show_values
+
+        if md and as_json:
+            raise click.UsageError("--md and --json are two formats: choose one")
+        with open_repo() as repo:
+            result = show_values(repo, kind, list(revs), all_commits=all_commits)
+        _warn(result.warnings)
+        if as_json:
+            echo_json(result.to_json())
+            return
+        several = len(result.sides) > 1
+        if md:
+            revs_col = "| rev " if several else ""
+            click.echo(f"{revs_col}| file | key | value |\n{'|---' if several else ''}|---|---|---|")
+        for sv in result.sides:
+            if md:
+                for v in sv.values:
+                    rev = f"| {_md_cell(sv.side.label)} " if several else ""
+                    click.echo(f"{rev}| {_md_cell(v.file)} | {_md_cell(v.key)} | "
+                               f"{_md_cell(_value(v.value))} |")
+                continue
+            indent = "  " if several else ""
+            if several:
+                echo(f"{sv.side.label}:")
+            if not sv.values and not sv.missing:
+                echo(f"{indent}no {what} declared by the stages of {PIPELINE}")
+            last = None
+            for v in sv.values:
+                if v.file != last:
+                    echo(f"{indent}{shown(v.file)}:")
+                    last = v.file
+                echo(f"{indent}  {v.key}: {_value(v.value)}")
+            for f in sv.missing:
+                echo(f"{indent}{shown(f)}: not there")
+
+    show.help = (f"Show the {what} that the stages of {PIPELINE} declare: of the workspace, "
+                 f"or of each REV (`workspace` names the workspace).")
+
+    @group.command("diff")
+    @click.argument("a_rev", metavar="[A", required=False)
+    @click.argument("b_rev", metavar="[B]]", required=False)
+    @click.option("--all", "everything", is_flag=True, help="List unchanged values too.")
+    @click.option("--md", is_flag=True, help="Print a Markdown table.")
+    @json_option
+    def diff_values_cmd(a_rev, b_rev, everything, md, as_json):
+        from mlvc.ops.diff import diff_values
+
+        if md and as_json:
+            raise click.UsageError("--md and --json are two formats: choose one")
+        with open_repo() as repo:
+            result = diff_values(repo, kind, a_rev, b_rev, everything=everything)
+        _warn(result.warnings)
+        if as_json:
+            echo_json(result.to_json())
+        elif md:
+            click.echo("| file | key | old | new | change |\n|---|---|---|---|---|")
+            for c in result.changes:
+                click.echo(f"| {_md_cell(c.file)} | {_md_cell(c.key)} | {_md_cell(_value(c.old))} "
+                           f"| {_md_cell(_value(c.new))} | {_delta(c)} |")
+        else:
+            echo(f"Comparing {result.a.label} with {result.b.label}:")
+            if not result.changes:
+                echo(f"No {what} changed.")
+            for c in result.changes:
+                delta = _delta(c)
+                echo(f"  {shown(c.file)}  {c.key}  {_value(c.old)} -> {_value(c.new)}"
+                     + (f"  ({delta})" if delta else ""))
+
+    diff_values_cmd.help = (f"Compare the {what} of revision A (default: HEAD) with B (default: "
+                            "the workspace): old and new values, and the change of numbers.")
+    return group
+
+
+def _warn(warnings) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
+
+
+params_cmd = _values_group("params", "params")
+metrics_cmd = _values_group("metrics", "metrics")
