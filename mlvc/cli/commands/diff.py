@@ -16,7 +16,6 @@ from mlvc.cli.render import (
     settings,
     shown,
 )
-from mlvc.pipeline import PIPELINE_FILE as PIPELINE
 
 
 @click.command("diff")
@@ -222,7 +221,7 @@ def _values_group(kind: str, what: str) -> click.Group:
             if several:
                 echo(f"{sv.side.label}:")
             if not sv.values and not sv.missing:
-                echo(f"{indent}no {what} declared by the stages of {PIPELINE}")
+                echo(f"{indent}no {what} declared by the stages of mlvc.yaml")
             last = None
             for v in sv.values:
                 if v.file != last:
@@ -232,7 +231,7 @@ def _values_group(kind: str, what: str) -> click.Group:
             for f in sv.missing:
                 echo(f"{indent}{shown(f)}: not there")
 
-    show.help = (f"Show the {what} that the stages of {PIPELINE} declare: of the workspace, "
+    show.help = (f"Show the {what} that the stages of mlvc.yaml declare: of the workspace, "
                  f"or of each REV (`workspace` names the workspace).")
 
     @group.command("diff")
