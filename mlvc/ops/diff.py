@@ -575,13 +575,16 @@ class _Tracer:
         self.outputs = outputs
         self.expanded: set[str] = set()
 
-    def producer(self, path: RelPath) -> str | None:
-        """The stage whose recorded output is ``path``, holds it, or lies inside it."""
+    def producers(self, path: RelPath) -> list[str]:
+        """The stages whose recorded outputs are ``path``, hold it, or lie inside it (a
+        folder dep may hold the outputs of many), from the newer lock, else the older."""
         for lock in self.locks:
-            for name, entry in lock.items():
-                if any(is_within(path, o.path) or is_within(o.path, path) for o in entry.outs):
-                    return name
-        return None
+            names = [name for name, entry in lock.items()
+                     if any(is_within(path, o.path) or is_within(o.path, path)
+                            for o in entry.outs)]
+            if names:
+                return names
+        return []
 
     def stage(self, name: str, made: str = "") -> TraceNode:
         """The node of stage ``name`` (which ``made`` the dep its caller needs), with its
@@ -600,9 +603,9 @@ class _Tracer:
         if change.cmd:
             children.append(TraceNode("cmd", name, "changed"))
         for dep in change.deps:
-            maker = self.producer(dep)
-            children.append(self.stage(maker, dep) if maker is not None and maker != name
-                            else self.input(dep))
+            # (of the stages that make a part of a folder dep, those that changed)
+            makers = [m for m in self.producers(dep) if m != name and m in self.stages]
+            children += [self.stage(m, dep) for m in makers] or [self.input(dep)]
         for p in change.params:
             children.append(TraceNode("param", f"{p.file}:{p.key}",
                                       f"{_shown(p.old)} -> {_shown(p.new)}"))
@@ -619,12 +622,12 @@ class _Tracer:
         return TraceNode("file", dep, "modified")
 
     def metric(self, path: RelPath, changes: list[ValueChange]) -> Trace:
-        maker = self.producer(path)
-        if maker is None:
+        makers = self.producers(path)
+        if not makers:
             root = TraceNode("note", path, "no stage records it as an output")
         else:
             self.expanded = set()
-            root = self.stage(maker)
+            root = self.stage(makers[0])
         return Trace(path, tuple(changes), root)
 
 

@@ -309,3 +309,23 @@ def test_cached_metrics_are_read_from_the_cache_at_a_revision(project):
     (trace,) = diff_json(project)["traces"]
     assert trace["trace"]["children"] == [{"kind": "file", "name": "x.txt",
                                            "detail": "modified"}]
+
+
+def test_a_folder_dep_leads_to_the_stages_that_changed_inside_it(project):
+    project.gen({"in": {"1": "a", "2": "b", "3": "c"}})
+    stages = {
+        "copy": {"foreach": ["1", "2", "3"],
+                 "do": {"cmd": "mkdir -p out && cp in/${item} out/${item}",
+                        "deps": ["in/${item}"], "outs": ["out/${item}"]}},
+        "count": {"cmd": "printf '{\"bytes\": %s}' $(cat out/* | wc -c) > m.json",
+                  "deps": ["out"], "metrics": [{"m.json": {"cache": False}}]},
+    }
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
+    project.run("repro")
+    project.commit_all("one")
+    project.gen({"in": {"2": "bbbb"}})
+    project.run("repro")
+    (trace,) = diff_json(project)["traces"]
+    (copy,) = trace["trace"]["children"]
+    assert (copy["name"], copy["detail"]) == ("copy@2", "makes out")
+    assert copy["children"] == [{"kind": "file", "name": "in/2", "detail": "modified"}]
