@@ -282,7 +282,7 @@ def _side(repo: Repo, rev: str | None) -> Side:
         return Side(WORKSPACE)
     if repo.scm is None:
         raise ScmError("comparing revisions needs git, and this project has none",
-                       hint="run `mlvc diff` without revisions to compare nothing, or use git")
+                       hint="`mlvc status` tells what changed in the workspace")
     sha = repo.scm.resolve(rev)
     if sha is None:
         raise TargetError(f"unknown revision '{rev}'",
