@@ -77,6 +77,19 @@ def _delta(change) -> str:
     return f"{d:+g}" if isinstance(d, float) else f"{d:+d}"
 
 
+def _change_line(c) -> str:
+    """A param or metric change, for people: ``  file  key  old -> new  (+delta)``."""
+    delta = _delta(c)
+    return (f"  {shown(c.file)}  {c.key}  {_value(c.old)} -> {_value(c.new)}"
+            + (f"  ({delta})" if delta else ""))
+
+
+def _change_row(c) -> str:
+    """The same as a Markdown table row (file, key, old, new, change)."""
+    return (f"| {_md_cell(c.file)} | {_md_cell(c.key)} | {_md_cell(_value(c.old))} "
+            f"| {_md_cell(_value(c.new))} | {_delta(c)} |")
+
+
 def _file_lines(d) -> list[tuple[str, str]]:
     lines = [("modified", shown(p)) for p in d.modified]
     lines += [("added", shown(p)) for p in d.added]
@@ -112,9 +125,7 @@ def _text(result) -> None:
         if changes:
             echo(f"\n{title}:")
             for c in changes:
-                delta = _delta(c)
-                echo(f"  {shown(c.file)}  {c.key}  {_value(c.old)} -> {_value(c.new)}"
-                     + (f"  ({delta})" if delta else ""))
+                echo(_change_line(c))
     if result.stages:
         echo("\nStages:")
         for st in result.stages:
@@ -159,8 +170,7 @@ def _markdown(result) -> None:
         if changes:
             click.echo(f"\n### {title}\n\n| file | key | old | new | change |\n|---|---|---|---|---|")
             for c in changes:
-                click.echo(f"| {_md_cell(c.file)} | {_md_cell(c.key)} | {_md_cell(_value(c.old))} "
-                           f"| {_md_cell(_value(c.new))} | {_delta(c)} |")
+                click.echo(_change_row(c))
     if result.stages:
         click.echo("\n### Stages\n\n| stage | change | why |\n|---|---|---|")
         for st in result.stages:
@@ -253,16 +263,13 @@ def _values_group(kind: str, what: str) -> click.Group:
         elif md:
             click.echo("| file | key | old | new | change |\n|---|---|---|---|---|")
             for c in result.changes:
-                click.echo(f"| {_md_cell(c.file)} | {_md_cell(c.key)} | {_md_cell(_value(c.old))} "
-                           f"| {_md_cell(_value(c.new))} | {_delta(c)} |")
+                click.echo(_change_row(c))
         else:
             echo(f"Comparing {result.a.label} with {result.b.label}:")
             if not result.changes:
                 echo(f"No {what} changed.")
             for c in result.changes:
-                delta = _delta(c)
-                echo(f"  {shown(c.file)}  {c.key}  {_value(c.old)} -> {_value(c.new)}"
-                     + (f"  ({delta})" if delta else ""))
+                echo(_change_line(c))
 
     diff_values_cmd.help = (f"Compare the {what} of revision A (default: HEAD) with B (default: "
                             "the workspace): old and new values, and the change of numbers.")
