@@ -317,16 +317,26 @@ def _workspace_now(repo: Repo, outs: dict[RelPath, tuple[RelPath, Out]], jobs: i
 
 
 class _Trees:
-    """Manifests by oid: those built from the workspace, else the cache's."""
+    """Manifests by oid: those built from the workspace, else the cache's (whose shape is
+    checked once: the state DB remembers the manifests found valid, as for checkout)."""
 
     def __init__(self, repo: Repo, built: dict[str, bytes]) -> None:
         self.repo = repo
         self.built = built
+        self.newly_valid: set[str] = set()
 
     def __call__(self, oid: str) -> Tree:
         data = self.built.get(oid)
-        return Tree.from_trusted_bytes(data) if data is not None else \
-            self.repo.cache.read_tree(oid)
+        if data is not None:
+            return Tree.from_trusted_bytes(data)
+        valid = bool(self.repo.state.valid_trees([oid]))
+        tree = self.repo.cache.read_tree(oid, validated=valid)
+        if not valid:
+            self.newly_valid.add(oid)
+        return tree
+
+    def remember(self) -> None:
+        self.repo.state.put_valid_trees(self.newly_valid)
 
 
 def _data_changes(trees: _Trees, old: dict[RelPath, tuple[RelPath, Out]],
@@ -658,7 +668,9 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
     built: dict[str, bytes] = {}
     if new_side.sha is None:
         new_outs = _workspace_now(repo, new_outs, jobs, progress, built)
-    data = _data_changes(_Trees(repo, built), old_outs, new_outs, wanted)
+    trees = _Trees(repo, built)
+    data = _data_changes(trees, old_outs, new_outs, wanted)
+    trees.remember()
 
     pipelines = [new.pipeline(), old.pipeline()]
     params: list[ValueChange] = []
