@@ -329,3 +329,27 @@ def test_a_folder_dep_leads_to_the_stages_that_changed_inside_it(project):
     (copy,) = trace["trace"]["children"]
     assert (copy["name"], copy["detail"]) == ("copy@2", "makes out")
     assert copy["children"] == [{"kind": "file", "name": "in/2", "detail": "modified"}]
+
+
+def test_manifests_are_validated_once(project, monkeypatch):
+    project.gen({"d": {"s": {"a": "1", "b": "2"}, "t": {"c": "3"}}})
+    project.run("add", "d")
+    project.commit_all("one")
+    project.gen({"d": {"s": {"a": "changed"}}})
+    for db in (project.root / ".mlvc/tmp").glob("state.db*"):
+        db.unlink()  # as in a fresh clone after its pull: no manifest is known valid yet
+    from mlvc.objects.tree import Tree
+
+    checked = []
+    real = Tree.from_bytes.__func__
+
+    def counting(cls, data, oid="?"):
+        checked.append(oid)
+        return real(cls, data, oid)
+
+    monkeypatch.setattr(Tree, "from_bytes", classmethod(counting))
+    assert diff_json(project)["data"][0]["modified"] == ["d/s/a"]
+    assert len(checked) == 2  # HEAD's d and d/s (d/t is the same on both sides: not read)
+    checked.clear()
+    assert diff_json(project)["data"][0]["modified"] == ["d/s/a"]
+    assert checked == []
