@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from mlvc.errors import FormatError, MlvcError, PathError, ScmError, TargetError
@@ -234,10 +235,12 @@ class _View:
     def where(self, path: RelPath) -> str:
         return path if self.side.sha is None else f"{self.side.name}:{path}"
 
+    @cached_property
     def lock(self) -> dict[str, LockEntry]:
         text = self.text(LOCK_FILE)
         return {} if text is None else parse_lock(text, self.where(LOCK_FILE))
 
+    @cached_property
     def pipeline(self) -> Pipeline | None:
         from mlvc.pipeline.loader import parse_pipeline
 
@@ -662,7 +665,7 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
             except PathError as exc:
                 raise TargetError(exc.message, hint=exc.hint) from None
 
-    old_lock, new_lock = old.lock(), new.lock()
+    old_lock, new_lock = old.lock, new.lock
     old_outs = _outputs(old, old_lock)
     new_outs = _outputs(new, new_lock)
     built: dict[str, bytes] = {}
@@ -672,18 +675,11 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
     data = _data_changes(trees, old_outs, new_outs, wanted)
     trees.remember()
 
-    pipelines = [new.pipeline(), old.pipeline()]
-    params: list[ValueChange] = []
-    for file, keys in sorted(_declared_params(pipelines).items()):
-        params += _value_changes(_values(old, file), _values(new, file), file, keys)
-    metrics: list[ValueChange] = []
+    params = _compared("params", old, new)
+    metrics = _compared("metrics", old, new)
     by_file: dict[RelPath, list[ValueChange]] = {}
-    for file in _metric_files(pipelines):
-        found = _value_changes(_values(old, file, old_lock), _values(new, file, new_lock),
-                               file, None)
-        metrics += found
-        if found:
-            by_file[file] = found
+    for change in metrics:
+        by_file.setdefault(change.file, []).append(change)
 
     stages = _stage_changes(old_lock, new_lock)
     if new_side.sha is None and (repo.root / PIPELINE_FILE).is_file():
@@ -705,9 +701,6 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
 
 
 # -- params and metrics alone (`mlvc params show/diff`, `mlvc metrics show/diff`) ---------------
-
-KINDS = ("params", "metrics")
-
 
 @dataclass(frozen=True, slots=True)
 class Value:
@@ -765,12 +758,24 @@ def _declared(kind: str, pipelines: list[Pipeline | None]) -> dict[RelPath, set[
     return {f: None for f in _metric_files(pipelines)}
 
 
+def _compared(kind: str, old: _View, new: _View, everything: bool = False
+              ) -> list[ValueChange]:
+    """The params or metrics that differ between two sides (all, with ``everything``), of
+    the files and keys either side's stages declare."""
+    locks = (old.lock, new.lock) if kind == "metrics" else (None, None)
+    changes: list[ValueChange] = []
+    for file, keys in sorted(_declared(kind, [new.pipeline, old.pipeline]).items()):
+        changes += _value_changes(_values(old, file, locks[0]), _values(new, file, locks[1]),
+                                  file, keys, everything)
+    return changes
+
+
 def _side_values(repo: Repo, kind: str, side: Side) -> tuple[SideValues, list[str]]:
     view = _View(repo, side)
-    lock = view.lock() if kind == "metrics" else None
+    lock = view.lock if kind == "metrics" else None
     values: list[Value] = []
     missing: list[RelPath] = []
-    for file, keys in sorted(_declared(kind, [view.pipeline()]).items()):
+    for file, keys in sorted(_declared(kind, [view.pipeline]).items()):
         found = _values(view, file, lock)
         if found is None:
             missing.append(file)
@@ -808,10 +813,6 @@ def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = Non
                        "has no git", hint=f"`mlvc {kind} show` shows the workspace's")
     old_side, new_side = _side(repo, a or "HEAD"), _side(repo, b)
     old, new = _View(repo, old_side), _View(repo, new_side)
-    locks = (old.lock(), new.lock()) if kind == "metrics" else (None, None)
-    changes: list[ValueChange] = []
-    for file, keys in sorted(_declared(kind, [new.pipeline(), old.pipeline()]).items()):
-        changes += _value_changes(_values(old, file, locks[0]), _values(new, file, locks[1]),
-                                  file, keys, everything)
+    changes = _compared(kind, old, new, everything)
     return ValuesDiff(kind, old_side, new_side, tuple(changes),
                       tuple(old.warnings + new.warnings))
