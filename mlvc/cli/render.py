@@ -81,10 +81,11 @@ def open_repo():
     return repo
 
 
-def progress():
+def progress(quiet: bool = False):
+    """Progress bars, unless the global -q (or the command's own ``quiet``) silences them."""
     from mlvc.cli.progress import progress_for
 
-    return progress_for(settings().quiet)
+    return progress_for(settings().quiet or quiet)
 
 
 def interactive() -> bool:

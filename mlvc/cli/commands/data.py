@@ -149,7 +149,7 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
 
         with open_repo() as repo:
             cresult = cloud_status(repo, list(targets), cwd=s.cwd, remote=remote, jobs=jobs,
-                                   progress=progress() if not quiet else _null())
+                                   progress=progress(quiet))
         if as_json:
             echo_json(cresult.to_json())
         elif not quiet:
@@ -161,7 +161,7 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
 
     with open_repo() as repo:
         result = status(repo, list(targets), cwd=s.cwd, jobs=jobs,
-                        progress=progress() if not quiet else _null())
+                        progress=progress(quiet))
     if as_json:
         echo_json(result.to_json())
     elif not quiet:
@@ -257,11 +257,6 @@ def _report_cloud(result) -> None:
         hints.append("missing objects are in neither: re-add the data where it exists")
     echo("\n" + "; ".join(hints) + ".")
 
-
-def _null():
-    from mlvc.progress import NULL_PROGRESS
-
-    return NULL_PROGRESS
 
 
 @click.command("checkout")

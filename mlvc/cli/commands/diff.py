@@ -34,9 +34,9 @@ def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
     A is a git revision (default: HEAD), B another one (default: the workspace, as it is on
     disk). Four kinds of change are listed: data (files added, modified, deleted or renamed
     in each tracked output), params and metrics (old and new values, and the change), and
-    stages whose mlvc.lock entries differ. For each metrics file that changed, a trace
-    follows the stage that wrote it back through the stages whose inputs changed, to the
-    data, code and params that did.
+    stages whose mlvc.lock entries differ (against the workspace, also the stages out of
+    date now). For each metrics file that changed, a trace follows the stage that wrote it
+    back through the stages whose inputs changed, to the data, code and params that did.
     """
     from mlvc.ops.diff import diff
 
@@ -46,7 +46,7 @@ def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
         raise click.UsageError("--md and --json are two formats: choose one")
     with open_repo() as repo:
         result = diff(repo, a_rev, b_rev, targets=list(targets), cwd=s.cwd, jobs=jobs,
-                      progress=progress() if not quiet else _null())
+                      progress=progress(quiet))
     _warn(result.warnings)
     if as_json:
         echo_json(result.to_json())
@@ -59,11 +59,6 @@ def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
     if quiet and not result.clean:
         raise SystemExit(1)
 
-
-def _null():
-    from mlvc.progress import NULL_PROGRESS
-
-    return NULL_PROGRESS
 
 
 def _value(v: object) -> str:
