@@ -353,3 +353,24 @@ def test_manifests_are_validated_once(project, monkeypatch):
     checked.clear()
     assert diff_json(project)["data"][0]["modified"] == ["d/s/a"]
     assert checked == []
+
+
+def test_a_project_in_a_sub_folder_of_the_git_repository(tmp_path):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path / "repo")], check=True)
+    root = tmp_path / "repo" / "ml"
+    root.mkdir()
+    project = Project(root)
+    project.run("init")
+    stages = {"s": {"cmd": "true", "metrics": [{"m.json": {"cache": False}}]}}
+    project.gen({"m.json": '{"m": 1}', "mlvc.yaml": yaml.safe_dump({"stages": stages}),
+                 "d": {"x": "1"}})
+    project.run("add", "d")
+    project.commit_all("one")
+    project.gen({"m.json": '{"m": 4}', "d": {"x": "2"}})
+    doc = diff_json(project)
+    assert [(c["file"], c["old"], c["new"]) for c in doc["metrics"]] == [("m.json", 1, 4)]
+    assert doc["data"][0]["modified"] == ["d/x"]
+    assert json.loads(project.run("metrics", "show", "HEAD", "--json").stdout) == {
+        "HEAD": {"m.json": {"m": 1}}}
