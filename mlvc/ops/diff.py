@@ -511,6 +511,10 @@ def _wanted(key: str, keys: set[str] | None) -> bool:
 
 
 def _same(a: object, b: object) -> bool:
+    """Equal values of one type (1 and 1.0 are the same number; ``true`` is not 1), a NaN
+    metric left NaN included."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
     return a == b and type(a) is type(b) or (_number(a) and _number(b) and a == b)
 
 
