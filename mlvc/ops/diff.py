@@ -200,7 +200,7 @@ def _number(v: object) -> bool:
 
 # -- reading a side -------------------------------------------------------------------------
 
-class _View:
+class SideView:
     """The files of one side that a diff reads, each read once."""
 
     def __init__(self, repo: Repo, side: Side) -> None:
@@ -280,7 +280,7 @@ class _View:
         return found
 
 
-def _side(repo: Repo, rev: str | None) -> Side:
+def side_of(repo: Repo, rev: str | None) -> Side:
     if rev is None:
         return Side(WORKSPACE)
     if repo.scm is None:
@@ -296,7 +296,7 @@ def _side(repo: Repo, rev: str | None) -> Side:
 
 # -- data ------------------------------------------------------------------------------------
 
-def _outputs(view: _View, lock: dict[str, LockEntry]
+def tracked_outputs(view: SideView, lock: dict[str, LockEntry]
              ) -> dict[RelPath, tuple[RelPath, Out]]:
     """Every tracked output of a side: pointer outputs and the stages' cached outputs."""
     outs = view.pointer_outs()
@@ -319,7 +319,7 @@ def _workspace_now(repo: Repo, outs: dict[RelPath, tuple[RelPath, Out]], jobs: i
     return {s.path: (outs[s.path][0], s.out) for s in stored if s.out is not None}
 
 
-class _Trees:
+class TreeReader:
     """Manifests by oid: those built from the workspace, else the cache's (whose shape is
     checked once: the state DB remembers the manifests found valid, as for checkout)."""
 
@@ -342,7 +342,7 @@ class _Trees:
         self.repo.state.put_valid_trees(self.newly_valid)
 
 
-def _data_changes(trees: _Trees, old: dict[RelPath, tuple[RelPath, Out]],
+def _data_changes(trees: TreeReader, old: dict[RelPath, tuple[RelPath, Out]],
                   new: dict[RelPath, tuple[RelPath, Out]], targets: list[RelPath] | None
                   ) -> list[DataChange]:
     changes = []
@@ -362,8 +362,8 @@ def _data_changes(trees: _Trees, old: dict[RelPath, tuple[RelPath, Out]],
     return changes
 
 
-def _compare_out(trees: _Trees, path: RelPath, pointer: RelPath, a: Out | None, b: Out | None
-                 ) -> DataChange:
+def _compare_out(trees: TreeReader, path: RelPath, pointer: RelPath, a: Out | None,
+                 b: Out | None) -> DataChange:
     found = _Found()
     try:
         if a is not None and b is not None and a.type == b.type == "dir":
@@ -407,7 +407,8 @@ class _Found:
             tuple(sorted(p for p, _ in self.deleted if p not in moved)), tuple(renamed))
 
 
-def _compare_trees(trees: _Trees, a_oid: str, b_oid: str, prefix: RelPath, found: _Found) -> None:
+def _compare_trees(trees: TreeReader, a_oid: str, b_oid: str, prefix: RelPath,
+                   found: _Found) -> None:
     a = {e.name: e for e in trees(a_oid).entries}
     b = {e.name: e for e in trees(b_oid).entries}
     for name in sorted(a.keys() | b.keys()):
@@ -428,13 +429,14 @@ def _compare_trees(trees: _Trees, a_oid: str, b_oid: str, prefix: RelPath, found
             found.added += _entry_files(trees, y, path)
 
 
-def _files_of(trees: _Trees, out: Out, path: RelPath) -> list[tuple[RelPath, str]]:
+def _files_of(trees: TreeReader, out: Out, path: RelPath) -> list[tuple[RelPath, str]]:
     if out.type == "file":
         return [(path, out.oid)]
     return _entry_files(trees, TreeEntry("", "dir", out.oid, out.size), path)
 
 
-def _entry_files(trees: _Trees, entry: TreeEntry, path: RelPath) -> list[tuple[RelPath, str]]:
+def _entry_files(trees: TreeReader, entry: TreeEntry, path: RelPath
+                 ) -> list[tuple[RelPath, str]]:
     if not entry.is_dir:
         return [(path, entry.oid)]
     files = []
@@ -474,7 +476,7 @@ def _declared_params(pipelines: list[Pipeline | None]) -> dict[RelPath, set[str]
     return files
 
 
-def _values(view: _View, path: RelPath, lock: dict[str, LockEntry] | None = None
+def _values(view: SideView, path: RelPath, lock: dict[str, LockEntry] | None = None
             ) -> dict[str, object] | None:
     """The flattened values of a params or metrics file on a side (None: not there). A
     cached metrics file absent from git is read from the cache, by the oid the lock records.
@@ -657,9 +659,9 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
     if a is None and repo.scm is None:
         raise ScmError("`mlvc diff` compares with a git revision, and this project has no git",
                        hint="use git to have revisions to compare")
-    old_side = _side(repo, a or "HEAD")
-    new_side = _side(repo, b)
-    old, new = _View(repo, old_side), _View(repo, new_side)
+    old_side = side_of(repo, a or "HEAD")
+    new_side = side_of(repo, b)
+    old, new = SideView(repo, old_side), SideView(repo, new_side)
     wanted = None
     if targets:
         wanted = []
@@ -670,12 +672,12 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
                 raise TargetError(exc.message, hint=exc.hint) from None
 
     old_lock, new_lock = old.lock, new.lock
-    old_outs = _outputs(old, old_lock)
-    new_outs = _outputs(new, new_lock)
+    old_outs = tracked_outputs(old, old_lock)
+    new_outs = tracked_outputs(new, new_lock)
     built: dict[str, bytes] = {}
     if new_side.sha is None:
         new_outs = _workspace_now(repo, new_outs, jobs, progress, built)
-    trees = _Trees(repo, built)
+    trees = TreeReader(repo, built)
     data = _data_changes(trees, old_outs, new_outs, wanted)
     trees.remember()
 
@@ -762,7 +764,7 @@ def _declared(kind: str, pipelines: list[Pipeline | None]) -> dict[RelPath, set[
     return {f: None for f in _metric_files(pipelines)}
 
 
-def _compared(kind: str, old: _View, new: _View, everything: bool = False
+def _compared(kind: str, old: SideView, new: SideView, everything: bool = False
               ) -> list[ValueChange]:
     """The params or metrics that differ between two sides (all, with ``everything``), of
     the files and keys either side's stages declare."""
@@ -775,7 +777,7 @@ def _compared(kind: str, old: _View, new: _View, everything: bool = False
 
 
 def _side_values(repo: Repo, kind: str, side: Side) -> tuple[SideValues, list[str]]:
-    view = _View(repo, side)
+    view = SideView(repo, side)
     lock = view.lock if kind == "metrics" else None
     values: list[Value] = []
     missing: list[RelPath] = []
@@ -800,7 +802,7 @@ def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
         names = [None, *repo.scm.revisions(commits=True)]
     sides, warnings = [], []
     for name in dict.fromkeys(names):
-        shown, said = _side_values(repo, kind, _side(repo, name))
+        shown, said = _side_values(repo, kind, side_of(repo, name))
         if all_commits and name is not None and not shown.values and not shown.missing:
             continue  # (a commit from before the pipeline: nothing to say of it)
         sides.append(shown)
@@ -815,8 +817,8 @@ def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = Non
     if a is None and repo.scm is None:
         raise ScmError(f"`mlvc {kind} diff` compares with a git revision, and this project "
                        "has no git", hint=f"`mlvc {kind} show` shows the workspace's")
-    old_side, new_side = _side(repo, a or "HEAD"), _side(repo, b)
-    old, new = _View(repo, old_side), _View(repo, new_side)
+    old_side, new_side = side_of(repo, a or "HEAD"), side_of(repo, b)
+    old, new = SideView(repo, old_side), SideView(repo, new_side)
     changes = _compared(kind, old, new, everything)
     return ValuesDiff(kind, old_side, new_side, tuple(changes),
                       tuple(old.warnings + new.warnings))
