@@ -79,6 +79,9 @@ def _change_line(c) -> str:
             + (f"  ({delta})" if delta else ""))
 
 
+_CHANGE_HEADER = "| file | key | old | new | change |\n|---|---|---|---|---|"
+
+
 def _change_row(c) -> str:
     """The same as a Markdown table row (file, key, old, new, change)."""
     return (f"| {_md_cell(c.file)} | {_md_cell(c.key)} | {_md_cell(_value(c.old))} "
@@ -163,7 +166,7 @@ def _markdown(result) -> None:
                 click.echo(f"| … | {len(lines) - LIST_LIMIT} more |")
     for title, changes in (("Params", result.params), ("Metrics", result.metrics)):
         if changes:
-            click.echo(f"\n### {title}\n\n| file | key | old | new | change |\n|---|---|---|---|---|")
+            click.echo(f"\n### {title}\n\n{_CHANGE_HEADER}")
             for c in changes:
                 click.echo(_change_row(c))
     if result.stages:
@@ -213,8 +216,8 @@ def _values_group(kind: str, what: str) -> click.Group:
             return
         several = len(result.sides) > 1
         if md:
-            revs_col = "| rev " if several else ""
-            click.echo(f"{revs_col}| file | key | value |\n{'|---' if several else ''}|---|---|---|")
+            head, rule = ("| rev ", "|---") if several else ("", "")
+            click.echo(f"{head}| file | key | value |\n{rule}|---|---|---|")
         for sv in result.sides:
             if md:
                 for v in sv.values:
@@ -256,7 +259,7 @@ def _values_group(kind: str, what: str) -> click.Group:
         if as_json:
             echo_json(result.to_json())
         elif md:
-            click.echo("| file | key | old | new | change |\n|---|---|---|---|---|")
+            click.echo(_CHANGE_HEADER)
             for c in result.changes:
                 click.echo(_change_row(c))
         else:
