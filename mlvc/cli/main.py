@@ -34,6 +34,7 @@ COMMANDS = {
     "diff": ("mlvc.cli.commands.diff", "diff_cmd"),
     "params": ("mlvc.cli.commands.diff", "params_cmd"),
     "metrics": ("mlvc.cli.commands.diff", "metrics_cmd"),
+    "ls": ("mlvc.cli.commands.diff", "ls_cmd"),
 }
 
 

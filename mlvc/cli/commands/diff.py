@@ -1,4 +1,5 @@
-"""``mlvc diff``: parse, call :func:`mlvc.ops.diff.diff`, render as text, Markdown or JSON."""
+"""Comparing and listing versions: ``mlvc diff``, ``params``, ``metrics`` and ``ls``; each
+parses, calls one op and renders the result as text, Markdown or JSON."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import click
 
 from mlvc.cli.render import (
     LIST_LIMIT,
+    count,
     echo,
     echo_json,
+    human_size,
     jobs_option,
     json_option,
     open_repo,
@@ -281,3 +284,30 @@ def _warn(warnings) -> None:
 
 params_cmd = _values_group("params", "params")
 metrics_cmd = _values_group("metrics", "metrics")
+
+
+@click.command("ls")
+@click.argument("path", required=False)
+@click.option("--rev", metavar="REV", help="A git revision (default: the workspace's pointer "
+                                           "files and mlvc.lock, as recorded).")
+@click.option("-R", "--recursive", is_flag=True, help="Every file, not only the first level.")
+@json_option
+def ls_cmd(path, rev, recursive, as_json):
+    """List the data mlvc tracks at PATH (default: the current folder), from git and the cache.
+
+    PATH may be a tracked file or folder, a folder holding tracked outputs, or a path inside
+    a tracked folder (its entries are listed from the folder's manifests). Nothing is
+    checked out, hashed or downloaded.
+    """
+    from mlvc.ops.ls import ls
+
+    with open_repo() as repo:
+        result = ls(repo, path, rev=rev, recursive=recursive, cwd=settings().cwd)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for e in result.entries:
+        size = human_size(e.size)
+        what = count(e.nfiles, "file") if e.nfiles is not None else ("exec" if e.exec else "")
+        where = f"  ({shown(e.pointer)})" if e.pointer else ""
+        echo(f"{size:>9}  {what:<12}  {shown(e.path)}{'/' if e.type == 'dir' else ''}{where}")

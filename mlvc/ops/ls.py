@@ -1,0 +1,125 @@
+"""``mlvc ls``: the data mlvc tracks, as a git revision records it (or the workspace's
+pointer files and ``mlvc.lock``), read from git and the cache's manifests: nothing is checked
+out, hashed or downloaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import MlvcError, PathError, TargetError
+from mlvc.objects.tree import TreeEntry
+from mlvc.ops.diff import Side, SideView, TreeReader, side_of, tracked_outputs
+from mlvc.paths import RelPath, from_user, is_within
+from mlvc.repo import Repo
+from mlvc.workspace.pointer import Out
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    path: RelPath
+    type: str  # "file" | "dir"
+    oid: str
+    size: int
+    nfiles: int | None = None  # folders only
+    exec: bool = False
+    pointer: RelPath | None = None  # a tracked output's pointer file (or mlvc.lock)
+
+    def to_json(self) -> dict:
+        doc: dict = {"path": self.path, "type": self.type, "oid": self.oid, "size": self.size}
+        if self.nfiles is not None:
+            doc["nfiles"] = self.nfiles
+        if self.exec:
+            doc["exec"] = True
+        if self.pointer is not None:
+            doc["pointer"] = self.pointer
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class LsResult:
+    side: Side
+    path: RelPath  # what was listed ("" for the whole project)
+    entries: tuple[Entry, ...]
+
+    def to_json(self) -> dict:
+        return {"rev": self.side.to_json(), "path": self.path,
+                "entries": [e.to_json() for e in self.entries]}
+
+
+def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
+       recursive: bool = False, cwd: Path | None = None) -> LsResult:
+    """The tracked outputs at or below ``path`` (default: the current folder), or, for a path
+    that is a tracked folder or lies inside one, its entries; with ``recursive``, every file
+    instead of the first level. ``rev``: a git revision (default: the workspace's pointer
+    files and lock, as recorded)."""
+    side = side_of(repo, rev)
+    view = SideView(repo, side)
+    outs = tracked_outputs(view, view.lock)
+    try:
+        target = from_user(repo.root, path or ".", cwd)
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    trees = TreeReader(repo, {})
+    try:
+        owner = next((p for p in outs if is_within(target, p)), None) if target else None
+        if owner is not None:
+            entries = _inside(trees, outs[owner][1], target, recursive)
+        else:
+            below = sorted(p for p in outs if not target or is_within(p, target))
+            if not below:
+                where = "" if side.sha is None else f" at {side.name}"
+                raise TargetError(f"'{path}' is not tracked by mlvc{where}",
+                                  hint="`mlvc ls` lists what is tracked")
+            entries = []
+            for p in below:
+                pointer, out = outs[p]
+                if recursive and out.type == "dir":
+                    entries += _inside(trees, out, p, True)
+                else:
+                    entries.append(_entry(out, pointer))
+    except MlvcError as exc:
+        if isinstance(exc, TargetError):
+            raise
+        raise TargetError(f"cannot list '{path or '.'}': {exc.message}",
+                          hint="`mlvc fetch` (with -a, -T or -A for other revisions) gets the "
+                               "folders' manifests from a remote") from None
+    trees.remember()
+    return LsResult(side, target, tuple(entries))
+
+
+def _entry(out: Out, pointer: RelPath | None) -> Entry:
+    return Entry(out.path, out.type, out.oid, out.size,
+                 out.nfiles if out.type == "dir" else None, out.exec, pointer)
+
+
+def _inside(trees: TreeReader, out: Out, target: RelPath, recursive: bool) -> list[Entry]:
+    """The entries of ``target``, inside the output ``out`` (or ``target`` itself when it
+    is a file), from the manifests."""
+    if out.type == "file":
+        return [_entry(out, None)]
+    node = TreeEntry("", "dir", out.oid, out.size, nfiles=out.nfiles)
+    rest = target[len(out.path):].lstrip("/")
+    for name in rest.split("/") if rest else ():
+        if node.type != "dir":
+            raise TargetError(f"'{target}' is not in the recorded '{out.path}'")
+        found = next((e for e in trees(node.oid).entries if e.name == name), None)
+        if found is None:
+            raise TargetError(f"'{target}' is not in the recorded '{out.path}'",
+                              hint=f"`mlvc ls {out.path}` lists what it holds")
+        node = found
+    if node.type != "dir":
+        return [Entry(target, "file", node.oid, node.size, None, node.exec)]
+    return _listed(trees, node.oid, target, recursive)
+
+
+def _listed(trees: TreeReader, oid: str, prefix: RelPath, recursive: bool) -> list[Entry]:
+    entries = []
+    for e in trees(oid).entries:
+        path = f"{prefix}/{e.name}"
+        if e.is_dir and recursive:
+            entries += _listed(trees, e.oid, path, True)
+        else:
+            entries.append(Entry(path, e.type, e.oid, e.size, e.nfiles if e.is_dir else None,
+                                 e.exec))
+    return entries

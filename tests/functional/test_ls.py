@@ -1,0 +1,79 @@
+"""``mlvc ls``: tracked data at a revision or as recorded, from git and the manifests."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tests.conftest import Project
+
+
+def ls(project: Project, *args: str, cwd=None) -> dict:
+    return json.loads(project.run("ls", *args, "--json", cwd=cwd).stdout)
+
+
+def paths(doc: dict) -> list[str]:
+    return [e["path"] for e in doc["entries"]]
+
+
+def test_lists_outputs_folders_and_files_at_revisions(project):
+    project.gen({"data": {"a.csv": "1", "sub": {"b.csv": "22", "c": {"d.bin": "333"}}},
+                 "model.bin": "m"})
+    project.run("add", "data", "model.bin")
+    project.commit_all("one")
+    doc = ls(project)
+    assert doc["rev"] == {"rev": "workspace", "sha": None} and doc["path"] == ""
+    assert [(e["path"], e["type"], e.get("nfiles"), e["pointer"]) for e in doc["entries"]] == [
+        ("data", "dir", 3, "data.mlvc"), ("model.bin", "file", None, "model.bin.mlvc")]
+    assert paths(ls(project, "data")) == ["data/a.csv", "data/sub"]
+    inner = ls(project, "data/sub")["entries"]
+    assert [(e["path"], e["type"], e["size"]) for e in inner] == [
+        ("data/sub/b.csv", "file", 2), ("data/sub/c", "dir", 3)]
+    assert paths(ls(project, "data", "-R")) == ["data/a.csv", "data/sub/b.csv",
+                                                 "data/sub/c/d.bin"]
+    assert paths(ls(project, "-R")) == ["data/a.csv", "data/sub/b.csv", "data/sub/c/d.bin",
+                                        "model.bin"]
+    assert paths(ls(project, "data/sub/c/d.bin")) == ["data/sub/c/d.bin"]
+
+    # a later version, deleted from the workspace: the older revision still lists its own
+    project.gen({"data": {"new.csv": "4"}})
+    project.run("commit")
+    project.commit_all("two")
+    project.run("remove", "model.bin.mlvc", "--outs")
+    assert "data/new.csv" in paths(ls(project, "data"))
+    assert paths(ls(project, "data", "--rev", "HEAD~1")) == ["data/a.csv", "data/sub"]
+    assert paths(ls(project, "--rev", "HEAD~1")) == ["data", "model.bin"]
+    assert paths(ls(project)) == ["data"]
+
+    text = project.run("ls", "sub", cwd=project.root / "data").stdout
+    assert "  sub/b.csv\n" in text and "  sub/c/\n" in text  # (typed and shown from there)
+    assert paths(ls(project, cwd=project.root / "data")) == ["data/a.csv", "data/new.csv",
+                                                              "data/sub"]
+    assert paths(ls(project, "..", cwd=project.root / "data")) == ["data"]
+    assert "data/  (data.mlvc)" in project.run("ls").stdout
+
+
+def test_stage_outputs_and_errors(project):
+    stages = {"s": {"cmd": "mkdir -p out && echo x > out/f", "outs": ["out"]}}
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
+    project.run("repro")
+    project.commit_all("one")
+    (entry,) = ls(project)["entries"]
+    assert (entry["path"], entry["pointer"]) == ("out", "mlvc.lock")
+    assert paths(ls(project, "out")) == ["out/f"]
+    r = project.run("ls", "elsewhere", code=1)
+    assert r.stderr.startswith("error: 'elsewhere' is not tracked by mlvc")
+    r = project.run("ls", "out/missing", code=1)
+    assert "'out/missing' is not in the recorded 'out'" in r.stderr
+    assert "unknown revision 'nope'" in project.run("ls", "--rev", "nope", code=1).stderr
+    assert "outside the project" in project.run("ls", "../x", code=1).stderr
+    # a folder whose manifest the cache lacks (a clone that never fetched it)
+    oid = yaml.safe_load(project.read("mlvc.lock"))["stages"]["s"]["outs"][0]["oid"]
+    obj = project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.unlink()
+    r = project.run("ls", "out", code=1)
+    assert "cannot list 'out'" in r.stderr and "mlvc fetch" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert paths(ls(project)) == ["out"]  # the outputs themselves need no manifest
