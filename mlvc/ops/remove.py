@@ -38,13 +38,17 @@ class RemoveResult:
     staged: bool = False
     # (stage, dep) of each remaining stage dep on data that --outs deleted
     stale_deps: tuple[tuple[str, RelPath], ...] = ()
+    # Files of the outputs kept (without --outs) that were links to the cache: private
+    # copies now, so that they outlive the cache's copy and an edit cannot reach it.
+    unprotected: int = 0
 
     def to_json(self) -> dict:
         return {"removed": [{"pointer": r.pointer, "outs": list(r.outs), "stage": r.stage}
                             for r in self.removed],
                 "deleted_outs": self.deleted_outs, "git_files": list(self.git_files),
                 "staged": self.staged,
-                "stale_deps": [{"stage": s, "dep": d} for s, d in self.stale_deps]}
+                "stale_deps": [{"stage": s, "dep": d} for s, d in self.stale_deps],
+                "unprotected": self.unprotected}
 
 
 def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: bool = False,
@@ -104,6 +108,7 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
             _refuse_unsaved(repo, list(pointers), out_paths)
         if outs:
             _delete(repo, out_paths)
+        unprotected = 0 if outs else _keep_private(repo, out_paths)
         repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
         for pointer in pointers:
             to_fs(repo.root, pointer).unlink()
@@ -111,7 +116,19 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     git = record_in_git(repo, [*pointers, *changed])
     return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
                               for p in pointers.values()), outs and bool(out_paths), git.files,
-                        git.staged, pipeline.deps_within(out_paths) if outs else ())
+                        git.staged, pipeline.deps_within(out_paths) if outs else (),
+                        unprotected)
+
+
+def _keep_private(repo: Repo, out_paths: list[RelPath]) -> int:
+    """Make the files of outputs that stop being tracked, but stay, private copies where
+    they are links to the cache (as ``dvc remove`` unprotects them): a symlink would break,
+    and a hard link keep the cache's bytes read-only and in reach of an edit, once the
+    cache's copy is not theirs to keep."""
+    from mlvc.ops.unprotect import unprotect_paths
+
+    present = [p for p in out_paths if os.path.lexists(to_fs(repo.root, p))]
+    return len(unprotect_paths(repo, present)) if present else 0
 
 
 def _tracked_path(repo: Repo, index: Index, target: str, cwd: Path | None) -> bool:
@@ -169,13 +186,14 @@ def _remove_stages(repo: Repo, index: Index, before: Pipeline, keys: list[str], 
             uncached = [p for p in present if p not in cached]
             in_git = repo.scm.tracked(uncached) if uncached and repo.scm is not None else []
             _delete(repo, present)
+        unprotected = 0 if outs else _keep_private(repo, [p for p in present if p in cached])
         repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
         changed = gitignore.remove_many(repo.root, cached)
     git = record_in_git(repo, [PIPELINE_FILE, *([LOCK_FILE] if lock_changed else []),
                                *changed, *in_git])
     return RemoveResult(tuple(Removed(PIPELINE_FILE, tuple(o.path for o in outs_of[k]), k)
                               for k in keys), outs and bool(present), git.files, git.staged,
-                        pipeline.deps_within(present) if outs else ())
+                        pipeline.deps_within(present) if outs else (), unprotected)
 
 
 def _refuse_unsaved(repo: Repo, targets: list[RelPath], out_paths: list[RelPath]) -> None:

@@ -35,25 +35,33 @@ def unprotect(repo: Repo, targets: list[str], *, cwd: Path | None = None,
         if not os.path.lexists(to_fs(repo.root, path)):
             raise TargetError(f"'{seen_from(path, here)}' is not in the workspace",
                               hint="`mlvc checkout` puts tracked data back first")
+    with repo.lock():
+        done = unprotect_paths(repo, paths, jobs, progress)
+    return UnprotectResult(tuple(sorted(done)))
+
+
+def unprotect_paths(repo: Repo, paths: list[RelPath], jobs: int | None = None,
+                    progress: Progress = NULL_PROGRESS) -> list[RelPath]:
+    """Make every file at or below ``paths`` that is a link to the cache (or read-only) a
+    private, writable copy; returns those it changed. The caller holds the repo lock."""
     done: list[RelPath] = []
     rows = []
-    with repo.lock():
-        files = []
-        for path in paths:
-            found = list(iter_files(repo.scanner.scan(path)))
-            known_oids(repo.state, found, [path])
-            files += found
-        # A copy per file: two forked workers, as checkout's (50,000 files took 20 s in one).
-        root = str(repo.root)
-        keys = run_batched([f"{root}/{f.path}" for f in files], _unprotect_one,
-                           jobs or repo.jobs, progress, "Unprotecting", processes=True)
-        for f, key in zip(files, keys):
-            if key is not None:
-                done.append(f.path)
-                if f.oid is not None:
-                    rows.append((f.path, FileState(StatKey(*key), f.oid, None)))
-        repo.state.put_files(rows)
-    return UnprotectResult(tuple(sorted(done)))
+    files = []
+    for path in paths:
+        found = list(iter_files(repo.scanner.scan(path)))
+        known_oids(repo.state, found, [path])
+        files += found
+    # A copy per file: two forked workers, as checkout's (50,000 files took 20 s in one).
+    root = str(repo.root)
+    keys = run_batched([f"{root}/{f.path}" for f in files], _unprotect_one,
+                       jobs or repo.jobs, progress, "Unprotecting", processes=True)
+    for f, key in zip(files, keys):
+        if key is not None:
+            done.append(f.path)
+            if f.oid is not None:
+                rows.append((f.path, FileState(StatKey(*key), f.oid, None)))
+    repo.state.put_files(rows)
+    return done
 
 
 def _unprotect_one(fs: str) -> tuple[int, int, int] | None:

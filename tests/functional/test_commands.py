@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 
 import click
@@ -194,6 +195,29 @@ def test_remove_keeps_data_and_cache(project):
     project.run("add", "data")
     project.run("remove", "data", "--outs")
     assert not (project.root / "data").exists()
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_remove_makes_the_data_it_keeps_private_copies(project, link):
+    """As `dvc remove` unprotects: data no longer tracked must not hang on the cache (a
+    symlink would break with the cache; a hard link is read-only, and the cache's copy)."""
+    project.run("config", "cache.type", link)
+    project.gen({"data": {"a": "1", "s": {"b": "2"}}, "model.bin": "m"})
+    project.run("add", "data", "model.bin")
+    r = project.run("remove", "data.mlvc")
+    assert "The data stays: 2 files that linked to the cache are private copies now" in r.stdout
+    for f in (project.root / "data/a", project.root / "data/s/b"):
+        st = f.lstat()
+        assert not f.is_symlink() and st.st_nlink == 1 and st.st_mode & 0o200
+    doc = json.loads(project.run("remove", "model.bin", "--json").stdout)
+    assert doc["unprotected"] == 1
+    shutil.rmtree(project.root / ".mlvc/cache")
+    assert project.read("data/s/b") == "2" and project.read("model.bin") == "m"
+    # with --outs there is nothing left to keep
+    project.gen({"more": {"c": "3"}})
+    project.run("add", "more")
+    assert json.loads(project.run("remove", "more", "--outs", "--json").stdout)[
+        "unprotected"] == 0
 
 
 def test_remove_takes_several_targets_and_checks_them_all_first(project):

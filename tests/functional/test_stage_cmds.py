@@ -157,6 +157,17 @@ def test_remove_of_a_stage_takes_it_out_of_the_pipeline_lock_and_gitignore(proje
     assert project.run("status").stdout == "Data and pipelines are up to date.\n"
 
 
+def test_remove_of_a_stage_keeps_its_hard_linked_outputs_as_private_copies(project):
+    project.run("config", "cache.type", "hardlink")
+    _ran(project)
+    assert (project.root / "prep.out").stat().st_nlink == 2  # (it and its cache object)
+    doc = json.loads(project.run("remove", "prep", "--json").stdout)
+    assert doc["unprotected"] == 1
+    st = (project.root / "prep.out").stat()
+    assert st.st_nlink == 1 and st.st_mode & 0o200
+    assert project.read("prep.out") == "prep\nr\n"
+
+
 def test_remove_of_a_foreach_group_with_outs_deletes_every_copy_and_records_git(project):
     _ran(project)
     r = project.run("remove", "train@a", code=1)

@@ -359,6 +359,10 @@ def remove_cmd(targets, outs, force, as_json):
         echo(f"Removed {shown(r.pointer)}" + (" and its data" if result.deleted_outs else ""))
     if len(result.removed) > LIST_LIMIT:
         echo(f"… and {count(len(result.removed) - LIST_LIMIT, 'more pointer file')}")
+    if result.unprotected:
+        echo(f"The data stays: {count(result.unprotected, 'file')} that linked to the cache "
+             f"{'is a private copy' if result.unprotected == 1 else 'are private copies'} "
+             "now, whatever becomes of the cache.")
     _stale_warnings(result)
     git_hint(repo.root, result, "To record this in git")
 
