@@ -24,6 +24,7 @@ COMMANDS = {
     "remove": ("mlvc.cli.commands.data", "remove_cmd"),
     "move": ("mlvc.cli.commands.data", "move_cmd"),
     "unprotect": ("mlvc.cli.commands.data", "unprotect_cmd"),
+    "gc": ("mlvc.cli.commands.data", "gc_cmd"),
     "remote": ("mlvc.cli.commands.remote", "remote_cmd"),
     "push": ("mlvc.cli.commands.remote", "push_cmd"),
     "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),

@@ -73,6 +73,13 @@ class RunCache:
     def put(self, key: str, outs: list[Out] | tuple[Out, ...]) -> None:
         atomic_write(self._path(key), dump_record(outs))
 
+    def delete(self, key: str) -> None:
+        """Drop a record (``gc``, when its outputs lose an object); gone already is fine."""
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            pass
+
     def keys(self) -> set[str]:
         found = set()
         if not self.root.is_dir():

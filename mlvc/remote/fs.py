@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from mlvc.errors import NO_SPACE, CorruptObjectError, is_no_space
 from mlvc.fsutil import NewFile, copy_fd
-from mlvc.objects.oid import hash_bytes, hash_file
+from mlvc.objects.oid import hash_bytes, hash_file, is_oid
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import PROCESS_MIN_ITEMS, Codec, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -38,6 +38,7 @@ from mlvc.workspace.state import StatKey, stat_key
 # Object stores publish an upload whole; anything else gets a temporary name and a rename.
 WHOLE_UPLOAD_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory", "oss"}
 EPOCH_NAME = "mlvc-epoch"
+DELETE_BATCH = 1000  # objects per delete request (S3's DeleteObjects takes at most 1000)
 SMALL = 16 << 20  # objects up to this size are read in one request
 # Larger objects are few, and each may buffer parts in memory: only this many move at once.
 LARGE_IN_FLIGHT = 2
@@ -195,6 +196,39 @@ class Remote:
                     found.add(oid)
                 adv(1)
         return found
+
+    def list_objects(self, jobs: int = 8, progress: Progress = NULL_PROGRESS) -> set[str]:
+        """Every object the remote holds (its 256 ``objects/<prefix>`` folders, listed in
+        parallel); names that are not oids are left out."""
+        self.fs.invalidate_cache()
+        prefixes = [f"{i:02x}" for i in range(256)]
+        found: set[str] = set()
+        with progress.phase("Listing remote", total=len(prefixes), unit="folder") as adv:
+            for prefix, names in threaded(prefixes, self._list_prefix, jobs):
+                if isinstance(names, BaseException):
+                    raise names
+                found |= {prefix + n for n in names if is_oid(prefix + n)}
+                adv(1)
+        return found
+
+    def delete_objects(self, oids: list[str], progress: Progress = NULL_PROGRESS) -> None:
+        """Delete objects (``gc -c``), a thousand per request where the filesystem batches
+        deletes (S3's DeleteObjects); one already gone is fine."""
+        with progress.phase("Deleting on remote", total=len(oids), unit="obj") as adv:
+            for start in range(0, len(oids), DELETE_BATCH):
+                batch = [self.object_path(o) for o in oids[start:start + DELETE_BATCH]]
+
+                def rm(paths: list[str] = batch) -> None:
+                    try:
+                        self.fs.rm(paths)
+                    except FileNotFoundError:  # (some gone already: a re-run, or a retry)
+                        for path in paths:
+                            try:
+                                self.fs.rm_file(path)
+                            except FileNotFoundError:
+                                pass
+                with_retries(rm)
+                adv(len(batch))
 
     def _list_prefix(self, prefix: str) -> list[str]:
         def ls() -> list[str]:

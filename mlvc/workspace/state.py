@@ -290,6 +290,18 @@ class StateDB:
     def clear_corrupt(self, oids: Iterable[str]) -> None:
         self._write("DELETE FROM corrupt WHERE oid = ?", [(o,) for o in oids])
 
+    def forget_objects(self, oids: Iterable[str]) -> None:
+        """Drop what is known of cache objects just deleted (``gc``): their verification
+        records and corrupt marks, and the listings of those that were folders."""
+        rows = [(o,) for o in oids]
+        with transaction(self._conn, self._lock) as conn:
+            conn.executemany("DELETE FROM objects WHERE oid = ?", rows)
+            conn.executemany("DELETE FROM corrupt WHERE oid = ?", rows)
+            conn.executemany("DELETE FROM listings WHERE oid = ?",
+                             [(o + self.LISTING_V2,) for (o,) in rows])
+            conn.executemany("DELETE FROM listings_used WHERE oid = ?",
+                             [(o + self.LISTING_V2,) for (o,) in rows])
+
     # -- tree manifests whose shape was validated once (their oid fixes their bytes) ---------
     def valid_trees(self, oids: Iterable[str]) -> set[str]:
         """Which of ``oids`` are manifests that passed validation before."""

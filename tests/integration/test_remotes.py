@@ -279,6 +279,25 @@ class TestRemoteContract:
         doc = json.loads(project.run("push", "--json").stdout)
         assert doc["transferred"] == 1 and remote.has(victim)
 
+    def test_gc_cloud_deletes_what_no_kept_revision_uses(self, pushed, tmp_path):
+        project, remote = pushed
+        project.run("push")
+        before = oids_of(project)
+        project.gen({"data": {"a.csv": "x,y\n9,9\n"}})
+        project.run("commit")
+        project.commit_all("v2")
+        project.run("push")
+        doc = json.loads(project.run("gc", "-w", "-c", "-f", "--json").stdout)
+        gone = set(doc["removed"])
+        assert gone and gone <= before and set(doc["remote_removed"]) == gone
+        assert not any(remote.has(o) for o in gone)
+        assert all(remote.has(o) for o in oids_of(project))
+        # the index started again and learns the truth: nothing is missing, nothing resent
+        assert json.loads(project.run("push", "--json").stdout)["transferred"] == 0
+        other = clone(project, tmp_path / "clone", remote)
+        other.run("pull")
+        assert tracked(other) == tracked(project)
+
     def test_partial_failure_then_rerun_finishes(self, pushed, monkeypatch):
         project, remote = pushed
         from mlvc.remote import fs as remote_fs

@@ -407,3 +407,63 @@ def unprotect_cmd(paths, jobs, as_json):
         echo_json(result.to_json())
         return
     echo(f"Unprotected {count(len(result.unprotected), 'file')}.")
+
+
+@click.command("gc")
+@click.option("-w", "--workspace", is_flag=True,
+              help="Keep what the workspace uses (its pointer files and mlvc.lock).")
+@click.option("-a", "--all-branches", is_flag=True,
+              help="Also keep what every git branch uses (local and remote-tracking).")
+@click.option("-T", "--all-tags", is_flag=True, help="Also keep what every git tag uses.")
+@click.option("-A", "--all-commits", is_flag=True,
+              help="Also keep what every commit of the git history uses.")
+@click.option("-c", "--cloud", is_flag=True,
+              help="Also delete what the kept revisions do not use from a remote.")
+@click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
+@click.option("--dry", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.option("-f", "--force", is_flag=True, help="Delete without asking.")
+@jobs_option
+@json_option
+def gc_cmd(workspace, all_branches, all_tags, all_commits, cloud, remote, dry, force, jobs,
+           as_json):
+    """Delete cache objects that none of the kept revisions uses.
+
+    The workspace is always kept; -a, -T and -A keep every branch's, tag's or commit's data
+    too (a bare `mlvc gc` is refused: say what to keep). With -c, the remote's unused objects
+    go too: it cannot know of revisions this clone has not fetched, so fetch them first.
+    Asks before deleting, unless -f; --dry only tells.
+    """
+    from mlvc.cli import render
+    from mlvc.errors import ConfirmationRequired
+    from mlvc.ops.gc import gc
+
+    if not (workspace or all_branches or all_tags or all_commits):
+        raise click.UsageError("say what to keep: -w (the workspace), -a, -T or -A")
+    if remote and not cloud:
+        raise click.UsageError("-r/--remote goes with -c/--cloud")
+    args = dict(workspace=workspace, all_branches=all_branches, all_tags=all_tags,
+                all_commits=all_commits, cloud=cloud, remote=remote, dry=dry, jobs=jobs,
+                progress=progress())
+    with open_repo() as repo:
+        try:
+            result = gc(repo, force=force, **args)
+        except ConfirmationRequired as exc:
+            if not render.interactive():
+                raise
+            click.confirm(f"{exc.message}. Delete them?", abort=True, err=True)
+            result = gc(repo, force=True, **args)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    kept = "the workspace" + (f" and {count(result.kept_revisions, 'git revision')}"
+                              if result.kept_revisions else "")
+    verb = "Would remove" if result.dry else "Removed"
+    echo(f"Kept the {count(result.used, 'object')} that {kept} use"
+         f"{'s' if not result.kept_revisions else ''}.")
+    echo(f"{verb} {count(len(result.removed), 'object')} "
+         f"({human_size(result.removed_bytes)}) from the cache"
+         + (f", and {count(result.runs_removed, 'run-cache record')} that needed them"
+            if result.runs_removed else "") + ".")
+    if result.remote is not None:
+        echo(f"{verb} {count(len(result.remote_removed), 'object')} from remote "
+             f"'{printable(result.remote)}'.")

@@ -1,0 +1,229 @@
+"""``mlvc gc``: delete the cache objects (and, asked, the remote's) that none of the chosen
+revisions uses (SPEC 3, and 4.9: an object a kept revision uses is never deleted).
+
+What is kept is worked out as ``push -a/-T/-A`` works out what to send: the outputs of the
+workspace (pointer files and ``mlvc.lock``) and of the chosen git revisions, down through
+their folders' manifests. Anything that makes that set uncertain stops gc before it deletes
+anything: a kept folder whose manifest the cache lacks (what it holds is unknown), or a
+pointer file of a kept revision that cannot be read. Objects that a workspace symlink points
+at are kept too, whatever the pointers say (deleting them would break the file).
+
+Run-cache records whose outputs lose an object go with it: they could never be restored.
+On a remote (``cloud``), a new epoch token is written first, so that every clone's index of
+that remote starts again (see :mod:`mlvc.remote.index`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import ConfirmationRequired, MlvcError, TargetError
+from mlvc.objects.oid import is_oid
+from mlvc.ops._objects import collect_sources, expand
+from mlvc.paths import to_fs
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+
+
+@dataclass(frozen=True, slots=True)
+class GcResult:
+    kept_revisions: int  # git revisions whose objects were kept (besides the workspace)
+    used: int  # objects the kept revisions (and workspace symlinks) use
+    removed: tuple[str, ...]  # cache objects deleted (with ``dry``: that would be)
+    removed_bytes: int
+    runs_removed: int  # run-cache records deleted
+    remote: str | None = None
+    remote_removed: tuple[str, ...] = ()
+    dry: bool = False
+
+    def to_json(self) -> dict:
+        return {"dry": self.dry, "kept_revisions": self.kept_revisions, "used": self.used,
+                "removed": list(self.removed), "removed_bytes": self.removed_bytes,
+                "runs_removed": self.runs_removed, "remote": self.remote,
+                "remote_removed": list(self.remote_removed)}
+
+
+def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
+       all_tags: bool = False, all_commits: bool = False, cloud: bool = False,
+       remote: str | None = None, dry: bool = False, force: bool = False,
+       jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> GcResult:
+    """Delete what the workspace (always) and the chosen revisions do not use. Without
+    ``force`` (and not ``dry``), raises ConfirmationRequired once the plan is known."""
+    if not (workspace or all_branches or all_tags or all_commits):
+        raise TargetError("gc needs to know what to keep",
+                          hint="-w keeps what the workspace uses; -a, -T and -A also every "
+                               "branch's, tag's or commit's")
+    jobs = jobs or repo.jobs
+    with repo.lock():
+        revisions = len(repo.scm.revisions(all_branches, all_tags, all_commits)) \
+            if (all_branches or all_tags or all_commits) and repo.scm is not None else 0
+        used = _used(repo, all_branches, all_tags, all_commits)
+        present = _cache_objects(repo)
+        doomed = sorted(present.keys() - used)
+        doomed_bytes = sum(present[o] for o in doomed)
+        remote_name, remote_doomed, connection = None, [], None
+        if cloud:
+            from mlvc.ops._remote import connect, unreachable
+
+            connection = connect(repo, remote)
+            remote_name = connection[0].name
+            try:
+                remote_doomed = sorted(connection[0].list_objects(jobs, progress) - used)
+            except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
+                connection[1].close()
+                raise unreachable(connection[0], exc) from exc
+        if not dry and not force and (doomed or remote_doomed):
+            if connection is not None:
+                connection[1].close()
+            where = f" and {len(remote_doomed)} from remote '{remote_name}'" if cloud else ""
+            raise ConfirmationRequired(
+                f"gc would delete {len(doomed)} objects from the cache{where}, which the "
+                "kept revisions do not use",
+                hint="--dry tells what would go (with --json, which objects); -f deletes "
+                     "without asking")
+        runs = _runs_to_drop(repo, set(doomed))
+        if not dry:
+            _delete_local(repo, doomed, runs, progress)
+            if connection is not None:
+                try:
+                    _delete_remote(connection, remote_doomed, progress)
+                finally:
+                    connection[1].close()
+        elif connection is not None:
+            connection[1].close()
+    return GcResult(revisions, len(used), tuple(doomed), doomed_bytes, len(runs), remote_name,
+                    tuple(remote_doomed), dry)
+
+
+def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool) -> set[str]:
+    """Every object the workspace and the chosen revisions use; refuses when that cannot be
+    known for sure."""
+    sources, warnings = collect_sources(repo, None, all_branches=all_branches,
+                                        all_tags=all_tags, all_commits=all_commits)[:2]
+    if warnings:
+        raise MlvcError(f"gc cannot tell what {len(warnings)} pointer or lock file(s) of the "
+                        f"kept revisions use, so it deletes nothing: {warnings[0]}"
+                        + (" …" if len(warnings) > 1 else ""),
+                        hint="keep fewer revisions (-w, -a or -T instead of -A), or fix "
+                             "those files")
+    objs = expand(repo, sources)
+    if objs.unreadable:
+        oid, (obj, why) = next(iter(objs.unreadable.items()))
+        raise MlvcError(
+            f"gc cannot tell what {len(objs.unreadable)} kept folder(s) hold, so it deletes "
+            f"nothing: {obj.path} ({obj.pointer}, manifest {oid}) {why}",
+            hint="`mlvc fetch` (with -a, -T or -A as given to gc) gets the manifests; or keep "
+                 "fewer revisions")
+    return objs.all_oids() | _symlinked(repo, sources) | _git_kept_files(
+        repo, all_branches, all_tags, all_commits)
+
+
+def _git_kept_files(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool
+                    ) -> set[str]:
+    """The objects of outputs kept in git (``cache: false`` files: metrics, plots) that the
+    kept locks record. Small, and what a run-cache record of such a stage needs besides its
+    cached outputs: without them, gc would drop the run cache of every stage writing
+    metrics."""
+    from mlvc.pipeline.lockfile import load_lock, parse_lock
+    from mlvc.pipeline.model import LOCK_FILE
+
+    locks = [load_lock(repo.root)]
+    if repo.scm is not None and (all_branches or all_tags or all_commits):
+        for rev in repo.scm.revisions(all_branches, all_tags, all_commits):
+            data = repo.scm.show(rev, LOCK_FILE)
+            try:
+                locks.append(parse_lock(data.decode("utf-8")) if data else {})
+            except (MlvcError, UnicodeDecodeError):
+                continue  # (its cached outputs were refused by _used already)
+    return {o.oid for lock in locks for e in lock.values() for o in e.outs
+            if o.path in e.uncached and o.type == "file"}
+
+
+def _symlinked(repo: Repo, sources) -> set[str]:
+    """Objects that workspace symlinks, inside the tracked outputs, point at (a workspace
+    left as another revision placed it, say): kept, or those files would break."""
+    objects_dir = os.path.realpath(repo.cache.objects_dir) + os.sep
+    found: set[str] = set()
+    paths = sorted({s.out.path for s in sources if s.rev == "workspace"})
+    for path in paths:
+        fs = to_fs(repo.root, path)
+        for link in _links_below(fs):
+            target = os.path.realpath(link)
+            if target.startswith(objects_dir):
+                rel = target[len(objects_dir):].split(os.sep)
+                if len(rel) == 2 and is_oid(rel[0] + rel[1]):
+                    found.add(rel[0] + rel[1])
+    return found
+
+
+def _links_below(fs: Path) -> list[str]:
+    if fs.is_symlink():
+        return [str(fs)]
+    if not fs.is_dir():
+        return []
+    links = []
+    for folder, dirs, files in os.walk(fs):
+        links += [os.path.join(folder, n) for n in files if os.path.islink(os.path.join(folder, n))]
+        links += [os.path.join(folder, d) for d in dirs if os.path.islink(os.path.join(folder, d))]
+    return links
+
+
+def _cache_objects(repo: Repo) -> dict[str, int]:
+    """Every object in the cache, with its size."""
+    found: dict[str, int] = {}
+    root = repo.cache.objects_dir
+    if not root.is_dir():
+        return found
+    with os.scandir(root) as shards:
+        for shard in shards:
+            if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(shard.path) as entries:
+                for e in entries:
+                    oid = shard.name + e.name
+                    if is_oid(oid) and e.is_file(follow_symlinks=False):
+                        found[oid] = e.stat(follow_symlinks=False).st_size
+    return found
+
+
+def _runs_to_drop(repo: Repo, doomed: set[str]) -> list[str]:
+    """Run-cache records that need an object about to be deleted."""
+    from mlvc.ops._remote import run_cache_oids
+    from mlvc.pipeline.runcache import RunCache
+
+    if not doomed:
+        return []
+    drop = []
+    for key, outs in RunCache(repo.cache_dir).records().items():
+        need = run_cache_oids(repo, outs)
+        if need is not None and need & doomed:
+            drop.append(key)
+    return drop
+
+
+def _delete_local(repo: Repo, doomed: list[str], runs: list[str], progress: Progress) -> None:
+    from mlvc.pipeline.runcache import RunCache
+
+    run_cache = RunCache(repo.cache_dir)
+    for key in runs:  # (first: a record never outlives its objects)
+        run_cache.delete(key)
+    with progress.phase("Deleting", total=len(doomed), unit="obj") as advance:
+        for oid in doomed:
+            try:
+                os.unlink(repo.cache.path_str(oid))
+            except FileNotFoundError:
+                pass
+            advance(1)
+    repo.state.forget_objects(doomed)
+
+
+def _delete_remote(connection, doomed: list[str], progress: Progress) -> None:
+    remote, index = connection
+    if not doomed:
+        return
+    remote.renew_epoch()  # (first: every clone's index of this remote is dropped)
+    index.sync_epoch(remote.epoch())
+    remote.delete_objects(doomed, progress)
+
