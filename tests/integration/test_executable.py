@@ -167,6 +167,35 @@ def test_killed_checkout_reruns_cleanly(repo):
     assert not [p for p in data.iterdir() if ".mlvc-tmp." in p.name]
 
 
+def test_killed_gc_keeps_what_is_used_and_rerun_finishes(repo):
+    data = repo / "data"
+    for d in range(10):
+        (data / str(d)).mkdir(parents=True)
+        for i in range(300):
+            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(512))
+    mlvc(repo, "add", "data")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one")
+    mlvc(repo, "unprotect", "data")
+    for d in range(10):  # a second version: every file of the first becomes garbage
+        for i in range(300):
+            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(512))
+    mlvc(repo, "commit")
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    proc = subprocess.Popen([*cmd, "gc", "-w", "-f"], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _all_objects_intact(repo / ".mlvc/cache")
+    assert mlvc(repo, "status", "-q").returncode == 0  # what the workspace uses is whole
+    mlvc(repo, "gc", "-w", "-f")
+    assert _all_objects_intact(repo / ".mlvc/cache") == 3000 + 11
+    shutil.rmtree(data)
+    mlvc(repo, "checkout")
+    assert mlvc(repo, "status", "-q").returncode == 0
+
+
 def _remote_intact(remote: Path) -> int:
     return _all_objects_intact(remote)
 
