@@ -123,18 +123,28 @@ def _all_objects_intact(cache: Path) -> int:
     return n
 
 
-def test_killed_add_leaves_no_corrupt_object_and_rerun_finishes(repo):
-    data = repo / "data"
-    for d in range(20):
-        (data / str(d)).mkdir(parents=True)
-        for i in range(200):
-            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(2048))
+def _fill(data: Path, folders: int, files: int, size: int) -> None:
+    """``folders`` folders of ``files`` random files of ``size`` bytes (new bytes each time)."""
+    for d in range(folders):
+        (data / str(d)).mkdir(parents=True, exist_ok=True)
+        for i in range(files):
+            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(size))
+
+
+def _killed(repo: Path, *args: str, after: float) -> None:
+    """Run mlvc with ``args`` and SIGKILL it ``after`` seconds."""
     cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
-    proc = subprocess.Popen([*cmd, "add", "data"], cwd=repo, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*cmd, *args], cwd=repo, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    time.sleep(0.6)
+    time.sleep(after)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def test_killed_add_leaves_no_corrupt_object_and_rerun_finishes(repo):
+    data = repo / "data"
+    _fill(data, 20, 200, 2048)
+    _killed(repo, "add", "data", after=0.6)
     _all_objects_intact(repo / ".mlvc/cache")
     pointer = repo / "data.mlvc"
     if pointer.exists():  # written atomically: whole or absent
@@ -169,24 +179,14 @@ def test_killed_checkout_reruns_cleanly(repo):
 
 def test_killed_gc_keeps_what_is_used_and_rerun_finishes(repo):
     data = repo / "data"
-    for d in range(10):
-        (data / str(d)).mkdir(parents=True)
-        for i in range(300):
-            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(512))
+    _fill(data, 10, 300, 512)
     mlvc(repo, "add", "data")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "one")
     mlvc(repo, "unprotect", "data")
-    for d in range(10):  # a second version: every file of the first becomes garbage
-        for i in range(300):
-            (data / str(d) / f"{i}.bin").write_bytes(os.urandom(512))
+    _fill(data, 10, 300, 512)  # a second version: every file of the first becomes garbage
     mlvc(repo, "commit")
-    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
-    proc = subprocess.Popen([*cmd, "gc", "-w", "-f"], cwd=repo, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    _killed(repo, "gc", "-w", "-f", after=0.5)
     _all_objects_intact(repo / ".mlvc/cache")
     assert mlvc(repo, "status", "-q").returncode == 0  # what the workspace uses is whole
     mlvc(repo, "gc", "-w", "-f")
