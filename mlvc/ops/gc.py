@@ -16,6 +16,7 @@ that remote starts again (see :mod:`mlvc.remote.index`).
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,28 +57,24 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                           hint="-w keeps what the workspace uses; -a, -T and -A also every "
                                "branch's, tag's or commit's")
     jobs = jobs or repo.jobs
-    with repo.lock():
+    with repo.lock(), ExitStack() as closing:
         revisions = len(repo.scm.revisions(all_branches, all_tags, all_commits)) \
             if (all_branches or all_tags or all_commits) and repo.scm is not None else 0
         used = _used(repo, all_branches, all_tags, all_commits)
         present = _cache_objects(repo)
         doomed = sorted(present.keys() - used)
-        doomed_bytes = sum(present[o] for o in doomed)
-        remote_name, remote_doomed, connection = None, [], None
+        remote_doomed: list[str] = []
         if cloud:
             from mlvc.ops._remote import connect, unreachable
 
-            connection = connect(repo, remote)
-            remote_name = connection[0].name
+            store, index = connect(repo, remote)
+            closing.callback(index.close)
             try:
-                remote_doomed = sorted(connection[0].list_objects(jobs, progress) - used)
+                remote_doomed = sorted(store.list_objects(jobs, progress) - used)
             except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
-                connection[1].close()
-                raise unreachable(connection[0], exc) from exc
+                raise unreachable(store, exc) from exc
         if not dry and not force and (doomed or remote_doomed):
-            if connection is not None:
-                connection[1].close()
-            where = f" and {len(remote_doomed)} from remote '{remote_name}'" if cloud else ""
+            where = f" and {len(remote_doomed)} from remote '{store.name}'" if cloud else ""
             raise ConfirmationRequired(
                 f"gc would delete {len(doomed)} objects from the cache{where}, which the "
                 "kept revisions do not use",
@@ -86,15 +83,17 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
         runs = _runs_to_drop(repo, set(doomed))
         if not dry:
             _delete_local(repo, doomed, runs, progress)
-            if connection is not None:
+            if remote_doomed:
                 try:
-                    _delete_remote(connection, remote_doomed, progress)
-                finally:
-                    connection[1].close()
-        elif connection is not None:
-            connection[1].close()
-    return GcResult(revisions, len(used), tuple(doomed), doomed_bytes, len(runs), remote_name,
-                    tuple(remote_doomed), dry)
+                    store.renew_epoch()  # (first: every clone's index of it starts again)
+                    index.sync_epoch(store.epoch())
+                    for key in _remote_runs_to_drop(store, set(remote_doomed)):
+                        store.delete_run(key)  # (before their objects, as in the cache)
+                    store.delete_objects(remote_doomed, progress)
+                except Exception as exc:  # noqa: BLE001 - as above
+                    raise unreachable(store, exc) from exc
+    return GcResult(revisions, len(used), tuple(doomed), sum(present[o] for o in doomed),
+                    len(runs), store.name if cloud else None, tuple(remote_doomed), dry)
 
 
 def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool) -> set[str]:
@@ -203,6 +202,19 @@ def _runs_to_drop(repo: Repo, doomed: set[str]) -> list[str]:
     return drop
 
 
+def _remote_runs_to_drop(store, doomed: set[str]) -> list[str]:
+    """The remote's run-cache records naming an output object about to be deleted there (a
+    folder's manifest stands for its files: a kept manifest keeps everything below it)."""
+    from mlvc.pipeline.runcache import parse_record
+
+    drop = []
+    for key in sorted(store.run_keys()):
+        outs = parse_record(store.read_run(key))
+        if outs is not None and any(o.oid in doomed for o in outs):
+            drop.append(key)
+    return drop
+
+
 def _delete_local(repo: Repo, doomed: list[str], runs: list[str], progress: Progress) -> None:
     from mlvc.pipeline.runcache import RunCache
 
@@ -217,13 +229,3 @@ def _delete_local(repo: Repo, doomed: list[str], runs: list[str], progress: Prog
                 pass
             advance(1)
     repo.state.forget_objects(doomed)
-
-
-def _delete_remote(connection, doomed: list[str], progress: Progress) -> None:
-    remote, index = connection
-    if not doomed:
-        return
-    remote.renew_epoch()  # (first: every clone's index of this remote is dropped)
-    index.sync_epoch(remote.epoch())
-    remote.delete_objects(doomed, progress)
-

@@ -165,6 +165,15 @@ class Remote:
             self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
         self._write_bytes(final, data, key)
 
+    def delete_run(self, key: str) -> None:
+        """Drop a run-cache record (``gc -c``: its outputs lost an object); gone is fine."""
+        def rm() -> None:
+            try:
+                self.fs.rm_file(f"{self.root}/runs/{key[:2]}/{key[2:]}")
+            except FileNotFoundError:
+                pass
+        with_retries(rm)
+
     # -- which objects are there -----------------------------------------------------------
     def contains(self, oids: Iterable[str], jobs: int = 8,
                  progress: Progress = NULL_PROGRESS) -> set[str]:

@@ -298,6 +298,23 @@ class TestRemoteContract:
         other.run("pull")
         assert tracked(other) == tracked(project)
 
+    def test_gc_cloud_drops_the_run_records_whose_outputs_it_deletes(self, pushed, tmp_path):
+        project, remote = pushed
+        project.gen({"params.yaml": "lr: 1\n", "mlvc.yaml": (
+            "stages:\n  train:\n"
+            "    cmd: cat params.yaml > model.out\n"
+            "    deps: [data]\n    params: [lr]\n    outs: [model.out]\n")})
+        project.run("repro")
+        project.gen({"params.yaml": "lr: 2\n"})
+        project.run("repro")
+        project.commit_all("lr 2")
+        assert json.loads(project.run("push", "--run-cache", "--json").stdout)["runs"] == 2
+        doc = json.loads(project.run("gc", "-w", "-c", "-f", "--json").stdout)
+        assert doc["runs_removed"] == 1 and len(doc["remote_removed"]) == 1  # lr 1's model
+        other = clone(project, tmp_path / "clone", remote)
+        fetched = json.loads(other.run("pull", "--run-cache", "--json").stdout)["fetch"]
+        assert fetched["failed"] == [] and fetched["runs"] == 1
+
     def test_partial_failure_then_rerun_finishes(self, pushed, monkeypatch):
         project, remote = pushed
         from mlvc.remote import fs as remote_fs
