@@ -25,6 +25,7 @@ COMMANDS = {
     "move": ("mlvc.cli.commands.data", "move_cmd"),
     "unprotect": ("mlvc.cli.commands.data", "unprotect_cmd"),
     "gc": ("mlvc.cli.commands.data", "gc_cmd"),
+    "verify": ("mlvc.cli.commands.data", "verify_cmd"),
     "remote": ("mlvc.cli.commands.remote", "remote_cmd"),
     "push": ("mlvc.cli.commands.remote", "push_cmd"),
     "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),

@@ -25,9 +25,11 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import xxhash
+
 from mlvc.errors import NO_SPACE, CorruptObjectError, is_no_space
 from mlvc.fsutil import NewFile, copy_fd
-from mlvc.objects.oid import hash_bytes, hash_file, is_oid
+from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file, is_oid
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import PROCESS_MIN_ITEMS, Codec, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -238,6 +240,45 @@ class Remote:
                                 pass
                 with_retries(rm)
                 adv(len(batch))
+
+    def verify_objects(self, oids: list[str], jobs: int = 8,
+                       progress: Progress = NULL_PROGRESS) -> dict[str, tuple[bool, int]]:
+        """Read each object (streamed, in bounded memory) and hash it: ``oid -> (whether its
+        bytes hash to its name, its size)``. One already gone is left out."""
+        def check(oid: str) -> tuple[bool, int] | None:
+            def read() -> tuple[bool, int] | None:
+                hasher = xxhash.xxh3_128()
+                size = 0
+                try:
+                    with self.fs.open(self.object_path(oid), "rb") as f:
+                        while chunk := f.read(CHUNK_SIZE):
+                            hasher.update(chunk)
+                            size += len(chunk)
+                except FileNotFoundError:
+                    return None
+                return hasher.hexdigest() == oid, size
+            return with_retries(read)
+
+        found: dict[str, tuple[bool, int]] = {}
+        with progress.phase("Verifying remote", total=len(oids), unit="obj") as adv:
+            for oid, outcome in threaded(oids, check, jobs):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                if outcome is not None:
+                    found[oid] = outcome
+                adv(1)
+        return found
+
+    def set_aside(self, oids: list[str], folder: str) -> None:
+        """Move objects to ``folder/<oid>`` at the remote's root (``verify``: corrupt ones)."""
+        for oid in oids:
+            dest = f"{self.root}/{folder}/{oid}"
+
+            def move(src: str = self.object_path(oid), dest: str = dest) -> None:
+                if not self.whole_uploads:
+                    self.fs.makedirs(posixpath.dirname(dest), exist_ok=True)
+                self.fs.mv(src, dest)
+            with_retries(move)
 
     def _list_prefix(self, prefix: str) -> list[str]:
         def ls() -> list[str]:

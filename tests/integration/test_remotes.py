@@ -315,6 +315,22 @@ class TestRemoteContract:
         fetched = json.loads(other.run("pull", "--run-cache", "--json").stdout)["fetch"]
         assert fetched["failed"] == [] and fetched["runs"] == 1
 
+    def test_verify_sets_a_corrupt_object_aside_and_push_sends_it_again(self, pushed):
+        project, remote = pushed
+        project.run("push")
+        victim = sorted(oids_of(project))[0]
+        remote.corrupt(victim)
+        r = project.run("verify", "-c", "--json", code=1)
+        doc = json.loads(r.stdout)
+        assert doc["remote"] and doc["corrupt"] == [victim]
+        assert doc["checked"] == len(oids_of(project))
+        assert not remote.has(victim)
+        remote.fs.invalidate_cache()
+        assert remote.fs.exists(f"{remote.root}/corrupt/{victim}")
+        assert json.loads(project.run("push", "--json").stdout)["transferred"] == 1
+        assert remote.has(victim)
+        assert json.loads(project.run("verify", "-c", "--json").stdout)["corrupt"] == []
+
     def test_partial_failure_then_rerun_finishes(self, pushed, monkeypatch):
         project, remote = pushed
         from mlvc.remote import fs as remote_fs

@@ -467,3 +467,42 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, cloud, remote, dry, f
     if result.remote is not None:
         echo(f"{verb} {count(len(result.remote_removed), 'object')} from remote "
              f"'{printable(result.remote)}'.")
+
+
+@click.command("verify")
+@click.option("-c", "--cloud", is_flag=True, help="Verify the default remote, not the cache.")
+@click.option("-r", "--remote", metavar="NAME", help="Verify this remote, not the cache.")
+@jobs_option
+@json_option
+def verify_cmd(cloud, remote, jobs, as_json):
+    """Re-hash every object of the cache (or of a remote), and set aside the corrupt ones.
+
+    An object whose bytes no longer hash to its name moves to corrupt/ beside objects/ (in
+    the cache folder, or at the remote's root): out of the way, not deleted. Its data is
+    then missing, which `mlvc fetch` (from a remote) or `mlvc commit` (from the workspace)
+    mends. Exits with 1 when any was corrupt.
+    """
+    from mlvc.ops.verify import verify
+
+    with open_repo() as repo:
+        result = verify(repo, remote=remote, cloud=cloud or remote is not None, jobs=jobs,
+                        progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        where = "the cache" if not result.remote else f"remote '{printable(result.where)}'"
+        echo(f"Verified {count(result.checked, 'object')} ({human_size(result.nbytes)}) "
+             f"in {where}: " + ("all sound." if result.ok else
+                                f"{len(result.corrupt)} corrupt, set aside in "
+                                f"{printable(result.set_aside)}:"))
+        for oid in result.corrupt[:LIST_LIMIT]:
+            echo(f"  {oid}")
+        if len(result.corrupt) > LIST_LIMIT:
+            echo(f"  … and {len(result.corrupt) - LIST_LIMIT} more (`--json` lists all)")
+    if not result.ok:
+        click.echo("hint: " + ("`mlvc fetch` gets them again from a remote; `mlvc commit` or "
+                               "`mlvc add` stores them again from the workspace"
+                               if not result.remote else
+                               "`mlvc push` sends them again from a clone whose cache has "
+                               "them (run `mlvc verify` there first)"), err=True)
+        raise SystemExit(1)
