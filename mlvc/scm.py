@@ -152,6 +152,17 @@ class Git:
                 found.append((path, sha))
         return found
 
+    def top(self) -> str:
+        """The top folder of the git work tree."""
+        return self._run("rev-parse", "--show-toplevel").strip()
+
+    def hooks_dir(self) -> str:
+        """Where git looks for hooks (``core.hooksPath`` or ``.git/hooks``), absolute."""
+        import os
+
+        return os.path.normpath(os.path.join(self.root, self._run("rev-parse", "--git-path",
+                                                                  "hooks").strip()))
+
     def resolve(self, rev: str) -> str | None:
         """The commit sha that ``rev`` names (a branch, tag, sha, ``HEAD~2``…), or None."""
         if rev.startswith("-"):  # (never an option of rev-parse)

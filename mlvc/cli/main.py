@@ -17,6 +17,7 @@ COMMANDS = {
     "init": ("mlvc.cli.commands.project", "init_cmd"),
     "config": ("mlvc.cli.commands.project", "config_cmd"),
     "doctor": ("mlvc.cli.commands.project", "doctor_cmd"),
+    "install": ("mlvc.cli.commands.project", "install_cmd"),
     "add": ("mlvc.cli.commands.data", "add_cmd"),
     "status": ("mlvc.cli.commands.data", "status_cmd"),
     "commit": ("mlvc.cli.commands.data", "commit_cmd"),

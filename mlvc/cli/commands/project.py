@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlvc.cli.render import echo, echo_json, json_option, settings
+from mlvc.cli.render import echo, echo_json, json_option, open_repo, printable, settings
 
 
 @click.command("init")
@@ -144,3 +144,26 @@ def doctor_cmd(as_json):
 def _as_typed(value: object) -> object:
     """A setting's value as one would type it: a list as ``hardlink,copy``."""
     return ",".join(map(str, value)) if isinstance(value, list) else value
+
+
+@click.command("install")
+@json_option
+def install_cmd(as_json):
+    """Install git hooks that keep the data in step with git, as `dvc install` does.
+
+    post-checkout runs `mlvc checkout` after git checks out a branch or commit; pre-commit
+    shows `mlvc status`; pre-push runs `mlvc push` (a failed push stops git's). A hook file
+    mlvc did not write is never overwritten: the command says what to add to it.
+    """
+    from mlvc.ops.install import HOOKS, install
+
+    with open_repo() as repo:
+        result = install(repo)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    import os
+
+    folder = os.path.dirname(result.hooks[0])
+    echo("Installed git hooks in " + printable(folder) + ": "
+         + ", ".join(f"{name} (mlvc {command})" for name, command, _ in HOOKS) + ".")

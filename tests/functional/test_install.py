@@ -1,0 +1,67 @@
+"""``mlvc install``: git hooks that keep the data in step with git."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from tests.conftest import Project
+
+
+def hooks(project: Project) -> dict:
+    return json.loads(project.run("install", "--json").stdout)
+
+
+def test_hooks_check_out_the_data_git_checks_out(project):
+    doc = hooks(project)
+    names = sorted(os.path.basename(h) for h in doc["hooks"])
+    assert names == ["post-checkout", "pre-commit", "pre-push"] and doc["replaced"] == []
+    for h in doc["hooks"]:
+        assert os.access(h, os.X_OK)
+    project.gen({"d": {"a": "one"}})
+    project.run("add", "d")
+    project.commit_all("one")
+    project.git("checkout", "-q", "-b", "two")
+    project.gen({"d": {"a": "two"}})
+    project.run("commit")
+    out = subprocess.run(["git", "commit", "-qam", "two"], cwd=project.root, check=True,
+                         capture_output=True, text=True)
+    assert "Data and pipelines are up to date." in out.stdout + out.stderr  # pre-commit
+    project.git("checkout", "-q", "main")  # post-checkout: mlvc checkout
+    assert project.read("d/a") == "one"
+    project.git("checkout", "-q", "two")
+    assert project.read("d/a") == "two"
+    project.git("checkout", "-q", "main", "--", "d.mlvc")  # a file checkout: left alone
+    assert project.read("d/a") == "two"
+    assert sorted(hooks(project)["replaced"]) == sorted(doc["hooks"])  # again: rewritten
+
+
+def test_a_hook_mlvc_did_not_write_is_never_overwritten(project):
+    hooks_dir = project.root / ".git/hooks"
+    hooks_dir.mkdir(exist_ok=True)
+    (hooks_dir / "pre-push").write_text("#!/bin/sh\necho mine\n")
+    r = project.run("install", code=1)
+    assert "pre-push exists already and mlvc did not write it" in r.stderr
+    assert "mlvc -C PROJECT push" in r.stderr
+    assert (hooks_dir / "pre-push").read_text() == "#!/bin/sh\necho mine\n"
+    assert not (hooks_dir / "post-checkout").exists()  # nothing written
+
+
+def test_hooks_path_and_a_project_in_a_sub_folder(tmp_path):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run(["git", "config", "core.hooksPath", "githooks"], cwd=repo, check=True)
+    (repo / "ml").mkdir()
+    project = Project(repo / "ml")
+    project.run("init")
+    (hook,) = [h for h in hooks(project)["hooks"] if h.endswith("post-checkout")]
+    assert hook == str(repo / "githooks" / "post-checkout")
+    assert '"$(git rev-parse --show-toplevel)"/ml checkout' in Path(hook).read_text()
+
+
+def test_no_git_no_hooks(tmp_path):
+    loose = Project(tmp_path)
+    loose.run("init", "--no-scm")
+    assert "git hooks need git" in loose.run("install", code=1).stderr
