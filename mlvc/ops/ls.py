@@ -98,19 +98,25 @@ def _inside(trees: TreeReader, out: Out, target: RelPath, recursive: bool) -> li
     is a file), from the manifests."""
     if out.type == "file":
         return [_entry(out, None)]
-    node = TreeEntry("", "dir", out.oid, out.size, nfiles=out.nfiles)
+    node = entry_at(trees, out, target)
+    if node.type != "dir":
+        return [Entry(target, "file", node.oid, node.size, None, node.exec)]
+    return _listed(trees, node.oid, target, recursive)
+
+
+def entry_at(trees: TreeReader, out: Out, target: RelPath) -> TreeEntry:
+    """The manifest entry of ``target``, at or inside the recorded output ``out``."""
+    node = TreeEntry("", out.type, out.oid, out.size, out.exec,
+                     out.nfiles if out.type == "dir" else 0)
     rest = target[len(out.path):].lstrip("/")
     for name in rest.split("/") if rest else ():
-        if node.type != "dir":
-            raise TargetError(f"'{target}' is not in the recorded '{out.path}'")
-        found = next((e for e in trees(node.oid).entries if e.name == name), None)
+        found = None if node.type != "dir" else next(
+            (e for e in trees(node.oid).entries if e.name == name), None)
         if found is None:
             raise TargetError(f"'{target}' is not in the recorded '{out.path}'",
                               hint=f"`mlvc ls {out.path}` lists what it holds")
         node = found
-    if node.type != "dir":
-        return [Entry(target, "file", node.oid, node.size, None, node.exec)]
-    return _listed(trees, node.oid, target, recursive)
+    return node
 
 
 def _listed(trees: TreeReader, oid: str, prefix: RelPath, recursive: bool) -> list[Entry]:

@@ -1,0 +1,154 @@
+"""Reading versioned data from Python (SPEC 1): ``mlvc.api.open``, ``read``, ``params_show``.
+
+    import mlvc.api
+    with mlvc.api.open("data/train.csv", rev="v1.0") as f:   # as v1.0 recorded it
+        header = f.readline()
+    model = mlvc.api.read("models/model.pkl", mode="rb")     # the workspace's
+    lr = mlvc.api.params_show()["train"]["lr"]
+
+``path`` is relative to the project folder (``repo``, default: the one holding the current
+folder). Without ``rev``, a file present in the workspace is read as it is; one absent is
+read as the workspace's pointer files and ``mlvc.lock`` record it. With ``rev`` (a git
+revision), as that revision records it. Data mlvc tracks comes from the cache, or, when the
+cache lacks it, from the default remote (``remote`` for another): downloaded into the cache
+and verified by hash first. Files that git keeps (code, params) are read from git. Errors are
+``mlvc.errors.MlvcError``s with a message and a hint, as the CLI shows them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from mlvc.errors import PathError, RemoteError, TargetError
+
+__all__ = ["open", "read", "params_show"]
+
+
+@contextmanager
+def open(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
+         remote: str | None = None, mode: str = "r", encoding: str | None = None
+         ) -> Iterator[IO[Any]]:
+    """A file object on ``path`` as ``rev`` (default: the workspace) has it; ``mode`` is
+    ``"r"`` (text, ``encoding``) or ``"rb"``."""
+    if mode not in ("r", "rb"):
+        raise ValueError(f"mode must be 'r' or 'rb', not {mode!r}")
+    with _repo(repo) as project:
+        where = _locate(project, path, rev, remote)
+    with builtins.open(where, "rb") if isinstance(where, str) else io.BytesIO(where) as f:
+        yield f if mode == "rb" else io.TextIOWrapper(f, encoding=encoding)
+
+
+def read(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
+         remote: str | None = None, mode: str = "r", encoding: str | None = None
+         ) -> str | bytes:
+    """The whole content of ``path`` (see :func:`open`)."""
+    with open(path, repo, rev, remote, mode, encoding) as f:
+        return f.read()
+
+
+def params_show(repo: str | os.PathLike[str] | None = None, rev: str | None = None
+                ) -> dict[str, Any]:
+    """The params the pipeline's stages declare, with their values (of ``rev``, default the
+    workspace), nested as in the params files: ``{"train": {"lr": 0.1, …}, …}``. Keys of
+    several params files are merged (a later file's key wins, files in name order)."""
+    from mlvc.ops.diff import show_values
+
+    with _repo(repo) as project:
+        shown = show_values(project, "params", [rev] if rev else None)
+    nested: dict[str, Any] = {}
+    for value in shown.sides[0].values:
+        node = nested
+        *parents, last = value.key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value.value
+    return nested
+
+
+def _repo(where: str | os.PathLike[str] | None):
+    from mlvc.repo import Repo
+
+    return Repo.find(Path(where) if where is not None else Path.cwd())
+
+
+def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:
+    """The cache object (or workspace file) to read, as a path; or the bytes git keeps."""
+    from mlvc.ops.diff import SideView, TreeReader, side_of, tracked_outputs
+    from mlvc.ops.ls import entry_at
+    from mlvc.paths import check_inside, is_within, normalize_rel, to_fs
+
+    try:
+        rel = normalize_rel(str(path))
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    if rev is None:
+        fs = to_fs(repo.root, rel)
+        if fs.is_file():
+            check_inside(repo.root, rel)
+            return str(fs)
+    side = side_of(repo, rev)
+    view = SideView(repo, side)
+    outs = tracked_outputs(view, view.lock)
+    owner = next((p for p in outs if is_within(rel, p)), None)
+    where = "the workspace" if rev is None else rev
+    if owner is None:
+        data = view.read(rel) if rev is not None else None
+        if data is None:
+            raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git at {where}",
+                              hint="`mlvc ls` lists what mlvc tracks")
+        return data
+    cached = TreeReader(repo, {})
+
+    def trees(oid: str):  # (a folder's manifest the cache lacks comes from the remote too)
+        if not repo.cache.exists(oid):
+            _fetch(repo, oid, None, rel, remote)
+        return cached(oid)
+
+    entry = entry_at(trees, outs[owner][1], rel)
+    if entry.type == "dir":
+        raise TargetError(f"'{rel}' is a folder at {where}: open one of its files",
+                          hint=f"`mlvc ls {rel}{'' if rev is None else ' --rev ' + rev}` "
+                               "lists them")
+    if not repo.cache.exists(entry.oid):
+        _fetch(repo, entry.oid, entry.size, rel, remote)
+    return repo.cache.path_str(entry.oid)
+
+
+def _fetch(repo, oid: str, size: int | None, rel: str, remote: str | None) -> None:
+    """Download object ``oid`` into the cache, verified; ``size`` None for a folder's
+    manifest (read whole: its size is recorded nowhere)."""
+    from mlvc.errors import CorruptObjectError
+    from mlvc.ops._remote import connect, unreachable
+    from mlvc.workspace.state import StatKey
+
+    store, index = connect(repo, remote)
+    why = None
+    try:
+        with repo.lock():
+            try:
+                if size is None:
+                    stored = [(oid, StatKey(*repo.cache.write(store.read_object(oid), oid)))]
+                else:
+                    got = store.download([(oid, size)], repo.cache)
+                    stored = list(got.stored)
+                    why = got.failed[0].reason if got.failed else None
+            except FileNotFoundError:
+                why = "missing on the remote"
+            except CorruptObjectError:
+                why = "its bytes on the remote do not match its oid"
+            except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
+                raise unreachable(store, exc) from exc
+            repo.state.put_objects(stored if why is None else [])
+    finally:
+        index.close()
+    if why is not None:
+        raise RemoteError(f"'{rel}' (object {oid}) is not in the cache, and remote "
+                          f"'{store.name}' could not give it: {why}",
+                          hint="`mlvc push` it from a clone whose cache has it")
+
