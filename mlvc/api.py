@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from mlvc.errors import PathError, RemoteError, TargetError
+from mlvc.errors import PathError, TargetError
 
 __all__ = ["open", "read", "params_show"]
 
@@ -79,6 +79,7 @@ def _repo(where: str | os.PathLike[str] | None):
 
 def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:
     """The cache object (or workspace file) to read, as a path; or the bytes git keeps."""
+    from mlvc.ops._remote import fetch_one
     from mlvc.ops.diff import SideView, TreeReader, side_of, tracked_outputs
     from mlvc.ops.ls import entry_at
     from mlvc.paths import check_inside, is_within, normalize_rel, to_fs
@@ -107,7 +108,7 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
 
     def trees(oid: str):  # (a folder's manifest the cache lacks comes from the remote too)
         if not repo.cache.exists(oid):
-            _fetch(repo, oid, None, rel, remote)
+            fetch_one(repo, oid, None, rel, remote)
         return cached(oid)
 
     entry = entry_at(trees, outs[owner][1], rel)
@@ -116,39 +117,5 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
                           hint=f"`mlvc ls {rel}{'' if rev is None else ' --rev ' + rev}` "
                                "lists them")
     if not repo.cache.exists(entry.oid):
-        _fetch(repo, entry.oid, entry.size, rel, remote)
+        fetch_one(repo, entry.oid, entry.size, rel, remote)
     return repo.cache.path_str(entry.oid)
-
-
-def _fetch(repo, oid: str, size: int | None, rel: str, remote: str | None) -> None:
-    """Download object ``oid`` into the cache, verified; ``size`` None for a folder's
-    manifest (read whole: its size is recorded nowhere)."""
-    from mlvc.errors import CorruptObjectError
-    from mlvc.ops._remote import connect, unreachable
-    from mlvc.workspace.state import StatKey
-
-    store, index = connect(repo, remote)
-    why = None
-    try:
-        with repo.lock():
-            try:
-                if size is None:
-                    stored = [(oid, StatKey(*repo.cache.write(store.read_object(oid), oid)))]
-                else:
-                    got = store.download([(oid, size)], repo.cache)
-                    stored = list(got.stored)
-                    why = got.failed[0].reason if got.failed else None
-            except FileNotFoundError:
-                why = "missing on the remote"
-            except CorruptObjectError:
-                why = "its bytes on the remote do not match its oid"
-            except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
-                raise unreachable(store, exc) from exc
-            repo.state.put_objects(stored if why is None else [])
-    finally:
-        index.close()
-    if why is not None:
-        raise RemoteError(f"'{rel}' (object {oid}) is not in the cache, and remote "
-                          f"'{store.name}' could not give it: {why}",
-                          hint="`mlvc push` it from a clone whose cache has it")
-

@@ -31,6 +31,7 @@ COMMANDS = {
     "push": ("mlvc.cli.commands.remote", "push_cmd"),
     "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),
     "pull": ("mlvc.cli.commands.remote", "pull_cmd"),
+    "get": ("mlvc.cli.commands.remote", "get_cmd"),
     "repro": ("mlvc.cli.commands.pipeline", "repro_cmd"),
     "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
     "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),

@@ -134,3 +134,36 @@ def run_cache_oids(repo: Repo, outs) -> set[str] | None:
             return None
         need |= rec.objects() | rec.trees
     return need if all(repo.cache.has(o) for o in need) else None
+
+
+def fetch_one(repo: Repo, oid: str, size: int | None, rel: str, remote: str | None) -> None:
+    """Download object ``oid`` into the cache, verified; ``size`` None for a folder's
+    manifest (read whole: its size is recorded nowhere)."""
+    from mlvc.errors import CorruptObjectError
+    from mlvc.workspace.state import StatKey
+
+    store, index = connect(repo, remote)
+    why = None
+    try:
+        with repo.lock():
+            try:
+                if size is None:
+                    stored = [(oid, StatKey(*repo.cache.write(store.read_object(oid), oid)))]
+                else:
+                    got = store.download([(oid, size)], repo.cache)
+                    stored = list(got.stored)
+                    why = got.failed[0].reason if got.failed else None
+            except FileNotFoundError:
+                why = "missing on the remote"
+            except CorruptObjectError:
+                why = "its bytes on the remote do not match its oid"
+            except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
+                raise unreachable(store, exc) from exc
+            repo.state.put_objects(stored if why is None else [])
+    finally:
+        index.close()
+    if why is not None:
+        raise RemoteError(f"'{rel}' (object {oid}) is not in the cache, and remote "
+                          f"'{store.name}' could not give it: {why}",
+                          hint="`mlvc push` it from a clone whose cache has it")
+

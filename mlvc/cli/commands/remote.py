@@ -274,3 +274,31 @@ def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, fo
         report_checkout(result.checkout)
     if not result.ok:
         raise SystemExit(1)
+
+
+@click.command("get")
+@click.argument("repo_url", metavar="REPO")
+@click.argument("path")
+@click.option("--rev", metavar="REV", help="A git revision of REPO (default: its default "
+                                           "branch).")
+@click.option("-o", "--out", metavar="OUT", help="Where to write it (default: PATH's name, "
+                                                 "here).")
+@click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
+@json_option
+def get_cmd(repo_url, path, rev, out, force, as_json):
+    """Copy PATH out of the mlvc project REPO, as REV records it, without tracking it here.
+
+    REPO is what `git clone` takes (a URL or a path); PATH is relative to its top. Data mlvc
+    tracks comes from REPO's cache when REPO is a folder here, else from REPO's default
+    remote, verified by hash either way; files git keeps come from git. Works outside any
+    project.
+    """
+    from mlvc.ops.get import get
+
+    result = get(repo_url, path, rev=rev, out=out, cwd=settings().cwd, force=force,
+                 progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    echo(f"Got {count(result.files, 'file')} ({human_size(result.nbytes)}) -> "
+         f"{printable(result.out)}")

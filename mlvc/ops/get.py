@@ -1,0 +1,152 @@
+"""``mlvc get REPO PATH [--rev R] [-o OUT]``: copy a file or folder out of another mlvc
+project, as any revision of it records it, without tracking it here (SPEC 3, as ``dvc get``).
+
+REPO is anything ``git clone`` takes (a URL or a path). It is cloned into a temporary
+folder; PATH is then read as REV (default: its default branch) records it: data mlvc
+tracks from REPO's own cache when REPO is a folder on this machine (copied and verified),
+else from REPO's default remote (downloaded and verified); files git keeps from the clone.
+The result is built beside OUT and renamed into place whole; an existing OUT is refused
+unless ``force``. Nothing of the clone stays.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import CorruptObjectError, PathError, ScmError, TargetError
+from mlvc.objects.store import ObjectStore
+from mlvc.objects.tree import TreeEntry
+from mlvc.ops._remote import fetch_one
+from mlvc.ops.diff import SideView, TreeReader, side_of, tracked_outputs
+from mlvc.ops.ls import entry_at
+from mlvc.paths import is_within, normalize_rel
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.workspace.links import file_mode
+
+
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    out: str  # where the copy went
+    files: int
+    nbytes: int
+    rev: str | None  # the commit read
+
+    def to_json(self) -> dict:
+        return {"out": self.out, "files": self.files, "bytes": self.nbytes, "rev": self.rev}
+
+
+def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
+        cwd: Path | None = None, force: bool = False,
+        progress: Progress = NULL_PROGRESS) -> GetResult:
+    try:
+        rel = normalize_rel(path)
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    cwd = cwd or Path.cwd()
+    dest = (cwd / (out or os.path.basename(rel))).absolute()
+    if os.path.lexists(dest) and not force:
+        raise TargetError(f"'{out or os.path.basename(rel)}' exists already",
+                          hint="-o names another place; --force replaces it")
+    local = Path(cwd, url) if "://" not in url and Path(cwd, url).is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="mlvc-get-") as tmp:
+        clone = Path(tmp) / "repo"
+        _git("clone", "-q", "--no-checkout", str(local or url), str(clone))
+        _git("checkout", "-q", rev or "HEAD", "--", cwd=clone)  # (a detached checkout)
+        if not (clone / ".mlvc").is_dir():
+            raise TargetError(f"{url} is not an mlvc project (no .mlvc folder at its top)",
+                              hint="`git clone` it, or name the mlvc project's repository")
+        source = _source_cache(local)
+        with Repo.find(clone) as repo:
+            commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
+            staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
+            try:
+                files, nbytes = _copy_out(repo, rel, staged, source, progress)
+                if os.path.lexists(dest):  # (--force)
+                    shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() \
+                        else dest.unlink()
+                os.replace(staged, dest)
+            finally:
+                if os.path.lexists(staged):
+                    shutil.rmtree(staged) if staged.is_dir() else staged.unlink()
+    return GetResult(str(dest), files, nbytes, commit)
+
+
+def _git(*args: str, cwd: Path | None = None) -> None:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+        raise ScmError(f"git {args[0]} failed: {why}",
+                       hint="check the repository's url or path, and the revision")
+
+
+def _source_cache(local: Path | None) -> ObjectStore | None:
+    """REPO's own cache, when REPO is a folder on this machine with one (read only)."""
+    if local is None:
+        return None
+    cache = local / ".mlvc" / "cache"
+    return ObjectStore(cache) if (cache / "objects").is_dir() else None
+
+
+def _copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
+              progress: Progress) -> tuple[int, int]:
+    """Write ``rel`` of the clone (its checked-out revision) at ``staged``: (files, bytes)."""
+    view = SideView(repo, side_of(repo, None))
+    outs = tracked_outputs(view, view.lock)
+    owner = next((p for p in outs if is_within(rel, p)), None)
+    if owner is None:  # a file or folder git keeps
+        there = repo.root / rel
+        if not os.path.lexists(there):
+            raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git there",
+                              hint="`mlvc ls` in that project lists what mlvc tracks")
+        if there.is_dir():
+            shutil.copytree(there, staged, symlinks=True)
+            files = [p for p in staged.rglob("*") if p.is_file()]
+            return len(files), sum(p.stat().st_size for p in files)
+        shutil.copy2(there, staged)
+        return 1, staged.stat().st_size
+
+    def ensure(oid: str, size: int | None) -> str:
+        if not repo.cache.exists(oid):
+            if source is not None and source.exists(oid):
+                try:
+                    repo.cache.add_file_copy(source.path_str(oid), expected=oid)
+                except CorruptObjectError:
+                    pass  # (bad there: the remote may have it whole)
+            if not repo.cache.exists(oid):
+                fetch_one(repo, oid, size, rel, None)
+        return repo.cache.path_str(oid)
+
+    cached = TreeReader(repo, {})
+
+    def trees(oid: str):
+        ensure(oid, None)
+        return cached(oid)
+
+    entry = entry_at(trees, outs[owner][1], rel)
+    if entry.type != "dir":
+        shutil.copyfile(ensure(entry.oid, entry.size), staged)
+        os.chmod(staged, file_mode(entry.exec))
+        return 1, entry.size
+    wanted: list[tuple[Path, TreeEntry]] = []
+    stack = [(staged, entry.oid)]
+    while stack:
+        folder, oid = stack.pop()
+        folder.mkdir()
+        for e in trees(oid).entries:
+            if e.is_dir:
+                stack.append((folder / e.name, e.oid))
+            else:
+                wanted.append((folder / e.name, e))
+    with progress.phase("Copying", total=len(wanted)) as advance:
+        for target, e in wanted:
+            shutil.copyfile(ensure(e.oid, e.size), target)
+            os.chmod(target, file_mode(e.exec))
+            advance(1)
+    return len(wanted), sum(e.size for _, e in wanted)
+
