@@ -49,18 +49,34 @@ class GcResult:
 def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
        all_tags: bool = False, all_commits: bool = False, cloud: bool = False,
        remote: str | None = None, dry: bool = False, force: bool = False,
-       jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> GcResult:
+       projects: tuple[Path, ...] = (), jobs: int | None = None,
+       progress: Progress = NULL_PROGRESS) -> GcResult:
     """Delete what the workspace (always) and the chosen revisions do not use. Without
-    ``force`` (and not ``dry``), raises ConfirmationRequired once the plan is known."""
+    ``force`` (and not ``dry``), raises ConfirmationRequired once the plan is known.
+
+    ``projects``: other projects that share this cache (cache.dir, or a symlinked
+    .mlvc/cache): what they use, by the same rules, is kept too. A cache outside the project
+    may be shared, so gc refuses it until they are named (this project alone: itself)."""
     if not (workspace or all_branches or all_tags or all_commits):
         raise TargetError("gc needs to know what to keep",
                           hint="-w keeps what the workspace uses; -a, -T and -A also every "
                                "branch's, tag's or commit's")
     jobs = jobs or repo.jobs
+    cache = os.path.realpath(repo.cache_dir)
+    if not projects and not cache.startswith(os.path.realpath(repo.dot) + os.sep):
+        raise MlvcError(f"the cache is at {cache}, outside this project (cache.dir, or a "
+                        "symlink): other projects may keep data in it, and gc cannot see what "
+                        "they use",
+                        hint="name them with -p PATH (repeatable); `-p .` if this project "
+                             "alone uses that cache")
     with repo.lock(), ExitStack() as closing:
         revisions = len(repo.scm.revisions(all_branches, all_tags, all_commits)) \
             if (all_branches or all_tags or all_commits) and repo.scm is not None else 0
         used = _used(repo, all_branches, all_tags, all_commits)
+        for other in projects:
+            with Repo.find(other) as them:
+                if them.root != repo.root:
+                    used |= _used(them, all_branches, all_tags, all_commits)
         present = _cache_objects(repo)
         doomed = sorted(present.keys() - used)
         remote_doomed: list[str] = []

@@ -139,3 +139,24 @@ def test_cloud_deletes_on_the_remote_too_and_starts_its_index_again(project, tmp
     Project(clone).run("pull")
     assert Project(clone).read("d/a") == "changed"
     assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
+
+
+def test_a_cache_outside_the_project_may_be_shared(project, tmp_path):
+    shared = tmp_path / "shared-cache"
+    project.run("config", "cache.dir", str(shared))
+    other = Project(tmp_path / "other")
+    other.root.mkdir()
+    subprocess.run(["git", "init", "-q", str(other.root)], check=True)
+    other.run("init")
+    other.run("config", "cache.dir", str(shared))
+    other.gen({"theirs": "their bytes"})
+    other.run("add", "theirs")
+    old, new = two_versions(project)
+    theirs = oid_of(other, "theirs.mlvc")
+    r = project.run("gc", "-w", "-f", code=1)
+    assert "outside this project" in r.stderr and "-p" in r.stderr
+    done = gc(project, "-w", "-f", "-p", str(other.root))
+    assert len(done["removed"]) == 4 and theirs not in done["removed"]
+    assert (shared / "objects" / theirs[:2] / theirs[2:]).exists()
+    # `-p .`: "no other project uses it", taken at its word
+    assert gc(project, "-w", "-f", "-p", ".")["removed"] == [theirs]

@@ -420,12 +420,15 @@ def unprotect_cmd(paths, jobs, as_json):
 @click.option("-c", "--cloud", is_flag=True,
               help="Also delete what the kept revisions do not use from a remote.")
 @click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
+@click.option("-p", "--projects", multiple=True, metavar="PATH",
+              help="Another project sharing this cache: keep what it uses too (repeatable; "
+                   "needed when the cache is outside the project, `-p .` if none shares it).")
 @click.option("--dry", is_flag=True, help="Say what would be deleted; delete nothing.")
 @click.option("-f", "--force", is_flag=True, help="Delete without asking.")
 @jobs_option
 @json_option
-def gc_cmd(workspace, all_branches, all_tags, all_commits, cloud, remote, dry, force, jobs,
-           as_json):
+def gc_cmd(workspace, all_branches, all_tags, all_commits, cloud, remote, projects, dry, force,
+           jobs, as_json):
     """Delete cache objects that none of the kept revisions uses.
 
     The workspace is always kept; -a, -T and -A keep every branch's, tag's or commit's data
@@ -443,7 +446,7 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, cloud, remote, dry, f
         raise click.UsageError("-r/--remote goes with -c/--cloud")
     args = dict(workspace=workspace, all_branches=all_branches, all_tags=all_tags,
                 all_commits=all_commits, cloud=cloud, remote=remote, dry=dry, jobs=jobs,
-                progress=progress())
+                projects=tuple(settings().cwd / p for p in projects), progress=progress())
     with open_repo() as repo:
         try:
             result = gc(repo, force=force, **args)
