@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from mlvc.errors import PathError, TargetError
+from mlvc.errors import CorruptObjectError, PathError, TargetError
 
 __all__ = ["open", "read", "params_show"]
 
@@ -83,6 +83,7 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
     from mlvc.ops.diff import SideView, TreeReader, side_of, tracked_outputs
     from mlvc.ops.ls import entry_at
     from mlvc.paths import check_inside, is_within, normalize_rel, to_fs
+    from mlvc.workspace.verify import ObjectChecker
 
     try:
         rel = normalize_rel(str(path))
@@ -118,4 +119,11 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
                                "lists them")
     if not repo.cache.exists(entry.oid):
         fetch_one(repo, entry.oid, entry.size, rel, remote)
+    # Checked as status checks objects: by its verification record, else read and hashed.
+    check = ObjectChecker(repo.cache, repo.state).check([entry.oid], jobs=1)
+    if check.bad:
+        raise CorruptObjectError(entry.oid, f"'{rel}': object {entry.oid} is corrupt in the "
+                                            "cache",
+                                 hint="`mlvc verify` sets it aside; then `mlvc fetch` or "
+                                      "`mlvc.api` gets it again from a remote")
     return repo.cache.path_str(entry.oid)

@@ -80,3 +80,13 @@ def test_a_clone_reads_from_the_remote_verified(versions, tmp_path):
             obj.write_bytes(b"a,b\n6,6\n")
     with pytest.raises(MlvcError, match="could not give it"):
         mlvc.api.read("data/train.csv", repo=other)
+
+
+def test_a_corrupt_cache_object_is_refused_not_read(versions):
+    root = versions.root
+    for obj in (root / ".mlvc/cache/objects").rglob("*"):
+        if obj.is_file() and obj.read_bytes() == b"a,b\n1,2\n":
+            obj.chmod(0o644)
+            obj.write_bytes(b"a,b\n6,6\n")
+    with pytest.raises(MlvcError, match="is corrupt in the cache"):
+        mlvc.api.read("data/train.csv", repo=root, rev="v1")
