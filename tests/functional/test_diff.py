@@ -148,6 +148,11 @@ def test_files_renamed_added_deleted_between_revisions(project):
     assert [(d["path"], d["added"], d["old_oid"]) for d in doc["data"]] == [
         ("model.bin", ["model.bin"], None)]
     assert "model.bin (model.bin.mlvc): added" in project.run("diff").stdout
+    (project.root / "model.bin").unlink()
+    project.commit_all("three")
+    r = project.run("diff", "HEAD")
+    assert "model.bin (model.bin.mlvc): deleted" in r.stdout
+    assert "`mlvc checkout` (or `mlvc pull` in a fresh clone) puts it back" in r.stderr
 
 
 def test_a_folder_not_in_the_cache_is_told_not_guessed(project):

@@ -122,6 +122,10 @@ def _text(result) -> None:
                 echo(f"    {kind + ':':<10}{what}")
             if len(lines) > LIST_LIMIT:
                 echo(f"    … and {len(lines) - LIST_LIMIT} more (`--json` lists all)")
+        if result.b.sha is None and any(d.new_oid is None for d in result.data):
+            click.echo("hint: an output missing from the workspace shows as deleted; "
+                       "`mlvc checkout` (or `mlvc pull` in a fresh clone) puts it back",
+                       err=True)
     for title, changes in (("Params", result.params), ("Metrics", result.metrics)):
         if changes:
             echo(f"\n{title}:")
