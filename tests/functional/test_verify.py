@@ -13,6 +13,10 @@ def test_verify_sets_corrupt_objects_aside_and_commit_mends_them(project):
     r = project.run("verify")
     assert r.stdout.startswith("Verified 3 objects (") and r.stdout.endswith(
         " in the cache: all sound.\n")
+    stray = next((project.root / ".mlvc/cache/objects").iterdir()) / ".nfs0001"
+    stray.write_text("not an object")  # (a stray file is not an object: left alone)
+    assert project.run("verify").stdout.startswith("Verified 3 objects (")
+    assert stray.exists()
     oid = yaml.safe_load(project.read("d.mlvc"))["outs"][0]["oid"]
     manifest = json.loads((project.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]).read_text())
     a = next(e["oid"] for e in manifest["entries"] if e["name"] == "a")
