@@ -96,8 +96,9 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
                 trees: dict[str, bytes] | None = None) -> list[Stored]:
     """Hash each path (state DB first) and, when ``save``, copy it into the cache.
 
-    ``trees``, when given, gets the manifests built (oid -> bytes), which are written to the
-    cache only when ``save`` (``mlvc diff`` reads the workspace's folders from them).
+    ``trees``, when given and ``save`` is false, gets the manifests built (oid -> bytes),
+    which are then not written to the cache (``mlvc diff`` reads the workspace's folders from
+    them; sub-folders still clean by their marks are not built: the cache has theirs).
 
     A path whose ``recorded`` output still matches its clean mark (see marks.py) is that
     output, stored and unchanged: nothing more is read or written for it. Everything is
