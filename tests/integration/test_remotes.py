@@ -110,6 +110,22 @@ def tracked(project: Project, *prefixes: str) -> dict:
     return {k: v for k, v in snap.items() if k.startswith(prefixes or ("data", "model.pkl"))}
 
 
+def _two_runs(project: Project) -> str:
+    """A stage run with lr 1, then with lr 2 (committed): two run-cache records. Returns the
+    first run's output; each run appends to runs.log, removed here."""
+    project.gen({"params.yaml": "lr: 1\n", "mlvc.yaml": (
+        "stages:\n  train:\n"
+        "    cmd: (cat params.yaml; ls data) > model.out && echo run >> runs.log\n"
+        "    deps: [data]\n    params: [lr]\n    outs: [model.out]\n")})
+    project.run("repro")
+    first = project.read("model.out")
+    project.gen({"params.yaml": "lr: 2\n"})
+    project.run("repro")
+    (project.root / "runs.log").unlink()  # (each run logs; not for git)
+    project.commit_all("lr 2")
+    return first
+
+
 @pytest.fixture
 def pushed(project, remote) -> tuple[Project, RemoteSpec]:
     project.gen(DATA)
@@ -138,16 +154,7 @@ class TestRemoteContract:
     def test_run_cache_travels_so_a_teammate_restores_instead_of_running(self, pushed,
                                                                           tmp_path):
         project, remote = pushed
-        project.gen({"params.yaml": "lr: 1\n", "mlvc.yaml": (
-            "stages:\n  train:\n"
-            "    cmd: (cat params.yaml; ls data) > model.out && echo run >> runs.log\n"
-            "    deps: [data]\n    params: [lr]\n    outs: [model.out]\n")})
-        project.run("repro")
-        first = project.read("model.out")
-        project.gen({"params.yaml": "lr: 2\n"})
-        project.run("repro")
-        (project.root / "runs.log").unlink()
-        project.commit_all("lr 2")
+        first = _two_runs(project)
         doc = json.loads(project.run("push", "--run-cache", "--json").stdout)
         assert doc["runs"] == 2 and doc["failed"] == []
         again = json.loads(project.run("push", "--run-cache", "--json").stdout)
@@ -300,14 +307,7 @@ class TestRemoteContract:
 
     def test_gc_cloud_drops_the_run_records_whose_outputs_it_deletes(self, pushed, tmp_path):
         project, remote = pushed
-        project.gen({"params.yaml": "lr: 1\n", "mlvc.yaml": (
-            "stages:\n  train:\n"
-            "    cmd: cat params.yaml > model.out\n"
-            "    deps: [data]\n    params: [lr]\n    outs: [model.out]\n")})
-        project.run("repro")
-        project.gen({"params.yaml": "lr: 2\n"})
-        project.run("repro")
-        project.commit_all("lr 2")
+        _two_runs(project)
         assert json.loads(project.run("push", "--run-cache", "--json").stdout)["runs"] == 2
         doc = json.loads(project.run("gc", "-w", "-c", "-f", "--json").stdout)
         assert doc["runs_removed"] == 1 and len(doc["remote_removed"]) == 1  # lr 1's model
