@@ -45,7 +45,9 @@ class Side:
     def label(self) -> str:
         if self.sha is None:
             return "the workspace"
-        return self.name if self.sha.startswith(self.name) else f"{self.name} ({self.sha[:8]})"
+        if self.sha.startswith(self.name):  # (a sha as given, or every commit's with -A)
+            return self.name[:12]
+        return f"{self.name} ({self.sha[:8]})"
 
     def to_json(self) -> dict:
         return {"rev": self.name, "sha": self.sha}
