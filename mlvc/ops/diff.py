@@ -240,7 +240,15 @@ class SideView:
     @cached_property
     def lock(self) -> dict[str, LockEntry]:
         text = self.text(LOCK_FILE)
-        return {} if text is None else parse_lock(text, self.where(LOCK_FILE))
+        if text is None:
+            return {}
+        try:
+            return parse_lock(text, self.where(LOCK_FILE))
+        except MlvcError as exc:
+            if self.side.sha is None:  # (the workspace's: as every other command says)
+                raise
+            self.warnings.append(f"{exc.message} (its stages and their outputs are left out)")
+            return {}
 
     @cached_property
     def pipeline(self) -> Pipeline | None:

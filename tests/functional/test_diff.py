@@ -379,3 +379,15 @@ def test_a_project_in_a_sub_folder_of_the_git_repository(tmp_path):
     assert doc["data"][0]["modified"] == ["d/x"]
     assert json.loads(project.run("metrics", "show", "HEAD", "--json").stdout) == {
         "HEAD": {"m.json": {"m": 1}}}
+
+
+def test_an_old_revision_whose_lock_does_not_parse_is_left_out_with_a_warning(project):
+    project.gen({"mlvc.lock": "schema: 1\nstages: [broken\n", "d": {"a": "1"}})
+    project.run("add", "d")
+    project.commit_all("old")
+    (project.root / "mlvc.lock").unlink()
+    project.gen({"d": {"a": "2"}})
+    project.run("commit")
+    r = project.run("diff", "HEAD", "--json")
+    assert "warning: HEAD:mlvc.lock" in r.stderr and "left out" in r.stderr
+    assert json.loads(r.stdout)["data"][0]["modified"] == ["d/a"]
