@@ -95,6 +95,8 @@ class StatusResult:
     # With nothing tracked: pointer files git tracks that .mlvcignore leaves out, so that
     # mlvc passes them by (their outputs are then in no command's sight).
     hidden_pointers: tuple[RelPath, ...] = ()
+    # Why what was learned (hashes, marks) could not be remembered: a full disk, say.
+    unsaved: str | None = None
 
     @property
     def clean(self) -> bool:
@@ -111,11 +113,26 @@ class StatusResult:
                           for s in self.stages]}
         if self.hidden_pointers:
             doc["hidden_pointers"] = list(self.hidden_pointers)
+        if self.unsaved:
+            doc["unsaved"] = self.unsaved
         return doc
 
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
            jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> StatusResult:
+    """How the workspace and cache differ from what is recorded. A reader: what it learns
+    (hashes, marks) is remembered when the state DB can be written, and dropped (said in
+    ``unsaved``) when it cannot, as on a full disk."""
+    state = repo.state
+    was, state.best_effort = state.best_effort, True
+    try:
+        return _status(repo, targets, cwd, jobs, progress)
+    finally:
+        state.best_effort = was
+
+
+def _status(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int | None,
+            progress: Progress) -> StatusResult:
     jobs = jobs or repo.jobs
     started = time.time_ns()
     paths, here = user_targets(repo, targets or [], cwd)
@@ -149,7 +166,8 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
         # of git only here: a status with outputs would pay a git command for it.)
         hidden = tuple(p for p in repo.scm.tracked_like(f"*{POINTER_SUFFIX}")
                        if repo.ignore.is_ignored(p))
-    return StatusResult(_merged([results[i] for i in range(len(selected))]), stages, hidden)
+    return StatusResult(_merged([results[i] for i in range(len(selected))]), stages, hidden,
+                        repo.state.unsaved)
 
 
 def _merged(outs: list[OutStatus]) -> tuple[OutStatus, ...]:

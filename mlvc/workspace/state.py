@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
@@ -108,6 +108,15 @@ def transaction(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqli
         conn.execute("COMMIT")
 
 
+# SQLite's names for a database that cannot be written now (full disk, read-only, I/O error)
+_UNWRITABLE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
+
+
+def _unwritable(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite failed because the database cannot be written now."""
+    return (getattr(exc, "sqlite_errorname", "") or "").startswith(_UNWRITABLE)
+
+
 def select_keys(conn: sqlite3.Connection, sql: str, keys: Iterable[str | int]) -> Iterator[tuple]:
     """Run ``sql`` (with ``IN ({})``) for ``keys``, 500 bound parameters at a time."""
     keys_list = list(keys)
@@ -130,14 +139,34 @@ class StateDB:
                                      isolation_level=None)
         self._lock = threading.Lock()
         self._used: dict[str, tuple[int, int]] = {}  # listings read: (when, size), unwritten
+        # Commands that only read the data (status, diff…) set ``best_effort``: what they
+        # would remember (hashes, marks) is then dropped, not an error, when the database
+        # cannot be written (a full disk, a read-only .mlvc/tmp); ``unsaved`` says why.
+        self.best_effort = False
+        self.unsaved: str | None = None
         # (A new database takes it at once: pages freed by dropping listings go back to the
         # file system. An older one takes it when rewritten: see _vacuum_once.)
-        self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._rowid_tables()
-        self._vacuum_once()
+        try:
+            self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._rowid_tables()
+            self._vacuum_once()
+        except sqlite3.OperationalError as exc:
+            # A database made before that cannot be written now (a full disk) can still be
+            # read: readers go on (see best_effort), and the first write fails as it would.
+            if not _unwritable(exc) or not self._has_schema():
+                raise
+            self.unsaved = str(exc)
+
+    def _has_schema(self) -> bool:
+        try:
+            names = {n for (n,) in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error:
+            return False
+        return {"files", "objects", "marks", "listings"} <= names
 
     def _without_rowid(self) -> list[str]:
         return [name for name, sql in self._conn.execute(
@@ -182,6 +211,18 @@ class StateDB:
                 pass
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+
+    def _in_transaction(self, work: Callable[[sqlite3.Connection], object]) -> object:
+        """``work(conn)`` in one :func:`transaction`; with ``best_effort``, a database that
+        cannot be written is left as it was (None returned) and why noted in ``unsaved``."""
+        try:
+            with transaction(self._conn, self._lock) as conn:
+                return work(conn)
+        except sqlite3.OperationalError as exc:
+            if not (self.best_effort and _unwritable(exc)):
+                raise
+            self.unsaved = str(exc)
+            return None
 
     def close(self) -> None:
         if self._used:
@@ -340,10 +381,12 @@ class StateDB:
         """
         key = oid + self.LISTING_V2
         self._used[key] = (time.time_ns(), len(data))
-        with transaction(self._conn, self._lock) as conn:
+        def work(conn: sqlite3.Connection) -> int:
             conn.execute("INSERT OR REPLACE INTO listings VALUES (?, ?)", (key, data))
             self._write_used(conn)
-            dropped = self._prune_listings(conn)
+            return self._prune_listings(conn)
+
+        dropped = self._in_transaction(work)
         if dropped:
             # (sqlite3_exec runs it to the end; a cursor would free one page per call)
             with self._lock:
@@ -417,5 +460,4 @@ class StateDB:
         """Run ``sql`` for every row of ``data`` in one transaction (none when empty)."""
         if not data:
             return
-        with transaction(self._conn, self._lock) as conn:
-            conn.executemany(sql, data)
+        self._in_transaction(lambda conn: conn.executemany(sql, data))

@@ -1,5 +1,6 @@
 """SPEC 4.1 and 4.2: add, status, and the state DB answering for unchanged files."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -615,3 +616,31 @@ def test_status_says_when_mlvcignore_hides_every_pointer_file(project):
             "sub/x.mlvc") in r.stderr
     assert json.loads(project.run("status", "--json").stdout)["hidden_pointers"] == [
         "sub/x.mlvc"]
+
+
+def test_status_on_a_full_disk_reports_and_says_it_remembered_nothing(project, monkeypatch):
+    """A reader: its state DB writes are a cache of hashes; a full disk drops them (with a
+    warning) instead of failing the status. Writers still fail on it."""
+    import sqlite3
+
+    from mlvc.workspace import state as state_mod
+
+    project.gen({"d": {"a": "1"}})
+    project.run("add", "d")
+    project.gen({"d": {"a": "2"}})
+    real = state_mod.transaction
+
+    def full(conn, lock):
+        exc = sqlite3.OperationalError("database or disk is full")
+        exc.sqlite_errorname = "SQLITE_FULL"
+        raise exc
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(state_mod, "transaction", contextlib.contextmanager(full))
+    r = project.run("status")
+    assert "modified:         d/a" in r.stdout
+    assert "warning: could not remember what this status learned" in r.stderr
+    assert "database or disk is full" in r.stderr
+    assert project.run("add", "d", code=1).stderr.startswith("error: ")
+    monkeypatch.setattr(state_mod, "transaction", real)
+    assert "modified:         d/a" in project.run("status").stdout

@@ -162,6 +162,10 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     with open_repo() as repo:
         result = status(repo, list(targets), cwd=s.cwd, jobs=jobs,
                         progress=progress(quiet))
+    if result.unsaved and not quiet:
+        click.echo(f"warning: could not remember what this status learned in "
+                   f".mlvc/tmp/state.db ({printable(result.unsaved)}): the next command "
+                   "hashes those files again", err=True)
     if as_json:
         echo_json(result.to_json())
     elif not quiet:
