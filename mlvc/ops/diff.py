@@ -11,6 +11,10 @@ tracked output; equal sub-folders are skipped by their oids), the params and met
 values differ, the stages whose ``mlvc.lock`` entries differ, and for each changed metrics
 file a *trace*: the stage that wrote it, which of its recorded inputs changed, and through
 the stages that made those inputs, back to the data, code and params that changed.
+
+Also here: ``params``/``metrics`` ``show`` and ``diff`` (:func:`show_values`,
+:func:`diff_values`), and the reading of a side that ``ls``, ``get`` and ``mlvc.api`` share
+(:class:`SideView`, :func:`side_of`, :func:`tracked_outputs`, :class:`TreeReader`).
 """
 
 from __future__ import annotations
