@@ -19,7 +19,7 @@ import xxhash
 
 from mlvc.errors import CorruptObjectError, ObjectMissingError
 from mlvc.fsutil import NewFile, write_all
-from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file
+from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file, is_oid
 from mlvc.objects.tree import Tree
 
 OBJECT_MODE = 0o444
@@ -68,6 +68,8 @@ class ObjectStore:
         return oid[2:] in names
 
     def iter_oids(self) -> Iterator[str]:
+        """Every object in the store, in oid order (a stray file among them, not named as
+        an object is, is not one)."""
         if not self.objects_dir.is_dir():
             return
         for prefix in sorted(os.listdir(self.objects_dir)):
@@ -75,7 +77,8 @@ class ObjectStore:
             if len(prefix) != 2 or not folder.is_dir():
                 continue
             for rest in sorted(os.listdir(folder)):
-                yield prefix + rest
+                if is_oid(prefix + rest):
+                    yield prefix + rest
 
     def _ensure_dirs(self, oid: str) -> None:
         prefix = oid[:2]

@@ -24,6 +24,7 @@ from mlvc.errors import ConfirmationRequired, MlvcError, TargetError
 from mlvc.objects.oid import is_oid
 from mlvc.ops._objects import collect_sources, expand
 from mlvc.paths import to_fs
+from mlvc.pipeline.runcache import RunCache, parse_record
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 
@@ -77,8 +78,7 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
             with Repo.find(other) as them:
                 if them.root != repo.root:
                     used |= _used(them, all_branches, all_tags, all_commits)
-        present = _cache_objects(repo)
-        doomed = sorted(present.keys() - used)
+        doomed = sorted(set(repo.cache.iter_oids()) - used)
         remote_doomed: list[str] = []
         if cloud:
             from mlvc.ops._remote import connect, unreachable
@@ -96,19 +96,22 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                 "kept revisions do not use",
                 hint="--dry tells what would go (with --json, which objects); -f deletes "
                      "without asking")
-        runs = _runs_to_drop(repo, set(doomed))
+        freed = sum(os.lstat(repo.cache.path_str(o)).st_size for o in doomed)
+        runs = _runs_naming(RunCache(repo.cache_dir).records().items(), set(doomed))
         if not dry:
             _delete_local(repo, doomed, runs, progress)
             if remote_doomed:
                 try:
                     store.renew_epoch()  # (first: every clone's index of it starts again)
                     index.sync_epoch(store.epoch())
-                    for key in _remote_runs_to_drop(store, set(remote_doomed)):
+                    records = ((k, parse_record(store.read_run(k)))
+                               for k in sorted(store.run_keys()))
+                    for key in _runs_naming(records, set(remote_doomed)):
                         store.delete_run(key)  # (before their objects, as in the cache)
                     store.delete_objects(remote_doomed, progress)
                 except Exception as exc:  # noqa: BLE001 - as above
                     raise unreachable(store, exc) from exc
-    return GcResult(revisions, len(used), tuple(doomed), sum(present[o] for o in doomed),
+    return GcResult(revisions, len(used), tuple(doomed), freed,
                     len(runs), store.name if cloud else None, tuple(remote_doomed), dry)
 
 
@@ -185,55 +188,15 @@ def _links_below(fs: Path) -> list[str]:
     return links
 
 
-def _cache_objects(repo: Repo) -> dict[str, int]:
-    """Every object in the cache, with its size."""
-    found: dict[str, int] = {}
-    root = repo.cache.objects_dir
-    if not root.is_dir():
-        return found
-    with os.scandir(root) as shards:
-        for shard in shards:
-            if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
-                continue
-            with os.scandir(shard.path) as entries:
-                for e in entries:
-                    oid = shard.name + e.name
-                    if is_oid(oid) and e.is_file(follow_symlinks=False):
-                        found[oid] = e.stat(follow_symlinks=False).st_size
-    return found
-
-
-def _runs_to_drop(repo: Repo, doomed: set[str]) -> list[str]:
-    """Run-cache records that need an object about to be deleted."""
-    from mlvc.ops._remote import run_cache_oids
-    from mlvc.pipeline.runcache import RunCache
-
-    if not doomed:
-        return []
-    drop = []
-    for key, outs in RunCache(repo.cache_dir).records().items():
-        need = run_cache_oids(repo, outs)
-        if need is not None and need & doomed:
-            drop.append(key)
-    return drop
-
-
-def _remote_runs_to_drop(store, doomed: set[str]) -> list[str]:
-    """The remote's run-cache records naming an output object about to be deleted there (a
-    folder's manifest stands for its files: a kept manifest keeps everything below it)."""
-    from mlvc.pipeline.runcache import parse_record
-
-    drop = []
-    for key in sorted(store.run_keys()):
-        outs = parse_record(store.read_run(key))
-        if outs is not None and any(o.oid in doomed for o in outs):
-            drop.append(key)
-    return drop
+def _runs_naming(records, doomed: set[str]) -> list[str]:
+    """Of ``(key, outputs)`` run-cache records, those that name an output object about to be
+    deleted. (A folder's manifest stands for its files: one that is kept was looked into,
+    and so everything below it is kept too.)"""
+    return [key for key, outs in records
+            if outs is not None and any(o.oid in doomed for o in outs)]
 
 
 def _delete_local(repo: Repo, doomed: list[str], runs: list[str], progress: Progress) -> None:
-    from mlvc.pipeline.runcache import RunCache
-
     run_cache = RunCache(repo.cache_dir)
     for key in runs:  # (first: a record never outlives its objects)
         run_cache.delete(key)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from mlvc.objects.oid import hash_file, is_oid
+from mlvc.objects.oid import hash_file
 from mlvc.parallel import run_batched
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -50,7 +50,7 @@ def verify(repo: Repo, *, remote: str | None = None, cloud: bool = False,
     if cloud:
         return _verify_remote(repo, remote, jobs, progress)
     with repo.lock():
-        oids = [o for o in repo.cache.iter_oids() if is_oid(o)]  # (not a stray file)
+        oids = list(repo.cache.iter_oids())
         paths = [repo.cache.path_str(o) for o in oids]
         sizes = {p: os.lstat(p).st_size for p in paths}
         # Reading and hashing: CPU-bound for small objects, one forked worker per core.
