@@ -79,10 +79,10 @@ def _repo(where: str | os.PathLike[str] | None):
 
 def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:
     """The cache object (or workspace file) to read, as a path; or the bytes git keeps."""
-    from mlvc.ops._remote import fetch_one
-    from mlvc.ops.diff import SideView, TreeReader, side_of, tracked_outputs
+    from mlvc.ops._remote import fetch_objects
+    from mlvc.ops.diff import SideView, TreeReader, side_of
     from mlvc.ops.ls import entry_at
-    from mlvc.paths import check_inside, is_within, normalize_rel, to_fs
+    from mlvc.paths import check_inside, normalize_rel, to_fs
     from mlvc.workspace.verify import ObjectChecker
 
     try:
@@ -94,31 +94,24 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
         if fs.is_file():
             check_inside(repo.root, rel)
             return str(fs)
-    side = side_of(repo, rev)
-    view = SideView(repo, side)
-    outs = tracked_outputs(view, view.lock)
-    owner = next((p for p in outs if is_within(rel, p)), None)
+    view = SideView(repo, side_of(repo, rev))
+    held = view.holding(rel)
     where = "the workspace" if rev is None else rev
-    if owner is None:
+    if held is None:
         data = view.read(rel) if rev is not None else None
         if data is None:
             raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git at {where}",
                               hint="`mlvc ls` lists what mlvc tracks")
         return data
-    cached = TreeReader(repo, {})
-
-    def trees(oid: str):  # (a folder's manifest the cache lacks comes from the remote too)
-        if not repo.cache.exists(oid):
-            fetch_one(repo, oid, None, rel, remote)
-        return cached(oid)
-
-    entry = entry_at(trees, outs[owner][1], rel)
+    # (a folder's manifest the cache lacks comes from the remote too)
+    trees = TreeReader(repo, fetch=lambda oid: fetch_objects(repo, [(oid, None)], rel, remote))
+    entry = entry_at(trees, held[1], rel)
     if entry.type == "dir":
         raise TargetError(f"'{rel}' is a folder at {where}: open one of its files",
                           hint=f"`mlvc ls {rel}{'' if rev is None else ' --rev ' + rev}` "
                                "lists them")
     if not repo.cache.exists(entry.oid):
-        fetch_one(repo, entry.oid, entry.size, rel, remote)
+        fetch_objects(repo, [(entry.oid, entry.size)], rel, remote)
     # Checked as status checks objects: by its verification record, else read and hashed.
     check = ObjectChecker(repo.cache, repo.state).check([entry.oid], jobs=1)
     if check.bad:

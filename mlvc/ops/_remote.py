@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mlvc.errors import NO_SPACE, NO_SPACE_HINT, MlvcError, RemoteError
 from mlvc.ops._objects import Objects
 from mlvc.paths import RelPath
+from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote import open_remote
 from mlvc.remote.fs import Failure, Remote
 from mlvc.remote.index import RemoteIndex, index_path
@@ -136,34 +137,48 @@ def run_cache_oids(repo: Repo, outs) -> set[str] | None:
     return need if all(repo.cache.has(o) for o in need) else None
 
 
-def fetch_one(repo: Repo, oid: str, size: int | None, rel: str, remote: str | None) -> None:
-    """Download object ``oid`` into the cache, verified; ``size`` None for a folder's
-    manifest (read whole: its size is recorded nowhere)."""
+def fetch_objects(repo: Repo, items: list[tuple[str, int | None]], what: str,
+                  remote: str | None = None, jobs: int | None = None,
+                  progress: Progress = NULL_PROGRESS) -> None:
+    """Download ``(oid, size)`` objects into the cache, verified, over one connection to
+    ``remote`` (files in one batched transfer); ``size`` None for a folder's manifest (read
+    whole: its size is recorded nowhere). ``what`` names the data in the error, which lists
+    what could not be had."""
     from mlvc.errors import CorruptObjectError
     from mlvc.workspace.state import StatKey
 
+    if not items:
+        return
     store, index = connect(repo, remote)
-    why = None
+    failed: list[tuple[str, str]] = []
     try:
         with repo.lock():
+            stored: list = []
             try:
-                if size is None:
-                    stored = [(oid, StatKey(*repo.cache.write(store.read_object(oid), oid)))]
-                else:
-                    got = store.download([(oid, size)], repo.cache)
-                    stored = list(got.stored)
-                    why = got.failed[0].reason if got.failed else None
-            except FileNotFoundError:
-                why = "missing on the remote"
-            except CorruptObjectError:
-                why = "its bytes on the remote do not match its oid"
+                for oid, size in items:
+                    if size is not None:
+                        continue
+                    try:
+                        data = store.read_object(oid)
+                    except FileNotFoundError:
+                        failed.append((oid, "missing on the remote"))
+                    except CorruptObjectError:
+                        failed.append((oid, "its bytes on the remote do not match its oid"))
+                    else:
+                        stored.append((oid, StatKey(*repo.cache.write(data, oid))))
+                files = [(o, n) for o, n in items if n is not None]
+                if files:
+                    got = store.download(files, repo.cache, jobs or repo.jobs, progress)
+                    stored += got.stored
+                    failed += [(f.oid, f.reason) for f in got.failed]
             except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
                 raise unreachable(store, exc) from exc
-            repo.state.put_objects(stored if why is None else [])
+            repo.state.put_objects(stored)
     finally:
         index.close()
-    if why is not None:
-        raise RemoteError(f"'{rel}' (object {oid}) is not in the cache, and remote "
-                          f"'{store.name}' could not give it: {why}",
+    if failed:
+        (oid, why), more = failed[0], len(failed) - 1
+        raise RemoteError(f"'{what}' (object {oid}) is not in the cache, and remote "
+                          f"'{store.name}' could not give it: {why}"
+                          + (f" (and {more} more objects)" if more else ""),
                           hint="`mlvc push` it from a clone whose cache has it")
-

@@ -20,12 +20,14 @@ Also here: ``params``/``metrics`` ``show`` and ``diff`` (:func:`show_values`,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from mlvc.errors import FormatError, MlvcError, PathError, ScmError, TargetError
 from mlvc.objects.tree import Tree, TreeEntry
+from mlvc.ops._outputs import valid_trees
 from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
 from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE
 from mlvc.pipeline.lockfile import LockEntry, parse_lock
@@ -33,6 +35,7 @@ from mlvc.pipeline.model import Pipeline
 from mlvc.pipeline.params import flatten, parse_params
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
+from mlvc.workspace.compare import flatten as flatten_tree
 from mlvc.workspace.pointer import POINTER_SUFFIX, Out, parse_pointer
 
 WORKSPACE = "workspace"
@@ -267,6 +270,17 @@ class SideView:
             self.warnings.append(f"{exc.message} (its params, metrics and stages are left out)")
             return None
 
+    @cached_property
+    def outputs(self) -> dict[RelPath, tuple[RelPath, Out]]:
+        """Every tracked output this side records (see :func:`tracked_outputs`)."""
+        return tracked_outputs(self, self.lock)
+
+    def holding(self, path: RelPath) -> tuple[RelPath, Out] | None:
+        """(pointer file, recorded output) of the tracked output that is ``path`` or holds
+        it; None when ``path`` is in none."""
+        owner = next((p for p in self.outputs if is_within(path, p)), None)
+        return None if owner is None else self.outputs[owner]
+
     def pointer_outs(self) -> dict[RelPath, tuple[RelPath, Out]]:
         """Output path -> (pointer file, recorded out), of this side's pointer files."""
         found: dict[RelPath, tuple[RelPath, Out]] = {}
@@ -334,26 +348,33 @@ def _workspace_now(repo: Repo, outs: dict[RelPath, tuple[RelPath, Out]], jobs: i
 
 
 class TreeReader:
-    """Manifests by oid: those built from the workspace, else the cache's (whose shape is
-    checked once: the state DB remembers the manifests found valid, as for checkout)."""
+    """Manifests by oid, read as :meth:`ObjectStore.read_tree` reads them (so that
+    :func:`~mlvc.workspace.compare.flatten` takes it): those built from the workspace
+    (``built``) as they are, else the cache's, each one's shape checked once (the state DB's
+    ``valid_trees``, as for checkout); ``fetch`` first gets one the cache lacks (from a
+    remote)."""
 
-    def __init__(self, repo: Repo, built: dict[str, bytes]) -> None:
+    def __init__(self, repo: Repo, built: dict[str, bytes] | None = None,
+                 fetch: Callable[[str], None] | None = None) -> None:
         self.repo = repo
-        self.built = built
-        self.newly_valid: set[str] = set()
+        self.built = built or {}
+        self.fetch = fetch
+        self.valid = valid_trees(repo)
+        self.read: set[str] = set()
 
-    def __call__(self, oid: str) -> Tree:
+    def read_tree(self, oid: str, validated: bool = False) -> Tree:
         data = self.built.get(oid)
         if data is not None:
             return Tree.from_trusted_bytes(data)
-        valid = bool(self.repo.state.valid_trees([oid]))
-        tree = self.repo.cache.read_tree(oid, validated=valid)
-        if not valid:
-            self.newly_valid.add(oid)
+        if self.fetch is not None and not self.repo.cache.exists(oid):
+            self.fetch(oid)
+        tree = self.repo.cache.read_tree(oid, validated=validated or oid in self.valid)
+        self.read.add(oid)
         return tree
 
     def remember(self) -> None:
-        self.repo.state.put_valid_trees(self.newly_valid)
+        """Record the manifests read as valid (they passed, or they would have raised)."""
+        self.repo.state.put_valid_trees(self.read)
 
 
 def _data_changes(trees: TreeReader, old: dict[RelPath, tuple[RelPath, Out]],
@@ -386,9 +407,9 @@ def _compare_out(trees: TreeReader, path: RelPath, pointer: RelPath, a: Out | No
             found.modified.append((path, a.oid, b.oid))
         else:
             if a is not None:
-                found.deleted += _files_of(trees, a, path)
+                found.deleted += _files_of(trees, a)
             if b is not None:
-                found.added += _files_of(trees, b, path)
+                found.added += _files_of(trees, b)
     except MlvcError as exc:
         return DataChange(path, pointer, a and a.oid, b and b.oid,
                           unknown=f"{exc.message}; `mlvc fetch` (with -a, -T or -A for other "
@@ -423,8 +444,8 @@ class _Found:
 
 def _compare_trees(trees: TreeReader, a_oid: str, b_oid: str, prefix: RelPath,
                    found: _Found) -> None:
-    a = {e.name: e for e in trees(a_oid).entries}
-    b = {e.name: e for e in trees(b_oid).entries}
+    a = {e.name: e for e in trees.read_tree(a_oid).entries}
+    b = {e.name: e for e in trees.read_tree(b_oid).entries}
     for name in sorted(a.keys() | b.keys()):
         x, y = a.get(name), b.get(name)
         path = f"{prefix}/{name}"
@@ -438,25 +459,18 @@ def _compare_trees(trees: TreeReader, a_oid: str, b_oid: str, prefix: RelPath,
                 found.modified.append((path, x.oid, y.oid))
                 continue
         if x is not None:
-            found.deleted += _entry_files(trees, x, path)
+            found.deleted += _files_of(trees, _as_out(path, x))
         if y is not None:
-            found.added += _entry_files(trees, y, path)
+            found.added += _files_of(trees, _as_out(path, y))
 
 
-def _files_of(trees: TreeReader, out: Out, path: RelPath) -> list[tuple[RelPath, str]]:
-    if out.type == "file":
-        return [(path, out.oid)]
-    return _entry_files(trees, TreeEntry("", "dir", out.oid, out.size), path)
+def _files_of(trees: TreeReader, out: Out) -> list[tuple[RelPath, str]]:
+    """(path, oid) of every file of the output (or folder entry) ``out``."""
+    return [(p, w.oid) for p, w in flatten_tree(trees, out).files.items()]
 
 
-def _entry_files(trees: TreeReader, entry: TreeEntry, path: RelPath
-                 ) -> list[tuple[RelPath, str]]:
-    if not entry.is_dir:
-        return [(path, entry.oid)]
-    files = []
-    for e in trees(entry.oid).entries:
-        files += _entry_files(trees, e, f"{path}/{e.name}")
-    return files
+def _as_out(path: RelPath, entry: TreeEntry) -> Out:
+    return Out(path, entry.oid, entry.type, entry.size, entry.nfiles or 1, entry.exec)
 
 
 def _restricted(change: DataChange, targets: list[RelPath]) -> DataChange | None:
@@ -686,8 +700,7 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
                 raise TargetError(exc.message, hint=exc.hint) from None
 
     old_lock, new_lock = old.lock, new.lock
-    old_outs = tracked_outputs(old, old_lock)
-    new_outs = tracked_outputs(new, new_lock)
+    old_outs, new_outs = old.outputs, new.outputs
     built: dict[str, bytes] = {}
     if new_side.sha is None:
         new_outs = _workspace_now(repo, new_outs, jobs, progress, built)

@@ -20,14 +20,15 @@ from pathlib import Path
 
 from mlvc.errors import CorruptObjectError, PathError, ScmError, TargetError
 from mlvc.objects.store import ObjectStore
-from mlvc.objects.tree import TreeEntry
-from mlvc.ops._remote import fetch_one
-from mlvc.ops.diff import SideView, TreeReader, side_of, tracked_outputs
+from mlvc.ops._remote import fetch_objects
+from mlvc.ops.diff import SideView, TreeReader, side_of
 from mlvc.ops.ls import entry_at
-from mlvc.paths import is_within, normalize_rel
+from mlvc.paths import normalize_rel
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
+from mlvc.workspace.compare import flatten
 from mlvc.workspace.links import file_mode
+from mlvc.workspace.pointer import Out
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,8 @@ def _source_cache(local: Path | None) -> ObjectStore | None:
 def _copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
               progress: Progress) -> tuple[int, int]:
     """Write ``rel`` of the clone (its checked-out revision) at ``staged``: (files, bytes)."""
-    view = SideView(repo, side_of(repo, None))
-    outs = tracked_outputs(view, view.lock)
-    owner = next((p for p in outs if is_within(rel, p)), None)
-    if owner is None:  # a file or folder git keeps
+    held = SideView(repo, side_of(repo, None)).holding(rel)
+    if held is None:  # a file or folder git keeps
         there = repo.root / rel
         if not os.path.lexists(there):
             raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git there",
@@ -111,42 +110,36 @@ def _copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
         shutil.copy2(there, staged)
         return 1, staged.stat().st_size
 
-    def ensure(oid: str, size: int | None) -> str:
-        if not repo.cache.exists(oid):
-            if source is not None and source.exists(oid):
-                try:
-                    repo.cache.add_file_copy(source.path_str(oid), expected=oid)
-                except CorruptObjectError:
-                    pass  # (bad there: the remote may have it whole)
-            if not repo.cache.exists(oid):
-                fetch_one(repo, oid, size, rel, None)
-        return repo.cache.path_str(oid)
+    def have(items: list[tuple[str, int | None]]) -> None:
+        """The objects in the clone's cache: from REPO's cache when it has them whole,
+        else all at once from REPO's remote."""
+        wanted = [(oid, size) for oid, size in items if not repo.cache.exists(oid)]
+        if source is not None:
+            for oid, _ in wanted:
+                if source.exists(oid):
+                    try:
+                        repo.cache.add_file_copy(source.path_str(oid), expected=oid)
+                    except CorruptObjectError:
+                        pass  # (bad there: the remote may have it whole)
+        fetch_objects(repo, [(o, n) for o, n in wanted if not repo.cache.exists(o)], rel,
+                      progress=progress)
 
-    cached = TreeReader(repo, {})
-
-    def trees(oid: str):
-        ensure(oid, None)
-        return cached(oid)
-
-    entry = entry_at(trees, outs[owner][1], rel)
+    trees = TreeReader(repo, fetch=lambda oid: have([(oid, None)]))
+    entry = entry_at(trees, held[1], rel)
     if entry.type != "dir":
-        shutil.copyfile(ensure(entry.oid, entry.size), staged)
+        have([(entry.oid, entry.size)])
+        shutil.copyfile(repo.cache.path_str(entry.oid), staged)
         os.chmod(staged, file_mode(entry.exec))
         return 1, entry.size
-    wanted: list[tuple[Path, TreeEntry]] = []
-    stack = [(staged, entry.oid)]
-    while stack:
-        folder, oid = stack.pop()
-        folder.mkdir()
-        for e in trees(oid).entries:
-            if e.is_dir:
-                stack.append((folder / e.name, e.oid))
-            else:
-                wanted.append((folder / e.name, e))
-    with progress.phase("Copying", total=len(wanted)) as advance:
-        for target, e in wanted:
-            shutil.copyfile(ensure(e.oid, e.size), target)
-            os.chmod(target, file_mode(e.exec))
+    rec = flatten(trees, Out(rel, entry.oid, "dir", entry.size, entry.nfiles))
+    have([(w.oid, w.size) for w in rec.files.values()])
+    cut = len(rel) + 1
+    for folder in sorted(rec.dirs):  # (empty ones too)
+        (staged / folder[cut:]).mkdir(parents=True, exist_ok=True)
+    with progress.phase("Copying", total=len(rec.files)) as advance:
+        for path, want in rec.files.items():
+            target = staged / path[cut:]
+            shutil.copyfile(repo.cache.path_str(want.oid), target)
+            os.chmod(target, file_mode(want.exec))
             advance(1)
-    return len(wanted), sum(e.size for _, e in wanted)
-
+    return len(rec.files), sum(w.size for w in rec.files.values())

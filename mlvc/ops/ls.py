@@ -9,9 +9,10 @@ from pathlib import Path
 
 from mlvc.errors import MlvcError, PathError, TargetError
 from mlvc.objects.tree import TreeEntry
-from mlvc.ops.diff import Side, SideView, TreeReader, side_of, tracked_outputs
+from mlvc.ops.diff import Side, SideView, TreeReader, side_of
 from mlvc.paths import RelPath, from_user, is_within
 from mlvc.repo import Repo
+from mlvc.workspace.compare import flatten
 from mlvc.workspace.pointer import Out
 
 
@@ -55,25 +56,24 @@ def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
     files and lock, as recorded)."""
     side = side_of(repo, rev)
     view = SideView(repo, side)
-    outs = tracked_outputs(view, view.lock)
     try:
         target = from_user(repo.root, path or ".", cwd)
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
-    trees = TreeReader(repo, {})
+    trees = TreeReader(repo)
     try:
-        owner = next((p for p in outs if is_within(target, p)), None) if target else None
-        if owner is not None:
-            entries = _inside(trees, outs[owner][1], target, recursive)
+        held = view.holding(target)
+        if held is not None:
+            entries = _inside(trees, held[1], target, recursive)
         else:
-            below = sorted(p for p in outs if not target or is_within(p, target))
+            below = sorted(p for p in view.outputs if is_within(p, target))
             if not below:
                 where = "" if side.sha is None else f" at {side.name}"
                 raise TargetError(f"'{path}' is not tracked by mlvc{where}",
                                   hint="`mlvc ls` lists what is tracked")
             entries = []
             for p in below:
-                pointer, out = outs[p]
+                pointer, out = view.outputs[p]
                 if recursive and out.type == "dir":
                     entries += _inside(trees, out, p, True)
                 else:
@@ -95,13 +95,17 @@ def _entry(out: Out, pointer: RelPath | None) -> Entry:
 
 def _inside(trees: TreeReader, out: Out, target: RelPath, recursive: bool) -> list[Entry]:
     """The entries of ``target``, inside the output ``out`` (or ``target`` itself when it
-    is a file), from the manifests."""
+    is a file), from the manifests; with ``recursive``, every file below it."""
     if out.type == "file":
         return [_entry(out, None)]
     node = entry_at(trees, out, target)
     if node.type != "dir":
         return [Entry(target, "file", node.oid, node.size, None, node.exec)]
-    return _listed(trees, node.oid, target, recursive)
+    if recursive:
+        files = flatten(trees, Out(target, node.oid, "dir", node.size, node.nfiles)).files
+        return [Entry(p, "file", w.oid, w.size, None, w.exec) for p, w in sorted(files.items())]
+    return [Entry(f"{target}/{e.name}", e.type, e.oid, e.size, e.nfiles if e.is_dir else None,
+                  e.exec) for e in trees.read_tree(node.oid).entries]
 
 
 def entry_at(trees: TreeReader, out: Out, target: RelPath) -> TreeEntry:
@@ -111,21 +115,9 @@ def entry_at(trees: TreeReader, out: Out, target: RelPath) -> TreeEntry:
     rest = target[len(out.path):].lstrip("/")
     for name in rest.split("/") if rest else ():
         found = None if node.type != "dir" else next(
-            (e for e in trees(node.oid).entries if e.name == name), None)
+            (e for e in trees.read_tree(node.oid).entries if e.name == name), None)
         if found is None:
             raise TargetError(f"'{target}' is not in the recorded '{out.path}'",
                               hint=f"`mlvc ls {out.path}` lists what it holds")
         node = found
     return node
-
-
-def _listed(trees: TreeReader, oid: str, prefix: RelPath, recursive: bool) -> list[Entry]:
-    entries = []
-    for e in trees(oid).entries:
-        path = f"{prefix}/{e.name}"
-        if e.is_dir and recursive:
-            entries += _listed(trees, e.oid, path, True)
-        else:
-            entries.append(Entry(path, e.type, e.oid, e.size, e.nfiles if e.is_dir else None,
-                                 e.exec))
-    return entries

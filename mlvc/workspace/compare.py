@@ -7,10 +7,10 @@ from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from mlvc.objects.store import ObjectStore
-from mlvc.objects.tree import TreeEntry
+from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.paths import Projects, RelPath, is_within, to_fs
 from mlvc.workspace.pointer import Out
 from mlvc.workspace.scan import WsDir, WsFile, iter_dirs, iter_files
@@ -72,7 +72,14 @@ def decode_listing(data: bytes, root: RelPath) -> Recorded:
                     dir_oids)
 
 
-def flatten(store: ObjectStore, out: Out, validated: Container[str] = frozenset()) -> Recorded:
+class TreeSource(Protocol):
+    """Where manifests come from: the cache (:class:`ObjectStore`), or a reader that also
+    has the workspace's or a remote's (``mlvc.ops.diff.TreeReader``)."""
+
+    def read_tree(self, oid: str, validated: bool = False) -> Tree: ...
+
+
+def flatten(store: TreeSource, out: Out, validated: Container[str] = frozenset()) -> Recorded:
     """Read the recorded tree of ``out`` (raises when a manifest is missing or corrupt).
 
     ``validated`` are tree oids whose manifests passed validation before.
