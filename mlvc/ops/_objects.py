@@ -95,10 +95,11 @@ class Objects:
 
 def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | None = None, *,
                     all_branches: bool = False, all_tags: bool = False,
-                    all_commits: bool = False
+                    all_commits: bool = False, in_git: bool = False
                     ) -> tuple[list[Source], list[str], RelPath | None]:
     """Tracked outputs of the workspace and of the chosen revisions; plus warnings, and the
-    user's folder as a project path (for :func:`expand`'s messages)."""
+    user's folder as a project path (for :func:`expand`'s messages). With ``in_git``, the
+    chosen revisions' ``cache: false`` files too (see :func:`revision_outs`)."""
     paths, here = user_targets(repo, targets or [], cwd)
     index = Index.load(repo.root, repo.ignore, here=here)
     sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
@@ -109,39 +110,53 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
     if repo.scm is None:
         raise FormatError("-a, -T and -A read other git revisions, and this project has no git",
                           hint="run without them")
-    parsed: dict[str, list[Out] | None] = {}  # blob sha -> outs (each blob read once)
+    parsed: dict[str, list[tuple[Out, bool]] | None] = {}  # blob sha -> outs, read once
     seen = {(s.pointer, s.out, s.within) for s in sources}
     for rev in repo.scm.revisions(all_branches, all_tags, all_commits):
-        for path, blob in repo.scm.files_at(rev, (POINTER_SUFFIX, LOCK_FILE)):
-            if path.startswith(".mlvc/") or "/.mlvc/" in path or (
-                    path.endswith(LOCK_FILE) and path != LOCK_FILE):
-                continue
-            if blob not in parsed:
-                try:
-                    text = repo.scm.read_blob(blob).decode("utf-8")
-                    parsed[blob] = _lock_outs(text) if path == LOCK_FILE else list(
-                        parse_pointer(text, path).outs)
-                except (FormatError, UnicodeDecodeError) as exc:
-                    warnings.append(f"{rev[:8]}:{path}: {getattr(exc, 'message', exc)} (skipped)")
-                    parsed[blob] = None
-            for out in parsed[blob] or ():
-                # A target inside a folder output asks for that part of it, in every revision.
-                if not paths or any(is_within(out.path, t) for t in paths):
-                    parts = [""]
-                else:
-                    parts = [t for t in paths if is_within(t, out.path)]
-                for part in parts:
-                    if (path, out, part) not in seen:
-                        seen.add((path, out, part))
-                        sources.append(Source(rev[:8], path, out, part))
+        for path, out in revision_outs(repo, rev, rev[:8], parsed, warnings, in_git=in_git):
+            # A target inside a folder output asks for that part of it, in every revision.
+            if not paths or any(is_within(out.path, t) for t in paths):
+                parts = [""]
+            else:
+                parts = [t for t in paths if is_within(t, out.path)]
+            for part in parts:
+                if (path, out, part) not in seen:
+                    seen.add((path, out, part))
+                    sources.append(Source(rev[:8], path, out, part))
     return sources, warnings, here
 
 
-def _lock_outs(text: str) -> list[Out]:
-    """The cached outputs a revision's ``mlvc.lock`` records (outputs kept in git aside)."""
+def revision_outs(repo: Repo, rev: str, label: str, parsed: dict, warnings: list[str], *,
+                  locks: bool = True, in_git: bool = False) -> Iterator[tuple[RelPath, Out]]:
+    """``(pointer file or mlvc.lock, output)`` of each output the commit ``rev`` records,
+    read from git without a checkout: its pointer files', and with ``locks`` the cached
+    outputs of its ``mlvc.lock`` (with ``in_git`` too, its files kept in git: ``cache:
+    false``). ``parsed`` keeps each blob's reading across calls; a file that does not parse
+    is left out, with a warning naming it as ``label:path``."""
+    for path, blob in repo.scm.files_at(rev, (POINTER_SUFFIX, LOCK_FILE)):  # type: ignore[union-attr]
+        is_lock = path.endswith(LOCK_FILE)
+        if path.startswith(".mlvc/") or "/.mlvc/" in path or (is_lock and (
+                path != LOCK_FILE or not locks)):
+            continue
+        if blob not in parsed:
+            try:
+                text = repo.scm.read_blob(blob).decode("utf-8")  # type: ignore[union-attr]
+                parsed[blob] = _lock_outs(text) if is_lock else [
+                    (o, True) for o in parse_pointer(text, path).outs]
+            except (FormatError, UnicodeDecodeError) as exc:
+                warnings.append(f"{label}:{path}: {getattr(exc, 'message', exc)} (skipped)")
+                parsed[blob] = None
+        for out, cached in parsed[blob] or ():
+            if cached or (in_git and out.type == "file"):
+                yield path, out
+
+
+def _lock_outs(text: str) -> list[tuple[Out, bool]]:
+    """Each output a revision's ``mlvc.lock`` records, and whether the cache keeps it (not
+    an output kept in git, ``cache: false``)."""
     from mlvc.pipeline.lockfile import parse_lock
 
-    return [o for e in parse_lock(text).values() for o in e.cached_outs()]
+    return [(o, o.path not in e.uncached) for e in parse_lock(text).values() for o in e.outs]
 
 
 TreeGetter = Callable[[list[str]], dict[str, Tree | Exception]]

@@ -36,7 +36,7 @@ from mlvc.pipeline.params import flatten, parse_params
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten as flatten_tree
-from mlvc.workspace.pointer import POINTER_SUFFIX, Out, parse_pointer
+from mlvc.workspace.pointer import Out
 
 WORKSPACE = "workspace"
 
@@ -292,18 +292,11 @@ class SideView:
                 for out in pointer.outs:
                     found[out.path] = (pointer.path, out)
             return found
-        scm = self.repo.scm
-        for path, blob in scm.files_at(self.side.sha, POINTER_SUFFIX):  # type: ignore[union-attr]
-            if path.startswith(".mlvc/") or "/.mlvc/" in path or self.repo.ignore.is_ignored(path):
-                continue
-            try:
-                text = scm.read_blob(blob).decode("utf-8")  # type: ignore[union-attr]
-                pointer = parse_pointer(text, path)
-            except (MlvcError, UnicodeDecodeError) as exc:
-                self.warnings.append(f"{self.where(path)}: {getattr(exc, 'message', exc)} "
-                                     "(left out)")
-                continue
-            for out in pointer.outs:
+        from mlvc.ops._objects import revision_outs
+
+        for path, out in revision_outs(self.repo, self.side.sha, self.side.name, {},
+                                       self.warnings, locks=False):
+            if not self.repo.ignore.is_ignored(path):
                 found[out.path] = (path, out)
         return found
 

@@ -117,9 +117,15 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
 
 def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool) -> set[str]:
     """Every object the workspace and the chosen revisions use; refuses when that cannot be
-    known for sure."""
+    known for sure. Files kept in git (``cache: false``: metrics, plots) that the kept locks
+    record count too: small, and what a run-cache record of such a stage needs besides its
+    cached outputs (without them, gc would drop the run cache of every stage writing
+    metrics)."""
+    from mlvc.pipeline.lockfile import load_lock
+
     sources, warnings = collect_sources(repo, None, all_branches=all_branches,
-                                        all_tags=all_tags, all_commits=all_commits)[:2]
+                                        all_tags=all_tags, all_commits=all_commits,
+                                        in_git=True)[:2]
     if warnings:
         raise MlvcError(f"gc cannot tell what {len(warnings)} pointer or lock file(s) of the "
                         f"kept revisions use, so it deletes nothing: {warnings[0]}"
@@ -134,29 +140,9 @@ def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool) -> 
             f"nothing: {obj.path} ({obj.pointer}, manifest {oid}) {why}",
             hint="`mlvc fetch` (with -a, -T or -A as given to gc) gets the manifests; or keep "
                  "fewer revisions")
-    return objs.all_oids() | _symlinked(repo, sources) | _git_kept_files(
-        repo, all_branches, all_tags, all_commits)
-
-
-def _git_kept_files(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool
-                    ) -> set[str]:
-    """The objects of outputs kept in git (``cache: false`` files: metrics, plots) that the
-    kept locks record. Small, and what a run-cache record of such a stage needs besides its
-    cached outputs: without them, gc would drop the run cache of every stage writing
-    metrics."""
-    from mlvc.pipeline.lockfile import load_lock, parse_lock
-    from mlvc.pipeline.model import LOCK_FILE
-
-    locks = [load_lock(repo.root)]
-    if repo.scm is not None and (all_branches or all_tags or all_commits):
-        for rev in repo.scm.revisions(all_branches, all_tags, all_commits):
-            data = repo.scm.show(rev, LOCK_FILE)
-            try:
-                locks.append(parse_lock(data.decode("utf-8")) if data else {})
-            except (MlvcError, UnicodeDecodeError):
-                continue  # (its cached outputs were refused by _used already)
-    return {o.oid for lock in locks for e in lock.values() for o in e.outs
-            if o.path in e.uncached and o.type == "file"}
+    in_git = {o.oid for e in load_lock(repo.root).values() for o in e.outs
+              if o.path in e.uncached and o.type == "file"}  # (the workspace's; revisions' above)
+    return objs.all_oids() | _symlinked(repo, sources) | in_git
 
 
 def _symlinked(repo: Repo, sources) -> set[str]:
