@@ -397,7 +397,7 @@ def _compare_out(trees: TreeReader, path: RelPath, pointer: RelPath, a: Out | No
         if a is not None and b is not None and a.type == b.type == "dir":
             _compare_trees(trees, a.oid, b.oid, path, found)
         elif a is not None and b is not None and a.type == b.type == "file":
-            found.modified.append((path, a.oid, b.oid))
+            found.modified.append(path)
         else:
             if a is not None:
                 found.deleted += _files_of(trees, a)
@@ -414,7 +414,7 @@ def _compare_out(trees: TreeReader, path: RelPath, pointer: RelPath, a: Out | No
 class _Found:
     added: list[tuple[RelPath, str]] = field(default_factory=list)
     deleted: list[tuple[RelPath, str]] = field(default_factory=list)
-    modified: list[tuple[RelPath, str, str]] = field(default_factory=list)
+    modified: list[RelPath] = field(default_factory=list)
 
     def change(self, path: RelPath, pointer: RelPath, a: Out | None, b: Out | None
                ) -> DataChange:
@@ -431,7 +431,7 @@ class _Found:
         moved = {r.old for r in renamed}
         return DataChange(
             path, pointer, a and a.oid, b and b.oid, tuple(added),
-            tuple(sorted(p for p, _, _ in self.modified)),
+            tuple(sorted(self.modified)),
             tuple(sorted(p for p, _ in self.deleted if p not in moved)), tuple(renamed))
 
 
@@ -449,7 +449,7 @@ def _compare_trees(trees: TreeReader, a_oid: str, b_oid: str, prefix: RelPath,
                 _compare_trees(trees, x.oid, y.oid, path, found)
                 continue
             if not x.is_dir and not y.is_dir:
-                found.modified.append((path, x.oid, y.oid))
+                found.modified.append(path)
                 continue
         if x is not None:
             found.deleted += _files_of(trees, _as_out(path, x))
