@@ -190,14 +190,7 @@ class Remote:
         self.fs.invalidate_cache()
         prefixes = sorted({o[:2] for o in oids})
         if len(oids) > 2 * len(prefixes):
-            found: set[str] = set()
-            with progress.phase("Listing remote", total=len(prefixes), unit="folder") as adv:
-                for prefix, names in threaded(prefixes, self._list_prefix, jobs):
-                    if isinstance(names, BaseException):
-                        raise names
-                    found |= {prefix + n for n in names if prefix + n in oids}
-                    adv(1)
-            return found
+            return self._listed(prefixes, jobs, progress) & oids
         found = set()
         with progress.phase("Checking remote", total=len(oids), unit="object") as adv:
             for oid, there in threaded(sorted(oids), self._exists, jobs):
@@ -210,9 +203,13 @@ class Remote:
 
     def list_objects(self, jobs: int = 8, progress: Progress = NULL_PROGRESS) -> set[str]:
         """Every object the remote holds (its 256 ``objects/<prefix>`` folders, listed in
-        parallel); names that are not oids are left out."""
+        parallel)."""
         self.fs.invalidate_cache()
-        prefixes = [f"{i:02x}" for i in range(256)]
+        return self._listed([f"{i:02x}" for i in range(256)], jobs, progress)
+
+    def _listed(self, prefixes: list[str], jobs: int, progress: Progress) -> set[str]:
+        """The objects in the ``objects/<prefix>`` folders, listed in parallel (a name that
+        is not an oid is not an object)."""
         found: set[str] = set()
         with progress.phase("Listing remote", total=len(prefixes), unit="folder") as adv:
             for prefix, names in threaded(prefixes, self._list_prefix, jobs):
