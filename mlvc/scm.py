@@ -7,6 +7,10 @@ from pathlib import Path
 
 from mlvc.errors import ScmError
 
+EXPS_REFS = "refs/mlvc/exps"  # experiments: refs/mlvc/exps/<baseline[:2]>/<baseline[2:]>/<name>
+MLVC_IDENTITY = {"GIT_AUTHOR_NAME": "mlvc", "GIT_AUTHOR_EMAIL": "mlvc@localhost",
+                 "GIT_COMMITTER_NAME": "mlvc", "GIT_COMMITTER_EMAIL": "mlvc@localhost"}
+
 # Characters of paths per git command line: well under Linux's 2 MiB for the arguments and
 # the environment together.
 PATHS_PER_RUN = 100_000
@@ -38,18 +42,21 @@ class Git:
         return ScmError(f"{self.root} is not inside a git repository",
                         hint="run `git init` first, or use `mlvc init --no-scm`")
 
-    def _run(self, *args: str, ok: tuple[int, ...] = (0,), stdin: bytes | None = None) -> str:
+    def _run(self, *args: str, ok: tuple[int, ...] = (0,), stdin: bytes | None = None,
+             env: dict[str, str] | None = None) -> str:
         """Run a git command in the project folder and return its output (an exit code
         not in ``ok`` is an error).
 
         Plain ``subprocess``: importing GitPython takes longer (60-170 ms here) than the
         commands that ``add`` needs, so it is imported only to read objects.
         """
+        import os
         import subprocess
 
         try:
             proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True,
-                                  check=False, input=stdin)
+                                  check=False, input=stdin,
+                                  env=None if env is None else {**os.environ, **env})
         except FileNotFoundError:
             raise ScmError("git is not installed (or not on PATH)",
                            hint="install git, or use `mlvc init --no-scm`") from None
@@ -102,7 +109,8 @@ class Git:
                         "--deleted", "--", *pathspecs)
         return {p for p in out.split("\0") if p}
 
-    def _run_paths(self, args: tuple[str, ...], paths: list[str]) -> list[str]:
+    def _run_paths(self, args: tuple[str, ...], paths: list[str],
+                   env: dict[str, str] | None = None) -> list[str]:
         """``git ARGS -- PATHS``, the paths taken literally (a file named ``a*`` is not a
         pattern that matches ``ab``), in as many runs as the command-line limit needs: the
         outputs of the runs."""
@@ -111,23 +119,25 @@ class Git:
         size = 0
         for path in paths:
             if chunk and size + len(path) > PATHS_PER_RUN:
-                outs.append(self._run("--literal-pathspecs", *args, "--", *chunk))
+                outs.append(self._run("--literal-pathspecs", *args, "--", *chunk, env=env))
                 chunk, size = [], 0
             chunk.append(path)
             size += len(path) + 1
         if chunk:
-            outs.append(self._run("--literal-pathspecs", *args, "--", *chunk))
+            outs.append(self._run("--literal-pathspecs", *args, "--", *chunk, env=env))
         return outs
 
     # -- reading other revisions without checking them out ---------------------------------
     def revisions(self, branches: bool = False, tags: bool = False,
-                  commits: bool = False) -> list[str]:
+                  commits: bool = False, experiments: bool = False) -> list[str]:
         """Commit shas: the tips of all branches (local and remote-tracking, as in
-        ``git branch -a``), of all tags, or every commit."""
+        ``git branch -a``), of all tags, every commit, or every experiment (the refs below
+        ``refs/mlvc/exps``)."""
         shas: list[str] = []
         if commits:
             shas += self._run("rev-list", "--all").split()
-        refs = (["refs/heads", "refs/remotes"] if branches else []) + (["refs/tags"] if tags else [])
+        refs = ((["refs/heads", "refs/remotes"] if branches else [])
+                + (["refs/tags"] if tags else []) + ([EXPS_REFS] if experiments else []))
         if refs:
             fmt = "%(objecttype) %(objectname) %(*objecttype) %(*objectname)"
             for line in self._run("for-each-ref", f"--format={fmt}", *refs).splitlines():
@@ -192,3 +202,122 @@ class Git:
 
     def read_blob(self, sha: str) -> bytes:
         return self.repo.odb.stream(bytes.fromhex(sha)).read()
+
+    # -- experiments: commits made without touching HEAD, the index or the work tree ---------
+    def head(self) -> str | None:
+        """The sha of HEAD's commit, or None before the first commit."""
+        return self.resolve("HEAD")
+
+    def branch(self) -> str | None:
+        """The name of the branch HEAD is on, or None (detached)."""
+        out = self._run("symbolic-ref", "-q", "--short", "HEAD", ok=(0, 1)).strip()
+        return out or None
+
+    def untracked(self) -> list[str]:
+        """Files below the project folder that git neither tracks nor ignores (relative)."""
+        out = self._run("ls-files", "-z", "--others", "--exclude-standard")
+        return [p for p in out.split("\0") if p]
+
+    def snapshot(self, extra: list[str], parent: str, message: str, scratch: str) -> str:
+        """A commit, child of ``parent``, of the work tree as ``git add -u`` and then
+        ``git add EXTRA`` (paths relative to the project) would stage it on top of the
+        index, made in a copy of the index (``scratch``, a file path), so that the index,
+        HEAD and the work tree stay as they are. Returns its sha."""
+        import os
+        import shutil
+
+        index = os.path.join(self.root, self._run("rev-parse", "--git-path", "index").strip())
+        env = {"GIT_INDEX_FILE": scratch}
+        try:
+            if os.path.exists(index):
+                # copy2: with the index's mtime, which git's racy-entry check compares with
+                # each entry's (a copy made now would hide a file changed in the same second
+                # as the index was written, its size unchanged: `lr: 0.5` -> `lr: 0.1`).
+                shutil.copy2(index, scratch)
+            else:
+                self._run("read-tree", parent, env=env)
+            self._run("add", "-u", "--", ":/", env=env)
+            if extra:
+                self._run_paths(("add",), extra, env=env)
+            tree = self._run("write-tree", env=env).strip()
+        finally:
+            try:
+                os.unlink(scratch)
+            except FileNotFoundError:
+                pass
+        if not self._run("var", "GIT_COMMITTER_IDENT", ok=(0, 128)).strip():
+            env = dict(MLVC_IDENTITY)  # (no user.name/email: commit as mlvc, not fail)
+        else:
+            env = {}
+        return self._run("commit-tree", tree, "-p", parent, "-F", "-",
+                         stdin=message.encode(), env=env).strip()
+
+    def refs(self, prefix: str) -> list[tuple[str, str]]:
+        """``(ref, commit sha)`` of the refs below ``prefix``."""
+        out = self._run("for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
+
+    def set_ref(self, ref: str, sha: str, create_only: bool = False) -> bool:
+        """Point ``ref`` at ``sha``; with ``create_only``, only if ``ref`` does not exist yet
+        (atomically): False when it did."""
+        if not create_only:
+            self._run("update-ref", ref, sha)
+            return True
+        out = self._run("update-ref", ref, sha, "0" * 40, ok=(0, 1, 128))
+        return self.resolve(ref) == sha and not out.strip()
+
+    def delete_refs(self, refs: list[str]) -> None:
+        if refs:
+            stdin = "".join(f"delete {r}\n" for r in refs).encode()
+            self._run("update-ref", "--stdin", stdin=stdin)
+
+    def commit_times(self, shas: list[str]) -> dict[str, int]:
+        """The committer time (Unix seconds) of each commit."""
+        if not shas:
+            return {}
+        out = self._run("log", "--no-walk=unsorted", "--format=%H %ct", *shas)
+        return {sha: int(t) for sha, t in (line.split() for line in out.splitlines() if line)}
+
+    def first_parents(self, sha: str, count: int) -> list[str]:
+        """``sha`` and its first-parent ancestors, ``count`` in all at most."""
+        return self._run("rev-list", "--first-parent", f"--max-count={count}", sha).split()
+
+    def changed_files(self, a: str, b: str) -> list[str]:
+        """The files (paths relative to the top of the work tree) that differ between the
+        commits ``a`` and ``b``, renames counted as a deletion and an addition."""
+        out = self._run("diff-tree", "-r", "-z", "--no-renames", "--name-only", a, b)
+        return [p for p in out.split("\0") if p]
+
+    def entries(self, sha: str, paths: list[str]) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, blob sha)}`` of the files among ``paths`` (relative to the top of
+        the work tree) in commit ``sha``."""
+        found: dict[str, tuple[str, str]] = {}
+        for out in self._run_paths(("ls-tree", "-z", "--full-tree", sha), paths):
+            for record in out.split("\0"):
+                if record:
+                    meta, path = record.split("\t", 1)
+                    mode, kind, blob = meta.split()
+                    if kind == "blob":
+                        found[path] = (mode, blob)
+        return found
+
+    def hash_files(self, paths: list[str]) -> list[str]:
+        """The blob sha ``git add`` would give each file (absolute paths)."""
+        if not paths:
+            return []
+        stdin = "".join(f"{p}\n" for p in paths).encode(errors="surrogateescape")
+        return self._run("hash-object", "--stdin-paths", stdin=stdin).split()
+
+    def remote_refs(self, remote: str, prefix: str) -> list[tuple[str, str]]:
+        """``(ref, sha)`` of the refs below ``prefix`` on the git remote ``remote``."""
+        out = self._run("ls-remote", "--refs", "--", remote, f"{prefix}/*")
+        return [(ref, sha) for sha, ref in (line.split("\t", 1)
+                                            for line in out.splitlines() if line)]
+
+    def push_refs(self, remote: str, refspecs: list[str]) -> None:
+        if refspecs:
+            self._run("push", "--", remote, *refspecs)
+
+    def fetch_refs(self, remote: str, refspecs: list[str]) -> None:
+        if refspecs:
+            self._run("fetch", "--no-tags", "--", remote, *refspecs)

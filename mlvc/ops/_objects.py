@@ -8,7 +8,7 @@ holds one level at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -95,24 +95,30 @@ class Objects:
 
 def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | None = None, *,
                     all_branches: bool = False, all_tags: bool = False,
-                    all_commits: bool = False, in_git: bool = False
+                    all_commits: bool = False, in_git: bool = False,
+                    all_experiments: bool = False, revs: Sequence[str] = (),
+                    workspace: bool = True
                     ) -> tuple[list[Source], list[str], RelPath | None]:
-    """Tracked outputs of the workspace and of the chosen revisions; plus warnings, and the
-    user's folder as a project path (for :func:`expand`'s messages). With ``in_git``, the
-    chosen revisions' ``cache: false`` files too (see :func:`revision_outs`)."""
+    """Tracked outputs of the workspace (unless not ``workspace``) and of the chosen
+    revisions (``revs``: commit shas, besides); plus warnings, and the user's folder as a
+    project path (for :func:`expand`'s messages). With ``in_git``, the chosen revisions'
+    ``cache: false`` files too (see :func:`revision_outs`)."""
     paths, here = user_targets(repo, targets or [], cwd)
-    index = Index.load(repo.root, repo.ignore, here=here)
-    sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
-               for s in index.select(paths, here)]
+    sources: list[Source] = []
+    if workspace:
+        index = Index.load(repo.root, repo.ignore, here=here)
+        sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
+                   for s in index.select(paths, here)]
     warnings: list[str] = []
-    if not (all_branches or all_tags or all_commits):
+    if not (all_branches or all_tags or all_commits or all_experiments or revs):
         return sources, warnings, here
     if repo.scm is None:
         raise FormatError("-a, -T and -A read other git revisions, and this project has no git",
                           hint="run without them")
     parsed: dict[str, list[tuple[Out, bool]] | None] = {}  # blob sha -> outs, read once
     seen = {(s.pointer, s.out, s.within) for s in sources}
-    for rev in repo.scm.revisions(all_branches, all_tags, all_commits):
+    chosen = repo.scm.revisions(all_branches, all_tags, all_commits, all_experiments)
+    for rev in dict.fromkeys([*chosen, *revs]):
         for path, out in revision_outs(repo, rev, rev[:8], parsed, warnings, in_git=in_git):
             # A target inside a folder output asks for that part of it, in every revision.
             if not paths or any(is_within(out.path, t) for t in paths):

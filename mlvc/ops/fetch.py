@@ -8,6 +8,7 @@ downloaded concurrently and re-hashed before they enter the cache; bad bytes nev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlvc.objects.tree import Tree
@@ -31,12 +32,14 @@ from mlvc.workspace.verify import ObjectChecker
 def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
           remote: str | None = None, jobs: int | None = None, all_branches: bool = False,
           all_tags: bool = False, all_commits: bool = False, run_cache: bool = False,
+          revs: Sequence[str] = (), workspace: bool = True,
           progress: Progress = NULL_PROGRESS) -> TransferResult:
     """Bring what the cache lacks. With ``run_cache``, also the remote's run-cache records
     this cache lacks, and their outputs; a record is kept once all its outputs arrived."""
     jobs = jobs or repo.jobs
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
-                                              all_tags=all_tags, all_commits=all_commits)
+                                              all_tags=all_tags, all_commits=all_commits,
+                                              revs=revs, workspace=workspace)
     rem, index = connect(repo, remote)
     try:
         with repo.lock():

@@ -48,7 +48,8 @@ class GcResult:
 
 
 def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
-       all_tags: bool = False, all_commits: bool = False, cloud: bool = False,
+       all_tags: bool = False, all_commits: bool = False, all_experiments: bool = False,
+       cloud: bool = False,
        remote: str | None = None, dry: bool = False, force: bool = False,
        projects: tuple[Path, ...] = (), jobs: int | None = None,
        progress: Progress = NULL_PROGRESS) -> GcResult:
@@ -58,7 +59,7 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
     ``projects``: other projects that share this cache (cache.dir, or a symlinked
     .mlvc/cache): what they use, by the same rules, is kept too. A cache outside the project
     may be shared, so gc refuses it until they are named (this project alone: itself)."""
-    if not (workspace or all_branches or all_tags or all_commits):
+    if not (workspace or all_branches or all_tags or all_commits or all_experiments):
         raise TargetError("gc needs to know what to keep",
                           hint="-w keeps what the workspace uses; -a, -T and -A also every "
                                "branch's, tag's or commit's")
@@ -71,13 +72,14 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                         hint="name them with -p PATH (repeatable); `-p .` if this project "
                              "alone uses that cache")
     with repo.lock(), ExitStack() as closing:
-        revisions = len(repo.scm.revisions(all_branches, all_tags, all_commits)) \
-            if (all_branches or all_tags or all_commits) and repo.scm is not None else 0
-        used = _used(repo, all_branches, all_tags, all_commits)
+        chosen = (all_branches, all_tags, all_commits, all_experiments)
+        revisions = len(repo.scm.revisions(*chosen)) \
+            if any(chosen) and repo.scm is not None else 0
+        used = _used(repo, *chosen)
         for other in projects:
             with Repo.find(other) as them:
                 if them.root != repo.root:
-                    used |= _used(them, all_branches, all_tags, all_commits)
+                    used |= _used(them, *chosen)
         doomed = sorted(set(repo.cache.iter_oids()) - used)
         remote_doomed: list[str] = []
         if cloud:
@@ -115,7 +117,8 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                     len(runs), store.name if cloud else None, tuple(remote_doomed), dry)
 
 
-def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool) -> set[str]:
+def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,
+          all_experiments: bool = False) -> set[str]:
     """Every object the workspace and the chosen revisions use; refuses when that cannot be
     known for sure. Files kept in git (``cache: false``: metrics, plots) that the kept locks
     record count too: small, and what a run-cache record of such a stage needs besides its
@@ -125,7 +128,7 @@ def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool) -> 
 
     sources, warnings = collect_sources(repo, None, all_branches=all_branches,
                                         all_tags=all_tags, all_commits=all_commits,
-                                        in_git=True)[:2]
+                                        all_experiments=all_experiments, in_git=True)[:2]
     if warnings:
         raise MlvcError(f"gc cannot tell what {len(warnings)} pointer or lock file(s) of the "
                         f"kept revisions use, so it deletes nothing: {warnings[0]}"

@@ -7,6 +7,7 @@ is on the remote, so a manifest on a remote always means its whole folder is the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlvc.ops._objects import WORKSPACE, Source, collect_sources, expand
@@ -27,13 +28,15 @@ from mlvc.workspace.verify import ObjectChecker
 def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
          remote: str | None = None, jobs: int | None = None, all_branches: bool = False,
          all_tags: bool = False, all_commits: bool = False, run_cache: bool = False,
+         revs: Sequence[str] = (), workspace: bool = True,
          progress: Progress = NULL_PROGRESS) -> TransferResult:
     """Send what the remote lacks. With ``run_cache``, also every run-cache record whose
     outputs are all in the cache, each after its objects (a record on a remote means its
     outputs are there)."""
     jobs = jobs or repo.jobs
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
-                                              all_tags=all_tags, all_commits=all_commits)
+                                              all_tags=all_tags, all_commits=all_commits,
+                                              revs=revs, workspace=workspace)
     records: dict[str, tuple[set[str], bytes]] = {}
     if run_cache:
         from mlvc.pipeline.runcache import RunCache, dump_record

@@ -43,7 +43,8 @@ def test_paths_are_literal_and_any_number_fit(tmp_path, monkeypatch):
     git = Git(tmp_path)
     runs = []
     real = Git._run
-    monkeypatch.setattr(Git, "_run", lambda self, *args: runs.append(args) or real(self, *args))
+    monkeypatch.setattr(Git, "_run", lambda self, *args, **kw: runs.append(args)
+                        or real(self, *args, **kw))
     monkeypatch.setattr(mlvc.scm, "PATHS_PER_RUN", 30)  # a few paths per command line
     git.add(["ab", "many"])
     assert git.tracked(["a*"]) == []  # a pattern would match "ab"

@@ -421,6 +421,8 @@ def unprotect_cmd(paths, jobs, as_json):
 @click.option("-T", "--all-tags", is_flag=True, help="Also keep what every git tag uses.")
 @click.option("-A", "--all-commits", is_flag=True,
               help="Also keep what every commit of the git history uses.")
+@click.option("--all-experiments", is_flag=True,
+              help="Also keep what every experiment (`mlvc exp`) uses.")
 @click.option("-c", "--cloud", is_flag=True,
               help="Also delete what the kept revisions do not use from a remote.")
 @click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
@@ -431,12 +433,13 @@ def unprotect_cmd(paths, jobs, as_json):
 @click.option("-f", "--force", is_flag=True, help="Delete without asking.")
 @jobs_option
 @json_option
-def gc_cmd(workspace, all_branches, all_tags, all_commits, cloud, remote, projects, dry, force,
-           jobs, as_json):
+def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, cloud, remote,
+           projects, dry, force, jobs, as_json):
     """Delete cache objects that none of the kept revisions uses.
 
     The workspace is always kept; -a, -T and -A keep every branch's, tag's or commit's data
-    too (a bare `mlvc gc` is refused: say what to keep). With -c, the remote's unused objects
+    too, --all-experiments every experiment's (-A includes them; a bare `mlvc gc` is
+    refused: say what to keep). With -c, the remote's unused objects
     go too: it cannot know of revisions this clone has not fetched, so fetch them first.
     Asks before deleting, unless -f; --dry only tells.
     """
@@ -444,12 +447,14 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, cloud, remote, projec
     from mlvc.errors import ConfirmationRequired
     from mlvc.ops.gc import gc
 
-    if not (workspace or all_branches or all_tags or all_commits):
-        raise click.UsageError("say what to keep: -w (the workspace), -a, -T or -A")
+    if not (workspace or all_branches or all_tags or all_commits or all_experiments):
+        raise click.UsageError("say what to keep: -w (the workspace), -a, -T, -A or "
+                               "--all-experiments")
     if remote and not cloud:
         raise click.UsageError("-r/--remote goes with -c/--cloud")
     args = dict(workspace=workspace, all_branches=all_branches, all_tags=all_tags,
-                all_commits=all_commits, cloud=cloud, remote=remote, dry=dry, jobs=jobs,
+                all_commits=all_commits, all_experiments=all_experiments, cloud=cloud,
+                remote=remote, dry=dry, jobs=jobs,
                 projects=tuple(settings().cwd / p for p in projects), progress=progress())
     with open_repo() as repo:
         try:

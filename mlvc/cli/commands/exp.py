@@ -1,0 +1,398 @@
+"""``mlvc exp``: run experiments, compare them, and bring one back, branch it or share it."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import click
+
+from mlvc import MAX_JOBS
+from mlvc.cli.render import (
+    count,
+    echo,
+    echo_json,
+    jobs_option,
+    json_option,
+    open_repo,
+    printable,
+    progress,
+    settings,
+    shown,
+)
+
+
+@click.group("exp")
+def exp_cmd():
+    """Run experiments and compare them; each is a git commit on a ref of its own
+    (refs/mlvc/exps/…), so git shares it."""
+
+
+@exp_cmd.command("run")
+@click.argument("targets", nargs=-1)
+@click.option("-S", "--set-param", "set_params", multiple=True, metavar="[FILE:]KEY=VALUE",
+              help="Change a param first (repeatable): KEY=VALUE changes one that exists, "
+                   "+KEY=VALUE adds one, ++KEY=VALUE either, ~KEY removes one. FILE: "
+                   "params.yaml unless given, e.g. -S train.yaml:lr=0.01.")
+@click.option("-n", "--name", metavar="NAME", help="Name of the experiment (default: a made-up "
+                                                   "one, e.g. brisk-otter).")
+@click.option("-m", "--message", metavar="TEXT", help="Message of the experiment's commit.")
+@click.option("-f", "--force", is_flag=True,
+              help="Run the stages even if nothing changed, and replace an experiment of the "
+                   "same name.")
+@click.option("-s", "--single-item", is_flag=True,
+              help="Only the named stages, not the stages they depend on.")
+@click.option("--downstream", is_flag=True,
+              help="The named stages and every stage that depends on them.")
+@click.option("--dry", is_flag=True,
+              help="Print what would run; change nothing (the -S values are not written).")
+@click.option("-k", "--keep-going", is_flag=True,
+              help="After a failure, go on with stages that do not depend on it (the "
+                   "experiment is not saved).")
+@click.option("--no-run-cache", is_flag=True,
+              help="Always run commands, even when the same inputs ran before.")
+@click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), default=1, show_default=True,
+              metavar="N", help="Run up to N independent stages at the same time.")
+@click.option("--pull", is_flag=True,
+              help="Fetch missing data from the default remote before running.")
+@json_option
+def exp_run_cmd(targets, set_params, name, message, force, single_item, downstream, dry,
+                keep_going, no_run_cache, jobs, pull, as_json):
+    """Change params, run the pipeline, and save the result as an experiment.
+
+    Like `mlvc repro` (TARGETS are stage names), after the -S changes to the params files.
+    The workspace as it is then (files git tracks, and the pipeline's own files: mlvc.lock,
+    pointer files, params) becomes a commit whose parent is HEAD, on the ref
+    refs/mlvc/exps/…/NAME; HEAD, the index and your branch do not move. The results stay in
+    the workspace: `git commit` them, or `mlvc exp apply` another experiment.
+    """
+    from mlvc.cli.commands.pipeline import _event_printer, _fetch_warnings
+    from mlvc.ops.exp import exp_run
+
+    def said_params(changes) -> None:
+        if as_json or settings().quiet:
+            return
+        for c in changes:
+            old = "(new)" if c.op in ("add", "upsert") and c.old is None else _value(c.old)
+            new = "(removed)" if c.op == "delete" else _value(c.new)
+            echo(f"Set {shown(c.file)} {c.key}: {old} -> {new}")
+
+    with open_repo() as repo:
+        result = exp_run(repo, list(targets), name=name, set_params=list(set_params),
+                         force=force, message=message, cwd=settings().cwd,
+                         on_params=said_params, single_item=single_item,
+                         downstream=downstream, dry=dry, keep_going=keep_going,
+                         jobs=jobs, pull=pull, run_cache=not no_run_cache, capture=as_json,
+                         on_event=_event_printer(as_json, jobs > 1, repo.root),
+                         on_fetched=_fetch_warnings, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+    if not result.repro.ok:
+        failed = result.repro.of("failed")
+        click.echo(f"error: {count(len(failed), 'stage')} failed ({', '.join(failed)}): the "
+                   "experiment was not saved", err=True)
+        click.echo("hint: fix it and run `mlvc exp run` again; the -S changes are in the "
+                   "params files already", err=True)
+        sys.exit(1)
+    if dry:
+        if not as_json and not result.repro.of("would run"):
+            echo("Nothing would run: data and pipelines are up to date.")
+        return
+    exp = result.experiment
+    if result.left_out:
+        listed = ", ".join(shown(p) for p in result.left_out[:5])
+        more = " …" if len(result.left_out) > 5 else ""
+        click.echo(f"warning: {count(len(result.left_out), 'untracked file')} not in the "
+                   f"experiment: {printable(listed)}{more}", err=True)
+        click.echo("hint: `git add` a file before `mlvc exp run` to keep it in experiments",
+                   err=True)
+    if as_json:
+        return
+    verb = "Replaced" if result.replaced else "Saved"
+    echo(f"{verb} experiment '{exp.name}' ({exp.rev[:7]}, baseline {exp.baseline[:7]}).")
+    echo(f"Its results are in the workspace. `mlvc exp show` compares it; `mlvc exp apply "
+         f"{exp.name}` brings it back later; `mlvc exp branch {exp.name} BRANCH` keeps it as a "
+         f"branch.")
+
+
+def _value(v: object, precision: int | None = None) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and precision is not None:
+        return f"{v:.{precision}g}"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
+@exp_cmd.command("show")
+@click.option("-a", "--all-branches", is_flag=True, help="Also the tips of all local branches.")
+@click.option("-A", "--all-commits", is_flag=True, help="Every commit that has experiments.")
+@click.option("-n", "--num", type=click.IntRange(1), default=1, show_default=True,
+              metavar="N", help="HEAD and N-1 of its ancestors (first parents).")
+@click.option("--sort-by", metavar="[FILE:]KEY",
+              help="Sort each baseline's experiments by this param or metric.")
+@click.option("--sort-order", type=click.Choice(["asc", "desc"]), default="asc",
+              show_default=True, help="Order of --sort-by.")
+@click.option("--only-changed", is_flag=True,
+              help="Only the columns whose values differ between experiments.")
+@click.option("--precision", type=click.IntRange(1, 17), default=5, show_default=True,
+              metavar="N", help="Significant digits of decimal numbers.")
+@click.option("--md", is_flag=True, help="Print a Markdown table.")
+@json_option
+def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_changed,
+                 precision, md, as_json):
+    """Show the workspace, HEAD and its experiments, with their metrics and params.
+
+    Metrics are those of the files the stages declare under `metrics:`, params the keys
+    the stages declare. A value an experiment lacks shows as "-".
+    """
+    from mlvc.ops.exp import exp_show
+
+    if md and as_json:
+        raise click.UsageError("--md and --json are two formats: choose one")
+    with open_repo() as repo:
+        table = exp_show(repo, all_branches=all_branches, all_commits=all_commits, num=num,
+                         sort_by=sort_by, descending=sort_order == "desc",
+                         only_changed=only_changed)
+    for w in table.warnings:
+        click.echo(f"warning: {printable(w)}", err=True)
+    if as_json:
+        echo_json(table.to_json())
+        return
+    keys = [c[2] for c in table.columns]
+    heads = [f"{c[1]}:{c[2]}" if keys.count(c[2]) > 1 else c[2] for c in table.columns]
+    header = ["Experiment", "rev", "Created", *heads]
+    lines = []
+    for i, row in enumerate(table.rows):
+        label = row.name
+        if row.kind == "experiment":
+            last = i + 1 == len(table.rows) or table.rows[i + 1].kind != "experiment"
+            label = ("└── " if last else "├── ") + label
+        created = (datetime.fromtimestamp(row.created).strftime("%Y-%m-%d %H:%M")
+                   if row.created else "-")
+        lines.append([label, row.rev[:7] if row.rev else "-", created,
+                      *(_value(row.value(c), precision) for c in table.columns)])
+    if md:
+        click.echo("| " + " | ".join(header) + " |")
+        click.echo("|" + "---|" * len(header))
+        for line in lines:
+            click.echo("| " + " | ".join(printable(x).replace("|", "\\|") for x in line) + " |")
+        return
+    widths = [max(len(x) for x in col) for col in zip(header, *lines)]
+    for line in [header, *lines]:
+        echo("  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip())
+
+
+@exp_cmd.command("diff")
+@click.argument("a", metavar="[A", required=False)
+@click.argument("b", metavar="[B]]", required=False)
+@click.option("--all", "everything", is_flag=True, help="List unchanged values too.")
+@click.option("--md", is_flag=True, help="Print a Markdown table.")
+@json_option
+def exp_diff_cmd(a, b, everything, md, as_json):
+    """Compare the params and metrics of A (an experiment or git revision; default: HEAD)
+    with B (default: the workspace).
+
+    `mlvc diff` with the experiments' commits (`mlvc exp list --sha`) also compares their
+    data and traces each metric's change to its causes.
+    """
+    from mlvc.cli.commands.diff import _CHANGE_HEADER, _change_line, _change_row
+    from mlvc.ops.exp import exp_diff
+
+    if md and as_json:
+        raise click.UsageError("--md and --json are two formats: choose one")
+    with open_repo() as repo:
+        result = exp_diff(repo, a, b, everything=everything)
+    for w in result.params.warnings + result.metrics.warnings:
+        click.echo(f"warning: {printable(w)}", err=True)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    changes = list(result.metrics.changes) + list(result.params.changes)
+    if md:
+        click.echo(_CHANGE_HEADER)
+        for c in changes:
+            click.echo(_change_row(c))
+        return
+    echo(f"Comparing {result.a} with {result.b}:")
+    if not changes:
+        echo("No params or metrics changed.")
+    for kind, group in (("Metrics", result.metrics.changes), ("Params", result.params.changes)):
+        if group:
+            echo(f"{kind}:")
+            for c in group:
+                echo(_change_line(c))
+
+
+@exp_cmd.command("apply")
+@click.argument("name")
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite files with unsaved changes (git-kept files and data).")
+@jobs_option
+@json_option
+def exp_apply_cmd(name, force, jobs, as_json):
+    """Put an experiment's results in the workspace: the files git keeps, then its data.
+
+    HEAD and the index do not move: `git commit` keeps the result. A file with changes saved
+    nowhere (not as HEAD, this experiment or another of the same baseline has it) stops the
+    apply before anything changes, unless -f.
+    """
+    from mlvc.ops.exp import exp_apply
+
+    with open_repo() as repo:
+        result = exp_apply(repo, name, force=force, jobs=jobs, progress=progress())
+    c = result.checkout
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        exp = result.experiment
+        echo(f"Applied experiment '{exp.name}' ({exp.rev[:7]}): "
+             f"{count(len(result.written) + len(result.removed), 'git-kept file')} changed, "
+             f"data: {len(c.added)} added, {len(c.modified)} modified, "
+             f"{len(c.deleted)} deleted.")
+    exp = result.experiment
+    if result.head != exp.baseline:
+        click.echo(f"warning: experiment '{exp.name}' started from {exp.baseline[:7]}, not from "
+                   f"HEAD ({result.head[:7]}): files changed since are as it has them",
+                   err=True)
+    for p in c.conflicts:
+        click.echo(f"warning: kept your unsaved changes to {shown(p)} (-f overwrites them)",
+                   err=True)
+    for p, why in c.failed:
+        click.echo(f"error: {shown(p)}: {printable(why)}", err=True)
+    if c.failed or c.conflicts:
+        if c.hint:
+            click.echo(f"hint: {printable(c.hint)}", err=True)
+        sys.exit(1)
+
+
+@exp_cmd.command("branch")
+@click.argument("name")
+@click.argument("branch")
+def exp_branch_cmd(name, branch):
+    """Make a git branch BRANCH at experiment NAME's commit."""
+    from mlvc.ops.exp import exp_branch
+
+    with open_repo() as repo:
+        exp, branch = exp_branch(repo, name, branch)
+    echo(f"Branch '{branch}' is at experiment '{exp.name}' ({exp.rev[:7]}).")
+    echo(f"`git checkout {branch} && mlvc checkout` switches to it.")
+
+
+def _selection(f):
+    f = click.option("--rev", metavar="REV", help="The experiments of baseline REV.")(f)
+    return click.option("-A", "--all-commits", is_flag=True,
+                        help="Every experiment (of all baselines).")(f)
+
+
+@exp_cmd.command("remove")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@_selection
+@click.option("-g", "--git-remote", metavar="REMOTE",
+              help="Remove them from this git remote instead.")
+@json_option
+def exp_remove_cmd(names, rev, all_commits, git_remote, as_json):
+    """Remove experiments (their refs). Their data stays in the cache until `mlvc gc`."""
+    from mlvc.ops.exp import exp_remove
+
+    with open_repo() as repo:
+        removed = exp_remove(repo, list(names), rev=rev, all_commits=all_commits,
+                             git_remote=git_remote)
+    if as_json:
+        echo_json([e.to_json() for e in removed])
+        return
+    where = f" from '{git_remote}'" if git_remote else ""
+    echo(f"Removed {count(len(removed), 'experiment')}{where}"
+         + (": " + ", ".join(e.name for e in removed) if removed else "."))
+
+
+@exp_cmd.command("list")
+@click.argument("git_remote", required=False)
+@_selection
+@click.option("--name-only", is_flag=True, help="Only the names, one per line.")
+@click.option("--sha", is_flag=True, help="With each name, its commit.")
+@json_option
+def exp_list_cmd(git_remote, rev, all_commits, name_only, sha, as_json):
+    """List the experiments of HEAD (or of --rev, or all with -A), here or on GIT_REMOTE."""
+    from mlvc.ops.exp import exp_list
+
+    with open_repo() as repo:
+        found = exp_list(repo, git_remote, rev=rev, all_commits=all_commits)
+    if as_json:
+        echo_json([e.to_json() for e in found])
+        return
+    if not found and not as_json and not name_only:
+        where = f" on git remote '{git_remote}'" if git_remote else ""
+        base = "" if all_commits else f" of {rev or 'HEAD'}"
+        echo(f"No experiments{base}{where}." + ("" if all_commits else " (-A: of all "
+                                                                      "commits)"))
+        return
+    if name_only:
+        for e in found:
+            click.echo(e.name)
+        return
+    last = None
+    for e in found:
+        if e.baseline != last:
+            echo(f"{e.baseline[:7]}:")
+            last = e.baseline
+        echo(f"  {e.name}" + (f" {e.rev}" if sha else ""))
+
+
+def _transfer(push: bool):
+    verb = "push" if push else "pull"
+
+    @click.argument("git_remote")
+    @click.argument("names", nargs=-1, metavar="[NAME]...")
+    @_selection
+    @click.option("-f", "--force", is_flag=True,
+                  help="Replace experiments of the same name " + ("there." if push else "here."))
+    @click.option("--no-cache", is_flag=True, help="Only the git refs, not the data.")
+    @click.option("-r", "--remote", metavar="NAME",
+                  help="mlvc remote for the data (default: core.remote).")
+    @jobs_option
+    @json_option
+    def command(git_remote, names, rev, all_commits, force, no_cache, remote, jobs, as_json):
+        from mlvc.cli.commands.remote import report_failures
+        from mlvc.ops import exp
+
+        op = exp.exp_push if push else exp.exp_pull
+        with open_repo() as repo:
+            result = op(repo, git_remote, list(names), rev=rev, all_commits=all_commits,
+                        force=force, cache=not no_cache, remote=remote, jobs=jobs,
+                        progress=progress())
+        if as_json:
+            echo_json(result.to_json())
+        data = result.data
+        if data is not None and data.failed:
+            report_failures(data, head=f"error: {count(len(data.failed), 'object')} did not "
+                                       f"transfer {'to' if push else 'from'} remote "
+                                       f"'{printable(data.remote)}'")
+            if push:
+                click.echo("error: the experiments' refs were not pushed: their data is not "
+                           "all on the remote", err=True)
+            sys.exit(1)
+        if as_json:
+            return
+        names_ = ", ".join(e.name for e in result.experiments) or "none"
+        moved = f"{count(len(result.experiments), 'experiment')} ({names_})"
+        echo(f"{'Pushed' if push else 'Pulled'} {moved} {'to' if push else 'from'} "
+             f"'{git_remote}'.")
+        if data is not None:
+            echo(f"Data: {count(data.transferred, 'object')} "
+                 f"{'sent to' if push else 'fetched from'} remote '{printable(data.remote)}'.")
+        if not push and result.experiments:
+            echo("`mlvc exp apply NAME` puts one in the workspace.")
+
+    command.__doc__ = (
+        f"{'Send' if push else 'Bring'} experiments (their git refs, and their data through "
+        f"mlvc's remote) {'to' if push else 'from'} GIT_REMOTE.\n\n"
+        + ("The data goes first: a ref others can see has its data on the remote."
+           if push else "The data goes to the cache; `mlvc exp apply` puts it in the "
+                        "workspace."))
+    return exp_cmd.command(verb)(command)
+
+
+exp_push_cmd = _transfer(push=True)
+exp_pull_cmd = _transfer(push=False)

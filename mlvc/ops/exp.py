@@ -1,0 +1,644 @@
+"""Experiments: ``mlvc exp run/show/diff/apply/branch/remove/list/push/pull``.
+
+An experiment is a git commit whose parent is the commit it started from (its baseline),
+kept on the ref ``refs/mlvc/exps/<baseline[:2]>/<baseline[2:]>/<name>``: git shares it
+(``exp push``/``exp pull`` move the refs, and the data they use through mlvc's remote), and
+``git log`` reads it. The commit is made in a copy of the index, so HEAD, the index and the
+work tree stay as they are: ``exp run`` leaves the experiment's results in the workspace, as
+``dvc exp run`` does, and ``exp apply`` brings another one back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlvc.errors import MlvcError, ScmError, TargetError
+from mlvc.fsutil import atomic_write
+from mlvc.paths import RelPath
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.scm import EXPS_REFS
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# Files mlvc writes or reads as part of a project: an untracked one goes into the
+# experiment's commit (any other untracked file is left out, and named).
+_PROJECT_FILES = ("mlvc.yaml", "mlvc.lock", ".gitignore", ".mlvcignore")
+
+_ADJECTIVES = (
+    "amber", "brisk", "calm", "dapper", "eager", "fancy", "gentle", "hasty", "icy", "jolly",
+    "keen", "lucid", "mellow", "nimble", "odd", "plucky", "quiet", "rapid", "shiny", "tidy",
+    "upbeat", "vivid", "witty", "young", "zesty", "bold", "crisp", "deft", "fond", "grand",
+    "hardy", "inky", "jazzy", "kind", "lanky", "merry", "neat", "olive", "proud", "rosy",
+    "sandy", "tawny", "urban", "velvet", "wiry", "zany", "breezy", "cozy", "dusty", "famed")
+_NOUNS = (
+    "otter", "heron", "maple", "comet", "badger", "falcon", "lynx", "marten", "newt", "orca",
+    "panda", "quail", "raven", "salmon", "tapir", "urchin", "vole", "walrus", "yak", "zebra",
+    "acorn", "birch", "cedar", "delta", "ember", "fjord", "glade", "harbor", "islet", "jetty",
+    "kelp", "lagoon", "meadow", "nebula", "oasis", "pebble", "quartz", "reef", "spruce", "tide",
+    "umber", "valley", "willow", "canyon", "dune", "finch", "gecko", "ibis", "koala", "lemur")
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    name: str
+    baseline: str  # the commit it started from (full sha)
+    rev: str  # its own commit (full sha)
+
+    @property
+    def ref(self) -> str:
+        return ref_of(self.baseline, self.name)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "rev": self.rev, "baseline": self.baseline, "ref": self.ref}
+
+
+def ref_of(baseline: str, name: str) -> str:
+    return f"{EXPS_REFS}/{baseline[:2]}/{baseline[2:]}/{name}"
+
+
+def parse_ref(ref: str) -> tuple[str, str] | None:
+    """``(baseline, name)`` of an experiment's ref, or None for another ref."""
+    parts = ref.split("/")
+    if len(parts) != 6 or "/".join(parts[:3]) != EXPS_REFS:
+        return None
+    baseline = parts[3] + parts[4]
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", baseline) or not NAME_RE.match(parts[5]):
+        return None
+    return baseline, parts[5]
+
+
+def check_name(name: str) -> None:
+    if not NAME_RE.match(name) or name.endswith((".lock", ".")) or ".." in name:
+        raise TargetError(f"{name!r} is not a valid experiment name",
+                          hint="use letters, digits, '.', '_' and '-' (no '/'), starting with "
+                               "a letter or digit")
+
+
+def _git(repo: Repo):
+    if repo.scm is None:
+        raise ScmError("experiments are git commits, and this project has no git",
+                       hint="run `git init` and commit the project first")
+    return repo.scm
+
+
+def _head(repo: Repo) -> str:
+    head = _git(repo).head()
+    if head is None:
+        raise ScmError("an experiment starts from a commit, and this repository has none",
+                       hint="commit the project first (`git add -A && git commit`)")
+    return head
+
+
+def experiments(repo: Repo) -> list[Experiment]:
+    """Every experiment of this repository, by baseline and then name."""
+    found = []
+    for ref, sha in _git(repo).refs(EXPS_REFS):
+        if parsed := parse_ref(ref):
+            found.append(Experiment(parsed[1], parsed[0], sha))
+    return sorted(found, key=lambda e: (e.baseline, e.name))
+
+
+def resolve(repo: Repo, name: str, exps: list[Experiment] | None = None) -> Experiment:
+    """The experiment called ``name`` (one of HEAD's first, then any baseline's), or whose
+    commit sha starts with ``name`` (at least 4 digits), or whose ref is ``name``."""
+    exps = experiments(repo) if exps is None else exps
+    if name.startswith(EXPS_REFS + "/"):
+        hits = [e for e in exps if e.ref == name]
+    else:
+        hits = [e for e in exps if e.name == name]
+        if len(hits) > 1:
+            head = _git(repo).head()
+            hits = [e for e in hits if e.baseline == head] or hits
+        if not hits and len(name) >= 4 and re.fullmatch(r"[0-9a-f]+", name):
+            hits = [e for e in exps if e.rev.startswith(name)]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise TargetError(f"no experiment called {name!r}",
+                          hint="`mlvc exp list -A` lists them all (`mlvc exp pull` brings "
+                               "others' from a git remote)")
+    listed = ", ".join(f"{e.name} (baseline {e.baseline[:7]}, {e.rev[:7]})" for e in hits[:5])
+    raise TargetError(f"{name!r} names {len(hits)} experiments: {listed}",
+                      hint="name one by its commit (the sha after it), or by its whole ref")
+
+
+def _new_name(taken: set[str]) -> str:
+    for _ in range(100):
+        name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
+        if name not in taken:
+            return name
+    return f"exp-{secrets.token_hex(4)}"
+
+
+# -- exp run --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ExpRunResult:
+    experiment: Experiment | None  # None: a stage failed, or --dry; nothing was saved
+    params: tuple = ()  # ParamChange of each -S
+    repro: object = None  # the ReproResult
+    left_out: tuple[RelPath, ...] = ()  # untracked files not in the experiment's commit
+    replaced: bool = False  # -f replaced an experiment of the same name
+
+    def to_json(self) -> dict:
+        return {"experiment": self.experiment.to_json() if self.experiment else None,
+                "params": [p.to_json() for p in self.params],
+                "repro": self.repro.to_json() if self.repro is not None else None,
+                "left_out": list(self.left_out), "replaced": self.replaced}
+
+
+def exp_run(repo: Repo, targets: list[str] | None = None, *, name: str | None = None,
+            set_params: list[str] = (), force: bool = False, message: str | None = None,
+            cwd: Path | None = None, on_params: Callable[[list], None] = lambda c: None,
+            **repro_options) -> ExpRunResult:
+    """Change the params (``-S``), run ``repro`` and save the workspace as an experiment.
+
+    Everything that can be refused is checked before the params files change: git, a
+    baseline commit, the name (taken unless ``force``), the ``-S`` assignments (all files
+    are edited in memory first). A failed stage saves nothing; the workspace keeps the new
+    params and what ran, as it would after ``repro``."""
+    from mlvc.ops.repro import repro
+    from mlvc.pipeline.params_set import parse_assignment
+    from mlvc.pipeline.params_set import set_params as write_params
+
+    git = _git(repo)
+    baseline = _head(repo)
+    exps = experiments(repo)
+    if name is not None:
+        check_name(name)
+        if not force and any(e.baseline == baseline and e.name == name for e in exps):
+            raise TargetError(f"experiment {name!r} exists already on baseline {baseline[:7]}",
+                              hint="choose another name, or -f to replace it")
+    else:
+        name = _new_name({e.name for e in exps})
+    assignments = [parse_assignment(s) for s in set_params]
+    dry = repro_options.get("dry", False)
+    changes = []
+    if assignments and not dry:
+        changes = write_params(repo.root, assignments)
+        on_params(changes)
+    result = repro(repo, list(targets or []), cwd=cwd, **repro_options)
+    if dry or not result.ok:
+        return ExpRunResult(None, tuple(changes), result)
+    untracked = git.untracked()
+    wanted = set(result.git_files) | {c.file for c in changes}
+    extra = [p for p in untracked if p in wanted or _project_file(p)]
+    left_out = tuple(p for p in untracked if p not in set(extra))
+    lines = [f"mlvc exp {name}", ""]
+    lines += [f"-S {a}" for a in assignments]
+    if message:
+        lines = [message, "", *lines[2:], f"mlvc exp {name}"]
+    scratch = str(repo.tmp_dir / f"exp-index.{os.getpid()}.{secrets.token_hex(4)}")
+    repo.tmp_dir.mkdir(parents=True, exist_ok=True)
+    sha = git.snapshot(extra, baseline, "\n".join(lines).strip() + "\n", scratch)
+    exp = Experiment(name, baseline, sha)
+    replaced = any(e.baseline == baseline and e.name == name for e in exps)
+    if not git.set_ref(exp.ref, sha, create_only=not force):
+        raise TargetError(f"experiment {name!r} was saved by another process meanwhile; this "
+                          f"run is commit {sha[:12]}",
+                          hint=f"`git update-ref {ref_of(baseline, name + '-2')} {sha}` keeps "
+                               "it under another name")
+    return ExpRunResult(exp, tuple(changes), result, left_out, replaced)
+
+
+def _project_file(path: RelPath) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return base in _PROJECT_FILES or base.endswith(".mlvc")
+
+
+# -- exp list / show --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ExpRow:
+    kind: str  # workspace | baseline | experiment
+    name: str  # "workspace", a branch name or short sha, an experiment's name
+    rev: str | None  # commit sha (None: the workspace)
+    baseline: str | None = None  # of an experiment
+    created: int | None = None  # commit time, Unix seconds
+    params: dict = field(default_factory=dict)  # {file: {key: value}}
+    metrics: dict = field(default_factory=dict)
+
+    def value(self, column: tuple[str, str, str]) -> object:
+        kind, file, key = column
+        return getattr(self, kind).get(file, {}).get(key)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "rev": self.rev,
+                "baseline": self.baseline, "created": self.created,
+                "params": self.params, "metrics": self.metrics}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpTable:
+    rows: tuple[ExpRow, ...]
+    columns: tuple[tuple[str, str, str], ...]  # (params|metrics, file, key)
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> list:
+        return [r.to_json() for r in self.rows]
+
+
+def baselines(repo: Repo, *, all_branches: bool = False, all_commits: bool = False,
+              num: int = 1) -> list[str]:
+    """HEAD (and ``num - 1`` of its first-parent ancestors), the tips of the local branches,
+    or every commit that has experiments (and HEAD)."""
+    git = _git(repo)
+    head = _head(repo)
+    shas = git.first_parents(head, num)
+    if all_branches:
+        shas += [sha for _, sha in git.refs("refs/heads")]
+    if all_commits:
+        shas += [e.baseline for e in experiments(repo)]
+    return list(dict.fromkeys(shas))
+
+
+def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = False,
+             num: int = 1, sort_by: str | None = None, descending: bool = False,
+             only_changed: bool = False) -> ExpTable:
+    """The workspace, each baseline and its experiments, with their params and metrics."""
+    from mlvc.ops.diff import WORKSPACE, show_values
+
+    git = _git(repo)
+    bases = baselines(repo, all_branches=all_branches, all_commits=all_commits, num=num)
+    exps = experiments(repo)
+    names = _baseline_names(repo, bases)
+    times = git.commit_times(list(dict.fromkeys([*bases, *(e.rev for e in exps)])))
+    plan: list[tuple[str, str, str | None, str | None]] = [("workspace", WORKSPACE, None, None)]
+    for base in bases:
+        plan.append(("baseline", names[base], base, None))
+        mine = sorted((e for e in exps if e.baseline == base),
+                      key=lambda e: (-times.get(e.rev, 0), e.name))  # (newest first)
+        plan += [("experiment", e.name, e.rev, base) for e in mine]
+    revs = [rev or WORKSPACE for _, _, rev, _ in plan]
+    params = show_values(repo, "params", revs)
+    metrics = show_values(repo, "metrics", revs)
+    by_side = {}
+    for kind, result in (("params", params), ("metrics", metrics)):
+        for sv in result.sides:
+            doc = by_side.setdefault(sv.side.name, {}).setdefault(kind, {})
+            for f in sv.missing:
+                doc.setdefault(f, {})
+            for v in sv.values:
+                doc.setdefault(v.file, {})[v.key] = v.value
+    rows = []
+    for kind, name, rev, base in plan:
+        side = by_side.get(rev or WORKSPACE, {})
+        rows.append(ExpRow(kind, name, rev, base, times.get(rev) if rev else None,
+                           side.get("params", {}), side.get("metrics", {})))
+    columns = _columns(rows)
+    if only_changed:
+        columns = [c for c in columns
+                   if len({repr(r.value(c)) for r in rows if r.kind != "workspace"}) > 1]
+    if sort_by:
+        rows = _sorted(rows, _column_named(columns, sort_by), descending)
+    return ExpTable(tuple(rows), tuple(columns), params.warnings + metrics.warnings)
+
+
+def _baseline_names(repo: Repo, bases: list[str]) -> dict[str, str]:
+    names = {b: b[:7] for b in bases}
+    for ref, sha in _git(repo).refs("refs/heads"):
+        if sha in names and names[sha] == sha[:7]:
+            names[sha] = ref[len("refs/heads/"):]
+    return names
+
+
+def _columns(rows: list[ExpRow]) -> list[tuple[str, str, str]]:
+    columns: dict[tuple[str, str, str], None] = {}
+    for kind in ("metrics", "params"):
+        for row in rows:
+            for file, values in sorted(getattr(row, kind).items()):
+                for key in values:
+                    columns.setdefault((kind, file, key))
+    return sorted(columns, key=lambda c: (c[0] != "metrics", c[1], c[2]))
+
+
+def _column_named(columns: list[tuple[str, str, str]], name: str) -> tuple[str, str, str]:
+    file, _, key = name.rpartition(":")
+    hits = [c for c in columns if c[2] == key and (not file or c[1] == file)]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise TargetError(f"--sort-by {name}: no param or metric of that name",
+                          hint="name a column of `mlvc exp show` (FILE:KEY when two files "
+                               "have the key)")
+    raise TargetError(f"--sort-by {name}: {len(hits)} files have it: "
+                      + ", ".join(c[1] for c in hits), hint=f"write FILE:{key}")
+
+
+def _sorted(rows: list[ExpRow], column: tuple[str, str, str], descending: bool) -> list[ExpRow]:
+    """Experiments sorted within their baseline: numbers, then other values (as text), then
+    those without the value; the workspace and the baselines keep their places."""
+    out: list[ExpRow] = []
+    group: list[ExpRow] = []
+
+    def flush() -> None:
+        values = [(r, r.value(column)) for r in group]
+        nums = [(r, v) for r, v in values
+                if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        texts = [(r, v) for r, v in values if v is not None and (r, v) not in nums]
+        nums.sort(key=lambda rv: rv[1], reverse=descending)
+        texts.sort(key=lambda rv: str(rv[1]), reverse=descending)
+        out.extend(r for r, _ in nums + texts)
+        out.extend(r for r, v in values if v is None)
+        group.clear()
+
+    for row in rows:
+        if row.kind == "experiment":
+            group.append(row)
+        else:
+            flush()
+            out.append(row)
+    flush()
+    return out
+
+
+# -- exp diff --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ExpDiff:
+    a: str
+    b: str
+    params: object  # ValuesDiff
+    metrics: object
+
+    @property
+    def clean(self) -> bool:
+        return self.params.clean and self.metrics.clean
+
+    def to_json(self) -> dict:
+        return {"a": self.a, "b": self.b, "params": self.params.to_json()["changes"],
+                "metrics": self.metrics.to_json()["changes"]}
+
+
+def rev_of(repo: Repo, name: str | None, exps: list[Experiment] | None = None) -> str | None:
+    """The commit an experiment name, or a git revision, names (None: the workspace)."""
+    from mlvc.ops.diff import WORKSPACE
+
+    if name is None or name == WORKSPACE:
+        return None
+    try:
+        return resolve(repo, name, exps).rev
+    except TargetError:
+        if sha := _git(repo).resolve(name):
+            return sha
+        raise
+
+
+def exp_diff(repo: Repo, a: str | None = None, b: str | None = None, *,
+             everything: bool = False) -> ExpDiff:
+    """Params and metrics of ``a`` (an experiment or a revision; default HEAD) against
+    ``b`` (default: the workspace)."""
+    from mlvc.ops.diff import diff_values
+
+    exps = experiments(repo)
+    old = rev_of(repo, a or "HEAD", exps)
+    new = rev_of(repo, b, exps)
+    return ExpDiff(a or "HEAD", b or "workspace",
+                   diff_values(repo, "params", old, new, everything=everything),
+                   diff_values(repo, "metrics", old, new, everything=everything))
+
+
+# -- exp apply ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    experiment: Experiment
+    written: tuple[str, ...]  # git files (relative to the top of the work tree)
+    removed: tuple[str, ...]
+    checkout: object  # CheckoutResult
+    head: str = ""  # HEAD's commit: when it is not the experiment's baseline, the files
+    #                 changed since are as the experiment has them (the baseline's)
+
+    def to_json(self) -> dict:
+        c = self.checkout
+        return {"experiment": self.experiment.to_json(), "head": self.head,
+                "written": list(self.written),
+                "removed": list(self.removed),
+                "data": {"added": list(c.added), "modified": list(c.modified),
+                         "deleted": list(c.deleted), "kept": list(c.conflicts),
+                         "failed": [{"path": p, "error": e} for p, e in c.failed]}}
+
+
+def exp_apply(repo: Repo, name: str, *, force: bool = False, jobs: int | None = None,
+              progress: Progress = NULL_PROGRESS) -> ApplyResult:
+    """Put an experiment's files in the workspace: the git-kept ones it changed against HEAD,
+    then its data (``mlvc checkout``). HEAD and the index do not move: ``git commit`` keeps
+    the result, ``git checkout .`` and ``mlvc checkout`` drop it.
+
+    A file is replaced only if its content is saved somewhere: it is as HEAD, this
+    experiment or another experiment of the same baseline has it (the results of the last
+    ``exp run``, say). Otherwise it is the user's unsaved work: the whole apply is refused,
+    naming the files, unless ``force``."""
+    from mlvc.ops.checkout import checkout
+
+    git = _git(repo)
+    head = _head(repo)
+    exps = experiments(repo)
+    exp = resolve(repo, name, exps)
+    top = Path(git.top())
+    paths = git.changed_files(head, exp.rev)
+    theirs = git.entries(exp.rev, paths)
+    if not force:
+        saved: dict[str, set[str | None]] = {p: set() for p in paths}
+        for rev in {head, exp.rev, *(e.rev for e in exps if e.baseline == exp.baseline)}:
+            found = git.entries(rev, paths)
+            for p in paths:
+                saved[p].add(found[p][1] if p in found else None)
+        on_disk = [p for p in paths if os.path.lexists(top / p)]
+        now = dict(zip(on_disk, git.hash_files([str(top / p) for p in on_disk])))
+        unsaved = [p for p in paths if now.get(p) not in saved[p]]
+        if unsaved:
+            listed = ", ".join(unsaved[:5]) + (" …" if len(unsaved) > 5 else "")
+            raise MlvcError(f"{len(unsaved)} file(s) that experiment {exp.name!r} changes have "
+                            f"unsaved changes in the workspace: {listed}",
+                            hint="commit or stash them (`git stash`), or -f to overwrite them")
+    real_top = os.path.realpath(top)
+    for p in paths:  # (as git does: never write through a symlinked folder)
+        folder = os.path.realpath(os.path.dirname(top / p))
+        if folder != real_top and not folder.startswith(real_top + os.sep):
+            raise MlvcError(f"experiment {exp.name!r} has {p}, and a symlink in the "
+                            f"workspace leads that path out of the git work tree ({folder})",
+                            hint="remove or rename the symlink, then apply again")
+    written, removed = [], []
+    with repo.lock():
+        for p in paths:
+            target = top / p
+            if p in theirs:
+                mode, blob = theirs[p]
+                data = git.read_blob(blob)
+                if mode == "120000":
+                    if os.path.lexists(target):
+                        os.unlink(target)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(data, target)
+                else:
+                    if os.path.islink(target):
+                        os.unlink(target)
+                    atomic_write(target, data, 0o777 if mode == "100755" else 0o666)
+                written.append(p)
+            elif os.path.lexists(target):
+                os.unlink(target)
+                removed.append(p)
+    result = checkout(repo, force=force, jobs=jobs, progress=progress)
+    return ApplyResult(exp, tuple(written), tuple(removed), result, head)
+
+
+# -- exp branch / remove ---------------------------------------------------------------------
+
+def exp_branch(repo: Repo, name: str, branch: str) -> tuple[Experiment, str]:
+    """A git branch ``branch`` at the experiment's commit."""
+    git = _git(repo)
+    exp = resolve(repo, name)
+    ref = f"refs/heads/{branch}"
+    if branch.startswith("-") or not _valid_branch(git, branch):
+        raise TargetError(f"{branch!r} is not a valid branch name")
+    if not git.set_ref(ref, exp.rev, create_only=True):
+        raise TargetError(f"branch {branch!r} exists already",
+                          hint="choose another name (or delete it: `git branch -D`)")
+    return exp, branch
+
+
+def _valid_branch(git, branch: str) -> bool:
+    return bool(git._run("check-ref-format", "--branch", branch, ok=(0, 1, 128)).strip())
+
+
+def select(repo: Repo, names: list[str], *, rev: str | None = None,
+           all_commits: bool = False) -> list[Experiment]:
+    """The named experiments, those of baseline ``rev``, or all of them."""
+    exps = experiments(repo)
+    chosen = [resolve(repo, n, exps) for n in names]
+    if rev is not None:
+        base = _git(repo).resolve(rev)
+        if base is None:
+            raise TargetError(f"unknown revision {rev!r}")
+        chosen += [e for e in exps if e.baseline == base]
+    if all_commits:
+        chosen += exps
+    return list(dict.fromkeys(chosen))
+
+
+def exp_remove(repo: Repo, names: list[str], *, rev: str | None = None,
+               all_commits: bool = False, git_remote: str | None = None) -> list[Experiment]:
+    """Delete experiments' refs (here, or on the git remote ``git_remote``). Their data stays
+    in the cache until ``mlvc gc``."""
+    if not (names or rev or all_commits):
+        raise TargetError("name the experiments to remove",
+                          hint="or --rev REV (those of one baseline), or -A (all)")
+    git = _git(repo)
+    if git_remote is not None:
+        there = _remote_experiments(git, git_remote)
+        chosen = ([e for e in there if e.name in names or e.rev.startswith(tuple(names))]
+                  if names else [])
+        if rev is not None:
+            base = git.resolve(rev) or rev
+            chosen += [e for e in there if e.baseline == base]
+        if all_commits:
+            chosen += there
+        missing = [n for n in names if not any(e.name == n or e.rev.startswith(n)
+                                               for e in chosen)]
+        if missing:
+            raise TargetError(f"git remote {git_remote!r} has no experiment {missing[0]!r}",
+                              hint=f"`mlvc exp list {git_remote}` lists what it has")
+        chosen = list(dict.fromkeys(chosen))
+        git.push_refs(git_remote, [f":{e.ref}" for e in chosen])
+        return chosen
+    chosen = select(repo, names, rev=rev, all_commits=all_commits)
+    git.delete_refs([e.ref for e in chosen])
+    return chosen
+
+
+def _remote_experiments(git, remote: str) -> list[Experiment]:
+    found = []
+    for ref, sha in git.remote_refs(remote, EXPS_REFS):
+        if parsed := parse_ref(ref):
+            found.append(Experiment(parsed[1], parsed[0], sha))
+    return sorted(found, key=lambda e: (e.baseline, e.name))
+
+
+def exp_list(repo: Repo, git_remote: str | None = None, *, rev: str | None = None,
+             all_commits: bool = False) -> list[Experiment]:
+    """Experiments of HEAD's baseline (or ``rev``'s, or all), here or on a git remote."""
+    git = _git(repo)
+    exps = _remote_experiments(git, git_remote) if git_remote else experiments(repo)
+    if all_commits:
+        return exps
+    base = git.resolve(rev) if rev else _head(repo)
+    if base is None:
+        raise TargetError(f"unknown revision {rev!r}")
+    return [e for e in exps if e.baseline == base]
+
+
+# -- exp push / pull -----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ExpTransfer:
+    experiments: tuple[Experiment, ...]
+    git_remote: str
+    data: object = None  # TransferResult, unless --no-cache
+
+    def to_json(self) -> dict:
+        return {"experiments": [e.to_json() for e in self.experiments],
+                "git_remote": self.git_remote,
+                "data": self.data.to_json() if self.data is not None else None}
+
+
+def exp_push(repo: Repo, git_remote: str, names: list[str], *, rev: str | None = None,
+             all_commits: bool = False, force: bool = False, cache: bool = True,
+             remote: str | None = None, jobs: int | None = None,
+             progress: Progress = NULL_PROGRESS) -> ExpTransfer:
+    """Send experiments' data to mlvc's remote first, then their refs to the git remote
+    (so that whoever sees a ref can pull its data)."""
+    from mlvc.ops.push import push
+
+    if not (names or rev or all_commits):
+        raise TargetError("name the experiments to push",
+                          hint="or --rev REV (those of one baseline), or -A (all)")
+    git = _git(repo)
+    chosen = select(repo, names, rev=rev, all_commits=all_commits)
+    data = None
+    if cache and chosen:
+        data = push(repo, remote=remote, jobs=jobs, revs=[e.rev for e in chosen],
+                    workspace=False, progress=progress)
+        if data.failed:
+            return ExpTransfer(tuple(chosen), git_remote, data)
+    git.push_refs(git_remote, [f"{'+' if force else ''}{e.ref}:{e.ref}" for e in chosen])
+    return ExpTransfer(tuple(chosen), git_remote, data)
+
+
+def exp_pull(repo: Repo, git_remote: str, names: list[str], *, rev: str | None = None,
+             all_commits: bool = False, force: bool = False, cache: bool = True,
+             remote: str | None = None, jobs: int | None = None,
+             progress: Progress = NULL_PROGRESS) -> ExpTransfer:
+    """Fetch experiments' refs from the git remote, then their data from mlvc's remote into
+    the cache (``exp apply`` puts one in the workspace)."""
+    from mlvc.ops.fetch import fetch
+
+    if not (names or rev or all_commits):
+        raise TargetError("name the experiments to pull",
+                          hint=f"or -A (all); `mlvc exp list {git_remote}` lists them")
+    git = _git(repo)
+    there = _remote_experiments(git, git_remote)
+    chosen: list[Experiment] = []
+    for n in names:
+        hits = [e for e in there if e.name == n or (len(n) >= 4 and e.rev.startswith(n))]
+        if not hits:
+            raise TargetError(f"git remote {git_remote!r} has no experiment {n!r}",
+                              hint=f"`mlvc exp list {git_remote} -A` lists what it has")
+        chosen += hits
+    if rev is not None:
+        base = git.resolve(rev) or rev
+        chosen += [e for e in there if e.baseline.startswith(base)]
+    if all_commits:
+        chosen += there
+    chosen = list(dict.fromkeys(chosen))
+    git.fetch_refs(git_remote, [f"{'+' if force else ''}{e.ref}:{e.ref}" for e in chosen])
+    data = None
+    if cache and chosen:
+        data = fetch(repo, remote=remote, jobs=jobs, revs=[e.rev for e in chosen],
+                     workspace=False, progress=progress)
+    return ExpTransfer(tuple(chosen), git_remote, data)

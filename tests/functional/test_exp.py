@@ -1,0 +1,336 @@
+"""``mlvc exp``: experiments as git commits on refs/mlvc/exps/…, and sharing them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import Project
+
+# train: data + params -> model/ (cached) and metrics.json (kept in git).
+TRAIN = (f"{sys.executable} -c \"import yaml, json, os; p = yaml.safe_load(open('params.yaml'));"
+         " d = open('data/x.csv').read(); os.makedirs('model', exist_ok=True);"
+         " open('model/w.txt', 'w').write(str(p['train']['lr']) + d);"
+         " json.dump({'acc': round(1 - p['train']['lr'], 4), 'n': len(d)},"
+         " open('metrics.json', 'w'))\"")
+PIPELINE = {"stages": {"train": {
+    "cmd": TRAIN, "deps": ["data"], "params": ["train"], "outs": ["model"],
+    "metrics": [{"metrics.json": {"cache": False}}]}}}
+
+
+@pytest.fixture
+def ml(project: Project) -> Project:
+    project.gen({"data": {"x.csv": "1,2\n"},
+                 "params.yaml": "# params\ntrain:\n  lr: 0.5  # rate\n  epochs: 3\n",
+                 "mlvc.yaml": yaml.safe_dump(PIPELINE, sort_keys=False)})
+    project.run("add", "data")
+    project.run("repro")
+    project.commit_all("v1")
+    return project
+
+
+def exps(p: Project, *args: str) -> list[dict]:
+    return json.loads(p.run("exp", "list", "--json", *args).stdout)
+
+
+def run_exp(p: Project, *args: str, code: int = 0) -> dict:
+    return json.loads(p.run("exp", "run", "--json", *args, code=code).stdout)
+
+
+def head(p: Project) -> str:
+    return p.git("rev-parse", "HEAD").strip()
+
+
+def test_run_saves_a_commit_on_its_ref_and_leaves_head_and_index(ml):
+    before_head, before_index = head(ml), (ml.root / ".git/index").read_bytes()
+    doc = run_exp(ml, "-S", "train.lr=0.25", "-n", "small")
+    exp = doc["experiment"]
+    assert exp["name"] == "small" and exp["baseline"] == before_head
+    assert exp["ref"] == f"refs/mlvc/exps/{before_head[:2]}/{before_head[2:]}/small"
+    assert ml.git("rev-parse", exp["ref"]).strip() == exp["rev"]
+    assert ml.git("rev-parse", f"{exp['rev']}^").strip() == before_head
+    assert head(ml) == before_head and (ml.root / ".git/index").read_bytes() == before_index
+    assert doc["params"] == [{"file": "params.yaml", "key": "train.lr", "old": 0.5,
+                              "new": 0.25, "op": "set"}]
+    # The results stay in the workspace, the comment of params.yaml too.
+    assert "  lr: 0.25 # rate\n" in ml.read("params.yaml")
+    assert json.loads(ml.read("metrics.json"))["acc"] == 0.75
+    # The commit holds them: params, lock, metrics.
+    shown = ml.git("show", f"{exp['rev']}:params.yaml")
+    assert "lr: 0.25" in shown and "# params" in shown
+    assert json.loads(ml.git("show", f"{exp['rev']}:metrics.json"))["acc"] == 0.75
+    lock = yaml.safe_load(ml.git("show", f"{exp['rev']}:mlvc.lock"))
+    assert lock["stages"]["train"]["params"]["params.yaml"]["train.lr"] == 0.25
+    # Its data went to the cache: the workspace can lose it and get it back.
+    assert ml.run("status").stdout.strip().endswith("Data and pipelines are up to date.")
+
+
+def test_names_are_made_up_unique_and_checked(ml):
+    a = run_exp(ml, "-S", "train.lr=0.1")["experiment"]["name"]
+    b = run_exp(ml, "-S", "train.lr=0.2")["experiment"]["name"]
+    assert a != b and all("-" in n for n in (a, b))
+    r = ml.run("exp", "run", "-n", a, code=1)
+    assert f"experiment '{a}' exists already" in r.stderr and "-f" in r.stderr
+    old = ml.git("rev-parse", exps(ml)[0]["ref"])
+    doc = run_exp(ml, "-n", a, "-f", "-S", "train.lr=0.3")
+    assert doc["replaced"] and {e["name"] for e in exps(ml)} == {a, b}
+    assert ml.git("rev-parse", doc["experiment"]["ref"]) != old
+    r = ml.run("exp", "run", "-n", "a/b", code=1)
+    assert "not a valid experiment name" in r.stderr
+
+
+def test_a_bad_param_changes_nothing_and_a_failed_stage_saves_nothing(ml):
+    params = ml.read("params.yaml")
+    r = ml.run("exp", "run", "-S", "train.lr=0.1", "-S", "train.nope=1", code=1)
+    assert "param 'train.nope' is not in params.yaml" in r.stderr and "+train.nope" in r.stderr
+    assert ml.read("params.yaml") == params and exps(ml) == []
+    ml.gen({"params.yaml": "train:\n  lr: boom\n  epochs: 3\n"})  # (1 - "boom" fails)
+    r = ml.run("exp", "run", "-n", "broken", code=1)
+    assert "the experiment was not saved" in r.stderr
+    assert exps(ml) == []
+
+
+def test_untracked_files_are_left_out_and_named_but_pipeline_files_go_in(ml):
+    ml.gen({"notes.txt": "scratch\n", "extra": {"e.csv": "9\n"}})
+    ml.run("add", "extra")  # (extra.mlvc and its .gitignore line: untracked, mlvc's own)
+    r = ml.run("exp", "run", "-n", "e1")
+    assert "1 untracked file not in the experiment: notes.txt" in r.stderr
+    rev = exps(ml)[0]["rev"]
+    files = ml.git("ls-tree", "-r", "--name-only", rev).split()
+    assert "extra.mlvc" in files and "notes.txt" not in files
+    assert ml.git("status", "--porcelain", "--", "extra.mlvc").startswith("??")  # (index kept)
+
+
+def test_show_lists_workspace_baseline_and_experiments_with_values(ml):
+    run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
+    run_exp(ml, "-n", "high", "-S", "train.lr=0.9")
+    rows = json.loads(ml.run("exp", "show", "--json").stdout)
+    assert [(r["kind"], r["name"]) for r in rows] == [
+        ("workspace", "workspace"), ("baseline", "main"), ("experiment", "high"),
+        ("experiment", "low")]  # (newest first)
+    by = {r["name"]: r for r in rows}
+    assert by["low"]["metrics"]["metrics.json"]["acc"] == 0.9
+    assert by["high"]["params"]["params.yaml"]["train.lr"] == 0.9
+    assert by["main"]["params"]["params.yaml"]["train.lr"] == 0.5
+    assert by["workspace"]["metrics"] == by["high"]["metrics"]
+    rows = json.loads(ml.run("exp", "show", "--json", "--sort-by", "acc",
+                             "--sort-order", "desc").stdout)
+    assert [r["name"] for r in rows][2:] == ["low", "high"]
+    text = ml.run("exp", "show", "--only-changed").stdout
+    header = text.splitlines()[0].split()
+    assert "acc" in header and "train.lr" in header and "train.epochs" not in header
+    assert "└── low" in text and "├── high" in text
+    md = ml.run("exp", "show", "--md").stdout
+    assert md.splitlines()[1].startswith("|---|")
+    r = ml.run("exp", "show", "--sort-by", "nope", code=1)
+    assert "no param or metric" in r.stderr
+
+
+def test_diff_compares_experiments_by_name(ml):
+    run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
+    run_exp(ml, "-n", "high", "-S", "train.lr=0.9")
+    doc = json.loads(ml.run("exp", "diff", "low", "high", "--json").stdout)
+    assert {(c["key"], c["old"], c["new"]) for c in doc["params"]} == {("train.lr", 0.1, 0.9)}
+    assert {(c["key"], c["old"], c["new"]) for c in doc["metrics"]} == {("acc", 0.9, 0.1)}
+    text = ml.run("exp", "diff").stdout  # HEAD against the workspace (high's results)
+    assert "train.lr  0.5 -> 0.9" in text and "acc  0.5 -> 0.1" in text
+    r = ml.run("exp", "diff", "nothing-such", code=1)
+    assert "no experiment called 'nothing-such'" in r.stderr
+
+
+def test_apply_brings_back_files_and_data_and_keeps_unsaved_work(ml):
+    run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
+    run_exp(ml, "-n", "high", "-S", "train.lr=0.9")
+    # The workspace holds high's results, saved in its commit: apply may replace them.
+    doc = json.loads(ml.run("exp", "apply", "low", "--json").stdout)
+    assert set(doc["written"]) == {"params.yaml", "metrics.json", "mlvc.lock"}
+    assert doc["data"]["modified"] == ["model/w.txt"]
+    assert ml.read("model/w.txt").startswith("0.1") and "lr: 0.1" in ml.read("params.yaml")
+    assert ml.run("status").stdout.strip().endswith("Data and pipelines are up to date.")
+    assert head(ml) == ml.git("rev-parse", "main").strip()
+    # An edit saved nowhere stops the apply before anything changes.
+    ml.gen({"params.yaml": ml.read("params.yaml") + "# mine\n"})
+    before = ml.snapshot()
+    r = ml.run("exp", "apply", "high", code=1)
+    assert "unsaved changes in the workspace: params.yaml" in r.stderr
+    assert ml.snapshot() == before
+    ml.run("exp", "apply", "high", "-f")
+    assert "# mine" not in ml.read("params.yaml") and ml.read("model/w.txt").startswith("0.9")
+
+
+def test_apply_of_an_older_baseline_says_so(ml):
+    run_exp(ml, "-n", "old", "-S", "train.lr=0.1")
+    ml.git("checkout", "-q", "--", "params.yaml", "metrics.json", "mlvc.lock")
+    ml.run("checkout")
+    ml.gen({"README": "later\n"}, commit="v2")
+    r = ml.run("exp", "apply", "old")
+    assert "started from" in r.stderr and "not from HEAD" in r.stderr
+    assert not (ml.root / "README").exists()  # (as the experiment has it)
+
+
+def test_branch_and_remove(ml):
+    run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
+    run_exp(ml, "-n", "high", "-S", "train.lr=0.9")
+    rev = exps(ml)[1]["rev"]
+    ml.run("exp", "branch", "low", "try-low")
+    assert ml.git("rev-parse", "try-low").strip() == rev
+    r = ml.run("exp", "branch", "high", "try-low", code=1)
+    assert "exists already" in r.stderr
+    ml.run("exp", "remove", "low")
+    assert [e["name"] for e in exps(ml)] == ["high"]
+    assert ml.git("rev-parse", "try-low").strip() == rev  # (the branch stays)
+    ml.run("exp", "remove", "low", code=1)
+    r = ml.run("exp", "remove", code=1)
+    assert "name the experiments to remove" in r.stderr
+    ml.run("exp", "remove", "-A")
+    assert exps(ml, "-A") == []
+
+
+def test_gc_keeps_experiments_only_when_asked(ml):
+    run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
+    ml.git("checkout", "-q", "--", "params.yaml", "metrics.json", "mlvc.lock")
+    ml.run("checkout")
+    low = json.loads(ml.run("exp", "apply", "low", "--json", "--", ).stdout)
+    assert low["data"]["modified"]
+    ml.git("checkout", "-q", "--", "params.yaml", "metrics.json", "mlvc.lock")
+    ml.run("checkout")
+    dry = json.loads(ml.run("gc", "-w", "--all-experiments", "--dry", "--json").stdout)
+    assert dry["removed"] == []
+    dry = json.loads(ml.run("gc", "-w", "--dry", "--json").stdout)
+    # low's model folder (its manifest and its file) and its metrics.json (kept in the
+    # cache for the run cache, as mlvc.lock records it)
+    assert len(dry["removed"]) == 3
+
+
+@pytest.fixture
+def shared(ml, tmp_path):
+    """``ml`` with a bare git remote (origin) and a folder remote (store) both pushed to."""
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "origin.git")],
+                   check=True)
+    ml.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    ml.commit_all("remote")
+    ml.git("remote", "add", "origin", str(tmp_path / "origin.git"))
+    ml.git("push", "-q", "origin", "main")
+    ml.run("push")
+    return ml
+
+
+def test_push_and_pull_share_experiments_with_their_data(shared, tmp_path):
+    run_exp(shared, "-n", "low", "-S", "train.lr=0.1")
+    shared.run("exp", "push", "origin", "low")
+    there = json.loads(shared.run("exp", "list", "origin", "-A", "--json").stdout)
+    assert [e["name"] for e in there] == ["low"]
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "origin.git"), str(tmp_path / "c")],
+                   check=True)
+    clone = Project(tmp_path / "c")
+    doc = json.loads(clone.run("exp", "pull", "origin", "low", "--json").stdout)
+    assert [e["name"] for e in doc["experiments"]] == ["low"] and doc["data"]["transferred"]
+    clone.run("exp", "apply", "low")
+    assert clone.read("model/w.txt").startswith("0.1")
+    clone.run("exp", "remove", "-g", "origin", "low")
+    assert json.loads(clone.run("exp", "list", "origin", "-A", "--json").stdout) == []
+    r = clone.run("exp", "pull", "origin", "low", code=1)
+    assert "has no experiment 'low'" in r.stderr
+
+
+def test_push_sends_no_ref_whose_data_is_not_on_the_remote(shared):
+    doc = run_exp(shared, "-n", "low", "-S", "train.lr=0.1")
+    outs = yaml.safe_load(shared.read("mlvc.lock"))["stages"]["train"]["outs"]
+    (tree,) = [o["oid"] for o in outs if o["path"] == "model"]
+    obj = shared.root / ".mlvc/cache/objects" / tree[:2] / tree[2:]
+    obj.unlink()  # (the experiment's manifest is gone from the cache)
+    r = shared.run("exp", "push", "origin", "low", code=1)
+    assert "refs were not pushed" in r.stderr
+    assert shared.git("ls-remote", "origin", "refs/mlvc/*") == ""
+    assert doc["experiment"]["name"] == "low"
+
+
+def test_a_project_in_a_sub_folder_of_the_work_tree(tmp_path):
+    top = tmp_path / "top"
+    top.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=top, check=True)
+    (top / "other.txt").write_text("outside the project\n")
+    p = new_project_in(top / "sub")
+    p.gen({"data": {"x.csv": "1,2\n"}, "params.yaml": "train:\n  lr: 0.5\n",
+           "mlvc.yaml": yaml.safe_dump(PIPELINE, sort_keys=False)})
+    p.run("add", "data")
+    p.run("repro")
+    p.commit_all("v1")
+    rev = run_exp(p, "-n", "s", "-S", "train.lr=0.2")["experiment"]["rev"]
+    assert "lr: 0.2" in p.git("show", f"{rev}:sub/params.yaml")
+    p.git("checkout", "-q", "--", ".")
+    p.run("checkout")
+    p.run("exp", "apply", "s")
+    assert "lr: 0.2" in p.read("params.yaml") and p.read("model/w.txt").startswith("0.2")
+
+
+def new_project_in(root) -> Project:
+    root.mkdir()
+    p = Project(root)
+    p.run("init")
+    return p
+
+
+def test_without_git_or_a_commit(tmp_path):
+    root = tmp_path / "nogit"
+    root.mkdir()
+    p = Project(root)
+    p.run("init", "--no-scm")
+    r = p.run("exp", "run", code=1)
+    assert "experiments are git commits" in r.stderr
+    q = tmp_path / "fresh"
+    q.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=q, check=True)
+    p = Project(q)
+    p.run("init")
+    r = p.run("exp", "run", code=1)
+    assert "starts from a commit" in r.stderr
+
+
+def test_no_name_collision_across_baselines_resolves_to_head(ml):
+    run_exp(ml, "-n", "same", "-S", "train.lr=0.1")
+    first = exps(ml)[0]["rev"]
+    ml.commit_all("v2")
+    run_exp(ml, "-n", "same", "-S", "train.lr=0.2")
+    assert len(exps(ml, "-A")) == 2
+    doc = json.loads(ml.run("exp", "diff", "same", "--json").stdout)  # (HEAD's, v2's)
+    assert doc["params"] == []
+    assert first[:7] in ml.run("exp", "list", "-A", "--sha").stdout
+
+
+def test_a_change_git_could_take_for_clean_goes_into_the_experiment(ml):
+    """A params file changed in the second its index entry was written, size kept: git tells
+    it from a clean one only because the index file is as new as the entry (racy git)."""
+    import os
+
+    when = 1_700_000_000
+    params = ml.root / "params.yaml"
+    os.utime(params, (when, when))
+    ml.git("add", "params.yaml")
+    os.utime(ml.root / ".git/index", (when, when))
+    params.write_text(params.read_text().replace("0.5", "0.7"))  # (same size)
+    os.utime(params, (when, when))
+    rev = run_exp(ml, "-n", "racy")["experiment"]["rev"]
+    assert "lr: 0.7" in ml.git("show", f"{rev}:params.yaml")
+
+
+def test_apply_never_writes_through_a_symlinked_folder(ml, tmp_path):
+    ml.gen({"conf": {"c.yaml": "a: 1\n"}}, commit="conf")
+    ml.git("rm", "-q", "-r", "--cached", "conf")  # (the experiment changes conf/c.yaml)
+    ml.gen({"conf": {"c.yaml": "a: 2\n"}})
+    ml.git("add", "conf")
+    run_exp(ml, "-n", "c2")
+    ml.git("reset", "-q", "--hard")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    import shutil
+
+    shutil.rmtree(ml.root / "conf")
+    (ml.root / "conf").symlink_to(outside)
+    r = ml.run("exp", "apply", "c2", "-f", code=1)
+    assert "leads that path out of the git work tree" in r.stderr
+    assert list(outside.iterdir()) == []
