@@ -182,7 +182,7 @@ def exp_run(repo: Repo, targets: list[str] | None = None, *, name: str | None = 
     if assignments and not dry:
         changes = write_params(repo.root, assignments)
         on_params(changes)
-    result = repro(repo, list(targets or []), cwd=cwd, **repro_options)
+    result = repro(repo, list(targets or []), cwd=cwd, force=force, **repro_options)
     if dry or not result.ok:
         return ExpRunResult(None, tuple(changes), result)
     untracked = git.untracked()

@@ -79,6 +79,8 @@ def test_names_are_made_up_unique_and_checked(ml):
     doc = run_exp(ml, "-n", a, "-f", "-S", "train.lr=0.3")
     assert doc["replaced"] and {e["name"] for e in exps(ml)} == {a, b}
     assert ml.git("rev-parse", doc["experiment"]["ref"]) != old
+    r = json.loads(ml.run("exp", "run", "--json", "-n", a, "-f").stdout)
+    assert [s["state"] for s in r["repro"]["stages"]] == ["ran"]  # (-f: run anyway)
     r = ml.run("exp", "run", "-n", "a/b", code=1)
     assert "not a valid experiment name" in r.stderr
 
@@ -200,6 +202,8 @@ def test_gc_keeps_experiments_only_when_asked(ml):
     ml.run("checkout")
     dry = json.loads(ml.run("gc", "-w", "--all-experiments", "--dry", "--json").stdout)
     assert dry["removed"] == []
+    dry = json.loads(ml.run("gc", "-A", "--dry", "--json").stdout)
+    assert dry["removed"] == []  # (every commit: experiments' too)
     dry = json.loads(ml.run("gc", "-w", "--dry", "--json").stdout)
     # low's model folder (its manifest and its file) and its metrics.json (kept in the
     # cache for the run cache, as mlvc.lock records it)
