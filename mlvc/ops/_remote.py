@@ -70,7 +70,15 @@ class TransferResult:
 
 def connect(repo: Repo, name: str | None) -> tuple[Remote, RemoteIndex]:
     remote = open_remote(repo.config, repo.root, name, repo.cache_dir)
-    return remote, RemoteIndex(index_path(repo.tmp_dir, remote.url), remote.url)
+    path = index_path(repo.tmp_dir, remote.url)
+    # The pack indexes read from this remote are kept beside its index (see Remote.packed).
+    packs = path.with_suffix(".packs")
+    try:
+        packs.mkdir(parents=True, exist_ok=True)
+        remote.pack_cache = str(packs)
+    except OSError:
+        pass  # (read from the remote each time)
+    return remote, RemoteIndex(path, remote.url)
 
 
 def unreachable(remote: Remote, exc: Exception) -> RemoteError:

@@ -16,6 +16,8 @@ from mlvc.errors import RemoteError
 from mlvc.paths import real_inside
 from mlvc.remote.fs import LocalRemote, Remote
 
+# Options of a remote that are mlvc's own, not its filesystem's.
+MLVC_OPTIONS = ("url", "packs")
 _S3_NAMES = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token"}
 _FS_PACKAGES = {"s3": "s3fs (pip install 'mlvc[s3]')", "gs": "gcsfs", "gcs": "gcsfs",
                 "az": "adlfs", "abfs": "adlfs", "ssh": "sshfs", "sftp": "sshfs"}
@@ -84,7 +86,7 @@ def fs_options(url: str, options: dict[str, object]) -> dict[str, object]:
     proto = scheme(url) or "file"
     out: dict[str, object] = {}
     for key, value in options.items():
-        if key == "url":
+        if key in MLVC_OPTIONS:
             continue
         if isinstance(value, str) and not is_secret(key) and value.lower() in ("true", "false"):
             value = value.lower() == "true"
@@ -114,13 +116,14 @@ def open_remote(config: Config, root: Path, name: str | None = None,
         raise RemoteError(f"remote '{name}' has no url",
                           hint=f"set it with `mlvc remote modify {name} url URL`")
     check_place(name, url, root, cache_dir)
+    packs = _flag(options.get("packs", True), f"remotes.{name}.packs")
     url = resolve_url(url, root)
     proto = scheme(url)
     path = local_path(url, root)
     if path is not None:
         from fsspec.implementations.local import LocalFileSystem
 
-        return LocalRemote(name, url, LocalFileSystem(), path)
+        return LocalRemote(name, url, LocalFileSystem(), path, write_packs=packs)
     import fsspec
 
     try:
@@ -133,4 +136,13 @@ def open_remote(config: Config, root: Path, name: str | None = None,
     except (ValueError, TypeError) as exc:
         raise RemoteError(f"remote '{name}' ({url}) cannot be opened: {exc}",
                           hint="check its url and options with `mlvc remote list`") from None
-    return Remote(name, url, fs, path)
+    return Remote(name, url, fs, path, write_packs=packs)
+
+
+def _flag(value: object, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise RemoteError(f"{key} is {value!r}, not true or false",
+                      hint=f"`mlvc config {key} true` (or false)")

@@ -4,8 +4,9 @@ Layout as in SPEC 2.1: ``<root>/objects/<oid[:2]>/<oid[2:]>``, plus ``<root>/mlv
 token that ``gc`` renews so that local indexes of the remote know to start again.
 
 Callers see objects, never paths: :meth:`Remote.contains`, :meth:`Remote.upload`,
-:meth:`Remote.download` and :meth:`Remote.read_object`. Packs (SPEC 2.1) will slot in behind
-those four without changing a caller.
+:meth:`Remote.download` and :meth:`Remote.read_object`. Packs (SPEC 2.1, see
+:mod:`mlvc.remote.packs`) sit behind them: ``upload`` bundles small objects into packs, and
+every reader finds an object loose or in a pack.
 
 Every request goes through :func:`with_retries`. Uploads appear atomically: object stores
 publish an upload whole; on filesystems (a local or NFS folder, SFTP) the bytes go to a
@@ -24,15 +25,17 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import xxhash
 
-from mlvc.errors import NO_SPACE, CorruptObjectError, is_no_space
-from mlvc.fsutil import NewFile, copy_fd
+from mlvc.errors import NO_SPACE, CorruptObjectError, FormatError, is_no_space
+from mlvc.fsutil import NewFile, atomic_write, copy_fd
 from mlvc.objects.oid import CHUNK_SIZE, hash_bytes, hash_file, is_oid
 from mlvc.objects.store import OBJECT_MODE, ObjectStore
 from mlvc.parallel import PROCESS_MIN_ITEMS, Codec, run_batched, threaded
 from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.remote import packs as pk
 from mlvc.remote.retry import with_retries, with_retries_async
 from mlvc.workspace.links import SMALL_FILE
 from mlvc.workspace.state import StatKey, stat_key
@@ -49,6 +52,8 @@ LARGE_IN_FLIGHT = 2
 S3_PART = 16 << 20
 S3_PARTS_IN_FLIGHT = 4
 S3_MAX_PARTS = 10_000
+PACK_READS_IN_FLIGHT = 4  # reads of packs at once: each holds up to packs.RANGE_BYTES
+PACK_WRITES_IN_FLIGHT = 2  # packs built and sent at once: each holds up to packs.PACK_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,12 @@ def _describe(exc: BaseException) -> str:
 class Remote:
     """Objects on one fsspec filesystem under ``root``."""
 
-    def __init__(self, name: str, url: str, fs, root: str) -> None:
+    def __init__(self, name: str, url: str, fs, root: str, write_packs: bool = True) -> None:
         self.name = name
+        self.write_packs = write_packs  # (reading packs is always on)
+        self.pack_cache: str | None = None  # a local folder keeping the pack indexes read
+        self.pack_warnings: list[str] = []
+        self._packed: dict[str, pk.Packed] | None = None
         self.url = url
         self.fs = fs
         self.root = root.rstrip("/") or "/"
@@ -93,6 +102,7 @@ class Remote:
         self._s3_parts = s3 and _accepts(fs, "_put_file", "max_concurrency")
         self._tmp_counter = 0
         self._lock = threading.Lock()
+        self._packs_lock = threading.Lock()
 
     # -- locations -------------------------------------------------------------------------
     def object_path(self, oid: str) -> str:
@@ -188,6 +198,12 @@ class Remote:
         if not oids:
             return set()
         self.fs.invalidate_cache()
+        in_packs = oids & self.packed().keys()
+        return in_packs | self._loose_among(oids - in_packs, jobs, progress)
+
+    def _loose_among(self, oids: set[str], jobs: int, progress: Progress) -> set[str]:
+        if not oids:
+            return set()
         prefixes = sorted({o[:2] for o in oids})
         if len(oids) > 2 * len(prefixes):
             return self._listed(prefixes, jobs, progress) & oids
@@ -205,7 +221,8 @@ class Remote:
         """Every object the remote holds (its 256 ``objects/<prefix>`` folders, listed in
         parallel)."""
         self.fs.invalidate_cache()
-        return self._listed([f"{i:02x}" for i in range(256)], jobs, progress)
+        packed = set(self.packed(refresh=True))
+        return self._listed([f"{i:02x}" for i in range(256)], jobs, progress) | packed
 
     def _listed(self, prefixes: list[str], jobs: int, progress: Progress) -> set[str]:
         """The objects in the ``objects/<prefix>`` folders, listed in parallel (a name that
@@ -221,7 +238,12 @@ class Remote:
 
     def delete_objects(self, oids: list[str], progress: Progress = NULL_PROGRESS) -> None:
         """Delete objects (``gc -c``), a thousand per request where the filesystem batches
-        deletes (S3's DeleteObjects); one already gone is fine."""
+        deletes (S3's DeleteObjects); one already gone is fine. Objects in packs go with
+        their pack when nothing else in it stays, else the pack is written again without
+        them (see :meth:`drop_packed`)."""
+        packed = self.packed()
+        self.drop_packed({o for o in oids if o in packed}, progress)
+        # (Loose copies of them too, if any: deleting a name that is not there is no error.)
         with progress.phase("Deleting on remote", total=len(oids), unit="obj") as adv:
             for start in range(0, len(oids), DELETE_BATCH):
                 batch = [self.object_path(o) for o in oids[start:start + DELETE_BATCH]]
@@ -257,7 +279,21 @@ class Remote:
             return with_retries(read)
 
         found: dict[str, tuple[bool, int]] = {}
-        with progress.phase("Verifying remote", total=len(oids), unit="obj") as adv:
+        packed = self.packed()
+        in_packs = [o for o in oids if o in packed]
+        oids = [o for o in oids if o not in packed]
+        with progress.phase("Verifying remote", total=len(in_packs) + len(oids),
+                            unit="obj") as adv:
+            for read, outcome in threaded(self._pack_reads(in_packs), self._read_pack_part,
+                                          min(jobs, PACK_READS_IN_FLIGHT)):
+                if isinstance(outcome, FileNotFoundError):  # (a pack gone meanwhile)
+                    adv(len(read[3]))
+                    continue
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                for oid, data in outcome:
+                    found[oid] = (hash_bytes(data) == oid, len(data))
+                adv(len(read[3]))
             for oid, outcome in threaded(oids, check, jobs):
                 if isinstance(outcome, BaseException):
                     raise outcome
@@ -267,8 +303,20 @@ class Remote:
         return found
 
     def set_aside(self, oids: list[str], folder: str) -> None:
-        """Move objects to ``folder/<oid>`` at the remote's root (``verify``: corrupt ones)."""
+        """Move objects to ``folder/<oid>`` at the remote's root (``verify``: corrupt ones);
+        one in a pack is copied there, and its pack written again without it."""
+        packed = self.packed()
+        inside = [o for o in oids if o in packed]
+        for oid in inside:
+            p = packed[oid]
+            data = self._read_range(p.pack, p.offset, p.offset + p.size)
+            if not self.whole_uploads:
+                self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)
+            self._write_bytes(f"{self.root}/{folder}/{oid}", data, oid)
+        self.drop_packed(set(inside))
         for oid in oids:
+            if oid in packed and not self._loose_exists(oid):
+                continue
             dest = f"{self.root}/{folder}/{oid}"
 
             def move(src: str = self.object_path(oid), dest: str = dest) -> None:
@@ -286,6 +334,9 @@ class Remote:
             return [posixpath.basename(str(e).rstrip("/")) for e in entries]
         return with_retries(ls)
 
+    def _loose_exists(self, oid: str) -> bool:
+        return self._exists(oid)
+
     def _exists(self, oid: str) -> bool:
         def info() -> bool:
             try:
@@ -295,10 +346,243 @@ class Remote:
                 return False
         return with_retries(info)
 
+    # -- packs (see mlvc.remote.packs) ------------------------------------------------------
+    def _pack_path(self, name: str) -> str:
+        return f"{self.root}/{pk.PACK_DIR}/{name}"
+
+    def packed(self, refresh: bool = False) -> dict[str, pk.Packed]:
+        """Where each object in a pack is: the remote's indexes, listed once per command
+        (``refresh``: again), each read once per machine (kept in ``pack_cache``)."""
+        with self._packs_lock:
+            if self._packed is None or refresh:
+                self._packed = self._load_packs()
+            return self._packed
+
+    def _load_packs(self) -> dict[str, pk.Packed]:
+        def ls() -> list[str]:
+            try:
+                return self.fs.ls(f"{self.root}/{pk.PACK_DIR}", detail=False)
+            except FileNotFoundError:
+                return []
+        names = [posixpath.basename(str(e).rstrip("/")) for e in with_retries(ls)]
+        ids = sorted({p for p in map(pk.pack_of_index, names) if p is not None})
+        found: dict[str, pk.Packed] = {}
+        for pack, entries in threaded(ids, self._read_index, 8):
+            if isinstance(entries, (FormatError, FileNotFoundError)):
+                # A damaged index, or one deleted meanwhile: its objects are not there (a
+                # push sends them again).
+                if isinstance(entries, FormatError):
+                    self.pack_warnings.append(str(entries))
+                continue
+            if isinstance(entries, BaseException):
+                raise entries
+            for oid, (offset, size) in entries.items():
+                found.setdefault(oid, pk.Packed(pack, offset, size))
+        if self.pack_cache is not None:
+            self._prune_pack_cache(set(ids))
+        return found
+
+    def _read_index(self, pack: str) -> dict[str, tuple[int, int]]:
+        name = pk.index_name(pack)
+        origin = f"remote '{self.name}': {pk.PACK_DIR}/{name}"
+        kept = os.path.join(self.pack_cache, name) if self.pack_cache else None
+        if kept is not None:
+            try:
+                with open(kept, "rb") as f:
+                    return pk.decode_index(f.read(), origin)[0]
+            except (OSError, FormatError):
+                pass
+        data = with_retries(lambda: self.fs.cat_file(self._pack_path(name), **self._one_read))
+        entries = pk.decode_index(data, origin)[0]
+        if kept is not None:
+            try:
+                atomic_write(Path(kept), data)
+            except OSError:
+                pass  # (only a shortcut)
+        return entries
+
+    def _prune_pack_cache(self, live: set[str]) -> None:
+        try:
+            names = os.listdir(self.pack_cache)
+        except OSError:
+            return
+        for name in names:
+            pack = pk.pack_of_index(name)
+            if pack is not None and pack not in live:
+                try:
+                    os.unlink(os.path.join(self.pack_cache, name))
+                except OSError:
+                    pass
+
+    def _read_range(self, pack: str, start: int, end: int) -> bytes:
+        path = self._pack_path(pk.pack_name(pack))
+        data = with_retries(lambda: self.fs.cat_file(path, start=start, end=end))
+        if len(data) != end - start:
+            raise FileNotFoundError(f"{path} is shorter than its index says")
+        return data
+
+    def _pack_reads(self, oids: Iterable[str]) -> list[tuple[str, int, int, list]]:
+        """``(pack, start, end, [(oid, offset, size)])``: the reads that bring ``oids``."""
+        packed = self.packed()
+        by_pack: dict[str, list[tuple[str, int, int]]] = {}
+        for oid in oids:
+            p = packed[oid]
+            by_pack.setdefault(p.pack, []).append((oid, p.offset, p.size))
+        return [(pack, start, end, objs) for pack, wanted in sorted(by_pack.items())
+                for start, end, objs in pk.ranges(wanted)]
+
+    def _read_pack_part(self, read: tuple[str, int, int, list]) -> list[tuple[str, bytes]]:
+        """One read of a pack: ``(oid, bytes)`` of each object in it (not verified)."""
+        pack, start, end, objs = read
+        data = self._read_range(pack, start, end)
+        view = memoryview(data)
+        return [(oid, bytes(view[off - start:off - start + size])) for oid, off, size in objs]
+
+    def _download_packed(self, oids: list[str], store: ObjectStore, jobs: int,
+                         progress: Progress) -> Transferred:
+        done: list[str] = []
+        failed: list[Failure] = []
+        stored: list[tuple[str, StatKey]] = []
+        nbytes = 0
+
+        def fetch(read: tuple[str, int, int, list]) -> list[tuple[str, object]]:
+            outcomes: list[tuple[str, object]] = []
+            for oid, data in self._read_pack_part(read):
+                try:
+                    outcomes.append((oid, self._store_small(oid, data, store)))
+                except Exception as exc:  # noqa: BLE001 - reported per object
+                    outcomes.append((oid, exc))
+            return outcomes
+
+        with progress.phase("Downloading", total=len(oids), unit="object") as adv:
+            for read, outcome in threaded(self._pack_reads(oids), fetch,
+                                          min(max(1, jobs), PACK_READS_IN_FLIGHT)):
+                objs = read[3]
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, Exception):
+                        raise outcome
+                    failed += [_failure(oid, outcome) for oid, _, _ in objs]
+                else:
+                    sizes = {oid: size for oid, _, size in objs}
+                    for oid, result in outcome:
+                        if isinstance(result, Exception):
+                            failed.append(_failure(oid, result))
+                        else:
+                            done.append(oid)
+                            stored.append((oid, result))
+                            nbytes += sizes[oid]
+                adv(len(objs))
+        return Transferred(tuple(done), tuple(failed), nbytes, tuple(stored))
+
+    def _upload_packs(self, items: list[tuple[str, str, int]], jobs: int,
+                      progress: Progress) -> Transferred:
+        """Small objects in packs of about ``packs.PACK_BYTES``, a few packs at once; each
+        pack is sent whole, then its index."""
+        done: list[str] = []
+        failed: list[Failure] = []
+        nbytes = 0
+        with progress.phase("Uploading", total=len(items), unit="object") as adv:
+            for group, outcome in threaded(pk.groups(items), self._write_pack,
+                                           min(max(1, jobs), PACK_WRITES_IN_FLIGHT)):
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, Exception):
+                        raise outcome
+                    failed += [_failure(oid, outcome) for oid, _, _ in group]
+                else:
+                    sent, unread, size = outcome
+                    done += sent
+                    failed += unread
+                    nbytes += size
+                adv(len(group))
+        return Transferred(tuple(done), tuple(failed), nbytes)
+
+    def _write_pack(self, group: list[tuple[str, str, int]]
+                    ) -> tuple[list[str], list[Failure], int]:
+        buf = bytearray()
+        entries: list[tuple[str, int, int]] = []
+        unread: list[Failure] = []
+        for oid, local, _ in group:
+            try:
+                with open(local, "rb", buffering=0) as f:
+                    data = f.read()
+            except OSError as exc:
+                unread.append(_failure(oid, exc))
+                continue
+            entries.append((oid, len(buf), len(data)))
+            buf += data
+        if not entries:
+            return [], unread, 0
+        self._publish_pack(bytes(buf), entries)
+        return [e[0] for e in entries], unread, len(buf)
+
+    def _publish_pack(self, data: bytes, entries: list[tuple[str, int, int]]) -> str:
+        """Send a pack, then its index (from then on it exists); returns its id."""
+        pack = pk.pack_id(data)
+        index = pk.encode_index(entries, len(data))
+        if not self.whole_uploads:
+            self.fs.makedirs(f"{self.root}/{pk.PACK_DIR}", exist_ok=True)
+        self._write_bytes(self._pack_path(pk.pack_name(pack)), data, pack)
+        self._write_bytes(self._pack_path(pk.index_name(pack)), index, pack)
+        with self._lock:
+            if self._packed is not None:
+                for oid, offset, size in entries:
+                    self._packed[oid] = pk.Packed(pack, offset, size)
+        return pack
+
+    def drop_packed(self, oids: set[str], progress: Progress = NULL_PROGRESS) -> None:
+        """Take objects out of the packs that hold them: a pack left with nothing goes
+        (its index first), one with objects that stay is written again with those alone
+        (each re-hashed: a corrupt one is left out), then the old one goes."""
+        if not oids:
+            return
+        packed = self.packed(refresh=True)
+        by_pack: dict[str, list[str]] = {}
+        for oid, p in packed.items():
+            by_pack.setdefault(p.pack, []).append(oid)
+        touched = sorted({packed[o].pack for o in oids if o in packed})
+        with progress.phase("Rewriting packs", total=len(touched), unit="pack") as adv:
+            for pack in touched:
+                keep = [o for o in by_pack[pack] if o not in oids]
+                if keep:
+                    entries: list[tuple[str, int, int]] = []
+                    buf = bytearray()
+                    for read in self._pack_reads(keep):
+                        for oid, data in self._read_pack_part(read):
+                            if hash_bytes(data) == oid:
+                                entries.append((oid, len(buf), len(data)))
+                                buf += data
+                    if entries:
+                        self._publish_pack(bytes(buf), entries)
+                self._delete_pack(pack)
+                adv(1)
+        self._packed = None
+
+    def _delete_pack(self, pack: str) -> None:
+        for name in (pk.index_name(pack), pk.pack_name(pack)):  # (the index first)
+            def rm(path: str = self._pack_path(name)) -> None:
+                try:
+                    self.fs.rm_file(path)
+                except FileNotFoundError:
+                    pass
+            with_retries(rm)
+
     # -- upload ----------------------------------------------------------------------------
     def upload(self, items: list[tuple[str, str, int]], jobs: int = 8,
                progress: Progress = NULL_PROGRESS) -> Transferred:
-        """Upload ``(oid, local path, size)`` items; every one is tried, failures listed."""
+        """Upload ``(oid, local path, size)`` items; every one is tried, failures listed.
+        Small objects go into packs when there are enough of them (``write_packs``)."""
+        if self.write_packs:
+            small = [t for t in items if t[2] <= pk.PACK_OBJECT_MAX]
+            if len(small) >= pk.PACK_MIN_OBJECTS:
+                large = [t for t in items if t[2] > pk.PACK_OBJECT_MAX]
+                return _joined(self._upload_packs(small, jobs, progress),
+                               self._upload_loose(large, jobs, progress))
+        return self._upload_loose(items, jobs, progress)
+
+    def _upload_loose(self, items: list[tuple[str, str, int]], jobs: int,
+                      progress: Progress) -> Transferred:
+        if not items:
+            return Transferred((), (), 0)
         if self._batched and self.whole_uploads:
             # Small objects as coroutines, ``jobs`` in flight; large ones a few at a time.
             def put(item: tuple[str, str, int]) -> Awaitable:
@@ -348,7 +632,20 @@ class Remote:
     # -- download --------------------------------------------------------------------------
     def download(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int = 8,
                  progress: Progress = NULL_PROGRESS) -> Transferred:
-        """Fetch ``(oid, size)`` items into ``store``, each re-hashed before it is stored."""
+        """Fetch ``(oid, size)`` items into ``store``, each re-hashed before it is stored:
+        from packs where the remote has them there, else loose."""
+        packed = self.packed() if items else {}
+        if any(o in packed for o, _ in items):
+            return _joined(self._download_packed([o for o, _ in items if o in packed], store,
+                                                 jobs, progress),
+                           self._download_loose([t for t in items if t[0] not in packed],
+                                                store, jobs, progress))
+        return self._download_loose(items, store, jobs, progress)
+
+    def _download_loose(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int,
+                        progress: Progress) -> Transferred:
+        if not items:
+            return Transferred((), (), 0)
         triples = [(o, "", s) for o, s in items]
         if not self._batched:
             return self._transfer(triples, lambda it: self._get(it[0], it[2], store), jobs,
@@ -385,6 +682,8 @@ class Remote:
 
     def read_object(self, oid: str) -> bytes:
         """The bytes of one (small) object, verified against its oid."""
+        if (p := self.packed().get(oid)) is not None:
+            return self._verified(oid, self._read_range(p.pack, p.offset, p.offset + p.size))
         return self._verified(oid, with_retries(lambda: self.fs.cat_file(self.object_path(oid),
                                                                        **self._one_read)))
 
@@ -575,8 +874,8 @@ class LocalRemote(Remote):
 
     forkable = True
 
-    def __init__(self, name: str, url: str, fs, root: str) -> None:
-        super().__init__(name, url, fs, root)
+    def __init__(self, name: str, url: str, fs, root: str, write_packs: bool = True) -> None:
+        super().__init__(name, url, fs, root, write_packs)
         self._made: set[str] = set()
 
     def _mkdir(self, folder: str) -> None:
@@ -592,6 +891,9 @@ class LocalRemote(Remote):
             return []
 
     def _exists(self, oid: str) -> bool:
+        return os.path.exists(self.object_path(oid))
+
+    def _loose_exists(self, oid: str) -> bool:
         return os.path.exists(self.object_path(oid))
 
     def _put(self, local: str, oid: str, size: int) -> None:
@@ -612,5 +914,7 @@ class LocalRemote(Remote):
 
     def read_object(self, oid: str, limit: int = -1) -> bytes:
         """The bytes of one object (at most ``limit`` of them), verified against its oid."""
+        if (p := self.packed().get(oid)) is not None:
+            return self._verified(oid, self._read_range(p.pack, p.offset, p.offset + p.size))
         with open(self.object_path(oid), "rb", buffering=0) as f:
             return self._verified(oid, f.read(limit))

@@ -17,6 +17,7 @@ import pytest
 from mlvc.objects.oid import hash_bytes, hash_file
 from mlvc.objects.store import ObjectStore
 from mlvc.remote.fs import SMALL
+from mlvc.remote.packs import decode_index, encode_index
 from tests.conftest import Project
 from tests.helpers.servers import DroppingProxy, moto_server
 
@@ -58,17 +59,51 @@ class RemoteSpec:
     def object_path(self, oid: str) -> str:
         return f"{self.root}/objects/{oid[:2]}/{oid[2:]}"
 
+    def packs(self) -> dict[str, tuple[str, int, int]]:
+        """``{oid: (pack id, offset, size)}`` of the objects in packs, read by hand."""
+        self.fs.invalidate_cache()
+        try:
+            names = self.fs.ls(f"{self.root}/packs", detail=False)
+        except FileNotFoundError:
+            return {}
+        found = {}
+        for name in names:
+            name = str(name).rstrip("/").rsplit("/", 1)[-1]
+            if name.endswith(".idx"):
+                entries, _ = decode_index(self.fs.cat_file(f"{self.root}/packs/{name}"), name)
+                found.update({o: (name[:-4], off, size) for o, (off, size) in entries.items()})
+        return found
+
     def corrupt(self, oid: str) -> None:
+        packed = self.packs()
+        if oid in packed:  # (the same number of other bytes, in place)
+            pack, offset, size = packed[oid]
+            path = f"{self.root}/packs/{pack}.pack"
+            data = bytearray(self.fs.cat_file(path))
+            data[offset:offset + size] = bytes(b ^ 0x5A for b in data[offset:offset + size])
+            self.fs.rm_file(path)
+            self.fs.pipe_file(path, bytes(data))
+            return
         path = self.object_path(oid)
         self.fs.rm_file(path)
         self.fs.pipe_file(path, b"these are not the bytes you are looking for")
 
     def delete(self, oid: str) -> None:
+        packed = self.packs()
+        if oid in packed:  # (its index written again without it)
+            pack = packed[oid][0]
+            path = f"{self.root}/packs/{pack}.idx"
+            entries, size = decode_index(self.fs.cat_file(path), path)
+            del entries[oid]
+            self.fs.rm_file(path)
+            self.fs.pipe_file(path, encode_index([(o, off, n) for o, (off, n)
+                                                  in entries.items()], size))
+            return
         self.fs.rm_file(self.object_path(oid))
 
     def has(self, oid: str) -> bool:
         self.fs.invalidate_cache()
-        return self.fs.exists(self.object_path(oid))
+        return self.fs.exists(self.object_path(oid)) or oid in self.packs()
 
 
 @pytest.fixture(params=["memory", "local", "s3"])
@@ -134,6 +169,127 @@ def pushed(project, remote) -> tuple[Project, RemoteSpec]:
     remote.configure(project)
     project.commit_all("remote")
     return project, remote
+
+
+def file_oids(spec: dict) -> set[str]:
+    """The oids of the files of a many_files() spec."""
+    return {hash_bytes(text.encode()) for folder in spec["data"].values()
+            for text in folder.values()}
+
+
+def many_files(n: int = 60, tag: str = "") -> dict:
+    """``n`` small files in four folders: enough for a push to pack them."""
+    data: dict = {}
+    for i in range(n):
+        data.setdefault(f"d{i % 4}", {})[f"f{i:03}.txt"] = f"{tag}file {i}\n" * (i % 7 + 1)
+    return {"data": data}
+
+
+@pytest.fixture
+def packed(project, remote) -> tuple[Project, RemoteSpec]:
+    project.gen(many_files())
+    project.gen({"big.bin": os.urandom((1 << 20) + 1)})  # (over packs.PACK_OBJECT_MAX)
+    project.run("add", "data", "big.bin")
+    project.commit_all("v1")
+    remote.configure(project)
+    project.commit_all("remote")
+    doc = json.loads(project.run("push", "--json").stdout)
+    assert doc["failed"] == [] and doc["transferred"] == len(oids_of(project))
+    return project, remote
+
+
+class TestPacks:
+    def test_small_objects_go_in_packs_large_ones_stay_loose_and_pull_reads_both(
+            self, packed, tmp_path):
+        project, remote = packed
+        in_packs = remote.packs()
+        big = hash_file(project.root / "big.bin")
+        assert big not in in_packs and remote.fs.exists(remote.object_path(big))
+        # The files; the five folders' manifests went loose (uploaded after their entries,
+        # four and then one: too few to pack).
+        assert set(in_packs) == file_oids(many_files())
+        assert all(remote.fs.exists(remote.object_path(o))
+                   for o in oids_of(project) - set(in_packs))
+        assert not any(remote.fs.exists(remote.object_path(o)) for o in in_packs)
+        again = json.loads(project.run("push", "--json").stdout)
+        assert again["transferred"] == 0
+        other = clone(project, tmp_path / "clone", remote)
+        assert json.loads(other.run("status", "-c", "--json").stdout)["clean"] is False
+        r = other.run("pull", "--json")
+        assert json.loads(r.stdout)["fetch"]["failed"] == []
+        assert tracked(other, "data", "big.bin") == tracked(project, "data", "big.bin")
+        assert oids_of(other) == oids_of(project)
+        assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
+
+    def test_a_pack_without_its_index_does_not_exist(self, packed):
+        project, remote = packed
+        for name in remote.fs.ls(f"{remote.root}/packs", detail=False):
+            if str(name).endswith(".idx"):
+                remote.fs.rm_file(name)  # (as if push was killed between pack and index)
+        assert not json.loads(project.run("status", "-c", "--json").stdout)["clean"]
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["transferred"] == len(remote.packs()) > 0
+        assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
+
+    def test_a_damaged_index_is_ignored_and_its_objects_sent_again(self, packed):
+        project, remote = packed
+        (name,) = [n for n in remote.fs.ls(f"{remote.root}/packs", detail=False)
+                   if str(n).endswith(".idx")]
+        data = remote.fs.cat_file(name)
+        remote.fs.rm_file(name)
+        remote.fs.pipe_file(name, data[:-5])  # (cut short)
+        shutil.rmtree(project.root / ".mlvc" / "tmp" / "remotes")  # (what this clone knew)
+        doc = json.loads(project.run("push", "--json").stdout)
+        assert doc["transferred"] == 60  # (the packed files; loose objects are there)
+        assert set(remote.packs()) == file_oids(many_files())
+
+    def test_a_corrupt_object_in_a_pack_is_refused_on_pull_and_set_aside_by_verify(
+            self, packed, tmp_path):
+        project, remote = packed
+        store = ObjectStore(project.root / ".mlvc" / "cache")
+        victim = next(o for o in store.iter_oids() if store.read_bytes(o) == b"file 5\n" * 6)
+        remote.corrupt(victim)
+        other = clone(project, tmp_path / "clone", remote)
+        r = other.run("pull", "--json", code=1)
+        assert [(f["oid"], f["reason"]) for f in json.loads(r.stdout)["fetch"]["failed"]] == [
+            (victim, "corrupt on the remote (not stored)")]
+        assert victim not in oids_of(other)
+        r = project.run("verify", "-r", "store", "--json", code=1)
+        assert json.loads(r.stdout)["corrupt"] == [victim]
+        assert remote.fs.exists(f"{remote.root}/corrupt/{victim}")
+        assert victim not in remote.packs() and len(remote.packs()) == 59
+        project.run("push")  # (the remote lacks it now: sent again, sound)
+        other.run("pull")
+        assert victim in oids_of(other)
+
+    def test_gc_rewrites_a_pack_keeping_what_stays_and_drops_an_empty_one(self, packed):
+        project, remote = packed
+        (first,) = {p for p, _, _ in remote.packs().values()}
+        project.gen({"data": {"d0": {f"f{i:03}.txt": f"changed {i}\n" for i in range(0, 40, 4)}}})
+        project.run("commit")
+        project.commit_all("v2")
+        project.run("push")  # (ten new files: loose)
+        project.run("gc", "-w", "-c", "-f")
+        kept = oids_of(project)
+        assert all(remote.has(o) for o in kept)
+        assert set(remote.packs()) == kept & file_oids(many_files())  # (50 of the 60)
+        assert len(remote.packs()) == 50
+        (second,) = {p for p, _, _ in remote.packs().values()}
+        assert second != first and not remote.fs.exists(f"{remote.root}/packs/{first}.pack")
+
+        project.gen(many_files(tag="v3 "))
+        project.run("commit")
+        project.commit_all("v3")
+        project.run("push")
+        project.run("gc", "-w", "-c", "-f")
+        assert set(remote.packs()) == file_oids(many_files(tag="v3 "))
+        names = sorted(str(n).rsplit("/", 1)[-1]
+                       for n in remote.fs.ls(f"{remote.root}/packs", detail=False))
+        (third,) = {p for p, _, _ in remote.packs().values()}
+        assert names == [f"{third}.idx", f"{third}.pack"]  # (the second pack went whole)
+        other = clone(project, project.root.parent / "clone", remote)
+        other.run("pull")
+        assert tracked(other, "data") == tracked(project, "data")
 
 
 class TestRemoteContract:
@@ -632,11 +788,13 @@ def test_folder_remote_transfers_in_forked_workers(project, tmp_path, monkeypatc
     monkeypatch.setattr(remote_fs, "PROCESS_MIN_ITEMS", 4)
     project.gen({"data": {f"{i}.txt": f"content {i}" for i in range(40)}})
     project.run("add", "data")
-    spec = RemoteSpec("local", str(tmp_path / "remote"), None, str(tmp_path / "remote"))
+    spec = RemoteSpec("local", str(tmp_path / "remote"), None, str(tmp_path / "remote"),
+                      {"packs": "false"})  # (loose objects: one transfer each)
     spec.configure(project)
     project.commit_all("data")
     doc = json.loads(project.run("push", "-j", "2", "--json").stdout)
     assert doc["transferred"] == 41 and doc["failed"] == []
+    assert not (tmp_path / "remote" / "packs").exists()
 
     store = ObjectStore(project.root / ".mlvc" / "cache")
     victim = next(o for o in store.iter_oids() if store.read_bytes(o) == b"content 7")
@@ -680,3 +838,39 @@ def test_a_full_disk_during_a_transfer_is_named_with_its_own_hint(project, tmp_p
     monkeypatch.setattr(remote_fs.LocalRemote, "_put", real)
     doc = json.loads(project.run("push", "--json").stdout)
     assert doc["failed"] == [] and doc["transferred"] >= 2
+
+
+def test_s3_push_and_pull_of_many_small_files_are_a_few_requests(project, s3_endpoint,
+                                                                   tmp_path):
+    """300 small files: a pack and its index up, a few reads of the pack down, instead of a
+    request per object each way."""
+    fs = _s3fs(s3_endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:20]}"
+    fs.mkdir(bucket)
+    project.gen({"data": {f"f{i:03}.txt": f"small {i}\n" * 20 for i in range(300)}})
+    project.run("add", "data")
+    project.commit_all("data")
+    proxy = DroppingProxy(int(s3_endpoint.rsplit(":", 1)[1]))
+    proxy.enabled = False
+    try:
+        spec = RemoteSpec("s3", f"s3://{bucket}/p", fs, f"{bucket}/p",
+                          {"endpoint_url": f"http://127.0.0.1:{proxy.port}",
+                           "access_key_id": "testing", "secret_access_key": "testing",
+                           "region": "us-east-1"})
+        spec.configure(project)
+        project.run("push")
+        puts = [t for m, t in proxy.requests if m == "PUT"]
+        other = clone(project, tmp_path / "clone", spec)
+        proxy.requests.clear()
+        other.run("pull")
+        gets = [t for m, t in proxy.requests if m == "GET"]
+    finally:
+        proxy.close()
+    assert len(oids_of(project)) == 301
+    # A pack, its index, the folder's manifest (loose: alone in its round), the epoch token.
+    assert len(puts) == 4, puts
+    assert sum("/packs/" in t for t in puts) == 2
+    # The pack listing, its index, one read of the pack, the manifest; the epoch and bucket
+    # listings (a handful).
+    assert len(gets) <= 10, gets
+    assert tracked(other, "data") == tracked(project, "data")
