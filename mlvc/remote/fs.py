@@ -284,15 +284,19 @@ class Remote:
         oids = [o for o in oids if o not in packed]
         with progress.phase("Verifying remote", total=len(in_packs) + len(oids),
                             unit="obj") as adv:
-            for read, outcome in threaded(self._pack_reads(in_packs), self._read_pack_part,
+            def hashed(read: tuple) -> list[tuple[str, bool, int]]:
+                return [(oid, hash_bytes(data) == oid, len(data))
+                        for oid, data in self._read_pack_part(read)]
+
+            for read, outcome in threaded(self._pack_reads(in_packs), hashed,
                                           min(jobs, PACK_READS_IN_FLIGHT)):
                 if isinstance(outcome, FileNotFoundError):  # (a pack gone meanwhile)
                     adv(len(read[3]))
                     continue
                 if isinstance(outcome, BaseException):
                     raise outcome
-                for oid, data in outcome:
-                    found[oid] = (hash_bytes(data) == oid, len(data))
+                for oid, ok, size in outcome:
+                    found[oid] = (ok, size)
                 adv(len(read[3]))
             for oid, outcome in threaded(oids, check, jobs):
                 if isinstance(outcome, BaseException):
@@ -431,12 +435,14 @@ class Remote:
         return [(pack, start, end, objs) for pack, wanted in sorted(by_pack.items())
                 for start, end, objs in pk.ranges(wanted)]
 
-    def _read_pack_part(self, read: tuple[str, int, int, list]) -> list[tuple[str, bytes]]:
-        """One read of a pack: ``(oid, bytes)`` of each object in it (not verified)."""
+    def _read_pack_part(self, read: tuple[str, int, int, list]
+                        ) -> Iterator[tuple[str, memoryview]]:
+        """One read of a pack: ``(oid, bytes)`` of each object in it (not verified; views
+        of the one buffer read, not copies)."""
         pack, start, end, objs = read
-        data = self._read_range(pack, start, end)
-        view = memoryview(data)
-        return [(oid, bytes(view[off - start:off - start + size])) for oid, off, size in objs]
+        view = memoryview(self._read_range(pack, start, end))
+        for oid, off, size in objs:
+            yield oid, view[off - start:off - start + size]
 
     def _download_packed(self, oids: list[str], store: ObjectStore, jobs: int,
                          progress: Progress) -> Transferred:
