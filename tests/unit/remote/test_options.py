@@ -35,3 +35,30 @@ def test_local_resolution_is_normalised(parts):
     root = Path("/work/proj")
     url = "/".join(parts) or "."
     assert ".." not in Path(resolve_url(url, root)).parts
+
+
+def test_packs_is_mlvcs_own_option(tmp_path):
+    import pytest
+
+    from mlvc.errors import RemoteError
+    from mlvc.remote import open_remote
+
+    assert "packs" not in fs_options("memory://x", {"url": "memory://x", "packs": "false"})
+
+    def opened(value):
+        doc = {"remotes": {"r": {"url": "memory://x"}}}
+        if value is not None:
+            doc["remotes"]["r"]["packs"] = value
+        class Settings:  # (what open_remote reads of a Config)
+            def remotes(self):
+                return doc["remotes"]
+
+            def get(self, key, default=None):
+                return default
+        return open_remote(Settings(), tmp_path, "r")
+
+    assert opened(None).write_packs is True
+    assert opened("false").write_packs is False
+    assert opened(True).write_packs is True
+    with pytest.raises(RemoteError, match="remotes.r.packs is 'maybe', not true or false"):
+        opened("maybe")
