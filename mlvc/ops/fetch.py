@@ -121,27 +121,28 @@ class _TreeFetcher:
         self.fetched: list[str] = []
         self.nbytes = 0
 
-    def _one(self, oid: str) -> tuple[Tree, int, StatKey]:
-        data = self.remote.read_object(oid)  # raises when missing or when the hash differs
-        tree = Tree.from_bytes(data, oid)  # a manifest with a bad name is never stored
-        return tree, len(data), StatKey(*self.repo.cache.write(data, oid))
-
     def __call__(self, oids: list[str]) -> dict[str, Tree | Exception]:
         out: dict[str, Tree | Exception] = {}
         rows = []
         with self.progress.phase("Fetching folder listings", total=len(oids),
                                  unit="object") as adv:
-            for oid, got in threaded(oids, self._one, self.jobs):
-                if isinstance(got, Exception):
-                    out[oid] = got
-                elif isinstance(got, BaseException):
-                    raise got
-                else:
-                    tree, size, key = got
-                    out[oid] = tree
-                    rows.append((oid, key))
-                    self.fetched.append(oid)
-                    self.nbytes += size
+            # (verified against their oids: a missing or corrupt one comes as its error)
+            for oid, data in self.remote.read_objects(oids, self.jobs):
+                if isinstance(data, Exception):
+                    out[oid] = data
+                    adv(1)
+                    continue
+                try:
+                    tree = Tree.from_bytes(data, oid)  # a bad name: never stored
+                    key = StatKey(*self.repo.cache.write(data, oid))
+                except Exception as exc:  # noqa: BLE001 - reported with the folder
+                    out[oid] = exc
+                    adv(1)
+                    continue
+                out[oid] = tree
+                rows.append((oid, key))
+                self.fetched.append(oid)
+                self.nbytes += len(data)
                 adv(1)
         self.repo.state.put_objects(rows)
         self.repo.state.put_valid_trees(o for o, _ in rows)

@@ -418,6 +418,35 @@ class Remote:
                 except OSError:
                     pass
 
+    def read_objects(self, oids: list[str], jobs: int = 8
+                     ) -> Iterator[tuple[str, bytes | Exception]]:
+        """``(oid, verified bytes or the error)`` of each of ``oids`` (small objects, such
+        as manifests), as they arrive: those in packs in a few merged range reads, the
+        others one request each."""
+        packed = self.packed()
+        inside = [o for o in oids if o in packed]
+
+        def part(read: tuple) -> list[tuple[str, bytes]]:
+            return [(oid, bytes(data)) for oid, data in self._read_pack_part(read)]
+
+        for read, outcome in threaded(self._pack_reads(inside), part,
+                                      min(max(1, jobs), PACK_READS_IN_FLIGHT)):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                for oid, _, _ in read[3]:
+                    yield oid, outcome
+                continue
+            for oid, data in outcome:
+                try:
+                    yield oid, self._verified(oid, data)
+                except CorruptObjectError as exc:
+                    yield oid, exc
+        for oid, got in threaded([o for o in oids if o not in packed], self.read_object, jobs):
+            if isinstance(got, BaseException) and not isinstance(got, Exception):
+                raise got
+            yield oid, got
+
     def _read_range(self, pack: str, start: int, end: int) -> bytes:
         path = self._pack_path(pk.pack_name(pack))
         data = with_retries(lambda: self.fs.cat_file(path, start=start, end=end))

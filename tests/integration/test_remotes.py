@@ -221,6 +221,31 @@ class TestPacks:
         assert oids_of(other) == oids_of(project)
         assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
 
+    def test_manifests_in_packs_are_fetched_in_a_few_reads(self, project, remote, tmp_path,
+                                                           monkeypatch):
+        from mlvc.remote.fs import LocalRemote, Remote
+
+        project.gen({"data": {f"d{i:02}": {"f.txt": f"{i}\n", "g.txt": f"g {i}\n"}
+                              for i in range(20)}})
+        project.run("add", "data")
+        project.commit_all("v1")
+        remote.configure(project)
+        project.commit_all("remote")
+        project.run("push")
+        trees = oids_of(project) - {hash_bytes(f"{i}\n".encode()) for i in range(20)} \
+            - {hash_bytes(f"g {i}\n".encode()) for i in range(20)}
+        assert len(trees) == 21 and len(trees & set(remote.packs())) == 20  # (data/ loose)
+        one_by_one = []
+        for kind in (Remote, LocalRemote):
+            def counted(self, oid, *args, real=kind.read_object):
+                one_by_one.append(oid)
+                return real(self, oid, *args)
+            monkeypatch.setattr(kind, "read_object", counted)
+        other = clone(project, tmp_path / "clone", remote)
+        other.run("pull")
+        assert tracked(other, "data") == tracked(project, "data")
+        assert len(one_by_one) == 1  # (the loose top manifest; the 20 in one pack read)
+
     def test_a_pack_without_its_index_does_not_exist(self, packed):
         project, remote = packed
         for name in remote.fs.ls(f"{remote.root}/packs", detail=False):
