@@ -531,20 +531,7 @@ def exp_remove(repo: Repo, names: list[str], *, rev: str | None = None,
                           hint="or --rev REV (those of one baseline), or -A (all)")
     git = _git(repo)
     if git_remote is not None:
-        there = _remote_experiments(git, git_remote)
-        chosen = ([e for e in there if e.name in names or e.rev.startswith(tuple(names))]
-                  if names else [])
-        if rev is not None:
-            base = git.resolve(rev) or rev
-            chosen += [e for e in there if e.baseline == base]
-        if all_commits:
-            chosen += there
-        missing = [n for n in names if not any(e.name == n or e.rev.startswith(n)
-                                               for e in chosen)]
-        if missing:
-            raise TargetError(f"git remote {git_remote!r} has no experiment {missing[0]!r}",
-                              hint=f"`mlvc exp list {git_remote}` lists what it has")
-        chosen = list(dict.fromkeys(chosen))
+        chosen = _on_remote(git, git_remote, names, rev, all_commits)
         git.push_refs(git_remote, [f":{e.ref}" for e in chosen])
         return chosen
     chosen = select(repo, names, rev=rev, all_commits=all_commits)
@@ -558,6 +545,27 @@ def _remote_experiments(git, remote: str) -> list[Experiment]:
         if parsed := parse_ref(ref):
             found.append(Experiment(parsed[1], parsed[0], sha))
     return sorted(found, key=lambda e: (e.baseline, e.name))
+
+
+def _on_remote(git, git_remote: str, names: list[str], rev: str | None,
+               all_commits: bool) -> list[Experiment]:
+    """The experiments on a git remote that ``names`` (names, or commit shas of 4 hex
+    digits or more), ``rev`` (a baseline) or ``all_commits`` choose."""
+    there = _remote_experiments(git, git_remote)
+    chosen: list[Experiment] = []
+    for n in names:
+        sha = len(n) >= 4 and re.fullmatch(r"[0-9a-f]+", n) is not None
+        hits = [e for e in there if e.name == n or (sha and e.rev.startswith(n))]
+        if not hits:
+            raise TargetError(f"git remote {git_remote!r} has no experiment {n!r}",
+                              hint=f"`mlvc exp list {git_remote} -A` lists what it has")
+        chosen += hits
+    if rev is not None:
+        base = git.resolve(rev) or rev
+        chosen += [e for e in there if e.baseline.startswith(base)]
+    if all_commits:
+        chosen += there
+    return list(dict.fromkeys(chosen))
 
 
 def exp_list(repo: Repo, git_remote: str | None = None, *, rev: str | None = None,
@@ -622,20 +630,7 @@ def exp_pull(repo: Repo, git_remote: str, names: list[str], *, rev: str | None =
         raise TargetError("name the experiments to pull",
                           hint=f"or -A (all); `mlvc exp list {git_remote}` lists them")
     git = _git(repo)
-    there = _remote_experiments(git, git_remote)
-    chosen: list[Experiment] = []
-    for n in names:
-        hits = [e for e in there if e.name == n or (len(n) >= 4 and e.rev.startswith(n))]
-        if not hits:
-            raise TargetError(f"git remote {git_remote!r} has no experiment {n!r}",
-                              hint=f"`mlvc exp list {git_remote} -A` lists what it has")
-        chosen += hits
-    if rev is not None:
-        base = git.resolve(rev) or rev
-        chosen += [e for e in there if e.baseline.startswith(base)]
-    if all_commits:
-        chosen += there
-    chosen = list(dict.fromkeys(chosen))
+    chosen = _on_remote(git, git_remote, names, rev, all_commits)
     git.fetch_refs(git_remote, [f"{'+' if force else ''}{e.ref}:{e.ref}" for e in chosen])
     data = None
     if cache and chosen:

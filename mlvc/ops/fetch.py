@@ -87,7 +87,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
             return TransferResult(rem.name, len(result.done) + len(getter.fetched),
                                   result.nbytes + getter.nbytes, present,
                                   tuple(sorted(failed, key=lambda f: (f.path, f.oid))),
-                                  tuple(warnings), runs)
+                                  tuple(warnings + rem.pack_warnings), runs)
     finally:
         index.close()
 

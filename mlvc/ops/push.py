@@ -97,7 +97,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
             tried = set(ready)
             pending = [o for o in pending if o not in tried]
         index.add_complete(objs.folder_counts(t for t in objs.trees if t in there))
-        warnings += _partial(sources, there, rem.name, here)
+        warnings += _partial(sources, there, rem.name, here) + rem.pack_warnings
         runs = 0
         if records:
             try:

@@ -235,6 +235,9 @@ def test_push_and_pull_share_experiments_with_their_data(shared, tmp_path):
     assert [e["name"] for e in doc["experiments"]] == ["low"] and doc["data"]["transferred"]
     clone.run("exp", "apply", "low")
     assert clone.read("model/w.txt").startswith("0.1")
+    rev = doc["experiments"][0]["rev"]
+    r = clone.run("exp", "remove", "-g", "origin", rev[:1], code=1)  # (too short for a sha)
+    assert f"has no experiment '{rev[:1]}'" in r.stderr
     clone.run("exp", "remove", "-g", "origin", "low")
     assert json.loads(clone.run("exp", "list", "origin", "-A", "--json").stdout) == []
     r = clone.run("exp", "pull", "origin", "low", code=1)

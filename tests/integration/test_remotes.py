@@ -266,6 +266,8 @@ class TestPacks:
         shutil.rmtree(project.root / ".mlvc" / "tmp" / "remotes")  # (what this clone knew)
         doc = json.loads(project.run("push", "--json").stdout)
         assert doc["transferred"] == 60  # (the packed files; loose objects are there)
+        (warning,) = doc["warnings"]
+        assert "not a valid pack index: its checksum does not match" in warning
         assert set(remote.packs()) == file_oids(many_files())
 
     def test_a_corrupt_object_in_a_pack_is_refused_on_pull_and_set_aside_by_verify(
