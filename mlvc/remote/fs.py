@@ -536,7 +536,7 @@ class Remote:
     def _write_pack(self, group: list[tuple[str, str, int]]
                     ) -> tuple[list[str], list[Failure], int]:
         """Read the group's files into one buffer of their total size (no growing, no copy:
-        two packs in flight hold 2 x 16 MiB), and publish it."""
+        two packs in flight hold 2 x 8 MiB), and publish it."""
         buf = bytearray(sum(size for _, _, size in group))
         entries: list[tuple[str, int, int]] = []
         unread: list[Failure] = []
