@@ -166,16 +166,8 @@ def exp_run(repo: Repo, targets: list[str] | None = None, *, name: str | None = 
     from mlvc.pipeline.params_set import parse_assignment
     from mlvc.pipeline.params_set import set_params as write_params
 
-    git = _git(repo)
-    baseline = _head(repo)
-    exps = experiments(repo)
-    if name is not None:
-        check_name(name)
-        if not force and any(e.baseline == baseline and e.name == name for e in exps):
-            raise TargetError(f"experiment {name!r} exists already on baseline {baseline[:7]}",
-                              hint="choose another name, or -f to replace it")
-    else:
-        name = _new_name({e.name for e in exps})
+    _git(repo)
+    baseline, name, exps = _named(repo, name, force)
     assignments = [parse_assignment(s) for s in set_params]
     dry = repro_options.get("dry", False)
     changes = []
@@ -185,14 +177,25 @@ def exp_run(repo: Repo, targets: list[str] | None = None, *, name: str | None = 
     result = repro(repo, list(targets or []), cwd=cwd, force=force, **repro_options)
     if dry or not result.ok:
         return ExpRunResult(None, tuple(changes), result)
+    exp, left_out, replaced = _save(
+        repo, baseline, name, exps, force, message, [f"-S {a}" for a in assignments],
+        set(result.git_files) | {c.file for c in changes})
+    return ExpRunResult(exp, tuple(changes), result, left_out, replaced)
+
+
+def _save(repo: Repo, baseline: str, name: str, exps: list[Experiment], force: bool,
+          message: str | None, details: list[str], wanted: set[RelPath]
+          ) -> tuple[Experiment, tuple[RelPath, ...], bool]:
+    """The workspace as experiment ``name`` of ``baseline``: tracked files as they are, and
+    the untracked ones that are ``wanted`` or the project's own; the others are left out
+    (returned). Also whether it replaced one of that name."""
+    git = _git(repo)
     untracked = git.untracked()
-    wanted = set(result.git_files) | {c.file for c in changes}
     extra = [p for p in untracked if p in wanted or _project_file(p)]
     left_out = tuple(p for p in untracked if p not in set(extra))
-    lines = [f"mlvc exp {name}", ""]
-    lines += [f"-S {a}" for a in assignments]
+    lines = [f"mlvc exp {name}", "", *details]
     if message:
-        lines = [message, "", *lines[2:], f"mlvc exp {name}"]
+        lines = [message, "", *details, f"mlvc exp {name}"]
     scratch = str(repo.tmp_dir / f"exp-index.{os.getpid()}.{secrets.token_hex(4)}")
     repo.tmp_dir.mkdir(parents=True, exist_ok=True)
     sha = git.snapshot(extra, baseline, "\n".join(lines).strip() + "\n", scratch)
@@ -203,7 +206,43 @@ def exp_run(repo: Repo, targets: list[str] | None = None, *, name: str | None = 
                           f"run is commit {sha[:12]}",
                           hint=f"`git update-ref {ref_of(baseline, name + '-2')} {sha}` keeps "
                                "it under another name")
-    return ExpRunResult(exp, tuple(changes), result, left_out, replaced)
+    return exp, left_out, replaced
+
+
+def _named(repo: Repo, name: str | None, force: bool) -> tuple[str, str, list[Experiment]]:
+    """``(baseline, name, experiments)``: HEAD, and ``name`` checked (not taken on HEAD's
+    baseline, unless ``force``) or made up."""
+    baseline = _head(repo)
+    exps = experiments(repo)
+    if name is not None:
+        check_name(name)
+        if not force and any(e.baseline == baseline and e.name == name for e in exps):
+            raise TargetError(f"experiment {name!r} exists already on baseline {baseline[:7]}",
+                              hint="choose another name, or -f to replace it")
+    else:
+        name = _new_name({e.name for e in exps})
+    return baseline, name, exps
+
+
+def exp_save(repo: Repo, *, name: str | None = None, force: bool = False,
+             message: str | None = None, jobs: int | None = None,
+             progress: Progress = NULL_PROGRESS) -> ExpRunResult:
+    """Save the workspace as an experiment without running anything (results made by hand,
+    or by `repro` before). Refused while `mlvc status` is not clean: the experiment's
+    mlvc.lock and pointer files must name data the cache has, or it could not be applied."""
+    from mlvc.ops.status import status
+
+    _git(repo)
+    baseline, name, exps = _named(repo, name, force)
+    now = status(repo, jobs=jobs, progress=progress)
+    if not now.clean:
+        what = [o.path for o in now.outs if not o.clean][:3] + [s.stage for s in now.stages][:3]
+        raise MlvcError("the workspace differs from its pointer files and mlvc.lock ("
+                        + ", ".join(what) + "): the experiment would record data the cache "
+                        "does not have", hint="`mlvc repro` (or `mlvc commit`) first; "
+                                              "`mlvc status` tells what differs")
+    exp, left_out, replaced = _save(repo, baseline, name, exps, force, message, [], set())
+    return ExpRunResult(exp, (), None, left_out, replaced)
 
 
 def _project_file(path: RelPath) -> bool:

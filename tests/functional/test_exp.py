@@ -341,3 +341,19 @@ def test_apply_never_writes_through_a_symlinked_folder(ml, tmp_path):
     r = ml.run("exp", "apply", "c2", "-f", code=1)
     assert "leads that path out of the git work tree" in r.stderr
     assert list(outside.iterdir()) == []
+
+
+def test_save_keeps_the_workspace_as_it_is_once_status_is_clean(ml):
+    ml.gen({"params.yaml": "# params\ntrain:\n  lr: 0.3  # rate\n  epochs: 3\n"})
+    r = ml.run("exp", "save", "-n", "by-hand", code=1)  # (train is out of date)
+    assert "differs from its pointer files and mlvc.lock (train)" in r.stderr
+    assert "`mlvc repro`" in r.stderr and exps(ml) == []
+    ml.run("repro")
+    doc = json.loads(ml.run("exp", "save", "-n", "by-hand", "-m", "tried 0.3",
+                            "--json").stdout)
+    rev = doc["experiment"]["rev"]
+    assert doc["repro"] is None and [e["name"] for e in exps(ml)] == ["by-hand"]
+    assert "lr: 0.3" in ml.git("show", f"{rev}:params.yaml")
+    assert ml.git("log", "-1", "--format=%s", rev).strip() == "tried 0.3"
+    r = ml.run("exp", "save", "-n", "by-hand", code=1)
+    assert "exists already" in r.stderr

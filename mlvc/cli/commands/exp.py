@@ -85,7 +85,7 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
                          jobs=jobs, pull=pull, run_cache=not no_run_cache, capture=as_json,
                          on_event=_event_printer(as_json, jobs > 1, repo.root),
                          on_fetched=_fetch_warnings, progress=progress())
-    if as_json:
+    if as_json and (dry or not result.repro.ok):
         echo_json(result.to_json())
     if not result.repro.ok:
         failed = result.repro.of("failed")
@@ -98,6 +98,32 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
         if not as_json and not result.repro.of("would run"):
             echo("Nothing would run: data and pipelines are up to date.")
         return
+    _saved(result, as_json)
+
+
+@exp_cmd.command("save")
+@click.option("-n", "--name", metavar="NAME", help="Name of the experiment (default: a made-up "
+                                                   "one).")
+@click.option("-m", "--message", metavar="TEXT", help="Message of the experiment's commit.")
+@click.option("-f", "--force", is_flag=True, help="Replace an experiment of the same name.")
+@jobs_option
+@json_option
+def exp_save_cmd(name, message, force, jobs, as_json):
+    """Save the workspace as an experiment, without running anything.
+
+    For results made by `mlvc repro` (or by hand and `mlvc commit`): refused while
+    `mlvc status` finds differences, since the experiment must record data the cache has.
+    """
+    from mlvc.ops.exp import exp_save
+
+    with open_repo() as repo:
+        result = exp_save(repo, name=name, force=force, message=message, jobs=jobs,
+                          progress=progress())
+    _saved(result, as_json)
+
+
+def _saved(result, as_json: bool) -> None:
+    """The end of `exp run` and `exp save`: untracked files left out, and what was saved."""
     exp = result.experiment
     if result.left_out:
         listed = ", ".join(shown(p) for p in result.left_out[:5])
@@ -107,6 +133,7 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
         click.echo("hint: `git add` a file before `mlvc exp run` to keep it in experiments",
                    err=True)
     if as_json:
+        echo_json(result.to_json())
         return
     verb = "Replaced" if result.replaced else "Saved"
     echo(f"{verb} experiment '{exp.name}' ({exp.rev[:7]}, baseline {exp.baseline[:7]}).")
