@@ -488,8 +488,7 @@ def exp_apply(repo: Repo, name: str, *, force: bool = False, jobs: int | None = 
             found = git.entries(rev, paths)
             for p in paths:
                 saved[p].add(found[p][1] if p in found else None)
-        on_disk = [p for p in paths if os.path.lexists(top / p)]
-        now = dict(zip(on_disk, git.hash_files([str(top / p) for p in on_disk])))
+        now = _blobs_now(git, top, paths)
         unsaved = [p for p in paths if now.get(p) not in saved[p]]
         if unsaved:
             listed = ", ".join(unsaved[:5]) + (" …" if len(unsaved) > 5 else "")
@@ -525,6 +524,24 @@ def exp_apply(repo: Repo, name: str, *, force: bool = False, jobs: int | None = 
                 removed.append(p)
     result = checkout(repo, force=force, jobs=jobs, progress=progress)
     return ApplyResult(exp, tuple(written), tuple(removed), result, head)
+
+
+def _blobs_now(git, top: Path, paths: list[str]) -> dict[str, str]:
+    """The blob sha git would record for each of ``paths`` as the workspace has it: a file's
+    content, a symlink's target text; absent paths are left out, and anything else (a
+    folder where a file was) gets a name no blob has."""
+    files, now = [], {}
+    for p in paths:
+        fs = top / p
+        if os.path.islink(fs):
+            text = os.fsencode(os.readlink(fs))
+            now[p] = git._run("hash-object", "--stdin", stdin=text).strip()
+        elif os.path.isfile(fs):
+            files.append(p)
+        elif os.path.lexists(fs):
+            now[p] = "not a file"
+    now.update(zip(files, git.hash_files([str(top / p) for p in files])))
+    return now
 
 
 # -- exp branch / remove ---------------------------------------------------------------------

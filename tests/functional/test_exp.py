@@ -357,3 +357,25 @@ def test_save_keeps_the_workspace_as_it_is_once_status_is_clean(ml):
     assert ml.git("log", "-1", "--format=%s", rev).strip() == "tried 0.3"
     r = ml.run("exp", "save", "-n", "by-hand", code=1)
     assert "exists already" in r.stderr
+
+
+def test_apply_tells_symlinks_and_folders_from_saved_files(ml):
+    import os
+    import shutil
+
+    ml.gen({"conf": {"real.yaml": "a: 1\n"}})
+    os.symlink("real.yaml", ml.root / "conf" / "link.yaml")
+    ml.commit_all("conf")
+    os.unlink(ml.root / "conf" / "link.yaml")
+    os.symlink("other.yaml", ml.root / "conf" / "link.yaml")  # (git-kept: goes in)
+    run_exp(ml, "-n", "relinked")
+    os.unlink(ml.root / "conf" / "link.yaml")
+    os.symlink("real.yaml", ml.root / "conf" / "link.yaml")  # (as HEAD: saved)
+    ml.run("exp", "apply", "relinked")
+    assert os.readlink(ml.root / "conf" / "link.yaml") == "other.yaml"
+    os.unlink(ml.root / "conf" / "link.yaml")
+    (ml.root / "conf" / "link.yaml").mkdir()  # (a folder where the experiment has a link)
+    (ml.root / "conf" / "link.yaml" / "mine.txt").write_text("unsaved\n")
+    r = ml.run("exp", "apply", "relinked", code=1)
+    assert "unsaved changes in the workspace: conf/link.yaml" in r.stderr
+    shutil.rmtree(ml.root / "conf" / "link.yaml")
