@@ -225,11 +225,9 @@ def edit_text(text: str, origin: str, assignments: list[Assignment]
     suffix = Path(origin).suffix.lower()
     changes: list[tuple[object, object]] = []
     if suffix == ".json":
-        try:
-            doc = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"{origin}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        _check_mapping(doc, origin)
+        from mlvc.pipeline.params import parse_params
+
+        doc = parse_params(text, origin)  # (its errors name the line; a mapping at the top)
         changes = [apply_to(doc, a) for a in assignments]
         return json.dumps(doc, indent=_json_indent(text), ensure_ascii=False) + "\n", changes
     if suffix == ".toml":

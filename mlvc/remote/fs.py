@@ -496,9 +496,7 @@ class Remote:
                                           min(max(1, jobs), PACK_READS_IN_FLIGHT)):
                 objs = read[3]
                 if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    failed += [_failure(oid, outcome) for oid, _, _ in objs]
+                    failed += _all_failed(objs, outcome)
                 else:
                     sizes = {oid: size for oid, _, size in objs}
                     for oid, result in outcome:
@@ -522,9 +520,7 @@ class Remote:
             for group, outcome in threaded(pk.groups(items), self._write_pack,
                                            min(max(1, jobs), PACK_WRITES_IN_FLIGHT)):
                 if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    failed += [_failure(oid, outcome) for oid, _, _ in group]
+                    failed += _all_failed(group, outcome)
                 else:
                     sent, unread, size = outcome
                     done += sent
@@ -908,6 +904,13 @@ def _accepts(fs: object, method: str, name: str) -> bool:
 def _joined(a: Transferred, b: Transferred) -> Transferred:
     return Transferred(a.done + b.done, a.failed + b.failed, a.nbytes + b.nbytes,
                        a.stored + b.stored)
+
+
+def _all_failed(items: list[tuple], outcome: BaseException) -> list[Failure]:
+    """Each of ``items`` (oid first) failed with ``outcome``; an interrupt is raised."""
+    if not isinstance(outcome, Exception):
+        raise outcome
+    return [_failure(item[0], outcome) for item in items]
 
 
 def _failure(oid: str, exc: Exception) -> Failure:
