@@ -178,7 +178,8 @@ def test_branch_and_remove(ml):
     run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
     run_exp(ml, "-n", "high", "-S", "train.lr=0.9")
     rev = exps(ml)[1]["rev"]
-    ml.run("exp", "branch", "low", "try-low")
+    doc = json.loads(ml.run("exp", "branch", "low", "try-low", "--json").stdout)
+    assert doc["branch"] == "try-low" and doc["experiment"]["rev"] == rev
     assert ml.git("rev-parse", "try-low").strip() == rev
     r = ml.run("exp", "branch", "high", "try-low", code=1)
     assert "exists already" in r.stderr

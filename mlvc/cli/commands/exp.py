@@ -297,12 +297,16 @@ def exp_apply_cmd(name, force, jobs, as_json):
 @exp_cmd.command("branch")
 @click.argument("name")
 @click.argument("branch")
-def exp_branch_cmd(name, branch):
+@json_option
+def exp_branch_cmd(name, branch, as_json):
     """Make a git branch BRANCH at experiment NAME's commit."""
     from mlvc.ops.exp import exp_branch
 
     with open_repo() as repo:
         exp, branch = exp_branch(repo, name, branch)
+    if as_json:
+        echo_json({"experiment": exp.to_json(), "branch": branch})
+        return
     echo(f"Branch '{branch}' is at experiment '{exp.name}' ({exp.rev[:7]}).")
     echo(f"`git checkout {branch} && mlvc checkout` switches to it.")
 
