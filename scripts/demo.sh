@@ -210,4 +210,16 @@ step git add -A
 step git commit -q -m "v3: relabelled part of the training data"
 step mlvc diff HEAD~1 HEAD --md
 
-say "Demo finished: data versioned with git, a pipeline that re-runs only what changed, shared through a remote, restored bit for bit, and a metric change traced to the data behind it."
+say "Try other learning rates as experiments: git commits on refs of their own; HEAD stays"
+step mlvc exp run -S train.lr=0.1 -n lr-0.1
+step mlvc exp run -S train.lr=1.0 -n lr-1
+step mlvc exp show
+step mlvc exp diff lr-0.1 lr-1
+step mlvc exp apply lr-0.1
+grep -q "lr: 0.1" params.yaml
+test "$(git rev-parse HEAD)" = "$(git rev-parse main)"
+step git checkout -q -- .
+step mlvc checkout
+step mlvc status
+
+say "Demo finished: data versioned with git, a pipeline that re-runs only what changed, shared through a remote, restored bit for bit, a metric change traced to the data behind it, and experiments compared side by side."
