@@ -380,3 +380,11 @@ def test_apply_tells_symlinks_and_folders_from_saved_files(ml):
     r = ml.run("exp", "apply", "relinked", code=1)
     assert "unsaved changes in the workspace: conf/link.yaml" in r.stderr
     shutil.rmtree(ml.root / "conf" / "link.yaml")
+
+
+def test_what_the_user_staged_goes_in_and_stays_staged(ml):
+    ml.gen({"notes.md": "a new file, staged\n"})
+    ml.git("add", "notes.md")
+    rev = run_exp(ml, "-n", "with-notes")["experiment"]["rev"]
+    assert ml.git("show", f"{rev}:notes.md") == "a new file, staged\n"
+    assert ml.git("diff", "--cached", "--name-only").split() == ["notes.md"]
