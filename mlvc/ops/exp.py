@@ -171,9 +171,10 @@ def exp_run(repo: Repo, targets: list[str] | None = None, *, name: str | None = 
     assignments = [parse_assignment(s) for s in set_params]
     dry = repro_options.get("dry", False)
     changes = []
-    if assignments and not dry:
-        changes = write_params(repo.root, assignments)
-        on_params(changes)
+    if assignments:  # (with --dry, checked against the files but not written)
+        changes = write_params(repo.root, assignments, write=not dry)
+        if not dry:
+            on_params(changes)
     result = repro(repo, list(targets or []), cwd=cwd, force=force, **repro_options)
     if dry or not result.ok:
         return ExpRunResult(None, tuple(changes), result)

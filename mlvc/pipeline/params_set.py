@@ -249,7 +249,13 @@ def edit_text(text: str, origin: str, assignments: list[Assignment]
 
     parse_yaml(text, origin)  # (its errors name the line)
     yaml = _yaml(text)
-    doc = yaml.load(text) if text.strip() else None
+    try:
+        doc = yaml.load(text) if text.strip() else None
+    except Exception as exc:  # noqa: BLE001 - valid YAML that ruamel.yaml trips on
+        # (`a: -_` raised IndexError in ruamel.yaml 0.18, found by Hypothesis)
+        raise FormatError(f"{origin}: cannot edit: ruamel.yaml fails on it "
+                          f"({type(exc).__name__}: {exc})",
+                          hint=f"edit {origin} by hand") from None
     if doc is None:
         from ruamel.yaml.comments import CommentedMap
 
@@ -300,9 +306,11 @@ def _check_mapping(doc, origin: str) -> None:
         raise FormatError(f"{origin}: a params file must hold a mapping at the top")
 
 
-def set_params(root: Path, assignments: list[Assignment]) -> list[ParamChange]:
+def set_params(root: Path, assignments: list[Assignment], write: bool = True
+               ) -> list[ParamChange]:
     """Apply ``assignments`` to their files, each file checked whole before any is written
-    (a bad key leaves every file as it was), then written atomically."""
+    (a bad key leaves every file as it was), then written atomically (unless not
+    ``write``: only checked, and the changes told)."""
     from mlvc.fsutil import atomic_write
 
     by_file: dict[RelPath, list[Assignment]] = {}
@@ -325,6 +333,6 @@ def set_params(root: Path, assignments: list[Assignment]) -> list[ParamChange]:
         writes.append((fs, new_text))
         changes += [ParamChange(a.file, a.key, old, new, a.op) for a, (old, new)
                     in zip(group, pairs)]
-    for fs, text in writes:
+    for fs, text in writes if write else ():
         atomic_write(fs, text)
     return changes

@@ -90,6 +90,11 @@ def test_a_bad_param_changes_nothing_and_a_failed_stage_saves_nothing(ml):
     r = ml.run("exp", "run", "-S", "train.lr=0.1", "-S", "train.nope=1", code=1)
     assert "param 'train.nope' is not in params.yaml" in r.stderr and "+train.nope" in r.stderr
     assert ml.read("params.yaml") == params and exps(ml) == []
+    r = ml.run("exp", "run", "--dry", "-S", "train.nope=1", code=1)  # (checked, --dry too)
+    assert "param 'train.nope' is not in params.yaml" in r.stderr
+    doc = run_exp(ml, "--dry", "-S", "train.lr=0.2")
+    assert doc["experiment"] is None and doc["params"][0]["new"] == 0.2
+    assert ml.read("params.yaml") == params and exps(ml) == []
     ml.gen({"params.yaml": "train:\n  lr: boom\n  epochs: 3\n"})  # (1 - "boom" fails)
     r = ml.run("exp", "run", "-n", "broken", code=1)
     assert "the experiment was not saved" in r.stderr

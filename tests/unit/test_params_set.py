@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlvc.errors import MlvcError, PipelineError, TargetError
+from mlvc.errors import FormatError, MlvcError, PipelineError, TargetError
 from mlvc.pipeline.params import flatten, parse_params
 from mlvc.pipeline.params_set import (
     checked_edit,
@@ -131,6 +131,9 @@ def test_setting_any_leaf_round_trips(doc, value, suffix, data):
     assignment = parse_assignment(f"{origin}:{key}={_shown(value)}")
     try:
         new, changes = checked_edit(text, origin, [assignment])
+    except FormatError as exc:  # (valid YAML that ruamel.yaml cannot read: `a: -_`)
+        assert "cannot edit: ruamel.yaml fails on it" in str(exc) and suffix == ".yaml"
+        return
     except PipelineError as exc:  # (a float the writer cannot write back exactly)
         assert "cannot be edited without changing" in str(exc)
         new, _ = edit_text(text, origin, [assignment])
@@ -140,6 +143,11 @@ def test_setting_any_leaf_round_trips(doc, value, suffix, data):
     after = flatten(parse_params(new, origin))
     assert after == {**flat, key: value}
     assert changes == [(flat[key], value)]
+
+
+def test_yaml_ruamel_cannot_read_is_refused_clearly():
+    with pytest.raises(FormatError, match="params.yaml: cannot edit"):
+        edit_text("a: -_\nb: 1\n", "params.yaml", [parse_assignment("b=2")])
 
 
 def test_a_value_the_writer_would_change_stops_the_edit(tmp_path):

@@ -45,7 +45,8 @@ def exp_cmd():
 @click.option("--downstream", is_flag=True,
               help="The named stages and every stage that depends on them.")
 @click.option("--dry", is_flag=True,
-              help="Print what would run; change nothing (the -S values are not written).")
+              help="Print what would run; change nothing (the -S values are checked, not "
+                   "written).")
 @click.option("-k", "--keep-going", is_flag=True,
               help="After a failure, go on with stages that do not depend on it (the "
                    "experiment is not saved).")
