@@ -133,6 +133,14 @@ def test_show_lists_workspace_baseline_and_experiments_with_values(ml):
     assert "└── low" in text and "├── high" in text
     md = ml.run("exp", "show", "--md").stdout
     assert md.splitlines()[1].startswith("|---|")
+    import csv
+
+    table = list(csv.DictReader(ml.run("exp", "show", "--csv").stdout.splitlines()))
+    assert [(r["Experiment"], r["kind"]) for r in table][1:] == [
+        ("main", "baseline"), ("high", "experiment"), ("low", "experiment")]
+    assert table[3]["train.lr"] == "0.1" and table[3]["acc"] == "0.9"
+    assert table[2]["baseline"] == table[1]["rev"] and table[0]["rev"] == ""
+    ml.run("exp", "show", "--csv", "--md", code=2)
     r = ml.run("exp", "show", "--sort-by", "nope", code=1)
     assert "no param or metric" in r.stderr
 

@@ -167,9 +167,11 @@ def _value(v: object, precision: int | None = None) -> str:
 @click.option("--precision", type=click.IntRange(1, 17), default=5, show_default=True,
               metavar="N", help="Significant digits of decimal numbers.")
 @click.option("--md", is_flag=True, help="Print a Markdown table.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Print comma-separated values (full precision; empty when missing).")
 @json_option
 def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_changed,
-                 precision, md, as_json):
+                 precision, md, as_csv, as_json):
     """Show the workspace, HEAD and its experiments, with their metrics and params.
 
     Metrics are those of the files the stages declare under `metrics:`, params the keys
@@ -177,8 +179,8 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
     """
     from mlvc.ops.exp import exp_show
 
-    if md and as_json:
-        raise click.UsageError("--md and --json are two formats: choose one")
+    if md + as_csv + as_json > 1:
+        raise click.UsageError("--md, --csv and --json are formats: choose one")
     with open_repo() as repo:
         table = exp_show(repo, all_branches=all_branches, all_commits=all_commits, num=num,
                          sort_by=sort_by, descending=sort_order == "desc",
@@ -191,6 +193,21 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
     keys = [c[2] for c in table.columns]
     heads = [f"{c[1]}:{c[2]}" if keys.count(c[2]) > 1 else c[2] for c in table.columns]
     header = ["Experiment", "rev", "Created", *heads]
+    if as_csv:
+        import csv
+        import io
+
+        text = io.StringIO()
+        out = csv.writer(text, lineterminator="\n")
+        out.writerow(["Experiment", "kind", "rev", "baseline", "Created", *heads])
+        for row in table.rows:
+            created = (datetime.fromtimestamp(row.created).isoformat(timespec="seconds")
+                       if row.created else "")
+            out.writerow([row.name, row.kind, row.rev or "", row.baseline or "", created,
+                          *("" if row.value(c) is None else row.value(c)
+                            for c in table.columns)])
+        click.echo(printable(text.getvalue()), nl=False)
+        return
     lines = []
     for i, row in enumerate(table.rows):
         label = row.name
