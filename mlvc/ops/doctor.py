@@ -15,7 +15,8 @@ from mlvc.errors import MlvcError, NotAProjectError
 from mlvc.repo import Repo, find_root
 from mlvc.workspace.links import SHARED_TYPES, probe_link_types
 
-DEPENDENCIES = ("click", "gitpython", "fsspec", "s3fs", "xxhash", "pyyaml", "tqdm", "pathspec")
+DEPENDENCIES = ("click", "gitpython", "fsspec", "s3fs", "xxhash", "pyyaml", "tqdm", "pathspec",
+                "ruamel.yaml", "tomlkit")
 
 
 @dataclass(frozen=True, slots=True)

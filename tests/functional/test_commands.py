@@ -600,6 +600,10 @@ def test_doctor_reports_links_and_no_secrets(project):
     assert doc["link_types"]["copy"] is True and doc["link_types"]["hardlink"] is True
     assert doc["cache_type"] == ["reflink", "copy"]
     assert doc["remotes"]["store"] == "s3://bucket/prefix"
+    from importlib import metadata
+
+    assert doc["packages"]["tomlkit"] == metadata.version("tomlkit")  # (every dependency)
+    assert doc["packages"]["ruamel.yaml"] == metadata.version("ruamel.yaml")
     text = project.run("doctor").stdout
     assert "pw" not in text and "link types that work here" in text
 
