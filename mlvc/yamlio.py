@@ -150,3 +150,29 @@ def dump_yaml(doc: object) -> str:
 
     return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
                      sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _sequence_offset(text: str) -> int:
+    """How far list dashes sit in from their key in ``text`` (0 as PyYAML writes, 2 as many
+    people do), so that an edit keeps the file's own style."""
+    lines = text.splitlines()
+    for above, line in zip(lines, lines[1:]):
+        key = above.split("#", 1)[0].rstrip()
+        if key.endswith(":") and line.lstrip().startswith("- "):
+            offset = (len(line) - len(line.lstrip())) - (len(above) - len(above.lstrip()))
+            if offset >= 0:
+                return offset
+    return 0
+
+
+def round_trip_yaml(text: str):
+    """A ruamel.yaml round-trip loader/dumper set up for editing ``text`` in place:
+    comments, quotes and its own list indentation kept, no line wrapping."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    offset = _sequence_offset(text)
+    yaml.indent(mapping=2, sequence=offset + 2, offset=offset)
+    yaml.width = 4096
+    return yaml

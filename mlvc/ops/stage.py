@@ -21,6 +21,7 @@ from mlvc.pipeline.loader import NAME_RE, load_pipeline, parse_pipeline
 from mlvc.pipeline.model import DEFAULT_PARAMS, PIPELINE_FILE, Pipeline, Stage
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
+from mlvc.yamlio import round_trip_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,30 +54,6 @@ def parse_param_option(value: str) -> tuple[str | None, list[str]]:
     return (file or None), names
 
 
-def _sequence_offset(text: str) -> int:
-    """How far list dashes sit in from their key in ``text`` (0 as PyYAML writes, 2 as many
-    people do), so that an edit keeps the file's own style."""
-    lines = text.splitlines()
-    for above, line in zip(lines, lines[1:]):
-        key = above.split("#", 1)[0].rstrip()
-        if key.endswith(":") and line.lstrip().startswith("- "):
-            offset = (len(line) - len(line.lstrip())) - (len(above) - len(above.lstrip()))
-            if offset >= 0:
-                return offset
-    return 0
-
-
-def _yaml(text: str):
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    offset = _sequence_offset(text)
-    yaml.indent(mapping=2, sequence=offset + 2, offset=offset)
-    yaml.width = 4096
-    return yaml
-
-
 def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: list[str] = (),
               outs: list[str] = (), outs_no_cache: list[str] = (), metrics: list[str] = (),
               metrics_no_cache: list[str] = (), plots: list[str] = (), wdir: str | None = None,
@@ -96,7 +73,7 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
     except FileNotFoundError:
         text = ""
     load_pipeline(repo.root)  # the file as it is must be valid before it is edited
-    yaml = _yaml(text)
+    yaml = round_trip_yaml(text)
     try:
         doc = yaml.load(text) if text.strip() else None
     except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk
@@ -160,7 +137,7 @@ def without_stages(repo: Repo, keys: list[str]) -> tuple[str, Pipeline]:
     foreach/matrix group), comments and order kept, and the pipeline it then holds."""
     fs = to_fs(repo.root, PIPELINE_FILE)
     text = fs.read_text(encoding="utf-8")
-    yaml = _yaml(text)
+    yaml = round_trip_yaml(text)
     try:
         doc = yaml.load(text)
     except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from mlvc.errors import FormatError, PipelineError, TargetError
 from mlvc.paths import RelPath, check_inside, normalize_rel, to_fs
+from mlvc.pipeline.model import DEFAULT_PARAMS
 
-DEFAULT_PARAMS = "params.yaml"
 PARAMS_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 _FILE_PREFIX = re.compile(r"^(?P<file>[^=]+?\.(?:ya?ml|json|toml)):(?P<rest>.*)$", re.I | re.S)
 _MISSING = object()
@@ -244,11 +244,10 @@ def edit_text(text: str, origin: str, assignments: list[Assignment]
         return tomlkit.dumps(doc), changes
     from io import StringIO
 
-    from mlvc.ops.stage import _yaml
-    from mlvc.yamlio import parse_yaml
+    from mlvc.yamlio import parse_yaml, round_trip_yaml
 
     parse_yaml(text, origin)  # (its errors name the line)
-    yaml = _yaml(text)
+    yaml = round_trip_yaml(text)
     try:
         doc = yaml.load(text) if text.strip() else None
     except Exception as exc:  # noqa: BLE001 - valid YAML that ruamel.yaml trips on
