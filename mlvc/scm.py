@@ -263,8 +263,9 @@ class Git:
         if not create_only:
             self._run("update-ref", ref, sha)
             return True
-        out = self._run("update-ref", ref, sha, "0" * 40, ok=(0, 1, 128))
-        return self.resolve(ref) == sha and not out.strip()
+        # (an empty old value: "must not exist yet", whatever the repository's hash length)
+        self._run("update-ref", ref, sha, "", ok=(0, 1, 128))
+        return self.resolve(ref) == sha
 
     def delete_refs(self, refs: list[str]) -> None:
         if refs:
@@ -307,6 +308,14 @@ class Git:
             return []
         stdin = "".join(f"{p}\n" for p in paths).encode(errors="surrogateescape")
         return self._run("hash-object", "--stdin-paths", stdin=stdin).split()
+
+    def hash_bytes(self, data: bytes) -> str:
+        """The blob sha of ``data`` (a symlink's target text, say)."""
+        return self._run("hash-object", "--stdin", stdin=data).strip()
+
+    def is_branch_name(self, name: str) -> bool:
+        return not name.startswith("-") and bool(
+            self._run("check-ref-format", "--branch", name, ok=(0, 1, 128)).strip())
 
     def remote_refs(self, remote: str, prefix: str) -> list[tuple[str, str]]:
         """``(ref, sha)`` of the refs below ``prefix`` on the git remote ``remote``."""

@@ -536,7 +536,7 @@ def _blobs_now(git, top: Path, paths: list[str]) -> dict[str, str]:
         fs = top / p
         if os.path.islink(fs):
             text = os.fsencode(os.readlink(fs))
-            now[p] = git._run("hash-object", "--stdin", stdin=text).strip()
+            now[p] = git.hash_bytes(text)
         elif os.path.isfile(fs):
             files.append(p)
         elif os.path.lexists(fs):
@@ -552,16 +552,12 @@ def exp_branch(repo: Repo, name: str, branch: str) -> tuple[Experiment, str]:
     git = _git(repo)
     exp = resolve(repo, name)
     ref = f"refs/heads/{branch}"
-    if branch.startswith("-") or not _valid_branch(git, branch):
+    if not git.is_branch_name(branch):
         raise TargetError(f"{branch!r} is not a valid branch name")
     if not git.set_ref(ref, exp.rev, create_only=True):
         raise TargetError(f"branch {branch!r} exists already",
                           hint="choose another name (or delete it: `git branch -D`)")
     return exp, branch
-
-
-def _valid_branch(git, branch: str) -> bool:
-    return bool(git._run("check-ref-format", "--branch", branch, ok=(0, 1, 128)).strip())
 
 
 def select(repo: Repo, names: list[str], *, rev: str | None = None,
