@@ -117,6 +117,22 @@ def echo_list(label: str, paths, indent: str = "  ") -> None:
         echo(f"{indent}{'':<18}… and {len(paths) - LIST_LIMIT} more ({label})")
 
 
+def one_format(**chosen: bool) -> None:
+    """A usage error when more than one output format is chosen (``md=…, json=…``)."""
+    names = [f"--{name}" for name, on in chosen.items() if on]
+    if len(names) > 1:
+        flags = [f"--{name}" for name in chosen]
+        listed = " and ".join(flags) if len(flags) == 2 else \
+            ", ".join(flags[:-1]) + f" and {flags[-1]}"
+        raise click.UsageError(f"{listed} are {'two ' if len(flags) == 2 else ''}formats: "
+                               "choose one")
+
+
+def warn_all(warnings) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
+
+
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
 

@@ -13,11 +13,13 @@ from mlvc.cli.render import (
     human_size,
     jobs_option,
     json_option,
+    one_format,
     open_repo,
     printable,
     progress,
     settings,
     shown,
+    warn_all,
 )
 
 
@@ -45,12 +47,11 @@ def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
 
     s = settings()
     quiet = quiet or s.quiet
-    if md and as_json:
-        raise click.UsageError("--md and --json are two formats: choose one")
+    one_format(md=md, json=as_json)
     with open_repo() as repo:
         result = diff(repo, a_rev, b_rev, targets=list(targets), cwd=s.cwd, jobs=jobs,
                       progress=progress(quiet))
-    _warn(result.warnings)
+    warn_all(result.warnings)
     if as_json:
         echo_json(result.to_json())
     elif quiet:
@@ -213,11 +214,10 @@ def _values_group(kind: str, what: str) -> click.Group:
     def show(revs, all_commits, md, as_json):
         from mlvc.ops.diff import show_values
 
-        if md and as_json:
-            raise click.UsageError("--md and --json are two formats: choose one")
+        one_format(md=md, json=as_json)
         with open_repo() as repo:
             result = show_values(repo, kind, list(revs), all_commits=all_commits)
-        _warn(result.warnings)
+        warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())
             return
@@ -258,11 +258,10 @@ def _values_group(kind: str, what: str) -> click.Group:
     def diff_values_cmd(a_rev, b_rev, everything, md, as_json):
         from mlvc.ops.diff import diff_values
 
-        if md and as_json:
-            raise click.UsageError("--md and --json are two formats: choose one")
+        one_format(md=md, json=as_json)
         with open_repo() as repo:
             result = diff_values(repo, kind, a_rev, b_rev, everything=everything)
-        _warn(result.warnings)
+        warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())
         elif md:
@@ -279,11 +278,6 @@ def _values_group(kind: str, what: str) -> click.Group:
     diff_values_cmd.help = (f"Compare the {what} of revision A (default: HEAD) with B (default: "
                             "the workspace): old and new values, and the change of numbers.")
     return group
-
-
-def _warn(warnings) -> None:
-    for warning in warnings:
-        click.echo(f"warning: {printable(warning)}", err=True)
 
 
 params_cmd = _values_group("params", "params")

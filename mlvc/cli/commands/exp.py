@@ -14,11 +14,13 @@ from mlvc.cli.render import (
     echo_json,
     jobs_option,
     json_option,
+    one_format,
     open_repo,
     printable,
     progress,
     settings,
     shown,
+    warn_all,
 )
 
 
@@ -179,14 +181,12 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
     """
     from mlvc.ops.exp import exp_show
 
-    if md + as_csv + as_json > 1:
-        raise click.UsageError("--md, --csv and --json are formats: choose one")
+    one_format(md=md, csv=as_csv, json=as_json)
     with open_repo() as repo:
         table = exp_show(repo, all_branches=all_branches, all_commits=all_commits, num=num,
                          sort_by=sort_by, descending=sort_order == "desc",
                          only_changed=only_changed)
-    for w in table.warnings:
-        click.echo(f"warning: {printable(w)}", err=True)
+    warn_all(table.warnings)
     if as_json:
         echo_json(table.to_json())
         return
@@ -245,12 +245,10 @@ def exp_diff_cmd(a, b, everything, md, as_json):
     from mlvc.cli.commands.diff import _CHANGE_HEADER, _change_line, _change_row
     from mlvc.ops.exp import exp_diff
 
-    if md and as_json:
-        raise click.UsageError("--md and --json are two formats: choose one")
+    one_format(md=md, json=as_json)
     with open_repo() as repo:
         result = exp_diff(repo, a, b, everything=everything)
-    for w in result.params.warnings + result.metrics.warnings:
-        click.echo(f"warning: {printable(w)}", err=True)
+    warn_all(result.params.warnings + result.metrics.warnings)
     if as_json:
         echo_json(result.to_json())
         return
