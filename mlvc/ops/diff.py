@@ -796,8 +796,7 @@ def _compared(kind: str, old: SideView, new: SideView, everything: bool = False
     return changes
 
 
-def _side_values(repo: Repo, kind: str, side: Side) -> tuple[SideValues, list[str]]:
-    view = SideView(repo, side)
+def _side_values(view: SideView, kind: str) -> SideValues:
     lock = view.lock if kind == "metrics" else None
     values: list[Value] = []
     missing: list[RelPath] = []
@@ -807,7 +806,7 @@ def _side_values(repo: Repo, kind: str, side: Side) -> tuple[SideValues, list[st
             missing.append(file)
             continue
         values += [Value(file, k, v) for k, v in sorted(found.items()) if _wanted(k, keys)]
-    return SideValues(side, tuple(values), tuple(missing)), view.warnings
+    return SideValues(view.side, tuple(values), tuple(missing))
 
 
 def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
@@ -815,19 +814,31 @@ def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
     """The params (the keys stages declare) or metrics (of the files stages declare under
     ``metrics:``) of the workspace, or of each of ``revs`` (``workspace`` names the
     workspace), or of every commit and the workspace with ``all_commits``."""
+    return show_kinds(repo, (kind,), revs, all_commits=all_commits)[0]
+
+
+def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None, *,
+               all_commits: bool = False) -> list[ShowResult]:
+    """:func:`show_values` of each of ``kinds`` ("params", "metrics"), each revision read
+    once for all of them; its warnings go with the first kind."""
     names: list[str | None] = [None if r == WORKSPACE else r for r in revs or []] or [None]
     if all_commits:
         if repo.scm is None:
             raise ScmError("--all-commits reads git's commits, and this project has no git")
         names = [None, *repo.scm.revisions(commits=True)]
-    sides, warnings = [], []
+    sides: dict[str, list[SideValues]] = {k: [] for k in kinds}
+    warnings: list[str] = []
     for name in dict.fromkeys(names):
-        shown, said = _side_values(repo, kind, side_of(repo, name))
-        if all_commits and name is not None and not shown.values and not shown.missing:
+        view = SideView(repo, side_of(repo, name))
+        shown = {k: _side_values(view, k) for k in kinds}
+        if all_commits and name is not None and \
+                not any(v.values or v.missing for v in shown.values()):
             continue  # (a commit from before the pipeline: nothing to say of it)
-        sides.append(shown)
-        warnings += said
-    return ShowResult(kind, tuple(sides), tuple(warnings))
+        for k in kinds:
+            sides[k].append(shown[k])
+        warnings += view.warnings
+    return [ShowResult(k, tuple(sides[k]), tuple(warnings) if i == 0 else ())
+            for i, k in enumerate(kinds)]
 
 
 def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = None, *,

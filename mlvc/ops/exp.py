@@ -283,17 +283,17 @@ class ExpTable:
         return [r.to_json() for r in self.rows]
 
 
-def baselines(repo: Repo, *, all_branches: bool = False, all_commits: bool = False,
-              num: int = 1) -> list[str]:
+def baselines(repo: Repo, exps: list[Experiment], *, all_branches: bool = False,
+              all_commits: bool = False, num: int = 1) -> list[str]:
     """HEAD (and ``num - 1`` of its first-parent ancestors), the tips of the local branches,
-    or every commit that has experiments (and HEAD)."""
+    or every commit that has experiments among ``exps`` (and HEAD)."""
     git = _git(repo)
     head = _head(repo)
     shas = git.first_parents(head, num)
     if all_branches:
         shas += [sha for _, sha in git.refs("refs/heads")]
     if all_commits:
-        shas += [e.baseline for e in experiments(repo)]
+        shas += [e.baseline for e in exps]
     return list(dict.fromkeys(shas))
 
 
@@ -301,11 +301,11 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
              num: int = 1, sort_by: str | None = None, descending: bool = False,
              only_changed: bool = False) -> ExpTable:
     """The workspace, each baseline and its experiments, with their params and metrics."""
-    from mlvc.ops.diff import WORKSPACE, show_values
+    from mlvc.ops.diff import WORKSPACE, show_kinds
 
     git = _git(repo)
-    bases = baselines(repo, all_branches=all_branches, all_commits=all_commits, num=num)
     exps = experiments(repo)
+    bases = baselines(repo, exps, all_branches=all_branches, all_commits=all_commits, num=num)
     names = _baseline_names(repo, bases)
     times = git.commit_times(list(dict.fromkeys([*bases, *(e.rev for e in exps)])))
     plan: list[tuple[str, str, str | None, str | None]] = [("workspace", WORKSPACE, None, None)]
@@ -315,21 +315,12 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
                       key=lambda e: (-times.get(e.rev, 0), e.name))  # (newest first)
         plan += [("experiment", e.name, e.rev, base) for e in mine]
     revs = [rev or WORKSPACE for _, _, rev, _ in plan]
-    params = show_values(repo, "params", revs)
-    metrics = show_values(repo, "metrics", revs)
-    by_side = {}
-    for kind, result in (("params", params), ("metrics", metrics)):
-        for sv in result.sides:
-            doc = by_side.setdefault(sv.side.name, {}).setdefault(kind, {})
-            for f in sv.missing:
-                doc.setdefault(f, {})
-            for v in sv.values:
-                doc.setdefault(v.file, {})[v.key] = v.value
-    rows = []
-    for kind, name, rev, base in plan:
-        side = by_side.get(rev or WORKSPACE, {})
-        rows.append(ExpRow(kind, name, rev, base, times.get(rev) if rev else None,
-                           side.get("params", {}), side.get("metrics", {})))
+    params, metrics = show_kinds(repo, ("params", "metrics"), revs)
+    by_rev = {"params": params.to_json(), "metrics": metrics.to_json()}  # {rev: {file: …}}
+    rows = [ExpRow(kind, name, rev, base, times.get(rev) if rev else None,
+                   by_rev["params"].get(rev or WORKSPACE, {}),
+                   by_rev["metrics"].get(rev or WORKSPACE, {}))
+            for kind, name, rev, base in plan]
     columns = _columns(rows)
     if only_changed:
         columns = [c for c in columns
