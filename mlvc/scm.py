@@ -8,6 +8,7 @@ from pathlib import Path
 from mlvc.errors import ScmError
 
 EXPS_REFS = "refs/mlvc/exps"  # experiments: refs/mlvc/exps/<baseline[:2]>/<baseline[2:]>/<name>
+QUEUE_REFS = "refs/mlvc/queue"  # queued experiments: refs/mlvc/queue/<id>
 MLVC_IDENTITY = {"GIT_AUTHOR_NAME": "mlvc", "GIT_AUTHOR_EMAIL": "mlvc@localhost",
                  "GIT_COMMITTER_NAME": "mlvc", "GIT_COMMITTER_EMAIL": "mlvc@localhost"}
 
@@ -132,12 +133,13 @@ class Git:
                   commits: bool = False, experiments: bool = False) -> list[str]:
         """Commit shas: the tips of all branches (local and remote-tracking, as in
         ``git branch -a``), of all tags, every commit, or every experiment (the refs below
-        ``refs/mlvc/exps``)."""
+        ``refs/mlvc/exps``, and the queued ones below ``refs/mlvc/queue``)."""
         shas: list[str] = []
         if commits:
             shas += self._run("rev-list", "--all").split()
         refs = ((["refs/heads", "refs/remotes"] if branches else [])
-                + (["refs/tags"] if tags else []) + ([EXPS_REFS] if experiments else []))
+                + (["refs/tags"] if tags else [])
+                + ([EXPS_REFS, QUEUE_REFS] if experiments else []))
         if refs:
             fmt = "%(objecttype) %(objectname) %(*objecttype) %(*objectname)"
             for line in self._run("for-each-ref", f"--format={fmt}", *refs).splitlines():
@@ -266,6 +268,33 @@ class Git:
         # (an empty old value: "must not exist yet", whatever the repository's hash length)
         self._run("update-ref", ref, sha, "", ok=(0, 1, 128))
         return self.resolve(ref) == sha
+
+    def messages(self, shas: list[str]) -> dict[str, str]:
+        """The commit message of each of ``shas``."""
+        if not shas:
+            return {}
+        out = self._run("log", "--no-walk=unsorted", "--format=%H%n%B%x00", *shas)
+        found = {}
+        for part in out.split("\0"):
+            sha, _, body = part.strip("\n").partition("\n")
+            if sha:
+                found[sha] = body
+        return found
+
+    def add_worktree(self, path: str, head: str, files: str) -> None:
+        """A new work tree at ``path`` (linked to this repository: refs are shared) whose
+        HEAD is ``head`` (detached) and whose index and files are commit ``files``'s."""
+        self._run("worktree", "add", "--detach", "--quiet", path, files)
+        if head != files:
+            self._run("-C", path, "reset", "--soft", "--quiet", head)
+
+    def remove_worktree(self, path: str) -> None:
+        """Delete a work tree made by :meth:`add_worktree`, and git's record of it."""
+        import shutil
+
+        self._run("worktree", "remove", "--force", "--force", path, ok=(0, 128))
+        shutil.rmtree(path, ignore_errors=True)
+        self._run("worktree", "prune")
 
     def delete_refs(self, refs: list[str]) -> None:
         if refs:

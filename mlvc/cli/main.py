@@ -40,6 +40,7 @@ COMMANDS = {
     "metrics": ("mlvc.cli.commands.diff", "metrics_cmd"),
     "ls": ("mlvc.cli.commands.diff", "ls_cmd"),
     "exp": ("mlvc.cli.commands.exp", "exp_cmd"),
+    "queue": ("mlvc.cli.commands.queue", "queue_cmd"),
 }
 
 

@@ -24,6 +24,11 @@ PIPELINE = {"stages": {"train": {
 
 @pytest.fixture
 def ml(project: Project) -> Project:
+    return make_ml(project)
+
+
+def make_ml(project: Project) -> Project:
+    """A project with data, params and a one-stage pipeline, run and committed."""
     project.gen({"data": {"x.csv": "1,2\n"},
                  "params.yaml": "# params\ntrain:\n  lr: 0.5  # rate\n  epochs: 3\n",
                  "mlvc.yaml": yaml.safe_dump(PIPELINE, sort_keys=False)})

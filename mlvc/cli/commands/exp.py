@@ -58,9 +58,15 @@ def exp_cmd():
               metavar="N", help="Run up to N independent stages at the same time.")
 @click.option("--pull", is_flag=True,
               help="Fetch missing data from the default remote before running.")
+@click.option("--queue", "to_queue", is_flag=True,
+              help="Do not run now: queue the experiment for `mlvc queue start`. With "
+                   "--queue and --temp, -S KEY=A,B,C (or range(START,STOP[,STEP])) makes "
+                   "one experiment per value, and per combination of several.")
+@click.option("--temp", is_flag=True,
+              help="Run in a temporary copy of the project: the workspace stays as it is.")
 @json_option
 def exp_run_cmd(targets, set_params, name, message, force, single_item, downstream, dry,
-                keep_going, no_run_cache, jobs, pull, as_json):
+                keep_going, no_run_cache, jobs, pull, to_queue, temp, as_json):
     """Change params, run the pipeline, and save the result as an experiment.
 
     Like `mlvc repro` (TARGETS are stage names), after the -S changes to the params files.
@@ -68,9 +74,26 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
     pointer files, params) becomes a commit whose parent is HEAD, on the ref
     refs/mlvc/exps/…/NAME; HEAD, the index and your branch do not move. The results stay in
     the workspace: `git commit` them, or `mlvc exp apply` another experiment.
+
+    With --queue or --temp the experiment runs in a temporary copy of the project (a git
+    work tree under .mlvc/tmp/exps sharing the cache), from the workspace's files as they
+    are now (files git tracks, and the pipeline's own); the results are only in the
+    experiment (`mlvc exp apply` brings them).
     """
     from mlvc.cli.commands.pipeline import _event_printer, _fetch_warnings
     from mlvc.ops.exp import exp_run
+
+    if to_queue or temp:
+        if to_queue and temp:
+            raise click.UsageError("--queue and --temp: choose one")
+        if dry:
+            raise click.UsageError(f"--dry does not go with --{'queue' if to_queue else 'temp'}")
+        flags = tuple(k for k, on in (("single_item", single_item), ("downstream", downstream),
+                                      ("keep_going", keep_going), ("pull", pull)) if on)
+        _queued_run(list(targets), dict(name=name, set_params=list(set_params), force=force,
+                                        message=message, jobs=jobs, flags=flags,
+                                        no_run_cache=no_run_cache), temp, as_json)
+        return
 
     def said_params(changes) -> None:
         if as_json or settings().quiet:
@@ -94,8 +117,9 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
         failed = result.repro.of("failed")
         click.echo(f"error: {count(len(failed), 'stage')} failed ({', '.join(failed)}): the "
                    "experiment was not saved", err=True)
-        click.echo("hint: fix it and run `mlvc exp run` again; the -S changes are in the "
-                   "params files already", err=True)
+        if not _IN_TEMP():
+            click.echo("hint: fix it and run `mlvc exp run` again; the -S changes are in the "
+                       "params files already", err=True)
         sys.exit(1)
     if dry:
         if not as_json and not result.repro.of("would run"):
@@ -125,21 +149,55 @@ def exp_save_cmd(name, message, force, jobs, as_json):
     _saved(result, as_json)
 
 
-def _saved(result, as_json: bool) -> None:
-    """The end of `exp run` and `exp save`: untracked files left out, and what was saved."""
-    exp = result.experiment
-    if result.left_out:
-        listed = ", ".join(shown(p) for p in result.left_out[:5])
-        more = " …" if len(result.left_out) > 5 else ""
-        click.echo(f"warning: {count(len(result.left_out), 'untracked file')} not in the "
+def _IN_TEMP() -> bool:
+    """Whether this runs a queued experiment in its temporary copy of the project."""
+    import os
+
+    return os.environ.get("MLVC_EXP_TEMP") == "1"
+
+
+def _queued_run(targets: list[str], options: dict, temp: bool, as_json: bool) -> None:
+    from mlvc.cli.commands.queue import report_start, run_output
+    from mlvc.ops import exp_queue
+
+    with open_repo() as repo:
+        result = exp_queue.queue(repo, targets, **options)
+        _left_out(result.left_out)
+        if not temp:
+            if as_json:
+                echo_json(result.to_json())
+                return
+            for e in result.entries:
+                said = " ".join(e.set_params)
+                echo(f"Queued experiment '{e.name}' ({e.id})" + (f": {said}" if said else "."))
+            echo("`mlvc queue start` runs the queue; `mlvc queue status` shows it.")
+            return
+        started = exp_queue.run_temp(repo, result,
+                                     output=None if as_json else run_output())
+    report_start(started, as_json, streamed=not as_json)
+
+
+def _left_out(left_out) -> None:
+    if left_out:
+        listed = ", ".join(shown(p) for p in left_out[:5])
+        more = " …" if len(left_out) > 5 else ""
+        click.echo(f"warning: {count(len(left_out), 'untracked file')} not in the "
                    f"experiment: {printable(listed)}{more}", err=True)
         click.echo("hint: `git add` a file before `mlvc exp run` to keep it in experiments",
                    err=True)
+
+
+def _saved(result, as_json: bool) -> None:
+    """The end of `exp run` and `exp save`: untracked files left out, and what was saved."""
+    exp = result.experiment
+    _left_out(result.left_out)
     if as_json:
         echo_json(result.to_json())
         return
     verb = "Replaced" if result.replaced else "Saved"
     echo(f"{verb} experiment '{exp.name}' ({exp.rev[:7]}, baseline {exp.baseline[:7]}).")
+    if _IN_TEMP():  # (the `mlvc queue start` or `exp run --temp` that ran it says the rest)
+        return
     echo(f"Its results are in the workspace. `mlvc exp show` compares it; `mlvc exp apply "
          f"{exp.name}` brings it back later; `mlvc exp branch {exp.name} BRANCH` keeps it as a "
          f"branch.")

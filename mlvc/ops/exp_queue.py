@@ -1,0 +1,504 @@
+"""Queued and temporary experiments: ``mlvc exp run --queue/--temp`` and ``mlvc queue``.
+
+A queued experiment is the workspace as it was when queued (a commit whose parent is HEAD,
+made as ``exp run`` saves one) on the ref ``refs/mlvc/queue/<id>``; the commit's message
+holds what to run (the ``-S`` changes, the name, the targets and repro's options) as JSON.
+Running one happens in a temporary copy of the project: a git work tree in
+``.mlvc/tmp/exps/<id>`` whose HEAD is the baseline and whose files are the queued snapshot,
+sharing this project's cache (and with it the run cache). There the ordinary
+``mlvc checkout`` and ``mlvc exp run`` make the experiment, whose ref git shares between work
+trees. The workspace is never touched: several run at once (``-j``), and work goes on
+meanwhile. Each run's output goes to ``.mlvc/tmp/queue/<id>.log``; its outcome to
+``<id>.json`` beside it, and a run in progress holds ``<id>.running`` (its process id).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mlvc.errors import MlvcError, TargetError
+from mlvc.fsutil import atomic_write
+from mlvc.ops.exp import (
+    Experiment,
+    _git,
+    _named,
+    _project_file,
+    check_name,
+    experiments,
+    ref_of,
+)
+from mlvc.paths import RelPath
+from mlvc.repo import Repo
+from mlvc.scm import QUEUE_REFS
+
+SUBJECT = "mlvc queued experiment"
+# repro options a queued run passes on to `mlvc exp run` (its flags, by option name)
+RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
+             "keep_going": "--keep-going", "pull": "--pull"}
+STATES = ("queued", "running", "success", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    id: str
+    name: str
+    baseline: str  # HEAD when queued: the experiment's parent
+    rev: str  # the workspace when queued (a commit, child of baseline)
+    set_params: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    message: str | None = None
+    force: bool = False
+    jobs: int = 1
+    no_run_cache: bool = False
+    flags: tuple[str, ...] = ()  # the keys of RUN_FLAGS given
+    queued_at: int = 0  # nanoseconds since the epoch (entries queued together: in order)
+    state: str = "queued"  # one of STATES
+    returncode: int | None = None  # of a finished run
+    experiment: str | None = None  # the experiment's commit, after a success
+
+    @property
+    def ref(self) -> str:
+        return f"{QUEUE_REFS}/{self.id}"
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "baseline": self.baseline, "rev": self.rev,
+                "set_params": list(self.set_params), "targets": list(self.targets),
+                "message": self.message, "state": self.state, "queued_at": self.queued_at,
+                "returncode": self.returncode, "experiment": self.experiment}
+
+    def _spec(self) -> dict:
+        """What the snapshot's commit message keeps."""
+        return {"name": self.name, "baseline": self.baseline, "set_params": list(self.set_params),
+                "targets": list(self.targets), "message": self.message, "force": self.force,
+                "jobs": self.jobs, "no_run_cache": self.no_run_cache, "flags": list(self.flags),
+                "queued_at": self.queued_at}
+
+
+# -- sweeps ----------------------------------------------------------------------------------
+
+_SWEEP_KEY = re.compile(r"^(?P<head>(?:[^=:]+:)?\+{0,2}[^=~+][^=]*=)(?P<value>.*)$", re.S)
+_RANGE = re.compile(r"^range\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*(?:,\s*([^,()]+?)\s*)?\)$")
+
+
+def split_choices(value: str) -> list[str]:
+    """The comma-separated choices of a sweep value, cut only at commas outside brackets,
+    braces, parentheses and quotes (``[1,2]`` is one list; ``"a,b"`` one string)."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(value):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return [p.strip() for p in parts]
+
+
+def _range_choices(value: str) -> list[str] | None:
+    """``range(start, stop[, step])`` as its values (stop excluded), or None."""
+    m = _RANGE.match(value.strip())
+    if not m:
+        return None
+    try:
+        nums = [float(x) if re.search(r"[.eE]", x) else int(x) for x in m.groups() if x]
+    except ValueError:
+        raise TargetError(f"-S …={value}: range() takes numbers") from None
+    start, stop, step = nums[0], nums[1], nums[2] if len(nums) > 2 else 1
+    if step == 0:
+        raise TargetError(f"-S …={value}: the step of range() must not be 0")
+    values = []
+    while len(values) <= 1000:
+        v = start + len(values) * step
+        if (v >= stop) if step > 0 else (v <= stop):
+            return [str(round(v, 12)) if isinstance(v, float) else str(v) for v in values]
+        values.append(v)
+    raise TargetError(f"-S …={value}: range() of more than 1000 values")
+
+
+def expand_sweeps(set_params: list[str]) -> list[list[str]]:
+    """Every combination of the choices in ``set_params``: ``-S lr=0.1,0.2 -S seed=1,2``
+    is four experiments. A value is choices when it has a top-level comma or is
+    ``range(start, stop[, step])``; ``~KEY`` has none."""
+    options: list[list[str]] = []
+    for text in set_params:
+        m = _SWEEP_KEY.match(text)
+        if not m or text.lstrip().startswith("~"):
+            options.append([text])
+            continue
+        value = m["value"]
+        choices = _range_choices(value) or split_choices(value)
+        if len(choices) > 1 and any(c == "" for c in choices):
+            raise TargetError(f"-S {text!r}: an empty choice between commas",
+                              hint="quote a value that holds a comma: -S 'key=\"a,b\"'")
+        options.append([m["head"] + c for c in choices])
+    combos = [list(c) for c in itertools.product(*options)]
+    if len(combos) > 1000:
+        raise TargetError(f"the -S choices make {len(combos)} experiments (at most 1000)")
+    return combos
+
+
+# -- the queue -------------------------------------------------------------------------------
+
+def _dir(repo: Repo) -> Path:
+    return repo.tmp_dir / "queue"
+
+
+def _sidecar(repo: Repo, entry_id: str, kind: str) -> Path:
+    return _dir(repo) / f"{entry_id}.{kind}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def queued(repo: Repo) -> list[Queued]:
+    """Every queued experiment, oldest first, with its state."""
+    git = _git(repo)
+    refs = [(ref.rsplit("/", 1)[-1], sha) for ref, sha in git.refs(QUEUE_REFS)]
+    messages = git.messages([sha for _, sha in refs])
+    found = []
+    for entry_id, sha in refs:
+        body = messages.get(sha, "")
+        try:
+            spec = json.loads(body.split("\n\n", 1)[1])
+            entry = Queued(entry_id, spec["name"], spec["baseline"], sha,
+                           tuple(spec["set_params"]), tuple(spec["targets"]), spec["message"],
+                           bool(spec["force"]), int(spec["jobs"]), bool(spec["no_run_cache"]),
+                           tuple(f for f in spec["flags"] if f in RUN_FLAGS),
+                           int(spec["queued_at"]))
+        except (IndexError, ValueError, KeyError, TypeError):
+            continue  # (not a queue entry mlvc made: left alone)
+        found.append(_with_state(repo, entry))
+    return sorted(found, key=lambda e: (e.queued_at, e.id))
+
+
+def _with_state(repo: Repo, entry: Queued) -> Queued:
+    running = _sidecar(repo, entry.id, "running")
+    try:
+        pid = int(running.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        pid = None
+    if pid is not None and _pid_alive(pid):
+        return replace(entry, state="running")
+    try:
+        done = json.loads(_sidecar(repo, entry.id, "json").read_text())
+        return replace(entry, state=done["state"], returncode=done.get("returncode"),
+                       experiment=done.get("experiment"))
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class QueueResult:
+    entries: tuple[Queued, ...]
+    left_out: tuple[RelPath, ...] = ()  # untracked files not in the snapshot
+
+    def to_json(self) -> dict:
+        return {"queued": [e.to_json() for e in self.entries], "left_out": list(self.left_out)}
+
+
+def queue(repo: Repo, targets: list[str] | None = None, *, name: str | None = None,
+          set_params: list[str] = (), force: bool = False, message: str | None = None,
+          jobs: int = 1, no_run_cache: bool = False, flags: tuple[str, ...] = ()
+          ) -> QueueResult:
+    """Queue experiments: one, or one per combination of the ``-S`` choices (named
+    ``NAME-1``, ``NAME-2``… when ``name`` is given). Each ``-S`` is checked against the
+    params files now; nothing in the workspace changes."""
+    from mlvc.pipeline.params_set import parse_assignment
+    from mlvc.pipeline.params_set import set_params as check_params
+
+    git = _git(repo)
+    combos = expand_sweeps(list(set_params))
+    for combo in combos:  # every combination must apply to the files as they are now
+        check_params(repo.root, [parse_assignment(s) for s in combo], write=False)
+    baseline, first, exps = _named(repo, name if len(combos) == 1 else None, force)
+    taken = {e.name for e in queued(repo) if e.baseline == baseline and e.state != "failed"}
+    taken |= {e.name for e in exps if e.baseline == baseline and not force}
+    names = _queue_names(name, len(combos), first, taken, {e.name for e in exps})
+    untracked = git.untracked()
+    extra = [p for p in untracked if _project_file(p)]
+    left_out = tuple(p for p in untracked if p not in set(extra))
+    repo.tmp_dir.mkdir(parents=True, exist_ok=True)
+    scratch = str(repo.tmp_dir / f"queue-index.{os.getpid()}.{secrets.token_hex(4)}")
+    entries = []
+    now = time.time_ns()
+    for i, (combo, exp_name) in enumerate(zip(combos, names)):
+        entry = Queued(secrets.token_hex(6), exp_name, baseline, "", tuple(combo),
+                       tuple(targets or ()), message, force, jobs, no_run_cache,
+                       tuple(f for f in flags if f in RUN_FLAGS), now + i)
+        body = f"{SUBJECT} {exp_name}\n\n{json.dumps(entry._spec(), indent=1)}\n"
+        sha = git.snapshot(extra, baseline, body, scratch)
+        git.set_ref(entry.ref, sha, create_only=True)
+        entries.append(replace(entry, rev=sha))
+    return QueueResult(tuple(entries), left_out)
+
+
+def _queue_names(name: str | None, count: int, first: str, taken: set[str],
+                 all_names: set[str]) -> list[str]:
+    if count == 1:
+        if first in taken:
+            raise TargetError(f"an experiment {first!r} is queued already on this baseline",
+                              hint="choose another name, or `mlvc queue remove` it first")
+        return [first]
+    if name is not None:
+        check_name(f"{name}-{count}")
+        names = [f"{name}-{i}" for i in range(1, count + 1)]
+        clash = [n for n in names if n in taken]
+        if clash:
+            raise TargetError(f"experiment {clash[0]!r} exists or is queued already on this "
+                              "baseline", hint="choose another name, or -f to replace it")
+        return names
+    from mlvc.ops.exp import _new_name
+
+    names: list[str] = []
+    for _ in range(count):
+        names.append(_new_name(all_names | taken | set(names)))
+    return names
+
+
+def select_queued(repo: Repo, ids: list[str], states: tuple[str, ...] = ()) -> list[Queued]:
+    """The entries named (by id, id prefix or experiment name) or in one of ``states``."""
+    entries = queued(repo)
+    chosen = [e for e in entries if e.state in states]
+    for word in ids:
+        hits = [e for e in entries if e.id == word or e.name == word] or (
+            [e for e in entries if e.id.startswith(word)] if len(word) >= 4 else [])
+        if not hits:
+            raise TargetError(f"nothing queued is called {word!r}",
+                              hint="`mlvc queue status` lists the queue")
+        if len(hits) > 1:
+            raise TargetError(f"{word!r} names {len(hits)} queued experiments: "
+                              + ", ".join(e.id for e in hits[:5]),
+                              hint="name one by its id (`mlvc queue status`)")
+        chosen += hits
+    return list({e.id: e for e in chosen}.values())
+
+
+def remove_queued(repo: Repo, entries: list[Queued]) -> list[Queued]:
+    """Take entries off the queue (refs, logs, outcomes). A running one is refused."""
+    running = [e for e in entries if e.state == "running"]
+    if running:
+        raise MlvcError(f"{running[0].name} ({running[0].id}) is running",
+                        hint="wait for it, or stop the `mlvc queue start` running it")
+    _git(repo).delete_refs([e.ref for e in entries])
+    for e in entries:
+        for kind in ("json", "log", "running"):
+            _sidecar(repo, e.id, kind).unlink(missing_ok=True)
+    return entries
+
+
+def log_of(repo: Repo, entry: Queued) -> Path | None:
+    path = _sidecar(repo, entry.id, "log")
+    return path if path.exists() else None
+
+
+# -- running ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    kind: str  # start | done
+    entry: Queued
+    log: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    ran: tuple[Queued, ...] = ()  # each with its final state
+    experiments: tuple[Experiment, ...] = field(default=())
+
+    @property
+    def failed(self) -> list[Queued]:
+        return [e for e in self.ran if e.state != "success"]
+
+    def to_json(self) -> dict:
+        return {"ran": [e.to_json() for e in self.ran],
+                "experiments": [e.to_json() for e in self.experiments]}
+
+
+def _claim(repo: Repo, entry: Queued) -> bool:
+    """Mark ``entry`` as run by this process; False when another live one runs it."""
+    path = _sidecar(repo, entry.id, "running")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text() or 0)
+            except (FileNotFoundError, ValueError):
+                pid = 0
+            if pid and _pid_alive(pid):
+                return False
+            path.unlink(missing_ok=True)  # (left by a run that died)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _mlvc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mlvc", *args]
+
+
+def _run_args(entry: Queued) -> list[str]:
+    args = ["exp", "run", "-n", entry.name]
+    for s in entry.set_params:
+        args += ["-S", s]
+    if entry.message:
+        args += ["-m", entry.message]
+    if entry.force:
+        args.append("-f")
+    if entry.no_run_cache:
+        args.append("--no-run-cache")
+    args += ["-j", str(entry.jobs), *(RUN_FLAGS[f] for f in entry.flags), "--", *entry.targets]
+    return args
+
+
+def _logged(cmd: list[str], env: dict, log, output: Callable[[str], None] | None) -> int:
+    """Run ``cmd``; its output (stdout and stderr together) goes to ``log`` and, line by
+    line, to ``output``. Returns its exit code."""
+    if output is None:
+        return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                              stdin=subprocess.DEVNULL, check=False).returncode
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    try:
+        for raw in proc.stdout:
+            log.write(raw)
+            output(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        return proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def run_entry(repo: Repo, entry: Queued, *,
+              output: Callable[[str], None] | None = None) -> Queued:
+    """Run one queued experiment in a temporary work tree; its final state is returned and
+    recorded. Its output goes to its log, and line by line to ``output`` if given."""
+    git = _git(repo)
+    top = Path(git.top())
+    where = repo.tmp_dir / "exps" / entry.id
+    project = where / os.path.relpath(repo.root, top)
+    log_path = _sidecar(repo, entry.id, "log")
+    code = 1
+    try:
+        if where.exists():
+            git.remove_worktree(str(where))
+        where.parent.mkdir(parents=True, exist_ok=True)
+        git.add_worktree(str(where), entry.baseline, entry.rev)
+        _share_config(repo, project)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MLVC_REPRO_PID", "GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE")}
+        env["MLVC_EXP_TEMP"] = "1"
+        with open(log_path, "wb") as log:
+            log.write(f"$ mlvc {' '.join(_run_args(entry))}\n(in {where})\n".encode())
+            # Data the snapshot's pointer files and lock name, from the shared cache (what
+            # is missing is said in the log; a stage needing it fails there).
+            _logged(_mlvc("-C", str(project), "checkout", "-q"), env, log, output)
+            code = _logged(_mlvc("-C", str(project), *_run_args(entry)), env, log, output)
+    finally:
+        try:
+            if where.exists():
+                git.remove_worktree(str(where))
+        finally:
+            made = git.resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
+            state = "success" if code == 0 and made else "failed"
+            done = replace(entry, state=state, returncode=code, experiment=made)
+            atomic_write(_sidecar(repo, entry.id, "json"),
+                         json.dumps({"state": state, "returncode": code, "experiment": made,
+                                     "finished_at": int(time.time())}))
+            _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
+    return done
+
+
+def _share_config(repo: Repo, project: Path) -> None:
+    """The temporary project uses this project's cache, its local config (remotes'
+    credentials, link types) as this project has it, and its remotes where they are: a
+    local remote's relative path starts at this project's folder, not the copy's."""
+    from mlvc.config import set_value
+    from mlvc.remote import resolve_url, scheme
+
+    local = repo.config_files.local
+    dest = project / ".mlvc" / "config.local.yaml"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if local.exists():
+        atomic_write(dest, local.read_bytes())
+    set_value(dest, "local", "cache.dir", str(repo.cache_dir))
+    for name, options in repo.config.remotes().items():
+        url = options.get("url")
+        if isinstance(url, str) and scheme(url) is None and not os.path.isabs(url):
+            set_value(dest, "local", f"remotes.{name}.url", resolve_url(url, repo.root))
+
+
+def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
+          output: Callable[[str], None] | None = None, on_event: Callable[[RunEvent], None] = lambda e: None
+          ) -> StartResult:
+    """Run queued experiments (by default every one still queued), ``jobs`` at a time, each
+    in a temporary copy of the project. Entries another process runs are skipped. Each
+    run's output goes to its log, and to ``output`` too if given (with ``jobs`` 1)."""
+    todo = [e for e in (queued(repo) if entries is None else entries) if e.state == "queued"]
+    lock = threading.Lock()
+    ran: list[Queued] = []
+
+    def one(entry: Queued) -> None:
+        if not _claim(repo, entry):
+            return
+        try:
+            on_event(RunEvent("start", entry, _sidecar(repo, entry.id, "log")))
+        except BaseException:
+            _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
+            raise
+        done = run_entry(repo, entry, output=output if jobs <= 1 else None)
+        with lock:
+            ran.append(done)
+        on_event(RunEvent("done", done, _sidecar(repo, entry.id, "log")))
+
+    if jobs <= 1 or len(todo) <= 1:
+        for entry in todo:
+            one(entry)
+    else:
+        with ThreadPoolExecutor(jobs) as pool:
+            for f in [pool.submit(one, e) for e in todo]:
+                f.result()
+    by_rev = {e.rev: e for e in experiments(repo)}
+    made = tuple(by_rev[e.experiment] for e in ran if e.experiment in by_rev)
+    return StartResult(tuple(ran), made)
+
+
+def run_temp(repo: Repo, queued_now: QueueResult, *,
+             output: Callable[[str], None] | None = None) -> StartResult:
+    """``exp run --temp``: run experiments just queued (by :func:`queue`) now, each in a
+    temporary copy of the project, leaving the workspace as it is. A saved one leaves the
+    queue; a failed one stays there, for ``mlvc queue logs``."""
+    ran = start(repo, list(queued_now.entries), output=output)
+    remove_queued(repo, [e for e in ran.ran if e.state == "success"])
+    return ran

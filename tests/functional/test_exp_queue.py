@@ -1,0 +1,211 @@
+"""``mlvc exp run --queue/--temp`` and ``mlvc queue``: experiments run in temporary copies of
+the project (git work trees sharing the cache), never touching the workspace."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlvc.errors import TargetError
+from mlvc.ops.exp_queue import expand_sweeps, split_choices
+from tests.conftest import Project
+from tests.functional.test_exp import PIPELINE, head, make_ml
+
+
+@pytest.fixture
+def ml(project: Project) -> Project:
+    return make_ml(project)
+
+
+def files(p: Project) -> dict[str, object]:
+    """The project's files, without the cache and mlvc's scratch folder (.mlvc/tmp)."""
+    skip = (".mlvc/tmp", ".mlvc/cache")
+    return {k: v for k, v in p.snapshot().items() if not k.startswith(skip)}
+
+def status(p: Project) -> list[dict]:
+    return json.loads(p.run("queue", "status", "--json").stdout)
+
+
+def exp_values(p: Project) -> dict[str, tuple]:
+    """name -> (train.lr, acc) of every experiment, from `exp show --json`."""
+    rows = json.loads(p.run("exp", "show", "--json").stdout)
+    out = {}
+    for row in rows:
+        if row["kind"] == "experiment":
+            values = {k: v for kind in ("params", "metrics")
+                      for f in row[kind].values() for k, v in f.items()}
+            out[row["name"]] = (values["train.lr"], values["acc"])
+    return out
+
+
+def worktrees(p: Project) -> int:
+    return p.git("worktree", "list", "--porcelain").count("worktree ")
+
+
+def test_queue_changes_nothing_and_start_runs_each_in_a_temporary_copy(ml):
+    before = files(ml)
+    index = (ml.root / ".git/index").read_bytes()
+    out = ml.run("exp", "run", "--queue", "-S", "train.lr=0.1,0.2", "-n", "sweep").stdout
+    assert "Queued experiment 'sweep-1'" in out and "train.lr=0.2" in out
+    assert [(e["name"], e["state"], e["set_params"]) for e in status(ml)] == [
+        ("sweep-1", "queued", ["train.lr=0.1"]), ("sweep-2", "queued", ["train.lr=0.2"])]
+    assert files(ml) == before and (ml.root / ".git/index").read_bytes() == index
+
+    ml.run("queue", "start", "-j", "2")
+    assert exp_values(ml) == {"sweep-1": (0.1, 0.9), "sweep-2": (0.2, 0.8)}
+    assert {e["state"] for e in status(ml)} == {"success"}
+    # The workspace, the index and HEAD are as they were; the temporary copies are gone.
+    assert files(ml) == before and (ml.root / ".git/index").read_bytes() == index
+    assert worktrees(ml) == 1 and not any((ml.root / ".mlvc/tmp/exps").iterdir())
+    # Each experiment's data is in the shared cache: applying one checks it out.
+    ml.run("exp", "apply", "sweep-2")
+    assert ml.read("model/w.txt").startswith("0.2")
+    assert json.loads(ml.read("metrics.json"))["acc"] == 0.8
+
+
+def test_temp_runs_now_and_leaves_the_workspace(ml):
+    base = head(ml)
+    before = files(ml)
+    r = ml.run("exp", "run", "--temp", "-S", "train.lr=0.3", "-n", "t")
+    # The run's output as it runs, its stage's command and the experiment saved included.
+    assert "Running stage 'train'" in r.stdout and "Saved experiment 't'" in r.stdout
+    assert r.stdout.count("Saved experiment") == 1
+    assert files(ml) == before and head(ml) == base
+    assert exp_values(ml) == {"t": (0.3, 0.7)}
+    assert status(ml) == []  # (a saved --temp run leaves nothing on the queue)
+    # It started from the workspace as it is, unsaved edits to git-kept files included.
+    (ml.root / "params.yaml").write_text("# params\ntrain:\n  lr: 0.4  # rate\n  epochs: 9\n")
+    doc = json.loads(ml.run("exp", "run", "--temp", "-n", "u", "--json").stdout)
+    rev = doc["experiments"][0]["rev"]
+    assert "epochs: 9" in ml.git("show", f"{rev}:params.yaml")
+    assert "epochs: 9" in ml.read("params.yaml") and head(ml) == base
+
+
+def test_a_failed_run_stays_queued_as_failed_with_its_log(ml):
+    (ml.root / "params.yaml").write_text("train:\n  lr: 0.5\n  epochs: 3\n")
+    ml.run("exp", "run", "--queue", "-n", "bad", "-S", "train.lr=oops")
+    r = ml.run("queue", "start", code=1)
+    assert "experiment 'bad'" in r.stderr and "failed" in r.stderr
+    [entry] = status(ml)
+    assert entry["state"] == "failed" and entry["returncode"] == 1
+    log = ml.run("queue", "logs", "bad").stdout
+    assert "mlvc exp run -n bad -S train.lr=oops" in log
+    assert "TypeError" in log or "unsupported operand" in log  # the stage's own traceback
+    assert worktrees(ml) == 1
+    assert not ml.git("for-each-ref", "refs/mlvc/exps")
+    # start runs only what is still queued; remove --failed clears it, with its log.
+    assert "Nothing is queued" in ml.run("queue", "start").stdout
+    ml.run("queue", "remove", "--failed")
+    assert status(ml) == [] and not list((ml.root / ".mlvc/tmp/queue").iterdir())
+
+
+def test_names_are_checked_when_queued(ml):
+    ml.run("exp", "run", "--queue", "-n", "a")
+    r = ml.run("exp", "run", "--queue", "-n", "a", code=1)
+    assert "queued already" in r.stderr
+    ml.run("exp", "run", "-n", "b")
+    assert "exists already" in ml.run("exp", "run", "--queue", "-n", "b", code=1).stderr
+    # A bad -S is refused when queued, not when run, and queues nothing.
+    r = ml.run("exp", "run", "--queue", "-S", "train.nope=1", code=1)
+    assert "nope" in r.stderr and len(status(ml)) == 1
+    assert ml.run("exp", "run", "--queue", "--temp", code=2).stderr
+    assert "--dry" in ml.run("exp", "run", "--queue", "--dry", code=2).stderr
+
+
+def test_an_entry_another_process_runs_is_skipped(ml):
+    ml.run("exp", "run", "--queue", "-n", "busy")
+    [entry] = status(ml)
+    running = ml.root / ".mlvc/tmp/queue" / f"{entry['id']}.running"
+    running.parent.mkdir(parents=True, exist_ok=True)
+    running.write_text(str(os.getpid()))  # a live process
+    assert status(ml)[0]["state"] == "running"
+    assert "Nothing is queued" in ml.run("queue", "start").stdout
+    assert "running" in ml.run("queue", "remove", "busy", code=1).stderr
+    running.write_text("999999999")  # a process that died: the entry is queued again
+    assert status(ml)[0]["state"] == "queued"
+    ml.run("queue", "start")
+    assert "busy" in exp_values(ml)
+
+
+def test_gc_with_all_experiments_keeps_what_a_queued_run_needs(ml):
+    ml.run("exp", "run", "--queue", "-n", "later")
+    # The data changes and is committed; the old version is needed only by the queue.
+    (ml.root / "data/x.csv").write_text("3,4,5\n")
+    ml.run("add", "data")
+    ml.run("repro")
+    ml.commit_all("v2")
+    ml.run("gc", "-w", "--all-experiments", "-f")
+    ml.run("queue", "start")
+    rev = ml.git("rev-parse", "refs/mlvc/queue/" + status(ml)[0]["id"]).strip()
+    assert rev  # the snapshot is still on the queue's ref
+    ml.run("exp", "apply", "later")
+    assert ml.read("data/x.csv") == "1,2\n" and ml.read("model/w.txt") == "0.51,2\n"
+
+
+def test_a_project_in_a_folder_of_the_git_repository(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    sub = tmp_path / "repo" / "proj"
+    sub.mkdir()
+    p = Project(sub)
+    p.run("init")
+    p.gen({"data": {"x.csv": "1,2\n"}, "params.yaml": "train:\n  lr: 0.5\n",
+           "mlvc.yaml": yaml.safe_dump(PIPELINE, sort_keys=False)})
+    p.run("add", "data")
+    p.run("repro")
+    p.commit_all("v1")
+    p.run("exp", "run", "--temp", "-S", "train.lr=0.25", "-n", "sub")
+    assert exp_values(p) == {"sub": (0.25, 0.75)}
+
+
+# -- sweeps ----------------------------------------------------------------------------------
+
+_plain = st.from_regex(r"[a-z0-9.]{1,6}", fullmatch=True)
+_value = st.one_of(_plain, st.lists(_plain, min_size=1, max_size=3).map(
+    lambda xs: "[" + ",".join(xs) + "]"), _plain.map(lambda x: f'"{x},{x}"'))
+
+
+@given(st.lists(_value, min_size=1, max_size=5))
+def test_choices_split_only_at_top_level_commas(values):
+    assert split_choices(",".join(values)) == values
+
+
+@given(st.lists(st.lists(_value, min_size=1, max_size=3), min_size=1, max_size=3))
+def test_sweeps_are_every_combination_in_order(choices):
+    texts = [f"k{i}=" + ",".join(c) for i, c in enumerate(choices)]
+    combos = expand_sweeps(texts)
+    expected = 1
+    for c in choices:
+        expected *= len(c)
+    assert len(combos) == expected
+    assert combos[0] == [f"k{i}={c[0]}" for i, c in enumerate(choices)]
+    assert combos[-1] == [f"k{i}={c[-1]}" for i, c in enumerate(choices)]
+
+
+def test_ranges_files_and_removals():
+    assert expand_sweeps(["seed=range(1, 4)"]) == [["seed=1"], ["seed=2"], ["seed=3"]]
+    assert expand_sweeps(["lr=range(0, 0.3, 0.1)"]) == [["lr=0.0"], ["lr=0.1"], ["lr=0.2"]]
+    assert expand_sweeps(["n=range(3,0,-1)"]) == [["n=3"], ["n=2"], ["n=1"]]
+    assert expand_sweeps(["t.yaml:+a.b=1,2", "~c"]) == [["t.yaml:+a.b=1", "~c"],
+                                                        ["t.yaml:+a.b=2", "~c"]]
+    with pytest.raises(TargetError, match="empty choice"):
+        expand_sweeps(["a=1,,2"])
+    with pytest.raises(TargetError, match="must not be 0"):
+        expand_sweeps(["a=range(1,2,0)"])
+    with pytest.raises(TargetError, match="too many|more than"):
+        expand_sweeps(["a=range(0,5000)"])
+
+
+def test_a_temporary_copy_pulls_from_a_remote_given_by_a_relative_path(ml):
+    ml.run("remote", "add", "-d", "store", "../store")
+    ml.run("push")
+    ml.commit_all("remote")
+    shutil.rmtree(ml.root / ".mlvc/cache")  # the data is on the remote only
+    ml.run("exp", "run", "--temp", "--pull", "-S", "train.lr=0.3", "-n", "far")
+    assert exp_values(ml) == {"far": (0.3, 0.7)}
