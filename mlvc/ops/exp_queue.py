@@ -48,6 +48,7 @@ SUBJECT = "mlvc queued experiment"
 RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
              "keep_going": "--keep-going", "pull": "--pull"}
 STATES = ("queued", "running", "success", "failed")
+INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +334,7 @@ class StartResult:
 
     @property
     def failed(self) -> list[Queued]:
-        return [e for e in self.ran if e.state != "success"]
+        return [e for e in self.ran if e.state == "failed"]
 
     def to_json(self) -> dict:
         return {"ran": [e.to_json() for e in self.ran],
@@ -425,6 +426,9 @@ def run_entry(repo: Repo, entry: Queued, *,
             # is missing is said in the log; a stage needing it fails there).
             _logged(_mlvc("-C", str(project), "checkout", "-q"), env, log, output)
             code = _logged(_mlvc("-C", str(project), *_run_args(entry)), env, log, output)
+    except KeyboardInterrupt:
+        code = INTERRUPTED[0]
+        raise
     finally:
         try:
             if where.exists():
@@ -432,10 +436,14 @@ def run_entry(repo: Repo, entry: Queued, *,
         finally:
             made = git.resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
             state = "success" if code == 0 and made else "failed"
+            if code in INTERRUPTED:  # (Ctrl-C: it stays queued, for the next start)
+                state = "queued"
+                _sidecar(repo, entry.id, "json").unlink(missing_ok=True)
+            else:
+                atomic_write(_sidecar(repo, entry.id, "json"),
+                             json.dumps({"state": state, "returncode": code,
+                                         "experiment": made, "finished_at": int(time.time())}))
             done = replace(entry, state=state, returncode=code, experiment=made)
-            atomic_write(_sidecar(repo, entry.id, "json"),
-                         json.dumps({"state": state, "returncode": code, "experiment": made,
-                                     "finished_at": int(time.time())}))
             _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
     return done
 
@@ -477,7 +485,11 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
         except BaseException:
             _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
             raise
-        done = run_entry(repo, entry, output=output if jobs <= 1 else None)
+        try:
+            done = run_entry(repo, entry, output=output if jobs <= 1 else None)
+        except KeyboardInterrupt:
+            on_event(RunEvent("done", replace(entry, returncode=INTERRUPTED[0])))
+            raise
         with lock:
             ran.append(done)
         on_event(RunEvent("done", done, _sidecar(repo, entry.id, "log")))

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -209,3 +212,27 @@ def test_a_temporary_copy_pulls_from_a_remote_given_by_a_relative_path(ml):
     shutil.rmtree(ml.root / ".mlvc/cache")  # the data is on the remote only
     ml.run("exp", "run", "--temp", "--pull", "-S", "train.lr=0.3", "-n", "far")
     assert exp_values(ml) == {"far": (0.3, 0.7)}
+
+
+def test_ctrl_c_stops_the_runs_cleans_up_and_leaves_them_queued(ml, tmp_path):
+    marker = tmp_path / "started"
+    wait = (f"{sys.executable} -c \"import time; open({str(marker)!r}, 'w').close(); "
+            "time.sleep(60)\"")
+    ml.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"wait": {
+        "cmd": wait, "deps": ["data"], "outs": ["w.txt"]}}})})
+    ml.commit_all("slow")
+    ml.run("exp", "run", "--queue", "-n", "slow")
+    proc = subprocess.Popen([sys.executable, "-m", "mlvc", "queue", "start"], cwd=ml.root,
+                            start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    for _ in range(300):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.exists()
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: to the whole process group
+    out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 130 and "Stopped (queued again): 'slow'" in out
+    assert [e["state"] for e in status(ml)] == ["queued"]
+    assert worktrees(ml) == 1 and not any((ml.root / ".mlvc/tmp/exps").iterdir())
+    assert not ml.git("for-each-ref", "refs/mlvc/exps")

@@ -68,9 +68,9 @@ def queue_start_cmd(names, jobs, as_json):
             what = " ".join(e.set_params)
             click.echo(printable(f"Running experiment '{e.name}' ({e.id})"
                                  + (f": {what}" if what else "")))
-        elif jobs > 1:
-            click.echo(printable(f"{'Done' if e.state == 'success' else 'Failed'}: "
-                                 f"'{e.name}' ({e.id})"))
+        elif jobs > 1 or e.state == "queued":
+            said = {"success": "Done", "failed": "Failed"}.get(e.state, "Stopped (queued again)")
+            click.echo(printable(f"{said}: '{e.name}' ({e.id})"))
 
     with open_repo() as repo:
         entries = exp_queue.select_queued(repo, list(names)) if names else None
