@@ -551,6 +551,24 @@ def exp_branch(repo: Repo, name: str, branch: str) -> tuple[Experiment, str]:
     return exp, branch
 
 
+def exp_rename(repo: Repo, name: str, new_name: str, *, force: bool = False
+               ) -> tuple[Experiment, Experiment]:
+    """Give experiment ``name`` the name ``new_name`` (on the same baseline): the new ref is
+    made first, then the old one deleted. A name taken on that baseline is refused unless
+    ``force``."""
+    git = _git(repo)
+    old = resolve(repo, name)
+    check_name(new_name)
+    new = Experiment(new_name, old.baseline, old.rev)
+    if new.ref == old.ref:
+        return old, new
+    if not git.set_ref(new.ref, old.rev, create_only=not force):
+        raise TargetError(f"experiment {new_name!r} exists already on baseline "
+                          f"{old.baseline[:7]}", hint="choose another name, or -f to replace it")
+    git.delete_refs([old.ref])
+    return old, new
+
+
 def select(repo: Repo, names: list[str], *, rev: str | None = None,
            all_commits: bool = False) -> list[Experiment]:
     """The named experiments, those of baseline ``rev``, or all of them."""

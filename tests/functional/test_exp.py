@@ -406,3 +406,18 @@ def test_what_the_user_staged_goes_in_and_stays_staged(ml):
     rev = run_exp(ml, "-n", "with-notes")["experiment"]["rev"]
     assert ml.git("show", f"{rev}:notes.md") == "a new file, staged\n"
     assert ml.git("diff", "--cached", "--name-only").split() == ["notes.md"]
+
+
+def test_rename_moves_the_ref_and_keeps_the_commit(ml):
+    a = run_exp(ml, "-S", "train.lr=0.1", "-n", "a")["experiment"]
+    run_exp(ml, "-S", "train.lr=0.2", "-n", "b")
+    doc = json.loads(ml.run("exp", "rename", "a", "first", "--json").stdout)
+    assert doc["new"]["rev"] == a["rev"] and doc["old"]["name"] == "a"
+    assert {e["name"]: e["rev"] for e in exps(ml)}["first"] == a["rev"]
+    assert "a" not in {e["name"] for e in exps(ml)}
+    # A taken name is refused (nothing changes) unless -f; a bad name is refused.
+    r = ml.run("exp", "rename", "first", "b", code=1)
+    assert "exists already" in r.stderr and {e["name"] for e in exps(ml)} == {"first", "b"}
+    assert "not a valid experiment name" in ml.run("exp", "rename", "b", "x/y", code=1).stderr
+    ml.run("exp", "rename", "first", "b", "-f")
+    assert [(e["name"], e["rev"]) for e in exps(ml)] == [("b", a["rev"])]

@@ -385,6 +385,27 @@ def exp_branch_cmd(name, branch, as_json):
     echo(f"`git checkout {branch} && mlvc checkout` switches to it.")
 
 
+@exp_cmd.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace an experiment already called NEW_NAME on the same baseline.")
+@json_option
+def exp_rename_cmd(name, new_name, force, as_json):
+    """Rename experiment NAME to NEW_NAME (its ref; the commit stays the same). On a git
+    remote it keeps the old name until `mlvc exp push` of the new one and `mlvc exp remove
+    -g` of the old."""
+    from mlvc.ops.exp import exp_rename
+
+    with open_repo() as repo:
+        old, new = exp_rename(repo, name, new_name, force=force)
+    if as_json:
+        echo_json({"old": old.to_json(), "new": new.to_json()})
+        return
+    echo(f"Renamed experiment '{old.name}' to '{new.name}' ({new.rev[:7]}, baseline "
+         f"{new.baseline[:7]}).")
+
+
 def _selection(f):
     f = click.option("--rev", metavar="REV", help="The experiments of baseline REV.")(f)
     return click.option("-A", "--all-commits", is_flag=True,
