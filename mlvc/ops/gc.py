@@ -39,12 +39,15 @@ class GcResult:
     remote: str | None = None
     remote_removed: tuple[str, ...] = ()
     dry: bool = False
+    packs_merged: int = 0  # small packs on the remote merged…
+    packs_written: int = 0  # …into this many
 
     def to_json(self) -> dict:
         return {"dry": self.dry, "kept_revisions": self.kept_revisions, "used": self.used,
                 "removed": list(self.removed), "removed_bytes": self.removed_bytes,
                 "runs_removed": self.runs_removed, "remote": self.remote,
-                "remote_removed": list(self.remote_removed)}
+                "remote_removed": list(self.remote_removed),
+                "packs_merged": self.packs_merged, "packs_written": self.packs_written}
 
 
 def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
@@ -100,21 +103,25 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                      "without asking")
         freed = sum(os.lstat(repo.cache.path_str(o)).st_size for o in doomed)
         runs = _runs_naming(RunCache(repo.cache_dir).records().items(), set(doomed))
+        merged = (0, 0)
         if not dry:
             _delete_local(repo, doomed, runs, progress)
-            if remote_doomed:
+            if cloud:
                 try:
-                    store.renew_epoch()  # (first: every clone's index of it starts again)
-                    index.sync_epoch(store.epoch())
-                    records = ((k, parse_record(store.read_run(k)))
-                               for k in sorted(store.run_keys()))
-                    for key in _runs_naming(records, set(remote_doomed)):
-                        store.delete_run(key)  # (before their objects, as in the cache)
-                    store.delete_objects(remote_doomed, progress)
+                    if remote_doomed:
+                        store.renew_epoch()  # (first: every clone's index of it starts again)
+                        index.sync_epoch(store.epoch())
+                        records = ((k, parse_record(store.read_run(k)))
+                                   for k in sorted(store.run_keys()))
+                        for key in _runs_naming(records, set(remote_doomed)):
+                            store.delete_run(key)  # (before their objects, as in the cache)
+                        store.delete_objects(remote_doomed, progress)
+                    merged = store.repack(progress)  # (what is left: small packs merged)
                 except Exception as exc:  # noqa: BLE001 - as above
                     raise unreachable(store, exc) from exc
     return GcResult(revisions, len(used), tuple(doomed), freed,
-                    len(runs), store.name if cloud else None, tuple(remote_doomed), dry)
+                    len(runs), store.name if cloud else None, tuple(remote_doomed), dry,
+                    *merged)
 
 
 def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,

@@ -590,19 +590,51 @@ class Remote:
         with progress.phase("Rewriting packs", total=len(touched), unit="pack") as adv:
             for pack in touched:
                 keep = [o for o in by_pack[pack] if o not in oids]
-                if keep:
-                    entries: list[tuple[str, int, int]] = []
-                    buf = bytearray()
-                    for read in self._pack_reads(keep):
-                        for oid, data in self._read_pack_part(read):
-                            if hash_bytes(data) == oid:
-                                entries.append((oid, len(buf), len(data)))
-                                buf += data
-                    if entries:
-                        self._publish_pack(buf, entries)
-                self._delete_pack(pack)
+                written = self._repacked(keep) if keep else None
+                if written != pack:  # (the same bytes make the same pack: it stays)
+                    self._delete_pack(pack)
                 adv(1)
         self._packed = None
+
+    def _repacked(self, oids: list[str]) -> str | None:
+        """A new pack of ``oids`` (in packs now), each re-hashed (a corrupt one is left out:
+        the next push sends it again); its id, or None when none was sound."""
+        entries: list[tuple[str, int, int]] = []
+        buf = bytearray()
+        for read in self._pack_reads(oids):
+            for oid, data in self._read_pack_part(read):
+                if hash_bytes(data) == oid:
+                    entries.append((oid, len(buf), len(data)))
+                    buf += data
+        return self._publish_pack(buf, entries) if entries else None
+
+    def repack(self, progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
+        """Merge the packs smaller than half a pack (``REPACK_BELOW``) into packs of about
+        ``PACK_BYTES``, when there are at least ``REPACK_MIN`` of them: each push makes packs
+        of its own, and a new clone reads every pack's index once. The new packs are
+        published before the old ones are deleted (their indexes first), so every object
+        is in a pack throughout. Returns (packs merged, packs written)."""
+        packed = self.packed(refresh=True)
+        by_pack: dict[str, list[str]] = {}
+        sizes: dict[str, int] = {}
+        for oid, p in packed.items():
+            by_pack.setdefault(p.pack, []).append(oid)
+            sizes[p.pack] = sizes.get(p.pack, 0) + p.size
+        small = sorted(p for p, n in sizes.items() if n < pk.REPACK_BELOW)
+        if len(small) < pk.REPACK_MIN:
+            return 0, 0
+        groups = pk.groups([(o, "", packed[o].size) for p in small for o in by_pack[p]])
+        written: set[str] = set()
+        with progress.phase("Merging packs", total=len(small), unit="pack") as adv:
+            for group in groups:
+                if made := self._repacked([oid for oid, _, _ in group]):
+                    written.add(made)
+            for pack in small:
+                if pack not in written:
+                    self._delete_pack(pack)
+                adv(1)
+        self._packed = None
+        return len(small), len(written)
 
     def _delete_pack(self, pack: str) -> None:
         for name in (pk.index_name(pack), pk.pack_name(pack)):  # (the index first)

@@ -39,6 +39,8 @@ _TRAILER = 16
 PACK_OBJECT_MAX = 1 << 20  # objects up to this size go into packs; larger ones stay loose
 PACK_MIN_OBJECTS = 16  # fewer small objects than this in one upload: loose (no pack)
 PACK_BYTES = 8 << 20  # a pack holds about this much (one object more at most)
+REPACK_BELOW = PACK_BYTES // 2  # `gc -c` merges packs smaller than this…
+REPACK_MIN = 4  # …when there are at least this many
 RANGE_GAP = 256 << 10  # read across a gap this small in a pack rather than ask twice
 RANGE_BYTES = 4 << 20  # one read of a pack asks for at most about this much
 

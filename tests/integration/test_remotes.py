@@ -318,6 +318,34 @@ class TestPacks:
         other.run("pull")
         assert tracked(other, "data") == tracked(project, "data")
 
+    def test_gc_merges_small_packs_and_every_object_stays_readable(self, packed, tmp_path):
+        project, remote = packed
+        wanted = set(oids_of(project))
+        for n in range(1, 5):  # four more pushes of twenty new small files: five packs
+            project.gen({"data": {"d0": {f"new{n}-{i}.txt": f"push {n} file {i}\n"
+                                         for i in range(20)}}})
+            project.run("add", "data")
+            project.commit_all(f"v{n + 1}")
+            project.run("push")
+            wanted |= oids_of(project)
+        before = remote.packs()
+        assert len({p for p, _, _ in before.values()}) == 5
+        doc = json.loads(project.run("gc", "-A", "-c", "-f", "--json").stdout)
+        assert doc["remote_removed"] == [] and (doc["packs_merged"], doc["packs_written"]) == (5, 1)
+        after = remote.packs()
+        assert set(after) == set(before) and len({p for p, _, _ in after.values()}) == 1
+        names = [str(n) for n in remote.fs.ls(f"{remote.root}/packs", detail=False)]
+        assert len(names) == 2  # (one pack and its index: the old ones are gone)
+        # A new clone reads every revision's data from the merged pack.
+        other = clone(project, tmp_path / "clone", remote)
+        assert json.loads(other.run("fetch", "-A", "--json").stdout)["failed"] == []
+        assert wanted <= oids_of(other)
+        other.run("checkout")
+        assert tracked(other, "data") == tracked(project, "data")
+        # Fewer small packs than packs.REPACK_MIN: left as they are.
+        assert json.loads(project.run("gc", "-A", "-c", "-f", "--json").stdout)[
+            "packs_merged"] == 0
+
 
 class TestRemoteContract:
     def test_push_then_pull_into_an_empty_cache(self, pushed, tmp_path):
