@@ -222,4 +222,11 @@ step git checkout -q -- .
 step mlvc checkout
 step mlvc status
 
+say "A sweep: queued, then run two at a time in temporary copies; the workspace stays as it is"
+step mlvc exp run --queue -S train.lr=0.3,0.03 -n sweep
+step mlvc queue start -j 2
+step mlvc exp show --sort-by train.lr
+test "$(mlvc exp list --name-only | grep -c '^sweep-')" = 2
+step mlvc status
+
 say "Demo finished: data versioned with git, a pipeline that re-runs only what changed, shared through a remote, restored bit for bit, a metric change traced to the data behind it, and experiments compared side by side."
