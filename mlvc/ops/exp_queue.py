@@ -23,8 +23,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -49,6 +50,7 @@ RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
              "keep_going": "--keep-going", "pull": "--pull"}
 STATES = ("queued", "running", "success", "failed")
 INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
+_WORKTREES = threading.Lock()  # (flock is per open file: threads of one process need this)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +361,9 @@ def _claim(repo: Repo, entry: Queued) -> bool:
             continue
         with os.fdopen(fd, "w") as f:
             f.write(str(os.getpid()))
+        if _sidecar(repo, entry.id, "json").exists():  # (another process ran it meanwhile:
+            path.unlink(missing_ok=True)                # its outcome is written before it
+            return False                                # lets go of the entry)
         return True
     return False
 
@@ -411,41 +416,74 @@ def run_entry(repo: Repo, entry: Queued, *,
     project = where / os.path.relpath(repo.root, top)
     log_path = _sidecar(repo, entry.id, "log")
     code = 1
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if where.exists():
-            git.remove_worktree(str(where))
-        where.parent.mkdir(parents=True, exist_ok=True)
-        git.add_worktree(str(where), entry.baseline, entry.rev)
-        _share_config(repo, project)
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("MLVC_REPRO_PID", "GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE")}
-        env["MLVC_EXP_TEMP"] = "1"
         with open(log_path, "wb") as log:
             log.write(f"$ mlvc {' '.join(_run_args(entry))}\n(in {where})\n".encode())
-            # Data the snapshot's pointer files and lock name, from the shared cache (what
-            # is missing is said in the log; a stage needing it fails there).
-            _logged(_mlvc("-C", str(project), "checkout", "-q"), env, log, output)
-            code = _logged(_mlvc("-C", str(project), *_run_args(entry)), env, log, output)
+            try:
+                with _worktrees(repo):
+                    if where.exists():
+                        git.remove_worktree(str(where))
+                    where.parent.mkdir(parents=True, exist_ok=True)
+                    git.add_worktree(str(where), entry.baseline, entry.rev)
+                _share_config(repo, project)
+            except (MlvcError, OSError) as exc:  # (this run fails; the others go on)
+                said = f"error: could not make the temporary copy: {exc}"
+                log.write(f"{said}\n".encode())
+                if output is not None:
+                    output(said)
+            else:
+                env = {k: v for k, v in os.environ.items() if k not in (
+                    "MLVC_REPRO_PID", "GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE")}
+                env["MLVC_EXP_TEMP"] = "1"
+                log.flush()
+                # Data the snapshot's pointer files and lock name, from the shared cache
+                # (what is missing is said in the log; a stage needing it fails there).
+                _logged(_mlvc("-C", str(project), "checkout", "-q"), env, log, output)
+                code = _logged(_mlvc("-C", str(project), *_run_args(entry)), env, log, output)
     except KeyboardInterrupt:
         code = INTERRUPTED[0]
         raise
     finally:
         try:
             if where.exists():
-                git.remove_worktree(str(where))
+                with _worktrees(repo):
+                    git.remove_worktree(str(where))
         finally:
-            made = git.resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
-            state = "success" if code == 0 and made else "failed"
-            if code in INTERRUPTED:  # (Ctrl-C: it stays queued, for the next start)
-                state = "queued"
-                _sidecar(repo, entry.id, "json").unlink(missing_ok=True)
-            else:
-                atomic_write(_sidecar(repo, entry.id, "json"),
-                             json.dumps({"state": state, "returncode": code,
-                                         "experiment": made, "finished_at": int(time.time())}))
-            done = replace(entry, state=state, returncode=code, experiment=made)
-            _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
+            done = _finish(repo, entry, code)
     return done
+
+
+def _finish(repo: Repo, entry: Queued, code: int) -> Queued:
+    """Record how a run ended (exit ``code``) and let go of the entry."""
+    made = _git(repo).resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
+    state = "success" if code == 0 and made else "failed"
+    if code in INTERRUPTED:  # (Ctrl-C: it stays queued, for the next start)
+        state = "queued"
+        _sidecar(repo, entry.id, "json").unlink(missing_ok=True)
+    else:
+        atomic_write(_sidecar(repo, entry.id, "json"),
+                     json.dumps({"state": state, "returncode": code, "experiment": made,
+                                 "finished_at": int(time.time())}))
+    _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
+    return replace(entry, state=state, returncode=code, experiment=made)
+
+
+@contextmanager
+def _worktrees(repo: Repo) -> Iterator[None]:
+    """Held while adding or removing a work tree: git's `worktree prune` (run by a removal)
+    deletes the records of a work tree being added at that moment, by this process's other
+    runs or by another `mlvc queue start`."""
+    import fcntl
+
+    path = repo.tmp_dir / "exps.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _WORKTREES, open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _share_config(repo: Repo, project: Path) -> None:

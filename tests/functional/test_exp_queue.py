@@ -236,3 +236,38 @@ def test_ctrl_c_stops_the_runs_cleans_up_and_leaves_them_queued(ml, tmp_path):
     assert [e["state"] for e in status(ml)] == ["queued"]
     assert worktrees(ml) == 1 and not any((ml.root / ".mlvc/tmp/exps").iterdir())
     assert not ml.git("for-each-ref", "refs/mlvc/exps")
+
+
+def test_an_entry_run_by_another_start_meanwhile_is_not_run_again(ml):
+    from mlvc.ops import exp_queue
+    from mlvc.repo import Repo
+
+    ml.run("exp", "run", "--queue", "-n", "once")
+    with Repo(ml.root) as repo:
+        listed = exp_queue.queued(repo)  # (as a second `queue start` listed it, at its start)
+        first = exp_queue.start(repo)
+        assert [e.state for e in first.ran] == ["success"]
+        again = exp_queue.start(repo, listed)
+    assert again.ran == () and [e["state"] for e in status(ml)] == ["success"]
+    assert [e.name for e in first.experiments] == ["once"]
+
+
+def test_a_copy_that_cannot_be_made_fails_that_run_alone(ml, monkeypatch):
+    from mlvc.errors import ScmError
+    from mlvc.scm import Git
+
+    ml.run("exp", "run", "--queue", "-S", "train.lr=0.1,0.2", "-n", "w")
+    real = Git.add_worktree
+    calls = []
+
+    def flaky(self, path, head, files):
+        calls.append(path)
+        if len(calls) == 1:
+            raise ScmError("git worktree failed: fatal: could not open 'gitdir'")
+        return real(self, path, head, files)
+
+    monkeypatch.setattr(Git, "add_worktree", flaky)
+    r = ml.run("queue", "start", code=1)
+    assert "could not make the temporary copy" in r.stdout
+    assert sorted(e["state"] for e in status(ml)) == ["failed", "success"]
+    assert "could not make the temporary copy" in ml.run("queue", "logs", "w-1").stdout
