@@ -255,22 +255,26 @@ def _project_file(path: RelPath) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ExpRow:
-    kind: str  # workspace | baseline | experiment
+    kind: str  # workspace | baseline | experiment | queued (not run yet: `exp run --queue`)
     name: str  # "workspace", a branch name or short sha, an experiment's name
-    rev: str | None  # commit sha (None: the workspace)
+    rev: str | None  # commit sha (None: the workspace; queued: the workspace when queued)
     baseline: str | None = None  # of an experiment
     created: int | None = None  # commit time, Unix seconds
     params: dict = field(default_factory=dict)  # {file: {key: value}}
     metrics: dict = field(default_factory=dict)
+    state: str | None = None  # of a queued one: queued, running or failed
 
     def value(self, column: tuple[str, str, str]) -> object:
         kind, file, key = column
         return getattr(self, kind).get(file, {}).get(key)
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "rev": self.rev,
-                "baseline": self.baseline, "created": self.created,
-                "params": self.params, "metrics": self.metrics}
+        doc = {"kind": self.kind, "name": self.name, "rev": self.rev,
+               "baseline": self.baseline, "created": self.created,
+               "params": self.params, "metrics": self.metrics}
+        if self.state is not None:
+            doc["state"] = self.state
+        return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,25 +306,31 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
              only_changed: bool = False) -> ExpTable:
     """The workspace, each baseline and its experiments, with their params and metrics."""
     from mlvc.ops.diff import WORKSPACE, show_kinds
+    from mlvc.ops.exp_queue import queued
 
     git = _git(repo)
     exps = experiments(repo)
+    waiting = [q for q in queued(repo) if q.state != "success"]
     bases = baselines(repo, exps, all_branches=all_branches, all_commits=all_commits, num=num)
     names = _baseline_names(repo, bases)
     times = git.commit_times(list(dict.fromkeys([*bases, *(e.rev for e in exps)])))
+    times |= {q.rev: q.queued_at // 1_000_000_000 for q in waiting}
     plan: list[tuple[str, str, str | None, str | None]] = [("workspace", WORKSPACE, None, None)]
     for base in bases:
         plan.append(("baseline", names[base], base, None))
         mine = sorted((e for e in exps if e.baseline == base),
                       key=lambda e: (-times.get(e.rev, 0), e.name))  # (newest first)
         plan += [("experiment", e.name, e.rev, base) for e in mine]
+        plan += [("queued", q.name, q.rev, base) for q in waiting if q.baseline == base]
     revs = [rev or WORKSPACE for _, _, rev, _ in plan]
     params, metrics = show_kinds(repo, ("params", "metrics"), revs)
     by_rev = {"params": params.to_json(), "metrics": metrics.to_json()}  # {rev: {file: …}}
+    states = {q.rev: q for q in waiting}
     rows = [ExpRow(kind, name, rev, base, times.get(rev) if rev else None,
                    by_rev["params"].get(rev or WORKSPACE, {}),
-                   by_rev["metrics"].get(rev or WORKSPACE, {}))
+                   {} if kind == "queued" else by_rev["metrics"].get(rev or WORKSPACE, {}))
             for kind, name, rev, base in plan]
+    rows = [_as_queued(r, states[r.rev]) if r.kind == "queued" else r for r in rows]
     columns = _columns(rows)
     if only_changed:
         columns = [c for c in columns
@@ -328,6 +338,25 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
     if sort_by:
         rows = _sorted(rows, _column_named(columns, sort_by), descending)
     return ExpTable(tuple(rows), tuple(columns), params.warnings + metrics.warnings)
+
+
+def _as_queued(row: ExpRow, entry) -> ExpRow:
+    """A queued experiment's row: the params of the workspace it was queued from, with its
+    ``-S`` changes to the params shown (a key the row lacks is not added)."""
+    from dataclasses import replace
+
+    from mlvc.pipeline.params_set import parse_assignment
+
+    params = {f: dict(v) for f, v in row.params.items()}
+    for text in entry.set_params:
+        a = parse_assignment(text)
+        shown = params.get(a.file, {})
+        if a.key in shown:
+            if a.op == "delete":
+                del shown[a.key]
+            else:
+                shown[a.key] = a.value
+    return replace(row, params=params, state=entry.state)
 
 
 def _baseline_names(repo: Repo, bases: list[str]) -> dict[str, str]:
@@ -379,7 +408,7 @@ def _sorted(rows: list[ExpRow], column: tuple[str, str, str], descending: bool) 
         group.clear()
 
     for row in rows:
-        if row.kind == "experiment":
+        if row.kind in ("experiment", "queued"):
             group.append(row)
         else:
             flush()

@@ -271,3 +271,18 @@ def test_a_copy_that_cannot_be_made_fails_that_run_alone(ml, monkeypatch):
     assert "could not make the temporary copy" in r.stdout
     assert sorted(e["state"] for e in status(ml)) == ["failed", "success"]
     assert "could not make the temporary copy" in ml.run("queue", "logs", "w-1").stdout
+
+
+def test_exp_show_lists_what_waits_with_its_changes(ml):
+    ml.run("exp", "run", "-S", "train.lr=0.3", "-n", "ran")
+    ml.run("exp", "run", "--queue", "-S", "train.lr=0.1,0.2", "-n", "w")
+    rows = json.loads(ml.run("exp", "show", "--json", "--sort-by", "train.lr").stdout)
+    shown = [(r["kind"], r["name"], r.get("state"), r["params"]["params.yaml"]["train.lr"],
+              r["metrics"]) for r in rows[2:]]
+    assert shown == [("queued", "w-1", "queued", 0.1, {}), ("queued", "w-2", "queued", 0.2, {}),
+                     ("experiment", "ran", None, 0.3, {"metrics.json": {"acc": 0.7, "n": 4}})]
+    table = ml.run("exp", "show").stdout
+    assert "├── w-1" in table and "queued" in table
+    ml.run("queue", "start")
+    rows = json.loads(ml.run("exp", "show", "--json").stdout)
+    assert {r["kind"] for r in rows[2:]} == {"experiment"} and len(rows) == 5

@@ -269,12 +269,14 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
     lines = []
     for i, row in enumerate(table.rows):
         label = row.name
-        if row.kind == "experiment":
-            last = i + 1 == len(table.rows) or table.rows[i + 1].kind != "experiment"
+        if row.kind in ("experiment", "queued"):
+            last = i + 1 == len(table.rows) or table.rows[i + 1].kind not in ("experiment",
+                                                                              "queued")
             label = ("└── " if last else "├── ") + label
         created = (datetime.fromtimestamp(row.created).strftime("%Y-%m-%d %H:%M")
                    if row.created else "-")
-        lines.append([label, row.rev[:7] if row.rev else "-", created,
+        rev = row.state or (row.rev[:7] if row.rev else "-")  # (queued: its state)
+        lines.append([label, rev, created,
                       *(_value(row.value(c), precision) for c in table.columns)])
     if md:
         click.echo("| " + " | ".join(header) + " |")
