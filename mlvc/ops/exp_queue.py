@@ -50,6 +50,7 @@ RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
              "keep_going": "--keep-going", "pull": "--pull"}
 STATES = ("queued", "running", "success", "failed")
 INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
+WORKER_LOGS = 5  # logs of detached workers kept (.mlvc/tmp/queue/worker.<pid>.log)
 _WORKTREES = threading.Lock()  # (flock is per open file: threads of one process need this)
 
 
@@ -505,6 +506,80 @@ def _share_config(repo: Repo, project: Path) -> None:
             set_value(dest, "local", f"remotes.{name}.url", resolve_url(url, repo.root))
 
 
+# -- detached workers ------------------------------------------------------------------------
+
+def _worker_file(repo: Repo, pid: int) -> Path:
+    return _dir(repo) / f"worker.{pid}"
+
+
+def workers(repo: Repo) -> list[int]:
+    """Process ids of the detached workers (``queue start --detach``) still running."""
+    alive = []
+    for path in sorted(_dir(repo).glob("worker.*")) if _dir(repo).is_dir() else []:
+        try:
+            pid = int(path.suffix[1:])
+        except ValueError:
+            continue
+        if _leads_its_group(pid):
+            alive.append(pid)
+        else:
+            path.unlink(missing_ok=True)  # (one that ended)
+    return alive
+
+
+def _leads_its_group(pid: int) -> bool:
+    """Whether ``pid`` runs, as the leader of its process group (a worker started by
+    :func:`start_detached`; another process that took its number after it ended is not)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # (a worker this process started, just ended: reaped now)
+    except ChildProcessError:
+        pass  # (not this process's child)
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def start_detached(repo: Repo, names: list[str] = (), *, jobs: int = 1) -> tuple[int, Path]:
+    """Start ``mlvc queue start`` as a process of its own session, in the background: it runs
+    the queue and ends when nothing is left. Returns its process id and its log."""
+    _dir(repo).mkdir(parents=True, exist_ok=True)
+    log_path = _dir(repo) / f"worker.{time.time_ns()}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(_mlvc("-C", str(repo.root), "queue", "start", "-j", str(jobs),
+                                      *names), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    named = log_path.with_name(f"worker.{proc.pid}.log")
+    os.replace(log_path, named)
+    _worker_file(repo, proc.pid).write_text(str(named))
+    logs = sorted(_dir(repo).glob("worker.*.log"), key=lambda p: p.stat().st_mtime)
+    for old in logs[:-WORKER_LOGS]:  # (the newest few are kept)
+        old.unlink(missing_ok=True)
+    return proc.pid, named
+
+
+def stop_workers(repo: Repo) -> list[int]:
+    """Stop the detached workers as Ctrl-C would: their runs end, their work trees go, and
+    their entries stay queued. Returns the ids of the workers stopped."""
+    import signal
+
+    stopped = []
+    for pid in workers(repo):
+        try:
+            os.killpg(pid, signal.SIGINT)
+        except ProcessLookupError:
+            continue
+        stopped.append(pid)
+    for pid in stopped:  # (until each has cleaned up: a later `queue start` finds it so)
+        for _ in range(600):
+            if not _leads_its_group(pid):
+                break
+            time.sleep(0.05)
+        _worker_file(repo, pid).unlink(missing_ok=True)
+    return stopped
+
+
 def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
           output: Callable[[str], None] | None = None, on_event: Callable[[RunEvent], None] = lambda e: None
           ) -> StartResult:
@@ -514,9 +589,10 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
     todo = [e for e in (queued(repo) if entries is None else entries) if e.state == "queued"]
     lock = threading.Lock()
     ran: list[Queued] = []
+    stopping = threading.Event()  # (Ctrl-C: the runs going on end, no other one starts)
 
     def one(entry: Queued) -> None:
-        if not _claim(repo, entry):
+        if stopping.is_set() or not _claim(repo, entry):
             return
         try:
             on_event(RunEvent("start", entry, _sidecar(repo, entry.id, "log")))
@@ -536,9 +612,15 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
         for entry in todo:
             one(entry)
     else:
-        with ThreadPoolExecutor(jobs) as pool:
+        pool = ThreadPoolExecutor(jobs)
+        try:
             for f in [pool.submit(one, e) for e in todo]:
                 f.result()
+        except BaseException:
+            stopping.set()
+            pool.shutdown(wait=True, cancel_futures=True)  # (the runs going on clean up)
+            raise
+        pool.shutdown()
     by_rev = {e.rev: e for e in experiments(repo)}
     made = tuple(by_rev[e.experiment] for e in ran if e.experiment in by_rev)
     return StartResult(tuple(ran), made)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -216,20 +217,12 @@ def test_a_temporary_copy_pulls_from_a_remote_given_by_a_relative_path(ml):
 
 def test_ctrl_c_stops_the_runs_cleans_up_and_leaves_them_queued(ml, tmp_path):
     marker = tmp_path / "started"
-    wait = (f"{sys.executable} -c \"import time; open({str(marker)!r}, 'w').close(); "
-            "time.sleep(60)\"")
-    ml.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"wait": {
-        "cmd": wait, "deps": ["data"], "outs": ["w.txt"]}}})})
-    ml.commit_all("slow")
+    _waiting_stage(ml, marker)
     ml.run("exp", "run", "--queue", "-n", "slow")
     proc = subprocess.Popen([sys.executable, "-m", "mlvc", "queue", "start"], cwd=ml.root,
                             start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
-    for _ in range(300):
-        if marker.exists():
-            break
-        time.sleep(0.05)
-    assert marker.exists()
+    _until(marker.exists)
     os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: to the whole process group
     out = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 130 and "Stopped (queued again): 'slow'" in out
@@ -286,3 +279,45 @@ def test_exp_show_lists_what_waits_with_its_changes(ml):
     ml.run("queue", "start")
     rows = json.loads(ml.run("exp", "show", "--json").stdout)
     assert {r["kind"] for r in rows[2:]} == {"experiment"} and len(rows) == 5
+
+
+def _waiting_stage(ml: Project, marker) -> None:
+    """A pipeline whose one stage says it started (``marker``) and then waits a minute."""
+    wait = (f"{sys.executable} -c \"import time; open({str(marker)!r}, 'w').close(); "
+            "time.sleep(60)\"")
+    ml.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"wait": {
+        "cmd": wait, "deps": ["data"], "outs": ["w.txt"]}}})})
+    ml.commit_all("slow")
+
+
+def _until(check, seconds: float = 30) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_a_detached_worker_runs_the_queue_and_stop_requeues_its_runs(ml, tmp_path):
+    marker = tmp_path / "started"
+    _waiting_stage(ml, marker)
+    ml.run("exp", "run", "--queue", "-n", "long", "-S", "train.lr=0.1,0.2,0.3")
+    doc = json.loads(ml.run("queue", "start", "--detach", "-j", "2", "--json").stdout)
+    _until(marker.exists)  # (it returned at once; the worker runs the stage meanwhile)
+    _until(lambda: [e["state"] for e in status(ml)].count("running") == 2)
+    assert f"1 background worker running ({doc['worker']})" in ml.run("queue", "status").stdout
+    assert json.loads(ml.run("queue", "stop", "--json").stdout) == {"stopped": [doc["worker"]]}
+    # The two runs stopped and the third never started: all three wait again.
+    assert [e["state"] for e in status(ml)] == ["queued"] * 3
+    assert worktrees(ml) == 1 and not any((ml.root / ".mlvc/tmp/exps").iterdir())
+    log = Path(doc["log"]).read_text()
+    assert log.count("Stopped (queued again)") == 2 and "'long-3'" not in log
+    # A worker runs what is queued and ends when nothing is left.
+    ml.run("queue", "remove", "--all")
+    ml.git("checkout", "-q", "HEAD~1", "--", "mlvc.yaml")
+    ml.commit_all("fast again")
+    ml.run("exp", "run", "--queue", "-S", "train.lr=0.1,0.2", "-n", "bg")
+    ml.run("queue", "start", "-d", "-j", "2")
+    _until(lambda: {e["state"] for e in status(ml)} == {"success"})
+    assert exp_values(ml) == {"bg-1": (0.1, 0.9), "bg-2": (0.2, 0.8)}
+    _until(lambda: "background worker" not in ml.run("queue", "status").stdout)

@@ -47,16 +47,30 @@ def report_start(result, as_json: bool, streamed: bool) -> None:
 @click.argument("names", nargs=-1, metavar="[ID|NAME]...")
 @click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), default=1, show_default=True,
               metavar="N", help="Run up to N experiments at the same time.")
+@click.option("-d", "--detach", is_flag=True,
+              help="Run in the background (as `dvc queue start` does) and return at once; "
+                   "`mlvc queue stop` stops it.")
 @json_option
-def queue_start_cmd(names, jobs, as_json):
+def queue_start_cmd(names, jobs, detach, as_json):
     """Run the queued experiments (or those named), each in a temporary copy of the
     project, until none is left; the workspace stays as it is.
 
-    Unlike `dvc queue start`, this runs in the foreground and returns when the queue is
-    done (end the line with `&` to keep the terminal). Each run's output goes to its log
-    (`mlvc queue logs ID`); with -j 1 it is printed too.
+    In the foreground it returns when the queue is done, and with -j 1 prints each run's
+    output too; with --detach a worker of its own runs them in the background. Each run's
+    output goes to its log (`mlvc queue logs ID`).
     """
     from mlvc.ops import exp_queue
+
+    if detach:
+        with open_repo() as repo:
+            pid, log = exp_queue.start_detached(repo, list(names), jobs=jobs)
+        if as_json:
+            echo_json({"worker": pid, "log": str(log)})
+            return
+        echo(f"Started a queue worker in the background (process {pid}).")
+        echo("`mlvc queue status` follows it; `mlvc queue stop` stops it (its runs stay "
+             "queued).")
+        return
 
     silent = as_json or settings().quiet
 
@@ -95,11 +109,14 @@ def queue_status_cmd(as_json):
 
     with open_repo() as repo:
         entries = exp_queue.queued(repo)
+        working = exp_queue.workers(repo)
     if as_json:
         echo_json([e.to_json() for e in entries])
         return
+    said_workers = (f"{count(len(working), 'background worker')} running "
+                    f"({', '.join(map(str, working))})." if working else "")
     if not entries:
-        echo("Nothing is queued.")
+        echo(" ".join(["Nothing is queued.", said_workers]).strip())
         return
     rows = [["ID", "Name", "Baseline", "Queued", "State", "Params"]]
     for e in entries:
@@ -112,7 +129,23 @@ def queue_status_cmd(as_json):
         echo("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip())
     states = [e.state for e in entries]
     echo("\n" + ", ".join(f"{states.count(s)} {s}" for s in exp_queue.STATES
-                          if states.count(s)))
+                          if states.count(s)) + (f". {said_workers}" if working else ""))
+
+
+@queue_cmd.command("stop")
+@json_option
+def queue_stop_cmd(as_json):
+    """Stop the background workers (`queue start --detach`) as Ctrl-C would: their runs end
+    unsaved, their temporary copies are deleted, and those experiments stay queued."""
+    from mlvc.ops import exp_queue
+
+    with open_repo() as repo:
+        stopped = exp_queue.stop_workers(repo)
+    if as_json:
+        echo_json({"stopped": stopped})
+        return
+    echo(f"Stopped {count(len(stopped), 'queue worker')}"
+         + (f" ({', '.join(map(str, stopped))})." if stopped else "."))
 
 
 @queue_cmd.command("logs")
