@@ -321,3 +321,16 @@ def test_a_detached_worker_runs_the_queue_and_stop_requeues_its_runs(ml, tmp_pat
     _until(lambda: {e["state"] for e in status(ml)} == {"success"})
     assert exp_values(ml) == {"bg-1": (0.1, 0.9), "bg-2": (0.2, 0.8)}
     _until(lambda: "background worker" not in ml.run("queue", "status").stdout)
+
+
+def test_logs_follow_prints_a_run_until_it_ends(ml):
+    talk = (f"{sys.executable} -c \"import time; print('first', flush=True); time.sleep(1.5); "
+            "print('second')\" > /dev/stderr && echo done > w.txt")
+    ml.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"talk": {
+        "cmd": talk, "deps": ["data"], "outs": ["w.txt"]}}})})
+    ml.commit_all("talk")
+    ml.run("exp", "run", "--queue", "-n", "chatty")
+    ml.run("queue", "start", "-d")
+    out = ml.run("queue", "logs", "-f", "chatty").stdout
+    assert out.index("first") < out.index("second") < out.index("Saved experiment 'chatty'")
+    assert [e["state"] for e in status(ml)] == ["success"]
