@@ -29,6 +29,7 @@ class Git:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._identity: dict[str, str] | None = None  # (commit_tree's, once known)
 
     @cached_property
     def repo(self):
@@ -225,6 +226,10 @@ class Git:
         ``git add EXTRA`` (paths relative to the project) would stage it on top of the
         index, made in a copy of the index (``scratch``, a file path), so that the index,
         HEAD and the work tree stay as they are. Returns its sha."""
+        return self.commit_tree(self.snapshot_tree(extra, parent, scratch), parent, message)
+
+    def snapshot_tree(self, extra: list[str], parent: str, scratch: str) -> str:
+        """The tree of :meth:`snapshot` (without a commit)."""
         import os
         import shutil
 
@@ -241,18 +246,21 @@ class Git:
             self._run("add", "-u", "--", ":/", env=env)
             if extra:
                 self._run_paths(("add",), extra, env=env)
-            tree = self._run("write-tree", env=env).strip()
+            return self._run("write-tree", env=env).strip()
         finally:
             try:
                 os.unlink(scratch)
             except FileNotFoundError:
                 pass
-        if not self._run("var", "GIT_COMMITTER_IDENT", ok=(0, 128)).strip():
-            env = dict(MLVC_IDENTITY)  # (no user.name/email: commit as mlvc, not fail)
-        else:
-            env = {}
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        """A commit of ``tree`` with one parent (on no branch); returns its sha."""
+        if self._identity is None:
+            has = self._run("var", "GIT_COMMITTER_IDENT", ok=(0, 128)).strip()
+            # (no user.name/email: commit as mlvc, not fail)
+            self._identity = {} if has else dict(MLVC_IDENTITY)
         return self._run("commit-tree", tree, "-p", parent, "-F", "-",
-                         stdin=message.encode(), env=env).strip()
+                         stdin=message.encode(), env=self._identity).strip()
 
     def refs(self, prefix: str) -> list[tuple[str, str]]:
         """``(ref, commit sha)`` of the refs below ``prefix``."""
@@ -295,6 +303,12 @@ class Git:
         self._run("worktree", "remove", "--force", "--force", path, ok=(0, 128))
         shutil.rmtree(path, ignore_errors=True)
         self._run("worktree", "prune")
+
+    def create_refs(self, pairs: list[tuple[str, str]]) -> None:
+        """Make each ``(ref, sha)``, in one transaction: none is made if one exists."""
+        if pairs:
+            stdin = "".join(f"create {r} {sha}\n" for r, sha in pairs).encode()
+            self._run("update-ref", "--stdin", stdin=stdin)
 
     def delete_refs(self, refs: list[str]) -> None:
         if refs:

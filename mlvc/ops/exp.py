@@ -79,7 +79,7 @@ def check_name(name: str) -> None:
                                "a letter or digit")
 
 
-def _git(repo: Repo):
+def git_of(repo: Repo):
     if repo.scm is None:
         raise ScmError("experiments are git commits, and this project has no git",
                        hint="run `git init` and commit the project first")
@@ -87,7 +87,7 @@ def _git(repo: Repo):
 
 
 def _head(repo: Repo) -> str:
-    head = _git(repo).head()
+    head = git_of(repo).head()
     if head is None:
         raise ScmError("an experiment starts from a commit, and this repository has none",
                        hint="commit the project first (`git add -A && git commit`)")
@@ -97,7 +97,7 @@ def _head(repo: Repo) -> str:
 def experiments(repo: Repo) -> list[Experiment]:
     """Every experiment of this repository, by baseline and then name."""
     found = []
-    for ref, sha in _git(repo).refs(EXPS_REFS):
+    for ref, sha in git_of(repo).refs(EXPS_REFS):
         if parsed := parse_ref(ref):
             found.append(Experiment(parsed[1], parsed[0], sha))
     return sorted(found, key=lambda e: (e.baseline, e.name))
@@ -112,7 +112,7 @@ def resolve(repo: Repo, name: str, exps: list[Experiment] | None = None) -> Expe
     else:
         hits = [e for e in exps if e.name == name]
         if len(hits) > 1:
-            head = _git(repo).head()
+            head = git_of(repo).head()
             hits = [e for e in hits if e.baseline == head] or hits
         if not hits and len(name) >= 4 and re.fullmatch(r"[0-9a-f]+", name):
             hits = [e for e in exps if e.rev.startswith(name)]
@@ -127,7 +127,7 @@ def resolve(repo: Repo, name: str, exps: list[Experiment] | None = None) -> Expe
                       hint="name one by its commit (the sha after it), or by its whole ref")
 
 
-def _new_name(taken: set[str]) -> str:
+def new_name(taken: set[str]) -> str:
     for _ in range(100):
         name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
         if name not in taken:
@@ -166,8 +166,8 @@ def exp_run(repo: Repo, targets: list[str] | None = None, *, name: str | None = 
     from mlvc.pipeline.params_set import parse_assignment
     from mlvc.pipeline.params_set import set_params as write_params
 
-    _git(repo)
-    baseline, name, exps = _named(repo, name, force)
+    git_of(repo)
+    baseline, name, exps = named_for(repo, name, force)
     assignments = [parse_assignment(s) for s in set_params]
     dry = repro_options.get("dry", False)
     changes = []
@@ -190,9 +190,9 @@ def _save(repo: Repo, baseline: str, name: str, exps: list[Experiment], force: b
     """The workspace as experiment ``name`` of ``baseline``: tracked files as they are, and
     the untracked ones that are ``wanted`` or the project's own; the others are left out
     (returned). Also whether it replaced one of that name."""
-    git = _git(repo)
+    git = git_of(repo)
     untracked = git.untracked()
-    extra = [p for p in untracked if p in wanted or _project_file(p)]
+    extra = [p for p in untracked if p in wanted or project_file(p)]
     left_out = tuple(p for p in untracked if p not in set(extra))
     lines = [f"mlvc exp {name}", "", *details]
     if message:
@@ -210,7 +210,7 @@ def _save(repo: Repo, baseline: str, name: str, exps: list[Experiment], force: b
     return exp, left_out, replaced
 
 
-def _named(repo: Repo, name: str | None, force: bool) -> tuple[str, str, list[Experiment]]:
+def named_for(repo: Repo, name: str | None, force: bool) -> tuple[str, str, list[Experiment]]:
     """``(baseline, name, experiments)``: HEAD, and ``name`` checked (not taken on HEAD's
     baseline, unless ``force``) or made up."""
     baseline = _head(repo)
@@ -221,7 +221,7 @@ def _named(repo: Repo, name: str | None, force: bool) -> tuple[str, str, list[Ex
             raise TargetError(f"experiment {name!r} exists already on baseline {baseline[:7]}",
                               hint="choose another name, or -f to replace it")
     else:
-        name = _new_name({e.name for e in exps})
+        name = new_name({e.name for e in exps})
     return baseline, name, exps
 
 
@@ -233,8 +233,8 @@ def exp_save(repo: Repo, *, name: str | None = None, force: bool = False,
     mlvc.lock and pointer files must name data the cache has, or it could not be applied."""
     from mlvc.ops.status import status
 
-    _git(repo)
-    baseline, name, exps = _named(repo, name, force)
+    git_of(repo)
+    baseline, name, exps = named_for(repo, name, force)
     now = status(repo, jobs=jobs, progress=progress)
     if not now.clean:
         what = [o.path for o in now.outs if not o.clean][:3] + [s.stage for s in now.stages][:3]
@@ -246,7 +246,7 @@ def exp_save(repo: Repo, *, name: str | None = None, force: bool = False,
     return ExpRunResult(exp, (), None, left_out, replaced)
 
 
-def _project_file(path: RelPath) -> bool:
+def project_file(path: RelPath) -> bool:
     base = path.rsplit("/", 1)[-1]
     return base in _PROJECT_FILES or base.endswith(".mlvc")
 
@@ -291,7 +291,7 @@ def baselines(repo: Repo, exps: list[Experiment], *, all_branches: bool = False,
               all_commits: bool = False, num: int = 1) -> list[str]:
     """HEAD (and ``num - 1`` of its first-parent ancestors), the tips of the local branches,
     or every commit that has experiments among ``exps`` (and HEAD)."""
-    git = _git(repo)
+    git = git_of(repo)
     head = _head(repo)
     shas = git.first_parents(head, num)
     if all_branches:
@@ -308,7 +308,7 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
     from mlvc.ops.diff import WORKSPACE, show_kinds
     from mlvc.ops.exp_queue import queued
 
-    git = _git(repo)
+    git = git_of(repo)
     exps = experiments(repo)
     waiting = [q for q in queued(repo) if q.state != "success"]
     bases = baselines(repo, exps, all_branches=all_branches, all_commits=all_commits, num=num)
@@ -361,7 +361,7 @@ def _as_queued(row: ExpRow, entry) -> ExpRow:
 
 def _baseline_names(repo: Repo, bases: list[str]) -> dict[str, str]:
     names = {b: b[:7] for b in bases}
-    for ref, sha in _git(repo).refs("refs/heads"):
+    for ref, sha in git_of(repo).refs("refs/heads"):
         if sha in names and names[sha] == sha[:7]:
             names[sha] = ref[len("refs/heads/"):]
     return names
@@ -444,7 +444,7 @@ def rev_of(repo: Repo, name: str | None, exps: list[Experiment] | None = None) -
     try:
         return resolve(repo, name, exps).rev
     except TargetError:
-        if sha := _git(repo).resolve(name):
+        if sha := git_of(repo).resolve(name):
             return sha
         raise
 
@@ -496,7 +496,7 @@ def exp_apply(repo: Repo, name: str, *, force: bool = False, jobs: int | None = 
     naming the files, unless ``force``."""
     from mlvc.ops.checkout import checkout
 
-    git = _git(repo)
+    git = git_of(repo)
     head = _head(repo)
     exps = experiments(repo)
     exp = resolve(repo, name, exps)
@@ -569,7 +569,7 @@ def _blobs_now(git, top: Path, paths: list[str]) -> dict[str, str]:
 
 def exp_branch(repo: Repo, name: str, branch: str) -> tuple[Experiment, str]:
     """A git branch ``branch`` at the experiment's commit."""
-    git = _git(repo)
+    git = git_of(repo)
     exp = resolve(repo, name)
     ref = f"refs/heads/{branch}"
     if not git.is_branch_name(branch):
@@ -585,7 +585,7 @@ def exp_rename(repo: Repo, name: str, new_name: str, *, force: bool = False
     """Give experiment ``name`` the name ``new_name`` (on the same baseline): the new ref is
     made first, then the old one deleted. A name taken on that baseline is refused unless
     ``force``."""
-    git = _git(repo)
+    git = git_of(repo)
     old = resolve(repo, name)
     check_name(new_name)
     new = Experiment(new_name, old.baseline, old.rev)
@@ -604,7 +604,7 @@ def select(repo: Repo, names: list[str], *, rev: str | None = None,
     exps = experiments(repo)
     chosen = [resolve(repo, n, exps) for n in names]
     if rev is not None:
-        base = _git(repo).resolve(rev)
+        base = git_of(repo).resolve(rev)
         if base is None:
             raise TargetError(f"unknown revision {rev!r}")
         chosen += [e for e in exps if e.baseline == base]
@@ -620,7 +620,7 @@ def exp_remove(repo: Repo, names: list[str], *, rev: str | None = None,
     if not (names or rev or all_commits):
         raise TargetError("name the experiments to remove",
                           hint="or --rev REV (those of one baseline), or -A (all)")
-    git = _git(repo)
+    git = git_of(repo)
     if git_remote is not None:
         chosen = _on_remote(git, git_remote, names, rev, all_commits)
         git.push_refs(git_remote, [f":{e.ref}" for e in chosen])
@@ -662,7 +662,7 @@ def _on_remote(git, git_remote: str, names: list[str], rev: str | None,
 def exp_list(repo: Repo, git_remote: str | None = None, *, rev: str | None = None,
              all_commits: bool = False) -> list[Experiment]:
     """Experiments of HEAD's baseline (or ``rev``'s, or all), here or on a git remote."""
-    git = _git(repo)
+    git = git_of(repo)
     exps = _remote_experiments(git, git_remote) if git_remote else experiments(repo)
     if all_commits:
         return exps
@@ -697,7 +697,7 @@ def exp_push(repo: Repo, git_remote: str, names: list[str], *, rev: str | None =
     if not (names or rev or all_commits):
         raise TargetError("name the experiments to push",
                           hint="or --rev REV (those of one baseline), or -A (all)")
-    git = _git(repo)
+    git = git_of(repo)
     chosen = select(repo, names, rev=rev, all_commits=all_commits)
     data = None
     if cache and chosen:
@@ -720,7 +720,7 @@ def exp_pull(repo: Repo, git_remote: str, names: list[str], *, rev: str | None =
     if not (names or rev or all_commits):
         raise TargetError("name the experiments to pull",
                           hint=f"or -A (all); `mlvc exp list {git_remote}` lists them")
-    git = _git(repo)
+    git = git_of(repo)
     chosen = _on_remote(git, git_remote, names, rev, all_commits)
     git.fetch_refs(git_remote, [f"{'+' if force else ''}{e.ref}:{e.ref}" for e in chosen])
     data = None

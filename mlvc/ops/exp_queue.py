@@ -33,11 +33,12 @@ from mlvc.errors import MlvcError, TargetError
 from mlvc.fsutil import atomic_write
 from mlvc.ops.exp import (
     Experiment,
-    _git,
-    _named,
-    _project_file,
     check_name,
     experiments,
+    git_of,
+    named_for,
+    new_name,
+    project_file,
     ref_of,
 )
 from mlvc.paths import RelPath
@@ -182,7 +183,7 @@ def _pid_alive(pid: int) -> bool:
 
 def queued(repo: Repo) -> list[Queued]:
     """Every queued experiment, oldest first, with its state."""
-    git = _git(repo)
+    git = git_of(repo)
     refs = [(ref.rsplit("/", 1)[-1], sha) for ref, sha in git.refs(QUEUE_REFS)]
     messages = git.messages([sha for _, sha in refs])
     found = []
@@ -236,19 +237,20 @@ def queue(repo: Repo, targets: list[str] | None = None, *, name: str | None = No
     from mlvc.pipeline.params_set import parse_assignment
     from mlvc.pipeline.params_set import set_params as check_params
 
-    git = _git(repo)
+    git = git_of(repo)
     combos = expand_sweeps(list(set_params))
     for combo in combos:  # every combination must apply to the files as they are now
         check_params(repo.root, [parse_assignment(s) for s in combo], write=False)
-    baseline, first, exps = _named(repo, name if len(combos) == 1 else None, force)
+    baseline, first, exps = named_for(repo, name if len(combos) == 1 else None, force)
     taken = {e.name for e in queued(repo) if e.baseline == baseline and e.state != "failed"}
     taken |= {e.name for e in exps if e.baseline == baseline and not force}
     names = _queue_names(name, len(combos), first, taken, {e.name for e in exps})
     untracked = git.untracked()
-    extra = [p for p in untracked if _project_file(p)]
+    extra = [p for p in untracked if project_file(p)]
     left_out = tuple(p for p in untracked if p not in set(extra))
     repo.tmp_dir.mkdir(parents=True, exist_ok=True)
     scratch = str(repo.tmp_dir / f"queue-index.{os.getpid()}.{secrets.token_hex(4)}")
+    tree = git.snapshot_tree(extra, baseline, scratch)  # (the same for every entry)
     entries = []
     now = time.time_ns()
     for i, (combo, exp_name) in enumerate(zip(combos, names)):
@@ -256,9 +258,8 @@ def queue(repo: Repo, targets: list[str] | None = None, *, name: str | None = No
                        tuple(targets or ()), message, force, jobs, no_run_cache,
                        tuple(f for f in flags if f in RUN_FLAGS), now + i)
         body = f"{SUBJECT} {exp_name}\n\n{json.dumps(entry._spec(), indent=1)}\n"
-        sha = git.snapshot(extra, baseline, body, scratch)
-        git.set_ref(entry.ref, sha, create_only=True)
-        entries.append(replace(entry, rev=sha))
+        entries.append(replace(entry, rev=git.commit_tree(tree, baseline, body)))
+    git.create_refs([(e.ref, e.rev) for e in entries])  # (all or none)
     return QueueResult(tuple(entries), left_out)
 
 
@@ -277,11 +278,9 @@ def _queue_names(name: str | None, count: int, first: str, taken: set[str],
             raise TargetError(f"experiment {clash[0]!r} exists or is queued already on this "
                               "baseline", hint="choose another name, or -f to replace it")
         return names
-    from mlvc.ops.exp import _new_name
-
     names: list[str] = []
     for _ in range(count):
-        names.append(_new_name(all_names | taken | set(names)))
+        names.append(new_name(all_names | taken | set(names)))
     return names
 
 
@@ -309,7 +308,7 @@ def remove_queued(repo: Repo, entries: list[Queued]) -> list[Queued]:
     if running:
         raise MlvcError(f"{running[0].name} ({running[0].id}) is running",
                         hint="wait for it, or stop the `mlvc queue start` running it")
-    _git(repo).delete_refs([e.ref for e in entries])
+    git_of(repo).delete_refs([e.ref for e in entries])
     for e in entries:
         for kind in ("json", "log", "running"):
             _sidecar(repo, e.id, kind).unlink(missing_ok=True)
@@ -411,7 +410,7 @@ def run_entry(repo: Repo, entry: Queued, *,
               output: Callable[[str], None] | None = None) -> Queued:
     """Run one queued experiment in a temporary work tree; its final state is returned and
     recorded. Its output goes to its log, and line by line to ``output`` if given."""
-    git = _git(repo)
+    git = git_of(repo)
     top = Path(git.top())
     where = repo.tmp_dir / "exps" / entry.id
     project = where / os.path.relpath(repo.root, top)
@@ -457,7 +456,7 @@ def run_entry(repo: Repo, entry: Queued, *,
 
 def _finish(repo: Repo, entry: Queued, code: int) -> Queued:
     """Record how a run ended (exit ``code``) and let go of the entry."""
-    made = _git(repo).resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
+    made = git_of(repo).resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
     state = "success" if code == 0 and made else "failed"
     if code in INTERRUPTED:  # (Ctrl-C: it stays queued, for the next start)
         state = "queued"
