@@ -27,7 +27,7 @@ from mlvc.scm import EXPS_REFS
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Files mlvc writes or reads as part of a project: an untracked one goes into the
 # experiment's commit (any other untracked file is left out, and named).
-_PROJECT_FILES = ("mlvc.yaml", "mlvc.lock", ".gitignore", ".mlvcignore")
+_PROJECT_FILES = ("mlvc.yaml", "mlvc.lock", ".gitignore", ".mlvcignore", "params.yaml")
 
 _ADJECTIVES = (
     "amber", "brisk", "calm", "dapper", "eager", "fancy", "gentle", "hasty", "icy", "jolly",
@@ -247,8 +247,9 @@ def exp_save(repo: Repo, *, name: str | None = None, force: bool = False,
 
 
 def project_file(path: RelPath) -> bool:
+    """Whether an untracked file is one of the project's own (goes into experiments)."""
     base = path.rsplit("/", 1)[-1]
-    return base in _PROJECT_FILES or base.endswith(".mlvc")
+    return base in _PROJECT_FILES or base.endswith(".mlvc") or path == ".mlvc/config.yaml"
 
 
 # -- exp list / show --------------------------------------------------------------------------

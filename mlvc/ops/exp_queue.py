@@ -246,7 +246,8 @@ def queue(repo: Repo, targets: list[str] | None = None, *, name: str | None = No
     taken |= {e.name for e in exps if e.baseline == baseline and not force}
     names = _queue_names(name, len(combos), first, taken, {e.name for e in exps})
     untracked = git.untracked()
-    extra = [p for p in untracked if project_file(p)]
+    edited = {parse_assignment(s).file for combo in combos for s in combo}
+    extra = [p for p in untracked if project_file(p) or p in edited]
     left_out = tuple(p for p in untracked if p not in set(extra))
     repo.tmp_dir.mkdir(parents=True, exist_ok=True)
     scratch = str(repo.tmp_dir / f"queue-index.{os.getpid()}.{secrets.token_hex(4)}")

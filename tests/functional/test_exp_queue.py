@@ -334,3 +334,21 @@ def test_logs_follow_prints_a_run_until_it_ends(ml):
     out = ml.run("queue", "logs", "-f", "chatty").stdout
     assert out.index("first") < out.index("second") < out.index("Saved experiment 'chatty'")
     assert [e["state"] for e in status(ml)] == ["success"]
+
+
+def test_a_project_config_not_committed_yet_goes_into_the_copy(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path / "p")], check=True)
+    p = Project(tmp_path / "p")
+    p.run("init")  # (staged by init, never committed, then unstaged: untracked)
+    p.git("reset", "-q")
+    p.run("config", "cache.type", "hardlink,copy")
+    p.gen({"data": {"x.csv": "1,2\n"}, "params.yaml": "train:\n  lr: 0.5\n",
+           "mlvc.yaml": yaml.safe_dump(PIPELINE, sort_keys=False), "keep.txt": "x"})
+    p.run("add", "data")
+    p.git("add", "keep.txt")
+    p.git("commit", "-qm", "a commit without mlvc's files")
+    p.run("exp", "run", "--temp", "-S", "train.lr=0.25", "-n", "t")
+    assert exp_values(p) == {"t": (0.25, 0.75)}
+    rev = p.git("rev-parse", "refs/mlvc/exps/" + "/".join(
+        [(b := p.git("rev-parse", "HEAD").strip())[:2], b[2:], "t"])).strip()
+    assert "hardlink" in p.git("show", f"{rev}:.mlvc/config.yaml")
