@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,6 +51,7 @@ RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
              "keep_going": "--keep-going", "pull": "--pull"}
 STATES = ("queued", "running", "success", "failed")
 INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
+STOP_GRACE = 10.0  # seconds `queue stop` gives a worker to end its runs, before killing it
 WORKER_LOGS = 5  # logs of detached workers kept (.mlvc/tmp/queue/worker.<pid>.log)
 _WORKTREES = threading.Lock()  # (flock is per open file: threads of one process need this)
 
@@ -387,30 +388,92 @@ def _run_args(entry: Queued) -> list[str]:
     return args
 
 
-def _logged(cmd: list[str], env: dict, log, output: Callable[[str], None] | None) -> int:
+class _Runs:
+    """The commands that the runs of one ``start`` have going, each in a process group of
+    its own, so that this process alone decides when they stop: Ctrl-C (or ``queue stop``)
+    reaches this process, which then starts no command and passes the interrupt on to each
+    group (a stage's processes included). A run that has not ended ``grace`` seconds later
+    is killed, with its whole group.
+
+    (With the runs in the terminal's process group, an interrupt that landed in a run's
+    process while it was being started was lost, and that run went on.)"""
+
+    def __init__(self, grace: float = STOP_GRACE) -> None:
+        self.stopping = threading.Event()
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen] = set()
+
+    def popen(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
+        with self._lock:
+            if self.stopping.is_set():
+                return None
+            proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+            self._procs.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop(self) -> None:
+        """No command starts from now on; those going on are interrupted."""
+        import signal
+
+        with self._lock:
+            self.stopping.set()
+            self._signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        import signal
+
+        with self._lock:
+            self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        for proc in self._procs:
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def wait_or_kill(self, proc: subprocess.Popen) -> int:
+        """``proc``'s exit code, once it ended: within ``grace`` seconds, or killed."""
+        try:
+            return proc.wait(timeout=self.grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return proc.wait()
+
+
+def _logged(cmd: list[str], env: dict, log, output: Callable[[str], None] | None,
+            runs: _Runs) -> int:
     """Run ``cmd``; its output (stdout and stderr together) goes to ``log`` and, line by
-    line, to ``output``. Returns its exit code."""
-    if output is None:
-        return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                              stdin=subprocess.DEVNULL, check=False).returncode
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            stdin=subprocess.DEVNULL)
-    assert proc.stdout is not None
+    line, to ``output``. Returns its exit code (that of Ctrl-C if it did not start)."""
+    proc = runs.popen(cmd, stdout=log if output is None else subprocess.PIPE,
+                      stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+    if proc is None:
+        return INTERRUPTED[0]
     try:
-        for raw in proc.stdout:
-            log.write(raw)
-            output(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        if output is not None:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                log.write(raw)
+                output(raw.decode("utf-8", "replace").rstrip("\r\n"))
         return proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
+    except BaseException:  # (Ctrl-C in this thread: the main one, running one at a time)
+        runs.stop()
+        runs.wait_or_kill(proc)
         raise
+    finally:
+        runs.done(proc)
 
 
-def run_entry(repo: Repo, entry: Queued, *,
-              output: Callable[[str], None] | None = None) -> Queued:
+def run_entry(repo: Repo, entry: Queued, *, output: Callable[[str], None] | None = None,
+              runs: _Runs | None = None) -> Queued:
     """Run one queued experiment in a temporary work tree; its final state is returned and
     recorded. Its output goes to its log, and line by line to ``output`` if given."""
+    runs = runs or _Runs()
     git = git_of(repo)
     top = Path(git.top())
     where = repo.tmp_dir / "exps" / entry.id
@@ -440,8 +503,12 @@ def run_entry(repo: Repo, entry: Queued, *,
                 log.flush()
                 # Data the snapshot's pointer files and lock name, from the shared cache
                 # (what is missing is said in the log; a stage needing it fails there).
-                _logged(_mlvc("-C", str(project), "checkout", "-q"), env, log, output)
-                code = _logged(_mlvc("-C", str(project), *_run_args(entry)), env, log, output)
+                for args in (("checkout", "-q"), _run_args(entry)):
+                    code = _logged(_mlvc("-C", str(project), *args), env, log, output, runs)
+                    if runs.stopping.is_set() and code != 0:
+                        code = INTERRUPTED[0]  # (however it ended once interrupted: queued)
+                    if code in INTERRUPTED:
+                        break
     except KeyboardInterrupt:
         code = INTERRUPTED[0]
         raise
@@ -559,9 +626,11 @@ def start_detached(repo: Repo, names: list[str] = (), *, jobs: int = 1) -> tuple
     return proc.pid, named
 
 
-def stop_workers(repo: Repo) -> list[int]:
+def stop_workers(repo: Repo, grace: float = 3 * STOP_GRACE) -> list[int]:
     """Stop the detached workers as Ctrl-C would: their runs end, their work trees go, and
-    their entries stay queued. Returns the ids of the workers stopped."""
+    their entries stay queued (a worker gives its runs ``STOP_GRACE`` seconds, then kills
+    them). A worker itself not done within ``grace`` seconds is killed and cleaned up after
+    here. Returns the ids of the workers stopped."""
     import signal
 
     stopped = []
@@ -572,12 +641,41 @@ def stop_workers(repo: Repo) -> list[int]:
             continue
         stopped.append(pid)
     for pid in stopped:  # (until each has cleaned up: a later `queue start` finds it so)
-        for _ in range(600):
-            if not _leads_its_group(pid):
-                break
-            time.sleep(0.05)
+        if not _ended(pid, grace):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _ended(pid, 10)
+            _requeue_runs_of(repo, pid)
         _worker_file(repo, pid).unlink(missing_ok=True)
     return stopped
+
+
+def _ended(pid: int, seconds: float) -> bool:
+    for _ in range(int(seconds / 0.05) + 1):
+        if not _leads_its_group(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _requeue_runs_of(repo: Repo, pid: int) -> None:
+    """What a killed worker could not do: its entries queued again, their work trees
+    deleted."""
+    git = git_of(repo)
+    for path in _dir(repo).glob("*.running"):
+        try:
+            if int(path.read_text() or 0) != pid:
+                continue
+        except (OSError, ValueError):
+            continue
+        where = repo.tmp_dir / "exps" / path.stem
+        if where.exists():
+            with _worktrees(repo):
+                git.remove_worktree(str(where))
+        _sidecar(repo, path.stem, "json").unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
 
 
 def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
@@ -589,10 +687,10 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
     todo = [e for e in (queued(repo) if entries is None else entries) if e.state == "queued"]
     lock = threading.Lock()
     ran: list[Queued] = []
-    stopping = threading.Event()  # (Ctrl-C: the runs going on end, no other one starts)
+    runs = _Runs()  # (Ctrl-C: the runs going on end, no other one starts)
 
     def one(entry: Queued) -> None:
-        if stopping.is_set() or not _claim(repo, entry):
+        if runs.stopping.is_set() or not _claim(repo, entry):
             return
         try:
             on_event(RunEvent("start", entry, _sidecar(repo, entry.id, "log")))
@@ -600,7 +698,7 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
             _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
             raise
         try:
-            done = run_entry(repo, entry, output=output if jobs <= 1 else None)
+            done = run_entry(repo, entry, output=output if jobs <= 1 else None, runs=runs)
         except KeyboardInterrupt:
             on_event(RunEvent("done", replace(entry, returncode=INTERRUPTED[0])))
             raise
@@ -613,12 +711,18 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
             one(entry)
     else:
         pool = ThreadPoolExecutor(jobs)
+        futures = []
         try:
-            for f in [pool.submit(one, e) for e in todo]:
+            futures += [pool.submit(one, e) for e in todo]
+            for f in futures:
                 f.result()
         except BaseException:
-            stopping.set()
-            pool.shutdown(wait=True, cancel_futures=True)  # (the runs going on clean up)
+            runs.stop()
+            pool.shutdown(wait=False, cancel_futures=True)
+            # (a future cancelled by shutdown never counts as done for wait(): left out)
+            if wait([f for f in futures if not f.cancelled()], timeout=runs.grace).not_done:
+                runs.kill()  # (a run that did not end when told to)
+            pool.shutdown(wait=True)  # (the runs going on clean up)
             raise
         pool.shutdown()
     by_rev = {e.rev: e for e in experiments(repo)}

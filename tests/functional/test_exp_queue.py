@@ -312,6 +312,7 @@ def test_a_detached_worker_runs_the_queue_and_stop_requeues_its_runs(ml, tmp_pat
     assert worktrees(ml) == 1 and not any((ml.root / ".mlvc/tmp/exps").iterdir())
     log = Path(doc["log"]).read_text()
     assert log.count("Stopped (queued again)") == 2 and "'long-3'" not in log
+    assert not list(ml.root.joinpath(".mlvc/tmp/queue").glob("*.running"))
     # A worker runs what is queued and ends when nothing is left.
     ml.run("queue", "remove", "--all")
     ml.git("checkout", "-q", "HEAD~1", "--", "mlvc.yaml")
