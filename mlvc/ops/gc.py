@@ -41,13 +41,15 @@ class GcResult:
     dry: bool = False
     packs_merged: int = 0  # small packs on the remote merged…
     packs_written: int = 0  # …into this many
+    objects_packed: int = 0  # loose small objects on the remote put into packs
 
     def to_json(self) -> dict:
         return {"dry": self.dry, "kept_revisions": self.kept_revisions, "used": self.used,
                 "removed": list(self.removed), "removed_bytes": self.removed_bytes,
                 "runs_removed": self.runs_removed, "remote": self.remote,
                 "remote_removed": list(self.remote_removed),
-                "packs_merged": self.packs_merged, "packs_written": self.packs_written}
+                "packs_merged": self.packs_merged, "packs_written": self.packs_written,
+                "objects_packed": self.objects_packed}
 
 
 def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
@@ -85,13 +87,15 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                     used |= _used(them, *chosen)
         doomed = sorted(set(repo.cache.iter_oids()) - used)
         remote_doomed: list[str] = []
+        on_remote: set[str] = set()
         if cloud:
             from mlvc.ops._remote import connect, unreachable
 
             store, index = connect(repo, remote)
             closing.callback(index.close)
             try:
-                remote_doomed = sorted(store.list_objects(jobs, progress) - used)
+                on_remote = store.list_objects(jobs, progress)
+                remote_doomed = sorted(on_remote - used)
             except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
                 raise unreachable(store, exc) from exc
         if not dry and not force and (doomed or remote_doomed):
@@ -103,7 +107,7 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                      "without asking")
         freed = sum(os.lstat(repo.cache.path_str(o)).st_size for o in doomed)
         runs = _runs_naming(RunCache(repo.cache_dir).records().items(), set(doomed))
-        merged = (0, 0)
+        merged, folded = (0, 0), 0
         if not dry:
             _delete_local(repo, doomed, runs, progress)
             if cloud:
@@ -116,12 +120,32 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                         for key in _runs_naming(records, set(remote_doomed)):
                             store.delete_run(key)  # (before their objects, as in the cache)
                         store.delete_objects(remote_doomed, progress)
-                    merged = store.repack(progress)  # (what is left: small packs merged)
+                    # What is left: loose small objects into packs, small packs merged.
+                    folded = store.fold_loose(_local_copies(repo, on_remote - set(
+                        remote_doomed)), jobs, progress)
+                    merged = store.repack(progress)
                 except Exception as exc:  # noqa: BLE001 - as above
                     raise unreachable(store, exc) from exc
     return GcResult(revisions, len(used), tuple(doomed), freed,
                     len(runs), store.name if cloud else None, tuple(remote_doomed), dry,
-                    *merged)
+                    *merged, folded)
+
+
+def _local_copies(repo: Repo, oids: set[str]) -> list[tuple[str, str, int]]:
+    """``(oid, path, size)`` of the cache's copies of ``oids`` that are small enough for a
+    pack (what the cache lacks is left as it is on the remote)."""
+    from mlvc.remote.packs import PACK_OBJECT_MAX
+
+    found = []
+    for oid in sorted(oids):
+        path = repo.cache.path_str(oid)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        if size <= PACK_OBJECT_MAX:
+            found.append((oid, path, size))
+    return found
 
 
 def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import xxhash
@@ -244,6 +245,10 @@ class Remote:
         packed = self.packed()
         self.drop_packed({o for o in oids if o in packed}, progress)
         # (Loose copies of them too, if any: deleting a name that is not there is no error.)
+        self._delete_loose(oids, progress)
+
+    def _delete_loose(self, oids: list[str], progress: Progress = NULL_PROGRESS) -> None:
+        """Delete the loose copies of ``oids`` (``objects/…``), a batch per request."""
         with progress.phase("Deleting on remote", total=len(oids), unit="obj") as adv:
             for start in range(0, len(oids), DELETE_BATCH):
                 batch = [self.object_path(o) for o in oids[start:start + DELETE_BATCH]]
@@ -510,14 +515,15 @@ class Remote:
         return Transferred(tuple(done), tuple(failed), nbytes, tuple(stored))
 
     def _upload_packs(self, items: list[tuple[str, str, int]], jobs: int,
-                      progress: Progress) -> Transferred:
+                      progress: Progress, verify: bool = False) -> Transferred:
         """Small objects in packs of about ``packs.PACK_BYTES``, a few packs at once; each
-        pack is sent whole, then its index."""
+        pack is sent whole, then its index. ``verify``: each object is re-hashed first."""
         done: list[str] = []
         failed: list[Failure] = []
         nbytes = 0
         with progress.phase("Uploading", total=len(items), unit="object") as adv:
-            for group, outcome in threaded(pk.groups(items), self._write_pack,
+            write = partial(self._write_pack, verify=verify)
+            for group, outcome in threaded(pk.groups(items), write,
                                            min(max(1, jobs), PACK_WRITES_IN_FLIGHT)):
                 if isinstance(outcome, BaseException):
                     failed += _all_failed(group, outcome)
@@ -529,10 +535,11 @@ class Remote:
                 adv(len(group))
         return Transferred(tuple(done), tuple(failed), nbytes)
 
-    def _write_pack(self, group: list[tuple[str, str, int]]
+    def _write_pack(self, group: list[tuple[str, str, int]], verify: bool = False
                     ) -> tuple[list[str], list[Failure], int]:
         """Read the group's files into one buffer of their total size (no growing, no copy:
-        two packs in flight hold 2 x 8 MiB), and publish it."""
+        two packs in flight hold 2 x 8 MiB), and publish it (``verify``: each file whose
+        bytes do not hash to its oid is left out)."""
         buf = bytearray(sum(size for _, _, size in group))
         entries: list[tuple[str, int, int]] = []
         unread: list[Failure] = []
@@ -552,6 +559,9 @@ class Remote:
                 if not whole:
                     unread.append(Failure(oid, "error", "its size in the cache is not the "
                                                         "recorded one"))
+                    continue
+                if verify and hash_bytes(view[offset:offset + size]) != oid:
+                    unread.append(Failure(oid, "corrupt", "corrupt in the cache"))
                     continue
                 entries.append((oid, offset, size))
                 offset += size  # (a failed object's room is taken by the next one)
@@ -607,6 +617,21 @@ class Remote:
                     entries.append((oid, len(buf), len(data)))
                     buf += data
         return self._publish_pack(buf, entries) if entries else None
+
+    def fold_loose(self, items: list[tuple[str, str, int]], jobs: int = 8,
+                   progress: Progress = NULL_PROGRESS) -> int:
+        """Put loose small objects of the remote into packs, from this cache's copies
+        (``(oid, local path, size)``; each re-hashed: a corrupt copy is left out and its loose
+        copy kept), then delete their loose copies; when there are at least
+        ``PACK_MIN_OBJECTS``. Small pushes leave their objects loose, each a request to
+        fetch. Returns how many were folded."""
+        packed = self.packed(refresh=True)
+        items = [t for t in items if t[0] not in packed and t[2] <= pk.PACK_OBJECT_MAX]
+        if len(items) < pk.PACK_MIN_OBJECTS:
+            return 0
+        sent = self._upload_packs(items, jobs, progress, verify=True).done
+        self._delete_loose(list(sent), progress)  # (after their packs exist)
+        return len(sent)
 
     def repack(self, progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
         """Merge the packs smaller than half a pack (``REPACK_BELOW``) into packs of about

@@ -346,6 +346,40 @@ class TestPacks:
         assert json.loads(project.run("gc", "-A", "-c", "-f", "--json").stdout)[
             "packs_merged"] == 0
 
+    def test_gc_puts_loose_small_objects_into_packs_from_sound_local_copies(
+            self, project, remote, tmp_path):
+        project.gen({"data": {"a.txt": "first\n"}})
+        project.run("add", "data")
+        project.commit_all("v1")
+        remote.configure(project)
+        project.commit_all("remote")
+        project.run("push")
+        wanted = set(oids_of(project))
+        for n in range(4):  # four small pushes: each too few objects for a pack (loose)
+            project.gen({"data": {f"n{n}": {f"f{i}.txt": f"push {n} file {i}\n"
+                                            for i in range(5)}}})
+            project.run("add", "data")
+            project.commit_all(f"v{n + 2}")
+            project.run("push")
+            wanted |= oids_of(project)
+        assert remote.packs() == {}
+        store = ObjectStore(project.root / ".mlvc" / "cache")
+        victim = hash_bytes(b"push 2 file 3\n")
+        path = store.path_str(victim)
+        os.chmod(path, 0o644)
+        Path(path).write_bytes(b"push 2 file X\n")  # (this cache's copy went bad)
+        doc = json.loads(project.run("gc", "-A", "-c", "-f", "--json").stdout)
+        assert doc["remote_removed"] == [] and doc["objects_packed"] == len(wanted) - 1
+        packed = remote.packs()
+        assert set(packed) == wanted - {victim}
+        loose = [o for o in wanted if remote.fs.exists(remote.object_path(o))]
+        assert loose == [victim]  # (its remote copy is sound: kept loose)
+        other = clone(project, tmp_path / "clone", remote)
+        assert json.loads(other.run("fetch", "-A", "--json").stdout)["failed"] == []
+        assert wanted <= oids_of(other)
+        other.run("checkout")
+        assert other.read("data/n2/f3.txt") == "push 2 file 3\n"
+
 
 class TestRemoteContract:
     def test_push_then_pull_into_an_empty_cache(self, pushed, tmp_path):

@@ -479,6 +479,9 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, clou
     if result.remote is not None:
         echo(f"{verb} {count(len(result.remote_removed), 'object')} from remote "
              f"'{printable(result.remote)}'.")
+        if result.objects_packed:
+            echo(f"Put {count(result.objects_packed, 'small object')} into packs on remote "
+                 f"'{printable(result.remote)}'.")
         if result.packs_merged:
             echo(f"Merged {count(result.packs_merged, 'small pack')} into "
                  f"{result.packs_written} on remote '{printable(result.remote)}'.")
