@@ -238,6 +238,8 @@ class _Engine:
         self.capture = capture or jobs > 1
         self.emit = on_event
         self.mutex = threading.RLock()
+        # Set on Ctrl-C (or any error) in the scheduling thread: no stage starts after it.
+        self.stopping = threading.Event()
         self.entries = dict(project.lock)
         self._lock_dirty = False  # a stage was recorded since mlvc.lock was last written
         self._lock_written = -math.inf
@@ -295,6 +297,7 @@ class _Engine:
                         if result.state == "failed" and not self.keep_going:
                             stop_reason = f"not started: stage '{name}' failed"
             except BaseException:
+                self.stopping.set()  # (first: a stage being prepared must not start now)
                 for fut in running:
                     fut.cancel()
                 raise
@@ -353,6 +356,8 @@ class _Engine:
                     self._record(stage, cur, restored)
                     self.emit(StageEvent(name, "restored", reasons=tuple(why)))
                     return StageResult(name, "restored", tuple(why))
+            if self.stopping.is_set():  # (interrupted: its outputs stay as they are)
+                return StageResult(name, "skipped", tuple(why), "interrupted")
             self._keep_unsaved(stage, entry, cur, [o.path for o in stage.outs if not o.persist])
             self._clear_outs(stage)
             wdir = to_fs(self.repo.root, stage.wdir)
@@ -363,7 +368,7 @@ class _Engine:
         started = time.monotonic()
         output = (lambda line: self.emit(StageEvent(name, "output", line))) if self.capture \
             else None
-        outcome = run_stage(self.repo.root, stage, output)
+        outcome = run_stage(self.repo.root, stage, output, self.stopping)
         seconds = time.monotonic() - started
         if outcome.returncode != 0:
             return StageResult(name, "failed", tuple(why),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +24,22 @@ class RunOutcome:
     failed_cmd: str | None = None
 
 
-def run_stage(root: Path, stage: Stage, output: Callable[[str], None] | None = None
-              ) -> RunOutcome:
+INTERRUPTED = 130  # the exit code of a command not started because of Ctrl-C
+
+
+def run_stage(root: Path, stage: Stage, output: Callable[[str], None] | None = None,
+              stop: threading.Event | None = None) -> RunOutcome:
+    """Run the stage's commands; once ``stop`` is set (Ctrl-C, seen by the thread that
+    schedules stages) none of them starts: a command started just after the interrupt
+    reached the terminal's processes would never get it, and would be waited for."""
     cwd = to_fs(root, stage.wdir)
     # MLVC_REPRO_PID: an mlvc command in the stage's cmd that needs the repository lock,
     # which this process holds, says so at once (see mlvc.lock) instead of waiting forever.
     env = dict(os.environ, MLVC_ROOT=str(root), MLVC_STAGE=stage.name,
                MLVC_REPRO_PID=str(os.getpid()))
     for cmd in stage.cmd:
+        if stop is not None and stop.is_set():
+            return RunOutcome(INTERRUPTED, cmd)
         if output is None:
             proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env)  # noqa: S602
         else:

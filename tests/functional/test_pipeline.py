@@ -1230,3 +1230,32 @@ def test_a_missing_dep_that_a_stage_makes_points_to_that_stage(chain):
     r = chain.run("repro", "-s", "b", "-f", code=1)
     assert "error: stage 'b' failed: dep a.out does not exist" in r.stderr
     assert "hint: stage 'a' makes it: `mlvc repro a`, or `mlvc checkout a.out`" in r.stderr
+
+
+def test_a_stage_prepared_as_repro_is_interrupted_neither_runs_nor_clears_outputs(
+        project, monkeypatch):
+    # The interrupt reaches the thread that schedules stages while another thread prepares
+    # one: that stage must not delete its outputs, nor start its command.
+    from mlvc.ops import repro as repro_mod
+
+    project.gen({"in.txt": "1\n", "mlvc.yaml": yaml.safe_dump({"stages": {"s": {
+        "cmd": "cp in.txt out.txt && echo ran >> runs.log", "deps": ["in.txt"],
+        "outs": ["out.txt"]}}})})
+    project.run("repro")
+    project.gen({"in.txt": "2\n"})
+    real = repro_mod.run_key
+    engines = []
+    real_init = repro_mod._Engine.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        engines.append(self)
+
+    def interrupted_meanwhile(*args):
+        engines[0].stopping.set()
+        return real(*args)
+
+    monkeypatch.setattr(repro_mod._Engine, "__init__", init)
+    monkeypatch.setattr(repro_mod, "run_key", interrupted_meanwhile)
+    project.run("repro", "--no-run-cache", code=1)
+    assert project.read("out.txt") == "1\n" and project.read("runs.log") == "ran\n"
