@@ -312,9 +312,62 @@ def remove_queued(repo: Repo, entries: list[Queued]) -> list[Queued]:
                         hint="wait for it, or stop the `mlvc queue start` running it")
     git_of(repo).delete_refs([e.ref for e in entries])
     for e in entries:
-        for kind in ("json", "log", "running"):
+        for kind in ("json", "log", "running", "killed", "group"):
             _sidecar(repo, e.id, kind).unlink(missing_ok=True)
+        where = repo.tmp_dir / "exps" / e.id
+        if where.exists():  # (left by a run whose process was killed, say)
+            with _worktrees(repo):
+                git_of(repo).remove_worktree(str(where))
     return entries
+
+
+def kill_queued(repo: Repo, entries: list[Queued], grace: float | None = None
+                ) -> list[Queued]:
+    """Stop running entries as Ctrl-C would stop one run (unsaved, its work tree deleted),
+    but record them as failed: the queue does not run them again. One not ended within
+    ``grace`` seconds is killed. Returns them as they ended."""
+    import signal
+
+    grace = STOP_GRACE if grace is None else grace
+    idle = [e for e in entries if e.state != "running"]
+    if idle:
+        raise MlvcError(f"{idle[0].name} ({idle[0].id}) is {idle[0].state}, not running",
+                        hint="`mlvc queue remove` takes an entry off the queue")
+
+    def group(e: Queued) -> int | None:
+        try:
+            return int(_sidecar(repo, e.id, "group").read_text())
+        except (OSError, ValueError):
+            return None
+
+    for e in entries:
+        atomic_write(_sidecar(repo, e.id, "killed"), "")
+        for _ in range(100):  # (a run between its two commands: the next one is coming)
+            if (pgid := group(e)) is not None:
+                try:
+                    os.killpg(pgid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+                break
+            time.sleep(0.05)
+    ended = []
+    for e in entries:
+        for _ in range(int(grace / 0.05) + 1):
+            if (now := _with_state(repo, replace(e, state="queued"))).state != "running":
+                break
+            time.sleep(0.05)
+        else:
+            if (pgid := group(e)) is not None:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for _ in range(200):
+                if (now := _with_state(repo, replace(e, state="queued"))).state != "running":
+                    break
+                time.sleep(0.05)
+        ended.append(now)
+    return ended
 
 
 def log_of(repo: Repo, entry: Queued) -> Path | None:
@@ -447,14 +500,16 @@ class _Runs:
 
 
 def _logged(cmd: list[str], env: dict, log, output: Callable[[str], None] | None,
-            runs: _Runs) -> int:
+            runs: _Runs, group: Path) -> int:
     """Run ``cmd``; its output (stdout and stderr together) goes to ``log`` and, line by
-    line, to ``output``. Returns its exit code (that of Ctrl-C if it did not start)."""
+    line, to ``output``; its process group is named in the file ``group`` while it runs
+    (for ``queue kill``). Returns its exit code (that of Ctrl-C if it did not start)."""
     proc = runs.popen(cmd, stdout=log if output is None else subprocess.PIPE,
                       stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
     if proc is None:
         return INTERRUPTED[0]
     try:
+        atomic_write(group, str(proc.pid))
         if output is not None:
             assert proc.stdout is not None
             for raw in proc.stdout:
@@ -466,6 +521,7 @@ def _logged(cmd: list[str], env: dict, log, output: Callable[[str], None] | None
         runs.wait_or_kill(proc)
         raise
     finally:
+        group.unlink(missing_ok=True)
         runs.done(proc)
 
 
@@ -504,7 +560,8 @@ def run_entry(repo: Repo, entry: Queued, *, output: Callable[[str], None] | None
                 # Data the snapshot's pointer files and lock name, from the shared cache
                 # (what is missing is said in the log; a stage needing it fails there).
                 for args in (("checkout", "-q"), _run_args(entry)):
-                    code = _logged(_mlvc("-C", str(project), *args), env, log, output, runs)
+                    code = _logged(_mlvc("-C", str(project), *args), env, log, output, runs,
+                                   _sidecar(repo, entry.id, "group"))
                     if runs.stopping.is_set() and code != 0:
                         code = INTERRUPTED[0]  # (however it ended once interrupted: queued)
                     if code in INTERRUPTED:
@@ -526,13 +583,18 @@ def _finish(repo: Repo, entry: Queued, code: int) -> Queued:
     """Record how a run ended (exit ``code``) and let go of the entry."""
     made = git_of(repo).resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
     state = "success" if code == 0 and made else "failed"
-    if code in INTERRUPTED:  # (Ctrl-C: it stays queued, for the next start)
+    killed = _sidecar(repo, entry.id, "killed")
+    if killed.exists() and code != 0:  # (`queue kill`: failed, not queued again)
+        state = "failed"
+    elif code in INTERRUPTED:  # (Ctrl-C: it stays queued, for the next start)
         state = "queued"
+    if state == "queued":
         _sidecar(repo, entry.id, "json").unlink(missing_ok=True)
     else:
         atomic_write(_sidecar(repo, entry.id, "json"),
                      json.dumps({"state": state, "returncode": code, "experiment": made,
                                  "finished_at": int(time.time())}))
+    killed.unlink(missing_ok=True)
     _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
     return replace(entry, state=state, returncode=code, experiment=made)
 

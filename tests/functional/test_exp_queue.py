@@ -353,3 +353,22 @@ def test_a_project_config_not_committed_yet_goes_into_the_copy(tmp_path):
     rev = p.git("rev-parse", "refs/mlvc/exps/" + "/".join(
         [(b := p.git("rev-parse", "HEAD").strip())[:2], b[2:], "t"])).strip()
     assert "hardlink" in p.git("show", f"{rev}:.mlvc/config.yaml")
+
+
+def test_kill_stops_one_run_as_failed_and_the_others_go_on(ml, tmp_path):
+    marker = tmp_path / "started"
+    _waiting_stage(ml, marker)
+    ml.run("exp", "run", "--queue", "-n", "k", "-S", "train.lr=0.1,0.2")
+    ml.run("queue", "start", "-d", "-j", "2")
+    _until(lambda: [e["state"] for e in status(ml)] == ["running", "running"])
+    _until(lambda: all((ml.root / ".mlvc/tmp/queue" / f"{e['id']}.group").exists()
+                       for e in status(ml)))
+    [killed] = json.loads(ml.run("queue", "kill", "k-1", "--json").stdout)
+    assert killed["name"] == "k-1" and killed["state"] == "failed"
+    assert [e["state"] for e in status(ml)] == ["failed", "running"]
+    assert not (ml.root / ".mlvc/tmp/exps" / killed["id"]).exists()
+    assert "is failed, not running" in ml.run("queue", "kill", "k-1", code=1).stderr
+    ml.run("queue", "stop")
+    assert [e["state"] for e in status(ml)] == ["failed", "queued"]
+    assert "Nothing is queued" not in ml.run("queue", "remove", "--failed").stdout
+    assert [e["name"] for e in status(ml)] == ["k-2"]

@@ -148,6 +148,24 @@ def queue_stop_cmd(as_json):
          + (f" ({', '.join(map(str, stopped))})." if stopped else "."))
 
 
+@queue_cmd.command("kill")
+@click.argument("names", nargs=-1, required=True, metavar="ID|NAME...")
+@json_option
+def queue_kill_cmd(names, as_json):
+    """Stop running experiments: each ends unsaved, its temporary copy is deleted, and it
+    is recorded as failed (the queue does not run it again; `mlvc queue remove` clears it).
+    The other runs go on."""
+    from mlvc.ops import exp_queue
+
+    with open_repo() as repo:
+        ended = exp_queue.kill_queued(repo, exp_queue.select_queued(repo, list(names)))
+    if as_json:
+        echo_json([e.to_json() for e in ended])
+        return
+    for e in ended:
+        echo(f"Killed experiment '{e.name}' ({e.id}): {e.state}.")
+
+
 @queue_cmd.command("logs")
 @click.argument("name", metavar="ID|NAME")
 @click.option("-f", "--follow", is_flag=True,
