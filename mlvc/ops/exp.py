@@ -304,7 +304,8 @@ def baselines(repo: Repo, exps: list[Experiment], *, all_branches: bool = False,
 
 def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = False,
              num: int = 1, sort_by: str | None = None, descending: bool = False,
-             only_changed: bool = False) -> ExpTable:
+             only_changed: bool = False, keep: str | None = None,
+             drop: str | None = None) -> ExpTable:
     """The workspace, each baseline and its experiments, with their params and metrics."""
     from mlvc.ops.diff import WORKSPACE, show_kinds
     from mlvc.ops.exp_queue import queued
@@ -332,13 +333,32 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
                    {} if kind == "queued" else by_rev["metrics"].get(rev or WORKSPACE, {}))
             for kind, name, rev, base in plan]
     rows = [_as_queued(r, states[r.rev]) if r.kind == "queued" else r for r in rows]
-    columns = _columns(rows)
+    every = _columns(rows)
+    columns = every
     if only_changed:
         columns = [c for c in columns
                    if len({repr(r.value(c)) for r in rows if r.kind != "workspace"}) > 1]
+    if drop or keep:  # (by regular expression, on KEY or FILE:KEY; --keep wins)
+        dropped, kept = _pattern(drop, "--drop"), _pattern(keep, "--keep")
+
+        def named(c: tuple[str, str, str], pattern) -> bool:
+            return pattern is not None and any(
+                pattern.search(n) for n in (c[2], f"{c[1]}:{c[2]}"))
+
+        columns = [c for c in every if (c in columns and not named(c, dropped))
+                   or named(c, kept)]
     if sort_by:
         rows = _sorted(rows, _column_named(columns, sort_by), descending)
     return ExpTable(tuple(rows), tuple(columns), params.warnings + metrics.warnings)
+
+
+def _pattern(text: str | None, option: str) -> re.Pattern | None:
+    if text is None:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise TargetError(f"{option} {text!r} is not a regular expression: {exc}") from None
 
 
 def _as_queued(row: ExpRow, entry) -> ExpRow:

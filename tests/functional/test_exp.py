@@ -136,6 +136,14 @@ def test_show_lists_workspace_baseline_and_experiments_with_values(ml):
     header = text.splitlines()[0].split()
     assert "acc" in header and "train.lr" in header and "train.epochs" not in header
     assert "└── low" in text and "├── high" in text
+    header = ml.run("exp", "show", "--drop", "^train").stdout.splitlines()[0].split()
+    assert "acc" in header and not any(h.startswith("train.") for h in header)
+    header = ml.run("exp", "show", "--drop", ".", "--keep", r"params\.yaml:train\.lr",
+                    ).stdout.splitlines()[0].split()
+    assert header == ["Experiment", "rev", "Created", "train.lr"]
+    header = ml.run("exp", "show", "--only-changed", "--keep", "epochs").stdout.split("\n")[0]
+    assert "train.epochs" in header.split()
+    assert "not a regular expression" in ml.run("exp", "show", "--drop", "(", code=1).stderr
     md = ml.run("exp", "show", "--md").stdout
     assert md.splitlines()[1].startswith("|---|")
     import csv

@@ -224,13 +224,18 @@ def _value(v: object, precision: int | None = None) -> str:
               show_default=True, help="Order of --sort-by.")
 @click.option("--only-changed", is_flag=True,
               help="Only the columns whose values differ between experiments.")
+@click.option("--drop", metavar="REGEX",
+              help="Leave out the columns whose name (KEY or FILE:KEY) matches.")
+@click.option("--keep", metavar="REGEX",
+              help="Show the columns whose name matches, even if --drop or --only-changed "
+                   "would leave them out.")
 @click.option("--precision", type=click.IntRange(1, 17), default=5, show_default=True,
               metavar="N", help="Significant digits of decimal numbers.")
 @click.option("--md", is_flag=True, help="Print a Markdown table.")
 @click.option("--csv", "as_csv", is_flag=True,
               help="Print comma-separated values (full precision; empty when missing).")
 @json_option
-def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_changed,
+def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_changed, drop, keep,
                  precision, md, as_csv, as_json):
     """Show the workspace, HEAD and its experiments, with their metrics and params.
 
@@ -243,7 +248,7 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
     with open_repo() as repo:
         table = exp_show(repo, all_branches=all_branches, all_commits=all_commits, num=num,
                          sort_by=sort_by, descending=sort_order == "desc",
-                         only_changed=only_changed)
+                         only_changed=only_changed, keep=keep, drop=drop)
     warn_all(table.warnings)
     if as_json:
         echo_json(table.to_json())
