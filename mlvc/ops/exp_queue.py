@@ -536,6 +536,7 @@ def run_entry(repo: Repo, entry: Queued, *, output: Callable[[str], None] | None
     project = where / os.path.relpath(repo.root, top)
     log_path = _sidecar(repo, entry.id, "log")
     code = 1
+    before = git.resolve(ref_of(entry.baseline, entry.name))  # (with -f: one to replace)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(log_path, "wb") as log:
@@ -575,16 +576,24 @@ def run_entry(repo: Repo, entry: Queued, *, output: Callable[[str], None] | None
                 with _worktrees(repo):
                     git.remove_worktree(str(where))
         finally:
-            done = _finish(repo, entry, code)
+            done = _finish(repo, entry, code, before)
     return done
 
 
-def _finish(repo: Repo, entry: Queued, code: int) -> Queued:
-    """Record how a run ended (exit ``code``) and let go of the entry."""
-    made = git_of(repo).resolve(ref_of(entry.baseline, entry.name)) if code == 0 else None
-    state = "success" if code == 0 and made else "failed"
+def _finish(repo: Repo, entry: Queued, code: int, before: str | None = None) -> Queued:
+    """Record how a run ended (exit ``code``) and let go of the entry. ``before``: the
+    commit the experiment's ref named when the run started (None: no such ref)."""
+    now = git_of(repo).resolve(ref_of(entry.baseline, entry.name))
+    # Saved by this run: its ref names a commit it did not name before. (An interrupt that
+    # comes after the save, as the run ends, makes the exit code 130: it was saved all the
+    # same, and must not be queued again.)
+    saved = now is not None and (now != before or code == 0)
+    made = now if saved else None
+    state = "success" if saved else "failed"
     killed = _sidecar(repo, entry.id, "killed")
-    if killed.exists() and code != 0:  # (`queue kill`: failed, not queued again)
+    if saved:
+        pass
+    elif killed.exists():  # (`queue kill`: failed, not queued again)
         state = "failed"
     elif code in INTERRUPTED:  # (Ctrl-C: it stays queued, for the next start)
         state = "queued"

@@ -372,3 +372,22 @@ def test_kill_stops_one_run_as_failed_and_the_others_go_on(ml, tmp_path):
     assert [e["state"] for e in status(ml)] == ["failed", "queued"]
     assert "Nothing is queued" not in ml.run("queue", "remove", "--failed").stdout
     assert [e["name"] for e in status(ml)] == ["k-2"]
+
+
+def test_a_run_interrupted_after_its_save_counts_as_saved(ml):
+    # Ctrl-C that lands as the run ends, after its experiment was saved: exit code 130,
+    # but queueing it again would fail on the name taken (found by a soak of the queue).
+    from mlvc.ops import exp_queue
+    from mlvc.repo import Repo
+
+    ml.run("exp", "run", "--queue", "-n", "late")
+    with Repo(ml.root) as repo:
+        [entry] = exp_queue.queued(repo)
+        assert exp_queue._finish(repo, entry, 130).state == "queued"  # (nothing saved)
+        ml.run("exp", "run", "-n", "late")  # (as the run did, just before the interrupt)
+        sha = ml.git("rev-parse", exp_queue.ref_of(entry.baseline, "late")).strip()
+        done = exp_queue._finish(repo, entry, 130, before=None)
+        assert (done.state, done.experiment) == ("success", sha)
+        # A ref that was there before the run (replaced with -f) is not this run's save.
+        assert exp_queue._finish(repo, entry, 130, before=sha).state == "queued"
+    assert [e["state"] for e in status(ml)] == ["queued"]
