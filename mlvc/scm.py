@@ -300,6 +300,9 @@ class Git:
         """Delete a work tree made by :meth:`add_worktree`, and git's record of it."""
         import shutil
 
+        # (unlock: a `worktree add` interrupted part way leaves its work tree locked and
+        # not whole; remove refuses it, and prune keeps a locked one for ever)
+        self._run("worktree", "unlock", path, ok=(0, 128))
         self._run("worktree", "remove", "--force", "--force", path, ok=(0, 128))
         shutil.rmtree(path, ignore_errors=True)
         self._run("worktree", "prune")

@@ -549,6 +549,8 @@ def run_entry(repo: Repo, entry: Queued, *, output: Callable[[str], None] | None
                     git.add_worktree(str(where), entry.baseline, entry.rev)
                 _share_config(repo, project)
             except (MlvcError, OSError) as exc:  # (this run fails; the others go on)
+                if runs.stopping.wait(0.5):  # (Ctrl-C reached git too: queued again)
+                    code = INTERRUPTED[0]
                 said = f"error: could not make the temporary copy: {exc}"
                 log.write(f"{said}\n".encode())
                 if output is not None:
@@ -706,8 +708,8 @@ def stop_workers(repo: Repo, grace: float = 3 * STOP_GRACE) -> list[int]:
 
     stopped = []
     for pid in workers(repo):
-        try:
-            os.killpg(pid, signal.SIGINT)
+        try:  # (the worker alone: it passes the interrupt on to its runs; the git commands
+            os.kill(pid, signal.SIGINT)  # it runs itself are left to finish)
         except ProcessLookupError:
             continue
         stopped.append(pid)

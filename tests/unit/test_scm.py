@@ -71,3 +71,27 @@ def test_ignore_rules_name_the_rule_and_skip_negated_and_tracked_paths(tmp_path)
         "sub/x.mlvc": ".gitignore:3: sub/"}
     assert git.ignored(paths) == ["data.mlvc", "data ü.mlvc", "sub/x.mlvc"]
     assert git.ignore_rules([]) == {}
+
+
+def test_remove_worktree_removes_a_locked_one(tmp_path):
+    # (a `git worktree add` interrupted part way leaves its work tree locked: prune keeps it)
+    import subprocess
+
+    from mlvc.scm import Git
+
+    repo = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "f").write_text("x")
+    subprocess.run(["git", "-C", str(repo), "add", "f"], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=a", "-c", "user.email=a@b",
+                    "commit", "-qm", "c"], check=True)
+    git = Git(repo)
+    sha = git.head()
+    where = str(tmp_path / "wt")
+    git.add_worktree(where, sha, sha)
+    subprocess.run(["git", "-C", str(repo), "worktree", "lock", where], check=True)
+    (tmp_path / "wt" / ".git").unlink()  # (as an add interrupted before writing it leaves it)
+    git.remove_worktree(where)
+    listed = subprocess.run(["git", "-C", str(repo), "worktree", "list", "--porcelain"],
+                            capture_output=True, text=True, check=True).stdout
+    assert listed.count("worktree ") == 1 and not (tmp_path / "wt").exists()
