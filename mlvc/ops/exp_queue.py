@@ -25,8 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlvc.errors import MlvcError, TargetError
@@ -53,7 +52,6 @@ STATES = ("queued", "running", "success", "failed")
 INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
 STOP_GRACE = 10.0  # seconds `queue stop` gives a worker to end its runs, before killing it
 WORKER_LOGS = 5  # logs of detached workers kept (.mlvc/tmp/queue/worker.<pid>.log)
-_WORKTREES = threading.Lock()  # (flock is per open file: threads of one process need this)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +202,8 @@ def queued(repo: Repo) -> list[Queued]:
 
 
 def _with_state(repo: Repo, entry: Queued) -> Queued:
+    """``entry`` as its files say it is now (whatever ``entry.state`` said)."""
+    entry = replace(entry, state="queued", returncode=None, experiment=None)
     running = _sidecar(repo, entry.id, "running")
     try:
         pid = int(running.read_text() or 0)
@@ -340,39 +340,65 @@ def kill_queued(repo: Repo, entries: list[Queued], grace: float | None = None
         except (OSError, ValueError):
             return None
 
+    def stopped(e: Queued) -> bool:
+        return _with_state(repo, e).state != "running"
+
     for e in entries:
         atomic_write(_sidecar(repo, e.id, "killed"), "")
-        for _ in range(100):  # (a run between its two commands: the next one is coming)
-            if (pgid := group(e)) is not None:
-                try:
-                    os.killpg(pgid, signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-                break
-            time.sleep(0.05)
-    ended = []
+        # (a run between its two commands: the next one is coming)
+        if _wait_for(lambda e=e: group(e) is not None, 5):
+            _signal_group(group(e), signal.SIGINT)
     for e in entries:
-        for _ in range(int(grace / 0.05) + 1):
-            if (now := _with_state(repo, replace(e, state="queued"))).state != "running":
-                break
-            time.sleep(0.05)
-        else:
-            if (pgid := group(e)) is not None:
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            for _ in range(200):
-                if (now := _with_state(repo, replace(e, state="queued"))).state != "running":
-                    break
-                time.sleep(0.05)
-        ended.append(now)
-    return ended
+        if not _wait_for(lambda e=e: stopped(e), grace):
+            _signal_group(group(e), signal.SIGKILL)
+            _wait_for(lambda e=e: stopped(e), 10)
+    return [_with_state(repo, e) for e in entries]
+
+
+def _wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``check()`` came true within ``seconds`` (asked every 50 ms)."""
+    for _ in range(int(seconds / 0.05) + 1):
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _signal_group(pgid: int | None, sig: int) -> None:
+    if pgid is not None:
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def log_of(repo: Repo, entry: Queued) -> Path | None:
     path = _sidecar(repo, entry.id, "log")
     return path if path.exists() else None
+
+
+def read_log(repo: Repo, entry: Queued, follow: bool = False) -> Iterator[bytes]:
+    """What ``entry``'s run printed, in chunks; with ``follow``, also what it prints until
+    it ends (a run about to start: its log is waited for a moment). An entry without a log
+    is an error."""
+    def state() -> str:
+        return _with_state(repo, entry).state
+
+    if follow:
+        _wait_for(lambda: log_of(repo, entry) is not None or state() != "queued", 10)
+    log = log_of(repo, entry)
+    if log is None:
+        raise MlvcError(f"'{entry.name}' ({entry.id}) is {state()}: it has no log yet")
+    with open(log, "rb") as f:
+        while True:
+            if chunk := f.read():
+                yield chunk
+            elif not follow or state() != "running":
+                if chunk := f.read():  # (what it wrote as it ended)
+                    yield chunk
+                return
+            else:
+                time.sleep(0.2)
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -381,13 +407,12 @@ def log_of(repo: Repo, entry: Queued) -> Path | None:
 class RunEvent:
     kind: str  # start | done
     entry: Queued
-    log: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StartResult:
     ran: tuple[Queued, ...] = ()  # each with its final state
-    experiments: tuple[Experiment, ...] = field(default=())
+    experiments: tuple[Experiment, ...] = ()
 
     @property
     def failed(self) -> list[Queued]:
@@ -485,10 +510,7 @@ class _Runs:
 
     def _signal(self, sig: int) -> None:
         for proc in self._procs:
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _signal_group(proc.pid, sig)
 
     def wait_or_kill(self, proc: subprocess.Popen) -> int:
         """``proc``'s exit code, once it ended: within ``grace`` seconds, or killed."""
@@ -610,21 +632,13 @@ def _finish(repo: Repo, entry: Queued, code: int, before: str | None = None) -> 
     return replace(entry, state=state, returncode=code, experiment=made)
 
 
-@contextmanager
-def _worktrees(repo: Repo) -> Iterator[None]:
+def _worktrees(repo: Repo):
     """Held while adding or removing a work tree: git's `worktree prune` (run by a removal)
     deletes the records of a work tree being added at that moment, by this process's other
     runs or by another `mlvc queue start`."""
-    import fcntl
+    from mlvc.lock import repo_lock
 
-    path = repo.tmp_dir / "exps.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _WORKTREES, open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return repo_lock(repo.tmp_dir / "exps.lock")
 
 
 def _share_config(repo: Repo, project: Path) -> None:
@@ -714,23 +728,12 @@ def stop_workers(repo: Repo, grace: float = 3 * STOP_GRACE) -> list[int]:
             continue
         stopped.append(pid)
     for pid in stopped:  # (until each has cleaned up: a later `queue start` finds it so)
-        if not _ended(pid, grace):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _ended(pid, 10)
+        if not _wait_for(lambda pid=pid: not _leads_its_group(pid), grace):
+            _signal_group(pid, signal.SIGKILL)
+            _wait_for(lambda pid=pid: not _leads_its_group(pid), 10)
             _requeue_runs_of(repo, pid)
         _worker_file(repo, pid).unlink(missing_ok=True)
     return stopped
-
-
-def _ended(pid: int, seconds: float) -> bool:
-    for _ in range(int(seconds / 0.05) + 1):
-        if not _leads_its_group(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _requeue_runs_of(repo: Repo, pid: int) -> None:
@@ -766,7 +769,7 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
         if runs.stopping.is_set() or not _claim(repo, entry):
             return
         try:
-            on_event(RunEvent("start", entry, _sidecar(repo, entry.id, "log")))
+            on_event(RunEvent("start", entry))
         except BaseException:
             _sidecar(repo, entry.id, "running").unlink(missing_ok=True)
             raise
@@ -777,7 +780,7 @@ def start(repo: Repo, entries: list[Queued] | None = None, *, jobs: int = 1,
             raise
         with lock:
             ran.append(done)
-        on_event(RunEvent("done", done, _sidecar(repo, entry.id, "log")))
+        on_event(RunEvent("done", done))
 
     if jobs <= 1 or len(todo) <= 1:
         for entry in todo:

@@ -132,19 +132,15 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
 
 
 def _local_copies(repo: Repo, oids: set[str]) -> list[tuple[str, str, int]]:
-    """``(oid, path, size)`` of the cache's copies of ``oids`` that are small enough for a
-    pack (what the cache lacks is left as it is on the remote)."""
-    from mlvc.remote.packs import PACK_OBJECT_MAX
-
+    """``(oid, path, size)`` of the cache's copies of ``oids`` (what the cache lacks is left
+    as it is on the remote; which are small enough for a pack, the remote decides)."""
     found = []
     for oid in sorted(oids):
         path = repo.cache.path_str(oid)
         try:
-            size = os.stat(path).st_size
+            found.append((oid, path, os.stat(path).st_size))
         except OSError:
             continue
-        if size <= PACK_OBJECT_MAX:
-            found.append((oid, path, size))
     return found
 
 

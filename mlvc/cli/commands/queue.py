@@ -173,36 +173,13 @@ def queue_kill_cmd(names, as_json):
                    "stops following, not the run).")
 def queue_logs_cmd(name, follow):
     """Print what a queued experiment's run printed (its commands' output included)."""
-    import time
-
     from mlvc.ops import exp_queue
 
     with open_repo() as repo:
         entry = exp_queue.select_queued(repo, [name])[0]
-        if follow:  # (a run about to start: its log appears in a moment)
-            for _ in range(100):
-                if exp_queue.log_of(repo, entry) is not None or entry.state != "queued":
-                    break
-                time.sleep(0.1)
-                entry = exp_queue.select_queued(repo, [entry.id])[0]
-        log = exp_queue.log_of(repo, entry)
-        if log is None:
-            raise click.ClickException(f"'{entry.name}' ({entry.id}) is {entry.state}: it has "
-                                       "no log yet")
-        with open(log, "rb") as f:
-            while True:
-                chunk = f.read()
-                if chunk:
-                    sys.stdout.write(printable(chunk.decode("utf-8", "replace")))
-                    sys.stdout.flush()
-                    continue
-                if not follow or exp_queue.select_queued(repo, [entry.id])[0].state != \
-                        "running":
-                    if not (chunk := f.read()):  # (what it wrote as it ended)
-                        break
-                    sys.stdout.write(printable(chunk.decode("utf-8", "replace")))
-                    break
-                time.sleep(0.2)
+        for chunk in exp_queue.read_log(repo, entry, follow):
+            sys.stdout.write(printable(chunk.decode("utf-8", "replace")))
+            sys.stdout.flush()
 
 
 @queue_cmd.command("remove")
