@@ -36,6 +36,7 @@ from mlvc.pipeline.params import flatten, parse_params
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten as flatten_tree
+from mlvc.workspace.ignore import IGNORE_FILE, IgnoreRules
 from mlvc.workspace.pointer import Out
 
 WORKSPACE = "workspace"
@@ -265,10 +266,24 @@ class SideView:
         if text is None:
             return None
         try:
-            return parse_pipeline(text, self.repo.root, self.where(PIPELINE_FILE))
+            return parse_pipeline(text, self.repo.root, self.where(PIPELINE_FILE),
+                                  None if self.side.sha is None else self._params_doc)
         except MlvcError as exc:  # (an old revision's pipeline may not load today)
             self.warnings.append(f"{exc.message} (its params, metrics and stages are left out)")
             return None
+
+    def _params_doc(self, path: RelPath) -> dict | None:
+        """A params file of this revision, parsed (for its pipeline's ``vars``)."""
+        text = self.text(path)
+        return None if text is None else parse_params(text, self.where(path))
+
+    @cached_property
+    def ignore(self) -> IgnoreRules:
+        """The ``.mlvcignore`` rules of this side: a revision's own files, not today's."""
+        if self.side.sha is None:
+            return self.repo.ignore
+        return IgnoreRules(self.repo.root, reader=lambda folder: self.text(
+            f"{folder}/{IGNORE_FILE}" if folder else IGNORE_FILE))
 
     @cached_property
     def outputs(self) -> dict[RelPath, tuple[RelPath, Out]]:
@@ -296,7 +311,7 @@ class SideView:
 
         for path, out in revision_outs(self.repo, self.side.sha, self.side.name, {},
                                        self.warnings, locks=False):
-            if not self.repo.ignore.is_ignored(path):
+            if not self.ignore.is_ignored(path):
                 found[out.path] = (path, out)
         return found
 

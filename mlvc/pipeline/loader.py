@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from mlvc.errors import FormatError, PathError
@@ -25,6 +26,7 @@ from mlvc.pipeline.params import read_params
 from mlvc.workspace.gitignore import unignorable
 from mlvc.yamlio import parse_yaml
 
+ParamsReader = Callable[[RelPath], "dict | None"]  # a params file's document; None: no such file
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 KEY_RE = re.compile(r"^[^\s/:@]+$")  # the part after '@' of an expanded stage
 VAR_RE = re.compile(r"(\\)?\$\{\s*([^}]*?)\s*\}")
@@ -62,7 +64,11 @@ def load_pipeline(root: Path) -> Pipeline:
     return parse_pipeline(text, root)
 
 
-def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE) -> Pipeline:
+def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE,
+                   params: ParamsReader | None = None) -> Pipeline:
+    """The pipeline ``text`` defines. ``params`` reads the params files that ``vars`` (and the
+    default ``params.yaml``) name: the workspace's by default; a revision's pipeline must
+    read that revision's (see :class:`mlvc.ops.diff.SideView`)."""
     bad = _Bad(origin)
     doc = parse_yaml(text, origin)
     if doc is None:
@@ -72,7 +78,7 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE) -> Pipeli
     unknown = set(doc) - {"stages", "vars"}
     if unknown:
         raise bad(f"unknown top-level keys {sorted(unknown)} (expected 'stages' and 'vars')")
-    context = _global_vars(doc.get("vars"), root, bad)
+    context = _global_vars(doc.get("vars"), params or _workspace_params(root), bad)
     raw_stages = doc.get("stages") or {}
     if not isinstance(raw_stages, dict):
         raise bad("'stages' must be a mapping of stage name to stage")
@@ -91,9 +97,17 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE) -> Pipeli
 # -- vars and interpolation ----------------------------------------------------------------
 
 
-def _global_vars(raw: object, root: Path, bad: _Bad) -> dict:
+def _workspace_params(root: Path) -> ParamsReader:
+    def read(path: RelPath) -> dict | None:
+        if path == DEFAULT_PARAMS and not to_fs(root, path).is_file():
+            return None  # (a folder of that name is not the default params file)
+        return read_params(root, path)
+    return read
+
+
+def _global_vars(raw: object, read: ParamsReader, bad: _Bad) -> dict:
     context: dict = {}
-    default = read_params(root, DEFAULT_PARAMS) if to_fs(root, DEFAULT_PARAMS).is_file() else None
+    default = read(DEFAULT_PARAMS)
     if default:
         context.update(default)
     if raw is None:
@@ -109,7 +123,7 @@ def _global_vars(raw: object, root: Path, bad: _Bad) -> dict:
                 path = normalize_rel(file, origin=f"vars[{i}]")
             except PathError as exc:
                 raise bad(exc.message, f"vars[{i}]") from None
-            doc = read_params(root, path)
+            doc = read(path)
             if doc is None:
                 raise bad(f"{path} does not exist", f"vars[{i}]")
             if keys:

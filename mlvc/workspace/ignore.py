@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,8 +23,13 @@ IGNORE_FILE = ".mlvcignore"
 
 
 class IgnoreRules:
-    def __init__(self, root: Path) -> None:
+    """The rules of the workspace's rule files; with ``reader`` (folder -> the text of its
+    rule file, or None), of other ones: a git revision's."""
+
+    def __init__(self, root: Path, reader: Callable[[RelPath], str | None] | None = None
+                 ) -> None:
         self.root = root
+        self._reader = reader
         self._specs: dict[RelPath, pathspec.PathSpec | None] = {}
         self._active: dict[RelPath, list[tuple[RelPath, pathspec.PathSpec]]] = {}
 
@@ -42,6 +47,8 @@ class IgnoreRules:
         project: one leading out is refused, as a tracked symlink leading out is (git, for
         its part, does not follow a symlinked ``.gitignore`` at all).
         """
+        if self._reader is not None:
+            return self._reader(folder)
         fs = str(to_fs(self.root, folder) / IGNORE_FILE)
         shown = f"{folder}/{IGNORE_FILE}" if folder else IGNORE_FILE
         try:

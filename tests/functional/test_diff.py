@@ -391,3 +391,61 @@ def test_an_old_revision_whose_lock_does_not_parse_is_left_out_with_a_warning(pr
     r = project.run("diff", "HEAD", "--json")
     assert "warning: HEAD:mlvc.lock" in r.stderr and "left out" in r.stderr
     assert json.loads(r.stdout)["data"][0]["modified"] == ["d/a"]
+
+
+def test_a_revisions_pipeline_takes_its_vars_from_that_revision(project):
+    # The metrics file's folder is a var of params.yaml and moved between the commits; the
+    # old commit's metrics are where its own params put them, not where today's do.
+    write = (f"{sys.executable} -c \"import json, os, sys; os.makedirs(sys.argv[1], "
+             "exist_ok=True); json.dump({'acc': float(sys.argv[2])}, "
+             "open(sys.argv[1] + '/m.json', 'w'))\"")
+    stage = {"cmd": write + " ${out} ${score}",
+             "metrics": [{"${out}/m.json": {"cache": False}}]}
+    project.gen({"params.yaml": "out: first\nscore: 0.5\n",
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"eval": stage}})})
+    project.run("repro")
+    project.commit_all("v1")
+    project.gen({"params.yaml": "out: second\nscore: 0.75\n"})
+    (project.root / "first/m.json").unlink()
+    project.run("repro")
+    project.commit_all("v2")
+
+    shown = json.loads(project.run("metrics", "show", "HEAD~1", "HEAD", "--json").stdout)
+    assert shown == {"HEAD~1": {"first/m.json": {"acc": 0.5}},
+                     "HEAD": {"second/m.json": {"acc": 0.75}}}
+    doc = diff_json(project, "HEAD~1", "HEAD")
+    assert {(m["file"], m["old"], m["new"]) for m in doc["metrics"]} == {
+        ("first/m.json", 0.5, None), ("second/m.json", None, 0.75)}
+    assert doc["warnings"] == []
+
+    # A vars file that the workspace no longer has still serves the revision that had it.
+    project.gen({"conf.yaml": "out: third\nscore: 0.25\n",
+                 "mlvc.yaml": yaml.safe_dump({"vars": ["conf.yaml"],
+                                              "stages": {"eval": stage}})})
+    project.run("repro")
+    project.commit_all("v3")
+    project.git("rm", "-q", "conf.yaml")
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"eval": stage}})})
+    project.commit_all("v4")
+    shown = json.loads(project.run("metrics", "show", "HEAD~1", "--json").stdout)
+    assert shown == {"HEAD~1": {"third/m.json": {"acc": 0.25}}}
+
+
+def test_a_revisions_mlvcignore_decides_which_of_its_pointers_count(project):
+    # v1 tracks two pointer files; v2 hides one of them with .mlvcignore. Comparing v1 with
+    # v2 tells the hidden one as gone, and v1 alone (`ls --rev`) still lists both.
+    project.gen({"a.txt": "a\n", "b.txt": "b\n"})
+    project.run("add", "a.txt", "b.txt")
+    project.commit_all("v1")
+    project.gen({".mlvcignore": "b.txt.mlvc\n"})
+    project.commit_all("v2")
+
+    def listed(rev: str) -> set[str]:
+        doc = json.loads(project.run("ls", "--rev", rev, "--json").stdout)
+        return {e["path"] for e in doc["entries"]}
+
+    assert listed("HEAD~1") == {"a.txt", "b.txt"}
+    assert listed("HEAD") == {"a.txt"}
+    doc = diff_json(project, "HEAD~1", "HEAD")
+    assert [(d["path"], d["deleted"], d["new_oid"]) for d in doc["data"]] == [
+        ("b.txt", ["b.txt"], None)]
