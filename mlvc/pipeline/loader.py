@@ -19,6 +19,7 @@ from mlvc.pipeline.model import (
     Dep,
     ParamRef,
     Pipeline,
+    PlotProps,
     Stage,
     StageOut,
 )
@@ -285,7 +286,8 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
             if any(o.path == path for o in outs):
                 raise bad(f"'{path}' is listed twice", field)
             outs.append(StageOut(path, kind, options.get("cache", True),
-                                 options.get("persist", False)))
+                                 options.get("persist", False),
+                                 _plot_props(options, bad, field) if kind == "plots" else None))
 
     flags = {}
     for flag in ("frozen", "always_changed"):
@@ -297,6 +299,25 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
     if desc is not None and not isinstance(desc, str):
         raise bad("must be text", "desc")
     return Stage(name, cmds, wdir, deps, params, tuple(outs), desc=desc, **flags)
+
+
+def _plot_props(options: dict, bad: _Bad, field: str) -> PlotProps:
+    """A plot's drawing options (``template``, ``x``, ``y``, labels, ``title``, ``header``)."""
+    from mlvc.plots.vega import TEMPLATES
+
+    texts = {}
+    for key in ("template", "x", "y", "x_label", "y_label", "title"):
+        value = options.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise bad(f"'{key}' must be text", field)
+        texts[key] = value
+    if texts["template"] is not None and texts["template"] not in TEMPLATES:
+        raise bad(f"unknown template '{texts['template']}' (known: {', '.join(TEMPLATES)})",
+                  field)
+    header = options.get("header", True)
+    if not isinstance(header, bool):
+        raise bad("'header' must be true or false", field)
+    return PlotProps(**texts, header=header)
 
 
 def _list(body: dict, key: str, bad: _Bad) -> list:

@@ -6,7 +6,7 @@ Every path here is a project path (see :mod:`mlvc.paths`): the loader resolves w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from mlvc.paths import RelPath, is_within
 from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE  # noqa: F401 - known here too
@@ -29,11 +29,32 @@ class ParamRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PlotProps:
+    """How to draw a plot: ``mlvc.yaml``'s options of a ``plots:`` output."""
+
+    template: str | None = None
+    x: str | None = None
+    y: str | None = None
+    x_label: str | None = None
+    y_label: str | None = None
+    title: str | None = None
+    header: bool = True
+
+    def merged(self, over: PlotProps) -> PlotProps:
+        """These props with each one that ``over`` sets (differs from the default) taken
+        from it."""
+        default = PlotProps()
+        return replace(self, **{f.name: getattr(over, f.name) for f in fields(over)
+                                if getattr(over, f.name) != getattr(default, f.name)})
+
+
+@dataclass(frozen=True, slots=True)
 class StageOut:
     path: RelPath
     kind: str = "outs"  # "outs" | "metrics" | "plots"
     cache: bool = True
     persist: bool = False
+    plot: PlotProps | None = None  # how to draw it (plots only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,100 @@
+"""``mlvc plots``: draw the plot files of the workspace (``show``) or of several revisions at
+once (``diff``) into one HTML page, or print their Vega-Lite specs (``--json``)."""
+
+from __future__ import annotations
+
+import click
+
+from mlvc.cli.render import echo, echo_json, json_option, open_repo, progress, settings, warn_all
+
+
+@click.group("plots")
+def plots_cmd():
+    """Draw plot files (CSV, TSV, JSON, YAML; images) of the workspace or of revisions."""
+
+
+def _drawing_options(f):
+    """The options shared by `plots show` and `plots diff`."""
+    from mlvc.plots.vega import TEMPLATES
+
+    options = [
+        click.option("-o", "--out", "out", metavar="DIR", default=None,
+                     help="Folder to write index.html into (default: mlvc_plots)."),
+        click.option("--open", "open_", is_flag=True, help="Open the page in a browser."),
+        click.option("-t", "--template", type=click.Choice(TEMPLATES), default=None,
+                     help="Chart kind, for every plot (default: each plot's, else linear)."),
+        click.option("-x", "x", metavar="FIELD", help="Field for the x axis (default: the "
+                     "row number, `step`)."),
+        click.option("-y", "y", metavar="FIELD", help="Field for the y axis (default: the "
+                     "last field)."),
+        click.option("--x-label", metavar="TEXT", help="Title of the x axis."),
+        click.option("--y-label", metavar="TEXT", help="Title of the y axis."),
+        click.option("--title", metavar="TEXT", help="Title of the charts."),
+        click.option("--no-header", is_flag=True,
+                     help="CSV/TSV files have no header row (fields are named 0, 1, …)."),
+        json_option,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@plots_cmd.command("show")
+@click.argument("targets", nargs=-1, metavar="[TARGETS]...")
+@_drawing_options
+def plots_show_cmd(targets, **kw):
+    """Draw the plots of the workspace: the `plots:` outputs of mlvc.yaml's stages, or the
+    files and folders TARGETS (any plot file, declared or not).
+
+    Each CSV, TSV, JSON or YAML file becomes a chart (Vega-Lite, drawn to SVG; the options
+    of its `plots:` entry choose the template, the fields and the titles), each image is
+    shown as it is. The page, `mlvc_plots/index.html`, needs nothing else to open.
+    With --json the Vega-Lite specs (data included) are printed instead.
+    """
+    _run([None], list(targets), **kw)
+
+
+@plots_cmd.command("diff")
+@click.argument("revisions", nargs=-1, metavar="[REVISIONS]...")
+@click.option("--targets", "targets", multiple=True, metavar="PATH",
+              help="Only the plots at or inside PATH (repeatable).")
+@_drawing_options
+def plots_diff_cmd(revisions, targets, **kw):
+    """Draw the plots of several revisions together, one colour each: with no REVISIONS,
+    HEAD and the workspace; with one, it and the workspace; with more, those
+    (`workspace` names the workspace).
+
+    A revision's plot files are read from git, or from the cache for cached outputs (`mlvc
+    fetch` gets those of other revisions first). Options as for `mlvc plots show`.
+    """
+    from mlvc.ops.plots import diff_revisions
+
+    _run(diff_revisions(list(revisions)), list(targets), **kw)
+
+
+def _run(revs, targets, out, open_, template, x, y, x_label, y_label, title, no_header,
+         as_json) -> None:
+    from pathlib import Path
+
+    from mlvc.ops.plots import DEFAULT_OUT, collect, write_html
+    from mlvc.pipeline.model import PlotProps
+
+    s = settings()
+    props = PlotProps(template, x, y, x_label, y_label, title, header=not no_header)
+    with open_repo() as repo:
+        result = collect(repo, revs, targets, props, cwd=s.cwd)
+        index = None
+        if not as_json or out is not None:
+            folder = Path(out) if out is not None else Path(DEFAULT_OUT)
+            index = write_html(result, folder if folder.is_absolute() else s.cwd / folder,
+                               progress=progress())
+    warn_all(result.warnings)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        echo(f"{len(result.plots)} plot{'s' if len(result.plots) != 1 else ''} of "
+             f"{', '.join(r.label for r in result.revisions)}: {index.as_uri()}")
+    if open_ and index is not None:
+        import webbrowser
+
+        webbrowser.open(index.as_uri())

@@ -1,0 +1,240 @@
+"""``mlvc plots show`` and ``plots diff``: the plot files of the workspace or of git revisions,
+as Vega-Lite charts (one per file, every revision's rows in it) and images, and the HTML
+page that draws them.
+
+Which files: the ``plots:`` outputs of the stages of each revision's ``mlvc.yaml`` (a folder
+stands for the plot files inside it), or the files and folders named as targets (any file
+of the project, declared or not). A revision's file is read as :mod:`mlvc.ops.diff` reads
+its metrics: from git, or for a cached output from the cache, by the oid its lock or
+pointer file records (its bytes checked against that oid).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, PathError, TargetError
+from mlvc.fsutil import atomic_write
+from mlvc.objects.oid import hash_bytes
+from mlvc.ops.diff import WORKSPACE, Side, SideView, TreeReader, side_of
+from mlvc.ops.ls import entry_at
+from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
+from mlvc.pipeline.model import PlotProps
+from mlvc.plots.data import image_type, is_plot_file, parse_rows
+from mlvc.plots.model import Image, Plot
+from mlvc.plots.vega import build_spec
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.workspace.compare import flatten as flatten_tree
+
+DEFAULT_OUT = "mlvc_plots"
+
+
+@dataclass(frozen=True, slots=True)
+class PlotsResult:
+    revisions: tuple[Side, ...]
+    plots: tuple[Plot, ...]
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"revisions": [s.to_json() for s in self.revisions],
+                "plots": [p.to_json() for p in self.plots]}
+
+
+def diff_revisions(revs: list[str]) -> list[str | None]:
+    """The revisions ``plots diff`` compares, as DVC's: none given, HEAD and the workspace;
+    one, it and the workspace; more, those (``workspace`` names the workspace)."""
+    named: list[str | None] = [None if r == WORKSPACE else r for r in revs]
+    if len(named) == 0:
+        named = ["HEAD"]
+    if len(named) == 1:
+        named.append(None)
+    return list(dict.fromkeys(named))
+
+
+def collect(repo: Repo, revs: list[str | None] | None = None,
+            targets: list[str] | None = None, props: PlotProps | None = None, *,
+            cwd: Path | None = None) -> PlotsResult:
+    """The plots of each of ``revs`` (None: the workspace; default: the workspace alone),
+    restricted to ``targets``; ``props`` override what mlvc.yaml says of each."""
+    props = props or PlotProps()
+    sides = tuple(side_of(repo, r) for r in (revs or [None]))
+    views = [SideView(repo, s) for s in sides]
+    wanted = [_target(repo, t, cwd) for t in targets] if targets else None
+    declared = _declared(views, wanted)
+    warnings: list[str] = []
+    trees = TreeReader(repo)
+    # plot file -> its props and (revision, bytes) of each revision that has it
+    found: dict[RelPath, tuple[PlotProps, list[tuple[str, bytes]]]] = {}
+    seen: set[RelPath] = set()
+    for view in views:
+        for path, plot_props in declared.items():
+            try:
+                files = _files(repo, view, trees, path)
+            except MlvcError as exc:
+                warnings.append(f"{view.side.name}: {exc.message}")
+                seen.add(path)
+                continue
+            if files:
+                seen.add(path)
+            for file, read in files:
+                try:
+                    data = read()
+                except MlvcError as exc:
+                    warnings.append(f"{view.side.name}: {exc.message}")
+                    continue
+                found.setdefault(file, (plot_props, []))[1].append((view.side.name, data))
+        warnings += view.warnings
+    where = "the workspace" if sides == (Side(WORKSPACE),) else ", ".join(s.name for s in sides)
+    for path in declared.keys() - seen:
+        warnings.append(f"{path}: no plot file there in {where}"
+                        + (" (`mlvc repro` writes it)" if sides[-1].sha is None else ""))
+    plots = []
+    for file, (plot_props, data) in sorted(found.items()):
+        plot = _plot(file, plot_props.merged(props), data, warnings)
+        if plot is not None:
+            plots.append(plot)
+    if not plots and not warnings:
+        raise TargetError(f"no plots in {where}" + (" at the targets" if targets else ""),
+                          hint="declare them under a stage's `plots:` in mlvc.yaml "
+                               "(`mlvc stage add --plots FILE`), or name the files: "
+                               "`mlvc plots show FILE`")
+    return PlotsResult(sides, tuple(plots), tuple(warnings))
+
+
+def write_html(result: PlotsResult, out: Path, title: str = "mlvc plots",
+               progress: Progress = NULL_PROGRESS,
+               draw: Callable[[dict], str] | None = None) -> Path:
+    """Draw ``result`` into ``out/index.html`` (written atomically); its path."""
+    from mlvc.plots.html import render, svg_renderer
+
+    draw = draw or svg_renderer()  # (before anything is written: it may be missing)
+    with progress.phase("Drawing plots", total=len(result.plots), unit="plot") as advance:
+        page = render(result.plots, title, draw, advance)
+    out.mkdir(parents=True, exist_ok=True)
+    index = out / "index.html"
+    atomic_write(index, page.encode("utf-8"))
+    return index
+
+
+# -- which plots ----------------------------------------------------------------------------
+
+def _target(repo: Repo, arg: str, cwd: Path | None) -> RelPath:
+    try:
+        return from_user(repo.root, arg, cwd)
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+
+
+def _declared(views: list[SideView], targets: list[RelPath] | None
+              ) -> dict[RelPath, PlotProps]:
+    """Plot path -> its props, of every side's stages (the first side that declares it
+    decides its props); restricted to ``targets``, to which the others are added."""
+    declared: dict[RelPath, PlotProps] = {}
+    for view in reversed(views):  # (the newest side's props win)
+        for stage in view.pipeline or ():
+            for out in stage.outs:
+                if out.kind == "plots":
+                    declared.setdefault(out.path, out.plot or PlotProps())
+    if targets is None:
+        return declared
+    chosen = {p: pp for p, pp in declared.items()
+              if any(is_within(p, t) for t in targets)}
+    for t in targets:
+        if not any(is_within(t, p) for p in chosen):
+            inside = next((pp for p, pp in declared.items() if is_within(t, p)), PlotProps())
+            chosen[t] = inside
+    return chosen
+
+
+# -- reading a side's files -----------------------------------------------------------------
+
+Reader = Callable[[], bytes]
+
+
+def _files(repo: Repo, view: SideView, trees: TreeReader, path: RelPath
+           ) -> list[tuple[RelPath, Reader]]:
+    """The plot files at or inside ``path`` on this side, each with how to read it."""
+    if view.side.sha is None:
+        return _workspace_files(repo, path)
+    held = view.holding(path)
+    if held is not None:
+        entry = entry_at(trees, held[1], path)
+        if entry.type == "file":
+            return [(path, _cached(repo, path, entry.oid))]
+        from mlvc.workspace.pointer import Out
+
+        recorded = flatten_tree(trees, Out(path, entry.oid, "dir", entry.size))
+        return [(f, _cached(repo, f, want.oid)) for f, want in sorted(recorded.files.items())
+                if is_plot_file(f)]
+    data = view.read(path)
+    if data is not None:
+        return [(path, lambda: data)]
+    prefix = path + "/"
+    return [(f, (lambda blob=blob: repo.scm.read_blob(blob)))  # type: ignore[misc, union-attr]
+            for f, blob in repo.scm.files_at(view.side.sha, "")  # type: ignore[union-attr]
+            if f.startswith(prefix) and is_plot_file(f)]
+
+
+def _workspace_files(repo: Repo, path: RelPath) -> list[tuple[RelPath, Reader]]:
+    fs = to_fs(repo.root, path)
+    if fs.is_file():
+        return [(path, lambda: _read_file(repo, path))]
+    if not fs.is_dir():
+        return []
+    check_inside(repo.root, path)
+    found = []
+    for folder, dirs, names in os.walk(fs):
+        rel = Path(folder).relative_to(repo.root).as_posix()
+        dirs[:] = sorted(d for d in dirs if not repo.ignore.is_ignored(f"{rel}/{d}", True))
+        for name in sorted(names):
+            file = f"{rel}/{name}"
+            if is_plot_file(file) and not repo.ignore.is_ignored(file):
+                found.append((file, lambda file=file: _read_file(repo, file)))
+    return found
+
+
+def _read_file(repo: Repo, path: RelPath) -> bytes:
+    check_inside(repo.root, path)  # (a symlink leading out is never read)
+    return to_fs(repo.root, path).read_bytes()
+
+
+def _cached(repo: Repo, path: RelPath, oid: str) -> Reader:
+    def read() -> bytes:
+        if not repo.cache.exists(oid):
+            raise ObjectMissingError(f"{path}: object {oid} is not in the cache",
+                            hint="`mlvc fetch` with that revision (or -a/-T/-A) gets it")
+        data = repo.cache.read_bytes(oid)
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid, f"{path}: object {oid} is corrupt in the cache",
+                            hint="`mlvc verify` sets it aside; `mlvc fetch` gets it again")
+        return data
+    return read
+
+
+# -- drawing --------------------------------------------------------------------------------
+
+def _plot(file: RelPath, props: PlotProps, data: list[tuple[str, bytes]],
+          warnings: list[str]) -> Plot | None:
+    revs = tuple(rev for rev, _ in data)
+    mime = image_type(file)
+    if mime is not None:
+        return Plot(file, revs, images=tuple(Image(rev, mime, b) for rev, b in data))
+    rows = []
+    for rev, raw in data:
+        try:
+            rows.append((rev, parse_rows(raw, file if len(data) == 1 else f"{rev}:{file}",
+                                         props.header)))
+        except MlvcError as exc:
+            warnings.append(f"{exc.message} (left out)")
+    if not rows:
+        return None
+    try:
+        spec = build_spec(file, props, rows)
+    except MlvcError as exc:
+        warnings.append(f"{exc.message} (left out)")
+        return None
+    return Plot(file, tuple(rev for rev, _ in rows), spec=spec)
