@@ -75,7 +75,7 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
             try:
                 files = _files(repo, view, trees, path)
             except MlvcError as exc:
-                warnings.append(f"{view.side.name}: {exc.message}")
+                warnings.append(f"{view.side.name}: {_told(exc)}")
                 seen.add(path)
                 continue
             if files:
@@ -84,7 +84,7 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
                 try:
                     data = read()
                 except MlvcError as exc:
-                    warnings.append(f"{view.side.name}: {exc.message}")
+                    warnings.append(f"{view.side.name}: {_told(exc)}")
                     continue
                 found.setdefault(file, (plot_props, []))[1].append((view.side.name, data))
         warnings += view.warnings
@@ -97,7 +97,10 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
         plot = _plot(file, plot_props.merged(props), data, warnings)
         if plot is not None:
             plots.append(plot)
-    if not plots and not warnings:
+    if not plots and warnings:
+        raise TargetError("nothing to draw: " + "; ".join(warnings[:3])
+                          + (f" (and {len(warnings) - 3} more)" if len(warnings) > 3 else ""))
+    if not plots:
         raise TargetError(f"no plots in {where}" + (" at the targets" if targets else ""),
                           hint="declare them under a stage's `plots:` in mlvc.yaml "
                                "(`mlvc stage add --plots FILE`), or name the files: "
@@ -118,6 +121,10 @@ def write_html(result: PlotsResult, out: Path, title: str = "mlvc plots",
     index = out / "index.html"
     atomic_write(index, page.encode("utf-8"))
     return index
+
+
+def _told(exc: MlvcError) -> str:
+    return exc.message + (f" ({exc.hint})" if exc.hint else "")
 
 
 # -- which plots ----------------------------------------------------------------------------
@@ -206,7 +213,7 @@ def _cached(repo: Repo, path: RelPath, oid: str) -> Reader:
     def read() -> bytes:
         if not repo.cache.exists(oid):
             raise ObjectMissingError(f"{path}: object {oid} is not in the cache",
-                            hint="`mlvc fetch` with that revision (or -a/-T/-A) gets it")
+                            hint="`mlvc fetch -a` (or -T, -A) gets other revisions' objects")
         data = repo.cache.read_bytes(oid)
         if hash_bytes(data) != oid:
             raise CorruptObjectError(oid, f"{path}: object {oid} is corrupt in the cache",

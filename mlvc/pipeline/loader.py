@@ -24,6 +24,7 @@ from mlvc.pipeline.model import (
     StageOut,
 )
 from mlvc.pipeline.params import read_params
+from mlvc.plots import TEMPLATES
 from mlvc.workspace.gitignore import unignorable
 from mlvc.yamlio import parse_yaml
 
@@ -303,8 +304,6 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
 
 def _plot_props(options: dict, bad: _Bad, field: str) -> PlotProps:
     """A plot's drawing options (``template``, ``x``, ``y``, labels, ``title``, ``header``)."""
-    from mlvc.plots.vega import TEMPLATES
-
     texts = {}
     for key in ("template", "x", "y", "x_label", "y_label", "title"):
         value = options.get(key)

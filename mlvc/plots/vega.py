@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from mlvc.errors import FormatError
 from mlvc.pipeline.model import PlotProps
+from mlvc.plots import TEMPLATES
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 REV = "rev"
 STEP = "step"
-TEMPLATES = ("linear", "simple", "scatter", "smooth", "confusion", "confusion_normalized",
-             "bar_horizontal", "bar_horizontal_sorted")
 WIDTH, HEIGHT = 400, 300
 
 

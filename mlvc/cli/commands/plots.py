@@ -15,7 +15,7 @@ def plots_cmd():
 
 def _drawing_options(f):
     """The options shared by `plots show` and `plots diff`."""
-    from mlvc.plots.vega import TEMPLATES
+    from mlvc.plots import TEMPLATES
 
     options = [
         click.option("-o", "--out", "out", metavar="DIR", default=None,

@@ -1,0 +1,166 @@
+"""``mlvc plots show`` / ``plots diff``: which files, read from where, drawn how."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from mlvc.pipeline.loader import parse_pipeline
+from tests.conftest import Project
+
+pytest.importorskip("vl_convert")
+
+# train writes a loss curve (CSV, cached), a confusion list (JSON, kept in git) and an
+# image (cached) from params.yaml's lr.
+TRAIN = (f"{sys.executable} -c \"import json, os, yaml; lr = yaml.safe_load(open('params.yaml'))"
+         "['lr']; os.makedirs('eval', exist_ok=True); "
+         "open('eval/loss.csv', 'w').write('epoch,loss\\n' + ''.join("
+         "f'{e},{round(1 / (1 + lr * e), 4)}\\n' for e in range(5))); "
+         "json.dump([{'actual': i % 2, 'predicted': int(i * lr) % 2} for i in range(8)], "
+         "open('eval/cm.json', 'w')); "
+         "open('eval/shot.png', 'wb').write(b'\\x89PNG lr=' + str(lr).encode())\"")
+PIPELINE = {"stages": {"train": {
+    "cmd": TRAIN, "params": ["lr"],
+    "plots": [{"eval/loss.csv": {"x": "epoch", "y": "loss", "title": "Loss"}},
+              {"eval/cm.json": {"cache": False, "template": "confusion",
+                                "x": "actual", "y": "predicted"}},
+              "eval/shot.png"]}}}
+
+
+@pytest.fixture
+def ml(project: Project) -> Project:
+    project.gen({"params.yaml": "lr: 0.5\n",
+                 "mlvc.yaml": yaml.safe_dump(PIPELINE, sort_keys=False)})
+    project.run("repro")
+    project.commit_all("v1")
+    project.gen({"params.yaml": "lr: 0.25\n"})
+    project.run("repro")
+    return project
+
+
+def plots_json(project: Project, *args: str) -> dict[str, dict]:
+    r = project.run("plots", *args, "--json")
+    return {p["id"]: p for p in json.loads(r.stdout)["plots"]}
+
+
+def values(plot: dict, rev: str, field: str) -> list:
+    return [row[field] for row in plot["spec"]["data"]["values"] if row["rev"] == rev]
+
+
+def test_show_draws_the_workspaces_declared_plots_into_one_page(ml):
+    r = ml.run("plots", "show")
+    index = ml.root / "mlvc_plots/index.html"
+    assert index.as_uri() in r.stdout and "3 plots of the workspace" in r.stdout
+    page = index.read_text()
+    assert page.count("<svg") == 2  # the two charts, drawn
+    assert ">Loss<" in page  # (the title mlvc.yaml gives, in the SVG)
+    assert "data:image/png;base64," in page and page.count("<figure>") == 1
+    plots = plots_json(ml, "show")
+    assert values(plots["eval/loss.csv"], "workspace", "loss") == [1, 0.8, 0.6667, 0.5714, 0.5]
+    assert plots["eval/cm.json"]["spec"]["transform"][0]["groupby"] == [
+        "rev", "actual", "predicted"]
+    assert plots["eval/shot.png"]["images"] == [
+        {"rev": "workspace", "mime": "image/png", "size": 12}]
+
+
+def test_diff_reads_a_revisions_cached_plots_from_the_cache_and_the_others_from_git(ml):
+    plots = plots_json(ml, "diff")
+    loss = plots["eval/loss.csv"]
+    assert loss["revisions"] == ["HEAD", "workspace"]
+    assert values(loss, "HEAD", "loss") == [1, 0.6667, 0.5, 0.4, 0.3333]  # lr 0.5
+    assert values(loss, "workspace", "loss") == [1, 0.8, 0.6667, 0.5714, 0.5]
+    assert values(plots["eval/cm.json"], "HEAD", "predicted") == [
+        int(i * 0.5) % 2 for i in range(8)]
+    assert [i["size"] for i in plots["eval/shot.png"]["images"]] == [11, 12]
+    page = (ml.root / "mlvc_plots/index.html")
+    assert not page.exists()  # (--json alone writes no page)
+
+    ml.commit_all("v2")
+    plots = plots_json(ml, "diff", "HEAD~1", "HEAD", "--targets", "eval/loss.csv")
+    assert list(plots) == ["eval/loss.csv"]
+    assert values(plots["eval/loss.csv"], "HEAD~1", "loss")[1] == 0.6667
+    assert values(plots["eval/loss.csv"], "HEAD", "loss")[1] == 0.8
+
+
+def test_a_plot_the_cache_lacks_or_holds_corrupt_is_told_and_the_rest_drawn(ml):
+    lock = yaml.safe_load(ml.git("show", "HEAD:mlvc.lock"))
+    oid = next(o["oid"] for o in lock["stages"]["train"]["outs"]
+               if o["path"] == "eval/loss.csv")
+    obj = ml.root / ".mlvc/cache/objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.write_bytes(b"epoch,loss\n0,42\n")
+    r = ml.run("plots", "diff", "--json")
+    assert f"HEAD: eval/loss.csv: object {oid} is corrupt in the cache" in r.stderr
+    loss = {p["id"]: p for p in json.loads(r.stdout)["plots"]}["eval/loss.csv"]
+    assert loss["revisions"] == ["workspace"]
+
+    obj.unlink()
+    r = ml.run("plots", "diff", "-o", "out")
+    assert f"object {oid} is not in the cache" in r.stderr and "mlvc fetch" in r.stderr
+    assert (ml.root / "out/index.html").read_text().count("<svg") == 2
+
+
+def test_any_file_or_folder_can_be_a_target_with_options_from_the_command_line(project):
+    project.gen({"runs": {"a.tsv": "x\ty\n1\t2\n2\t4\n", "b.json": '{"rows": [{"v": 3}]}',
+                          "notes.txt": "not a plot"}})
+    plots = plots_json(project, "show", "runs", "-t", "scatter")
+    assert sorted(plots) == ["runs/a.tsv", "runs/b.json"]  # (not notes.txt)
+    plots = plots_json(project, "show", "runs/a.tsv", "-y", "x")
+    a = plots["runs/a.tsv"]["spec"]
+    assert a["mark"]["type"] == "line" and a["encoding"]["y"]["field"] == "x"
+    r = project.run("plots", "show", "runs", "-y", "x", "--json")  # (b.json has no x)
+    assert "runs/b.json: no field 'x' in its rows" in r.stderr
+    assert [p["id"] for p in json.loads(r.stdout)["plots"]] == ["runs/a.tsv"]
+    r = project.run("plots", "show", "runs/b.json", "-y", "x", code=1)
+    assert "error: nothing to draw: runs/b.json: no field 'x'" in r.stderr
+
+    r = project.run("plots", "show", "a.tsv", "--no-header", "--json", cwd=project.root / "runs")
+    (plot,) = json.loads(r.stdout)["plots"]
+    assert plot["id"] == "runs/a.tsv" and values(plot, "workspace", "1") == ["y", 2, 4]
+
+
+def test_nothing_to_draw_and_bad_targets_are_clear_errors(project, tmp_path):
+    r = project.run("plots", "show", code=1)
+    assert "error: no plots in the workspace" in r.stderr and "plots:" in r.stderr
+    r = project.run("plots", "show", str(tmp_path), code=1)
+    assert "outside the project" in r.stderr
+    r = project.run("plots", "diff", "nope", code=1)
+    assert "unknown revision 'nope'" in r.stderr
+    assert not (project.root / "mlvc_plots").exists()
+
+
+def test_without_the_renderer_the_page_is_refused_and_json_still_works(ml, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vl_convert", None)  # (import fails)
+    r = ml.run("plots", "show", code=1)
+    assert "vl-convert-python" in r.stderr and "mlvc[plots]" in r.stderr
+    assert not (ml.root / "mlvc_plots").exists()
+    assert "eval/loss.csv" in plots_json(ml, "show")
+
+
+def test_a_plot_folder_at_a_revision_is_read_from_its_manifest(project):
+    project.gen({"curves": {"train.csv": "loss\n3\n2\n", "val.csv": "loss\n4\n3\n",
+                            "readme.md": "x"},
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"s": {
+                     "cmd": "true", "plots": ["curves"]}}})})
+    project.run("commit", "-f")
+    project.commit_all("v1")
+    project.gen({"curves": {"train.csv": "loss\n1\n"}})
+    plots = plots_json(project, "diff")
+    assert sorted(plots) == ["curves/train.csv", "curves/val.csv"]
+    assert values(plots["curves/train.csv"], "HEAD", "loss") == [3, 2]
+    assert values(plots["curves/train.csv"], "workspace", "loss") == [1]
+
+
+@pytest.mark.parametrize(("options", "why"), [
+    ({"template": "pie"}, "unknown template 'pie'"),
+    ({"x": 3}, "'x' must be text"),
+    ({"header": "no"}, "'header' must be true or false"),
+    ({"colour": "red"}, "unknown options"),
+])
+def test_bad_plot_options_in_mlvc_yaml_are_told(tmp_path, options, why):
+    text = yaml.safe_dump({"stages": {"s": {"cmd": "true", "plots": [{"p.csv": options}]}}})
+    with pytest.raises(Exception, match=why):
+        parse_pipeline(text, tmp_path)
