@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, PathError, TargetError
@@ -22,7 +22,7 @@ from mlvc.objects.oid import hash_bytes
 from mlvc.ops.diff import WORKSPACE, Side, SideView, TreeReader, side_of
 from mlvc.ops.ls import entry_at
 from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
-from mlvc.pipeline.model import PlotProps
+from mlvc.pipeline.model import PlotDef, PlotProps
 from mlvc.plots.data import image_type, is_plot_file, parse_rows
 from mlvc.plots.model import Image, Plot
 from mlvc.plots.vega import build_spec
@@ -64,7 +64,7 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
     sides = tuple(side_of(repo, r) for r in (revs or [None]))
     views = [SideView(repo, s) for s in sides]
     wanted = [_target(repo, t, cwd) for t in targets] if targets else None
-    declared = _declared(views, wanted)
+    declared, charts = _declared(views, wanted)
     warnings: list[str] = []
     trees = TreeReader(repo)
     # plot file -> its props and (revision, bytes) of each revision that has it
@@ -95,6 +95,10 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
     plots = []
     for file, (plot_props, data) in sorted(found.items()):
         plot = _plot(file, plot_props.merged(props), data, warnings)
+        if plot is not None:
+            plots.append(plot)
+    for chart in charts.values():
+        plot = _chart(repo, views, trees, chart, props, warnings)
         if plot is not None:
             plots.append(plot)
     if not plots and warnings:
@@ -137,24 +141,38 @@ def _target(repo: Repo, arg: str, cwd: Path | None) -> RelPath:
 
 
 def _declared(views: list[SideView], targets: list[RelPath] | None
-              ) -> dict[RelPath, PlotProps]:
-    """Plot path -> its props, of every side's stages (the first side that declares it
-    decides its props); restricted to ``targets``, to which the others are added."""
-    declared: dict[RelPath, PlotProps] = {}
-    for view in reversed(views):  # (the newest side's props win)
-        for stage in view.pipeline or ():
+              ) -> tuple[dict[RelPath, PlotProps], dict[str, PlotDef]]:
+    """(plot path -> its props, chart name -> its definition) of every side's mlvc.yaml:
+    the stages' ``plots:`` outputs and the top-level ``plots:`` (whose props win; the newest
+    side's win over older ones); restricted to ``targets``, to which the other targets are
+    added as plots."""
+    paths: dict[RelPath, PlotProps] = {}
+    top: dict[RelPath, PlotProps] = {}
+    charts: dict[str, PlotDef] = {}
+    for view in reversed(views):
+        pipeline = view.pipeline
+        if pipeline is None:
+            continue
+        for stage in pipeline:
             for out in stage.outs:
                 if out.kind == "plots":
-                    declared.setdefault(out.path, out.plot or PlotProps())
+                    paths.setdefault(out.path, out.plot or PlotProps())
+        for d in pipeline.plots:
+            if d.ys:
+                charts.setdefault(d.id, d)
+            else:
+                top.setdefault(d.id, d.props)
+    for path, props in top.items():  # (a stage's plot that the top level draws too)
+        paths[path] = paths.get(path, PlotProps()).merged(props)
     if targets is None:
-        return declared
-    chosen = {p: pp for p, pp in declared.items()
-              if any(is_within(p, t) for t in targets)}
+        return paths, charts
+    chosen = {p: pp for p, pp in paths.items() if any(is_within(p, t) for t in targets)}
+    charts = {name: d for name, d in charts.items()
+              if any(name == t or any(is_within(f, t) for f, _ in d.ys) for t in targets)}
     for t in targets:
-        if not any(is_within(t, p) for p in chosen):
-            inside = next((pp for p, pp in declared.items() if is_within(t, p)), PlotProps())
-            chosen[t] = inside
-    return chosen
+        if t not in charts and not any(is_within(t, p) for p in chosen):
+            chosen[t] = next((pp for p, pp in paths.items() if is_within(t, p)), PlotProps())
+    return chosen, charts
 
 
 # -- reading a side's files -----------------------------------------------------------------
@@ -245,3 +263,49 @@ def _plot(file: RelPath, props: PlotProps, data: list[tuple[str, bytes]],
         warnings.append(f"{exc.message} (left out)")
         return None
     return Plot(file, tuple(rev for rev, _ in rows), spec=spec)
+
+
+def _chart(repo: Repo, views: list[SideView], trees: TreeReader, chart: PlotDef,
+           props: PlotProps, warnings: list[str]) -> Plot | None:
+    """One chart of several files' fields (a top-level plot with ``y`` by file): a line
+    for each field of each file, of each revision."""
+    props = chart.props.merged(props)
+    xs = dict(chart.xs)
+    x_fields = {xs.get(f, props.x) for f, _ in chart.ys}
+    y_fields = {y for _, ys in chart.ys for y in ys}
+    x_name = x_fields.pop() if len(x_fields) == 1 else "x"
+    y_name = y_fields.pop() if len(y_fields) == 1 else "y"
+    several = len(views) > 1
+    series: list[tuple[str, list[dict]]] = []
+    revs: list[str] = []
+    for view in views:
+        for file, fields in chart.ys:
+            try:
+                found = _files(repo, view, trees, file)
+                if not found:
+                    continue
+                origin = f"{view.side.name}:{file}" if several else file
+                rows = parse_rows(found[0][1](), origin, props.header)
+            except MlvcError as exc:
+                warnings.append(f"{view.side.name}: {_told(exc)}")
+                continue
+            x = xs.get(file, props.x)
+            for y in fields:
+                label = f"{file}:{y}" if len(chart.ys) > 1 else y
+                label = f"{view.side.name} {label}" if several else label
+                series.append((label, [
+                    {**({x_name: r.get(x)} if x is not None else {}), y_name: r.get(y)}
+                    for r in rows if y in r]))
+            if view.side.name not in revs:
+                revs.append(view.side.name)
+    if not series:
+        warnings.append(f"{chart.id}: none of its files is there")
+        return None
+    spec_props = replace(props, x=None if props.x is None and not xs else x_name, y=y_name,
+                         title=props.title or chart.id)
+    try:
+        spec = build_spec(chart.id, spec_props, series, legend="series")
+    except MlvcError as exc:
+        warnings.append(f"{exc.message} (left out)")
+        return None
+    return Plot(chart.id, tuple(revs), spec=spec)

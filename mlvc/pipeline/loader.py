@@ -19,6 +19,7 @@ from mlvc.pipeline.model import (
     Dep,
     ParamRef,
     Pipeline,
+    PlotDef,
     PlotProps,
     Stage,
     StageOut,
@@ -77,9 +78,10 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE,
         return Pipeline({})
     if not isinstance(doc, dict):
         raise bad("expected a mapping with 'stages'")
-    unknown = set(doc) - {"stages", "vars"}
+    unknown = set(doc) - {"stages", "vars", "plots"}
     if unknown:
-        raise bad(f"unknown top-level keys {sorted(unknown)} (expected 'stages' and 'vars')")
+        raise bad(f"unknown top-level keys {sorted(unknown)} (expected 'stages', 'vars' and "
+                  "'plots')")
     context = _global_vars(doc.get("vars"), params or _workspace_params(root), bad)
     raw_stages = doc.get("stages") or {}
     if not isinstance(raw_stages, dict):
@@ -93,7 +95,8 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE,
             if full in stages:
                 raise _Bad(origin, full)("defined twice")
             stages[full] = _stage(full, body, local, root, _Bad(origin, full))
-    return Pipeline(stages)
+    plots = _top_plots(interpolate(doc.get("plots"), context, bad, "plots"), root, bad)
+    return Pipeline(stages, plots)
 
 
 # -- vars and interpolation ----------------------------------------------------------------
@@ -300,6 +303,65 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
     if desc is not None and not isinstance(desc, str):
         raise bad("must be text", "desc")
     return Stage(name, cmds, wdir, deps, params, tuple(outs), desc=desc, **flags)
+
+
+def _top_plots(raw: object, root: Path, bad: _Bad) -> tuple[PlotDef, ...]:
+    """The top-level ``plots:``: each a path, ``{path: {options}}``, or a chart of several
+    files' fields, ``{name: {y: {file: field or [fields]}, x: field or {file: field}}}``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise bad("must be a list of plots", "plots")
+    defs: list[PlotDef] = []
+    for i, item in enumerate(raw):
+        field = f"plots[{i}]"
+        options: object = {}
+        if isinstance(item, dict) and len(item) == 1:
+            item, options = next(iter(item.items()))
+            options = options or {}
+        if not isinstance(item, str) or not item or not isinstance(options, dict):
+            raise bad("write a path, or {path or name: {x: …, y: …}}", field)
+        extra = set(options) - (PLOT_OPTIONS - OUT_OPTIONS)
+        if extra:
+            raise bad(f"unknown options {sorted(extra)}", field)
+        x, y = options.get("x"), options.get("y")
+        xs = _x_files(x, root, bad, field) if isinstance(x, dict) else ()
+        if isinstance(y, dict):
+            ys = tuple((_path(f, "", root, bad, f"{field}: y"), _fields(v, bad, field))
+                       for f, v in y.items())
+            if not ys:
+                raise bad("'y' names no file", field)
+        elif isinstance(y, list):
+            ys = ((_path(item, "", root, bad, field), _fields(y, bad, field)),)
+        else:
+            ys = ()
+        if not ys:
+            item = _path(item, "", root, bad, field)
+        if xs and not ys:
+            raise bad("'x' by file goes with 'y' by file", field)
+        props = _plot_props({k: v for k, v in options.items()
+                             if not (k in ("x", "y") and isinstance(v, (dict, list)))},
+                            bad, field)
+        if any(d.id == item for d in defs):
+            raise bad(f"'{item}' is listed twice", field)
+        defs.append(PlotDef(item, props, ys, xs))
+    return tuple(defs)
+
+
+def _fields(value: object, bad: _Bad, field: str) -> tuple[str, ...]:
+    names = value if isinstance(value, list) else [value]
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise bad("'y' of a file must be a field or a list of fields", field)
+    return tuple(names)
+
+
+def _x_files(value: dict, root: Path, bad: _Bad, field: str) -> tuple[tuple[RelPath, str], ...]:
+    out = []
+    for file, name in value.items():
+        if not isinstance(name, str) or not name:
+            raise bad("'x' of a file must be a field", field)
+        out.append((_path(file, "", root, bad, f"{field}: x"), name))
+    return tuple(out)
 
 
 def _plot_props(options: dict, bad: _Bad, field: str) -> PlotProps:

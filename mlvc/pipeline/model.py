@@ -49,6 +49,18 @@ class PlotProps:
 
 
 @dataclass(frozen=True, slots=True)
+class PlotDef:
+    """A chart of the top-level ``plots:`` of mlvc.yaml (as in dvc.yaml): of the file or folder
+    ``id``, or, when ``ys`` are given, of those files' fields in one chart named ``id``
+    (``xs``: the x field of a file whose own differs from ``props.x``)."""
+
+    id: str
+    props: PlotProps = PlotProps()
+    ys: tuple[tuple[RelPath, tuple[str, ...]], ...] = ()
+    xs: tuple[tuple[RelPath, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StageOut:
     path: RelPath
     kind: str = "outs"  # "outs" | "metrics" | "plots"
@@ -82,6 +94,7 @@ class Stage:
 @dataclass(frozen=True, slots=True)
 class Pipeline:
     stages: dict[str, Stage]  # in mlvc.yaml order
+    plots: tuple[PlotDef, ...] = ()  # the top-level ``plots:``
 
     def __getitem__(self, name: str) -> Stage:
         return self.stages[name]

@@ -26,8 +26,10 @@ def check_template(name: str, origin: str) -> str:
     return name
 
 
-def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]]) -> dict:
-    """The Vega-Lite spec that draws ``data`` ((revision, rows) pairs) as ``props`` say."""
+def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]],
+               legend: str = "revision") -> dict:
+    """The Vega-Lite spec that draws ``data`` ((revision, rows) pairs; or (series, rows),
+    named in the legend ``legend``) as ``props`` say."""
     template = check_template(props.template or "linear", path)
     rows: list[dict] = []
     confusion = template.startswith("confusion")
@@ -51,7 +53,7 @@ def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]]) 
                   "data": {"values": rows}}
     size = {"width": WIDTH, "height": HEIGHT}
     x_title, y_title = props.x_label or x, props.y_label or y
-    color = {"field": REV, "type": "nominal", "title": "revision"}
+    color = {"field": REV, "type": "nominal", "title": legend}
     tooltip = [{"field": REV, "type": "nominal"}, {"field": x}, {"field": y}]
     if template in ("linear", "simple", "scatter", "smooth"):
         enc = {"x": {"field": x, "type": "quantitative", "title": x_title},

@@ -164,3 +164,63 @@ def test_bad_plot_options_in_mlvc_yaml_are_told(tmp_path, options, why):
     text = yaml.safe_dump({"stages": {"s": {"cmd": "true", "plots": [{"p.csv": options}]}}})
     with pytest.raises(Exception, match=why):
         parse_pipeline(text, tmp_path)
+
+
+def test_top_level_plots_draw_files_and_charts_of_several_files(ml):
+    doc = yaml.safe_load(ml.read("mlvc.yaml"))
+    doc["plots"] = [
+        {"eval/loss.csv": {"template": "scatter"}},  # (a stage's plot: its x and y stay)
+        {"Curves": {"x": "epoch", "y": {"eval/loss.csv": "loss", "eval/val.csv": "loss"}}},
+        "extra.yaml",
+    ]
+    ml.gen({"mlvc.yaml": yaml.safe_dump(doc, sort_keys=False),
+            "eval": {"val.csv": "epoch,loss\n0,2\n1,1.5\n"},
+            "extra.yaml": "points:\n- {a: 1, b: 2}\n"})
+    plots = plots_json(ml, "show")
+    assert sorted(plots) == ["Curves", "eval/cm.json", "eval/loss.csv", "eval/shot.png",
+                             "extra.yaml"]
+    loss = plots["eval/loss.csv"]["spec"]
+    assert loss["mark"]["type"] == "point" and loss["encoding"]["x"]["field"] == "epoch"
+    curves = plots["Curves"]["spec"]
+    assert curves["title"] == "Curves" and curves["encoding"]["color"]["title"] == "series"
+    lines = {}
+    for row in curves["data"]["values"]:
+        lines.setdefault(row["rev"], []).append((row["epoch"], row["loss"]))
+    assert lines == {"eval/loss.csv:loss": [(0, 1), (1, 0.8), (2, 0.6667), (3, 0.5714),
+                                            (4, 0.5)],
+                     "eval/val.csv:loss": [(0, 2), (1, 1.5)]}
+
+    ml.commit_all("v2")  # (val.csv is in git: HEAD and the workspace each draw it)
+    plots = plots_json(ml, "diff", "--targets", "Curves")
+    assert list(plots) == ["Curves"]
+    series = {row["rev"] for row in plots["Curves"]["spec"]["data"]["values"]}
+    assert series == {"HEAD eval/loss.csv:loss", "HEAD eval/val.csv:loss",
+                      "workspace eval/loss.csv:loss", "workspace eval/val.csv:loss"}
+
+
+@pytest.mark.parametrize(("plots", "why"), [
+    ({"a": 1}, "must be a list"),
+    ([{"c": {"y": {}}}], "'y' names no file"),
+    ([{"c": {"x": {"a.csv": "t"}, "y": "v"}}], "'x' by file goes with 'y' by file"),
+    ([{"c": {"y": {"a.csv": 3}}}], "must be a field or a list of fields"),
+    ([{"c": {"y": {"../a.csv": "v"}}}], "outside"),
+    (["a.csv", "a.csv"], "listed twice"),
+    ([{"a.csv": {"cache": False}}], "unknown options"),
+])
+def test_bad_top_level_plots_are_told(tmp_path, plots, why):
+    text = yaml.safe_dump({"stages": {}, "plots": plots})
+    with pytest.raises(Exception, match=why):
+        parse_pipeline(text, tmp_path)
+
+
+def test_top_level_plots_parse_into_definitions(tmp_path):
+    text = yaml.safe_dump({"vars": [{"d": "eval"}], "plots": [
+        "${d}/a.csv",
+        {"ROC": {"x": {"${d}/t.json": "fpr"}, "y": {"${d}/t.json": ["tpr", "thr"]},
+                 "title": "ROC"}},
+        {"b.json": {"y": ["p", "q"]}}]})
+    defs = parse_pipeline(text, tmp_path).plots
+    assert [d.id for d in defs] == ["eval/a.csv", "ROC", "b.json"]
+    assert defs[1].ys == (("eval/t.json", ("tpr", "thr")),)
+    assert defs[1].xs == (("eval/t.json", "fpr"),) and defs[1].props.title == "ROC"
+    assert defs[2].ys == (("b.json", ("p", "q")),) and defs[2].props.y is None
