@@ -22,10 +22,11 @@ from mlvc.objects.oid import hash_bytes
 from mlvc.ops.diff import WORKSPACE, Side, SideView, TreeReader, side_of
 from mlvc.ops.ls import entry_at
 from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
+from mlvc.pipeline import PIPELINE_FILE
 from mlvc.pipeline.model import PlotDef, PlotProps
 from mlvc.plots.data import image_type, is_plot_file, parse_rows
 from mlvc.plots.model import Image, Plot
-from mlvc.plots.vega import build_spec
+from mlvc.plots.vega import build_spec, check_template
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten as flatten_tree
@@ -309,3 +310,86 @@ def _chart(repo: Repo, views: list[SideView], trees: TreeReader, chart: PlotDef,
         warnings.append(f"{exc.message} (left out)")
         return None
     return Plot(chart.id, tuple(revs), spec=spec)
+
+
+# -- plots modify ---------------------------------------------------------------------------
+
+PROP_KEYS = ("template", "x", "y", "x_label", "y_label", "title", "header")
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyResult:
+    path: RelPath
+    where: str  # "stage NAME", or "plots" (the top level)
+    props: PlotProps
+    git_files: tuple[RelPath, ...] = ()
+    staged: bool = False
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "where": self.where,
+                "props": {k: getattr(self.props, k) for k in PROP_KEYS},
+                "git_files": list(self.git_files), "staged": self.staged}
+
+
+def modify(repo: Repo, target: str, props: dict[str, object], unset: tuple[str, ...] = (),
+           *, cwd: Path | None = None) -> ModifyResult:
+    """Set (``props``: key -> value) and remove (``unset``) drawing options of the plot
+    ``target`` in mlvc.yaml, comments and order kept: in the stage whose ``plots:`` has it,
+    else in the top-level ``plots:`` (added there when it is not). As ``dvc plots modify``."""
+    from ruamel.yaml.comments import CommentedMap
+
+    from mlvc.ops import record_in_git
+    from mlvc.ops.stage import edited_pipeline
+    from mlvc.pipeline.loader import load_pipeline
+
+    unknown = (set(props) | set(unset)) - set(PROP_KEYS)
+    if unknown:
+        raise TargetError(f"unknown plot options {sorted(unknown)}",
+                          hint="options: " + ", ".join(PROP_KEYS))
+    if "template" in props:
+        check_template(str(props["template"]), "--template")
+    path = _target(repo, target, cwd)
+    pipeline = load_pipeline(repo.root)  # (valid before it is edited)
+    owner = next((st for st in pipeline for o in st.outs if o.kind == "plots"
+                  and o.path == path), None)
+    if owner is not None and "@" in owner.name:
+        raise TargetError(f"'{path}' is a plot of '{owner.name}', made by foreach/matrix",
+                          hint=f"edit its options in {PIPELINE_FILE} by hand")
+
+    def entry(items: list, index: int) -> CommentedMap:
+        """The options mapping of ``items[index]``, made one when it is a bare path."""
+        item = items[index]
+        if isinstance(item, str):
+            item = items[index] = CommentedMap([(item, CommentedMap())])
+        key = next(iter(item))
+        if item[key] is None:
+            item[key] = CommentedMap()
+        return item[key]
+
+    def edit(doc) -> None:
+        if owner is not None:
+            items = doc["stages"][owner.name]["plots"]
+            nth = [o.path for o in owner.outs if o.kind == "plots"].index(path)
+        else:
+            items = doc.get("plots")
+            if items is None:
+                items = doc["plots"] = []
+            nth = next((i for i, d in enumerate(pipeline.plots) if d.id == path), None)
+            if nth is None:
+                items.append(path)
+                nth = len(items) - 1
+        options = entry(items, nth)
+        for key, value in props.items():
+            options[key] = value
+        for key in unset:
+            options.pop(key, None)
+
+    text, edited = edited_pipeline(repo, edit)
+    atomic_write(to_fs(repo.root, PIPELINE_FILE), text)
+    git = record_in_git(repo, [PIPELINE_FILE])
+    if owner is not None:
+        now = edited[owner.name].out(path).plot or PlotProps()  # type: ignore[union-attr]
+    else:
+        now = next(d.props for d in edited.plots if d.id == path)
+    return ModifyResult(path, f"stage {owner.name}" if owner else "plots", now, git.files,
+                        git.staged)

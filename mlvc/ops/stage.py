@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlvc.errors import FormatError, PipelineError
 from mlvc.fsutil import atomic_write
@@ -67,26 +69,35 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
     if not cmd.strip():
         raise PipelineError("the stage needs a command")
     wdir_path = from_user(repo.root, wdir if wdir is not None else ".", cwd)
-    fs = to_fs(repo.root, PIPELINE_FILE)
-    try:
-        text = fs.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
     load_pipeline(repo.root)  # the file as it is must be valid before it is edited
-    yaml = round_trip_yaml(text)
-    try:
-        doc = yaml.load(text) if text.strip() else None
-    except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk
-        raise FormatError(f"{PIPELINE_FILE}: cannot edit: {exc}") from None
-    if doc is None:
-        doc = CommentedMap()
-    stages = doc.get("stages")
-    if stages is None:
-        stages = doc["stages"] = CommentedMap()
-    replaced = name in stages
-    if replaced and not force:
-        raise PipelineError(f"stage '{name}' exists already in {PIPELINE_FILE}",
-                            hint="use -f to replace it")
+    replaced = False
+
+    def edit(doc) -> None:
+        nonlocal replaced
+        stages = doc.get("stages")
+        if stages is None:
+            stages = doc["stages"] = CommentedMap()
+        replaced = name in stages
+        if replaced and not force:
+            raise PipelineError(f"stage '{name}' exists already in {PIPELINE_FILE}",
+                                hint="use -f to replace it")
+        stages[name] = _stage_body(cmd, wdir_path, desc, deps, params, outs, outs_no_cache,
+                                   metrics, metrics_no_cache, plots)
+
+    new_text, pipeline = edited_pipeline(repo, edit)
+    here = folder_in(repo.root, cwd)
+    index = Index.load(repo.root, repo.ignore, stages=False, here=here)
+    build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()], here)
+    refuse_git_tracked_outputs(repo, [pipeline[name]], here)
+    atomic_write(to_fs(repo.root, PIPELINE_FILE), new_text)
+    git = record_in_git(repo, [PIPELINE_FILE])
+    return StageAddResult(pipeline[name], replaced, git.files, git.staged)
+
+
+def _stage_body(cmd, wdir_path, desc, deps, params, outs, outs_no_cache, metrics,
+                metrics_no_cache, plots):
+    """A new stage's mapping, as `mlvc stage add` writes it."""
+    from ruamel.yaml.comments import CommentedMap
 
     body = CommentedMap()
     body["cmd"] = cmd
@@ -113,19 +124,30 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
         entries: list = list(cached) + [{p: {"cache": False}} for p in uncached]
         if entries:
             body[key] = entries
-    stages[name] = body
+    return body
 
+
+def edited_pipeline(repo: Repo, edit: Callable[[Any], None]) -> tuple[str, Pipeline]:
+    """``mlvc.yaml``'s text after ``edit`` changed its document in place (ruamel's round-trip
+    mapping: comments, order and quoting kept; an empty one when there is no file), and the
+    pipeline that text holds (loaded, so an edit that breaks it raises here)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    try:
+        text = to_fs(repo.root, PIPELINE_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    yaml = round_trip_yaml(text)
+    try:
+        doc = yaml.load(text) if text.strip() else None
+    except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk
+        raise FormatError(f"{PIPELINE_FILE}: cannot edit: {exc}") from None
+    if doc is None:
+        doc = CommentedMap()
+    edit(doc)
     out = io.StringIO()
     yaml.dump(doc, out)
-    new_text = out.getvalue()
-    pipeline = parse_pipeline(new_text, repo.root)
-    here = folder_in(repo.root, cwd)
-    index = Index.load(repo.root, repo.ignore, stages=False, here=here)
-    build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()], here)
-    refuse_git_tracked_outputs(repo, [pipeline[name]], here)
-    atomic_write(fs, new_text)
-    git = record_in_git(repo, [PIPELINE_FILE])
-    return StageAddResult(pipeline[name], replaced, git.files, git.staged)
+    return out.getvalue(), parse_pipeline(out.getvalue(), repo.root)
 
 
 def stage_list(repo: Repo) -> list[Stage]:
@@ -135,16 +157,9 @@ def stage_list(repo: Repo) -> list[Stage]:
 def without_stages(repo: Repo, keys: list[str]) -> tuple[str, Pipeline]:
     """``mlvc.yaml``'s text without the entries ``keys`` of its ``stages`` (a stage, or a
     foreach/matrix group), comments and order kept, and the pipeline it then holds."""
-    fs = to_fs(repo.root, PIPELINE_FILE)
-    text = fs.read_text(encoding="utf-8")
-    yaml = round_trip_yaml(text)
-    try:
-        doc = yaml.load(text)
-    except Exception as exc:  # noqa: BLE001 - already validated; a ruamel quirk
-        raise FormatError(f"{PIPELINE_FILE}: cannot edit: {exc}") from None
-    for key in keys:
-        del doc["stages"][key]
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    return out.getvalue(), parse_pipeline(out.getvalue(), repo.root)
 
+    def edit(doc) -> None:
+        for key in keys:
+            del doc["stages"][key]
+
+    return edited_pipeline(repo, edit)

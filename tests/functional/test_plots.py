@@ -224,3 +224,43 @@ def test_top_level_plots_parse_into_definitions(tmp_path):
     assert defs[1].ys == (("eval/t.json", ("tpr", "thr")),)
     assert defs[1].xs == (("eval/t.json", "fpr"),) and defs[1].props.title == "ROC"
     assert defs[2].ys == (("b.json", ("p", "q")),) and defs[2].props.y is None
+
+
+def test_modify_edits_the_stages_plot_or_the_top_level_keeping_comments(ml):
+    text = "# the pipeline\n" + ml.read("mlvc.yaml") + "# the end\n"
+    ml.gen({"mlvc.yaml": text})
+    r = ml.run("plots", "modify", "eval/loss.csv", "-t", "scatter", "--unset", "title")
+    assert "Plot eval/loss.csv in stage train: template: scatter, x: epoch, y: loss" in r.stdout
+    doc = yaml.safe_load(ml.read("mlvc.yaml"))
+    assert doc["stages"]["train"]["plots"][0] == {
+        "eval/loss.csv": {"x": "epoch", "y": "loss", "template": "scatter"}}
+    assert ml.read("mlvc.yaml").startswith("# the pipeline\n") and "# the end" in ml.read(
+        "mlvc.yaml")
+    # A bare path in a stage becomes a mapping; the rest of the stage stays as it was.
+    ml.run("plots", "modify", "eval/shot.png", "--title", "Samples")
+    doc = yaml.safe_load(ml.read("mlvc.yaml"))
+    assert doc["stages"]["train"]["plots"][2] == {"eval/shot.png": {"title": "Samples"}}
+    assert doc["stages"]["train"]["plots"][1] == PIPELINE["stages"]["train"]["plots"][1]
+    assert plots_json(ml, "show")["eval/loss.csv"]["spec"]["mark"]["type"] == "point"
+
+    # A file no stage declares goes to the top level, from a sub-folder as elsewhere.
+    r = ml.run("plots", "modify", "val.csv", "--no-header", "-y", "1", "--json",
+               cwd=ml.root / "eval")
+    assert json.loads(r.stdout)["where"] == "plots"
+    assert yaml.safe_load(ml.read("mlvc.yaml"))["plots"] == [
+        {"eval/val.csv": {"header": False, "y": "1"}}]
+    ml.run("plots", "modify", "eval/val.csv", "--unset", "header", "--unset", "y")
+    assert yaml.safe_load(ml.read("mlvc.yaml"))["plots"] == [{"eval/val.csv": {}}]
+
+
+def test_modify_refuses_bad_options_and_changes_nothing(ml):
+    before = ml.read("mlvc.yaml")
+    r = ml.run("plots", "modify", "eval/loss.csv", "-t", "pie", code=1)
+    assert "unknown plot template 'pie'" in r.stderr
+    r = ml.run("plots", "modify", "eval/loss.csv", "--unset", "colour", code=1)
+    assert "unknown plot options ['colour']" in r.stderr
+    r = ml.run("plots", "modify", "eval/loss.csv", code=2)
+    assert "nothing to change" in r.stderr
+    r = ml.run("plots", "modify", "../x.csv", "-x", "a", code=1)
+    assert "outside the project" in r.stderr
+    assert ml.read("mlvc.yaml") == before

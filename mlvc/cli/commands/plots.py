@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import click
 
-from mlvc.cli.render import echo, echo_json, json_option, open_repo, progress, settings, warn_all
+from mlvc.cli.render import (
+    echo,
+    echo_json,
+    git_hint,
+    json_option,
+    open_repo,
+    progress,
+    settings,
+    shown,
+    warn_all,
+)
 
 
 @click.group("plots")
@@ -98,3 +108,40 @@ def _run(revs, targets, out, open_, template, x, y, x_label, y_label, title, no_
         import webbrowser
 
         webbrowser.open(index.as_uri())
+
+
+@plots_cmd.command("modify")
+@click.argument("target", metavar="TARGET")
+@click.option("-t", "--template", metavar="NAME", help="Chart kind (see `plots show --help`).")
+@click.option("-x", "x", metavar="FIELD", help="Field for the x axis.")
+@click.option("-y", "y", metavar="FIELD", help="Field for the y axis.")
+@click.option("--x-label", metavar="TEXT", help="Title of the x axis.")
+@click.option("--y-label", metavar="TEXT", help="Title of the y axis.")
+@click.option("--title", metavar="TEXT", help="Title of the chart.")
+@click.option("--no-header", is_flag=True, help="The CSV/TSV file has no header row.")
+@click.option("--unset", multiple=True, metavar="OPTION",
+              help="Remove OPTION (template, x, y, x_label, y_label, title, header); "
+                   "repeatable.")
+@json_option
+def plots_modify_cmd(target, template, x, y, x_label, y_label, title, no_header, unset,
+                     as_json):
+    """Set how the plot TARGET is drawn, in mlvc.yaml (comments and order kept): in the
+    stage whose `plots:` lists it, else in the top-level `plots:` (added there if need be).
+    """
+    from mlvc.ops.plots import modify
+
+    given = {"template": template, "x": x, "y": y, "x_label": x_label, "y_label": y_label,
+             "title": title, "header": False if no_header else None}
+    props = {k: v for k, v in given.items() if v is not None}
+    if not props and not unset:
+        raise click.UsageError("nothing to change: give an option to set, or --unset")
+    with open_repo() as repo:
+        result = modify(repo, target, props, tuple(unset), cwd=settings().cwd)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    set_ = {k: v for k, v in result.to_json()["props"].items()
+            if v is not None and not (k == "header" and v is True)}
+    echo(f"Plot {shown(result.path)} in {result.where}: "
+         + (", ".join(f"{k}: {v}" for k, v in set_.items()) or "no options"))
+    git_hint(repo.root, result, "To track the change with git")
