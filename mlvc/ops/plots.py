@@ -62,7 +62,7 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
     """The plots of each of ``revs`` (None: the workspace; default: the workspace alone),
     restricted to ``targets``; ``props`` override what mlvc.yaml says of each."""
     props = props or PlotProps()
-    sides = tuple(side_of(repo, r) for r in (revs or [None]))
+    sides = tuple(_side(repo, r) for r in (revs or [None]))
     views = [SideView(repo, s) for s in sides]
     wanted = [_target(repo, t, cwd) for t in targets] if targets else None
     declared, charts = _declared(views, wanted)
@@ -126,6 +126,19 @@ def write_html(result: PlotsResult, out: Path, title: str = "mlvc plots",
     index = out / "index.html"
     atomic_write(index, page.encode("utf-8"))
     return index
+
+
+def _side(repo: Repo, name: str | None) -> Side:
+    """A git revision, or else an experiment's name (as ``dvc plots diff`` takes them)."""
+    try:
+        return side_of(repo, name)
+    except TargetError:
+        from mlvc.ops.exp import experiments, resolve
+
+        exps = experiments(repo)
+        if not any(e.name == name or e.ref == name for e in exps):
+            raise
+        return Side(name, resolve(repo, name, exps).rev)  # type: ignore[arg-type]
 
 
 def _told(exc: MlvcError) -> str:

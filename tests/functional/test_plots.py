@@ -264,3 +264,15 @@ def test_modify_refuses_bad_options_and_changes_nothing(ml):
     r = ml.run("plots", "modify", "../x.csv", "-x", "a", code=1)
     assert "outside the project" in r.stderr
     assert ml.read("mlvc.yaml") == before
+
+
+def test_diff_takes_experiment_names(ml):
+    ml.commit_all("v2")  # (lr 0.25)
+    ml.run("exp", "run", "-S", "lr=1.0", "-n", "fast")
+    plots = plots_json(ml, "diff", "fast", "HEAD", "--targets", "eval/loss.csv")
+    loss = plots["eval/loss.csv"]
+    assert loss["revisions"] == ["fast", "HEAD"]
+    assert values(loss, "fast", "loss") == [1, 0.5, 0.3333, 0.25, 0.2]
+    assert values(loss, "HEAD", "loss")[1] == 0.8
+    r = ml.run("plots", "diff", "slow", code=1)
+    assert "unknown revision 'slow'" in r.stderr

@@ -71,8 +71,8 @@ def plots_show_cmd(targets, **kw):
 @_drawing_options
 def plots_diff_cmd(revisions, targets, **kw):
     """Draw the plots of several revisions together, one colour each: with no REVISIONS,
-    HEAD and the workspace; with one, it and the workspace; with more, those
-    (`workspace` names the workspace).
+    HEAD and the workspace; with one, it and the workspace; with more, those. A revision is
+    a git revision or an experiment's name (`workspace` names the workspace).
 
     A revision's plot files are read from git, or from the cache for cached outputs (`mlvc
     fetch` gets those of other revisions first). Options as for `mlvc plots show`.
