@@ -216,9 +216,14 @@ def interrupts_deferred(on_interrupt: Callable[[], None]) -> Iterator[Callable[[
     """
     import threading
 
+    from mlvc.procs import Terminated, raise_terminated
+
     hits: list[int] = []
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    # (SIGTERM too, when the CLI turned it into Terminated, a KeyboardInterrupt)
+    ours = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: raise_terminated}
+    mine = [s for s, h in ours.items() if signal.getsignal(s) is h] \
+        if threading.current_thread() is threading.main_thread() else []
+    if not mine:
         yield lambda: False
         return
 
@@ -226,13 +231,15 @@ def interrupts_deferred(on_interrupt: Callable[[], None]) -> Iterator[Callable[[
         hits.append(signum)
         on_interrupt()
 
-    signal.signal(signal.SIGINT, handler)
+    for s in mine:
+        signal.signal(s, handler)
     try:
         yield lambda: bool(hits)
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for s in mine:
+            signal.signal(s, ours[s])
     if hits:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in hits else KeyboardInterrupt
 
 
 def threaded(items: Iterable[T], fn: Callable[[T], R], jobs: int

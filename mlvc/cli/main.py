@@ -80,7 +80,12 @@ class MlvcGroup(click.Group):
             raise _restyled(exc) from None
         except (click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            from mlvc.procs import Terminated
+
+            if isinstance(exc, Terminated):  # (SIGTERM: as a process it ended, 128 + 15)
+                click.echo("error: terminated", err=True)
+                ctx.exit(143)
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
         except BrokenPipeError:
@@ -230,7 +235,19 @@ def cli(ctx: click.Context, directory: Path | None, quiet: bool, verbose: bool) 
 
 def main(argv: list[str] | None = None) -> None:
     _tune_gc()
+    _stop_on_sigterm()
     cli.main(args=argv, prog_name="mlvc")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, ``docker stop``, a CI job cancelled) stops mlvc as Ctrl-C does:
+    cleaning up, passing it on to the commands it runs; not at once, leaving them running."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        from mlvc.procs import raise_terminated
+
+        signal.signal(signal.SIGTERM, raise_terminated)
 
 
 def _tune_gc() -> None:

@@ -41,6 +41,7 @@ from mlvc.ops.exp import (
     ref_of,
 )
 from mlvc.paths import RelPath
+from mlvc.procs import Commands, signal_group
 from mlvc.repo import Repo
 from mlvc.scm import QUEUE_REFS
 
@@ -347,10 +348,10 @@ def kill_queued(repo: Repo, entries: list[Queued], grace: float | None = None
         atomic_write(_sidecar(repo, e.id, "killed"), "")
         # (a run between its two commands: the next one is coming)
         if _wait_for(lambda e=e: group(e) is not None, 5):
-            _signal_group(group(e), signal.SIGINT)
+            signal_group(group(e), signal.SIGINT)
     for e in entries:
         if not _wait_for(lambda e=e: stopped(e), grace):
-            _signal_group(group(e), signal.SIGKILL)
+            signal_group(group(e), signal.SIGKILL)
             _wait_for(lambda e=e: stopped(e), 10)
     return [_with_state(repo, e) for e in entries]
 
@@ -362,14 +363,6 @@ def _wait_for(check: Callable[[], bool], seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def _signal_group(pgid: int | None, sig: int) -> None:
-    if pgid is not None:
-        try:
-            os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def log_of(repo: Repo, entry: Queued) -> Path | None:
@@ -466,51 +459,19 @@ def _run_args(entry: Queued) -> list[str]:
     return args
 
 
-class _Runs:
-    """The commands that the runs of one ``start`` have going, each in a process group of
-    its own, so that this process alone decides when they stop: Ctrl-C (or ``queue stop``)
-    reaches this process, which then starts no command and passes the interrupt on to each
-    group (a stage's processes included). A run that has not ended ``grace`` seconds later
-    is killed, with its whole group.
+class _Runs(Commands):
+    """The commands that the runs of one ``start`` have going, each in a session (so a
+    process group) of its own, so that this process alone decides when they stop: Ctrl-C (or
+    ``queue stop``) reaches this process, which then starts no command and passes the
+    interrupt on to each group (a stage's processes included). A run that has not ended
+    ``grace`` seconds later is killed, with its whole group.
 
     (With the runs in the terminal's process group, an interrupt that landed in a run's
     process while it was being started was lost, and that run went on.)"""
 
     def __init__(self, grace: float = STOP_GRACE) -> None:
-        self.stopping = threading.Event()
+        super().__init__(own_groups=True, new_session=True)
         self.grace = grace
-        self._lock = threading.Lock()
-        self._procs: set[subprocess.Popen] = set()
-
-    def popen(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
-        with self._lock:
-            if self.stopping.is_set():
-                return None
-            proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
-            self._procs.add(proc)
-            return proc
-
-    def done(self, proc: subprocess.Popen) -> None:
-        with self._lock:
-            self._procs.discard(proc)
-
-    def stop(self) -> None:
-        """No command starts from now on; those going on are interrupted."""
-        import signal
-
-        with self._lock:
-            self.stopping.set()
-            self._signal(signal.SIGINT)
-
-    def kill(self) -> None:
-        import signal
-
-        with self._lock:
-            self._signal(signal.SIGKILL)
-
-    def _signal(self, sig: int) -> None:
-        for proc in self._procs:
-            _signal_group(proc.pid, sig)
 
     def wait_or_kill(self, proc: subprocess.Popen) -> int:
         """``proc``'s exit code, once it ended: within ``grace`` seconds, or killed."""
@@ -729,7 +690,7 @@ def stop_workers(repo: Repo, grace: float = 3 * STOP_GRACE) -> list[int]:
         stopped.append(pid)
     for pid in stopped:  # (until each has cleaned up: a later `queue start` finds it so)
         if not _wait_for(lambda pid=pid: not _leads_its_group(pid), grace):
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             _wait_for(lambda pid=pid: not _leads_its_group(pid), 10)
             _requeue_runs_of(repo, pid)
         _worker_file(repo, pid).unlink(missing_ok=True)

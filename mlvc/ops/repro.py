@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +50,7 @@ from mlvc.pipeline.params import read_params, select
 from mlvc.pipeline.runcache import RunCache, run_key
 from mlvc.pipeline.runner import run_stage
 from mlvc.pipeline.status import Current, Reason, input_changes, reasons
+from mlvc.procs import Commands, Terminated, in_terminal_foreground
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -238,8 +240,9 @@ class _Engine:
         self.capture = capture or jobs > 1
         self.emit = on_event
         self.mutex = threading.RLock()
-        # Set on Ctrl-C (or any error) in the scheduling thread: no stage starts after it.
-        self.stopping = threading.Event()
+        # The stages' commands. Stopped on Ctrl-C, SIGTERM (or any error) in the scheduling
+        # thread: no stage starts after it, and the signal reaches those running (mlvc.procs).
+        self.commands = Commands(own_groups=not in_terminal_foreground())
         self.entries = dict(project.lock)
         self._lock_dirty = False  # a stage was recorded since mlvc.lock was last written
         self._lock_written = -math.inf
@@ -296,8 +299,10 @@ class _Engine:
                         self._finish(result)
                         if result.state == "failed" and not self.keep_going:
                             stop_reason = f"not started: stage '{name}' failed"
-            except BaseException:
-                self.stopping.set()  # (first: a stage being prepared must not start now)
+            except BaseException as exc:
+                # (first: a stage being prepared must not start now)
+                self.commands.stop(signal.SIGTERM if isinstance(exc, Terminated) else
+                                   signal.SIGINT if isinstance(exc, KeyboardInterrupt) else None)
                 for fut in running:
                     fut.cancel()
                 raise
@@ -356,7 +361,7 @@ class _Engine:
                     self._record(stage, cur, restored)
                     self.emit(StageEvent(name, "restored", reasons=tuple(why)))
                     return StageResult(name, "restored", tuple(why))
-            if self.stopping.is_set():  # (interrupted: its outputs stay as they are)
+            if self.commands.stopping.is_set():  # (interrupted: its outputs stay as they are)
                 return StageResult(name, "skipped", tuple(why), "interrupted")
             self._keep_unsaved(stage, entry, cur, [o.path for o in stage.outs if not o.persist])
             self._clear_outs(stage)
@@ -368,7 +373,7 @@ class _Engine:
         started = time.monotonic()
         output = (lambda line: self.emit(StageEvent(name, "output", line))) if self.capture \
             else None
-        outcome = run_stage(self.repo.root, stage, output, self.stopping)
+        outcome = run_stage(self.repo.root, stage, output, self.commands)
         seconds = time.monotonic() - started
         if outcome.returncode != 0:
             return StageResult(name, "failed", tuple(why),

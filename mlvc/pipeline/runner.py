@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.paths import to_fs
 from mlvc.pipeline.model import Stage
+from mlvc.procs import Commands
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,33 +28,36 @@ INTERRUPTED = 130  # the exit code of a command not started because of Ctrl-C
 
 
 def run_stage(root: Path, stage: Stage, output: Callable[[str], None] | None = None,
-              stop: threading.Event | None = None) -> RunOutcome:
-    """Run the stage's commands; once ``stop`` is set (Ctrl-C, seen by the thread that
-    schedules stages) none of them starts: a command started just after the interrupt
-    reached the terminal's processes would never get it, and would be waited for."""
+              stop: Commands | None = None) -> RunOutcome:
+    """Run the stage's commands, started through ``stop`` (see :class:`mlvc.procs.Commands`):
+    once it is stopping (Ctrl-C, seen by the thread that schedules stages) none of them
+    starts, and those running hear of it."""
     cwd = to_fs(root, stage.wdir)
     # MLVC_REPRO_PID: an mlvc command in the stage's cmd that needs the repository lock,
     # which this process holds, says so at once (see mlvc.lock) instead of waiting forever.
     env = dict(os.environ, MLVC_ROOT=str(root), MLVC_STAGE=stage.name,
                MLVC_REPRO_PID=str(os.getpid()))
+    stop = stop or Commands(own_groups=False)
     for cmd in stage.cmd:
-        if stop is not None and stop.is_set():
-            return RunOutcome(INTERRUPTED, cmd)
         if output is None:
-            proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env)  # noqa: S602
+            proc = stop.popen(cmd, shell=True, cwd=cwd, env=env)
         else:
-            proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env,  # noqa: S602
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                output(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            proc = stop.popen(cmd, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if proc is None:
+            return RunOutcome(INTERRUPTED, cmd)
         try:
+            if output is not None:
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    output(raw.decode("utf-8", "replace").rstrip("\r\n"))
             code = proc.wait()
         except BaseException:
             proc.kill()
             proc.wait()
             raise
+        finally:
+            stop.done(proc)
         if code != 0:
             return RunOutcome(code, cmd)
     return RunOutcome(0)

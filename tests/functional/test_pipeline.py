@@ -1252,7 +1252,7 @@ def test_a_stage_prepared_as_repro_is_interrupted_neither_runs_nor_clears_output
         engines.append(self)
 
     def interrupted_meanwhile(*args):
-        engines[0].stopping.set()
+        engines[0].commands.stop(None)
         return real(*args)
 
     monkeypatch.setattr(repro_mod._Engine, "__init__", init)

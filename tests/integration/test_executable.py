@@ -347,3 +347,41 @@ def test_an_mlvc_command_inside_a_stage_is_refused_at_once_not_left_waiting(repo
     assert "error: stage 'writes' failed" in r.stderr
     assert json.loads((repo / "st.json").read_text())["tracked"] == 0
     assert not (repo / "f.mlvc").exists()
+
+
+@pytest.mark.parametrize(("sig", "code", "said"), [
+    (signal.SIGTERM, 143, "error: terminated"), (signal.SIGINT, 130, "error: interrupted")])
+def test_a_signal_to_repro_alone_stops_its_running_stage(repo, sig, code, said):
+    # `kill`, `docker stop`, an IDE's stop button, a cancelled CI job: the signal reaches mlvc
+    # alone (not, as a terminal's Ctrl-C, its whole process group). mlvc passes it on to the
+    # stage's command, stops at once, and keeps what finished.
+    (repo / "mlvc.yaml").write_text(
+        "stages:\n"
+        "  first:\n"
+        "    cmd: echo one > a.out\n"
+        "    outs: [a.out]\n"
+        "  second:\n"
+        "    cmd: touch started && sleep 60 && cat a.out > b.out\n"
+        "    deps: [a.out]\n    outs: [b.out]\n")
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+    proc = subprocess.Popen([*cmd, "repro"], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (repo / "started").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        started = time.monotonic()
+        proc.send_signal(sig)  # (mlvc alone)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == code and said in err and "Traceback" not in err, err
+    assert took < 10
+    assert processes_in(repo) == []  # (the stage's command is gone too)
+    lock = (repo / "mlvc.lock").read_text()
+    assert "first:" in lock and "second:" not in lock
+    assert not (repo / "b.out").exists()

@@ -163,6 +163,25 @@ def test_ctrl_c_in_a_deferred_block_calls_back_and_is_raised_when_the_block_ends
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_sigterm_made_terminated_by_the_cli_is_deferred_as_ctrl_c_is():
+    import signal
+
+    from mlvc.procs import Terminated, raise_terminated
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        called = []
+        with pytest.raises(Terminated), \
+                parallel.interrupts_deferred(lambda: called.append(1)) as interrupted:
+            os.kill(os.getpid(), signal.SIGTERM)
+            _until(interrupted)
+            assert called == [1]
+        assert signal.getsignal(signal.SIGTERM) is raise_terminated
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_deferral_leaves_an_ignored_or_handled_ctrl_c_alone():
     import signal
 
