@@ -17,6 +17,7 @@ SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 REV = "rev"
 STEP = "step"
 WIDTH, HEIGHT = 400, 300
+MAX_POINTS = 1000  # a linear chart marks each row as a point up to this many rows
 
 
 def check_template(name: str, origin: str) -> str:
@@ -67,7 +68,8 @@ def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]],
             spec.update(transform=[{"loess": y, "on": x, "groupby": [REV], "bandwidth": 0.3}],
                         mark={"type": "line"}, encoding=enc)
         else:
-            spec.update(mark={"type": "line", "point": template == "linear",
+            points = template == "linear" and len(rows) <= MAX_POINTS  # (else a blur, and MBs)
+            spec.update(mark={"type": "line", "point": points,
                               "tooltip": template == "linear"},
                         encoding={**enc, "tooltip": tooltip} if template == "linear" else enc)
     elif confusion:

@@ -67,3 +67,9 @@ def test_merged_props_take_what_is_set():
     base = PlotProps(template="scatter", x="a", y="b", header=False)
     assert base.merged(PlotProps(y="c")) == PlotProps("scatter", "a", "c", header=False)
     assert base.merged(PlotProps()) == base
+
+
+def test_a_long_curve_is_a_line_without_a_mark_per_row():
+    short = build_spec("l.csv", PlotProps(), [("HEAD", [{"v": i} for i in range(10)])])
+    long = build_spec("l.csv", PlotProps(), [("HEAD", [{"v": i} for i in range(5000)])])
+    assert short["mark"]["point"] is True and long["mark"]["point"] is False
