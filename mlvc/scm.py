@@ -184,6 +184,47 @@ class Git:
                         ok=(0, 1, 128)).strip()
         return sha or None
 
+    def resolve_many(self, revs: list[str]) -> dict[str, str | None]:
+        """:meth:`resolve` of each of ``revs``, in one git process."""
+        asked = [r for r in dict.fromkeys(revs) if r and "\n" not in r and not r.startswith("-")]
+        found: dict[str, str | None] = dict.fromkeys(revs)
+        if not asked:
+            return found
+        out = self._run("cat-file", "--batch-check",
+                        stdin="".join(f"{r}^{{commit}}\n" for r in asked).encode())
+        for rev, line in zip(asked, out.splitlines()):
+            parts = line.split()
+            found[rev] = parts[0] if len(parts) == 3 and parts[1] == "commit" else None
+        return found
+
+    def show_many(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
+        """:meth:`show` of each (commit sha, path), in one git process."""
+        found: dict[tuple[str, str], bytes | None] = {}
+        asked = [p for p in dict.fromkeys(pairs) if "\n" not in p[1]]
+        for pair in set(pairs) - set(asked):
+            found[pair] = self.show(*pair)
+        if not asked:
+            return found
+        import subprocess
+
+        names = "".join(f"{sha}:{self._prefix}{path}\n" for sha, path in asked).encode()
+        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input=names,
+                              capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise ScmError("git cat-file failed: " + proc.stderr.decode(errors="replace"))
+        out, at = proc.stdout, 0
+        for pair in asked:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[2].isdigit():
+                size = int(header[2])
+                found[pair] = out[at:at + size] if header[1] == b"blob" else None
+                at += size + 1
+            else:  # "<name> missing" (or ambiguous)
+                found[pair] = None
+        return found
+
     def show(self, sha: str, path: str) -> bytes | None:
         """The bytes of the file ``path`` (relative to the project) at commit ``sha``, or None
         when that commit has no such file. (In this process, through GitPython: reading the

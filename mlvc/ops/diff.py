@@ -31,7 +31,7 @@ from mlvc.ops._outputs import valid_trees
 from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
 from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE
 from mlvc.pipeline.lockfile import LockEntry, parse_lock
-from mlvc.pipeline.model import Pipeline
+from mlvc.pipeline.model import DEFAULT_PARAMS, Pipeline
 from mlvc.pipeline.params import flatten, parse_params
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -210,6 +210,9 @@ def _number(v: object) -> bool:
 
 # -- reading a side -------------------------------------------------------------------------
 
+_PARSED: dict[str, Pipeline] = {}  # see SideView.pipeline
+
+
 class SideView:
     """The files of one side that a diff reads, each read once."""
 
@@ -232,6 +235,12 @@ class SideView:
             return to_fs(self.repo.root, path).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+
+    def prefetch(self, paths: list[RelPath], fetched: dict) -> None:
+        """Take the texts of ``paths`` from ``fetched`` (:meth:`Git.show_many`'s answer)."""
+        for path in paths:
+            if path not in self._texts and (self.side.sha, path) in fetched:
+                self._texts[path] = fetched[(self.side.sha, path)]
 
     def text(self, path: RelPath) -> str | None:
         data = self.read(path)
@@ -265,12 +274,20 @@ class SideView:
         text = self.text(PIPELINE_FILE)
         if text is None:
             return None
+        # A pipeline that takes nothing from params files (no ${…}, no vars) is the same at
+        # every revision that has the same text: parsed once (exp show reads hundreds).
+        plain = self.side.sha is not None and "${" not in text and "vars" not in text
+        if plain and text in _PARSED:
+            return _PARSED[text]
         try:
-            return parse_pipeline(text, self.repo.root, self.where(PIPELINE_FILE),
-                                  None if self.side.sha is None else self._params_doc)
+            pipeline = parse_pipeline(text, self.repo.root, self.where(PIPELINE_FILE),
+                                      None if self.side.sha is None else self._params_doc)
         except MlvcError as exc:  # (an old revision's pipeline may not load today)
             self.warnings.append(f"{exc.message} (its params, metrics and stages are left out)")
             return None
+        if plain:
+            _PARSED[text] = pipeline
+        return pipeline
 
     def _params_doc(self, path: RelPath) -> dict | None:
         """A params file of this revision, parsed (for its pipeline's ``vars``)."""
@@ -314,6 +331,28 @@ class SideView:
             if not self.ignore.is_ignored(path):
                 found[out.path] = (path, out)
         return found
+
+
+def sides_of(repo: Repo, revs: list[str | None]) -> list[Side]:
+    """:func:`side_of` of each of ``revs``, the revisions resolved by one git process."""
+    named = [r for r in revs if r is not None]
+    if not named:
+        return [Side(WORKSPACE) for _ in revs]
+    if repo.scm is None:
+        return [side_of(repo, r) for r in revs]  # (the error it raises)
+    shas = repo.scm.resolve_many(named)
+    return [Side(WORKSPACE) if r is None else
+            Side(r, shas[r]) if shas.get(r) else side_of(repo, r) for r in revs]
+
+
+def _prefetch(repo: Repo, views: list[SideView], paths: Callable[[SideView], list[RelPath]]
+              ) -> None:
+    pairs = {v: paths(v) for v in views if v.side.sha is not None}
+    if not pairs or repo.scm is None:
+        return
+    fetched = repo.scm.show_many([(v.side.sha, p) for v, ps in pairs.items() for p in ps])
+    for view, ps in pairs.items():
+        view.prefetch(ps, fetched)
 
 
 def side_of(repo: Repo, rev: str | None) -> Side:
@@ -843,10 +882,14 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
         names = [None, *repo.scm.revisions(commits=True)]
     sides: dict[str, list[SideValues]] = {k: [] for k in kinds}
     warnings: list[str] = []
-    for name in dict.fromkeys(names):
-        view = SideView(repo, side_of(repo, name))
+    views = [SideView(repo, side) for side in sides_of(repo, list(dict.fromkeys(names)))]
+    # Each revision's files are read in two batches (one git process each), not one by one:
+    # the pipeline, lock and params.yaml, then the files each pipeline declares.
+    _prefetch(repo, views, lambda v: [PIPELINE_FILE, LOCK_FILE, DEFAULT_PARAMS])
+    _prefetch(repo, views, lambda v: [f for k in kinds for f in _declared(k, [v.pipeline])])
+    for view in views:
         shown = {k: _side_values(view, k) for k in kinds}
-        if all_commits and name is not None and \
+        if all_commits and view.side.sha is not None and \
                 not any(v.values or v.missing for v in shown.values()):
             continue  # (a commit from before the pipeline: nothing to say of it)
         for k in kinds:

@@ -95,3 +95,38 @@ def test_remove_worktree_removes_a_locked_one(tmp_path):
     listed = subprocess.run(["git", "-C", str(repo), "worktree", "list", "--porcelain"],
                             capture_output=True, text=True, check=True).stdout
     assert listed.count("worktree ") == 1 and not (tmp_path / "wt").exists()
+
+
+@pytest.mark.parametrize("sub", ["", "proj"], ids=["top", "sub-folder project"])
+def test_batched_reads_answer_as_one_by_one_reads(tmp_path, sub):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    top = tmp_path / "repo"
+    root = top / sub if sub else top
+    root.mkdir(parents=True)
+    run = lambda *a: subprocess.run(["git", *a], cwd=top, check=True,  # noqa: E731
+                                    capture_output=True)
+    run("init", "-q")
+    files = {"a.txt": b"one\n", "with space.yaml": b"x: 1\n", "dir/b.bin": bytes(range(256)),
+             "empty": b"", "ünï.json": b"{}"}
+    for name, data in files.items():
+        (root / name).parent.mkdir(exist_ok=True)
+        (root / name).write_bytes(data)
+    run("add", "-A")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    (root / "a.txt").write_bytes(b"two\n")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two")
+    git = Git(root)
+    shas = [git.resolve("HEAD"), git.resolve("HEAD~1")]
+    paths = [*files, "dir", "missing.txt", "dir/none", "a b c missing"]
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(shas), st.sampled_from(paths)), max_size=12))
+    def check(pairs):
+        assert git.show_many(pairs) == {p: git.show(*p) for p in pairs}
+
+    check()
+    assert git.show_many([(shas[1], "a.txt")]) == {(shas[1], "a.txt"): b"one\n"}
+    revs = ["HEAD", "HEAD~1", "HEAD~5", "nope", "-x", shas[0][:10], "main:a.txt"]
+    assert git.resolve_many(revs) == {r: git.resolve(r) for r in revs}
