@@ -58,7 +58,8 @@ def parse_param_option(value: str) -> tuple[str | None, list[str]]:
 
 def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: list[str] = (),
               outs: list[str] = (), outs_no_cache: list[str] = (), metrics: list[str] = (),
-              metrics_no_cache: list[str] = (), plots: list[str] = (), wdir: str | None = None,
+              metrics_no_cache: list[str] = (), plots: list[str] = (),
+              plots_no_cache: list[str] = (), wdir: str | None = None,
               desc: str | None = None, force: bool = False, cwd: Path | None = None
               ) -> StageAddResult:
     from ruamel.yaml.comments import CommentedMap
@@ -82,7 +83,7 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
             raise PipelineError(f"stage '{name}' exists already in {PIPELINE_FILE}",
                                 hint="use -f to replace it")
         stages[name] = _stage_body(cmd, wdir_path, desc, deps, params, outs, outs_no_cache,
-                                   metrics, metrics_no_cache, plots)
+                                   metrics, metrics_no_cache, plots, plots_no_cache)
 
     new_text, pipeline = edited_pipeline(repo, edit)
     here = folder_in(repo.root, cwd)
@@ -95,7 +96,7 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
 
 
 def _stage_body(cmd, wdir_path, desc, deps, params, outs, outs_no_cache, metrics,
-                metrics_no_cache, plots):
+                metrics_no_cache, plots, plots_no_cache):
     """A new stage's mapping, as `mlvc stage add` writes it."""
     from ruamel.yaml.comments import CommentedMap
 
@@ -120,7 +121,7 @@ def _stage_body(cmd, wdir_path, desc, deps, params, outs, outs_no_cache, metrics
         body["params"] = items
     for key, cached, uncached in (("outs", outs, outs_no_cache),
                                   ("metrics", metrics, metrics_no_cache),
-                                  ("plots", plots, ())):
+                                  ("plots", plots, plots_no_cache)):
         entries: list = list(cached) + [{p: {"cache": False}} for p in uncached]
         if entries:
             body[key] = entries
@@ -163,3 +164,47 @@ def without_stages(repo: Repo, keys: list[str]) -> tuple[str, Pipeline]:
             del doc["stages"][key]
 
     return edited_pipeline(repo, edit)
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeResult:
+    stages: tuple[str, ...]  # the stages changed (each copy of a foreach/matrix group)
+    frozen: bool
+    git_files: tuple[RelPath, ...] = ()
+    staged: bool = False
+
+    def to_json(self) -> dict:
+        return {"stages": list(self.stages), "frozen": self.frozen,
+                "git_files": list(self.git_files), "staged": self.staged}
+
+
+def set_frozen(repo: Repo, names: list[str], frozen: bool) -> FreezeResult:
+    """Mark stages ``frozen: true`` in mlvc.yaml (``repro`` then never runs them, and their
+    outputs stay as recorded), or take the mark away; as ``dvc freeze`` / ``dvc unfreeze``.
+    A foreach/matrix group is marked as a whole (its ``do``, or its body)."""
+    pipeline = load_pipeline(repo.root)  # (valid before it is edited)
+    keys: list[str] = []
+    for name in names:
+        if not pipeline.named(name):
+            raise PipelineError(f"no stage '{name}' in {PIPELINE_FILE}",
+                                hint="`mlvc stage list` lists them")
+        group = name.split("@", 1)[0]
+        if "@" in name.rstrip("@"):
+            raise PipelineError(f"'{name}' is one copy of the foreach/matrix stage '{group}'",
+                                hint=f"mark the whole group: `mlvc freeze {group}`")
+        keys.append(group)
+
+    def edit(doc) -> None:
+        for key in dict.fromkeys(keys):
+            raw = doc["stages"][key]
+            body = raw["do"] if "foreach" in raw else raw
+            if frozen:
+                body["frozen"] = True
+            else:
+                body.pop("frozen", None)
+
+    text, _ = edited_pipeline(repo, edit)
+    atomic_write(to_fs(repo.root, PIPELINE_FILE), text)
+    git = record_in_git(repo, [PIPELINE_FILE])
+    changed = tuple(n for name in names for n in pipeline.named(name))
+    return FreezeResult(tuple(dict.fromkeys(changed)), frozen, git.files, git.staged)

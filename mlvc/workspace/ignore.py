@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,18 @@ if TYPE_CHECKING:
     import pathspec
 
 IGNORE_FILE = ".mlvcignore"
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreMatch:
+    path: RelPath
+    source: RelPath | None  # the rule file; None: .git/.mlvc, always left out
+    line: int
+    rule: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "source": self.source, "line": self.line,
+                "rule": self.rule}
 
 
 class IgnoreRules:
@@ -111,6 +124,25 @@ class IgnoreRules:
                 return True
         return False
 
+    def explain(self, path: RelPath, is_dir: bool = False) -> IgnoreMatch | None:
+        """Why ``path`` is ignored (the rule that leaves it, or a folder above it, out), or
+        None when it is not; as ``git check-ignore -v``."""
+        parts = path.split("/")
+        if is_reserved(parts[0]):
+            return IgnoreMatch(path, None, 0, parts[0])
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            folder = "/".join(parts[: i - 1])
+            for base, spec in self.active_for(folder):
+                rel = sub[len(base) + 1:] if base else sub
+                result = spec.check_file(rel + "/" if is_dir or i < len(parts) else rel)
+                if result.include:
+                    rules = _rules(self._read(base) or "")
+                    line, rule = rules[result.index]
+                    return IgnoreMatch(path, f"{base}/{IGNORE_FILE}" if base else IGNORE_FILE,
+                                       line, rule)
+        return None
+
     def is_ignored(self, path: RelPath, is_dir: bool = False) -> bool:
         """Whether ``path`` or any folder above it is ignored."""
         parts = path.split("/")
@@ -124,8 +156,14 @@ class IgnoreRules:
         return False
 
 
+def _rules(text: str) -> list[tuple[int, str]]:
+    """(line number, rule) of each rule of a rule file (blank lines and comments left out)."""
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.startswith("#")]
+
+
 def _compile(text: str) -> pathspec.PathSpec | None:
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    lines = [line for _, line in _rules(text)]
     if not lines:
         return None  # pathspec is imported only for files that hold rules
     import pathspec

@@ -718,3 +718,18 @@ def test_doctor_warns_root_that_linked_files_are_not_protected(project, monkeypa
     r = project.run("doctor")
     assert ("warning: running as root with links to the cache" in r.stderr) is warned
     assert json.loads(project.run("doctor", "--json").stdout)["root_writes_links"] is warned
+
+
+def test_check_ignore_names_the_rule_and_exits_1_when_nothing_is_ignored(project):
+    project.gen({".mlvcignore": "# logs\n*.log\n!keep.log\n", "sub": {
+        ".mlvcignore": "secret*\n", "secret.txt": "s"}})
+    r = project.run("check-ignore", "a.log", "keep.log", "sub/secret.txt", "sub/x")
+    assert r.stdout.splitlines() == ["a.log", "sub/secret.txt"]
+    r = project.run("check-ignore", "-d", "-n", "secret.txt", "../a.log", "x",
+                    cwd=project.root / "sub")
+    assert r.stdout.splitlines() == [".mlvcignore:1:secret*\tsecret.txt",  # (from sub/)
+                                     "../.mlvcignore:2:*.log\t../a.log", "::\tx"]
+    assert project.run("check-ignore", "keep.log", code=1).stdout == ""
+    doc = json.loads(project.run("check-ignore", "--json", "a.log").stdout)
+    assert doc == [{"path": "a.log", "ignored": True, "match": {
+        "path": "a.log", "source": ".mlvcignore", "line": 2, "rule": "*.log"}}]

@@ -23,7 +23,7 @@ def test_stage_add_keeps_comments_and_order(project):
     project.run("stage", "add", "-n", "train", "-d", "data/prepared", "-d", "train.py",
                 "-p", "train.lr", "-p", "other.yaml:", "-p", "params.yaml:other.k",
                 "-o", "model.pkl", "-M", "metrics.json", "--plots", "roc.csv",
-                "python", "train.py", "--epochs", "3")
+                "--plots-no-cache", "loss.csv", "python", "train.py", "--epochs", "3")
     text = project.read("mlvc.yaml")
     assert text.startswith(KEPT)  # the existing text, comments and all, is untouched
     doc = yaml.safe_load(text)
@@ -34,7 +34,7 @@ def test_stage_add_keeps_comments_and_order(project):
     assert train["params"] == ["train.lr", "other.k", {"other.yaml": None}]
     assert train["outs"] == ["model.pkl"]
     assert train["metrics"] == [{"metrics.json": {"cache": False}}]
-    assert train["plots"] == ["roc.csv"]
+    assert train["plots"] == ["roc.csv", {"loss.csv": {"cache": False}}]
     listed = project.run("stage", "list").stdout
     assert "prepare" in listed and "train" in listed and "model.pkl" in listed
 
@@ -209,3 +209,29 @@ def test_a_path_wins_over_a_stage_of_the_same_name(project):
     r = project.run("remove", "prep")
     assert "Removed prep.mlvc" in r.stdout
     assert "prep" in yaml.safe_load(project.read("mlvc.yaml"))["stages"]
+
+
+def test_freeze_and_unfreeze_mark_stages_and_repro_obeys(project):
+    project.gen({"in.txt": "1\n", "mlvc.yaml": "# kept\n" + yaml.safe_dump({"stages": {
+        "copy": {"cmd": "cat in.txt > out.txt", "deps": ["in.txt"], "outs": ["out.txt"]},
+        "many": {"foreach": [1, 2], "do": {"cmd": "echo ${item} > m${item}.txt",
+                                            "outs": ["m${item}.txt"]}}}})})
+    project.run("repro")
+    r = project.run("freeze", "copy", "many")
+    assert "Froze stage 'copy'." in r.stdout and "Froze stage 'many@2'." in r.stdout
+    doc = yaml.safe_load(project.read("mlvc.yaml"))
+    assert doc["stages"]["copy"]["frozen"] is True
+    assert doc["stages"]["many"]["do"]["frozen"] is True
+    assert project.read("mlvc.yaml").startswith("# kept\n")
+    project.gen({"in.txt": "2\n"})
+    project.run("repro")
+    assert project.read("out.txt") == "1\n"  # (frozen: not run)
+    r = project.run("freeze", "many@1", code=1)
+    assert "one copy of the foreach/matrix stage 'many'" in r.stderr
+    r = project.run("unfreeze", "nope", code=1)
+    assert "no stage 'nope'" in r.stderr
+    doc = json.loads(project.run("unfreeze", "copy", "--json").stdout)
+    assert doc["stages"] == ["copy"] and doc["frozen"] is False
+    assert "frozen" not in yaml.safe_load(project.read("mlvc.yaml"))["stages"]["copy"]
+    project.run("repro")
+    assert project.read("out.txt") == "2\n"

@@ -524,3 +524,34 @@ def verify_cmd(cloud, remote, jobs, as_json):
                                "`mlvc push` sends them again from a clone whose cache has "
                                "them (run `mlvc verify` there first)"), err=True)
         raise SystemExit(1)
+
+
+@click.command("check-ignore")
+@click.argument("targets", nargs=-1, required=True, metavar="PATH...")
+@click.option("-d", "--details", is_flag=True,
+              help="Name the rule for each: RULE-FILE:LINE:RULE<tab>PATH.")
+@click.option("-n", "--non-matching", is_flag=True,
+              help="With --details, list the paths that no rule ignores too (as ::<tab>PATH).")
+@json_option
+def check_ignore_cmd(targets, details, non_matching, as_json):
+    """Tell which PATHs .mlvcignore leaves out (mlvc never tracks, hashes or lists them),
+    and by which rule. Exit code 0 when one is ignored, 1 when none is (as git's)."""
+    from mlvc.ops.check_ignore import check_ignore
+
+    with open_repo() as repo:
+        found = check_ignore(repo, list(targets), settings().cwd)
+    if as_json:
+        echo_json([{"path": path, "ignored": m is not None,
+                    "match": None if m is None else m.to_json()} for path, m in found])
+    else:
+        for path, m in found:
+            if m is None:
+                if details and non_matching:
+                    echo(f"::\t{shown(path)}")
+            elif details:
+                source = shown(m.source) if m.source else '(always)'
+                echo(f"{source}:{m.line or ''}:{m.rule}\t{shown(path)}")
+            else:
+                echo(shown(path))
+    if not any(m is not None for _, m in found):
+        raise SystemExit(1)

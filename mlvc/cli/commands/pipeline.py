@@ -179,7 +179,10 @@ def stage_cmd():
               help="A metrics file, kept in the cache.")
 @click.option("-M", "--metrics-no-cache", "metrics_no_cache", multiple=True, metavar="PATH",
               help="A metrics file kept in git (the usual choice).")
-@click.option("--plots", "plots", multiple=True, metavar="PATH", help="A plots file.")
+@click.option("--plots", "plots", multiple=True, metavar="PATH",
+              help="A plots file (see `mlvc plots`), kept in the cache.")
+@click.option("--plots-no-cache", "plots_no_cache", multiple=True, metavar="PATH",
+              help="A plots file kept in git, not the cache.")
 @click.option("-w", "--wdir", metavar="DIR",
               help="Folder the command runs in; paths are relative to it.")
 @click.option("--desc", metavar="TEXT", help="A description of the stage.")
@@ -187,7 +190,7 @@ def stage_cmd():
 @click.argument("command", nargs=-1, required=True)
 @json_option
 def stage_add_cmd(name, deps, params, outs, outs_no_cache, metrics, metrics_no_cache, plots,
-                  wdir, desc, force, command, as_json):
+                  plots_no_cache, wdir, desc, force, command, as_json):
     """Add a stage to mlvc.yaml, keeping the file's comments and order.
 
     Everything after the options is the command, e.g.
@@ -201,7 +204,8 @@ def stage_add_cmd(name, deps, params, outs, outs_no_cache, metrics, metrics_no_c
         result = stage_add(repo, name, cmd, deps=list(deps), params=list(params),
                            outs=list(outs), outs_no_cache=list(outs_no_cache),
                            metrics=list(metrics), metrics_no_cache=list(metrics_no_cache),
-                           plots=list(plots), wdir=wdir, desc=desc, force=force,
+                           plots=list(plots), plots_no_cache=list(plots_no_cache),
+                           wdir=wdir, desc=desc, force=force,
                            cwd=settings().cwd)
     if as_json:
         echo_json(result.to_json())
@@ -236,6 +240,38 @@ def stage_list_cmd(as_json):
         what = s.desc or (f"outputs {outs}" if outs else s.cmd[0])
         flags = " (frozen)" if s.frozen else ""
         click.echo(f"{s.name:<{width}}  {what}{flags}")
+
+
+def _set_frozen(names, frozen: bool, as_json: bool) -> None:
+    from mlvc.ops.stage import set_frozen
+
+    with open_repo() as repo:
+        result = set_frozen(repo, list(names), frozen)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for name in result.stages:
+        echo(f"{'Froze' if frozen else 'Unfroze'} stage '{name}'.")
+    git_hint(repo.root, result, "To track the change with git")
+
+
+@click.command("freeze")
+@click.argument("names", nargs=-1, required=True, metavar="STAGE...")
+@json_option
+def freeze_cmd(names, as_json):
+    """Mark stages frozen in mlvc.yaml: `mlvc repro` never runs them, and their outputs
+    stay as mlvc.lock records them (as `dvc freeze`). A foreach/matrix group is frozen
+    whole."""
+    _set_frozen(names, True, as_json)
+
+
+@click.command("unfreeze")
+@click.argument("names", nargs=-1, required=True, metavar="STAGE...")
+@json_option
+def unfreeze_cmd(names, as_json):
+    """Take the frozen mark off stages in mlvc.yaml (`mlvc repro` runs them again when
+    their inputs changed)."""
+    _set_frozen(names, False, as_json)
 
 
 @click.command("dag")

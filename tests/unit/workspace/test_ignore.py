@@ -59,3 +59,22 @@ def test_a_rule_file_that_cannot_be_read_is_a_clear_error(tmp_path):
     (tmp_path / "data" / ".mlvcignore").mkdir(parents=True)
     with pytest.raises(FormatError, match=r"cannot read the rule file 'data/\.mlvcignore'"):
         IgnoreRules(tmp_path).is_ignored("data/x")
+
+
+_names = st.lists(st.sampled_from(["a", "b", "x.tmp", "keep.tmp", "data", "build"]),
+                  min_size=1, max_size=4).map("/".join)
+
+
+@given(path=_names, is_dir=st.booleans())
+def test_explain_agrees_with_is_ignored_and_names_the_rule_by_its_line(
+        tmp_path_factory, path, is_dir):
+    root = tmp_path_factory.mktemp("p")
+    (root / ".mlvcignore").write_text("# top\n*.tmp\n\n/build/\n")
+    (root / "data").mkdir()
+    (root / "data" / ".mlvcignore").write_text("b\n!keep.tmp\n")
+    rules = IgnoreRules(root)
+    match = rules.explain(path, is_dir)
+    assert (match is not None) == rules.is_ignored(path, is_dir)
+    if match is not None:
+        text = (root / match.source).read_text().splitlines()
+        assert text[match.line - 1] == match.rule
