@@ -33,6 +33,8 @@ COMMANDS = {
     "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),
     "pull": ("mlvc.cli.commands.remote", "pull_cmd"),
     "get": ("mlvc.cli.commands.remote", "get_cmd"),
+    "import": ("mlvc.cli.commands.remote", "import_cmd"),
+    "update": ("mlvc.cli.commands.remote", "update_cmd"),
     "repro": ("mlvc.cli.commands.pipeline", "repro_cmd"),
     "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
     "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),

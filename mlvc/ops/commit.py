@@ -424,7 +424,7 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
         previous = next((o for o in old.outs if o.path == out_path), None) if old else None
         outs = tuple(out if o.path == out_path else o for o in old.outs) if previous else (
             (*old.outs, out) if old else (out,))
-        updated[pointer_path] = Pointer(pointer_path, outs)
+        updated[pointer_path] = Pointer(pointer_path, outs, old.source if old else None)
         saved.append(Saved(pointer_path, out, previous is None or previous != out, rec.hashed,
                            rec.repaired, rec.newly_stored))
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from mlvc.errors import MlvcError
 from mlvc.objects.tree import Tree
-from mlvc.ops._objects import Source, collect_sources, expand
+from mlvc.ops._objects import WORKSPACE, Source, collect_sources, expand
 from mlvc.ops._remote import (
     FailedObject,
     TransferResult,
@@ -40,6 +41,11 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
                                               revs=revs, workspace=workspace)
+    asked = bool(sources)
+    sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
+                                                            progress)
+    if asked and not sources and not run_cache:  # (imports alone: no remote needed)
+        return TransferResult("", got, got_bytes, there, (), tuple(warnings))
     rem, index = connect(repo, remote)
     try:
         with repo.lock():
@@ -84,12 +90,47 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                     if run_cache_oids(repo, outs) is not None:
                         local.put(key, outs)
                         runs += 1
-            return TransferResult(rem.name, len(result.done) + len(getter.fetched),
-                                  result.nbytes + getter.nbytes, present,
+            return TransferResult(rem.name, len(result.done) + len(getter.fetched) + got,
+                                  result.nbytes + getter.nbytes + got_bytes, present,
                                   tuple(sorted(failed, key=lambda f: (f.path, f.oid))),
                                   tuple(warnings + rem.pack_warnings), runs)
     finally:
         index.close()
+
+
+def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
+                         progress: Progress) -> tuple[list[Source], tuple[int, int, int]]:
+    """Imported outputs of the workspace whose objects this cache lacks come from their own
+    source, at the commit their pointer file records (as ``dvc fetch`` does): a clone of
+    this project needs no remote of its own for them. Those that cannot be read there stay
+    for the remote (with a warning). The sources left; how many objects came, their bytes,
+    and how many files of imports were here already."""
+    from mlvc.ops.imports import complete, fetch_imported
+    from mlvc.workspace.pointer import POINTER_SUFFIX, load_pointer
+
+    rest: list[Source] = []
+    got = nbytes = there = 0
+    loaded: dict = {}
+    for s in sources:
+        mine = s.rev == WORKSPACE and s.pointer.endswith(POINTER_SUFFIX)  # (not mlvc.lock)
+        if mine and s.pointer not in loaded:
+            loaded[s.pointer] = load_pointer(repo.root, s.pointer).source
+        src = loaded.get(s.pointer) if mine else None
+        if src is None:
+            rest.append(s)
+            continue
+        if complete(repo, s.out):
+            there += s.out.nfiles
+            continue
+        try:
+            with repo.lock():
+                n, size = fetch_imported(repo, s.pointer, s.out, src, progress)
+            got, nbytes = got + n, nbytes + size
+        except MlvcError as exc:
+            warnings.append(f"{s.pointer}: not read from its source ({exc.message}); "
+                            "trying the remote")
+            rest.append(s)
+    return rest, (got, nbytes, there)
 
 
 def _remote_records(repo: Repo, rem: Remote, jobs: int) -> dict:

@@ -15,6 +15,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,26 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
     if os.path.lexists(dest) and not force:
         raise TargetError(f"'{out or os.path.basename(rel)}' exists already",
                           hint="-o names another place; --force replaces it")
+    with cloned(url, rev, cwd) as (repo, source, commit):
+        staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
+        try:
+            files, nbytes = _copy_out(repo, rel, staged, source, progress)
+            if os.path.lexists(dest):  # (--force)
+                shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() \
+                    else dest.unlink()
+            os.replace(staged, dest)
+        finally:
+            if os.path.lexists(staged):
+                shutil.rmtree(staged) if staged.is_dir() else staged.unlink()
+    return GetResult(str(dest), files, nbytes, commit)
+
+
+@contextmanager
+def cloned(url: str, rev: str | None, cwd: Path) -> Iterator[
+        tuple[Repo, ObjectStore | None, str | None]]:
+    """The mlvc project git clones from ``url``, checked out at ``rev`` (default: its default
+    branch) in a temporary folder: (its Repo, its own cache when ``url`` is a folder on this
+    machine, the commit checked out). Nothing of it stays."""
     local = Path(cwd, url) if "://" not in url and Path(cwd, url).is_dir() else None
     with tempfile.TemporaryDirectory(prefix="mlvc-get-") as tmp:
         clone = Path(tmp) / "repo"
@@ -62,20 +84,25 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
         if not (clone / ".mlvc").is_dir():
             raise TargetError(f"{url} is not an mlvc project (no .mlvc folder at its top)",
                               hint="`git clone` it, or name the mlvc project's repository")
-        source = _source_cache(local)
         with Repo.find(clone) as repo:
             commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
-            staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
-            try:
-                files, nbytes = _copy_out(repo, rel, staged, source, progress)
-                if os.path.lexists(dest):  # (--force)
-                    shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() \
-                        else dest.unlink()
-                os.replace(staged, dest)
-            finally:
-                if os.path.lexists(staged):
-                    shutil.rmtree(staged) if staged.is_dir() else staged.unlink()
-    return GetResult(str(dest), files, nbytes, commit)
+            yield repo, _source_cache(local), commit
+
+
+def fetch_into_clone(repo: Repo, items: list[tuple[str, int | None]],
+                     source: ObjectStore | None, rel: str, progress: Progress) -> None:
+    """The objects ``items`` in the clone's cache: from REPO's cache when it has them whole,
+    else all at once from REPO's remote."""
+    wanted = [(oid, size) for oid, size in items if not repo.cache.exists(oid)]
+    if source is not None:
+        for oid, _ in wanted:
+            if source.exists(oid):
+                try:
+                    repo.cache.add_file_copy(source.path_str(oid), expected=oid)
+                except CorruptObjectError:
+                    pass  # (bad there: the remote may have it whole)
+    fetch_objects(repo, [(o, n) for o, n in wanted if not repo.cache.exists(o)], rel,
+                  progress=progress)
 
 
 def _git(*args: str, cwd: Path | None = None) -> None:
@@ -111,18 +138,7 @@ def _copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
         return 1, staged.stat().st_size
 
     def have(items: list[tuple[str, int | None]]) -> None:
-        """The objects in the clone's cache: from REPO's cache when it has them whole,
-        else all at once from REPO's remote."""
-        wanted = [(oid, size) for oid, size in items if not repo.cache.exists(oid)]
-        if source is not None:
-            for oid, _ in wanted:
-                if source.exists(oid):
-                    try:
-                        repo.cache.add_file_copy(source.path_str(oid), expected=oid)
-                    except CorruptObjectError:
-                        pass  # (bad there: the remote may have it whole)
-        fetch_objects(repo, [(o, n) for o, n in wanted if not repo.cache.exists(o)], rel,
-                      progress=progress)
+        fetch_into_clone(repo, items, source, rel, progress)
 
     trees = TreeReader(repo, fetch=lambda oid: have([(oid, None)]))
     entry = entry_at(trees, held[1], rel)

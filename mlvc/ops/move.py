@@ -14,7 +14,13 @@ from mlvc.pipeline.loader import load_pipeline
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
-from mlvc.workspace.pointer import Pointer, check_pointer_name, pointer_path_for, write_pointer
+from mlvc.workspace.pointer import (
+    Pointer,
+    check_pointer_name,
+    load_pointer,
+    pointer_path_for,
+    write_pointer,
+)
 from mlvc.workspace.state import FileState
 
 
@@ -87,7 +93,8 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
             os.rename(src_fs, dst_fs)
         out = tracked.out
         moved = type(out)(dst_path, out.oid, out.type, out.size, out.nfiles, out.exec)
-        write_pointer(repo.root, Pointer(new_pointer, (moved,)))
+        source = load_pointer(repo.root, tracked.pointer).source  # (an import stays one)
+        write_pointer(repo.root, Pointer(new_pointer, (moved,), source))
         to_fs(repo.root, tracked.pointer).unlink()
         git_files = [tracked.pointer, new_pointer]
         for gi in (gitignore.remove(repo.root, src_path), gitignore.add(repo.root, dst_path)):

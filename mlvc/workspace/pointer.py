@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +37,26 @@ class Out:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportSource:
+    """Where an imported output comes from (``mlvc import``): ``path`` of the mlvc project
+    that git can clone from ``url``, at ``rev`` (as asked; None: its default branch), last
+    read at commit ``rev_lock``."""
+
+    url: str
+    path: str
+    rev: str | None
+    rev_lock: str
+
+    def to_json(self) -> dict:
+        return {"url": self.url, "path": self.path, "rev": self.rev,
+                "rev_lock": self.rev_lock}
+
+
+@dataclass(frozen=True, slots=True)
 class Pointer:
     path: RelPath  # the .mlvc file itself
     outs: tuple[Out, ...]
+    source: ImportSource | None = None  # an imported output's origin
 
 
 def pointer_path_for(target: RelPath) -> RelPath:
@@ -70,7 +88,7 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         raise bad("not a pointer file (expected a mapping with 'schema' and 'outs')", True)
     if doc.get("schema") != SCHEMA:
         raise bad(f"unsupported schema {doc.get('schema')!r} (expected {SCHEMA})")
-    extra = set(doc) - {"schema", "outs"}
+    extra = set(doc) - {"schema", "outs", "import"}
     if extra:
         raise bad(f"unknown keys {sorted(extra)}")
     raw_outs = doc.get("outs")
@@ -116,7 +134,34 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
             raise bad(f"{where}.exec must be true or false")
         outs.append(Out(full, raw["oid"], kind, size, nfiles if kind == "dir" else 1,
                         executable and kind == "file"))
-    return Pointer(path, tuple(outs))
+    source = None
+    if "import" in doc:
+        source = _import_source(doc["import"], bad)
+        if len(outs) != 1:
+            raise bad("an imported pointer file records one output")
+    return Pointer(path, tuple(outs), source)
+
+
+def _import_source(raw: object, bad) -> ImportSource:
+    if not isinstance(raw, dict) or set(raw) - {"url", "path", "rev", "rev_lock"}:
+        raise bad("'import' must be a mapping of url, path, rev and rev_lock")
+    url, path, rev, lock = (raw.get(k) for k in ("url", "path", "rev", "rev_lock"))
+    if not isinstance(url, str) or not url.strip():
+        raise bad("import.url is missing")
+    if not isinstance(path, str) or not path:
+        raise bad("import.path is missing")
+    try:
+        path = normalize_rel(path, origin="import.path")
+    except PathError as exc:
+        raise bad(exc.message) from None
+    if rev is not None and (not isinstance(rev, str) or not rev or rev.startswith("-")):
+        raise bad("import.rev must be a revision name")
+    if not isinstance(lock, str) or not _SHA.fullmatch(lock):
+        raise bad("import.rev_lock must be a full git commit sha")
+    return ImportSource(url, path, rev, lock)
+
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def dump_pointer(pointer: Pointer) -> str:
@@ -135,7 +180,13 @@ def dump_pointer(pointer: Pointer) -> str:
         if out.exec:
             entry["exec"] = True
         outs.append(entry)
-    return dump_yaml({"schema": SCHEMA, "outs": outs})
+    doc: dict[str, object] = {"schema": SCHEMA, "outs": outs}
+    if pointer.source is not None:
+        src = pointer.source
+        doc["import"] = {"url": src.url, "path": src.path,
+                         **({"rev": src.rev} if src.rev is not None else {}),
+                         "rev_lock": src.rev_lock}
+    return dump_yaml(doc)
 
 
 def load_pointer(root: Path, path: RelPath) -> Pointer:

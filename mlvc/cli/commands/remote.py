@@ -9,6 +9,7 @@ from mlvc.cli.render import (
     count,
     echo,
     echo_json,
+    git_hint,
     human_size,
     jobs_option,
     json_option,
@@ -163,8 +164,9 @@ def _report(result, verb: str) -> None:
         click.echo(f"warning: {w}", err=True)
     size = human_size(result.nbytes)
     if result.transferred:
+        where = f"'{result.remote}'" if result.remote else "the sources of imported data"
         echo(f"{verb} {count(result.transferred, 'object')}, {size}, "
-             f"{'to' if verb == 'Pushed' else 'from'} '{result.remote}'"
+             f"{'to' if verb == 'Pushed' else 'from'} {where}"
              + (f"; {result.present} {'was' if result.present == 1 else 'were'} there already."
                 if result.present else "."))
     elif result.ok:
@@ -302,3 +304,76 @@ def get_cmd(repo_url, path, rev, out, force, as_json):
         return
     echo(f"Got {count(result.files, 'file')} ({human_size(result.nbytes)}) -> "
          f"{printable(result.out)}")
+
+
+@click.command("import")
+@click.argument("repo_url", metavar="REPO")
+@click.argument("path")
+@click.option("--rev", metavar="REV", help="A git revision of REPO (default: its default "
+                                           "branch); `mlvc update` follows it.")
+@click.option("-o", "--out", metavar="OUT", help="Where to put it in this project (default: "
+                                                 "PATH's name, here).")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace OUT and its pointer file if they exist.")
+@json_option
+def import_cmd(repo_url, path, rev, out, force, as_json):
+    """Track PATH of the mlvc project REPO here, recording where it came from (as
+    `dvc import`: a data registry's use).
+
+    PATH is read as REV of REPO records it (as `mlvc get` reads it), its objects are stored
+    in this cache, and OUT.mlvc records the data and its source (REPO, PATH, REV and the
+    commit read). OUT is then tracked data like any other (`status`, `push`, `pull`…);
+    `mlvc update OUT` brings the source's newer version.
+    """
+    from mlvc.ops.imports import import_
+
+    with open_repo() as repo:
+        result = import_(repo, repo_url, path, out=out, rev=rev, force=force,
+                         cwd=settings().cwd, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    _report_imports([result], repo.root)
+
+
+@click.command("update")
+@click.argument("targets", nargs=-1, metavar="[TARGETS]...")
+@click.option("--rev", metavar="REV", help="Follow this revision of the source from now on.")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace changes of yours in the outputs (kept otherwise).")
+@json_option
+def update_cmd(targets, rev, force, as_json):
+    """Bring imported data (`mlvc import`) up to its source: read each source again, at its
+    recorded revision (or --rev), and record and check out what changed. TARGETS are pointer
+    files or outputs; none means every import."""
+    from mlvc.ops.imports import update
+
+    with open_repo() as repo:
+        results = update(repo, list(targets), rev=rev, force=force, cwd=settings().cwd,
+                         progress=progress())
+    if as_json:
+        echo_json([r.to_json() for r in results])
+    elif not results:
+        echo("No imported data here (`mlvc import REPO PATH` imports some).")
+    else:
+        _report_imports(results, repo.root)
+
+
+def _report_imports(results, root) -> None:
+    from types import SimpleNamespace
+
+    for r in results:
+        src = r.source
+        at = f"{src.rev} " if src.rev else ""
+        if not r.changed:
+            echo(f"{shown(r.out.path)}: up to date with {src.url} {at}({src.rev_lock[:8]})")
+            continue
+        what = count(r.out.nfiles, "file") if r.out.type == "dir" else "1 file"
+        echo(f"{shown(r.out.path)}: {src.path} of {src.url} {at}({src.rev_lock[:8]}), "
+             f"{what}, {human_size(r.out.size)}")
+        if r.checkout is not None and r.checkout.conflicts:
+            echo(f"  kept changes of yours in {count(len(r.checkout.conflicts), 'file')} "
+                 "(--force replaces them)")
+    files = [f for r in results for f in r.git_files]
+    git_hint(root, SimpleNamespace(git_files=tuple(dict.fromkeys(files)),
+                                   staged=any(r.staged for r in results)))

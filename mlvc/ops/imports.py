@@ -1,0 +1,266 @@
+"""``mlvc import REPO PATH`` and ``mlvc update``: data of another mlvc project, tracked here
+with where it came from (as ``dvc import`` / ``dvc update``; a data registry's use).
+
+``import`` reads PATH as REV of REPO records it (as :mod:`mlvc.ops.get` does: REPO is cloned
+into a temporary folder; its objects come from its own cache when it is a folder here, else
+from its default remote, each verified), stores those objects in this cache, and writes
+``OUT.mlvc`` — an ordinary pointer file with an ``import`` section (REPO, PATH, REV as asked,
+and ``rev_lock``, the commit read) — then checks OUT out. From then on OUT is tracked data
+like any other: ``status``, ``checkout``, ``push`` (to this project's remote) and ``pull``.
+``update`` reads the source again (at its recorded REV, or a new ``--rev``) and, when it
+moved, records and checks out the new version (changes of yours in OUT are kept, as
+``checkout`` keeps them, unless ``force``).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import MlvcError, PathError, TargetError
+from mlvc.objects.store import ObjectStore
+from mlvc.ops import record_in_git
+from mlvc.ops.add import check_pointers_kept
+from mlvc.ops.checkout import CheckoutResult, checkout_selected
+from mlvc.ops.diff import SideView, TreeReader, side_of
+from mlvc.ops.get import cloned, fetch_into_clone
+from mlvc.ops.ls import entry_at
+from mlvc.paths import RelPath, from_user, normalize_rel, overlaps, to_fs
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.workspace import gitignore
+from mlvc.workspace.compare import flatten
+from mlvc.workspace.index import Index
+from mlvc.workspace.pointer import (
+    POINTER_SUFFIX,
+    ImportSource,
+    Out,
+    Pointer,
+    check_pointer_name,
+    pointer_path_for,
+    write_pointer,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    pointer: RelPath
+    out: Out
+    source: ImportSource
+    changed: bool  # a new version was recorded (always, for `import`)
+    checkout: CheckoutResult | None = None
+    git_files: tuple[RelPath, ...] = ()
+    staged: bool = False
+
+    def to_json(self) -> dict:
+        return {"pointer": self.pointer, "path": self.out.path, "oid": self.out.oid,
+                "type": self.out.type, "size": self.out.size, "files": self.out.nfiles,
+                "source": self.source.to_json(), "changed": self.changed,
+                "kept": [] if self.checkout is None else list(self.checkout.conflicts),
+                "git_files": list(self.git_files), "staged": self.staged}
+
+
+def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
+            rev: str | None = None, force: bool = False, cwd: Path | None = None,
+            progress: Progress = NULL_PROGRESS) -> ImportResult:
+    """Track PATH of the mlvc project at ``url`` (at ``rev``) here, at ``out`` (default:
+    PATH's name in the current folder)."""
+    try:
+        rel = normalize_rel(path)
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    if not rel:
+        raise TargetError("name a file or folder of that project, not its top folder")
+    cwd = cwd or Path.cwd()
+    try:
+        dest = from_user(repo.root, out or posixpath.basename(rel), cwd)
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    pointer = pointer_path_for(dest)
+    _check_destination(repo, dest, pointer, force)
+    recorded_url = _recorded_url(repo, url, cwd)
+    new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress)
+    return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,
+                   progress=progress)
+
+
+def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = None,
+           force: bool = False, cwd: Path | None = None,
+           progress: Progress = NULL_PROGRESS) -> list[ImportResult]:
+    """Bring each imported output (of ``targets``: pointer files or outputs; default: all)
+    up to its source's latest commit at its revision (or at ``rev``, recorded from then on).
+    """
+    index = Index.load(repo.root, repo.ignore, stages=False)
+    imported = [p for p in index.pointers.values() if p.source is not None]
+    if targets:
+        wanted = []
+        for t in targets:
+            try:
+                path = from_user(repo.root, t, cwd)
+            except PathError as exc:
+                raise TargetError(exc.message, hint=exc.hint) from None
+            hits = [p for p in imported if path in (p.path, p.outs[0].path)]
+            if not hits:
+                raise TargetError(f"'{t}' is not an imported output",
+                                  hint="`mlvc import REPO PATH` imports one")
+            wanted += hits
+        imported = list({p.path: p for p in wanted}.values())
+    results = []
+    for pointer in imported:
+        src = pointer.source
+        assert src is not None
+        asked = rev if rev is not None else src.rev
+        out = pointer.outs[0]
+        new, source, _ = _read_source(repo, src.url, src.path, asked, out.path, progress,
+                                      since=src.rev_lock)
+        if new is None:  # (the same commit: nothing to read again)
+            placed = _checkout(repo, out.path, force=True, progress=progress) if force \
+                else None  # (--force: as the source has it, changes of yours replaced)
+            results.append(ImportResult(pointer.path, out, src, False, placed))
+            continue
+        changed = new != out or source != src
+        results.append(_record(repo, Pointer(pointer.path, (new,), source), changed=changed,
+                               force=force, progress=progress))
+    return results
+
+
+# -- steps ----------------------------------------------------------------------------------
+
+def _check_destination(repo: Repo, dest: RelPath, pointer: RelPath, force: bool) -> None:
+    if not dest:
+        raise TargetError("cannot import into the whole project folder",
+                          hint="-o names a file or folder inside it")
+    if dest.endswith(POINTER_SUFFIX):
+        raise TargetError(f"'{dest}' would be named like a pointer file",
+                          hint="-o names another place")
+    check_pointer_name(dest)
+    if not force:
+        for what in (dest, pointer):
+            if os.path.lexists(to_fs(repo.root, what)):
+                raise TargetError(f"'{what}' exists already",
+                                  hint="-o names another place; --force replaces it")
+    gitignore.check_writable(repo.root, dest)
+    if repo.ignore.is_ignored(dest):
+        raise TargetError(f"'{dest}' is ignored by .mlvcignore",
+                          hint="-o names another place")
+    index = Index.load(repo.root, repo.ignore)
+    for d in index.declared:
+        if overlaps(dest, d.path):
+            raise TargetError(f"'{dest}' overlaps '{d.path}', an output of stage '{d.stage}'")
+    for t in index.tracked():
+        if t.pointer != pointer and overlaps(dest, t.out.path):
+            raise TargetError(f"'{dest}' overlaps '{t.out.path}', which {t.pointer} tracks")
+    if repo.scm is not None:
+        if repo.scm.tracked([dest]):
+            raise TargetError(f"'{dest}' is tracked by git", hint="-o names another place")
+        check_pointers_kept(repo, [pointer], None)
+
+
+def _recorded_url(repo: Repo, url: str, cwd: Path) -> str:
+    """``url`` as the pointer file records it: a folder on this machine relative to the
+    project (so that clones of both side by side work anywhere), else as given."""
+    if "://" in url or not Path(cwd, url).is_dir():
+        return url
+    return Path(os.path.relpath(Path(cwd, url).resolve(), repo.root.resolve())).as_posix()
+
+
+def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
+                 progress: Progress, since: str | None = None
+                 ) -> tuple[Out | None, ImportSource, tuple[int, int]]:
+    """The output ``dest`` as ``rel`` of ``url`` at ``rev`` records it, its objects stored
+    in this cache (how many were new); (None, …) when that is still commit ``since``."""
+    where = url if "://" in url or not Path(repo.root, url).is_dir() else \
+        str(Path(repo.root, url))
+    with cloned(where, rev, repo.root) as (src_repo, src_cache, commit):
+        if commit is None:
+            raise TargetError(f"{url} has no git commit to import from")
+        source = ImportSource(url, rel, rev, commit)
+        if since is not None and commit == since:
+            return None, source, (0, 0)
+        held = SideView(src_repo, side_of(src_repo, None)).holding(rel)
+        if held is None:
+            raise TargetError(f"'{rel}' is not data that mlvc tracks in {url}"
+                              + (f" at {rev}" if rev else ""),
+                              hint="`mlvc ls` there lists it; `mlvc get` copies files git "
+                                   "keeps")
+        trees = TreeReader(src_repo, fetch=lambda oid: fetch_into_clone(
+            src_repo, [(oid, None)], src_cache, rel, progress))
+        entry = entry_at(trees, held[1], rel)
+        if entry.type == "dir":
+            rec = flatten(trees, Out(rel, entry.oid, "dir", entry.size, entry.nfiles))
+            files = [(w.oid, w.size) for w in rec.files.values()]
+            manifests = sorted(rec.trees)
+        else:
+            files, manifests = [(entry.oid, entry.size)], []
+        fetch_into_clone(src_repo, files, src_cache, rel, progress)
+        stored = _store(repo.cache, src_repo.cache, [o for o, _ in files] + manifests,
+                        progress)
+    out = Out(dest, entry.oid, entry.type, entry.size,
+              entry.nfiles if entry.type == "dir" else 1, entry.exec)
+    return out, source, stored
+
+
+def fetch_imported(repo: Repo, pointer: RelPath, out: Out, source: ImportSource,
+                   progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
+    """Store in this cache the objects of the imported ``out`` from its source, at the
+    commit recorded (``fetch`` of an import, as ``dvc fetch`` does); how many were new, and
+    their bytes."""
+    got, _, stored = _read_source(repo, source.url, source.path, source.rev_lock, out.path,
+                                  progress)
+    if got is None or got.oid != out.oid:
+        raise TargetError(f"{pointer}: {source.path} of {source.url} at "
+                          f"{source.rev_lock[:8]} is not what {pointer} records",
+                          hint="`mlvc update` records the source's data again")
+    return stored
+
+
+def complete(repo: Repo, out: Out) -> bool:
+    """Whether this cache holds every object of ``out`` (its manifests and files)."""
+    if out.type == "file":
+        return repo.cache.exists(out.oid)
+    try:
+        rec = flatten(TreeReader(repo), out)
+    except MlvcError:
+        return False
+    return all(repo.cache.exists(w.oid) for w in rec.files.values())
+
+def _store(cache: ObjectStore, src: ObjectStore, oids: list[str], progress: Progress
+           ) -> tuple[int, int]:
+    """Copy objects of the clone's cache into this one, each verified against its oid; how
+    many were copied, and their bytes."""
+    wanted = [o for o in dict.fromkeys(oids) if not cache.exists(o)]
+    nbytes = 0
+    with progress.phase("Storing", total=len(wanted)) as advance:
+        for oid in wanted:
+            nbytes += os.path.getsize(src.path_str(oid))
+            cache.add_file_copy(src.path_str(oid), expected=oid)
+            advance(1)
+    return len(wanted), nbytes
+
+
+def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
+            progress: Progress) -> ImportResult:
+    """Write the pointer file (and the .gitignore entry), then check the output out."""
+    out = pointer.outs[0]
+    with repo.lock():
+        write_pointer(repo.root, pointer)
+        git_files = [pointer.path]
+        if ignored := gitignore.add(repo.root, out.path):
+            git_files.append(ignored)
+        result = _checkout(repo, out.path, force=force, progress=progress, locked=True)
+    git = record_in_git(repo, git_files)
+    assert pointer.source is not None
+    return ImportResult(pointer.path, out, pointer.source, changed, result, git.files,
+                        git.staged)
+
+
+
+def _checkout(repo: Repo, path: RelPath, *, force: bool, progress: Progress,
+              locked: bool = False) -> CheckoutResult:
+    if not locked:
+        with repo.lock():
+            return _checkout(repo, path, force=force, progress=progress, locked=True)
+    index = Index.load(repo.root, repo.ignore, stages=False)
+    return checkout_selected(repo, index.select([path], None), force=force, progress=progress)

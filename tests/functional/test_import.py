@@ -1,0 +1,173 @@
+"""``mlvc import`` / ``mlvc update``: another project's data tracked here, with its source."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import Project, new_project
+
+
+@pytest.fixture
+def registry(tmp_path) -> Project:
+    reg = new_project(tmp_path / "registry")
+    reg.gen({"images": {"1.png": "one", "2.png": "two"}, "labels.csv": "a,1\n"})
+    reg.run("add", "images", "labels.csv")
+    reg.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    reg.commit_all("v1")
+    reg.git("tag", "v1")
+    reg.run("push")
+    return reg
+
+
+@pytest.fixture
+def here(tmp_path) -> Project:
+    return new_project(tmp_path / "here")
+
+
+def test_import_tracks_the_data_with_its_source_and_update_follows_it(registry, here):
+    r = here.run("import", "../registry", "images", "--json", cwd=here.root)
+    doc = json.loads(r.stdout)
+    assert doc["path"] == "images" and doc["files"] == 2 and doc["changed"]
+    assert (here.root / "images/1.png").read_text() == "one"
+    pointer = yaml.safe_load(here.read("images.mlvc"))
+    v1 = registry.git("rev-parse", "HEAD").strip()
+    assert pointer["import"] == {"url": "../registry", "path": "images", "rev_lock": v1}
+    assert "/images" in here.read(".gitignore")
+    assert here.run("status", "-q").exit_code == 0  # (tracked, as recorded)
+    here.commit_all("imported")
+
+    r = here.run("update")
+    assert "images: up to date with ../registry (" in r.stdout
+    assert yaml.safe_load(here.read("images.mlvc"))["import"]["rev_lock"] == v1
+
+    registry.gen({"images": {"1.png": "ONE", "3.png": "three"}})
+    registry.run("add", "images")
+    registry.commit_all("v2")
+    (here.root / "images/2.png").chmod(0o644)
+    (here.root / "images/2.png").write_text("my change")  # (kept, as checkout keeps it)
+    r = here.run("update", "images.mlvc")
+    assert "kept changes of yours in 1 file" in r.stdout
+    assert (here.root / "images/1.png").read_text() == "ONE"
+    assert (here.root / "images/3.png").read_text() == "three"
+    assert (here.root / "images/2.png").read_text() == "my change"
+    assert yaml.safe_load(here.read("images.mlvc"))["import"]["rev_lock"] == \
+        registry.git("rev-parse", "HEAD").strip()
+    here.run("update", "images", "--force")
+    assert (here.root / "images/2.png").read_text() == "two"
+
+
+def test_import_at_a_revision_keeps_following_it(registry, here):
+    registry.gen({"labels.csv": "a,2\n"})
+    registry.run("add", "labels.csv")
+    registry.commit_all("v2")
+    registry.run("push")
+    url = f"file://{registry.root}"  # (a URL: objects from the source's remote, verified)
+    here.run("import", url, "labels.csv", "--rev", "v1", "-o", "data/labels.csv")
+    assert here.read("data/labels.csv") == "a,1\n"
+    src = yaml.safe_load(here.read("data/labels.csv.mlvc"))["import"]
+    assert src["rev"] == "v1" and src["url"] == url
+    assert "up to date" in here.run("update").stdout  # (v1 did not move)
+    r = here.run("update", "data/labels.csv", "--rev", "main")
+    assert here.read("data/labels.csv") == "a,2\n" and "main" in r.stdout
+    assert yaml.safe_load(here.read("data/labels.csv.mlvc"))["import"]["rev"] == "main"
+
+
+def test_an_import_is_ordinary_tracked_data_that_moves_and_pushes(registry, here, tmp_path):
+    here.run("import", str(registry.root), "labels.csv")
+    here.run("move", "labels.csv", "lab.csv")
+    assert yaml.safe_load(here.read("lab.csv.mlvc"))["import"]["path"] == "labels.csv"
+    here.run("remote", "add", "-d", "mine", str(tmp_path / "mine"))
+    here.run("push")
+    here.commit_all("imported")
+    clone = tmp_path / "clone"
+    here.git("clone", "-q", str(here.root), str(clone))
+    Project(clone).run("pull")
+    assert (clone / "lab.csv").read_text() == "a,1\n"
+    # Changed here and committed: still an import (update would bring the source's back).
+    (here.root / "lab.csv").chmod(0o644)
+    (here.root / "lab.csv").write_text("mine\n")
+    here.run("commit")
+    assert "import" in yaml.safe_load(here.read("lab.csv.mlvc"))
+
+
+def test_bad_imports_are_refused_and_nothing_written(registry, here):
+    before = here.snapshot()
+    r = here.run("import", str(registry.root), "nope", code=1)
+    assert "'nope' is not data that mlvc tracks" in r.stderr
+    r = here.run("import", str(registry.root), "images", "-o", "../out", code=1)
+    assert "outside the project" in r.stderr
+    r = here.run("import", str(here.root.parent / "missing"), "images", code=1)
+    assert "git clone failed" in r.stderr
+    r = here.run("update", "nothing", code=1)
+    assert "'nothing' is not an imported output" in r.stderr
+    assert here.snapshot() == before
+    here.run("import", str(registry.root), "images")
+    r = here.run("import", str(registry.root), "images", code=1)
+    assert "'images' exists already" in r.stderr and "--force" in r.stderr
+    here.run("import", str(registry.root), "images", "--force")
+
+
+def test_an_import_pointer_round_trips_and_bad_sources_are_told():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from mlvc.errors import FormatError
+    from mlvc.workspace.pointer import (
+        ImportSource,
+        Out,
+        Pointer,
+        dump_pointer,
+        parse_pointer,
+    )
+
+    text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
+                   max_size=20).filter(lambda t: t.strip() == t and t)
+
+    @given(url=text, path=st.sampled_from(["a", "a/b.csv", "ü/x"]),
+           rev=st.none() | text.filter(lambda t: not t.startswith("-")),
+           lock=st.text("0123456789abcdef", min_size=40, max_size=40))
+    def check(url, path, rev, lock):
+        ptr = Pointer("d/x.mlvc", (Out("d/x", "0" * 32, "file", 3),),
+                      ImportSource(url, path, rev, lock))
+        assert parse_pointer(dump_pointer(ptr), "d/x.mlvc") == ptr
+
+    check()
+    base = "schema: 1\nouts:\n- {path: x, hash: xxh128, oid: '" + "a" * 32 + \
+        "', type: file, size: 1}\n"
+    for bad, why in [("import: {url: u, path: p}", "rev_lock"),
+                     ("import: {url: u, path: ../p, rev_lock: " + "a" * 40 + "}", "import"),
+                     ("import: [1]", "'import' must be a mapping"),
+                     ("import: {url: u, path: p, rev: -x, rev_lock: " + "a" * 40 + "}",
+                      "import.rev")]:
+        with pytest.raises(FormatError, match=why):
+            parse_pointer(base + bad + "\n", "x.mlvc")
+
+
+def test_a_clone_pulls_imports_from_their_source_at_the_recorded_commit(registry, here,
+                                                                        tmp_path):
+    here.run("import", "../registry", "images")  # (relative: clones side by side work)
+    here.commit_all("imported")
+    registry.gen({"images": {"1.png": "newer"}})
+    registry.run("add", "images")
+    registry.commit_all("v2")
+    clone = tmp_path / "clone"  # (beside the registry, as `here` is)
+    here.git("clone", "-q", str(here.root), str(clone))
+    r = Project(clone).run("pull")  # (no remote of its own)
+    assert "from the sources of imported data" in r.stdout
+    assert (clone / "images/1.png").read_text() == "one"  # (the commit recorded, not v2)
+    assert "nothing to transfer" in Project(clone).run("fetch").stdout
+
+    # A source that cannot be read: the project's own remote has the data.
+    here.run("remote", "add", "-d", "mine", str(tmp_path / "mine"))
+    here.run("push")
+    here.commit_all("remote")
+    other = tmp_path / "elsewhere" / "clone2"
+    other.parent.mkdir()
+    here.git("clone", "-q", str(here.root), str(other))
+    (other / ".mlvc/config.yaml").write_text((here.root / ".mlvc/config.yaml").read_text())
+    r = Project(other).run("pull")
+    assert "images.mlvc: not read from its source" in r.stderr
+    assert (other / "images/2.png").read_text() == "two"
