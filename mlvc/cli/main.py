@@ -18,6 +18,8 @@ COMMANDS = {
     "config": ("mlvc.cli.commands.project", "config_cmd"),
     "doctor": ("mlvc.cli.commands.project", "doctor_cmd"),
     "install": ("mlvc.cli.commands.project", "install_cmd"),
+    "completion": ("mlvc.cli.commands.project", "completion_cmd"),
+    "root": ("mlvc.cli.commands.project", "root_cmd"),
     "add": ("mlvc.cli.commands.data", "add_cmd"),
     "status": ("mlvc.cli.commands.data", "status_cmd"),
     "commit": ("mlvc.cli.commands.data", "commit_cmd"),

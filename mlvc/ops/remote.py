@@ -149,3 +149,27 @@ def modify_remote(cwd: Path, name: str, key: str, value: str | None = None, *,
         check_place(name, value, root, Repo(root).cache_dir)
     typed = cfg.set_value(files.path(level), level, full, value)
     return level, cfg.shown(full, typed)
+
+
+def rename_remote(cwd: Path, old: str, new: str) -> RemoteInfo:
+    """Rename remote ``old`` to ``new`` in each config file that defines it (project, local),
+    the default remote too."""
+    _check_name(new)
+    _, files = _files(cwd)
+    levels = [lv for lv in _levels_with(files, old) if lv in WRITABLE]
+    if not levels:
+        raise RemoteError(f"no remote named '{old}' in this project",
+                          hint="`mlvc remote list` shows the remotes")
+    if taken := _levels_with(files, new):
+        raise RemoteError(f"remote '{new}' exists already ({', '.join(taken)} config)",
+                          hint=f"`mlvc remote remove {new}` first, or choose another name")
+    prefix = f"remotes.{old}."
+    for lv in levels:
+        for key, value in _read(files, lv).items():
+            if key.startswith(prefix):
+                cfg.set_value(files.path(lv), lv, f"remotes.{new}.{key[len(prefix):]}", value)
+        cfg.unset_value(files.path(lv), lv, f"remotes.{old}")
+    for lv in WRITABLE:
+        if _read(files, lv).get("core.remote") == old:
+            cfg.set_value(files.path(lv), lv, "core.remote", new)
+    return _info(files, new)

@@ -733,3 +733,12 @@ def test_check_ignore_names_the_rule_and_exits_1_when_nothing_is_ignored(project
     doc = json.loads(project.run("check-ignore", "--json", "a.log").stdout)
     assert doc == [{"path": "a.log", "ignored": True, "match": {
         "path": "a.log", "source": ".mlvcignore", "line": 2, "rule": "*.log"}}]
+
+
+def test_root_prints_the_top_folder_relative_to_here(project):
+    sub = project.root / "a" / "b"
+    sub.mkdir(parents=True)
+    assert project.run("root", cwd=sub).stdout == "../..\n"
+    assert project.run("root").stdout == ".\n"
+    doc = json.loads(project.run("root", "--json", cwd=sub).stdout)
+    assert doc == {"root": str(project.root.resolve()), "relative": "../.."}

@@ -205,3 +205,23 @@ def test_a_folder_remote_inside_an_outside_cache_is_refused(project, tmp_path):
     for args in (["push"], ["fetch"], ["status", "-c"]):
         assert message in project.run(*args, code=1).stderr
     assert not (tmp_path / "cache/remote").exists()
+
+
+def test_rename_moves_options_credentials_and_the_default(project):
+    project.run("remote", "add", "-d", "store", "s3://b/p")
+    project.run("remote", "modify", "store", "region", "eu-west-1")
+    project.run("remote", "modify", "store", "secret_access_key", "s3cr3t")  # (local file)
+    project.run("remote", "add", "other", "/tmp/other")
+    r = project.run("remote", "rename", "store", "main")
+    assert r.stdout == "Renamed remote 'store' to 'main'.\n"
+    assert config(project)["remotes"] == {"main": {"url": "s3://b/p", "region": "eu-west-1"},
+                                          "other": {"url": "/tmp/other"}}
+    assert config(project)["core"]["remote"] == "main"
+    assert config(project, "config.local.yaml")["remotes"] == {
+        "main": {"secret_access_key": "s3cr3t"}}
+    r = project.run("remote", "rename", "main", "other", code=1)
+    assert "remote 'other' exists already" in r.stderr
+    r = project.run("remote", "rename", "nope", "x", code=1)
+    assert "no remote named 'nope'" in r.stderr
+    r = project.run("remote", "rename", "main", "a.b", code=1)
+    assert "not a valid remote name" in r.stderr

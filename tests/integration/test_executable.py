@@ -385,3 +385,20 @@ def test_a_signal_to_repro_alone_stops_its_running_stage(repo, sig, code, said):
     lock = (repo / "mlvc.lock").read_text()
     assert "first:" in lock and "second:" not in lock
     assert not (repo / "b.out").exists()
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_completes_commands_and_options(repo, shell):
+    r = mlvc(repo, "completion", "-s", shell)
+    assert "_MLVC_COMPLETE" in r.stdout
+    cmd = [MLVC] if MLVC else [sys.executable, "-m", "mlvc"]
+
+    def complete(words: str, cword: int) -> str:
+        env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(cword),
+                   _MLVC_COMPLETE="bash_complete")
+        return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True,
+                              timeout=60).stdout
+
+    assert complete("mlvc pl", 1).split() == ["plain,plots"]
+    assert "plain,diff" in complete("mlvc plots d", 2).split()
+    assert complete("mlvc repro --fo", 2).split() == ["plain,--force"]

@@ -167,3 +167,44 @@ def install_cmd(as_json):
     folder = os.path.dirname(result.hooks[0])
     echo("Installed git hooks in " + printable(folder) + ": "
          + ", ".join(f"{name} (mlvc {command})" for name, command, _ in HOOKS) + ".")
+
+
+@click.command("completion")
+@click.option("-s", "--shell", type=click.Choice(["bash", "zsh", "fish"]), default=None,
+              help="The shell (default: the one $SHELL names, else bash).")
+def completion_cmd(shell):
+    """Print the script that has your shell complete mlvc's commands, options and paths.
+
+    Add it to the shell's start-up file, e.g. `eval "$(mlvc completion -s bash)"` in
+    ~/.bashrc, `eval "$(mlvc completion -s zsh)"` in ~/.zshrc, or
+    `mlvc completion -s fish > ~/.config/fish/completions/mlvc.fish`.
+    """
+    import os
+
+    from click.shell_completion import get_completion_class
+
+    from mlvc.cli.main import cli
+
+    if shell is None:
+        name = os.path.basename(os.environ.get("SHELL", ""))
+        shell = name if name in ("bash", "zsh", "fish") else "bash"
+    script = get_completion_class(shell)(cli, {}, "mlvc", "_MLVC_COMPLETE").source()
+    click.echo(script)
+
+
+@click.command("root")
+@json_option
+def root_cmd(as_json):
+    """Print the project's top folder, relative to the current one (as `dvc root`):
+    `cd $(mlvc root)`."""
+    import os
+
+    from mlvc.repo import find_root
+
+    cwd = settings().cwd
+    root = find_root(cwd)
+    rel = os.path.relpath(root, os.path.realpath(cwd))
+    if as_json:
+        echo_json({"root": str(root), "relative": rel})
+        return
+    click.echo(rel)

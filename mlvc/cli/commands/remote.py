@@ -87,6 +87,22 @@ def remote_remove_cmd(name, as_json):
     echo(f"Removed remote '{name}'.")
 
 
+@remote_cmd.command("rename")
+@click.argument("old", metavar="NAME")
+@click.argument("new", metavar="NEW_NAME")
+@json_option
+def remote_rename_cmd(old, new, as_json):
+    """Rename remote NAME to NEW_NAME, in the project and local config (and as the default
+    remote); its options and data stay as they are."""
+    from mlvc.ops.remote import rename_remote
+
+    info = rename_remote(settings().cwd, old, new)
+    if as_json:
+        echo_json(info.to_json())
+        return
+    echo(f"Renamed remote '{old}' to '{new}'.")
+
+
 @remote_cmd.command("default")
 @click.argument("name", required=False)
 @click.option("--unset", is_flag=True, help="Have no default remote.")
