@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlvc.errors import PathError, TargetError
-from mlvc.paths import from_user, to_fs
+from mlvc.errors import TargetError
+from mlvc.ops import user_paths
+from mlvc.paths import to_fs
 from mlvc.repo import Repo
 from mlvc.workspace.ignore import IgnoreMatch
 
@@ -16,11 +17,7 @@ def check_ignore(repo: Repo, targets: list[str], cwd: Path | None = None
     """(project path, the rule that ignores it or None) of each target; a path need not
     exist (a folder is told by a trailing '/' or by being one)."""
     out = []
-    for target in targets:
-        try:
-            path = from_user(repo.root, target, cwd)
-        except PathError as exc:
-            raise TargetError(exc.message, hint=exc.hint) from None
+    for target, path in zip(targets, user_paths(repo, targets, cwd)[0]):
         if not path:
             raise TargetError("the project's top folder is never ignored")
         is_dir = target.endswith("/") or to_fs(repo.root, path).is_dir()

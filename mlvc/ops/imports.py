@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mlvc.errors import MlvcError, PathError, TargetError
 from mlvc.objects.store import ObjectStore
-from mlvc.ops import record_in_git
+from mlvc.ops import record_in_git, user_paths
 from mlvc.ops.add import check_pointers_kept
 from mlvc.ops.checkout import CheckoutResult, checkout_selected
 from mlvc.ops.diff import SideView, TreeReader, side_of
@@ -74,10 +74,7 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     if not rel:
         raise TargetError("name a file or folder of that project, not its top folder")
     cwd = cwd or Path.cwd()
-    try:
-        dest = from_user(repo.root, out or posixpath.basename(rel), cwd)
-    except PathError as exc:
-        raise TargetError(exc.message, hint=exc.hint) from None
+    dest = from_user(repo.root, out or posixpath.basename(rel), cwd)
     pointer = pointer_path_for(dest)
     _check_destination(repo, dest, pointer, force)
     recorded_url = _recorded_url(repo, url, cwd)
@@ -96,11 +93,7 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
     imported = [p for p in index.pointers.values() if p.source is not None]
     if targets:
         wanted = []
-        for t in targets:
-            try:
-                path = from_user(repo.root, t, cwd)
-            except PathError as exc:
-                raise TargetError(exc.message, hint=exc.hint) from None
+        for t, path in zip(targets, user_paths(repo, targets, cwd)[0]):
             hits = [p for p in imported if path in (p.path, p.outs[0].path)]
             if not hits:
                 raise TargetError(f"'{t}' is not an imported output",

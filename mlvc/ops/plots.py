@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, PathError, TargetError
+from mlvc.errors import CorruptObjectError, MlvcError, ObjectMissingError, TargetError
 from mlvc.fsutil import atomic_write
 from mlvc.objects.oid import hash_bytes
+from mlvc.ops import user_paths
 from mlvc.ops.diff import WORKSPACE, Side, SideView, TreeReader, side_of
 from mlvc.ops.ls import entry_at
 from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
@@ -64,7 +65,7 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
     props = props or PlotProps()
     sides = tuple(_side(repo, r) for r in (revs or [None]))
     views = [SideView(repo, s) for s in sides]
-    wanted = [_target(repo, t, cwd) for t in targets] if targets else None
+    wanted = user_paths(repo, targets, cwd)[0] if targets else None
     declared, charts = _declared(views, wanted)
     warnings: list[str] = []
     trees = TreeReader(repo)
@@ -146,13 +147,6 @@ def _told(exc: MlvcError) -> str:
 
 
 # -- which plots ----------------------------------------------------------------------------
-
-def _target(repo: Repo, arg: str, cwd: Path | None) -> RelPath:
-    try:
-        return from_user(repo.root, arg, cwd)
-    except PathError as exc:
-        raise TargetError(exc.message, hint=exc.hint) from None
-
 
 def _declared(views: list[SideView], targets: list[RelPath] | None
               ) -> tuple[dict[RelPath, PlotProps], dict[str, PlotDef]]:
@@ -361,7 +355,7 @@ def modify(repo: Repo, target: str, props: dict[str, object], unset: tuple[str, 
                           hint="options: " + ", ".join(PROP_KEYS))
     if "template" in props:
         check_template(str(props["template"]), "--template")
-    path = _target(repo, target, cwd)
+    path = from_user(repo.root, target, cwd)
     pipeline = load_pipeline(repo.root)  # (valid before it is edited)
     owner = next((st for st in pipeline for o in st.outs if o.kind == "plots"
                   and o.path == path), None)
