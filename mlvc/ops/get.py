@@ -71,11 +71,12 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
 
 
 @contextmanager
-def cloned(url: str, rev: str | None, cwd: Path) -> Iterator[
-        tuple[Repo, ObjectStore | None, str | None]]:
+def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
+           ) -> Iterator[tuple[Repo, ObjectStore | None, str | None]]:
     """The mlvc project git clones from ``url``, checked out at ``rev`` (default: its default
     branch) in a temporary folder: (its Repo, its own cache when ``url`` is a folder on this
-    machine, the commit checked out). Nothing of it stays."""
+    machine, the commit checked out). With ``cache_dir``, the clone's cache is that one (the
+    objects it fetches land there once). Nothing of the clone stays."""
     local = Path(cwd, url) if "://" not in url and Path(cwd, url).is_dir() else None
     with tempfile.TemporaryDirectory(prefix="mlvc-get-") as tmp:
         clone = Path(tmp) / "repo"
@@ -84,6 +85,11 @@ def cloned(url: str, rev: str | None, cwd: Path) -> Iterator[
         if not (clone / ".mlvc").is_dir():
             raise TargetError(f"{url} is not an mlvc project (no .mlvc folder at its top)",
                               hint="`git clone` it, or name the mlvc project's repository")
+        if cache_dir is not None:
+            from mlvc.config import set_value
+
+            set_value(clone / ".mlvc" / "config.local.yaml", "local", "cache.dir",
+                      str(cache_dir))
         with Repo.find(clone) as repo:
             commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
             yield repo, _source_cache(local), commit

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import MlvcError, PathError, TargetError
-from mlvc.objects.store import ObjectStore
 from mlvc.ops import record_in_git, user_paths
 from mlvc.ops.add import check_pointers_kept
 from mlvc.ops.checkout import CheckoutResult, checkout_selected
@@ -166,7 +165,8 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
     in this cache (how many were new); (None, …) when that is still commit ``since``."""
     where = url if "://" in url or not Path(repo.root, url).is_dir() else \
         str(Path(repo.root, url))
-    with cloned(where, rev, repo.root) as (src_repo, src_cache, commit):
+    # (the clone's cache is this one: what it fetches, verified, is stored here once)
+    with cloned(where, rev, repo.root, repo.cache_dir) as (src_repo, src_cache, commit):
         if commit is None:
             raise TargetError(f"{url} has no git commit to import from")
         source = ImportSource(url, rel, rev, commit)
@@ -184,12 +184,11 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
         if entry.type == "dir":
             rec = flatten(trees, Out(rel, entry.oid, "dir", entry.size, entry.nfiles))
             files = [(w.oid, w.size) for w in rec.files.values()]
-            manifests = sorted(rec.trees)
         else:
-            files, manifests = [(entry.oid, entry.size)], []
+            files = [(entry.oid, entry.size)]
+        new = {o: n for o, n in files if not repo.cache.exists(o)}
         fetch_into_clone(src_repo, files, src_cache, rel, progress)
-        stored = _store(repo.cache, src_repo.cache, [o for o, _ in files] + manifests,
-                        progress)
+        stored = (len(new), sum(n or 0 for n in new.values()))
     out = Out(dest, entry.oid, entry.type, entry.size,
               entry.nfiles if entry.type == "dir" else 1, entry.exec)
     return out, source, stored
@@ -218,20 +217,6 @@ def complete(repo: Repo, out: Out) -> bool:
     except MlvcError:
         return False
     return all(repo.cache.exists(w.oid) for w in rec.files.values())
-
-def _store(cache: ObjectStore, src: ObjectStore, oids: list[str], progress: Progress
-           ) -> tuple[int, int]:
-    """Copy objects of the clone's cache into this one, each verified against its oid; how
-    many were copied, and their bytes."""
-    wanted = [o for o in dict.fromkeys(oids) if not cache.exists(o)]
-    nbytes = 0
-    with progress.phase("Storing", total=len(wanted)) as advance:
-        for oid in wanted:
-            nbytes += os.path.getsize(src.path_str(oid))
-            cache.add_file_copy(src.path_str(oid), expected=oid)
-            advance(1)
-    return len(wanted), nbytes
-
 
 def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
             progress: Progress) -> ImportResult:
