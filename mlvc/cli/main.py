@@ -37,6 +37,8 @@ COMMANDS = {
     "get": ("mlvc.cli.commands.remote", "get_cmd"),
     "import": ("mlvc.cli.commands.remote", "import_cmd"),
     "update": ("mlvc.cli.commands.remote", "update_cmd"),
+    "get-url": ("mlvc.cli.commands.remote", "get_url_cmd"),
+    "import-url": ("mlvc.cli.commands.remote", "import_url_cmd"),
     "repro": ("mlvc.cli.commands.pipeline", "repro_cmd"),
     "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
     "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),

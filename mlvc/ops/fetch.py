@@ -106,7 +106,7 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
     for the remote (with a warning). The sources left; how many objects came, their bytes,
     and how many files of imports were here already."""
     from mlvc.ops.imports import complete, fetch_imported
-    from mlvc.workspace.pointer import POINTER_SUFFIX, load_pointer
+    from mlvc.workspace.pointer import POINTER_SUFFIX, ImportSource, load_pointer
 
     rest: list[Source] = []
     got = nbytes = there = 0
@@ -116,7 +116,7 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
         if mine and s.pointer not in loaded:
             loaded[s.pointer] = load_pointer(repo.root, s.pointer).source
         src = loaded.get(s.pointer) if mine else None
-        if src is None:
+        if not isinstance(src, ImportSource):  # (data of a URL travels through the remote)
             rest.append(s)
             continue
         if complete(repo, s.out):

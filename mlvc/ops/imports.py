@@ -37,6 +37,7 @@ from mlvc.workspace.pointer import (
     ImportSource,
     Out,
     Pointer,
+    UrlSource,
     check_pointer_name,
     pointer_path_for,
     write_pointer,
@@ -75,7 +76,7 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     cwd = cwd or Path.cwd()
     dest = from_user(repo.root, out or posixpath.basename(rel), cwd)
     pointer = pointer_path_for(dest)
-    _check_destination(repo, dest, pointer, force)
+    check_destination(repo, dest, pointer, force)
     recorded_url = _recorded_url(repo, url, cwd)
     new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress)
     return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,
@@ -84,10 +85,11 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
 
 def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = None,
            force: bool = False, cwd: Path | None = None,
-           progress: Progress = NULL_PROGRESS) -> list[ImportResult]:
+           progress: Progress = NULL_PROGRESS) -> list:
     """Bring each imported output (of ``targets``: pointer files or outputs; default: all)
-    up to its source's latest commit at its revision (or at ``rev``, recorded from then on).
-    """
+    up to its source's latest commit at its revision (or at ``rev``, recorded from then on);
+    an output imported from a URL, to what the URL holds now (see :mod:`.import_url`).
+    ImportResult and UrlImportResult, in order."""
     index = Index.load(repo.root, repo.ignore, stages=False)
     imported = [p for p in index.pointers.values() if p.source is not None]
     if targets:
@@ -99,9 +101,14 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
                                   hint="`mlvc import REPO PATH` imports one")
             wanted += hits
         imported = list({p.path: p for p in wanted}.values())
-    results = []
+    results: list = []
     for pointer in imported:
         src = pointer.source
+        if isinstance(src, UrlSource):
+            from mlvc.ops.import_url import update_url
+
+            results.append(update_url(repo, pointer, force=force, progress=progress))
+            continue
         assert src is not None
         asked = rev if rev is not None else src.rev
         out = pointer.outs[0]
@@ -120,7 +127,7 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
 
 # -- steps ----------------------------------------------------------------------------------
 
-def _check_destination(repo: Repo, dest: RelPath, pointer: RelPath, force: bool) -> None:
+def check_destination(repo: Repo, dest: RelPath, pointer: RelPath, force: bool) -> None:
     if not dest:
         raise TargetError("cannot import into the whole project folder",
                           hint="-o names a file or folder inside it")

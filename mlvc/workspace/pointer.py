@@ -53,10 +53,23 @@ class ImportSource:
 
 
 @dataclass(frozen=True, slots=True)
+class UrlSource:
+    """Where an output imported from a URL comes from (``mlvc import-url``): ``url`` (any
+    fsspec URL, or a path on this machine), as it was when read: ``fingerprint``, from its
+    ETag, checksum or size and modification time (a folder's: of every file's)."""
+
+    url: str
+    fingerprint: str
+
+    def to_json(self) -> dict:
+        return {"url": self.url, "fingerprint": self.fingerprint}
+
+
+@dataclass(frozen=True, slots=True)
 class Pointer:
     path: RelPath  # the .mlvc file itself
     outs: tuple[Out, ...]
-    source: ImportSource | None = None  # an imported output's origin
+    source: ImportSource | UrlSource | None = None  # an imported output's origin
 
 
 def pointer_path_for(target: RelPath) -> RelPath:
@@ -88,7 +101,7 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         raise bad("not a pointer file (expected a mapping with 'schema' and 'outs')", True)
     if doc.get("schema") != SCHEMA:
         raise bad(f"unsupported schema {doc.get('schema')!r} (expected {SCHEMA})")
-    extra = set(doc) - {"schema", "outs", "import"}
+    extra = set(doc) - {"schema", "outs", "import", "import_url"}
     if extra:
         raise bad(f"unknown keys {sorted(extra)}")
     raw_outs = doc.get("outs")
@@ -134,11 +147,19 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
             raise bad(f"{where}.exec must be true or false")
         outs.append(Out(full, raw["oid"], kind, size, nfiles if kind == "dir" else 1,
                         executable and kind == "file"))
-    source = None
+    source: ImportSource | UrlSource | None = None
+    if "import" in doc and "import_url" in doc:
+        raise bad("'import' and 'import_url' cannot both be there")
     if "import" in doc:
         source = _import_source(doc["import"], bad)
-        if len(outs) != 1:
-            raise bad("an imported pointer file records one output")
+    elif "import_url" in doc:
+        raw = doc["import_url"]
+        if not isinstance(raw, dict) or set(raw) != {"url", "fingerprint"} or \
+                not all(isinstance(v, str) and v for v in raw.values()):
+            raise bad("'import_url' must be a mapping of url and fingerprint")
+        source = UrlSource(raw["url"], raw["fingerprint"])
+    if source is not None and len(outs) != 1:
+        raise bad("an imported pointer file records one output")
     return Pointer(path, tuple(outs), source)
 
 
@@ -181,7 +202,9 @@ def dump_pointer(pointer: Pointer) -> str:
             entry["exec"] = True
         outs.append(entry)
     doc: dict[str, object] = {"schema": SCHEMA, "outs": outs}
-    if pointer.source is not None:
+    if isinstance(pointer.source, UrlSource):
+        doc["import_url"] = pointer.source.to_json()
+    elif pointer.source is not None:
         src = pointer.source
         doc["import"] = {"url": src.url, "path": src.path,
                          **({"rev": src.rev} if src.rev is not None else {}),

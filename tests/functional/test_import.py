@@ -171,3 +171,44 @@ def test_a_clone_pulls_imports_from_their_source_at_the_recorded_commit(registry
     r = Project(other).run("pull")
     assert "images.mlvc: not read from its source" in r.stderr
     assert (other / "images/2.png").read_text() == "two"
+
+
+def test_import_url_tracks_a_folder_and_update_reads_it_when_it_changed(here, tmp_path):
+    ext = tmp_path / "ext"
+    (ext / "raw/sub").mkdir(parents=True)
+    (ext / "raw/a.txt").write_text("a")
+    (ext / "raw/sub/b.txt").write_text("b")
+    r = here.run("import-url", "../ext/raw", "data", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["files"] == 2 and doc["source"]["url"] == "../ext/raw"
+    assert (here.root / "data/sub/b.txt").read_text() == "b"
+    assert yaml.safe_load(here.read("data.mlvc"))["import_url"]["fingerprint"].startswith(
+        "dir:")
+    assert here.run("status", "-q").exit_code == 0
+    assert not list(here.root.glob(".data.mlvc-download*"))  # (nothing left beside it)
+    assert "data: up to date with ../ext/raw" in here.run("update").stdout
+
+    (ext / "raw/c.txt").write_text("c")
+    (here.root / "data/a.txt").chmod(0o644)
+    (here.root / "data/a.txt").write_text("mine")
+    r = here.run("update", code=1)  # (your change would be overwritten)
+    assert "'data' has changes of yours" in r.stderr and "--force" in r.stderr
+    assert (here.root / "data/a.txt").read_text() == "mine"
+    r = here.run("update", "--force")
+    assert "data: ../ext/raw, 3 files" in r.stdout
+    assert (here.root / "data/a.txt").read_text() == "a" and (here.root / "data/c.txt").exists()
+    assert here.run("status", "-q").exit_code == 0
+
+    r = here.run("import-url", str(here.root / "data"), "x", code=1)
+    assert "inside this project" in r.stderr
+    r = here.run("import-url", "../ext/none", code=1)
+    assert "does not exist" in r.stderr
+
+
+def test_get_url_copies_without_tracking(tmp_path):
+    (tmp_path / "one.csv").write_text("1\n")
+    outside = tmp_path / "nowhere"
+    outside.mkdir()
+    Project(outside).run("get-url", "../one.csv", "copy.csv")  # (outside any project)
+    assert (outside / "copy.csv").read_text() == "1\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["copy.csv"]

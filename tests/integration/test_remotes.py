@@ -963,3 +963,38 @@ def test_s3_push_and_pull_of_many_small_files_are_a_few_requests(project, s3_end
     # listings (a handful).
     assert len(gets) <= 10, gets
     assert tracked(other, "data") == tracked(project, "data")
+
+
+def test_import_url_from_s3_uses_the_options_of_the_remote_it_is_under(project, s3_endpoint):
+    fs = _s3fs(s3_endpoint)
+    fs.mkdir("imports")
+    fs.pipe({"imports/raw/a.csv": b"1\n", "imports/raw/sub/b.csv": b"2\n"})
+    project.run("remote", "add", "store", "s3://imports/cache")
+    for key, value in (("endpoint_url", s3_endpoint), ("access_key_id", "testing"),
+                       ("secret_access_key", "testing")):
+        project.run("remote", "modify", "store", key, value)
+    # (no default remote, no credentials in the environment: the remote's options are used)
+    project.run("import-url", "s3://imports/raw", "raw")
+    assert (project.root / "raw/sub/b.csv").read_text() == "2\n"
+    src = json.loads(project.run("update", "--json").stdout)[0]["source"]
+    assert src["url"] == "s3://imports/raw" and src["fingerprint"].startswith("dir:")
+    assert "up to date" in project.run("update").stdout
+    fs.pipe({"imports/raw/a.csv": b"one\n"})
+    project.run("update")
+    assert (project.root / "raw/a.csv").read_text() == "one\n"
+    project.run("get-url", "s3://imports/raw/a.csv", "copy.csv")
+    assert (project.root / "copy.csv").read_text() == "one\n"
+    project.run("remote", "add", "bucket", "s3://imports")
+    for key, value in (("endpoint_url", s3_endpoint), ("access_key_id", "testing"),
+                       ("secret_access_key", "testing")):
+        project.run("remote", "modify", "bucket", key, value)
+    doc = json.loads(project.run("import-url", "remote://bucket/raw/sub/b.csv", "b.csv",
+                                 "--json").stdout)
+    assert doc["source"]["url"] == "remote://bucket/raw/sub/b.csv"  # (as given: portable)
+    assert (project.root / "b.csv").read_text() == "2\n"
+    project.run("remote", "remove", "bucket")
+    r = project.run("import-url", "remote://nope/x", code=1)
+    assert "no remote named 'nope'" in r.stderr
+    project.run("remote", "remove", "store")
+    r = project.run("import-url", "s3://imports/raw/a.csv", "again.csv", code=1)
+    assert "cannot be read" in r.stderr and "credentials" in r.stderr

@@ -378,18 +378,84 @@ def update_cmd(targets, rev, force, as_json):
 def _report_imports(results, root) -> None:
     from types import SimpleNamespace
 
+    from mlvc.workspace.pointer import UrlSource
+
     for r in results:
         src = r.source
-        at = f"{src.rev} " if src.rev else ""
+        if isinstance(src, UrlSource):
+            origin = src.url
+        else:
+            at = f"{src.rev} " if src.rev else ""
+            origin = f"{src.url} {at}({src.rev_lock[:8]})"
         if not r.changed:
-            echo(f"{shown(r.out.path)}: up to date with {src.url} {at}({src.rev_lock[:8]})")
+            echo(f"{shown(r.out.path)}: up to date with {origin}")
             continue
         what = count(r.out.nfiles, "file") if r.out.type == "dir" else "1 file"
-        echo(f"{shown(r.out.path)}: {src.path} of {src.url} {at}({src.rev_lock[:8]}), "
-             f"{what}, {human_size(r.out.size)}")
-        if r.checkout is not None and r.checkout.conflicts:
-            echo(f"  kept changes of yours in {count(len(r.checkout.conflicts), 'file')} "
+        echo(f"{shown(r.out.path)}: "
+             + ("" if isinstance(src, UrlSource) else f"{src.path} of ")
+             + f"{origin}, {what}, {human_size(r.out.size)}")
+        placed = getattr(r, "checkout", None)
+        if placed is not None and placed.conflicts:
+            echo(f"  kept changes of yours in {count(len(placed.conflicts), 'file')} "
                  "(--force replaces them)")
     files = [f for r in results for f in r.git_files]
     git_hint(root, SimpleNamespace(git_files=tuple(dict.fromkeys(files)),
                                    staged=any(r.staged for r in results)))
+
+
+@click.command("get-url")
+@click.argument("url")
+@click.argument("out", required=False)
+@click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
+@json_option
+def get_url_cmd(url, out, force, as_json):
+    """Copy the file or folder at URL to OUT (default: its name, here), without tracking
+    it: any fsspec URL (s3://, https://, gs://…) or a path. Inside a project, a URL under a
+    remote's URL is opened with that remote's options (credentials, endpoint)."""
+    from mlvc.errors import NotAProjectError
+    from mlvc.ops.import_url import get_url
+    from mlvc.repo import Repo, find_root
+
+    s = settings()
+    try:
+        find_root(s.cwd)
+        inside = True
+    except NotAProjectError:
+        inside = False
+    if inside:
+        with Repo.find(s.cwd) as repo:
+            result = get_url(url, out, cwd=s.cwd, force=force, repo=repo,
+                             progress=progress())
+    else:
+        result = get_url(url, out, cwd=s.cwd, force=force, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    echo(f"Got {count(result.files, 'file')} ({human_size(result.nbytes)}) -> "
+         f"{printable(result.out)}")
+
+
+@click.command("import-url")
+@click.argument("url")
+@click.argument("out", required=False)
+@click.option("-f", "--force", is_flag=True,
+              help="Replace OUT and its pointer file if they exist.")
+@json_option
+def import_url_cmd(url, out, force, as_json):
+    """Copy the file or folder at URL into the project at OUT (default: its name, here) and
+    track it, recording the URL and what it held (as `dvc import-url`); `mlvc update OUT`
+    reads it again when it changed.
+
+    URL is any fsspec URL (s3://, https://, gs://…) or a path outside the project; one under
+    a remote's URL is opened with that remote's options. OUT is then tracked data like any
+    other (`status`, `push`, `pull`…).
+    """
+    from mlvc.ops.import_url import import_url
+
+    with open_repo() as repo:
+        result = import_url(repo, url, out, cwd=settings().cwd, force=force,
+                            progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    _report_imports([result], repo.root)

@@ -1,0 +1,281 @@
+"""``mlvc get-url URL [OUT]`` and ``mlvc import-url URL [OUT]``: a file or folder at any fsspec
+URL (``s3://…``, ``https://…``, a path on this machine) copied here, or copied and tracked
+with where it came from (as ``dvc get-url`` / ``dvc import-url``); ``mlvc update`` reads it
+again when it changed.
+
+A URL under a configured remote's URL is opened with that remote's options (credentials,
+endpoint); any other with fsspec's defaults (the environment's credentials). What the URL
+held is known by its *fingerprint*: each file's ETag or checksum where the filesystem gives
+one, else its size and modification time. The download goes to a hidden folder beside OUT and
+is renamed into place whole; ``import-url`` then tracks OUT as ``add`` does, and its pointer
+file records the URL and the fingerprint (``import_url``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import RemoteError, TargetError
+from mlvc.objects.oid import hash_bytes
+from mlvc.ops import record_in_git
+from mlvc.parallel import threaded
+from mlvc.paths import RelPath, from_user, real_inside, to_fs
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+from mlvc.workspace.pointer import Out, Pointer, UrlSource, load_pointer, pointer_path_for
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """A URL opened: its filesystem, its path there, and what it holds."""
+
+    fs: object
+    path: str
+    is_dir: bool
+    files: tuple[tuple[str, int], ...]  # (path relative to ``path`` ("" for a file), size)
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetUrlResult:
+    out: str
+    files: int
+    nbytes: int
+
+    def to_json(self) -> dict:
+        return {"out": self.out, "files": self.files, "bytes": self.nbytes}
+
+
+@dataclass(frozen=True, slots=True)
+class UrlImportResult:
+    pointer: RelPath
+    out: Out
+    source: UrlSource
+    changed: bool
+    git_files: tuple[RelPath, ...] = ()
+    staged: bool = False
+
+    def to_json(self) -> dict:
+        return {"pointer": self.pointer, "path": self.out.path, "oid": self.out.oid,
+                "type": self.out.type, "size": self.out.size, "files": self.out.nfiles,
+                "source": self.source.to_json(), "changed": self.changed,
+                "git_files": list(self.git_files), "staged": self.staged}
+
+
+def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
+            force: bool = False, repo: Repo | None = None,
+            progress: Progress = NULL_PROGRESS) -> GetUrlResult:
+    """Copy what ``url`` holds to ``out`` (default: its name, here)."""
+    cwd = cwd or Path.cwd()
+    remote = open_url(url, cwd, repo)
+    dest = (cwd / (out or _name(url, remote))).absolute()
+    if os.path.lexists(dest) and not force:
+        raise TargetError(f"'{out or _name(url, remote)}' exists already",
+                          hint="name another place; --force replaces it")
+    nbytes = _download(remote, dest, progress)
+    return GetUrlResult(str(dest), len(remote.files), nbytes)
+
+
+def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None = None,
+               force: bool = False, progress: Progress = NULL_PROGRESS) -> UrlImportResult:
+    """Copy what ``url`` holds into the project at ``out`` and track it with its source."""
+    from mlvc.ops.imports import check_destination
+
+    cwd = cwd or Path.cwd()
+    remote = open_url(url, cwd, repo)
+    dest = from_user(repo.root, out or _name(url, remote), cwd)
+    pointer = pointer_path_for(dest)
+    check_destination(repo, dest, pointer, force)
+    _download(remote, to_fs(repo.root, dest), progress)
+    source = UrlSource(_recorded(repo, url, cwd), remote.fingerprint)
+    return _track(repo, dest, source, True, progress)
+
+
+def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
+               progress: Progress = NULL_PROGRESS) -> UrlImportResult:
+    """Read the URL ``pointer`` imported from again when its fingerprint moved. Changes of
+    yours in the output are refused unless ``force`` (they would be overwritten)."""
+    from mlvc.ops.status import status
+
+    src = pointer.source
+    assert isinstance(src, UrlSource)
+    out = pointer.outs[0]
+    remote = open_url(src.url, repo.root, repo)
+    if remote.fingerprint == src.fingerprint and not force:
+        return UrlImportResult(pointer.path, out, src, False)
+    if not force:
+        result = status(repo, [out.path], cwd=repo.root)
+        if not result.clean:
+            raise TargetError(f"'{out.path}' has changes of yours that an update would "
+                              "overwrite", hint="`mlvc status` shows them; --force "
+                                                "replaces them")
+    _download(remote, to_fs(repo.root, out.path), progress)
+    return _track(repo, out.path, UrlSource(src.url, remote.fingerprint),
+                  remote.fingerprint != src.fingerprint, progress)
+
+
+# -- the URL --------------------------------------------------------------------------------
+
+def open_url(url: str, cwd: Path, repo: Repo | None) -> Remote:
+    """``url`` opened, and listed; a path on this machine is taken from ``cwd``."""
+    from mlvc.remote import fs_options, scheme
+
+    proto = scheme(url)
+    if proto in (None, "file", "local"):
+        from fsspec.implementations.local import LocalFileSystem
+
+        local = Path(cwd, url.split("://", 1)[1] if proto else url).resolve()
+        if repo is not None and real_inside(str(local), (str(repo.root.resolve()),)):
+            raise TargetError(f"'{url}' is inside this project",
+                              hint="`mlvc add` tracks it where it is")
+        fs: object = LocalFileSystem()
+        path = str(local)
+    else:
+        import fsspec
+
+        url, options = _with_remote(repo, url)
+        try:
+            fs, path = fsspec.core.url_to_fs(url, **fs_options(url, options))
+        except ImportError as exc:
+            raise RemoteError(f"{url} needs a package that is not installed: {exc}",
+                              hint="install the fsspec filesystem for it (s3: "
+                                   "pip install 'mlvc[s3]')") from None
+        except (ValueError, TypeError) as exc:
+            raise RemoteError(f"{url} cannot be opened: {exc}") from None
+    try:
+        info = fs.info(path)  # type: ignore[attr-defined]
+        if info.get("type") == "directory":
+            found = fs.find(path, detail=True)  # type: ignore[attr-defined]
+            base = path.rstrip("/") + "/"
+            entries = sorted((p[len(base):], i) for p, i in found.items()
+                             if i.get("type") != "directory" and p.startswith(base))
+            if not entries:
+                raise TargetError(f"{url} is an empty folder")
+            fp = "dir:" + hash_bytes(json.dumps(
+                [(rel, _fingerprint(i)) for rel, i in entries]).encode())
+            return Remote(fs, path, True, tuple((r, int(i.get("size") or 0))
+                                                 for r, i in entries), fp)
+        return Remote(fs, path, False, (("", int(info.get("size") or 0)),),
+                      _fingerprint(info))
+    except FileNotFoundError:
+        raise TargetError(f"{url} does not exist") from None
+    except (TargetError, RemoteError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - credentials, network: one clear error
+        raise RemoteError(f"{url} cannot be read: {type(exc).__name__}: {exc}",
+                          hint=_CREDENTIALS) from None
+
+
+_CREDENTIALS = ("check the credentials: a URL on a remote's bucket or host is opened with "
+                "that remote's options (`mlvc remote modify NAME endpoint_url …`), and "
+                "remote://NAME/PATH names a path of remote NAME")
+
+
+def _with_remote(repo: Repo | None, url: str) -> tuple[str, dict[str, object]]:
+    """``url`` (``remote://NAME/PATH`` made remote NAME's URL + PATH) and the options to open
+    it with: those of remote NAME, else of the remote on the same bucket or host (the one
+    whose URL it is under first), else none (fsspec's defaults)."""
+    from urllib.parse import urlsplit
+
+    remotes = repo.config.remotes() if repo is not None else {}
+    if url.startswith("remote://"):
+        name, _, rest = url[len("remote://"):].partition("/")
+        if name not in remotes:
+            raise RemoteError(f"no remote named '{name}' ({url})",
+                              hint="`mlvc remote list` shows the remotes")
+        options = dict(remotes[name])
+        base = str(options.get("url", "")).rstrip("/")
+        return (f"{base}/{rest}" if rest else base), options
+    where = urlsplit(url)
+    best: tuple[int, dict] = (-1, {})
+    for options in remotes.values():
+        base = str(options.get("url", "")).rstrip("/")
+        there = urlsplit(base)
+        if (there.scheme, there.netloc) != (where.scheme, where.netloc) or not there.netloc:
+            continue
+        under = len(base) if url == base or url.startswith(base + "/") else 0
+        if under > best[0]:
+            best = (under, dict(options))
+    return url, best[1]
+
+
+def _fingerprint(info: dict) -> str:
+    for key in ("ETag", "etag", "md5", "checksum", "sha256"):
+        if info.get(key):
+            return f"{key.lower()}:{str(info[key]).strip(chr(34))}"
+    when = next((info[k] for k in ("mtime", "LastModified", "last_modified", "created")
+                 if info.get(k) is not None), "")
+    return f"size:{info.get('size')}:mtime:{when}"
+
+
+def _name(url: str, remote: Remote) -> str:
+    return posixpath.basename(remote.path.rstrip("/")) or "download"
+
+
+def _recorded(repo: Repo, url: str, cwd: Path) -> str:
+    """A path on this machine relative to the project (clones side by side work anywhere)."""
+    from mlvc.remote import scheme
+
+    if scheme(url) is not None:
+        return url
+    return Path(os.path.relpath(Path(cwd, url).resolve(), repo.root.resolve())).as_posix()
+
+
+def _download(remote: Remote, dest: Path, progress: Progress) -> int:
+    """What ``remote`` holds, written beside ``dest`` and renamed into place whole (what was
+    at ``dest`` replaced); its bytes."""
+    staged = dest.parent / f".{dest.name}.mlvc-download.{os.getpid()}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fs = remote.fs
+    try:
+        if remote.is_dir:
+            pairs = [(f"{remote.path.rstrip('/')}/{rel}", staged / rel) for rel, _ in remote.files]
+            for _, target in pairs:
+                target.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            pairs = [(remote.path, staged)]
+        total = sum(n for _, n in remote.files)
+        with progress.phase("Downloading", total=len(pairs)) as advance:
+            for (_, _), outcome in threaded(
+                    pairs, lambda p: fs.get_file(p[0], str(p[1])), 8):  # type: ignore
+                if isinstance(outcome, BaseException):
+                    raise RemoteError(f"downloading {remote.path} failed: {outcome}")
+                advance(1)
+        if os.path.lexists(dest):
+            _remove(dest)
+        os.replace(staged, dest)
+    finally:
+        if os.path.lexists(staged):
+            _remove(staged)
+    return total
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        for sub, _, _ in os.walk(path):  # (tracked files may be read-only)
+            os.chmod(sub, 0o755)
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _track(repo: Repo, dest: RelPath, source: UrlSource, changed: bool,
+           progress: Progress) -> UrlImportResult:
+    """Track ``dest`` as ``add`` does, its pointer file recording ``source``."""
+    from mlvc.ops.add import add
+    from mlvc.workspace.pointer import write_pointer
+
+    added = add(repo, [dest], cwd=repo.root, progress=progress)
+    pointer_path = pointer_path_for(dest)
+    with repo.lock():
+        pointer = load_pointer(repo.root, pointer_path)
+        pointer = Pointer(pointer.path, pointer.outs, source)
+        write_pointer(repo.root, pointer)
+    git = record_in_git(repo, list(dict.fromkeys([*added.git_files, pointer_path])))
+    return UrlImportResult(pointer_path, pointer.outs[0], source, changed, git.files,
+                           git.staged)
