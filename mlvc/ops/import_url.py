@@ -84,7 +84,7 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
 def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None = None,
                force: bool = False, progress: Progress = NULL_PROGRESS) -> UrlImportResult:
     """Copy what ``url`` holds into the project at ``out`` and track it with its source."""
-    from mlvc.ops.imports import check_destination
+    from mlvc.ops.imports import check_destination, recorded_location
 
     cwd = cwd or Path.cwd()
     remote = open_url(url, cwd, repo)
@@ -92,7 +92,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
     _download(remote, to_fs(repo.root, dest), progress)
-    source = UrlSource(_recorded(repo, url, cwd), remote.fingerprint)
+    source = UrlSource(recorded_location(repo, url, cwd), remote.fingerprint)
     return _track(repo, dest, source, True, progress)
 
 
@@ -215,15 +215,6 @@ def _fingerprint(info: dict) -> str:
 
 def _name(url: str, remote: Remote) -> str:
     return posixpath.basename(remote.path.rstrip("/")) or "download"
-
-
-def _recorded(repo: Repo, url: str, cwd: Path) -> str:
-    """A path on this machine relative to the project (clones side by side work anywhere)."""
-    from mlvc.remote import scheme
-
-    if scheme(url) is not None:
-        return url
-    return Path(os.path.relpath(Path(cwd, url).resolve(), repo.root.resolve())).as_posix()
 
 
 def _download(remote: Remote, dest: Path, progress: Progress) -> int:

@@ -28,6 +28,7 @@ from mlvc.ops.get import cloned, fetch_into_clone
 from mlvc.ops.ls import entry_at
 from mlvc.paths import RelPath, from_user, normalize_rel, overlaps, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.remote import scheme
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.compare import flatten
@@ -77,7 +78,7 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     dest = from_user(repo.root, out or posixpath.basename(rel), cwd)
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
-    recorded_url = _recorded_url(repo, url, cwd)
+    recorded_url = recorded_location(repo, url, cwd)
     new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress)
     return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,
                    progress=progress)
@@ -157,10 +158,10 @@ def check_destination(repo: Repo, dest: RelPath, pointer: RelPath, force: bool) 
         check_pointers_kept(repo, [pointer], None)
 
 
-def _recorded_url(repo: Repo, url: str, cwd: Path) -> str:
-    """``url`` as the pointer file records it: a folder on this machine relative to the
-    project (so that clones of both side by side work anywhere), else as given."""
-    if "://" in url or not Path(cwd, url).is_dir():
+def recorded_location(repo: Repo, url: str, cwd: Path) -> str:
+    """``url`` as a pointer file records it: a path on this machine relative to the project
+    (so that clones of both side by side work anywhere), any other URL as given."""
+    if scheme(url) is not None or not os.path.lexists(Path(cwd, url)):
         return url
     return Path(os.path.relpath(Path(cwd, url).resolve(), repo.root.resolve())).as_posix()
 
@@ -170,7 +171,7 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                  ) -> tuple[Out | None, ImportSource, tuple[int, int]]:
     """The output ``dest`` as ``rel`` of ``url`` at ``rev`` records it, its objects stored
     in this cache (how many were new); (None, …) when that is still commit ``since``."""
-    where = url if "://" in url or not Path(repo.root, url).is_dir() else \
+    where = url if scheme(url) is not None or not Path(repo.root, url).is_dir() else \
         str(Path(repo.root, url))
     # (the clone's cache is this one: what it fetches, verified, is stored here once)
     with cloned(where, rev, repo.root, repo.cache_dir) as (src_repo, src_cache, commit):
@@ -225,6 +226,7 @@ def complete(repo: Repo, out: Out) -> bool:
         return False
     return all(repo.cache.exists(w.oid) for w in rec.files.values())
 
+
 def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
             progress: Progress) -> ImportResult:
     """Write the pointer file (and the .gitignore entry), then check the output out."""
@@ -239,7 +241,6 @@ def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
     assert pointer.source is not None
     return ImportResult(pointer.path, out, pointer.source, changed, result, git.files,
                         git.staged)
-
 
 
 def _checkout(repo: Repo, path: RelPath, *, force: bool, progress: Progress,
