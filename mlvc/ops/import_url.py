@@ -23,11 +23,12 @@ from pathlib import Path
 from mlvc.errors import RemoteError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.ops import record_in_git
+from mlvc.ops.imports import ImportResult, check_destination, recorded_location
 from mlvc.parallel import threaded
 from mlvc.paths import RelPath, from_user, real_inside, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.pointer import Out, Pointer, UrlSource, load_pointer, pointer_path_for
+from mlvc.workspace.pointer import Pointer, UrlSource, load_pointer, pointer_path_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +52,6 @@ class GetUrlResult:
         return {"out": self.out, "files": self.files, "bytes": self.nbytes}
 
 
-@dataclass(frozen=True, slots=True)
-class UrlImportResult:
-    pointer: RelPath
-    out: Out
-    source: UrlSource
-    changed: bool
-    git_files: tuple[RelPath, ...] = ()
-    staged: bool = False
-
-    def to_json(self) -> dict:
-        return {"pointer": self.pointer, "path": self.out.path, "oid": self.out.oid,
-                "type": self.out.type, "size": self.out.size, "files": self.out.nfiles,
-                "source": self.source.to_json(), "changed": self.changed,
-                "git_files": list(self.git_files), "staged": self.staged}
-
-
 def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
             force: bool = False, repo: Repo | None = None,
             progress: Progress = NULL_PROGRESS) -> GetUrlResult:
@@ -82,10 +67,8 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
 
 
 def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None = None,
-               force: bool = False, progress: Progress = NULL_PROGRESS) -> UrlImportResult:
+               force: bool = False, progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Copy what ``url`` holds into the project at ``out`` and track it with its source."""
-    from mlvc.ops.imports import check_destination, recorded_location
-
     cwd = cwd or Path.cwd()
     remote = open_url(url, cwd, repo)
     dest = from_user(repo.root, out or _name(url, remote), cwd)
@@ -97,7 +80,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
 
 
 def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
-               progress: Progress = NULL_PROGRESS) -> UrlImportResult:
+               progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Read the URL ``pointer`` imported from again when its fingerprint moved. Changes of
     yours in the output are refused unless ``force`` (they would be overwritten)."""
     from mlvc.ops.status import status
@@ -107,7 +90,7 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
     out = pointer.outs[0]
     remote = open_url(src.url, repo.root, repo)
     if remote.fingerprint == src.fingerprint and not force:
-        return UrlImportResult(pointer.path, out, src, False)
+        return ImportResult(pointer.path, out, src, False)
     if not force:
         result = status(repo, [out.path], cwd=repo.root)
         if not result.clean:
@@ -256,7 +239,7 @@ def _remove(path: Path) -> None:
 
 
 def _track(repo: Repo, dest: RelPath, source: UrlSource, changed: bool,
-           progress: Progress) -> UrlImportResult:
+           progress: Progress) -> ImportResult:
     """Track ``dest`` as ``add`` does, its pointer file recording ``source``."""
     from mlvc.ops.add import add
     from mlvc.workspace.pointer import write_pointer
@@ -268,5 +251,5 @@ def _track(repo: Repo, dest: RelPath, source: UrlSource, changed: bool,
         pointer = Pointer(pointer.path, pointer.outs, source)
         write_pointer(repo.root, pointer)
     git = record_in_git(repo, list(dict.fromkeys([*added.git_files, pointer_path])))
-    return UrlImportResult(pointer_path, pointer.outs[0], source, changed, git.files,
-                           git.staged)
+    return ImportResult(pointer_path, pointer.outs[0], source, changed, None, git.files,
+                        git.staged)

@@ -47,11 +47,13 @@ from mlvc.workspace.pointer import (
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
+    """What ``import``, ``import-url`` or ``update`` did to one imported output."""
+
     pointer: RelPath
     out: Out
-    source: ImportSource
+    source: ImportSource | UrlSource
     changed: bool  # a new version was recorded (always, for `import`)
-    checkout: CheckoutResult | None = None
+    checkout: CheckoutResult | None = None  # (placed by checkout: repository imports)
     git_files: tuple[RelPath, ...] = ()
     staged: bool = False
 
@@ -86,11 +88,10 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
 
 def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = None,
            force: bool = False, cwd: Path | None = None,
-           progress: Progress = NULL_PROGRESS) -> list:
+           progress: Progress = NULL_PROGRESS) -> list[ImportResult]:
     """Bring each imported output (of ``targets``: pointer files or outputs; default: all)
     up to its source's latest commit at its revision (or at ``rev``, recorded from then on);
-    an output imported from a URL, to what the URL holds now (see :mod:`.import_url`).
-    ImportResult and UrlImportResult, in order."""
+    an output imported from a URL, to what the URL holds now (see :mod:`.import_url`)."""
     index = Index.load(repo.root, repo.ignore, stages=False)
     imported = [p for p in index.pointers.values() if p.source is not None]
     if targets:
@@ -102,7 +103,7 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
                                   hint="`mlvc import REPO PATH` imports one")
             wanted += hits
         imported = list({p.path: p for p in wanted}.values())
-    results: list = []
+    results: list[ImportResult] = []
     for pointer in imported:
         src = pointer.source
         if isinstance(src, UrlSource):

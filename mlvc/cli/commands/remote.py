@@ -315,6 +315,10 @@ def get_cmd(repo_url, path, rev, out, force, as_json):
 
     result = get(repo_url, path, rev=rev, out=out, cwd=settings().cwd, force=force,
                  progress=progress())
+    _report_got(result, as_json)
+
+
+def _report_got(result, as_json: bool) -> None:
     if as_json:
         echo_json(result.to_json())
         return
@@ -394,9 +398,8 @@ def _report_imports(results, root) -> None:
         echo(f"{shown(r.out.path)}: "
              + ("" if isinstance(src, UrlSource) else f"{src.path} of ")
              + f"{origin}, {what}, {human_size(r.out.size)}")
-        placed = getattr(r, "checkout", None)
-        if placed is not None and placed.conflicts:
-            echo(f"  kept changes of yours in {count(len(placed.conflicts), 'file')} "
+        if r.checkout is not None and r.checkout.conflicts:
+            echo(f"  kept changes of yours in {count(len(r.checkout.conflicts), 'file')} "
                  "(--force replaces them)")
     files = [f for r in results for f in r.git_files]
     git_hint(root, SimpleNamespace(git_files=tuple(dict.fromkeys(files)),
@@ -428,11 +431,7 @@ def get_url_cmd(url, out, force, as_json):
                              progress=progress())
     else:
         result = get_url(url, out, cwd=s.cwd, force=force, progress=progress())
-    if as_json:
-        echo_json(result.to_json())
-        return
-    echo(f"Got {count(result.files, 'file')} ({human_size(result.nbytes)}) -> "
-         f"{printable(result.out)}")
+    _report_got(result, as_json)
 
 
 @click.command("import-url")
