@@ -57,7 +57,7 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
             progress: Progress = NULL_PROGRESS) -> GetUrlResult:
     """Copy what ``url`` holds to ``out`` (default: its name, here)."""
     cwd = cwd or Path.cwd()
-    remote = open_url(url, cwd, repo)
+    remote = open_url(url, cwd, repo, outside=False)  # (a copy may come from anywhere)
     dest = (cwd / (out or _name(url, remote))).absolute()
     if os.path.lexists(dest) and not force:
         raise TargetError(f"'{out or _name(url, remote)}' exists already",
@@ -104,8 +104,9 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
 
 # -- the URL --------------------------------------------------------------------------------
 
-def open_url(url: str, cwd: Path, repo: Repo | None) -> Remote:
-    """``url`` opened, and listed; a path on this machine is taken from ``cwd``."""
+def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True) -> Remote:
+    """``url`` opened, and listed; a path on this machine is taken from ``cwd`` (and, with
+    ``outside``, must not be inside ``repo``: to be tracked, it would be there twice)."""
     from mlvc.remote import fs_options, scheme
 
     proto = scheme(url)
@@ -113,7 +114,8 @@ def open_url(url: str, cwd: Path, repo: Repo | None) -> Remote:
         from fsspec.implementations.local import LocalFileSystem
 
         local = Path(cwd, url.split("://", 1)[1] if proto else url).resolve()
-        if repo is not None and real_inside(str(local), (str(repo.root.resolve()),)):
+        if outside and repo is not None and \
+                real_inside(str(local), (str(repo.root.resolve()),)):
             raise TargetError(f"'{url}' is inside this project",
                               hint="`mlvc add` tracks it where it is")
         fs: object = LocalFileSystem()

@@ -201,6 +201,8 @@ def test_import_url_tracks_a_folder_and_update_reads_it_when_it_changed(here, tm
 
     r = here.run("import-url", str(here.root / "data"), "x", code=1)
     assert "inside this project" in r.stderr
+    here.run("get-url", "data/c.txt", "copy.txt")  # (a copy may come from the project)
+    assert here.read("copy.txt") == "c"
     r = here.run("import-url", "../ext/none", code=1)
     assert "does not exist" in r.stderr
 
