@@ -41,12 +41,18 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
                                               revs=revs, workspace=workspace)
-    asked = bool(sources)
+    asked, said = bool(sources), len(warnings)
     sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
                                                             progress)
     if asked and not sources and not run_cache:  # (imports alone: no remote needed)
         return TransferResult("", got, got_bytes, there, (), tuple(warnings))
-    rem, index = connect(repo, remote)
+    try:
+        rem, index = connect(repo, remote)
+    except MlvcError as exc:
+        unread = warnings[said:]  # (imports whose source failed: say why, not only this)
+        if unread:
+            raise type(exc)("; ".join(unread) + f"; and {exc.message}", exc.hint) from None
+        raise
     try:
         with repo.lock():
             records: dict = {}
@@ -101,10 +107,12 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
 def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
                          progress: Progress) -> tuple[list[Source], tuple[int, int, int]]:
     """Imported outputs of the workspace whose objects this cache lacks come from their own
-    source, at the commit their pointer file records (as ``dvc fetch`` does): a clone of
-    this project needs no remote of its own for them. Those that cannot be read there stay
+    source — the other project at the commit their pointer file records, or the URL when it
+    still holds what was imported (as ``dvc fetch`` does): a clone of this project needs no
+    remote of its own for them. Those that cannot be read there stay
     for the remote (with a warning). The sources left; how many objects came, their bytes,
     and how many files of imports were here already."""
+    from mlvc.ops.import_url import fetch_url_import
     from mlvc.ops.imports import complete, fetch_imported
     from mlvc.workspace.pointer import POINTER_SUFFIX, ImportSource, load_pointer
 
@@ -116,7 +124,7 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
         if mine and s.pointer not in loaded:
             loaded[s.pointer] = load_pointer(repo.root, s.pointer).source
         src = loaded.get(s.pointer) if mine else None
-        if not isinstance(src, ImportSource):  # (data of a URL travels through the remote)
+        if src is None:
             rest.append(s)
             continue
         if complete(repo, s.out):
@@ -124,7 +132,10 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
             continue
         try:
             with repo.lock():
-                n, size = fetch_imported(repo, s.pointer, s.out, src, progress)
+                if isinstance(src, ImportSource):
+                    n, size = fetch_imported(repo, s.pointer, s.out, src, progress)
+                else:
+                    n, size = fetch_url_import(repo, s.pointer, s.out, src, progress)
             got, nbytes = got + n, nbytes + size
         except MlvcError as exc:
             warnings.append(f"{s.pointer}: not read from its source ({exc.message}); "

@@ -28,7 +28,7 @@ from mlvc.parallel import threaded
 from mlvc.paths import RelPath, from_user, real_inside, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.pointer import Pointer, UrlSource, load_pointer, pointer_path_for
+from mlvc.workspace.pointer import Out, Pointer, UrlSource, load_pointer, pointer_path_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,51 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
     _download(remote, to_fs(repo.root, out.path), progress)
     return _track(repo, out.path, UrlSource(src.url, remote.fingerprint),
                   remote.fingerprint != src.fingerprint, progress)
+
+
+def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
+                     progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
+    """Store in this cache the objects of ``out``, imported from ``source``, by downloading
+    the URL again (``fetch`` of an import-url output the cache lacks): into a temporary
+    folder, each file hashed into the cache and each folder's manifest built. What the URL
+    holds now must be what ``out`` records, else nothing is kept of it. How many objects
+    came, and their bytes."""
+    import tempfile
+
+    remote = open_url(source.url, repo.root, repo)
+    repo.tmp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="import-url-", dir=repo.tmp_dir) as tmp:
+        landed = Path(tmp) / "data"
+        nbytes = _download(remote, landed, progress)
+        oid, _, _, objects = _stored(repo, landed)
+    if oid != out.oid:
+        raise TargetError(f"{pointer}: {source.url} holds other data now than {pointer} "
+                          "records", hint="`mlvc update` records what it holds now")
+    return objects, nbytes
+
+
+def _stored(repo: Repo, path: Path) -> tuple[str, int, int, int]:
+    """``path`` (a file or folder) hashed into the cache, as ``add`` would record it: (oid,
+    size, files, objects: files and manifests)."""
+    import stat as st_
+
+    from mlvc.objects.tree import Tree, TreeEntry
+
+    if not path.is_dir():
+        oid = repo.cache.add_file_copy(path)
+        return oid, path.stat().st_size, 1, 1
+    entries, objects, size, files = [], 0, 0, 0
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_dir(follow_symlinks=False):
+            oid, n, count_, made = _stored(repo, Path(entry.path))
+            entries.append(TreeEntry(entry.name, "dir", oid, n, False, count_))
+        else:
+            mode = entry.stat(follow_symlinks=False).st_mode
+            oid, n, count_, made = _stored(repo, Path(entry.path))
+            entries.append(TreeEntry(entry.name, "file", oid, n, bool(mode & st_.S_IXUSR)))
+        objects, size, files = objects + made, size + n, files + count_
+    tree_oid = repo.cache.add_tree(Tree.build(entries))
+    return tree_oid, size, files, objects + 1
 
 
 # -- the URL --------------------------------------------------------------------------------

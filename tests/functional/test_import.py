@@ -214,3 +214,29 @@ def test_get_url_copies_without_tracking(tmp_path):
     Project(outside).run("get-url", "../one.csv", "copy.csv")  # (outside any project)
     assert (outside / "copy.csv").read_text() == "1\n"
     assert sorted(p.name for p in outside.iterdir()) == ["copy.csv"]
+
+
+def test_a_clone_pulls_import_url_data_from_the_url_while_it_holds_the_same(here, tmp_path):
+    ext = tmp_path / "ext"
+    (ext / "raw/sub").mkdir(parents=True)
+    (ext / "raw/a.txt").write_text("a")
+    (ext / "raw/sub/run.sh").write_text("#!/bin/sh\n")
+    (ext / "one.csv").write_text("1\n")
+    here.run("import-url", "../ext/raw", "data")
+    here.run("import-url", "../ext/one.csv")
+    here.commit_all("imported")
+    clone = tmp_path / "clone"
+    here.git("clone", "-q", str(here.root), str(clone))
+    r = Project(clone).run("pull")  # (no remote: from the URLs, re-hashed and compared)
+    assert "from the sources of imported data" in r.stdout
+    assert (clone / "data/sub/run.sh").read_text() == "#!/bin/sh\n"
+    assert (clone / "one.csv").read_text() == "1\n"
+    assert Project(clone).run("status", "-q").exit_code == 0
+
+    (ext / "raw/a.txt").write_text("changed")
+    again = tmp_path / "clone2"
+    here.git("clone", "-q", str(here.root), str(again))
+    r = Project(again).run("pull", code=1)
+    assert "../ext/raw holds other data now than data.mlvc records" in r.stderr
+    assert "no default remote" in r.stderr
+    assert not list((again / ".mlvc/tmp").glob("import-url-*"))  # (nothing left behind)
