@@ -93,7 +93,7 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
         return ImportResult(pointer.path, out, src, False)
     if not force:
         result = status(repo, [out.path], cwd=repo.root)
-        if not result.clean:
+        if not all(o.clean for o in result.outs):  # (stages out of date are not its concern)
             raise TargetError(f"'{out.path}' has changes of yours that an update would "
                               "overwrite", hint="`mlvc status` shows them; --force "
                                                 "replaces them")
