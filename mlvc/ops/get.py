@@ -77,10 +77,14 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
     branch) in a temporary folder: (its Repo, its own cache when ``url`` is a folder on this
     machine, the commit checked out). With ``cache_dir``, the clone's cache is that one (the
     objects it fetches land there once). Nothing of the clone stays."""
+    for what, value in (("repository", url), ("revision", rev or "")):
+        if value.startswith("-"):  # (git would take it for an option: --upload-pack=…)
+            raise TargetError(f"{what} '{value}' starts with '-'",
+                              hint="name it another way (./-x for a folder)")
     local = Path(cwd, url) if "://" not in url and Path(cwd, url).is_dir() else None
     with tempfile.TemporaryDirectory(prefix="mlvc-get-") as tmp:
         clone = Path(tmp) / "repo"
-        _git("clone", "-q", "--no-checkout", str(local or url), str(clone))
+        _git("clone", "-q", "--no-checkout", "--", str(local or url), str(clone))
         _git("checkout", "-q", rev or "HEAD", "--", cwd=clone)  # (a detached checkout)
         if not (clone / ".mlvc").is_dir():
             raise TargetError(f"{url} is not an mlvc project (no .mlvc folder at its top)",

@@ -169,6 +169,8 @@ def _import_source(raw: object, bad) -> ImportSource:
     url, path, rev, lock = (raw.get(k) for k in ("url", "path", "rev", "rev_lock"))
     if not isinstance(url, str) or not url.strip():
         raise bad("import.url is missing")
+    if url.startswith("-"):  # (git clone would take it for an option)
+        raise bad("import.url must not start with '-'")
     if not isinstance(path, str) or not path:
         raise bad("import.path is missing")
     try:

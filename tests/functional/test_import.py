@@ -240,3 +240,22 @@ def test_a_clone_pulls_import_url_data_from_the_url_while_it_holds_the_same(here
     assert "../ext/raw holds other data now than data.mlvc records" in r.stderr
     assert "no default remote" in r.stderr
     assert not list((again / ".mlvc/tmp").glob("import-url-*"))  # (nothing left behind)
+
+
+def test_a_pointer_cannot_smuggle_options_into_git(here, tmp_path):
+    # A cloned project's pointer file names the source that `pull` and `update` clone: a
+    # url or rev that git would read as an option (--upload-pack=CMD runs CMD) is refused.
+    from mlvc.errors import FormatError, TargetError
+    from mlvc.ops.get import cloned
+    from mlvc.workspace.pointer import parse_pointer
+
+    text = ("schema: 1\nouts:\n- {path: x, hash: xxh128, oid: '" + "a" * 32 + "', type: file,"
+            " size: 1}\nimport: {url: '--upload-pack=touch pwned', path: p, rev_lock: "
+            + "b" * 40 + "}\n")
+    with pytest.raises(FormatError, match="must not start with '-'"):
+        parse_pointer(text, "x.mlvc")
+    for url, rev in (("--upload-pack=touch pwned", None), (".", "--orphan=x")):
+        with pytest.raises(TargetError, match="starts with '-'"):
+            with cloned(url, rev, tmp_path):
+                pass
+    assert not (tmp_path / "pwned").exists()
