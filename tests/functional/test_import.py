@@ -255,7 +255,6 @@ def test_a_pointer_cannot_smuggle_options_into_git(here, tmp_path):
     with pytest.raises(FormatError, match="must not start with '-'"):
         parse_pointer(text, "x.mlvc")
     for url, rev in (("--upload-pack=touch pwned", None), (".", "--orphan=x")):
-        with pytest.raises(TargetError, match="starts with '-'"):
-            with cloned(url, rev, tmp_path):
-                pass
+        with pytest.raises(TargetError, match="starts with '-'"), cloned(url, rev, tmp_path):
+            pass
     assert not (tmp_path / "pwned").exists()
