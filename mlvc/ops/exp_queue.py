@@ -377,8 +377,9 @@ def read_log(repo: Repo, entry: Queued, follow: bool = False) -> Iterator[bytes]
     def state() -> str:
         return _with_state(repo, entry).state
 
-    if follow:
-        _wait_for(lambda: log_of(repo, entry) is not None or state() != "queued", 10)
+    if follow:  # (claimed, a run makes its work tree before its log: "running" too)
+        _wait_for(lambda: log_of(repo, entry) is not None
+                  or state() not in ("queued", "running"), 10)
     log = log_of(repo, entry)
     if log is None:
         raise MlvcError(f"'{entry.name}' ({entry.id}) is {state()}: it has no log yet")

@@ -391,3 +391,25 @@ def test_a_run_interrupted_after_its_save_counts_as_saved(ml):
         # A ref that was there before the run (replaced with -f) is not this run's save.
         assert exp_queue._finish(repo, entry, 130, before=sha).state == "queued"
     assert [e["state"] for e in status(ml)] == ["queued"]
+
+
+def test_following_a_claimed_run_waits_for_its_log(tmp_path, monkeypatch):
+    # A run is "running" once claimed, and makes its work tree before its log: `logs -f`
+    # asked in between waits for the log (it said "it has no log yet", seen under load).
+    from mlvc.ops import exp_queue
+
+    log = tmp_path / "x.log"
+    entry = exp_queue.Queued.__new__(exp_queue.Queued)
+    states = iter(["running"] * 8 + ["success"] * 1000)
+    calls = []
+
+    def log_of(repo, e):
+        calls.append(1)
+        if len(calls) == 3:
+            log.write_bytes(b"hello\n")
+        return log if log.exists() else None
+
+    monkeypatch.setattr(exp_queue, "log_of", log_of)
+    monkeypatch.setattr(exp_queue, "_with_state",
+                        lambda repo, e: type("S", (), {"state": next(states)})())
+    assert b"".join(exp_queue.read_log(None, entry, follow=True)) == b"hello\n"
