@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     import subprocess
 
 
+# Set by a parent that signals this process's whole process group (``queue start`` for its
+# runs: Ctrl-C, then SIGKILL after a grace): commands then stay in that group, to go with it.
+SIGNALLED_BY_GROUP = "MLVC_SIGNALLED_BY_GROUP"
+
+
+def own_groups_here() -> bool:
+    """Whether commands started now should run in process groups of their own: unless a
+    terminal (mlvc in its foreground) or a parent (``SIGNALLED_BY_GROUP``) signals this
+    process's whole group, which then reaches them as it is."""
+    return not (in_terminal_foreground() or os.environ.get(SIGNALLED_BY_GROUP) == "1")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM reached mlvc: it stops as on Ctrl-C (cleaning up, exit code 143)."""
 

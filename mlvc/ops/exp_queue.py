@@ -41,7 +41,7 @@ from mlvc.ops.exp import (
     ref_of,
 )
 from mlvc.paths import RelPath
-from mlvc.procs import Commands, signal_group
+from mlvc.procs import SIGNALLED_BY_GROUP, Commands, signal_group
 from mlvc.repo import Repo
 from mlvc.scm import QUEUE_REFS
 
@@ -543,6 +543,7 @@ def run_entry(repo: Repo, entry: Queued, *, output: Callable[[str], None] | None
                 env = {k: v for k, v in os.environ.items() if k not in (
                     "MLVC_REPRO_PID", "GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE")}
                 env["MLVC_EXP_TEMP"] = "1"
+                env[SIGNALLED_BY_GROUP] = "1"  # (its stages stay in its group: killed with it)
                 log.flush()
                 # Data the snapshot's pointer files and lock name, from the shared cache
                 # (what is missing is said in the log; a stage needing it fails there).

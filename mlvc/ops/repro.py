@@ -50,7 +50,7 @@ from mlvc.pipeline.params import read_params, select
 from mlvc.pipeline.runcache import RunCache, run_key
 from mlvc.pipeline.runner import run_stage
 from mlvc.pipeline.status import Current, Reason, input_changes, reasons
-from mlvc.procs import Commands, Terminated, in_terminal_foreground
+from mlvc.procs import Commands, Terminated, own_groups_here
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
@@ -242,7 +242,7 @@ class _Engine:
         self.mutex = threading.RLock()
         # The stages' commands. Stopped on Ctrl-C, SIGTERM (or any error) in the scheduling
         # thread: no stage starts after it, and the signal reaches those running (mlvc.procs).
-        self.commands = Commands(own_groups=not in_terminal_foreground())
+        self.commands = Commands(own_groups=own_groups_here())
         self.entries = dict(project.lock)
         self._lock_dirty = False  # a stage was recorded since mlvc.lock was last written
         self._lock_written = -math.inf

@@ -413,3 +413,32 @@ def test_following_a_claimed_run_waits_for_its_log(tmp_path, monkeypatch):
     monkeypatch.setattr(exp_queue, "_with_state",
                         lambda repo, e: type("S", (), {"state": next(states)})())
     assert b"".join(exp_queue.read_log(None, entry, follow=True)) == b"hello\n"
+
+
+def test_a_killed_run_takes_its_stage_along_even_one_that_ignores_ctrl_c(ml, tmp_path,
+                                                                         monkeypatch):
+    # The queue signals a run's whole process group (Ctrl-C, then SIGKILL after a grace):
+    # the run's stages stay in that group (off a terminal they would have groups of their
+    # own), so none is left running when the run is killed.
+    from mlvc.ops import exp_queue
+
+    pid_file = tmp_path / "stage.pid"
+    stubborn = f"trap '' INT; echo $$ > {pid_file}; exec sleep 60"
+    ml.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"wait": {
+        "cmd": stubborn, "deps": ["data"], "outs": ["w.txt"]}}})})
+    ml.commit_all("stubborn")
+    ml.run("exp", "run", "--queue", "-n", "s")
+    ml.run("queue", "start", "-d")
+    _until(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit())
+    pid = int(pid_file.read_text())
+    monkeypatch.setattr(exp_queue, "STOP_GRACE", 1.0)
+    ml.run("queue", "kill", "s")
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z")
+    _until(gone, 10)
+    ml.run("queue", "stop")
