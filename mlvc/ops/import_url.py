@@ -23,7 +23,7 @@ from pathlib import Path
 from mlvc.errors import RemoteError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.ops import record_in_git
-from mlvc.ops.imports import ImportResult, check_destination, recorded_location
+from mlvc.ops.imports import ImportResult, check_destination, recorded_location, store_tree
 from mlvc.parallel import threaded
 from mlvc.paths import RelPath, from_user, real_inside, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
@@ -116,35 +116,11 @@ def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
     with tempfile.TemporaryDirectory(prefix="import-url-", dir=repo.tmp_dir) as tmp:
         landed = Path(tmp) / "data"
         nbytes = _download(remote, landed, progress)
-        oid, _, _, objects = _stored(repo, landed)
+        oid, _, _, objects = store_tree(repo.cache, landed)
     if oid != out.oid:
         raise TargetError(f"{pointer}: {source.url} holds other data now than {pointer} "
                           "records", hint="`mlvc update` records what it holds now")
     return objects, nbytes
-
-
-def _stored(repo: Repo, path: Path) -> tuple[str, int, int, int]:
-    """``path`` (a file or folder) hashed into the cache, as ``add`` would record it: (oid,
-    size, files, objects: files and manifests)."""
-    import stat as st_
-
-    from mlvc.objects.tree import Tree, TreeEntry
-
-    if not path.is_dir():
-        oid = repo.cache.add_file_copy(path)
-        return oid, path.stat().st_size, 1, 1
-    entries, objects, size, files = [], 0, 0, 0
-    for entry in sorted(os.scandir(path), key=lambda e: e.name):
-        if entry.is_dir(follow_symlinks=False):
-            oid, n, count_, made = _stored(repo, Path(entry.path))
-            entries.append(TreeEntry(entry.name, "dir", oid, n, False, count_))
-        else:
-            mode = entry.stat(follow_symlinks=False).st_mode
-            oid, n, count_, made = _stored(repo, Path(entry.path))
-            entries.append(TreeEntry(entry.name, "file", oid, n, bool(mode & st_.S_IXUSR)))
-        objects, size, files = objects + made, size + n, files + count_
-    tree_oid = repo.cache.add_tree(Tree.build(entries))
-    return tree_oid, size, files, objects + 1
 
 
 # -- the URL --------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ with where it came from (as ``dvc import`` / ``dvc update``; a data registry's u
 
 ``import`` reads PATH as REV of REPO records it (as :mod:`mlvc.ops.get` does: REPO is cloned
 into a temporary folder; its objects come from its own cache when it is a folder here, else
-from its default remote, each verified), stores those objects in this cache, and writes
+from its default remote, each verified; files git keeps there are hashed from the clone),
+stores those objects in this cache, and writes
 ``OUT.mlvc`` — an ordinary pointer file with an ``import`` section (REPO, PATH, REV as asked,
 and ``rev_lock``, the commit read) — then checks OUT out. From then on OUT is tracked data
 like any other: ``status``, ``checkout``, ``push`` (to this project's remote) and ``pull``.
@@ -16,17 +17,28 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import MlvcError, PathError, TargetError
+from mlvc.objects.store import ObjectStore
+from mlvc.objects.tree import Tree, TreeEntry
 from mlvc.ops import record_in_git, user_paths
 from mlvc.ops.add import check_pointers_kept
 from mlvc.ops.checkout import CheckoutResult, checkout_selected
 from mlvc.ops.diff import SideView, TreeReader, side_of
 from mlvc.ops.get import cloned, fetch_into_clone
 from mlvc.ops.ls import entry_at
-from mlvc.paths import RelPath, from_user, normalize_rel, overlaps, to_fs
+from mlvc.paths import (
+    RelPath,
+    from_user,
+    has_reserved_part,
+    normalize_rel,
+    overlaps,
+    real_inside,
+    to_fs,
+)
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote import scheme
 from mlvc.repo import Repo
@@ -182,11 +194,21 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
         if since is not None and commit == since:
             return None, source, (0, 0)
         held = SideView(src_repo, side_of(src_repo, None)).holding(rel)
-        if held is None:
-            raise TargetError(f"'{rel}' is not data that mlvc tracks in {url}"
-                              + (f" at {rev}" if rev else ""),
-                              hint="`mlvc ls` there lists it; `mlvc get` copies files git "
-                                   "keeps")
+        if held is None:  # (a file or folder git keeps there: hashed into this cache)
+            there = to_fs(src_repo.root, rel)
+            if has_reserved_part(rel) or (os.path.lexists(there) and not real_inside(
+                    os.path.realpath(there), (os.path.realpath(src_repo.root),))):
+                raise TargetError(f"'{rel}' of {url} leads out of that project (a symbolic "
+                                  "link) or into its .git or .mlvc folder: not imported")
+            if not os.path.lexists(there):
+                raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git in {url}"
+                                  + (f" at {rev}" if rev else ""),
+                                  hint="`mlvc ls` there lists what mlvc tracks")
+            oid, size, nfiles, objects = store_tree(repo.cache, there)
+            kind = "dir" if there.is_dir() else "file"
+            executable = kind == "file" and bool(there.stat().st_mode & stat.S_IXUSR)
+            return (Out(dest, oid, kind, size, nfiles, executable), source,
+                    (objects, size))
         trees = TreeReader(src_repo, fetch=lambda oid: fetch_into_clone(
             src_repo, [(oid, None)], src_cache, rel, progress))
         entry = entry_at(trees, held[1], rel)
@@ -226,6 +248,27 @@ def complete(repo: Repo, out: Out) -> bool:
     except MlvcError:
         return False
     return all(repo.cache.exists(w.oid) for w in rec.files.values())
+
+
+def store_tree(cache: ObjectStore, path: Path) -> tuple[str, int, int, int]:
+    """``path`` (a file or folder outside the workspace: a download, a clone's files) hashed
+    into ``cache`` as ``add`` would record it: (oid, size, files, objects stored: files and
+    manifests). A symlink is refused: what it leads to is not the source's to give."""
+    if path.is_symlink():
+        raise TargetError(f"'{path.name}' is a symbolic link in the source: not imported",
+                          hint="import the file or folder it leads to")
+    if not path.is_dir():
+        return cache.add_file_copy(path), path.stat().st_size, 1, 1
+    entries, objects, size, files = [], 0, 0, 0
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        oid, n, count_, made = store_tree(cache, Path(entry.path))
+        if entry.is_dir(follow_symlinks=False):
+            entries.append(TreeEntry(entry.name, "dir", oid, n, False, count_))
+        else:
+            mode = entry.stat(follow_symlinks=False).st_mode
+            entries.append(TreeEntry(entry.name, "file", oid, n, bool(mode & stat.S_IXUSR)))
+        objects, size, files = objects + made, size + n, files + count_
+    return cache.add_tree(Tree.build(entries)), size, files, objects + 1
 
 
 def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -96,7 +97,7 @@ def test_an_import_is_ordinary_tracked_data_that_moves_and_pushes(registry, here
 def test_bad_imports_are_refused_and_nothing_written(registry, here):
     before = here.snapshot()
     r = here.run("import", str(registry.root), "nope", code=1)
-    assert "'nope' is not data that mlvc tracks" in r.stderr
+    assert "'nope' is neither tracked by mlvc nor in git" in r.stderr
     r = here.run("import", str(registry.root), "images", "-o", "../out", code=1)
     assert "outside the project" in r.stderr
     r = here.run("import", str(here.root.parent / "missing"), "images", code=1)
@@ -259,3 +260,33 @@ def test_a_pointer_cannot_smuggle_options_into_git(here, tmp_path):
         with pytest.raises(TargetError, match="starts with '-'"), cloned(url, rev, tmp_path):
             pass
     assert not (tmp_path / "pwned").exists()
+
+
+def test_files_git_keeps_in_the_source_are_imported_and_updated_too(registry, here, tmp_path):
+    registry.gen({"conf": {"labels.csv": "a\n", "run.sh": "#!/bin/sh\n", "empty": {}}})
+    os.chmod(registry.root / "conf/run.sh", 0o755)
+    (registry.root / "conf/empty/.keep").write_text("")
+    registry.commit_all("git-kept files")
+    here.run("import", "../registry", "conf")
+    assert (here.root / "conf/labels.csv").read_text() == "a\n"
+    assert os.access(here.root / "conf/run.sh", os.X_OK)
+    assert here.run("status", "-q").exit_code == 0
+    here.commit_all("imported")
+    registry.gen({"conf": {"labels.csv": "b\n"}})
+    registry.commit_all("v2")
+    here.run("update", "conf")
+    assert (here.root / "conf/labels.csv").read_text() == "b\n"
+    here.commit_all("updated")
+    clone = tmp_path / "clone"
+    here.git("clone", "-q", str(here.root), str(clone))
+    Project(clone).run("pull")  # (from the source's git, hashed and compared)
+    assert (clone / "conf/labels.csv").read_text() == "b\n"
+
+    os.symlink("/etc", registry.root / "outside")
+    registry.commit_all("a link out")
+    r = here.run("import", "../registry", "outside/hostname", "-o", "h", code=1)
+    assert "leads out of that project" in r.stderr
+    os.symlink("/etc/hostname", registry.root / "conf/host")
+    registry.commit_all("a link to a file out")
+    r = here.run("update", "conf", code=1)
+    assert "'host' is a symbolic link in the source" in r.stderr
