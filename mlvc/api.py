@@ -1,10 +1,12 @@
-"""Reading versioned data from Python (SPEC 1): ``mlvc.api.open``, ``read``, ``params_show``.
+"""Reading versioned data from Python (SPEC 1): ``mlvc.api.open``, ``read``, ``params_show``,
+``metrics_show``.
 
     import mlvc.api
     with mlvc.api.open("data/train.csv", rev="v1.0") as f:   # as v1.0 recorded it
         header = f.readline()
     model = mlvc.api.read("models/model.pkl", mode="rb")     # the workspace's
     lr = mlvc.api.params_show()["train"]["lr"]
+    acc = mlvc.api.metrics_show(rev="v1.0")["accuracy"]
 
 ``path`` is relative to the project folder (``repo``, default: the one holding the current
 folder). Without ``rev``, a file present in the workspace is read as it is; one absent is
@@ -27,7 +29,7 @@ from typing import IO, Any
 
 from mlvc.errors import CorruptObjectError, PathError, TargetError
 
-__all__ = ["open", "read", "params_show"]
+__all__ = ["open", "read", "params_show", "metrics_show"]
 
 
 @contextmanager
@@ -57,10 +59,23 @@ def params_show(repo: str | os.PathLike[str] | None = None, rev: str | None = No
     """The params the pipeline's stages declare, with their values (of ``rev``, default the
     workspace), nested as in the params files: ``{"train": {"lr": 0.1, …}, …}``. Keys of
     several params files are merged (a later file's key wins, files in name order)."""
+    return _shown("params", repo, rev)
+
+
+def metrics_show(repo: str | os.PathLike[str] | None = None, rev: str | None = None
+                 ) -> dict[str, Any]:
+    """The metrics of the files the stages declare under ``metrics:`` (of ``rev``, default
+    the workspace; a cached metrics file of a revision is read from the cache), nested as in
+    the files and merged as :func:`params_show` merges params (as ``dvc.api.metrics_show``).
+    """
+    return _shown("metrics", repo, rev)
+
+
+def _shown(kind: str, repo: str | os.PathLike[str] | None, rev: str | None) -> dict[str, Any]:
     from mlvc.ops.diff import show_values
 
     with _repo(repo) as project:
-        shown = show_values(project, "params", [rev] if rev else None)
+        shown = show_values(project, kind, [rev] if rev else None)
     nested: dict[str, Any] = {}
     for value in shown.sides[0].values:
         node = nested

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -90,3 +91,22 @@ def test_a_corrupt_cache_object_is_refused_not_read(versions):
             obj.write_bytes(b"a,b\n6,6\n")
     with pytest.raises(MlvcError, match="is corrupt in the cache"):
         mlvc.api.read("data/train.csv", repo=root, rev="v1")
+
+
+def test_metrics_show_reads_each_revisions_metrics_cached_or_not(project):
+    # `eval` writes two metrics files: one git keeps, one cached (read from the cache at a
+    # revision, by the oid its lock records).
+    write = (f"{sys.executable} -c \"import json; s = float(open('score').read()); "
+             "json.dump({'acc': s, 'loss': {'train': 1 - s}}, open('m.json', 'w')); "
+             "json.dump({'f1': s / 2}, open('cached.json', 'w'))\"")
+    project.gen({"score": "0.5", "mlvc.yaml": yaml.safe_dump({"stages": {"eval": {
+        "cmd": write, "deps": ["score"],
+        "metrics": [{"m.json": {"cache": False}}, "cached.json"]}}})})
+    project.run("repro")
+    project.commit_all("v1")
+    project.gen({"score": "0.75"})
+    project.run("repro")
+    assert mlvc.api.metrics_show(repo=project.root) == {
+        "acc": 0.75, "loss": {"train": 0.25}, "f1": 0.375}
+    assert mlvc.api.metrics_show(repo=project.root, rev="HEAD") == {
+        "acc": 0.5, "loss": {"train": 0.5}, "f1": 0.25}
