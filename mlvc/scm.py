@@ -52,6 +52,12 @@ class Git:
         Plain ``subprocess``: importing GitPython takes longer (60-170 ms here) than the
         commands that ``add`` needs, so it is imported only to read objects.
         """
+        return self._run_bytes(*args, ok=ok, stdin=stdin, env=env).decode(
+            errors="surrogateescape")
+
+    def _run_bytes(self, *args: str, ok: tuple[int, ...] = (0,), stdin: bytes | None = None,
+                   env: dict[str, str] | None = None) -> bytes:
+        """:meth:`_run`'s output as git wrote it (file contents, say)."""
         import os
         import subprocess
 
@@ -68,7 +74,7 @@ class Git:
             err = proc.stderr.decode(errors="replace").strip()
             verb = next((a for a in args if not a.startswith("-")), "")
             raise ScmError(f"git {verb} failed: {err or f'exit code {proc.returncode}'}")
-        return proc.stdout.decode(errors="surrogateescape")
+        return proc.stdout
 
     def tracked(self, paths: list[str]) -> list[str]:
         """Which of ``paths`` (or files below them) git tracks, relative to the project."""
@@ -205,14 +211,8 @@ class Git:
             found[pair] = self.show(*pair)
         if not asked:
             return found
-        import subprocess
-
         names = "".join(f"{sha}:{self._prefix}{path}\n" for sha, path in asked).encode()
-        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, input=names,
-                              capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise ScmError("git cat-file failed: " + proc.stderr.decode(errors="replace"))
-        out, at = proc.stdout, 0
+        out, at = self._run_bytes("cat-file", "--batch", stdin=names), 0
         for pair in asked:
             end = out.index(b"\n", at)
             header = out[at:end].split()

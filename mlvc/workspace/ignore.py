@@ -127,9 +127,26 @@ class IgnoreRules:
     def explain(self, path: RelPath, is_dir: bool = False) -> IgnoreMatch | None:
         """Why ``path`` is ignored (the rule that leaves it, or a folder above it, out), or
         None when it is not; as ``git check-ignore -v``."""
+        hit = self._hit(path, is_dir)
+        if hit is None:
+            return None
+        base, index = hit
+        if base is None:
+            return IgnoreMatch(path, None, 0, path.split("/")[0])
+        line, rule = _rules(self._read(base) or "")[index]
+        return IgnoreMatch(path, f"{base}/{IGNORE_FILE}" if base else IGNORE_FILE, line, rule)
+
+    def is_ignored(self, path: RelPath, is_dir: bool = False) -> bool:
+        """Whether ``path`` or any folder above it is ignored."""
+        return self._hit(path, is_dir) is not None
+
+    def _hit(self, path: RelPath, is_dir: bool) -> tuple[RelPath | None, int] | None:
+        """(folder of the rule file, index of the rule among its rules) of the rule that
+        ignores ``path`` or a folder above it; (None, 0) for a ``.git``/``.mlvc`` part; None
+        when nothing does."""
         parts = path.split("/")
         if is_reserved(parts[0]):
-            return IgnoreMatch(path, None, 0, parts[0])
+            return None, 0
         for i in range(1, len(parts) + 1):
             sub = "/".join(parts[:i])
             folder = "/".join(parts[: i - 1])
@@ -137,23 +154,8 @@ class IgnoreRules:
                 rel = sub[len(base) + 1:] if base else sub
                 result = spec.check_file(rel + "/" if is_dir or i < len(parts) else rel)
                 if result.include:
-                    rules = _rules(self._read(base) or "")
-                    line, rule = rules[result.index]
-                    return IgnoreMatch(path, f"{base}/{IGNORE_FILE}" if base else IGNORE_FILE,
-                                       line, rule)
+                    return base, result.index
         return None
-
-    def is_ignored(self, path: RelPath, is_dir: bool = False) -> bool:
-        """Whether ``path`` or any folder above it is ignored."""
-        parts = path.split("/")
-        if is_reserved(parts[0]):
-            return True
-        for i in range(1, len(parts) + 1):
-            sub = "/".join(parts[:i])
-            folder = "/".join(parts[: i - 1])
-            if self.matches(self.active_for(folder), sub, is_dir or i < len(parts)):
-                return True
-        return False
 
 
 def _rules(text: str) -> list[tuple[int, str]]:
