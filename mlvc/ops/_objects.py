@@ -20,7 +20,7 @@ from mlvc.paths import RelPath, is_within, seen_from, typed_in
 from mlvc.pipeline.model import LOCK_FILE
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
-from mlvc.workspace.pointer import POINTER_SUFFIX, Out, parse_pointer
+from mlvc.workspace.pointer import POINTER_SUFFIX, ImportSource, Out, UrlSource, parse_pointer
 
 WORKSPACE = "workspace"
 
@@ -33,6 +33,7 @@ class Source:
     pointer: RelPath
     out: Out
     within: RelPath = ""  # only this part of a folder output
+    origin: ImportSource | UrlSource | None = None  # an imported output's (the workspace's)
 
 
 class Obj(NamedTuple):
@@ -107,7 +108,8 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
     sources: list[Source] = []
     if workspace:
         index = Index.load(repo.root, repo.ignore, here=here)
-        sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within)
+        sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within,
+                          ptr.source if (ptr := index.pointers.get(s.tracked.pointer)) else None)
                    for s in index.select(paths, here)]
     warnings: list[str] = []
     if not (all_branches or all_tags or all_commits or all_experiments or revs):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlvc.errors import MlvcError
 from mlvc.objects.tree import Tree
-from mlvc.ops._objects import WORKSPACE, Source, collect_sources, expand
+from mlvc.ops._objects import Source, collect_sources, expand
 from mlvc.ops._remote import (
     FailedObject,
     TransferResult,
@@ -109,21 +109,17 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
     """Imported outputs of the workspace whose objects this cache lacks come from their own
     source — the other project at the commit their pointer file records, or the URL when it
     still holds what was imported (as ``dvc fetch`` does): a clone of this project needs no
-    remote of its own for them. Those that cannot be read there stay
-    for the remote (with a warning). The sources left; how many objects came, their bytes,
+    remote of its own for them. Those that cannot be read there stay for the remote (with
+    a warning). The sources left; how many objects came, their bytes,
     and how many files of imports were here already."""
     from mlvc.ops.import_url import fetch_url_import
     from mlvc.ops.imports import complete, fetch_imported
-    from mlvc.workspace.pointer import POINTER_SUFFIX, ImportSource, load_pointer
+    from mlvc.workspace.pointer import ImportSource
 
     rest: list[Source] = []
     got = nbytes = there = 0
-    loaded: dict = {}
     for s in sources:
-        mine = s.rev == WORKSPACE and s.pointer.endswith(POINTER_SUFFIX)  # (not mlvc.lock)
-        if mine and s.pointer not in loaded:
-            loaded[s.pointer] = load_pointer(repo.root, s.pointer).source
-        src = loaded.get(s.pointer) if mine else None
+        src = s.origin  # (the workspace's imports: collect_sources read their pointers)
         if src is None:
             rest.append(s)
             continue
