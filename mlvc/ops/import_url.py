@@ -53,11 +53,20 @@ class GetUrlResult:
 
 
 def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
-            force: bool = False, repo: Repo | None = None,
-            progress: Progress = NULL_PROGRESS) -> GetUrlResult:
-    """Copy what ``url`` holds to ``out`` (default: its name, here)."""
+            force: bool = False, progress: Progress = NULL_PROGRESS) -> GetUrlResult:
+    """Copy what ``url`` holds to ``out`` (default: its name, here). Inside a project, its
+    remotes lend their options (see :func:`open_url`); outside one, fsspec's defaults."""
+    from mlvc.errors import NotAProjectError
+    from mlvc.repo import find_root
+
     cwd = cwd or Path.cwd()
-    remote = open_url(url, cwd, repo, outside=False)  # (a copy may come from anywhere)
+    try:
+        find_root(cwd)
+    except NotAProjectError:
+        remote = open_url(url, cwd, None)
+    else:
+        with Repo.find(cwd) as repo:  # (a copy may come from anywhere: outside=False)
+            remote = open_url(url, cwd, repo, outside=False)
     dest = (cwd / (out or _name(url, remote))).absolute()
     if os.path.lexists(dest) and not force:
         raise TargetError(f"'{out or _name(url, remote)}' exists already",

@@ -415,22 +415,9 @@ def get_url_cmd(url, out, force, as_json):
     """Copy the file or folder at URL to OUT (default: its name, here), without tracking
     it: any fsspec URL (s3://, https://, gs://…) or a path. Inside a project, a URL under a
     remote's URL is opened with that remote's options (credentials, endpoint)."""
-    from mlvc.errors import NotAProjectError
     from mlvc.ops.import_url import get_url
-    from mlvc.repo import Repo, find_root
 
-    s = settings()
-    try:
-        find_root(s.cwd)
-        inside = True
-    except NotAProjectError:
-        inside = False
-    if inside:
-        with Repo.find(s.cwd) as repo:
-            result = get_url(url, out, cwd=s.cwd, force=force, repo=repo,
-                             progress=progress())
-    else:
-        result = get_url(url, out, cwd=s.cwd, force=force, progress=progress())
+    result = get_url(url, out, cwd=settings().cwd, force=force, progress=progress())
     _report_got(result, as_json)
 
 
