@@ -84,6 +84,20 @@ def _write_whole(path: Path, data: str | bytes, mode: int) -> None:
         new.publish(str(path))
 
 
+def rmtree(path: Path | str) -> None:
+    """Delete a folder and everything in it, read-only files (hard-linked cache objects)
+    and folders (of a cache) included."""
+    import shutil
+
+    def writable(func, p, _exc):
+        os.chmod(os.path.dirname(p), 0o755)
+        if not os.path.islink(p):
+            os.chmod(p, 0o755 if os.path.isdir(p) else 0o644)
+        func(p)
+
+    shutil.rmtree(path, onerror=writable)
+
+
 def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write all of ``data`` to ``fd`` (``os.write`` may write less than it was given)."""
     view = memoryview(data)

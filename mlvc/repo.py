@@ -152,8 +152,8 @@ class Repo:
     def close(self, *, failed: bool = False) -> None:
         if not failed:  # a command that fails writes nothing, not even what it parsed
             self.parsed.save()
-        if "state" in self.__dict__:
-            self.state.close()
+        if "state" in self.__dict__:  # (popped: closing twice is closing once)
+            self.__dict__.pop("state").close()
 
     def __enter__(self) -> Repo:
         return self

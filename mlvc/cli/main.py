@@ -15,6 +15,7 @@ from mlvc import __version__
 # name -> (module, attribute); modules are imported only when the command runs or is listed.
 COMMANDS = {
     "init": ("mlvc.cli.commands.project", "init_cmd"),
+    "destroy": ("mlvc.cli.commands.project", "destroy_cmd"),
     "config": ("mlvc.cli.commands.project", "config_cmd"),
     "doctor": ("mlvc.cli.commands.project", "doctor_cmd"),
     "install": ("mlvc.cli.commands.project", "install_cmd"),

@@ -81,3 +81,18 @@ def _script(command: str, condition: str, project: str) -> str:
             f"  exec mlvc -C {project} {command}\n"
             "fi\n"
             f"exec {python} -m mlvc -C {project} {command}\n")
+
+
+def uninstall(repo: Repo) -> tuple[str, ...]:
+    """Delete the hooks ``install`` wrote (a hook file mlvc did not write stays); returns
+    their paths."""
+    if repo.scm is None:
+        return ()
+    hooks_dir = Path(repo.scm.hooks_dir())
+    gone = []
+    for name, _, _ in HOOKS:
+        path = hooks_dir / name
+        if path.is_file() and MARK in _read(path):
+            path.unlink()
+            gone.append(str(path))
+    return tuple(gone)

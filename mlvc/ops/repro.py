@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import signal
 import threading
 import time
@@ -30,6 +29,7 @@ from mlvc.errors import (
     ObjectMissingError,
     PipelineError,
 )
+from mlvc.fsutil import rmtree
 from mlvc.ops import record_in_git, refuse_git_tracked_outputs
 from mlvc.ops.commit import Saved, Stored, relink, store_paths
 from mlvc.paths import (
@@ -445,7 +445,7 @@ class _Engine:
                 _unprotect_tree(fs)
                 continue
             if fs.is_dir() and not fs.is_symlink():
-                _rmtree(fs)
+                rmtree(fs)
             elif os.path.lexists(fs):
                 fs.unlink()
             self.repo.state.delete_files(self.repo.state.files_under(out.path))
@@ -531,7 +531,7 @@ class _Engine:
 
                 fs = to_fs(self.repo.root, out.path)
                 if fs.is_dir() and not fs.is_symlink():
-                    _rmtree(fs)
+                    rmtree(fs)
                 atomic_write(fs, cache.read_bytes(out.oid), 0o777 if out.exec else 0o666)
                 continue
             selected.append(Selected(Tracked(LOCK_FILE, out, stage.name), ""))
@@ -583,15 +583,6 @@ def _checkout_missing(repo: Repo, stages: list[Stage], progress: Progress) -> No
     if chosen:
         with repo.lock():
             checkout_selected(repo, chosen, jobs=repo.jobs, progress=progress)
-
-
-def _rmtree(path: Path) -> None:
-    def writable(func, p, _exc):  # read-only files (hard-linked cache objects) and folders
-        os.chmod(os.path.dirname(p), 0o755)
-        os.chmod(p, 0o644)
-        func(p)
-
-    shutil.rmtree(path, onerror=writable)
 
 
 def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,

@@ -111,7 +111,9 @@ class Scanner:
         try:
             st = os.stat(fs_path)
         except FileNotFoundError:
-            raise TargetError(f"'{path}' is a broken symlink") from None
+            raise TargetError(f"'{path}' is a broken symlink",
+                              hint="delete it, or restore what it points to (a link into the "
+                                   "cache: `mlvc fetch`, then `mlvc checkout`)") from None
         if not stat.S_ISREG(st.st_mode):
             raise TargetError(f"'{path}' is a symlink to a directory, which mlvc does not follow",
                               hint="track the directory it points to instead")

@@ -1,10 +1,20 @@
-"""Project commands: init, config, doctor."""
+"""Project commands: init, destroy, config, doctor, install, completion, root."""
 
 from __future__ import annotations
 
 import click
 
-from mlvc.cli.render import echo, echo_json, json_option, open_repo, printable, settings
+from mlvc.cli.render import (
+    count,
+    echo,
+    echo_json,
+    jobs_option,
+    json_option,
+    open_repo,
+    printable,
+    progress,
+    settings,
+)
 
 
 @click.command("init")
@@ -27,6 +37,48 @@ def init_cmd(no_scm, force, as_json):
              + "\nCommit them with: git commit -m 'Initialize mlvc'")
     if result.not_staged:
         echo("Not staged, as git ignores them here: " + " ".join(result.not_staged))
+
+
+@click.command("destroy")
+@click.option("-f", "--force", is_flag=True, help="Do not ask first.")
+@jobs_option
+@json_option
+def destroy_cmd(force, jobs, as_json):
+    """Take mlvc out of this project, keeping the workspace's data (as `dvc destroy`).
+
+    Deletes every pointer file, mlvc.yaml, mlvc.lock, .mlvcignore, the git hooks of
+    `mlvc install`, and .mlvc/ with the cache in it (a cache set elsewhere with cache.dir is
+    kept). Tracked files that are links to the cache become copies first. Versions of the
+    data that the workspace does not hold go with the cache: `mlvc push` keeps them on the
+    remote. Asks first, unless -f.
+    """
+    from mlvc.cli import render
+    from mlvc.errors import ConfirmationRequired
+    from mlvc.ops.destroy import destroy
+
+    with open_repo() as repo:
+        try:
+            result = destroy(repo, force=force, jobs=jobs, progress=progress())
+        except ConfirmationRequired as exc:
+            if not render.interactive():
+                raise
+            click.confirm(f"{exc.message}. Destroy the project?", abort=True, err=True)
+            result = destroy(repo, force=True, jobs=jobs, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    echo(f"Removed {', '.join(printable(p) for p in result.removed)}.")
+    if result.unprotected:
+        echo(f"Made {count(result.unprotected, 'linked file')} private copies.")
+    if not result.cache_removed:
+        echo(f"Kept the cache at {printable(result.cache)} (outside the project).")
+    if result.hooks:
+        import os
+
+        echo("Removed the git hooks of `mlvc install`: "
+             + ", ".join(os.path.basename(h) for h in result.hooks) + ".")
+    echo("The workspace's data stays, with its .gitignore entries.")
+    render.git_hint(repo.root, result, "To record this in git")
 
 
 @click.command("config")
