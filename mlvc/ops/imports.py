@@ -184,10 +184,8 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                  ) -> tuple[Out | None, ImportSource, tuple[int, int]]:
     """The output ``dest`` as ``rel`` of ``url`` at ``rev`` records it, its objects stored
     in this cache (how many were new); (None, …) when that is still commit ``since``."""
-    where = url if scheme(url) is not None or not Path(repo.root, url).is_dir() else \
-        str(Path(repo.root, url))
     # (the clone's cache is this one: what it fetches, verified, is stored here once)
-    with cloned(where, rev, repo.root, repo.cache_dir) as (src_repo, src_cache, commit):
+    with cloned(where(repo, url), rev, repo.root, repo.cache_dir) as (src_repo, src_cache, commit):
         if commit is None:
             raise TargetError(f"{url} has no git commit to import from")
         source = ImportSource(url, rel, rev, commit)
@@ -223,6 +221,94 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
     out = Out(dest, entry.oid, entry.type, entry.size,
               entry.nfiles if entry.type == "dir" else 1, entry.exec)
     return out, source, stored
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCheck:
+    """Whether the source of an imported output moved since it was read (``status``)."""
+
+    pointer: RelPath
+    path: RelPath
+    url: str
+    moved: bool  # `mlvc update` would record a new version
+    error: str | None = None  # the source could not be asked (moved is then False)
+
+    def to_json(self) -> dict:
+        return {"pointer": self.pointer, "path": self.path, "url": self.url,
+                "update_available": self.moved, "error": self.error}
+
+
+def check_sources(repo: Repo, pointers: list[Pointer], jobs: int = 8
+                  ) -> tuple[SourceCheck, ...]:
+    """Ask each imported output's source whether it moved since it was read, as ``dvc
+    status`` does, a few at a time: a repository's revision by ``git ls-remote`` (no clone;
+    a revision naming a commit, or one relative to another, cannot move and is not asked),
+    a URL's fingerprint as ``update`` takes it. A source that cannot be asked (offline, no
+    credentials) is said in ``error``."""
+    from mlvc.parallel import threaded
+
+    def ask(pointer: Pointer) -> bool:
+        src = pointer.source
+        if isinstance(src, UrlSource):
+            from mlvc.ops.import_url import open_url
+
+            return open_url(src.url, repo.root, repo).fingerprint != src.fingerprint
+        assert src is not None
+        latest = latest_commit(where(repo, src.url), src.rev)
+        return latest is not None and latest != src.rev_lock
+
+    checks = []
+    for pointer, outcome in threaded([p for p in pointers if p.source is not None], ask,
+                                     jobs):
+        assert pointer.source is not None
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+            raise outcome
+        moved, error = (False, _why(outcome)) if isinstance(outcome, Exception) else \
+            (bool(outcome), None)
+        checks.append(SourceCheck(pointer.path, pointer.outs[0].path, pointer.source.url,
+                                  moved, error))
+    return tuple(sorted(checks, key=lambda c: c.pointer))
+
+
+def _why(exc: Exception) -> str:
+    return exc.message if isinstance(exc, MlvcError) else f"{type(exc).__name__}: {exc}"
+
+
+def where(repo: Repo, url: str) -> str:
+    """What git is given for an import's recorded ``url``: a folder (recorded relative to
+    the project) as its path, anything else as it is."""
+    return url if scheme(url) is not None or not Path(repo.root, url).is_dir() else \
+        str(Path(repo.root, url))
+
+
+def latest_commit(url: str, rev: str | None, timeout: float = 60.0) -> str | None:
+    """The commit that ``rev`` (default: the default branch) of the git repository at
+    ``url`` names now, as a clone's checkout of it would find it: a branch before a tag.
+    None when ``rev`` names no branch or tag (a commit: it cannot move)."""
+    import subprocess
+
+    if url.startswith("-") or (rev or "").startswith("-"):
+        raise TargetError(f"'{url if url.startswith('-') else rev}' starts with '-'")
+    wanted = [rev, f"{rev}^{{}}"] if rev else ["HEAD"]  # (an annotated tag's commit too)
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # (never wait for a password)
+    try:
+        proc = subprocess.run(["git", "ls-remote", "--", url, *wanted], capture_output=True,
+                              text=True, env=env, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise TargetError(f"{url} did not answer within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+        raise TargetError(f"git ls-remote {url} failed: {why}")
+    refs = {}
+    for line in proc.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        refs[ref] = sha
+    if rev is None:
+        return refs.get("HEAD")
+    for ref in (f"refs/heads/{rev}", f"refs/tags/{rev}^{{}}", f"refs/tags/{rev}", rev):
+        if ref in refs:
+            return refs[ref]
+    return None
 
 
 def fetch_imported(repo: Repo, pointer: RelPath, out: Out, source: ImportSource,

@@ -20,6 +20,7 @@ from mlvc.workspace.scan import Listing
 from mlvc.workspace.state import StatKey
 
 if TYPE_CHECKING:
+    from mlvc.ops.imports import SourceCheck
     from mlvc.pipeline.status import Reason
 
 # The full comparison's modules (recorded trees, hashing, object checks) are imported by
@@ -97,10 +98,13 @@ class StatusResult:
     hidden_pointers: tuple[RelPath, ...] = ()
     # Why what was learned (hashes, marks) could not be remembered: a full disk, say.
     unsaved: str | None = None
+    # Imported outputs' sources asked whether they moved (``sources=True``).
+    sources: tuple[SourceCheck, ...] = ()
 
     @property
     def clean(self) -> bool:
-        return all(o.clean for o in self.outs) and not self.stages
+        return all(o.clean for o in self.outs) and not self.stages and not any(
+            c.moved for c in self.sources)
 
     @property
     def changed(self) -> tuple[OutStatus, ...]:
@@ -115,24 +119,28 @@ class StatusResult:
             doc["hidden_pointers"] = list(self.hidden_pointers)
         if self.unsaved:
             doc["unsaved"] = self.unsaved
+        if self.sources:
+            doc["imports"] = [c.to_json() for c in self.sources]
         return doc
 
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
-           jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> StatusResult:
+           jobs: int | None = None, progress: Progress = NULL_PROGRESS,
+           sources: bool = False) -> StatusResult:
     """How the workspace and cache differ from what is recorded. A reader: what it learns
     (hashes, marks) is remembered when the state DB can be written, and dropped (said in
-    ``unsaved``) when it cannot, as on a full disk."""
+    ``unsaved``) when it cannot, as on a full disk. With ``sources``, imported outputs'
+    sources are asked whether they moved (network: see ``imports.check_sources``)."""
     state = repo.state
     was, state.best_effort = state.best_effort, True
     try:
-        return _status(repo, targets, cwd, jobs, progress)
+        return _status(repo, targets, cwd, jobs, progress, sources)
     finally:
         state.best_effort = was
 
 
 def _status(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int | None,
-            progress: Progress) -> StatusResult:
+            progress: Progress, sources: bool) -> StatusResult:
     jobs = jobs or repo.jobs
     started = time.time_ns()
     paths, here = user_targets(repo, targets or [], cwd)
@@ -166,8 +174,17 @@ def _status(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int |
         # of git only here: a status with outputs would pay a git command for it.)
         hidden = tuple(p for p in repo.scm.tracked_like(f"*{POINTER_SUFFIX}")
                        if repo.ignore.is_ignored(p))
+    checks: tuple[SourceCheck, ...] = ()
+    if sources:
+        imported = {s.tracked.pointer: index.pointers[s.tracked.pointer] for s in selected
+                    if s.tracked.pointer in index.pointers
+                    and index.pointers[s.tracked.pointer].source is not None}
+        if imported:
+            from mlvc.ops.imports import check_sources
+
+            checks = check_sources(repo, list(imported.values()))
     return StatusResult(_merged([results[i] for i in range(len(selected))]), stages, hidden,
-                        repo.state.unsaved)
+                        repo.state.unsaved, checks)
 
 
 def _merged(outs: list[OutStatus]) -> tuple[OutStatus, ...]:

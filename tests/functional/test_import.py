@@ -290,3 +290,78 @@ def test_files_git_keeps_in_the_source_are_imported_and_updated_too(registry, he
     registry.commit_all("a link to a file out")
     r = here.run("update", "conf", code=1)
     assert "'host' is a symbolic link in the source" in r.stderr
+
+
+def test_status_asks_each_imports_source_whether_it_moved(registry, here, tmp_path):
+    ext = tmp_path / "ext"
+    (ext / "raw").mkdir(parents=True)
+    (ext / "raw/a.txt").write_text("a")
+    here.run("import", "../registry", "images")
+    here.run("import", f"file://{registry.root}", "labels.csv", "--rev", "v1")
+    here.run("import-url", "../ext/raw", "data")
+    assert here.run("status", "-q").exit_code == 0
+    doc = json.loads(here.run("status", "--json").stdout)
+    assert doc["clean"] and [(c["path"], c["update_available"], c["error"])
+                             for c in doc["imports"]] == [
+        ("data", False, None), ("images", False, None), ("labels.csv", False, None)]
+
+    registry.gen({"images": {"1.png": "ONE"}, "labels.csv": "a,2\n"})
+    registry.run("add", "images", "labels.csv")
+    registry.commit_all("v2")  # main moves; the tag v1 does not
+    registry.run("push")  # (a file:// source is read through its remote)
+    (ext / "raw/b.txt").write_text("b")
+    here.run("status", "-q", code=1)
+    r = here.run("status", code=None)
+    assert "images (images.mlvc):\n  update available: ../registry" in r.stdout
+    assert "data (data.mlvc):\n  update available: ../ext/raw" in r.stdout
+    assert "labels.csv" not in r.stdout and "`mlvc update` brings imports up" in r.stdout
+    doc = json.loads(here.run("status", "--json").stdout)
+    assert not doc["clean"]
+    assert [c["path"] for c in doc["imports"] if c["update_available"]] == ["data", "images"]
+    # Targets narrow what is asked too.
+    doc = json.loads(here.run("status", "labels.csv", "--json").stdout)
+    assert doc["clean"] and [c["path"] for c in doc["imports"]] == ["labels.csv"]
+
+    registry.git("tag", "-f", "v1")  # the tag moved: its import has an update too
+    doc = json.loads(here.run("status", "--json").stdout)
+    assert [c["path"] for c in doc["imports"] if c["update_available"]] == [
+        "data", "images", "labels.csv"]
+    here.run("update")
+    assert here.run("status", "-q").exit_code == 0
+
+
+def test_a_source_that_cannot_be_asked_is_a_warning_not_a_difference(registry, here):
+    here.run("import", "../registry", "labels.csv")
+    registry.root.rename(registry.root.with_name("moved-away"))
+    r = here.run("status")
+    assert "warning: could not ask ../registry whether labels.csv moved" in r.stderr
+    assert "Data and pipelines are up to date." in r.stdout
+    assert here.run("status", "-q").exit_code == 0
+    (check,) = json.loads(here.run("status", "--json").stdout)["imports"]
+    assert check["update_available"] is False and "ls-remote" in check["error"]
+
+
+def test_latest_commit_finds_what_a_clones_checkout_would(tmp_path):
+    from mlvc.ops.imports import latest_commit
+    from tests.conftest import Project
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    p = Project(repo)
+    p.git("init", "-q", "-b", "main")
+    p.gen({"a": "1"}, commit="one")
+    one = p.git("rev-parse", "HEAD").strip()
+    p.git("tag", "-a", "-m", "annotated", "v1")  # (its own object: the commit is peeled)
+    p.git("branch", "dev")
+    p.gen({"a": "2"}, commit="two")
+    two = p.git("rev-parse", "HEAD").strip()
+    p.git("tag", "dev")  # a tag and a branch of one name: checkout takes the branch
+    assert latest_commit(str(repo), None) == two
+    assert latest_commit(str(repo), "main") == two
+    assert latest_commit(str(repo), "v1") == one
+    assert latest_commit(str(repo), "dev") == one
+    assert latest_commit(str(repo), "refs/tags/dev") == two
+    assert latest_commit(str(repo), one) is None  # a commit cannot move
+    assert latest_commit(str(repo), "main~1") is None
+    with pytest.raises(Exception, match="starts with '-'"):
+        latest_commit("--upload-pack=touch /tmp/x", None)

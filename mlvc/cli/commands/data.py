@@ -139,6 +139,7 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
     stage names, which stand for a stage's cached outputs; without them, everything.
+    Imported data's sources (`mlvc import`, `import-url`) are asked whether they moved.
     """
     s = settings()
     quiet = quiet or s.quiet  # printing nothing, the exit code is all that is left to say
@@ -161,11 +162,16 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
 
     with open_repo() as repo:
         result = status(repo, list(targets), cwd=s.cwd, jobs=jobs,
-                        progress=progress(quiet))
+                        progress=progress(quiet), sources=True)
     if result.unsaved and not quiet:
         click.echo(f"warning: could not remember what this status learned in "
                    f".mlvc/tmp/state.db ({printable(result.unsaved)}): the next command "
                    "hashes those files again", err=True)
+    if not quiet:
+        for check in result.sources:
+            if check.error:
+                click.echo(f"warning: could not ask {printable(check.url)} whether "
+                           f"{shown(check.path)} moved: {printable(check.error)}", err=True)
     if as_json:
         echo_json(result.to_json())
     elif not quiet:
@@ -208,11 +214,17 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
             echo_list("corrupt in cache", out.corrupt_in_cache)
             echo_list("another project", [d + "/" for d in out.other_projects])
             echo_list("ignored now", out.ignored)
+        for check in result.sources:
+            if check.moved:
+                echo(f"{shown(check.path)} ({shown(check.pointer)}):")
+                echo(f"  update available: {printable(check.url)}")
         hints = []
         if any(o.restorable for o in result.outs):
             hints.append("`mlvc checkout` restores recorded data")
         if any(o.committable for o in result.outs):
             hints.append("`mlvc commit` records changes")
+        if any(c.moved for c in result.sources):
+            hints.append("`mlvc update` brings imports up to their sources")
         if hints:
             echo("\n" + "; ".join(hints) + ".")
         elif any(not o.clean for o in result.outs):
@@ -276,6 +288,7 @@ def checkout_cmd(targets, force, relink, jobs, as_json):
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
     stage names, which stand for a stage's cached outputs; without them, everything.
+    Imported data's sources (`mlvc import`, `import-url`) are asked whether they moved.
     """
     from mlvc.ops.checkout import checkout
 
