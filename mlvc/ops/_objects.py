@@ -117,11 +117,12 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
     if repo.scm is None:
         raise FormatError("-a, -T and -A read other git revisions, and this project has no git",
                           hint="run without them")
-    parsed: dict[str, list[tuple[Out, bool]] | None] = {}  # blob sha -> outs, read once
+    parsed: dict[str, list | None] = {}  # blob sha -> (out, cached, source)s, read once
     seen = {(s.pointer, s.out, s.within) for s in sources}
     chosen = repo.scm.revisions(all_branches, all_tags, all_commits, all_experiments)
     for rev in dict.fromkeys([*chosen, *revs]):
-        for path, out in revision_outs(repo, rev, rev[:8], parsed, warnings, in_git=in_git):
+        for path, out, origin in revision_outs(repo, rev, rev[:8], parsed, warnings,
+                                               in_git=in_git):
             # A target inside a folder output asks for that part of it, in every revision.
             if not paths or any(is_within(out.path, t) for t in paths):
                 parts = [""]
@@ -130,13 +131,18 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
             for part in parts:
                 if (path, out, part) not in seen:
                     seen.add((path, out, part))
-                    sources.append(Source(rev[:8], path, out, part))
+                    # An import at another revision comes from its source at the commit
+                    # recorded there too; a URL holds only what it holds now: the remote.
+                    sources.append(Source(rev[:8], path, out, part, origin if isinstance(
+                        origin, ImportSource) else None))
     return sources, warnings, here
 
 
 def revision_outs(repo: Repo, rev: str, label: str, parsed: dict, warnings: list[str], *,
-                  locks: bool = True, in_git: bool = False) -> Iterator[tuple[RelPath, Out]]:
-    """``(pointer file or mlvc.lock, output)`` of each output the commit ``rev`` records,
+                  locks: bool = True, in_git: bool = False
+                  ) -> Iterator[tuple[RelPath, Out, ImportSource | UrlSource | None]]:
+    """``(pointer file or mlvc.lock, output, its import source)`` of each output the commit
+    ``rev`` records,
     read from git without a checkout: its pointer files', and with ``locks`` the cached
     outputs of its ``mlvc.lock`` (with ``in_git`` too, its files kept in git: ``cache:
     false``). ``parsed`` keeps each blob's reading across calls; a file that does not parse
@@ -149,14 +155,17 @@ def revision_outs(repo: Repo, rev: str, label: str, parsed: dict, warnings: list
         if blob not in parsed:
             try:
                 text = repo.scm.read_blob(blob).decode("utf-8")  # type: ignore[union-attr]
-                parsed[blob] = _lock_outs(text) if is_lock else [
-                    (o, True) for o in parse_pointer(text, path).outs]
+                if is_lock:
+                    parsed[blob] = [(o, cached, None) for o, cached in _lock_outs(text)]
+                else:
+                    pointer = parse_pointer(text, path)
+                    parsed[blob] = [(o, True, pointer.source) for o in pointer.outs]
             except (FormatError, UnicodeDecodeError) as exc:
                 warnings.append(f"{label}:{path}: {getattr(exc, 'message', exc)} (skipped)")
                 parsed[blob] = None
-        for out, cached in parsed[blob] or ():
+        for out, cached, origin in parsed[blob] or ():
             if cached or (in_git and out.type == "file"):
-                yield path, out
+                yield path, out, origin
 
 
 def _lock_outs(text: str) -> list[tuple[Out, bool]]:

@@ -326,8 +326,8 @@ class SideView:
             return found
         from mlvc.ops._objects import revision_outs
 
-        for path, out in revision_outs(self.repo, self.side.sha, self.side.name, {},
-                                       self.warnings, locks=False):
+        for path, out, _ in revision_outs(self.repo, self.side.sha, self.side.name, {},
+                                          self.warnings, locks=False):
             if not self.ignore.is_ignored(path):
                 found[out.path] = (path, out)
         return found

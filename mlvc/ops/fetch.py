@@ -106,10 +106,11 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
 
 def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
                          progress: Progress) -> tuple[list[Source], tuple[int, int, int]]:
-    """Imported outputs of the workspace whose objects this cache lacks come from their own
-    source — the other project at the commit their pointer file records, or the URL when it
-    still holds what was imported (as ``dvc fetch`` does): a clone of this project needs no
-    remote of its own for them. Those that cannot be read there stay for the remote (with
+    """Imported outputs whose objects this cache lacks come from their own source — the
+    other project at the commit their pointer file records (the workspace's, or another
+    revision's with -a/-T/-A), or for the workspace's URL imports the URL when it still holds
+    what was imported (as ``dvc fetch`` does): a clone of this project needs no remote of
+    its own for them. Those that cannot be read there stay for the remote (with
     a warning). The sources left; how many objects came, their bytes,
     and how many files of imports were here already."""
     from mlvc.ops.import_url import fetch_url_import
@@ -119,7 +120,7 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
     rest: list[Source] = []
     got = nbytes = there = 0
     for s in sources:
-        src = s.origin  # (the workspace's imports: collect_sources read their pointers)
+        src = s.origin  # (collect_sources read it with the pointer file)
         if src is None:
             rest.append(s)
             continue

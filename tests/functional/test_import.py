@@ -365,3 +365,24 @@ def test_latest_commit_finds_what_a_clones_checkout_would(tmp_path):
     assert latest_commit(str(repo), "main~1") is None
     with pytest.raises(Exception, match="starts with '-'"):
         latest_commit("--upload-pack=touch /tmp/x", None)
+
+
+def test_fetch_of_all_commits_gets_each_revisions_imports_from_their_sources(registry, here,
+                                                                            tmp_path):
+    here.run("import", "../registry", "images")
+    here.commit_all("imported v1")
+    registry.gen({"images": {"1.png": "newer"}})
+    registry.run("add", "images")
+    registry.commit_all("v2")
+    here.run("update")
+    here.commit_all("updated to v2")
+    clone = tmp_path / "clone"  # (no remote of its own: every version from the source)
+    here.git("clone", "-q", str(here.root), str(clone))
+    r = Project(clone).run("fetch", "-A")
+    assert "not read from its source" not in r.stderr
+    Project(clone).git("checkout", "-q", "HEAD~1")
+    Project(clone).run("checkout")
+    assert (clone / "images/1.png").read_text() == "one"  # v1, fetched with v2
+    Project(clone).git("checkout", "-q", "-")
+    Project(clone).run("checkout")
+    assert (clone / "images/1.png").read_text() == "newer"
