@@ -40,6 +40,7 @@ COMMANDS = {
     "update": ("mlvc.cli.commands.remote", "update_cmd"),
     "get-url": ("mlvc.cli.commands.remote", "get_url_cmd"),
     "import-url": ("mlvc.cli.commands.remote", "import_url_cmd"),
+    "ls-url": ("mlvc.cli.commands.remote", "ls_url_cmd"),
     "repro": ("mlvc.cli.commands.pipeline", "repro_cmd"),
     "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
     "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),

@@ -17,6 +17,8 @@ import json
 import os
 import posixpath
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,17 +58,9 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
             force: bool = False, progress: Progress = NULL_PROGRESS) -> GetUrlResult:
     """Copy what ``url`` holds to ``out`` (default: its name, here). Inside a project, its
     remotes lend their options (see :func:`open_url`); outside one, fsspec's defaults."""
-    from mlvc.errors import NotAProjectError
-    from mlvc.repo import find_root
-
     cwd = cwd or Path.cwd()
-    try:
-        find_root(cwd)
-    except NotAProjectError:
-        remote = open_url(url, cwd, None)
-    else:
-        with Repo.find(cwd) as repo:  # (a copy may come from anywhere: outside=False)
-            remote = open_url(url, cwd, repo, outside=False)
+    with _project_at(cwd) as repo:  # (a copy may come from anywhere: outside=False)
+        remote = open_url(url, cwd, repo, outside=False)
     dest = (cwd / (out or _name(url, remote))).absolute()
     if os.path.lexists(dest) and not force:
         raise TargetError(f"'{out or _name(url, remote)}' exists already",
@@ -137,32 +131,8 @@ def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
 def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True) -> Remote:
     """``url`` opened, and listed; a path on this machine is taken from ``cwd`` (and, with
     ``outside``, must not be inside ``repo``: to be tracked, it would be there twice)."""
-    from mlvc.remote import fs_options, scheme
-
-    proto = scheme(url)
-    if proto in (None, "file", "local"):
-        from fsspec.implementations.local import LocalFileSystem
-
-        local = Path(cwd, url.split("://", 1)[1] if proto else url).resolve()
-        if outside and repo is not None and \
-                real_inside(str(local), (str(repo.root.resolve()),)):
-            raise TargetError(f"'{url}' is inside this project",
-                              hint="`mlvc add` tracks it where it is")
-        fs: object = LocalFileSystem()
-        path = str(local)
-    else:
-        import fsspec
-
-        url, options = _with_remote(repo, url)
-        try:
-            fs, path = fsspec.core.url_to_fs(url, **fs_options(url, options))
-        except ImportError as exc:
-            raise RemoteError(f"{url} needs a package that is not installed: {exc}",
-                              hint="install the fsspec filesystem for it (s3: "
-                                   "pip install 'mlvc[s3]')") from None
-        except (ValueError, TypeError) as exc:
-            raise RemoteError(f"{url} cannot be opened: {exc}") from None
-    try:
+    fs, path = _filesystem(url, cwd, repo, outside)
+    with _reading(url):
         info = fs.info(path)  # type: ignore[attr-defined]
         if info.get("type") == "directory":
             found = fs.find(path, detail=True)  # type: ignore[attr-defined]
@@ -177,6 +147,101 @@ def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True) -> Re
                                                  for r, i in entries), fp)
         return Remote(fs, path, False, (("", int(info.get("size") or 0)),),
                       _fingerprint(info))
+
+
+@dataclass(frozen=True, slots=True)
+class UrlEntry:
+    path: str  # relative to the URL's folder (a file URL: its name)
+    type: str  # "file" | "dir"
+    size: int | None  # (a folder's: None)
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "type": self.type, "size": self.size}
+
+
+def ls_url(url: str, *, cwd: Path | None = None, recursive: bool = False
+           ) -> tuple[UrlEntry, ...]:
+    """What the file or folder at ``url`` holds (as ``dvc ls-url``): a folder's entries, or
+    with ``recursive`` every file below it; a file, itself. Inside a project its remotes
+    lend their options (see :func:`open_url`)."""
+    cwd = cwd or Path.cwd()
+    with _project_at(cwd) as repo:
+        fs, path = _filesystem(url, cwd, repo, False)
+    with _reading(url):
+        info = fs.info(path)  # type: ignore[attr-defined]
+        if info.get("type") != "directory":
+            return (UrlEntry(posixpath.basename(path.rstrip("/")), "file",
+                             int(info.get("size") or 0)),)
+        base = path.rstrip("/") + "/"
+        if recursive:
+            found = fs.find(path, detail=True)  # type: ignore[attr-defined]
+        else:
+            found = {i["name"]: i for i in fs.ls(path, detail=True)}  # type: ignore[attr-defined]
+        entries = []
+        for name, i in found.items():
+            rel = name.rstrip("/")[len(base):] if name.startswith(base) else ""
+            if not rel:
+                continue  # (the folder itself, as some filesystems list it)
+            kind = "dir" if i.get("type") == "directory" else "file"
+            entries.append(UrlEntry(rel, kind, None if kind == "dir" else
+                                    int(i.get("size") or 0)))
+    return tuple(sorted(entries, key=lambda e: e.path))
+
+
+@contextmanager
+def _project_at(cwd: Path) -> Iterator[Repo | None]:
+    """The project ``cwd`` is in, whose remotes lend their options to URLs; None outside
+    one (``get-url`` and ``ls-url`` work anywhere)."""
+    from mlvc.errors import NotAProjectError
+    from mlvc.repo import find_root
+
+    try:
+        find_root(cwd)
+    except NotAProjectError:
+        yield None
+        return
+    with Repo.find(cwd) as repo:
+        yield repo
+
+
+def _filesystem(url: str, cwd: Path, repo: Repo | None, outside: bool
+                ) -> tuple[object, str]:
+    """The fsspec filesystem ``url`` is on, and its path there (see :func:`open_url`)."""
+    from mlvc.remote import fs_options, scheme
+
+    proto = scheme(url)
+    if proto in (None, "file", "local"):
+        from fsspec.implementations.local import LocalFileSystem
+
+        local = Path(cwd, url.split("://", 1)[1] if proto else url).resolve()
+        if outside and repo is not None and \
+                real_inside(str(local), (str(repo.root.resolve()),)):
+            raise TargetError(f"'{url}' is inside this project",
+                              hint="`mlvc add` tracks it where it is")
+        return LocalFileSystem(), str(local)
+    import fsspec
+
+    url, options = _with_remote(repo, url)
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **fs_options(url, options))
+    except ImportError as exc:
+        raise RemoteError(f"{url} needs a package that is not installed: {exc}",
+                          hint="install the fsspec filesystem for it (s3: "
+                               "pip install 'mlvc[s3]')") from None
+    except (ValueError, TypeError) as exc:
+        raise RemoteError(f"{url} cannot be opened: {exc}") from None
+    # fsspec keeps one filesystem per options in a process, with the listings it read: a
+    # long-lived process (mlvc.api, a test) must not see what the URL held before.
+    with _reading(url):
+        fs.invalidate_cache(path)
+    return fs, path
+
+
+@contextmanager
+def _reading(url: str) -> Iterator[None]:
+    """Failures reading ``url`` as one clear error each: missing, credentials, network."""
+    try:
+        yield
     except FileNotFoundError:
         raise TargetError(f"{url} does not exist") from None
     except (TargetError, RemoteError):

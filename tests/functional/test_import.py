@@ -218,6 +218,22 @@ def test_get_url_copies_without_tracking(tmp_path):
     assert sorted(p.name for p in outside.iterdir()) == ["copy.csv"]
 
 
+def test_ls_url_lists_a_folder_a_level_or_all_of_it_and_a_file(tmp_path):
+    write = {"d/a.txt": "aa", "d/sub/b.txt": "bbb", "d/sub/deeper/c.txt": "c"}
+    for rel, text in write.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    nowhere = Project(tmp_path)  # (outside any project)
+    r = nowhere.run("ls-url", "d")
+    assert r.stdout.splitlines() == ["      2 B  a.txt", "           sub/"]
+    doc = json.loads(nowhere.run("ls-url", "-R", "d", "--json").stdout)
+    assert [(e["path"], e["size"]) for e in doc] == [
+        ("a.txt", 2), ("sub/b.txt", 3), ("sub/deeper/c.txt", 1)]
+    doc = json.loads(nowhere.run("ls-url", f"file://{tmp_path}/d/sub/b.txt", "--json").stdout)
+    assert doc == [{"path": "b.txt", "type": "file", "size": 3}]
+    assert "d/none does not exist" in nowhere.run("ls-url", "d/none", code=1).stderr
+
+
 def test_a_clone_pulls_import_url_data_from_the_url_while_it_holds_the_same(here, tmp_path):
     ext = tmp_path / "ext"
     (ext / "raw/sub").mkdir(parents=True)

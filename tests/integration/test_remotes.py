@@ -980,8 +980,16 @@ def test_import_url_from_s3_uses_the_options_of_the_remote_it_is_under(project, 
     assert src["url"] == "s3://imports/raw" and src["fingerprint"].startswith("dir:")
     assert "up to date" in project.run("update").stdout
     fs.pipe({"imports/raw/a.csv": b"one\n"})
+    (check,) = json.loads(project.run("status", "--json").stdout)["imports"]
+    assert check["update_available"] and check["error"] is None  # (by the objects' ETags)
     project.run("update")
     assert (project.root / "raw/a.csv").read_text() == "one\n"
+    assert project.run("status", "-q").exit_code == 0
+    listed = json.loads(project.run("ls-url", "s3://imports/raw", "--json").stdout)
+    assert listed == [{"path": "a.csv", "type": "file", "size": 4},
+                      {"path": "sub", "type": "dir", "size": None}]
+    listed = json.loads(project.run("ls-url", "-R", "s3://imports/raw", "--json").stdout)
+    assert [(e["path"], e["size"]) for e in listed] == [("a.csv", 4), ("sub/b.csv", 2)]
     project.run("get-url", "s3://imports/raw/a.csv", "copy.csv")
     assert (project.root / "copy.csv").read_text() == "one\n"
     project.run("remote", "add", "bucket", "s3://imports")

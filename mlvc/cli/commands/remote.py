@@ -421,6 +421,26 @@ def get_url_cmd(url, out, force, as_json):
     _report_got(result, as_json)
 
 
+@click.command("ls-url")
+@click.argument("url")
+@click.option("-R", "--recursive", is_flag=True,
+              help="List every file below URL, not only its first level.")
+@json_option
+def ls_url_cmd(url, recursive, as_json):
+    """List the file or folder at URL (as `dvc ls-url`): any fsspec URL (s3://, https://,
+    gs://…) or a path. Inside a project, a URL under a remote's URL is opened with that
+    remote's options (credentials, endpoint)."""
+    from mlvc.ops.import_url import ls_url
+
+    entries = ls_url(url, cwd=settings().cwd, recursive=recursive)
+    if as_json:
+        echo_json([e.to_json() for e in entries])
+        return
+    for e in entries:
+        size = "" if e.size is None else human_size(e.size)
+        echo(f"{size:>9}  {printable(e.path)}{'/' if e.type == 'dir' else ''}")
+
+
 @click.command("import-url")
 @click.argument("url")
 @click.argument("out", required=False)
