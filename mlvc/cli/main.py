@@ -17,6 +17,7 @@ COMMANDS = {
     "init": ("mlvc.cli.commands.project", "init_cmd"),
     "destroy": ("mlvc.cli.commands.project", "destroy_cmd"),
     "config": ("mlvc.cli.commands.project", "config_cmd"),
+    "cache": ("mlvc.cli.commands.project", "cache_cmd"),
     "doctor": ("mlvc.cli.commands.project", "doctor_cmd"),
     "install": ("mlvc.cli.commands.project", "install_cmd"),
     "completion": ("mlvc.cli.commands.project", "completion_cmd"),

@@ -123,3 +123,30 @@ def unset_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:
             return ConfigEntry(key, None, where)
     raise ConfigError(f"'{key}' is not set in the {' or '.join(tried)} config",
                       hint="`mlvc config --list --show-origin` shows where each value is set")
+
+
+def set_cache_dir(cwd: Path, path: str, level: str | None = None) -> ConfigEntry:
+    """``mlvc cache dir PATH``: ``cache.dir`` set to PATH as the user means it, relative to
+    ``cwd`` (as ``dvc cache dir`` takes it): written relative to ``.mlvc/`` (where relative
+    values start) in the project's files, so that it moves with the project; absolute in
+    the global file. Objects in the cache used before stay there (a warning says so)."""
+    import os
+
+    target = Path(os.path.abspath(Path(cwd, os.path.expanduser(path))))
+    level = level or "project"
+    if level == "global":
+        value = str(target)
+    else:
+        dot = find_root(cwd) / MLVC_DIR
+        value = Path(os.path.relpath(target, dot)).as_posix() if not os.path.isabs(
+            os.path.expanduser(path)) else str(target)
+    before = Repo(find_root(cwd)).cache_dir if level != "global" else None
+    entry = set_config(cwd, "cache.dir", value, level)
+    if before is not None and (before / "objects").is_dir() and \
+            os.path.realpath(before) != os.path.realpath(target) and any(
+                (before / "objects").iterdir()):
+        warning = (f"the objects in the cache used until now ({before}) stay there: move "
+                   f"them into {target} (`mv {before}/* {target}/`), or `mlvc fetch` and "
+                   "`mlvc commit` fill the new one")
+        entry = ConfigEntry(entry.key, entry.value, entry.level, (*entry.warnings, warning))
+    return entry

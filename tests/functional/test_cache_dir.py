@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import new_project, snapshot
 
@@ -133,3 +134,27 @@ def test_the_default_cache_as_a_symlink_must_lead_out_of_the_workspace(project, 
         r = project.run(*args, code=1)
         assert "error: .mlvc/cache is a symlink to data, inside the project" in r.stderr, args
     assert project.snapshot() == state
+
+
+def test_cache_dir_prints_and_sets_the_cache_folder_as_dvc_cache_dir(project, tmp_path):
+    project.gen({"a.txt": "a"})
+    project.run("add", "a.txt")
+    default = json.loads(project.run("cache", "dir", "--json").stdout)["cache_dir"]
+    assert default == str(project.root / ".mlvc/cache")
+    (project.root / "sub").mkdir()
+    r = project.run("cache", "dir", "../../shared", cwd=project.root / "sub")
+    assert r.stdout.strip() == str(tmp_path / "shared")  # (relative to where it was typed)
+    assert "stay there: move them" in r.stderr  # (a.txt's object is in the old cache)
+    written = yaml.safe_load((project.root / ".mlvc/config.yaml").read_text())
+    assert written["cache"]["dir"] == "../../shared"  # (relative to .mlvc/: moves along)
+    r = project.run("cache", "dir", "inside", code=1)
+    assert "is inside the project" in r.stderr
+    project.run("cache", "dir", "--local", str(tmp_path / "mine"))
+    assert project.run("cache", "dir").stdout.strip() == str(tmp_path / "mine")
+    project.run("cache", "dir", "--unset", "--local")
+    project.run("cache", "dir", "--unset")
+    assert project.run("cache", "dir").stdout.strip() == default
+    # Global: absolute, whichever project reads it.
+    project.run("cache", "dir", "--global", "../global-cache")
+    other = new_project(tmp_path / "other")
+    assert other.run("cache", "dir").stdout.strip() == str(tmp_path / "global-cache")

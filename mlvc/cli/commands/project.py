@@ -81,6 +81,49 @@ def destroy_cmd(force, jobs, as_json):
     render.git_hint(repo.root, result, "To record this in git")
 
 
+@click.group("cache")
+def cache_cmd():
+    """The cache's settings: `mlvc cache dir` (as `dvc cache dir`)."""
+
+
+@cache_cmd.command("dir")
+@click.argument("path", required=False)
+@click.option("-u", "--unset", is_flag=True, help="Go back to the default, .mlvc/cache.")
+@click.option("--project", "level", flag_value="project",
+              help="Set it in .mlvc/config.yaml (the default).")
+@click.option("--local", "level", flag_value="local",
+              help="Set it in .mlvc/config.local.yaml (git-ignored, for this machine).")
+@click.option("--global", "level", flag_value="global",
+              help="Set it in the user's config (for every project).")
+@json_option
+def cache_dir_cmd(path, unset, level, as_json):
+    """Print the cache folder, or set it to PATH (relative to the current folder; written
+    relative to .mlvc/ in the project's files, so that it moves with the project).
+
+    A cache outside the project can be shared by several projects (with cache.type
+    hardlink or symlink, nothing is stored twice). Objects already in the old cache are
+    not moved.
+    """
+    import os
+
+    from mlvc.ops.config import set_cache_dir, unset_config
+
+    s = settings()
+    if unset and path:
+        raise click.UsageError("give PATH or --unset, not both")
+    if unset:
+        unset_config(s.cwd, "cache.dir", level)
+    elif path:
+        entry = set_cache_dir(s.cwd, path, level)
+        _warn([entry])
+    with open_repo() as repo:
+        where = os.path.realpath(repo.cache_dir)
+    if as_json:
+        echo_json({"cache_dir": where})
+    else:
+        echo(where)
+
+
 @click.command("config")
 @click.argument("key", required=False)
 @click.argument("value", required=False)
