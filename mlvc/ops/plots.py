@@ -27,7 +27,7 @@ from mlvc.pipeline import PIPELINE_FILE
 from mlvc.pipeline.model import PlotDef, PlotProps
 from mlvc.plots.data import image_type, is_plot_file, parse_rows
 from mlvc.plots.model import Image, Plot
-from mlvc.plots.vega import build_spec, check_template
+from mlvc.plots.vega import build_spec
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten as flatten_tree
@@ -96,7 +96,7 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
                         + (" (`mlvc repro` writes it)" if sides[-1].sha is None else ""))
     plots = []
     for file, (plot_props, data) in sorted(found.items()):
-        plot = _plot(file, plot_props.merged(props), data, warnings)
+        plot = _plot(repo.root, file, plot_props.merged(props), data, warnings)
         if plot is not None:
             plots.append(plot)
     for chart in charts.values():
@@ -250,7 +250,7 @@ def _cached(repo: Repo, path: RelPath, oid: str) -> Reader:
 
 # -- drawing --------------------------------------------------------------------------------
 
-def _plot(file: RelPath, props: PlotProps, data: list[tuple[str, bytes]],
+def _plot(root: Path, file: RelPath, props: PlotProps, data: list[tuple[str, bytes]],
           warnings: list[str]) -> Plot | None:
     revs = tuple(rev for rev, _ in data)
     mime = image_type(file)
@@ -266,7 +266,7 @@ def _plot(file: RelPath, props: PlotProps, data: list[tuple[str, bytes]],
     if not rows:
         return None
     try:
-        spec = build_spec(file, props, rows)
+        spec = build_spec(file, props, rows, custom=_template(root, props))
     except MlvcError as exc:
         warnings.append(f"{exc.message} (left out)")
         return None
@@ -312,11 +312,60 @@ def _chart(repo: Repo, views: list[SideView], trees: TreeReader, chart: PlotDef,
     spec_props = replace(props, x=None if props.x is None and not xs else x_name, y=y_name,
                          title=props.title or chart.id)
     try:
-        spec = build_spec(chart.id, spec_props, series, legend="series")
+        spec = build_spec(chart.id, spec_props, series, legend="series",
+                          custom=_template(repo.root, spec_props))
     except MlvcError as exc:
         warnings.append(f"{exc.message} (left out)")
         return None
     return Plot(chart.id, tuple(revs), spec=spec)
+
+
+def _template(root: Path, props: PlotProps) -> dict | None:
+    """The template file ``props.template`` names, loaded (the workspace's, whichever
+    revision is drawn, as DVC takes them); None for a built-in one."""
+    from mlvc.plots.templates import load_template
+
+    return load_template(root, props.template or "linear")
+
+
+# -- plots templates -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TemplatesResult:
+    written: tuple[str, ...]  # paths as the user reads them (from the current folder)
+    kept: tuple[str, ...] = ()  # existing files not replaced
+
+    def to_json(self) -> dict:
+        return {"written": list(self.written), "kept": list(self.kept)}
+
+
+def write_templates(repo: Repo, names: list[str], *, out: str | None = None,
+                    cwd: Path | None = None, force: bool = False) -> TemplatesResult:
+    """The built-in templates (``names``; default: all) as template files in ``out``
+    (default: ``.mlvc/plots``), to make custom ones from; existing files are kept unless
+    ``force``."""
+    import json
+
+    from mlvc.plots import TEMPLATES
+    from mlvc.plots.templates import FOLDER, anchored
+
+    unknown = [n for n in names if n not in TEMPLATES]
+    if unknown:
+        raise TargetError(f"no built-in template '{unknown[0]}'",
+                          hint="templates: " + ", ".join(TEMPLATES))
+    cwd = cwd or Path.cwd()
+    folder = Path(cwd, out) if out is not None else repo.root / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    written, kept = [], []
+    for name in names or TEMPLATES:
+        path = folder / f"{name}.json"
+        shown = os.path.relpath(path, cwd)
+        if path.exists() and not force:
+            kept.append(shown)
+            continue
+        atomic_write(path, json.dumps(anchored(name), indent=2) + "\n")
+        written.append(shown)
+    return TemplatesResult(tuple(written), tuple(kept))
 
 
 # -- plots modify ---------------------------------------------------------------------------
@@ -354,7 +403,9 @@ def modify(repo: Repo, target: str, props: dict[str, object], unset: tuple[str, 
         raise TargetError(f"unknown plot options {sorted(unknown)}",
                           hint="options: " + ", ".join(PROP_KEYS))
     if "template" in props:
-        check_template(str(props["template"]), "--template")
+        from mlvc.plots.templates import load_template
+
+        load_template(repo.root, str(props["template"]))  # (one that draws: refused else)
     path = from_user(repo.root, target, cwd)
     pipeline = load_pipeline(repo.root)  # (valid before it is edited)
     owner = next((st for st in pipeline for o in st.outs if o.kind == "plots"

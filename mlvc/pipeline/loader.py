@@ -25,7 +25,6 @@ from mlvc.pipeline.model import (
     StageOut,
 )
 from mlvc.pipeline.params import read_params
-from mlvc.plots import TEMPLATES
 from mlvc.workspace.gitignore import unignorable
 from mlvc.yamlio import parse_yaml
 
@@ -372,9 +371,7 @@ def _plot_props(options: dict, bad: _Bad, field: str) -> PlotProps:
         if value is not None and (not isinstance(value, str) or not value):
             raise bad(f"'{key}' must be text", field)
         texts[key] = value
-    if texts["template"] is not None and texts["template"] not in TEMPLATES:
-        raise bad(f"unknown template '{texts['template']}' (known: {', '.join(TEMPLATES)})",
-                  field)
+    # (a template may be a file too: which one, drawing finds out; see plots.templates)
     header = options.get("header", True)
     if not isinstance(header, bool):
         raise bad("'header' must be true or false", field)

@@ -28,10 +28,12 @@ def check_template(name: str, origin: str) -> str:
 
 
 def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]],
-               legend: str = "revision") -> dict:
+               legend: str = "revision", custom: dict | None = None) -> dict:
     """The Vega-Lite spec that draws ``data`` ((revision, rows) pairs; or (series, rows),
-    named in the legend ``legend``) as ``props`` say."""
-    template = check_template(props.template or "linear", path)
+    named in the legend ``legend``) as ``props`` say; ``custom``: the template file (see
+    :mod:`mlvc.plots.templates`) that ``props.template`` names, loaded."""
+    template = props.template or "linear" if custom is not None else \
+        check_template(props.template or "linear", path)
     rows: list[dict] = []
     confusion = template.startswith("confusion")
     first = next((r[0] for _, r in data if r), {})
@@ -50,10 +52,15 @@ def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]],
         raise FormatError(f"{path}: no field {', '.join(map(repr, missing))} in its rows",
                           hint="fields: " + ", ".join(repr(f) for f in fields)
                           + "; choose with x:/y: (or -x/-y)")
+    x_title, y_title = props.x_label or x, props.y_label or y
+    if custom is not None:
+        from mlvc.plots.templates import fill
+
+        return fill(custom, rows=rows, x=x, y=y, title=props.title or path, x_label=x_title,
+                    y_label=y_title, legend=legend)
     spec: dict = {"$schema": SCHEMA, "title": props.title or path,
                   "data": {"values": rows}}
     size = {"width": WIDTH, "height": HEIGHT}
-    x_title, y_title = props.x_label or x, props.y_label or y
     color = {"field": REV, "type": "nominal", "title": legend}
     tooltip = [{"field": REV, "type": "nominal"}, {"field": x}, {"field": y}]
     if template in ("linear", "simple", "scatter", "smooth"):
@@ -73,8 +80,7 @@ def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]],
                               "tooltip": template == "linear"},
                         encoding={**enc, "tooltip": tooltip} if template == "linear" else enc)
     elif confusion:
-        spec.update(_confusion(x, y, x_title, y_title, template.endswith("normalized"),
-                               len(data) > 1))
+        spec.update(_confusion(x, y, x_title, y_title, template.endswith("normalized")))
     else:  # bar_horizontal(_sorted)
         sort = "-x" if template.endswith("sorted") else None
         spec.update(size, mark={"type": "bar", "tooltip": True}, encoding={
@@ -84,9 +90,9 @@ def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]],
     return spec
 
 
-def _confusion(x: str, y: str, x_title: str, y_title: str, normalized: bool,
-               facet: bool) -> dict:
-    """Counts of (actual ``x``, predicted ``y``) pairs, one matrix per revision; normalized:
+def _confusion(x: str, y: str, x_title: str, y_title: str, normalized: bool) -> dict:
+    """Counts of (actual ``x``, predicted ``y``) pairs, one matrix per revision (a facet
+    each, even for one revision: a template file of it draws any number alike); normalized:
     each actual class's row sums to 1."""
     value = "percent" if normalized else "count"
     transform: list[dict] = [{"aggregate": [{"op": "count", "as": "count"}],
@@ -105,7 +111,5 @@ def _confusion(x: str, y: str, x_title: str, y_title: str, normalized: bool,
         "encoding": {"x": {"field": x, "type": "nominal", "title": x_title},
                      "y": {"field": y, "type": "nominal", "title": y_title}},
         "width": 300, "height": 300}
-    if facet:
-        return {"transform": transform, "facet": {"field": REV, "type": "nominal"},
-                "spec": layer}
-    return {"transform": transform, **layer}
+    return {"transform": transform, "facet": {"field": REV, "type": "nominal"},
+            "spec": layer}

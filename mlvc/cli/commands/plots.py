@@ -11,6 +11,7 @@ from mlvc.cli.render import (
     git_hint,
     json_option,
     open_repo,
+    printable,
     progress,
     settings,
     shown,
@@ -31,8 +32,10 @@ def _drawing_options(f):
         click.option("-o", "--out", "out", metavar="DIR", default=None,
                      help="Folder to write index.html into (default: mlvc_plots)."),
         click.option("--open", "open_", is_flag=True, help="Open the page in a browser."),
-        click.option("-t", "--template", type=click.Choice(TEMPLATES), default=None,
-                     help="Chart kind, for every plot (default: each plot's, else linear)."),
+        click.option("-t", "--template", metavar="NAME", default=None,
+                     help="Chart kind, for every plot (default: each plot's, else linear): "
+                          + ", ".join(TEMPLATES) + "; or a template file, in .mlvc/plots/ "
+                          "or a project path to a .json file."),
         click.option("-x", "x", metavar="FIELD", help="Field for the x axis (default: the "
                      "row number, `step`)."),
         click.option("-y", "y", metavar="FIELD", help="Field for the y axis (default: the "
@@ -47,6 +50,31 @@ def _drawing_options(f):
     for option in reversed(options):
         f = option(f)
     return f
+
+
+@plots_cmd.command("templates")
+@click.argument("names", nargs=-1, metavar="[NAMES]...")
+@click.option("-o", "--out", "out", metavar="DIR", default=None,
+              help="Folder to write them into (default: .mlvc/plots).")
+@click.option("-f", "--force", is_flag=True, help="Replace template files that exist.")
+@json_option
+def plots_templates_cmd(names, out, force, as_json):
+    """Write the built-in templates (or those NAMES) as files, to make your own from (as
+    `dvc plots templates`): a Vega-Lite spec whose anchors (<MLVC_METRIC_DATA>,
+    <MLVC_METRIC_X>, …) drawing fills in. One in .mlvc/plots/ named as a built-in one is
+    used in its place; `template: NAME` (or a project path to a .json file) picks one."""
+    from mlvc.ops.plots import write_templates
+
+    with open_repo() as repo:
+        result = write_templates(repo, list(names), out=out, cwd=settings().cwd,
+                                 force=force)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for path in result.written:
+        echo(f"Wrote {printable(path)}")
+    for path in result.kept:
+        echo(f"Kept {printable(path)} (it exists; --force replaces it)")
 
 
 @plots_cmd.command("show")

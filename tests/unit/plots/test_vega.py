@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from mlvc.errors import FormatError
 from mlvc.pipeline.model import PlotProps
@@ -41,7 +43,8 @@ def test_confusion_counts_pairs_and_faces_one_matrix_per_revision():
     rows = [{"actual": "a", "predicted": "b"}]
     one = build_spec("cm.json", PlotProps(template="confusion"), [("HEAD", rows)])
     assert one["transform"][0]["groupby"] == ["rev", "actual", "predicted"]
-    assert "facet" not in one and one["width"] == 300
+    assert one["facet"] == {"field": "rev", "type": "nominal"}  # (one, as with several)
+    assert one["spec"]["width"] == 300
     two = build_spec("cm.json", PlotProps(template="confusion_normalized"),
                      [("HEAD", rows), ("workspace", rows)])
     assert two["facet"] == {"field": "rev", "type": "nominal"}
@@ -73,3 +76,36 @@ def test_a_long_curve_is_a_line_without_a_mark_per_row():
     short = build_spec("l.csv", PlotProps(), [("HEAD", [{"v": i} for i in range(10)])])
     long = build_spec("l.csv", PlotProps(), [("HEAD", [{"v": i} for i in range(5000)])])
     assert short["mark"]["point"] is True and long["mark"]["point"] is False
+
+
+_names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="<"),
+                 min_size=1, max_size=12)
+
+
+@given(template=st.sampled_from(TEMPLATES), x=_names, y=_names,
+       title=st.none() | _names, label=st.none() | _names,
+       rows=st.lists(st.tuples(st.integers(-5, 5), st.floats(-1e6, 1e6)), min_size=1,
+                     max_size=20),
+       revs=st.lists(st.sampled_from(["HEAD", "workspace", "v1"]), min_size=1, max_size=3,
+                     unique=True))
+def test_a_built_in_template_written_as_a_file_draws_what_the_built_in_draws(
+        template, x, y, title, label, rows, revs):
+    from mlvc.plots.templates import anchored
+
+    assume(x != y)
+    props = PlotProps(template, x, y, label, label, title)
+    data = [(rev, [{x: a, y: b} for a, b in rows]) for rev in revs]
+    built_in = build_spec("p.csv", props, data)
+    from_file = build_spec("p.csv", props, data, custom=anchored(template))
+    assert from_file == built_in
+
+
+def test_template_anchors_fill_text_whole_values_and_dvcs_names():
+    from mlvc.plots.templates import fill
+
+    spec = fill({"a": "<MLVC_METRIC_X_LABEL> vs <DVC_METRIC_Y>", "d": "<DVC_METRIC_DATA>",
+                 "w": ["<MLVC_METRIC_PLOT_WIDTH>"], "<MLVC_METRIC_X>": "<MLVC_METRIC_COLOR>"},
+                rows=[{"r": 1}], x="ex", y="why", title="T", x_label="XL", y_label="YL",
+                legend="revision")
+    assert spec == {"a": "XL vs why", "d": [{"r": 1}], "w": [400],
+                    "ex": {"field": "rev", "type": "nominal", "title": "revision"}}
