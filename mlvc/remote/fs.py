@@ -369,6 +369,8 @@ class Remote:
 
     def _load_packs(self) -> dict[str, pk.Packed]:
         def ls() -> list[str]:
+            # (never the listing fsspec kept: packs come and go under other clones' gc)
+            self.fs.invalidate_cache(f"{self.root}/{pk.PACK_DIR}")
             try:
                 return self.fs.ls(f"{self.root}/{pk.PACK_DIR}", detail=False)
             except FileNotFoundError:
@@ -425,13 +427,16 @@ class Remote:
                 except OSError:
                     pass
 
-    def read_objects(self, oids: list[str], jobs: int = 8
+    def read_objects(self, oids: list[str], jobs: int = 8, *, again: bool = True
                      ) -> Iterator[tuple[str, bytes | Exception]]:
         """``(oid, verified bytes or the error)`` of each of ``oids`` (small objects, such
         as manifests), as they arrive: those in packs in a few merged range reads, the
-        others one request each."""
+        others one request each. Objects of a pack gone since it was listed (merged by
+        another clone's ``gc -c``) are looked for again, once, where the remote has them
+        now (see :meth:`download`)."""
         packed = self.packed()
         inside = [o for o in oids if o in packed]
+        gone: list[str] = []
 
         def part(read: tuple) -> list[tuple[str, bytes]]:
             return [(oid, bytes(data)) for oid, data in self._read_pack_part(read)]
@@ -441,6 +446,9 @@ class Remote:
             if isinstance(outcome, BaseException):
                 if not isinstance(outcome, Exception):
                     raise outcome
+                if again and isinstance(outcome, FileNotFoundError):
+                    gone += [oid for oid, _, _ in read[3]]
+                    continue
                 for oid, _, _ in read[3]:
                     yield oid, outcome
                 continue
@@ -453,6 +461,9 @@ class Remote:
             if isinstance(got, BaseException) and not isinstance(got, Exception):
                 raise got
             yield oid, got
+        if gone:
+            self.packed(refresh=True)
+            yield from self.read_objects(gone, jobs, again=False)
 
     def _read_range(self, pack: str, start: int, end: int) -> bytes:
         path = self._pack_path(pk.pack_name(pack))
@@ -739,12 +750,26 @@ class Remote:
         """Fetch ``(oid, size)`` items into ``store``, each re-hashed before it is stored:
         from packs where the remote has them there, else loose."""
         packed = self.packed() if items else {}
-        if any(o in packed for o, _ in items):
-            return _joined(self._download_packed([o for o, _ in items if o in packed], store,
-                                                 jobs, progress),
-                           self._download_loose([t for t in items if t[0] not in packed],
-                                                store, jobs, progress))
-        return self._download_loose(items, store, jobs, progress)
+        if not any(o in packed for o, _ in items):
+            return self._download_loose(items, store, jobs, progress)
+        got = _joined(self._download_packed([o for o, _ in items if o in packed], store, jobs,
+                                            progress),
+                      self._download_loose([t for t in items if t[0] not in packed], store,
+                                           jobs, progress))
+        # A pack that `gc -c` or `verify -r` (of another clone) merged or rewrote since it
+        # was listed is gone: its objects are in the new packs, published before the old
+        # ones went (or loose). Listed again, they are read from there.
+        gone = {f.oid for f in got.failed if f.kind == "missing" and f.oid in packed}
+        if not gone:
+            return got
+        now = self.packed(refresh=True)
+        sizes = dict(items)
+        kept = Transferred(got.done, tuple(f for f in got.failed if f.oid not in gone),
+                           got.nbytes, got.stored)
+        return _joined(kept, _joined(
+            self._download_packed(sorted(o for o in gone if o in now), store, jobs, progress),
+            self._download_loose(sorted((o, sizes[o]) for o in gone if o not in now), store,
+                                 jobs, progress)))
 
     def _download_loose(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int,
                         progress: Progress) -> Transferred:

@@ -346,6 +346,37 @@ class TestPacks:
         assert json.loads(project.run("gc", "-A", "-c", "-f", "--json").stdout)[
             "packs_merged"] == 0
 
+    def test_a_fetch_that_listed_packs_before_another_clone_merged_them_finds_the_new(
+            self, packed, tmp_path):
+        from mlvc.objects.store import ObjectStore
+        from mlvc.ops._remote import connect
+        from mlvc.repo import Repo
+
+        project, remote = packed
+        for n in range(1, 5):  # five small packs in all
+            project.gen({"data": {"d0": {f"new{n}-{i}.txt": f"push {n} file {i}\n"
+                                         for i in range(20)}}})
+            project.run("add", "data")
+            project.commit_all(f"v{n + 1}")
+            project.run("push")
+        other = clone(project, tmp_path / "clone", remote)
+        wanted = sorted((o, size) for o, (_, _, size) in remote.packs().items())
+        with Repo.find(other.root) as repo:
+            (rem, index), (rem2, index2) = connect(repo, None), connect(repo, None)
+            try:
+                for r in (rem, rem2):
+                    assert set(r.packed()) == {o for o, _ in wanted}  # (listed: five packs)
+                project.run("gc", "-A", "-c", "-f")  # (another clone merges them meanwhile)
+                read = dict(rem2.read_objects([o for o, _ in wanted[:30]]))
+                got = rem.download(wanted, repo.cache)
+            finally:
+                index.close()
+                index2.close()
+        assert all(isinstance(b, bytes) for b in read.values()) and len(read) == 30
+        assert got.failed == () and sorted(got.done) == [o for o, _ in wanted]
+        store = ObjectStore(other.root / ".mlvc/cache")
+        assert all(store.exists(o) for o, _ in wanted)
+
     def test_gc_puts_loose_small_objects_into_packs_from_sound_local_copies(
             self, project, remote, tmp_path):
         project.gen({"data": {"a.txt": "first\n"}})
