@@ -20,6 +20,7 @@ Also here: ``params``/``metrics`` ``show`` and ``diff`` (:func:`show_values`,
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -210,7 +211,10 @@ def _number(v: object) -> bool:
 
 # -- reading a side -------------------------------------------------------------------------
 
-_PARSED: dict[str, Pipeline] = {}  # see SideView.pipeline
+# (project, mlvc.yaml text) -> its pipeline, the most recently used last (see
+# SideView.pipeline); at most _PARSED_MAX, so that a long-lived process (mlvc.api) stays small.
+_PARSED: OrderedDict[tuple[str, str], Pipeline] = OrderedDict()
+_PARSED_MAX = 64
 
 
 class SideView:
@@ -277,8 +281,10 @@ class SideView:
         # A pipeline that takes nothing from params files (no ${…}, no vars) is the same at
         # every revision that has the same text: parsed once (exp show reads hundreds).
         plain = self.side.sha is not None and "${" not in text and "vars" not in text
-        if plain and text in _PARSED:
-            return _PARSED[text]
+        key = (str(self.repo.root), text)
+        if plain and key in _PARSED:
+            _PARSED.move_to_end(key)
+            return _PARSED[key]
         try:
             pipeline = parse_pipeline(text, self.repo.root, self.where(PIPELINE_FILE),
                                       None if self.side.sha is None else self._params_doc)
@@ -286,7 +292,9 @@ class SideView:
             self.warnings.append(f"{exc.message} (its params, metrics and stages are left out)")
             return None
         if plain:
-            _PARSED[text] = pipeline
+            _PARSED[key] = pipeline
+            if len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
         return pipeline
 
     def _params_doc(self, path: RelPath) -> dict | None:

@@ -449,3 +449,21 @@ def test_a_revisions_mlvcignore_decides_which_of_its_pointers_count(project):
     doc = diff_json(project, "HEAD~1", "HEAD")
     assert [(d["path"], d["deleted"], d["new_oid"]) for d in doc["data"]] == [
         ("b.txt", ["b.txt"], None)]
+
+
+def test_pipelines_parsed_for_old_revisions_are_kept_per_project_and_few(tmp_path,
+                                                                        monkeypatch):
+    from mlvc.ops import diff
+
+    monkeypatch.setattr(diff, "_PARSED", diff.OrderedDict())
+    monkeypatch.setattr(diff, "_PARSED_MAX", 3)
+    projects = [new_project(tmp_path / name) for name in ("a", "b")]
+    for p in projects:
+        for n in range(5):  # five texts of mlvc.yaml, the same in both projects
+            p.gen({"params.yaml": f"lr: {n}\n", "mlvc.yaml": yaml.safe_dump(
+                {"stages": {"s": {"cmd": f"echo {n}", "params": ["lr"]}}})}, commit=f"v{n}")
+        doc = json.loads(p.run("params", "show", "-A", "--json").stdout)
+        assert sorted(v["params.yaml"]["lr"] for k, v in doc.items() if k != "workspace") \
+            == [0, 1, 2, 3, 4]
+    assert len(diff._PARSED) == 3  # (the most recently used)
+    assert {root for root, _ in diff._PARSED} == {str(projects[1].root.resolve())}
