@@ -56,8 +56,10 @@ def test_import_tracks_the_data_with_its_source_and_update_follows_it(registry, 
     assert (here.root / "images/2.png").read_text() == "my change"
     assert yaml.safe_load(here.read("images.mlvc"))["import"]["rev_lock"] == \
         registry.git("rev-parse", "HEAD").strip()
-    here.run("update", "images", "--force")
+    r = here.run("update", "images", "--force")
     assert (here.root / "images/2.png").read_text() == "two"
+    assert "images: up to date with ../registry (" in r.stdout
+    assert "put back as the source has it (--force)" in r.stdout
 
 
 def test_import_at_a_revision_keeps_following_it(registry, here):

@@ -376,10 +376,10 @@ def update_cmd(targets, rev, force, as_json):
     elif not results:
         echo("No imported data here (`mlvc import REPO PATH` imports some).")
     else:
-        _report_imports(results, repo.root)
+        _report_imports(results, repo.root, forced=force)
 
 
-def _report_imports(results, root) -> None:
+def _report_imports(results, root, forced: bool = False) -> None:
     from types import SimpleNamespace
 
     from mlvc.workspace.pointer import UrlSource
@@ -391,8 +391,9 @@ def _report_imports(results, root) -> None:
         else:
             at = f"{src.rev} " if src.rev else ""
             origin = f"{src.url} {at}({src.rev_lock[:8]})"
-        if not r.changed:
-            echo(f"{shown(r.out.path)}: up to date with {origin}")
+        if not r.changed:  # (--force put it back as the source has it all the same)
+            echo(f"{shown(r.out.path)}: up to date with {origin}"
+                 + ("; put back as the source has it (--force)" if forced else ""))
             continue
         what = count(r.out.nfiles, "file") if r.out.type == "dir" else "1 file"
         echo(f"{shown(r.out.path)}: "
