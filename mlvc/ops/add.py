@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.errors import TargetError
@@ -13,10 +14,12 @@ from mlvc.paths import (
     Nested,
     Projects,
     RelPath,
+    from_user,
     has_reserved_part,
     is_within,
     name,
     overlaps,
+    real_inside,
     seen_from,
     to_fs,
     typed_in,
@@ -25,7 +28,12 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace import gitignore
 from mlvc.workspace.index import Index
-from mlvc.workspace.pointer import POINTER_SUFFIX, check_pointer_name, pointer_path_for
+from mlvc.workspace.pointer import (
+    POINTER_SUFFIX,
+    Out,
+    check_pointer_name,
+    pointer_path_for,
+)
 
 
 def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: bool = False,
@@ -40,6 +48,52 @@ def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: b
     with repo.lock():
         return save_outputs(repo, items, index.pointers, save=not no_commit, jobs=jobs,
                             progress=progress)
+
+
+@dataclass(frozen=True, slots=True)
+class AddedFrom:
+    """What ``add SRC -o OUT`` did: SRC (outside the project) stored and tracked at OUT."""
+
+    source: str
+    pointer: RelPath
+    out: Out
+    stored: int  # objects written to the cache (files and manifests)
+    git_files: tuple[RelPath, ...] = ()
+    staged: bool = False
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "pointer": self.pointer, "path": self.out.path,
+                "oid": self.out.oid, "type": self.out.type, "size": self.out.size,
+                "files": self.out.nfiles, "stored": self.stored,
+                "git_files": list(self.git_files), "staged": self.staged}
+
+
+def add_from(repo: Repo, src: str, out: str | None = None, *, cwd: Path | None = None,
+             force: bool = False, jobs: int | None = None,
+             progress: Progress = NULL_PROGRESS) -> AddedFrom:
+    """Track the file or folder ``src``, outside the project, at ``out`` (default: its name,
+    here), as ``dvc add SRC -o OUT`` does: its files are copied straight into the cache
+    (hashed on the way, a few at a time), then OUT is checked out from there (linked as
+    ``cache.type`` says), and OUT.mlvc written; SRC is left as it is."""
+    from mlvc.ops.imports import check_destination, record_pointer, store_tree
+    from mlvc.workspace.pointer import Pointer
+
+    cwd = cwd or Path.cwd()
+    source = Path(os.path.abspath(Path(cwd, os.path.expanduser(src))))
+    if not os.path.lexists(source):
+        raise TargetError(f"'{src}' does not exist")
+    if real_inside(os.path.realpath(source), (str(repo.root),)):
+        raise TargetError(f"'{src}' is inside the project",
+                          hint="`mlvc add` tracks it where it is; `mlvc move` moves tracked "
+                               "data")
+    dest = from_user(repo.root, out or source.name, cwd)
+    pointer = pointer_path_for(dest)
+    check_destination(repo, dest, pointer, force)
+    stored = store_tree(repo.cache, source, jobs=jobs or repo.jobs, progress=progress)
+    _, git = record_pointer(repo, Pointer(pointer, (stored.out(dest),)), force=force,
+                            progress=progress)
+    return AddedFrom(str(source), pointer, stored.out(dest), stored.objects, git.files,
+                     git.staged)
 
 
 def _validate(repo: Repo, index: Index, paths: list[RelPath], here: RelPath | None) -> None:

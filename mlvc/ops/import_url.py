@@ -119,7 +119,8 @@ def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
     with tempfile.TemporaryDirectory(prefix="import-url-", dir=repo.tmp_dir) as tmp:
         landed = Path(tmp) / "data"
         nbytes = _download(remote, landed, progress)
-        oid, _, _, objects = store_tree(repo.cache, landed)
+        stored = store_tree(repo.cache, landed, progress=progress)
+        oid, objects = stored.oid, stored.objects
     if oid != out.oid:
         raise TargetError(f"{pointer}: {source.url} holds other data now than {pointer} "
                           "records", hint="`mlvc update` records what it holds now")

@@ -24,7 +24,7 @@ from pathlib import Path
 from mlvc.errors import MlvcError, PathError, TargetError
 from mlvc.objects.store import ObjectStore
 from mlvc.objects.tree import Tree, TreeEntry
-from mlvc.ops import record_in_git, user_paths
+from mlvc.ops import GitChange, record_in_git, user_paths
 from mlvc.ops.add import check_pointers_kept
 from mlvc.ops.checkout import CheckoutResult, checkout_selected
 from mlvc.ops.diff import SideView, TreeReader, side_of
@@ -202,11 +202,8 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                 raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git in {url}"
                                   + (f" at {rev}" if rev else ""),
                                   hint="`mlvc ls` there lists what mlvc tracks")
-            oid, size, nfiles, objects = store_tree(repo.cache, there)
-            kind = "dir" if there.is_dir() else "file"
-            executable = kind == "file" and bool(there.stat().st_mode & stat.S_IXUSR)
-            return (Out(dest, oid, kind, size, nfiles, executable), source,
-                    (objects, size))
+            stored = store_tree(repo.cache, there, progress=progress)
+            return stored.out(dest), source, (stored.objects, stored.size)
         trees = TreeReader(src_repo, fetch=lambda oid: fetch_into_clone(
             src_repo, [(oid, None)], src_cache, rel, progress))
         entry = entry_at(trees, held[1], rel)
@@ -336,30 +333,109 @@ def complete(repo: Repo, out: Out) -> bool:
     return all(repo.cache.exists(w.oid) for w in rec.files.values())
 
 
-def store_tree(cache: ObjectStore, path: Path) -> tuple[str, int, int, int]:
-    """``path`` (a file or folder outside the workspace: a download, a clone's files) hashed
-    into ``cache`` as ``add`` would record it: (oid, size, files, objects stored: files and
-    manifests). A symlink is refused: what it leads to is not the source's to give."""
+@dataclass(frozen=True, slots=True)
+class StoredTree:
+    """A file or folder outside the workspace, as ``add`` would record it."""
+
+    oid: str
+    type: str  # "file" | "dir"
+    size: int
+    nfiles: int
+    executable: bool
+    objects: int  # objects stored in the cache: files (unless only hashed) and manifests
+    files: tuple[tuple[str, str, int], ...]  # (oid, path, size) of each file
+
+    def out(self, path: RelPath) -> Out:
+        return Out(path, self.oid, self.type, self.size, self.nfiles, self.executable)
+
+
+def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int = 8,
+               progress: Progress = NULL_PROGRESS) -> StoredTree:
+    """``path`` (a file or folder outside the workspace: a download, a clone's files, data
+    added with ``add -o``) hashed into ``cache`` as ``add`` would record it, its files
+    copied a few at a time (``copy``: else only hashed, and only the folders' manifests
+    stored). A symlink anywhere is refused: what it leads to is not the source's to give."""
+    from mlvc.objects.oid import hash_file
+    from mlvc.parallel import threaded
+
+    def refuse(at: Path) -> None:
+        raise TargetError(f"'{at.name}' is a symbolic link in the source: not taken",
+                          hint="name the file or folder it leads to")
+
     if path.is_symlink():
-        raise TargetError(f"'{path.name}' is a symbolic link in the source: not imported",
-                          hint="import the file or folder it leads to")
+        refuse(path)
+    found: list[tuple[str, Path, bool]] = []  # (relative path, path, executable)
+    folders: list[str] = [""]
+    if path.is_dir():
+        stack = [("", path)]
+        while stack:
+            rel, folder = stack.pop()
+            for entry in os.scandir(folder):
+                sub = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_symlink():
+                    refuse(Path(entry.path))
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(sub)
+                    stack.append((sub, Path(entry.path)))
+                else:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                    found.append((sub, Path(entry.path), bool(mode & stat.S_IXUSR)))
+    else:
+        found.append(("", path, bool(path.stat().st_mode & stat.S_IXUSR)))
+    oids: dict[str, tuple[str, int]] = {}
+    store = cache.add_file_copy if copy else hash_file
+    with progress.phase("Storing" if copy else "Hashing", total=len(found),
+                        unit="file") as advance:
+        for (rel, fs, _), outcome in threaded(found, lambda f: store(f[1]), jobs):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            oids[rel] = (outcome, fs.stat().st_size)
+            advance(1)
+    files = tuple((oid, str(fs), oids[rel][1]) for rel, fs, _ in found
+                  for oid in (oids[rel][0],))
     if not path.is_dir():
-        return cache.add_file_copy(path), path.stat().st_size, 1, 1
-    entries, objects, size, files = [], 0, 0, 0
-    for entry in sorted(os.scandir(path), key=lambda e: e.name):
-        oid, n, count_, made = store_tree(cache, Path(entry.path))
-        if entry.is_dir(follow_symlinks=False):
-            entries.append(TreeEntry(entry.name, "dir", oid, n, False, count_))
-        else:
-            mode = entry.stat(follow_symlinks=False).st_mode
-            entries.append(TreeEntry(entry.name, "file", oid, n, bool(mode & stat.S_IXUSR)))
-        objects, size, files = objects + made, size + n, files + count_
-    return cache.add_tree(Tree.build(entries)), size, files, objects + 1
+        (oid, size), = oids.values()
+        return StoredTree(oid, "file", size, 1, found[0][2], int(copy), files)
+    executable = {rel: x for rel, _, x in found}
+    children: dict[str, list[str]] = {f: [] for f in folders}
+    for rel in [*folders[1:], *(r for r, _, _ in found)]:
+        children[posixpath.dirname(rel)].append(rel)
+    made: dict[str, TreeEntry] = {}
+    objects = len(found) if copy else 0
+    for folder in sorted(folders, key=lambda f: -f.count("/") - bool(f)):  # deepest first
+        entries = []
+        for rel in children[folder]:
+            name = posixpath.basename(rel)
+            if rel in made:
+                e = made[rel]
+                entries.append(TreeEntry(name, "dir", e.oid, e.size, False, e.nfiles))
+            else:
+                oid, size = oids[rel]
+                entries.append(TreeEntry(name, "file", oid, size, executable[rel]))
+        entries.sort(key=lambda e: e.name)
+        oid = cache.add_tree(Tree.build(entries))
+        objects += 1
+        made[folder] = TreeEntry(posixpath.basename(folder), "dir", oid,
+                                 sum(e.size for e in entries),
+                                 nfiles=sum(e.nfiles if e.type == "dir" else 1
+                                            for e in entries))
+    top = made[""]
+    return StoredTree(top.oid, "dir", top.size, top.nfiles, False, objects, files)
 
 
 def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
             progress: Progress) -> ImportResult:
     """Write the pointer file (and the .gitignore entry), then check the output out."""
+    result, git = record_pointer(repo, pointer, force=force, progress=progress)
+    assert pointer.source is not None
+    return ImportResult(pointer.path, pointer.outs[0], pointer.source, changed, result,
+                        git.files, git.staged)
+
+
+def record_pointer(repo: Repo, pointer: Pointer, *, force: bool, progress: Progress
+                   ) -> tuple[CheckoutResult, GitChange]:
+    """Write ``pointer`` (its objects in the cache) and the .gitignore entry of its output,
+    then check the output out (``force``: over what is there)."""
     out = pointer.outs[0]
     with repo.lock():
         write_pointer(repo.root, pointer)
@@ -367,10 +443,7 @@ def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
         if ignored := gitignore.add(repo.root, out.path):
             git_files.append(ignored)
         result = _checkout(repo, out.path, force=force, progress=progress, locked=True)
-    git = record_in_git(repo, git_files)
-    assert pointer.source is not None
-    return ImportResult(pointer.path, out, pointer.source, changed, result, git.files,
-                        git.staged)
+    return result, record_in_git(repo, git_files)
 
 
 def _checkout(repo: Repo, path: RelPath, *, force: bool, progress: Progress,

@@ -30,15 +30,26 @@ from mlvc.cli.render import (
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--no-commit", is_flag=True,
               help="Write the pointer files but do not copy the data into the cache.")
+@click.option("-o", "--out", metavar="OUT",
+              help="TARGET is a file or folder outside the project: copy it into the cache "
+                   "and track it at OUT (as `dvc add -o`).")
+@click.option("-f", "--force", is_flag=True, help="With -o: replace OUT if it exists.")
 @jobs_option
 @json_option
-def add_cmd(targets, no_commit, jobs, as_json):
+def add_cmd(targets, no_commit, out, force, jobs, as_json):
     """Track files or folders: hash them into the cache and write TARGET.mlvc.
 
     Each TARGET is also added to the .gitignore next to it, so git keeps only the pointer.
+    With -o, TARGET is outside the project (another disk, a mount): it is copied straight
+    into the cache and checked out at OUT, and stays where it is.
     """
     from mlvc.ops.add import add
 
+    if force and out is None:
+        raise click.UsageError("-f/--force goes with -o/--out")
+    if out is not None:
+        _add_from(targets, out, no_commit, force, jobs, as_json)
+        return
     with open_repo() as repo:
         result = add(repo, list(targets), cwd=settings().cwd, no_commit=no_commit, jobs=jobs,
                      progress=progress())
@@ -50,6 +61,26 @@ def add_cmd(targets, no_commit, jobs, as_json):
         echo(f"Added {shown(s.out.path)} ({what}{human_size(s.out.size)}) -> {shown(s.pointer)}")
     _more(result.saved, "Added")
     _repaired(result)
+    git_hint(repo.root, result)
+
+
+def _add_from(targets, out, no_commit, force, jobs, as_json) -> None:
+    from mlvc.ops.add import add_from
+
+    if len(targets) != 1:
+        raise click.UsageError("-o/--out takes one TARGET")
+    if no_commit:
+        raise click.UsageError("--no-commit does not go with -o/--out (the data goes to the "
+                               "cache on its way in)")
+    with open_repo() as repo:
+        result = add_from(repo, targets[0], out, cwd=settings().cwd, force=force, jobs=jobs,
+                          progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    what = f"{count(result.out.nfiles, 'file')}, " if result.out.type == "dir" else ""
+    echo(f"Added {printable(result.source)} as {shown(result.out.path)} "
+         f"({what}{human_size(result.out.size)}) -> {shown(result.pointer)}")
     git_hint(repo.root, result)
 
 
