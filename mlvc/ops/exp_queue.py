@@ -48,7 +48,8 @@ from mlvc.scm import QUEUE_REFS
 SUBJECT = "mlvc queued experiment"
 # repro options a queued run passes on to `mlvc exp run` (its flags, by option name)
 RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
-             "keep_going": "--keep-going", "pull": "--pull"}
+             "keep_going": "--keep-going", "pull": "--pull",
+             "allow_missing": "--allow-missing"}
 STATES = ("queued", "running", "success", "failed")
 INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
 STOP_GRACE = 10.0  # seconds `queue stop` gives a worker to end its runs, before killing it

@@ -49,7 +49,7 @@ from mlvc.pipeline.model import LOCK_FILE, PIPELINE_FILE, Pipeline, Stage
 from mlvc.pipeline.params import read_params, select
 from mlvc.pipeline.runcache import RunCache, run_key
 from mlvc.pipeline.runner import run_stage
-from mlvc.pipeline.status import Current, Reason, input_changes, reasons
+from mlvc.pipeline.status import Current, Reason, input_changes, missing_data, reasons
 from mlvc.procs import Commands, Terminated, own_groups_here
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -224,8 +224,10 @@ class _Engine:
     def __init__(self, repo: Repo, project: Project, *, force: bool, dry: bool,
                  keep_going: bool, no_commit: bool, jobs: int, run_cache: bool,
                  capture: bool, on_event: Callable[[StageEvent], None],
-                 here: RelPath | None = None, progress: Progress = NULL_PROGRESS) -> None:
+                 here: RelPath | None = None, progress: Progress = NULL_PROGRESS,
+                 allow_missing: bool = False) -> None:
         self.repo = repo
+        self.allow_missing = allow_missing
         # Bars for hashing deps and storing outputs, one stage at a time (stages running
         # at once would draw over each other).
         self.progress = progress if jobs <= 1 else NULL_PROGRESS
@@ -328,6 +330,8 @@ class _Engine:
             entry = self.entries.get(name)
             cur = current_state(self.repo, stage, entry=entry, progress=self.progress)
             why = reasons(stage, entry, cur)
+            if self.allow_missing:  # (only its data is missing: as recorded, as far as known)
+                why = [r for r in why if not missing_data(r)]
             if self.dry:
                 why += [Reason(f"upstream stage '{u}' would run")
                         for u in sorted(self.project.graph.upstream[name])
@@ -589,10 +593,13 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           force: bool = False, single_item: bool = False, downstream: bool = False,
           dry: bool = False, keep_going: bool = False, no_commit: bool = False,
           jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
+          allow_missing: bool = False,
           on_event: Callable[[StageEvent], None] = lambda e: None,
           on_fetched: Callable[[TransferResult], None] = lambda r: None,
           progress: Progress = NULL_PROGRESS) -> ReproResult:
-    """``on_fetched`` hears what ``pull`` fetched, before any stage runs."""
+    """``on_fetched`` hears what ``pull`` fetched, before any stage runs. ``allow_missing``:
+    a stage whose only change is that deps or outputs are not in the workspace does not run
+    (as ``dvc repro --allow-missing``: with ``dry``, a CI check that needs no data)."""
     here = folder_in(repo.root, cwd)
     project = load_project(repo, here)
     if not len(project.pipeline):
@@ -610,7 +617,8 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
         _checkout_missing(repo, [project.pipeline[n] for n in order], progress)
     engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
                      no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
-                     capture=capture, on_event=on_event, here=here, progress=progress)
+                     capture=capture, on_event=on_event, here=here, progress=progress,
+                     allow_missing=allow_missing)
     if dry:
         return ReproResult(tuple(engine.run(order)), True)
     with repo.lock():

@@ -49,6 +49,16 @@ def _show(value: object) -> str:
         return repr(value)
 
 
+DEP_MISSING, OUT_MISSING = "is missing", "missing"
+
+
+def missing_data(reason: Reason) -> bool:
+    """Whether ``reason`` is only that a dep or output is not in the workspace (a fresh clone
+    before `mlvc pull`, say): what ``repro --allow-missing`` passes by."""
+    return reason.path is not None and reason.what in ("dep", "out") and \
+        reason.change in (DEP_MISSING, OUT_MISSING)
+
+
 def reasons(stage: Stage, entry: LockEntry | None, cur: Current) -> list[Reason]:
     """Why ``stage`` must run; empty when it is up to date."""
     if entry is None:
@@ -56,7 +66,7 @@ def reasons(stage: Stage, entry: LockEntry | None, cur: Current) -> list[Reason]
     why: list[Reason] = [Reason("always changed")] if stage.always_changed else (
         [Reason("no deps, params or outputs: runs every time")] if stage.callback else [])
     why += input_changes(stage, entry, cur)
-    why += _compared("out", [o.path for o in stage.outs], cur.outs, entry.outs, "missing")
+    why += _compared("out", [o.path for o in stage.outs], cur.outs, entry.outs, OUT_MISSING)
     return why
 
 
@@ -66,7 +76,7 @@ def input_changes(stage: Stage, entry: LockEntry, cur: Current) -> list[Reason]:
     if tuple(stage.cmd) != tuple(entry.cmd):
         why.append(Reason("cmd changed"))
 
-    why += _compared("dep", [d.path for d in stage.deps], cur.deps, entry.deps, "is missing")
+    why += _compared("dep", [d.path for d in stage.deps], cur.deps, entry.deps, DEP_MISSING)
 
     declared = {ref.file for ref in stage.params}
     for file in sorted(declared | set(entry.params)):

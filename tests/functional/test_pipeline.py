@@ -228,6 +228,32 @@ def test_dry_prints_plan_and_changes_nothing(chain):
         "x": "unchanged"}
 
 
+def test_allow_missing_passes_by_stages_whose_only_change_is_absent_data(chain, tmp_path):
+    import subprocess
+
+    chain.commit_all("ran")
+    clone = tmp_path / "clone"  # (no data: outputs in no cache, a.out & co. absent)
+    subprocess.run(["git", "clone", "-q", str(chain.root), str(clone)], check=True)
+    other = type(chain)(clone)
+    states = {s["stage"]: s["state"] for s in json.loads(
+        other.run("repro", "--dry", "--json").stdout)["stages"]}
+    assert set(states.values()) == {"would run"}  # (outputs missing)
+    r = other.run("repro", "--dry", "--allow-missing")
+    assert "Nothing would run" in r.stdout
+    # A real change still counts, and what depends on it.
+    other.gen({"b.in": "changed\n"})
+    doc = json.loads(other.run("repro", "--dry", "--allow-missing", "--json").stdout)
+    assert {s["stage"]: s["state"] for s in doc["stages"]} == {
+        "a": "unchanged", "b": "would run", "c": "would run", "d": "unchanged",
+        "x": "unchanged"}
+    assert [str(r) for s in doc["stages"] if s["stage"] == "b" for r in s["reasons"]] == [
+        "dep b.in modified"]  # (a.out missing: not a reason)
+    other.gen({"b.in": "2\n"})
+    r = other.run("repro", "--allow-missing")
+    assert "Data and pipelines are up to date." in r.stdout and runs(other) == []
+    assert not (clone / "a.out").exists()
+
+
 def test_targets_single_item_downstream_and_force(chain):
     chain.run("repro", "-f", "c")
     assert runs(chain) == ["a", "b", "c"]  # c and what it depends on

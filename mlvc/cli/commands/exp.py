@@ -58,6 +58,9 @@ def exp_cmd():
               metavar="N", help="Run up to N independent stages at the same time.")
 @click.option("--pull", is_flag=True,
               help="Fetch missing data from the default remote before running.")
+@click.option("--allow-missing", is_flag=True,
+              help="Do not run a stage whose only change is that deps or outputs are not "
+                   "in the workspace.")
 @click.option("--queue", "to_queue", is_flag=True,
               help="Do not run now: queue the experiment for `mlvc queue start`. With "
                    "--queue and --temp, -S KEY=A,B,C (or range(START,STOP[,STEP])) makes "
@@ -66,7 +69,8 @@ def exp_cmd():
               help="Run in a temporary copy of the project: the workspace stays as it is.")
 @json_option
 def exp_run_cmd(targets, set_params, name, message, force, single_item, downstream, dry,
-                keep_going, no_run_cache, jobs, pull, to_queue, temp, as_json):
+                keep_going, no_run_cache, jobs, pull, allow_missing, to_queue, temp,
+                as_json):
     """Change params, run the pipeline, and save the result as an experiment.
 
     Like `mlvc repro` (TARGETS are stage names), after the -S changes to the params files.
@@ -89,7 +93,8 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
         if dry:
             raise click.UsageError(f"--dry does not go with --{'queue' if to_queue else 'temp'}")
         flags = tuple(k for k, on in (("single_item", single_item), ("downstream", downstream),
-                                      ("keep_going", keep_going), ("pull", pull)) if on)
+                                      ("keep_going", keep_going), ("pull", pull),
+                                      ("allow_missing", allow_missing)) if on)
         _queued_run(list(targets), dict(name=name, set_params=list(set_params), force=force,
                                         message=message, jobs=jobs, flags=flags,
                                         no_run_cache=no_run_cache), temp, as_json)
@@ -109,6 +114,7 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
                          on_params=said_params, single_item=single_item,
                          downstream=downstream, dry=dry, keep_going=keep_going,
                          jobs=jobs, pull=pull, run_cache=not no_run_cache, capture=as_json,
+                         allow_missing=allow_missing,
                          on_event=_event_printer(as_json, jobs > 1, repo.root),
                          on_fetched=_fetch_warnings, progress=progress())
     if as_json and (dry or not result.repro.ok):

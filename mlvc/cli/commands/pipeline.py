@@ -124,9 +124,12 @@ def _fetch_warnings(result) -> None:
 @click.option("--pull", is_flag=True,
               help="Fetch missing data from the default remote before running, and check "
                    "out the deps and outputs the workspace lacks.")
+@click.option("--allow-missing", is_flag=True,
+              help="Do not run a stage whose only change is that deps or outputs are not "
+                   "in the workspace (with --dry: check a clone that has no data).")
 @json_option
 def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commit,
-              no_run_cache, jobs, pull, as_json):
+              no_run_cache, jobs, pull, allow_missing, as_json):
     """Run the stages of mlvc.yaml whose inputs changed, in dependency order.
 
     TARGETS are stage names (or a foreach/matrix group, or an output path); without them,
@@ -141,6 +144,7 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
                        single_item=single_item, downstream=downstream, dry=dry,
                        keep_going=keep_going, no_commit=no_commit, jobs=jobs, pull=pull,
                        run_cache=not no_run_cache, capture=as_json,
+                       allow_missing=allow_missing,
                        on_event=_event_printer(as_json, parallel, repo.root),
                        on_fetched=_fetch_warnings, progress=progress())
     if as_json:
