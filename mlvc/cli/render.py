@@ -142,6 +142,12 @@ def jobs_option(f):
                         help="Number of threads for I/O (default: core.jobs).")(f)
 
 
+def with_deps_option(f):
+    return click.option("-d", "--with-deps", is_flag=True,
+                        help="With TARGETS: also the data of every stage upstream of them "
+                             "(their outputs, and the tracked data they depend on).")(f)
+
+
 def count(n: int, noun: str) -> str:
     """``n`` and ``noun``, plural unless ``n`` is 1: "1 file", "3 files"."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -26,13 +26,16 @@ def user_paths(repo: Repo, targets: list[str], cwd: Path | None
     return [resolve(t) for t in targets], resolve.here
 
 
-def user_targets(repo: Repo, targets: list[str], cwd: Path | None
-                 ) -> tuple[list[RelPath], RelPath | None]:
+def user_targets(repo: Repo, targets: list[str], cwd: Path | None, *,
+                 with_deps: bool = False) -> tuple[list[RelPath], RelPath | None]:
     """:func:`user_paths`, where a target that names a stage of mlvc.yaml (or a
     foreach/matrix group) and no path stands for that stage's cached outputs, as DVC takes
     stage names (`mlvc push train`). A path wins: one in the workspace, a pointer file's
-    output, or a stage's output."""
+    output, or a stage's output. ``with_deps``: see :func:`with_deps_targets`."""
     from mlvc.pipeline import PIPELINE_FILE
+
+    if with_deps:
+        targets = with_deps_targets(repo, targets, cwd)
 
     paths, here = user_paths(repo, targets, cwd)
     if not targets or not (repo.root / PIPELINE_FILE).is_file():
@@ -55,6 +58,42 @@ def user_targets(repo: Repo, targets: list[str], cwd: Path | None
                               hint="its outputs with `cache: false` are kept in git")
         out += cached
     return out, here
+
+
+def with_deps_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[str]:
+    """``targets`` and, as DVC's ``--with-deps``, the data of every stage upstream of the
+    stages they name (or whose outputs they are): those stages' cached outputs and the
+    tracked data (pointer files' outputs) they depend on, as absolute paths. Without
+    targets (everything) or a pipeline, ``targets`` as they are."""
+    from mlvc.pipeline import PIPELINE_FILE
+
+    if not targets or not (repo.root / PIPELINE_FILE).is_file():
+        return targets
+    from mlvc.ops.repro import load_project
+    from mlvc.paths import is_within, overlaps
+    from mlvc.workspace.index import Index
+
+    project = load_project(repo)
+    pipeline = project.pipeline
+    resolve = UserPaths(repo.root, cwd)
+    names: list[str] = []
+    for t in targets:
+        named = pipeline.named(t)
+        if named:
+            names += named
+            continue
+        try:
+            path = resolve(t)
+        except MlvcError:
+            continue
+        names += [st.name for st in pipeline for o in st.outs if is_within(path, o.path)]
+    chosen = project.graph.ancestors(names)
+    deps = [d.path for n in chosen for d in pipeline[n].deps]
+    # (recorded outputs only: a stage that never ran has nothing to transfer)
+    extra = [t.out.path for t in Index.load(repo.root, repo.ignore).tracked()
+             if t.stage in chosen or (t.stage is None and any(overlaps(t.out.path, d)
+                                                              for d in deps))]
+    return list(dict.fromkeys([*targets, *(str(to_fs(repo.root, p)) for p in extra)]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,13 +98,13 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     all_branches: bool = False, all_tags: bool = False,
                     all_commits: bool = False, in_git: bool = False,
                     all_experiments: bool = False, revs: Sequence[str] = (),
-                    workspace: bool = True
+                    workspace: bool = True, with_deps: bool = False
                     ) -> tuple[list[Source], list[str], RelPath | None]:
     """Tracked outputs of the workspace (unless not ``workspace``) and of the chosen
     revisions (``revs``: commit shas, besides); plus warnings, and the user's folder as a
     project path (for :func:`expand`'s messages). With ``in_git``, the chosen revisions'
     ``cache: false`` files too (see :func:`revision_outs`)."""
-    paths, here = user_targets(repo, targets or [], cwd)
+    paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     sources: list[Source] = []
     if workspace:
         index = Index.load(repo.root, repo.ignore, here=here)

@@ -85,8 +85,8 @@ class CheckoutResult:
 
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
              force: bool = False, relink: bool = False, jobs: int | None = None,
-             progress: Progress = NULL_PROGRESS) -> CheckoutResult:
-    paths, here = user_targets(repo, targets or [], cwd)
+             with_deps: bool = False, progress: Progress = NULL_PROGRESS) -> CheckoutResult:
+    paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     index = Index.load(repo.root, repo.ignore, here=here)
     selected = index.select(paths, here)
     with repo.lock():

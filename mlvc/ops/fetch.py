@@ -33,14 +33,15 @@ from mlvc.workspace.verify import ObjectChecker
 def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
           remote: str | None = None, jobs: int | None = None, all_branches: bool = False,
           all_tags: bool = False, all_commits: bool = False, run_cache: bool = False,
-          revs: Sequence[str] = (), workspace: bool = True,
+          revs: Sequence[str] = (), workspace: bool = True, with_deps: bool = False,
           progress: Progress = NULL_PROGRESS) -> TransferResult:
     """Bring what the cache lacks. With ``run_cache``, also the remote's run-cache records
     this cache lacks, and their outputs; a record is kept once all its outputs arrived."""
     jobs = jobs or repo.jobs
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
-                                              revs=revs, workspace=workspace)
+                                              revs=revs, workspace=workspace,
+                                              with_deps=with_deps)
     asked, said = bool(sources), len(warnings)
     sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
                                                             progress)

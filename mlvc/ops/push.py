@@ -28,7 +28,7 @@ from mlvc.workspace.verify import ObjectChecker
 def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
          remote: str | None = None, jobs: int | None = None, all_branches: bool = False,
          all_tags: bool = False, all_commits: bool = False, run_cache: bool = False,
-         revs: Sequence[str] = (), workspace: bool = True,
+         revs: Sequence[str] = (), workspace: bool = True, with_deps: bool = False,
          progress: Progress = NULL_PROGRESS) -> TransferResult:
     """Send what the remote lacks. With ``run_cache``, also every run-cache record whose
     outputs are all in the cache, each after its objects (a record on a remote means its
@@ -36,7 +36,8 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     jobs = jobs or repo.jobs
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
-                                              revs=revs, workspace=workspace)
+                                              revs=revs, workspace=workspace,
+                                              with_deps=with_deps)
     records: dict[str, tuple[set[str], bytes]] = {}
     if run_cache:
         from mlvc.pipeline.runcache import RunCache, dump_record

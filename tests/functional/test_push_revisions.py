@@ -182,3 +182,40 @@ def test_pushing_a_part_says_a_fresh_clone_cannot_pull_it_until_the_whole_folder
     assert "warning" not in r.stderr
     r = project.run("push")
     assert "warning" not in r.stderr
+
+
+def test_with_deps_takes_the_data_of_every_stage_upstream_of_the_targets(project, tmp_path):
+    import subprocess
+
+    import yaml
+
+    from tests.conftest import Project
+
+    project.gen({"raw": {"a.txt": "raw\n"}, "x.in": "x\n"})
+    project.run("add", "raw")
+    stages = {"prep": {"cmd": "cat raw/a.txt > prep.out", "deps": ["raw"],
+                       "outs": ["prep.out"]},
+              "train": {"cmd": "cat prep.out prep.out > model.bin", "deps": ["prep.out"],
+                        "outs": ["model.bin"]},
+              "other": {"cmd": "cat x.in > x.out", "deps": ["x.in"], "outs": ["x.out"]}}
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
+    project.run("repro")
+    project.run("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    project.commit_all("ran")
+    doc = json.loads(project.run("push", "train", "--json").stdout)
+    assert doc["transferred"] == 1  # (model.bin alone)
+    doc = json.loads(project.run("push", "model.bin", "-d", "--json").stdout)
+    assert doc["transferred"] == 2  # prep.out (= raw/a.txt's bytes) and raw's manifest
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project.root), str(clone)], check=True)
+    other = Project(clone)
+    other.run("pull", "train", "--with-deps")
+    for path in ("raw/a.txt", "prep.out", "model.bin"):
+        assert (clone / path).read_bytes() == (project.root / path).read_bytes()
+    assert not (clone / "x.out").exists()  # (not upstream of train, and not pushed)
+    (clone / "prep.out").unlink()
+    (clone / "raw/a.txt").unlink()
+    other.run("checkout", "train")
+    assert not (clone / "prep.out").exists()
+    other.run("checkout", "-d", "train")
+    assert (clone / "prep.out").exists() and (clone / "raw/a.txt").exists()

@@ -23,6 +23,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    with_deps_option,
 )
 
 
@@ -312,20 +313,20 @@ def _report_cloud(result) -> None:
               help="Overwrite and delete changed workspace files even if unsaved.")
 @click.option("--relink", is_flag=True,
               help="Re-create every file with the current cache.type, even if unchanged.")
+@with_deps_option
 @jobs_option
 @json_option
-def checkout_cmd(targets, force, relink, jobs, as_json):
+def checkout_cmd(targets, force, relink, with_deps, jobs, as_json):
     """Make the workspace match the pointer files, from the cache.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
     stage names, which stand for a stage's cached outputs; without them, everything.
-    Imported data's sources (`mlvc import`, `import-url`) are asked whether they moved.
     """
     from mlvc.ops.checkout import checkout
 
     with open_repo() as repo:
         result = checkout(repo, list(targets), cwd=settings().cwd, force=force, relink=relink,
-                          jobs=jobs, progress=progress())
+                          jobs=jobs, with_deps=with_deps, progress=progress())
     if as_json:
         echo_json(result.to_json())
     else:

@@ -18,6 +18,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    with_deps_option,
 )
 
 
@@ -162,6 +163,7 @@ def remote_modify_cmd(name, key, value, unset, level, as_json):
 
 
 def _revision_options(f):
+    f = with_deps_option(f)
     f = click.option("-A", "--all-commits", is_flag=True,
                      help="Objects of every commit in the git history.")(f)
     f = click.option("-T", "--all-tags", is_flag=True, help="Objects of every git tag.")(f)
@@ -216,7 +218,8 @@ def report_failures(result, brief: bool = False, head: str | None = None) -> Non
 @_revision_options
 @jobs_option
 @json_option
-def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jobs, as_json):
+def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, with_deps, jobs,
+             as_json):
     """Upload the objects of tracked data that the remote lacks.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -227,7 +230,7 @@ def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jo
     with open_repo() as repo:
         result = push(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                       all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
-                      run_cache=run_cache, progress=progress())
+                      run_cache=run_cache, with_deps=with_deps, progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result, brief=True)
@@ -242,7 +245,8 @@ def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jo
 @_revision_options
 @jobs_option
 @json_option
-def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, jobs, as_json):
+def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, with_deps, jobs,
+              as_json):
     """Download into the cache the objects of tracked data that it lacks (no checkout).
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -253,7 +257,7 @@ def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, j
     with open_repo() as repo:
         result = fetch(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                        all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
-                       run_cache=run_cache, progress=progress())
+                       run_cache=run_cache, with_deps=with_deps, progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result, brief=True)
@@ -270,8 +274,8 @@ def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, j
               help="Overwrite changed workspace files even if unsaved.")
 @jobs_option
 @json_option
-def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, force, jobs,
-             as_json):
+def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, with_deps, force,
+             jobs, as_json):
     """Fetch from the remote, then check out: the workspace gets the recorded data.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -283,7 +287,8 @@ def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, fo
     with open_repo() as repo:
         result = pull(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                       force=force, all_branches=all_branches, all_tags=all_tags,
-                      all_commits=all_commits, run_cache=run_cache, progress=progress())
+                      all_commits=all_commits, run_cache=run_cache, with_deps=with_deps,
+                      progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result.fetched, brief=True)
