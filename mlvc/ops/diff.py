@@ -28,6 +28,7 @@ from pathlib import Path
 
 from mlvc.errors import FormatError, MlvcError, PathError, ScmError, TargetError
 from mlvc.objects.tree import Tree, TreeEntry
+from mlvc.ops import user_paths
 from mlvc.ops._outputs import valid_trees
 from mlvc.paths import RelPath, check_inside, from_user, is_within, to_fs
 from mlvc.pipeline import LOCK_FILE, PIPELINE_FILE
@@ -840,29 +841,36 @@ class ValuesDiff:
                 "changes": [c.to_json() for c in self.changes]}
 
 
-def _declared(kind: str, pipelines: list[Pipeline | None]) -> dict[RelPath, set[str] | None]:
-    if kind == "params":
-        return _declared_params(pipelines)
-    return {f: None for f in _metric_files(pipelines)}
+def _declared(kind: str, pipelines: list[Pipeline | None],
+              targets: list[RelPath] | None = None) -> dict[RelPath, set[str] | None]:
+    """The params files (with the keys stages declare; None: all) or metrics files of the
+    pipelines; with ``targets``, those files instead, declared or not (as DVC's
+    ``--targets``: an undeclared file's keys all)."""
+    found = _declared_params(pipelines) if kind == "params" else {
+        f: None for f in _metric_files(pipelines)}
+    if targets is None:
+        return found
+    return {t: found.get(t) for t in targets}
 
 
-def _compared(kind: str, old: SideView, new: SideView, everything: bool = False
-              ) -> list[ValueChange]:
+def _compared(kind: str, old: SideView, new: SideView, everything: bool = False,
+              targets: list[RelPath] | None = None) -> list[ValueChange]:
     """The params or metrics that differ between two sides (all, with ``everything``), of
-    the files and keys either side's stages declare."""
+    the files and keys either side's stages declare (or of ``targets``)."""
     locks = (old.lock, new.lock) if kind == "metrics" else (None, None)
     changes: list[ValueChange] = []
-    for file, keys in sorted(_declared(kind, [new.pipeline, old.pipeline]).items()):
+    for file, keys in sorted(_declared(kind, [new.pipeline, old.pipeline], targets).items()):
         changes += _value_changes(_values(old, file, locks[0]), _values(new, file, locks[1]),
                                   file, keys, everything)
     return changes
 
 
-def _side_values(view: SideView, kind: str) -> SideValues:
+def _side_values(view: SideView, kind: str, targets: list[RelPath] | None = None
+                 ) -> SideValues:
     lock = view.lock if kind == "metrics" else None
     values: list[Value] = []
     missing: list[RelPath] = []
-    for file, keys in sorted(_declared(kind, [view.pipeline]).items()):
+    for file, keys in sorted(_declared(kind, [view.pipeline], targets).items()):
         found = _values(view, file, lock)
         if found is None:
             missing.append(file)
@@ -872,17 +880,22 @@ def _side_values(view: SideView, kind: str) -> SideValues:
 
 
 def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
-                all_commits: bool = False) -> ShowResult:
+                all_commits: bool = False, targets: list[str] | None = None,
+                cwd: Path | None = None) -> ShowResult:
     """The params (the keys stages declare) or metrics (of the files stages declare under
     ``metrics:``) of the workspace, or of each of ``revs`` (``workspace`` names the
-    workspace), or of every commit and the workspace with ``all_commits``."""
-    return show_kinds(repo, (kind,), revs, all_commits=all_commits)[0]
+    workspace), or of every commit and the workspace with ``all_commits``. ``targets``:
+    those files instead (as the user typed them, from ``cwd``), declared or not."""
+    return show_kinds(repo, (kind,), revs, all_commits=all_commits, targets=targets,
+                      cwd=cwd)[0]
 
 
 def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None, *,
-               all_commits: bool = False) -> list[ShowResult]:
+               all_commits: bool = False, targets: list[str] | None = None,
+               cwd: Path | None = None) -> list[ShowResult]:
     """:func:`show_values` of each of ``kinds`` ("params", "metrics"), each revision read
     once for all of them; its warnings go with the first kind."""
+    files = user_paths(repo, targets, cwd)[0] if targets else None
     names: list[str | None] = [None if r == WORKSPACE else r for r in revs or []] or [None]
     if all_commits:
         if repo.scm is None:
@@ -894,9 +907,10 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
     # Each revision's files are read in two batches (one git process each), not one by one:
     # the pipeline, lock and params.yaml, then the files each pipeline declares.
     _prefetch(repo, views, lambda v: [PIPELINE_FILE, LOCK_FILE, DEFAULT_PARAMS])
-    _prefetch(repo, views, lambda v: [f for k in kinds for f in _declared(k, [v.pipeline])])
+    _prefetch(repo, views, lambda v: [f for k in kinds
+                                       for f in _declared(k, [v.pipeline], files)])
     for view in views:
-        shown = {k: _side_values(view, k) for k in kinds}
+        shown = {k: _side_values(view, k, files) for k in kinds}
         if all_commits and view.side.sha is not None and \
                 not any(v.values or v.missing for v in shown.values()):
             continue  # (a commit from before the pipeline: nothing to say of it)
@@ -908,14 +922,17 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
 
 
 def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = None, *,
-                everything: bool = False) -> ValuesDiff:
+                everything: bool = False, targets: list[str] | None = None,
+                cwd: Path | None = None) -> ValuesDiff:
     """The params or metrics whose values differ between ``a`` (default HEAD) and ``b``
-    (default: the workspace); with ``everything``, the unchanged ones too."""
+    (default: the workspace); with ``everything``, the unchanged ones too; ``targets``:
+    of those files (as typed, from ``cwd``) instead of the declared ones."""
     if a is None and repo.scm is None:
         raise ScmError(f"`mlvc {kind} diff` compares with a git revision, and this project "
                        "has no git", hint=f"`mlvc {kind} show` shows the workspace's")
     old_side, new_side = side_of(repo, a or "HEAD"), side_of(repo, b)
     old, new = SideView(repo, old_side), SideView(repo, new_side)
-    changes = _compared(kind, old, new, everything)
+    files = user_paths(repo, targets, cwd)[0] if targets else None
+    changes = _compared(kind, old, new, everything, files)
     return ValuesDiff(kind, old_side, new_side, tuple(changes),
                       tuple(old.warnings + new.warnings))

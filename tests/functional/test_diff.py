@@ -467,3 +467,35 @@ def test_pipelines_parsed_for_old_revisions_are_kept_per_project_and_few(tmp_pat
             == [0, 1, 2, 3, 4]
     assert len(diff._PARSED) == 3  # (the most recently used)
     assert {root for root, _ in diff._PARSED} == {str(projects[1].root.resolve())}
+
+
+def test_targets_choose_the_params_and_metrics_files_declared_or_not(project):
+    stage = {"cmd": "true", "params": ["lr"], "metrics": [{"eval.json": {"cache": False}}]}
+    project.gen({"params.yaml": "lr: 1\nepochs: 3\n", "other.yaml": "seed: 7\n",
+                 "eval.json": '{"acc": 0.5}', "extra.json": '{"loss": 2, "f1": 0.1}',
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"train": stage}})}, commit="v1")
+    project.gen({"eval.json": '{"acc": 0.6}', "extra.json": '{"loss": 1, "f1": 0.1}',
+                 "other.yaml": "seed: 8\n"})
+
+    def keys(doc):  # ({rev: {file: {key: value}}}, as DVC's)
+        return sorted((f, k) for files in doc.values() for f, values in files.items()
+                      for k in values)
+
+    doc = json.loads(project.run("metrics", "show", "--json").stdout)
+    assert keys(doc) == [("eval.json", "acc")]
+    doc = json.loads(project.run("metrics", "show", "--targets", "extra.json", "--json").stdout)
+    assert keys(doc) == [("extra.json", "f1"), ("extra.json", "loss")]  # (not declared)
+    doc = json.loads(project.run("params", "show", "--targets", "other.yaml",
+                                 "--targets", "params.yaml", "--json").stdout)
+    assert keys(doc) == [("other.yaml", "seed"), ("params.yaml", "lr")]  # (declared keys)
+    r = project.run("metrics", "diff", "--targets", "extra.json", "--json")
+    assert [(c["file"], c["key"], c["old"], c["new"]) for c in json.loads(r.stdout)["changes"]] \
+        == [("extra.json", "loss", 2, 1)]
+    r = project.run("params", "diff", "--targets", "other.yaml")
+    assert "seed" in r.stdout and "lr" not in r.stdout
+    (project.root / "sub").mkdir()  # (a target is a path from the current folder)
+    doc = json.loads(project.run("metrics", "show", "--targets", "../eval.json", "--json",
+                                 cwd=project.root / "sub").stdout)
+    assert keys(doc) == [("eval.json", "acc")]
+    r = project.run("metrics", "show", "--targets", "none.json")
+    assert "none.json: not there" in r.stdout

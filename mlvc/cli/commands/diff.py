@@ -200,6 +200,12 @@ def _md_tree(node, indent: str) -> None:
 # -- mlvc params / mlvc metrics ----------------------------------------------------------------
 
 def _values_group(kind: str, what: str) -> click.Group:
+    files = "params files" if kind == "params" else "metrics files"
+    targets_option = click.option(
+        "--targets", multiple=True, metavar="FILE",
+        help=f"Only these {files} (repeatable), declared by a stage or not (all the keys "
+             "of one no stage declares).")
+
     @click.group(kind, help=f"Show the {what} of the workspace or of git revisions, and compare "
                             "them.")
     def group():
@@ -209,14 +215,16 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.argument("revs", nargs=-1, metavar="[REV]...")
     @click.option("-A", "--all-commits", is_flag=True,
                   help="Every commit of the git history, and the workspace.")
+    @targets_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
-    def show(revs, all_commits, md, as_json):
+    def show(revs, all_commits, targets, md, as_json):
         from mlvc.ops.diff import show_values
 
         one_format(md=md, json=as_json)
         with open_repo() as repo:
-            result = show_values(repo, kind, list(revs), all_commits=all_commits)
+            result = show_values(repo, kind, list(revs), all_commits=all_commits,
+                                 targets=list(targets), cwd=settings().cwd)
         warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())
@@ -253,14 +261,16 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.argument("a_rev", metavar="[A", required=False)
     @click.argument("b_rev", metavar="[B]]", required=False)
     @click.option("--all", "everything", is_flag=True, help="List unchanged values too.")
+    @targets_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
-    def diff_values_cmd(a_rev, b_rev, everything, md, as_json):
+    def diff_values_cmd(a_rev, b_rev, everything, targets, md, as_json):
         from mlvc.ops.diff import diff_values
 
         one_format(md=md, json=as_json)
         with open_repo() as repo:
-            result = diff_values(repo, kind, a_rev, b_rev, everything=everything)
+            result = diff_values(repo, kind, a_rev, b_rev, everything=everything,
+                                 targets=list(targets), cwd=settings().cwd)
         warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())
