@@ -10,7 +10,8 @@ from pathlib import Path
 from mlvc.errors import MlvcError, PathError, TargetError
 from mlvc.objects.tree import TreeEntry
 from mlvc.ops.diff import Side, SideView, TreeReader, side_of
-from mlvc.paths import RelPath, from_user, is_within
+from mlvc.paths import RelPath, from_user, is_within, normalize_rel
+from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten
 from mlvc.workspace.pointer import Out
@@ -55,12 +56,37 @@ def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
     instead of the first level. ``rev``: a git revision (default: the workspace's pointer
     files and lock, as recorded)."""
     side = side_of(repo, rev)
-    view = SideView(repo, side)
     try:
         target = from_user(repo.root, path or ".", cwd)
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
-    trees = TreeReader(repo)
+    return _listed(SideView(repo, side), TreeReader(repo), target, path, recursive)
+
+
+def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
+            recursive: bool = False, cwd: Path | None = None,
+            progress: Progress = NULL_PROGRESS) -> LsResult:
+    """:func:`ls` of another mlvc project, before ``get`` or ``import`` of its data (as
+    ``dvc list URL``): ``url`` (a git URL, or a folder here) is cloned at ``rev`` into a
+    temporary folder, and ``path`` is taken from its top. Folders' manifests come from its
+    cache when it is a folder here, else from its default remote (only those asked for)."""
+    from mlvc.ops.get import cloned, fetch_into_clone
+
+    try:
+        target = normalize_rel(path or ".") if path not in (None, ".", "") else ""
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    with cloned(url, rev, cwd or Path.cwd()) as (src, src_cache, commit):
+        trees = TreeReader(src, fetch=lambda oid: fetch_into_clone(
+            src, [(oid, None)], src_cache, target, progress))
+        result = _listed(SideView(src, side_of(src, None)), trees, target, path, recursive,
+                         remember=False)
+    return LsResult(Side(rev or "HEAD", commit), result.path, result.entries)
+
+
+def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None,
+            recursive: bool, remember: bool = True) -> LsResult:
+    side = view.side
     try:
         held = view.holding(target)
         if held is not None:
@@ -84,7 +110,8 @@ def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
         raise TargetError(f"cannot list '{path or '.'}': {exc.message}",
                           hint="`mlvc fetch` (with -a, -T or -A for other revisions) gets the "
                                "folders' manifests from a remote") from None
-    trees.remember()
+    if remember:
+        trees.remember()
     return LsResult(side, target, tuple(entries))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 import yaml
@@ -404,3 +405,27 @@ def test_fetch_of_all_commits_gets_each_revisions_imports_from_their_sources(reg
     Project(clone).git("checkout", "-q", "-")
     Project(clone).run("checkout")
     assert (clone / "images/1.png").read_text() == "newer"
+
+
+def test_ls_repo_lists_another_projects_data_before_import(registry, here, tmp_path):
+    doc = json.loads(here.run("ls", "--repo", "../registry", "--json").stdout)
+    assert [(e["path"], e["type"], e.get("pointer")) for e in doc["entries"]] == [
+        ("images", "dir", "images.mlvc"), ("labels.csv", "file", "labels.csv.mlvc")]
+    assert doc["rev"]["sha"] == registry.git("rev-parse", "HEAD").strip()
+    # A URL: the folder's manifest comes from its remote (no cache of its own is read).
+    registry.gen({"images": {"3.png": "three"}})
+    registry.run("add", "images")
+    registry.commit_all("v2")
+    registry.run("push")
+    shutil.rmtree(registry.root / ".mlvc/cache")
+    nowhere = tmp_path / "nowhere"  # (outside any project)
+    nowhere.mkdir()
+    r = Project(nowhere).run("ls", "--repo", f"file://{registry.root}", "images", "-R")
+    assert [line.split()[-1] for line in r.stdout.splitlines()] == [
+        "images/1.png", "images/2.png", "images/3.png"]
+    doc = json.loads(Project(nowhere).run("ls", "--repo", f"file://{registry.root}", "images",
+                                          "--rev", "v1", "--json").stdout)
+    assert [e["path"] for e in doc["entries"]] == ["images/1.png", "images/2.png"]
+    r = Project(nowhere).run("ls", "--repo", str(registry.root), "nope", code=1)
+    assert "'nope' is not tracked by mlvc" in r.stderr
+    assert not list(nowhere.iterdir())  # (nothing left of the clone)

@@ -85,6 +85,10 @@ def test_dag_text_dot_mermaid_json(project):
     assert dot.startswith("strict digraph {")
     mermaid = project.run("dag", "--mermaid").stdout
     assert mermaid.startswith("flowchart TD") and "-->" in mermaid
+    md = project.run("dag", "--md").stdout
+    assert md == f"```mermaid\n{mermaid.rstrip()}\n```\n"  # (a Markdown code block)
+    assert project.run("stage", "list", "--name-only").stdout.split() == [
+        "prepare", "train", "evaluate", "lonely"]
     doc = json.loads(project.run("dag", "--json", "evaluate").stdout)
     assert doc["nodes"] == ["prepare", "train", "evaluate"]
     assert sorted(map(tuple, doc["edges"])) == [("prepare", "evaluate"), ("prepare", "train"),

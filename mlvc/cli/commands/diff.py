@@ -299,23 +299,34 @@ metrics_cmd = _values_group("metrics", "metrics")
 @click.option("--rev", metavar="REV", help="A git revision (default: the workspace's pointer "
                                            "files and mlvc.lock, as recorded).")
 @click.option("-R", "--recursive", is_flag=True, help="Every file, not only the first level.")
+@click.option("--repo", "repo_url", metavar="URL",
+              help="List another mlvc project (a git URL, or a folder), as `dvc list URL`: "
+                   "PATH is from its top, --rev one of its revisions; works outside a "
+                   "project too.")
 @json_option
-def ls_cmd(path, rev, recursive, as_json):
+def ls_cmd(path, rev, recursive, repo_url, as_json):
     """List the data mlvc tracks at PATH (default: the current folder), from git and the cache.
 
     PATH may be a tracked file or folder, a folder holding tracked outputs, or a path inside
     a tracked folder (its entries are listed from the folder's manifests). Nothing is
-    checked out, hashed or downloaded.
+    checked out, hashed or downloaded. With --repo, another project's (before `mlvc get` or
+    `mlvc import`): its folders' manifests come from its cache or its default remote.
     """
-    from mlvc.ops.ls import ls
+    from mlvc.ops.ls import ls, ls_repo
 
-    with open_repo() as repo:
-        result = ls(repo, path, rev=rev, recursive=recursive, cwd=settings().cwd)
+    if repo_url is not None:
+        result = ls_repo(repo_url, path, rev=rev, recursive=recursive, cwd=settings().cwd,
+                         progress=progress())
+        name = printable  # (paths from that project's top)
+    else:
+        with open_repo() as repo:
+            result = ls(repo, path, rev=rev, recursive=recursive, cwd=settings().cwd)
+        name = shown
     if as_json:
         echo_json(result.to_json())
         return
     for e in result.entries:
         size = human_size(e.size)
         what = count(e.nfiles, "file") if e.nfiles is not None else ("exec" if e.exec else "")
-        where = f"  ({shown(e.pointer)})" if e.pointer else ""
-        echo(f"{size:>9}  {what:<12}  {shown(e.path)}{'/' if e.type == 'dir' else ''}{where}")
+        where = f"  ({name(e.pointer)})" if e.pointer else ""
+        echo(f"{size:>9}  {what:<12}  {name(e.path)}{'/' if e.type == 'dir' else ''}{where}")

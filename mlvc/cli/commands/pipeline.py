@@ -226,8 +226,10 @@ def _quote(arg: str) -> str:
 
 
 @stage_cmd.command("list")
+@click.option("--name-only", "--names-only", "name_only", is_flag=True,
+              help="Print the stages' names alone, one a line.")
 @json_option
-def stage_list_cmd(as_json):
+def stage_list_cmd(name_only, as_json):
     """List the stages of mlvc.yaml, with their outputs."""
     from mlvc.ops.stage import stage_json, stage_list
 
@@ -235,6 +237,10 @@ def stage_list_cmd(as_json):
         stages = stage_list(repo)
     if as_json:
         echo_json([stage_json(s) for s in stages])
+        return
+    if name_only:
+        for s in stages:
+            click.echo(s.name)
         return
     if not stages:
         echo("No stages: add one with `mlvc stage add`.")
@@ -282,6 +288,9 @@ def unfreeze_cmd(names, as_json):
 @click.argument("targets", nargs=-1)
 @click.option("--dot", "fmt", flag_value="dot", help="Print Graphviz DOT.")
 @click.option("--mermaid", "fmt", flag_value="mermaid", help="Print a Mermaid flowchart.")
+@click.option("--md", "fmt", flag_value="md",
+              help="Print the Mermaid flowchart in a Markdown code block (for a README or a "
+                   "pull request, as `dvc dag --md`).")
 @click.option("--downstream", is_flag=True,
               help="Show the stages downstream of TARGETS instead of upstream.")
 @json_option
@@ -300,6 +309,8 @@ def dag_cmd(targets, fmt, downstream, as_json):
         click.echo(draw.to_dot(nodes, edges))
     elif fmt == "mermaid":
         click.echo(draw.to_mermaid(nodes, edges))
+    elif fmt == "md":
+        click.echo(f"```mermaid\n{draw.to_mermaid(nodes, edges).rstrip()}\n```")
     elif nodes:
         click.echo(draw.to_text(nodes, edges))
     else:

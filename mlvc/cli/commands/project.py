@@ -81,6 +81,16 @@ def destroy_cmd(force, jobs, as_json):
     render.git_hint(repo.root, result, "To record this in git")
 
 
+def _level_options(f):
+    """--project, --local, --global: which config file (``level``)."""
+    levels = (("project", "Use .mlvc/config.yaml (the default for writing)."),
+              ("local", "Use .mlvc/config.local.yaml (git-ignored, for this machine)."),
+              ("global", "Use the user's config ($XDG_CONFIG_HOME/mlvc/config.yaml)."))
+    for flag, help_ in reversed(levels):  # (click lists them in the order applied, reversed)
+        f = click.option(f"--{flag}", "level", flag_value=flag, help=help_)(f)
+    return f
+
+
 @click.group("cache")
 def cache_cmd():
     """The cache's settings: `mlvc cache dir` (as `dvc cache dir`)."""
@@ -89,12 +99,7 @@ def cache_cmd():
 @cache_cmd.command("dir")
 @click.argument("path", required=False)
 @click.option("-u", "--unset", is_flag=True, help="Go back to the default, .mlvc/cache.")
-@click.option("--project", "level", flag_value="project",
-              help="Set it in .mlvc/config.yaml (the default).")
-@click.option("--local", "level", flag_value="local",
-              help="Set it in .mlvc/config.local.yaml (git-ignored, for this machine).")
-@click.option("--global", "level", flag_value="global",
-              help="Set it in the user's config (for every project).")
+@_level_options
 @json_option
 def cache_dir_cmd(path, unset, level, as_json):
     """Print the cache folder, or set it to PATH (relative to the current folder; written
@@ -131,12 +136,7 @@ def cache_dir_cmd(path, unset, level, as_json):
 @click.option("-l", "--list", "list_", is_flag=True,
               help="List the settings that are set (merged, or of one file); built-in "
                    "defaults are not listed: `mlvc config KEY` names them.")
-@click.option("--project", "level", flag_value="project",
-              help="Use .mlvc/config.yaml (the default for writing).")
-@click.option("--local", "level", flag_value="local",
-              help="Use .mlvc/config.local.yaml (git-ignored, for this machine).")
-@click.option("--global", "level", flag_value="global",
-              help="Use the user's config ($XDG_CONFIG_HOME/mlvc/config.yaml).")
+@_level_options
 @click.option("--show-origin", is_flag=True, help="Show which file each value comes from.")
 @json_option
 def config_cmd(key, value, unset, list_, level, show_origin, as_json):
