@@ -9,7 +9,8 @@
     acc = mlvc.api.metrics_show(rev="v1.0")["accuracy"]
 
 ``path`` is relative to the project folder (``repo``, default: the one holding the current
-folder). Without ``rev``, a file present in the workspace is read as it is; one absent is
+folder; or a git URL of another project, as ``dvc.api`` takes one: it is cloned into a
+temporary folder at ``rev``, and its data comes from its default remote). Without ``rev``, a file present in the workspace is read as it is; one absent is
 read as the workspace's pointer files and ``mlvc.lock`` record it. With ``rev`` (a git
 revision), as that revision records it. Data mlvc tracks comes from the cache, or, when the
 cache lacks it, from the default remote (``remote`` for another): downloaded into the cache
@@ -40,10 +41,10 @@ def open(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None 
     ``"r"`` (text, ``encoding``) or ``"rb"``."""
     if mode not in ("r", "rb"):
         raise ValueError(f"mode must be 'r' or 'rb', not {mode!r}")
-    with _repo(repo) as project:
-        where = _locate(project, path, rev, remote)
-    with builtins.open(where, "rb") if isinstance(where, str) else io.BytesIO(where) as f:
-        yield f if mode == "rb" else io.TextIOWrapper(f, encoding=encoding)
+    with _project(repo, rev) as (project, at):  # (a clone lives until the file is closed)
+        where = _locate(project, path, at, remote)
+        with builtins.open(where, "rb") if isinstance(where, str) else io.BytesIO(where) as f:
+            yield f if mode == "rb" else io.TextIOWrapper(f, encoding=encoding)
 
 
 def read(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
@@ -74,8 +75,8 @@ def metrics_show(repo: str | os.PathLike[str] | None = None, rev: str | None = N
 def _shown(kind: str, repo: str | os.PathLike[str] | None, rev: str | None) -> dict[str, Any]:
     from mlvc.ops.diff import show_values
 
-    with _repo(repo) as project:
-        shown = show_values(project, kind, [rev] if rev else None)
+    with _project(repo, rev) as (project, at):
+        shown = show_values(project, kind, [at] if at else None)
     nested: dict[str, Any] = {}
     for value in shown.sides[0].values:
         node = nested
@@ -86,10 +87,29 @@ def _shown(kind: str, repo: str | os.PathLike[str] | None, rev: str | None) -> d
     return nested
 
 
-def _repo(where: str | os.PathLike[str] | None):
+@contextmanager
+def _project(where: str | os.PathLike[str] | None, rev: str | None):
+    """(the project, the revision to read in it): a folder's project (default: the one
+    holding the current folder) and ``rev``; or, for a git URL (``https://…``, ``ssh://…``,
+    ``git@host:path``, ``file://…``), a temporary clone of it at ``rev``, read as checked
+    out (its data from its default remote), as ``dvc.api`` reads a repository URL."""
     from mlvc.repo import Repo
 
-    return Repo.find(Path(where) if where is not None else Path.cwd())
+    if where is not None and _is_git_url(os.fspath(where)):
+        from mlvc.ops.get import cloned
+
+        with cloned(os.fspath(where), rev, Path.cwd()) as (project, _, _):
+            yield project, None
+        return
+    with Repo.find(Path(where) if where is not None else Path.cwd()) as project:
+        yield project, rev
+
+
+def _is_git_url(where: str) -> bool:
+    """A URL git clones (not a folder here): a scheme, or scp-like ``user@host:path``."""
+    import re
+
+    return "://" in where or re.match(r"^[\w.-]+@[\w.-]+:", where) is not None
 
 
 def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:

@@ -429,3 +429,26 @@ def test_ls_repo_lists_another_projects_data_before_import(registry, here, tmp_p
     r = Project(nowhere).run("ls", "--repo", str(registry.root), "nope", code=1)
     assert "'nope' is not tracked by mlvc" in r.stderr
     assert not list(nowhere.iterdir())  # (nothing left of the clone)
+
+
+def test_api_reads_another_projects_data_through_its_git_url(registry, tmp_path,
+                                                             monkeypatch):
+    import mlvc.api
+
+    registry.gen({"images": {"1.png": "ONE"}, "params.yaml": "lr: 0.5\n",
+                  "mlvc.yaml": yaml.safe_dump({"stages": {"s": {"cmd": "true",
+                                                                "params": ["lr"]}}})})
+    registry.run("add", "images")
+    registry.commit_all("v2")
+    registry.run("push")
+    shutil.rmtree(registry.root / ".mlvc/cache")  # (the data comes from its remote)
+    monkeypatch.chdir(tmp_path)  # (outside any project)
+    url = f"file://{registry.root}"
+    assert mlvc.api.read("images/1.png", repo=url) == "ONE"
+    assert mlvc.api.read("images/1.png", repo=url, rev="v1") == "one"
+    with mlvc.api.open("labels.csv", repo=url, mode="rb") as f:
+        assert f.read() == b"a,1\n"
+    assert mlvc.api.params_show(repo=url) == {"lr": 0.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry", "store"]  # (no clone)
+    with pytest.raises(Exception, match="neither tracked by mlvc nor in git"):
+        mlvc.api.read("nope.txt", repo=url)
