@@ -350,8 +350,12 @@ class CloudStatusResult:
 
 def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
                  remote: str | None = None, jobs: int | None = None,
-                 progress: Progress = NULL_PROGRESS) -> CloudStatusResult:
-    """Which objects of the tracked outputs the remote lacks, and which the cache lacks.
+                 all_branches: bool = False, all_tags: bool = False,
+                 all_commits: bool = False, progress: Progress = NULL_PROGRESS
+                 ) -> CloudStatusResult:
+    """Which objects of the tracked outputs the remote lacks, and which the cache lacks
+    (of the workspace, and of every branch, tag or commit with ``all_*``, as ``push`` and
+    ``fetch`` take them).
 
     The remote is asked, not its local index, so the answer is current; what it has is then
     remembered in the index, and what it lacks forgotten there. Folder listings the cache
@@ -363,7 +367,8 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
     from mlvc.parallel import threaded
 
     jobs = jobs or repo.jobs
-    sources, _, here = collect_sources(repo, targets, cwd)
+    sources, _, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
+                                       all_tags=all_tags, all_commits=all_commits)
     rem, index = connect(repo, remote)
     try:
         def read_trees(oids: list[str]) -> dict:

@@ -29,6 +29,10 @@ def test_tags_and_all_commits(project, tmp_path):
 
     project.run("push")  # the workspace: v2's model only
     assert remote_oids(remote) == versions[2] - versions[1]
+    doc = json.loads(project.run("status", "-c", "-A", "--json", code=None).stdout)
+    assert doc["not_on_remote"] == ["model.bin", "model.bin"]  # (v0's and v1's)
+    assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]  # (workspace)
+    assert project.run("status", "-A", code=2).exit_code == 2  # (goes with -c)
     doc = json.loads(project.run("push", "-T", "--json").stdout)
     assert doc["transferred"] == 1  # v0's model, through the annotated tag
     doc = json.loads(project.run("push", "-A", "--json").stdout)

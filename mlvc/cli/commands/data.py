@@ -164,9 +164,15 @@ NAMED_TARGETS = 5  # up to this many, a clean status names its targets
 @click.option("-c", "--cloud", is_flag=True,
               help="Compare the cache with a remote instead: what it lacks, what the cache lacks.")
 @click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
+@click.option("-a", "--all-branches", is_flag=True,
+              help="With --cloud: also the data of every git branch.")
+@click.option("-T", "--all-tags", is_flag=True, help="With --cloud: also every git tag's.")
+@click.option("-A", "--all-commits", is_flag=True,
+              help="With --cloud: also every commit's of the git history.")
 @jobs_option
 @json_option
-def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
+def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commits, jobs,
+               as_json):
     """Show how the workspace and the cache differ from what the pointers record.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -177,12 +183,15 @@ def status_cmd(targets, quiet, cloud, remote, jobs, as_json):
     quiet = quiet or s.quiet  # printing nothing, the exit code is all that is left to say
     if remote and not cloud:
         raise click.UsageError("-r/--remote goes with -c/--cloud")
+    if (all_branches or all_tags or all_commits) and not cloud:
+        raise click.UsageError("-a, -T and -A go with -c/--cloud")
     if cloud:
         from mlvc.ops.status import cloud_status
 
         with open_repo() as repo:
             cresult = cloud_status(repo, list(targets), cwd=s.cwd, remote=remote, jobs=jobs,
-                                   progress=progress(quiet))
+                                   all_branches=all_branches, all_tags=all_tags,
+                                   all_commits=all_commits, progress=progress(quiet))
         if as_json:
             echo_json(cresult.to_json())
         elif not quiet:
