@@ -77,11 +77,13 @@ def with_deps_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[
     pipeline = project.pipeline
     resolve = UserPaths(repo.root, cwd)
     names: list[str] = []
+    kept: list[str] = []  # the targets that are paths (a stage's name is its data below)
     for t in targets:
         named = pipeline.named(t)
-        if named:
+        if named and not os.path.lexists(Path(cwd or Path.cwd(), t)):
             names += named
             continue
+        kept.append(t)
         try:
             path = resolve(t)
         except MlvcError:
@@ -93,7 +95,9 @@ def with_deps_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[
     extra = [t.out.path for t in Index.load(repo.root, repo.ignore).tracked()
              if t.stage in chosen or (t.stage is None and any(overlaps(t.out.path, d)
                                                               for d in deps))]
-    return list(dict.fromkeys([*targets, *(str(to_fs(repo.root, p)) for p in extra)]))
+    if not kept and not extra:  # (nothing recorded: the targets themselves say why)
+        return targets
+    return list(dict.fromkeys([*kept, *(str(to_fs(repo.root, p)) for p in extra)]))
 
 
 @dataclass(frozen=True, slots=True)

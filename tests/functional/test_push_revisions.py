@@ -201,15 +201,25 @@ def test_with_deps_takes_the_data_of_every_stage_upstream_of_the_targets(project
                        "outs": ["prep.out"]},
               "train": {"cmd": "cat prep.out prep.out > model.bin", "deps": ["prep.out"],
                         "outs": ["model.bin"]},
-              "other": {"cmd": "cat x.in > x.out", "deps": ["x.in"], "outs": ["x.out"]}}
+              "other": {"cmd": "cat x.in > x.out", "deps": ["x.in"], "outs": ["x.out"]},
+              "report": {"cmd": "echo '{\"n\": 1}' > report.json", "deps": ["model.bin"],
+                         "metrics": [{"report.json": {"cache": False}}]}}
     project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
     project.run("repro")
     project.run("remote", "add", "-d", "store", str(tmp_path / "remote"))
     project.commit_all("ran")
     doc = json.loads(project.run("push", "train", "--json").stdout)
     assert doc["transferred"] == 1  # (model.bin alone)
+    assert "has no cached outputs" in project.run("push", "report", code=1).stderr
+    # Everything upstream: train's model.bin (there), prep.out (= raw/a.txt's bytes) and
+    # raw's manifest; not x.out.
+    doc = json.loads(project.run("push", "report", "-d", "--json").stdout)
+    assert (doc["transferred"], doc["present"]) == (2, 1)
     doc = json.loads(project.run("push", "model.bin", "-d", "--json").stdout)
-    assert doc["transferred"] == 2  # prep.out (= raw/a.txt's bytes) and raw's manifest
+    assert doc["transferred"] == 0
+    from mlvc.objects.oid import hash_bytes
+
+    assert hash_bytes(b"x\n") not in remote_oids(tmp_path / "remote")  # (x.out: not upstream)
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(project.root), str(clone)], check=True)
     other = Project(clone)
