@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.index import Index
 from mlvc.workspace.links import unprotect_file
-from mlvc.workspace.scan import iter_files, known_oids, stat_key
+from mlvc.workspace.scan import iter_files, iter_leftovers, known_oids, stat_key
 from mlvc.workspace.state import FileState, StatKey
 
 
@@ -48,9 +49,14 @@ def unprotect_paths(repo: Repo, paths: list[RelPath], jobs: int | None = None,
     rows = []
     files = []
     for path in paths:
-        found = list(iter_files(repo.scanner.scan(path)))
+        node = repo.scanner.scan(path)
+        found = list(iter_files(node))
         known_oids(repo.state, found, [path])
         files += found
+        # (copies an unprotect killed part way left beside their files: not the user's)
+        for leftover in iter_leftovers(node):
+            with contextlib.suppress(FileNotFoundError):
+                to_fs(repo.root, leftover).unlink()
     # A copy per file: two forked workers, as checkout's (50,000 files took 20 s in one).
     root = str(repo.root)
     keys = run_batched([f"{root}/{f.path}" for f in files], _unprotect_one,

@@ -322,6 +322,15 @@ def file_size(f: WsFile) -> int:
     return f.key[2]
 
 
+def iter_leftovers(node: WsFile | WsDir | None) -> Iterator[RelPath]:
+    """The temporary files of a killed mlvc run found below ``node``."""
+    stack = [node] if isinstance(node, WsDir) else []
+    while stack:
+        d = stack.pop()
+        yield from d.leftovers
+        stack.extend(d.dirs.values())
+
+
 def iter_files(node: WsFile | WsDir | None) -> Iterator[WsFile]:
     if node is None:
         return

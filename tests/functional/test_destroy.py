@@ -136,3 +136,20 @@ def test_a_running_queue_worker_is_not_pulled_from_under(project, monkeypatch):
     assert "queue has a worker running (process 4242)" in r.stderr
     assert "mlvc queue stop" in r.stderr
     assert (project.root / ".mlvc").is_dir() and (project.root / "data.mlvc").is_file()
+
+
+def test_copies_a_killed_run_left_beside_their_files_are_removed(project):
+    from mlvc.workspace.links import tmp_sibling
+
+    data = tracked_project(project, "hardlink")
+    leftover = tmp_sibling(project.root / "data/sub/b.csv")  # (as a kill mid-copy leaves it)
+    with open(leftover, "w") as f:
+        f.write("x\n2")
+    assert "mlvc-tmp" in leftover
+    project.run("unprotect", "data")  # (unprotect makes the same copies, killed or not)
+    assert not os.path.exists(leftover)
+    with open(leftover, "w") as f:
+        f.write("x\n2")
+    project.run("destroy", "-f")
+    assert not os.path.exists(leftover)
+    assert {p: (project.root / p).read_bytes() for p in data} == data
