@@ -19,6 +19,7 @@ COMMANDS = {
     "config": ("mlvc.cli.commands.project", "config_cmd"),
     "cache": ("mlvc.cli.commands.project", "cache_cmd"),
     "doctor": ("mlvc.cli.commands.project", "doctor_cmd"),
+    "version": ("mlvc.cli.commands.project", "version_cmd"),
     "install": ("mlvc.cli.commands.project", "install_cmd"),
     "completion": ("mlvc.cli.commands.project", "completion_cmd"),
     "root": ("mlvc.cli.commands.project", "root_cmd"),

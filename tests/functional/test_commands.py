@@ -606,6 +606,7 @@ def test_doctor_reports_links_and_no_secrets(project):
     assert doc["packages"]["ruamel.yaml"] == metadata.version("ruamel.yaml")
     text = project.run("doctor").stdout
     assert "pw" not in text and "link types that work here" in text
+    assert json.loads(project.run("version", "--json").stdout) == doc  # (as `dvc version`)
 
 
 @pytest.mark.parametrize("args", [["add", "x"], ["status"], ["checkout"]])

@@ -236,6 +236,15 @@ def doctor_cmd(as_json):
         click.echo(f"remote {name}: {url}")
 
 
+@click.command("version")
+@json_option
+@click.pass_context
+def version_cmd(ctx, as_json):
+    """Show versions, cache settings and the link types that work here (as `mlvc doctor`;
+    `dvc version` is `dvc doctor` too)."""
+    ctx.invoke(doctor_cmd, as_json=as_json)
+
+
 def _as_typed(value: object) -> object:
     """A setting's value as one would type it: a list as ``hardlink,copy``."""
     return ",".join(map(str, value)) if isinstance(value, list) else value
