@@ -98,31 +98,35 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     all_branches: bool = False, all_tags: bool = False,
                     all_commits: bool = False, in_git: bool = False,
                     all_experiments: bool = False, revs: Sequence[str] = (),
-                    workspace: bool = True, with_deps: bool = False
+                    workspace: bool = True, with_deps: bool = False,
+                    traveling: bool = False
                     ) -> tuple[list[Source], list[str], RelPath | None]:
     """Tracked outputs of the workspace (unless not ``workspace``) and of the chosen
     revisions (``revs``: commit shas, besides); plus warnings, and the user's folder as a
     project path (for :func:`expand`'s messages). With ``in_git``, the chosen revisions'
-    ``cache: false`` files too (see :func:`revision_outs`)."""
+    ``cache: false`` files too (see :func:`revision_outs`). ``traveling`` (push, fetch,
+    ``status -c``): without the stage outputs a lock marks ``push: false``."""
     paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     sources: list[Source] = []
     if workspace:
         index = Index.load(repo.root, repo.ignore, here=here)
+        stay = unpushed(repo) if traveling else frozenset()
         sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within,
                           ptr.source if (ptr := index.pointers.get(s.tracked.pointer)) else None)
-                   for s in index.select(paths, here)]
+                   for s in index.select(paths, here)
+                   if not (s.tracked.stage is not None and s.tracked.out.path in stay)]
     warnings: list[str] = []
     if not (all_branches or all_tags or all_commits or all_experiments or revs):
         return sources, warnings, here
     if repo.scm is None:
         raise FormatError("-a, -T and -A read other git revisions, and this project has no git",
                           hint="run without them")
-    parsed: dict[str, list | None] = {}  # blob sha -> (out, cached, source)s, read once
+    parsed: dict[str, list | None] = {}  # blob sha -> (out, cached, pushed, source)s, once
     seen = {(s.pointer, s.out, s.within) for s in sources}
     chosen = repo.scm.revisions(all_branches, all_tags, all_commits, all_experiments)
     for rev in dict.fromkeys([*chosen, *revs]):
         for path, out, origin in revision_outs(repo, rev, rev[:8], parsed, warnings,
-                                               in_git=in_git):
+                                               in_git=in_git, traveling=traveling):
             # A target inside a folder output asks for that part of it, in every revision.
             if not paths or any(is_within(out.path, t) for t in paths):
                 parts = [""]
@@ -138,8 +142,15 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
     return sources, warnings, here
 
 
+def unpushed(repo: Repo) -> frozenset[RelPath]:
+    """The workspace's stage outputs that mlvc.lock marks ``push: false``."""
+    from mlvc.pipeline.lockfile import load_lock
+
+    return frozenset(p for e in load_lock(repo.root).values() for p in e.unpushed)
+
+
 def revision_outs(repo: Repo, rev: str, label: str, parsed: dict, warnings: list[str], *,
-                  locks: bool = True, in_git: bool = False
+                  locks: bool = True, in_git: bool = False, traveling: bool = False
                   ) -> Iterator[tuple[RelPath, Out, ImportSource | UrlSource | None]]:
     """``(pointer file or mlvc.lock, output, its import source)`` of each output the commit
     ``rev`` records,
@@ -156,24 +167,28 @@ def revision_outs(repo: Repo, rev: str, label: str, parsed: dict, warnings: list
             try:
                 text = repo.scm.read_blob(blob).decode("utf-8")  # type: ignore[union-attr]
                 if is_lock:
-                    parsed[blob] = [(o, cached, None) for o, cached in _lock_outs(text)]
+                    parsed[blob] = [(o, cached, pushed, None)
+                                    for o, cached, pushed in _lock_outs(text)]
                 else:
                     pointer = parse_pointer(text, path)
-                    parsed[blob] = [(o, True, pointer.source) for o in pointer.outs]
+                    parsed[blob] = [(o, True, True, pointer.source) for o in pointer.outs]
             except (FormatError, UnicodeDecodeError) as exc:
                 warnings.append(f"{label}:{path}: {getattr(exc, 'message', exc)} (skipped)")
                 parsed[blob] = None
-        for out, cached, origin in parsed[blob] or ():
+        for out, cached, pushed, origin in parsed[blob] or ():
+            if traveling and not pushed:
+                continue
             if cached or (in_git and out.type == "file"):
                 yield path, out, origin
 
 
-def _lock_outs(text: str) -> list[tuple[Out, bool]]:
-    """Each output a revision's ``mlvc.lock`` records, and whether the cache keeps it (not
-    an output kept in git, ``cache: false``)."""
+def _lock_outs(text: str) -> list[tuple[Out, bool, bool]]:
+    """Each output a revision's ``mlvc.lock`` records, whether the cache keeps it (not an
+    output kept in git, ``cache: false``), and whether it travels (not ``push: false``)."""
     from mlvc.pipeline.lockfile import parse_lock
 
-    return [(o, o.path not in e.uncached) for e in parse_lock(text).values() for o in e.outs]
+    return [(o, o.path not in e.uncached, o.path not in e.unpushed)
+            for e in parse_lock(text).values() for o in e.outs]
 
 
 TreeGetter = Callable[[list[str]], dict[str, Tree | Exception]]

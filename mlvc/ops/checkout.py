@@ -85,10 +85,19 @@ class CheckoutResult:
 
 def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
              force: bool = False, relink: bool = False, jobs: int | None = None,
-             with_deps: bool = False, progress: Progress = NULL_PROGRESS) -> CheckoutResult:
+             with_deps: bool = False, traveled: bool = False,
+             progress: Progress = NULL_PROGRESS) -> CheckoutResult:
+    """``traveled`` (pull): stage outputs that never travel (``push: false``) and that the
+    cache lacks are passed by, not failures: `mlvc repro` makes them."""
     paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     index = Index.load(repo.root, repo.ignore, here=here)
     selected = index.select(paths, here)
+    if traveled:
+        from mlvc.ops._objects import unpushed
+
+        stay = unpushed(repo)
+        selected = [s for s in selected if s.tracked.stage is None
+                    or s.tracked.out.path not in stay or repo.cache.exists(s.tracked.out.oid)]
     with repo.lock():
         return checkout_selected(repo, selected, force=force, relink=relink, jobs=jobs,
                                  progress=progress, here=here)

@@ -41,7 +41,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
                                               revs=revs, workspace=workspace,
-                                              with_deps=with_deps)
+                                              with_deps=with_deps, traveling=True)
     asked, said = bool(sources), len(warnings)
     sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
                                                             progress)

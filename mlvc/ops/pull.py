@@ -41,5 +41,6 @@ def pull(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     fetched = fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs,
                     all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
                     run_cache=run_cache, progress=progress)
-    done = checkout(repo, targets, cwd=cwd, force=force, jobs=jobs, progress=progress)
+    done = checkout(repo, targets, cwd=cwd, force=force, jobs=jobs, traveled=True,
+                    progress=progress)
     return PullResult(fetched, done)

@@ -37,7 +37,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
                                               revs=revs, workspace=workspace,
-                                              with_deps=with_deps)
+                                              with_deps=with_deps, traveling=True)
     records: dict[str, tuple[set[str], bytes]] = {}
     if run_cache:
         from mlvc.pipeline.runcache import RunCache, dump_record

@@ -477,7 +477,8 @@ class _Engine:
     def _record(self, stage: Stage, cur: Current, outs) -> None:
         entry = LockEntry(stage.name, stage.cmd, tuple(o for o in cur.deps.values() if o),
                           cur.params, tuple(outs),
-                          frozenset(o.path for o in stage.outs if not o.cache))
+                          frozenset(o.path for o in stage.outs if not o.cache),
+                          frozenset(o.path for o in stage.outs if not o.push))
         with self.mutex:
             if self.entries.get(stage.name) == entry:
                 return  # (restored as recorded: the lock says so already)

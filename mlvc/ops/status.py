@@ -368,7 +368,8 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
 
     jobs = jobs or repo.jobs
     sources, _, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
-                                       all_tags=all_tags, all_commits=all_commits)
+                                       all_tags=all_tags, all_commits=all_commits,
+                                       traveling=True)
     rem, index = connect(repo, remote)
     try:
         def read_trees(oids: list[str]) -> dict:

@@ -34,7 +34,7 @@ KEY_RE = re.compile(r"^[^\s/:@]+$")  # the part after '@' of an expanded stage
 VAR_RE = re.compile(r"(\\)?\$\{\s*([^}]*?)\s*\}")
 STAGE_KEYS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
               "always_changed", "desc", "vars", "meta"}
-OUT_OPTIONS = {"cache", "persist", "desc"}
+OUT_OPTIONS = {"cache", "persist", "push", "desc"}
 PLOT_OPTIONS = OUT_OPTIONS | {"template", "x", "y", "x_label", "y_label", "title", "header"}
 
 
@@ -272,7 +272,7 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
                 extra = set(options) - allowed
                 if extra:
                     raise bad(f"unknown options {sorted(extra)}", field)
-                for flag in ("cache", "persist"):
+                for flag in ("cache", "persist", "push"):
                     if flag in options and not isinstance(options[flag], bool):
                         raise bad(f"'{flag}' must be true or false", field)
             path = _path(item, wdir, root, bad, field)
@@ -290,7 +290,8 @@ def _stage(name: str, raw: object, context: dict, root: Path, bad: _Bad) -> Stag
                 raise bad(f"'{path}' is listed twice", field)
             outs.append(StageOut(path, kind, options.get("cache", True),
                                  options.get("persist", False),
-                                 _plot_props(options, bad, field) if kind == "plots" else None))
+                                 _plot_props(options, bad, field) if kind == "plots" else None,
+                                 options.get("push", True)))
 
     flags = {}
     for flag in ("frozen", "always_changed"):

@@ -31,18 +31,20 @@ class LockEntry:
     params: dict[RelPath, dict[str, object]] = field(default_factory=dict)
     outs: tuple[Out, ...] = ()
     uncached: frozenset[RelPath] = frozenset()  # outputs kept in git, not in the cache
+    unpushed: frozenset[RelPath] = frozenset()  # outputs that never travel (`push: false`)
 
     def normalized(self) -> LockEntry:
         return LockEntry(
             self.name, tuple(self.cmd), tuple(sorted(self.deps, key=lambda o: o.path)),
             {f: dict(sorted(v.items())) for f, v in sorted(self.params.items())},
-            tuple(sorted(self.outs, key=lambda o: o.path)), frozenset(self.uncached))
+            tuple(sorted(self.outs, key=lambda o: o.path)), frozenset(self.uncached),
+            frozenset(self.unpushed))
 
     def cached_outs(self) -> tuple[Out, ...]:
         return tuple(o for o in self.outs if o.path not in self.uncached)
 
 
-def _record(o: Out, cache: bool = True) -> dict:
+def _record(o: Out, cache: bool = True, push: bool = True) -> dict:
     doc: dict = {"path": o.path, "hash": HASH_NAME, "oid": o.oid, "size": o.size}
     if o.type == "dir":
         doc["nfiles"] = o.nfiles
@@ -50,6 +52,8 @@ def _record(o: Out, cache: bool = True) -> dict:
         doc["exec"] = True
     if not cache:
         doc["cache"] = False
+    if not push:
+        doc["push"] = False
     return doc
 
 
@@ -65,7 +69,8 @@ def dump_lock(entries: list[LockEntry]) -> str:
         if e.params:
             doc["params"] = e.params
         if e.outs:
-            doc["outs"] = [_record(o, o.path not in e.uncached) for o in e.outs]
+            doc["outs"] = [_record(o, o.path not in e.uncached, o.path not in e.unpushed)
+                           for o in e.outs]
         stages[e.name] = doc
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump({"schema": SCHEMA, "stages": stages}, Dumper=dumper, sort_keys=False,
@@ -103,28 +108,31 @@ def parse_lock(text: str, origin: str = LOCK_FILE) -> dict[str, LockEntry]:
         if not isinstance(params, dict) or not all(
                 isinstance(k, str) and isinstance(v, dict) for k, v in params.items()):
             raise bad(f"{where}: params must map files to {{key: value}}")
-        deps, _ = _records(raw.get("deps"), f"{where}: deps", bad)
-        outs, uncached = _records(raw.get("outs"), f"{where}: outs", bad)
+        deps, _, _ = _records(raw.get("deps"), f"{where}: deps", bad)
+        outs, uncached, unpushed = _records(raw.get("outs"), f"{where}: outs", bad)
         for f in params:
             try:
                 normalize_rel(f, origin=origin)
             except PathError as exc:
                 raise bad(f"{where}: params: {exc.message}") from None
-        entries[name] = LockEntry(name, tuple(cmds), deps, params, outs, frozenset(uncached))
+        entries[name] = LockEntry(name, tuple(cmds), deps, params, outs, frozenset(uncached),
+                                  frozenset(unpushed))
     return entries
 
 
-def _records(raw: object, where: str, bad) -> tuple[tuple[Out, ...], set[RelPath]]:
+def _records(raw: object, where: str, bad
+             ) -> tuple[tuple[Out, ...], set[RelPath], set[RelPath]]:
+    """The records, and the paths marked ``cache: false`` and ``push: false``."""
     if raw is None:
-        return (), set()
+        return (), set(), set()
     if not isinstance(raw, list):
         raise bad(f"{where} must be a list")
-    out, uncached = [], set()
+    out, uncached, unpushed = [], set(), set()
     for i, r in enumerate(raw):
         at = f"{where}[{i}]"
         if not isinstance(r, dict):
             raise bad(f"{at} must be a mapping")
-        extra = set(r) - {"path", "hash", "oid", "size", "nfiles", "exec", "cache"}
+        extra = set(r) - {"path", "hash", "oid", "size", "nfiles", "exec", "cache", "push"}
         if extra:
             raise bad(f"{at}: unknown keys {sorted(extra)}")
         try:
@@ -138,14 +146,16 @@ def _records(raw: object, where: str, bad) -> tuple[tuple[Out, ...], set[RelPath
         size, nfiles = r.get("size"), r.get("nfiles")
         if not _count(size) or (nfiles is not None and not _count(nfiles)):
             raise bad(f"{at}: size and nfiles must be non-negative integers")
-        if not isinstance(r.get("exec", False), bool) or not isinstance(r.get("cache", True), bool):
-            raise bad(f"{at}: exec and cache must be true or false")
+        if not all(isinstance(r.get(k, True), bool) for k in ("exec", "cache", "push")):
+            raise bad(f"{at}: exec, cache and push must be true or false")
         kind = "dir" if nfiles is not None else "file"
         out.append(Out(path, r["oid"], kind, size, nfiles if kind == "dir" else 1,
                        bool(r.get("exec", False)) and kind == "file"))
         if r.get("cache") is False:
             uncached.add(path)
-    return tuple(out), uncached
+        if r.get("push") is False:
+            unpushed.add(path)
+    return tuple(out), uncached, unpushed
 
 
 def _count(v: object) -> bool:

@@ -67,6 +67,7 @@ class StageOut:
     cache: bool = True
     persist: bool = False
     plot: PlotProps | None = None  # how to draw it (plots only)
+    push: bool = True  # `push: false`: it never travels through remotes (repro makes it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,3 +233,40 @@ def test_with_deps_takes_the_data_of_every_stage_upstream_of_the_targets(project
     assert not (clone / "prep.out").exists()
     other.run("checkout", "-d", "train")
     assert (clone / "prep.out").exists() and (clone / "raw/a.txt").exists()
+
+
+def test_push_false_outputs_never_travel_and_repro_makes_them_again(project, tmp_path):
+    import subprocess
+
+    import yaml
+
+    from tests.conftest import Project
+
+    stages = {"make": {"cmd": "echo big > big.bin && echo small > model.bin",
+                       "outs": [{"big.bin": {"push": False}}, "model.bin"]}}
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages})})
+    project.run("repro")
+    outs = {o["path"]: o for o in yaml.safe_load(project.read("mlvc.lock"))["stages"]["make"][
+        "outs"]}
+    assert outs["big.bin"]["push"] is False and "push" not in outs["model.bin"]
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    project.commit_all("v1")
+    doc = json.loads(project.run("push", "--json").stdout)
+    assert doc["transferred"] == 1 and remote_oids(remote) == {
+        o["oid"] for o in outs.values() if o["path"] == "model.bin"}
+    assert json.loads(project.run("status", "-c", "--json").stdout)["clean"]
+    assert json.loads(project.run("push", "-A", "--json").stdout)["transferred"] == 0
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project.root), str(clone)], check=True)
+    other = Project(clone)
+    doc = json.loads(other.run("pull", "--json").stdout)  # (not a failure: it stays behind)
+    assert doc["fetch"]["failed"] == [] and (clone / "model.bin").exists()
+    assert not (clone / "big.bin").exists()
+    r = other.run("repro")  # (the stage runs again: its output is missing)
+    assert (clone / "big.bin").read_text() == "big\n"
+    assert "Running stage 'make'" in r.stdout
+    clone2 = tmp_path / "clone2"  # (CI: one command)
+    subprocess.run(["git", "clone", "-q", str(project.root), str(clone2)], check=True)
+    r = Project(clone2).run("repro", "--pull")
+    assert (clone2 / "big.bin").read_text() == "big\n" and "Running stage 'make'" in r.stdout

@@ -180,12 +180,13 @@ def entries(draw):
     name = draw(names)
     outs = draw(st.lists(records, max_size=4, unique_by=lambda o: o.path))
     uncached = frozenset(o.path for o in outs if draw(st.booleans()))
+    unpushed = frozenset(o.path for o in outs if draw(st.booleans()))
     params = draw(st.dictionaries(paths.map(lambda p: p + ".yaml"),
                                   st.dictionaries(names, values, max_size=3), max_size=2))
     return LockEntry(name, tuple(draw(st.lists(st.text(min_size=1, max_size=20), min_size=1,
                                                max_size=3))),
                      tuple(draw(st.lists(records, max_size=4, unique_by=lambda o: o.path))),
-                     params, tuple(outs), uncached)
+                     params, tuple(outs), uncached, unpushed)
 
 
 @settings(max_examples=150, deadline=None)
@@ -206,7 +207,7 @@ def test_lock_bytes_do_not_depend_on_order(entry, rnd):
     rnd.shuffle(deps)
     rnd.shuffle(outs)
     shuffled = LockEntry(entry.name, entry.cmd, tuple(deps), dict(reversed(entry.params.items())),
-                         tuple(outs), entry.uncached)
+                         tuple(outs), entry.uncached, entry.unpushed)
     assert dump_lock([shuffled]) == dump_lock([entry])
 
 
