@@ -79,9 +79,11 @@ class ImportResult:
 
 def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
             rev: str | None = None, force: bool = False, cwd: Path | None = None,
-            progress: Progress = NULL_PROGRESS) -> ImportResult:
+            download: bool = True, progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Track PATH of the mlvc project at ``url`` (at ``rev``) here, at ``out`` (default:
-    PATH's name in the current folder)."""
+    PATH's name in the current folder). Without ``download`` (as ``dvc import
+    --no-download``) only what the source records is written (the pointer file, and the
+    folders' manifests read on the way): ``pull`` gets the data later, from the source."""
     try:
         rel = normalize_rel(path)
     except PathError as exc:
@@ -93,17 +95,19 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
     recorded_url = recorded_location(repo, url, cwd)
-    new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress)
+    new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress,
+                                  download=download)
     return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,
-                   progress=progress)
+                   progress=progress, checkout=download)
 
 
 def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = None,
-           force: bool = False, cwd: Path | None = None,
+           force: bool = False, cwd: Path | None = None, download: bool = True,
            progress: Progress = NULL_PROGRESS) -> list[ImportResult]:
     """Bring each imported output (of ``targets``: pointer files or outputs; default: all)
     up to its source's latest commit at its revision (or at ``rev``, recorded from then on);
-    an output imported from a URL, to what the URL holds now (see :mod:`.import_url`)."""
+    an output imported from a URL, to what the URL holds now (see :mod:`.import_url`).
+    Without ``download``, only the new record is written (see :func:`import_`)."""
     index = Index.load(repo.root, repo.ignore, stages=False)
     imported = [p for p in index.pointers.values() if p.source is not None]
     if targets:
@@ -115,6 +119,11 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
                                   hint="`mlvc import REPO PATH` imports one")
             wanted += hits
         imported = list({p.path: p for p in wanted}.values())
+    if not download and any(isinstance(p.source, UrlSource) for p in imported):
+        url = next(p for p in imported if isinstance(p.source, UrlSource))
+        raise TargetError(f"'{url.outs[0].path}' comes from a URL: what it holds now is known "
+                          "only by downloading and hashing it",
+                          hint="update it without --no-download (name the others as TARGETS)")
     results: list[ImportResult] = []
     for pointer in imported:
         src = pointer.source
@@ -127,15 +136,15 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
         asked = rev if rev is not None else src.rev
         out = pointer.outs[0]
         new, source, _ = _read_source(repo, src.url, src.path, asked, out.path, progress,
-                                      since=src.rev_lock)
+                                      since=src.rev_lock, download=download)
         if new is None:  # (the same commit: nothing to read again)
-            placed = _checkout(repo, out.path, force=True, progress=progress) if force \
-                else None  # (--force: as the source has it, changes of yours replaced)
+            placed = _checkout(repo, out.path, force=True, progress=progress) \
+                if force and download else None  # (--force: as the source has it)
             results.append(ImportResult(pointer.path, out, src, False, placed))
             continue
         changed = new != out or source != src
         results.append(_record(repo, Pointer(pointer.path, (new,), source), changed=changed,
-                               force=force, progress=progress))
+                               force=force, progress=progress, checkout=download))
     return results
 
 
@@ -180,10 +189,11 @@ def recorded_location(repo: Repo, url: str, cwd: Path) -> str:
 
 
 def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
-                 progress: Progress, since: str | None = None
+                 progress: Progress, since: str | None = None, download: bool = True
                  ) -> tuple[Out | None, ImportSource, tuple[int, int]]:
     """The output ``dest`` as ``rel`` of ``url`` at ``rev`` records it, its objects stored
-    in this cache (how many were new); (None, …) when that is still commit ``since``."""
+    in this cache (how many were new; without ``download``, only the folders' manifests on
+    the way to ``rel``); (None, …) when that is still commit ``since``."""
     # (the clone's cache is this one: what it fetches, verified, is stored here once)
     with cloned(where(repo, url), rev, repo.root, repo.cache_dir) as (src_repo, src_cache, commit):
         if commit is None:
@@ -207,6 +217,9 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
         trees = TreeReader(src_repo, fetch=lambda oid: fetch_into_clone(
             src_repo, [(oid, None)], src_cache, rel, progress))
         entry = entry_at(trees, held[1], rel)
+        if not download:
+            return (Out(dest, entry.oid, entry.type, entry.size,
+                        entry.nfiles if entry.type == "dir" else 1, entry.exec), source, (0, 0))
         if entry.type == "dir":
             rec = flatten(trees, Out(rel, entry.oid, "dir", entry.size, entry.nfiles))
             files = [(w.oid, w.size) for w in rec.files.values()]
@@ -424,25 +437,27 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
 
 
 def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
-            progress: Progress) -> ImportResult:
+            progress: Progress, checkout: bool = True) -> ImportResult:
     """Write the pointer file (and the .gitignore entry), then check the output out."""
-    result, git = record_pointer(repo, pointer, force=force, progress=progress)
+    result, git = record_pointer(repo, pointer, force=force, progress=progress,
+                                 checkout=checkout)
     assert pointer.source is not None
     return ImportResult(pointer.path, pointer.outs[0], pointer.source, changed, result,
                         git.files, git.staged)
 
 
-def record_pointer(repo: Repo, pointer: Pointer, *, force: bool, progress: Progress
-                   ) -> tuple[CheckoutResult, GitChange]:
+def record_pointer(repo: Repo, pointer: Pointer, *, force: bool, progress: Progress,
+                   checkout: bool = True) -> tuple[CheckoutResult | None, GitChange]:
     """Write ``pointer`` (its objects in the cache) and the .gitignore entry of its output,
-    then check the output out (``force``: over what is there)."""
+    then check the output out (``force``: over what is there; not without ``checkout``)."""
     out = pointer.outs[0]
     with repo.lock():
         write_pointer(repo.root, pointer)
         git_files = [pointer.path]
         if ignored := gitignore.add(repo.root, out.path):
             git_files.append(ignored)
-        result = _checkout(repo, out.path, force=force, progress=progress, locked=True)
+        result = _checkout(repo, out.path, force=force, progress=progress,
+                           locked=True) if checkout else None
     return result, record_in_git(repo, git_files)
 
 

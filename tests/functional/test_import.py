@@ -452,3 +452,32 @@ def test_api_reads_another_projects_data_through_its_git_url(registry, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["registry", "store"]  # (no clone)
     with pytest.raises(Exception, match="neither tracked by mlvc nor in git"):
         mlvc.api.read("nope.txt", repo=url)
+
+
+def test_no_download_records_the_import_and_pull_gets_it_from_the_source(registry, here):
+    from mlvc.objects.store import ObjectStore
+
+    r = here.run("import", "../registry", "images", "--no-download")
+    assert "Recorded, not downloaded" in r.stdout
+    pointer = yaml.safe_load(here.read("images.mlvc"))
+    assert pointer["outs"][0]["nfiles"] == 2 and "rev_lock" in pointer["import"]
+    assert not (here.root / "images").exists()
+    assert "/images" in here.read(".gitignore")
+    cache = ObjectStore(here.root / ".mlvc/cache")
+    assert not cache.exists(pointer["outs"][0]["oid"])  # (nothing of it stored)
+    here.run("pull")  # (no remote here: from the source, at the recorded commit)
+    assert (here.root / "images/1.png").read_text() == "one"
+    assert here.run("status", "-q").exit_code == 0
+
+    registry.gen({"images": {"1.png": "ONE"}})
+    registry.run("add", "images")
+    registry.commit_all("v2")
+    here.run("update", "--no-download")
+    assert (here.root / "images/1.png").read_text() == "one"  # (not placed yet)
+    assert yaml.safe_load(here.read("images.mlvc"))["import"]["rev_lock"] == \
+        registry.git("rev-parse", "HEAD").strip()
+    here.run("pull", "-f")
+    assert (here.root / "images/1.png").read_text() == "ONE"
+    here.run("import-url", "../registry/labels.csv", "l.csv")
+    r = here.run("update", "--no-download", code=1)
+    assert "comes from a URL" in r.stderr

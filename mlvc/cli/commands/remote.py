@@ -340,8 +340,11 @@ def _report_got(result, as_json: bool) -> None:
                                                  "PATH's name, here).")
 @click.option("-f", "--force", is_flag=True,
               help="Replace OUT and its pointer file if they exist.")
+@click.option("--no-download", is_flag=True,
+              help="Only record what the source holds (OUT.mlvc); `mlvc pull` gets the data "
+                   "later, from the source.")
 @json_option
-def import_cmd(repo_url, path, rev, out, force, as_json):
+def import_cmd(repo_url, path, rev, out, force, no_download, as_json):
     """Track PATH of the mlvc project REPO here, recording where it came from (as
     `dvc import`: a data registry's use).
 
@@ -354,11 +357,13 @@ def import_cmd(repo_url, path, rev, out, force, as_json):
 
     with open_repo() as repo:
         result = import_(repo, repo_url, path, out=out, rev=rev, force=force,
-                         cwd=settings().cwd, progress=progress())
+                         cwd=settings().cwd, download=not no_download, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
     _report_imports([result], repo.root)
+    if no_download:
+        echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")
 
 
 @click.command("update")
@@ -366,8 +371,10 @@ def import_cmd(repo_url, path, rev, out, force, as_json):
 @click.option("--rev", metavar="REV", help="Follow this revision of the source from now on.")
 @click.option("-f", "--force", is_flag=True,
               help="Replace changes of yours in the outputs (kept otherwise).")
+@click.option("--no-download", is_flag=True,
+              help="Only record the new version (repository imports); `mlvc pull` gets it.")
 @json_option
-def update_cmd(targets, rev, force, as_json):
+def update_cmd(targets, rev, force, no_download, as_json):
     """Bring imported data (`mlvc import`) up to its source: read each source again, at its
     recorded revision (or --rev), and record and check out what changed. TARGETS are pointer
     files or outputs; none means every import."""
@@ -375,13 +382,15 @@ def update_cmd(targets, rev, force, as_json):
 
     with open_repo() as repo:
         results = update(repo, list(targets), rev=rev, force=force, cwd=settings().cwd,
-                         progress=progress())
+                         download=not no_download, progress=progress())
     if as_json:
         echo_json([r.to_json() for r in results])
     elif not results:
         echo("No imported data here (`mlvc import REPO PATH` imports some).")
     else:
         _report_imports(results, repo.root, forced=force)
+        if no_download and any(r.changed for r in results):
+            echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")
 
 
 def _report_imports(results, root, forced: bool = False) -> None:
