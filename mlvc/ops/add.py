@@ -60,21 +60,28 @@ class AddedFrom:
     stored: int  # objects written to the cache (files and manifests)
     git_files: tuple[RelPath, ...] = ()
     staged: bool = False
+    remote: str | None = None  # with to_remote: where it went, instead of the cache
+    sent: int = 0  # objects sent there (the others were there already)
 
     def to_json(self) -> dict:
         return {"source": self.source, "pointer": self.pointer, "path": self.out.path,
                 "oid": self.out.oid, "type": self.out.type, "size": self.out.size,
-                "files": self.out.nfiles, "stored": self.stored,
-                "git_files": list(self.git_files), "staged": self.staged}
+                "files": self.out.nfiles, "stored": self.stored, "remote": self.remote,
+                "sent": self.sent, "git_files": list(self.git_files), "staged": self.staged}
 
 
 def add_from(repo: Repo, src: str, out: str | None = None, *, cwd: Path | None = None,
-             force: bool = False, jobs: int | None = None,
-             progress: Progress = NULL_PROGRESS) -> AddedFrom:
+             force: bool = False, jobs: int | None = None, to_remote: bool = False,
+             remote: str | None = None, progress: Progress = NULL_PROGRESS) -> AddedFrom:
     """Track the file or folder ``src``, outside the project, at ``out`` (default: its name,
     here), as ``dvc add SRC -o OUT`` does: its files are copied straight into the cache
     (hashed on the way, a few at a time), then OUT is checked out from there (linked as
-    ``cache.type`` says), and OUT.mlvc written; SRC is left as it is."""
+    ``cache.type`` says), and OUT.mlvc written; SRC is left as it is.
+
+    ``to_remote`` (``dvc add --to-remote``): hashed where it is and sent straight to the
+    remote, for data larger than this disk: neither the cache nor the workspace gets a copy
+    (only the folders' small manifests go to the cache), and OUT.mlvc is written once all of
+    it is there (`mlvc pull OUT` gets it). Nothing is written if a transfer fails."""
     from mlvc.ops.imports import check_destination, record_pointer, store_tree
     from mlvc.workspace.pointer import Pointer
 
@@ -89,11 +96,25 @@ def add_from(repo: Repo, src: str, out: str | None = None, *, cwd: Path | None =
     dest = from_user(repo.root, out or source.name, cwd)
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
-    stored = store_tree(repo.cache, source, jobs=jobs or repo.jobs, progress=progress)
+    stored = store_tree(repo.cache, source, copy=not to_remote, jobs=jobs or repo.jobs,
+                        progress=progress)
+    sent = None
+    if to_remote:
+        from mlvc.errors import RemoteError
+        from mlvc.ops._remote import transfer_hint
+        from mlvc.ops.push import push_outside
+
+        sent = push_outside(repo, stored, remote=remote, jobs=jobs, progress=progress)
+        if not sent.ok:
+            first = sent.failed[0]
+            raise RemoteError(f"{len(sent.failed)} object(s) did not reach remote "
+                              f"'{sent.remote}' ({first.path}: {first.reason}): "
+                              f"{pointer} not written", hint=transfer_hint(sent.failed))
     _, git = record_pointer(repo, Pointer(pointer, (stored.out(dest),)), force=force,
-                            progress=progress)
+                            progress=progress, checkout=not to_remote)
     return AddedFrom(str(source), pointer, stored.out(dest), stored.objects, git.files,
-                     git.staged)
+                     git.staged, sent.remote if sent else None,
+                     sent.transferred if sent else 0)
 
 
 def _validate(repo: Repo, index: Index, paths: list[RelPath], here: RelPath | None) -> None:

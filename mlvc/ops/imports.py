@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc.errors import MlvcError, PathError, TargetError
@@ -357,6 +357,11 @@ class StoredTree:
     executable: bool
     objects: int  # objects stored in the cache: files (unless only hashed) and manifests
     files: tuple[tuple[str, str, int], ...]  # (oid, path, size) of each file
+    # (size, mtime_ns, inode) of each file's path when it was hashed: unchanged since, its
+    # bytes are still those of its oid
+    stats: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    trees: tuple[str, ...] = ()  # the folders' manifests, deepest first (a parent after all
+    #                              its sub-folders)
 
     def out(self, path: RelPath) -> Out:
         return Out(path, self.oid, self.type, self.size, self.nfiles, self.executable)
@@ -377,7 +382,11 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
 
     if path.is_symlink():
         refuse(path)
-    found: list[tuple[str, Path, bool]] = []  # (relative path, path, executable)
+    def key(st: os.stat_result) -> tuple[int, int, int]:
+        return st.st_size, st.st_mtime_ns, st.st_ino
+
+    # (relative path, path, executable, its stat key before it is read)
+    found: list[tuple[str, Path, bool, tuple[int, int, int]]] = []
     folders: list[str] = [""]
     if path.is_dir():
         stack = [("", path)]
@@ -391,29 +400,35 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
                     folders.append(sub)
                     stack.append((sub, Path(entry.path)))
                 else:
-                    mode = entry.stat(follow_symlinks=False).st_mode
-                    found.append((sub, Path(entry.path), bool(mode & stat.S_IXUSR)))
+                    st = entry.stat(follow_symlinks=False)
+                    found.append((sub, Path(entry.path), bool(st.st_mode & stat.S_IXUSR),
+                                  key(st)))
     else:
-        found.append(("", path, bool(path.stat().st_mode & stat.S_IXUSR)))
+        st = path.stat()
+        found.append(("", path, bool(st.st_mode & stat.S_IXUSR), key(st)))
     oids: dict[str, tuple[str, int]] = {}
     store = cache.add_file_copy if copy else hash_file
     with progress.phase("Storing" if copy else "Hashing", total=len(found),
                         unit="file") as advance:
-        for (rel, fs, _), outcome in threaded(found, lambda f: store(f[1]), jobs):
+        for (rel, fs, _, was), outcome in threaded(found, lambda f: store(f[1]), jobs):
             if isinstance(outcome, BaseException):
                 raise outcome
-            oids[rel] = (outcome, fs.stat().st_size)
+            if key(fs.stat()) != was:  # (its oid may be of bytes it no longer holds)
+                raise TargetError(f"'{fs}' changed while it was read",
+                                  hint="run again once nothing writes to it")
+            oids[rel] = (outcome, was[0])
             advance(1)
-    files = tuple((oid, str(fs), oids[rel][1]) for rel, fs, _ in found
-                  for oid in (oids[rel][0],))
+    files = tuple((oids[rel][0], str(fs), was[0]) for rel, fs, _, was in found)
+    stats = {str(fs): was for _, fs, _, was in found}
     if not path.is_dir():
         (oid, size), = oids.values()
-        return StoredTree(oid, "file", size, 1, found[0][2], int(copy), files)
-    executable = {rel: x for rel, _, x in found}
+        return StoredTree(oid, "file", size, 1, found[0][2], int(copy), files, stats)
+    executable = {rel: x for rel, _, x, _ in found}
     children: dict[str, list[str]] = {f: [] for f in folders}
-    for rel in [*folders[1:], *(r for r, _, _ in found)]:
+    for rel in [*folders[1:], *(r for r, _, _, _ in found)]:
         children[posixpath.dirname(rel)].append(rel)
     made: dict[str, TreeEntry] = {}
+    trees: list[str] = []
     objects = len(found) if copy else 0
     for folder in sorted(folders, key=lambda f: -f.count("/") - bool(f)):  # deepest first
         entries = []
@@ -427,13 +442,15 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
                 entries.append(TreeEntry(name, "file", oid, size, executable[rel]))
         entries.sort(key=lambda e: e.name)
         oid = cache.add_tree(Tree.build(entries))
+        trees.append(oid)
         objects += 1
         made[folder] = TreeEntry(posixpath.basename(folder), "dir", oid,
                                  sum(e.size for e in entries),
                                  nfiles=sum(e.nfiles if e.type == "dir" else 1
                                             for e in entries))
     top = made[""]
-    return StoredTree(top.oid, "dir", top.size, top.nfiles, False, objects, files)
+    return StoredTree(top.oid, "dir", top.size, top.nfiles, False, objects, files, stats,
+                      tuple(dict.fromkeys(trees)))
 
 
 def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,

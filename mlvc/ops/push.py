@@ -7,9 +7,12 @@ is on the remote, so a manifest on a remote always means its whole folder is the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mlvc.errors import MlvcError
 from mlvc.ops._objects import WORKSPACE, Source, collect_sources, expand
 from mlvc.ops._remote import (
     FailedObject,
@@ -23,6 +26,9 @@ from mlvc.paths import RelPath, seen_from, typed_in
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.verify import ObjectChecker
+
+if TYPE_CHECKING:
+    from mlvc.ops.imports import StoredTree
 
 
 def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -135,3 +141,70 @@ def _partial(sources: list[Source], there: set[str], remote: str,
                    f"on remote '{remote}': a fresh clone can pull {named} once the whole "
                    f"folder is pushed (`mlvc push {typed_in(path, here)}`)")
     return out
+
+
+def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
+                 jobs: int | None = None, progress: Progress = NULL_PROGRESS
+                 ) -> TransferResult:
+    """Send a file or folder outside the project (``add --to-remote``) straight to the
+    remote, with no copy in the cache: its files from where they are, then its folders'
+    manifests (in the cache: ``store_tree`` put them there) from the deepest up, each once
+    everything below it is there, as ``push`` orders them. A file whose stat moved since it
+    was hashed may have sent other bytes than its oid's: its remote object is deleted again
+    and the transfer fails, naming it."""
+    jobs = jobs or repo.jobs
+    rem, index = connect(repo, remote)
+    try:
+        try:
+            index.sync_epoch(rem.ensure_epoch())
+            files: dict[str, tuple[str, int]] = {}
+            for oid, path, size in stored.files:
+                files.setdefault(oid, (path, size))
+            wanted = set(files) | set(stored.trees)
+            there = index.known(wanted)
+            there |= rem.contains(wanted - there, jobs, progress)
+        except MlvcError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - turned into one clear error
+            raise unreachable(rem, exc) from exc
+        index.add(there)
+        present = len(there)
+        todo = [(o, p, n) for o, (p, n) in sorted(files.items()) if o not in there]
+        result = rem.upload(todo, jobs, progress)
+        moved = [o for o, p, _ in todo if o in set(result.done)
+                 and _stat_key(p) != stored.stats.get(p)]
+        if moved:
+            rem.delete_objects(moved)
+        failed = [FailedObject(files[f.oid][0], f.oid, f.reason) for f in result.failed]
+        failed += [FailedObject(files[o][0], o, "it changed while it was sent (not kept)")
+                   for o in moved]
+        done = [o for o in result.done if o not in set(moved)]
+        index.add(done)
+        sent, nbytes = len(done), result.nbytes
+        there |= set(done)
+        pending = [t for t in stored.trees if t not in there]
+        while pending and not failed:  # (a manifest on a remote: its whole folder is there)
+            ready = [t for t in pending if all(e.oid in there for e in
+                                               repo.cache.read_tree(t).entries)]
+            if not ready:
+                break
+            tres = rem.upload([(t, repo.cache.path_str(t), repo.cache.path(t).stat().st_size)
+                               for t in ready], jobs, progress)
+            failed += [FailedObject("(a folder's manifest)", f.oid, f.reason)
+                       for f in tres.failed]
+            index.add(tres.done)
+            there |= set(tres.done)
+            sent, nbytes = sent + len(tres.done), nbytes + tres.nbytes
+            pending = [t for t in pending if t not in set(ready)]
+        return TransferResult(rem.name, sent, nbytes, present, tuple(failed),
+                              tuple(rem.pack_warnings))
+    finally:
+        index.close()
+
+
+def _stat_key(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino

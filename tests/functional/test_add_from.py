@@ -69,3 +69,42 @@ def test_a_folder_stored_from_outside_is_recorded_as_add_records_it(tmp_path_fac
     stored = store_tree(ObjectStore(base / "cache"), Path(base / "src"), jobs=2)
     assert (stored.oid, stored.size, stored.nfiles) == (added["oid"], added["size"],
                                                         added["nfiles"])
+
+
+def test_to_remote_sends_outside_data_straight_to_the_remote(project, tmp_path, monkeypatch):
+    from mlvc.objects.store import ObjectStore
+
+    ext = tmp_path / "mnt"
+    write_tree(ext, {"raw": {f"s{i:02}.txt": f"small {i}\n" for i in range(20)}})
+    (ext / "raw/big.bin").write_bytes(os.urandom((1 << 20) + 5))  # (loose; the rest packed)
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    doc = json.loads(project.run("add", "../mnt/raw", "-o", "raw", "--to-remote",
+                                 "--json").stdout)
+    assert doc["remote"] == "store" and doc["sent"] == 22  # (21 files and the manifest)
+    assert not (project.root / "raw").exists()  # (no copy in the workspace…)
+    cache = ObjectStore(project.root / ".mlvc/cache")
+    assert not any(cache.exists(oid) for oid in
+                   (json.loads(project.run("ls", "raw", "-R", "--json").stdout)["entries"][i][
+                       "oid"] for i in range(21)))  # (…nor in the cache)
+    cloud = json.loads(project.run("status", "-c", "--json", code=None).stdout)
+    assert cloud["not_on_remote"] == [] and len(cloud["not_in_cache"]) == 21  # (remote only)
+    project.run("pull", "raw")
+    assert snapshot(project.root / "raw") == snapshot(ext / "raw")
+
+    # A file that changes while it is sent is not kept, and nothing is written.
+    write_tree(ext, {"more": {f"m{i}.txt": f"{i}" for i in range(3)}})
+    from mlvc.ops import push as push_mod
+
+    monkeypatch.setattr(push_mod, "_stat_key", lambda path: (0, 0, 0))
+    r = project.run("add", "../mnt/more", "-o", "more", "--to-remote", code=1)
+    assert "changed while it was sent" in r.stderr and "more.mlvc not written" in r.stderr
+    assert not (project.root / "more.mlvc").exists()
+    from mlvc.objects.oid import hash_bytes
+
+    sent_back = {hash_bytes(f"{i}".encode()) for i in range(3)}
+    assert not sent_back & set(ObjectStore(remote).iter_oids())  # (deleted again)
+    monkeypatch.undo()
+    other = json.loads(project.run("status", "-c", "--json").stdout)
+    assert other["clean"]  # (what was deleted again is not needed by anything recorded)
+    assert project.run("add", "a", "--to-remote", code=2).exit_code == 2  # (with -o only)

@@ -1037,3 +1037,21 @@ def test_import_url_from_s3_uses_the_options_of_the_remote_it_is_under(project, 
     project.run("remote", "remove", "store")
     r = project.run("import-url", "s3://imports/raw/a.csv", "again.csv", code=1)
     assert "cannot be read" in r.stderr and "credentials" in r.stderr
+
+
+def test_add_to_remote_sends_outside_data_to_every_kind_of_remote(project, remote, tmp_path):
+    ext = tmp_path / "mnt"
+    (ext / "raw/sub").mkdir(parents=True)
+    for i in range(20):  # (packed where packs are written)
+        (ext / "raw" / f"f{i:02}.txt").write_text(f"file {i}\n")
+    (ext / "raw/sub/big.bin").write_bytes(os.urandom((1 << 20) + 1))  # (loose)
+    remote.configure(project)
+    doc = json.loads(project.run("add", str(ext / "raw"), "-o", "raw", "--to-remote",
+                                 "--json").stdout)
+    assert doc["sent"] == 23 and not (project.root / "raw").exists()
+    project.commit_all("raw, on the remote only")
+    other = clone(project, tmp_path / "clone", remote)
+    other.run("pull")
+    from tests.conftest import snapshot
+
+    assert snapshot(other.root / "raw") == snapshot(ext / "raw")

@@ -35,9 +35,14 @@ from mlvc.cli.render import (
               help="TARGET is a file or folder outside the project: copy it into the cache "
                    "and track it at OUT (as `dvc add -o`).")
 @click.option("-f", "--force", is_flag=True, help="With -o: replace OUT if it exists.")
+@click.option("--to-remote", is_flag=True,
+              help="With -o: send TARGET straight to the remote (no copy in the cache or the "
+                   "workspace), for data larger than this disk; `mlvc pull OUT` gets it.")
+@click.option("-r", "--remote", metavar="NAME",
+              help="Remote for --to-remote (default: core.remote).")
 @jobs_option
 @json_option
-def add_cmd(targets, no_commit, out, force, jobs, as_json):
+def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, as_json):
     """Track files or folders: hash them into the cache and write TARGET.mlvc.
 
     Each TARGET is also added to the .gitignore next to it, so git keeps only the pointer.
@@ -46,10 +51,12 @@ def add_cmd(targets, no_commit, out, force, jobs, as_json):
     """
     from mlvc.ops.add import add
 
-    if force and out is None:
-        raise click.UsageError("-f/--force goes with -o/--out")
+    if (force or to_remote) and out is None:
+        raise click.UsageError("-f/--force and --to-remote go with -o/--out")
+    if remote and not to_remote:
+        raise click.UsageError("-r/--remote goes with --to-remote")
     if out is not None:
-        _add_from(targets, out, no_commit, force, jobs, as_json)
+        _add_from(targets, out, no_commit, force, to_remote, remote, jobs, as_json)
         return
     with open_repo() as repo:
         result = add(repo, list(targets), cwd=settings().cwd, no_commit=no_commit, jobs=jobs,
@@ -65,7 +72,7 @@ def add_cmd(targets, no_commit, out, force, jobs, as_json):
     git_hint(repo.root, result)
 
 
-def _add_from(targets, out, no_commit, force, jobs, as_json) -> None:
+def _add_from(targets, out, no_commit, force, to_remote, remote, jobs, as_json) -> None:
     from mlvc.ops.add import add_from
 
     if len(targets) != 1:
@@ -75,13 +82,16 @@ def _add_from(targets, out, no_commit, force, jobs, as_json) -> None:
                                "cache on its way in)")
     with open_repo() as repo:
         result = add_from(repo, targets[0], out, cwd=settings().cwd, force=force, jobs=jobs,
-                          progress=progress())
+                          to_remote=to_remote, remote=remote, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
     what = f"{count(result.out.nfiles, 'file')}, " if result.out.type == "dir" else ""
     echo(f"Added {printable(result.source)} as {shown(result.out.path)} "
          f"({what}{human_size(result.out.size)}) -> {shown(result.pointer)}")
+    if result.remote is not None:
+        echo(f"Sent {count(result.sent, 'object')} to remote '{printable(result.remote)}', "
+             f"none to the cache: `mlvc pull {shown(result.out.path)}` gets it.")
     git_hint(repo.root, result)
 
 
