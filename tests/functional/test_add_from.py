@@ -108,3 +108,22 @@ def test_to_remote_sends_outside_data_straight_to_the_remote(project, tmp_path, 
     other = json.loads(project.run("status", "-c", "--json").stdout)
     assert other["clean"]  # (what was deleted again is not needed by anything recorded)
     assert project.run("add", "a", "--to-remote", code=2).exit_code == 2  # (with -o only)
+
+
+def test_a_file_written_to_while_it_is_stored_is_refused(project, tmp_path, monkeypatch):
+    from mlvc.objects.store import ObjectStore
+
+    ext = tmp_path / "mnt"
+    write_tree(ext, {"raw": {"a.txt": "a", "b.txt": "b"}})
+    real = ObjectStore.add_file_copy
+
+    def and_then_written(self, src, expected=None):
+        oid = real(self, src, expected)
+        with open(src, "a") as f:  # (another program appends, after mlvc read it)
+            f.write("more")
+        return oid
+
+    monkeypatch.setattr(ObjectStore, "add_file_copy", and_then_written)
+    r = project.run("add", "../mnt/raw", "-o", "raw", code=1)
+    assert "changed while it was read" in r.stderr
+    assert not (project.root / "raw.mlvc").exists() and not (project.root / "raw").exists()
