@@ -150,8 +150,9 @@ def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
     remote, with no copy in the cache: its files from where they are, then its folders'
     manifests (in the cache: ``store_tree`` put them there) from the deepest up, each once
     everything below it is there, as ``push`` orders them. A file whose stat moved since it
-    was hashed may have sent other bytes than its oid's: its remote object is deleted again
-    and the transfer fails, naming it."""
+    was hashed may have sent other bytes than its oid's: its remote copy is read back, and
+    when it does not hash to its oid it is deleted again and the transfer fails, naming
+    it."""
     jobs = jobs or repo.jobs
     rem, index = connect(repo, remote)
     try:
@@ -173,8 +174,11 @@ def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
         result = rem.upload(todo, jobs, progress)
         moved = [o for o, p, _ in todo if o in set(result.done)
                  and _stat_key(p) != stored.stats.get(p)]
-        if moved:
-            rem.delete_objects(moved)
+        if moved:  # (changed while hashed or sent: what reached the remote is read back)
+            sound = {o for o, (ok, _) in rem.verify_objects(moved, jobs).items() if ok}
+            moved = [o for o in moved if o not in sound]
+            if moved:
+                rem.delete_objects(moved)  # (wrong bytes under an oid: never left there)
         failed = [FailedObject(files[f.oid][0], f.oid, f.reason) for f in result.failed]
         failed += [FailedObject(files[o][0], o, "it changed while it was sent (not kept)")
                    for o in moved]

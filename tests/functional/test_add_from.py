@@ -94,9 +94,18 @@ def test_to_remote_sends_outside_data_straight_to_the_remote(project, tmp_path, 
 
     # A file that changes while it is sent is not kept, and nothing is written.
     write_tree(ext, {"more": {f"m{i}.txt": f"{i}" for i in range(3)}})
-    from mlvc.ops import push as push_mod
+    from mlvc.remote.fs import Remote
 
-    monkeypatch.setattr(push_mod, "_stat_key", lambda path: (0, 0, 0))
+    real_upload = Remote.upload
+
+    def written_meanwhile(self, items, *args, **kwargs):
+        for _, path, _ in items:
+            if path.endswith(".txt"):  # (another program rewrites it as it is sent)
+                with open(path, "a") as f:
+                    f.write("!")
+        return real_upload(self, items, *args, **kwargs)
+
+    monkeypatch.setattr(Remote, "upload", written_meanwhile)
     r = project.run("add", "../mnt/more", "-o", "more", "--to-remote", code=1)
     assert "changed while it was sent" in r.stderr and "more.mlvc not written" in r.stderr
     assert not (project.root / "more.mlvc").exists()
@@ -105,8 +114,19 @@ def test_to_remote_sends_outside_data_straight_to_the_remote(project, tmp_path, 
     sent_back = {hash_bytes(f"{i}".encode()) for i in range(3)}
     assert not sent_back & set(ObjectStore(remote).iter_oids())  # (deleted again)
     monkeypatch.undo()
-    other = json.loads(project.run("status", "-c", "--json").stdout)
-    assert other["clean"]  # (what was deleted again is not needed by anything recorded)
+    # Touched, not changed (same bytes, new mtime): what the remote got is read back, sound.
+    write_tree(ext, {"same": {f"t{i}.txt": f"t{i}" for i in range(3)}})
+
+    def touched_meanwhile(self, items, *args, **kwargs):
+        for _, path, _ in items:
+            if path.endswith(".txt"):
+                os.utime(path, ns=(1, 1))
+        return real_upload(self, items, *args, **kwargs)
+
+    monkeypatch.setattr(Remote, "upload", touched_meanwhile)
+    project.run("add", "../mnt/same", "-o", "same", "--to-remote")
+    monkeypatch.undo()
+    assert (project.root / "same.mlvc").exists()
     assert project.run("add", "a", "--to-remote", code=2).exit_code == 2  # (with -o only)
 
 
