@@ -639,11 +639,12 @@ def _put_back(data: bytes | None, out_path: RelPath, part: Parts,
 
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
-           force: bool = False, jobs: int | None = None,
+           force: bool = False, jobs: int | None = None, with_deps: bool = False,
            progress: Progress = NULL_PROGRESS) -> CommitResult:
     """Record tracked outputs as they are now. A stage whose cmd, deps or params changed
-    since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written)."""
-    paths, here = user_targets(repo, targets or [], cwd)
+    since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written).
+    ``with_deps``: see :func:`mlvc.ops.with_deps_targets`."""
+    paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     index = Index.load(repo.root, repo.ignore, here=here)
     # A stage that has not run yet is recorded when one of its outputs is named: its
     # command was run by hand.

@@ -126,7 +126,7 @@ class StatusResult:
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
            jobs: int | None = None, progress: Progress = NULL_PROGRESS,
-           sources: bool = False) -> StatusResult:
+           sources: bool = False, with_deps: bool = False) -> StatusResult:
     """How the workspace and cache differ from what is recorded. A reader: what it learns
     (hashes, marks) is remembered when the state DB can be written, and dropped (said in
     ``unsaved``) when it cannot, as on a full disk. With ``sources``, imported outputs'
@@ -134,16 +134,16 @@ def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
     state = repo.state
     was, state.best_effort = state.best_effort, True
     try:
-        return _status(repo, targets, cwd, jobs, progress, sources)
+        return _status(repo, targets, cwd, jobs, progress, sources, with_deps)
     finally:
         state.best_effort = was
 
 
 def _status(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int | None,
-            progress: Progress, sources: bool) -> StatusResult:
+            progress: Progress, sources: bool, with_deps: bool = False) -> StatusResult:
     jobs = jobs or repo.jobs
     started = time.time_ns()
-    paths, here = user_targets(repo, targets or [], cwd)
+    paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     index = Index.load(repo.root, repo.ignore, here=here)
     selected = index.select(paths, here)
 
@@ -351,8 +351,8 @@ class CloudStatusResult:
 def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
                  remote: str | None = None, jobs: int | None = None,
                  all_branches: bool = False, all_tags: bool = False,
-                 all_commits: bool = False, progress: Progress = NULL_PROGRESS
-                 ) -> CloudStatusResult:
+                 all_commits: bool = False, with_deps: bool = False,
+                 progress: Progress = NULL_PROGRESS) -> CloudStatusResult:
     """Which objects of the tracked outputs the remote lacks, and which the cache lacks
     (of the workspace, and of every branch, tag or commit with ``all_*``, as ``push`` and
     ``fetch`` take them).
@@ -369,7 +369,7 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
     jobs = jobs or repo.jobs
     sources, _, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                        all_tags=all_tags, all_commits=all_commits,
-                                       traveling=True)
+                                       traveling=True, with_deps=with_deps)
     rem, index = connect(repo, remote)
     try:
         def read_trees(oids: list[str]) -> dict:

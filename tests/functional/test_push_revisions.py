@@ -233,6 +233,14 @@ def test_with_deps_takes_the_data_of_every_stage_upstream_of_the_targets(project
     assert not (clone / "prep.out").exists()
     other.run("checkout", "-d", "train")
     assert (clone / "prep.out").exists() and (clone / "raw/a.txt").exists()
+    # status and commit take -d too: raw (read two stages up) is train's data.
+    (clone / "raw/a.txt").chmod(0o644)
+    (clone / "raw/a.txt").write_text("edited\n")
+    assert json.loads(other.run("status", "train", "--json").stdout)["clean"]
+    changed = json.loads(other.run("status", "train", "-d", "--json", code=None).stdout)
+    assert [c["path"] for c in changed["changed"]] == ["raw"]
+    doc = json.loads(other.run("commit", "raw.mlvc", "-d", "--json").stdout)
+    assert [s["path"] for s in doc["saved"] if s["changed"]] == ["raw"]
 
 
 def test_push_false_outputs_never_travel_and_repro_makes_them_again(project, tmp_path):

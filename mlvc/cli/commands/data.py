@@ -119,9 +119,10 @@ def _more(items, verb: str) -> None:
 @click.argument("targets", nargs=-1)
 @click.option("-f", "--force", is_flag=True,
               help="Record a stage even if its cmd, deps or params changed since it ran.")
+@with_deps_option
 @jobs_option
 @json_option
-def commit_cmd(targets, force, jobs, as_json):
+def commit_cmd(targets, force, with_deps, jobs, as_json):
     """Record the current workspace state of tracked outputs into the cache and pointers.
 
     For a stage output, the stage is recorded in mlvc.lock as if it had just run. If its
@@ -136,13 +137,13 @@ def commit_cmd(targets, force, jobs, as_json):
     with open_repo() as repo:
         try:
             result = commit(repo, list(targets), cwd=settings().cwd, force=force, jobs=jobs,
-                            progress=progress())
+                            with_deps=with_deps, progress=progress())
         except ConfirmationRequired as exc:
             if not render.interactive():
                 raise
             click.confirm(f"{exc.message}. Commit anyway?", abort=True, err=True)
             result = commit(repo, list(targets), cwd=settings().cwd, force=True, jobs=jobs,
-                            progress=progress())
+                            with_deps=with_deps, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
@@ -179,10 +180,11 @@ NAMED_TARGETS = 5  # up to this many, a clean status names its targets
 @click.option("-T", "--all-tags", is_flag=True, help="With --cloud: also every git tag's.")
 @click.option("-A", "--all-commits", is_flag=True,
               help="With --cloud: also every commit's of the git history.")
+@with_deps_option
 @jobs_option
 @json_option
-def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commits, jobs,
-               as_json):
+def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commits, with_deps,
+               jobs, as_json):
     """Show how the workspace and the cache differ from what the pointers record.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -201,7 +203,8 @@ def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commit
         with open_repo() as repo:
             cresult = cloud_status(repo, list(targets), cwd=s.cwd, remote=remote, jobs=jobs,
                                    all_branches=all_branches, all_tags=all_tags,
-                                   all_commits=all_commits, progress=progress(quiet))
+                                   all_commits=all_commits, with_deps=with_deps,
+                                   progress=progress(quiet))
         if as_json:
             echo_json(cresult.to_json())
         elif not quiet:
@@ -213,7 +216,7 @@ def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commit
 
     with open_repo() as repo:
         result = status(repo, list(targets), cwd=s.cwd, jobs=jobs,
-                        progress=progress(quiet), sources=True)
+                        progress=progress(quiet), sources=True, with_deps=with_deps)
     if result.unsaved and not quiet:
         click.echo(f"warning: could not remember what this status learned in "
                    f".mlvc/tmp/state.db ({printable(result.unsaved)}): the next command "
