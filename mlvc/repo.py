@@ -26,8 +26,15 @@ def find_root(start: Path) -> Path:
     for folder in (start, *start.parents):
         if (folder / MLVC_DIR).is_dir():
             return folder
+    hint = "run `mlvc init` in the project's top folder"
+    for folder in (start, *start.parents):  # (only on the way to an error)
+        left = sorted(folder.glob(f"{MLVC_DIR}-destroyed.*"))
+        if left:
+            hint = (f"`mlvc destroy` was cut short in {folder}: the project is gone but "
+                    f"{left[0].name} is left; delete it (`rm -rf {left[0]}`)")
+            break
     raise NotAProjectError(f"not an mlvc project (no {MLVC_DIR}/ in {start} or above)",
-                           hint="run `mlvc init` in the project's top folder")
+                           hint=hint)
 
 
 def resolve_cache_dir(dot: Path, configured: str) -> Path:

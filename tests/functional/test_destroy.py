@@ -153,3 +153,10 @@ def test_copies_a_killed_run_left_beside_their_files_are_removed(project):
     project.run("destroy", "-f")
     assert not os.path.exists(leftover)
     assert {p: (project.root / p).read_bytes() for p in data} == data
+
+
+def test_a_destroy_cut_short_in_its_last_step_is_named_with_the_way_out(project):
+    tracked_project(project, "copy")
+    os.replace(project.root / ".mlvc", project.root / ".mlvc-destroyed.4242")  # (as left)
+    r = project.run("status", code=1)
+    assert "`mlvc destroy` was cut short" in r.stderr and ".mlvc-destroyed.4242" in r.stderr
