@@ -142,6 +142,19 @@ def jobs_option(f):
                         help="Number of threads for I/O (default: core.jobs).")(f)
 
 
+def value_text(v: object, precision: int | None = None, missing: str = "—") -> str:
+    """A param's or metric's value for people: a decimal number to ``precision``
+    significant digits (default: as written), ``true``/``false`` as YAML writes them,
+    ``missing`` for none."""
+    if v is None:
+        return missing
+    if isinstance(v, float) and precision is not None:
+        return f"{v:.{precision}g}"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
 def with_deps_option(f):
     return click.option("-d", "--with-deps", is_flag=True,
                         help="With TARGETS: also the data of every stage upstream of them "

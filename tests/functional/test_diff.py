@@ -499,3 +499,17 @@ def test_targets_choose_the_params_and_metrics_files_declared_or_not(project):
     assert keys(doc) == [("eval.json", "acc")]
     r = project.run("metrics", "show", "--targets", "none.json")
     assert "none.json: not there" in r.stdout
+
+
+def test_precision_rounds_decimal_values_for_people_not_in_json(project):
+    stage = {"cmd": "true", "metrics": [{"m.json": {"cache": False}}]}
+    project.gen({"m.json": '{"acc": 0.123456789, "ok": true}',
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"s": stage}})}, commit="v1")
+    project.gen({"m.json": '{"acc": 0.987654321, "ok": true}'})
+    r = project.run("metrics", "show", "--precision", "3")
+    assert "acc: 0.988" in r.stdout and "ok: true" in r.stdout
+    assert "acc: 0.987654321" in project.run("metrics", "show").stdout  # (as written)
+    r = project.run("metrics", "diff", "--precision", "2")
+    assert "acc  0.12 -> 0.99  (+0.86)" in r.stdout
+    doc = json.loads(project.run("metrics", "show", "--precision", "2", "--json").stdout)
+    assert doc["workspace"]["m.json"]["acc"] == 0.987654321  # (JSON: the value itself)

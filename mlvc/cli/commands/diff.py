@@ -19,6 +19,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    value_text,
     warn_all,
 )
 
@@ -65,31 +66,33 @@ def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
 
 
 
-def _value(v: object) -> str:
-    return "—" if v is None else str(v)
+_value = value_text  # (params and metrics: "—" when missing)
 
 
-def _delta(change) -> str:
+def _delta(change, precision: int | None = None) -> str:
     d = change.delta
     if d is None:
         return ""
-    return f"{d:+g}" if isinstance(d, float) else f"{d:+d}"
+    if isinstance(d, float):
+        return f"{d:+.{precision}g}" if precision is not None else f"{d:+g}"
+    return f"{d:+d}"
 
 
-def _change_line(c) -> str:
+def _change_line(c, precision: int | None = None) -> str:
     """A param or metric change, for people: ``  file  key  old -> new  (+delta)``."""
-    delta = _delta(c)
-    return (f"  {shown(c.file)}  {c.key}  {_value(c.old)} -> {_value(c.new)}"
-            + (f"  ({delta})" if delta else ""))
+    delta = _delta(c, precision)
+    return (f"  {shown(c.file)}  {c.key}  {_value(c.old, precision)} -> "
+            f"{_value(c.new, precision)}" + (f"  ({delta})" if delta else ""))
 
 
 _CHANGE_HEADER = "| file | key | old | new | change |\n|---|---|---|---|---|"
 
 
-def _change_row(c) -> str:
+def _change_row(c, precision: int | None = None) -> str:
     """The same as a Markdown table row (file, key, old, new, change)."""
-    return (f"| {_md_cell(c.file)} | {_md_cell(c.key)} | {_md_cell(_value(c.old))} "
-            f"| {_md_cell(_value(c.new))} | {_delta(c)} |")
+    return (f"| {_md_cell(c.file)} | {_md_cell(c.key)} | "
+            f"{_md_cell(_value(c.old, precision))} | {_md_cell(_value(c.new, precision))} "
+            f"| {_delta(c, precision)} |")
 
 
 def _file_lines(d) -> list[tuple[str, str]]:
@@ -205,6 +208,9 @@ def _values_group(kind: str, what: str) -> click.Group:
         "--targets", multiple=True, metavar="FILE",
         help=f"Only these {files} (repeatable), declared by a stage or not (all the keys "
              "of one no stage declares).")
+    precision_option = click.option(
+        "--precision", type=click.IntRange(1, 17), metavar="N",
+        help="Significant digits of decimal numbers (default: as the files have them).")
 
     @click.group(kind, help=f"Show the {what} of the workspace or of git revisions, and compare "
                             "them.")
@@ -216,9 +222,10 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.option("-A", "--all-commits", is_flag=True,
                   help="Every commit of the git history, and the workspace.")
     @targets_option
+    @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
-    def show(revs, all_commits, targets, md, as_json):
+    def show(revs, all_commits, targets, precision, md, as_json):
         from mlvc.ops.diff import show_values
 
         one_format(md=md, json=as_json)
@@ -238,7 +245,7 @@ def _values_group(kind: str, what: str) -> click.Group:
                 for v in sv.values:
                     rev = f"| {_md_cell(sv.side.label)} " if several else ""
                     click.echo(f"{rev}| {_md_cell(v.file)} | {_md_cell(v.key)} | "
-                               f"{_md_cell(_value(v.value))} |")
+                               f"{_md_cell(_value(v.value, precision))} |")
                 continue
             indent = "  " if several else ""
             if several:
@@ -250,7 +257,7 @@ def _values_group(kind: str, what: str) -> click.Group:
                 if v.file != last:
                     echo(f"{indent}{shown(v.file)}:")
                     last = v.file
-                echo(f"{indent}  {v.key}: {_value(v.value)}")
+                echo(f"{indent}  {v.key}: {_value(v.value, precision)}")
             for f in sv.missing:
                 echo(f"{indent}{shown(f)}: not there")
 
@@ -262,9 +269,10 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.argument("b_rev", metavar="[B]]", required=False)
     @click.option("--all", "everything", is_flag=True, help="List unchanged values too.")
     @targets_option
+    @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
-    def diff_values_cmd(a_rev, b_rev, everything, targets, md, as_json):
+    def diff_values_cmd(a_rev, b_rev, everything, targets, precision, md, as_json):
         from mlvc.ops.diff import diff_values
 
         one_format(md=md, json=as_json)
@@ -277,13 +285,13 @@ def _values_group(kind: str, what: str) -> click.Group:
         elif md:
             click.echo(_CHANGE_HEADER)
             for c in result.changes:
-                click.echo(_change_row(c))
+                click.echo(_change_row(c, precision))
         else:
             echo(f"Comparing {result.a.label} with {result.b.label}:")
             if not result.changes:
                 echo(f"No {what} changed.")
             for c in result.changes:
-                echo(_change_line(c))
+                echo(_change_line(c, precision))
 
     diff_values_cmd.help = (f"Compare the {what} of revision A (default: HEAD) with B (default: "
                             "the workspace): old and new values, and the change of numbers.")

@@ -20,6 +20,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    value_text,
     warn_all,
 )
 
@@ -210,13 +211,7 @@ def _saved(result, as_json: bool) -> None:
 
 
 def _value(v: object, precision: int | None = None) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float) and precision is not None:
-        return f"{v:.{precision}g}"
-    if isinstance(v, bool):
-        return str(v).lower()
-    return str(v)
+    return value_text(v, precision, missing="-")  # (a table cell)
 
 
 @exp_cmd.command("show")
