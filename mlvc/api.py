@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from mlvc.errors import CorruptObjectError, PathError, TargetError
 
-__all__ = ["open", "read", "params_show", "metrics_show"]
+__all__ = ["open", "read", "params_show", "metrics_show", "get_url"]
 
 
 @contextmanager
@@ -112,11 +112,70 @@ def _is_git_url(where: str) -> bool:
     return "://" in where or re.match(r"^[\w.-]+@[\w.-]+:", where) is not None
 
 
-def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:
-    """The cache object (or workspace file) to read, as a path; or the bytes git keeps."""
+def _recorded(repo, rel: str, rev: str | None, remote: str | None):
+    """The manifest entry of the file ``rel`` as ``rev`` (default: the workspace's pointer
+    files and lock) records it; or, for a file git keeps at ``rev``, its bytes."""
     from mlvc.ops._remote import fetch_objects
     from mlvc.ops.diff import SideView, TreeReader, side_of
     from mlvc.ops.ls import entry_at
+
+    view = SideView(repo, side_of(repo, rev))
+    held = view.holding(rel)
+    where = "the workspace" if rev is None else rev
+    if held is None:
+        data = view.read(rel)  # (a file git keeps, or any untracked one in the workspace)
+        if data is None:
+            raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git at {where}",
+                              hint="`mlvc ls` lists what mlvc tracks")
+        return data
+    # (a folder's manifest the cache lacks comes from the remote too)
+    trees = TreeReader(repo, fetch=lambda oid: fetch_objects(repo, [(oid, None)], rel, remote))
+    entry = entry_at(trees, held[1], rel)
+    if entry.type == "dir":
+        raise TargetError(f"'{rel}' is a folder at {where}: name one of its files",
+                          hint=f"`mlvc ls {rel}{'' if rev is None else ' --rev ' + rev}` "
+                               "lists them")
+    return entry
+
+
+def get_url(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
+            remote: str | None = None) -> str:
+    """The URL of ``path``'s object on the remote (the default one, or ``remote``), as
+    ``dvc.api.get_url``, for a tool that reads it there (``s3://bucket/…/objects/ab/cd…``;
+    a path for a folder remote). The remote is asked whether it has it. A small file that
+    travels in a pack has no URL of its own (TargetError: read it with :func:`open`); a
+    file git keeps has none either."""
+    from mlvc.ops._remote import connect
+    from mlvc.paths import normalize_rel
+    from mlvc.remote.fs import LocalRemote
+
+    try:
+        rel = normalize_rel(str(path))
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    with _project(repo, rev) as (project, at):
+        entry = _recorded(project, rel, at, remote)
+        if isinstance(entry, bytes):
+            raise TargetError(f"'{rel}' is kept in git, not on a remote",
+                              hint="`mlvc.api.read` reads it")
+        rem, index = connect(project, remote)
+        try:
+            if entry.oid in rem.packed():
+                raise TargetError(f"'{rel}' travels in a pack on remote '{rem.name}' (a small "
+                                  "file): it has no URL of its own",
+                                  hint="`mlvc.api.open` reads it")
+            if not rem.contains([entry.oid]):
+                raise TargetError(f"'{rel}' is not on remote '{rem.name}'",
+                                  hint="`mlvc push` sends it")
+            where = rem.object_path(entry.oid)
+            return where if isinstance(rem, LocalRemote) else rem.fs.unstrip_protocol(where)
+        finally:
+            index.close()
+
+
+def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:
+    """The cache object (or workspace file) to read, as a path; or the bytes git keeps."""
+    from mlvc.ops._remote import fetch_objects
     from mlvc.paths import check_inside, normalize_rel, to_fs
     from mlvc.workspace.verify import ObjectChecker
 
@@ -129,22 +188,9 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
         if fs.is_file():
             check_inside(repo.root, rel)
             return str(fs)
-    view = SideView(repo, side_of(repo, rev))
-    held = view.holding(rel)
-    where = "the workspace" if rev is None else rev
-    if held is None:
-        data = view.read(rel) if rev is not None else None
-        if data is None:
-            raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git at {where}",
-                              hint="`mlvc ls` lists what mlvc tracks")
-        return data
-    # (a folder's manifest the cache lacks comes from the remote too)
-    trees = TreeReader(repo, fetch=lambda oid: fetch_objects(repo, [(oid, None)], rel, remote))
-    entry = entry_at(trees, held[1], rel)
-    if entry.type == "dir":
-        raise TargetError(f"'{rel}' is a folder at {where}: open one of its files",
-                          hint=f"`mlvc ls {rel}{'' if rev is None else ' --rev ' + rev}` "
-                               "lists them")
+    entry = _recorded(repo, rel, rev, remote)
+    if isinstance(entry, bytes):
+        return entry
     if not repo.cache.exists(entry.oid):
         fetch_objects(repo, [(entry.oid, entry.size)], rel, remote)
     # Checked as status checks objects: by its verification record, else read and hashed.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -481,3 +482,23 @@ def test_no_download_records_the_import_and_pull_gets_it_from_the_source(registr
     here.run("import-url", "../registry/labels.csv", "l.csv")
     r = here.run("update", "--no-download", code=1)
     assert "comes from a URL" in r.stderr
+
+
+def test_get_url_names_a_files_object_on_the_remote(registry, here, tmp_path):
+    import mlvc.api
+
+    r = here.run("get", "../registry", "images/1.png", "--show-url")
+    url = r.stdout.strip()
+    assert url.startswith(str(tmp_path / "store")) and Path(url).read_text() == "one"
+    assert mlvc.api.get_url("images/1.png", repo=registry.root) == url  # (the API, alike)
+    assert Path(mlvc.api.get_url("labels.csv", repo=registry.root)).read_text() == "a,1\n"
+    registry.gen({"many": {f"f{i:02}.txt": f"{i}\n" for i in range(20)}, "code.py": "x"})
+    registry.run("add", "many")
+    registry.commit_all("many")
+    registry.run("push")  # (20 small files: one pack)
+    r = here.run("get", "../registry", "many/f03.txt", "--show-url", code=1)
+    assert "travels in a pack" in r.stderr
+    r = here.run("get", "../registry", "code.py", "--show-url", code=1)
+    assert "kept in git" in r.stderr
+    r = here.run("get", "../registry", "images", "--show-url", code=1)
+    assert "is a folder" in r.stderr

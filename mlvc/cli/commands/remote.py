@@ -307,8 +307,11 @@ def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, wi
 @click.option("-o", "--out", metavar="OUT", help="Where to write it (default: PATH's name, "
                                                  "here).")
 @click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--show-url", is_flag=True,
+              help="Print the URL of PATH's object on REPO's remote instead of copying it (a "
+                   "file; one that travels in a pack has none).")
 @json_option
-def get_cmd(repo_url, path, rev, out, force, as_json):
+def get_cmd(repo_url, path, rev, out, force, show_url, as_json):
     """Copy PATH out of the mlvc project REPO, as REV records it, without tracking it here.
 
     REPO is what `git clone` takes (a URL or a path); PATH is relative to its top. Data mlvc
@@ -318,6 +321,18 @@ def get_cmd(repo_url, path, rev, out, force, as_json):
     """
     from mlvc.ops.get import get
 
+    if show_url:
+        import os
+
+        from mlvc.api import get_url
+
+        local = os.path.join(settings().cwd, repo_url)
+        url = get_url(path, repo=local if os.path.isdir(local) else repo_url, rev=rev)
+        if as_json:
+            echo_json({"url": url})
+        else:
+            click.echo(url)
+        return
     result = get(repo_url, path, rev=rev, out=out, cwd=settings().cwd, force=force,
                  progress=progress())
     _report_got(result, as_json)
