@@ -496,9 +496,6 @@ def test_get_url_names_a_files_object_on_the_remote(registry, here, tmp_path):
     registry.run("add", "many")
     registry.commit_all("many")
     registry.run("push")  # (20 small files: one pack)
-    r = here.run("get", "../registry", "many/f03.txt", "--show-url", code=1)
-    assert "travels in a pack" in r.stderr
-    r = here.run("get", "../registry", "code.py", "--show-url", code=1)
-    assert "kept in git" in r.stderr
-    r = here.run("get", "../registry", "images", "--show-url", code=1)
-    assert "is a folder" in r.stderr
+    for path, why in (("many/f03.txt", "travels in a pack"), ("code.py", "kept in git"),
+                      ("images", "is a folder")):
+        assert why in here.run("get", "../registry", path, "--show-url", code=1).stderr
