@@ -3,7 +3,8 @@
 A plot's ``template`` names one of the built-in templates, a file in ``.mlvc/plots/``
 (``NAME`` or ``NAME.json``; one named as a built-in one replaces it: ``mlvc plots
 templates`` writes the built-in ones there to start from), or a JSON file of the project
-(a path ending in ``.json``). Anchors, written ``<MLVC_METRIC_…>`` or, so that DVC's
+(a path ending in ``.json``; ``NAME.json`` with no folder: at the top, else in
+``.mlvc/plots``). Anchors, written ``<MLVC_METRIC_…>`` or, so that DVC's
 templates work as they are, ``<DVC_METRIC_…>``:
 
 - ``"<…_DATA>"``: the rows (each with ``rev``, and ``step`` when x is the row number);
@@ -38,6 +39,8 @@ def template_file(root: Path, name: str) -> Path | None:
         except MlvcError as exc:
             raise FormatError(f"plot template '{name}': {exc.message}") from None
         path = to_fs(root, rel)
+        if not path.is_file() and "/" not in name and (root / FOLDER / name).is_file():
+            return root / FOLDER / name  # (`NAME.json` of .mlvc/plots, as DVC finds it)
         if not path.is_file():
             raise FormatError(f"plot template '{name}' does not exist",
                               hint="a template is a built-in name (" + ", ".join(TEMPLATES)

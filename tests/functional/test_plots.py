@@ -296,6 +296,10 @@ def test_template_files_replace_built_in_ones_and_dvcs_anchors_work(ml):
         "encoding": {"x": {"field": "<DVC_METRIC_X>", "title": "<DVC_METRIC_X_LABEL>"},
                      "y": {"field": "<DVC_METRIC_Y>", "title": "by <DVC_METRIC_Y_LABEL>"},
                      "color": "<DVC_METRIC_COLOR>"}})}})
+    (ml.root / ".mlvc/plots/mine.json").write_text(  # (NAME.json finds .mlvc/plots/ too)
+        (ml.root / ".mlvc/plots/scatter.json").read_text())
+    ml.run("plots", "modify", "eval/loss.csv", "-t", "mine.json")
+    assert plots_json(ml, "show")["eval/loss.csv"]["spec"]["mark"]["type"] == "point"
     ml.run("plots", "modify", "eval/loss.csv", "-t", "tpl/bars.json")
     spec = plots_json(ml, "diff")["eval/loss.csv"]["spec"]
     assert spec["title"] == "Loss" and spec["width"] == 400 and spec["mark"] == "bar"
