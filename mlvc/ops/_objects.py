@@ -110,11 +110,9 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
     sources: list[Source] = []
     if workspace:
         index = Index.load(repo.root, repo.ignore, here=here)
-        stay = unpushed(repo) if traveling else frozenset()
         sources = [Source(WORKSPACE, s.tracked.pointer, s.tracked.out, s.within,
                           ptr.source if (ptr := index.pointers.get(s.tracked.pointer)) else None)
-                   for s in index.select(paths, here)
-                   if not (s.tracked.stage is not None and s.tracked.out.path in stay)]
+                   for s in index.select(paths, here) if s.tracked.pushed or not traveling]
     warnings: list[str] = []
     if not (all_branches or all_tags or all_commits or all_experiments or revs):
         return sources, warnings, here
@@ -140,13 +138,6 @@ def collect_sources(repo: Repo, targets: list[str] | None = None, cwd: Path | No
                     sources.append(Source(rev[:8], path, out, part, origin if isinstance(
                         origin, ImportSource) else None))
     return sources, warnings, here
-
-
-def unpushed(repo: Repo) -> frozenset[RelPath]:
-    """The workspace's stage outputs that mlvc.lock marks ``push: false``."""
-    from mlvc.pipeline.lockfile import load_lock
-
-    return frozenset(p for e in load_lock(repo.root).values() for p in e.unpushed)
 
 
 def revision_outs(repo: Repo, rev: str, label: str, parsed: dict, warnings: list[str], *,

@@ -93,11 +93,8 @@ def checkout(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None =
     index = Index.load(repo.root, repo.ignore, here=here)
     selected = index.select(paths, here)
     if traveled:
-        from mlvc.ops._objects import unpushed
-
-        stay = unpushed(repo)
-        selected = [s for s in selected if s.tracked.stage is None
-                    or s.tracked.out.path not in stay or repo.cache.exists(s.tracked.out.oid)]
+        selected = [s for s in selected
+                    if s.tracked.pushed or repo.cache.exists(s.tracked.out.oid)]
     with repo.lock():
         return checkout_selected(repo, selected, force=force, relink=relink, jobs=jobs,
                                  progress=progress, here=here)

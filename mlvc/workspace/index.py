@@ -34,6 +34,7 @@ class Tracked:
     pointer: RelPath  # the pointer file, or mlvc.lock for a stage output
     out: Out
     stage: str | None = None  # the stage that produces it
+    pushed: bool = True  # False: the lock marks it `push: false` (it never travels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +307,7 @@ def _stage_outs(root: Path) -> tuple[tuple[Tracked, ...], tuple[Declared, ...]]:
         for o in entry.outs:
             declared = stage.out(o.path)
             if declared is not None and declared.cache and o.path not in entry.uncached:
-                out.append(Tracked(LOCK_FILE, o, name))
+                out.append(Tracked(LOCK_FILE, o, name, o.path not in entry.unpushed))
     declared = []
     for name in pipeline.stages:
         entry = lock.get(name)
