@@ -55,6 +55,7 @@ from mlvc.workspace.pointer import (
     pointer_path_for,
     write_pointer,
 )
+from mlvc.workspace.state import StatKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,9 +358,9 @@ class StoredTree:
     executable: bool
     objects: int  # objects stored in the cache: files (unless only hashed) and manifests
     files: tuple[tuple[str, str, int], ...]  # (oid, path, size) of each file
-    # (size, mtime_ns, inode) of each file's path when it was hashed: unchanged since, its
-    # bytes are still those of its oid
-    stats: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # the stat key of each file's path when it was hashed: unchanged since, its bytes are
+    # still those of its oid
+    stats: dict[str, StatKey] = field(default_factory=dict)
     trees: tuple[str, ...] = ()  # the folders' manifests, deepest first (a parent after all
     #                              its sub-folders)
 
@@ -382,11 +383,10 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
 
     if path.is_symlink():
         refuse(path)
-    def key(st: os.stat_result) -> tuple[int, int, int]:
-        return st.st_size, st.st_mtime_ns, st.st_ino
+    from mlvc.workspace.state import stat_key as key
 
     # (relative path, path, executable, its stat key before it is read)
-    found: list[tuple[str, Path, bool, tuple[int, int, int]]] = []
+    found: list[tuple[str, Path, bool, StatKey]] = []
     folders: list[str] = [""]
     if path.is_dir():
         stack = [("", path)]
@@ -416,9 +416,9 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
             if key(fs.stat()) != was:  # (its oid may be of bytes it no longer holds)
                 raise TargetError(f"'{fs}' changed while it was read",
                                   hint="run again once nothing writes to it")
-            oids[rel] = (outcome, was[0])
+            oids[rel] = (outcome, was.size)
             advance(1)
-    files = tuple((oids[rel][0], str(fs), was[0]) for rel, fs, _, was in found)
+    files = tuple((oids[rel][0], str(fs), was.size) for rel, fs, _, was in found)
     stats = {str(fs): was for _, fs, _, was in found}
     if not path.is_dir():
         (oid, size), = oids.values()

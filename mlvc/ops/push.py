@@ -8,7 +8,8 @@ is on the remote, so a manifest on a remote always means its whole folder is the
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,10 @@ from mlvc.ops._remote import (
 )
 from mlvc.paths import RelPath, seen_from, typed_in
 from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.remote.fs import Failure, Remote
+from mlvc.remote.index import RemoteIndex
 from mlvc.repo import Repo
+from mlvc.workspace.state import StatKey, stat_key
 from mlvc.workspace.verify import ObjectChecker
 
 if TYPE_CHECKING:
@@ -90,19 +94,10 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
         sent, nbytes = len(result.done), result.nbytes
         failed += failed_objects(objs, result.failed, "push")
         pending = [o for o in sorted(todo) if o in objs.trees and o not in check.bad]
-        while pending:  # rounds: the trees whose entries are all there, deepest first
-            ready = [o for o in pending if all(c in there for c in objs.children[o])]
-            if not ready:
-                break
-            result = rem.upload([(o, repo.cache.path_str(o), repo.cache.path(o).stat().st_size)
-                                 for o in ready], jobs, progress)
-            index.add(result.done)
-            there |= set(result.done)
-            sent += len(result.done)
-            nbytes += result.nbytes
-            failed += failed_objects(objs, result.failed, "push")
-            tried = set(ready)
-            pending = [o for o in pending if o not in tried]
+        trees = _upload_trees(repo, rem, index, pending, objs.children.__getitem__, there,
+                              jobs, progress)
+        sent, nbytes = sent + trees.transferred, nbytes + trees.nbytes
+        failed += failed_objects(objs, trees.failed, "push")
         index.add_complete(objs.folder_counts(t for t in objs.trees if t in there))
         warnings += _partial(sources, there, rem.name, here) + rem.pack_warnings
         runs = 0
@@ -123,6 +118,36 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
                               tuple(warnings), runs)
     finally:
         index.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    transferred: int
+    nbytes: int
+    failed: tuple[Failure, ...]
+
+
+def _upload_trees(repo: Repo, rem: Remote, index: RemoteIndex, pending: list[str],
+                  children: Callable[[str], Iterable[str]], there: set[str], jobs: int,
+                  progress: Progress) -> _Sent:
+    """Upload the manifests ``pending`` (in the cache) in rounds, each once every object
+    below it (``children``) is ``there``, deepest first: a manifest on a remote means its
+    whole folder is there. ``there`` grows with what is sent."""
+    sent = nbytes = 0
+    failed: list[Failure] = []
+    while pending:
+        ready = [o for o in pending if all(c in there for c in children(o))]
+        if not ready:
+            break
+        result = rem.upload([(o, repo.cache.path_str(o), repo.cache.path(o).stat().st_size)
+                             for o in ready], jobs, progress)
+        index.add(result.done)
+        there |= set(result.done)
+        sent, nbytes = sent + len(result.done), nbytes + result.nbytes
+        failed += result.failed
+        tried = set(ready)
+        pending = [o for o in pending if o not in tried]
+    return _Sent(sent, nbytes, tuple(failed))
 
 
 def _partial(sources: list[Source], there: set[str], remote: str,
@@ -172,8 +197,8 @@ def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
         present = len(there)
         todo = [(o, p, n) for o, (p, n) in sorted(files.items()) if o not in there]
         result = rem.upload(todo, jobs, progress)
-        moved = [o for o, p, _ in todo if o in set(result.done)
-                 and _stat_key(p) != stored.stats.get(p)]
+        uploaded = set(result.done)
+        moved = [o for o, p, _ in todo if o in uploaded and _now(p) != stored.stats.get(p)]
         if moved:  # (changed while hashed or sent: what reached the remote is read back)
             sound = {o for o, (ok, _) in rem.verify_objects(moved, jobs).items() if ok}
             moved = [o for o in moved if o not in sound]
@@ -182,33 +207,25 @@ def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
         failed = [FailedObject(files[f.oid][0], f.oid, f.reason) for f in result.failed]
         failed += [FailedObject(files[o][0], o, "it changed while it was sent (not kept)")
                    for o in moved]
-        done = [o for o in result.done if o not in set(moved)]
+        done = list(uploaded - set(moved))
         index.add(done)
-        sent, nbytes = len(done), result.nbytes
         there |= set(done)
-        pending = [t for t in stored.trees if t not in there]
-        while pending and not failed:  # (a manifest on a remote: its whole folder is there)
-            ready = [t for t in pending if all(e.oid in there for e in
-                                               repo.cache.read_tree(t).entries)]
-            if not ready:
-                break
-            tres = rem.upload([(t, repo.cache.path_str(t), repo.cache.path(t).stat().st_size)
-                               for t in ready], jobs, progress)
+        sent, nbytes = len(done), result.nbytes
+        if not failed:  # (a manifest on a remote: its whole folder is there)
+            trees = _upload_trees(repo, rem, index, [t for t in stored.trees if t not in there],
+                                  lambda t: (e.oid for e in repo.cache.read_tree(t).entries),
+                                  there, jobs, progress)
+            sent, nbytes = sent + trees.transferred, nbytes + trees.nbytes
             failed += [FailedObject("(a folder's manifest)", f.oid, f.reason)
-                       for f in tres.failed]
-            index.add(tres.done)
-            there |= set(tres.done)
-            sent, nbytes = sent + len(tres.done), nbytes + tres.nbytes
-            pending = [t for t in pending if t not in set(ready)]
+                       for f in trees.failed]
         return TransferResult(rem.name, sent, nbytes, present, tuple(failed),
                               tuple(rem.pack_warnings))
     finally:
         index.close()
 
 
-def _stat_key(path: str) -> tuple[int, int, int] | None:
+def _now(path: str) -> StatKey | None:
     try:
-        st = os.stat(path)
+        return stat_key(os.stat(path))
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
