@@ -746,9 +746,12 @@ class Remote:
 
     # -- download --------------------------------------------------------------------------
     def download(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int = 8,
-                 progress: Progress = NULL_PROGRESS) -> Transferred:
+                 progress: Progress = NULL_PROGRESS, *, again: bool = True) -> Transferred:
         """Fetch ``(oid, size)`` items into ``store``, each re-hashed before it is stored:
-        from packs where the remote has them there, else loose."""
+        from packs where the remote has them there, else loose. A pack that `gc -c` or
+        `verify -r` (of another clone) merged or rewrote since it was listed is gone: its
+        objects are in the new packs, published before the old ones went (or loose); they
+        are looked for again, once, where the packs listed again say."""
         packed = self.packed() if items else {}
         if not any(o in packed for o, _ in items):
             return self._download_loose(items, store, jobs, progress)
@@ -756,20 +759,14 @@ class Remote:
                                             progress),
                       self._download_loose([t for t in items if t[0] not in packed], store,
                                            jobs, progress))
-        # A pack that `gc -c` or `verify -r` (of another clone) merged or rewrote since it
-        # was listed is gone: its objects are in the new packs, published before the old
-        # ones went (or loose). Listed again, they are read from there.
         gone = {f.oid for f in got.failed if f.kind == "missing" and f.oid in packed}
-        if not gone:
+        if not again or not gone:
             return got
-        now = self.packed(refresh=True)
-        sizes = dict(items)
+        self.packed(refresh=True)
         kept = Transferred(got.done, tuple(f for f in got.failed if f.oid not in gone),
                            got.nbytes, got.stored)
-        return _joined(kept, _joined(
-            self._download_packed(sorted(o for o in gone if o in now), store, jobs, progress),
-            self._download_loose(sorted((o, sizes[o]) for o in gone if o not in now), store,
-                                 jobs, progress)))
+        return _joined(kept, self.download([t for t in items if t[0] in gone], store, jobs,
+                                           progress, again=False))
 
     def _download_loose(self, items: list[tuple[str, int]], store: ObjectStore, jobs: int,
                         progress: Progress) -> Transferred:
