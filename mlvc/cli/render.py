@@ -88,6 +88,21 @@ def progress(quiet: bool = False):
     return progress_for(settings().quiet or quiet)
 
 
+def asking(run, force: bool, question: str):
+    """``run(force)``; when the operation asks for confirmation (ConfirmationRequired) and a
+    person can answer, ``question`` after its message, and ``run(True)`` on yes. Without a
+    terminal the refusal stands (its hint names ``--force``)."""
+    from mlvc.errors import ConfirmationRequired
+
+    try:
+        return run(force)
+    except ConfirmationRequired as exc:
+        if not interactive():
+            raise
+        click.confirm(f"{exc.message}. {question}", abort=True, err=True)
+        return run(True)
+
+
 def interactive() -> bool:
     """Whether a person can answer a question (stdin is a terminal)."""
     import sys

@@ -9,6 +9,7 @@ import click
 
 from mlvc.cli.render import (
     LIST_LIMIT,
+    asking,
     count,
     echo,
     echo_json,
@@ -130,20 +131,12 @@ def commit_cmd(targets, force, with_deps, jobs, as_json):
     mlvc asks first (on a terminal) or refuses, unless --force. Naming an output of a
     stage that has never run (you ran its command yourself) records that stage too.
     """
-    from mlvc.cli import render
-    from mlvc.errors import ConfirmationRequired
     from mlvc.ops.commit import commit
 
     with open_repo() as repo:
-        try:
-            result = commit(repo, list(targets), cwd=settings().cwd, force=force, jobs=jobs,
-                            with_deps=with_deps, progress=progress())
-        except ConfirmationRequired as exc:
-            if not render.interactive():
-                raise
-            click.confirm(f"{exc.message}. Commit anyway?", abort=True, err=True)
-            result = commit(repo, list(targets), cwd=settings().cwd, force=True, jobs=jobs,
-                            with_deps=with_deps, progress=progress())
+        result = asking(lambda forced: commit(
+            repo, list(targets), cwd=settings().cwd, force=forced, jobs=jobs,
+            with_deps=with_deps, progress=progress()), force, "Commit anyway?")
     if as_json:
         echo_json(result.to_json())
         return
@@ -407,18 +400,11 @@ def remove_cmd(targets, outs, force, as_json):
     the workspace (unless --outs) and in the cache. Every target is checked before anything
     is removed.
     """
-    from mlvc.cli import render
-    from mlvc.errors import ConfirmationRequired
     from mlvc.ops.remove import remove
 
     with open_repo() as repo:
-        try:
-            result = remove(repo, list(targets), cwd=settings().cwd, outs=outs, force=force)
-        except ConfirmationRequired as exc:
-            if not render.interactive():
-                raise
-            click.confirm(f"{exc.message}. Delete anyway?", abort=True, err=True)
-            result = remove(repo, list(targets), cwd=settings().cwd, outs=outs, force=True)
+        result = asking(lambda forced: remove(repo, list(targets), cwd=settings().cwd,
+                                              outs=outs, force=forced), force, "Delete anyway?")
     if as_json:
         echo_json(result.to_json())
         return
@@ -510,8 +496,6 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, clou
     go too: it cannot know of revisions this clone has not fetched, so fetch them first.
     Asks before deleting, unless -f; --dry only tells.
     """
-    from mlvc.cli import render
-    from mlvc.errors import ConfirmationRequired
     from mlvc.ops.gc import gc
 
     if not (workspace or all_branches or all_tags or all_commits or all_experiments):
@@ -524,13 +508,7 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, clou
                 remote=remote, dry=dry, jobs=jobs,
                 projects=tuple(settings().cwd / p for p in projects), progress=progress())
     with open_repo() as repo:
-        try:
-            result = gc(repo, force=force, **args)
-        except ConfirmationRequired as exc:
-            if not render.interactive():
-                raise
-            click.confirm(f"{exc.message}. Delete them?", abort=True, err=True)
-            result = gc(repo, force=True, **args)
+        result = asking(lambda forced: gc(repo, force=forced, **args), force, "Delete them?")
     if as_json:
         echo_json(result.to_json())
         return

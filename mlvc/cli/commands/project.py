@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mlvc.cli.render import (
+    asking,
     count,
     echo,
     echo_json,
@@ -53,17 +54,12 @@ def destroy_cmd(force, jobs, as_json):
     remote. Asks first, unless -f.
     """
     from mlvc.cli import render
-    from mlvc.errors import ConfirmationRequired
     from mlvc.ops.destroy import destroy
 
     with open_repo() as repo:
-        try:
-            result = destroy(repo, force=force, jobs=jobs, progress=progress())
-        except ConfirmationRequired as exc:
-            if not render.interactive():
-                raise
-            click.confirm(f"{exc.message}. Destroy the project?", abort=True, err=True)
-            result = destroy(repo, force=True, jobs=jobs, progress=progress())
+        result = asking(lambda forced: destroy(repo, force=forced, jobs=jobs,
+                                               progress=progress()),
+                        force, "Destroy the project?")
     if as_json:
         echo_json(result.to_json())
         return
