@@ -88,20 +88,23 @@ def _shown(kind: str, repo: str | os.PathLike[str] | None, rev: str | None) -> d
 
 
 @contextmanager
-def _project(where: str | os.PathLike[str] | None, rev: str | None):
+def _project(where: str | os.PathLike[str] | None, rev: str | None,
+             cwd: Path | None = None):
     """(the project, the revision to read in it): a folder's project (default: the one
-    holding the current folder) and ``rev``; or, for a git URL (``https://…``, ``ssh://…``,
-    ``git@host:path``, ``file://…``), a temporary clone of it at ``rev``, read as checked
-    out (its data from its default remote), as ``dvc.api`` reads a repository URL."""
+    holding the current folder; relative to ``cwd``) and ``rev``; or, for a git URL
+    (``https://…``, ``ssh://…``, ``git@host:path``, ``file://…``), a temporary clone of it
+    at ``rev``, read as checked out (its data from its default remote), as ``dvc.api``
+    reads a repository URL."""
     from mlvc.repo import Repo
 
+    cwd = cwd or Path.cwd()
     if where is not None and _is_git_url(os.fspath(where)):
         from mlvc.ops.get import cloned
 
-        with cloned(os.fspath(where), rev, Path.cwd()) as (project, _, _):
+        with cloned(os.fspath(where), rev, cwd) as (project, _, _):
             yield project, None
         return
-    with Repo.find(Path(where) if where is not None else Path.cwd()) as project:
+    with Repo.find(Path(cwd, where) if where is not None else cwd) as project:
         yield project, rev
 
 
@@ -139,21 +142,18 @@ def _recorded(repo, rel: str, rev: str | None, remote: str | None):
 
 
 def get_url(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
-            remote: str | None = None) -> str:
+            remote: str | None = None, *, cwd: Path | None = None) -> str:
     """The URL of ``path``'s object on the remote (the default one, or ``remote``), as
     ``dvc.api.get_url``, for a tool that reads it there (``s3://bucket/…/objects/ab/cd…``;
     a path for a folder remote). The remote is asked whether it has it. A small file that
     travels in a pack has no URL of its own (TargetError: read it with :func:`open`); a
-    file git keeps has none either."""
+    file git keeps has none either. ``cwd``: where a folder ``repo`` is relative to (the
+    CLI's ``-C``)."""
     from mlvc.ops._remote import connect
-    from mlvc.paths import normalize_rel
     from mlvc.remote.fs import LocalRemote
 
-    try:
-        rel = normalize_rel(str(path))
-    except PathError as exc:
-        raise TargetError(exc.message, hint=exc.hint) from None
-    with _project(repo, rev) as (project, at):
+    rel = _rel(path)
+    with _project(repo, rev, cwd) as (project, at):
         entry = _recorded(project, rel, at, remote)
         if isinstance(entry, bytes):
             raise TargetError(f"'{rel}' is kept in git, not on a remote",
@@ -173,16 +173,23 @@ def get_url(path: str, repo: str | os.PathLike[str] | None = None, rev: str | No
             index.close()
 
 
+def _rel(path: str) -> str:
+    """``path`` as a project path (from the project's top)."""
+    from mlvc.paths import normalize_rel
+
+    try:
+        return normalize_rel(str(path))
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+
+
 def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:
     """The cache object (or workspace file) to read, as a path; or the bytes git keeps."""
     from mlvc.ops._remote import fetch_objects
-    from mlvc.paths import check_inside, normalize_rel, to_fs
+    from mlvc.paths import check_inside, to_fs
     from mlvc.workspace.verify import ObjectChecker
 
-    try:
-        rel = normalize_rel(str(path))
-    except PathError as exc:
-        raise TargetError(exc.message, hint=exc.hint) from None
+    rel = _rel(path)
     if rev is None:
         fs = to_fs(repo.root, rel)
         if fs.is_file():

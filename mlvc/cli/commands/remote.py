@@ -322,12 +322,9 @@ def get_cmd(repo_url, path, rev, out, force, show_url, as_json):
     from mlvc.ops.get import get
 
     if show_url:
-        import os
-
         from mlvc.api import get_url
 
-        local = os.path.join(settings().cwd, repo_url)
-        url = get_url(path, repo=local if os.path.isdir(local) else repo_url, rev=rev)
+        url = get_url(path, repo=repo_url, rev=rev, cwd=settings().cwd)
         if as_json:
             echo_json({"url": url})
         else:
