@@ -134,13 +134,12 @@ def set_cache_dir(cwd: Path, path: str, level: str | None = None) -> ConfigEntry
 
     target = Path(os.path.abspath(Path(cwd, os.path.expanduser(path))))
     level = level or "project"
-    if level == "global":
+    root = find_root(cwd) if level != "global" else None
+    if root is None or os.path.isabs(os.path.expanduser(path)):
         value = str(target)
     else:
-        dot = find_root(cwd) / MLVC_DIR
-        value = Path(os.path.relpath(target, dot)).as_posix() if not os.path.isabs(
-            os.path.expanduser(path)) else str(target)
-    before = Repo(find_root(cwd)).cache_dir if level != "global" else None
+        value = Path(os.path.relpath(target, root / MLVC_DIR)).as_posix()
+    before = Repo(root).cache_dir if root is not None else None
     entry = set_config(cwd, "cache.dir", value, level)
     if before is not None and (before / "objects").is_dir() and \
             os.path.realpath(before) != os.path.realpath(target) and any(
