@@ -69,12 +69,16 @@ def with_deps_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[
 
     if not targets or not (repo.root / PIPELINE_FILE).is_file():
         return targets
-    from mlvc.ops.repro import load_project
     from mlvc.paths import is_within, overlaps
+    from mlvc.pipeline.graph import build_graph
+    from mlvc.pipeline.loader import load_pipeline
     from mlvc.workspace.index import Index
 
-    project = load_project(repo)
-    pipeline = project.pipeline
+    # (one scan for pointer files: the graph's sources and the data to add come from it)
+    index = Index.load(repo.root, repo.ignore)
+    pipeline = load_pipeline(repo.root)
+    graph = build_graph(pipeline, [(t.pointer, t.out.path) for t in index.tracked()
+                                   if t.stage is None])
     resolve = UserPaths(repo.root, cwd)
     names: list[str] = []
     kept: list[str] = []  # the targets that are paths (a stage's name is its data below)
@@ -89,10 +93,10 @@ def with_deps_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[
         except MlvcError:
             continue
         names += [st.name for st in pipeline for o in st.outs if is_within(path, o.path)]
-    chosen = project.graph.ancestors(names)
+    chosen = graph.ancestors(names)
     deps = [d.path for n in chosen for d in pipeline[n].deps]
     # (recorded outputs only: a stage that never ran has nothing to transfer)
-    extra = [t.out.path for t in Index.load(repo.root, repo.ignore).tracked()
+    extra = [t.out.path for t in index.tracked()
              if t.stage in chosen or (t.stage is None and any(overlaps(t.out.path, d)
                                                               for d in deps))]
     if not kept and not extra:  # (nothing recorded: the targets themselves say why)
