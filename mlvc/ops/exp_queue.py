@@ -49,7 +49,8 @@ SUBJECT = "mlvc queued experiment"
 # repro options a queued run passes on to `mlvc exp run` (its flags, by option name)
 RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
              "keep_going": "--keep-going", "pull": "--pull",
-             "allow_missing": "--allow-missing"}
+             "allow_missing": "--allow-missing", "force_downstream": "--force-downstream",
+             "whole_pipelines": "--pipeline", "glob": "--glob"}
 STATES = ("queued", "running", "success", "failed")
 INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
 STOP_GRACE = 10.0  # seconds `queue stop` gives a worker to end its runs, before killing it

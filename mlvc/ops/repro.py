@@ -154,12 +154,20 @@ def load_project(repo: Repo, here: RelPath | None = None) -> Project:
 
 
 def resolve_targets(repo: Repo, pipeline: Pipeline, targets: list[str],
-                    cwd: Path | None = None) -> list[str]:
+                    cwd: Path | None = None, *, glob: bool = False) -> list[str]:
     """Stage names chosen by targets: a name, a foreach/matrix group (``name`` or ``name@``),
-    ``mlvc.yaml`` for all, or a path that a stage outputs."""
+    ``mlvc.yaml`` for all, or a path that a stage outputs. With ``glob``, a target may be a
+    shell-style pattern of stage names (``train-*``); one that matches none is an error."""
+    import fnmatch
+
     names: list[str] = []
     for t in targets:
         named = pipeline.named(t)
+        if not named and glob and any(c in t for c in "*?["):
+            named = [n for n in pipeline.stages if fnmatch.fnmatchcase(n, t)]
+            if not named:
+                raise PipelineError(f"no stage matches '{t}'",
+                                    hint="`mlvc stage list` shows the stages")
         if named:
             names.extend(named)
             continue
@@ -181,12 +189,15 @@ def resolve_targets(repo: Repo, pipeline: Pipeline, targets: list[str],
 
 
 def choose(project: Project, names: list[str], *, single_item: bool = False,
-           downstream: bool = False) -> list[str]:
-    """The stages a repro of ``names`` covers, in a topological order."""
+           downstream: bool = False, whole_pipelines: bool = False) -> list[str]:
+    """The stages a repro of ``names`` covers, in a topological order. ``whole_pipelines``:
+    every stage of the pipelines (connected parts of the graph) that hold them."""
     graph = project.graph
     if not names:
         return list(graph.order)
-    if single_item:
+    if whole_pipelines:
+        chosen = graph.connected(names)
+    elif single_item:
         chosen = set(names)
     elif downstream:
         chosen = graph.descendants(names)
@@ -225,9 +236,10 @@ class _Engine:
                  keep_going: bool, no_commit: bool, jobs: int, run_cache: bool,
                  capture: bool, on_event: Callable[[StageEvent], None],
                  here: RelPath | None = None, progress: Progress = NULL_PROGRESS,
-                 allow_missing: bool = False) -> None:
+                 allow_missing: bool = False, force_downstream: bool = False) -> None:
         self.repo = repo
         self.allow_missing = allow_missing
+        self.force_downstream = force_downstream
         # Bars for hashing deps and storing outputs, one stage at a time (stages running
         # at once would draw over each other).
         self.progress = progress if jobs <= 1 else NULL_PROGRESS
@@ -336,6 +348,12 @@ class _Engine:
                 why += [Reason(f"upstream stage '{u}' would run")
                         for u in sorted(self.project.graph.upstream[name])
                         if u in self.results and self.results[u].state == "would run"]
+            forced = self.force
+            if self.force_downstream and not why and not self.dry:
+                why = [Reason(f"upstream stage '{u}' ran (--force-downstream)")
+                       for u in sorted(self.project.graph.upstream[name])
+                       if u in self.results and self.results[u].state in ("ran", "restored")]
+                forced = forced or bool(why)
             if self.force and not why:
                 why = [Reason("forced")]
             if not why:
@@ -359,7 +377,7 @@ class _Engine:
                 raise PipelineError(f"stage '{name}': dep {gone} does not exist", hint=hint)
             deps = [o for o in cur.deps.values() if o is not None]
             key = run_key(stage, deps, cur.params)
-            if self.use_run_cache and _run_cacheable(stage):
+            if self.use_run_cache and not forced and _run_cacheable(stage):
                 restored = self._restore(stage, key, cur, entry)
                 if restored is not None:
                     self._record(stage, cur, restored)
@@ -594,20 +612,25 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           force: bool = False, single_item: bool = False, downstream: bool = False,
           dry: bool = False, keep_going: bool = False, no_commit: bool = False,
           jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
-          allow_missing: bool = False,
+          allow_missing: bool = False, force_downstream: bool = False,
+          whole_pipelines: bool = False, glob: bool = False,
           on_event: Callable[[StageEvent], None] = lambda e: None,
           on_fetched: Callable[[TransferResult], None] = lambda r: None,
           progress: Progress = NULL_PROGRESS) -> ReproResult:
     """``on_fetched`` hears what ``pull`` fetched, before any stage runs. ``allow_missing``:
     a stage whose only change is that deps or outputs are not in the workspace does not run
-    (as ``dvc repro --allow-missing``: with ``dry``, a CI check that needs no data)."""
+    (as ``dvc repro --allow-missing``: with ``dry``, a CI check that needs no data).
+    ``force_downstream``: a stage downstream of one that ran runs too, even when that run
+    changed none of its deps. ``whole_pipelines``: the targets' whole pipelines (``-p``).
+    ``glob``: targets may be patterns of stage names."""
     here = folder_in(repo.root, cwd)
     project = load_project(repo, here)
     if not len(project.pipeline):
         raise PipelineError(f"there are no stages: {PIPELINE_FILE} is missing or empty",
                             hint="add one with `mlvc stage add -n NAME -d DEP -o OUT CMD`")
-    names = resolve_targets(repo, project.pipeline, targets or [], cwd)
-    order = choose(project, names, single_item=single_item, downstream=downstream)
+    names = resolve_targets(repo, project.pipeline, targets or [], cwd, glob=glob)
+    order = choose(project, names, single_item=single_item, downstream=downstream,
+                   whole_pipelines=whole_pipelines)
     refuse_git_tracked_outputs(repo, [project.pipeline[n] for n in order], here)
     fetched: TransferResult | None = None
     if pull and not dry:
@@ -619,7 +642,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
                      no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
                      capture=capture, on_event=on_event, here=here, progress=progress,
-                     allow_missing=allow_missing)
+                     allow_missing=allow_missing, force_downstream=force_downstream)
     if dry:
         return ReproResult(tuple(engine.run(order)), True)
     with repo.lock():

@@ -25,6 +25,11 @@ class Graph:
     def descendants(self, names: Iterable[str]) -> set[str]:
         return self._closure(names, self.downstream)
 
+    def connected(self, names: Iterable[str]) -> set[str]:
+        """The whole pipelines (connected parts of the graph) that hold ``names``."""
+        both = {n: self.upstream[n] | self.downstream[n] for n in self.upstream}
+        return self._closure(names, both)
+
     @staticmethod
     def _closure(names: Iterable[str], edges: dict[str, frozenset[str]]) -> set[str]:
         seen: set[str] = set()

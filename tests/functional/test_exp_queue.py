@@ -442,3 +442,14 @@ def test_a_killed_run_takes_its_stage_along_even_one_that_ignores_ctrl_c(ml, tmp
         return open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z")
     _until(gone, 10)
     ml.run("queue", "stop")
+
+
+def test_a_queued_run_keeps_the_stage_selection_options(ml):
+    # `--glob` must reach the queued run: without it, 'tr*' names no stage there
+    ml.run("exp", "run", "--queue", "--glob", "--force-downstream", "-S", "train.lr=0.3",
+           "-n", "g", "tr*")
+    ml.run("queue", "start")
+    assert [e["state"] for e in status(ml)] == ["success"]
+    assert exp_values(ml)["g"] == (0.3, 0.7)
+    r = ml.run("exp", "run", "--glob", "-S", "train.lr=0.4", "nope*", code=1)
+    assert "no stage matches 'nope*'" in r.stderr

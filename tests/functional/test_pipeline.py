@@ -270,6 +270,56 @@ def test_targets_single_item_downstream_and_force(chain):
     assert runs(chain) == ["b", "c"]
 
 
+def test_whole_pipelines_globs_and_force_downstream(chain):
+    chain.run("repro", "-f", "-p", "d")  # d's pipeline: a, b, c, d; not x
+    assert sorted(runs(chain)) == ["a", "b", "c", "d"]
+    chain.run("repro", "-f", "-p", "x")
+    assert runs(chain) == ["x"]
+    chain.run("repro", "-f", "-P")
+    assert sorted(runs(chain)) == ["a", "b", "c", "d", "x"]
+    chain.run("repro", "-f", "-s", "--glob", "[bx]")
+    assert sorted(runs(chain)) == ["b", "x"]
+    assert "no stage matches 'z*'" in chain.run("repro", "--glob", "z*", code=1).stderr
+    assert "neither a stage" in chain.run("repro", "-s", "[bx]", code=1).stderr  # (no --glob)
+    assert "takes no TARGETS" in chain.run("repro", "-P", "a", code=2).stderr
+    # b runs again and makes the same b.out: c would not run, unless forced downstream
+    chain.run("repro", "-f", "-s", "b")
+    assert runs(chain) == ["b"]
+    r = chain.run("repro", "-f", "--force-downstream", "--downstream", "-s", "b")
+    assert runs(chain) == ["b"]  # (-s: b alone is chosen)
+    r = chain.run("repro", "-f", "--force-downstream", "--downstream", "b", "--json")
+    assert runs(chain) == ["b", "c"]  # (c ran: not restored from the run cache)
+    assert [s["state"] for s in json.loads(r.stdout)["stages"]] == ["ran", "ran"]
+    r = chain.run("repro", "--force-downstream", "--json")  # nothing ran: nothing forced
+    assert runs(chain) == [] and json.loads(r.stdout)["ok"]
+    chain.run("repro", "--force-downstream", "-s", "c")
+    assert runs(chain) == []  # (c alone chosen, nothing upstream of it ran)
+    chain.run("repro", "-f", "--force-downstream", "a")
+    assert runs(chain) == ["a"]  # (only a and its upstream were chosen)
+    r = chain.run("repro", "-f", "--force-downstream", "--downstream", "a", "--json")
+    assert sorted(runs(chain)) == ["a", "b", "c", "d"]
+    states = {s["stage"]: s["state"] for s in json.loads(r.stdout)["stages"]}
+    assert states == {"a": "ran", "b": "ran", "c": "ran", "d": "ran"}
+
+
+def test_a_stage_forced_downstream_runs_rather_than_coming_from_the_run_cache(project):
+    project.gen({"in": "1"})
+    write_pipeline(project, {
+        "p": {"cmd": "echo fixed > p.out && echo p >> runs.log", "deps": ["in"],
+              "outs": ["p.out"]},
+        "q": {"cmd": sh("q", "q.out", "p.out"), "deps": ["p.out"], "outs": ["q.out"]}})
+    project.run("repro")
+    assert runs(project) == ["p", "q"]
+    project.gen({"in": "2"})
+    project.run("repro")
+    assert runs(project) == ["p"]  # p.out is as it was: q is up to date
+    project.gen({"in": "3"})
+    r = project.run("repro", "--force-downstream", "--json")
+    assert runs(project) == ["p", "q"]
+    q = json.loads(r.stdout)["stages"][1]
+    assert q["state"] == "ran" and "upstream stage 'p' ran" in q["reasons"][0]
+
+
 def test_unknown_target_is_an_error(chain):
     result = chain.run("repro", "nope", code=1)
     assert "error: 'nope' is neither a stage nor an output of one" in result.stderr

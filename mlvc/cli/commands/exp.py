@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 
 from mlvc import MAX_JOBS
+from mlvc.cli.commands.pipeline import selection, selection_options
 from mlvc.cli.render import (
     count,
     echo,
@@ -68,10 +69,11 @@ def exp_cmd():
                    "one experiment per value, and per combination of several.")
 @click.option("--temp", is_flag=True,
               help="Run in a temporary copy of the project: the workspace stays as it is.")
+@selection_options
 @json_option
 def exp_run_cmd(targets, set_params, name, message, force, single_item, downstream, dry,
                 keep_going, no_run_cache, jobs, pull, allow_missing, to_queue, temp,
-                as_json):
+                as_json, **chosen):
     """Change params, run the pipeline, and save the result as an experiment.
 
     Like `mlvc repro` (TARGETS are stage names), after the -S changes to the params files.
@@ -88,6 +90,7 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
     from mlvc.cli.commands.pipeline import _event_printer, _fetch_warnings
     from mlvc.ops.exp import exp_run
 
+    targets, options = selection(targets, **chosen)
     if to_queue or temp:
         if to_queue and temp:
             raise click.UsageError("--queue and --temp: choose one")
@@ -96,7 +99,8 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
         flags = tuple(k for k, on in (("single_item", single_item), ("downstream", downstream),
                                       ("keep_going", keep_going), ("pull", pull),
                                       ("allow_missing", allow_missing)) if on)
-        _queued_run(list(targets), dict(name=name, set_params=list(set_params), force=force,
+        flags += tuple(k for k, on in options.items() if on)
+        _queued_run(targets, dict(name=name, set_params=list(set_params), force=force,
                                         message=message, jobs=jobs, flags=flags,
                                         no_run_cache=no_run_cache), temp, as_json)
         return
@@ -110,12 +114,12 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
             echo(f"Set {shown(c.file)} {c.key}: {old} -> {new}")
 
     with open_repo() as repo:
-        result = exp_run(repo, list(targets), name=name, set_params=list(set_params),
+        result = exp_run(repo, targets, name=name, set_params=list(set_params),
                          force=force, message=message, cwd=settings().cwd,
                          on_params=said_params, single_item=single_item,
                          downstream=downstream, dry=dry, keep_going=keep_going,
                          jobs=jobs, pull=pull, run_cache=not no_run_cache, capture=as_json,
-                         allow_missing=allow_missing,
+                         allow_missing=allow_missing, **options,
                          on_event=_event_printer(as_json, jobs > 1, repo.root),
                          on_fetched=_fetch_warnings, progress=progress())
     if as_json and (dry or not result.repro.ok):

@@ -104,6 +104,37 @@ def _fetch_warnings(result) -> None:
                                  f"not transfer from remote '{printable(result.remote)}'")
 
 
+def selection_options(f):
+    """The options of `repro` and `exp run` that choose stages beyond -s/--downstream (as
+    DVC's): the command receives them as ``force_downstream``, ``pipeline``,
+    ``all_pipelines`` and ``glob``; `selection` turns them into repro's arguments."""
+    for decorate in reversed((
+            click.option("-p", "--pipeline", is_flag=True,
+                         help="Every stage of the pipelines the targets belong to (upstream "
+                              "and downstream of them, and of those stages)."),
+            click.option("-P", "--all-pipelines", is_flag=True,
+                         help="Every stage of mlvc.yaml (as giving no targets)."),
+            click.option("--glob", is_flag=True,
+                         help="TARGETS may be shell-style patterns of stage names, e.g. "
+                              "'train-*' (quoted, for the shell)."),
+            click.option("--force-downstream", is_flag=True,
+                         help="A stage downstream of one that ran runs too, even when that "
+                              "run left its deps as they were."))):
+        f = decorate(f)
+    return f
+
+
+def selection(targets, pipeline: bool, all_pipelines: bool, glob: bool,
+              force_downstream: bool) -> tuple[list[str], dict]:
+    """The targets and repro's keyword arguments that `selection_options` chose."""
+    if all_pipelines and targets:
+        raise click.UsageError("-P/--all-pipelines takes no TARGETS")
+    if pipeline and not targets:
+        raise click.UsageError("-p/--pipeline needs TARGETS (without them: every stage)")
+    return list(targets), {"whole_pipelines": pipeline, "glob": glob,
+                           "force_downstream": force_downstream}
+
+
 @click.command("repro")
 @click.argument("targets", nargs=-1)
 @click.option("-f", "--force", is_flag=True,
@@ -127,9 +158,10 @@ def _fetch_warnings(result) -> None:
 @click.option("--allow-missing", is_flag=True,
               help="Do not run a stage whose only change is that deps or outputs are not "
                    "in the workspace (with --dry: check a clone that has no data).")
+@selection_options
 @json_option
 def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commit,
-              no_run_cache, jobs, pull, allow_missing, as_json):
+              no_run_cache, jobs, pull, allow_missing, as_json, **chosen):
     """Run the stages of mlvc.yaml whose inputs changed, in dependency order.
 
     TARGETS are stage names (or a foreach/matrix group, or an output path); without them,
@@ -139,8 +171,9 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
     from mlvc.ops.repro import repro
 
     parallel = jobs > 1
+    targets, options = selection(targets, **chosen)
     with open_repo() as repo:
-        result = repro(repo, list(targets), cwd=settings().cwd, force=force,
+        result = repro(repo, targets, cwd=settings().cwd, force=force, **options,
                        single_item=single_item, downstream=downstream, dry=dry,
                        keep_going=keep_going, no_commit=no_commit, jobs=jobs, pull=pull,
                        run_cache=not no_run_cache, capture=as_json,
