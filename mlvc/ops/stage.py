@@ -59,9 +59,10 @@ def parse_param_option(value: str) -> tuple[str | None, list[str]]:
 def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: list[str] = (),
               outs: list[str] = (), outs_no_cache: list[str] = (), metrics: list[str] = (),
               metrics_no_cache: list[str] = (), plots: list[str] = (),
-              plots_no_cache: list[str] = (), wdir: str | None = None,
-              desc: str | None = None, force: bool = False, cwd: Path | None = None
-              ) -> StageAddResult:
+              plots_no_cache: list[str] = (), outs_persist: list[str] = (),
+              outs_persist_no_cache: list[str] = (), wdir: str | None = None,
+              desc: str | None = None, always_changed: bool = False, force: bool = False,
+              cwd: Path | None = None) -> StageAddResult:
     from ruamel.yaml.comments import CommentedMap
 
     if not NAME_RE.match(name):
@@ -82,8 +83,15 @@ def stage_add(repo: Repo, name: str, cmd: str, *, deps: list[str] = (), params: 
         if replaced and not force:
             raise PipelineError(f"stage '{name}' exists already in {PIPELINE_FILE}",
                                 hint="use -f to replace it")
-        stages[name] = _stage_body(cmd, wdir_path, desc, deps, params, outs, outs_no_cache,
-                                   metrics, metrics_no_cache, plots, plots_no_cache)
+        body = _stage_body(cmd, wdir_path, desc, deps, params, outs, outs_no_cache,
+                           metrics, metrics_no_cache, plots, plots_no_cache)
+        persisted = [{p: {"persist": True}} for p in outs_persist] + [
+            {p: {"cache": False, "persist": True}} for p in outs_persist_no_cache]
+        if persisted:
+            body.setdefault("outs", []).extend(persisted)
+        if always_changed:
+            body["always_changed"] = True
+        stages[name] = body
 
     new_text, pipeline = edited_pipeline(repo, edit)
     here = folder_in(repo.root, cwd)

@@ -39,6 +39,30 @@ def test_stage_add_keeps_comments_and_order(project):
     assert "prepare" in listed and "train" in listed and "model.pkl" in listed
 
 
+def test_stage_add_persist_always_changed_and_run(project):
+    project.gen({"in.txt": "1\n"})
+    r = project.run("stage", "add", "-n", "s", "-d", "in.txt", "-o", "out.txt",
+                    "--outs-persist", "ckpt", "--outs-persist-no-cache", "log.txt",
+                    "--always-changed", "--run",
+                    "cat in.txt > out.txt && echo run >> ckpt && echo run >> log.txt")
+    assert "Added stage 's'" in r.stdout and "Running stage 's'" in r.stdout
+    s = yaml.safe_load(project.read("mlvc.yaml"))["stages"]["s"]
+    assert s["outs"] == ["out.txt", {"ckpt": {"persist": True}},
+                         {"log.txt": {"cache": False, "persist": True}}]
+    assert s["always_changed"] is True
+    assert project.read("out.txt") == "1\n" and "s" in yaml.safe_load(
+        project.read("mlvc.lock"))["stages"]
+    project.run("repro")  # always changed: runs again; persisted outputs are not cleared
+    assert project.read("ckpt") == "run\nrun\n" and project.read("log.txt") == "run\nrun\n"
+    # --run runs that stage alone (-s); a failing command fails the command
+    r = project.run("stage", "add", "-n", "t", "-d", "out.txt", "-o", "t.txt", "--run",
+                    "--json", "exit 4", code=1)
+    doc = json.loads(r.stdout)
+    assert doc["stage"]["name"] == "t" and not doc["repro"]["ok"]
+    assert [st["stage"] for st in doc["repro"]["stages"]] == ["t"]
+    assert "t" in yaml.safe_load(project.read("mlvc.yaml"))["stages"]  # (added all the same)
+
+
 def test_stage_add_refuses_duplicates_and_bad_graphs(project):
     project.gen({"mlvc.yaml": KEPT})
     result = project.run("stage", "add", "-n", "prepare", "-o", "x", "true", code=1)

@@ -401,4 +401,4 @@ def test_shell_completion_completes_commands_and_options(repo, shell):
 
     assert complete("mlvc pl", 1).split() == ["plain,plots"]
     assert "plain,diff" in complete("mlvc plots d", 2).split()
-    assert complete("mlvc repro --fo", 2).split() == ["plain,--force"]
+    assert complete("mlvc repro --fo", 2).split() == ["plain,--force", "plain,--force-downstream"]

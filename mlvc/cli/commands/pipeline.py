@@ -182,6 +182,13 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
                        on_fetched=_fetch_warnings, progress=progress())
     if as_json:
         echo_json(result.to_json())
+    _said_repro(repo, result, dry, as_json)
+
+
+def _said_repro(repo, result, dry: bool, as_json: bool) -> None:
+    """What `repro` says at the end (but its JSON); exits 1 when a stage failed."""
+    if as_json:
+        pass
     elif not dry:
         ran = result.of("ran", "restored")
         if result.ok and not ran:
@@ -220,20 +227,33 @@ def stage_cmd():
               help="A plots file (see `mlvc plots`), kept in the cache.")
 @click.option("--plots-no-cache", "plots_no_cache", multiple=True, metavar="PATH",
               help="A plots file kept in git, not the cache.")
+@click.option("--outs-persist", "outs_persist", multiple=True, metavar="PATH",
+              help="An output kept in the cache that is not deleted before the command runs "
+                   "(a checkpoint the command goes on from).")
+@click.option("--outs-persist-no-cache", "outs_persist_no_cache", multiple=True,
+              metavar="PATH", help="As --outs-persist, kept in git, not the cache.")
 @click.option("-w", "--wdir", metavar="DIR",
               help="Folder the command runs in; paths are relative to it.")
 @click.option("--desc", metavar="TEXT", help="A description of the stage.")
+@click.option("--always-changed", is_flag=True,
+              help="Run the stage on every `mlvc repro`, as if something changed (a stage "
+                   "that reads a database or the network).")
 @click.option("-f", "--force", is_flag=True, help="Replace a stage of the same name.")
+@click.option("--run", "run_it", is_flag=True,
+              help="Run the stage now (`mlvc repro -s NAME`: the stages it depends on do "
+                   "not run).")
 @click.argument("command", nargs=-1, required=True)
 @json_option
 def stage_add_cmd(name, deps, params, outs, outs_no_cache, metrics, metrics_no_cache, plots,
-                  plots_no_cache, wdir, desc, force, command, as_json):
+                  plots_no_cache, outs_persist, outs_persist_no_cache, wdir, desc,
+                  always_changed, force, run_it, command, as_json):
     """Add a stage to mlvc.yaml, keeping the file's comments and order.
 
     Everything after the options is the command, e.g.
     `mlvc stage add -n train -d train.py -o model.pkl python train.py`.
-    Nothing runs: use `mlvc repro` for that.
+    Nothing runs unless --run: `mlvc repro` runs it.
     """
+    from mlvc.ops.repro import repro
     from mlvc.ops.stage import stage_add
 
     cmd = command[0] if len(command) == 1 else " ".join(_quote(c) for c in command)
@@ -242,12 +262,25 @@ def stage_add_cmd(name, deps, params, outs, outs_no_cache, metrics, metrics_no_c
                            outs=list(outs), outs_no_cache=list(outs_no_cache),
                            metrics=list(metrics), metrics_no_cache=list(metrics_no_cache),
                            plots=list(plots), plots_no_cache=list(plots_no_cache),
-                           wdir=wdir, desc=desc, force=force,
+                           outs_persist=list(outs_persist),
+                           outs_persist_no_cache=list(outs_persist_no_cache),
+                           wdir=wdir, desc=desc, always_changed=always_changed, force=force,
                            cwd=settings().cwd)
+        if not as_json:
+            echo(f"{'Replaced' if result.replaced else 'Added'} stage '{name}' in mlvc.yaml")
+        ran = None
+        if run_it:
+            ran = repro(repo, [name], single_item=True, capture=as_json,
+                        on_event=_event_printer(as_json, False, repo.root),
+                        progress=progress())
     if as_json:
-        echo_json(result.to_json())
+        echo_json({**result.to_json(), **({"repro": ran.to_json()} if ran else {})})
+        if ran is not None and not ran.ok:
+            sys.exit(1)
         return
-    echo(f"{'Replaced' if result.replaced else 'Added'} stage '{name}' in mlvc.yaml")
+    if ran is not None:
+        _said_repro(repo, ran, False, False)
+        return
     git_hint(repo.root, result)
     echo(f"Run it with `mlvc repro {name}`.")
 
