@@ -40,7 +40,7 @@ from mlvc.ops.exp import (
     project_file,
     ref_of,
 )
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, check_inside, from_user, is_within, normalize_rel, to_fs
 from mlvc.procs import SIGNALLED_BY_GROUP, Commands, signal_group
 from mlvc.repo import Repo
 from mlvc.scm import QUEUE_REFS
@@ -74,6 +74,9 @@ class Queued:
     state: str = "queued"  # one of STATES
     returncode: int | None = None  # of a finished run
     experiment: str | None = None  # the experiment's commit, after a success
+    # untracked or ignored files and folders copied from the workspace into the run's
+    # temporary copy when it starts (`-C`): never in the snapshot, nor the experiment
+    copy_paths: tuple[RelPath, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -83,14 +86,15 @@ class Queued:
         return {"id": self.id, "name": self.name, "baseline": self.baseline, "rev": self.rev,
                 "set_params": list(self.set_params), "targets": list(self.targets),
                 "message": self.message, "state": self.state, "queued_at": self.queued_at,
-                "returncode": self.returncode, "experiment": self.experiment}
+                "returncode": self.returncode, "experiment": self.experiment,
+                "copy_paths": list(self.copy_paths)}
 
     def _spec(self) -> dict:
         """What the snapshot's commit message keeps."""
         return {"name": self.name, "baseline": self.baseline, "set_params": list(self.set_params),
                 "targets": list(self.targets), "message": self.message, "force": self.force,
                 "jobs": self.jobs, "no_run_cache": self.no_run_cache, "flags": list(self.flags),
-                "queued_at": self.queued_at}
+                "queued_at": self.queued_at, "copy_paths": list(self.copy_paths)}
 
 
 # -- sweeps ----------------------------------------------------------------------------------
@@ -197,7 +201,8 @@ def queued(repo: Repo) -> list[Queued]:
                            tuple(spec["set_params"]), tuple(spec["targets"]), spec["message"],
                            bool(spec["force"]), int(spec["jobs"]), bool(spec["no_run_cache"]),
                            tuple(f for f in spec["flags"] if f in RUN_FLAGS),
-                           int(spec["queued_at"]))
+                           int(spec["queued_at"]),
+                           copy_paths=tuple(_copy_path(p) for p in spec.get("copy_paths", ())))
         except (IndexError, ValueError, KeyError, TypeError):
             continue  # (not a queue entry mlvc made: left alone)
         found.append(_with_state(repo, entry))
@@ -233,11 +238,13 @@ class QueueResult:
 
 def queue(repo: Repo, targets: list[str] | None = None, *, name: str | None = None,
           set_params: list[str] = (), force: bool = False, message: str | None = None,
-          jobs: int = 1, no_run_cache: bool = False, flags: tuple[str, ...] = ()
-          ) -> QueueResult:
+          jobs: int = 1, no_run_cache: bool = False, flags: tuple[str, ...] = (),
+          copy_paths: list[str] = (), cwd: Path | None = None) -> QueueResult:
     """Queue experiments: one, or one per combination of the ``-S`` choices (named
     ``NAME-1``, ``NAME-2``… when ``name`` is given). Each ``-S`` is checked against the
-    params files now; nothing in the workspace changes."""
+    params files now; nothing in the workspace changes. ``copy_paths`` (as typed in
+    ``cwd``): untracked or ignored files or folders each run gets a copy of, as they are in
+    the workspace when it starts."""
     from mlvc.pipeline.params_set import parse_assignment
     from mlvc.pipeline.params_set import set_params as check_params
 
@@ -249,10 +256,12 @@ def queue(repo: Repo, targets: list[str] | None = None, *, name: str | None = No
     taken = {e.name for e in queued(repo) if e.baseline == baseline and e.state != "failed"}
     taken |= {e.name for e in exps if e.baseline == baseline and not force}
     names = _queue_names(name, len(combos), first, taken, {e.name for e in exps})
+    copied = _copy_paths(repo, git, copy_paths, cwd)
     untracked = git.untracked()
     edited = {parse_assignment(s).file for combo in combos for s in combo}
     extra = [p for p in untracked if project_file(p) or p in edited]
-    left_out = tuple(p for p in untracked if p not in set(extra))
+    left_out = tuple(p for p in untracked if p not in set(extra)
+                     and not any(is_within(p, c) for c in copied))
     repo.tmp_dir.mkdir(parents=True, exist_ok=True)
     scratch = str(repo.tmp_dir / f"queue-index.{os.getpid()}.{secrets.token_hex(4)}")
     tree = git.snapshot_tree(extra, baseline, scratch)  # (the same for every entry)
@@ -261,11 +270,64 @@ def queue(repo: Repo, targets: list[str] | None = None, *, name: str | None = No
     for i, (combo, exp_name) in enumerate(zip(combos, names)):
         entry = Queued(secrets.token_hex(6), exp_name, baseline, "", tuple(combo),
                        tuple(targets or ()), message, force, jobs, no_run_cache,
-                       tuple(f for f in flags if f in RUN_FLAGS), now + i)
+                       tuple(f for f in flags if f in RUN_FLAGS), now + i,
+                       copy_paths=copied)
         body = f"{SUBJECT} {exp_name}\n\n{json.dumps(entry._spec(), indent=1)}\n"
         entries.append(replace(entry, rev=git.commit_tree(tree, baseline, body)))
     git.create_refs([(e.ref, e.rev) for e in entries])  # (all or none)
     return QueueResult(tuple(entries), left_out)
+
+
+def _copy_path(path: str) -> RelPath:
+    """A ``copy_paths`` entry read back from a snapshot's message: a path in the project
+    (a message edited to lead out is refused)."""
+    try:
+        rel = normalize_rel(path)
+    except MlvcError:
+        rel = ""
+    if not rel:
+        raise ValueError(path)  # (so the entry is not one mlvc made: left alone)
+    return rel
+
+
+def _copy_paths(repo: Repo, git, paths: list[str], cwd: Path | None) -> tuple[RelPath, ...]:
+    """``-C`` paths as project paths: each must exist and be one git does not track (a file
+    git tracks is in the snapshot already, as it was when queued)."""
+    found: list[RelPath] = []
+    for typed in paths:
+        rel = from_user(repo.root, typed, cwd)
+        if not rel:
+            raise TargetError(f"-C {typed}: the project itself is not copied",
+                              hint="name the files or folders a run needs")
+        check_inside(repo.root, rel, shown=typed)
+        if not os.path.lexists(to_fs(repo.root, rel)):
+            raise TargetError(f"-C {typed}: no such file or folder")
+        if git.tracked([rel]):
+            raise TargetError(f"-C {typed}: git tracks it, so it is in the experiment already",
+                              hint="-C is for files git does not track (ignored or new)")
+        found.append(rel)
+    return tuple(dict.fromkeys(found))
+
+
+def _copy_in(repo: Repo, project: Path, paths: tuple[RelPath, ...]) -> list[str]:
+    """Copy ``paths`` from the workspace into a run's temporary ``project``; what could not
+    be copied (gone since it was queued, unreadable) is returned, for the log."""
+    import shutil
+
+    missed = []
+    for rel in paths:
+        src, dst = to_fs(repo.root, rel), to_fs(project, rel)
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir() and not src.is_symlink():
+                shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+            else:
+                if dst.is_dir() and not dst.is_symlink():
+                    shutil.rmtree(dst)
+                shutil.copy2(src, dst, follow_symlinks=False)
+        except OSError as exc:
+            missed.append(f"{rel}: {exc.strerror or exc}")
+    return missed
 
 
 def _queue_names(name: str | None, count: int, first: str, taken: set[str],
@@ -534,6 +596,11 @@ def run_entry(repo: Repo, entry: Queued, *, output: Callable[[str], None] | None
                     where.parent.mkdir(parents=True, exist_ok=True)
                     git.add_worktree(str(where), entry.baseline, entry.rev)
                 _share_config(repo, project)
+                for missed in _copy_in(repo, project, entry.copy_paths):
+                    said = f"warning: -C {missed}: not copied"
+                    log.write(f"{said}\n".encode())
+                    if output is not None:
+                        output(said)
             except (MlvcError, OSError) as exc:  # (this run fails; the others go on)
                 if runs.stopping.wait(0.5):  # (Ctrl-C reached git too: queued again)
                     code = INTERRUPTED[0]

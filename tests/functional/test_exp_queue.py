@@ -453,3 +453,37 @@ def test_a_queued_run_keeps_the_stage_selection_options(ml):
     assert exp_values(ml)["g"] == (0.3, 0.7)
     r = ml.run("exp", "run", "--glob", "-S", "train.lr=0.4", "nope*", code=1)
     assert "no stage matches 'nope*'" in r.stderr
+
+
+def test_copy_paths_bring_untracked_files_into_the_run_and_not_into_the_experiment(project):
+    project.gen({"params.yaml": "x: 1\n", ".gitignore": "/token.txt\n",
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"use": {
+                     "cmd": "cat token.txt conf/a.txt > got.txt", "params": ["x"],
+                     "outs": ["got.txt"]}}})})
+    project.gen({"token.txt": "t1\n", "conf": {"a.txt": "a\n"}})
+    project.run("repro")
+    project.git("add", "-A", ":!conf")
+    project.git("commit", "-qm", "base")
+    # without -C the run has neither file: it fails
+    r = project.run("exp", "run", "--temp", "-S", "x=2", "-n", "bare", code=1)
+    assert "untracked file not in the experiment: conf/a.txt" in r.stderr
+    assert "-C PATH" in r.stderr
+    r = project.run("exp", "run", "--queue", "-S", "x=3", "-n", "c", "-C", "token.txt",
+                    "-C", "conf")
+    assert "untracked" not in r.stderr  # (conf/a.txt goes with -C)
+    project.gen({"token.txt": "t2\n"})  # copied as it is when the run starts
+    project.run("queue", "start", "c")
+    assert [e["state"] for e in status(project) if e["name"] == "c"] == ["success"]
+    rev = next(e["experiment"] for e in status(project) if e["name"] == "c")
+    saved = project.git("ls-tree", "-r", "--name-only", rev).split()
+    assert "token.txt" not in saved and "conf/a.txt" not in saved
+    project.run("exp", "apply", "c")
+    assert project.read("got.txt") == "t2\na\n"
+    # refused: a file git tracks, a path that is not there, -C without --queue/--temp
+    r = project.run("exp", "run", "--queue", "-C", "params.yaml", code=1)
+    assert "git tracks it" in r.stderr
+    assert "no such file" in project.run("exp", "run", "--temp", "-C", "nope", code=1).stderr
+    assert "goes with --queue or --temp" in project.run("exp", "run", "-C", "conf",
+                                                        code=2).stderr
+    assert "inside .mlvc/" in project.run("exp", "run", "--queue", "-C", ".mlvc/tmp",
+                                          code=1).stderr

@@ -69,11 +69,15 @@ def exp_cmd():
                    "one experiment per value, and per combination of several.")
 @click.option("--temp", is_flag=True,
               help="Run in a temporary copy of the project: the workspace stays as it is.")
+@click.option("-C", "--copy-paths", "copy_paths", multiple=True, metavar="PATH",
+              help="With --queue or --temp: a file or folder git does not track (a local "
+                   "config, credentials, downloaded data) copied into the temporary copy as "
+                   "it is when the run starts; not saved in the experiment.")
 @selection_options
 @json_option
 def exp_run_cmd(targets, set_params, name, message, force, single_item, downstream, dry,
                 keep_going, no_run_cache, jobs, pull, allow_missing, to_queue, temp,
-                as_json, **chosen):
+                copy_paths, as_json, **chosen):
     """Change params, run the pipeline, and save the result as an experiment.
 
     Like `mlvc repro` (TARGETS are stage names), after the -S changes to the params files.
@@ -101,9 +105,13 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
                                       ("allow_missing", allow_missing)) if on)
         flags += tuple(k for k, on in options.items() if on)
         _queued_run(targets, dict(name=name, set_params=list(set_params), force=force,
-                                        message=message, jobs=jobs, flags=flags,
-                                        no_run_cache=no_run_cache), temp, as_json)
+                                  message=message, jobs=jobs, flags=flags,
+                                  no_run_cache=no_run_cache, copy_paths=list(copy_paths),
+                                  cwd=settings().cwd), temp, as_json)
         return
+    if copy_paths:
+        raise click.UsageError("-C/--copy-paths goes with --queue or --temp (a run in the "
+                               "workspace has the files already)")
 
     def said_params(changes) -> None:
         if as_json or settings().quiet:
@@ -173,7 +181,7 @@ def _queued_run(targets: list[str], options: dict, temp: bool, as_json: bool) ->
 
     with open_repo() as repo:
         result = exp_queue.queue(repo, targets, **options)
-        _left_out(result.left_out)
+        _left_out(result.left_out, queued=True)
         if not temp:
             if as_json:
                 echo_json(result.to_json())
@@ -188,13 +196,14 @@ def _queued_run(targets: list[str], options: dict, temp: bool, as_json: bool) ->
     report_start(started, as_json, streamed=not as_json)
 
 
-def _left_out(left_out) -> None:
+def _left_out(left_out, queued: bool = False) -> None:
     if left_out:
         listed = ", ".join(shown(p) for p in left_out[:5])
         more = " …" if len(left_out) > 5 else ""
         click.echo(f"warning: {count(len(left_out), 'untracked file')} not in the "
                    f"experiment: {printable(listed)}{more}", err=True)
-        click.echo("hint: `git add` a file before `mlvc exp run` to keep it in experiments",
+        click.echo("hint: `git add` a file before `mlvc exp run` to keep it in experiments"
+                   + (" (or `-C PATH` to copy it into the run alone)" if queued else ""),
                    err=True)
 
 
