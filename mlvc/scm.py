@@ -346,6 +346,10 @@ class Git:
         self._run("worktree", "unlock", path, ok=(0, 128))
         self._run("worktree", "remove", "--force", "--force", path, ok=(0, 128))
         shutil.rmtree(path, ignore_errors=True)
+        self.prune_worktrees()
+
+    def prune_worktrees(self) -> None:
+        """Forget the work trees whose folders are gone."""
         self._run("worktree", "prune")
 
     def create_refs(self, pairs: list[tuple[str, str]]) -> None:

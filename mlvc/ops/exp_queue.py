@@ -386,6 +386,49 @@ def remove_queued(repo: Repo, entries: list[Queued]) -> list[Queued]:
     return entries
 
 
+@dataclass(frozen=True, slots=True)
+class CleanResult:
+    worktrees: tuple[str, ...] = ()  # ids of the temporary copies deleted
+    files: tuple[str, ...] = ()  # names of the queue's leftover files deleted
+
+    def to_json(self) -> dict:
+        return {"worktrees": list(self.worktrees), "files": list(self.files)}
+
+
+def clean(repo: Repo) -> CleanResult:
+    """What killed runs and workers left (``mlvc exp clean``, as ``dvc exp clean``):
+    temporary copies no live run uses (and git's records of them), the files of entries no
+    longer queued, ``running`` marks of processes that ended, scratch indexes of a killed
+    ``exp run --queue``. Running work is left alone; experiments and queued entries stay."""
+    entries = queued(repo)
+    live = {e.id for e in entries if e.state == "running"}
+    known = {e.id for e in entries}
+    trees: list[str] = []
+    folder = repo.tmp_dir / "exps"
+    if folder.is_dir():
+        with _worktrees(repo):
+            for tree in sorted(folder.iterdir()):
+                if tree.name not in live:
+                    git_of(repo).remove_worktree(str(tree))
+                    trees.append(tree.name)
+            git_of(repo).prune_worktrees()
+    files: list[str] = []
+    for path in sorted(_dir(repo).iterdir()) if _dir(repo).is_dir() else []:
+        entry_id, _, kind = path.name.partition(".")
+        if entry_id == "worker" or entry_id in live:
+            continue  # (workers: `workers` forgets the ended ones; their logs are kept)
+        if entry_id not in known or kind == "running":
+            path.unlink(missing_ok=True)  # (a live run's was kept above)
+            files.append(path.name)
+    for scratch in repo.tmp_dir.glob("queue-index.*"):
+        pid = scratch.name.split(".")[1]
+        if not (pid.isdigit() and _pid_alive(int(pid))):
+            scratch.unlink(missing_ok=True)
+            files.append(scratch.name)
+    workers(repo)
+    return CleanResult(tuple(trees), tuple(files))
+
+
 def kill_queued(repo: Repo, entries: list[Queued], grace: float | None = None
                 ) -> list[Queued]:
     """Stop running entries as Ctrl-C would stop one run (unsaved, its work tree deleted),

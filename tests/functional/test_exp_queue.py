@@ -487,3 +487,29 @@ def test_copy_paths_bring_untracked_files_into_the_run_and_not_into_the_experime
                                                         code=2).stderr
     assert "inside .mlvc/" in project.run("exp", "run", "--queue", "-C", ".mlvc/tmp",
                                           code=1).stderr
+
+
+def test_exp_clean_removes_what_killed_runs_left_and_nothing_running(ml):
+    ml.run("exp", "run", "--queue", "-S", "train.lr=0.1,0.2", "-n", "k")
+    running, waiting = status(ml)
+    dead = 2**22 + 1  # (above the largest process id Linux gives)
+    tmp = ml.root / ".mlvc/tmp"
+    queue_dir = tmp / "queue"
+    queue_dir.mkdir(parents=True, exist_ok=True)
+    (queue_dir / f"{running['id']}.running").write_text(str(os.getpid()))  # (alive)
+    (queue_dir / f"{waiting['id']}.running").write_text(str(dead))
+    (queue_dir / "0123456789ab.log").write_text("an entry removed long ago")
+    (tmp / f"queue-index.{dead}.abcd").write_text("")
+    for entry_id in (running["id"], "fedcba987654"):
+        ml.git("worktree", "add", "--detach", "-q", str(tmp / "exps" / entry_id), "HEAD")
+    assert worktrees(ml) == 3
+    assert [e["state"] for e in status(ml)] == ["running", "queued"]
+
+    r = json.loads(ml.run("exp", "clean", "--json").stdout)
+    assert r["worktrees"] == ["fedcba987654"]
+    assert sorted(r["files"]) == sorted([f"{waiting['id']}.running", "0123456789ab.log",
+                                         f"queue-index.{dead}.abcd"])
+    assert worktrees(ml) == 2 and (tmp / "exps" / running["id"]).is_dir()
+    assert (queue_dir / f"{running['id']}.running").exists()
+    assert [e["state"] for e in status(ml)] == ["running", "queued"]
+    assert ml.run("exp", "clean").stdout.strip() == "Nothing to clean."

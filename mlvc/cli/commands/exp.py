@@ -454,6 +454,27 @@ def exp_remove_cmd(names, rev, all_commits, git_remote, as_json):
          + (": " + ", ".join(e.name for e in removed) if removed else "."))
 
 
+@exp_cmd.command("clean")
+@json_option
+def exp_clean_cmd(as_json):
+    """Delete what killed queue runs left: temporary copies, stale marks and files.
+
+    Running experiments, queued entries and experiments are not touched.
+    """
+    from mlvc.ops.exp_queue import clean
+
+    with open_repo() as repo:
+        result = clean(repo)
+    if as_json:
+        echo_json(result.to_json())
+    elif result.worktrees or result.files:
+        copies = len(result.worktrees)
+        echo(f"Removed {copies} temporary {'copy' if copies == 1 else 'copies'} and "
+             f"{count(len(result.files), 'leftover file')}.")
+    else:
+        echo("Nothing to clean.")
+
+
 @exp_cmd.command("list")
 @click.argument("git_remote", required=False)
 @_selection
