@@ -157,6 +157,20 @@ def jobs_option(f):
                         help="Number of threads for I/O (default: core.jobs).")(f)
 
 
+def to_remote_options(what: str):
+    """``--to-remote`` and ``-r/--remote``, then ``-j``: ``what`` is sent straight to the
+    remote (``add -o``, ``import-url``, ``update``), as DVC's."""
+    def decorate(f):
+        f = jobs_option(f)
+        f = click.option("-r", "--remote", metavar="NAME",
+                         help="Remote for --to-remote (default: core.remote).")(f)
+        return click.option(
+            "--to-remote", is_flag=True,
+            help=f"Send {what} straight to the remote (no copy in the cache or the "
+                 "workspace), for data larger than this disk; `mlvc pull OUT` gets it.")(f)
+    return decorate
+
+
 def value_text(v: object, precision: int | None = None, missing: str = "—") -> str:
     """A param's or metric's value for people: a decimal number to ``precision``
     significant digits (default: as written), ``true``/``false`` as YAML writes them,

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.errors import RemoteError, TargetError
+from mlvc.errors import MlvcError, RemoteError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.ops import record_in_git
 from mlvc.ops.imports import ImportResult, check_destination, recorded_location, store_tree
@@ -70,22 +70,33 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
 
 
 def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None = None,
-               force: bool = False, progress: Progress = NULL_PROGRESS) -> ImportResult:
-    """Copy what ``url`` holds into the project at ``out`` and track it with its source."""
+               force: bool = False, to_remote: bool = False, remote: str | None = None,
+               jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> ImportResult:
+    """Copy what ``url`` holds into the project at ``out`` and track it with its source.
+
+    ``to_remote`` (``dvc import-url --to-remote``): sent to the remote instead, for data
+    larger than this disk: neither the cache nor the workspace gets a copy (see
+    :func:`_send`); the pointer file is written once all of it is there."""
     cwd = cwd or Path.cwd()
-    remote = open_url(url, cwd, repo)
-    dest = from_user(repo.root, out or _name(url, remote), cwd)
+    src = open_url(url, cwd, repo)
+    dest = from_user(repo.root, out or _name(url, src), cwd)
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
-    _download(remote, to_fs(repo.root, dest), progress)
-    source = UrlSource(recorded_location(repo, url, cwd), remote.fingerprint)
+    source = UrlSource(recorded_location(repo, url, cwd), src.fingerprint)
+    if to_remote:
+        return _record_sent(repo, pointer, _send(repo, src, dest, remote, jobs, progress),
+                            source, True, force, progress)
+    _download(src, to_fs(repo.root, dest), progress)
     return _track(repo, dest, source, True, progress)
 
 
-def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
+def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: bool = False,
+               remote_name: str | None = None, jobs: int | None = None,
                progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Read the URL ``pointer`` imported from again when its fingerprint moved. Changes of
-    yours in the output are refused unless ``force`` (they would be overwritten)."""
+    yours in the output are refused unless ``force`` (they would be overwritten).
+    ``to_remote``: what it holds now goes to the remote, not here (the workspace's copy, if
+    any, is then older than the record: `mlvc pull` brings the new one)."""
     from mlvc.ops.status import status
 
     src = pointer.source
@@ -94,6 +105,11 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False,
     remote = open_url(src.url, repo.root, repo)
     if remote.fingerprint == src.fingerprint and not force:
         return ImportResult(pointer.path, out, src, False)
+    if to_remote:
+        sent = _send(repo, remote, out.path, remote_name, jobs, progress)
+        return _record_sent(repo, pointer.path, sent, UrlSource(src.url, remote.fingerprint),
+                            sent.oid != out.oid or remote.fingerprint != src.fingerprint,
+                            True, progress)
     if not force:
         result = status(repo, [out.path], cwd=repo.root)
         if not all(o.clean for o in result.outs):  # (stages out of date are not its concern)
@@ -125,6 +141,101 @@ def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
         raise TargetError(f"{pointer}: {source.url} holds other data now than {pointer} "
                           "records", hint="`mlvc update` records what it holds now")
     return objects, nbytes
+
+
+# -- straight to the remote ------------------------------------------------------------------
+
+SEND_BATCH_BYTES = 256 * 1024 * 1024  # downloaded at a time by --to-remote (or one file)
+
+
+def _send(repo: Repo, src: Remote, dest: RelPath, remote: str | None, jobs: int | None,
+          progress: Progress) -> Out:
+    """What ``src`` holds, sent to the remote as ``dest``'s objects with no copy in the cache
+    or the workspace: its files downloaded into ``.mlvc/tmp`` a batch at a time (about
+    ``SEND_BATCH_BYTES``, 8 files at once), hashed, sent and deleted, then its folders'
+    manifests built (in the cache) and sent, each once all below it is there. Disk used:
+    a batch. A transfer that fails raises, and nothing is recorded."""
+    import tempfile
+
+    from mlvc.objects.oid import hash_file
+    from mlvc.ops.imports import StoredTree, build_trees
+    from mlvc.workspace.state import stat_key
+
+    batches: list[list[tuple[str, int]]] = [[]]
+    held = 0
+    for rel, size in src.files:
+        if batches[-1] and held + size > SEND_BATCH_BYTES:
+            batches.append([])
+            held = 0
+        batches[-1].append((rel, size))
+        held += size
+    got: dict[str, tuple[str, int, bool]] = {}
+    repo.tmp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="import-url-", dir=repo.tmp_dir) as tmp, \
+            progress.phase("Sending", total=len(src.files), unit="file") as advance:
+        for batch in batches:
+            landed = [(rel, os.path.join(tmp, str(i))) for i, (rel, _) in enumerate(batch)]
+
+            def fetch_one(item: tuple[str, str]) -> tuple[str, int, object]:
+                rel, local = item
+                with _reading(src.path):
+                    src.fs.get_file(  # type: ignore[attr-defined]
+                        f"{src.path.rstrip('/')}/{rel}" if src.is_dir else src.path, local)
+                st = os.stat(local)
+                return hash_file(local), st.st_size, stat_key(st)
+
+            files, stats = [], {}
+            for (rel, local), outcome in threaded(landed, fetch_one, 8):
+                if isinstance(outcome, BaseException):
+                    if isinstance(outcome, MlvcError):
+                        raise outcome
+                    raise RemoteError(f"downloading {src.path} failed: {outcome}")
+                oid, size, key = outcome
+                got[rel] = (oid, size, False)
+                files.append((oid, local, size))
+                stats[local] = key
+            _push(repo, StoredTree("", "dir", 0, 0, False, 0, tuple(files), stats),
+                  dest, remote, jobs)
+            for _, local in landed:
+                os.unlink(local)
+            advance(len(batch))
+    if not src.is_dir:
+        (oid, size, _), = got.values()
+        return Out(dest, oid, "file", size, 1, False)
+    folders: set[str] = set()
+    for rel in got:
+        f = posixpath.dirname(rel)
+        while f and f not in folders:
+            folders.add(f)
+            f = posixpath.dirname(f)
+    top, trees = build_trees(repo.cache, sorted(folders), got)
+    _push(repo, StoredTree(top.oid, "dir", 0, 0, False, 0, (), {}, tuple(dict.fromkeys(trees))),
+          dest, remote, jobs, sent_before=[oid for oid, _, _ in got.values()])
+    return Out(dest, top.oid, "dir", top.size, top.nfiles, False)
+
+
+def _push(repo: Repo, stored, dest: RelPath, remote: str | None, jobs: int | None,
+          sent_before: list[str] = ()) -> None:
+    """``stored``'s objects sent (by ``push_outside``; the caller draws the progress)."""
+    from mlvc.ops import push
+    from mlvc.ops._remote import transfer_hint
+
+    sent = push.push_outside(repo, stored, remote=remote, jobs=jobs, sent_before=sent_before)
+    if not sent.ok:
+        first = sent.failed[0]
+        raise RemoteError(f"{len(sent.failed)} object(s) of {dest} did not reach remote "
+                          f"'{sent.remote}' ({first.reason}): nothing recorded",
+                          hint=transfer_hint(sent.failed))
+
+
+def _record_sent(repo: Repo, pointer: RelPath, out: Out, source: UrlSource, changed: bool,
+                 force: bool, progress: Progress) -> ImportResult:
+    """The pointer file of an import sent to the remote (no checkout: the data is there)."""
+    from mlvc.ops.imports import record_pointer
+
+    _, git = record_pointer(repo, Pointer(pointer, (out,), source), force=force,
+                            progress=progress, checkout=False)
+    return ImportResult(pointer, out, source, changed, None, git.files, git.staged)
 
 
 # -- the URL --------------------------------------------------------------------------------

@@ -104,11 +104,14 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
 
 def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = None,
            force: bool = False, cwd: Path | None = None, download: bool = True,
+           to_remote: bool = False, remote: str | None = None, jobs: int | None = None,
            progress: Progress = NULL_PROGRESS) -> list[ImportResult]:
     """Bring each imported output (of ``targets``: pointer files or outputs; default: all)
     up to its source's latest commit at its revision (or at ``rev``, recorded from then on);
     an output imported from a URL, to what the URL holds now (see :mod:`.import_url`).
-    Without ``download``, only the new record is written (see :func:`import_`)."""
+    Without ``download``, only the new record is written (see :func:`import_`).
+    ``to_remote`` (URL imports alone): what the URL holds now goes to ``remote``, not here
+    (see :func:`.import_url.update_url`)."""
     index = Index.load(repo.root, repo.ignore, stages=False)
     imported = [p for p in index.pointers.values() if p.source is not None]
     if targets:
@@ -125,13 +128,20 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
         raise TargetError(f"'{url.outs[0].path}' comes from a URL: what it holds now is known "
                           "only by downloading and hashing it",
                           hint="update it without --no-download (name the others as TARGETS)")
+    if to_remote and not all(isinstance(p.source, UrlSource) for p in imported):
+        other = next(p for p in imported if not isinstance(p.source, UrlSource))
+        raise TargetError(f"'{other.outs[0].path}' comes from a repository: --to-remote "
+                          "updates imports from URLs",
+                          hint="name the URL imports as TARGETS, or use --no-download "
+                               "for a repository's (`mlvc pull` then gets it from there)")
     results: list[ImportResult] = []
     for pointer in imported:
         src = pointer.source
         if isinstance(src, UrlSource):
             from mlvc.ops.import_url import update_url
 
-            results.append(update_url(repo, pointer, force=force, progress=progress))
+            results.append(update_url(repo, pointer, force=force, to_remote=to_remote,
+                                      remote_name=remote, jobs=jobs, progress=progress))
             continue
         assert src is not None
         asked = rev if rev is not None else src.rev
@@ -424,12 +434,24 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
         (oid, size), = oids.values()
         return StoredTree(oid, "file", size, 1, found[0][2], int(copy), files, stats)
     executable = {rel: x for rel, _, x, _ in found}
+    top, trees = build_trees(cache, folders, {rel: (*oids[rel], executable[rel])
+                                              for rel in oids})
+    objects = (len(found) if copy else 0) + len(trees)
+    return StoredTree(top.oid, "dir", top.size, top.nfiles, False, objects, files, stats,
+                      tuple(dict.fromkeys(trees)))
+
+
+def build_trees(cache: ObjectStore, folders: list[str],
+                files: dict[str, tuple[str, int, bool]]) -> tuple[TreeEntry, list[str]]:
+    """The manifests of a folder whose files (relative path -> (oid, size, executable)) are
+    known, stored in ``cache``: its top entry, and every manifest's oid, deepest first (a
+    parent after its sub-folders). ``folders``: its folders ("" the top), empty ones too."""
+    folders = list(dict.fromkeys(["", *folders]))
     children: dict[str, list[str]] = {f: [] for f in folders}
-    for rel in [*folders[1:], *(r for r, _, _, _ in found)]:
+    for rel in [*folders[1:], *files]:
         children[posixpath.dirname(rel)].append(rel)
     made: dict[str, TreeEntry] = {}
     trees: list[str] = []
-    objects = len(found) if copy else 0
     for folder in sorted(folders, key=lambda f: -f.count("/") - bool(f)):  # deepest first
         entries = []
         for rel in children[folder]:
@@ -438,19 +460,16 @@ def store_tree(cache: ObjectStore, path: Path, *, copy: bool = True, jobs: int =
                 e = made[rel]
                 entries.append(TreeEntry(name, "dir", e.oid, e.size, False, e.nfiles))
             else:
-                oid, size = oids[rel]
-                entries.append(TreeEntry(name, "file", oid, size, executable[rel]))
+                oid, size, executable = files[rel]
+                entries.append(TreeEntry(name, "file", oid, size, executable))
         entries.sort(key=lambda e: e.name)
         oid = cache.add_tree(Tree.build(entries))
         trees.append(oid)
-        objects += 1
         made[folder] = TreeEntry(posixpath.basename(folder), "dir", oid,
                                  sum(e.size for e in entries),
                                  nfiles=sum(e.nfiles if e.type == "dir" else 1
                                             for e in entries))
-    top = made[""]
-    return StoredTree(top.oid, "dir", top.size, top.nfiles, False, objects, files, stats,
-                      tuple(dict.fromkeys(trees)))
+    return made[""], trees
 
 
 def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,

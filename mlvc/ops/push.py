@@ -169,15 +169,16 @@ def _partial(sources: list[Source], there: set[str], remote: str,
 
 
 def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
-                 jobs: int | None = None, progress: Progress = NULL_PROGRESS
-                 ) -> TransferResult:
+                 jobs: int | None = None, sent_before: Iterable[str] = (),
+                 progress: Progress = NULL_PROGRESS) -> TransferResult:
     """Send a file or folder outside the project (``add --to-remote``) straight to the
     remote, with no copy in the cache: its files from where they are, then its folders'
     manifests (in the cache: ``store_tree`` put them there) from the deepest up, each once
     everything below it is there, as ``push`` orders them. A file whose stat moved since it
     was hashed may have sent other bytes than its oid's: its remote copy is read back, and
     when it does not hash to its oid it is deleted again and the transfer fails, naming
-    it."""
+    it. ``sent_before``: objects of the manifests that earlier calls sent (checked, not
+    sent). A manifest whose folder is not whole on the remote then is a failure."""
     jobs = jobs or repo.jobs
     rem, index = connect(repo, remote)
     try:
@@ -186,7 +187,7 @@ def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
             files: dict[str, tuple[str, int]] = {}
             for oid, path, size in stored.files:
                 files.setdefault(oid, (path, size))
-            wanted = set(files) | set(stored.trees)
+            wanted = set(files) | set(stored.trees) | set(sent_before)
             there = index.known(wanted)
             there |= rem.contains(wanted - there, jobs, progress)
         except MlvcError:
@@ -218,6 +219,9 @@ def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
             sent, nbytes = sent + trees.transferred, nbytes + trees.nbytes
             failed += [FailedObject("(a folder's manifest)", f.oid, f.reason)
                        for f in trees.failed]
+            failed += [FailedObject("(a folder's manifest)", t, "its folder is not whole on "
+                                    "the remote") for t in dict.fromkeys(stored.trees)
+                       if t not in there and t not in {f.oid for f in trees.failed}]
         return TransferResult(rem.name, sent, nbytes, present, tuple(failed),
                               tuple(rem.pack_warnings))
     finally:

@@ -499,3 +499,77 @@ def test_get_url_names_a_files_object_on_the_remote(registry, here, tmp_path):
     for path, why in (("many/f03.txt", "travels in a pack"), ("code.py", "kept in git"),
                       ("images", "is a folder")):
         assert why in here.run("get", "../registry", path, "--show-url", code=1).stderr
+
+
+def test_import_url_to_remote_sends_a_batch_at_a_time_and_records_what_import_url_would(
+        here, tmp_path, monkeypatch):
+    from mlvc.objects.store import ObjectStore
+    from mlvc.ops import import_url, push
+    from tests.conftest import snapshot
+
+    ext = tmp_path / "ext"
+    (ext / "raw/sub/deeper").mkdir(parents=True)
+    for i in range(6):
+        (ext / f"raw/f{i}.txt").write_text(f"file {i}\n" * (i + 1))
+    (ext / "raw/sub/deeper/b.bin").write_bytes(os.urandom((1 << 20) + 3))  # (loose)
+    (ext / "one.csv").write_text("1\n")
+    remote = tmp_path / "remote"
+    here.run("remote", "add", "-d", "store", str(remote))
+    monkeypatch.setattr(import_url, "SEND_BATCH_BYTES", 100)  # (about a file a batch)
+    held: list[int] = []  # files downloaded and not yet deleted, at each send
+    real = push.push_outside
+
+    def counting(repo, stored, **kw):
+        held.append(sum(len(list(d.iterdir()))
+                        for d in (here.root / ".mlvc/tmp").glob("import-url-*")))
+        return real(repo, stored, **kw)
+
+    monkeypatch.setattr(push, "push_outside", counting)
+    doc = json.loads(here.run("import-url", "../ext/raw", "data", "--to-remote",
+                              "--json").stdout)
+    # batches of at most 100 bytes (or one file): f0-f3, f4-f5, b.bin; then the manifests
+    assert held == [4, 2, 1, 0]
+    assert not (here.root / "data").exists() and not list((here.root / ".mlvc/tmp").glob(
+        "import-url-*"))  # (no copy in the workspace; the batches' folder is gone)
+    cache = ObjectStore(here.root / ".mlvc/cache")
+    files = json.loads(here.run("ls", "data", "-R", "--json").stdout)["entries"]
+    assert len([e for e in files if e["type"] == "file"]) == 7
+    assert not any(cache.exists(e["oid"]) for e in files if e["type"] == "file")
+    assert json.loads(here.run("status", "-c", "--json", code=None).stdout)[
+        "not_on_remote"] == []
+    # the same record as a plain import-url of that URL
+    monkeypatch.undo()
+    plain = json.loads(here.run("import-url", "../ext/raw", "plain", "--json").stdout)
+    assert (doc["oid"], doc["size"], doc["files"]) == (plain["oid"], plain["size"], 7)
+    assert yaml.safe_load(here.read("data.mlvc"))["import_url"] == yaml.safe_load(
+        here.read("plain.mlvc"))["import_url"]
+    shutil.rmtree(here.root / ".mlvc/cache")
+    shutil.rmtree(ext / "raw/sub")  # (the URL moved on: pull takes the remote's copy)
+    here.run("pull", "data")
+    assert snapshot(here.root / "data") == snapshot(here.root / "plain")
+    one = json.loads(here.run("import-url", "../ext/one.csv", "--to-remote", "--json").stdout)
+    assert one["type"] == "file" and not (here.root / "one.csv").exists()
+
+    # update --to-remote: what the URL holds now goes to the remote; pull brings it
+    (ext / "one.csv").write_text("2\n")
+    r = here.run("update", "one.csv", "--to-remote")
+    assert "sent to the remote, not here" in r.stdout
+    assert not (here.root / "one.csv").exists()
+    here.run("pull", "one.csv")
+    assert here.read("one.csv") == "2\n"
+    assert here.run("update", "one.csv", "--to-remote").stdout.startswith(
+        "one.csv: up to date")
+
+    # a failed transfer records nothing
+    (ext / "more").mkdir()
+    (ext / "more/m.txt").write_text("m")
+    from mlvc.remote.fs import LocalRemote
+
+    def refused(self, local, oid, size):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(LocalRemote, "_put", refused)
+    r = here.run("import-url", "../ext/more", "--to-remote", code=1)
+    assert "nothing recorded" in r.stderr and not (here.root / "more.mlvc").exists()
+    assert "-r/--remote goes with --to-remote" in here.run("import-url", "../ext/more",
+                                                          "-r", "store", code=2).stderr

@@ -1049,9 +1049,15 @@ def test_add_to_remote_sends_outside_data_to_every_kind_of_remote(project, remot
     doc = json.loads(project.run("add", str(ext / "raw"), "-o", "raw", "--to-remote",
                                  "--json").stdout)
     assert doc["sent"] == 23 and not (project.root / "raw").exists()
+    # import-url --to-remote: the same data by its URL, sent a batch at a time
+    got = json.loads(project.run("import-url", str(ext / "raw"), "url", "--to-remote",
+                                 "--json").stdout)
+    assert got["oid"] == doc["oid"] and not (project.root / "url").exists()
     project.commit_all("raw, on the remote only")
+    shutil.rmtree(ext / "raw/sub")  # (the URL moved on: the clone takes the remote's copy)
     other = clone(project, tmp_path / "clone", remote)
     other.run("pull")
     from tests.conftest import snapshot
 
-    assert snapshot(other.root / "raw") == snapshot(ext / "raw")
+    assert snapshot(other.root / "raw") == snapshot(other.root / "url")
+    assert (other.root / "url/sub/big.bin").stat().st_size == (1 << 20) + 1

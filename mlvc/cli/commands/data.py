@@ -24,6 +24,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    to_remote_options,
     with_deps_option,
 )
 
@@ -36,12 +37,7 @@ from mlvc.cli.render import (
               help="TARGET is a file or folder outside the project: copy it into the cache "
                    "and track it at OUT (as `dvc add -o`).")
 @click.option("-f", "--force", is_flag=True, help="With -o: replace OUT if it exists.")
-@click.option("--to-remote", is_flag=True,
-              help="With -o: send TARGET straight to the remote (no copy in the cache or the "
-                   "workspace), for data larger than this disk; `mlvc pull OUT` gets it.")
-@click.option("-r", "--remote", metavar="NAME",
-              help="Remote for --to-remote (default: core.remote).")
-@jobs_option
+@to_remote_options("TARGET (with -o)")
 @json_option
 def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, as_json):
     """Track files or folders: hash them into the cache and write TARGET.mlvc.

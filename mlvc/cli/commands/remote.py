@@ -18,6 +18,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    to_remote_options,
     with_deps_option,
 )
 
@@ -385,27 +386,34 @@ def import_cmd(repo_url, path, rev, out, force, no_download, as_json):
               help="Replace changes of yours in the outputs (kept otherwise).")
 @click.option("--no-download", is_flag=True,
               help="Only record the new version (repository imports); `mlvc pull` gets it.")
+@to_remote_options("what a URL import's URL holds now")
 @json_option
-def update_cmd(targets, rev, force, no_download, as_json):
+def update_cmd(targets, rev, force, no_download, to_remote, remote, jobs, as_json):
     """Bring imported data (`mlvc import`) up to its source: read each source again, at its
     recorded revision (or --rev), and record and check out what changed. TARGETS are pointer
     files or outputs; none means every import."""
     from mlvc.ops.imports import update
 
+    if remote and not to_remote:
+        raise click.UsageError("-r/--remote goes with --to-remote")
+    if to_remote and no_download:
+        raise click.UsageError("--to-remote and --no-download: choose one")
     with open_repo() as repo:
         results = update(repo, list(targets), rev=rev, force=force, cwd=settings().cwd,
-                         download=not no_download, progress=progress())
+                         download=not no_download, to_remote=to_remote, remote=remote,
+                         jobs=jobs, progress=progress())
     if as_json:
         echo_json([r.to_json() for r in results])
     elif not results:
         echo("No imported data here (`mlvc import REPO PATH` imports some).")
     else:
-        _report_imports(results, repo.root, forced=force)
+        _report_imports(results, repo.root, forced=force, sent=to_remote)
         if no_download and any(r.changed for r in results):
             echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")
 
 
-def _report_imports(results, root, forced: bool = False) -> None:
+def _report_imports(results, root, forced: bool = False, sent: bool = False) -> None:
+    """``sent``: the data went to the remote (--to-remote), not here."""
     from types import SimpleNamespace
 
     from mlvc.workspace.pointer import UrlSource
@@ -428,6 +436,8 @@ def _report_imports(results, root, forced: bool = False) -> None:
         if r.checkout is not None and r.checkout.conflicts:
             echo(f"  kept changes of yours in {count(len(r.checkout.conflicts), 'file')} "
                  "(--force replaces them)")
+        if sent:
+            echo(f"  sent to the remote, not here: `mlvc pull {shown(r.out.path)}` gets it")
     files = [f for r in results for f in r.git_files]
     git_hint(root, SimpleNamespace(git_files=tuple(dict.fromkeys(files)),
                                    staged=any(r.staged for r in results)))
@@ -473,8 +483,9 @@ def ls_url_cmd(url, recursive, as_json):
 @click.argument("out", required=False)
 @click.option("-f", "--force", is_flag=True,
               help="Replace OUT and its pointer file if they exist.")
+@to_remote_options("what URL holds")
 @json_option
-def import_url_cmd(url, out, force, as_json):
+def import_url_cmd(url, out, force, to_remote, remote, jobs, as_json):
     """Copy the file or folder at URL into the project at OUT (default: its name, here) and
     track it, recording the URL and what it held (as `dvc import-url`); `mlvc update OUT`
     reads it again when it changed.
@@ -485,10 +496,13 @@ def import_url_cmd(url, out, force, as_json):
     """
     from mlvc.ops.import_url import import_url
 
+    if remote and not to_remote:
+        raise click.UsageError("-r/--remote goes with --to-remote")
     with open_repo() as repo:
         result = import_url(repo, url, out, cwd=settings().cwd, force=force,
+                            to_remote=to_remote, remote=remote, jobs=jobs,
                             progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
-    _report_imports([result], repo.root)
+    _report_imports([result], repo.root, sent=to_remote)
