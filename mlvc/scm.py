@@ -374,6 +374,12 @@ class Git:
         """``sha`` and its first-parent ancestors, ``count`` in all at most."""
         return self._run("rev-list", "--first-parent", f"--max-count={count}", sha).split()
 
+    def commits_since(self, when: float) -> list[str]:
+        """Every commit of every ref committed at ``when`` (Unix seconds) or later. (Not
+        git's ``--since``, which takes a date it cannot read, as 2200-01-01, for none.)"""
+        out = self._run("rev-list", "--all", "--timestamp").split()
+        return [sha for t, sha in zip(out[::2], out[1::2]) if int(t) >= when]
+
     def changed_files(self, a: str, b: str) -> list[str]:
         """The files (paths relative to the top of the work tree) that differ between the
         commits ``a`` and ``b``, renames counted as a deletion and an addition."""

@@ -15,7 +15,9 @@ that remote starts again (see :mod:`mlvc.remote.index`).
 
 from __future__ import annotations
 
+import datetime
 import os
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +59,20 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
        cloud: bool = False,
        remote: str | None = None, dry: bool = False, force: bool = False,
        projects: tuple[Path, ...] = (), jobs: int | None = None,
+       revs: Sequence[str] = (), num: int = 1, date: str | None = None,
        progress: Progress = NULL_PROGRESS) -> GcResult:
     """Delete what the workspace (always) and the chosen revisions do not use. Without
     ``force`` (and not ``dry``), raises ConfirmationRequired once the plan is known.
 
     ``projects``: other projects that share this cache (cache.dir, or a symlinked
     .mlvc/cache): what they use, by the same rules, is kept too. A cache outside the project
-    may be shared, so gc refuses it until they are named (this project alone: itself)."""
-    if not (workspace or all_branches or all_tags or all_commits or all_experiments):
+    may be shared, so gc refuses it until they are named (this project alone: itself).
+
+    ``revs`` (as ``dvc gc --rev``): also what these revisions use, each with its ``num`` - 1
+    first-parent ancestors (``-n``); ``date`` (``YYYY-MM-DD``): also what every commit
+    made that day or later uses."""
+    if not (workspace or all_branches or all_tags or all_commits or all_experiments or revs
+            or date):
         raise TargetError("gc needs to know what to keep",
                           hint="-w keeps what the workspace uses; -a, -T and -A also every "
                                "branch's, tag's or commit's")
@@ -78,13 +86,14 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                              "alone uses that cache")
     with repo.lock(), ExitStack() as closing:
         chosen = (all_branches, all_tags, all_commits, all_experiments)
-        revisions = len(repo.scm.revisions(*chosen)) \
-            if any(chosen) and repo.scm is not None else 0
-        used = _used(repo, *chosen)
+        picked = _picked(repo, revs, num, date)
+        revisions = len(dict.fromkeys([*repo.scm.revisions(*chosen), *picked])) \
+            if (any(chosen) or picked) and repo.scm is not None else 0
+        used = _used(repo, *chosen, revs=picked)
         for other in projects:
             with Repo.find(other) as them:
-                if them.root != repo.root:
-                    used |= _used(them, *chosen)
+                if them.root != repo.root:  # (their revisions: by the same rules)
+                    used |= _used(them, *chosen, revs=_picked(them, revs, num, date))
         doomed = sorted(set(repo.cache.iter_oids()) - used)
         remote_doomed: list[str] = []
         on_remote: set[str] = set()
@@ -144,8 +153,32 @@ def _local_copies(repo: Repo, oids: set[str]) -> list[tuple[str, str, int]]:
     return found
 
 
+def _picked(repo: Repo, revs: Sequence[str], num: int, date: str | None) -> list[str]:
+    """The commits ``--rev`` (with ``-n``) and ``--date`` name, in ``repo``."""
+    if not (revs or date):
+        return []
+    if repo.scm is None:
+        raise TargetError("--rev and --date name git revisions, and this project has no git")
+    picked: list[str] = []
+    for rev in revs:
+        sha = repo.scm.resolve(rev)
+        if sha is None:
+            raise TargetError(f"'{rev}' is not a git revision here",
+                              hint="a branch, tag or commit (`git log` lists them)")
+        picked += repo.scm.first_parents(sha, num)
+    if date:
+        try:
+            day = datetime.date.fromisoformat(date)
+        except ValueError:
+            raise TargetError(f"--date {date}: not a date", hint="write it YYYY-MM-DD") \
+                from None
+        midnight = datetime.datetime.combine(day, datetime.time())  # (local time, as git's)
+        picked += repo.scm.commits_since(midnight.timestamp())
+    return list(dict.fromkeys(picked))
+
+
 def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,
-          all_experiments: bool = False) -> set[str]:
+          all_experiments: bool = False, revs: Sequence[str] = ()) -> set[str]:
     """Every object the workspace and the chosen revisions use; refuses when that cannot be
     known for sure. Files kept in git (``cache: false``: metrics, plots) that the kept locks
     record count too: small, and what a run-cache record of such a stage needs besides its
@@ -155,7 +188,8 @@ def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,
 
     sources, warnings = collect_sources(repo, None, all_branches=all_branches,
                                         all_tags=all_tags, all_commits=all_commits,
-                                        all_experiments=all_experiments, in_git=True)[:2]
+                                        all_experiments=all_experiments, revs=revs,
+                                        in_git=True)[:2]
     if warnings:
         raise MlvcError(f"gc cannot tell what {len(warnings)} pointer or lock file(s) of the "
                         f"kept revisions use, so it deletes nothing: {warnings[0]}"

@@ -83,6 +83,35 @@ def test_branches_tags_and_commits_are_kept_when_asked(project):
     assert len(gc(project, "-a", "-f")["removed"]) == 4
 
 
+def test_rev_num_and_date_keep_those_commits_data(project):
+    old, new = two_versions(project)
+    everything = objects(project)
+    # three versions: v1, v2, then v3 on main
+    project.run("unprotect", "d")
+    project.gen({"d": {"b": "v3"}})
+    project.run("commit")
+    project.commit_all("v3")
+    third = objects(project) - everything
+    # --date: what commits made that day or later use (all of them here, or none)
+    commits = len(project.git("rev-list", "--all").split())
+    assert gc(project, "--date", "2000-01-01", "--dry")["kept_revisions"] == commits
+    assert gc(project, "--date", "2000-01-01", "--dry")["removed"] == []
+    late = gc(project, "--date", "2999-01-01", "--dry")
+    assert late["kept_revisions"] == 0 and late["removed"]
+    assert "not a date" in project.run("gc", "--date", "yesterday", "-f", code=1).stderr
+    assert "not a git revision" in project.run("gc", "--rev", "nope", "-f", code=1).stderr
+    assert "-n/--num goes with --rev" in project.run("gc", "-w", "-n", "2", code=2).stderr
+    # -n 2 from main: v3 and v2, so v1's data alone goes
+    done = gc(project, "--rev", "main", "-n", "2", "-f")
+    assert done["kept_revisions"] == 2 and set(done["removed"]) == old - new - objects(project)
+    assert new <= objects(project) and third <= objects(project)
+    project.git("checkout", "-q", "v1")  # (v1 cannot be restored: its data went)
+    assert "not in cache" in project.run("checkout", code=1).stderr
+    project.git("checkout", "-q", "main")
+    assert gc(project, "--rev", "HEAD~1", "-f")["removed"] == []  # (v2: kept)
+    assert gc(project, "-w", "-f")["removed"]  # (then v2's alone go)
+
+
 def test_a_workspace_symlink_keeps_its_object(project):
     project.run("config", "cache.type", "symlink")
     old, new = two_versions(project)

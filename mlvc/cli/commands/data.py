@@ -472,6 +472,12 @@ def unprotect_cmd(paths, jobs, as_json):
               help="Also keep what every commit of the git history uses.")
 @click.option("--all-experiments", is_flag=True,
               help="Also keep what every experiment (`mlvc exp`) uses.")
+@click.option("--rev", "revs", multiple=True, metavar="REV",
+              help="Also keep what this git revision uses (repeatable).")
+@click.option("-n", "--num", type=click.IntRange(1), default=1, metavar="N",
+              help="With --rev: also the N-1 commits before each (first parents).")
+@click.option("--date", metavar="YYYY-MM-DD",
+              help="Also keep what every commit made on that day or later uses.")
 @click.option("-c", "--cloud", is_flag=True,
               help="Also delete what the kept revisions do not use from a remote.")
 @click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
@@ -482,26 +488,29 @@ def unprotect_cmd(paths, jobs, as_json):
 @click.option("-f", "--force", is_flag=True, help="Delete without asking.")
 @jobs_option
 @json_option
-def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, cloud, remote,
-           projects, dry, force, jobs, as_json):
+def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, revs, num, date,
+           cloud, remote, projects, dry, force, jobs, as_json):
     """Delete cache objects that none of the kept revisions uses.
 
     The workspace is always kept; -a, -T and -A keep every branch's, tag's or commit's data
-    too, --all-experiments every experiment's (-A includes them; a bare `mlvc gc` is
-    refused: say what to keep). With -c, the remote's unused objects
+    too, --all-experiments every experiment's (-A includes them), --rev (with -n) and --date
+    those revisions' (a bare `mlvc gc` is refused: say what to keep). With -c, the remote's unused objects
     go too: it cannot know of revisions this clone has not fetched, so fetch them first.
     Asks before deleting, unless -f; --dry only tells.
     """
     from mlvc.ops.gc import gc
 
-    if not (workspace or all_branches or all_tags or all_commits or all_experiments):
-        raise click.UsageError("say what to keep: -w (the workspace), -a, -T, -A or "
-                               "--all-experiments")
+    if not (workspace or all_branches or all_tags or all_commits or all_experiments or revs
+            or date):
+        raise click.UsageError("say what to keep: -w (the workspace), -a, -T, -A, "
+                               "--all-experiments, --rev or --date")
+    if num != 1 and not revs:
+        raise click.UsageError("-n/--num goes with --rev")
     if remote and not cloud:
         raise click.UsageError("-r/--remote goes with -c/--cloud")
     args = dict(workspace=workspace, all_branches=all_branches, all_tags=all_tags,
                 all_commits=all_commits, all_experiments=all_experiments, cloud=cloud,
-                remote=remote, dry=dry, jobs=jobs,
+                remote=remote, dry=dry, jobs=jobs, revs=revs, num=num, date=date,
                 projects=tuple(settings().cwd / p for p in projects), progress=progress())
     with open_repo() as repo:
         result = asking(lambda forced: gc(repo, force=forced, **args), force, "Delete them?")
