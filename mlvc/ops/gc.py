@@ -44,6 +44,7 @@ class GcResult:
     packs_merged: int = 0  # small packs on the remote merged…
     packs_written: int = 0  # …into this many
     objects_packed: int = 0  # loose small objects on the remote put into packs
+    kept_unpushed: int = 0  # unused objects kept since the remote lacks them (--not-in-remote)
 
     def to_json(self) -> dict:
         return {"dry": self.dry, "kept_revisions": self.kept_revisions, "used": self.used,
@@ -51,7 +52,7 @@ class GcResult:
                 "runs_removed": self.runs_removed, "remote": self.remote,
                 "remote_removed": list(self.remote_removed),
                 "packs_merged": self.packs_merged, "packs_written": self.packs_written,
-                "objects_packed": self.objects_packed}
+                "objects_packed": self.objects_packed, "kept_unpushed": self.kept_unpushed}
 
 
 def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
@@ -60,7 +61,7 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
        remote: str | None = None, dry: bool = False, force: bool = False,
        projects: tuple[Path, ...] = (), jobs: int | None = None,
        revs: Sequence[str] = (), num: int = 1, date: str | None = None,
-       progress: Progress = NULL_PROGRESS) -> GcResult:
+       not_in_remote: bool = False, progress: Progress = NULL_PROGRESS) -> GcResult:
     """Delete what the workspace (always) and the chosen revisions do not use. Without
     ``force`` (and not ``dry``), raises ConfirmationRequired once the plan is known.
 
@@ -70,7 +71,11 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
 
     ``revs`` (as ``dvc gc --rev``): also what these revisions use, each with its ``num`` - 1
     first-parent ancestors (``-n``); ``date`` (``YYYY-MM-DD``): also what every commit
-    made that day or later uses."""
+    made that day or later uses. ``not_in_remote``: of the objects it would delete, keep
+    those the remote lacks (only what was pushed goes)."""
+    if not_in_remote and cloud:
+        raise TargetError("--not-in-remote keeps what the remote lacks; -c deletes on the "
+                          "remote: choose one")
     if not (workspace or all_branches or all_tags or all_commits or all_experiments or revs
             or date):
         raise TargetError("gc needs to know what to keep",
@@ -97,16 +102,20 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
         doomed = sorted(set(repo.cache.iter_oids()) - used)
         remote_doomed: list[str] = []
         on_remote: set[str] = set()
-        if cloud:
+        unpushed = 0
+        if cloud or not_in_remote:
             from mlvc.ops._remote import connect, unreachable
 
             store, index = connect(repo, remote)
             closing.callback(index.close)
             try:
                 on_remote = store.list_objects(jobs, progress)
-                remote_doomed = sorted(on_remote - used)
+                remote_doomed = sorted(on_remote - used) if cloud else []
             except Exception as exc:  # noqa: BLE001 - any failure of the remote, told clearly
                 raise unreachable(store, exc) from exc
+            if not_in_remote:
+                unpushed = sum(o not in on_remote for o in doomed)
+                doomed = [o for o in doomed if o in on_remote]
         if not dry and not force and (doomed or remote_doomed):
             where = f" and {len(remote_doomed)} from remote '{store.name}'" if cloud else ""
             raise ConfirmationRequired(
@@ -137,7 +146,7 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                     raise unreachable(store, exc) from exc
     return GcResult(revisions, len(used), tuple(doomed), freed,
                     len(runs), store.name if cloud else None, tuple(remote_doomed), dry,
-                    *merged, folded)
+                    *merged, folded, unpushed)
 
 
 def _local_copies(repo: Repo, oids: set[str]) -> list[tuple[str, str, int]]:

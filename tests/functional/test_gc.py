@@ -148,6 +148,31 @@ def test_run_cache_records_go_with_their_outputs_and_metrics_stay(project):
     assert "restored its outputs from the run cache" in project.run("repro").stdout
 
 
+def test_not_in_remote_deletes_only_what_was_pushed(project, tmp_path):
+    store = tmp_path / "store"
+    project.run("remote", "add", "-d", "store", str(store))
+    old, new = two_versions(project)
+    project.git("checkout", "-q", "v1")  # v1's data reaches the remote; v2's not yet
+    project.run("checkout")
+    project.run("push")
+    project.git("checkout", "-q", "main")
+    project.run("checkout")
+    project.run("unprotect", "d")
+    project.gen({"d": {"a": "v3"}})
+    project.run("commit")
+    project.commit_all("v3")  # v2's changed files are unused now, and were never pushed
+    on_remote = {p.parent.name + p.name for p in (store / "objects").rglob("*") if p.is_file()}
+    unused = set(gc(project, "-w", "--dry")["removed"])
+    assert unused & on_remote and unused - on_remote  # (v1's pushed; v2's not)
+    r = project.run("gc", "-w", "--not-in-remote", "-f")
+    assert f"Kept {len(unused - on_remote)} unused objects that the remote lacks" in r.stdout
+    assert not objects(project) & (unused & on_remote)  # (what was pushed went…)
+    assert unused - on_remote <= objects(project)  # (…what was not stays)
+    done = gc(project, "-w", "--not-in-remote", "-f")
+    assert done["removed"] == [] and done["kept_unpushed"] == len(unused - on_remote)
+    assert "choose one" in project.run("gc", "-w", "-c", "--not-in-remote", code=2).stderr
+
+
 def test_cloud_deletes_on_the_remote_too_and_starts_its_index_again(project, tmp_path):
     store = tmp_path / "store"
     project.run("remote", "add", "-d", "store", str(store))

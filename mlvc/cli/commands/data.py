@@ -480,7 +480,11 @@ def unprotect_cmd(paths, jobs, as_json):
               help="Also keep what every commit made on that day or later uses.")
 @click.option("-c", "--cloud", is_flag=True,
               help="Also delete what the kept revisions do not use from a remote.")
-@click.option("-r", "--remote", metavar="NAME", help="Remote for --cloud (default: core.remote).")
+@click.option("--not-in-remote", is_flag=True,
+              help="Delete only what the remote has too: keep the unused objects it lacks "
+                   "(never pushed).")
+@click.option("-r", "--remote", metavar="NAME",
+              help="Remote for --cloud or --not-in-remote (default: core.remote).")
 @click.option("-p", "--projects", multiple=True, metavar="PATH",
               help="Another project sharing this cache: keep what it uses too (repeatable; "
                    "needed when the cache is outside the project, `-p .` if none shares it).")
@@ -489,7 +493,7 @@ def unprotect_cmd(paths, jobs, as_json):
 @jobs_option
 @json_option
 def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, revs, num, date,
-           cloud, remote, projects, dry, force, jobs, as_json):
+           cloud, not_in_remote, remote, projects, dry, force, jobs, as_json):
     """Delete cache objects that none of the kept revisions uses.
 
     The workspace is always kept; -a, -T and -A keep every branch's, tag's or commit's data
@@ -506,11 +510,15 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, revs
                                "--all-experiments, --rev or --date")
     if num != 1 and not revs:
         raise click.UsageError("-n/--num goes with --rev")
-    if remote and not cloud:
-        raise click.UsageError("-r/--remote goes with -c/--cloud")
+    if remote and not (cloud or not_in_remote):
+        raise click.UsageError("-r/--remote goes with -c/--cloud or --not-in-remote")
+    if cloud and not_in_remote:
+        raise click.UsageError("-c/--cloud deletes on the remote, --not-in-remote keeps what "
+                               "it lacks: choose one")
     args = dict(workspace=workspace, all_branches=all_branches, all_tags=all_tags,
                 all_commits=all_commits, all_experiments=all_experiments, cloud=cloud,
                 remote=remote, dry=dry, jobs=jobs, revs=revs, num=num, date=date,
+                not_in_remote=not_in_remote,
                 projects=tuple(settings().cwd / p for p in projects), progress=progress())
     with open_repo() as repo:
         result = asking(lambda forced: gc(repo, force=forced, **args), force, "Delete them?")
@@ -526,6 +534,9 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, revs
          f"({human_size(result.removed_bytes)}) from the cache"
          + (f", and {count(result.runs_removed, 'run-cache record')} that needed them"
             if result.runs_removed else "") + ".")
+    if result.kept_unpushed:
+        echo(f"Kept {count(result.kept_unpushed, 'unused object')} that the remote lacks "
+             "(--not-in-remote).")
     if result.remote is not None:
         echo(f"{verb} {count(len(result.remote_removed), 'object')} from remote "
              f"'{printable(result.remote)}'.")
