@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.ops.repro import choose, load_project, resolve_targets
-from mlvc.paths import folder_in
+from mlvc.paths import folder_in, is_within
 from mlvc.repo import Repo
 
 
@@ -20,11 +20,25 @@ class DagResult:
 
 
 def dag(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
-        downstream: bool = False) -> DagResult:
+        downstream: bool = False, full: bool = False, outs: bool = False) -> DagResult:
+    """The stages of ``targets`` and those they depend on (``downstream``: that depend on
+    them; ``full``: their whole pipelines), in a topological order, with the edges between
+    them. ``outs``: the stages' outputs instead, an edge running from an output to each
+    output of a stage that reads it (as ``dvc dag --outs``)."""
     project = load_project(repo, folder_in(repo.root, cwd))
     names = resolve_targets(repo, project.pipeline, targets or [], cwd)
-    nodes = choose(project, names, downstream=downstream)
+    nodes = choose(project, names, downstream=downstream, whole_pipelines=full and bool(names))
     chosen = set(nodes)
     edges = [(u, n) for n in nodes for u in project.graph.sort(project.graph.upstream[n])
              if u in chosen]
-    return DagResult(tuple(nodes), tuple(edges))
+    if not outs:
+        return DagResult(tuple(nodes), tuple(edges))
+    pipeline = project.pipeline
+    paths = list(dict.fromkeys(o.path for n in nodes for o in pipeline[n].outs))
+    out_edges = []
+    for u, n in edges:
+        reads = [d.path for d in pipeline[n].deps]
+        for made in pipeline[u].outs:
+            if any(is_within(d, made.path) or is_within(made.path, d) for d in reads):
+                out_edges += [(made.path, o.path) for o in pipeline[n].outs]
+    return DagResult(tuple(paths), tuple(dict.fromkeys(out_edges)))

@@ -117,6 +117,18 @@ def test_dag_text_dot_mermaid_json(project):
     assert doc["nodes"] == ["prepare", "train", "evaluate"]
     assert sorted(map(tuple, doc["edges"])) == [("prepare", "evaluate"), ("prepare", "train"),
                                                 ("train", "evaluate")]
+    # --full: the target's whole pipeline (train alone shows prepare; --full evaluate too)
+    assert json.loads(project.run("dag", "--json", "train").stdout)["nodes"] == [
+        "prepare", "train"]
+    assert json.loads(project.run("dag", "--json", "--full", "train").stdout)["nodes"] == [
+        "prepare", "train", "evaluate"]
+    # -o: the outputs, each pointing at the outputs of the stages that read it
+    doc = json.loads(project.run("dag", "--json", "-o").stdout)
+    assert sorted(doc["nodes"]) == ["e.out", "l.out", "p.out", "t.out"]
+    assert sorted(map(tuple, doc["edges"])) == [("p.out", "e.out"), ("p.out", "t.out"),
+                                                ("t.out", "e.out")]
+    assert project.run("dag", "-o", "--dot", "train").stdout.splitlines()[-2:] == [
+        '\t"p.out" -> "t.out";', "}"]
 
 
 def test_stage_outputs_push_and_pull_with_history(project, tmp_path):

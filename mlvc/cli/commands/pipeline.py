@@ -359,14 +359,20 @@ def unfreeze_cmd(names, as_json):
                    "pull request, as `dvc dag --md`).")
 @click.option("--downstream", is_flag=True,
               help="Show the stages downstream of TARGETS instead of upstream.")
+@click.option("--full", is_flag=True,
+              help="Show the whole pipelines TARGETS belong to (upstream and downstream).")
+@click.option("-o", "--outs", is_flag=True,
+              help="Draw the stages' outputs instead of the stages: an output points to the "
+                   "outputs of each stage that reads it.")
 @json_option
-def dag_cmd(targets, fmt, downstream, as_json):
+def dag_cmd(targets, fmt, downstream, full, outs, as_json):
     """Draw the stage graph (of TARGETS and the stages they depend on)."""
     from mlvc.ops.dag import dag
     from mlvc.pipeline import draw
 
     with open_repo() as repo:
-        result = dag(repo, list(targets), cwd=settings().cwd, downstream=downstream)
+        result = dag(repo, list(targets), cwd=settings().cwd, downstream=downstream,
+                     full=full, outs=outs)
     if as_json:
         echo_json(result.to_json())
         return
