@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mlvc.errors import MlvcError, ScmError, TargetError
 from mlvc.fsutil import atomic_write
-from mlvc.paths import RelPath
+from mlvc.paths import RelPath, from_user, is_within, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.scm import EXPS_REFS
@@ -192,7 +192,8 @@ def _save(repo: Repo, baseline: str, name: str, exps: list[Experiment], force: b
     (returned). Also whether it replaced one of that name."""
     git = git_of(repo)
     untracked = git.untracked()
-    extra = [p for p in untracked if p in wanted or project_file(p)]
+    extra = [p for p in untracked
+             if project_file(p) or p in wanted or any(is_within(p, w) for w in wanted)]
     left_out = tuple(p for p in untracked if p not in set(extra))
     lines = [f"mlvc exp {name}", "", *details]
     if message:
@@ -227,13 +228,27 @@ def named_for(repo: Repo, name: str | None, force: bool) -> tuple[str, str, list
 
 def exp_save(repo: Repo, *, name: str | None = None, force: bool = False,
              message: str | None = None, jobs: int | None = None,
+             include_untracked: list[str] = (), cwd: Path | None = None,
              progress: Progress = NULL_PROGRESS) -> ExpRunResult:
     """Save the workspace as an experiment without running anything (results made by hand,
     or by `repro` before). Refused while `mlvc status` is not clean: the experiment's
-    mlvc.lock and pointer files must name data the cache has, or it could not be applied."""
+    mlvc.lock and pointer files must name data the cache has, or it could not be applied.
+    ``include_untracked`` (as typed in ``cwd``): untracked files, or folders of them, that
+    go into the experiment too (``dvc exp save -I``); git must not ignore them."""
     from mlvc.ops.status import status
 
-    git_of(repo)
+    git = git_of(repo)
+    wanted: set[RelPath] = set()
+    for typed in include_untracked:
+        rel = from_user(repo.root, typed, cwd)
+        if not rel or not os.path.lexists(to_fs(repo.root, rel)):
+            raise TargetError(f"-I {typed}: no such file or folder" if rel else
+                              f"-I {typed}: the whole project is not a path to include")
+        if git.ignored([rel]):
+            raise TargetError(f"-I {typed}: git ignores it, so it cannot go into a commit",
+                              hint="data is tracked with `mlvc add`, and its pointer file "
+                                   "goes into the experiment by itself")
+        wanted.add(rel)
     baseline, name, exps = named_for(repo, name, force)
     now = status(repo, jobs=jobs, progress=progress)
     if not now.clean:
@@ -242,7 +257,7 @@ def exp_save(repo: Repo, *, name: str | None = None, force: bool = False,
                         + ", ".join(what) + "): the experiment would record data the cache "
                         "does not have", hint="`mlvc repro` (or `mlvc commit`) first; "
                                               "`mlvc status` tells what differs")
-    exp, left_out, replaced = _save(repo, baseline, name, exps, force, message, [], set())
+    exp, left_out, replaced = _save(repo, baseline, name, exps, force, message, [], wanted)
     return ExpRunResult(exp, (), None, left_out, replaced)
 
 

@@ -386,6 +386,20 @@ def test_save_keeps_the_workspace_as_it_is_once_status_is_clean(ml):
     assert "exists already" in r.stderr
 
 
+def test_save_include_untracked_adds_those_files_to_the_experiment(ml):
+    ml.gen({"notes.txt": "why", "src": {"a.py": "a", "b.py": "b"}, "other.txt": "no",
+            ".gitignore": ml.read(".gitignore") + "/secret.txt\n", "secret.txt": "s"})
+    r = ml.run("exp", "save", "-n", "noted", "-I", "notes.txt", "-I", "src", "--json")
+    doc = json.loads(r.stdout)
+    files = ml.git("ls-tree", "-r", "--name-only", doc["experiment"]["rev"]).split()
+    assert {"notes.txt", "src/a.py", "src/b.py"} <= set(files) and "other.txt" not in files
+    assert doc["left_out"] == ["other.txt"]
+    assert "notes.txt" in ml.git("status", "--porcelain")  # (still untracked in the workspace)
+    r = ml.run("exp", "save", "-n", "x", "-I", "secret.txt", code=1)
+    assert "git ignores it" in r.stderr
+    assert "no such file" in ml.run("exp", "save", "-n", "x", "-I", "nope", code=1).stderr
+
+
 def test_apply_tells_symlinks_and_folders_from_saved_files(ml):
     import os
     import shutil

@@ -152,9 +152,12 @@ def exp_run_cmd(targets, set_params, name, message, force, single_item, downstre
                                                    "one).")
 @click.option("-m", "--message", metavar="TEXT", help="Message of the experiment's commit.")
 @click.option("-f", "--force", is_flag=True, help="Replace an experiment of the same name.")
+@click.option("-I", "--include-untracked", "include", multiple=True, metavar="PATH",
+              help="An untracked file (or folder of them) to save in the experiment too "
+                   "(repeatable).")
 @jobs_option
 @json_option
-def exp_save_cmd(name, message, force, jobs, as_json):
+def exp_save_cmd(name, message, force, include, jobs, as_json):
     """Save the workspace as an experiment, without running anything.
 
     For results made by `mlvc repro` (or by hand and `mlvc commit`): refused while
@@ -164,6 +167,7 @@ def exp_save_cmd(name, message, force, jobs, as_json):
 
     with open_repo() as repo:
         result = exp_save(repo, name=name, force=force, message=message, jobs=jobs,
+                          include_untracked=list(include), cwd=settings().cwd,
                           progress=progress())
     _saved(result, as_json)
 
