@@ -881,26 +881,32 @@ def _side_values(view: SideView, kind: str, targets: list[RelPath] | None = None
 
 def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
                 all_commits: bool = False, targets: list[str] | None = None,
-                cwd: Path | None = None) -> ShowResult:
+                cwd: Path | None = None, all_branches: bool = False,
+                all_tags: bool = False) -> ShowResult:
     """The params (the keys stages declare) or metrics (of the files stages declare under
     ``metrics:``) of the workspace, or of each of ``revs`` (``workspace`` names the
-    workspace), or of every commit and the workspace with ``all_commits``. ``targets``:
-    those files instead (as the user typed them, from ``cwd``), declared or not."""
+    workspace), or of every commit and the workspace with ``all_commits`` (``all_branches``,
+    ``all_tags``: of every branch or tag, by name, besides). ``targets``: those files
+    instead (as the user typed them, from ``cwd``), declared or not."""
     return show_kinds(repo, (kind,), revs, all_commits=all_commits, targets=targets,
-                      cwd=cwd)[0]
+                      cwd=cwd, all_branches=all_branches, all_tags=all_tags)[0]
 
 
 def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None, *,
                all_commits: bool = False, targets: list[str] | None = None,
-               cwd: Path | None = None) -> list[ShowResult]:
+               cwd: Path | None = None, all_branches: bool = False,
+               all_tags: bool = False) -> list[ShowResult]:
     """:func:`show_values` of each of ``kinds`` ("params", "metrics"), each revision read
     once for all of them; its warnings go with the first kind."""
     files = user_paths(repo, targets, cwd)[0] if targets else None
     names: list[str | None] = [None if r == WORKSPACE else r for r in revs or []] or [None]
-    if all_commits:
+    if all_commits or all_branches or all_tags:
         if repo.scm is None:
-            raise ScmError("--all-commits reads git's commits, and this project has no git")
-        names = [None, *repo.scm.revisions(commits=True)]
+            raise ScmError("-a, -T and -A read git's revisions, and this project has no git")
+        named = [ref.removeprefix(prefix) for prefix, on in (("refs/heads/", all_branches),
+                                                              ("refs/tags/", all_tags)) if on
+                 for ref, _ in repo.scm.refs(prefix.rstrip("/"))]
+        names = [*names, *named, *(repo.scm.revisions(commits=True) if all_commits else [])]
     sides: dict[str, list[SideValues]] = {k: [] for k in kinds}
     warnings: list[str] = []
     views = [SideView(repo, side) for side in sides_of(repo, list(dict.fromkeys(names)))]
@@ -911,7 +917,7 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
                                        for f in _declared(k, [v.pipeline], files)])
     for view in views:
         shown = {k: _side_values(view, k, files) for k in kinds}
-        if all_commits and view.side.sha is not None and \
+        if (all_commits or all_branches or all_tags) and view.side.sha is not None and \
                 not any(v.values or v.missing for v in shown.values()):
             continue  # (a commit from before the pipeline: nothing to say of it)
         for k in kinds:

@@ -283,6 +283,14 @@ def test_metrics_and_params_show_and_diff(ml):
     # every commit that has metrics (the first, `init mlvc`, has none), and the workspace
     every = json.loads(ml.run("metrics", "show", "-A", "--json").stdout)
     assert list(every)[0] == "workspace" and len(every) == 3
+    # -a / -T: every branch and tag, by name (an old branch, a tag on the first version)
+    ml.git("branch", "old", "HEAD~1")
+    ml.git("tag", "v1", "HEAD~1")
+    named = json.loads(ml.run("metrics", "show", "-a", "-T", "--json").stdout)
+    assert named == {"workspace": {"metrics.json": now}, "main": {"metrics.json": now},
+                     "old": {"metrics.json": first}, "v1": {"metrics.json": first}}
+    assert list(json.loads(ml.run("params", "show", "-T", "--json").stdout)) == [
+        "workspace", "v1"]
     doc = json.loads(ml.run("metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)
     assert [(c["key"], c["old"], c["new"]) for c in doc["changes"]] == [
         ("accuracy", first["accuracy"], now["accuracy"])]

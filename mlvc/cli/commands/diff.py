@@ -219,18 +219,22 @@ def _values_group(kind: str, what: str) -> click.Group:
 
     @group.command("show")
     @click.argument("revs", nargs=-1, metavar="[REV]...")
+    @click.option("-a", "--all-branches", is_flag=True,
+                  help="Also every git branch, by name.")
+    @click.option("-T", "--all-tags", is_flag=True, help="Also every git tag, by name.")
     @click.option("-A", "--all-commits", is_flag=True,
                   help="Every commit of the git history, and the workspace.")
     @targets_option
     @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
-    def show(revs, all_commits, targets, precision, md, as_json):
+    def show(revs, all_branches, all_tags, all_commits, targets, precision, md, as_json):
         from mlvc.ops.diff import show_values
 
         one_format(md=md, json=as_json)
         with open_repo() as repo:
             result = show_values(repo, kind, list(revs), all_commits=all_commits,
+                                 all_branches=all_branches, all_tags=all_tags,
                                  targets=list(targets), cwd=settings().cwd)
         warn_all(result.warnings)
         if as_json:
