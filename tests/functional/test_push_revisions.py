@@ -2,6 +2,8 @@
 
 import json
 
+import yaml
+
 from mlvc.objects.store import ObjectStore
 
 
@@ -278,3 +280,35 @@ def test_push_false_outputs_never_travel_and_repro_makes_them_again(project, tmp
     subprocess.run(["git", "clone", "-q", str(project.root), str(clone2)], check=True)
     r = Project(clone2).run("repro", "--pull")
     assert (clone2 / "big.bin").read_text() == "big\n" and "Running stage 'make'" in r.stdout
+
+
+def test_pull_allow_missing_pulls_what_the_remote_has_and_warns_of_the_rest(project,
+                                                                          tmp_path):
+    from tests.conftest import Project
+
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    project.gen({"pushed.txt": "on the remote", "local": {"a.txt": "a", "b.txt": "b"}})
+    project.run("add", "pushed.txt", "local")
+    project.run("push", "pushed.txt")  # (local/ never reaches the remote)
+    project.commit_all("data")
+    clone = tmp_path / "clone"
+    project.git("clone", "-q", str(project.root), str(clone))
+    other = Project(clone)
+    r = other.run("pull", code=1)
+    assert "did not transfer" in r.stderr
+    r = other.run("pull", "--allow-missing")
+    assert "not on remote 'store' (--allow-missing)" in r.stderr and "local" in r.stderr
+    assert other.read("pushed.txt") == "on the remote" and not (clone / "local").exists()
+    doc = json.loads(other.run("pull", "--allow-missing", "--json").stdout)
+    assert doc["fetch"]["failed"] == [] and [m["path"] for m in doc["missing"]] == ["local/"]
+    assert [s["path"] for s in doc["skipped"]] == ["local"]
+    # an object the remote holds corrupt is still an error
+    oid = yaml.safe_load(project.read("pushed.txt.mlvc"))["outs"][0]["oid"]
+    obj = remote / "objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.write_text("rotten")
+    again = Project(tmp_path / "again")
+    project.git("clone", "-q", str(project.root), str(again.root))
+    r = again.run("pull", "--allow-missing", code=1)
+    assert "corrupt" in r.stderr and not (again.root / "pushed.txt").exists()

@@ -273,10 +273,12 @@ def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, w
 @_revision_options
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite changed workspace files even if unsaved.")
+@click.option("--allow-missing", is_flag=True,
+              help="Data the remote lacks is a warning, not an error (the rest is pulled).")
 @jobs_option
 @json_option
 def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, with_deps, force,
-             jobs, as_json):
+             allow_missing, jobs, as_json):
     """Fetch from the remote, then check out: the workspace gets the recorded data.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -289,13 +291,21 @@ def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, wi
         result = pull(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                       force=force, all_branches=all_branches, all_tags=all_tags,
                       all_commits=all_commits, run_cache=run_cache, with_deps=with_deps,
-                      progress=progress())
+                      allow_missing=allow_missing, progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result.fetched, brief=True)
     else:
         _report(result.fetched, "Fetched")
         report_checkout(result.checkout)
+    if result.missing or result.skipped:
+        paths = list(dict.fromkeys([*(f.path for f in result.missing),
+                                    *(p for p, _ in result.skipped)]))
+        listed = ", ".join(shown(p) for p in paths[:LIST_LIMIT])
+        click.echo(f"warning: {count(len(result.missing), 'object')} not on remote "
+                   f"'{printable(result.fetched.remote)}' (--allow-missing), "
+                   f"{count(len(result.skipped), 'path')} not checked out: {listed}"
+                   + (" …" if len(paths) > LIST_LIMIT else ""), err=True)
     if not result.ok:
         raise SystemExit(1)
 
