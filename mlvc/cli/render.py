@@ -184,10 +184,28 @@ def value_text(v: object, precision: int | None = None, missing: str = "—") ->
     return str(v)
 
 
-def with_deps_option(f):
+def target_options(f):
+    """``-d/--with-deps``, and ``--glob``: TARGETS' shell-style patterns are expanded over
+    what mlvc tracks (see :func:`mlvc.ops.glob_targets`) before the command sees them."""
+    import functools
+
+    @functools.wraps(f)
+    def expanded(*args, glob: bool = False, **kwargs):
+        if glob and kwargs.get("targets"):
+            from mlvc.ops import glob_targets
+
+            with open_repo() as repo:
+                kwargs["targets"] = tuple(glob_targets(repo, list(kwargs["targets"]),
+                                                       settings().cwd))
+        return f(*args, **kwargs)
+
+    expanded = click.option(
+        "--glob", is_flag=True,
+        help="TARGETS may be shell-style patterns ('data/*.csv', 'models/**'; quoted), "
+             "matched against what is tracked, here or not.")(expanded)
     return click.option("-d", "--with-deps", is_flag=True,
                         help="With TARGETS: also the data of every stage upstream of them "
-                             "(their outputs, and the tracked data they depend on).")(f)
+                             "(their outputs, and the tracked data they depend on).")(expanded)
 
 
 def count(n: int, noun: str) -> str:

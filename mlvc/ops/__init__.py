@@ -60,6 +60,53 @@ def user_targets(repo: Repo, targets: list[str], cwd: Path | None, *,
     return out, here
 
 
+GLOB_CHARS = "*?["
+
+
+def glob_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[str]:
+    """``targets`` whose shell-style patterns (``'data/*.csv'``, ``'models/**'``, as the
+    shell would have expanded them, ``*`` within a folder and ``**`` across folders, from
+    ``cwd``) are expanded over what mlvc tracks, whether the workspace has it or not: the
+    outputs of pointer files and of mlvc.lock, the pointer files, and stage names (as
+    ``dvc pull --glob`` is asked to). A pattern that matches none is an error; the others
+    are kept as they are. Matched paths come back relative to ``cwd``, as typed there."""
+    import fnmatch
+
+    import pathspec
+
+    if not any(c in t for t in targets for c in GLOB_CHARS):
+        return targets
+    from mlvc.pipeline import PIPELINE_FILE
+    from mlvc.workspace.index import Index
+
+    index = Index.load(repo.root, repo.ignore)
+    tracked = [t for t in index.tracked()]
+    paths = sorted({p for t in tracked
+                    for p in (t.out.path, *(() if t.stage is not None else (t.pointer,)))})
+    stages: list[str] = []
+    if (repo.root / PIPELINE_FILE).is_file():
+        from mlvc.pipeline.loader import load_pipeline
+
+        stages = list(load_pipeline(repo.root).stages)
+    resolve = UserPaths(repo.root, cwd)
+    out: list[str] = []
+    for t in targets:
+        if not any(c in t for c in GLOB_CHARS):
+            out.append(t)
+            continue
+        pattern = resolve(t)  # (the pattern as a project path, from the user's folder)
+        spec = pathspec.GitIgnoreSpec.from_lines(["/" + pattern])
+        hits = [os.path.relpath(to_fs(resolve.root, p), resolve.cwd)
+                for p in paths if spec.match_file(p)]
+        hits += [n for n in stages if fnmatch.fnmatchcase(n, t)]
+        if not hits:
+            raise TargetError(f"'{t}' matches no tracked data, pointer file or stage",
+                              hint="quote the pattern for the shell; `mlvc ls -R` lists "
+                                   "what is tracked")
+        out += hits
+    return list(dict.fromkeys(out))
+
+
 def with_deps_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[str]:
     """``targets`` and, as DVC's ``--with-deps``, the data of every stage upstream of the
     stages they name (or whose outputs they are): those stages' cached outputs and the

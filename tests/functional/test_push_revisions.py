@@ -312,3 +312,37 @@ def test_pull_allow_missing_pulls_what_the_remote_has_and_warns_of_the_rest(proj
     project.git("clone", "-q", str(project.root), str(again.root))
     r = again.run("pull", "--allow-missing", code=1)
     assert "corrupt" in r.stderr and not (again.root / "pushed.txt").exists()
+
+
+def test_glob_targets_match_tracked_data_the_workspace_lacks(project, tmp_path):
+    from tests.conftest import Project
+
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    project.gen({"data": {"a.csv": "a", "b.csv": "b", "c.txt": "c", "deep": {"d.csv": "d"}},
+                 "model.bin": "m"})
+    project.run("add", "data/a.csv", "data/b.csv", "data/c.txt", "data/deep/d.csv",
+                "model.bin")
+    project.run("push")
+    project.commit_all("data")
+    clone = tmp_path / "clone"
+    project.git("clone", "-q", str(project.root), str(clone))
+    other = Project(clone)
+    # no data in the clone: the shell could not expand these, mlvc matches what is tracked
+    other.run("pull", "--glob", "data/*.csv")
+    assert (clone / "data/a.csv").exists() and (clone / "data/b.csv").exists()
+    assert not (clone / "data/c.txt").exists()
+    assert not (clone / "data/deep/d.csv").exists()  # (* stays within a folder)
+    other.run("pull", "--glob", "data/**/*.csv")
+    assert (clone / "data/deep/d.csv").exists() and not (clone / "model.bin").exists()
+    (clone / "data/a.csv").unlink()
+    r = other.run("status", "--glob", "data/?.csv", "--json", code=None)
+    assert [c["path"] for c in json.loads(r.stdout)["changed"]] == ["data/a.csv"]
+    other.run("checkout", "--glob", "data/[a]*")
+    assert (clone / "data/a.csv").exists()
+    r = other.run("fetch", "--glob", "*.bin", "--json")
+    assert json.loads(r.stdout)["transferred"] == 1
+    r = other.run("pull", "--glob", "nothing/*", code=1)
+    assert "matches no tracked data" in r.stderr
+    r = other.run("pull", "data/*.csv", code=1)  # (without --glob: a path, and none such)
+    assert "error:" in r.stderr and "data/*.csv" in r.stderr

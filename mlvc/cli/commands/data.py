@@ -24,8 +24,8 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    target_options,
     to_remote_options,
-    with_deps_option,
 )
 
 
@@ -116,7 +116,7 @@ def _more(items, verb: str) -> None:
 @click.argument("targets", nargs=-1)
 @click.option("-f", "--force", is_flag=True,
               help="Record a stage even if its cmd, deps or params changed since it ran.")
-@with_deps_option
+@target_options
 @jobs_option
 @json_option
 def commit_cmd(targets, force, with_deps, jobs, as_json):
@@ -169,7 +169,7 @@ NAMED_TARGETS = 5  # up to this many, a clean status names its targets
 @click.option("-T", "--all-tags", is_flag=True, help="With --cloud: also every git tag's.")
 @click.option("-A", "--all-commits", is_flag=True,
               help="With --cloud: also every commit's of the git history.")
-@with_deps_option
+@target_options
 @jobs_option
 @json_option
 def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commits, with_deps,
@@ -324,7 +324,7 @@ def _report_cloud(result) -> None:
               help="Overwrite and delete changed workspace files even if unsaved.")
 @click.option("--relink", is_flag=True,
               help="Re-create every file with the current cache.type, even if unchanged.")
-@with_deps_option
+@target_options
 @jobs_option
 @json_option
 def checkout_cmd(targets, force, relink, with_deps, jobs, as_json):

@@ -18,8 +18,8 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    target_options,
     to_remote_options,
-    with_deps_option,
 )
 
 
@@ -164,7 +164,7 @@ def remote_modify_cmd(name, key, value, unset, level, as_json):
 
 
 def _revision_options(f):
-    f = with_deps_option(f)
+    f = target_options(f)
     f = click.option("-A", "--all-commits", is_flag=True,
                      help="Objects of every commit in the git history.")(f)
     f = click.option("-T", "--all-tags", is_flag=True, help="Objects of every git tag.")(f)
