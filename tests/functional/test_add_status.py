@@ -28,6 +28,18 @@ def test_add_writes_pointer_gitignore_and_cache(project):
     assert all(oct(o.stat().st_mode & 0o777) == "0o444" for o in files)
 
 
+def test_add_glob_expands_patterns_from_the_current_folder(project):
+    project.gen({"raw": {"a.jpg": "a", "b.txt": "b", "deep": {"c.jpg": "c"}}})
+    project.run("add", "--glob", "*.jpg", cwd=project.root / "raw")
+    assert (project.root / "raw/a.jpg.mlvc").exists()
+    assert not (project.root / "raw/deep/c.jpg.mlvc").exists()  # (* stays in a folder)
+    project.run("add", "--glob", "raw/**/*.jpg")
+    assert (project.root / "raw/deep/c.jpg.mlvc").exists()
+    assert not (project.root / "raw/b.txt.mlvc").exists()
+    r = project.run("add", "--glob", "raw/*.png", code=1)
+    assert "'raw/*.png' matches no file or folder here" in r.stderr
+
+
 def settle_timestamps():
     """Wait out the racy window: a file changed within it of being hashed is hashed again."""
     time.sleep(RACY_NS / 1e9 * 2)

@@ -38,8 +38,11 @@ from mlvc.cli.render import (
                    "and track it at OUT (as `dvc add -o`).")
 @click.option("-f", "--force", is_flag=True, help="With -o: replace OUT if it exists.")
 @to_remote_options("TARGET (with -o)")
+@click.option("--glob", is_flag=True,
+              help="TARGETS may be shell-style patterns ('data/*.csv', 'raw/**/*.jpg'; "
+                   "quoted), expanded here as a shell would.")
 @json_option
-def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, as_json):
+def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, glob, as_json):
     """Track files or folders: hash them into the cache and write TARGET.mlvc.
 
     Each TARGET is also added to the .gitignore next to it, so git keeps only the pointer.
@@ -52,6 +55,8 @@ def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, as_json):
         raise click.UsageError("-f/--force and --to-remote go with -o/--out")
     if remote and not to_remote:
         raise click.UsageError("-r/--remote goes with --to-remote")
+    if glob:
+        targets = _globbed(targets)
     if out is not None:
         _add_from(targets, out, no_commit, force, to_remote, remote, jobs, as_json)
         return
@@ -67,6 +72,27 @@ def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, as_json):
     _more(result.saved, "Added")
     _repaired(result)
     git_hint(repo.root, result)
+
+
+def _globbed(targets) -> list[str]:
+    """``add --glob``: each pattern expanded as a shell would (``**`` across folders, no
+    hidden names unless asked), from the current folder; one that matches nothing is an
+    error."""
+    import glob
+
+    out: list[str] = []
+    for t in targets:
+        if not any(c in t for c in "*?["):
+            out.append(t)
+            continue
+        hits = sorted(glob.glob(t, root_dir=settings().cwd, recursive=True))
+        if not hits:
+            from mlvc.errors import TargetError
+
+            raise TargetError(f"'{t}' matches no file or folder here",
+                              hint="patterns are read from the current folder")
+        out += hits
+    return list(dict.fromkeys(out))
 
 
 def _add_from(targets, out, no_commit, force, to_remote, remote, jobs, as_json) -> None:
