@@ -54,6 +54,14 @@ class CheckoutResult:
     def ok(self) -> bool:
         return not self.failed and not self.conflicts
 
+    def missing_allowed(self) -> tuple[CheckoutResult, tuple[tuple[RelPath, str], ...]]:
+        """``--allow-missing``: this result without the failures of paths whose objects the
+        cache lacks, and those failures."""
+        from dataclasses import replace
+
+        missing = tuple((p, r) for p, r in self.failed if r.startswith("not in cache"))
+        return replace(self, failed=tuple(f for f in self.failed if f not in missing)), missing
+
     @property
     def hint(self) -> str | None:
         """What the user can do about the failures, or the kept changes."""

@@ -55,8 +55,7 @@ def pull(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
         return PullResult(fetched, done)
     missing = tuple(f for f in fetched.failed  # (not one corrupt there: that is an error)
                     if f.lacks == "remote" and "corrupt" not in f.reason)
-    skipped = tuple((p, r) for p, r in done.failed if r.startswith("not in cache"))
+    done, skipped = done.missing_allowed()
     return PullResult(replace(fetched, failed=tuple(f for f in fetched.failed
                                                     if f not in missing)),
-                      replace(done, failed=tuple(f for f in done.failed if f not in skipped)),
-                      missing, skipped)
+                      done, missing, skipped)

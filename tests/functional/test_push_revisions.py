@@ -303,6 +303,13 @@ def test_pull_allow_missing_pulls_what_the_remote_has_and_warns_of_the_rest(proj
     doc = json.loads(other.run("pull", "--allow-missing", "--json").stdout)
     assert doc["fetch"]["failed"] == [] and [m["path"] for m in doc["missing"]] == ["local/"]
     assert [s["path"] for s in doc["skipped"]] == ["local"]
+    # checkout --allow-missing: the same for what the cache lacks
+    r = other.run("checkout", code=1)
+    assert "local" in r.stderr and "not in cache" in r.stderr
+    r = other.run("checkout", "--allow-missing")
+    assert "1 path not in the cache, not checked out (--allow-missing): local" in r.stderr
+    doc = json.loads(other.run("checkout", "--allow-missing", "--json").stdout)
+    assert doc["failed"] == [] and [s["path"] for s in doc["skipped"]] == ["local"]
     # an object the remote holds corrupt is still an error
     oid = yaml.safe_load(project.read("pushed.txt.mlvc"))["outs"][0]["oid"]
     obj = remote / "objects" / oid[:2] / oid[2:]

@@ -350,10 +350,13 @@ def _report_cloud(result) -> None:
               help="Overwrite and delete changed workspace files even if unsaved.")
 @click.option("--relink", is_flag=True,
               help="Re-create every file with the current cache.type, even if unchanged.")
+@click.option("--allow-missing", is_flag=True,
+              help="Data the cache lacks is a warning, not an error (the rest is checked "
+                   "out).")
 @target_options
 @jobs_option
 @json_option
-def checkout_cmd(targets, force, relink, with_deps, jobs, as_json):
+def checkout_cmd(targets, force, relink, allow_missing, with_deps, jobs, as_json):
     """Make the workspace match the pointer files, from the cache.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -364,10 +367,20 @@ def checkout_cmd(targets, force, relink, with_deps, jobs, as_json):
     with open_repo() as repo:
         result = checkout(repo, list(targets), cwd=settings().cwd, force=force, relink=relink,
                           jobs=jobs, with_deps=with_deps, progress=progress())
+    skipped = ()
+    if allow_missing:
+        result, skipped = result.missing_allowed()
     if as_json:
-        echo_json(result.to_json())
+        echo_json({**result.to_json(), **({"skipped": [{"path": p, "reason": r}
+                                                       for p, r in skipped]}
+                                          if allow_missing else {})})
     else:
         report_checkout(result)
+    if skipped:
+        listed = ", ".join(shown(p) for p, _ in skipped[:LIST_LIMIT])
+        click.echo(f"warning: {count(len(skipped), 'path')} not in the cache, not checked out "
+                   f"(--allow-missing): {listed}" + (" …" if len(skipped) > LIST_LIMIT else ""),
+                   err=True)
     if not result.ok:
         raise SystemExit(1)
 
