@@ -320,8 +320,9 @@ def baselines(repo: Repo, exps: list[Experiment], *, all_branches: bool = False,
 def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = False,
              num: int = 1, sort_by: str | None = None, descending: bool = False,
              only_changed: bool = False, keep: str | None = None,
-             drop: str | None = None) -> ExpTable:
-    """The workspace, each baseline and its experiments, with their params and metrics."""
+             drop: str | None = None, hide: frozenset[str] = frozenset()) -> ExpTable:
+    """The workspace, each baseline and its experiments, with their params and metrics.
+    ``hide``: rows left out: "workspace", "queued" (waiting or running), "failed"."""
     from mlvc.ops.diff import WORKSPACE, show_kinds
     from mlvc.ops.exp_queue import queued
 
@@ -348,6 +349,9 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
                    {} if kind == "queued" else by_rev["metrics"].get(rev or WORKSPACE, {}))
             for kind, name, rev, base in plan]
     rows = [_as_queued(r, states[r.rev]) if r.kind == "queued" else r for r in rows]
+    rows = [r for r in rows if not (
+        (r.kind == "workspace" and "workspace" in hide)
+        or (r.kind == "queued" and ("failed" if r.state == "failed" else "queued") in hide))]
     every = _columns(rows)
     columns = every
     if only_changed:

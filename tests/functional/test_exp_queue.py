@@ -104,6 +104,10 @@ def test_a_failed_run_stays_queued_as_failed_with_its_log(ml):
     assert "TypeError" in log or "unsupported operand" in log  # the stage's own traceback
     assert worktrees(ml) == 1
     assert not ml.git("for-each-ref", "refs/mlvc/exps")
+    # exp show lists it as failed, unless --hide-failed (--hide-queued keeps it)
+    kinds = lambda *a: [r.get("state") for r in json.loads(  # noqa: E731
+        ml.run("exp", "show", "--json", *a).stdout) if r["kind"] == "queued"]
+    assert kinds() == kinds("--hide-queued") == ["failed"] and kinds("--hide-failed") == []
     # start runs only what is still queued; remove --failed clears it, with its log.
     assert "Nothing is queued" in ml.run("queue", "start").stdout
     ml.run("queue", "remove", "--failed")
@@ -276,6 +280,10 @@ def test_exp_show_lists_what_waits_with_its_changes(ml):
                      ("experiment", "ran", None, 0.3, {"metrics.json": {"acc": 0.7, "n": 4}})]
     table = ml.run("exp", "show").stdout
     assert "├── w-1" in table and "queued" in table
+    rows = json.loads(ml.run("exp", "show", "--json", "--hide-queued",
+                             "--hide-workspace").stdout)
+    assert [(r["kind"], r["name"]) for r in rows] == [("baseline", "main"),
+                                                      ("experiment", "ran")]
     ml.run("queue", "start")
     rows = json.loads(ml.run("exp", "show", "--json").stdout)
     assert {r["kind"] for r in rows[2:]} == {"experiment"} and len(rows) == 5

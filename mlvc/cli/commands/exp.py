@@ -252,9 +252,13 @@ def _value(v: object, precision: int | None = None) -> str:
 @click.option("--md", is_flag=True, help="Print a Markdown table.")
 @click.option("--csv", "as_csv", is_flag=True,
               help="Print comma-separated values (full precision; empty when missing).")
+@click.option("--hide-workspace", is_flag=True, help="Leave out the workspace's row.")
+@click.option("--hide-queued", is_flag=True,
+              help="Leave out experiments queued or running (`exp run --queue`).")
+@click.option("--hide-failed", is_flag=True, help="Leave out queued runs that failed.")
 @json_option
 def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_changed, drop, keep,
-                 precision, md, as_csv, as_json):
+                 precision, md, as_csv, hide_workspace, hide_queued, hide_failed, as_json):
     """Show the workspace, HEAD and its experiments, with their metrics and params.
 
     Metrics are those of the files the stages declare under `metrics:`, params the keys
@@ -266,7 +270,10 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
     with open_repo() as repo:
         table = exp_show(repo, all_branches=all_branches, all_commits=all_commits, num=num,
                          sort_by=sort_by, descending=sort_order == "desc",
-                         only_changed=only_changed, keep=keep, drop=drop)
+                         only_changed=only_changed, keep=keep, drop=drop,
+                         hide=frozenset(k for k, on in (("workspace", hide_workspace),
+                                                        ("queued", hide_queued),
+                                                        ("failed", hide_failed)) if on))
     warn_all(table.warnings)
     if as_json:
         echo_json(table.to_json())
