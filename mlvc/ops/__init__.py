@@ -80,8 +80,7 @@ def glob_targets(repo: Repo, targets: list[str], cwd: Path | None) -> list[str]:
     from mlvc.workspace.index import Index
 
     index = Index.load(repo.root, repo.ignore)
-    tracked = [t for t in index.tracked()]
-    paths = sorted({p for t in tracked
+    paths = sorted({p for t in index.tracked()
                     for p in (t.out.path, *(() if t.stage is not None else (t.pointer,)))})
     stages: list[str] = []
     if (repo.root / PIPELINE_FILE).is_file():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc.ops.repro import choose, load_project, resolve_targets
-from mlvc.paths import folder_in, is_within
+from mlvc.paths import folder_in, overlaps
 from mlvc.repo import Repo
 
 
@@ -39,6 +39,6 @@ def dag(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None
     for u, n in edges:
         reads = [d.path for d in pipeline[n].deps]
         for made in pipeline[u].outs:
-            if any(is_within(d, made.path) or is_within(made.path, d) for d in reads):
+            if any(overlaps(d, made.path) for d in reads):
                 out_edges += [(made.path, o.path) for o in pipeline[n].outs]
     return DagResult(tuple(paths), tuple(dict.fromkeys(out_edges)))

@@ -30,7 +30,7 @@ from mlvc.errors import (
     PipelineError,
 )
 from mlvc.fsutil import rmtree
-from mlvc.ops import record_in_git, refuse_git_tracked_outputs
+from mlvc.ops import GLOB_CHARS, record_in_git, refuse_git_tracked_outputs
 from mlvc.ops.commit import Saved, Stored, relink, store_paths
 from mlvc.paths import (
     RelPath,
@@ -163,7 +163,7 @@ def resolve_targets(repo: Repo, pipeline: Pipeline, targets: list[str],
     names: list[str] = []
     for t in targets:
         named = pipeline.named(t)
-        if not named and glob and any(c in t for c in "*?["):
+        if not named and glob and any(c in t for c in GLOB_CHARS):
             named = [n for n in pipeline.stages if fnmatch.fnmatchcase(n, t)]
             if not named:
                 raise PipelineError(f"no stage matches '{t}'",

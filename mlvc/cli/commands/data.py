@@ -80,9 +80,11 @@ def _globbed(targets) -> list[str]:
     error."""
     import glob
 
+    from mlvc.ops import GLOB_CHARS
+
     out: list[str] = []
     for t in targets:
-        if not any(c in t for c in "*?["):
+        if not any(c in t for c in GLOB_CHARS):
             out.append(t)
             continue
         hits = sorted(glob.glob(t, root_dir=settings().cwd, recursive=True))
@@ -537,8 +539,9 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, revs
 
     The workspace is always kept; -a, -T and -A keep every branch's, tag's or commit's data
     too, --all-experiments every experiment's (-A includes them), --rev (with -n) and --date
-    those revisions' (a bare `mlvc gc` is refused: say what to keep). With -c, the remote's unused objects
-    go too: it cannot know of revisions this clone has not fetched, so fetch them first.
+    those revisions' (a bare `mlvc gc` is refused: say what to keep). With -c, the remote's
+    unused objects go too: it cannot know of revisions this clone has not fetched, so fetch
+    them first; with --not-in-remote, only what the remote has too goes from the cache.
     Asks before deleting, unless -f; --dry only tells.
     """
     from mlvc.ops.gc import gc

@@ -186,9 +186,10 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
 
 
 def _said_repro(repo, result, dry: bool, as_json: bool) -> None:
-    """What `repro` says at the end (but its JSON); exits 1 when a stage failed."""
+    """What `repro` says at the end (its JSON is printed before); exits 1 when a stage
+    failed."""
     if as_json:
-        pass
+        pass  # (the JSON said it all; only the exit code is left)
     elif not dry:
         ran = result.of("ran", "restored")
         if result.ok and not ran:
