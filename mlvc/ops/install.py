@@ -1,6 +1,7 @@
 """``mlvc install``: git hooks that keep the data in step with git (SPEC 3), as ``dvc
 install`` does: ``post-checkout`` runs ``mlvc checkout`` after a branch checkout,
-``pre-commit`` shows ``mlvc status``, ``pre-push`` runs ``mlvc push``.
+``pre-commit`` shows ``mlvc status --no-updates`` (imports' sources are not asked: no
+network at each commit), ``pre-push`` runs ``mlvc push``.
 
 A hook file that is not mlvc's is never overwritten: install refuses, naming it, and says
 which line to add. Installing again rewrites mlvc's own hooks (a moved project, another
@@ -23,7 +24,7 @@ MARK = "# installed by `mlvc install`"
 # (hook, the mlvc command it runs, a shell condition for running it)
 HOOKS = (
     ("post-checkout", "checkout", '[ "$3" = 1 ]'),  # a branch checkout, not of files
-    ("pre-commit", "status", "true"),
+    ("pre-commit", "status --no-updates", "true"),  # (no network at every commit)
     ("pre-push", "push", "true"),
 )
 

@@ -338,6 +338,9 @@ def test_status_asks_each_imports_source_whether_it_moved(registry, here, tmp_pa
     doc = json.loads(here.run("status", "--json").stdout)
     assert not doc["clean"]
     assert [c["path"] for c in doc["imports"] if c["update_available"]] == ["data", "images"]
+    # --no-updates asks nothing (the pre-commit hook's way): clean, no imports listed
+    doc = json.loads(here.run("status", "--no-updates", "--json").stdout)
+    assert doc["clean"] and "imports" not in doc
     # Targets narrow what is asked too.
     doc = json.loads(here.run("status", "labels.csv", "--json").stdout)
     assert doc["clean"] and [c["path"] for c in doc["imports"]] == ["labels.csv"]

@@ -20,6 +20,8 @@ def test_hooks_check_out_the_data_git_checks_out(project):
     assert names == ["post-checkout", "pre-commit", "pre-push"] and doc["replaced"] == []
     for h in doc["hooks"]:
         assert os.access(h, os.X_OK)
+    # (pre-commit asks no import source: no network at each commit)
+    assert "status --no-updates\n" in (project.root / ".git/hooks/pre-commit").read_text()
     project.gen({"d": {"a": "one"}})
     project.run("add", "d")
     project.commit_all("one")

@@ -197,16 +197,20 @@ NAMED_TARGETS = 5  # up to this many, a clean status names its targets
 @click.option("-T", "--all-tags", is_flag=True, help="With --cloud: also every git tag's.")
 @click.option("-A", "--all-commits", is_flag=True,
               help="With --cloud: also every commit's of the git history.")
+@click.option("--no-updates", is_flag=True,
+              help="Do not ask imported data's sources whether they moved (no network; the "
+                   "pre-commit hook's way).")
 @target_options
 @jobs_option
 @json_option
-def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commits, with_deps,
-               jobs, as_json):
+def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commits, no_updates,
+               with_deps, jobs, as_json):
     """Show how the workspace and the cache differ from what the pointers record.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
     stage names, which stand for a stage's cached outputs; without them, everything.
-    Imported data's sources (`mlvc import`, `import-url`) are asked whether they moved.
+    Imported data's sources (`mlvc import`, `import-url`) are asked whether they moved,
+    unless --no-updates.
     """
     s = settings()
     quiet = quiet or s.quiet  # printing nothing, the exit code is all that is left to say
@@ -233,7 +237,8 @@ def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commit
 
     with open_repo() as repo:
         result = status(repo, list(targets), cwd=s.cwd, jobs=jobs,
-                        progress=progress(quiet), sources=True, with_deps=with_deps)
+                        progress=progress(quiet), sources=not no_updates,
+                        with_deps=with_deps)
     if result.unsaved and not quiet:
         click.echo(f"warning: could not remember what this status learned in "
                    f".mlvc/tmp/state.db ({printable(result.unsaved)}): the next command "
