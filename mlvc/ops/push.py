@@ -99,7 +99,13 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
         sent, nbytes = sent + trees.transferred, nbytes + trees.nbytes
         failed += failed_objects(objs, trees.failed, "push")
         index.add_complete(objs.folder_counts(t for t in objs.trees if t in there))
+        # (the warnings of the listing this push used, before a merge lists again)
         warnings += _partial(sources, there, rem.name, here) + rem.pack_warnings
+        try:  # (best effort: what was pushed is there whatever happens here)
+            rem.auto_repack(progress)
+        except Exception as exc:  # noqa: BLE001 - a warning, never a failed push
+            warnings.append(f"merging the remote's small packs failed ({exc}); the push is "
+                            "whole, and `mlvc gc -c` merges them later")
         runs = 0
         if records:
             try:

@@ -86,6 +86,7 @@ class Remote:
         self.pack_cache: str | None = None  # a local folder keeping the pack indexes read
         self.pack_warnings: list[str] = []
         self._packed: dict[str, pk.Packed] | None = None
+        self.packs_published = 0  # packs this object wrote (see auto_repack)
         self.url = url
         self.fs = fs
         self.root = root.rstrip("/") or "/"
@@ -591,7 +592,13 @@ class Remote:
             self.fs.makedirs(f"{self.root}/{pk.PACK_DIR}", exist_ok=True)
         self._write_bytes(self._pack_path(pk.pack_name(pack)), data, pack)
         self._write_bytes(self._pack_path(pk.index_name(pack)), index, pack)
+        if self.pack_cache:  # (a later listing need not download what was just sent)
+            try:
+                atomic_write(Path(self.pack_cache, pk.index_name(pack)), index)
+            except OSError:
+                pass  # (only a shortcut)
         with self._lock:
+            self.packs_published += 1
             if self._packed is not None:
                 for oid, offset, size in entries:
                     self._packed[oid] = pk.Packed(pack, offset, size)
@@ -644,12 +651,23 @@ class Remote:
         self._delete_loose(list(sent), progress)  # (after their packs exist)
         return len(sent)
 
-    def repack(self, progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
+    def auto_repack(self, progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
+        """After a push that wrote packs: :meth:`repack` once ``REPACK_AUTO`` small packs
+        are there (each push adds its own; without this only `gc -c` merged them, and a
+        fresh clone read one index per push ever made). Costs a listing when fewer."""
+        if not (self.write_packs and self.packs_published):
+            return 0, 0
+        return self.repack(progress, least=pk.REPACK_AUTO)
+
+    def repack(self, progress: Progress = NULL_PROGRESS, least: int = pk.REPACK_MIN
+               ) -> tuple[int, int]:
         """Merge the packs smaller than half a pack (``REPACK_BELOW``) into packs of about
-        ``PACK_BYTES``, when there are at least ``REPACK_MIN`` of them: each push makes packs
+        ``PACK_BYTES``, when there are at least ``least`` of them: each push makes packs
         of its own, and a new clone reads every pack's index once. The new packs are
         published before the old ones are deleted (their indexes first), so every object
-        is in a pack throughout. Returns (packs merged, packs written)."""
+        is in a pack throughout; another clone merging them at the same time leaves
+        duplicates at worst (a pack this one could not read stops it before it deletes
+        any). Returns (packs merged, packs written)."""
         packed = self.packed(refresh=True)
         by_pack: dict[str, list[str]] = {}
         sizes: dict[str, int] = {}
@@ -657,7 +675,7 @@ class Remote:
             by_pack.setdefault(p.pack, []).append(oid)
             sizes[p.pack] = sizes.get(p.pack, 0) + p.size
         small = sorted(p for p, n in sizes.items() if n < pk.REPACK_BELOW)
-        if len(small) < pk.REPACK_MIN:
+        if len(small) < least:
             return 0, 0
         groups = pk.groups([(o, "", packed[o].size) for p in small for o in by_pack[p]])
         written: set[str] = set()

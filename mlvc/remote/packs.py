@@ -41,6 +41,7 @@ PACK_MIN_OBJECTS = 16  # fewer small objects than this in one upload: loose (no 
 PACK_BYTES = 8 << 20  # a pack holds about this much (one object more at most)
 REPACK_BELOW = PACK_BYTES // 2  # `gc -c` merges packs smaller than this…
 REPACK_MIN = 4  # …when there are at least this many
+REPACK_AUTO = 32  # a push that wrote packs merges the small ones once there are this many
 RANGE_GAP = 256 << 10  # read across a gap this small in a pack rather than ask twice
 RANGE_BYTES = 4 << 20  # one read of a pack asks for at most about this much
 

@@ -246,6 +246,27 @@ class TestPacks:
         assert tracked(other, "data") == tracked(project, "data")
         assert len(one_by_one) == 1  # (the loose top manifest; the 20 in one pack read)
 
+    def test_the_index_of_a_pack_a_push_wrote_is_never_downloaded(self, packed,
+                                                                   monkeypatch):
+        project, remote = packed
+        if remote.kind == "s3":
+            pytest.skip("s3fs makes its sync methods per instance: counted on local, memory")
+        read = []
+        real = type(remote.fs).cat_file
+
+        def counted(self, path, *args, **kwargs):
+            read.append(str(path))
+            return real(self, path, *args, **kwargs)
+
+        monkeypatch.setattr(type(remote.fs), "cat_file", counted)
+        project.gen({"data": {"d0": {f"more{i}.txt": f"more {i}\n" for i in range(20)}}})
+        project.run("add", "data")
+        project.run("push")  # (a pack; then the listing of the merge check)
+        project.run("status", "-c")
+        assert not [p for p in read if p.endswith(".idx")]
+        monkeypatch.undo()
+        assert len({p for p, _, _ in remote.packs().values()}) == 2
+
     def test_a_pack_without_its_index_does_not_exist(self, packed):
         project, remote = packed
         for name in remote.fs.ls(f"{remote.root}/packs", detail=False):
@@ -345,6 +366,29 @@ class TestPacks:
         # Fewer small packs than packs.REPACK_MIN: left as they are.
         assert json.loads(project.run("gc", "-A", "-c", "-f", "--json").stdout)[
             "packs_merged"] == 0
+
+    def test_a_push_merges_the_small_packs_once_there_are_enough(self, packed, tmp_path,
+                                                                  monkeypatch):
+        from mlvc.remote import packs
+
+        monkeypatch.setattr(packs, "REPACK_AUTO", 3)
+        project, remote = packed
+        wanted = set(oids_of(project))
+        counts = []
+        for n in range(1, 3):  # two more pushes of twenty small files: three packs, merged
+            project.gen({"data": {"d0": {f"new{n}-{i}.txt": f"push {n} file {i}\n"
+                                         for i in range(20)}}})
+            project.run("add", "data")
+            project.commit_all(f"v{n + 1}")
+            assert json.loads(project.run("push", "--json").stdout)["failed"] == []
+            wanted |= oids_of(project)
+            counts.append(len({p for p, _, _ in remote.packs().values()}))
+        assert counts == [2, 1]  # (the third pack made three small ones: merged into one)
+        project.run("push")  # (nothing to send: no pack written, nothing merged)
+        assert len({p for p, _, _ in remote.packs().values()}) == 1
+        other = clone(project, tmp_path / "clone", remote)
+        assert json.loads(other.run("fetch", "-A", "--json").stdout)["failed"] == []
+        assert wanted <= oids_of(other)
 
     def test_a_fetch_that_listed_packs_before_another_clone_merged_them_finds_the_new(
             self, packed, tmp_path):
