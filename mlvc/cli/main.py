@@ -33,6 +33,7 @@ COMMANDS = {
     "gc": ("mlvc.cli.commands.data", "gc_cmd"),
     "verify": ("mlvc.cli.commands.data", "verify_cmd"),
     "check-ignore": ("mlvc.cli.commands.data", "check_ignore_cmd"),
+    "data": ("mlvc.cli.commands.data", "data_cmd"),
     "remote": ("mlvc.cli.commands.remote", "remote_cmd"),
     "push": ("mlvc.cli.commands.remote", "push_cmd"),
     "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),

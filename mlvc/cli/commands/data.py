@@ -181,6 +181,79 @@ def commit_cmd(targets, force, with_deps, jobs, as_json):
     git_hint(repo.root, result)
 
 
+@click.group("data")
+def data_cmd():
+    """The tracked data as a whole: `mlvc data status`."""
+
+
+@data_cmd.command("status")
+@click.option("--granular", is_flag=True,
+              help="The files inside changed folders, not only the folders.")
+@click.option("--unchanged", is_flag=True, help="Also list the outputs that did not change.")
+@click.option("--untracked-files", "untracked", is_flag=True,
+              help="Also list the files neither git nor mlvc tracks (git's own ignores "
+                   "apply).")
+@click.option("--not-in-remote", is_flag=True,
+              help="Also list the data the remote lacks (asks the remote).")
+@click.option("-r", "--remote", metavar="NAME",
+              help="Remote for --not-in-remote (default: core.remote).")
+@jobs_option
+@json_option
+def data_status_cmd(granular, unchanged, untracked, not_in_remote, remote, jobs, as_json):
+    """Show the tracked data as `git status` shows files (as `dvc data status`).
+
+    \b
+    Not in cache:         recorded data the cache lacks (`mlvc fetch` gets it).
+    Committed changes:    recorded in pointer files or mlvc.lock, not yet in git's HEAD.
+    Uncommitted changes:  the workspace differs from the record (`mlvc commit`).
+    Exit code 0 either way (use `mlvc status -q` in scripts that must fail on changes).
+    """
+    from mlvc.ops.data_status import data_status
+
+    if remote and not not_in_remote:
+        raise click.UsageError("-r/--remote goes with --not-in-remote")
+    with open_repo() as repo:
+        result = data_status(repo, granular=granular, untracked=untracked,
+                             unchanged=unchanged, not_in_remote=not_in_remote, remote=remote,
+                             jobs=jobs, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    sections = [
+        ("Not in cache", "`mlvc fetch` gets them from the remote",
+         [("", p) for p in result.not_in_cache]),
+        ("Committed changes", "recorded, not in git's HEAD: `git commit` the pointer files "
+                              "and mlvc.lock", [(c.kind, _moved(c)) for c in result.committed]),
+        ("Uncommitted changes", "`mlvc commit` records them; `mlvc checkout` puts back the "
+                                "recorded data", [(c.kind, _moved(c)) for c in result.uncommitted]),
+        ("Untracked files", "`git add` or `mlvc add` them",
+         [("", p) for p in result.untracked or ()]),
+        (f"Not on remote '{printable(result.remote or '')}'", "`mlvc push` sends them",
+         [("", p) for p in result.not_in_remote or ()]),
+        ("Unchanged", "", [("", p) for p in result.unchanged or ()]),
+    ]
+    said = False
+    for title, hint_text, rows in sections:
+        if not rows:
+            continue
+        if said:
+            echo("")
+        echo(f"{title}:" + (f"\n  ({hint_text})" if hint_text else ""))
+        for kind, path in rows[:LIST_LIMIT * 10]:
+            echo(f"        {kind + ': ' if kind else ''}{printable(path)}")
+        if len(rows) > LIST_LIMIT * 10:
+            echo(f"        … and {len(rows) - LIST_LIMIT * 10} more (`--json` lists them all)")
+        said = True
+    for why in result.unknown:
+        click.echo(f"warning: {printable(why)}", err=True)
+    if not said:
+        echo("No changes.")
+
+
+def _moved(change) -> str:
+    return f"{change.old} -> {change.path}" if change.old else change.path
+
+
 NAMED_TARGETS = 5  # up to this many, a clean status names its targets
 
 
