@@ -75,7 +75,7 @@ def data_status(repo: Repo, *, granular: bool = False, untracked: bool = False,
         Side,
         SideView,
         TreeReader,
-        _data_changes,
+        data_changes,
         side_of,
     )
     from mlvc.ops.status import status
@@ -94,7 +94,7 @@ def data_status(repo: Repo, *, granular: bool = False, untracked: bool = False,
     committed: list[Change] = []
     unknown: list[str] = []
     trees = TreeReader(repo)
-    for change in _data_changes(trees, head or {}, recorded, None):
+    for change in data_changes(trees, head or {}, recorded, None):
         whole = change.unknown or change.path not in folders and (
             change.old_oid is None or change.new_oid is None or change.modified)
         if not granular or whole:

@@ -433,9 +433,11 @@ class TreeReader:
         self.repo.state.put_valid_trees(self.read)
 
 
-def _data_changes(trees: TreeReader, old: dict[RelPath, tuple[RelPath, Out]],
-                  new: dict[RelPath, tuple[RelPath, Out]], targets: list[RelPath] | None
-                  ) -> list[DataChange]:
+def data_changes(trees: TreeReader, old: dict[RelPath, tuple[RelPath, Out]],
+                 new: dict[RelPath, tuple[RelPath, Out]], targets: list[RelPath] | None
+                 ) -> list[DataChange]:
+    """How each tracked output of ``new`` differs from ``old`` (path -> (pointer, out)),
+    file by file where the manifests can be read; ``targets``: only those paths."""
     changes = []
     for path in sorted(old.keys() | new.keys()):
         if targets is not None and not any(is_within(path, t) or is_within(t, path)
@@ -761,7 +763,7 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None, *,
     if new_side.sha is None:
         new_outs = _workspace_now(repo, new_outs, jobs, progress, built)
     trees = TreeReader(repo, built)
-    data = _data_changes(trees, old_outs, new_outs, wanted)
+    data = data_changes(trees, old_outs, new_outs, wanted)
     trees.remember()
 
     params = _compared("params", old, new)
