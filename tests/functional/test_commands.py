@@ -734,6 +734,13 @@ def test_check_ignore_names_the_rule_and_exits_1_when_nothing_is_ignored(project
     doc = json.loads(project.run("check-ignore", "--json", "a.log").stdout)
     assert doc == [{"path": "a.log", "ignored": True, "match": {
         "path": "a.log", "source": ".mlvcignore", "line": 2, "rule": "*.log"}}]
+    # --stdin: the paths one a line (a pipe from `find`, say)
+    from mlvc.cli.main import cli
+
+    r = project.runner.invoke(cli, ["-C", str(project.root), "check-ignore", "--stdin"],
+                              input="a.log\nkeep.log\n\nsub/secret.txt\n")
+    assert r.exit_code == 0 and r.stdout.splitlines() == ["a.log", "sub/secret.txt"]
+    assert "give a PATH" in project.run("check-ignore", code=2).stderr
 
 
 def test_root_prints_the_top_folder_relative_to_here(project):

@@ -708,17 +708,28 @@ def verify_cmd(cloud, remote, jobs, as_json):
 
 
 @click.command("check-ignore")
-@click.argument("targets", nargs=-1, required=True, metavar="PATH...")
+@click.argument("targets", nargs=-1, metavar="PATH...")
 @click.option("-d", "--details", is_flag=True,
               help="Name the rule for each: RULE-FILE:LINE:RULE<tab>PATH.")
 @click.option("-n", "--non-matching", is_flag=True,
               help="With --details, list the paths that no rule ignores too (as ::<tab>PATH).")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the paths from standard input, one a line (as `git check-ignore "
+                   "--stdin`).")
 @json_option
-def check_ignore_cmd(targets, details, non_matching, as_json):
+def check_ignore_cmd(targets, details, non_matching, from_stdin, as_json):
     """Tell which PATHs .mlvcignore leaves out (mlvc never tracks, hashes or lists them),
     and by which rule. Exit code 0 when one is ignored, 1 when none is (as git's)."""
     from mlvc.ops.check_ignore import check_ignore
 
+    if from_stdin:
+        if targets:
+            raise click.UsageError("--stdin reads the paths: give no PATH")
+        import sys
+
+        targets = tuple(line for line in sys.stdin.read().splitlines() if line)
+    elif not targets:
+        raise click.UsageError("give a PATH (or --stdin)")
     with open_repo() as repo:
         found = check_ignore(repo, list(targets), settings().cwd)
     if as_json:
