@@ -18,7 +18,14 @@ from mlvc.remote.fs import LocalRemote, Remote
 
 # Options of a remote that are mlvc's own, not its filesystem's.
 MLVC_OPTIONS = ("url", "packs")
-_S3_NAMES = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token"}
+_S3_NAMES = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token",
+             "endpointurl": "endpoint_url"}  # (DVC's name for it)
+# DVC's S3 options that s3fs takes inside a dict of its own: name -> (s3fs option, its key)
+_S3_NESTED = {"region": ("client_kwargs", "region_name"),
+              "ssl_verify": ("client_kwargs", "verify"),
+              "sse": ("s3_additional_kwargs", "ServerSideEncryption"),
+              "sse_kms_key_id": ("s3_additional_kwargs", "SSEKMSKeyId"),
+              "acl": ("s3_additional_kwargs", "ACL")}
 _FS_PACKAGES = {"s3": "s3fs (pip install 'mlvc[s3]')", "gs": "gcsfs", "gcs": "gcsfs",
                 "az": "adlfs", "abfs": "adlfs", "ssh": "sshfs", "sftp": "sshfs"}
 
@@ -91,8 +98,9 @@ def fs_options(url: str, options: dict[str, object]) -> dict[str, object]:
         if isinstance(value, str) and not is_secret(key) and value.lower() in ("true", "false"):
             value = value.lower() == "true"
         if proto in ("s3", "s3a"):
-            if key == "region":
-                out.setdefault("client_kwargs", {})["region_name"] = value  # type: ignore[index]
+            if key in _S3_NESTED:
+                outer, inner = _S3_NESTED[key]
+                out.setdefault(outer, {})[inner] = value  # type: ignore[index]
                 continue
             key = _S3_NAMES.get(key, key)
         out[key] = value

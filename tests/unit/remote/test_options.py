@@ -19,6 +19,17 @@ def test_s3_names_are_mapped_for_s3fs():
     assert opts["config_kwargs"]["retries"]["max_attempts"] >= 1
 
 
+def test_dvcs_s3_option_names_work_too():
+    opts = fs_options("s3://bucket/prefix", {
+        "endpointurl": "http://127.0.0.1:9000", "ssl_verify": "false", "region": "us-east-2",
+        "sse": "aws:kms", "sse_kms_key_id": "k1", "acl": "bucket-owner-full-control"})
+    assert opts["endpoint_url"] == "http://127.0.0.1:9000" and "endpointurl" not in opts
+    assert opts["client_kwargs"] == {"region_name": "us-east-2", "verify": False}
+    assert opts["s3_additional_kwargs"] == {"ServerSideEncryption": "aws:kms",
+                                            "SSEKMSKeyId": "k1",
+                                            "ACL": "bucket-owner-full-control"}
+
+
 def test_other_filesystems_get_options_as_they_are():
     assert fs_options("gs://b/p", {"url": "gs://b/p", "project": "x", "secret_thing": "true"}) \
         == {"project": "x", "secret_thing": "true"}  # secrets are never coerced
