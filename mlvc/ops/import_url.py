@@ -319,7 +319,7 @@ def _project_at(cwd: Path) -> Iterator[Repo | None]:
 def _filesystem(url: str, cwd: Path, repo: Repo | None, outside: bool
                 ) -> tuple[object, str]:
     """The fsspec filesystem ``url`` is on, and its path there (see :func:`open_url`)."""
-    from mlvc.remote import fs_options, scheme
+    from mlvc.remote import fs_options, fsspec_url, scheme
 
     proto = scheme(url)
     if proto in (None, "file", "local"):
@@ -335,7 +335,7 @@ def _filesystem(url: str, cwd: Path, repo: Repo | None, outside: bool
 
     url, options = _with_remote(repo, url)
     try:
-        fs, path = fsspec.core.url_to_fs(url, **fs_options(url, options))
+        fs, path = fsspec.core.url_to_fs(fsspec_url(url), **fs_options(url, options))
     except ImportError as exc:
         raise RemoteError(f"{url} needs a package that is not installed: {exc}",
                           hint="install the fsspec filesystem for it (s3: "

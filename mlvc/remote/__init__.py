@@ -27,7 +27,7 @@ _S3_NESTED = {"region": ("client_kwargs", "region_name"),
               "sse_kms_key_id": ("s3_additional_kwargs", "SSEKMSKeyId"),
               "acl": ("s3_additional_kwargs", "ACL")}
 _FS_PACKAGES = {"s3": "s3fs (pip install 'mlvc[s3]')", "gs": "gcsfs", "gcs": "gcsfs",
-                "az": "adlfs", "abfs": "adlfs", "ssh": "sshfs", "sftp": "sshfs"}
+                "az": "adlfs", "azure": "adlfs", "abfs": "adlfs", "ssh": "sshfs", "sftp": "sshfs"}
 
 
 def remote_name(config: Config, name: str | None) -> str:
@@ -47,10 +47,22 @@ def remote_name(config: Config, name: str | None) -> str:
     return str(name)
 
 
+# URL schemes DVC writes that fsspec knows by another name
+SCHEME_ALIASES = {"azure": "az"}
+
+
 def scheme(url: str) -> str | None:
     if "://" in url:
         return url.split("://", 1)[0].lower()
     return None
+
+
+def fsspec_url(url: str) -> str:
+    """``url`` as fsspec names its filesystem (DVC's ``azure://`` is fsspec's ``az://``)."""
+    proto = scheme(url)
+    if proto in SCHEME_ALIASES:
+        return f"{SCHEME_ALIASES[proto]}://{url.split('://', 1)[1]}"
+    return url
 
 
 def resolve_url(url: str, root: Path) -> str:
@@ -135,7 +147,7 @@ def open_remote(config: Config, root: Path, name: str | None = None,
     import fsspec
 
     try:
-        fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True,
+        fs, path = fsspec.core.url_to_fs(fsspec_url(url), skip_instance_cache=True,
                                          **fs_options(url, options))
     except ImportError as exc:
         package = _FS_PACKAGES.get(proto or "", "its fsspec filesystem package")

@@ -3,7 +3,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlvc.remote import fs_options, resolve_url
+from mlvc.remote import fs_options, fsspec_url, resolve_url
 
 
 def test_s3_names_are_mapped_for_s3fs():
@@ -73,3 +73,9 @@ def test_packs_is_mlvcs_own_option(tmp_path):
     assert opened(True).write_packs is True
     with pytest.raises(RemoteError, match="remotes.r.packs is 'maybe', not true or false"):
         opened("maybe")
+
+
+def test_dvcs_azure_scheme_is_fsspecs_az():
+    assert fsspec_url("azure://container/data") == "az://container/data"
+    assert fsspec_url("AZURE://c/d") == "az://c/d"
+    assert fsspec_url("s3://b/p") == "s3://b/p" and fsspec_url("../store") == "../store"
