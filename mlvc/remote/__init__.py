@@ -20,6 +20,10 @@ from mlvc.remote.fs import LocalRemote, Remote
 MLVC_OPTIONS = ("url", "packs")
 _S3_NAMES = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token",
              "endpointurl": "endpoint_url"}  # (DVC's name for it)
+# DVC's names of other filesystems' options, by scheme: DVC's -> the fsspec package's
+_DVC_NAMES = {"ssh": {"user": "username"}, "sftp": {"user": "username"},
+              "gs": {"projectname": "project", "credentialpath": "token"},
+              "gcs": {"projectname": "project", "credentialpath": "token"}}
 # DVC's S3 options that s3fs takes inside a dict of its own: name -> (s3fs option, its key)
 _S3_NESTED = {"region": ("client_kwargs", "region_name"),
               "ssl_verify": ("client_kwargs", "verify"),
@@ -115,6 +119,11 @@ def fs_options(url: str, options: dict[str, object]) -> dict[str, object]:
                 out.setdefault(outer, {})[inner] = value  # type: ignore[index]
                 continue
             key = _S3_NAMES.get(key, key)
+        elif proto in ("ssh", "sftp") and key == "keyfile":
+            key, value = "client_keys", [value]  # (sshfs takes a list of key files)
+        elif proto in ("ssh", "sftp") and key == "port" and str(value).isdigit():
+            value = int(value)  # (`remote modify NAME port 2222` writes a string)
+        key = _DVC_NAMES.get(proto, {}).get(key, key)
         out[key] = value
     if proto in ("s3", "s3a"):
         # mlvc retries with backoff itself: botocore's own retries stay short, or a dead

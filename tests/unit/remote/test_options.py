@@ -79,3 +79,10 @@ def test_dvcs_azure_scheme_is_fsspecs_az():
     assert fsspec_url("azure://container/data") == "az://container/data"
     assert fsspec_url("AZURE://c/d") == "az://c/d"
     assert fsspec_url("s3://b/p") == "s3://b/p" and fsspec_url("../store") == "../store"
+
+
+def test_dvcs_names_of_ssh_and_gcs_options_are_the_fsspec_packages():
+    assert fs_options("ssh://host/p", {"user": "me", "keyfile": "~/.ssh/k", "port": "22"}) \
+        == {"username": "me", "client_keys": ["~/.ssh/k"], "port": 22}
+    assert fs_options("gs://b/p", {"projectname": "proj", "credentialpath": "/k.json"}) \
+        == {"project": "proj", "token": "/k.json"}
