@@ -16,6 +16,7 @@ from mlvc import __version__
 COMMANDS = {
     "init": ("mlvc.cli.commands.project", "init_cmd"),
     "destroy": ("mlvc.cli.commands.project", "destroy_cmd"),
+    "migrate-dvc": ("mlvc.cli.commands.project", "migrate_dvc_cmd"),
     "config": ("mlvc.cli.commands.project", "config_cmd"),
     "cache": ("mlvc.cli.commands.project", "cache_cmd"),
     "doctor": ("mlvc.cli.commands.project", "doctor_cmd"),

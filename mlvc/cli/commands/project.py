@@ -77,6 +77,53 @@ def destroy_cmd(force, jobs, as_json):
     render.git_hint(repo.root, result, "To record this in git")
 
 
+@click.command("migrate-dvc")
+@click.option("--dry", is_flag=True, help="Say what would be taken over; change nothing.")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace mlvc's remotes of the same names and an existing mlvc.yaml.")
+@jobs_option
+@json_option
+def migrate_dvc_cmd(dry, force, jobs, as_json):
+    """Take over the DVC project in this folder (run `mlvc init` first).
+
+    \b
+    Carried over: the remotes of .dvc/config (credentials of config.local go to
+    .mlvc/config.local.yaml), the default remote and cache.type; dvc.yaml as mlvc.yaml
+    (the same format: as it is when mlvc reads all of it, else with what mlvc does not read
+    left out, and said); the rules of .dvcignore into .mlvcignore; the data of each .dvc
+    file, tracked again with `mlvc add` (mlvc hashes with xxh128, DVC with md5: `dvc pull`
+    first, so the workspace has it). dvc.lock is not read: `mlvc repro`, or `mlvc commit`
+    for outputs you trust. DVC's own files are left as they are.
+    """
+    from mlvc.cli import render
+    from mlvc.ops.migrate import migrate_dvc
+
+    with open_repo() as repo:
+        result = migrate_dvc(repo, dry=dry, force=force, jobs=jobs, progress=progress())
+    if as_json:
+        echo_json(result.to_json())
+        return
+    verb = "Would take" if dry else "Took"
+    if result.remotes:
+        default = (f" (default: '{printable(result.default_remote)}')"
+                   if result.default_remote else "")
+        echo(f"{verb} over {count(len(result.remotes), 'remote')}: "
+             f"{', '.join(printable(r) for r in result.remotes)}{default}.")
+    if result.pipeline:
+        echo(f"{verb} over dvc.yaml as mlvc.yaml"
+             + (" (as it is)." if result.pipeline_as_is else " (see the notes)."))
+    if result.ignore_rules:
+        echo(f"{verb} over {count(result.ignore_rules, 'rule')} of .dvcignore.")
+    if result.added:
+        echo(f"{'Would add' if dry else 'Added'} {count(len(result.added), 'output')} of "
+             ".dvc files: " + ", ".join(printable(p) for p in result.added[:10])
+             + (" …" if len(result.added) > 10 else ""))
+    for note in result.notes:
+        echo(f"note: {printable(note)}")
+    if not dry:
+        render.git_hint(repo.root, result)
+
+
 def _level_options(f):
     """--project, --local, --global: which config file (``level``)."""
     levels = (("project", "Use .mlvc/config.yaml (the default for writing)."),

@@ -1,0 +1,304 @@
+"""``mlvc migrate-dvc``: a DVC project taken over by mlvc, in place.
+
+What carries over as it is: the remotes of ``.dvc/config`` (and ``config.local``, whose
+credentials go to mlvc's local config), ``core.remote``, ``cache.type``; the pipeline of
+``dvc.yaml`` (mlvc reads the same format: written as it is when mlvc accepts it, comments
+and all, else with what mlvc does not know left out and said); the rules of ``.dvcignore``.
+What cannot: hashes. DVC records md5, mlvc xxh128, so the data of each ``.dvc`` file is
+tracked again with ``mlvc add`` from the workspace (``dvc pull`` it first), ``dvc.lock`` is
+not read (``mlvc repro`` runs the stages, or ``mlvc commit`` records outputs you trust), and
+the remotes' objects are DVC's (``mlvc push`` sends mlvc's beside them). DVC's files are
+left as they are: remove them (``dvc destroy``, or ``git rm``) once mlvc has everything.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import FormatError, MlvcError, TargetError
+from mlvc.fsutil import atomic_write
+from mlvc.ops import record_in_git
+from mlvc.paths import RelPath, normalize_rel, to_fs
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.repo import Repo
+
+# DVC's remote options that mean nothing to an fsspec filesystem: left out
+_DVC_ONLY = {"jobs", "verify", "version_aware", "worktree", "listobjects", "checksum_jobs"}
+# dvc.yaml keys mlvc does not read, left out (and said)
+_TOP_KEYS = {"stages", "vars", "plots"}
+_STAGE_KEYS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
+               "always_changed", "desc", "vars", "meta", "foreach", "do", "matrix"}
+_OUT_KEYS = {"cache", "persist", "push", "desc", "template", "x", "y", "x_label", "y_label",
+             "title", "header"}
+_SECTION = re.compile(r"""^['"]?remote\s+"([^"]+)"['"]?$""")
+_SKIP_DIRS = {".git", ".dvc", ".mlvc", "node_modules", "__pycache__"}
+
+
+@dataclass(frozen=True, slots=True)
+class MigrateResult:
+    remotes: tuple[str, ...] = ()  # remotes written to mlvc's config
+    default_remote: str | None = None
+    pipeline: bool = False  # mlvc.yaml written from dvc.yaml
+    pipeline_as_is: bool = False  # (its text unchanged)
+    added: tuple[RelPath, ...] = ()  # outputs of .dvc files, tracked with `mlvc add`
+    missing: tuple[RelPath, ...] = ()  # outputs of .dvc files not in the workspace
+    ignore_rules: int = 0  # rules of .dvcignore added to .mlvcignore
+    notes: tuple[str, ...] = ()  # what was left out, and why
+    git_files: tuple[RelPath, ...] = ()
+    staged: bool = False
+    dry: bool = False
+
+    def to_json(self) -> dict:
+        return {"dry": self.dry, "remotes": list(self.remotes),
+                "default_remote": self.default_remote, "pipeline": self.pipeline,
+                "pipeline_as_is": self.pipeline_as_is, "added": list(self.added),
+                "missing": list(self.missing), "ignore_rules": self.ignore_rules,
+                "notes": list(self.notes), "git_files": list(self.git_files),
+                "staged": self.staged}
+
+
+def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int | None = None,
+                progress: Progress = NULL_PROGRESS) -> MigrateResult:
+    """Take the DVC project in ``repo``'s folder over (see the module). ``force``: replace
+    mlvc's remotes of the same names and an existing mlvc.yaml. ``dry``: say what would be
+    done, change nothing."""
+    dvc = repo.root / ".dvc"
+    if not dvc.is_dir():
+        raise TargetError("there is no DVC project here (no .dvc/ folder beside .mlvc/)",
+                          hint="run it in the folder where `dvc init` ran")
+    notes: list[str] = []
+    remotes, default, settings = _dvc_config(dvc, notes)
+    have = repo.config.remotes()
+    taken = [n for n in remotes if n in have and not force]
+    notes += [f"remote '{n}' exists in mlvc's config already: kept (-f replaces it)"
+              for n in taken]
+    remotes = {n: o for n, o in remotes.items() if n not in taken}
+    pipeline_text, as_is = _pipeline(repo, notes, force)
+    rules = _ignore_rules(repo)
+    outs, missing = _dvc_outputs(repo, notes)
+    if not dry:
+        git = _write(repo, remotes, default, settings, pipeline_text, rules, outs, jobs,
+                     progress)
+    else:
+        git = None
+    if remotes or outs or pipeline_text is not None:
+        notes.append("mlvc keeps its own objects: `mlvc push` sends them to the remotes (beside "
+                     "DVC's, which mlvc does not read)")
+    if pipeline_text is not None:
+        notes.append("dvc.lock is not read (DVC's hashes are md5): `mlvc repro` runs the "
+                     "stages, or `mlvc commit` records the outputs as they are")
+    return MigrateResult(tuple(remotes), default if default in remotes else None,
+                         pipeline_text is not None, as_is, tuple(outs), tuple(missing),
+                         len(rules), tuple(notes), git.files if git else (),
+                         git.staged if git else False, dry)
+
+
+# -- reading DVC's files ----------------------------------------------------------------------
+
+def _dvc_config(dvc: Path, notes: list[str]
+                ) -> tuple[dict[str, dict[str, tuple[str, str]]], str | None, dict[str, object]]:
+    """DVC's remotes (name -> option -> (value, level: "project" or "local")), its default
+    remote, and the settings mlvc shares with it (``cache.type``)."""
+    remotes: dict[str, dict[str, tuple[str, str]]] = {}
+    default = None
+    settings: dict[str, object] = {}
+    for name, level in (("config", "project"), ("config.local", "local")):
+        path = dvc / name
+        if not path.is_file():
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(path.read_text(encoding="utf-8"), str(path))
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise FormatError(f".dvc/{name}: cannot be read: {exc}") from None
+        for section in parser.sections():
+            values = {k: v.strip().strip('"') for k, v in parser[section].items()}
+            found = _SECTION.match(section.strip())
+            if found:
+                options = remotes.setdefault(found.group(1), {})
+                for key, value in values.items():
+                    if key in _DVC_ONLY:
+                        notes.append(f"remote '{found.group(1)}': option '{key}' is DVC's "
+                                     "own: left out")
+                        continue
+                    options[key] = (value, level)
+            elif section == "core" and values.get("remote"):
+                default = values["remote"]
+            elif section == "cache" and values.get("type"):
+                settings["cache.type"] = values["type"]
+    return remotes, default, settings
+
+
+def _pipeline(repo: Repo, notes: list[str], force: bool) -> tuple[str | None, bool]:
+    """The text of mlvc.yaml made from dvc.yaml, and whether it is dvc.yaml's own; None when
+    there is no dvc.yaml or mlvc.yaml exists (without ``force``)."""
+    import yaml
+
+    from mlvc.pipeline.loader import parse_pipeline
+    from mlvc.pipeline.model import PIPELINE_FILE
+
+    for found in _walk(repo.root, "dvc.yaml"):
+        if found != "dvc.yaml":
+            notes.append(f"{found}: not taken over (mlvc reads one {PIPELINE_FILE}, at the "
+                         "top): add its stages to it with their wdir")
+    source = repo.root / "dvc.yaml"
+    if not source.is_file():
+        return None, False
+    if (repo.root / PIPELINE_FILE).exists() and not force:
+        notes.append(f"{PIPELINE_FILE} exists already: dvc.yaml not taken over (-f replaces "
+                     "it)")
+        return None, False
+    text = source.read_text(encoding="utf-8")
+    try:
+        parse_pipeline(text, repo.root)
+        return text, True
+    except MlvcError:
+        pass
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise FormatError(f"dvc.yaml: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise FormatError("dvc.yaml: not a mapping")
+    for key in sorted(set(doc) - _TOP_KEYS):
+        notes.append(f"dvc.yaml: '{key}' is not read by mlvc: left out")
+        del doc[key]
+    for name, stage in (doc.get("stages") or {}).items():
+        if isinstance(stage, dict):
+            _trim_stage(name, stage.get("do", stage) if "foreach" in stage else stage, notes)
+    out = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    try:
+        parse_pipeline(out, repo.root)
+    except MlvcError as exc:
+        raise FormatError(f"dvc.yaml cannot be taken over: {exc.message}",
+                          hint=f"edit it into {PIPELINE_FILE} by hand (same format)") from None
+    return out, False
+
+
+def _trim_stage(name: str, stage: dict, notes: list[str]) -> None:
+    for key in sorted(set(stage) - _STAGE_KEYS):
+        notes.append(f"dvc.yaml: stage '{name}': '{key}' is not read by mlvc: left out")
+        del stage[key]
+    for kind in ("outs", "metrics", "plots"):
+        entries = stage.get(kind) or []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or len(entry) != 1:
+                continue
+            (path, options), = entry.items()
+            if isinstance(options, dict):
+                for key in sorted(set(options) - _OUT_KEYS):
+                    notes.append(f"dvc.yaml: stage '{name}': {kind} {path}: '{key}' is not "
+                                 "read by mlvc: left out")
+                    del options[key]
+                if not options:
+                    entries[i] = path  # (nothing left to say of it)
+
+
+def _ignore_rules(repo: Repo) -> list[str]:
+    """The rules of the top .dvcignore that .mlvcignore lacks."""
+    source = repo.root / ".dvcignore"
+    if not source.is_file():
+        return []
+    target = repo.root / ".mlvcignore"
+    have = set(target.read_text(encoding="utf-8").splitlines()) if target.is_file() else set()
+    return [line for line in source.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#") and line not in have]
+
+
+def _dvc_outputs(repo: Repo, notes: list[str]) -> tuple[list[RelPath], list[RelPath]]:
+    """The outputs of the .dvc files: (in the workspace, to add; not there)."""
+    import posixpath
+
+    import yaml
+
+    from mlvc.workspace.pointer import POINTER_SUFFIX
+
+    present: list[RelPath] = []
+    missing: list[RelPath] = []
+    for rel in _walk(repo.root, None):
+        if not rel.endswith(".dvc"):
+            continue
+        try:
+            doc = yaml.safe_load(to_fs(repo.root, rel).read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+            notes.append(f"{rel}: cannot be read ({exc}): left out")
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("outs"), list):
+            notes.append(f"{rel}: not a DVC file with outs: left out")
+            continue
+        deps = doc.get("deps") or []
+        if deps:
+            notes.append(f"{rel}: an import (`dvc import`/`import-url`): its data is tracked as "
+                         "plain data; `mlvc import`/`import-url` records a source")
+        for out in doc["outs"]:
+            raw = out.get("path") if isinstance(out, dict) else None
+            try:
+                path = normalize_rel(posixpath.join(posixpath.dirname(rel), str(raw)),
+                                     origin=rel)
+            except MlvcError as exc:
+                notes.append(f"{exc.message}: left out")
+                continue
+            if os.path.lexists(to_fs(repo.root, path + POINTER_SUFFIX)):
+                notes.append(f"{path}: mlvc tracks it already")
+            elif os.path.lexists(to_fs(repo.root, path)):
+                present.append(path)
+            else:
+                missing.append(path)
+    if missing:
+        notes.append(f"{len(missing)} output(s) of .dvc files are not in the workspace: "
+                     "`dvc pull` them, then run `mlvc migrate-dvc` again")
+    return present, missing
+
+
+def _walk(root: Path, name: str | None):
+    """Project paths of the files called ``name`` (any with None), in sorted order, outside
+    .git, .dvc, .mlvc and nested projects."""
+    for top, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not (
+            top != str(root) and os.path.isdir(os.path.join(top, d, ".mlvc"))))
+        rel_top = os.path.relpath(top, root)
+        for f in sorted(files):
+            if name is None or f == name:
+                yield f if rel_top == "." else f"{rel_top}/{f}".replace(os.sep, "/")
+
+
+# -- writing mlvc's ---------------------------------------------------------------------------
+
+def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, jobs, progress):
+    from mlvc import config as cfg
+    from mlvc.pipeline.model import PIPELINE_FILE
+
+    files = repo.config_files
+    written: list[RelPath] = []
+    with repo.lock():
+        for name, options in remotes.items():
+            for level in ("project", "local"):
+                cfg.unset_value(files.path(level), level, f"remotes.{name}")
+            for key, (value, level) in options.items():
+                level = "local" if cfg.is_secret(key) else level
+                cfg.set_value(files.path(level), level, f"remotes.{name}.{key}", value)
+        if default in remotes:
+            cfg.set_value(files.path("project"), "project", "core.remote", default)
+        for key, value in settings.items():
+            cfg.set_value(files.path("project"), "project", key, value)
+        if remotes or settings or default in remotes:
+            written.append(".mlvc/config.yaml")
+        if pipeline_text is not None:
+            atomic_write(to_fs(repo.root, PIPELINE_FILE), pipeline_text)
+            written.append(PIPELINE_FILE)
+        if rules:
+            target = repo.root / ".mlvcignore"
+            old = target.read_text(encoding="utf-8") if target.is_file() else ""
+            atomic_write(target, old + ("" if not old or old.endswith("\n") else "\n")
+                         + "# from .dvcignore (mlvc migrate-dvc)\n" + "\n".join(rules) + "\n")
+            written.append(".mlvcignore")
+    if outs:
+        from mlvc.ops.add import add
+
+        added = add(repo, list(outs), cwd=repo.root, jobs=jobs, progress=progress)
+        written += list(added.git_files)
+    return record_in_git(repo, written)

@@ -1,0 +1,101 @@
+"""``mlvc migrate-dvc``: a DVC project's remotes, pipeline, ignore rules and data taken over."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+DVC_CONFIG = """[core]
+    remote = storage
+['remote "storage"']
+    url = ../dvc-store
+    jobs = 4
+['remote "s3r"']
+    url = s3://bucket/prefix
+    endpointurl = http://127.0.0.1:9000
+[cache]
+    type = "hardlink,copy"
+"""
+DVC_LOCAL = """['remote "s3r"']
+    secret_access_key = s3cr3t
+"""
+DVC_YAML = """# our pipeline
+stages:
+  prep:
+    cmd: mkdir -p prep && cat raw/* > prep/all.csv
+    deps: [raw]
+    outs:
+    - prep:
+        checkpoint: true
+  train:
+    cmd: cp prep/all.csv model.bin
+    deps: [prep]
+    outs: [model.bin]
+    meta: {owner: me}
+artifacts:
+  model: {path: model.bin, type: model}
+"""
+
+
+def dvc_file(path: str) -> str:
+    return yaml.safe_dump({"outs": [{"md5": "0" * 32, "size": 1, "hash": "md5",
+                                     "path": path}]})
+
+
+def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
+    project.gen({".dvc": {"config": DVC_CONFIG, "config.local": DVC_LOCAL},
+                 "dvc.yaml": DVC_YAML, ".dvcignore": "# scratch\n*.tmp\n",
+                 "raw": {"a.csv": "a\n", "b.csv": "b\n"}, "raw.dvc": dvc_file("raw"),
+                 "sub": {"w.bin": "w", "w.bin.dvc": dvc_file("w.bin"),
+                         "gone.bin.dvc": dvc_file("gone.bin")},
+                 "ext.csv": "e", "ext.csv.dvc": yaml.safe_dump({
+                     "deps": [{"path": "data/ext.csv", "repo": {"url": "https://x/y"}}],
+                     "outs": [{"md5": "1" * 32, "path": "ext.csv"}]})})
+    def files() -> dict:  # (without mlvc's scratch folder, where parsed YAML is kept)
+        return {k: v for k, v in project.snapshot().items() if not k.startswith(".mlvc/tmp")}
+
+    before = files()
+    dry = json.loads(project.run("migrate-dvc", "--dry", "--json").stdout)
+    assert dry["dry"] and dry["added"] == ["ext.csv", "raw", "sub/w.bin"]
+    assert files() == before  # (nothing written)
+
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert doc["remotes"] == ["storage", "s3r"] and doc["default_remote"] == "storage"
+    assert doc["pipeline"] and not doc["pipeline_as_is"]
+    assert doc["added"] == ["ext.csv", "raw", "sub/w.bin"]
+    assert doc["missing"] == ["sub/gone.bin"] and doc["ignore_rules"] == 1
+    notes = "\n".join(doc["notes"])
+    for said in ("'jobs' is DVC's own", "'artifacts' is not read", "'checkpoint' is not read",
+                 "an import", "not in the workspace: `dvc pull` them"):
+        assert said in notes, said
+    # the remotes and settings, the secret in the local file
+    project.run("config", "remotes.s3r.endpointurl")
+    local = yaml.safe_load(project.read(".mlvc/config.local.yaml"))
+    assert local["remotes"]["s3r"]["secret_access_key"] == "s3cr3t"
+    config = yaml.safe_load(project.read(".mlvc/config.yaml"))
+    assert config["remotes"]["storage"] == {"url": "../dvc-store"}
+    assert config["core"]["remote"] == "storage" and config["cache"]["type"] == [
+        "hardlink", "copy"]
+    # the pipeline: what mlvc reads kept; the data tracked; the rule copied
+    stages = yaml.safe_load(project.read("mlvc.yaml"))["stages"]
+    assert stages["prep"]["outs"] == ["prep"] and stages["train"]["meta"] == {
+        "owner": "me"}
+    dry_run = json.loads(project.run("repro", "--dry", "--json").stdout)
+    assert [s["stage"] for s in dry_run["stages"]] == ["prep", "train"]
+    assert (project.root / "raw.mlvc").exists() and (project.root / "sub/w.bin.mlvc").exists()
+    assert json.loads(project.run("status", "raw", "sub/w.bin", "--json").stdout)["clean"]
+    assert "*.tmp" in project.read(".mlvcignore").splitlines()
+    assert (project.root / "raw.dvc").exists() and (project.root / "dvc.yaml").exists()
+    # run again: what was taken over stays, and says so
+    again = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert again["remotes"] == [] and not again["pipeline"] and again["added"] == []
+    assert again["ignore_rules"] == 0
+
+
+def test_migrate_dvc_keeps_a_dvc_yaml_mlvc_reads_as_it_is_and_needs_dvc(project):
+    assert "no DVC project here" in project.run("migrate-dvc", code=1).stderr
+    text = "# keep this comment\nstages:\n  s:\n    cmd: echo hi > o\n    outs: [o]\n"
+    project.gen({".dvc": {"config": ""}, "dvc.yaml": text})
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert doc["pipeline_as_is"] and project.read("mlvc.yaml") == text
