@@ -141,7 +141,7 @@ def _pipeline(repo: Repo, notes: list[str], force: bool) -> tuple[str | None, bo
     from mlvc.pipeline.loader import parse_pipeline
     from mlvc.pipeline.model import PIPELINE_FILE
 
-    for found in _walk(repo.root, "dvc.yaml"):
+    for found in _found(repo, "dvc.yaml"):
         if found != "dvc.yaml":
             notes.append(f"{found}: not taken over (mlvc reads one {PIPELINE_FILE}, at the "
                          "top): add its stages to it with their wdir")
@@ -219,9 +219,7 @@ def _dvc_outputs(repo: Repo, notes: list[str]) -> tuple[list[RelPath], list[RelP
 
     present: list[RelPath] = []
     missing: list[RelPath] = []
-    for rel in _walk(repo.root, None):
-        if not rel.endswith(".dvc"):
-            continue
+    for rel in _found(repo, ".dvc"):
         try:
             doc = yaml.safe_load(to_fs(repo.root, rel).read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
@@ -254,16 +252,28 @@ def _dvc_outputs(repo: Repo, notes: list[str]) -> tuple[list[RelPath], list[RelP
     return present, missing
 
 
-def _walk(root: Path, name: str | None):
-    """Project paths of the files called ``name`` (any with None), in sorted order, outside
-    .git, .dvc, .mlvc and nested projects."""
-    for top, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not (
-            top != str(root) and os.path.isdir(os.path.join(top, d, ".mlvc"))))
-        rel_top = os.path.relpath(top, root)
-        for f in sorted(files):
-            if name is None or f == name:
-                yield f if rel_top == "." else f"{rel_top}/{f}".replace(os.sep, "/")
+def _found(repo: Repo, ending: str) -> list[RelPath]:
+    """Project paths of DVC's files whose names end with ``ending`` (``dvc.yaml``, ``.dvc``):
+    those git tracks or could (not the ones it ignores: the data DVC keeps is there), sorted;
+    without git, every such file outside .git, .dvc, .mlvc and nested projects."""
+    if repo.scm is not None:
+        candidates = [*repo.scm.tracked_like(f"*{ending}"), *repo.scm.untracked()]
+    else:
+        candidates = []
+        for top, dirs, files in os.walk(repo.root):
+            dirs[:] = [d for d in dirs if d not in _SKIP_DIRS
+                       and not os.path.isdir(os.path.join(top, d, ".mlvc"))]
+            rel = os.path.relpath(top, repo.root)
+            candidates += [f if rel == "." else f"{rel}/{f}".replace(os.sep, "/")
+                           for f in files]
+    def wanted(path: str) -> bool:
+        base = path.rsplit("/", 1)[-1]
+        if path.startswith((".dvc/", ".mlvc/", ".git/")):
+            return False
+        return base.endswith(ending) and base != ending if ending.startswith(".") \
+            else base == ending
+
+    return sorted({p for p in candidates if wanted(p)})
 
 
 # -- writing mlvc's ---------------------------------------------------------------------------

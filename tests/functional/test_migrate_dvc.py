@@ -47,7 +47,7 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
     project.gen({".dvc": {"config": DVC_CONFIG, "config.local": DVC_LOCAL},
                  "dvc.yaml": DVC_YAML, ".dvcignore": "# scratch\n*.tmp\n",
                  "raw": {"a.csv": "a\n", "b.csv": "b\n"}, "raw.dvc": dvc_file("raw"),
-                 "sub": {"w.bin": "w", "w.bin.dvc": dvc_file("w.bin"),
+                 "sub": {"w.bin": "w", "w.bin.dvc": dvc_file("w.bin"), "dvc.yaml": "stages: {}\n",
                          "gone.bin.dvc": dvc_file("gone.bin")},
                  "ext.csv": "e", "ext.csv.dvc": yaml.safe_dump({
                      "deps": [{"path": "data/ext.csv", "repo": {"url": "https://x/y"}}],
@@ -67,7 +67,8 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
     assert doc["missing"] == ["sub/gone.bin"] and doc["ignore_rules"] == 1
     notes = "\n".join(doc["notes"])
     for said in ("'jobs' is DVC's own", "'artifacts' is not read", "'checkpoint' is not read",
-                 "an import", "not in the workspace: `dvc pull` them"):
+                 "an import", "not in the workspace: `dvc pull` them",
+                 "sub/dvc.yaml: not taken over"):
         assert said in notes, said
     # the remotes and settings, the secret in the local file
     project.run("config", "remotes.s3r.endpointurl")
