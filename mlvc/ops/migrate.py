@@ -102,7 +102,7 @@ def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int
 def _dvc_config(dvc: Path, notes: list[str]
                 ) -> tuple[dict[str, dict[str, tuple[str, str]]], str | None, dict[str, object]]:
     """DVC's remotes (name -> option -> (value, level: "project" or "local")), its default
-    remote, and the settings mlvc shares with it (``cache.type``)."""
+    remote, and the settings mlvc shares with it (``cache.type``, ``core.autostage``)."""
     remotes: dict[str, dict[str, tuple[str, str]]] = {}
     default = None
     settings: dict[str, object] = {}
@@ -126,8 +126,10 @@ def _dvc_config(dvc: Path, notes: list[str]
                                      "own: left out")
                         continue
                     options[key] = (value, level)
-            elif section == "core" and values.get("remote"):
-                default = values["remote"]
+            elif section == "core":
+                default = values.get("remote", default)
+                if values.get("autostage"):
+                    settings["core.autostage"] = values["autostage"]
             elif section == "cache" and values.get("type"):
                 settings["cache.type"] = values["type"]
     return remotes, default, settings

@@ -8,6 +8,7 @@ import yaml
 
 DVC_CONFIG = """[core]
     remote = storage
+    autostage = true
 ['remote "storage"']
     url = ../dvc-store
     jobs = 4
@@ -76,7 +77,8 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
     assert local["remotes"]["s3r"]["secret_access_key"] == "s3cr3t"
     config = yaml.safe_load(project.read(".mlvc/config.yaml"))
     assert config["remotes"]["storage"] == {"url": "../dvc-store"}
-    assert config["core"]["remote"] == "storage" and config["cache"]["type"] == [
+    assert config["core"] == {"remote": "storage", "autostage": True}
+    assert config["cache"]["type"] == [
         "hardlink", "copy"]
     # the pipeline: what mlvc reads kept; the data tracked; the rule copied
     stages = yaml.safe_load(project.read("mlvc.yaml"))["stages"]

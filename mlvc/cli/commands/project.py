@@ -88,12 +88,12 @@ def migrate_dvc_cmd(dry, force, jobs, as_json):
 
     \b
     Carried over: the remotes of .dvc/config (credentials of config.local go to
-    .mlvc/config.local.yaml), the default remote and cache.type; dvc.yaml as mlvc.yaml
-    (the same format: as it is when mlvc reads all of it, else with what mlvc does not read
-    left out, and said); the rules of .dvcignore into .mlvcignore; the data of each .dvc
-    file, tracked again with `mlvc add` (mlvc hashes with xxh128, DVC with md5: `dvc pull`
-    first, so the workspace has it). dvc.lock is not read: `mlvc repro`, or `mlvc commit`
-    for outputs you trust. DVC's own files are left as they are.
+    .mlvc/config.local.yaml), the default remote, cache.type and core.autostage; dvc.yaml
+    as mlvc.yaml (the same format: as it is when mlvc reads all of it, else with what mlvc
+    does not read left out, and said); the rules of .dvcignore into .mlvcignore; the data
+    of each .dvc file, tracked again with `mlvc add` (mlvc hashes with xxh128, DVC with
+    md5: `dvc pull` first, so the workspace has it). dvc.lock is not read: `mlvc repro`,
+    or `mlvc commit` for outputs you trust. DVC's own files are left as they are.
     """
     from mlvc.cli import render
     from mlvc.ops.migrate import migrate_dvc
