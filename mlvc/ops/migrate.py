@@ -5,9 +5,10 @@ credentials go to mlvc's local config), ``core.remote``, ``cache.type``; the pip
 ``dvc.yaml`` (mlvc reads the same format: written as it is when mlvc accepts it, comments
 and all, else with what mlvc does not know left out and said); the rules of ``.dvcignore``.
 What cannot: hashes. DVC records md5, mlvc xxh128, so the data of each ``.dvc`` file is
-tracked again with ``mlvc add`` from the workspace (``dvc pull`` it first), ``dvc.lock`` is
-not read (``mlvc repro`` runs the stages, or ``mlvc commit`` records outputs you trust), and
-the remotes' objects are DVC's (``mlvc push`` sends mlvc's beside them). DVC's files are
+tracked again with ``mlvc add`` from the workspace (``dvc pull`` it first); a stage that
+``dvc.lock`` shows up to date — its cmd, params, and every dep's and output's md5 checked
+against the workspace here — is recorded in ``mlvc.lock`` as it is (the others run at
+``mlvc repro``); the remotes' objects are DVC's (``mlvc push`` sends mlvc's beside them). DVC's files are
 left as they are: remove them (``dvc destroy``, or ``git rm``) once mlvc has everything.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,9 @@ class MigrateResult:
     pipeline: bool = False  # mlvc.yaml written from dvc.yaml
     pipeline_as_is: bool = False  # (its text unchanged)
     added: tuple[RelPath, ...] = ()  # outputs of .dvc files, tracked with `mlvc add`
+    # stages dvc.lock shows up to date (every md5 and param checked here): recorded in
+    # mlvc.lock as they are, so they do not run again
+    recorded: tuple[str, ...] = ()
     missing: tuple[RelPath, ...] = ()  # outputs of .dvc files not in the workspace
     ignore_rules: int = 0  # rules of .dvcignore added to .mlvcignore
     notes: tuple[str, ...] = ()  # what was left out, and why
@@ -56,6 +61,7 @@ class MigrateResult:
         return {"dry": self.dry, "remotes": list(self.remotes),
                 "default_remote": self.default_remote, "pipeline": self.pipeline,
                 "pipeline_as_is": self.pipeline_as_is, "added": list(self.added),
+                "recorded": list(self.recorded),
                 "missing": list(self.missing), "ignore_rules": self.ignore_rules,
                 "notes": list(self.notes), "git_files": list(self.git_files),
                 "staged": self.staged}
@@ -80,20 +86,28 @@ def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int
     pipeline_text, as_is = _pipeline(repo, notes, force)
     rules = _ignore_rules(repo)
     outs, missing = _dvc_outputs(repo, notes)
+    git = None
     if not dry:
         git = _write(repo, remotes, default, settings, pipeline_text, rules, outs, jobs,
                      progress)
-    else:
-        git = None
+    # dvc.lock: the stages it shows up to date, checked against the workspace (md5) and the
+    # params, are recorded as they are (not in a dry run: the pipeline is not written)
+    recorded: list[str] = []
+    if (repo.root / "dvc.lock").is_file() and (pipeline_text is not None or
+                                               (repo.root / "mlvc.yaml").is_file()):
+        if dry:
+            notes.append("dvc.lock: the stages it shows up to date (each md5 checked) are "
+                         "recorded in mlvc.lock when this runs for real")
+        else:
+            recorded = _up_to_date(repo, notes, progress)
+            if recorded:
+                git = _record_stages(repo, recorded, git, jobs, progress)
     if remotes or outs or pipeline_text is not None:
         notes.append("mlvc keeps its own objects: `mlvc push` sends them to the remotes (beside "
                      "DVC's, which mlvc does not read)")
-    if pipeline_text is not None:
-        notes.append("dvc.lock is not read (DVC's hashes are md5): `mlvc repro` runs the "
-                     "stages, or `mlvc commit` records the outputs as they are")
     return MigrateResult(tuple(remotes), default if default in remotes else None,
-                         pipeline_text is not None, as_is, tuple(outs), tuple(missing),
-                         len(rules), tuple(notes), git.files if git else (),
+                         pipeline_text is not None, as_is, tuple(outs), tuple(recorded),
+                         tuple(missing), len(rules), tuple(notes), git.files if git else (),
                          git.staged if git else False, dry)
 
 
@@ -213,8 +227,6 @@ def _ignore_rules(repo: Repo) -> list[str]:
 
 def _dvc_outputs(repo: Repo, notes: list[str]) -> tuple[list[RelPath], list[RelPath]]:
     """The outputs of the .dvc files: (in the workspace, to add; not there)."""
-    import posixpath
-
     import yaml
 
     from mlvc.workspace.pointer import POINTER_SUFFIX
@@ -276,6 +288,126 @@ def _found(repo: Repo, ending: str) -> list[RelPath]:
             else base == ending
 
     return sorted({p for p in candidates if wanted(p)})
+
+
+# -- dvc.lock --------------------------------------------------------------------------------
+
+def _up_to_date(repo: Repo, notes: list[str], progress: Progress) -> list[str]:
+    """The stages of the pipeline, not in mlvc.lock yet, that dvc.lock shows up to date: the
+    same cmd, every dep's and output's md5 that of the workspace (DVC's: a file's bytes; a
+    folder's, the md5 of its files' list as DVC writes it), the same params. Those that are
+    not are named in ``notes`` (`mlvc repro` runs them)."""
+    import yaml
+
+    from mlvc.pipeline.loader import load_pipeline
+    from mlvc.pipeline.lockfile import load_lock
+    from mlvc.pipeline.params import flatten, read_params, select
+
+    try:
+        doc = yaml.safe_load((repo.root / "dvc.lock").read_text(encoding="utf-8")) or {}
+        stages = doc.get("stages") or {}
+    except (yaml.YAMLError, UnicodeDecodeError, AttributeError) as exc:
+        notes.append(f"dvc.lock cannot be read ({exc}): every stage runs again")
+        return []
+    pipeline = load_pipeline(repo.root)
+    have = load_lock(repo.root)
+    sums = _Md5(repo.root)
+    fresh, stale = [], []
+    with progress.phase("Checking dvc.lock", total=len(stages), unit="stage") as advance:
+        for name, entry in stages.items():
+            advance(1)
+            if name not in pipeline.stages or name in have or not isinstance(entry, dict):
+                continue
+            stage = pipeline[name]
+            if not stage.outs:  # (recorded by naming its outputs: it has none)
+                stale.append(name)
+                continue
+            try:
+                cmd = entry.get("cmd")
+                same = (tuple(cmd) if isinstance(cmd, list) else (cmd,)) == stage.cmd
+                records = {normalize_rel(posixpath.join(stage.wdir, str(d["path"]))): d
+                           for d in [*(entry.get("deps") or []), *(entry.get("outs") or [])]}
+                wanted = {d.path for d in stage.deps} | {o.path for o in stage.outs}
+                same = same and set(records) == wanted and all(
+                    r.get("hash", "md5") == "md5" and sums.of(path) == r.get("md5")
+                    for path, r in records.items())
+                locked = entry.get("params") or {}
+                same = same and {p.file for p in stage.params} == {
+                    normalize_rel(posixpath.join(stage.wdir, f)) for f in locked} and all(
+                    flatten(locked[_locked_name(locked, ref.file, stage.wdir)] or {})
+                    == select(read_params(repo.root, ref.file), ref.file, ref.keys, name)
+                    for ref in stage.params)
+            except (MlvcError, KeyError, TypeError, AttributeError, OSError):
+                same = False
+            (fresh if same else stale).append(name)
+    if stale:
+        notes.append(f"dvc.lock shows {len(stale)} stage(s) out of date or not as mlvc.yaml "
+                     f"has them ({', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}): "
+                     "`mlvc repro` runs them")
+    return fresh
+
+
+def _locked_name(locked: dict, file: RelPath, wdir: RelPath) -> str:
+    """The key of dvc.lock's params that names ``file`` (relative to the stage's wdir)."""
+    return next(f for f in locked if normalize_rel(posixpath.join(wdir, f)) == file)
+
+
+class _Md5:
+    """DVC's hash of a workspace path: a file's md5; a folder's, the md5 of the JSON list of
+    its files' ``{"md5", "relpath"}`` (sorted by path, keys sorted) with ``.dir`` after it.
+    None when the path is not there."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.known: dict[RelPath, str | None] = {}
+
+    def of(self, path: RelPath) -> str | None:
+        if path not in self.known:
+            self.known[path] = self._hash(to_fs(self.root, path))
+        return self.known[path]
+
+    @staticmethod
+    def _file(path: str) -> str:
+        import hashlib
+
+        digest = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def _hash(self, fs: Path) -> str | None:
+        import hashlib
+        import json
+
+        if fs.is_file():
+            return self._file(str(fs))
+        if not fs.is_dir():
+            return None
+        entries = []
+        for top, dirs, files in os.walk(fs):
+            dirs.sort()
+            for f in files:
+                full = os.path.join(top, f)
+                entries.append({"md5": self._file(full),
+                                "relpath": os.path.relpath(full, fs).replace(os.sep, "/")})
+        entries.sort(key=lambda e: e["relpath"])
+        listing = json.dumps(entries, sort_keys=True).encode()
+        return hashlib.md5(listing, usedforsecurity=False).hexdigest() + ".dir"
+
+
+def _record_stages(repo: Repo, names: list[str], git, jobs, progress):
+    """Record ``names`` in mlvc.lock as they are (as `mlvc commit` does for a stage that has
+    not run: its outputs named)."""
+    from mlvc.ops import GitChange
+    from mlvc.ops.commit import commit
+    from mlvc.pipeline.loader import load_pipeline
+
+    pipeline = load_pipeline(repo.root)
+    outs = [str(to_fs(repo.root, o.path)) for n in names for o in pipeline[n].outs]
+    done = commit(repo, outs, cwd=repo.root, force=True, jobs=jobs, progress=progress)
+    files = tuple(dict.fromkeys([*(git.files if git else ()), *done.git_files]))
+    return GitChange(files, (git.staged if git else False) or done.staged)
 
 
 # -- writing mlvc's ---------------------------------------------------------------------------

@@ -102,3 +102,100 @@ def test_migrate_dvc_keeps_a_dvc_yaml_mlvc_reads_as_it_is_and_needs_dvc(project)
     project.gen({".dvc": {"config": ""}, "dvc.yaml": text})
     doc = json.loads(project.run("migrate-dvc", "--json").stdout)
     assert doc["pipeline_as_is"] and project.read("mlvc.yaml") == text
+
+
+# A pipeline, its workspace and the dvc.lock DVC 3 wrote for them (the md5 values are DVC's
+# own: a folder's is the md5 of its files' list).
+ROWS = "row 1\nrow 2\nrow 3\n"
+LOCKED_YAML = """stages:
+  prep:
+    cmd: mkdir -p data/prep && cat data/raw/*.csv > data/prep/all.csv
+    deps:
+    - data/raw
+    params:
+    - x
+    outs:
+    - data/prep
+  train:
+    cmd: "cp data/prep/all.csv model2.bin && echo '{\\"acc\\": 1}' > metrics.json"
+    deps:
+    - data/prep
+    outs:
+    - model2.bin
+    metrics:
+    - metrics.json:
+        cache: false
+"""
+DVC_LOCK = """schema: '2.0'
+stages:
+  prep:
+    cmd: mkdir -p data/prep && cat data/raw/*.csv > data/prep/all.csv
+    deps:
+    - path: data/raw
+      hash: md5
+      md5: 6ec454a4a7ff83b94f113daf0c17ae7e.dir
+      size: 18
+      nfiles: 3
+    params:
+      params.yaml:
+        x: 1
+    outs:
+    - path: data/prep
+      hash: md5
+      md5: c6d0e7fdeeb0659ba1d4466ed7812808.dir
+      size: 18
+      nfiles: 1
+  train:
+    cmd: "cp data/prep/all.csv model2.bin && echo '{\\"acc\\": 1}' > metrics.json"
+    deps:
+    - path: data/prep
+      hash: md5
+      md5: c6d0e7fdeeb0659ba1d4466ed7812808.dir
+      size: 18
+      nfiles: 1
+    outs:
+    - path: metrics.json
+      hash: md5
+      md5: 3f71a31dad1360002379e8f9539df33e
+      size: 11
+    - path: model2.bin
+      hash: md5
+      md5: 581050b5567cc67772c8ff5ed647d78f
+      size: 18
+"""
+
+
+def locked_project(project, x: int = 1):
+    project.gen({".dvc": {"config": ""}, "dvc.yaml": LOCKED_YAML, "dvc.lock": DVC_LOCK,
+                 "params.yaml": f"x: {x}\n",
+                 "data": {"raw": {f"f{i}.csv": f"row {i}\n" for i in (1, 2, 3)},
+                          "prep": {"all.csv": ROWS}},
+                 "model2.bin": ROWS, "metrics.json": '{"acc": 1}\n'})
+    return project
+
+
+def test_stages_dvc_lock_shows_up_to_date_are_recorded_and_do_not_run_again(project):
+    doc = json.loads(locked_project(project).run("migrate-dvc", "--json").stdout)
+    assert doc["recorded"] == ["prep", "train"]
+    assert set(yaml.safe_load(project.read("mlvc.lock"))["stages"]) == {"prep", "train"}
+    assert json.loads(project.run("status", "--json").stdout)["clean"]
+    assert "Data and pipelines are up to date." in project.run("repro").stdout
+
+
+def test_a_stage_whose_params_or_data_moved_since_dvc_lock_is_left_to_run(project):
+    locked_project(project, x=2)  # (dvc.lock says x: 1)
+    (project.root / "data/prep/all.csv").write_text(ROWS)
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert doc["recorded"] == ["train"]  # (its deps and outputs are as dvc.lock says)
+    assert any("1 stage(s) out of date" in n and "prep" in n for n in doc["notes"])
+    stale = json.loads(project.run("repro", "--dry", "--json").stdout)["stages"]
+    assert [(s["stage"], s["state"]) for s in stale] == [("prep", "would run"),
+                                                         ("train", "would run")]
+    # an output edited after DVC recorded it: not recorded either
+    other = project.root.parent / "other"
+    from tests.conftest import new_project
+
+    again = locked_project(new_project(other))
+    (other / "model2.bin").write_text("edited\n")
+    doc = json.loads(again.run("migrate-dvc", "--json").stdout)
+    assert doc["recorded"] == ["prep"]

@@ -92,8 +92,9 @@ def migrate_dvc_cmd(dry, force, jobs, as_json):
     as mlvc.yaml (the same format: as it is when mlvc reads all of it, else with what mlvc
     does not read left out, and said); the rules of .dvcignore into .mlvcignore; the data
     of each .dvc file, tracked again with `mlvc add` (mlvc hashes with xxh128, DVC with
-    md5: `dvc pull` first, so the workspace has it). dvc.lock is not read: `mlvc repro`,
-    or `mlvc commit` for outputs you trust. DVC's own files are left as they are.
+    md5: `dvc pull` first, so the workspace has it); the stages dvc.lock shows up to date,
+    each md5 and param checked against the workspace, recorded in mlvc.lock (the others
+    run at `mlvc repro`). DVC's own files are left as they are.
     """
     from mlvc.cli import render
     from mlvc.ops.migrate import migrate_dvc
@@ -118,6 +119,9 @@ def migrate_dvc_cmd(dry, force, jobs, as_json):
         echo(f"{'Would add' if dry else 'Added'} {count(len(result.added), 'output')} of "
              ".dvc files: " + ", ".join(printable(p) for p in result.added[:10])
              + (" …" if len(result.added) > 10 else ""))
+    if result.recorded:
+        echo(f"Recorded {count(len(result.recorded), 'stage')} in mlvc.lock that dvc.lock shows "
+             f"up to date (every md5 and param checked): {', '.join(result.recorded)}.")
     for note in result.notes:
         echo(f"note: {printable(note)}")
     if not dry:
