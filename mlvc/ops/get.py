@@ -59,7 +59,8 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
     with cloned(url, rev, cwd) as (repo, source, commit):
         staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
         try:
-            files, nbytes = _copy_out(repo, rel, staged, source, progress)
+            files, nbytes = _copy_out(repo, rel, staged, source, progress,
+                                      local_repo(url, cwd))
             if os.path.lexists(dest):  # (--force)
                 shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() \
                     else dest.unlink()
@@ -81,14 +82,23 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
         if value.startswith("-"):  # (git would take it for an option: --upload-pack=…)
             raise TargetError(f"{what} '{value}' starts with '-'",
                               hint="name it another way (./-x for a folder)")
-    local = Path(cwd, url) if "://" not in url and Path(cwd, url).is_dir() else None
+    local = local_repo(url, cwd)
     with tempfile.TemporaryDirectory(prefix="mlvc-get-") as tmp:
         clone = Path(tmp) / "repo"
         _git("clone", "-q", "--no-checkout", "--", str(local or url), str(clone))
         _git("checkout", "-q", rev or "HEAD", "--", cwd=clone)  # (a detached checkout)
         if not (clone / ".mlvc").is_dir():
-            raise TargetError(f"{url} is not an mlvc project (no .mlvc folder at its top)",
-                              hint="`git clone` it, or name the mlvc project's repository")
+            from mlvc.ops.dvc_source import is_dvc_project
+
+            if not is_dvc_project(clone):
+                raise TargetError(f"{url} is neither an mlvc project nor a DVC one (no .mlvc "
+                                  "or .dvc folder at its top)",
+                                  hint="`git clone` it, or name the project's repository")
+            # A DVC project (a data registry kept with DVC): read through mlvc.ops.dvc_source,
+            # in a project of the clone's own that tracks nothing.
+            from mlvc.ops.init import init
+
+            init(clone, force=True)
         if cache_dir is not None:
             from mlvc.config import set_value
 
@@ -97,6 +107,11 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
         with Repo.find(clone) as repo:
             commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
             yield repo, _source_cache(local), commit
+
+
+def local_repo(url: str, cwd: Path) -> Path | None:
+    """The repository ``url`` names, when it is a folder on this machine."""
+    return Path(cwd, url) if "://" not in url and Path(cwd, url).is_dir() else None
 
 
 def fetch_into_clone(repo: Repo, items: list[tuple[str, int | None]],
@@ -132,11 +147,19 @@ def _source_cache(local: Path | None) -> ObjectStore | None:
 
 
 def _copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
-              progress: Progress) -> tuple[int, int]:
-    """Write ``rel`` of the clone (its checked-out revision) at ``staged``: (files, bytes)."""
+              progress: Progress, local: Path | None = None) -> tuple[int, int]:
+    """Write ``rel`` of the clone (its checked-out revision) at ``staged``: (files, bytes).
+    ``local``: the repository, when it is a folder here (a DVC project's cache is there)."""
     held = SideView(repo, side_of(repo, None)).holding(rel)
-    if held is None:  # a file or folder git keeps
+    if held is None:  # a file or folder git keeps, or DVC tracks
         there = repo.root / rel
+        from mlvc.ops.dvc_source import fetch_dvc, is_dvc_project
+
+        if not os.path.lexists(there) and is_dvc_project(repo.root) and fetch_dvc(
+                repo.root, rel, staged, local, progress):
+            files = [p for p in staged.rglob("*") if p.is_file()] if staged.is_dir() \
+                else [staged]
+            return len(files), sum(p.stat().st_size for p in files)
         if not os.path.lexists(there):
             raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git there",
                               hint="`mlvc ls` in that project lists what mlvc tracks")

@@ -213,6 +213,10 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
         if since is not None and commit == since:
             return None, source, (0, 0)
         held = SideView(src_repo, side_of(src_repo, None)).holding(rel)
+        if held is None and not os.path.lexists(to_fs(src_repo.root, rel)):
+            dvc = _from_dvc(repo, src_repo.root, rel, url, dest, download, progress)
+            if dvc is not None:  # (a DVC project: its data, checked by md5, hashed here)
+                return dvc, source, (dvc.nfiles, dvc.size)
         if held is None:  # (a file or folder git keeps there: hashed into this cache)
             there = to_fs(src_repo.root, rel)
             if has_reserved_part(rel) or (os.path.lexists(there) and not real_inside(
@@ -242,6 +246,30 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
     out = Out(dest, entry.oid, entry.type, entry.size,
               entry.nfiles if entry.type == "dir" else 1, entry.exec)
     return out, source, stored
+
+
+def _from_dvc(repo: Repo, clone: Path, rel: str, url: str, dest: RelPath, download: bool,
+              progress: Progress) -> Out | None:
+    """``rel`` of the DVC project cloned at ``clone``, stored in this cache as mlvc records
+    it (see :mod:`mlvc.ops.dvc_source`); None when DVC does not track it there. Its mlvc
+    hashes are known only from its bytes, so ``download`` is needed."""
+    import tempfile
+
+    from mlvc.ops.dvc_source import dvc_record, fetch_dvc, is_dvc_project
+    from mlvc.ops.get import local_repo
+
+    if not is_dvc_project(clone) or dvc_record(clone, rel) is None:
+        return None
+    if not download:
+        raise TargetError(f"{url} is a DVC project: what '{rel}' holds is known to mlvc only "
+                          "by downloading and hashing it",
+                          hint="import it without --no-download")
+    repo.tmp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="import-dvc-", dir=repo.tmp_dir) as tmp:
+        landed = Path(tmp) / "data"
+        fetch_dvc(clone, rel, landed, local_repo(where(repo, url), repo.root), progress)
+        stored = store_tree(repo.cache, landed, progress=progress)
+    return stored.out(dest)
 
 
 @dataclass(frozen=True, slots=True)

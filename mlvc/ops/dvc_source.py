@@ -1,0 +1,212 @@
+"""Data out of a DVC project (a data registry kept with DVC), for ``mlvc get`` and
+``mlvc import`` — read as DVC's own files say, without DVC.
+
+A path DVC tracks is found in the ``.dvc`` file of it or of a folder above it, or among the
+outputs ``dvc.lock`` records. Its bytes come from the DVC cache of the repository when that
+is a folder on this machine, else from the DVC project's default remote (``.dvc/config``;
+credentials from the environment, as DVC's remotes take them): ``files/md5/ab/cdef…`` (DVC
+3) or ``ab/cdef…`` (DVC 2). A folder's listing (``….dir``: JSON of ``{"md5", "relpath"}``)
+is read first, its names checked as mlvc checks manifests'. Every file is checked against
+its md5 before it is kept; then mlvc hashes it as its own (``store_tree``)."""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import os
+import posixpath
+from pathlib import Path
+
+from mlvc.errors import CorruptObjectError, MlvcError, RemoteError, TargetError
+from mlvc.paths import is_valid_name, is_within, normalize_rel
+from mlvc.progress import NULL_PROGRESS, Progress
+
+
+def is_dvc_project(root: Path) -> bool:
+    return (root / ".dvc").is_dir()
+
+
+def dvc_record(root: Path, rel: str) -> tuple[str, str] | None:
+    """``(md5, output path)`` of the DVC output that holds ``rel`` in the DVC project at
+    ``root`` (its .dvc files, or its dvc.lock), or None when DVC does not track it."""
+    import yaml
+
+    parts = rel.split("/")
+    for i in range(len(parts), 0, -1):  # (rel itself first, then the folders above it)
+        out = "/".join(parts[:i])
+        pointer = root / (out + ".dvc")
+        if pointer.is_file():
+            for path, md5 in _outs(pointer, posixpath.dirname(out)):
+                if path == out:
+                    return md5, out
+    lock = root / "dvc.lock"
+    if lock.is_file():
+        try:
+            stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages")
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
+            stages = None
+        for entry in (stages or {}).values():
+            for out in (entry or {}).get("outs") or []:
+                try:
+                    path = normalize_rel(str(out["path"]))
+                except (MlvcError, KeyError, TypeError):
+                    continue
+                if is_within(rel, path) and out.get("md5"):
+                    return str(out["md5"]), path
+    return None
+
+
+def _outs(pointer: Path, folder: str) -> list[tuple[str, str]]:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return []
+    found = []
+    for out in doc.get("outs") or [] if isinstance(doc, dict) else []:
+        try:
+            found.append((normalize_rel(posixpath.join(folder, str(out["path"]))),
+                          str(out["md5"])))
+        except (MlvcError, KeyError, TypeError):
+            continue
+    return found
+
+
+class _Store:
+    """Where a DVC project's objects are: its cache here, or its default remote."""
+
+    def __init__(self, clone: Path, local: Path | None) -> None:
+        self.places: list[tuple[object, str]] = []  # (fsspec filesystem, root)
+        if local is not None and (local / ".dvc" / "cache").is_dir():
+            from fsspec.implementations.local import LocalFileSystem
+
+            self.places.append((LocalFileSystem(), str(local / ".dvc" / "cache")))
+        remote = _default_remote(clone, local)
+        if remote is not None:
+            self.places.append(remote)
+        if not self.places:
+            raise TargetError("that DVC project has no default remote (.dvc/config) and no "
+                              "cache here to read its data from",
+                              hint="`dvc remote default` there, or name a folder that has "
+                                   "its data")
+
+    def get(self, md5: str, dest: Path) -> None:
+        """The object ``md5`` (``….dir`` for a folder's listing) at ``dest``, checked."""
+        name = md5.removesuffix(".dir")
+        if len(name) != 32 or not all(c in "0123456789abcdef" for c in name):
+            raise CorruptObjectError(f"'{md5}' is not an md5 DVC writes")
+        suffix = ".dir" if md5.endswith(".dir") else ""
+        tried = []
+        for fs, root in self.places:
+            for layout in (f"files/md5/{name[:2]}/{name[2:]}{suffix}",
+                           f"{name[:2]}/{name[2:]}{suffix}"):
+                path = f"{root.rstrip('/')}/{layout}"
+                try:
+                    fs.get_file(path, str(dest))  # type: ignore[attr-defined]
+                except (FileNotFoundError, OSError) as exc:
+                    tried.append(f"{path}: {exc.__class__.__name__}")
+                    continue
+                if _md5(dest) == name:
+                    return
+                tried.append(f"{path}: does not hash to {name}")
+        dest.unlink(missing_ok=True)
+        raise RemoteError(f"DVC object {md5} is in none of the DVC project's stores, whole "
+                          f"({'; '.join(tried[:4])})",
+                          hint="push it there with `dvc push` in that project")
+
+
+def _default_remote(clone: Path, local: Path | None) -> tuple[object, str] | None:
+    """The DVC project's default remote, opened (a relative folder is from its .dvc/)."""
+    import fsspec
+
+    from mlvc.remote import fs_options, fsspec_url, scheme
+
+    parser = configparser.ConfigParser(interpolation=None)
+    for folder in (clone, local):
+        if folder is not None and (folder / ".dvc" / "config").is_file():
+            try:
+                parser.read(folder / ".dvc" / "config", encoding="utf-8")
+            except configparser.Error:
+                return None
+            break
+    name = parser.get("core", "remote", fallback="").strip().strip('"')
+    section = next((s for s in parser.sections()
+                    if s.strip("'\"").replace('"', "") == f"remote {name}"), None)
+    if not name or section is None:
+        return None
+    options = {k: v.strip().strip('"') for k, v in parser[section].items()}
+    url = options.pop("url", "")
+    if scheme(url) in (None, "file", "local"):
+        path = url.split("://", 1)[1] if scheme(url) else url
+        base = local if local is not None else clone
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(), os.path.normpath(os.path.join(base, ".dvc", path))
+    try:
+        fs, root = fsspec.core.url_to_fs(fsspec_url(url), **fs_options(url, options))
+    except (ImportError, ValueError, TypeError) as exc:
+        raise RemoteError(f"the DVC project's remote {url} cannot be opened: {exc}") from None
+    return fs, root
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
+              progress: Progress = NULL_PROGRESS) -> bool:
+    """Write ``rel`` of the DVC project cloned at ``clone`` (``local``: the repository, when
+    it is a folder here) at ``dest``, every file checked against its md5. False when DVC
+    does not track ``rel`` there."""
+    found = dvc_record(clone, rel)
+    if found is None:
+        return False
+    md5, out = found
+    store = _Store(clone, local)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not md5.endswith(".dir"):
+        if rel != out:
+            raise TargetError(f"'{rel}' is inside '{out}', which DVC tracks as one file")
+        store.get(md5, dest)
+        return True
+    listing = dest.parent / f".{dest.name}.dvc-dir"
+    store.get(md5, listing)
+    try:
+        entries = json.loads(listing.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptObjectError(f"DVC folder listing {md5} is not JSON: {exc}") from None
+    finally:
+        listing.unlink(missing_ok=True)
+    files = []
+    for e in entries if isinstance(entries, list) else []:
+        path = str(e.get("relpath", "")) if isinstance(e, dict) else ""
+        try:
+            sound = path == normalize_rel(path) and all(is_valid_name(p)
+                                                       for p in path.split("/"))
+        except MlvcError:
+            sound = False
+        if not sound:
+            raise CorruptObjectError(f"DVC folder listing {md5} names '{path}': not a path "
+                                     "inside the folder (nothing written)")
+        full = f"{out}/{path}"
+        if is_within(full, rel):
+            files.append((full[len(rel) + 1:] if full != rel else "", str(e.get("md5"))))
+    if not files:
+        raise TargetError(f"'{rel}' is not in '{out}' as DVC recorded it")
+    if files == [("", files[0][1])]:  # (a file inside the folder)
+        store.get(files[0][1], dest)
+        return True
+    dest.mkdir(parents=True, exist_ok=True)
+    with progress.phase("Downloading", total=len(files), unit="file") as advance:
+        for path, want in files:
+            target = dest / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            store.get(want, target)
+            advance(1)
+    return True

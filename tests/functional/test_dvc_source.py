@@ -1,0 +1,126 @@
+"""``mlvc get`` and ``mlvc import`` from a DVC project (a data registry kept with DVC): its
+.dvc files and dvc.lock read, its objects (DVC's layout) checked by md5, hashed as mlvc's."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import Project
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def put(store: Path, name: str, data: bytes, layout: str = "dvc3") -> None:
+    """An object in a DVC store: files/md5/ab/cdef… (DVC 3) or ab/cdef… (DVC 2)."""
+    path = store / ("files/md5" if layout == "dvc3" else "") / name[:2] / name[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def dvc_folder(store: Path, files: dict[str, bytes], layout: str = "dvc3") -> str:
+    """Its files and listing in the store, as DVC writes them; the folder's md5."""
+    entries = []
+    for rel, data in sorted(files.items()):
+        put(store, md5(data), data, layout)
+        entries.append({"md5": md5(data), "relpath": rel})
+    listing = json.dumps(entries, sort_keys=True).encode()
+    name = md5(listing) + ".dir"
+    put(store, name, listing, layout)
+    return name
+
+
+RAW = {"a.csv": b"a\n", "sub/b.csv": b"b\n"}
+
+
+@pytest.fixture
+def registry(tmp_path) -> Path:
+    """A git repository kept with DVC (no mlvc), its objects on a folder remote."""
+    root, store = tmp_path / "registry", tmp_path / "dvc-store"
+    (root / ".dvc").mkdir(parents=True)
+    (root / ".dvc" / "config").write_text(
+        "[core]\n    remote = store\n['remote \"store\"']\n    url = ../../dvc-store\n")
+    (root / "data").mkdir()
+    (root / "data" / "raw.dvc").write_text(yaml.safe_dump({"outs": [
+        {"md5": dvc_folder(store, RAW), "path": "raw", "hash": "md5"}]}))
+    put(store, md5(b"weights"), b"weights")
+    (root / "model.bin.dvc").write_text(yaml.safe_dump({"outs": [
+        {"md5": md5(b"weights"), "path": "model.bin"}]}))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "data"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def test_get_reads_a_dvc_projects_data_from_its_remote(registry, tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    p = Project(here)  # (outside any project)
+    p.run("get", str(registry), "data/raw")
+    assert (here / "raw/a.csv").read_bytes() == b"a\n"
+    assert (here / "raw/sub/b.csv").read_bytes() == b"b\n"
+    p.run("get", str(registry), "data/raw/sub/b.csv", "-o", "b.csv")
+    assert (here / "b.csv").read_bytes() == b"b\n"
+    p.run("get", str(registry), "model.bin")
+    assert (here / "model.bin").read_bytes() == b"weights"
+    assert "neither tracked" in p.run("get", str(registry), "nope", code=1).stderr
+
+
+def test_import_from_a_dvc_registry_and_pull_it_again_after_the_cache_is_gone(registry,
+                                                                               project):
+    project.run("import", str(registry), "data/raw", "-o", "raw")
+    assert (project.root / "raw/sub/b.csv").read_bytes() == b"b\n"
+    pointer = yaml.safe_load(project.read("raw.mlvc"))
+    assert pointer["outs"][0]["nfiles"] == 2 and pointer["import"]["path"] == "data/raw"
+    project.commit_all("imported")
+    assert project.run("status", "-q").exit_code == 0
+    shutil.rmtree(project.root / ".mlvc/cache")
+    shutil.rmtree(project.root / "raw")
+    project.run("pull")  # (from the DVC project again, each file checked by md5)
+    assert (project.root / "raw/a.csv").read_bytes() == b"a\n"
+    assert "up to date" in project.run("update").stdout
+    r = project.run("import", str(registry), "model.bin", "--no-download", code=1)
+    assert "a DVC project" in r.stderr and not (project.root / "model.bin.mlvc").exists()
+
+
+def test_a_dvc_object_that_does_not_match_its_md5_or_a_listing_leading_out_is_refused(
+        registry, tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    p = Project(here)
+    store = tmp_path / "dvc-store"
+    name = md5(b"weights")
+    (store / "files/md5" / name[:2] / name[2:]).write_bytes(b"rotten")
+    r = p.run("get", str(registry), "model.bin", code=1)
+    assert f"DVC object {name} is in none of the DVC project's stores, whole" in r.stderr
+    assert not (here / "model.bin").exists()
+    evil = dvc_folder(store, {"../evil": b"x"})
+    (registry / "data" / "raw.dvc").write_text(yaml.safe_dump({"outs": [
+        {"md5": evil, "path": "raw"}]}))
+    subprocess.run(["git", "commit", "-qam", "evil"], cwd=registry, check=True)
+    r = p.run("get", str(registry), "data/raw", code=1)
+    assert "not a path inside the folder" in r.stderr
+    assert not (here / "raw").exists() and not (tmp_path / "evil").exists()
+
+
+def test_dvc_2_layout_and_a_stage_output_of_dvc_lock(tmp_path):
+    root, store = tmp_path / "old", tmp_path / "store2"
+    (root / ".dvc").mkdir(parents=True)
+    (root / ".dvc" / "config").write_text(
+        f"[core]\n    remote = s\n['remote \"s\"']\n    url = {store}\n")
+    folder = dvc_folder(store, {"p.txt": b"prepared"}, layout="dvc2")
+    (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"prep": {
+        "cmd": "x", "outs": [{"path": "prep", "md5": folder}]}}}))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "data"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    here = tmp_path / "here"
+    here.mkdir()
+    Project(here).run("get", str(root), "prep")
+    assert (here / "prep/p.txt").read_bytes() == b"prepared"
