@@ -195,7 +195,19 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
         if fs.is_file():
             check_inside(repo.root, rel)
             return str(fs)
-    entry = _recorded(repo, rel, rev, remote)
+    try:
+        entry = _recorded(repo, rel, rev, remote)
+    except TargetError:
+        from mlvc.ops.dvc_source import fetch_dvc, is_dvc_project
+
+        # (DVC tracks it: a DVC project's clone, say; read as `mlvc get` reads it)
+        landed = repo.tmp_dir / "dvc-read" / rel.replace("/", "%")
+        if rev is None and is_dvc_project(repo.root) and fetch_dvc(repo.root, rel, landed,
+                                                                    None):
+            if landed.is_dir():
+                raise TargetError(f"'{rel}' is a folder: name one of its files") from None
+            return str(landed)
+        raise
     if isinstance(entry, bytes):
         return entry
     if not repo.cache.exists(entry.oid):

@@ -124,3 +124,18 @@ def test_dvc_2_layout_and_a_stage_output_of_dvc_lock(tmp_path):
     here.mkdir()
     Project(here).run("get", str(root), "prep")
     assert (here / "prep/p.txt").read_bytes() == b"prepared"
+
+
+def test_api_reads_a_file_of_a_dvc_project_through_its_git_url(registry, tmp_path,
+                                                               monkeypatch):
+    import mlvc.api
+
+    (registry / ".dvc" / "config").write_text(  # (a clone reads the remote by its URL)
+        f"[core]\n    remote = store\n['remote \"store\"']\n    url = {tmp_path / 'dvc-store'}\n")
+    subprocess.run(["git", "commit", "-qam", "absolute"], cwd=registry, check=True)
+    monkeypatch.chdir(tmp_path)  # (outside any project)
+    url = f"file://{registry}"
+    assert mlvc.api.read("data/raw/sub/b.csv", repo=url) == "b\n"
+    assert mlvc.api.read("model.bin", repo=url, mode="rb") == b"weights"
+    with pytest.raises(mlvc.api.TargetError, match="is a folder"):
+        mlvc.api.read("data/raw", repo=url)
