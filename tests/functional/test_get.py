@@ -76,6 +76,6 @@ def test_errors(source, tmp_path):
     subprocess.run(["git", "-C", str(plain), "add", "f"], check=True)
     subprocess.run(["git", "-C", str(plain), "-c", "user.name=a", "-c", "user.email=a@b",
                     "commit", "-qm", "f"], check=True)
-    assert "is not an mlvc project" in get(here, str(plain), "f", code=1).stderr
+    assert "is neither an mlvc project nor a DVC one" in get(here, str(plain), "f", code=1).stderr
     assert "outside the project" in get(here, str(source.root), "../x", code=1).stderr
     assert os.listdir(here) == []
