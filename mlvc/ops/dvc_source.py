@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import posixpath
+import subprocess
 from pathlib import Path
 
 from mlvc.errors import CorruptObjectError, MlvcError, RemoteError, TargetError
@@ -159,6 +160,74 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _listing(store: _Store, md5: str, scratch: Path) -> list[tuple[str, str]]:
+    """``(relative path, md5)`` of the files of the DVC folder ``md5`` (its ``.dir``
+    object, read through ``scratch``), each path checked to stay inside the folder."""
+    store.get(md5, scratch)
+    try:
+        entries = json.loads(scratch.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptObjectError(f"DVC folder listing {md5} is not JSON: {exc}") from None
+    finally:
+        scratch.unlink(missing_ok=True)
+    files = []
+    for e in entries if isinstance(entries, list) else []:
+        path = str(e.get("relpath", "")) if isinstance(e, dict) else ""
+        try:
+            sound = path == normalize_rel(path) and all(is_valid_name(p)
+                                                       for p in path.split("/"))
+        except MlvcError:
+            sound = False
+        if not sound:
+            raise CorruptObjectError(f"DVC folder listing {md5} names '{path}': not a path "
+                                     "inside the folder (nothing written)")
+        files.append((path, str(e.get("md5"))))
+    return files
+
+
+def dvc_outputs(root: Path) -> list[tuple[str, str, str, int | None, int | None]]:
+    """Every output of the DVC project at ``root``: ``(pointer file or dvc.lock, path, md5,
+    size, nfiles)``, sorted by path."""
+    import yaml
+
+    found: dict[str, tuple[str, str, str, int | None, int | None]] = {}
+    names = subprocess.run(["git", "ls-files", "-z", "--", "*.dvc"], cwd=root,
+                           capture_output=True, text=True, check=False).stdout.split("\0")
+    for name in filter(None, names):
+        try:
+            doc = yaml.safe_load((root / name).read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, OSError):
+            continue
+        for out in (doc.get("outs") or []) if isinstance(doc, dict) else []:
+            try:
+                path = normalize_rel(posixpath.join(posixpath.dirname(name), str(out["path"])))
+                found[path] = (name, path, str(out["md5"]), out.get("size"), out.get("nfiles"))
+            except (MlvcError, KeyError, TypeError, AttributeError):
+                continue
+    lock = root / "dvc.lock"
+    if lock.is_file():
+        try:
+            stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages")
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
+            stages = None
+        for entry in (stages or {}).values():
+            for out in ((entry or {}).get("outs") or []) if isinstance(entry, dict) else []:
+                try:
+                    path = normalize_rel(str(out["path"]))
+                    found.setdefault(path, ("dvc.lock", path, str(out["md5"]),
+                                            out.get("size"), out.get("nfiles")))
+                except (MlvcError, KeyError, TypeError, AttributeError):
+                    continue
+    return [found[p] for p in sorted(found)]
+
+
+def dvc_folder_files(clone: Path, local: Path | None, md5: str, scratch: Path
+                     ) -> list[tuple[str, str]]:
+    """The files of the DVC folder ``md5`` (see :func:`_listing`), from the project's
+    stores."""
+    return _listing(_Store(clone, local), md5, scratch)
+
+
 def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
               progress: Progress = NULL_PROGRESS) -> bool:
     """Write ``rel`` of the DVC project cloned at ``clone`` (``local``: the repository, when
@@ -175,28 +244,11 @@ def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
             raise TargetError(f"'{rel}' is inside '{out}', which DVC tracks as one file")
         store.get(md5, dest)
         return True
-    listing = dest.parent / f".{dest.name}.dvc-dir"
-    store.get(md5, listing)
-    try:
-        entries = json.loads(listing.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptObjectError(f"DVC folder listing {md5} is not JSON: {exc}") from None
-    finally:
-        listing.unlink(missing_ok=True)
     files = []
-    for e in entries if isinstance(entries, list) else []:
-        path = str(e.get("relpath", "")) if isinstance(e, dict) else ""
-        try:
-            sound = path == normalize_rel(path) and all(is_valid_name(p)
-                                                       for p in path.split("/"))
-        except MlvcError:
-            sound = False
-        if not sound:
-            raise CorruptObjectError(f"DVC folder listing {md5} names '{path}': not a path "
-                                     "inside the folder (nothing written)")
+    for path, want in _listing(store, md5, dest.parent / f".{dest.name}.dvc-dir"):
         full = f"{out}/{path}"
         if is_within(full, rel):
-            files.append((full[len(rel) + 1:] if full != rel else "", str(e.get("md5"))))
+            files.append((full[len(rel) + 1:] if full != rel else "", want))
     if not files:
         raise TargetError(f"'{rel}' is not in '{out}' as DVC recorded it")
     if files == [("", files[0][1])]:  # (a file inside the folder)

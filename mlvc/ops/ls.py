@@ -22,13 +22,16 @@ class Entry:
     path: RelPath
     type: str  # "file" | "dir"
     oid: str
-    size: int
+    size: int | None  # (None: not recorded, as for the files of a DVC folder)
     nfiles: int | None = None  # folders only
     exec: bool = False
     pointer: RelPath | None = None  # a tracked output's pointer file (or mlvc.lock)
+    hash: str = "xxh128"  # of ``oid``: "md5" for a DVC project's data (ls --repo)
 
     def to_json(self) -> dict:
         doc: dict = {"path": self.path, "type": self.type, "oid": self.oid, "size": self.size}
+        if self.hash != "xxh128":
+            doc["hash"] = self.hash
         if self.nfiles is not None:
             doc["nfiles"] = self.nfiles
         if self.exec:
@@ -76,12 +79,57 @@ def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
         target = normalize_rel(path or ".") if path not in (None, ".", "") else ""
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
+    from mlvc.ops.dvc_source import is_dvc_project
+    from mlvc.ops.get import local_repo
+
     with cloned(url, rev, cwd or Path.cwd()) as (src, src_cache, commit):
+        view = SideView(src, side_of(src, None))
+        if is_dvc_project(src.root) and not view.outputs:  # (a DVC project's clone)
+            entries = _dvc_listed(src.root, local_repo(url, cwd or Path.cwd()), target,
+                                  path, recursive)
+            return LsResult(Side(rev or "HEAD", commit), target, tuple(entries))
         trees = TreeReader(src, fetch=lambda oid: fetch_into_clone(
             src, [(oid, None)], src_cache, target, progress))
-        result = _listed(SideView(src, side_of(src, None)), trees, target, path, recursive,
-                         remember=False)
+        result = _listed(view, trees, target, path, recursive, remember=False)
     return LsResult(Side(rev or "HEAD", commit), result.path, result.entries)
+
+
+def _dvc_listed(root: Path, local: Path | None, target: RelPath, path: str | None,
+                recursive: bool) -> list[Entry]:
+    """:func:`ls_repo` of a DVC project: its outputs (md5 as DVC records them), a folder's
+    files read from its listing on the DVC project's stores."""
+    from mlvc.ops.dvc_source import dvc_folder_files, dvc_outputs
+
+    outputs = dvc_outputs(root)
+    holder = next((o for o in outputs if is_within(target, o[1]) and target), None)
+    below = [o for o in outputs if is_within(o[1], target)] if holder is None else [holder]
+    if not below:
+        raise TargetError(f"'{path}' is not tracked by DVC there",
+                          hint="`mlvc ls --repo URL` lists what is tracked")
+    entries: list[Entry] = []
+    for pointer, out, md5, size, nfiles in below:
+        is_dir = md5.endswith(".dir")
+        if not is_dir or (not recursive and holder is None):
+            entries.append(Entry(out, "dir" if is_dir else "file", md5.removesuffix(".dir"),
+                                 None if size is None else int(size),
+                                 int(nfiles or 0) if is_dir else None, pointer=pointer,
+                                 hash="md5"))
+            continue
+        files = dvc_folder_files(root, local, md5, root / ".mlvc" / "tmp-dvc-listing")
+        inside = target if holder is not None and target != out else out
+        for rel, want in files:
+            full = f"{out}/{rel}"
+            if not is_within(full, inside):
+                continue
+            if not recursive and holder is not None:
+                rest = full[len(inside) + 1:]
+                if "/" in rest:  # (a folder of the first level, said once)
+                    name = f"{inside}/{rest.split('/', 1)[0]}"
+                    if not entries or entries[-1].path != name:
+                        entries.append(Entry(name, "dir", "", None, None, hash="md5"))
+                    continue
+            entries.append(Entry(full, "file", want, None, None, hash="md5"))
+    return entries
 
 
 def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None,

@@ -139,3 +139,25 @@ def test_api_reads_a_file_of_a_dvc_project_through_its_git_url(registry, tmp_pat
     assert mlvc.api.read("model.bin", repo=url, mode="rb") == b"weights"
     with pytest.raises(mlvc.api.TargetError, match="is a folder"):
         mlvc.api.read("data/raw", repo=url)
+
+
+def test_ls_repo_lists_a_dvc_projects_data(registry, tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    p = Project(here)
+
+    def listed(*args: str) -> list[tuple]:
+        doc = json.loads(p.run("ls", "--repo", str(registry), *args, "--json").stdout)
+        return [(e["path"], e["type"], e.get("hash"), e.get("pointer")) for e in
+                doc["entries"]]
+
+    assert listed() == [("data/raw", "dir", "md5", "data/raw.dvc"),
+                        ("model.bin", "file", "md5", "model.bin.dvc")]
+    assert listed("data/raw") == [("data/raw/a.csv", "file", "md5", None),
+                                  ("data/raw/sub", "dir", "md5", None)]
+    assert [e[0] for e in listed("-R")] == ["data/raw/a.csv", "data/raw/sub/b.csv",
+                                            "model.bin"]
+    doc = json.loads(p.run("ls", "--repo", str(registry), "data/raw/sub", "--json").stdout)
+    assert doc["entries"][0]["oid"] == md5(b"b\n")
+    assert "not tracked by DVC" in p.run("ls", "--repo", str(registry), "nope",
+                                         code=1).stderr

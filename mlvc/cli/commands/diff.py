@@ -338,7 +338,7 @@ def ls_cmd(path, rev, recursive, repo_url, as_json):
         echo_json(result.to_json())
         return
     for e in result.entries:
-        size = human_size(e.size)
+        size = "" if e.size is None else human_size(e.size)  # (None: not recorded)
         what = count(e.nfiles, "file") if e.nfiles is not None else ("exec" if e.exec else "")
         where = f"  ({name(e.pointer)})" if e.pointer else ""
         echo(f"{size:>9}  {what:<12}  {name(e.path)}{'/' if e.type == 'dir' else ''}{where}")
