@@ -30,49 +30,10 @@ def is_dvc_project(root: Path) -> bool:
 
 def dvc_record(root: Path, rel: str) -> tuple[str, str] | None:
     """``(md5, output path)`` of the DVC output that holds ``rel`` in the DVC project at
-    ``root`` (its .dvc files, or its dvc.lock), or None when DVC does not track it."""
-    import yaml
-
-    parts = rel.split("/")
-    for i in range(len(parts), 0, -1):  # (rel itself first, then the folders above it)
-        out = "/".join(parts[:i])
-        pointer = root / (out + ".dvc")
-        if pointer.is_file():
-            for path, md5 in _outs(pointer, posixpath.dirname(out)):
-                if path == out:
-                    return md5, out
-    lock = root / "dvc.lock"
-    if lock.is_file():
-        try:
-            stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages")
-        except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
-            stages = None
-        for entry in (stages or {}).values():
-            for out in (entry or {}).get("outs") or []:
-                try:
-                    path = normalize_rel(str(out["path"]))
-                except (MlvcError, KeyError, TypeError):
-                    continue
-                if is_within(rel, path) and out.get("md5"):
-                    return str(out["md5"]), path
-    return None
-
-
-def _outs(pointer: Path, folder: str) -> list[tuple[str, str]]:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
-        return []
-    found = []
-    for out in doc.get("outs") or [] if isinstance(doc, dict) else []:
-        try:
-            found.append((normalize_rel(posixpath.join(folder, str(out["path"]))),
-                          str(out["md5"])))
-        except (MlvcError, KeyError, TypeError):
-            continue
-    return found
+    ``root`` (a git work tree: its .dvc files, or its dvc.lock), or None when DVC does not
+    track it."""
+    return next(((md5, path) for _, path, md5, _, _ in dvc_outputs(root)
+                 if is_within(rel, path)), None)
 
 
 class _Store:
