@@ -70,7 +70,7 @@ class _Store:
                 except (FileNotFoundError, OSError) as exc:
                     tried.append(f"{path}: {exc.__class__.__name__}")
                     continue
-                if _md5(dest) == name:
+                if file_md5(dest) == name:
                     return
                 tried.append(f"{path}: does not hash to {name}")
         dest.unlink(missing_ok=True)
@@ -113,7 +113,8 @@ def _default_remote(clone: Path, local: Path | None) -> tuple[object, str] | Non
     return fs, root
 
 
-def _md5(path: Path) -> str:
+def file_md5(path: Path | str) -> str:
+    """A file's md5, as DVC records it."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

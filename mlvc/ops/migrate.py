@@ -366,22 +366,14 @@ class _Md5:
             self.known[path] = self._hash(to_fs(self.root, path))
         return self.known[path]
 
-    @staticmethod
-    def _file(path: str) -> str:
-        import hashlib
-
-        digest = hashlib.md5(usedforsecurity=False)
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
-
     def _hash(self, fs: Path) -> str | None:
         import hashlib
         import json
 
+        from mlvc.ops.dvc_source import file_md5
+
         if fs.is_file():
-            return self._file(str(fs))
+            return file_md5(fs)
         if not fs.is_dir():
             return None
         entries = []
@@ -389,7 +381,7 @@ class _Md5:
             dirs.sort()
             for f in files:
                 full = os.path.join(top, f)
-                entries.append({"md5": self._file(full),
+                entries.append({"md5": file_md5(full),
                                 "relpath": os.path.relpath(full, fs).replace(os.sep, "/")})
         entries.sort(key=lambda e: e["relpath"])
         listing = json.dumps(entries, sort_keys=True).encode()
