@@ -70,7 +70,7 @@ class _Store:
                 except (FileNotFoundError, OSError) as exc:
                     tried.append(f"{path}: {exc.__class__.__name__}")
                     continue
-                if file_md5(dest) == name:
+                if dvc_md5_matches(dest, name):
                     return
                 tried.append(f"{path}: does not hash to {name}")
         dest.unlink(missing_ok=True)
@@ -113,8 +113,33 @@ def _default_remote(clone: Path, local: Path | None) -> tuple[object, str] | Non
     return fs, root
 
 
+_TEXT = bytes(range(32, 127)) + b"\n\r\t\f\b"
+CHUNK = 1 << 20  # read at a time
+
+
+def dvc_md5_matches(path: Path | str, md5: str) -> bool:
+    """Whether the file at ``path`` is what DVC recorded as ``md5``: DVC 3 hashes its bytes;
+    DVC 2 hashed a text file (its first 512 bytes without NUL and at most 30% other than
+    text) with its CRLF line ends made LF ("md5-dos2unix")."""
+    if file_md5(path) == md5:
+        return True
+    with open(path, "rb") as f:
+        block = f.read(512)
+    if not block or b"\x00" in block or len(block.translate(None, _TEXT)) > 0.3 * len(block):
+        return False
+    digest = hashlib.md5(usedforsecurity=False)
+    carry = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            data = carry + chunk
+            carry = b"\r" if data.endswith(b"\r") else b""
+            digest.update((data[:-1] if carry else data).replace(b"\r\n", b"\n"))
+    digest.update(carry)
+    return digest.hexdigest() == md5
+
+
 def file_md5(path: Path | str) -> str:
-    """A file's md5, as DVC records it."""
+    """A file's md5, as DVC 3 records it."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

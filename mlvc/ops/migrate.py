@@ -329,7 +329,7 @@ def _up_to_date(repo: Repo, notes: list[str], progress: Progress) -> list[str]:
                            for d in [*(entry.get("deps") or []), *(entry.get("outs") or [])]}
                 wanted = {d.path for d in stage.deps} | {o.path for o in stage.outs}
                 same = same and set(records) == wanted and all(
-                    r.get("hash", "md5") == "md5" and sums.of(path) == r.get("md5")
+                    r.get("hash", "md5") == "md5" and sums.matches(path, r.get("md5"))
                     for path, r in records.items())
                 locked = entry.get("params") or {}
                 same = same and {p.file for p in stage.params} == {
@@ -365,6 +365,18 @@ class _Md5:
         if path not in self.known:
             self.known[path] = self._hash(to_fs(self.root, path))
         return self.known[path]
+
+    def matches(self, path: RelPath, md5: object) -> bool:
+        """Whether ``path`` is what DVC recorded as ``md5`` (a file of DVC 2's lock: its
+        text hashed with LF line ends, see :func:`~mlvc.ops.dvc_source.dvc_md5_matches`)."""
+        from mlvc.ops.dvc_source import dvc_md5_matches
+
+        if not isinstance(md5, str):
+            return False
+        if self.of(path) == md5:
+            return True
+        fs = to_fs(self.root, path)
+        return not md5.endswith(".dir") and fs.is_file() and dvc_md5_matches(fs, md5)
 
     def _hash(self, fs: Path) -> str | None:
         import hashlib

@@ -120,10 +120,18 @@ def test_dvc_2_layout_and_a_stage_output_of_dvc_lock(tmp_path):
         "cmd": "x", "outs": [{"path": "prep", "md5": folder}]}}}))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "data"]):
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    # DVC 2 hashed a text file with LF line ends ("md5-dos2unix"), and kept its bytes
+    put(store, md5(b"a\nb\n"), b"a\r\nb\r\n", layout="dvc2")
+    (root / "crlf.txt.dvc").write_text(yaml.safe_dump({"outs": [
+        {"md5": md5(b"a\nb\n"), "path": "crlf.txt"}]}))
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "crlf"], cwd=root, check=True)
     here = tmp_path / "here"
     here.mkdir()
     Project(here).run("get", str(root), "prep")
     assert (here / "prep/p.txt").read_bytes() == b"prepared"
+    Project(here).run("get", str(root), "crlf.txt")
+    assert (here / "crlf.txt").read_bytes() == b"a\r\nb\r\n"
 
 
 def test_api_reads_a_file_of_a_dvc_project_through_its_git_url(registry, tmp_path,
