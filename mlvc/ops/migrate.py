@@ -27,6 +27,7 @@ from mlvc.ops import record_in_git
 from mlvc.paths import RelPath, normalize_rel, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
+from mlvc.workspace.pointer import ImportSource
 
 # DVC's remote options that mean nothing to an fsspec filesystem: left out
 _DVC_ONLY = {"jobs", "verify", "version_aware", "worktree", "listobjects", "checksum_jobs"}
@@ -85,11 +86,11 @@ def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int
     remotes = {n: o for n, o in remotes.items() if n not in taken}
     pipeline_text, as_is = _pipeline(repo, notes, force)
     rules = _ignore_rules(repo)
-    outs, missing = _dvc_outputs(repo, notes)
+    outs, missing, sources = _dvc_outputs(repo, notes)
     git = None
     if not dry:
-        git = _write(repo, remotes, default, settings, pipeline_text, rules, outs, jobs,
-                     progress)
+        git = _write(repo, remotes, default, settings, pipeline_text, rules, outs, sources,
+                     jobs, progress)
     # dvc.lock: the stages it shows up to date, checked against the workspace (md5) and the
     # params, are recorded as they are (not in a dry run: the pipeline is not written)
     recorded: list[str] = []
@@ -225,14 +226,17 @@ def _ignore_rules(repo: Repo) -> list[str]:
             if line.strip() and not line.lstrip().startswith("#") and line not in have]
 
 
-def _dvc_outputs(repo: Repo, notes: list[str]) -> tuple[list[RelPath], list[RelPath]]:
-    """The outputs of the .dvc files: (in the workspace, to add; not there)."""
+def _dvc_outputs(repo: Repo, notes: list[str]
+                 ) -> tuple[list[RelPath], list[RelPath], dict[RelPath, ImportSource]]:
+    """The outputs of the .dvc files: (in the workspace, to add; not there; the sources of
+    those `dvc import` made, as mlvc records an import's — mlvc reads DVC projects)."""
     import yaml
 
     from mlvc.workspace.pointer import POINTER_SUFFIX
 
     present: list[RelPath] = []
     missing: list[RelPath] = []
+    sources: dict[RelPath, ImportSource] = {}
     for rel in _found(repo, ".dvc"):
         try:
             doc = yaml.safe_load(to_fs(repo.root, rel).read_text(encoding="utf-8")) or {}
@@ -243,9 +247,11 @@ def _dvc_outputs(repo: Repo, notes: list[str]) -> tuple[list[RelPath], list[RelP
             notes.append(f"{rel}: not a DVC file with outs: left out")
             continue
         deps = doc.get("deps") or []
-        if deps:
-            notes.append(f"{rel}: an import (`dvc import`/`import-url`): its data is tracked as "
-                         "plain data; `mlvc import`/`import-url` records a source")
+        source = _import_source(deps)
+        if deps and source is None:
+            notes.append(f"{rel}: an import whose source mlvc does not record (`dvc "
+                         "import-url`'s): its data is tracked as plain data; `mlvc "
+                         "import-url` records a URL as its source")
         for out in doc["outs"]:
             raw = out.get("path") if isinstance(out, dict) else None
             try:
@@ -258,12 +264,26 @@ def _dvc_outputs(repo: Repo, notes: list[str]) -> tuple[list[RelPath], list[RelP
                 notes.append(f"{path}: mlvc tracks it already")
             elif os.path.lexists(to_fs(repo.root, path)):
                 present.append(path)
+                if source is not None and len(doc["outs"]) == 1:
+                    sources[path] = source
             else:
                 missing.append(path)
     if missing:
         notes.append(f"{len(missing)} output(s) of .dvc files are not in the workspace: "
                      "`dvc pull` them, then run `mlvc migrate-dvc` again")
-    return present, missing
+    return present, missing, sources
+
+
+def _import_source(deps: list) -> ImportSource | None:
+    """The source of a `dvc import` (its one dep names a repository), as mlvc records it."""
+    if len(deps) != 1 or not isinstance(deps[0], dict):
+        return None
+    dep, repo = deps[0], deps[0].get("repo")
+    if not isinstance(repo, dict) or not repo.get("url") or not repo.get("rev_lock"):
+        return None
+    rev = repo.get("rev")
+    return ImportSource(str(repo["url"]), str(dep.get("path", "")),
+                        None if rev is None else str(rev), str(repo["rev_lock"]))
 
 
 def _found(repo: Repo, ending: str) -> list[RelPath]:
@@ -416,7 +436,8 @@ def _record_stages(repo: Repo, names: list[str], git, jobs, progress):
 
 # -- writing mlvc's ---------------------------------------------------------------------------
 
-def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, jobs, progress):
+def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, sources,
+           jobs, progress):
     from mlvc import config as cfg
     from mlvc.pipeline.model import PIPELINE_FILE
 
@@ -449,4 +470,16 @@ def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, j
 
         added = add(repo, list(outs), cwd=repo.root, jobs=jobs, progress=progress)
         written += list(added.git_files)
+        if sources:  # (`dvc import`s: their pointer files record the source, as mlvc's do)
+            from mlvc.workspace.pointer import (
+                Pointer,
+                load_pointer,
+                pointer_path_for,
+                write_pointer,
+            )
+
+            with repo.lock():
+                for path, source in sources.items():
+                    pointer = load_pointer(repo.root, pointer_path_for(path))
+                    write_pointer(repo.root, Pointer(pointer.path, pointer.outs, source))
     return record_in_git(repo, written)

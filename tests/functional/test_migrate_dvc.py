@@ -51,24 +51,30 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
                  "sub": {"w.bin": "w", "w.bin.dvc": dvc_file("w.bin"), "dvc.yaml": "stages: {}\n",
                          "gone.bin.dvc": dvc_file("gone.bin")},
                  "ext.csv": "e", "ext.csv.dvc": yaml.safe_dump({
-                     "deps": [{"path": "data/ext.csv", "repo": {"url": "https://x/y"}}],
-                     "outs": [{"md5": "1" * 32, "path": "ext.csv"}]})})
+                     "deps": [{"path": "data/ext.csv", "repo": {
+                         "url": "https://example.org/registry", "rev": "v1",
+                         "rev_lock": "a" * 40}}],
+                     "outs": [{"md5": "1" * 32, "path": "ext.csv"}]}),
+                 "url.csv": "u", "url.csv.dvc": yaml.safe_dump({
+                     "deps": [{"path": "https://example.org/u.csv", "etag": "x"}],
+                     "outs": [{"md5": "2" * 32, "path": "url.csv"}]})})
     def files() -> dict:  # (without mlvc's scratch folder, where parsed YAML is kept)
         return {k: v for k, v in project.snapshot().items() if not k.startswith(".mlvc/tmp")}
 
     before = files()
     dry = json.loads(project.run("migrate-dvc", "--dry", "--json").stdout)
-    assert dry["dry"] and dry["added"] == ["ext.csv", "raw", "sub/w.bin"]
+    assert dry["dry"] and dry["added"] == ["ext.csv", "raw", "sub/w.bin", "url.csv"]
     assert files() == before  # (nothing written)
 
     doc = json.loads(project.run("migrate-dvc", "--json").stdout)
     assert doc["remotes"] == ["storage", "s3r"] and doc["default_remote"] == "storage"
     assert doc["pipeline"] and not doc["pipeline_as_is"]
-    assert doc["added"] == ["ext.csv", "raw", "sub/w.bin"]
+    assert doc["added"] == ["ext.csv", "raw", "sub/w.bin", "url.csv"]
     assert doc["missing"] == ["sub/gone.bin"] and doc["ignore_rules"] == 1
     notes = "\n".join(doc["notes"])
     for said in ("'jobs' is DVC's own", "'artifacts' is not read", "'checkpoint' is not read",
-                 "an import", "not in the workspace: `dvc pull` them",
+                 "url.csv.dvc: an import whose source mlvc does not record",
+                 "not in the workspace: `dvc pull` them",
                  "sub/dvc.yaml: not taken over"):
         assert said in notes, said
     # the remotes and settings, the secret in the local file
@@ -89,6 +95,11 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
     assert (project.root / "raw.mlvc").exists() and (project.root / "sub/w.bin.mlvc").exists()
     assert json.loads(project.run("status", "raw", "sub/w.bin", "--json").stdout)["clean"]
     assert "*.tmp" in project.read(".mlvcignore").splitlines()
+    # a `dvc import` keeps its source: `mlvc update` and `status` follow it
+    assert yaml.safe_load(project.read("ext.csv.mlvc"))["import"] == {
+        "url": "https://example.org/registry", "path": "data/ext.csv", "rev": "v1",
+        "rev_lock": "a" * 40}
+    assert "import" not in yaml.safe_load(project.read("url.csv.mlvc"))
     assert (project.root / "raw.dvc").exists() and (project.root / "dvc.yaml").exists()
     # run again: what was taken over stays, and says so
     again = json.loads(project.run("migrate-dvc", "--json").stdout)
