@@ -236,8 +236,10 @@ class _Engine:
                  keep_going: bool, no_commit: bool, jobs: int, run_cache: bool,
                  capture: bool, on_event: Callable[[StageEvent], None],
                  here: RelPath | None = None, progress: Progress = NULL_PROGRESS,
-                 allow_missing: bool = False, force_downstream: bool = False) -> None:
+                 allow_missing: bool = False, force_downstream: bool = False,
+                 confirm: Callable[[str], bool] | None = None) -> None:
         self.repo = repo
+        self.confirm = confirm  # asked before each stage starts (`repro -i`)
         self.allow_missing = allow_missing
         self.force_downstream = force_downstream
         # Bars for hashing deps and storing outputs, one stage at a time (stages running
@@ -298,6 +300,11 @@ class _Engine:
                         if len(running) >= max(1, self.jobs):
                             break
                         pending.remove(name)
+                        if self.confirm is not None and not self.project.pipeline[name].frozen \
+                                and not self.confirm(name):
+                            self._finish(StageResult(name, "skipped", error="declined"))
+                            stop_reason = f"not started: stage '{name}' was declined"
+                            continue
                         running[pool.submit(self._process, name)] = name
                     if not running:
                         continue
@@ -614,6 +621,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
           allow_missing: bool = False, force_downstream: bool = False,
           whole_pipelines: bool = False, glob: bool = False,
+          confirm: Callable[[str], bool] | None = None,
           on_event: Callable[[StageEvent], None] = lambda e: None,
           on_fetched: Callable[[TransferResult], None] = lambda r: None,
           progress: Progress = NULL_PROGRESS) -> ReproResult:
@@ -622,7 +630,9 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     (as ``dvc repro --allow-missing``: with ``dry``, a CI check that needs no data).
     ``force_downstream``: a stage downstream of one that ran runs too, even when that run
     changed none of its deps. ``whole_pipelines``: the targets' whole pipelines (``-p``).
-    ``glob``: targets may be patterns of stage names."""
+    ``glob``: targets may be patterns of stage names. ``confirm`` (``repro -i``) is asked
+    before each stage that is not frozen starts, in this thread; a stage it declines stops
+    the run there (as DVC's: the stages after it do not start)."""
     here = folder_in(repo.root, cwd)
     project = load_project(repo, here)
     if not len(project.pipeline):
@@ -642,7 +652,8 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     engine = _Engine(repo, project, force=force, dry=dry, keep_going=keep_going,
                      no_commit=no_commit, jobs=1 if dry else max(1, jobs), run_cache=run_cache,
                      capture=capture, on_event=on_event, here=here, progress=progress,
-                     allow_missing=allow_missing, force_downstream=force_downstream)
+                     allow_missing=allow_missing, force_downstream=force_downstream,
+                     confirm=confirm)
     if dry:
         return ReproResult(tuple(engine.run(order)), True)
     with repo.lock():

@@ -320,6 +320,23 @@ def test_a_stage_forced_downstream_runs_rather_than_coming_from_the_run_cache(pr
     assert q["state"] == "ran" and "upstream stage 'p' ran" in q["reasons"][0]
 
 
+def test_interactive_asks_before_each_stage_and_a_no_stops_the_run(chain):
+    from mlvc.cli.main import cli
+
+    def repro(answers: str, *args: str):
+        return chain.runner.invoke(cli, ["-C", str(chain.root), "repro", "-i", "-f", *args],
+                                   input=answers)
+
+    r = repro("y\ny\ny\n", "c")  # (a, b, c: each asked, each run)
+    assert r.exit_code == 0 and runs(chain) == ["a", "b", "c"]
+    assert r.stderr.count("Run stage") == 3
+    r = repro("y\nn\n", "c")  # (b declined: c does not start)
+    assert r.exit_code == 1 and runs(chain) == ["a"]
+    assert "stage 'b'" in r.stderr and "declined" in r.stderr
+    assert "Stage 'c' skipped" in r.stderr
+    assert "no -j" in chain.run("repro", "-i", "-j", "2", code=2).stderr
+
+
 def test_unknown_target_is_an_error(chain):
     result = chain.run("repro", "nope", code=1)
     assert "error: 'nope' is neither a stage nor an output of one" in result.stderr

@@ -158,10 +158,12 @@ def selection(targets, pipeline: bool, all_pipelines: bool, glob: bool,
 @click.option("--allow-missing", is_flag=True,
               help="Do not run a stage whose only change is that deps or outputs are not "
                    "in the workspace (with --dry: check a clone that has no data).")
+@click.option("-i", "--interactive", is_flag=True,
+              help="Ask before each stage starts; a stage you decline stops the run there.")
 @selection_options
 @json_option
 def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commit,
-              no_run_cache, jobs, pull, allow_missing, as_json, **chosen):
+              no_run_cache, jobs, pull, allow_missing, interactive, as_json, **chosen):
     """Run the stages of mlvc.yaml whose inputs changed, in dependency order.
 
     TARGETS are stage names (or a foreach/matrix group, or an output path); without them,
@@ -172,6 +174,12 @@ def repro_cmd(targets, force, single_item, downstream, dry, keep_going, no_commi
 
     parallel = jobs > 1
     targets, options = selection(targets, **chosen)
+    if interactive and parallel:
+        raise click.UsageError("-i/--interactive asks before each stage: it runs one at a "
+                               "time (no -j)")
+    if interactive and not dry:
+        options["confirm"] = lambda name: click.confirm(
+            f"Run stage '{name}'?", default=True, err=True)
     with open_repo() as repo:
         result = repro(repo, targets, cwd=settings().cwd, force=force, **options,
                        single_item=single_item, downstream=downstream, dry=dry,
