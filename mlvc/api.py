@@ -92,13 +92,15 @@ def _project(where: str | os.PathLike[str] | None, rev: str | None,
              cwd: Path | None = None):
     """(the project, the revision to read in it): a folder's project (default: the one
     holding the current folder; relative to ``cwd``) and ``rev``; or, for a git URL
-    (``https://…``, ``ssh://…``, ``git@host:path``, ``file://…``), a temporary clone of it
-    at ``rev``, read as checked out (its data from its default remote), as ``dvc.api``
-    reads a repository URL."""
+    (``https://…``, ``ssh://…``, ``git@host:path``, ``file://…``) or a DVC project's folder,
+    a temporary clone of it at ``rev``, read as checked out (its data from its default
+    remote), as ``dvc.api`` reads a repository URL."""
     from mlvc.repo import Repo
 
     cwd = cwd or Path.cwd()
-    if where is not None and _is_git_url(os.fspath(where)):
+    dvc_folder = where is not None and not _is_git_url(os.fspath(where)) and \
+        (Path(cwd, where) / ".dvc").is_dir() and not (Path(cwd, where) / ".mlvc").is_dir()
+    if where is not None and (dvc_folder or _is_git_url(os.fspath(where))):
         from mlvc.ops.get import cloned
 
         with cloned(os.fspath(where), rev, cwd) as (project, _, _):

@@ -147,6 +147,8 @@ def test_api_reads_a_file_of_a_dvc_project_through_its_git_url(registry, tmp_pat
     assert mlvc.api.read("model.bin", repo=url, mode="rb") == b"weights"
     with pytest.raises(mlvc.api.TargetError, match="is a folder"):
         mlvc.api.read("data/raw", repo=url)
+    # a DVC project's folder here too (read as its clone)
+    assert mlvc.api.read("data/raw/a.csv", repo=str(registry)) == "a\n"
 
 
 def test_ls_repo_lists_a_dvc_projects_data(registry, tmp_path):
