@@ -1105,3 +1105,42 @@ def test_add_to_remote_sends_outside_data_to_every_kind_of_remote(project, remot
 
     assert snapshot(other.root / "raw") == snapshot(other.root / "url")
     assert (other.root / "url/sub/big.bin").stat().st_size == (1 << 20) + 1
+
+
+def test_get_from_a_dvc_project_whose_remote_is_s3_with_dvcs_option_names(s3_endpoint,
+                                                                         tmp_path,
+                                                                         monkeypatch):
+    """A DVC registry on S3, configured as DVC writes it (`endpointurl`), credentials from
+    the environment as DVC's take them: `mlvc get` reads it, each file checked by md5."""
+    import hashlib
+
+    import yaml
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    fs = _s3fs(s3_endpoint)
+    bucket = f"dvc-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(bucket)
+    files = {"a.csv": b"a\n", "sub/b.csv": b"b\n"}
+    entries = []
+    for rel, data in sorted(files.items()):
+        name = hashlib.md5(data).hexdigest()
+        fs.pipe_file(f"{bucket}/store/files/md5/{name[:2]}/{name[2:]}", data)
+        entries.append({"md5": name, "relpath": rel})
+    listing = json.dumps(entries, sort_keys=True).encode()
+    folder = hashlib.md5(listing).hexdigest()
+    fs.pipe_file(f"{bucket}/store/files/md5/{folder[:2]}/{folder[2:]}.dir", listing)
+    registry = tmp_path / "registry"
+    (registry / ".dvc").mkdir(parents=True)
+    (registry / ".dvc" / "config").write_text(
+        f"[core]\n    remote = s3store\n['remote \"s3store\"']\n    url = s3://{bucket}/store\n"
+        f"    endpointurl = {s3_endpoint}\n")
+    (registry / "raw.dvc").write_text(yaml.safe_dump({"outs": [
+        {"md5": folder + ".dir", "path": "raw", "hash": "md5"}]}))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "data"]):
+        subprocess.run(["git", *args], cwd=registry, check=True, capture_output=True)
+    here = tmp_path / "here"
+    here.mkdir()
+    Project(here).run("get", str(registry), "raw")
+    assert (here / "raw/sub/b.csv").read_bytes() == b"b\n"
+    assert (here / "raw/a.csv").read_bytes() == b"a\n"
