@@ -241,11 +241,14 @@ def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
     if files == [("", files[0][1])]:  # (a file inside the folder)
         store.get(files[0][1], dest)
         return True
-    dest.mkdir(parents=True, exist_ok=True)
+    from mlvc.parallel import threaded
+
+    for folder in sorted({posixpath.dirname(path) for path, _ in files}):
+        (dest / folder).mkdir(parents=True, exist_ok=True)
     with progress.phase("Downloading", total=len(files), unit="file") as advance:
-        for path, want in files:
-            target = dest / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            store.get(want, target)
+        # (8 at a time, as import-url's downloads: each is a request to the remote)
+        for _, outcome in threaded(files, lambda f: store.get(f[1], dest / f[0]), 8):
+            if isinstance(outcome, BaseException):
+                raise outcome
             advance(1)
     return True
