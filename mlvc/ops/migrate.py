@@ -84,9 +84,10 @@ def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int
     notes += [f"remote '{n}' exists in mlvc's config already: kept (-f replaces it)"
               for n in taken]
     remotes = {n: o for n, o in remotes.items() if n not in taken}
-    pipeline_text, as_is = _pipeline(repo, notes, force)
+    files = _dvc_files(repo)
+    pipeline_text, as_is = _pipeline(repo, files, notes, force)
     rules = _ignore_rules(repo)
-    outs, missing, sources = _dvc_outputs(repo, notes)
+    outs, missing, sources = _dvc_outputs(repo, files, notes)
     git = None
     if not dry:
         git = _write(repo, remotes, default, settings, pipeline_text, rules, outs, sources,
@@ -150,7 +151,8 @@ def _dvc_config(dvc: Path, notes: list[str]
     return remotes, default, settings
 
 
-def _pipeline(repo: Repo, notes: list[str], force: bool) -> tuple[str | None, bool]:
+def _pipeline(repo: Repo, files: list[RelPath], notes: list[str], force: bool
+              ) -> tuple[str | None, bool]:
     """The text of mlvc.yaml made from dvc.yaml, and whether it is dvc.yaml's own; None when
     there is no dvc.yaml or mlvc.yaml exists (without ``force``)."""
     import yaml
@@ -158,8 +160,8 @@ def _pipeline(repo: Repo, notes: list[str], force: bool) -> tuple[str | None, bo
     from mlvc.pipeline.loader import parse_pipeline
     from mlvc.pipeline.model import PIPELINE_FILE
 
-    for found in _found(repo, "dvc.yaml"):
-        if found != "dvc.yaml":
+    for found in files:
+        if found.endswith("/dvc.yaml"):
             notes.append(f"{found}: not taken over (mlvc reads one {PIPELINE_FILE}, at the "
                          "top): add its stages to it with their wdir")
     source = repo.root / "dvc.yaml"
@@ -226,7 +228,7 @@ def _ignore_rules(repo: Repo) -> list[str]:
             if line.strip() and not line.lstrip().startswith("#") and line not in have]
 
 
-def _dvc_outputs(repo: Repo, notes: list[str]
+def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
                  ) -> tuple[list[RelPath], list[RelPath], dict[RelPath, ImportSource]]:
     """The outputs of the .dvc files: (in the workspace, to add; not there; the sources of
     those `dvc import` made, as mlvc records an import's — mlvc reads DVC projects)."""
@@ -237,7 +239,7 @@ def _dvc_outputs(repo: Repo, notes: list[str]
     present: list[RelPath] = []
     missing: list[RelPath] = []
     sources: dict[RelPath, ImportSource] = {}
-    for rel in _found(repo, ".dvc"):
+    for rel in (f for f in files if f.endswith(".dvc")):
         try:
             doc = yaml.safe_load(to_fs(repo.root, rel).read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
@@ -286,12 +288,13 @@ def _import_source(deps: list) -> ImportSource | None:
                         None if rev is None else str(rev), str(repo["rev_lock"]))
 
 
-def _found(repo: Repo, ending: str) -> list[RelPath]:
-    """Project paths of DVC's files whose names end with ``ending`` (``dvc.yaml``, ``.dvc``):
-    those git tracks or could (not the ones it ignores: the data DVC keeps is there), sorted;
-    without git, every such file outside .git, .dvc, .mlvc and nested projects."""
+def _dvc_files(repo: Repo) -> list[RelPath]:
+    """Project paths of DVC's files (``dvc.yaml``, ``*.dvc``), listed once: those git tracks
+    or could (not the ones it ignores: the data DVC keeps is there), sorted; without git,
+    every such file outside .git, .dvc, .mlvc and nested projects."""
     if repo.scm is not None:
-        candidates = [*repo.scm.tracked_like(f"*{ending}"), *repo.scm.untracked()]
+        candidates = [*repo.scm.tracked_like("*.dvc"), *repo.scm.tracked_like("*dvc.yaml"),
+                      *repo.scm.untracked()]
     else:
         candidates = []
         for top, dirs, files in os.walk(repo.root):
@@ -300,12 +303,11 @@ def _found(repo: Repo, ending: str) -> list[RelPath]:
             rel = os.path.relpath(top, repo.root)
             candidates += [f if rel == "." else f"{rel}/{f}".replace(os.sep, "/")
                            for f in files]
+
     def wanted(path: str) -> bool:
         base = path.rsplit("/", 1)[-1]
-        if path.startswith((".dvc/", ".mlvc/", ".git/")):
-            return False
-        return base.endswith(ending) and base != ending if ending.startswith(".") \
-            else base == ending
+        return not path.startswith((".dvc/", ".mlvc/", ".git/")) and (
+            base == "dvc.yaml" or (base.endswith(".dvc") and base != ".dvc"))
 
     return sorted({p for p in candidates if wanted(p)})
 
