@@ -101,11 +101,7 @@ def push(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
         index.add_complete(objs.folder_counts(t for t in objs.trees if t in there))
         # (the warnings of the listing this push used, before a merge lists again)
         warnings += _partial(sources, there, rem.name, here) + rem.pack_warnings
-        try:  # (best effort: what was pushed is there whatever happens here)
-            rem.auto_repack(progress)
-        except Exception as exc:  # noqa: BLE001 - a warning, never a failed push
-            warnings.append(f"merging the remote's small packs failed ({exc}); the push is "
-                            "whole, and `mlvc gc -c` merges them later")
+        warnings += _merge_small_packs(rem, progress)
         runs = 0
         if records:
             try:
@@ -228,10 +224,24 @@ def push_outside(repo: Repo, stored: StoredTree, *, remote: str | None = None,
             failed += [FailedObject("(a folder's manifest)", t, "its folder is not whole on "
                                     "the remote") for t in dict.fromkeys(stored.trees)
                        if t not in there and t not in {f.oid for f in trees.failed}]
+        warnings = list(rem.pack_warnings)  # (taken before a merge lists again)
+        if not failed:
+            warnings += _merge_small_packs(rem, progress)
         return TransferResult(rem.name, sent, nbytes, present, tuple(failed),
-                              tuple(rem.pack_warnings))
+                              tuple(warnings))
     finally:
         index.close()
+
+
+def _merge_small_packs(rem: Remote, progress: Progress) -> list[str]:
+    """:meth:`Remote.auto_repack` after a transfer that wrote packs, best effort: what was
+    sent is there whatever happens here, so a failure is a warning."""
+    try:
+        rem.auto_repack(progress)
+    except Exception as exc:  # noqa: BLE001 - a warning, never a failed transfer
+        return [f"merging the remote's small packs failed ({exc}); what was sent is whole, "
+                "and `mlvc gc -c` merges them later"]
+    return []
 
 
 def _now(path: str) -> StatKey | None:

@@ -390,6 +390,30 @@ class TestPacks:
         assert json.loads(other.run("fetch", "-A", "--json").stdout)["failed"] == []
         assert wanted <= oids_of(other)
 
+    def test_add_and_import_url_to_remote_merge_the_small_packs_as_a_push_does(
+            self, packed, tmp_path, monkeypatch):
+        from mlvc.remote import packs
+
+        monkeypatch.setattr(packs, "REPACK_AUTO", 2)
+        project, remote = packed
+        assert len({p for p, _, _ in remote.packs().values()}) == 1
+        counts = []
+        for n, how in enumerate((["add", "--to-remote", "-o", "a"],
+                                 ["import-url", "--to-remote"])):
+            ext = tmp_path / f"mnt{n}"
+            ext.mkdir()
+            for i in range(20):  # (one small pack each)
+                (ext / f"f{i:02}.txt").write_text(f"outside {n} file {i}\n")
+            args = [how[0], str(ext), *how[1:]] + ([] if n == 0 else [f"u{n}"])
+            assert json.loads(project.run(*args, "--json").stdout)
+            counts.append(len({p for p, _, _ in remote.packs().values()}))
+        assert counts == [1, 1]  # (each made two small packs: merged into one)
+        project.commit_all("outside data")
+        other = clone(project, tmp_path / "clone", remote)
+        assert json.loads(other.run("pull", "--json").stdout)["fetch"]["failed"] == []
+        assert (other.root / "u1/f19.txt").read_text() == "outside 1 file 19\n"
+        assert (other.root / "a/f00.txt").read_text() == "outside 0 file 0\n"
+
     def test_a_fetch_that_listed_packs_before_another_clone_merged_them_finds_the_new(
             self, packed, tmp_path):
         from mlvc.objects.store import ObjectStore
