@@ -35,24 +35,36 @@ __all__ = ["open", "read", "params_show", "metrics_show", "get_url"]
 
 @contextmanager
 def open(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
-         remote: str | None = None, mode: str = "r", encoding: str | None = None
-         ) -> Iterator[IO[Any]]:
+         remote: str | None = None, mode: str = "r", encoding: str | None = None,
+         remote_config: dict[str, Any] | None = None) -> Iterator[IO[Any]]:
     """A file object on ``path`` as ``rev`` (default: the workspace) has it; ``mode`` is
-    ``"r"`` (text, ``encoding``) or ``"rb"``."""
+    ``"r"`` (text, ``encoding``) or ``"rb"``. ``remote_config``: options over those of the
+    remote (as ``remote modify`` takes them: ``{"endpoint_url": …, "profile": …}``, or
+    credentials), for a ``repo`` given by its git URL (or a DVC project's folder)."""
     if mode not in ("r", "rb"):
         raise ValueError(f"mode must be 'r' or 'rb', not {mode!r}")
-    with _project(repo, rev) as (project, at):  # (a clone lives until the file is closed)
+    # (a clone lives until the file is closed)
+    with _project(repo, rev, via=_via(remote, remote_config)) as (project, at):
         where = _locate(project, path, at, remote)
         with builtins.open(where, "rb") if isinstance(where, str) else io.BytesIO(where) as f:
             yield f if mode == "rb" else io.TextIOWrapper(f, encoding=encoding)
 
 
 def read(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
-         remote: str | None = None, mode: str = "r", encoding: str | None = None
-         ) -> str | bytes:
+         remote: str | None = None, mode: str = "r", encoding: str | None = None,
+         remote_config: dict[str, Any] | None = None) -> str | bytes:
     """The whole content of ``path`` (see :func:`open`)."""
-    with open(path, repo, rev, remote, mode, encoding) as f:
+    with open(path, repo, rev, remote, mode, encoding, remote_config) as f:
         return f.read()
+
+
+def _via(remote: str | None, remote_config: dict[str, Any] | None):
+    """The remote of a cloned project to read, as :func:`mlvc.ops.get.cloned` takes it."""
+    from mlvc.config import as_text
+    from mlvc.workspace.pointer import SourceRemote
+
+    return SourceRemote(remote, tuple(sorted((str(k), as_text(v))
+                                             for k, v in (remote_config or {}).items())))
 
 
 def params_show(repo: str | os.PathLike[str] | None = None, rev: str | None = None
@@ -89,12 +101,12 @@ def _shown(kind: str, repo: str | os.PathLike[str] | None, rev: str | None) -> d
 
 @contextmanager
 def _project(where: str | os.PathLike[str] | None, rev: str | None,
-             cwd: Path | None = None):
+             cwd: Path | None = None, via=None):
     """(the project, the revision to read in it): a folder's project (default: the one
     holding the current folder; relative to ``cwd``) and ``rev``; or, for a git URL
     (``https://…``, ``ssh://…``, ``git@host:path``, ``file://…``) or a DVC project's folder,
     a temporary clone of it at ``rev``, read as checked out (its data from its default
-    remote), as ``dvc.api`` reads a repository URL."""
+    remote, or through ``via``), as ``dvc.api`` reads a repository URL."""
     from mlvc.repo import Repo
 
     cwd = cwd or Path.cwd()
@@ -103,9 +115,15 @@ def _project(where: str | os.PathLike[str] | None, rev: str | None,
     if where is not None and (dvc_folder or _is_git_url(os.fspath(where))):
         from mlvc.ops.get import cloned
 
-        with cloned(os.fspath(where), rev, cwd) as (project, _, _):
+        with cloned(os.fspath(where), rev, cwd, via=via or _via(None, None)) as (
+                project, _, _):
             yield project, None
         return
+    if via is not None and via.config:
+        raise TargetError("remote_config is for a project read through its git URL (a "
+                          "clone of it)",
+                          hint="for this project's own remote: `mlvc remote modify --local "
+                               "NAME KEY VALUE`")
     with Repo.find(Path(cwd, where) if where is not None else cwd) as project:
         yield project, rev
 
@@ -144,7 +162,8 @@ def _recorded(repo, rel: str, rev: str | None, remote: str | None):
 
 
 def get_url(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None = None,
-            remote: str | None = None, *, cwd: Path | None = None) -> str:
+            remote: str | None = None, *, remote_config: dict[str, Any] | None = None,
+            cwd: Path | None = None) -> str:
     """The URL of ``path``'s object on the remote (the default one, or ``remote``), as
     ``dvc.api.get_url``, for a tool that reads it there (``s3://bucket/…/objects/ab/cd…``;
     a path for a folder remote). The remote is asked whether it has it. A small file that
@@ -155,7 +174,7 @@ def get_url(path: str, repo: str | os.PathLike[str] | None = None, rev: str | No
     from mlvc.remote.fs import LocalRemote
 
     rel = _rel(path)
-    with _project(repo, rev, cwd) as (project, at):
+    with _project(repo, rev, cwd, _via(remote, remote_config)) as (project, at):
         entry = _recorded(project, rel, at, remote)
         if isinstance(entry, bytes):
             raise TargetError(f"'{rel}' is kept in git, not on a remote",

@@ -7,6 +7,7 @@ validated and typed; a remote takes any fsspec option. Files are written atomica
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,14 @@ def default_of(key: str) -> str | None:
         "cache.dir": "cache (that is .mlvc/cache)",
         "cache.type": ", ".join(DEFAULT_LINK_TYPES),
     }.get(key)
+
+
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a remote's name, or one of its options
+
+
+def as_text(value: object) -> str:
+    """An option's value as the text ``remote modify`` would have been given."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def is_secret(key: str) -> bool:

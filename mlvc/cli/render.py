@@ -171,6 +171,41 @@ def to_remote_options(what: str):
     return decorate
 
 
+def source_remote_options(f):
+    """``--remote NAME`` and ``--remote-config KEY=VALUE`` (as DVC's ``get``, ``import`` and
+    ``list``): which remote of REPO its data comes from, and options over that remote's
+    own, given to the command as ``via`` (a :class:`~mlvc.workspace.pointer.SourceRemote`)."""
+    import functools
+
+    @functools.wraps(f)
+    def chosen(*args, source_remote: str | None = None, remote_config: tuple[str, ...] = (),
+               **kwargs):
+        from mlvc.config import NAME
+        from mlvc.workspace.pointer import SourceRemote
+
+        if source_remote is not None and not NAME.fullmatch(source_remote):
+            raise click.BadParameter(f"'{source_remote}' is not a remote's name",
+                                     param_hint="--remote")
+        options: dict[str, str] = {}
+        for item in remote_config:
+            key, eq, value = item.partition("=")
+            if not eq or not NAME.fullmatch(key):
+                raise click.BadParameter(f"'{item}' is not KEY=VALUE (an option of the "
+                                         "remote, as `mlvc remote modify` takes it)",
+                                         param_hint="--remote-config")
+            options[key] = value
+        kwargs["via"] = SourceRemote(source_remote, tuple(sorted(options.items())))
+        return f(*args, **kwargs)
+
+    chosen = click.option(
+        "--remote-config", "remote_config", multiple=True, metavar="KEY=VALUE",
+        help="An option of that remote over REPO's own (repeatable): endpoint_url=…, "
+             "profile=…, or credentials (not with `import`, whose pointer git keeps).")(chosen)
+    return click.option("--remote", "source_remote", metavar="NAME",
+                        help="Which of REPO's remotes its data comes from (default: its "
+                             "default remote).")(chosen)
+
+
 def value_text(v: object, precision: int | None = None, missing: str = "—") -> str:
     """A param's or metric's value for people: a decimal number to ``precision``
     significant digits (default: as written), ``true``/``false`` as YAML writes them,

@@ -79,26 +79,79 @@ class _Store:
                           hint="push it there with `dvc push` in that project")
 
 
+def _config(folder: Path) -> configparser.ConfigParser | None:
+    """A DVC project's settings: ``.dvc/config``, then ``.dvc/config.local`` over it (as DVC
+    merges them); None when they cannot be read."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read([folder / ".dvc" / "config", folder / ".dvc" / "config.local"],
+                    encoding="utf-8")
+    except configparser.Error:
+        return None
+    return parser
+
+
+def _value(raw: str) -> str:
+    return raw.strip().strip('"')
+
+
+def _section(parser: configparser.ConfigParser, name: str) -> str | None:
+    """The section of remote ``name``, however DVC quoted it (``'remote "x"'``)."""
+    return next((s for s in parser.sections()
+                 if s.strip("'\"").replace('"', "") == f"remote {name}"), None)
+
+
+def _remote_names(parser: configparser.ConfigParser) -> list[str]:
+    return sorted(s.strip("'\"").replace('"', "")[len("remote "):] for s in parser.sections()
+                  if s.strip("'\"").replace('"', "").startswith("remote "))
+
+
+def choose_dvc_remote(clone: Path, url: str, name: str | None,
+                      options: tuple[tuple[str, str], ...]) -> None:
+    """Have the DVC project cloned at ``clone`` read its data from its remote ``name``
+    (default: its default one) with ``options`` over that remote's own, in DVC's names:
+    written in the clone's ``.dvc/config.local``, as DVC keeps a clone's own settings (gone
+    with the clone)."""
+    if name is None and not options:
+        return
+    parser = _config(clone)
+    if parser is None:
+        raise TargetError(f"{url}: its .dvc/config cannot be read")
+    chosen = name or _value(parser.get("core", "remote", fallback="")) or None
+    section = None if chosen is None else _section(parser, chosen)
+    if section is None:
+        names = _remote_names(parser)
+        said = "no default remote" if chosen is None else f"no remote named '{chosen}'"
+        raise TargetError(f"{url} (a DVC project) has {said}",
+                          hint=f"--remote names one of its remotes: {', '.join(names)}"
+                          if names else "that project has no DVC remote")
+    local = configparser.ConfigParser(interpolation=None)
+    if name is not None:
+        local["core"] = {"remote": name}
+    if options:
+        local[section] = dict(options)
+    with open(clone / ".dvc" / "config.local", "w", encoding="utf-8") as f:
+        local.write(f)
+
+
 def _default_remote(clone: Path, local: Path | None) -> tuple[object, str] | None:
     """The DVC project's default remote, opened (a relative folder is from its .dvc/)."""
     import fsspec
 
     from mlvc.remote import fs_options, fsspec_url, scheme
 
-    parser = configparser.ConfigParser(interpolation=None)
+    parser: configparser.ConfigParser | None = None
     for folder in (clone, local):
         if folder is not None and (folder / ".dvc" / "config").is_file():
-            try:
-                parser.read(folder / ".dvc" / "config", encoding="utf-8")
-            except configparser.Error:
-                return None
+            parser = _config(folder)
             break
-    name = parser.get("core", "remote", fallback="").strip().strip('"')
-    section = next((s for s in parser.sections()
-                    if s.strip("'\"").replace('"', "") == f"remote {name}"), None)
+    if parser is None:
+        return None
+    name = _value(parser.get("core", "remote", fallback=""))
+    section = _section(parser, name)
     if not name or section is None:
         return None
-    options = {k: v.strip().strip('"') for k, v in parser[section].items()}
+    options = {k: _value(v) for k, v in parser[section].items()}
     url = options.pop("url", "")
     if scheme(url) in (None, "file", "local"):
         path = url.split("://", 1)[1] if scheme(url) else url

@@ -30,7 +30,7 @@ from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten
 from mlvc.workspace.links import file_mode
-from mlvc.workspace.pointer import Out
+from mlvc.workspace.pointer import ITS_DEFAULT, Out, SourceRemote
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class GetResult:
 
 
 def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
-        cwd: Path | None = None, force: bool = False,
+        cwd: Path | None = None, force: bool = False, via: SourceRemote = ITS_DEFAULT,
         progress: Progress = NULL_PROGRESS) -> GetResult:
     try:
         rel = normalize_rel(path)
@@ -56,7 +56,7 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
     if os.path.lexists(dest) and not force:
         raise TargetError(f"'{out or os.path.basename(rel)}' exists already",
                           hint="-o names another place; --force replaces it")
-    with cloned(url, rev, cwd) as (repo, source, commit):
+    with cloned(url, rev, cwd, via=via) as (repo, source, commit):
         staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
         try:
             files, nbytes = _copy_out(repo, rel, staged, source, progress,
@@ -72,12 +72,14 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
 
 
 @contextmanager
-def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
+def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None,
+           via: SourceRemote = ITS_DEFAULT
            ) -> Iterator[tuple[Repo, ObjectStore | None, str | None]]:
     """The mlvc project git clones from ``url``, checked out at ``rev`` (default: its default
     branch) in a temporary folder: (its Repo, its own cache when ``url`` is a folder on this
     machine, the commit checked out). With ``cache_dir``, the clone's cache is that one (the
-    objects it fetches land there once). Nothing of the clone stays."""
+    objects it fetches land there once); ``via``: which of its remotes its data comes from,
+    and options over that remote's own. Nothing of the clone stays."""
     for what, value in (("repository", url), ("revision", rev or "")):
         if value.startswith("-"):  # (git would take it for an option: --upload-pack=…)
             raise TargetError(f"{what} '{value}' starts with '-'",
@@ -87,8 +89,10 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
         clone = Path(tmp) / "repo"
         _git("clone", "-q", "--no-checkout", "--", str(local or url), str(clone))
         _git("checkout", "-q", rev or "HEAD", "--", cwd=clone)  # (a detached checkout)
-        if not (clone / ".mlvc").is_dir():
-            from mlvc.ops.dvc_source import is_dvc_project
+        if (clone / ".mlvc").is_dir():
+            _choose_remote(clone, url, via)
+        else:
+            from mlvc.ops.dvc_source import choose_dvc_remote, is_dvc_project
 
             if not is_dvc_project(clone):
                 raise TargetError(f"{url} is neither an mlvc project nor a DVC one (no .mlvc "
@@ -96,6 +100,7 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
                                   hint="`git clone` it, or name the project's repository")
             # A DVC project (a data registry kept with DVC): read through mlvc.ops.dvc_source,
             # in a project of the clone's own that tracks nothing.
+            choose_dvc_remote(clone, url, via.name, via.config)
             from mlvc.ops.init import init
 
             init(clone, force=True)
@@ -107,6 +112,28 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None
         with Repo.find(clone) as repo:
             commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
             yield repo, _source_cache(local), commit
+
+
+def _choose_remote(clone: Path, url: str, via: SourceRemote) -> None:
+    """Have the mlvc project cloned at ``clone`` read its data through ``via``: written in
+    the clone's own local config (secrets too: it is gone with the clone)."""
+    if via.name is None and not via.config:
+        return
+    from mlvc.config import Config, ConfigFiles, set_value
+
+    files = ConfigFiles.for_root(clone)
+    config = Config.load(files, validate=False)
+    name = via.name or config.get("core.remote")
+    names = sorted(config.remotes())
+    if name is None or name not in names:
+        said = "no default remote" if name is None else f"no remote named '{name}'"
+        raise TargetError(f"{url} has {said}",
+                          hint=f"--remote names one of its remotes: {', '.join(names)}"
+                          if names else "that project has no remote: push it somewhere first")
+    if via.name is not None:
+        set_value(files.local, "local", "core.remote", via.name)
+    for key, value in via.config:
+        set_value(files.local, "local", f"remotes.{name}.{key}", value)
 
 
 def local_repo(url: str, cwd: Path) -> Path | None:

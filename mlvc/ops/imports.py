@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlvc.config import is_secret
 from mlvc.errors import MlvcError, PathError, TargetError
 from mlvc.objects.store import ObjectStore
 from mlvc.objects.tree import Tree, TreeEntry
@@ -46,10 +47,12 @@ from mlvc.workspace import gitignore
 from mlvc.workspace.compare import flatten
 from mlvc.workspace.index import Index
 from mlvc.workspace.pointer import (
+    ITS_DEFAULT,
     POINTER_SUFFIX,
     ImportSource,
     Out,
     Pointer,
+    SourceRemote,
     UrlSource,
     check_pointer_name,
     pointer_path_for,
@@ -80,11 +83,19 @@ class ImportResult:
 
 def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
             rev: str | None = None, force: bool = False, cwd: Path | None = None,
-            download: bool = True, progress: Progress = NULL_PROGRESS) -> ImportResult:
+            download: bool = True, via: SourceRemote = ITS_DEFAULT,
+            progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Track PATH of the mlvc project at ``url`` (at ``rev``) here, at ``out`` (default:
     PATH's name in the current folder). Without ``download`` (as ``dvc import
     --no-download``) only what the source records is written (the pointer file, and the
-    folders' manifests read on the way): ``pull`` gets the data later, from the source."""
+    folders' manifests read on the way): ``pull`` gets the data later, from the source.
+    ``via``: which of its remotes, with which options (recorded: never a secret)."""
+    if secret := next((k for k, _ in via.config if is_secret(k)), None):
+        raise TargetError(f"--remote-config {secret}=… is a secret, and the pointer file "
+                          "that records an import's remote options is kept in git",
+                          hint="give credentials through the environment (AWS_ACCESS_KEY_ID, "
+                               "…) or a credentials file (--remote-config profile=NAME); "
+                               "`mlvc get` takes secrets, as it records nothing")
     try:
         rel = normalize_rel(path)
     except PathError as exc:
@@ -97,7 +108,7 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     check_destination(repo, dest, pointer, force)
     recorded_url = recorded_location(repo, url, cwd)
     new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress,
-                                  download=download)
+                                  download=download, via=via)
     return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,
                    progress=progress, checkout=download)
 
@@ -147,7 +158,7 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
         asked = rev if rev is not None else src.rev
         out = pointer.outs[0]
         new, source, _ = _read_source(repo, src.url, src.path, asked, out.path, progress,
-                                      since=src.rev_lock, download=download)
+                                      since=src.rev_lock, download=download, via=src.via)
         if new is None:  # (the same commit: nothing to read again)
             placed = _checkout(repo, out.path, force=True, progress=progress) \
                 if force and download else None  # (--force: as the source has it)
@@ -200,16 +211,19 @@ def recorded_location(repo: Repo, url: str, cwd: Path) -> str:
 
 
 def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
-                 progress: Progress, since: str | None = None, download: bool = True
+                 progress: Progress, since: str | None = None, download: bool = True,
+                 via: SourceRemote = ITS_DEFAULT
                  ) -> tuple[Out | None, ImportSource, tuple[int, int]]:
     """The output ``dest`` as ``rel`` of ``url`` at ``rev`` records it, its objects stored
     in this cache (how many were new; without ``download``, only the folders' manifests on
-    the way to ``rel``); (None, …) when that is still commit ``since``."""
+    the way to ``rel``), read through ``via``; (None, …) when that is still commit
+    ``since``."""
     # (the clone's cache is this one: what it fetches, verified, is stored here once)
-    with cloned(where(repo, url), rev, repo.root, repo.cache_dir) as (src_repo, src_cache, commit):
+    with cloned(where(repo, url), rev, repo.root, repo.cache_dir, via) as (
+            src_repo, src_cache, commit):
         if commit is None:
             raise TargetError(f"{url} has no git commit to import from")
-        source = ImportSource(url, rel, rev, commit)
+        source = ImportSource(url, rel, rev, commit, via)
         if since is not None and commit == since:
             return None, source, (0, 0)
         held = SideView(src_repo, side_of(src_repo, None)).holding(rel)
@@ -366,7 +380,7 @@ def fetch_imported(repo: Repo, pointer: RelPath, out: Out, source: ImportSource,
     commit recorded (``fetch`` of an import, as ``dvc fetch`` does); how many were new, and
     their bytes."""
     got, _, stored = _read_source(repo, source.url, source.path, source.rev_lock, out.path,
-                                  progress)
+                                  progress, via=source.via)
     if got is None or got.oid != out.oid:
         raise TargetError(f"{pointer}: {source.path} of {source.url} at "
                           f"{source.rev_lock[:8]} is not what {pointer} records",

@@ -14,7 +14,7 @@ from mlvc.paths import RelPath, from_user, is_within, normalize_rel
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten
-from mlvc.workspace.pointer import Out
+from mlvc.workspace.pointer import ITS_DEFAULT, Out, SourceRemote
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
 
 def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
             recursive: bool = False, cwd: Path | None = None,
-            progress: Progress = NULL_PROGRESS) -> LsResult:
+            via: SourceRemote = ITS_DEFAULT, progress: Progress = NULL_PROGRESS) -> LsResult:
     """:func:`ls` of another mlvc project, before ``get`` or ``import`` of its data (as
     ``dvc list URL``): ``url`` (a git URL, or a folder here) is cloned at ``rev`` into a
     temporary folder, and ``path`` is taken from its top. Folders' manifests come from its
@@ -82,7 +82,7 @@ def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
     from mlvc.ops.dvc_source import is_dvc_project
     from mlvc.ops.get import local_repo
 
-    with cloned(url, rev, cwd or Path.cwd()) as (src, src_cache, commit):
+    with cloned(url, rev, cwd or Path.cwd(), via=via) as (src, src_cache, commit):
         view = SideView(src, side_of(src, None))
         if is_dvc_project(src.root) and not view.outputs:  # (a DVC project's clone)
             entries = _dvc_listed(src.root, local_repo(url, cwd or Path.cwd()), target,

@@ -7,7 +7,6 @@ Credentials (any option whose name says key, secret, password or token) go to th
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from mlvc.errors import RemoteError
 from mlvc.remote import check_place, scheme
 from mlvc.repo import Repo, find_root
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 WRITABLE = ("project", "local")
 
 
@@ -50,7 +48,7 @@ def _levels_with(files: cfg.ConfigFiles, name: str) -> list[str]:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME.fullmatch(name):
+    if not cfg.NAME.fullmatch(name):
         raise RemoteError(f"'{name}' is not a valid remote name",
                           hint="use letters, digits, '_' and '-' (no dots or spaces)")
 

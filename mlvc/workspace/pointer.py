@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.config import NAME, as_text, is_secret
 from mlvc.errors import FormatError, PathError, TargetError
 from mlvc.fsutil import NAME_MAX, atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
@@ -37,19 +38,37 @@ class Out:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceRemote:
+    """Which remote of another project its data is read from (``--remote``; None: its
+    default one), with options over that remote's own (``--remote-config``)."""
+
+    name: str | None = None
+    config: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict:
+        return {**({"remote": self.name} if self.name is not None else {}),
+                **({"remote_config": dict(self.config)} if self.config else {})}
+
+
+ITS_DEFAULT = SourceRemote()  # (its default remote, its own options)
+
+
+@dataclass(frozen=True, slots=True)
 class ImportSource:
     """Where an imported output comes from (``mlvc import``): ``path`` of the mlvc project
     that git can clone from ``url``, at ``rev`` (as asked; None: its default branch), last
-    read at commit ``rev_lock``."""
+    read at commit ``rev_lock``; its data through ``via`` (never with a secret: the pointer
+    file is in git)."""
 
     url: str
     path: str
     rev: str | None
     rev_lock: str
+    via: SourceRemote = ITS_DEFAULT
 
     def to_json(self) -> dict:
         return {"url": self.url, "path": self.path, "rev": self.rev,
-                "rev_lock": self.rev_lock}
+                "rev_lock": self.rev_lock, **self.via.to_json()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +183,10 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
 
 
 def _import_source(raw: object, bad) -> ImportSource:
-    if not isinstance(raw, dict) or set(raw) - {"url", "path", "rev", "rev_lock"}:
-        raise bad("'import' must be a mapping of url, path, rev and rev_lock")
+    if not isinstance(raw, dict) or set(raw) - {"url", "path", "rev", "rev_lock", "remote",
+                                                "remote_config"}:
+        raise bad("'import' must be a mapping of url, path, rev, rev_lock, and remote and "
+                  "remote_config where given")
     url, path, rev, lock = (raw.get(k) for k in ("url", "path", "rev", "rev_lock"))
     if not isinstance(url, str) or not url.strip():
         raise bad("import.url is missing")
@@ -181,7 +202,18 @@ def _import_source(raw: object, bad) -> ImportSource:
         raise bad("import.rev must be a revision name")
     if not isinstance(lock, str) or not _SHA.fullmatch(lock):
         raise bad("import.rev_lock must be a full git commit sha")
-    return ImportSource(url, path, rev, lock)
+    remote = raw.get("remote")
+    if remote is not None and not (isinstance(remote, str) and NAME.fullmatch(remote)):
+        raise bad("import.remote must be a remote's name")
+    options = raw.get("remote_config", {})
+    if not isinstance(options, dict) or not all(
+            isinstance(k, str) and NAME.fullmatch(k) and isinstance(v, (str, int, float, bool))
+            for k, v in options.items()):
+        raise bad("import.remote_config must map remote option names to values")
+    if secret := next((k for k in options if is_secret(k)), None):
+        raise bad(f"import.remote_config holds '{secret}', a secret: git would keep it")
+    return ImportSource(url, path, rev, lock, SourceRemote(
+        remote, tuple(sorted((k, as_text(v)) for k, v in options.items()))))
 
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -210,7 +242,7 @@ def dump_pointer(pointer: Pointer) -> str:
         src = pointer.source
         doc["import"] = {"url": src.url, "path": src.path,
                          **({"rev": src.rev} if src.rev is not None else {}),
-                         "rev_lock": src.rev_lock}
+                         "rev_lock": src.rev_lock, **src.via.to_json()}
     return dump_yaml(doc)
 
 

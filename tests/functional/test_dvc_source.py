@@ -171,3 +171,30 @@ def test_ls_repo_lists_a_dvc_projects_data(registry, tmp_path):
     assert doc["entries"][0]["oid"] == md5(b"b\n")
     assert "not tracked by DVC" in p.run("ls", "--repo", str(registry), "nope",
                                          code=1).stderr
+
+
+def test_get_and_import_read_the_dvc_remote_named_with_the_options_given(registry, project,
+                                                                         tmp_path):
+    """--remote and --remote-config on a DVC project: options in DVC's names, written in
+    the clone's .dvc/config.local (as DVC keeps a clone's settings), over .dvc/config."""
+    shutil.move(tmp_path / "dvc-store", tmp_path / "moved")  # (the default remote is gone)
+    (registry / ".dvc" / "config").write_text(
+        "[core]\n    remote = store\n['remote \"store\"']\n    url = ../../dvc-store\n"
+        f"['remote \"backup\"']\n    url = {tmp_path / 'moved'}\n")
+    subprocess.run(["git", "commit", "-qam", "a backup"], cwd=registry, check=True)
+    url = f"file://{registry}"
+    assert "none of the DVC project's stores" in project.run(
+        "get", url, "model.bin", code=1).stderr
+    project.run("get", url, "data/raw", "--remote", "backup")
+    assert (project.root / "raw/sub/b.csv").read_bytes() == b"b\n"
+    project.run("get", url, "model.bin", "--remote-config", f"url={tmp_path / 'moved'}")
+    assert (project.root / "model.bin").read_bytes() == b"weights"
+    r = project.run("get", url, "model.bin", "-o", "m2", "--remote", "nope", code=1)
+    assert "(a DVC project) has no remote named 'nope'" in r.stderr
+    assert "backup, store" in r.stderr
+    project.run("import", url, "data/raw", "-o", "imp", "--remote", "backup")
+    assert yaml.safe_load(project.read("imp.mlvc"))["import"]["remote"] == "backup"
+    shutil.rmtree(project.root / ".mlvc/cache")
+    shutil.rmtree(project.root / "imp")
+    project.run("pull", "imp")  # (from the DVC project again, through its backup)
+    assert (project.root / "imp/a.csv").read_bytes() == b"a\n"

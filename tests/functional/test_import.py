@@ -119,11 +119,13 @@ def test_an_import_pointer_round_trips_and_bad_sources_are_told():
     from hypothesis import given
     from hypothesis import strategies as st
 
+    from mlvc.config import is_secret
     from mlvc.errors import FormatError
     from mlvc.workspace.pointer import (
         ImportSource,
         Out,
         Pointer,
+        SourceRemote,
         dump_pointer,
         parse_pointer,
     )
@@ -131,13 +133,19 @@ def test_an_import_pointer_round_trips_and_bad_sources_are_told():
     text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
                    max_size=20).filter(lambda t: t.strip() == t and t)
 
+    name = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,8}", fullmatch=True)
+
     @given(url=text.filter(lambda t: not t.startswith("-")),
            path=st.sampled_from(["a", "a/b.csv", "ü/x"]),
            rev=st.none() | text.filter(lambda t: not t.startswith("-")),
-           lock=st.text("0123456789abcdef", min_size=40, max_size=40))
-    def check(url, path, rev, lock):
+           lock=st.text("0123456789abcdef", min_size=40, max_size=40),
+           remote=st.none() | name,
+           options=st.dictionaries(name.filter(lambda k: not is_secret(k)),
+                                   st.text(max_size=12), max_size=3))
+    def check(url, path, rev, lock, remote, options):
         ptr = Pointer("d/x.mlvc", (Out("d/x", "0" * 32, "file", 3),),
-                      ImportSource(url, path, rev, lock))
+                      ImportSource(url, path, rev, lock,
+                                   SourceRemote(remote, tuple(sorted(options.items())))))
         assert parse_pointer(dump_pointer(ptr), "d/x.mlvc") == ptr
 
     check()
@@ -147,7 +155,13 @@ def test_an_import_pointer_round_trips_and_bad_sources_are_told():
                      ("import: {url: u, path: ../p, rev_lock: " + "a" * 40 + "}", "import"),
                      ("import: [1]", "'import' must be a mapping"),
                      ("import: {url: u, path: p, rev: -x, rev_lock: " + "a" * 40 + "}",
-                      "import.rev")]:
+                      "import.rev"),
+                     ("import: {url: u, path: p, rev_lock: " + "a" * 40 + ", remote: a.b}",
+                      "import.remote must"),
+                     ("import: {url: u, path: p, rev_lock: " + "a" * 40 +
+                      ", remote_config: {password: x}}", "holds 'password', a secret"),
+                     ("import: {url: u, path: p, rev_lock: " + "a" * 40 +
+                      ", remote_config: [1]}", "import.remote_config must")]:
         with pytest.raises(FormatError, match=why):
             parse_pointer(base + bad + "\n", "x.mlvc")
 
@@ -576,3 +590,63 @@ def test_import_url_to_remote_sends_a_batch_at_a_time_and_records_what_import_ur
     assert "nothing recorded" in r.stderr and not (here.root / "more.mlvc").exists()
     assert "-r/--remote goes with --to-remote" in here.run("import-url", "../ext/more",
                                                           "-r", "store", code=2).stderr
+
+
+def test_get_import_ls_and_the_api_read_the_remote_named_with_the_options_given(
+        registry, here, tmp_path, monkeypatch):
+    """--remote and --remote-config (as DVC's): the registry's data is on its remote
+    'mirror' only; its default remote 'store' is empty. An import records them (never a
+    secret), so a clone's pull reads the source the same way."""
+    import mlvc.api
+
+    registry.run("remote", "add", "mirror", str(tmp_path / "mirror"))
+    registry.run("push", "-r", "mirror")
+    registry.commit_all("a mirror")
+    shutil.rmtree(tmp_path / "store")
+    shutil.rmtree(registry.root / ".mlvc/cache")
+    url = f"file://{registry.root}"  # (its cache is not read: a clone's remotes are)
+    r = here.run("get", url, "images", "-o", "a", code=1)
+    assert "remote 'store'" in r.stderr and not (here.root / "a").exists()
+    here.run("get", url, "images", "-o", "a", "--remote", "mirror")
+    assert (here.root / "a/2.png").read_text() == "two"
+    # options over the remote's own: the default remote's url, for this read
+    here.run("get", url, "labels.csv", "--remote-config", f"url={tmp_path / 'mirror'}")
+    assert here.read("labels.csv") == "a,1\n"
+    r = here.run("get", url, "images", "-o", "b", "--remote", "nope", code=1)
+    assert "has no remote named 'nope'" in r.stderr and "mirror, store" in r.stderr
+    r = here.run("get", url, "images", "--remote-config", "url", code=2)
+    assert "is not KEY=VALUE" in r.stderr
+    doc = json.loads(here.run("ls", "--repo", url, "images", "--remote", "mirror",
+                              "--json").stdout)  # (the folder's manifest, from the mirror)
+    assert [e["path"] for e in doc["entries"]] == ["images/1.png", "images/2.png"]
+    assert "go with --repo" in here.run("ls", "--remote", "mirror", code=2).stderr
+    monkeypatch.chdir(tmp_path)
+    assert mlvc.api.read("images/1.png", repo=url, remote="mirror") == "one"
+    assert mlvc.api.read("images/1.png", repo=url,
+                         remote_config={"url": str(tmp_path / "mirror")}) == "one"
+    with pytest.raises(Exception, match="remote_config is for a project read through"):
+        mlvc.api.read("images/1.png", repo=str(registry.root), remote_config={"a": 1})
+
+    # import: recorded; a secret is refused, nothing written
+    before = here.snapshot()
+    r = here.run("import", url, "images", "--remote", "mirror", "--remote-config",
+                 "secret_access_key=x", code=1)
+    assert "is a secret" in r.stderr and here.snapshot() == before
+    here.run("import", url, "images", "--remote", "mirror", "--remote-config",
+             "read_timeout=60")
+    src = yaml.safe_load(here.read("images.mlvc"))["import"]
+    assert (src["remote"], src["remote_config"]) == ("mirror", {"read_timeout": "60"})
+    here.commit_all("imported through the mirror")
+    clone = tmp_path / "clone"
+    here.git("clone", "-q", str(here.root), str(clone))
+    shutil.rmtree(here.root / ".mlvc/cache")
+    Project(clone).run("pull")  # (from the source, through its mirror)
+    assert (clone / "images/1.png").read_text() == "one"
+    registry.gen({"images": {"3.png": "three"}})
+    registry.run("add", "images")
+    registry.commit_all("v2")
+    registry.run("push", "-r", "mirror")
+    Project(clone).run("update", "images")  # (the same way)
+    assert (clone / "images/3.png").read_text() == "three"
+    src2 = yaml.safe_load((clone / "images.mlvc").read_text())["import"]
+    assert (src2["remote"], src2["remote_config"]) == ("mirror", {"read_timeout": "60"})

@@ -19,6 +19,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    source_remote_options,
     value_text,
     warn_all,
 )
@@ -315,8 +316,9 @@ metrics_cmd = _values_group("metrics", "metrics")
               help="List another mlvc project (a git URL, or a folder), as `dvc list URL`: "
                    "PATH is from its top, --rev one of its revisions; works outside a "
                    "project too.")
+@source_remote_options
 @json_option
-def ls_cmd(path, rev, recursive, repo_url, as_json):
+def ls_cmd(path, rev, recursive, repo_url, via, as_json):
     """List the data mlvc tracks at PATH (default: the current folder), from git and the cache.
 
     PATH may be a tracked file or folder, a folder holding tracked outputs, or a path inside
@@ -326,9 +328,11 @@ def ls_cmd(path, rev, recursive, repo_url, as_json):
     """
     from mlvc.ops.ls import ls, ls_repo
 
+    if repo_url is None and (via.name is not None or via.config):
+        raise click.UsageError("--remote and --remote-config go with --repo")
     if repo_url is not None:
         result = ls_repo(repo_url, path, rev=rev, recursive=recursive, cwd=settings().cwd,
-                         progress=progress())
+                         via=via, progress=progress())
         name = printable  # (paths from that project's top)
     else:
         with open_repo() as repo:

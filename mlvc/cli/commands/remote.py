@@ -18,6 +18,7 @@ from mlvc.cli.render import (
     progress,
     settings,
     shown,
+    source_remote_options,
     target_options,
     to_remote_options,
 )
@@ -321,27 +322,29 @@ def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, wi
 @click.option("--show-url", is_flag=True,
               help="Print the URL of PATH's object on REPO's remote instead of copying it (a "
                    "file; one that travels in a pack has none).")
+@source_remote_options
 @json_option
-def get_cmd(repo_url, path, rev, out, force, show_url, as_json):
+def get_cmd(repo_url, path, rev, out, force, show_url, via, as_json):
     """Copy PATH out of the mlvc project REPO, as REV records it, without tracking it here.
 
     REPO is what `git clone` takes (a URL or a path); PATH is relative to its top. Data mlvc
     tracks comes from REPO's cache when REPO is a folder here, else from REPO's default
-    remote, verified by hash either way; files git keeps come from git. Works outside any
-    project.
+    remote (or --remote), verified by hash either way; files git keeps come from git. Works
+    outside any project.
     """
     from mlvc.ops.get import get
 
     if show_url:
         from mlvc.api import get_url
 
-        url = get_url(path, repo=repo_url, rev=rev, cwd=settings().cwd)
+        url = get_url(path, repo=repo_url, rev=rev, remote=via.name,
+                      remote_config=dict(via.config), cwd=settings().cwd)
         if as_json:
             echo_json({"url": url})
         else:
             click.echo(url)
         return
-    result = get(repo_url, path, rev=rev, out=out, cwd=settings().cwd, force=force,
+    result = get(repo_url, path, rev=rev, out=out, cwd=settings().cwd, force=force, via=via,
                  progress=progress())
     _report_got(result, as_json)
 
@@ -366,21 +369,24 @@ def _report_got(result, as_json: bool) -> None:
 @click.option("--no-download", is_flag=True,
               help="Only record what the source holds (OUT.mlvc); `mlvc pull` gets the data "
                    "later, from the source.")
+@source_remote_options
 @json_option
-def import_cmd(repo_url, path, rev, out, force, no_download, as_json):
+def import_cmd(repo_url, path, rev, out, force, no_download, via, as_json):
     """Track PATH of the mlvc project REPO here, recording where it came from (as
     `dvc import`: a data registry's use).
 
     PATH is read as REV of REPO records it (as `mlvc get` reads it), its objects are stored
     in this cache, and OUT.mlvc records the data and its source (REPO, PATH, REV and the
     commit read). OUT is then tracked data like any other (`status`, `push`, `pull`…);
-    `mlvc update OUT` brings the source's newer version.
+    `mlvc update OUT` brings the source's newer version. --remote and --remote-config are
+    recorded too, so `pull` and `update` read the source the same way.
     """
     from mlvc.ops.imports import import_
 
     with open_repo() as repo:
         result = import_(repo, repo_url, path, out=out, rev=rev, force=force,
-                         cwd=settings().cwd, download=not no_download, progress=progress())
+                         cwd=settings().cwd, download=not no_download, via=via,
+                         progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
