@@ -1168,3 +1168,20 @@ def test_get_from_a_dvc_project_whose_remote_is_s3_with_dvcs_option_names(s3_end
     Project(here).run("get", str(registry), "raw")
     assert (here / "raw/sub/b.csv").read_bytes() == b"b\n"
     assert (here / "raw/a.csv").read_bytes() == b"a\n"
+
+    # Its recorded endpoint wrong, and no credentials in the environment: --remote-config
+    # gives both, in DVC's names, as `dvc get --remote-config` takes them.
+    (registry / ".dvc" / "config").write_text(
+        f"[core]\n    remote = s3store\n['remote \"s3store\"']\n    url = s3://{bucket}/store\n"
+        "    endpointurl = http://127.0.0.1:9\n")
+    subprocess.run(["git", "commit", "-qam", "moved"], cwd=registry, check=True)
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
+    for var in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(var, str(tmp_path / "none"))
+    Project(here).run("get", str(registry), "raw", "-o", "raw2", code=1)
+    Project(here).run("get", str(registry), "raw", "-o", "raw2",
+                      "--remote-config", f"endpointurl={s3_endpoint}",
+                      "--remote-config", "access_key_id=testing",
+                      "--remote-config", "secret_access_key=testing")
+    assert (here / "raw2/sub/b.csv").read_bytes() == b"b\n"
