@@ -45,7 +45,7 @@ def open(path: str, repo: str | os.PathLike[str] | None = None, rev: str | None 
         raise ValueError(f"mode must be 'r' or 'rb', not {mode!r}")
     # (a clone lives until the file is closed)
     with _project(repo, rev, via=_via(remote, remote_config)) as (project, at):
-        where = _locate(project, path, at, remote)
+        where = _locate(project, path, at, remote, _folder(repo, None))
         with builtins.open(where, "rb") if isinstance(where, str) else io.BytesIO(where) as f:
             yield f if mode == "rb" else io.TextIOWrapper(f, encoding=encoding)
 
@@ -175,7 +175,16 @@ def get_url(path: str, repo: str | os.PathLike[str] | None = None, rev: str | No
 
     rel = _rel(path)
     with _project(repo, rev, cwd, _via(remote, remote_config)) as (project, at):
-        entry = _recorded(project, rel, at, remote)
+        try:
+            entry = _recorded(project, rel, at, remote)
+        except TargetError:
+            from mlvc.ops.dvc_source import dvc_url, is_dvc_project
+
+            # (DVC tracks it: a DVC project's clone; its object on the DVC remote)
+            if at is None and is_dvc_project(project.root) and (
+                    url := dvc_url(project.root, rel, _folder(repo, cwd))) is not None:
+                return url
+            raise
         if isinstance(entry, bytes):
             raise TargetError(f"'{rel}' is kept in git, not on a remote",
                               hint="`mlvc.api.read` reads it")
@@ -204,8 +213,18 @@ def _rel(path: str) -> str:
         raise TargetError(exc.message, hint=exc.hint) from None
 
 
-def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes:
-    """The cache object (or workspace file) to read, as a path; or the bytes git keeps."""
+def _folder(repo: str | os.PathLike[str] | None, cwd: Path | None) -> Path | None:
+    """``repo``, when it names a folder here (a DVC project's: its cache is read, and its
+    remote's relative path is from there)."""
+    from mlvc.ops.get import local_repo
+
+    return None if repo is None else local_repo(os.fspath(repo), cwd or Path.cwd())
+
+
+def _locate(repo, path: str, rev: str | None, remote: str | None,
+            local: Path | None = None) -> str | bytes:
+    """The cache object (or workspace file) to read, as a path; or the bytes git keeps.
+    ``local``: the folder a DVC project's clone was made from."""
     from mlvc.ops._remote import fetch_objects
     from mlvc.paths import check_inside, to_fs
     from mlvc.workspace.verify import ObjectChecker
@@ -224,7 +243,7 @@ def _locate(repo, path: str, rev: str | None, remote: str | None) -> str | bytes
         # (DVC tracks it: a DVC project's clone, say; read as `mlvc get` reads it)
         landed = repo.tmp_dir / "dvc-read" / rel.replace("/", "%")
         if rev is None and is_dvc_project(repo.root) and fetch_dvc(repo.root, rel, landed,
-                                                                    None):
+                                                                    local):
             if landed.is_dir():
                 raise TargetError(f"'{rel}' is a folder: name one of its files") from None
             return str(landed)

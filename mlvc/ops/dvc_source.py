@@ -305,3 +305,40 @@ def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
                 raise outcome
             advance(1)
     return True
+
+
+def dvc_url(clone: Path, rel: str, local: Path | None) -> str | None:
+    """The URL of the object of file ``rel`` on the default remote of the DVC project cloned
+    at ``clone`` (as ``dvc.api.get_url``; a path for a folder remote), asked whether it is
+    there; None when DVC does not track ``rel`` there."""
+    found = dvc_record(clone, rel)
+    if found is None:
+        return None
+    md5, out = found
+    if md5.endswith(".dir"):
+        if rel == out:
+            raise TargetError(f"'{rel}' is a folder DVC tracks: name one of its files",
+                              hint=f"`mlvc ls --repo URL {rel}` lists them")
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="mlvc-dvc-url-") as tmp:
+            inside = dict(_listing(_Store(clone, local), md5, Path(tmp) / "listing"))
+        md5 = inside.get(rel[len(out) + 1:], "")
+        if not md5:
+            raise TargetError(f"'{rel}' is not a file of '{out}' as DVC recorded it")
+    elif rel != out:
+        raise TargetError(f"'{rel}' is inside '{out}', which DVC tracks as one file")
+    remote = _default_remote(clone, local)
+    if remote is None:
+        raise TargetError("that DVC project has no default remote (.dvc/config)",
+                          hint="--remote names one of its remotes")
+    fs, root = remote
+    for layout in (f"files/md5/{md5[:2]}/{md5[2:]}", f"{md5[:2]}/{md5[2:]}"):
+        path = f"{root.rstrip('/')}/{layout}"
+        if fs.exists(path):  # type: ignore[attr-defined]
+            from fsspec.implementations.local import LocalFileSystem
+
+            return path if isinstance(fs, LocalFileSystem) \
+                else fs.unstrip_protocol(path)  # type: ignore[attr-defined]
+    raise TargetError(f"'{rel}' (md5 {md5}) is not on the DVC project's remote",
+                      hint="`dvc push` it in that project")

@@ -198,3 +198,37 @@ def test_get_and_import_read_the_dvc_remote_named_with_the_options_given(registr
     shutil.rmtree(project.root / "imp")
     project.run("pull", "imp")  # (from the DVC project again, through its backup)
     assert (project.root / "imp/a.csv").read_bytes() == b"a\n"
+
+
+def test_show_url_and_api_get_url_name_a_dvc_objects_place_on_its_remote(registry, tmp_path,
+                                                                         monkeypatch):
+    """As `dvc get --show-url` / `dvc.api.get_url`: a file's object on the DVC project's
+    remote (a file of a folder found through the folder's listing); the remote's relative
+    path is from the folder REPO names, whose DVC cache `mlvc.api` reads too."""
+    import mlvc.api
+
+    here = tmp_path / "here"
+    here.mkdir()
+    p = Project(here)
+    store = tmp_path / "dvc-store" / "files" / "md5"
+    weights, b = md5(b"weights"), md5(b"b\n")
+    assert p.run("get", str(registry), "model.bin", "--show-url").stdout.strip() == \
+        str(store / weights[:2] / weights[2:])
+    doc = json.loads(p.run("get", str(registry), "data/raw/sub/b.csv", "--show-url",
+                           "--json").stdout)
+    assert doc == {"url": str(store / b[:2] / b[2:])}
+    assert "is a folder DVC tracks" in p.run("get", str(registry), "data/raw", "--show-url",
+                                             code=1).stderr
+    assert "not a file of 'data/raw'" in p.run("get", str(registry), "data/raw/nope.csv",
+                                               "--show-url", code=1).stderr
+    (store / weights[:2] / weights[2:]).unlink()
+    assert "not on the DVC project's remote" in p.run(
+        "get", str(registry), "model.bin", "--show-url", code=1).stderr
+    monkeypatch.chdir(tmp_path)
+    assert mlvc.api.get_url("data/raw/sub/b.csv", repo=str(registry)) == \
+        str(store / b[:2] / b[2:])
+    # (read from the folder's DVC cache when its remote lacks it)
+    cache = registry / ".dvc" / "cache" / "files" / "md5" / weights[:2]
+    cache.mkdir(parents=True)
+    (cache / weights[2:]).write_bytes(b"weights")
+    assert mlvc.api.read("model.bin", repo=str(registry), mode="rb") == b"weights"
