@@ -171,6 +171,33 @@ class Git:
                 found.append((path, sha))
         return found
 
+    def listed(self, rev: str | None) -> list[tuple[str, str, str, int | None]]:
+        """``(path, mode, object id, size)`` of every file git holds at ``rev`` (None: in its
+        index) below the project folder, paths relative to it; the index's sizes are the
+        workspace files' (None for one not there). Submodules are left out."""
+        import os
+
+        found: dict[str, tuple[str, str, str, int | None]] = {}
+        if rev is not None:
+            for record in self._run("ls-tree", "-r", "-z", "-l", rev).split("\0"):
+                if record:
+                    meta, path = record.split("\t", 1)
+                    mode, kind, sha, size = meta.split()
+                    if kind == "blob":
+                        found[path] = (path, mode, sha, int(size))
+            return list(found.values())
+        for record in self._run("ls-files", "-z", "-s").split("\0"):
+            if record:
+                meta, path = record.split("\t", 1)
+                mode, sha, _ = meta.split()
+                if mode != "160000" and path not in found:  # (one line per stage)
+                    try:
+                        size: int | None = os.lstat(self.root / path).st_size
+                    except OSError:
+                        size = None
+                    found[path] = (path, mode, sha, size)
+        return list(found.values())
+
     def top(self) -> str:
         """The top folder of the git work tree."""
         return self._run("rev-parse", "--show-toplevel").strip()

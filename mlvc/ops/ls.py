@@ -26,7 +26,8 @@ class Entry:
     nfiles: int | None = None  # folders only
     exec: bool = False
     pointer: RelPath | None = None  # a tracked output's pointer file (or mlvc.lock)
-    hash: str = "xxh128"  # of ``oid``: "md5" for a DVC project's data (ls --repo)
+    hash: str = "xxh128"  # of ``oid``: "md5" for a DVC project's data (ls --repo), "git"
+    # for a file git keeps (its blob's id; ls --git), "" for a folder only named (ls --git)
 
     def to_json(self) -> dict:
         doc: dict = {"path": self.path, "type": self.type, "oid": self.oid, "size": self.size}
@@ -53,21 +54,21 @@ class LsResult:
 
 
 def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
-       recursive: bool = False, cwd: Path | None = None) -> LsResult:
+       recursive: bool = False, git: bool = False, cwd: Path | None = None) -> LsResult:
     """The tracked outputs at or below ``path`` (default: the current folder), or, for a path
     that is a tracked folder or lies inside one, its entries; with ``recursive``, every file
     instead of the first level. ``rev``: a git revision (default: the workspace's pointer
-    files and lock, as recorded)."""
+    files and lock, as recorded). ``git``: the files git keeps too (see :func:`_with_git`)."""
     side = side_of(repo, rev)
     try:
         target = from_user(repo.root, path or ".", cwd)
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
-    return _listed(SideView(repo, side), TreeReader(repo), target, path, recursive)
+    return _listed(SideView(repo, side), TreeReader(repo), target, path, recursive, git=git)
 
 
 def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
-            recursive: bool = False, cwd: Path | None = None,
+            recursive: bool = False, git: bool = False, cwd: Path | None = None,
             via: SourceRemote = ITS_DEFAULT, progress: Progress = NULL_PROGRESS) -> LsResult:
     """:func:`ls` of another mlvc project, before ``get`` or ``import`` of its data (as
     ``dvc list URL``): ``url`` (a git URL, or a folder here) is cloned at ``rev`` into a
@@ -86,16 +87,19 @@ def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
         view = SideView(src, side_of(src, None))
         if is_dvc_project(src.root) and not view.outputs:  # (a DVC project's clone)
             entries = _dvc_listed(src.root, local_repo(url, cwd or Path.cwd()), target,
-                                  path, recursive)
+                                  path, recursive, git)
+            if git:
+                entries = _with_git(view, entries, target, path, recursive, commit)
             return LsResult(Side(rev or "HEAD", commit), target, tuple(entries))
         trees = TreeReader(src, fetch=lambda oid: fetch_into_clone(
             src, [(oid, None)], src_cache, target, progress))
-        result = _listed(view, trees, target, path, recursive, remember=False)
+        result = _listed(view, trees, target, path, recursive, remember=False, git=git,
+                         git_rev=commit)
     return LsResult(Side(rev or "HEAD", commit), result.path, result.entries)
 
 
 def _dvc_listed(root: Path, local: Path | None, target: RelPath, path: str | None,
-                recursive: bool) -> list[Entry]:
+                recursive: bool, git: bool = False) -> list[Entry]:
     """:func:`ls_repo` of a DVC project: its outputs (md5 as DVC records them), a folder's
     files read from its listing on the DVC project's stores."""
     from mlvc.ops.dvc_source import dvc_folder_files, dvc_outputs
@@ -104,6 +108,8 @@ def _dvc_listed(root: Path, local: Path | None, target: RelPath, path: str | Non
     holder = next((o for o in outputs if is_within(target, o[1]) and target), None)
     below = [o for o in outputs if is_within(o[1], target)] if holder is None else [holder]
     if not below:
+        if git:  # (git may keep it: told by _with_git when it does not)
+            return []
         raise TargetError(f"'{path}' is not tracked by DVC there",
                           hint="`mlvc ls --repo URL` lists what is tracked")
     entries: list[Entry] = []
@@ -133,7 +139,8 @@ def _dvc_listed(root: Path, local: Path | None, target: RelPath, path: str | Non
 
 
 def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None,
-            recursive: bool, remember: bool = True) -> LsResult:
+            recursive: bool, remember: bool = True, git: bool = False,
+            git_rev: str | None = None) -> LsResult:
     side = view.side
     try:
         held = view.holding(target)
@@ -141,10 +148,11 @@ def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None
             entries = _inside(trees, held[1], target, recursive)
         else:
             below = sorted(p for p in view.outputs if is_within(p, target))
-            if not below:
+            if not below and not git:
                 where = "" if side.sha is None else f" at {side.name}"
                 raise TargetError(f"'{path}' is not tracked by mlvc{where}",
-                                  hint="`mlvc ls` lists what is tracked")
+                                  hint="`mlvc ls` lists what is tracked; `mlvc ls --git` "
+                                       "what git keeps too")
             entries = []
             for p in below:
                 pointer, out = view.outputs[p]
@@ -160,7 +168,36 @@ def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None
                                "folders' manifests from a remote") from None
     if remember:
         trees.remember()
+    if git and held is None:
+        entries = _with_git(view, entries, target, path, recursive, git_rev or side.sha)
     return LsResult(side, target, tuple(entries))
+
+
+def _with_git(view: SideView, data: list[Entry], target: RelPath, path: str | None,
+              recursive: bool, rev: str | None) -> list[Entry]:
+    """``data`` (what mlvc or DVC tracks at ``target``) with the files git keeps there at
+    ``rev`` (None: in its index), as ``dvc list`` shows a repository: the first level of the
+    folder ``target`` (a folder holding files or outputs deeper down is one ``dir`` entry),
+    or with ``recursive`` every file; mlvc's own folder is left out. Sorted by path."""
+    scm = view.repo.scm
+    found = [] if scm is None else [
+        Entry(p, "file", sha, size, None, mode == "100755", hash="git")
+        for p, mode, sha, size in scm.listed(rev)
+        if is_within(p, target) and p.split("/", 1)[0] != ".mlvc"]
+    if not found and not data:
+        where = "" if view.side.sha is None else f" at {view.side.name}"
+        raise TargetError(f"'{path or '.'}' is neither tracked nor in git{where}",
+                          hint="`mlvc ls --git` lists what there is")
+    merged: dict[str, Entry] = {}
+    for e in [*found, *data]:  # (data last: a folder it tracks is listed as such)
+        rest = e.path[len(target) + 1:] if target and e.path != target else \
+            ("" if e.path == target else e.path)
+        if not recursive and "/" in rest:
+            name = f"{target}/{rest.split('/', 1)[0]}" if target else rest.split("/", 1)[0]
+            merged.setdefault(name, Entry(name, "dir", "", None, hash=""))
+        else:
+            merged[e.path] = e
+    return [merged[p] for p in sorted(merged)]
 
 
 def _entry(out: Out, pointer: RelPath | None) -> Entry:

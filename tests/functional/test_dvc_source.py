@@ -171,6 +171,13 @@ def test_ls_repo_lists_a_dvc_projects_data(registry, tmp_path):
     assert doc["entries"][0]["oid"] == md5(b"b\n")
     assert "not tracked by DVC" in p.run("ls", "--repo", str(registry), "nope",
                                          code=1).stderr
+    # --git: what git keeps too (the clone's own mlvc files are not its)
+    assert [e[0] for e in listed("--git")] == [".dvc", "data", "model.bin", "model.bin.dvc"]
+    assert listed("--git", "data") == [("data/raw", "dir", "md5", "data/raw.dvc"),
+                                       ("data/raw.dvc", "file", "git", None)]
+    assert [e[0] for e in listed("--git", "-R")] == [
+        ".dvc/config", "data/raw.dvc", "data/raw/a.csv", "data/raw/sub/b.csv", "model.bin",
+        "model.bin.dvc"]
 
 
 def test_get_and_import_read_the_dvc_remote_named_with_the_options_given(registry, project,

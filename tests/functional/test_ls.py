@@ -77,3 +77,47 @@ def test_stage_outputs_and_errors(project):
     assert "cannot list 'out'" in r.stderr and "mlvc fetch" in r.stderr
     assert "Traceback" not in r.stderr
     assert paths(ls(project)) == ["out"]  # the outputs themselves need no manifest
+
+
+def test_git_lists_the_files_git_keeps_too_as_dvc_list_does(project, tmp_path):
+    project.gen({"data": {"a.csv": "1", "sub": {"b.csv": "22"}}, "src": {"train.py": "x\n"},
+                 "models": {"m.pkl": "m"}, "mlvc.yaml": yaml.safe_dump({"stages": {"s": {
+                     "cmd": "mkdir -p out/deep && echo o > out/deep/f", "outs": ["out"]}}})})
+    (project.root / "src/train.py").chmod(0o755)
+    project.run("add", "data", "models/m.pkl")
+    project.run("repro")
+    project.commit_all("one")
+
+    def listed(*args: str, cwd=None) -> list[tuple]:
+        return [(e["path"], e["type"], e.get("hash", "xxh128")) for e in
+                ls(project, "--git", *args, cwd=cwd)["entries"]]
+
+    top = listed()
+    assert [p for p, _, _ in top] == [".gitignore", ".mlvcignore", "data", "data.mlvc",
+                                      "mlvc.lock", "mlvc.yaml", "models", "out", "src"]
+    assert ("data", "dir", "xxh128") in top and ("data.mlvc", "file", "git") in top
+    assert ("out", "dir", "xxh128") in top  # (a stage's output: mlvc.lock's)
+    assert ("models", "dir", "") in top  # (a folder of git files and an output)
+    assert listed("models") == [("models/.gitignore", "file", "git"),
+                                ("models/m.pkl", "file", "xxh128"),
+                                ("models/m.pkl.mlvc", "file", "git")]
+    src = ls(project, "--git", "src")["entries"]
+    assert [(e["path"], e["exec"], e["size"]) for e in src] == [("src/train.py", True, 2)]
+    everything = [p for p, _, _ in listed("-R")]
+    assert {"data/sub/b.csv", "src/train.py", "out/deep/f", "models/m.pkl.mlvc"} <= \
+        set(everything) and not any(p.startswith(".mlvc/") for p in everything)
+    assert [p for p, _, _ in listed(cwd=project.root / "src")] == ["src/train.py"]
+    r = project.run("ls", "src", code=1)  # (without --git: what mlvc tracks)
+    assert "not tracked by mlvc" in r.stderr and "--git" in r.stderr
+    assert "neither tracked nor in git" in project.run("ls", "--git", "nope", code=1).stderr
+    # at a revision: git's files as that commit has them
+    (project.root / "src/new.py").write_text("y\n")
+    project.commit_all("two")
+    assert [p for p, _, _ in listed("src", "--rev", "HEAD~1")] == ["src/train.py"]
+    assert [p for p, _, _ in listed("src")] == ["src/new.py", "src/train.py"]
+    # another project's, through --repo
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    doc = json.loads(Project(other).run("ls", "--repo", str(project.root), "--git",
+                                        "--json").stdout)
+    assert [e["path"] for e in doc["entries"]] == [p for p, _, _ in top]

@@ -316,9 +316,12 @@ metrics_cmd = _values_group("metrics", "metrics")
               help="List another mlvc project (a git URL, or a folder), as `dvc list URL`: "
                    "PATH is from its top, --rev one of its revisions; works outside a "
                    "project too.")
+@click.option("--git", "with_git", is_flag=True,
+              help="The files git keeps too, as `dvc list` shows a repository (without -R: "
+                   "the folder's first level).")
 @source_remote_options
 @json_option
-def ls_cmd(path, rev, recursive, repo_url, via, as_json):
+def ls_cmd(path, rev, recursive, repo_url, with_git, via, as_json):
     """List the data mlvc tracks at PATH (default: the current folder), from git and the cache.
 
     PATH may be a tracked file or folder, a folder holding tracked outputs, or a path inside
@@ -331,18 +334,20 @@ def ls_cmd(path, rev, recursive, repo_url, via, as_json):
     if repo_url is None and (via.name is not None or via.config):
         raise click.UsageError("--remote and --remote-config go with --repo")
     if repo_url is not None:
-        result = ls_repo(repo_url, path, rev=rev, recursive=recursive, cwd=settings().cwd,
-                         via=via, progress=progress())
+        result = ls_repo(repo_url, path, rev=rev, recursive=recursive, git=with_git,
+                         cwd=settings().cwd, via=via, progress=progress())
         name = printable  # (paths from that project's top)
     else:
         with open_repo() as repo:
-            result = ls(repo, path, rev=rev, recursive=recursive, cwd=settings().cwd)
+            result = ls(repo, path, rev=rev, recursive=recursive, git=with_git,
+                        cwd=settings().cwd)
         name = shown
     if as_json:
         echo_json(result.to_json())
         return
     for e in result.entries:
         size = "" if e.size is None else human_size(e.size)  # (None: not recorded)
-        what = count(e.nfiles, "file") if e.nfiles is not None else ("exec" if e.exec else "")
+        what = count(e.nfiles, "file") if e.nfiles is not None else " ".join(
+            w for w, on in (("git", e.hash == "git"), ("exec", e.exec)) if on)
         where = f"  ({name(e.pointer)})" if e.pointer else ""
         echo(f"{size:>9}  {what:<12}  {name(e.path)}{'/' if e.type == 'dir' else ''}{where}")
