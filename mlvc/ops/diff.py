@@ -553,6 +553,8 @@ def _declared_params(pipelines: list[Pipeline | None]) -> dict[RelPath, set[str]
     """Params file -> the keys stages declare (None: the whole file)."""
     files: dict[RelPath, set[str] | None] = {}
     for pipeline in pipelines:
+        for file in pipeline.params if pipeline is not None else ():
+            files[file] = None  # (the top-level ``params:``: whole files)
         for stage in pipeline or ():
             for ref in stage.params:
                 if not ref.keys:
@@ -613,6 +615,7 @@ def _metric_files(pipelines: list[Pipeline | None]) -> list[RelPath]:
             for out in stage.outs:
                 if out.kind == "metrics":
                     files[out.path] = None
+        files.update(dict.fromkeys(pipeline.metrics if pipeline is not None else ()))
     return list(files)
 
 

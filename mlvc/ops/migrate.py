@@ -32,7 +32,7 @@ from mlvc.workspace.pointer import ImportSource
 # DVC's remote options that mean nothing to an fsspec filesystem: left out
 _DVC_ONLY = {"jobs", "verify", "version_aware", "worktree", "listobjects", "checksum_jobs"}
 # dvc.yaml keys mlvc does not read, left out (and said)
-_TOP_KEYS = {"stages", "vars", "plots"}
+_TOP_KEYS = {"stages", "vars", "plots", "metrics", "params"}
 _STAGE_KEYS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
                "always_changed", "desc", "vars", "meta", "foreach", "do", "matrix"}
 _OUT_KEYS = {"cache", "persist", "push", "desc", "template", "x", "y", "x_label", "y_label",

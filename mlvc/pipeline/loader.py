@@ -77,10 +77,10 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE,
         return Pipeline({})
     if not isinstance(doc, dict):
         raise bad("expected a mapping with 'stages'")
-    unknown = set(doc) - {"stages", "vars", "plots"}
+    unknown = set(doc) - {"stages", "vars", "plots", "metrics", "params"}
     if unknown:
-        raise bad(f"unknown top-level keys {sorted(unknown)} (expected 'stages', 'vars' and "
-                  "'plots')")
+        raise bad(f"unknown top-level keys {sorted(unknown)} (expected 'stages', 'vars', "
+                  "'plots', 'metrics' and 'params')")
     context = _global_vars(doc.get("vars"), params or _workspace_params(root), bad)
     raw_stages = doc.get("stages") or {}
     if not isinstance(raw_stages, dict):
@@ -95,7 +95,19 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE,
                 raise _Bad(origin, full)("defined twice")
             stages[full] = _stage(full, body, local, root, _Bad(origin, full))
     plots = _top_plots(interpolate(doc.get("plots"), context, bad, "plots"), root, bad)
-    return Pipeline(stages, plots)
+    metrics, params = (_top_files(interpolate(doc.get(key), context, bad, key), key, root, bad)
+                       for key in ("metrics", "params"))
+    return Pipeline(stages, plots, metrics, params)
+
+
+def _top_files(raw: object, key: str, root: Path, bad: _Bad) -> tuple[RelPath, ...]:
+    """The top-level ``metrics:`` or ``params:``: a list of files (from the project's top)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
+        raise bad("must be a list of file paths", key)
+    return tuple(dict.fromkeys(_path(f, "", root, bad, f"{key}[{i}]")
+                               for i, f in enumerate(raw)))
 
 
 # -- vars and interpolation ----------------------------------------------------------------

@@ -96,6 +96,10 @@ class Stage:
 class Pipeline:
     stages: dict[str, Stage]  # in mlvc.yaml order
     plots: tuple[PlotDef, ...] = ()  # the top-level ``plots:``
+    # the top-level ``metrics:`` and ``params:`` (as DVC 3's): files no stage declares
+    # (written by a logger such as DVCLive, read by hand), shown whole
+    metrics: tuple[RelPath, ...] = ()
+    params: tuple[RelPath, ...] = ()
 
     def __getitem__(self, name: str) -> Stage:
         return self.stages[name]

@@ -521,3 +521,39 @@ def test_precision_rounds_decimal_values_for_people_not_in_json(project):
     assert "acc  0.12 -> 0.99  (+0.86)" in r.stdout
     doc = json.loads(project.run("metrics", "show", "--precision", "2", "--json").stdout)
     assert doc["workspace"]["m.json"]["acc"] == 0.987654321  # (JSON: the value itself)
+
+
+def test_top_level_metrics_and_params_are_shown_and_compared_whole(ml):
+    """DVC 3's top-level ``metrics:`` and ``params:`` in the pipeline file: files no stage
+    declares (what a logger such as DVCLive writes), shown and compared whole, in `metrics`,
+    `params`, `exp show` and `diff`."""
+    doc = yaml.safe_load(ml.read("mlvc.yaml"))
+    doc["metrics"] = ["live/metrics.json"]
+    doc["params"] = ["config/extra.yaml"]
+    ml.gen({"mlvc.yaml": yaml.safe_dump(doc, sort_keys=False),
+            "live": {"metrics.json": json.dumps({"loss": 0.5, "step": 10})},
+            "config": {"extra.yaml": "batch: 32\nopt:\n  name: adam\n"}})
+    ml.commit_all("logged")
+    shown = json.loads(ml.run("metrics", "show", "--json").stdout)["workspace"]
+    assert shown["live/metrics.json"] == {"loss": 0.5, "step": 10}
+    assert "metrics.json" in shown  # (the stage's, as before)
+    params = json.loads(ml.run("params", "show", "--json").stdout)["workspace"]
+    assert params["config/extra.yaml"] == {"batch": 32, "opt.name": "adam"}
+    assert params["params.yaml"] == {"train.lr": 0.5}  # (a stage's: the keys it declares)
+    ml.gen({"live": {"metrics.json": json.dumps({"loss": 0.25, "step": 20})},
+            "config": {"extra.yaml": "batch: 64\nopt:\n  name: adam\n"}})
+    changes = json.loads(ml.run("metrics", "diff", "--json").stdout)["changes"]
+    assert [(c["file"], c["key"], c["old"], c["new"]) for c in changes] == [
+        ("live/metrics.json", "loss", 0.5, 0.25), ("live/metrics.json", "step", 10, 20)]
+    changes = json.loads(ml.run("params", "diff", "--json").stdout)["changes"]
+    assert [(c["key"], c["old"], c["new"]) for c in changes] == [("batch", 32, 64)]
+    assert "live/metrics.json" in ml.run("diff").stdout
+    rows = json.loads(ml.run("exp", "show", "--json").stdout)
+    assert rows[0]["metrics"]["live/metrics.json"] == {"loss": 0.25, "step": 20}
+    assert rows[0]["params"]["config/extra.yaml"]["batch"] == 64
+    bad = dict(doc, metrics="live/metrics.json")
+    ml.gen({"mlvc.yaml": yaml.safe_dump(bad, sort_keys=False)})
+    assert "metrics: must be a list of file paths" in ml.run("metrics", "show").stderr
+    ml.gen({"mlvc.yaml": yaml.safe_dump(dict(doc, params=["../out.yaml"]), sort_keys=False)})
+    assert "params[0]" in ml.run("params", "show").stderr
+    assert "params[0]" in ml.run("repro", code=1).stderr

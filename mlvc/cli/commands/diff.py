@@ -256,7 +256,8 @@ def _values_group(kind: str, what: str) -> click.Group:
             if several:
                 echo(f"{sv.side.label}:")
             if not sv.values and not sv.missing:
-                echo(f"{indent}no {what} declared by the stages of mlvc.yaml")
+                echo(f"{indent}no {what} declared in mlvc.yaml (by its stages, or its "
+                     f"top-level {what}:)")
             last = None
             for v in sv.values:
                 if v.file != last:
