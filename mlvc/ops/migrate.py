@@ -85,7 +85,7 @@ def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int
               for n in taken]
     remotes = {n: o for n, o in remotes.items() if n not in taken}
     files = _dvc_files(repo)
-    pipeline_text, as_is = _pipeline(repo, files, notes, force)
+    pipeline_text, as_is, merged = _pipeline(repo, files, notes, force)
     rules = _ignore_rules(repo)
     outs, missing, sources = _dvc_outputs(repo, files, notes)
     git = None
@@ -95,13 +95,15 @@ def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int
     # dvc.lock: the stages it shows up to date, checked against the workspace (md5) and the
     # params, are recorded as they are (not in a dry run: the pipeline is not written)
     recorded: list[str] = []
-    if (repo.root / "dvc.lock").is_file() and (pipeline_text is not None or
-                                               (repo.root / "mlvc.yaml").is_file()):
+    locks = {lock: prefix for lock, prefix in [("dvc.lock", ""), *(
+        (f"{folder}/dvc.lock", f"{prefix}-") for folder, prefix in merged.items())]
+        if to_fs(repo.root, lock).is_file()}
+    if locks and (pipeline_text is not None or (repo.root / "mlvc.yaml").is_file()):
         if dry:
             notes.append("dvc.lock: the stages it shows up to date (each md5 checked) are "
                          "recorded in mlvc.lock when this runs for real")
         else:
-            recorded = _up_to_date(repo, notes, progress)
+            recorded = _up_to_date(repo, locks, notes, progress)
             if recorded:
                 git = _record_stages(repo, recorded, git, jobs, progress)
     if remotes or outs or pipeline_text is not None:
@@ -152,50 +154,116 @@ def _dvc_config(dvc: Path, notes: list[str]
 
 
 def _pipeline(repo: Repo, files: list[RelPath], notes: list[str], force: bool
-              ) -> tuple[str | None, bool]:
-    """The text of mlvc.yaml made from dvc.yaml, and whether it is dvc.yaml's own; None when
-    there is no dvc.yaml or mlvc.yaml exists (without ``force``)."""
+              ) -> tuple[str | None, bool, dict[RelPath, str]]:
+    """The text of mlvc.yaml made from dvc.yaml, whether it is dvc.yaml's own, and the
+    ``dvc.yaml`` files below the top merged in (their folder -> the prefix of their stages'
+    names); (None, …) when there is no dvc.yaml or mlvc.yaml exists (without ``force``)."""
     import yaml
 
     from mlvc.pipeline.loader import parse_pipeline
     from mlvc.pipeline.model import PIPELINE_FILE
 
-    for found in files:
-        if found.endswith("/dvc.yaml"):
-            notes.append(f"{found}: not taken over (mlvc reads one {PIPELINE_FILE}, at the "
-                         "top): add its stages to it with their wdir")
+    nested = [f for f in files if f.endswith("/dvc.yaml")]
     source = repo.root / "dvc.yaml"
-    if not source.is_file():
-        return None, False
+    if not source.is_file() and not nested:
+        return None, False, {}
     if (repo.root / PIPELINE_FILE).exists() and not force:
         notes.append(f"{PIPELINE_FILE} exists already: dvc.yaml not taken over (-f replaces "
                      "it)")
-        return None, False
-    text = source.read_text(encoding="utf-8")
-    try:
-        parse_pipeline(text, repo.root)
-        return text, True
-    except MlvcError:
-        pass
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise FormatError(f"dvc.yaml: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise FormatError("dvc.yaml: not a mapping")
-    for key in sorted(set(doc) - _TOP_KEYS):
-        notes.append(f"dvc.yaml: '{key}' is not read by mlvc: left out")
-        del doc[key]
-    for name, stage in (doc.get("stages") or {}).items():
-        if isinstance(stage, dict):
-            _trim_stage(name, stage.get("do", stage) if "foreach" in stage else stage, notes)
+        return None, False, {}
+    text = source.read_text(encoding="utf-8") if source.is_file() else ""
+    if not nested:
+        try:
+            parse_pipeline(text, repo.root)
+            return text, True, {}
+        except MlvcError:
+            pass
+    doc = _yaml_doc(text, "dvc.yaml") if text else {}
+    _trim(doc, "dvc.yaml", notes)
+    merged: dict[RelPath, str] = {}
+    for found in nested:
+        folder = found.rsplit("/", 1)[0]
+        prefix = _prefix(folder)
+        try:
+            raw = to_fs(repo.root, found).read_text(encoding="utf-8")
+            sub = _yaml_doc(raw, found)
+        except (OSError, UnicodeDecodeError, FormatError) as exc:
+            notes.append(f"{found}: not read ({exc}): not taken over")
+            continue
+        if "vars" in sub or "${" in raw:
+            notes.append(f"{found}: not merged into {PIPELINE_FILE} (its vars and ${{…}} are "
+                         "read from its own folder): add its stages by hand, with their wdir")
+            continue
+        _trim(sub, found, notes)
+        stages = doc.setdefault("stages", {}) or {}
+        doc["stages"] = stages
+        clash = [n for n in (sub.get("stages") or {}) if f"{prefix}-{n}" in stages]
+        if clash:
+            notes.append(f"{found}: stage names {clash} clash once prefixed '{prefix}-': not "
+                         "merged")
+            continue
+        for name, stage in (sub.get("stages") or {}).items():
+            body = stage.get("do", stage) if isinstance(stage, dict) and "foreach" in stage \
+                else stage
+            if isinstance(body, dict):
+                body["wdir"] = posixpath.normpath(posixpath.join(folder, str(body.get("wdir",
+                                                                                        "."))))
+            stages[f"{prefix}-{name}"] = stage
+        for key in ("metrics", "params"):
+            doc[key] = [*(doc.get(key) or []),
+                        *(posixpath.join(folder, str(f)) for f in sub.get(key) or [])]
+        for plot in sub.get("plots") or []:
+            if isinstance(plot, str):
+                doc.setdefault("plots", []).append(posixpath.join(folder, plot))
+            elif isinstance(plot, dict) and len(plot) == 1 and not any(
+                    isinstance(v, dict) for v in (next(iter(plot.values())) or {}).values()):
+                (path, options), = plot.items()
+                doc.setdefault("plots", []).append({posixpath.join(folder, path): options})
+            else:
+                notes.append(f"{found}: a plot of several files' fields left out (its paths "
+                             f"are from {folder}/): add it to {PIPELINE_FILE} by hand")
+        merged[folder] = prefix
+        notes.append(f"{found}: its stages merged into {PIPELINE_FILE} as '{prefix}-NAME', "
+                     f"with wdir {folder}")
+    for key in ("metrics", "params"):
+        if not doc.get(key):
+            doc.pop(key, None)
     out = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     try:
         parse_pipeline(out, repo.root)
     except MlvcError as exc:
         raise FormatError(f"dvc.yaml cannot be taken over: {exc.message}",
                           hint=f"edit it into {PIPELINE_FILE} by hand (same format)") from None
-    return out, False
+    return out, False, merged
+
+
+def _yaml_doc(text: str, origin: str) -> dict:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise FormatError(f"{origin}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise FormatError(f"{origin}: not a mapping")
+    return doc
+
+
+def _trim(doc: dict, origin: str, notes: list[str]) -> None:
+    """What mlvc does not read, left out of a dvc.yaml's ``doc`` (each said)."""
+    for key in sorted(set(doc) - _TOP_KEYS):
+        notes.append(f"{origin}: '{key}' is not read by mlvc: left out")
+        del doc[key]
+    for name, stage in (doc.get("stages") or {}).items():
+        if isinstance(stage, dict):
+            _trim_stage(name, stage.get("do", stage) if "foreach" in stage else stage, notes)
+
+
+def _prefix(folder: RelPath) -> str:
+    """The prefix of the stages of ``folder/dvc.yaml`` in mlvc.yaml (a stage name's
+    characters: ``sub/dir`` -> ``sub-dir``)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", folder.replace("/", "-"))
+    return name if re.match(r"[A-Za-z_]", name) else f"_{name}"
 
 
 def _trim_stage(name: str, stage: dict, notes: list[str]) -> None:
@@ -314,23 +382,26 @@ def _dvc_files(repo: Repo) -> list[RelPath]:
 
 # -- dvc.lock --------------------------------------------------------------------------------
 
-def _up_to_date(repo: Repo, notes: list[str], progress: Progress) -> list[str]:
-    """The stages of the pipeline, not in mlvc.lock yet, that dvc.lock shows up to date: the
-    same cmd, every dep's and output's md5 that of the workspace (DVC's: a file's bytes; a
-    folder's, the md5 of its files' list as DVC writes it), the same params. Those that are
-    not are named in ``notes`` (`mlvc repro` runs them)."""
+def _up_to_date(repo: Repo, locks: dict[RelPath, str], notes: list[str],
+                progress: Progress) -> list[str]:
+    """The stages of the pipeline, not in mlvc.lock yet, that a dvc.lock of ``locks`` (each
+    with the prefix its stages' names took in mlvc.yaml) shows up to date: the same cmd,
+    every dep's and output's md5 that of the workspace (DVC's: a file's bytes; a folder's,
+    the md5 of its files' list as DVC writes it), the same params. Those that are not are
+    named in ``notes`` (`mlvc repro` runs them)."""
     import yaml
 
     from mlvc.pipeline.loader import load_pipeline
     from mlvc.pipeline.lockfile import load_lock
     from mlvc.pipeline.params import flatten, read_params, select
 
-    try:
-        doc = yaml.safe_load((repo.root / "dvc.lock").read_text(encoding="utf-8")) or {}
-        stages = doc.get("stages") or {}
-    except (yaml.YAMLError, UnicodeDecodeError, AttributeError) as exc:
-        notes.append(f"dvc.lock cannot be read ({exc}): every stage runs again")
-        return []
+    stages: dict[str, object] = {}
+    for lock, prefix in locks.items():
+        try:
+            doc = yaml.safe_load(to_fs(repo.root, lock).read_text(encoding="utf-8")) or {}
+            stages.update({f"{prefix}{n}": e for n, e in (doc.get("stages") or {}).items()})
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError) as exc:
+            notes.append(f"{lock} cannot be read ({exc}): its stages run again")
     pipeline = load_pipeline(repo.root)
     have = load_lock(repo.root)
     sums = _Md5(repo.root)

@@ -75,7 +75,7 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
     for said in ("'jobs' is DVC's own", "'artifacts' is not read", "'checkpoint' is not read",
                  "url.csv.dvc: an import whose source mlvc does not record",
                  "not in the workspace: `dvc pull` them",
-                 "sub/dvc.yaml: not taken over"):
+                 "sub/dvc.yaml: its stages merged"):
         assert said in notes, said
     # the remotes and settings, the secret in the local file
     project.run("config", "remotes.s3r.endpointurl")
@@ -210,3 +210,84 @@ def test_a_stage_whose_params_or_data_moved_since_dvc_lock_is_left_to_run(projec
     (other / "model2.bin").write_text("edited\n")
     doc = json.loads(again.run("migrate-dvc", "--json").stdout)
     assert doc["recorded"] == ["prep"]
+
+
+# A dvc.yaml below the top, and the dvc.lock DVC 3.67.1 wrote for it (`dvc repro
+# sub/dvc.yaml`): paths in the lock are from each stage's wdir.
+SUB_YAML = """stages:
+  prep:
+    cmd: mkdir -p out && cat raw/a.csv > out/all.csv
+    deps: [raw]
+    params: [x]
+    outs: [out]
+  w:
+    wdir: work
+    cmd: cat ../out/all.csv > res.txt
+    deps: [../out]
+    outs: [res.txt]
+metrics:
+  - m.json
+plots:
+  - loss.csv: {x: step}
+"""
+SUB_LOCK = """schema: '2.0'
+stages:
+  prep:
+    cmd: mkdir -p out && cat raw/a.csv > out/all.csv
+    deps:
+    - path: raw
+      hash: md5
+      md5: 6cd59a08d06d295982e8dbb38d6ab9c3.dir
+      size: 3
+      nfiles: 1
+    params:
+      params.yaml:
+        x: 3
+    outs:
+    - path: out
+      hash: md5
+      md5: bee4acc45188e0ede2425020b3dc1013.dir
+      size: 3
+      nfiles: 1
+  w:
+    cmd: cat ../out/all.csv > res.txt
+    deps:
+    - path: ../out
+      hash: md5
+      md5: bee4acc45188e0ede2425020b3dc1013.dir
+      size: 3
+      nfiles: 1
+    outs:
+    - path: res.txt
+      hash: md5
+      md5: 35a853e2b2b105502215358d4d3db9f7
+      size: 3
+"""
+
+
+def test_a_dvc_yaml_below_the_top_is_merged_with_its_wdir_and_its_lock_read(project):
+    project.gen({".dvc": {"config": ""}, "dvc.yaml": "stages:\n  top:\n    cmd: echo hi\n",
+                 "sub": {"dvc.yaml": SUB_YAML, "dvc.lock": SUB_LOCK, "params.yaml": "x: 3\n",
+                         "raw": {"a.csv": "r1\n"}, "out": {"all.csv": "r1\n"},
+                         "work": {"res.txt": "r1\n"}, "m.json": '{"a": 1}\n',
+                         "loss.csv": "step,loss\n1,0.5\n"},
+                 "tpl": {"dvc.yaml": "vars: [p.yaml]\nstages:\n  s: {cmd: 'echo ${x}'}\n"}})
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    notes = "\n".join(doc["notes"])
+    assert "sub/dvc.yaml: its stages merged into mlvc.yaml as 'sub-NAME'" in notes
+    assert "tpl/dvc.yaml: not merged" in notes
+    pipeline = yaml.safe_load(project.read("mlvc.yaml"))
+    assert list(pipeline["stages"]) == ["top", "sub-prep", "sub-w"]
+    assert pipeline["stages"]["sub-prep"]["wdir"] == "sub"
+    assert pipeline["stages"]["sub-w"]["wdir"] == "sub/work"
+    assert pipeline["metrics"] == ["sub/m.json"]
+    assert pipeline["plots"] == [{"sub/loss.csv": {"x": "step"}}]
+    assert doc["recorded"] == ["sub-prep", "sub-w"]  # (every md5 and x: 3 as DVC's lock)
+    lock = yaml.safe_load(project.read("mlvc.lock"))["stages"]
+    assert lock["sub-prep"]["params"] == {"sub/params.yaml": {"x": 3}}
+    assert [o["path"] for o in lock["sub-w"]["outs"]] == ["sub/work/res.txt"]
+    stages = json.loads(project.run("repro", "--dry", "--json").stdout)["stages"]
+    assert [(s["stage"], s["state"]) for s in stages if s["stage"].startswith("sub")] == [
+        ("sub-prep", "unchanged"), ("sub-w", "unchanged")]
+    shown = json.loads(project.run("metrics", "show", "--json").stdout)["workspace"]
+    assert shown == {"sub/m.json": {"a": 1}}

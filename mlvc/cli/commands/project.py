@@ -90,7 +90,8 @@ def migrate_dvc_cmd(dry, force, jobs, as_json):
     Carried over: the remotes of .dvc/config (credentials of config.local go to
     .mlvc/config.local.yaml), the default remote, cache.type and core.autostage; dvc.yaml
     as mlvc.yaml (the same format: as it is when mlvc reads all of it, else with what mlvc
-    does not read left out, and said); the rules of .dvcignore into .mlvcignore; the data
+    does not read left out, and said; the stages of a dvc.yaml below the top merged in as
+    FOLDER-NAME, with their wdir); the rules of .dvcignore into .mlvcignore; the data
     of each .dvc file, tracked again with `mlvc add` (mlvc hashes with xxh128, DVC with
     md5: `dvc pull` first, so the workspace has it); the stages dvc.lock shows up to date,
     each md5 and param checked against the workspace, recorded in mlvc.lock (the others
@@ -111,7 +112,7 @@ def migrate_dvc_cmd(dry, force, jobs, as_json):
         echo(f"{verb} over {count(len(result.remotes), 'remote')}: "
              f"{', '.join(printable(r) for r in result.remotes)}{default}.")
     if result.pipeline:
-        echo(f"{verb} over dvc.yaml as mlvc.yaml"
+        echo(f"{verb} over the pipeline (dvc.yaml) as mlvc.yaml"
              + (" (as it is)." if result.pipeline_as_is else " (see the notes)."))
     if result.ignore_rules:
         echo(f"{verb} over {count(result.ignore_rules, 'rule')} of .dvcignore.")
