@@ -172,14 +172,18 @@ CHUNK = 1 << 20  # read at a time
 
 def dvc_md5_matches(path: Path | str, md5: str) -> bool:
     """Whether the file at ``path`` is what DVC recorded as ``md5``: DVC 3 hashes its bytes;
-    DVC 2 hashed a text file (its first 512 bytes without NUL and at most 30% other than
-    text) with its CRLF line ends made LF ("md5-dos2unix")."""
-    if file_md5(path) == md5:
-        return True
+    DVC 2 hashed a text file with its CRLF line ends made LF (see :func:`dos2unix_md5`)."""
+    return file_md5(path) == md5 or dos2unix_md5(path) == md5
+
+
+def dos2unix_md5(path: Path | str) -> str | None:
+    """DVC 2's "md5-dos2unix" of a text file (its first 512 bytes without NUL and at most 30%
+    other than text): the md5 of its bytes with CRLF line ends made LF; None for a file
+    DVC 2 took for binary (it hashed its bytes)."""
     with open(path, "rb") as f:
         block = f.read(512)
     if not block or b"\x00" in block or len(block.translate(None, _TEXT)) > 0.3 * len(block):
-        return False
+        return None
     digest = hashlib.md5(usedforsecurity=False)
     carry = b""
     with open(path, "rb") as f:
@@ -188,7 +192,7 @@ def dvc_md5_matches(path: Path | str, md5: str) -> bool:
             carry = b"\r" if data.endswith(b"\r") else b""
             digest.update((data[:-1] if carry else data).replace(b"\r\n", b"\n"))
     digest.update(carry)
-    return digest.hexdigest() == md5
+    return digest.hexdigest()
 
 
 def file_md5(path: Path | str) -> str:

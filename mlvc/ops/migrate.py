@@ -422,7 +422,8 @@ def _up_to_date(repo: Repo, locks: dict[RelPath, str], notes: list[str],
                            for d in [*(entry.get("deps") or []), *(entry.get("outs") or [])]}
                 wanted = {d.path for d in stage.deps} | {o.path for o in stage.outs}
                 same = same and set(records) == wanted and all(
-                    r.get("hash", "md5") == "md5" and sums.matches(path, r.get("md5"))
+                    r.get("hash", "md5") == "md5" and sums.matches(path, r.get("md5"),
+                                                                   dvc2="hash" not in r)
                     for path, r in records.items())
                 locked = entry.get("params") or {}
                 same = same and {p.file for p in stage.params} == {
@@ -459,9 +460,10 @@ class _Md5:
             self.known[path] = self._hash(to_fs(self.root, path))
         return self.known[path]
 
-    def matches(self, path: RelPath, md5: object) -> bool:
-        """Whether ``path`` is what DVC recorded as ``md5`` (a file of DVC 2's lock: its
-        text hashed with LF line ends, see :func:`~mlvc.ops.dvc_source.dvc_md5_matches`)."""
+    def matches(self, path: RelPath, md5: object, dvc2: bool = False) -> bool:
+        """Whether ``path`` is what DVC recorded as ``md5`` (of DVC 2's lock, ``dvc2``, whose
+        records name no hash: a text file hashed with LF line ends, see
+        :func:`~mlvc.ops.dvc_source.dvc_md5_matches`, and a folder's listing of those)."""
         from mlvc.ops.dvc_source import dvc_md5_matches
 
         if not isinstance(md5, str):
@@ -469,13 +471,18 @@ class _Md5:
         if self.of(path) == md5:
             return True
         fs = to_fs(self.root, path)
-        return not md5.endswith(".dir") and fs.is_file() and dvc_md5_matches(fs, md5)
+        if md5.endswith(".dir"):  # (DVC 2's: its text files' md5-dos2unix in the listing)
+            return dvc2 and fs.is_dir() and self._hash(fs, dos2unix=True) == md5
+        return dvc2 and fs.is_file() and dvc_md5_matches(fs, md5)
 
-    def _hash(self, fs: Path) -> str | None:
+    def _hash(self, fs: Path, dos2unix: bool = False) -> str | None:
         import hashlib
         import json
 
-        from mlvc.ops.dvc_source import file_md5
+        from mlvc.ops.dvc_source import dos2unix_md5, file_md5
+
+        def md5_of(path: str) -> str:
+            return (dos2unix and dos2unix_md5(path)) or file_md5(path)
 
         if fs.is_file():
             return file_md5(fs)
@@ -486,7 +493,7 @@ class _Md5:
             dirs.sort()
             for f in files:
                 full = os.path.join(top, f)
-                entries.append({"md5": file_md5(full),
+                entries.append({"md5": md5_of(full),
                                 "relpath": os.path.relpath(full, fs).replace(os.sep, "/")})
         entries.sort(key=lambda e: e["relpath"])
         listing = json.dumps(entries, sort_keys=True).encode()

@@ -291,3 +291,38 @@ def test_a_dvc_yaml_below_the_top_is_merged_with_its_wdir_and_its_lock_read(proj
         ("sub-prep", "unchanged"), ("sub-w", "unchanged")]
     shown = json.loads(project.run("metrics", "show", "--json").stdout)["workspace"]
     assert shown == {"sub/m.json": {"a": 1}}
+
+
+# What DVC 2.58.2 wrote (`dvc repro`) for folders holding a CRLF text file, an LF one and a
+# binary one: its lock names no hash, and its listings hold the text files' md5-dos2unix.
+DVC2_YAML = """stages:
+  prep:
+    cmd: mkdir -p out && cp raw/crlf.csv out/c.csv && cp raw/bin.dat out/b.dat
+    deps: [raw]
+    outs: [out]
+"""
+DVC2_LOCK = """schema: '2.0'
+stages:
+  prep:
+    cmd: mkdir -p out && cp raw/crlf.csv out/c.csv && cp raw/bin.dat out/b.dat
+    deps:
+    - path: raw
+      md5: 8019bc81fbd41117acc0cd40852a99e2.dir
+      size: 528
+      nfiles: 3
+    outs:
+    - path: out
+      md5: 3b15ffbccb6c97e6749860fc1fe83500.dir
+      size: 522
+      nfiles: 2
+"""
+
+
+def test_a_dvc2_lock_of_folders_with_crlf_text_files_is_recognized(project):
+    binary = bytes(range(256)) * 2
+    project.gen({".dvc": {"config": ""}, "dvc.yaml": DVC2_YAML, "dvc.lock": DVC2_LOCK,
+                 "raw": {"crlf.csv": "a,b\r\n1,2\r\n", "lf.txt": "plain\n", "bin.dat": binary},
+                 "out": {"c.csv": "a,b\r\n1,2\r\n", "b.dat": binary}})
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert doc["recorded"] == ["prep"]
+    assert "Data and pipelines are up to date." in project.run("status").stdout
