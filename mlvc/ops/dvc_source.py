@@ -248,21 +248,43 @@ def dvc_outputs(root: Path) -> list[tuple[str, str, str, int | None, int | None]
                 found[path] = (name, path, str(out["md5"]), out.get("size"), out.get("nfiles"))
             except (MlvcError, KeyError, TypeError, AttributeError):
                 continue
-    lock = root / "dvc.lock"
-    if lock.is_file():
+    locks = subprocess.run(["git", "ls-files", "-z", "--", "dvc.lock", "*/dvc.lock"],
+                           cwd=root, capture_output=True, text=True, check=False
+                           ).stdout.split("\0")
+    for lock in filter(None, locks):  # (the top's, and those of dvc.yaml files below it)
+        folder = posixpath.dirname(lock)
+        wdirs = _wdirs(root / folder / "dvc.yaml")
         try:
-            stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages")
-        except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
+            stages = (yaml.safe_load((root / lock).read_text(encoding="utf-8")) or {}
+                      ).get("stages")
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError, OSError):
             stages = None
-        for entry in (stages or {}).values():
+        for name, entry in (stages or {}).items():
+            wdir = posixpath.join(folder, wdirs.get(str(name).split("@", 1)[0], "."))
             for out in ((entry or {}).get("outs") or []) if isinstance(entry, dict) else []:
-                try:
-                    path = normalize_rel(str(out["path"]))
-                    found.setdefault(path, ("dvc.lock", path, str(out["md5"]),
+                try:  # (a lock's paths are from its stage's wdir)
+                    path = normalize_rel(posixpath.join(wdir, str(out["path"])))
+                    found.setdefault(path, (lock, path, str(out["md5"]),
                                             out.get("size"), out.get("nfiles")))
                 except (MlvcError, KeyError, TypeError, AttributeError):
                     continue
     return [found[p] for p in sorted(found)]
+
+
+def _wdirs(pipeline: Path) -> dict[str, str]:
+    """The ``wdir`` of each stage of a ``dvc.yaml`` that has one (a foreach's in its ``do``)."""
+    import yaml
+
+    try:
+        stages = (yaml.safe_load(pipeline.read_text(encoding="utf-8")) or {}).get("stages")
+    except (yaml.YAMLError, UnicodeDecodeError, AttributeError, OSError):
+        return {}
+    wdirs = {}
+    for name, stage in (stages or {}).items() if isinstance(stages, dict) else ():
+        body = stage.get("do", stage) if isinstance(stage, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("wdir"), str):
+            wdirs[str(name)] = body["wdir"]
+    return wdirs
 
 
 def dvc_folder_files(clone: Path, local: Path | None, md5: str, scratch: Path

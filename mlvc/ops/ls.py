@@ -178,12 +178,13 @@ def _with_git(view: SideView, data: list[Entry], target: RelPath, path: str | No
     """``data`` (what mlvc or DVC tracks at ``target``) with the files git keeps there at
     ``rev`` (None: in its index), as ``dvc list`` shows a repository: the first level of the
     folder ``target`` (a folder holding files or outputs deeper down is one ``dir`` entry),
-    or with ``recursive`` every file; mlvc's own folder is left out. Sorted by path."""
+    or with ``recursive`` every file; mlvc's and DVC's own folders are left out (as ``dvc
+    list`` leaves ``.dvc/`` out). Sorted by path."""
     scm = view.repo.scm
     found = [] if scm is None else [
         Entry(p, "file", sha, size, None, mode == "100755", hash="git")
         for p, mode, sha, size in scm.listed(rev)
-        if is_within(p, target) and p.split("/", 1)[0] != ".mlvc"]
+        if is_within(p, target) and p.split("/", 1)[0] not in (".mlvc", ".dvc")]
     if not found and not data:
         where = "" if view.side.sha is None else f" at {view.side.name}"
         raise TargetError(f"'{path or '.'}' is neither tracked nor in git{where}",

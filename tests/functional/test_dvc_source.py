@@ -172,12 +172,12 @@ def test_ls_repo_lists_a_dvc_projects_data(registry, tmp_path):
     assert "not tracked by DVC" in p.run("ls", "--repo", str(registry), "nope",
                                          code=1).stderr
     # --git: what git keeps too (the clone's own mlvc files are not its)
-    assert [e[0] for e in listed("--git")] == [".dvc", "data", "model.bin", "model.bin.dvc"]
+    assert [e[0] for e in listed("--git")] == ["data", "model.bin", "model.bin.dvc"]
     assert listed("--git", "data") == [("data/raw", "dir", "md5", "data/raw.dvc"),
                                        ("data/raw.dvc", "file", "git", None)]
     assert [e[0] for e in listed("--git", "-R")] == [
-        ".dvc/config", "data/raw.dvc", "data/raw/a.csv", "data/raw/sub/b.csv", "model.bin",
-        "model.bin.dvc"]
+        "data/raw.dvc", "data/raw/a.csv", "data/raw/sub/b.csv", "model.bin",
+        "model.bin.dvc"]  # (.dvc/ left out, as `dvc list` leaves it)
 
 
 def test_get_and_import_read_the_dvc_remote_named_with_the_options_given(registry, project,
@@ -239,3 +239,28 @@ def test_show_url_and_api_get_url_name_a_dvc_objects_place_on_its_remote(registr
     cache.mkdir(parents=True)
     (cache / weights[2:]).write_bytes(b"weights")
     assert mlvc.api.read("model.bin", repo=str(registry), mode="rb") == b"weights"
+
+
+def test_outputs_of_a_dvc_lock_below_the_top_are_found_from_their_stages_wdir(registry,
+                                                                             tmp_path):
+    """A stage of sub/dvc.yaml with wdir work: sub/dvc.lock's paths are from sub/work (as
+    DVC 3.67.1 wrote them); `ls --repo` and `get` find its outputs there."""
+    store = tmp_path / "dvc-store"
+    put(store, md5(b"r1\n"), b"r1\n")
+    (registry / "sub").mkdir()
+    (registry / "sub" / "dvc.yaml").write_text(
+        "stages:\n  w:\n    wdir: work\n    cmd: cp ../in.txt res.txt\n"
+        "    outs: [res.txt]\n")
+    (registry / "sub" / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        "w": {"cmd": "cp ../in.txt res.txt", "outs": [
+            {"path": "res.txt", "hash": "md5", "md5": md5(b"r1\n"), "size": 3}]}}}))
+    subprocess.run(["git", "add", "-A"], cwd=registry, check=True)
+    subprocess.run(["git", "commit", "-qm", "nested"], cwd=registry, check=True)
+    here = tmp_path / "here"
+    here.mkdir()
+    p = Project(here)
+    doc = json.loads(p.run("ls", "--repo", str(registry), "sub", "--json").stdout)
+    assert [(e["path"], e["pointer"]) for e in doc["entries"]] == [
+        ("sub/work/res.txt", "sub/dvc.lock")]
+    p.run("get", str(registry), "sub/work/res.txt")
+    assert (here / "res.txt").read_bytes() == b"r1\n"
