@@ -89,6 +89,7 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None,
         clone = Path(tmp) / "repo"
         _git("clone", "-q", "--no-checkout", "--", str(local or url), str(clone))
         _git("checkout", "-q", rev or "HEAD", "--", cwd=clone)  # (a detached checkout)
+        via = _anchored(via, cwd)
         if (clone / ".mlvc").is_dir():
             _choose_remote(clone, url, via)
         else:
@@ -112,6 +113,16 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None,
         with Repo.find(clone) as repo:
             commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
             yield repo, _source_cache(local), commit
+
+
+def _anchored(via: SourceRemote, cwd: Path) -> SourceRemote:
+    """``via`` with a ``url`` option naming a folder by a relative path made absolute from
+    ``cwd`` (in the clone it would be read from the clone's top)."""
+    from mlvc.remote import scheme
+
+    return SourceRemote(via.name, tuple(
+        (k, str(Path(cwd, v)) if k == "url" and scheme(v) is None and not os.path.isabs(v)
+         else v) for k, v in via.config))
 
 
 def _choose_remote(clone: Path, url: str, via: SourceRemote) -> None:

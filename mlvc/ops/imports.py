@@ -107,6 +107,9 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
     recorded_url = recorded_location(repo, url, cwd)
+    # (a folder named by its url option: recorded relative to the project, as REPO is)
+    via = SourceRemote(via.name, tuple((k, recorded_location(repo, v, cwd) if k == "url"
+                                        else v) for k, v in via.config))
     new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress,
                                   download=download, via=via)
     return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,

@@ -610,7 +610,7 @@ def test_get_import_ls_and_the_api_read_the_remote_named_with_the_options_given(
     here.run("get", url, "images", "-o", "a", "--remote", "mirror")
     assert (here.root / "a/2.png").read_text() == "two"
     # options over the remote's own: the default remote's url, for this read
-    here.run("get", url, "labels.csv", "--remote-config", f"url={tmp_path / 'mirror'}")
+    here.run("get", url, "labels.csv", "--remote-config", "url=../mirror")  # (from here)
     assert here.read("labels.csv") == "a,1\n"
     r = here.run("get", url, "images", "-o", "b", "--remote", "nope", code=1)
     assert "has no remote named 'nope'" in r.stderr and "mirror, store" in r.stderr
@@ -636,12 +636,18 @@ def test_get_import_ls_and_the_api_read_the_remote_named_with_the_options_given(
              "read_timeout=60")
     src = yaml.safe_load(here.read("images.mlvc"))["import"]
     assert (src["remote"], src["remote_config"]) == ("mirror", {"read_timeout": "60"})
+    (here.root / "sub").mkdir()  # (a url option typed from a folder: kept from the top)
+    here.run("import", url, "labels.csv", "--remote-config", "url=../../mirror",
+             cwd=here.root / "sub")
+    src = yaml.safe_load(here.read("sub/labels.csv.mlvc"))["import"]
+    assert src["remote_config"] == {"url": "../mirror"}
     here.commit_all("imported through the mirror")
     clone = tmp_path / "clone"
     here.git("clone", "-q", str(here.root), str(clone))
     shutil.rmtree(here.root / ".mlvc/cache")
     Project(clone).run("pull")  # (from the source, through its mirror)
     assert (clone / "images/1.png").read_text() == "one"
+    assert (clone / "sub/labels.csv").read_text() == "a,1\n"
     registry.gen({"images": {"3.png": "three"}})
     registry.run("add", "images")
     registry.commit_all("v2")
