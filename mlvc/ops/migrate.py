@@ -27,7 +27,7 @@ from mlvc.ops import record_in_git
 from mlvc.paths import RelPath, normalize_rel, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.pointer import ImportSource
+from mlvc.workspace.pointer import ImportSource, UrlSource
 
 # DVC's remote options that mean nothing to an fsspec filesystem: left out
 _DVC_ONLY = {"jobs", "verify", "version_aware", "worktree", "listobjects", "checksum_jobs"}
@@ -144,12 +144,20 @@ def _dvc_config(dvc: Path, notes: list[str]
                                      "own: left out")
                         continue
                     options[key] = (value, level)
-            elif section == "core":
-                default = values.get("remote", default)
-                if values.get("autostage"):
-                    settings["core.autostage"] = values["autostage"]
-            elif section == "cache" and values.get("type"):
-                settings["cache.type"] = values["type"]
+            else:
+                section = section.strip().strip("'\"")
+                for key, value in values.items():
+                    if (section, key) == ("core", "remote"):
+                        default = value
+                    elif (section, key) in (("core", "autostage"), ("cache", "type")):
+                        settings[f"{section}.{key}"] = value
+                    elif (section, key) == ("cache", "dir"):
+                        notes.append(f".dvc/{name}: cache.dir {value} (DVC's cache) is not "
+                                     "taken over: `mlvc config cache.dir PATH` gives mlvc a "
+                                     "shared cache, in a folder of its own")
+                    else:
+                        notes.append(f".dvc/{name}: {section}.{key} is DVC's own setting: "
+                                     "left out")
     return remotes, default, settings
 
 
@@ -297,16 +305,18 @@ def _ignore_rules(repo: Repo) -> list[str]:
 
 
 def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
-                 ) -> tuple[list[RelPath], list[RelPath], dict[RelPath, ImportSource]]:
+                 ) -> tuple[list[RelPath], list[RelPath],
+                            dict[RelPath, ImportSource | UrlSource]]:
     """The outputs of the .dvc files: (in the workspace, to add; not there; the sources of
-    those `dvc import` made, as mlvc records an import's — mlvc reads DVC projects)."""
+    those `dvc import` made, as mlvc records an import's — mlvc reads DVC projects — and
+    those `dvc import-url` made, as mlvc records an import-url's)."""
     import yaml
 
     from mlvc.workspace.pointer import POINTER_SUFFIX
 
     present: list[RelPath] = []
     missing: list[RelPath] = []
-    sources: dict[RelPath, ImportSource] = {}
+    sources: dict[RelPath, ImportSource | UrlSource] = {}
     for rel in (f for f in files if f.endswith(".dvc")):
         try:
             doc = yaml.safe_load(to_fs(repo.root, rel).read_text(encoding="utf-8")) or {}
@@ -317,11 +327,12 @@ def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
             notes.append(f"{rel}: not a DVC file with outs: left out")
             continue
         deps = doc.get("deps") or []
-        source = _import_source(deps)
+        source: ImportSource | UrlSource | None = _import_source(deps)
         if deps and source is None:
-            notes.append(f"{rel}: an import whose source mlvc does not record (`dvc "
-                         "import-url`'s): its data is tracked as plain data; `mlvc "
-                         "import-url` records a URL as its source")
+            source = _url_source(repo, rel, deps, notes)
+        if deps and source is None:
+            notes.append(f"{rel}: an import whose source mlvc does not record: its data is "
+                         "tracked as plain data")
         for out in doc["outs"]:
             raw = out.get("path") if isinstance(out, dict) else None
             try:
@@ -342,6 +353,41 @@ def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
         notes.append(f"{len(missing)} output(s) of .dvc files are not in the workspace: "
                      "`dvc pull` them, then run `mlvc migrate-dvc` again")
     return present, missing, sources
+
+
+def _url_source(repo: Repo, rel: RelPath, deps: list, notes: list[str]) -> UrlSource | None:
+    """The source of a `dvc import-url` (its one dep a URL, or a path outside the project),
+    as mlvc records an import-url's. The URL is asked now: when what DVC recorded of it (an
+    ETag or checksum; a path's md5) shows it still holds what was imported, its fingerprint
+    now is recorded; else one no URL gives, so that `status` tells an update and `mlvc
+    update` reads it again (and records the data only when it changed)."""
+    from mlvc.ops.import_url import open_url
+    from mlvc.ops.imports import recorded_location
+    from mlvc.remote import scheme
+
+    if len(deps) != 1 or not isinstance(deps[0], dict) or not deps[0].get("path"):
+        return None
+    dep, raw = deps[0], str(deps[0]["path"])
+    local = scheme(raw) is None
+    where = os.path.normpath(os.path.join(repo.root, posixpath.dirname(rel), raw)) \
+        if local else raw
+    marker = next(((k, str(dep[k]).strip('"')) for k in ("etag", "checksum", "md5")
+                   if dep.get(k)), None)
+    if marker is None:
+        return None
+    url = recorded_location(repo, where, repo.root) if local else raw
+    try:
+        now = open_url(url, repo.root, repo)
+    except (MlvcError, OSError) as exc:
+        notes.append(f"{rel}: {raw} could not be asked ({exc}): recorded as its source all "
+                     "the same (`mlvc update` reads it when it can)")
+        return UrlSource(url, f"dvc-{marker[0]}:{marker[1]}")
+    kept = (now.fingerprint == f"{marker[0]}:{marker[1]}" if marker[0] != "md5" else
+            local and _Md5(repo.root)._hash(Path(where)) == marker[1])
+    if not kept:
+        notes.append(f"{rel}: {raw} may hold other data than DVC imported: `mlvc update` "
+                     "reads it again")
+    return UrlSource(url, now.fingerprint if kept else f"dvc-{marker[0]}:{marker[1]}")
 
 
 def _import_source(deps: list) -> ImportSource | None:
@@ -550,7 +596,7 @@ def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, s
 
         added = add(repo, list(outs), cwd=repo.root, jobs=jobs, progress=progress)
         written += list(added.git_files)
-        if sources:  # (`dvc import`s: their pointer files record the source, as mlvc's do)
+        if sources:  # (`dvc import`s and `import-url`s: their pointers record the source)
             from mlvc.workspace.pointer import (
                 Pointer,
                 load_pointer,

@@ -17,6 +17,9 @@ DVC_CONFIG = """[core]
     endpointurl = http://127.0.0.1:9000
 [cache]
     type = "hardlink,copy"
+    dir = /mnt/shared/dvc-cache
+['plots']
+    auto_open = true
 """
 DVC_LOCAL = """['remote "s3r"']
     secret_access_key = s3cr3t
@@ -56,7 +59,7 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
                          "rev_lock": "a" * 40}}],
                      "outs": [{"md5": "1" * 32, "path": "ext.csv"}]}),
                  "url.csv": "u", "url.csv.dvc": yaml.safe_dump({
-                     "deps": [{"path": "https://example.org/u.csv", "etag": "x"}],
+                     "deps": [{"path": "https://example.org/u.csv"}],  # (nothing recorded)
                      "outs": [{"md5": "2" * 32, "path": "url.csv"}]})})
     def files() -> dict:  # (without mlvc's scratch folder, where parsed YAML is kept)
         return {k: v for k, v in project.snapshot().items() if not k.startswith(".mlvc/tmp")}
@@ -75,7 +78,9 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
     for said in ("'jobs' is DVC's own", "'artifacts' is not read", "'checkpoint' is not read",
                  "url.csv.dvc: an import whose source mlvc does not record",
                  "not in the workspace: `dvc pull` them",
-                 "sub/dvc.yaml: its stages merged"):
+                 "sub/dvc.yaml: its stages merged",
+                 "cache.dir /mnt/shared/dvc-cache (DVC's cache) is not taken over",
+                 "plots.auto_open is DVC's own setting: left out"):
         assert said in notes, said
     # the remotes and settings, the secret in the local file
     project.run("config", "remotes.s3r.endpointurl")
@@ -326,3 +331,48 @@ def test_a_dvc2_lock_of_folders_with_crlf_text_files_is_recognized(project):
     doc = json.loads(project.run("migrate-dvc", "--json").stdout)
     assert doc["recorded"] == ["prep"]
     assert "Data and pipelines are up to date." in project.run("status").stdout
+
+
+def test_dvc_import_url_outputs_keep_their_url_as_mlvc_records_one(project, tmp_path):
+    """`dvc import-url` of a file and a folder outside the project (DVC records their md5)
+    and of one that changed since: each pointer records its URL; the unchanged ones with
+    the fingerprint the URL gives now, the changed one so that `update` reads it again."""
+    import hashlib
+
+    ext = tmp_path / "ext"
+    (ext / "folder").mkdir(parents=True)
+    (ext / "u.csv").write_text("u\n")
+    (ext / "folder" / "a.txt").write_text("a\n")
+    (ext / "moved.csv").write_text("newer\n")
+    folder_md5 = hashlib.md5(json.dumps([{"md5": hashlib.md5(b"a\n").hexdigest(),
+                                          "relpath": "a.txt"}], sort_keys=True).encode()
+                             ).hexdigest() + ".dir"
+
+    def imported(path: str, md5: str, out: str) -> str:
+        return yaml.safe_dump({"frozen": True, "deps": [{"path": path, "md5": md5}],
+                               "outs": [{"md5": md5, "path": out, "hash": "md5"}]})
+
+    project.gen({".dvc": {"config": ""},
+                 "u.csv": "u\n", "u.csv.dvc": imported(str(ext / "u.csv"),
+                                                      hashlib.md5(b"u\n").hexdigest(),
+                                                      "u.csv"),
+                 "data": {"f": {"a.txt": "a\n"}, "f.dvc": imported("../../ext/folder",
+                                                                   folder_md5, "f")},
+                 "moved.csv": "older\n", "moved.csv.dvc": imported(
+                     str(ext / "moved.csv"), hashlib.md5(b"older\n").hexdigest(),
+                     "moved.csv")})
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert doc["added"] == ["data/f", "moved.csv", "u.csv"]
+    assert any("moved.csv.dvc" in n and "may hold other data" in n for n in doc["notes"])
+    u = yaml.safe_load(project.read("u.csv.mlvc"))["import_url"]
+    assert u["url"] == "../ext/u.csv" and u["fingerprint"].startswith("size:2:")
+    f = yaml.safe_load(project.read("data/f.mlvc"))["import_url"]
+    assert f["url"] == "../ext/folder" and f["fingerprint"].startswith("dir:")
+    moved = yaml.safe_load(project.read("moved.csv.mlvc"))["import_url"]
+    assert moved["fingerprint"] == "dvc-md5:" + hashlib.md5(b"older\n").hexdigest()
+    status = json.loads(project.run("status", "--json").stdout)
+    assert [(i["path"], i["update_available"]) for i in status["imports"]] == [
+        ("data/f", False), ("moved.csv", True), ("u.csv", False)]
+    project.run("update", "moved.csv")
+    assert project.read("moved.csv") == "newer\n"
+    assert json.loads(project.run("status", "--json").stdout)["clean"]

@@ -93,7 +93,8 @@ def migrate_dvc_cmd(dry, force, jobs, as_json):
     does not read left out, and said; the stages of a dvc.yaml below the top merged in as
     FOLDER-NAME, with their wdir); the rules of .dvcignore into .mlvcignore; the data
     of each .dvc file, tracked again with `mlvc add` (mlvc hashes with xxh128, DVC with
-    md5: `dvc pull` first, so the workspace has it); the stages dvc.lock shows up to date,
+    md5: `dvc pull` first, so the workspace has it), a `dvc import`'s or `dvc
+    import-url`'s with its source; the stages dvc.lock shows up to date,
     each md5 and param checked against the workspace, recorded in mlvc.lock (the others
     run at `mlvc repro`). DVC's own files are left as they are.
     """
