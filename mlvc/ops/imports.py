@@ -35,6 +35,7 @@ from mlvc.paths import (
     RelPath,
     from_user,
     has_reserved_part,
+    is_within,
     normalize_rel,
     overlaps,
     real_inside,
@@ -119,8 +120,9 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
 def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = None,
            force: bool = False, cwd: Path | None = None, download: bool = True,
            to_remote: bool = False, remote: str | None = None, jobs: int | None = None,
-           progress: Progress = NULL_PROGRESS) -> list[ImportResult]:
-    """Bring each imported output (of ``targets``: pointer files or outputs; default: all)
+           recursive: bool = False, progress: Progress = NULL_PROGRESS) -> list[ImportResult]:
+    """Bring each imported output (of ``targets``: pointer files or outputs, or with
+    ``recursive`` folders, for the imports within them; default: all)
     up to its source's latest commit at its revision (or at ``rev``, recorded from then on);
     an output imported from a URL, to what the URL holds now (see :mod:`.import_url`).
     Without ``download``, only the new record is written (see :func:`import_`).
@@ -131,9 +133,14 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
     if targets:
         wanted = []
         for t, path in zip(targets, user_paths(repo, targets, cwd)[0]):
-            hits = [p for p in imported if path in (p.path, p.outs[0].path)]
+            hits = [p for p in imported if path in (p.path, p.outs[0].path) or recursive
+                    and is_within(p.path, path)]
+            if not hits and not recursive and any(is_within(p.path, path) for p in imported):
+                raise TargetError(f"'{t}' is a folder of imported outputs, not one",
+                                  hint=f"`mlvc update -R {t}` updates those within it")
             if not hits:
-                raise TargetError(f"'{t}' is not an imported output",
+                raise TargetError(f"'{t}' is not an imported output"
+                                  + (" and holds none" if recursive else ""),
                                   hint="`mlvc import REPO PATH` imports one")
             wanted += hits
         imported = list({p.path: p for p in wanted}.values())

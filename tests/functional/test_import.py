@@ -656,3 +656,23 @@ def test_get_import_ls_and_the_api_read_the_remote_named_with_the_options_given(
     assert (clone / "images/3.png").read_text() == "three"
     src2 = yaml.safe_load((clone / "images.mlvc").read_text())["import"]
     assert (src2["remote"], src2["remote_config"]) == ("mirror", {"read_timeout": "60"})
+
+
+def test_update_r_brings_the_imports_within_folders_up_to_their_sources(registry, here):
+    """As `dvc update -R DIR`; without -R a folder holding imports is told apart."""
+    here.gen({"in": {"deep": {}}, "plain": {"x.txt": "x"}})
+    here.run("import", "../registry", "images", "-o", "in/images")
+    here.run("import", "../registry", "labels.csv", "-o", "in/deep/labels.csv")
+    here.run("import", "../registry", "labels.csv", "-o", "other.csv")
+    here.commit_all("imports")
+    registry.gen({"images": {"1.png": "newer"}, "labels.csv": "b,2\n"})
+    registry.run("add", "images", "labels.csv")
+    registry.commit_all("v2")
+    r = here.run("update", "in", code=1)
+    assert "'in' is a folder of imported outputs" in r.stderr and "update -R in" in r.stderr
+    doc = json.loads(here.run("update", "-R", "in", "--json").stdout)
+    assert sorted((d["path"], d["changed"]) for d in doc) == [
+        ("in/deep/labels.csv", True), ("in/images", True)]
+    assert here.read("in/images/1.png") == "newer"
+    assert here.read("in/deep/labels.csv") == "b,2\n" and here.read("other.csv") == "a,1\n"
+    assert "holds none" in here.run("update", "-R", "plain", code=1).stderr

@@ -402,12 +402,14 @@ def import_cmd(repo_url, path, rev, out, force, no_download, via, as_json):
               help="Replace changes of yours in the outputs (kept otherwise).")
 @click.option("--no-download", is_flag=True,
               help="Only record the new version (repository imports); `mlvc pull` gets it.")
+@click.option("-R", "--recursive", is_flag=True,
+              help="TARGETS may be folders: every import within them.")
 @to_remote_options("what a URL import's URL holds now")
 @json_option
-def update_cmd(targets, rev, force, no_download, to_remote, remote, jobs, as_json):
+def update_cmd(targets, rev, force, no_download, recursive, to_remote, remote, jobs, as_json):
     """Bring imported data (`mlvc import`) up to its source: read each source again, at its
     recorded revision (or --rev), and record and check out what changed. TARGETS are pointer
-    files or outputs; none means every import."""
+    files or outputs (with -R, folders holding them); none means every import."""
     from mlvc.ops.imports import update
 
     if remote and not to_remote:
@@ -417,7 +419,7 @@ def update_cmd(targets, rev, force, no_download, to_remote, remote, jobs, as_jso
     with open_repo() as repo:
         results = update(repo, list(targets), rev=rev, force=force, cwd=settings().cwd,
                          download=not no_download, to_remote=to_remote, remote=remote,
-                         jobs=jobs, progress=progress())
+                         jobs=jobs, recursive=recursive, progress=progress())
     if as_json:
         echo_json([r.to_json() for r in results])
     elif not results:
