@@ -95,15 +95,20 @@ def _value(raw: str) -> str:
     return raw.strip().strip('"')
 
 
+def _remote_of(section: str) -> str | None:
+    """The remote a section of DVC's config is about, however DVC quoted it
+    (``'remote "x"'``); None for another section."""
+    bare = section.strip("'\"").replace('"', "")
+    return bare[len("remote "):] if bare.startswith("remote ") else None
+
+
 def _section(parser: configparser.ConfigParser, name: str) -> str | None:
-    """The section of remote ``name``, however DVC quoted it (``'remote "x"'``)."""
-    return next((s for s in parser.sections()
-                 if s.strip("'\"").replace('"', "") == f"remote {name}"), None)
+    """The section of remote ``name``."""
+    return next((s for s in parser.sections() if _remote_of(s) == name), None)
 
 
 def _remote_names(parser: configparser.ConfigParser) -> list[str]:
-    return sorted(s.strip("'\"").replace('"', "")[len("remote "):] for s in parser.sections()
-                  if s.strip("'\"").replace('"', "").startswith("remote "))
+    return sorted(n for s in parser.sections() if (n := _remote_of(s)) is not None)
 
 
 def choose_dvc_remote(clone: Path, url: str, name: str | None,
@@ -259,7 +264,7 @@ def dvc_outputs(root: Path) -> list[tuple[str, str, str, int | None, int | None]
                       ).get("stages")
         except (yaml.YAMLError, UnicodeDecodeError, AttributeError, OSError):
             stages = None
-        for name, entry in (stages or {}).items():
+        for name, entry in stages.items() if isinstance(stages, dict) else ():
             wdir = posixpath.join(folder, wdirs.get(str(name).split("@", 1)[0], "."))
             for out in ((entry or {}).get("outs") or []) if isinstance(entry, dict) else []:
                 try:  # (a lock's paths are from its stage's wdir)

@@ -254,6 +254,7 @@ def test_outputs_of_a_dvc_lock_below_the_top_are_found_from_their_stages_wdir(re
     (registry / "sub" / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
         "w": {"cmd": "cp ../in.txt res.txt", "outs": [
             {"path": "res.txt", "hash": "md5", "md5": md5(b"r1\n"), "size": 3}]}}}))
+    (registry / "dvc.lock").write_text("stages: [not, a, mapping]\n")  # (read past)
     subprocess.run(["git", "add", "-A"], cwd=registry, check=True)
     subprocess.run(["git", "commit", "-qm", "nested"], cwd=registry, check=True)
     here = tmp_path / "here"
