@@ -25,7 +25,7 @@ from mlvc.objects.store import ObjectStore
 from mlvc.ops._remote import fetch_objects
 from mlvc.ops.diff import SideView, TreeReader, side_of
 from mlvc.ops.ls import entry_at
-from mlvc.paths import normalize_rel
+from mlvc.paths import is_within, normalize_rel
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten
@@ -59,7 +59,7 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
     with cloned(url, rev, cwd, via=via) as (repo, source, commit):
         staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
         try:
-            files, nbytes = _copy_out(repo, rel, staged, source, progress,
+            files, nbytes = copy_out(repo, rel, staged, source, progress,
                                       local_repo(url, cwd))
             if os.path.lexists(dest):  # (--force)
                 shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() \
@@ -184,29 +184,42 @@ def _source_cache(local: Path | None) -> ObjectStore | None:
     return ObjectStore(cache) if (cache / "objects").is_dir() else None
 
 
-def _copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
-              progress: Progress, local: Path | None = None) -> tuple[int, int]:
+def copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
+             progress: Progress, local: Path | None = None) -> tuple[int, int]:
     """Write ``rel`` of the clone (its checked-out revision) at ``staged``: (files, bytes).
-    ``local``: the repository, when it is a folder here (a DVC project's cache is there)."""
-    held = SideView(repo, side_of(repo, None)).holding(rel)
+    A folder git keeps comes with the data tracked inside it (by mlvc, or by DVC in a DVC
+    project), as ``dvc get`` of such a folder brings both. ``local``: the repository, when
+    it is a folder here (a DVC project's cache is there)."""
+    view = SideView(repo, side_of(repo, None))
+    held = view.holding(rel)
     if held is None:  # a file or folder git keeps, or DVC tracks
         there = repo.root / rel
-        from mlvc.ops.dvc_source import fetch_dvc, is_dvc_project
+        from mlvc.ops.dvc_source import dvc_outputs, fetch_dvc, is_dvc_project
 
-        if not os.path.lexists(there) and is_dvc_project(repo.root) and fetch_dvc(
-                repo.root, rel, staged, local, progress):
-            files = [p for p in staged.rglob("*") if p.is_file()] if staged.is_dir() \
-                else [staged]
-            return len(files), sum(p.stat().st_size for p in files)
+        dvc = is_dvc_project(repo.root)
+        if not os.path.lexists(there) and dvc and fetch_dvc(repo.root, rel, staged, local,
+                                                            progress):
+            return _counted(staged)
         if not os.path.lexists(there):
             raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git there",
                               hint="`mlvc ls` in that project lists what mlvc tracks")
-        if there.is_dir():
-            shutil.copytree(there, staged, symlinks=True)
-            files = [p for p in staged.rglob("*") if p.is_file()]
-            return len(files), sum(p.stat().st_size for p in files)
-        shutil.copy2(there, staged)
-        return 1, staged.stat().st_size
+        if not there.is_dir():
+            shutil.copy2(there, staged)
+            return 1, staged.stat().st_size
+        top = os.path.realpath(repo.root)  # (git's and mlvc's own folders stay behind)
+        shutil.copytree(there, staged, symlinks=True, ignore=lambda d, names: [
+            n for n in names if n in (".git", ".mlvc") and os.path.realpath(d) == top])
+        for path in sorted(p for p in view.outputs if is_within(p, rel) and p != rel):
+            target = staged / path[len(rel) + 1:] if rel else staged / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy_out(repo, path, target, source, progress, local)
+        if dvc:
+            for _, path, _, _, _ in dvc_outputs(repo.root):
+                if is_within(path, rel) and path != rel:
+                    target = staged / path[len(rel) + 1:] if rel else staged / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    fetch_dvc(repo.root, path, target, local, progress)
+        return _counted(staged)
 
     def have(items: list[tuple[str, int | None]]) -> None:
         fetch_into_clone(repo, items, source, rel, progress)
@@ -230,3 +243,9 @@ def _copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
             os.chmod(target, file_mode(want.exec))
             advance(1)
     return len(rec.files), sum(w.size for w in rec.files.values())
+
+
+def _counted(staged: Path) -> tuple[int, int]:
+    """(files, bytes) written at ``staged``."""
+    files = [p for p in staged.rglob("*") if p.is_file()] if staged.is_dir() else [staged]
+    return len(files), sum(p.stat().st_size for p in files)

@@ -251,7 +251,24 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                 raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git in {url}"
                                   + (f" at {rev}" if rev else ""),
                                   hint="`mlvc ls` there lists what mlvc tracks")
-            stored = store_tree(repo.cache, there, progress=progress)
+            if not _holds_data(src_repo, rel):
+                stored = store_tree(repo.cache, there, progress=progress)
+                return stored.out(dest), source, (stored.objects, stored.size)
+            if not download:
+                raise TargetError(f"'{rel}' of {url} is a folder git keeps with tracked data "
+                                  "inside: what it holds is known only by reading that data",
+                                  hint="import it without --no-download")
+            import tempfile
+
+            from mlvc.ops.get import copy_out, local_repo
+
+            # (a folder git keeps, with the data tracked inside it, as `get` copies it)
+            repo.tmp_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="import-", dir=repo.tmp_dir) as tmp:
+                landed = Path(tmp) / "data"
+                copy_out(src_repo, rel, landed, src_cache, progress,
+                         local_repo(where(repo, url), repo.root))
+                stored = store_tree(repo.cache, landed, progress=progress)
             return stored.out(dest), source, (stored.objects, stored.size)
         trees = TreeReader(src_repo, fetch=lambda oid: fetch_into_clone(
             src_repo, [(oid, None)], src_cache, rel, progress))
@@ -270,6 +287,16 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
     out = Out(dest, entry.oid, entry.type, entry.size,
               entry.nfiles if entry.type == "dir" else 1, entry.exec)
     return out, source, stored
+
+
+def _holds_data(src: Repo, rel: RelPath) -> bool:
+    """Whether the folder ``rel`` git keeps in the clone ``src`` has data tracked inside it
+    (by mlvc, or by DVC in a DVC project)."""
+    from mlvc.ops.dvc_source import dvc_outputs, is_dvc_project
+
+    inside = [p for p in SideView(src, side_of(src, None)).outputs if is_within(p, rel)]
+    return bool(inside) or is_dvc_project(src.root) and any(
+        is_within(o[1], rel) for o in dvc_outputs(src.root))
 
 
 def _from_dvc(repo: Repo, clone: Path, rel: str, url: str, dest: RelPath, download: bool,

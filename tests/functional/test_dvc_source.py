@@ -71,6 +71,10 @@ def test_get_reads_a_dvc_projects_data_from_its_remote(registry, tmp_path):
     p.run("get", str(registry), "model.bin")
     assert (here / "model.bin").read_bytes() == b"weights"
     assert "neither tracked" in p.run("get", str(registry), "nope", code=1).stderr
+    # a folder git keeps comes with the data DVC tracks inside it (as `dvc get` brings it)
+    p.run("get", str(registry), "data", "-o", "whole")
+    assert sorted(str(f.relative_to(here)) for f in (here / "whole").rglob("*")
+                  if f.is_file()) == ["whole/raw.dvc", "whole/raw/a.csv", "whole/raw/sub/b.csv"]
 
 
 def test_import_from_a_dvc_registry_and_pull_it_again_after_the_cache_is_gone(registry,

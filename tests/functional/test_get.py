@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, new_project
 
 
 @pytest.fixture
@@ -79,3 +79,46 @@ def test_errors(source, tmp_path):
     assert "is neither an mlvc project nor a DVC one" in get(here, str(plain), "f", code=1).stderr
     assert "outside the project" in get(here, str(source.root), "../x", code=1).stderr
     assert os.listdir(here) == []
+
+
+def test_a_folder_git_keeps_comes_with_the_data_tracked_inside_it(project, tmp_path):
+    """As `dvc get` of a folder holding outputs: the git files, the pointer files and the
+    data (of pointer files and of stages, through mlvc.lock), from the remote for a URL;
+    `get REPO .` leaves the clone's .git and .mlvc behind. `import` of such a folder tracks
+    it all."""
+    import yaml
+
+    project.gen({"models": {"README.md": "models\n", "m.pkl": "weights",
+                            "sub": {"z.bin": "zz"}},
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"s": {
+                     "cmd": "mkdir -p models/gen && echo g > models/gen/g.txt",
+                     "outs": ["models/gen"]}}})})
+    project.run("add", "models/m.pkl", "models/sub/z.bin")
+    project.run("repro")
+    project.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    project.commit_all("v1")
+    project.run("push")
+    here = tmp_path / "here"
+    here.mkdir()
+    get(here, f"file://{project.root}", "models")  # (a URL: the data from the remote)
+    assert sorted(str(p.relative_to(here)) for p in here.rglob("*") if p.is_file()) == [
+        "models/.gitignore", "models/README.md", "models/gen/g.txt", "models/m.pkl",
+        "models/m.pkl.mlvc", "models/sub/.gitignore", "models/sub/z.bin",
+        "models/sub/z.bin.mlvc"]
+    assert (here / "models/m.pkl").read_text() == "weights"
+    get(here, str(project.root), ".", "-o", "all")
+    assert not (here / "all/.git").exists() and not (here / "all/.mlvc").exists()
+    assert (here / "all/models/sub/z.bin").read_text() == "zz"
+    assert (here / "all/mlvc.lock").exists()
+
+    other = new_project(tmp_path / "other")
+    doc = json.loads(other.run("import", str(project.root), "models", "--json").stdout)
+    assert doc["files"] == 8
+    assert (other.root / "models/gen/g.txt").read_text() == "g\n"
+    assert "with tracked data inside" in other.run(
+        "import", str(project.root), "models", "-o", "m2", "--no-download", code=1).stderr
+    project.gen({"models": {"m.pkl": "weights v2"}})
+    project.run("commit")
+    project.commit_all("v2")
+    other.run("update", "models")
+    assert (other.root / "models/m.pkl").read_text() == "weights v2"
