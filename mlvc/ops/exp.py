@@ -638,34 +638,46 @@ def exp_rename(repo: Repo, name: str, new_name: str, *, force: bool = False
     return old, new
 
 
+def _bases(git, rev: str | None, num: int) -> set[str] | None:
+    """The baselines ``--rev`` (default HEAD) and ``-n`` choose: ``rev`` and ``num - 1`` of
+    its first-parent ancestors; None when neither was given."""
+    if rev is None and num <= 1:
+        return None
+    base = git.resolve(rev or "HEAD")
+    if base is None:
+        raise TargetError(f"unknown revision {rev or 'HEAD'!r}")
+    return set(git.first_parents(base, num))
+
+
 def select(repo: Repo, names: list[str], *, rev: str | None = None,
-           all_commits: bool = False) -> list[Experiment]:
-    """The named experiments, those of baseline ``rev``, or all of them."""
+           all_commits: bool = False, num: int = 1) -> list[Experiment]:
+    """The named experiments, those of baseline ``rev`` (and ``num - 1`` of its ancestors),
+    or all of them."""
     exps = experiments(repo)
     chosen = [resolve(repo, n, exps) for n in names]
-    if rev is not None:
-        base = git_of(repo).resolve(rev)
-        if base is None:
-            raise TargetError(f"unknown revision {rev!r}")
-        chosen += [e for e in exps if e.baseline == base]
+    bases = _bases(git_of(repo), rev, num)
+    if bases is not None:
+        chosen += [e for e in exps if e.baseline in bases]
     if all_commits:
         chosen += exps
     return list(dict.fromkeys(chosen))
 
 
 def exp_remove(repo: Repo, names: list[str], *, rev: str | None = None,
-               all_commits: bool = False, git_remote: str | None = None) -> list[Experiment]:
+               all_commits: bool = False, git_remote: str | None = None,
+               num: int = 1) -> list[Experiment]:
     """Delete experiments' refs (here, or on the git remote ``git_remote``). Their data stays
     in the cache until ``mlvc gc``."""
-    if not (names or rev or all_commits):
+    if not (names or rev or all_commits or num > 1):
         raise TargetError("name the experiments to remove",
-                          hint="or --rev REV (those of one baseline), or -A (all)")
+                          hint="or --rev REV (those of one baseline; -n N: and of N-1 "
+                               "commits before it), or -A (all)")
     git = git_of(repo)
     if git_remote is not None:
-        chosen = _on_remote(git, git_remote, names, rev, all_commits)
+        chosen = _on_remote(git, git_remote, names, rev, all_commits, num)
         git.push_refs(git_remote, [f":{e.ref}" for e in chosen])
         return chosen
-    chosen = select(repo, names, rev=rev, all_commits=all_commits)
+    chosen = select(repo, names, rev=rev, all_commits=all_commits, num=num)
     git.delete_refs([e.ref for e in chosen])
     return chosen
 
@@ -679,9 +691,10 @@ def _remote_experiments(git, remote: str) -> list[Experiment]:
 
 
 def _on_remote(git, git_remote: str, names: list[str], rev: str | None,
-               all_commits: bool) -> list[Experiment]:
+               all_commits: bool, num: int = 1) -> list[Experiment]:
     """The experiments on a git remote that ``names`` (names, or commit shas of 4 hex
-    digits or more), ``rev`` (a baseline) or ``all_commits`` choose."""
+    digits or more), ``rev`` (a baseline; with ``num``, and its ancestors) or
+    ``all_commits`` choose."""
     there = _remote_experiments(git, git_remote)
     chosen: list[Experiment] = []
     for n in names:
@@ -691,7 +704,10 @@ def _on_remote(git, git_remote: str, names: list[str], rev: str | None,
             raise TargetError(f"git remote {git_remote!r} has no experiment {n!r}",
                               hint=f"`mlvc exp list {git_remote} -A` lists what it has")
         chosen += hits
-    if rev is not None:
+    if num > 1:
+        bases = _bases(git, rev, num) or set()
+        chosen += [e for e in there if e.baseline in bases]
+    elif rev is not None:  # (a baseline this clone may not have: by its sha's start)
         base = git.resolve(rev) or rev
         chosen += [e for e in there if e.baseline.startswith(base)]
     if all_commits:
@@ -700,12 +716,16 @@ def _on_remote(git, git_remote: str, names: list[str], rev: str | None,
 
 
 def exp_list(repo: Repo, git_remote: str | None = None, *, rev: str | None = None,
-             all_commits: bool = False) -> list[Experiment]:
-    """Experiments of HEAD's baseline (or ``rev``'s, or all), here or on a git remote."""
+             all_commits: bool = False, num: int = 1) -> list[Experiment]:
+    """Experiments of HEAD's baseline (or ``rev``'s; with ``num``, and of ``num - 1`` of its
+    first-parent ancestors; or all), here or on a git remote."""
     git = git_of(repo)
     exps = _remote_experiments(git, git_remote) if git_remote else experiments(repo)
     if all_commits:
         return exps
+    if num > 1:
+        bases = _bases(git, rev, num) or set()
+        return [e for e in exps if e.baseline in bases]
     base = git.resolve(rev) if rev else _head(repo)
     if base is None:
         raise TargetError(f"unknown revision {rev!r}")
@@ -728,17 +748,17 @@ class ExpTransfer:
 
 def exp_push(repo: Repo, git_remote: str, names: list[str], *, rev: str | None = None,
              all_commits: bool = False, force: bool = False, cache: bool = True,
-             remote: str | None = None, jobs: int | None = None,
+             remote: str | None = None, jobs: int | None = None, num: int = 1,
              progress: Progress = NULL_PROGRESS) -> ExpTransfer:
     """Send experiments' data to mlvc's remote first, then their refs to the git remote
     (so that whoever sees a ref can pull its data)."""
     from mlvc.ops.push import push
 
-    if not (names or rev or all_commits):
+    if not (names or rev or all_commits or num > 1):
         raise TargetError("name the experiments to push",
                           hint="or --rev REV (those of one baseline), or -A (all)")
     git = git_of(repo)
-    chosen = select(repo, names, rev=rev, all_commits=all_commits)
+    chosen = select(repo, names, rev=rev, all_commits=all_commits, num=num)
     data = None
     if cache and chosen:
         data = push(repo, remote=remote, jobs=jobs, revs=[e.rev for e in chosen],
@@ -751,17 +771,17 @@ def exp_push(repo: Repo, git_remote: str, names: list[str], *, rev: str | None =
 
 def exp_pull(repo: Repo, git_remote: str, names: list[str], *, rev: str | None = None,
              all_commits: bool = False, force: bool = False, cache: bool = True,
-             remote: str | None = None, jobs: int | None = None,
+             remote: str | None = None, jobs: int | None = None, num: int = 1,
              progress: Progress = NULL_PROGRESS) -> ExpTransfer:
     """Fetch experiments' refs from the git remote, then their data from mlvc's remote into
     the cache (``exp apply`` puts one in the workspace)."""
     from mlvc.ops.fetch import fetch
 
-    if not (names or rev or all_commits):
+    if not (names or rev or all_commits or num > 1):
         raise TargetError("name the experiments to pull",
                           hint=f"or -A (all); `mlvc exp list {git_remote}` lists them")
     git = git_of(repo)
-    chosen = _on_remote(git, git_remote, names, rev, all_commits)
+    chosen = _on_remote(git, git_remote, names, rev, all_commits, num)
     git.fetch_refs(git_remote, [f"{'+' if force else ''}{e.ref}:{e.ref}" for e in chosen])
     data = None
     if cache and chosen:

@@ -443,3 +443,31 @@ def test_rename_moves_the_ref_and_keeps_the_commit(ml):
     assert "not a valid experiment name" in ml.run("exp", "rename", "b", "x/y", code=1).stderr
     ml.run("exp", "rename", "first", "b", "-f")
     assert [(e["name"], e["rev"]) for e in exps(ml)] == [("b", a["rev"])]
+
+
+def test_num_takes_the_experiments_of_n_baselines(shared):
+    """As DVC's `exp list/remove/push/pull -n N`: the experiments of --rev (default HEAD)
+    and of the N-1 commits before it; here and on a git remote."""
+    run_exp(shared, "-n", "first", "-S", "train.lr=0.1")
+    shared.gen({"notes.txt": "second baseline"})
+    shared.commit_all("second")
+    run_exp(shared, "-n", "second", "-S", "train.lr=0.2")
+    shared.gen({"notes.txt": "third baseline"})
+    shared.commit_all("third")
+    run_exp(shared, "-n", "third", "-S", "train.lr=0.3")
+
+    def names(*args: str) -> list[str]:
+        return sorted(e["name"] for e in json.loads(
+            shared.run("exp", "list", *args, "--json").stdout))
+
+    assert names() == ["third"]
+    assert names("-n", "2") == ["second", "third"]
+    assert names("--rev", "HEAD~1", "-n", "2") == ["first", "second"]
+    doc = json.loads(shared.run("exp", "push", "origin", "-n", "2", "--json").stdout)
+    assert sorted(e["name"] for e in doc["experiments"]) == ["second", "third"]
+    assert names("origin", "-n", "3") == ["second", "third"]
+    shared.run("exp", "remove", "-g", "origin", "-n", "3")
+    assert names("origin", "-A") == []
+    shared.run("exp", "remove", "-n", "2")
+    assert names("-A") == ["first"]
+    assert "0 is not in the range" in shared.run("exp", "list", "-n", "0", code=2).stderr

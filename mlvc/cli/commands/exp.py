@@ -439,6 +439,9 @@ def exp_rename_cmd(name, new_name, force, as_json):
 
 
 def _selection(f):
+    f = click.option("-n", "--num", type=click.IntRange(min=1), default=1, metavar="N",
+                     help="With --rev (default HEAD): also the experiments of the N-1 "
+                          "commits before it (first parents).")(f)
     f = click.option("--rev", metavar="REV", help="The experiments of baseline REV.")(f)
     return click.option("-A", "--all-commits", is_flag=True,
                         help="Every experiment (of all baselines).")(f)
@@ -450,12 +453,12 @@ def _selection(f):
 @click.option("-g", "--git-remote", metavar="REMOTE",
               help="Remove them from this git remote instead.")
 @json_option
-def exp_remove_cmd(names, rev, all_commits, git_remote, as_json):
+def exp_remove_cmd(names, rev, all_commits, num, git_remote, as_json):
     """Remove experiments (their refs). Their data stays in the cache until `mlvc gc`."""
     from mlvc.ops.exp import exp_remove
 
     with open_repo() as repo:
-        removed = exp_remove(repo, list(names), rev=rev, all_commits=all_commits,
+        removed = exp_remove(repo, list(names), rev=rev, all_commits=all_commits, num=num,
                              git_remote=git_remote)
     if as_json:
         echo_json([e.to_json() for e in removed])
@@ -492,12 +495,12 @@ def exp_clean_cmd(as_json):
 @click.option("--name-only", is_flag=True, help="Only the names, one per line.")
 @click.option("--sha", is_flag=True, help="With each name, its commit.")
 @json_option
-def exp_list_cmd(git_remote, rev, all_commits, name_only, sha, as_json):
+def exp_list_cmd(git_remote, rev, all_commits, num, name_only, sha, as_json):
     """List the experiments of HEAD (or of --rev, or all with -A), here or on GIT_REMOTE."""
     from mlvc.ops.exp import exp_list
 
     with open_repo() as repo:
-        found = exp_list(repo, git_remote, rev=rev, all_commits=all_commits)
+        found = exp_list(repo, git_remote, rev=rev, all_commits=all_commits, num=num)
     if as_json:
         echo_json([e.to_json() for e in found])
         return
@@ -532,14 +535,15 @@ def _transfer(push: bool):
                   help="mlvc remote for the data (default: core.remote).")
     @jobs_option
     @json_option
-    def command(git_remote, names, rev, all_commits, force, no_cache, remote, jobs, as_json):
+    def command(git_remote, names, rev, all_commits, num, force, no_cache, remote, jobs,
+                as_json):
         from mlvc.cli.commands.remote import report_failures
         from mlvc.ops import exp
 
         op = exp.exp_push if push else exp.exp_pull
         with open_repo() as repo:
             result = op(repo, git_remote, list(names), rev=rev, all_commits=all_commits,
-                        force=force, cache=not no_cache, remote=remote, jobs=jobs,
+                        force=force, cache=not no_cache, remote=remote, jobs=jobs, num=num,
                         progress=progress())
         if as_json:
             echo_json(result.to_json())
