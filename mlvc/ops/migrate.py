@@ -180,14 +180,10 @@ def _pipeline(repo: Repo, files: list[RelPath], notes: list[str], force: bool
                      "it)")
         return None, False, {}
     text = source.read_text(encoding="utf-8") if source.is_file() else ""
-    if not nested:
-        try:
-            parse_pipeline(text, repo.root)
-            return text, True, {}
-        except MlvcError:
-            pass
     doc = _yaml_doc(text, "dvc.yaml") if text else {}
+    told = len(notes)
     _trim(doc, "dvc.yaml", notes)
+    whole = len(notes) == told  # (mlvc reads every key of it)
     merged: dict[RelPath, str] = {}
     for found in nested:
         folder = found.rsplit("/", 1)[0]
@@ -233,6 +229,14 @@ def _pipeline(repo: Repo, files: list[RelPath], notes: list[str], force: bool
         merged[folder] = prefix
         notes.append(f"{found}: its stages merged into {PIPELINE_FILE} as '{prefix}-NAME', "
                      f"with wdir {folder}")
+    if not merged and text and whole:  # (dvc.yaml alone, all of it read)
+        try:
+            parse_pipeline(text, repo.root)
+            return text, True, {}  # (as it is, comments and all)
+        except MlvcError:
+            pass
+    if not merged and not text:
+        return None, False, {}
     for key in ("metrics", "params"):
         if not doc.get(key):
             doc.pop(key, None)

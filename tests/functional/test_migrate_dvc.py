@@ -376,3 +376,12 @@ def test_dvc_import_url_outputs_keep_their_url_as_mlvc_records_one(project, tmp_
     project.run("update", "moved.csv")
     assert project.read("moved.csv") == "newer\n"
     assert json.loads(project.run("status", "--json").stdout)["clean"]
+
+
+def test_a_dvc_yaml_kept_as_it_is_when_those_below_are_not_merged(project):
+    top = "# the top pipeline\nstages:\n  s:\n    cmd: echo hi  # greet\n"
+    project.gen({".dvc": {"config": ""}, "dvc.yaml": top,
+                 "t": {"dvc.yaml": "vars: [p.yaml]\nstages:\n  x: {cmd: 'echo ${a}'}\n"}})
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert doc["pipeline_as_is"] and project.read("mlvc.yaml") == top
+    assert any("t/dvc.yaml: not merged" in n for n in doc["notes"])
