@@ -549,11 +549,13 @@ def _restricted(change: DataChange, targets: list[RelPath]) -> DataChange | None
 
 # -- params and metrics ----------------------------------------------------------------------
 
-def _declared_params(pipelines: list[Pipeline | None]) -> dict[RelPath, set[str] | None]:
-    """Params file -> the keys stages declare (None: the whole file)."""
+def _declared_params(pipelines: list[Pipeline | None], top: bool = True
+                     ) -> dict[RelPath, set[str] | None]:
+    """Params file -> the keys stages declare (None: the whole file); with ``top``, the
+    files of the top-level ``params:`` too."""
     files: dict[RelPath, set[str] | None] = {}
     for pipeline in pipelines:
-        for file in pipeline.params if pipeline is not None else ():
+        for file in pipeline.params if pipeline is not None and top else ():
             files[file] = None  # (the top-level ``params:``: whole files)
         for stage in pipeline or ():
             for ref in stage.params:
@@ -847,11 +849,13 @@ class ValuesDiff:
 
 
 def _declared(kind: str, pipelines: list[Pipeline | None],
-              targets: list[RelPath] | None = None) -> dict[RelPath, set[str] | None]:
+              targets: list[RelPath] | None = None, param_deps: bool = False
+              ) -> dict[RelPath, set[str] | None]:
     """The params files (with the keys stages declare; None: all) or metrics files of the
     pipelines; with ``targets``, those files instead, declared or not (as DVC's
-    ``--targets``: an undeclared file's keys all)."""
-    found = _declared_params(pipelines) if kind == "params" else {
+    ``--targets``: an undeclared file's keys all). ``param_deps``: only the params stages
+    depend on (not the top-level ``params:``)."""
+    found = _declared_params(pipelines, top=not param_deps) if kind == "params" else {
         f: None for f in _metric_files(pipelines)}
     if targets is None:
         return found
@@ -870,12 +874,12 @@ def _compared(kind: str, old: SideView, new: SideView, everything: bool = False,
     return changes
 
 
-def _side_values(view: SideView, kind: str, targets: list[RelPath] | None = None
-                 ) -> SideValues:
+def _side_values(view: SideView, kind: str, targets: list[RelPath] | None = None,
+                 param_deps: bool = False) -> SideValues:
     lock = view.lock if kind == "metrics" else None
     values: list[Value] = []
     missing: list[RelPath] = []
-    for file, keys in sorted(_declared(kind, [view.pipeline], targets).items()):
+    for file, keys in sorted(_declared(kind, [view.pipeline], targets, param_deps).items()):
         found = _values(view, file, lock)
         if found is None:
             missing.append(file)
@@ -900,9 +904,10 @@ def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
 def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None, *,
                all_commits: bool = False, targets: list[str] | None = None,
                cwd: Path | None = None, all_branches: bool = False,
-               all_tags: bool = False) -> list[ShowResult]:
+               all_tags: bool = False, param_deps: bool = False) -> list[ShowResult]:
     """:func:`show_values` of each of ``kinds`` ("params", "metrics"), each revision read
-    once for all of them; its warnings go with the first kind."""
+    once for all of them; its warnings go with the first kind. ``param_deps``: only the
+    params stages depend on."""
     files = user_paths(repo, targets, cwd)[0] if targets else None
     names: list[str | None] = [None if r == WORKSPACE else r for r in revs or []] or [None]
     if all_commits or all_branches or all_tags:
@@ -919,9 +924,9 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
     # the pipeline, lock and params.yaml, then the files each pipeline declares.
     _prefetch(repo, views, lambda v: [PIPELINE_FILE, LOCK_FILE, DEFAULT_PARAMS])
     _prefetch(repo, views, lambda v: [f for k in kinds
-                                       for f in _declared(k, [v.pipeline], files)])
+                                       for f in _declared(k, [v.pipeline], files, param_deps)])
     for view in views:
-        shown = {k: _side_values(view, k, files) for k in kinds}
+        shown = {k: _side_values(view, k, files, param_deps) for k in kinds}
         if (all_commits or all_branches or all_tags) and view.side.sha is not None and \
                 not any(v.values or v.missing for v in shown.values()):
             continue  # (a commit from before the pipeline: nothing to say of it)

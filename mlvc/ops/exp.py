@@ -320,9 +320,11 @@ def baselines(repo: Repo, exps: list[Experiment], *, all_branches: bool = False,
 def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = False,
              num: int = 1, sort_by: str | None = None, descending: bool = False,
              only_changed: bool = False, keep: str | None = None,
-             drop: str | None = None, hide: frozenset[str] = frozenset()) -> ExpTable:
+             drop: str | None = None, hide: frozenset[str] = frozenset(),
+             param_deps: bool = False) -> ExpTable:
     """The workspace, each baseline and its experiments, with their params and metrics.
-    ``hide``: rows left out: "workspace", "queued" (waiting or running), "failed"."""
+    ``hide``: rows left out: "workspace", "queued" (waiting or running), "failed".
+    ``param_deps``: only the params stages depend on (not the top-level ``params:``)."""
     from mlvc.ops.diff import WORKSPACE, show_kinds
     from mlvc.ops.exp_queue import queued
 
@@ -341,7 +343,7 @@ def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = Fals
         plan += [("experiment", e.name, e.rev, base) for e in mine]
         plan += [("queued", q.name, q.rev, base) for q in waiting if q.baseline == base]
     revs = [rev or WORKSPACE for _, _, rev, _ in plan]
-    params, metrics = show_kinds(repo, ("params", "metrics"), revs)
+    params, metrics = show_kinds(repo, ("params", "metrics"), revs, param_deps=param_deps)
     by_rev = {"params": params.to_json(), "metrics": metrics.to_json()}  # {rev: {file: …}}
     states = {q.rev: q for q in waiting}
     rows = [ExpRow(kind, name, rev, base, times.get(rev) if rev else None,

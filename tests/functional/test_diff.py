@@ -551,6 +551,8 @@ def test_top_level_metrics_and_params_are_shown_and_compared_whole(ml):
     rows = json.loads(ml.run("exp", "show", "--json").stdout)
     assert rows[0]["metrics"]["live/metrics.json"] == {"loss": 0.25, "step": 20}
     assert rows[0]["params"]["config/extra.yaml"]["batch"] == 64
+    deps = json.loads(ml.run("exp", "show", "--param-deps", "--json").stdout)
+    assert list(deps[0]["params"]) == ["params.yaml"]  # (what stages depend on)
     bad = dict(doc, metrics="live/metrics.json")
     ml.gen({"mlvc.yaml": yaml.safe_dump(bad, sort_keys=False)})
     assert "metrics: must be a list of file paths" in ml.run("metrics", "show").stderr

@@ -256,13 +256,18 @@ def _value(v: object, precision: int | None = None) -> str:
 @click.option("--hide-queued", is_flag=True,
               help="Leave out experiments queued or running (`exp run --queue`).")
 @click.option("--hide-failed", is_flag=True, help="Leave out queued runs that failed.")
+@click.option("--param-deps", is_flag=True,
+              help="Only the params stages depend on (not the files of the top-level "
+                   "`params:`).")
 @json_option
 def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_changed, drop, keep,
-                 precision, md, as_csv, hide_workspace, hide_queued, hide_failed, as_json):
+                 precision, md, as_csv, hide_workspace, hide_queued, hide_failed, param_deps,
+                 as_json):
     """Show the workspace, HEAD and its experiments, with their metrics and params.
 
-    Metrics are those of the files the stages declare under `metrics:`, params the keys
-    the stages declare. A value an experiment lacks shows as "-".
+    Metrics are those of the files the stages declare under `metrics:` and of the top-level
+    `metrics:`, params the keys the stages declare and the files of the top-level
+    `params:`. A value an experiment lacks shows as "-".
     """
     from mlvc.ops.exp import exp_show
 
@@ -273,7 +278,8 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
                          only_changed=only_changed, keep=keep, drop=drop,
                          hide=frozenset(k for k, on in (("workspace", hide_workspace),
                                                         ("queued", hide_queued),
-                                                        ("failed", hide_failed)) if on))
+                                                        ("failed", hide_failed)) if on),
+                         param_deps=param_deps)
     warn_all(table.warnings)
     if as_json:
         echo_json(table.to_json())
