@@ -863,12 +863,14 @@ def _declared(kind: str, pipelines: list[Pipeline | None],
 
 
 def _compared(kind: str, old: SideView, new: SideView, everything: bool = False,
-              targets: list[RelPath] | None = None) -> list[ValueChange]:
+              targets: list[RelPath] | None = None, param_deps: bool = False
+              ) -> list[ValueChange]:
     """The params or metrics that differ between two sides (all, with ``everything``), of
     the files and keys either side's stages declare (or of ``targets``)."""
     locks = (old.lock, new.lock) if kind == "metrics" else (None, None)
     changes: list[ValueChange] = []
-    for file, keys in sorted(_declared(kind, [new.pipeline, old.pipeline], targets).items()):
+    declared = _declared(kind, [new.pipeline, old.pipeline], targets, param_deps)
+    for file, keys in sorted(declared.items()):
         changes += _value_changes(_values(old, file, locks[0]), _values(new, file, locks[1]),
                                   file, keys, everything)
     return changes
@@ -891,14 +893,16 @@ def _side_values(view: SideView, kind: str, targets: list[RelPath] | None = None
 def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
                 all_commits: bool = False, targets: list[str] | None = None,
                 cwd: Path | None = None, all_branches: bool = False,
-                all_tags: bool = False) -> ShowResult:
+                all_tags: bool = False, param_deps: bool = False) -> ShowResult:
     """The params (the keys stages declare) or metrics (of the files stages declare under
     ``metrics:``) of the workspace, or of each of ``revs`` (``workspace`` names the
     workspace), or of every commit and the workspace with ``all_commits`` (``all_branches``,
     ``all_tags``: of every branch or tag, by name, besides). ``targets``: those files
-    instead (as the user typed them, from ``cwd``), declared or not."""
+    instead (as the user typed them, from ``cwd``), declared or not. ``param_deps``: only
+    the params stages depend on."""
     return show_kinds(repo, (kind,), revs, all_commits=all_commits, targets=targets,
-                      cwd=cwd, all_branches=all_branches, all_tags=all_tags)[0]
+                      cwd=cwd, all_branches=all_branches, all_tags=all_tags,
+                      param_deps=param_deps)[0]
 
 
 def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None, *,
@@ -939,7 +943,7 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
 
 def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = None, *,
                 everything: bool = False, targets: list[str] | None = None,
-                cwd: Path | None = None) -> ValuesDiff:
+                cwd: Path | None = None, param_deps: bool = False) -> ValuesDiff:
     """The params or metrics whose values differ between ``a`` (default HEAD) and ``b``
     (default: the workspace); with ``everything``, the unchanged ones too; ``targets``:
     of those files (as typed, from ``cwd``) instead of the declared ones."""
@@ -949,6 +953,6 @@ def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = Non
     old_side, new_side = side_of(repo, a or "HEAD"), side_of(repo, b)
     old, new = SideView(repo, old_side), SideView(repo, new_side)
     files = user_paths(repo, targets, cwd)[0] if targets else None
-    changes = _compared(kind, old, new, everything, files)
+    changes = _compared(kind, old, new, everything, files, param_deps)
     return ValuesDiff(kind, old_side, new_side, tuple(changes),
                       tuple(old.warnings + new.warnings))

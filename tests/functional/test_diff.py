@@ -547,6 +547,10 @@ def test_top_level_metrics_and_params_are_shown_and_compared_whole(ml):
         ("live/metrics.json", "loss", 0.5, 0.25), ("live/metrics.json", "step", 10, 20)]
     changes = json.loads(ml.run("params", "diff", "--json").stdout)["changes"]
     assert [(c["key"], c["old"], c["new"]) for c in changes] == [("batch", 32, 64)]
+    assert json.loads(ml.run("params", "diff", "--deps", "--json").stdout)["changes"] == []
+    shown = json.loads(ml.run("params", "show", "--deps", "--json").stdout)["workspace"]
+    assert list(shown) == ["params.yaml"]
+    assert "No such option '--deps'" in ml.run("metrics", "show", "--deps", code=2).stderr
     assert "live/metrics.json" in ml.run("diff").stdout
     rows = json.loads(ml.run("exp", "show", "--json").stdout)
     assert rows[0]["metrics"]["live/metrics.json"] == {"loss": 0.25, "step": 20}

@@ -213,6 +213,12 @@ def _values_group(kind: str, what: str) -> click.Group:
         "--precision", type=click.IntRange(1, 17), metavar="N",
         help="Significant digits of decimal numbers (default: as the files have them).")
 
+    def deps_option(f):  # (params alone)
+        return f if kind != "params" else click.option(
+            "--deps", "param_deps", is_flag=True,
+            help="Only the params stages depend on (not the files of the top-level "
+                 "`params:`).")(f)
+
     @click.group(kind, help=f"Show the {what} of the workspace or of git revisions, and compare "
                             "them.")
     def group():
@@ -226,17 +232,20 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.option("-A", "--all-commits", is_flag=True,
                   help="Every commit of the git history, and the workspace.")
     @targets_option
+    @deps_option
     @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
-    def show(revs, all_branches, all_tags, all_commits, targets, precision, md, as_json):
+    def show(revs, all_branches, all_tags, all_commits, targets, precision, md, as_json,
+             param_deps=False):
         from mlvc.ops.diff import show_values
 
         one_format(md=md, json=as_json)
         with open_repo() as repo:
             result = show_values(repo, kind, list(revs), all_commits=all_commits,
                                  all_branches=all_branches, all_tags=all_tags,
-                                 targets=list(targets), cwd=settings().cwd)
+                                 targets=list(targets), cwd=settings().cwd,
+                                 param_deps=param_deps)
         warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())
@@ -275,16 +284,19 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.argument("b_rev", metavar="[B]]", required=False)
     @click.option("--all", "everything", is_flag=True, help="List unchanged values too.")
     @targets_option
+    @deps_option
     @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
-    def diff_values_cmd(a_rev, b_rev, everything, targets, precision, md, as_json):
+    def diff_values_cmd(a_rev, b_rev, everything, targets, precision, md, as_json,
+                        param_deps=False):
         from mlvc.ops.diff import diff_values
 
         one_format(md=md, json=as_json)
         with open_repo() as repo:
             result = diff_values(repo, kind, a_rev, b_rev, everything=everything,
-                                 targets=list(targets), cwd=settings().cwd)
+                                 targets=list(targets), cwd=settings().cwd,
+                                 param_deps=param_deps)
         warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())
