@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from mlvc.errors import CorruptObjectError, PathError, TargetError
 
-__all__ = ["open", "read", "params_show", "metrics_show", "get_url"]
+__all__ = ["open", "read", "params_show", "metrics_show", "get_url", "artifacts_show"]
 
 
 @contextmanager
@@ -201,6 +201,31 @@ def get_url(path: str, repo: str | os.PathLike[str] | None = None, rev: str | No
             return where if isinstance(rem, LocalRemote) else rem.fs.unstrip_protocol(where)
         finally:
             index.close()
+
+
+def artifacts_show(name: str, version: str | None = None, stage: str | None = None,
+                   repo: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """``{"path": …, "rev": …}`` of artifact ``name`` (the top-level ``artifacts:`` of
+    mlvc.yaml), as ``dvc.api.artifacts_show``: the commit of ``version``, of ``stage``, or of
+    its latest version (git tags as GTO writes them: see :mod:`mlvc.ops.artifacts`), and
+    the path that commit's mlvc.yaml gives it; ``repo``: a git URL or a folder (default:
+    the project holding the current folder). Pass them to :func:`open`."""
+    from mlvc.ops.artifacts import chosen_commit, declared
+    from mlvc.ops.get import cloned
+    from mlvc.repo import Repo
+
+    if repo is None:
+        with Repo.find(Path.cwd()) as project:
+            if project.scm is None:
+                raise TargetError("artifacts' versions are git tags, and this project has "
+                                  "no git")
+            url = project.scm.top()
+    else:
+        url = os.fspath(repo)
+    commit, what = chosen_commit(url, name, version, stage)
+    with cloned(url, commit, Path.cwd()) as (clone, _, sha):
+        artifact = declared(clone.root, name, f"{url} at {what}")
+    return {"path": artifact.path, "rev": sha or ""}
 
 
 def _rel(path: str) -> str:

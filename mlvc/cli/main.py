@@ -40,6 +40,7 @@ COMMANDS = {
     "fetch": ("mlvc.cli.commands.remote", "fetch_cmd"),
     "pull": ("mlvc.cli.commands.remote", "pull_cmd"),
     "get": ("mlvc.cli.commands.remote", "get_cmd"),
+    "artifacts": ("mlvc.cli.commands.artifacts", "artifacts_cmd"),
     "import": ("mlvc.cli.commands.remote", "import_cmd"),
     "update": ("mlvc.cli.commands.remote", "update_cmd"),
     "get-url": ("mlvc.cli.commands.remote", "get_url_cmd"),

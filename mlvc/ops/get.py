@@ -52,22 +52,35 @@ def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
     cwd = cwd or Path.cwd()
+    _destination(rel, out, cwd, force)  # (refused before anything is cloned)
+    with cloned(url, rev, cwd, via=via) as (repo, source, _):
+        return get_into(repo, source, rel, out, cwd, force, progress, local_repo(url, cwd))
+
+
+def _destination(rel: str, out: str | None, cwd: Path, force: bool) -> Path:
     dest = (cwd / (out or os.path.basename(rel))).absolute()
     if os.path.lexists(dest) and not force:
         raise TargetError(f"'{out or os.path.basename(rel)}' exists already",
                           hint="-o names another place; --force replaces it")
-    with cloned(url, rev, cwd, via=via) as (repo, source, commit):
-        staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
-        try:
-            files, nbytes = copy_out(repo, rel, staged, source, progress,
-                                      local_repo(url, cwd))
-            if os.path.lexists(dest):  # (--force)
-                shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() \
-                    else dest.unlink()
-            os.replace(staged, dest)
-        finally:
-            if os.path.lexists(staged):
-                shutil.rmtree(staged) if staged.is_dir() else staged.unlink()
+    return dest
+
+
+def get_into(repo: Repo, source: ObjectStore | None, rel: str, out: str | None, cwd: Path,
+             force: bool, progress: Progress, local: Path | None = None) -> GetResult:
+    """``rel`` of the clone ``repo`` copied to ``out`` (default: its name, in ``cwd``),
+    built beside it and renamed into place whole."""
+    dest = _destination(rel, out, cwd, force)
+    commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
+    staged = dest.parent / f".{dest.name}.mlvc-get.{os.getpid()}"
+    try:
+        files, nbytes = copy_out(repo, rel, staged, source, progress, local)
+        if os.path.lexists(dest):  # (--force)
+            shutil.rmtree(dest) if dest.is_dir() and not dest.is_symlink() \
+                else dest.unlink()
+        os.replace(staged, dest)
+    finally:
+        if os.path.lexists(staged):
+            shutil.rmtree(staged) if staged.is_dir() else staged.unlink()
     return GetResult(str(dest), files, nbytes, commit)
 
 

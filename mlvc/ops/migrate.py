@@ -32,7 +32,7 @@ from mlvc.workspace.pointer import ImportSource, UrlSource
 # DVC's remote options that mean nothing to an fsspec filesystem: left out
 _DVC_ONLY = {"jobs", "verify", "version_aware", "worktree", "listobjects", "checksum_jobs"}
 # dvc.yaml keys mlvc does not read, left out (and said)
-_TOP_KEYS = {"stages", "vars", "plots", "metrics", "params"}
+_TOP_KEYS = {"stages", "vars", "plots", "metrics", "params", "artifacts"}
 _STAGE_KEYS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
                "always_changed", "desc", "vars", "meta", "foreach", "do", "matrix"}
 _OUT_KEYS = {"cache", "persist", "push", "desc", "template", "x", "y", "x_label", "y_label",
@@ -216,6 +216,12 @@ def _pipeline(repo: Repo, files: list[RelPath], notes: list[str], force: bool
         for key in ("metrics", "params"):
             doc[key] = [*(doc.get(key) or []),
                         *(posixpath.join(folder, str(f)) for f in sub.get(key) or [])]
+        for name, body in (sub.get("artifacts") or {}).items():
+            arts = doc.setdefault("artifacts", {})
+            if name in arts or not isinstance(body, dict):
+                notes.append(f"{found}: artifact '{name}' left out (named at the top too)")
+                continue
+            arts[name] = {**body, "path": posixpath.join(folder, str(body.get("path")))}
         for plot in sub.get("plots") or []:
             if isinstance(plot, str):
                 doc.setdefault("plots", []).append(posixpath.join(folder, plot))

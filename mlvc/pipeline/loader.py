@@ -16,6 +16,7 @@ from mlvc.pipeline.model import (
     DEFAULT_PARAMS,
     OUT_KINDS,
     PIPELINE_FILE,
+    ArtifactDef,
     Dep,
     ParamRef,
     Pipeline,
@@ -77,10 +78,10 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE,
         return Pipeline({})
     if not isinstance(doc, dict):
         raise bad("expected a mapping with 'stages'")
-    unknown = set(doc) - {"stages", "vars", "plots", "metrics", "params"}
+    unknown = set(doc) - {"stages", "vars", "plots", "metrics", "params", "artifacts"}
     if unknown:
         raise bad(f"unknown top-level keys {sorted(unknown)} (expected 'stages', 'vars', "
-                  "'plots', 'metrics' and 'params')")
+                  "'plots', 'metrics', 'params' and 'artifacts')")
     context = _global_vars(doc.get("vars"), params or _workspace_params(root), bad)
     raw_stages = doc.get("stages") or {}
     if not isinstance(raw_stages, dict):
@@ -97,7 +98,42 @@ def parse_pipeline(text: str, root: Path, origin: str = PIPELINE_FILE,
     plots = _top_plots(interpolate(doc.get("plots"), context, bad, "plots"), root, bad)
     metrics, params = (_top_files(interpolate(doc.get(key), context, bad, key), key, root, bad)
                        for key in ("metrics", "params"))
-    return Pipeline(stages, plots, metrics, params)
+    artifacts = _artifacts(interpolate(doc.get("artifacts"), context, bad, "artifacts"), root,
+                           bad)
+    return Pipeline(stages, plots, metrics, params, artifacts)
+
+
+ARTIFACT_NAME = re.compile(r"[a-z0-9]([a-z0-9/-]*[a-z0-9])?")  # (DVC's, and a git tag's part)
+ARTIFACT_KEYS = {"path", "type", "desc", "labels", "meta"}
+
+
+def _artifacts(raw: object, root: Path, bad: _Bad) -> tuple[ArtifactDef, ...]:
+    """The top-level ``artifacts:``: ``{name: {path, type, desc, labels, meta}}``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise bad("must be a mapping of artifact name to {path: …}", "artifacts")
+    found = []
+    for name, body in raw.items():
+        field = f"artifacts: {name}"
+        if not isinstance(name, str) or not ARTIFACT_NAME.fullmatch(name) or "//" in name:
+            raise bad("a name is lower-case letters, digits and '-' (and '/'), starting and "
+                      "ending with a letter or digit", field)
+        if not isinstance(body, dict) or not isinstance(body.get("path"), str):
+            raise bad("must be a mapping with a path", field)
+        if extra := set(body) - ARTIFACT_KEYS:
+            raise bad(f"unknown keys {sorted(extra)}", field)
+        texts = {k: body.get(k) for k in ("type", "desc")}
+        if any(v is not None and not isinstance(v, str) for v in texts.values()):
+            raise bad("type and desc must be text", field)
+        labels = body.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(t, str) for t in labels):
+            raise bad("labels must be a list of text", field)
+        if not isinstance(body.get("meta", {}), dict):
+            raise bad("meta must be a mapping", field)
+        found.append(ArtifactDef(name, _path(body["path"], "", root, bad, f"{field}: path"),
+                                 texts["type"], texts["desc"], tuple(labels)))
+    return tuple(found)
 
 
 def _top_files(raw: object, key: str, root: Path, bad: _Bad) -> tuple[RelPath, ...]:

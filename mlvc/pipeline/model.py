@@ -49,6 +49,22 @@ class PlotProps:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtifactDef:
+    """An entry of the top-level ``artifacts:`` (as in dvc.yaml, DVC's model registry): a
+    name for the file or folder ``path``, with its kind, description and labels."""
+
+    name: str
+    path: RelPath
+    type: str | None = None
+    desc: str | None = None
+    labels: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "path": self.path, "type": self.type, "desc": self.desc,
+                "labels": list(self.labels)}
+
+
+@dataclass(frozen=True, slots=True)
 class PlotDef:
     """A chart of the top-level ``plots:`` of mlvc.yaml (as in dvc.yaml): of the file or folder
     ``id``, or, when ``ys`` are given, of those files' fields in one chart named ``id``
@@ -100,6 +116,7 @@ class Pipeline:
     # (written by a logger such as DVCLive, read by hand), shown whole
     metrics: tuple[RelPath, ...] = ()
     params: tuple[RelPath, ...] = ()
+    artifacts: tuple[ArtifactDef, ...] = ()  # the top-level ``artifacts:``
 
     def __getitem__(self, name: str) -> Stage:
         return self.stages[name]

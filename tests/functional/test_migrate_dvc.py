@@ -75,7 +75,7 @@ def test_migrate_dvc_takes_over_remotes_pipeline_ignores_and_data(project):
     assert doc["added"] == ["ext.csv", "raw", "sub/w.bin", "url.csv"]
     assert doc["missing"] == ["sub/gone.bin"] and doc["ignore_rules"] == 1
     notes = "\n".join(doc["notes"])
-    for said in ("'jobs' is DVC's own", "'artifacts' is not read", "'checkpoint' is not read",
+    for said in ("'jobs' is DVC's own", "'checkpoint' is not read",
                  "url.csv.dvc: an import whose source mlvc does not record",
                  "not in the workspace: `dvc pull` them",
                  "sub/dvc.yaml: its stages merged",

@@ -1,0 +1,174 @@
+"""``mlvc artifacts``: named models and datasets, as DVC's model registry names them.
+
+The top-level ``artifacts:`` of ``mlvc.yaml`` (as of ``dvc.yaml``) names a file or folder of
+the project. Their versions and stages are git tags, as GTO (DVC's model registry) writes
+them: ``NAME@v1.2.0`` registers the commit it tags as that version; ``NAME#STAGE#N`` (the
+highest N) assigns it to a stage, ``NAME#STAGE!#N`` takes it away. ``artifacts get`` reads
+the artifact's path as the chosen commit's ``mlvc.yaml`` declares it, and copies its data out
+as ``mlvc get`` does; ``artifacts list`` shows what a project declares, with versions and
+stages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc.errors import TargetError
+from mlvc.pipeline.model import ArtifactDef
+from mlvc.progress import NULL_PROGRESS, Progress
+from mlvc.workspace.pointer import ITS_DEFAULT, SourceRemote
+
+_VERSION = re.compile(r"v(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """What a repository's tags say of one artifact: version -> commit, stage -> version's
+    commit (the stage's latest assignment, not taken away)."""
+
+    versions: tuple[tuple[str, str], ...] = ()  # (version, commit), oldest version first
+    stages: tuple[tuple[str, str], ...] = ()  # (stage, commit)
+
+    @property
+    def latest(self) -> tuple[str, str] | None:
+        return self.versions[-1] if self.versions else None
+
+
+def registry(tags: dict[str, str], name: str) -> Registry:
+    """The versions and stages of artifact ``name``, from git tags (name -> commit)."""
+    versions = []
+    for tag, commit in tags.items():
+        base, at, version = tag.partition("@")
+        if base == name and at and (m := _VERSION.fullmatch(version)):
+            versions.append((tuple(int(g or 0) for g in m.groups()), version, commit))
+    latest: dict[str, tuple[int, str | None]] = {}  # stage -> (counter, commit or None)
+    for tag, commit in tags.items():
+        parts = tag.split("#")
+        if len(parts) not in (2, 3) or parts[0] != name or not parts[1]:
+            continue
+        stage, gone = parts[1].rstrip("!"), parts[1].endswith("!")
+        count = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else 0
+        if count >= latest.get(stage, (-1, None))[0]:
+            latest[stage] = (count, None if gone else commit)
+    return Registry(tuple((v, c) for _, v, c in sorted(versions)),
+                    tuple(sorted((s, c) for s, (_, c) in latest.items() if c is not None)))
+
+
+def tags_of(url: str, timeout: float = 60.0) -> dict[str, str]:
+    """The tags of the git repository at ``url`` (a URL or a folder): name -> commit (an
+    annotated tag's commit, not the tag object)."""
+    if url.startswith("-"):
+        raise TargetError(f"repository '{url}' starts with '-'")
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # (never wait for a password)
+    try:
+        proc = subprocess.run(["git", "ls-remote", "--tags", "--", url], capture_output=True,
+                              text=True, env=env, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise TargetError(f"{url} did not answer within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+        raise TargetError(f"git ls-remote {url} failed: {why}")
+    tags: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            tags[name[:-3]] = sha  # (peeled: the commit)
+        else:
+            tags.setdefault(name, sha)
+    return tags
+
+
+def chosen_commit(url: str, name: str, rev: str | None = None, stage: str | None = None
+                  ) -> tuple[str | None, str]:
+    """(the git revision to read, what it is: "v1.2.0", "stage prod", …) of artifact
+    ``name``: ``rev`` (a version of it, else a git revision), the commit of ``stage``, or
+    its latest version; its repository's default branch when it has no version."""
+    if rev is not None and stage is not None:
+        raise TargetError("--rev and --stage: choose one")
+    tags = tags_of(url)
+    found = registry(tags, name)
+    if stage is not None:
+        commit = dict(found.stages).get(stage)
+        if commit is None:
+            known = ", ".join(s for s, _ in found.stages) or "none"
+            raise TargetError(f"artifact '{name}' has no version in stage '{stage}'",
+                              hint=f"its stages: {known}")
+        return commit, f"stage {stage}"
+    if rev is not None:  # (a version of it, else any git revision)
+        return dict(found.versions).get(rev, rev), rev
+    if found.latest is not None:
+        return found.latest[1], found.latest[0]
+    return None, "the default branch (no version registered)"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactGot:
+    artifact: ArtifactDef
+    version: str  # what was read: a version, a stage, a revision
+    rev: str | None  # the commit read
+    out: str
+    files: int
+    nbytes: int
+
+    def to_json(self) -> dict:
+        return {**self.artifact.to_json(), "version": self.version, "rev": self.rev,
+                "out": self.out, "files": self.files, "bytes": self.nbytes}
+
+
+def declared(root: Path, name: str, where: str) -> ArtifactDef:
+    """Artifact ``name`` as the ``mlvc.yaml`` at ``root`` declares it."""
+    from mlvc.pipeline.loader import load_pipeline
+
+    found = {a.name: a for a in load_pipeline(root).artifacts}
+    if name not in found:
+        raise TargetError(f"{where} declares no artifact '{name}'",
+                          hint="its artifacts: " + (", ".join(sorted(found)) or "none")
+                          + " (the top-level `artifacts:` of mlvc.yaml)")
+    return found[name]
+
+
+def artifacts_get(url: str, name: str, *, rev: str | None = None, stage: str | None = None,
+                  out: str | None = None, cwd: Path | None = None, force: bool = False,
+                  via: SourceRemote = ITS_DEFAULT,
+                  progress: Progress = NULL_PROGRESS) -> ArtifactGot:
+    """Copy artifact ``name`` of the project at ``url`` out (as ``dvc artifacts get``): of
+    the commit ``rev`` (a version, or a git revision), ``stage`` or the latest version
+    chooses; to ``out`` (default: the artifact's file or folder name, here)."""
+    from mlvc.ops.get import cloned, get_into, local_repo
+
+    cwd = cwd or Path.cwd()
+    commit, version = chosen_commit(str(local_repo(url, cwd) or url), name, rev, stage)
+    with cloned(url, commit, cwd, via=via) as (repo, source, sha):
+        artifact = declared(repo.root, name, f"{url} at {version}")
+        got = get_into(repo, source, artifact.path, out, cwd, force, progress,
+                       local_repo(url, cwd))
+    return ArtifactGot(artifact, version, sha, got.out, got.files, got.nbytes)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactInfo:
+    artifact: ArtifactDef
+    registry: Registry
+
+    def to_json(self) -> dict:
+        return {**self.artifact.to_json(),
+                "versions": [{"version": v, "rev": c} for v, c in self.registry.versions],
+                "stages": {s: c for s, c in self.registry.stages}}
+
+
+def artifacts_list(repo, url: str | None = None) -> list[ArtifactInfo]:
+    """The artifacts the ``mlvc.yaml`` of ``repo`` declares (a clone of ``url``, or this
+    project's workspace), with the versions and stages its repository's tags give them."""
+    from mlvc.pipeline.loader import load_pipeline
+
+    if url is None and repo.scm is None:
+        tags: dict[str, str] = {}  # (no git: no versions)
+    else:
+        tags = tags_of(url or repo.scm.top())
+    return [ArtifactInfo(a, registry(tags, a.name))
+            for a in load_pipeline(repo.root).artifacts]
