@@ -569,11 +569,14 @@ def _declared_params(pipelines: list[Pipeline | None], top: bool = True
 def _values(view: SideView, path: RelPath, lock: dict[str, LockEntry] | None = None
             ) -> dict[str, object] | None:
     """The flattened values of a params or metrics file on a side (None: not there). A
-    cached metrics file absent from git is read from the cache, by the oid the lock records.
-    """
+    cached metrics file absent from git is read from the cache, by the oid the lock records
+    (or that the manifest of a recorded folder holding it gives: a logger's file inside a
+    stage's output folder, named by the top-level ``metrics:``)."""
     data = view.read(path)
     if data is None and lock is not None and view.side.sha is not None:
         oid = next((o.oid for e in lock.values() for o in e.outs if o.path == path), None)
+        if oid is None:
+            oid = _inside_recorded(view, path)
         if oid is not None and view.repo.cache.exists(oid):
             data = view.repo.cache.read_bytes(oid)
     if data is None:
@@ -584,6 +587,21 @@ def _values(view: SideView, path: RelPath, lock: dict[str, LockEntry] | None = N
         view.warnings.append(f"{getattr(exc, 'message', exc)} (left out)")
         return None
     return flatten(doc)
+
+
+def _inside_recorded(view: SideView, path: RelPath) -> str | None:
+    """The oid of file ``path`` inside a folder the side records (its manifests from the
+    cache); None when none holds it, or a manifest is not here."""
+    from mlvc.ops.ls import entry_at
+
+    try:
+        held = view.holding(path)
+        if held is None or held[1].type != "dir":
+            return None
+        entry = entry_at(TreeReader(view.repo), held[1], path)
+    except MlvcError:
+        return None
+    return entry.oid if entry.type == "file" else None
 
 
 def _value_changes(old: dict[str, object] | None, new: dict[str, object] | None,

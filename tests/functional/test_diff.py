@@ -563,3 +563,26 @@ def test_top_level_metrics_and_params_are_shown_and_compared_whole(ml):
     ml.gen({"mlvc.yaml": yaml.safe_dump(dict(doc, params=["../out.yaml"]), sort_keys=False)})
     assert "params[0]" in ml.run("params", "show").stderr
     assert "params[0]" in ml.run("repro", code=1).stderr
+
+
+def test_a_top_level_metrics_file_inside_a_cached_output_folder_is_read_at_revisions(
+        project):
+    """What a logger writes into a stage's cached output folder (DVCLive's
+    dvclive/metrics.json): a revision's values come from the folder's manifest in the cache,
+    as a cached metrics file's come from its oid."""
+    write = (f"{sys.executable} -c \"import json, os, yaml; os.makedirs('live', exist_ok=True); "
+             "json.dump({'acc': yaml.safe_load(open('params.yaml'))['lr'] * 2}, "
+             "open('live/metrics.json', 'w'))\"")
+    project.gen({"params.yaml": "lr: 0.25\n", "mlvc.yaml": yaml.safe_dump({
+        "stages": {"train": {"cmd": write, "params": ["lr"], "outs": ["live"]}},
+        "metrics": ["live/metrics.json"]})})
+    project.run("repro")
+    project.commit_all("v1")
+    project.gen({"params.yaml": "lr: 1.5\n"})
+    project.run("repro")
+    project.commit_all("v2")
+    shown = json.loads(project.run("metrics", "show", "HEAD~1", "HEAD", "--json").stdout)
+    assert shown == {"HEAD~1": {"live/metrics.json": {"acc": 0.5}},
+                     "HEAD": {"live/metrics.json": {"acc": 3.0}}}
+    changes = json.loads(project.run("metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)
+    assert [(c["old"], c["new"]) for c in changes["changes"]] == [(0.5, 3.0)]
