@@ -11,9 +11,7 @@ stages.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,20 +59,12 @@ def registry(tags: dict[str, str], name: str) -> Registry:
 def tags_of(url: str, timeout: float = 60.0) -> dict[str, str]:
     """The tags of the git repository at ``url`` (a URL or a folder): name -> commit (an
     annotated tag's commit, not the tag object)."""
+    from mlvc.ops.imports import ls_remote
+
     if url.startswith("-"):
         raise TargetError(f"repository '{url}' starts with '-'")
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # (never wait for a password)
-    try:
-        proc = subprocess.run(["git", "ls-remote", "--tags", "--", url], capture_output=True,
-                              text=True, env=env, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise TargetError(f"{url} did not answer within {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
-        raise TargetError(f"git ls-remote {url} failed: {why}")
     tags: dict[str, str] = {}
-    for line in proc.stdout.splitlines():
-        sha, _, ref = line.partition("\t")
+    for sha, ref in ls_remote(url, tags=True, timeout=timeout):
         name = ref.removeprefix("refs/tags/")
         if name.endswith("^{}"):
             tags[name[:-3]] = sha  # (peeled: the commit)

@@ -258,17 +258,12 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                 raise TargetError(f"'{rel}' of {url} is a folder git keeps with tracked data "
                                   "inside: what it holds is known only by reading that data",
                                   hint="import it without --no-download")
-            import tempfile
-
             from mlvc.ops.get import copy_out, local_repo
 
             # (a folder git keeps, with the data tracked inside it, as `get` copies it)
-            repo.tmp_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix="import-", dir=repo.tmp_dir) as tmp:
-                landed = Path(tmp) / "data"
-                copy_out(src_repo, rel, landed, src_cache, progress,
-                         local_repo(where(repo, url), repo.root))
-                stored = store_tree(repo.cache, landed, progress=progress)
+            stored = _landed(repo, lambda landed: copy_out(
+                src_repo, rel, landed, src_cache, progress,
+                local_repo(where(repo, url), repo.root)), progress)
             return stored.out(dest), source, (stored.objects, stored.size)
         trees = TreeReader(src_repo, fetch=lambda oid: fetch_into_clone(
             src_repo, [(oid, None)], src_cache, rel, progress))
@@ -304,8 +299,6 @@ def _from_dvc(repo: Repo, clone: Path, rel: str, url: str, dest: RelPath, downlo
     """``rel`` of the DVC project cloned at ``clone``, stored in this cache as mlvc records
     it (see :mod:`mlvc.ops.dvc_source`); None when DVC does not track it there. Its mlvc
     hashes are known only from its bytes, so ``download`` is needed."""
-    import tempfile
-
     from mlvc.ops.dvc_source import dvc_record, fetch_dvc, is_dvc_project
     from mlvc.ops.get import local_repo
 
@@ -315,12 +308,21 @@ def _from_dvc(repo: Repo, clone: Path, rel: str, url: str, dest: RelPath, downlo
         raise TargetError(f"{url} is a DVC project: what '{rel}' holds is known to mlvc only "
                           "by downloading and hashing it",
                           hint="import it without --no-download")
+    return _landed(repo, lambda landed: fetch_dvc(
+        clone, rel, landed, local_repo(where(repo, url), repo.root), progress),
+        progress).out(dest)
+
+
+def _landed(repo: Repo, write, progress: Progress):
+    """What ``write(path)`` writes at a path in this project's scratch folder, stored in
+    this cache (see :func:`store_tree`), the scratch copy deleted."""
+    import tempfile
+
     repo.tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="import-dvc-", dir=repo.tmp_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="import-", dir=repo.tmp_dir) as tmp:
         landed = Path(tmp) / "data"
-        fetch_dvc(clone, rel, landed, local_repo(where(repo, url), repo.root), progress)
-        stored = store_tree(repo.cache, landed, progress=progress)
-    return stored.out(dest)
+        write(landed)
+        return store_tree(repo.cache, landed, progress=progress)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,28 +383,35 @@ def where(repo: Repo, url: str) -> str:
         str(Path(repo.root, url))
 
 
-def latest_commit(url: str, rev: str | None, timeout: float = 60.0) -> str | None:
-    """The commit that ``rev`` (default: the default branch) of the git repository at
-    ``url`` names now, as a clone's checkout of it would find it: a branch before a tag.
-    None when ``rev`` names no branch or tag (a commit: it cannot move)."""
+def ls_remote(url: str, patterns: tuple[str, ...] = (), *, tags: bool = False,
+              timeout: float = 60.0) -> list[tuple[str, str]]:
+    """``(sha, ref)`` of what ``git ls-remote [--tags] URL [PATTERNS]`` lists (never waiting
+    for a password; a repository that does not answer within ``timeout`` is an error)."""
     import subprocess
 
-    if url.startswith("-") or (rev or "").startswith("-"):
-        raise TargetError(f"'{url if url.startswith('-') else rev}' starts with '-'")
-    wanted = [rev, f"{rev}^{{}}"] if rev else ["HEAD"]  # (an annotated tag's commit too)
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # (never wait for a password)
+    flags = ["--tags"] if tags else []
     try:
-        proc = subprocess.run(["git", "ls-remote", "--", url, *wanted], capture_output=True,
-                              text=True, env=env, timeout=timeout, check=False)
+        proc = subprocess.run(["git", "ls-remote", *flags, "--", url, *patterns],
+                              capture_output=True, text=True, env=env, timeout=timeout,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise TargetError(f"{url} did not answer within {timeout:.0f} s") from None
     if proc.returncode != 0:
         why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
         raise TargetError(f"git ls-remote {url} failed: {why}")
-    refs = {}
-    for line in proc.stdout.splitlines():
-        sha, _, ref = line.partition("\t")
-        refs[ref] = sha
+    return [(sha, ref) for sha, _, ref in (line.partition("\t")
+                                           for line in proc.stdout.splitlines())]
+
+
+def latest_commit(url: str, rev: str | None, timeout: float = 60.0) -> str | None:
+    """The commit that ``rev`` (default: the default branch) of the git repository at
+    ``url`` names now, as a clone's checkout of it would find it: a branch before a tag.
+    None when ``rev`` names no branch or tag (a commit: it cannot move)."""
+    if url.startswith("-") or (rev or "").startswith("-"):
+        raise TargetError(f"'{url if url.startswith('-') else rev}' starts with '-'")
+    wanted = [rev, f"{rev}^{{}}"] if rev else ["HEAD"]  # (an annotated tag's commit too)
+    refs = {ref: sha for sha, ref in ls_remote(url, tuple(wanted), timeout=timeout)}
     if rev is None:
         return refs.get("HEAD")
     for ref in (f"refs/heads/{rev}", f"refs/tags/{rev}^{{}}", f"refs/tags/{rev}", rev):
