@@ -124,7 +124,7 @@ def declared(root: Path, name: str, where: str) -> ArtifactDef:
 
 def artifacts_get(url: str, name: str, *, rev: str | None = None, stage: str | None = None,
                   out: str | None = None, cwd: Path | None = None, force: bool = False,
-                  via: SourceRemote = ITS_DEFAULT,
+                  via: SourceRemote = ITS_DEFAULT, jobs: int | None = None,
                   progress: Progress = NULL_PROGRESS) -> ArtifactGot:
     """Copy artifact ``name`` of the project at ``url`` out (as ``dvc artifacts get``): of
     the commit ``rev`` (a version, or a git revision), ``stage`` or the latest version
@@ -133,7 +133,7 @@ def artifacts_get(url: str, name: str, *, rev: str | None = None, stage: str | N
 
     cwd = cwd or Path.cwd()
     commit, version = chosen_commit(str(local_repo(url, cwd) or url), name, rev, stage)
-    with cloned(url, commit, cwd, via=via) as (repo, source, sha):
+    with cloned(url, commit, cwd, via=via, jobs=jobs) as (repo, source, sha):
         artifact = declared(repo.root, name, f"{url} at {version}")
         got = get_into(repo, source, artifact.path, out, cwd, force, progress,
                        local_repo(url, cwd))

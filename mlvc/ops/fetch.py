@@ -44,7 +44,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                                               with_deps=with_deps, traveling=True)
     asked, said = bool(sources), len(warnings)
     sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
-                                                            progress)
+                                                            progress, jobs)
     if asked and not sources and not run_cache:  # (imports alone: no remote needed)
         return TransferResult("", got, got_bytes, there, (), tuple(warnings))
     try:
@@ -106,7 +106,8 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
 
 
 def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
-                         progress: Progress) -> tuple[list[Source], tuple[int, int, int]]:
+                         progress: Progress, jobs: int | None = None
+                         ) -> tuple[list[Source], tuple[int, int, int]]:
     """Imported outputs whose objects this cache lacks come from their own source — the
     other project at the commit their pointer file records (the workspace's, or another
     revision's with -a/-T/-A), or for the workspace's URL imports the URL when it still holds
@@ -131,7 +132,7 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
         try:
             with repo.lock():
                 if isinstance(src, ImportSource):
-                    n, size = fetch_imported(repo, s.pointer, s.out, src, progress)
+                    n, size = fetch_imported(repo, s.pointer, s.out, src, progress, jobs)
                 else:
                     n, size = fetch_url_import(repo, s.pointer, s.out, src, progress)
             got, nbytes = got + n, nbytes + size

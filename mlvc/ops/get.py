@@ -46,14 +46,14 @@ class GetResult:
 
 def get(url: str, path: str, *, rev: str | None = None, out: str | None = None,
         cwd: Path | None = None, force: bool = False, via: SourceRemote = ITS_DEFAULT,
-        progress: Progress = NULL_PROGRESS) -> GetResult:
+        jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> GetResult:
     try:
         rel = normalize_rel(path)
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
     cwd = cwd or Path.cwd()
     _destination(rel, out, cwd, force)  # (refused before anything is cloned)
-    with cloned(url, rev, cwd, via=via) as (repo, source, _):
+    with cloned(url, rev, cwd, via=via, jobs=jobs) as (repo, source, _):
         return get_into(repo, source, rel, out, cwd, force, progress, local_repo(url, cwd))
 
 
@@ -86,13 +86,14 @@ def get_into(repo: Repo, source: ObjectStore | None, rel: str, out: str | None, 
 
 @contextmanager
 def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None,
-           via: SourceRemote = ITS_DEFAULT
+           via: SourceRemote = ITS_DEFAULT, jobs: int | None = None
            ) -> Iterator[tuple[Repo, ObjectStore | None, str | None]]:
     """The mlvc project git clones from ``url``, checked out at ``rev`` (default: its default
     branch) in a temporary folder: (its Repo, its own cache when ``url`` is a folder on this
     machine, the commit checked out). With ``cache_dir``, the clone's cache is that one (the
     objects it fetches land there once); ``via``: which of its remotes its data comes from,
-    and options over that remote's own. Nothing of the clone stays."""
+    and options over that remote's own; ``jobs``: its transfers' threads. Nothing of the
+    clone stays."""
     for what, value in (("repository", url), ("revision", rev or "")):
         if value.startswith("-"):  # (git would take it for an option: --upload-pack=…)
             raise TargetError(f"{what} '{value}' starts with '-'",
@@ -118,11 +119,11 @@ def cloned(url: str, rev: str | None, cwd: Path, cache_dir: Path | None = None,
             from mlvc.ops.init import init
 
             init(clone, force=True)
-        if cache_dir is not None:
-            from mlvc.config import set_value
+        from mlvc.config import set_value
 
-            set_value(clone / ".mlvc" / "config.local.yaml", "local", "cache.dir",
-                      str(cache_dir))
+        for key, value in (("cache.dir", cache_dir), ("core.jobs", jobs)):
+            if value is not None:
+                set_value(clone / ".mlvc" / "config.local.yaml", "local", key, str(value))
         with Repo.find(clone) as repo:
             commit = repo.scm.resolve("HEAD") if repo.scm is not None else None
             yield repo, _source_cache(local), commit

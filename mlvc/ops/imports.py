@@ -84,7 +84,7 @@ class ImportResult:
 
 def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
             rev: str | None = None, force: bool = False, cwd: Path | None = None,
-            download: bool = True, via: SourceRemote = ITS_DEFAULT,
+            download: bool = True, via: SourceRemote = ITS_DEFAULT, jobs: int | None = None,
             progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Track PATH of the mlvc project at ``url`` (at ``rev``) here, at ``out`` (default:
     PATH's name in the current folder). Without ``download`` (as ``dvc import
@@ -112,7 +112,7 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     via = SourceRemote(via.name, tuple((k, recorded_location(repo, v, cwd) if k == "url"
                                         else v) for k, v in via.config))
     new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress,
-                                  download=download, via=via)
+                                  download=download, via=via, jobs=jobs)
     return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,
                    progress=progress, checkout=download)
 
@@ -168,7 +168,8 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
         asked = rev if rev is not None else src.rev
         out = pointer.outs[0]
         new, source, _ = _read_source(repo, src.url, src.path, asked, out.path, progress,
-                                      since=src.rev_lock, download=download, via=src.via)
+                                      since=src.rev_lock, download=download, via=src.via,
+                                      jobs=jobs)
         if new is None:  # (the same commit: nothing to read again)
             placed = _checkout(repo, out.path, force=True, progress=progress) \
                 if force and download else None  # (--force: as the source has it)
@@ -222,14 +223,14 @@ def recorded_location(repo: Repo, url: str, cwd: Path) -> str:
 
 def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                  progress: Progress, since: str | None = None, download: bool = True,
-                 via: SourceRemote = ITS_DEFAULT
+                 via: SourceRemote = ITS_DEFAULT, jobs: int | None = None
                  ) -> tuple[Out | None, ImportSource, tuple[int, int]]:
     """The output ``dest`` as ``rel`` of ``url`` at ``rev`` records it, its objects stored
     in this cache (how many were new; without ``download``, only the folders' manifests on
     the way to ``rel``), read through ``via``; (None, …) when that is still commit
     ``since``."""
     # (the clone's cache is this one: what it fetches, verified, is stored here once)
-    with cloned(where(repo, url), rev, repo.root, repo.cache_dir, via) as (
+    with cloned(where(repo, url), rev, repo.root, repo.cache_dir, via, jobs or repo.jobs) as (
             src_repo, src_cache, commit):
         if commit is None:
             raise TargetError(f"{url} has no git commit to import from")
@@ -421,12 +422,13 @@ def latest_commit(url: str, rev: str | None, timeout: float = 60.0) -> str | Non
 
 
 def fetch_imported(repo: Repo, pointer: RelPath, out: Out, source: ImportSource,
-                   progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
+                   progress: Progress = NULL_PROGRESS, jobs: int | None = None
+                   ) -> tuple[int, int]:
     """Store in this cache the objects of the imported ``out`` from its source, at the
     commit recorded (``fetch`` of an import, as ``dvc fetch`` does); how many were new, and
     their bytes."""
     got, _, stored = _read_source(repo, source.url, source.path, source.rev_lock, out.path,
-                                  progress, via=source.via)
+                                  progress, via=source.via, jobs=jobs)
     if got is None or got.oid != out.oid:
         raise TargetError(f"{pointer}: {source.path} of {source.url} at "
                           f"{source.rev_lock[:8]} is not what {pointer} records",

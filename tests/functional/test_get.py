@@ -122,3 +122,30 @@ def test_a_folder_git_keeps_comes_with_the_data_tracked_inside_it(project, tmp_p
     project.commit_all("v2")
     other.run("update", "models")
     assert (other.root / "models/m.pkl").read_text() == "weights v2"
+
+
+def test_jobs_sets_the_threads_of_the_clones_transfers(source, tmp_path, monkeypatch):
+    """`get/import -j N` (as DVC's): the temporary clone's transfers use N threads; an
+    import's, this project's core.jobs when not given."""
+    import mlvc.ops.get as get_module
+
+    seen: list[int] = []
+    real = get_module.fetch_objects
+
+    def spy(repo, *args, **kwargs):
+        seen.append(repo.jobs)
+        return real(repo, *args, **kwargs)
+
+    monkeypatch.setattr(get_module, "fetch_objects", spy)
+    here = tmp_path / "here"
+    here.mkdir()
+    get(here, f"file://{source.root}", "data", "-j", "3")
+    assert seen and set(seen) == {3}
+    seen.clear()
+    other = new_project(tmp_path / "other")
+    other.run("config", "core.jobs", "5")
+    other.run("import", f"file://{source.root}", "data")
+    assert seen and set(seen) == {5}
+    seen.clear()
+    other.run("import", f"file://{source.root}", "data/a.csv", "-j", "2")
+    assert set(seen) == {2}

@@ -9,6 +9,7 @@ from mlvc.cli.render import (
     echo,
     echo_json,
     human_size,
+    jobs_option,
     json_option,
     open_repo,
     printable,
@@ -40,15 +41,16 @@ def artifacts_cmd():
               help="Where to write it (default: the artifact's file or folder name, here).")
 @click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
 @source_remote_options
+@jobs_option
 @json_option
-def artifacts_get_cmd(repo_url, name, rev, stage, out, force, via, as_json):
+def artifacts_get_cmd(repo_url, name, rev, stage, out, force, via, jobs, as_json):
     """Copy artifact NAME out of the project REPO (a git URL or a folder), as `dvc
     artifacts get`: its path as that version's mlvc.yaml declares it, its data as `mlvc
     get` copies it (verified). Works outside any project."""
     from mlvc.ops.artifacts import artifacts_get
 
     got = artifacts_get(repo_url, name, rev=rev, stage=stage, out=out, cwd=settings().cwd,
-                        force=force, via=via, progress=progress())
+                        force=force, via=via, jobs=jobs, progress=progress())
     if as_json:
         echo_json(got.to_json())
         return

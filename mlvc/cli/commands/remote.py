@@ -323,8 +323,9 @@ def pull_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, wi
               help="Print the URL of PATH's object on REPO's remote instead of copying it (a "
                    "file; one that travels in a pack has none).")
 @source_remote_options
+@jobs_option
 @json_option
-def get_cmd(repo_url, path, rev, out, force, show_url, via, as_json):
+def get_cmd(repo_url, path, rev, out, force, show_url, via, jobs, as_json):
     """Copy PATH out of the mlvc project REPO, as REV records it, without tracking it here.
 
     REPO is what `git clone` takes (a URL or a path); PATH is relative to its top. Data mlvc
@@ -345,7 +346,7 @@ def get_cmd(repo_url, path, rev, out, force, show_url, via, as_json):
             click.echo(url)
         return
     result = get(repo_url, path, rev=rev, out=out, cwd=settings().cwd, force=force, via=via,
-                 progress=progress())
+                 jobs=jobs, progress=progress())
     _report_got(result, as_json)
 
 
@@ -370,8 +371,9 @@ def _report_got(result, as_json: bool) -> None:
               help="Only record what the source holds (OUT.mlvc); `mlvc pull` gets the data "
                    "later, from the source.")
 @source_remote_options
+@jobs_option
 @json_option
-def import_cmd(repo_url, path, rev, out, force, no_download, via, as_json):
+def import_cmd(repo_url, path, rev, out, force, no_download, via, jobs, as_json):
     """Track PATH of the mlvc project REPO here, recording where it came from (as
     `dvc import`: a data registry's use).
 
@@ -385,7 +387,7 @@ def import_cmd(repo_url, path, rev, out, force, no_download, via, as_json):
 
     with open_repo() as repo:
         result = import_(repo, repo_url, path, out=out, rev=rev, force=force,
-                         cwd=settings().cwd, download=not no_download, via=via,
+                         cwd=settings().cwd, download=not no_download, via=via, jobs=jobs,
                          progress=progress())
     if as_json:
         echo_json(result.to_json())
