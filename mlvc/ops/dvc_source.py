@@ -308,13 +308,31 @@ def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
     if found is None:
         return False
     md5, out = found
+    _write(_Store(clone, local), md5, out, rel, dest, progress)
+    return True
+
+
+def fetch_dvc_outputs(clone: Path, outputs: list[tuple[str, str, Path]], local: Path | None,
+                      progress: Progress = NULL_PROGRESS) -> None:
+    """Each ``(output path, md5, dest)`` of the DVC project cloned at ``clone`` (as
+    :func:`dvc_outputs` gives them) written at ``dest``, from one opening of its stores."""
+    if not outputs:
+        return
     store = _Store(clone, local)
+    for out, md5, dest in outputs:
+        _write(store, md5, out, out, dest, progress)
+
+
+def _write(store: _Store, md5: str, out: str, rel: str, dest: Path,
+           progress: Progress) -> None:
+    """``rel`` (``out`` itself, or a path inside the folder ``out``, recorded as ``md5``)
+    written at ``dest`` from ``store``, every file checked against its md5."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not md5.endswith(".dir"):
         if rel != out:
             raise TargetError(f"'{rel}' is inside '{out}', which DVC tracks as one file")
         store.get(md5, dest)
-        return True
+        return
     files = []
     for path, want in _listing(store, md5, dest.parent / f".{dest.name}.dvc-dir"):
         full = f"{out}/{path}"
@@ -324,7 +342,7 @@ def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
         raise TargetError(f"'{rel}' is not in '{out}' as DVC recorded it")
     if files == [("", files[0][1])]:  # (a file inside the folder)
         store.get(files[0][1], dest)
-        return True
+        return
     from mlvc.parallel import threaded
 
     for folder in sorted({posixpath.dirname(path) for path, _ in files}):
@@ -335,7 +353,6 @@ def fetch_dvc(clone: Path, rel: str, dest: Path, local: Path | None,
             if isinstance(outcome, BaseException):
                 raise outcome
             advance(1)
-    return True
 
 
 def dvc_url(clone: Path, rel: str, local: Path | None) -> str | None:

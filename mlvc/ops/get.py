@@ -25,7 +25,7 @@ from mlvc.objects.store import ObjectStore
 from mlvc.ops._remote import fetch_objects
 from mlvc.ops.diff import SideView, TreeReader, side_of
 from mlvc.ops.ls import entry_at
-from mlvc.paths import is_within, normalize_rel
+from mlvc.paths import RelPath, is_within, normalize_rel
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.compare import flatten
@@ -206,57 +206,67 @@ def copy_out(repo: Repo, rel: str, staged: Path, source: ObjectStore | None,
     it is a folder here (a DVC project's cache is there)."""
     view = SideView(repo, side_of(repo, None))
     held = view.holding(rel)
-    if held is None:  # a file or folder git keeps, or DVC tracks
-        there = repo.root / rel
-        from mlvc.ops.dvc_source import dvc_outputs, fetch_dvc, is_dvc_project
+    if held is not None:
+        return _write_tracked(repo, [(rel, held[1], staged)], source, rel, progress)
+    # a file or folder git keeps, or DVC tracks
+    there = repo.root / rel
+    from mlvc.ops.dvc_source import dvc_outputs, fetch_dvc, fetch_dvc_outputs, is_dvc_project
 
-        dvc = is_dvc_project(repo.root)
-        if not os.path.lexists(there) and dvc and fetch_dvc(repo.root, rel, staged, local,
-                                                            progress):
-            return _counted(staged)
-        if not os.path.lexists(there):
-            raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git there",
-                              hint="`mlvc ls` in that project lists what mlvc tracks")
-        if not there.is_dir():
-            shutil.copy2(there, staged)
-            return 1, staged.stat().st_size
-        top = os.path.realpath(repo.root)  # (git's and mlvc's own folders stay behind)
-        shutil.copytree(there, staged, symlinks=True, ignore=lambda d, names: [
-            n for n in names if n in (".git", ".mlvc") and os.path.realpath(d) == top])
-        for path in sorted(p for p in view.outputs if is_within(p, rel) and p != rel):
-            target = staged / path[len(rel) + 1:] if rel else staged / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            copy_out(repo, path, target, source, progress, local)
-        if dvc:
-            for _, path, _, _, _ in dvc_outputs(repo.root):
-                if is_within(path, rel) and path != rel:
-                    target = staged / path[len(rel) + 1:] if rel else staged / path
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    fetch_dvc(repo.root, path, target, local, progress)
+    dvc = is_dvc_project(repo.root)
+    if not os.path.lexists(there) and dvc and fetch_dvc(repo.root, rel, staged, local,
+                                                        progress):
         return _counted(staged)
+    if not os.path.lexists(there):
+        raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git there",
+                          hint="`mlvc ls` in that project lists what mlvc tracks")
+    if not there.is_dir():
+        shutil.copy2(there, staged)
+        return 1, staged.stat().st_size
+    top = os.path.realpath(repo.root)  # (git's and mlvc's own folders stay behind)
+    shutil.copytree(there, staged, symlinks=True, ignore=lambda d, names: [
+        n for n in names if n in (".git", ".mlvc") and os.path.realpath(d) == top])
 
-    def have(items: list[tuple[str, int | None]]) -> None:
-        fetch_into_clone(repo, items, source, rel, progress)
+    def inside(path: RelPath) -> Path:
+        return staged / path[len(rel) + 1:] if rel else staged / path
 
-    trees = TreeReader(repo, fetch=lambda oid: have([(oid, None)]))
-    entry = entry_at(trees, held[1], rel)
-    if entry.type != "dir":
-        have([(entry.oid, entry.size)])
-        shutil.copyfile(repo.cache.path_str(entry.oid), staged)
-        os.chmod(staged, file_mode(entry.exec))
-        return 1, entry.size
-    rec = flatten(trees, Out(rel, entry.oid, "dir", entry.size, entry.nfiles))
-    have([(w.oid, w.size) for w in rec.files.values()])
-    cut = len(rel) + 1
-    for folder in sorted(rec.dirs):  # (empty ones too)
-        (staged / folder[cut:]).mkdir(parents=True, exist_ok=True)
-    with progress.phase("Copying", total=len(rec.files)) as advance:
-        for path, want in rec.files.items():
-            target = staged / path[cut:]
-            shutil.copyfile(repo.cache.path_str(want.oid), target)
-            os.chmod(target, file_mode(want.exec))
+    # (the data tracked inside it: mlvc's in one transfer, DVC's from one opening)
+    _write_tracked(repo, [(p, view.outputs[p][1], inside(p)) for p in sorted(view.outputs)
+                          if is_within(p, rel) and p != rel], source, rel, progress)
+    if dvc:
+        fetch_dvc_outputs(repo.root, [(p, md5, inside(p)) for _, p, md5, _, _
+                                      in dvc_outputs(repo.root)
+                                      if is_within(p, rel) and p != rel], local, progress)
+    return _counted(staged)
+
+
+def _write_tracked(repo: Repo, outputs: list[tuple[RelPath, Out, Path]],
+                   source: ObjectStore | None, what: str, progress: Progress
+                   ) -> tuple[int, int]:
+    """Each ``(path, recorded output holding it, dest)`` written at ``dest`` from the
+    clone's cache, the objects it lacks fetched first, all at once: (files, bytes)."""
+    trees = TreeReader(repo, fetch=lambda oid: fetch_into_clone(repo, [(oid, None)], source,
+                                                                what, progress))
+    files: list[tuple[Path, str, int, bool]] = []  # (dest, oid, size, exec)
+    folders: set[Path] = set()
+    for path, out, dest in outputs:
+        entry = entry_at(trees, out, path)
+        if entry.type != "dir":
+            files.append((dest, entry.oid, entry.size, entry.exec))
+            folders.add(dest.parent)
+            continue
+        rec = flatten(trees, Out(path, entry.oid, "dir", entry.size, entry.nfiles))
+        cut = len(path) + 1
+        folders |= {dest / folder[cut:] for folder in rec.dirs}  # (empty ones too)
+        files += [(dest / p[cut:], w.oid, w.size, w.exec) for p, w in rec.files.items()]
+    fetch_into_clone(repo, [(oid, size) for _, oid, size, _ in files], source, what, progress)
+    for folder in sorted(folders):
+        folder.mkdir(parents=True, exist_ok=True)
+    with progress.phase("Copying", total=len(files)) as advance:
+        for dest, oid, _, exec_ in files:
+            shutil.copyfile(repo.cache.path_str(oid), dest)
+            os.chmod(dest, file_mode(exec_))
             advance(1)
-    return len(rec.files), sum(w.size for w in rec.files.values())
+    return len(files), sum(size for _, _, size, _ in files)
 
 
 def _counted(staged: Path) -> tuple[int, int]:
