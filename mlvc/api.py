@@ -210,21 +210,10 @@ def artifacts_show(name: str, version: str | None = None, stage: str | None = No
     its latest version (git tags as GTO writes them: see :mod:`mlvc.ops.artifacts`), and
     the path that commit's mlvc.yaml gives it; ``repo``: a git URL or a folder (default:
     the project holding the current folder). Pass them to :func:`open`."""
-    from mlvc.ops.artifacts import chosen_commit, declared
-    from mlvc.ops.get import cloned
-    from mlvc.repo import Repo
+    from mlvc.ops.artifacts import artifact_at
 
-    if repo is None:
-        with Repo.find(Path.cwd()) as project:
-            if project.scm is None:
-                raise TargetError("artifacts' versions are git tags, and this project has "
-                                  "no git")
-            url = project.scm.top()
-    else:
-        url = os.fspath(repo)
-    commit, what = chosen_commit(url, name, version, stage)
-    with cloned(url, commit, Path.cwd()) as (clone, _, sha):
-        artifact = declared(clone.root, name, f"{url} at {what}")
+    artifact, sha = artifact_at(None if repo is None else os.fspath(repo), name, version,
+                                stage)
     return {"path": artifact.path, "rev": sha or ""}
 
 

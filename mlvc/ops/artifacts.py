@@ -35,6 +35,10 @@ class Registry:
     def latest(self) -> tuple[str, str] | None:
         return self.versions[-1] if self.versions else None
 
+    def version_of(self, commit: str) -> str:
+        """The newest version registered at ``commit`` (its short sha when none is)."""
+        return next((v for v, c in reversed(self.versions) if c == commit), commit[:8])
+
 
 def registry(tags: dict[str, str], name: str) -> Registry:
     """The versions and stages of artifact ``name``, from git tags (name -> commit)."""
@@ -132,12 +136,32 @@ def artifacts_get(url: str, name: str, *, rev: str | None = None, stage: str | N
     from mlvc.ops.get import cloned, get_into, local_repo
 
     cwd = cwd or Path.cwd()
-    commit, version = chosen_commit(str(local_repo(url, cwd) or url), name, rev, stage)
+    local = local_repo(url, cwd)
+    commit, version = chosen_commit(str(local or url), name, rev, stage)
     with cloned(url, commit, cwd, via=via, jobs=jobs) as (repo, source, sha):
         artifact = declared(repo.root, name, f"{url} at {version}")
-        got = get_into(repo, source, artifact.path, out, cwd, force, progress,
-                       local_repo(url, cwd))
+        got = get_into(repo, source, artifact.path, out, cwd, force, progress, local)
     return ArtifactGot(artifact, version, sha, got.out, got.files, got.nbytes)
+
+
+def artifact_at(url: str | None, name: str, rev: str | None = None, stage: str | None = None,
+                cwd: Path | None = None) -> tuple[ArtifactDef, str | None]:
+    """Artifact ``name`` as the commit ``rev``, ``stage`` or its latest version chooses
+    declares it, and that commit; of the project at ``url`` (a git URL or a folder;
+    default: the one holding ``cwd``)."""
+    from mlvc.ops.get import cloned
+    from mlvc.repo import Repo
+
+    cwd = cwd or Path.cwd()
+    if url is None:
+        with Repo.find(cwd) as project:
+            if project.scm is None:
+                raise TargetError("artifacts' versions are git tags, and this project has "
+                                  "no git")
+            url = project.scm.top()
+    commit, what = chosen_commit(url, name, rev, stage)
+    with cloned(url, commit, cwd) as (clone, _, sha):
+        return declared(clone.root, name, f"{url} at {what}"), sha
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +175,23 @@ class ArtifactInfo:
                 "stages": {s: c for s, c in self.registry.stages}}
 
 
-def artifacts_list(repo, url: str | None = None) -> list[ArtifactInfo]:
-    """The artifacts the ``mlvc.yaml`` of ``repo`` declares (a clone of ``url``, or this
-    project's workspace), with the versions and stages its repository's tags give them."""
+def artifacts_list(repo) -> list[ArtifactInfo]:
+    """The artifacts this project's ``mlvc.yaml`` declares, with the versions and stages its
+    repository's tags give them (none without git)."""
+    return _listed(repo.root, {} if repo.scm is None else tags_of(repo.scm.top()))
+
+
+def artifacts_list_repo(url: str, cwd: Path | None = None) -> list[ArtifactInfo]:
+    """:func:`artifacts_list` of the project at ``url`` (a git URL or a folder), as its
+    default branch declares them."""
+    from mlvc.ops.get import cloned, local_repo
+
+    cwd = cwd or Path.cwd()
+    with cloned(url, None, cwd) as (repo, _, _):
+        return _listed(repo.root, tags_of(str(local_repo(url, cwd) or url)))
+
+
+def _listed(root: Path, tags: dict[str, str]) -> list[ArtifactInfo]:
     from mlvc.pipeline.loader import load_pipeline
 
-    if url is None and repo.scm is None:
-        tags: dict[str, str] = {}  # (no git: no versions)
-    else:
-        tags = tags_of(url or repo.scm.top())
-    return [ArtifactInfo(a, registry(tags, a.name))
-            for a in load_pipeline(repo.root).artifacts]
+    return [ArtifactInfo(a, registry(tags, a.name)) for a in load_pipeline(root).artifacts]

@@ -64,14 +64,10 @@ def artifacts_get_cmd(repo_url, name, rev, stage, out, force, via, jobs, as_json
 @json_option
 def artifacts_list_cmd(repo_url, as_json):
     """List the artifacts mlvc.yaml declares, with their versions and stages."""
-    from mlvc.ops.artifacts import artifacts_list
+    from mlvc.ops.artifacts import artifacts_list, artifacts_list_repo
 
     if repo_url is not None:
-        from mlvc.ops.get import cloned, local_repo
-
-        cwd = settings().cwd
-        with cloned(repo_url, None, cwd) as (repo, _, _):
-            found = artifacts_list(repo, str(local_repo(repo_url, cwd) or repo_url))
+        found = artifacts_list_repo(repo_url, settings().cwd)
     else:
         with open_repo() as repo:
             found = artifacts_list(repo)
@@ -87,5 +83,4 @@ def artifacts_list_cmd(repo_url, as_json):
         if reg.versions:
             echo("  versions: " + ", ".join(v for v, _ in reg.versions))
         for stage, commit in reg.stages:
-            version = next((v for v, c in reversed(reg.versions) if c == commit), commit[:8])
-            echo(f"  {stage}: {version}")
+            echo(f"  {stage}: {reg.version_of(commit)}")
