@@ -21,7 +21,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlvc.config import is_secret
 from mlvc.errors import MlvcError, PathError, TargetError
 from mlvc.objects.store import ObjectStore
 from mlvc.objects.tree import Tree, TreeEntry
@@ -91,8 +90,8 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     --no-download``) only what the source records is written (the pointer file, and the
     folders' manifests read on the way): ``pull`` gets the data later, from the source.
     ``via``: which of its remotes, with which options (recorded: never a secret)."""
-    if secret := next((k for k, _ in via.config if is_secret(k)), None):
-        raise TargetError(f"--remote-config {secret}=… is a secret, and the pointer file "
+    if via.secret is not None:
+        raise TargetError(f"--remote-config {via.secret}=… is a secret, and the pointer file "
                           "that records an import's remote options is kept in git",
                           hint="give credentials through the environment (AWS_ACCESS_KEY_ID, "
                                "…) or a credentials file (--remote-config profile=NAME); "

@@ -45,6 +45,11 @@ class SourceRemote:
     name: str | None = None
     config: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def secret(self) -> str | None:
+        """The first of the options that is a secret (a pointer file must hold none)."""
+        return next((k for k, _ in self.config if is_secret(k)), None)
+
     def to_json(self) -> dict:
         return {**({"remote": self.name} if self.name is not None else {}),
                 **({"remote_config": dict(self.config)} if self.config else {})}
@@ -210,10 +215,10 @@ def _import_source(raw: object, bad) -> ImportSource:
             isinstance(k, str) and NAME.fullmatch(k) and isinstance(v, (str, int, float, bool))
             for k, v in options.items()):
         raise bad("import.remote_config must map remote option names to values")
-    if secret := next((k for k in options if is_secret(k)), None):
-        raise bad(f"import.remote_config holds '{secret}', a secret: git would keep it")
-    return ImportSource(url, path, rev, lock, SourceRemote(
-        remote, tuple(sorted((k, as_text(v)) for k, v in options.items()))))
+    via = SourceRemote(remote, tuple(sorted((k, as_text(v)) for k, v in options.items())))
+    if via.secret is not None:
+        raise bad(f"import.remote_config holds '{via.secret}', a secret: git would keep it")
+    return ImportSource(url, path, rev, lock, via)
 
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
