@@ -45,9 +45,9 @@ class _Store:
             from fsspec.implementations.local import LocalFileSystem
 
             self.places.append((LocalFileSystem(), str(local / ".dvc" / "cache")))
-        remote = _default_remote(clone, local)
-        if remote is not None:
-            self.places.append(remote)
+        self.remote = _default_remote(clone, local)  # (fs, root), or None
+        if self.remote is not None:
+            self.places.append(self.remote)
         if not self.places:
             raise TargetError("that DVC project has no default remote (.dvc/config) and no "
                               "cache here to read its data from",
@@ -363,6 +363,7 @@ def dvc_url(clone: Path, rel: str, local: Path | None) -> str | None:
     if found is None:
         return None
     md5, out = found
+    store = _Store(clone, local)
     if md5.endswith(".dir"):
         if rel == out:
             raise TargetError(f"'{rel}' is a folder DVC tracks: name one of its files",
@@ -370,17 +371,16 @@ def dvc_url(clone: Path, rel: str, local: Path | None) -> str | None:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="mlvc-dvc-url-") as tmp:
-            inside = dict(_listing(_Store(clone, local), md5, Path(tmp) / "listing"))
+            inside = dict(_listing(store, md5, Path(tmp) / "listing"))
         md5 = inside.get(rel[len(out) + 1:], "")
         if not md5:
             raise TargetError(f"'{rel}' is not a file of '{out}' as DVC recorded it")
     elif rel != out:
         raise TargetError(f"'{rel}' is inside '{out}', which DVC tracks as one file")
-    remote = _default_remote(clone, local)
-    if remote is None:
+    if store.remote is None:
         raise TargetError("that DVC project has no default remote (.dvc/config)",
                           hint="--remote names one of its remotes")
-    fs, root = remote
+    fs, root = store.remote
     for layout in (f"files/md5/{md5[:2]}/{md5[2:]}", f"{md5[:2]}/{md5[2:]}"):
         path = f"{root.rstrip('/')}/{layout}"
         if fs.exists(path):  # type: ignore[attr-defined]
