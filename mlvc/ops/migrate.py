@@ -199,42 +199,10 @@ def _pipeline(repo: Repo, files: list[RelPath], notes: list[str], force: bool
                          "read from its own folder): add its stages by hand, with their wdir")
             continue
         _trim(sub, found, notes)
-        stages = doc.setdefault("stages", {}) or {}
-        doc["stages"] = stages
-        clash = [n for n in (sub.get("stages") or {}) if f"{prefix}-{n}" in stages]
-        if clash:
-            notes.append(f"{found}: stage names {clash} clash once prefixed '{prefix}-': not "
-                         "merged")
-            continue
-        for name, stage in (sub.get("stages") or {}).items():
-            body = stage.get("do", stage) if isinstance(stage, dict) and "foreach" in stage \
-                else stage
-            if isinstance(body, dict):
-                body["wdir"] = posixpath.normpath(posixpath.join(folder, str(body.get("wdir",
-                                                                                        "."))))
-            stages[f"{prefix}-{name}"] = stage
-        for key in ("metrics", "params"):
-            doc[key] = [*(doc.get(key) or []),
-                        *(posixpath.join(folder, str(f)) for f in sub.get(key) or [])]
-        for name, body in (sub.get("artifacts") or {}).items():
-            arts = doc.setdefault("artifacts", {})
-            if name in arts or not isinstance(body, dict):
-                notes.append(f"{found}: artifact '{name}' left out (named at the top too)")
-                continue
-            arts[name] = {**body, "path": posixpath.join(folder, str(body.get("path")))}
-        for plot in sub.get("plots") or []:
-            if isinstance(plot, str):
-                doc.setdefault("plots", []).append(posixpath.join(folder, plot))
-            elif isinstance(plot, dict) and len(plot) == 1 and not any(
-                    isinstance(v, dict) for v in (next(iter(plot.values())) or {}).values()):
-                (path, options), = plot.items()
-                doc.setdefault("plots", []).append({posixpath.join(folder, path): options})
-            else:
-                notes.append(f"{found}: a plot of several files' fields left out (its paths "
-                             f"are from {folder}/): add it to {PIPELINE_FILE} by hand")
-        merged[folder] = prefix
-        notes.append(f"{found}: its stages merged into {PIPELINE_FILE} as '{prefix}-NAME', "
-                     f"with wdir {folder}")
+        if _merge_below(doc, sub, folder, prefix, found, notes):
+            merged[folder] = prefix
+            notes.append(f"{found}: its stages merged into {PIPELINE_FILE} as "
+                         f"'{prefix}-NAME', with wdir {folder}")
     if not merged and text and whole:  # (dvc.yaml alone, all of it read)
         try:
             parse_pipeline(text, repo.root)
@@ -255,6 +223,54 @@ def _pipeline(repo: Repo, files: list[RelPath], notes: list[str], force: bool
     return out, False, merged
 
 
+def _merge_below(doc: dict, sub: dict, folder: RelPath, prefix: str, found: RelPath,
+                 notes: list[str]) -> bool:
+    """``sub`` (``folder/dvc.yaml``, trimmed) merged into ``doc``: its stages as
+    ``PREFIX-NAME`` with the folder as wdir, its metrics, params, artifacts and plots with
+    paths from the top. False (nothing merged) when a stage's name clashes."""
+    from mlvc.pipeline.model import PIPELINE_FILE
+
+    stages = doc.get("stages") or {}
+    doc["stages"] = stages
+    clash = [n for n in (sub.get("stages") or {}) if f"{prefix}-{n}" in stages]
+    if clash:
+        notes.append(f"{found}: stage names {clash} clash once prefixed '{prefix}-': not "
+                     "merged")
+        return False
+    for name, stage in (sub.get("stages") or {}).items():
+        body = _body(stage)
+        if isinstance(body, dict):
+            body["wdir"] = posixpath.normpath(posixpath.join(folder, str(body.get("wdir", "."))))
+        stages[f"{prefix}-{name}"] = stage
+    for key in ("metrics", "params"):
+        doc[key] = [*(doc.get(key) or []),
+                    *(posixpath.join(folder, str(f)) for f in sub.get(key) or [])]
+    for name, body in (sub.get("artifacts") or {}).items():
+        arts = doc.setdefault("artifacts", {})
+        if name in arts or not isinstance(body, dict):
+            notes.append(f"{found}: artifact '{name}' left out (named at the top too, or "
+                         "not a mapping)")
+            continue
+        arts[name] = {**body, "path": posixpath.join(folder, str(body.get("path")))}
+    for plot in sub.get("plots") or []:
+        if isinstance(plot, str):
+            doc.setdefault("plots", []).append(posixpath.join(folder, plot))
+        elif isinstance(plot, dict) and len(plot) == 1 and not any(
+                isinstance(v, dict) for v in (next(iter(plot.values())) or {}).values()):
+            (path, options), = plot.items()
+            doc.setdefault("plots", []).append({posixpath.join(folder, path): options})
+        else:
+            notes.append(f"{found}: a plot of several files' fields left out (its paths are "
+                         f"from {folder}/): add it to {PIPELINE_FILE} by hand")
+    return True
+
+
+def _body(stage: object) -> object:
+    """A stage's own fields: a foreach stage's are under ``do``."""
+    return stage.get("do", stage) if isinstance(stage, dict) and "foreach" in stage \
+        else stage
+
+
 def _yaml_doc(text: str, origin: str) -> dict:
     import yaml
 
@@ -273,8 +289,8 @@ def _trim(doc: dict, origin: str, notes: list[str]) -> None:
         notes.append(f"{origin}: '{key}' is not read by mlvc: left out")
         del doc[key]
     for name, stage in (doc.get("stages") or {}).items():
-        if isinstance(stage, dict):
-            _trim_stage(name, stage.get("do", stage) if "foreach" in stage else stage, notes)
+        if isinstance(body := _body(stage), dict):
+            _trim_stage(name, body, notes)
 
 
 def _prefix(folder: RelPath) -> str:
