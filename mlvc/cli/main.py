@@ -68,11 +68,55 @@ class Settings:
     verbose: bool
 
 
-class MlvcGroup(click.Group):
+class AliasedGroup(click.Group):
+    """A group whose commands also answer to DVC's other names for them (``mlvc mv``,
+    ``mlvc exp rm``); its help shows each as ``move (mv)``, as DVC's does, and a name it
+    does not know gets the nearest ones suggested."""
+
+    aliases: dict[str, str] = {}  # other name -> command
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        import difflib
+
+        name = args[0]
+        cmd = self.get_command(ctx, name)
+        if cmd is None and not ctx.resilient_parsing:
+            if name.startswith("-"):  # (an option where a command goes: parsed as one)
+                self.parse_args(ctx, args)
+            near = difflib.get_close_matches(name, [*self.list_commands(ctx), *self.aliases])
+            also = (f" Did you mean {' or '.join(repr(n) for n in near[:3])}?"
+                    if near else "")
+            raise click.UsageError(f"No such command '{name}'.{also}", ctx)
+        return name, cmd, args[1:]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        other = {}
+        for alias, name in self.aliases.items():
+            other.setdefault(name, []).append(alias)
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((f"{name} ({', '.join(other[name])})" if name in other else name,
+                             cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(n) for n, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, c.get_short_help_str(limit)) for n, c in rows])
+
+
+class MlvcGroup(AliasedGroup):
+    aliases = {"mv": "move", "rm": "remove", "list": "ls", "list-url": "ls-url",
+               "experiments": "exp"}
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd_name = self.aliases.get(cmd_name, cmd_name)
         if cmd_name not in COMMANDS:
             return None
         module, attr = COMMANDS[cmd_name]

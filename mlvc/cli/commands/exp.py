@@ -9,6 +9,7 @@ import click
 
 from mlvc import MAX_JOBS
 from mlvc.cli.commands.pipeline import selection, selection_options
+from mlvc.cli.main import AliasedGroup
 from mlvc.cli.render import (
     count,
     echo,
@@ -26,7 +27,11 @@ from mlvc.cli.render import (
 )
 
 
-@click.group("exp")
+class _ExpGroup(AliasedGroup):
+    aliases = {"ls": "list", "rm": "remove"}  # (DVC's)
+
+
+@click.group("exp", cls=_ExpGroup)
 def exp_cmd():
     """Run experiments and compare them; each is a git commit on a ref of its own
     (refs/mlvc/exps/…), so git shares it."""
