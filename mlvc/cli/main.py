@@ -275,8 +275,8 @@ def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseExcepti
 
 
 @click.group("mlvc", cls=MlvcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Run as if mlvc was started in DIR.", metavar="DIR")
+@click.option("-C", "--cd", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Run as if mlvc was started in DIR (--cd: DVC's name).", metavar="DIR")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors; no progress bars.")
 @click.option("-v", "--verbose", is_flag=True, help="Print more, and tracebacks on errors.")
 @click.version_option(__version__, "--version", prog_name="mlvc",

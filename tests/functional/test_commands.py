@@ -193,6 +193,8 @@ def test_dvcs_other_command_names_work_and_a_mistyped_one_gets_suggestions(proje
     project.run("rm", "moved.mlvc")  # (dvc rm)
     assert not (project.root / "moved.mlvc").exists()
     assert "Experiment" in project.run("experiments", "show").stdout
+    r = project.runner.invoke(cli, ["--cd", str(project.root / "moved"), "root"])
+    assert r.exit_code == 0 and r.stdout.strip() == ".."  # (dvc --cd)
     project.run("exp", "ls")
     project.run("exp", "rm", "nope", code=1)  # (exp remove's own error: no such experiment)
     top = project.run("--help").stdout
