@@ -55,6 +55,7 @@ COMMANDS = {
     "params": ("mlvc.cli.commands.diff", "params_cmd"),
     "metrics": ("mlvc.cli.commands.diff", "metrics_cmd"),
     "ls": ("mlvc.cli.commands.diff", "ls_cmd"),
+    "du": ("mlvc.cli.commands.diff", "du_cmd"),
     "plots": ("mlvc.cli.commands.plots", "plots_cmd"),
     "exp": ("mlvc.cli.commands.exp", "exp_cmd"),
     "queue": ("mlvc.cli.commands.queue", "queue_cmd"),

@@ -234,3 +234,137 @@ def entry_at(trees: TreeReader, out: Out, target: RelPath) -> TreeEntry:
                               hint=f"`mlvc ls {out.path}` lists what it holds")
         node = found
     return node
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    path: RelPath
+    type: str  # "file" | "dir"
+    size: int | None  # bytes; None: not all of it recorded (a DVC folder's files)
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "type": self.type, "size": self.size}
+
+
+@dataclass(frozen=True, slots=True)
+class DuResult:
+    side: Side
+    path: RelPath  # what was measured ("" for the whole project)
+    type: str
+    size: int | None
+    entries: tuple[Usage, ...]  # its first level (a file: itself)
+
+    def to_json(self) -> dict:
+        return {"rev": self.side.to_json(), "path": self.path, "type": self.type,
+                "size": self.size, "entries": [e.to_json() for e in self.entries]}
+
+
+def du(repo: Repo, path: str | None = None, *, rev: str | None = None,
+       cwd: Path | None = None) -> DuResult:
+    """The size of ``path`` (default: the current folder) and of each entry of its first
+    level, as ``dvc du`` gives them: the files git keeps and the data mlvc tracks, counted
+    as recorded (git's sizes, and those of the pointer files, the lock and the manifests;
+    nothing is read from the data). ``rev``: as for :func:`ls`."""
+    side = side_of(repo, rev)
+    try:
+        target = from_user(repo.root, path or ".", cwd)
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    return _usage(SideView(repo, side), TreeReader(repo), target, path, side.sha)
+
+
+def du_repo(url: str, path: str | None = None, *, rev: str | None = None,
+            cwd: Path | None = None, via: SourceRemote = ITS_DEFAULT,
+            progress: Progress = NULL_PROGRESS) -> DuResult:
+    """:func:`du` of another mlvc or DVC project (as ``dvc du URL``), cloned as for
+    :func:`ls_repo`; only the manifests of folders inside ``path``'s output are read."""
+    from mlvc.ops.dvc_source import dvc_outputs, is_dvc_project
+    from mlvc.ops.get import cloned, fetch_into_clone, local_repo
+
+    try:
+        target = normalize_rel(path or ".") if path not in (None, ".", "") else ""
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+    with cloned(url, rev, cwd or Path.cwd(), via=via) as (src, src_cache, commit):
+        view = SideView(src, side_of(src, None))
+        side = Side(rev or "HEAD", commit)
+        if is_dvc_project(src.root) and not view.outputs:  # (a DVC project's clone)
+            outputs = {out: (size, md5) for _, out, md5, size, _ in dvc_outputs(src.root)}
+            holder = next((o for o in outputs if is_within(target, o) and target), None)
+            if holder is None or holder == target and not outputs[holder][1].endswith(".dir"):
+                return _grouped(side, target, path, _git_sizes(view, target, commit) | {
+                    o: (s, "dir" if md5.endswith(".dir") else "file")
+                    for o, (s, md5) in outputs.items() if is_within(o, target)})
+            listed = _dvc_listed(src.root, local_repo(url, cwd or Path.cwd()), target, path,
+                                 recursive=False)  # (a DVC folder records no file sizes)
+            if not listed:
+                raise TargetError(f"'{path}' is not in the DVC folder '{holder}'",
+                                  hint=f"`mlvc ls --repo URL {holder}` lists what it holds")
+            if [e.path for e in listed] == [target] and listed[0].type == "file":
+                return DuResult(side, target, "file", None, (Usage(target, "file", None),))
+            return DuResult(side, target, "dir", outputs[holder][0] if holder == target
+                            else None, tuple(Usage(e.path, e.type, None) for e in listed))
+        trees = TreeReader(src, fetch=lambda oid: fetch_into_clone(
+            src, [(oid, None)], src_cache, target, progress))
+        result = _usage(view, trees, target, path, commit)
+    return DuResult(side, result.path, result.type, result.size, result.entries)
+
+
+def _usage(view: SideView, trees: TreeReader, target: RelPath, path: str | None,
+           git_rev: str | None) -> DuResult:
+    held = view.holding(target)
+    if held is None:
+        return _grouped(view.side, target, path, _git_sizes(view, target, git_rev) | {
+            p: (out.size, out.type) for p, (_, out) in view.outputs.items()
+            if is_within(p, target)})
+    out = held[1]
+    try:
+        node = entry_at(trees, out, target)
+        if node.type != "dir":
+            return DuResult(view.side, target, "file", node.size,
+                            (Usage(target, "file", node.size),))
+        inside = tuple(Usage(f"{target}/{e.name}", e.type, e.size)
+                       for e in trees.read_tree(node.oid).entries)
+    except MlvcError as exc:
+        if isinstance(exc, TargetError):
+            raise
+        raise TargetError(f"cannot measure '{path or '.'}': {exc.message}",
+                          hint="`mlvc fetch` (with -a, -T or -A for other revisions) gets the "
+                               "folders' manifests from a remote") from None
+    return DuResult(view.side, target, "dir", node.size, inside)
+
+
+def _git_sizes(view: SideView, target: RelPath, rev: str | None
+               ) -> dict[RelPath, tuple[int | None, str]]:
+    """Path -> (size, "file") of the files git keeps at or below ``target`` at ``rev`` (None: its
+    index), mlvc's and DVC's own folders left out (as :func:`_with_git`)."""
+    scm = view.repo.scm
+    return {} if scm is None else {
+        p: (size, "file") for p, _, _, size in scm.listed(rev)
+        if is_within(p, target) and p.split("/", 1)[0] not in (".mlvc", ".dvc")}
+
+
+def _grouped(side: Side, target: RelPath, path: str | None,
+             sizes: dict[RelPath, tuple[int | None, str]]) -> DuResult:
+    """The usage of ``target`` from the (size, type) of the files and whole outputs at or
+    below it: each summed into the entry of ``target``'s first level that holds it."""
+    if not sizes:
+        where = "" if side.sha is None else f" at {side.name}"
+        raise TargetError(f"'{path or '.'}' is neither tracked nor in git{where}",
+                          hint="`mlvc ls --git` lists what there is")
+    if target in sizes:  # (a file git keeps, or a whole file output of DVC's)
+        size, kind = sizes[target]
+        return DuResult(side, target, kind, size, (Usage(target, kind, size),))
+    totals: dict[RelPath, int | None] = {}
+    kinds: dict[RelPath, str] = {}
+    for p, (size, kind) in sizes.items():
+        rest = p[len(target) + 1:] if target else p
+        name = f"{target}/{rest.split('/', 1)[0]}" if target else rest.split("/", 1)[0]
+        kinds[name] = kind if name == p else "dir"
+        before = totals.get(name, 0)
+        totals[name] = None if before is None or size is None else before + size
+    total: int | None = 0
+    for size in totals.values():
+        total = None if total is None or size is None else total + size
+    return DuResult(side, target, "dir", total,
+                    tuple(Usage(p, kinds[p], totals[p]) for p in sorted(totals)))

@@ -269,3 +269,29 @@ def test_outputs_of_a_dvc_lock_below_the_top_are_found_from_their_stages_wdir(re
         ("sub/work/res.txt", "sub/dvc.lock")]
     p.run("get", str(registry), "sub/work/res.txt")
     assert (here / "res.txt").read_bytes() == b"r1\n"
+
+
+def test_du_of_a_dvc_project_sizes_what_its_records_give(registry, tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    p = Project(here)
+    (registry / "data" / "raw.dvc").write_text(yaml.safe_dump({"outs": [
+        {"md5": dvc_folder(tmp_path / "dvc-store", RAW), "path": "raw", "hash": "md5",
+         "size": 4, "nfiles": 2}]}))
+    subprocess.run(["git", "commit", "-qam", "sizes"], cwd=registry, check=True)
+
+    def du(*args: str) -> dict:
+        return json.loads(p.run("du", "--repo", str(registry), *args, "--json").stdout)
+
+    top = {e["path"]: (e["type"], e["size"]) for e in du()["entries"]}
+    raw_dvc = (registry / "data" / "raw.dvc").stat().st_size
+    assert top["data"] == ("dir", 4 + raw_dvc)  # (the .dvc file's size of the folder)
+    assert top["model.bin"] == ("file", None)  # (its .dvc file records none)
+    assert du("data/raw")["size"] == 4
+    # inside a DVC folder: DVC's listings record no sizes
+    assert [(e["path"], e["type"], e["size"]) for e in du("data/raw")["entries"]] == [
+        ("data/raw/a.csv", "file", None), ("data/raw/sub", "dir", None)]
+    assert du("data/raw/a.csv")["type"] == "file"
+    assert "?  data/raw/a.csv" in p.run("du", "--repo", str(registry), "data/raw").stdout
+    assert "not in the DVC folder" in p.run("du", "--repo", str(registry), "data/raw/zz",
+                                            code=1).stderr

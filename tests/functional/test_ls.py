@@ -121,3 +121,55 @@ def test_git_lists_the_files_git_keeps_too_as_dvc_list_does(project, tmp_path):
     doc = json.loads(Project(other).run("ls", "--repo", str(project.root), "--git",
                                         "--json").stdout)
     assert [e["path"] for e in doc["entries"]] == [p for p, _, _ in top]
+
+
+def test_du_sums_git_files_and_tracked_data_by_first_level_entry(project, tmp_path):
+    project.gen({"data": {"a.csv": "1" * 100, "sub": {"b.csv": "2" * 30, "c": {"d": "3"}}},
+                 "src": {"train.py": "x" * 7, "lib": {"u.py": "y" * 5}},
+                 "models": {"m.pkl": "m" * 1000},
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"s": {
+                     "cmd": "mkdir -p out && printf 12345 > out/f", "outs": ["out"]}}})})
+    project.run("add", "data", "models/m.pkl")
+    project.run("repro")
+    project.commit_all("one")
+
+    def du(*args: str, cwd=None) -> dict:
+        return json.loads(project.run("du", *args, "--json", cwd=cwd).stdout)
+
+    def git_size(path: str) -> int:
+        return (project.root / path).stat().st_size
+
+    top = du()
+    sizes = {e["path"]: (e["type"], e["size"]) for e in top["entries"]}
+    assert sizes["data"] == ("dir", 131) and sizes["out"] == ("dir", 5)
+    assert sizes["src"] == ("dir", 12)  # (git's files, in a folder of its own)
+    assert sizes["models"] == ("dir", 1000 + git_size("models/m.pkl.mlvc")
+                               + git_size("models/.gitignore"))
+    assert sizes["data.mlvc"] == ("file", git_size("data.mlvc"))
+    assert top["size"] == sum(s for _, s in sizes.values()) and top["path"] == ""
+    assert not any(p.startswith(".mlvc") and p != ".mlvcignore" for p in sizes)
+    # inside a tracked folder: from its manifests
+    assert [(e["path"], e["type"], e["size"]) for e in du("data")["entries"]] == [
+        ("data/a.csv", "file", 100), ("data/sub", "dir", 31)]
+    assert du("data/sub/b.csv")["size"] == 30 and du("data/sub/b.csv")["type"] == "file"
+    assert du("lib", cwd=project.root / "src")["size"] == 5  # (from where it is run)
+    # at a revision, and the text
+    project.gen({"data": {"a.csv": "1"}})
+    project.run("add", "data")
+    project.commit_all("two")
+    assert du("data", "--rev", "HEAD~1")["size"] == 131 and du("data")["size"] == 32
+    out = project.run("du", "data").stdout.splitlines()
+    assert [line.split() for line in out] == [["1", "B", "data/a.csv"],
+                                              ["31", "B", "data/sub/"], ["32", "B", "data/"]]
+    assert project.run("du", "-s", "data").stdout.split() == ["32", "B", "data/"]
+    assert "size" in du("-s") and "entries" not in du("-s")
+    r = project.run("du", "nope", code=1)
+    assert "neither tracked nor in git" in r.stderr
+    assert "not in the recorded 'data'" in project.run("du", "data/zz", code=1).stderr
+    # another project's, through --repo (the folder's manifest from its cache)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    doc = json.loads(Project(other).run("du", "--repo", str(project.root), "data/sub",
+                                        "--rev", "HEAD~1", "--json").stdout)
+    assert [(e["path"], e["size"]) for e in doc["entries"]] == [("data/sub/b.csv", 30),
+                                                               ("data/sub/c", 1)]

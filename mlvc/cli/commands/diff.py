@@ -364,3 +364,50 @@ def ls_cmd(path, rev, recursive, repo_url, with_git, via, as_json):
             w for w, on in (("git", e.hash == "git"), ("exec", e.exec)) if on)
         where = f"  ({name(e.pointer)})" if e.pointer else ""
         echo(f"{size:>9}  {what:<12}  {name(e.path)}{'/' if e.type == 'dir' else ''}{where}")
+
+
+@click.command("du")
+@click.argument("path", required=False)
+@click.option("--rev", metavar="REV", help="A git revision (default: the workspace's pointer "
+                                           "files and mlvc.lock, and git's index).")
+@click.option("-s", "--summarize", is_flag=True, help="Only the total of PATH.")
+@click.option("--repo", "repo_url", metavar="URL",
+              help="Measure another mlvc or DVC project (a git URL, or a folder), as `dvc du "
+                   "URL`: PATH is from its top, --rev one of its revisions; works outside a "
+                   "project too.")
+@source_remote_options
+@json_option
+def du_cmd(path, rev, summarize, repo_url, via, as_json):
+    """Show how much PATH (default: the current folder) holds, and each entry of its first
+    level: the files git keeps and the data mlvc tracks, as a revision records them (as `dvc
+    du`). Sizes come from git and from the pointer files, mlvc.lock and the manifests;
+    nothing is checked out, read or downloaded but the manifests of a folder inside an
+    output. `?`: a size not recorded (the files inside a DVC project's folder).
+    """
+    from mlvc.ops.ls import du, du_repo
+
+    if repo_url is None and (via.name is not None or via.config):
+        raise click.UsageError("--remote and --remote-config go with --repo")
+    if repo_url is not None:
+        result = du_repo(repo_url, path, rev=rev, cwd=settings().cwd, via=via,
+                         progress=progress())
+        name = printable  # (paths from that project's top)
+    else:
+        with open_repo() as repo:
+            result = du(repo, path, rev=rev, cwd=settings().cwd)
+        name = shown
+    if as_json:
+        doc = result.to_json()
+        if summarize:
+            del doc["entries"]
+        echo_json(doc)
+        return
+
+    def line(size: int | None, path: str, kind: str) -> str:
+        return (f"{'?' if size is None else human_size(size):>9}  "
+                f"{name(path) if path else '.'}{'/' if kind == 'dir' and path else ''}")
+
+    if not summarize and result.type == "dir":
+        for e in result.entries:
+            echo(line(e.size, e.path, e.type))
+    echo(line(result.size, result.path, result.type))
