@@ -335,6 +335,18 @@ class Git:
         out = self._run("for-each-ref", "--format=%(refname) %(objectname)", prefix)
         return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
 
+    def commit_refs(self, prefix: str) -> list[tuple[str, str]]:
+        """``(ref, commit sha)`` of the refs below ``prefix`` that name a commit, an annotated
+        tag peeled to its commit (:meth:`refs` gives a tag object's own sha)."""
+        fmt = "%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)"
+        found = []
+        for line in self._run("for-each-ref", f"--format={fmt}", prefix).splitlines():
+            ref, *parts = line.split()
+            sha = next((s for k, s in zip(parts[::2], parts[1::2]) if k == "commit"), None)
+            if sha is not None:
+                found.append((ref, sha))
+        return found
+
     def set_ref(self, ref: str, sha: str, create_only: bool = False) -> bool:
         """Point ``ref`` at ``sha``; with ``create_only``, only if ``ref`` does not exist yet
         (atomically): False when it did."""

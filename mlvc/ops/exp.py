@@ -304,35 +304,48 @@ class ExpTable:
 
 
 def baselines(repo: Repo, exps: list[Experiment], *, all_branches: bool = False,
-              all_commits: bool = False, num: int = 1) -> list[str]:
-    """HEAD (and ``num - 1`` of its first-parent ancestors), the tips of the local branches,
-    or every commit that has experiments among ``exps`` (and HEAD)."""
+              all_tags: bool = False, all_commits: bool = False, num: int = 1,
+              rev: str | None = None) -> list[str]:
+    """HEAD, or ``rev`` (and ``num - 1`` of its first-parent ancestors; a negative ``num``:
+    all of them), the tips of the local branches, the tags' commits, or every commit that
+    has experiments among ``exps`` (and HEAD)."""
     git = git_of(repo)
     head = _head(repo)
+    if rev is not None:
+        head = git.resolve(rev)
+        if head is None:
+            raise TargetError(f"unknown revision {rev!r}",
+                              hint="a branch, tag or commit of this repository")
     shas = git.first_parents(head, num)
     if all_branches:
         shas += [sha for _, sha in git.refs("refs/heads")]
+    if all_tags:
+        shas += [sha for _, sha in git.commit_refs("refs/tags")]
     if all_commits:
         shas += [e.baseline for e in exps]
     return list(dict.fromkeys(shas))
 
 
-def exp_show(repo: Repo, *, all_branches: bool = False, all_commits: bool = False,
-             num: int = 1, sort_by: str | None = None, descending: bool = False,
+def exp_show(repo: Repo, *, all_branches: bool = False, all_tags: bool = False,
+             all_commits: bool = False, num: int = 1, rev: str | None = None,
+             sort_by: str | None = None, descending: bool = False,
              only_changed: bool = False, keep: str | None = None,
              drop: str | None = None, hide: frozenset[str] = frozenset(),
-             param_deps: bool = False) -> ExpTable:
+             param_deps: bool = False, sha_names: bool = False) -> ExpTable:
     """The workspace, each baseline and its experiments, with their params and metrics.
-    ``hide``: rows left out: "workspace", "queued" (waiting or running), "failed".
-    ``param_deps``: only the params stages depend on (not the top-level ``params:``)."""
+    Baselines: see :func:`baselines`; each is named by its branch, else its tag, else its
+    sha (``sha_names``: always its sha). ``hide``: rows left out: "workspace", "queued"
+    (waiting or running), "failed". ``param_deps``: only the params stages depend on (not
+    the top-level ``params:``)."""
     from mlvc.ops.diff import WORKSPACE, show_kinds
     from mlvc.ops.exp_queue import queued
 
     git = git_of(repo)
     exps = experiments(repo)
     waiting = [q for q in queued(repo) if q.state != "success"]
-    bases = baselines(repo, exps, all_branches=all_branches, all_commits=all_commits, num=num)
-    names = _baseline_names(repo, bases)
+    bases = baselines(repo, exps, all_branches=all_branches, all_tags=all_tags,
+                      all_commits=all_commits, num=num, rev=rev)
+    names = {b: b[:7] for b in bases} if sha_names else _baseline_names(repo, bases)
     times = git.commit_times(list(dict.fromkeys([*bases, *(e.rev for e in exps)])))
     times |= {q.rev: q.queued_at // 1_000_000_000 for q in waiting}
     plan: list[tuple[str, str, str | None, str | None]] = [("workspace", WORKSPACE, None, None)]
@@ -402,10 +415,15 @@ def _as_queued(row: ExpRow, entry) -> ExpRow:
 
 
 def _baseline_names(repo: Repo, bases: list[str]) -> dict[str, str]:
+    """Each baseline's name: its first branch, else its first tag, else its short sha."""
+    git = git_of(repo)
     names = {b: b[:7] for b in bases}
-    for ref, sha in git_of(repo).refs("refs/heads"):
-        if sha in names and names[sha] == sha[:7]:
-            names[sha] = ref[len("refs/heads/"):]
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if all(n != b[:7] for b, n in names.items()):
+            break
+        for ref, sha in git.commit_refs(prefix.rstrip("/")):
+            if sha in names and names[sha] == sha[:7]:
+                names[sha] = ref[len(prefix):]
     return names
 
 

@@ -219,6 +219,37 @@ def test_branch_and_remove(ml):
     assert exps(ml, "-A") == []
 
 
+def test_show_takes_baselines_by_rev_tags_and_all_ancestors_and_names_them(ml):
+    run_exp(ml, "-n", "first", "-S", "train.lr=0.1")
+    ml.git("checkout", "-q", "--", "params.yaml", "metrics.json", "mlvc.lock")
+    ml.run("checkout")
+    base1 = head(ml)
+    ml.git("tag", "-a", "v1", "-m", "one")  # (annotated: named by the commit it peels to)
+    ml.gen({"README": "later\n"}, commit="two")
+    ml.git("checkout", "-q", "-b", "side")  # (HEAD's commit now has two branches)
+    ml.git("checkout", "-q", "-")
+    run_exp(ml, "-n", "second", "-S", "train.lr=0.2")
+
+    def rows(*args: str) -> list[tuple[str, str]]:
+        doc = json.loads(ml.run("exp", "show", "--json", "--hide-workspace", *args).stdout)
+        return [(r["name"], r["kind"]) for r in doc]
+
+    branch = ml.git("branch", "--show-current").strip()
+    assert rows() == [(branch, "baseline"), ("second", "experiment")]
+    assert rows("--rev", "v1") == [("v1", "baseline"), ("first", "experiment")]
+    assert rows("--rev", base1[:10]) == rows("--rev", "v1")
+    assert rows("-T") == [(branch, "baseline"), ("second", "experiment"), ("v1", "baseline"),
+                          ("first", "experiment")]
+    assert rows("-n", "2") == rows("-T")
+    every = ml.git("rev-list", "--first-parent", "HEAD").split()
+    assert len(every) > 2 and rows("-n", "-1") == [*rows("-T"), *(
+        (sha[:7], "baseline") for sha in every[2:])]  # (negative: every first parent)
+    assert rows("--sha", "-n", "2")[::2] == [(head(ml)[:7], "baseline"),
+                                             (base1[:7], "baseline")]
+    assert "unknown revision 'nope'" in ml.run("exp", "show", "--rev", "nope", code=1).stderr
+    assert "0 would show no baseline" in ml.run("exp", "show", "-n", "0", code=2).stderr
+
+
 def test_gc_keeps_experiments_only_when_asked(ml):
     run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
     ml.git("checkout", "-q", "--", "params.yaml", "metrics.json", "mlvc.lock")

@@ -236,11 +236,21 @@ def _value(v: object, precision: int | None = None) -> str:
     return value_text(v, precision, missing="-")  # (a table cell)
 
 
+def _not_zero(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value == 0:
+        raise click.BadParameter("0 would show no baseline: 1 or more, or negative for all")
+    return value
+
+
 @exp_cmd.command("show")
 @click.option("-a", "--all-branches", is_flag=True, help="Also the tips of all local branches.")
+@click.option("-T", "--all-tags", is_flag=True, help="Also the commits of all tags.")
 @click.option("-A", "--all-commits", is_flag=True, help="Every commit that has experiments.")
-@click.option("-n", "--num", type=click.IntRange(1), default=1, show_default=True,
-              metavar="N", help="HEAD and N-1 of its ancestors (first parents).")
+@click.option("--rev", metavar="REV",
+              help="The baseline: this commit (a branch, tag or sha) instead of HEAD.")
+@click.option("-n", "--num", type=int, default=1, show_default=True, callback=_not_zero,
+              metavar="N", help="The baseline and N-1 of its ancestors (first parents); a "
+                                "negative N: all of them.")
 @click.option("--sort-by", metavar="[FILE:]KEY",
               help="Sort each baseline's experiments by this param or metric.")
 @click.option("--sort-order", type=click.Choice(["asc", "desc"]), default="asc",
@@ -264,10 +274,12 @@ def _value(v: object, precision: int | None = None) -> str:
 @click.option("--param-deps", is_flag=True,
               help="Only the params stages depend on (not the files of the top-level "
                    "`params:`).")
+@click.option("--sha", "sha_names", is_flag=True,
+              help="Name baselines by their commit's sha, never by branch or tag.")
 @json_option
-def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_changed, drop, keep,
-                 precision, md, as_csv, hide_workspace, hide_queued, hide_failed, param_deps,
-                 as_json):
+def exp_show_cmd(all_branches, all_tags, all_commits, rev, num, sort_by, sort_order,
+                 only_changed, drop, keep, precision, md, as_csv, hide_workspace, hide_queued,
+                 hide_failed, param_deps, sha_names, as_json):
     """Show the workspace, HEAD and its experiments, with their metrics and params.
 
     Metrics are those of the files the stages declare under `metrics:` and of the top-level
@@ -278,7 +290,8 @@ def exp_show_cmd(all_branches, all_commits, num, sort_by, sort_order, only_chang
 
     one_format(md=md, csv=as_csv, json=as_json)
     with open_repo() as repo:
-        table = exp_show(repo, all_branches=all_branches, all_commits=all_commits, num=num,
+        table = exp_show(repo, all_branches=all_branches, all_tags=all_tags,
+                         all_commits=all_commits, num=num, rev=rev, sha_names=sha_names,
                          sort_by=sort_by, descending=sort_order == "desc",
                          only_changed=only_changed, keep=keep, drop=drop,
                          hide=frozenset(k for k, on in (("workspace", hide_workspace),
