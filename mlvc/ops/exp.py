@@ -685,19 +685,24 @@ def select(repo: Repo, names: list[str], *, rev: str | None = None,
 
 def exp_remove(repo: Repo, names: list[str], *, rev: str | None = None,
                all_commits: bool = False, git_remote: str | None = None,
-               num: int = 1) -> list[Experiment]:
-    """Delete experiments' refs (here, or on the git remote ``git_remote``). Their data stays
-    in the cache until ``mlvc gc``."""
+               num: int = 1, keep: bool = False) -> list[Experiment]:
+    """Delete experiments' refs (here, or on the git remote ``git_remote``): those chosen,
+    or with ``keep`` every other one (of all baselines, as ``dvc exp remove --keep``). Their
+    data stays in the cache until ``mlvc gc``."""
     if not (names or rev or all_commits or num > 1):
-        raise TargetError("name the experiments to remove",
+        raise TargetError(f"name the experiments to {'keep' if keep else 'remove'}",
                           hint="or --rev REV (those of one baseline; -n N: and of N-1 "
                                "commits before it), or -A (all)")
     git = git_of(repo)
     if git_remote is not None:
         chosen = _on_remote(git, git_remote, names, rev, all_commits, num)
+        if keep:
+            chosen = [e for e in _remote_experiments(git, git_remote) if e not in chosen]
         git.push_refs(git_remote, [f":{e.ref}" for e in chosen])
         return chosen
     chosen = select(repo, names, rev=rev, all_commits=all_commits, num=num)
+    if keep:
+        chosen = [e for e in experiments(repo) if e not in chosen]
     git.delete_refs([e.ref for e in chosen])
     return chosen
 

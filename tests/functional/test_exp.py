@@ -250,6 +250,26 @@ def test_show_takes_baselines_by_rev_tags_and_all_ancestors_and_names_them(ml):
     assert "0 would show no baseline" in ml.run("exp", "show", "-n", "0", code=2).stderr
 
 
+def test_remove_keep_removes_every_other_and_queue_empties_the_queue(ml):
+    run_exp(ml, "-n", "a", "-S", "train.lr=0.1")
+    run_exp(ml, "-n", "b", "-S", "train.lr=0.2")
+    ml.git("checkout", "-q", "--", "params.yaml", "metrics.json", "mlvc.lock")
+    ml.run("checkout")
+    ml.gen({"README": "later\n"}, commit="two")
+    run_exp(ml, "-n", "c", "-S", "train.lr=0.3")  # (of another baseline)
+    ml.run("exp", "run", "--queue", "-n", "waiting", "-S", "train.lr=0.4")
+    r = ml.run("exp", "remove", "--keep", "b")
+    assert r.stdout.startswith("Removed 2 experiments: ") and {"a", "c"} == set(
+        r.stdout.split(": ")[1].strip().split(", "))
+    assert [e["name"] for e in exps(ml, "-A")] == ["b"]
+    ml.run("exp", "remove", "--keep", "--queue", "b", code=2)
+    doc = json.loads(ml.run("exp", "remove", "--queue", "--json").stdout)
+    assert doc["experiments"] == [] and [e["name"] for e in doc["queued"]] == ["waiting"]
+    assert "Nothing is queued" in ml.run("queue", "status").stdout
+    assert [e["name"] for e in exps(ml, "-A")] == ["b"]  # (--queue alone: only the queue)
+    ml.run("exp", "remove", "--keep", code=1)  # (nothing chosen to keep)
+
+
 def test_gc_keeps_experiments_only_when_asked(ml):
     run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
     ml.git("checkout", "-q", "--", "params.yaml", "metrics.json", "mlvc.lock")

@@ -476,20 +476,39 @@ def _selection(f):
 @_selection
 @click.option("-g", "--git-remote", metavar="REMOTE",
               help="Remove them from this git remote instead.")
+@click.option("--keep", is_flag=True,
+              help="Keep the experiments chosen and remove every other one (of all "
+                   "baselines).")
+@click.option("--queue", "queued", is_flag=True,
+              help="Also take the entries still waiting off the queue (`exp run --queue`).")
 @json_option
-def exp_remove_cmd(names, rev, all_commits, num, git_remote, as_json):
+def exp_remove_cmd(names, rev, all_commits, num, git_remote, keep, queued, as_json):
     """Remove experiments (their refs). Their data stays in the cache until `mlvc gc`."""
+    from mlvc.ops import exp_queue
     from mlvc.ops.exp import exp_remove
 
+    if keep and queued:
+        raise click.UsageError("--keep and --queue go apart (--queue removes queued entries)")
+    if queued and git_remote:
+        raise click.UsageError("--queue is this project's queue, not a git remote's")
+    chosen = bool(names or rev or all_commits or num > 1)
     with open_repo() as repo:
+        dropped = (exp_queue.remove_queued(repo, exp_queue.select_queued(repo, [], ("queued",)))
+                   if queued else [])
         removed = exp_remove(repo, list(names), rev=rev, all_commits=all_commits, num=num,
-                             git_remote=git_remote)
+                             git_remote=git_remote, keep=keep) if chosen or not queued else []
     if as_json:
-        echo_json([e.to_json() for e in removed])
+        echo_json([e.to_json() for e in removed] if not queued else {
+            "experiments": [e.to_json() for e in removed],
+            "queued": [e.to_json() for e in dropped]})
         return
     where = f" from '{git_remote}'" if git_remote else ""
-    echo(f"Removed {count(len(removed), 'experiment')}{where}"
-         + (": " + ", ".join(e.name for e in removed) if removed else "."))
+    if chosen or not queued:
+        echo(f"Removed {count(len(removed), 'experiment')}{where}"
+             + (": " + ", ".join(e.name for e in removed) if removed else "."))
+    if queued:
+        echo(f"Took {count(len(dropped), 'entry').replace('entrys', 'entries')} off the queue"
+             + (": " + ", ".join(f"{e.name} ({e.id})" for e in dropped) if dropped else "."))
 
 
 @exp_cmd.command("clean")
