@@ -115,14 +115,26 @@ def collect(repo: Repo, revs: list[str | None] | None = None,
 
 
 def write_html(result: PlotsResult, out: Path, title: str = "mlvc plots",
-               progress: Progress = NULL_PROGRESS,
-               draw: Callable[[dict], str] | None = None) -> Path:
-    """Draw ``result`` into ``out/index.html`` (written atomically); its path."""
-    from mlvc.plots.html import render, svg_renderer
+               progress: Progress = NULL_PROGRESS, static: bool = False,
+               draw: Callable[[dict], str] | None = None,
+               template: Path | None = None) -> Path:
+    """Write ``result`` as the page ``out/index.html`` (atomically); its path. The charts are
+    drawn in the browser, or with ``static`` by mlvc, each an SVG (``draw``, default
+    vl-convert's). ``template``: an HTML file the page is made from (DVC's
+    ``--html-template``: ``{plot_divs}`` where the charts go)."""
+    from mlvc.plots.html import check_page_template, render, svg_renderer
 
-    draw = draw or svg_renderer()  # (before anything is written: it may be missing)
+    page_template = None
+    if template is not None:  # (read and checked before anything is written)
+        try:
+            text = template.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TargetError(f"cannot read the HTML template {template}: {exc}") from None
+        page_template = check_page_template(text, str(template))
+    if static:
+        draw = draw or svg_renderer()  # (it may be missing)
     with progress.phase("Drawing plots", total=len(result.plots), unit="plot") as advance:
-        page = render(result.plots, title, draw, advance)
+        page = render(result.plots, title, draw if static else None, advance, page_template)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
     atomic_write(index, page.encode("utf-8"))

@@ -68,7 +68,8 @@ def build_spec(path: str, props: PlotProps, data: list[tuple[str, list[dict]]],
                "y": {"field": y, "type": "quantitative", "title": y_title,
                      "scale": {"zero": False}},
                "color": color}
-        spec.update(size)
+        # Zoom and pan by scrolling and dragging on the chart (in the page; as DVC's).
+        spec.update(size, params=[{"name": "grid", "select": "interval", "bind": "scales"}])
         if template == "scatter":
             spec.update(mark={"type": "point", "tooltip": True}, encoding=enc)
         elif template == "smooth":

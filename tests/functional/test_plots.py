@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
+import mlvc.plots
 from mlvc.pipeline.loader import parse_pipeline
 from tests.conftest import Project
 
-pytest.importorskip("vl_convert")
+# Drawing SVGs (--static) needs the extra `mlvc[plots]` (in the dev extras).
+needs_renderer = pytest.mark.skipif(importlib.util.find_spec("vl_convert") is None,
+                                    reason="vl-convert-python is not installed")
 
 # train writes a loss curve (CSV, cached), a confusion list (JSON, kept in git) and an
 # image (cached) from params.yaml's lr.
@@ -50,15 +58,34 @@ def values(plot: dict, rev: str, field: str) -> list:
     return [row[field] for row in plot["spec"]["data"]["values"] if row["rev"] == rev]
 
 
-def test_show_draws_the_workspaces_declared_plots_into_one_page(ml):
+def embedded_specs(page: str) -> dict[str, dict]:
+    """The specs a page's charts are drawn from, by element id (as its script reads them)."""
+    found = re.findall(r'<script type="application/json" id="mlvc-specs">(.*?)</script>',
+                       page, re.S)
+    assert len(found) == 1
+    return json.loads(found[0])
+
+
+def test_show_writes_one_page_that_draws_the_declared_plots_in_the_browser(ml, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vl_convert", None)  # (needs no extra)
     r = ml.run("plots", "show")
     index = ml.root / "mlvc_plots/index.html"
     assert index.as_uri() in r.stdout and "3 plots of the workspace" in r.stdout
     page = index.read_text()
-    assert page.count("<svg") == 2  # the two charts, drawn
-    assert ">Loss<" in page  # (the title mlvc.yaml gives, in the SVG)
-    assert "data:image/png;base64," in page and page.count("<figure>") == 1
     plots = plots_json(ml, "show")
+    specs = embedded_specs(page)
+    assert sorted(specs.values(), key=json.dumps) == sorted(
+        [plots["eval/loss.csv"]["spec"], plots["eval/cm.json"]["spec"]], key=json.dumps)
+    assert all(f'<div id="{i}" class="chart"></div>' in page for i in specs)
+    vendor = Path(mlvc.plots.__file__).parent / "vendor"
+    for name in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js"):
+        assert (vendor / name).read_text()[:2000] in page  # (inlined: works offline)
+    assert "editor: false" in page  # (nothing is posted to an online editor)
+    assert plots["eval/loss.csv"]["spec"]["params"] == [  # (zoom and pan, in the page)
+        {"name": "grid", "select": "interval", "bind": "scales"}]
+    assert "data:image/png;base64," in page and page.count("<figure>") == 1
+    assert "<svg" not in page[page.index("<h1>"):page.index('id="mlvc-specs"')]  # (drawn
+    # by the page, not by mlvc)
     assert values(plots["eval/loss.csv"], "workspace", "loss") == [1, 0.8, 0.6667, 0.5714, 0.5]
     assert plots["eval/cm.json"]["spec"]["transform"][0]["groupby"] == [
         "rev", "actual", "predicted"]
@@ -100,7 +127,7 @@ def test_a_plot_the_cache_lacks_or_holds_corrupt_is_told_and_the_rest_drawn(ml):
     obj.unlink()
     r = ml.run("plots", "diff", "-o", "out")
     assert f"object {oid} is not in the cache" in r.stderr and "mlvc fetch" in r.stderr
-    assert (ml.root / "out/index.html").read_text().count("<svg") == 2
+    assert len(embedded_specs((ml.root / "out/index.html").read_text())) == 2
 
 
 def test_any_file_or_folder_can_be_a_target_with_options_from_the_command_line(project):
@@ -132,12 +159,83 @@ def test_nothing_to_draw_and_bad_targets_are_clear_errors(project, tmp_path):
     assert not (project.root / "mlvc_plots").exists()
 
 
-def test_without_the_renderer_the_page_is_refused_and_json_still_works(ml, monkeypatch):
+@needs_renderer
+def test_static_draws_each_chart_as_an_svg(ml):
+    ml.run("plots", "show", "--static")
+    page = (ml.root / "mlvc_plots/index.html").read_text()
+    assert page.count("<svg") == 2  # the two charts, drawn
+    assert ">Loss<" in page  # (the title mlvc.yaml gives, in the SVG)
+    assert "<script" not in page and page.count("<figure>") == 1
+
+
+def test_static_without_the_renderer_is_refused_and_the_rest_works(ml, monkeypatch):
     monkeypatch.setitem(sys.modules, "vl_convert", None)  # (import fails)
-    r = ml.run("plots", "show", code=1)
+    r = ml.run("plots", "show", "--static", code=1)
     assert "vl-convert-python" in r.stderr and "mlvc[plots]" in r.stderr
     assert not (ml.root / "mlvc_plots").exists()
     assert "eval/loss.csv" in plots_json(ml, "show")
+    ml.run("plots", "show")
+
+
+def test_data_cannot_end_the_pages_script_and_non_numbers_are_null(project):
+    rows = [{"step": 0, "v": 1.0, "note": "</script><script>alert(1)</script><!--"},
+            {"step": 1, "v": float("nan"), "note": "ok"}]
+    (project.root / "p.json").write_text(json.dumps(rows))  # (Python writes NaN)
+    project.run("plots", "show", "p.json")
+    page = (project.root / "mlvc_plots/index.html").read_text()
+    (spec,) = embedded_specs(page).values()
+    values = spec["data"]["values"]
+    assert values[0]["note"] == rows[0]["note"] and values[1]["v"] is None
+    assert page.count("</script>") == 5  # (the three libraries, the specs, the drawing)
+
+
+def test_an_html_template_makes_the_page_as_dvcs_does(ml):
+    (ml.root / "page.html").write_text(
+        "<html><head><style>body {{ margin: 0 }}</style>{scripts}</head>"
+        "<body><p>report: {title}</p>{plot_divs}</body></html>")
+    ml.run("plots", "show", "--html-template", "page.html", "-o", "out")
+    page = (ml.root / "out/index.html").read_text()
+    assert page.startswith("<html><head><style>body { margin: 0 }</style><script>")
+    assert "<p>report: mlvc plots</p><section>" in page and len(embedded_specs(page)) == 2
+    # without {scripts}: after the charts, before the script that draws them
+    (ml.root / "bare.html").write_text("<body>{plot_divs}</body>")
+    ml.run("plots", "show", "--html-template", "bare.html", "-o", "out")
+    page = (ml.root / "out/index.html").read_text()
+    assert page.index("</section>") < page.index("<script>") < page.index("vegaEmbed(\"#\"")
+    for text, told in (("<body></body>", "has no {plot_divs}"),
+                       ("{plot_divs}<style>a {</style>", "not an HTML template"),
+                       ("{plot_divs}{nope}", "fields mlvc does not fill: {nope}")):
+        (ml.root / "bad.html").write_text(text)
+        r = ml.run("plots", "show", "--html-template", "bad.html", "-o", "bad", code=1)
+        assert told in r.stderr
+    assert not (ml.root / "bad").exists()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_the_scripts_mlvc_carries_draw_the_pages_specs(ml, tmp_path):
+    """Vega and Vega-Lite, as inlined, compile and draw each spec of the page (in node, to
+    SVG: the browser's DOM is all the page adds, through vega-embed)."""
+    ml.run("plots", "diff")
+    specs = embedded_specs((ml.root / "mlvc_plots/index.html").read_text())
+    vendor = Path(mlvc.plots.__file__).parent / "vendor"
+    (tmp_path / "specs.json").write_text(json.dumps(specs))
+    (tmp_path / "draw.js").write_text(  # (the scripts run as a page runs them: globals)
+        "const fs = require('fs'), vm = require('vm');"
+        f"for (const name of ['vega.min.js', 'vega-lite.min.js'])"
+        f"  vm.runInThisContext(fs.readFileSync({json.dumps(str(vendor))} + '/' + name,"
+        "                                        'utf8'));"
+        f"const specs = JSON.parse(fs.readFileSync({json.dumps(str(tmp_path / 'specs.json'))},"
+        "                                          'utf8'));"
+        "(async () => { for (const id of Object.keys(specs)) {"
+        "  const view = new vega.View(vega.parse(vegaLite.compile(specs[id]).spec),"
+        "                             {renderer: 'none'});"
+        "  console.log(id + ' ' + (await view.toSVG()).replace(/\\n/g, ' '));"
+        "} })().catch(e => { console.error(e); process.exit(1); });")
+    out = subprocess.run(["node", str(tmp_path / "draw.js")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    drawn = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert set(drawn) == set(specs) and all(s.startswith("<svg") for s in drawn.values())
+    assert ">Loss<" in "".join(drawn.values()) and ">HEAD<" in "".join(drawn.values())
 
 
 def test_a_plot_folder_at_a_revision_is_read_from_its_manifest(project):
@@ -317,3 +415,21 @@ def test_template_files_replace_built_in_ones_and_dvcs_anchors_work(ml):
     r = ml.run("plots", "show", "--json")
     assert "tpl/bars.json: the template has no \"<MLVC_METRIC_DATA>\" anchor" in r.stderr
     assert "eval/loss.csv" not in {p["id"] for p in json.loads(r.stdout)["plots"]}
+
+
+def test_the_package_data_takes_the_scripts_the_page_inlines():
+    """A regular install (not only this checkout) carries the scripts: pyproject.toml's
+    package data names each file of mlvc/plots/vendor."""
+    try:
+        import tomllib
+    except ImportError:  # (Python 3.10)
+        import tomli as tomllib
+
+    from mlvc.plots.html import VENDOR
+
+    root = Path(mlvc.plots.__file__).parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["mlvc.plots"]
+    vendor = Path(mlvc.plots.__file__).parent
+    shipped = {p.name for g in globs for p in vendor.glob(g)}
+    assert set(VENDOR) | {"LICENSE"} <= shipped

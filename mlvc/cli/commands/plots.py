@@ -32,6 +32,13 @@ def _drawing_options(f):
         click.option("-o", "--out", "out", metavar="DIR", default=None,
                      help="Folder to write index.html into (default: mlvc_plots)."),
         click.option("--open", "open_", is_flag=True, help="Open the page in a browser."),
+        click.option("--static", is_flag=True,
+                     help="Draw each chart as an SVG image (for pages read where scripts do "
+                          "not run; needs `pip install 'mlvc[plots]'`), not in the browser."),
+        click.option("--html-template", metavar="FILE", default=None,
+                     help="Make the page from this HTML file (as DVC's): {plot_divs} where "
+                          "the charts go, {scripts} {title} {refresh_tag} optional, other "
+                          "braces doubled."),
         click.option("-t", "--template", metavar="NAME", default=None,
                      help="Chart kind, for every plot (default: each plot's, else linear): "
                           + ", ".join(TEMPLATES) + "; or a template file, in .mlvc/plots/ "
@@ -84,10 +91,11 @@ def plots_show_cmd(targets, **kw):
     """Draw the plots of the workspace: the `plots:` outputs of mlvc.yaml's stages, or the
     files and folders TARGETS (any plot file, declared or not).
 
-    Each CSV, TSV, JSON or YAML file becomes a chart (Vega-Lite, drawn to SVG; the options
-    of its `plots:` entry choose the template, the fields and the titles), each image is
-    shown as it is. The page, `mlvc_plots/index.html`, needs nothing else to open.
-    With --json the Vega-Lite specs (data included) are printed instead.
+    Each CSV, TSV, JSON or YAML file becomes a chart (Vega-Lite, drawn in the browser, or
+    as SVG with --static; the options of its `plots:` entry choose the template, the fields
+    and the titles), each image is shown as it is. The page, `mlvc_plots/index.html`, needs
+    nothing else to open, offline. With --json the Vega-Lite specs (data included) are
+    printed instead.
     """
     _run([None], list(targets), **kw)
 
@@ -110,8 +118,8 @@ def plots_diff_cmd(revisions, targets, **kw):
     _run(diff_revisions(list(revisions)), list(targets), **kw)
 
 
-def _run(revs, targets, out, open_, template, x, y, x_label, y_label, title, no_header,
-         as_json) -> None:
+def _run(revs, targets, out, open_, static, html_template, template, x, y, x_label, y_label,
+         title, no_header, as_json) -> None:
     from pathlib import Path
 
     from mlvc.ops.plots import DEFAULT_OUT, collect, write_html
@@ -125,7 +133,9 @@ def _run(revs, targets, out, open_, template, x, y, x_label, y_label, title, no_
         if not as_json or out is not None:
             folder = Path(out) if out is not None else Path(DEFAULT_OUT)
             index = write_html(result, folder if folder.is_absolute() else s.cwd / folder,
-                               progress=progress())
+                               progress=progress(), static=static,
+                               template=None if html_template is None
+                               else s.cwd / html_template)
     warn_all(result.warnings)
     if as_json:
         echo_json(result.to_json())
