@@ -74,12 +74,9 @@ def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
     ``dvc list URL``): ``url`` (a git URL, or a folder here) is cloned at ``rev`` into a
     temporary folder, and ``path`` is taken from its top. Folders' manifests come from its
     cache when it is a folder here, else from its default remote (only those asked for)."""
-    from mlvc.ops.get import cloned, fetch_into_clone
+    from mlvc.ops.get import cloned
 
-    try:
-        target = normalize_rel(path or ".") if path not in (None, ".", "") else ""
-    except PathError as exc:
-        raise TargetError(exc.message, hint=exc.hint) from None
+    target = _repo_target(path)
     from mlvc.ops.dvc_source import is_dvc_project
     from mlvc.ops.get import local_repo
 
@@ -91,11 +88,36 @@ def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
             if git:
                 entries = _with_git(view, entries, target, path, recursive, commit)
             return LsResult(Side(rev or "HEAD", commit), target, tuple(entries))
-        trees = TreeReader(src, fetch=lambda oid: fetch_into_clone(
-            src, [(oid, None)], src_cache, target, progress))
+        trees = _clone_trees(src, src_cache, target, progress)
         result = _listed(view, trees, target, path, recursive, remember=False, git=git,
                          git_rev=commit)
     return LsResult(Side(rev or "HEAD", commit), result.path, result.entries)
+
+
+def _unreadable(exc: MlvcError, verb: str, path: str | None) -> TargetError:
+    """The error of a listing that failed: a TargetError as it is, else (a manifest the
+    cache lacks, or corrupt) one that says what to fetch."""
+    if isinstance(exc, TargetError):
+        return exc
+    return TargetError(f"cannot {verb} '{path or '.'}': {exc.message}",
+                       hint="`mlvc fetch` (with -a, -T or -A for other revisions) gets the "
+                            "folders' manifests from a remote")
+
+
+def _repo_target(path: str | None) -> RelPath:
+    """``path`` of another project, from its top ("" for the whole project)."""
+    try:
+        return normalize_rel(path or ".") if path not in (None, ".", "") else ""
+    except PathError as exc:
+        raise TargetError(exc.message, hint=exc.hint) from None
+
+
+def _clone_trees(src: Repo, src_cache, target: RelPath, progress: Progress) -> TreeReader:
+    """The manifests of a clone's folders, each fetched from its stores when first read."""
+    from mlvc.ops.get import fetch_into_clone
+
+    return TreeReader(src, fetch=lambda oid: fetch_into_clone(
+        src, [(oid, None)], src_cache, target, progress))
 
 
 def _dvc_listed(root: Path, local: Path | None, target: RelPath, path: str | None,
@@ -161,11 +183,7 @@ def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None
                 else:
                     entries.append(_entry(out, pointer))
     except MlvcError as exc:
-        if isinstance(exc, TargetError):
-            raise
-        raise TargetError(f"cannot list '{path or '.'}': {exc.message}",
-                          hint="`mlvc fetch` (with -a, -T or -A for other revisions) gets the "
-                               "folders' manifests from a remote") from None
+        raise _unreadable(exc, "list", path) from None
     if remember:
         trees.remember()
     if git and held is None:
@@ -279,12 +297,9 @@ def du_repo(url: str, path: str | None = None, *, rev: str | None = None,
     """:func:`du` of another mlvc or DVC project (as ``dvc du URL``), cloned as for
     :func:`ls_repo`; only the manifests of folders inside ``path``'s output are read."""
     from mlvc.ops.dvc_source import dvc_outputs, is_dvc_project
-    from mlvc.ops.get import cloned, fetch_into_clone, local_repo
+    from mlvc.ops.get import cloned, local_repo
 
-    try:
-        target = normalize_rel(path or ".") if path not in (None, ".", "") else ""
-    except PathError as exc:
-        raise TargetError(exc.message, hint=exc.hint) from None
+    target = _repo_target(path)
     with cloned(url, rev, cwd or Path.cwd(), via=via) as (src, src_cache, commit):
         view = SideView(src, side_of(src, None))
         side = Side(rev or "HEAD", commit)
@@ -304,8 +319,7 @@ def du_repo(url: str, path: str | None = None, *, rev: str | None = None,
                 return DuResult(side, target, "file", None, (Usage(target, "file", None),))
             return DuResult(side, target, "dir", outputs[holder][0] if holder == target
                             else None, tuple(Usage(e.path, e.type, None) for e in listed))
-        trees = TreeReader(src, fetch=lambda oid: fetch_into_clone(
-            src, [(oid, None)], src_cache, target, progress))
+        trees = _clone_trees(src, src_cache, target, progress)
         result = _usage(view, trees, target, path, commit)
     return DuResult(side, result.path, result.type, result.size, result.entries)
 
@@ -326,11 +340,7 @@ def _usage(view: SideView, trees: TreeReader, target: RelPath, path: str | None,
         inside = tuple(Usage(f"{target}/{e.name}", e.type, e.size)
                        for e in trees.read_tree(node.oid).entries)
     except MlvcError as exc:
-        if isinstance(exc, TargetError):
-            raise
-        raise TargetError(f"cannot measure '{path or '.'}': {exc.message}",
-                          hint="`mlvc fetch` (with -a, -T or -A for other revisions) gets the "
-                               "folders' manifests from a remote") from None
+        raise _unreadable(exc, "measure", path) from None
     return DuResult(view.side, target, "dir", node.size, inside)
 
 
