@@ -510,16 +510,17 @@ def rev_of(repo: Repo, name: str | None, exps: list[Experiment] | None = None) -
 
 
 def exp_diff(repo: Repo, a: str | None = None, b: str | None = None, *,
-             everything: bool = False) -> ExpDiff:
+             everything: bool = False, param_deps: bool = False) -> ExpDiff:
     """Params and metrics of ``a`` (an experiment or a revision; default HEAD) against
-    ``b`` (default: the workspace)."""
+    ``b`` (default: the workspace). ``param_deps``: only the params stages depend on."""
     from mlvc.ops.diff import diff_values
 
     exps = experiments(repo)
     old = rev_of(repo, a or "HEAD", exps)
     new = rev_of(repo, b, exps)
     return ExpDiff(a or "HEAD", b or "workspace",
-                   diff_values(repo, "params", old, new, everything=everything),
+                   diff_values(repo, "params", old, new, everything=everything,
+                               param_deps=param_deps),
                    diff_values(repo, "metrics", old, new, everything=everything))
 
 

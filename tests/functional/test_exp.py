@@ -170,6 +170,20 @@ def test_diff_compares_experiments_by_name(ml):
     assert "no experiment called 'nothing-such'" in r.stderr
 
 
+def test_diff_param_deps_leaves_out_top_level_params_and_precision_rounds(ml):
+    ml.gen({"extra.yaml": "depth: 2\n",
+            "mlvc.yaml": yaml.safe_dump({**PIPELINE, "params": ["extra.yaml"]})},
+           commit="top-level params")
+    ml.gen({"extra.yaml": "depth: 3\n", "params.yaml": "train:\n  lr: 0.123456\n"
+                                                      "  epochs: 3\n"})
+    keys = {c["key"] for c in json.loads(ml.run("exp", "diff", "--json").stdout)["params"]}
+    assert keys == {"depth", "train.lr"}
+    doc = json.loads(ml.run("exp", "diff", "--param-deps", "--json").stdout)
+    assert {c["key"] for c in doc["params"]} == {"train.lr"}
+    text = ml.run("exp", "diff", "--precision", "2").stdout
+    assert "train.lr  0.5 -> 0.12" in text and "0.123456" not in text
+
+
 def test_apply_brings_back_files_and_data_and_keeps_unsaved_work(ml):
     run_exp(ml, "-n", "low", "-S", "train.lr=0.1")
     run_exp(ml, "-n", "high", "-S", "train.lr=0.9")

@@ -347,9 +347,14 @@ def exp_show_cmd(all_branches, all_tags, all_commits, rev, num, sort_by, sort_or
 @click.argument("a", metavar="[A", required=False)
 @click.argument("b", metavar="[B]]", required=False)
 @click.option("--all", "everything", is_flag=True, help="List unchanged values too.")
+@click.option("--param-deps", is_flag=True,
+              help="Only the params stages depend on (not the files of the top-level "
+                   "`params:`).")
+@click.option("--precision", type=click.IntRange(1, 17), default=None, metavar="N",
+              help="Significant digits of decimal numbers (default: as the files have them).")
 @click.option("--md", is_flag=True, help="Print a Markdown table.")
 @json_option
-def exp_diff_cmd(a, b, everything, md, as_json):
+def exp_diff_cmd(a, b, everything, param_deps, precision, md, as_json):
     """Compare the params and metrics of A (an experiment or git revision; default: HEAD)
     with B (default: the workspace).
 
@@ -361,7 +366,7 @@ def exp_diff_cmd(a, b, everything, md, as_json):
 
     one_format(md=md, json=as_json)
     with open_repo() as repo:
-        result = exp_diff(repo, a, b, everything=everything)
+        result = exp_diff(repo, a, b, everything=everything, param_deps=param_deps)
     warn_all(result.params.warnings + result.metrics.warnings)
     if as_json:
         echo_json(result.to_json())
@@ -370,7 +375,7 @@ def exp_diff_cmd(a, b, everything, md, as_json):
     if md:
         click.echo(_CHANGE_HEADER)
         for c in changes:
-            click.echo(_change_row(c))
+            click.echo(_change_row(c, precision))
         return
     echo(f"Comparing {result.a} with {result.b}:")
     if not changes:
@@ -379,7 +384,7 @@ def exp_diff_cmd(a, b, everything, md, as_json):
         if group:
             echo(f"{kind}:")
             for c in group:
-                echo(_change_line(c))
+                echo(_change_line(c, precision))
 
 
 @exp_cmd.command("apply")
