@@ -148,13 +148,7 @@ class Git:
                 + (["refs/tags"] if tags else [])
                 + ([EXPS_REFS, QUEUE_REFS] if experiments else []))
         if refs:
-            fmt = "%(objecttype) %(objectname) %(*objecttype) %(*objectname)"
-            for line in self._run("for-each-ref", f"--format={fmt}", *refs).splitlines():
-                parts = line.split()
-                # A branch or light tag names a commit; an annotated tag peels to one.
-                for kind, sha in zip(parts[::2], parts[1::2]):
-                    if kind == "commit":
-                        shas.append(sha)
+            shas += [sha for _, sha in self.commit_refs(*refs)]
         return list(dict.fromkeys(shas))
 
     def files_at(self, rev: str, suffix: str | tuple[str, ...]) -> list[tuple[str, str]]:
@@ -335,12 +329,13 @@ class Git:
         out = self._run("for-each-ref", "--format=%(refname) %(objectname)", prefix)
         return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]
 
-    def commit_refs(self, prefix: str) -> list[tuple[str, str]]:
-        """``(ref, commit sha)`` of the refs below ``prefix`` that name a commit, an annotated
-        tag peeled to its commit (:meth:`refs` gives a tag object's own sha)."""
+    def commit_refs(self, *prefixes: str) -> list[tuple[str, str]]:
+        """``(ref, commit sha)`` of the refs below ``prefixes`` that name a commit, an
+        annotated tag peeled to its commit (:meth:`refs` gives a tag object's own sha); one
+        git process."""
         fmt = "%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)"
         found = []
-        for line in self._run("for-each-ref", f"--format={fmt}", prefix).splitlines():
+        for line in self._run("for-each-ref", f"--format={fmt}", *prefixes).splitlines():
             ref, *parts = line.split()
             sha = next((s for k, s in zip(parts[::2], parts[1::2]) if k == "commit"), None)
             if sha is not None:
