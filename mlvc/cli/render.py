@@ -220,12 +220,13 @@ def value_text(v: object, precision: int | None = None, missing: str = "—") ->
 
 
 def target_options(f):
-    """``-d/--with-deps``, and ``--glob``: TARGETS' shell-style patterns are expanded over
-    what mlvc tracks (see :func:`mlvc.ops.glob_targets`) before the command sees them."""
+    """``-d/--with-deps``, ``--glob``: TARGETS' shell-style patterns are expanded over what
+    mlvc tracks (see :func:`mlvc.ops.glob_targets`) before the command sees them, and
+    DVC's ``-R``, which mlvc needs not: a folder target covers everything tracked in it."""
     import functools
 
     @functools.wraps(f)
-    def expanded(*args, glob: bool = False, **kwargs):
+    def expanded(*args, glob: bool = False, recursive: bool = False, **kwargs):
         if glob and kwargs.get("targets"):
             from mlvc.ops import glob_targets
 
@@ -238,6 +239,10 @@ def target_options(f):
         "--glob", is_flag=True,
         help="TARGETS may be shell-style patterns ('data/*.csv', 'models/**'; quoted), "
              "matched against what is tracked, here or not.")(expanded)
+    expanded = click.option(
+        "-R", "--recursive", is_flag=True,
+        help="As DVC's (for its scripts): a folder in TARGETS always covers everything "
+             "tracked in it, at any depth, with or without -R.")(expanded)
     return click.option("-d", "--with-deps", is_flag=True,
                         help="With TARGETS: also the data of every stage upstream of them "
                              "(their outputs, and the tracked data they depend on).")(expanded)

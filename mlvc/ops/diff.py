@@ -880,6 +880,17 @@ def _declared(kind: str, pipelines: list[Pipeline | None],
     return {t: found.get(t) for t in targets}
 
 
+def _inside(targets: list[RelPath] | None, kind: str, pipelines: list[Pipeline | None],
+            param_deps: bool = False) -> list[RelPath] | None:
+    """``targets`` with each folder replaced by the files of ``kind`` that ``pipelines``
+    declare inside it (DVC's ``-R``); a target holding none stays as it is."""
+    if targets is None:
+        return None
+    declared = _declared(kind, pipelines, None, param_deps)
+    return list(dict.fromkeys(f for t in targets for f in (
+        sorted(f for f in declared if is_within(f, t)) or [t])))
+
+
 def _compared(kind: str, old: SideView, new: SideView, everything: bool = False,
               targets: list[RelPath] | None = None, param_deps: bool = False
               ) -> list[ValueChange]:
@@ -911,25 +922,29 @@ def _side_values(view: SideView, kind: str, targets: list[RelPath] | None = None
 def show_values(repo: Repo, kind: str, revs: list[str] | None = None, *,
                 all_commits: bool = False, targets: list[str] | None = None,
                 cwd: Path | None = None, all_branches: bool = False,
-                all_tags: bool = False, param_deps: bool = False) -> ShowResult:
+                all_tags: bool = False, param_deps: bool = False,
+                recursive: bool = False) -> ShowResult:
     """The params (the keys stages declare) or metrics (of the files stages declare under
     ``metrics:``) of the workspace, or of each of ``revs`` (``workspace`` names the
     workspace), or of every commit and the workspace with ``all_commits`` (``all_branches``,
     ``all_tags``: of every branch or tag, by name, besides). ``targets``: those files
-    instead (as the user typed them, from ``cwd``), declared or not. ``param_deps``: only
-    the params stages depend on."""
+    instead (as the user typed them, from ``cwd``), declared or not; with ``recursive``, a
+    folder among them stands for the files declared inside it. ``param_deps``: only the
+    params stages depend on."""
     return show_kinds(repo, (kind,), revs, all_commits=all_commits, targets=targets,
                       cwd=cwd, all_branches=all_branches, all_tags=all_tags,
-                      param_deps=param_deps)[0]
+                      param_deps=param_deps, recursive=recursive)[0]
 
 
 def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None, *,
                all_commits: bool = False, targets: list[str] | None = None,
                cwd: Path | None = None, all_branches: bool = False,
-               all_tags: bool = False, param_deps: bool = False) -> list[ShowResult]:
+               all_tags: bool = False, param_deps: bool = False,
+               recursive: bool = False) -> list[ShowResult]:
     """:func:`show_values` of each of ``kinds`` ("params", "metrics"), each revision read
     once for all of them; its warnings go with the first kind. ``param_deps``: only the
-    params stages depend on."""
+    params stages depend on. ``recursive``: a folder target stands for the files of each
+    kind declared inside it."""
     files = user_paths(repo, targets, cwd)[0] if targets else None
     names: list[str | None] = [None if r == WORKSPACE else r for r in revs or []] or [None]
     if all_commits or all_branches or all_tags:
@@ -945,10 +960,12 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
     # Each revision's files are read in two batches (one git process each), not one by one:
     # the pipeline, lock and params.yaml, then the files each pipeline declares.
     _prefetch(repo, views, lambda v: [PIPELINE_FILE, LOCK_FILE, DEFAULT_PARAMS])
-    _prefetch(repo, views, lambda v: [f for k in kinds
-                                       for f in _declared(k, [v.pipeline], files, param_deps)])
+    chosen = {k: _inside(files, k, [v.pipeline for v in views], param_deps) if recursive
+              else files for k in kinds}
+    _prefetch(repo, views, lambda v: [f for k in kinds for f in _declared(
+        k, [v.pipeline], chosen[k], param_deps)])
     for view in views:
-        shown = {k: _side_values(view, k, files, param_deps) for k in kinds}
+        shown = {k: _side_values(view, k, chosen[k], param_deps) for k in kinds}
         if (all_commits or all_branches or all_tags) and view.side.sha is not None and \
                 not any(v.values or v.missing for v in shown.values()):
             continue  # (a commit from before the pipeline: nothing to say of it)
@@ -961,16 +978,20 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
 
 def diff_values(repo: Repo, kind: str, a: str | None = None, b: str | None = None, *,
                 everything: bool = False, targets: list[str] | None = None,
-                cwd: Path | None = None, param_deps: bool = False) -> ValuesDiff:
+                cwd: Path | None = None, param_deps: bool = False,
+                recursive: bool = False) -> ValuesDiff:
     """The params or metrics whose values differ between ``a`` (default HEAD) and ``b``
     (default: the workspace); with ``everything``, the unchanged ones too; ``targets``:
-    of those files (as typed, from ``cwd``) instead of the declared ones."""
+    of those files (as typed, from ``cwd``) instead of the declared ones; with
+    ``recursive``, a folder among them stands for the files declared inside it."""
     if a is None and repo.scm is None:
         raise ScmError(f"`mlvc {kind} diff` compares with a git revision, and this project "
                        "has no git", hint=f"`mlvc {kind} show` shows the workspace's")
     old_side, new_side = side_of(repo, a or "HEAD"), side_of(repo, b)
     old, new = SideView(repo, old_side), SideView(repo, new_side)
     files = user_paths(repo, targets, cwd)[0] if targets else None
+    if recursive:
+        files = _inside(files, kind, [old.pipeline, new.pipeline], param_deps)
     changes = _compared(kind, old, new, everything, files, param_deps)
     return ValuesDiff(kind, old_side, new_side, tuple(changes),
                       tuple(old.warnings + new.warnings))

@@ -50,7 +50,7 @@ SUBJECT = "mlvc queued experiment"
 RUN_FLAGS = {"single_item": "--single-item", "downstream": "--downstream",
              "keep_going": "--keep-going", "pull": "--pull",
              "allow_missing": "--allow-missing", "force_downstream": "--force-downstream",
-             "whole_pipelines": "--pipeline", "glob": "--glob"}
+             "whole_pipelines": "--pipeline", "glob": "--glob", "recursive": "--recursive"}
 STATES = ("queued", "running", "success", "failed")
 INTERRUPTED = (130, -2)  # exit codes of a run stopped by Ctrl-C (SIGINT)
 STOP_GRACE = 10.0  # seconds `queue stop` gives a worker to end its runs, before killing it

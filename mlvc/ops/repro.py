@@ -154,10 +154,13 @@ def load_project(repo: Repo, here: RelPath | None = None) -> Project:
 
 
 def resolve_targets(repo: Repo, pipeline: Pipeline, targets: list[str],
-                    cwd: Path | None = None, *, glob: bool = False) -> list[str]:
+                    cwd: Path | None = None, *, glob: bool = False,
+                    recursive: bool = False) -> list[str]:
     """Stage names chosen by targets: a name, a foreach/matrix group (``name`` or ``name@``),
     ``mlvc.yaml`` for all, or a path that a stage outputs. With ``glob``, a target may be a
-    shell-style pattern of stage names (``train-*``); one that matches none is an error."""
+    shell-style pattern of stage names (``train-*``); one that matches none is an error.
+    With ``recursive`` (DVC's ``-R``), a folder also chooses every stage whose working
+    folder (``wdir``) is in it: the stages "defined in" that folder."""
     import fnmatch
 
     names: list[str] = []
@@ -179,11 +182,17 @@ def resolve_targets(repo: Repo, pipeline: Pipeline, targets: list[str],
             path = from_user(repo.root, t, cwd)
             hits = [s.name for s in pipeline for o in s.outs
                     if is_within(path, o.path) or (path and is_within(o.path, path))]
+            if recursive and os.path.isdir(to_fs(repo.root, path)):
+                hits += [s.name for s in pipeline if is_within(s.wdir, path)]
         except MlvcError:
             pass
         if not hits:
-            raise PipelineError(f"'{t}' is neither a stage nor an output of one",
-                                hint="`mlvc stage list` shows the stages")
+            raise PipelineError(
+                f"'{t}' is neither a stage nor an output of one"
+                + (", and no stage works in it" if recursive else ""),
+                hint="`mlvc stage list` shows the stages" + (
+                    "" if recursive else "; with -R, a folder chooses the stages whose "
+                                         "wdir is in it"))
         names.extend(hits)
     return list(dict.fromkeys(names))
 
@@ -620,7 +629,7 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           dry: bool = False, keep_going: bool = False, no_commit: bool = False,
           jobs: int = 1, pull: bool = False, run_cache: bool = True, capture: bool = False,
           allow_missing: bool = False, force_downstream: bool = False,
-          whole_pipelines: bool = False, glob: bool = False,
+          whole_pipelines: bool = False, glob: bool = False, recursive: bool = False,
           confirm: Callable[[str], bool] | None = None,
           on_event: Callable[[StageEvent], None] = lambda e: None,
           on_fetched: Callable[[TransferResult], None] = lambda r: None,
@@ -630,7 +639,8 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     (as ``dvc repro --allow-missing``: with ``dry``, a CI check that needs no data).
     ``force_downstream``: a stage downstream of one that ran runs too, even when that run
     changed none of its deps. ``whole_pipelines``: the targets' whole pipelines (``-p``).
-    ``glob``: targets may be patterns of stage names. ``confirm`` (``repro -i``) is asked
+    ``glob``: targets may be patterns of stage names; ``recursive``: a folder target chooses
+    the stages whose ``wdir`` is in it too (``-R``). ``confirm`` (``repro -i``) is asked
     before each stage that is not frozen starts, in this thread; a stage it declines stops
     the run there (as DVC's: the stages after it do not start)."""
     here = folder_in(repo.root, cwd)
@@ -638,7 +648,8 @@ def repro(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     if not len(project.pipeline):
         raise PipelineError(f"there are no stages: {PIPELINE_FILE} is missing or empty",
                             hint="add one with `mlvc stage add -n NAME -d DEP -o OUT CMD`")
-    names = resolve_targets(repo, project.pipeline, targets or [], cwd, glob=glob)
+    names = resolve_targets(repo, project.pipeline, targets or [], cwd, glob=glob,
+                            recursive=recursive)
     order = choose(project, names, single_item=single_item, downstream=downstream,
                    whole_pipelines=whole_pipelines)
     refuse_git_tracked_outputs(repo, [project.pipeline[n] for n in order], here)

@@ -509,6 +509,32 @@ def test_targets_choose_the_params_and_metrics_files_declared_or_not(project):
     assert "none.json: not there" in r.stdout
 
 
+def test_recursive_metrics_targets_stand_for_the_declared_files_in_a_folder(project):
+    stage = {"cmd": "true", "metrics": [{"eval/a.json": {"cache": False}},
+                                        {"eval/deep/b.json": {"cache": False}},
+                                        {"top.json": {"cache": False}}]}
+    project.gen({"eval": {"a.json": '{"acc": 0.5}', "deep": {"b.json": '{"f1": 0.1}'},
+                          "undeclared.json": '{"x": 1}'},
+                 "top.json": '{"loss": 2}',
+                 "mlvc.yaml": yaml.safe_dump({"stages": {"s": stage}})}, commit="v1")
+    project.gen({"eval": {"deep": {"b.json": '{"f1": 0.2}'}}, "top.json": '{"loss": 1}'})
+
+    def files(doc):
+        return sorted({f for values in doc.values() for f in values})
+
+    doc = json.loads(project.run("metrics", "show", "-R", "--targets", "eval", "--json").stdout)
+    assert files(doc) == ["eval/a.json", "eval/deep/b.json"]  # (declared ones, at any depth)
+    r = project.run("metrics", "show", "--targets", "eval")  # (without -R: a file, not there)
+    assert "eval: not there" in r.stdout
+    r = project.run("metrics", "diff", "--recursive", "--targets", "eval/deep", "--json")
+    assert [(c["file"], c["old"], c["new"]) for c in json.loads(r.stdout)["changes"]] \
+        == [("eval/deep/b.json", 0.1, 0.2)]
+    doc = json.loads(project.run("metrics", "show", "-R", "--targets", "eval",
+                                 "--targets", "top.json", "--json").stdout)
+    assert files(doc) == ["eval/a.json", "eval/deep/b.json", "top.json"]
+    assert project.run("params", "show", "-R", code=2).exit_code == 2  # (metrics alone, as DVC)
+
+
 def test_precision_rounds_decimal_values_for_people_not_in_json(project):
     stage = {"cmd": "true", "metrics": [{"m.json": {"cache": False}}]}
     project.gen({"m.json": '{"acc": 0.123456789, "ok": true}',

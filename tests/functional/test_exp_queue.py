@@ -463,6 +463,17 @@ def test_a_queued_run_keeps_the_stage_selection_options(ml):
     assert "no stage matches 'nope*'" in r.stderr
 
 
+def test_every_stage_selection_option_reaches_a_queued_run():
+    """A queued run is `mlvc exp run` with the flags RUN_FLAGS names: each option that
+    `selection` passes on to repro must have its flag there (else --queue drops it)."""
+    from mlvc.cli.commands.pipeline import selection
+    from mlvc.ops.exp_queue import RUN_FLAGS
+
+    _, options = selection(("t",), pipeline=False, all_pipelines=False, glob=False,
+                           force_downstream=False, recursive=False)
+    assert set(options) <= set(RUN_FLAGS)
+
+
 def test_copy_paths_bring_untracked_files_into_the_run_and_not_into_the_experiment(project):
     project.gen({"params.yaml": "x: 1\n", ".gitignore": "/token.txt\n",
                  "mlvc.yaml": yaml.safe_dump({"stages": {"use": {

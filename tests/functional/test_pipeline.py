@@ -1352,3 +1352,24 @@ def test_a_stage_prepared_as_repro_is_interrupted_neither_runs_nor_clears_output
     monkeypatch.setattr(repro_mod, "run_key", interrupted_meanwhile)
     project.run("repro", "--no-run-cache", code=1)
     assert project.read("out.txt") == "1\n" and project.read("runs.log") == "ran\n"
+
+
+def test_recursive_chooses_the_stages_working_in_a_folder(project):
+    """DVC's `repro -R FOLDER`: the stages "defined in" the folder, here those whose wdir is
+    in it, even when their outputs are elsewhere; without -R, such a folder names none."""
+    project.gen({"sub/deep/in": "1\n", "x.in": "2\n"})
+    write_pipeline(project, {
+        "inner": {"cmd": "cat in > ../../inner.out && echo inner >> ../../runs.log",
+                  "wdir": "sub/deep", "deps": ["in"], "outs": ["../../inner.out"]},
+        "x": {"cmd": sh("x", "x.out", "x.in"), "deps": ["x.in"], "outs": ["x.out"]}})
+    err = project.run("repro", "sub", code=1).stderr
+    assert "neither a stage nor an output" in err and "with -R" in err
+    assert runs(project) == []
+    project.run("repro", "-R", "sub")
+    assert runs(project) == ["inner"] and project.read("inner.out") == "1\n"
+    project.run("repro", "-f", "--recursive", "deep", cwd=project.root / "sub")  # (from inside)
+    assert runs(project) == ["inner"]
+    assert "no stage works in it" in project.run("repro", "-R", "x.in", code=1).stderr
+    project.commit_all("pipeline")
+    r = project.run("exp", "run", "--dry", "-R", "sub", "--json")
+    assert [s["stage"] for s in json.loads(r.stdout)["repro"]["stages"]] == ["inner"]

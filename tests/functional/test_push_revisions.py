@@ -353,3 +353,33 @@ def test_glob_targets_match_tracked_data_the_workspace_lacks(project, tmp_path):
     assert "matches no tracked data" in r.stderr
     r = other.run("pull", "data/*.csv", code=1)  # (without --glob: a path, and none such)
     assert "error:" in r.stderr and "data/*.csv" in r.stderr
+
+
+def test_recursive_folder_targets_as_dvc_scripts_give_them(project, tmp_path):
+    """DVC's -R on commit/checkout/status/push/fetch/pull: the pointers inside a folder, at
+    any depth, and nothing outside it (mlvc does so for any folder target: -R is taken)."""
+    from tests.conftest import Project
+
+    project.run("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    project.gen({"data": {"a.csv": "a", "deep": {"er": {"d.csv": "d"}}}, "model.bin": "m"})
+    project.run("add", "data/a.csv", "data/deep/er/d.csv", "model.bin")
+    r = project.run("push", "-R", "data", "--json")
+    assert json.loads(r.stdout)["transferred"] == 2  # (not model.bin)
+    project.run("push")
+    project.commit_all("data")
+    other = Project(tmp_path / "clone")
+    project.git("clone", "-q", str(project.root), str(other.root))
+    assert json.loads(other.run("fetch", "-R", "data/deep", "--json").stdout)["transferred"] == 1
+    other.run("pull", "--recursive", "data")
+    assert (other.root / "data/deep/er/d.csv").read_text() == "d"
+    assert not (other.root / "model.bin").exists()
+    (other.root / "data/deep/er/d.csv").unlink()
+    r = other.run("status", "-R", "data", "--json", code=None)
+    assert [c["path"] for c in json.loads(r.stdout)["changed"]] == ["data/deep/er/d.csv"]
+    other.run("checkout", "-R", "data/deep")
+    assert (other.root / "data/deep/er/d.csv").exists()
+    before = other.read("data/deep/er/d.csv.mlvc")
+    other.gen({"data": {"deep": {"er": {"d.csv": "new"}}}})
+    other.run("commit", "-f", "-R", "data")
+    assert other.read("data/deep/er/d.csv.mlvc") != before
+    assert json.loads(other.run("status", "-R", "data", "--json").stdout)["clean"]

@@ -213,6 +213,12 @@ def _values_group(kind: str, what: str) -> click.Group:
         "--precision", type=click.IntRange(1, 17), metavar="N",
         help="Significant digits of decimal numbers (default: as the files have them).")
 
+    def recursive_option(f):  # (metrics alone, as DVC's)
+        return f if kind != "metrics" else click.option(
+            "-R", "--recursive", is_flag=True,
+            help="A folder in --targets stands for the metrics files declared inside it, at "
+                 "any depth.")(f)
+
     def deps_option(f):  # (params alone)
         return f if kind != "params" else click.option(
             "--deps", "param_deps", is_flag=True,
@@ -232,12 +238,13 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.option("-A", "--all-commits", is_flag=True,
                   help="Every commit of the git history, and the workspace.")
     @targets_option
+    @recursive_option
     @deps_option
     @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
     def show(revs, all_branches, all_tags, all_commits, targets, precision, md, as_json,
-             param_deps=False):
+             param_deps=False, recursive=False):
         from mlvc.ops.diff import show_values
 
         one_format(md=md, json=as_json)
@@ -245,7 +252,7 @@ def _values_group(kind: str, what: str) -> click.Group:
             result = show_values(repo, kind, list(revs), all_commits=all_commits,
                                  all_branches=all_branches, all_tags=all_tags,
                                  targets=list(targets), cwd=settings().cwd,
-                                 param_deps=param_deps)
+                                 param_deps=param_deps, recursive=recursive)
         warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())
@@ -284,19 +291,20 @@ def _values_group(kind: str, what: str) -> click.Group:
     @click.argument("b_rev", metavar="[B]]", required=False)
     @click.option("--all", "everything", is_flag=True, help="List unchanged values too.")
     @targets_option
+    @recursive_option
     @deps_option
     @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
     @json_option
     def diff_values_cmd(a_rev, b_rev, everything, targets, precision, md, as_json,
-                        param_deps=False):
+                        param_deps=False, recursive=False):
         from mlvc.ops.diff import diff_values
 
         one_format(md=md, json=as_json)
         with open_repo() as repo:
             result = diff_values(repo, kind, a_rev, b_rev, everything=everything,
                                  targets=list(targets), cwd=settings().cwd,
-                                 param_deps=param_deps)
+                                 param_deps=param_deps, recursive=recursive)
         warn_all(result.warnings)
         if as_json:
             echo_json(result.to_json())

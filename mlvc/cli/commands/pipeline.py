@@ -107,7 +107,8 @@ def _fetch_warnings(result) -> None:
 def selection_options(f):
     """The options of `repro` and `exp run` that choose stages beyond -s/--downstream (as
     DVC's): the command receives them as ``force_downstream``, ``pipeline``,
-    ``all_pipelines`` and ``glob``; `selection` turns them into repro's arguments."""
+    ``all_pipelines``, ``glob`` and ``recursive``; `selection` turns them into repro's
+    arguments."""
     for decorate in reversed((
             click.option("-p", "--pipeline", is_flag=True,
                          help="Every stage of the pipelines the targets belong to (upstream "
@@ -119,20 +120,23 @@ def selection_options(f):
                               "'train-*' (quoted, for the shell)."),
             click.option("--force-downstream", is_flag=True,
                          help="A stage downstream of one that ran runs too, even when that "
-                              "run left its deps as they were."))):
+                              "run left its deps as they were."),
+            click.option("-R", "--recursive", is_flag=True,
+                         help="A folder in TARGETS also chooses every stage whose wdir is "
+                              "in it (the stages DVC would find in its dvc.yaml files)."))):
         f = decorate(f)
     return f
 
 
 def selection(targets, pipeline: bool, all_pipelines: bool, glob: bool,
-              force_downstream: bool) -> tuple[list[str], dict]:
+              force_downstream: bool, recursive: bool) -> tuple[list[str], dict]:
     """The targets and repro's keyword arguments that `selection_options` chose."""
     if all_pipelines and targets:
         raise click.UsageError("-P/--all-pipelines takes no TARGETS")
     if pipeline and not targets:
         raise click.UsageError("-p/--pipeline needs TARGETS (without them: every stage)")
     return list(targets), {"whole_pipelines": pipeline, "glob": glob,
-                           "force_downstream": force_downstream}
+                           "force_downstream": force_downstream, "recursive": recursive}
 
 
 @click.command("repro")
