@@ -83,6 +83,12 @@ class DataChange:
     deleted: tuple[RelPath, ...] = ()
     renamed: tuple[Renamed, ...] = ()
     unknown: str | None = None
+    # (path, old oid, new oid) of each file listed above, in their order (a renamed file
+    # by its new path, with its one oid on both sides): ``diff --show-hash``
+    oids: tuple[tuple[RelPath, str | None, str | None], ...] = ()
+
+    def oids_of(self) -> dict[RelPath, tuple[str | None, str | None]]:
+        return {p: (a, b) for p, a, b in self.oids}
 
     @property
     def summary(self) -> str:
@@ -98,7 +104,8 @@ class DataChange:
                                               ("renamed", self.renamed)) if v]
         return ", ".join(parts) or "modified"
 
-    def to_json(self) -> dict:
+    def to_json(self, hashes: bool = False) -> dict:
+        """With ``hashes``: ``oids``, each listed file's ``{"old", "new"}`` oids by path."""
         doc: dict = {"path": self.path, "pointer": self.pointer, "old_oid": self.old_oid,
                      "new_oid": self.new_oid}
         for key in ("added", "modified", "deleted"):
@@ -106,6 +113,8 @@ class DataChange:
         doc["renamed"] = [{"old": r.old, "new": r.new} for r in self.renamed]
         if self.unknown:
             doc["unknown"] = self.unknown
+        if hashes:
+            doc["oids"] = {p: {"old": a, "new": b} for p, a, b in self.oids}
         return doc
 
 
@@ -195,9 +204,10 @@ class DiffResult:
     def clean(self) -> bool:
         return not (self.data or self.params or self.metrics or self.stages)
 
-    def to_json(self) -> dict:
+    def to_json(self, hashes: bool = False) -> dict:
+        """``hashes``: each data change gives the oids of its files (``--show-hash``)."""
         return {"a": self.a.to_json(), "b": self.b.to_json(), "clean": self.clean,
-                "data": [d.to_json() for d in self.data],
+                "data": [d.to_json(hashes) for d in self.data],
                 "params": [p.to_json() for p in self.params],
                 "metrics": [m.to_json() for m in self.metrics],
                 "stages": [s.to_json() for s in self.stages],
@@ -462,7 +472,7 @@ def _compare_out(trees: TreeReader, path: RelPath, pointer: RelPath, a: Out | No
         if a is not None and b is not None and a.type == b.type == "dir":
             _compare_trees(trees, a.oid, b.oid, path, found)
         elif a is not None and b is not None and a.type == b.type == "file":
-            found.modified.append(path)
+            found.modified.append((path, a.oid, b.oid))
         else:
             if a is not None:
                 found.deleted += _files_of(trees, a)
@@ -479,7 +489,7 @@ def _compare_out(trees: TreeReader, path: RelPath, pointer: RelPath, a: Out | No
 class _Found:
     added: list[tuple[RelPath, str]] = field(default_factory=list)
     deleted: list[tuple[RelPath, str]] = field(default_factory=list)
-    modified: list[RelPath] = field(default_factory=list)
+    modified: list[tuple[RelPath, str, str]] = field(default_factory=list)
 
     def change(self, path: RelPath, pointer: RelPath, a: Out | None, b: Out | None
                ) -> DataChange:
@@ -494,10 +504,16 @@ class _Found:
             else:
                 added.append(p)
         moved = {r.old for r in renamed}
+        deleted = sorted((p, oid) for p, oid in self.deleted if p not in moved)
+        new_oid = dict(self.added)
+        modified = sorted(self.modified)
+        oids = ([(p, x, y) for p, x, y in modified] + [(p, None, new_oid[p]) for p in added]
+                + [(p, oid, None) for p, oid in deleted]
+                + [(r.new, new_oid[r.new], new_oid[r.new]) for r in renamed])
         return DataChange(
             path, pointer, a and a.oid, b and b.oid, tuple(added),
-            tuple(sorted(self.modified)),
-            tuple(sorted(p for p, _ in self.deleted if p not in moved)), tuple(renamed))
+            tuple(p for p, _, _ in modified), tuple(p for p, _ in deleted), tuple(renamed),
+            oids=tuple(oids))
 
 
 def _compare_trees(trees: TreeReader, a_oid: str, b_oid: str, prefix: RelPath,
@@ -514,7 +530,7 @@ def _compare_trees(trees: TreeReader, a_oid: str, b_oid: str, prefix: RelPath,
                 _compare_trees(trees, x.oid, y.oid, path, found)
                 continue
             if not x.is_dir and not y.is_dir:
-                found.modified.append(path)
+                found.modified.append((path, x.oid, y.oid))
                 continue
         if x is not None:
             found.deleted += _files_of(trees, _as_out(path, x))
@@ -540,10 +556,12 @@ def _restricted(change: DataChange, targets: list[RelPath]) -> DataChange | None
         return change
     if change.unknown:
         return change
+    renamed = tuple(r for r in change.renamed if keep(r.old) or keep(r.new))
+    listed = {r.new for r in renamed}
     kept = DataChange(change.path, change.pointer, change.old_oid, change.new_oid,
                       tuple(filter(keep, change.added)), tuple(filter(keep, change.modified)),
-                      tuple(filter(keep, change.deleted)),
-                      tuple(r for r in change.renamed if keep(r.old) or keep(r.new)))
+                      tuple(filter(keep, change.deleted)), renamed,
+                      oids=tuple(o for o in change.oids if keep(o[0]) or o[0] in listed))
     return kept if (kept.added or kept.modified or kept.deleted or kept.renamed) else None
 
 

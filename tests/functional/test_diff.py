@@ -155,6 +155,37 @@ def test_files_renamed_added_deleted_between_revisions(project):
     assert "`mlvc checkout` (or `mlvc pull` in a fresh clone) puts it back" in r.stderr
 
 
+def test_show_hash_gives_the_oids_of_each_output_and_file(project):
+    from mlvc.objects.oid import hash_bytes
+
+    def oid(text: str) -> str:
+        return hash_bytes(text.encode())
+
+    project.gen({"d": {"keep": "k", "old": "moved", "gone": "g", "x": "1"}, "m.bin": "m1"})
+    project.run("add", "d", "m.bin")
+    project.commit_all("one")
+    shutil.rmtree(project.root / "d")
+    project.gen({"d": {"keep": "k", "new": "moved", "x": "2", "y": "3"}, "m.bin": "m2"})
+    project.run("commit")
+    (d, m) = diff_json(project, "--show-hash")["data"]
+    assert d["oids"] == {"d/x": {"old": oid("1"), "new": oid("2")},
+                         "d/y": {"old": None, "new": oid("3")},
+                         "d/gone": {"old": oid("g"), "new": None},
+                         "d/new": {"old": oid("moved"), "new": oid("moved")}}
+    assert m["oids"] == {"m.bin": {"old": oid("m1"), "new": oid("m2")}}
+    assert "oids" not in diff_json(project)["data"][0]  # (asked for only)
+    (d,) = diff_json(project, "--show-hash", "--targets", "d/y")["data"]
+    assert d["oids"] == {"d/y": {"old": None, "new": oid("3")}}
+    text = project.run("diff", "--show-hash").stdout
+    assert f"    modified: {oid('1')[:8]}..{oid('2')[:8]} d/x" in text
+    assert f"    added:    {oid('3')[:8]} d/y" in text
+    assert f"    renamed:  {oid('moved')[:8]} d/old -> d/new" in text
+    assert f"m.bin (m.bin.mlvc): modified  {oid('m1')[:8]}..{oid('m2')[:8]}" in text
+    assert oid("3")[:8] not in project.run("diff").stdout
+    md = project.run("diff", "--show-hash", "--md").stdout
+    assert "| path | change | hash |" in md and f"| d/y | added | {oid('3')[:8]} |" in md
+
+
 def test_a_folder_not_in_the_cache_is_told_not_guessed(project):
     project.gen({"d": {"a": "1"}})
     project.run("add", "d")

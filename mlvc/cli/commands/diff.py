@@ -31,11 +31,14 @@ from mlvc.cli.render import (
 @click.option("--targets", "targets", multiple=True, metavar="PATH",
               help="Compare only the data at or inside PATH (repeatable).")
 @click.option("--md", is_flag=True, help="Print Markdown tables (for a pull request).")
+@click.option("--show-hash", is_flag=True,
+              help="Give the oids (old..new, first 8 digits) of each output and file that "
+                   "changed; with --json, each change's `oids` by file.")
 @click.option("-q", "--quiet", "quiet", is_flag=True,
               help="Print nothing; exit with 1 when anything differs.")
 @jobs_option
 @json_option
-def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
+def diff_cmd(a_rev, b_rev, targets, md, show_hash, quiet, jobs, as_json):
     """Show what changed between two revisions, and why each metric moved.
 
     A is a git revision (default: HEAD), B another one (default: the workspace, as it is on
@@ -55,13 +58,13 @@ def diff_cmd(a_rev, b_rev, targets, md, quiet, jobs, as_json):
                       progress=progress(quiet))
     warn_all(result.warnings)
     if as_json:
-        echo_json(result.to_json())
+        echo_json(result.to_json(hashes=show_hash))
     elif quiet:
         pass
     elif md:
-        _markdown(result)
+        _markdown(result, show_hash)
     else:
-        _text(result)
+        _text(result, show_hash)
     if quiet and not result.clean:
         raise SystemExit(1)
 
@@ -96,22 +99,36 @@ def _change_row(c, precision: int | None = None) -> str:
             f"| {_delta(c, precision)} |")
 
 
-def _file_lines(d) -> list[tuple[str, str]]:
-    lines = [("modified", shown(p)) for p in d.modified]
-    lines += [("added", shown(p)) for p in d.added]
-    lines += [("deleted", shown(p)) for p in d.deleted]
-    lines += [("renamed", f"{shown(r.old)} -> {shown(r.new)}") for r in d.renamed]
+SHORT_OID = 8  # digits of an oid that --show-hash gives (as DVC's)
+
+
+def _oids(old: str | None, new: str | None) -> str:
+    """``1a2b3c4d..5e6f7a8b`` (one oid alone when the other side has none or the same)."""
+    ends = [o[:SHORT_OID] for o in (old, new) if o is not None]
+    return "..".join(dict.fromkeys(ends))
+
+
+def _file_lines(d, hashes: bool = False) -> list[tuple[str, str, str]]:
+    """(kind, path as shown, oids or "") of each file of an output that changed."""
+    oids = d.oids_of() if hashes else {}
+
+    def of(p) -> str:
+        return _oids(*oids[p]) if p in oids else ""
+    lines = [("modified", shown(p), of(p)) for p in d.modified]
+    lines += [("added", shown(p), of(p)) for p in d.added]
+    lines += [("deleted", shown(p), of(p)) for p in d.deleted]
+    lines += [("renamed", f"{shown(r.old)} -> {shown(r.new)}", of(r.new)) for r in d.renamed]
     return lines
 
 
-def _detail(d) -> list[tuple[str, str]]:
+def _detail(d, hashes: bool = False) -> list[tuple[str, str, str]]:
     """The files of an output that changed; none for an output that is one file (its own
     line says it all)."""
-    lines = _file_lines(d)
+    lines = _file_lines(d, hashes)
     return [] if len(lines) == 1 and lines[0][1] == shown(d.path) else lines
 
 
-def _text(result) -> None:
+def _text(result, hashes: bool = False) -> None:
     echo(f"Comparing {result.a.label} with {result.b.label}:")
     if result.clean:
         echo("No changes in data, params, metrics or stages.")
@@ -119,12 +136,13 @@ def _text(result) -> None:
     if result.data:
         echo("\nData:")
         for d in result.data:
-            echo(f"  {shown(d.path)} ({shown(d.pointer)}): {d.summary}")
+            oids = f"  {_oids(d.old_oid, d.new_oid)}" if hashes else ""
+            echo(f"  {shown(d.path)} ({shown(d.pointer)}): {d.summary}{oids}")
             if d.unknown:
                 echo(f"    files not compared: {d.unknown}")
-            lines = _detail(d)
-            for kind, what in lines[:LIST_LIMIT]:
-                echo(f"    {kind + ':':<10}{what}")
+            lines = _detail(d, hashes)
+            for kind, what, oid in lines[:LIST_LIMIT]:
+                echo(f"    {kind + ':':<10}" + (f"{oid} " if oid else "") + what)
             if len(lines) > LIST_LIMIT:
                 echo(f"    … and {len(lines) - LIST_LIMIT} more (`--json` lists all)")
         if result.b.sha is None and any(d.new_oid is None for d in result.data):
@@ -162,20 +180,22 @@ def _md_cell(text: str) -> str:
     return printable(text).replace("|", "\\|")
 
 
-def _markdown(result) -> None:
+def _markdown(result, hashes: bool = False) -> None:
     click.echo(f"## mlvc diff: {_md_cell(result.a.label)} → {_md_cell(result.b.label)}")
     if result.clean:
         click.echo("\nNo changes in data, params, metrics or stages.")
         return
     if result.data:
-        click.echo("\n### Data\n\n| path | change |\n|---|---|")
+        head, rule = (" hash |", "---|") if hashes else ("", "")
+        click.echo(f"\n### Data\n\n| path | change |{head}\n|---|---|{rule}")
         for d in result.data:
-            click.echo(f"| {_md_cell(d.path)} | {_md_cell(d.summary)} |")
-            lines = _detail(d)
-            for kind, what in lines[:LIST_LIMIT]:
-                click.echo(f"| {_md_cell(what)} | {kind} |")
+            oids = f" {_oids(d.old_oid, d.new_oid)} |" if hashes else ""
+            click.echo(f"| {_md_cell(d.path)} | {_md_cell(d.summary)} |{oids}")
+            lines = _detail(d, hashes)
+            for kind, what, oid in lines[:LIST_LIMIT]:
+                click.echo(f"| {_md_cell(what)} | {kind} |" + (f" {oid} |" if hashes else ""))
             if len(lines) > LIST_LIMIT:
-                click.echo(f"| … | {len(lines) - LIST_LIMIT} more |")
+                click.echo(f"| … | {len(lines) - LIST_LIMIT} more |" + (" |" if hashes else ""))
     for title, changes in (("Params", result.params), ("Metrics", result.metrics)):
         if changes:
             click.echo(f"\n### {title}\n\n{_CHANGE_HEADER}")
