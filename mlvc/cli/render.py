@@ -152,6 +152,13 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
 
 
+def no_path_option(f):
+    """``--no-path`` of the params and metrics comparisons (as DVC's)."""
+    return click.option(
+        "--no-path", "no_path", is_flag=True,
+        help="Leave out the file of each value (in the text and Markdown; not in --json).")(f)
+
+
 def jobs_option(f):
     return click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), metavar="N",
                         help="Number of threads for I/O (default: core.jobs).")(f)

@@ -532,6 +532,10 @@ def test_targets_choose_the_params_and_metrics_files_declared_or_not(project):
         == [("extra.json", "loss", 2, 1)]
     r = project.run("params", "diff", "--targets", "other.yaml")
     assert "seed" in r.stdout and "lr" not in r.stdout
+    r = project.run("params", "diff", "--targets", "other.yaml", "--no-path")
+    assert "\n  seed  7 -> 8" in r.stdout and "other.yaml" not in r.stdout
+    r = project.run("metrics", "diff", "--targets", "extra.json", "--md", "--no-path")
+    assert r.stdout == "| key | old | new | change |\n|---|---|---|---|\n| loss | 2 | 1 | -1 |\n"
     (project.root / "sub").mkdir()  # (a target is a path from the current folder)
     doc = json.loads(project.run("metrics", "show", "--targets", "../eval.json", "--json",
                                  cwd=project.root / "sub").stdout)

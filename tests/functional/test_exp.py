@@ -182,6 +182,12 @@ def test_diff_param_deps_leaves_out_top_level_params_and_precision_rounds(ml):
     assert {c["key"] for c in doc["params"]} == {"train.lr"}
     text = ml.run("exp", "diff", "--precision", "2").stdout
     assert "train.lr  0.5 -> 0.12" in text and "0.123456" not in text
+    assert "  params.yaml  train.lr  0.5 -> 0.123456" in ml.run("exp", "diff").stdout
+    text = ml.run("exp", "diff", "--no-path").stdout
+    assert "\n  train.lr  0.5 -> 0.123456" in text and "params.yaml" not in text
+    md = ml.run("exp", "diff", "--no-path", "--md").stdout
+    assert md.startswith("| key | old | new | change |\n|---|---|---|---|\n")
+    assert "| train.lr | 0.5 | 0.123456 |" in md and "params.yaml" not in md
 
 
 def test_apply_brings_back_files_and_data_and_keeps_unsaved_work(ml):

@@ -13,6 +13,7 @@ from mlvc.cli.render import (
     human_size,
     jobs_option,
     json_option,
+    no_path_option,
     one_format,
     open_repo,
     printable,
@@ -82,21 +83,26 @@ def _delta(change, precision: int | None = None) -> str:
     return f"{d:+d}"
 
 
-def _change_line(c, precision: int | None = None) -> str:
-    """A param or metric change, for people: ``  file  key  old -> new  (+delta)``."""
+def _change_line(c, precision: int | None = None, path: bool = True) -> str:
+    """A param or metric change, for people: ``  file  key  old -> new  (+delta)`` (without
+    ``path``, no file: ``--no-path``)."""
     delta = _delta(c, precision)
-    return (f"  {shown(c.file)}  {c.key}  {_value(c.old, precision)} -> "
+    return (f"  {shown(c.file) + '  ' if path else ''}{c.key}  {_value(c.old, precision)} -> "
             f"{_value(c.new, precision)}" + (f"  ({delta})" if delta else ""))
 
 
-_CHANGE_HEADER = "| file | key | old | new | change |\n|---|---|---|---|---|"
+def change_header(path: bool = True) -> str:
+    """The head of a Markdown table of :func:`change_row`'s (without ``path``, no file)."""
+    return ("| file " if path else "") + "| key | old | new | change |\n" + (
+        "|---" if path else "") + "|---|---|---|---|"
 
 
-def _change_row(c, precision: int | None = None) -> str:
+def change_row(c, precision: int | None = None, path: bool = True) -> str:
     """The same as a Markdown table row (file, key, old, new, change)."""
-    return (f"| {_md_cell(c.file)} | {_md_cell(c.key)} | "
+    return ((f"| {_md_cell(c.file)} " if path else "") + f"| {_md_cell(c.key)} | "
             f"{_md_cell(_value(c.old, precision))} | {_md_cell(_value(c.new, precision))} "
             f"| {_delta(c, precision)} |")
+
 
 
 SHORT_OID = 8  # digits of an oid that --show-hash gives (as DVC's)
@@ -198,9 +204,9 @@ def _markdown(result, hashes: bool = False) -> None:
                 click.echo(f"| … | {len(lines) - LIST_LIMIT} more |" + (" |" if hashes else ""))
     for title, changes in (("Params", result.params), ("Metrics", result.metrics)):
         if changes:
-            click.echo(f"\n### {title}\n\n{_CHANGE_HEADER}")
+            click.echo(f"\n### {title}\n\n{change_header()}")
             for c in changes:
-                click.echo(_change_row(c))
+                click.echo(change_row(c))
     if result.stages:
         click.echo("\n### Stages\n\n| stage | change | why |\n|---|---|---|")
         for st in result.stages:
@@ -315,8 +321,9 @@ def _values_group(kind: str, what: str) -> click.Group:
     @deps_option
     @precision_option
     @click.option("--md", is_flag=True, help="Print a Markdown table.")
+    @no_path_option
     @json_option
-    def diff_values_cmd(a_rev, b_rev, everything, targets, precision, md, as_json,
+    def diff_values_cmd(a_rev, b_rev, everything, targets, precision, md, no_path, as_json,
                         param_deps=False, recursive=False):
         from mlvc.ops.diff import diff_values
 
@@ -329,15 +336,15 @@ def _values_group(kind: str, what: str) -> click.Group:
         if as_json:
             echo_json(result.to_json())
         elif md:
-            click.echo(_CHANGE_HEADER)
+            click.echo(change_header(not no_path))
             for c in result.changes:
-                click.echo(_change_row(c, precision))
+                click.echo(change_row(c, precision, not no_path))
         else:
             echo(f"Comparing {result.a.label} with {result.b.label}:")
             if not result.changes:
                 echo(f"No {what} changed.")
             for c in result.changes:
-                echo(_change_line(c, precision))
+                echo(_change_line(c, precision, not no_path))
 
     diff_values_cmd.help = (f"Compare the {what} of revision A (default: HEAD) with B (default: "
                             "the workspace): old and new values, and the change of numbers.")

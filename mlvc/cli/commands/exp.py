@@ -16,6 +16,7 @@ from mlvc.cli.render import (
     echo_json,
     jobs_option,
     json_option,
+    no_path_option,
     one_format,
     open_repo,
     printable,
@@ -353,15 +354,16 @@ def exp_show_cmd(all_branches, all_tags, all_commits, rev, num, sort_by, sort_or
 @click.option("--precision", type=click.IntRange(1, 17), default=None, metavar="N",
               help="Significant digits of decimal numbers (default: as the files have them).")
 @click.option("--md", is_flag=True, help="Print a Markdown table.")
+@no_path_option
 @json_option
-def exp_diff_cmd(a, b, everything, param_deps, precision, md, as_json):
+def exp_diff_cmd(a, b, everything, param_deps, precision, md, no_path, as_json):
     """Compare the params and metrics of A (an experiment or git revision; default: HEAD)
     with B (default: the workspace).
 
     `mlvc diff` with the experiments' commits (`mlvc exp list --sha`) also compares their
     data and traces each metric's change to its causes.
     """
-    from mlvc.cli.commands.diff import _CHANGE_HEADER, _change_line, _change_row
+    from mlvc.cli.commands.diff import _change_line, change_header, change_row
     from mlvc.ops.exp import exp_diff
 
     one_format(md=md, json=as_json)
@@ -373,9 +375,9 @@ def exp_diff_cmd(a, b, everything, param_deps, precision, md, as_json):
         return
     changes = list(result.metrics.changes) + list(result.params.changes)
     if md:
-        click.echo(_CHANGE_HEADER)
+        click.echo(change_header(not no_path))
         for c in changes:
-            click.echo(_change_row(c, precision))
+            click.echo(change_row(c, precision, not no_path))
         return
     echo(f"Comparing {result.a} with {result.b}:")
     if not changes:
@@ -384,7 +386,7 @@ def exp_diff_cmd(a, b, everything, param_deps, precision, md, as_json):
         if group:
             echo(f"{kind}:")
             for c in group:
-                echo(_change_line(c, precision))
+                echo(_change_line(c, precision, not no_path))
 
 
 @exp_cmd.command("apply")
