@@ -45,6 +45,7 @@ class GcResult:
     packs_written: int = 0  # …into this many
     objects_packed: int = 0  # loose small objects on the remote put into packs
     kept_unpushed: int = 0  # unused objects kept since the remote lacks them (--not-in-remote)
+    skipped: tuple[str, ...] = ()  # (--skip-failed) revisions' files that could not be read
 
     def to_json(self) -> dict:
         return {"dry": self.dry, "kept_revisions": self.kept_revisions, "used": self.used,
@@ -52,7 +53,8 @@ class GcResult:
                 "runs_removed": self.runs_removed, "remote": self.remote,
                 "remote_removed": list(self.remote_removed),
                 "packs_merged": self.packs_merged, "packs_written": self.packs_written,
-                "objects_packed": self.objects_packed, "kept_unpushed": self.kept_unpushed}
+                "objects_packed": self.objects_packed, "kept_unpushed": self.kept_unpushed,
+                "skipped": list(self.skipped)}
 
 
 def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
@@ -61,7 +63,8 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
        remote: str | None = None, dry: bool = False, force: bool = False,
        projects: tuple[Path, ...] = (), jobs: int | None = None,
        revs: Sequence[str] = (), num: int = 1, date: str | None = None,
-       not_in_remote: bool = False, progress: Progress = NULL_PROGRESS) -> GcResult:
+       not_in_remote: bool = False, skip_failed: bool = False,
+       progress: Progress = NULL_PROGRESS) -> GcResult:
     """Delete what the workspace (always) and the chosen revisions do not use. Without
     ``force`` (and not ``dry``), raises ConfirmationRequired once the plan is known.
 
@@ -72,7 +75,9 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
     ``revs`` (as ``dvc gc --rev``): also what these revisions use, each with its ``num`` - 1
     first-parent ancestors (``-n``); ``date`` (``YYYY-MM-DD``): also what every commit
     made that day or later uses. ``not_in_remote``: of the objects it would delete, keep
-    those the remote lacks (only what was pushed goes)."""
+    those the remote lacks (only what was pushed goes). ``skip_failed`` (as DVC's): a
+    pointer or lock file of a kept revision that cannot be read is left out, and told in
+    ``skipped``, rather than stopping gc (what only it used is deleted)."""
     if not_in_remote and cloud:
         raise TargetError("--not-in-remote keeps what the remote lacks; -c deletes on the "
                           "remote: choose one")
@@ -94,11 +99,13 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
         picked = _picked(repo, revs, num, date)
         revisions = len(dict.fromkeys([*repo.scm.revisions(*chosen), *picked])) \
             if (any(chosen) or picked) and repo.scm is not None else 0
-        used = _used(repo, *chosen, revs=picked)
+        skipped: list[str] = []
+        used = _used(repo, *chosen, revs=picked, skipped=skipped if skip_failed else None)
         for other in projects:
             with Repo.find(other) as them:
                 if them.root != repo.root:  # (their revisions: by the same rules)
-                    used |= _used(them, *chosen, revs=_picked(them, revs, num, date))
+                    used |= _used(them, *chosen, revs=_picked(them, revs, num, date),
+                                  skipped=skipped if skip_failed else None)
         doomed = sorted(set(repo.cache.iter_oids()) - used)
         remote_doomed: list[str] = []
         on_remote: set[str] = set()
@@ -118,9 +125,11 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                 doomed = [o for o in doomed if o in on_remote]
         if not dry and not force and (doomed or remote_doomed):
             where = f" and {len(remote_doomed)} from remote '{store.name}'" if cloud else ""
+            left = (f" (--skip-failed left out {len(skipped)} unreadable file(s) of them: "
+                    f"{skipped[0]}{' …' if len(skipped) > 1 else ''})" if skipped else "")
             raise ConfirmationRequired(
                 f"gc would delete {len(doomed)} objects from the cache{where}, which the "
-                "kept revisions do not use",
+                f"kept revisions do not use{left}",
                 hint="--dry tells what would go (with --json, which objects); -f deletes "
                      "without asking")
         freed = sum(os.lstat(repo.cache.path_str(o)).st_size for o in doomed)
@@ -146,7 +155,7 @@ def gc(repo: Repo, *, workspace: bool = False, all_branches: bool = False,
                     raise unreachable(store, exc) from exc
     return GcResult(revisions, len(used), tuple(doomed), freed,
                     len(runs), store.name if cloud else None, tuple(remote_doomed), dry,
-                    *merged, folded, unpushed)
+                    *merged, folded, unpushed, tuple(skipped))
 
 
 def _local_copies(repo: Repo, oids: set[str]) -> list[tuple[str, str, int]]:
@@ -187,9 +196,11 @@ def _picked(repo: Repo, revs: Sequence[str], num: int, date: str | None) -> list
 
 
 def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,
-          all_experiments: bool = False, revs: Sequence[str] = ()) -> set[str]:
+          all_experiments: bool = False, revs: Sequence[str] = (),
+          skipped: list[str] | None = None) -> set[str]:
     """Every object the workspace and the chosen revisions use; refuses when that cannot be
-    known for sure. Files kept in git (``cache: false``: metrics, plots) that the kept locks
+    known for sure, unless ``skipped`` is given: a revision's pointer or lock file that
+    cannot be read is then added to it, and left out. Files kept in git (``cache: false``: metrics, plots) that the kept locks
     record count too: small, and what a run-cache record of such a stage needs besides its
     cached outputs (without them, gc would drop the run cache of every stage writing
     metrics)."""
@@ -199,12 +210,15 @@ def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,
                                         all_tags=all_tags, all_commits=all_commits,
                                         all_experiments=all_experiments, revs=revs,
                                         in_git=True)[:2]
-    if warnings:
+    if warnings and skipped is not None:
+        skipped += warnings
+    elif warnings:
         raise MlvcError(f"gc cannot tell what {len(warnings)} pointer or lock file(s) of the "
                         f"kept revisions use, so it deletes nothing: {warnings[0]}"
                         + (" …" if len(warnings) > 1 else ""),
-                        hint="keep fewer revisions (-w, -a or -T instead of -A), or fix "
-                             "those files")
+                        hint="keep fewer revisions (-w, -a or -T instead of -A), fix those "
+                             "files, or --skip-failed to leave them out (what only they use "
+                             "is deleted)")
     objs = expand(repo, sources)
     if objs.unreadable:
         oid, (obj, why) = next(iter(objs.unreadable.items()))

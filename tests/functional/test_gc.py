@@ -214,3 +214,28 @@ def test_a_cache_outside_the_project_may_be_shared(project, tmp_path):
     assert (shared / "objects" / theirs[:2] / theirs[2:]).exists()
     # `-p .`: "no other project uses it", taken at its word
     assert gc(project, "-w", "-f", "-p", ".")["removed"] == [theirs]
+
+
+def test_skip_failed_leaves_out_a_revisions_unreadable_pointer(project):
+    """As DVC's --skip-failed: a kept revision whose pointer file does not parse stops gc
+    (it cannot tell what that revision uses), unless it is left out on purpose."""
+    two_versions(project)
+    project.gen({"broken.mlvc": "schema: 1\nouts: [oops\n"}, commit="a broken pointer")
+    (project.root / "broken.mlvc").unlink()
+    project.commit_all("fixed")
+    project.gen({"scratch.bin": "used by nothing"})
+    project.run("add", "scratch.bin")
+    (project.root / "scratch.bin.mlvc").unlink()
+    before = objects(project)
+    r = project.run("gc", "-A", "-f", code=1)
+    assert "gc cannot tell what 1 pointer or lock file(s)" in r.stderr
+    assert "--skip-failed" in r.stderr and objects(project) == before
+    r = project.run("gc", "-A", "--skip-failed", code=1)  # (not a terminal: it asks, no)
+    assert "gc would delete 1 objects" in r.stderr and "--skip-failed left out 1" in r.stderr
+    assert objects(project) == before
+    r = project.run("gc", "-A", "-f", "--skip-failed", "--json")
+    doc = json.loads(r.stdout)
+    assert len(doc["removed"]) == 1 and len(doc["skipped"]) == 1  # (v1's and v2's stay)
+    assert "broken.mlvc" in doc["skipped"][0]
+    assert "warning: --skip-failed: left out" in r.stderr and "broken.mlvc" in r.stderr
+    assert objects(project) == before - set(doc["removed"])

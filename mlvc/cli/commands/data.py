@@ -607,12 +607,16 @@ def unprotect_cmd(paths, jobs, as_json):
 @click.option("-p", "--projects", multiple=True, metavar="PATH",
               help="Another project sharing this cache: keep what it uses too (repeatable; "
                    "needed when the cache is outside the project, `-p .` if none shares it).")
+@click.option("--skip-failed", is_flag=True,
+              help="A pointer or lock file of a kept revision that cannot be read is left "
+                   "out with a warning (what only it uses is deleted), instead of stopping "
+                   "gc.")
 @click.option("--dry", is_flag=True, help="Say what would be deleted; delete nothing.")
 @click.option("-f", "--force", is_flag=True, help="Delete without asking.")
 @jobs_option
 @json_option
 def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, revs, num, date,
-           cloud, not_in_remote, remote, projects, dry, force, jobs, as_json):
+           cloud, not_in_remote, remote, projects, skip_failed, dry, force, jobs, as_json):
     """Delete cache objects that none of the kept revisions uses.
 
     The workspace is always kept; -a, -T and -A keep every branch's, tag's or commit's data
@@ -638,10 +642,12 @@ def gc_cmd(workspace, all_branches, all_tags, all_commits, all_experiments, revs
     args = dict(workspace=workspace, all_branches=all_branches, all_tags=all_tags,
                 all_commits=all_commits, all_experiments=all_experiments, cloud=cloud,
                 remote=remote, dry=dry, jobs=jobs, revs=revs, num=num, date=date,
-                not_in_remote=not_in_remote,
+                not_in_remote=not_in_remote, skip_failed=skip_failed,
                 projects=tuple(settings().cwd / p for p in projects), progress=progress())
     with open_repo() as repo:
         result = asking(lambda forced: gc(repo, force=forced, **args), force, "Delete them?")
+    for why in result.skipped:
+        click.echo(f"warning: --skip-failed: left out {printable(why)}", err=True)
     if as_json:
         echo_json(result.to_json())
         return
