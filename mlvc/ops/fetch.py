@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlvc.errors import MlvcError
 from mlvc.objects.tree import Tree
-from mlvc.ops._objects import Source, collect_sources, expand
+from mlvc.ops._objects import WORKSPACE, Source, collect_sources, expand
 from mlvc.ops._remote import (
     FailedObject,
     TransferResult,
@@ -23,6 +23,7 @@ from mlvc.ops._remote import (
     unreachable,
 )
 from mlvc.parallel import threaded
+from mlvc.paths import RelPath, overlaps
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.remote.fs import Remote
 from mlvc.repo import Repo
@@ -34,15 +35,24 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
           remote: str | None = None, jobs: int | None = None, all_branches: bool = False,
           all_tags: bool = False, all_commits: bool = False, run_cache: bool = False,
           revs: Sequence[str] = (), workspace: bool = True, with_deps: bool = False,
+          max_size: int | None = None, types: Sequence[str] = (),
           progress: Progress = NULL_PROGRESS) -> TransferResult:
     """Bring what the cache lacks. With ``run_cache``, also the remote's run-cache records
-    this cache lacks, and their outputs; a record is kept once all its outputs arrived."""
+    this cache lacks, and their outputs; a record is kept once all its outputs arrived.
+    ``max_size`` and ``types`` (as DVC's ``--max-size``, ``--type``): only the outputs
+    whose recorded size is below ``max_size`` bytes (a whole folder's, for a folder), or
+    that each revision's ``mlvc.yaml`` declares as one of ``types`` ("metrics", "plots")
+    or that hold or lie in one."""
     jobs = jobs or repo.jobs
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
                                               revs=revs, workspace=workspace,
                                               with_deps=with_deps, traveling=True)
     asked, said = bool(sources), len(warnings)
+    if max_size is not None:
+        sources = [s for s in sources if s.out.size is None or s.out.size < max_size]
+    if types:
+        sources = _of_types(repo, sources, types)
     sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
                                                             progress, jobs)
     if asked and not sources and not run_cache:  # (imports alone: no remote needed)
@@ -103,6 +113,26 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                                   tuple(warnings + rem.pack_warnings), runs)
     finally:
         index.close()
+
+
+def _of_types(repo: Repo, sources: list[Source], types: Sequence[str]) -> list[Source]:
+    """The sources whose output is (or holds, or lies in) a path that the ``mlvc.yaml`` of
+    its revision declares as one of ``types``: a stage's ``metrics:`` or ``plots:``, or a
+    top-level one."""
+    from mlvc.ops.diff import SideView, side_of
+
+    typed: dict[str, list[RelPath]] = {}
+    for rev in dict.fromkeys(s.rev for s in sources):
+        pipeline = SideView(repo, side_of(repo, None if rev == WORKSPACE else rev)).pipeline
+        paths: list[RelPath] = []
+        for stage in pipeline or ():
+            paths += [o.path for o in stage.outs if o.kind in types]
+        if pipeline is not None and "metrics" in types:
+            paths += pipeline.metrics
+        if pipeline is not None and "plots" in types:
+            paths += [f for p in pipeline.plots for f in ([y for y, _ in p.ys] or [p.id])]
+        typed[rev] = paths
+    return [s for s in sources if any(overlaps(s.out.path, p) for p in typed[s.rev])]
 
 
 def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],

@@ -383,3 +383,52 @@ def test_recursive_folder_targets_as_dvc_scripts_give_them(project, tmp_path):
     other.run("commit", "-f", "-R", "data")
     assert other.read("data/deep/er/d.csv.mlvc") != before
     assert json.loads(other.run("status", "-R", "data", "--json").stdout)["clean"]
+
+
+def test_fetch_max_size_and_type_choose_outputs_as_dvcs(project, tmp_path):
+    from mlvc.objects.store import ObjectStore
+    from tests.conftest import Project
+
+    project.run("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    stage = {"cmd": "echo '{\"acc\": 1}' > m.json && echo 'x,y' > p.csv && echo big > model",
+             "outs": ["model"], "metrics": ["m.json"], "plots": ["p.csv"]}
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"train": stage}}),
+                 "data": {"small": "s", "large": "l" * 5000}})
+    project.run("add", "data/small", "data/large")
+    project.run("repro")
+    project.run("push")
+    project.commit_all("v1")
+    other = Project(tmp_path / "clone")
+    project.git("clone", "-q", str(project.root), str(other.root))
+
+    def fetched() -> set[str]:
+        return set(ObjectStore(other.root / ".mlvc/cache").iter_oids())
+
+    def oid(path: str) -> str:  # (as the lock or the pointer file records it)
+        outs = yaml.safe_load(project.read("mlvc.lock"))["stages"]["train"]["outs"]
+        found = [o["oid"] for o in outs if o["path"] == path]
+        return found[0] if found else yaml.safe_load(project.read(f"{path}.mlvc"))["outs"][0]["oid"]
+
+    r = other.run("fetch", "--type", "metrics", "--json")
+    assert json.loads(r.stdout)["transferred"] == 1 and fetched() == {oid("m.json")}
+    other.run("fetch", "--type", "plots", "--type", "metrics")
+    assert fetched() == {oid("m.json"), oid("p.csv")}
+    other.run("fetch", "--max-size", "100")
+    assert fetched() == {oid(p) for p in ("m.json", "p.csv", "model", "data/small")}
+    other.run("fetch")
+    assert oid("data/large") in fetched()
+    assert other.run("fetch", "--type", "params", code=2).exit_code == 2
+    # each revision's own mlvc.yaml says what is a metric there
+    stage["metrics"], stage["outs"] = [], ["model", "m.json"]
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": {"train": stage}}),
+                 "m.json": '{"acc": 2}'})
+    project.run("commit", "-f")
+    project.run("push")
+    project.commit_all("v2: m.json is no metric any more")
+    other.git("pull", "-q")
+    r = other.run("fetch", "--type", "metrics", "-a", "--json")
+    assert json.loads(r.stdout)["transferred"] == 0  # (v2's m.json is an output, not a metric)
+    other.git("checkout", "-q", "HEAD~1")
+    assert json.loads(other.run("fetch", "--type", "metrics", "-A", "--json").stdout)[
+        "transferred"] == 0  # (v1's metric is there already; v2's is no metric)
+    assert oid("m.json") not in fetched()

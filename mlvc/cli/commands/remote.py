@@ -245,10 +245,16 @@ def push_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, wi
 @click.command("fetch")
 @click.argument("targets", nargs=-1)
 @_revision_options
+@click.option("--max-size", type=click.IntRange(0), metavar="BYTES",
+              help="Only the outputs (files, or whole folders) whose recorded size is below "
+                   "BYTES.")
+@click.option("--type", "types", multiple=True, type=click.Choice(["metrics", "plots"]),
+              help="Only the outputs that mlvc.yaml declares as metrics or plots "
+                   "(repeatable).")
 @jobs_option
 @json_option
-def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, with_deps, jobs,
-              as_json):
+def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, with_deps,
+              max_size, types, jobs, as_json):
     """Download into the cache the objects of tracked data that it lacks (no checkout).
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or
@@ -259,7 +265,8 @@ def fetch_cmd(targets, remote, run_cache, all_branches, all_tags, all_commits, w
     with open_repo() as repo:
         result = fetch(repo, list(targets), cwd=settings().cwd, remote=remote, jobs=jobs,
                        all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
-                       run_cache=run_cache, with_deps=with_deps, progress=progress())
+                       run_cache=run_cache, with_deps=with_deps, max_size=max_size,
+                       types=types, progress=progress())
     if as_json:
         echo_json(result.to_json())
         report_failures(result, brief=True)
