@@ -123,6 +123,29 @@ def test_git_lists_the_files_git_keeps_too_as_dvc_list_does(project, tmp_path):
     assert [e["path"] for e in doc["entries"]] == [p for p, _, _ in top]
 
 
+def test_tree_show_hash_and_dvcs_other_options(project):
+    project.gen({"data": {"a.csv": "1", "sub": {"b.csv": "22", "c": {"d.bin": "333"}}},
+                 "model.bin": "m"})
+    project.run("add", "data", "model.bin")
+    project.commit_all("one")
+    lines = project.run("ls", "--tree").stdout.splitlines()
+    assert [line[11:] for line in lines] == [
+        ".", "├── data/", "│   ├── a.csv", "│   └── sub/", "│       ├── b.csv",
+        "│       └── c/", "│           └── d.bin", "└── model.bin  (model.bin.mlvc)"]
+    assert [line[:9].strip() for line in lines] == ["7 B", "6 B", "1 B", "5 B", "2 B", "3 B",
+                                                     "3 B", "1 B"]  # (folders: their files)
+    lines = project.run("ls", "-T", "sub", cwd=project.root / "data").stdout.splitlines()
+    assert [line[11:] for line in lines] == ["sub/", "├── b.csv", "└── c/", "    └── d.bin"]
+    oids = {e["path"]: e["oid"] for e in ls(project, "-R")["entries"]}
+    text = project.run("ls", "-R", "--show-hash").stdout
+    assert f"{oids['data/sub/c/d.bin']}  " in text and len(text.splitlines()) == 4
+    text = project.run("ls", "-T", "--show-hash", "data/sub/c/d.bin").stdout
+    assert text.split() == ["3", "B", oids["data/sub/c/d.bin"], "data/sub/c/d.bin"]
+    assert project.run("ls", "--size", "--dvc-only").stdout == project.run("ls").stdout
+    assert "choose one" in project.run("ls", "--dvc-only", "--git", code=2).stderr
+    assert ls(project, "-T") == ls(project, "-R")  # (--json: the same entries)
+
+
 def test_du_sums_git_files_and_tracked_data_by_first_level_entry(project, tmp_path):
     project.gen({"data": {"a.csv": "1" * 100, "sub": {"b.csv": "2" * 30, "c": {"d": "3"}}},
                  "src": {"train.py": "x" * 7, "lib": {"u.py": "y" * 5}},

@@ -360,6 +360,14 @@ metrics_cmd = _values_group("metrics", "metrics")
 @click.option("--rev", metavar="REV", help="A git revision (default: the workspace's pointer "
                                            "files and mlvc.lock, as recorded).")
 @click.option("-R", "--recursive", is_flag=True, help="Every file, not only the first level.")
+@click.option("-T", "--tree", is_flag=True,
+              help="Every file (as -R), drawn as a tree of the folders below PATH.")
+@click.option("--show-hash", is_flag=True, help="Give each file's oid (a git blob's id, with "
+                                                "--git; a folder's manifest's oid).")
+@click.option("--size", "with_size", is_flag=True,
+              help="As DVC's: sizes are always shown (the first column).")
+@click.option("--dvc-only", is_flag=True,
+              help="As DVC's: only what mlvc tracks, which is what ls lists without --git.")
 @click.option("--repo", "repo_url", metavar="URL",
               help="List another mlvc project (a git URL, or a folder), as `dvc list URL`: "
                    "PATH is from its top, --rev one of its revisions; works outside a "
@@ -369,7 +377,8 @@ metrics_cmd = _values_group("metrics", "metrics")
                    "the folder's first level).")
 @source_remote_options
 @json_option
-def ls_cmd(path, rev, recursive, repo_url, with_git, via, as_json):
+def ls_cmd(path, rev, recursive, tree, show_hash, with_size, dvc_only, repo_url, with_git, via,
+           as_json):
     """List the data mlvc tracks at PATH (default: the current folder), from git and the cache.
 
     PATH may be a tracked file or folder, a folder holding tracked outputs, or a path inside
@@ -381,6 +390,10 @@ def ls_cmd(path, rev, recursive, repo_url, with_git, via, as_json):
 
     if repo_url is None and (via.name is not None or via.config):
         raise click.UsageError("--remote and --remote-config go with --repo")
+    if dvc_only and with_git:
+        raise click.UsageError("--dvc-only lists what mlvc tracks alone; --git adds git's "
+                               "files: choose one")
+    recursive = recursive or tree
     if repo_url is not None:
         result = ls_repo(repo_url, path, rev=rev, recursive=recursive, git=with_git,
                          cwd=settings().cwd, via=via, progress=progress())
@@ -393,12 +406,63 @@ def ls_cmd(path, rev, recursive, repo_url, with_git, via, as_json):
     if as_json:
         echo_json(result.to_json())
         return
+    if tree:
+        _ls_tree(result, name, show_hash)
+        return
+    width = max((len(e.oid or "") for e in result.entries), default=0)  # (git's ids: 40)
     for e in result.entries:
         size = "" if e.size is None else human_size(e.size)  # (None: not recorded)
         what = count(e.nfiles, "file") if e.nfiles is not None else " ".join(
             w for w, on in (("git", e.hash == "git"), ("exec", e.exec)) if on)
         where = f"  ({name(e.pointer)})" if e.pointer else ""
-        echo(f"{size:>9}  {what:<12}  {name(e.path)}{'/' if e.type == 'dir' else ''}{where}")
+        oid = f"{e.oid or '':<{width}}  " if show_hash else ""
+        echo(f"{size:>9}  {oid}{what:<12}  {name(e.path)}{'/' if e.type == 'dir' else ''}"
+             f"{where}")
+
+
+def _ls_tree(result, name, show_hash: bool) -> None:
+    """`ls --tree`: PATH, then the folders and files below it, each folder with the total
+    size of its files (``?`` when one is not recorded)."""
+    root: dict = {}
+    width = max((len(e.oid or "") for e in result.entries), default=0)
+    for e in result.entries:
+        if e.path == result.path:  # (PATH is a file: it alone)
+            root = {}
+            break
+        rel = e.path[len(result.path) + 1:] if result.path else e.path
+        node = root
+        parts = rel.split("/")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = e
+
+    def total(node) -> int | None:
+        sizes = [total(v) if isinstance(v, dict) else v.size for v in node.values()]
+        return None if None in sizes else sum(sizes)
+
+    def line(size: int | None, oid: str, text: str) -> None:
+        shown_size = "?" if size is None else human_size(size)
+        echo(f"{shown_size:>9}  " + (f"{oid:<{width}}  " if show_hash else "") + text)
+
+    def walk(node, indent: str) -> None:
+        items = sorted(node.items())
+        for i, (key, value) in enumerate(items):
+            last = i == len(items) - 1
+            branch = indent + ("└── " if last else "├── ")
+            if isinstance(value, dict):
+                line(total(value), "", f"{branch}{printable(key)}/")
+                walk(value, indent + ("    " if last else "│   "))
+            else:
+                where = f"  ({name(value.pointer)})" if value.pointer else ""
+                line(value.size, value.oid or "", f"{branch}{printable(key)}{where}")
+    if not root:  # (a file, or nothing)
+        for e in result.entries:
+            where = f"  ({name(e.pointer)})" if e.pointer else ""
+            line(e.size, e.oid or "", f"{name(e.path)}{where}")
+        return
+    label = name(result.path) if result.path else "."
+    line(total(root), "", label + ("/" if label != "." else ""))
+    walk(root, "")
 
 
 @click.command("du")
