@@ -193,15 +193,8 @@ def source_remote_options(f):
         if source_remote is not None and not NAME.fullmatch(source_remote):
             raise click.BadParameter(f"'{source_remote}' is not a remote's name",
                                      param_hint="--remote")
-        options: dict[str, str] = {}
-        for item in remote_config:
-            key, eq, value = item.partition("=")
-            if not eq or not NAME.fullmatch(key):
-                raise click.BadParameter(f"'{item}' is not KEY=VALUE (an option of the "
-                                         "remote, as `mlvc remote modify` takes it)",
-                                         param_hint="--remote-config")
-            options[key] = value
-        kwargs["via"] = SourceRemote(source_remote, tuple(sorted(options.items())))
+        kwargs["via"] = SourceRemote(source_remote, key_values(remote_config,
+                                                               "--remote-config"))
         return f(*args, **kwargs)
 
     chosen = click.option(
@@ -211,6 +204,35 @@ def source_remote_options(f):
     return click.option("--remote", "source_remote", metavar="NAME",
                         help="Which of REPO's remotes its data comes from (default: its "
                              "default remote).")(chosen)
+
+
+def key_values(items, option: str) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` items of ``option`` (options of a remote or filesystem, named as `mlvc
+    remote modify` takes them), sorted by key; the last of a key wins."""
+    from mlvc.config import NAME
+
+    options: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not NAME.fullmatch(key):
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE (an option, as `mlvc remote "
+                                     "modify` takes it)", param_hint=option)
+        options[key] = value
+    return tuple(sorted(options.items()))
+
+
+def fs_config_option(f):
+    """``--fs-config KEY=VALUE`` (as DVC's), given to the command as ``fs_config``."""
+    import functools
+
+    @functools.wraps(f)
+    def parsed(*args, fs_config: tuple[str, ...] = (), **kwargs):
+        return f(*args, fs_config=key_values(fs_config, "--fs-config"), **kwargs)
+
+    return click.option(
+        "--fs-config", "fs_config", multiple=True, metavar="KEY=VALUE",
+        help="An option of the URL's filesystem (repeatable): endpoint_url=…, anon=true, "
+             "region=… — over those of a remote the URL is under.")(parsed)
 
 
 def value_text(v: object, precision: int | None = None, missing: str = "—") -> str:

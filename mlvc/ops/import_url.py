@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.config import is_secret
 from mlvc.errors import MlvcError, RemoteError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.ops import record_in_git
@@ -31,6 +32,8 @@ from mlvc.paths import RelPath, from_user, real_inside, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
 from mlvc.workspace.pointer import Out, Pointer, UrlSource, load_pointer, pointer_path_for
+
+FsConfig = tuple[tuple[str, str], ...]  # options of a URL's filesystem (``--fs-config``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +58,14 @@ class GetUrlResult:
 
 
 def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
-            force: bool = False, progress: Progress = NULL_PROGRESS) -> GetUrlResult:
+            force: bool = False, fs_config: FsConfig = (),
+            progress: Progress = NULL_PROGRESS) -> GetUrlResult:
     """Copy what ``url`` holds to ``out`` (default: its name, here). Inside a project, its
-    remotes lend their options (see :func:`open_url`); outside one, fsspec's defaults."""
+    remotes lend their options (see :func:`open_url`); outside one, fsspec's defaults;
+    ``fs_config`` over them."""
     cwd = cwd or Path.cwd()
     with _project_at(cwd) as repo:  # (a copy may come from anywhere: outside=False)
-        remote = open_url(url, cwd, repo, outside=False)
+        remote = open_url(url, cwd, repo, outside=False, fs_config=fs_config)
     dest = (cwd / (out or _name(url, remote))).absolute()
     if os.path.lexists(dest) and not force:
         raise TargetError(f"'{out or _name(url, remote)}' exists already",
@@ -71,18 +76,29 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
 
 def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None = None,
                force: bool = False, to_remote: bool = False, remote: str | None = None,
-               jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> ImportResult:
+               jobs: int | None = None, fs_config: FsConfig = (),
+               progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Copy what ``url`` holds into the project at ``out`` and track it with its source.
 
     ``to_remote`` (``dvc import-url --to-remote``): sent to the remote instead, for data
     larger than this disk: neither the cache nor the workspace gets a copy (see
-    :func:`_send`); the pointer file is written once all of it is there."""
+    :func:`_send`); the pointer file is written once all of it is there. ``fs_config``:
+    options of the URL's filesystem, recorded with it (no secret: git keeps the pointer)."""
     cwd = cwd or Path.cwd()
-    src = open_url(url, cwd, repo)
+    fs_config = tuple(sorted(fs_config))
+    secret = next((k for k, _ in fs_config if is_secret(k)), None)
+    if secret is not None:
+        raise TargetError(f"--fs-config {secret}: a secret, and the pointer file that records "
+                          "the options is kept in git",
+                          hint="give credentials to a remote on that bucket or host (`mlvc "
+                               "remote add NAME URL`, then `mlvc remote modify --local NAME "
+                               f"{secret} …`): a URL under a remote's URL is opened with its "
+                               "options")
+    src = open_url(url, cwd, repo, fs_config=fs_config)
     dest = from_user(repo.root, out or _name(url, src), cwd)
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
-    source = UrlSource(recorded_location(repo, url, cwd), src.fingerprint)
+    source = UrlSource(recorded_location(repo, url, cwd), src.fingerprint, fs_config)
     if to_remote:
         return _record_sent(repo, pointer, _send(repo, src, dest, remote, jobs, progress),
                             source, True, force, progress)
@@ -102,12 +118,13 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: 
     src = pointer.source
     assert isinstance(src, UrlSource)
     out = pointer.outs[0]
-    remote = open_url(src.url, repo.root, repo)
+    remote = open_url(src.url, repo.root, repo, fs_config=src.fs_config)
     if remote.fingerprint == src.fingerprint and not force:
         return ImportResult(pointer.path, out, src, False)
+    now = UrlSource(src.url, remote.fingerprint, src.fs_config)
     if to_remote:
         sent = _send(repo, remote, out.path, remote_name, jobs, progress)
-        return _record_sent(repo, pointer.path, sent, UrlSource(src.url, remote.fingerprint),
+        return _record_sent(repo, pointer.path, sent, now,
                             sent.oid != out.oid or remote.fingerprint != src.fingerprint,
                             True, progress)
     if not force:
@@ -117,8 +134,7 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: 
                               "overwrite", hint="`mlvc status` shows them; --force "
                                                 "replaces them")
     _download(remote, to_fs(repo.root, out.path), progress)
-    return _track(repo, out.path, UrlSource(src.url, remote.fingerprint),
-                  remote.fingerprint != src.fingerprint, progress)
+    return _track(repo, out.path, now, remote.fingerprint != src.fingerprint, progress)
 
 
 def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
@@ -130,7 +146,7 @@ def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
     came, and their bytes."""
     import tempfile
 
-    remote = open_url(source.url, repo.root, repo)
+    remote = open_url(source.url, repo.root, repo, fs_config=source.fs_config)
     repo.tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="import-url-", dir=repo.tmp_dir) as tmp:
         landed = Path(tmp) / "data"
@@ -240,10 +256,12 @@ def _record_sent(repo: Repo, pointer: RelPath, out: Out, source: UrlSource, chan
 
 # -- the URL --------------------------------------------------------------------------------
 
-def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True) -> Remote:
+def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True,
+             fs_config: FsConfig = ()) -> Remote:
     """``url`` opened, and listed; a path on this machine is taken from ``cwd`` (and, with
-    ``outside``, must not be inside ``repo``: to be tracked, it would be there twice)."""
-    fs, path = _filesystem(url, cwd, repo, outside)
+    ``outside``, must not be inside ``repo``: to be tracked, it would be there twice).
+    ``fs_config``: options of its filesystem, over those a remote lends."""
+    fs, path = _filesystem(url, cwd, repo, outside, fs_config)
     with _reading(url):
         info = fs.info(path)  # type: ignore[attr-defined]
         if info.get("type") == "directory":
@@ -271,14 +289,14 @@ class UrlEntry:
         return {"path": self.path, "type": self.type, "size": self.size}
 
 
-def ls_url(url: str, *, cwd: Path | None = None, recursive: bool = False
-           ) -> tuple[UrlEntry, ...]:
+def ls_url(url: str, *, cwd: Path | None = None, recursive: bool = False,
+           fs_config: FsConfig = ()) -> tuple[UrlEntry, ...]:
     """What the file or folder at ``url`` holds (as ``dvc ls-url``): a folder's entries, or
     with ``recursive`` every file below it; a file, itself. Inside a project its remotes
-    lend their options (see :func:`open_url`)."""
+    lend their options (see :func:`open_url`); ``fs_config`` over them."""
     cwd = cwd or Path.cwd()
     with _project_at(cwd) as repo:
-        fs, path = _filesystem(url, cwd, repo, False)
+        fs, path = _filesystem(url, cwd, repo, False, fs_config)
     with _reading(url):
         info = fs.info(path)  # type: ignore[attr-defined]
         if info.get("type") != "directory":
@@ -316,13 +334,16 @@ def _project_at(cwd: Path) -> Iterator[Repo | None]:
         yield repo
 
 
-def _filesystem(url: str, cwd: Path, repo: Repo | None, outside: bool
-                ) -> tuple[object, str]:
+def _filesystem(url: str, cwd: Path, repo: Repo | None, outside: bool,
+                fs_config: FsConfig = ()) -> tuple[object, str]:
     """The fsspec filesystem ``url`` is on, and its path there (see :func:`open_url`)."""
     from mlvc.remote import fs_options, fsspec_url, scheme
 
     proto = scheme(url)
     if proto in (None, "file", "local"):
+        if fs_config:
+            raise TargetError(f"--fs-config {fs_config[0][0]}: '{url}' is a path on this "
+                              "machine, which takes no options")
         from fsspec.implementations.local import LocalFileSystem
 
         local = Path(cwd, url.split("://", 1)[1] if proto else url).resolve()
@@ -334,6 +355,7 @@ def _filesystem(url: str, cwd: Path, repo: Repo | None, outside: bool
     import fsspec
 
     url, options = _with_remote(repo, url)
+    options.update(fs_config)
     try:
         fs, path = fsspec.core.url_to_fs(fsspec_url(url), **fs_options(url, options))
     except ImportError as exc:

@@ -354,7 +354,8 @@ def check_sources(repo: Repo, pointers: list[Pointer], jobs: int = 8
         if isinstance(src, UrlSource):
             from mlvc.ops.import_url import open_url
 
-            return open_url(src.url, repo.root, repo).fingerprint != src.fingerprint
+            return open_url(src.url, repo.root, repo,
+                            fs_config=src.fs_config).fingerprint != src.fingerprint
         assert src is not None
         latest = latest_commit(where(repo, src.url), src.rev)
         return latest is not None and latest != src.rev_lock

@@ -402,18 +402,37 @@ def _url_source(repo: Repo, rel: RelPath, deps: list, notes: list[str]) -> UrlSo
     if marker is None:
         return None
     url = recorded_location(repo, where, repo.root) if local else raw
+    config = _fs_config(rel, dep.get("fs_config"), notes) if not local else ()
     try:
-        now = open_url(url, repo.root, repo)
+        now = open_url(url, repo.root, repo, fs_config=config)
     except (MlvcError, OSError) as exc:
         notes.append(f"{rel}: {raw} could not be asked ({exc}): recorded as its source all "
                      "the same (`mlvc update` reads it when it can)")
-        return UrlSource(url, f"dvc-{marker[0]}:{marker[1]}")
+        return UrlSource(url, f"dvc-{marker[0]}:{marker[1]}", config)
     kept = (now.fingerprint == f"{marker[0]}:{marker[1]}" if marker[0] != "md5" else
             local and _Md5(repo.root)._hash(Path(where)) == marker[1])
     if not kept:
         notes.append(f"{rel}: {raw} may hold other data than DVC imported: `mlvc update` "
                      "reads it again")
-    return UrlSource(url, now.fingerprint if kept else f"dvc-{marker[0]}:{marker[1]}")
+    return UrlSource(url, now.fingerprint if kept else f"dvc-{marker[0]}:{marker[1]}", config)
+
+
+def _fs_config(rel: RelPath, raw: object, notes: list[str]) -> tuple[tuple[str, str], ...]:
+    """The options of a `dvc import-url --fs-config` that mlvc's pointer file can record:
+    plain values, no secret (git keeps the file); the others are named in a note."""
+    from mlvc.config import NAME, as_text, is_secret
+
+    if not isinstance(raw, dict):
+        return ()
+    kept = tuple(sorted((k, as_text(v)) for k, v in raw.items()
+                        if isinstance(k, str) and NAME.fullmatch(k) and not is_secret(k)
+                        and isinstance(v, (str, int, float, bool))))
+    left = [str(k) for k in raw if k not in dict(kept)]
+    if left:
+        notes.append(f"{rel}: fs_config {', '.join(left)} not recorded (a secret, or not a "
+                     "plain value): give it to a remote on that bucket or host (`mlvc remote "
+                     "modify --local NAME KEY VALUE`), whose options a URL under it gets")
+    return kept
 
 
 def _import_source(deps: list) -> ImportSource | None:

@@ -84,9 +84,13 @@ class UrlSource:
 
     url: str
     fingerprint: str
+    # options of the URL's filesystem (``--fs-config``), over those a remote lends; never
+    # a secret: the pointer file is in git
+    fs_config: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict:
-        return {"url": self.url, "fingerprint": self.fingerprint}
+        return {"url": self.url, "fingerprint": self.fingerprint,
+                **({"fs_config": dict(self.fs_config)} if self.fs_config else {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +182,12 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         source = _import_source(doc["import"], bad)
     elif "import_url" in doc:
         raw = doc["import_url"]
-        if not isinstance(raw, dict) or set(raw) != {"url", "fingerprint"} or \
-                not all(isinstance(v, str) and v for v in raw.values()):
-            raise bad("'import_url' must be a mapping of url and fingerprint")
-        source = UrlSource(raw["url"], raw["fingerprint"])
+        if not isinstance(raw, dict) or set(raw) - {"fs_config"} != {"url", "fingerprint"} \
+                or not all(isinstance(raw[k], str) and raw[k] for k in ("url", "fingerprint")):
+            raise bad("'import_url' must be a mapping of url and fingerprint (and fs_config "
+                      "where given)")
+        config = _options(raw.get("fs_config", {}), "import_url.fs_config", bad)
+        source = UrlSource(raw["url"], raw["fingerprint"], config)
     if source is not None and len(outs) != 1:
         raise bad("an imported pointer file records one output")
     return Pointer(path, tuple(outs), source)
@@ -210,15 +216,23 @@ def _import_source(raw: object, bad) -> ImportSource:
     remote = raw.get("remote")
     if remote is not None and not (isinstance(remote, str) and NAME.fullmatch(remote)):
         raise bad("import.remote must be a remote's name")
-    options = raw.get("remote_config", {})
-    if not isinstance(options, dict) or not all(
-            isinstance(k, str) and NAME.fullmatch(k) and isinstance(v, (str, int, float, bool))
-            for k, v in options.items()):
-        raise bad("import.remote_config must map remote option names to values")
-    via = SourceRemote(remote, tuple(sorted((k, as_text(v)) for k, v in options.items())))
-    if via.secret is not None:
-        raise bad(f"import.remote_config holds '{via.secret}', a secret: git would keep it")
+    via = SourceRemote(remote, _options(raw.get("remote_config", {}), "import.remote_config",
+                                        bad))
     return ImportSource(url, path, rev, lock, via)
+
+
+def _options(raw: object, where: str, bad) -> tuple[tuple[str, str], ...]:
+    """Options of a remote or filesystem that a pointer file records, sorted; a secret is
+    refused (git keeps the file)."""
+    if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and NAME.fullmatch(k) and isinstance(v, (str, int, float, bool))
+            for k, v in raw.items()):
+        raise bad(f"{where} must map option names to values")
+    options = tuple(sorted((k, as_text(v)) for k, v in raw.items()))
+    secret = next((k for k, _ in options if is_secret(k)), None)
+    if secret is not None:
+        raise bad(f"{where} holds '{secret}', a secret: git would keep it")
+    return options
 
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

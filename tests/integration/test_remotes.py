@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlvc.objects.oid import hash_bytes, hash_file
 from mlvc.objects.store import ObjectStore
@@ -1105,6 +1106,60 @@ def test_import_url_from_s3_uses_the_options_of_the_remote_it_is_under(project, 
     project.run("remote", "remove", "store")
     r = project.run("import-url", "s3://imports/raw/a.csv", "again.csv", code=1)
     assert "cannot be read" in r.stderr and "credentials" in r.stderr
+
+
+def test_fs_config_opens_a_url_no_remote_is_for_and_import_url_records_it(
+        project, s3_endpoint, monkeypatch, tmp_path):
+    """As DVC's --fs-config: options of the URL's filesystem, on the command line. The
+    credentials come from the environment here (a pointer file never records a secret)."""
+    fs = _s3fs(s3_endpoint)
+    fs.mkdir("fsconf")
+    fs.pipe({"fsconf/a.csv": b"1\n"})
+    endpoint = f"endpoint_url={s3_endpoint}"
+    keys = ("--fs-config", "access_key_id=testing", "--fs-config", "secret_access_key=testing")
+    listed = json.loads(project.run("ls-url", "s3://fsconf", "--fs-config", endpoint, *keys,
+                                    "--size", "--json").stdout)
+    assert listed == [{"path": "a.csv", "type": "file", "size": 2}]
+    project.run("get-url", "s3://fsconf/a.csv", "got.csv", "--fs-config", endpoint, *keys)
+    assert (project.root / "got.csv").read_text() == "1\n"
+    r = project.run("import-url", "s3://fsconf/a.csv", "--fs-config", endpoint, *keys, code=1)
+    assert "--fs-config access_key_id: a secret" in r.stderr and "remote modify" in r.stderr
+    assert not (project.root / "a.csv.mlvc").exists()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    project.run("import-url", "s3://fsconf/a.csv", "--fs-config", endpoint)
+    assert yaml.safe_load(project.read("a.csv.mlvc"))["import_url"]["fs_config"] == {
+        "endpoint_url": s3_endpoint}
+    fs.pipe({"fsconf/a.csv": b"two\n"})
+    (check,) = json.loads(project.run("status", "--json").stdout)["imports"]
+    assert check["update_available"] and check["error"] is None  # (through the recorded one)
+    project.run("update")
+    assert (project.root / "a.csv").read_text() == "two\n"
+    assert yaml.safe_load(project.read("a.csv.mlvc"))["import_url"]["fs_config"] == {
+        "endpoint_url": s3_endpoint}  # (kept by the update)
+    r = project.run("ls-url", str(tmp_path), "--fs-config", "anon=true", code=1)
+    assert "a path on this machine, which takes no options" in r.stderr
+    assert "is not KEY=VALUE" in project.run("ls-url", "s3://fsconf", "--fs-config", "x",
+                                             code=2).stderr
+
+
+def test_migrate_dvc_keeps_an_import_urls_fs_config_but_its_secrets(project, s3_endpoint,
+                                                                     monkeypatch):
+    fs = _s3fs(s3_endpoint)
+    fs.mkdir("dvcfsc")
+    fs.pipe({"dvcfsc/m.csv": b"m\n"})
+    etag = fs.info("dvcfsc/m.csv")["ETag"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    dep = {"path": "s3://dvcfsc/m.csv", "etag": etag,
+           "fs_config": {"endpoint_url": s3_endpoint, "secret_access_key": "testing"}}
+    project.gen({".dvc": {"config": ""}, "m.csv": "m\n", "m.csv.dvc": yaml.safe_dump(
+        {"frozen": True, "deps": [dep], "outs": [{"md5": "0" * 32, "path": "m.csv"}]})})
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert any("fs_config secret_access_key not recorded" in n for n in doc["notes"])
+    src = yaml.safe_load(project.read("m.csv.mlvc"))["import_url"]
+    assert src["fs_config"] == {"endpoint_url": s3_endpoint}
+    assert not src["fingerprint"].startswith("dvc-")  # (asked through it: the same ETag)
 
 
 def test_add_to_remote_sends_outside_data_to_every_kind_of_remote(project, remote, tmp_path):

@@ -9,6 +9,7 @@ from mlvc.cli.render import (
     count,
     echo,
     echo_json,
+    fs_config_option,
     git_hint,
     human_size,
     jobs_option,
@@ -474,14 +475,16 @@ def _report_imports(results, root, forced: bool = False, sent: bool = False) -> 
 @click.argument("url")
 @click.argument("out", required=False)
 @click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
+@fs_config_option
 @json_option
-def get_url_cmd(url, out, force, as_json):
+def get_url_cmd(url, out, force, fs_config, as_json):
     """Copy the file or folder at URL to OUT (default: its name, here), without tracking
     it: any fsspec URL (s3://, https://, gs://…) or a path. Inside a project, a URL under a
     remote's URL is opened with that remote's options (credentials, endpoint)."""
     from mlvc.ops.import_url import get_url
 
-    result = get_url(url, out, cwd=settings().cwd, force=force, progress=progress())
+    result = get_url(url, out, cwd=settings().cwd, force=force, fs_config=fs_config,
+                     progress=progress())
     _report_got(result, as_json)
 
 
@@ -489,14 +492,17 @@ def get_url_cmd(url, out, force, as_json):
 @click.argument("url")
 @click.option("-R", "--recursive", is_flag=True,
               help="List every file below URL, not only its first level.")
+@click.option("--size", "with_size", is_flag=True,
+              help="As DVC's: sizes are always shown (the first column).")
+@fs_config_option
 @json_option
-def ls_url_cmd(url, recursive, as_json):
+def ls_url_cmd(url, recursive, with_size, fs_config, as_json):
     """List the file or folder at URL (as `dvc ls-url`): any fsspec URL (s3://, https://,
     gs://…) or a path. Inside a project, a URL under a remote's URL is opened with that
     remote's options (credentials, endpoint)."""
     from mlvc.ops.import_url import ls_url
 
-    entries = ls_url(url, cwd=settings().cwd, recursive=recursive)
+    entries = ls_url(url, cwd=settings().cwd, recursive=recursive, fs_config=fs_config)
     if as_json:
         echo_json([e.to_json() for e in entries])
         return
@@ -511,8 +517,9 @@ def ls_url_cmd(url, recursive, as_json):
 @click.option("-f", "--force", is_flag=True,
               help="Replace OUT and its pointer file if they exist.")
 @to_remote_options("what URL holds")
+@fs_config_option
 @json_option
-def import_url_cmd(url, out, force, to_remote, remote, jobs, as_json):
+def import_url_cmd(url, out, force, to_remote, remote, jobs, fs_config, as_json):
     """Copy the file or folder at URL into the project at OUT (default: its name, here) and
     track it, recording the URL and what it held (as `dvc import-url`); `mlvc update OUT`
     reads it again when it changed.
@@ -528,7 +535,7 @@ def import_url_cmd(url, out, force, to_remote, remote, jobs, as_json):
     with open_repo() as repo:
         result = import_url(repo, url, out, cwd=settings().cwd, force=force,
                             to_remote=to_remote, remote=remote, jobs=jobs,
-                            progress=progress())
+                            fs_config=fs_config, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return

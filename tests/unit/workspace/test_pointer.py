@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from mlvc.errors import FormatError, PathError
 from mlvc.paths import is_reserved, is_valid_name
-from mlvc.workspace.pointer import Out, Pointer, dump_pointer, parse_pointer
+from mlvc.workspace.pointer import Out, Pointer, UrlSource, dump_pointer, parse_pointer
 
 names = st.text(min_size=1, max_size=12).filter(
     lambda n: is_valid_name(n) and n.strip() == n and n.isprintable()
@@ -30,6 +30,30 @@ def pointers(draw):
 @given(pointers())
 def test_pointer_round_trips(pointer):
     assert parse_pointer(dump_pointer(pointer), pointer.path) == pointer
+
+
+option_names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
+    lambda k: "secret" not in k and "key" not in k and "password" not in k
+    and "token" not in k)
+
+
+@given(st.text(min_size=1).filter(str.strip), st.text(min_size=1).filter(str.strip),
+       st.dictionaries(option_names, st.text(max_size=20), max_size=3))
+def test_an_import_urls_source_and_fs_config_round_trip(url, fingerprint, config):
+    from mlvc.config import is_secret
+
+    assume(not any(is_secret(k) for k in config))
+    pointer = Pointer("a.mlvc", (Out("a", "a" * 32, "file", 1),),
+                      UrlSource(url, fingerprint, tuple(sorted(config.items()))))
+    assert parse_pointer(dump_pointer(pointer), pointer.path) == pointer
+
+
+def test_a_pointer_file_never_records_a_secret_fs_config():
+    text = ("schema: 1\nouts:\n- {path: a, hash: xxh128, oid: " + "a" * 32 + ", type: file, "
+            "size: 1}\nimport_url: {url: 's3://b/a', fingerprint: f, fs_config: "
+            "{secret_access_key: x}}\n")
+    with pytest.raises(FormatError, match="import_url.fs_config holds 'secret_access_key'"):
+        parse_pointer(text, "a.mlvc")
 
 
 def test_pointer_format_matches_spec():
