@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc import MAX_JOBS
@@ -17,7 +17,8 @@ from mlvc.errors import ConfigError, FormatError
 from mlvc.fsutil import atomic_write
 from mlvc.yamlio import dump_yaml, load_yaml
 
-LEVELS = ("global", "project", "local")
+LEVELS = ("system", "global", "project", "local")  # (each over the one before)
+USER_LEVELS = ("system", "global")  # (files outside any project)
 SECRET_WORDS = ("secret", "password", "token", "key_id", "access_key", "credential")
 
 
@@ -121,7 +122,7 @@ def read_file(path: Path, origin: str, validate: bool = True) -> dict[str, objec
     """Read one config file into flat key → value (missing file: empty), each value
     validated and typed unless ``validate`` is false: ``mlvc config`` reads the files as
     they are, so that it can mend a value that every other command refuses."""
-    if not path.exists():
+    if path == Path() or not path.exists():  # (Path(): no project, ConfigFiles.outside)
         return {}
     doc = load_yaml(path, origin)
     if doc is None:
@@ -163,19 +164,33 @@ def global_config_path() -> Path:
     return Path(base) / "mlvc" / "config.yaml"
 
 
+def system_config_path() -> Path:
+    """The machine's config, for every user (as DVC's ``--system``): ``mlvc/config.yaml`` in
+    the first folder of ``$XDG_CONFIG_DIRS`` (default ``/etc/xdg``)."""
+    dirs = [d for d in os.environ.get("XDG_CONFIG_DIRS", "").split(os.pathsep) if d]
+    return Path(dirs[0] if dirs else "/etc/xdg") / "mlvc" / "config.yaml"
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigFiles:
     project: Path
     local: Path
     global_: Path
+    system: Path = field(default_factory=system_config_path)
 
     def path(self, level: str) -> Path:
-        return {"project": self.project, "local": self.local, "global": self.global_}[level]
+        return {"project": self.project, "local": self.local, "global": self.global_,
+                "system": self.system}[level]
 
     @classmethod
     def for_root(cls, root: Path) -> ConfigFiles:
         return cls(root / ".mlvc" / "config.yaml", root / ".mlvc" / "config.local.yaml",
                    global_config_path())
+
+    @classmethod
+    def outside(cls) -> ConfigFiles:
+        """The user's and the machine's files alone (no project's)."""
+        return cls(Path(), Path(), global_config_path())
 
 
 @dataclass(frozen=True, slots=True)

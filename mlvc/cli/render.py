@@ -159,6 +159,20 @@ def no_path_option(f):
         help="Leave out the file of each value (in the text and Markdown; not in --json).")(f)
 
 
+def level_options(f):
+    """--project, --local, --global, --system: which config file (``level``; None when none
+    is given)."""
+    levels = (("project", "Use .mlvc/config.yaml (the default for writing)."),
+              ("local", "Use .mlvc/config.local.yaml (git-ignored, for this machine; the "
+                        "default for credentials)."),
+              ("global", "Use the user's config ($XDG_CONFIG_HOME/mlvc/config.yaml)."),
+              ("system", "Use the machine's config, for every user "
+                         "($XDG_CONFIG_DIRS/mlvc/config.yaml, /etc/xdg by default)."))
+    for flag, help_ in reversed(levels):  # (click lists them in the order applied, reversed)
+        f = click.option(f"--{flag}", "level", flag_value=flag, help=help_)(f)
+    return f
+
+
 def jobs_option(f):
     return click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), metavar="N",
                         help="Number of threads for I/O (default: core.jobs).")(f)

@@ -1,4 +1,5 @@
-"""``mlvc config``: read and write settings at one level (project, local or global)."""
+"""``mlvc config``: read and write settings at one level (project, local, global or
+system)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ class ConfigEntry:
 
 
 def _files(cwd: Path, level: str | None) -> cfg.ConfigFiles:
-    if level == "global":
-        return cfg.ConfigFiles(Path(), Path(), cfg.global_config_path())
+    if level in cfg.USER_LEVELS:  # (works outside a project)
+        return cfg.ConfigFiles.outside()
     return cfg.ConfigFiles.for_root(find_root(cwd))
 
 
@@ -69,11 +70,11 @@ def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> Con
     # A cache or folder remote inside the project is refused before it is written (not a
     # global one: relative to each project, it is checked where it is used).
     parts = key.split(".")
-    if key == "cache.dir" and level != "global":
+    if key == "cache.dir" and level not in cfg.USER_LEVELS:
         root = find_root(cwd)
         check_cache_dir(root, resolve_cache_dir(root / MLVC_DIR, value), value, level)
     elif (len(parts) == 3 and parts[0] == "remotes" and parts[2] == "url"
-          and level != "global"):
+          and level not in cfg.USER_LEVELS):
         root = find_root(cwd)
         check_place(parts[1], value, root, Repo(root).cache_dir)
     typed = cfg.set_value(files.path(level), level, key, value)
@@ -88,7 +89,7 @@ def _remote_warnings(files: cfg.ConfigFiles, key: str, level: str, value: object
     config), but it may be a misspelt remote name, which would otherwise show only when the
     remote is used."""
     parts = key.split(".", 2)
-    if level == "global":
+    if level in cfg.USER_LEVELS:
         return ()
     if key == "core.remote":  # (`mlvc remote default` refuses one; this writes it as asked)
         name = str(value)
@@ -129,12 +130,13 @@ def set_cache_dir(cwd: Path, path: str, level: str | None = None) -> ConfigEntry
     """``mlvc cache dir PATH``: ``cache.dir`` set to PATH as the user means it, relative to
     ``cwd`` (as ``dvc cache dir`` takes it): written relative to ``.mlvc/`` (where relative
     values start) in the project's files, so that it moves with the project; absolute in
-    the global file. Objects in the cache used before stay there (a warning says so)."""
+    the global and system files. Objects in the cache used before stay there (a warning says
+    so)."""
     import os
 
     target = Path(os.path.abspath(Path(cwd, os.path.expanduser(path))))
     level = level or "project"
-    root = find_root(cwd) if level != "global" else None
+    root = find_root(cwd) if level not in cfg.USER_LEVELS else None
     if root is None or os.path.isabs(os.path.expanduser(path)):
         value = str(target)
     else:

@@ -1,7 +1,8 @@
 """``mlvc remote add/list/remove/default/modify``: the ``remotes.*`` and ``core.remote`` settings.
 
 Credentials (any option whose name says key, secret, password or token) go to the git-ignored
-``.mlvc/config.local.yaml`` unless a level is given, and are never shown.
+``.mlvc/config.local.yaml`` unless a level is given, and are never shown. The user's
+(``global``) and the machine's (``system``) files can be written outside a project too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlvc import config as cfg
-from mlvc.errors import RemoteError
+from mlvc.errors import NotAProjectError, RemoteError
 from mlvc.remote import check_place, scheme
 from mlvc.repo import Repo, find_root
 
@@ -30,9 +31,31 @@ class RemoteInfo:
                 "options": dict(self.options)}
 
 
-def _files(cwd: Path) -> tuple[Path, cfg.ConfigFiles]:
-    root = find_root(cwd)
+def _files(cwd: Path, level: str | None = None) -> tuple[Path | None, cfg.ConfigFiles]:
+    """The project's root and config files; for the user's or the machine's level, no root
+    (None) outside a project."""
+    try:
+        root = find_root(cwd)
+    except NotAProjectError:
+        if level not in cfg.USER_LEVELS:
+            raise
+        return None, cfg.ConfigFiles.outside()
     return root, cfg.ConfigFiles.for_root(root)
+
+
+def _touched(files: cfg.ConfigFiles, name: str, level: str | None) -> list[str]:
+    """The levels whose files define remote ``name`` that remove and rename change: the
+    one asked for, else the project's two."""
+    found = _levels_with(files, name)
+    levels = [level] if level in found else [] if level is not None else \
+        [lv for lv in found if lv in WRITABLE]
+    if not levels:
+        where = f"the {level} config" if level is not None else "this project"
+        raise RemoteError(f"no remote named '{name}' in {where}",
+                          hint="`mlvc remote list` shows the remotes" + (
+                              f" (those of the {', '.join(found)} config: give --"
+                              f"{found[0]})" if found and level is None else ""))
+    return levels
 
 
 def _read(files: cfg.ConfigFiles, level: str) -> dict[str, object]:
@@ -53,17 +76,24 @@ def _check_name(name: str) -> None:
                           hint="use letters, digits, '_' and '-' (no dots or spaces)")
 
 
-def _store_url(root: Path, cwd: Path, url: str) -> str:
-    """A local path given relative to the current folder is stored relative to the project."""
+def _store_url(root: Path | None, cwd: Path, url: str, level: str = "project") -> str:
+    """A local path given relative to the current folder is stored relative to the project;
+    in the user's or the machine's file, absolute (they serve every project)."""
     if scheme(url) is not None or os.path.isabs(os.path.expanduser(url)):
         return url
-    return os.path.relpath(os.path.normpath(os.path.join(cwd, url)), root)
+    full = os.path.normpath(os.path.join(cwd, url))
+    return full if root is None or level in cfg.USER_LEVELS else os.path.relpath(full, root)
+
+
+def _check_place(name: str, url: str, root: Path | None) -> None:
+    if root is not None:  # (a remote may not be inside the project or its cache)
+        check_place(name, url, root, Repo(root).cache_dir)
 
 
 def add_remote(cwd: Path, name: str, url: str, *, default: bool = False,
                level: str = "project", force: bool = False) -> RemoteInfo:
     _check_name(name)
-    root, files = _files(cwd)
+    root, files = _files(cwd, level)
     existing = _levels_with(files, name)
     if existing and not force:
         raise RemoteError(f"remote '{name}' exists already ({', '.join(existing)} config)",
@@ -71,18 +101,23 @@ def add_remote(cwd: Path, name: str, url: str, *, default: bool = False,
                                "or replace it with -f")
     if force:
         for lv in existing:
-            if lv in WRITABLE:
+            if lv in WRITABLE or lv == level:
                 cfg.unset_value(files.path(lv), lv, f"remotes.{name}")
-    stored = _store_url(root, cwd, url)
-    check_place(name, stored, root, Repo(root).cache_dir)
+    stored = _store_url(root, cwd, url, level)
+    _check_place(name, stored, root)
     cfg.set_value(files.path(level), level, f"remotes.{name}.url", stored)
     if default:
         cfg.set_value(files.path(level), level, "core.remote", name)
     return _info(files, name)
 
 
-def list_remotes(cwd: Path) -> tuple[RemoteInfo, ...]:
-    _, files = _files(cwd)
+def list_remotes(cwd: Path, level: str | None = None) -> tuple[RemoteInfo, ...]:
+    """The remotes in effect (all levels merged), or those one level's file defines."""
+    _, files = _files(cwd, level)
+    if level is not None:
+        values = _read(files, level)
+        merged = cfg.Config(values, dict.fromkeys(values, level))
+        return tuple(_info(files, n, merged) for n in sorted(merged.remotes()))
     merged = cfg.Config.load(files)
     return tuple(_info(files, n, merged) for n in sorted(merged.remotes()))
 
@@ -94,16 +129,15 @@ def _info(files: cfg.ConfigFiles, name: str, merged: cfg.Config | None = None) -
     return RemoteInfo(name, str(options.get("url", "")), merged.get("core.remote") == name, shown)
 
 
-def remove_remote(cwd: Path, name: str) -> RemoteInfo:
-    _, files = _files(cwd)
-    levels = [lv for lv in _levels_with(files, name) if lv in WRITABLE]
-    if not levels:
-        raise RemoteError(f"no remote named '{name}' in this project",
-                          hint="`mlvc remote list` shows the remotes")
+def remove_remote(cwd: Path, name: str, level: str | None = None) -> RemoteInfo:
+    """Remove remote ``name`` from the project's files that define it (or from ``level``'s
+    alone), and as their default remote."""
+    _, files = _files(cwd, level)
+    levels = _touched(files, name, level)
     info = _info(files, name, cfg.Config.load(files, validate=False))
     for lv in levels:
         cfg.unset_value(files.path(lv), lv, f"remotes.{name}")
-    for lv in WRITABLE:
+    for lv in levels if level is not None else WRITABLE:
         if _read(files, lv).get("core.remote") == name:
             cfg.unset_value(files.path(lv), lv, "core.remote")
     return info
@@ -112,7 +146,7 @@ def remove_remote(cwd: Path, name: str) -> RemoteInfo:
 def default_remote(cwd: Path, name: str | None = None, *, unset: bool = False,
                    level: str = "project") -> str | None:
     """Show (no name), set, or unset the default remote; returns the default in effect."""
-    _, files = _files(cwd)
+    _, files = _files(cwd, level)
     if unset:
         cfg.unset_value(files.path(level), level, "core.remote")
     elif name is not None:
@@ -130,7 +164,7 @@ def modify_remote(cwd: Path, name: str, key: str, value: str | None = None, *,
     _check_name(name)
     if not key or "." in key or key != key.strip():
         raise RemoteError(f"'{key}' is not a remote option name")
-    root, files = _files(cwd)
+    root, files = _files(cwd, level)
     if name not in cfg.Config.load(files, validate=False).remotes():
         raise RemoteError(f"no remote named '{name}'",
                           hint="`mlvc remote list` shows the remotes; `mlvc remote add` adds one")
@@ -143,21 +177,18 @@ def modify_remote(cwd: Path, name: str, key: str, value: str | None = None, *,
     if value is None:
         raise RemoteError("a value is needed", hint=f"mlvc remote modify {name} {key} VALUE")
     if key == "url":
-        value = _store_url(root, cwd, value)
-        check_place(name, value, root, Repo(root).cache_dir)
+        value = _store_url(root, cwd, value, level)
+        _check_place(name, value, root)
     typed = cfg.set_value(files.path(level), level, full, value)
     return level, cfg.shown(full, typed)
 
 
-def rename_remote(cwd: Path, old: str, new: str) -> RemoteInfo:
-    """Rename remote ``old`` to ``new`` in each config file that defines it (project, local),
-    the default remote too."""
+def rename_remote(cwd: Path, old: str, new: str, level: str | None = None) -> RemoteInfo:
+    """Rename remote ``old`` to ``new`` in each config file that defines it (project, local;
+    or ``level``'s alone), the default remote too."""
     _check_name(new)
-    _, files = _files(cwd)
-    levels = [lv for lv in _levels_with(files, old) if lv in WRITABLE]
-    if not levels:
-        raise RemoteError(f"no remote named '{old}' in this project",
-                          hint="`mlvc remote list` shows the remotes")
+    _, files = _files(cwd, level)
+    levels = _touched(files, old, level)
     if taken := _levels_with(files, new):
         raise RemoteError(f"remote '{new}' exists already ({', '.join(taken)} config)",
                           hint=f"`mlvc remote remove {new}` first, or choose another name")
@@ -167,7 +198,7 @@ def rename_remote(cwd: Path, old: str, new: str) -> RemoteInfo:
             if key.startswith(prefix):
                 cfg.set_value(files.path(lv), lv, f"remotes.{new}.{key[len(prefix):]}", value)
         cfg.unset_value(files.path(lv), lv, f"remotes.{old}")
-    for lv in WRITABLE:
+    for lv in levels if level is not None else WRITABLE:
         if _read(files, lv).get("core.remote") == old:
             cfg.set_value(files.path(lv), lv, "core.remote", new)
     return _info(files, new)

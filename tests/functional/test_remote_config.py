@@ -225,3 +225,44 @@ def test_rename_moves_options_credentials_and_the_default(project):
     assert "no remote named 'nope'" in r.stderr
     r = project.run("remote", "rename", "main", "a.b", code=1)
     assert "not a valid remote name" in r.stderr
+
+
+def test_global_and_system_remotes_serve_every_project(project, tmp_path):
+    """DVC's --global and --system on the remote and config commands: the user's and the
+    machine's files, writable outside a project, under the project's own files."""
+    import os
+    from pathlib import Path
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    project.run("remote", "add", "--system", "-d", "shared", "store", cwd=outside)
+    project.run("remote", "add", "--global", "mine", "s3://mine/x", cwd=outside)
+    sys_file = Path(os.environ["XDG_CONFIG_DIRS"], "mlvc", "config.yaml")  # (conftest's)
+    doc = yaml.safe_load(sys_file.read_text())
+    assert doc["remotes"]["shared"]["url"] == str(outside / "store")  # (absolute there)
+    assert doc["core"]["remote"] == "shared"
+    listed = json.loads(project.run("remote", "list", "--json").stdout)
+    assert [(r["name"], r["default"]) for r in listed] == [("mine", False), ("shared", True)]
+    listed = json.loads(project.run("remote", "list", "--system", "--json").stdout)
+    assert [r["name"] for r in listed] == ["shared"]
+    # the project's own settings win over the user's, which win over the machine's
+    project.run("remote", "modify", "--global", "shared", "url", str(tmp_path / "g"))
+    r = project.run("config", "remotes.shared.url", "--show-origin")
+    assert r.stdout == f"global\t{tmp_path / 'g'}\n"
+    project.run("config", "--system", "core.jobs", "3")
+    project.run("config", "--global", "core.jobs", "5")
+    assert project.run("config", "core.jobs", "--show-origin").stdout == "global\t5\n"
+    assert project.run("config", "--system", "core.jobs").stdout == "3\n"
+    project.run("remote", "default", "--project", "mine")
+    assert project.run("remote", "default").stdout == "mine\n"
+    # remove and rename touch the project's files unless told which
+    r = project.run("remote", "remove", "shared", code=1)
+    assert "no remote named 'shared' in this project" in r.stderr and "--system" in r.stderr
+    project.run("remote", "rename", "--global", "mine", "yours")
+    assert "yours" in project.run("remote", "list", "--global").stdout
+    project.run("remote", "remove", "--system", "shared")
+    project.run("remote", "modify", "--global", "shared", "url", "--unset")
+    names = [r["name"] for r in json.loads(project.run("remote", "list", "--json").stdout)]
+    assert names == ["yours"]
+    left = yaml.safe_load(sys_file.read_text())  # (its default went with it)
+    assert left == {"core": {"jobs": 3}}

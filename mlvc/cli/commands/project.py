@@ -11,6 +11,7 @@ from mlvc.cli.render import (
     echo_json,
     jobs_option,
     json_option,
+    level_options,
     open_repo,
     printable,
     progress,
@@ -130,16 +131,6 @@ def migrate_dvc_cmd(dry, force, jobs, as_json):
         render.git_hint(repo.root, result)
 
 
-def _level_options(f):
-    """--project, --local, --global: which config file (``level``)."""
-    levels = (("project", "Use .mlvc/config.yaml (the default for writing)."),
-              ("local", "Use .mlvc/config.local.yaml (git-ignored, for this machine)."),
-              ("global", "Use the user's config ($XDG_CONFIG_HOME/mlvc/config.yaml)."))
-    for flag, help_ in reversed(levels):  # (click lists them in the order applied, reversed)
-        f = click.option(f"--{flag}", "level", flag_value=flag, help=help_)(f)
-    return f
-
-
 @click.group("cache")
 def cache_cmd():
     """The cache's settings: `mlvc cache dir` (as `dvc cache dir`)."""
@@ -148,7 +139,7 @@ def cache_cmd():
 @cache_cmd.command("dir")
 @click.argument("path", required=False)
 @click.option("-u", "--unset", is_flag=True, help="Go back to the default, .mlvc/cache.")
-@_level_options
+@level_options
 @json_option
 def cache_dir_cmd(path, unset, level, as_json):
     """Print the cache folder, or set it to PATH (relative to the current folder; written
@@ -185,7 +176,7 @@ def cache_dir_cmd(path, unset, level, as_json):
 @click.option("-l", "--list", "list_", is_flag=True,
               help="List the settings that are set (merged, or of one file); built-in "
                    "defaults are not listed: `mlvc config KEY` names them.")
-@_level_options
+@level_options
 @click.option("--show-origin", is_flag=True, help="Show which file each value comes from.")
 @json_option
 def config_cmd(key, value, unset, list_, level, show_origin, as_json):

@@ -14,6 +14,7 @@ from mlvc.cli.render import (
     human_size,
     jobs_option,
     json_option,
+    level_options,
     open_repo,
     printable,
     progress,
@@ -39,15 +40,15 @@ def remote_cmd():
 @click.argument("name")
 @click.argument("url")
 @click.option("-d", "--default", is_flag=True, help="Make it the default remote.")
-@click.option("--local", "level", flag_value="local",
-              help="Write to .mlvc/config.local.yaml (this machine only, git-ignored).")
+@level_options
 @click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
 @json_option
 def remote_add_cmd(name, url, default, level, force, as_json):
     """Add remote NAME at URL (a folder path, s3://bucket/prefix, …).
 
     A relative folder path is taken from the current folder and stored relative to the
-    project root.
+    project root (absolute in the --global and --system files, which work outside a
+    project too and serve every project).
     """
     from mlvc.ops.remote import add_remote
 
@@ -60,12 +61,14 @@ def remote_add_cmd(name, url, default, level, force, as_json):
 
 
 @remote_cmd.command("list")
+@level_options
 @json_option
-def remote_list_cmd(as_json):
-    """List the remotes, their URLs and options (secrets masked)."""
+def remote_list_cmd(level, as_json):
+    """List the remotes, their URLs and options (secrets masked): those in effect, or those
+    one config file defines."""
     from mlvc.ops.remote import list_remotes
 
-    remotes = list_remotes(settings().cwd)
+    remotes = list_remotes(settings().cwd, level)
     if as_json:
         echo_json([r.to_json() for r in remotes])
         return
@@ -79,12 +82,14 @@ def remote_list_cmd(as_json):
 
 @remote_cmd.command("remove")
 @click.argument("name")
+@level_options
 @json_option
-def remote_remove_cmd(name, as_json):
-    """Remove remote NAME from the project and local config (the remote's data stays)."""
+def remote_remove_cmd(name, level, as_json):
+    """Remove remote NAME from the project and local config, or from the one file given
+    (the remote's data stays)."""
     from mlvc.ops.remote import remove_remote
 
-    remove_remote(settings().cwd, name)
+    remove_remote(settings().cwd, name, level)
     if as_json:
         echo_json({"removed": name})
         return
@@ -94,13 +99,14 @@ def remote_remove_cmd(name, as_json):
 @remote_cmd.command("rename")
 @click.argument("old", metavar="NAME")
 @click.argument("new", metavar="NEW_NAME")
+@level_options
 @json_option
-def remote_rename_cmd(old, new, as_json):
-    """Rename remote NAME to NEW_NAME, in the project and local config (and as the default
-    remote); its options and data stay as they are."""
+def remote_rename_cmd(old, new, level, as_json):
+    """Rename remote NAME to NEW_NAME, in the project and local config, or in the one file
+    given (and as the default remote); its options and data stay as they are."""
     from mlvc.ops.remote import rename_remote
 
-    info = rename_remote(settings().cwd, old, new)
+    info = rename_remote(settings().cwd, old, new, level)
     if as_json:
         echo_json(info.to_json())
         return
@@ -110,7 +116,7 @@ def remote_rename_cmd(old, new, as_json):
 @remote_cmd.command("default")
 @click.argument("name", required=False)
 @click.option("--unset", is_flag=True, help="Have no default remote.")
-@click.option("--local", "level", flag_value="local", help="Use .mlvc/config.local.yaml.")
+@level_options
 @json_option
 def remote_default_cmd(name, unset, level, as_json):
     """Show the default remote, or make NAME the default."""
@@ -135,15 +141,22 @@ def remote_default_cmd(name, unset, level, as_json):
         click.echo(current)
 
 
+def config_file_name(level: str) -> str:
+    """The config file of ``level`` as messages name it."""
+    from pathlib import Path
+
+    from mlvc import config as cfg
+
+    path = {"global": cfg.global_config_path(), "system": cfg.system_config_path()}
+    return cfg.display(path.get(level, Path()), level)
+
+
 @remote_cmd.command("modify")
 @click.argument("name")
 @click.argument("key")
 @click.argument("value", required=False)
 @click.option("--unset", is_flag=True, help="Remove the option.")
-@click.option("--local", "level", flag_value="local",
-              help="Write to .mlvc/config.local.yaml (the default for credentials).")
-@click.option("--project", "level", flag_value="project",
-              help="Write to .mlvc/config.yaml, even a credential.")
+@level_options
 @json_option
 def remote_modify_cmd(name, key, value, unset, level, as_json):
     """Set an option of remote NAME: url, endpoint_url, region, profile, access_key_id,
@@ -156,7 +169,7 @@ def remote_modify_cmd(name, key, value, unset, level, as_json):
     if unset and value is not None:
         raise click.UsageError("--unset takes no VALUE")
     where, shown = modify_remote(settings().cwd, name, key, value, unset=unset, level=level)
-    file = ".mlvc/config.local.yaml" if where == "local" else ".mlvc/config.yaml"
+    file = config_file_name(where)
     if as_json:
         echo_json({"remote": name, "key": key, "value": None if unset else shown,
                    "file": file})
