@@ -37,7 +37,10 @@ from mlvc.workspace.pointer import (
 
 
 def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: bool = False,
-        jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> CommitResult:
+        jobs: int | None = None, link: bool = True,
+        progress: Progress = NULL_PROGRESS) -> CommitResult:
+    """Track ``targets``: store them in the cache and write their pointer files. Without
+    ``link`` (``--no-relink``), the files stay as they are, not made links to the cache."""
     if not targets:
         raise TargetError("nothing to add", hint="name the files or folders to track")
     resolved, here = user_paths(repo, targets, cwd)
@@ -47,7 +50,7 @@ def add(repo: Repo, targets: list[str], *, cwd: Path | None = None, no_commit: b
     items = [(pointer_path_for(p), p) for p in paths]
     with repo.lock():
         return save_outputs(repo, items, index.pointers, save=not no_commit, jobs=jobs,
-                            progress=progress)
+                            link=link, progress=progress)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,8 +93,12 @@ class Stored:
 def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: int | None = None,
                 progress: Progress = NULL_PROGRESS, missing_ok: bool = False,
                 recorded: Mapping[RelPath, Out] | None = None,
-                trees: dict[str, bytes] | None = None) -> list[Stored]:
+                trees: dict[str, bytes] | None = None, link: bool = True) -> list[Stored]:
     """Hash each path (state DB first) and, when ``save``, copy it into the cache.
+
+    Without ``link`` (``--no-relink``), the workspace's files stay as they are: objects are
+    copied (or cloned) into the cache, never made hard or symbolic links of the files, and
+    private copies are not told as ``unlinked``.
 
     ``trees``, when given and ``save`` is false, gets the manifests built (oid -> bytes),
     which are then not written to the cache (``mlvc diff`` reads the workspace's folders from
@@ -118,7 +122,7 @@ def store_paths(repo: Repo, paths: list[RelPath], *, save: bool = True, jobs: in
     rest = [(p, li) for p, li in zip(paths, listings) if p not in unchanged]
     stored = iter(_store(repo, rest, save=save, jobs=jobs or repo.jobs, progress=progress,
                          missing_ok=missing_ok, started=started, recorded=recorded,
-                         stats=stats, marked=marked, trees=trees)
+                         stats=stats, marked=marked, trees=trees, link=link)
                   if rest else [])
     return [unchanged[p] if p in unchanged else next(stored) for p in paths]
 
@@ -128,7 +132,7 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
            recorded: Mapping[RelPath, Out],
            stats: dict[str, tuple[int, int, int]],
            marked: Mapping[str, StatKey],
-           trees: dict[str, bytes] | None = None) -> list[Stored]:
+           trees: dict[str, bytes] | None = None, link: bool = True) -> list[Stored]:
     """:func:`store_paths` of each scanned ``(path, listing)``; ``stats`` holds objects'
     stat taken during the scan, ``marked`` those of them found sound by their marks."""
     from mlvc.ops._outputs import Parts
@@ -190,9 +194,10 @@ def _store(repo: Repo, scanned: list[tuple[RelPath, Listing]], *, save: bool, jo
         restored = {f.path for f in again if f.oid not in check.missing or f.oid in lost}
         sound = {o: marked[o] if o in marked else proven[o] for o in held}
         sound.update(check.keys)
-        unlinked = _copies_to_link(repo, known, again, sound)
+        unlinked = _copies_to_link(repo, known, again, sound) if link else []
     hashed_paths = {f.path for f in todo}
-    importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt)
+    importer = Importer(repo.root, repo.cache, repo.linker, save=save, corrupt=corrupt,
+                        link=link)
     results = run_batched(todo, importer.run, jobs, progress, "Adding" if save else "Hashing",
                           processes=True, codec=importer.codec, size=file_size)
     if save:
@@ -393,7 +398,7 @@ def _settle_twins(repo: Repo, verified: list[tuple[str, StatKey]]) -> list[tuple
 
 
 def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dict[RelPath, Pointer],
-                 *, save: bool = True, jobs: int | None = None,
+                 *, save: bool = True, jobs: int | None = None, link: bool = True,
                  progress: Progress = NULL_PROGRESS) -> CommitResult:
     """Hash (and cache, when ``save``) each (pointer, output path); rewrite the pointers;
     record the change in git (see ``record_in_git``).
@@ -401,19 +406,20 @@ def save_outputs(repo: Repo, items: list[tuple[RelPath, RelPath]], pointers: dic
     Everything is scanned and validated before anything is written.
     """
     saved, git_files = _save_pointers(repo, items, pointers, save=save, jobs=jobs,
-                                      progress=progress)
+                                      progress=progress, link=link)
     git = record_in_git(repo, git_files)
     return CommitResult(tuple(saved), git.files, git.staged)
 
 
 def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
                    pointers: dict[RelPath, Pointer], *, save: bool, jobs: int | None,
-                   progress: Progress) -> tuple[list[Saved], list[RelPath]]:
+                   progress: Progress, link: bool = True
+                   ) -> tuple[list[Saved], list[RelPath]]:
     """:func:`save_outputs` up to git: what was saved, and the files it changed."""
     recorded = {o.path: o for ptr_path, out_path in items if (ptr := pointers.get(ptr_path))
                 for o in ptr.outs if o.path == out_path}
     stored = store_paths(repo, [p for _, p in items], save=save, jobs=jobs, progress=progress,
-                         recorded=recorded)
+                         recorded=recorded, link=link)
     saved: list[Saved] = []
     git_files: list[RelPath] = []
     updated = dict(pointers)
@@ -640,10 +646,11 @@ def _put_back(data: bytes | None, out_path: RelPath, part: Parts,
 
 def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
            force: bool = False, jobs: int | None = None, with_deps: bool = False,
-           progress: Progress = NULL_PROGRESS) -> CommitResult:
+           link: bool = True, progress: Progress = NULL_PROGRESS) -> CommitResult:
     """Record tracked outputs as they are now. A stage whose cmd, deps or params changed
     since it last ran needs ``force`` (ConfirmationRequired otherwise, nothing written).
-    ``with_deps``: see :func:`mlvc.ops.with_deps_targets`."""
+    ``with_deps``: see :func:`mlvc.ops.with_deps_targets`. Without ``link``, the files stay
+    as they are (see :func:`store_paths`)."""
     paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     index = Index.load(repo.root, repo.ignore, here=here)
     # A stage that has not run yet is recorded when one of its outputs is named: its
@@ -668,14 +675,16 @@ def commit(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = N
                                  *unrun]))
     with repo.lock():
         if not stages:
-            result = save_outputs(repo, items, index.pointers, jobs=jobs, progress=progress)
+            result = save_outputs(repo, items, index.pointers, jobs=jobs, link=link,
+                                  progress=progress)
             return replace(result, not_run=not_run)
         from mlvc.ops.repro import check_committable, commit_stages
 
         current = check_committable(repo, stages, force=force, jobs=jobs, here=here)
         saved, git_files = _save_pointers(repo, items, index.pointers, save=True, jobs=jobs,
-                                          progress=progress)
-        stage_saved, ignored = commit_stages(repo, current, jobs=jobs, progress=progress)
+                                          progress=progress, link=link)
+        stage_saved, ignored = commit_stages(repo, current, jobs=jobs, link=link,
+                                             progress=progress)
         git_files += [f for f in ignored if f not in git_files]
         if any(s.changed for s in stage_saved):
             git_files.append(LOCK_FILE)

@@ -488,13 +488,13 @@ class _Engine:
                 fs.unlink()
             self.repo.state.delete_files(self.repo.state.files_under(out.path))
 
-    def _commit_outs(self, stage: Stage) -> tuple[Stored, ...]:
+    def _commit_outs(self, stage: Stage, link: bool = True) -> tuple[Stored, ...]:
         """Hash (and cache) the stage's outputs, in the stage's order; their folders'
-        .gitignore lines go to ``git_files``."""
+        .gitignore lines go to ``git_files``. (``link``: see :func:`store_paths`.)"""
         cached = [o.path for o in stage.outs if o.cache]
         plain = [o.path for o in stage.outs if not o.cache]
         stored = {s.path: s for s in store_paths(self.repo, cached, save=not self.no_commit,
-                                                 progress=self.progress)}
+                                                 progress=self.progress, link=link)}
         stored.update({s.path: s for s in store_paths(self.repo, plain, save=False,
                                                       progress=self.progress)})
         for path in plain:  # kept in git, and in the cache too, for the run cache
@@ -739,7 +739,8 @@ def check_committable(repo: Repo, names: list[str], *, force: bool = False,
 
 
 def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None = None,
-                  progress: Progress = NULL_PROGRESS) -> tuple[list[Saved], list[RelPath]]:
+                  link: bool = True, progress: Progress = NULL_PROGRESS
+                  ) -> tuple[list[Saved], list[RelPath]]:
     """``mlvc commit`` of stage outputs: record the stages as if they had just run (deps,
     params and outputs as they are now: ``current``, from :func:`check_committable`). The
     caller holds the repository lock. Returns what was saved and the .gitignore files
@@ -753,7 +754,7 @@ def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None =
     for name, cur in current.items():
         stage = project.pipeline[name]
         before = project.lock.get(name)
-        stored = engine._commit_outs(stage)
+        stored = engine._commit_outs(stage, link)
         engine._record(stage, cur, tuple(s.out for s in stored))
         for s in stored:
             old = next((o for o in before.outs if o.path == s.path), None) if before else None

@@ -109,11 +109,14 @@ def hash_path(fs: str, metered: bool = True) -> tuple[str, StatKey]:
 
 class Importer:
     def __init__(self, root: Path, store: ObjectStore, linker: Linker, *, save: bool,
-                 corrupt: frozenset[str] = frozenset()) -> None:
+                 corrupt: frozenset[str] = frozenset(), link: bool = True) -> None:
+        """Without ``link`` (``--no-relink``), a file is never made a link to its object
+        (hard or symbolic): copied or cloned into the cache, it stays as it is."""
         self.root = str(root)
         self.store = store
         self.linker = linker
         self.save = save
+        self.link = link
         # Objects found corrupt in the cache: stored again, replacing the bad bytes (once:
         # another file of the same bytes then finds the object sound).
         self.corrupt = set(corrupt)
@@ -145,7 +148,8 @@ class Importer:
 
     def _method(self, executable: bool) -> str:
         for kind in self.linker.order:
-            if kind not in self._refused and not (executable and kind in SHARED_TYPES):
+            if kind not in self._refused and not (
+                    (executable or not self.link) and kind in SHARED_TYPES):
                 return kind
         return "copy"
 

@@ -318,3 +318,31 @@ def test_empty_copies_are_not_linked_again(project):
     doc = json.loads(project.run("add", "--json", "data").stdout)
     assert doc["saved"][0]["relinked"] == 1  # the full one
     assert (project.root / "data/empty").stat().st_nlink == 1
+
+
+@pytest.mark.parametrize("link_type", ["hardlink", "symlink"])
+def test_no_relink_leaves_the_files_as_they_are(project, link_type):
+    """DVC's --no-relink: with a linking cache.type, add and commit give the cache copies
+    and leave the workspace's files alone; a plain commit links them afterwards."""
+    import os
+    import stat
+
+    project.run("config", "cache.type", link_type)
+    project.gen({"d": {"a": "1", "b": "2"}, "f.bin": "f"})
+    project.run("add", "--no-relink", "d", "f.bin")
+
+    def plain(path: str) -> bool:
+        st = os.lstat(project.root / path)
+        return stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and bool(st.st_mode & 0o200)
+
+    assert all(plain(p) for p in ("d/a", "d/b", "f.bin"))
+    assert project.run("status").stdout == "Data and pipelines are up to date.\n"
+    checked = json.loads(project.run("verify", "--json").stdout)  # (the cache's copies)
+    assert checked["checked"] == 4 and checked["corrupt"] == []
+    project.gen({"d": {"a": "one"}})
+    project.run("commit", "--no-relink")
+    assert all(plain(p) for p in ("d/a", "d/b", "f.bin"))
+    project.run("checkout", "--relink")
+    assert not any(plain(p) for p in ("d/a", "d/b", "f.bin"))
+    assert project.run("status").stdout == "Data and pipelines are up to date.\n"
+    assert "--no-relink" in project.run("add", "--no-relink", "-o", "x", "/tmp", code=2).stderr

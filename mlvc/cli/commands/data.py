@@ -29,6 +29,13 @@ from mlvc.cli.render import (
 )
 
 
+def no_relink_option(f):
+    return click.option(
+        "--no-relink", is_flag=True,
+        help="Leave the files as they are: with cache.type hardlink or symlink, the cache "
+             "gets copies and the files do not become links to it (as DVC's).")(f)
+
+
 @click.command("add")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--no-commit", is_flag=True,
@@ -41,8 +48,10 @@ from mlvc.cli.render import (
 @click.option("--glob", is_flag=True,
               help="TARGETS may be shell-style patterns ('data/*.csv', 'raw/**/*.jpg'; "
                    "quoted), expanded here as a shell would.")
+@no_relink_option
 @json_option
-def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, glob, as_json):
+def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, glob, no_relink,
+            as_json):
     """Track files or folders: hash them into the cache and write TARGET.mlvc.
 
     Each TARGET is also added to the .gitignore next to it, so git keeps only the pointer.
@@ -55,6 +64,8 @@ def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, glob, as_js
         raise click.UsageError("-f/--force and --to-remote go with -o/--out")
     if remote and not to_remote:
         raise click.UsageError("-r/--remote goes with --to-remote")
+    if no_relink and out is not None:
+        raise click.UsageError("--no-relink: with -o, TARGET is copied (it stays where it is)")
     if glob:
         targets = _globbed(targets)
     if out is not None:
@@ -62,7 +73,7 @@ def add_cmd(targets, no_commit, out, force, to_remote, remote, jobs, glob, as_js
         return
     with open_repo() as repo:
         result = add(repo, list(targets), cwd=settings().cwd, no_commit=no_commit, jobs=jobs,
-                     progress=progress())
+                     link=not no_relink, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
@@ -146,8 +157,9 @@ def _more(items, verb: str) -> None:
               help="Record a stage even if its cmd, deps or params changed since it ran.")
 @target_options
 @jobs_option
+@no_relink_option
 @json_option
-def commit_cmd(targets, force, with_deps, jobs, as_json):
+def commit_cmd(targets, force, with_deps, jobs, no_relink, as_json):
     """Record the current workspace state of tracked outputs into the cache and pointers.
 
     For a stage output, the stage is recorded in mlvc.lock as if it had just run. If its
@@ -160,7 +172,8 @@ def commit_cmd(targets, force, with_deps, jobs, as_json):
     with open_repo() as repo:
         result = asking(lambda forced: commit(
             repo, list(targets), cwd=settings().cwd, force=forced, jobs=jobs,
-            with_deps=with_deps, progress=progress()), force, "Commit anyway?")
+            with_deps=with_deps, link=not no_relink, progress=progress()), force,
+            "Commit anyway?")
     if as_json:
         echo_json(result.to_json())
         return
