@@ -66,10 +66,11 @@ class DataStatus:
 
 def data_status(repo: Repo, *, granular: bool = False, untracked: bool = False,
                 unchanged: bool = False, not_in_remote: bool = False,
-                remote: str | None = None, jobs: int | None = None,
+                remote: str | None = None, jobs: int | None = None, refresh: bool = True,
                 progress: Progress = NULL_PROGRESS) -> DataStatus:
     """What :class:`DataStatus` holds. ``granular``: the files inside changed folders
-    rather than the folders (``data/`` modified becomes ``data/a.csv`` modified, …)."""
+    rather than the folders (``data/`` modified becomes ``data/a.csv`` modified, …).
+    ``refresh``: see :func:`mlvc.ops.status.cloud_status`."""
     from mlvc.ops.diff import (
         WORKSPACE,
         Side,
@@ -140,7 +141,8 @@ def data_status(repo: Repo, *, granular: bool = False, untracked: bool = False,
     if not_in_remote:
         from mlvc.ops.status import cloud_status
 
-        cloud = cloud_status(repo, remote=remote, jobs=jobs, progress=progress)
+        cloud = cloud_status(repo, remote=remote, jobs=jobs, refresh=refresh,
+                             progress=progress)
         lacks = cloud.of("not on remote")
         if not granular:
             lacks = tuple(shown(next((o for o in recorded if is_within(p, o)), p))

@@ -352,7 +352,8 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
                  remote: str | None = None, jobs: int | None = None,
                  all_branches: bool = False, all_tags: bool = False,
                  all_commits: bool = False, with_deps: bool = False,
-                 progress: Progress = NULL_PROGRESS) -> CloudStatusResult:
+                 refresh: bool = True, progress: Progress = NULL_PROGRESS
+                 ) -> CloudStatusResult:
     """Which objects of the tracked outputs the remote lacks, and which the cache lacks
     (of the workspace, and of every branch, tag or commit with ``all_*``, as ``push`` and
     ``fetch`` take them).
@@ -360,6 +361,10 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
     The remote is asked, not its local index, so the answer is current; what it has is then
     remembered in the index, and what it lacks forgotten there. Folder listings the cache
     lacks are read from the remote (and checked), without storing them.
+
+    Without ``refresh`` (DVC's ``--no-remote-refresh``), the remote is not asked at all: the
+    local index of what it was last seen to have answers (what the index does not know is
+    "not on remote"), and a folder whose listing the cache lacks is "missing".
     """
     from mlvc.objects.tree import Tree
     from mlvc.ops._objects import collect_sources, expand
@@ -373,6 +378,8 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
     rem, index = connect(repo, remote)
     try:
         def read_trees(oids: list[str]) -> dict:
+            if not refresh:  # (the remote is not asked)
+                return {oid: FileNotFoundError(oid) for oid in oids}
             out: dict = {}
             for oid, data in threaded(oids, rem.read_object, jobs):
                 if isinstance(data, Exception):
@@ -387,17 +394,20 @@ def cloud_status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | No
             return out
 
         try:
-            index.sync_epoch(rem.epoch())
+            if refresh:
+                index.sync_epoch(rem.epoch())
             objs = expand(repo, sources, read_trees, here=here)
-            on_remote = rem.contains(objs.all_oids(), jobs, progress)
+            on_remote = rem.contains(objs.all_oids(), jobs, progress) if refresh else \
+                index.known(objs.all_oids())
         except MlvcError:
             raise
         except Exception as exc:  # noqa: BLE001 - one clear error
             raise unreachable(rem, exc) from exc
-        index.add(on_remote)
-        # What the index said the remote has but it lacks (deleted by hand): forgotten, so
-        # that the `mlvc push` this suggests uploads it.
-        index.forget(index.known(objs.all_oids() - on_remote), objs.trees)
+        if refresh:
+            index.add(on_remote)
+            # What the index said the remote has but it lacks (deleted by hand): forgotten,
+            # so that the `mlvc push` this suggests uploads it.
+            index.forget(index.known(objs.all_oids() - on_remote), objs.trees)
         entries = []
         for oid, (obj, _why) in objs.unreadable.items():
             entries.append(CloudEntry(obj.path + "/", oid, "missing"))

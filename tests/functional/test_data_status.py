@@ -62,3 +62,25 @@ def test_data_status_tells_committed_uncommitted_and_missing_data(project, tmp_p
     assert doc["committed"] == []
     r = project.run("data", "status", "-r", "store", code=2)
     assert "goes with --not-in-remote" in r.stderr
+
+
+def test_no_remote_refresh_answers_from_what_the_remote_was_last_seen_to_have(project,
+                                                                              tmp_path):
+    import shutil
+
+    remote = tmp_path / "remote"
+    project.run("remote", "add", "-d", "store", str(remote))
+    project.gen({"a.bin": "a", "b.bin": "b"})
+    project.run("add", "a.bin", "b.bin")
+    project.run("push", "a.bin")
+    doc = status(project, "--not-in-remote", "--no-remote-refresh")
+    assert doc["not_in_remote"] == ["b.bin"]  # (push told the index what it sent)
+    shutil.rmtree(remote)  # (the remote is not asked: it may be gone, or far)
+    doc = status(project, "--not-in-remote", "--no-remote-refresh")
+    assert doc["not_in_remote"] == ["b.bin"]
+    doc = status(project, "--not-in-remote")  # (asked: it has nothing now)
+    assert doc["not_in_remote"] == ["a.bin", "b.bin"]
+    doc = status(project, "--not-in-remote", "--no-remote-refresh")
+    assert doc["not_in_remote"] == ["a.bin", "b.bin"]  # (the index learnt it)
+    r = project.run("data", "status", "--no-remote-refresh", code=2)
+    assert "--no-remote-refresh goes with --not-in-remote" in r.stderr

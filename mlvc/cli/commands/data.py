@@ -208,11 +208,15 @@ def data_cmd():
                    "apply).")
 @click.option("--not-in-remote", is_flag=True,
               help="Also list the data the remote lacks (asks the remote).")
+@click.option("--no-remote-refresh", is_flag=True,
+              help="With --not-in-remote: do not ask the remote; answer from what it was "
+                   "last seen to have (by push, fetch, status -c).")
 @click.option("-r", "--remote", metavar="NAME",
               help="Remote for --not-in-remote (default: core.remote).")
 @jobs_option
 @json_option
-def data_status_cmd(granular, unchanged, untracked, not_in_remote, remote, jobs, as_json):
+def data_status_cmd(granular, unchanged, untracked, not_in_remote, no_remote_refresh, remote,
+                    jobs, as_json):
     """Show the tracked data as `git status` shows files (as `dvc data status`).
 
     \b
@@ -223,12 +227,13 @@ def data_status_cmd(granular, unchanged, untracked, not_in_remote, remote, jobs,
     """
     from mlvc.ops.data_status import data_status
 
-    if remote and not not_in_remote:
-        raise click.UsageError("-r/--remote goes with --not-in-remote")
+    for given, name in ((remote, "-r/--remote"), (no_remote_refresh, "--no-remote-refresh")):
+        if given and not not_in_remote:
+            raise click.UsageError(f"{name} goes with --not-in-remote")
     with open_repo() as repo:
         result = data_status(repo, granular=granular, untracked=untracked,
                              unchanged=unchanged, not_in_remote=not_in_remote, remote=remote,
-                             jobs=jobs, progress=progress())
+                             refresh=not no_remote_refresh, jobs=jobs, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
