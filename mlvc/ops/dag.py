@@ -20,11 +20,14 @@ class DagResult:
 
 
 def dag(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
-        downstream: bool = False, full: bool = False, outs: bool = False) -> DagResult:
+        downstream: bool = False, full: bool = False, outs: bool = False,
+        collapse: bool = False) -> DagResult:
     """The stages of ``targets`` and those they depend on (``downstream``: that depend on
     them; ``full``: their whole pipelines), in a topological order, with the edges between
     them. ``outs``: the stages' outputs instead, an edge running from an output to each
-    output of a stage that reads it (as ``dvc dag --outs``)."""
+    output of a stage that reads it (as ``dvc dag --outs``). ``collapse`` (DVC's
+    ``--collapse-foreach-matrix``): the stages a foreach/matrix makes (``name@key``) are
+    one node, ``name``."""
     project = load_project(repo, folder_in(repo.root, cwd))
     names = resolve_targets(repo, project.pipeline, targets or [], cwd)
     nodes = choose(project, names, downstream=downstream, whole_pipelines=full and bool(names))
@@ -32,6 +35,11 @@ def dag(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None
     edges = [(u, n) for n in nodes for u in project.graph.sort(project.graph.upstream[n])
              if u in chosen]
     if not outs:
+        if collapse:
+            def group(n: str) -> str:
+                return n.partition("@")[0]
+            return DagResult(tuple(dict.fromkeys(map(group, nodes))), tuple(dict.fromkeys(
+                (group(u), group(n)) for u, n in edges if group(u) != group(n))))
         return DagResult(tuple(nodes), tuple(edges))
     pipeline = project.pipeline
     paths = list(dict.fromkeys(o.path for n in nodes for o in pipeline[n].outs))

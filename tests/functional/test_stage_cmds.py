@@ -131,6 +131,26 @@ def test_dag_text_dot_mermaid_json(project):
         '\t"p.out" -> "t.out";', "}"]
 
 
+def test_dag_collapses_each_foreach_and_matrix_into_one_node(project):
+    stages = {
+        "split": {"foreach": ["a", "b"], "do": {"cmd": "echo ${item} > s-${item}.out",
+                                                "outs": ["s-${item}.out"]}},
+        "fit": {"matrix": {"m": ["x", "y"]}, "cmd": "cat s-a.out s-b.out > f-${item.m}.out",
+                "deps": ["s-a.out", "s-b.out"], "outs": ["f-${item.m}.out"]},
+        "report": {"cmd": "cat f-x.out f-y.out > r.out", "deps": ["f-x.out", "f-y.out"],
+                   "outs": ["r.out"]}}
+    project.gen({"mlvc.yaml": yaml.safe_dump({"stages": stages}, sort_keys=False)})
+    doc = json.loads(project.run("dag", "--json").stdout)
+    assert len(doc["nodes"]) == 5 and len(doc["edges"]) == 6
+    doc = json.loads(project.run("dag", "--collapse-foreach-matrix", "--json").stdout)
+    assert doc == {"nodes": ["split", "fit", "report"],
+                   "edges": [["split", "fit"], ["fit", "report"]]}
+    assert project.run("dag", "--collapse-foreach-matrix").stdout.splitlines() == [
+        "split", "└─▶ fit", "    └─▶ report"]
+    assert "choose one" in project.run("dag", "--collapse-foreach-matrix", "-o",
+                                       code=2).stderr
+
+
 def test_stage_outputs_push_and_pull_with_history(project, tmp_path):
     store = tmp_path / "store"
     project.gen({"mlvc.yaml": yaml.safe_dump(PIPE, sort_keys=False)})

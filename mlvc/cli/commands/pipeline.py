@@ -377,15 +377,20 @@ def unfreeze_cmd(names, as_json):
 @click.option("-o", "--outs", is_flag=True,
               help="Draw the stages' outputs instead of the stages: an output points to the "
                    "outputs of each stage that reads it.")
+@click.option("--collapse-foreach-matrix", "collapse", is_flag=True,
+              help="Draw the stages of each foreach/matrix (name@key) as one node, name.")
 @json_option
-def dag_cmd(targets, fmt, downstream, full, outs, as_json):
+def dag_cmd(targets, fmt, downstream, full, outs, collapse, as_json):
     """Draw the stage graph (of TARGETS and the stages they depend on)."""
     from mlvc.ops.dag import dag
     from mlvc.pipeline import draw
 
+    if collapse and outs:
+        raise click.UsageError("--collapse-foreach-matrix draws stages; -o/--outs draws "
+                               "outputs: choose one")
     with open_repo() as repo:
         result = dag(repo, list(targets), cwd=settings().cwd, downstream=downstream,
-                     full=full, outs=outs)
+                     full=full, outs=outs, collapse=collapse)
     if as_json:
         echo_json(result.to_json())
         return
