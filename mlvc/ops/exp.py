@@ -775,9 +775,10 @@ class ExpTransfer:
 def exp_push(repo: Repo, git_remote: str, names: list[str], *, rev: str | None = None,
              all_commits: bool = False, force: bool = False, cache: bool = True,
              remote: str | None = None, jobs: int | None = None, num: int = 1,
-             progress: Progress = NULL_PROGRESS) -> ExpTransfer:
+             run_cache: bool = False, progress: Progress = NULL_PROGRESS) -> ExpTransfer:
     """Send experiments' data to mlvc's remote first, then their refs to the git remote
-    (so that whoever sees a ref can pull its data)."""
+    (so that whoever sees a ref can pull its data). ``run_cache``: with the run-cache
+    records (as ``push --run-cache``)."""
     from mlvc.ops.push import push
 
     if not (names or rev or all_commits or num > 1):
@@ -788,7 +789,7 @@ def exp_push(repo: Repo, git_remote: str, names: list[str], *, rev: str | None =
     data = None
     if cache and chosen:
         data = push(repo, remote=remote, jobs=jobs, revs=[e.rev for e in chosen],
-                    workspace=False, progress=progress)
+                    workspace=False, run_cache=run_cache, progress=progress)
         if data.failed:
             return ExpTransfer(tuple(chosen), git_remote, data)
     git.push_refs(git_remote, [f"{'+' if force else ''}{e.ref}:{e.ref}" for e in chosen])
@@ -798,9 +799,10 @@ def exp_push(repo: Repo, git_remote: str, names: list[str], *, rev: str | None =
 def exp_pull(repo: Repo, git_remote: str, names: list[str], *, rev: str | None = None,
              all_commits: bool = False, force: bool = False, cache: bool = True,
              remote: str | None = None, jobs: int | None = None, num: int = 1,
-             progress: Progress = NULL_PROGRESS) -> ExpTransfer:
+             run_cache: bool = False, progress: Progress = NULL_PROGRESS) -> ExpTransfer:
     """Fetch experiments' refs from the git remote, then their data from mlvc's remote into
-    the cache (``exp apply`` puts one in the workspace)."""
+    the cache (``exp apply`` puts one in the workspace). ``run_cache``: with the remote's
+    run-cache records (as ``fetch --run-cache``)."""
     from mlvc.ops.fetch import fetch
 
     if not (names or rev or all_commits or num > 1):
@@ -812,5 +814,5 @@ def exp_pull(repo: Repo, git_remote: str, names: list[str], *, rev: str | None =
     data = None
     if cache and chosen:
         data = fetch(repo, remote=remote, jobs=jobs, revs=[e.rev for e in chosen],
-                     workspace=False, progress=progress)
+                     workspace=False, run_cache=run_cache, progress=progress)
     return ExpTransfer(tuple(chosen), git_remote, data)

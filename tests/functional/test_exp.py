@@ -342,6 +342,26 @@ def test_push_and_pull_share_experiments_with_their_data(shared, tmp_path):
     assert "has no experiment 'low'" in r.stderr
 
 
+def test_push_and_pull_run_cache_with_the_experiments(shared, tmp_path):
+    """`exp push/pull --run-cache` (DVC's): the runs travel too, so that the clone's repro
+    of the experiment's params restores the outputs instead of running the stages."""
+    run_exp(shared, "-n", "low", "-S", "train.lr=0.1")
+    doc = json.loads(shared.run("exp", "push", "origin", "low", "--run-cache",
+                                "--json").stdout)
+    assert doc["data"]["runs"] >= 1
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "origin.git"), str(tmp_path / "c")],
+                   check=True)
+    clone = Project(tmp_path / "c")
+    r = clone.run("exp", "pull", "origin", "low", "--run-cache")
+    assert "run-cache record" in r.stdout
+    clone.run("pull")
+    doc = json.loads(clone.run("exp", "run", "-S", "train.lr=0.1", "--json").stdout)
+    states = {s["stage"]: s["state"] for s in doc["repro"]["stages"]}
+    assert "ran" not in states.values() and "restored" in states.values()
+    assert "choose one" in clone.run("exp", "pull", "origin", "low", "--run-cache",
+                                     "--no-cache", code=2).stderr
+
+
 def test_push_sends_no_ref_whose_data_is_not_on_the_remote(shared):
     doc = run_exp(shared, "-n", "low", "-S", "train.lr=0.1")
     outs = yaml.safe_load(shared.read("mlvc.lock"))["stages"]["train"]["outs"]

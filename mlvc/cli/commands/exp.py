@@ -581,20 +581,26 @@ def _transfer(push: bool):
     @click.option("-f", "--force", is_flag=True,
                   help="Replace experiments of the same name " + ("there." if push else "here."))
     @click.option("--no-cache", is_flag=True, help="Only the git refs, not the data.")
+    @click.option("--run-cache", is_flag=True,
+                  help="Also the run-cache records of `mlvc repro` (as `" + verb +
+                       " --run-cache`), so that stages that ran there are restored, not run.")
     @click.option("-r", "--remote", metavar="NAME",
                   help="mlvc remote for the data (default: core.remote).")
     @jobs_option
     @json_option
-    def command(git_remote, names, rev, all_commits, num, force, no_cache, remote, jobs,
-                as_json):
+    def command(git_remote, names, rev, all_commits, num, force, no_cache, run_cache, remote,
+                jobs, as_json):
         from mlvc.cli.commands.remote import report_failures
         from mlvc.ops import exp
 
+        if no_cache and run_cache:
+            raise click.UsageError("--run-cache goes through mlvc's remote; --no-cache sends "
+                                   "only the git refs: choose one")
         op = exp.exp_push if push else exp.exp_pull
         with open_repo() as repo:
             result = op(repo, git_remote, list(names), rev=rev, all_commits=all_commits,
                         force=force, cache=not no_cache, remote=remote, jobs=jobs, num=num,
-                        progress=progress())
+                        run_cache=run_cache, progress=progress())
         if as_json:
             echo_json(result.to_json())
         data = result.data
@@ -614,7 +620,8 @@ def _transfer(push: bool):
              f"'{git_remote}'.")
         if data is not None:
             echo(f"Data: {count(data.transferred, 'object')} "
-                 f"{'sent to' if push else 'fetched from'} remote '{printable(data.remote)}'.")
+                 f"{'sent to' if push else 'fetched from'} remote '{printable(data.remote)}'"
+                 + (f", and {count(data.runs, 'run-cache record')}." if run_cache else "."))
         if not push and result.experiments:
             echo("`mlvc exp apply NAME` puts one in the workspace.")
 
