@@ -11,11 +11,10 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from collections.abc import Callable, Sequence
 
 from mlvc.errors import MlvcError
-from mlvc.plots.model import Plot
+from mlvc.plots.model import Plot, finite
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -128,7 +127,7 @@ def render(plots: Sequence[Plot], title: str,
     if specs:
         scripts = "\n".join(f"<script>{_script(name)}</script>" for name in VENDOR)
         # (every "<" escaped: no "</script" or "<!--" can change where the element ends)
-        embed = EMBED.replace("{specs}", json.dumps(_finite(specs)).replace("<", "\\u003c"))
+        embed = EMBED.replace("{specs}", json.dumps(finite(specs)).replace("<", "\\u003c"))
     page = template or PAGE
     body = "\n".join(parts)
     if template is not None and "scripts" not in _fields(template):
@@ -143,18 +142,6 @@ def _fields(template: str) -> set[str]:
     import string
 
     return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-
-
-def _finite(value):
-    """``value`` with NaN and infinities as null (JSON has none; the page's parser would
-    refuse the whole document)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _script(name: str) -> str:

@@ -3,7 +3,20 @@ images (one per revision) for each plot file."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+
+def finite(value):
+    """``value`` with NaN and infinities as null: JSON has none (a page's parser, or a
+    script's, would refuse the whole document)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +40,7 @@ class Plot:
     def to_json(self) -> dict:
         doc: dict = {"id": self.id, "type": self.kind, "revisions": list(self.revs)}
         if self.spec is not None:
-            doc["spec"] = self.spec
+            doc["spec"] = finite(self.spec)
         else:
             doc["images"] = [{"rev": i.rev, "mime": i.mime, "size": len(i.data)}
                              for i in self.images]

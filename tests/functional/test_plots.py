@@ -189,6 +189,27 @@ def test_data_cannot_end_the_pages_script_and_non_numbers_are_null(project):
     assert page.count("</script>") == 5  # (the three libraries, the specs, the drawing)
 
 
+def test_show_vega_prints_the_one_charts_spec_and_json_has_no_nan(project):
+    rows = [{"step": 0, "v": 1.0}, {"step": 1, "v": float("nan")}]
+    project.gen({"runs": {"a.json": json.dumps(rows), "b.tsv": "x\ty\n1\t2\n"}})
+    r = project.run("plots", "show", "runs/a.json", "--show-vega", "--title", "T")
+    spec = json.loads(r.stdout)  # (valid JSON: NaN is null)
+    assert spec == plots_json(project, "show", "runs/a.json", "--title", "T")[
+        "runs/a.json"]["spec"]
+    assert spec["title"] == "T" and spec["data"]["values"][1]["v"] is None
+    assert not (project.root / "mlvc_plots").exists()  # (no page)
+    project.commit_all("v1")
+    project.gen({"runs": {"a.json": json.dumps(rows[:1])}})
+    r = project.run("plots", "diff", "--targets", "runs/a.json", "--show-vega")
+    assert json.loads(r.stdout) == plots_json(project, "diff", "--targets", "runs/a.json")[
+        "runs/a.json"]["spec"]
+    r = project.run("plots", "show", "runs", "--show-vega", code=1)
+    assert "'runs' makes 2 charts, not one (runs/a.json, runs/b.tsv)" in r.stderr
+    assert "one target" in project.run("plots", "show", "--show-vega", code=2).stderr
+    assert "not with --json" in project.run("plots", "show", "runs/a.json", "--show-vega",
+                                            "--json", code=2).stderr
+
+
 def test_an_html_template_makes_the_page_as_dvcs_does(ml):
     (ml.root / "page.html").write_text(
         "<html><head><style>body {{ margin: 0 }}</style>{scripts}</head>"

@@ -52,6 +52,9 @@ def _drawing_options(f):
         click.option("--title", metavar="TEXT", help="Title of the charts."),
         click.option("--no-header", is_flag=True,
                      help="CSV/TSV files have no header row (fields are named 0, 1, …)."),
+        click.option("--show-vega", is_flag=True,
+                     help="Print the Vega-Lite spec (data included) of the one chart of the "
+                          "one target, as DVC's; write no page."),
         json_option,
     ]
     for option in reversed(options):
@@ -119,16 +122,32 @@ def plots_diff_cmd(revisions, targets, **kw):
 
 
 def _run(revs, targets, out, open_, static, html_template, template, x, y, x_label, y_label,
-         title, no_header, as_json) -> None:
+         title, no_header, show_vega, as_json) -> None:
     from pathlib import Path
 
     from mlvc.ops.plots import DEFAULT_OUT, collect, write_html
     from mlvc.pipeline.model import PlotProps
 
     s = settings()
+    if show_vega:
+        if len(targets) != 1:
+            raise click.UsageError("--show-vega prints the chart of one target: name it")
+        if as_json or out is not None or open_:
+            raise click.UsageError("--show-vega prints a spec: not with --json, -o or --open")
     props = PlotProps(template, x, y, x_label, y_label, title, header=not no_header)
     with open_repo() as repo:
         result = collect(repo, revs, targets, props, cwd=s.cwd)
+        if show_vega:
+            warn_all(result.warnings)
+            charts = [p for p in result.plots if p.spec is not None]
+            if len(charts) != 1:
+                from mlvc.errors import TargetError
+
+                raise TargetError(f"'{targets[0]}' makes {len(charts)} charts, not one" + (
+                    f" ({', '.join(p.id for p in charts[:5])})" if charts else ""),
+                    hint="name one plot file (`--json` prints every chart's spec)")
+            echo_json(charts[0].to_json()["spec"])
+            return
         index = None
         if not as_json or out is not None:
             folder = Path(out) if out is not None else Path(DEFAULT_OUT)
