@@ -67,3 +67,55 @@ def test_no_git_no_hooks(tmp_path):
     loose = Project(tmp_path)
     loose.run("init", "--no-scm")
     assert "git hooks need git" in loose.run("install", code=1).stderr
+
+
+def test_use_pre_commit_tool_adds_the_hooks_to_its_config_and_installs_them(
+        project, tmp_path, monkeypatch):
+    """DVC's --use-pre-commit-tool: the three hooks become `repo: local` entries of
+    .pre-commit-config.yaml (the rest of it kept), and `pre-commit install` installs them."""
+    import shlex
+    import shutil
+    import sys
+
+    import yaml
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    calls = tmp_path / "calls"
+    fake = tools / "pre-commit"  # (records how it was called)
+    fake.write_text(f"#!/bin/sh\necho \"$PWD $*\" >> {calls}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    theirs = "# our linters\nrepos:\n- repo: https://example.org/linters\n  rev: v1\n" \
+             "  hooks:\n  - id: lint\n"
+    project.gen({".pre-commit-config.yaml": theirs})
+    doc = json.loads(project.run("install", "--use-pre-commit-tool", "--json").stdout)
+    assert doc["pre_commit_ran"] and doc["hooks"] == []
+    text = project.read(".pre-commit-config.yaml")
+    assert text.startswith(theirs)  # (their entry and comment as they were)
+    repos = yaml.safe_load(text)["repos"]
+    (local,) = [r for r in repos if r["repo"] == "local"]
+    assert [(h["id"], h["stages"]) for h in local["hooks"]] == [
+        ("mlvc-post-checkout", ["post-checkout"]), ("mlvc-pre-commit", ["pre-commit"]),
+        ("mlvc-pre-push", ["pre-push"])]
+    assert calls.read_text() == (f"{project.root} install --hook-type post-checkout "
+                                 "--hook-type pre-commit --hook-type pre-push\n")
+    assert not (project.root / ".git/hooks/post-checkout").exists()  # (pre-commit's job)
+    project.run("install", "--use-pre-commit-tool")  # again: replaced, not added twice
+    assert yaml.safe_load(project.read(".pre-commit-config.yaml"))["repos"] == repos
+
+    # the post-checkout entry, as pre-commit runs it: after a branch checkout only
+    project.gen({"data.txt": "d"})
+    project.run("add", "data.txt")
+    (project.root / "data.txt").unlink()
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}"
+                                 f"{os.environ['PATH']}"}
+    entry = shlex.split(local["hooks"][0]["entry"])
+    for kind, there in (("0", False), ("1", True)):
+        subprocess.run(entry, cwd=project.root, env={**env, "PRE_COMMIT_CHECKOUT_TYPE": kind},
+                       check=True, capture_output=True)
+        assert (project.root / "data.txt").exists() == there
+
+    monkeypatch.setenv("PATH", os.path.dirname(shutil.which("git")))  # (no pre-commit)
+    r = project.run("install", "--use-pre-commit-tool")
+    assert "`pre-commit` is not installed here" in r.stderr

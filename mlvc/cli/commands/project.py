@@ -291,20 +291,34 @@ def _as_typed(value: object) -> object:
 
 
 @click.command("install")
+@click.option("--use-pre-commit-tool", "pre_commit_tool", is_flag=True,
+              help="Add the hooks to .pre-commit-config.yaml (the pre-commit framework's) "
+                   "and run `pre-commit install` for them, if it is installed.")
 @json_option
-def install_cmd(as_json):
+def install_cmd(pre_commit_tool, as_json):
     """Install git hooks that keep the data in step with git, as `dvc install` does.
 
     post-checkout runs `mlvc checkout` after git checks out a branch or commit; pre-commit
     shows `mlvc status`; pre-push runs `mlvc push` (a failed push stops git's). A hook file
     mlvc did not write is never overwritten: the command says what to add to it.
     """
-    from mlvc.ops.install import HOOKS, install
+    from mlvc.ops.install import HOOKS, PRE_COMMIT_CONFIG, install
 
     with open_repo() as repo:
-        result = install(repo)
+        result = install(repo, pre_commit_tool=pre_commit_tool)
     if as_json:
         echo_json(result.to_json())
+        return
+    if pre_commit_tool:
+        echo(f"Added mlvc's hooks to {printable(result.pre_commit_config)}: "
+             + ", ".join(f"{name} (mlvc {command})" for name, command, _ in HOOKS) + ".")
+        if result.pre_commit_ran:
+            echo("Ran `pre-commit install` for them.")
+        else:
+            types = " ".join(f"--hook-type {name}" for name, _, _ in HOOKS)
+            click.echo(f"warning: `pre-commit` is not installed here: `pip install "
+                       f"pre-commit`, then `pre-commit install {types}` (and commit "
+                       f"{PRE_COMMIT_CONFIG})", err=True)
         return
     import os
 
