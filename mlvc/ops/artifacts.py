@@ -144,6 +144,21 @@ def artifacts_get(url: str, name: str, *, rev: str | None = None, stage: str | N
     return ArtifactGot(artifact, version, sha, got.out, got.files, got.nbytes)
 
 
+def artifact_url(url: str, name: str, *, rev: str | None = None, stage: str | None = None,
+                 cwd: Path | None = None, via: SourceRemote = ITS_DEFAULT) -> str:
+    """The URL of artifact ``name``'s object on the remote of the project at ``url`` (as
+    ``dvc artifacts get --show-url``): the version ``rev``, ``stage`` or the latest one
+    chooses, as :func:`mlvc.api.get_url` gives it (a file; not one in a pack)."""
+    from mlvc.api import get_url
+    from mlvc.ops.get import local_repo
+
+    cwd = cwd or Path.cwd()
+    local = local_repo(url, cwd)
+    artifact, sha = artifact_at(str(local or url), name, rev, stage, cwd)
+    return get_url(artifact.path, repo=str(local or url), rev=sha, remote=via.name,
+                   remote_config=dict(via.config), cwd=cwd)
+
+
 def artifact_at(url: str | None, name: str, rev: str | None = None, stage: str | None = None,
                 cwd: Path | None = None) -> tuple[ArtifactDef, str | None]:
     """Artifact ``name`` as the commit ``rev``, ``stage`` or its latest version chooses

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -110,3 +111,27 @@ def test_bad_artifacts_are_told_and_migrate_dvc_keeps_dvcs(project):
     project.run("migrate-dvc")
     arts = yaml.safe_load(project.read("mlvc.yaml"))["artifacts"]
     assert arts == {"clf": {"path": "m.pkl", "type": "model"}, "enc": {"path": "sub/enc.pkl"}}
+
+
+def test_get_show_url_names_the_versions_object_on_the_remote(tmp_path):
+    reg = new_project(tmp_path / "reg")
+    reg.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    reg.run("remote", "modify", "store", "packs", "false")  # (each object on its own)
+    reg.gen({"models": {"clf.pkl": "w1"}, "mlvc.yaml": yaml.safe_dump(PIPELINE)})
+    reg.run("add", "models/clf.pkl")
+    reg.commit_all("v1")
+    reg.git("tag", "-a", "clf@v1.0.0", "-m", "registered")
+    reg.gen({"models": {"clf.pkl": "w2"}})
+    reg.run("commit")
+    reg.commit_all("v2")
+    reg.run("push", "-A")
+    first = yaml.safe_load(reg.git("show", "clf@v1.0.0:models/clf.pkl.mlvc"))["outs"][0]["oid"]
+    here = Project(tmp_path)  # (outside any project)
+    url = here.run("artifacts", "get", str(reg.root), "clf", "--show-url").stdout.strip()
+    assert url.endswith(f"{first[:2]}/{first[2:]}") and Path(url).read_text() == "w1"
+    doc = json.loads(here.run("artifacts", "get", str(reg.root), "clf", "--rev", "main",
+                              "--show-url", "--json").stdout)
+    assert Path(doc["url"]).read_text() == "w2"
+    assert not (tmp_path / "clf.pkl").exists()  # (nothing copied)
+    assert "not with -o" in here.run("artifacts", "get", str(reg.root), "clf", "--show-url",
+                                     "-o", "x", code=2).stderr

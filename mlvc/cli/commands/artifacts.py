@@ -40,14 +40,27 @@ def artifacts_cmd():
 @click.option("-o", "--out", metavar="OUT",
               help="Where to write it (default: the artifact's file or folder name, here).")
 @click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--show-url", is_flag=True,
+              help="Print the URL of the artifact's object on REPO's remote instead of "
+                   "copying it (a file; one that travels in a pack has none).")
 @source_remote_options
 @jobs_option
 @json_option
-def artifacts_get_cmd(repo_url, name, rev, stage, out, force, via, jobs, as_json):
+def artifacts_get_cmd(repo_url, name, rev, stage, out, force, show_url, via, jobs, as_json):
     """Copy artifact NAME out of the project REPO (a git URL or a folder), as `dvc
     artifacts get`: its path as that version's mlvc.yaml declares it, its data as `mlvc
     get` copies it (verified). Works outside any project."""
-    from mlvc.ops.artifacts import artifacts_get
+    from mlvc.ops.artifacts import artifact_url, artifacts_get
+
+    if show_url:
+        if out is not None or force:
+            raise click.UsageError("--show-url copies nothing: not with -o or -f")
+        url = artifact_url(repo_url, name, rev=rev, stage=stage, cwd=settings().cwd, via=via)
+        if as_json:
+            echo_json({"url": url})
+        else:
+            click.echo(url)
+        return
 
     got = artifacts_get(repo_url, name, rev=rev, stage=stage, out=out, cwd=settings().cwd,
                         force=force, via=via, jobs=jobs, progress=progress())
