@@ -206,6 +206,25 @@ def test_dvcs_other_command_names_work_and_a_mistyped_one_gets_suggestions(proje
     assert "Did you mean 'run'?" in r.stderr
     assert "hint: `mlvc exp --help` lists the commands" in r.stderr
 
+def test_dvcs_flags_that_mlvc_needs_not_are_taken(tmp_path):
+    """`init --subdir` and `checkout --summary`: DVC scripts pass them; mlvc behaves so
+    already (a project in a git subfolder; a checkout that prints counts)."""
+    import subprocess
+
+    from tests.conftest import Project
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    p = Project(sub)
+    p.run("init", "--subdir")
+    assert (sub / ".mlvc").is_dir() and not (tmp_path / ".mlvc").exists()
+    p.gen({"d": {"a": "1", "b": "2"}})
+    p.run("add", "d")
+    (sub / "d/a").unlink()
+    assert p.run("checkout", "--summary").stdout == "1 added\n"
+
+
 def test_remove_keeps_data_and_cache(project):
     project.gen({"data": {"a": "1"}})
     project.run("add", "data")

@@ -451,10 +451,13 @@ def _report_cloud(result) -> None:
 @click.option("--allow-missing", is_flag=True,
               help="Data the cache lacks is a warning, not an error (the rest is checked "
                    "out).")
+@click.option("--summary", is_flag=True,
+              help="As DVC's (for its scripts): checkout prints a summary, counts of what "
+                   "changed, with or without it (--json lists every path).")
 @target_options
 @jobs_option
 @json_option
-def checkout_cmd(targets, force, relink, allow_missing, with_deps, jobs, as_json):
+def checkout_cmd(targets, force, relink, allow_missing, summary, with_deps, jobs, as_json):
     """Make the workspace match the pointer files, from the cache.
 
     TARGETS are tracked data (a pointer file, an output, a path in a tracked folder) or

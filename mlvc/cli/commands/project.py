@@ -24,8 +24,11 @@ from mlvc.cli.render import (
 @click.option("-f", "--force", is_flag=True,
               help="Re-create the project files if they exist; or make a separate project "
                    "inside another one, whose commands then leave this folder alone.")
+@click.option("--subdir", is_flag=True,
+              help="As DVC's (for its scripts): a folder below the top of a git repository "
+                   "becomes a project with or without it.")
 @json_option
-def init_cmd(no_scm, force, as_json):
+def init_cmd(no_scm, force, subdir, as_json):
     """Make the current folder an mlvc project (creates .mlvc/ and .mlvcignore)."""
     from mlvc.ops.init import init
 
