@@ -54,26 +54,58 @@ class LsResult:
 
 
 def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
-       recursive: bool = False, git: bool = False, cwd: Path | None = None) -> LsResult:
+       recursive: bool = False, git: bool = False, cwd: Path | None = None,
+       level: int | None = None) -> LsResult:
     """The tracked outputs at or below ``path`` (default: the current folder), or, for a path
     that is a tracked folder or lies inside one, its entries; with ``recursive``, every file
     instead of the first level. ``rev``: a git revision (default: the workspace's pointer
-    files and lock, as recorded). ``git``: the files git keeps too (see :func:`_with_git`)."""
+    files and lock, as recorded). ``git``: the files git keeps too (see :func:`_with_git`).
+    ``level`` (DVC's ``-L``): every file (as ``recursive``) down to that many folders below
+    ``path``, deeper ones counted in their folder at that depth (see :func:`within_level`)."""
     side = side_of(repo, rev)
     try:
         target = from_user(repo.root, path or ".", cwd)
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
-    return _listed(SideView(repo, side), TreeReader(repo), target, path, recursive, git=git)
+    result = _listed(SideView(repo, side), TreeReader(repo), target, path,
+                     recursive or level is not None, git=git)
+    return result if level is None else within_level(result, level)
+
+
+def within_level(result: LsResult, level: int) -> LsResult:
+    """``result`` (a recursive listing) with what lies more than ``level`` folders below
+    its path folded into one ``dir`` entry per folder at that depth: its files' count and
+    total size (None when one is not recorded), and no oid (``hash`` "": only named)."""
+    base = result.path
+    kept: list[Entry] = []
+    folded: dict[RelPath, list[Entry]] = {}
+    for e in result.entries:
+        rel = e.path[len(base) + 1:] if base else e.path
+        parts = rel.split("/") if rel and e.path != base else []
+        if len(parts) <= level:
+            kept.append(e)
+            continue
+        folder = "/".join(parts[:level])
+        folded.setdefault(f"{base}/{folder}" if base else folder, []).append(e)
+    for folder, inside in folded.items():
+        sizes = [e.size for e in inside]
+        kept.append(Entry(folder, "dir", "", None if None in sizes else sum(sizes),
+                          sum(e.nfiles or 1 for e in inside), hash=""))
+    return LsResult(result.side, base, tuple(sorted(kept, key=lambda e: e.path)))
 
 
 def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,
             recursive: bool = False, git: bool = False, cwd: Path | None = None,
-            via: SourceRemote = ITS_DEFAULT, progress: Progress = NULL_PROGRESS) -> LsResult:
+            via: SourceRemote = ITS_DEFAULT, level: int | None = None,
+            progress: Progress = NULL_PROGRESS) -> LsResult:
     """:func:`ls` of another mlvc project, before ``get`` or ``import`` of its data (as
     ``dvc list URL``): ``url`` (a git URL, or a folder here) is cloned at ``rev`` into a
     temporary folder, and ``path`` is taken from its top. Folders' manifests come from its
-    cache when it is a folder here, else from its default remote (only those asked for)."""
+    cache when it is a folder here, else from its default remote (only those asked for).
+    ``level``: as :func:`ls`'s."""
+    if level is not None:
+        return within_level(ls_repo(url, path, rev=rev, recursive=True, git=git, cwd=cwd,
+                                    via=via, progress=progress), level)
     from mlvc.ops.get import cloned
 
     target = _repo_target(path)

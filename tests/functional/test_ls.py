@@ -144,6 +144,16 @@ def test_tree_show_hash_and_dvcs_other_options(project):
     assert project.run("ls", "--size", "--dvc-only").stdout == project.run("ls").stdout
     assert "choose one" in project.run("ls", "--dvc-only", "--git", code=2).stderr
     assert ls(project, "-T") == ls(project, "-R")  # (--json: the same entries)
+    # -L: files down to that depth, a deeper folder one entry with its files' count and size
+    doc = ls(project, "-L", "2")
+    assert [(e["path"], e["type"], e["size"], e.get("nfiles")) for e in doc["entries"]] == [
+        ("data/a.csv", "file", 1, None), ("data/sub", "dir", 5, 2), ("model.bin", "file", 1, None)]
+    assert doc["entries"][1]["hash"] == ""  # (a folder only named: no oid)
+    assert paths(ls(project, "-L", "3")) == ["data/a.csv", "data/sub/b.csv", "data/sub/c",
+                                             "model.bin"]
+    assert paths(ls(project, "-L", "9")) == paths(ls(project, "-R"))
+    lines = project.run("ls", "-T", "-L", "1", "data").stdout.splitlines()
+    assert [line[11:] for line in lines] == ["data/", "├── a.csv", "└── sub/  (2 files)"]
 
 
 def test_du_sums_git_files_and_tracked_data_by_first_level_entry(project, tmp_path):

@@ -362,6 +362,9 @@ metrics_cmd = _values_group("metrics", "metrics")
 @click.option("-R", "--recursive", is_flag=True, help="Every file, not only the first level.")
 @click.option("-T", "--tree", is_flag=True,
               help="Every file (as -R), drawn as a tree of the folders below PATH.")
+@click.option("-L", "--level", type=click.IntRange(1), metavar="DEPTH",
+              help="Every file (as -R) down to DEPTH folders below PATH; a deeper folder is "
+                   "one entry, with its files' count and size.")
 @click.option("--show-hash", is_flag=True, help="Give each file's oid (a git blob's id, with "
                                                 "--git; a folder's manifest's oid).")
 @click.option("--size", "with_size", is_flag=True,
@@ -377,8 +380,8 @@ metrics_cmd = _values_group("metrics", "metrics")
                    "the folder's first level).")
 @source_remote_options
 @json_option
-def ls_cmd(path, rev, recursive, tree, show_hash, with_size, dvc_only, repo_url, with_git, via,
-           as_json):
+def ls_cmd(path, rev, recursive, tree, level, show_hash, with_size, dvc_only, repo_url,
+           with_git, via, as_json):
     """List the data mlvc tracks at PATH (default: the current folder), from git and the cache.
 
     PATH may be a tracked file or folder, a folder holding tracked outputs, or a path inside
@@ -396,12 +399,12 @@ def ls_cmd(path, rev, recursive, tree, show_hash, with_size, dvc_only, repo_url,
     recursive = recursive or tree
     if repo_url is not None:
         result = ls_repo(repo_url, path, rev=rev, recursive=recursive, git=with_git,
-                         cwd=settings().cwd, via=via, progress=progress())
+                         cwd=settings().cwd, via=via, level=level, progress=progress())
         name = printable  # (paths from that project's top)
     else:
         with open_repo() as repo:
             result = ls(repo, path, rev=rev, recursive=recursive, git=with_git,
-                        cwd=settings().cwd)
+                        cwd=settings().cwd, level=level)
         name = shown
     if as_json:
         echo_json(result.to_json())
@@ -454,7 +457,8 @@ def _ls_tree(result, name, show_hash: bool) -> None:
                 walk(value, indent + ("    " if last else "│   "))
             else:
                 where = f"  ({name(value.pointer)})" if value.pointer else ""
-                line(value.size, value.oid or "", f"{branch}{printable(key)}{where}")
+                what = f"/  ({count(value.nfiles, 'file')})" if value.type == "dir" else ""
+                line(value.size, value.oid or "", f"{branch}{printable(key)}{what}{where}")
     if not root:  # (a file, or nothing)
         for e in result.entries:
             where = f"  ({name(e.pointer)})" if e.pointer else ""
