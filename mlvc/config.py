@@ -62,6 +62,11 @@ KNOWN: dict[str, tuple[Callable[[object], object], str]] = {
     "core.no_scm": (_boolean, "the project is not in a git repository"),
     "cache.dir": (_string, "folder of the local cache (relative to .mlvc/)"),
     "cache.type": (_link_types, "ordered link types: reflink, hardlink, symlink, copy"),
+    "plots.out_dir": (_string, "folder `plots show/diff` write their page into, from the "
+                               "current folder (as -o)"),
+    "plots.html_template": (_string, "HTML template of plots pages (relative to .mlvc/), "
+                                     "as --html-template"),
+    "plots.auto_open": (_boolean, "open plots pages in a browser (as --open)"),
 }
 
 
@@ -81,6 +86,8 @@ def default_of(key: str) -> str | None:
         "core.no_scm": "false",
         "cache.dir": "cache (that is .mlvc/cache)",
         "cache.type": ", ".join(DEFAULT_LINK_TYPES),
+        "plots.out_dir": "mlvc_plots",
+        "plots.auto_open": "false",
     }.get(key)
 
 

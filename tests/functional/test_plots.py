@@ -232,6 +232,28 @@ def test_an_html_template_makes_the_page_as_dvcs_does(ml):
     assert not (ml.root / "bad").exists()
 
 
+def test_dvcs_plots_config_keys_set_the_folder_template_and_opening(ml, monkeypatch):
+    import webbrowser
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    (ml.root / ".mlvc/page.html").write_text("<body><h1>ours</h1>{plot_divs}</body>")
+    ml.run("config", "plots.out_dir", "reports")
+    ml.run("config", "plots.html_template", "page.html")  # (from .mlvc/, as DVC's from .dvc/)
+    ml.run("config", "plots.auto_open", "true")
+    r = ml.run("plots", "show")
+    page = (ml.root / "reports/index.html").read_text()
+    assert page.startswith("<body><h1>ours</h1>") and not (ml.root / "mlvc_plots").exists()
+    assert opened == [(ml.root / "reports/index.html").as_uri()] and "reports" in r.stdout
+    ml.run("plots", "show", "-o", "other", "--html-template", ".mlvc/page.html")
+    assert (ml.root / "other/index.html").exists()  # (the options win)
+    shutil.rmtree(ml.root / "reports")
+    ml.run("plots", "show", "--json")  # (--json alone writes no page: the key is a default)
+    assert not (ml.root / "reports").exists() and len(opened) == 2
+    assert "expected true or false" in ml.run("config", "plots.auto_open", "maybe",
+                                              code=1).stderr
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
 def test_the_scripts_mlvc_carries_draw_the_pages_specs(ml, tmp_path):
     """Vega and Vega-Lite, as inlined, compile and draw each spec of the page (in node, to

@@ -136,6 +136,13 @@ def _run(revs, targets, out, open_, static, html_template, template, x, y, x_lab
             raise click.UsageError("--show-vega prints a spec: not with --json, -o or --open")
     props = PlotProps(template, x, y, x_label, y_label, title, header=not no_header)
     with open_repo() as repo:
+        page = Path(out) if out is not None else None  # (asked for: with --json too)
+        # DVC's config keys: where the page goes, its template, and whether it opens
+        folder = page or Path(str(repo.config.get("plots.out_dir") or DEFAULT_OUT))
+        template_file = s.cwd / html_template if html_template is not None else None
+        if template_file is None and (configured := repo.config.get("plots.html_template")):
+            template_file = repo.dot / Path(str(configured)).expanduser()  # (from .mlvc/)
+        open_ = open_ or bool(repo.config.get("plots.auto_open"))
         result = collect(repo, revs, targets, props, cwd=s.cwd)
         if show_vega:
             warn_all(result.warnings)
@@ -149,12 +156,9 @@ def _run(revs, targets, out, open_, static, html_template, template, x, y, x_lab
             echo_json(charts[0].to_json()["spec"])
             return
         index = None
-        if not as_json or out is not None:
-            folder = Path(out) if out is not None else Path(DEFAULT_OUT)
+        if not as_json or page is not None:
             index = write_html(result, folder if folder.is_absolute() else s.cwd / folder,
-                               progress=progress(), static=static,
-                               template=None if html_template is None
-                               else s.cwd / html_template)
+                               progress=progress(), static=static, template=template_file)
     warn_all(result.warnings)
     if as_json:
         echo_json(result.to_json())
