@@ -11,7 +11,13 @@ templates work as they are, ``<DVC_METRIC_…>``:
 - ``<…_X>``, ``<…_Y>``, ``<…_TITLE>``, ``<…_X_LABEL>``, ``<…_Y_LABEL>``: text, inside any
   string;
 - ``"<…_COLOR>"``: the colour encoding by revision; ``"<…_PLOT_WIDTH>"``,
-  ``"<…_PLOT_HEIGHT>"``: numbers; ``"<…_ZOOM_AND_PAN>"``: a zoom-and-pan parameter.
+  ``"<…_PLOT_HEIGHT>"``: numbers; ``"<…_ZOOM_AND_PAN>"``: a zoom-and-pan parameter;
+- the optional anchors of DVC 3's own templates, filled as DVC fills them for one source
+  (mlvc's rows name their series, a revision or a file's field, in ``rev``):
+  ``"<…_GROUP_BY>"`` ``["rev"]``, ``"<…_GROUP_BY_X>"`` and ``"<…_GROUP_BY_Y>"`` that and
+  the x or y field, ``"<…_PIVOT_FIELD>"`` ``"datum.rev"``, ``"<…_TOOLTIP>"`` the rev, x
+  and y fields, and ``"<…_COLUMN>"``, ``"<…_ROW>"``, ``"<…_STROKE_DASH>"``,
+  ``"<…_SHAPE>"`` nothing (``{}``).
 """
 
 from __future__ import annotations
@@ -86,7 +92,12 @@ def fill(template: dict, *, rows: list[dict], x: str, y: str, title: str, x_labe
     texts = {"X_LABEL": x_label, "Y_LABEL": y_label, "TITLE": title, "X": x, "Y": y}
     whole = {"DATA": rows, "COLOR": {"field": "rev", "type": "nominal", "title": legend},
              "PLOT_WIDTH": 400, "PLOT_HEIGHT": 300,
-             "ZOOM_AND_PAN": {"name": "grid", "select": "interval", "bind": "scales"}}
+             "ZOOM_AND_PAN": {"name": "grid", "select": "interval", "bind": "scales"},
+             # (DVC 3's optional anchors, as it fills them for one source)
+             "GROUP_BY": ["rev"], "GROUP_BY_X": ["rev", x], "GROUP_BY_Y": ["rev", y],
+             "PIVOT_FIELD": "datum.rev",
+             "TOOLTIP": [{"field": "rev"}, {"field": x}, {"field": y}],
+             "COLUMN": {}, "ROW": {}, "STROKE_DASH": {}, "SHAPE": {}}
     exact = {f"<{p}{k}>": v for p in PREFIXES for k, v in whole.items()}
 
     def walk(node: object) -> object:

@@ -254,15 +254,12 @@ def test_dvcs_plots_config_keys_set_the_folder_template_and_opening(ml, monkeypa
                                               code=1).stderr
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
-def test_the_scripts_mlvc_carries_draw_the_pages_specs(ml, tmp_path):
-    """Vega and Vega-Lite, as inlined, compile and draw each spec of the page (in node, to
-    SVG: the browser's DOM is all the page adds, through vega-embed)."""
-    ml.run("plots", "diff")
-    specs = embedded_specs((ml.root / "mlvc_plots/index.html").read_text())
+def drawn_in_node(specs: dict[str, dict], tmp_path: Path) -> dict[str, str]:
+    """Each spec compiled by the Vega-Lite and drawn by the Vega that mlvc carries, run as a
+    page runs them (globals), in node: its SVG by id."""
     vendor = Path(mlvc.plots.__file__).parent / "vendor"
     (tmp_path / "specs.json").write_text(json.dumps(specs))
-    (tmp_path / "draw.js").write_text(  # (the scripts run as a page runs them: globals)
+    (tmp_path / "draw.js").write_text(
         "const fs = require('fs'), vm = require('vm');"
         f"for (const name of ['vega.min.js', 'vega-lite.min.js'])"
         f"  vm.runInThisContext(fs.readFileSync({json.dumps(str(vendor))} + '/' + name,"
@@ -274,9 +271,19 @@ def test_the_scripts_mlvc_carries_draw_the_pages_specs(ml, tmp_path):
         "                             {renderer: 'none'});"
         "  console.log(id + ' ' + (await view.toSVG()).replace(/\\n/g, ' '));"
         "} })().catch(e => { console.error(e); process.exit(1); });")
-    out = subprocess.run(["node", str(tmp_path / "draw.js")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(["node", str(tmp_path / "draw.js")], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
-    drawn = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines())
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_the_scripts_mlvc_carries_draw_the_pages_specs(ml, tmp_path):
+    """Vega and Vega-Lite, as inlined, compile and draw each spec of the page (in node, to
+    SVG: the browser's DOM is all the page adds, through vega-embed)."""
+    ml.run("plots", "diff")
+    specs = embedded_specs((ml.root / "mlvc_plots/index.html").read_text())
+    drawn = drawn_in_node(specs, tmp_path)
     assert set(drawn) == set(specs) and all(s.startswith("<svg") for s in drawn.values())
     assert ">Loss<" in "".join(drawn.values()) and ">HEAD<" in "".join(drawn.values())
 
@@ -458,6 +465,65 @@ def test_template_files_replace_built_in_ones_and_dvcs_anchors_work(ml):
     r = ml.run("plots", "show", "--json")
     assert "tpl/bars.json: the template has no \"<MLVC_METRIC_DATA>\" anchor" in r.stderr
     assert "eval/loss.csv" not in {p["id"] for p in json.loads(r.stdout)["plots"]}
+
+
+# The optional anchors of DVC 3's own templates, where those put them (dvc-render 1.x).
+DVC_LINE = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "data": {"values": "<DVC_METRIC_DATA>"}, "title": "<DVC_METRIC_TITLE>",
+    "width": "<DVC_METRIC_PLOT_WIDTH>", "height": "<DVC_METRIC_PLOT_HEIGHT>",
+    "encoding": {"x": {"field": "<DVC_METRIC_X>", "type": "quantitative"},
+                 "color": "<DVC_METRIC_COLOR>", "strokeDash": "<DVC_METRIC_STROKE_DASH>",
+                 "shape": "<DVC_METRIC_SHAPE>", "tooltip": "<DVC_METRIC_TOOLTIP>"},
+    "layer": [
+        {"mark": "line", "params": ["<DVC_METRIC_ZOOM_AND_PAN>"],
+         "encoding": {"y": {"field": "<DVC_METRIC_Y>", "type": "quantitative"}},
+         "transform": [{"loess": "<DVC_METRIC_Y>", "on": "<DVC_METRIC_X>",
+                        "groupby": "<DVC_METRIC_GROUP_BY>"}]},
+        {"transform": [{"calculate": "<DVC_METRIC_PIVOT_FIELD>", "as": "pivot_field"},
+                       {"pivot": "pivot_field", "value": "<DVC_METRIC_Y>",
+                        "groupby": ["<DVC_METRIC_X>"]}],
+         "mark": "rule", "encoding": {"color": {"value": "grey"}}}]}
+DVC_CONFUSION = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "data": {"values": "<DVC_METRIC_DATA>"}, "title": "<DVC_METRIC_TITLE>",
+    "facet": {"column": {"field": "rev", "sort": []}, "row": "<DVC_METRIC_ROW>"},
+    "spec": {"transform": [
+        {"aggregate": [{"op": "count", "as": "n"}],
+         "groupby": ["<DVC_METRIC_Y>", "<DVC_METRIC_X>"]},
+        {"impute": "n", "groupby": "<DVC_METRIC_GROUP_BY_Y>", "key": "<DVC_METRIC_X>",
+         "value": 0},
+        {"impute": "n", "groupby": "<DVC_METRIC_GROUP_BY_X>", "key": "<DVC_METRIC_Y>",
+         "value": 0}],
+        "mark": "rect", "encoding": {
+            "x": {"field": "<DVC_METRIC_X>", "type": "nominal"},
+            "y": {"field": "<DVC_METRIC_Y>", "type": "nominal"},
+            "color": {"field": "n", "type": "quantitative"}}}}
+
+
+def test_dvcs_own_templates_optional_anchors_are_filled_as_dvc_fills_them(project, tmp_path):
+    """A custom template made from one of DVC 3's (`dvc plots templates linear`) uses
+    anchors beyond the basic ones; each is filled as DVC fills it for one source, and the
+    chart compiles and draws (in node, with the scripts mlvc carries, when node is here)."""
+    project.gen({"l.csv": "step,loss\n0,1\n1,0.5\n2,0.4\n",
+                 "c.csv": "actual,predicted\na,a\na,b\nb,b\n",
+                 "tpl": {"line.json": json.dumps(DVC_LINE),
+                         "conf.json": json.dumps(DVC_CONFUSION)}})
+    line = plots_json(project, "show", "l.csv", "-t", "tpl/line.json")["l.csv"]["spec"]
+    conf = plots_json(project, "show", "c.csv", "-t", "tpl/conf.json", "-x", "actual",
+                      "-y", "predicted")["c.csv"]["spec"]
+    assert "METRIC" not in json.dumps([line, conf])  # (every anchor filled)
+    assert line["encoding"]["tooltip"] == [{"field": "rev"}, {"field": "step"},
+                                           {"field": "loss"}]
+    assert line["encoding"]["strokeDash"] == {} and line["encoding"]["shape"] == {}
+    assert line["layer"][0]["transform"][0]["groupby"] == ["rev"]
+    assert line["layer"][1]["transform"][0]["calculate"] == "datum.rev"
+    impute = conf["spec"]["transform"]
+    assert impute[1]["groupby"] == ["rev", "predicted"]
+    assert impute[2]["groupby"] == ["rev", "actual"] and conf["facet"]["row"] == {}
+    if shutil.which("node") is not None:
+        drawn = drawn_in_node({"line": line, "conf": conf}, tmp_path)
+        assert all(drawn[k].startswith("<svg") for k in ("line", "conf"))
 
 
 def test_the_package_data_takes_the_scripts_the_page_inlines():
