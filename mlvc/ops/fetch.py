@@ -52,7 +52,7 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     if max_size is not None:
         sources = [s for s in sources if s.out.size is None or s.out.size < max_size]
     if types:
-        sources = _of_types(repo, sources, types)
+        sources = _of_types(repo, sources, types, warnings)
     sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
                                                             progress, jobs)
     if asked and not sources and not run_cache:  # (imports alone: no remote needed)
@@ -115,15 +115,19 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
         index.close()
 
 
-def _of_types(repo: Repo, sources: list[Source], types: Sequence[str]) -> list[Source]:
+def _of_types(repo: Repo, sources: list[Source], types: Sequence[str],
+              warnings: list[str]) -> list[Source]:
     """The sources whose output is (or holds, or lies in) a path that the ``mlvc.yaml`` of
     its revision declares as one of ``types``: a stage's ``metrics:`` or ``plots:``, or a
-    top-level one."""
+    top-level one. A revision whose ``mlvc.yaml`` does not load declares none (said in
+    ``warnings``)."""
     from mlvc.ops.diff import SideView, side_of
 
     typed: dict[str, list[RelPath]] = {}
     for rev in dict.fromkeys(s.rev for s in sources):
-        pipeline = SideView(repo, side_of(repo, None if rev == WORKSPACE else rev)).pipeline
+        view = SideView(repo, side_of(repo, None if rev == WORKSPACE else rev))
+        pipeline = view.pipeline
+        warnings += view.warnings
         paths: list[RelPath] = []
         for stage in pipeline or ():
             paths += [o.path for o in stage.outs if o.kind in types]

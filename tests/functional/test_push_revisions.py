@@ -432,3 +432,11 @@ def test_fetch_max_size_and_type_choose_outputs_as_dvcs(project, tmp_path):
     assert json.loads(other.run("fetch", "--type", "metrics", "-A", "--json").stdout)[
         "transferred"] == 0  # (v1's metric is there already; v2's is no metric)
     assert oid("m.json") not in fetched()
+    project.gen({"new.bin": "n"})
+    project.run("add", "new.bin")  # (so that the revision has an output of its own)
+    project.gen({"mlvc.yaml": "stages: [not a mapping\n"}, commit="a broken pipeline")
+    other.git("checkout", "-q", "main")
+    other.git("pull", "-q")
+    other.git("checkout", "-q", "HEAD~1")  # (a workspace whose mlvc.yaml loads)
+    doc = json.loads(other.run("fetch", "--type", "metrics", "-A", "--json").stdout)
+    assert any("mlvc.yaml" in w for w in doc["warnings"])  # (that revision declares none)
