@@ -178,11 +178,15 @@ def jobs_option(f):
                         help="Number of threads for I/O (default: core.jobs).")(f)
 
 
-def to_remote_options(what: str):
+def to_remote_options(what: str, remote_jobs: bool = False):
     """``--to-remote`` and ``-r/--remote``, then ``-j``: ``what`` is sent straight to the
-    remote (``add -o``, ``import-url``, ``update``), as DVC's."""
+    remote (``add -o``, ``import-url``, ``update``), as DVC's. ``remote_jobs``: ``-j`` is
+    also named ``--remote-jobs`` (DVC's name on ``add``)."""
     def decorate(f):
-        f = jobs_option(f)
+        f = jobs_option(f) if not remote_jobs else click.option(
+            "-j", "--jobs", "--remote-jobs", "jobs", type=click.IntRange(1, MAX_JOBS),
+            metavar="N", help="Number of threads for I/O (default: core.jobs); "
+                              "--remote-jobs is DVC's name.")(f)
         f = click.option("-r", "--remote", metavar="NAME",
                          help="Remote for --to-remote (default: core.remote).")(f)
         return click.option(

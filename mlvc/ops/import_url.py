@@ -283,17 +283,25 @@ def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True,
 class UrlEntry:
     path: str  # relative to the URL's folder (a file URL: its name)
     type: str  # "file" | "dir"
-    size: int | None  # (a folder's: None)
+    size: int | None  # (a folder's: None; one that -L folds: its files' total)
 
     def to_json(self) -> dict:
         return {"path": self.path, "type": self.type, "size": self.size}
 
 
 def ls_url(url: str, *, cwd: Path | None = None, recursive: bool = False,
-           fs_config: FsConfig = ()) -> tuple[UrlEntry, ...]:
+           fs_config: FsConfig = (), level: int | None = None) -> tuple[UrlEntry, ...]:
     """What the file or folder at ``url`` holds (as ``dvc ls-url``): a folder's entries, or
     with ``recursive`` every file below it; a file, itself. Inside a project its remotes
-    lend their options (see :func:`open_url`); ``fs_config`` over them."""
+    lend their options (see :func:`open_url`); ``fs_config`` over them. ``level`` (``-L``):
+    every file down to that many folders, a deeper folder one entry with its files' total
+    size."""
+    if level is not None:
+        from mlvc.ops.ls import fold_below, total_size
+
+        every = ls_url(url, cwd=cwd, recursive=True, fs_config=fs_config)
+        return tuple(fold_below(list(every), "", level,
+                                lambda path, inside: UrlEntry(path, "dir", total_size(inside))))
     cwd = cwd or Path.cwd()
     with _project_at(cwd) as repo:
         fs, path = _filesystem(url, cwd, repo, False, fs_config)

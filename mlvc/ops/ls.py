@@ -4,6 +4,7 @@ out, hashed or downloaded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,22 +77,37 @@ def within_level(result: LsResult, level: int) -> LsResult:
     """``result`` (a recursive listing) with what lies more than ``level`` folders below
     its path folded into one ``dir`` entry per folder at that depth: its files' count and
     total size (None when one is not recorded), and no oid (``hash`` "": only named)."""
-    base = result.path
-    kept: list[Entry] = []
-    folded: dict[RelPath, list[Entry]] = {}
-    for e in result.entries:
+    def folder(path: RelPath, inside: list[Entry]) -> Entry:
+        return Entry(path, "dir", "", total_size(inside), sum(e.nfiles or 1 for e in inside),
+                     hash="")
+
+    return LsResult(result.side, result.path,
+                    tuple(fold_below(list(result.entries), result.path, level, folder)))
+
+
+def fold_below(entries: list, base: str, level: int, folder: Callable[[str, list], object]
+               ) -> list:
+    """``entries`` (each with a ``path`` at or below ``base``) with those more than ``level``
+    folders below ``base`` replaced by ``folder(path, entries inside)`` for each folder at
+    that depth; sorted by path. (For ``ls -L`` and ``ls-url -L``.)"""
+    kept: list = []
+    folded: dict[str, list] = {}
+    for e in entries:
         rel = e.path[len(base) + 1:] if base else e.path
         parts = rel.split("/") if rel and e.path != base else []
         if len(parts) <= level:
             kept.append(e)
             continue
-        folder = "/".join(parts[:level])
-        folded.setdefault(f"{base}/{folder}" if base else folder, []).append(e)
-    for folder, inside in folded.items():
-        sizes = [e.size for e in inside]
-        kept.append(Entry(folder, "dir", "", None if None in sizes else sum(sizes),
-                          sum(e.nfiles or 1 for e in inside), hash=""))
-    return LsResult(result.side, base, tuple(sorted(kept, key=lambda e: e.path)))
+        at = "/".join(parts[:level])
+        folded.setdefault(f"{base}/{at}" if base else at, []).append(e)
+    kept += [folder(path, inside) for path, inside in folded.items()]
+    return sorted(kept, key=lambda e: e.path)
+
+
+def total_size(entries: list) -> int | None:
+    """The sum of the entries' sizes; None when one is not known."""
+    sizes = [e.size for e in entries]
+    return None if None in sizes else sum(sizes)
 
 
 def ls_repo(url: str, path: str | None = None, *, rev: str | None = None,

@@ -124,10 +124,13 @@ def test_to_remote_sends_outside_data_straight_to_the_remote(project, tmp_path, 
         return real_upload(self, items, *args, **kwargs)
 
     monkeypatch.setattr(Remote, "upload", touched_meanwhile)
-    project.run("add", "../mnt/same", "-o", "same", "--to-remote")
+    project.run("add", "../mnt/same", "-o", "same", "--to-remote", "--remote-jobs", "2")
     monkeypatch.undo()
     assert (project.root / "same.mlvc").exists()
     assert project.run("add", "a", "--to-remote", code=2).exit_code == 2  # (with -o only)
+    r = project.run("add", "../mnt/same", "-o", "x", "--to-remote", "--remote-jobs", "0",
+                    code=2)  # (DVC's name of -j)
+    assert "--remote-jobs" in r.stderr and "0 is not in the range" in r.stderr
 
 
 def test_a_file_written_to_while_it_is_stored_is_refused(project, tmp_path, monkeypatch):

@@ -250,6 +250,15 @@ def test_ls_url_lists_a_folder_a_level_or_all_of_it_and_a_file(tmp_path):
     doc = json.loads(nowhere.run("ls-url", f"file://{tmp_path}/d/sub/b.txt", "--json").stdout)
     assert doc == [{"path": "b.txt", "type": "file", "size": 3}]
     assert "d/none does not exist" in nowhere.run("ls-url", "d/none", code=1).stderr
+    # DVC's -T and -L: a tree; files down to a depth, a deeper folder one entry
+    lines = nowhere.run("ls-url", "-T", "d").stdout.splitlines()
+    assert [line[11:] for line in lines] == ["d", "├── a.txt", "└── sub/", "    ├── b.txt",
+                                             "    └── deeper/", "        └── c.txt"]
+    assert lines[0].split()[:2] == ["6", "B"] and lines[2].split()[:2] == ["4", "B"]
+    doc = json.loads(nowhere.run("ls-url", "-L", "2", "d", "--json").stdout)
+    assert doc == [{"path": "a.txt", "type": "file", "size": 2},
+                   {"path": "sub/b.txt", "type": "file", "size": 3},
+                   {"path": "sub/deeper", "type": "dir", "size": 1}]
 
 
 def test_a_clone_pulls_import_url_data_from_the_url_while_it_holds_the_same(here, tmp_path):

@@ -44,7 +44,7 @@ def no_relink_option(f):
               help="TARGET is a file or folder outside the project: copy it into the cache "
                    "and track it at OUT (as `dvc add -o`).")
 @click.option("-f", "--force", is_flag=True, help="With -o: replace OUT if it exists.")
-@to_remote_options("TARGET (with -o)")
+@to_remote_options("TARGET (with -o)", remote_jobs=True)
 @click.option("--glob", is_flag=True,
               help="TARGETS may be shell-style patterns ('data/*.csv', 'raw/**/*.jpg'; "
                    "quoted), expanded here as a shell would.")

@@ -410,7 +410,7 @@ def ls_cmd(path, rev, recursive, tree, level, show_hash, with_size, dvc_only, re
         echo_json(result.to_json())
         return
     if tree:
-        _ls_tree(result, name, show_hash)
+        ls_tree(result.path, result.entries, name, show_hash)
         return
     width = max((len(e.oid or "") for e in result.entries), default=0)  # (git's ids: 40)
     for e in result.entries:
@@ -423,16 +423,26 @@ def ls_cmd(path, rev, recursive, tree, level, show_hash, with_size, dvc_only, re
              f"{where}")
 
 
-def _ls_tree(result, name, show_hash: bool) -> None:
-    """`ls --tree`: PATH, then the folders and files below it, each folder with the total
-    size of its files (``?`` when one is not recorded)."""
+def ls_tree(base: str, entries, name, show_hash: bool = False, label: str | None = None
+            ) -> None:
+    """`ls --tree` (and `ls-url --tree`): ``base`` (or ``label``), then the folders and
+    files of ``entries`` below it, each folder with the total size of its files (``?`` when
+    one is not known). An entry has a path, a type and a size, and may have an oid, a
+    pointer and a number of files."""
+    def oid(e) -> str:
+        return getattr(e, "oid", None) or ""
+
+    def pointer(e) -> str:
+        p = getattr(e, "pointer", None)
+        return f"  ({name(p)})" if p else ""
+
     root: dict = {}
-    width = max((len(e.oid or "") for e in result.entries), default=0)
-    for e in result.entries:
-        if e.path == result.path:  # (PATH is a file: it alone)
+    width = max((len(oid(e)) for e in entries), default=0)
+    for e in entries:
+        if e.path == base:  # (PATH is a file: it alone)
             root = {}
             break
-        rel = e.path[len(result.path) + 1:] if result.path else e.path
+        rel = e.path[len(base) + 1:] if base else e.path
         node = root
         parts = rel.split("/")
         for part in parts[:-1]:
@@ -443,9 +453,9 @@ def _ls_tree(result, name, show_hash: bool) -> None:
         sizes = [total(v) if isinstance(v, dict) else v.size for v in node.values()]
         return None if None in sizes else sum(sizes)
 
-    def line(size: int | None, oid: str, text: str) -> None:
+    def line(size: int | None, digest: str, text: str) -> None:
         shown_size = "?" if size is None else human_size(size)
-        echo(f"{shown_size:>9}  " + (f"{oid:<{width}}  " if show_hash else "") + text)
+        echo(f"{shown_size:>9}  " + (f"{digest:<{width}}  " if show_hash else "") + text)
 
     def walk(node, indent: str) -> None:
         items = sorted(node.items())
@@ -456,16 +466,17 @@ def _ls_tree(result, name, show_hash: bool) -> None:
                 line(total(value), "", f"{branch}{printable(key)}/")
                 walk(value, indent + ("    " if last else "│   "))
             else:
-                where = f"  ({name(value.pointer)})" if value.pointer else ""
-                what = f"/  ({count(value.nfiles, 'file')})" if value.type == "dir" else ""
-                line(value.size, value.oid or "", f"{branch}{printable(key)}{what}{where}")
+                files = getattr(value, "nfiles", None)
+                what = ("/" + (f"  ({count(files, 'file')})" if files else "")
+                        if value.type == "dir" else "")
+                line(value.size, oid(value), f"{branch}{printable(key)}{what}{pointer(value)}")
     if not root:  # (a file, or nothing)
-        for e in result.entries:
-            where = f"  ({name(e.pointer)})" if e.pointer else ""
-            line(e.size, e.oid or "", f"{name(e.path)}{where}")
+        for e in entries:
+            line(e.size, oid(e), f"{label or name(e.path)}{pointer(e)}")
         return
-    label = name(result.path) if result.path else "."
-    line(total(root), "", label + ("/" if label != "." else ""))
+    if label is None:
+        label = name(base) + "/" if base else "."
+    line(total(root), "", label)
     walk(root, "")
 
 

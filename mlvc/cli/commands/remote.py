@@ -505,19 +505,30 @@ def get_url_cmd(url, out, force, fs_config, as_json):
 @click.argument("url")
 @click.option("-R", "--recursive", is_flag=True,
               help="List every file below URL, not only its first level.")
+@click.option("-T", "--tree", is_flag=True,
+              help="Every file (as -R), drawn as a tree of the folders below URL.")
+@click.option("-L", "--level", type=click.IntRange(1), metavar="DEPTH",
+              help="Every file (as -R) down to DEPTH folders below URL; a deeper folder is "
+                   "one entry, with its files' total size.")
 @click.option("--size", "with_size", is_flag=True,
               help="As DVC's: sizes are always shown (the first column).")
 @fs_config_option
 @json_option
-def ls_url_cmd(url, recursive, with_size, fs_config, as_json):
+def ls_url_cmd(url, recursive, tree, level, with_size, fs_config, as_json):
     """List the file or folder at URL (as `dvc ls-url`): any fsspec URL (s3://, https://,
     gs://…) or a path. Inside a project, a URL under a remote's URL is opened with that
     remote's options (credentials, endpoint)."""
     from mlvc.ops.import_url import ls_url
 
-    entries = ls_url(url, cwd=settings().cwd, recursive=recursive, fs_config=fs_config)
+    entries = ls_url(url, cwd=settings().cwd, recursive=recursive or tree,
+                     fs_config=fs_config, level=level)
     if as_json:
         echo_json([e.to_json() for e in entries])
+        return
+    if tree:
+        from mlvc.cli.commands.diff import ls_tree
+
+        ls_tree("", entries, printable, label=printable(url))
         return
     for e in entries:
         size = "" if e.size is None else human_size(e.size)
