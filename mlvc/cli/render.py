@@ -204,17 +204,25 @@ def source_remote_options(f):
 
     @functools.wraps(f)
     def chosen(*args, source_remote: str | None = None, remote_config: tuple[str, ...] = (),
-               **kwargs):
+               config_file: str | None = None, **kwargs):
         from mlvc.config import NAME
         from mlvc.workspace.pointer import SourceRemote
 
         if source_remote is not None and not NAME.fullmatch(source_remote):
             raise click.BadParameter(f"'{source_remote}' is not a remote's name",
                                      param_hint="--remote")
-        kwargs["via"] = SourceRemote(source_remote, key_values(remote_config,
-                                                               "--remote-config"))
+        via = SourceRemote(source_remote, key_values(remote_config, "--remote-config"))
+        if config_file is not None:
+            from mlvc.ops.get import config_file_remote
+
+            via = config_file_remote(settings().cwd / config_file, via)
+        kwargs["via"] = via
         return f(*args, **kwargs)
 
+    chosen = click.option(
+        "--config", "config_file", metavar="FILE",
+        help="A config file (mlvc's YAML, or DVC's) whose core.remote and remotes' options "
+             "REPO's data is read through, under --remote and --remote-config.")(chosen)
     chosen = click.option(
         "--remote-config", "remote_config", multiple=True, metavar="KEY=VALUE",
         help="An option of that remote over REPO's own (repeatable): endpoint_url=…, "

@@ -161,6 +161,64 @@ def _choose_remote(clone: Path, url: str, via: SourceRemote) -> None:
         set_value(files.local, "local", f"remotes.{name}.{key}", value)
 
 
+def config_file_remote(path: Path, via: SourceRemote = ITS_DEFAULT) -> SourceRemote:
+    """The remote a config file (DVC's ``--config FILE`` of get, import and list) has REPO
+    read through: its ``core.remote`` (unless ``via`` names one) and that remote's options
+    under ``via``'s own. The file is mlvc's config (YAML) or DVC's (``[core]``, ``['remote
+    "NAME"']`` sections); anything else in it is refused, since only the remote applies to
+    another project."""
+    import configparser
+    import re
+
+    from mlvc.config import NAME, as_text
+    from mlvc.yamlio import load_yaml
+
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TargetError(f"--config {shown}: cannot be read ({exc})") from None
+    flat: dict[str, object] = {}
+    if any(line.lstrip().startswith("[") for line in text.splitlines()):  # (DVC's INI)
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(text, shown)
+        except configparser.Error as exc:
+            raise TargetError(f"--config {shown}: not a config file ({exc})") from None
+        for section in parser.sections():
+            # (DVC writes ['remote "NAME"']: the section is 'remote "NAME"', quotes and all)
+            remote = re.fullmatch(r"""remote\s+(["'])(.+)\1""", section.strip().strip("'"))
+            where = f"remotes.{remote.group(2)}" if remote else section.strip()
+            flat.update({f"{where}.{k}": v for k, v in parser[section].items()})
+    else:
+        from mlvc.config import flatten as flat_settings
+
+        doc = load_yaml(path, shown) or {}
+        if not isinstance(doc, dict):
+            raise TargetError(f"--config {shown}: not a mapping of settings")
+        flat = flat_settings(doc)
+    others = sorted(k for k in flat if k != "core.remote" and not k.startswith("remotes."))
+    if others:
+        raise TargetError(f"--config {shown}: {', '.join(others)} cannot apply to another "
+                          "project: only core.remote and the remotes' options do")
+    name = via.name or (str(flat["core.remote"]) if "core.remote" in flat else None)
+    named = sorted({k.split(".")[1] for k in flat if k.startswith("remotes.")})
+    if name is None and len(named) == 1:
+        name = named[0]
+    if name is None and named:
+        raise TargetError(f"--config {shown}: options of several remotes ({', '.join(named)}) "
+                          "and no core.remote", hint="--remote NAME chooses one")
+    if name is not None and not NAME.fullmatch(name):
+        raise TargetError(f"--config {shown}: '{name}' is not a remote's name")
+    prefix = f"remotes.{name}."
+    options = {k[len(prefix):]: as_text(v) for k, v in flat.items() if k.startswith(prefix)}
+    bad = sorted(k for k in options if not NAME.fullmatch(k))
+    if bad:
+        raise TargetError(f"--config {shown}: '{bad[0]}' is not an option's name")
+    options.update(via.config)  # (--remote-config over the file)
+    return SourceRemote(name, tuple(sorted(options.items())))
+
+
 def local_repo(url: str, cwd: Path) -> Path | None:
     """The repository ``url`` names, when it is a folder on this machine."""
     return Path(cwd, url) if "://" not in url and Path(cwd, url).is_dir() else None

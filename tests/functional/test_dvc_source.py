@@ -200,6 +200,9 @@ def test_get_and_import_read_the_dvc_remote_named_with_the_options_given(registr
     assert (project.root / "raw/sub/b.csv").read_bytes() == b"b\n"
     project.run("get", url, "model.bin", "--remote-config", f"url={tmp_path / 'moved'}")
     assert (project.root / "model.bin").read_bytes() == b"weights"
+    (tmp_path / "ci.conf").write_text("[core]\n    remote = backup\n")  # (DVC's --config)
+    project.run("get", url, "model.bin", "-o", "m3", "--config", str(tmp_path / "ci.conf"))
+    assert (project.root / "m3").read_bytes() == b"weights"
     r = project.run("get", url, "model.bin", "-o", "m2", "--remote", "nope", code=1)
     assert "(a DVC project) has no remote named 'nope'" in r.stderr
     assert "backup, store" in r.stderr

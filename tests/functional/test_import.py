@@ -629,6 +629,19 @@ def test_get_import_ls_and_the_api_read_the_remote_named_with_the_options_given(
                               "--json").stdout)  # (the folder's manifest, from the mirror)
     assert [e["path"] for e in doc["entries"]] == ["images/1.png", "images/2.png"]
     assert "go with --repo" in here.run("ls", "--remote", "mirror", code=2).stderr
+    # --config FILE (DVC's): a config file's core.remote and that remote's options
+    (tmp_path / "ci.yaml").write_text("core:\n  remote: mirror\nremotes:\n  mirror:\n"
+                                      "    read_timeout: 60\n")
+    here.run("get", url, "images", "-o", "c", "--config", str(tmp_path / "ci.yaml"))
+    assert (here.root / "c/2.png").read_text() == "two"
+    (tmp_path / "ci.ini").write_text(f"[core]\n    remote = store\n['remote \"store\"']\n"
+                                     f"    url = {tmp_path / 'mirror'}\n")  # (DVC's form)
+    doc = json.loads(here.run("ls", "--repo", url, "images", "--config",
+                              str(tmp_path / "ci.ini"), "--json").stdout)
+    assert [e["path"] for e in doc["entries"]] == ["images/1.png", "images/2.png"]
+    (tmp_path / "bad.yaml").write_text("core:\n  jobs: 3\n")
+    r = here.run("get", url, "images", "--config", str(tmp_path / "bad.yaml"), code=1)
+    assert "core.jobs cannot apply to another project" in r.stderr
     monkeypatch.chdir(tmp_path)
     assert mlvc.api.read("images/1.png", repo=url, remote="mirror") == "one"
     assert mlvc.api.read("images/1.png", repo=url,
@@ -641,8 +654,10 @@ def test_get_import_ls_and_the_api_read_the_remote_named_with_the_options_given(
     r = here.run("import", url, "images", "--remote", "mirror", "--remote-config",
                  "secret_access_key=x", code=1)
     assert "is a secret" in r.stderr and here.snapshot() == before
-    here.run("import", url, "images", "--remote", "mirror", "--remote-config",
-             "read_timeout=60")
+    (tmp_path / "secret.yaml").write_text("remotes:\n  mirror:\n    secret_access_key: x\n")
+    r = here.run("import", url, "images", "--config", str(tmp_path / "secret.yaml"), code=1)
+    assert "is a secret" in r.stderr and here.snapshot() == before
+    here.run("import", url, "images", "--config", str(tmp_path / "ci.yaml"))
     src = yaml.safe_load(here.read("images.mlvc"))["import"]
     assert (src["remote"], src["remote_config"]) == ("mirror", {"read_timeout": "60"})
     (here.root / "sub").mkdir()  # (a url option typed from a folder: kept from the top)

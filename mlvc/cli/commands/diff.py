@@ -392,7 +392,7 @@ def ls_cmd(path, rev, recursive, tree, level, show_hash, with_size, dvc_only, re
     from mlvc.ops.ls import ls, ls_repo
 
     if repo_url is None and (via.name is not None or via.config):
-        raise click.UsageError("--remote and --remote-config go with --repo")
+        raise click.UsageError("--remote, --remote-config and --config go with --repo")
     if dvc_only and with_git:
         raise click.UsageError("--dvc-only lists what mlvc tracks alone; --git adds git's "
                                "files: choose one")
@@ -501,7 +501,7 @@ def du_cmd(path, rev, summarize, repo_url, via, as_json):
     from mlvc.ops.ls import du, du_repo
 
     if repo_url is None and (via.name is not None or via.config):
-        raise click.UsageError("--remote and --remote-config go with --repo")
+        raise click.UsageError("--remote, --remote-config and --config go with --repo")
     if repo_url is not None:
         result = du_repo(repo_url, path, rev=rev, cwd=settings().cwd, via=via,
                          progress=progress())
