@@ -123,7 +123,7 @@ def _pre_commit_tool(top: Path, rel: str) -> InstallResult:
         hook["name"] = f"mlvc {command}"
         # (post-checkout: pre-commit tells a branch checkout by $PRE_COMMIT_CHECKOUT_TYPE)
         check = condition.replace('"$3"', '"$PRE_COMMIT_CHECKOUT_TYPE"')
-        hook["entry"] = f"sh -c '{check} || exit 0; exec mlvc{at} {command}'"
+        hook["entry"] = "sh -c " + shlex.quote(f"{check} || exit 0; exec mlvc{at} {command}")
         hook["language"] = "system"
         hook["pass_filenames"] = False
         hook["always_run"] = True

@@ -116,6 +116,21 @@ def test_use_pre_commit_tool_adds_the_hooks_to_its_config_and_installs_them(
                        check=True, capture_output=True)
         assert (project.root / "data.txt").exists() == there
 
+    # a project in a folder whose name needs quoting: the entry still runs mlvc there
+    top = tmp_path / "top"
+    (top / "it's here").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(top)], check=True)
+    inner = Project(tmp_path / "top/it's here")
+    inner.run("init")
+    inner.gen({"x.txt": "x"})
+    inner.run("add", "x.txt")
+    (inner.root / "x.txt").unlink()
+    inner.run("install", "--use-pre-commit-tool")
+    hooks = yaml.safe_load((top / ".pre-commit-config.yaml").read_text())["repos"][-1]
+    subprocess.run(shlex.split(hooks["hooks"][0]["entry"]), cwd=top, check=True,
+                   env={**env, "PRE_COMMIT_CHECKOUT_TYPE": "1"}, capture_output=True)
+    assert (inner.root / "x.txt").read_text() == "x"
+
     monkeypatch.setenv("PATH", os.path.dirname(shutil.which("git")))  # (no pre-commit)
     r = project.run("install", "--use-pre-commit-tool")
     assert "`pre-commit` is not installed here" in r.stderr
