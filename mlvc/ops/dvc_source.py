@@ -102,6 +102,23 @@ def _remote_of(section: str) -> str | None:
     return bare[len("remote "):] if bare.startswith("remote ") else None
 
 
+def dvc_settings(text: str, origin: str) -> dict[str, str]:
+    """The settings of a DVC config file's ``text``, flat as mlvc names them:
+    ``core.remote``, ``remotes.NAME.OPTION`` (from ``['remote "NAME"']``), ``SECTION.KEY``;
+    values unquoted. Raises TargetError when it is not such a file."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text, origin)
+    except configparser.Error as exc:
+        raise TargetError(f"{origin}: not a config file ({exc})") from None
+    flat: dict[str, str] = {}
+    for section in parser.sections():
+        remote = _remote_of(section)
+        where = f"remotes.{remote}" if remote is not None else section.strip().strip("'\"")
+        flat.update({f"{where}.{k}": _value(v) for k, v in parser[section].items()})
+    return flat
+
+
 def _section(parser: configparser.ConfigParser, name: str) -> str | None:
     """The section of remote ``name``."""
     return next((s for s in parser.sections() if _remote_of(s) == name), None)

@@ -167,10 +167,9 @@ def config_file_remote(path: Path, via: SourceRemote = ITS_DEFAULT) -> SourceRem
     under ``via``'s own. The file is mlvc's config (YAML) or DVC's (``[core]``, ``['remote
     "NAME"']`` sections); anything else in it is refused, since only the remote applies to
     another project."""
-    import configparser
-    import re
-
     from mlvc.config import NAME, as_text
+    from mlvc.config import flatten as flat_settings
+    from mlvc.ops.dvc_source import dvc_settings
     from mlvc.yamlio import load_yaml
 
     shown = str(path)
@@ -178,21 +177,9 @@ def config_file_remote(path: Path, via: SourceRemote = ITS_DEFAULT) -> SourceRem
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TargetError(f"--config {shown}: cannot be read ({exc})") from None
-    flat: dict[str, object] = {}
     if any(line.lstrip().startswith("[") for line in text.splitlines()):  # (DVC's INI)
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read_string(text, shown)
-        except configparser.Error as exc:
-            raise TargetError(f"--config {shown}: not a config file ({exc})") from None
-        for section in parser.sections():
-            # (DVC writes ['remote "NAME"']: the section is 'remote "NAME"', quotes and all)
-            remote = re.fullmatch(r"""remote\s+(["'])(.+)\1""", section.strip().strip("'"))
-            where = f"remotes.{remote.group(2)}" if remote else section.strip()
-            flat.update({f"{where}.{k}": v for k, v in parser[section].items()})
+        flat: dict[str, object] = dict(dvc_settings(text, f"--config {shown}"))
     else:
-        from mlvc.config import flatten as flat_settings
-
         doc = load_yaml(path, shown) or {}
         if not isinstance(doc, dict):
             raise TargetError(f"--config {shown}: not a mapping of settings")
