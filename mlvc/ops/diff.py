@@ -364,8 +364,10 @@ def sides_of(repo: Repo, revs: list[str | None]) -> list[Side]:
             Side(r, shas[r]) if shas.get(r) else side_of(repo, r) for r in revs]
 
 
-def _prefetch(repo: Repo, views: list[SideView], paths: Callable[[SideView], list[RelPath]]
-              ) -> None:
+def prefetch_texts(repo: Repo, views: list[SideView],
+                   paths: Callable[[SideView], list[RelPath]]) -> None:
+    """The files ``paths`` names of each revision's view, read by one git process for all
+    of them (each view then answers from them)."""
     pairs = {v: paths(v) for v in views if v.side.sha is not None}
     if not pairs or repo.scm is None:
         return
@@ -977,10 +979,10 @@ def show_kinds(repo: Repo, kinds: tuple[str, ...], revs: list[str] | None = None
     views = [SideView(repo, side) for side in sides_of(repo, list(dict.fromkeys(names)))]
     # Each revision's files are read in two batches (one git process each), not one by one:
     # the pipeline, lock and params.yaml, then the files each pipeline declares.
-    _prefetch(repo, views, lambda v: [PIPELINE_FILE, LOCK_FILE, DEFAULT_PARAMS])
+    prefetch_texts(repo, views, lambda v: [PIPELINE_FILE, LOCK_FILE, DEFAULT_PARAMS])
     chosen = {k: _inside(files, k, [v.pipeline for v in views], param_deps) if recursive
               else files for k in kinds}
-    _prefetch(repo, views, lambda v: [f for k in kinds for f in _declared(
+    prefetch_texts(repo, views, lambda v: [f for k in kinds for f in _declared(
         k, [v.pipeline], chosen[k], param_deps)])
     for view in views:
         shown = {k: _side_values(view, k, chosen[k], param_deps) for k in kinds}

@@ -121,11 +121,17 @@ def _of_types(repo: Repo, sources: list[Source], types: Sequence[str],
     its revision declares as one of ``types``: a stage's ``metrics:`` or ``plots:``, or a
     top-level one. A revision whose ``mlvc.yaml`` does not load declares none (said in
     ``warnings``)."""
-    from mlvc.ops.diff import SideView, side_of
+    from mlvc.ops.diff import SideView, prefetch_texts, sides_of
+    from mlvc.pipeline import PIPELINE_FILE
+    from mlvc.pipeline.model import DEFAULT_PARAMS
 
+    revs = list(dict.fromkeys(s.rev for s in sources))
+    views = [SideView(repo, side) for side in sides_of(
+        repo, [None if rev == WORKSPACE else rev for rev in revs])]
+    # (each revision's pipeline, and the params its vars may read: one git process for all)
+    prefetch_texts(repo, views, lambda v: [PIPELINE_FILE, DEFAULT_PARAMS])
     typed: dict[str, list[RelPath]] = {}
-    for rev in dict.fromkeys(s.rev for s in sources):
-        view = SideView(repo, side_of(repo, None if rev == WORKSPACE else rev))
+    for rev, view in zip(revs, views):
         pipeline = view.pipeline
         warnings += view.warnings
         paths: list[RelPath] = []
