@@ -46,6 +46,41 @@ class PlotsResult:
                 "plots": [p.to_json() for p in self.plots]}
 
 
+@dataclass(frozen=True, slots=True)
+class PageChoice:
+    """Where a plots page goes, made from what, and whether it opens: the command line's
+    options, else DVC's config keys ``plots.out_dir``, ``plots.html_template`` (relative to
+    ``.mlvc/``, as DVC's to ``.dvc/``) and ``plots.auto_open``."""
+
+    folder: Path  # absolute
+    template: Path | None
+    open: bool
+    asked: bool  # the folder was given (-o): a page is written with --json too
+
+
+def page_choice(repo: Repo, out: str | None, template: str | None, open_: bool,
+                cwd: Path) -> PageChoice:
+    """:class:`PageChoice` of the options ``out``, ``template`` (from ``cwd``) and
+    ``open_``, with the config's defaults."""
+    folder = Path(out if out is not None else str(repo.config.get("plots.out_dir")
+                                                      or DEFAULT_OUT))
+    chosen = cwd / template if template is not None else None
+    if chosen is None and (configured := repo.config.get("plots.html_template")):
+        chosen = repo.dot / Path(str(configured)).expanduser()
+    return PageChoice(folder if folder.is_absolute() else cwd / folder, chosen,
+                      open_ or bool(repo.config.get("plots.auto_open")), out is not None)
+
+
+def one_chart(result: PlotsResult, target: str) -> Plot:
+    """The one chart ``result`` holds (``--show-vega``); TargetError for none or several."""
+    charts = [p for p in result.plots if p.spec is not None]
+    if len(charts) != 1:
+        raise TargetError(f"'{target}' makes {len(charts)} charts, not one" + (
+            f" ({', '.join(p.id for p in charts[:5])})" if charts else ""),
+            hint="name one plot file (`--json` prints every chart's spec)")
+    return charts[0]
+
+
 def diff_revisions(revs: list[str]) -> list[str | None]:
     """The revisions ``plots diff`` compares, as DVC's: none given, HEAD and the workspace;
     one, it and the workspace; more, those (``workspace`` names the workspace)."""

@@ -123,9 +123,7 @@ def plots_diff_cmd(revisions, targets, **kw):
 
 def _run(revs, targets, out, open_, static, html_template, template, x, y, x_label, y_label,
          title, no_header, show_vega, as_json) -> None:
-    from pathlib import Path
-
-    from mlvc.ops.plots import DEFAULT_OUT, collect, write_html
+    from mlvc.ops.plots import collect, one_chart, page_choice, write_html
     from mlvc.pipeline.model import PlotProps
 
     s = settings()
@@ -136,36 +134,23 @@ def _run(revs, targets, out, open_, static, html_template, template, x, y, x_lab
             raise click.UsageError("--show-vega prints a spec: not with --json, -o or --open")
     props = PlotProps(template, x, y, x_label, y_label, title, header=not no_header)
     with open_repo() as repo:
-        page = Path(out) if out is not None else None  # (asked for: with --json too)
-        # DVC's config keys: where the page goes, its template, and whether it opens
-        folder = page or Path(str(repo.config.get("plots.out_dir") or DEFAULT_OUT))
-        template_file = s.cwd / html_template if html_template is not None else None
-        if template_file is None and (configured := repo.config.get("plots.html_template")):
-            template_file = repo.dot / Path(str(configured)).expanduser()  # (from .mlvc/)
-        open_ = open_ or bool(repo.config.get("plots.auto_open"))
+        page = page_choice(repo, out, html_template, open_, s.cwd)
         result = collect(repo, revs, targets, props, cwd=s.cwd)
         if show_vega:
             warn_all(result.warnings)
-            charts = [p for p in result.plots if p.spec is not None]
-            if len(charts) != 1:
-                from mlvc.errors import TargetError
-
-                raise TargetError(f"'{targets[0]}' makes {len(charts)} charts, not one" + (
-                    f" ({', '.join(p.id for p in charts[:5])})" if charts else ""),
-                    hint="name one plot file (`--json` prints every chart's spec)")
-            echo_json(charts[0].to_json()["spec"])
+            echo_json(one_chart(result, targets[0]).to_json()["spec"])
             return
         index = None
-        if not as_json or page is not None:
-            index = write_html(result, folder if folder.is_absolute() else s.cwd / folder,
-                               progress=progress(), static=static, template=template_file)
+        if not as_json or page.asked:
+            index = write_html(result, page.folder, progress=progress(), static=static,
+                               template=page.template)
     warn_all(result.warnings)
     if as_json:
         echo_json(result.to_json())
     else:
         echo(f"{len(result.plots)} plot{'s' if len(result.plots) != 1 else ''} of "
              f"{', '.join(r.label for r in result.revisions)}: {index.as_uri()}")
-    if open_ and index is not None:
+    if page.open and index is not None:
         import webbrowser
 
         webbrowser.open(index.as_uri())
