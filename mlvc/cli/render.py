@@ -173,9 +173,11 @@ def level_options(f):
     return f
 
 
-def jobs_option(f):
-    return click.option("-j", "--jobs", type=click.IntRange(1, MAX_JOBS), metavar="N",
-                        help="Number of threads for I/O (default: core.jobs).")(f)
+def jobs_option(f, *also: str):
+    """``-j/--jobs N``; ``also``: other names of it (DVC's ``--remote-jobs``)."""
+    return click.option("-j", "--jobs", *also, "jobs", type=click.IntRange(1, MAX_JOBS),
+                        metavar="N", help="Number of threads for I/O (default: core.jobs)."
+                        + (f" {', '.join(also)}: DVC's name." if also else ""))(f)
 
 
 def to_remote_options(what: str, remote_jobs: bool = False):
@@ -183,10 +185,7 @@ def to_remote_options(what: str, remote_jobs: bool = False):
     remote (``add -o``, ``import-url``, ``update``), as DVC's. ``remote_jobs``: ``-j`` is
     also named ``--remote-jobs`` (DVC's name on ``add``)."""
     def decorate(f):
-        f = jobs_option(f) if not remote_jobs else click.option(
-            "-j", "--jobs", "--remote-jobs", "jobs", type=click.IntRange(1, MAX_JOBS),
-            metavar="N", help="Number of threads for I/O (default: core.jobs); "
-                              "--remote-jobs is DVC's name.")(f)
+        f = jobs_option(f, *(("--remote-jobs",) if remote_jobs else ()))
         f = click.option("-r", "--remote", metavar="NAME",
                          help="Remote for --to-remote (default: core.remote).")(f)
         return click.option(

@@ -104,7 +104,6 @@ def change_row(c, precision: int | None = None, path: bool = True) -> str:
             f"| {_delta(c, precision)} |")
 
 
-
 SHORT_OID = 8  # digits of an oid that --show-hash gives (as DVC's)
 
 

@@ -143,12 +143,9 @@ def remote_default_cmd(name, unset, level, as_json):
 
 def config_file_name(level: str) -> str:
     """The config file of ``level`` as messages name it."""
-    from pathlib import Path
-
     from mlvc import config as cfg
 
-    path = {"global": cfg.global_config_path(), "system": cfg.system_config_path()}
-    return cfg.display(path.get(level, Path()), level)
+    return cfg.display(cfg.ConfigFiles.outside().path(level), level)
 
 
 @remote_cmd.command("modify")
