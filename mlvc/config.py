@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +102,11 @@ def as_text(value: object) -> str:
 def is_secret(key: str) -> bool:
     last = key.rsplit(".", 1)[-1].lower()
     return any(word in last for word in SECRET_WORDS)
+
+
+def first_secret(options: Iterable[tuple[str, object]]) -> str | None:
+    """The first key of ``options`` (key, value pairs) that names a secret; None if none."""
+    return next((k for k, _ in options if is_secret(k)), None)
 
 
 def validate_key(key: str) -> Callable[[object], object]:

@@ -200,10 +200,10 @@ def _used(repo: Repo, all_branches: bool, all_tags: bool, all_commits: bool,
           skipped: list[str] | None = None) -> set[str]:
     """Every object the workspace and the chosen revisions use; refuses when that cannot be
     known for sure, unless ``skipped`` is given: a revision's pointer or lock file that
-    cannot be read is then added to it, and left out. Files kept in git (``cache: false``: metrics, plots) that the kept locks
-    record count too: small, and what a run-cache record of such a stage needs besides its
-    cached outputs (without them, gc would drop the run cache of every stage writing
-    metrics)."""
+    cannot be read is then added to it, and left out. Files kept in git (``cache: false``:
+    metrics, plots) that the kept locks record count too: small, and what a run-cache record
+    of such a stage needs besides its cached outputs (without them, gc would drop the run
+    cache of every stage writing metrics)."""
     from mlvc.pipeline.lockfile import load_lock
 
     sources, warnings = collect_sources(repo, None, all_branches=all_branches,

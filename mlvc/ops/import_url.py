@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.config import is_secret
+from mlvc.config import first_secret
 from mlvc.errors import MlvcError, RemoteError, TargetError
 from mlvc.objects.oid import hash_bytes
 from mlvc.ops import record_in_git
@@ -86,7 +86,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
     options of the URL's filesystem, recorded with it (no secret: git keeps the pointer)."""
     cwd = cwd or Path.cwd()
     fs_config = tuple(sorted(fs_config))
-    secret = next((k for k, _ in fs_config if is_secret(k)), None)
+    secret = first_secret(fs_config)
     if secret is not None:
         raise TargetError(f"--fs-config {secret}: a secret, and the pointer file that records "
                           "the options is kept in git",

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlvc.config import NAME, as_text, is_secret
+from mlvc.config import NAME, as_text, first_secret
 from mlvc.errors import FormatError, PathError, TargetError
 from mlvc.fsutil import NAME_MAX, atomic_write, atomic_write_many
 from mlvc.objects.oid import HASH_NAME, is_oid
@@ -48,7 +48,7 @@ class SourceRemote:
     @property
     def secret(self) -> str | None:
         """The first of the options that is a secret (a pointer file must hold none)."""
-        return next((k for k, _ in self.config if is_secret(k)), None)
+        return first_secret(self.config)
 
     def to_json(self) -> dict:
         return {**({"remote": self.name} if self.name is not None else {}),
@@ -229,7 +229,7 @@ def _options(raw: object, where: str, bad) -> tuple[tuple[str, str], ...]:
             for k, v in raw.items()):
         raise bad(f"{where} must map option names to values")
     options = tuple(sorted((k, as_text(v)) for k, v in raw.items()))
-    secret = next((k for k, _ in options if is_secret(k)), None)
+    secret = first_secret(options)
     if secret is not None:
         raise bad(f"{where} holds '{secret}', a secret: git would keep it")
     return options
