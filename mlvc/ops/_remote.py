@@ -43,6 +43,9 @@ def transfer_hint(failed: list[FailedObject] | tuple[FailedObject, ...]) -> str:
     if "cache" in lacks:
         hints.append("the cache has no sound copy of some: `mlvc fetch` them from a remote "
                      "that has them, or store them again from the workspace (`mlvc commit`)")
+    if "source" in lacks:
+        hints.append("an import recorded without its data (--no-download) is read from its "
+                     "source alone: `mlvc update` records what the source holds now")
     if "" in lacks:
         hints.append("what did arrive is kept; run the command again to finish")
     return "; ".join(hints)
@@ -57,6 +60,9 @@ class TransferResult:
     failed: tuple[FailedObject, ...] = ()
     warnings: tuple[str, ...] = ()
     runs: int = 0  # run-cache records sent or received
+    # pointer files of pending imports (``--no-download``) that fetch completed: their
+    # data was read from the source and recorded (git files to commit)
+    recorded: tuple[RelPath, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -65,7 +71,8 @@ class TransferResult:
     def to_json(self) -> dict:
         return {"remote": self.remote, "transferred": self.transferred, "bytes": self.nbytes,
                 "present": self.present, "failed": [f.to_json() for f in self.failed],
-                "warnings": list(self.warnings), "runs": self.runs}
+                "warnings": list(self.warnings), "runs": self.runs,
+                **({"recorded": list(self.recorded)} if self.recorded else {})}
 
 
 def connect(repo: Repo, name: str | None) -> tuple[Remote, RemoteIndex]:

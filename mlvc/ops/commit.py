@@ -416,6 +416,12 @@ def _save_pointers(repo: Repo, items: list[tuple[RelPath, RelPath]],
                    progress: Progress, link: bool = True
                    ) -> tuple[list[Saved], list[RelPath]]:
     """:func:`save_outputs` up to git: what was saved, and the files it changed."""
+    for ptr_path, out_path in items:
+        if (ptr := pointers.get(ptr_path)) is not None and ptr.pending is not None:
+            raise TargetError(f"'{out_path}' is an import recorded without its data "
+                              f"({ptr_path}): what is there is not what it records",
+                              hint=f"`mlvc pull {out_path}` gets its data; `mlvc remove "
+                                   f"{ptr_path}` first to track a file of yours there")
     recorded = {o.path: o for ptr_path, out_path in items if (ptr := pointers.get(ptr_path))
                 for o in ptr.outs if o.path == out_path}
     stored = store_paths(repo, [p for _, p in items], save=save, jobs=jobs, progress=progress,

@@ -9,6 +9,7 @@ downloaded concurrently and re-hashed before they enter the cache; bad bytes nev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from mlvc.errors import MlvcError
@@ -44,6 +45,36 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     that each revision's ``mlvc.yaml`` declares as one of ``types`` ("metrics", "plots")
     or that hold or lie in one."""
     jobs = jobs or repo.jobs
+    recorded, unread = _complete_pending(repo, targets, cwd, jobs, progress) \
+        if workspace else ((), [])
+    if unread and targets:
+        targets = not_pending(repo, targets, cwd)
+        if not targets:  # (those alone were asked for)
+            return TransferResult("", 0, 0, 0, tuple(unread), recorded=recorded)
+    if recorded or unread:
+        try:
+            result = _fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs,
+                            all_branches=all_branches, all_tags=all_tags,
+                            all_commits=all_commits, run_cache=run_cache, revs=revs,
+                            workspace=workspace, with_deps=with_deps, max_size=max_size,
+                            types=types, progress=progress, pending_only=not recorded)
+        except MlvcError as exc:  # (no remote, say: the imports' failures are said too)
+            if not unread:
+                raise
+            said = "; ".join(f"{f.path}: {f.reason}" for f in unread)
+            raise type(exc)(f"{said}; and {exc.message}", exc.hint) from None
+        return replace(result, failed=tuple(unread) + result.failed, recorded=recorded)
+    return _fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs, all_branches=all_branches,
+                  all_tags=all_tags, all_commits=all_commits, run_cache=run_cache, revs=revs,
+                  workspace=workspace, with_deps=with_deps, max_size=max_size, types=types,
+                  progress=progress)
+
+
+def _fetch(repo: Repo, targets: list[str] | None, *, cwd: Path | None, remote: str | None,
+           jobs: int, all_branches: bool, all_tags: bool, all_commits: bool, run_cache: bool,
+           revs: Sequence[str], workspace: bool, with_deps: bool, max_size: int | None,
+           types: Sequence[str], progress: Progress, pending_only: bool = False
+           ) -> TransferResult:
     sources, warnings, here = collect_sources(repo, targets, cwd, all_branches=all_branches,
                                               all_tags=all_tags, all_commits=all_commits,
                                               revs=revs, workspace=workspace,
@@ -55,7 +86,8 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
         sources = _of_types(repo, sources, types, warnings)
     sources, (got, got_bytes, there) = _from_import_sources(repo, sources, warnings,
                                                             progress, jobs)
-    if asked and not sources and not run_cache:  # (imports alone: no remote needed)
+    if (asked or pending_only) and not sources and not run_cache:  # (imports alone: no
+        #                                                            remote needed)
         return TransferResult("", got, got_bytes, there, (), tuple(warnings))
     try:
         rem, index = connect(repo, remote)
@@ -113,6 +145,43 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
                                   tuple(warnings + rem.pack_warnings), runs)
     finally:
         index.close()
+
+
+def _complete_pending(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int,
+                      progress: Progress) -> tuple[tuple[RelPath, ...], list[FailedObject]]:
+    """Pending imports of the workspace (recorded without their data: ``--no-download``,
+    ``--no-exec``) that ``targets`` choose (pointer files, outputs, folders holding them;
+    none: all), read from their sources and recorded (see ``imports.complete_pending``):
+    the pointer files written, and those that could not be read (as failures: no remote
+    holds data whose oid is not known)."""
+    from mlvc.ops import user_paths
+    from mlvc.ops.imports import complete_pending, record_pointer
+    from mlvc.workspace.index import Index
+
+    index = Index.load(repo.root, repo.ignore, stages=False)
+    pending = index.pending(user_paths(repo, targets, cwd)[0] if targets else [])
+    recorded, failed = [], []
+    for pointer in pending:
+        try:
+            done = complete_pending(repo, pointer, jobs=jobs, progress=progress)
+            record_pointer(repo, done, force=False, progress=progress, checkout=False)
+        except MlvcError as exc:
+            failed.append(FailedObject(pointer.imported_path, "",
+                                       f"not read from its source: {exc.message}", "source"))
+            continue
+        recorded.append(pointer.path)
+    return tuple(recorded), failed
+
+
+def not_pending(repo: Repo, targets: list[str], cwd: Path | None) -> list[str]:
+    """The targets that choose more than imports still recorded without their data (fetch
+    could not read those: it said why): there is nothing else of them to fetch or place."""
+    from mlvc.ops import user_paths
+    from mlvc.workspace.index import Index
+
+    paths = user_paths(repo, targets, cwd)[0]
+    rest, _ = Index.load(repo.root, repo.ignore, stages=False).split_pending(paths)
+    return [t for t, p in zip(targets, paths) if rest is not None and p in rest]
 
 
 def _of_types(repo: Repo, sources: list[Source], types: Sequence[str],

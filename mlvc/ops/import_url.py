@@ -76,9 +76,12 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
 
 def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None = None,
                force: bool = False, to_remote: bool = False, remote: str | None = None,
-               jobs: int | None = None, fs_config: FsConfig = (),
-               progress: Progress = NULL_PROGRESS) -> ImportResult:
+               jobs: int | None = None, fs_config: FsConfig = (), download: bool = True,
+               execute: bool = True, progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Copy what ``url`` holds into the project at ``out`` and track it with its source.
+    Without ``download`` (``dvc import-url --no-download``), only its fingerprint is
+    recorded; without ``execute`` (``--no-exec``), only the URL, which is not asked: the
+    output is pending either way, and ``pull`` (or ``update``) gets the data and records it.
 
     ``to_remote`` (``dvc import-url --to-remote``): sent to the remote instead, for data
     larger than this disk: neither the cache nor the workspace gets a copy (see
@@ -94,11 +97,20 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
                                "remote add NAME URL`, then `mlvc remote modify --local NAME "
                                f"{secret} …`): a URL under a remote's URL is opened with its "
                                "options")
-    src = open_url(url, cwd, repo, fs_config=fs_config)
+    if not execute:  # (the URL is not asked: its filesystem and path only checked)
+        _, path = _filesystem(url, cwd, repo, True, fs_config)
+        src = Remote(None, path, False, (), "")
+    else:
+        src = open_url(url, cwd, repo, fs_config=fs_config)
     dest = from_user(repo.root, out or _name(url, src), cwd)
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
     source = UrlSource(recorded_location(repo, url, cwd), src.fingerprint, fs_config)
+    if not (download and execute):
+        from mlvc.ops.imports import record_pending
+
+        return record_pending(repo, Pointer(pointer, (), source, dest), changed=True,
+                              force=force)
     if to_remote:
         return _record_sent(repo, pointer, _send(repo, src, dest, remote, jobs, progress),
                             source, True, force, progress)
@@ -107,26 +119,40 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
 
 
 def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: bool = False,
-               remote_name: str | None = None, jobs: int | None = None,
+               remote_name: str | None = None, jobs: int | None = None, download: bool = True,
                progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Read the URL ``pointer`` imported from again when its fingerprint moved. Changes of
     yours in the output are refused unless ``force`` (they would be overwritten).
     ``to_remote``: what it holds now goes to the remote, not here (the workspace's copy, if
-    any, is then older than the record: `mlvc pull` brings the new one)."""
+    any, is then older than the record: `mlvc pull` brings the new one). Without
+    ``download`` (``dvc update --no-download``), a new fingerprint alone is recorded: the
+    output is then pending, and ``pull`` gets its data. A pending output is read whole
+    (see :func:`read_url`), and checked out as ``checkout`` would."""
+    from mlvc.ops.imports import record_import, record_pending
     from mlvc.ops.status import status
 
     src = pointer.source
     assert isinstance(src, UrlSource)
-    out = pointer.outs[0]
+    out = pointer.outs[0] if pointer.outs else None
+    path = pointer.imported_path
+    if out is None and download and not to_remote:
+        new, now, _, _ = read_url(repo, src, path, progress=progress)
+        return record_import(repo, Pointer(pointer.path, (new,), now), changed=True,
+                             force=force, progress=progress)
     remote = open_url(src.url, repo.root, repo, fs_config=src.fs_config)
-    if remote.fingerprint == src.fingerprint and not force:
-        return ImportResult(pointer.path, out, src, False)
     now = UrlSource(src.url, remote.fingerprint, src.fs_config)
+    if remote.fingerprint == src.fingerprint and not force and (out is not None
+                                                                 or not download):
+        return ImportResult(pointer.path, out, src, False)
+    if not download:
+        return record_pending(repo, Pointer(pointer.path, (), now, path),
+                              changed=now != src, force=True)
     if to_remote:
-        sent = _send(repo, remote, out.path, remote_name, jobs, progress)
+        sent = _send(repo, remote, path, remote_name, jobs, progress)
         return _record_sent(repo, pointer.path, sent, now,
-                            sent.oid != out.oid or remote.fingerprint != src.fingerprint,
-                            True, progress)
+                            out is None or sent.oid != out.oid
+                            or remote.fingerprint != src.fingerprint, True, progress)
+    assert out is not None
     if not force:
         result = status(repo, [out.path], cwd=repo.root)
         if not all(o.clean for o in result.outs):  # (stages out of date are not its concern)
@@ -140,23 +166,36 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: 
 def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
                      progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
     """Store in this cache the objects of ``out``, imported from ``source``, by downloading
-    the URL again (``fetch`` of an import-url output the cache lacks): into a temporary
-    folder, each file hashed into the cache and each folder's manifest built. What the URL
-    holds now must be what ``out`` records, else nothing is kept of it. How many objects
-    came, and their bytes."""
+    the URL again (``fetch`` of an import-url output the cache lacks; see
+    :func:`read_url`). What the URL holds now must be what ``out`` records, else nothing is
+    kept of it. How many objects came, and their bytes."""
+    now, _, objects, nbytes = read_url(repo, source, out.path, progress=progress)
+    if now.oid != out.oid:
+        raise TargetError(f"{pointer}: {source.url} holds other data now than {pointer} "
+                          "records", hint="`mlvc update` records what it holds now")
+    return objects, nbytes
+
+
+def read_url(repo: Repo, source: UrlSource, dest: RelPath, *, pinned: bool = False,
+             progress: Progress = NULL_PROGRESS) -> tuple[Out, UrlSource, int, int]:
+    """What ``source``'s URL holds, stored in this cache as ``dest``'s objects: downloaded
+    into a temporary folder, each file hashed into the cache and each folder's manifest
+    built. ``pinned``: it must still be what ``source``'s fingerprint records (a pending
+    import's data fetched), else nothing is downloaded. The output, the source as read,
+    how many objects came, and their bytes."""
     import tempfile
 
     remote = open_url(source.url, repo.root, repo, fs_config=source.fs_config)
+    if pinned and source.read and remote.fingerprint != source.fingerprint:
+        raise TargetError(f"{source.url} holds other data now than was recorded of it",
+                          hint="`mlvc update` records what it holds now")
     repo.tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="import-url-", dir=repo.tmp_dir) as tmp:
         landed = Path(tmp) / "data"
         nbytes = _download(remote, landed, progress)
         stored = store_tree(repo.cache, landed, progress=progress)
-        oid, objects = stored.oid, stored.objects
-    if oid != out.oid:
-        raise TargetError(f"{pointer}: {source.url} holds other data now than {pointer} "
-                          "records", hint="`mlvc update` records what it holds now")
-    return objects, nbytes
+    return (stored.out(dest), UrlSource(source.url, remote.fingerprint, source.fs_config),
+            stored.objects, nbytes)
 
 
 # -- straight to the remote ------------------------------------------------------------------

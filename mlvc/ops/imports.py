@@ -66,16 +66,22 @@ class ImportResult:
     """What ``import``, ``import-url`` or ``update`` did to one imported output."""
 
     pointer: RelPath
-    out: Out
+    out: Out | None  # (None: recorded without its data, pending: see Pointer.pending)
     source: ImportSource | UrlSource
     changed: bool  # a new version was recorded (always, for `import`)
     checkout: CheckoutResult | None = None  # (placed by checkout: repository imports)
     git_files: tuple[RelPath, ...] = ()
     staged: bool = False
 
+    @property
+    def path(self) -> RelPath:
+        return self.pointer[:-len(POINTER_SUFFIX)]
+
     def to_json(self) -> dict:
-        return {"pointer": self.pointer, "path": self.out.path, "oid": self.out.oid,
-                "type": self.out.type, "size": self.out.size, "files": self.out.nfiles,
+        out = self.out
+        return {"pointer": self.pointer, "path": self.path,
+                **({"oid": out.oid, "type": out.type, "size": out.size, "files": out.nfiles}
+                   if out is not None else {"oid": None, "pending": True}),
                 "source": self.source.to_json(), "changed": self.changed,
                 "kept": [] if self.checkout is None else list(self.checkout.conflicts),
                 "git_files": list(self.git_files), "staged": self.staged}
@@ -83,12 +89,16 @@ class ImportResult:
 
 def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
             rev: str | None = None, force: bool = False, cwd: Path | None = None,
-            download: bool = True, via: SourceRemote = ITS_DEFAULT, jobs: int | None = None,
-            progress: Progress = NULL_PROGRESS) -> ImportResult:
+            download: bool = True, execute: bool = True, via: SourceRemote = ITS_DEFAULT,
+            jobs: int | None = None, progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Track PATH of the mlvc project at ``url`` (at ``rev``) here, at ``out`` (default:
     PATH's name in the current folder). Without ``download`` (as ``dvc import
     --no-download``) only what the source records is written (the pointer file, and the
-    folders' manifests read on the way): ``pull`` gets the data later, from the source.
+    folders' manifests read on the way): ``pull`` gets the data later, from the source;
+    where the data's oids are known only by hashing it (a DVC project, a folder git keeps
+    there), the output is pending (the commit recorded, no oid). Without ``execute``
+    (``--no-exec``) the source is not read at all: pending, with no commit; ``pull`` or
+    ``update`` reads it.
     ``via``: which of its remotes, with which options (recorded: never a secret)."""
     if via.secret is not None:
         raise TargetError(f"--remote-config {via.secret}=… is a secret, and the pointer file "
@@ -110,10 +120,26 @@ def import_(repo: Repo, url: str, path: str, *, out: str | None = None,
     # (a folder named by its url option: recorded relative to the project, as REPO is)
     via = SourceRemote(via.name, tuple((k, recorded_location(repo, v, cwd) if k == "url"
                                         else v) for k, v in via.config))
-    new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress,
-                                  download=download, via=via, jobs=jobs)
-    return _record(repo, Pointer(pointer, (new,), source), changed=True, force=force,
-                   progress=progress, checkout=download)
+    if not execute:
+        return record_pending(repo, Pointer(pointer, (), ImportSource(
+            recorded_url, rel, rev, None, via), dest), changed=True, force=force)
+    try:
+        new, source, _ = _read_source(repo, recorded_url, rel, rev, dest, progress,
+                                      download=download, via=via, jobs=jobs)
+    except OnlyByDownloading as exc:
+        return record_pending(repo, Pointer(pointer, (), exc.source, dest), changed=True,
+                              force=force)
+    return record_import(repo, Pointer(pointer, (new,), source), changed=True, force=force,
+                         progress=progress, checkout=download)
+
+
+class OnlyByDownloading(TargetError):
+    """What an import's source holds is known only by downloading and hashing it (not with
+    ``--no-download``): the import is recorded pending, at ``source``'s commit."""
+
+    def __init__(self, message: str, source: ImportSource) -> None:
+        super().__init__(message)
+        self.source = source
 
 
 def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = None,
@@ -132,7 +158,7 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
     if targets:
         wanted = []
         for t, path in zip(targets, user_paths(repo, targets, cwd)[0]):
-            hits = [p for p in imported if path in (p.path, p.outs[0].path) or recursive
+            hits = [p for p in imported if path in (p.path, p.imported_path) or recursive
                     and is_within(p.path, path)]
             if not hits and not recursive and any(is_within(p.path, path) for p in imported):
                 raise TargetError(f"'{t}' is a folder of imported outputs, not one",
@@ -143,14 +169,9 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
                                   hint="`mlvc import REPO PATH` imports one")
             wanted += hits
         imported = list({p.path: p for p in wanted}.values())
-    if not download and any(isinstance(p.source, UrlSource) for p in imported):
-        url = next(p for p in imported if isinstance(p.source, UrlSource))
-        raise TargetError(f"'{url.outs[0].path}' comes from a URL: what it holds now is known "
-                          "only by downloading and hashing it",
-                          hint="update it without --no-download (name the others as TARGETS)")
     if to_remote and not all(isinstance(p.source, UrlSource) for p in imported):
         other = next(p for p in imported if not isinstance(p.source, UrlSource))
-        raise TargetError(f"'{other.outs[0].path}' comes from a repository: --to-remote "
+        raise TargetError(f"'{other.imported_path}' comes from a repository: --to-remote "
                           "updates imports from URLs",
                           hint="name the URL imports as TARGETS, or use --no-download "
                                "for a repository's (`mlvc pull` then gets it from there)")
@@ -161,23 +182,52 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
             from mlvc.ops.import_url import update_url
 
             results.append(update_url(repo, pointer, force=force, to_remote=to_remote,
-                                      remote_name=remote, jobs=jobs, progress=progress))
+                                      remote_name=remote, jobs=jobs, download=download,
+                                      progress=progress))
             continue
         assert src is not None
         asked = rev if rev is not None else src.rev
-        out = pointer.outs[0]
-        new, source, _ = _read_source(repo, src.url, src.path, asked, out.path, progress,
-                                      since=src.rev_lock, download=download, via=src.via,
-                                      jobs=jobs)
+        out = pointer.outs[0] if pointer.outs else None
+        path = pointer.imported_path
+        try:  # (a pending one is read even at the same commit, when downloading)
+            new, source, _ = _read_source(
+                repo, src.url, src.path, asked, path, progress,
+                since=src.rev_lock if out is not None or not download else None,
+                download=download, via=src.via, jobs=jobs)
+        except OnlyByDownloading as exc:
+            results.append(record_pending(repo, Pointer(pointer.path, (), exc.source, path),
+                                          changed=exc.source != src, force=True))
+            continue
         if new is None:  # (the same commit: nothing to read again)
-            placed = _checkout(repo, out.path, force=True, progress=progress) \
-                if force and download else None  # (--force: as the source has it)
-            results.append(ImportResult(pointer.path, out, src, False, placed))
+            placed = _checkout(repo, path, force=True, progress=progress) \
+                if force and download and out is not None else None  # (--force: as the
+            results.append(ImportResult(pointer.path, out, src, False, placed))  # source has it)
             continue
         changed = new != out or source != src
-        results.append(_record(repo, Pointer(pointer.path, (new,), source), changed=changed,
-                               force=force, progress=progress, checkout=download))
+        results.append(record_import(repo, Pointer(pointer.path, (new,), source),
+                                     changed=changed, force=force, progress=progress,
+                                     checkout=download))
     return results
+
+
+def complete_pending(repo: Repo, pointer: Pointer, *, jobs: int | None = None,
+                     progress: Progress = NULL_PROGRESS) -> Pointer:
+    """The pending import ``pointer`` (see :attr:`Pointer.pending`) read from its source as
+    it records it — the commit read, the URL's fingerprint (which must still hold) — or,
+    when nothing was read (``--no-exec``), as the source is now; its objects stored in this
+    cache. The pointer recording them, not written (``fetch`` writes it)."""
+    from mlvc.ops.import_url import read_url
+
+    src, path = pointer.source, pointer.imported_path
+    if isinstance(src, UrlSource):
+        new, now, _, _ = read_url(repo, src, path, pinned=True, progress=progress)
+        return Pointer(pointer.path, (new,), now)
+    assert src is not None
+    got, source, _ = _read_source(repo, src.url, src.path, src.rev_lock or src.rev, path,
+                                  progress, via=src.via, jobs=jobs)
+    assert got is not None
+    return Pointer(pointer.path, (got,), ImportSource(src.url, src.path, src.rev,
+                                                      source.rev_lock, src.via))
 
 
 # -- steps ----------------------------------------------------------------------------------
@@ -206,6 +256,10 @@ def check_destination(repo: Repo, dest: RelPath, pointer: RelPath, force: bool) 
     for t in index.tracked():
         if t.pointer != pointer and overlaps(dest, t.out.path):
             raise TargetError(f"'{dest}' overlaps '{t.out.path}', which {t.pointer} tracks")
+    for p in index.pending([dest]):
+        if p.path != pointer:
+            raise TargetError(f"'{dest}' overlaps '{p.imported_path}', which {p.path} records "
+                              "(an import not downloaded yet)")
     if repo.scm is not None:
         if repo.scm.tracked([dest]):
             raise TargetError(f"'{dest}' is tracked by git", hint="-o names another place")
@@ -238,7 +292,7 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
             return None, source, (0, 0)
         held = SideView(src_repo, side_of(src_repo, None)).holding(rel)
         if held is None and not os.path.lexists(to_fs(src_repo.root, rel)):
-            dvc = _from_dvc(repo, src_repo.root, rel, url, dest, download, progress)
+            dvc = _from_dvc(repo, src_repo.root, rel, url, dest, download, progress, source)
             if dvc is not None:  # (a DVC project: its data, checked by md5, hashed here)
                 return dvc, source, (dvc.nfiles, dvc.size)
         if held is None:  # (a file or folder git keeps there: hashed into this cache)
@@ -255,9 +309,8 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                 stored = store_tree(repo.cache, there, progress=progress)
                 return stored.out(dest), source, (stored.objects, stored.size)
             if not download:
-                raise TargetError(f"'{rel}' of {url} is a folder git keeps with tracked data "
-                                  "inside: what it holds is known only by reading that data",
-                                  hint="import it without --no-download")
+                raise OnlyByDownloading(f"'{rel}' of {url} is a folder git keeps with "
+                                        "tracked data inside", source)
             from mlvc.ops.get import copy_out, local_repo
 
             # (a folder git keeps, with the data tracked inside it, as `get` copies it)
@@ -295,7 +348,7 @@ def _holds_data(src: Repo, rel: RelPath) -> bool:
 
 
 def _from_dvc(repo: Repo, clone: Path, rel: str, url: str, dest: RelPath, download: bool,
-              progress: Progress) -> Out | None:
+              progress: Progress, source: ImportSource) -> Out | None:
     """``rel`` of the DVC project cloned at ``clone``, stored in this cache as mlvc records
     it (see :mod:`mlvc.ops.dvc_source`); None when DVC does not track it there. Its mlvc
     hashes are known only from its bytes, so ``download`` is needed."""
@@ -305,9 +358,7 @@ def _from_dvc(repo: Repo, clone: Path, rel: str, url: str, dest: RelPath, downlo
     if not is_dvc_project(clone) or dvc_record(clone, rel) is None:
         return None
     if not download:
-        raise TargetError(f"{url} is a DVC project: what '{rel}' holds is known to mlvc only "
-                          "by downloading and hashing it",
-                          hint="import it without --no-download")
+        raise OnlyByDownloading(f"{url} is a DVC project", source)
     return _landed(repo, lambda landed: fetch_dvc(
         clone, rel, landed, local_repo(where(repo, url), repo.root), progress),
         progress).out(dest)
@@ -361,6 +412,7 @@ def check_sources(repo: Repo, pointers: list[Pointer], jobs: int = 8
         return latest is not None and latest != src.rev_lock
 
     checks = []
+    pointers = [p for p in pointers if p.source is not None and p.source.read]
     for pointer, outcome in threaded([p for p in pointers if p.source is not None], ask,
                                      jobs):
         assert pointer.source is not None
@@ -368,7 +420,7 @@ def check_sources(repo: Repo, pointers: list[Pointer], jobs: int = 8
             raise outcome
         moved, error = (False, _why(outcome)) if isinstance(outcome, Exception) else \
             (bool(outcome), None)
-        checks.append(SourceCheck(pointer.path, pointer.outs[0].path, pointer.source.url,
+        checks.append(SourceCheck(pointer.path, pointer.imported_path, pointer.source.url,
                                   moved, error))
     return tuple(sorted(checks, key=lambda c: c.pointer))
 
@@ -562,28 +614,35 @@ def build_trees(cache: ObjectStore, folders: list[str],
     return made[""], trees
 
 
-def _record(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
-            progress: Progress, checkout: bool = True) -> ImportResult:
+def record_import(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
+                  progress: Progress = NULL_PROGRESS, checkout: bool = True) -> ImportResult:
     """Write the pointer file (and the .gitignore entry), then check the output out."""
     result, git = record_pointer(repo, pointer, force=force, progress=progress,
                                  checkout=checkout)
     assert pointer.source is not None
-    return ImportResult(pointer.path, pointer.outs[0], pointer.source, changed, result,
-                        git.files, git.staged)
+    return ImportResult(pointer.path, pointer.outs[0] if pointer.outs else None,
+                        pointer.source, changed, result, git.files, git.staged)
+
+
+def record_pending(repo: Repo, pointer: Pointer, *, changed: bool,
+                   force: bool) -> ImportResult:
+    """:func:`record_import` of an import recorded without its data (nothing checked out)."""
+    return record_import(repo, pointer, changed=changed, force=force, checkout=False)
 
 
 def record_pointer(repo: Repo, pointer: Pointer, *, force: bool, progress: Progress,
                    checkout: bool = True) -> tuple[CheckoutResult | None, GitChange]:
     """Write ``pointer`` (its objects in the cache) and the .gitignore entry of its output,
-    then check the output out (``force``: over what is there; not without ``checkout``)."""
-    out = pointer.outs[0]
+    then check the output out (``force``: over what is there; not without ``checkout``, nor
+    for a pending output)."""
+    path = pointer.imported_path
     with repo.lock():
         write_pointer(repo.root, pointer)
         git_files = [pointer.path]
-        if ignored := gitignore.add(repo.root, out.path):
+        if ignored := gitignore.add(repo.root, path):
             git_files.append(ignored)
-        result = _checkout(repo, out.path, force=force, progress=progress,
-                           locked=True) if checkout else None
+        result = _checkout(repo, path, force=force, progress=progress,
+                           locked=True) if checkout and pointer.outs else None
     return result, record_in_git(repo, git_files)
 
 

@@ -87,11 +87,11 @@ def migrate_dvc(repo: Repo, *, dry: bool = False, force: bool = False, jobs: int
     files = _dvc_files(repo)
     pipeline_text, as_is, merged = _pipeline(repo, files, notes, force)
     rules = _ignore_rules(repo)
-    outs, missing, sources = _dvc_outputs(repo, files, notes)
+    outs, missing, sources, pending = _dvc_outputs(repo, files, notes)
     git = None
     if not dry:
         git = _write(repo, remotes, default, settings, pipeline_text, rules, outs, sources,
-                     jobs, progress)
+                     jobs, progress, pending)
     # dvc.lock: the stages it shows up to date, checked against the workspace (md5) and the
     # params, are recorded as they are (not in a dry run: the pipeline is not written)
     recorded: list[str] = []
@@ -332,10 +332,12 @@ def _ignore_rules(repo: Repo) -> list[str]:
 
 def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
                  ) -> tuple[list[RelPath], list[RelPath],
+                            dict[RelPath, ImportSource | UrlSource],
                             dict[RelPath, ImportSource | UrlSource]]:
     """The outputs of the .dvc files: (in the workspace, to add; not there; the sources of
     those `dvc import` made, as mlvc records an import's — mlvc reads DVC projects — and
-    those `dvc import-url` made, as mlvc records an import-url's)."""
+    those `dvc import-url` made, as mlvc records an import-url's; the sources of imports
+    not in the workspace, to record pending)."""
     import yaml
 
     from mlvc.workspace.pointer import POINTER_SUFFIX
@@ -343,6 +345,7 @@ def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
     present: list[RelPath] = []
     missing: list[RelPath] = []
     sources: dict[RelPath, ImportSource | UrlSource] = {}
+    pending: dict[RelPath, ImportSource | UrlSource] = {}
     for rel in (f for f in files if f.endswith(".dvc")):
         try:
             doc = yaml.safe_load(to_fs(repo.root, rel).read_text(encoding="utf-8")) or {}
@@ -373,12 +376,20 @@ def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
                 present.append(path)
                 if source is not None and len(doc["outs"]) == 1:
                     sources[path] = source
+            elif source is not None and len(doc["outs"]) == 1:
+                # (`dvc import … --no-download`, or not pulled: a pending import, whose
+                # data `mlvc pull` reads from the source)
+                pending[path] = source
             else:
                 missing.append(path)
     if missing:
         notes.append(f"{len(missing)} output(s) of .dvc files are not in the workspace: "
                      "`dvc pull` them, then run `mlvc migrate-dvc` again")
-    return present, missing, sources
+    if pending:
+        notes.append(f"{len(pending)} import(s) of .dvc files not in the workspace: recorded "
+                     "without their data (" + ", ".join(sorted(pending)) + "); `mlvc pull` "
+                     "reads them from their sources")
+    return present, missing, sources, pending
 
 
 def _url_source(repo: Repo, rel: RelPath, deps: list, notes: list[str]) -> UrlSource | None:
@@ -608,7 +619,7 @@ def _record_stages(repo: Repo, names: list[str], git, jobs, progress):
 # -- writing mlvc's ---------------------------------------------------------------------------
 
 def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, sources,
-           jobs, progress):
+           jobs, progress, pending):
     from mlvc import config as cfg
     from mlvc.pipeline.model import PIPELINE_FILE
 
@@ -653,4 +664,12 @@ def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, s
                 for path, source in sources.items():
                     pointer = load_pointer(repo.root, pointer_path_for(path))
                     write_pointer(repo.root, Pointer(pointer.path, pointer.outs, source))
+    if pending:
+        from mlvc.ops.imports import record_pending
+        from mlvc.workspace.pointer import Pointer, pointer_path_for
+
+        for path, source in pending.items():
+            written += list(record_pending(repo, Pointer(pointer_path_for(path), (), source,
+                                                         path), changed=True,
+                                           force=False).git_files)
     return record_in_git(repo, written)

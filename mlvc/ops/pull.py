@@ -8,7 +8,7 @@ from pathlib import Path
 from mlvc.ops import with_deps_targets
 from mlvc.ops._remote import FailedObject, TransferResult
 from mlvc.ops.checkout import CheckoutResult, checkout
-from mlvc.ops.fetch import fetch
+from mlvc.ops.fetch import fetch, not_pending
 from mlvc.paths import RelPath
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
@@ -49,8 +49,12 @@ def pull(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     fetched = fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs,
                     all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
                     run_cache=run_cache, progress=progress)
-    done = checkout(repo, targets, cwd=cwd, force=force, jobs=jobs, traveled=True,
-                    progress=progress)
+    nothing = False  # (the targets named only imports still without their data)
+    if targets and any(f.lacks == "source" for f in fetched.failed):
+        targets = not_pending(repo, targets, cwd)
+        nothing = not targets
+    done = CheckoutResult((), (), (), (), (), ()) if nothing else checkout(
+        repo, targets, cwd=cwd, force=force, jobs=jobs, traveled=True, progress=progress)
     if not allow_missing:
         return PullResult(fetched, done)
     missing = tuple(f for f in fetched.failed  # (not one corrupt there: that is an error)
@@ -59,3 +63,4 @@ def pull(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = Non
     return PullResult(replace(fetched, failed=tuple(f for f in fetched.failed
                                                     if f not in missing)),
                       done, missing, skipped)
+

@@ -100,11 +100,13 @@ class StatusResult:
     unsaved: str | None = None
     # Imported outputs' sources asked whether they moved (``sources=True``).
     sources: tuple[SourceCheck, ...] = ()
+    # Imports recorded without their data (``--no-download``, ``--no-exec``).
+    pending: tuple[PendingImport, ...] = ()
 
     @property
     def clean(self) -> bool:
         return all(o.clean for o in self.outs) and not self.stages and not any(
-            c.moved for c in self.sources)
+            c.moved for c in self.sources) and not self.pending
 
     @property
     def changed(self) -> tuple[OutStatus, ...]:
@@ -121,7 +123,22 @@ class StatusResult:
             doc["unsaved"] = self.unsaved
         if self.sources:
             doc["imports"] = [c.to_json() for c in self.sources]
+        if self.pending:
+            doc["pending"] = [p.to_json() for p in self.pending]
         return doc
+
+
+@dataclass(frozen=True, slots=True)
+class PendingImport:
+    """An import recorded without its data: ``pull`` gets it from its source (as recorded;
+    ``read`` is False with ``--no-exec``: as the source is then)."""
+
+    pointer: RelPath
+    path: RelPath
+    read: bool
+
+    def to_json(self) -> dict:
+        return {"pointer": self.pointer, "path": self.path, "source_read": self.read}
 
 
 def status(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = None,
@@ -145,7 +162,8 @@ def _status(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int |
     started = time.time_ns()
     paths, here = user_targets(repo, targets or [], cwd, with_deps=with_deps)
     index = Index.load(repo.root, repo.ignore, here=here)
-    selected = index.select(paths, here)
+    rest, pending = index.split_pending(paths)
+    selected = index.select(rest, here) if rest is not None else []
 
     # A whole output that still matches its clean mark needs nothing more (see marks.py).
     stats: dict = {}  # the stat of marked objects, taken during the scan
@@ -169,7 +187,7 @@ def _status(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int |
                  if not s.within and results[i].clean}
         stages = tuple(StageStatus(n, r) for n, r in pipeline_status(repo, jobs, known))
     hidden: tuple[RelPath, ...] = ()
-    if not selected and not stages and repo.scm is not None:
+    if not selected and not stages and not pending and repo.scm is not None:
         # "Nothing is tracked" with pointer files in git: .mlvcignore hides them. (Asked
         # of git only here: a status with outputs would pay a git command for it.)
         hidden = tuple(p for p in repo.scm.tracked_like(f"*{POINTER_SUFFIX}")
@@ -184,7 +202,9 @@ def _status(repo: Repo, targets: list[str] | None, cwd: Path | None, jobs: int |
 
             checks = check_sources(repo, list(imported.values()))
     return StatusResult(_merged([results[i] for i in range(len(selected))]), stages, hidden,
-                        repo.state.unsaved, checks)
+                        repo.state.unsaved, checks,
+                        tuple(PendingImport(p.path, p.imported_path, p.source.read)
+                              for p in pending if p.source is not None))
 
 
 def _merged(outs: list[OutStatus]) -> tuple[OutStatus, ...]:

@@ -201,6 +201,26 @@ class Index:
                 return t
         return None
 
+    def pending(self, targets: list[RelPath] = ()) -> list[Pointer]:
+        """Imports recorded without their data (see :attr:`Pointer.pending`) that
+        ``targets`` choose: their pointer files, their outputs or paths inside them, folders
+        holding them (none: all)."""
+        found = [p for p in self.pointers.values() if p.pending is not None]
+        return [p for p in found if any(_chooses(t, p) for t in targets)] if targets \
+            else found
+
+    def split_pending(self, targets: list[RelPath]
+                      ) -> tuple[list[RelPath] | None, list[Pointer]]:
+        """The pending imports ``targets`` choose (see :meth:`pending`), and the targets left
+        for :meth:`select`: those that choose anything else (None when targets were given
+        and each chose pending imports alone: nothing to select, not everything)."""
+        pending = self.pending(targets)
+        if not targets or not pending:
+            return targets, pending
+        around = self.overlap_finder()
+        rest = [t for t in targets if not any(_chooses(t, p) for p in pending) or around(t)]
+        return (rest or None), pending
+
     def select(self, targets: list[RelPath], here: RelPath | None = None) -> list[Selected]:
         """Outputs chosen by targets: pointer files, output paths, folders holding outputs,
         or paths inside a tracked folder. No targets: everything. Errors name a target as
@@ -225,6 +245,12 @@ class Index:
             hits = [Selected(every[i], "" if i in whole else target)
                     for i in sorted(whole | part)]
             if not hits:
+                waiting = self.pending([target])
+                if waiting:
+                    shown = seen_from(waiting[0].imported_path, here)
+                    raise TargetError(f"'{shown}' is an import recorded without its data "
+                                      "(--no-download or --no-exec)",
+                                      hint=f"`mlvc pull {shown}` gets it from its source")
                 for d in self.declared:
                     if target and overlaps(target, d.path):
                         if d.recorded:  # and so not cached: git keeps it
@@ -272,6 +298,13 @@ class Index:
             if not hits or tracked_around(target):
                 rest.append(target)
         return list(stages), rest
+
+
+def _chooses(target: RelPath, pointer: Pointer) -> bool:
+    """Whether ``target`` names the pending import ``pointer``, its output or a path in it,
+    or a folder holding it."""
+    assert pointer.pending is not None
+    return target == pointer.path or overlaps(target, pointer.pending)
 
 
 def _beyond_link(root: Path, pointer: RelPath, out: RelPath, link: RelPath,

@@ -68,12 +68,17 @@ class ImportSource:
     url: str
     path: str
     rev: str | None
-    rev_lock: str
+    rev_lock: str | None  # (None: not read yet, ``import --no-exec``)
     via: SourceRemote = ITS_DEFAULT
 
     def to_json(self) -> dict:
         return {"url": self.url, "path": self.path, "rev": self.rev,
                 "rev_lock": self.rev_lock, **self.via.to_json()}
+
+    @property
+    def read(self) -> bool:
+        """Whether what it held was read (a commit recorded; not with ``--no-exec``)."""
+        return self.rev_lock is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +88,20 @@ class UrlSource:
     ETag, checksum or size and modification time (a folder's: of every file's)."""
 
     url: str
-    fingerprint: str
+    fingerprint: str  # ("": not read yet, ``import-url --no-exec``)
     # options of the URL's filesystem (``--fs-config``), over those a remote lends; never
     # a secret: the pointer file is in git
     fs_config: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict:
-        return {"url": self.url, "fingerprint": self.fingerprint,
+        return {"url": self.url,
+                **({"fingerprint": self.fingerprint} if self.fingerprint else {}),
                 **({"fs_config": dict(self.fs_config)} if self.fs_config else {})}
+
+    @property
+    def read(self) -> bool:
+        """Whether what it held was read (a fingerprint recorded; not with ``--no-exec``)."""
+        return bool(self.fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,15 @@ class Pointer:
     path: RelPath  # the .mlvc file itself
     outs: tuple[Out, ...]
     source: ImportSource | UrlSource | None = None  # an imported output's origin
+    # An import recorded without its data (``--no-download``, ``--no-exec``): its output's
+    # path, whose oid is not known yet (``outs`` is then empty); ``pull`` or ``update`` gets
+    # the data and records it.
+    pending: RelPath | None = None
+
+    @property
+    def imported_path(self) -> RelPath:
+        """The one output of an imported pointer file (known or pending)."""
+        return self.pending if self.pending is not None else self.outs[0].path
 
 
 def pointer_path_for(target: RelPath) -> RelPath:
@@ -137,6 +157,7 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         raise bad("'outs' must be a non-empty list")
     base = parent(path)
     outs = []
+    pending: list[RelPath] = []
     for i, raw in enumerate(raw_outs):
         where = f"outs[{i}]"
         if not isinstance(raw, dict):
@@ -158,6 +179,10 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
                       "never tracks")
         if raw.get("hash") != HASH_NAME:
             raise bad(f"{where}.hash must be {HASH_NAME!r}, got {raw.get('hash')!r}")
+        if set(raw) == {"path", "hash"} and ("import" in doc or "import_url" in doc):
+            # (an import's output not downloaded yet)
+            pending.append(full)
+            continue
         if not is_oid(raw.get("oid")):
             raise bad(f"{where}.oid is not a 32-digit lowercase hex oid")
         kind = raw.get("type")
@@ -182,15 +207,19 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         source = _import_source(doc["import"], bad)
     elif "import_url" in doc:
         raw = doc["import_url"]
-        if not isinstance(raw, dict) or set(raw) - {"fs_config"} != {"url", "fingerprint"} \
-                or not all(isinstance(raw[k], str) and raw[k] for k in ("url", "fingerprint")):
+        if not isinstance(raw, dict) or set(raw) - {"fs_config", "fingerprint"} != {"url"} \
+                or not all(isinstance(raw[k], str) and raw[k] for k in ("url", "fingerprint")
+                           if k in raw):
             raise bad("'import_url' must be a mapping of url and fingerprint (and fs_config "
                       "where given)")
         config = _options(raw.get("fs_config", {}), "import_url.fs_config", bad)
-        source = UrlSource(raw["url"], raw["fingerprint"], config)
-    if source is not None and len(outs) != 1:
+        source = UrlSource(raw["url"], raw.get("fingerprint", ""), config)
+    if source is not None and len(outs) + len(pending) != 1:
         raise bad("an imported pointer file records one output")
-    return Pointer(path, tuple(outs), source)
+    if source is not None and not source.read and not pending:
+        raise bad("an import whose source was not read yet ('rev_lock' or 'fingerprint' "
+                  "missing) records no oid")
+    return Pointer(path, tuple(outs), source, pending[0] if pending else None)
 
 
 def _import_source(raw: object, bad) -> ImportSource:
@@ -211,7 +240,7 @@ def _import_source(raw: object, bad) -> ImportSource:
         raise bad(exc.message) from None
     if rev is not None and (not isinstance(rev, str) or not rev or rev.startswith("-")):
         raise bad("import.rev must be a revision name")
-    if not isinstance(lock, str) or not _SHA.fullmatch(lock):
+    if lock is not None and (not isinstance(lock, str) or not _SHA.fullmatch(lock)):
         raise bad("import.rev_lock must be a full git commit sha")
     remote = raw.get("remote")
     if remote is not None and not (isinstance(remote, str) and NAME.fullmatch(remote)):
@@ -254,6 +283,9 @@ def dump_pointer(pointer: Pointer) -> str:
         if out.exec:
             entry["exec"] = True
         outs.append(entry)
+    if pointer.pending is not None:
+        outs.append({"path": posixpath.relpath(pointer.pending, base or "."),
+                     "hash": HASH_NAME})
     doc: dict[str, object] = {"schema": SCHEMA, "outs": outs}
     if isinstance(pointer.source, UrlSource):
         doc["import_url"] = pointer.source.to_json()
@@ -261,7 +293,8 @@ def dump_pointer(pointer: Pointer) -> str:
         src = pointer.source
         doc["import"] = {"url": src.url, "path": src.path,
                          **({"rev": src.rev} if src.rev is not None else {}),
-                         "rev_lock": src.rev_lock, **src.via.to_json()}
+                         **({"rev_lock": src.rev_lock} if src.rev_lock else {}),
+                         **src.via.to_json()}
     return dump_yaml(doc)
 
 

@@ -90,8 +90,19 @@ def test_import_from_a_dvc_registry_and_pull_it_again_after_the_cache_is_gone(re
     project.run("pull")  # (from the DVC project again, each file checked by md5)
     assert (project.root / "raw/a.csv").read_bytes() == b"a\n"
     assert "up to date" in project.run("update").stdout
-    r = project.run("import", str(registry), "model.bin", "--no-download", code=1)
-    assert "a DVC project" in r.stderr and not (project.root / "model.bin.mlvc").exists()
+    # Its mlvc oids are known only by hashing its bytes: --no-download records the commit
+    # and leaves the output pending; pull reads it at that commit (checked by md5).
+    project.run("import", str(registry), "model.bin", "--no-download")
+    pointer = yaml.safe_load(project.read("model.bin.mlvc"))
+    assert "oid" not in pointer["outs"][0] and "rev_lock" in pointer["import"]
+    assert not (project.root / "model.bin").exists()
+    assert "not downloaded" in project.run("status").stdout
+    assert project.run("status", "-q", code=1).exit_code == 1
+    r = project.run("pull", "model.bin")
+    assert "model.bin.mlvc" in r.stdout
+    assert (project.root / "model.bin").read_bytes() == b"weights"
+    assert yaml.safe_load(project.read("model.bin.mlvc"))["outs"][0]["size"] == 7
+    assert project.run("status", "-q").exit_code == 0
 
 
 def test_a_dvc_object_that_does_not_match_its_md5_or_a_listing_leading_out_is_refused(

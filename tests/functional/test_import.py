@@ -505,9 +505,18 @@ def test_no_download_records_the_import_and_pull_gets_it_from_the_source(registr
         registry.git("rev-parse", "HEAD").strip()
     here.run("pull", "-f")
     assert (here.root / "images/1.png").read_text() == "ONE"
+    # A URL's: its new fingerprint alone is recorded; the output is pending until a pull.
     here.run("import-url", "../registry/labels.csv", "l.csv")
-    r = here.run("update", "--no-download", code=1)
-    assert "comes from a URL" in r.stderr
+    assert "l.csv: up to date" in here.run("update", "--no-download", "l.csv").stdout
+    (registry.root / "labels.csv").chmod(0o644)
+    (registry.root / "labels.csv").write_text("a,2\n")
+    here.run("update", "--no-download", "l.csv")
+    doc = yaml.safe_load(here.read("l.csv.mlvc"))
+    assert "oid" not in doc["outs"][0] and doc["import_url"]["fingerprint"]
+    assert here.read("l.csv") == "a,1\n"  # (the old data is still there, not recorded)
+    here.run("pull", "l.csv")
+    assert here.read("l.csv") == "a,2\n"
+    assert here.run("status", "-q").exit_code == 0
 
 
 def test_get_url_names_a_files_object_on_the_remote(registry, here, tmp_path):

@@ -378,6 +378,28 @@ def test_dvc_import_url_outputs_keep_their_url_as_mlvc_records_one(project, tmp_
     assert json.loads(project.run("status", "--json").stdout)["clean"]
 
 
+def test_a_dvc_import_url_not_downloaded_becomes_a_pending_import(project, tmp_path):
+    """`dvc import-url --no-download` recorded the URL's md5 and no output hash: mlvc records
+    it pending (no oid), and `mlvc pull` reads it from the URL, checked against that."""
+    import hashlib
+
+    (tmp_path / "ext").mkdir()
+    (tmp_path / "ext/big.csv").write_text("b\n")
+    dvc_file = yaml.safe_dump({"frozen": True, "deps": [
+        {"path": str(tmp_path / "ext/big.csv"), "md5": hashlib.md5(b"b\n").hexdigest()}],
+        "outs": [{"path": "big.csv", "hash": "md5"}]})
+    project.gen({".dvc": {"config": ""}, "big.csv.dvc": dvc_file})
+    doc = json.loads(project.run("migrate-dvc", "--json").stdout)
+    assert any("recorded without their data (big.csv)" in n for n in doc["notes"])
+    pointer = yaml.safe_load(project.read("big.csv.mlvc"))
+    assert pointer["outs"] == [{"path": "big.csv", "hash": "xxh128"}]
+    assert pointer["import_url"]["fingerprint"].startswith("size:2:")  # (it holds the same)
+    assert "/big.csv" in project.read(".gitignore")
+    project.run("pull")
+    assert project.read("big.csv") == "b\n"
+    assert project.run("status", "-q").exit_code == 0
+
+
 def test_a_dvc_yaml_kept_as_it_is_when_those_below_are_not_merged(project):
     top = "# the top pipeline\nstages:\n  s:\n    cmd: echo hi  # greet\n"
     project.gen({".dvc": {"config": ""}, "dvc.yaml": top,

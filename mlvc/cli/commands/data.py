@@ -348,7 +348,7 @@ def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commit
                        + ", ".join(shown(p) for p in result.hidden_pointers[:LIST_LIMIT])
                        + (" …" if len(result.hidden_pointers) > LIST_LIMIT else ""), err=True)
             click.echo("hint: remove the .mlvcignore rule that covers them", err=True)
-        elif not result.outs and not result.stages:
+        elif not result.outs and not result.stages and not result.pending:
             echo("Nothing is tracked yet. Track data with `mlvc add PATH`.")
         elif result.clean and len(targets) > NAMED_TARGETS:  # (`mlvc status data/*.jpg`)
             echo(f"All {len(targets)} targets are up to date.")
@@ -385,6 +385,11 @@ def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commit
             if check.moved:
                 echo(f"{shown(check.path)} ({shown(check.pointer)}):")
                 echo(f"  update available: {printable(check.url)}")
+        for p in result.pending:
+            echo(f"{shown(p.path)} ({shown(p.pointer)}):")
+            echo("  not downloaded: recorded " + ("without its data (--no-download)"
+                                                  if p.read else "and its source not read "
+                                                                 "yet (--no-exec)"))
         hints = []
         if any(o.restorable for o in result.outs):
             hints.append("`mlvc checkout` restores recorded data")
@@ -392,6 +397,8 @@ def status_cmd(targets, quiet, cloud, remote, all_branches, all_tags, all_commit
             hints.append("`mlvc commit` records changes")
         if any(c.moved for c in result.sources):
             hints.append("`mlvc update` brings imports up to their sources")
+        if result.pending:
+            hints.append("`mlvc pull` gets imports recorded without their data")
         if hints:
             echo("\n" + "; ".join(hints) + ".")
         elif any(not o.clean for o in result.outs):

@@ -206,6 +206,12 @@ def _report(result, verb: str) -> None:
              f"{count(result.present, 'object')} already: nothing to transfer.")
     if result.runs:
         echo(f"{verb} {count(result.runs, 'run-cache record')}.")
+    if result.recorded:
+        n = len(result.recorded)
+        echo(f"Recorded the data of {count(n, 'pending import')}, read from "
+             f"{'its source' if n == 1 else 'their sources'}, in "
+             f"{', '.join(map(shown, result.recorded))} (`git commit` "
+             f"{'it' if n == 1 else 'them'}).")
     report_failures(result)
 
 
@@ -388,10 +394,13 @@ def _report_got(result, as_json: bool) -> None:
 @click.option("--no-download", is_flag=True,
               help="Only record what the source holds (OUT.mlvc); `mlvc pull` gets the data "
                    "later, from the source.")
+@click.option("--no-exec", is_flag=True,
+              help="Only record REPO, PATH and REV (OUT.mlvc), asking nothing; `mlvc pull` "
+                   "or `mlvc update` reads it later.")
 @source_remote_options
 @jobs_option
 @json_option
-def import_cmd(repo_url, path, rev, out, force, no_download, via, jobs, as_json):
+def import_cmd(repo_url, path, rev, out, force, no_download, no_exec, via, jobs, as_json):
     """Track PATH of the mlvc project REPO here, recording where it came from (as
     `dvc import`: a data registry's use).
 
@@ -405,13 +414,13 @@ def import_cmd(repo_url, path, rev, out, force, no_download, via, jobs, as_json)
 
     with open_repo() as repo:
         result = import_(repo, repo_url, path, out=out, rev=rev, force=force,
-                         cwd=settings().cwd, download=not no_download, via=via, jobs=jobs,
-                         progress=progress())
+                         cwd=settings().cwd, download=not no_download, execute=not no_exec,
+                         via=via, jobs=jobs, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
     _report_imports([result], repo.root)
-    if no_download:
+    if no_download or no_exec:
         echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")
 
 
@@ -421,7 +430,8 @@ def import_cmd(repo_url, path, rev, out, force, no_download, via, jobs, as_json)
 @click.option("-f", "--force", is_flag=True,
               help="Replace changes of yours in the outputs (kept otherwise).")
 @click.option("--no-download", is_flag=True,
-              help="Only record the new version (repository imports); `mlvc pull` gets it.")
+              help="Only record the new version (of a URL: its fingerprint); `mlvc pull` "
+                   "gets it.")
 @click.option("-R", "--recursive", is_flag=True,
               help="TARGETS may be folders: every import within them.")
 @to_remote_options("what a URL import's URL holds now")
@@ -462,20 +472,25 @@ def _report_imports(results, root, forced: bool = False, sent: bool = False) -> 
             origin = src.url
         else:
             at = f"{src.rev} " if src.rev else ""
-            origin = f"{src.url} {at}({src.rev_lock[:8]})"
+            origin = f"{src.url} {at}" + (f"({src.rev_lock[:8]})" if src.rev_lock else
+                                          "(not read yet)")
         if not r.changed:  # (--force put it back as the source has it all the same)
-            echo(f"{shown(r.out.path)}: up to date with {origin}"
+            echo(f"{shown(r.path)}: up to date with {origin}"
                  + ("; put back as the source has it (--force)" if forced else ""))
             continue
-        what = count(r.out.nfiles, "file") if r.out.type == "dir" else "1 file"
-        echo(f"{shown(r.out.path)}: "
+        if r.out is None:
+            what = "pending: not downloaded"
+        else:
+            what = (count(r.out.nfiles, "file") if r.out.type == "dir" else "1 file") + \
+                f", {human_size(r.out.size)}"
+        echo(f"{shown(r.path)}: "
              + ("" if isinstance(src, UrlSource) else f"{src.path} of ")
-             + f"{origin}, {what}, {human_size(r.out.size)}")
+             + f"{origin}, {what}")
         if r.checkout is not None and r.checkout.conflicts:
             echo(f"  kept changes of yours in {count(len(r.checkout.conflicts), 'file')} "
                  "(--force replaces them)")
         if sent:
-            echo(f"  sent to the remote, not here: `mlvc pull {shown(r.out.path)}` gets it")
+            echo(f"  sent to the remote, not here: `mlvc pull {shown(r.path)}` gets it")
     files = [f for r in results for f in r.git_files]
     git_hint(root, SimpleNamespace(git_files=tuple(dict.fromkeys(files)),
                                    staged=any(r.staged for r in results)))
@@ -537,10 +552,17 @@ def ls_url_cmd(url, recursive, tree, level, with_size, fs_config, as_json):
 @click.argument("out", required=False)
 @click.option("-f", "--force", is_flag=True,
               help="Replace OUT and its pointer file if they exist.")
+@click.option("--no-download", is_flag=True,
+              help="Only record what URL holds (its fingerprint: ETag, checksum or size and "
+                   "time); `mlvc pull` gets the data later, and checks it is still that.")
+@click.option("--no-exec", is_flag=True,
+              help="Only record URL, asking nothing; `mlvc pull` or `mlvc update` gets what "
+                   "it holds then.")
 @to_remote_options("what URL holds")
 @fs_config_option
 @json_option
-def import_url_cmd(url, out, force, to_remote, remote, jobs, fs_config, as_json):
+def import_url_cmd(url, out, force, no_download, no_exec, to_remote, remote, jobs, fs_config,
+                   as_json):
     """Copy the file or folder at URL into the project at OUT (default: its name, here) and
     track it, recording the URL and what it held (as `dvc import-url`); `mlvc update OUT`
     reads it again when it changed.
@@ -553,11 +575,16 @@ def import_url_cmd(url, out, force, to_remote, remote, jobs, fs_config, as_json)
 
     if remote and not to_remote:
         raise click.UsageError("-r/--remote goes with --to-remote")
+    if to_remote and (no_download or no_exec):
+        raise click.UsageError("--to-remote and --no-download/--no-exec: choose one")
     with open_repo() as repo:
         result = import_url(repo, url, out, cwd=settings().cwd, force=force,
                             to_remote=to_remote, remote=remote, jobs=jobs,
-                            fs_config=fs_config, progress=progress())
+                            fs_config=fs_config, download=not no_download,
+                            execute=not no_exec, progress=progress())
     if as_json:
         echo_json(result.to_json())
         return
     _report_imports([result], repo.root, sent=to_remote)
+    if no_download or no_exec:
+        echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")

@@ -4,7 +4,14 @@ from hypothesis import strategies as st
 
 from mlvc.errors import FormatError, PathError
 from mlvc.paths import is_reserved, is_valid_name
-from mlvc.workspace.pointer import Out, Pointer, UrlSource, dump_pointer, parse_pointer
+from mlvc.workspace.pointer import (
+    ImportSource,
+    Out,
+    Pointer,
+    UrlSource,
+    dump_pointer,
+    parse_pointer,
+)
 
 names = st.text(min_size=1, max_size=12).filter(
     lambda n: is_valid_name(n) and n.strip() == n and n.isprintable()
@@ -46,6 +53,40 @@ def test_an_import_urls_source_and_fs_config_round_trip(url, fingerprint, config
     pointer = Pointer("a.mlvc", (Out("a", "a" * 32, "file", 1),),
                       UrlSource(url, fingerprint, tuple(sorted(config.items()))))
     assert parse_pointer(dump_pointer(pointer), pointer.path) == pointer
+
+
+shas = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
+
+
+@given(names, st.sampled_from(["url", "repo"]), st.text(max_size=12),
+       st.one_of(st.none(), shas), st.one_of(st.none(), names))
+def test_a_pending_import_round_trips(name, kind, fingerprint, lock, rev):
+    # An import recorded without its data (--no-download, --no-exec): its one output has no
+    # oid; what was read of the source (a fingerprint, a commit) is there or not.
+    source = UrlSource("s3://b/" + name, fingerprint.strip()) if kind == "url" else \
+        ImportSource("../reg", name, rev, lock)
+    pointer = Pointer(name + ".mlvc", (), source, name)
+    text = dump_pointer(pointer)
+    assert "oid" not in text
+    assert parse_pointer(text, pointer.path) == pointer
+    assert pointer.imported_path == name
+
+
+@pytest.mark.parametrize("text, match", [
+    # an output with no oid and no import to get it from
+    ("schema: 1\nouts:\n- {path: a, hash: xxh128}\n", "oid"),
+    # an import whose source was never read cannot record data read from it
+    ("schema: 1\nouts:\n- {path: a, hash: xxh128, oid: " + "a" * 32 + ", type: file, "
+     "size: 1}\nimport_url: {url: 's3://b/a'}\n", "not read yet"),
+    ("schema: 1\nouts:\n- {path: a, hash: xxh128, oid: " + "a" * 32 + ", type: file, "
+     "size: 1}\nimport: {url: ../r, path: a}\n", "not read yet"),
+    # a pending output and another
+    ("schema: 1\nouts:\n- {path: a, hash: xxh128}\n- {path: b, hash: xxh128}\n"
+     "import_url: {url: 's3://b/a'}\n", "one output"),
+])
+def test_a_pending_import_is_recorded_one_way(text, match):
+    with pytest.raises(FormatError, match=match):
+        parse_pointer(text, "a.mlvc")
 
 
 def test_a_pointer_file_never_records_a_secret_fs_config():
