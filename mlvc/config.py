@@ -99,6 +99,11 @@ def as_text(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+# A database connection's options (``db.NAME.…``, as DVC's ``import-db`` takes them): a
+# SQLAlchemy URL, and the user and password over the URL's own.
+DB_OPTIONS = ("url", "username", "password")
+
+
 def is_secret(key: str) -> bool:
     last = key.rsplit(".", 1)[-1].lower()
     return any(word in last for word in SECRET_WORDS)
@@ -115,8 +120,14 @@ def validate_key(key: str) -> Callable[[object], object]:
     parts = key.split(".")
     if len(parts) == 3 and parts[0] == "remotes" and parts[1] and parts[2]:
         return _string if parts[2] == "url" else (lambda v: v)
+    if len(parts) == 3 and parts[0] == "db" and NAME.fullmatch(parts[1]):
+        if parts[2] in DB_OPTIONS:
+            return _string
+        raise ConfigError(f"unknown option '{parts[2]}' of database connection "
+                          f"'{parts[1]}'", hint="a connection takes " + ", ".join(DB_OPTIONS))
     raise ConfigError(f"unknown config key '{key}'",
-                      hint="known keys: " + ", ".join(sorted(KNOWN)) + ", remotes.<name>.<option>")
+                      hint="known keys: " + ", ".join(sorted(KNOWN)) + ", remotes.<name>.<option>"
+                           ", db.<name>.url/username/password")
 
 
 def flatten(doc: dict, prefix: str = "") -> dict[str, object]:
@@ -225,6 +236,15 @@ class Config:
 
     def get(self, key: str, default: object = None) -> object:
         return self.values.get(key, default)
+
+    def databases(self) -> dict[str, dict[str, str]]:
+        """Database connections (``db.NAME.url`` …): name -> options."""
+        out: dict[str, dict[str, str]] = {}
+        for key, value in self.values.items():
+            if key.startswith("db."):
+                _, name, option = key.split(".", 2)
+                out.setdefault(name, {})[option] = str(value)
+        return out
 
     def remotes(self) -> dict[str, dict[str, object]]:
         out: dict[str, dict[str, object]] = {}

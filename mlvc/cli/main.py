@@ -46,6 +46,8 @@ COMMANDS = {
     "get-url": ("mlvc.cli.commands.remote", "get_url_cmd"),
     "import-url": ("mlvc.cli.commands.remote", "import_url_cmd"),
     "ls-url": ("mlvc.cli.commands.remote", "ls_url_cmd"),
+    "import-db": ("mlvc.cli.commands.db", "import_db_cmd"),
+    "test-db": ("mlvc.cli.commands.db", "test_db_cmd"),
     "repro": ("mlvc.cli.commands.pipeline", "repro_cmd"),
     "stage": ("mlvc.cli.commands.pipeline", "stage_cmd"),
     "dag": ("mlvc.cli.commands.pipeline", "dag_cmd"),

@@ -226,13 +226,13 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
     and how many files of imports were here already."""
     from mlvc.ops.import_url import fetch_url_import
     from mlvc.ops.imports import complete, fetch_imported
-    from mlvc.workspace.pointer import ImportSource
+    from mlvc.workspace.pointer import DbSource, ImportSource
 
     rest: list[Source] = []
     got = nbytes = there = 0
     for s in sources:
         src = s.origin  # (collect_sources read it with the pointer file)
-        if src is None:
+        if src is None or isinstance(src, DbSource):  # (a database's snapshot: the remote's)
             rest.append(s)
             continue
         if complete(repo, s.out):

@@ -25,13 +25,18 @@ from pathlib import Path
 from mlvc.config import first_secret
 from mlvc.errors import MlvcError, RemoteError, TargetError
 from mlvc.objects.oid import hash_bytes
-from mlvc.ops import record_in_git
-from mlvc.ops.imports import ImportResult, check_destination, recorded_location, store_tree
+from mlvc.ops.imports import (
+    ImportResult,
+    check_destination,
+    recorded_location,
+    store_tree,
+    track_import,
+)
 from mlvc.parallel import threaded
 from mlvc.paths import RelPath, from_user, real_inside, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.pointer import Out, Pointer, UrlSource, load_pointer, pointer_path_for
+from mlvc.workspace.pointer import Out, Pointer, UrlSource, pointer_path_for
 
 FsConfig = tuple[tuple[str, str], ...]  # options of a URL's filesystem (``--fs-config``)
 
@@ -115,7 +120,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
         return _record_sent(repo, pointer, _send(repo, src, dest, remote, jobs, progress),
                             source, True, force, progress)
     _download(src, to_fs(repo.root, dest), progress)
-    return _track(repo, dest, source, True, progress)
+    return track_import(repo, dest, source, True, progress)
 
 
 def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: bool = False,
@@ -128,8 +133,7 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: 
     ``download`` (``dvc update --no-download``), a new fingerprint alone is recorded: the
     output is then pending, and ``pull`` gets its data. A pending output is read whole
     (see :func:`read_url`), and checked out as ``checkout`` would."""
-    from mlvc.ops.imports import record_import, record_pending
-    from mlvc.ops.status import status
+    from mlvc.ops.imports import record_import, record_pending, refuse_unsaved
 
     src = pointer.source
     assert isinstance(src, UrlSource)
@@ -154,13 +158,9 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: 
                             or remote.fingerprint != src.fingerprint, True, progress)
     assert out is not None
     if not force:
-        result = status(repo, [out.path], cwd=repo.root)
-        if not all(o.clean for o in result.outs):  # (stages out of date are not its concern)
-            raise TargetError(f"'{out.path}' has changes of yours that an update would "
-                              "overwrite", hint="`mlvc status` shows them; --force "
-                                                "replaces them")
+        refuse_unsaved(repo, out.path)
     _download(remote, to_fs(repo.root, out.path), progress)
-    return _track(repo, out.path, now, remote.fingerprint != src.fingerprint, progress)
+    return track_import(repo, out.path, now, remote.fingerprint != src.fingerprint, progress)
 
 
 def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
@@ -514,20 +514,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
-
-
-def _track(repo: Repo, dest: RelPath, source: UrlSource, changed: bool,
-           progress: Progress) -> ImportResult:
-    """Track ``dest`` as ``add`` does, its pointer file recording ``source``."""
-    from mlvc.ops.add import add
-    from mlvc.workspace.pointer import write_pointer
-
-    added = add(repo, [dest], cwd=repo.root, progress=progress)
-    pointer_path = pointer_path_for(dest)
-    with repo.lock():
-        pointer = load_pointer(repo.root, pointer_path)
-        pointer = Pointer(pointer.path, pointer.outs, source)
-        write_pointer(repo.root, pointer)
-    git = record_in_git(repo, list(dict.fromkeys([*added.git_files, pointer_path])))
-    return ImportResult(pointer_path, pointer.outs[0], source, changed, None, git.files,
-                        git.staged)

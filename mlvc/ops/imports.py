@@ -49,9 +49,11 @@ from mlvc.workspace.index import Index
 from mlvc.workspace.pointer import (
     ITS_DEFAULT,
     POINTER_SUFFIX,
+    DbSource,
     ImportSource,
     Out,
     Pointer,
+    Source,
     SourceRemote,
     UrlSource,
     check_pointer_name,
@@ -171,13 +173,23 @@ def update(repo: Repo, targets: list[str] | None = None, *, rev: str | None = No
         imported = list({p.path: p for p in wanted}.values())
     if to_remote and not all(isinstance(p.source, UrlSource) for p in imported):
         other = next(p for p in imported if not isinstance(p.source, UrlSource))
-        raise TargetError(f"'{other.imported_path}' comes from a repository: --to-remote "
+        kind = "a database" if isinstance(other.source, DbSource) else "a repository"
+        raise TargetError(f"'{other.imported_path}' comes from {kind}: --to-remote "
                           "updates imports from URLs",
                           hint="name the URL imports as TARGETS, or use --no-download "
                                "for a repository's (`mlvc pull` then gets it from there)")
     results: list[ImportResult] = []
     for pointer in imported:
         src = pointer.source
+        if isinstance(src, DbSource):
+            if not download:
+                raise TargetError(f"'{pointer.imported_path}' is a database's snapshot: what "
+                                  "it holds now is known only by taking it again",
+                                  hint="update it without --no-download")
+            from mlvc.ops.import_db import update_db
+
+            results.append(update_db(repo, pointer, force=force, progress=progress))
+            continue
         if isinstance(src, UrlSource):
             from mlvc.ops.import_url import update_url
 
@@ -219,6 +231,10 @@ def complete_pending(repo: Repo, pointer: Pointer, *, jobs: int | None = None,
     from mlvc.ops.import_url import read_url
 
     src, path = pointer.source, pointer.imported_path
+    if isinstance(src, DbSource):  # (nothing was recorded of it: a snapshot taken now)
+        from mlvc.ops.import_db import snapshot_stored
+
+        return Pointer(pointer.path, (snapshot_stored(repo, src, path, progress),), src)
     if isinstance(src, UrlSource):
         new, now, _, _ = read_url(repo, src, path, pinned=True, progress=progress)
         return Pointer(pointer.path, (new,), now)
@@ -412,7 +428,9 @@ def check_sources(repo: Repo, pointers: list[Pointer], jobs: int = 8
         return latest is not None and latest != src.rev_lock
 
     checks = []
-    pointers = [p for p in pointers if p.source is not None and p.source.read]
+    # (a database cannot say whether a query's rows changed without running it: not asked)
+    pointers = [p for p in pointers if p.source is not None and p.source.read
+                and not isinstance(p.source, DbSource)]
     for pointer, outcome in threaded([p for p in pointers if p.source is not None], ask,
                                      jobs):
         assert pointer.source is not None
@@ -622,6 +640,34 @@ def record_import(repo: Repo, pointer: Pointer, *, changed: bool, force: bool,
     assert pointer.source is not None
     return ImportResult(pointer.path, pointer.outs[0] if pointer.outs else None,
                         pointer.source, changed, result, git.files, git.staged)
+
+
+def track_import(repo: Repo, dest: RelPath, source: Source, changed: bool,
+                 progress: Progress = NULL_PROGRESS) -> ImportResult:
+    """Track ``dest`` (written in the workspace) as ``add`` does, its pointer file recording
+    ``source`` (``import-url``, ``import-db``)."""
+    from mlvc.ops.add import add
+    from mlvc.workspace.pointer import load_pointer, write_pointer
+
+    added = add(repo, [dest], cwd=repo.root, progress=progress)
+    pointer_path = pointer_path_for(dest)
+    with repo.lock():
+        pointer = load_pointer(repo.root, pointer_path)
+        pointer = Pointer(pointer.path, pointer.outs, source)
+        write_pointer(repo.root, pointer)
+    git = record_in_git(repo, list(dict.fromkeys([*added.git_files, pointer_path])))
+    return ImportResult(pointer_path, pointer.outs[0], source, changed, None, git.files,
+                        git.staged)
+
+
+def refuse_unsaved(repo: Repo, path: RelPath) -> None:
+    """Refuse an update that would overwrite changes of yours in the output ``path``
+    (stages out of date are not its concern)."""
+    from mlvc.ops.status import status
+
+    if not all(o.clean for o in status(repo, [path], cwd=repo.root).outs):
+        raise TargetError(f"'{path}' has changes of yours that an update would overwrite",
+                          hint="`mlvc status` shows them; --force replaces them")
 
 
 def record_pending(repo: Repo, pointer: Pointer, *, changed: bool,

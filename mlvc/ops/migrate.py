@@ -21,13 +21,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlvc.config import DB_OPTIONS
 from mlvc.errors import FormatError, MlvcError, TargetError
 from mlvc.fsutil import atomic_write
 from mlvc.ops import record_in_git
 from mlvc.paths import RelPath, normalize_rel, to_fs
 from mlvc.progress import NULL_PROGRESS, Progress
 from mlvc.repo import Repo
-from mlvc.workspace.pointer import ImportSource, UrlSource
+from mlvc.workspace.pointer import DbSource, ImportSource, Source, UrlSource
 
 # DVC's remote options that mean nothing to an fsspec filesystem: left out
 _DVC_ONLY = {"jobs", "verify", "version_aware", "worktree", "listobjects", "checksum_jobs"}
@@ -38,6 +39,7 @@ _STAGE_KEYS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "fro
 _OUT_KEYS = {"cache", "persist", "push", "desc", "template", "x", "y", "x_label", "y_label",
              "title", "header"}
 _SECTION = re.compile(r"""^['"]?remote\s+"([^"]+)"['"]?$""")
+_DB_SECTION = re.compile(r"""^['"]?db\s+"([^"]+)"['"]?$""")
 _SKIP_DIRS = {".git", ".dvc", ".mlvc", "node_modules", "__pycache__"}
 
 
@@ -136,7 +138,15 @@ def _dvc_config(dvc: Path, notes: list[str]
         for section in parser.sections():
             values = {k: v.strip().strip('"') for k, v in parser[section].items()}
             found = _SECTION.match(section.strip())
-            if found:
+            db = _DB_SECTION.match(section.strip())
+            if db:  # (a connection of `dvc import-db`: mlvc's db.NAME.…)
+                for key, value in values.items():
+                    if key in DB_OPTIONS:
+                        settings[f"db.{db.group(1)}.{key}"] = value
+                    else:
+                        notes.append(f".dvc/{name}: db '{db.group(1)}': option '{key}' is "
+                                     "not one mlvc takes: left out")
+            elif found:
                 options = remotes.setdefault(found.group(1), {})
                 for key, value in values.items():
                     if key in _DVC_ONLY:
@@ -332,8 +342,8 @@ def _ignore_rules(repo: Repo) -> list[str]:
 
 def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
                  ) -> tuple[list[RelPath], list[RelPath],
-                            dict[RelPath, ImportSource | UrlSource],
-                            dict[RelPath, ImportSource | UrlSource]]:
+                            dict[RelPath, Source],
+                            dict[RelPath, Source]]:
     """The outputs of the .dvc files: (in the workspace, to add; not there; the sources of
     those `dvc import` made, as mlvc records an import's — mlvc reads DVC projects — and
     those `dvc import-url` made, as mlvc records an import-url's; the sources of imports
@@ -344,8 +354,8 @@ def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
 
     present: list[RelPath] = []
     missing: list[RelPath] = []
-    sources: dict[RelPath, ImportSource | UrlSource] = {}
-    pending: dict[RelPath, ImportSource | UrlSource] = {}
+    sources: dict[RelPath, Source] = {}
+    pending: dict[RelPath, Source] = {}
     for rel in (f for f in files if f.endswith(".dvc")):
         try:
             doc = yaml.safe_load(to_fs(repo.root, rel).read_text(encoding="utf-8")) or {}
@@ -356,7 +366,8 @@ def _dvc_outputs(repo: Repo, files: list[RelPath], notes: list[str]
             notes.append(f"{rel}: not a DVC file with outs: left out")
             continue
         deps = doc.get("deps") or []
-        source: ImportSource | UrlSource | None = _import_source(deps)
+        source: Source | None = _import_source(deps) or \
+            _db_source(deps)
         if deps and source is None:
             source = _url_source(repo, rel, deps, notes)
         if deps and source is None:
@@ -444,6 +455,19 @@ def _fs_config(rel: RelPath, raw: object, notes: list[str]) -> tuple[tuple[str, 
                      "plain value): give it to a remote on that bucket or host (`mlvc remote "
                      "modify --local NAME KEY VALUE`), whose options a URL under it gets")
     return kept
+
+
+def _db_source(deps: list) -> DbSource | None:
+    """The source of a `dvc import-db` (its one dep a ``db`` mapping), as mlvc records it."""
+    if len(deps) != 1 or not isinstance(deps[0], dict) or not isinstance(
+            deps[0].get("db"), dict):
+        return None
+    db = deps[0]["db"]
+    query, table = db.get("query"), db.get("table")
+    if not isinstance(db.get("connection"), str) or (query is None) == (table is None):
+        return None
+    return DbSource(db["connection"], None if query is None else str(query),
+                    None if table is None else str(table), str(db.get("file_format", "csv")))
 
 
 def _import_source(deps: list) -> ImportSource | None:
@@ -634,8 +658,9 @@ def _write(repo: Repo, remotes, default, settings, pipeline_text, rules, outs, s
                 cfg.set_value(files.path(level), level, f"remotes.{name}.{key}", value)
         if default in remotes:
             cfg.set_value(files.path("project"), "project", "core.remote", default)
-        for key, value in settings.items():
-            cfg.set_value(files.path("project"), "project", key, value)
+        for key, value in settings.items():  # (a database's password: the local file)
+            level = "local" if cfg.is_secret(key) else "project"
+            cfg.set_value(files.path(level), level, key, value)
         if remotes or settings or default in remotes:
             written.append(".mlvc/config.yaml")
         if pipeline_text is not None:

@@ -105,10 +105,42 @@ class UrlSource:
 
 
 @dataclass(frozen=True, slots=True)
+class DbSource:
+    """Where an output imported from a database comes from (``mlvc import-db``): the rows
+    of ``query``, or of all of ``table``, through connection ``connection`` of the config
+    (``db.NAME``: never its password, which the pointer file does not hold), written as
+    ``file_format`` ("csv" or "json")."""
+
+    connection: str
+    query: str | None = None
+    table: str | None = None
+    file_format: str = "csv"
+
+    @property
+    def read(self) -> bool:
+        return True  # (an import-db is always recorded with its data)
+
+    @property
+    def url(self) -> str:
+        """What messages name it by."""
+        return f"db://{self.connection}"
+
+    def to_json(self) -> dict:
+        return {"connection": self.connection,
+                **({"query": self.query} if self.query is not None else {}),
+                **({"table": self.table} if self.table is not None else {}),
+                "file_format": self.file_format}
+
+
+DB_FORMATS = ("csv", "json")
+Source = ImportSource | UrlSource | DbSource
+
+
+@dataclass(frozen=True, slots=True)
 class Pointer:
     path: RelPath  # the .mlvc file itself
     outs: tuple[Out, ...]
-    source: ImportSource | UrlSource | None = None  # an imported output's origin
+    source: Source | None = None  # an imported output's origin
     # An import recorded without its data (``--no-download``, ``--no-exec``): its output's
     # path, whose oid is not known yet (``outs`` is then empty); ``pull`` or ``update`` gets
     # the data and records it.
@@ -149,7 +181,7 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         raise bad("not a pointer file (expected a mapping with 'schema' and 'outs')", True)
     if doc.get("schema") != SCHEMA:
         raise bad(f"unsupported schema {doc.get('schema')!r} (expected {SCHEMA})")
-    extra = set(doc) - {"schema", "outs", "import", "import_url"}
+    extra = set(doc) - {"schema", "outs", "import", "import_url", "import_db"}
     if extra:
         raise bad(f"unknown keys {sorted(extra)}")
     raw_outs = doc.get("outs")
@@ -200,10 +232,12 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
             raise bad(f"{where}.exec must be true or false")
         outs.append(Out(full, raw["oid"], kind, size, nfiles if kind == "dir" else 1,
                         executable and kind == "file"))
-    source: ImportSource | UrlSource | None = None
-    if "import" in doc and "import_url" in doc:
-        raise bad("'import' and 'import_url' cannot both be there")
-    if "import" in doc:
+    source: Source | None = None
+    if sum(k in doc for k in ("import", "import_url", "import_db")) > 1:
+        raise bad("one of 'import', 'import_url' and 'import_db' at most")
+    if "import_db" in doc:
+        source = _db_source(doc["import_db"], bad)
+    elif "import" in doc:
         source = _import_source(doc["import"], bad)
     elif "import_url" in doc:
         raw = doc["import_url"]
@@ -220,6 +254,23 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         raise bad("an import whose source was not read yet ('rev_lock' or 'fingerprint' "
                   "missing) records no oid")
     return Pointer(path, tuple(outs), source, pending[0] if pending else None)
+
+
+def _db_source(raw: object, bad) -> DbSource:
+    if not isinstance(raw, dict) or set(raw) - {"connection", "query", "table",
+                                                "file_format"}:
+        raise bad("'import_db' must be a mapping of connection, query or table, and "
+                  "file_format")
+    name = raw.get("connection")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise bad("import_db.connection must be a connection's name")
+    given = [k for k in ("query", "table") if k in raw]
+    if len(given) != 1 or not isinstance(raw[given[0]], str) or not raw[given[0]].strip():
+        raise bad("import_db must have a query or a table (one of them)")
+    form = raw.get("file_format", "csv")
+    if form not in DB_FORMATS:
+        raise bad(f"import_db.file_format must be one of {', '.join(DB_FORMATS)}")
+    return DbSource(name, raw.get("query"), raw.get("table"), form)
 
 
 def _import_source(raw: object, bad) -> ImportSource:
@@ -289,6 +340,8 @@ def dump_pointer(pointer: Pointer) -> str:
     doc: dict[str, object] = {"schema": SCHEMA, "outs": outs}
     if isinstance(pointer.source, UrlSource):
         doc["import_url"] = pointer.source.to_json()
+    elif isinstance(pointer.source, DbSource):
+        doc["import_db"] = pointer.source.to_json()
     elif pointer.source is not None:
         src = pointer.source
         doc["import"] = {"url": src.url, "path": src.path,

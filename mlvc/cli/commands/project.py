@@ -188,7 +188,8 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
     \b
     Keys: core.remote, core.jobs, core.autostage, cache.dir,
           cache.type (e.g. hardlink,copy), remotes.NAME.OPTION,
-          plots.out_dir, plots.html_template, plots.auto_open.
+          plots.out_dir, plots.html_template, plots.auto_open,
+          db.NAME.url/username/password (connections of `mlvc import-db`).
     Secrets (keys, passwords, tokens) are never printed, and are written to
     .mlvc/config.local.yaml unless --project (or --global) is given.
     """

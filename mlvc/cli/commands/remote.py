@@ -419,7 +419,7 @@ def import_cmd(repo_url, path, rev, out, force, no_download, no_exec, via, jobs,
     if as_json:
         echo_json(result.to_json())
         return
-    _report_imports([result], repo.root)
+    report_imports([result], repo.root)
     if no_download or no_exec:
         echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")
 
@@ -455,21 +455,24 @@ def update_cmd(targets, rev, force, no_download, recursive, to_remote, remote, j
     elif not results:
         echo("No imported data here (`mlvc import REPO PATH` imports some).")
     else:
-        _report_imports(results, repo.root, forced=force, sent=to_remote)
+        report_imports(results, repo.root, forced=force, sent=to_remote)
         if no_download and any(r.changed for r in results):
             echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")
 
 
-def _report_imports(results, root, forced: bool = False, sent: bool = False) -> None:
+def report_imports(results, root, forced: bool = False, sent: bool = False) -> None:
     """``sent``: the data went to the remote (--to-remote), not here."""
     from types import SimpleNamespace
 
-    from mlvc.workspace.pointer import UrlSource
+    from mlvc.workspace.pointer import DbSource, UrlSource
 
     for r in results:
         src = r.source
         if isinstance(src, UrlSource):
             origin = src.url
+        elif isinstance(src, DbSource):
+            origin = (f"table {src.table}" if src.table is not None else "the query") + \
+                f" of database '{src.connection}'"
         else:
             at = f"{src.rev} " if src.rev else ""
             origin = f"{src.url} {at}" + (f"({src.rev_lock[:8]})" if src.rev_lock else
@@ -484,7 +487,7 @@ def _report_imports(results, root, forced: bool = False, sent: bool = False) -> 
             what = (count(r.out.nfiles, "file") if r.out.type == "dir" else "1 file") + \
                 f", {human_size(r.out.size)}"
         echo(f"{shown(r.path)}: "
-             + ("" if isinstance(src, UrlSource) else f"{src.path} of ")
+             + ("" if isinstance(src, (UrlSource, DbSource)) else f"{src.path} of ")
              + f"{origin}, {what}")
         if r.checkout is not None and r.checkout.conflicts:
             echo(f"  kept changes of yours in {count(len(r.checkout.conflicts), 'file')} "
@@ -585,6 +588,6 @@ def import_url_cmd(url, out, force, no_download, no_exec, to_remote, remote, job
     if as_json:
         echo_json(result.to_json())
         return
-    _report_imports([result], repo.root, sent=to_remote)
+    report_imports([result], repo.root, sent=to_remote)
     if no_download or no_exec:
         echo("Recorded, not downloaded: `mlvc pull` gets the data from its source.")
