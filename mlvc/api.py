@@ -119,13 +119,28 @@ def _project(where: str | os.PathLike[str] | None, rev: str | None,
                 project, _, _):
             yield project, None
         return
-    if via is not None and via.config:
-        raise TargetError("remote_config is for a project read through its git URL (a "
-                          "clone of it)",
-                          hint="for this project's own remote: `mlvc remote modify --local "
-                               "NAME KEY VALUE`")
     with Repo.find(Path(cwd, where) if where is not None else cwd) as project:
+        if via is not None and via.config:
+            _with_options(project, via.name, via.config)
         yield project, rev
+
+
+def _with_options(project, name: str | None, options: tuple[tuple[str, str], ...]) -> None:
+    """``project`` read with ``options`` over those of its remote ``name`` (default: its
+    default remote), in memory alone (``remote_config`` of a project read in place: its
+    config files are not written)."""
+    from mlvc.config import Config
+
+    config = project.config
+    name = name or config.get("core.remote")
+    if not name or name not in config.remotes():
+        raise TargetError(f"remote_config: {'no remote named ' + repr(name) if name else 'no remote given and no default remote is set'} in {project.root}",
+                          hint="name one of its remotes (remote=NAME); `mlvc remote list` "
+                               "there lists them")
+    values = dict(config.values)
+    values.update({f"remotes.{name}.{k}": v for k, v in options})
+    project.__dict__["config"] = Config(values, {**config.origins, **{
+        f"remotes.{name}.{k}": "api" for k, _ in options}})
 
 
 def _is_git_url(where: str) -> bool:

@@ -655,8 +655,19 @@ def test_get_import_ls_and_the_api_read_the_remote_named_with_the_options_given(
     assert mlvc.api.read("images/1.png", repo=url, remote="mirror") == "one"
     assert mlvc.api.read("images/1.png", repo=url,
                          remote_config={"url": str(tmp_path / "mirror")}) == "one"
-    with pytest.raises(Exception, match="remote_config is for a project read through"):
-        mlvc.api.read("images/1.png", repo=str(registry.root), remote_config={"a": 1})
+    # a project read in place: the options over its remote's own, in memory alone
+    moved = tmp_path / "moved"
+    registry.git("clone", "-q", str(registry.root), str(moved))  # (an empty cache)
+    Project(moved).run("remote", "modify", "--local", "store", "url", str(tmp_path / "gone"))
+    config = (moved / ".mlvc/config.local.yaml").read_text()
+    with pytest.raises(Exception, match="store"):
+        mlvc.api.read("images/1.png", repo=str(moved))
+    assert mlvc.api.read("images/1.png", repo=str(moved),
+                         remote_config={"url": str(tmp_path / "mirror")}) == "one"
+    assert (moved / ".mlvc/config.local.yaml").read_text() == config  # (not written)
+    with pytest.raises(Exception, match="no remote named 'nope'"):
+        mlvc.api.read("images/1.png", repo=str(moved), remote="nope",
+                      remote_config={"url": "x"})
 
     # import: recorded; a secret is refused, nothing written
     before = here.snapshot()
