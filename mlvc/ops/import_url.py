@@ -50,6 +50,9 @@ class Remote:
     is_dir: bool
     files: tuple[tuple[str, int], ...]  # (path relative to ``path`` ("" for a file), size)
     fingerprint: str
+    # on a version-aware filesystem (``--version-aware``): (path as in ``files``, version
+    # id) of each file; downloads read those versions
+    versions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,8 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
 def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None = None,
                force: bool = False, to_remote: bool = False, remote: str | None = None,
                jobs: int | None = None, fs_config: FsConfig = (), download: bool = True,
-               execute: bool = True, progress: Progress = NULL_PROGRESS) -> ImportResult:
+               execute: bool = True, version_aware: bool = False,
+               progress: Progress = NULL_PROGRESS) -> ImportResult:
     """Copy what ``url`` holds into the project at ``out`` and track it with its source.
     Without ``download`` (``dvc import-url --no-download``), only its fingerprint is
     recorded; without ``execute`` (``--no-exec``), only the URL, which is not asked: the
@@ -91,8 +95,19 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
     ``to_remote`` (``dvc import-url --to-remote``): sent to the remote instead, for data
     larger than this disk: neither the cache nor the workspace gets a copy (see
     :func:`_send`); the pointer file is written once all of it is there. ``fs_config``:
-    options of the URL's filesystem, recorded with it (no secret: git keeps the pointer)."""
+    options of the URL's filesystem, recorded with it (no secret: git keeps the pointer).
+    ``version_aware`` (``--version-aware``, as DVC's): the version id of each file is
+    recorded too (``version_aware=true`` in ``fs_config``), and ``fetch``/``pull`` read
+    exactly those versions later, whatever the URL holds then."""
+    from mlvc.remote import scheme
+
     cwd = cwd or Path.cwd()
+    if version_aware:
+        if scheme(url) in (None, "file", "local"):
+            raise TargetError(f"--version-aware: '{url}' is a path on this machine, which "
+                              "keeps no versions")
+        fs_config = (*[(k, v) for k, v in fs_config if k != "version_aware"],
+                     ("version_aware", "true"))
     fs_config = tuple(sorted(fs_config))
     secret = first_secret(fs_config)
     if secret is not None:
@@ -110,7 +125,8 @@ def import_url(repo: Repo, url: str, out: str | None = None, *, cwd: Path | None
     dest = from_user(repo.root, out or _name(url, src), cwd)
     pointer = pointer_path_for(dest)
     check_destination(repo, dest, pointer, force)
-    source = UrlSource(recorded_location(repo, url, cwd), src.fingerprint, fs_config)
+    source = UrlSource(recorded_location(repo, url, cwd), src.fingerprint, fs_config,
+                       src.versions)
     if not (download and execute):
         from mlvc.ops.imports import record_pending
 
@@ -144,7 +160,7 @@ def update_url(repo: Repo, pointer: Pointer, *, force: bool = False, to_remote: 
         return record_import(repo, Pointer(pointer.path, (new,), now), changed=True,
                              force=force, progress=progress)
     remote = open_url(src.url, repo.root, repo, fs_config=src.fs_config)
-    now = UrlSource(src.url, remote.fingerprint, src.fs_config)
+    now = UrlSource(src.url, remote.fingerprint, src.fs_config, remote.versions)
     if remote.fingerprint == src.fingerprint and not force and (out is not None
                                                                  or not download):
         return ImportResult(pointer.path, out, src, False)
@@ -168,8 +184,10 @@ def fetch_url_import(repo: Repo, pointer: RelPath, out: Out, source: UrlSource,
     """Store in this cache the objects of ``out``, imported from ``source``, by downloading
     the URL again (``fetch`` of an import-url output the cache lacks; see
     :func:`read_url`). What the URL holds now must be what ``out`` records, else nothing is
-    kept of it. How many objects came, and their bytes."""
-    now, _, objects, nbytes = read_url(repo, source, out.path, progress=progress)
+    kept of it; with recorded versions (``--version-aware``), those versions are read. How
+    many objects came, and their bytes."""
+    now, _, objects, nbytes = read_url(repo, source, out.path, pinned=bool(source.versions),
+                                       progress=progress)
     if now.oid != out.oid:
         raise TargetError(f"{pointer}: {source.url} holds other data now than {pointer} "
                           "records", hint="`mlvc update` records what it holds now")
@@ -185,7 +203,13 @@ def read_url(repo: Repo, source: UrlSource, dest: RelPath, *, pinned: bool = Fal
     how many objects came, and their bytes."""
     import tempfile
 
-    remote = open_url(source.url, repo.root, repo, fs_config=source.fs_config)
+    if pinned and source.versions:  # (those versions, whatever the URL holds now)
+        fs, path = _filesystem(source.url, repo.root, repo, True, source.fs_config)
+        remote = Remote(fs, path, source.versions[0][0] != "",
+                        tuple((rel, 0) for rel, _ in source.versions), source.fingerprint,
+                        source.versions)
+    else:
+        remote = open_url(source.url, repo.root, repo, fs_config=source.fs_config)
     if pinned and source.read and remote.fingerprint != source.fingerprint:
         raise TargetError(f"{source.url} holds other data now than was recorded of it",
                           hint="`mlvc update` records what it holds now")
@@ -194,7 +218,8 @@ def read_url(repo: Repo, source: UrlSource, dest: RelPath, *, pinned: bool = Fal
         landed = Path(tmp) / "data"
         nbytes = _download(remote, landed, progress)
         stored = store_tree(repo.cache, landed, progress=progress)
-    return (stored.out(dest), UrlSource(source.url, remote.fingerprint, source.fs_config),
+    return (stored.out(dest), UrlSource(source.url, remote.fingerprint, source.fs_config,
+                                        remote.versions),
             stored.objects, nbytes)
 
 
@@ -312,10 +337,22 @@ def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True,
                 raise TargetError(f"{url} is an empty folder")
             fp = "dir:" + hash_bytes(json.dumps(
                 [(rel, _fingerprint(i)) for rel, i in entries]).encode())
-            return Remote(fs, path, True, tuple((r, int(i.get("size") or 0))
-                                                 for r, i in entries), fp)
-        return Remote(fs, path, False, (("", int(info.get("size") or 0)),),
-                      _fingerprint(info))
+            remote = Remote(fs, path, True, tuple((r, int(i.get("size") or 0))
+                                                   for r, i in entries), fp)
+        else:
+            entries = [("", info)]
+            remote = Remote(fs, path, False, (("", int(info.get("size") or 0)),),
+                            _fingerprint(info))
+    if not getattr(fs, "version_aware", False):
+        return remote
+    versions = tuple((rel, str(i.get("VersionId") or "")) for rel, i in entries)
+    unversioned = next((rel for rel, v in versions if v in ("", "null")), None)
+    if unversioned is not None:
+        raise TargetError(f"{url} has no version id for "
+                          f"{unversioned or posixpath.basename(path)}: its bucket keeps no "
+                          "versions", hint="turn versioning on for the bucket, or import it "
+                                           "without --version-aware")
+    return Remote(fs, path, remote.is_dir, remote.files, remote.fingerprint, versions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +503,8 @@ def _with_remote(repo: Repo | None, url: str) -> tuple[str, dict[str, object]]:
 
 
 def _fingerprint(info: dict) -> str:
+    if info.get("VersionId") not in (None, "", "null"):  # (a version-aware filesystem's)
+        return f"version:{info['VersionId']}"
     for key in ("ETag", "etag", "md5", "checksum", "sha256"):
         if info.get(key):
             return f"{key.lower()}:{str(info[key]).strip(chr(34))}"
@@ -484,13 +523,15 @@ def _download(remote: Remote, dest: Path, progress: Progress) -> int:
     staged = dest.parent / f".{dest.name}.mlvc-download.{os.getpid()}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     fs = remote.fs
+    at = {rel: f"?versionId={v}" for rel, v in remote.versions}  # (exactly those versions)
     try:
         if remote.is_dir:
-            pairs = [(f"{remote.path.rstrip('/')}/{rel}", staged / rel) for rel, _ in remote.files]
+            pairs = [(f"{remote.path.rstrip('/')}/{rel}{at.get(rel, '')}", staged / rel)
+                     for rel, _ in remote.files]
             for _, target in pairs:
                 target.parent.mkdir(parents=True, exist_ok=True)
         else:
-            pairs = [(remote.path, staged)]
+            pairs = [(remote.path + at.get("", ""), staged)]
         total = sum(n for _, n in remote.files)
         with progress.phase("Downloading", total=len(pairs)) as advance:
             for (_, _), outcome in threaded(

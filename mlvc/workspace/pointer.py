@@ -92,11 +92,17 @@ class UrlSource:
     # options of the URL's filesystem (``--fs-config``), over those a remote lends; never
     # a secret: the pointer file is in git
     fs_config: tuple[tuple[str, str], ...] = ()
+    # ``--version-aware``: the version id of each file read ((path in the folder, id); a
+    # file URL's path is ""), so that exactly those versions are read again
+    versions: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict:
+        versions = dict(self.versions)
         return {"url": self.url,
                 **({"fingerprint": self.fingerprint} if self.fingerprint else {}),
-                **({"fs_config": dict(self.fs_config)} if self.fs_config else {})}
+                **({"fs_config": dict(self.fs_config)} if self.fs_config else {}),
+                **({"version_id": versions[""]} if list(versions) == [""] else
+                   {"versions": versions} if versions else {})}
 
     @property
     def read(self) -> bool:
@@ -241,19 +247,46 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
         source = _import_source(doc["import"], bad)
     elif "import_url" in doc:
         raw = doc["import_url"]
-        if not isinstance(raw, dict) or set(raw) - {"fs_config", "fingerprint"} != {"url"} \
+        if not isinstance(raw, dict) or set(raw) - {"fs_config", "fingerprint", "version_id",
+                                                    "versions"} != {"url"} \
                 or not all(isinstance(raw[k], str) and raw[k] for k in ("url", "fingerprint")
                            if k in raw):
             raise bad("'import_url' must be a mapping of url and fingerprint (and fs_config "
                       "where given)")
         config = _options(raw.get("fs_config", {}), "import_url.fs_config", bad)
-        source = UrlSource(raw["url"], raw.get("fingerprint", ""), config)
+        source = UrlSource(raw["url"], raw.get("fingerprint", ""), config,
+                           _versions(raw, bad))
     if source is not None and len(outs) + len(pending) != 1:
         raise bad("an imported pointer file records one output")
     if source is not None and not source.read and not pending:
         raise bad("an import whose source was not read yet ('rev_lock' or 'fingerprint' "
                   "missing) records no oid")
     return Pointer(path, tuple(outs), source, pending[0] if pending else None)
+
+
+def _versions(raw: dict, bad) -> tuple[tuple[str, str], ...]:
+    """An import-url's version ids (``version_id`` of a file, ``versions`` of a folder's
+    files); a file's path must stay inside the folder."""
+    if "version_id" in raw and "versions" in raw:
+        raise bad("import_url has 'version_id' (a file's) or 'versions' (a folder's files'), "
+                  "not both")
+    if "version_id" in raw:
+        if not isinstance(raw["version_id"], str) or not raw["version_id"]:
+            raise bad("import_url.version_id must be a version id")
+        return (("", raw["version_id"]),)
+    found = raw.get("versions", {})
+    if not isinstance(found, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in found.items()):
+        raise bad("import_url.versions must map the folder's files to version ids")
+    out = []
+    for rel, vid in found.items():
+        try:
+            if not rel or normalize_rel(rel, origin="import_url.versions") != rel:
+                raise PathError(f"{rel!r} is not a plain path")
+        except PathError as exc:
+            raise bad(f"import_url.versions: {exc.message}") from None
+        out.append((rel, vid))
+    return tuple(sorted(out))
 
 
 def _db_source(raw: object, bad) -> DbSource:

@@ -1143,6 +1143,50 @@ def test_fs_config_opens_a_url_no_remote_is_for_and_import_url_records_it(
                                              code=2).stderr
 
 
+def test_version_aware_import_url_reads_the_recorded_versions_after_they_change(
+        project, s3_endpoint, monkeypatch, tmp_path):
+    """As DVC's --version-aware: each file's version id is recorded, and a clone's pull
+    reads exactly those versions, though the bucket holds newer ones by then."""
+    fs = _s3fs(s3_endpoint)
+    fs.mkdir("versioned")
+    fs.make_bucket_versioned("versioned")
+    fs.pipe({"versioned/raw/a.csv": b"1\n", "versioned/raw/sub/b.csv": b"b\n",
+             "versioned/one.csv": b"one\n"})
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    endpoint = ("--fs-config", f"endpoint_url={s3_endpoint}")
+    project.run("import-url", "s3://versioned/raw", "raw", "--version-aware", *endpoint)
+    project.run("import-url", "s3://versioned/one.csv", "--version-aware", "--no-download",
+                *endpoint)
+    raw = yaml.safe_load(project.read("raw.mlvc"))["import_url"]
+    assert raw["fs_config"] == {"endpoint_url": s3_endpoint, "version_aware": "true"}
+    assert sorted(raw["versions"]) == ["a.csv", "sub/b.csv"]
+    one = yaml.safe_load(project.read("one.csv.mlvc"))["import_url"]
+    assert one["version_id"] and one["fingerprint"] == "version:" + one["version_id"]
+    project.commit_all("imported")
+
+    fs.pipe({"versioned/raw/a.csv": b"2\n", "versioned/one.csv": b"uno\n"})  # (newer ones)
+    checks = json.loads(project.run("status", "--json").stdout)["imports"]
+    assert [c["update_available"] for c in checks] == [True]  # (raw; one.csv is pending)
+    clone = tmp_path / "clone"
+    project.git("clone", "-q", str(project.root), str(clone))
+    Project(clone).run("pull")  # (from the bucket: the recorded versions)
+    assert (clone / "raw/a.csv").read_text() == "1\n"
+    assert (clone / "raw/sub/b.csv").read_text() == "b\n"
+    assert (clone / "one.csv").read_text() == "one\n"  # (pending: its recorded version)
+    project.run("update", "raw")
+    assert (project.root / "raw/a.csv").read_text() == "2\n"
+    assert yaml.safe_load(project.read("raw.mlvc"))["import_url"]["versions"]["a.csv"] != \
+        raw["versions"]["a.csv"]
+
+    fs.mkdir("plain")
+    fs.pipe({"plain/x.csv": b"x\n"})
+    r = project.run("import-url", "s3://plain/x.csv", "--version-aware", *endpoint, code=1)
+    assert "keeps no versions" in r.stderr and not (project.root / "x.csv.mlvc").exists()
+    r = project.run("import-url", str(tmp_path), "--version-aware", code=1)
+    assert "a path on this machine, which keeps no versions" in r.stderr
+
+
 def test_migrate_dvc_keeps_an_import_urls_fs_config_but_its_secrets(project, s3_endpoint,
                                                                      monkeypatch):
     fs = _s3fs(s3_endpoint)

@@ -561,11 +561,14 @@ def ls_url_cmd(url, recursive, tree, level, with_size, fs_config, as_json):
 @click.option("--no-exec", is_flag=True,
               help="Only record URL, asking nothing; `mlvc pull` or `mlvc update` gets what "
                    "it holds then.")
+@click.option("--version-aware", is_flag=True,
+              help="Record each file's version id (a bucket with versioning on: s3, gs, "
+                   "az); `mlvc pull` reads exactly those versions later.")
 @to_remote_options("what URL holds")
 @fs_config_option
 @json_option
-def import_url_cmd(url, out, force, no_download, no_exec, to_remote, remote, jobs, fs_config,
-                   as_json):
+def import_url_cmd(url, out, force, no_download, no_exec, version_aware, to_remote, remote,
+                   jobs, fs_config, as_json):
     """Copy the file or folder at URL into the project at OUT (default: its name, here) and
     track it, recording the URL and what it held (as `dvc import-url`); `mlvc update OUT`
     reads it again when it changed.
@@ -584,7 +587,8 @@ def import_url_cmd(url, out, force, no_download, no_exec, to_remote, remote, job
         result = import_url(repo, url, out, cwd=settings().cwd, force=force,
                             to_remote=to_remote, remote=remote, jobs=jobs,
                             fs_config=fs_config, download=not no_download,
-                            execute=not no_exec, progress=progress())
+                            execute=not no_exec, version_aware=version_aware,
+                            progress=progress())
     if as_json:
         echo_json(result.to_json())
         return

@@ -63,6 +63,7 @@ shas = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
 def test_a_pending_import_round_trips(name, kind, fingerprint, lock, rev):
     # An import recorded without its data (--no-download, --no-exec): its one output has no
     # oid; what was read of the source (a fingerprint, a commit) is there or not.
+    assume(not (name[1:2] == ":" and name[0].isalpha()))  # ('C:...' is absolute)
     source = UrlSource("s3://b/" + name, fingerprint.strip()) if kind == "url" else \
         ImportSource("../reg", name, rev, lock)
     pointer = Pointer(name + ".mlvc", (), source, name)
@@ -86,6 +87,29 @@ def test_a_pending_import_round_trips(name, kind, fingerprint, lock, rev):
 ])
 def test_a_pending_import_is_recorded_one_way(text, match):
     with pytest.raises(FormatError, match=match):
+        parse_pointer(text, "a.mlvc")
+
+
+@given(st.one_of(
+    st.tuples(st.just(""), st.text(min_size=1, max_size=20)).map(lambda v: (v,)),
+    st.dictionaries(st.lists(names, min_size=1, max_size=3).map("/".join),
+                    st.text(min_size=1, max_size=20), min_size=1, max_size=4).map(
+        lambda d: tuple(sorted(d.items())))))
+def test_an_import_urls_version_ids_round_trip(versions):
+    # --version-aware: a file's version id, or each file's of a folder
+    assume(all(not (p[1:2] == ":" and p[0].isalpha()) for p, _ in versions))
+    pointer = Pointer("a.mlvc", (Out("a", "a" * 32, "dir", 1, 1),),
+                      UrlSource("s3://b/a", "dir:x", (("version_aware", "true"),), versions))
+    assert parse_pointer(dump_pointer(pointer), pointer.path) == pointer
+
+
+@pytest.mark.parametrize("versions", ["{'../x': v1}", "{'/etc/x': v1}", "{'a//b': v1}",
+                                      "{a: ''}", "[a]"])
+def test_an_import_urls_version_ids_stay_inside_its_folder(versions):
+    text = ("schema: 1\nouts:\n- {path: a, hash: xxh128, oid: " + "a" * 32 + ", type: dir, "
+            "size: 1, nfiles: 1}\nimport_url: {url: 's3://b/a', fingerprint: f, "
+            "versions: " + versions + "}\n")
+    with pytest.raises(FormatError, match="import_url.versions"):
         parse_pointer(text, "a.mlvc")
 
 
