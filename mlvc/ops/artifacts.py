@@ -11,6 +11,7 @@ stages.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,20 @@ class Registry:
         return next((v for v, c in reversed(self.versions) if c == commit), commit[:8])
 
 
+def full_name(name: str) -> str:
+    """An artifact's name as DVC takes one: ``NAME``, ``DIR:NAME`` for one a ``dvc.yaml``
+    below the top declares (``DIR/dvc.yaml:NAME`` is the same)."""
+    folder, sep, base = name.rpartition(":")
+    if sep and (folder == "dvc.yaml" or folder.endswith("/dvc.yaml")):
+        folder = posixpath.dirname(folder)
+        return f"{folder}:{base}" if folder else base
+    return name
+
+
 def registry(tags: dict[str, str], name: str) -> Registry:
-    """The versions and stages of artifact ``name``, from git tags (name -> commit)."""
+    """The versions and stages of artifact ``name``, from git tags (name -> commit); a
+    ``DIR:NAME`` one's are tagged ``DIR=NAME@…`` (as GTO writes them)."""
+    name = full_name(name).replace(":", "=")
     versions = []
     for tag, commit in tags.items():
         base, at, version = tag.partition("@")
@@ -115,15 +128,29 @@ class ArtifactGot:
 
 
 def declared(root: Path, name: str, where: str) -> ArtifactDef:
-    """Artifact ``name`` as the ``mlvc.yaml`` at ``root`` declares it."""
-    from mlvc.pipeline.loader import load_pipeline
-
-    found = {a.name: a for a in load_pipeline(root).artifacts}
+    """Artifact ``name`` as the project at ``root`` declares it (its ``mlvc.yaml``, or a DVC
+    project's ``dvc.yaml`` files)."""
+    found = {a.name: a for a in _artifacts_of(root)}
+    name = full_name(name)
     if name not in found:
         raise TargetError(f"{where} declares no artifact '{name}'",
                           hint="its artifacts: " + (", ".join(sorted(found)) or "none")
-                          + " (the top-level `artifacts:` of mlvc.yaml)")
+                          + " (the top-level `artifacts:` of mlvc.yaml, or of dvc.yaml "
+                            "files in a DVC project: DIR:NAME for one below the top)")
     return found[name]
+
+
+def _artifacts_of(root: Path) -> tuple[ArtifactDef, ...]:
+    """What the project at ``root`` declares: its ``mlvc.yaml``'s artifacts; a DVC
+    project's (no ``mlvc.yaml``: a DVC model registry read in a clone), its dvc.yaml
+    files'."""
+    from mlvc.ops.dvc_source import dvc_artifacts, is_dvc_project
+    from mlvc.pipeline.loader import load_pipeline
+    from mlvc.pipeline.model import PIPELINE_FILE
+
+    if not (root / PIPELINE_FILE).is_file() and is_dvc_project(root):
+        return tuple(dvc_artifacts(root))
+    return load_pipeline(root).artifacts
 
 
 def artifacts_get(url: str, name: str, *, rev: str | None = None, stage: str | None = None,
@@ -207,6 +234,4 @@ def artifacts_list_repo(url: str, cwd: Path | None = None) -> list[ArtifactInfo]
 
 
 def _listed(root: Path, tags: dict[str, str]) -> list[ArtifactInfo]:
-    from mlvc.pipeline.loader import load_pipeline
-
-    return [ArtifactInfo(a, registry(tags, a.name)) for a in load_pipeline(root).artifacts]
+    return [ArtifactInfo(a, registry(tags, a.name)) for a in _artifacts_of(root)]

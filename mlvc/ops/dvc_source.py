@@ -18,9 +18,13 @@ import os
 import posixpath
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlvc.errors import CorruptObjectError, MlvcError, RemoteError, TargetError
 from mlvc.paths import is_valid_name, is_within, normalize_rel
+
+if TYPE_CHECKING:
+    from mlvc.pipeline.model import ArtifactDef
 from mlvc.progress import NULL_PROGRESS, Progress
 
 
@@ -291,6 +295,43 @@ def dvc_outputs(root: Path) -> list[tuple[str, str, str, int | None, int | None]
                 except (MlvcError, KeyError, TypeError, AttributeError):
                     continue
     return [found[p] for p in sorted(found)]
+
+
+def dvc_artifacts(root: Path) -> list[ArtifactDef]:
+    """The artifacts the ``dvc.yaml`` files of the DVC project at ``root`` declare (DVC's
+    model registry), named as DVC names them: ``NAME`` for the top one's, ``DIR:NAME`` for
+    those of ``DIR/dvc.yaml``; each path from the top. One whose name or path does not
+    hold (a path leading out of the project) is left out."""
+    import yaml
+
+    from mlvc.pipeline.loader import ARTIFACT_NAME
+    from mlvc.pipeline.model import ArtifactDef
+
+    found = []
+    names = subprocess.run(["git", "ls-files", "-z", "--", "dvc.yaml", "*/dvc.yaml"],
+                           cwd=root, capture_output=True, text=True, check=False
+                           ).stdout.split("\0")
+    for name in sorted(filter(None, names)):
+        folder = posixpath.dirname(name)
+        try:
+            doc = yaml.safe_load((root / name).read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, OSError):
+            continue
+        declared = doc.get("artifacts") if isinstance(doc, dict) else None
+        for art, body in declared.items() if isinstance(declared, dict) else ():
+            if not isinstance(art, str) or not ARTIFACT_NAME.fullmatch(art) or \
+                    not isinstance(body, dict) or not isinstance(body.get("path"), str):
+                continue
+            try:
+                path = normalize_rel(posixpath.join(folder, body["path"]))
+            except MlvcError:
+                continue
+            labels = body.get("labels") if isinstance(body.get("labels"), list) else []
+            found.append(ArtifactDef(
+                f"{folder}:{art}" if folder else art, path,
+                *(str(body[k]) if body.get(k) is not None else None for k in ("type", "desc")),
+                tuple(str(t) for t in labels)))
+    return found
 
 
 def _wdirs(pipeline: Path) -> dict[str, str]:

@@ -309,3 +309,34 @@ def test_du_of_a_dvc_project_sizes_what_its_records_give(registry, tmp_path):
     assert "?  data/raw/a.csv" in p.run("du", "--repo", str(registry), "data/raw").stdout
     assert "not in the DVC folder" in p.run("du", "--repo", str(registry), "data/raw/zz",
                                             code=1).stderr
+
+
+def test_artifacts_of_a_dvc_model_registry_by_name_version_and_stage(registry, tmp_path):
+    """A DVC project's dvc.yaml files declare its artifacts (DIR:NAME for one below the
+    top), and GTO's tags version them (DIR=NAME@v1.0.0): mlvc reads both, as DVC does."""
+    def git(*args):
+        subprocess.run(["git", *args], cwd=registry, check=True, capture_output=True)
+
+    (registry / "dvc.yaml").write_text(yaml.safe_dump({"artifacts": {
+        "clf": {"path": "model.bin", "type": "model", "labels": ["nlp"]}}}))
+    (registry / "data" / "dvc.yaml").write_text(yaml.safe_dump({"artifacts": {
+        "raw-data": {"path": "raw", "type": "dataset"}}}))
+    git("add", "-A")
+    git("commit", "-qm", "artifacts")
+    for tag in ("clf@v1.0.0", "clf#prod#1", "data=raw-data@v1.2.0"):
+        git("tag", tag)
+    here = tmp_path / "here"
+    here.mkdir()
+    p = Project(here)
+    doc = json.loads(p.run("artifacts", "list", "--repo", str(registry), "--json").stdout)
+    assert {a["name"]: (a["path"], [v["version"] for v in a["versions"]]) for a in doc} == {
+        "clf": ("model.bin", ["v1.0.0"]), "data:raw-data": ("data/raw", ["v1.2.0"])}
+    p.run("artifacts", "get", str(registry), "clf", "--stage", "prod")
+    assert (here / "model.bin").read_bytes() == b"weights"
+    p.run("artifacts", "get", str(registry), "data:raw-data", "-o", "raw")
+    assert (here / "raw/sub/b.csv").read_bytes() == b"b\n"
+    p.run("artifacts", "get", str(registry), "data/dvc.yaml:raw-data", "-o", "again",
+          "--rev", "v1.2.0")  # (DVC's other spelling of it)
+    assert (here / "again/a.csv").read_bytes() == b"a\n"
+    r = p.run("artifacts", "get", str(registry), "nope", code=1)
+    assert "clf, data:raw-data" in r.stderr

@@ -49,7 +49,9 @@ def artifacts_cmd():
 def artifacts_get_cmd(repo_url, name, rev, stage, out, force, show_url, via, jobs, as_json):
     """Copy artifact NAME out of the project REPO (a git URL or a folder), as `dvc
     artifacts get`: its path as that version's mlvc.yaml declares it, its data as `mlvc
-    get` copies it (verified). Works outside any project."""
+    get` copies it (verified). Works outside any project. REPO may be a DVC model registry:
+    NAME is then declared by its dvc.yaml, or DIR:NAME by DIR/dvc.yaml (as DVC names it;
+    its tags DIR=NAME@v1.0.0, as GTO writes them)."""
     from mlvc.ops.artifacts import artifact_url, artifacts_get
 
     if show_url:
