@@ -56,9 +56,13 @@ def registry(tags: dict[str, str], name: str) -> Registry:
     ``DIR:NAME`` one's are tagged ``DIR=NAME@…`` (as GTO writes them)."""
     name = full_name(name).replace(":", "=")
     versions = []
+    # (``NAME@v1.0.0!``: that version deregistered, as ``gto deregister`` tags it)
+    gone = {tag.partition("@")[2].split("#")[0][:-1] for tag in tags
+            if tag.startswith(name + "@") and tag.split("#")[0].endswith("!")}
     for tag, commit in tags.items():
         base, at, version = tag.partition("@")
-        if base == name and at and (m := _VERSION.fullmatch(version)):
+        if base == name and at and version not in gone and (
+                m := _VERSION.fullmatch(version)):
             versions.append((tuple(int(g or 0) for g in m.groups()), version, commit))
     latest: dict[str, tuple[int, str | None]] = {}  # stage -> (counter, commit or None)
     for tag, commit in tags.items():

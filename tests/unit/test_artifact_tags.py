@@ -28,3 +28,15 @@ def test_a_stage_is_its_highest_assignment_unless_that_took_it_away(events):
     tags = {f"clf#prod{'!' if gone else ''}#{n}": f"sha{n}" for n, gone in events}
     n, gone = max(events)
     assert dict(registry(tags, "clf").stages).get("prod") == (None if gone else f"sha{n}")
+
+
+@given(versions=st.lists(version, min_size=2, max_size=6, unique=True), data=st.data())
+def test_a_deregistered_version_is_no_version_any_more(versions, data):
+    # `gto deregister` tags NAME@vX.Y.Z! (with a counter, #N, in newer GTO)
+    tags = {f"clf@v{a}.{b}.{c}": f"sha-{a}-{b}-{c}" for a, b, c in versions}
+    dropped = data.draw(st.sampled_from(versions))
+    a, b, c = dropped
+    tags[f"clf@v{a}.{b}.{c}!" + data.draw(st.sampled_from(["", "#1", "#7"]))] = "x"
+    kept = sorted(v for v in versions if v != dropped)
+    assert [v for v, _ in registry(tags, "clf").versions] == [
+        f"v{a}.{b}.{c}" for a, b, c in kept]
