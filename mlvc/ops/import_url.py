@@ -335,8 +335,7 @@ def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True,
                              if i.get("type") != "directory" and p.startswith(base))
             if not entries:
                 raise TargetError(f"{url} is an empty folder")
-            fp = "dir:" + hash_bytes(json.dumps(
-                [(rel, _fingerprint(i)) for rel, i in entries]).encode())
+            fp = folder_fingerprint([(rel, _fingerprint(i)) for rel, i in entries])
             remote = Remote(fs, path, True, tuple((r, int(i.get("size") or 0))
                                                    for r, i in entries), fp)
         else:
@@ -500,6 +499,19 @@ def _with_remote(repo: Repo | None, url: str) -> tuple[str, dict[str, object]]:
         if under > best[0]:
             best = (under, dict(options))
     return url, best[1]
+
+
+def folder_fingerprint(files: list[tuple[str, str]]) -> str:
+    """A folder's fingerprint, of its files' (path, fingerprint), sorted by path."""
+    return "dir:" + hash_bytes(json.dumps(sorted(files)).encode())
+
+
+def versions_fingerprint(versions: tuple[tuple[str, str], ...]) -> str:
+    """The fingerprint :func:`open_url` gives what ``versions`` (of a version-aware URL;
+    a file's path is "") name."""
+    if [rel for rel, _ in versions] == [""]:
+        return f"version:{versions[0][1]}"
+    return folder_fingerprint([(rel, f"version:{v}") for rel, v in versions])
 
 
 def _fingerprint(info: dict) -> str:

@@ -417,6 +417,13 @@ def _url_source(repo: Repo, rel: RelPath, deps: list, notes: list[str]) -> UrlSo
         return None
     dep, raw = deps[0], str(deps[0]["path"])
     local = scheme(raw) is None
+    versions = _dvc_versions(dep) if not local else ()
+    if versions:  # (`dvc import-url --version-aware`: those versions, read again by pull)
+        from mlvc.ops.import_url import versions_fingerprint
+
+        config = tuple(sorted({**dict(_fs_config(rel, dep.get("fs_config"), notes)),
+                               "version_aware": "true"}.items()))
+        return UrlSource(raw, versions_fingerprint(versions), config, versions)
     where = os.path.normpath(os.path.join(repo.root, posixpath.dirname(rel), raw)) \
         if local else raw
     marker = next(((k, str(dep[k]).strip('"')) for k in ("etag", "checksum", "md5")
@@ -437,6 +444,26 @@ def _url_source(repo: Repo, rel: RelPath, deps: list, notes: list[str]) -> UrlSo
         notes.append(f"{rel}: {raw} may hold other data than DVC imported: `mlvc update` "
                      "reads it again")
     return UrlSource(url, now.fingerprint if kept else f"dvc-{marker[0]}:{marker[1]}", config)
+
+
+def _dvc_versions(dep: dict) -> tuple[tuple[str, str], ...]:
+    """The version ids a version-aware `dvc import-url` recorded: a file's ``version_id``,
+    or each of a folder's ``files`` (``relpath``, ``version_id``); () when any is missing."""
+    if dep.get("version_id"):
+        return (("", str(dep["version_id"])),)
+    files = dep.get("files")
+    if not isinstance(files, list) or not files:
+        return ()
+    found = []
+    for f in files:
+        if not isinstance(f, dict) or not f.get("relpath") or not f.get("version_id"):
+            return ()
+        try:
+            rel = normalize_rel(str(f["relpath"]))
+        except MlvcError:
+            return ()
+        found.append((rel, str(f["version_id"])))
+    return tuple(sorted(found))
 
 
 def _fs_config(rel: RelPath, raw: object, notes: list[str]) -> tuple[tuple[str, str], ...]:

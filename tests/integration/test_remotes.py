@@ -1187,6 +1187,47 @@ def test_version_aware_import_url_reads_the_recorded_versions_after_they_change(
     assert "a path on this machine, which keeps no versions" in r.stderr
 
 
+def test_migrate_dvc_keeps_a_version_aware_import_urls_versions(project, s3_endpoint,
+                                                                   monkeypatch):
+    """`dvc import-url --version-aware` recorded each file's version id: mlvc records them,
+    so its pull reads those versions though the bucket holds newer ones."""
+    import s3fs
+
+    fs = _s3fs(s3_endpoint)
+    fs.mkdir("dvcver")
+    fs.make_bucket_versioned("dvcver")
+    fs.pipe({"dvcver/d/a.csv": b"1\n", "dvcver/m.csv": b"m\n"})
+    vfs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, key="testing", secret="testing",
+                            version_aware=True, skip_instance_cache=True)
+    vid = {p: vfs.info(f"dvcver/{p}")["VersionId"] for p in ("d/a.csv", "m.csv")}
+    config = {"version_aware": True, "endpoint_url": s3_endpoint}
+    project.gen({".dvc": {"config": ""}, "m.csv": "m\n", "d": {"a.csv": "1\n"},
+                 "m.csv.dvc": yaml.safe_dump({"frozen": True, "deps": [
+                     {"path": "s3://dvcver/m.csv", "version_id": vid["m.csv"], "etag": "e",
+                      "fs_config": config}], "outs": [{"path": "m.csv", "md5": "x"}]}),
+                 "d.dvc": yaml.safe_dump({"frozen": True, "deps": [
+                     {"path": "s3://dvcver/d", "files": [{"relpath": "a.csv", "version_id":
+                                                          vid["d/a.csv"], "etag": "e"}],
+                      "fs_config": config}], "outs": [{"path": "d", "md5": "y.dir"}]})})
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    project.run("migrate-dvc")
+    m = yaml.safe_load(project.read("m.csv.mlvc"))["import_url"]
+    assert m["version_id"] == vid["m.csv"] and m["fs_config"]["version_aware"] == "true"
+    assert yaml.safe_load(project.read("d.mlvc"))["import_url"]["versions"] == {
+        "a.csv": vid["d/a.csv"]}
+    assert not any(c["update_available"] for c in json.loads(
+        project.run("status", "--json").stdout)["imports"])  # (the same fingerprints)
+    fs.pipe({"dvcver/d/a.csv": b"2\n", "dvcver/m.csv": b"M\n"})
+    assert all(c["update_available"] for c in json.loads(
+        project.run("status", "--json").stdout)["imports"])
+    shutil.rmtree(project.root / ".mlvc/cache")
+    for f in ("m.csv", "d/a.csv"):
+        (project.root / f).unlink()
+    project.run("pull")  # (no remote: from the bucket, at the recorded versions)
+    assert project.read("m.csv") == "m\n" and project.read("d/a.csv") == "1\n"
+
+
 def test_migrate_dvc_keeps_an_import_urls_fs_config_but_its_secrets(project, s3_endpoint,
                                                                      monkeypatch):
     fs = _s3fs(s3_endpoint)
