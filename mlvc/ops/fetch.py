@@ -51,23 +51,20 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
         targets = not_pending(repo, targets, cwd)
         if not targets:  # (those alone were asked for)
             return TransferResult("", 0, 0, 0, tuple(unread), recorded=recorded)
-    if recorded or unread:
-        try:
-            result = _fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs,
-                            all_branches=all_branches, all_tags=all_tags,
-                            all_commits=all_commits, run_cache=run_cache, revs=revs,
-                            workspace=workspace, with_deps=with_deps, max_size=max_size,
-                            types=types, progress=progress, pending_only=not recorded)
-        except MlvcError as exc:  # (no remote, say: the imports' failures are said too)
-            if not unread:
-                raise
-            said = "; ".join(f"{f.path}: {f.reason}" for f in unread)
-            raise type(exc)(f"{said}; and {exc.message}", exc.hint) from None
-        return replace(result, failed=tuple(unread) + result.failed, recorded=recorded)
-    return _fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs, all_branches=all_branches,
-                  all_tags=all_tags, all_commits=all_commits, run_cache=run_cache, revs=revs,
-                  workspace=workspace, with_deps=with_deps, max_size=max_size, types=types,
-                  progress=progress)
+    try:
+        result = _fetch(repo, targets, cwd=cwd, remote=remote, jobs=jobs,
+                        all_branches=all_branches, all_tags=all_tags, all_commits=all_commits,
+                        run_cache=run_cache, revs=revs, workspace=workspace,
+                        with_deps=with_deps, max_size=max_size, types=types,
+                        progress=progress, pending_only=bool(unread) and not recorded)
+    except MlvcError as exc:  # (no remote, say: the imports' failures are said too)
+        if not unread:
+            raise
+        said = "; ".join(f"{f.path}: {f.reason}" for f in unread)
+        raise type(exc)(f"{said}; and {exc.message}", exc.hint) from None
+    if not (recorded or unread):
+        return result
+    return replace(result, failed=tuple(unread) + result.failed, recorded=recorded)
 
 
 def _fetch(repo: Repo, targets: list[str] | None, *, cwd: Path | None, remote: str | None,

@@ -69,7 +69,7 @@ class ImportResult:
 
     pointer: RelPath
     out: Out | None  # (None: recorded without its data, pending: see Pointer.pending)
-    source: ImportSource | UrlSource
+    source: Source
     changed: bool  # a new version was recorded (always, for `import`)
     checkout: CheckoutResult | None = None  # (placed by checkout: repository imports)
     git_files: tuple[RelPath, ...] = ()
@@ -367,7 +367,8 @@ def _from_dvc(repo: Repo, clone: Path, rel: str, url: str, dest: RelPath, downlo
               progress: Progress, source: ImportSource) -> Out | None:
     """``rel`` of the DVC project cloned at ``clone``, stored in this cache as mlvc records
     it (see :mod:`mlvc.ops.dvc_source`); None when DVC does not track it there. Its mlvc
-    hashes are known only from its bytes, so ``download`` is needed."""
+    hashes are known only from its bytes: without ``download``, OnlyByDownloading (the
+    import is recorded pending, at ``source``'s commit)."""
     from mlvc.ops.dvc_source import dvc_record, fetch_dvc, is_dvc_project
     from mlvc.ops.get import local_repo
 
@@ -431,8 +432,7 @@ def check_sources(repo: Repo, pointers: list[Pointer], jobs: int = 8
     # (a database cannot say whether a query's rows changed without running it: not asked)
     pointers = [p for p in pointers if p.source is not None and p.source.read
                 and not isinstance(p.source, DbSource)]
-    for pointer, outcome in threaded([p for p in pointers if p.source is not None], ask,
-                                     jobs):
+    for pointer, outcome in threaded(pointers, ask, jobs):
         assert pointer.source is not None
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
             raise outcome
