@@ -282,10 +282,14 @@ def _report(ctx: click.Context, message: str, hint: str | None, exc: BaseExcepti
               help="Run as if mlvc was started in DIR (--cd: DVC's name).", metavar="DIR")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors; no progress bars.")
 @click.option("-v", "--verbose", is_flag=True, help="Print more, and tracebacks on errors.")
-@click.version_option(__version__, "--version", prog_name="mlvc",
+@click.option("--wait-for-lock", is_flag=True,
+              help="Wait for another mlvc process's lock on the project (DVC's option: "
+                   "mlvc always waits, and says so).")
+@click.version_option(__version__, "-V", "--version", prog_name="mlvc",
                       message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, directory: Path | None, quiet: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, directory: Path | None, quiet: bool, verbose: bool,
+        wait_for_lock: bool) -> None:
     """mlvc: version data and models next to git, rebuild pipelines, explain changes.
 
     Run `mlvc COMMAND --help` for the options of a command.

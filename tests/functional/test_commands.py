@@ -195,6 +195,9 @@ def test_dvcs_other_command_names_work_and_a_mistyped_one_gets_suggestions(proje
     assert "Experiment" in project.run("experiments", "show").stdout
     r = project.runner.invoke(cli, ["--cd", str(project.root / "moved"), "root"])
     assert r.exit_code == 0 and r.stdout.strip() == ".."  # (dvc --cd)
+    # (DVC's --wait-for-lock: mlvc always waits for the lock; -V is DVC's --version)
+    assert "data" not in project.run("--wait-for-lock", "status").stderr
+    assert project.run("-V").stdout.startswith("mlvc ")
     project.run("exp", "ls")
     project.run("exp", "rm", "nope", code=1)  # (exp remove's own error: no such experiment)
     top = project.run("--help").stdout
