@@ -184,6 +184,8 @@ def test_show_hash_gives_the_oids_of_each_output_and_file(project):
     assert oid("3")[:8] not in project.run("diff").stdout
     md = project.run("diff", "--show-hash", "--md").stdout
     assert "| path | change | hash |" in md and f"| d/y | added | {oid('3')[:8]} |" in md
+    # (DVC's --hide-missing: mlvc's diff lists nothing the cache lacks; the same diff)
+    assert project.run("diff", "--show-hash", "--hide-missing").stdout == text
 
 
 def test_a_folder_not_in_the_cache_is_told_not_guessed(project):

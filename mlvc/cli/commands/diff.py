@@ -35,11 +35,14 @@ from mlvc.cli.render import (
 @click.option("--show-hash", is_flag=True,
               help="Give the oids (old..new, first 8 digits) of each output and file that "
                    "changed; with --json, each change's `oids` by file.")
+@click.option("--hide-missing", is_flag=True,
+              help="DVC's option (hide files the cache lacks): mlvc's diff lists none "
+                   "(`mlvc status` tells what the cache lacks).")
 @click.option("-q", "--quiet", "quiet", is_flag=True,
               help="Print nothing; exit with 1 when anything differs.")
 @jobs_option
 @json_option
-def diff_cmd(a_rev, b_rev, targets, md, show_hash, quiet, jobs, as_json):
+def diff_cmd(a_rev, b_rev, targets, md, show_hash, hide_missing, quiet, jobs, as_json):
     """Show what changed between two revisions, and why each metric moved.
 
     A is a git revision (default: HEAD), B another one (default: the workspace, as it is on
