@@ -383,10 +383,15 @@ class _Engine:
                 gone = seen_from(missing[0], self.here)
                 maker = next((st.name for st in self.project.pipeline for o in st.outs
                               if is_within(missing[0], o.path)), None)
+                pending = None if maker is not None else \
+                    _pending_import(self.repo, missing[0])
                 if maker is not None:  # (not chosen: `repro -s`, or a target downstream)
                     hint = (f"stage '{maker}' makes it: `mlvc repro {maker}`, or "
                             f"`mlvc checkout {typed_in(missing[0], self.here)}` for the "
                             "version mlvc.lock records")
+                elif pending is not None:
+                    hint = (f"{seen_from(pending, self.here)} records an import without its "
+                            f"data: `mlvc pull {typed_in(pending, self.here)}` gets it")
                 else:
                     hint = (f"create {gone}, or add the stage that makes it (`mlvc stage add "
                             f"... -o {typed_in(missing[0], self.here)} ...`)")
@@ -766,3 +771,12 @@ def commit_stages(repo: Repo, current: dict[str, Current], *, jobs: int | None =
     if unlinked:  # (after `unprotect`: linked again, as for pointer outputs)
         saved = relink(repo, saved, unlinked, jobs, progress)
     return saved, [f for f in engine.git_files if f != LOCK_FILE]
+
+
+def _pending_import(repo: Repo, path: RelPath) -> RelPath | None:
+    """The pointer file of an import recorded without its data (``--no-download``) that
+    holds ``path``, a missing dep; None when none does."""
+    from mlvc.workspace.index import Index
+
+    found = Index.load(repo.root, repo.ignore, stages=False).pending([path])
+    return found[0].path if found else None

@@ -128,3 +128,14 @@ def test_import_no_exec_records_the_repository_and_reads_it_on_pull(here, tmp_pa
     pointer = yaml.safe_load(here.read("images.mlvc"))
     assert pointer["import"]["rev_lock"] == registry.git("rev-parse", "HEAD").strip()
     assert here.run("status", "-q").exit_code == 0
+
+
+def test_a_stage_whose_dep_is_a_pending_import_says_to_pull_it(here):
+    here.run("import-url", "../ext/one.csv", "--no-download")
+    here.run("stage", "add", "-n", "s", "-d", "one.csv", "-o", "out.txt", "cat one.csv > out.txt")
+    r = here.run("repro", code=1)
+    assert "one.csv.mlvc records an import without its data" in r.stderr
+    assert "`mlvc pull one.csv.mlvc`" in r.stderr
+    here.run("pull")
+    here.run("repro")
+    assert here.read("out.txt") == "1\n"
