@@ -281,5 +281,26 @@ def unset_value(path: Path, level: str, key: str) -> bool:
 
 
 def shown(key: str, value: object) -> object:
-    """A value as it may be printed: secrets are masked."""
-    return "***" if is_secret(key) else value
+    """A value as it may be printed: secrets are masked, and a URL's password."""
+    if is_secret(key):
+        return "***"
+    if url_password(key, value):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(str(value))
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return value
+
+
+def url_password(key: str, value: object) -> bool:
+    """Whether ``value`` of ``key`` (a ``….url``) is a URL holding a password
+    (``postgresql://me:pw@host/db``): a secret, as a password key is."""
+    from urllib.parse import urlsplit
+
+    if not key.endswith(".url") or not isinstance(value, str) or "@" not in value:
+        return False
+    try:
+        return bool(urlsplit(value).password)
+    except ValueError:
+        return False

@@ -58,14 +58,15 @@ def get_config(cwd: Path, key: str, level: str | None = None) -> ConfigEntry:
                       hint=f"set it with `mlvc config {key} VALUE`")
 
 
-def _default_level(key: str) -> str:
+def _default_level(key: str, value: str = "") -> str:
     """Where a write goes unless told: credentials to the git-ignored local file (SPEC 2.2),
-    anything else to the committed project config."""
-    return "local" if cfg.is_secret(key) else "project"
+    a URL holding a password among them (``postgresql://me:pw@host/db``), anything else to
+    the committed project config."""
+    return "local" if cfg.is_secret(key) or cfg.url_password(key, value) else "project"
 
 
 def set_config(cwd: Path, key: str, value: str, level: str | None = None) -> ConfigEntry:
-    level = level or _default_level(key)
+    level = level or _default_level(key, value)
     files = _files(cwd, level)
     # A cache or folder remote inside the project is refused before it is written (not a
     # global one: relative to each project, it is checked where it is used).

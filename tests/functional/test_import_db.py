@@ -89,6 +89,10 @@ def test_connections_and_failures_are_told_clearly(here, shop, tmp_path):
     here.run("config", "db.pg.password", "s3cret")  # (a secret: the local file)
     assert "s3cret" in (here.root / ".mlvc/config.local.yaml").read_text()
     assert "s3cret" not in (here.root / ".mlvc/config.yaml").read_text()
+    here.run("config", "db.pg2.url", "postgresql://me:pw2@db.example/x")  # (a password in it)
+    assert "pw2" in (here.root / ".mlvc/config.local.yaml").read_text()
+    assert "pw2" not in (here.root / ".mlvc/config.yaml").read_text()
+    assert "postgresql://me:***@db.example/x" in here.run("config", "--list").stdout
     # (SQLite takes no password: said as the connection's error, the password hidden)
     here.run("config", "db.shop.password", "s3cret")
     r = here.run("test-db", "--conn", "shop", code=1)

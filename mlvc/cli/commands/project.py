@@ -190,8 +190,8 @@ def config_cmd(key, value, unset, list_, level, show_origin, as_json):
           cache.type (e.g. hardlink,copy), remotes.NAME.OPTION,
           plots.out_dir, plots.html_template, plots.auto_open,
           db.NAME.url/username/password (connections of `mlvc import-db`).
-    Secrets (keys, passwords, tokens) are never printed, and are written to
-    .mlvc/config.local.yaml unless --project (or --global) is given.
+    Secrets (keys, passwords, tokens, and URLs holding a password) are never printed,
+    and are written to .mlvc/config.local.yaml unless --project (or --global) is given.
     """
     from mlvc.ops import config as ops
 
