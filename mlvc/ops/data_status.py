@@ -125,8 +125,9 @@ def data_status(repo: Repo, *, granular: bool = False, untracked: bool = False,
                                 for p in getattr(out, k)]
             else:
                 uncommitted.append(Change("modified", shown(out.path)))
+    lacking += [p.path for p in now.pending]  # (imports recorded without their data)
     changed = {c.path.rstrip("/") for c in committed} | {
-        o.path for o in now.outs if not o.clean}
+        o.path for o in now.outs if not o.clean} | {p.path for p in now.pending}
 
     result = DataStatus(tuple(dict.fromkeys(lacking)), tuple(committed),
                         tuple(uncommitted), unknown=tuple(unknown))

@@ -40,6 +40,8 @@ def test_no_download_records_the_fingerprint_and_pull_gets_the_data(here, tmp_pa
     assert here.run("status", "-q", code=1).exit_code == 1
     assert json.loads(here.run("status", "--json").stdout)["pending"] == [
         {"pointer": "data.mlvc", "path": "data", "source_read": True}]
+    doc = json.loads(here.run("data", "status", "--json").stdout)  # (as DVC's tells it)
+    assert doc["not_in_cache"] == ["data"] and not doc["clean"]
     # what needs its data refuses it, naming the way to get it
     for cmd in (["checkout", "data"], ["push", "data"], ["status", "-c", "data"]):
         r = here.run(*cmd, code=1)
