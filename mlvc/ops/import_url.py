@@ -326,6 +326,7 @@ def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True,
     ``outside``, must not be inside ``repo``: to be tracked, it would be there twice).
     ``fs_config``: options of its filesystem, over those a remote lends."""
     fs, path = _filesystem(url, cwd, repo, outside, fs_config)
+    versioned = bool(getattr(fs, "version_aware", False))
     with _reading(url):
         info = fs.info(path)  # type: ignore[attr-defined]
         if info.get("type") == "directory":
@@ -335,14 +336,14 @@ def open_url(url: str, cwd: Path, repo: Repo | None, outside: bool = True,
                              if i.get("type") != "directory" and p.startswith(base))
             if not entries:
                 raise TargetError(f"{url} is an empty folder")
-            fp = folder_fingerprint([(rel, _fingerprint(i)) for rel, i in entries])
+            fp = folder_fingerprint([(rel, _fingerprint(i, versioned)) for rel, i in entries])
             remote = Remote(fs, path, True, tuple((r, int(i.get("size") or 0))
                                                    for r, i in entries), fp)
         else:
             entries = [("", info)]
             remote = Remote(fs, path, False, (("", int(info.get("size") or 0)),),
-                            _fingerprint(info))
-    if not getattr(fs, "version_aware", False):
+                            _fingerprint(info, versioned))
+    if not versioned:
         return remote
     versions = tuple((rel, str(i.get("VersionId") or "")) for rel, i in entries)
     unversioned = next((rel for rel, v in versions if v in ("", "null")), None)
@@ -514,8 +515,11 @@ def versions_fingerprint(versions: tuple[tuple[str, str], ...]) -> str:
     return folder_fingerprint([(rel, f"version:{v}") for rel, v in versions])
 
 
-def _fingerprint(info: dict) -> str:
-    if info.get("VersionId") not in (None, "", "null"):  # (a version-aware filesystem's)
+def _fingerprint(info: dict, versioned: bool = False) -> str:
+    """What ``info`` says of a file's content; ``versioned`` (a version-aware filesystem):
+    its version id (s3fs gives one for a file of a versioned bucket either way: it is not
+    taken then, so that a fingerprint stays what it was)."""
+    if versioned and info.get("VersionId") not in (None, "", "null"):
         return f"version:{info['VersionId']}"
     for key in ("ETag", "etag", "md5", "checksum", "sha256"):
         if info.get(key):

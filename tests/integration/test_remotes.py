@@ -1163,6 +1163,14 @@ def test_version_aware_import_url_reads_the_recorded_versions_after_they_change(
     assert sorted(raw["versions"]) == ["a.csv", "sub/b.csv"]
     one = yaml.safe_load(project.read("one.csv.mlvc"))["import_url"]
     assert one["version_id"] and one["fingerprint"] == "version:" + one["version_id"]
+    # (without the option, a file of a versioned bucket is fingerprinted by its ETag, as
+    # before: s3fs gives its version id all the same)
+    project.run("import-url", "s3://versioned/one.csv", "plain.csv", *endpoint)
+    plain = yaml.safe_load(project.read("plain.csv.mlvc"))["import_url"]
+    assert plain["fingerprint"].startswith("etag:") and "version_id" not in plain
+    assert not any(c["update_available"] for c in json.loads(
+        project.run("status", "--json").stdout)["imports"])
+    project.run("remove", "plain.csv.mlvc")
     project.commit_all("imported")
 
     fs.pipe({"versioned/raw/a.csv": b"2\n", "versioned/one.csv": b"uno\n"})  # (newer ones)
