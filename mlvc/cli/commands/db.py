@@ -16,7 +16,8 @@ from mlvc.cli.render import echo, echo_json, human_size, json_option, open_repo,
 @click.option("--output-format", "file_format", type=click.Choice(["csv", "json"]),
               default="csv", show_default=True, help="How the rows are written.")
 @click.option("-o", "--out", metavar="OUT",
-              help="Where to write them (default: TABLE.csv, or results.csv for a query).")
+              help="Where to write them (default: TABLE.csv, or results.csv for a query; "
+                   ".json for JSON).")
 @click.option("-f", "--force", is_flag=True,
               help="Replace OUT and its pointer file if they exist.")
 @json_option
