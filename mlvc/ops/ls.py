@@ -29,9 +29,14 @@ class Entry:
     pointer: RelPath | None = None  # a tracked output's pointer file (or mlvc.lock)
     hash: str = "xxh128"  # of ``oid``: "md5" for a DVC project's data (ls --repo), "git"
     # for a file git keeps (its blob's id; ls --git), "" for a folder only named (ls --git)
+    # or an import recorded without its data (``pending``: no oid, no size; a folder only
+    # when what was read of its source says so)
+    pending: bool = False
 
     def to_json(self) -> dict:
         doc: dict = {"path": self.path, "type": self.type, "oid": self.oid, "size": self.size}
+        if self.pending:
+            doc["pending"] = True
         if self.hash != "xxh128":
             doc["hash"] = self.hash
         if self.nfiles is not None:
@@ -68,9 +73,26 @@ def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
         target = from_user(repo.root, path or ".", cwd)
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
+    pending = _pending(repo, target) if side.sha is None else []
     result = _listed(SideView(repo, side), TreeReader(repo), target, path,
-                     recursive or level is not None, git=git)
+                     recursive or level is not None, git=git, also=pending)
     return result if level is None else within_level(result, level)
+
+
+def _pending(repo: Repo, target: RelPath) -> list[Entry]:
+    """The workspace's imports recorded without their data at or below ``target`` (or the
+    one holding it), as entries (see :attr:`Entry.pending`)."""
+    from mlvc.workspace.index import Index
+    from mlvc.workspace.pointer import UrlSource
+
+    found = []
+    for p in Index.load(repo.root, repo.ignore, stages=False).pending([target]):
+        src = p.source
+        folder = isinstance(src, UrlSource) and (src.fingerprint.startswith("dir:") or any(
+            rel for rel, _ in src.versions))
+        found.append(Entry(p.imported_path, "dir" if folder else "file", "", None,
+                           pointer=p.path, hash="", pending=True))
+    return sorted(found, key=lambda e: e.path)
 
 
 def within_level(result: LsResult, level: int) -> LsResult:
@@ -210,7 +232,8 @@ def _dvc_listed(root: Path, local: Path | None, target: RelPath, path: str | Non
 
 def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None,
             recursive: bool, remember: bool = True, git: bool = False,
-            git_rev: str | None = None) -> LsResult:
+            git_rev: str | None = None, also: list[Entry] = ()) -> LsResult:
+    """``also``: entries listed beside the outputs (the workspace's pending imports)."""
     side = view.side
     try:
         held = view.holding(target)
@@ -218,7 +241,7 @@ def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None
             entries = _inside(trees, held[1], target, recursive)
         else:
             below = sorted(p for p in view.outputs if is_within(p, target))
-            if not below and not git:
+            if not below and not git and not also:
                 where = "" if side.sha is None else f" at {side.name}"
                 raise TargetError(f"'{path}' is not tracked by mlvc{where}",
                                   hint="`mlvc ls` lists what is tracked; `mlvc ls --git` "
@@ -230,6 +253,7 @@ def _listed(view: SideView, trees: TreeReader, target: RelPath, path: str | None
                     entries += _inside(trees, out, p, True)
                 else:
                     entries.append(_entry(out, pointer))
+            entries = sorted([*entries, *also], key=lambda e: e.path) if also else entries
     except MlvcError as exc:
         raise _unreadable(exc, "list", path) from None
     if remember:

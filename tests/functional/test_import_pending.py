@@ -42,6 +42,10 @@ def test_no_download_records_the_fingerprint_and_pull_gets_the_data(here, tmp_pa
         {"pointer": "data.mlvc", "path": "data", "source_read": True}]
     doc = json.loads(here.run("data", "status", "--json").stdout)  # (as DVC's tells it)
     assert doc["not_in_cache"] == ["data"] and not doc["clean"]
+    (entry,) = json.loads(here.run("ls", "--json").stdout)["entries"]  # (as DVC's lists it)
+    assert entry == {"path": "data", "type": "dir", "oid": "", "size": None, "pending": True,
+                     "hash": "", "pointer": "data.mlvc"}  # (a folder: its fingerprint says)
+    assert "pending" in here.run("ls", "data").stdout
     # what needs its data refuses it, naming the way to get it
     for cmd in (["checkout", "data"], ["push", "data"], ["status", "-c", "data"]):
         r = here.run(*cmd, code=1)

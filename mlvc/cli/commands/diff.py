@@ -417,8 +417,9 @@ def ls_cmd(path, rev, recursive, tree, level, show_hash, with_size, dvc_only, re
     width = max((len(e.oid or "") for e in result.entries), default=0)  # (git's ids: 40)
     for e in result.entries:
         size = "" if e.size is None else human_size(e.size)  # (None: not recorded)
-        what = count(e.nfiles, "file") if e.nfiles is not None else " ".join(
-            w for w, on in (("git", e.hash == "git"), ("exec", e.exec)) if on)
+        what = count(e.nfiles, "file") if e.nfiles is not None else \
+            "pending" if e.pending else " ".join(
+                w for w, on in (("git", e.hash == "git"), ("exec", e.exec)) if on)
         where = f"  ({name(e.pointer)})" if e.pointer else ""
         oid = f"{e.oid or '':<{width}}  " if show_hash else ""
         echo(f"{size:>9}  {oid}{what:<12}  {name(e.path)}{'/' if e.type == 'dir' else ''}"
