@@ -47,6 +47,10 @@ def move(repo: Repo, src: str, dst: str, *, cwd: Path | None = None) -> MoveResu
     index = Index.load(repo.root, repo.ignore, here=here)
     tracked = next((t for t in index.tracked()
                     if src_path in (t.out.path, t.pointer)), None)
+    if tracked is None and any(src_path in (p.path, p.pending) for p in index.pending()):
+        raise TargetError(f"'{src}' is an import recorded without its data: nothing to move "
+                          "yet", hint=f"`mlvc pull {src}` gets it first; or import it again "
+                                      "at the new place (and `mlvc remove` this one)")
     if tracked is None:
         raise TargetError(f"'{src}' is not a tracked output",
                           hint=inside_hint(index, src_path, "move {} DST", here)

@@ -47,6 +47,8 @@ def test_no_download_records_the_fingerprint_and_pull_gets_the_data(here, tmp_pa
                      "hash": "", "pointer": "data.mlvc"}  # (a folder: its fingerprint says)
     assert "pending" in here.run("ls", "data").stdout
     # what needs its data refuses it, naming the way to get it
+    r = here.run("move", "data", "elsewhere", code=1)
+    assert "recorded without its data" in r.stderr and "mlvc pull data" in r.stderr
     for cmd in (["checkout", "data"], ["push", "data"], ["status", "-c", "data"]):
         r = here.run(*cmd, code=1)
         assert "recorded without its data" in r.stderr and "mlvc pull data" in r.stderr
