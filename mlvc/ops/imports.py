@@ -317,6 +317,13 @@ def _read_source(repo: Repo, url: str, rel: str, rev: str | None, dest: RelPath,
                     os.path.realpath(there), (os.path.realpath(src_repo.root),))):
                 raise TargetError(f"'{rel}' of {url} leads out of that project (a symbolic "
                                   "link) or into its .git or .mlvc folder: not imported")
+            if not os.path.lexists(there) and Index.load(
+                    src_repo.root, src_repo.ignore, stages=False).pending([rel]):
+                raise TargetError(f"'{rel}' is an import recorded without its data in {url}"
+                                  + (f" at {rev}" if rev else "") + ": it records no oid",
+                                  hint="`mlvc pull` it there, commit its pointer file and "
+                                       "push it, then import it; or import from its own "
+                                       "source")
             if not os.path.lexists(there):
                 raise TargetError(f"'{rel}' is neither tracked by mlvc nor in git in {url}"
                                   + (f" at {rev}" if rev else ""),

@@ -136,6 +136,12 @@ def test_import_no_exec_records_the_repository_and_reads_it_on_pull(here, tmp_pa
     pointer = yaml.safe_load(here.read("images.mlvc"))
     assert pointer["import"]["rev_lock"] == registry.git("rev-parse", "HEAD").strip()
     assert here.run("status", "-q").exit_code == 0
+    # a pending import there cannot be imported (it records no oid), and says so
+    registry.run("import-url", str(tmp_path / "ext/one.csv"), "--no-download")
+    registry.commit_all("pending")
+    r = here.run("import", "../registry", "one.csv", code=1)
+    assert "an import recorded without its data in ../registry" in r.stderr
+    assert not (here.root / "one.csv.mlvc").exists()
 
 
 def test_a_stage_whose_dep_is_a_pending_import_says_to_pull_it(here):
