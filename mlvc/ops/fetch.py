@@ -45,8 +45,10 @@ def fetch(repo: Repo, targets: list[str] | None = None, *, cwd: Path | None = No
     that each revision's ``mlvc.yaml`` declares as one of ``types`` ("metrics", "plots")
     or that hold or lie in one."""
     jobs = jobs or repo.jobs
+    # (imports recorded without their data: their size and kind are not known yet, so
+    # --max-size and --type leave them out)
     recorded, unread = _complete_pending(repo, targets, cwd, jobs, progress) \
-        if workspace else ((), [])
+        if workspace and max_size is None and not types else ((), [])
     if unread and targets:
         targets = not_pending(repo, targets, cwd)
         if not targets:  # (those alone were asked for)

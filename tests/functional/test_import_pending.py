@@ -60,6 +60,10 @@ def test_no_download_records_the_fingerprint_and_pull_gets_the_data(here, tmp_pa
     (here.root / "data/x").unlink()
     (here.root / "data").rmdir()
 
+    here.run("remote", "add", "-d", "store", str(tmp_path / "store"))
+    for narrowed in (["--max-size", "100000"], ["--type", "metrics"]):  # (size, kind unknown)
+        assert "recorded" not in json.loads(here.run("fetch", *narrowed, "--json").stdout)
+        assert "oid" not in yaml.safe_load(here.read("data.mlvc"))["outs"][0]
     doc = json.loads(here.run("pull", "--json").stdout)
     assert doc["fetch"]["recorded"] == ["data.mlvc"] and doc["fetch"]["failed"] == []
     assert (here.root / "data/sub/b.txt").read_text() == "b"
