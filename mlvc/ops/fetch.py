@@ -231,11 +231,14 @@ def _from_import_sources(repo: Repo, sources: list[Source], warnings: list[str],
     got = nbytes = there = 0
     for s in sources:
         src = s.origin  # (collect_sources read it with the pointer file)
-        if src is None or isinstance(src, DbSource):  # (a database's snapshot: the remote's)
+        if src is None:
             rest.append(s)
             continue
         if complete(repo, s.out):
             there += s.out.nfiles
+            continue
+        if isinstance(src, DbSource):  # (a database's snapshot: the remote's)
+            rest.append(s)
             continue
         try:
             with repo.lock():

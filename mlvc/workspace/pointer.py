@@ -217,7 +217,8 @@ def parse_pointer(text: str, path: RelPath) -> Pointer:
                       "never tracks")
         if raw.get("hash") != HASH_NAME:
             raise bad(f"{where}.hash must be {HASH_NAME!r}, got {raw.get('hash')!r}")
-        if set(raw) == {"path", "hash"} and ("import" in doc or "import_url" in doc):
+        if set(raw) == {"path", "hash"} and any(k in doc for k in ("import", "import_url",
+                                                                   "import_db")):
             # (an import's output not downloaded yet)
             pending.append(full)
             continue

@@ -127,11 +127,16 @@ def test_migrate_dvc_keeps_an_import_db_and_its_connection(tmp_path, shop):
         "outs": [{"path": "sales.csv", "hash": "md5"}]})
     p.gen({".dvc": {"config": f'[db "shop"]\n    url = sqlite:///{shop}\n'
                               '    password = pw\n'},
-           "sales.csv.dvc": dvc_file, "sales.csv": "old\n"})
+           "sales.csv.dvc": dvc_file, "sales.csv": "old\n",
+           "again.csv.dvc": dvc_file.replace("sales.csv", "again.csv")})  # (not pulled)
     p.run("migrate-dvc")
+    assert "oid" not in yaml.safe_load(p.read("again.csv.mlvc"))["outs"][0]  # (pending)
     assert yaml.safe_load(p.read("sales.csv.mlvc"))["import_db"]["table"] == "sales"
     assert "pw" in (p.root / ".mlvc/config.local.yaml").read_text()
     assert "pw" not in (p.root / ".mlvc/config.yaml").read_text()
     p.run("config", "--unset", "db.shop.password")
-    p.run("update", "--force")
+    p.run("update", "--force", "sales.csv")
     assert p.read("sales.csv").startswith("id,item,price,day\n")
+    assert "not downloaded" in p.run("status").stdout
+    p.run("pull", "again.csv")  # (its snapshot taken now: nothing was recorded of it)
+    assert p.read("again.csv") == p.read("sales.csv")

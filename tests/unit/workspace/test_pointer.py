@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from mlvc.errors import FormatError, PathError
 from mlvc.paths import is_reserved, is_valid_name
 from mlvc.workspace.pointer import (
+    DbSource,
     ImportSource,
     Out,
     Pointer,
@@ -59,7 +60,7 @@ def test_an_import_urls_source_and_fs_config_round_trip(url, fingerprint, config
 shas = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
 
 
-@given(names, st.sampled_from(["url", "repo"]), st.text(max_size=12),
+@given(names, st.sampled_from(["url", "repo", "db"]), st.text(max_size=12),
        st.one_of(st.none(), shas),
        st.one_of(st.none(), names.filter(lambda n: not n.startswith("-"))))  # (git options)
 def test_a_pending_import_round_trips(name, kind, fingerprint, lock, rev):
@@ -67,7 +68,7 @@ def test_a_pending_import_round_trips(name, kind, fingerprint, lock, rev):
     # oid; what was read of the source (a fingerprint, a commit) is there or not.
     assume(not (name[1:2] == ":" and name[0].isalpha()))  # ('C:...' is absolute)
     source = UrlSource("s3://b/" + name, fingerprint.strip()) if kind == "url" else \
-        ImportSource("../reg", name, rev, lock)
+        DbSource("shop", None, name) if kind == "db" else ImportSource("../reg", name, rev, lock)
     pointer = Pointer(name + ".mlvc", (), source, name)
     text = dump_pointer(pointer)
     assert set(yaml.safe_load(text)["outs"][0]) == {"path", "hash"}  # (no oid, type, size)
