@@ -73,6 +73,8 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
     for t in index.tracked():
         if t.stage is None:
             by_out.setdefault(t.out.path, []).append(t.pointer)
+    for p in index.pending():  # (an import recorded without its data: named by its path)
+        by_out.setdefault(p.imported_path, []).append(p.path)
     pointers: dict[RelPath, Pointer] = {}
     paths, here = user_paths(repo, targets, cwd)
     for target, path in zip(targets, paths):
@@ -112,9 +114,14 @@ def remove(repo: Repo, targets: list[str], *, cwd: Path | None = None, outs: boo
         repo.state.delete_marks(out_paths)  # no longer tracked: nothing to be clean against
         for pointer in pointers:
             to_fs(repo.root, pointer).unlink()
-        changed = gitignore.remove_many(repo.root, out_paths)
+        # (a pending import's .gitignore line goes too; what is at its path, recorded
+        # nowhere, is left where it is)
+        pending = [p.pending for p in pointers.values()
+                   if p.pending is not None and not kept.holding(p.pending)]
+        changed = gitignore.remove_many(repo.root, [*out_paths, *pending])
     git = record_in_git(repo, [*pointers, *changed])
-    return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs))
+    return RemoveResult(tuple(Removed(p.path, tuple(o.path for o in p.outs) + (
+        (p.pending,) if p.pending is not None else ()))
                               for p in pointers.values()), outs and bool(out_paths), git.files,
                         git.staged, pipeline.deps_within(out_paths) if outs else (),
                         unprotected)

@@ -157,3 +157,14 @@ def test_a_stage_whose_dep_is_a_pending_import_says_to_pull_it(here):
     here.run("pull")
     here.run("repro")
     assert here.read("out.txt") == "1\n"
+
+
+def test_remove_takes_a_pending_import_and_its_gitignore_line_but_no_file_of_yours(here):
+    here.run("import-url", "../ext/one.csv", "--no-download")
+    assert "/one.csv" in here.read(".gitignore")
+    (here.root / "one.csv").write_text("mine\n")  # (recorded nowhere)
+    here.run("remove", "--outs", "one.csv")  # (named by its output's path)
+    assert not (here.root / "one.csv.mlvc").exists()
+    assert "/one.csv" not in (here.read(".gitignore") if (here.root / ".gitignore").exists()
+                              else "")
+    assert here.read("one.csv") == "mine\n"
