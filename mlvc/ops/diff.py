@@ -332,14 +332,18 @@ class SideView:
         owner = next((p for p in self.outputs if is_within(path, p)), None)
         return None if owner is None else self.outputs[owner]
 
+    @cached_property
+    def workspace_index(self):
+        """The workspace's pointer files (this side being the workspace), found once."""
+        from mlvc.workspace.index import Index
+
+        return Index.load(self.repo.root, self.repo.ignore, stages=False)
+
     def pointer_outs(self) -> dict[RelPath, tuple[RelPath, Out]]:
         """Output path -> (pointer file, recorded out), of this side's pointer files."""
         found: dict[RelPath, tuple[RelPath, Out]] = {}
         if self.side.sha is None:
-            from mlvc.workspace.index import Index
-
-            index = Index.load(self.repo.root, self.repo.ignore, stages=False)
-            for pointer in index.pointers.values():
+            for pointer in self.workspace_index.pointers.values():
                 for out in pointer.outs:
                     found[out.path] = (pointer.path, out)
             return found

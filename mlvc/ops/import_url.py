@@ -72,7 +72,7 @@ def get_url(url: str, out: str | None = None, *, cwd: Path | None = None,
     remotes lend their options (see :func:`open_url`); outside one, fsspec's defaults;
     ``fs_config`` over them."""
     cwd = cwd or Path.cwd()
-    with _project_at(cwd) as repo:  # (a copy may come from anywhere: outside=False)
+    with project_at(cwd) as repo:  # (a copy may come from anywhere: outside=False)
         remote = open_url(url, cwd, repo, outside=False, fs_config=fs_config)
     dest = (cwd / (out or _name(url, remote))).absolute()
     if os.path.lexists(dest) and not force:
@@ -379,7 +379,7 @@ def ls_url(url: str, *, cwd: Path | None = None, recursive: bool = False,
         return tuple(fold_below(list(every), "", level,
                                 lambda path, inside: UrlEntry(path, "dir", total_size(inside))))
     cwd = cwd or Path.cwd()
-    with _project_at(cwd) as repo:
+    with project_at(cwd) as repo:
         fs, path = _filesystem(url, cwd, repo, False, fs_config)
     with _reading(url):
         info = fs.info(path)  # type: ignore[attr-defined]
@@ -403,9 +403,9 @@ def ls_url(url: str, *, cwd: Path | None = None, recursive: bool = False,
 
 
 @contextmanager
-def _project_at(cwd: Path) -> Iterator[Repo | None]:
+def project_at(cwd: Path) -> Iterator[Repo | None]:
     """The project ``cwd`` is in, whose remotes lend their options to URLs; None outside
-    one (``get-url`` and ``ls-url`` work anywhere)."""
+    one (``get-url``, ``ls-url`` and ``test-db`` work anywhere)."""
     from mlvc.errors import NotAProjectError
     from mlvc.repo import find_root
 

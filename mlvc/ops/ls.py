@@ -73,20 +73,21 @@ def ls(repo: Repo, path: str | None = None, *, rev: str | None = None,
         target = from_user(repo.root, path or ".", cwd)
     except PathError as exc:
         raise TargetError(exc.message, hint=exc.hint) from None
-    pending = _pending(repo, target) if side.sha is None else []
-    result = _listed(SideView(repo, side), TreeReader(repo), target, path,
-                     recursive or level is not None, git=git, also=pending)
+    view = SideView(repo, side)
+    pending = _pending(view, target) if side.sha is None else []
+    result = _listed(view, TreeReader(repo), target, path, recursive or level is not None,
+                     git=git, also=pending)
     return result if level is None else within_level(result, level)
 
 
-def _pending(repo: Repo, target: RelPath) -> list[Entry]:
+def _pending(view: SideView, target: RelPath) -> list[Entry]:
     """The workspace's imports recorded without their data at or below ``target`` (or the
-    one holding it), as entries (see :attr:`Entry.pending`)."""
-    from mlvc.workspace.index import Index
+    one holding it), as entries (see :attr:`Entry.pending`); from the pointer files the
+    workspace's view found."""
     from mlvc.workspace.pointer import UrlSource
 
     found = []
-    for p in Index.load(repo.root, repo.ignore, stages=False).pending([target]):
+    for p in view.workspace_index.pending([target]):
         src = p.source
         folder = isinstance(src, UrlSource) and (src.fingerprint.startswith("dir:") or any(
             rel for rel, _ in src.versions))

@@ -63,18 +63,10 @@ def import_db_cmd(query, table, connection, file_format, out, force, as_json):
 def test_db_cmd(connection, url, username, password):
     """Check that a database connection works (as `dvc test-db`): connect, and run
     `select 1`. Works outside a project with --url, or a connection of the user's config."""
-    from mlvc.errors import NotAProjectError
     from mlvc.ops.import_db import check_connection
-    from mlvc.repo import Repo
+    from mlvc.ops.import_url import project_at
 
-    try:
-        repo = Repo.find(settings().cwd)
-    except NotAProjectError:
-        repo = None
-    try:
+    with project_at(settings().cwd) as repo:  # (None outside a project)
         shown = check_connection(repo, connection, url=url, username=username,
                                  password=password)
-    finally:
-        if repo is not None:
-            repo.close()
     echo(f"Connected to {shown}: the connection works.")
